@@ -1,0 +1,120 @@
+#pragma once
+// BlockDriver: one open disk image of any format (raw, qcow2, an NBD export, ...).
+// The public methods validate the request (range, read-only) and tell the write observers
+// (dirty bitmaps) about every change; formats implement the protected do* methods.
+// All methods are thread-safe: the NBD server and the VM call them from several threads.
+#include "BlockError.h"
+#include "ImageDescription.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace e2kvm::block {
+
+enum WriteFlags : unsigned {
+    WriteNone = 0,
+    WriteFua = 1, // durable before the call returns
+};
+
+enum ZeroFlags : unsigned {
+    ZeroNone = 0,
+    ZeroMayUnmap = 1,   // the range may be deallocated (NBD WRITE_ZEROES without NO_HOLE)
+    ZeroFua = 2,        // durable before the call returns
+    ZeroNoFallback = 4, // fail with ENOTSUP rather than writing zeros slowly (NBD FAST_ZERO)
+};
+
+// How one layer (this image alone, ignoring its backing file) stores a range.
+enum class Allocation {
+    Unallocated, // not stored here: reads come from the backing file, or zeros if none
+    Data,        // stored here as data
+    Zero,        // stored here as "reads as zero" (qcow2 zero cluster, raw hole)
+};
+
+struct LayerExtent {
+    uint64_t length = 0; // > 0, bytes starting at the queried offset with this status
+    Allocation kind = Allocation::Unallocated;
+    // Where the data lives in hostFile (raw: same offset; qcow2: cluster offset), if fixed.
+    std::optional<uint64_t> hostOffset;
+    bool compressed = false;
+};
+
+// Something that must hear about every change to an image's contents (a dirty bitmap).
+class WriteObserver {
+public:
+    virtual ~WriteObserver() = default;
+    virtual void contentsChanged(uint64_t offset, uint64_t length) = 0;
+};
+
+class BlockDriver {
+public:
+    virtual ~BlockDriver() = default;
+    BlockDriver(const BlockDriver&) = delete;
+    BlockDriver& operator=(const BlockDriver&) = delete;
+
+    // "raw", "qcow2", "nbd"
+    virtual std::string formatName() const = 0;
+    // The name the image was opened with (file path or URI).
+    const std::string& filename() const { return filename_; }
+    bool readOnly() const { return readOnly_; }
+    // Virtual disk size in bytes.
+    virtual uint64_t size() const = 0;
+    // Bytes the image occupies on the host ("disk size" in info); 0 if unknown.
+    virtual uint64_t allocatedBytes() const { return 0; }
+    // The backing image, if any (owned by this driver).
+    virtual BlockDriver* backing() const { return nullptr; }
+    // Cluster size for formats that have one, else 0.
+    virtual uint32_t clusterSize() const { return 0; }
+    // Format details for `info` (qcow2 header fields, backing names, bitmaps...).
+    virtual void describe(ImageDescription& out) const;
+
+    // Reads [offset, offset+buf.size()); throws BlockError(EINVAL) past end of disk.
+    void read(uint64_t offset, std::span<uint8_t> buf);
+    void write(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags = WriteNone);
+    void writeZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags = ZeroNone);
+    // Discards a range: afterwards it reads as zero or from the backing file.
+    void discard(uint64_t offset, uint64_t length);
+    void flush();
+    // Status of this layer alone at `offset`, for at most `maxLength` bytes (clamped to size).
+    LayerExtent layerStatus(uint64_t offset, uint64_t maxLength);
+    // Changes the virtual size. Shrinking drops data past the new end.
+    void truncate(uint64_t newSize);
+    // Writes a whole cluster compressed (qcow2 only; ENOTSUP elsewhere). `offset` cluster-aligned,
+    // data one cluster long (or up to the end of the disk).
+    void writeCompressed(uint64_t offset, std::span<const uint8_t> data);
+    virtual bool supportsCompression() const { return false; }
+
+    void addWriteObserver(std::shared_ptr<WriteObserver> observer);
+    void removeWriteObserver(const WriteObserver* observer);
+
+protected:
+    BlockDriver(std::string filename, bool readOnly)
+        : filename_(std::move(filename)), readOnly_(readOnly) {}
+
+    virtual void doRead(uint64_t offset, std::span<uint8_t> buf) = 0;
+    virtual void doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) = 0;
+    virtual void doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) = 0;
+    virtual void doDiscard(uint64_t offset, uint64_t length) = 0;
+    virtual void doFlush() = 0;
+    virtual LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) = 0;
+    virtual void doTruncate(uint64_t newSize) = 0;
+    virtual void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data);
+
+    // Throws EINVAL unless [offset, offset+length) lies within the disk.
+    void checkRange(uint64_t offset, uint64_t length, const char* op) const;
+    void checkWritable(const char* op) const;
+
+private:
+    void notifyObservers(uint64_t offset, uint64_t length);
+
+    std::string filename_;
+    bool readOnly_;
+    std::mutex observersMutex_;
+    std::vector<std::shared_ptr<WriteObserver>> observers_;
+};
+
+} // namespace e2kvm::block

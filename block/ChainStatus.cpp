@@ -1,0 +1,52 @@
+#include "ChainStatus.h"
+
+#include <algorithm>
+
+namespace e2kvm::block {
+
+ChainExtent chainStatus(BlockDriver& top, uint64_t offset, uint64_t maxLength) {
+    BlockDriver* layer = &top;
+    ChainExtent out;
+    uint64_t length = std::min(maxLength, top.size() - std::min(offset, top.size()));
+    for (int depth = 0;; ++depth) {
+        LayerExtent e = layer->layerStatus(offset, length);
+        length = e.length;
+        out.depth = depth;
+        out.length = length;
+        out.layer = layer;
+        switch (e.kind) {
+        case Allocation::Data:
+            out.data = true;
+            out.zero = false;
+            out.present = true;
+            out.hostOffset = e.compressed ? std::nullopt : e.hostOffset;
+            return out;
+        case Allocation::Zero:
+            out.data = false;
+            out.zero = true;
+            out.present = true;
+            out.hostOffset = e.hostOffset;
+            return out;
+        case Allocation::Unallocated:
+            break;
+        }
+        BlockDriver* next = layer->backing();
+        if (!next) {
+            out.data = false;
+            out.zero = true;
+            out.present = false;
+            return out;
+        }
+        if (offset >= next->size()) { // past the end of a shorter backing file: zeros
+            out.depth = depth + 1;
+            out.data = false;
+            out.zero = true;
+            out.present = false;
+            return out;
+        }
+        length = std::min(length, next->size() - offset);
+        layer = next;
+    }
+}
+
+} // namespace e2kvm::block

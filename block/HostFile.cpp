@@ -1,0 +1,184 @@
+#include "HostFile.h"
+
+#include "BlockError.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace e2kvm::block {
+
+namespace {
+std::string errnoText(int e) { return std::strerror(e); }
+} // namespace
+
+HostFile::HostFile(const std::string& path, Mode mode) : path_(path) {
+    int flags = O_CLOEXEC;
+    switch (mode) {
+    case Mode::ReadOnly:
+        flags |= O_RDONLY;
+        break;
+    case Mode::ReadWrite:
+        flags |= O_RDWR;
+        writable_ = true;
+        break;
+    case Mode::Create:
+        flags |= O_RDWR | O_CREAT | O_TRUNC;
+        writable_ = true;
+        break;
+    }
+    fd_ = ::open(path.c_str(), flags, 0644);
+    if (fd_ < 0) {
+        int e = errno;
+        throwError(e, path, "Could not open: " + errnoText(e));
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd_);
+        fd_ = -1;
+        throwError(EISDIR, path, "Is a directory");
+    }
+}
+
+HostFile::~HostFile() {
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+void HostFile::read(uint64_t offset, std::span<uint8_t> buf) const {
+    size_t done = 0;
+    while (done < buf.size()) {
+        ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done, offset + done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            throwError(EIO, path_, "read at " + std::to_string(offset + done) + " failed: " + errnoText(e));
+        }
+        if (n == 0) { // end of file: the rest reads as zero
+            std::memset(buf.data() + done, 0, buf.size() - done);
+            return;
+        }
+        done += size_t(n);
+    }
+}
+
+void HostFile::readExact(uint64_t offset, std::span<uint8_t> buf, const char* what) const {
+    uint64_t sz = size();
+    if (offset > sz || buf.size() > sz - offset) {
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "%s at 0x%llx (%zu bytes) is past end of file", what,
+                      (unsigned long long)offset, buf.size());
+        throwError(EINVAL, path_, msg);
+    }
+    read(offset, buf);
+}
+
+void HostFile::write(uint64_t offset, std::span<const uint8_t> buf) {
+    size_t done = 0;
+    while (done < buf.size()) {
+        ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done, offset + done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            throwError(e == ENOSPC || e == EDQUOT || e == EFBIG ? ENOSPC : EIO, path_,
+                       "write at " + std::to_string(offset + done) + " failed: " + errnoText(e));
+        }
+        done += size_t(n);
+    }
+}
+
+void HostFile::sync() {
+    if (::fdatasync(fd_) < 0) {
+        int e = errno;
+        throwError(EIO, path_, "flush failed: " + errnoText(e));
+    }
+}
+
+uint64_t HostFile::size() const {
+    struct stat st {};
+    if (::fstat(fd_, &st) < 0) {
+        int e = errno;
+        throwError(EIO, path_, "stat failed: " + errnoText(e));
+    }
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = ::lseek(fd_, 0, SEEK_END);
+        return end < 0 ? 0 : uint64_t(end);
+    }
+    return uint64_t(st.st_size);
+}
+
+void HostFile::truncate(uint64_t sz) {
+    if (::ftruncate(fd_, off_t(sz)) < 0) {
+        int e = errno;
+        throwError(e == EFBIG || e == ENOSPC ? ENOSPC : EIO, path_,
+                   "truncate to " + std::to_string(sz) + " failed: " + errnoText(e));
+    }
+}
+
+uint64_t HostFile::allocatedBytes() const {
+    struct stat st {};
+    if (::fstat(fd_, &st) < 0)
+        return 0;
+    return uint64_t(st.st_blocks) * 512;
+}
+
+namespace {
+void writeZerosSlow(HostFile& f, uint64_t offset, uint64_t length) {
+    static const std::vector<uint8_t> zeros(1 << 20);
+    while (length > 0) {
+        size_t n = size_t(std::min<uint64_t>(length, zeros.size()));
+        f.write(offset, std::span(zeros.data(), n));
+        offset += n;
+        length -= n;
+    }
+}
+} // namespace
+
+void HostFile::punchHole(uint64_t offset, uint64_t length) {
+    if (length == 0)
+        return;
+    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(length)) == 0)
+        return;
+    // Past end of file nothing needs to be done; otherwise write zeros.
+    uint64_t sz = size();
+    if (offset >= sz)
+        return;
+    writeZerosSlow(*this, offset, std::min(length, sz - offset));
+}
+
+void HostFile::zeroRange(uint64_t offset, uint64_t length) {
+    if (length == 0)
+        return;
+    if (::fallocate(fd_, FALLOC_FL_ZERO_RANGE, off_t(offset), off_t(length)) == 0)
+        return;
+    writeZerosSlow(*this, offset, length);
+}
+
+bool HostFile::preallocate(uint64_t offset, uint64_t length) {
+    if (length == 0)
+        return true;
+    return ::posix_fallocate(fd_, off_t(offset), off_t(length)) == 0;
+}
+
+HostFile::Run HostFile::dataRun(uint64_t offset, uint64_t limit) const {
+    off_t data = ::lseek(fd_, off_t(offset), SEEK_DATA);
+    if (data < 0) {
+        if (errno == ENXIO) // offset is in a trailing hole (or past EOF)
+            return {false, limit};
+        return {true, limit}; // filesystem cannot tell: assume data
+    }
+    if (uint64_t(data) > offset)
+        return {false, std::min<uint64_t>(uint64_t(data), limit)};
+    off_t hole = ::lseek(fd_, off_t(offset), SEEK_HOLE);
+    if (hole < 0)
+        return {true, limit};
+    return {true, std::min<uint64_t>(uint64_t(hole), limit)};
+}
+
+} // namespace e2kvm::block

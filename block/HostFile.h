@@ -1,0 +1,52 @@
+#pragma once
+// HostFile: an open file on the host, with whole-buffer positioned I/O, sparse-file helpers
+// and errors that name the file. Thread-safe: all I/O is positioned (pread/pwrite).
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace e2kvm::block {
+
+class HostFile {
+public:
+    enum class Mode { ReadOnly, ReadWrite, Create /* read-write, created or truncated */ };
+
+    HostFile(const std::string& path, Mode mode);
+    ~HostFile();
+    HostFile(const HostFile&) = delete;
+    HostFile& operator=(const HostFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    int fd() const { return fd_; }
+    bool writable() const { return writable_; }
+
+    // Reads exactly buf.size() bytes; bytes past end of file read as zero.
+    void read(uint64_t offset, std::span<uint8_t> buf) const;
+    // Reads exactly buf.size() bytes; throws if the file is shorter.
+    void readExact(uint64_t offset, std::span<uint8_t> buf, const char* what) const;
+    void write(uint64_t offset, std::span<const uint8_t> buf);
+    void sync(); // fdatasync
+    uint64_t size() const;
+    void truncate(uint64_t size);
+    // Bytes the file occupies on the host (st_blocks * 512).
+    uint64_t allocatedBytes() const;
+    // Deallocate a range (reads as zero afterwards). Falls back to writing zeros.
+    void punchHole(uint64_t offset, uint64_t length);
+    // Make a range read as zero, keeping it allocated when possible.
+    void zeroRange(uint64_t offset, uint64_t length);
+    // Allocate a range (posix_fallocate); false if the filesystem cannot.
+    bool preallocate(uint64_t offset, uint64_t length);
+    // SEEK_DATA/SEEK_HOLE: whether `offset` is in data, and where that run ends (clamped).
+    struct Run {
+        bool data;
+        uint64_t end;
+    };
+    Run dataRun(uint64_t offset, uint64_t limit) const;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    bool writable_ = false;
+};
+
+} // namespace e2kvm::block

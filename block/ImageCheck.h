@@ -1,0 +1,31 @@
+#pragma once
+// Consistency check (and repair) of an image's metadata, as `qemu-img check` does it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace e2kvm::block {
+
+enum class RepairMode { None, Leaks, All };
+
+struct CheckResult {
+    uint64_t corruptions = 0;
+    uint64_t leaks = 0;
+    uint64_t checkErrors = 0; // the check itself failed to read something
+    uint64_t corruptionsFixed = 0;
+    uint64_t leaksFixed = 0;
+    uint64_t imageEndOffset = 0;
+    uint64_t totalClusters = 0;
+    uint64_t allocatedClusters = 0;
+    uint64_t fragmentedClusters = 0;
+    uint64_t compressedClusters = 0;
+    // One line per finding, worded as qemu-img prints them on stderr
+    // ("Leaked cluster 9 refcount=1 reference=0", "ERROR cluster 5 refcount=0 reference=1").
+    std::vector<std::string> messages;
+};
+
+// Checks the image at `path` (format "" = probe). Throws BlockError(ENOTSUP) for formats
+// without metadata to check ("This image format does not support checks").
+CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair);
+
+} // namespace e2kvm::block

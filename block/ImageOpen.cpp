@@ -1,0 +1,98 @@
+#include "ImageOpen.h"
+
+#include "HostFile.h"
+#include "RawImage.h"
+#include "qcow2/Qcow2Image.h"
+
+#include <array>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+
+namespace e2kvm::block {
+
+std::string probeFormat(const std::string& path) {
+    HostFile f(path, HostFile::Mode::ReadOnly);
+    std::array<uint8_t, 4> magic{};
+    f.read(0, magic);
+    if (magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I' && magic[3] == 0xfb)
+        return "qcow2";
+    return "raw";
+}
+
+std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
+    std::string format = options.format.empty() ? probeFormat(filename) : options.format;
+    if (format == "raw")
+        return std::make_unique<RawImage>(filename, options.readOnly);
+    if (format == "qcow2") {
+        if (!options.format.empty() && probeFormat(filename) != "qcow2")
+            throwError(EINVAL, filename, "Image is not in qcow2 format");
+        return Qcow2Image::open(filename, std::move(options));
+    }
+    throwError(EINVAL, filename, "Unknown driver '" + format + "'");
+}
+
+void createImage(const std::string& filename, const CreateOptions& options) {
+    if (options.format == "raw") {
+        if (!options.backingFile.empty())
+            throwError(EINVAL, filename, "Format 'raw' does not support backing files");
+        RawImage::create(filename, options);
+        return;
+    }
+    if (options.format == "qcow2") {
+        Qcow2Image::create(filename, options);
+        return;
+    }
+    throwError(EINVAL, filename, "Unknown file format '" + options.format + "'");
+}
+
+std::string resolveBackingPath(const std::string& imagePath, const std::string& backingName) {
+    if (backingName.empty() || backingName[0] == '/')
+        return backingName;
+    // Protocol names (nbd://..., json:{...}) are used as they are.
+    auto colon = backingName.find(':');
+    if (colon != std::string::npos && backingName.find('/') > colon)
+        return backingName;
+    auto slash = imagePath.rfind('/');
+    if (slash == std::string::npos)
+        return backingName;
+    return imagePath.substr(0, slash + 1) + backingName;
+}
+
+uint64_t parseSize(const std::string& text) {
+    const char* s = text.c_str();
+    while (std::isspace((unsigned char)*s))
+        ++s;
+    if (*s == '-' || *s == '\0')
+        throw BlockError(EINVAL, "Invalid size '" + text + "'");
+    char* end = nullptr;
+    errno = 0;
+    double value = std::strtod(s, &end);
+    if (end == s || errno == ERANGE || !std::isfinite(value))
+        throw BlockError(EINVAL, "Invalid size '" + text + "'");
+    bool fractional = std::string(s, size_t(end - s)).find_first_of(".eE") != std::string::npos;
+    uint64_t mult = 1;
+    switch (*end) {
+    case '\0': break;
+    case 'b': case 'B': mult = 1; ++end; break;
+    case 'k': case 'K': mult = 1ULL << 10; ++end; break;
+    case 'm': case 'M': mult = 1ULL << 20; ++end; break;
+    case 'g': case 'G': mult = 1ULL << 30; ++end; break;
+    case 't': case 'T': mult = 1ULL << 40; ++end; break;
+    case 'p': case 'P': mult = 1ULL << 50; ++end; break;
+    case 'e': case 'E': mult = 1ULL << 60; ++end; break;
+    default:
+        throw BlockError(EINVAL, "Invalid size '" + text + "': unknown suffix");
+    }
+    if (*end != '\0')
+        throw BlockError(EINVAL, "Invalid size '" + text + "'");
+    if (fractional && mult == 1)
+        throw BlockError(EINVAL, "Invalid size '" + text + "': fractional byte count");
+    long double bytes = (long double)value * (long double)mult;
+    if (bytes >= 9223372036854775808.0L) // 2^63: QEMU's limit for image sizes
+        throw BlockError(ERANGE, "Invalid size '" + text + "': value too large");
+    return uint64_t(bytes);
+}
+
+} // namespace e2kvm::block

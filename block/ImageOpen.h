@@ -1,0 +1,52 @@
+#pragma once
+// Opening and creating images by format name, with format probing and backing-chain loop
+// detection. This is the only place that knows which formats exist.
+#include "BlockDriver.h"
+
+#include <memory>
+#include <set>
+#include <string>
+
+namespace e2kvm::block {
+
+struct OpenOptions {
+    std::string format;     // "" = probe
+    bool readOnly = true;
+    bool openBacking = true; // false: do not open the backing file (rebase -u, info of one layer)
+    // Real paths of images already open further up the chain (loop detection).
+    std::set<std::string> chain;
+};
+
+enum class Preallocation { Off, Metadata, Falloc, Full };
+
+struct CreateOptions {
+    std::string format = "raw";
+    uint64_t size = 0;             // 0 with a backing file: take the backing file's size
+    bool sizeGiven = false;
+    uint32_t clusterSize = 65536;  // qcow2
+    std::string backingFile;       // qcow2
+    std::string backingFormat;     // qcow2
+    Preallocation preallocation = Preallocation::Off;
+    uint32_t refcountBits = 16;    // qcow2
+    bool lazyRefcounts = false;    // qcow2
+    std::string compat = "1.1";    // qcow2: "1.1" (v3) or "0.10" (v2)
+    std::string dataFile;          // qcow2 external data file
+    bool dataFileRaw = false;
+    std::string compressionType = "zlib";
+    bool extendedL2 = false;
+};
+
+// Returns "qcow2" or "raw" for a local file from its first bytes.
+std::string probeFormat(const std::string& path);
+
+std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options);
+void createImage(const std::string& filename, const CreateOptions& options);
+
+// Resolves a backing file name stored in `imagePath` the way QEMU does: absolute names as
+// they are, relative names relative to the directory of the image that names them.
+std::string resolveBackingPath(const std::string& imagePath, const std::string& backingName);
+
+// Parses "1G", "512k", "1.5M", "4096" (bytes; k/M/G/T/P/E are binary). Throws on garbage.
+uint64_t parseSize(const std::string& text);
+
+} // namespace e2kvm::block

@@ -1,0 +1,75 @@
+#include "RawImage.h"
+
+#include <algorithm>
+
+namespace e2kvm::block {
+
+RawImage::RawImage(const std::string& path, bool readOnly)
+    : BlockDriver(path, readOnly),
+      file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite) {}
+
+void RawImage::create(const std::string& path, const CreateOptions& options) {
+    HostFile f(path, HostFile::Mode::Create);
+    f.truncate(options.size);
+    switch (options.preallocation) {
+    case Preallocation::Off:
+    case Preallocation::Metadata:
+        break;
+    case Preallocation::Falloc:
+        if (!f.preallocate(0, options.size))
+            throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
+        break;
+    case Preallocation::Full:
+        f.zeroRange(0, options.size);
+        f.preallocate(0, options.size);
+        break;
+    }
+    f.sync();
+}
+
+// QEMU's raw driver rounds a file's length up to a whole 512-byte sector; so do we, so that
+// both export and show the same size.
+uint64_t RawImage::size() const { return (file_.size() + 511) & ~uint64_t(511); }
+
+void RawImage::doRead(uint64_t offset, std::span<uint8_t> buf) { file_.read(offset, buf); }
+
+void RawImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    file_.write(offset, buf);
+    if (writeFlags & WriteFua)
+        file_.sync();
+}
+
+void RawImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    if (zeroFlags & ZeroMayUnmap)
+        file_.punchHole(offset, length);
+    else
+        file_.zeroRange(offset, length);
+    if (zeroFlags & ZeroFua)
+        file_.sync();
+}
+
+void RawImage::doDiscard(uint64_t offset, uint64_t length) { file_.punchHole(offset, length); }
+
+void RawImage::doFlush() { file_.sync(); }
+
+LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
+    uint64_t limit = offset + maxLength;
+    uint64_t fileSize = file_.size();
+    LayerExtent e;
+    e.hostOffset = offset;
+    if (offset >= fileSize) { // the zero tail of a file whose length is not a sector multiple
+        e.kind = Allocation::Zero;
+        e.length = maxLength;
+        return e;
+    }
+    HostFile::Run run = file_.dataRun(offset, std::min(limit, fileSize));
+    e.kind = run.data ? Allocation::Data : Allocation::Zero;
+    e.length = run.end - offset;
+    if (!run.data && run.end == fileSize)
+        e.length = maxLength;
+    return e;
+}
+
+void RawImage::doTruncate(uint64_t newSize) { file_.truncate(newSize); }
+
+} // namespace e2kvm::block
