@@ -1,0 +1,41 @@
+#pragma once
+// Dirty extents: a byte range of a DirtyBitmap as alternating (offset, length, dirty) runs,
+// clipped to the query — what NBD's qemu:dirty-bitmap:NAME block status and `map --bitmap`
+// report.
+#include "block/bitmap/DirtyBitmap.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <vector>
+
+namespace e2kvm::block {
+
+struct DirtyExtent {
+    uint64_t offset = 0;
+    uint64_t length = 0; // > 0
+    bool dirty = false;
+    bool operator==(const DirtyExtent&) const = default;
+};
+
+// Walks [offset, offset+length) one run at a time. Each step is a consistent look at the
+// bitmap; writers running meanwhile may make two neighbouring runs have the same state.
+class DirtyExtentWalker {
+public:
+    // Throws BlockError(EINVAL) if the range extends past the bitmap's disk.
+    DirtyExtentWalker(const DirtyBitmap& bitmap, uint64_t offset, uint64_t length);
+    // The next run, or nullopt at the end of the range.
+    std::optional<DirtyExtent> next();
+
+private:
+    const DirtyBitmap& bitmap_;
+    uint64_t pos_;
+    uint64_t end_;
+};
+
+// At most maxExtents runs of [offset, offset+length), in order, covering a prefix of it.
+std::vector<DirtyExtent> dirtyExtents(const DirtyBitmap& bitmap, uint64_t offset, uint64_t length,
+                                      size_t maxExtents = std::numeric_limits<size_t>::max());
+
+} // namespace e2kvm::block
