@@ -1,0 +1,702 @@
+#include "IoShell.h"
+
+#include "IoNumbers.h"
+#include "IoReport.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <getopt.h>
+#include <new>
+#include <unistd.h>
+
+namespace e2kvm::io {
+
+using block::BlockDriver;
+using block::BlockError;
+
+namespace {
+// QEMU's largest single request: INT_MAX rounded down to 512 bytes.
+constexpr uint64_t kMaxRequestBytes = 2147483136;
+constexpr uint64_t kSectorSize = 512;
+} // namespace
+
+struct IoShell::Command {
+    const char* name;
+    const char* alias; // nullptr if none
+    int argMin;
+    int argMax;             // -1: no upper bound
+    const char* argsSyntax; // nullptr: the usage line has no argument part
+    const char* oneLine;
+    const char* longHelp; // nullptr: `help NAME` prints the usage line only
+    bool (IoShell::*run)(const Command&, Args&);
+};
+
+const std::vector<IoShell::Command>& IoShell::commands() {
+    static const std::vector<Command> table = {
+        {"abort", nullptr, 0, 0, nullptr, "simulate a program crash using abort(3)", nullptr,
+         &IoShell::cmdAbort},
+        {"discard", nullptr, 2, -1, "[-Cq] off len",
+         "discards a number of bytes at a specified offset",
+         "\n Tells the image that a byte range is no longer needed, so that it may be\n"
+         " deallocated (only when the image was opened with -d unmap; otherwise the request\n"
+         " is accepted and ignored, as qemu-io does).\n"
+         " Example: 'discard 1M 64k'\n"
+         " -C, -- print the statistics as one comma-separated line\n"
+         " -q, -- quiet mode, do not print statistics\n\n",
+         &IoShell::cmdDiscard},
+        {"dump", nullptr, 1, 1, "file",
+         "writes the whole virtual disk as a raw image to file (e2kvm extension)", nullptr,
+         &IoShell::cmdDump},
+        {"flush", nullptr, 0, 0, nullptr, "flush all in-core file state to disk", nullptr,
+         &IoShell::cmdFlush},
+        {"help", "?", 0, 1, "[command]", "help for one or all commands", nullptr,
+         &IoShell::cmdHelp},
+        {"info", "i", 0, 0, nullptr, "prints information about the current file", nullptr,
+         &IoShell::cmdInfo},
+        {"length", "l", 0, 0, nullptr, "gets the length of the current file", nullptr,
+         &IoShell::cmdLength},
+        {"map", nullptr, 0, 0, "", "prints the allocated areas of a file", nullptr,
+         &IoShell::cmdMap},
+        {"quit", "q", 0, 0, nullptr, "exit the program", nullptr, nullptr},
+        {"read", "r", 2, -1, "[-abCqv] [-P pattern [-s off] [-l len]] off len",
+         "reads a number of bytes at a specified offset",
+         "\n Reads len bytes starting at off from the virtual disk.\n"
+         " Example: 'read -P 0xab -v 512 1k' checks that 1 KiB at offset 512 holds 0xab\n"
+         " bytes and prints it as hex.\n"
+         " -C, -- print the statistics as one comma-separated line\n"
+         " -l, -- number of bytes to check against the pattern (needs -P)\n"
+         " -p, -- accepted and ignored\n"
+         " -P, -- check that the data read consists of this byte\n"
+         " -q, -- quiet mode, do not print statistics or the dump\n"
+         " -s, -- offset in the read data where the pattern check starts (needs -P)\n"
+         " -v, -- print the data read as a hex dump\n\n",
+         &IoShell::cmdRead},
+        {"write", "w", 2, -1, "[-bcCfnquz] [-P pattern | -s source_file] off len",
+         "writes a number of bytes at a specified offset",
+         "\n Writes len bytes at offset off, by default filled with the byte 0xcd.\n"
+         " Example: 'write -P 0x5a 1M 4k'\n"
+         " -c, -- write whole clusters compressed (qcow2)\n"
+         " -C, -- print the statistics as one comma-separated line\n"
+         " -f, -- force unit access: the data is durable when the command completes\n"
+         " -n, -- with -z, fail instead of writing zero bytes the slow way\n"
+         " -p, -- accepted and ignored\n"
+         " -P, -- fill the data with this byte\n"
+         " -q, -- quiet mode, do not print statistics\n"
+         " -s, -- take the data from this file\n"
+         " -u, -- with -z, the range may be deallocated\n"
+         " -z, -- write zeroes without transferring data\n\n",
+         &IoShell::cmdWrite},
+    };
+    return table;
+}
+
+IoShell::IoShell(std::unique_ptr<BlockDriver> image, bool discardUnmap)
+    : image_(std::move(image)), discardUnmap_(discardUnmap) {}
+
+void IoShell::close() {
+    if (!image_)
+        return;
+    image_->flush();
+    image_.reset();
+}
+
+const IoShell::Command* IoShell::findCommand(const std::string& name) {
+    for (const auto& c : commands()) {
+        if (name == c.name || (c.alias && name == c.alias))
+            return &c;
+    }
+    return nullptr;
+}
+
+void IoShell::printUsage(const Command& cmd, const std::string& typedName) {
+    if (cmd.argsSyntax)
+        std::printf("%s %s -- %s\n", typedName.c_str(), cmd.argsSyntax, cmd.oneLine);
+    else
+        std::printf("%s -- %s\n", typedName.c_str(), cmd.oneLine);
+}
+
+void IoShell::reportFailure(const char* op, int errnoValue, const std::string& detail) {
+    std::printf("%s failed: %s\n", op, std::strerror(errnoValue));
+    std::fflush(stdout);
+    if (!detail.empty())
+        std::fprintf(stderr, "e2kvm-io: %s\n", detail.c_str());
+}
+
+bool IoShell::inRange(uint64_t offset, uint64_t length) const {
+    uint64_t size = image_->size();
+    return offset <= size && length <= size - offset;
+}
+
+bool IoShell::runLine(const std::string& line) {
+    Args args;
+    size_t pos = 0;
+    while (pos < line.size()) {
+        while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\n'))
+            ++pos;
+        size_t start = pos;
+        while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t' && line[pos] != '\n')
+            ++pos;
+        if (pos > start)
+            args.push_back(line.substr(start, pos - start));
+    }
+    if (args.empty())
+        return true;
+    const Command* cmd = findCommand(args[0]);
+    if (!cmd) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "command \"%s\" not found\n", args[0].c_str());
+        anyFailed_ = true;
+        return true;
+    }
+    int count = int(args.size()) - 1;
+    if (count < cmd->argMin || (cmd->argMax >= 0 && count > cmd->argMax)) {
+        std::fflush(stdout);
+        if (cmd->argMax < 0)
+            std::fprintf(stderr, "bad argument count %d to %s, expected at least %d arguments\n",
+                         count, args[0].c_str(), cmd->argMin);
+        else if (cmd->argMin == cmd->argMax)
+            std::fprintf(stderr, "bad argument count %d to %s, expected %d arguments\n", count,
+                         args[0].c_str(), cmd->argMin);
+        else
+            std::fprintf(stderr,
+                         "bad argument count %d to %s, expected between %d and %d arguments\n",
+                         count, args[0].c_str(), cmd->argMin, cmd->argMax);
+        anyFailed_ = true;
+        return true;
+    }
+    if (!cmd->run) // quit
+        return false;
+    bool ok = false;
+    try {
+        ok = (this->*(cmd->run))(*cmd, args);
+    } catch (const BlockError& e) {
+        reportFailure(cmd->name, e.errnoValue(), e.what());
+    } catch (const std::bad_alloc&) {
+        reportFailure(cmd->name, ENOMEM, "out of memory");
+    } catch (const std::exception& e) {
+        reportFailure(cmd->name, EIO, e.what());
+    }
+    if (!ok)
+        anyFailed_ = true;
+    std::fflush(stdout);
+    return !quit_;
+}
+
+namespace {
+
+// getopt over a command's words; argv[0] is the command name so that getopt's own messages
+// read "read: invalid option -- 'z'".
+class CommandOptions {
+public:
+    explicit CommandOptions(std::vector<std::string>& args) {
+        for (auto& a : args)
+            argv_.push_back(a.data());
+        argv_.push_back(nullptr);
+        optind = 0; // full re-initialisation of GNU getopt
+        opterr = 1;
+    }
+    int next(const char* optstring) {
+        std::fflush(stdout);
+        return getopt(int(argv_.size()) - 1, argv_.data(), optstring);
+    }
+    int argc() const { return int(argv_.size()) - 1; }
+    const char* arg(int i) const { return argv_[size_t(i)]; }
+
+private:
+    std::vector<char*> argv_;
+};
+
+} // namespace
+
+bool IoShell::cmdRead(const Command& cmd, Args& args) {
+    bool machine = false, quiet = false, dump = false, vmState = false;
+    bool havePattern = false, haveStart = false, haveLength = false;
+    uint8_t pattern = 0;
+    uint64_t patternStart = 0, patternLength = 0;
+    CommandOptions opts(args);
+    int c;
+    while ((c = opts.next("abCpP:qs:l:v")) != -1) {
+        switch (c) {
+        case 'a':
+        case 'p':
+            break;
+        case 'b':
+            vmState = true;
+            break;
+        case 'C':
+            machine = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'v':
+            dump = true;
+            break;
+        case 'P': {
+            auto p = parsePatternByte(optarg);
+            if (!p)
+                return false;
+            pattern = *p;
+            havePattern = true;
+            break;
+        }
+        case 's': {
+            auto v = parseByteCount(optarg);
+            if (!v)
+                return false;
+            patternStart = *v;
+            haveStart = true;
+            break;
+        }
+        case 'l': {
+            auto v = parseByteCount(optarg);
+            if (!v)
+                return false;
+            patternLength = *v;
+            haveLength = true;
+            break;
+        }
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind != opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    auto offset = parseByteCount(opts.arg(optind));
+    if (!offset)
+        return false;
+    auto count = parseByteCount(opts.arg(optind + 1));
+    if (!count)
+        return false;
+    if (*count > kMaxRequestBytes) {
+        std::printf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
+                    opts.arg(optind + 1));
+        return false;
+    }
+    if (!havePattern && (haveStart || haveLength)) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    if (!haveLength)
+        patternLength = *count >= patternStart ? *count - patternStart : UINT64_MAX;
+    if (patternStart > *count || patternLength > *count - patternStart) {
+        std::printf("pattern verification range exceeds end of read data\n");
+        return false;
+    }
+    if (vmState) {
+        if (*offset % kSectorSize) {
+            std::printf("%llu is not a sector-aligned value for 'offset'\n",
+                        (unsigned long long)*offset);
+            return false;
+        }
+        if (*count % kSectorSize) {
+            std::printf("%llu is not a sector-aligned value for 'count'\n",
+                        (unsigned long long)*count);
+            return false;
+        }
+        reportFailure("read", ENOTSUP, "VM state is not supported by e2kvm-io");
+        return false;
+    }
+    std::vector<uint8_t> buf(*count);
+    if (!inRange(*offset, *count)) {
+        reportFailure("read", EIO, image_->filename() + ": read past end of disk");
+        return false;
+    }
+    double start = nowSeconds();
+    image_->read(*offset, buf);
+    double elapsed = nowSeconds() - start;
+    bool ok = true;
+    if (havePattern) {
+        auto first = buf.begin() + std::ptrdiff_t(patternStart);
+        if (std::any_of(first, first + std::ptrdiff_t(patternLength),
+                        [&](uint8_t b) { return b != pattern; })) {
+            std::printf("Pattern verification failed at offset %llu, %llu bytes\n",
+                        (unsigned long long)(*offset + patternStart),
+                        (unsigned long long)patternLength);
+            ok = false;
+        }
+    }
+    if (quiet)
+        return ok;
+    if (dump)
+        printHexDump(*offset, buf);
+    printTransferReport("read", *offset, *count, elapsed, machine);
+    return ok;
+}
+
+bool IoShell::cmdWrite(const Command& cmd, Args& args) {
+    bool vmState = false, compressed = false, machine = false, fua = false, noFallback = false;
+    bool quiet = false, unmap = false, zeroes = false, havePattern = false;
+    const char* sourceFile = nullptr;
+    uint8_t pattern = 0xcd;
+    CommandOptions opts(args);
+    int c;
+    while ((c = opts.next("bcCfnpP:qs:uz")) != -1) {
+        switch (c) {
+        case 'b':
+            vmState = true;
+            break;
+        case 'c':
+            compressed = true;
+            break;
+        case 'C':
+            machine = true;
+            break;
+        case 'f':
+            fua = true;
+            break;
+        case 'n':
+            noFallback = true;
+            break;
+        case 'p':
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 's':
+            sourceFile = optarg;
+            break;
+        case 'u':
+            unmap = true;
+            break;
+        case 'z':
+            zeroes = true;
+            break;
+        case 'P': {
+            auto p = parsePatternByte(optarg);
+            if (!p)
+                return false;
+            pattern = *p;
+            havePattern = true;
+            break;
+        }
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind != opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    if (vmState && zeroes) {
+        std::printf("-b and -z cannot be specified at the same time\n");
+        return false;
+    }
+    if (fua && (vmState || compressed)) {
+        std::printf("-f and -b or -c cannot be specified at the same time\n");
+        return false;
+    }
+    if (int(zeroes) + int(havePattern) + int(sourceFile != nullptr) > 1) {
+        std::printf("Only one of -z, -P, and -s can be specified at the same time\n");
+        return false;
+    }
+    if (unmap && !zeroes) {
+        std::printf("-u requires -z to be specified\n");
+        return false;
+    }
+    if (noFallback && !zeroes) {
+        std::printf("-n requires -z to be specified\n");
+        return false;
+    }
+    auto offset = parseByteCount(opts.arg(optind));
+    if (!offset)
+        return false;
+    auto count = parseByteCount(opts.arg(optind + 1));
+    if (!count)
+        return false;
+    if (*count > kMaxRequestBytes && !noFallback) {
+        std::printf("length cannot exceed %llu without -n, given %s\n",
+                    (unsigned long long)kMaxRequestBytes, opts.arg(optind + 1));
+        return false;
+    }
+    if (vmState || compressed) {
+        if (*offset % kSectorSize) {
+            std::printf("%llu is not a sector-aligned value for 'offset'\n",
+                        (unsigned long long)*offset);
+            return false;
+        }
+        if (*count % kSectorSize) {
+            std::printf("%llu is not a sector-aligned value for 'count'\n",
+                        (unsigned long long)*count);
+            return false;
+        }
+    }
+    if (image_->readOnly()) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "e2kvm-io: Block node is read-only\n");
+        return false;
+    }
+    if (vmState && !zeroes) {
+        reportFailure("write", ENOTSUP, "VM state is not supported by e2kvm-io");
+        return false;
+    }
+    std::vector<uint8_t> buf;
+    if (!zeroes) {
+        buf.assign(*count, pattern);
+        if (sourceFile) {
+            int fd = ::open(sourceFile, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                std::printf("%s: %s\n", sourceFile, std::strerror(errno));
+                return false;
+            }
+            size_t done = 0;
+            while (done < buf.size()) {
+                ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0) {
+                    int err = n < 0 ? errno : 0;
+                    ::close(fd);
+                    std::printf("%s: %s\n", sourceFile,
+                                err ? std::strerror(err) : "file is shorter than the write");
+                    return false;
+                }
+                done += size_t(n);
+            }
+            ::close(fd);
+        }
+    }
+    if (!inRange(*offset, *count)) {
+        reportFailure("write", EIO, image_->filename() + ": write past end of disk");
+        return false;
+    }
+    double start = nowSeconds();
+    if (zeroes) {
+        unsigned flags = block::ZeroNone;
+        if (unmap && discardUnmap_)
+            flags |= block::ZeroMayUnmap;
+        if (fua)
+            flags |= block::ZeroFua;
+        if (noFallback)
+            flags |= block::ZeroNoFallback;
+        image_->writeZeroes(*offset, *count, flags);
+    } else if (compressed) {
+        uint64_t cluster = image_->clusterSize();
+        if (cluster == 0 || !image_->supportsCompression())
+            throw BlockError(ENOTSUP, image_->filename() + ": format '" + image_->formatName() +
+                                          "' does not support compressed writes");
+        if (*offset % cluster)
+            throw BlockError(EINVAL, image_->filename() +
+                                         ": compressed writes must start on a cluster boundary");
+        for (uint64_t done = 0; done < *count; done += cluster) {
+            uint64_t n = std::min<uint64_t>(cluster, *count - done);
+            image_->writeCompressed(*offset + done,
+                                    std::span<const uint8_t>(buf).subspan(size_t(done), size_t(n)));
+        }
+    } else {
+        image_->write(*offset, buf, fua ? block::WriteFua : block::WriteNone);
+    }
+    double elapsed = nowSeconds() - start;
+    if (!quiet)
+        printTransferReport("wrote", *offset, *count, elapsed, machine);
+    return true;
+}
+
+bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
+    bool machine = false, quiet = false;
+    CommandOptions opts(args);
+    int c;
+    while ((c = opts.next("Cq")) != -1) {
+        switch (c) {
+        case 'C':
+            machine = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind != opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    auto offset = parseByteCount(opts.arg(optind));
+    if (!offset)
+        return false;
+    auto count = parseByteCount(opts.arg(optind + 1));
+    if (!count)
+        return false;
+    if (*count > kMaxRequestBytes) {
+        std::printf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
+                    opts.arg(optind + 1));
+        return false;
+    }
+    if (image_->readOnly()) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "e2kvm-io: Block node is read-only\n");
+        return false;
+    }
+    if (!inRange(*offset, *count)) {
+        reportFailure("discard", EIO, image_->filename() + ": discard past end of disk");
+        return false;
+    }
+    double start = nowSeconds();
+    if (discardUnmap_)
+        image_->discard(*offset, *count);
+    double elapsed = nowSeconds() - start;
+    if (!quiet)
+        printTransferReport("discard", *offset, *count, elapsed, machine);
+    return true;
+}
+
+bool IoShell::cmdFlush(const Command&, Args&) {
+    image_->flush();
+    return true;
+}
+
+bool IoShell::cmdMap(const Command&, Args&) {
+    const uint64_t size = image_->size();
+    uint64_t offset = 0;
+    while (offset < size) {
+        bool allocated = false;
+        uint64_t runEnd = offset;
+        // Merge consecutive extents with the same allocation state into one line.
+        while (runEnd < size) {
+            auto e = image_->layerStatus(runEnd, size - runEnd);
+            bool here = e.kind != block::Allocation::Unallocated;
+            if (runEnd == offset)
+                allocated = here;
+            else if (here != allocated)
+                break;
+            runEnd += e.length;
+        }
+        uint64_t length = runEnd - offset;
+        std::printf("%s (0x%llx) bytes %s at offset %s (0x%llx)\n",
+                    humanSize(double(length)).c_str(), (unsigned long long)length,
+                    allocated ? "    allocated" : "not allocated",
+                    humanSize(double(offset)).c_str(), (unsigned long long)offset);
+        offset = runEnd;
+    }
+    return true;
+}
+
+bool IoShell::cmdInfo(const Command&, Args&) {
+    block::ImageDescription desc;
+    image_->describe(desc);
+    uint64_t cluster = image_->clusterSize();
+    uint64_t vmStateOffset = 0;
+    if (desc.qcow2 && cluster >= 512) {
+        // qcow2 keeps the VM state after the last L2 table's worth of guest data.
+        uint64_t entries = cluster / (desc.qcow2->extendedL2 ? 16 : 8);
+        uint64_t perL2 = cluster * entries;
+        vmStateOffset = (image_->size() + perL2 - 1) / perL2 * perL2;
+    }
+    std::printf("format name: %s\n", image_->formatName().c_str());
+    std::printf("cluster size: %s\n", humanSize(double(cluster)).c_str());
+    std::printf("vm state offset: %s\n", humanSize(double(vmStateOffset)).c_str());
+    if (!desc.qcow2)
+        return true;
+    const auto& q = *desc.qcow2;
+    bool v3 = q.compat != "0.10";
+    std::printf("Format specific information:\n");
+    std::printf("    compat: %s\n", q.compat.c_str());
+    std::printf("    compression type: %s\n", q.compressionType.c_str());
+    if (v3)
+        std::printf("    lazy refcounts: %s\n", q.lazyRefcounts ? "true" : "false");
+    if (!q.bitmaps.empty()) {
+        std::printf("    bitmaps:\n");
+        for (size_t i = 0; i < q.bitmaps.size(); ++i) {
+            const auto& b = q.bitmaps[i];
+            std::printf("        [%zu]:\n            flags:\n", i);
+            for (size_t f = 0; f < b.flags.size(); ++f)
+                std::printf("                [%zu]: %s\n", f, b.flags[f].c_str());
+            std::printf("            name: %s\n            granularity: %llu\n", b.name.c_str(),
+                        (unsigned long long)b.granularity);
+        }
+    }
+    std::printf("    refcount bits: %u\n", q.refcountBits);
+    if (q.dataFile) {
+        std::printf("    data file: %s\n", q.dataFile->c_str());
+        std::printf("    data file raw: %s\n", q.dataFileRaw ? "true" : "false");
+    }
+    if (v3) {
+        std::printf("    corrupt: %s\n", q.corrupt ? "true" : "false");
+        std::printf("    extended l2: %s\n", q.extendedL2 ? "true" : "false");
+    }
+    return true;
+}
+
+bool IoShell::cmdLength(const Command&, Args&) {
+    std::printf("%s\n", humanSize(double(image_->size())).c_str());
+    return true;
+}
+
+bool IoShell::cmdHelp(const Command&, Args& args) {
+    if (args.size() == 2) {
+        const Command* c = findCommand(args[1]);
+        if (!c) {
+            std::printf("command %s not found\n", args[1].c_str());
+            return false;
+        }
+        printUsage(*c, args[1]);
+        if (c->longHelp)
+            std::printf("%s", c->longHelp);
+        return true;
+    }
+    for (const auto& c : commands())
+        printUsage(c, c.name);
+    std::printf("\nUse 'help commandname' for extended help.\n");
+    return true;
+}
+
+bool IoShell::cmdAbort(const Command&, Args&) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::abort(); // leaves the image exactly as a crash would
+}
+
+bool IoShell::cmdDump(const Command&, Args& args) {
+    const std::string& path = args[1];
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        std::printf("%s: %s\n", path.c_str(), std::strerror(errno));
+        return false;
+    }
+    const uint64_t size = image_->size();
+    const uint64_t chunk = 1 << 20;
+    std::vector<uint8_t> buf(chunk);
+    double start = nowSeconds();
+    auto fail = [&](const char* what) {
+        int err = errno;
+        ::close(fd);
+        std::printf("%s: %s: %s\n", path.c_str(), what, std::strerror(err));
+        return false;
+    };
+    for (uint64_t off = 0; off < size; off += chunk) {
+        size_t n = size_t(std::min(chunk, size - off));
+        std::span<uint8_t> part(buf.data(), n);
+        image_->read(off, part);
+        if (std::all_of(part.begin(), part.end(), [](uint8_t b) { return b == 0; }))
+            continue; // leave a hole
+        size_t done = 0;
+        while (done < n) {
+            ssize_t w = ::pwrite(fd, part.data() + done, n - done, off_t(off + done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return fail("write error");
+            done += size_t(w);
+        }
+    }
+    if (::ftruncate(fd, off_t(size)) != 0)
+        return fail("cannot set size");
+    if (::close(fd) != 0) {
+        std::printf("%s: %s\n", path.c_str(), std::strerror(errno));
+        return false;
+    }
+    printTransferReport("dumped", 0, size, nowSeconds() - start, false);
+    return true;
+}
+
+} // namespace e2kvm::io
