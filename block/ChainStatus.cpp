@@ -37,8 +37,10 @@ ChainExtent chainStatus(BlockDriver& top, uint64_t offset, uint64_t maxLength) {
             out.present = false;
             return out;
         }
-        if (offset >= next->size()) { // past the end of a shorter backing file: zeros
-            out.depth = depth + 1;
+        if (offset >= next->size()) {
+            // Past the end of a shorter backing file: zeros, reported (as QEMU does) at the
+            // depth of the layer that has the range unallocated.
+            out.depth = depth;
             out.data = false;
             out.zero = true;
             out.present = false;

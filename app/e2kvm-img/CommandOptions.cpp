@@ -1,0 +1,126 @@
+#include "CommandOptions.h"
+
+#include "CommandError.h"
+
+#include <cstdio>
+
+namespace e2kvm::img {
+
+const char* const kToolName = "e2kvm-img";
+
+CommandOptions::CommandOptions(int argc, char** argv, const std::string& shortOpts,
+                               std::vector<struct option> longOpts)
+    : argc_(argc), argv_(argv), shortOpts_(":" + shortOpts + "h"), longOpts_(std::move(longOpts)) {
+    longOpts_.push_back({"help", no_argument, nullptr, 'h'});
+    longOpts_.push_back({nullptr, 0, nullptr, 0});
+    optind = 0; // full re-initialisation of getopt
+    opterr = 0;
+}
+
+int CommandOptions::next() {
+    int c = getopt_long(argc_, argv_, shortOpts_.c_str(), longOpts_.data(), nullptr);
+    switch (c) {
+    case 'h':
+        printHelp(argv_[0]);
+        throw HelpShown{};
+    case '?':
+        if (optopt)
+            throw UsageError(std::string("invalid option -- '") + char(optopt) + "'");
+        throw UsageError(std::string("unrecognized option '") + argv_[optind - 1] + "'");
+    case ':':
+        if (optopt && optopt < 256 && std::isprint(optopt))
+            throw UsageError(std::string("option requires an argument -- '") + char(optopt) + "'");
+        throw UsageError(std::string("option '") + argv_[optind - 1] + "' requires an argument");
+    default:
+        return c;
+    }
+}
+
+std::vector<std::string> CommandOptions::positional() const {
+    std::vector<std::string> out;
+    for (int i = optind; i < argc_; ++i)
+        out.emplace_back(argv_[i]);
+    return out;
+}
+
+namespace {
+
+struct CommandHelp {
+    const char* name;
+    const char* syntax;
+};
+
+const CommandHelp kCommands[] = {
+    {"check", "check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U] filename"},
+    {"compare", "compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U] filename1 filename2"},
+    {"convert", "convert [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt] [-o options] [-S "
+                "sparse_size] [-m num_coroutines] [-U] filename output_filename"},
+    {"create", "create [-q] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] "
+               "filename [size]"},
+    {"info", "info [-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
+    {"map", "map [-f fmt] [--output=ofmt] [--start-offset=offset] [--max-length=len] [-U] "
+            "filename"},
+    {"rebase", "rebase [-f fmt] [-p] [-q] [-u] [-U] -b backing_file [-F backing_fmt] "
+               "filename"},
+    {"resize", "resize [-f fmt] [-q] [--shrink] filename [+ | -]size"},
+};
+
+} // namespace
+
+void printHelp(const std::string& command) {
+    for (const CommandHelp& c : kCommands) {
+        if (command == c.name) {
+            std::printf("usage: %s %s\n\n"
+                        "Run '%s --help' for the meaning of every option.\n",
+                        kToolName, c.syntax, kToolName);
+            return;
+        }
+    }
+    std::printf("e2kvm-img: e2kvm disk image utility (qemu-img compatible)\n"
+                "\n"
+                "usage: %s [standard options] command [command options]\n"
+                "\n"
+                "    '-h', '--help'       display this help and exit\n"
+                "    '-V', '--version'    output version information and exit\n"
+                "\n"
+                "Command syntax:\n",
+                kToolName);
+    for (const CommandHelp& c : kCommands)
+        std::printf("  %s\n", c.syntax);
+    std::printf(
+        "\n"
+        "Command parameters:\n"
+        "  'filename' is a disk image filename\n"
+        "  'fmt' is the disk image format (raw or qcow2); it is guessed when not given\n"
+        "  'size' is the disk image size in bytes; optional suffixes 'k' or 'K' (kilobyte,\n"
+        "    1024), 'M' (megabyte), 'G' (gigabyte), 'T' (terabyte), 'P' and 'E' are allowed\n"
+        "  'output_filename' is the destination disk image filename\n"
+        "  'output_fmt' is the destination format\n"
+        "  'options' is a comma separated list of format specific options (cluster_size,\n"
+        "    backing_file, backing_fmt, preallocation, lazy_refcounts, refcount_bits,\n"
+        "    compat, compression_type, extended_l2)\n"
+        "  '-c' writes compressed clusters (qcow2 output only)\n"
+        "  '-n' skips the target volume creation (the target must exist)\n"
+        "  '-p' shows the progress of the command\n"
+        "  '-q' quiet mode: no output except errors\n"
+        "  '-S' is the number of consecutive zero bytes (default 4k) that convert skips\n"
+        "    to make the output sparse; 0 writes every byte\n"
+        "  '-u' unsafe mode: no backing file is opened or checked\n"
+        "  '-U' accepted for compatibility (images are opened without locks)\n"
+        "  '--output' takes 'human' or 'json'\n"
+        "\n"
+        "Parameters to check:\n"
+        "  '-r' tries to repair the inconsistencies found: 'leaks' repairs only leaked\n"
+        "    clusters, 'all' every kind of error (with the risk of choosing the wrong fix)\n"
+        "  exit codes: 0 no errors, 1 the check failed, 2 corruptions, 3 leaked clusters,\n"
+        "    63 the format has no metadata checks\n"
+        "\n"
+        "Parameters to compare:\n"
+        "  '-s' strict mode: fails on different allocation as well as different contents\n"
+        "  exit codes: 0 identical, 1 different, 2 error\n"
+        "\n"
+        "Parameters to resize:\n"
+        "  '--shrink' allows making the image smaller (data past the new end is lost)\n");
+}
+
+} // namespace e2kvm::img

@@ -1,0 +1,104 @@
+// e2kvm-img create: makes a new raw or qcow2 image, optionally on top of a backing file.
+#include "CommandError.h"
+#include "CommandOptions.h"
+#include "Commands.h"
+#include "CreateOptionList.h"
+#include "ImageOpening.h"
+#include "block/ImageOpen.h"
+
+#include <cstdio>
+#include <vector>
+
+namespace e2kvm::img {
+
+int runCreate(int argc, char** argv) {
+    CommandOptions opts(argc, argv, "F:b:f:o:qu", {{"object", required_argument, nullptr, 'O'}});
+    std::string format = "raw", backingFile, backingFormat;
+    std::vector<std::string> optionTexts;
+    bool quiet = false, unsafe = false, backingGiven = false;
+    for (int c; (c = opts.next()) != -1;) {
+        switch (c) {
+        case 'F':
+            backingFormat = opts.arg();
+            break;
+        case 'b':
+            backingFile = opts.arg(), backingGiven = true;
+            break;
+        case 'f':
+            format = opts.arg();
+            break;
+        case 'o':
+            optionTexts.push_back(opts.arg());
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'u':
+            unsafe = true;
+            break;
+        default:
+            throw UsageError("option not supported: --object");
+        }
+    }
+    std::vector<std::string> args = opts.positional();
+    if (args.empty())
+        throw UsageError("Expecting image file name");
+    if (args.size() > 2)
+        throw UsageError("Unexpected argument: " + args[2]);
+    const std::string& filename = args[0];
+
+    if (!isCreatableFormat(format))
+        throw CommandFailure(filename + ": Unknown file format '" + format + "'");
+    CreateOptionList options(format);
+    for (const std::string& t : optionTexts)
+        options.parse(t, filename);
+    if (backingGiven)
+        options.set("backing_file", backingFile);
+    if (!backingFormat.empty())
+        options.set("backing_fmt", backingFormat);
+    if (args.size() == 2)
+        options.set("size", std::to_string(parseSizeArgument(args[1])));
+
+    backingFile = options.get("backing_file");
+    if (!backingFile.empty() || options.has("backing_fmt")) {
+        if (format != "qcow2")
+            throw CommandFailure(filename + ": Backing file not supported for file format '" +
+                                 format + "'");
+    }
+    if (!backingFile.empty()) {
+        std::string resolved = block::resolveBackingPath(filename, backingFile);
+        if (!options.has("backing_fmt")) {
+            std::string detected;
+            try {
+                detected = block::probeFormat(resolved);
+            } catch (const block::BlockError&) {
+            }
+            throw CommandFailure(
+                filename + ": Backing file specified without backing format" +
+                (detected.empty() ? "" : "\nDetected format of " + detected + "."));
+        }
+        if (!unsafe) {
+            std::unique_ptr<block::BlockDriver> backing;
+            try {
+                OpenRequest req;
+                req.format = options.get("backing_fmt");
+                backing = openForCommand(resolved, req);
+            } catch (const block::BlockError& e) {
+                throw CommandFailure(filename + ": Could not open backing file: " + e.what());
+            }
+            if (!options.has("size"))
+                options.set("size", std::to_string(backing->size()));
+        }
+    }
+    if (!options.has("size"))
+        throw CommandFailure(filename + ": Image creation needs a size parameter");
+
+    if (!quiet) {
+        std::printf("%s\n", options.formattingLine(filename).c_str());
+        std::fflush(stdout);
+    }
+    block::createImage(filename, options.toCreateOptions());
+    return 0;
+}
+
+} // namespace e2kvm::img

@@ -1,0 +1,239 @@
+#include "ImageCopier.h"
+
+#include "block/ChainStatus.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace e2kvm::img {
+
+bool isAllZero(const uint8_t* data, size_t length) {
+    size_t i = 0;
+    // Word-sized compares; the compiler vectorises this loop.
+    for (; i + 64 <= length; i += 64) {
+        uint64_t acc = 0;
+        for (size_t k = 0; k < 64; k += 8) {
+            uint64_t w;
+            std::memcpy(&w, data + i + k, 8);
+            acc |= w;
+        }
+        if (acc)
+            return false;
+    }
+    for (; i < length; ++i)
+        if (data[i])
+            return false;
+    return true;
+}
+
+namespace {
+
+// One piece of target work: data from the chunk buffer or a run of zeros.
+struct WriteOp {
+    uint64_t offset;
+    uint64_t length;
+    bool zero;
+    size_t bufferPos; // data: position in the chunk buffer
+};
+
+class CopyJob {
+public:
+    CopyJob(block::BlockDriver& source, block::BlockDriver& target, const CopySettings& settings,
+            ProgressBar& progress)
+        : source_(source), target_(target), settings_(settings), progress_(progress),
+          size_(source.size()) {
+        uint64_t unit = std::max<uint64_t>(target.clusterSize(), 64 * 1024);
+        chunkSize_ = std::max<uint64_t>(unit, 4 << 20) / unit * unit;
+        chunks_ = (size_ + chunkSize_ - 1) / chunkSize_;
+    }
+
+    void run() {
+        unsigned n =
+            std::max(1u, std::min<unsigned>(settings_.workers, unsigned(chunks_ ? chunks_ : 1)));
+        std::vector<std::thread> threads;
+        for (unsigned i = 1; i < n; ++i)
+            threads.emplace_back([this] { work(); });
+        work();
+        for (auto& t : threads)
+            t.join();
+        if (error_)
+            std::rethrow_exception(error_);
+        target_.flush();
+    }
+
+private:
+    void work() {
+        std::vector<uint8_t> buffer(chunkSize_);
+        std::vector<WriteOp> ops;
+        try {
+            for (;;) {
+                uint64_t index = nextChunk_.fetch_add(1);
+                if (index >= chunks_ || failed_.load())
+                    return;
+                uint64_t start = index * chunkSize_;
+                uint64_t end = std::min(size_, start + chunkSize_);
+                ops.clear();
+                planChunk(start, end, buffer, ops);
+                waitForTurn(index);
+                writeOps(ops, buffer);
+                finishTurn(index);
+                progress_.advance(end - start);
+            }
+        } catch (...) {
+            std::lock_guard lock(turnMutex_);
+            if (!error_)
+                error_ = std::current_exception();
+            failed_ = true;
+            turnChanged_.notify_all();
+        }
+    }
+
+    // Reads the chunk's data and decides what to write.
+    void planChunk(uint64_t start, uint64_t end, std::vector<uint8_t>& buffer,
+                   std::vector<WriteOp>& ops) {
+        for (uint64_t off = start; off < end;) {
+            block::ChainExtent e = block::chainStatus(source_, off, end - off);
+            size_t pos = size_t(off - start);
+            if (e.zero && !e.data) {
+                addZero(ops, off, e.length);
+            } else {
+                source_.read(off, std::span(buffer.data() + pos, size_t(e.length)));
+                splitData(ops, buffer, start, off, e.length);
+            }
+            off += e.length;
+        }
+    }
+
+    void addZero(std::vector<WriteOp>& ops, uint64_t off, uint64_t len) {
+        if (!ops.empty() && ops.back().zero && ops.back().offset + ops.back().length == off)
+            ops.back().length += len;
+        else
+            ops.push_back({off, len, true, 0});
+    }
+
+    void addData(std::vector<WriteOp>& ops, uint64_t chunkStart, uint64_t off, uint64_t len) {
+        if (!ops.empty() && !ops.back().zero && ops.back().offset + ops.back().length == off)
+            ops.back().length += len;
+        else
+            ops.push_back({off, len, false, size_t(off - chunkStart)});
+    }
+
+    // Data ranges: aligned runs of minSparse zero bytes become zero ops.
+    void splitData(std::vector<WriteOp>& ops, const std::vector<uint8_t>& buffer,
+                   uint64_t chunkStart, uint64_t off, uint64_t len) {
+        uint64_t unit = settings_.minSparse;
+        if (unit == 0 || settings_.compress) {
+            addData(ops, chunkStart, off, len);
+            return;
+        }
+        uint64_t end = off + len;
+        while (off < end) {
+            uint64_t next = std::min(end, (off / unit + 1) * unit);
+            bool zero = next - off == unit &&
+                        isAllZero(buffer.data() + (off - chunkStart), size_t(next - off));
+            if (zero)
+                addZero(ops, off, next - off);
+            else
+                addData(ops, chunkStart, off, next - off);
+            off = next;
+        }
+    }
+
+    void writeOps(const std::vector<WriteOp>& ops, std::vector<uint8_t>& buffer) {
+        if (settings_.compress) {
+            writeCompressed(ops, buffer);
+            return;
+        }
+        for (const WriteOp& op : ops) {
+            if (!op.zero) {
+                target_.write(op.offset,
+                              std::span<const uint8_t>(buffer.data() + op.bufferPos, op.length));
+            } else if (settings_.minSparse == 0) {
+                writeZeroData(op.offset, op.length);
+            } else if (!settings_.targetReadsZero) {
+                target_.writeZeroes(op.offset, op.length, block::ZeroMayUnmap);
+            }
+        }
+    }
+
+    // -S 0: the output is fully allocated, so zeros are written as data.
+    void writeZeroData(uint64_t offset, uint64_t length) {
+        static const std::vector<uint8_t> zeros(1 << 20);
+        while (length) {
+            size_t n = size_t(std::min<uint64_t>(length, zeros.size()));
+            target_.write(offset, std::span(zeros.data(), n));
+            offset += n;
+            length -= n;
+        }
+    }
+
+    // Compressed output: every cluster that is not all zero is written compressed.
+    void writeCompressed(const std::vector<WriteOp>& ops, std::vector<uint8_t>& buffer) {
+        uint64_t cluster = target_.clusterSize() ? target_.clusterSize() : 65536;
+        if (ops.empty())
+            return;
+        uint64_t chunkStart = ops.front().offset;
+        uint64_t chunkEnd = ops.back().offset + ops.back().length;
+        // Zero ranges are zero in the buffer too, so that whole clusters can be judged.
+        for (const WriteOp& op : ops)
+            if (op.zero)
+                std::memset(buffer.data() + (op.offset - chunkStart), 0, op.length);
+        for (uint64_t off = chunkStart; off < chunkEnd; off += cluster) {
+            uint64_t len = std::min(cluster, chunkEnd - off);
+            const uint8_t* p = buffer.data() + (off - chunkStart);
+            if (isAllZero(p, len)) {
+                if (!settings_.targetReadsZero)
+                    target_.writeZeroes(off, len, block::ZeroMayUnmap);
+                continue;
+            }
+            target_.writeCompressed(off, std::span<const uint8_t>(p, len));
+        }
+    }
+
+    void waitForTurn(uint64_t index) {
+        if (!settings_.orderedWrites)
+            return;
+        std::unique_lock lock(turnMutex_);
+        turnChanged_.wait(lock, [&] { return turn_ == index || failed_.load(); });
+        if (failed_)
+            throw std::runtime_error("copy aborted");
+    }
+
+    void finishTurn(uint64_t index) {
+        if (!settings_.orderedWrites)
+            return;
+        std::lock_guard lock(turnMutex_);
+        turn_ = index + 1;
+        turnChanged_.notify_all();
+    }
+
+    block::BlockDriver& source_;
+    block::BlockDriver& target_;
+    const CopySettings& settings_;
+    ProgressBar& progress_;
+    uint64_t size_;
+    uint64_t chunkSize_ = 0;
+    uint64_t chunks_ = 0;
+    std::atomic<uint64_t> nextChunk_{0};
+    std::atomic<bool> failed_{false};
+    std::exception_ptr error_;
+    std::mutex turnMutex_;
+    std::condition_variable turnChanged_;
+    uint64_t turn_ = 0;
+};
+
+} // namespace
+
+void copyImage(block::BlockDriver& source, block::BlockDriver& target, const CopySettings& settings,
+               ProgressBar& progress) {
+    CopyJob job(source, target, settings, progress);
+    job.run();
+}
+
+} // namespace e2kvm::img

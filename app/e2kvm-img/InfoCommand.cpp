@@ -1,0 +1,208 @@
+// e2kvm-img info: what an image is (format, sizes, backing file, format details), for one
+// image or its whole backing chain, in qemu-img's human or JSON layout.
+#include "CommandError.h"
+#include "CommandOptions.h"
+#include "Commands.h"
+#include "HumanSize.h"
+#include "ImageOpening.h"
+#include "JsonValue.h"
+#include "block/ImageOpen.h"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+namespace e2kvm::img {
+
+namespace {
+
+struct LayerInfo {
+    JsonValue json = JsonValue::object();
+    JsonValue formatData; // null unless the format has specific information
+    bool hasFormatData = false;
+    block::ImageDescription desc;
+    std::string format;
+    uint64_t virtualSize = 0, actualSize = 0;
+    uint32_t clusterSize = 0;
+    std::string nextPath, nextFormat; // the backing file to describe next, if any
+};
+
+JsonValue qcow2Data(const block::Qcow2Description& q) {
+    JsonValue d = JsonValue::object();
+    bool v3 = q.compat != "0.10";
+    d.set("compat", q.compat);
+    if (q.dataFile) {
+        d.set("data-file", *q.dataFile);
+        d.set("data-file-raw", q.dataFileRaw);
+    }
+    if (v3) {
+        d.set("extended-l2", q.extendedL2);
+        d.set("lazy-refcounts", q.lazyRefcounts);
+        d.set("corrupt", q.corrupt);
+    }
+    d.set("refcount-bits", q.refcountBits);
+    if (!q.bitmaps.empty()) {
+        JsonValue list = JsonValue::array();
+        std::vector<JsonValue> jsons;
+        for (const block::BitmapDescription& b : q.bitmaps) {
+            JsonValue bm = JsonValue::object();
+            bm.set("name", b.name);
+            bm.set("granularity", b.granularity);
+            JsonValue flags = JsonValue::array();
+            for (const std::string& f : b.flags)
+                flags.push(f);
+            bm.set("flags", std::move(flags));
+            list.push(std::move(bm));
+        }
+        d.set("bitmaps", std::move(list));
+    }
+    d.set("compression-type", q.compressionType.empty() ? "zlib" : q.compressionType);
+    return d;
+}
+
+// Fields in the order of QEMU's ImageInfo schema (the printer reorders them as QEMU does).
+LayerInfo describeLayer(const std::string& path, const std::string& format) {
+    OpenRequest req;
+    req.format = format;
+    req.openBacking = false;
+    std::unique_ptr<block::BlockDriver> image = openForCommand(path, req);
+    LayerInfo info;
+    block::ImageDescription& desc = info.desc;
+    image->describe(desc);
+    info.format = image->formatName();
+    info.virtualSize = image->size();
+    info.actualSize = image->allocatedBytes();
+    info.clusterSize = image->clusterSize();
+    JsonValue& j = info.json;
+    j.set("filename", path);
+    j.set("format", image->formatName());
+    j.set("dirty-flag", desc.dirtyFlag);
+    j.set("actual-size", image->allocatedBytes());
+    j.set("virtual-size", image->size());
+    if (image->clusterSize())
+        j.set("cluster-size", image->clusterSize());
+    if (!desc.backingFilename.empty()) {
+        std::string full = desc.fullBackingFilename.empty()
+                               ? block::resolveBackingPath(path, desc.backingFilename)
+                               : desc.fullBackingFilename;
+        j.set("backing-filename", desc.backingFilename);
+        j.set("full-backing-filename", full);
+        if (!desc.backingFormat.empty())
+            j.set("backing-filename-format", desc.backingFormat);
+        info.nextPath = full;
+        info.nextFormat = desc.backingFormat;
+    }
+    if (desc.qcow2) {
+        info.formatData = qcow2Data(*desc.qcow2);
+        info.hasFormatData = true;
+        JsonValue spec = JsonValue::object();
+        spec.set("type", image->formatName());
+        spec.set("data", info.formatData);
+        j.set("format-specific", std::move(spec));
+    }
+    return info;
+}
+
+std::string humanText(const LayerInfo& info, const std::string& filename) {
+    const block::ImageDescription& desc = info.desc;
+    const std::string& fullBacking = info.nextPath;
+    uint64_t virtualSize = info.virtualSize;
+    std::string out;
+    char buf[256];
+    out += "image: " + filename + "\n";
+    out += "file format: " + info.format + "\n";
+    std::snprintf(buf, sizeof buf, "virtual size: %s (%llu bytes)\n",
+                  humanSize(virtualSize).c_str(), (unsigned long long)virtualSize);
+    out += buf;
+    out += "disk size: " + humanSize(info.actualSize) + "\n";
+    if (info.clusterSize)
+        out += "cluster_size: " + std::to_string(info.clusterSize) + "\n";
+    if (desc.dirtyFlag)
+        out += "cleanly shut down: no\n";
+    if (!desc.backingFilename.empty()) {
+        out += "backing file: " + desc.backingFilename;
+        if (fullBacking != desc.backingFilename)
+            out += " (actual path: " + fullBacking + ")";
+        out += "\n";
+        if (!desc.backingFormat.empty())
+            out += "backing file format: " + desc.backingFormat + "\n";
+    }
+    if (info.hasFormatData) {
+        out += "Format specific information:\n";
+        out += info.formatData.humanDump(1);
+    }
+    return out;
+}
+
+std::string canonicalPath(const std::string& path) {
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (!real)
+        return path;
+    std::string out = real;
+    std::free(real);
+    return out;
+}
+
+} // namespace
+
+int runInfo(int argc, char** argv) {
+    enum { OptOutput = 256, OptBackingChain, OptObject, OptImageOpts, OptForceShare };
+    CommandOptions opts(argc, argv, "f:U",
+                        {{"output", required_argument, nullptr, OptOutput},
+                         {"backing-chain", no_argument, nullptr, OptBackingChain},
+                         {"force-share", no_argument, nullptr, 'U'}});
+    std::string format;
+    OutputFormat output = OutputFormat::Human;
+    bool chain = false;
+    for (int c; (c = opts.next()) != -1;) {
+        switch (c) {
+        case 'f':
+            format = opts.arg();
+            break;
+        case 'U':
+            break; // we take no locks, so there is nothing to share
+        case OptOutput:
+            output = parseOutputFormat(opts.arg());
+            break;
+        case OptBackingChain:
+            chain = true;
+            break;
+        default:
+            break;
+        }
+    }
+    std::vector<std::string> args = opts.positional();
+    if (args.size() != 1)
+        throw UsageError("Expecting one image file name");
+
+    std::vector<std::string> texts;
+    JsonValue list = JsonValue::array();
+    std::vector<JsonValue> jsons;
+    std::set<std::string> seen;
+    std::string path = args[0];
+    for (;;) {
+        std::string real = canonicalPath(path);
+        if (!seen.insert(real).second)
+            throw CommandFailure("Backing file '" + path + "' creates an infinite loop.");
+        LayerInfo info = describeLayer(path, format);
+        texts.push_back(humanText(info, path));
+        std::string next = info.nextPath, nextFormat = info.nextFormat;
+        jsons.push_back(info.json);
+        list.push(std::move(info.json));
+        if (!chain || next.empty())
+            break;
+        path = next;
+        format = nextFormat;
+    }
+
+    if (output == OutputFormat::Json) {
+        std::printf("%s\n", chain ? list.pretty().c_str() : jsons[0].pretty().c_str());
+    } else {
+        for (size_t i = 0; i < texts.size(); ++i)
+            std::printf("%s%s", i ? "\n" : "", texts[i].c_str());
+    }
+    return 0;
+}
+
+} // namespace e2kvm::img

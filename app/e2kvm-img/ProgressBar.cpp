@@ -1,0 +1,43 @@
+#include "ProgressBar.h"
+
+#include <cstdio>
+
+namespace e2kvm::img {
+
+ProgressBar::ProgressBar(bool enabled, uint64_t total) : enabled_(enabled), total_(total) {
+    if (enabled_)
+        draw(0);
+}
+
+void ProgressBar::draw(double percent) {
+    std::printf("    (%3.2f/100%%)\r", percent);
+    std::fflush(stdout);
+    lastDrawn_ = percent;
+}
+
+void ProgressBar::advance(uint64_t amount) {
+    if (!enabled_)
+        return;
+    std::lock_guard lock(mutex_);
+    done_ += amount;
+    double percent = total_ ? double(done_) * 100.0 / double(total_) : 100.0;
+    if (percent > 100.0)
+        percent = 100.0;
+    if (percent - lastDrawn_ >= 1.0 || (percent == 100.0 && lastDrawn_ < 100.0))
+        draw(percent);
+}
+
+void ProgressBar::finish() {
+    if (!enabled_)
+        return;
+    std::lock_guard lock(mutex_);
+    if (finished_)
+        return;
+    finished_ = true;
+    if (lastDrawn_ < 100.0)
+        draw(100.0);
+    std::printf("\n");
+    std::fflush(stdout);
+}
+
+} // namespace e2kvm::img

@@ -1,0 +1,29 @@
+#pragma once
+// ProgressBar: qemu-img's "-p" progress line "    (12.34/100%)\r" on stdout, redrawn each time
+// the progress moves by at least one percent, ended with a newline. Thread-safe.
+#include <cstdint>
+#include <mutex>
+
+namespace e2kvm::img {
+
+class ProgressBar {
+public:
+    // Draws "(0.00/100%)" at once when enabled.
+    ProgressBar(bool enabled, uint64_t total);
+    // Adds `amount` to the work done.
+    void advance(uint64_t amount);
+    // Draws 100% and ends the line.
+    void finish();
+
+private:
+    void draw(double percent);
+
+    bool enabled_;
+    uint64_t total_;
+    uint64_t done_ = 0;
+    double lastDrawn_ = 0;
+    bool finished_ = false;
+    std::mutex mutex_;
+};
+
+} // namespace e2kvm::img
