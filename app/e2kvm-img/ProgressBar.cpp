@@ -34,8 +34,8 @@ void ProgressBar::finish() {
     if (finished_)
         return;
     finished_ = true;
-    if (lastDrawn_ < 100.0)
-        draw(100.0);
+    // qemu-img draws the final 100% once more before ending the line.
+    draw(100.0);
     std::printf("\n");
     std::fflush(stdout);
 }

@@ -12,7 +12,7 @@ public:
     ProgressBar(bool enabled, uint64_t total);
     // Adds `amount` to the work done.
     void advance(uint64_t amount);
-    // Draws 100% and ends the line.
+    // Draws 100% (again) and ends the line.
     void finish();
 
 private:

@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""e2kvm-img against qemu-img: both tools run on the same images (or on images made the same
+way) and must print the same output and exit with the same codes.
+
+usage: img_interop.py PATH/TO/e2kvm-img GROUP
+GROUP: create info map check convert resize compare rebase cli
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+OURS = os.path.abspath(sys.argv[1])
+QEMU_IMG = shutil.which("qemu-img")
+QEMU_IO = shutil.which("qemu-io")
+TIMEOUT = 120
+failures = []
+
+
+def run(cmd, cwd, check=False):
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{cmd} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def qimg(cwd, *args, check=True):
+    return run([QEMU_IMG, *args], cwd, check)
+
+
+def ours(cwd, *args, check=False):
+    return run([OURS, *args], cwd, check)
+
+
+def qio(cwd, image, *commands, fmt="qcow2"):
+    cmd = [QEMU_IO, "-f", fmt]
+    for c in commands:
+        cmd += ["-c", c]
+    run(cmd + [image], cwd, check=True)
+
+
+def expect(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def expect_same(what, a, b):
+    if a != b:
+        failures.append(what)
+        print(f"FAIL: {what}\n--- qemu-img\n{a}\n--- e2kvm-img\n{b}")
+
+
+def same_command(cwd, args, compare_stdout=True, label=None):
+    """Runs both tools with the same arguments; stdout and exit code must match."""
+    q = run([QEMU_IMG, *args], cwd)
+    o = run([OURS, *args], cwd)
+    label = label or " ".join(args)
+    expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+    if compare_stdout:
+        expect_same(f"stdout of '{label}'", q.stdout, o.stdout)
+    return q, o
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_pattern_raw(path, size, pieces):
+    """A raw file of `size` bytes with (offset, length, byte) data pieces, holes elsewhere."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for off, length, byte in pieces:
+            f.seek(off)
+            f.write(bytes([byte]) * length)
+
+
+def make_qemu_images(d):
+    """Images made by qemu-img/qemu-io, used by several groups."""
+    write_pattern_raw(os.path.join(d, "sparse.raw"), 3 << 20,
+                      [(5 << 16, 3 << 16, 0x5a), (2 << 20, 4096, 0x11)])
+    with open(os.path.join(d, "odd.raw"), "wb") as f:
+        f.write(b"\x01" * 1000)
+    qimg(d, "create", "-f", "qcow2", "base.qcow2", "4M")
+    qio(d, "base.qcow2", "w -P 1 0 1M", "w -z 2M 64k", "w -P 7 3M 4k")
+    qimg(d, "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2", "8M")
+    qio(d, "top.qcow2", "w -P 2 512k 64k", "w -z 3M 64k", "w -P 3 5M 64k", "discard 64k 64k")
+    qimg(d, "create", "-f", "qcow2", "-o", "cluster_size=4k", "bm.qcow2", "4M")
+    qio(d, "bm.qcow2", "w -P 0x11 1M 2M")
+    qimg(d, "bitmap", "--add", "-g", "64k", "-f", "qcow2", "bm.qcow2", "b")
+    qimg(d, "bitmap", "--add", "-g", "512", "-f", "qcow2", "bm.qcow2", "b2")
+    qimg(d, "bitmap", "--disable", "-f", "qcow2", "bm.qcow2", "b")
+    qimg(d, "create", "-f", "qcow2", "-o", "compat=0.10", "v2.qcow2", "1M")
+    qio(d, "v2.qcow2", "w -P 9 0 100k")
+    qimg(d, "create", "-f", "qcow2", "-o", "cluster_size=512,lazy_refcounts=on,refcount_bits=8",
+         "small.qcow2", "300k")
+    qio(d, "small.qcow2", "w -P 4 1000 5000")
+    qimg(d, "convert", "-c", "-O", "qcow2", "sparse.raw", "compressed.qcow2")
+    os.mkdir(os.path.join(d, "sub"))
+    qimg(d, "create", "-f", "qcow2", "-b", "../base.qcow2", "-F", "qcow2", "sub/rel.qcow2")
+
+
+QEMU_MADE = ["sparse.raw", "odd.raw", "base.qcow2", "top.qcow2", "bm.qcow2", "v2.qcow2",
+             "small.qcow2", "compressed.qcow2", "sub/rel.qcow2"]
+
+
+# ---------------------------------------------------------------------------------------------
+
+def group_create(d):
+    cases = [
+        ["-f", "raw", "a.raw", "1M"],
+        ["a2.raw", "5G"],
+        ["-f", "raw", "-o", "preallocation=falloc", "pa.raw", "1M"],
+        ["-f", "qcow2", "a.qcow2", "1G"],
+        ["-f", "qcow2", "-o", "cluster_size=4k,lazy_refcounts=on", "-o", "refcount_bits=8",
+         "b.qcow2", "10M"],
+        ["-f", "qcow2", "-o", "compat=0.10", "c.qcow2", "1M"],
+        ["-f", "qcow2", "-o", "preallocation=metadata", "d.qcow2", "3M"],
+        ["-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "e.qcow2"],
+        ["-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "f.qcow2", "16M"],
+        ["-f", "qcow2", "-u", "-b", "missing.qcow2", "-F", "qcow2", "g.qcow2", "1M"],
+        ["-f", "qcow2", "-o", "cluster_size=2M", "h.qcow2", "1T"],
+        ["-q", "-f", "qcow2", "i.qcow2", "1k"],
+    ]
+    errors = [
+        ["-f", "qcow2", "x.qcow2"],                           # no size
+        ["-f", "qcow2", "-o", "bogus=1", "x.qcow2", "1M"],    # unknown option
+        ["-f", "vmdkx", "x", "1M"],                           # unknown format
+        ["-f", "qcow2", "-b", "base.qcow2", "x.qcow2"],       # backing without -F
+        ["-f", "raw", "x.raw", "1Q"],                         # bad size
+        ["-f", "qcow2", "-u", "-b", "missing.qcow2", "-F", "qcow2", "x.qcow2"],
+        ["-f", "qcow2", "-b", "missing.qcow2", "-F", "qcow2", "x.qcow2", "1M"],
+        [],
+    ]
+    qd, od = os.path.join(d, "q"), os.path.join(d, "o")
+    for sub in (qd, od):
+        os.mkdir(sub)
+        qimg(sub, "create", "-f", "qcow2", "base.qcow2", "7M")
+    for args in cases + errors:
+        q = run([QEMU_IMG, "create", *args], qd)
+        o = run([OURS, "create", *args], od)
+        label = "create " + " ".join(args)
+        expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+        expect_same(f"stdout of '{label}'", q.stdout, o.stdout)
+        if q.returncode != 0:
+            expect(o.stderr.startswith("e2kvm-img: "), f"error text of '{label}': {o.stderr!r}")
+    # The images must be alike as qemu-img sees them.
+    for args in cases:
+        name = args[-1] if not re.match(r"^\d+[kMGT]?$", args[-1]) else args[-2]
+        qi = json.loads(qimg(qd, "info", "--output=json", name).stdout)
+        oi = json.loads(qimg(od, "info", "--output=json", name).stdout)
+        for info in (qi, oi):
+            info.pop("actual-size", None)
+        expect_same(f"qemu-img info of created {name}", qi, oi)
+        if name.endswith(".qcow2"):
+            c = qimg(od, "check", name, check=False)
+            expect(c.returncode == 0, f"qemu-img check of our {name}: {c.stdout}{c.stderr}")
+
+
+def group_info(d):
+    make_qemu_images(d)
+    for name in QEMU_MADE:
+        for out in ("human", "json"):
+            same_command(d, ["info", f"--output={out}", name])
+            same_command(d, ["info", "--backing-chain", f"--output={out}", name])
+        same_command(d, ["info", "-U", "-f", "raw", name])
+    absolute = os.path.join(d, "top.qcow2")
+    same_command(d, ["info", "--output=json", absolute])
+    same_command(d, ["info", "--backing-chain", absolute])
+    same_command(d, ["info", "nosuch.qcow2"])
+    same_command(d, ["info"])
+
+
+def group_map(d):
+    make_qemu_images(d)
+    for name in QEMU_MADE:
+        for out in ("human", "json"):
+            if name == "compressed.qcow2" and out == "human":
+                same_command(d, ["map", name])  # an error in both
+                continue
+            same_command(d, ["map", f"--output={out}", name])
+    for extra in (["--start-offset=100"], ["--max-length=3000000"],
+                  ["--start-offset=600k", "--max-length=3M"], ["--start-offset=7M"]):
+        same_command(d, ["map", "--output=json", *extra, "top.qcow2"])
+    same_command(d, ["map", "--output=json", "-f", "raw", "top.qcow2"])
+    # A chain whose middle layer is shorter than the top, and a three-layer chain.
+    qimg(d, "create", "-f", "qcow2", "-b", "top.qcow2", "-F", "qcow2", "third.qcow2", "12M")
+    qio(d, "third.qcow2", "w -P 5 2M 1M", "w -P 6 9M 4k")
+    for out in ("human", "json"):
+        same_command(d, ["map", f"--output={out}", "third.qcow2"])
+
+
+def inject_leak(path):
+    """Marks the cluster just past the end of a qcow2 file as used (a leaked cluster)."""
+    with open(path, "r+b") as f:
+        h = f.read(104)
+        cs = 1 << struct.unpack(">I", h[20:24])[0]
+        rt = struct.unpack(">Q", h[48:56])[0]
+        f.seek(rt)
+        rb = struct.unpack(">Q", f.read(8))[0]
+        n = (os.path.getsize(path) + cs - 1) // cs
+        f.seek(rb + 2 * n)
+        f.write(struct.pack(">H", 1))
+        f.flush()
+        f.truncate((n + 1) * cs)
+
+
+def inject_corruption(path):
+    """Sets the refcount of the L1 table's cluster to 0 (a corruption)."""
+    with open(path, "r+b") as f:
+        h = f.read(104)
+        cs = 1 << struct.unpack(">I", h[20:24])[0]
+        l1 = struct.unpack(">Q", h[40:48])[0]
+        rt = struct.unpack(">Q", h[48:56])[0]
+        f.seek(rt)
+        rb = struct.unpack(">Q", f.read(8))[0]
+        f.seek(rb + 2 * (l1 // cs))
+        f.write(struct.pack(">H", 0))
+
+
+def group_check(d):
+    make_qemu_images(d)
+    for name in QEMU_MADE:
+        for out in ("human", "json"):
+            same_command(d, ["check", f"--output={out}", name])
+    qimg(d, "create", "-f", "qcow2", "leak.qcow2", "1M")
+    inject_leak(os.path.join(d, "leak.qcow2"))
+    qimg(d, "create", "-f", "qcow2", "bad.qcow2", "1M")
+    inject_corruption(os.path.join(d, "bad.qcow2"))
+    for name in ("leak.qcow2", "bad.qcow2"):
+        for out in ("human", "json"):
+            same_command(d, ["check", f"--output={out}", name])
+        for mode in ("leaks", "all"):
+            for out in ("human", "json"):
+                qcopy, ocopy = "q-" + name, "o-" + name
+                shutil.copy(os.path.join(d, name), os.path.join(d, qcopy))
+                shutil.copy(os.path.join(d, name), os.path.join(d, ocopy))
+                q = run([QEMU_IMG, "check", "-r", mode, f"--output={out}", qcopy], d)
+                o = run([OURS, "check", "-r", mode, f"--output={out}", ocopy], d)
+                label = f"check -r {mode} --output={out} {name}"
+                expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+                expect_same(f"stdout of '{label}'", q.stdout.replace(qcopy, ocopy), o.stdout)
+                after = qimg(d, "check", ocopy, check=False)
+                qafter = qimg(d, "check", qcopy, check=False)
+                expect_same(f"qemu-img check after our '{label}'", qafter.returncode,
+                            after.returncode)
+    same_command(d, ["check", "nosuch.qcow2"])
+
+
+def convert_case(d, src, args, target, target_fmt):
+    """Converts with both tools; our result must read the same as the source and be clean."""
+    qt, ot = "q-" + target, "o-" + target
+    q = run([QEMU_IMG, "convert", *args, src, qt], d)
+    o = run([OURS, "convert", *args, src, ot], d)
+    label = "convert " + " ".join(args + [src])
+    expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+    if q.returncode != 0:
+        return
+    c = run([QEMU_IMG, "compare", src, ot], d)
+    expect(c.returncode == 0, f"qemu-img compare after '{label}': {c.stdout}{c.stderr}")
+    if target_fmt == "qcow2":
+        c = run([QEMU_IMG, "check", ot], d)
+        expect(c.returncode == 0, f"qemu-img check of our '{label}': {c.stdout}{c.stderr}")
+        if "-c" not in args:
+            # Same allocation as qemu-img's output (which ranges hold data).
+            qm = [(e["start"], e["length"], e["data"]) for e in
+                  json.loads(qimg(d, "map", "--output=json", qt).stdout)]
+            om = [(e["start"], e["length"], e["data"]) for e in
+                  json.loads(qimg(d, "map", "--output=json", ot).stdout)]
+            expect_same(f"allocation after '{label}'", qm, om)
+    else:
+        qs = os.stat(os.path.join(d, qt)).st_blocks
+        os_ = os.stat(os.path.join(d, ot)).st_blocks
+        expect(os_ <= qs + 8, f"'{label}': our raw output uses {os_} blocks, qemu-img's {qs}")
+        expect_same(f"size after '{label}'", os.path.getsize(os.path.join(d, qt)),
+                    os.path.getsize(os.path.join(d, ot)))
+
+
+def group_convert(d):
+    make_qemu_images(d)
+    before = {n: sha256(os.path.join(d, n)) for n in ("base.qcow2", "top.qcow2", "sparse.raw")}
+    for src in QEMU_MADE:
+        convert_case(d, src, ["-O", "raw"], "out.raw", "raw")
+        convert_case(d, src, ["-O", "qcow2"], "out.qcow2", "qcow2")
+    convert_case(d, "top.qcow2", ["-O", "qcow2", "-o", "cluster_size=4k"], "c4k.qcow2", "qcow2")
+    convert_case(d, "sparse.raw", ["-c", "-O", "qcow2"], "comp.qcow2", "qcow2")
+    convert_case(d, "top.qcow2", ["-c", "-O", "qcow2"], "comp2.qcow2", "qcow2")
+    convert_case(d, "sparse.raw", ["-S", "0", "-O", "raw"], "full.raw", "raw")
+    convert_case(d, "sparse.raw", ["-c", "-O", "raw"], "bad.raw", "raw")  # error in both
+    convert_case(d, "top.qcow2", ["-f", "qcow2", "-O", "raw", "-m", "1"], "m1.raw", "raw")
+    full = os.stat(os.path.join(d, "o-full.raw")).st_blocks * 512
+    expect(full >= 3 << 20, f"-S 0 output is not fully allocated ({full} bytes)")
+    # -n: into an existing image full of other data; zero ranges must be zeroed.
+    write_pattern_raw(os.path.join(d, "dirty.raw"), 8 << 20, [(0, 8 << 20, 0xee)])
+    r = ours(d, "convert", "-n", "-O", "raw", "top.qcow2", "dirty.raw")
+    expect(r.returncode == 0, f"convert -n: {r.stderr}")
+    c = run([QEMU_IMG, "compare", "top.qcow2", "dirty.raw"], d)
+    expect(c.returncode == 0, f"convert -n result differs: {c.stdout}")
+    qimg(d, "create", "-f", "qcow2", "existing.qcow2", "8M")
+    qio(d, "existing.qcow2", "w -P 0xee 0 8M")
+    r = ours(d, "convert", "-n", "-O", "qcow2", "top.qcow2", "existing.qcow2")
+    expect(r.returncode == 0, f"convert -n qcow2: {r.stderr}")
+    c = run([QEMU_IMG, "compare", "top.qcow2", "existing.qcow2"], d)
+    expect(c.returncode == 0, f"convert -n qcow2 result differs: {c.stdout}")
+    # Progress bar as qemu-img draws it.
+    r = ours(d, "convert", "-p", "-O", "qcow2", "sparse.raw", "p.qcow2")
+    expect(r.returncode == 0 and re.fullmatch(r"(    \(\d+\.\d\d/100%\)\r)+\n", r.stdout)
+           and r.stdout.startswith("    (0.00/100%)\r")
+           and r.stdout.endswith("    (100.00/100%)\r\n"), f"progress output {r.stdout!r}")
+    after = {n: sha256(os.path.join(d, n)) for n in before}
+    expect_same("sources unchanged by convert", before, after)
+
+
+def group_resize(d):
+    for fmt, name in (("raw", "r.raw"), ("qcow2", "r.qcow2")):
+        for tool_dir in ("q", "o"):
+            os.makedirs(os.path.join(d, tool_dir), exist_ok=True)
+            qimg(os.path.join(d, tool_dir), "create", "-f", fmt, name, "1M")
+            qio(os.path.join(d, tool_dir), name, "w -P 3 0 1M", fmt=fmt)
+        steps = [["-f", fmt, name, "+1M"], ["-f", fmt, name, "3M"], ["-f", fmt, name, "1M"],
+                 ["-f", fmt, "--shrink", name, "-1M"], ["-f", fmt, name, "+0"],
+                 ["-f", fmt, name, "1Q"], ["-q", "-f", fmt, name, "10M"]]
+        if fmt == "raw":
+            steps.append([name, "+64k"])
+        for step in steps:
+            q = run([QEMU_IMG, "resize", *step], os.path.join(d, "q"))
+            o = run([OURS, "resize", *step], os.path.join(d, "o"))
+            label = "resize " + " ".join(step)
+            expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+            expect_same(f"stdout of '{label}'", q.stdout, o.stdout)
+            qi = json.loads(qimg(os.path.join(d, "q"), "info", "--output=json", name).stdout)
+            oi = json.loads(qimg(os.path.join(d, "o"), "info", "--output=json", name).stdout)
+            expect_same(f"virtual size after '{label}'", qi["virtual-size"], oi["virtual-size"])
+        c = run([QEMU_IMG, "compare", os.path.join(d, "q", name), os.path.join(d, "o", name)], d)
+        expect(c.returncode == 0, f"contents after resizing {name}: {c.stdout}")
+        if fmt == "qcow2":
+            c = run([QEMU_IMG, "check", os.path.join(d, "o", name)], d)
+            expect(c.returncode == 0, f"qemu-img check after resize: {c.stdout}")
+
+
+def group_compare(d):
+    make_qemu_images(d)
+    qimg(d, "convert", "-O", "raw", "top.qcow2", "top.raw")
+    qimg(d, "convert", "-O", "qcow2", "top.qcow2", "flat.qcow2")
+    shutil.copy(os.path.join(d, "top.raw"), os.path.join(d, "diff.raw"))
+    with open(os.path.join(d, "diff.raw"), "r+b") as f:
+        f.seek(5 * 65536 + 1000)
+        f.write(b"\x99")
+    qimg(d, "create", "-f", "raw", "big.raw", "16M")
+    qimg(d, "convert", "-O", "raw", "top.qcow2", "bigger.raw")
+    qimg(d, "resize", "-f", "raw", "bigger.raw", "16M")
+    with open(os.path.join(d, "bigger.raw"), "r+b") as f:
+        f.seek(12345678)
+        f.write(b"\x01")
+    pairs = [("top.qcow2", "top.raw"), ("top.raw", "flat.qcow2"), ("top.qcow2", "diff.raw"),
+             ("sparse.raw", "sparse.raw"), ("top.raw", "big.raw"), ("top.raw", "bigger.raw"),
+             ("base.qcow2", "top.qcow2"), ("top.qcow2", "nosuch")]
+    for a, b in pairs:
+        same_command(d, ["compare", a, b])
+        same_command(d, ["compare", "-s", a, b], compare_stdout=False)
+        same_command(d, ["compare", "-q", a, b])
+    same_command(d, ["compare", "-f", "qcow2", "-F", "raw", "top.qcow2", "top.raw"])
+
+
+def group_rebase(d):
+    make_qemu_images(d)
+    # New backing file: the old one with some clusters changed and others removed.
+    qimg(d, "create", "-f", "qcow2", "new.qcow2", "4M")
+    qio(d, "new.qcow2", "w -P 1 0 256k", "w -P 8 2M 1M")
+    qimg(d, "convert", "-O", "raw", "top.qcow2", "expected.raw")
+    keep = {n: sha256(os.path.join(d, n)) for n in ("base.qcow2", "new.qcow2")}
+    r = ours(d, "rebase", "-b", "new.qcow2", "-F", "qcow2", "top.qcow2")
+    expect(r.returncode == 0, f"rebase: {r.stderr}")
+    info = json.loads(qimg(d, "info", "--output=json", "top.qcow2").stdout)
+    expect_same("backing after rebase", ("new.qcow2", "qcow2"),
+                (info.get("backing-filename"), info.get("backing-filename-format")))
+    c = run([QEMU_IMG, "compare", "top.qcow2", "expected.raw"], d)
+    expect(c.returncode == 0, f"contents changed by rebase: {c.stdout}")
+    c = run([QEMU_IMG, "check", "top.qcow2"], d)
+    expect(c.returncode == 0, f"qemu-img check after rebase: {c.stdout}")
+    expect_same("backing files unchanged by rebase", keep,
+                {n: sha256(os.path.join(d, n)) for n in keep})
+    # Rebase onto nothing: the image becomes self-contained.
+    r = ours(d, "rebase", "-b", "", "top.qcow2")
+    expect(r.returncode == 0, f"rebase -b '': {r.stderr}")
+    info = json.loads(qimg(d, "info", "--output=json", "top.qcow2").stdout)
+    expect("backing-filename" not in info, f"backing file left after rebase -b '': {info}")
+    c = run([QEMU_IMG, "compare", "top.qcow2", "expected.raw"], d)
+    expect(c.returncode == 0, f"contents changed by rebase -b '': {c.stdout}")
+    # Unsafe: only the name changes, the same way as qemu-img does it.
+    for tool in (QEMU_IMG, OURS):
+        shutil.copy(os.path.join(d, "bm.qcow2"), os.path.join(d, "u.qcow2"))
+        r = run([tool, "rebase", "-u", "-b", "some/where.qcow2", "-F", "raw", "u.qcow2"], d)
+        expect(r.returncode == 0, f"{tool} rebase -u: {r.stderr}")
+        info = json.loads(qimg(d, "info", "--output=json", "-U", "u.qcow2").stdout)
+        expect_same(f"{tool} rebase -u result", ("some/where.qcow2", "raw"),
+                    (info.get("backing-filename"), info.get("backing-filename-format")))
+        c = run([QEMU_IMG, "check", "u.qcow2"], d)
+        expect(c.returncode == 0, f"qemu-img check after {tool} rebase -u: {c.stdout}")
+    for args in (["-b", "new.qcow2", "top.qcow2"], ["-b", "nosuch", "-F", "qcow2", "v2.qcow2"],
+                 ["-b", "new.qcow2", "-F", "qcow2", "sparse.raw"]):
+        same_command(d, ["rebase", *args])
+
+
+def group_cli(d):
+    r = ours(d, "--help")
+    expect(r.returncode == 0 and "usage:" in r.stdout, "e2kvm-img --help")
+    for cmd in ("create", "info", "map", "check", "convert", "resize", "compare", "rebase"):
+        r = ours(d, cmd, "--help")
+        expect(r.returncode == 0 and cmd in r.stdout, f"e2kvm-img {cmd} --help")
+        r = ours(d, cmd, "--bogus-option")
+        expect(r.returncode == 1 and "e2kvm-img: " in r.stderr, f"{cmd} with a bad option")
+    for args in ([], ["bogus"], ["info"], ["info", "--output=xml", "x"], ["map"],
+                 ["info", "nosuch"], ["convert", "only-one"], ["compare", "a"]):
+        q = run([QEMU_IMG, *args], d)
+        o = run([OURS, *args], d)
+        expect_same(f"exit code of {args}", q.returncode, o.returncode)
+        expect(o.stderr.startswith("e2kvm-img: "), f"error text of {args}: {o.stderr!r}")
+
+
+GROUPS = {name[len("group_"):]: fn for name, fn in globals().items()
+          if name.startswith("group_")}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
+        print(__doc__)
+        return 2
+    if not QEMU_IMG or not QEMU_IO:
+        print("qemu-img / qemu-io not installed")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="img-interop-") as d:
+        GROUPS[sys.argv[2]](d)
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
