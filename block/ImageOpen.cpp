@@ -1,6 +1,7 @@
 #include "ImageOpen.h"
 
 #include "HostFile.h"
+#include "ProtocolRegistry.h"
 #include "RawImage.h"
 #include "qcow2/Qcow2Image.h"
 
@@ -22,6 +23,8 @@ std::string probeFormat(const std::string& path) {
 }
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
+    if (auto driver = openRegisteredProtocol(filename, options))
+        return driver;
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
         return std::make_unique<RawImage>(filename, options.readOnly);

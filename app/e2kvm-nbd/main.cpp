@@ -1,0 +1,191 @@
+// e2kvm-nbd: serve one disk image over NBD with qemu-nbd's command line, or list the exports
+// of a server (-L).
+#include "ListExports.h"
+#include "NbdToolOptions.h"
+
+#include "block/BlockError.h"
+#include "block/ImageOpen.h"
+#include "nbd/NbdError.h"
+#include "nbd/Server.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace e2kvm;
+
+namespace {
+
+[[noreturn]] void die(const std::string& message) {
+    std::fprintf(stderr, "e2kvm-nbd: %s\n", message.c_str());
+    std::exit(EXIT_FAILURE);
+}
+
+// Inherited listening sockets (systemd socket activation), or -1.
+int activatedSocket() {
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* fds = std::getenv("LISTEN_FDS");
+    if (!pid || !fds)
+        return -1;
+    if (std::strtol(pid, nullptr, 10) != getpid())
+        return -1;
+    long n = std::strtol(fds, nullptr, 10);
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (n != 1)
+        die("LISTEN_FDS: expected exactly one socket, got " + std::string(fds));
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
+// --fork: the parent waits until the child reports it is serving, then exits.
+int forkIntoBackground() {
+    int p[2];
+    if (pipe(p) != 0)
+        die(std::string("pipe: ") + std::strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        die(std::string("fork: ") + std::strerror(errno));
+    if (pid > 0) {
+        close(p[1]);
+        char c;
+        ssize_t n;
+        do {
+            n = read(p[0], &c, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n == 1)
+            std::exit(EXIT_SUCCESS);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        std::exit(EXIT_FAILURE);
+    }
+    close(p[0]);
+    setsid();
+    return p[1];
+}
+
+int serve(const app::NbdToolOptions& o) {
+    int readyFd = o.fork ? forkIntoBackground() : -1;
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1); // internal: the last client left
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::shared_ptr<block::BlockDriver> image;
+    std::string format = o.format;
+    try {
+        block::OpenOptions oo;
+        oo.format = o.format;
+        oo.readOnly = o.readOnly;
+        if (format.empty())
+            format = block::probeFormat(o.file);
+        image = block::openImage(o.file, oo);
+    } catch (const block::BlockError& e) {
+        die("Failed to open '" + o.file + "': " + e.what());
+    }
+
+    nbd::ExportConfig exp;
+    exp.name = o.exportName;
+    exp.description = o.description;
+    exp.image = image;
+    exp.readOnly = o.readOnly;
+    exp.allocationDepth = o.allocationDepth;
+    // qemu-nbd: a probed raw image gets a 512-byte minimum block size.
+    exp.minBlock = (o.format.empty() && format == "raw") ? 512 : 1;
+    for (auto it = o.bitmaps.rbegin(); it != o.bitmaps.rend(); ++it)
+        die("Bitmap '" + *it + "' is not found");
+
+    std::mutex logMutex;
+    nbd::ServerOptions so;
+    so.tlsMode = o.tlsMode;
+    so.tlsDir = o.tlsCreds;
+    so.tlsVerifyPeer = o.tlsVerifyPeer;
+    so.maxConnections = o.shared;
+    if (o.verbose)
+        so.log = [&logMutex](const std::string& m) {
+            std::lock_guard lock(logMutex);
+            std::fprintf(stderr, "e2kvm-nbd: %s\n", m.c_str());
+        };
+    std::unique_ptr<nbd::Server> server;
+    try {
+        server = std::make_unique<nbd::Server>(so);
+        server->addExport(exp);
+        int fd = activatedSocket();
+        if (fd >= 0) {
+            if (!o.socketPath.empty() || !o.bindAddress.empty())
+                die("socket activation cannot be combined with --socket or --bind");
+            server->listenFd(fd);
+        } else if (!o.socketPath.empty()) {
+            server->listenUnix(o.socketPath);
+        } else {
+            server->listenTcp(o.bindAddress.empty() ? "127.0.0.1" : o.bindAddress, o.port);
+        }
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
+    pid_t self = getpid();
+    if (!o.persistent)
+        server->setOnIdle([self] { kill(self, SIGUSR1); });
+    server->start();
+
+    if (!o.pidFile.empty()) {
+        FILE* f = std::fopen(o.pidFile.c_str(), "w");
+        if (!f)
+            die("Failed to write pid file '" + o.pidFile + "': " + std::strerror(errno));
+        std::fprintf(f, "%d\n", int(self));
+        std::fclose(f);
+    }
+    if (readyFd >= 0) {
+        char c = 1;
+        if (write(readyFd, &c, 1) != 1)
+            die("cannot notify the parent process");
+        close(readyFd);
+    }
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1 && server->connectionCount() != 0)
+            continue; // a new client arrived meanwhile
+        break;
+    }
+    server->stop();
+    server.reset();
+    try {
+        if (!image->readOnly())
+            image->flush();
+    } catch (const block::BlockError& e) {
+        std::fprintf(stderr, "e2kvm-nbd: flush on exit: %s\n", e.what());
+    }
+    image.reset();
+    if (!o.pidFile.empty())
+        unlink(o.pidFile.c_str());
+    return EXIT_SUCCESS;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    app::NbdToolOptions o;
+    try {
+        o = app::parseNbdToolOptions(argc, argv);
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
+    if (o.list)
+        return app::listExports(o);
+    return serve(o);
+}

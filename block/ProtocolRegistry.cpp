@@ -1,0 +1,45 @@
+#include "ProtocolRegistry.h"
+
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace e2kvm::block {
+
+namespace {
+
+std::mutex& registryMutex() {
+    static std::mutex m;
+    return m;
+}
+
+std::vector<std::pair<std::string, ProtocolOpener>>& registry() {
+    static std::vector<std::pair<std::string, ProtocolOpener>> r;
+    return r;
+}
+
+} // namespace
+
+void registerProtocol(const std::string& prefix, ProtocolOpener opener) {
+    std::lock_guard lock(registryMutex());
+    for (auto& [p, o] : registry())
+        if (p == prefix) {
+            o = std::move(opener);
+            return;
+        }
+    registry().emplace_back(prefix, std::move(opener));
+}
+
+std::unique_ptr<BlockDriver> openRegisteredProtocol(const std::string& name,
+                                                    const OpenOptions& options) {
+    ProtocolOpener opener;
+    {
+        std::lock_guard lock(registryMutex());
+        for (const auto& [p, o] : registry())
+            if (name.compare(0, p.size(), p) == 0)
+                opener = o;
+    }
+    return opener ? opener(name, options) : nullptr;
+}
+
+} // namespace e2kvm::block

@@ -1,0 +1,99 @@
+#include "nbd/BlockStatus.h"
+
+#include "block/ChainStatus.h"
+#include "block/RawImage.h"
+#include "nbd/Protocol.h"
+
+#include <algorithm>
+
+namespace e2kvm::nbd {
+
+namespace {
+
+void append(std::vector<StatusExtent>& out, uint64_t length, uint32_t flags) {
+    if (!out.empty() && out.back().flags == flags) {
+        out.back().length += uint32_t(length);
+        return;
+    }
+    out.push_back({uint32_t(length), flags});
+}
+
+} // namespace
+
+std::vector<StatusExtent> contextExtents(const Export& exp, const MetaContext& ctx, uint64_t offset,
+                                         uint32_t length, size_t maxExtents) {
+    std::vector<StatusExtent> out;
+    uint64_t end = offset + length;
+    uint64_t pos = offset;
+    while (pos < end) {
+        uint64_t len = 0;
+        uint32_t flags = 0;
+        switch (ctx.kind) {
+        case ContextKind::BaseAllocation:
+        case ContextKind::AllocationDepth: {
+            block::ChainExtent e = block::chainStatus(exp.image(), pos, end - pos);
+            len = std::min(e.length, end - pos);
+            if (ctx.kind == ContextKind::BaseAllocation)
+                flags = (e.data ? 0 : StateHole) | (e.zero ? StateZero : 0);
+            else
+                flags = e.present ? uint32_t(e.depth + 1) : 0;
+            break;
+        }
+        case ContextKind::DirtyBitmap: {
+            const block::DirtyBitmap& bm = *exp.config().bitmaps[ctx.bitmapIndex].bitmap;
+            uint64_t limit = std::min(end, bm.diskSize());
+            if (pos >= limit) {
+                len = end - pos; // past the bitmap: clean
+                break;
+            }
+            bool dirty = bm.test(pos);
+            auto next = dirty ? bm.nextClean(pos, limit) : bm.nextDirty(pos, limit);
+            uint64_t stop = next ? *next : limit;
+            if (stop <= pos) // a misbehaving bitmap must not stall us
+                stop = limit;
+            len = stop - pos;
+            flags = dirty ? StateDirty : 0;
+            break;
+        }
+        }
+        if (len == 0)
+            len = end - pos; // defensive: never loop forever
+        bool merges = !out.empty() && out.back().flags == flags;
+        if (!merges && out.size() >= maxExtents)
+            break;
+        append(out, len, flags);
+        pos += len;
+    }
+    return out;
+}
+
+std::vector<ReadSegment> readSegments(block::BlockDriver& image, uint64_t offset, uint64_t length) {
+    std::vector<ReadSegment> out;
+    uint64_t end = offset + length;
+    uint64_t pos = offset;
+    auto* raw = dynamic_cast<block::RawImage*>(&image);
+    while (pos < end) {
+        block::ChainExtent e = block::chainStatus(image, pos, end - pos);
+        uint64_t len = std::min(e.length, end - pos);
+        if (len == 0)
+            len = end - pos;
+        bool zero = e.zero && !e.data;
+        if (!out.empty() && out.back().zero == zero) {
+            out.back().length += len;
+        } else {
+            ReadSegment s;
+            s.offset = pos;
+            s.length = len;
+            s.zero = zero;
+            if (raw && !zero) {
+                s.hostFd = raw->file().fd();
+                s.hostOffset = pos;
+            }
+            out.push_back(s);
+        }
+        pos += len;
+    }
+    return out;
+}
+
+} // namespace e2kvm::nbd

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Interop: every NBD client (nbdinfo, qemu-img, qemu-io, nbdcopy, qemu-nbd -L) must print
+the same with e2kvm-nbd as with qemu-nbd serving the same image, and e2kvm-nbd -L must print
+what qemu-nbd -L prints. Usage: nbd_interop_compare.py E2KVM_NBD"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+E2KVM_NBD = os.path.abspath(sys.argv[1])
+TIMEOUT = 60
+failures = []
+
+
+def run(cmd, check=True, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=TIMEOUT, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
+    return p
+
+
+class Server:
+    def __init__(self, binary, args, sock):
+        self.sock = sock
+        if os.path.exists(sock):
+            os.unlink(sock)
+        self.proc = subprocess.Popen([binary, "-k", sock] + args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while not os.path.exists(sock):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{binary} {args} exited: {self.proc.stderr.read()}")
+            if time.time() > deadline:
+                raise RuntimeError(f"{binary} did not create {sock}")
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def normalize(text):
+    # qemu-io timing lines differ from run to run.
+    text = re.sub(r"\d+ ops; [0-9:.]+ sec \([^)]*\)", "X ops; TIME", text)
+    return text
+
+
+def compare(label, ours, theirs):
+    if normalize(ours) != normalize(theirs):
+        failures.append(label)
+        print(f"FAIL {label}\n--- qemu-nbd\n{theirs}\n--- e2kvm-nbd\n{ours}")
+    else:
+        print(f"ok   {label}")
+
+
+def client_outputs(tmp, sock, export, image, writable, contexts):
+    uri = f"nbd+unix:///{export}?socket={sock}"
+    jopts = f"driver=nbd,server.type=unix,server.path={sock},export={export}"
+    out = {}
+
+    def add(name, cmd, check=True):
+        p = run(cmd, check=False)
+        out[name] = f"rc={p.returncode}\n{p.stdout}"
+        if check and p.returncode != 0:
+            out[name] += p.stderr
+
+    add("nbdinfo", ["nbdinfo", uri])
+    add("nbdinfo --json", ["nbdinfo", "--json", uri])
+    add("nbdinfo --list", ["nbdinfo", "--list", uri])
+    add("nbdinfo --size", ["nbdinfo", "--size", uri])
+    add("nbdinfo --can flush", ["nbdinfo", "--can", "flush", uri], check=False)
+    for ctx in contexts:
+        add(f"nbdinfo --map={ctx}", ["nbdinfo", f"--map={ctx}", uri])
+        add(f"nbdinfo --map={ctx} --json", ["nbdinfo", "--json", f"--map={ctx}", uri])
+        add(f"nbdinfo --map={ctx} --totals", ["nbdinfo", "--totals", f"--map={ctx}", uri])
+        add(f"nbdinfo --map={ctx} --totals --json",
+            ["nbdinfo", "--json", "--totals", f"--map={ctx}", uri])
+    add("nbdinfo --map=nosuch:ctx", ["nbdinfo", "--map=nosuch:ctx", uri], check=False)
+    add("qemu-img map json", ["qemu-img", "map", "--output=json", "--image-opts", jopts])
+    add("qemu-img map human", ["qemu-img", "map", "--image-opts", jopts])
+    add("qemu-img map start/max", ["qemu-img", "map", "--output=json", "--start-offset=12345",
+                                   "--max-length=1234567", "--image-opts", jopts])
+    if "qemu:allocation-depth" in contexts:
+        add("qemu-img map allocation-depth",
+            ["qemu-img", "map", "--output=json", "--image-opts",
+             jopts + ",x-dirty-bitmap=qemu:allocation-depth"])
+    add("qemu-img compare", ["qemu-img", "compare", "-f", "raw", image, uri], check=False) \
+        if image.endswith(".raw") else None
+    add("qemu-io reads", ["qemu-io", "-r", "-f", "raw", "-c", "read -P 0x11 1M 1M",
+                          "-c", "read -P 0 0 512k", "-c", "read -v 1048570 12",
+                          "-c", "read 4M 512", uri], check=False)
+    conv = os.path.join(tmp, "conv.raw")
+    run(["qemu-img", "convert", "-f", "raw", "-O", "raw", uri, conv])
+    add("qemu-img convert == source",
+        ["qemu-img", "compare", "-f", "raw", "-F", "raw", conv, uri], check=False)
+    cp = os.path.join(tmp, "copy.raw")
+    add("nbdcopy out", ["nbdcopy", uri, cp])
+    add("nbdcopy out == export", ["qemu-img", "compare", "-f", "raw", "-F", "raw", cp, uri],
+        check=False)
+    if writable:
+        add("qemu-io writes", ["qemu-io", "-f", "raw", "-c", "write -P 0x44 64k 64k",
+                               "-c", "write -z 2M 128k", "-c", "discard 3M 64k",
+                               "-c", "flush", "-c", "read -P 0x44 64k 64k",
+                               "-c", "read -P 0 2M 128k", "-c", "write 4194000 1000", uri],
+            check=False)
+        add("nbdcopy back", ["nbdcopy", cp, uri])
+        add("nbdcopy back == copy", ["qemu-img", "compare", "-f", "raw", "-F", "raw", cp, uri],
+            check=False)
+        add("nbdinfo --map after writes", ["nbdinfo", "--map", uri])
+    add("qemu-nbd -L", ["qemu-nbd", "-L", "-k", sock])
+    add("e2kvm-nbd -L", [E2KVM_NBD, "-L", "-k", sock])
+    return out
+
+
+def make_raw(tmp, name):
+    path = os.path.join(tmp, name)
+    run(["qemu-img", "create", "-f", "raw", path, "4M"])
+    run(["qemu-io", "-f", "raw", "-c", "write -P 0x11 1M 1M", "-c", "write -P 0x22 3M 4k",
+         path])
+    return path
+
+
+def scenario(tmp, label, image_maker, server_args, writable, contexts, export=""):
+    sock = os.path.join(tmp, "sock")
+    results = {}
+    for kind, binary in (("qemu", "qemu-nbd"), ("ours", E2KVM_NBD)):
+        image = image_maker()
+        srv = Server(binary, server_args + [image], sock)
+        try:
+            results[kind] = client_outputs(tmp, sock, export, image, writable, contexts)
+        finally:
+            srv.stop()
+    for key in results["qemu"]:
+        compare(f"{label}: {key}", results["ours"][key], results["qemu"][key])
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-interop-")
+    try:
+        raw = lambda: make_raw(tmp, "img.raw")
+        base = ["-t", "-e", "2"]
+        scenario(tmp, "raw probed rw", raw, base + ["-x", "", "-A"], True,
+                 ["base:allocation", "qemu:allocation-depth"])
+        scenario(tmp, "raw -f raw ro", raw,
+                 base + ["-r", "-f", "raw", "-x", "exp", "-D", "some text"], False,
+                 ["base:allocation"], export="exp")
+        scenario(tmp, "raw -e 1", raw, ["-t", "-f", "raw"], True, ["base:allocation"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} mismatches: {failures}")
+        sys.exit(1)
+    print("all outputs identical")
+
+
+main()
