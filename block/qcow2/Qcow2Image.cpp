@@ -1,11 +1,11 @@
 #include "Qcow2Image.h"
 
-// Placeholder until the qcow2 driver lands in this directory.
+#include "Qcow2Driver.h"
+
 namespace e2kvm::block {
-std::unique_ptr<BlockDriver> Qcow2Image::open(const std::string& path, OpenOptions) {
-    throwError(ENOTSUP, path, "qcow2 is not implemented yet");
+
+std::unique_ptr<BlockDriver> Qcow2Image::open(const std::string& path, OpenOptions options) {
+    return std::make_unique<qcow2::Qcow2Driver>(path, options);
 }
-void Qcow2Image::create(const std::string& path, const CreateOptions&) {
-    throwError(ENOTSUP, path, "qcow2 is not implemented yet");
-}
+
 } // namespace e2kvm::block

@@ -1,0 +1,798 @@
+#include "Qcow2Driver.h"
+
+#include "Qcow2Check.h"
+#include "Qcow2Compression.h"
+#include "Qcow2Format.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace e2kvm::block::qcow2 {
+
+namespace {
+
+std::string hex(uint64_t v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+    return b;
+}
+
+std::string realPath(const std::string& p) {
+    char* r = ::realpath(p.c_str(), nullptr);
+    if (!r)
+        return p;
+    std::string s(r);
+    std::free(r);
+    return s;
+}
+
+const std::vector<uint8_t>& zeroChunk() {
+    static const std::vector<uint8_t> z(1 << 20, 0);
+    return z;
+}
+
+} // namespace
+
+Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
+    : BlockDriver(path, o.readOnly),
+      file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
+      h_(readHeader(file_)), l2Cache_(4) {
+    if (o.chain.count(realPath(path)))
+        throwError(ELOOP, path, "Backing file loop detected: this image is already part of the chain");
+    if (!o.readOnly) {
+        if (h_.incompatible & kIncompatCorrupt)
+            throwError(EACCES, path, "image is corrupt; cannot be opened read/write");
+        if (h_.refTableClusters == 0)
+            throwError(EINVAL, path, "image has no refcount table; cannot be opened read/write");
+        if (h_.incompatible & kIncompatDirty) {
+            // Lazy refcounts were in use and the image was not closed cleanly.
+            checkQcow2(file_, RepairMode::All);
+            h_ = readHeader(file_);
+        }
+    }
+    cs_ = h_.clusterSize();
+    cb_ = h_.clusterBits;
+    l2Entries_ = h_.l2Entries();
+    size_ = h_.size;
+    l2Cache_ = Qcow2L2Cache(size_t(std::max<uint64_t>(16, (32ull << 20) / cs_)));
+
+    std::vector<uint8_t> raw(size_t(h_.l1Size) * 8);
+    if (!raw.empty())
+        file_.readExact(h_.l1Offset, raw, "L1 table");
+    l1_.resize(h_.l1Size);
+    for (size_t i = 0; i < l1_.size(); ++i)
+        l1_[i] = getBe64(&raw[i * 8]);
+
+    raw.assign(size_t(h_.refTableClusters * cs_), 0);
+    if (!raw.empty())
+        file_.readExact(h_.refTableOffset, raw, "refcount table");
+    std::vector<uint64_t> reftable(raw.size() / 8);
+    for (size_t i = 0; i < reftable.size(); ++i)
+        reftable[i] = getBe64(&raw[i * 8]);
+    readSnapshots(file_, h_, nullptr); // validates the snapshot table
+    rc_ = std::make_unique<Qcow2Refcounts>(file_, cb_, h_.refcountOrder, std::move(reftable), h_.refTableOffset,
+                                           h_.refTableClusters, [this](uint64_t off, uint32_t n) {
+                                               h_.refTableOffset = off;
+                                               h_.refTableClusters = n;
+                                               writeHeaderFields(48, 60);
+                                           });
+    if (!o.readOnly) {
+        bool rewrite = false;
+        // We keep none of the autoclear features consistent, so we must clear them all (a
+        // bitmaps extension then counts as inconsistent for QEMU, as the spec requires).
+        if (h_.autoclear) {
+            h_.autoclear = 0;
+            rewrite = true;
+        }
+        if (h_.incompatible & kIncompatDirty) {
+            h_.incompatible &= ~kIncompatDirty;
+            rewrite = true;
+        }
+        if (rewrite) {
+            writeHeader();
+            file_.sync();
+        }
+    }
+    openBacking(o);
+}
+
+Qcow2Driver::~Qcow2Driver() {
+    if (!readOnly()) {
+        try {
+            file_.sync();
+        } catch (const BlockError&) {
+        }
+    }
+}
+
+uint64_t Qcow2Driver::size() const { return size_.load(); }
+
+void Qcow2Driver::openBacking(const OpenOptions& o) {
+    if (h_.backingFile.empty())
+        return;
+    fullBackingPath_ = resolveBackingPath(filename(), h_.backingFile);
+    if (!o.openBacking)
+        return;
+    OpenOptions bo;
+    bo.format = h_.backingFormat;
+    bo.readOnly = true;
+    bo.openBacking = true;
+    bo.chain = o.chain;
+    bo.chain.insert(realPath(filename()));
+    if (bo.chain.count(realPath(fullBackingPath_)))
+        throwError(ELOOP, filename(), "Backing file loop detected: '" + fullBackingPath_ +
+                                          "' is already part of the backing chain");
+    try {
+        backing_ = openImage(fullBackingPath_, std::move(bo));
+    } catch (const BlockError& e) {
+        throwError(e.errnoValue(), filename(), std::string("Could not open backing file: ") + e.what());
+    }
+}
+
+void Qcow2Driver::describe(ImageDescription& out) const {
+    out.backingFilename = h_.backingFile;
+    out.fullBackingFilename = fullBackingPath_;
+    out.backingFormat = h_.backingFormat;
+    out.dirtyFlag = (h_.incompatible & kIncompatDirty) != 0;
+    Qcow2Description q;
+    q.compat = h_.version >= 3 ? "1.1" : "0.10";
+    q.compressionType = h_.compressionType == 1 ? "zstd" : "zlib";
+    q.lazyRefcounts = (h_.compatible & kCompatLazyRefcounts) != 0;
+    q.refcountBits = h_.refcountBits();
+    q.corrupt = (h_.incompatible & kIncompatCorrupt) != 0;
+    q.extendedL2 = (h_.incompatible & kIncompatExtendedL2) != 0;
+    q.dataFile = h_.dataFile;
+    q.dataFileRaw = (h_.autoclear & kAutoclearDataFileRaw) != 0;
+    out.qcow2 = q;
+}
+
+// ---- metadata helpers (meta_ held) ----
+
+void Qcow2Driver::writeHeader() {
+    std::vector<uint8_t> buf = serializeHeader(h_, filename());
+    uint64_t pad = std::min<uint64_t>(cs_, std::max<uint64_t>(file_.size(), buf.size()));
+    buf.resize(size_t(std::max<uint64_t>(pad, buf.size())), 0);
+    file_.write(0, buf);
+}
+
+void Qcow2Driver::writeHeaderFields(uint64_t from, uint64_t to) {
+    std::vector<uint8_t> buf = serializeHeader(h_, filename());
+    file_.write(from, std::span(buf.data() + from, size_t(to - from)));
+}
+
+void Qcow2Driver::writeL1Entry(uint64_t i) {
+    uint8_t e[8];
+    putBe64(e, l1_[i]);
+    file_.write(h_.l1Offset + i * 8, e);
+}
+
+void Qcow2Driver::writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>& t, uint64_t first,
+                              uint64_t last) {
+    std::vector<uint8_t> raw(size_t(last - first + 1) * 8);
+    for (uint64_t i = first; i <= last; ++i)
+        putBe64(&raw[size_t(i - first) * 8], t[i]);
+    file_.write(tableOffset + first * 8, raw);
+}
+
+void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const {
+    if (hostOffset & (cs_ - 1))
+        throwError(EIO, filename(), "L2 entry for guest offset " + hex(cluster << cb_) +
+                                        " has unaligned host offset " + hex(hostOffset));
+}
+
+Qcow2Driver::Table Qcow2Driver::loadL2(uint64_t offset, uint64_t l1Index) {
+    if (Table t = l2Cache_.find(offset))
+        return t;
+    if (offset & (cs_ - 1))
+        throwError(EIO, filename(), "L2 table offset " + hex(offset) + " unaligned (L1 index " +
+                                        hex(l1Index) + ")");
+    std::vector<uint8_t> raw(cs_);
+    file_.readExact(offset, raw, "L2 table");
+    auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_);
+    for (uint64_t i = 0; i < l2Entries_; ++i)
+        (*t)[i] = getBe64(&raw[i * 8]);
+    l2Cache_.insert(offset, t);
+    return t;
+}
+
+uint64_t Qcow2Driver::l2Entry(uint64_t cluster) {
+    uint64_t l1i = cluster / l2Entries_;
+    if (l1i >= l1_.size())
+        return 0;
+    uint64_t off = l1_[l1i] & kL1OffsetMask;
+    if (!off)
+        return 0;
+    return (*loadL2(off, l1i))[cluster % l2Entries_];
+}
+
+Qcow2Driver::Run Qcow2Driver::mapRun(uint64_t cluster, uint64_t maxClusters, bool forWrite) {
+    const bool zv = h_.zeroFlagValid();
+    Run r;
+    r.entry = l2Entry(cluster);
+    r.type = clusterType(r.entry, zv);
+    r.copied = (r.entry & kOflagCopied) != 0;
+    r.clusters = 1;
+    const bool hasOffset = r.type == ClusterType::Normal || r.type == ClusterType::ZeroAlloc;
+    if (hasOffset)
+        checkEntryOffset(r.entry & kL2OffsetMask, cluster);
+    if (r.type == ClusterType::Compressed)
+        return r;
+    uint64_t c = cluster + 1;
+    while (r.clusters < maxClusters) {
+        uint64_t l1i = c / l2Entries_;
+        Table t;
+        if (l1i < l1_.size() && (l1_[l1i] & kL1OffsetMask))
+            t = loadL2(l1_[l1i] & kL1OffsetMask, l1i);
+        uint64_t idx = c % l2Entries_;
+        uint64_t stop = std::min(l2Entries_, idx + (maxClusters - r.clusters));
+        for (; idx < stop; ++idx, ++c) {
+            uint64_t e = t ? (*t)[idx] : 0;
+            if (clusterType(e, zv) != r.type)
+                return r;
+            if (hasOffset) {
+                if ((e & kL2OffsetMask) != (r.entry & kL2OffsetMask) + (r.clusters << cb_))
+                    return r;
+                if (forWrite && ((e & kOflagCopied) != 0) != r.copied)
+                    return r;
+            }
+            ++r.clusters;
+        }
+    }
+    return r;
+}
+
+Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) {
+    if (l1i >= l1_.size())
+        throwError(EIO, filename(), "guest offset beyond the L1 table");
+    uint64_t e = l1_[l1i];
+    uint64_t old = e & kL1OffsetMask;
+    if (old && (e & kOflagCopied)) {
+        *tableOffset = old;
+        return loadL2(old, l1i);
+    }
+    Table src = old ? loadL2(old, l1i) : nullptr;
+    uint64_t n = rc_->allocate(1) << cb_;
+    auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_, 0);
+    if (src)
+        *t = *src;
+    writeL2Span(n, *t, 0, l2Entries_ - 1);
+    l2Cache_.insert(n, t);
+    l1_[l1i] = n | kOflagCopied;
+    writeL1Entry(l1i);
+    if (old)
+        rc_->decrement(old >> cb_, 1); // a snapshot still holds the old table
+    *tableOffset = n;
+    return t;
+}
+
+void Qcow2Driver::readBacking(uint64_t offset, std::span<uint8_t> buf) {
+    uint64_t n = 0;
+    if (backing_) {
+        uint64_t bsz = backing_->size();
+        if (offset < bsz)
+            n = std::min<uint64_t>(buf.size(), bsz - offset);
+        if (n)
+            backing_->read(offset, buf.first(size_t(n)));
+    }
+    std::memset(buf.data() + n, 0, buf.size() - size_t(n));
+}
+
+void Qcow2Driver::readCompressed(uint64_t entry, std::span<uint8_t> cluster) {
+    CompressedExtent x = compressedExtent(entry, cb_);
+    std::vector<uint8_t> in(size_t(x.size));
+    file_.read(x.offset, in);
+    if (!inflateCluster(in, cluster))
+        throwError(EIO, filename(), "compressed cluster at host offset " + hex(x.offset) + " is corrupt");
+}
+
+void Qcow2Driver::readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out) {
+    switch (clusterType(entry, h_.zeroFlagValid())) {
+    case ClusterType::Unallocated:
+        readBacking(cluster << cb_, out);
+        break;
+    case ClusterType::ZeroPlain:
+    case ClusterType::ZeroAlloc:
+        std::memset(out.data(), 0, out.size());
+        break;
+    case ClusterType::Normal:
+        file_.read(entry & kL2OffsetMask, out);
+        break;
+    case ClusterType::Compressed:
+        readCompressed(entry, out);
+        break;
+    }
+}
+
+void Qcow2Driver::releaseEntry(uint64_t entry, std::vector<uint64_t>* freed) {
+    switch (clusterType(entry, h_.zeroFlagValid())) {
+    case ClusterType::Normal:
+    case ClusterType::ZeroAlloc:
+        rc_->decrement((entry & kL2OffsetMask) >> cb_, 1, freed);
+        break;
+    case ClusterType::Compressed: {
+        CompressedExtent x = compressedExtent(entry, cb_);
+        uint64_t first = (x.offset & ~uint64_t(511)) >> cb_;
+        uint64_t last = (x.offset + x.size - 1) >> cb_;
+        rc_->decrement(first, last - first + 1, freed);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void Qcow2Driver::punchFreed(std::vector<uint64_t>& freed) {
+    std::sort(freed.begin(), freed.end());
+    for (size_t i = 0; i < freed.size();) {
+        size_t j = i + 1;
+        while (j < freed.size() && freed[j] == freed[j - 1] + 1)
+            ++j;
+        file_.punchHole(freed[i] << cb_, uint64_t(j - i) << cb_);
+        i = j;
+    }
+    freed.clear();
+}
+
+// ---- read ----
+
+void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
+    std::shared_lock gate(gate_);
+    std::vector<uint8_t> cbuf;
+    size_t done = 0;
+    while (done < buf.size()) {
+        uint64_t pos = offset + done;
+        uint64_t c = pos >> cb_, in = pos & (cs_ - 1);
+        uint64_t remaining = buf.size() - done;
+        Run r;
+        {
+            std::lock_guard lock(meta_);
+            r = mapRun(c, (in + remaining + cs_ - 1) >> cb_, false);
+        }
+        uint64_t n = std::min((r.clusters << cb_) - in, remaining);
+        auto out = buf.subspan(done, size_t(n));
+        switch (r.type) {
+        case ClusterType::Unallocated:
+            readBacking(pos, out);
+            break;
+        case ClusterType::ZeroPlain:
+        case ClusterType::ZeroAlloc:
+            std::memset(out.data(), 0, out.size());
+            break;
+        case ClusterType::Normal:
+            file_.read((r.entry & kL2OffsetMask) + in, out);
+            break;
+        case ClusterType::Compressed:
+            cbuf.resize(cs_);
+            readCompressed(r.entry, cbuf);
+            std::memcpy(out.data(), cbuf.data() + in, out.size());
+            break;
+        }
+        done += size_t(n);
+    }
+}
+
+// ---- write ----
+
+void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    {
+        std::shared_lock gate(gate_);
+        writeImpl(offset, buf);
+    }
+    if (writeFlags & WriteFua)
+        file_.sync();
+}
+
+void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
+    size_t done = 0;
+    while (done < buf.size()) {
+        uint64_t pos = offset + done;
+        uint64_t c = pos >> cb_, in = pos & (cs_ - 1);
+        uint64_t remaining = buf.size() - done;
+        std::unique_lock lock(meta_);
+        Run r = mapRun(c, (in + remaining + cs_ - 1) >> cb_, true);
+        if (r.type == ClusterType::Normal && r.copied) {
+            uint64_t n = std::min((r.clusters << cb_) - in, remaining);
+            uint64_t host = (r.entry & kL2OffsetMask) + in;
+            lock.unlock();
+            file_.write(host, buf.subspan(done, size_t(n)));
+            done += size_t(n);
+            continue;
+        }
+        uint64_t clusters = std::min(r.clusters, l2Entries_ - c % l2Entries_);
+        uint64_t n = std::min((clusters << cb_) - in, remaining);
+        allocatingWrite(c, (in + n + cs_ - 1) >> cb_, in, buf.subspan(done, size_t(n)));
+        done += size_t(n);
+    }
+}
+
+void Qcow2Driver::allocatingWrite(uint64_t c, uint64_t n, uint64_t in, std::span<const uint8_t> data) {
+    uint64_t l1i = c / l2Entries_;
+    uint64_t tableOffset = 0;
+    Table t = writableL2(l1i, &tableOffset);
+    uint64_t i0 = c % l2Entries_;
+    std::vector<uint64_t> old(t->begin() + long(i0), t->begin() + long(i0 + n));
+    // Preallocated zero clusters that are ours alone (and contiguous) are written in place.
+    bool reuse = clusterType(old[0], h_.zeroFlagValid()) == ClusterType::ZeroAlloc && (old[0] & kOflagCopied);
+    for (uint64_t i = 1; reuse && i < n; ++i)
+        reuse = clusterType(old[i], true) == ClusterType::ZeroAlloc && (old[i] & kOflagCopied) &&
+                (old[i] & kL2OffsetMask) == (old[0] & kL2OffsetMask) + (i << cb_);
+    uint64_t host = reuse ? (old[0] & kL2OffsetMask) : rc_->allocate(n) << cb_;
+
+    const uint64_t end = in + data.size(); // relative to the first cluster
+    size_t consumed = 0;
+    uint64_t firstFull = 0;
+    std::vector<uint8_t> cl;
+    if (in != 0 || end < cs_) {
+        cl.resize(cs_);
+        readOldCluster(old[0], c, cl);
+        size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
+        std::memcpy(cl.data() + in, data.data(), take);
+        file_.write(host, cl);
+        consumed = take;
+        firstFull = 1;
+    }
+    if (consumed < data.size()) {
+        uint64_t tailBytes = end & (cs_ - 1);
+        uint64_t lastFull = tailBytes ? n - 1 : n; // clusters [firstFull, lastFull) fully covered
+        if (lastFull > firstFull) {
+            size_t bytes = size_t((lastFull - firstFull) << cb_);
+            file_.write(host + (firstFull << cb_), data.subspan(consumed, bytes));
+            consumed += bytes;
+        }
+        if (tailBytes) {
+            cl.resize(cs_);
+            readOldCluster(old[n - 1], c + n - 1, cl);
+            std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));
+            file_.write(host + ((n - 1) << cb_), cl);
+        }
+    }
+    for (uint64_t i = 0; i < n; ++i)
+        (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
+    writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+    if (!reuse) {
+        std::vector<uint64_t> freed;
+        for (uint64_t e : old)
+            releaseEntry(e, &freed);
+    }
+}
+
+// ---- zero / discard ----
+
+bool Qcow2Driver::readsAsZero(uint64_t cluster) {
+    switch (clusterType(l2Entry(cluster), h_.zeroFlagValid())) {
+    case ClusterType::ZeroPlain:
+    case ClusterType::ZeroAlloc:
+        return true;
+    case ClusterType::Unallocated:
+        return !backing_ || backing_->size() <= (cluster << cb_);
+    default:
+        return false;
+    }
+}
+
+void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
+    std::vector<uint64_t> freed;
+    uint64_t c = first;
+    while (c < first + count) {
+        uint64_t l1i = c / l2Entries_;
+        uint64_t i0 = c % l2Entries_;
+        uint64_t n = std::min(l2Entries_ - i0, first + count - c);
+        uint64_t tableOffset = 0;
+        Table t = writableL2(l1i, &tableOffset);
+        std::vector<uint64_t> release;
+        for (uint64_t i = i0; i < i0 + n; ++i) {
+            uint64_t e = (*t)[i];
+            switch (clusterType(e, true)) {
+            case ClusterType::Compressed:
+                release.push_back(e);
+                (*t)[i] = kOflagZero;
+                break;
+            case ClusterType::Normal:
+            case ClusterType::ZeroAlloc:
+                if (unmap) {
+                    release.push_back(e);
+                    (*t)[i] = kOflagZero;
+                } else {
+                    (*t)[i] = e | kOflagZero;
+                }
+                break;
+            default:
+                (*t)[i] = kOflagZero;
+                break;
+            }
+        }
+        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        for (uint64_t e : release)
+            releaseEntry(e, &freed);
+        c += n;
+    }
+    punchFreed(freed);
+}
+
+void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
+    const bool v3 = h_.zeroFlagValid();
+    std::vector<uint64_t> freed;
+    uint64_t c = first;
+    while (c < first + count) {
+        uint64_t l1i = c / l2Entries_;
+        uint64_t i0 = c % l2Entries_;
+        uint64_t n = std::min(l2Entries_ - i0, first + count - c);
+        c += n;
+        bool hasTable = l1i < l1_.size() && (l1_[l1i] & kL1OffsetMask);
+        if (!hasTable && !(v3 && backing_))
+            continue;
+        // Work out the new entries first so that an unchanged shared table is not copied.
+        Table cur = hasTable ? loadL2(l1_[l1i] & kL1OffsetMask, l1i) : nullptr;
+        std::vector<uint64_t> newEntries(n);
+        bool changed = false;
+        for (uint64_t i = 0; i < n; ++i) {
+            uint64_t e = cur ? (*cur)[i0 + i] : 0;
+            uint64_t ne = e;
+            switch (clusterType(e, v3)) {
+            case ClusterType::Unallocated:
+                ne = v3 && backing_ ? kOflagZero : e;
+                break;
+            case ClusterType::ZeroPlain:
+                break;
+            default:
+                ne = v3 ? kOflagZero : 0;
+                break;
+            }
+            newEntries[i] = ne;
+            changed |= ne != e;
+        }
+        if (!changed)
+            continue;
+        uint64_t tableOffset = 0;
+        Table t = writableL2(l1i, &tableOffset);
+        std::vector<uint64_t> release;
+        for (uint64_t i = 0; i < n; ++i) {
+            if ((*t)[i0 + i] != newEntries[i])
+                release.push_back((*t)[i0 + i]);
+            (*t)[i0 + i] = newEntries[i];
+        }
+        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        for (uint64_t e : release)
+            releaseEntry(e, &freed);
+    }
+    punchFreed(freed);
+}
+
+void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    const uint64_t end = offset + length;
+    auto writeZeroBytes = [&](uint64_t from, uint64_t to) {
+        std::shared_lock gate(gate_);
+        while (from < to) {
+            uint64_t n = std::min<uint64_t>(to - from, zeroChunk().size());
+            writeImpl(from, std::span(zeroChunk().data(), size_t(n)));
+            from += n;
+        }
+    };
+    if (!h_.zeroFlagValid()) {
+        if (zeroFlags & ZeroNoFallback)
+            throwError(ENOTSUP, filename(), "write zeroes: qcow2 v2 images have no zero clusters");
+        writeZeroBytes(offset, end);
+    } else {
+        uint64_t a = (offset + cs_ - 1) & ~(cs_ - 1);
+        uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));
+        auto partial = [&](uint64_t from, uint64_t to) {
+            if (from >= to)
+                return;
+            {
+                std::lock_guard lock(meta_);
+                if (readsAsZero(from >> cb_))
+                    return;
+            }
+            if (zeroFlags & ZeroNoFallback)
+                throwError(ENOTSUP, filename(), "write zeroes: partial cluster needs explicit zeros");
+            writeZeroBytes(from, to);
+        };
+        partial(offset, std::min(a, end));
+        if (b > a) {
+            std::unique_lock gate(gate_);
+            std::lock_guard lock(meta_);
+            zeroClusters(a >> cb_, (b - a) >> cb_, (zeroFlags & ZeroMayUnmap) != 0);
+        }
+        if (end > std::max(a, b))
+            partial(std::max(a, b), end);
+    }
+    if (zeroFlags & ZeroFua)
+        file_.sync();
+}
+
+void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
+    const uint64_t end = offset + length;
+    uint64_t a = (offset + cs_ - 1) & ~(cs_ - 1);
+    uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));
+    if (a >= b)
+        return;
+    std::unique_lock gate(gate_);
+    std::lock_guard lock(meta_);
+    discardClusters(a >> cb_, (b - a) >> cb_);
+}
+
+void Qcow2Driver::doFlush() { file_.sync(); }
+
+// ---- status ----
+
+LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
+    uint64_t c = offset >> cb_, in = offset & (cs_ - 1);
+    Run r;
+    {
+        std::lock_guard lock(meta_);
+        r = mapRun(c, (in + maxLength + cs_ - 1) >> cb_, false);
+    }
+    LayerExtent e;
+    e.length = std::min((r.clusters << cb_) - in, maxLength);
+    switch (r.type) {
+    case ClusterType::Unallocated:
+        e.kind = Allocation::Unallocated;
+        break;
+    case ClusterType::ZeroPlain:
+        e.kind = Allocation::Zero;
+        break;
+    case ClusterType::ZeroAlloc:
+        e.kind = Allocation::Zero;
+        e.hostOffset = (r.entry & kL2OffsetMask) + in;
+        break;
+    case ClusterType::Normal:
+        e.kind = Allocation::Data;
+        e.hostOffset = (r.entry & kL2OffsetMask) + in;
+        break;
+    case ClusterType::Compressed:
+        e.kind = Allocation::Data;
+        e.compressed = true;
+        e.hostOffset = compressedExtent(r.entry, cb_).offset;
+        break;
+    }
+    return e;
+}
+
+// ---- resize ----
+
+void Qcow2Driver::doTruncate(uint64_t newSize) {
+    if (newSize % 512)
+        throwError(EINVAL, filename(), "The new size must be a multiple of 512");
+    std::unique_lock gate(gate_);
+    std::unique_lock lock(meta_);
+    const uint64_t old = size_;
+    if (newSize == old)
+        return;
+    if (newSize < old) {
+        if (h_.nbSnapshots)
+            throwError(ENOTSUP, filename(), "Can't shrink an image which has snapshots");
+        uint64_t firstDrop = (newSize + cs_ - 1) >> cb_;
+        uint64_t last = (old + cs_ - 1) >> cb_;
+        for (uint64_t c = firstDrop; c < last;) {
+            Run r = mapRun(c, last - c, false);
+            if (r.type != ClusterType::Unallocated && r.type != ClusterType::ZeroPlain)
+                throwError(ENOTSUP, filename(), "cannot shrink: data is allocated past the new end (guest offset " +
+                                                    hex(c << cb_) + ")");
+            c += r.clusters;
+        }
+        h_.size = newSize;
+        writeHeaderFields(24, 32);
+        size_ = newSize;
+        return;
+    }
+    const uint64_t coverage = cs_ * l2Entries_;
+    const uint64_t l1Needed = (newSize + coverage - 1) / coverage;
+    if (l1Needed > kMaxL1Bytes / 8)
+        throwError(EFBIG, filename(), "Image is too big: the L1 table would exceed 32 MiB");
+    if (l1Needed > l1_.size()) {
+        uint64_t oldOffset = h_.l1Offset, oldClusters = (uint64_t(h_.l1Size) * 8 + cs_ - 1) >> cb_;
+        uint64_t clusters = (l1Needed * 8 + cs_ - 1) >> cb_;
+        uint64_t off = rc_->allocate(clusters) << cb_;
+        std::vector<uint64_t> nl1(l1_);
+        nl1.resize(l1Needed, 0);
+        std::vector<uint8_t> raw(size_t(l1Needed * 8));
+        for (size_t i = 0; i < nl1.size(); ++i)
+            putBe64(&raw[i * 8], nl1[i]);
+        file_.write(off, raw);
+        h_.l1Offset = off;
+        h_.l1Size = uint32_t(l1Needed);
+        h_.size = newSize;
+        writeHeaderFields(24, 48);
+        l1_ = std::move(nl1);
+        if (oldClusters && oldOffset)
+            rc_->decrement(oldOffset >> cb_, oldClusters);
+    } else {
+        h_.size = newSize;
+        writeHeaderFields(24, 32);
+    }
+    size_ = newSize;
+    // The grown area must read as zero: clear the tail of a partial last cluster and hide a
+    // larger backing file.
+    uint64_t alignedOld = (old + cs_ - 1) & ~(cs_ - 1);
+    bool backingShows = backing_ && backing_->size() > alignedOld && newSize > alignedOld;
+    if (backingShows && h_.zeroFlagValid())
+        zeroClusters(alignedOld >> cb_, ((std::min(newSize, backing_->size()) + cs_ - 1) >> cb_) - (alignedOld >> cb_),
+                     false);
+    lock.unlock();
+    if (old & (cs_ - 1)) {
+        uint64_t to = std::min(newSize, alignedOld);
+        writeImpl(old, std::span(zeroChunk().data(), size_t(to - old)));
+    }
+    if (backingShows && !h_.zeroFlagValid()) {
+        for (uint64_t p = alignedOld; p < std::min(newSize, backing_->size());) {
+            uint64_t n = std::min<uint64_t>(std::min(newSize, backing_->size()) - p, zeroChunk().size());
+            writeImpl(p, std::span(zeroChunk().data(), size_t(n)));
+            p += n;
+        }
+    }
+}
+
+// ---- compressed ----
+
+void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) {
+    if (offset & (cs_ - 1))
+        throwError(EINVAL, filename(), "compressed write at " + hex(offset) + " is not cluster aligned");
+    if (data.size() != cs_ && offset + data.size() != size())
+        throwError(EINVAL, filename(), "compressed write must cover exactly one cluster");
+    if (data.size() > cs_)
+        throwError(EINVAL, filename(), "compressed write larger than a cluster");
+    std::vector<uint8_t> buf(cs_, 0);
+    std::memcpy(buf.data(), data.data(), data.size());
+    std::vector<uint8_t> z = deflateCluster(buf, size_t(cs_ - 1));
+    if (z.empty()) {
+        std::shared_lock gate(gate_);
+        writeImpl(offset, data);
+        return;
+    }
+    std::unique_lock gate(gate_);
+    std::lock_guard lock(meta_);
+    uint64_t c = offset >> cb_;
+    uint64_t tableOffset = 0;
+    Table t = writableL2(c / l2Entries_, &tableOffset);
+    uint64_t i = c % l2Entries_;
+    uint64_t old = (*t)[i];
+    uint64_t host = rc_->allocateBytes(z.size());
+    file_.write(host, z);
+    (*t)[i] = compressedEntry(host, z.size(), cb_);
+    writeL2Span(tableOffset, *t, i, i);
+    std::vector<uint64_t> freed;
+    releaseEntry(old, &freed);
+    punchFreed(freed);
+}
+
+// ---- create-time preallocation ----
+
+void Qcow2Driver::preallocate(Preallocation mode) {
+    if (mode == Preallocation::Off)
+        return;
+    std::unique_lock gate(gate_);
+    std::lock_guard lock(meta_);
+    const uint64_t total = (size_ + cs_ - 1) >> cb_;
+    uint64_t end = 0;
+    for (uint64_t c = 0; c < total;) {
+        uint64_t l1i = c / l2Entries_;
+        uint64_t i0 = c % l2Entries_;
+        uint64_t n = std::min(l2Entries_ - i0, total - c);
+        uint64_t tableOffset = 0;
+        Table t = writableL2(l1i, &tableOffset);
+        uint64_t host = rc_->allocate(n) << cb_;
+        if (mode == Preallocation::Falloc && !file_.preallocate(host, n << cb_))
+            throwError(ENOTSUP, filename(), "Could not preallocate: fallocate is not supported");
+        if (mode == Preallocation::Full) {
+            for (uint64_t p = 0; p < (n << cb_);) {
+                uint64_t k = std::min<uint64_t>((n << cb_) - p, zeroChunk().size());
+                file_.write(host + p, std::span(zeroChunk().data(), size_t(k)));
+                p += k;
+            }
+        }
+        // Like QEMU: normal entries; the sparse file reads as zero until written.
+        for (uint64_t i = 0; i < n; ++i)
+            (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
+        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        end = std::max(end, host + (n << cb_));
+        c += n;
+    }
+    if (file_.size() < end)
+        file_.truncate(end);
+}
+
+} // namespace e2kvm::block::qcow2

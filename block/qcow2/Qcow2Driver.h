@@ -1,0 +1,93 @@
+#pragma once
+// Qcow2Driver: the BlockDriver of one open qcow2 image: L1/L2 mapping, allocation with
+// copy-on-write over a backing file, zero clusters, discard, compressed clusters, resize.
+// Metadata changes happen under one mutex and are written through in crash-safe order
+// (refcounts, then data, then L2, then L1); I/O to clusters that are already allocated runs
+// outside it, so requests on different clusters proceed in parallel.
+#include "Qcow2Format.h"
+#include "Qcow2Header.h"
+#include "Qcow2L2Cache.h"
+#include "Qcow2Refcounts.h"
+#include "block/BlockDriver.h"
+#include "block/HostFile.h"
+#include "block/ImageOpen.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+namespace e2kvm::block::qcow2 {
+
+class Qcow2Driver final : public BlockDriver {
+public:
+    Qcow2Driver(const std::string& path, const OpenOptions& options);
+    ~Qcow2Driver() override;
+
+    std::string formatName() const override { return "qcow2"; }
+    uint64_t size() const override;
+    uint64_t allocatedBytes() const override { return file_.allocatedBytes(); }
+    BlockDriver* backing() const override { return backing_.get(); }
+    uint32_t clusterSize() const override { return uint32_t(cs_); }
+    void describe(ImageDescription& out) const override;
+    bool supportsCompression() const override { return true; }
+
+    // Fills clusters [0, size) with allocated clusters (create-time preallocation).
+    void preallocate(Preallocation mode);
+
+protected:
+    void doRead(uint64_t offset, std::span<uint8_t> buf) override;
+    void doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) override;
+    void doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) override;
+    void doDiscard(uint64_t offset, uint64_t length) override;
+    void doFlush() override;
+    LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) override;
+    void doTruncate(uint64_t newSize) override;
+    void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) override;
+
+private:
+    struct Run {
+        ClusterType type = ClusterType::Unallocated;
+        uint64_t clusters = 0; // > 0
+        uint64_t entry = 0;    // L2 entry of the first cluster
+        bool copied = false;
+    };
+    using Table = Qcow2L2Cache::Table;
+
+    Table loadL2(uint64_t offset, uint64_t l1Index);
+    uint64_t l2Entry(uint64_t cluster);
+    Run mapRun(uint64_t cluster, uint64_t maxClusters, bool forWrite);
+    Table writableL2(uint64_t l1Index, uint64_t* tableOffset);
+    void writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>& t, uint64_t first, uint64_t last);
+    void writeL1Entry(uint64_t index);
+    void writeHeader();
+    void writeHeaderFields(uint64_t from, uint64_t to);
+    void readBacking(uint64_t offset, std::span<uint8_t> buf);
+    void readCompressed(uint64_t entry, std::span<uint8_t> cluster);
+    void readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out);
+    void releaseEntry(uint64_t entry, std::vector<uint64_t>* freed);
+    void punchFreed(std::vector<uint64_t>& freed);
+    void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
+    void allocatingWrite(uint64_t cluster, uint64_t n, uint64_t inCluster, std::span<const uint8_t> data);
+    bool readsAsZero(uint64_t cluster);
+    void zeroClusters(uint64_t first, uint64_t count, bool unmap);
+    void discardClusters(uint64_t first, uint64_t count);
+    void openBacking(const OpenOptions& options);
+    void checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const;
+
+    HostFile file_;
+    Qcow2Header h_;
+    std::atomic<uint64_t> size_{0};
+    uint64_t cs_ = 0;
+    uint32_t cb_ = 0;
+    uint64_t l2Entries_ = 0;
+    std::vector<uint64_t> l1_;
+    std::unique_ptr<Qcow2Refcounts> rc_;
+    Qcow2L2Cache l2Cache_;
+    std::unique_ptr<BlockDriver> backing_;
+    std::string fullBackingPath_;
+    std::mutex meta_;
+    std::shared_mutex gate_; // shared: I/O to mapped clusters; exclusive: freeing clusters
+};
+
+} // namespace e2kvm::block::qcow2

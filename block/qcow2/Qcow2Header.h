@@ -1,0 +1,83 @@
+#pragma once
+// Qcow2Header: the qcow2 header and its extensions, parsed and validated against the file,
+// and written back (unknown extensions and trailing header fields preserved).
+#include "block/HostFile.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace e2kvm::block::qcow2 {
+
+struct FeatureName {
+    uint8_t type = 0; // 0 incompatible, 1 compatible, 2 autoclear
+    uint8_t bit = 0;
+    std::string name;
+};
+
+struct HeaderExtension {
+    uint32_t type = 0;
+    std::vector<uint8_t> data;
+};
+
+struct SnapshotInfo {
+    uint64_t l1Offset = 0;
+    uint32_t l1Size = 0;
+    std::string id;
+    std::string name;
+};
+
+struct Qcow2Header {
+    uint32_t version = 3;
+    uint64_t backingOffset = 0;
+    uint32_t backingSize = 0;
+    uint32_t clusterBits = 16;
+    uint64_t size = 0;
+    uint32_t cryptMethod = 0;
+    uint32_t l1Size = 0;
+    uint64_t l1Offset = 0;
+    uint64_t refTableOffset = 0;
+    uint32_t refTableClusters = 0;
+    uint32_t nbSnapshots = 0;
+    uint64_t snapshotsOffset = 0;
+    uint64_t incompatible = 0;
+    uint64_t compatible = 0;
+    uint64_t autoclear = 0;
+    uint32_t refcountOrder = 4;
+    uint32_t headerLength = 112;
+    uint8_t compressionType = 0;
+    std::vector<uint8_t> extraHeader; // header bytes past 112 we do not know, kept as they are
+
+    std::string backingFile;
+    std::string backingFormat;
+    std::optional<std::string> dataFile;
+    std::vector<FeatureName> featureNames;
+    std::optional<std::vector<uint8_t>> bitmapsExtension;
+    std::vector<HeaderExtension> otherExtensions; // unknown (and crypto) extensions, in order
+
+    uint64_t clusterSize() const { return 1ull << clusterBits; }
+    uint32_t refcountBits() const { return 1u << refcountOrder; }
+    uint64_t l2Entries() const { return clusterSize() / 8; }
+    bool zeroFlagValid() const { return version >= 3; }
+};
+
+// Reads cluster 0 of `file` and validates every field against the file size. Throws a
+// BlockError naming the file and the bad field.
+Qcow2Header readHeader(const HostFile& file);
+
+// "name" from the feature table, or "Unknown incompatible feature: <hex>".
+std::string describeFeatures(const Qcow2Header& h, uint8_t type, uint64_t bits);
+
+// Serializes header + extensions + backing name, padded to a multiple of 512 bytes.
+// Throws if it does not fit into one cluster.
+std::vector<uint8_t> serializeHeader(const Qcow2Header& h, const std::string& path);
+
+// The feature-name table QEMU writes.
+std::vector<FeatureName> standardFeatureNames();
+
+// Reads the snapshot table (bounded and validated); `tableBytes` receives its size.
+std::vector<SnapshotInfo> readSnapshots(const HostFile& file, const Qcow2Header& h,
+                                        uint64_t* tableBytes);
+
+} // namespace e2kvm::block::qcow2

@@ -1,0 +1,322 @@
+#include "Qcow2Refcounts.h"
+
+#include "Qcow2Format.h"
+#include "block/BlockError.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace e2kvm::block::qcow2 {
+
+namespace {
+std::string hex(uint64_t v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+    return b;
+}
+} // namespace
+
+Qcow2Refcounts::Qcow2Refcounts(HostFile& file, uint32_t clusterBits, uint32_t refcountOrder,
+                               std::vector<uint64_t> table, uint64_t tableOffset,
+                               uint32_t tableClusters, std::function<void(uint64_t, uint32_t)> onTableMoved)
+    : file_(file), clusterBits_(clusterBits), clusterSize_(1ull << clusterBits),
+      refcountBits_(1u << refcountOrder),
+      maxRefcount_(refcountOrder == 6 ? UINT64_MAX : (1ull << (1u << refcountOrder)) - 1),
+      entriesPerBlock_((1ull << clusterBits) * 8 / (1u << refcountOrder)), table_(std::move(table)),
+      tableOffset_(tableOffset), tableClusters_(tableClusters), onTableMoved_(std::move(onTableMoved)),
+      cacheLimit_(std::max<size_t>(8, size_t((8u << 20) >> clusterBits))) {}
+
+void Qcow2Refcounts::dropCache() { cache_.clear(); }
+
+Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
+    auto it = cache_.find(offset);
+    if (it != cache_.end())
+        return it->second;
+    if (offset & (clusterSize_ - 1))
+        throwError(EIO, file_.path(), "refcount block at " + hex(offset) + " is not cluster aligned");
+    auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
+    file_.readExact(offset, *b, "refcount block");
+    if (cache_.size() >= cacheLimit_)
+        cache_.clear();
+    cache_.emplace(offset, b);
+    return b;
+}
+
+uint64_t Qcow2Refcounts::readEntry(const std::vector<uint8_t>& b, uint64_t i) const {
+    switch (refcountBits_) {
+    case 8: return b[i];
+    case 16: return getBe16(&b[i * 2]);
+    case 32: return getBe32(&b[i * 4]);
+    case 64: return getBe64(&b[i * 8]);
+    default: {
+        uint64_t bit = i * refcountBits_;
+        return (b[bit / 8] >> (bit % 8)) & ((1u << refcountBits_) - 1);
+    }
+    }
+}
+
+void Qcow2Refcounts::writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v) const {
+    switch (refcountBits_) {
+    case 8: b[i] = uint8_t(v); break;
+    case 16: putBe16(&b[i * 2], uint16_t(v)); break;
+    case 32: putBe32(&b[i * 4], uint32_t(v)); break;
+    case 64: putBe64(&b[i * 8], v); break;
+    default: {
+        uint64_t bit = i * refcountBits_;
+        uint8_t mask = uint8_t(((1u << refcountBits_) - 1) << (bit % 8));
+        b[bit / 8] = uint8_t((b[bit / 8] & ~mask) | ((v << (bit % 8)) & mask));
+    }
+    }
+}
+
+void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first,
+                                    uint64_t last) {
+    uint64_t from = first * refcountBits_ / 8;
+    uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
+    file_.write(blockOffset + from, std::span(b.data() + from, size_t(to - from)));
+}
+
+uint64_t Qcow2Refcounts::get(uint64_t cluster) {
+    uint64_t t = cluster / entriesPerBlock_;
+    if (t >= table_.size())
+        return 0;
+    uint64_t off = table_[t] & kRefTableOffsetMask;
+    if (off == 0)
+        return 0;
+    return readEntry(*loadBlock(off), cluster % entriesPerBlock_);
+}
+
+bool Qcow2Refcounts::reserved(uint64_t cluster, uint64_t* end) const {
+    for (auto [s, e] : reserved_)
+        if (cluster >= s && cluster < e) {
+            *end = e;
+            return true;
+        }
+    return false;
+}
+
+uint64_t Qcow2Refcounts::findFree(uint64_t n, uint64_t from, uint64_t* firstFree) {
+    const uint64_t limit = kMaxHostOffset >> clusterBits_;
+    uint64_t runStart = from;
+    bool sawFree = false;
+    uint64_t c = from;
+    while (true) {
+        if (c + (n - (c - runStart)) > limit)
+            throwError(ENOSPC, file_.path(), "no room for new clusters below the 64 PiB host offset limit");
+        uint64_t end;
+        if (reserved(c, &end)) {
+            c = runStart = end;
+            continue;
+        }
+        uint64_t t = c / entriesPerBlock_;
+        if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0) {
+            // The whole block is free.
+            if (!sawFree && firstFree) {
+                *firstFree = c;
+                sawFree = true;
+            }
+            uint64_t blockEnd = (t + 1) * entriesPerBlock_;
+            uint64_t need = runStart + n;
+            // Reserved ranges inside this block still need the slow path.
+            bool anyReserved = false;
+            for (auto [s, e] : reserved_)
+                if (e > c && s < blockEnd)
+                    anyReserved = true;
+            if (!anyReserved) {
+                if (need <= blockEnd)
+                    return runStart;
+                c = blockEnd;
+                continue;
+            }
+            if (c + 1 - runStart == n)
+                return runStart;
+            ++c;
+            continue;
+        }
+        Block b = loadBlock(table_[t] & kRefTableOffsetMask);
+        uint64_t blockEnd = (t + 1) * entriesPerBlock_;
+        for (; c < blockEnd; ++c) {
+            if (!reserved_.empty() && reserved(c, &end))
+                break;
+            if (readEntry(*b, c % entriesPerBlock_) != 0) {
+                runStart = c + 1;
+                continue;
+            }
+            if (!sawFree && firstFree) {
+                *firstFree = c;
+                sawFree = true;
+            }
+            if (c + 1 - runStart == n)
+                return runStart;
+        }
+    }
+}
+
+void Qcow2Refcounts::growTable(uint64_t neededIndex) {
+    const uint64_t E = entriesPerBlock_;
+    const uint64_t oldEntries = table_.size();
+    uint64_t start = oldEntries * E;
+    for (auto [s, e] : reserved_)
+        start = std::max(start, e);
+    start = (start + E - 1) / E * E;
+    uint64_t k = 1, n = 0;
+    for (int iter = 0; iter < 64; ++iter) {
+        uint64_t entries = std::max({neededIndex + 1, start / E + k, oldEntries * 2});
+        n = (entries * 8 + clusterSize_ - 1) / clusterSize_;
+        uint64_t k2 = (k + n + E - 1) / E;
+        if (k2 == k)
+            break;
+        k = k2;
+    }
+    if (n * clusterSize_ > kMaxRefTableBytes)
+        throwError(ENOSPC, file_.path(), "the refcount table would grow past 8 MiB");
+    // Refcount blocks for the new area (which hold the refcounts of themselves and the table).
+    for (uint64_t j = 0; j < k; ++j) {
+        std::vector<uint8_t> b(clusterSize_, 0);
+        uint64_t blockFirst = start + j * E;
+        for (uint64_t c = start; c < start + k + n; ++c)
+            if (c >= blockFirst && c < blockFirst + E)
+                writeEntry(b, c - blockFirst, 1);
+        file_.write((start + j) * clusterSize_, b);
+    }
+    uint64_t entries = n * clusterSize_ / 8;
+    std::vector<uint64_t> newTable(table_);
+    newTable.resize(entries, 0);
+    for (uint64_t j = 0; j < k; ++j)
+        newTable[start / E + j] = (start + j) * clusterSize_;
+    std::vector<uint8_t> raw(n * clusterSize_, 0);
+    for (uint64_t i = 0; i < entries; ++i)
+        putBe64(&raw[i * 8], newTable[i]);
+    uint64_t newOffset = (start + k) * clusterSize_;
+    file_.write(newOffset, raw);
+    uint64_t oldOffset = tableOffset_;
+    uint32_t oldClusters = tableClusters_;
+    onTableMoved_(newOffset, uint32_t(n));
+    table_ = std::move(newTable);
+    tableOffset_ = newOffset;
+    tableClusters_ = uint32_t(n);
+    if (oldClusters)
+        decrement(oldOffset >> clusterBits_, oldClusters);
+}
+
+void Qcow2Refcounts::createBlock(uint64_t t) {
+    uint64_t c = findFree(1, freeIndex_, nullptr);
+    reserved_.push_back({c, c + 1});
+    uint64_t tc = c / entriesPerBlock_;
+    std::vector<uint8_t> b(clusterSize_, 0);
+    if (tc == t) {
+        writeEntry(b, c % entriesPerBlock_, 1);
+        file_.write(c * clusterSize_, b);
+    } else {
+        file_.write(c * clusterSize_, b);
+        ensureBlock(tc);
+        change(c, 1, +1, nullptr);
+    }
+    if (t >= table_.size())
+        growTable(t);
+    table_[t] = c * clusterSize_;
+    uint8_t e[8];
+    putBe64(e, table_[t]);
+    file_.write(tableOffset_ + t * 8, e);
+    cache_[table_[t]] = std::make_shared<std::vector<uint8_t>>(std::move(b));
+}
+
+void Qcow2Refcounts::ensureBlock(uint64_t t) {
+    if (t >= table_.size())
+        growTable(t);
+    if ((table_[t] & kRefTableOffsetMask) == 0)
+        createBlock(t);
+}
+
+void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta, std::vector<uint64_t>* freed) {
+    uint64_t c = first;
+    const uint64_t end = first + count;
+    while (c < end) {
+        uint64_t t = c / entriesPerBlock_;
+        if (delta > 0)
+            ensureBlock(t);
+        else if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0)
+            throwError(EIO, file_.path(), "refcount underflow: cluster " + std::to_string(c) +
+                                              " has no refcount block");
+        uint64_t blockOffset = table_[t] & kRefTableOffsetMask;
+        Block b = loadBlock(blockOffset);
+        uint64_t stop = std::min(end, (t + 1) * entriesPerBlock_);
+        uint64_t i0 = c % entriesPerBlock_;
+        for (uint64_t x = c; x < stop; ++x) {
+            uint64_t i = x % entriesPerBlock_;
+            uint64_t v = readEntry(*b, i);
+            if (delta > 0 && v > maxRefcount_ - uint64_t(delta))
+                throwError(EIO, file_.path(), "refcount overflow for cluster " + std::to_string(x));
+            if (delta < 0 && v < uint64_t(-delta))
+                throwError(EIO, file_.path(), "refcount underflow for cluster " + std::to_string(x) +
+                                                  " (host offset " + hex(x * clusterSize_) + ")");
+            v = uint64_t(int64_t(v) + delta);
+            writeEntry(*b, i, v);
+            if (v == 0) {
+                freeIndex_ = std::min(freeIndex_, x);
+                if (freeByteOffset_ && (freeByteOffset_ >> clusterBits_) == x)
+                    freeByteOffset_ = 0;
+                if (freed)
+                    freed->push_back(x);
+            }
+        }
+        writeBlockSpan(blockOffset, *b, i0, (stop - 1) % entriesPerBlock_);
+        c = stop;
+    }
+}
+
+void Qcow2Refcounts::increment(uint64_t first, uint64_t count) {
+    change(first, count, +1, nullptr);
+    reserved_.clear();
+}
+
+void Qcow2Refcounts::decrement(uint64_t first, uint64_t count, std::vector<uint64_t>* freed) {
+    change(first, count, -1, freed);
+}
+
+void Qcow2Refcounts::set(uint64_t cluster, uint64_t value) {
+    ensureBlock(cluster / entriesPerBlock_);
+    uint64_t t = cluster / entriesPerBlock_;
+    uint64_t blockOffset = table_[t] & kRefTableOffsetMask;
+    Block b = loadBlock(blockOffset);
+    uint64_t i = cluster % entriesPerBlock_;
+    writeEntry(*b, i, std::min(value, maxRefcount_));
+    writeBlockSpan(blockOffset, *b, i, i);
+    if (value == 0)
+        freeIndex_ = std::min(freeIndex_, cluster);
+    reserved_.clear();
+}
+
+uint64_t Qcow2Refcounts::allocate(uint64_t n) {
+    reserved_.clear();
+    uint64_t firstFree = freeIndex_;
+    uint64_t start = findFree(n, freeIndex_, &firstFree);
+    reserved_.push_back({start, start + n});
+    for (uint64_t t = start / entriesPerBlock_; t <= (start + n - 1) / entriesPerBlock_; ++t)
+        ensureBlock(t);
+    change(start, n, +1, nullptr);
+    reserved_.clear();
+    freeIndex_ = firstFree == start ? start + n : firstFree;
+    return start;
+}
+
+uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
+    if (freeByteOffset_ && (freeByteOffset_ & (clusterSize_ - 1)) &&
+        bytes <= clusterSize_ - (freeByteOffset_ & (clusterSize_ - 1)) &&
+        get(freeByteOffset_ >> clusterBits_) > 0) {
+        uint64_t off = freeByteOffset_;
+        change(off >> clusterBits_, 1, +1, nullptr);
+        freeByteOffset_ += bytes;
+        if ((freeByteOffset_ & (clusterSize_ - 1)) == 0)
+            freeByteOffset_ = 0;
+        return off;
+    }
+    uint64_t off = allocate(1) << clusterBits_;
+    freeByteOffset_ = off + bytes;
+    if ((freeByteOffset_ & (clusterSize_ - 1)) == 0)
+        freeByteOffset_ = 0;
+    return off;
+}
+
+} // namespace e2kvm::block::qcow2

@@ -1,0 +1,72 @@
+#pragma once
+// Qcow2Refcounts: the two-level refcount structure of a qcow2 image (refcount table and
+// refcount blocks), cluster allocation on top of it, and growth of the table. Every change is
+// written through to the file at once (refcount increments reach the file before whatever
+// will reference the cluster). Not thread-safe: the driver calls it under its metadata lock.
+#include "block/HostFile.h"
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace e2kvm::block::qcow2 {
+
+class Qcow2Refcounts {
+public:
+    // `onTableMoved(offset, clusters)` must rewrite the header fields of the refcount table.
+    Qcow2Refcounts(HostFile& file, uint32_t clusterBits, uint32_t refcountOrder,
+                   std::vector<uint64_t> table, uint64_t tableOffset, uint32_t tableClusters,
+                   std::function<void(uint64_t, uint32_t)> onTableMoved);
+
+    uint64_t get(uint64_t cluster);
+    // Sets the refcount of one cluster (creating its refcount block if needed); for repair.
+    void set(uint64_t cluster, uint64_t value);
+    // Adds one to [first, first+count) (creating refcount blocks as needed).
+    void increment(uint64_t first, uint64_t count);
+    // Subtracts one; clusters that drop to zero are appended to `freed` (if given).
+    void decrement(uint64_t first, uint64_t count, std::vector<uint64_t>* freed = nullptr);
+    // Allocates `n` contiguous clusters (refcount 1); returns the first cluster index.
+    uint64_t allocate(uint64_t n);
+    // Allocates `bytes` (< one cluster) for compressed data, packing several into a cluster.
+    uint64_t allocateBytes(uint64_t bytes);
+
+    const std::vector<uint64_t>& table() const { return table_; }
+    uint64_t tableOffset() const { return tableOffset_; }
+    uint32_t tableClusters() const { return tableClusters_; }
+    uint64_t entriesPerBlock() const { return entriesPerBlock_; }
+    void dropCache();
+
+private:
+    using Block = std::shared_ptr<std::vector<uint8_t>>;
+    Block loadBlock(uint64_t offset);
+    uint64_t readEntry(const std::vector<uint8_t>& b, uint64_t i) const;
+    void writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v) const;
+    void writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first, uint64_t last);
+    void ensureBlock(uint64_t blockIndex);
+    void createBlock(uint64_t blockIndex);
+    void growTable(uint64_t neededIndex);
+    uint64_t findFree(uint64_t n, uint64_t from, uint64_t* firstFree);
+    void change(uint64_t first, uint64_t count, int64_t delta, std::vector<uint64_t>* freed);
+    bool reserved(uint64_t cluster, uint64_t* end) const;
+
+    HostFile& file_;
+    uint32_t clusterBits_;
+    uint64_t clusterSize_;
+    uint32_t refcountBits_;
+    uint64_t maxRefcount_;
+    uint64_t entriesPerBlock_;
+    std::vector<uint64_t> table_;
+    uint64_t tableOffset_;
+    uint32_t tableClusters_;
+    std::function<void(uint64_t, uint32_t)> onTableMoved_;
+    uint64_t freeIndex_ = 0;     // no free cluster below this index
+    uint64_t freeByteOffset_ = 0; // next byte for compressed data (0: start a new cluster)
+    std::vector<std::pair<uint64_t, uint64_t>> reserved_; // chosen but not yet counted
+    std::unordered_map<uint64_t, Block> cache_;
+    size_t cacheLimit_;
+};
+
+} // namespace e2kvm::block::qcow2
