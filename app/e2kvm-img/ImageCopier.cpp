@@ -64,7 +64,8 @@ public:
             t.join();
         if (error_)
             std::rethrow_exception(error_);
-        target_.flush();
+        // Like qemu-img convert, no flush to stable storage at the end: the page cache
+        // writes the data back (format drivers write their metadata as they go).
     }
 
 private:

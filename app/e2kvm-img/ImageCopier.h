@@ -23,7 +23,7 @@ struct CopySettings {
     bool orderedWrites = false;
 };
 
-// Copies [0, source.size()) of `source` to the same offsets of `target`, then flushes `target`.
+// Copies [0, source.size()) of `source` to the same offsets of `target`.
 void copyImage(block::BlockDriver& source, block::BlockDriver& target, const CopySettings& settings,
                ProgressBar& progress);
 
