@@ -1,0 +1,1084 @@
+#include "emu/asm/BundleEncoder.h"
+
+#include "emu/asm/AsmError.h"
+#include "emu/cpu/DecodedBundle.h"
+#include "emu/cpu/OpTable.h"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <map>
+
+namespace e2kvm::emu {
+
+namespace {
+
+std::string trim(const std::string& s) {
+    size_t a = s.find_first_not_of(" \t\r\n");
+    if (a == std::string::npos)
+        return {};
+    size_t b = s.find_last_not_of(" \t\r\n");
+    return s.substr(a, b - a + 1);
+}
+
+std::string stripSpaces(const std::string& s) {
+    std::string r;
+    for (char c : s)
+        if (!std::isspace(static_cast<unsigned char>(c)))
+            r += c;
+    return r;
+}
+
+std::string lower(std::string s) {
+    for (char& c : s)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Splits at top-level occurrences of `sep` (outside [] and quotes).
+std::vector<std::string> splitTop(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    int depth = 0;
+    bool quote = false;
+    for (char c : s) {
+        if (c == '"')
+            quote = !quote;
+        if (!quote) {
+            if (c == '[')
+                ++depth;
+            if (c == ']')
+                --depth;
+            if (c == sep && depth == 0) {
+                out.push_back(trim(cur));
+                cur.clear();
+                continue;
+            }
+        }
+        cur += c;
+    }
+    out.push_back(trim(cur));
+    return out;
+}
+
+bool parseUnsigned(const std::string& s, uint64_t& v) {
+    if (s.empty())
+        return false;
+    size_t pos = 0;
+    int base = 10;
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        pos = 2;
+    }
+    v = 0;
+    for (; pos < s.size(); ++pos) {
+        int d;
+        char c = char(std::tolower(static_cast<unsigned char>(s[pos])));
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else
+            return false;
+        if (v > (UINT64_MAX - uint64_t(d)) / uint64_t(base))
+            throw AsmError("number too large: " + s);
+        v = v * uint64_t(base) + uint64_t(d);
+    }
+    return true;
+}
+
+bool fitsS16(int64_t v) { return v >= INT16_MIN && v <= INT16_MAX; }
+bool fitsS32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
+// "%r5" -> 0x85, "%db[3]" -> 0x03, "%g2" -> 0xE2
+std::optional<uint8_t> parseReg(const std::string& raw) {
+    std::string s = lower(stripSpaces(raw));
+    if (s.size() < 2 || s[0] != '%')
+        return std::nullopt;
+    std::string t = s.substr(1);
+    auto num = [](const std::string& n, uint64_t limit) -> std::optional<uint64_t> {
+        uint64_t v;
+        if (!parseUnsigned(n, v) || v >= limit)
+            return std::nullopt;
+        return v;
+    };
+    for (const char* p : {"dr", "r"}) {
+        std::string pre = p;
+        if (t.rfind(pre, 0) == 0)
+            if (auto v = num(t.substr(pre.size()), 64))
+                return uint8_t(0x80 + *v);
+    }
+    for (const char* p : {"dg", "g"}) {
+        std::string pre = p;
+        if (t.rfind(pre, 0) == 0)
+            if (auto v = num(t.substr(pre.size()), 32))
+                return uint8_t(0xE0 + *v);
+    }
+    for (const char* p : {"db[", "b["}) {
+        std::string pre = p;
+        if (t.rfind(pre, 0) == 0 && t.back() == ']')
+            if (auto v = num(t.substr(pre.size(), t.size() - pre.size() - 1), 128))
+                return uint8_t(*v);
+    }
+    return std::nullopt;
+}
+
+std::optional<unsigned> parseIndexed(const std::string& raw, const char* prefix, unsigned limit) {
+    std::string s = lower(stripSpaces(raw));
+    std::string pre = prefix;
+    if (s.rfind(pre, 0) != 0)
+        return std::nullopt;
+    uint64_t v;
+    if (!parseUnsigned(s.substr(pre.size()), v) || v >= limit)
+        return std::nullopt;
+    return unsigned(v);
+}
+
+// key=value lists ("wsz=8, nfx=1")
+std::map<std::string, uint64_t> parseKeyValues(const std::vector<std::string>& parts) {
+    std::map<std::string, uint64_t> kv;
+    for (const std::string& p : parts) {
+        if (p.empty())
+            continue;
+        size_t eq = p.find('=');
+        if (eq == std::string::npos)
+            throw AsmError("expected key=value, got '" + p + "'");
+        uint64_t v;
+        if (!parseUnsigned(trim(p.substr(eq + 1)), v))
+            throw AsmError("bad number in '" + p + "'");
+        kv[lower(trim(p.substr(0, eq)))] = v;
+    }
+    return kv;
+}
+
+struct CondEntry {
+    unsigned cluster; // 0: ALC0-2, 1: ALC3-5
+    bool mrgc;
+    uint8_t psrc;
+    uint8_t mask = 0, neg = 0;
+};
+
+struct LitRequest {
+    unsigned channel;
+    unsigned width; // 16, 32, 64
+    uint64_t value;
+};
+
+class Encoder {
+public:
+    Encoder(uint64_t address, const SymbolLookup& lookup, bool finalPass)
+        : addr_(address), lookup_(lookup), final_(finalPass) {}
+
+    void add(const std::string& text) {
+        std::string op = trim(text);
+        if (op.empty())
+            return;
+        std::string cond;
+        auto q = findTop(op, '?');
+        if (q != std::string::npos) {
+            cond = trim(op.substr(q + 1));
+            op = trim(op.substr(0, q));
+        }
+        size_t sp = op.find_first_of(" \t");
+        std::string head = lower(op.substr(0, sp));
+        std::string rest = sp == std::string::npos ? "" : trim(op.substr(sp));
+        std::vector<std::string> hp = splitTop(head, ',');
+        std::string name = hp[0];
+        if (name == "setwd")
+            return setwd(rest);
+        if (name == "setbn")
+            return setbn(rest);
+        if (name == "setbp")
+            return setbp(rest);
+        if (name == "disp" || name == "sdisp")
+            return disp(name, rest);
+        if (name == "return")
+            return ret(rest);
+        if (name == "ct")
+            return ct(rest, cond, false);
+        if (name == "call")
+            return ct(rest, cond, true);
+        if (name == "ibranch")
+            return ibranch(rest, cond);
+        if (name == "done")
+            return done(cond);
+        if (name == "nop")
+            return nop(rest);
+        if (name == "wait")
+            return wait(rest);
+        if (name == "setei")
+            return setei(rest);
+        if (name == "flushr" || name == "flushc")
+            return flush(name);
+        if (name == "abn" || name == "abp" || name == "alc")
+            return stub(name, rest);
+        if (name == "loop_mode") {
+            b_.loopMode = true;
+            return;
+        }
+        if (name == "ipd")
+            return ipd(rest);
+        if (name == "setmas")
+            return setmas(rest);
+        if (name == "pass")
+            return pass(rest);
+        if (name == "andp" || name == "landp" || name == "movep")
+            return clp(name, rest);
+        if (name == ".als")
+            return rawAls(hp, rest);
+        return alu(hp, rest, cond);
+    }
+
+    RawBundle finish() {
+        // CS1
+        if (cs1Kind_ == Cs1::Setr) {
+            b_.hasCs1 = true;
+            b_.cs1 = (dblSetr1_ ? 0x10000000u : 0u) | setbrBits_;
+        } else if (cs1Kind_ == Cs1::Setbr) {
+            b_.hasCs1 = true;
+            b_.cs1 = 0x40000000u | setbrBits_;
+        } else if (cs1Kind_ != Cs1::None) {
+            b_.hasCs1 = true;
+            b_.cs1 = cs1Value_;
+        }
+        if (ssUsed_) {
+            b_.hasSs = true;
+            b_.ss = ctcond_ | uint32_t(ctop_) << 10 | stubs_ | uint32_t(ipd_) << 30;
+        }
+        allocateLiterals();
+        packConditions();
+        packPls();
+        return b_;
+    }
+
+private:
+    enum class Cs1 { None, Setr, Setbr, Wait, Call, Mas, Flush, Setei };
+
+    static size_t findTop(const std::string& s, char c) {
+        int depth = 0;
+        for (size_t i = 0; i < s.size(); ++i) {
+            if (s[i] == '[')
+                ++depth;
+            else if (s[i] == ']')
+                --depth;
+            else if (s[i] == c && depth == 0)
+                return i;
+        }
+        return std::string::npos;
+    }
+
+    void useCs1(Cs1 kind) {
+        if (cs1Kind_ == Cs1::None || cs1Kind_ == kind) {
+            cs1Kind_ = kind;
+            return;
+        }
+        if ((kind == Cs1::Setbr && cs1Kind_ == Cs1::Setr))
+            return;
+        if (kind == Cs1::Setr && cs1Kind_ == Cs1::Setbr) {
+            cs1Kind_ = Cs1::Setr;
+            return;
+        }
+        throw AsmError("CS1 can hold only one of setwd/setbn, call, wait, mas, flushr, setei");
+    }
+
+    void useCs0(uint32_t v) {
+        if (b_.hasCs0)
+            throw AsmError("CS0 already used by another disp/return/ibranch/done in this bundle");
+        b_.hasCs0 = true;
+        b_.cs0 = v;
+    }
+
+    int64_t expr(const std::string& e, bool* symbolic = nullptr) {
+        return evalExpr(e, addr_, lookup_, final_, symbolic);
+    }
+
+    uint32_t relDisp(const std::string& target) {
+        std::string t = stripSpaces(target);
+        int64_t dest;
+        if (!t.empty() && (t[0] == '+' || t[0] == '-'))
+            dest = int64_t(addr_) + expr(t);
+        else
+            dest = expr(t);
+        int64_t diff = dest - int64_t(addr_);
+        if (final_ && (diff & 7))
+            throw AsmError("branch target " + target + " is not 8-aligned");
+        diff /= 8;
+        if (final_ && (diff < -(int64_t(1) << 27) || diff >= (int64_t(1) << 27)))
+            throw AsmError("branch target " + target + " out of range");
+        return uint32_t(diff) & 0x0FFFFFFF;
+    }
+
+    unsigned ctprArg(const std::string& s) {
+        auto n = parseIndexed(s, "%ctpr", 4);
+        if (!n || *n == 0)
+            throw AsmError("expected %ctpr1..3, got '" + s + "'");
+        return *n;
+    }
+
+    void setwd(const std::string& rest) {
+        auto kv = parseKeyValues(splitTop(rest, ','));
+        uint64_t wsz = kv.count("wsz") ? kv["wsz"] : 0;
+        if (wsz > 112)
+            throw AsmError("setwd: wsz must be at most 112");
+        uint32_t w = uint32_t(wsz) << 5;
+        if (kv.count("nfx") && kv["nfx"])
+            w |= 1u << 4;
+        if (kv.count("dbl") && kv["dbl"])
+            w |= 1u << 3;
+        for (auto& [k, v] : kv)
+            if (k != "wsz" && k != "nfx" && k != "dbl")
+                throw AsmError("setwd: unknown field " + k);
+        useCs1(Cs1::Setr);
+        setwdWord_ = w;
+        hasSetwd_ = true;
+    }
+
+    void setbn(const std::string& rest) {
+        auto kv = parseKeyValues(splitTop(rest, ','));
+        uint64_t rsz = kv["rsz"], rbs = kv["rbs"], rcur = kv["rcur"];
+        if (rsz > 63 || rbs > 63 || rcur > 63)
+            throw AsmError("setbn: fields must be at most 63");
+        useCs1(Cs1::Setbr);
+        setbrBits_ |= 1u << 26 | uint32_t(rbs) | uint32_t(rsz) << 6 | uint32_t(rcur) << 12;
+    }
+
+    void setbp(const std::string& rest) {
+        auto kv = parseKeyValues(splitTop(rest, ','));
+        uint64_t psz = kv["psz"];
+        if (psz > 31)
+            throw AsmError("setbp: psz must be at most 31");
+        useCs1(Cs1::Setbr);
+        setbrBits_ |= 1u << 27 | uint32_t(psz) << 18;
+    }
+
+    void disp(const std::string& name, const std::string& rest) {
+        auto parts = splitTop(rest, ',');
+        if (parts.size() != 2)
+            throw AsmError(name + " needs %ctprN and a target");
+        unsigned n = ctprArg(parts[0]);
+        if (name == "disp") {
+            useCs0(uint32_t(n) << 30 | relDisp(parts[1]));
+        } else {
+            int64_t v = expr(parts[1]);
+            if (v < 0 || v > 0x0FFFFFFF)
+                throw AsmError("sdisp entry out of range");
+            useCs0(uint32_t(n) << 30 | 2u << 28 | uint32_t(v));
+        }
+    }
+
+    void ret(const std::string& rest) {
+        if (ctprArg(rest) != 3)
+            throw AsmError("return needs %ctpr3");
+        useCs0(0xF0000000u);
+    }
+
+    uint16_t ctCond(const std::string& c) {
+        std::string s = lower(stripSpaces(c));
+        if (s.empty())
+            return 0x20;
+        if (s.rfind("#ctcond=", 0) == 0) {
+            uint64_t v;
+            if (!parseUnsigned(s.substr(8), v) || v > 0x1FF)
+                throw AsmError("bad raw condition " + c);
+            return uint16_t(v);
+        }
+        if (s == "#loop_end")
+            return 0x80;
+        if (s == "#not_loop_end")
+            return 0xA0;
+        struct Form {
+            const char* suffix;
+            bool neg;
+            uint16_t type;
+        };
+        const Form forms[] = {
+            {"||#loop_end", false, 6},     {"&&#not_loop_end", true, 7},
+            {"||#loop_end", true, 14},     {"&&#not_loop_end", false, 15},
+            {"", false, 2},                {"", true, 3},
+        };
+        for (const Form& f : forms) {
+            std::string suf = f.suffix;
+            if (s.size() < suf.size() || s.compare(s.size() - suf.size(), suf.size(), suf) != 0)
+                continue;
+            std::string p = s.substr(0, s.size() - suf.size());
+            bool neg = !p.empty() && p[0] == '~';
+            if (neg != f.neg)
+                continue;
+            if (neg)
+                p = p.substr(1);
+            if (auto n = parseIndexed(p, "%pred", 32))
+                return uint16_t(f.type << 5 | *n);
+        }
+        throw AsmError("unknown condition '" + c + "'");
+    }
+
+    void useSs() { ssUsed_ = true; }
+
+    void ct(const std::string& rest, const std::string& cond, bool call) {
+        auto parts = splitTop(rest, ',');
+        unsigned n = ctprArg(parts[0]);
+        if (ctop_)
+            throw AsmError("only one ct/call per bundle");
+        useSs();
+        ctop_ = uint8_t(n);
+        ctcond_ = ctCond(cond);
+        if (call) {
+            if (parts.size() != 2)
+                throw AsmError("call needs wbs=N");
+            auto kv = parseKeyValues({parts[1]});
+            if (!kv.count("wbs") || kv["wbs"] > 0x7F)
+                throw AsmError("call: wbs must be 0..127");
+            useCs1(Cs1::Call);
+            cs1Value_ = 0x50000000u | uint32_t(kv["wbs"]);
+        } else if (parts.size() != 1) {
+            throw AsmError("ct takes one operand");
+        }
+    }
+
+    void ibranch(const std::string& rest, const std::string& cond) {
+        useSs();
+        ctcond_ = ctCond(cond);
+        useCs0(relDisp(rest));
+    }
+
+    void done(const std::string& cond) {
+        useSs();
+        ctcond_ = ctCond(cond);
+        useCs0(0x30000000u);
+    }
+
+    void nop(const std::string& rest) {
+        uint64_t v = rest.empty() ? 1 : uint64_t(expr(rest));
+        if (v > 7)
+            throw AsmError("nop count must be 0..7");
+        b_.nop = unsigned(v);
+    }
+
+    void ipd(const std::string& rest) {
+        uint64_t v = uint64_t(expr(rest));
+        if (v > 3)
+            throw AsmError("ipd must be 0..3");
+        useSs();
+        ipd_ = uint8_t(v);
+    }
+
+    void wait(const std::string& rest) {
+        static const char* names[] = {"all_c", "all_e", "st_c", "ld_c", "fl_c",
+                                      "ma_c",  "trap",  "sas",  "sal"};
+        auto kv = parseKeyValues(splitTop(rest, ','));
+        uint32_t v = 0;
+        for (auto& [k, val] : kv) {
+            auto it = std::find_if(std::begin(names), std::end(names),
+                                   [&](const char* n) { return k == n; });
+            if (it == std::end(names))
+                throw AsmError("wait: unknown field " + k);
+            if (val)
+                v |= 1u << (it - std::begin(names));
+        }
+        useCs1(Cs1::Wait);
+        cs1Value_ = 0x30000000u | v;
+    }
+
+    void setei(const std::string& rest) {
+        int64_t v = expr(rest);
+        if (v < 0 || v > 255)
+            throw AsmError("setei value must be 0..255");
+        useCs1(Cs1::Setei);
+        cs1Value_ = 0x20000000u | uint32_t(v);
+    }
+
+    void flush(const std::string& name) {
+        if (cs1Kind_ != Cs1::Flush)
+            cs1Value_ = 0x70000000u;
+        useCs1(Cs1::Flush);
+        cs1Value_ |= name == "flushr" ? 1u : 2u;
+    }
+
+    void setmas(const std::string& rest) {
+        int64_t v = expr(rest);
+        if (cs1Kind_ != Cs1::Mas)
+            cs1Value_ = 0x60000000u;
+        useCs1(Cs1::Mas);
+        cs1Value_ |= uint32_t(v) & 0x0FFFFFFF;
+    }
+
+    void stub(const std::string& name, const std::string& rest) {
+        auto kv = parseKeyValues(splitTop(rest, ','));
+        int tBit = name == "abn" ? 21 : name == "abp" ? 18 : 16;
+        int fBit = name == "abn" ? 22 : name == "abp" ? 19 : 17;
+        for (auto& [k, v] : kv) {
+            if (k == name + "t") {
+                if (v)
+                    stubs_ |= 1u << tBit;
+            } else if (k == name + "f") {
+                if (v)
+                    stubs_ |= 1u << fBit;
+            } else {
+                throw AsmError(name + ": unknown field " + k);
+            }
+        }
+        useSs();
+    }
+
+    // PLS ------------------------------------------------------------------------------
+    struct LocalPred {
+        unsigned index;
+        bool neg;
+    };
+    LocalPred localPred(const std::string& s) {
+        std::string t = lower(stripSpaces(s));
+        bool neg = !t.empty() && t[0] == '~';
+        if (neg)
+            t = t.substr(1);
+        auto n = parseIndexed(t, "@p", 7);
+        if (!n)
+            throw AsmError("expected a local predicate @p0..@p6, got '" + s + "'");
+        return {*n, neg};
+    }
+
+    void needPls(unsigned count) { plsCount_ = std::max(plsCount_, count); }
+
+    void pass(const std::string& rest) {
+        auto parts = splitTop(rest, ',');
+        if (parts.size() != 2)
+            throw AsmError("pass needs two operands");
+        std::string a = lower(stripSpaces(parts[0])), d = lower(stripSpaces(parts[1]));
+        if (d.rfind("@p", 0) == 0) { // pass %predN, @pK  (ELP)
+            LocalPred lp = localPred(d);
+            if (lp.index > 3 || lp.neg)
+                throw AsmError("pass into @p0..@p3 only");
+            uint8_t psrc;
+            if (a == "%lcntex")
+                psrc = 0;
+            else if (auto n = parseIndexed(a, "%pred", 32))
+                psrc = uint8_t(0x60 + *n);
+            else
+                throw AsmError("pass: unsupported source '" + parts[0] + "'");
+            elp_[lp.index] = psrc;
+            needPls(lp.index / 2 + 1);
+            return;
+        }
+        LocalPred lp = localPred(a); // pass @pK, %predN  (CLP result out)
+        auto n = parseIndexed(d, "%pred", 32);
+        if (lp.index < 4 || lp.neg || !n)
+            throw AsmError("pass @p4..@p6, %predN expected");
+        unsigned i = lp.index - 4;
+        clp_[i] |= 1u << 5 | *n;
+        needPls(i + 1);
+    }
+
+    void clp(const std::string& name, const std::string& rest) {
+        auto parts = splitTop(rest, ',');
+        if (parts.size() != 3)
+            throw AsmError(name + " needs two sources and a local destination");
+        LocalPred p0 = localPred(parts[0]), p1 = localPred(parts[1]), d = localPred(parts[2]);
+        if (d.index < 4 || d.neg)
+            throw AsmError(name + ": destination must be @p4..@p6");
+        unsigned i = d.index - 4;
+        uint32_t opc = name == "andp" ? 0 : name == "landp" ? 1 : 3;
+        clp_[i] |= opc << 14 | uint32_t(p0.neg) << 13 | p0.index << 10 | uint32_t(p1.neg) << 9 |
+                   p1.index << 6;
+        needPls(i + 1);
+    }
+
+    void packPls() {
+        b_.plsCount = plsCount_;
+        for (unsigned i = 0; i < plsCount_; ++i) {
+            uint32_t w = clp_[i];
+            if (i < 2)
+                w |= uint32_t(elp_[2 * i]) << 24 | uint32_t(elp_[2 * i + 1]) << 16;
+            b_.pls[i] = w;
+        }
+    }
+
+    // ALU ------------------------------------------------------------------------------
+    unsigned channelOf(const std::vector<std::string>& hp, const std::string& name) {
+        if (hp.size() < 2)
+            throw AsmError(name + " needs a channel (" + name + ",N)");
+        uint64_t ch;
+        if (!parseUnsigned(hp[1], ch) || ch > 5)
+            throw AsmError(name + ": channel must be 0..5");
+        if (b_.alsMask & (1u << ch))
+            throw AsmError("channel " + std::to_string(ch) + " used twice");
+        return unsigned(ch);
+    }
+
+    void rawAls(const std::vector<std::string>& hp, const std::string& rest) {
+        unsigned ch = channelOf(hp, ".als");
+        auto parts = splitTop(rest, ',');
+        b_.alsMask |= uint8_t(1u << ch);
+        b_.als[ch] = uint32_t(expr(parts[0]));
+        if (parts.size() > 1) {
+            auto kv = parseKeyValues({parts[1]});
+            b_.alesMask |= uint8_t(1u << ch);
+            b_.ales[ch] = uint16_t(kv["ales"]);
+        }
+    }
+
+    uint8_t src1Byte(const std::string& s) {
+        if (auto r = parseReg(s))
+            return *r;
+        int64_t v = expr(s);
+        if (v < 0 || v > 31)
+            throw AsmError("src1 immediate " + s + " must be 0..31 (use src2 for literals)");
+        return uint8_t(0xC0 | v);
+    }
+
+    uint8_t src2Byte(const std::string& s, unsigned ch, bool wide) {
+        if (auto r = parseReg(s))
+            return *r;
+        bool symbolic = false;
+        int64_t v = expr(s, &symbolic);
+        if (!symbolic && v >= 0 && v <= 15)
+            return uint8_t(0xC0 | v);
+        unsigned width;
+        if (symbolic) {
+            if (final_ && !fitsS32(v) && !(v >= 0 && !wide && v <= int64_t(UINT32_MAX)))
+                throw AsmError("symbol value " + s + " does not fit a 32-bit literal");
+            width = 32;
+        } else if (!wide) {
+            if (v < INT32_MIN || v > int64_t(UINT32_MAX))
+                throw AsmError("literal " + s + " does not fit 32 bits");
+            v = int32_t(uint32_t(v));
+            width = fitsS16(v) ? 16 : 32;
+        } else {
+            width = fitsS16(v) ? 16 : fitsS32(v) ? 32 : 64;
+        }
+        lits_.push_back({ch, width, uint64_t(v)});
+        return 0; // patched by allocateLiterals
+    }
+
+    uint8_t src3Byte(const std::string& s) {
+        auto r = parseReg(s);
+        if (!r)
+            throw AsmError("expected a register, got '" + s + "'");
+        return *r;
+    }
+
+    uint8_t dstByte(const std::string& s) {
+        if (auto r = parseReg(s))
+            return *r;
+        std::string t = lower(stripSpaces(s));
+        if (auto n = parseIndexed(t, "%ctpr", 4); n && *n > 0)
+            return uint8_t(0xD0 + *n);
+        if (t == "%empty" || t == "%empty.hi")
+            return 0xDF;
+        if (t == "%empty.lo")
+            return 0xDE;
+        throw AsmError("bad destination '" + s + "'");
+    }
+
+    static std::optional<uint8_t> stateReg(const std::string& s) {
+        std::string t = lower(stripSpaces(s));
+        if (t.empty() || t[0] != '%')
+            return std::nullopt;
+        t = t.substr(1);
+        for (const StateRegName& r : stateRegNames())
+            if (t == r.name)
+                return r.number;
+        if (t == "usbr")
+            return 0x1e;
+        uint64_t v;
+        if (t.rfind("sr", 0) == 0 && parseUnsigned(t.substr(2), v) && v < 256)
+            return uint8_t(v);
+        return std::nullopt;
+    }
+
+    PredCond predTerm(const std::string& raw) {
+        std::string t = lower(stripSpaces(raw));
+        PredCond c;
+        c.neg = !t.empty() && t[0] == '~';
+        if (c.neg)
+            t = t.substr(1);
+        if (auto n = parseIndexed(t, "%pred", 32)) {
+            c.kind = PredCond::Pred;
+            c.index = uint8_t(*n);
+        } else if (auto m = parseIndexed(t, "%pcnt", 32)) {
+            c.kind = PredCond::Pcnt;
+            c.index = uint8_t(*m);
+        } else {
+            throw AsmError("expected %predN or %pcntN, got '" + raw + "'");
+        }
+        return c;
+    }
+
+    void addCond(unsigned ch, const PredCond& c, bool mrgc) {
+        uint8_t psrc = uint8_t((c.kind == PredCond::Pred ? 0x60 : 0x40) + c.index);
+        unsigned cluster = ch / 3, bit = ch % 3;
+        for (CondEntry& e : conds_) {
+            if (e.cluster == cluster && e.mrgc == mrgc && e.psrc == psrc &&
+                !(e.mask & (1u << bit))) {
+                e.mask |= uint8_t(1u << bit);
+                e.neg |= uint8_t(c.neg << bit);
+                return;
+            }
+        }
+        CondEntry e{cluster, mrgc, psrc};
+        e.mask = uint8_t(1u << bit);
+        e.neg = uint8_t(c.neg << bit);
+        conds_.push_back(e);
+    }
+
+    void alu(const std::vector<std::string>& hp, std::string rest, const std::string& cond) {
+        const std::string& name = hp[0];
+        const OpInfo* info = findOpByName(name);
+        if (!info)
+            throw AsmError("unknown operation '" + name + "'");
+        unsigned ch = channelOf(hp, name);
+        if (!(info->channels & (1u << ch)))
+            throw AsmError(name + " cannot run in channel " + std::to_string(ch));
+        bool sm = false;
+        for (size_t i = 2; i < hp.size(); ++i) {
+            if (hp[i] == "sm")
+                sm = true;
+            else
+                throw AsmError(name + ": unknown flag '" + hp[i] + "'");
+        }
+        // Optional "mas=N" at the end (after a space or a comma).
+        std::optional<uint64_t> mas;
+        if (auto m = lower(rest).rfind("mas="); m != std::string::npos) {
+            uint64_t v;
+            if (!parseUnsigned(trim(rest.substr(m + 4)), v) || v > 0x7F)
+                throw AsmError("mas must be 0..0x7f");
+            mas = v;
+            rest = trim(rest.substr(0, m));
+            if (!rest.empty() && rest.back() == ',')
+                rest = trim(rest.substr(0, rest.size() - 1));
+        }
+        auto ops = splitTop(rest, ',');
+        if (ops.size() == 1 && ops[0].empty())
+            ops.clear();
+        auto want = [&](size_t n) {
+            if (ops.size() != n)
+                throw AsmError(name + " takes " + std::to_string(n) + " operands");
+        };
+        uint8_t s1 = 0, s2 = 0, d = 0;
+        bool hasAles = info->table != kTableShort;
+        uint16_t ales = uint16_t(info->table << 8 | 0xC0);
+        switch (info->form) {
+        case OpForm::Alu:
+        case OpForm::Load:
+            want(3);
+            s1 = src1Byte(ops[0]);
+            s2 = src2Byte(ops[1], ch, info->src2Wide);
+            d = dstByte(ops[2]);
+            break;
+        case OpForm::Merge: {
+            want(4);
+            s1 = src1Byte(ops[0]);
+            s2 = src2Byte(ops[1], ch, info->src2Wide);
+            d = dstByte(ops[2]);
+            addCond(ch, predTerm(ops[3]), true);
+            break;
+        }
+        case OpForm::Cmp: {
+            want(3);
+            s1 = src1Byte(ops[0]);
+            s2 = src2Byte(ops[1], ch, info->src2Wide);
+            auto p = parseIndexed(ops[2], "%pred", 32);
+            if (!p)
+                throw AsmError(name + ": destination must be %predN");
+            d = uint8_t(info->cmpop << 5 | *p);
+            break;
+        }
+        case OpForm::Store: {
+            // "value, [ src1 + src2 ]" or "value, src1, src2"
+            std::string addr1, addr2;
+            if (ops.size() == 2) {
+                std::string a = trim(ops[1]);
+                if (a.size() < 2 || a.front() != '[' || a.back() != ']')
+                    throw AsmError(name + ": expected [ src1 + src2 ]");
+                a = a.substr(1, a.size() - 2);
+                size_t plus = a.find('+');
+                if (plus == std::string::npos)
+                    throw AsmError(name + ": expected [ src1 + src2 ]");
+                addr1 = trim(a.substr(0, plus));
+                addr2 = trim(a.substr(plus + 1));
+            } else {
+                want(3);
+                addr1 = ops[1];
+                addr2 = ops[2];
+            }
+            s1 = src1Byte(addr1);
+            s2 = src2Byte(addr2, ch, true);
+            d = src3Byte(ops[0]);
+            break;
+        }
+        case OpForm::Unary:
+        case OpForm::Getsp:
+            want(2);
+            s1 = info->opce;
+            s2 = src2Byte(ops[0], ch, info->src2Wide);
+            d = dstByte(ops[1]);
+            break;
+        case OpForm::Rr: {
+            want(2);
+            auto sr = stateReg(ops[0]);
+            if (!sr)
+                throw AsmError(name + ": unknown state register '" + ops[0] + "'");
+            s1 = *sr;
+            s2 = 0xC0;
+            d = dstByte(ops[1]);
+            break;
+        }
+        case OpForm::Rw: {
+            want(2);
+            auto sr = stateReg(ops[1]);
+            if (!sr)
+                throw AsmError(name + ": unknown state register '" + ops[1] + "'");
+            s1 = 0xC0;
+            s2 = src2Byte(ops[0], ch, info->src2Wide);
+            d = *sr;
+            break;
+        }
+        case OpForm::Insf:
+            want(4);
+            s1 = src1Byte(ops[0]);
+            s2 = src2Byte(ops[1], ch, info->src2Wide);
+            ales = uint16_t(info->table << 8 | src3Byte(ops[2]));
+            d = dstByte(ops[3]);
+            break;
+        }
+        if (mas) {
+            if (info->form != OpForm::Load && info->form != OpForm::Store)
+                throw AsmError(name + ": mas= only applies to loads and stores");
+            static const int shift[6] = {21, -1, 14, 7, -1, 0};
+            if (shift[ch] < 0)
+                throw AsmError("channel " + std::to_string(ch) + " has no MAS");
+            if (cs1Kind_ != Cs1::Mas)
+                cs1Value_ = 0x60000000u;
+            useCs1(Cs1::Mas);
+            cs1Value_ |= uint32_t(*mas) << shift[ch];
+        }
+        b_.alsMask |= uint8_t(1u << ch);
+        b_.als[ch] = uint32_t(sm) << 31 | uint32_t(info->opc) << 24 | uint32_t(s1) << 16 |
+                     uint32_t(s2) << 8 | d;
+        if (hasAles) {
+            b_.alesMask |= uint8_t(1u << ch);
+            b_.ales[ch] = ales;
+        }
+        if (!cond.empty())
+            for (const std::string& term : splitAnd(cond))
+                addCond(ch, predTerm(term), false);
+    }
+
+    static std::vector<std::string> splitAnd(const std::string& s) {
+        std::vector<std::string> out;
+        size_t start = 0;
+        for (;;) {
+            size_t p = s.find("&&", start);
+            out.push_back(trim(s.substr(start, p - start)));
+            if (p == std::string::npos)
+                return out;
+            start = p + 2;
+        }
+    }
+
+    void packConditions() {
+        std::vector<uint16_t> halves;
+        for (const CondEntry& e : conds_)
+            halves.push_back(uint16_t((e.mrgc ? 2u : 0u) << 14 | e.cluster << 14 |
+                                      uint32_t(e.mask) << 10 | uint32_t(e.neg) << 7 | e.psrc));
+        if (halves.size() > 6)
+            throw AsmError("too many predicate conditions in one bundle (at most 6)");
+        b_.cdsCount = unsigned((halves.size() + 1) / 2);
+        for (size_t i = 0; i < halves.size(); ++i) {
+            if (i & 1)
+                b_.cds[i / 2] |= halves[i];
+            else
+                b_.cds[i / 2] |= uint32_t(halves[i]) << 16;
+        }
+    }
+
+    // LTS ------------------------------------------------------------------------------
+    void allocateLiterals() {
+        struct Word {
+            uint32_t value = 0;
+            bool hiFixed = false, loFixed = false;
+        };
+        std::vector<Word> words;
+        if (hasSetwd_)
+            words.push_back({setwdWord_, true, true});
+        auto patch = [&](unsigned ch, uint8_t byte) {
+            b_.als[ch] = (b_.als[ch] & ~0xFF00u) | uint32_t(byte) << 8;
+        };
+        auto full = [](const Word& w) { return w.hiFixed && w.loFixed; };
+        for (unsigned width : {64u, 32u, 16u}) {
+            for (const LitRequest& r : lits_) {
+                if (r.width != width)
+                    continue;
+                if (width == 64) {
+                    uint32_t lo = uint32_t(r.value), hi = uint32_t(r.value >> 32);
+                    bool found = false;
+                    for (size_t n = 0; n + 1 < words.size() && n < 3; ++n)
+                        if (full(words[n]) && full(words[n + 1]) && words[n].value == lo &&
+                            words[n + 1].value == hi) {
+                            patch(r.channel, uint8_t(0xDC + n));
+                            found = true;
+                            break;
+                        }
+                    if (found)
+                        continue;
+                    size_t n = words.size();
+                    if (n > 2)
+                        throw AsmError("too many literals in one bundle");
+                    words.push_back({lo, true, true});
+                    words.push_back({hi, true, true});
+                    patch(r.channel, uint8_t(0xDC + n));
+                } else if (width == 32) {
+                    uint32_t v = uint32_t(r.value);
+                    bool found = false;
+                    for (size_t n = 0; n < words.size(); ++n)
+                        if (full(words[n]) && words[n].value == v) {
+                            patch(r.channel, uint8_t(0xD8 + n));
+                            found = true;
+                            break;
+                        }
+                    if (found)
+                        continue;
+                    if (words.size() >= 4)
+                        throw AsmError("too many literals in one bundle");
+                    words.push_back({v, true, true});
+                    patch(r.channel, uint8_t(0xD8 + words.size() - 1));
+                } else {
+                    uint16_t v = uint16_t(r.value);
+                    bool found = false;
+                    for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
+                        if (words[n].hiFixed && uint16_t(words[n].value >> 16) == v) {
+                            patch(r.channel, uint8_t(0xD4 + n));
+                            found = true;
+                        } else if (words[n].loFixed && uint16_t(words[n].value) == v) {
+                            patch(r.channel, uint8_t(0xD0 + n));
+                            found = true;
+                        }
+                    }
+                    for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
+                        if (!words[n].hiFixed) {
+                            words[n].value |= uint32_t(v) << 16;
+                            words[n].hiFixed = true;
+                            patch(r.channel, uint8_t(0xD4 + n));
+                            found = true;
+                        } else if (!words[n].loFixed) {
+                            words[n].value |= v;
+                            words[n].loFixed = true;
+                            patch(r.channel, uint8_t(0xD0 + n));
+                            found = true;
+                        }
+                    }
+                    if (found)
+                        continue;
+                    if (words.size() >= 2)
+                        throw AsmError("too many 16-bit literals in one bundle");
+                    words.push_back({uint32_t(v) << 16, true, false});
+                    patch(r.channel, uint8_t(0xD4 + words.size() - 1));
+                }
+            }
+        }
+        b_.ltsCount = unsigned(words.size());
+        for (size_t i = 0; i < words.size(); ++i)
+            b_.lts[i] = words[i].value;
+    }
+
+    RawBundle b_;
+    uint64_t addr_;
+    const SymbolLookup& lookup_;
+    bool final_;
+    Cs1 cs1Kind_ = Cs1::None;
+    uint32_t cs1Value_ = 0, setbrBits_ = 0;
+    bool dblSetr1_ = false;
+    bool hasSetwd_ = false;
+    uint32_t setwdWord_ = 0;
+    bool ssUsed_ = false;
+    uint8_t ctop_ = 0, ipd_ = 3;
+    uint16_t ctcond_ = 0;
+    uint32_t stubs_ = 0;
+    std::vector<LitRequest> lits_;
+    std::vector<CondEntry> conds_;
+    unsigned plsCount_ = 0;
+    uint8_t elp_[4] = {};
+    uint32_t clp_[3] = {};
+};
+
+} // namespace
+
+std::vector<std::string> splitOps(const std::string& text) {
+    std::vector<std::string> out;
+    for (std::string& p : splitTop(text, ';'))
+        if (!p.empty())
+            out.push_back(p);
+    return out;
+}
+
+int64_t evalExpr(const std::string& raw, uint64_t dot, const SymbolLookup& lookup,
+                 bool finalPass, bool* symbolic) {
+    std::string s = stripSpaces(raw);
+    if (s.empty())
+        throw AsmError("missing value");
+    int64_t total = 0;
+    size_t i = 0;
+    bool first = true;
+    while (i < s.size()) {
+        int sign = 1;
+        if (s[i] == '+' || s[i] == '-') {
+            sign = s[i] == '-' ? -1 : 1;
+            ++i;
+        } else if (!first) {
+            throw AsmError("bad expression '" + raw + "'");
+        }
+        size_t j = i;
+        while (j < s.size() && s[j] != '+' && s[j] != '-')
+            ++j;
+        std::string term = s.substr(i, j - i);
+        if (term.empty())
+            throw AsmError("bad expression '" + raw + "'");
+        uint64_t v;
+        if (term == ".") {
+            v = dot;
+            if (symbolic)
+                *symbolic = true;
+        } else if (std::isdigit(static_cast<unsigned char>(term[0]))) {
+            if (!parseUnsigned(term, v))
+                throw AsmError("bad number '" + term + "'");
+        } else {
+            if (!(std::isalpha(static_cast<unsigned char>(term[0])) || term[0] == '_' ||
+                  term[0] == '.'))
+                throw AsmError("bad operand '" + raw + "'");
+            auto r = lookup ? lookup(term) : std::nullopt;
+            if (!r) {
+                if (finalPass)
+                    throw AsmError("undefined symbol '" + term + "'");
+                v = 0;
+            } else {
+                v = *r;
+            }
+            if (symbolic)
+                *symbolic = true;
+        }
+        total += sign * int64_t(v);
+        first = false;
+        i = j;
+    }
+    return total;
+}
+
+RawBundle encodeBundle(const std::vector<std::string>& ops, uint64_t address,
+                       const SymbolLookup& lookup, bool finalPass) {
+    Encoder e(address, lookup, finalPass);
+    for (const std::string& op : ops)
+        e.add(op);
+    RawBundle b = e.finish();
+    return b;
+}
+
+std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t address) {
+    std::string t = trim(text);
+    if (!t.empty() && t.front() == '{') {
+        if (t.back() != '}')
+            throw AsmError("unterminated bundle");
+        t = t.substr(1, t.size() - 2);
+    }
+    SymbolLookup none = [](const std::string&) { return std::optional<uint64_t>(); };
+    return packBundle(encodeBundle(splitOps(t), address, none, true));
+}
+
+} // namespace e2kvm::emu

@@ -1,0 +1,1031 @@
+#include "emu/cpu/Cpu.h"
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+
+namespace e2kvm::emu {
+
+namespace {
+
+__extension__ typedef __int128 Int128;
+__extension__ typedef unsigned __int128 UInt128;
+
+std::string hex(uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+constexpr uint64_t kAddrMask = (uint64_t(1) << 48) - 1;
+
+uint64_t makeCtpr(uint64_t target, uint8_t tag, uint8_t opc = 0) {
+    return (target & kAddrMask) | uint64_t(tag) << 54 | uint64_t(opc) << 57;
+}
+uint8_t ctprTag(uint64_t c) { return (c >> 54) & 7; }
+uint8_t ctprOpc(uint64_t c) { return (c >> 57) & 3; }
+bool ctprIsReturn(uint64_t c) { return ctprTag(c) == kCtprProcLabel && ctprOpc(c) == 3; }
+
+bool evenParity8(uint64_t v) { return (std::popcount(uint8_t(v)) & 1) == 0; }
+
+uint64_t bswap(uint64_t v, unsigned size) {
+    uint64_t r = 0;
+    for (unsigned i = 0; i < size; ++i)
+        r |= ((v >> (8 * i)) & 0xFF) << (8 * (size - 1 - i));
+    return r;
+}
+
+bool compare(OpKind kind, bool wide, uint8_t cmpop, uint64_t a, uint64_t b) {
+    if (kind == OpKind::CmpAnd) {
+        uint64_t r = a & b;
+        int64_t sr = wide ? int64_t(r) : int64_t(int32_t(uint32_t(r)));
+        switch (cmpop) {
+        case 2:
+            return sr == 0;
+        case 4:
+            return sr < 0;
+        case 5:
+            return evenParity8(r);
+        default:
+            return sr <= 0;
+        }
+    }
+    if (!wide) {
+        a = uint32_t(a);
+        b = uint32_t(b);
+    }
+    int64_t sa = wide ? int64_t(a) : int64_t(int32_t(uint32_t(a)));
+    int64_t sb = wide ? int64_t(b) : int64_t(int32_t(uint32_t(b)));
+    uint64_t diff = a - b;
+    switch (cmpop) {
+    case 0: { // signed overflow of a - b
+        unsigned top = wide ? 63 : 31;
+        return (((a ^ b) & (a ^ diff)) >> top) & 1;
+    }
+    case 1:
+        return a < b;
+    case 2:
+        return a == b;
+    case 3:
+        return a <= b;
+    case 4:
+        return wide ? int64_t(diff) < 0 : int32_t(uint32_t(diff)) < 0;
+    case 5:
+        return evenParity8(diff);
+    case 6:
+        return sa < sb;
+    default:
+        return sa <= sb;
+    }
+}
+
+} // namespace
+
+struct Cpu::Pending {
+    struct Store {
+        uint64_t addr, value;
+        uint8_t size, mas;
+    };
+    uint64_t value[6];
+    bool write[6];
+    Store stores[2];
+    unsigned nStores = 0;
+    bool stateWrite = false;
+    uint8_t stateReg = 0;
+    uint64_t stateValue = 0;
+    bool usdWrite = false;
+    uint64_t usdBase = 0, usdSize = 0;
+    uint32_t predSet = 0, predClear = 0;
+    uint64_t ctpr[4];
+};
+
+Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {}
+
+void Cpu::flushDecodeCache() {
+    for (unsigned i = 0; i < kCacheSize; ++i)
+        cache_[i].ip = ~uint64_t(0);
+}
+
+void Cpu::setPred(unsigned n, bool v) {
+    unsigned p = physPred(n);
+    s_.preds = (s_.preds & ~(1u << p)) | (uint32_t(v) << p);
+}
+
+const DecodedBundle& Cpu::fetch(uint64_t ip) {
+    DecodedBundle& slot = cache_[(ip >> 3) & (kCacheSize - 1)];
+    if (slot.ip == ip) [[likely]]
+        return slot;
+    if (ip & 7)
+        throw GuestException(ExcNum::IllegalInstrAddr, "IP " + hex(ip) + " is not 8-aligned");
+    uint64_t avail = 0;
+    const uint8_t* p = mem_.fetchPointer(ip, avail);
+    if (!p)
+        throw GuestException(ExcNum::InstrPageMiss, "no code at IP " + hex(ip));
+    RawBundle raw;
+    if (!unpackBundle(p, avail, raw)) {
+        slot = DecodedBundle{};
+        slot.ip = ip;
+        slot.size = 8;
+        slot.illegal = true;
+        slot.illegalReason = "invalid bundle layout";
+    } else {
+        decodeBundle(raw, ip, slot);
+    }
+    mem_.markCode(ip);
+    mem_.markCode(ip + slot.size - 1 < mem_.ramSize() ? ip + slot.size - 1 : ip);
+    return slot;
+}
+
+bool Cpu::predCond(const PredCond& c, uint32_t preds) const {
+    bool v;
+    if (c.kind == PredCond::Pred)
+        v = (preds >> physPred(c.index)) & 1;
+    else
+        v = s_.pcnt <= c.index;
+    return v != c.neg;
+}
+
+bool Cpu::ctCondition(uint16_t ctcond, uint32_t preds) const {
+    unsigned type = ctcond >> 5;
+    bool p = (preds >> physPred(ctcond & 0x1F)) & 1;
+    bool prologue = s_.pcnt != 0;
+    bool le = loopEnd();
+    switch (type) {
+    case 0:
+        return false;
+    case 1:
+        return true;
+    case 2:
+        return p;
+    case 3:
+        return !p;
+    case 4:
+        return le;
+    case 5:
+        return !le;
+    case 6:
+        return prologue ? le : (p || le);
+    case 7:
+        return prologue ? !le : (!p && !le);
+    case 14:
+        return prologue ? le : (!p || le);
+    case 15:
+        return prologue ? !le : (p && !le);
+    default: // 8, 9: %MLOCK — no speculative memory locks in this model
+        return false;
+    }
+}
+
+uint64_t Cpu::packLsr() const {
+    return uint64_t(s_.lcnt) | uint64_t(s_.ecnt & 0x1F) << 32 | uint64_t(s_.vlc) << 37 |
+           uint64_t(s_.over) << 38 | uint64_t(s_.pcnt & 0x1F) << 48;
+}
+
+void Cpu::unpackLsr(uint64_t v) {
+    s_.lcnt = uint32_t(v);
+    s_.ecnt = (v >> 32) & 0x1F;
+    s_.vlc = (v >> 37) & 1;
+    s_.over = (v >> 38) & 1;
+    s_.pcnt = (v >> 48) & 0x1F;
+}
+
+uint64_t Cpu::packBr() const {
+    return uint64_t(s_.rbs) | uint64_t(s_.rsz) << 6 | uint64_t(s_.rcur) << 12 |
+           uint64_t(s_.psz) << 18 | uint64_t(s_.pcur) << 23;
+}
+
+void Cpu::unpackBr(uint64_t v) {
+    s_.rbs = v & 0x3F;
+    s_.rsz = (v >> 6) & 0x3F;
+    s_.rcur = (v >> 12) & 0x3F;
+    s_.psz = (v >> 18) & 0x1F;
+    s_.pcur = (v >> 23) & 0x1F;
+    if (s_.rcur > s_.rsz)
+        s_.rcur = 0;
+    if (s_.pcur > s_.psz)
+        s_.pcur = 0;
+}
+
+uint64_t Cpu::topChainRecord(unsigned word) {
+    if (s_.pcspInd < 32)
+        throw GuestException(ExcNum::ChainStackBounds, "chain stack is empty");
+    return mem_.load(s_.pcspBase + s_.pcspInd - 32 + 8 * word, 8);
+}
+
+void Cpu::checkCall(unsigned wbs) const {
+    if (2 * wbs > s_.wdSize)
+        throw GuestException(ExcNum::WindowBounds, "call wbs=" + std::to_string(wbs) +
+                                                       " exceeds the window of " +
+                                                       std::to_string(s_.wdSize) + " registers");
+    if (s_.pspInd + 32ull * wbs > s_.pspSize)
+        throw GuestException(ExcNum::ProcStackBounds, "procedure stack overflow");
+    if (s_.pcspInd + 32 > s_.pcspSize)
+        throw GuestException(ExcNum::ChainStackBounds, "chain stack overflow");
+    if (!mem_.inRam(s_.pspBase + s_.pspInd, 32ull * wbs) ||
+        !mem_.inRam(s_.pcspBase + s_.pcspInd, 32))
+        throw GuestException(ExcNum::DataPage, "procedure/chain stack outside memory");
+}
+
+void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool trap) {
+    checkCall(wbs);
+    const unsigned n = 2 * wbs;
+    uint8_t* ps = mem_.ramPointer(s_.pspBase + s_.pspInd, 32ull * wbs);
+    for (unsigned p = 0; p < wbs; ++p) {
+        uint64_t rec[4] = {s_.regs[2 * p], s_.regs[2 * p + 1], 0, 0};
+        std::memcpy(ps + 32 * p, rec, 32);
+    }
+    s_.pspInd += 32ull * wbs;
+    uint64_t cr0lo = 0;
+    for (unsigned i = 0; i < 32; ++i)
+        cr0lo |= uint64_t((s_.preds >> i) & 1) << (2 * i);
+    uint64_t cr1lo = uint64_t(s_.wdPsize / 2) << 26 | uint64_t(wbs) << 33 |
+                     (s_.cuir & 0x1FFFF) << 40 | uint64_t(s_.psr & 0x7F) << 57;
+    uint64_t cr1hi = packBr() | uint64_t(s_.wdDbl) << 35 | (s_.usdSize >> 4) << 36;
+    uint64_t rec[4] = {cr0lo, returnIp & ~uint64_t(7), cr1lo, cr1hi};
+    mem_.write(s_.pcspBase + s_.pcspInd, rec, 32);
+    s_.pcspInd += 32;
+    std::memmove(s_.regs, s_.regs + n, (s_.wdSize - n) * 8);
+    s_.wdSize -= n;
+    s_.wdPsize = s_.wdSize;
+    s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
+    s_.ip = target;
+    if (trap)
+        s_.psr = s_.psr & 0x04; // keep sge; interrupts off
+    s_.psr |= trap ? 1 : 0;
+}
+
+void Cpu::returnProcedure(bool trapReturn) {
+    (void)trapReturn;
+    if (s_.pcspInd < 32)
+        throw GuestException(ExcNum::ChainStackBounds, "return with an empty chain stack");
+    uint64_t rec[4];
+    mem_.read(s_.pcspBase + s_.pcspInd - 32, rec, 32);
+    unsigned wbs = (rec[2] >> 33) & 0x7F, wpsz = (rec[2] >> 26) & 0x7F;
+    unsigned n = 2 * wbs;
+    unsigned callerSize = s_.wdPsize + n;
+    if (callerSize > 224 || 2 * wpsz > callerSize || s_.pspInd < 32ull * wbs)
+        throw GuestException(ExcNum::ProcStackBounds, "chain record does not match the window");
+    const uint8_t* ps = mem_.ramPointer(s_.pspBase + s_.pspInd - 32ull * wbs, 32ull * wbs);
+    std::memmove(s_.regs + n, s_.regs, s_.wdPsize * 8);
+    for (unsigned p = 0; p < wbs; ++p) {
+        std::memcpy(&s_.regs[2 * p], ps + 32 * p, 8);
+        std::memcpy(&s_.regs[2 * p + 1], ps + 32 * p + 8, 8);
+    }
+    s_.pspInd -= 32ull * wbs;
+    s_.pcspInd -= 32;
+    s_.wdSize = callerSize;
+    s_.wdPsize = 2 * wpsz;
+    s_.wdDbl = (rec[3] >> 35) & 1;
+    unpackBr(rec[3] & 0xFFFFFFF);
+    uint32_t preds = 0;
+    for (unsigned i = 0; i < 32; ++i)
+        preds |= uint32_t((rec[0] >> (2 * i)) & 1) << i;
+    s_.preds = preds;
+    s_.psr = uint32_t(rec[2] >> 57) & 0x7F;
+    s_.cuir = (rec[2] >> 40) & 0x1FFFF;
+    s_.usdSize = (rec[3] >> 36) << 4;
+    s_.usdBase = s_.sbr - s_.usdSize;
+    s_.ip = rec[1] & ~uint64_t(7);
+    s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
+}
+
+void Cpu::returnFromCall() { returnProcedure(false); }
+
+void Cpu::enterTrap(ExcNum exc, uint8_t channels, uint64_t faultIp) {
+    TirEntry t;
+    t.hi = (uint64_t(1) << unsigned(exc)) | uint64_t(channels & 0x3F) << 44 |
+           uint64_t(tirs_.size() & 0xFF) << 56;
+    t.lo = faultIp & kAddrMask;
+    if (tirs_.size() < 19)
+        tirs_.push_back(t);
+    unsigned wbs = s_.wdSize / 2;
+    uint64_t base = s_.oscudLo & kAddrMask;
+    callProcedure(base, wbs, faultIp, true);
+}
+
+uint64_t Cpu::readStateReg(uint8_t n) {
+    switch (n) {
+    case 0x00:
+        return s_.psr;
+    case 0x01:
+        return uint64_t(s_.wdSize * 8) << 16 | uint64_t(s_.wdPsize * 8) << 32 |
+               uint64_t(s_.wdDbl) << 49;
+    case 0x04:
+    case 0x06:
+        return 0;
+    case 0x07:
+        return s_.pspInd | s_.pspSize << 32;
+    case 0x09:
+        return s_.pspBase | uint64_t(3) << 59;
+    case 0x0b:
+    case 0x13:
+        return 0; // everything is already spilled
+    case 0x0d:
+        return s_.pcspInd | s_.pcspSize << 32;
+    case 0x0f:
+        return s_.pcspBase | uint64_t(3) << 59;
+    case 0x15:
+    case 0x16:
+    case 0x17:
+        return s_.ctpr[n - 0x14];
+    case 0x1e:
+        return s_.sbr;
+    case 0x25:
+        return s_.cuir;
+    case 0x26:
+        return s_.oscudHi;
+    case 0x27:
+        return s_.oscudLo;
+    case 0x28:
+        return s_.osgdHi;
+    case 0x29:
+        return s_.osgdLo;
+    case 0x2c:
+        return s_.usdSize << 32;
+    case 0x2d:
+        return s_.usdBase | uint64_t(3) << 59;
+    case 0x30:
+        return s_.cudHi;
+    case 0x31:
+        return s_.cudLo;
+    case 0x32:
+        return s_.gdHi;
+    case 0x33:
+        return s_.gdLo;
+    case 0x51:
+        return topChainRecord(1);
+    case 0x53:
+        return topChainRecord(0);
+    case 0x55:
+        return topChainRecord(3);
+    case 0x57:
+        return topChainRecord(2);
+    case 0x80:
+        return s_.upsr;
+    case 0x81:
+        return s_.ip;
+    case 0x83:
+        return packLsr();
+    case 0x87:
+        return s_.ilcr;
+    case 0x88:
+        return packBr();
+    case 0x89:
+        return 0;
+    case 0x8a:
+        return kIdr;
+    case 0x90:
+    case 0x92:
+        return s_.bundles;
+    case 0x9c:
+        if (!(s_.psr & 1))
+            break;
+        return tirs_.empty() ? 0 : tirs_.back().hi;
+    case 0x9d: {
+        if (!(s_.psr & 1))
+            break;
+        if (tirs_.empty())
+            return 0;
+        uint64_t lo = tirs_.back().lo;
+        tirs_.pop_back();
+        return lo;
+    }
+    default:
+        throw GuestException(ExcNum::IllegalOpcode,
+                             "read of unsupported state register " + hex(n));
+    }
+    throw GuestException(ExcNum::PrivAction, "read of privileged state register " + hex(n));
+}
+
+void Cpu::writeStateReg(uint8_t n, uint64_t v) {
+    bool user = n == 0x80 || n == 0x83 || n == 0x87 || (n >= 0x15 && n <= 0x17);
+    if (!user && !(s_.psr & 1))
+        throw GuestException(ExcNum::PrivAction, "write of privileged state register " + hex(n));
+    auto writeChain = [&](unsigned word) {
+        topChainRecord(word); // bounds check
+        mem_.store(s_.pcspBase + s_.pcspInd - 32 + 8 * word, 8, v);
+    };
+    switch (n) {
+    case 0x00:
+        s_.psr = v & 0x7F;
+        return;
+    case 0x07:
+        s_.pspInd = uint32_t(v);
+        s_.pspSize = v >> 32;
+        return;
+    case 0x09:
+        s_.pspBase = v & kAddrMask;
+        return;
+    case 0x0d:
+        s_.pcspInd = uint32_t(v);
+        s_.pcspSize = v >> 32;
+        return;
+    case 0x0f:
+        s_.pcspBase = v & kAddrMask;
+        return;
+    case 0x15:
+    case 0x16:
+    case 0x17:
+        s_.ctpr[n - 0x14] = v;
+        return;
+    case 0x1e:
+        s_.sbr = v & kAddrMask;
+        return;
+    case 0x25:
+        s_.cuir = v;
+        return;
+    case 0x26:
+        s_.oscudHi = v;
+        return;
+    case 0x27:
+        s_.oscudLo = v;
+        return;
+    case 0x28:
+        s_.osgdHi = v;
+        return;
+    case 0x29:
+        s_.osgdLo = v;
+        return;
+    case 0x2c:
+        s_.usdSize = v >> 32;
+        return;
+    case 0x2d:
+        s_.usdBase = v & kAddrMask;
+        return;
+    case 0x30:
+        s_.cudHi = v;
+        return;
+    case 0x31:
+        s_.cudLo = v;
+        return;
+    case 0x32:
+        s_.gdHi = v;
+        return;
+    case 0x33:
+        s_.gdLo = v;
+        return;
+    case 0x51:
+        return writeChain(1);
+    case 0x53:
+        return writeChain(0);
+    case 0x55:
+        return writeChain(3);
+    case 0x57:
+        return writeChain(2);
+    case 0x80:
+        s_.upsr = uint32_t(v) & 0x7FF;
+        return;
+    case 0x83:
+        unpackLsr(v);
+        return;
+    case 0x87:
+        s_.ilcr = v;
+        return;
+    case 0x88:
+        unpackBr(v);
+        return;
+    case 0x9d:
+        tirs_.clear(); // un-freeze the TIR LIFO
+        return;
+    default:
+        throw GuestException(ExcNum::IllegalOpcode,
+                             "write of unsupported state register " + hex(n));
+    }
+}
+
+void Cpu::step() {
+    const DecodedBundle& b = fetch(s_.ip);
+    execute(b);
+}
+
+StopInfo Cpu::run(uint64_t maxBundles) {
+    pendingStop_ = StopInfo{};
+    if (mem_.takeCodeDirty())
+        flushDecodeCache();
+    for (uint64_t i = 0; i < maxBundles; ++i) {
+        uint64_t ip = s_.ip;
+        try {
+            const DecodedBundle& b = fetch(ip);
+            execute(b);
+        } catch (const GuestException& e) {
+            if (userMode_) {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e.num();
+                st.message = e.what();
+                st.ip = ip;
+                return st;
+            }
+            try {
+                enterTrap(e.num(), e.channels(), ip);
+            } catch (const GuestException& e2) {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e2.num();
+                st.message = std::string("while entering the trap handler for ") +
+                             excName(e.num()) + ": " + e2.what();
+                st.ip = ip;
+                return st;
+            }
+        }
+        if (pendingStop_.reason != StopReason::None) [[unlikely]]
+            return pendingStop_;
+    }
+    StopInfo st;
+    st.reason = StopReason::Budget;
+    st.ip = s_.ip;
+    return st;
+}
+
+void Cpu::execute(const DecodedBundle& b) {
+    if (b.illegal) [[unlikely]]
+        throw GuestException(ExcNum::IllegalOpcode, b.illegalReason, b.illegalChannels);
+    const unsigned wdSize = b.setwd ? 2u * b.wsz : s_.wdSize;
+    if (b.setwd && wdSize < s_.wdPsize)
+        throw GuestException(ExcNum::IllegalOpcode, "setwd: window of " + std::to_string(wdSize) +
+                                                        " registers is smaller than the " +
+                                                        "parameter area");
+    if (b.needWindow > wdSize) [[unlikely]]
+        throw GuestException(ExcNum::WindowBounds,
+                             "%r" + std::to_string(b.needWindow - 1) + " outside a window of " +
+                                 std::to_string(wdSize) + " registers");
+    if (b.needBased) {
+        unsigned span = 2 * (s_.rsz + 1);
+        if (b.needBased > span || 2 * s_.rbs + span > wdSize)
+            throw GuestException(ExcNum::WindowBounds,
+                                 "%b[" + std::to_string(b.needBased - 1) +
+                                     "] outside the based area or the window");
+    }
+    const uint32_t preds0 = s_.preds;
+    Pending pd;
+    pd.ctpr[1] = s_.ctpr[1];
+    pd.ctpr[2] = s_.ctpr[2];
+    pd.ctpr[3] = s_.ctpr[3];
+    uint64_t returnTarget = 0;
+    switch (b.cs0) {
+    case Cs0Kind::Disp:
+        pd.ctpr[b.cs0Ctpr] = makeCtpr(b.cs0Value, kCtprLocal);
+        break;
+    case Cs0Kind::Sdisp: {
+        uint64_t base = userMode_ ? kFakeTrapTable : (s_.oscudLo & kAddrMask);
+        pd.ctpr[b.cs0Ctpr] = makeCtpr(base + b.cs0Value * 0x800, kCtprSystem);
+        break;
+    }
+    case Cs0Kind::Return:
+        returnTarget = topChainRecord(1) & ~uint64_t(7);
+        pd.ctpr[3] = makeCtpr(returnTarget, kCtprProcLabel, 3);
+        break;
+    default:
+        break;
+    }
+
+    auto rd = [this](const Operand& o) -> uint64_t {
+        switch (o.type) {
+        case OperandType::Direct:
+            return s_.regs[o.index];
+        case OperandType::Based:
+            return s_.regs[basedSlot(o.index)];
+        default:
+            return o.imm;
+        }
+    };
+
+    for (unsigned i = 0; i < b.nOps; ++i) {
+        const DecodedOp& op = b.ops[i];
+        pd.write[i] = false;
+        bool enabled = true;
+        for (unsigned c = 0; c < op.nConds; ++c)
+            enabled &= predCond(op.conds[c], preds0);
+        if (!enabled)
+            continue;
+        const uint64_t a = rd(op.src1), bv = rd(op.src2);
+        const bool wide = op.info->dstWide;
+        uint64_t r = 0;
+        switch (op.kind) {
+        case OpKind::And:
+            r = a & bv;
+            break;
+        case OpKind::Andn:
+            r = a & ~bv;
+            break;
+        case OpKind::Or:
+            r = a | bv;
+            break;
+        case OpKind::Orn:
+            r = a | ~bv;
+            break;
+        case OpKind::Xor:
+            r = a ^ bv;
+            break;
+        case OpKind::Xorn:
+            r = a ^ ~bv;
+            break;
+        case OpKind::Add:
+            r = a + bv;
+            break;
+        case OpKind::Sub:
+            r = a - bv;
+            break;
+        case OpKind::Shl:
+            r = wide ? a << (bv & 63) : uint32_t(a) << (bv & 31);
+            break;
+        case OpKind::Shr:
+            r = wide ? a >> (bv & 63) : uint32_t(a) >> (bv & 31);
+            break;
+        case OpKind::Sar:
+            r = wide ? uint64_t(int64_t(a) >> (bv & 63))
+                     : uint32_t(int32_t(uint32_t(a)) >> (bv & 31));
+            break;
+        case OpKind::Scl:
+            r = wide ? std::rotl(a, int(bv & 63)) : std::rotl(uint32_t(a), int(bv & 31));
+            break;
+        case OpKind::Scr:
+            r = wide ? std::rotr(a, int(bv & 63)) : std::rotr(uint32_t(a), int(bv & 31));
+            break;
+        case OpKind::Sxt:
+            switch (a & 7) {
+            case 0:
+                r = uint64_t(int64_t(int8_t(bv)));
+                break;
+            case 1:
+                r = uint64_t(int64_t(int16_t(bv)));
+                break;
+            case 2:
+            case 3:
+                r = uint64_t(int64_t(int32_t(uint32_t(bv))));
+                break;
+            case 4:
+                r = uint8_t(bv);
+                break;
+            case 5:
+                r = uint16_t(bv);
+                break;
+            default:
+                r = uint32_t(bv);
+            }
+            break;
+        case OpKind::Merge:
+            r = predCond(op.mrgc, preds0) ? bv : a;
+            break;
+        case OpKind::Getf: {
+            unsigned width = wide ? 64 : 32;
+            unsigned off = bv & (width - 1), len = (bv >> 6) & (width - 1);
+            bool sign = (bv >> 12) & 1;
+            uint64_t v = wide ? std::rotr(a, int(off)) : std::rotr(uint32_t(a), int(off));
+            if (len == 0) {
+                r = 0;
+            } else {
+                uint64_t mask = (uint64_t(1) << len) - 1;
+                r = v & mask;
+                if (sign && ((r >> (len - 1)) & 1))
+                    r |= ~mask;
+            }
+            break;
+        }
+        case OpKind::Insf: {
+            unsigned width = wide ? 64 : 32;
+            unsigned off = bv & (width - 1), len = (bv >> 6) & (width - 1);
+            uint64_t mask = len ? ((uint64_t(1) << len) - 1) << off : 0;
+            r = (a & ~mask) | ((rd(op.src3) << off) & mask);
+            break;
+        }
+        case OpKind::Cmp:
+        case OpKind::CmpAnd: {
+            bool res = compare(op.kind, op.info->src1Wide, op.info->cmpop, a, bv);
+            unsigned p = physPred(op.dst);
+            if (res) {
+                pd.predSet |= 1u << p;
+                pd.predClear &= ~(1u << p);
+            } else {
+                pd.predClear |= 1u << p;
+                pd.predSet &= ~(1u << p);
+            }
+            continue;
+        }
+        case OpKind::Mul:
+            r = wide ? a * bv : uint32_t(uint32_t(a) * uint32_t(bv));
+            break;
+        case OpKind::UMulX:
+            r = uint64_t(uint32_t(a)) * uint32_t(bv);
+            break;
+        case OpKind::SMulX:
+            r = uint64_t(int64_t(int32_t(uint32_t(a))) * int32_t(uint32_t(bv)));
+            break;
+        case OpKind::UMulHd:
+            r = uint64_t((UInt128(a) * UInt128(bv)) >> 64);
+            break;
+        case OpKind::SMulHd:
+            r = uint64_t((Int128(int64_t(a)) * Int128(int64_t(bv))) >> 64);
+            break;
+        case OpKind::UDiv:
+        case OpKind::SDiv:
+        case OpKind::UDivX:
+        case OpKind::UModX:
+        case OpKind::SDivX:
+        case OpKind::SModX: {
+            bool wideDivisor = wide && (op.kind == OpKind::UDiv || op.kind == OpKind::SDiv);
+            uint64_t d = wideDivisor ? bv : uint32_t(bv);
+            if (d == 0) {
+                if (op.sm) {
+                    r = 0;
+                    break;
+                }
+                throw GuestException(ExcNum::Div, "division by zero", uint8_t(1u << op.channel));
+            }
+            switch (op.kind) {
+            case OpKind::UDiv:
+                r = wide ? a / d : uint32_t(a) / uint32_t(d);
+                break;
+            case OpKind::SDiv:
+                if (wide) {
+                    int64_t x = int64_t(a), y = int64_t(d);
+                    r = (y == -1) ? uint64_t(0) - a : uint64_t(x / y);
+                } else {
+                    int32_t x = int32_t(uint32_t(a)), y = int32_t(uint32_t(d));
+                    r = uint32_t(y == -1 ? uint32_t(0) - uint32_t(x) : uint32_t(x / y));
+                }
+                break;
+            case OpKind::UDivX:
+                r = uint32_t(a / d);
+                break;
+            case OpKind::UModX:
+                r = uint32_t(a % d);
+                break;
+            case OpKind::SDivX: {
+                int64_t y = int32_t(uint32_t(d));
+                r = y == -1 ? uint32_t(0 - a) : uint32_t(uint64_t(int64_t(a) / y));
+                break;
+            }
+            default: {
+                int64_t y = int32_t(uint32_t(d));
+                r = y == -1 ? 0 : uint32_t(uint64_t(int64_t(a) % y));
+                break;
+            }
+            }
+            break;
+        }
+        case OpKind::Mov:
+            r = bv;
+            break;
+        case OpKind::Bitrev: {
+            uint64_t x = wide ? bv : uint32_t(bv);
+            uint64_t y = 0;
+            for (unsigned k = 0; k < 64; ++k)
+                y |= ((x >> k) & 1) << (63 - k);
+            r = wide ? y : y >> 32;
+            break;
+        }
+        case OpKind::Lzcnt:
+            r = wide ? unsigned(std::countl_zero(bv)) : unsigned(std::countl_zero(uint32_t(bv)));
+            break;
+        case OpKind::Popcnt:
+            r = wide ? unsigned(std::popcount(bv)) : unsigned(std::popcount(uint32_t(bv)));
+            break;
+        case OpKind::Load: {
+            const uint64_t addr = a + bv;
+            const unsigned size = op.info->memSize;
+            if ((addr & (size - 1)) && !(op.mas & 0x10)) {
+                if (op.sm) {
+                    r = 0;
+                    break;
+                }
+                throw GuestException(ExcNum::AddrNotAligned,
+                                     std::string(op.info->name) + " at " + hex(addr),
+                                     uint8_t(1u << op.channel));
+            }
+            try {
+                r = mem_.load(addr, size, op.mas);
+            } catch (const GuestException& e) {
+                if (!op.sm)
+                    throw GuestException(e.num(), e.what(), uint8_t(1u << op.channel));
+                r = 0;
+            }
+            if (op.mas & 0x08)
+                r = bswap(r, size);
+            break;
+        }
+        case OpKind::Store: {
+            if (b.loopMode && s_.pcnt != 0)
+                continue; // prologue iteration of a pipelined loop
+            const uint64_t addr = a + bv;
+            const unsigned size = op.info->memSize;
+            if ((addr & (size - 1)) && !(op.mas & 0x10))
+                throw GuestException(ExcNum::AddrNotAligned,
+                                     std::string(op.info->name) + " at " + hex(addr),
+                                     uint8_t(1u << op.channel));
+            if (!mem_.storable(addr, size))
+                throw GuestException(ExcNum::DataPage,
+                                     std::string(op.info->name) + " at " + hex(addr) +
+                                         ": no memory there",
+                                     uint8_t(1u << op.channel));
+            uint64_t v = rd(op.src3);
+            if (size < 8)
+                v &= (uint64_t(1) << (8 * size)) - 1;
+            if (op.mas & 0x08)
+                v = bswap(v, size);
+            pd.stores[pd.nStores++] = {addr, v, uint8_t(size), op.mas};
+            continue;
+        }
+        case OpKind::Getsp: {
+            int64_t delta = int64_t(int32_t(uint32_t(bv))) & ~int64_t(15);
+            uint64_t base = pd.usdWrite ? pd.usdBase : s_.usdBase;
+            uint64_t size = pd.usdWrite ? pd.usdSize : s_.usdSize;
+            pd.usdWrite = true;
+            pd.usdBase = base + uint64_t(delta);
+            pd.usdSize = size - uint64_t(delta);
+            r = pd.usdBase;
+            break;
+        }
+        case OpKind::Rr:
+            r = readStateReg(uint8_t(op.src1.imm));
+            break;
+        case OpKind::Rw: {
+            uint8_t n = op.dst;
+            bool user = n == 0x80 || n == 0x83 || n == 0x87 || (n >= 0x15 && n <= 0x17);
+            if (!user && !(s_.psr & 1))
+                throw GuestException(ExcNum::PrivAction,
+                                     "write of privileged state register " + hex(n), 1);
+            if (!stateRegName(n) || n == 0x81 || n == 0x8a || n == 0x90 || n == 0x92)
+                throw GuestException(ExcNum::IllegalOpcode,
+                                     "write of unsupported state register " + hex(n), 1);
+            pd.stateWrite = true;
+            pd.stateReg = n;
+            pd.stateValue = op.info->src2Wide ? bv : uint32_t(bv);
+            continue;
+        }
+        case OpKind::Getpl:
+            throw GuestException(ExcNum::IllegalOpcode, "getpl needs protected mode",
+                                 uint8_t(1u << op.channel));
+        }
+        pd.value[i] = r;
+        pd.write[i] = true;
+        if (op.dstType == DstType::Ctpr)
+            pd.ctpr[op.dst] = makeCtpr(r, kCtprLocal);
+    }
+
+    // Control transfer: decide and validate before anything is committed.
+    const bool cond = ctCondition(b.ctcond, preds0);
+    enum class Xfer { None, Jump, Call, SysCall, Return, Done } xfer = Xfer::None;
+    uint64_t target = 0;
+    if (cond) {
+        if (b.cs0 == Cs0Kind::Ibranch) {
+            xfer = Xfer::Jump;
+            target = b.cs0Value;
+        } else if (b.cs0 == Cs0Kind::Done) {
+            if (!(s_.psr & 1))
+                throw GuestException(ExcNum::PrivAction, "done in user mode");
+            if (s_.pcspInd < 32)
+                throw GuestException(ExcNum::ChainStackBounds, "done with an empty chain stack");
+            xfer = Xfer::Done;
+        } else if (b.ctop) {
+            uint64_t c = pd.ctpr[b.ctop];
+            uint8_t tag = ctprTag(c);
+            target = c & kAddrMask;
+            if (b.call) {
+                if (tag == kCtprLocal)
+                    xfer = Xfer::Call;
+                else if (tag == kCtprSystem)
+                    xfer = Xfer::SysCall;
+                else
+                    throw GuestException(ExcNum::IllegalOpcode,
+                                         "call through %ctpr" + std::to_string(b.ctop) +
+                                             " which holds no procedure label");
+                checkCall(b.wbs);
+            } else if (tag == kCtprLocal) {
+                xfer = Xfer::Jump;
+            } else if (ctprIsReturn(c)) {
+                if (s_.pcspInd < 32)
+                    throw GuestException(ExcNum::ChainStackBounds,
+                                         "return with an empty chain stack");
+                xfer = Xfer::Return;
+            } else {
+                throw GuestException(ExcNum::IllegalOpcode,
+                                     "ct through %ctpr" + std::to_string(b.ctop) +
+                                         " which holds no valid target");
+            }
+        }
+    }
+
+    // ---- commit ----
+    if (b.setwd) {
+        s_.wdSize = wdSize;
+        s_.wdDbl = b.dbl;
+    }
+    s_.ctpr[1] = pd.ctpr[1];
+    s_.ctpr[2] = pd.ctpr[2];
+    s_.ctpr[3] = pd.ctpr[3];
+    for (unsigned i = 0; i < b.nOps; ++i) {
+        if (!pd.write[i])
+            continue;
+        const DecodedOp& op = b.ops[i];
+        unsigned slot;
+        if (op.dstType == DstType::Direct)
+            slot = op.dst;
+        else if (op.dstType == DstType::Based)
+            slot = basedSlot(op.dst);
+        else
+            continue;
+        uint64_t v = pd.value[i];
+        if (!op.info->dstWide && op.kind != OpKind::Load && !s_.wdDbl)
+            v = (s_.regs[slot] & 0xFFFFFFFF00000000ull) | uint32_t(v);
+        else if (!op.info->dstWide && op.kind != OpKind::Load)
+            v = uint32_t(v);
+        s_.regs[slot] = v;
+    }
+    s_.preds = (s_.preds | pd.predSet) & ~pd.predClear;
+    for (unsigned i = 0; i < pd.nStores; ++i) {
+        const auto& st = pd.stores[i];
+        mem_.store(st.addr, st.size, st.value, st.mas);
+    }
+    if (pd.usdWrite) {
+        s_.usdBase = pd.usdBase;
+        s_.usdSize = pd.usdSize;
+    }
+    if (pd.stateWrite)
+        writeStateReg(pd.stateReg, pd.stateValue);
+
+    if (b.nPls) {
+        const DecodedPls& p = b.pls;
+        bool lp[7] = {};
+        for (unsigned e = 0; e < 4; ++e) {
+            if (!p.elpUsed[e])
+                continue;
+            uint8_t src = p.elp[e];
+            lp[e] = src == 0 ? s_.lcnt == 0 : ((preds0 >> physPred(src & 0x1F)) & 1);
+        }
+        for (unsigned i = 0; i < b.nPls; ++i) {
+            bool v0 = lp[p.p0[i]] != p.neg0[i], v1 = lp[p.p1[i]] != p.neg1[i];
+            if (p.clpOpc[i] == 3) {
+                lp[4 + i] = v0 ? v1 : false;
+                if (p.vdst[i] && v0)
+                    setPred(p.pdst[i], v1);
+            } else {
+                lp[4 + i] = v0 && v1;
+                if (p.vdst[i])
+                    setPred(p.pdst[i], lp[4 + i]);
+            }
+        }
+    }
+
+    if (b.setbn) {
+        s_.rbs = b.rbs;
+        s_.rsz = b.rsz;
+        s_.rcur = b.rcur;
+    }
+    if (b.setbp) {
+        s_.psz = b.psz;
+        s_.pcur = 0;
+    }
+    auto fires = [cond](uint8_t stub) { return ((stub & 1) && cond) || ((stub & 2) && !cond); };
+    if (b.alc && fires(b.alc)) {
+        if (s_.pcnt)
+            --s_.pcnt;
+        if (s_.lcnt)
+            --s_.lcnt;
+        s_.over = s_.lcnt == 0;
+        if (s_.lcnt == 0 && s_.vlc && s_.ecnt)
+            --s_.ecnt;
+    }
+    if (b.abn && fires(b.abn))
+        s_.rcur = (s_.rcur + s_.rsz) % (s_.rsz + 1);
+    if (b.abp && fires(b.abp))
+        s_.pcur = (s_.pcur + s_.psz) % (s_.psz + 1);
+
+    ++s_.bundles;
+    const uint64_t next = b.ip + b.size;
+    const bool waitTrap = b.waitTrap;
+    switch (xfer) {
+    case Xfer::None:
+        s_.ip = next;
+        break;
+    case Xfer::Jump:
+        s_.ip = target;
+        break;
+    case Xfer::Call:
+        callProcedure(target, b.wbs, next, false);
+        break;
+    case Xfer::SysCall:
+        if (userMode_) {
+            callProcedure(target, b.wbs, next, false);
+            pendingStop_.reason = StopReason::SystemCall;
+            pendingStop_.ip = b.ip;
+            pendingStop_.entry = unsigned((target - kFakeTrapTable) / 0x800);
+        } else {
+            callProcedure(target, b.wbs, next, false);
+            s_.psr |= 1; // entering the OS through a system label
+        }
+        break;
+    case Xfer::Return:
+    case Xfer::Done:
+        returnProcedure(xfer == Xfer::Done);
+        break;
+    }
+    if (waitTrap && pendingStop_.reason == StopReason::None) {
+        pendingStop_.reason = StopReason::Wait;
+        pendingStop_.ip = b.ip;
+    }
+    if (mem_.takeCodeDirty()) [[unlikely]]
+        flushDecodeCache();
+}
+
+} // namespace e2kvm::emu

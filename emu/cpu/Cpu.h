@@ -1,0 +1,128 @@
+#pragma once
+// Cpu: an E2K (elbrus-v3 integer subset) interpreter. Executes predecoded bundles with
+// bundle semantics (all reads before any write, highest channel wins), register windows
+// spilled to the procedure stack and chain records kept in guest memory (ISA notes §2, §4).
+// Exceptions either enter the guest's trap table (system mode) or stop run() (user mode).
+#include "emu/cpu/DecodedBundle.h"
+#include "emu/cpu/GuestException.h"
+#include "emu/cpu/GuestMemory.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace e2kvm::emu {
+
+// CTPR tags (linux-headers cpu_regs_types.h) and the "return" opc.
+enum : uint8_t { kCtprEmpty = 0, kCtprProcLabel = 2, kCtprLocal = 3, kCtprSystem = 5 };
+
+struct CpuState {
+    uint64_t ip = 0;
+    uint64_t regs[256] = {}; // current window at slots 0..wdSize-1, globals at 224..255
+    unsigned wdSize = 0, wdPsize = 0;
+    bool wdDbl = false;
+    unsigned rbs = 0, rsz = 0, rcur = 0, psz = 0, pcur = 0; // BR
+    uint32_t preds = 0;                                    // physical predicate values
+    uint64_t ctpr[4] = {};                                 // [1..3] in hardware layout
+    uint32_t lcnt = 0;
+    uint8_t ecnt = 0, pcnt = 0;
+    bool vlc = false, over = false;
+    uint64_t ilcr = 0;
+    uint32_t psr = 0, upsr = 0;
+    uint64_t usdBase = 0, usdSize = 0, sbr = 0;
+    uint64_t pspBase = 0, pspInd = 0, pspSize = 0;
+    uint64_t pcspBase = 0, pcspInd = 0, pcspSize = 0;
+    uint64_t oscudLo = 0, oscudHi = 0, osgdLo = 0, osgdHi = 0;
+    uint64_t cudLo = 0, cudHi = 0, gdLo = 0, gdHi = 0, cuir = 0;
+    uint64_t bundles = 0; // executed bundles (%clkr)
+};
+
+enum class StopReason { None, Budget, Exception, SystemCall, Wait };
+
+struct StopInfo {
+    StopReason reason = StopReason::None;
+    ExcNum exc = ExcNum::IllegalOpcode;
+    std::string message;
+    uint64_t ip = 0;        // bundle that faulted / made the system call
+    unsigned entry = 0;     // system call: trap-table entry number
+};
+
+struct TirEntry {
+    uint64_t hi = 0, lo = 0;
+};
+
+class Cpu {
+public:
+    explicit Cpu(GuestMemory& mem);
+
+    CpuState& state() { return s_; }
+    const CpuState& state() const { return s_; }
+    GuestMemory& memory() { return mem_; }
+
+    // User mode: exceptions and system-label calls stop run() instead of entering the OS.
+    void setUserMode(bool user) { userMode_ = user; }
+    // Base address that sdisp entries are relative to in user mode (never executed).
+    static constexpr uint64_t kFakeTrapTable = 0xE200000000ull;
+
+    // Runs until something stops it or `maxBundles` bundles have executed.
+    StopInfo run(uint64_t maxBundles);
+
+    // After a SystemCall stop: return to the caller as `return` + `ct %ctpr3` would.
+    void returnFromCall();
+
+    // Raises exc as if the current bundle caused it (system mode: trap entry).
+    void enterTrap(ExcNum exc, uint8_t channels, uint64_t faultIp);
+
+    // For tests and the fuzzer: execute exactly one bundle at IP (throws GuestException).
+    void step();
+
+    // Register access through the current window (%rN) as guests see it.
+    uint64_t reg(unsigned n) const { return s_.regs[n]; }
+    bool pred(unsigned n) const { return (s_.preds >> physPred(n)) & 1; }
+    void setPred(unsigned n, bool v);
+
+    uint64_t readStateReg(uint8_t number);
+    void writeStateReg(uint8_t number, uint64_t value);
+
+    const std::vector<TirEntry>& tirs() const { return tirs_; }
+    static constexpr uint64_t kIdr = 0x0003; // model 3 (elbrus-v3 class), revision 0
+
+    void flushDecodeCache();
+
+private:
+    struct Pending;
+    const DecodedBundle& fetch(uint64_t ip);
+    void execute(const DecodedBundle& b);
+    unsigned physPred(unsigned n) const {
+        if (n <= s_.psz)
+            return (s_.pcur + n) % (s_.psz + 1);
+        return n;
+    }
+    unsigned basedSlot(unsigned n) const {
+        unsigned span = 2 * (s_.rsz + 1);
+        return 2 * s_.rbs + (2 * s_.rcur + n) % span;
+    }
+    bool predCond(const PredCond& c, uint32_t preds) const;
+    bool ctCondition(uint16_t ctcond, uint32_t preds) const;
+    bool loopEnd() const { return s_.vlc && s_.lcnt < 2 && s_.ecnt == 0; }
+    void callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool trap);
+    void returnProcedure(bool trapReturn);
+    uint64_t topChainRecord(unsigned word);
+    void checkCall(unsigned wbs) const;
+    uint64_t packLsr() const;
+    void unpackLsr(uint64_t v);
+    uint64_t packBr() const;
+    void unpackBr(uint64_t v);
+
+    GuestMemory& mem_;
+    CpuState s_;
+    bool userMode_ = false;
+    std::vector<TirEntry> tirs_;
+    StopInfo pendingStop_;
+
+    static constexpr unsigned kCacheSize = 8192;
+    std::unique_ptr<DecodedBundle[]> cache_;
+};
+
+} // namespace e2kvm::emu

@@ -1,0 +1,102 @@
+#pragma once
+// DecodedBundle: one E2K bundle in the predecoded form the interpreter executes: operands
+// resolved to register slots or immediate values, conditions and control fields unpacked.
+// decodeBundle never fails: a reserved or unsupported encoding yields `illegal` set, which
+// the interpreter turns into the guest's illegal-opcode exception when it reaches the bundle.
+#include "emu/cpu/Bundle.h"
+#include "emu/cpu/OpTable.h"
+
+#include <cstdint>
+#include <string>
+
+namespace e2kvm::emu {
+
+enum class OperandType : uint8_t { None, Direct, Based, Imm };
+
+// Direct slots: window register %rN = slot N (0..63), global %gN = slot 224+N.
+constexpr unsigned kGlobalBase = 224;
+
+struct Operand {
+    OperandType type = OperandType::None;
+    uint8_t index = 0;
+    uint64_t imm = 0;
+};
+
+enum class DstType : uint8_t { None, Direct, Based, Ctpr, Empty, Pred, State };
+
+// A predicate reference: %predN (kind Pred) or %pcntN (kind Pcnt), optionally negated.
+struct PredCond {
+    enum Kind : uint8_t { Pred, Pcnt } kind = Pred;
+    uint8_t index = 0;
+    bool neg = false;
+};
+
+struct DecodedOp {
+    const OpInfo* info = nullptr;
+    OpKind kind = OpKind::Add;
+    uint8_t channel = 0;
+    bool sm = false;
+    Operand src1, src2, src3;
+    DstType dstType = DstType::None;
+    uint8_t dst = 0; // slot, based index, ctpr number, predicate, state register
+    uint8_t mas = 0;
+    uint8_t nConds = 0; // RLP conditions (all must hold)
+    PredCond conds[4];
+    bool hasMrgc = false;
+    PredCond mrgc;
+};
+
+enum class Cs0Kind : uint8_t { None, Disp, Sdisp, Return, Ibranch, Done, Nop };
+
+struct DecodedPls {
+    uint8_t elp[4];     // psrc of @p0..@p3
+    bool elpUsed[4];    // ELP present (PLS0/1 exist)
+    uint8_t clpOpc[3];  // 0 andp, 1 landp, 3 movep
+    uint8_t p0[3], p1[3];
+    bool neg0[3], neg1[3];
+    bool vdst[3];
+    uint8_t pdst[3];
+};
+
+struct DecodedBundle {
+    uint64_t ip = ~uint64_t(0);
+    uint8_t size = 0;
+    bool illegal = false;
+    std::string illegalReason;
+    uint8_t illegalChannels = 0;
+
+    uint8_t nOps = 0;
+    DecodedOp ops[6];
+    bool hasStore = false;
+
+    // Registers this bundle touches (checked once against the window before it runs).
+    uint8_t needWindow = 0; // max %rN index + 1
+    uint8_t needBased = 0;  // max %b[N] index + 1
+
+    bool setwd = false;
+    uint8_t wsz = 0; // in register pairs
+    bool dbl = false;
+    bool setbn = false, setbp = false;
+    uint8_t rbs = 0, rsz = 0, rcur = 0, psz = 0;
+
+    Cs0Kind cs0 = Cs0Kind::None;
+    uint8_t cs0Ctpr = 0;
+    uint64_t cs0Value = 0; // disp/ibranch target, sdisp entry number
+
+    uint8_t ctop = 0;     // CTPR used by ct/call (0 = none)
+    uint16_t ctcond = 0;  // SS 8:0
+    bool call = false;
+    uint8_t wbs = 0;
+    uint8_t alc = 0, abn = 0, abp = 0; // stub bits: 1 = when true, 2 = when false
+
+    bool waitTrap = false;
+    bool flushr = false, flushc = false;
+    bool loopMode = false;
+
+    uint8_t nPls = 0;
+    DecodedPls pls{};
+};
+
+void decodeBundle(const RawBundle& raw, uint64_t ip, DecodedBundle& out);
+
+} // namespace e2kvm::emu

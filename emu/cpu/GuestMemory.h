@@ -1,0 +1,94 @@
+#pragma once
+// GuestMemory: the guest's physical address space as the CPU sees it: one RAM block at
+// [0, ramSize) with bounds-checked access, plus an optional MMIO bus for everything else.
+// Tracks which RAM pages hold decoded code so that writes to them invalidate the CPU's cache.
+#include "emu/cpu/GuestException.h"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace e2kvm::emu {
+
+// Devices plug in here (the machine decides the address map). Return false = no device.
+class MmioBus {
+public:
+    virtual ~MmioBus() = default;
+    virtual bool read(uint64_t addr, unsigned size, uint64_t& value, uint8_t mas) = 0;
+    virtual bool write(uint64_t addr, unsigned size, uint64_t value, uint8_t mas) = 0;
+};
+
+class GuestMemory {
+public:
+    explicit GuestMemory(uint64_t ramSize); // reserved lazily (untouched pages cost nothing)
+    ~GuestMemory();
+    GuestMemory(const GuestMemory&) = delete;
+    GuestMemory& operator=(const GuestMemory&) = delete;
+
+    uint64_t ramSize() const { return size_; }
+    void setBus(MmioBus* bus) { bus_ = bus; }
+
+    bool inRam(uint64_t addr, uint64_t len) const { return addr <= size_ && len <= size_ - addr; }
+    // Host pointer to guest RAM [addr, addr+len); throws DataPage if outside RAM.
+    uint8_t* ramPointer(uint64_t addr, uint64_t len);
+
+    // Data accesses (little-endian). Outside RAM they go to the bus; no device -> DataPage.
+    uint64_t load(uint64_t addr, unsigned size, uint8_t mas = 0) {
+        if (inRam(addr, size)) [[likely]] {
+            uint64_t v = 0;
+            std::memcpy(&v, ram_ + addr, size);
+            return v;
+        }
+        return loadSlow(addr, size, mas);
+    }
+    void store(uint64_t addr, unsigned size, uint64_t value, uint8_t mas = 0) {
+        if (inRam(addr, size)) [[likely]] {
+            std::memcpy(ram_ + addr, &value, size);
+            if (codePages_[addr >> kPageShift] | codePages_[(addr + size - 1) >> kPageShift])
+                [[unlikely]]
+                codeDirty_ = true;
+            return;
+        }
+        storeSlow(addr, size, value, mas);
+    }
+    // Can a store of `size` bytes at addr succeed? (checked before a bundle commits)
+    bool storable(uint64_t addr, unsigned size) const { return inRam(addr, size) || bus_; }
+
+    // Host-side copies (loader, system calls); mark code pages dirty like guest stores.
+    void write(uint64_t addr, const void* src, uint64_t len);
+    void read(uint64_t addr, void* dst, uint64_t len) const;
+    void fill(uint64_t addr, uint8_t byte, uint64_t len);
+
+    // Code tracking for the decoded-bundle cache.
+    void markCode(uint64_t addr) { codePages_[addr >> kPageShift] = 1; }
+    bool takeCodeDirty() {
+        bool d = codeDirty_;
+        if (d) {
+            codeDirty_ = false;
+            std::fill(codePages_.begin(), codePages_.end(), 0);
+        }
+        return d;
+    }
+    const uint8_t* fetchPointer(uint64_t addr, uint64_t& avail) const {
+        if (addr >= size_)
+            return nullptr;
+        avail = size_ - addr;
+        return ram_ + addr;
+    }
+
+    static constexpr unsigned kPageShift = 12;
+
+private:
+    uint64_t loadSlow(uint64_t addr, unsigned size, uint8_t mas);
+    void storeSlow(uint64_t addr, unsigned size, uint64_t value, uint8_t mas);
+    [[noreturn]] void fault(uint64_t addr, uint64_t len, const char* what) const;
+
+    uint8_t* ram_ = nullptr;
+    uint64_t size_ = 0;
+    MmioBus* bus_ = nullptr;
+    std::vector<uint8_t> codePages_;
+    bool codeDirty_ = false;
+};
+
+} // namespace e2kvm::emu
