@@ -94,8 +94,8 @@ const std::vector<IoShell::Command>& IoShell::commands() {
     return table;
 }
 
-IoShell::IoShell(std::unique_ptr<BlockDriver> image, bool discardUnmap)
-    : image_(std::move(image)), discardUnmap_(discardUnmap) {}
+IoShell::IoShell(std::unique_ptr<BlockDriver> image, Options options)
+    : image_(std::move(image)), options_(options) {}
 
 void IoShell::close() {
     if (!image_)
@@ -471,7 +471,7 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
     double start = nowSeconds();
     if (zeroes) {
         unsigned flags = block::ZeroNone;
-        if (unmap && discardUnmap_)
+        if (unmap && options_.discardUnmap)
             flags |= block::ZeroMayUnmap;
         if (fua)
             flags |= block::ZeroFua;
@@ -494,6 +494,8 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
     } else {
         image_->write(*offset, buf, fua ? block::WriteFua : block::WriteNone);
     }
+    if (options_.writethrough && !options_.ignoreFlush)
+        image_->flush();
     double elapsed = nowSeconds() - start;
     if (!quiet)
         printTransferReport("wrote", *offset, *count, elapsed, machine);
@@ -542,7 +544,7 @@ bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
         return false;
     }
     double start = nowSeconds();
-    if (discardUnmap_)
+    if (options_.discardUnmap)
         image_->discard(*offset, *count);
     double elapsed = nowSeconds() - start;
     if (!quiet)
@@ -551,7 +553,8 @@ bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
 }
 
 bool IoShell::cmdFlush(const Command&, Args&) {
-    image_->flush();
+    if (!options_.ignoreFlush)
+        image_->flush();
     return true;
 }
 

@@ -11,9 +11,16 @@ namespace e2kvm::io {
 
 class IoShell {
 public:
-    // `discardUnmap`: discards and write -z -u really deallocate (qemu-io -d unmap); otherwise
-    // discard requests are accepted and ignored, as qemu-io does by default.
-    IoShell(std::unique_ptr<block::BlockDriver> image, bool discardUnmap);
+    struct Options {
+        // Discards and write -z -u really deallocate (qemu-io -d unmap); otherwise discard
+        // requests are accepted and ignored, as qemu-io does by default.
+        bool discardUnmap = false;
+        // Every write is flushed before it completes (qemu-io's default cache mode).
+        bool writethrough = true;
+        // Flush requests are ignored (cache mode "unsafe").
+        bool ignoreFlush = false;
+    };
+    IoShell(std::unique_ptr<block::BlockDriver> image, Options options);
 
     // Runs one command line. Returns false when the command asks to stop (quit).
     bool runLine(const std::string& line);
@@ -46,7 +53,7 @@ private:
     static void reportFailure(const char* op, int errnoValue, const std::string& detail);
 
     std::unique_ptr<block::BlockDriver> image_;
-    bool discardUnmap_;
+    Options options_;
     bool anyFailed_ = false;
     bool quit_ = false;
 };

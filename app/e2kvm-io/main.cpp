@@ -1,5 +1,5 @@
 // e2kvm-io: exercise a disk image with qemu-io's commands and output
-// (e2kvm-io [-f FMT] [-r] [-d unmap] [-c CMD]... FILE; commands from stdin without -c).
+// (e2kvm-io [-f FMT] [-r] [-d unmap] [-t CACHE] [-c CMD]... FILE; commands from stdin without -c).
 #include "IoShell.h"
 
 #include "block/BlockError.h"
@@ -25,8 +25,9 @@ void printHelp() {
         "  -r, --read-only      open the image read-only\n"
         "  -d, --discard=MODE   'unmap' (or 'on'): discard requests deallocate;\n"
         "                       'ignore' (or 'off', the default): they are accepted and ignored\n"
-        "  -t, --cache=MODE     accepted for compatibility, ignored\n"
-        "  -n, --nocache        accepted for compatibility, ignored\n"
+        "  -t, --cache=MODE     writethrough (default; every write is flushed), directsync,\n"
+        "                       writeback, none (no flush per write), unsafe (no flushes)\n"
+        "  -n, --nocache        same as -t none\n"
         "  -U, --force-share    accepted for compatibility, ignored\n"
         "  -h, --help           display this help and exit\n"
         "  -V, --version        output version information and exit\n");
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> commands;
     block::OpenOptions open;
     open.readOnly = false;
-    bool discardUnmap = false;
+    io::IoShell::Options shellOptions;
     int c;
     while ((c = getopt_long(argc, argv, "c:f:rd:t:nUCmki:hV", longOptions, nullptr)) != -1) {
         switch (c) {
@@ -63,16 +64,35 @@ int main(int argc, char** argv) {
             break;
         case 'd':
             if (!std::strcmp(optarg, "unmap") || !std::strcmp(optarg, "on")) {
-                discardUnmap = true;
+                shellOptions.discardUnmap = true;
             } else if (!std::strcmp(optarg, "ignore") || !std::strcmp(optarg, "off")) {
-                discardUnmap = false;
+                shellOptions.discardUnmap = false;
             } else {
                 std::fprintf(stderr, "e2kvm-io: Invalid discard option: %s\n", optarg);
                 return 1;
             }
             break;
-        case 't':
-        case 'n':
+        case 't': {
+            // QEMU's cache modes: which ones flush every write, which ignore flushes.
+            std::string mode = optarg;
+            if (mode == "writethrough" || mode == "directsync") {
+                shellOptions.writethrough = true;
+                shellOptions.ignoreFlush = false;
+            } else if (mode == "writeback" || mode == "none") {
+                shellOptions.writethrough = false;
+                shellOptions.ignoreFlush = false;
+            } else if (mode == "unsafe") {
+                shellOptions.writethrough = false;
+                shellOptions.ignoreFlush = true;
+            } else {
+                std::fprintf(stderr, "e2kvm-io: Invalid cache option: %s\n", optarg);
+                return 1;
+            }
+            break;
+        }
+        case 'n': // -t none
+            shellOptions.writethrough = false;
+            break;
         case 'U':
         case 'C':
         case 'm':
@@ -104,7 +124,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "e2kvm-io: can't open device %s: %s\n", filename.c_str(), e.what());
         return 1;
     }
-    io::IoShell shell(std::move(image), discardUnmap);
+    io::IoShell shell(std::move(image), shellOptions);
     if (!commands.empty()) {
         for (const auto& command : commands) {
             if (!shell.runLine(command))

@@ -111,7 +111,9 @@ def main():
         for rnd in range(a.rounds):
             cmds = commands(rng, 3000)
             script = "".join(c[0] + "\n" for c in cmds)
-            proc = subprocess.Popen([a.e2kvm_io, "-f", a.format, "-d", "unmap", img],
+            # writeback: only the explicit flushes make data durable, as in a guest.
+            proc = subprocess.Popen([a.e2kvm_io, "-f", a.format, "-d", "unmap", "-t",
+                                     "writeback", img],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
             chunks = []

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# 4 KiB random reads and writes on a 1 GiB qcow2 and raw image, e2kvm-io vs qemu-io in the same
+# run (one process per measurement, commands from a file on stdin, both with -t writeback so
+# that no flush follows each write), printing ops/s for both and the ratio (ours / qemu's;
+# > 1 means we are faster).
+# usage: bench_io.sh [E2KVM_IO] [OPS]     (defaults: build/rel's e2kvm-io, 20000 ops)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+ours=${1:-$root/build/rel/app/e2kvm-io/e2kvm-io}
+ops=${2:-20000}
+size=$((1 << 30))
+[ -x "$ours" ] || { echo "bench_io: $ours not built" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Command files: random 4 KiB-aligned offsets, same for both tools.
+python3 - "$work" "$ops" "$size" <<'PY'
+import random, sys
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(42)
+blocks = size // 4096
+with open(f"{d}/reads.txt", "w") as f:
+    for _ in range(n):
+        f.write(f"read -q {rng.randrange(blocks) * 4096} 4k\n")
+with open(f"{d}/writes.txt", "w") as f:
+    for _ in range(n):
+        f.write(f"write -q -P {rng.randrange(1, 256)} {rng.randrange(blocks) * 4096} 4k\n")
+PY
+
+now() { date +%s.%N; }
+# measure TOOL FMT IMAGE CMDFILE -> ops/s
+measure() {
+    local tool=$1 fmt=$2 img=$3 cmds=$4 t0 t1
+    t0=$(now)
+    if ! "$tool" -f "$fmt" -t writeback "$img" <"$cmds" >"$work/out.txt" 2>&1 ||
+        grep -q "failed" "$work/out.txt"; then
+        echo "bench_io: $(basename "$tool") failed on $fmt:" >&2
+        grep -m3 -i "fail\|can't" "$work/out.txt" >&2 || true
+        echo nan
+        return
+    fi
+    t1=$(now)
+    python3 -c "print(f'{$ops / ($t1 - $t0):.0f}')"
+}
+row() { # label ours theirs
+    python3 -c "
+a, b = float('$2'), float('$3')
+r = a / b if a == a and b == b and b > 0 else float('nan')
+print(f'{\"$1\":<34} {a:>12.0f} {b:>12.0f} {r:>8.2f}')"
+}
+
+printf '%-34s %12s %12s %8s\n' "4 KiB random, $ops ops" "e2kvm-io/s" "qemu-io/s" "ratio"
+for fmt in qcow2 raw; do
+    full=$work/full.$fmt
+    qemu-img create -q -f "$fmt" "$full" "$size"
+    qemu-io -f "$fmt" -c "write -q -P 0x5a 0 1G" "$full" >/dev/null
+    r_ours=$(measure "$ours" "$fmt" "$full" "$work/reads.txt")
+    r_qemu=$(measure qemu-io "$fmt" "$full" "$work/reads.txt")
+    row "$fmt read (allocated)" "$r_ours" "$r_qemu"
+    w_ours=$(measure "$ours" "$fmt" "$full" "$work/writes.txt")
+    w_qemu=$(measure qemu-io "$fmt" "$full" "$work/writes.txt")
+    row "$fmt overwrite" "$w_ours" "$w_qemu"
+    rm -f "$full"
+    for who in ours qemu; do qemu-img create -q -f "$fmt" "$work/empty-$who.$fmt" "$size"; done
+    a_ours=$(measure "$ours" "$fmt" "$work/empty-ours.$fmt" "$work/writes.txt")
+    a_qemu=$(measure qemu-io "$fmt" "$work/empty-qemu.$fmt" "$work/writes.txt")
+    row "$fmt write to empty image" "$a_ours" "$a_qemu"
+    if [ "$fmt" = qcow2 ]; then
+        qemu-img compare -q "$work/empty-ours.$fmt" "$work/empty-qemu.$fmt" ||
+            echo "bench_io: WARNING: images differ after the write run" >&2
+    fi
+    rm -f "$work"/empty-*
+done
