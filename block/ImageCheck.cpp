@@ -10,7 +10,7 @@ namespace e2kvm::block {
 CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair) {
     std::string fmt = format.empty() ? probeFormat(path) : format;
     if (fmt != "qcow2")
-        throwError(ENOTSUP, path, "This image format does not support checks");
+        throw BlockError(ENOTSUP, "This image format does not support checks");
     if (probeFormat(path) != "qcow2")
         throwError(EINVAL, path, "Image is not in qcow2 format");
     HostFile file(path, repair == RepairMode::None ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
