@@ -155,15 +155,15 @@ struct BitmapStorage {
             for (uint64_t j = lo >> 6; j <= hi >> 6; ++j) {
                 uint64_t from = std::max(lo, j << 6);
                 uint64_t to = std::min(hi, (j << 6) + 63);
-                uint64_t a = dstAny[j];
-                uint64_t f = dstAll[j];
+                uint64_t a = 0;
+                uint64_t f = 0;
                 for (uint64_t i = from; i <= to; ++i) {
-                    uint64_t bit = uint64_t{1} << (i & 63);
-                    a = srcAny[i] ? (a | bit) : (a & ~bit);
-                    f = srcAll[i] == kAllOnes ? (f | bit) : (f & ~bit);
+                    a |= uint64_t{srcAny[i] != 0} << (i & 63);
+                    f |= uint64_t{srcAll[i] == kAllOnes} << (i & 63);
                 }
-                dstAny[j] = a;
-                dstAll[j] = f;
+                uint64_t mask = (kAllOnes << (from & 63)) & (kAllOnes >> (63 - (to & 63)));
+                dstAny[j] = (dstAny[j] & ~mask) | a;
+                dstAll[j] = (dstAll[j] & ~mask) | f;
             }
             lo >>= 6;
             hi >>= 6;
