@@ -967,10 +967,24 @@ private:
                     }
                     if (found)
                         continue;
-                    if (words.size() >= 2)
-                        throw AsmError("too many 16-bit literals in one bundle");
-                    words.push_back({uint32_t(v) << 16, true, false});
-                    patch(r.channel, uint8_t(0xD4 + words.size() - 1));
+                    if (words.size() < 2) {
+                        words.push_back({uint32_t(v) << 16, true, false});
+                        patch(r.channel, uint8_t(0xD4 + words.size() - 1));
+                        continue;
+                    }
+                    // No 16-bit slot left: a sign-extended 32-bit literal has the same value.
+                    uint32_t v32 = uint32_t(int32_t(int16_t(v)));
+                    for (size_t n = 0; n < words.size() && !found; ++n)
+                        if (full(words[n]) && words[n].value == v32) {
+                            patch(r.channel, uint8_t(0xD8 + n));
+                            found = true;
+                        }
+                    if (found)
+                        continue;
+                    if (words.size() >= 4)
+                        throw AsmError("too many literals in one bundle");
+                    words.push_back({v32, true, true});
+                    patch(r.channel, uint8_t(0xD8 + words.size() - 1));
                 }
             }
         }
