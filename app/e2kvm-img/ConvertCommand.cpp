@@ -91,7 +91,7 @@ int runConvert(int argc, char** argv) {
     settings.minSparse = minSparse;
     settings.compress = compress;
     settings.workers = workers;
-    settings.orderedWrites = targetFormat == "qcow2";
+    settings.orderedWrites = true;
     if (!noCreate) {
         CreateOptionList options(targetFormat);
         for (const std::string& t : optionTexts)

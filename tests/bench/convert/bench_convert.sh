@@ -54,9 +54,11 @@ EOF
 
 now() { date +%s.%N; }
 
-# time_convert TOOL ARGS...: prints seconds for one run
+# time_convert TOOL ARGS...: prints seconds for one run. Dirty pages of the previous run are
+# written back first (untimed), so that no run pays for another one's writeback.
 time_convert() {
     local t0 t1
+    sync
     t0=$(now)
     "$@" >/dev/null
     t1=$(now)
@@ -69,8 +71,14 @@ bench() { # label src srcfmt dstfmt
     local label=$1 src=$2 sfmt=$3 dfmt=$4 qt=() ot=() i
     for ((i = 0; i < runs; i++)); do
         rm -f q.out o.out
-        qt+=("$(time_convert "$qemu" convert -f "$sfmt" -O "$dfmt" "$src" q.out)")
-        ot+=("$(time_convert "$ours" convert -f "$sfmt" -O "$dfmt" "$src" o.out)")
+        # Alternate which tool goes first.
+        if ((i % 2 == 0)); then
+            qt+=("$(time_convert "$qemu" convert -f "$sfmt" -O "$dfmt" "$src" q.out)")
+            ot+=("$(time_convert "$ours" convert -f "$sfmt" -O "$dfmt" "$src" o.out)")
+        else
+            ot+=("$(time_convert "$ours" convert -f "$sfmt" -O "$dfmt" "$src" o.out)")
+            qt+=("$(time_convert "$qemu" convert -f "$sfmt" -O "$dfmt" "$src" q.out)")
+        fi
     done
     "$qemu" compare -f "$sfmt" -F "$dfmt" "$src" o.out >/dev/null \
         || { echo "$label: e2kvm-img output differs from the source" >&2; exit 1; }
@@ -82,6 +90,7 @@ bench() { # label src srcfmt dstfmt
     om=$(printf '%s\n' "${ot[@]}" | median)
     printf '%-12s qemu-img %7.3f s   e2kvm-img %7.3f s   ratio %.2f   (%d MiB, median of %d)\n' \
         "$label" "$qm" "$om" "$(echo "$om / $qm" | bc -l)" "$size_mib" "$runs"
+    echo "             runs: qemu-img ${qt[*]} / e2kvm-img ${ot[*]}" | sed 's/\([0-9]\.[0-9][0-9][0-9]\)[0-9]*/\1/g'
     rm -f q.out o.out
 }
 
