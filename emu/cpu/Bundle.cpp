@@ -91,6 +91,8 @@ bool unpackBundle(const uint8_t* bytes, size_t avail, RawBundle& b) {
     }
     unsigned halfEnd = pos + ((k + 1) / 2) * 4;
     unsigned tail = size;
+    if (halfEnd > size || (b.cdsCount + b.plsCount) * 4 > size - halfEnd)
+        return false;
     for (unsigned i = 0; i < b.cdsCount; ++i) {
         tail -= 4;
         b.cds[i] = word(tail);
