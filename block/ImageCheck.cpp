@@ -13,7 +13,8 @@ CheckResult checkImage(const std::string& path, const std::string& format, Repai
         throw BlockError(ENOTSUP, "This image format does not support checks");
     if (probeFormat(path) != "qcow2")
         throwError(EINVAL, path, "Image is not in qcow2 format");
-    HostFile file(path, repair == RepairMode::None ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
+    HostFile file(path, repair == RepairMode::None ? HostFile::Mode::ReadOnly
+                                                   : HostFile::Mode::ReadWrite);
     return qcow2::checkQcow2(file, repair);
 }
 

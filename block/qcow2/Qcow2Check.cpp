@@ -19,7 +19,8 @@ namespace {
 // hostile offset cannot make us allocate a huge array.
 class ReferenceCounts {
 public:
-    ReferenceCounts(uint64_t nbClusters, uint32_t clusterBits) : counts_(nbClusters, 0), cb_(clusterBits) {}
+    ReferenceCounts(uint64_t nbClusters, uint32_t clusterBits)
+        : counts_(nbClusters, 0), cb_(clusterBits) {}
     void add(uint64_t offset, uint64_t bytes) {
         if (bytes == 0)
             return;
@@ -37,7 +38,9 @@ public:
         auto it = beyond_.find(c);
         return it == beyond_.end() ? 0 : it->second;
     }
-    uint64_t limit() const { return beyond_.empty() ? counts_.size() : beyond_.rbegin()->first + 1; }
+    uint64_t limit() const {
+        return beyond_.empty() ? counts_.size() : beyond_.rbegin()->first + 1;
+    }
     // Next cluster >= c that may have a reference (to skip the gap past end of file).
     uint64_t next(uint64_t c) const {
         if (c < counts_.size())
@@ -117,8 +120,9 @@ void Checker::writeEntry(uint64_t offset, uint64_t value) {
 
 Qcow2Refcounts& Checker::stored() {
     if (!rc_)
-        rc_ = std::make_unique<Qcow2Refcounts>(f_, cb_, h_.refcountOrder, reftable_, h_.refTableOffset,
-                                               h_.refTableClusters, [this](uint64_t off, uint32_t n) {
+        rc_ = std::make_unique<Qcow2Refcounts>(f_, cb_, h_.refcountOrder, reftable_,
+                                               h_.refTableOffset, h_.refTableClusters,
+                                               [this](uint64_t off, uint32_t n) {
                                                    h_.refTableOffset = off;
                                                    h_.refTableClusters = n;
                                                    uint8_t b[12];
@@ -143,7 +147,8 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
         switch (clusterType(e, h_.zeroFlagValid())) {
         case ClusterType::Compressed: {
             if (e & kOflagCopied) {
-                msg("ERROR: coffset=0x%" PRIx64 ": copied flag must never be set for compressed clusters",
+                msg("ERROR: coffset=0x%" PRIx64
+                    ": copied flag must never be set for compressed clusters",
                     compressedExtent(e, cb_).offset);
                 ++r_.corruptions;
                 e &= ~kOflagCopied;
@@ -168,10 +173,13 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
             }
             if (off & (cs_ - 1)) {
                 if (clusterType(e, true) == ClusterType::ZeroAlloc)
-                    msg("ERROR offset=%" PRIx64 ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
+                    msg("ERROR offset=%" PRIx64
+                        ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
                         off);
                 else
-                    msg("ERROR offset=%" PRIx64 ": Data cluster is not properly aligned; L2 entry corrupted.", off);
+                    msg("ERROR offset=%" PRIx64
+                        ": Data cluster is not properly aligned; L2 entry corrupted.",
+                        off);
                 ++r_.corruptions;
             }
             ref_->add(off, cs_);
@@ -201,7 +209,8 @@ void Checker::checkL1(uint64_t l1Offset, uint32_t l1Size, bool active) {
             continue;
         ref_->add(l2, cs_);
         if (l2 & (cs_ - 1)) {
-            msg("ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry corrupted", l2);
+            msg("ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry corrupted",
+                l2);
             ++r_.corruptions;
             continue;
         }
@@ -270,7 +279,9 @@ void Checker::checkRefblocks() {
         if (!off)
             continue;
         if (off & (cs_ - 1)) {
-            msg("ERROR refcount block %" PRIu64 " is not cluster aligned; refcount table entry corrupted", i);
+            msg("ERROR refcount block %" PRIu64
+                " is not cluster aligned; refcount table entry corrupted",
+                i);
             ++r_.corruptions;
             rebuild_ = true;
             continue;
@@ -337,7 +348,10 @@ void Checker::compare(bool fix) {
         else if (have < want && fix && mode_ == RepairMode::All)
             fixed = &r_.corruptionsFixed;
         msg("%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
-            fixed ? "Repairing" : have < want ? "ERROR" : "Leaked", i, have, want);
+            fixed         ? "Repairing"
+            : have < want ? "ERROR"
+                          : "Leaked",
+            i, have, want);
         if (fixed) {
             try {
                 stored().set(i, want);
@@ -373,7 +387,8 @@ void Checker::checkCopied(bool fix) {
         }
         if ((rc == 1) != ((l1[i] & kOflagCopied) != 0)) {
             bool repair = fix && mode_ == RepairMode::All;
-            msg("%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64 " refcount=%" PRIu64,
+            msg("%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64
+                " refcount=%" PRIu64,
                 repair ? "Repairing" : "ERROR", i, l1[i], rc);
             if (repair) {
                 l1[i] = rc == 1 ? l1[i] | kOflagCopied : l1[i] & ~kOflagCopied;
@@ -424,25 +439,11 @@ void Checker::rebuild() {
     calculate(false);
     const uint32_t bits = h_.refcountBits();
     const uint64_t E = cs_ * 8 / bits;
-    uint64_t start = std::max(nbClusters_, ref_->limit());
-    start = (start + E - 1) / E * E; // start of a block, so the new area's blocks are fresh
-    uint64_t k = 1, n = 1;
+    // New blocks for every covered block index, then the new table, past everything in use.
+    const uint64_t start = std::max(nbClusters_, ref_->limit());
+    uint64_t totalBlocks = 1, n = 1;
     for (int it = 0; it < 64; ++it) {
-        uint64_t blocks = (start + k + n + E - 1) / E; // blocks to cover everything
-        uint64_t n2 = (blocks * 8 + cs_ - 1) / cs_;
-        uint64_t k2 = (k + n2 + E - 1) / E;
-        if (n2 == n && k2 == k)
-            break;
-        n = n2;
-        k = k2;
-    }
-    // All blocks below `start` are rewritten in the new area too: simplest layout is one new
-    // block per covered block index, placed after `start`.
-    uint64_t coveredBlocks = (start + E - 1) / E;
-    uint64_t totalBlocks = coveredBlocks + k;
-    for (int it = 0; it < 64; ++it) {
-        uint64_t end = start + totalBlocks + n;
-        uint64_t need = (end + E - 1) / E;
+        uint64_t need = (start + totalBlocks + n + E - 1) / E;
         uint64_t n2 = (need * 8 + cs_ - 1) / cs_;
         if (need <= totalBlocks && n2 <= n)
             break;
@@ -469,10 +470,18 @@ void Checker::rebuild() {
             uint64_t maxv = bits == 64 ? UINT64_MAX : (1ull << bits) - 1;
             v = std::min(v, maxv);
             switch (bits) {
-            case 8: blk[i] = uint8_t(v); break;
-            case 16: putBe16(&blk[i * 2], uint16_t(v)); break;
-            case 32: putBe32(&blk[i * 4], uint32_t(v)); break;
-            case 64: putBe64(&blk[i * 8], v); break;
+            case 8:
+                blk[i] = uint8_t(v);
+                break;
+            case 16:
+                putBe16(&blk[i * 2], uint16_t(v));
+                break;
+            case 32:
+                putBe32(&blk[i * 4], uint32_t(v));
+                break;
+            case 64:
+                putBe64(&blk[i * 8], v);
+                break;
             default: {
                 uint64_t bit = i * bits;
                 blk[bit / 8] = uint8_t(blk[bit / 8] | (v << (bit % 8)));
@@ -553,6 +562,8 @@ CheckResult Checker::run() {
 
 } // namespace
 
-CheckResult checkQcow2(HostFile& file, RepairMode repair) { return Checker(file, repair).run(); }
+CheckResult checkQcow2(HostFile& file, RepairMode repair) {
+    return Checker(file, repair).run();
+}
 
 } // namespace e2kvm::block::qcow2

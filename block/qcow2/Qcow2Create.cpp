@@ -19,13 +19,17 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
     if (cs < 512 || cs > (2u << 20) || !std::has_single_bit(cs))
         throwError(EINVAL, path, "Cluster size must be a power of two between 512 and 2048k");
     if (!std::has_single_bit(o.refcountBits) || o.refcountBits > 64)
-        throwError(EINVAL, path, "Refcount width must be a power of two and may not exceed 64 bits");
+        throwError(EINVAL, path,
+                   "Refcount width must be a power of two and may not exceed 64 bits");
     if (!v3 && o.refcountBits != 16)
-        throwError(EINVAL, path, "Different refcount widths than 16 bits require compatibility level 1.1 or above "
-                                 "(use compat=1.1 or greater)");
+        throwError(
+            EINVAL, path,
+            "Different refcount widths than 16 bits require compatibility level 1.1 or above "
+            "(use compat=1.1 or greater)");
     if (!v3 && o.lazyRefcounts)
-        throwError(EINVAL, path, "Lazy refcounts only supported with compatibility level 1.1 and above "
-                                 "(use compat=1.1 or greater)");
+        throwError(EINVAL, path,
+                   "Lazy refcounts only supported with compatibility level 1.1 and above "
+                   "(use compat=1.1 or greater)");
     if (!o.dataFile.empty() || o.dataFileRaw)
         throwError(ENOTSUP, path, "external data files are not supported yet");
     if (o.extendedL2)
@@ -33,8 +37,9 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
     if (!o.compressionType.empty() && o.compressionType != "zlib")
         throwError(ENOTSUP, path, "compression type '" + o.compressionType + "' is not supported");
     if (!o.backingFile.empty() && o.preallocation != Preallocation::Off)
-        throwError(EINVAL, path, "Backing file and preallocation can only be used at the same time if "
-                                 "extended_l2 is on");
+        throwError(EINVAL, path,
+                   "Backing file and preallocation can only be used at the same time if "
+                   "extended_l2 is on");
     if (o.backingFile.empty() && !o.backingFormat.empty())
         throwError(EINVAL, path, "Backing format cannot be used without backing file");
     if (o.backingFile.size() > kMaxBackingNameLength)
@@ -92,10 +97,11 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
         // The first refcount block, counting the header, the table and itself.
         std::vector<uint8_t> block(cs, 0);
         f.write(2 * cs, block);
-        Qcow2Refcounts rc(f, h.clusterBits, h.refcountOrder, table, cs, 1, [&](uint64_t off, uint32_t n) {
-            h.refTableOffset = off;
-            h.refTableClusters = n;
-        });
+        Qcow2Refcounts rc(f, h.clusterBits, h.refcountOrder, table, cs, 1,
+                          [&](uint64_t off, uint32_t n) {
+                              h.refTableOffset = off;
+                              h.refTableClusters = n;
+                          });
         rc.increment(0, 3);
         if (l1Size) {
             uint64_t l1Clusters = (l1Size * 8 + cs - 1) / cs;

@@ -42,7 +42,8 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
       file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
       h_(readHeader(file_)), l2Cache_(4) {
     if (o.chain.count(realPath(path)))
-        throwError(ELOOP, path, "Backing file loop detected: this image is already part of the chain");
+        throwError(ELOOP, path,
+                   "Backing file loop detected: this image is already part of the chain");
     if (!o.readOnly) {
         if (h_.incompatible & kIncompatCorrupt)
             throwError(EACCES, path, "image is corrupt; cannot be opened read/write");
@@ -74,8 +75,9 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     for (size_t i = 0; i < reftable.size(); ++i)
         reftable[i] = getBe64(&raw[i * 8]);
     readSnapshots(file_, h_, nullptr); // validates the snapshot table
-    rc_ = std::make_unique<Qcow2Refcounts>(file_, cb_, h_.refcountOrder, std::move(reftable), h_.refTableOffset,
-                                           h_.refTableClusters, [this](uint64_t off, uint32_t n) {
+    rc_ = std::make_unique<Qcow2Refcounts>(file_, cb_, h_.refcountOrder, std::move(reftable),
+                                           h_.refTableOffset, h_.refTableClusters,
+                                           [this](uint64_t off, uint32_t n) {
                                                h_.refTableOffset = off;
                                                h_.refTableClusters = n;
                                                writeHeaderFields(48, 60);
@@ -109,7 +111,9 @@ Qcow2Driver::~Qcow2Driver() {
     }
 }
 
-uint64_t Qcow2Driver::size() const { return size_.load(); }
+uint64_t Qcow2Driver::size() const {
+    return size_.load();
+}
 
 void Qcow2Driver::openBacking(const OpenOptions& o) {
     if (h_.backingFile.empty())
@@ -124,12 +128,14 @@ void Qcow2Driver::openBacking(const OpenOptions& o) {
     bo.chain = o.chain;
     bo.chain.insert(realPath(filename()));
     if (bo.chain.count(realPath(fullBackingPath_)))
-        throwError(ELOOP, filename(), "Backing file loop detected: '" + fullBackingPath_ +
-                                          "' is already part of the backing chain");
+        throwError(ELOOP, filename(),
+                   "Backing file loop detected: '" + fullBackingPath_ +
+                       "' is already part of the backing chain");
     try {
         backing_ = openImage(fullBackingPath_, std::move(bo));
     } catch (const BlockError& e) {
-        throwError(e.errnoValue(), filename(), std::string("Could not open backing file: ") + e.what());
+        throwError(e.errnoValue(), filename(),
+                   std::string("Could not open backing file: ") + e.what());
     }
 }
 
@@ -180,16 +186,17 @@ void Qcow2Driver::writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>&
 
 void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const {
     if (hostOffset & (cs_ - 1))
-        throwError(EIO, filename(), "L2 entry for guest offset " + hex(cluster << cb_) +
-                                        " has unaligned host offset " + hex(hostOffset));
+        throwError(EIO, filename(),
+                   "L2 entry for guest offset " + hex(cluster << cb_) +
+                       " has unaligned host offset " + hex(hostOffset));
 }
 
 Qcow2Driver::Table Qcow2Driver::loadL2(uint64_t offset, uint64_t l1Index) {
     if (Table t = l2Cache_.find(offset))
         return t;
     if (offset & (cs_ - 1))
-        throwError(EIO, filename(), "L2 table offset " + hex(offset) + " unaligned (L1 index " +
-                                        hex(l1Index) + ")");
+        throwError(EIO, filename(),
+                   "L2 table offset " + hex(offset) + " unaligned (L1 index " + hex(l1Index) + ")");
     std::vector<uint8_t> raw(cs_);
     file_.readExact(offset, raw, "L2 table");
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_);
@@ -286,7 +293,8 @@ void Qcow2Driver::readCompressed(uint64_t entry, std::span<uint8_t> cluster) {
     std::vector<uint8_t> in(size_t(x.size));
     file_.read(x.offset, in);
     if (!inflateCluster(in, cluster))
-        throwError(EIO, filename(), "compressed cluster at host offset " + hex(x.offset) + " is corrupt");
+        throwError(EIO, filename(),
+                   "compressed cluster at host offset " + hex(x.offset) + " is corrupt");
 }
 
 void Qcow2Driver::readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out) {
@@ -409,14 +417,16 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
     }
 }
 
-void Qcow2Driver::allocatingWrite(uint64_t c, uint64_t n, uint64_t in, std::span<const uint8_t> data) {
+void Qcow2Driver::allocatingWrite(uint64_t c, uint64_t n, uint64_t in,
+                                  std::span<const uint8_t> data) {
     uint64_t l1i = c / l2Entries_;
     uint64_t tableOffset = 0;
     Table t = writableL2(l1i, &tableOffset);
     uint64_t i0 = c % l2Entries_;
     std::vector<uint64_t> old(t->begin() + long(i0), t->begin() + long(i0 + n));
     // Preallocated zero clusters that are ours alone (and contiguous) are written in place.
-    bool reuse = clusterType(old[0], h_.zeroFlagValid()) == ClusterType::ZeroAlloc && (old[0] & kOflagCopied);
+    bool reuse = clusterType(old[0], h_.zeroFlagValid()) == ClusterType::ZeroAlloc &&
+                 (old[0] & kOflagCopied);
     for (uint64_t i = 1; reuse && i < n; ++i)
         reuse = clusterType(old[i], true) == ClusterType::ZeroAlloc && (old[i] & kOflagCopied) &&
                 (old[i] & kL2OffsetMask) == (old[0] & kL2OffsetMask) + (i << cb_);
@@ -588,7 +598,8 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
                     return;
             }
             if (zeroFlags & ZeroNoFallback)
-                throwError(ENOTSUP, filename(), "write zeroes: partial cluster needs explicit zeros");
+                throwError(ENOTSUP, filename(),
+                           "write zeroes: partial cluster needs explicit zeros");
             writeZeroBytes(from, to);
         };
         partial(offset, std::min(a, end));
@@ -615,7 +626,9 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
     discardClusters(a >> cb_, (b - a) >> cb_);
 }
 
-void Qcow2Driver::doFlush() { file_.sync(); }
+void Qcow2Driver::doFlush() {
+    file_.sync();
+}
 
 // ---- status ----
 
@@ -670,8 +683,9 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
         for (uint64_t c = firstDrop; c < last;) {
             Run r = mapRun(c, last - c, false);
             if (r.type != ClusterType::Unallocated && r.type != ClusterType::ZeroPlain)
-                throwError(ENOTSUP, filename(), "cannot shrink: data is allocated past the new end (guest offset " +
-                                                    hex(c << cb_) + ")");
+                throwError(ENOTSUP, filename(),
+                           "cannot shrink: data is allocated past the new end (guest offset " +
+                               hex(c << cb_) + ")");
             c += r.clusters;
         }
         h_.size = newSize;
@@ -710,7 +724,8 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
     uint64_t alignedOld = (old + cs_ - 1) & ~(cs_ - 1);
     bool backingShows = backing_ && backing_->size() > alignedOld && newSize > alignedOld;
     if (backingShows && h_.zeroFlagValid())
-        zeroClusters(alignedOld >> cb_, ((std::min(newSize, backing_->size()) + cs_ - 1) >> cb_) - (alignedOld >> cb_),
+        zeroClusters(alignedOld >> cb_,
+                     ((std::min(newSize, backing_->size()) + cs_ - 1) >> cb_) - (alignedOld >> cb_),
                      false);
     lock.unlock();
     if (old & (cs_ - 1)) {
@@ -719,7 +734,8 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
     }
     if (backingShows && !h_.zeroFlagValid()) {
         for (uint64_t p = alignedOld; p < std::min(newSize, backing_->size());) {
-            uint64_t n = std::min<uint64_t>(std::min(newSize, backing_->size()) - p, zeroChunk().size());
+            uint64_t n =
+                std::min<uint64_t>(std::min(newSize, backing_->size()) - p, zeroChunk().size());
             writeImpl(p, std::span(zeroChunk().data(), size_t(n)));
             p += n;
         }
@@ -730,7 +746,8 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
 
 void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) {
     if (offset & (cs_ - 1))
-        throwError(EINVAL, filename(), "compressed write at " + hex(offset) + " is not cluster aligned");
+        throwError(EINVAL, filename(),
+                   "compressed write at " + hex(offset) + " is not cluster aligned");
     if (data.size() != cs_ && offset + data.size() != size())
         throwError(EINVAL, filename(), "compressed write must cover exactly one cluster");
     if (data.size() > cs_)

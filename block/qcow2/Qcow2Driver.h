@@ -58,7 +58,8 @@ private:
     uint64_t l2Entry(uint64_t cluster);
     Run mapRun(uint64_t cluster, uint64_t maxClusters, bool forWrite);
     Table writableL2(uint64_t l1Index, uint64_t* tableOffset);
-    void writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>& t, uint64_t first, uint64_t last);
+    void writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>& t, uint64_t first,
+                     uint64_t last);
     void writeL1Entry(uint64_t index);
     void writeHeader();
     void writeHeaderFields(uint64_t from, uint64_t to);
@@ -68,7 +69,8 @@ private:
     void releaseEntry(uint64_t entry, std::vector<uint64_t>* freed);
     void punchFreed(std::vector<uint64_t>& freed);
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
-    void allocatingWrite(uint64_t cluster, uint64_t n, uint64_t inCluster, std::span<const uint8_t> data);
+    void allocatingWrite(uint64_t cluster, uint64_t n, uint64_t inCluster,
+                         std::span<const uint8_t> data);
     bool readsAsZero(uint64_t cluster);
     void zeroClusters(uint64_t first, uint64_t count, bool unmap);
     void discardClusters(uint64_t first, uint64_t count);

@@ -9,8 +9,8 @@ namespace e2kvm::block::qcow2 {
 inline constexpr uint32_t kMagic = 0x514649fb; // "QFI\xfb"
 inline constexpr uint32_t kMinClusterBits = 9;
 inline constexpr uint32_t kMaxClusterBits = 21;
-inline constexpr uint64_t kMaxL1Bytes = 32ull << 20;       // QEMU's limit for an L1 table
-inline constexpr uint64_t kMaxRefTableBytes = 8ull << 20;  // QEMU's limit for the refcount table
+inline constexpr uint64_t kMaxL1Bytes = 32ull << 20;      // QEMU's limit for an L1 table
+inline constexpr uint64_t kMaxRefTableBytes = 8ull << 20; // QEMU's limit for the refcount table
 inline constexpr uint32_t kMaxSnapshots = 65536;
 inline constexpr uint64_t kMaxSnapshotTableBytes = 64ull << 20;
 inline constexpr uint32_t kMaxBackingNameLength = 1023;
@@ -47,11 +47,15 @@ inline constexpr uint64_t kL2OffsetMask = 0x00fffffffffffe00ull;
 inline constexpr uint64_t kRefTableOffsetMask = 0xfffffffffffffe00ull;
 inline constexpr uint64_t kMaxHostOffset = 1ull << 56;
 
-inline uint16_t getBe16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+inline uint16_t getBe16(const uint8_t* p) {
+    return uint16_t(p[0] << 8 | p[1]);
+}
 inline uint32_t getBe32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
-inline uint64_t getBe64(const uint8_t* p) { return uint64_t(getBe32(p)) << 32 | getBe32(p + 4); }
+inline uint64_t getBe64(const uint8_t* p) {
+    return uint64_t(getBe32(p)) << 32 | getBe32(p + 4);
+}
 inline void putBe16(uint8_t* p, uint16_t v) {
     p[0] = uint8_t(v >> 8);
     p[1] = uint8_t(v);

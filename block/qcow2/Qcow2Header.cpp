@@ -17,7 +17,9 @@ std::string hex(uint64_t v) {
     return b;
 }
 
-[[noreturn]] void bad(const HostFile& f, const std::string& what) { throwError(EINVAL, f.path(), what); }
+[[noreturn]] void bad(const HostFile& f, const std::string& what) {
+    throwError(EINVAL, f.path(), what);
+}
 
 // A table of `bytes` bytes at `offset` must be cluster-aligned and lie inside the file.
 void checkTable(const HostFile& f, const Qcow2Header& h, uint64_t fileSize, uint64_t offset,
@@ -31,9 +33,9 @@ void checkTable(const HostFile& f, const Qcow2Header& h, uint64_t fileSize, uint
 } // namespace
 
 std::vector<FeatureName> standardFeatureNames() {
-    return {{0, 0, "dirty bit"},          {0, 1, "corrupt bit"},        {0, 2, "external data file"},
-            {0, 3, "compression type"},   {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"},
-            {2, 0, "bitmaps"},            {2, 1, "raw external data"}};
+    return {{0, 0, "dirty bit"},        {0, 1, "corrupt bit"},         {0, 2, "external data file"},
+            {0, 3, "compression type"}, {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"},
+            {2, 0, "bitmaps"},          {2, 1, "raw external data"}};
 }
 
 std::string describeFeatures(const Qcow2Header& h, uint8_t type, uint64_t bits) {
@@ -43,14 +45,17 @@ std::string describeFeatures(const Qcow2Header& h, uint8_t type, uint64_t bits) 
             continue;
         if (!out.empty())
             out += ", ";
-        auto it = std::find_if(h.featureNames.begin(), h.featureNames.end(),
-                               [&](const FeatureName& n) { return n.type == type && n.bit == bit; });
+        auto it =
+            std::find_if(h.featureNames.begin(), h.featureNames.end(),
+                         [&](const FeatureName& n) { return n.type == type && n.bit == bit; });
         if (it != h.featureNames.end()) {
             out += it->name;
         } else {
             char b[64];
             std::snprintf(b, sizeof b, "Unknown %s feature: %" PRIx64,
-                          type == 0 ? "incompatible" : type == 1 ? "compatible" : "autoclear",
+                          type == 0   ? "incompatible"
+                          : type == 1 ? "compatible"
+                                      : "autoclear",
                           uint64_t(1) << bit);
             out += b;
         }
@@ -104,8 +109,9 @@ Qcow2Header readHeader(const HostFile& f) {
     if (h.refcountOrder > 6)
         bad(f, "Reference count entry width too large; may not exceed 64 bits");
     if (h.cryptMethod != 0)
-        throwError(ENOTSUP, f.path(), "encrypted images are not supported (crypt_method " +
-                                          std::to_string(h.cryptMethod) + ")");
+        throwError(ENOTSUP, f.path(),
+                   "encrypted images are not supported (crypt_method " +
+                       std::to_string(h.cryptMethod) + ")");
     if (h.size >= (1ull << 63))
         bad(f, "virtual size " + std::to_string(h.size) + " is too large");
 
@@ -123,7 +129,8 @@ Qcow2Header readHeader(const HostFile& f) {
             bad(f, "Invalid backing file offset " + hex(h.backingOffset));
         if (h.backingOffset + h.backingSize > fileSize)
             bad(f, "backing file name at " + hex(h.backingOffset) + " is past end of file");
-        h.backingFile.assign(reinterpret_cast<const char*>(c0.data() + h.backingOffset), h.backingSize);
+        h.backingFile.assign(reinterpret_cast<const char*>(c0.data() + h.backingOffset),
+                             h.backingSize);
         if (h.backingFile.find('\0') != std::string::npos)
             bad(f, "backing file name contains a NUL byte");
     }
@@ -163,7 +170,8 @@ Qcow2Header readHeader(const HostFile& f) {
         case kExtFeatureTable:
             once(1, "feature table");
             if (len % 48)
-                bad(f, "feature name table length " + std::to_string(len) + " is not a multiple of 48");
+                bad(f, "feature name table length " + std::to_string(len) +
+                           " is not a multiple of 48");
             for (uint32_t i = 0; i < len / 48; ++i) {
                 const uint8_t* e = d + i * 48;
                 FeatureName n;
@@ -196,11 +204,13 @@ Qcow2Header readHeader(const HostFile& f) {
 
     // Incompatible features.
     if (uint64_t unknown = h.incompatible & ~kIncompatKnown)
-        throwError(ENOTSUP, f.path(), "Unsupported qcow2 feature(s): " + describeFeatures(h, 0, unknown));
+        throwError(ENOTSUP, f.path(),
+                   "Unsupported qcow2 feature(s): " + describeFeatures(h, 0, unknown));
     if (h.incompatible & kIncompatDataFile)
         throwError(ENOTSUP, f.path(), "images with an external data file are not supported yet");
     if (h.incompatible & kIncompatExtendedL2)
-        throwError(ENOTSUP, f.path(), "images with extended L2 entries (subclusters) are not supported yet");
+        throwError(ENOTSUP, f.path(),
+                   "images with extended L2 entries (subclusters) are not supported yet");
     if (h.compressionType != 0 && !(h.incompatible & kIncompatCompression))
         bad(f, "compression type " + std::to_string(h.compressionType) +
                    " is set but the compression type feature bit is clear");
@@ -215,7 +225,8 @@ Qcow2Header readHeader(const HostFile& f) {
     const uint64_t l2Coverage = cs * h.l2Entries();
     const uint64_t l1Needed = (h.size + l2Coverage - 1) / l2Coverage;
     if (l1Needed > kMaxL1Bytes / 8)
-        bad(f, "Image is too big: virtual size " + std::to_string(h.size) + " needs an L1 table over 32 MiB");
+        bad(f, "Image is too big: virtual size " + std::to_string(h.size) +
+                   " needs an L1 table over 32 MiB");
     if (uint64_t(h.l1Size) * 8 > kMaxL1Bytes)
         bad(f, "Active L1 table too large (" + std::to_string(h.l1Size) + " entries)");
     if (h.l1Size < l1Needed)
@@ -224,17 +235,21 @@ Qcow2Header readHeader(const HostFile& f) {
     if (h.l1Size > 0)
         checkTable(f, h, fileSize, h.l1Offset, uint64_t(h.l1Size) * 8, "L1 table");
     if (uint64_t(h.refTableClusters) * cs > kMaxRefTableBytes)
-        bad(f, "Reference count table too large (" + std::to_string(h.refTableClusters) + " clusters)");
+        bad(f, "Reference count table too large (" + std::to_string(h.refTableClusters) +
+                   " clusters)");
     if (h.refTableClusters > 0)
-        checkTable(f, h, fileSize, h.refTableOffset, uint64_t(h.refTableClusters) * cs, "refcount table");
+        checkTable(f, h, fileSize, h.refTableOffset, uint64_t(h.refTableClusters) * cs,
+                   "refcount table");
     if (h.nbSnapshots > kMaxSnapshots)
         bad(f, "Too many snapshots (" + std::to_string(h.nbSnapshots) + ")");
     if (h.nbSnapshots > 0)
-        checkTable(f, h, fileSize, h.snapshotsOffset, uint64_t(h.nbSnapshots) * 40, "snapshot table");
+        checkTable(f, h, fileSize, h.snapshotsOffset, uint64_t(h.nbSnapshots) * 40,
+                   "snapshot table");
     return h;
 }
 
-std::vector<SnapshotInfo> readSnapshots(const HostFile& f, const Qcow2Header& h, uint64_t* tableBytes) {
+std::vector<SnapshotInfo> readSnapshots(const HostFile& f, const Qcow2Header& h,
+                                        uint64_t* tableBytes) {
     std::vector<SnapshotInfo> out;
     uint64_t pos = h.snapshotsOffset;
     uint64_t fileSize = f.size();
@@ -280,7 +295,8 @@ void addExtension(std::vector<uint8_t>& buf, uint32_t type, const uint8_t* data,
 } // namespace
 
 std::vector<uint8_t> serializeHeader(const Qcow2Header& h, const std::string& path) {
-    uint32_t hlen = h.version == 2 ? kV2HeaderLength : std::max<uint32_t>(h.headerLength, kV3HeaderLength);
+    uint32_t hlen =
+        h.version == 2 ? kV2HeaderLength : std::max<uint32_t>(h.headerLength, kV3HeaderLength);
     std::vector<uint8_t> buf(hlen, 0);
     uint8_t* b = buf.data();
     putBe32(b, kMagic);
@@ -303,10 +319,12 @@ std::vector<uint8_t> serializeHeader(const Qcow2Header& h, const std::string& pa
         putBe32(b + 100, hlen);
         b[104] = h.compressionType;
         if (!h.extraHeader.empty())
-            std::memcpy(b + 112, h.extraHeader.data(), std::min<size_t>(h.extraHeader.size(), hlen - 112));
+            std::memcpy(b + 112, h.extraHeader.data(),
+                        std::min<size_t>(h.extraHeader.size(), hlen - 112));
     }
     if (!h.backingFormat.empty())
-        addExtension(buf, kExtBackingFormat, reinterpret_cast<const uint8_t*>(h.backingFormat.data()),
+        addExtension(buf, kExtBackingFormat,
+                     reinterpret_cast<const uint8_t*>(h.backingFormat.data()),
                      h.backingFormat.size());
     if (h.dataFile)
         addExtension(buf, kExtDataFile, reinterpret_cast<const uint8_t*>(h.dataFile->data()),
@@ -336,7 +354,8 @@ std::vector<uint8_t> serializeHeader(const Qcow2Header& h, const std::string& pa
         buf.insert(buf.end(), h.backingFile.begin(), h.backingFile.end());
     }
     if (buf.size() > h.clusterSize())
-        throwError(EINVAL, path, "qcow2 header, extensions and backing file name do not fit into one cluster");
+        throwError(EINVAL, path,
+                   "qcow2 header, extensions and backing file name do not fit into one cluster");
     return buf;
 }
 

@@ -19,22 +19,27 @@ std::string hex(uint64_t v) {
 
 Qcow2Refcounts::Qcow2Refcounts(HostFile& file, uint32_t clusterBits, uint32_t refcountOrder,
                                std::vector<uint64_t> table, uint64_t tableOffset,
-                               uint32_t tableClusters, std::function<void(uint64_t, uint32_t)> onTableMoved)
+                               uint32_t tableClusters,
+                               std::function<void(uint64_t, uint32_t)> onTableMoved)
     : file_(file), clusterBits_(clusterBits), clusterSize_(1ull << clusterBits),
       refcountBits_(1u << refcountOrder),
       maxRefcount_(refcountOrder == 6 ? UINT64_MAX : (1ull << (1u << refcountOrder)) - 1),
       entriesPerBlock_((1ull << clusterBits) * 8 / (1u << refcountOrder)), table_(std::move(table)),
-      tableOffset_(tableOffset), tableClusters_(tableClusters), onTableMoved_(std::move(onTableMoved)),
+      tableOffset_(tableOffset), tableClusters_(tableClusters),
+      onTableMoved_(std::move(onTableMoved)),
       cacheLimit_(std::max<size_t>(8, size_t((8u << 20) >> clusterBits))) {}
 
-void Qcow2Refcounts::dropCache() { cache_.clear(); }
+void Qcow2Refcounts::dropCache() {
+    cache_.clear();
+}
 
 Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
     auto it = cache_.find(offset);
     if (it != cache_.end())
         return it->second;
     if (offset & (clusterSize_ - 1))
-        throwError(EIO, file_.path(), "refcount block at " + hex(offset) + " is not cluster aligned");
+        throwError(EIO, file_.path(),
+                   "refcount block at " + hex(offset) + " is not cluster aligned");
     auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
     file_.readExact(offset, *b, "refcount block");
     if (cache_.size() >= cacheLimit_)
@@ -45,10 +50,14 @@ Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
 
 uint64_t Qcow2Refcounts::readEntry(const std::vector<uint8_t>& b, uint64_t i) const {
     switch (refcountBits_) {
-    case 8: return b[i];
-    case 16: return getBe16(&b[i * 2]);
-    case 32: return getBe32(&b[i * 4]);
-    case 64: return getBe64(&b[i * 8]);
+    case 8:
+        return b[i];
+    case 16:
+        return getBe16(&b[i * 2]);
+    case 32:
+        return getBe32(&b[i * 4]);
+    case 64:
+        return getBe64(&b[i * 8]);
     default: {
         uint64_t bit = i * refcountBits_;
         return (b[bit / 8] >> (bit % 8)) & ((1u << refcountBits_) - 1);
@@ -58,10 +67,18 @@ uint64_t Qcow2Refcounts::readEntry(const std::vector<uint8_t>& b, uint64_t i) co
 
 void Qcow2Refcounts::writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v) const {
     switch (refcountBits_) {
-    case 8: b[i] = uint8_t(v); break;
-    case 16: putBe16(&b[i * 2], uint16_t(v)); break;
-    case 32: putBe32(&b[i * 4], uint32_t(v)); break;
-    case 64: putBe64(&b[i * 8], v); break;
+    case 8:
+        b[i] = uint8_t(v);
+        break;
+    case 16:
+        putBe16(&b[i * 2], uint16_t(v));
+        break;
+    case 32:
+        putBe32(&b[i * 4], uint32_t(v));
+        break;
+    case 64:
+        putBe64(&b[i * 8], v);
+        break;
     default: {
         uint64_t bit = i * refcountBits_;
         uint8_t mask = uint8_t(((1u << refcountBits_) - 1) << (bit % 8));
@@ -70,8 +87,8 @@ void Qcow2Refcounts::writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v)
     }
 }
 
-void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first,
-                                    uint64_t last) {
+void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b,
+                                    uint64_t first, uint64_t last) {
     uint64_t from = first * refcountBits_ / 8;
     uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
     file_.write(blockOffset + from, std::span(b.data() + from, size_t(to - from)));
@@ -103,7 +120,8 @@ uint64_t Qcow2Refcounts::findFree(uint64_t n, uint64_t from, uint64_t* firstFree
     uint64_t c = from;
     while (true) {
         if (c + (n - (c - runStart)) > limit)
-            throwError(ENOSPC, file_.path(), "no room for new clusters below the 64 PiB host offset limit");
+            throwError(ENOSPC, file_.path(),
+                       "no room for new clusters below the 64 PiB host offset limit");
         uint64_t end;
         if (reserved(c, &end)) {
             c = runStart = end;
@@ -229,7 +247,8 @@ void Qcow2Refcounts::ensureBlock(uint64_t t) {
         createBlock(t);
 }
 
-void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta, std::vector<uint64_t>* freed) {
+void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
+                            std::vector<uint64_t>* freed) {
     uint64_t c = first;
     const uint64_t end = first + count;
     while (c < end) {
@@ -237,8 +256,9 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta, std::
         if (delta > 0)
             ensureBlock(t);
         else if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0)
-            throwError(EIO, file_.path(), "refcount underflow: cluster " + std::to_string(c) +
-                                              " has no refcount block");
+            throwError(EIO, file_.path(),
+                       "refcount underflow: cluster " + std::to_string(c) +
+                           " has no refcount block");
         uint64_t blockOffset = table_[t] & kRefTableOffsetMask;
         Block b = loadBlock(blockOffset);
         uint64_t stop = std::min(end, (t + 1) * entriesPerBlock_);
@@ -249,8 +269,9 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta, std::
             if (delta > 0 && v > maxRefcount_ - uint64_t(delta))
                 throwError(EIO, file_.path(), "refcount overflow for cluster " + std::to_string(x));
             if (delta < 0 && v < uint64_t(-delta))
-                throwError(EIO, file_.path(), "refcount underflow for cluster " + std::to_string(x) +
-                                                  " (host offset " + hex(x * clusterSize_) + ")");
+                throwError(EIO, file_.path(),
+                           "refcount underflow for cluster " + std::to_string(x) +
+                               " (host offset " + hex(x * clusterSize_) + ")");
             v = uint64_t(int64_t(v) + delta);
             writeEntry(*b, i, v);
             if (v == 0) {

@@ -44,7 +44,8 @@ private:
     Block loadBlock(uint64_t offset);
     uint64_t readEntry(const std::vector<uint8_t>& b, uint64_t i) const;
     void writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v) const;
-    void writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first, uint64_t last);
+    void writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first,
+                        uint64_t last);
     void ensureBlock(uint64_t blockIndex);
     void createBlock(uint64_t blockIndex);
     void growTable(uint64_t neededIndex);
@@ -62,7 +63,7 @@ private:
     uint64_t tableOffset_;
     uint32_t tableClusters_;
     std::function<void(uint64_t, uint32_t)> onTableMoved_;
-    uint64_t freeIndex_ = 0;     // no free cluster below this index
+    uint64_t freeIndex_ = 0;      // no free cluster below this index
     uint64_t freeByteOffset_ = 0; // next byte for compressed data (0: start a new cluster)
     std::vector<std::pair<uint64_t, uint64_t>> reserved_; // chosen but not yet counted
     std::unordered_map<uint64_t, Block> cache_;

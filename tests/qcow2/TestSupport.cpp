@@ -19,7 +19,9 @@ TempDir::TempDir() {
     dir_ = buf.data();
 }
 
-TempDir::~TempDir() { run("rm -rf '" + dir_ + "'"); }
+TempDir::~TempDir() {
+    run("rm -rf '" + dir_ + "'");
+}
 
 int run(const std::string& command, std::string* output) {
     std::string cmd = "timeout 120 sh -c '" + [&] {
@@ -40,7 +42,9 @@ int run(const std::string& command, std::string* output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-bool haveTool(const std::string& name) { return run("command -v " + name + " >/dev/null 2>&1") == 0; }
+bool haveTool(const std::string& name) {
+    return run("command -v " + name + " >/dev/null 2>&1") == 0;
+}
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
     std::vector<uint8_t> v(n);
@@ -58,10 +62,12 @@ std::unique_ptr<BlockDriver> openRw(const std::string& path) {
     return openImage(path, o);
 }
 
-std::unique_ptr<BlockDriver> openRo(const std::string& path) { return openImage(path, OpenOptions{}); }
+std::unique_ptr<BlockDriver> openRo(const std::string& path) {
+    return openImage(path, OpenOptions{});
+}
 
-void createQcow2(const std::string& path, uint64_t size, uint32_t clusterSize, const std::string& backing,
-                 const std::string& backingFmt) {
+void createQcow2(const std::string& path, uint64_t size, uint32_t clusterSize,
+                 const std::string& backing, const std::string& backingFmt) {
     CreateOptions o;
     o.format = "qcow2";
     o.size = size;

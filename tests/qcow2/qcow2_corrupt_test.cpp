@@ -1,1 +1,216 @@
+// Hand-made corrupt and unusual qcow2 headers: every bad field gives a precise BlockError,
+// never a crash or a huge allocation; feature bits and extensions are handled like QEMU.
 #include "TestSupport.h"
+#include "block/ImageCheck.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+using namespace e2kvm::block;
+using namespace e2kvm::block::test;
+
+namespace {
+
+class Qcow2Corrupt : public ::testing::Test {
+protected:
+    TempDir tmp;
+    std::string img = tmp.path("c.qcow2");
+    void SetUp() override {
+        createQcow2(img, 1 << 30);
+        auto d = openRw(img);
+        d->write(0, pattern(200000, 1));
+    }
+    void setField(size_t off, uint64_t v, int bytes) {
+        std::vector<uint8_t> b(static_cast<size_t>(bytes), 0);
+        putBe(b, 0, v, bytes);
+        writeFileBytes(img, off, b);
+    }
+    std::string openError(bool readOnly = true) {
+        try {
+            OpenOptions o;
+            o.readOnly = readOnly;
+            o.format = "qcow2";
+            auto d = openImage(img, o);
+            std::vector<uint8_t> buf(1 << 20);
+            d->read(0, buf);
+        } catch (const BlockError& e) {
+            return e.what();
+        }
+        return "";
+    }
+    void expectOpenError(const std::string& fragment, bool readOnly = true) {
+        SCOPED_TRACE(fragment);
+        std::string err = openError(readOnly);
+        EXPECT_NE(err.find(fragment), std::string::npos) << "error was: '" << err << "'";
+        EXPECT_NE(err.find(img), std::string::npos) << "error does not name the file: " << err;
+    }
+};
+
+} // namespace
+
+TEST_F(Qcow2Corrupt, BadMagicAndVersion) {
+    setField(0, 0x514649fc, 4);
+    expectOpenError("not in qcow2 format");
+    setField(0, 0x514649fb, 4);
+    setField(4, 4, 4);
+    expectOpenError("Unsupported qcow2 version 4");
+}
+
+TEST_F(Qcow2Corrupt, BadClusterBits) {
+    setField(20, 8, 4);
+    expectOpenError("Unsupported cluster size: 2^8");
+    setField(20, 22, 4);
+    expectOpenError("Unsupported cluster size: 2^22");
+}
+
+TEST_F(Qcow2Corrupt, BadHeaderLengthAndRefcountOrder) {
+    setField(100, 100, 4);
+    expectOpenError("header too short");
+    setField(100, 112, 4);
+    setField(96, 7, 4);
+    expectOpenError("Reference count entry width too large");
+}
+
+TEST_F(Qcow2Corrupt, BadL1Table) {
+    setField(36, 0x10000000, 4);
+    expectOpenError("Active L1 table too large");
+    setField(36, 0, 4);
+    expectOpenError("L1 table is too small");
+    setField(36, 2, 4);
+    setField(40, 0x30200, 8);
+    expectOpenError("not cluster aligned");
+    setField(40, 0x7000000000, 8);
+    expectOpenError("L1 table at 0x7000000000 is past end of file");
+    setField(24, 1ull << 62, 8);
+    expectOpenError("Image is too big");
+}
+
+TEST_F(Qcow2Corrupt, BadRefcountTable) {
+    setField(56, 0x100000, 4);
+    expectOpenError("Reference count table too large");
+    setField(56, 1, 4);
+    setField(48, 0x10000000, 8);
+    expectOpenError("refcount table at 0x10000000 is past end of file");
+}
+
+TEST_F(Qcow2Corrupt, BadBackingNameAndExtensions) {
+    setField(8, 0x200, 8);
+    setField(16, 2000, 4);
+    expectOpenError("Backing file name too long");
+    setField(8, 0x20000, 8); // past the first cluster
+    setField(16, 10, 4);
+    expectOpenError("Invalid backing file offset");
+    setField(8, 0, 8);
+    setField(16, 0, 4);
+    setField(0x74, 0x7fffffff, 4); // length of the feature table extension
+    expectOpenError("too large");
+}
+
+TEST_F(Qcow2Corrupt, BadSnapshotTable) {
+    setField(60, 70000, 4);
+    setField(64, 0x10000, 8);
+    expectOpenError("Too many snapshots");
+    setField(60, 3, 4);
+    setField(64, 0x40000000, 8);
+    expectOpenError("snapshot table at 0x40000000 is past end of file");
+    setField(64, 0x10001, 8);
+    expectOpenError("not cluster aligned");
+}
+
+TEST_F(Qcow2Corrupt, UnknownIncompatibleFeatureIsNamed) {
+    // Turn the last feature-table entry into a named unknown incompatible bit 10.
+    std::vector<uint8_t> entry(48, 0);
+    entry[0] = 0;
+    entry[1] = 10;
+    std::memcpy(&entry[2], "frobnication", 12);
+    writeFileBytes(img, 0x78 + 7 * 48, entry);
+    setField(72, 1ull << 10, 8);
+    expectOpenError("Unsupported qcow2 feature(s): frobnication");
+    setField(72, 1ull << 40, 8);
+    expectOpenError("Unknown incompatible feature: 10000000000");
+    setField(72, 1ull << 4, 8);
+    expectOpenError("extended L2");
+    setField(72, 1ull << 2, 8);
+    expectOpenError("external data file");
+}
+
+TEST_F(Qcow2Corrupt, CorruptBitAllowsReadOnlyOnly) {
+    setField(72, 2, 8);
+    EXPECT_EQ(openError(true), "");
+    expectOpenError("image is corrupt; cannot be opened read/write", false);
+}
+
+TEST_F(Qcow2Corrupt, BadL2AndDataEntriesFailReadsCleanly) {
+    // L1 entry 0 -> L2 table at an unaligned offset.
+    setField(0x30000, 0x8000000000040200ull, 8);
+    expectOpenError("unaligned");
+    // L2 table past the end of the file.
+    setField(0x30000, 0x8000000100000000ull, 8);
+    expectOpenError("past end of file");
+    // A data cluster at an unaligned host offset.
+    setField(0x30000, 0x8000000000040000ull, 8);
+    setField(0x40000, 0x8000000000050200ull, 8);
+    expectOpenError("unaligned host offset");
+    // A compressed cluster whose data is garbage.
+    setField(0x40000, (1ull << 62) | 0x30000, 8);
+    expectOpenError("is corrupt");
+}
+
+TEST_F(Qcow2Corrupt, UnknownAutoclearBitsClearedAndExtensionsKept) {
+    // Put an unknown extension before the end marker (replacing the feature table).
+    std::vector<uint8_t> ext(16, 0);
+    putBe(ext, 0, 0x12345678, 4);
+    putBe(ext, 4, 5, 4);
+    std::memcpy(&ext[8], "hello", 5);
+    std::vector<uint8_t> zeros(0x200, 0);
+    writeFileBytes(img, 0x70, zeros);
+    writeFileBytes(img, 0x70, ext);
+    setField(88, 0x8000000000000001ull, 8);
+    openRo(img).reset();
+    auto f = readFile(img);
+    EXPECT_EQ(f[88], 0x80); // read-only open changes nothing
+    openRw(img).reset();    // read-write open rewrites the header
+    f = readFile(img);
+    for (int i = 88; i < 96; ++i)
+        EXPECT_EQ(f[size_t(i)], 0) << i;
+    bool found = false;
+    for (size_t i = 0x70; i + 13 < 0x1000; i += 8)
+        if (std::memcmp(&f[i], ext.data(), 13) == 0)
+            found = true;
+    EXPECT_TRUE(found) << "unknown header extension lost";
+    std::vector<uint8_t> buf(200000);
+    openRo(img)->read(0, buf);
+    EXPECT_TRUE(buf == pattern(200000, 1));
+}
+
+TEST_F(Qcow2Corrupt, DirtyBitRebuildsRefcountsOnReadWriteOpen) {
+    setField(80, 1, 8); // lazy refcounts
+    setField(72, 1, 8); // dirty
+    // Stale refcounts as lazy refcounts leave them: cluster 5 (data) has refcount 0.
+    setField(0x20000 + 5 * 2, 0, 2);
+    EXPECT_GT(checkImage(img, "qcow2", RepairMode::None).corruptions, 0u);
+    auto d = openRw(img);
+    std::vector<uint8_t> buf(200000);
+    d->read(0, buf);
+    EXPECT_TRUE(buf == pattern(200000, 1));
+    d->write(1 << 20, pattern(70000, 2));
+    d.reset();
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_EQ(r.corruptions, 0u);
+    EXPECT_EQ(r.leaks, 0u);
+    std::vector<uint8_t> hdr(112);
+    std::ifstream(img, std::ios::binary).read(reinterpret_cast<char*>(hdr.data()), 112);
+    EXPECT_EQ(hdr[79], 0); // dirty bit cleared
+}
+
+TEST_F(Qcow2Corrupt, TruncatedFile) {
+    std::string err;
+    run("truncate -s 196616 '" + img + "'"); // half of the L1 table is gone
+    expectOpenError("L1 table at 0x30000 is past end of file");
+    run("truncate -s 100 '" + img + "'");
+    expectOpenError("header too short");
+    run("truncate -s 50 '" + img + "'");
+    expectOpenError("qcow2");
+}

@@ -59,11 +59,21 @@ std::string qemuIoArgs(const std::vector<Op>& ops) {
     for (const Op& op : ops) {
         s << " -c '";
         switch (op.kind) {
-        case Op::Write: s << "w -P " << int(op.pattern) << " " << op.offset << " " << op.length; break;
-        case Op::Zero: s << "w -z " << op.offset << " " << op.length; break;
-        case Op::ZeroUnmap: s << "w -z -u " << op.offset << " " << op.length; break;
-        case Op::Discard: s << "discard " << op.offset << " " << op.length; break;
-        case Op::Compressed: s << "w -c -P " << int(op.pattern) << " " << op.offset << " " << op.length; break;
+        case Op::Write:
+            s << "w -P " << int(op.pattern) << " " << op.offset << " " << op.length;
+            break;
+        case Op::Zero:
+            s << "w -z " << op.offset << " " << op.length;
+            break;
+        case Op::ZeroUnmap:
+            s << "w -z -u " << op.offset << " " << op.length;
+            break;
+        case Op::Discard:
+            s << "discard " << op.offset << " " << op.length;
+            break;
+        case Op::Compressed:
+            s << "w -c -P " << int(op.pattern) << " " << op.offset << " " << op.length;
+            break;
         }
         s << "'";
     }
@@ -73,10 +83,18 @@ std::string qemuIoArgs(const std::vector<Op>& ops) {
 void applyOurs(BlockDriver& d, const std::vector<Op>& ops) {
     for (const Op& op : ops) {
         switch (op.kind) {
-        case Op::Write: d.write(op.offset, std::vector<uint8_t>(op.length, op.pattern)); break;
-        case Op::Zero: d.writeZeroes(op.offset, op.length); break;
-        case Op::ZeroUnmap: d.writeZeroes(op.offset, op.length, ZeroMayUnmap); break;
-        case Op::Discard: d.discard(op.offset, op.length); break;
+        case Op::Write:
+            d.write(op.offset, std::vector<uint8_t>(op.length, op.pattern));
+            break;
+        case Op::Zero:
+            d.writeZeroes(op.offset, op.length);
+            break;
+        case Op::ZeroUnmap:
+            d.writeZeroes(op.offset, op.length, ZeroMayUnmap);
+            break;
+        case Op::Discard:
+            d.discard(op.offset, op.length);
+            break;
         case Op::Compressed: {
             std::vector<uint8_t> data(d.clusterSize(), op.pattern);
             for (uint64_t o = op.offset; o < op.offset + op.length; o += d.clusterSize())
@@ -90,18 +108,18 @@ void applyOurs(BlockDriver& d, const std::vector<Op>& ops) {
 std::vector<Op> mixedOps(uint64_t cs) {
     return {
         {Op::Write, 0, 3 * cs, 0x11},
-        {Op::Write, cs / 2, 512, 0x22},              // partial, in place
-        {Op::Write, 5 * cs + 512, cs, 0x33},         // straddles two unallocated clusters
-        {Op::Write, 9 * cs, 7 * cs, 0x44},           // a run of fresh clusters
-        {Op::Zero, 10 * cs, 2 * cs, 0},              // zero flag, keep allocation
-        {Op::ZeroUnmap, 12 * cs, 2 * cs, 0},         // zero flag, free
-        {Op::Discard, 14 * cs, cs, 0},               // discard
-        {Op::Zero, 20 * cs, 4 * cs, 0},              // zero over unallocated
-        {Op::Compressed, 30 * cs, 2 * cs, 0x55},     // compressed clusters
-        {Op::Write, 30 * cs + 1024, 512, 0x66},      // COW of a compressed cluster
-        {Op::Write, 40 * cs - 512, 1024, 0x77},      // crosses a cluster boundary
+        {Op::Write, cs / 2, 512, 0x22},          // partial, in place
+        {Op::Write, 5 * cs + 512, cs, 0x33},     // straddles two unallocated clusters
+        {Op::Write, 9 * cs, 7 * cs, 0x44},       // a run of fresh clusters
+        {Op::Zero, 10 * cs, 2 * cs, 0},          // zero flag, keep allocation
+        {Op::ZeroUnmap, 12 * cs, 2 * cs, 0},     // zero flag, free
+        {Op::Discard, 14 * cs, cs, 0},           // discard
+        {Op::Zero, 20 * cs, 4 * cs, 0},          // zero over unallocated
+        {Op::Compressed, 30 * cs, 2 * cs, 0x55}, // compressed clusters
+        {Op::Write, 30 * cs + 1024, 512, 0x66},  // COW of a compressed cluster
+        {Op::Write, 40 * cs - 512, 1024, 0x77},  // crosses a cluster boundary
         {Op::Discard, 1 * cs, cs, 0},
-        {Op::Write, 1 * cs + 4096, 4096, 0x88},      // write into the discarded cluster
+        {Op::Write, 1 * cs + 4096, 4096, 0x88}, // write into the discarded cluster
     };
 }
 
@@ -129,7 +147,8 @@ TEST_F(Qcow2Interop, ReadsCompressedConvert) {
     auto noise = pattern(65536, 9);
     std::memcpy(data.data() + (1 << 20), noise.data(), noise.size()); // one incompressible cluster
     {
-        std::ofstream(raw, std::ios::binary).write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
+        std::ofstream(raw, std::ios::binary)
+            .write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
     }
     sh("qemu-img convert -c -O qcow2 '" + raw + "' '" + img + "'");
     auto d = openRo(img);
@@ -140,11 +159,14 @@ TEST_F(Qcow2Interop, ReadsCompressedConvert) {
 }
 
 TEST_F(Qcow2Interop, ReadsBackingChainAndPreallocation) {
-    std::string base = tmp.path("base.qcow2"), mid = tmp.path("mid.qcow2"), top = tmp.path("top.qcow2");
+    std::string base = tmp.path("base.qcow2"), mid = tmp.path("mid.qcow2"),
+                top = tmp.path("top.qcow2");
     sh("qemu-img create -q -f qcow2 '" + base + "' 8M");
     sh("qemu-io -f qcow2 -c 'w -P 1 0 8M' '" + base + "'");
-    sh("cd '" + tmp.path("") + "' && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 mid.qcow2 12M");
-    sh("qemu-io -f qcow2 -c 'w -P 2 65536 1000' -c 'w -z 1M 64k' -c 'discard 2M 64k' '" + mid + "'");
+    sh("cd '" + tmp.path("") +
+       "' && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 mid.qcow2 12M");
+    sh("qemu-io -f qcow2 -c 'w -P 2 65536 1000' -c 'w -z 1M 64k' -c 'discard 2M 64k' '" + mid +
+       "'");
     sh("qemu-img create -q -f qcow2 -b '" + mid + "' -F qcow2 '" + top + "'");
     sh("qemu-io -f qcow2 -c 'w -P 3 100000 300000' '" + top + "'");
     expectSameAsQemu(top);
@@ -165,7 +187,8 @@ TEST_F(Qcow2Interop, OurWritesMatchQemuIo) {
         for (bool withBacking : {false, true}) {
             std::string tag = std::to_string(cs) + (withBacking ? "b" : "");
             std::string base = tmp.path("base" + tag + ".qcow2");
-            std::string ours = tmp.path("ours" + tag + ".qcow2"), theirs = tmp.path("theirs" + tag + ".qcow2");
+            std::string ours = tmp.path("ours" + tag + ".qcow2"),
+                        theirs = tmp.path("theirs" + tag + ".qcow2");
             uint64_t size = 64ull * cs + 3 * 512;
             std::string back, backOpt;
             if (withBacking) {
@@ -174,8 +197,8 @@ TEST_F(Qcow2Interop, OurWritesMatchQemuIo) {
                 back = base;
                 backOpt = " -b '" + base + "' -F qcow2";
             }
-            sh("qemu-img create -q -f qcow2 -o cluster_size=" + std::to_string(cs) + backOpt + " '" + theirs +
-               "' " + std::to_string(size));
+            sh("qemu-img create -q -f qcow2 -o cluster_size=" + std::to_string(cs) + backOpt +
+               " '" + theirs + "' " + std::to_string(size));
             createQcow2(ours, size, cs, back, withBacking ? "qcow2" : "");
             auto ops = mixedOps(cs);
             ops.push_back({Op::Write, size - 1024, 1024, 0x99}); // the partial last cluster
@@ -187,11 +210,14 @@ TEST_F(Qcow2Interop, OurWritesMatchQemuIo) {
             }
             expectQemuCheckClean(ours);
             std::string out;
-            EXPECT_EQ(run("qemu-img compare '" + ours + "' '" + theirs + "' 2>&1", &out), 0) << tag << ": " << out;
+            EXPECT_EQ(run("qemu-img compare '" + ours + "' '" + theirs + "' 2>&1", &out), 0)
+                << tag << ": " << out;
             // Layer by layer too (the same clusters are allocated, zero or unallocated).
             std::string mapOurs, mapTheirs;
-            run("qemu-img map --output=json '" + ours + "' | sed 's/, \"offset\": [0-9]*//'", &mapOurs);
-            run("qemu-img map --output=json '" + theirs + "' | sed 's/, \"offset\": [0-9]*//'", &mapTheirs);
+            run("qemu-img map --output=json '" + ours + "' | sed 's/, \"offset\": [0-9]*//'",
+                &mapOurs);
+            run("qemu-img map --output=json '" + theirs + "' | sed 's/, \"offset\": [0-9]*//'",
+                &mapTheirs);
             EXPECT_EQ(mapOurs, mapTheirs) << tag;
         }
     }
@@ -226,15 +252,20 @@ TEST_F(Qcow2Interop, CreatedImagesMatchQemuImg) {
     sh("truncate -s 1G '" + tmp.path("base.raw") + "'");
     int i = 0;
     for (const Case& c : cases) {
-        std::string q = tmp.path("q" + std::to_string(i) + ".qcow2"), o = tmp.path("o" + std::to_string(i) + ".qcow2");
+        std::string q = tmp.path("q" + std::to_string(i) + ".qcow2"),
+                    o = tmp.path("o" + std::to_string(i) + ".qcow2");
         ++i;
-        sh("cd '" + tmp.path("") + "' && qemu-img create -q -f qcow2 " + (c.qemuOpts.empty() ? "" : "-o " + c.qemuOpts) +
-           " '" + q + "' 1G");
+        sh("cd '" + tmp.path("") + "' && qemu-img create -q -f qcow2 " +
+           (c.qemuOpts.empty() ? "" : "-o " + c.qemuOpts) + " '" + q + "' 1G");
         createImage(o, c.ours);
         expectQemuCheckClean(o);
         std::string infoQ, infoO;
-        run("cd '" + tmp.path("") + "' && qemu-img info --output=json '" + q + "' | grep -v -e filename -e actual-size", &infoQ);
-        run("cd '" + tmp.path("") + "' && qemu-img info --output=json '" + o + "' | grep -v -e filename -e actual-size", &infoO);
+        run("cd '" + tmp.path("") + "' && qemu-img info --output=json '" + q +
+                "' | grep -v -e filename -e actual-size",
+            &infoQ);
+        run("cd '" + tmp.path("") + "' && qemu-img info --output=json '" + o +
+                "' | grep -v -e filename -e actual-size",
+            &infoO);
         EXPECT_EQ(infoO, infoQ) << c.qemuOpts;
         auto bq = readFile(q), bo = readFile(o);
         EXPECT_EQ(bo.size(), bq.size()) << c.qemuOpts;
@@ -243,7 +274,8 @@ TEST_F(Qcow2Interop, CreatedImagesMatchQemuImg) {
 }
 
 TEST_F(Qcow2Interop, CreatedPreallocatedImagesPassCheck) {
-    for (auto [name, mode] : {std::pair{"metadata", Preallocation::Metadata}, {"falloc", Preallocation::Falloc},
+    for (auto [name, mode] : {std::pair{"metadata", Preallocation::Metadata},
+                              {"falloc", Preallocation::Falloc},
                               {"full", Preallocation::Full}}) {
         CreateOptions o;
         o.format = "qcow2";
@@ -254,7 +286,8 @@ TEST_F(Qcow2Interop, CreatedPreallocatedImagesPassCheck) {
         createImage(p, o);
         expectQemuCheckClean(p);
         std::string mapQ, mapO, q = tmp.path(std::string("preq-") + name + ".qcow2");
-        sh(std::string("qemu-img create -q -f qcow2 -o preallocation=") + name + " '" + q + "' 40M");
+        sh(std::string("qemu-img create -q -f qcow2 -o preallocation=") + name + " '" + q +
+           "' 40M");
         run("qemu-img map --output=json '" + q + "' | sed 's/, \"offset\": [0-9]*//'", &mapQ);
         run("qemu-img map --output=json '" + p + "' | sed 's/, \"offset\": [0-9]*//'", &mapO);
         EXPECT_EQ(mapO, mapQ) << name;

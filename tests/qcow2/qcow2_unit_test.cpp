@@ -26,7 +26,9 @@ void expectClean(const std::string& img) {
 // A model of the disk next to the image: every operation is applied to both.
 struct Model {
     std::vector<uint8_t> bytes;
-    void write(uint64_t off, const std::vector<uint8_t>& d) { std::memcpy(bytes.data() + off, d.data(), d.size()); }
+    void write(uint64_t off, const std::vector<uint8_t>& d) {
+        std::memcpy(bytes.data() + off, d.data(), d.size());
+    }
     void zero(uint64_t off, uint64_t len) { std::memset(bytes.data() + off, 0, len); }
 };
 
@@ -66,9 +68,14 @@ TEST(Qcow2, WriteReadModelAcrossClusterSizes) {
         {
             auto d = openRw(img);
             uint8_t seed = 1;
-            for (auto [off, len] : std::vector<std::pair<uint64_t, uint64_t>>{
-                     {0, 100}, {1000, 70000}, {cs - 1, 2}, {3 * cs, cs}, {size - 5000, 5000}, {200000, 1 << 20},
-                     {50, 200000}, {2 << 20, 3}}) {
+            for (auto [off, len] : std::vector<std::pair<uint64_t, uint64_t>>{{0, 100},
+                                                                              {1000, 70000},
+                                                                              {cs - 1, 2},
+                                                                              {3 * cs, cs},
+                                                                              {size - 5000, 5000},
+                                                                              {200000, 1 << 20},
+                                                                              {50, 200000},
+                                                                              {2 << 20, 3}}) {
                 auto data = pattern(len, seed++);
                 d->write(off, data);
                 m.write(off, data);
@@ -311,7 +318,8 @@ TEST(Qcow2, Version2Images) {
 }
 
 TEST(Qcow2, PreallocationModes) {
-    for (Preallocation mode : {Preallocation::Metadata, Preallocation::Falloc, Preallocation::Full}) {
+    for (Preallocation mode :
+         {Preallocation::Metadata, Preallocation::Falloc, Preallocation::Full}) {
         TempDir t;
         std::string img = t.path("p.qcow2");
         CreateOptions o;
@@ -368,7 +376,8 @@ TEST(Qcow2, ConcurrentWritersAndReaders) {
         for (uint64_t slot = 0; slot < size / cs; ++slot) {
             std::vector<uint8_t> back(cs);
             d->read(slot * cs, back);
-            auto expect = slot % 7 == 0 || slot % 11 == 0 ? std::vector<uint8_t>(cs, 0) : pattern(cs, uint8_t(slot));
+            auto expect = slot % 7 == 0 || slot % 11 == 0 ? std::vector<uint8_t>(cs, 0)
+                                                          : pattern(cs, uint8_t(slot));
             ASSERT_TRUE(back == expect) << slot;
         }
     }
