@@ -468,8 +468,9 @@ private:
         auto kv = parseKeyValues(splitTop(rest, ','));
         uint32_t v = 0;
         for (auto& [k, val] : kv) {
+            const std::string& key = k;
             auto it = std::find_if(std::begin(names), std::end(names),
-                                   [&](const char* n) { return k == n; });
+                                   [&](const char* n) { return key == n; });
             if (it == std::end(names))
                 throw AsmError("wait: unknown field " + k);
             if (val)

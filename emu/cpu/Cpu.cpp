@@ -992,6 +992,7 @@ void Cpu::execute(const DecodedBundle& b) {
         s_.pcur = (s_.pcur + s_.psz) % (s_.psz + 1);
 
     ++s_.bundles;
+    s_.ops += b.nOps;
     const uint64_t next = b.ip + b.size;
     const bool waitTrap = b.waitTrap;
     switch (xfer) {

@@ -36,6 +36,7 @@ struct CpuState {
     uint64_t oscudLo = 0, oscudHi = 0, osgdLo = 0, osgdHi = 0;
     uint64_t cudLo = 0, cudHi = 0, gdLo = 0, gdHi = 0, cuir = 0;
     uint64_t bundles = 0; // executed bundles (%clkr)
+    uint64_t ops = 0;     // ALU channel operations issued by executed bundles
 };
 
 enum class StopReason { None, Budget, Exception, SystemCall, Wait };

@@ -33,18 +33,53 @@ public:
     // Host pointer to guest RAM [addr, addr+len); throws DataPage if outside RAM.
     uint8_t* ramPointer(uint64_t addr, uint64_t len);
 
-    // Data accesses (little-endian). Outside RAM they go to the bus; no device -> DataPage.
+    // Data accesses of 1, 2, 4 or 8 bytes (little-endian). Outside RAM they go to the bus;
+    // no device -> DataPage.
     uint64_t load(uint64_t addr, unsigned size, uint8_t mas = 0) {
         if (inRam(addr, size)) [[likely]] {
-            uint64_t v = 0;
-            std::memcpy(&v, ram_ + addr, size);
-            return v;
+            const uint8_t* p = ram_ + addr;
+            switch (size) {
+            case 1:
+                return *p;
+            case 2: {
+                uint16_t v;
+                std::memcpy(&v, p, 2);
+                return v;
+            }
+            case 4: {
+                uint32_t v;
+                std::memcpy(&v, p, 4);
+                return v;
+            }
+            default: {
+                uint64_t v;
+                std::memcpy(&v, p, 8);
+                return v;
+            }
+            }
         }
         return loadSlow(addr, size, mas);
     }
     void store(uint64_t addr, unsigned size, uint64_t value, uint8_t mas = 0) {
         if (inRam(addr, size)) [[likely]] {
-            std::memcpy(ram_ + addr, &value, size);
+            uint8_t* p = ram_ + addr;
+            switch (size) {
+            case 1:
+                *p = uint8_t(value);
+                break;
+            case 2: {
+                uint16_t v = uint16_t(value);
+                std::memcpy(p, &v, 2);
+                break;
+            }
+            case 4: {
+                uint32_t v = uint32_t(value);
+                std::memcpy(p, &v, 4);
+                break;
+            }
+            default:
+                std::memcpy(p, &value, 8);
+            }
             if (codePages_[addr >> kPageShift] | codePages_[(addr + size - 1) >> kPageShift])
                 [[unlikely]]
                 codeDirty_ = true;
