@@ -15,7 +15,8 @@ void DirtyBitmapRecorder::contentsChanged(uint64_t offset, uint64_t length) {
         return;
     if (offset > DirtyBitmap::kMaxDiskSize || length > DirtyBitmap::kMaxDiskSize - offset)
         throw BlockError(EINVAL, "dirty bitmap: change past 2^63 bytes");
-    bitmap_->growTo(offset + length);
+    if (offset + length > bitmap_->diskSize())
+        bitmap_->growTo(offset + length);
     bitmap_->set(offset, length);
 }
 

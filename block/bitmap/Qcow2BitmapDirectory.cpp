@@ -186,13 +186,15 @@ void validateQcow2BitmapDirEntry(const Qcow2BitmapDirEntry& e,
         failBitmap(context, e.name,
                    "bitmap table of " + std::to_string(e.tableSize) + " entries addresses " +
                        std::to_string(dataBytes) + " bytes of data, more than 512 MiB");
-    // A bitmap that was not saved correctly (in_use) may have a stale, too small table.
-    uint64_t coverage = (dataBytes * 8) << e.granularityBits; // <= 2^32 << 31
-    if (!e.inUse() && geometry.diskSize > coverage)
+    // QEMU refuses to load a consistent bitmap whose table is not exactly the size the disk
+    // needs; one that was not saved correctly (in_use) may have a stale table of any size.
+    uint64_t needed =
+        qcow2BitmapTableSize(geometry.diskSize, e.granularityBits, geometry.clusterSize);
+    if (!e.inUse() && e.tableSize != needed)
         failBitmap(context, e.name,
-                   "bitmap table of " + std::to_string(e.tableSize) + " entries covers " +
-                       std::to_string(coverage) + " bytes, less than the disk size " +
-                       std::to_string(geometry.diskSize));
+                   "bitmap table has " + std::to_string(e.tableSize) + " entries, a disk of " +
+                       std::to_string(geometry.diskSize) + " bytes at granularity " +
+                       std::to_string(e.granularity()) + " needs " + std::to_string(needed));
     if (geometry.fileSize != 0 && (e.tableOffset >= geometry.fileSize ||
                                    uint64_t{e.tableSize} * 8 > geometry.fileSize - e.tableOffset))
         failBitmap(context, e.name,

@@ -88,8 +88,8 @@ std::vector<Qcow2BitmapDirEntry> parseQcow2BitmapDirectory(std::span<const uint8
                                                            const Qcow2BitmapsExtension& ext,
                                                            const Qcow2BitmapImageGeometry& geometry,
                                                            const std::string& context);
-// Checks one entry as QEMU does on load (flags, type, granularity, name, table placement and
-// size against the disk).
+// Checks one entry as QEMU does on load (flags, type, granularity, name, table placement;
+// unless in_use, a table of exactly qcow2BitmapTableSize entries).
 void validateQcow2BitmapDirEntry(const Qcow2BitmapDirEntry& entry,
                                  const Qcow2BitmapImageGeometry& geometry,
                                  const std::string& context);

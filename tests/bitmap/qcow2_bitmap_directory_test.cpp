@@ -230,7 +230,9 @@ TEST(Qcow2BitmapDirectory, RejectsMalformedEntriesNamingTheBitmap) {
     bad(entry("empty", 0x50000, 0), "table size is zero");
     bad(entry("huge", 0x50000, kQcow2MaxBitmapTableSize + 1), "exceeds the supported");
     bad(entry("over512M", 0x50000, 8193), "more than 512 MiB");
-    bad(entry("small", 0x50000, 1, 9), "less than the disk size"); // needs 2.5 MiB of data
+    bad(entry("small", 0x50000, 1, 9), "entries, a disk of 10737418240 bytes at granularity 512 "
+                                       "needs 40");                    // 2.5 MiB of data
+    bad(entry("large", 0x50000, 2, 16), "bitmap table has 2 entries"); // 20 KiB of data
     bad(entry("pastEof", 0x50000, 1), "past end of file", {65536, GiB, 0x50004});
     // A stale (in_use) bitmap may have a table too small for the disk.
     {
