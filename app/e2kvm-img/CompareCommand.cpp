@@ -59,7 +59,7 @@ public:
             block::ChainExtent ea = block::chainStatus(a_, off, common - off);
             block::ChainExtent eb = block::chainStatus(b_, off, common - off);
             if (strict_ && ea.present != eb.present) {
-                say("Strict mode: Offset %" PRIu64 " block status mismatch!\n", off);
+                say("Strict mode: Offset " + std::to_string(off) + " block status mismatch!\n");
                 return 1;
             }
             uint64_t chunk = std::min(ea.length, eb.length);
@@ -69,7 +69,7 @@ public:
                 b_.read(off, std::span(bufB_.data(), size_t(chunk)));
                 uint64_t diff = firstDifference(bufA_.data(), bufB_.data(), chunk);
                 if (diff < chunk) {
-                    say("Content mismatch at offset %" PRIu64 "!\n", off + diff);
+                    say("Content mismatch at offset " + std::to_string(off + diff) + "!\n");
                     return 1;
                 }
             }
@@ -88,7 +88,7 @@ public:
                     larger.read(off, std::span(bufA_.data(), size_t(chunk)));
                     uint64_t nz = firstNonZero(bufA_.data(), chunk);
                     if (nz < chunk) {
-                        say("Content mismatch at offset %" PRIu64 "!\n", off + nz);
+                        say("Content mismatch at offset " + std::to_string(off + nz) + "!\n");
                         return 1;
                     }
                 }
@@ -101,10 +101,10 @@ public:
     }
 
 private:
-    template <typename... Args> void say(const char* fmt, Args... args) {
+    void say(const std::string& text) {
         progress_.finish();
         if (!quiet_)
-            std::printf(fmt, args...);
+            std::fputs(text.c_str(), stdout);
     }
 
     block::BlockDriver& a_;
