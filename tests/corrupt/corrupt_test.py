@@ -82,7 +82,12 @@ def main():
                          "write -P 1 128k 4k", "-c", "write -P 2 3M 64k", "-c", "flush",
                          target])
                 problem = judge(name, "e2kvm-io read/map/write", p, regex, True, names)
-            if not problem and e2kvm_img:
+            if not problem and e2kvm_img and name.startswith("backing-"):
+                # A loop is a property of the chain, not of one image's metadata (check looks
+                # at one layer): the chain walk must refuse it.
+                p = run([e2kvm_img, "info", "--backing-chain", target])
+                problem = judge(name, "e2kvm-img info --backing-chain", p, regex, True, names)
+            elif not problem and e2kvm_img:
                 p = run([e2kvm_img, "info", target])
                 problem = judge(name, "e2kvm-img info", p, regex, False)
                 if not problem:
