@@ -102,14 +102,8 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     openBacking(o);
 }
 
-Qcow2Driver::~Qcow2Driver() {
-    if (!readOnly()) {
-        try {
-            file_.sync();
-        } catch (const BlockError&) {
-        }
-    }
-}
+// Like RawImage, closing does not sync: callers that need durability call flush().
+Qcow2Driver::~Qcow2Driver() = default;
 
 uint64_t Qcow2Driver::size() const {
     return size_.load();
@@ -400,8 +394,15 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
         uint64_t pos = offset + done;
         uint64_t c = pos >> cb_, in = pos & (cs_ - 1);
         uint64_t remaining = buf.size() - done;
+        const uint64_t maxClusters = (in + remaining + cs_ - 1) >> cb_;
         std::unique_lock lock(meta_);
-        Run r = mapRun(c, (in + remaining + cs_ - 1) >> cb_, true);
+        inflightDone_.wait(lock, [&] {
+            for (auto [s, e] : inflight_)
+                if (s < c + maxClusters && c < e)
+                    return false;
+            return true;
+        });
+        Run r = mapRun(c, maxClusters, true);
         if (r.type == ClusterType::Normal && r.copied) {
             uint64_t n = std::min((r.clusters << cb_) - in, remaining);
             uint64_t host = (r.entry & kL2OffsetMask) + in;
@@ -412,13 +413,15 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
         }
         uint64_t clusters = std::min(r.clusters, l2Entries_ - c % l2Entries_);
         uint64_t n = std::min((clusters << cb_) - in, remaining);
-        allocatingWrite(c, (in + n + cs_ - 1) >> cb_, in, buf.subspan(done, size_t(n)));
+        allocatingWrite(lock, c, (in + n + cs_ - 1) >> cb_, in, buf.subspan(done, size_t(n)));
         done += size_t(n);
     }
 }
 
-void Qcow2Driver::allocatingWrite(uint64_t c, uint64_t n, uint64_t in,
-                                  std::span<const uint8_t> data) {
+// Called with meta_ held: allocates, then writes the data (with copy-on-write of partial
+// clusters) outside the lock, then links the clusters into the L2 table.
+void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c, uint64_t n,
+                                  uint64_t in, std::span<const uint8_t> data) {
     uint64_t l1i = c / l2Entries_;
     uint64_t tableOffset = 0;
     Table t = writableL2(l1i, &tableOffset);
@@ -431,7 +434,38 @@ void Qcow2Driver::allocatingWrite(uint64_t c, uint64_t n, uint64_t in,
         reuse = clusterType(old[i], true) == ClusterType::ZeroAlloc && (old[i] & kOflagCopied) &&
                 (old[i] & kL2OffsetMask) == (old[0] & kL2OffsetMask) + (i << cb_);
     uint64_t host = reuse ? (old[0] & kL2OffsetMask) : rc_->allocate(n) << cb_;
+    t.reset();
+    inflight_.emplace_back(c, c + n);
+    auto finish = [&] {
+        std::erase(inflight_, std::pair<uint64_t, uint64_t>(c, c + n));
+        inflightDone_.notify_all();
+    };
+    lock.unlock();
+    try {
+        writeNewClusters(c, n, in, data, host, old);
+    } catch (...) {
+        lock.lock();
+        if (!reuse)
+            rc_->decrement(host >> cb_, n); // nothing references them yet
+        finish();
+        throw;
+    }
+    lock.lock();
+    t = writableL2(l1i, &tableOffset); // the cache may have dropped our copy meanwhile
+    for (uint64_t i = 0; i < n; ++i)
+        (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
+    writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+    finish();
+    if (!reuse) {
+        std::vector<uint64_t> freed;
+        for (uint64_t e : old)
+            releaseEntry(e, &freed);
+    }
+}
 
+void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
+                                   std::span<const uint8_t> data, uint64_t host,
+                                   const std::vector<uint64_t>& old) {
     const uint64_t end = in + data.size(); // relative to the first cluster
     size_t consumed = 0;
     uint64_t firstFull = 0;
@@ -459,14 +493,6 @@ void Qcow2Driver::allocatingWrite(uint64_t c, uint64_t n, uint64_t in,
             std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));
             file_.write(host + ((n - 1) << cb_), cl);
         }
-    }
-    for (uint64_t i = 0; i < n; ++i)
-        (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
-    writeL2Span(tableOffset, *t, i0, i0 + n - 1);
-    if (!reuse) {
-        std::vector<uint64_t> freed;
-        for (uint64_t e : old)
-            releaseEntry(e, &freed);
     }
 }
 

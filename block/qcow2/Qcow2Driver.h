@@ -13,6 +13,7 @@
 #include "block/ImageOpen.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -69,8 +70,11 @@ private:
     void releaseEntry(uint64_t entry, std::vector<uint64_t>* freed);
     void punchFreed(std::vector<uint64_t>& freed);
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
-    void allocatingWrite(uint64_t cluster, uint64_t n, uint64_t inCluster,
-                         std::span<const uint8_t> data);
+    void allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t cluster, uint64_t n,
+                         uint64_t inCluster, std::span<const uint8_t> data);
+    void writeNewClusters(uint64_t cluster, uint64_t n, uint64_t inCluster,
+                          std::span<const uint8_t> data, uint64_t host,
+                          const std::vector<uint64_t>& old);
     bool readsAsZero(uint64_t cluster);
     void zeroClusters(uint64_t first, uint64_t count, bool unmap);
     void discardClusters(uint64_t first, uint64_t count);
@@ -89,6 +93,10 @@ private:
     std::unique_ptr<BlockDriver> backing_;
     std::string fullBackingPath_;
     std::mutex meta_;
+    // Guest cluster ranges whose new clusters are being written outside meta_; other writers
+    // of those clusters wait for them.
+    std::vector<std::pair<uint64_t, uint64_t>> inflight_;
+    std::condition_variable inflightDone_;
     std::shared_mutex gate_; // shared: I/O to mapped clusters; exclusive: freeing clusters
 };
 
