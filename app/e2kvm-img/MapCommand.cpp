@@ -55,7 +55,7 @@ uint64_t parseOffsetArgument(const std::string& text, const char* what) {
         return block::parseSize(text);
     } catch (const block::BlockError&) {
         throw CommandFailure(std::string("Invalid ") + what +
-                             " specified! You may use k, M, G, "
+                             " specified. You may use k, M, G, "
                              "T, P or E suffixes for\n" +
                              kToolName +
                              ": kilobytes, megabytes, gigabytes, terabytes, "
@@ -135,8 +135,8 @@ int runMap(int argc, char** argv) {
             printEntry(output, curr, true);
         curr = next;
     }
-    if (curr.length > 0)
-        printEntry(output, curr, false);
+    // The last entry is printed even when the range is empty (length 0), as qemu-img does.
+    printEntry(output, curr, false);
     if (output == OutputFormat::Json)
         std::printf("]\n");
     return 0;

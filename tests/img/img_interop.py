@@ -105,12 +105,16 @@ def make_qemu_images(d):
          "small.qcow2", "300k")
     qio(d, "small.qcow2", "w -P 4 1000 5000")
     qimg(d, "convert", "-c", "-O", "qcow2", "sparse.raw", "compressed.qcow2")
+    # Not closed cleanly: lazy refcounts and a set dirty flag.
+    qimg(d, "create", "-f", "qcow2", "-o", "lazy_refcounts=on", "lazy.qcow2", "1M")
+    subprocess.run([QEMU_IO, "-f", "qcow2", "-c", "w -P 6 0 64k", "-c", "abort", "lazy.qcow2"],
+                   cwd=d, capture_output=True, timeout=TIMEOUT)
     os.mkdir(os.path.join(d, "sub"))
     qimg(d, "create", "-f", "qcow2", "-b", "../base.qcow2", "-F", "qcow2", "sub/rel.qcow2")
 
 
 QEMU_MADE = ["sparse.raw", "odd.raw", "base.qcow2", "top.qcow2", "bm.qcow2", "v2.qcow2",
-             "small.qcow2", "compressed.qcow2", "sub/rel.qcow2"]
+             "small.qcow2", "compressed.qcow2", "lazy.qcow2", "sub/rel.qcow2"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,7 +193,9 @@ def group_map(d):
                 continue
             same_command(d, ["map", f"--output={out}", name])
     for extra in (["--start-offset=100"], ["--max-length=3000000"],
-                  ["--start-offset=600k", "--max-length=3M"], ["--start-offset=7M"]):
+                  ["--start-offset=600k", "--max-length=3M"], ["--start-offset=7M"],
+                  ["--start-offset=100M"], ["--max-length=0"], ["--start-offset=8M"],
+                  ["--start-offset=-1"], ["--max-length=1x"]):
         same_command(d, ["map", "--output=json", *extra, "top.qcow2"])
     same_command(d, ["map", "--output=json", "-f", "raw", "top.qcow2"])
     # A chain whose middle layer is shorter than the top, and a three-layer chain.
