@@ -350,6 +350,24 @@ std::optional<uint64_t> DirtyBitmap::nextClean(uint64_t offset, uint64_t limit) 
     return impl_->s.nextMatch(offset, limit, true);
 }
 
+std::vector<DirtyExtent> DirtyBitmap::extents(uint64_t offset, uint64_t length,
+                                              size_t maxExtents) const {
+    std::shared_lock lock(impl_->mutex);
+    const BitmapStorage& s = impl_->s;
+    if (offset > s.diskSize || length > s.diskSize - offset)
+        throw BlockError(EINVAL, "dirty bitmap: extents past end of disk: " +
+                                     rangeText(offset, length, s.diskSize));
+    std::vector<DirtyExtent> out;
+    uint64_t end = offset + length;
+    for (uint64_t pos = offset; pos < end && out.size() < maxExtents;) {
+        bool dirty = s.testGranule(pos >> s.shift);
+        uint64_t stop = s.nextMatch(pos, end, dirty).value_or(end);
+        out.push_back(DirtyExtent{pos, stop - pos, dirty});
+        pos = stop;
+    }
+    return out;
+}
+
 uint64_t DirtyBitmap::dirtyBytes() const {
     std::shared_lock lock(impl_->mutex);
     const BitmapStorage& s = impl_->s;
@@ -385,6 +403,21 @@ void DirtyBitmap::merge(const DirtyBitmap& other) {
         throw BlockError(EINVAL, "dirty bitmap: cannot merge bitmaps of different disk sizes (" +
                                      std::to_string(d.diskSize) + " and " +
                                      std::to_string(o.diskSize) + ")");
+    if (d.granularity == o.granularity) { // same layout: OR the words
+        uint64_t* dst = d.bits();
+        const uint64_t* src = o.bits();
+        uint64_t n = d.levelWords[0];
+        for (uint64_t w = 0; w < n; ++w) {
+            uint64_t nv = dst[w] | src[w];
+            if (nv != dst[w]) {
+                d.count += static_cast<uint64_t>(std::popcount(nv) - std::popcount(dst[w]));
+                dst[w] = nv;
+            }
+        }
+        if (n > 0)
+            d.refresh(0, n - 1);
+        return;
+    }
     uint64_t g = 0;
     while (auto first = o.find(g, false)) {
         auto end = o.find(*first, true);

@@ -2,11 +2,21 @@
 // DirtyBitmap: which granules of a disk were written, one bit per granule (granularity a power
 // of two, 512 B .. 2 GiB; disks up to 2^63 bytes). Hierarchical so that finding the next dirty
 // or clean granule of a huge, mostly clean bitmap is cheap. Thread-safe.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace e2kvm::block {
+
+// One run of equally dirty (or clean) bytes, as block status reports it.
+struct DirtyExtent {
+    uint64_t offset = 0;
+    uint64_t length = 0; // > 0
+    bool dirty = false;
+    bool operator==(const DirtyExtent&) const = default;
+};
 
 class DirtyBitmap {
 public:
@@ -42,6 +52,10 @@ public:
     // to the disk size.
     std::optional<uint64_t> nextDirty(uint64_t offset, uint64_t limit) const;
     std::optional<uint64_t> nextClean(uint64_t offset, uint64_t limit) const;
+    // At most maxExtents alternating runs covering a prefix of [offset, offset+length), clipped
+    // to it at byte granularity, all from one consistent look at the bitmap. Throws
+    // BlockError(EINVAL) if the range extends past the disk.
+    std::vector<DirtyExtent> extents(uint64_t offset, uint64_t length, size_t maxExtents) const;
     // Number of dirty bytes: dirty granules times granularity, the last one clipped to the disk.
     uint64_t dirtyBytes() const;
     // Number of dirty granules.

@@ -18,29 +18,28 @@ DirtyExtentWalker::DirtyExtentWalker(const DirtyBitmap& bitmap, uint64_t offset,
 }
 
 std::optional<DirtyExtent> DirtyExtentWalker::next() {
-    if (pos_ >= end_)
-        return std::nullopt;
-    bool dirty = bitmap_.test(pos_);
-    auto change = dirty ? bitmap_.nextClean(pos_, end_) : bitmap_.nextDirty(pos_, end_);
-    uint64_t stop = change.value_or(end_);
-    if (stop <= pos_) // a writer flipped the granule between the two looks: take one granule
-        stop = std::min(end_, (pos_ / bitmap_.granularity() + 1) * bitmap_.granularity());
-    DirtyExtent e{pos_, stop - pos_, dirty};
-    pos_ = stop;
-    return e;
+    if (next_ == batch_.size()) {
+        if (pos_ >= end_)
+            return std::nullopt;
+        constexpr size_t kBatch = 4096;
+        // The bitmap may have shrunk meanwhile: the part past its end reads as clean.
+        uint64_t size = bitmap_.diskSize();
+        if (pos_ >= size) {
+            batch_.assign(1, DirtyExtent{pos_, end_ - pos_, false});
+        } else {
+            batch_ = bitmap_.extents(pos_, std::min(end_, size) - pos_, kBatch);
+            if (batch_.empty()) // cannot happen for a non-empty range
+                return std::nullopt;
+        }
+        next_ = 0;
+        pos_ = batch_.back().offset + batch_.back().length;
+    }
+    return batch_[next_++];
 }
 
 std::vector<DirtyExtent> dirtyExtents(const DirtyBitmap& bitmap, uint64_t offset, uint64_t length,
                                       size_t maxExtents) {
-    std::vector<DirtyExtent> out;
-    DirtyExtentWalker walker(bitmap, offset, length);
-    while (out.size() < maxExtents) {
-        auto e = walker.next();
-        if (!e)
-            break;
-        out.push_back(*e);
-    }
-    return out;
+    return bitmap.extents(offset, length, maxExtents);
 }
 
 } // namespace e2kvm::block

@@ -12,15 +12,9 @@
 
 namespace e2kvm::block {
 
-struct DirtyExtent {
-    uint64_t offset = 0;
-    uint64_t length = 0; // > 0
-    bool dirty = false;
-    bool operator==(const DirtyExtent&) const = default;
-};
-
-// Walks [offset, offset+length) one run at a time. Each step is a consistent look at the
-// bitmap; writers running meanwhile may make two neighbouring runs have the same state.
+// Walks [offset, offset+length) one run at a time, fetching runs in batches. Each batch is a
+// consistent look at the bitmap; writers running meanwhile may make the two runs where
+// batches meet have the same state.
 class DirtyExtentWalker {
 public:
     // Throws BlockError(EINVAL) if the range extends past the bitmap's disk.
@@ -32,9 +26,12 @@ private:
     const DirtyBitmap& bitmap_;
     uint64_t pos_;
     uint64_t end_;
+    std::vector<DirtyExtent> batch_;
+    size_t next_ = 0;
 };
 
-// At most maxExtents runs of [offset, offset+length), in order, covering a prefix of it.
+// At most maxExtents runs of [offset, offset+length), in order, covering a prefix of it
+// (DirtyBitmap::extents).
 std::vector<DirtyExtent> dirtyExtents(const DirtyBitmap& bitmap, uint64_t offset, uint64_t length,
                                       size_t maxExtents = std::numeric_limits<size_t>::max());
 
