@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-SIZE = 32 << 20
+SIZE = 16 << 20
 CLUSTER = 64 << 10
 
 
@@ -86,10 +86,11 @@ def read_image(path, fmt, tmp):
     raw = os.path.join(tmp, "readback.raw")
     subprocess.run(["qemu-img", "convert", "-f", fmt, "-O", "raw", path, raw], check=True,
                    timeout=120)
-    with open(raw, "rb") as f:
-        data = f.read()
+    data = bytearray(os.path.getsize(raw))
+    with open(raw, "rb", buffering=0) as f:
+        f.readinto(data)
     os.unlink(raw)
-    return bytearray(data)
+    return data
 
 
 def main():
@@ -109,7 +110,7 @@ def main():
         subprocess.run(["qemu-img", "create", "-q", "-f", a.format, img, str(SIZE)], check=True)
         model = bytearray(SIZE)
         for rnd in range(a.rounds):
-            cmds = commands(rng, 3000)
+            cmds = commands(rng, 1500)
             script = "".join(c[0] + "\n" for c in cmds)
             # writeback: only the explicit flushes make data durable, as in a guest.
             proc = subprocess.Popen([a.e2kvm_io, "-f", a.format, "-d", "unmap", "-t",
@@ -131,7 +132,7 @@ def main():
                     pass
             feeder = threading.Thread(target=feed)
             feeder.start()
-            time.sleep(rng.uniform(0.02, 0.6))
+            time.sleep(rng.uniform(0.02, 0.4))
             try:
                 proc.send_signal(signal.SIGKILL)
             except ProcessLookupError:
