@@ -26,6 +26,9 @@ uint8_t ctprTag(uint64_t c) { return (c >> 54) & 7; }
 uint8_t ctprOpc(uint64_t c) { return (c >> 57) & 3; }
 bool ctprIsReturn(uint64_t c) { return ctprTag(c) == kCtprProcLabel && ctprOpc(c) == 3; }
 
+// Operations the interpreter's fast path handles inline; everything else goes to computeOp.
+enum class ExecCode : uint8_t { Other, Add, Sub, And, Or, Xor, ShlD, ShrD, SarD, LoadD, CmpD, CmpS };
+
 bool evenParity8(uint64_t v) { return (std::popcount(uint8_t(v)) & 1) == 0; }
 
 uint64_t bswap(uint64_t v, unsigned size) {
@@ -86,8 +89,6 @@ struct Cpu::Pending {
         uint64_t addr, value;
         uint8_t size, mas;
     };
-    uint64_t value[6];
-    bool write[6];
     Store stores[2];
     unsigned nStores = 0;
     bool stateWrite = false;
@@ -130,10 +131,74 @@ const DecodedBundle& Cpu::fetch(uint64_t ip) {
         slot.illegalReason = "invalid bundle layout";
     } else {
         decodeBundle(raw, ip, slot);
+        bindOperands(slot);
     }
     mem_.markCode(ip);
     mem_.markCode(ip + slot.size - 1 < mem_.ramSize() ? ip + slot.size - 1 : ip);
     return slot;
+}
+
+void Cpu::bindOperands(DecodedBundle& b) {
+    static const uint64_t kZero = 0;
+    for (unsigned i = 0; i < b.nOps; ++i) {
+        DecodedOp& op = b.ops[i];
+        auto ptr = [&](Operand& o) -> const uint64_t* {
+            switch (o.type) {
+            case OperandType::Direct:
+                return &s_.regs[o.index];
+            case OperandType::Imm:
+                return &o.imm;
+            case OperandType::None:
+                return &kZero;
+            default:
+                return nullptr;
+            }
+        };
+        op.p1 = ptr(op.src1);
+        op.p2 = ptr(op.src2);
+        op.pdst = op.dstType == DstType::Direct ? &s_.regs[op.dst] : nullptr;
+        if (!op.info)
+            continue;
+        op.write64 = op.info->dstWide || op.kind == OpKind::Load;
+        const bool w = op.info->dstWide;
+        ExecCode c = ExecCode::Other;
+        switch (op.kind) {
+        case OpKind::Add:
+            c = ExecCode::Add;
+            break;
+        case OpKind::Sub:
+            c = ExecCode::Sub;
+            break;
+        case OpKind::And:
+            c = ExecCode::And;
+            break;
+        case OpKind::Or:
+            c = ExecCode::Or;
+            break;
+        case OpKind::Xor:
+            c = ExecCode::Xor;
+            break;
+        case OpKind::Shl:
+            c = w ? ExecCode::ShlD : ExecCode::Other;
+            break;
+        case OpKind::Shr:
+            c = w ? ExecCode::ShrD : ExecCode::Other;
+            break;
+        case OpKind::Sar:
+            c = w ? ExecCode::SarD : ExecCode::Other;
+            break;
+        case OpKind::Cmp:
+            c = w || op.info->src1Wide ? ExecCode::CmpD : ExecCode::CmpS;
+            break;
+        case OpKind::Load:
+            c = op.info->memSize == 8 && op.mas == 0 && !op.sm ? ExecCode::LoadD
+                                                               : ExecCode::Other;
+            break;
+        default:
+            break;
+        }
+        op.code = uint8_t(c);
+    }
 }
 
 bool Cpu::predCond(const PredCond& c, uint32_t preds) const {
@@ -537,6 +602,269 @@ StopInfo Cpu::run(uint64_t maxBundles) {
     return st;
 }
 
+bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uint64_t bv,
+                    uint32_t preds0, Pending& pd, uint64_t& r) {
+    const bool wide = op.info->dstWide;
+    r = 0;
+    switch (op.kind) {
+    case OpKind::And:
+        r = a & bv;
+        break;
+    case OpKind::Andn:
+        r = a & ~bv;
+        break;
+    case OpKind::Or:
+        r = a | bv;
+        break;
+    case OpKind::Orn:
+        r = a | ~bv;
+        break;
+    case OpKind::Xor:
+        r = a ^ bv;
+        break;
+    case OpKind::Xorn:
+        r = a ^ ~bv;
+        break;
+    case OpKind::Add:
+        r = a + bv;
+        break;
+    case OpKind::Sub:
+        r = a - bv;
+        break;
+    case OpKind::Shl:
+        r = wide ? a << (bv & 63) : uint32_t(a) << (bv & 31);
+        break;
+    case OpKind::Shr:
+        r = wide ? a >> (bv & 63) : uint32_t(a) >> (bv & 31);
+        break;
+    case OpKind::Sar:
+        r = wide ? uint64_t(int64_t(a) >> (bv & 63))
+                 : uint32_t(int32_t(uint32_t(a)) >> (bv & 31));
+        break;
+    case OpKind::Scl:
+        r = wide ? std::rotl(a, int(bv & 63)) : std::rotl(uint32_t(a), int(bv & 31));
+        break;
+    case OpKind::Scr:
+        r = wide ? std::rotr(a, int(bv & 63)) : std::rotr(uint32_t(a), int(bv & 31));
+        break;
+    case OpKind::Sxt:
+        switch (a & 7) {
+        case 0:
+            r = uint64_t(int64_t(int8_t(bv)));
+            break;
+        case 1:
+            r = uint64_t(int64_t(int16_t(bv)));
+            break;
+        case 2:
+        case 3:
+            r = uint64_t(int64_t(int32_t(uint32_t(bv))));
+            break;
+        case 4:
+            r = uint8_t(bv);
+            break;
+        case 5:
+            r = uint16_t(bv);
+            break;
+        default:
+            r = uint32_t(bv);
+        }
+        break;
+    case OpKind::Merge:
+        r = predCond(op.mrgc, preds0) ? bv : a;
+        break;
+    case OpKind::Getf: {
+        unsigned width = wide ? 64 : 32;
+        unsigned off = bv & (width - 1), len = (bv >> 6) & (width - 1);
+        bool sign = (bv >> 12) & 1;
+        uint64_t v = wide ? std::rotr(a, int(off)) : std::rotr(uint32_t(a), int(off));
+        if (len == 0) {
+            r = 0;
+        } else {
+            uint64_t mask = (uint64_t(1) << len) - 1;
+            r = v & mask;
+            if (sign && ((r >> (len - 1)) & 1))
+                r |= ~mask;
+        }
+        break;
+    }
+    case OpKind::Insf: {
+        unsigned width = wide ? 64 : 32;
+        unsigned off = bv & (width - 1), len = (bv >> 6) & (width - 1);
+        uint64_t mask = len ? ((uint64_t(1) << len) - 1) << off : 0;
+        r = (a & ~mask) | ((readOperand(op.src3) << off) & mask);
+        break;
+    }
+    case OpKind::Cmp:
+    case OpKind::CmpAnd: {
+        bool res = compare(op.kind, op.info->src1Wide, op.info->cmpop, a, bv);
+        unsigned p = physPred(op.dst);
+        if (res) {
+            pd.predSet |= 1u << p;
+            pd.predClear &= ~(1u << p);
+        } else {
+            pd.predClear |= 1u << p;
+            pd.predSet &= ~(1u << p);
+        }
+        return false;
+    }
+    case OpKind::Mul:
+        r = wide ? a * bv : uint32_t(uint32_t(a) * uint32_t(bv));
+        break;
+    case OpKind::UMulX:
+        r = uint64_t(uint32_t(a)) * uint32_t(bv);
+        break;
+    case OpKind::SMulX:
+        r = uint64_t(int64_t(int32_t(uint32_t(a))) * int32_t(uint32_t(bv)));
+        break;
+    case OpKind::UMulHd:
+        r = uint64_t((UInt128(a) * UInt128(bv)) >> 64);
+        break;
+    case OpKind::SMulHd:
+        r = uint64_t((Int128(int64_t(a)) * Int128(int64_t(bv))) >> 64);
+        break;
+    case OpKind::UDiv:
+    case OpKind::SDiv:
+    case OpKind::UDivX:
+    case OpKind::UModX:
+    case OpKind::SDivX:
+    case OpKind::SModX: {
+        bool wideDivisor = wide && (op.kind == OpKind::UDiv || op.kind == OpKind::SDiv);
+        uint64_t d = wideDivisor ? bv : uint32_t(bv);
+        if (d == 0) {
+            if (op.sm) {
+                r = 0;
+                break;
+            }
+            throw GuestException(ExcNum::Div, "division by zero", uint8_t(1u << op.channel));
+        }
+        switch (op.kind) {
+        case OpKind::UDiv:
+            r = wide ? a / d : uint32_t(a) / uint32_t(d);
+            break;
+        case OpKind::SDiv:
+            if (wide) {
+                int64_t x = int64_t(a), y = int64_t(d);
+                r = (y == -1) ? uint64_t(0) - a : uint64_t(x / y);
+            } else {
+                int32_t x = int32_t(uint32_t(a)), y = int32_t(uint32_t(d));
+                r = uint32_t(y == -1 ? uint32_t(0) - uint32_t(x) : uint32_t(x / y));
+            }
+            break;
+        case OpKind::UDivX:
+            r = uint32_t(a / d);
+            break;
+        case OpKind::UModX:
+            r = uint32_t(a % d);
+            break;
+        case OpKind::SDivX: {
+            int64_t y = int32_t(uint32_t(d));
+            r = y == -1 ? uint32_t(0 - a) : uint32_t(uint64_t(int64_t(a) / y));
+            break;
+        }
+        default: {
+            int64_t y = int32_t(uint32_t(d));
+            r = y == -1 ? 0 : uint32_t(uint64_t(int64_t(a) % y));
+            break;
+        }
+        }
+        break;
+    }
+    case OpKind::Mov:
+        r = bv;
+        break;
+    case OpKind::Bitrev: {
+        uint64_t x = wide ? bv : uint32_t(bv);
+        uint64_t y = 0;
+        for (unsigned k = 0; k < 64; ++k)
+            y |= ((x >> k) & 1) << (63 - k);
+        r = wide ? y : y >> 32;
+        break;
+    }
+    case OpKind::Lzcnt:
+        r = wide ? unsigned(std::countl_zero(bv)) : unsigned(std::countl_zero(uint32_t(bv)));
+        break;
+    case OpKind::Popcnt:
+        r = wide ? unsigned(std::popcount(bv)) : unsigned(std::popcount(uint32_t(bv)));
+        break;
+    case OpKind::Load: {
+        const uint64_t addr = a + bv;
+        const unsigned size = op.info->memSize;
+        if ((addr & (size - 1)) && !(op.mas & 0x10)) {
+            if (op.sm) {
+                r = 0;
+                break;
+            }
+            throw GuestException(ExcNum::AddrNotAligned,
+                                 std::string(op.info->name) + " at " + hex(addr),
+                                 uint8_t(1u << op.channel));
+        }
+        try {
+            r = mem_.load(addr, size, op.mas);
+        } catch (const GuestException& e) {
+            if (!op.sm)
+                throw GuestException(e.num(), e.what(), uint8_t(1u << op.channel));
+            r = 0;
+        }
+        if (op.mas & 0x08)
+            r = bswap(r, size);
+        break;
+    }
+    case OpKind::Store: {
+        if (b.loopMode && s_.pcnt != 0)
+            return false; // prologue iteration of a pipelined loop
+        const uint64_t addr = a + bv;
+        const unsigned size = op.info->memSize;
+        if ((addr & (size - 1)) && !(op.mas & 0x10))
+            throw GuestException(ExcNum::AddrNotAligned,
+                                 std::string(op.info->name) + " at " + hex(addr),
+                                 uint8_t(1u << op.channel));
+        if (!mem_.storable(addr, size))
+            throw GuestException(ExcNum::DataPage,
+                                 std::string(op.info->name) + " at " + hex(addr) +
+                                     ": no memory there",
+                                 uint8_t(1u << op.channel));
+        uint64_t v = readOperand(op.src3);
+        if (size < 8)
+            v &= (uint64_t(1) << (8 * size)) - 1;
+        if (op.mas & 0x08)
+            v = bswap(v, size);
+        pd.stores[pd.nStores++] = {addr, v, uint8_t(size), op.mas};
+        return false;
+    }
+    case OpKind::Getsp: {
+        int64_t delta = int64_t(int32_t(uint32_t(bv))) & ~int64_t(15);
+        uint64_t base = pd.usdWrite ? pd.usdBase : s_.usdBase;
+        uint64_t size = pd.usdWrite ? pd.usdSize : s_.usdSize;
+        pd.usdWrite = true;
+        pd.usdBase = base + uint64_t(delta);
+        pd.usdSize = size - uint64_t(delta);
+        r = pd.usdBase;
+        break;
+    }
+    case OpKind::Rr:
+        r = readStateReg(uint8_t(op.src1.imm));
+        break;
+    case OpKind::Rw: {
+        uint8_t n = op.dst;
+        bool user = n == 0x80 || n == 0x83 || n == 0x87 || (n >= 0x15 && n <= 0x17);
+        if (!user && !(s_.psr & 1))
+            throw GuestException(ExcNum::PrivAction,
+                                 "write of privileged state register " + hex(n), 1);
+        if (!stateRegName(n) || n == 0x81 || n == 0x8a || n == 0x90 || n == 0x92)
+            throw GuestException(ExcNum::IllegalOpcode,
+                                 "write of unsupported state register " + hex(n), 1);
+        pd.stateWrite = true;
+        pd.stateReg = n;
+        pd.stateValue = op.info->src2Wide ? bv : uint32_t(bv);
+        return false;
+    }
+    case OpKind::Getpl:
+        throw GuestException(ExcNum::IllegalOpcode, "getpl needs protected mode",
+                             uint8_t(1u << op.channel));
+    }
+    return true;
+}
+
 void Cpu::execute(const DecodedBundle& b) {
     if (b.illegal) [[unlikely]]
         throw GuestException(ExcNum::IllegalOpcode, b.illegalReason, b.illegalChannels);
@@ -579,292 +907,97 @@ void Cpu::execute(const DecodedBundle& b) {
         break;
     }
 
-    auto rd = [this](const Operand& o) -> uint64_t {
-        switch (o.type) {
-        case OperandType::Direct:
-            return s_.regs[o.index];
-        case OperandType::Based:
-            return s_.regs[basedSlot(o.index)];
-        default:
-            return o.imm;
-        }
-    };
-
+    uint64_t vals[6];
+    unsigned writeMask = 0;
     for (unsigned i = 0; i < b.nOps; ++i) {
         const DecodedOp& op = b.ops[i];
-        pd.write[i] = false;
-        bool enabled = true;
-        for (unsigned c = 0; c < op.nConds; ++c)
-            enabled &= predCond(op.conds[c], preds0);
-        if (!enabled)
-            continue;
-        const uint64_t a = rd(op.src1), bv = rd(op.src2);
-        const bool wide = op.info->dstWide;
-        uint64_t r = 0;
-        switch (op.kind) {
-        case OpKind::And:
-            r = a & bv;
-            break;
-        case OpKind::Andn:
-            r = a & ~bv;
-            break;
-        case OpKind::Or:
-            r = a | bv;
-            break;
-        case OpKind::Orn:
-            r = a | ~bv;
-            break;
-        case OpKind::Xor:
-            r = a ^ bv;
-            break;
-        case OpKind::Xorn:
-            r = a ^ ~bv;
-            break;
-        case OpKind::Add:
+        if (op.nConds) {
+            bool enabled = true;
+            for (unsigned c = 0; c < op.nConds; ++c)
+                enabled &= predCond(op.conds[c], preds0);
+            if (!enabled)
+                continue;
+        }
+        const uint64_t a = op.p1 ? *op.p1 : readOperand(op.src1);
+        const uint64_t bv = op.p2 ? *op.p2 : readOperand(op.src2);
+        uint64_t r;
+        switch (ExecCode(op.code)) {
+        case ExecCode::Add:
             r = a + bv;
             break;
-        case OpKind::Sub:
+        case ExecCode::Sub:
             r = a - bv;
             break;
-        case OpKind::Shl:
-            r = wide ? a << (bv & 63) : uint32_t(a) << (bv & 31);
+        case ExecCode::And:
+            r = a & bv;
             break;
-        case OpKind::Shr:
-            r = wide ? a >> (bv & 63) : uint32_t(a) >> (bv & 31);
+        case ExecCode::Or:
+            r = a | bv;
             break;
-        case OpKind::Sar:
-            r = wide ? uint64_t(int64_t(a) >> (bv & 63))
-                     : uint32_t(int32_t(uint32_t(a)) >> (bv & 31));
+        case ExecCode::Xor:
+            r = a ^ bv;
             break;
-        case OpKind::Scl:
-            r = wide ? std::rotl(a, int(bv & 63)) : std::rotl(uint32_t(a), int(bv & 31));
+        case ExecCode::ShlD:
+            r = a << (bv & 63);
             break;
-        case OpKind::Scr:
-            r = wide ? std::rotr(a, int(bv & 63)) : std::rotr(uint32_t(a), int(bv & 31));
+        case ExecCode::ShrD:
+            r = a >> (bv & 63);
             break;
-        case OpKind::Sxt:
-            switch (a & 7) {
-            case 0:
-                r = uint64_t(int64_t(int8_t(bv)));
-                break;
-            case 1:
-                r = uint64_t(int64_t(int16_t(bv)));
-                break;
-            case 2:
-            case 3:
-                r = uint64_t(int64_t(int32_t(uint32_t(bv))));
-                break;
-            case 4:
-                r = uint8_t(bv);
-                break;
-            case 5:
-                r = uint16_t(bv);
-                break;
-            default:
-                r = uint32_t(bv);
-            }
+        case ExecCode::SarD:
+            r = uint64_t(int64_t(a) >> (bv & 63));
             break;
-        case OpKind::Merge:
-            r = predCond(op.mrgc, preds0) ? bv : a;
-            break;
-        case OpKind::Getf: {
-            unsigned width = wide ? 64 : 32;
-            unsigned off = bv & (width - 1), len = (bv >> 6) & (width - 1);
-            bool sign = (bv >> 12) & 1;
-            uint64_t v = wide ? std::rotr(a, int(off)) : std::rotr(uint32_t(a), int(off));
-            if (len == 0) {
-                r = 0;
-            } else {
-                uint64_t mask = (uint64_t(1) << len) - 1;
-                r = v & mask;
-                if (sign && ((r >> (len - 1)) & 1))
-                    r |= ~mask;
-            }
-            break;
-        }
-        case OpKind::Insf: {
-            unsigned width = wide ? 64 : 32;
-            unsigned off = bv & (width - 1), len = (bv >> 6) & (width - 1);
-            uint64_t mask = len ? ((uint64_t(1) << len) - 1) << off : 0;
-            r = (a & ~mask) | ((rd(op.src3) << off) & mask);
-            break;
-        }
-        case OpKind::Cmp:
-        case OpKind::CmpAnd: {
-            bool res = compare(op.kind, op.info->src1Wide, op.info->cmpop, a, bv);
-            unsigned p = physPred(op.dst);
+        case ExecCode::CmpD:
+        case ExecCode::CmpS: {
+            const bool res = compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD,
+                                     op.info->cmpop, a, bv);
+            const uint32_t bit = 1u << physPred(op.dst);
             if (res) {
-                pd.predSet |= 1u << p;
-                pd.predClear &= ~(1u << p);
+                pd.predSet |= bit;
+                pd.predClear &= ~bit;
             } else {
-                pd.predClear |= 1u << p;
-                pd.predSet &= ~(1u << p);
+                pd.predClear |= bit;
+                pd.predSet &= ~bit;
             }
             continue;
         }
-        case OpKind::Mul:
-            r = wide ? a * bv : uint32_t(uint32_t(a) * uint32_t(bv));
-            break;
-        case OpKind::UMulX:
-            r = uint64_t(uint32_t(a)) * uint32_t(bv);
-            break;
-        case OpKind::SMulX:
-            r = uint64_t(int64_t(int32_t(uint32_t(a))) * int32_t(uint32_t(bv)));
-            break;
-        case OpKind::UMulHd:
-            r = uint64_t((UInt128(a) * UInt128(bv)) >> 64);
-            break;
-        case OpKind::SMulHd:
-            r = uint64_t((Int128(int64_t(a)) * Int128(int64_t(bv))) >> 64);
-            break;
-        case OpKind::UDiv:
-        case OpKind::SDiv:
-        case OpKind::UDivX:
-        case OpKind::UModX:
-        case OpKind::SDivX:
-        case OpKind::SModX: {
-            bool wideDivisor = wide && (op.kind == OpKind::UDiv || op.kind == OpKind::SDiv);
-            uint64_t d = wideDivisor ? bv : uint32_t(bv);
-            if (d == 0) {
-                if (op.sm) {
-                    r = 0;
-                    break;
-                }
-                throw GuestException(ExcNum::Div, "division by zero", uint8_t(1u << op.channel));
-            }
-            switch (op.kind) {
-            case OpKind::UDiv:
-                r = wide ? a / d : uint32_t(a) / uint32_t(d);
-                break;
-            case OpKind::SDiv:
-                if (wide) {
-                    int64_t x = int64_t(a), y = int64_t(d);
-                    r = (y == -1) ? uint64_t(0) - a : uint64_t(x / y);
-                } else {
-                    int32_t x = int32_t(uint32_t(a)), y = int32_t(uint32_t(d));
-                    r = uint32_t(y == -1 ? uint32_t(0) - uint32_t(x) : uint32_t(x / y));
-                }
-                break;
-            case OpKind::UDivX:
-                r = uint32_t(a / d);
-                break;
-            case OpKind::UModX:
-                r = uint32_t(a % d);
-                break;
-            case OpKind::SDivX: {
-                int64_t y = int32_t(uint32_t(d));
-                r = y == -1 ? uint32_t(0 - a) : uint32_t(uint64_t(int64_t(a) / y));
-                break;
-            }
-            default: {
-                int64_t y = int32_t(uint32_t(d));
-                r = y == -1 ? 0 : uint32_t(uint64_t(int64_t(a) % y));
-                break;
-            }
-            }
-            break;
-        }
-        case OpKind::Mov:
-            r = bv;
-            break;
-        case OpKind::Bitrev: {
-            uint64_t x = wide ? bv : uint32_t(bv);
-            uint64_t y = 0;
-            for (unsigned k = 0; k < 64; ++k)
-                y |= ((x >> k) & 1) << (63 - k);
-            r = wide ? y : y >> 32;
-            break;
-        }
-        case OpKind::Lzcnt:
-            r = wide ? unsigned(std::countl_zero(bv)) : unsigned(std::countl_zero(uint32_t(bv)));
-            break;
-        case OpKind::Popcnt:
-            r = wide ? unsigned(std::popcount(bv)) : unsigned(std::popcount(uint32_t(bv)));
-            break;
-        case OpKind::Load: {
+        case ExecCode::LoadD: {
             const uint64_t addr = a + bv;
-            const unsigned size = op.info->memSize;
-            if ((addr & (size - 1)) && !(op.mas & 0x10)) {
-                if (op.sm) {
-                    r = 0;
-                    break;
-                }
-                throw GuestException(ExcNum::AddrNotAligned,
-                                     std::string(op.info->name) + " at " + hex(addr),
-                                     uint8_t(1u << op.channel));
+            if ((addr & 7) || !mem_.inRam(addr, 8)) {
+                if (!computeOp(b, op, a, bv, preds0, pd, r))
+                    continue;
+                break;
             }
-            try {
-                r = mem_.load(addr, size, op.mas);
-            } catch (const GuestException& e) {
-                if (!op.sm)
-                    throw GuestException(e.num(), e.what(), uint8_t(1u << op.channel));
-                r = 0;
-            }
-            if (op.mas & 0x08)
-                r = bswap(r, size);
+            r = mem_.load(addr, 8);
             break;
         }
-        case OpKind::Store: {
-            if (b.loopMode && s_.pcnt != 0)
-                continue; // prologue iteration of a pipelined loop
-            const uint64_t addr = a + bv;
-            const unsigned size = op.info->memSize;
-            if ((addr & (size - 1)) && !(op.mas & 0x10))
-                throw GuestException(ExcNum::AddrNotAligned,
-                                     std::string(op.info->name) + " at " + hex(addr),
-                                     uint8_t(1u << op.channel));
-            if (!mem_.storable(addr, size))
-                throw GuestException(ExcNum::DataPage,
-                                     std::string(op.info->name) + " at " + hex(addr) +
-                                         ": no memory there",
-                                     uint8_t(1u << op.channel));
-            uint64_t v = rd(op.src3);
-            if (size < 8)
-                v &= (uint64_t(1) << (8 * size)) - 1;
-            if (op.mas & 0x08)
-                v = bswap(v, size);
-            pd.stores[pd.nStores++] = {addr, v, uint8_t(size), op.mas};
-            continue;
+        default:
+            if (!computeOp(b, op, a, bv, preds0, pd, r))
+                continue;
         }
-        case OpKind::Getsp: {
-            int64_t delta = int64_t(int32_t(uint32_t(bv))) & ~int64_t(15);
-            uint64_t base = pd.usdWrite ? pd.usdBase : s_.usdBase;
-            uint64_t size = pd.usdWrite ? pd.usdSize : s_.usdSize;
-            pd.usdWrite = true;
-            pd.usdBase = base + uint64_t(delta);
-            pd.usdSize = size - uint64_t(delta);
-            r = pd.usdBase;
-            break;
-        }
-        case OpKind::Rr:
-            r = readStateReg(uint8_t(op.src1.imm));
-            break;
-        case OpKind::Rw: {
-            uint8_t n = op.dst;
-            bool user = n == 0x80 || n == 0x83 || n == 0x87 || (n >= 0x15 && n <= 0x17);
-            if (!user && !(s_.psr & 1))
-                throw GuestException(ExcNum::PrivAction,
-                                     "write of privileged state register " + hex(n), 1);
-            if (!stateRegName(n) || n == 0x81 || n == 0x8a || n == 0x90 || n == 0x92)
-                throw GuestException(ExcNum::IllegalOpcode,
-                                     "write of unsupported state register " + hex(n), 1);
-            pd.stateWrite = true;
-            pd.stateReg = n;
-            pd.stateValue = op.info->src2Wide ? bv : uint32_t(bv);
-            continue;
-        }
-        case OpKind::Getpl:
-            throw GuestException(ExcNum::IllegalOpcode, "getpl needs protected mode",
-                                 uint8_t(1u << op.channel));
-        }
-        pd.value[i] = r;
-        pd.write[i] = true;
-        if (op.dstType == DstType::Ctpr)
+        vals[i] = r;
+        writeMask |= 1u << i;
+        if (!op.pdst && op.dstType == DstType::Ctpr)
             pd.ctpr[op.dst] = makeCtpr(r, kCtprLocal);
     }
 
     // Control transfer: decide and validate before anything is committed.
-    const bool cond = ctCondition(b.ctcond, preds0);
+    bool cond;
+    switch (b.ctcond >> 5) {
+    case 0:
+        cond = false;
+        break;
+    case 1:
+        cond = true;
+        break;
+    case 2:
+        cond = (preds0 >> physPred(b.ctcond & 0x1F)) & 1;
+        break;
+    case 3:
+        cond = !((preds0 >> physPred(b.ctcond & 0x1F)) & 1);
+        break;
+    default:
+        cond = ctCondition(b.ctcond, preds0);
+    }
     enum class Xfer { None, Jump, Call, SysCall, Return, Done } xfer = Xfer::None;
     uint64_t target = 0;
     if (cond) {
@@ -914,23 +1047,22 @@ void Cpu::execute(const DecodedBundle& b) {
     s_.ctpr[1] = pd.ctpr[1];
     s_.ctpr[2] = pd.ctpr[2];
     s_.ctpr[3] = pd.ctpr[3];
-    for (unsigned i = 0; i < b.nOps; ++i) {
-        if (!pd.write[i])
-            continue;
+    for (unsigned m = writeMask; m; m &= m - 1) {
+        const unsigned i = unsigned(std::countr_zero(m));
         const DecodedOp& op = b.ops[i];
-        unsigned slot;
-        if (op.dstType == DstType::Direct)
-            slot = op.dst;
-        else if (op.dstType == DstType::Based)
-            slot = basedSlot(op.dst);
+        uint64_t* dst = op.pdst;
+        if (!dst) {
+            if (op.dstType != DstType::Based)
+                continue;
+            dst = &s_.regs[basedSlot(op.dst)];
+        }
+        const uint64_t v = vals[i];
+        if (op.write64)
+            *dst = v;
+        else if (s_.wdDbl)
+            *dst = uint32_t(v);
         else
-            continue;
-        uint64_t v = pd.value[i];
-        if (!op.info->dstWide && op.kind != OpKind::Load && !s_.wdDbl)
-            v = (s_.regs[slot] & 0xFFFFFFFF00000000ull) | uint32_t(v);
-        else if (!op.info->dstWide && op.kind != OpKind::Load)
-            v = uint32_t(v);
-        s_.regs[slot] = v;
+            *dst = (*dst & 0xFFFFFFFF00000000ull) | uint32_t(v);
     }
     s_.preds = (s_.preds | pd.predSet) & ~pd.predClear;
     for (unsigned i = 0; i < pd.nStores; ++i) {

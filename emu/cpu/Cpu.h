@@ -94,15 +94,32 @@ public:
 private:
     struct Pending;
     const DecodedBundle& fetch(uint64_t ip);
-    void execute(const DecodedBundle& b);
-    unsigned physPred(unsigned n) const {
-        if (n <= s_.psz)
-            return (s_.pcur + n) % (s_.psz + 1);
-        return n;
+    void bindOperands(DecodedBundle& b);
+    uint64_t readOperand(const Operand& o) const {
+        switch (o.type) {
+        case OperandType::Direct:
+            return s_.regs[o.index];
+        case OperandType::Based:
+            return s_.regs[basedSlot(o.index)];
+        default:
+            return o.imm;
+        }
     }
+    bool computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uint64_t bv,
+                   uint32_t preds0, Pending& pd, uint64_t& r);
+    void execute(const DecodedBundle& b);
+    // Rotation without division: pcur <= psz and n <= psz, so one subtraction suffices.
+    unsigned physPred(unsigned n) const {
+        if (n > s_.psz)
+            return n;
+        unsigned x = s_.pcur + n;
+        return x > s_.psz ? x - (s_.psz + 1) : x;
+    }
+    // Callers check n < 2 * (rsz + 1) first (execute's bundle-level bounds check).
     unsigned basedSlot(unsigned n) const {
         unsigned span = 2 * (s_.rsz + 1);
-        return 2 * s_.rbs + (2 * s_.rcur + n) % span;
+        unsigned x = 2 * s_.rcur + n;
+        return 2 * s_.rbs + (x >= span ? x - span : x);
     }
     bool predCond(const PredCond& c, uint32_t preds) const;
     bool ctCondition(uint16_t ctcond, uint32_t preds) const;

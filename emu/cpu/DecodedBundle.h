@@ -44,6 +44,15 @@ struct DecodedOp {
     PredCond conds[4];
     bool hasMrgc = false;
     PredCond mrgc;
+
+    // Bound by the Cpu that caches the bundle: direct pointers to the operand values (a
+    // register slot or `imm` above; nullptr for %b[] which depends on BR), the destination
+    // slot (nullptr unless a window/global register), and the fused operation code.
+    const uint64_t* p1 = nullptr;
+    const uint64_t* p2 = nullptr;
+    uint64_t* pdst = nullptr;
+    uint8_t code = 0;
+    bool write64 = false; // full 64-bit register write (else low half, upper kept unless dbl)
 };
 
 enum class Cs0Kind : uint8_t { None, Disp, Sdisp, Return, Ibranch, Done, Nop };
