@@ -538,8 +538,13 @@ CheckResult Checker::run() {
         r_.corruptions = r_.leaks = 0;
         (void)stats;
     } else if (mode_ != RepairMode::None) {
-        if (rebuild_)
+        if (rebuild_) {
+            // Like QEMU: only a full repair may rebuild; leak repair gives up here.
             msg("ERROR need to rebuild refcount structures");
+            ++r_.checkErrors;
+            r_.imageEndOffset = anyCluster_ ? (highest_ + 1) * cs_ : 0;
+            return r_;
+        }
         if (r_.leaks || r_.corruptions) {
             std::vector<std::string> messages = r_.messages;
             r_ = pre;

@@ -328,15 +328,53 @@ TEST_F(Qcow2Interop, CheckAgreesWithQemuOnDamagedImages) {
     EXPECT_EQ(int64_t(r.imageEndOffset), field(j, "image-end-offset"));
     EXPECT_GT(r.leaks, 0u);
     EXPECT_GT(r.corruptions, 0u);
-    // Repair leaks only: the corruption stays.
+    // Leak repair gives up (like QEMU) when the refcount structure needs a rebuild.
     CheckResult fixedLeaks = checkImage(img, "qcow2", RepairMode::Leaks);
-    EXPECT_EQ(fixedLeaks.leaksFixed, 2u);
-    j = qemu("");
-    EXPECT_EQ(field(j, "leaks"), 0);
-    EXPECT_GT(field(j, "corruptions"), 0);
+    EXPECT_EQ(fixedLeaks.leaksFixed, 0u);
+    EXPECT_GT(fixedLeaks.checkErrors, 0u);
+    // Words and numbers as qemu-img prints them.
+    std::string qemuMessages;
+    run("qemu-img check '" + img + "' 2>&1 >/dev/null", &qemuMessages);
+    std::string ours;
+    for (const auto& m : r.messages)
+        ours += m + "\n";
+    EXPECT_EQ(ours, qemuMessages);
     CheckResult fixedAll = checkImage(img, "qcow2", RepairMode::All);
     EXPECT_GT(fixedAll.corruptionsFixed, 0u);
     expectQemuCheckClean(img);
     EXPECT_EQ(checkImage(img, "qcow2", RepairMode::None).corruptions, 0u);
     expectSameAsQemu(img);
+}
+
+TEST_F(Qcow2Interop, WritesKeepInternalSnapshots) {
+    std::string img = tmp.path("snap.qcow2");
+    sh("qemu-img create -q -f qcow2 '" + img + "' 8M");
+    sh("qemu-io -f qcow2 -c 'w -P 1 0 1M' -c 'w -c -P 2 2M 128k' '" + img + "'");
+    sh("qemu-img snapshot -c s1 '" + img + "'");
+    auto before = qemuContents(img);
+    {
+        auto d = openRw(img);
+        d->write(1000, pattern(70000, 5));         // COW of shared L2 table and data clusters
+        d->write((2 << 20) + 100, pattern(10, 6)); // COW of a shared compressed cluster
+        d->writeZeroes(512 << 10, 128 << 10, ZeroMayUnmap);
+        d->discard(768 << 10, 64 << 10);
+    }
+    expectQemuCheckClean(img);
+    EXPECT_EQ(checkImage(img, "qcow2", RepairMode::None).corruptions, 0u);
+    expectSameAsQemu(img);
+    sh("qemu-img snapshot -a s1 '" + img + "'");
+    EXPECT_TRUE(qemuContents(img) == before) << "snapshot contents changed";
+    expectSameAsQemu(img);
+}
+
+TEST_F(Qcow2Interop, ReadWriteOpenOfImageWithBitmapsDropsConsistency) {
+    std::string img = tmp.path("bm.qcow2");
+    sh("qemu-img create -q -f qcow2 '" + img + "' 8M");
+    sh("qemu-img bitmap --add '" + img + "' b0");
+    openRw(img)->write(0, pattern(4096, 1));
+    // We do not update bitmaps yet, so the autoclear bit must be gone: QEMU then treats the
+    // bitmaps as inconsistent instead of trusting stale ones.
+    std::string info;
+    run("qemu-img info --output=json '" + img + "' 2>&1", &info);
+    EXPECT_EQ(info.find("\"b0\""), std::string::npos) << info;
 }
