@@ -9,6 +9,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 namespace e2kvm::block::qcow2 {
@@ -329,7 +330,7 @@ void Checker::compare(bool fix) {
         try {
             have = stored().get(i);
         } catch (const BlockError& e) {
-            msg("Can't get refcount for cluster %" PRIu64 ": %s", i, e.what());
+            msg("Can't get refcount for cluster %" PRIu64 ": %s", i, std::strerror(e.errnoValue()));
             ++r_.checkErrors;
             continue;
         }
