@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
         std::cerr << "e2kvm-objdump: cannot read " << file << ": " << std::strerror(errno) << "\n";
         return 1;
     }
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)),
+                               std::istreambuf_iterator<char>());
     try {
         if (flat) {
             dump(bytes, base, source);

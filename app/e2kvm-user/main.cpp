@@ -17,8 +17,7 @@ int main(int argc, char** argv) {
     }
     std::ifstream f(argv[1], std::ios::binary);
     if (!f) {
-        std::cerr << "e2kvm-user: cannot read " << argv[1] << ": " << std::strerror(errno)
-                  << "\n";
+        std::cerr << "e2kvm-user: cannot read " << argv[1] << ": " << std::strerror(errno) << "\n";
         return 127;
     }
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)),

@@ -53,9 +53,9 @@ enum class Section { Text, Data, Bss };
 struct Statement {
     int line;
     enum Kind { Label, Bundle, Directive } kind;
-    std::string name;              // label or directive name
-    std::string args;              // directive arguments
-    std::vector<std::string> ops;  // bundle operations
+    std::string name;             // label or directive name
+    std::string args;             // directive arguments
+    std::vector<std::string> ops; // bundle operations
 };
 
 std::string parseString(const std::string& s, int line, const std::string& file) {
@@ -136,8 +136,11 @@ std::vector<Statement> parse(const std::string& source, const std::string& file)
             }
             if (t[0] == '.' && t.rfind(".als", 0) != 0) {
                 size_t sp = t.find_first_of(" \t");
-                out.push_back({lineNo, Statement::Directive, t.substr(0, sp),
-                               sp == std::string::npos ? "" : trim(t.substr(sp)), {}});
+                out.push_back({lineNo,
+                               Statement::Directive,
+                               t.substr(0, sp),
+                               sp == std::string::npos ? "" : trim(t.substr(sp)),
+                               {}});
                 t.clear();
                 continue;
             }
@@ -206,7 +209,9 @@ private:
         uint64_t value = 0;
     };
 
-    uint64_t value(const Symbol& s) const { return s.isConst ? s.value : base_[s.section] + s.value; }
+    uint64_t value(const Symbol& s) const {
+        return s.isConst ? s.value : base_[s.section] + s.value;
+    }
 
     [[noreturn]] void fail(int line, const std::string& msg) const {
         throw AsmError(file_ + ":" + std::to_string(line) + ": " + msg);
@@ -308,8 +313,7 @@ private:
             if (args.size() != 1)
                 fail(st.line, d + " takes one argument");
             align(val(args[0]), st.line);
-        } else if (d == ".byte" || d == ".half" || d == ".word" || d == ".dword" ||
-                   d == ".quad") {
+        } else if (d == ".byte" || d == ".half" || d == ".word" || d == ".dword" || d == ".quad") {
             unsigned size = d == ".byte" ? 1 : d == ".half" ? 2 : d == ".word" ? 4 : 8;
             for (const std::string& a : args) {
                 uint64_t v = val(a);

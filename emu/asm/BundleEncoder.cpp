@@ -87,8 +87,12 @@ bool parseUnsigned(const std::string& s, uint64_t& v) {
     return true;
 }
 
-bool fitsS16(int64_t v) { return v >= INT16_MIN && v <= INT16_MAX; }
-bool fitsS32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+bool fitsS16(int64_t v) {
+    return v >= INT16_MIN && v <= INT16_MAX;
+}
+bool fitsS32(int64_t v) {
+    return v >= INT32_MIN && v <= INT32_MAX;
+}
 
 // "%r5" -> 0x85, "%db[3]" -> 0x03, "%g2" -> 0xE2
 std::optional<uint8_t> parseReg(const std::string& raw) {
@@ -392,9 +396,12 @@ private:
             uint16_t type;
         };
         const Form forms[] = {
-            {"||#loop_end", false, 6},     {"&&#not_loop_end", true, 7},
-            {"||#loop_end", true, 14},     {"&&#not_loop_end", false, 15},
-            {"", false, 2},                {"", true, 3},
+            {"||#loop_end", false, 6},
+            {"&&#not_loop_end", true, 7},
+            {"||#loop_end", true, 14},
+            {"&&#not_loop_end", false, 15},
+            {"", false, 2},
+            {"", true, 3},
         };
         for (const Form& f : forms) {
             std::string suf = f.suffix;
@@ -1024,8 +1031,8 @@ std::vector<std::string> splitOps(const std::string& text) {
     return out;
 }
 
-int64_t evalExpr(const std::string& raw, uint64_t dot, const SymbolLookup& lookup,
-                 bool finalPass, bool* symbolic) {
+int64_t evalExpr(const std::string& raw, uint64_t dot, const SymbolLookup& lookup, bool finalPass,
+                 bool* symbolic) {
     std::string s = stripSpaces(raw);
     if (s.empty())
         throw AsmError("missing value");

@@ -27,7 +27,7 @@ std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t addre
 std::vector<std::string> splitOps(const std::string& text);
 
 // Parses an integer expression: number, symbol, ".", and + / - chains.
-int64_t evalExpr(const std::string& expr, uint64_t dot, const SymbolLookup& lookup,
-                 bool finalPass, bool* symbolic = nullptr);
+int64_t evalExpr(const std::string& expr, uint64_t dot, const SymbolLookup& lookup, bool finalPass,
+                 bool* symbolic = nullptr);
 
 } // namespace e2kvm::emu

@@ -227,9 +227,8 @@ private:
         switch (opc) {
         case 0: {
             uint32_t l = b_.ltsCount ? b_.lts[0] : 0;
-            out_.push_back("setwd wsz=" + hex((l >> 5) & 0x7F) +
-                           ", nfx=" + std::to_string((l >> 4) & 1) +
-                           ((l >> 3) & 1 ? ", dbl=1" : ""));
+            out_.push_back("setwd wsz=" + hex((l >> 5) & 0x7F) + ", nfx=" +
+                           std::to_string((l >> 4) & 1) + ((l >> 3) & 1 ? ", dbl=1" : ""));
             setbr();
             break;
         }
@@ -390,10 +389,10 @@ private:
             unsigned opc = (w >> 14) & 3;
             if (w & 0xFFFF) {
                 static const char* names[] = {"andp", "landp", "?clp", "movep"};
-                out_.push_back(std::string(names[opc]) + " " + ((w >> 13) & 1 ? "~" : "") +
-                               "@p" + std::to_string((w >> 10) & 7) + ", " +
-                               ((w >> 9) & 1 ? "~" : "") + "@p" + std::to_string((w >> 6) & 7) +
-                               ", @p" + std::to_string(4 + i));
+                out_.push_back(std::string(names[opc]) + " " + ((w >> 13) & 1 ? "~" : "") + "@p" +
+                               std::to_string((w >> 10) & 7) + ", " + ((w >> 9) & 1 ? "~" : "") +
+                               "@p" + std::to_string((w >> 6) & 7) + ", @p" +
+                               std::to_string(4 + i));
                 if ((w >> 5) & 1)
                     out_.push_back("pass @p" + std::to_string(4 + i) + ", %pred" +
                                    std::to_string(w & 0x1F));

@@ -77,7 +77,10 @@ ElfExecutable readElf(const std::vector<uint8_t>& f, const std::string& name) {
     auto bad = [&](const std::string& why) -> std::runtime_error {
         return std::runtime_error(name + ": " + why);
     };
-    if (f.size() < kEhdr || std::memcmp(f.data(), "\x7F" "ELF", 4) != 0)
+    if (f.size() < kEhdr || std::memcmp(f.data(),
+                                        "\x7F"
+                                        "ELF",
+                                        4) != 0)
         throw bad("not an ELF file");
     if (f[4] != 2 || f[5] != 1)
         throw bad("not a little-endian ELF64 file");

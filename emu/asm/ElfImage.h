@@ -19,7 +19,7 @@ std::vector<uint8_t> writeFlat(const AsmImage& img);
 
 struct ElfSegment {
     uint64_t vaddr = 0, memSize = 0;
-    uint32_t flags = 0; // PF_X 1, PF_W 2, PF_R 4
+    uint32_t flags = 0;         // PF_X 1, PF_W 2, PF_R 4
     std::vector<uint8_t> bytes; // file contents (filesz)
 };
 

@@ -9,7 +9,9 @@ constexpr uint16_t kAlesNone = 0x01C0;
 constexpr unsigned kHalfOrder[4] = {0, 1, 3, 4};
 
 // Byte offset of the k-th half-syllable inside the half-syllable area (first one high half).
-unsigned halfOffset(unsigned k) { return 2 * ((k & ~1u) + 1 - (k & 1u)); }
+unsigned halfOffset(unsigned k) {
+    return 2 * ((k & ~1u) + 1 - (k & 1u));
+}
 } // namespace
 
 bool unpackBundle(const uint8_t* bytes, size_t avail, RawBundle& b) {
@@ -119,8 +121,7 @@ std::vector<uint32_t> packBundle(const RawBundle& b) {
             front.push_back(b.als[i]);
     if (b.hasCs0)
         front.push_back(b.cs0);
-    bool word25 = b.ales25Word ||
-                  ((b.alesMask & 0x04) && b.ales[2] != kAlesNone) ||
+    bool word25 = b.ales25Word || ((b.alesMask & 0x04) && b.ales[2] != kAlesNone) ||
                   ((b.alesMask & 0x20) && b.ales[5] != kAlesNone);
     if (word25 && (b.alesMask & 0x24)) {
         uint16_t a5 = (b.alesMask & 0x20) ? b.ales[5] : 0;
@@ -147,9 +148,8 @@ std::vector<uint32_t> packBundle(const RawBundle& b) {
         throw std::invalid_argument("bundle needs " + std::to_string(total) +
                                     " syllables, at most 16 fit");
     uint32_t hs = uint32_t(front.size() - 1) | uint32_t(total / 2 - 1) << 4 |
-                  uint32_t(b.nop & 7) << 7 | uint32_t(b.loopMode) << 10 |
-                  uint32_t(b.hasSs) << 12 | uint32_t(b.hasCs0) << 14 |
-                  uint32_t(b.hasCs1) << 15 | uint32_t(b.cdsCount) << 16 |
+                  uint32_t(b.nop & 7) << 7 | uint32_t(b.loopMode) << 10 | uint32_t(b.hasSs) << 12 |
+                  uint32_t(b.hasCs0) << 14 | uint32_t(b.hasCs1) << 15 | uint32_t(b.cdsCount) << 16 |
                   uint32_t(b.plsCount) << 18 | uint32_t(b.alesMask & 0x3F) << 20 |
                   uint32_t(b.alsMask & 0x3F) << 26 | (b.hs & 0x2800);
     front[0] = hs;

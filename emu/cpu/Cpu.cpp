@@ -22,14 +22,35 @@ constexpr uint64_t kAddrMask = (uint64_t(1) << 48) - 1;
 uint64_t makeCtpr(uint64_t target, uint8_t tag, uint8_t opc = 0) {
     return (target & kAddrMask) | uint64_t(tag) << 54 | uint64_t(opc) << 57;
 }
-uint8_t ctprTag(uint64_t c) { return (c >> 54) & 7; }
-uint8_t ctprOpc(uint64_t c) { return (c >> 57) & 3; }
-bool ctprIsReturn(uint64_t c) { return ctprTag(c) == kCtprProcLabel && ctprOpc(c) == 3; }
+uint8_t ctprTag(uint64_t c) {
+    return (c >> 54) & 7;
+}
+uint8_t ctprOpc(uint64_t c) {
+    return (c >> 57) & 3;
+}
+bool ctprIsReturn(uint64_t c) {
+    return ctprTag(c) == kCtprProcLabel && ctprOpc(c) == 3;
+}
 
 // Operations the interpreter's fast path handles inline; everything else goes to computeOp.
-enum class ExecCode : uint8_t { Other, Add, Sub, And, Or, Xor, ShlD, ShrD, SarD, LoadD, CmpD, CmpS };
+enum class ExecCode : uint8_t {
+    Other,
+    Add,
+    Sub,
+    And,
+    Or,
+    Xor,
+    ShlD,
+    ShrD,
+    SarD,
+    LoadD,
+    CmpD,
+    CmpS
+};
 
-bool evenParity8(uint64_t v) { return (std::popcount(uint8_t(v)) & 1) == 0; }
+bool evenParity8(uint64_t v) {
+    return (std::popcount(uint8_t(v)) & 1) == 0;
+}
 
 uint64_t bswap(uint64_t v, unsigned size) {
     uint64_t r = 0;
@@ -191,8 +212,7 @@ void Cpu::bindOperands(DecodedBundle& b) {
             c = w || op.info->src1Wide ? ExecCode::CmpD : ExecCode::CmpS;
             break;
         case OpKind::Load:
-            c = op.info->memSize == 8 && op.mas == 0 && !op.sm ? ExecCode::LoadD
-                                                               : ExecCode::Other;
+            c = op.info->memSize == 8 && op.mas == 0 && !op.sm ? ExecCode::LoadD : ExecCode::Other;
             break;
         default:
             break;
@@ -354,7 +374,9 @@ void Cpu::returnProcedure(bool trapReturn) {
     s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
 }
 
-void Cpu::returnFromCall() { returnProcedure(false); }
+void Cpu::returnFromCall() {
+    returnProcedure(false);
+}
 
 void Cpu::enterTrap(ExcNum exc, uint8_t channels, uint64_t faultIp) {
     TirEntry t;
@@ -456,8 +478,7 @@ uint64_t Cpu::readStateReg(uint8_t n) {
         return lo;
     }
     default:
-        throw GuestException(ExcNum::IllegalOpcode,
-                             "read of unsupported state register " + hex(n));
+        throw GuestException(ExcNum::IllegalOpcode, "read of unsupported state register " + hex(n));
     }
     throw GuestException(ExcNum::PrivAction, "read of privileged state register " + hex(n));
 }
@@ -638,8 +659,7 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
         r = wide ? a >> (bv & 63) : uint32_t(a) >> (bv & 31);
         break;
     case OpKind::Sar:
-        r = wide ? uint64_t(int64_t(a) >> (bv & 63))
-                 : uint32_t(int32_t(uint32_t(a)) >> (bv & 31));
+        r = wide ? uint64_t(int64_t(a) >> (bv & 63)) : uint32_t(int32_t(uint32_t(a)) >> (bv & 31));
         break;
     case OpKind::Scl:
         r = wide ? std::rotl(a, int(bv & 63)) : std::rotl(uint32_t(a), int(bv & 31));
@@ -848,8 +868,8 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
         uint8_t n = op.dst;
         bool user = n == 0x80 || n == 0x83 || n == 0x87 || (n >= 0x15 && n <= 0x17);
         if (!user && !(s_.psr & 1))
-            throw GuestException(ExcNum::PrivAction,
-                                 "write of privileged state register " + hex(n), 1);
+            throw GuestException(ExcNum::PrivAction, "write of privileged state register " + hex(n),
+                                 1);
         if (!stateRegName(n) || n == 0x81 || n == 0x8a || n == 0x90 || n == 0x92)
             throw GuestException(ExcNum::IllegalOpcode,
                                  "write of unsupported state register " + hex(n), 1);
@@ -874,9 +894,9 @@ void Cpu::execute(const DecodedBundle& b) {
                                                         " registers is smaller than the " +
                                                         "parameter area");
     if (b.needWindow > wdSize) [[unlikely]]
-        throw GuestException(ExcNum::WindowBounds,
-                             "%r" + std::to_string(b.needWindow - 1) + " outside a window of " +
-                                 std::to_string(wdSize) + " registers");
+        throw GuestException(ExcNum::WindowBounds, "%r" + std::to_string(b.needWindow - 1) +
+                                                       " outside a window of " +
+                                                       std::to_string(wdSize) + " registers");
     if (b.needBased) {
         unsigned span = 2 * (s_.rsz + 1);
         if (b.needBased > span || 2 * s_.rbs + span > wdSize)
@@ -948,8 +968,8 @@ void Cpu::execute(const DecodedBundle& b) {
             break;
         case ExecCode::CmpD:
         case ExecCode::CmpS: {
-            const bool res = compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD,
-                                     op.info->cmpop, a, bv);
+            const bool res =
+                compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD, op.info->cmpop, a, bv);
             const uint32_t bit = 1u << physPred(op.dst);
             if (res) {
                 pd.predSet |= bit;
@@ -1032,9 +1052,9 @@ void Cpu::execute(const DecodedBundle& b) {
                                          "return with an empty chain stack");
                 xfer = Xfer::Return;
             } else {
-                throw GuestException(ExcNum::IllegalOpcode,
-                                     "ct through %ctpr" + std::to_string(b.ctop) +
-                                         " which holds no valid target");
+                throw GuestException(ExcNum::IllegalOpcode, "ct through %ctpr" +
+                                                                std::to_string(b.ctop) +
+                                                                " which holds no valid target");
             }
         }
     }

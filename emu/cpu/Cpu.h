@@ -23,8 +23,8 @@ struct CpuState {
     unsigned wdSize = 0, wdPsize = 0;
     bool wdDbl = false;
     unsigned rbs = 0, rsz = 0, rcur = 0, psz = 0, pcur = 0; // BR
-    uint32_t preds = 0;                                    // physical predicate values
-    uint64_t ctpr[4] = {};                                 // [1..3] in hardware layout
+    uint32_t preds = 0;                                     // physical predicate values
+    uint64_t ctpr[4] = {};                                  // [1..3] in hardware layout
     uint32_t lcnt = 0;
     uint8_t ecnt = 0, pcnt = 0;
     bool vlc = false, over = false;
@@ -45,8 +45,8 @@ struct StopInfo {
     StopReason reason = StopReason::None;
     ExcNum exc = ExcNum::IllegalOpcode;
     std::string message;
-    uint64_t ip = 0;        // bundle that faulted / made the system call
-    unsigned entry = 0;     // system call: trap-table entry number
+    uint64_t ip = 0;    // bundle that faulted / made the system call
+    unsigned entry = 0; // system call: trap-table entry number
 };
 
 struct TirEntry {

@@ -374,8 +374,7 @@ struct Decoder {
                 dst(d, op);
                 break;
             }
-            if ((info->form == OpForm::Load || info->form == OpForm::Store) &&
-                (op.mas & 7) == 7)
+            if ((info->form == OpForm::Load || info->form == OpForm::Store) && (op.mas & 7) == 7)
                 illegal("ALC" + std::to_string(ch) + ": special MAS operations are not supported",
                         uint8_t(1u << ch));
         }

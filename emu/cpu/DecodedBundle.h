@@ -58,9 +58,9 @@ struct DecodedOp {
 enum class Cs0Kind : uint8_t { None, Disp, Sdisp, Return, Ibranch, Done, Nop };
 
 struct DecodedPls {
-    uint8_t elp[4];     // psrc of @p0..@p3
-    bool elpUsed[4];    // ELP present (PLS0/1 exist)
-    uint8_t clpOpc[3];  // 0 andp, 1 landp, 3 movep
+    uint8_t elp[4];    // psrc of @p0..@p3
+    bool elpUsed[4];   // ELP present (PLS0/1 exist)
+    uint8_t clpOpc[3]; // 0 andp, 1 landp, 3 movep
     uint8_t p0[3], p1[3];
     bool neg0[3], neg1[3];
     bool vdst[3];
@@ -92,8 +92,8 @@ struct DecodedBundle {
     uint8_t cs0Ctpr = 0;
     uint64_t cs0Value = 0; // disp/ibranch target, sdisp entry number
 
-    uint8_t ctop = 0;     // CTPR used by ct/call (0 = none)
-    uint16_t ctcond = 0;  // SS 8:0
+    uint8_t ctop = 0;    // CTPR used by ct/call (0 = none)
+    uint16_t ctcond = 0; // SS 8:0
     bool call = false;
     uint8_t wbs = 0;
     uint8_t alc = 0, abn = 0, abp = 0; // stub bits: 1 = when true, 2 = when false

@@ -26,7 +26,9 @@ GuestMemory::GuestMemory(uint64_t ramSize) : size_(ramSize) {
     codePages_.assign(((ramSize - 1) >> kPageShift) + 1, 0);
 }
 
-GuestMemory::~GuestMemory() { munmap(ram_, size_); }
+GuestMemory::~GuestMemory() {
+    munmap(ram_, size_);
+}
 
 void GuestMemory::fault(uint64_t addr, uint64_t len, const char* what) const {
     throw GuestException(ExcNum::DataPage, std::string(what) + " of " + std::to_string(len) +

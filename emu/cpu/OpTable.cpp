@@ -7,15 +7,16 @@
 namespace e2kvm::emu {
 
 namespace {
-constexpr uint8_t kAll = 0x3F, kAlu0134 = 0x1B, kLd = 0x2D, kSt = 0x24, kCh5 = 0x20,
-                  kCh14 = 0x12, kCh03 = 0x09, kCh0 = 0x01;
+constexpr uint8_t kAll = 0x3F, kAlu0134 = 0x1B, kLd = 0x2D, kSt = 0x24, kCh5 = 0x20, kCh14 = 0x12,
+                  kCh03 = 0x09, kCh0 = 0x01;
 using F = OpForm;
 using K = OpKind;
 
 constexpr OpInfo op(const char* n, uint8_t opc, uint8_t table, uint8_t ch, F f, K k,
                     const char* sizes, uint8_t opce = 0, uint8_t cmpop = 0, uint8_t mem = 0) {
-    return OpInfo{n,          opc,          table,        opce,         cmpop, ch, f, k,
-                  sizes[0] == 'd', sizes[1] == 'd', sizes[2] == 'd', mem};
+    return OpInfo{
+        n,  opc, table, opce, cmpop, ch, f, k, sizes[0] == 'd', sizes[1] == 'd', sizes[2] == 'd',
+        mem};
 }
 
 const OpInfo kOps[] = {
@@ -134,23 +135,22 @@ const Index& index() {
 }
 
 const StateRegName kStateRegs[] = {
-    {"psr", 0x00},     {"wd", 0x01},      {"core_mode", 0x04}, {"cwd", 0x06},
-    {"psp.hi", 0x07},  {"psp.lo", 0x09},  {"pshtp", 0x0b},     {"pcsp.hi", 0x0d},
-    {"pcsp.lo", 0x0f}, {"pcshtp", 0x13},  {"ctpr1", 0x15},     {"ctpr2", 0x16},
-    {"ctpr3", 0x17},   {"sbr", 0x1e},     {"cutd", 0x21},      {"eir", 0x23},
-    {"cuir", 0x25},    {"oscud.hi", 0x26}, {"oscud.lo", 0x27}, {"osgd.hi", 0x28},
-    {"osgd.lo", 0x29}, {"osem", 0x2a},    {"usd.hi", 0x2c},    {"usd.lo", 0x2d},
-    {"osr0", 0x2f},    {"cud.hi", 0x30},  {"cud.lo", 0x31},    {"gd.hi", 0x32},
-    {"gd.lo", 0x33},   {"cr0.hi", 0x51},  {"cr0.lo", 0x53},    {"cr1.hi", 0x55},
-    {"cr1.lo", 0x57},  {"upsr", 0x80},    {"ip", 0x81},        {"nip", 0x82},
-    {"lsr", 0x83},     {"pfpfr", 0x84},   {"fpcr", 0x85},      {"fpsr", 0x86},
-    {"ilcr", 0x87},    {"br", 0x88},      {"bgr", 0x89},       {"idr", 0x8a},
-    {"clkr", 0x90},    {"rndpr", 0x91},   {"sclkr", 0x92},     {"tir.hi", 0x9c},
-    {"tir.lo", 0x9d},
+    {"psr", 0x00},     {"wd", 0x01},     {"core_mode", 0x04}, {"cwd", 0x06},      {"psp.hi", 0x07},
+    {"psp.lo", 0x09},  {"pshtp", 0x0b},  {"pcsp.hi", 0x0d},   {"pcsp.lo", 0x0f},  {"pcshtp", 0x13},
+    {"ctpr1", 0x15},   {"ctpr2", 0x16},  {"ctpr3", 0x17},     {"sbr", 0x1e},      {"cutd", 0x21},
+    {"eir", 0x23},     {"cuir", 0x25},   {"oscud.hi", 0x26},  {"oscud.lo", 0x27}, {"osgd.hi", 0x28},
+    {"osgd.lo", 0x29}, {"osem", 0x2a},   {"usd.hi", 0x2c},    {"usd.lo", 0x2d},   {"osr0", 0x2f},
+    {"cud.hi", 0x30},  {"cud.lo", 0x31}, {"gd.hi", 0x32},     {"gd.lo", 0x33},    {"cr0.hi", 0x51},
+    {"cr0.lo", 0x53},  {"cr1.hi", 0x55}, {"cr1.lo", 0x57},    {"upsr", 0x80},     {"ip", 0x81},
+    {"nip", 0x82},     {"lsr", 0x83},    {"pfpfr", 0x84},     {"fpcr", 0x85},     {"fpsr", 0x86},
+    {"ilcr", 0x87},    {"br", 0x88},     {"bgr", 0x89},       {"idr", 0x8a},      {"clkr", 0x90},
+    {"rndpr", 0x91},   {"sclkr", 0x92},  {"tir.hi", 0x9c},    {"tir.lo", 0x9d},
 };
 } // namespace
 
-std::span<const OpInfo> opTable() { return kOps; }
+std::span<const OpInfo> opTable() {
+    return kOps;
+}
 
 const OpInfo* findOp(uint32_t als, bool hasAles, uint16_t ales, unsigned channel) {
     uint8_t table = hasAles ? uint8_t(ales >> 8) : uint8_t(kTableShort);
@@ -199,7 +199,9 @@ const OpInfo* findOpByName(std::string_view name) {
     return nullptr;
 }
 
-std::span<const StateRegName> stateRegNames() { return kStateRegs; }
+std::span<const StateRegName> stateRegNames() {
+    return kStateRegs;
+}
 
 const char* stateRegName(uint8_t number) {
     for (const StateRegName& s : kStateRegs)

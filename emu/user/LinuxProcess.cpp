@@ -19,7 +19,9 @@ constexpr uint64_t kPsBase = 0x68000000, kPsSize = 64ull << 20;
 constexpr uint64_t kPcsBase = 0x6C000000, kPcsSize = 32ull << 20;
 constexpr uint64_t kStackTop = 0x7FFFF000, kStackSize = 8ull << 20;
 
-uint64_t pageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+uint64_t pageUp(uint64_t v) {
+    return (v + kPage - 1) & ~(kPage - 1);
+}
 
 std::string hex(uint64_t v) {
     char buf[24];
@@ -82,8 +84,8 @@ void LinuxProcess::setupStack(const std::string& name, const std::vector<std::st
     std::vector<uint64_t> block;
     block.push_back(args.size());
     block.insert(block.end(), argPtrs.begin(), argPtrs.end());
-    block.push_back(0); // end of argv
-    block.push_back(0); // empty environment
+    block.push_back(0);                                 // end of argv
+    block.push_back(0);                                 // empty environment
     const uint64_t auxv[] = {6, kPage, 9, entry, 0, 0}; // AT_PAGESZ, AT_ENTRY, AT_NULL
     block.insert(block.end(), std::begin(auxv), std::end(auxv));
     sp -= block.size() * 8;
@@ -212,8 +214,8 @@ ProcessResult LinuxProcess::run(uint64_t maxBundles) {
                 cpu_->returnFromCall();
             } catch (const GuestException& e) {
                 result.exitCode = 128 + signalForException(e.num());
-                result.fault = std::string(excName(e.num())) + " returning from system call: " +
-                               e.what();
+                result.fault =
+                    std::string(excName(e.num())) + " returning from system call: " + e.what();
                 return result;
             }
             if (maxBundles && left == 0)
@@ -237,10 +239,10 @@ ProcessResult LinuxProcess::run(uint64_t maxBundles) {
                 }
             }
             result.exitCode = 128 + signalForException(exc);
-            result.fault = std::string(excName(exc)) + " at IP " + hex(st.ip) + ": " +
-                           (st.reason == StopReason::Wait ? "wait trap=1 in user mode"
-                                                          : st.message) +
-                           (bundle.empty() ? "" : "\n  bundle: " + bundle);
+            result.fault =
+                std::string(excName(exc)) + " at IP " + hex(st.ip) + ": " +
+                (st.reason == StopReason::Wait ? "wait trap=1 in user mode" : st.message) +
+                (bundle.empty() ? "" : "\n  bundle: " + bundle);
             return result;
         }
         if (st.reason == StopReason::Budget && maxBundles && left == 0)

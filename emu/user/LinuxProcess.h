@@ -28,9 +28,9 @@ enum LinuxSyscall : uint64_t {
 };
 
 struct ProcessResult {
-    bool exited = false;  // exit/exit_group called
-    int exitCode = 0;     // exit status, or 128+signal after a fault
-    std::string fault;    // description of the guest fault, if any
+    bool exited = false; // exit/exit_group called
+    int exitCode = 0;    // exit status, or 128+signal after a fault
+    std::string fault;   // description of the guest fault, if any
 };
 
 class LinuxProcess {
@@ -54,8 +54,7 @@ public:
 
 private:
     int64_t syscall(uint64_t nr, const uint64_t* args, ProcessResult& result);
-    void setupStack(const std::string& name, const std::vector<std::string>& argv,
-                    uint64_t entry);
+    void setupStack(const std::string& name, const std::vector<std::string>& argv, uint64_t entry);
 
     std::unique_ptr<GuestMemory> mem_;
     std::unique_ptr<Cpu> cpu_;

@@ -19,13 +19,21 @@ std::string hex(uint64_t v) {
 }
 
 // Runs `op` with %dr0 = a, %dr1 = b, %dr2 = sentinel beforehand; returns %dr2.
-uint64_t runOp(const std::string& op, uint64_t a, uint64_t b, uint64_t sentinel = 0x5555aaaa5555aaaa,
-               StopInfo* stop = nullptr) {
+uint64_t runOp(const std::string& op, uint64_t a, uint64_t b,
+               uint64_t sentinel = 0x5555aaaa5555aaaa, StopInfo* stop = nullptr) {
     std::string src = "_start:\n"
-                      "{ setwd wsz=8, nfx=1; addd,0 0, " + hex(a) + ", %dr0 }\n"
-                      "{ addd,1 0, " + hex(b) + ", %dr1 }\n"
-                      "{ addd,0 0, " + hex(sentinel) + ", %dr2 }\n"
-                      "{ " + op + " }\n"
+                      "{ setwd wsz=8, nfx=1; addd,0 0, " +
+                      hex(a) +
+                      ", %dr0 }\n"
+                      "{ addd,1 0, " +
+                      hex(b) +
+                      ", %dr1 }\n"
+                      "{ addd,0 0, " +
+                      hex(sentinel) +
+                      ", %dr2 }\n"
+                      "{ " +
+                      op +
+                      " }\n"
                       "{ wait trap=1 }\n";
     CpuHarness h(src);
     h.cpu->setUserMode(true);
@@ -118,21 +126,30 @@ TEST(CpuOps, Compares) {
         bool expected;
     };
     const Cmp cases[] = {
-        {"cmpodb", 0x8000000000000000, 1, true},  {"cmpodb", 5, 1, false},
-        {"cmposb", 0x80000000, 1, true},          {"cmpbdb", 1, 2, true},
-        {"cmpbdb", ~0ull, 2, false},              {"cmpedb", 3, 3, true},
-        {"cmpbedb", 3, 3, true},                  {"cmpsdb", 1, 2, true},
-        {"cmppdb", 3, 0, true},                   {"cmppdb", 1, 0, false},
-        {"cmpldb", ~0ull, 0, true},               {"cmplsb", 0xffffffff, 0, true},
-        {"cmplsb", 0x1ffffffff, 0x100000000, true}, {"cmpledb", 2, 2, true},
-        {"cmpbsb", 0x100000001, 2, true},          {"cmpandedb", 0xf0, 0x0f, true},
-        {"cmpandsdb", ~0ull, 0x8000000000000000, true}, {"cmpandledb", 1, 1, false},
+        {"cmpodb", 0x8000000000000000, 1, true},
+        {"cmpodb", 5, 1, false},
+        {"cmposb", 0x80000000, 1, true},
+        {"cmpbdb", 1, 2, true},
+        {"cmpbdb", ~0ull, 2, false},
+        {"cmpedb", 3, 3, true},
+        {"cmpbedb", 3, 3, true},
+        {"cmpsdb", 1, 2, true},
+        {"cmppdb", 3, 0, true},
+        {"cmppdb", 1, 0, false},
+        {"cmpldb", ~0ull, 0, true},
+        {"cmplsb", 0xffffffff, 0, true},
+        {"cmplsb", 0x1ffffffff, 0x100000000, true},
+        {"cmpledb", 2, 2, true},
+        {"cmpbsb", 0x100000001, 2, true},
+        {"cmpandedb", 0xf0, 0x0f, true},
+        {"cmpandsdb", ~0ull, 0x8000000000000000, true},
+        {"cmpandledb", 1, 1, false},
         {"cmpandpdb", 0x3, 0xff, true},
     };
     for (const Cmp& c : cases) {
         bool sb = std::string(c.op).find("sb") != std::string::npos;
-        std::string text = std::string(c.op) + ",0 " + (sb ? "%r0, %r1" : "%dr0, %dr1") +
-                           ", %pred7";
+        std::string text =
+            std::string(c.op) + ",0 " + (sb ? "%r0, %r1" : "%dr0, %dr1") + ", %pred7";
         std::string src = "_start:\n{ setwd wsz=8, nfx=1; addd,0 0, " + hex(c.a) +
                           ", %dr0 }\n{ addd,1 0, " + hex(c.b) + ", %dr1 }\n{ " + text +
                           " }\n{ wait trap=1 }\n";

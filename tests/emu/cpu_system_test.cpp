@@ -69,7 +69,7 @@ trap_table:
     uint64_t faultIp = h.image.symbols["fault"];
     uint64_t tirHi = h.global(1);
     EXPECT_TRUE((tirHi >> 34) & 1) << std::hex << tirHi; // exc_div
-    EXPECT_EQ((tirHi >> 44) & 0x3F, 1u << 5);           // caused by ALC5
+    EXPECT_EQ((tirHi >> 44) & 0x3F, 1u << 5);            // caused by ALC5
     EXPECT_EQ(h.global(2), faultIp);
     EXPECT_EQ(h.global(3), faultIp + 8);
     EXPECT_EQ(h.global(5) & 0x3, 1u); // handler runs with pm=1, ie=0
