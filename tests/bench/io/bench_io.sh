@@ -28,19 +28,25 @@ with open(f"{d}/writes.txt", "w") as f:
 PY
 
 now() { date +%s.%N; }
-# measure TOOL FMT IMAGE CMDFILE -> ops/s
+# measure TOOL FMT IMAGE CMDFILE [FRESH] -> best ops/s of 3 runs (the machine may be shared);
+# with FRESH, the image is recreated empty before each run.
 measure() {
-    local tool=$1 fmt=$2 img=$3 cmds=$4 t0 t1
-    t0=$(now)
-    if ! "$tool" -f "$fmt" -t writeback "$img" <"$cmds" >"$work/out.txt" 2>&1 ||
-        grep -q "failed" "$work/out.txt"; then
-        echo "bench_io: $(basename "$tool") failed on $fmt:" >&2
-        grep -m3 -i "fail\|can't" "$work/out.txt" >&2 || true
-        echo nan
-        return
-    fi
-    t1=$(now)
-    python3 -c "print(f'{$ops / ($t1 - $t0):.0f}')"
+    local tool=$1 fmt=$2 img=$3 cmds=$4 fresh=${5:-} t0 t1 best=0 rate
+    for _ in 1 2 3; do
+        [ -n "$fresh" ] && qemu-img create -q -f "$fmt" "$img" "$size"
+        t0=$(now)
+        if ! "$tool" -f "$fmt" -t writeback "$img" <"$cmds" >"$work/out.txt" 2>&1 ||
+            grep -q "failed" "$work/out.txt"; then
+            echo "bench_io: $(basename "$tool") failed on $fmt:" >&2
+            grep -m3 -i "fail\\|can't" "$work/out.txt" >&2 || true
+            echo nan
+            return
+        fi
+        t1=$(now)
+        rate=$(python3 -c "print(f'{$ops / ($t1 - $t0):.0f}')")
+        [ "$rate" -gt "$best" ] && best=$rate
+    done
+    echo "$best"
 }
 row() { # label ours theirs
     python3 -c "
@@ -61,9 +67,8 @@ for fmt in qcow2 raw; do
     w_qemu=$(measure qemu-io "$fmt" "$full" "$work/writes.txt")
     row "$fmt overwrite" "$w_ours" "$w_qemu"
     rm -f "$full"
-    for who in ours qemu; do qemu-img create -q -f "$fmt" "$work/empty-$who.$fmt" "$size"; done
-    a_ours=$(measure "$ours" "$fmt" "$work/empty-ours.$fmt" "$work/writes.txt")
-    a_qemu=$(measure qemu-io "$fmt" "$work/empty-qemu.$fmt" "$work/writes.txt")
+    a_ours=$(measure "$ours" "$fmt" "$work/empty-ours.$fmt" "$work/writes.txt" fresh)
+    a_qemu=$(measure qemu-io "$fmt" "$work/empty-qemu.$fmt" "$work/writes.txt" fresh)
     row "$fmt write to empty image" "$a_ours" "$a_qemu"
     if [ "$fmt" = qcow2 ]; then
         qemu-img compare -q "$work/empty-ours.$fmt" "$work/empty-qemu.$fmt" ||
