@@ -121,11 +121,15 @@ struct Cpu::Pending {
     uint64_t ctpr[4];
 };
 
-Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {}
+Cpu::Cpu(GuestMemory& mem)
+    : mem_(mem), cache_(new DecodedBundle[kCacheSize]), cacheGen_(new uint32_t[kCacheSize]()) {}
 
 void Cpu::flushDecodeCache() {
-    for (unsigned i = 0; i < kCacheSize; ++i)
-        cache_[i].ip = ~uint64_t(0);
+    if (++generation_ == 0) { // wrapped: really clear
+        for (unsigned i = 0; i < kCacheSize; ++i)
+            cacheGen_[i] = 0;
+        generation_ = 1;
+    }
 }
 
 void Cpu::setPred(unsigned n, bool v) {
@@ -134,8 +138,9 @@ void Cpu::setPred(unsigned n, bool v) {
 }
 
 const DecodedBundle& Cpu::fetch(uint64_t ip) {
-    DecodedBundle& slot = cache_[(ip >> 3) & (kCacheSize - 1)];
-    if (slot.ip == ip) [[likely]]
+    const unsigned index = (ip >> 3) & (kCacheSize - 1);
+    DecodedBundle& slot = cache_[index];
+    if (slot.ip == ip && cacheGen_[index] == generation_) [[likely]]
         return slot;
     if (ip & 7)
         throw GuestException(ExcNum::IllegalInstrAddr, "IP " + hex(ip) + " is not 8-aligned");
@@ -154,6 +159,7 @@ const DecodedBundle& Cpu::fetch(uint64_t ip) {
         decodeBundle(raw, ip, slot);
         bindOperands(slot);
     }
+    cacheGen_[index] = generation_;
     mem_.markCode(ip);
     mem_.markCode(ip + slot.size - 1 < mem_.ramSize() ? ip + slot.size - 1 : ip);
     return slot;

@@ -139,8 +139,12 @@ private:
     std::vector<TirEntry> tirs_;
     StopInfo pendingStop_;
 
-    static constexpr unsigned kCacheSize = 8192;
+    // Direct-mapped cache of decoded bundles by IP; an entry is valid only for the current
+    // generation, so flushing is O(1).
+    static constexpr unsigned kCacheSize = 4096;
     std::unique_ptr<DecodedBundle[]> cache_;
+    std::unique_ptr<uint32_t[]> cacheGen_;
+    uint32_t generation_ = 1;
 };
 
 } // namespace e2kvm::emu

@@ -159,7 +159,7 @@ TEST(CpuSystem, RandomBundlesNeverCrash) {
     std::mt19937_64 rng(12345);
     CpuHarness h("_start:\n{ setwd wsz=16, nfx=1 }\n");
     const CpuState initial = h.cpu->state();
-    for (int iter = 0; iter < 20000; ++iter) {
+    for (int iter = 0; iter < 5000; ++iter) {
         h.cpu->state() = initial;
         uint8_t code[64];
         for (auto& b : code)
