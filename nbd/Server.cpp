@@ -159,10 +159,10 @@ void Server::start() {
         cv.notify_all();
         g_main_loop_run(loop_);
         g_socket_service_stop(service_);
+        // Let the cancelled accept operation finish before closing the sockets under it.
+        for (int i = 0; i < 100 && g_main_context_pending(context_); ++i)
+            g_main_context_iteration(context_, FALSE);
         g_socket_listener_close(G_SOCKET_LISTENER(service_));
-        // Let the cancelled accept operations finish.
-        while (g_main_context_iteration(context_, FALSE)) {
-        }
         g_main_context_pop_thread_default(context_);
     });
     std::unique_lock lock(m);
@@ -174,7 +174,14 @@ void Server::stop() {
         return;
     stopped_ = true;
     if (started_) {
-        g_main_loop_quit(loop_);
+        // Queued on the server's context, so it works even before the loop started running.
+        g_main_context_invoke_full(
+            context_, G_PRIORITY_HIGH,
+            [](gpointer loop) -> gboolean {
+                g_main_loop_quit(static_cast<GMainLoop*>(loop));
+                return G_SOURCE_REMOVE;
+            },
+            loop_, nullptr);
         thread_.join();
     } else {
         g_socket_listener_close(G_SOCKET_LISTENER(service_));
