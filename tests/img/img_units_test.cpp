@@ -1,0 +1,228 @@
+// Unit tests of e2kvm-img's output pieces: qemu-img's JSON layout and member order, human
+// sizes, -o option lists and the "Formatting" line, zero detection.
+#include "app/e2kvm-img/CommandError.h"
+#include "app/e2kvm-img/CreateOptionList.h"
+#include "app/e2kvm-img/HumanSize.h"
+#include "app/e2kvm-img/ImageCopier.h"
+#include "app/e2kvm-img/JsonValue.h"
+
+#include "block/ImageOpen.h"
+
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <vector>
+
+using namespace e2kvm::img;
+
+TEST(HumanSize, MatchesQemuImg) {
+    EXPECT_EQ(humanSize(0), "0 B");
+    EXPECT_EQ(humanSize(999), "999 B");
+    EXPECT_EQ(humanSize(1000), "0.977 KiB");
+    EXPECT_EQ(humanSize(4096), "4 KiB");
+    EXPECT_EQ(humanSize(200704), "196 KiB");
+    EXPECT_EQ(humanSize(2146304), "2.05 MiB");
+    EXPECT_EQ(humanSize(1ULL << 30), "1 GiB");
+    EXPECT_EQ(humanSize(1ULL << 40), "1 TiB");
+    EXPECT_EQ(humanSize(~0ULL), "16 EiB");
+}
+
+// Member order as qemu-img 7.2 prints `info --output=json` of an overlay (observed output).
+TEST(JsonValue, InfoMembersInQemuOrder) {
+    JsonValue j = JsonValue::object();
+    j.set("filename", "o.qcow2");
+    j.set("format", "qcow2");
+    j.set("dirty-flag", false);
+    j.set("actual-size", 200704);
+    j.set("virtual-size", 1073741824);
+    j.set("cluster-size", 65536);
+    j.set("backing-filename", "q.qcow2");
+    j.set("full-backing-filename", "q.qcow2");
+    j.set("backing-filename-format", "qcow2");
+    JsonValue spec = JsonValue::object();
+    spec.set("type", "qcow2");
+    JsonValue data = JsonValue::object();
+    data.set("compat", "1.1");
+    data.set("extended-l2", false);
+    data.set("lazy-refcounts", false);
+    data.set("corrupt", false);
+    data.set("refcount-bits", 16);
+    data.set("compression-type", "zlib");
+    spec.set("data", data);
+    j.set("format-specific", spec);
+    EXPECT_EQ(j.pretty(), R"({
+    "backing-filename-format": "qcow2",
+    "virtual-size": 1073741824,
+    "filename": "o.qcow2",
+    "cluster-size": 65536,
+    "format": "qcow2",
+    "actual-size": 200704,
+    "format-specific": {
+        "type": "qcow2",
+        "data": {
+            "compat": "1.1",
+            "compression-type": "zlib",
+            "lazy-refcounts": false,
+            "refcount-bits": 16,
+            "corrupt": false,
+            "extended-l2": false
+        }
+    },
+    "full-backing-filename": "q.qcow2",
+    "backing-filename": "q.qcow2",
+    "dirty-flag": false
+})");
+    EXPECT_EQ(data.humanDump(1), "    compat: 1.1\n"
+                                 "    compression type: zlib\n"
+                                 "    lazy refcounts: false\n"
+                                 "    refcount bits: 16\n"
+                                 "    corrupt: false\n"
+                                 "    extended l2: false\n");
+}
+
+TEST(JsonValue, EmptyListsAndNesting) {
+    JsonValue bm = JsonValue::object();
+    bm.set("name", "b");
+    bm.set("granularity", 65536);
+    bm.set("flags", JsonValue::array());
+    JsonValue list = JsonValue::array();
+    list.push(bm);
+    EXPECT_EQ(list.pretty(),
+              "[\n    {\n        \"flags\": [\n        ],\n        \"name\": \"b\",\n"
+              "        \"granularity\": 65536\n    }\n]");
+    EXPECT_EQ(list.humanDump(1), "    [0]:\n        flags:\n        name: b\n"
+                                 "        granularity: 65536\n");
+}
+
+TEST(JsonValue, StringEscapes) {
+    std::string out;
+    appendJsonString(out, "a\"b\\c\n\t\x01/\xc3\xa9\xf0\x9f\x98\x80\xff");
+    EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\t\\u0001/\\u00E9\\uD83D\\uDE00\\uFFFD\"");
+}
+
+TEST(CreateOptionList, FormattingLineLikeQemuImg) {
+    CreateOptionList o("qcow2");
+    o.parse("cluster_size=4k,lazy_refcounts=on", "t.qcow2");
+    o.parse("compat=0.10,backing_file=a,,b.qcow2,backing_fmt=qcow2", "t.qcow2");
+    o.set("size", "1048576");
+    EXPECT_EQ(o.formattingLine("t.qcow2"),
+              "Formatting 't.qcow2', fmt=qcow2 cluster_size=4096 extended_l2=off "
+              "compression_type=zlib size=1048576 compat=0.10 backing_file=a,b.qcow2 "
+              "backing_fmt=qcow2 lazy_refcounts=on refcount_bits=16");
+    auto c = o.toCreateOptions();
+    EXPECT_EQ(c.clusterSize, 4096u);
+    EXPECT_TRUE(c.lazyRefcounts);
+    EXPECT_EQ(c.compat, "0.10");
+    EXPECT_EQ(c.backingFile, "a,b.qcow2");
+    EXPECT_EQ(c.size, 1048576u);
+
+    CreateOptionList raw("raw");
+    raw.parse("preallocation=falloc", "r.img");
+    raw.set("size", "512");
+    EXPECT_EQ(raw.formattingLine("r.img"),
+              "Formatting 'r.img', fmt=raw size=512 preallocation=falloc");
+}
+
+TEST(CreateOptionList, RejectsBadOptions) {
+    CreateOptionList o("qcow2");
+    EXPECT_THROW(o.parse("bogus=1", "t"), CommandFailure);
+    EXPECT_THROW(o.parse("cluster_size=abc", "t"), CommandFailure);
+    EXPECT_THROW(o.parse("lazy_refcounts=maybe", "t"), CommandFailure);
+    EXPECT_THROW(o.parse("preallocation=lots", "t"), CommandFailure);
+    EXPECT_THROW(o.parse("noequals", "t"), CommandFailure);
+    CreateOptionList raw("raw");
+    EXPECT_THROW(raw.parse("cluster_size=4k", "r"), CommandFailure);
+    EXPECT_THROW(raw.parse("preallocation=metadata", "r"), CommandFailure);
+}
+
+TEST(ImageCopier, ZeroDetection) {
+    std::vector<uint8_t> buf(4096 + 7, 0);
+    EXPECT_TRUE(isAllZero(buf.data(), buf.size()));
+    EXPECT_TRUE(isAllZero(buf.data(), 0));
+    for (size_t pos : {size_t(0), size_t(63), size_t(64), size_t(4095), size_t(4102)}) {
+        buf[pos] = 1;
+        EXPECT_FALSE(isAllZero(buf.data(), buf.size())) << pos;
+        buf[pos] = 0;
+    }
+}
+
+namespace {
+
+// A scratch directory removed at the end of the test.
+struct ScratchDir {
+    std::string path;
+    ScratchDir() {
+        char tmpl[] = "/tmp/img-unit-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+
+std::vector<uint8_t> readAll(e2kvm::block::BlockDriver& d) {
+    std::vector<uint8_t> out(d.size());
+    d.read(0, out);
+    return out;
+}
+
+} // namespace
+
+// copyImage through every mode, checked byte for byte (runs under the sanitizers too).
+TEST(ImageCopier, CopiesRawAndQcow2InEveryMode) {
+    namespace blk = e2kvm::block;
+    ScratchDir dir;
+    const uint64_t size = (9 << 20) + 4096 * 3;
+    std::string srcPath = dir.path + "/src.raw";
+    blk::CreateOptions co;
+    co.size = size;
+    blk::createImage(srcPath, co);
+    {
+        auto src = blk::openImage(srcPath, {.format = "raw", .readOnly = false});
+        std::vector<uint8_t> data(300000);
+        for (size_t i = 0; i < data.size(); ++i)
+            data[i] = uint8_t(i * 7 + 1);
+        src->write(12345, data);
+        src->write(5 << 20, data);
+        std::vector<uint8_t> zeros(1 << 20);
+        src->write(7 << 20, zeros); // zeros stored as data
+        src->write(size - 1000, std::span(data.data(), 1000));
+    }
+    auto src = blk::openImage(srcPath, {.format = "raw"});
+    std::vector<uint8_t> expected = readAll(*src);
+
+    struct Mode {
+        const char* format;
+        unsigned workers;
+        bool ordered;
+        uint64_t minSparse;
+        bool compress;
+        bool prefill; // target holds other data first (convert -n)
+    };
+    for (Mode m :
+         {Mode{"raw", 1, false, 4096, false, false}, Mode{"raw", 4, false, 4096, false, true},
+          Mode{"raw", 3, true, 0, false, false}, Mode{"qcow2", 4, true, 4096, false, false},
+          Mode{"qcow2", 2, true, 65536, false, true}, Mode{"qcow2", 4, true, 4096, true, false}}) {
+        std::string dstPath = dir.path + "/dst." + m.format;
+        blk::CreateOptions dco;
+        dco.format = m.format;
+        dco.size = size;
+        blk::createImage(dstPath, dco);
+        auto dst = blk::openImage(dstPath, {.format = m.format, .readOnly = false});
+        if (m.compress && !dst->supportsCompression())
+            continue;
+        if (m.prefill) {
+            std::vector<uint8_t> junk(size, 0xee);
+            dst->write(0, junk);
+        }
+        CopySettings s;
+        s.workers = m.workers;
+        s.orderedWrites = m.ordered;
+        s.minSparse = m.minSparse;
+        s.compress = m.compress;
+        s.targetReadsZero = !m.prefill;
+        ProgressBar progress(false, size);
+        copyImage(*src, *dst, s, progress);
+        EXPECT_TRUE(readAll(*dst) == expected)
+            << m.format << " workers=" << m.workers << " minSparse=" << m.minSparse
+            << " compress=" << m.compress << " prefill=" << m.prefill;
+    }
+}
