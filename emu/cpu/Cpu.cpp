@@ -338,7 +338,10 @@ void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool t
     std::memmove(s_.regs, s_.regs + n, (s_.wdSize - n) * 8);
     s_.wdSize -= n;
     s_.wdPsize = s_.wdSize;
-    s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
+    // Calls invalidate the CTPRs; trap entry keeps them so that handlers can save them
+    // with rrd and restore them with rwd before `done` (ISA notes §2.4, §6.5).
+    if (!trap)
+        s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
     s_.ip = target;
     if (trap)
         s_.psr = s_.psr & 0x04; // keep sge; interrupts off
@@ -346,7 +349,6 @@ void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool t
 }
 
 void Cpu::returnProcedure(bool trapReturn) {
-    (void)trapReturn;
     if (s_.pcspInd < 32)
         throw GuestException(ExcNum::ChainStackBounds, "return with an empty chain stack");
     uint64_t rec[4];
@@ -377,7 +379,8 @@ void Cpu::returnProcedure(bool trapReturn) {
     s_.usdSize = (rec[3] >> 36) << 4;
     s_.usdBase = s_.sbr - s_.usdSize;
     s_.ip = rec[1] & ~uint64_t(7);
-    s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
+    if (!trapReturn)
+        s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
 }
 
 void Cpu::returnFromCall() {
@@ -596,6 +599,20 @@ StopInfo Cpu::run(uint64_t maxBundles) {
         flushDecodeCache();
     for (uint64_t i = 0; i < maxBundles; ++i) {
         uint64_t ip = s_.ip;
+        if (irqLine_.load(std::memory_order_relaxed) && !userMode_ && interruptsEnabled())
+            [[unlikely]] {
+            try {
+                enterTrap(ExcNum::Interrupt, 0, ip); // resumes at `ip` after done
+            } catch (const GuestException& e) {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e.num();
+                st.message = std::string("while entering the interrupt handler: ") + e.what();
+                st.ip = ip;
+                return st;
+            }
+            ip = s_.ip;
+        }
         try {
             const DecodedBundle& b = fetch(ip);
             execute(b);

@@ -7,6 +7,7 @@
 #include "emu/cpu/GuestException.h"
 #include "emu/cpu/GuestMemory.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,6 +73,13 @@ public:
     // After a SystemCall stop: return to the caller as `return` + `ct %ctpr3` would.
     void returnFromCall();
 
+    // Maskable interrupt line (level): while raised and PSR/UPSR allow it (ISA notes §6.6),
+    // run() enters the trap table between bundles with TIR bit 32. Safe from other threads.
+    void setInterruptLine(bool raised) { irqLine_.store(raised, std::memory_order_relaxed); }
+    bool interruptsEnabled() const {
+        return (s_.psr & 0x2) && (!(s_.psr & 0x10) || (s_.upsr & 0x20));
+    }
+
     // Raises exc as if the current bundle caused it (system mode: trap entry).
     void enterTrap(ExcNum exc, uint8_t channels, uint64_t faultIp);
 
@@ -136,6 +144,7 @@ private:
     GuestMemory& mem_;
     CpuState s_;
     bool userMode_ = false;
+    std::atomic<bool> irqLine_{false};
     std::vector<TirEntry> tirs_;
     StopInfo pendingStop_;
 

@@ -178,3 +178,77 @@ TEST(CpuSystem, RandomBundlesNeverCrash) {
         }
     }
 }
+
+TEST(CpuSystem, InterruptEntersTrapTableAndResumes) {
+    const char* src = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; rws,0 3, %psr }
+loop:
+        { addd,0 %dr0, 1, %dr0; cmpedb,1 %dg1, 0, %pred0 }
+        { ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+        .align 2048
+trap_table:
+        { setwd wsz=4, nfx=1 }
+        { rrd,0 %tir.hi, %dg2 }
+        { rrd,0 %tir.lo, %dg3 }
+        { rrd,0 %psr, %dg4; addd,1 0, 1, %dg1 }
+        { rwd,0 0, %tir.lo }
+        { done }
+)";
+    CpuHarness h(src);
+    StopInfo st = h.run(50); // interrupts disabled until the rws; the loop spins
+    ASSERT_EQ(st.reason, StopReason::Budget);
+    EXPECT_EQ(h.global(1), 0u);
+    h.cpu->setInterruptLine(true);
+    st = h.run(1);
+    h.cpu->setInterruptLine(false); // the "device" is acknowledged
+    st = h.run(1000);
+    ASSERT_EQ(st.reason, StopReason::Wait) << st.message;
+    EXPECT_EQ(h.global(1), 1u);
+    EXPECT_TRUE((h.global(2) >> 32) & 1);    // exc_interrupt
+    EXPECT_EQ(h.global(4) & 0x2, 0u);        // handler runs with interrupts off
+    EXPECT_EQ(h.cpu->state().psr & 0x3, 3u); // restored by done
+    EXPECT_GT(h.reg(0), 20u);
+}
+
+namespace {
+struct RecordingDevice : MmioBus {
+    uint64_t lastAddr = 0, lastValue = 0;
+    uint8_t lastMas = 0;
+    bool read(uint64_t addr, unsigned size, uint64_t& value, uint8_t mas) override {
+        if (addr < 0x8000000 || addr >= 0x8001000)
+            return false;
+        value = 0x1234 + size;
+        lastMas = mas;
+        return true;
+    }
+    bool write(uint64_t addr, unsigned size, uint64_t value, uint8_t mas) override {
+        if (addr < 0x8000000 || addr >= 0x8001000 || size != 8)
+            return false;
+        lastAddr = addr;
+        lastValue = value;
+        lastMas = mas;
+        return true;
+    }
+};
+} // namespace
+
+TEST(CpuSystem, MmioThroughTheBusWithIoMas) {
+    const char* src = R"(
+_start:
+        { setwd wsz=8, nfx=1; addd,0 0, 0x8000000, %dr0; addd,1 0, 0x77, %dr1 }
+        { std,2 %dr1, [ %dr0 + 0x10 ] mas=6 }
+        { ldd,2 %dr0, 8, %dr2 mas=6 }
+        { wait trap=1 }
+)";
+    CpuHarness h(src);
+    RecordingDevice dev;
+    h.mem->setBus(&dev);
+    StopInfo st = h.run();
+    ASSERT_EQ(st.reason, StopReason::Wait) << st.message;
+    EXPECT_EQ(dev.lastAddr, 0x8000010u);
+    EXPECT_EQ(dev.lastValue, 0x77u);
+    EXPECT_EQ(dev.lastMas, 6);
+    EXPECT_EQ(h.reg(2), 0x1234u + 8);
+}
