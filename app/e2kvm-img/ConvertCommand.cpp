@@ -13,6 +13,12 @@
 
 namespace e2kvm::img {
 
+namespace {
+const char* const kBadSparseSize =
+    "Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 up to "
+    "16777216. Select 0 to disable sparse detection (fully allocates output).";
+} // namespace
+
 int runConvert(int argc, char** argv) {
     enum { OptTargetImageOpts = 256 };
     CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:U",
@@ -49,12 +55,10 @@ int runConvert(int argc, char** argv) {
             try {
                 minSparse = block::parseSize(opts.arg());
             } catch (const block::BlockError&) {
-                throw CommandFailure("Invalid buffer size for sparse output specified. Valid "
-                                     "sizes are multiples of 512 up to 2147483136.");
+                throw CommandFailure(kBadSparseSize);
             }
-            if (minSparse % 512 || minSparse > 2147483136)
-                throw CommandFailure("Invalid buffer size for sparse output specified. Valid "
-                                     "sizes are multiples of 512 up to 2147483136.");
+            if (minSparse % 512 || minSparse > (16 << 20))
+                throw CommandFailure(kBadSparseSize);
             break;
         case 'm': {
             std::string v = opts.arg();

@@ -49,7 +49,8 @@ public:
         : source_(source), target_(target), settings_(settings), progress_(progress),
           size_(source.size()) {
         uint64_t unit = std::max<uint64_t>(target.clusterSize(), 64 * 1024);
-        chunkSize_ = std::max<uint64_t>(unit, 4 << 20) / unit * unit;
+        chunkSize_ = std::max<uint64_t>({unit, 4 << 20, settings.minSparse});
+        chunkSize_ = (chunkSize_ + unit - 1) / unit * unit;
         chunks_ = (size_ + chunkSize_ - 1) / chunkSize_;
     }
 
