@@ -8,7 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts" "$work/corpus"
 shopt -s nullglob
-saved=("$here"/crashes/*)
+saved=("$here"/crashes/{crash,leak,oom,timeout,slow-unit}-*)
 if [ ${#saved[@]} -gt 0 ]; then
     echo "replaying ${#saved[@]} saved reproducer(s)"
     "$fuzzer" -rss_limit_mb=2048 -timeout=20 "${saved[@]}"

@@ -31,6 +31,16 @@ COMMANDS = [
 ]
 
 
+def prepare(template, path, fmt):
+    """A fresh copy of the template (raw: rebuilt sparse, copying would fill the holes)."""
+    if fmt == "qcow2":
+        shutil.copyfile(template, path)
+        return
+    with open(path, "wb") as f:
+        f.write(b"\x11" * 8192)
+        f.truncate(16 << 20)
+
+
 def body():
     e2kvm_io = sys.argv[1]
     with TempDir() as d:
@@ -42,8 +52,8 @@ def body():
                 COMMANDS.append("info")
             for cmd in COMMANDS:
                 a, b = os.path.join(d, "a." + fmt), os.path.join(d, "b." + fmt)
-                shutil.copy(template, a)
-                shutil.copy(template, b)
+                for path in (a, b):
+                    prepare(template, path, fmt)
                 q = run(["qemu-io", "-f", fmt, "-c", cmd, a], check=False)
                 o = run([e2kvm_io, "-f", fmt, "-c", cmd, b], check=False)
                 where = f"{fmt}: '{cmd}'"
