@@ -16,6 +16,8 @@
 
 namespace e2kvm::block {
 
+class BitmapCatalog;
+
 enum WriteFlags : unsigned {
     WriteNone = 0,
     WriteFua = 1, // durable before the call returns
@@ -87,6 +89,9 @@ public:
     // data one cluster long (or up to the end of the disk).
     void writeCompressed(uint64_t offset, std::span<const uint8_t> data);
     virtual bool supportsCompression() const { return false; }
+    // The named dirty bitmaps of this image (persistent ones for qcow2), or null if the format
+    // has none.
+    virtual BitmapCatalog* bitmaps() { return nullptr; }
 
     void addWriteObserver(std::shared_ptr<WriteObserver> observer);
     void removeWriteObserver(const WriteObserver* observer);

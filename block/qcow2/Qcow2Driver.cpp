@@ -1,5 +1,6 @@
 #include "Qcow2Driver.h"
 
+#include "Qcow2Bitmaps.h"
 #include "Qcow2Check.h"
 #include "Qcow2Compression.h"
 #include "Qcow2Format.h"
@@ -84,10 +85,10 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
                                            });
     if (!o.readOnly) {
         bool rewrite = false;
-        // We keep none of the autoclear features consistent, so we must clear them all (a
-        // bitmaps extension then counts as inconsistent for QEMU, as the spec requires).
-        if (h_.autoclear) {
-            h_.autoclear = 0;
+        // Autoclear features we do not keep consistent must be cleared (Qcow2Bitmaps keeps
+        // the bitmaps one).
+        if (h_.autoclear & ~kAutoclearBitmaps) {
+            h_.autoclear &= kAutoclearBitmaps;
             rewrite = true;
         }
         if (h_.incompatible & kIncompatDirty) {
@@ -99,11 +100,32 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
             file_.sync();
         }
     }
+    Qcow2Bitmaps::Access access{file_, h_, *rc_, [this] { writeHeader(); },
+                                [this](const std::function<void()>& f) {
+                                    std::unique_lock gate(gate_);
+                                    std::lock_guard lock(meta_);
+                                    f();
+                                }};
+    bitmaps_ = std::make_unique<Qcow2Bitmaps>(*this, std::move(access), !o.readOnly);
     openBacking(o);
 }
 
-// Like RawImage, closing does not sync: callers that need durability call flush().
-Qcow2Driver::~Qcow2Driver() = default;
+// Like RawImage, closing does not sync: callers that need durability call flush(). Persistent
+// bitmaps are saved (that syncs); if that fails they stay marked in use (inconsistent).
+Qcow2Driver::~Qcow2Driver() {
+    if (!bitmaps_)
+        return;
+    try {
+        bitmaps_->save(true);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "warning: %s: could not save dirty bitmaps: %s\n", filename().c_str(),
+                     e.what());
+    }
+}
+
+BitmapCatalog* Qcow2Driver::bitmaps() {
+    return bitmaps_ ? &bitmaps_->catalog() : nullptr;
+}
 
 uint64_t Qcow2Driver::size() const {
     return size_.load();
@@ -147,6 +169,8 @@ void Qcow2Driver::describe(ImageDescription& out) const {
     q.extendedL2 = (h_.incompatible & kIncompatExtendedL2) != 0;
     q.dataFile = h_.dataFile;
     q.dataFileRaw = (h_.autoclear & kAutoclearDataFileRaw) != 0;
+    if (bitmaps_)
+        bitmaps_->describe(q.bitmaps);
     out.qcow2 = q;
 }
 
@@ -717,6 +741,8 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
         h_.size = newSize;
         writeHeaderFields(24, 32);
         size_ = newSize;
+        if (bitmaps_)
+            bitmaps_->catalog().resize(newSize);
         return;
     }
     const uint64_t coverage = cs_ * l2Entries_;
@@ -745,6 +771,8 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
         writeHeaderFields(24, 32);
     }
     size_ = newSize;
+    if (bitmaps_)
+        bitmaps_->catalog().resize(newSize);
     // The grown area must read as zero: clear the tail of a partial last cluster and hide a
     // larger backing file.
     uint64_t alignedOld = (old + cs_ - 1) & ~(cs_ - 1);

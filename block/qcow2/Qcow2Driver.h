@@ -20,6 +20,8 @@
 
 namespace e2kvm::block::qcow2 {
 
+class Qcow2Bitmaps;
+
 class Qcow2Driver final : public BlockDriver {
 public:
     Qcow2Driver(const std::string& path, const OpenOptions& options);
@@ -32,6 +34,7 @@ public:
     uint32_t clusterSize() const override { return uint32_t(cs_); }
     void describe(ImageDescription& out) const override;
     bool supportsCompression() const override { return true; }
+    BitmapCatalog* bitmaps() override;
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
     void preallocate(Preallocation mode);
@@ -98,6 +101,7 @@ private:
     std::vector<std::pair<uint64_t, uint64_t>> inflight_;
     std::condition_variable inflightDone_;
     std::shared_mutex gate_; // shared: I/O to mapped clusters; exclusive: freeing clusters
+    std::unique_ptr<Qcow2Bitmaps> bitmaps_; // last: saved and destroyed first
 };
 
 } // namespace e2kvm::block::qcow2
