@@ -441,10 +441,34 @@ void Checker::rebuild() {
     const uint32_t bits = h_.refcountBits();
     const uint64_t E = cs_ * 8 / bits;
     // New blocks for every covered block index, then the new table, past everything in use.
-    const uint64_t start = std::max(nbClusters_, ref_->limit());
-    uint64_t totalBlocks = 1, n = 1;
+    // The old table and blocks stay untouched until the header points at the new ones.
+    const uint64_t used = std::max(nbClusters_, ref_->limit());
+    std::vector<bool> oldStructure(size_t(used), false);
+    auto markOld = [&](uint64_t first, uint64_t count) {
+        for (uint64_t c = first; c < first + count && c < used; ++c)
+            oldStructure[size_t(c)] = true;
+    };
+    markOld(h_.refTableOffset >> cb_, h_.refTableClusters);
+    for (uint64_t e : reftable_)
+        if ((e & kRefTableOffsetMask) && !(e & kRefTableOffsetMask & (cs_ - 1)))
+            markOld(e >> cb_, 1);
+    auto isFree = [&](uint64_t c) { return ref_->get(c) == 0 && !oldStructure[size_t(c)]; };
+    // The first run of free clusters long enough for every new block plus the new table.
+    auto findRun = [&](uint64_t len) {
+        uint64_t runStart = 0;
+        for (uint64_t c = 0; c < used; ++c) {
+            if (!isFree(c))
+                runStart = c + 1;
+            else if (c + 1 - runStart == len)
+                return runStart;
+        }
+        return runStart; // the free tail run continues past `used`
+    };
+    uint64_t totalBlocks = 1, n = 1, start = 0;
     for (int it = 0; it < 64; ++it) {
-        uint64_t need = (start + totalBlocks + n + E - 1) / E;
+        start = findRun(totalBlocks + n);
+        uint64_t end = std::max(used, start + totalBlocks + n);
+        uint64_t need = (end + E - 1) / E;
         uint64_t n2 = (need * 8 + cs_ - 1) / cs_;
         if (need <= totalBlocks && n2 <= n)
             break;

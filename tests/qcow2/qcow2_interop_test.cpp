@@ -366,15 +366,3 @@ TEST_F(Qcow2Interop, WritesKeepInternalSnapshots) {
     EXPECT_TRUE(qemuContents(img) == before) << "snapshot contents changed";
     expectSameAsQemu(img);
 }
-
-TEST_F(Qcow2Interop, ReadWriteOpenOfImageWithBitmapsDropsConsistency) {
-    std::string img = tmp.path("bm.qcow2");
-    sh("qemu-img create -q -f qcow2 '" + img + "' 8M");
-    sh("qemu-img bitmap --add '" + img + "' b0");
-    openRw(img)->write(0, pattern(4096, 1));
-    // We do not update bitmaps yet, so the autoclear bit must be gone: QEMU then treats the
-    // bitmaps as inconsistent instead of trusting stale ones.
-    std::string info;
-    run("qemu-img info --output=json '" + img + "' 2>&1", &info);
-    EXPECT_EQ(info.find("\"b0\""), std::string::npos) << info;
-}
