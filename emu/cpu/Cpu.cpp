@@ -225,6 +225,55 @@ void Cpu::bindOperands(DecodedBundle& b) {
         }
         op.code = uint8_t(c);
     }
+    bool simple = !b.illegal;
+    for (unsigned i = 0; i < b.nOps && simple; ++i) {
+        const DecodedOp& op = b.ops[i];
+        switch (ExecCode(op.code)) {
+        case ExecCode::Add:
+        case ExecCode::Sub:
+        case ExecCode::And:
+        case ExecCode::Or:
+        case ExecCode::Xor:
+        case ExecCode::ShlD:
+        case ExecCode::ShrD:
+        case ExecCode::SarD:
+        case ExecCode::CmpD:
+        case ExecCode::CmpS:
+            break;
+        default:
+            simple = false;
+            continue;
+        }
+        if (!op.p1 || !op.p2 || op.dstType == DstType::Based || op.dstType == DstType::Ctpr)
+            simple = false;
+    }
+    b.inPlace = 0;
+    if (!simple)
+        return;
+    // Forward order is safe if no op reads a register an earlier op wrote; reverse order if
+    // no op reads one a later op writes and no two ops write the same register.
+    auto reads = [](const DecodedOp& op, unsigned slot) {
+        return (op.src1.type == OperandType::Direct && op.src1.index == slot) ||
+               (op.src2.type == OperandType::Direct && op.src2.index == slot);
+    };
+    bool forward = true, reverse = true;
+    for (unsigned i = 0; i < b.nOps; ++i) {
+        const DecodedOp& w = b.ops[i];
+        if (w.dstType != DstType::Direct)
+            continue;
+        for (unsigned j = 0; j < b.nOps; ++j) {
+            if (j == i)
+                continue;
+            const DecodedOp& o = b.ops[j];
+            if (j > i && reads(o, w.dst))
+                forward = false;
+            if (j < i && reads(o, w.dst))
+                reverse = false;
+            if (o.dstType == DstType::Direct && o.dst == w.dst)
+                reverse = false;
+        }
+    }
+    b.inPlace = forward ? 1 : reverse ? 2 : 0;
 }
 
 bool Cpu::predCond(const PredCond& c, uint32_t preds) const {
@@ -950,138 +999,209 @@ void Cpu::execute(const DecodedBundle& b) {
         break;
     }
 
-    uint64_t vals[6];
-    unsigned writeMask = 0;
-    for (unsigned i = 0; i < b.nOps; ++i) {
-        const DecodedOp& op = b.ops[i];
-        if (op.nConds) {
-            bool enabled = true;
-            for (unsigned c = 0; c < op.nConds; ++c)
-                enabled &= predCond(op.conds[c], preds0);
-            if (!enabled)
-                continue;
-        }
-        const uint64_t a = op.p1 ? *op.p1 : readOperand(op.src1);
-        const uint64_t bv = op.p2 ? *op.p2 : readOperand(op.src2);
-        uint64_t r;
-        switch (ExecCode(op.code)) {
-        case ExecCode::Add:
-            r = a + bv;
-            break;
-        case ExecCode::Sub:
-            r = a - bv;
-            break;
-        case ExecCode::And:
-            r = a & bv;
-            break;
-        case ExecCode::Or:
-            r = a | bv;
-            break;
-        case ExecCode::Xor:
-            r = a ^ bv;
-            break;
-        case ExecCode::ShlD:
-            r = a << (bv & 63);
-            break;
-        case ExecCode::ShrD:
-            r = a >> (bv & 63);
-            break;
-        case ExecCode::SarD:
-            r = uint64_t(int64_t(a) >> (bv & 63));
-            break;
-        case ExecCode::CmpD:
-        case ExecCode::CmpS: {
-            const bool res =
-                compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD, op.info->cmpop, a, bv);
-            const uint32_t bit = 1u << physPred(op.dst);
-            if (res) {
-                pd.predSet |= bit;
-                pd.predClear &= ~bit;
-            } else {
-                pd.predClear |= bit;
-                pd.predSet &= ~bit;
-            }
-            continue;
-        }
-        case ExecCode::LoadD: {
-            const uint64_t addr = a + bv;
-            if ((addr & 7) || !mem_.inRam(addr, 8)) {
-                if (!computeOp(b, op, a, bv, preds0, pd, r))
-                    continue;
-                break;
-            }
-            r = mem_.load(addr, 8);
-            break;
-        }
-        default:
-            if (!computeOp(b, op, a, bv, preds0, pd, r))
-                continue;
-        }
-        vals[i] = r;
-        writeMask |= 1u << i;
-        if (!op.pdst && op.dstType == DstType::Ctpr)
-            pd.ctpr[op.dst] = makeCtpr(r, kCtprLocal);
-    }
-
-    // Control transfer: decide and validate before anything is committed.
-    bool cond;
-    switch (b.ctcond >> 5) {
-    case 0:
-        cond = false;
-        break;
-    case 1:
-        cond = true;
-        break;
-    case 2:
-        cond = (preds0 >> physPred(b.ctcond & 0x1F)) & 1;
-        break;
-    case 3:
-        cond = !((preds0 >> physPred(b.ctcond & 0x1F)) & 1);
-        break;
-    default:
-        cond = ctCondition(b.ctcond, preds0);
-    }
     enum class Xfer { None, Jump, Call, SysCall, Return, Done } xfer = Xfer::None;
     uint64_t target = 0;
-    if (cond) {
-        if (b.cs0 == Cs0Kind::Ibranch) {
-            xfer = Xfer::Jump;
-            target = b.cs0Value;
-        } else if (b.cs0 == Cs0Kind::Done) {
-            if (!(s_.psr & 1))
-                throw GuestException(ExcNum::PrivAction, "done in user mode");
-            if (s_.pcspInd < 32)
-                throw GuestException(ExcNum::ChainStackBounds, "done with an empty chain stack");
-            xfer = Xfer::Done;
-        } else if (b.ctop) {
-            uint64_t c = pd.ctpr[b.ctop];
-            uint8_t tag = ctprTag(c);
-            target = c & kAddrMask;
-            if (b.call) {
-                if (tag == kCtprLocal)
-                    xfer = Xfer::Call;
-                else if (tag == kCtprSystem)
-                    xfer = Xfer::SysCall;
-                else
-                    throw GuestException(ExcNum::IllegalOpcode,
-                                         "call through %ctpr" + std::to_string(b.ctop) +
-                                             " which holds no procedure label");
-                checkCall(b.wbs);
-            } else if (tag == kCtprLocal) {
+    bool cond = false;
+    // Decides the control transfer and validates it before anything is committed.
+    auto decide = [&] {
+        // Control transfer: decide and validate before anything is committed.
+        switch (b.ctcond >> 5) {
+        case 0:
+            cond = false;
+            break;
+        case 1:
+            cond = true;
+            break;
+        case 2:
+            cond = (preds0 >> physPred(b.ctcond & 0x1F)) & 1;
+            break;
+        case 3:
+            cond = !((preds0 >> physPred(b.ctcond & 0x1F)) & 1);
+            break;
+        default:
+            cond = ctCondition(b.ctcond, preds0);
+        }
+        if (cond) {
+            if (b.cs0 == Cs0Kind::Ibranch) {
                 xfer = Xfer::Jump;
-            } else if (ctprIsReturn(c)) {
+                target = b.cs0Value;
+            } else if (b.cs0 == Cs0Kind::Done) {
+                if (!(s_.psr & 1))
+                    throw GuestException(ExcNum::PrivAction, "done in user mode");
                 if (s_.pcspInd < 32)
                     throw GuestException(ExcNum::ChainStackBounds,
-                                         "return with an empty chain stack");
-                xfer = Xfer::Return;
-            } else {
-                throw GuestException(ExcNum::IllegalOpcode, "ct through %ctpr" +
-                                                                std::to_string(b.ctop) +
-                                                                " which holds no valid target");
+                                         "done with an empty chain stack");
+                xfer = Xfer::Done;
+            } else if (b.ctop) {
+                uint64_t c = pd.ctpr[b.ctop];
+                uint8_t tag = ctprTag(c);
+                target = c & kAddrMask;
+                if (b.call) {
+                    if (tag == kCtprLocal)
+                        xfer = Xfer::Call;
+                    else if (tag == kCtprSystem)
+                        xfer = Xfer::SysCall;
+                    else
+                        throw GuestException(ExcNum::IllegalOpcode,
+                                             "call through %ctpr" + std::to_string(b.ctop) +
+                                                 " which holds no procedure label");
+                    checkCall(b.wbs);
+                } else if (tag == kCtprLocal) {
+                    xfer = Xfer::Jump;
+                } else if (ctprIsReturn(c)) {
+                    if (s_.pcspInd < 32)
+                        throw GuestException(ExcNum::ChainStackBounds,
+                                             "return with an empty chain stack");
+                    xfer = Xfer::Return;
+                } else {
+                    throw GuestException(ExcNum::IllegalOpcode, "ct through %ctpr" +
+                                                                    std::to_string(b.ctop) +
+                                                                    " which holds no valid target");
+                }
             }
         }
-    }
+    };
+    uint64_t vals[6];
+    unsigned writeMask = 0;
+    if (b.inPlace) {
+        // No op here can fault and none reads another's result: decide the transfer first
+        // (it may fault), then write each result as soon as it is computed.
+        decide();
+        const int n = b.nOps, step = b.inPlace == 1 ? 1 : -1;
+        for (int k = 0, i = step > 0 ? 0 : n - 1; k < n; ++k, i += step) {
+            const DecodedOp& op = b.ops[i];
+            if (op.nConds) {
+                bool enabled = true;
+                for (unsigned c = 0; c < op.nConds; ++c)
+                    enabled &= predCond(op.conds[c], preds0);
+                if (!enabled)
+                    continue;
+            }
+            const uint64_t a = *op.p1, bv = *op.p2;
+            uint64_t r;
+            switch (ExecCode(op.code)) {
+            case ExecCode::Add:
+                r = a + bv;
+                break;
+            case ExecCode::Sub:
+                r = a - bv;
+                break;
+            case ExecCode::And:
+                r = a & bv;
+                break;
+            case ExecCode::Or:
+                r = a | bv;
+                break;
+            case ExecCode::Xor:
+                r = a ^ bv;
+                break;
+            case ExecCode::ShlD:
+                r = a << (bv & 63);
+                break;
+            case ExecCode::ShrD:
+                r = a >> (bv & 63);
+                break;
+            case ExecCode::SarD:
+                r = uint64_t(int64_t(a) >> (bv & 63));
+                break;
+            default: { // CmpD / CmpS
+                const bool res = compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD,
+                                         op.info->cmpop, a, bv);
+                const uint32_t bit = 1u << physPred(op.dst);
+                if (res) {
+                    pd.predSet |= bit;
+                    pd.predClear &= ~bit;
+                } else {
+                    pd.predClear |= bit;
+                    pd.predSet &= ~bit;
+                }
+                continue;
+            }
+            }
+            uint64_t* dst = op.pdst;
+            if (!dst)
+                continue; // %empty
+            if (op.write64)
+                *dst = r;
+            else if (s_.wdDbl)
+                *dst = uint32_t(r);
+            else
+                *dst = (*dst & 0xFFFFFFFF00000000ull) | uint32_t(r);
+        }
+    } else
+        for (unsigned i = 0; i < b.nOps; ++i) {
+            const DecodedOp& op = b.ops[i];
+            if (op.nConds) {
+                bool enabled = true;
+                for (unsigned c = 0; c < op.nConds; ++c)
+                    enabled &= predCond(op.conds[c], preds0);
+                if (!enabled)
+                    continue;
+            }
+            const uint64_t a = op.p1 ? *op.p1 : readOperand(op.src1);
+            const uint64_t bv = op.p2 ? *op.p2 : readOperand(op.src2);
+            uint64_t r;
+            switch (ExecCode(op.code)) {
+            case ExecCode::Add:
+                r = a + bv;
+                break;
+            case ExecCode::Sub:
+                r = a - bv;
+                break;
+            case ExecCode::And:
+                r = a & bv;
+                break;
+            case ExecCode::Or:
+                r = a | bv;
+                break;
+            case ExecCode::Xor:
+                r = a ^ bv;
+                break;
+            case ExecCode::ShlD:
+                r = a << (bv & 63);
+                break;
+            case ExecCode::ShrD:
+                r = a >> (bv & 63);
+                break;
+            case ExecCode::SarD:
+                r = uint64_t(int64_t(a) >> (bv & 63));
+                break;
+            case ExecCode::CmpD:
+            case ExecCode::CmpS: {
+                const bool res = compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD,
+                                         op.info->cmpop, a, bv);
+                const uint32_t bit = 1u << physPred(op.dst);
+                if (res) {
+                    pd.predSet |= bit;
+                    pd.predClear &= ~bit;
+                } else {
+                    pd.predClear |= bit;
+                    pd.predSet &= ~bit;
+                }
+                continue;
+            }
+            case ExecCode::LoadD: {
+                const uint64_t addr = a + bv;
+                if ((addr & 7) || !mem_.inRam(addr, 8)) {
+                    if (!computeOp(b, op, a, bv, preds0, pd, r))
+                        continue;
+                    break;
+                }
+                r = mem_.load(addr, 8);
+                break;
+            }
+            default:
+                if (!computeOp(b, op, a, bv, preds0, pd, r))
+                    continue;
+            }
+            vals[i] = r;
+            writeMask |= 1u << i;
+            if (!op.pdst && op.dstType == DstType::Ctpr)
+                pd.ctpr[op.dst] = makeCtpr(r, kCtprLocal);
+        }
 
+    if (!b.inPlace)
+        decide();
     // ---- commit ----
     if (b.setwd) {
         s_.wdSize = wdSize;

@@ -104,6 +104,11 @@ struct DecodedBundle {
 
     uint8_t nPls = 0;
     DecodedPls pls{};
+
+    // Set by the Cpu: only simple register ALU ops/compares that cannot fault, so results
+    // may be written as they are computed, in channel order (1) or reverse order (2) —
+    // whichever lets every op still read the values from before the bundle. 0 = no.
+    uint8_t inPlace = 0;
 };
 
 void decodeBundle(const RawBundle& raw, uint64_t ip, DecodedBundle& out);
