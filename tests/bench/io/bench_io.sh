@@ -28,25 +28,37 @@ with open(f"{d}/writes.txt", "w") as f:
 PY
 
 now() { date +%s.%N; }
-# measure TOOL FMT IMAGE CMDFILE [FRESH] -> best ops/s of 3 runs (the machine may be shared);
-# with FRESH, the image is recreated empty before each run.
-measure() {
-    local tool=$1 fmt=$2 img=$3 cmds=$4 fresh=${5:-} t0 t1 best=0 rate
+# run_once TOOL FMT IMAGE CMDFILE -> ops/s, or nan if the tool reported an error
+run_once() {
+    local tool=$1 fmt=$2 img=$3 cmds=$4 t0 t1
+    t0=$(now)
+    if ! "$tool" -f "$fmt" -t writeback "$img" <"$cmds" >"$work/out.txt" 2>&1 ||
+        grep -q "failed" "$work/out.txt"; then
+        echo "bench_io: $(basename "$tool") failed on $fmt:" >&2
+        grep -m3 -i "fail\\|can't" "$work/out.txt" >&2 || true
+        echo nan
+        return
+    fi
+    t1=$(now)
+    python3 -c "print(f'{$ops / ($t1 - $t0):.0f}')"
+}
+# measure_pair FMT IMAGE_OURS IMAGE_QEMU CMDFILE [FRESH] -> "ours qemu": best ops/s of 3
+# alternating runs (the machine may be shared); with FRESH the images are recreated empty.
+measure_pair() {
+    local fmt=$1 img_ours=$2 img_qemu=$3 cmds=$4 fresh=${5:-} best_ours=0 best_qemu=0 r
     for _ in 1 2 3; do
-        [ -n "$fresh" ] && qemu-img create -q -f "$fmt" "$img" "$size"
-        t0=$(now)
-        if ! "$tool" -f "$fmt" -t writeback "$img" <"$cmds" >"$work/out.txt" 2>&1 ||
-            grep -q "failed" "$work/out.txt"; then
-            echo "bench_io: $(basename "$tool") failed on $fmt:" >&2
-            grep -m3 -i "fail\\|can't" "$work/out.txt" >&2 || true
-            echo nan
-            return
+        if [ -n "$fresh" ]; then
+            qemu-img create -q -f "$fmt" "$img_ours" "$size"
+            qemu-img create -q -f "$fmt" "$img_qemu" "$size"
         fi
-        t1=$(now)
-        rate=$(python3 -c "print(f'{$ops / ($t1 - $t0):.0f}')")
-        [ "$rate" -gt "$best" ] && best=$rate
+        r=$(run_once "$ours" "$fmt" "$img_ours" "$cmds")
+        [ "$r" = nan ] && best_ours=nan
+        [ "$best_ours" != nan ] && [ "$r" -gt "$best_ours" ] && best_ours=$r
+        r=$(run_once qemu-io "$fmt" "$img_qemu" "$cmds")
+        [ "$r" = nan ] && best_qemu=nan
+        [ "$best_qemu" != nan ] && [ "$r" -gt "$best_qemu" ] && best_qemu=$r
     done
-    echo "$best"
+    echo "$best_ours $best_qemu"
 }
 row() { # label ours theirs
     python3 -c "
@@ -60,16 +72,11 @@ for fmt in qcow2 raw; do
     full=$work/full.$fmt
     qemu-img create -q -f "$fmt" "$full" "$size"
     qemu-io -f "$fmt" -c "write -q -P 0x5a 0 1G" "$full" >/dev/null
-    r_ours=$(measure "$ours" "$fmt" "$full" "$work/reads.txt")
-    r_qemu=$(measure qemu-io "$fmt" "$full" "$work/reads.txt")
-    row "$fmt read (allocated)" "$r_ours" "$r_qemu"
-    w_ours=$(measure "$ours" "$fmt" "$full" "$work/writes.txt")
-    w_qemu=$(measure qemu-io "$fmt" "$full" "$work/writes.txt")
-    row "$fmt overwrite" "$w_ours" "$w_qemu"
+    row "$fmt read (allocated)" $(measure_pair "$fmt" "$full" "$full" "$work/reads.txt")
+    row "$fmt overwrite" $(measure_pair "$fmt" "$full" "$full" "$work/writes.txt")
     rm -f "$full"
-    a_ours=$(measure "$ours" "$fmt" "$work/empty-ours.$fmt" "$work/writes.txt" fresh)
-    a_qemu=$(measure qemu-io "$fmt" "$work/empty-qemu.$fmt" "$work/writes.txt" fresh)
-    row "$fmt write to empty image" "$a_ours" "$a_qemu"
+    row "$fmt write to empty image" $(measure_pair "$fmt" "$work/empty-ours.$fmt" \
+        "$work/empty-qemu.$fmt" "$work/writes.txt" fresh)
     if [ "$fmt" = qcow2 ]; then
         qemu-img compare -q "$work/empty-ours.$fmt" "$work/empty-qemu.$fmt" ||
             echo "bench_io: WARNING: images differ after the write run" >&2
