@@ -51,6 +51,9 @@ struct CommandHelp {
 };
 
 const CommandHelp kCommands[] = {
+    {"bitmap", "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... "
+               "[-b source_file [-F source_fmt]] [-g granularity] [-f fmt] filename bitmap"},
+    {"checkpoint", "checkpoint [-q] [-f fmt] [-g granularity] filename new_bitmap"},
     {"check", "check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U] filename"},
     {"compare", "compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U] filename1 filename2"},
     {"convert", "convert [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt] [-o options] [-S "

@@ -12,5 +12,7 @@ int runConvert(int argc, char** argv);
 int runResize(int argc, char** argv);
 int runCompare(int argc, char** argv);
 int runRebase(int argc, char** argv);
+int runBitmap(int argc, char** argv);
+int runCheckpoint(int argc, char** argv);
 
 } // namespace e2kvm::img

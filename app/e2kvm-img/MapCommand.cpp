@@ -3,6 +3,7 @@
 #include "CommandError.h"
 #include "CommandOptions.h"
 #include "Commands.h"
+#include "DirtyMapOutput.h"
 #include "ImageOpening.h"
 #include "block/ChainStatus.h"
 #include "block/ImageOpen.h"
@@ -66,13 +67,14 @@ uint64_t parseOffsetArgument(const std::string& text, const char* what) {
 } // namespace
 
 int runMap(int argc, char** argv) {
-    enum { OptOutput = 256, OptStart, OptMaxLength };
+    enum { OptOutput = 256, OptStart, OptMaxLength, OptBitmap };
     CommandOptions opts(argc, argv, "f:U",
                         {{"output", required_argument, nullptr, OptOutput},
                          {"start-offset", required_argument, nullptr, OptStart},
                          {"max-length", required_argument, nullptr, OptMaxLength},
+                         {"bitmap", required_argument, nullptr, OptBitmap},
                          {"force-share", no_argument, nullptr, 'U'}});
-    std::string format;
+    std::string format, bitmap;
     OutputFormat output = OutputFormat::Human;
     uint64_t start = 0, maxLength = UINT64_MAX;
     for (int c; (c = opts.next()) != -1;) {
@@ -89,6 +91,9 @@ int runMap(int argc, char** argv) {
         case OptMaxLength:
             maxLength = parseOffsetArgument(opts.arg(), "max length");
             break;
+        case OptBitmap:
+            bitmap = opts.arg();
+            break;
         default:
             break;
         }
@@ -104,6 +109,8 @@ int runMap(int argc, char** argv) {
     uint64_t end = size;
     if (maxLength < size && start < size - maxLength)
         end = start + maxLength;
+    if (!bitmap.empty())
+        return printDirtyMap(*image, bitmap, output, start, end);
 
     if (output == OutputFormat::Human)
         std::printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");

@@ -20,6 +20,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"bitmap", runBitmap}, {"checkpoint", runCheckpoint},
     {"check", runCheck}, {"compare", runCompare}, {"convert", runConvert}, {"create", runCreate},
     {"info", runInfo},   {"map", runMap},         {"rebase", runRebase},   {"resize", runResize},
 };

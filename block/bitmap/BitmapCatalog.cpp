@@ -169,6 +169,11 @@ void BitmapCatalog::apply(std::span<const BitmapAction> actions) {
     attachRecorders();
 }
 
+void BitmapCatalog::saveForClose() {
+    if (store_)
+        store_->saveForClose();
+}
+
 void BitmapCatalog::resize(uint64_t newDiskSize) {
     std::lock_guard lock(mutex_);
     for (auto& b : bitmaps_)

@@ -49,6 +49,9 @@ public:
     // Throws BlockError if a bitmap `name` of this granularity cannot be saved.
     virtual void checkCanStore(const std::string& name, uint64_t granularity,
                                std::span<const NamedBitmap> existing) const = 0;
+    // Saves the bitmaps now as on close, reporting failures (closing saves again only if
+    // something changed meanwhile).
+    virtual void saveForClose() = 0;
 };
 
 class BitmapCatalog {
@@ -72,6 +75,9 @@ public:
     void resize(uint64_t newDiskSize);
     // Counts changes to the catalog (not to bitmap contents).
     uint64_t generation() const;
+    // Saves persistent bitmaps into the image now, as closing it would, so that a tool can
+    // report failures; call it last, just before the image is closed.
+    void saveForClose();
 
     // The message for an inconsistent bitmap, naming the file.
     static std::string inconsistentMessage(const std::string& file, const std::string& name);

@@ -9,6 +9,22 @@
 
 namespace e2kvm::block::qcow2 {
 
+namespace {
+
+// Notes that the image was written (after the bitmaps were saved for closing).
+class WriteWatch final : public WriteObserver {
+public:
+    explicit WriteWatch(std::shared_ptr<std::atomic<bool>> flag) : flag_(std::move(flag)) {}
+    void contentsChanged(uint64_t, uint64_t) override {
+        flag_->store(true, std::memory_order_relaxed);
+    }
+
+private:
+    std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+} // namespace
+
 Qcow2Bitmaps::Qcow2Bitmaps(BlockDriver& image, Access access, bool writable)
     : image_(image), a_(std::move(access)), writable_(writable), cs_(a_.header.clusterSize()) {
     std::vector<NamedBitmap> loaded = load();
@@ -18,7 +34,24 @@ Qcow2Bitmaps::Qcow2Bitmaps(BlockDriver& image, Access access, bool writable)
     catalog_ = std::make_unique<BitmapCatalog>(image_, this, std::move(loaded), writable_);
 }
 
-Qcow2Bitmaps::~Qcow2Bitmaps() = default;
+Qcow2Bitmaps::~Qcow2Bitmaps() {
+    if (writeWatch_)
+        image_.removeWriteObserver(writeWatch_.get());
+}
+
+void Qcow2Bitmaps::saveForClose() {
+    if (!writable_)
+        return;
+    if (!writeWatch_) {
+        writtenSinceSave_ = std::make_shared<std::atomic<bool>>(false);
+        writeWatch_ = std::make_shared<WriteWatch>(writtenSinceSave_);
+        image_.addWriteObserver(writeWatch_);
+    }
+    writtenSinceSave_->store(false);
+    save(true);
+    savedForClose_ = true;
+    savedGeneration_ = catalog_->generation();
+}
 
 Qcow2BitmapImageGeometry Qcow2Bitmaps::geometry(uint64_t diskSize) const {
     Qcow2BitmapImageGeometry g;
@@ -231,6 +264,10 @@ void Qcow2Bitmaps::store(const std::vector<NamedBitmap>& bitmaps) {
 void Qcow2Bitmaps::save(bool closing) {
     if (!writable_)
         return;
+    if (closing && savedForClose_ && !writtenSinceSave_->load() &&
+        savedGeneration_ == catalog_->generation())
+        return;
+    savedForClose_ = false;
     std::vector<NamedBitmap> list = catalog_->list();
     bool persistent =
         std::any_of(list.begin(), list.end(), [](const NamedBitmap& b) { return b.persistent; });

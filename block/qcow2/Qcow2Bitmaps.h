@@ -11,6 +11,7 @@
 #include "block/bitmap/BitmapCatalog.h"
 #include "block/bitmap/Qcow2BitmapDirectory.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -40,6 +41,7 @@ public:
     // marked in use again afterwards because the image stays open for writing.
     void save(bool closing);
 
+    void saveForClose() override;
     uint64_t defaultGranularity() const override;
     void checkCanStore(const std::string& name, uint64_t granularity,
                        std::span<const NamedBitmap> existing) const override;
@@ -62,6 +64,11 @@ private:
     uint64_t dirOffset_ = 0;
     uint64_t dirSize_ = 0;
     bool inUseOnDisk_ = false; // consistent bitmaps on disk carry in_use (we are writing)
+    // Set by saveForClose; a later write or catalog change makes closing save again.
+    bool savedForClose_ = false;
+    uint64_t savedGeneration_ = 0;
+    std::shared_ptr<std::atomic<bool>> writtenSinceSave_;
+    std::shared_ptr<WriteObserver> writeWatch_;
     std::unique_ptr<BitmapCatalog> catalog_;
 };
 
