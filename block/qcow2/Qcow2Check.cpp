@@ -28,7 +28,7 @@ public:
         uint64_t first = offset >> cb_, last = (offset + bytes - 1) >> cb_;
         for (uint64_t c = first; c <= last; ++c) {
             if (c < counts_.size())
-                ++counts_[c];
+                counts_[c] += counts_[c] != UINT32_MAX;
             else
                 ++beyond_[c];
         }
@@ -55,7 +55,7 @@ public:
     }
 
 private:
-    std::vector<uint64_t> counts_;
+    std::vector<uint32_t> counts_; // 4 bytes per host cluster of the file
     std::map<uint64_t, uint64_t> beyond_;
     uint32_t cb_;
 };
@@ -539,6 +539,9 @@ CheckResult Checker::run() {
     cs_ = h_.clusterSize();
     cb_ = h_.clusterBits;
     nbClusters_ = (f_.size() + cs_ - 1) >> cb_;
+    if (nbClusters_ > INT32_MAX)
+        throwError(EFBIG, f_.path(),
+                   "image file too large to check (" + std::to_string(nbClusters_) + " clusters)");
     r_.totalClusters = (h_.size + cs_ - 1) >> cb_;
     if (h_.refTableClusters)
         reftable_ = readTable(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_ / 8);
