@@ -1,6 +1,7 @@
-// ALU operations: logic, shifts modulo the width, rotates, sxt modes, 32-bit results and the upper half, dbl, getf/insf, multiply, divide, bit counts.
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// ALU operations: logic, shifts modulo the width, rotates, sxt modes, 32-bit results and the upper
+// half, dbl, getf/insf, multiply, divide, bit counts.
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
         .text
         .global _start
 _start:

@@ -1,6 +1,7 @@
-// Bundle semantics: all operands are read before any result is written; when several channels write one register the highest channel wins.
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// Bundle semantics: all operands are read before any result is written; when several channels
+// write one register the highest channel wins.
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
         .text
         .global _start
 _start:

@@ -1,6 +1,8 @@
-// Procedure calls: register windows (wbs), arguments and results through the window overlap, preserved caller registers, deep recursion through the procedure and chain stacks in guest memory, based registers and abn rotation.
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// Procedure calls: register windows (wbs), arguments and results through the window overlap,
+// preserved caller registers, deep recursion through the procedure and chain stacks in guest
+// memory, based registers and abn rotation.
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
         .text
         .global _start
 _start:

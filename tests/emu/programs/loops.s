@@ -1,6 +1,7 @@
-// Loops: counted loop with a compare, hardware loop counters (LSR lcnt/ecnt, alc, #NOT_LOOP_END) and rotating based registers (abn).
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// Loops: counted loop with a compare, hardware loop counters (LSR lcnt/ecnt, alc, #NOT_LOOP_END)
+// and rotating based registers (abn).
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
         .text
         .global _start
 _start:

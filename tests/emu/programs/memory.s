@@ -1,6 +1,7 @@
-// Loads and stores: sizes, zero extension, MAS non-aligned and big-endian accesses, getsp, speculative loads, load-before-store inside one bundle.
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// Loads and stores: sizes, zero extension, MAS non-aligned and big-endian accesses, getsp,
+// speculative loads, load-before-store inside one bundle.
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
         .text
         .global _start
 _start:

@@ -1,6 +1,7 @@
-// Compares into predicates, RLP predication, merge, PLS predicate logic, conditional ct/ibranch and predicate rotation.
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// Compares into predicates, RLP predication, merge, PLS predicate logic, conditional ct/ibranch
+// and predicate rotation.
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
         .text
         .global _start
 _start:

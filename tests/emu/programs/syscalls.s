@@ -1,6 +1,7 @@
-// E2K Linux system calls: write, getpid, brk, mmap/munmap, clock_gettime, read from an empty stdin, and -ENOSYS for an unknown number.
-// Generated-style layout: each CHECK sets %dg0 to its number and branches to `fail` (exit code =
-// that number) when the checked value is wrong; reaching the end exits 0.
+// E2K Linux system calls: write, getpid, brk, mmap/munmap, clock_gettime, read from an empty
+// stdin, and -ENOSYS for an unknown number.
+// Each check sets %dg0 to its number and branches to `fail` (exit code = that number) when
+// the checked value is wrong; reaching the end exits 0.
 // EXPECT-STDOUT: ok\n
         .text
         .global _start
