@@ -5,6 +5,7 @@
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "block/bitmap/BitmapCatalog.h"
 #include "nbd/NbdError.h"
 #include "nbd/Server.h"
 
@@ -104,8 +105,16 @@ int serve(const app::NbdToolOptions& o) {
     exp.allocationDepth = o.allocationDepth;
     // qemu-nbd: a probed raw image gets a 512-byte minimum block size.
     exp.minBlock = (o.format.empty() && format == "raw") ? 512 : 1;
-    for (auto it = o.bitmaps.rbegin(); it != o.bitmaps.rend(); ++it)
-        die("Bitmap '" + *it + "' is not found");
+    for (const std::string& name : o.bitmaps) {
+        block::BitmapCatalog* catalog = image->bitmaps();
+        if (!catalog || !catalog->find(name))
+            die("Bitmap '" + name + "' is not found");
+        try {
+            exp.bitmaps.push_back({name, catalog->usable(name)});
+        } catch (const block::BlockError& e) {
+            die(e.what());
+        }
+    }
 
     std::mutex logMutex;
     nbd::ServerOptions so;
