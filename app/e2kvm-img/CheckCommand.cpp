@@ -122,12 +122,18 @@ int runCheck(int argc, char** argv) {
     } catch (const block::BlockError& e) {
         if (e.errnoValue() == ENOTSUP)
             throw CommandFailure("This image format does not support checks", 63);
-        throw CommandFailure(std::string("Check failed: ") + e.what());
+        throw CommandFailure(std::string("Check failed: ") + std::strerror(e.errnoValue()) + " (" +
+                             e.what() + ")");
     }
     std::fflush(stdout);
     for (const std::string& m : r.messages)
         std::fprintf(stderr, "%s\n", m.c_str());
     std::fflush(stderr);
+
+    // A check that could not complete (qcow2 counts that as a check error and gives up, e.g. a
+    // leak repair that would need a refcount rebuild) prints no report, as in qemu-img.
+    if (r.checkErrors)
+        throw CommandFailure(std::string("Check failed: ") + std::strerror(EIO));
 
     if (!quiet) {
         if (output == OutputFormat::Human && (r.corruptionsFixed || r.leaksFixed))
@@ -141,8 +147,6 @@ int runCheck(int argc, char** argv) {
         else
             printJson(r, filename, realFormat);
     }
-    if (r.checkErrors)
-        throw CommandFailure("Check failed");
     if (r.corruptions)
         return 2;
     if (r.leaks)
