@@ -225,7 +225,7 @@ void Cpu::bindOperands(DecodedBundle& b) {
         }
         op.code = uint8_t(c);
     }
-    bool simple = !b.illegal;
+    bool simple = !b.illegal && !b.setwd; // setwd changes dbl for this bundle's writes
     for (unsigned i = 0; i < b.nOps && simple; ++i) {
         const DecodedOp& op = b.ops[i];
         switch (ExecCode(op.code)) {

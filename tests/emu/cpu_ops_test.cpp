@@ -165,3 +165,30 @@ TEST(CpuOps, DblZeroesUpperHalf) {
     ASSERT_EQ(h.run().reason, StopReason::Wait);
     EXPECT_EQ(h.reg(2), 5u);
 }
+
+TEST(CpuOps, SetwdDblAppliesToItsOwnBundle) {
+    // The dbl set by setwd already governs the 32-bit write in the same bundle.
+    CpuHarness h("_start:\n{ setwd wsz=8, nfx=1; subd,0 0, 1, %dr2 }\n"
+                 "{ setwd wsz=8, nfx=1, dbl=1; adds,0 0, 5, %r2 }\n{ wait trap=1 }\n");
+    ASSERT_EQ(h.run().reason, StopReason::Wait);
+    EXPECT_EQ(h.reg(2), 5u);
+}
+
+TEST(CpuOps, LoopModeStoresSuppressedInPrologue) {
+    // lcnt=4, pcnt=2: the first two iterations are prologue, their stores are dropped.
+    CpuHarness h(R"(
+_start:
+        { setwd wsz=8, nfx=1; addd,0 0, 0x1000000, %dr0; addd,1 0, 0, %dr1 }
+        { rwd,0 0x0002002000000004, %lsr; disp %ctpr1, loop }
+loop:
+        { loop_mode; addd,0 %dr1, 1, %dr1; std,2 %dr1, [ %dr0 + 0 ]; addd,1 %dr0, 8, %dr0; alc alct=1; ct %ctpr1 ? #NOT_LOOP_END }
+        { wait trap=1 }
+)");
+    ASSERT_EQ(h.run().reason, StopReason::Wait);
+    EXPECT_EQ(h.reg(1), 4u);
+    EXPECT_EQ(h.mem->load(0x1000000, 8), 0u);
+    EXPECT_EQ(h.mem->load(0x1000008, 8), 0u);
+    // Each store sees %dr1 from before its bundle: iterations 3 and 4 store 2 and 3.
+    EXPECT_EQ(h.mem->load(0x1000010, 8), 2u);
+    EXPECT_EQ(h.mem->load(0x1000018, 8), 3u);
+}
