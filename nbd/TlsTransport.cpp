@@ -22,6 +22,18 @@ bool fileExists(const std::string& p) {
     return access(p.c_str(), R_OK) == 0;
 }
 
+// GIO reports client certificates it could not verify by itself here; accept exactly those
+// whose chain verifies against our CA for client authentication.
+gboolean acceptClientCertificate(GTlsConnection*, GTlsCertificate* peer, GTlsCertificateFlags,
+                                 gpointer ca) {
+    if (!ca || !peer)
+        return FALSE;
+    GTlsCertificateFlags flags = g_tls_database_verify_chain(
+        G_TLS_DATABASE(ca), peer, G_TLS_DATABASE_PURPOSE_AUTHENTICATE_CLIENT, nullptr, nullptr,
+        G_TLS_DATABASE_VERIFY_NONE, nullptr, nullptr);
+    return flags == 0;
+}
+
 } // namespace
 
 TlsTransport::TlsTransport(GIOStream* tls, int socketFd)
@@ -33,6 +45,8 @@ TlsTransport::~TlsTransport() {
 }
 
 void TlsTransport::readExact(void* buf, size_t len) {
+    if (len == 0)
+        return;
     gsize got = 0;
     GError* err = nullptr;
     GInputStream* in = g_io_stream_get_input_stream(tls_);
@@ -103,6 +117,8 @@ std::unique_ptr<Transport> TlsServerCredentials::handshake(GIOStream* base, int 
                  verifyPeer_ ? G_TLS_AUTHENTICATION_REQUIRED : G_TLS_AUTHENTICATION_NONE, nullptr);
     if (ca_)
         g_tls_connection_set_database(G_TLS_CONNECTION(tls), ca_);
+    if (verifyPeer_)
+        g_signal_connect(tls, "accept-certificate", G_CALLBACK(&acceptClientCertificate), ca_);
     if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), nullptr, &err)) {
         g_object_unref(tls);
         throw NbdError(takeError(err, "TLS handshake"));
