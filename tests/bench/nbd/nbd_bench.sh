@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# NBD server benchmark: e2kvm-nbd vs qemu-nbd vs `nbdkit file`, served by socket activation.
+#  1. nbdcopy of a 512 MiB random raw image to null: (median of RUNS runs, page cache warm)
+#  2. nbdinfo --map --totals of a 1 TiB sparse raw image (block status), ours vs qemu-nbd
+# Usage: nbd_bench.sh E2KVM_NBD [RUNS] [SIZE_MIB]   (not run by ctest)
+set -euo pipefail
+E2KVM_NBD=$(realpath "$1")
+RUNS=${2:-5}
+SIZE_MIB=${3:-512}
+TMP=$(mktemp -d /tmp/e2kvm-nbd-bench-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+img=$TMP/big.raw
+head -c $((SIZE_MIB << 20)) /dev/urandom > "$img"
+cat "$img" > /dev/null
+sparse=$TMP/sparse.raw
+truncate -s 1T "$sparse"
+for off in 0 1000 500000 999999; do # a few data islands (MiB offsets)
+    dd if=/dev/urandom of="$sparse" bs=1M count=1 seek=$off conv=notrunc status=none
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+timeit() { # command... -> seconds
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" > /dev/null
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc -l
+}
+measure() { # label, server command...
+    local label=$1; shift
+    local times=()
+    for ((i = 0; i < RUNS; i++)); do
+        times+=("$(timeit nbdcopy -- [ "$@" ] null:)")
+    done
+    printf '%s\n' "${times[@]}" | median
+}
+
+declare -A T
+T[e2kvm]=$(measure e2kvm "$E2KVM_NBD" -r -f raw "$img")
+T[e2kvm_multi]=$(measure e2kvm-e4 "$E2KVM_NBD" -r -f raw -e 4 "$img")
+T[qemu]=$(measure qemu qemu-nbd -r -f raw "$img")
+T[qemu_multi]=$(measure qemu-e4 qemu-nbd -r -f raw -e 4 "$img")
+T[nbdkit]=$(measure nbdkit nbdkit -r file "$img")
+
+echo "nbdcopy ${SIZE_MIB} MiB raw -> null: (median of $RUNS, seconds, MiB/s)"
+for k in e2kvm qemu nbdkit e2kvm_multi qemu_multi; do
+    printf '  %-12s %7.3f s  %8.0f MiB/s\n' "$k" "${T[$k]}" "$(echo "$SIZE_MIB / ${T[$k]}" | bc -l)"
+done
+printf '  ratio e2kvm-nbd / qemu-nbd throughput: %.2fx (-e 1), %.2fx (-e 4)\n' \
+    "$(echo "${T[qemu]} / ${T[e2kvm]}" | bc -l)" "$(echo "${T[qemu_multi]} / ${T[e2kvm_multi]}" | bc -l)"
+printf '  ratio e2kvm-nbd / nbdkit throughput:   %.2fx (-e 1), %.2fx (-e 4)\n' \
+    "$(echo "${T[nbdkit]} / ${T[e2kvm]}" | bc -l)" "$(echo "${T[nbdkit]} / ${T[e2kvm_multi]}" | bc -l)"
+
+mapours=()
+mapqemu=()
+for ((i = 0; i < RUNS; i++)); do
+    mapours+=("$(timeit nbdinfo --map --totals -- [ "$E2KVM_NBD" -r -f raw "$sparse" ])")
+    mapqemu+=("$(timeit nbdinfo --map --totals -- [ qemu-nbd -r -f raw "$sparse" ])")
+done
+mo=$(printf '%s\n' "${mapours[@]}" | median)
+mq=$(printf '%s\n' "${mapqemu[@]}" | median)
+diff <(nbdinfo --map --totals -- [ "$E2KVM_NBD" -r -f raw "$sparse" ]) \
+     <(nbdinfo --map --totals -- [ qemu-nbd -r -f raw "$sparse" ]) > /dev/null \
+    || echo "  WARNING: block status totals differ"
+echo "nbdinfo --map --totals, 1 TiB sparse raw: (median of $RUNS, seconds)"
+printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$mo" "$mq" "$(echo "$mq / $mo" | bc -l)"
