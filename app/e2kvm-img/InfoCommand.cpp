@@ -44,7 +44,6 @@ JsonValue qcow2Data(const block::Qcow2Description& q) {
     d.set("refcount-bits", q.refcountBits);
     if (!q.bitmaps.empty()) {
         JsonValue list = JsonValue::array();
-        std::vector<JsonValue> jsons;
         for (const block::BitmapDescription& b : q.bitmaps) {
             JsonValue bm = JsonValue::object();
             bm.set("name", b.name);
@@ -147,7 +146,7 @@ std::string canonicalPath(const std::string& path) {
 } // namespace
 
 int runInfo(int argc, char** argv) {
-    enum { OptOutput = 256, OptBackingChain, OptObject, OptImageOpts, OptForceShare };
+    enum { OptOutput = 256, OptBackingChain };
     CommandOptions opts(argc, argv, "f:U",
                         {{"output", required_argument, nullptr, OptOutput},
                          {"backing-chain", no_argument, nullptr, OptBackingChain},
@@ -177,7 +176,6 @@ int runInfo(int argc, char** argv) {
         throw UsageError("Expecting one image file name");
 
     std::vector<std::string> texts;
-    JsonValue list = JsonValue::array();
     std::vector<JsonValue> jsons;
     std::set<std::string> seen;
     std::string path = args[0];
@@ -188,8 +186,7 @@ int runInfo(int argc, char** argv) {
         LayerInfo info = describeLayer(path, format);
         texts.push_back(humanText(info, path));
         std::string next = info.nextPath, nextFormat = info.nextFormat;
-        jsons.push_back(info.json);
-        list.push(std::move(info.json));
+        jsons.push_back(std::move(info.json));
         if (!chain || next.empty())
             break;
         path = next;
@@ -197,7 +194,14 @@ int runInfo(int argc, char** argv) {
     }
 
     if (output == OutputFormat::Json) {
-        std::printf("%s\n", chain ? list.pretty().c_str() : jsons[0].pretty().c_str());
+        if (chain) {
+            JsonValue list = JsonValue::array();
+            for (JsonValue& j : jsons)
+                list.push(std::move(j));
+            std::printf("%s\n", list.pretty().c_str());
+        } else {
+            std::printf("%s\n", jsons.front().pretty().c_str());
+        }
     } else {
         for (size_t i = 0; i < texts.size(); ++i)
             std::printf("%s%s", i ? "\n" : "", texts[i].c_str());

@@ -20,9 +20,11 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"bitmap", runBitmap}, {"checkpoint", runCheckpoint},
-    {"check", runCheck}, {"compare", runCompare}, {"convert", runConvert}, {"create", runCreate},
-    {"info", runInfo},   {"map", runMap},         {"rebase", runRebase},   {"resize", runResize},
+    {"bitmap", runBitmap},   {"checkpoint", runCheckpoint},
+    {"check", runCheck},     {"compare", runCompare},
+    {"convert", runConvert}, {"create", runCreate},
+    {"info", runInfo},       {"map", runMap},
+    {"rebase", runRebase},   {"resize", runResize},
 };
 
 void reportError(const std::string& message) {
