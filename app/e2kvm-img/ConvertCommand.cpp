@@ -10,6 +10,7 @@
 #include "block/ImageOpen.h"
 
 #include <cstdio>
+#include <sys/stat.h>
 
 namespace e2kvm::img {
 
@@ -90,6 +91,21 @@ int runConvert(int argc, char** argv) {
     OpenRequest srcReq;
     srcReq.format = sourceFormat;
     auto source = openForCommand(sourceName, srcReq);
+
+    // Creating the target truncates it: never when it is the source or one of its backing files
+    // (qemu-img refuses through its image locks).
+    struct stat targetStat {};
+    if (::stat(targetName.c_str(), &targetStat) == 0) {
+        for (block::BlockDriver* layer = source.get(); layer; layer = layer->backing()) {
+            struct stat layerStat {};
+            if (::stat(layer->filename().c_str(), &layerStat) == 0 &&
+                layerStat.st_dev == targetStat.st_dev && layerStat.st_ino == targetStat.st_ino)
+                throw CommandFailure(targetName +
+                                     ": Failed to get \"write\" lock: it is the "
+                                     "source image '" +
+                                     layer->filename() + "'");
+        }
+    }
 
     CopySettings settings;
     settings.minSparse = minSparse;

@@ -324,6 +324,10 @@ def group_convert(d):
     expect(r.returncode == 0 and re.fullmatch(r"(    \(\d+\.\d\d/100%\)\r)+\n", out)
            and out.startswith("    (0.00/100%)\r")
            and out.endswith("    (100.00/100%)\r\n"), f"progress output {out!r}")
+    # Onto itself or onto its own backing file: refused, nothing truncated.
+    for target in ("top.qcow2", "base.qcow2"):
+        r = ours(d, "convert", "-O", "qcow2", "top.qcow2", target)
+        expect(r.returncode == 1, f"convert top.qcow2 onto {target} was not refused")
     after = {n: sha256(os.path.join(d, n)) for n in before}
     expect_same("sources unchanged by convert", before, after)
 
