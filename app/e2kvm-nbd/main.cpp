@@ -161,6 +161,16 @@ int serve(const app::NbdToolOptions& o) {
         if (write(readyFd, &c, 1) != 1)
             die("cannot notify the parent process");
         close(readyFd);
+        // Detach from the caller's terminal or pipes as qemu-nbd does (stderr too unless -v).
+        int devNull = open("/dev/null", O_RDWR);
+        if (devNull >= 0) {
+            dup2(devNull, STDIN_FILENO);
+            dup2(devNull, STDOUT_FILENO);
+            if (!o.verbose)
+                dup2(devNull, STDERR_FILENO);
+            if (devNull > STDERR_FILENO)
+                close(devNull);
+        }
     }
 
     for (;;) {
