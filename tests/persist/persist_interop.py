@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Persistent dirty bitmaps in qcow2 against QEMU 7.2 (qemu-img, qemu-io, qemu-nbd, nbdinfo).
+
+usage: persist_interop.py E2KVM_IMG E2KVM_IO E2KVM_NBD
+Every step checks `qemu-img check` (exit 0) on the images it touched.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+IMG, IO, NBD = sys.argv[1:4]
+TIMEOUT = 60
+failures = []
+
+
+def run(*cmd, ok=True, stdin=None):
+    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=TIMEOUT, input=stdin)
+    if ok and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}{p.stdout}")
+    return p
+
+
+def expect(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def check_clean(path, step):
+    p = run("qemu-img", "check", path, ok=False)
+    expect(p.returncode == 0, f"{step}: qemu-img check {path} rc={p.returncode}: {p.stdout}{p.stderr}")
+
+
+def qemu_bitmaps(path):
+    info = json.loads(run("qemu-img", "info", "-U", "--output=json", path).stdout)
+    return info.get("format-specific", {}).get("data", {}).get("bitmaps", [])
+
+
+def nbd_map(server_cmd, sock, name):
+    """Starts a server on `sock`, returns nbdinfo's map of qemu:dirty-bitmap:NAME."""
+    srv = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            if srv.poll() is not None:
+                raise AssertionError(f"{server_cmd} exited: {srv.stderr.read()}")
+            time.sleep(0.02)
+        # The socket file appears at bind(), a moment before listen(): retry a refusal.
+        for attempt in range(50):
+            p = run("nbdinfo", "--map=qemu:dirty-bitmap:" + name, f"nbd+unix:///?socket={sock}",
+                    ok=attempt == 49)
+            if p.returncode == 0:
+                break
+            time.sleep(0.05)
+        out = p.stdout
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
+        if os.path.exists(sock):
+            os.unlink(sock)
+    return out
+
+
+def qemu_nbd_map(path, name, sock):
+    return nbd_map(["qemu-nbd", "-r", "-f", "qcow2", "-B", name, "-k", sock, path], sock, name)
+
+
+def our_nbd_map(path, name, sock):
+    return nbd_map([NBD, "-r", "-f", "qcow2", "-B", name, "-k", sock, path], sock, name)
+
+
+def our_map(path, name):
+    """Our `map --bitmap` JSON as nbdinfo-like (offset, length, dirty) runs."""
+    runs = json.loads(run(IMG, "map", "--bitmap", name, "--output=json", path).stdout)
+    return [(r["start"], r["length"], r["dirty"]) for r in runs]
+
+
+def parse_nbdinfo(text):
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        out.append((int(f[0]), int(f[1]), f[2] == "1"))
+    return out
+
+
+WRITES = [("w", "0", "1k"), ("w", "1M", "64k"), ("w", "3000k", "200k"), ("zero", "2M", "64k"),
+          ("discard", "7M", "1M")]
+
+
+def qemu_io_cmds():
+    out = []
+    for kind, off, ln in WRITES:
+        out.append({"w": f"write -P 0x5a {off} {ln}", "zero": f"write -z {off} {ln}",
+                    "discard": f"discard {off} {ln}"}[kind])
+    return out
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="persist-")
+    try:
+        os.chdir(tmp)
+        sock = os.path.join(tmp, "s")
+
+        # 1. Bitmaps QEMU made and dirtied read identically by us.
+        run("qemu-img", "create", "-q", "-f", "qcow2", "q.qcow2", "8M")
+        run("qemu-img", "bitmap", "--add", "q.qcow2", "b")
+        run("qemu-img", "bitmap", "--add", "-g", "512", "q.qcow2", "fine")
+        run("qemu-io", "-f", "qcow2", *sum((["-c", c] for c in qemu_io_cmds()), []), "q.qcow2")
+        run("qemu-img", "bitmap", "--disable", "q.qcow2", "fine")
+        for name in ("b", "fine"):
+            ref = parse_nbdinfo(qemu_nbd_map("q.qcow2", name, sock))
+            expect(our_map("q.qcow2", name) == ref, f"our map of QEMU bitmap {name}")
+            expect(parse_nbdinfo(our_nbd_map("q.qcow2", name, sock)) == ref,
+                   f"e2kvm-nbd -B {name} of a QEMU bitmap")
+        expect(json.loads(run(IMG, "info", "--output=json", "q.qcow2").stdout)
+               ["format-specific"]["data"]["bitmaps"] == qemu_bitmaps("q.qcow2"),
+               "info lists QEMU's bitmaps as qemu-img does")
+
+        # 2. Bitmaps we add and dirty equal QEMU's tracking of the same writes.
+        run("qemu-img", "create", "-q", "-f", "qcow2", "e.qcow2", "8M")
+        run(IMG, "bitmap", "--add", "e.qcow2", "b")
+        check_clean("e.qcow2", "add")
+        run(IMG, "bitmap", "--add", "-g", "512", "e.qcow2", "fine")
+        check_clean("e.qcow2", "add -g 512")
+        # (e2kvm-io ignores discards unless -d unmap; qemu-io discards by default)
+        run(IO, "-f", "qcow2", "-d", "unmap", *sum((["-c", c] for c in qemu_io_cmds()), []),
+            "e.qcow2")
+        check_clean("e.qcow2", "writes")
+        run(IMG, "bitmap", "--disable", "e.qcow2", "fine")
+        check_clean("e.qcow2", "disable")
+        expect(qemu_bitmaps("e.qcow2") == qemu_bitmaps("q.qcow2"),
+               f"qemu-img info lists our bitmaps as its own: {qemu_bitmaps('e.qcow2')}")
+        for name in ("b", "fine"):
+            expect(qemu_nbd_map("e.qcow2", name, sock) == qemu_nbd_map("q.qcow2", name, sock),
+                   f"qemu-nbd reads our bitmap {name} as QEMU's own")
+        run("qemu-img", "compare", "e.qcow2", "q.qcow2")
+
+        # 3. Atomic batches: a failing action changes nothing; a good batch applies in order.
+        before = (qemu_bitmaps("e.qcow2"), our_map("e.qcow2", "b"), our_map("e.qcow2", "fine"))
+        p = run(IMG, "bitmap", "--add", "--merge", "nosuch", "e.qcow2", "x", ok=False)
+        expect(p.returncode == 1 and "nosuch" in p.stderr, f"failing batch: {p.stderr}")
+        after = (qemu_bitmaps("e.qcow2"), our_map("e.qcow2", "b"), our_map("e.qcow2", "fine"))
+        expect(after == before, "failing batch left the bitmaps unchanged")
+        check_clean("e.qcow2", "failing batch")
+        run(IMG, "bitmap", "--add", "--disable", "--merge", "b", "--merge", "fine", "e.qcow2", "u")
+        check_clean("e.qcow2", "add+merge batch")
+        ref = dict((b["name"], b) for b in qemu_bitmaps("e.qcow2"))
+        expect(ref["u"]["flags"] == [], f"u is disabled: {ref['u']}")
+        dirty_u = [r for r in our_map("e.qcow2", "u") if r[2]]
+        dirty_b = [r for r in our_map("e.qcow2", "b") if r[2]]
+        expect(dirty_u == dirty_b, "u = b | fine (fine is finer, so b's 64k runs)")
+        run(IMG, "bitmap", "--remove", "--add", "--clear", "e.qcow2", "u")
+        expect(all(not r[2] for r in our_map("e.qcow2", "u")), "remove+add+clear gives a clean u")
+        check_clean("e.qcow2", "remove+add")
+
+        # 4. Checkpoint rotation: each older bitmap holds only its period's writes.
+        run("qemu-img", "create", "-q", "-f", "qcow2", "c.qcow2", "4M")
+        run(IMG, "checkpoint", "-q", "c.qcow2", "cp1")
+        run(IO, "-c", "write 0 4k", "c.qcow2")
+        run(IMG, "checkpoint", "-q", "c.qcow2", "cp2")
+        run(IO, "-c", "write 1M 4k", "c.qcow2")
+        run(IMG, "checkpoint", "-q", "c.qcow2", "cp3")
+        check_clean("c.qcow2", "checkpoints")
+        flags = {b["name"]: b["flags"] for b in qemu_bitmaps("c.qcow2")}
+        expect(flags == {"cp1": [], "cp2": [], "cp3": ["auto"]}, f"checkpoint flags {flags}")
+        expect([r for r in our_map("c.qcow2", "cp1") if r[2]] == [(0, 65536, True)], "cp1 runs")
+        expect([r for r in our_map("c.qcow2", "cp2") if r[2]] == [(1 << 20, 65536, True)],
+               "cp2 runs")
+        expect(not any(r[2] for r in our_map("c.qcow2", "cp3")), "cp3 clean")
+        # Reading back through QEMU's server gives the same.
+        expect(parse_nbdinfo(qemu_nbd_map("c.qcow2", "cp2", sock)) == our_map("c.qcow2", "cp2"),
+               "qemu-nbd reads cp2 as we do")
+
+        # 5. Crash: an aborted writer leaves in-use bitmaps; both tools call them inconsistent.
+        shutil.copy("c.qcow2", "k.qcow2")
+        p = run(IO, "-c", "write 2M 4k", "-c", "abort", "k.qcow2", ok=False)
+        expect(p.returncode != 0, "abort crashed e2kvm-io")
+        flags = {b["name"]: b["flags"] for b in qemu_bitmaps("k.qcow2")}
+        expect(all("in-use" in f for f in flags.values()), f"in-use after crash: {flags}")
+        check_clean("k.qcow2", "after crash")
+        p = run(IMG, "map", "--bitmap", "cp3", "k.qcow2", ok=False)
+        expect(p.returncode == 1 and "inconsistent" in p.stderr and "--remove" in p.stderr,
+               f"our map refuses an inconsistent bitmap: {p.stderr}")
+        p = run("qemu-nbd", "-r", "-B", "cp3", "-k", sock, "k.qcow2", ok=False)
+        expect(p.returncode != 0 and "inconsistent" in p.stderr, f"qemu-nbd refuses: {p.stderr}")
+        p = run(NBD, "-r", "-B", "cp3", "-k", sock, "k.qcow2", ok=False)
+        expect(p.returncode != 0 and "inconsistent" in p.stderr, f"e2kvm-nbd refuses: {p.stderr}")
+        p = run(IMG, "bitmap", "--enable", "k.qcow2", "cp1", ok=False)
+        expect(p.returncode == 1 and "inconsistent" in p.stderr, "enable refused")
+        p = run(IMG, "bitmap", "--merge", "cp1", "k.qcow2", "cp3", ok=False)
+        expect(p.returncode == 1 and "inconsistent" in p.stderr, "merge refused")
+        for name in ("cp1", "cp2", "cp3"):
+            run(IMG, "bitmap", "--remove", "k.qcow2", name)
+            check_clean("k.qcow2", f"remove inconsistent {name}")
+        expect(qemu_bitmaps("k.qcow2") == [], "all removed")
+        run("qemu-io", "-c", "read -P 0xcd 2M 4k", "-c", "read -P 0xcd 0 4k", "k.qcow2")
+        p = run("qemu-img", "info", "k.qcow2")
+        expect("bitmaps" not in p.stdout, "no bitmaps extension left")
+
+        # The same after a QEMU crash (qemu-io abort), then removal by us.
+        shutil.copy("c.qcow2", "k2.qcow2")
+        run("qemu-io", "-c", "write 2M 4k", "-c", "abort", "k2.qcow2", ok=False)
+        p = run(IMG, "map", "--bitmap", "cp1", "k2.qcow2", ok=False)
+        expect(p.returncode == 1 and "inconsistent" in p.stderr, "QEMU crash: inconsistent")
+        run(IMG, "bitmap", "--remove", "k2.qcow2", "cp1")
+        check_clean("k2.qcow2", "remove after QEMU crash")
+        names = [b["name"] for b in qemu_bitmaps("k2.qcow2")]
+        expect(names == ["cp2", "cp3"], f"left {names}")
+
+        # 6. SIGKILL of a writer holding the image open read-write.
+        shutil.copy("c.qcow2", "s.qcow2")
+        w = subprocess.Popen([IO, "s.qcow2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        w.stdin.write("write 3M 4k\n")
+        w.stdin.flush()
+        time.sleep(0.5)
+        w.send_signal(signal.SIGKILL)
+        w.wait(timeout=10)
+        flags = {b["name"]: b["flags"] for b in qemu_bitmaps("s.qcow2")}
+        expect(all("in-use" in f for f in flags.values()), f"in-use after SIGKILL: {flags}")
+        check_clean("s.qcow2", "after SIGKILL")
+
+        # 7. A bitmap-unaware writer: autoclear bit clear => QEMU ignores the extension; so do
+        # we, and our next read-write open drops it.
+        shutil.copy("c.qcow2", "a.qcow2")
+        with open("a.qcow2", "r+b") as f:
+            f.seek(88)
+            v = int.from_bytes(f.read(8), "big")
+            f.seek(88)
+            f.write((v & ~1).to_bytes(8, "big"))
+        p = run(IMG, "info", "a.qcow2")
+        expect("lacking bitmap support" in p.stderr and "bitmaps:" not in p.stdout,
+               f"unaware writer warning: {p.stderr}")
+        run(IO, "-c", "write 0 4k", "a.qcow2")
+        run(IMG, "bitmap", "--add", "a.qcow2", "new")
+        names = [b["name"] for b in qemu_bitmaps("a.qcow2")]
+        expect(names == ["new"], f"the stale extension was replaced: {names}")
+        p = run("qemu-img", "check", "a.qcow2", ok=False)
+        expect(p.returncode in (0, 3), f"only leaks after dropping: rc={p.returncode}")
+
+        # 8. v2 images cannot hold bitmaps.
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat=0.10", "v2.qcow2", "1M")
+        p = run(IMG, "bitmap", "--add", "v2.qcow2", "b", ok=False)
+        expect(p.returncode == 1 and "v2" in p.stderr, f"v2 refused: {p.stderr}")
+
+        # 9. Resize with bitmaps: grown in memory, saved at the new size, QEMU reads them.
+        shutil.copy("c.qcow2", "r.qcow2")
+        run(IMG, "resize", "r.qcow2", "64M")
+        check_clean("r.qcow2", "resize")
+        ref = parse_nbdinfo(qemu_nbd_map("r.qcow2", "cp1", sock))
+        expect(ref == our_map("r.qcow2", "cp1") and ref[-1][0] + ref[-1][1] == 64 << 20,
+               f"resized bitmap: {ref}")
+    finally:
+        os.chdir("/")
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    print("all persistent bitmap interop checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
