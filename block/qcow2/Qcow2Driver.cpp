@@ -202,6 +202,30 @@ void Qcow2Driver::writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>&
     file_.write(tableOffset + first * 8, raw);
 }
 
+// A corrupt (or hostile) image can map guest data onto its own metadata, or leave metadata
+// with refcount 0 so that it is handed out again. Refuse such writes, as QEMU's overlap check
+// does (it then marks the image corrupt).
+void Qcow2Driver::checkNoMetadataOverlap(uint64_t host, uint64_t length) {
+    auto overlaps = [&](uint64_t a, uint64_t alen) {
+        return alen && host < a + alen && a < host + length;
+    };
+    const char* what = nullptr;
+    if (overlaps(0, cs_))
+        what = "image header";
+    else if (overlaps(h_.l1Offset, uint64_t(h_.l1Size) * 8))
+        what = "active L1 table";
+    else if (rc_->overlapsStructure(host, length))
+        what = "refcount table or a refcount block";
+    else
+        for (uint64_t c = host & ~(cs_ - 1); c < host + length && !what; c += cs_)
+            if (l2Cache_.contains(c))
+                what = "an L2 table";
+    if (what)
+        throwError(EIO, filename(),
+                   "write at host offset " + hex(host) + " would overwrite the " + what +
+                       "; the image is corrupt (repair it with check -r all)");
+}
+
 void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const {
     if (hostOffset & (cs_ - 1))
         throwError(EIO, filename(),
@@ -288,8 +312,12 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
     l2Cache_.insert(n, t);
     l1_[l1i] = n | kOflagCopied;
     writeL1Entry(l1i);
-    if (old)
-        rc_->decrement(old >> cb_, 1); // a snapshot still holds the old table
+    if (old) {
+        std::vector<uint64_t> freed; // normally a snapshot still holds the old table
+        rc_->decrement(old >> cb_, 1, &freed);
+        if (!freed.empty())
+            l2Cache_.erase(old);
+    }
     *tableOffset = n;
     return t;
 }
@@ -430,6 +458,7 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
         if (r.type == ClusterType::Normal && r.copied) {
             uint64_t n = std::min((r.clusters << cb_) - in, remaining);
             uint64_t host = (r.entry & kL2OffsetMask) + in;
+            checkNoMetadataOverlap(host, n);
             lock.unlock();
             file_.write(host, buf.subspan(done, size_t(n)));
             done += size_t(n);
@@ -459,6 +488,13 @@ void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c
                 (old[i] & kL2OffsetMask) == (old[0] & kL2OffsetMask) + (i << cb_);
     uint64_t host = reuse ? (old[0] & kL2OffsetMask) : rc_->allocate(n) << cb_;
     t.reset();
+    try {
+        checkNoMetadataOverlap(host, n << cb_);
+    } catch (...) {
+        if (!reuse)
+            rc_->decrement(host >> cb_, n);
+        throw;
+    }
     inflight_.emplace_back(c, c + n);
     auto finish = [&] {
         std::erase(inflight_, std::pair<uint64_t, uint64_t>(c, c + n));
@@ -822,6 +858,7 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     uint64_t i = c % l2Entries_;
     uint64_t old = (*t)[i];
     uint64_t host = rc_->allocateBytes(z.size());
+    checkNoMetadataOverlap(host, z.size());
     file_.write(host, z);
     (*t)[i] = compressedEntry(host, z.size(), cb_);
     writeL2Span(tableOffset, *t, i, i);

@@ -83,6 +83,7 @@ private:
     void discardClusters(uint64_t first, uint64_t count);
     void openBacking(const OpenOptions& options);
     void checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const;
+    void checkNoMetadataOverlap(uint64_t hostOffset, uint64_t length);
 
     HostFile file_;
     Qcow2Header h_;

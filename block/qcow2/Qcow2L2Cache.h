@@ -38,6 +38,7 @@ public:
         lru_.erase(it->second.second);
         map_.erase(it);
     }
+    bool contains(uint64_t offset) const { return map_.count(offset) != 0; }
     void clear() {
         map_.clear();
         lru_.clear();

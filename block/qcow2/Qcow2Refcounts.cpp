@@ -27,10 +27,28 @@ Qcow2Refcounts::Qcow2Refcounts(HostFile& file, uint32_t clusterBits, uint32_t re
       entriesPerBlock_((1ull << clusterBits) * 8 / (1u << refcountOrder)), table_(std::move(table)),
       tableOffset_(tableOffset), tableClusters_(tableClusters),
       onTableMoved_(std::move(onTableMoved)),
-      cacheLimit_(std::max<size_t>(8, size_t((8u << 20) >> clusterBits))) {}
+      cacheLimit_(std::max<size_t>(8, size_t((8u << 20) >> clusterBits))) {
+    for (uint64_t e : table_)
+        if (e & kRefTableOffsetMask)
+            blockOffsets_.insert(e & kRefTableOffsetMask);
+}
 
 void Qcow2Refcounts::dropCache() {
     cache_.clear();
+}
+
+bool Qcow2Refcounts::overlapsStructure(uint64_t offset, uint64_t length) const {
+    if (length == 0)
+        return false;
+    uint64_t tableBytes = uint64_t(tableClusters_) * clusterSize_;
+    if (offset < tableOffset_ + tableBytes && tableOffset_ < offset + length)
+        return true;
+    // The last block that starts before the end of the range.
+    auto it = blockOffsets_.lower_bound(offset + length);
+    if (it == blockOffsets_.begin())
+        return false;
+    --it;
+    return *it + clusterSize_ > offset;
 }
 
 Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
@@ -203,6 +221,8 @@ void Qcow2Refcounts::growTable(uint64_t neededIndex) {
     newTable.resize(entries, 0);
     for (uint64_t j = 0; j < k; ++j)
         newTable[start / E + j] = (start + j) * clusterSize_;
+    for (uint64_t j = 0; j < k; ++j)
+        blockOffsets_.insert((start + j) * clusterSize_);
     std::vector<uint8_t> raw(n * clusterSize_, 0);
     for (uint64_t i = 0; i < entries; ++i)
         putBe64(&raw[i * 8], newTable[i]);
@@ -234,6 +254,7 @@ void Qcow2Refcounts::createBlock(uint64_t t) {
     if (t >= table_.size())
         growTable(t);
     table_[t] = c * clusterSize_;
+    blockOffsets_.insert(table_[t]);
     uint8_t e[8];
     putBe64(e, table_[t]);
     file_.write(tableOffset_ + t * 8, e);

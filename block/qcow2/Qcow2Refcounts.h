@@ -9,6 +9,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +39,8 @@ public:
     uint32_t tableClusters() const { return tableClusters_; }
     uint64_t entriesPerBlock() const { return entriesPerBlock_; }
     void dropCache();
+    // Whether [offset, offset+length) overlaps the refcount table or a refcount block.
+    bool overlapsStructure(uint64_t offset, uint64_t length) const;
 
 private:
     using Block = std::shared_ptr<std::vector<uint8_t>>;
@@ -66,6 +69,7 @@ private:
     uint64_t freeIndex_ = 0;      // no free cluster below this index
     uint64_t freeByteOffset_ = 0; // next byte for compressed data (0: start a new cluster)
     std::vector<std::pair<uint64_t, uint64_t>> reserved_; // chosen but not yet counted
+    std::set<uint64_t> blockOffsets_;                     // host offsets of all refcount blocks
     std::unordered_map<uint64_t, Block> cache_;
     size_t cacheLimit_;
 };

@@ -214,3 +214,28 @@ TEST_F(Qcow2Corrupt, TruncatedFile) {
     run("truncate -s 50 '" + img + "'");
     expectOpenError("qcow2");
 }
+
+TEST_F(Qcow2Corrupt, WritesNeverOverwriteMetadata) {
+    // Guest cluster 0 mapped (COPIED) onto the L1 table's own cluster.
+    setField(0x40000, 0x8000000000030000ull, 8);
+    {
+        auto d = openRw(img);
+        try {
+            d->write(0, pattern(512, 7));
+            FAIL() << "write over the L1 table was allowed";
+        } catch (const BlockError& e) {
+            EXPECT_NE(std::string(e.what()).find("would overwrite the active L1 table"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+    std::vector<uint8_t> l1(8);
+    std::ifstream(img, std::ios::binary).seekg(0x30000).read(reinterpret_cast<char*>(l1.data()), 8);
+    EXPECT_EQ(l1[5], 0x04);                      // L1 entry intact
+    setField(0x40000, 0x8000000000050000ull, 8); // restore
+    setField(0x20000 + 4 * 2, 0, 2);             // L2 table (cluster 4) now looks free
+    auto d = openRw(img);
+    std::vector<uint8_t> buf(4096);
+    d->read(0, buf); // loads the L2 table into the cache
+    EXPECT_THROW(d->write(10 << 20, pattern(65536, 3)), BlockError);
+}
