@@ -117,6 +117,8 @@ void SocketTransport::shutdown() {
 }
 
 void MemoryTransport::readExact(void* buf, size_t len) {
+    if (len == 0)
+        return;
     if (closed_ || input_.size() - pos_ < len)
         throw ConnectionClosed();
     std::memcpy(buf, input_.data() + pos_, len);

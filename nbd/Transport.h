@@ -2,6 +2,7 @@
 // Transport: the byte stream one NBD connection runs over (a plain socket, a TLS session, or
 // memory in tests and fuzzers). One thread may read while others write; writes of one
 // message are whole (callers serialize them).
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -65,7 +66,7 @@ private:
     std::span<const uint8_t> input_;
     size_t pos_ = 0;
     size_t written_ = 0;
-    bool closed_ = false;
+    std::atomic<bool> closed_{false};
 };
 
 } // namespace e2kvm::nbd
