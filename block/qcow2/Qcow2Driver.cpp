@@ -530,7 +530,31 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
     size_t consumed = 0;
     uint64_t firstFull = 0;
     std::vector<uint8_t> cl;
-    if (in != 0 || end < cs_) {
+    // A partial cluster whose old contents read as zero: write only the data and zero the rest
+    // with fallocate instead of writing a cluster-sized buffer of mostly zeros.
+    auto oldIsZero = [&](uint64_t entry, uint64_t cluster) {
+        if (cs_ < 8192)
+            return false;
+        switch (clusterType(entry, h_.zeroFlagValid())) {
+        case ClusterType::ZeroPlain:
+        case ClusterType::ZeroAlloc:
+            return true;
+        case ClusterType::Unallocated:
+            return !backing_ || backing_->size() <= (cluster << cb_);
+        default:
+            return false;
+        }
+    };
+    if ((in != 0 || end < cs_) && oldIsZero(old[0], c)) {
+        size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
+        if (in)
+            file_.zeroRange(host, in);
+        file_.write(host + in, data.first(take));
+        if (in + take < cs_)
+            file_.zeroRange(host + in + take, cs_ - in - take);
+        consumed = take;
+        firstFull = 1;
+    } else if (in != 0 || end < cs_) {
         cl.resize(cs_);
         readOldCluster(old[0], c, cl);
         size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
@@ -547,7 +571,10 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
             file_.write(host + (firstFull << cb_), data.subspan(consumed, bytes));
             consumed += bytes;
         }
-        if (tailBytes) {
+        if (tailBytes && oldIsZero(old[n - 1], c + n - 1)) {
+            file_.write(host + ((n - 1) << cb_), data.subspan(consumed, size_t(tailBytes)));
+            file_.zeroRange(host + ((n - 1) << cb_) + tailBytes, cs_ - tailBytes);
+        } else if (tailBytes) {
             cl.resize(cs_);
             readOldCluster(old[n - 1], c + n - 1, cl);
             std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));

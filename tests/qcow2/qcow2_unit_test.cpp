@@ -421,3 +421,35 @@ TEST(Qcow2, CreateRejectsBadOptions) {
     bad([](CreateOptions& o) { o.size = 1000; });
     bad([](CreateOptions& o) { o.backingFile = std::string(1100, 'x'); });
 }
+
+TEST(Qcow2, ReusedClustersNeverLeakOldBytes) {
+    TempDir t;
+    std::string img = t.path("reuse.qcow2");
+    createQcow2(img, 4 << 20);
+    auto d = openRw(img);
+    std::vector<uint8_t> text(65536);
+    for (size_t i = 0; i < text.size(); ++i)
+        text[i] = uint8_t("stale bytes! "[i % 13]);
+    d->writeCompressed(0, text);
+    d->writeCompressed(65536, text);
+    uint64_t packed = *d->layerStatus(0, 1).hostOffset & ~uint64_t(65535);
+    d->write(0, pattern(131072, 1)); // frees the host cluster holding the compressed data
+    d->write(5 * 65536 + 100, pattern(100, 2)); // partial write into a fresh cluster
+    EXPECT_EQ(*d->layerStatus(5 * 65536, 1).hostOffset, packed); // the freed cluster is reused
+    std::vector<uint8_t> buf(65536);
+    d->read(5 * 65536, buf);
+    std::vector<uint8_t> expect(65536, 0);
+    auto p = pattern(100, 2);
+    std::copy(p.begin(), p.end(), expect.begin() + 100);
+    EXPECT_TRUE(buf == expect);
+    // A zeroed cluster that keeps its allocation, then a partial write into it.
+    d->writeZeroes(0, 65536);
+    d->write(1000, pattern(10, 3));
+    d->read(0, buf);
+    std::fill(expect.begin(), expect.end(), 0);
+    p = pattern(10, 3);
+    std::copy(p.begin(), p.end(), expect.begin() + 1000);
+    EXPECT_TRUE(buf == expect);
+    d.reset();
+    expectClean(img);
+}
