@@ -3,6 +3,7 @@
 #include "CommandError.h"
 #include "CommandOptions.h"
 #include "Commands.h"
+#include "ConvertBitmaps.h"
 #include "CreateOptionList.h"
 #include "ImageCopier.h"
 #include "ImageOpening.h"
@@ -21,9 +22,12 @@ const char* const kBadSparseSize =
 } // namespace
 
 int runConvert(int argc, char** argv) {
-    enum { OptTargetImageOpts = 256 };
+    enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps };
     CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:U",
-                        {{"force-share", no_argument, nullptr, 'U'}});
+                        {{"force-share", no_argument, nullptr, 'U'},
+                         {"bitmaps", no_argument, nullptr, OptBitmaps},
+                         {"skip-broken-bitmaps", no_argument, nullptr, OptSkipBrokenBitmaps}});
+    bool bitmaps = false, skipBrokenBitmaps = false;
     std::string sourceFormat, targetFormat = "raw";
     std::vector<std::string> optionTexts;
     bool compress = false, noCreate = false, progressWanted = false;
@@ -31,6 +35,12 @@ int runConvert(int argc, char** argv) {
     unsigned workers = 4;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
+        case OptBitmaps:
+            bitmaps = true;
+            break;
+        case OptSkipBrokenBitmaps:
+            skipBrokenBitmaps = true;
+            break;
         case 'c':
             compress = true;
             break;
@@ -91,6 +101,12 @@ int runConvert(int argc, char** argv) {
     OpenRequest srcReq;
     srcReq.format = sourceFormat;
     auto source = openForCommand(sourceName, srcReq);
+    if (skipBrokenBitmaps && !bitmaps)
+        throw CommandFailure("--skip-broken-bitmaps requires --bitmaps");
+    if (bitmaps && targetFormat != "qcow2")
+        throw CommandFailure("Source persistent bitmaps can only be copied to a qcow2 target");
+    if (bitmaps)
+        checkConvertBitmaps(*source, skipBrokenBitmaps);
 
     // Creating the target truncates it: never when it is the source or one of its backing files
     // (qemu-img refuses through its image locks).
@@ -141,6 +157,8 @@ int runConvert(int argc, char** argv) {
     ProgressBar progress(progressWanted, source->size());
     copyImage(*source, *target, settings, progress);
     progress.finish();
+    if (bitmaps)
+        copyConvertBitmaps(*source, *target, skipBrokenBitmaps);
     return 0;
 }
 

@@ -260,6 +260,24 @@ def main():
         ref = parse_nbdinfo(qemu_nbd_map("r.qcow2", "cp1", sock))
         expect(ref == our_map("r.qcow2", "cp1") and ref[-1][0] + ref[-1][1] == 64 << 20,
                f"resized bitmap: {ref}")
+
+        # 10. convert --bitmaps copies bitmaps as qemu-img does; inconsistent ones refused or
+        # skipped.
+        run(IMG, "convert", "--bitmaps", "-O", "qcow2", "c.qcow2", "cv.qcow2")
+        run("qemu-img", "convert", "--bitmaps", "-O", "qcow2", "c.qcow2", "cq.qcow2")
+        check_clean("cv.qcow2", "convert --bitmaps")
+        expect(qemu_bitmaps("cv.qcow2") == qemu_bitmaps("cq.qcow2"), "converted bitmap list")
+        for name in ("cp1", "cp2", "cp3"):
+            expect(our_map("cv.qcow2", name) == our_map("cq.qcow2", name), f"converted {name}")
+        p = run(IMG, "convert", "--bitmaps", "-O", "qcow2", "k2.qcow2", "cb.qcow2", ok=False)
+        expect(p.returncode == 1 and "Cannot copy inconsistent bitmap 'cp2'" in p.stderr,
+               f"convert refuses inconsistent: {p.stderr}")
+        run(IMG, "convert", "--bitmaps", "--skip-broken-bitmaps", "-O", "qcow2", "k2.qcow2",
+            "cb.qcow2")
+        expect(qemu_bitmaps("cb.qcow2") == [], "broken bitmaps skipped")
+        check_clean("cb.qcow2", "convert --skip-broken-bitmaps")
+        p = run(IMG, "convert", "--bitmaps", "-O", "raw", "c.qcow2", "c.raw", ok=False)
+        expect(p.returncode == 1, "convert --bitmaps to raw refused")
     finally:
         os.chdir("/")
         shutil.rmtree(tmp, ignore_errors=True)
