@@ -278,6 +278,31 @@ def main():
         check_clean("cb.qcow2", "convert --skip-broken-bitmaps")
         p = run(IMG, "convert", "--bitmaps", "-O", "raw", "c.qcow2", "c.raw", ok=False)
         expect(p.returncode == 1, "convert --bitmaps to raw refused")
+
+        # 11. A writable e2kvm-nbd export records writes made over NBD in an enabled bitmap,
+        # shows it in use meanwhile and saves it when it exits.
+        run("qemu-img", "create", "-q", "-f", "qcow2", "n.qcow2", "4M")
+        run(IMG, "bitmap", "--add", "n.qcow2", "live")
+        srv = subprocess.Popen([NBD, "-f", "qcow2", "-B", "live", "-k", sock, "n.qcow2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.02)
+            time.sleep(0.1)
+            flags = {b["name"]: b["flags"] for b in qemu_bitmaps("n.qcow2")}
+            expect(flags == {"live": ["in-use", "auto"]}, f"in use while served: {flags}")
+            run("qemu-io", "-f", "raw", "-c", "write 1M 4k", f"nbd+unix:///?socket={sock}")
+            srv.wait(timeout=30)  # the last client left
+        finally:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+        expect(srv.returncode == 0, f"e2kvm-nbd exit {srv.returncode}: {srv.stderr.read()}")
+        check_clean("n.qcow2", "after serving")
+        expect([r for r in our_map("n.qcow2", "live") if r[2]] == [(1 << 20, 65536, True)],
+               "write over NBD recorded and saved")
     finally:
         os.chdir("/")
         shutil.rmtree(tmp, ignore_errors=True)
