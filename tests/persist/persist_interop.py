@@ -303,6 +303,40 @@ def main():
         check_clean("n.qcow2", "after serving")
         expect([r for r in our_map("n.qcow2", "live") if r[2]] == [(1 << 20, 65536, True)],
                "write over NBD recorded and saved")
+
+        # 12. Hostile bitmap metadata: both tools refuse to open, we never crash.
+        def directory_offset(path):
+            data = open(path, "rb").read(65536)
+            pos = int.from_bytes(data[100:104], "big")
+            while pos + 8 <= len(data):
+                typ = int.from_bytes(data[pos:pos + 4], "big")
+                ln = int.from_bytes(data[pos + 4:pos + 8], "big")
+                if typ == 0:
+                    break
+                if typ == 0x23852875:
+                    return int.from_bytes(data[pos + 24:pos + 32], "big")
+                pos += 8 + ((ln + 7) & ~7)
+            raise AssertionError("no bitmaps extension")
+
+        for what, field, size, value in (("reserved flag", 12, 4, 4),
+                                         ("table past EOF", 0, 8, 1 << 40),
+                                         ("granularity 2^40", 17, 1, 40),
+                                         ("zero table size", 8, 4, 0)):
+            shutil.copy("c.qcow2", "h.qcow2")
+            off = directory_offset("h.qcow2")
+            with open("h.qcow2", "r+b") as f:
+                f.seek(off + field)
+                f.write(value.to_bytes(size, "big"))
+            q = run("qemu-img", "info", "h.qcow2", ok=False)
+            for cmd in ([IMG, "info", "h.qcow2"], [IMG, "map", "--bitmap", "cp1", "h.qcow2"],
+                        [IMG, "bitmap", "--remove", "h.qcow2", "cp1"]):
+                p = run(*cmd, ok=False)
+                expect(p.returncode == 1 and "bitmap" in p.stderr.lower(),
+                       f"{what}: {cmd[1]} rc={p.returncode} {p.stderr} (qemu-img: {q.returncode})")
+            # qemu-img info reads only the directory; we load every bitmap on open, so a table
+            # past the end of the file is refused at once (QEMU refuses it on loading).
+            if what != "table past EOF":
+                expect(q.returncode == 1, f"{what}: qemu-img also refuses")
     finally:
         os.chdir("/")
         shutil.rmtree(tmp, ignore_errors=True)
