@@ -69,7 +69,7 @@ Qcow2Header readHeader(const HostFile& file);
 // "name" from the feature table, or "Unknown incompatible feature: <hex>".
 std::string describeFeatures(const Qcow2Header& h, uint8_t type, uint64_t bits);
 
-// Serializes header + extensions + backing name, padded to a multiple of 512 bytes.
+// Serializes header + extensions + backing name (unpadded; callers zero the rest of cluster 0).
 // Throws if it does not fit into one cluster.
 std::vector<uint8_t> serializeHeader(const Qcow2Header& h, const std::string& path);
 
