@@ -130,6 +130,17 @@ def make_raw(tmp, name):
     return path
 
 
+def make_qcow2(tmp, name):
+    base = os.path.join(tmp, "base.qcow2")
+    run(["qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=4k", base, "4M"])
+    run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 1M 1M", "-c", "write -z 3M 64k", base])
+    path = os.path.join(tmp, name)
+    run(["qemu-img", "create", "-f", "qcow2", "-b", base, "-F", "qcow2", path])
+    run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x22 3M 4k", "-c", "write -z 1536k 8k",
+         path])
+    return path
+
+
 def scenario(tmp, label, image_maker, server_args, writable, contexts, export=""):
     sock = os.path.join(tmp, "sock")
     results = {}
@@ -155,6 +166,11 @@ def main():
                  base + ["-r", "-f", "raw", "-x", "exp", "-D", "some text"], False,
                  ["base:allocation"], export="exp")
         scenario(tmp, "raw -e 1", raw, ["-t", "-f", "raw"], True, ["base:allocation"])
+        qcow2 = lambda: make_qcow2(tmp, "img.qcow2")
+        scenario(tmp, "qcow2 chain ro", qcow2, base + ["-r", "-f", "qcow2", "-A"], False,
+                 ["base:allocation", "qemu:allocation-depth"])
+        scenario(tmp, "qcow2 chain rw", qcow2, base + ["-f", "qcow2"], True,
+                 ["base:allocation"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
