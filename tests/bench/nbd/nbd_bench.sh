@@ -36,7 +36,7 @@ measure() { # label, server command...
     printf '%s\n' "${times[@]}" | median
 }
 
-declare -A T
+declare -A T Q
 T[e2kvm]=$(measure e2kvm "$E2KVM_NBD" -r -f raw "$img")
 T[e2kvm_multi]=$(measure e2kvm-e4 "$E2KVM_NBD" -r -f raw -e 4 "$img")
 T[qemu]=$(measure qemu qemu-nbd -r -f raw "$img")
@@ -51,6 +51,17 @@ printf '  ratio e2kvm-nbd / qemu-nbd throughput: %.2fx (-e 1), %.2fx (-e 4)\n' \
     "$(echo "${T[qemu]} / ${T[e2kvm]}" | bc -l)" "$(echo "${T[qemu_multi]} / ${T[e2kvm_multi]}" | bc -l)"
 printf '  ratio e2kvm-nbd / nbdkit throughput:   %.2fx (-e 1), %.2fx (-e 4)\n' \
     "$(echo "${T[nbdkit]} / ${T[e2kvm]}" | bc -l)" "$(echo "${T[nbdkit]} / ${T[e2kvm_multi]}" | bc -l)"
+
+qimg=$TMP/big.qcow2
+qemu-img convert -f raw -O qcow2 "$img" "$qimg"
+cat "$qimg" > /dev/null
+Q[e2kvm]=$(measure e2kvm "$E2KVM_NBD" -r -f qcow2 "$qimg")
+Q[qemu]=$(measure qemu qemu-nbd -r -f qcow2 "$qimg")
+echo "nbdcopy ${SIZE_MIB} MiB qcow2 -> null: (median of $RUNS, seconds, MiB/s)"
+for k in e2kvm qemu; do
+    printf '  %-12s %7.3f s  %8.0f MiB/s\n' "$k" "${Q[$k]}" "$(echo "$SIZE_MIB / ${Q[$k]}" | bc -l)"
+done
+printf '  ratio e2kvm-nbd / qemu-nbd throughput: %.2fx\n' "$(echo "${Q[qemu]} / ${Q[e2kvm]}" | bc -l)"
 
 mapours=()
 mapqemu=()
