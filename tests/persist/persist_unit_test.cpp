@@ -3,6 +3,7 @@
 #include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "block/bitmap/DirtyExtents.h"
+#include "block/bitmap/Qcow2BitmapDirectory.h"
 
 #include <gtest/gtest.h>
 
@@ -207,4 +208,60 @@ TEST_F(PersistTest, BadNamesAndGranularitiesAreRefused) {
     EXPECT_TRUE(c.list().empty());
 }
 
+// All-zero parts of a bitmap are stored as table entry 0, never as a data cluster, and the
+// directory written on close has no in_use flag.
+TEST_F(PersistTest, ZeroClustersAreTableEntryZero) {
+    CreateOptions c;
+    c.format = "qcow2";
+    c.size = uint64_t{8} << 30; // 2 MiB of bitmap at 512 B granularity: 32 table entries
+    c.sizeGiven = true;
+    createImage(path_, c);
+    {
+        auto img = open(true);
+        BitmapAction a = act(BitmapActionKind::Add, "fine");
+        a.granularity = 512;
+        std::vector<BitmapAction> batch{a};
+        img->bitmaps()->apply(batch);
+        std::vector<uint8_t> buf(512, 7);
+        img->write(uint64_t{5} << 30, buf);
+        img->bitmaps()->saveForClose();
+    }
+    auto bytes = fileBytes();
+    auto be = [&](size_t off, int n) {
+        uint64_t v = 0;
+        for (int i = 0; i < n; ++i)
+            v = v << 8 | uint8_t(bytes[off + size_t(i)]);
+        return v;
+    };
+    ASSERT_EQ(be(88, 8) & 1, 1u) << "autoclear bitmaps bit";
+    size_t pos = size_t(be(100, 4));
+    uint64_t dirOffset = 0, dirSize = 0;
+    while (pos + 8 <= 65536) {
+        uint64_t type = be(pos, 4), len = be(pos + 4, 4);
+        if (type == 0)
+            break;
+        if (type == kQcow2BitmapsExtensionType) {
+            dirSize = be(pos + 16, 8);
+            dirOffset = be(pos + 24, 8);
+        }
+        pos += 8 + size_t((len + 7) & ~uint64_t{7});
+    }
+    ASSERT_NE(dirOffset, 0u);
+    Qcow2BitmapImageGeometry g{65536, c.size, uint64_t(bytes.size())};
+    Qcow2BitmapsExtension ext{1, dirSize, dirOffset};
+    auto dirBytes = std::span(reinterpret_cast<const uint8_t*>(bytes.data()) + dirOffset, dirSize);
+    auto entries = parseQcow2BitmapDirectory(dirBytes, ext, g, "t");
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].flags, kQcow2BitmapFlagAuto);
+    ASSERT_EQ(entries[0].tableSize, 32u);
+    auto tableBytes =
+        std::span(reinterpret_cast<const uint8_t*>(bytes.data()) + entries[0].tableOffset,
+                  size_t(entries[0].tableSize) * 8);
+    auto table = parseQcow2BitmapTable(tableBytes, g, "t", "fine");
+    // Granule 5 GiB / 512 is byte 1310720 of the stream: cluster 20.
+    for (size_t i = 0; i < table.size(); ++i) {
+        EXPECT_FALSE(table[i].allOnes) << i;
+        EXPECT_EQ(table[i].dataOffset != 0, i == 20) << i;
+    }
+}
 } // namespace
