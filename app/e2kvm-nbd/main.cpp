@@ -105,7 +105,9 @@ int serve(const app::NbdToolOptions& o) {
     exp.allocationDepth = o.allocationDepth;
     // qemu-nbd: a probed raw image gets a 512-byte minimum block size.
     exp.minBlock = (o.format.empty() && format == "raw") ? 512 : 1;
-    for (const std::string& name : o.bitmaps) {
+    // qemu-nbd publishes -B bitmaps in reverse command-line order (the last one gets id 2).
+    for (auto it = o.bitmaps.rbegin(); it != o.bitmaps.rend(); ++it) {
+        const std::string& name = *it;
         block::BitmapCatalog* catalog = image->bitmaps();
         if (!catalog || !catalog->find(name))
             die("Bitmap '" + name + "' is not found");

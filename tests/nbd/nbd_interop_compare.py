@@ -90,10 +90,14 @@ def client_outputs(tmp, sock, export, image, writable, contexts):
     add("qemu-img map human", ["qemu-img", "map", "--image-opts", jopts])
     add("qemu-img map start/max", ["qemu-img", "map", "--output=json", "--start-offset=12345",
                                    "--max-length=1234567", "--image-opts", jopts])
-    if "qemu:allocation-depth" in contexts:
-        add("qemu-img map allocation-depth",
-            ["qemu-img", "map", "--output=json", "--image-opts",
-             jopts + ",x-dirty-bitmap=qemu:allocation-depth"])
+    for ctx in contexts:
+        if ctx.startswith("qemu:"):
+            add(f"qemu-img map x-dirty-bitmap={ctx}",
+                ["qemu-img", "map", "--output=json", "--image-opts",
+                 jopts + f",x-dirty-bitmap={ctx}"])
+            add(f"qemu-img map x-dirty-bitmap={ctx} start/max",
+                ["qemu-img", "map", "--output=json", "--start-offset=12345",
+                 "--max-length=3000000", "--image-opts", jopts + f",x-dirty-bitmap={ctx}"])
     add("qemu-img compare", ["qemu-img", "compare", "-f", "raw", image, uri], check=False) \
         if image.endswith(".raw") else None
     add("qemu-io reads", ["qemu-io", "-r", "-f", "raw", "-c", "read -P 0x11 1M 1M",
@@ -141,6 +145,18 @@ def make_qcow2(tmp, name):
     return path
 
 
+def make_bitmaps(tmp, name):
+    # iotest 223's image: bitmap b (64 KiB) and b2 (512 B), both recording the second writes
+    path = os.path.join(tmp, name)
+    run(["qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=4k", path, "4M"])
+    run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 1M 2M", path])
+    run(["qemu-img", "bitmap", "--add", "-g", "64k", path, "b"])
+    run(["qemu-img", "bitmap", "--add", "-g", "512", path, "b2"])
+    run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x22 512 512", "-c", "write -P 0x33 2M 2M",
+         path])
+    return path
+
+
 def scenario(tmp, label, image_maker, server_args, writable, contexts, export=""):
     sock = os.path.join(tmp, "sock")
     results = {}
@@ -169,6 +185,13 @@ def main():
         qcow2 = lambda: make_qcow2(tmp, "img.qcow2")
         scenario(tmp, "qcow2 chain ro", qcow2, base + ["-r", "-f", "qcow2", "-A"], False,
                  ["base:allocation", "qemu:allocation-depth"])
+        bitmaps = lambda: make_bitmaps(tmp, "bitmaps.qcow2")
+        scenario(tmp, "qcow2 -B b -B b2 ro", bitmaps,
+                 base + ["-r", "-f", "qcow2", "-B", "b", "-B", "b2", "-A"], False,
+                 ["base:allocation", "qemu:allocation-depth", "qemu:dirty-bitmap:b",
+                  "qemu:dirty-bitmap:b2"])
+        scenario(tmp, "qcow2 -B b2 rw", bitmaps, base + ["-f", "qcow2", "-B", "b2"], True,
+                 ["base:allocation", "qemu:dirty-bitmap:b2"])
         scenario(tmp, "qcow2 chain rw", qcow2, base + ["-f", "qcow2"], True,
                  ["base:allocation"])
     finally:
