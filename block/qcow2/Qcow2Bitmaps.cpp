@@ -87,6 +87,17 @@ std::vector<NamedBitmap> Qcow2Bitmaps::load() {
     onDisk_ = parseQcow2BitmapDirectory(dir, ext, g, path);
     dirOffset_ = ext.directoryOffset;
     dirSize_ = ext.directorySize;
+    // Each bitmap is at most 512 MiB (checked above); a hostile image listing thousands of
+    // them must not make us allocate without bound.
+    constexpr uint64_t kMaxLoadedBytes = uint64_t{4} << 30;
+    uint64_t total = 0;
+    for (const Qcow2BitmapDirEntry& e : onDisk_)
+        if (!e.inUse())
+            total += qcow2BitmapDataSize(diskSize, e.granularityBits);
+    if (total > kMaxLoadedBytes)
+        throwError(EFBIG, path,
+                   "the bitmaps need " + std::to_string(total) +
+                       " bytes of memory together, more than the supported 4 GiB");
     std::vector<NamedBitmap> out;
     for (const Qcow2BitmapDirEntry& e : onDisk_) {
         NamedBitmap b;
