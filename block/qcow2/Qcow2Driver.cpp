@@ -202,6 +202,19 @@ void Qcow2Driver::writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>&
     file_.write(tableOffset + first * 8, raw);
 }
 
+// A data cluster past the end of the file means a corrupt L2 entry (data is always written
+// before it is linked): reads and writes of it fail (QEMU would read zeros and grow a huge
+// sparse file). A file that ends inside its last cluster is tolerated.
+void Qcow2Driver::checkInsideFile(uint64_t host, uint64_t length) {
+    if (host + length <= knownFileSize_)
+        return;
+    knownFileSize_ = file_.size();
+    if (host + length > ((knownFileSize_ + cs_ - 1) & ~(cs_ - 1)))
+        throwError(EIO, filename(),
+                   "data cluster at host offset " + hex(host & ~(cs_ - 1)) +
+                       " is past end of file (L2 entry corrupted)");
+}
+
 // A corrupt (or hostile) image can map guest data onto its own metadata, or leave metadata
 // with refcount 0 so that it is handed out again. Refuse such writes, as QEMU's overlap check
 // does (it then marks the image corrupt).
@@ -405,6 +418,9 @@ void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
         {
             std::lock_guard lock(meta_);
             r = mapRun(c, (in + remaining + cs_ - 1) >> cb_, false);
+            if (r.type == ClusterType::Normal)
+                checkInsideFile((r.entry & kL2OffsetMask) + in,
+                                std::min((r.clusters << cb_) - in, remaining));
         }
         uint64_t n = std::min((r.clusters << cb_) - in, remaining);
         auto out = buf.subspan(done, size_t(n));
@@ -459,6 +475,7 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
             uint64_t n = std::min((r.clusters << cb_) - in, remaining);
             uint64_t host = (r.entry & kL2OffsetMask) + in;
             checkNoMetadataOverlap(host, n);
+            checkInsideFile(host, n);
             lock.unlock();
             file_.write(host, buf.subspan(done, size_t(n)));
             done += size_t(n);

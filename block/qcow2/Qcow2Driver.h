@@ -84,10 +84,12 @@ private:
     void openBacking(const OpenOptions& options);
     void checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const;
     void checkNoMetadataOverlap(uint64_t hostOffset, uint64_t length);
+    void checkInsideFile(uint64_t hostOffset, uint64_t length);
 
     HostFile file_;
     Qcow2Header h_;
     std::atomic<uint64_t> size_{0};
+    uint64_t knownFileSize_ = 0; // a lower bound of the file size (meta_)
     uint64_t cs_ = 0;
     uint32_t cb_ = 0;
     uint64_t l2Entries_ = 0;
