@@ -153,6 +153,10 @@ TEST_F(Qcow2Corrupt, BadL2AndDataEntriesFailReadsCleanly) {
     setField(0x30000, 0x8000000000040000ull, 8);
     setField(0x40000, 0x8000000000050200ull, 8);
     expectOpenError("unaligned host offset");
+    // A data cluster far past the end of the file: an error, not zeros or a huge sparse file.
+    setField(0x40000, 0x8000010000000000ull, 8);
+    expectOpenError("past end of file");
+    expectOpenError("past end of file", false);
     // A compressed cluster whose data is garbage.
     setField(0x40000, (1ull << 62) | 0x30000, 8);
     expectOpenError("is corrupt");
