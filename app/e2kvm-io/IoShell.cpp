@@ -42,8 +42,8 @@ const std::vector<IoShell::Command>& IoShell::commands() {
         {"discard", nullptr, 2, -1, "[-Cq] off len",
          "discards a number of bytes at a specified offset",
          "\n Tells the image that a byte range is no longer needed, so that it may be\n"
-         " deallocated (only when the image was opened with -d unmap; otherwise the request\n"
-         " is accepted and ignored, as qemu-io does).\n"
+         " deallocated (unless the image was opened with -d ignore, which accepts and ignores\n"
+         " the request, as qemu-io does).\n"
          " Example: 'discard 1M 64k'\n"
          " -C, -- print the statistics as one comma-separated line\n"
          " -q, -- quiet mode, do not print statistics\n\n",

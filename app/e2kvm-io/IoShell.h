@@ -14,7 +14,7 @@ public:
     struct Options {
         // Discards and write -z -u really deallocate (qemu-io -d unmap); otherwise discard
         // requests are accepted and ignored, as qemu-io does by default.
-        bool discardUnmap = false;
+        bool discardUnmap = true; // qemu-io discards by default; -d ignore turns it off
         // Every write is flushed before it completes (qemu-io's default cache mode).
         bool writethrough = true;
         // Flush requests are ignored (cache mode "unsafe").

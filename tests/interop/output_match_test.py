@@ -72,6 +72,22 @@ def body():
                                       f"ours:\n{o.stderr}")
             print(f"ok: {fmt}: {len(COMMANDS)} commands print the same")
 
+        # Commands whose effect on the allocation map must be the same (qemu-io discards by
+        # default; -d ignore turns discards into no-ops).
+        template = os.path.join(d, "template.qcow2")
+        for opts, cmd in ((), "discard 0 64k"), (("-d", "ignore"), "discard 0 64k"), \
+                         (("-d", "unmap"), "discard 0 128k"), ((), "write -z -u 0 64k"):
+            maps = []
+            for tool in ("qemu-io", e2kvm_io):
+                path = os.path.join(d, "m.qcow2")
+                shutil.copyfile(template, path)
+                run([tool, "-f", "qcow2", *opts, "-c", "write -P 1 0 128k", "-c", cmd, path])
+                maps.append(run(["qemu-img", "map", "--output=json", path]).stdout)
+            if maps[0] != maps[1]:
+                raise Failure(f"{' '.join(opts)} '{cmd}': map differs\n--- qemu-io\n{maps[0]}"
+                              f"--- ours\n{maps[1]}")
+        print("ok: discard and unmapping zero writes change the map as qemu-io's do")
+
 
 if __name__ == "__main__":
     main(body)
