@@ -1,6 +1,7 @@
 #include "emu/asm/Assembler.h"
 
 #include "emu/asm/AsmError.h"
+#include "emu/asm/AsmText.h"
 #include "emu/asm/BundleEncoder.h"
 
 #include <cctype>
@@ -10,14 +11,6 @@
 namespace e2kvm::emu {
 
 namespace {
-
-std::string trim(const std::string& s) {
-    size_t a = s.find_first_not_of(" \t\r\n");
-    if (a == std::string::npos)
-        return {};
-    size_t b = s.find_last_not_of(" \t\r\n");
-    return s.substr(a, b - a + 1);
-}
 
 // Removes // and /* */ comments (not inside strings).
 std::string stripComments(const std::string& src) {

@@ -1,6 +1,7 @@
 #include "emu/asm/BundleEncoder.h"
 
 #include "emu/asm/AsmError.h"
+#include "emu/asm/AsmText.h"
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/OpTable.h"
 
@@ -12,14 +13,6 @@
 namespace e2kvm::emu {
 
 namespace {
-
-std::string trim(const std::string& s) {
-    size_t a = s.find_first_not_of(" \t\r\n");
-    if (a == std::string::npos)
-        return {};
-    size_t b = s.find_last_not_of(" \t\r\n");
-    return s.substr(a, b - a + 1);
-}
 
 std::string stripSpaces(const std::string& s) {
     std::string r;
