@@ -5,9 +5,9 @@
 #include "Commands.h"
 #include "ImageOpening.h"
 #include "ProgressBar.h"
-#include "Qcow2BackingLink.h"
 #include "block/ChainStatus.h"
 #include "block/ImageOpen.h"
+#include "block/qcow2/Qcow2Image.h"
 
 #include <cstdio>
 #include <cstring>
@@ -144,7 +144,7 @@ int runRebase(int argc, char** argv) {
             progress.finish();
         }
     } // the image is closed before its header is rewritten
-    rewriteQcow2BackingLink(filename, backingName, backingFormat);
+    block::Qcow2Image::setBackingLink(filename, backingName, backingFormat);
     return 0;
 }
 

@@ -11,6 +11,10 @@ class Qcow2Image {
 public:
     static std::unique_ptr<BlockDriver> open(const std::string& path, OpenOptions options);
     static void create(const std::string& path, const CreateOptions& options);
+    // Rewrites the backing file name and format of a closed image (what `rebase` changes);
+    // an empty name removes the backing file. The rest of the header is kept as it is.
+    static void setBackingLink(const std::string& path, const std::string& backingName,
+                               const std::string& backingFormat);
 };
 
 } // namespace e2kvm::block
