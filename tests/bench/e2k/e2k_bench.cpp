@@ -22,7 +22,13 @@ int main(int argc, char** argv) {
         std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)),
                                    std::istreambuf_iterator<char>());
         LinuxProcess proc;
-        proc.load(bytes, argv[i], {argv[i]});
+        try {
+            proc.load(bytes, argv[i], {argv[i]});
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "e2k_bench: %s: %s\n", argv[i], e.what());
+            status = 1;
+            continue;
+        }
         auto t0 = std::chrono::steady_clock::now();
         std::clock_t c0 = std::clock();
         ProcessResult r = proc.run();
