@@ -14,7 +14,8 @@
 
 namespace e2kvm::emu {
 
-// E2K Linux system call numbers (the i386-derived table).
+// E2K Linux system call numbers (arch/e2k uapi unistd.h: i386-derived for the low numbers,
+// its own from 226 on, e.g. clock_gettime 267 and exit_group 300).
 enum LinuxSyscall : uint64_t {
     kSysExit = 1,
     kSysRead = 3,
@@ -23,8 +24,8 @@ enum LinuxSyscall : uint64_t {
     kSysBrk = 45,
     kSysMmap = 90,
     kSysMunmap = 91,
-    kSysExitGroup = 252,
-    kSysClockGettime = 265,
+    kSysExitGroup = 300,
+    kSysClockGettime = 267,
 };
 
 struct ProcessResult {

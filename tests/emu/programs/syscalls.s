@@ -51,7 +51,7 @@ _start:
         { addd,0 0, 8, %dg0; cmpedb,1 %dr22, 0, %pred0 }  // check 8
         { ct %ctpr2 ? ~%pred0 }
         { sdisp %ctpr1, 3; getsp,0 -16, %dr20 }
-        { addd,0 0, 265, %dr8; addd,1 0, 0, %dr9; addd,2 %dr20, 0, %dr10; call %ctpr1, wbs=4 }
+        { addd,0 0, 267, %dr8; addd,1 0, 0, %dr9; addd,2 %dr20, 0, %dr10; call %ctpr1, wbs=4 }
         { disp %ctpr2, fail }
         { addd,0 0, 9, %dg0; cmpedb,1 %dr8, 0, %pred0 }  // check 9
         { ct %ctpr2 ? ~%pred0 }
