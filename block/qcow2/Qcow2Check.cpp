@@ -442,7 +442,14 @@ void Checker::rebuild() {
     const uint64_t E = cs_ * 8 / bits;
     // New blocks for every covered block index, then the new table, past everything in use.
     // The old table and blocks stay untouched until the header points at the new ones.
-    const uint64_t used = std::max(nbClusters_, ref_->limit());
+    // New structures can only describe clusters that exist: a reference past the end of the
+    // file is a corruption no rebuild can fix (and must not size the allocations below).
+    if (ref_->limit() > nbClusters_)
+        throwError(EINVAL, f_.path(),
+                   "cannot rebuild the refcount structure: cluster " +
+                       std::to_string(ref_->limit() - 1) +
+                       " is referenced but lies past the end of the file");
+    const uint64_t used = nbClusters_;
     std::vector<bool> oldStructure(size_t(used), false);
     auto markOld = [&](uint64_t first, uint64_t count) {
         for (uint64_t c = first; c < first + count && c < used; ++c)
