@@ -48,6 +48,38 @@ enum class ExecCode : uint8_t {
     CmpS
 };
 
+// The 64-bit ALU operations both bundle paths run inline. False (r untouched) for the rest.
+[[gnu::always_inline]] inline bool inlineAlu(ExecCode code, uint64_t a, uint64_t b, uint64_t& r) {
+    switch (code) {
+    case ExecCode::Add:
+        r = a + b;
+        return true;
+    case ExecCode::Sub:
+        r = a - b;
+        return true;
+    case ExecCode::And:
+        r = a & b;
+        return true;
+    case ExecCode::Or:
+        r = a | b;
+        return true;
+    case ExecCode::Xor:
+        r = a ^ b;
+        return true;
+    case ExecCode::ShlD:
+        r = a << (b & 63);
+        return true;
+    case ExecCode::ShrD:
+        r = a >> (b & 63);
+        return true;
+    case ExecCode::SarD:
+        r = uint64_t(int64_t(a) >> (b & 63));
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool evenParity8(uint64_t v) {
     return (std::popcount(uint8_t(v)) & 1) == 0;
 }
@@ -1061,6 +1093,19 @@ void Cpu::execute(const DecodedBundle& b) {
             }
         }
     };
+    // A compare's result goes to its predicate when the bundle commits.
+    auto notePredicate = [&](const DecodedOp& op, uint64_t a, uint64_t bv) {
+        const bool res =
+            compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD, op.info->cmpop, a, bv);
+        const uint32_t bit = 1u << physPred(op.dst);
+        if (res) {
+            pd.predSet |= bit;
+            pd.predClear &= ~bit;
+        } else {
+            pd.predClear |= bit;
+            pd.predSet &= ~bit;
+        }
+    };
     uint64_t vals[6];
     unsigned writeMask = 0;
     if (b.inPlace) {
@@ -1079,44 +1124,9 @@ void Cpu::execute(const DecodedBundle& b) {
             }
             const uint64_t a = *op.p1, bv = *op.p2;
             uint64_t r;
-            switch (ExecCode(op.code)) {
-            case ExecCode::Add:
-                r = a + bv;
-                break;
-            case ExecCode::Sub:
-                r = a - bv;
-                break;
-            case ExecCode::And:
-                r = a & bv;
-                break;
-            case ExecCode::Or:
-                r = a | bv;
-                break;
-            case ExecCode::Xor:
-                r = a ^ bv;
-                break;
-            case ExecCode::ShlD:
-                r = a << (bv & 63);
-                break;
-            case ExecCode::ShrD:
-                r = a >> (bv & 63);
-                break;
-            case ExecCode::SarD:
-                r = uint64_t(int64_t(a) >> (bv & 63));
-                break;
-            default: { // CmpD / CmpS
-                const bool res = compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD,
-                                         op.info->cmpop, a, bv);
-                const uint32_t bit = 1u << physPred(op.dst);
-                if (res) {
-                    pd.predSet |= bit;
-                    pd.predClear &= ~bit;
-                } else {
-                    pd.predClear |= bit;
-                    pd.predSet &= ~bit;
-                }
+            if (!inlineAlu(ExecCode(op.code), a, bv, r)) { // CmpD / CmpS
+                notePredicate(op, a, bv);
                 continue;
-            }
             }
             uint64_t* dst = op.pdst;
             if (!dst)
@@ -1141,59 +1151,26 @@ void Cpu::execute(const DecodedBundle& b) {
             const uint64_t a = op.p1 ? *op.p1 : readOperand(op.src1);
             const uint64_t bv = op.p2 ? *op.p2 : readOperand(op.src2);
             uint64_t r;
-            switch (ExecCode(op.code)) {
-            case ExecCode::Add:
-                r = a + bv;
-                break;
-            case ExecCode::Sub:
-                r = a - bv;
-                break;
-            case ExecCode::And:
-                r = a & bv;
-                break;
-            case ExecCode::Or:
-                r = a | bv;
-                break;
-            case ExecCode::Xor:
-                r = a ^ bv;
-                break;
-            case ExecCode::ShlD:
-                r = a << (bv & 63);
-                break;
-            case ExecCode::ShrD:
-                r = a >> (bv & 63);
-                break;
-            case ExecCode::SarD:
-                r = uint64_t(int64_t(a) >> (bv & 63));
-                break;
-            case ExecCode::CmpD:
-            case ExecCode::CmpS: {
-                const bool res = compare(OpKind::Cmp, ExecCode(op.code) == ExecCode::CmpD,
-                                         op.info->cmpop, a, bv);
-                const uint32_t bit = 1u << physPred(op.dst);
-                if (res) {
-                    pd.predSet |= bit;
-                    pd.predClear &= ~bit;
-                } else {
-                    pd.predClear |= bit;
-                    pd.predSet &= ~bit;
-                }
-                continue;
-            }
-            case ExecCode::LoadD: {
-                const uint64_t addr = a + bv;
-                if ((addr & 7) || !mem_.inRam(addr, 8)) {
-                    if (!computeOp(b, op, a, bv, preds0, pd, r))
-                        continue;
+            if (!inlineAlu(ExecCode(op.code), a, bv, r))
+                switch (ExecCode(op.code)) {
+                case ExecCode::CmpD:
+                case ExecCode::CmpS:
+                    notePredicate(op, a, bv);
+                    continue;
+                case ExecCode::LoadD: {
+                    const uint64_t addr = a + bv;
+                    if ((addr & 7) || !mem_.inRam(addr, 8)) {
+                        if (!computeOp(b, op, a, bv, preds0, pd, r))
+                            continue;
+                        break;
+                    }
+                    r = mem_.load(addr, 8);
                     break;
                 }
-                r = mem_.load(addr, 8);
-                break;
-            }
-            default:
-                if (!computeOp(b, op, a, bv, preds0, pd, r))
-                    continue;
-            }
+                default:
+                    if (!computeOp(b, op, a, bv, preds0, pd, r))
+                        continue;
+                }
             vals[i] = r;
             writeMask |= 1u << i;
             if (!op.pdst && op.dstType == DstType::Ctpr)
