@@ -1,0 +1,70 @@
+#pragma once
+// MachineRunner: runs one e2k-vm machine on its own thread. That thread alone owns the machine
+// state; other threads talk to it through handshakes (pause, resume, reset, quit) and a command
+// queue applied between bundle batches. Frames go out through the FramePublisher, input comes
+// in through the InputSink, serial bytes through callbacks.
+#include "emu/display/FramePublisher.h"
+#include "emu/display/InputSink.h"
+#include "emu/machine/MachineConfig.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace e2kvm::emu {
+
+class Machine;
+
+// QMP's RunState names: "prelaunch" (created, never started), "running", "paused",
+// "shutdown" (guest powered off or quit), "internal-error" (guest fault with no handler).
+enum class RunState { Prelaunch, Running, Paused, Shutdown, InternalError };
+const char* runStateName(RunState s);
+
+// What happened, for QMP events and GUI status: Stop/Resume/Reset/Shutdown mirror QMP's STOP,
+// RESUME, RESET and SHUTDOWN events; `detail` is the reason ("guest-shutdown",
+// "host-qmp-quit", "guest-reset", "host-qmp-system-reset", or a fault message).
+struct MachineEvent {
+    enum Kind { Stop, Resume, Reset, Shutdown, Error } kind;
+    std::string detail;
+};
+
+class MachineRunner {
+public:
+    // Builds the machine and loads ROM/kernel; throws std::runtime_error with context
+    // ("kernel.elf: segment 2 lies outside RAM").
+    explicit MachineRunner(MachineConfig config);
+    ~MachineRunner(); // quit() + join
+    MachineRunner(const MachineRunner&) = delete;
+    MachineRunner& operator=(const MachineRunner&) = delete;
+
+    // Starts the thread, running or paused (-S).
+    void start(bool paused = false);
+    // Handshakes: each returns once the machine thread has acted on it.
+    void pause();
+    void resume();
+    void reset();
+    void quit(); // idempotent; the thread ends, the disks are flushed
+    RunState state() const;
+
+    // Runs `fn` on the machine thread between bundle batches (also while paused) and waits.
+    void runOnMachine(const std::function<void(Machine&)>& fn);
+
+    FramePublisher& display();
+    InputSink& input();
+
+    // Callbacks are called on the machine thread; they must not block or call back in.
+    void setEventCallback(std::function<void(const MachineEvent&)> cb);
+    void setSerialOutput(std::function<void(const char* data, size_t len)> cb);
+    void serialInput(const std::string& bytes); // any thread
+
+    uint64_t virtualTimeNs() const;
+    uint64_t bundlesExecuted() const;
+    const MachineConfig& config() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace e2kvm::emu
