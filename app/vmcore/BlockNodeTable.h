@@ -1,0 +1,60 @@
+#pragma once
+// BlockNodeTable: the images one process has open, by node name. The VM's disks, QMP
+// (blockdev-add, bitmaps), NBD exports and the GUI panels all take their images from here, so
+// each file is opened once and its dirty bitmaps live in one place. Thread-safe.
+#include "block/BlockDriver.h"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace e2kvm::vm {
+
+struct BlockNode {
+    std::string name;   // QMP node-name ("disk0", or generated "#block123" like QEMU)
+    std::string file;   // path as given
+    std::string format; // "qcow2" or "raw"
+    bool readOnly = false;
+    std::shared_ptr<block::BlockDriver> image;
+};
+
+class BlockNodeTable {
+public:
+    // Opens `file` (format empty = probe) as node `nodeName` (empty = generated). If the same
+    // file (same canonical path) is already open, returns that node instead when the request
+    // is compatible (read-only request on a writable node is fine), else throws
+    // std::runtime_error ("disk.qcow2: already open read-only as node 'disk0'"). Throws
+    // block::BlockError when the image cannot be opened, std::invalid_argument on a duplicate
+    // or invalid node name.
+    std::shared_ptr<BlockNode> open(const std::string& file, const std::string& format,
+                                    bool readOnly, const std::string& nodeName = {});
+    std::shared_ptr<BlockNode> find(const std::string& nodeName) const;
+    std::shared_ptr<BlockNode> findByFile(const std::string& file) const;
+    std::vector<std::shared_ptr<BlockNode>> list() const; // in opening order
+
+    // Closes a node (bitmaps are stored when the last user drops the image). Throws
+    // std::runtime_error naming the user if `inUse(name)` says it is busy ("node 'disk0' is
+    // in use by export 'disk0'"). Returns false if there is no such node.
+    bool remove(const std::string& nodeName);
+    // Who keeps a node busy (a VM disk, an NBD export); set by those users.
+    void setUser(const std::string& nodeName, const std::string& user, bool inUse);
+    std::vector<std::string> users(const std::string& nodeName) const;
+
+    // Called (on the changing thread) after open/remove so views can refresh.
+    void setOnChange(std::function<void()> cb);
+
+private:
+    struct Entry {
+        std::shared_ptr<BlockNode> node;
+        std::string canonical;
+        std::vector<std::string> users;
+    };
+    mutable std::mutex mutex_;
+    std::vector<Entry> entries_;
+    std::function<void()> onChange_;
+    unsigned nextGenerated_ = 1;
+};
+
+} // namespace e2kvm::vm

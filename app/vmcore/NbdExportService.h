@@ -1,0 +1,68 @@
+#pragma once
+// NbdExportService: the one NBD server of a process (QMP nbd-server-start/-add/block-export-add
+// and the GUI's one-click export both use it), serving nodes of a BlockNodeTable with chosen
+// dirty bitmaps. Thread-safe; the server runs on its own threads.
+#include "app/vmcore/BlockNodeTable.h"
+#include "nbd/Server.h"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace e2kvm::vm {
+
+struct NbdListenAddress {
+    std::string unixPath;           // set for a Unix socket
+    std::string host = "127.0.0.1"; // TCP otherwise
+    uint16_t port = 10809;          // 0 = pick a free port
+};
+
+struct NbdExportRequest {
+    std::string exportName; // empty = node name
+    std::string nodeName;
+    std::string description;
+    bool writable = false;
+    std::vector<std::string> bitmaps; // names of bitmaps of the node; must be consistent
+    bool allocationDepth = false;
+};
+
+struct NbdExportInfo {
+    std::string exportName, nodeName;
+    bool writable = false;
+    std::vector<std::string> bitmaps;
+    unsigned clients = 0; // connected clients of the whole server (the server does not
+                          // count per export)
+};
+
+class NbdExportService {
+public:
+    explicit NbdExportService(BlockNodeTable& nodes);
+    ~NbdExportService(); // stops
+
+    // Throws std::runtime_error if already running or the address cannot be bound.
+    // tlsDir non-empty: QEMU --tls-creds directory layout, TLS required.
+    void start(const NbdListenAddress& address, const std::string& tlsDir = {});
+    void stop(); // removes every export (hard), then stops; no-op if not running
+    bool running() const;
+    // The URI a client uses for an export: nbd://127.0.0.1:10809/NAME or
+    // nbd+unix:///NAME?socket=PATH (nbds:// with TLS).
+    std::string uriFor(const std::string& exportName) const;
+
+    // Throws std::runtime_error with QMP-ready wording ("Node 'x' not found", "Bitmap 'b' is
+    // inconsistent …", "Server is not running", "Block export id 'e' is already in use").
+    void add(const NbdExportRequest& request);
+    bool remove(const std::string& exportName, bool hard = false);
+    std::vector<NbdExportInfo> list() const;
+    unsigned connectedClients() const;
+
+    // Called when an export goes away (QMP BLOCK_EXPORT_DELETED), on any thread.
+    void setOnExportDeleted(std::function<void(const std::string& exportName)> cb);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace e2kvm::vm
