@@ -18,10 +18,40 @@ void append(std::vector<StatusExtent>& out, uint64_t length, uint32_t flags) {
     out.push_back({uint32_t(length), flags});
 }
 
+// A dirty bitmap answers from one consistent look (one lock) at the bitmap; bytes past its
+// disk size (the export was resized) are clean.
+std::vector<StatusExtent> bitmapExtents(const block::DirtyBitmap& bm, uint64_t offset,
+                                        uint32_t length, size_t maxExtents) {
+    std::vector<StatusExtent> out;
+    uint64_t end = offset + length;
+    uint64_t limit = std::min(end, bm.diskSize());
+    if (offset < limit) {
+        for (const block::DirtyExtent& e : bm.extents(offset, limit - offset, maxExtents)) {
+            uint32_t flags = e.dirty ? StateDirty : 0;
+            if (out.empty() || out.back().flags != flags) {
+                if (out.size() >= maxExtents)
+                    return out;
+            }
+            append(out, e.length, flags);
+        }
+        uint64_t covered = 0;
+        for (const StatusExtent& e : out)
+            covered += e.length;
+        if (offset + covered < limit)
+            return out; // maxExtents reached inside the bitmap
+    }
+    if (limit < end && (out.empty() || out.back().flags == 0 || out.size() < maxExtents))
+        append(out, end - std::max(offset, limit), 0);
+    return out;
+}
+
 } // namespace
 
 std::vector<StatusExtent> contextExtents(const Export& exp, const MetaContext& ctx, uint64_t offset,
                                          uint32_t length, size_t maxExtents) {
+    if (ctx.kind == ContextKind::DirtyBitmap)
+        return bitmapExtents(*exp.config().bitmaps[ctx.bitmapIndex].bitmap, offset, length,
+                             std::max<size_t>(maxExtents, 1));
     std::vector<StatusExtent> out;
     uint64_t end = offset + length;
     uint64_t pos = offset;
@@ -39,22 +69,8 @@ std::vector<StatusExtent> contextExtents(const Export& exp, const MetaContext& c
                 flags = e.present ? uint32_t(e.depth + 1) : 0;
             break;
         }
-        case ContextKind::DirtyBitmap: {
-            const block::DirtyBitmap& bm = *exp.config().bitmaps[ctx.bitmapIndex].bitmap;
-            uint64_t limit = std::min(end, bm.diskSize());
-            if (pos >= limit) {
-                len = end - pos; // past the bitmap: clean
-                break;
-            }
-            bool dirty = bm.test(pos);
-            auto next = dirty ? bm.nextClean(pos, limit) : bm.nextDirty(pos, limit);
-            uint64_t stop = next ? *next : limit;
-            if (stop <= pos) // a misbehaving bitmap must not stall us
-                stop = limit;
-            len = stop - pos;
-            flags = dirty ? StateDirty : 0;
-            break;
-        }
+        case ContextKind::DirtyBitmap:
+            break; // handled by bitmapExtents
         }
         if (len == 0)
             len = end - pos; // defensive: never loop forever

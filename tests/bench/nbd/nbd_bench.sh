@@ -2,7 +2,10 @@
 # NBD server benchmark: e2kvm-nbd vs qemu-nbd vs `nbdkit file`, served by socket activation.
 #  1. nbdcopy of a 512 MiB random raw image to null: (median of RUNS runs, page cache warm)
 #  2. nbdinfo --map --totals of a 1 TiB sparse raw image (block status), ours vs qemu-nbd
-# Usage: nbd_bench.sh E2KVM_NBD [RUNS] [SIZE_MIB]   (not run by ctest)
+#  3. nbdinfo --map=qemu:dirty-bitmap:b --totals of a 1 TiB qcow2 whose bitmap has 100 000
+#     dirty ranges (64 KiB granularity), exported with -B b, ours vs qemu-nbd
+# Usage: nbd_bench.sh E2KVM_NBD [RUNS] [SIZE_MIB]   (not run by ctest; e2kvm-img and e2kvm-io
+#        are taken from the same build tree as E2KVM_NBD)
 set -euo pipefail
 E2KVM_NBD=$(realpath "$1")
 RUNS=${2:-5}
@@ -76,3 +79,32 @@ diff <(nbdinfo --map --totals -- [ "$E2KVM_NBD" -r -f raw "$sparse" ]) \
     || echo "  WARNING: block status totals differ"
 echo "nbdinfo --map --totals, 1 TiB sparse raw: (median of $RUNS, seconds)"
 printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$mo" "$mq" "$(echo "$mq / $mo" | bc -l)"
+
+# 3. A 1 TiB qcow2 with a persistent bitmap holding 100 000 dirty ranges. The ranges are made
+# with zero writes (no data clusters), recorded by the bitmap like any guest write.
+BIN=$(dirname "$(dirname "$E2KVM_NBD")")
+bm=$TMP/bitmap.qcow2
+qemu-img create -q -f qcow2 "$bm" 1T
+"$BIN/e2kvm-img/e2kvm-img" bitmap --add -g 65536 "$bm" b
+python3 -c '
+import random
+random.seed(223)
+slots = random.sample(range((1 << 40) // (128 << 10)), 100000)  # 128 KiB slots: never adjacent
+for s in slots:
+    print("write -z %d 65536" % (s * (128 << 10)))
+' | "$BIN/e2kvm-io/e2kvm-io" -t unsafe -f qcow2 "$bm" > /dev/null
+bmours=()
+bmqemu=()
+for ((i = 0; i < RUNS; i++)); do
+    bmours+=("$(timeit nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ "$E2KVM_NBD" -r -f qcow2 -B b "$bm" ])")
+    bmqemu+=("$(timeit nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ qemu-nbd -r -f qcow2 -B b "$bm" ])")
+done
+bo=$(printf '%s\n' "${bmours[@]}" | median)
+bq=$(printf '%s\n' "${bmqemu[@]}" | median)
+ours_totals=$(nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ "$E2KVM_NBD" -r -f qcow2 -B b "$bm" ])
+diff <(echo "$ours_totals") \
+     <(nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ qemu-nbd -r -f qcow2 -B b "$bm" ]) > /dev/null \
+    || echo "  WARNING: dirty-bitmap totals differ"
+echo "nbdinfo --map=qemu:dirty-bitmap:b --totals, 1 TiB qcow2, 100000 dirty ranges: (median of $RUNS, seconds)"
+echo "$ours_totals" | sed 's/^/    /'
+printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$bo" "$bq" "$(echo "$bq / $bo" | bc -l)"
