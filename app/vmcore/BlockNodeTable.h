@@ -46,6 +46,8 @@ public:
     void setOnChange(std::function<void()> cb);
 
 private:
+    void notifyChange();
+
     struct Entry {
         std::shared_ptr<BlockNode> node;
         std::string canonical;

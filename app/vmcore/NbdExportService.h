@@ -20,6 +20,7 @@ struct NbdListenAddress {
 };
 
 struct NbdExportRequest {
+    std::string id;         // QMP block-export id; empty = export name
     std::string exportName; // empty = node name
     std::string nodeName;
     std::string description;
@@ -29,8 +30,10 @@ struct NbdExportRequest {
 };
 
 struct NbdExportInfo {
-    std::string exportName, nodeName;
+    std::string id, exportName, nodeName;
+    std::string description;
     bool writable = false;
+    bool allocationDepth = false;
     std::vector<std::string> bitmaps;
     unsigned clients = 0; // connected clients of the whole server (the server does not
                           // count per export)
@@ -56,6 +59,15 @@ public:
     bool remove(const std::string& exportName, bool hard = false);
     std::vector<NbdExportInfo> list() const;
     unsigned connectedClients() const;
+    // The address being served (port resolved when 0 was asked for); meaningful while running.
+    NbdListenAddress address() const;
+    // Exports (by id) that publish bitmap `bitmap` of node `nodeName`: QMP reports such a
+    // bitmap as busy and refuses to change it.
+    std::vector<std::string> exportsUsingBitmap(const std::string& nodeName,
+                                                const std::string& bitmap) const;
+    // Whether export id `id` exists; remove by id (block-export-del).
+    bool hasExportId(const std::string& id) const;
+    bool removeById(const std::string& id, bool hard = false);
 
     // Called when an export goes away (QMP BLOCK_EXPORT_DELETED), on any thread.
     void setOnExportDeleted(std::function<void(const std::string& exportName)> cb);

@@ -1,0 +1,184 @@
+#include "app/vmcore/BlockNodeTable.h"
+
+#include "block/ImageOpen.h"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace e2kvm::vm {
+
+namespace {
+
+// QEMU's node-name rule: a letter first, then letters, digits, '-', '.', '_'; under 32 bytes.
+void checkNodeName(const std::string& name) {
+    if (name.size() > 31)
+        throw std::invalid_argument("Node name too long");
+    bool ok = !name.empty() && std::isalpha(static_cast<unsigned char>(name[0]));
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+            ok = false;
+    if (!ok)
+        throw std::invalid_argument("Invalid node-name: '" + name + "'");
+}
+
+std::string canonicalPath(const std::string& file) {
+    char buf[PATH_MAX];
+    if (::realpath(file.c_str(), buf))
+        return buf;
+    return file;
+}
+
+} // namespace
+
+std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const std::string& format,
+                                                bool readOnly, const std::string& nodeName) {
+    if (!nodeName.empty())
+        checkNodeName(nodeName);
+    if (!format.empty() && format != "qcow2" && format != "raw")
+        throw block::BlockError(EINVAL, "Unknown driver '" + format + "'");
+    const std::string canonical = canonicalPath(file);
+
+    auto reuse = [&]() -> std::shared_ptr<BlockNode> {
+        // Caller holds mutex_.
+        for (const Entry& e : entries_) {
+            if (!nodeName.empty() && e.node->name == nodeName && e.canonical != canonical)
+                throw std::invalid_argument("Duplicate nodes with node-name='" + nodeName + "'");
+        }
+        for (const Entry& e : entries_) {
+            if (e.canonical != canonical)
+                continue;
+            if (e.node->readOnly && !readOnly)
+                throw std::runtime_error(file + ": already open read-only as node '" +
+                                         e.node->name + "'");
+            if (!format.empty() && format != e.node->format)
+                throw std::runtime_error(file + ": already open as " + e.node->format + " node '" +
+                                         e.node->name + "'");
+            return e.node;
+        }
+        return nullptr;
+    };
+    {
+        std::lock_guard lock(mutex_);
+        if (auto existing = reuse())
+            return existing;
+    }
+
+    // Opening may be slow (bitmap loading); do it without the lock, then insert after a
+    // second look in case another thread opened the same file meanwhile.
+    auto node = std::make_shared<BlockNode>();
+    node->file = file;
+    node->format = format.empty() ? block::probeFormat(file) : format;
+    node->readOnly = readOnly;
+    block::OpenOptions options;
+    options.format = node->format;
+    options.readOnly = readOnly;
+    node->image = block::openImage(file, options);
+    {
+        std::lock_guard lock(mutex_);
+        if (auto existing = reuse())
+            return existing; // ours is dropped (closing it saves nothing new)
+        if (nodeName.empty()) {
+            for (;;) {
+                std::string candidate = "#block" + std::to_string(nextGenerated_++);
+                bool taken = std::any_of(entries_.begin(), entries_.end(),
+                                         [&](const Entry& e) { return e.node->name == candidate; });
+                if (!taken) {
+                    node->name = candidate;
+                    break;
+                }
+            }
+        } else {
+            node->name = nodeName;
+        }
+        entries_.push_back(Entry{node, canonical, {}});
+    }
+    notifyChange();
+    return node;
+}
+
+std::shared_ptr<BlockNode> BlockNodeTable::find(const std::string& nodeName) const {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.node->name == nodeName)
+            return e.node;
+    return nullptr;
+}
+
+std::shared_ptr<BlockNode> BlockNodeTable::findByFile(const std::string& file) const {
+    const std::string canonical = canonicalPath(file);
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.canonical == canonical)
+            return e.node;
+    return nullptr;
+}
+
+std::vector<std::shared_ptr<BlockNode>> BlockNodeTable::list() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<BlockNode>> out;
+    out.reserve(entries_.size());
+    for (const Entry& e : entries_)
+        out.push_back(e.node);
+    return out;
+}
+
+bool BlockNodeTable::remove(const std::string& nodeName) {
+    std::shared_ptr<BlockNode> dropped;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = std::find_if(entries_.begin(), entries_.end(),
+                               [&](const Entry& e) { return e.node->name == nodeName; });
+        if (it == entries_.end())
+            return false;
+        if (!it->users.empty())
+            throw std::runtime_error("node '" + nodeName + "' is in use by " + it->users.front());
+        dropped = std::move(it->node);
+        entries_.erase(it);
+    }
+    // The image closes (and stores its bitmaps) here unless someone else still holds it.
+    dropped.reset();
+    notifyChange();
+    return true;
+}
+
+void BlockNodeTable::setUser(const std::string& nodeName, const std::string& user, bool inUse) {
+    std::lock_guard lock(mutex_);
+    for (Entry& e : entries_) {
+        if (e.node->name != nodeName)
+            continue;
+        auto it = std::find(e.users.begin(), e.users.end(), user);
+        if (inUse && it == e.users.end())
+            e.users.push_back(user);
+        else if (!inUse && it != e.users.end())
+            e.users.erase(it);
+        return;
+    }
+}
+
+std::vector<std::string> BlockNodeTable::users(const std::string& nodeName) const {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.node->name == nodeName)
+            return e.users;
+    return {};
+}
+
+void BlockNodeTable::setOnChange(std::function<void()> cb) {
+    std::lock_guard lock(mutex_);
+    onChange_ = std::move(cb);
+}
+
+void BlockNodeTable::notifyChange() {
+    std::function<void()> cb;
+    {
+        std::lock_guard lock(mutex_);
+        cb = onChange_;
+    }
+    if (cb)
+        cb();
+}
+
+} // namespace e2kvm::vm
