@@ -20,8 +20,9 @@ struct MachineDisk {
 struct MachineConfig {
     std::string name = "e2k-vm";
     uint64_t ramBytes = 256ull << 20;
-    std::string biosPath;   // flat ROM image; empty = the built-in default ROM, if any
-    std::string kernelPath; // static E2K ELF loaded into RAM and started directly
+    std::string biosPath;           // flat ROM image; empty = the built-in default ROM, if any
+    std::vector<uint8_t> biosImage; // the built-in ROM's bytes (used when biosPath is empty)
+    std::string kernelPath;         // static E2K ELF loaded into RAM and started directly
     std::vector<MachineDisk> disks;
     // Never sleep to follow the wall clock: the same program reaches the same state after the
     // same virtual time (tests, golden frames).

@@ -1,0 +1,326 @@
+#include "emu/machine/MachineRunner.h"
+
+#include "emu/machine/Machine.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace e2kvm::emu {
+
+const char* runStateName(RunState s) {
+    switch (s) {
+    case RunState::Prelaunch:
+        return "prelaunch";
+    case RunState::Running:
+        return "running";
+    case RunState::Paused:
+        return "paused";
+    case RunState::Shutdown:
+        return "shutdown";
+    case RunState::InternalError:
+        return "internal-error";
+    }
+    return "unknown";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kBatchBundles = 50'000;
+// Behind the wall clock by more than this: stop trying to catch up (re-anchor).
+constexpr uint64_t kMaxLagNs = 100'000'000;
+
+} // namespace
+
+struct MachineRunner::Impl : InputSink {
+    explicit Impl(MachineConfig c) : config(c), machine(std::move(c)) {}
+
+    MachineConfig config;
+    Machine machine;
+
+    mutable std::mutex mutex;
+    std::condition_variable wake;     // machine thread: commands queued
+    std::condition_variable finished; // callers: a command has run
+    std::deque<std::function<void()>> queue;
+    uint64_t queued = 0, done = 0; // command tickets
+    bool threadRunning = false;
+    bool quitRequested = false;
+    std::thread thread;
+
+    std::atomic<RunState> state{RunState::Prelaunch};
+    std::atomic<uint64_t> vtime{0}, bundles{0};
+    std::function<void(const MachineEvent&)> eventCb;
+    bool waiting = false; // the CPU is in `wait` (idle)
+
+    // Wall-clock anchor: virtual time vAnchor corresponded to wall time wallAnchor.
+    uint64_t vAnchor = 0;
+    Clock::time_point wallAnchor;
+
+    // Runs fn on the machine thread (or here if that thread is not running) and waits.
+    void call(const std::function<void()>& fn) {
+        std::unique_lock lock(mutex);
+        if (!threadRunning || std::this_thread::get_id() == thread.get_id()) {
+            fn();
+            return;
+        }
+        queue.push_back(fn);
+        uint64_t ticket = ++queued;
+        wake.notify_one();
+        finished.wait(lock, [&] { return done >= ticket || !threadRunning; });
+    }
+    // Queues fn without waiting (input); runs it here if the thread is not running.
+    void post(std::function<void()> fn) {
+        std::unique_lock lock(mutex);
+        if (!threadRunning) {
+            fn();
+            return;
+        }
+        queue.push_back(std::move(fn));
+        ++queued;
+        wake.notify_one();
+    }
+
+    void emit(MachineEvent::Kind kind, std::string detail) {
+        if (eventCb)
+            eventCb(MachineEvent{kind, std::move(detail)});
+    }
+    void anchor() {
+        vAnchor = machine.virtualTimeNs();
+        wallAnchor = Clock::now();
+    }
+    void publishCounters() {
+        vtime.store(machine.virtualTimeNs(), std::memory_order_relaxed);
+        bundles.store(machine.bundlesExecuted(), std::memory_order_relaxed);
+    }
+
+    // Runs queued commands; returns false once quit was requested.
+    bool drain() {
+        std::unique_lock lock(mutex);
+        while (!queue.empty()) {
+            auto fn = std::move(queue.front());
+            queue.pop_front();
+            lock.unlock();
+            fn();
+            publishCounters();
+            lock.lock();
+            ++done;
+            finished.notify_all();
+        }
+        return !quitRequested;
+    }
+    // Blocks until a command arrives or `until` passes (nullopt = no limit).
+    void sleep(std::optional<Clock::time_point> until) {
+        std::unique_lock lock(mutex);
+        auto ready = [&] { return !queue.empty() || quitRequested; };
+        if (until)
+            wake.wait_until(lock, *until, ready);
+        else
+            wake.wait(lock, ready);
+    }
+    Clock::time_point wallFor(uint64_t v) const {
+        return wallAnchor + std::chrono::nanoseconds(v > vAnchor ? v - vAnchor : 0);
+    }
+    uint64_t virtualForWallNow() const {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - wallAnchor);
+        return vAnchor + uint64_t(std::max<int64_t>(ns.count(), 0));
+    }
+
+    void idle() {
+        if (machine.interruptPending()) {
+            waiting = false;
+            return;
+        }
+        std::optional<uint64_t> deadline = machine.nextDeadline();
+        if (!deadline) {
+            sleep(std::nullopt); // nothing happens until the host sends something
+            if (!config.deterministic)
+                anchor(); // idle time is not "virtual time owed" to the guest
+            return;
+        }
+        if (config.deterministic) {
+            machine.idleUntil(*deadline);
+            return;
+        }
+        sleep(wallFor(*deadline));
+        machine.idleUntil(std::min(*deadline, virtualForWallNow()));
+    }
+
+    void runBatch() {
+        MachineStop stop = machine.run(kBatchBundles);
+        switch (stop.kind) {
+        case MachineStop::Budget:
+            break;
+        case MachineStop::Idle:
+            waiting = true;
+            break;
+        case MachineStop::PowerOff:
+            state = RunState::Shutdown;
+            machine.flushDisks();
+            emit(MachineEvent::Shutdown, "guest-shutdown");
+            break;
+        case MachineStop::GuestReset:
+            waiting = false;
+            emit(MachineEvent::Reset, "guest-reset");
+            break;
+        case MachineStop::Fault:
+            state = RunState::InternalError;
+            emit(MachineEvent::Error, stop.detail);
+            break;
+        }
+        if (config.deterministic || state != RunState::Running)
+            return;
+        // Never run ahead of the wall clock.
+        uint64_t v = machine.virtualTimeNs(), w = virtualForWallNow();
+        if (v > w)
+            sleep(wallFor(v));
+        else if (w - v > kMaxLagNs)
+            anchor();
+    }
+
+    void loop() {
+        anchor();
+        while (drain()) {
+            publishCounters();
+            if (state != RunState::Running) {
+                sleep(std::nullopt);
+                continue;
+            }
+            if (waiting)
+                idle();
+            if (!waiting && state == RunState::Running)
+                runBatch();
+        }
+        machine.flushDisks();
+        publishCounters();
+        if (state != RunState::Shutdown) {
+            state = RunState::Shutdown;
+            emit(MachineEvent::Shutdown, "host-qmp-quit");
+        }
+        std::lock_guard lock(mutex);
+        threadRunning = false;
+        finished.notify_all();
+    }
+
+    // InputSink: any thread, never blocks on the machine.
+    void keyEvent(uint16_t scancode, bool pressed) override {
+        post([this, scancode, pressed] { machine.keyEvent(scancode, pressed); });
+    }
+    void pointerEvent(uint16_t x, uint16_t y, uint32_t buttons) override {
+        post([this, x, y, buttons] { machine.pointerEvent(x, y, buttons); });
+    }
+};
+
+MachineRunner::MachineRunner(MachineConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+MachineRunner::~MachineRunner() {
+    quit();
+}
+
+void MachineRunner::start(bool paused) {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->threadRunning || impl_->thread.joinable() || impl_->quitRequested)
+        return;
+    if (!paused)
+        impl_->state = RunState::Running;
+    impl_->threadRunning = true;
+    impl_->thread = std::thread([this] { impl_->loop(); });
+}
+
+void MachineRunner::pause() {
+    impl_->call([this] {
+        if (impl_->state == RunState::Running) {
+            impl_->state = RunState::Paused;
+            impl_->emit(MachineEvent::Stop, "");
+        }
+    });
+}
+
+void MachineRunner::resume() {
+    impl_->call([this] {
+        RunState s = impl_->state;
+        if (s == RunState::Paused || s == RunState::Prelaunch) {
+            impl_->state = RunState::Running;
+            impl_->anchor();
+            impl_->emit(MachineEvent::Resume, "");
+        }
+    });
+}
+
+void MachineRunner::reset() {
+    impl_->call([this] {
+        impl_->machine.reset();
+        impl_->waiting = false;
+        impl_->anchor();
+        RunState s = impl_->state;
+        if (s == RunState::Shutdown || s == RunState::InternalError)
+            impl_->state = RunState::Running;
+        impl_->emit(MachineEvent::Reset, "host-qmp-system-reset");
+    });
+}
+
+void MachineRunner::quit() {
+    std::unique_lock lock(impl_->mutex);
+    impl_->quitRequested = true;
+    impl_->wake.notify_one();
+    if (impl_->thread.joinable()) {
+        if (std::this_thread::get_id() == impl_->thread.get_id())
+            return; // called from a callback: the loop ends after this command
+        lock.unlock();
+        impl_->thread.join();
+        return;
+    }
+    // Never started (or already joined): finish here.
+    if (impl_->state != RunState::Shutdown) {
+        impl_->machine.flushDisks();
+        impl_->state = RunState::Shutdown;
+        impl_->emit(MachineEvent::Shutdown, "host-qmp-quit");
+    }
+}
+
+RunState MachineRunner::state() const {
+    return impl_->state;
+}
+
+void MachineRunner::runOnMachine(const std::function<void(Machine&)>& fn) {
+    impl_->call([&] { fn(impl_->machine); });
+}
+
+FramePublisher& MachineRunner::display() {
+    return impl_->machine.display();
+}
+
+InputSink& MachineRunner::input() {
+    return *impl_;
+}
+
+void MachineRunner::setEventCallback(std::function<void(const MachineEvent&)> cb) {
+    impl_->call([&] { impl_->eventCb = std::move(cb); });
+}
+
+void MachineRunner::setSerialOutput(std::function<void(const char* data, size_t len)> cb) {
+    impl_->call([&] { impl_->machine.setSerialOutput(std::move(cb)); });
+}
+
+void MachineRunner::serialInput(const std::string& bytes) {
+    impl_->post([this, bytes] { impl_->machine.serialInput(bytes); });
+}
+
+uint64_t MachineRunner::virtualTimeNs() const {
+    return impl_->vtime.load(std::memory_order_relaxed);
+}
+
+uint64_t MachineRunner::bundlesExecuted() const {
+    return impl_->bundles.load(std::memory_order_relaxed);
+}
+
+const MachineConfig& MachineRunner::config() const {
+    return impl_->config;
+}
+
+} // namespace e2kvm::emu

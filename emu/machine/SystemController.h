@@ -1,0 +1,38 @@
+#pragma once
+// SystemController: board identity, RAM size, drive count, virtual time and the power register
+// through which the guest powers off or resets the machine (docs/machine.md, 0xF000_0000).
+#include "emu/machine/MmioDevice.h"
+#include "emu/machine/VirtualClock.h"
+
+#include <cstdint>
+
+namespace e2kvm::emu {
+
+class SystemController final : public MmioDevice {
+public:
+    static constexpr uint64_t kMagic = 0x4D564B324532ull; // "2E2KVM" little-endian
+    enum class PowerRequest { None, PowerOff, Reset };
+
+    SystemController(const VirtualClock& clock, uint64_t ramBytes, unsigned drives)
+        : clock_(clock), ramBytes_(ramBytes), drives_(drives) {}
+
+    // The guest's last power request since it was taken (the machine acts on it).
+    PowerRequest takePowerRequest() {
+        PowerRequest r = request_;
+        request_ = PowerRequest::None;
+        return r;
+    }
+    bool powerRequested() const { return request_ != PowerRequest::None; }
+
+    uint64_t readRegister(uint64_t offset) override;
+    void writeRegister(uint64_t offset, uint64_t value) override;
+    void reset() override { request_ = PowerRequest::None; }
+
+private:
+    const VirtualClock& clock_;
+    uint64_t ramBytes_;
+    unsigned drives_;
+    PowerRequest request_ = PowerRequest::None;
+};
+
+} // namespace e2kvm::emu
