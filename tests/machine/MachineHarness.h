@@ -44,6 +44,11 @@ public:
         });
     }
 
+    // The runner goes first: its quit reports into the members below.
+    ~RecordingRunner() { runner.reset(); }
+    RecordingRunner(const RecordingRunner&) = delete;
+    RecordingRunner& operator=(const RecordingRunner&) = delete;
+
     std::string serial() const {
         std::lock_guard lock(mutex_);
         return serial_;
