@@ -174,14 +174,27 @@ public:
     AsmImage run(const std::vector<Statement>& stmts) {
         base_[0] = opt_.textBase;
         pass(stmts, false);
-        // Lay out the sections from the first pass's sizes.
-        textSize_ = offset_[0];
-        uint64_t dataAddr = (opt_.textBase + textSize_ + 0xFFF) & ~uint64_t(0xFFF);
-        uint64_t bssAddr = (dataAddr + offset_[1] + 15) & ~uint64_t(15);
-        base_[0] = opt_.textBase;
-        base_[1] = dataAddr;
-        base_[2] = bssAddr;
+        // Lay out the sections from the previous pass's sizes, and repeat until no label
+        // moves: a bundle's size can depend on the values of the symbols it uses (literal
+        // packing), which the first pass does not know yet.
+        std::map<std::string, uint64_t> placed;
+        for (int round = 0;; ++round) {
+            layOut();
+            std::map<std::string, uint64_t> now;
+            for (auto& [name, sym] : symbols_)
+                now[name] = value(sym);
+            if (round > 0 && now == placed)
+                break;
+            if (round == 16)
+                throw AsmError(file_ + ": label addresses do not settle");
+            placed = std::move(now);
+            firstPass_ = false;
+            pass(stmts, false);
+        }
         pass(stmts, true);
+        for (auto& [name, sym] : symbols_)
+            if (value(sym) != placed[name])
+                throw AsmError(file_ + ": label '" + name + "' moved in the final pass");
         AsmImage img;
         img.textAddr = base_[0];
         img.text = bytes_[0];
@@ -201,6 +214,14 @@ private:
         int section = 0;
         uint64_t value = 0;
     };
+
+    void layOut() {
+        textSize_ = offset_[0];
+        uint64_t dataAddr = (opt_.textBase + textSize_ + 0xFFF) & ~uint64_t(0xFFF);
+        base_[0] = opt_.textBase;
+        base_[1] = dataAddr;
+        base_[2] = (dataAddr + offset_[1] + 15) & ~uint64_t(15);
+    }
 
     uint64_t value(const Symbol& s) const {
         return s.isConst ? s.value : base_[s.section] + s.value;
@@ -253,7 +274,7 @@ private:
                 switch (st.kind) {
                 case Statement::Label: {
                     auto it = symbols_.find(st.name);
-                    if (!final && it != symbols_.end())
+                    if (firstPass_ && it != symbols_.end())
                         fail(st.line, "label '" + st.name + "' defined twice");
                     if (sec_ == 0 && offset_[0] % 8)
                         align(8, st.line);
@@ -348,6 +369,7 @@ private:
     AsmOptions opt_;
     std::map<std::string, Symbol> symbols_;
     bool final_ = false;
+    bool firstPass_ = true;
     int sec_ = 0;
     uint64_t offset_[3] = {};
     uint64_t base_[3] = {};
