@@ -121,10 +121,10 @@ disk_scan_done:
         { call %ctpr1, wbs=12 }
         { disp %ctpr1, serial_puts; addd,0 0, linebuf, %dr24 }
         { call %ctpr1, wbs=12 }
-        // keep the text (without CR LF) for the screen
-        { disp %ctpr1, str_copy; addd,0 0, diskinfo, %dr24; addd,1 0, linebuf, %dr25 }
+        // keep the text (without the newline) for the screen
+        { disp %ctpr1, str_copy; addd,0 0, diskinfo, %dr24; addd,1 0, linebuf + 6, %dr25 }
         { call %ctpr1, wbs=12 }
-        { subd,0 %dr24, 2, %dr4; addd,1 0, 0, %dr5 }
+        { subd,0 %dr24, 1, %dr4; addd,1 0, 0, %dr5 }
         { stb,2 %dr5, [ %dr4 + 0 ]; return %ctpr3 }
         { ct %ctpr3 }
 
@@ -405,7 +405,7 @@ key_named:
         { addd,0 %dr16, 1, %dr19; addd,1 %dr17, %dr16, %dr20 }        // %dr19 seq, %dr20 sector
         { cmpbdb,0 %dr20, %dr18, %pred0 }
         { ibranch key_disk_full ? ~%pred0 }
-        // serial line: "key 'a' scancode 0x1e -> record 1 at sector 10\r\n"
+        // serial line: "key 'a' scancode 0x1e -> record 1 at sector 10\n"
         { disp %ctpr1, str_copy; addd,0 0, linebuf, %dr24; addd,1 0, msg_key1, %dr25 }
         { call %ctpr1, wbs=12 }
         { disp %ctpr1, str_copy; addd,0 0, keyname, %dr25 }
@@ -680,7 +680,7 @@ logbuf:         .zero 1280                    // 128 bytes x LOG_LINES
 linebuf:        .zero 256
 diskinfo:       .zero 160
 
-msg_banner:      .asciz "e2kvm demo guest: 1024x768 console, 60 Hz timer, one disk record per key\r\n"
+msg_banner:      .asciz "e2kvm demo guest: 1024x768 console, 60 Hz timer, one disk record per key\n"
 msg_title:       .asciz "e2kvm demo guest  -  Elbrus 2000 (E2K) on the e2k-vm board  -  incremental backup playground"
 lbl_clock:       .asciz "Clock"
 lbl_uptime:      .asciz "Uptime"
@@ -695,18 +695,18 @@ msg_disk1:       .asciz "demo: disk 0 has "
 msg_disk2:       .asciz " sectors; boot program "
 msg_disk3:       .asciz " sectors; records from sector "
 msg_disk4:       .asciz " ("
-msg_disk5:       .asciz " found)\r\n"
+msg_disk5:       .asciz " found)\n"
 msg_key1:        .asciz "key "
 msg_key2:        .asciz " scancode 0x"
 msg_key3:        .asciz " -> record "
 msg_key4:        .asciz " at sector "
 msg_key_serial:  .asciz "demo: "
-msg_crlf:        .asciz "\r\n"
+msg_crlf:        .asciz "\n"
 msg_write_error: .asciz "demo: disk 0 write error, status "
 msg_disk_full:   .asciz "demo: no room for another record on disk 0"
-msg_trap:        .asciz "\r\ndemo: unexpected exception, TIR.hi=0x"
+msg_trap:        .asciz "\ndemo: unexpected exception, TIR.hi=0x"
 msg_trap_ip:     .asciz " IP=0x"
-msg_power_off:   .asciz "\r\ndemo: powering off\r\n"
+msg_power_off:   .asciz "\ndemo: powering off\n"
 
 keymap_plain:
         .byte 0x00, 0x00, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x30, 0x2d, 0x3d, 0x00, 0x00

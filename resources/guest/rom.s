@@ -183,10 +183,10 @@ rom_trap:
         { ibranch rom_power_off }
 
         .data
-msg_banner:        .asciz "\r\ne2kvm boot ROM 1.0 (e2k-vm board)\r\n"
+msg_banner:        .asciz "\ne2kvm boot ROM 1.0 (e2k-vm board)\n"
 msg_ram:           .asciz "RAM: "
 msg_drives:        .asciz " MiB, drives: "
-msg_crlf:          .asciz "\r\n"
+msg_crlf:          .asciz "\n"
 msg_rom:           .asciz "ROM: "
 msg_no_drive:      .asciz "no bootable disk: no drives attached"
 msg_empty_disk:    .asciz "no bootable disk: disk 0 is empty or too small"
@@ -195,12 +195,12 @@ msg_not_bootable:  .asciz "no bootable disk: disk 0 has no E2KBOOT header"
 msg_bad_header:    .asciz "no bootable disk: disk 0 boot header is invalid (load address, size or entry)"
 msg_status:        .asciz " (status "
 msg_close:         .asciz ")"
-msg_power_off:     .asciz "\r\nROM: powering off\r\n"
+msg_power_off:     .asciz "\nROM: powering off\n"
 msg_loading:       .asciz "ROM: loading "
 msg_at:            .asciz " sectors from disk 0 at 0x"
 msg_entry:         .asciz ", entry 0x"
-msg_wrong_machine: .asciz "ROM: not an e2k-vm machine, halting\r\n"
-msg_trap:          .asciz "\r\nROM: unexpected trap, TIR.hi=0x"
+msg_wrong_machine: .asciz "ROM: not an e2k-vm machine, halting\n"
+msg_trap:          .asciz "\nROM: unexpected trap, TIR.hi=0x"
 msg_trap_ip:       .asciz " IP=0x"
         .align 8
 numbuf:            .zero 32

@@ -39,7 +39,7 @@ fmt_dec_digit:
         // more digits while value != 0 or fewer than width written
         { ibranch fmt_dec_digit ? ~%pred0 }
         { ibranch fmt_dec_digit ? %pred1 }
-        { addd,0 %dr3, 31, %dr6 }
+        { addd,0 %dr3, 30, %dr6 }                       // the last digit's address
 fmt_dec_copy:
         { ldb,0 %dr4, 0, %dr7; addd,1 %dr4, 1, %dr4; cmpedb,3 %dr4, %dr6, %pred0 }
         { stb,2 %dr7, [ %dr0 + 0 ]; addd,0 %dr0, 1, %dr0 }
