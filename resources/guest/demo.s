@@ -34,7 +34,7 @@
         .equ LOG_ROW, 13                // first text row of the log
         .equ LOG_LINES, 10
         .equ LOG_COLS, 120
-        .equ KEYS_SHOWN, 16
+        .equ KEYS_SHOWN, 14             // 7 columns each from column 20
         .equ KEY_RELEASE_BIT, 16
 
         .text
@@ -503,14 +503,15 @@ draw_records:
         { return %ctpr3 }
         { ct %ctpr3 }
 
-// draw_keys: the last KEYS_SHOWN key names, oldest first.
+// draw_keys: the last KEYS_SHOWN key names, newest first (the newest is the last slot,
+// lastkeys + 8 * (KEYS_SHOWN - 1)).
 draw_keys:
-        { setwd wsz=16, nfx=1; addd,0 0, lastkeys, %dr10; addd,1 0, KEYS_SHOWN, %dr11; addd,2 0, 20, %dr12 }
+        { setwd wsz=16, nfx=1; addd,0 0, lastkeys + 104, %dr10; addd,1 0, KEYS_SHOWN, %dr11; addd,2 0, 20, %dr12 }
 draw_keys_next:
         { disp %ctpr1, draw_str; addd,0 %dr12, 0, %dr24; addd,1 0, 7, %dr25; addd,2 %dr10, 0, %dr26 }
         { addd,0 0, COLOR_VALUE, %dr27; addd,1 0, COLOR_BG, %dr28; addd,2 0, 7, %dr29 }
         { call %ctpr1, wbs=12 }
-        { addd,0 %dr10, 8, %dr10; addd,1 %dr12, 7, %dr12; subd,2 %dr11, 1, %dr11; cmpedb,3 %dr11, 1, %pred0 }
+        { subd,0 %dr10, 8, %dr10; addd,1 %dr12, 7, %dr12; subd,2 %dr11, 1, %dr11; cmpedb,3 %dr11, 1, %pred0 }
         { ibranch draw_keys_next ? ~%pred0 }
         { return %ctpr3 }
         { ct %ctpr3 }
