@@ -117,11 +117,11 @@ void NbdExportService::add(const NbdExportRequest& request) {
     if (info.exportName.size() > 4096)
         throw std::runtime_error("export name '" + info.exportName.substr(0, 64) + "...' too long");
     for (const NbdExportInfo& e : impl_->exports) {
-        if (e.id == info.id)
-            throw std::runtime_error("Block export id '" + info.id + "' is already in use");
         if (e.exportName == info.exportName)
             throw std::runtime_error("NBD server already has export named '" + info.exportName +
                                      "'");
+        if (e.id == info.id)
+            throw std::runtime_error("Block export id '" + info.id + "' is already in use");
     }
     if (request.writable && node->readOnly)
         throw std::runtime_error("Cannot export node '" + node->name +

@@ -143,7 +143,7 @@ TEST_F(VmCoreTest, ExportRules) {
         s.add(r);
         FAIL();
     } catch (const std::runtime_error& e) {
-        EXPECT_STREQ(e.what(), "Block export id 'n' is already in use");
+        EXPECT_STREQ(e.what(), "NBD server already has export named 'n'");
     }
     vm::NbdExportRequest w;
     w.nodeName = "n";

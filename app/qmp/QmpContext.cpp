@@ -1,0 +1,124 @@
+#include "app/qmp/QmpContext.h"
+
+#include "app/qmp/QmpError.h"
+
+namespace e2kvm::qmp {
+
+QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachine* m)
+    : nodes(n), nbd(s), machine(m) {
+    registerControlCommands(*this);
+    registerMachineCommands(*this);
+    registerBlockCommands(*this);
+    registerBitmapCommands(*this);
+    registerNbdCommands(*this);
+    nbd.setOnExportDeleted([this](const std::string& id) {
+        emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
+    });
+    if (machine) {
+        machine->setEventHandler([this](const QmpMachineEvent& e) {
+            switch (e.kind) {
+            case QmpMachineEvent::Stop:
+                emitEvent("STOP", Json());
+                break;
+            case QmpMachineEvent::Resume:
+                emitEvent("RESUME", Json());
+                break;
+            case QmpMachineEvent::Reset:
+                emitEvent("RESET", Json::object({{"guest", e.guest}, {"reason", e.reason}}));
+                break;
+            case QmpMachineEvent::Shutdown:
+                emitEvent("SHUTDOWN", Json::object({{"guest", e.guest}, {"reason", e.reason}}));
+                break;
+            }
+        });
+    }
+}
+
+QmpContext::~QmpContext() {
+    nbd.setOnExportDeleted(nullptr);
+    if (machine)
+        machine->setEventHandler(nullptr);
+}
+
+void QmpContext::addCommand(QmpCommand command) {
+    std::string name = command.name;
+    commands_[name] = std::move(command);
+}
+
+const QmpCommand* QmpContext::findCommand(const std::string& name) const {
+    auto it = commands_.find(name);
+    return it == commands_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> QmpContext::commandNames() const {
+    std::vector<std::string> out;
+    for (const auto& [name, c] : commands_)
+        out.push_back(name);
+    return out;
+}
+
+Json QmpContext::execute(const std::string& name, const Json* arguments) {
+    const QmpCommand* c = findCommand(name);
+    if (!c)
+        throw QmpError("The command " + name + " has not been found", "CommandNotFound");
+    if (c->needsMachine && !machine)
+        throw QmpError("No machine");
+    std::lock_guard lock(commandMutex_);
+    return c->handler(*this, arguments);
+}
+
+void QmpContext::setEventSink(std::function<void(const std::string&, const Json&)> sink) {
+    std::lock_guard lock(eventMutex_);
+    sink_ = std::move(sink);
+}
+
+void QmpContext::emitEvent(const std::string& event, Json data) {
+    std::function<void(const std::string&, const Json&)> sink;
+    {
+        std::lock_guard lock(eventMutex_);
+        sink = sink_;
+    }
+    if (sink)
+        sink(event, data);
+}
+
+void QmpContext::setOnQuit(std::function<void()> cb) {
+    std::lock_guard lock(eventMutex_);
+    onQuit_ = std::move(cb);
+}
+
+void QmpContext::markQuit() {
+    std::lock_guard lock(eventMutex_);
+    quitPending_ = true;
+}
+
+bool QmpContext::takeQuitRequest() {
+    std::lock_guard lock(eventMutex_);
+    bool pending = quitPending_;
+    quitPending_ = false;
+    return pending;
+}
+
+void QmpContext::finishQuit() {
+    std::function<void()> cb;
+    {
+        std::lock_guard lock(eventMutex_);
+        if (quit_)
+            return;
+        quit_ = true;
+        cb = onQuit_;
+    }
+    if (machine)
+        machine->quit("host-qmp-quit");
+    else
+        emitEvent("SHUTDOWN", Json::object({{"guest", false}, {"reason", "host-qmp-quit"}}));
+    if (cb)
+        cb();
+}
+
+bool QmpContext::quitRequested() const {
+    std::lock_guard lock(eventMutex_);
+    return quit_;
+}
+
+} // namespace e2kvm::qmp

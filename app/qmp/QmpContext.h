@@ -1,0 +1,85 @@
+#pragma once
+// QmpContext: everything QMP commands act on: the process's block nodes and NBD export
+// service, the machine (null when none runs: machine commands fail with "No machine"), the
+// command table, and the state QMP itself keeps (protocol-only "file" nodes, TLS credential
+// objects). A QmpServer and the GUI's --qmp option both build one.
+#include "app/qmp/Json.h"
+#include "app/qmp/QmpMachine.h"
+#include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/NbdExportService.h"
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace e2kvm::qmp {
+
+class QmpContext;
+using QmpHandler = std::function<Json(QmpContext& ctx, const Json* arguments)>;
+
+struct QmpCommand {
+    std::string name;
+    QmpHandler handler;
+    bool needsMachine = false; // "No machine" without one
+};
+
+class QmpContext {
+public:
+    QmpContext(vm::BlockNodeTable& nodes, vm::NbdExportService& nbd, QmpMachine* machine = nullptr);
+    ~QmpContext();
+    QmpContext(const QmpContext&) = delete;
+    QmpContext& operator=(const QmpContext&) = delete;
+
+    vm::BlockNodeTable& nodes;
+    vm::NbdExportService& nbd;
+    QmpMachine* const machine;
+
+    // The command table: every command of the groups in app/qmp/commands/ is registered by
+    // the constructor; embedders may add their own.
+    void addCommand(QmpCommand command);
+    const QmpCommand* findCommand(const std::string& name) const;
+    std::vector<std::string> commandNames() const;
+
+    // Runs a command (not qmp_capabilities, which sessions handle). Throws QmpError.
+    Json execute(const std::string& name, const Json* arguments);
+
+    // Events go to whoever listens (the QmpServer broadcasts them). Thread-safe.
+    void setEventSink(std::function<void(const std::string& event, const Json& data)> sink);
+    void emitEvent(const std::string& event, Json data);
+
+    // "quit": the command only marks the request; the session, once the reply is sent, calls
+    // finishQuit(), which stops the machine (or reports SHUTDOWN itself without one) and then
+    // calls the embedder's callback, which ends the process or the VM.
+    void setOnQuit(std::function<void()> cb);
+    void markQuit();
+    bool takeQuitRequest();
+    void finishQuit();
+    bool quitRequested() const;
+
+    // Protocol nodes created by blockdev-add {driver: "file"}: node name -> file name.
+    std::map<std::string, std::string> fileNodes;
+    // Format nodes opened on a file node: format node name -> file node name.
+    std::map<std::string, std::string> fileNodeUsers;
+    // TLS credential objects from object-add tls-creds-x509: id -> directory.
+    std::map<std::string, std::string> tlsCreds;
+
+private:
+    std::map<std::string, QmpCommand> commands_;
+    mutable std::mutex eventMutex_;
+    std::function<void(const std::string&, const Json&)> sink_;
+    std::function<void()> onQuit_;
+    bool quit_ = false;
+    bool quitPending_ = false;
+    // Serializes command execution across sessions and servers.
+    std::mutex commandMutex_;
+};
+
+// Registration of the command groups (app/qmp/commands/*.cpp).
+void registerControlCommands(QmpContext& ctx);
+void registerMachineCommands(QmpContext& ctx);
+void registerBlockCommands(QmpContext& ctx);
+void registerBitmapCommands(QmpContext& ctx);
+void registerNbdCommands(QmpContext& ctx);
+
+} // namespace e2kvm::qmp

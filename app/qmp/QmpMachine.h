@@ -1,0 +1,42 @@
+#pragma once
+// QmpMachine: what QMP needs from a running VM (run state, stop/cont/reset/quit, the screen,
+// its disks and its events). RunnerMachine adapts emu::MachineRunner; tests use a fake.
+#include "emu/display/Frame.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace e2kvm::qmp {
+
+struct QmpMachineEvent {
+    enum Kind { Stop, Resume, Reset, Shutdown } kind = Stop;
+    bool guest = false; // RESET/SHUTDOWN: caused by the guest
+    std::string reason; // RESET/SHUTDOWN: QEMU's ShutdownCause name ("host-qmp-quit", ...)
+};
+
+struct QmpMachineDisk {
+    std::string device;   // drive id ("disk0")
+    std::string nodeName; // node of the BlockNodeTable behind it (may be empty)
+};
+
+class QmpMachine {
+public:
+    virtual ~QmpMachine() = default;
+    // QMP RunState name: "prelaunch", "running", "paused", "shutdown", "internal-error".
+    virtual std::string status() const = 0;
+    virtual std::string name() const = 0;
+    virtual void stop() = 0;
+    virtual void cont() = 0;
+    virtual void reset() = 0;
+    // Ends the machine (disks flushed). Reports SHUTDOWN {guest: false, reason} exactly once.
+    virtual void quit(const std::string& reason) = 0;
+    // The newest screen contents, or null if the machine has never drawn.
+    virtual std::shared_ptr<const emu::FrameImage> screen() const = 0;
+    virtual std::vector<QmpMachineDisk> disks() const = 0;
+    // Called on any thread; must not block.
+    virtual void setEventHandler(std::function<void(const QmpMachineEvent&)> handler) = 0;
+};
+
+} // namespace e2kvm::qmp

@@ -1,0 +1,185 @@
+// QMP block node commands: blockdev-add (qcow2, raw and file nodes), blockdev-del,
+// query-named-block-nodes, query-block.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+#include "app/qmp/commands/NodeLookup.h"
+#include "block/BlockError.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+// Options every BlockdevOptions accepts that we take as given (no effect here).
+void ignoreCommonOptions(QmpArgs& a) {
+    a.optEnum("discard", {"ignore", "unmap", "off", "on"});
+    a.optEnum("detect-zeroes", {"off", "on", "unmap"});
+    a.optBool("auto-read-only", false);
+    a.optBool("force-share", false);
+    if (auto cache = a.optObject("cache")) {
+        cache->optBool("direct", false);
+        cache->optBool("no-flush", false);
+        cache->finish();
+    }
+}
+
+// The file name of a "file" BlockdevRef: an inline {driver: file, filename} or the name of a
+// file node added before.
+std::string fileOf(QmpContext& ctx, QmpArgs& a, std::string* fileNode) {
+    const Json& ref = a.require("file");
+    if (ref.isString()) {
+        auto it = ctx.fileNodes.find(ref.asString());
+        if (it == ctx.fileNodes.end())
+            throw QmpError("Cannot find device=" + ref.asString() +
+                           " nor node_name=" + ref.asString());
+        *fileNode = it->first;
+        return it->second;
+    }
+    if (!ref.isObject())
+        a.typeError("file", "object");
+    QmpArgs f(&ref, a.path("file"));
+    std::string driver = f.str("driver");
+    if (driver != "file")
+        throw QmpError("Driver '" + driver + "' is not supported for '" + f.path("driver") +
+                       "' (only 'file')");
+    std::string filename = f.str("filename");
+    f.optStr("node-name");
+    f.optBool("read-only", false);
+    f.optEnum("aio", {"threads", "native", "io_uring"});
+    f.optEnum("locking", {"off", "on", "auto"});
+    ignoreCommonOptions(f);
+    f.finish();
+    return filename;
+}
+
+Json blockdevAdd(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string driver = a.str("driver");
+    std::optional<std::string> nodeName = a.optStr("node-name");
+    bool readOnly = a.optBool("read-only", false);
+    ignoreCommonOptions(a);
+    if (!nodeName)
+        throw QmpError("'node-name' must be specified for the root node");
+    if (ctx.nodes.find(*nodeName) || ctx.fileNodes.count(*nodeName))
+        throw QmpError("Duplicate nodes with node-name='" + *nodeName + "'");
+
+    if (driver == "file") {
+        std::string filename = a.str("filename");
+        a.optEnum("aio", {"threads", "native", "io_uring"});
+        a.optEnum("locking", {"off", "on", "auto"});
+        a.finish();
+        if (access(filename.c_str(), F_OK) != 0)
+            throw QmpError("Could not open '" + filename + "': " + std::strerror(errno));
+        // Validate the name the way a format node would.
+        if (!std::isalpha(static_cast<unsigned char>((*nodeName)[0])))
+            throw QmpError("Invalid node-name: '" + *nodeName + "'");
+        ctx.fileNodes[*nodeName] = filename;
+        return Json::object();
+    }
+    if (driver != "qcow2" && driver != "raw")
+        throw QmpError("Driver '" + driver + "' is not supported by e2kvm (qcow2, raw, file)");
+
+    std::string fileNode;
+    std::string filename = fileOf(ctx, a, &fileNode);
+    if (driver == "qcow2") {
+        if (const Json* backing = a.any("backing"); backing && !backing->isNull())
+            throw QmpError("Parameter 'backing' must be null: backing files are opened from "
+                           "the image header");
+        a.optBool("lazy-refcounts", false);
+        a.ignore({"pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
+                  "overlap-check", "cache-size", "l2-cache-size", "l2-cache-entry-size",
+                  "refcount-cache-size", "cache-clean-interval"});
+    } else {
+        if (a.optUInt("offset").value_or(0) != 0 || a.any("size"))
+            throw QmpError("raw: 'offset' and 'size' are not supported");
+    }
+    a.finish();
+
+    if (auto existing = ctx.nodes.findByFile(filename))
+        throw QmpError("Failed to get \"write\" lock: '" + filename +
+                       "' is already open as node '" + existing->name + "'");
+    try {
+        ctx.nodes.open(filename, driver, readOnly, *nodeName);
+    } catch (const block::BlockError& e) {
+        throw QmpError("Could not open '" + filename + "': " + e.what());
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    if (!fileNode.empty())
+        ctx.fileNodeUsers[*nodeName] = fileNode;
+    return Json::object();
+}
+
+Json blockdevDel(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string name = a.str("node-name");
+    a.finish();
+    if (ctx.fileNodes.count(name)) {
+        for (const auto& [format, file] : ctx.fileNodeUsers)
+            if (file == name)
+                throw QmpError("Node " + name + " is in use");
+        ctx.fileNodes.erase(name);
+        return Json::object();
+    }
+    if (!ctx.nodes.find(name))
+        throw QmpError("Failed to find node with node-name='" + name + "'");
+    if (!ctx.nodes.users(name).empty())
+        throw QmpError("Node " + name + " is in use");
+    try {
+        ctx.nodes.remove(name);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    ctx.fileNodeUsers.erase(name);
+    return Json::object();
+}
+
+Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    a.optBool("flat", false);
+    a.finish();
+    Json list = Json::array();
+    for (const auto& node : ctx.nodes.list())
+        list.push(blockDeviceInfo(ctx, *node));
+    for (const auto& [name, file] : ctx.fileNodes) {
+        Json info = Json::object({{"file", file},
+                                  {"node-name", name},
+                                  {"ro", false},
+                                  {"drv", "file"},
+                                  {"backing_file_depth", 0},
+                                  {"encrypted", false}});
+        list.push(std::move(info));
+    }
+    return list;
+}
+
+Json queryBlock(QmpContext& ctx, const Json* args) {
+    QmpArgs(args).finish();
+    Json list = Json::array();
+    if (!ctx.machine)
+        return list;
+    for (const QmpMachineDisk& d : ctx.machine->disks()) {
+        Json info = Json::object(
+            {{"device", d.device}, {"locked", false}, {"removable", false}, {"type", "unknown"}});
+        if (auto node = ctx.nodes.find(d.nodeName))
+            info.set("inserted", blockDeviceInfo(ctx, *node));
+        list.push(std::move(info));
+    }
+    return list;
+}
+
+} // namespace
+
+void registerBlockCommands(QmpContext& ctx) {
+    ctx.addCommand({"blockdev-add", blockdevAdd});
+    ctx.addCommand({"blockdev-del", blockdevDel});
+    ctx.addCommand({"query-named-block-nodes", queryNamedBlockNodes});
+    ctx.addCommand({"query-block", queryBlock});
+}
+
+} // namespace e2kvm::qmp

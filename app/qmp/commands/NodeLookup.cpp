@@ -1,0 +1,77 @@
+#include "app/qmp/commands/NodeLookup.h"
+
+#include "app/qmp/QmpError.h"
+
+namespace e2kvm::qmp {
+
+std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name) {
+    auto node = ctx.nodes.find(name);
+    if (!node)
+        throw QmpError("Cannot find device=" + name + " nor node_name=" + name);
+    return node;
+}
+
+block::BitmapCatalog& bitmapCatalog(const vm::BlockNode& node) {
+    block::BitmapCatalog* c = node.image->bitmaps();
+    if (!c)
+        throw QmpError("Node '" + node.name + "' (" + node.format +
+                       ") does not support dirty bitmaps");
+    return *c;
+}
+
+std::string blockMessage(const vm::BlockNode& node, const std::exception& e) {
+    std::string m = e.what();
+    std::string prefix = node.image->filename() + ": ";
+    if (m.rfind(prefix, 0) == 0)
+        m.erase(0, prefix.size());
+    return m;
+}
+
+Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
+    block::BlockDriver& img = *node.image;
+    Json image = Json::object(
+        {{"virtual-size", img.size()}, {"filename", node.file}, {"format", node.format}});
+    if (img.clusterSize())
+        image.set("cluster-size", img.clusterSize());
+    if (uint64_t a = img.allocatedBytes())
+        image.set("actual-size", a);
+    image.set("dirty-flag", false);
+    int depth = 0;
+    for (block::BlockDriver* b = img.backing(); b && depth < 1000; b = b->backing())
+        ++depth;
+    Json info = Json::object();
+    info.set("file", node.file);
+    info.set("node-name", node.name);
+    info.set("ro", node.readOnly);
+    info.set("drv", node.format);
+    if (img.backing())
+        info.set("backing_file", img.backing()->filename());
+    info.set("backing_file_depth", depth);
+    info.set("encrypted", false);
+    info.set("detect_zeroes", "off");
+    for (const char* k : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"})
+        info.set(k, 0);
+    info.set("write_threshold", 0);
+    info.set("image", image);
+    info.set("cache", Json::object({{"writeback", true}, {"direct", false}, {"no-flush", false}}));
+    if (block::BitmapCatalog* c = img.bitmaps()) {
+        Json list = Json::array();
+        for (const block::NamedBitmap& b : c->list()) {
+            bool busy = !ctx.nbd.exportsUsingBitmap(node.name, b.name).empty();
+            Json d = Json::object();
+            d.set("name", b.name);
+            d.set("count", b.bitmap ? b.bitmap->dirtyBytes() : 0);
+            d.set("granularity", b.granularity);
+            d.set("recording", b.enabled && !b.inconsistent);
+            d.set("busy", busy);
+            d.set("persistent", b.persistent);
+            if (b.inconsistent)
+                d.set("inconsistent", true);
+            list.push(std::move(d));
+        }
+        info.set("dirty-bitmaps", std::move(list));
+    }
+    return info;
+}
+
+} // namespace e2kvm::qmp

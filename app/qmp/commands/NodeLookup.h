@@ -1,0 +1,22 @@
+#pragma once
+// NodeLookup: what several command groups share: finding a node with QEMU's error wording,
+// its bitmap catalog, and block-layer errors turned into QMP errors.
+#include "app/qmp/Json.h"
+#include "app/qmp/QmpContext.h"
+#include "block/bitmap/BitmapCatalog.h"
+
+#include <memory>
+#include <string>
+
+namespace e2kvm::qmp {
+
+// "Cannot find device=X nor node_name=X" unless the node exists.
+std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name);
+// The node's bitmaps; GenericError if its format keeps none.
+block::BitmapCatalog& bitmapCatalog(const vm::BlockNode& node);
+// A block-layer message without the "file: " prefix the block layer adds.
+std::string blockMessage(const vm::BlockNode& node, const std::exception& e);
+// BlockDeviceInfo of query-named-block-nodes / query-block "inserted".
+Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node);
+
+} // namespace e2kvm::qmp
