@@ -71,10 +71,11 @@ void FramePublisher::publish(int width, int height, const uint32_t* pixels, size
         img.sequence = ++sequence_;
         front_ = b->image;
         for (Listener& l : listeners_) {
-            bool notified = l.seenSequence + 1 < sequence_ || !l.dirty.empty();
             l.dirty = (l.width != width || l.height != height) ? full : l.dirty.united(changed);
-            if (!notified && l.notify)
+            if (!l.notified && l.notify) {
+                l.notified = true;
                 toNotify.push_back(l.notify);
+            }
         }
     }
     for (auto& n : toNotify)
@@ -96,6 +97,7 @@ std::optional<FramePublisher::Taken> FramePublisher::take(int id) {
         l.height = front_->height;
         l.dirty = {};
         l.seenSequence = front_->sequence;
+        l.notified = false;
         return t;
     }
     return std::nullopt;

@@ -58,6 +58,7 @@ private:
         Rect dirty;
         uint64_t seenSequence = 0;
         int width = 0, height = 0;
+        bool notified = false; // told about a frame it has not taken yet
     };
     Buffer* freeBuffer();
 

@@ -77,6 +77,29 @@ TEST(FramePublisher, DropsInsteadOfQueueingAndUnitesDirtyRegions) {
     EXPECT_EQ(notified, 2);
 }
 
+TEST(FramePublisher, LateSubscriberIsNotified) {
+    FramePublisher p;
+    Source s(4, 4);
+    s.publish(p, {0, 0, 4, 4}); // before anyone listens (the machine's blank screen)
+    s.publish(p, {0, 0, 4, 4});
+    int notified = 0;
+    int id = p.subscribe([&] { ++notified; });
+    auto t = p.take(id); // what is already there can be taken at once
+    ASSERT_TRUE(t);
+    EXPECT_TRUE(t->resized);
+    s.paint({1, 1, 1, 1}, 8);
+    s.publish(p, {1, 1, 1, 1});
+    EXPECT_EQ(notified, 1);
+    // Subscribed but never took: still told about the next frame.
+    int notified2 = 0;
+    int id2 = p.subscribe([&] { ++notified2; });
+    s.publish(p, {2, 2, 1, 1});
+    EXPECT_EQ(notified2, 1);
+    EXPECT_EQ(notified, 1); // the first listener has not taken since its notification
+    ASSERT_TRUE(p.take(id2));
+    ASSERT_TRUE(p.take(id));
+}
+
 TEST(FramePublisher, EmptyDirtyListPublishesNothing) {
     FramePublisher p;
     int id = p.subscribe(nullptr);
