@@ -1,0 +1,420 @@
+#include "app/e2kvm-system/SystemOptions.h"
+
+#include "app/qmp/QmpServer.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+namespace e2kvm::sys {
+
+namespace {
+
+std::string lower(std::string s) {
+    for (char& c : s)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// QEMU's boolean option values.
+bool parseBool(const std::string& where, const std::string& key, const std::string& value) {
+    std::string v = lower(value);
+    if (v == "on" || v == "yes" || v == "true" || v == "y")
+        return true;
+    if (v == "off" || v == "no" || v == "false" || v == "n")
+        return false;
+    throw OptionError(where + ": Parameter '" + key + "' expects 'on' or 'off'");
+}
+
+bool validName(const std::string& s) {
+    // QEMU ids: a letter first, then letters, digits, '-', '.', '_'.
+    if (s.empty() || s.size() > 127 || !std::isalpha(static_cast<unsigned char>(s[0])))
+        return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+            return false;
+    return true;
+}
+
+DriveOption parseDrive(const std::string& spec) {
+    const std::string where = "-drive " + spec;
+    DriveOption d;
+    d.spec = spec;
+    std::set<std::string> seen;
+    std::vector<std::pair<std::string, std::string>> items;
+    try {
+        items = splitQemuOpts(spec, "");
+    } catch (const OptionError& e) {
+        throw OptionError(where + ": " + e.what());
+    }
+    for (const auto& [key, value] : items) {
+        if (!seen.insert(key).second)
+            throw OptionError(where + ": Parameter '" + key + "' given twice");
+        if (key == "file") {
+            if (value.empty())
+                throw OptionError(where + ": file= needs a file name");
+            d.file = value;
+        } else if (key == "format") {
+            if (value != "qcow2" && value != "raw")
+                throw OptionError(where + ": invalid format '" + value +
+                                  "' (supported: qcow2, raw)");
+            d.format = value;
+        } else if (key == "readonly") {
+            d.readOnly = parseBool(where, key, value);
+        } else if (key == "if") {
+            if (value == "none")
+                d.attached = false;
+            else if (value != "virtio" && value != "ide" && value != "scsi")
+                throw OptionError(where + ": unsupported interface '" + value +
+                                  "' (the e2k-vm board has one kind of disk; use if=virtio, "
+                                  "ide, scsi or none)");
+        } else if (key == "id") {
+            if (!validName(value))
+                throw OptionError(where + ": Parameter 'id' expects an identifier");
+            d.id = value;
+        } else if (key == "node-name") {
+            if (!validName(value))
+                throw OptionError(where + ": Invalid node-name: '" + value + "'");
+            d.nodeName = value;
+        } else if (key == "media") {
+            if (value != "disk")
+                throw OptionError(where + ": media '" + value + "' is not supported (disk only)");
+        } else {
+            throw OptionError(where + ": Invalid parameter '" + key + "'");
+        }
+    }
+    if (d.file.empty())
+        throw OptionError(where + ": a drive needs file=IMAGE (empty drives are not supported)");
+    return d;
+}
+
+DisplayOptions parseDisplay(const std::string& spec, DisplayOptions current) {
+    const std::string where = "-display " + spec;
+    std::vector<std::pair<std::string, std::string>> items;
+    try {
+        items = splitQemuOpts(spec, "type");
+    } catch (const OptionError& e) {
+        throw OptionError(where + ": " + e.what());
+    }
+    if (items.empty() || items[0].first != "type")
+        throw OptionError(where + ": Parameter 'type' is missing");
+    const std::string& type = items[0].second;
+    if (type == "none") {
+        if (items.size() > 1)
+            throw OptionError(where + ": Invalid parameter '" + items[1].first + "'");
+        current.kind = DisplayKind::None;
+        return current;
+    }
+    if (type != "sdl")
+        throw OptionError(where + ": Display '" + type + "' is not available");
+    current.kind = DisplayKind::Sdl;
+    for (size_t i = 1; i < items.size(); ++i) {
+        const auto& [key, value] = items[i];
+        if (key == "integer-scale")
+            current.integerScale = parseBool(where, key, value);
+        else if (key == "window-close")
+            current.windowClose = parseBool(where, key, value);
+        else if (key == "show-cursor")
+            current.showCursor = parseBool(where, key, value);
+        else if (key == "full-screen")
+            current.fullScreen = parseBool(where, key, value);
+        else if (key == "gl") {
+            if (parseBool(where, key, value))
+                throw OptionError(where + ": OpenGL is not supported by the SDL display");
+        } else
+            throw OptionError(where + ": Invalid parameter '" + key + "'");
+    }
+    return current;
+}
+
+SerialOptions parseSerial(const std::string& spec) {
+    SerialOptions s;
+    if (spec == "stdio" || spec == "mon:stdio") {
+        s.kind = SerialKind::Stdio;
+    } else if (spec == "none" || spec == "null") {
+        s.kind = SerialKind::None;
+    } else if (spec.rfind("file:", 0) == 0) {
+        s.kind = SerialKind::File;
+        s.path = spec.substr(5);
+        if (s.path.empty())
+            throw OptionError("-serial " + spec + ": file: needs a path");
+    } else {
+        std::string backend = spec.substr(0, spec.find(':'));
+        throw OptionError("-serial " + spec + ": '" + backend +
+                          "' is not a supported serial backend (stdio, file:PATH, none)");
+    }
+    return s;
+}
+
+std::string parseName(const std::string& spec) {
+    std::vector<std::pair<std::string, std::string>> items;
+    try {
+        items = splitQemuOpts(spec, "guest");
+    } catch (const OptionError& e) {
+        throw OptionError("-name " + spec + ": " + e.what());
+    }
+    std::string name;
+    for (const auto& [key, value] : items) {
+        if (key == "guest")
+            name = value;
+        else if (key != "process" && key != "debug-threads")
+            throw OptionError("-name " + spec + ": Invalid parameter '" + key + "'");
+    }
+    return name;
+}
+
+} // namespace
+
+OptionEnvironment currentOptionEnvironment() {
+    OptionEnvironment env;
+    const char* x = std::getenv("DISPLAY");
+    const char* w = std::getenv("WAYLAND_DISPLAY");
+    env.haveGraphicalSession = (x && *x) || (w && *w);
+    return env;
+}
+
+std::vector<std::pair<std::string, std::string>> splitQemuOpts(const std::string& text,
+                                                               const std::string& impliedKey) {
+    std::vector<std::pair<std::string, std::string>> out;
+    // Items are split at single commas; ",," stands for a comma inside a value.
+    std::vector<std::string> items;
+    std::string cur;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == ',') {
+            if (i + 1 < text.size() && text[i + 1] == ',') {
+                cur += ',';
+                ++i;
+                continue;
+            }
+            items.push_back(cur);
+            cur.clear();
+            continue;
+        }
+        cur += text[i];
+    }
+    items.push_back(cur);
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string& item = items[i];
+        size_t eq = item.find('=');
+        if (eq == std::string::npos) {
+            if (i == 0 && !impliedKey.empty()) {
+                out.emplace_back(impliedKey, item);
+                continue;
+            }
+            if (item.empty())
+                throw OptionError("empty parameter (stray comma)");
+            throw OptionError("Invalid parameter '" + item + "'");
+        }
+        if (eq == 0)
+            throw OptionError("empty parameter name in '" + item + "'");
+        out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    }
+    return out;
+}
+
+uint64_t parseRamSize(const std::string& spec) {
+    std::string text = spec;
+    if (text.rfind("size=", 0) == 0)
+        text = text.substr(5);
+    auto invalid = [&] { return OptionError("-m " + spec + ": invalid size"); };
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+        throw invalid();
+    size_t i = 0;
+    uint64_t whole = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+        if (whole > (UINT64_MAX - 9) / 10)
+            throw invalid();
+        whole = whole * 10 + uint64_t(text[i] - '0');
+        ++i;
+    }
+    double fraction = 0;
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        double scale = 0.1;
+        size_t start = i;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+            fraction += double(text[i] - '0') * scale;
+            scale /= 10;
+            ++i;
+        }
+        if (i == start)
+            throw invalid();
+    }
+    int shift = 20; // a bare number counts MiB, as qemu-system's -m does
+    if (i < text.size()) {
+        switch (std::toupper(static_cast<unsigned char>(text[i]))) {
+        case 'B':
+            shift = 0;
+            break;
+        case 'K':
+            shift = 10;
+            break;
+        case 'M':
+            shift = 20;
+            break;
+        case 'G':
+            shift = 30;
+            break;
+        case 'T':
+            shift = 40;
+            break;
+        default:
+            throw invalid();
+        }
+        ++i;
+    }
+    if (i != text.size())
+        throw invalid();
+    if (shift == 0 && fraction != 0)
+        throw invalid();
+    // Anything above 2^42 is out of range anyway; stop before the shift overflows.
+    if (whole >= (uint64_t(1) << (62 - shift)))
+        throw OptionError("-m " + spec + ": RAM size must be between 16 MiB and 3 GiB");
+    uint64_t bytes =
+        (whole << shift) + uint64_t(std::ceil(fraction * double(uint64_t(1) << shift)));
+    bytes = (bytes + 8191) & ~uint64_t(8191);
+    if (bytes < kMinRamBytes || bytes > kMaxRamBytes)
+        throw OptionError("-m " + spec + ": RAM size must be between 16 MiB and 3 GiB");
+    return bytes;
+}
+
+SystemOptions parseSystemOptions(const std::vector<std::string>& args,
+                                 const OptionEnvironment& env) {
+    SystemOptions o;
+    bool displayGiven = false, serialGiven = false, nographic = false;
+    std::set<std::string> ids, nodeNames;
+    size_t attached = 0;
+
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg.empty() || arg[0] != '-') {
+            // qemu-system treats a bare file name as the first hard disk.
+            DriveOption d = parseDrive("file=" + arg);
+            d.spec = arg;
+            o.drives.push_back(d);
+            continue;
+        }
+        // Both -opt and --opt, as qemu-system accepts.
+        std::string opt = arg.substr(arg.rfind("--", 0) == 0 ? 2 : 1);
+        auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size())
+                throw OptionError("-" + opt + ": requires an argument");
+            return args[++i];
+        };
+        if (opt == "h" || opt == "help") {
+            o.help = true;
+        } else if (opt == "version") {
+            o.version = true;
+        } else if (opt == "m") {
+            o.ramBytes = parseRamSize(value());
+        } else if (opt == "drive") {
+            o.drives.push_back(parseDrive(value()));
+        } else if (opt == "bios") {
+            o.bios = value();
+            if (o.bios.empty())
+                throw OptionError("-bios: needs a file name");
+        } else if (opt == "kernel") {
+            o.kernel = value();
+            if (o.kernel.empty())
+                throw OptionError("-kernel: needs a file name");
+        } else if (opt == "display") {
+            o.display = parseDisplay(value(), o.display);
+            displayGiven = true;
+        } else if (opt == "full-screen") {
+            o.display.fullScreen = true;
+        } else if (opt == "serial") {
+            const std::string& v = value();
+            if (serialGiven)
+                throw OptionError("-serial " + v + ": the e2k-vm board has one serial port");
+            o.serial = parseSerial(v);
+            serialGiven = true;
+        } else if (opt == "qmp") {
+            const std::string& v = value();
+            try {
+                qmp::parseQmpAddress(v);
+            } catch (const std::exception& e) {
+                throw OptionError("-qmp " + v + ": " + e.what());
+            }
+            o.qmp.push_back(v);
+        } else if (opt == "S") {
+            o.startPaused = true;
+        } else if (opt == "name") {
+            o.name = parseName(value());
+        } else if (opt == "nographic") {
+            nographic = true;
+        } else {
+            throw OptionError("-" + opt + ": invalid option");
+        }
+    }
+
+    if (nographic) {
+        if (displayGiven && o.display.kind != DisplayKind::None)
+            throw OptionError("-nographic cannot be used with -display");
+        o.display.kind = DisplayKind::None;
+        if (!serialGiven)
+            o.serial.kind = SerialKind::Stdio;
+        o.serial.escapeKeys = o.serial.kind == SerialKind::Stdio;
+    } else if (!displayGiven) {
+        o.display.kind = env.haveGraphicalSession ? DisplayKind::Sdl : DisplayKind::None;
+    }
+
+    for (DriveOption& d : o.drives) {
+        if (d.attached) {
+            if (d.id.empty())
+                d.id = "disk" + std::to_string(attached);
+            ++attached;
+        } else if (d.id.empty()) {
+            throw OptionError("-drive " + d.spec + ": if=none needs id=");
+        }
+        if (!ids.insert(d.id).second)
+            throw OptionError("-drive " + d.spec + ": Duplicate ID '" + d.id + "' for drive");
+        if (d.nodeName.empty())
+            d.nodeName = d.id;
+        if (!nodeNames.insert(d.nodeName).second)
+            throw OptionError("-drive " + d.spec + ": Duplicate nodes with node-name='" +
+                              d.nodeName + "'");
+    }
+    if (attached > kMaxAttachedDrives)
+        throw OptionError("-drive " + o.drives.back().spec + ": too many drives (the e2k-vm " +
+                          "board has " + std::to_string(kMaxAttachedDrives) + " block devices)");
+    return o;
+}
+
+SystemOptions parseSystemOptions(int argc, const char* const* argv, const OptionEnvironment& env) {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i)
+        args.emplace_back(argv[i]);
+    return parseSystemOptions(args, env);
+}
+
+std::string usageText() {
+    return "Usage: e2kvm-system [options] [disk_image]\n"
+           "Run an e2k-vm virtual machine (qemu-system compatible options).\n\n"
+           "  -m SIZE                RAM size: MiB, or with a B/K/M/G suffix (16M..3G, "
+           "default 256M)\n"
+           "  -drive file=F[,format=qcow2|raw][,readonly=on][,if=virtio|none][,id=ID]"
+           "[,node-name=N]\n"
+           "                         a disk (repeatable; up to 8 attached); if=none only "
+           "opens the\n"
+           "                         image as a block node for QMP\n"
+           "  -bios ROM              boot ROM image (default: the built demo ROM)\n"
+           "  -kernel ELF            load a static E2K ELF into RAM and start it directly\n"
+           "  -display sdl[,integer-scale=on][,window-close=off][,show-cursor=on]"
+           "[,full-screen=on]\n"
+           "  -display none          no window (default without $DISPLAY/$WAYLAND_DISPLAY)\n"
+           "  -full-screen           start the window in full screen\n"
+           "  -serial stdio|file:PATH|none\n"
+           "                         where the serial port goes (default none)\n"
+           "  -qmp unix:PATH,server=on,wait=off\n"
+           "                         QMP monitor (repeatable; also tcp:HOST:PORT,...)\n"
+           "  -S                     do not start the CPU (QMP 'cont' starts it)\n"
+           "  -name NAME             VM name (window title, QMP query-name)\n"
+           "  -nographic             -display none -serial stdio; Ctrl-A x quits\n"
+           "  -h, --help             this help\n"
+           "  --version              version\n\n"
+           "In the window: Ctrl+Alt+F full screen, Ctrl+Alt+G grab/release keyboard and "
+           "mouse.\n";
+}
+
+} // namespace e2kvm::sys

@@ -1,0 +1,87 @@
+#pragma once
+// SystemOptions: the command line of e2kvm-system in qemu-system's syntax (-m, -drive, -bios,
+// -kernel, -display, -serial, -qmp, -S, -name, -nographic), parsed into plain values.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace e2kvm::sys {
+
+// A bad command line. what() is the qemu-style message without the program name:
+// "-m 7Q: invalid size".
+class OptionError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct DriveOption {
+    std::string spec;     // the -drive argument as given (for messages)
+    std::string file;     // image path
+    std::string format;   // "qcow2", "raw" or "" (probe)
+    std::string id;       // drive id; default "disk<N>" (N counts attached drives)
+    std::string nodeName; // block node name; default = id
+    bool readOnly = false;
+    bool attached = true; // false for if=none: the node exists for QMP, the guest sees no disk
+};
+
+enum class DisplayKind { Sdl, None };
+
+struct DisplayOptions {
+    DisplayKind kind = DisplayKind::None;
+    bool integerScale = false; // scale by whole factors only (sharp pixels)
+    bool windowClose = true;   // closing the window quits (window-close=off ignores it)
+    bool showCursor = false;   // host cursor over the guest picture
+    bool fullScreen = false;   // -full-screen
+};
+
+enum class SerialKind { None, Stdio, File };
+
+struct SerialOptions {
+    SerialKind kind = SerialKind::None;
+    std::string path;        // SerialKind::File
+    bool escapeKeys = false; // -nographic: Ctrl-A x quits, Ctrl-A c is ignored (no monitor)
+};
+
+inline constexpr uint64_t kMinRamBytes = 16ull << 20;
+inline constexpr uint64_t kMaxRamBytes = 3ull << 30;
+inline constexpr size_t kMaxAttachedDrives = 8; // block devices of the e2k-vm board
+
+struct SystemOptions {
+    uint64_t ramBytes = 256ull << 20;
+    std::vector<DriveOption> drives; // command-line order
+    std::string bios;                // "" = the default ROM (unless -kernel is given)
+    std::string kernel;
+    DisplayOptions display;
+    SerialOptions serial;
+    std::vector<std::string> qmp; // -qmp address specs, validated
+    bool startPaused = false;     // -S
+    std::string name;             // -name
+    bool help = false;
+    bool version = false;
+};
+
+// Environment facts the defaults depend on.
+struct OptionEnvironment {
+    bool haveGraphicalSession = false; // $DISPLAY or $WAYLAND_DISPLAY set
+};
+OptionEnvironment currentOptionEnvironment();
+
+// Parses argv[1..argc) (argv[0] is not read). Throws OptionError.
+SystemOptions parseSystemOptions(int argc, const char* const* argv, const OptionEnvironment& env);
+SystemOptions parseSystemOptions(const std::vector<std::string>& args,
+                                 const OptionEnvironment& env);
+
+// -m's value: a number of MiB, or a size with a B/K/M/G/T suffix (fractions allowed, "1.5G"),
+// optionally as "size=...". Rounded up to 8 KiB. Throws OptionError("invalid size") and
+// range errors.
+uint64_t parseRamSize(const std::string& text);
+
+// Splits QEMU option syntax "a=1,b=2" into key/value pairs (",," is a literal comma). A
+// leading item without '=' gets `impliedKey` (or is an error when that is empty).
+std::vector<std::pair<std::string, std::string>> splitQemuOpts(const std::string& text,
+                                                               const std::string& impliedKey);
+
+std::string usageText();
+
+} // namespace e2kvm::sys

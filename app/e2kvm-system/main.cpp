@@ -1,0 +1,276 @@
+// e2kvm-system: run one e2k-vm virtual machine with qemu-system's command line: disks opened
+// as block nodes that QMP, NBD exports and the guest share, an SDL window or none, the serial
+// port on stdio or a file, and QMP monitors.
+#include "app/e2kvm-system/DefaultRom.h"
+#include "app/e2kvm-system/SerialConsole.h"
+#include "app/e2kvm-system/ShutdownRequest.h"
+#include "app/e2kvm-system/SignalWatcher.h"
+#include "app/e2kvm-system/SystemMachine.h"
+#include "app/e2kvm-system/SystemOptions.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpServer.h"
+#include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/NbdExportService.h"
+#include "block/ImageOpen.h"
+#include "emu/machine/MachineRunner.h"
+
+#ifdef E2KVM_HAVE_SDL
+#include "app/e2kvm-system/SdlDisplay.h"
+#endif
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace e2kvm;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& message) {
+    std::fprintf(stderr, "e2kvm-system: %s\n", message.c_str());
+    std::exit(EXIT_FAILURE);
+}
+
+void warn(const std::string& message) {
+    std::fprintf(stderr, "e2kvm-system: %s\n", message.c_str());
+}
+
+// E2KVM_TRACE_FIRST_FRAME=1: one stderr line when the first guest frame is out (published
+// without a window, on screen with one), timed from the start of main().
+class FirstFrameTrace {
+public:
+    explicit FirstFrameTrace(Clock::time_point start) : start_(start) {
+        const char* v = std::getenv("E2KVM_TRACE_FIRST_FRAME");
+        enabled_ = v && std::strcmp(v, "1") == 0;
+    }
+    bool enabled() const { return enabled_; }
+    void hit(const char* what) {
+        if (!enabled_ || done_.exchange(true))
+            return;
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
+        std::fprintf(stderr, "e2kvm-system: first frame %s after %.1f ms\n", what, ms);
+    }
+
+private:
+    Clock::time_point start_;
+    bool enabled_ = false;
+    std::atomic<bool> done_{false};
+};
+
+void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
+                std::vector<qmp::QmpMachineDisk>& qmpDisks) {
+    for (const sys::DriveOption& d : o.drives) {
+        std::shared_ptr<vm::BlockNode> node;
+        try {
+            if (d.format.empty() && block::probeFormat(d.file) == "raw")
+                warn("WARNING: Image format was not specified for '" + d.file +
+                     "' and probing guessed raw.\n"
+                     "         Automatically detecting the format is dangerous for raw "
+                     "images, write operations on block 0 will be restricted.\n"
+                     "         Specify the 'raw' format explicitly to remove the "
+                     "restrictions.");
+            node = nodes.open(d.file, d.format, d.readOnly, d.nodeName);
+        } catch (const std::exception& e) {
+            die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+        }
+        if (!d.attached)
+            continue;
+        config.disks.push_back({d.id, node->image, d.readOnly || node->readOnly});
+        qmpDisks.push_back({d.id, node->name});
+        nodes.setUser(node->name, "drive '" + d.id + "'", true);
+    }
+}
+
+int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
+    sys::ShutdownRequest shutdown;
+    sys::SignalWatcher signals(shutdown);
+    FirstFrameTrace trace(start);
+
+    vm::BlockNodeTable nodes;
+    vm::NbdExportService nbd(nodes);
+
+    emu::MachineConfig config;
+    config.name = o.name.empty() ? "e2k-vm" : o.name;
+    config.ramBytes = o.ramBytes;
+    config.kernelPath = o.kernel;
+    config.biosPath = o.bios;
+    if (config.biosPath.empty() && config.kernelPath.empty()) {
+        std::vector<std::string> looked;
+        config.biosPath = sys::findDefaultRom(&looked);
+        if (config.biosPath.empty()) {
+            std::string where;
+            for (const std::string& l : looked)
+                where += (where.empty() ? "" : ", ") + l;
+            die("no boot ROM found (looked for " + where + "); give one with -bios");
+        }
+    }
+    std::vector<qmp::QmpMachineDisk> qmpDisks;
+    openDrives(o, nodes, config, qmpDisks);
+
+    std::unique_ptr<sys::SerialConsole> serial;
+    try {
+        serial = std::make_unique<sys::SerialConsole>(o.serial);
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
+
+    std::unique_ptr<emu::MachineRunner> runner;
+    try {
+        runner = std::make_unique<emu::MachineRunner>(config);
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
+    if (o.serial.kind != sys::SerialKind::None)
+        runner->setSerialOutput(
+            [s = serial.get()](const char* data, size_t len) { s->write(data, len); });
+
+    auto machine = std::make_unique<sys::SystemMachine>(*runner, qmpDisks, o.name);
+    auto qmpContext = std::make_unique<qmp::QmpContext>(nodes, nbd, machine.get());
+    qmpContext->setOnQuit([&shutdown] { shutdown.request(sys::ShutdownCause::QmpQuit); });
+    std::vector<std::unique_ptr<qmp::QmpServer>> qmpServers;
+    for (const std::string& spec : o.qmp) {
+        auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
+        try {
+            server->listen(qmp::parseQmpAddress(spec));
+        } catch (const std::exception& e) {
+            die("-qmp " + spec + ": " + e.what());
+        }
+        qmpServers.push_back(std::move(server));
+    }
+
+#ifdef E2KVM_HAVE_SDL
+    std::unique_ptr<sys::SdlDisplay> display;
+    if (o.display.kind == sys::DisplayKind::Sdl) {
+        sys::SdlDisplayOptions so;
+        so.name = o.name;
+        so.integerScale = o.display.integerScale;
+        so.windowClose = o.display.windowClose;
+        so.showCursor = o.display.showCursor;
+        so.fullScreen = o.display.fullScreen;
+        try {
+            display = std::make_unique<sys::SdlDisplay>(runner->display(), runner->input(), so);
+        } catch (const std::exception& e) {
+            die(std::string("-display sdl: ") + e.what());
+        }
+        display->setOnFirstPresent([&trace] { trace.hit("on screen"); });
+        if (o.startPaused)
+            display->setStatus("Stopped");
+    }
+#else
+    if (o.display.kind == sys::DisplayKind::Sdl)
+        die("-display sdl: this e2kvm-system was built without SDL2");
+#endif
+    int traceListener = 0;
+    if (trace.enabled() && o.display.kind == sys::DisplayKind::None) {
+        emu::FramePublisher& frames = runner->display();
+        traceListener = frames.subscribe([&trace] { trace.hit("published"); });
+    }
+
+    const bool canRecover = !o.qmp.empty() || o.display.kind != sys::DisplayKind::None;
+    machine->setObserver([&](const emu::MachineEvent& e) {
+        switch (e.kind) {
+        case emu::MachineEvent::Shutdown:
+            if (e.detail == "guest-shutdown")
+                shutdown.request(sys::ShutdownCause::GuestPowerOff);
+            break;
+        case emu::MachineEvent::Error:
+            warn("guest stopped: " + e.detail);
+            if (!canRecover)
+                shutdown.request(sys::ShutdownCause::Failure, "guest stopped: " + e.detail);
+            break;
+#ifdef E2KVM_HAVE_SDL
+        case emu::MachineEvent::Stop:
+            if (display)
+                display->setStatus("Stopped");
+            break;
+        case emu::MachineEvent::Resume:
+            if (display)
+                display->setStatus("");
+            break;
+#endif
+        default:
+            break;
+        }
+    });
+
+    for (auto& s : qmpServers)
+        s->start();
+    runner->start(o.startPaused);
+    serial->startInput([r = runner.get()](const std::string& bytes) { r->serialInput(bytes); },
+                       [&shutdown] { shutdown.request(sys::ShutdownCause::ConsoleEscape); });
+
+#ifdef E2KVM_HAVE_SDL
+    if (display) {
+        shutdown.setWake([d = display.get()] { d->stop(); });
+        try {
+            if (display->run() == sys::SdlDisplay::Exit::Closed)
+                shutdown.request(sys::ShutdownCause::WindowClosed);
+        } catch (const std::exception& e) {
+            shutdown.request(sys::ShutdownCause::Failure, std::string("display: ") + e.what());
+        }
+        shutdown.setWake(nullptr);
+    }
+#endif
+    sys::Shutdown why = shutdown.wait();
+    serial->stop();
+    if (!why.detail.empty())
+        warn(why.detail);
+
+    // The host ends the machine for its own reason (the QMP quit command already did).
+    if (why.cause != sys::ShutdownCause::QmpQuit)
+        machine->quit(sys::shutdownReason(why.cause));
+    if (traceListener)
+        runner->display().unsubscribe(traceListener);
+    // Last words to the QMP clients (SHUTDOWN), then the NBD exports, the window, the machine
+    // (disks flushed) and finally the images (dirty bitmaps stored).
+    for (auto& s : qmpServers)
+        s->stop();
+    qmpServers.clear();
+    qmpContext.reset();
+    nbd.stop();
+#ifdef E2KVM_HAVE_SDL
+    display.reset();
+#endif
+    machine.reset();
+    runner.reset();
+    for (const std::shared_ptr<vm::BlockNode>& n : nodes.list()) {
+        for (const std::string& user : nodes.users(n->name))
+            nodes.setUser(n->name, user, false);
+        try {
+            if (!n->image->readOnly())
+                n->image->flush();
+        } catch (const std::exception& e) {
+            warn("flushing '" + n->file + "': " + e.what());
+        }
+        nodes.remove(n->name);
+    }
+    return why.cause == sys::ShutdownCause::Failure ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Clock::time_point start = Clock::now();
+    sys::SignalWatcher::block();
+    sys::SystemOptions options;
+    try {
+        options = sys::parseSystemOptions(argc, argv, sys::currentOptionEnvironment());
+    } catch (const sys::OptionError& e) {
+        die(e.what());
+    }
+    if (options.help) {
+        std::fputs(sys::usageText().c_str(), stdout);
+        return EXIT_SUCCESS;
+    }
+    if (options.version) {
+        std::printf("e2kvm-system version %s\n", E2KVM_VERSION);
+        return EXIT_SUCCESS;
+    }
+    return runSystem(options, start);
+}
