@@ -69,6 +69,8 @@ public:
     virtual uint64_t allocatedBytes() const { return 0; }
     // The backing image, if any (owned by this driver).
     virtual BlockDriver* backing() const { return nullptr; }
+    // The file LayerExtent::hostOffset points into (a qcow2 external data file, or this image).
+    virtual std::string dataFilename() const { return filename(); }
     // Cluster size for formats that have one, else 0.
     virtual uint32_t clusterSize() const { return 0; }
     // Format details for `info` (qcow2 header fields, backing names, bitmaps...).

@@ -22,6 +22,7 @@ struct Qcow2Description {
     bool corrupt = false;
     bool extendedL2 = false;
     std::optional<std::string> dataFile; // external data file name
+    bool externalDataFile = false;       // the external data file feature bit is set
     bool dataFileRaw = false;
     std::vector<BitmapDescription> bitmaps;
 };

@@ -13,6 +13,9 @@ struct OpenOptions {
     std::string format;     // "" = probe
     bool readOnly = true;
     bool openBacking = true; // false: do not open the backing file (rebase -u, info of one layer)
+    // false: do not open a qcow2 external data file (info needs the metadata only); reads and
+    // writes of guest data then fail.
+    bool openDataFile = true;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };

@@ -13,6 +13,7 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.format = req.format;
     options.readOnly = !req.writable;
     options.openBacking = req.openBacking;
+    options.openDataFile = req.openDataFile;
     if (req.format.empty()) {
         options.format = block::probeFormat(path);
         if (req.writable && options.format == "raw")

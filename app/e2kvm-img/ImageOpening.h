@@ -12,6 +12,7 @@ struct OpenRequest {
     std::string format; // "" = probe
     bool writable = false;
     bool openBacking = true;
+    bool openDataFile = true; // false: metadata only (info)
 };
 
 std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path, const OpenRequest& req);

@@ -32,10 +32,10 @@ JsonValue qcow2Data(const block::Qcow2Description& q) {
     JsonValue d = JsonValue::object();
     bool v3 = q.compat != "0.10";
     d.set("compat", q.compat);
-    if (q.dataFile) {
+    if (q.dataFile)
         d.set("data-file", *q.dataFile);
+    if (q.externalDataFile)
         d.set("data-file-raw", q.dataFileRaw);
-    }
     if (v3) {
         d.set("extended-l2", q.extendedL2);
         d.set("lazy-refcounts", q.lazyRefcounts);
@@ -65,6 +65,7 @@ LayerInfo describeLayer(const std::string& path, const std::string& format) {
     OpenRequest req;
     req.format = format;
     req.openBacking = false;
+    req.openDataFile = false;
     std::unique_ptr<block::BlockDriver> image = openForCommand(path, req);
     LayerInfo info;
     block::ImageDescription& desc = info.desc;

@@ -131,7 +131,7 @@ int runMap(int argc, char** argv) {
         if (e.hostOffset) {
             next.hasOffset = true;
             next.offset = *e.hostOffset;
-            next.filename = e.layer ? e.layer->filename() : image->filename();
+            next.filename = e.layer ? e.layer->dataFilename() : image->dataFilename();
         }
         offset += e.length;
         if (mergeable(curr, next)) {

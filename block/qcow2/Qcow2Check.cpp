@@ -144,9 +144,16 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
         return;
     }
     uint64_t nextContiguous = 0;
-    for (uint64_t e : t) {
-        switch (clusterType(e, h_.zeroFlagValid())) {
+    const bool external = h_.hasDataFile();
+    for (size_t index = 0; index < t.size(); ++index) {
+        uint64_t e = t[index];
+        switch (h_.typeOf(e)) {
         case ClusterType::Compressed: {
+            if (external) {
+                msg("ERROR compressed cluster %zu with data file, entry=0x%" PRIx64, index, e);
+                ++r_.corruptions;
+                break;
+            }
             if (e & kOflagCopied) {
                 msg("ERROR: coffset=0x%" PRIx64
                     ": copied flag must never be set for compressed clusters",
@@ -173,7 +180,7 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
                 nextContiguous = off + cs_;
             }
             if (off & (cs_ - 1)) {
-                if (clusterType(e, true) == ClusterType::ZeroAlloc)
+                if (h_.typeOf(e) == ClusterType::ZeroAlloc)
                     msg("ERROR offset=%" PRIx64
                         ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
                         off);
@@ -183,7 +190,8 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
                         off);
                 ++r_.corruptions;
             }
-            ref_->add(off, cs_);
+            if (!external) // data clusters in an external data file have no refcounts
+                ref_->add(off, cs_);
             break;
         }
         default:
@@ -406,14 +414,15 @@ void Checker::checkCopied(bool fix) {
             continue;
         }
         for (uint64_t j = 0; j < t.size(); ++j) {
-            ClusterType type = clusterType(t[j], h_.zeroFlagValid());
+            ClusterType type = h_.typeOf(t[j]);
             if (type != ClusterType::Normal && type != ClusterType::ZeroAlloc)
                 continue;
             uint64_t off = t[j] & kL2OffsetMask;
             if (off & (cs_ - 1))
                 continue;
             try {
-                rc = stored().get(off >> cb_);
+                // An external data file's clusters are owned by this image alone.
+                rc = h_.hasDataFile() ? 1 : stored().get(off >> cb_);
             } catch (const BlockError&) {
                 continue;
             }

@@ -6,7 +6,10 @@
 #include "Qcow2Image.h"
 #include "Qcow2Refcounts.h"
 
+#include <algorithm>
 #include <bit>
+#include <memory>
+#include <vector>
 
 namespace e2kvm::block {
 
@@ -30,8 +33,14 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
         throwError(EINVAL, path,
                    "Lazy refcounts only supported with compatibility level 1.1 and above "
                    "(use compat=1.1 or greater)");
-    if (!o.dataFile.empty() || o.dataFileRaw)
-        throwError(ENOTSUP, path, "external data files are not supported yet");
+    if (o.dataFileRaw && o.dataFile.empty())
+        throwError(EINVAL, path, "data-file-raw requires data-file");
+    if (!v3 && !o.dataFile.empty())
+        throwError(EINVAL, path,
+                   "External data files are only supported with compatibility level 1.1 and "
+                   "above (use version=v3 or greater)");
+    if (o.dataFileRaw && !o.backingFile.empty())
+        throwError(EINVAL, path, "Backing file and data-file-raw cannot be used at the same time");
     if (o.extendedL2)
         throwError(ENOTSUP, path, "extended L2 entries are not supported yet");
     if (!o.compressionType.empty() && o.compressionType != "zlib")
@@ -44,6 +53,36 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
         throwError(EINVAL, path, "Backing format cannot be used without backing file");
     if (o.backingFile.size() > kMaxBackingNameLength)
         throwError(EINVAL, path, "Backing file name too long");
+}
+
+// Creates the external data file, or keeps an existing one with its contents (qemu-img 7.2
+// would truncate it to zero bytes, losing the disk it is meant to describe). It is grown to
+// the virtual size if shorter; preallocation applies to the bytes it did not have.
+void prepareDataFile(const std::string& imagePath, const CreateOptions& o, uint64_t size) {
+    std::string path = resolveBackingPath(imagePath, o.dataFile);
+    std::unique_ptr<HostFile> f;
+    try {
+        f = std::make_unique<HostFile>(path, HostFile::Mode::ReadWrite);
+    } catch (const BlockError& e) {
+        if (e.errnoValue() != ENOENT)
+            throw;
+        f = std::make_unique<HostFile>(path, HostFile::Mode::Create);
+    }
+    uint64_t had = f->size();
+    if (had >= size)
+        return;
+    f->truncate(size);
+    if (o.preallocation == Preallocation::Falloc && !f->preallocate(had, size - had))
+        throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
+    if (o.preallocation == Preallocation::Full) {
+        static const std::vector<uint8_t> zeros(1 << 20, 0);
+        for (uint64_t p = had; p < size;) {
+            uint64_t k = std::min<uint64_t>(size - p, zeros.size());
+            f->write(p, std::span(zeros.data(), size_t(k)));
+            p += k;
+        }
+    }
+    f->sync();
 }
 
 } // namespace
@@ -67,6 +106,8 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
     }
     if (size % 512)
         throwError(EINVAL, path, "Image size must be a multiple of 512 bytes");
+    if (!o.dataFile.empty())
+        prepareDataFile(path, o, size);
 
     Qcow2Header h;
     h.version = v3 ? 3 : 2;
@@ -76,6 +117,12 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
     h.compatible = o.lazyRefcounts ? kCompatLazyRefcounts : 0;
     h.backingFile = o.backingFile;
     h.backingFormat = o.backingFormat;
+    if (!o.dataFile.empty()) {
+        h.dataFile = o.dataFile;
+        h.incompatible |= kIncompatDataFile;
+        if (o.dataFileRaw)
+            h.autoclear |= kAutoclearDataFileRaw;
+    }
     const uint64_t cs = h.clusterSize();
     h.refTableOffset = cs;
     h.refTableClusters = 1;
@@ -115,13 +162,18 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
         f.write(0, hdr);
         f.sync();
     }
-    if (o.preallocation != Preallocation::Off) {
+    // A raw data file is mapped whole from the start (QEMU does the same), so that every
+    // cluster reads from it.
+    Preallocation prealloc = o.preallocation;
+    if (o.dataFileRaw && prealloc == Preallocation::Off)
+        prealloc = Preallocation::Metadata;
+    if (prealloc != Preallocation::Off) {
         OpenOptions oo;
         oo.format = "qcow2";
         oo.readOnly = false;
         oo.openBacking = false;
         Qcow2Driver d(path, oo);
-        d.preallocate(o.preallocation);
+        d.preallocate(prealloc);
         d.flush();
     }
 }

@@ -60,6 +60,13 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     cb_ = h_.clusterBits;
     l2Entries_ = h_.l2Entries();
     size_ = h_.size;
+    external_ = h_.hasDataFile();
+    externalRaw_ = external_ && h_.dataFileRaw();
+    if (external_ && !o.readOnly && h_.nbSnapshots)
+        throwError(ENOTSUP, path,
+                   "internal snapshots are not supported on an image with an external data "
+                   "file; open it read-only");
+    openDataFile(o);
     l2Cache_ = Qcow2L2Cache(size_t(std::max<uint64_t>(16, (32ull << 20) / cs_)));
 
     std::vector<uint8_t> raw(size_t(h_.l1Size) * 8);
@@ -86,9 +93,10 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     if (!o.readOnly) {
         bool rewrite = false;
         // Autoclear features we do not keep consistent must be cleared (Qcow2Bitmaps keeps
-        // the bitmaps one).
-        if (h_.autoclear & ~kAutoclearBitmaps) {
-            h_.autoclear &= kAutoclearBitmaps;
+        // the bitmaps one; zero writes and discards keep a raw data file raw).
+        const uint64_t kept = kAutoclearBitmaps | (external_ ? kAutoclearDataFileRaw : 0);
+        if (h_.autoclear & ~kept) {
+            h_.autoclear &= kept;
             rewrite = true;
         }
         if (h_.incompatible & kIncompatDirty) {
@@ -121,6 +129,39 @@ Qcow2Driver::~Qcow2Driver() {
         std::fprintf(stderr, "warning: %s: could not save dirty bitmaps: %s\n", filename().c_str(),
                      e.what());
     }
+}
+
+void Qcow2Driver::openDataFile(const OpenOptions& o) {
+    if (!external_)
+        return;
+    dataFilePath_ = resolveBackingPath(filename(), *h_.dataFile);
+    if (!o.openDataFile)
+        return;
+    try {
+        dataFile_ = std::make_unique<HostFile>(
+            dataFilePath_, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
+    } catch (const BlockError& e) {
+        throwError(e.errnoValue(), filename(),
+                   std::string("Could not open data file: ") + e.what());
+    }
+}
+
+HostFile& Qcow2Driver::data() {
+    if (!external_)
+        return file_;
+    if (!dataFile_)
+        throwError(EIO, filename(), "the external data file '" + dataFilePath_ + "' is not open");
+    return *dataFile_;
+}
+
+std::string Qcow2Driver::dataFilename() const {
+    return external_ ? dataFilePath_ : filename();
+}
+
+void Qcow2Driver::syncAll() {
+    if (dataFile_)
+        dataFile_->sync();
+    file_.sync();
 }
 
 BitmapCatalog* Qcow2Driver::bitmaps() {
@@ -168,7 +209,8 @@ void Qcow2Driver::describe(ImageDescription& out) const {
     q.corrupt = (h_.incompatible & kIncompatCorrupt) != 0;
     q.extendedL2 = (h_.incompatible & kIncompatExtendedL2) != 0;
     q.dataFile = h_.dataFile;
-    q.dataFileRaw = (h_.autoclear & kAutoclearDataFileRaw) != 0;
+    q.externalDataFile = external_;
+    q.dataFileRaw = externalRaw_;
     if (bitmaps_)
         bitmaps_->describe(q.bitmaps);
     out.qcow2 = q;
@@ -244,6 +286,11 @@ void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const 
         throwError(EIO, filename(),
                    "L2 entry for guest offset " + hex(cluster << cb_) +
                        " has unaligned host offset " + hex(hostOffset));
+    if (external_ && hostOffset != (cluster << cb_))
+        throwError(EIO, filename(),
+                   "L2 entry for guest offset " + hex(cluster << cb_) +
+                       " points to data file offset " + hex(hostOffset) +
+                       "; with an external data file both must be equal (L2 entry corrupted)");
 }
 
 Qcow2Driver::Table Qcow2Driver::loadL2(uint64_t offset, uint64_t l1Index) {
@@ -272,17 +319,21 @@ uint64_t Qcow2Driver::l2Entry(uint64_t cluster) {
 }
 
 Qcow2Driver::Run Qcow2Driver::mapRun(uint64_t cluster, uint64_t maxClusters, bool forWrite) {
-    const bool zv = h_.zeroFlagValid();
     Run r;
     r.entry = l2Entry(cluster);
-    r.type = clusterType(r.entry, zv);
+    r.type = h_.typeOf(r.entry);
     r.copied = (r.entry & kOflagCopied) != 0;
     r.clusters = 1;
     const bool hasOffset = r.type == ClusterType::Normal || r.type == ClusterType::ZeroAlloc;
     if (hasOffset)
         checkEntryOffset(r.entry & kL2OffsetMask, cluster);
-    if (r.type == ClusterType::Compressed)
+    if (r.type == ClusterType::Compressed) {
+        if (external_)
+            throwError(EIO, filename(),
+                       "compressed cluster at guest offset " + hex(cluster << cb_) +
+                           " in an image with an external data file (L2 entry corrupted)");
         return r;
+    }
     uint64_t c = cluster + 1;
     while (r.clusters < maxClusters) {
         uint64_t l1i = c / l2Entries_;
@@ -293,7 +344,7 @@ Qcow2Driver::Run Qcow2Driver::mapRun(uint64_t cluster, uint64_t maxClusters, boo
         uint64_t stop = std::min(l2Entries_, idx + (maxClusters - r.clusters));
         for (; idx < stop; ++idx, ++c) {
             uint64_t e = t ? (*t)[idx] : 0;
-            if (clusterType(e, zv) != r.type)
+            if (h_.typeOf(e) != r.type)
                 return r;
             if (hasOffset) {
                 if ((e & kL2OffsetMask) != (r.entry & kL2OffsetMask) + (r.clusters << cb_))
@@ -357,7 +408,7 @@ void Qcow2Driver::readCompressed(uint64_t entry, std::span<uint8_t> cluster) {
 }
 
 void Qcow2Driver::readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out) {
-    switch (clusterType(entry, h_.zeroFlagValid())) {
+    switch (h_.typeOf(entry)) {
     case ClusterType::Unallocated:
         readBacking(cluster << cb_, out);
         break;
@@ -366,7 +417,7 @@ void Qcow2Driver::readOldCluster(uint64_t entry, uint64_t cluster, std::span<uin
         std::memset(out.data(), 0, out.size());
         break;
     case ClusterType::Normal:
-        file_.read(entry & kL2OffsetMask, out);
+        data().read(entry & kL2OffsetMask, out);
         break;
     case ClusterType::Compressed:
         readCompressed(entry, out);
@@ -375,7 +426,9 @@ void Qcow2Driver::readOldCluster(uint64_t entry, uint64_t cluster, std::span<uin
 }
 
 void Qcow2Driver::releaseEntry(uint64_t entry, std::vector<uint64_t>* freed) {
-    switch (clusterType(entry, h_.zeroFlagValid())) {
+    if (external_)
+        return; // data clusters in an external data file have no refcounts
+    switch (h_.typeOf(entry)) {
     case ClusterType::Normal:
     case ClusterType::ZeroAlloc:
         rc_->decrement((entry & kL2OffsetMask) >> cb_, 1, freed);
@@ -392,13 +445,13 @@ void Qcow2Driver::releaseEntry(uint64_t entry, std::vector<uint64_t>* freed) {
     }
 }
 
-void Qcow2Driver::punchFreed(std::vector<uint64_t>& freed) {
+void Qcow2Driver::punchFreed(HostFile& f, std::vector<uint64_t>& freed) {
     std::sort(freed.begin(), freed.end());
     for (size_t i = 0; i < freed.size();) {
         size_t j = i + 1;
         while (j < freed.size() && freed[j] == freed[j - 1] + 1)
             ++j;
-        file_.punchHole(freed[i] << cb_, uint64_t(j - i) << cb_);
+        f.punchHole(freed[i] << cb_, uint64_t(j - i) << cb_);
         i = j;
     }
     freed.clear();
@@ -418,7 +471,7 @@ void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
         {
             std::lock_guard lock(meta_);
             r = mapRun(c, (in + remaining + cs_ - 1) >> cb_, false);
-            if (r.type == ClusterType::Normal)
+            if (r.type == ClusterType::Normal && !external_)
                 checkInsideFile((r.entry & kL2OffsetMask) + in,
                                 std::min((r.clusters << cb_) - in, remaining));
         }
@@ -433,7 +486,7 @@ void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
             std::memset(out.data(), 0, out.size());
             break;
         case ClusterType::Normal:
-            file_.read((r.entry & kL2OffsetMask) + in, out);
+            data().read((r.entry & kL2OffsetMask) + in, out);
             break;
         case ClusterType::Compressed:
             cbuf.resize(cs_);
@@ -453,7 +506,7 @@ void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigne
         writeImpl(offset, buf);
     }
     if (writeFlags & WriteFua)
-        file_.sync();
+        syncAll();
 }
 
 void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
@@ -474,10 +527,12 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
         if (r.type == ClusterType::Normal && r.copied) {
             uint64_t n = std::min((r.clusters << cb_) - in, remaining);
             uint64_t host = (r.entry & kL2OffsetMask) + in;
-            checkNoMetadataOverlap(host, n);
-            checkInsideFile(host, n);
+            if (!external_) {
+                checkNoMetadataOverlap(host, n);
+                checkInsideFile(host, n);
+            }
             lock.unlock();
-            file_.write(host, buf.subspan(done, size_t(n)));
+            data().write(host, buf.subspan(done, size_t(n)));
             done += size_t(n);
             continue;
         }
@@ -498,15 +553,20 @@ void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c
     uint64_t i0 = c % l2Entries_;
     std::vector<uint64_t> old(t->begin() + long(i0), t->begin() + long(i0 + n));
     // Preallocated zero clusters that are ours alone (and contiguous) are written in place.
-    bool reuse = clusterType(old[0], h_.zeroFlagValid()) == ClusterType::ZeroAlloc &&
-                 (old[0] & kOflagCopied);
+    bool reuse = h_.typeOf(old[0]) == ClusterType::ZeroAlloc && (old[0] & kOflagCopied);
     for (uint64_t i = 1; reuse && i < n; ++i)
-        reuse = clusterType(old[i], true) == ClusterType::ZeroAlloc && (old[i] & kOflagCopied) &&
+        reuse = h_.typeOf(old[i]) == ClusterType::ZeroAlloc && (old[i] & kOflagCopied) &&
                 (old[i] & kL2OffsetMask) == (old[0] & kL2OffsetMask) + (i << cb_);
-    uint64_t host = reuse ? (old[0] & kL2OffsetMask) : rc_->allocate(n) << cb_;
+    // An external data file maps guest offsets 1:1 and has no refcounts.
+    if (external_)
+        reuse = true;
+    uint64_t host = external_ ? c << cb_
+                    : reuse   ? (old[0] & kL2OffsetMask)
+                              : rc_->allocate(n) << cb_;
     t.reset();
     try {
-        checkNoMetadataOverlap(host, n << cb_);
+        if (!external_)
+            checkNoMetadataOverlap(host, n << cb_);
     } catch (...) {
         if (!reuse)
             rc_->decrement(host >> cb_, n);
@@ -543,6 +603,7 @@ void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c
 void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
                                    std::span<const uint8_t> data, uint64_t host,
                                    const std::vector<uint64_t>& old) {
+    HostFile& dest = this->data();
     const uint64_t end = in + data.size(); // relative to the first cluster
     size_t consumed = 0;
     uint64_t firstFull = 0;
@@ -552,7 +613,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
     auto oldIsZero = [&](uint64_t entry, uint64_t cluster) {
         if (cs_ < 8192)
             return false;
-        switch (clusterType(entry, h_.zeroFlagValid())) {
+        switch (h_.typeOf(entry)) {
         case ClusterType::ZeroPlain:
         case ClusterType::ZeroAlloc:
             return true;
@@ -565,10 +626,10 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
     if ((in != 0 || end < cs_) && oldIsZero(old[0], c)) {
         size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
         if (in)
-            file_.zeroRange(host, in);
-        file_.write(host + in, data.first(take));
+            dest.zeroRange(host, in);
+        dest.write(host + in, data.first(take));
         if (in + take < cs_)
-            file_.zeroRange(host + in + take, cs_ - in - take);
+            dest.zeroRange(host + in + take, cs_ - in - take);
         consumed = take;
         firstFull = 1;
     } else if (in != 0 || end < cs_) {
@@ -576,7 +637,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
         readOldCluster(old[0], c, cl);
         size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
         std::memcpy(cl.data() + in, data.data(), take);
-        file_.write(host, cl);
+        dest.write(host, cl);
         consumed = take;
         firstFull = 1;
     }
@@ -585,17 +646,17 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
         uint64_t lastFull = tailBytes ? n - 1 : n; // clusters [firstFull, lastFull) fully covered
         if (lastFull > firstFull) {
             size_t bytes = size_t((lastFull - firstFull) << cb_);
-            file_.write(host + (firstFull << cb_), data.subspan(consumed, bytes));
+            dest.write(host + (firstFull << cb_), data.subspan(consumed, bytes));
             consumed += bytes;
         }
         if (tailBytes && oldIsZero(old[n - 1], c + n - 1)) {
-            file_.write(host + ((n - 1) << cb_), data.subspan(consumed, size_t(tailBytes)));
-            file_.zeroRange(host + ((n - 1) << cb_) + tailBytes, cs_ - tailBytes);
+            dest.write(host + ((n - 1) << cb_), data.subspan(consumed, size_t(tailBytes)));
+            dest.zeroRange(host + ((n - 1) << cb_) + tailBytes, cs_ - tailBytes);
         } else if (tailBytes) {
             cl.resize(cs_);
             readOldCluster(old[n - 1], c + n - 1, cl);
             std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));
-            file_.write(host + ((n - 1) << cb_), cl);
+            dest.write(host + ((n - 1) << cb_), cl);
         }
     }
 }
@@ -603,7 +664,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
 // ---- zero / discard ----
 
 bool Qcow2Driver::readsAsZero(uint64_t cluster) {
-    switch (clusterType(l2Entry(cluster), h_.zeroFlagValid())) {
+    switch (h_.typeOf(l2Entry(cluster))) {
     case ClusterType::ZeroPlain:
     case ClusterType::ZeroAlloc:
         return true;
@@ -626,7 +687,7 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
         std::vector<uint64_t> release;
         for (uint64_t i = i0; i < i0 + n; ++i) {
             uint64_t e = (*t)[i];
-            switch (clusterType(e, true)) {
+            switch (h_.typeOf(e)) {
             case ClusterType::Compressed:
                 release.push_back(e);
                 (*t)[i] = kOflagZero;
@@ -648,9 +709,33 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
         writeL2Span(tableOffset, *t, i0, i0 + n - 1);
         for (uint64_t e : release)
             releaseEntry(e, &freed);
+        if (external_)
+            syncDataZeroes(c, n, release, unmap);
         c += n;
     }
     punchFreed(freed);
+}
+
+void Qcow2Driver::syncDataZeroes(uint64_t first, uint64_t count,
+                                 const std::vector<uint64_t>& released, bool unmap) {
+    HostFile& f = data();
+    if (externalRaw_) {
+        // QEMU keeps a raw data file a faithful copy of the disk: zeros go there too.
+        uint64_t from = first << cb_;
+        uint64_t to = std::min<uint64_t>((first + count) << cb_, size_);
+        if (to <= from)
+            return;
+        if (unmap)
+            f.punchHole(from, to - from);
+        else
+            f.zeroRange(from, to - from);
+        return;
+    }
+    std::vector<uint64_t> freed;
+    for (uint64_t e : released)
+        if (h_.typeOf(e) == ClusterType::Normal || h_.typeOf(e) == ClusterType::ZeroAlloc)
+            freed.push_back((e & kL2OffsetMask) >> cb_);
+    punchFreed(f, freed);
 }
 
 void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
@@ -672,7 +757,7 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
         for (uint64_t i = 0; i < n; ++i) {
             uint64_t e = cur ? (*cur)[i0 + i] : 0;
             uint64_t ne = e;
-            switch (clusterType(e, v3)) {
+            switch (h_.typeOf(e)) {
             case ClusterType::Unallocated:
                 ne = v3 && backing_ ? kOflagZero : e;
                 break;
@@ -698,8 +783,12 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
         writeL2Span(tableOffset, *t, i0, i0 + n - 1);
         for (uint64_t e : release)
             releaseEntry(e, &freed);
+        if (external_ && !externalRaw_)
+            syncDataZeroes(c - n, n, release, true);
     }
     punchFreed(freed);
+    if (externalRaw_)
+        syncDataZeroes(first, count, {}, true);
 }
 
 void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
@@ -742,7 +831,7 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
             partial(std::max(a, b), end);
     }
     if (zeroFlags & ZeroFua)
-        file_.sync();
+        syncAll();
 }
 
 void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
@@ -757,7 +846,7 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
 }
 
 void Qcow2Driver::doFlush() {
-    file_.sync();
+    syncAll();
 }
 
 // ---- status ----
@@ -810,7 +899,13 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
             throwError(ENOTSUP, filename(), "Can't shrink an image which has snapshots");
         uint64_t firstDrop = (newSize + cs_ - 1) >> cb_;
         uint64_t last = (old + cs_ - 1) >> cb_;
-        for (uint64_t c = firstDrop; c < last;) {
+        if (external_) {
+            // Nothing is refcounted: forget the clusters past the end and shrink the data
+            // file with the disk, as QEMU does.
+            dropClustersFrom(firstDrop, last);
+            data().truncate(newSize);
+        }
+        for (uint64_t c = firstDrop; c < last && !external_;) {
             Run r = mapRun(c, last - c, false);
             if (r.type != ClusterType::Unallocated && r.type != ClusterType::ZeroPlain)
                 throwError(ENOTSUP, filename(),
@@ -856,6 +951,16 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
     // The grown area must read as zero: clear the tail of a partial last cluster and hide a
     // larger backing file.
     uint64_t alignedOld = (old + cs_ - 1) & ~(cs_ - 1);
+    if (external_) {
+        if (data().size() < newSize)
+            data().truncate(newSize);
+        if (externalRaw_ && newSize > alignedOld) {
+            uint64_t end = 0; // a raw data file is mapped whole, as at creation
+            preallocateClusters(alignedOld >> cb_,
+                                ((newSize + cs_ - 1) >> cb_) - (alignedOld >> cb_),
+                                Preallocation::Metadata, &end);
+        }
+    }
     bool backingShows = backing_ && backing_->size() > alignedOld && newSize > alignedOld;
     if (backingShows && h_.zeroFlagValid())
         zeroClusters(alignedOld >> cb_,
@@ -876,9 +981,33 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
     }
 }
 
+// With meta_ held: clears the L2 entries of clusters [first, last) (external data file only:
+// they hold no references).
+void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
+    for (uint64_t c = first; c < last;) {
+        uint64_t l1i = c / l2Entries_;
+        uint64_t i0 = c % l2Entries_;
+        uint64_t n = std::min(l2Entries_ - i0, last - c);
+        c += n;
+        if (l1i >= l1_.size() || !(l1_[l1i] & kL1OffsetMask))
+            continue;
+        Table cur = loadL2(l1_[l1i] & kL1OffsetMask, l1i);
+        if (std::all_of(cur->begin() + long(i0), cur->begin() + long(i0 + n),
+                        [](uint64_t e) { return e == 0; }))
+            continue;
+        uint64_t tableOffset = 0;
+        Table t = writableL2(l1i, &tableOffset);
+        std::fill(t->begin() + long(i0), t->begin() + long(i0 + n), 0);
+        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+    }
+}
+
 // ---- compressed ----
 
 void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) {
+    if (external_)
+        throwError(ENOTSUP, filename(),
+                   "compressed writes are not possible with an external data file");
     if (offset & (cs_ - 1))
         throwError(EINVAL, filename(),
                    "compressed write at " + hex(offset) + " is not cluster aligned");
@@ -918,18 +1047,26 @@ void Qcow2Driver::preallocate(Preallocation mode) {
         return;
     std::unique_lock gate(gate_);
     std::lock_guard lock(meta_);
-    const uint64_t total = (size_ + cs_ - 1) >> cb_;
     uint64_t end = 0;
-    for (uint64_t c = 0; c < total;) {
+    preallocateClusters(0, (size_ + cs_ - 1) >> cb_, mode, &end);
+    if (!external_ && file_.size() < end)
+        file_.truncate(end);
+}
+
+// With meta_ held. An external data file is sized and filled by its creator: here only the
+// L2 entries are written (host = guest offset).
+void Qcow2Driver::preallocateClusters(uint64_t first, uint64_t count, Preallocation mode,
+                                      uint64_t* end) {
+    for (uint64_t c = first; c < first + count;) {
         uint64_t l1i = c / l2Entries_;
         uint64_t i0 = c % l2Entries_;
-        uint64_t n = std::min(l2Entries_ - i0, total - c);
+        uint64_t n = std::min(l2Entries_ - i0, first + count - c);
         uint64_t tableOffset = 0;
         Table t = writableL2(l1i, &tableOffset);
-        uint64_t host = rc_->allocate(n) << cb_;
-        if (mode == Preallocation::Falloc && !file_.preallocate(host, n << cb_))
+        uint64_t host = external_ ? c << cb_ : rc_->allocate(n) << cb_;
+        if (!external_ && mode == Preallocation::Falloc && !file_.preallocate(host, n << cb_))
             throwError(ENOTSUP, filename(), "Could not preallocate: fallocate is not supported");
-        if (mode == Preallocation::Full) {
+        if (!external_ && mode == Preallocation::Full) {
             for (uint64_t p = 0; p < (n << cb_);) {
                 uint64_t k = std::min<uint64_t>((n << cb_) - p, zeroChunk().size());
                 file_.write(host + p, std::span(zeroChunk().data(), size_t(k)));
@@ -940,11 +1077,9 @@ void Qcow2Driver::preallocate(Preallocation mode) {
         for (uint64_t i = 0; i < n; ++i)
             (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
         writeL2Span(tableOffset, *t, i0, i0 + n - 1);
-        end = std::max(end, host + (n << cb_));
+        *end = std::max(*end, host + (n << cb_));
         c += n;
     }
-    if (file_.size() < end)
-        file_.truncate(end);
 }
 
 } // namespace e2kvm::block::qcow2

@@ -1,6 +1,8 @@
 #pragma once
 // Qcow2Driver: the BlockDriver of one open qcow2 image: L1/L2 mapping, allocation with
 // copy-on-write over a backing file, zero clusters, discard, compressed clusters, resize.
+// With an external data file (incompatible bit 2) guest data lives there at host offset =
+// guest offset, unrefcounted; this file holds only metadata (tables, refcounts, bitmaps).
 // Metadata changes happen under one mutex and are written through in crash-safe order
 // (refcounts, then data, then L2, then L1); I/O to clusters that are already allocated runs
 // outside it, so requests on different clusters proceed in parallel.
@@ -33,7 +35,8 @@ public:
     BlockDriver* backing() const override { return backing_.get(); }
     uint32_t clusterSize() const override { return uint32_t(cs_); }
     void describe(ImageDescription& out) const override;
-    bool supportsCompression() const override { return true; }
+    bool supportsCompression() const override { return !external_; }
+    std::string dataFilename() const override;
     BitmapCatalog* bitmaps() override;
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
@@ -71,7 +74,18 @@ private:
     void readCompressed(uint64_t entry, std::span<uint8_t> cluster);
     void readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out);
     void releaseEntry(uint64_t entry, std::vector<uint64_t>* freed);
-    void punchFreed(std::vector<uint64_t>& freed);
+    void punchFreed(HostFile& f, std::vector<uint64_t>& freed);
+    void punchFreed(std::vector<uint64_t>& freed) { punchFreed(file_, freed); }
+    // The file guest data clusters live in: the external data file, or this image's file.
+    HostFile& data();
+    void openDataFile(const OpenOptions& options);
+    // External data file: after clusters [first, first+count) became zero (or were discarded),
+    // make the data file agree: freed clusters are punched, and a raw data file reads as zero.
+    void syncDataZeroes(uint64_t first, uint64_t count, const std::vector<uint64_t>& released,
+                        bool unmap);
+    void preallocateClusters(uint64_t first, uint64_t count, Preallocation mode, uint64_t* end);
+    void dropClustersFrom(uint64_t first, uint64_t last);
+    void syncAll();
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
     void allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t cluster, uint64_t n,
                          uint64_t inCluster, std::span<const uint8_t> data);
@@ -98,6 +112,10 @@ private:
     Qcow2L2Cache l2Cache_;
     std::unique_ptr<BlockDriver> backing_;
     std::string fullBackingPath_;
+    bool external_ = false;    // guest data lives in an external data file
+    bool externalRaw_ = false; // ... which is a valid raw image of the disk (data_file_raw)
+    std::string dataFilePath_; // resolved path of the external data file
+    std::unique_ptr<HostFile> dataFile_; // null: not external, or opened for metadata only
     std::mutex meta_;
     // Guest cluster ranges whose new clusters are being written outside meta_; other writers
     // of those clusters wait for them.

@@ -74,12 +74,16 @@ inline void putBe64(uint8_t* p, uint64_t v) {
 // What one standard L2 entry means.
 enum class ClusterType { Unallocated, ZeroPlain, ZeroAlloc, Normal, Compressed };
 
-inline ClusterType clusterType(uint64_t entry, bool zeroFlagValid) {
+// `externalData`: the image has an external data file, where host offset 0 is a valid data
+// cluster; such an entry is told from "unallocated" by its COPIED flag (always set there).
+inline ClusterType clusterType(uint64_t entry, bool zeroFlagValid, bool externalData = false) {
     if (entry & kOflagCompressed)
         return ClusterType::Compressed;
     if (zeroFlagValid && (entry & kOflagZero))
         return (entry & kL2OffsetMask) ? ClusterType::ZeroAlloc : ClusterType::ZeroPlain;
-    return (entry & kL2OffsetMask) ? ClusterType::Normal : ClusterType::Unallocated;
+    if (entry & kL2OffsetMask)
+        return ClusterType::Normal;
+    return externalData && (entry & kOflagCopied) ? ClusterType::Normal : ClusterType::Unallocated;
 }
 
 // Compressed descriptor: host byte offset and the byte range it occupies on disk.

@@ -206,8 +206,18 @@ Qcow2Header readHeader(const HostFile& f) {
     if (uint64_t unknown = h.incompatible & ~kIncompatKnown)
         throwError(ENOTSUP, f.path(),
                    "Unsupported qcow2 feature(s): " + describeFeatures(h, 0, unknown));
-    if (h.incompatible & kIncompatDataFile)
-        throwError(ENOTSUP, f.path(), "images with an external data file are not supported yet");
+    // External data file. A name without the feature bit is ignored (the data is in this
+    // file), as QEMU does; the bit without a name, or the raw flag without the bit, is an error.
+    if (h.incompatible & kIncompatDataFile) {
+        if (!h.dataFile)
+            bad(f, "the external data file feature bit is set but the header has no data file "
+                   "name extension ('data-file' is required for this image)");
+        if (h.dataFile->empty())
+            bad(f, "the external data file name in the header is empty");
+    }
+    if ((h.autoclear & kAutoclearDataFileRaw) && !(h.incompatible & kIncompatDataFile))
+        bad(f, "data-file-raw requires a data file (autoclear bit 1 is set but the external "
+               "data file feature bit is clear)");
     if (h.incompatible & kIncompatExtendedL2)
         throwError(ENOTSUP, f.path(),
                    "images with extended L2 entries (subclusters) are not supported yet");

@@ -1,6 +1,7 @@
 #pragma once
 // Qcow2Header: the qcow2 header and its extensions, parsed and validated against the file,
 // and written back (unknown extensions and trailing header fields preserved).
+#include "Qcow2Format.h"
 #include "block/HostFile.h"
 
 #include <cstdint>
@@ -60,6 +61,14 @@ struct Qcow2Header {
     uint32_t refcountBits() const { return 1u << refcountOrder; }
     uint64_t l2Entries() const { return clusterSize() / 8; }
     bool zeroFlagValid() const { return version >= 3; }
+    // Guest data lives in an external data file (incompatible bit 2), not in this file.
+    bool hasDataFile() const { return (incompatible & kIncompatDataFile) != 0; }
+    // ... and that data file is a valid raw image of the disk (autoclear bit 1).
+    bool dataFileRaw() const { return (autoclear & kAutoclearDataFileRaw) != 0; }
+    // What an L2 entry of this image means.
+    ClusterType typeOf(uint64_t entry) const {
+        return clusterType(entry, zeroFlagValid(), hasDataFile());
+    }
 };
 
 // Reads cluster 0 of `file` and validates every field against the file size. Throws a

@@ -171,7 +171,8 @@ TEST_F(Qcow2Corrupt, UnknownAutoclearBitsClearedAndExtensionsKept) {
     std::vector<uint8_t> zeros(0x200, 0);
     writeFileBytes(img, 0x70, zeros);
     writeFileBytes(img, 0x70, ext);
-    setField(88, 0x8000000000000002ull, 8); // unknown bit 63, raw-external-data bit 1
+    // Unknown bits 63 and 2 (bit 1, raw external data, without a data file is an error).
+    setField(88, 0x8000000000000004ull, 8);
     openRo(img).reset();
     auto f = readFile(img);
     EXPECT_EQ(f[88], 0x80); // read-only open changes nothing
