@@ -1,0 +1,240 @@
+// e2kvm: the desktop application: the VM library, the console of the selected VM, image,
+// bitmap and NBD export panels, and optionally a QMP socket (--qmp) for scripts.
+#include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/NbdExportService.h"
+#include "ui/AppContext.h"
+#include "ui/console/ConsoleWidget.h"
+#include "ui/library/DemoVm.h"
+#include "ui/library/GuestFiles.h"
+#include "ui/library/VmLibrary.h"
+#include "ui/mainwindow/MainWindow.h"
+#include "ui/mainwindow/VmSession.h"
+
+#if __has_include("ui/jobs/JobRunner.h")
+#include "ui/jobs/JobRunner.h"
+#define E2KVM_HAVE_JOBS 1
+#endif
+#if __has_include("ui/log/LogModel.h")
+#include "ui/log/LogModel.h"
+#define E2KVM_HAVE_LOG 1
+#endif
+#ifdef E2KVM_HAVE_QMP
+#include "app/e2kvm/SelectedVmMachine.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpServer.h"
+#include "emu/machine/MachineRunner.h"
+#endif
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QIcon>
+#include <QPointer>
+#include <QStandardPaths>
+#include <QTimer>
+
+#include <cstdio>
+#include <memory>
+
+using namespace e2kvm;
+
+namespace {
+
+[[noreturn]] void die(const QString& message) {
+    std::fprintf(stderr, "e2kvm: %s\n", qPrintable(message));
+    std::exit(1);
+}
+
+// --screenshot-dir: once the VM has shown its first frame (plus a moment for the guest to draw
+// its console), saves the console, bitmaps and exports tabs as PNGs and quits.
+void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapsedTimer& launch) {
+    if (!QDir().mkpath(dir))
+        die(QStringLiteral("%1: cannot create the screenshot directory").arg(dir));
+    QObject::connect(
+        window.console(), &ui::ConsoleWidget::firstFrame, &window, [&window, dir, &launch] {
+            std::fprintf(stderr, "e2kvm: first frame %lld ms after launch\n",
+                         static_cast<long long>(launch.elapsed()));
+            QTimer::singleShot(2000, &window, [&window, dir] {
+                int saved = 0;
+                for (const char* tab : {"Console", "Bitmaps", "Exports"}) {
+                    QString title = QString::fromLatin1(tab);
+                    QWidget* page = window.tabPage(title);
+                    if (!page) {
+                        std::fprintf(stderr, "e2kvm: no %s tab to capture\n", tab);
+                        continue;
+                    }
+                    window.showTab(title);
+                    QApplication::processEvents();
+                    QString path = QDir(dir).filePath(title.toLower() + QStringLiteral(".png"));
+                    if (page->grab().save(path, "PNG"))
+                        ++saved;
+                    else
+                        std::fprintf(stderr, "e2kvm: cannot save %s\n", qPrintable(path));
+                }
+                std::fprintf(stderr, "e2kvm: %d screenshots saved in %s\n", saved, qPrintable(dir));
+                window.setProperty("noConfirm", true);
+                window.close();
+                QApplication::exit(saved == 3 ? 0 : 1);
+            });
+        });
+    QTimer::singleShot(120000, &window, [] {
+        std::fprintf(stderr, "e2kvm: no frame within 120 s; giving up\n");
+        QApplication::exit(1);
+    });
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    QElapsedTimer launch;
+    launch.start();
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("e2kvm"));
+    QApplication::setOrganizationName(QString());
+    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/e2kvm.png")));
+    QApplication::setDesktopFileName(QStringLiteral("e2kvm"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("e2kvm: Elbrus 2000 virtual machines with incremental disk backup"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption qmpOpt(QStringLiteral("qmp"),
+                              QStringLiteral("Serve QMP on ADDR (unix:PATH,server=on,wait=off)."),
+                              QStringLiteral("ADDR"));
+    QCommandLineOption vmOpt(QStringLiteral("vm"), QStringLiteral("Select the VM NAME at start."),
+                             QStringLiteral("NAME"));
+    QCommandLineOption runOpt(QStringLiteral("run"),
+                              QStringLiteral("Start the selected VM at launch."));
+    QCommandLineOption shotOpt(QStringLiteral("screenshot-dir"),
+                               QStringLiteral("Test hook: after the VM's first frame save console, "
+                                              "bitmaps and exports screenshots in DIR, then quit."),
+                               QStringLiteral("DIR"));
+    QCommandLineOption configOpt(
+        QStringLiteral("config-dir"),
+        QStringLiteral("Keep VM definitions in DIR/vms instead of $XDG_CONFIG_HOME/e2kvm/vms."),
+        QStringLiteral("DIR"));
+    QCommandLineOption dataOpt(
+        QStringLiteral("data-dir"),
+        QStringLiteral("Create new disks in DIR instead of $XDG_DATA_HOME/e2kvm."),
+        QStringLiteral("DIR"));
+    QCommandLineOption guestOpt(QStringLiteral("guest-dir"),
+                                QStringLiteral("Find e2kvm-rom.bin and demo-disk.raw in DIR."),
+                                QStringLiteral("DIR"));
+    parser.addOptions({qmpOpt, vmOpt, runOpt, shotOpt, configOpt, dataOpt, guestOpt});
+    parser.process(app);
+
+    QString libraryDir = parser.isSet(configOpt) ? parser.value(configOpt) + QStringLiteral("/vms")
+                                                 : ui::VmLibrary::defaultDirectory();
+    QString dataDir = parser.isSet(dataOpt)
+                          ? parser.value(dataOpt)
+                          : QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    ui::GuestFiles guest = ui::GuestFiles::locate(parser.value(guestOpt));
+
+    vm::BlockNodeTable nodes;
+    vm::NbdExportService exports(nodes);
+    ui::AppContext ctx;
+    ctx.nodes = &nodes;
+    ctx.exports = &exports;
+#ifdef E2KVM_HAVE_JOBS
+    ui::JobRunner jobs;
+    ctx.jobs = &jobs;
+#endif
+#ifdef E2KVM_HAVE_LOG
+    ui::LogModel log;
+    ctx.log = &log;
+#endif
+
+    ui::VmLibrary library(libraryDir);
+    library.reload();
+    QStringList startupMessages = library.loadErrors();
+    if (library.count() == 0 && library.loadErrors().isEmpty()) {
+        try {
+            library.add(ui::makeDemoVm(guest.demoDisk, dataDir));
+            startupMessages << QStringLiteral("created the Demo VM in %1").arg(dataDir);
+        } catch (const std::exception& e) {
+            startupMessages << QStringLiteral("cannot create the Demo VM: %1 (searched %2)")
+                                   .arg(QString::fromStdString(e.what()),
+                                        guest.searched.join(QStringLiteral(", ")));
+        }
+    }
+
+#ifdef E2KVM_HAVE_QMP
+    app::SelectedVmMachine qmpMachine;
+    std::unique_ptr<qmp::QmpContext> qmpContext;
+    std::unique_ptr<qmp::QmpServer> qmpServer;
+#endif
+
+    ui::MainWindow window(ctx, library, guest, dataDir);
+    for (const QString& m : startupMessages)
+        window.log(m.startsWith(QLatin1String("created")) ? QStringLiteral("info")
+                                                          : QStringLiteral("warning"),
+                   m);
+
+    if (parser.isSet(qmpOpt)) {
+#ifdef E2KVM_HAVE_QMP
+        try {
+            qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine);
+            qmpContext->setOnQuit([] {
+                QMetaObject::invokeMethod(
+                    qApp,
+                    [] {
+                        for (QWidget* w : QApplication::topLevelWidgets())
+                            w->setProperty("noConfirm", true);
+                        QApplication::closeAllWindows();
+                        QApplication::quit();
+                    },
+                    Qt::QueuedConnection);
+            });
+            qmpServer = std::make_unique<qmp::QmpServer>(*qmpContext);
+            qmpServer->listen(qmp::parseQmpAddress(parser.value(qmpOpt).toStdString()));
+            qmpServer->start();
+        } catch (const std::exception& e) {
+            die(QStringLiteral("--qmp %1: %2")
+                    .arg(parser.value(qmpOpt), QString::fromStdString(e.what())));
+        }
+        auto previous = std::make_shared<QPointer<ui::VmSession>>();
+        QObject::connect(
+            &window, &ui::MainWindow::selectedSessionChanged, &window,
+            [&qmpMachine, previous](ui::VmSession* session) {
+                if (*previous)
+                    (*previous)->setEventListener({});
+                *previous = session;
+                if (!session) {
+                    qmpMachine.setRunner(nullptr, {}, {});
+                    return;
+                }
+                std::vector<qmp::QmpMachineDisk> disks;
+                for (size_t i = 0; i < session->disks().size(); ++i)
+                    disks.push_back({"disk" + std::to_string(i), session->disks()[i]->name});
+                qmpMachine.setRunner(session->runner(), session->definition().name.toStdString(),
+                                     disks);
+                session->setEventListener(
+                    [&qmpMachine](const emu::MachineEvent& ev) { qmpMachine.machineEvent(ev); });
+            });
+#else
+        die(QStringLiteral("--qmp: this build has no QMP library (app/qmp)"));
+#endif
+    }
+
+    QString vmName =
+        parser.isSet(vmOpt) ? parser.value(vmOpt) : QString::fromLatin1(ui::kDemoVmName);
+    if (!window.selectVm(vmName) && parser.isSet(vmOpt))
+        die(QStringLiteral("--vm: no VM named '%1' in %2").arg(vmName, libraryDir));
+    if (parser.isSet(shotOpt)) {
+        if (!parser.isSet(runOpt))
+            die(QStringLiteral("--screenshot-dir needs --run"));
+        armScreenshotHook(window, parser.value(shotOpt), launch);
+    }
+    window.show();
+    if (parser.isSet(runOpt) && !window.runSelected())
+        return 1;
+    int status = QApplication::exec();
+#ifdef E2KVM_HAVE_QMP
+    if (qmpServer)
+        qmpServer->stop();
+#endif
+    return status;
+}

@@ -1,0 +1,20 @@
+#pragma once
+// ImageCopy: copies a disk image's contents into a new image of any format through the block
+// layer (used to clone a VM's disks and to make the demo VM's qcow2 from the raw demo disk).
+// Holes and all-zero ranges are skipped, so the copy stays sparse.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace e2kvm::ui {
+
+// Called with bytes done and total; return false to cancel (the copy is deleted then).
+using CopyProgress = std::function<bool(uint64_t done, uint64_t total)>;
+
+// Creates `destination` (must not exist) with the virtual size of `source`. Throws
+// block::BlockError / std::runtime_error with the file names; a failed or cancelled copy leaves
+// no destination file behind.
+void copyImage(const std::string& source, const std::string& destination,
+               const std::string& destinationFormat, const CopyProgress& progress = {});
+
+} // namespace e2kvm::ui

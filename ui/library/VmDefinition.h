@@ -1,0 +1,56 @@
+#pragma once
+// VmDefinition: what the user configured for one VM (name, memory, disks, boot program, display
+// size), and its JSON form: one human-readable file per VM in the library directory.
+#include <QJsonObject>
+#include <QList>
+#include <QSize>
+#include <QString>
+#include <QUuid>
+
+#include <cstdint>
+
+namespace e2kvm::ui {
+
+struct VmDisk {
+    QString file;
+    QString format = QStringLiteral("qcow2"); // "qcow2" or "raw"
+    bool readOnly = false;
+    bool operator==(const VmDisk&) const = default;
+};
+
+enum class BootKind {
+    Demo,   // the built-in boot ROM, which starts the program on disk 0 (the demo guest)
+    Rom,    // a flat ROM image given by path
+    Kernel, // a static E2K ELF loaded into RAM and started directly
+};
+
+struct VmDefinition {
+    QString name;
+    QUuid uuid;
+    uint32_t memoryMiB = 256;
+    QList<VmDisk> disks;
+    BootKind boot = BootKind::Demo;
+    QString bootPath; // ROM or kernel file (unused for Demo)
+    QSize display{1024, 768};
+    bool operator==(const VmDefinition&) const = default;
+};
+
+// Limits the machine accepts (docs/machine.md): 16 MiB .. 3 GiB of RAM.
+inline constexpr uint32_t kMinMemoryMiB = 16;
+inline constexpr uint32_t kMaxMemoryMiB = 3072;
+inline constexpr int kMaxNameLength = 64;
+inline constexpr int kMaxDisks = 8;
+
+// Empty if `name` can name a VM (it becomes a file name): 1..64 characters of letters, digits,
+// space, '-', '_', '.', not starting with '.' or space; else why not.
+QString nameProblem(const QString& name);
+// Empty if the definition is usable, else the first problem ("memory 8 MiB is below 16 MiB").
+QString definitionProblem(const VmDefinition& def);
+
+const char* bootKindName(BootKind kind); // "demo", "rom", "kernel"
+
+QJsonObject toJson(const VmDefinition& def);
+// Throws std::runtime_error naming `what` (usually the file) and the field on bad content.
+VmDefinition fromJson(const QJsonObject& obj, const QString& what);
+
+} // namespace e2kvm::ui
