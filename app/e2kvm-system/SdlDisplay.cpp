@@ -16,6 +16,20 @@ enum UserCode : Sint32 { kFrame = 1, kStop = 2, kStatus = 3 };
 
 constexpr int kDefaultWidth = 640, kDefaultHeight = 480;
 
+// The e2k-vm pointer's BUTTONS bits: 0 left, 1 right, 2 middle.
+uint32_t guestButtonBit(Uint8 sdlButton) {
+    switch (sdlButton) {
+    case SDL_BUTTON_LEFT:
+        return 1;
+    case SDL_BUTTON_RIGHT:
+        return 2;
+    case SDL_BUTTON_MIDDLE:
+        return 4;
+    default:
+        return 0;
+    }
+}
+
 std::runtime_error sdlError(const std::string& what) {
     return std::runtime_error("SDL: " + what + ": " + SDL_GetError());
 }
@@ -133,8 +147,23 @@ void SdlDisplay::toggleFullScreen() {
     fullScreen_ = !fullScreen_;
     SDL_SetWindowFullscreen(sdl_->window, fullScreen_ ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
     if (!fullScreen_ && sdl_->texW > 0)
-        SDL_SetWindowSize(sdl_->window, sdl_->texW, sdl_->texH);
+        fitWindowToFrame();
     present();
+}
+
+void SdlDisplay::fitWindowToFrame() {
+    SDL_SetWindowSize(sdl_->window, sdl_->texW, sdl_->texH);
+    // A window that grew past the screen edge (the guest switched to a bigger mode) moves back.
+    SDL_Rect screen{};
+    int index = SDL_GetWindowDisplayIndex(sdl_->window);
+    if (index < 0 || SDL_GetDisplayUsableBounds(index, &screen) != 0)
+        return;
+    int x = 0, y = 0;
+    SDL_GetWindowPosition(sdl_->window, &x, &y);
+    if (x < screen.x || y < screen.y || x + sdl_->texW > screen.x + screen.w ||
+        y + sdl_->texH > screen.y + screen.h)
+        SDL_SetWindowPosition(sdl_->window, SDL_WINDOWPOS_CENTERED_DISPLAY(index),
+                              SDL_WINDOWPOS_CENTERED_DISPLAY(index));
 }
 
 void SdlDisplay::onFrameEvent() {
@@ -158,7 +187,7 @@ void SdlDisplay::onFrameEvent() {
         sdl_->texW = img.width;
         sdl_->texH = img.height;
         if (!fullScreen_)
-            SDL_SetWindowSize(sdl_->window, img.width, img.height);
+            fitWindowToFrame();
         dirty = {0, 0, img.width, img.height};
     }
     if (!dirty.empty()) {
@@ -234,7 +263,7 @@ void SdlDisplay::handleKey(const void* event) {
     input_.keyEvent(code, down);
 }
 
-void SdlDisplay::handlePointer(int windowX, int windowY, uint32_t sdlButtons) {
+void SdlDisplay::handlePointer(int windowX, int windowY, uint32_t buttons) {
     if (!sdl_->texture)
         return;
     int winW = 0, winH = 0, outW = 0, outH = 0;
@@ -246,13 +275,6 @@ void SdlDisplay::handlePointer(int windowX, int windowY, uint32_t sdlButtons) {
     double px = double(windowX) * outW / winW, py = double(windowY) * outH / winH;
     ViewRect v = fitFrame(sdl_->texW, sdl_->texH, outW, outH, options_.integerScale);
     GuestPointer p = outputToGuest(v, px, py);
-    uint32_t buttons = 0;
-    if (sdlButtons & SDL_BUTTON_LMASK)
-        buttons |= 1;
-    if (sdlButtons & SDL_BUTTON_RMASK)
-        buttons |= 2;
-    if (sdlButtons & SDL_BUTTON_MMASK)
-        buttons |= 4;
     // Outside the picture only button changes matter (a drag may end there).
     if (!p.inside && buttons == buttons_ && !grabbed_)
         return;
@@ -305,12 +327,15 @@ SdlDisplay::Exit SdlDisplay::run() {
             handleKey(&e.key);
             break;
         case SDL_MOUSEMOTION:
-            handlePointer(e.motion.x, e.motion.y, e.motion.state);
+            handlePointer(e.motion.x, e.motion.y, buttons_);
             break;
         case SDL_MOUSEBUTTONDOWN:
-        case SDL_MOUSEBUTTONUP:
-            handlePointer(e.button.x, e.button.y, SDL_GetMouseState(nullptr, nullptr));
+        case SDL_MOUSEBUTTONUP: {
+            uint32_t bit = guestButtonBit(e.button.button);
+            uint32_t buttons = e.type == SDL_MOUSEBUTTONDOWN ? (buttons_ | bit) : (buttons_ & ~bit);
+            handlePointer(e.button.x, e.button.y, buttons);
             break;
+        }
         default:
             break;
         }

@@ -53,8 +53,9 @@ private:
     void updateTitle();
     void setGrab(bool on);
     void toggleFullScreen();
+    void fitWindowToFrame();
     void handleKey(const void* event);
-    void handlePointer(int windowX, int windowY, uint32_t sdlButtons);
+    void handlePointer(int windowX, int windowY, uint32_t buttons);
     void releasePressedKeys();
 
     emu::FramePublisher& frames_;

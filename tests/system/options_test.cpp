@@ -1,0 +1,226 @@
+// e2kvm-system's command line: qemu-system syntax, defaults and one-line errors.
+#include "app/e2kvm-system/SystemOptions.h"
+
+#include <gtest/gtest.h>
+
+using namespace e2kvm::sys;
+
+namespace {
+
+const OptionEnvironment kHeadless{false};
+const OptionEnvironment kDesktop{true};
+
+SystemOptions parse(std::vector<std::string> args, const OptionEnvironment& env = kHeadless) {
+    return parseSystemOptions(args, env);
+}
+
+// The error message for a command line that must fail.
+std::string error(std::vector<std::string> args) {
+    try {
+        parse(args);
+    } catch (const OptionError& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+} // namespace
+
+TEST(SystemOptions, Defaults) {
+    SystemOptions o = parse({});
+    EXPECT_EQ(o.ramBytes, 256ull << 20);
+    EXPECT_TRUE(o.drives.empty());
+    EXPECT_EQ(o.display.kind, DisplayKind::None);
+    EXPECT_EQ(o.serial.kind, SerialKind::None);
+    EXPECT_FALSE(o.startPaused);
+    EXPECT_TRUE(o.qmp.empty());
+    EXPECT_EQ(parse({}, kDesktop).display.kind, DisplayKind::Sdl);
+}
+
+TEST(SystemOptions, RamSizes) {
+    EXPECT_EQ(parse({"-m", "512"}).ramBytes, 512ull << 20); // bare number = MiB
+    EXPECT_EQ(parse({"-m", "1G"}).ramBytes, 1ull << 30);
+    EXPECT_EQ(parse({"-m", "1g"}).ramBytes, 1ull << 30);
+    EXPECT_EQ(parse({"-m", "64M"}).ramBytes, 64ull << 20);
+    EXPECT_EQ(parse({"-m", "1.5G"}).ramBytes, 3ull << 29);
+    EXPECT_EQ(parse({"-m", "size=32M"}).ramBytes, 32ull << 20);
+    EXPECT_EQ(parse({"-m", "3G"}).ramBytes, 3ull << 30);
+    EXPECT_EQ(parse({"-m", "16777216B"}).ramBytes, 16ull << 20);
+    EXPECT_EQ(parse({"-m", "20000K"}).ramBytes, 20480000ull); // multiple of 8 KiB already
+    EXPECT_EQ(parse({"-m", "20001K"}).ramBytes, 20488192ull); // rounded up to 8 KiB
+    EXPECT_EQ(parse({"--m", "128"}).ramBytes, 128ull << 20);  // --opt works too
+}
+
+TEST(SystemOptions, RamErrors) {
+    EXPECT_EQ(error({"-m", "7Q"}), "-m 7Q: invalid size");
+    EXPECT_EQ(error({"-m", ""}), "-m : invalid size");
+    EXPECT_EQ(error({"-m", "-5"}), "-m -5: invalid size");
+    EXPECT_EQ(error({"-m", "1.G"}), "-m 1.G: invalid size");
+    EXPECT_EQ(error({"-m", "12MB"}), "-m 12MB: invalid size");
+    EXPECT_EQ(error({"-m", "0x100"}), "-m 0x100: invalid size");
+    EXPECT_EQ(error({"-m", "8"}), "-m 8: RAM size must be between 16 MiB and 3 GiB");
+    EXPECT_EQ(error({"-m", "4G"}), "-m 4G: RAM size must be between 16 MiB and 3 GiB");
+    EXPECT_EQ(error({"-m", "99999999999999999999"}), "-m 99999999999999999999: invalid size");
+    EXPECT_EQ(error({"-m", "9999999999T"}),
+              "-m 9999999999T: RAM size must be between 16 MiB and 3 GiB");
+    EXPECT_EQ(error({"-m"}), "-m: requires an argument");
+}
+
+TEST(SystemOptions, Drives) {
+    SystemOptions o =
+        parse({"-drive", "file=a.qcow2,format=qcow2", "-drive",
+               "file=b.raw,format=raw,readonly=on,if=virtio,id=data", "-drive",
+               "file=c.qcow2,if=none,id=spare,node-name=n1", "-drive", "file=d,,e.img"});
+    ASSERT_EQ(o.drives.size(), 4u);
+    EXPECT_EQ(o.drives[0].file, "a.qcow2");
+    EXPECT_EQ(o.drives[0].format, "qcow2");
+    EXPECT_EQ(o.drives[0].id, "disk0");
+    EXPECT_EQ(o.drives[0].nodeName, "disk0");
+    EXPECT_FALSE(o.drives[0].readOnly);
+    EXPECT_TRUE(o.drives[0].attached);
+    EXPECT_EQ(o.drives[1].id, "data");
+    EXPECT_TRUE(o.drives[1].readOnly);
+    EXPECT_EQ(o.drives[2].id, "spare");
+    EXPECT_EQ(o.drives[2].nodeName, "n1");
+    EXPECT_FALSE(o.drives[2].attached);
+    // Attached drives are numbered in order, if=none ones are skipped.
+    EXPECT_EQ(o.drives[3].id, "disk2");
+    EXPECT_EQ(o.drives[3].file, "d,e.img"); // ",," is a comma
+    EXPECT_EQ(o.drives[3].format, "");
+    // A bare file name is a drive, as qemu-system's first hard disk.
+    SystemOptions bare = parse({"disk.img"});
+    ASSERT_EQ(bare.drives.size(), 1u);
+    EXPECT_EQ(bare.drives[0].file, "disk.img");
+    EXPECT_EQ(parse({"-drive", "file=x,readonly=off"}).drives[0].readOnly, false);
+    EXPECT_EQ(parse({"-drive", "file=x,readonly=true"}).drives[0].readOnly, true);
+}
+
+TEST(SystemOptions, DriveErrors) {
+    EXPECT_EQ(error({"-drive", "file=x,bogus=1"}),
+              "-drive file=x,bogus=1: Invalid parameter 'bogus'");
+    EXPECT_EQ(error({"-drive", "file=x,format=vmdk"}),
+              "-drive file=x,format=vmdk: invalid format 'vmdk' (supported: qcow2, raw)");
+    EXPECT_EQ(error({"-drive", "file=x,readonly=maybe"}),
+              "-drive file=x,readonly=maybe: Parameter 'readonly' expects 'on' or 'off'");
+    EXPECT_EQ(error({"-drive", "format=raw"}),
+              "-drive format=raw: a drive needs file=IMAGE (empty drives are not supported)");
+    EXPECT_EQ(error({"-drive", "x.img"}), "-drive x.img: Invalid parameter 'x.img'");
+    EXPECT_EQ(error({"-drive", "file=x,file=y"}),
+              "-drive file=x,file=y: Parameter 'file' given twice");
+    EXPECT_EQ(error({"-drive", "file=x,if=floppy"})
+                  .rfind("-drive file=x,if=floppy: unsupported "
+                         "interface 'floppy'",
+                         0),
+              0u);
+    EXPECT_EQ(error({"-drive", "file=x,if=none"}), "-drive file=x,if=none: if=none needs id=");
+    EXPECT_EQ(error({"-drive", "file=x,id=9lives"}),
+              "-drive file=x,id=9lives: Parameter 'id' expects an identifier");
+    EXPECT_EQ(error({"-drive", "file=a,id=d", "-drive", "file=b,id=d"}),
+              "-drive file=b,id=d: Duplicate ID 'd' for drive");
+    EXPECT_EQ(error({"-drive", "file=a,node-name=n", "-drive", "file=b,node-name=n"}),
+              "-drive file=b,node-name=n: Duplicate nodes with node-name='n'");
+    EXPECT_EQ(error({"-drive", "file=x,media=cdrom"}),
+              "-drive file=x,media=cdrom: media 'cdrom' is not supported (disk only)");
+    EXPECT_EQ(parse({"-drive", "file=x,,"}).drives[0].file, "x,");
+    std::vector<std::string> nine;
+    for (int i = 0; i < 9; ++i) {
+        nine.push_back("-drive");
+        nine.push_back("file=d" + std::to_string(i));
+    }
+    EXPECT_EQ(error(nine),
+              "-drive file=d8: too many drives (the e2k-vm board has 8 block devices)");
+    nine[nine.size() - 1] += ",if=none,id=extra"; // a ninth node that is not a disk is fine
+    EXPECT_EQ(error(nine), "(accepted)");
+}
+
+TEST(SystemOptions, Display) {
+    EXPECT_EQ(parse({"-display", "sdl"}).display.kind, DisplayKind::Sdl);
+    EXPECT_EQ(parse({"-display", "none"}, kDesktop).display.kind, DisplayKind::None);
+    DisplayOptions d =
+        parse({"-display", "sdl,integer-scale=on,window-close=off,show-cursor=off"}).display;
+    EXPECT_TRUE(d.integerScale);
+    EXPECT_FALSE(d.windowClose);
+    EXPECT_FALSE(d.showCursor);
+    EXPECT_FALSE(d.fullScreen);
+    EXPECT_TRUE(parse({"-display", "sdl", "-full-screen"}).display.fullScreen);
+    EXPECT_TRUE(parse({"-display", "sdl,gl=off"}).display.kind == DisplayKind::Sdl);
+    EXPECT_EQ(error({"-display", "gtk"}), "-display gtk: Display 'gtk' is not available");
+    EXPECT_EQ(error({"-display", "sdl,zoom=2"}), "-display sdl,zoom=2: Invalid parameter 'zoom'");
+    EXPECT_EQ(error({"-display", "sdl,gl=on"}),
+              "-display sdl,gl=on: OpenGL is not supported by the SDL display");
+    EXPECT_EQ(error({"-display", "none,x=1"}), "-display none,x=1: Invalid parameter 'x'");
+    EXPECT_EQ(error({"-display"}), "-display: requires an argument");
+}
+
+TEST(SystemOptions, Serial) {
+    SystemOptions o = parse({"-serial", "stdio"});
+    EXPECT_EQ(o.serial.kind, SerialKind::Stdio);
+    EXPECT_FALSE(o.serial.escapeKeys);
+    o = parse({"-serial", "file:/tmp/x,y.log"});
+    EXPECT_EQ(o.serial.kind, SerialKind::File);
+    EXPECT_EQ(o.serial.path, "/tmp/x,y.log");
+    EXPECT_EQ(parse({"-serial", "none"}).serial.kind, SerialKind::None);
+    EXPECT_EQ(parse({"-serial", "null"}).serial.kind, SerialKind::None);
+    EXPECT_EQ(error({"-serial", "tcp:localhost:4444"}),
+              "-serial tcp:localhost:4444: 'tcp' is not a supported serial backend (stdio, "
+              "file:PATH, none)");
+    EXPECT_EQ(error({"-serial", "file:"}), "-serial file:: file: needs a path");
+    EXPECT_EQ(error({"-serial", "stdio", "-serial", "none"}),
+              "-serial none: the e2k-vm board has one serial port");
+}
+
+TEST(SystemOptions, Nographic) {
+    SystemOptions o = parse({"-nographic"}, kDesktop);
+    EXPECT_EQ(o.display.kind, DisplayKind::None);
+    EXPECT_EQ(o.serial.kind, SerialKind::Stdio);
+    EXPECT_TRUE(o.serial.escapeKeys);
+    o = parse({"-nographic", "-serial", "file:s.log"}, kDesktop);
+    EXPECT_EQ(o.serial.kind, SerialKind::File);
+    EXPECT_FALSE(o.serial.escapeKeys);
+    EXPECT_EQ(error({"-nographic", "-display", "sdl"}), "-nographic cannot be used with -display");
+}
+
+TEST(SystemOptions, QmpAndMisc) {
+    SystemOptions o = parse({"-qmp", "unix:/tmp/q.sock,server=on,wait=off", "-qmp",
+                             "unix:/tmp/q2.sock,server=on,wait=off", "-S", "-name", "demo", "-bios",
+                             "rom.bin", "-kernel", "k.elf"});
+    ASSERT_EQ(o.qmp.size(), 2u);
+    EXPECT_EQ(o.qmp[0], "unix:/tmp/q.sock,server=on,wait=off");
+    EXPECT_TRUE(o.startPaused);
+    EXPECT_EQ(o.name, "demo");
+    EXPECT_EQ(o.bios, "rom.bin");
+    EXPECT_EQ(o.kernel, "k.elf");
+    EXPECT_EQ(parse({"-name", "guest=vm1,debug-threads=on"}).name, "vm1");
+    EXPECT_EQ(error({"-name", "guest=vm1,colour=red"}),
+              "-name guest=vm1,colour=red: Invalid parameter 'colour'");
+    EXPECT_EQ(error({"-qmp", "unix:/tmp/q.sock,server=on,wait=on"})
+                  .rfind("-qmp unix:/tmp/q.sock,server=on,wait=on: ", 0),
+              0u);
+    EXPECT_EQ(error({"-qmp", "telnet:1"}).rfind("-qmp telnet:1: ", 0), 0u);
+    EXPECT_TRUE(parse({"-h"}).help);
+    EXPECT_TRUE(parse({"--help"}).help);
+    EXPECT_TRUE(parse({"-help"}).help);
+    EXPECT_TRUE(parse({"--version"}).version);
+    EXPECT_EQ(error({"-foo"}), "-foo: invalid option");
+    EXPECT_EQ(error({"--frobnicate"}), "-frobnicate: invalid option");
+    EXPECT_EQ(error({"-bios", ""}), "-bios: needs a file name");
+    EXPECT_EQ(error({"-kernel"}), "-kernel: requires an argument");
+}
+
+TEST(SystemOptions, SplitQemuOpts) {
+    auto items = splitQemuOpts("sdl,a=1,b=x,,y", "type");
+    ASSERT_EQ(items.size(), 3u);
+    EXPECT_EQ(items[0], (std::pair<std::string, std::string>{"type", "sdl"}));
+    EXPECT_EQ(items[2], (std::pair<std::string, std::string>{"b", "x,y"}));
+    EXPECT_THROW(splitQemuOpts("a=1,,,", ""), OptionError);
+    EXPECT_THROW(splitQemuOpts("=1", ""), OptionError);
+    EXPECT_THROW(splitQemuOpts("a=1,b", ""), OptionError);
+}
+
+TEST(SystemOptions, UsageMentionsEveryOption) {
+    std::string u = usageText();
+    for (const char* opt : {"-m ", "-drive ", "-bios ", "-kernel ", "-display sdl", "-display none",
+                            "-serial ", "-qmp ", "-S ", "-name ", "-nographic", "--help",
+                            "--version", "Ctrl+Alt+F", "Ctrl+Alt+G"})
+        EXPECT_NE(u.find(opt), std::string::npos) << opt;
+}
