@@ -235,3 +235,15 @@ TEST(GuestRom, HostileHeadersPowerOff) {
     expectRomRefuses(
         rawDisk(dir, "wrap.raw", header(0xfffffffffffff000ull, 1, 0xfffffffffffff000ull)), bad);
 }
+
+TEST(GuestRom, ProgramFaultIsReportedByTheRomTrapEntry) {
+    // A boot program whose first bundle is an unallocated opcode (ALS0 opc 0x0D): the trap
+    // goes to entry 0 (still the ROM), which reports it and powers off.
+    TempDir dir;
+    std::vector<uint8_t> disk = header(0x100000, 1, 0x100000);
+    disk.resize(1024);
+    const uint32_t words[] = {0x04000001, 0x0dc0c040};
+    std::memcpy(disk.data() + 512, words, sizeof words);
+    expectRomRefuses(rawDisk(dir, "fault.raw", disk), "ROM: unexpected trap, TIR.hi=0x");
+    expectRomRefuses(rawDisk(dir, "fault2.raw", disk), " IP=0x000000100000");
+}
