@@ -290,7 +290,12 @@ void QmpServer::run() {
             if (!c.closing && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
                 ssize_t n = recv(c.fd, buf, sizeof buf, 0);
                 if (n > 0) {
-                    c.out += c.session.feed(std::string_view(buf, size_t(n)));
+                    // Events a command caused go out before its reply.
+                    c.session.feed(std::string_view(buf, size_t(n)),
+                                   [this, &c](const std::string& line) {
+                                       distributeEvents();
+                                       c.out += line;
+                                   });
                     if (ctx_.takeQuitRequest()) {
                         flushClient(c);
                         ctx_.finishQuit();

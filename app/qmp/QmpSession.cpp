@@ -74,8 +74,7 @@ Json QmpSession::execute(const Json& request, Json* id) {
         throw QmpError("QMP input member 'arguments' must be an object");
     if (executeOob) {
         if (!oob_)
-            throw QmpError("QMP input member 'exec-oob' is unexpected... Out-of-band is not "
-                           "enabled");
+            throw QmpError("Out-of-band execution was not enabled with qmp_capabilities");
         if (!ctx_.findCommand(name) && name != "qmp_capabilities")
             throw QmpError("The command " + name + " has not been found", "CommandNotFound");
         throw QmpError("The command " + name + " does not support OOB");
@@ -136,21 +135,26 @@ std::string QmpSession::handle(const Json& request) {
 
 std::string QmpSession::feed(std::string_view bytes) {
     std::string out;
+    feed(bytes, [&out](const std::string& line) { out += line; });
+    return out;
+}
+
+void QmpSession::feed(std::string_view bytes,
+                      const std::function<void(const std::string&)>& onReply) {
     for (JsonStreamSplitter::Piece& p : splitter_.feed(bytes)) {
         if (p.tooLarge) {
-            out += errorLine(QmpError("JSON parse error, input too large"), nullptr);
+            onReply(errorLine(QmpError("JSON parse error, input too large"), nullptr));
             continue;
         }
         Json request;
         try {
             request = parseJson(p.text);
         } catch (const JsonError& e) {
-            out += errorLine(QmpError(e.what()), nullptr);
+            onReply(errorLine(QmpError(e.what()), nullptr));
             continue;
         }
-        out += handle(request);
+        onReply(handle(request));
     }
-    return out;
 }
 
 } // namespace e2kvm::qmp

@@ -5,6 +5,7 @@
 #include "app/qmp/Json.h"
 #include "app/qmp/QmpContext.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,9 @@ public:
     std::string greeting() const;
     // Feeds client bytes; returns the reply lines produced (each ends with a newline).
     std::string feed(std::string_view bytes);
+    // The same, handing each reply line to `onReply` as soon as it is ready (a server sends
+    // the events a command caused before its reply, as QEMU does).
+    void feed(std::string_view bytes, const std::function<void(const std::string&)>& onReply);
     // Runs one parsed JSON text; returns its reply line (empty if there is none).
     std::string handle(const Json& request);
     // Whether events go to this client (after qmp_capabilities).
