@@ -302,4 +302,68 @@ TEST_F(QmpSessionTest, ServerOverUnixSocket) {
     EXPECT_EQ(qmp::parseQmpAddress("tcp:127.0.0.1:4444,server,nowait").port, 4444);
 }
 
+TEST_F(QmpSessionTest, HostileClientsDoNotHurtTheServer) {
+    vm::NbdExportService nbd(nodes_);
+    qmp::QmpContext ctx(nodes_, nbd);
+    qmp::QmpServer server(ctx);
+    std::string path = dir_ + "/qmp.sock";
+    server.listen(qmp::parseQmpAddress("unix:" + path));
+    server.start();
+    auto connect = [&] {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+        timeval tv{10, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        return fd;
+    };
+    auto readLine = [](int fd) {
+        std::string line;
+        char c;
+        while (recv(fd, &c, 1, 0) == 1 && c != '\n')
+            line += c;
+        return line;
+    };
+    auto sendAll = [](int fd, const std::string& data) {
+        size_t done = 0;
+        while (done < data.size()) {
+            ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+            if (n <= 0)
+                return false;
+            done += size_t(n);
+        }
+        return true;
+    };
+    // Clients that leave at once or in the middle of a command.
+    for (int i = 0; i < 5; ++i)
+        close(connect());
+    int partial = connect();
+    sendAll(partial, "{\"execute\": \"qmp_capab");
+    close(partial);
+    // An oversized request is refused; the same client goes on afterwards.
+    int big = connect();
+    readLine(big);
+    std::string huge = "{\"execute\": \"" + std::string(9u << 20, 'x');
+    ASSERT_TRUE(sendAll(big, huge));
+    EXPECT_NE(readLine(big).find("too large"), std::string::npos);
+    ASSERT_TRUE(sendAll(big, "\"}\n{\"execute\": \"qmp_capabilities\"}\n"));
+    EXPECT_EQ(readLine(big), R"({"return": {}})");
+    // Deep nesting and garbage get error replies, not a crash.
+    ASSERT_TRUE(sendAll(big, std::string(100000, '[') + std::string(100000, ']') + "\n"));
+    EXPECT_NE(readLine(big).find("\"error\""), std::string::npos);
+    ASSERT_TRUE(sendAll(big, "\x01\xff garbage\n"));
+    EXPECT_NE(readLine(big).find("\"error\""), std::string::npos);
+    ASSERT_TRUE(sendAll(big, "{\"execute\": \"query-version\"}\n"));
+    EXPECT_NE(readLine(big).find("\"return\""), std::string::npos);
+    close(big);
+    // A fresh client still gets its greeting.
+    int last = connect();
+    EXPECT_NE(readLine(last).find("\"QMP\""), std::string::npos);
+    close(last);
+    server.stop();
+}
+
 } // namespace
