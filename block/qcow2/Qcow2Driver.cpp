@@ -501,6 +501,7 @@ void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
 // ---- write ----
 
 void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    data(); // an external data file that is not open fails here, before any L2 change
     {
         std::shared_lock gate(gate_);
         writeImpl(offset, buf);
@@ -792,6 +793,7 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
 }
 
 void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    data(); // an external data file that is not open fails here, before any L2 change
     const uint64_t end = offset + length;
     auto writeZeroBytes = [&](uint64_t from, uint64_t to) {
         std::shared_lock gate(gate_);
@@ -835,6 +837,7 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
 }
 
 void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
+    data(); // an external data file that is not open fails here, before any L2 change
     const uint64_t end = offset + length;
     uint64_t a = (offset + cs_ - 1) & ~(cs_ - 1);
     uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));
@@ -889,6 +892,7 @@ LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
 void Qcow2Driver::doTruncate(uint64_t newSize) {
     if (newSize % 512)
         throwError(EINVAL, filename(), "The new size must be a multiple of 512");
+    data(); // an external data file that is not open fails here, before any change
     std::unique_lock gate(gate_);
     std::unique_lock lock(meta_);
     const uint64_t old = size_;

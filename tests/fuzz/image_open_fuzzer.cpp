@@ -125,6 +125,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 // Backing names in a hostile image could point anywhere on this machine
                 // (devices, FIFOs); the chain logic is covered by tests/corrupt instead.
                 options.openBacking = false;
+                // Same for a qcow2 external data file, which is opened read-write.
+                options.openDataFile = false;
                 auto img = openImage(path, options);
                 exercise(*img, writable, data, size);
             } catch (const BlockError&) {

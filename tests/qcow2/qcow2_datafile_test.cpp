@@ -325,6 +325,17 @@ TEST_F(Qcow2DataFile, MissingDataFileIsAClearError) {
     EXPECT_TRUE(desc.qcow2->externalDataFile);
     std::vector<uint8_t> b(512);
     EXPECT_THROW(d->read(0, b), BlockError); // guest data needs the data file
+    d.reset();
+    // Read-write without the data file: every change fails before the metadata is touched.
+    std::vector<uint8_t> before = readFile(img);
+    o.readOnly = false;
+    auto w = openImage(img, o);
+    EXPECT_THROW(w->writeZeroes(0, kCluster, ZeroNone), BlockError);
+    EXPECT_THROW(w->discard(0, kCluster), BlockError);
+    EXPECT_THROW(w->write(0, b), BlockError);
+    EXPECT_THROW(w->truncate(2 << 20), BlockError);
+    w.reset();
+    EXPECT_EQ(readFile(img), before);
 }
 
 TEST_F(Qcow2DataFile, FeatureBitWithoutExtensionIsRefused) {
