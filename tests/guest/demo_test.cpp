@@ -77,12 +77,12 @@ TEST(GuestDemo, FrameAfterTwoSecondsMatchesGolden) {
 }
 
 TEST(GuestDemo, SameRunGivesTheSameFrame) {
-    // Determinism, independent of the golden file: two machines, same picture at 1.5 s.
+    // Determinism, independent of the golden file: two machines, same picture at 0.75 s.
     TempDir dir;
     GuestMachine g1(E2KVM_GUEST_ROM, demoDisk(dir, "a.raw")),
         g2(E2KVM_GUEST_ROM, demoDisk(dir, "b.raw"));
-    g1.runUntil(kSecond + kSecond / 2);
-    g2.runUntil(kSecond + kSecond / 2);
+    g1.runUntil(kSecond * 3 / 4);
+    g2.runUntil(kSecond * 3 / 4);
     auto f1 = g1.machine().display().latest(), f2 = g2.machine().display().latest();
     ASSERT_TRUE(f1 && f2);
     EXPECT_EQ(f1->pixels, f2->pixels);
