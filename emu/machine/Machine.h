@@ -61,6 +61,8 @@ public:
     std::optional<uint64_t> nextDeadline() const { return timer_.deadline(); }
     // While idle: let virtual time pass up to `t` (timer expiries, frames).
     void idleUntil(uint64_t t);
+    // Before idling with no deadline: publish what the guest drew (no frame boundary would).
+    void settle() { framebuffer_.refresh(); }
     // Idle ends when an enabled interrupt line is pending (even if PSR masks it).
     bool interruptPending() const { return irq_.cpuLineRaised(); }
 

@@ -44,6 +44,11 @@ struct MachineRunner::Impl : InputSink {
     Machine machine;
 
     mutable std::mutex mutex;
+    // Serializes machine access from callers while no machine thread runs (before start(),
+    // after quit()); always taken before `mutex`.
+    std::recursive_mutex inlineMutex;
+    std::mutex joinMutex;
+    std::atomic<std::thread::id> machineThread{};
     std::condition_variable wake;     // machine thread: commands queued
     std::condition_variable finished; // callers: a command has run
     std::deque<std::function<void()>> queue;
@@ -63,11 +68,18 @@ struct MachineRunner::Impl : InputSink {
 
     // Runs fn on the machine thread (or here if that thread is not running) and waits.
     void call(const std::function<void()>& fn) {
-        std::unique_lock lock(mutex);
-        if (!threadRunning || std::this_thread::get_id() == thread.get_id()) {
-            fn();
+        if (std::this_thread::get_id() == machineThread.load()) {
+            fn(); // from an event or serial callback
             return;
         }
+        std::unique_lock inlineLock(inlineMutex);
+        std::unique_lock lock(mutex);
+        if (!threadRunning) {
+            lock.unlock();
+            fn(); // serialized with other callers by inlineMutex; start() waits for it
+            return;
+        }
+        inlineLock.unlock();
         queue.push_back(fn);
         uint64_t ticket = ++queued;
         wake.notify_one();
@@ -75,8 +87,10 @@ struct MachineRunner::Impl : InputSink {
     }
     // Queues fn without waiting (input); runs it here if the thread is not running.
     void post(std::function<void()> fn) {
+        std::unique_lock inlineLock(inlineMutex);
         std::unique_lock lock(mutex);
         if (!threadRunning) {
+            lock.unlock();
             fn();
             return;
         }
@@ -137,6 +151,7 @@ struct MachineRunner::Impl : InputSink {
         }
         std::optional<uint64_t> deadline = machine.nextDeadline();
         if (!deadline) {
+            machine.settle();
             sleep(std::nullopt); // nothing happens until the host sends something
             if (!config.deterministic)
                 anchor(); // idle time is not "virtual time owed" to the guest
@@ -183,6 +198,7 @@ struct MachineRunner::Impl : InputSink {
     }
 
     void loop() {
+        machineThread = std::this_thread::get_id();
         anchor();
         while (drain()) {
             publishCounters();
@@ -223,6 +239,7 @@ MachineRunner::~MachineRunner() {
 }
 
 void MachineRunner::start(bool paused) {
+    std::lock_guard inlineLock(impl_->inlineMutex);
     std::lock_guard lock(impl_->mutex);
     if (impl_->threadRunning || impl_->thread.joinable() || impl_->quitRequested)
         return;
@@ -265,17 +282,23 @@ void MachineRunner::reset() {
 }
 
 void MachineRunner::quit() {
-    std::unique_lock lock(impl_->mutex);
-    impl_->quitRequested = true;
-    impl_->wake.notify_one();
-    if (impl_->thread.joinable()) {
-        if (std::this_thread::get_id() == impl_->thread.get_id())
-            return; // called from a callback: the loop ends after this command
-        lock.unlock();
-        impl_->thread.join();
+    if (std::this_thread::get_id() == impl_->machineThread.load()) {
+        std::lock_guard lock(impl_->mutex); // from a callback: the loop ends after this batch
+        impl_->quitRequested = true;
         return;
     }
-    // Never started (or already joined): finish here.
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->quitRequested = true;
+        impl_->wake.notify_one();
+    }
+    {
+        std::lock_guard joinLock(impl_->joinMutex); // concurrent quit() callers: one joins
+        if (impl_->thread.joinable())
+            impl_->thread.join();
+    }
+    // Never started: finish here (after a join the loop has done this already).
+    std::lock_guard inlineLock(impl_->inlineMutex);
     if (impl_->state != RunState::Shutdown) {
         impl_->machine.flushDisks();
         impl_->state = RunState::Shutdown;

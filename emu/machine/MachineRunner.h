@@ -38,16 +38,17 @@ public:
     MachineRunner(const MachineRunner&) = delete;
     MachineRunner& operator=(const MachineRunner&) = delete;
 
-    // Starts the thread, running or paused (-S).
+    // Starts the thread, running or, with `paused` (-S), in state Prelaunch until resume().
     void start(bool paused = false);
     // Handshakes: each returns once the machine thread has acted on it.
     void pause();
     void resume();
-    void reset();
-    void quit(); // idempotent; the thread ends, the disks are flushed
+    void reset(); // keeps Paused/Prelaunch; Shutdown/InternalError become Running
+    void quit();  // idempotent; the thread ends, the disks are flushed
     RunState state() const;
 
     // Runs `fn` on the machine thread between bundle batches (also while paused) and waits.
+    // Before start() and after quit() it runs on the caller's thread.
     void runOnMachine(const std::function<void(Machine&)>& fn);
 
     FramePublisher& display();

@@ -81,3 +81,14 @@ TEST(MachineFramebuffer, BadModesAreRejected) {
     ASSERT_TRUE(latest);
     EXPECT_EQ(latest->width, 64);
 }
+
+TEST(MachineFramebuffer, IdleGuestWithoutTimerStillGetsItsFrame) {
+    RecordingRunner r(kernelConfig("fbidle"));
+    r.runner->start();
+    FramePublisher& display = r.runner->display();
+    ASSERT_TRUE(eventually([&] {
+        auto f = display.latest();
+        return f && f->width == 16 && f->pixel(3, 4) == 0xFF0000u;
+    }));
+    EXPECT_EQ(display.latest()->pixel(2, 4), 0u);
+}

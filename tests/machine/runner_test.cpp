@@ -161,3 +161,49 @@ TEST(MachineRunner, ConfigErrorsNameTheProblem) {
     c = MachineConfig{};
     EXPECT_THROW(MachineRunner bad(c), std::runtime_error); // nothing to boot
 }
+
+TEST(MachineRunner, ConcurrentQuitAndQuitFromACallback) {
+    {
+        RecordingRunner r(kernelConfig("spin"));
+        r.runner->start();
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 4; ++i)
+            threads.emplace_back([&] { r.runner->quit(); });
+        for (auto& t : threads)
+            t.join();
+        EXPECT_EQ(r.runner->state(), RunState::Shutdown);
+        EXPECT_EQ(kinds(r.events()), std::vector{MachineEvent::Shutdown});
+    }
+    // The echo guest powers off on 'q'; the event callback asks the runner to quit.
+    MachineRunner runner(kernelConfig("echo"));
+    std::atomic<int> shutdowns{0};
+    runner.setEventCallback([&](const MachineEvent& e) {
+        if (e.kind == MachineEvent::Shutdown) {
+            ++shutdowns;
+            runner.quit();
+        }
+    });
+    runner.start();
+    runner.serialInput("q");
+    ASSERT_TRUE(eventually([&] { return shutdowns.load() == 1; }));
+    runner.quit();
+    EXPECT_EQ(shutdowns.load(), 1);
+}
+
+TEST(MachineRunner, CallsBeforeStartRunOnTheCallersThread) {
+    MachineRunner runner(kernelConfig("echo"));
+    std::string out;
+    runner.setSerialOutput([&](const char* d, size_t n) { out.append(d, n); });
+    runner.runOnMachine([&](Machine& m) {
+        m.serialInput("z");
+        EXPECT_EQ(m.memory().load(0xF0002008, 8), 3u); // RX data available, TX ready
+    });
+    runner.serialInput("y");
+    runner.input().keyEvent(0x10, true);
+    runner.runOnMachine([&](Machine& m) { EXPECT_EQ(m.memory().load(0xF0006008, 8), 1u); });
+    runner.start();
+    runner.serialInput("q");
+    ASSERT_TRUE(eventually([&] { return runner.state() == RunState::Shutdown; }));
+    runner.quit();
+    EXPECT_EQ(out, "zyq");
+}
