@@ -176,6 +176,7 @@ void ConsoleWidget::keyPressEvent(QKeyEvent* event) {
     Qt::KeyboardModifiers mods = event->modifiers();
     if (event->key() == Qt::Key_G && (mods & Qt::ControlModifier) && (mods & Qt::AltModifier)) {
         setKeyboardGrabbed(!grabbed_);
+        swallowRelease_ = true; // the guest saw no press of G, so it gets no release either
         return;
     }
     uint16_t code = scancodeFor(*event, platformHasXkbKeycodes());
@@ -192,6 +193,10 @@ void ConsoleWidget::keyPressEvent(QKeyEvent* event) {
 void ConsoleWidget::keyReleaseEvent(QKeyEvent* event) {
     if (event->isAutoRepeat())
         return;
+    if (swallowRelease_ && event->key() == Qt::Key_G) {
+        swallowRelease_ = false;
+        return;
+    }
     uint16_t code = scancodeFor(*event, platformHasXkbKeycodes());
     if (!code || !input_) {
         event->ignore();

@@ -80,6 +80,7 @@ private:
     QImage image_;
     ScaleMode mode_ = ScaleMode::Fit;
     bool grabbed_ = false;
+    bool swallowRelease_ = false;
     uint64_t framesShown_ = 0;
     std::vector<uint16_t> pressed_; // scancodes down in the guest (released on focus loss)
 };

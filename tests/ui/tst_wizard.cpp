@@ -1,0 +1,124 @@
+// NewVmWizard driven programmatically: creates the disk files and the definition file; refuses
+// duplicates without leaving files behind; accepts images dropped onto the disks page.
+#include "block/ImageOpen.h"
+#include "ui/library/VmLibrary.h"
+#include "ui/wizard/NewVmWizard.h"
+
+#include <QDir>
+#include <QDropEvent>
+#include <QFile>
+#include <QMimeData>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUrl>
+
+#include <memory>
+
+using namespace e2kvm;
+using namespace e2kvm::ui;
+
+namespace {
+void makeRaw(const QString& path, qint64 size) {
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    QVERIFY(f.resize(size));
+}
+} // namespace
+
+class TestWizard : public QObject {
+    Q_OBJECT
+private slots:
+    void createsVmWithNewAndExistingDisks() {
+        QTemporaryDir tmp;
+        VmLibrary lib(tmp.filePath(QStringLiteral("vms")));
+        QString existing = tmp.filePath(QStringLiteral("old.raw"));
+        makeRaw(existing, 4 << 20);
+        NewVmWizard wizard(lib, tmp.filePath(QStringLiteral("data")), QString());
+        wizard.setVmName(QStringLiteral("Worker"));
+        wizard.setMemoryMiB(384);
+        wizard.setDisplaySize(QSize(800, 600));
+        wizard.clearDisks();
+        wizard.addNewDisk(QStringLiteral("qcow2"), 8 << 20);
+        wizard.addNewDisk(QStringLiteral("raw"), 2 << 20);
+        wizard.addExistingDisk(existing, true);
+        wizard.setBootProgram(int(BootKind::Kernel), QStringLiteral("/boot/kernel.elf"));
+        wizard.accept();
+        QCOMPARE(wizard.lastError(), QString());
+        QCOMPARE(wizard.createdName(), QStringLiteral("Worker"));
+        QCOMPARE(wizard.result(), int(QDialog::Accepted));
+
+        VmLibrary reread(tmp.filePath(QStringLiteral("vms")));
+        reread.reload();
+        QCOMPARE(reread.count(), 1);
+        VmDefinition def = reread.at(0);
+        QCOMPARE(def.memoryMiB, 384u);
+        QCOMPARE(def.display, QSize(800, 600));
+        QCOMPARE(def.boot, BootKind::Kernel);
+        QCOMPARE(def.disks.size(), 3);
+        QCOMPARE(def.disks[2].file, existing);
+        QVERIFY(def.disks[2].readOnly);
+        for (int i = 0; i < 2; ++i) {
+            QVERIFY2(QFile::exists(def.disks[i].file), qPrintable(def.disks[i].file));
+            QCOMPARE(QString::fromStdString(block::probeFormat(def.disks[i].file.toStdString())),
+                     def.disks[i].format);
+            block::OpenOptions o;
+            auto image = block::openImage(def.disks[i].file.toStdString(), o);
+            QCOMPARE(image->size(), i == 0 ? uint64_t(8 << 20) : uint64_t(2 << 20));
+        }
+    }
+
+    void duplicateNameLeavesNoFiles() {
+        QTemporaryDir tmp;
+        VmLibrary lib(tmp.filePath(QStringLiteral("vms")));
+        VmDefinition taken;
+        taken.name = QStringLiteral("Taken");
+        taken.boot = BootKind::Kernel;
+        taken.bootPath = QStringLiteral("/k.elf");
+        lib.add(taken);
+        QString data = tmp.filePath(QStringLiteral("data"));
+        NewVmWizard wizard(lib, data, QString());
+        wizard.setVmName(QStringLiteral("taken"));
+        QVERIFY(!wizard.currentPage()->isComplete()); // the name page says no
+        wizard.clearDisks();
+        wizard.addNewDisk(QStringLiteral("qcow2"), 1 << 20);
+        wizard.accept();
+        QVERIFY(wizard.lastError().contains(QStringLiteral("exists already")));
+        QCOMPARE(lib.count(), 1);
+        QVERIFY(QDir(data).entryList(QDir::Files).isEmpty());
+    }
+
+    void demoBootNeedsADisk() {
+        QTemporaryDir tmp;
+        VmLibrary lib(tmp.filePath(QStringLiteral("vms")));
+        NewVmWizard wizard(lib, tmp.filePath(QStringLiteral("data")), QString());
+        wizard.setVmName(QStringLiteral("Empty"));
+        wizard.clearDisks();
+        wizard.accept();
+        QVERIFY(wizard.lastError().contains(QStringLiteral("no disk")));
+        QCOMPARE(lib.count(), 0);
+    }
+
+    void droppedFilesBecomeDisks() {
+        QTemporaryDir tmp;
+        VmLibrary lib(tmp.filePath(QStringLiteral("vms")));
+        QString a = tmp.filePath(QStringLiteral("a.raw"));
+        QString b = tmp.filePath(QStringLiteral("b.raw"));
+        makeRaw(a, 1 << 20);
+        makeRaw(b, 1 << 20);
+        NewVmWizard wizard(lib, tmp.filePath(QStringLiteral("data")), QString());
+        wizard.clearDisks();
+        QWizardPage* disksPage = wizard.page(wizard.pageIds().at(1));
+        QVERIFY(disksPage->acceptDrops());
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(a), QUrl::fromLocalFile(b)});
+        QDropEvent drop(QPointF(5, 5), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(disksPage, &drop);
+        QCOMPARE(wizard.plannedDisks().size(), 2);
+        QCOMPARE(wizard.plannedDisks()[0].file, a);
+        QCOMPARE(wizard.plannedDisks()[1].kind, PlannedDisk::Existing);
+        QCOMPARE(wizard.plannedDisks()[1].format, QStringLiteral("raw"));
+    }
+};
+
+QTEST_MAIN(TestWizard)
+#include "tst_wizard.moc"
