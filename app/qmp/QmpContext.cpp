@@ -11,7 +11,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerBlockCommands(*this);
     registerBitmapCommands(*this);
     registerNbdCommands(*this);
-    nbd.setOnExportDeleted([this](const std::string& id) {
+    exportListener_ = nbd.addExportListener([this](const std::string& id) {
         emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
     });
     if (machine) {
@@ -35,7 +35,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
 }
 
 QmpContext::~QmpContext() {
-    nbd.setOnExportDeleted(nullptr);
+    nbd.removeExportListener(exportListener_);
     if (machine)
         machine->setEventHandler(nullptr);
 }

@@ -66,6 +66,7 @@ public:
 
 private:
     std::map<std::string, QmpCommand> commands_;
+    int exportListener_ = 0;
     mutable std::mutex eventMutex_;
     std::function<void(const std::string&, const Json&)> sink_;
     std::function<void()> onQuit_;

@@ -18,6 +18,18 @@ struct NbdExportService::Impl {
     bool tls = false;
     std::vector<NbdExportInfo> exports; // in adding order
     std::function<void(const std::string&)> onDeleted;
+    std::vector<std::pair<int, std::function<void(const std::string&)>>> listeners;
+    int nextListener = 1;
+
+    // Everyone to tell about a deleted export (copied so they run without the lock).
+    std::vector<std::function<void(const std::string&)>> deletionCallbacks() const {
+        std::vector<std::function<void(const std::string&)>> out;
+        if (onDeleted)
+            out.push_back(onDeleted);
+        for (const auto& l : listeners)
+            out.push_back(l.second);
+        return out;
+    }
 
     static std::string userLabel(const NbdExportInfo& e) { return "export '" + e.id + "'"; }
 };
@@ -29,6 +41,7 @@ NbdExportService::~NbdExportService() {
     {
         std::lock_guard lock(impl_->mutex);
         impl_->onDeleted = nullptr;
+        impl_->listeners.clear();
     }
     stop();
 }
@@ -62,7 +75,7 @@ void NbdExportService::start(const NbdListenAddress& address, const std::string&
 void NbdExportService::stop() {
     std::unique_ptr<nbd::Server> server;
     std::vector<NbdExportInfo> gone;
-    std::function<void(const std::string&)> cb;
+    std::vector<std::function<void(const std::string&)>> callbacks;
     {
         std::lock_guard lock(impl_->mutex);
         if (!impl_->server)
@@ -70,7 +83,7 @@ void NbdExportService::stop() {
         server = std::move(impl_->server);
         gone = std::move(impl_->exports);
         impl_->exports.clear();
-        cb = impl_->onDeleted;
+        callbacks = impl_->deletionCallbacks();
     }
     for (const NbdExportInfo& e : gone)
         server->removeExport(e.exportName, true);
@@ -78,7 +91,7 @@ void NbdExportService::stop() {
     server.reset();
     for (const NbdExportInfo& e : gone) {
         impl_->nodes.setUser(e.nodeName, Impl::userLabel(e), false);
-        if (cb)
+        for (const auto& cb : callbacks)
             cb(e.id);
     }
 }
@@ -163,7 +176,7 @@ void NbdExportService::add(const NbdExportRequest& request) {
 
 bool NbdExportService::remove(const std::string& exportName, bool hard) {
     NbdExportInfo gone;
-    std::function<void(const std::string&)> cb;
+    std::vector<std::function<void(const std::string&)>> callbacks;
     {
         std::lock_guard lock(impl_->mutex);
         auto it = std::find_if(impl_->exports.begin(), impl_->exports.end(),
@@ -174,10 +187,10 @@ bool NbdExportService::remove(const std::string& exportName, bool hard) {
         impl_->exports.erase(it);
         if (impl_->server)
             impl_->server->removeExport(gone.exportName, hard);
-        cb = impl_->onDeleted;
+        callbacks = impl_->deletionCallbacks();
     }
     impl_->nodes.setUser(gone.nodeName, Impl::userLabel(gone), false);
-    if (cb)
+    for (const auto& cb : callbacks)
         cb(gone.id);
     return true;
 }
@@ -227,6 +240,18 @@ std::vector<std::string> NbdExportService::exportsUsingBitmap(const std::string&
             std::find(e.bitmaps.begin(), e.bitmaps.end(), bitmap) != e.bitmaps.end())
             out.push_back(e.id);
     return out;
+}
+
+int NbdExportService::addExportListener(std::function<void(const std::string&)> cb) {
+    std::lock_guard lock(impl_->mutex);
+    int handle = impl_->nextListener++;
+    impl_->listeners.emplace_back(handle, std::move(cb));
+    return handle;
+}
+
+void NbdExportService::removeExportListener(int handle) {
+    std::lock_guard lock(impl_->mutex);
+    std::erase_if(impl_->listeners, [handle](const auto& l) { return l.first == handle; });
 }
 
 void NbdExportService::setOnExportDeleted(std::function<void(const std::string&)> cb) {

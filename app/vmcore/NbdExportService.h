@@ -71,6 +71,10 @@ public:
 
     // Called when an export goes away (QMP BLOCK_EXPORT_DELETED), on any thread.
     void setOnExportDeleted(std::function<void(const std::string& exportName)> cb);
+    // More listeners besides that one (QMP's event and a GUI view can both listen): the
+    // callback gets the export id. Returns a handle for removeExportListener.
+    int addExportListener(std::function<void(const std::string& id)> cb);
+    void removeExportListener(int handle);
 
 private:
     struct Impl;

@@ -101,6 +101,8 @@ TEST_F(VmCoreTest, ExportRules) {
     vm::NbdExportService s(t);
     std::vector<std::string> deleted;
     s.setOnExportDeleted([&](const std::string& id) { deleted.push_back(id); });
+    std::vector<std::string> heard;
+    int listener = s.addExportListener([&](const std::string& id) { heard.push_back(id); });
     vm::NbdExportRequest r;
     r.nodeName = "n";
     try {
@@ -163,6 +165,8 @@ TEST_F(VmCoreTest, ExportRules) {
     EXPECT_TRUE(s.removeById("w"));
     EXPECT_FALSE(s.removeById("w"));
     EXPECT_EQ(deleted, std::vector<std::string>{"w"});
+    EXPECT_EQ(heard, std::vector<std::string>{"w"});
+    s.removeExportListener(listener);
     s.stop();
     EXPECT_FALSE(s.running());
     EXPECT_EQ(deleted, (std::vector<std::string>{"w", "n"}));
