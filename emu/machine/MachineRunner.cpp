@@ -34,6 +34,8 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kBatchBundles = 50'000;
 // Behind the wall clock by more than this: stop trying to catch up (re-anchor).
 constexpr uint64_t kMaxLagNs = 100'000'000;
+// Input events (keys, pointer, serial chunks) queued beyond this many are dropped.
+constexpr size_t kMaxQueuedInput = 4096;
 
 } // namespace
 
@@ -94,6 +96,8 @@ struct MachineRunner::Impl : InputSink {
             fn();
             return;
         }
+        if (queue.size() >= kMaxQueuedInput)
+            return; // a paused or stuck machine does not buffer input without bound
         queue.push_back(std::move(fn));
         ++queued;
         wake.notify_one();

@@ -207,3 +207,17 @@ TEST(MachineRunner, CallsBeforeStartRunOnTheCallersThread) {
     runner.quit();
     EXPECT_EQ(out, "zyq");
 }
+
+TEST(MachineRunner, SerialInputWhilePausedIsBounded) {
+    RecordingRunner r(kernelConfig("echo"));
+    r.runner->start();
+    r.runner->pause();
+    std::string chunk(1000, 'a');
+    for (int i = 0; i < 70; ++i)
+        r.runner->serialInput(chunk); // 70 000 bytes into a 64 KiB receive FIFO
+    r.runner->resume();
+    ASSERT_TRUE(r.waitForSerial(std::string(65536, 'a')));
+    r.runner->serialInput("q");
+    ASSERT_TRUE(r.waitForEvent(MachineEvent::Shutdown));
+    EXPECT_EQ(r.serial(), std::string(65536, 'a') + "q");
+}
