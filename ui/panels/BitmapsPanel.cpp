@@ -1,18 +1,433 @@
 #include "ui/panels/BitmapsPanel.h"
 
+#include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/NbdExportService.h"
+#include "block/ImageOpen.h"
+#include "block/bitmap/BitmapCatalog.h"
 #include "ui/AppContext.h"
+#include "ui/panels/BitmapMapWidget.h"
+#include "ui/panels/BitmapOperations.h"
+#include "ui/panels/BitmapTableModel.h"
+#include "ui/panels/PanelFeedback.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include <exception>
 
 namespace e2kvm::ui {
 
+using block::BitmapActionKind;
+
 BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
-    : QWidget(parent), context_(context) {}
+    : QWidget(parent), context_(context) {
+    images_ = new QComboBox(this);
+    images_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    model_ = new BitmapTableModel(this);
+    table_ = new QTableView(this);
+    table_->setModel(model_);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->verticalHeader()->hide();
+    table_->horizontalHeader()->setStretchLastSection(true);
+    guidance_ = new QLabel(this);
+    guidance_->setWordWrap(true);
+    guidance_->setStyleSheet(QStringLiteral("color: #c02020"));
+    guidance_->hide();
+
+    add_ = new QPushButton(tr("Add…"), this);
+    remove_ = new QPushButton(tr("Remove"), this);
+    clear_ = new QPushButton(tr("Clear"), this);
+    enable_ = new QPushButton(tr("Enable"), this);
+    disable_ = new QPushButton(tr("Disable"), this);
+    merge_ = new QPushButton(tr("Merge…"), this);
+    checkpoint_ = new QPushButton(tr("New checkpoint…"), this);
+    checkpoint_->setToolTip(tr("Adds a new enabled bitmap and disables the enabled ones in one "
+                               "step, so each older bitmap holds exactly the changes between "
+                               "its checkpoint and the next"));
+
+    map_ = new BitmapMapWidget(this);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(map_);
+    scroll->setWidgetResizable(true);
+    auto* zoomIn = new QPushButton(tr("Zoom in"), this);
+    auto* zoomOut = new QPushButton(tr("Zoom out"), this);
+    auto* zoomLabel = new QLabel(tr("Map (wheel zooms):"), this);
+
+    auto* top = new QHBoxLayout;
+    top->addWidget(new QLabel(tr("Image:"), this));
+    top->addWidget(images_, 1);
+    auto* buttons = new QHBoxLayout;
+    for (QPushButton* b : {add_, remove_, clear_, enable_, disable_, merge_, checkpoint_})
+        buttons->addWidget(b);
+    buttons->addStretch(1);
+    auto* zoomRow = new QHBoxLayout;
+    zoomRow->addWidget(zoomLabel);
+    zoomRow->addStretch(1);
+    zoomRow->addWidget(zoomOut);
+    zoomRow->addWidget(zoomIn);
+
+    auto* upper = new QWidget(this);
+    auto* upperLayout = new QVBoxLayout(upper);
+    upperLayout->setContentsMargins(0, 0, 0, 0);
+    upperLayout->addWidget(table_, 1);
+    upperLayout->addWidget(guidance_);
+    auto* lower = new QWidget(this);
+    auto* lowerLayout = new QVBoxLayout(lower);
+    lowerLayout->setContentsMargins(0, 0, 0, 0);
+    lowerLayout->addLayout(zoomRow);
+    lowerLayout->addWidget(scroll, 1);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(upper);
+    split->addWidget(lower);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(top);
+    layout->addLayout(buttons);
+    layout->addWidget(split, 1);
+
+    connect(images_, &QComboBox::currentIndexChanged, this, [this] {
+        QString file = images_->currentData().toString();
+        if (file != nodeFile_)
+            setCurrentImage(file);
+    });
+    connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &BitmapsPanel::updateSelection);
+    connect(model_, &QAbstractItemModel::modelReset, this, &BitmapsPanel::updateSelection);
+    connect(add_, &QPushButton::clicked, this, &BitmapsPanel::chooseAdd);
+    connect(remove_, &QPushButton::clicked, this,
+            [this] { changeBitmap(BitmapActionKind::Remove, selectedBitmap()); });
+    connect(clear_, &QPushButton::clicked, this,
+            [this] { changeBitmap(BitmapActionKind::Clear, selectedBitmap()); });
+    connect(enable_, &QPushButton::clicked, this,
+            [this] { changeBitmap(BitmapActionKind::Enable, selectedBitmap()); });
+    connect(disable_, &QPushButton::clicked, this,
+            [this] { changeBitmap(BitmapActionKind::Disable, selectedBitmap()); });
+    connect(merge_, &QPushButton::clicked, this, &BitmapsPanel::chooseMerge);
+    connect(checkpoint_, &QPushButton::clicked, this, &BitmapsPanel::chooseCheckpoint);
+    connect(zoomIn, &QPushButton::clicked, map_, &BitmapMapWidget::zoomIn);
+    connect(zoomOut, &QPushButton::clicked, map_, &BitmapMapWidget::zoomOut);
+
+    refresh_.setInterval(1000);
+    connect(&refresh_, &QTimer::timeout, this, &BitmapsPanel::refresh);
+    refresh_.start();
+    updateSelection();
+}
 
 void BitmapsPanel::setImages(const QStringList& files) {
     vmImages_ = files;
+    refreshImageList();
+    if (nodeFile_.isEmpty() && !files.isEmpty())
+        setCurrentImage(files.front());
 }
 
 void BitmapsPanel::setVmRunning(bool running) {
     vmRunning_ = running;
+}
+
+void BitmapsPanel::refresh() {
+    refreshImageList();
+    refreshBitmaps();
+}
+
+void BitmapsPanel::refreshImageList() {
+    QStringList files = vmImages_;
+    if (context_.nodes)
+        for (const auto& n : context_.nodes->list()) {
+            QString f = QString::fromStdString(n->file);
+            if (!files.contains(f))
+                files << f;
+        }
+    QStringList shown;
+    for (int i = 0; i < images_->count(); ++i)
+        shown << images_->itemData(i).toString();
+    if (shown == files)
+        return;
+    QSignalBlocker block(images_);
+    images_->clear();
+    for (const QString& f : files)
+        images_->addItem(QFileInfo(f).fileName(), f);
+    images_->setCurrentIndex(int(files.indexOf(nodeFile_)));
+}
+
+std::shared_ptr<vm::BlockNode> BitmapsPanel::currentNode(bool openIfClosed) {
+    if (auto n = node_.lock())
+        return n;
+    if (nodeFile_.isEmpty() || !context_.nodes)
+        return nullptr;
+    std::string file = nodeFile_.toStdString();
+    auto n = context_.nodes->findByFile(file);
+    if (!n && !openIfClosed)
+        return nullptr; // closed meanwhile (a repair runs): the timer must not reopen it
+    if (!n) {
+        try {
+            n = context_.nodes->open(file, "", false);
+        } catch (const std::exception&) {
+            try {
+                n = context_.nodes->open(file, "", true);
+            } catch (const std::exception&) {
+                return nullptr;
+            }
+        }
+    }
+    node_ = n;
+    return n;
+}
+
+block::BitmapCatalog* BitmapsPanel::currentCatalog(std::shared_ptr<vm::BlockNode>& holder,
+                                                   bool openIfClosed) {
+    holder = currentNode(openIfClosed);
+    return holder && holder->image ? holder->image->bitmaps() : nullptr;
+}
+
+void BitmapsPanel::setCurrentImage(const QString& file) {
+    nodeFile_ = file;
+    node_.reset();
+    lastGeneration_ = ~uint64_t{0};
+    refreshImageList();
+    {
+        QSignalBlocker block(images_);
+        images_->setCurrentIndex(images_->findData(file));
+    }
+    std::shared_ptr<vm::BlockNode> holder;
+    if (!file.isEmpty() && !currentCatalog(holder, true) && context_.nodes) {
+        QString why = holder ? tr("format %1 has no dirty bitmaps")
+                                   .arg(QString::fromStdString(holder->image->formatName()))
+                             : tr("the image cannot be opened");
+        logLine(context_, QStringLiteral("warning"), tr("%1: %2").arg(file, why));
+    }
+    refreshBitmaps();
+    if (model_->rowCount() > 0)
+        table_->selectRow(0);
+    updateSelection();
+}
+
+QString BitmapsPanel::currentImage() const {
+    return nodeFile_;
+}
+
+void BitmapsPanel::refreshBitmaps() {
+    std::shared_ptr<vm::BlockNode> holder;
+    block::BitmapCatalog* catalog = currentCatalog(holder);
+    if (!catalog) {
+        model_->setBitmaps({});
+        guidance_->hide();
+        map_->setBitmap(nullptr);
+        return;
+    }
+    QString selected = selectedBitmap();
+    model_->setBitmaps(catalog->list());
+    if (catalog->generation() != lastGeneration_) {
+        lastGeneration_ = catalog->generation();
+        QStringList lines;
+        for (const auto& b : model_->bitmaps())
+            if (b.inconsistent)
+                lines << QString::fromStdString(
+                    block::BitmapCatalog::inconsistentMessage(holder->file, b.name));
+        guidance_->setText(lines.join(QLatin1Char('\n')));
+        guidance_->setVisible(!lines.isEmpty());
+        int row = model_->findName(selected);
+        if (row >= 0)
+            table_->selectRow(row);
+        updateSelection();
+    }
+}
+
+void BitmapsPanel::selectBitmap(const QString& name) {
+    int row = model_->findName(name);
+    if (row >= 0)
+        table_->selectRow(row);
+    updateSelection();
+}
+
+QString BitmapsPanel::selectedBitmap() const {
+    QModelIndex i = table_->selectionModel()->currentIndex();
+    if (!i.isValid() || i.row() >= model_->rowCount())
+        return {};
+    return QString::fromStdString(model_->bitmaps()[size_t(i.row())].name);
+}
+
+QString BitmapsPanel::guidanceText() const {
+    return guidance_->isHidden() ? QString() : guidance_->text();
+}
+
+void BitmapsPanel::updateSelection() {
+    QString name = selectedBitmap();
+    int row = model_->findName(name);
+    const block::NamedBitmap* b = row >= 0 ? &model_->bitmaps()[size_t(row)] : nullptr;
+    bool hasCatalog = !nodeFile_.isEmpty() && (node_.lock() != nullptr);
+    add_->setEnabled(hasCatalog);
+    checkpoint_->setEnabled(hasCatalog);
+    remove_->setEnabled(b);
+    bool usable = b && !b->inconsistent;
+    clear_->setEnabled(usable);
+    enable_->setEnabled(usable && !b->enabled);
+    disable_->setEnabled(usable && b->enabled);
+    merge_->setEnabled(usable && model_->rowCount() > 1);
+    if (usable && b->bitmap)
+        map_->setBitmap(b->bitmap, name);
+    else
+        map_->setBitmap(nullptr);
+}
+
+void BitmapsPanel::logChange(const QString& what) {
+    logLine(context_, QStringLiteral("info"),
+            tr("%1: %2").arg(QFileInfo(nodeFile_).fileName(), what));
+}
+
+bool BitmapsPanel::addBitmap(const QString& name, uint64_t granularity) {
+    std::shared_ptr<vm::BlockNode> holder;
+    try {
+        block::BitmapCatalog* catalog = currentCatalog(holder, true);
+        if (!catalog)
+            throw std::runtime_error("this image has no dirty bitmaps");
+        block::BitmapAction a;
+        a.kind = BitmapActionKind::Add;
+        a.name = name.toStdString();
+        a.granularity = granularity;
+        catalog->apply(std::span<const block::BitmapAction>(&a, 1));
+    } catch (const std::exception& e) {
+        reportError(context_, this, tr("Add bitmap"), QString::fromStdString(e.what()));
+        return false;
+    }
+    logChange(tr("bitmap '%1' added").arg(name));
+    refreshBitmaps();
+    selectBitmap(name);
+    return true;
+}
+
+bool BitmapsPanel::changeBitmap(BitmapActionKind kind, const QString& name) {
+    if (name.isEmpty())
+        return false;
+    static const char* const verbs[] = {"added",   "removed",  "cleared",
+                                        "enabled", "disabled", "merged"};
+    std::shared_ptr<vm::BlockNode> holder;
+    try {
+        block::BitmapCatalog* catalog = currentCatalog(holder, true);
+        if (!catalog)
+            throw std::runtime_error("this image has no dirty bitmaps");
+        applyBitmapAction(*catalog, context_.exports, holder->name, kind, name.toStdString());
+    } catch (const std::exception& e) {
+        reportError(context_, this, tr("Bitmap '%1'").arg(name), QString::fromStdString(e.what()));
+        return false;
+    }
+    logChange(tr("bitmap '%1' %2").arg(name, QLatin1String(verbs[int(kind)])));
+    refreshBitmaps();
+    return true;
+}
+
+bool BitmapsPanel::mergeBitmap(const QString& target, const QString& source) {
+    std::shared_ptr<vm::BlockNode> holder;
+    try {
+        block::BitmapCatalog* catalog = currentCatalog(holder, true);
+        if (!catalog)
+            throw std::runtime_error("this image has no dirty bitmaps");
+        applyBitmapAction(*catalog, context_.exports, holder->name, BitmapActionKind::Merge,
+                          target.toStdString(), source.toStdString());
+    } catch (const std::exception& e) {
+        reportError(context_, this, tr("Merge into '%1'").arg(target),
+                    QString::fromStdString(e.what()));
+        return false;
+    }
+    logChange(tr("bitmap '%1' merged into '%2'").arg(source, target));
+    refreshBitmaps();
+    return true;
+}
+
+bool BitmapsPanel::newCheckpoint(const QString& name, uint64_t granularity) {
+    std::shared_ptr<vm::BlockNode> holder;
+    std::vector<std::string> disabled;
+    try {
+        block::BitmapCatalog* catalog = currentCatalog(holder, true);
+        if (!catalog)
+            throw std::runtime_error("this image has no dirty bitmaps");
+        auto batch = checkpointActions(*catalog, name.toStdString(), granularity, &disabled);
+        for (const std::string& d : disabled)
+            refuseIfExported(context_.exports, holder->name, d);
+        catalog->apply(batch);
+    } catch (const std::exception& e) {
+        reportError(context_, this, tr("New checkpoint"), QString::fromStdString(e.what()));
+        return false;
+    }
+    QStringList off;
+    for (const auto& d : disabled)
+        off << QStringLiteral("'%1'").arg(QString::fromStdString(d));
+    logChange(
+        off.isEmpty()
+            ? tr("checkpoint '%1' started").arg(name)
+            : tr("checkpoint '%1' started; disabled %2").arg(name, off.join(QStringLiteral(", "))));
+    refreshBitmaps();
+    selectBitmap(name);
+    return true;
+}
+
+namespace {
+// Granularity choice for new bitmaps: 0 = the image's default.
+bool askGranularity(QWidget* parent, uint64_t& granularity) {
+    QStringList choices{QObject::tr("image default"), QStringLiteral("4K"),   QStringLiteral("16K"),
+                        QStringLiteral("64K"),        QStringLiteral("256K"), QStringLiteral("1M"),
+                        QStringLiteral("4M")};
+    bool ok = false;
+    QString g = QInputDialog::getItem(parent, QObject::tr("Granularity"),
+                                      QObject::tr("Bytes per bit:"), choices, 0, false, &ok);
+    if (!ok)
+        return false;
+    granularity = g == choices.front() ? 0 : block::parseSize(g.toStdString());
+    return true;
+}
+} // namespace
+
+void BitmapsPanel::chooseAdd() {
+    bool ok = false;
+    QString name = QInputDialog::getText(this, tr("Add bitmap"), tr("Name of the new bitmap:"),
+                                         QLineEdit::Normal, {}, &ok)
+                       .trimmed();
+    uint64_t granularity = 0;
+    if (!ok || name.isEmpty() || !askGranularity(this, granularity))
+        return;
+    addBitmap(name, granularity);
+}
+
+void BitmapsPanel::chooseMerge() {
+    QString target = selectedBitmap();
+    QStringList sources;
+    for (const auto& b : model_->bitmaps())
+        if (!b.inconsistent && QString::fromStdString(b.name) != target)
+            sources << QString::fromStdString(b.name);
+    if (target.isEmpty() || sources.isEmpty())
+        return;
+    bool ok = false;
+    QString source = QInputDialog::getItem(
+        this, tr("Merge"), tr("Merge the dirty bits of this bitmap into '%1':").arg(target),
+        sources, 0, false, &ok);
+    if (ok)
+        mergeBitmap(target, source);
+}
+
+void BitmapsPanel::chooseCheckpoint() {
+    bool ok = false;
+    QString name =
+        QInputDialog::getText(
+            this, tr("New checkpoint"),
+            tr("Name of the new bitmap (the enabled bitmaps are disabled in the same step):"),
+            QLineEdit::Normal,
+            QStringLiteral("ckpt-") +
+                QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss")),
+            &ok)
+            .trimmed();
+    if (ok && !name.isEmpty())
+        newCheckpoint(name);
 }
 
 } // namespace e2kvm::ui

@@ -1,18 +1,456 @@
 #include "ui/panels/ExportsPanel.h"
 
+#include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/NbdExportService.h"
+#include "block/bitmap/BitmapCatalog.h"
 #include "ui/AppContext.h"
+#include "ui/panels/ExportCommands.h"
+#include "ui/panels/PanelFeedback.h"
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <exception>
 
 namespace e2kvm::ui {
 
+namespace {
+QString q(const std::string& s) {
+    return QString::fromStdString(s);
+}
+enum ExportColumn { NameCol, ImageCol, UriCol, ModeCol, BitmapsCol, ColCount };
+} // namespace
+
 ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
-    : QWidget(parent), context_(context) {}
+    : QWidget(parent), context_(context) {
+    images_ = new QComboBox(this);
+    images_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    writable_ = new QCheckBox(tr("Writable"), this);
+    writable_->setToolTip(tr("Clients may write to the image. Read-only is the safe default."));
+    tls_ = new QCheckBox(tr("TLS"), this);
+    tlsDir_ = new QLineEdit(this);
+    tlsDir_->setPlaceholderText(tr("certificate directory (ca-cert.pem, server-cert.pem, "
+                                   "server-key.pem)"));
+    tlsDir_->setEnabled(false);
+    auto* browseTls = new QPushButton(tr("Browse…"), this);
+    browseTls->setEnabled(false);
+    bitmaps_ = new QListWidget(this);
+    bitmaps_->setMaximumHeight(110);
+    export_ = new QPushButton(tr("Export"), this);
+    server_ = new QLabel(this);
+    table_ = new QTableWidget(0, ColCount, this);
+    table_->setHorizontalHeaderLabels(
+        {tr("Export"), tr("Image"), tr("URI"), tr("Mode"), tr("Bitmaps")});
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->verticalHeader()->hide();
+    table_->horizontalHeader()->setStretchLastSection(true);
+    commands_ = new QPlainTextEdit(this);
+    commands_->setReadOnly(true);
+    commands_->setPlaceholderText(tr("Select an export to see the commands that list what "
+                                     "changed"));
+    copyUri_ = new QPushButton(tr("Copy URI"), this);
+    copyCommands_ = new QPushButton(tr("Copy commands"), this);
+    stop_ = new QPushButton(tr("Stop export"), this);
+
+    auto* form = new QGridLayout;
+    form->addWidget(new QLabel(tr("Image:"), this), 0, 0);
+    form->addWidget(images_, 0, 1, 1, 3);
+    form->addWidget(writable_, 1, 1);
+    form->addWidget(tls_, 2, 0);
+    form->addWidget(tlsDir_, 2, 1, 1, 2);
+    form->addWidget(browseTls, 2, 3);
+    form->addWidget(new QLabel(tr("Bitmaps:"), this), 3, 0, Qt::AlignTop);
+    form->addWidget(bitmaps_, 3, 1, 1, 3);
+    form->addWidget(export_, 4, 3);
+    form->setColumnStretch(1, 1);
+    auto* rowButtons = new QHBoxLayout;
+    rowButtons->addWidget(server_, 1);
+    rowButtons->addWidget(copyUri_);
+    rowButtons->addWidget(copyCommands_);
+    rowButtons->addWidget(stop_);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(table_, 1);
+    layout->addLayout(rowButtons);
+    layout->addWidget(commands_, 1);
+
+    connect(tls_, &QCheckBox::toggled, tlsDir_, &QLineEdit::setEnabled);
+    connect(tls_, &QCheckBox::toggled, browseTls, &QPushButton::setEnabled);
+    connect(browseTls, &QPushButton::clicked, this, [this] {
+        QString dir = QFileDialog::getExistingDirectory(this, tr("TLS certificate directory"),
+                                                        tlsDir_->text());
+        if (!dir.isEmpty())
+            tlsDir_->setText(dir);
+    });
+    connect(images_, &QComboBox::currentIndexChanged, this, [this] { refreshBitmapChoices(true); });
+    connect(export_, &QPushButton::clicked, this, &ExportsPanel::chooseExport);
+    connect(table_, &QTableWidget::itemSelectionChanged, this, &ExportsPanel::updateCommands);
+    connect(copyUri_, &QPushButton::clicked, this, [this] {
+        QString name = selectedExport();
+        if (!name.isEmpty())
+            QApplication::clipboard()->setText(uriFor(name));
+    });
+    connect(copyCommands_, &QPushButton::clicked, this,
+            [this] { QApplication::clipboard()->setText(commands_->toPlainText()); });
+    connect(stop_, &QPushButton::clicked, this, [this] {
+        QString name = selectedExport();
+        if (!name.isEmpty())
+            stopExport(name);
+    });
+    refresh_.setInterval(1000);
+    connect(&refresh_, &QTimer::timeout, this, &ExportsPanel::refresh);
+    refresh_.start();
+    refresh();
+}
 
 void ExportsPanel::setImages(const QStringList& files) {
     vmImages_ = files;
+    refreshImageList();
 }
 
 void ExportsPanel::setVmRunning(bool running) {
     vmRunning_ = running;
+}
+
+void ExportsPanel::refresh() {
+    refreshImageList();
+    refreshExports();
+}
+
+void ExportsPanel::refreshImageList() {
+    QStringList files = vmImages_;
+    if (context_.nodes)
+        for (const auto& n : context_.nodes->list())
+            if (!files.contains(q(n->file)))
+                files << q(n->file);
+    QStringList shown;
+    for (int i = 0; i < images_->count(); ++i)
+        shown << images_->itemData(i).toString();
+    if (shown == files)
+        return;
+    QString keep = images_->currentData().toString();
+    {
+        QSignalBlocker block(images_);
+        images_->clear();
+        for (const QString& f : files)
+            images_->addItem(QFileInfo(f).fileName(), f);
+        int i = images_->findData(keep);
+        images_->setCurrentIndex(i >= 0 ? i : (files.isEmpty() ? -1 : 0));
+    }
+    refreshBitmapChoices();
+}
+
+void ExportsPanel::setCurrentImage(const QString& file) {
+    refreshImageList();
+    int i = images_->findData(file);
+    if (i < 0) {
+        images_->addItem(QFileInfo(file).fileName(), file);
+        i = images_->count() - 1;
+    }
+    images_->setCurrentIndex(i);
+    refreshBitmapChoices(true);
+}
+
+void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
+    bitmaps_->clear();
+    if (!context_.nodes || images_->currentIndex() < 0)
+        return;
+    std::string file = images_->currentData().toString().toStdString();
+    auto node = context_.nodes->findByFile(file);
+    if (!node && openIfClosed) {
+        try {
+            node = context_.nodes->open(file, "", false);
+        } catch (const std::exception&) {
+            try {
+                node = context_.nodes->open(file, "", true);
+            } catch (const std::exception& e) {
+                logLine(context_, QStringLiteral("error"), q(file + ": " + e.what()));
+                return;
+            }
+        }
+    }
+    block::BitmapCatalog* catalog = node && node->image ? node->image->bitmaps() : nullptr;
+    if (!catalog)
+        return;
+    for (const block::NamedBitmap& b : catalog->list()) {
+        auto* item = new QListWidgetItem(q(b.name), bitmaps_);
+        if (b.inconsistent) {
+            item->setFlags(item->flags() & ~(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable));
+            item->setText(tr("%1 (inconsistent: cannot be exported)").arg(q(b.name)));
+            item->setToolTip(q(block::BitmapCatalog::inconsistentMessage(node->file, b.name)));
+            continue;
+        }
+        if (b.enabled) {
+            item->setText(tr("%1 (recording)").arg(q(b.name)));
+            item->setToolTip(tr("Still records writes: a read-only export needs it frozen (start "
+                                "a new checkpoint in the Bitmaps tab)"));
+        }
+        item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+        item->setCheckState(Qt::Unchecked);
+        item->setData(Qt::UserRole, q(b.name));
+    }
+}
+
+QStringList ExportsPanel::offeredBitmaps() const {
+    QStringList out;
+    for (int i = 0; i < bitmaps_->count(); ++i)
+        if (bitmaps_->item(i)->flags() & Qt::ItemIsUserCheckable)
+            out << bitmaps_->item(i)->data(Qt::UserRole).toString();
+    return out;
+}
+
+void ExportsPanel::ensureServer(const QString& tlsDir) {
+    vm::NbdExportService& service = *context_.exports;
+    if (service.running()) {
+        bool serverTls = service.uriFor("x").rfind("nbds", 0) == 0;
+        if (serverTls != !tlsDir.isEmpty())
+            throw std::runtime_error(
+                serverTls ? "the NBD server is running with TLS; untick TLS or stop every export"
+                          : "the NBD server is running without TLS; stop every export first to "
+                            "restart it with TLS");
+        if (serverTls && tlsDir != serverTlsDir_ && !serverTlsDir_.isEmpty())
+            throw std::runtime_error("the NBD server uses the certificates in " +
+                                     serverTlsDir_.toStdString());
+        return;
+    }
+    vm::NbdListenAddress address;
+    address.host = "127.0.0.1";
+    address.port = kDefaultPort;
+    try {
+        service.start(address, tlsDir.toStdString());
+    } catch (const std::exception& busy) {
+        address.port = 0; // 10809 taken (another server, a qemu-nbd): any free port will do
+        service.start(address, tlsDir.toStdString());
+        logLine(context_, QStringLiteral("warning"),
+                tr("Port %1 is busy (%2); the NBD server listens on port %3 instead")
+                    .arg(kDefaultPort)
+                    .arg(q(busy.what()))
+                    .arg(service.address().port));
+    }
+    serverTlsDir_ = tlsDir;
+    logLine(context_, QStringLiteral("info"),
+            tr("NBD server listening on %1:%2%3")
+                .arg(q(service.address().host))
+                .arg(service.address().port)
+                .arg(tlsDir.isEmpty() ? QString() : tr(" (TLS)")));
+}
+
+QString ExportsPanel::exportImage(const ExportChoice& choice) {
+    try {
+        if (!context_.exports || !context_.nodes)
+            throw std::runtime_error("no NBD export service in this window");
+        if (choice.file.isEmpty())
+            throw std::runtime_error("choose an image to export");
+        std::string file = choice.file.toStdString();
+        auto node = context_.nodes->findByFile(file);
+        if (!node) {
+            // Writable when possible, like the other panels open it, so that the VM and the
+            // images panel can still write; read-only files are fine for read-only exports.
+            try {
+                node = context_.nodes->open(file, "", false);
+            } catch (const std::exception&) {
+                if (choice.writable)
+                    throw;
+                node = context_.nodes->open(file, "", true);
+            }
+        }
+        if (choice.writable && node->image->readOnly())
+            throw std::runtime_error(file + " is open read-only; it cannot be exported writable");
+        if (block::BitmapCatalog* catalog = node->image->bitmaps()) {
+            for (const QString& b : choice.bitmaps) {
+                (void)catalog->usable(b.toStdString()); // missing or inconsistent: say why now
+                if (!choice.writable && catalog->find(b.toStdString())->enabled)
+                    throw std::runtime_error(
+                        "bitmap '" + b.toStdString() +
+                        "' still records writes, so a read-only export cannot publish it: start "
+                        "a new checkpoint in the Bitmaps tab to freeze it, or export writable");
+            }
+        } else if (!choice.bitmaps.isEmpty()) {
+            throw std::runtime_error(node->image->formatName() + " images have no dirty bitmaps");
+        }
+        ensureServer(choice.tlsDir);
+        // A unique export name from the file name.
+        std::string base = exportNameForFile(file), name = base;
+        for (int n = 2; context_.exports->hasExportId(name); ++n)
+            name = base + "-" + std::to_string(n);
+        vm::NbdExportRequest req;
+        req.exportName = name;
+        req.id = name;
+        req.nodeName = node->name;
+        req.writable = choice.writable;
+        req.description = file;
+        for (const QString& b : choice.bitmaps)
+            req.bitmaps.push_back(b.toStdString());
+        context_.exports->add(req);
+        logLine(context_, QStringLiteral("info"),
+                tr("Exported %1 as %2 (%3)")
+                    .arg(choice.file, q(context_.exports->uriFor(name)),
+                         choice.writable ? tr("writable") : tr("read-only")));
+        refreshExports();
+        for (int r = 0; r < table_->rowCount(); ++r)
+            if (table_->item(r, NameCol)->text() == q(name))
+                table_->selectRow(r);
+        return q(name);
+    } catch (const std::exception& e) {
+        reportError(context_, this, tr("Export %1").arg(QFileInfo(choice.file).fileName()),
+                    q(e.what()));
+        return {};
+    }
+}
+
+void ExportsPanel::chooseExport() {
+    ExportChoice c;
+    c.file = images_->currentData().toString();
+    c.writable = writable_->isChecked();
+    for (int i = 0; i < bitmaps_->count(); ++i) {
+        QListWidgetItem* item = bitmaps_->item(i);
+        if ((item->flags() & Qt::ItemIsUserCheckable) && item->checkState() == Qt::Checked)
+            c.bitmaps << item->data(Qt::UserRole).toString();
+    }
+    if (tls_->isChecked()) {
+        c.tlsDir = tlsDir_->text().trimmed();
+        if (c.tlsDir.isEmpty()) {
+            reportError(context_, this, tr("Export"),
+                        tr("TLS is ticked: choose the certificate directory"));
+            return;
+        }
+    }
+    if (c.writable && vmRunning_) {
+        auto answer = QMessageBox::warning(
+            this, tr("Writable export of a running VM"),
+            tr("The VM is running and writes to %1. A client writing through the export at the "
+               "same time can corrupt the guest's file system.\n\nExport it writable anyway?")
+                .arg(QFileInfo(c.file).fileName()),
+            QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+        if (answer != QMessageBox::Yes)
+            return;
+    }
+    exportImage(c);
+}
+
+bool ExportsPanel::stopExport(const QString& exportName) {
+    if (!context_.exports)
+        return false;
+    bool removed = false;
+    try {
+        removed = context_.exports->remove(exportName.toStdString(), true);
+    } catch (const std::exception& e) {
+        reportError(context_, this, tr("Stop export"), q(e.what()));
+        return false;
+    }
+    if (removed)
+        logLine(context_, QStringLiteral("info"), tr("Export %1 stopped").arg(exportName));
+    refreshExports();
+    return removed;
+}
+
+ExportEndpoint ExportsPanel::endpointFor(const std::string& exportName) const {
+    ExportEndpoint e;
+    vm::NbdListenAddress a = context_.exports->address();
+    e.host = a.host;
+    e.port = a.port;
+    e.unixPath = a.unixPath;
+    e.exportName = exportName;
+    if (context_.exports->uriFor(exportName).rfind("nbds", 0) == 0)
+        e.tlsDir = serverTlsDir_.isEmpty() ? "TLS-CERT-DIR" : serverTlsDir_.toStdString();
+    return e;
+}
+
+QString ExportsPanel::uriFor(const QString& exportName) const {
+    return context_.exports ? q(context_.exports->uriFor(exportName.toStdString())) : QString();
+}
+
+QString ExportsPanel::commandsFor(const QString& exportName) const {
+    if (!context_.exports)
+        return {};
+    for (const vm::NbdExportInfo& info : context_.exports->list())
+        if (q(info.exportName) == exportName)
+            return q(changedExtentsCommands(endpointFor(info.exportName), info.bitmaps));
+    return {};
+}
+
+int ExportsPanel::exportRows() const {
+    return table_->rowCount();
+}
+
+QString ExportsPanel::clientsText() const {
+    return server_->text();
+}
+
+QString ExportsPanel::selectedExport() const {
+    auto rows = table_->selectionModel()->selectedRows();
+    if (rows.isEmpty())
+        return {};
+    return table_->item(rows.front().row(), NameCol)->text();
+}
+
+void ExportsPanel::refreshExports() {
+    if (!context_.exports) {
+        server_->setText(tr("No NBD export service"));
+        return;
+    }
+    vm::NbdExportService& service = *context_.exports;
+    if (!service.running()) {
+        server_->setText(tr("NBD server stopped (starts with the first export)"));
+    } else {
+        vm::NbdListenAddress a = service.address();
+        QString where = a.unixPath.empty() ? tr("%1:%2").arg(q(a.host)).arg(a.port) : q(a.unixPath);
+        unsigned clients = service.connectedClients();
+        server_->setText(
+            tr("NBD server on %1 · %n client(s) connected", nullptr, int(clients)).arg(where));
+    }
+    auto list = service.list();
+    QString keep = selectedExport();
+    bool same = int(list.size()) == table_->rowCount();
+    for (int r = 0; same && r < table_->rowCount(); ++r)
+        same = table_->item(r, NameCol)->text() == q(list[size_t(r)].exportName) &&
+               table_->item(r, UriCol)->text() == q(service.uriFor(list[size_t(r)].exportName));
+    if (same)
+        return; // keep the selection and the scroll position
+    QSignalBlocker block(table_);
+    table_->setRowCount(int(list.size()));
+    for (int r = 0; r < int(list.size()); ++r) {
+        const vm::NbdExportInfo& info = list[size_t(r)];
+        auto node = context_.nodes ? context_.nodes->find(info.nodeName) : nullptr;
+        QStringList bitmaps;
+        for (const auto& b : info.bitmaps)
+            bitmaps << q(b);
+        const QString cells[ColCount] = {
+            q(info.exportName), node ? QFileInfo(q(node->file)).fileName() : q(info.nodeName),
+            q(service.uriFor(info.exportName)), info.writable ? tr("writable") : tr("read-only"),
+            bitmaps.join(QStringLiteral(", "))};
+        for (int c = 0; c < ColCount; ++c)
+            table_->setItem(r, c, new QTableWidgetItem(cells[c]));
+        if (q(info.exportName) == keep)
+            table_->selectRow(r);
+    }
+    table_->resizeColumnsToContents();
+    updateCommands();
+}
+
+void ExportsPanel::updateCommands() {
+    QString name = selectedExport();
+    commands_->setPlainText(name.isEmpty() ? QString() : commandsFor(name));
+    copyUri_->setEnabled(!name.isEmpty());
+    copyCommands_->setEnabled(!name.isEmpty());
+    stop_->setEnabled(!name.isEmpty());
 }
 
 } // namespace e2kvm::ui

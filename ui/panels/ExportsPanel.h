@@ -1,25 +1,90 @@
 #pragma once
-// ExportsPanel: the exports tab of the main window (first version; filled in below).
+// ExportsPanel: the exports tab: one-click NBD export of an image (starts the server on
+// 127.0.0.1:10809 or a free port, read-only by default, chosen consistent bitmaps, optional TLS),
+// the list of exports with their nbd:// URI, the exact commands that list what changed, the
+// connected clients, and Stop.
 #include <QStringList>
+#include <QTimer>
 #include <QWidget>
+
+#include <string>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QPlainTextEdit;
+class QPushButton;
+class QTableWidget;
 
 namespace e2kvm::ui {
 
 struct AppContext;
+struct ExportEndpoint;
+
+struct ExportChoice {
+    QString file;
+    bool writable = false;
+    QStringList bitmaps;
+    QString tlsDir; // empty: no TLS
+};
 
 class ExportsPanel : public QWidget {
     Q_OBJECT
 public:
+    static constexpr uint16_t kDefaultPort = 10809;
+
     explicit ExportsPanel(AppContext& context, QWidget* parent = nullptr);
+
+    // Exports without asking (the Export button asks about writable exports of a running VM
+    // first). Returns the export name, or empty after reporting the error.
+    QString exportImage(const ExportChoice& choice);
+    bool stopExport(const QString& exportName);
+    QString uriFor(const QString& exportName) const;
+    // The commands that list what changed, for one export.
+    QString commandsFor(const QString& exportName) const;
+    int exportRows() const;
+    QString clientsText() const;
+
+    // The image chosen in the combo box and the bitmaps that can be ticked for it.
+    void setCurrentImage(const QString& file);
+    QStringList offeredBitmaps() const;
 
 public slots:
     void setImages(const QStringList& files);
     void setVmRunning(bool running);
+    void refresh();
 
 private:
+    void ensureServer(const QString& tlsDir);
+    ExportEndpoint endpointFor(const std::string& exportName) const;
+    void refreshImageList();
+    // Lists the bitmaps of the chosen image; opens the image only for a user's choice, never
+    // from the refresh timer (a repair may have closed it on purpose).
+    void refreshBitmapChoices(bool openIfClosed = false);
+    void refreshExports();
+    void updateCommands();
+    QString selectedExport() const;
+    void chooseExport();
+
     AppContext& context_;
     QStringList vmImages_;
     bool vmRunning_ = false;
+    QString serverTlsDir_; // TLS directory of the server we started
+    QComboBox* images_;
+    QCheckBox* writable_;
+    QCheckBox* tls_;
+    QLineEdit* tlsDir_;
+    QListWidget* bitmaps_;
+    QPushButton* export_;
+    QLabel* server_;
+    QTableWidget* table_;
+    QPlainTextEdit* commands_;
+    QPushButton* copyUri_;
+    QPushButton* copyCommands_;
+    QPushButton* stop_;
+    QTimer refresh_;
 };
 
 } // namespace e2kvm::ui

@@ -2,6 +2,7 @@
 
 #include "block/BlockDriver.h"
 #include "ui/jobs/JobProgress.h"
+#include "ui/panels/SizeText.h"
 
 #include <QLocale>
 
@@ -14,10 +15,6 @@
 namespace e2kvm::ui {
 
 namespace {
-
-QString sizeText(uint64_t bytes) {
-    return QLocale::c().formattedDataSize(qint64(bytes), 2, QLocale::DataSizeIecFormat);
-}
 
 bool fileExists(const std::string& path) {
     struct stat st {};

@@ -2,6 +2,7 @@
 
 #include "app/vmcore/BlockNodeTable.h"
 #include "block/bitmap/BitmapCatalog.h"
+#include "ui/panels/SizeText.h"
 
 #include <QColor>
 #include <QFileInfo>
@@ -129,7 +130,7 @@ int ImageTableModel::columnCount(const QModelIndex& parent) const {
 }
 
 QString ImageTableModel::sizeText(uint64_t bytes) {
-    return QLocale::c().formattedDataSize(qint64(bytes), 2, QLocale::DataSizeIecFormat);
+    return ui::sizeText(bytes);
 }
 
 QString ImageTableModel::backingChainText(const ImageRow& row) {
