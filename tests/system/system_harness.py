@@ -1,0 +1,180 @@
+"""Helpers shared by the e2kvm-system test scripts: a running e2kvm-system process with its
+serial output collected, and a small QMP client (python3 stdlib only)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+
+class QmpClient:
+    def __init__(self, path, timeout=20):
+        deadline = time.time() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.file = self.sock.makefile("rb")
+        self.events = []
+        self.greeting = self.read()
+        r = self.cmd("qmp_capabilities")
+        if r != {"return": {}}:
+            raise RuntimeError("qmp_capabilities: %r" % r)
+
+    def read(self):
+        line = self.file.readline()
+        if not line:
+            raise EOFError("QMP connection closed")
+        return json.loads(line)
+
+    def send(self, command, **args):
+        msg = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+
+    def cmd(self, command, **args):
+        self.send(command, **args)
+        while True:
+            r = self.read()
+            if "event" in r:
+                self.events.append(r)
+                continue
+            return r
+
+    def wait_event(self, name, timeout=20):
+        deadline = time.time() + timeout
+        while True:
+            for e in self.events:
+                if e["event"] == name:
+                    self.events.remove(e)
+                    return e
+            self.sock.settimeout(max(0.1, deadline - time.time()))
+            try:
+                r = self.read()
+            except (socket.timeout, EOFError):
+                if time.time() >= deadline:
+                    return None
+                continue
+            if "event" in r:
+                self.events.append(r)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class SystemProcess:
+    """e2kvm-system with stdout (the serial port with -serial stdio) and stderr collected."""
+
+    def __init__(self, argv, stdin_bytes=None, env=None):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.out = b""
+        self.err = b""
+        self.lock = threading.Lock()
+        self.readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, "out")),
+                        threading.Thread(target=self._pump, args=(self.proc.stderr, "err"))]
+        for t in self.readers:
+            t.daemon = True
+            t.start()
+        if stdin_bytes is not None:
+            self.write(stdin_bytes)
+
+    def _pump(self, f, which):
+        while True:
+            chunk = f.read1(4096) if hasattr(f, "read1") else f.read(4096)
+            if not chunk:
+                return
+            with self.lock:
+                setattr(self, which, getattr(self, which) + chunk)
+
+    def write(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def serial(self):
+        with self.lock:
+            return self.out.decode(errors="replace")
+
+    def stderr(self):
+        with self.lock:
+            return self.err.decode(errors="replace")
+
+    def wait_serial(self, text, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.serial():
+                return True
+            if self.proc.poll() is not None:
+                time.sleep(0.1)
+                return text in self.serial()
+            time.sleep(0.02)
+        return False
+
+    def wait(self, timeout=20):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        for t in self.readers:
+            t.join(5)
+        return rc
+
+    def terminate(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run(argv, timeout=20, input_bytes=b""):
+    """Runs a command to completion; returns (returncode, stdout, stderr) as text."""
+    p = subprocess.run(argv, input=input_bytes, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def read_ppm(path):
+    """Decodes a binary PPM (P6, maxval 255): returns (width, height, pixel(x, y) -> (r, g, b))."""
+    data = open(path, "rb").read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        if pos >= len(data):
+            raise ValueError("%s: truncated PPM header" % path)
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while end < len(data) and not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise ValueError("%s: not a binary PPM with maxval 255" % path)
+    width, height = int(fields[1]), int(fields[2])
+    pixels = data[pos + 1:]
+    if len(pixels) < width * height * 3:
+        raise ValueError("%s: truncated" % path)
+
+    def pixel(x, y):
+        i = (y * width + x) * 3
+        return tuple(pixels[i:i + 3])
+    return width, height, pixel
