@@ -68,24 +68,42 @@ struct MachineRunner::Impl : InputSink {
     uint64_t vAnchor = 0;
     Clock::time_point wallAnchor;
 
-    // Runs fn on the machine thread (or here if that thread is not running) and waits.
+    // Runs fn on the machine thread (or here if that thread is not running) and waits;
+    // an exception fn throws comes back to the caller.
     void call(const std::function<void()>& fn) {
         if (std::this_thread::get_id() == machineThread.load()) {
             fn(); // from an event or serial callback
             return;
         }
-        std::unique_lock inlineLock(inlineMutex);
-        std::unique_lock lock(mutex);
-        if (!threadRunning) {
-            lock.unlock();
-            fn(); // serialized with other callers by inlineMutex; start() waits for it
-            return;
+        std::exception_ptr error;
+        bool ran = false;
+        std::function<void()> wrapped = [&] {
+            try {
+                fn();
+            } catch (...) {
+                error = std::current_exception();
+            }
+            ran = true;
+        };
+        {
+            std::unique_lock inlineLock(inlineMutex);
+            std::unique_lock lock(mutex);
+            if (threadRunning) {
+                inlineLock.unlock();
+                queue.push_back(wrapped);
+                uint64_t ticket = ++queued;
+                wake.notify_one();
+                finished.wait(lock, [&] { return done >= ticket || !threadRunning; });
+            }
         }
-        inlineLock.unlock();
-        queue.push_back(fn);
-        uint64_t ticket = ++queued;
-        wake.notify_one();
-        finished.wait(lock, [&] { return done >= ticket || !threadRunning; });
+        if (!ran) {
+            // Not started, or the thread ended first (it drops what it did not run): run
+            // here, serialized with other callers; start() waits for it.
+            std::lock_guard inlineLock(inlineMutex);
+            wrapped();
+        }
+        if (error)
+            std::rethrow_exception(error);
     }
     // Queues fn without waiting (input); runs it here if the thread is not running.
     void post(std::function<void()> fn) {
@@ -170,7 +188,15 @@ struct MachineRunner::Impl : InputSink {
     }
 
     void runBatch() {
-        MachineStop stop = machine.run(kBatchBundles);
+        MachineStop stop;
+        try {
+            stop = machine.run(kBatchBundles);
+        } catch (const std::exception& e) {
+            // Not the guest's doing (e.g. out of host memory): stop the machine, keep the
+            // process alive.
+            stop.kind = MachineStop::Fault;
+            stop.detail = std::string("host error while running the machine: ") + e.what();
+        }
         switch (stop.kind) {
         case MachineStop::Budget:
             break;
@@ -222,6 +248,7 @@ struct MachineRunner::Impl : InputSink {
             emit(MachineEvent::Shutdown, "host-qmp-quit");
         }
         std::lock_guard lock(mutex);
+        queue.clear(); // callers waiting on these run them themselves
         threadRunning = false;
         finished.notify_all();
     }

@@ -221,3 +221,16 @@ TEST(MachineRunner, SerialInputWhilePausedIsBounded) {
     ASSERT_TRUE(r.waitForEvent(MachineEvent::Shutdown));
     EXPECT_EQ(r.serial(), std::string(65536, 'a') + "q");
 }
+
+TEST(MachineRunner, RunOnMachineExceptionsReachTheCaller) {
+    RecordingRunner r(kernelConfig("spin"));
+    EXPECT_THROW(r.runner->runOnMachine([](Machine&) { throw std::runtime_error("before"); }),
+                 std::runtime_error);
+    r.runner->start();
+    EXPECT_THROW(r.runner->runOnMachine([](Machine&) { throw std::runtime_error("during"); }),
+                 std::runtime_error);
+    EXPECT_EQ(r.runner->state(), RunState::Running);
+    r.runner->quit();
+    EXPECT_THROW(r.runner->runOnMachine([](Machine&) { throw std::runtime_error("after"); }),
+                 std::runtime_error);
+}
