@@ -174,6 +174,34 @@ def main():
             masked_old[o:o + n] = bytes(n)
         expect(masked_now == masked_old, "disk.raw unchanged outside the written ranges")
 
+        # 3b. Writes over NBD to a writable e2kvm-nbd export land in disk.raw and dirty the
+        # bitmap in meta.qcow2 (saved when the server exits after its last client).
+        run(IMG, "bitmap", "--add", "meta.qcow2", "nbd")
+        srv = subprocess.Popen([NBD, "-f", "qcow2", "-k", sock, "meta.qcow2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(250):
+                if os.path.exists(sock) or srv.poll() is not None:
+                    break
+                time.sleep(0.02)
+            time.sleep(0.1)
+            run("qemu-io", "-f", "raw", "-c", "write -P 0x7c 7M 4k", f"nbd+unix:///?socket={sock}")
+            srv.wait(timeout=30)
+        finally:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+        expect(srv.returncode == 0, f"e2kvm-nbd exit {srv.returncode}: {srv.stderr.read()}")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        check_clean("meta.qcow2", "after serving over NBD")
+        with open("disk.raw", "rb") as f:
+            f.seek(7 << 20)
+            expect(f.read(4096) == b"\x7c" * 4096, "NBD write landed in disk.raw")
+        runs = json.loads(run(IMG, "map", "--bitmap", "nbd", "--output=json", "meta.qcow2").stdout)
+        expect([(r["start"], r["length"]) for r in runs if r["dirty"]] == [(7 << 20, 65536)],
+               f"NBD write recorded in bitmap nbd: {runs}")
+
         # 4. qemu-img made the image (raw off); e2kvm-io writes, QEMU reads; and back.
         run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=q2.raw", "q2.qcow2", "4M")
         run(IO, "-c", "write -P 0x11 0 100k", "-c", "write -P 0x22 2M 4k",
