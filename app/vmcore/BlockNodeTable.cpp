@@ -33,6 +33,15 @@ std::string canonicalPath(const std::string& file) {
 
 } // namespace
 
+bool BlockNodeTable::validNodeName(const std::string& name) {
+    try {
+        checkNodeName(name);
+        return true;
+    } catch (const std::invalid_argument&) {
+        return false;
+    }
+}
+
 std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const std::string& format,
                                                 bool readOnly, const std::string& nodeName) {
     if (!nodeName.empty())

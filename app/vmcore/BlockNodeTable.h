@@ -42,6 +42,9 @@ public:
     void setUser(const std::string& nodeName, const std::string& user, bool inUse);
     std::vector<std::string> users(const std::string& nodeName) const;
 
+    // QEMU's node-name rule: a letter, then letters, digits, '-', '.', '_'; at most 31 bytes.
+    static bool validNodeName(const std::string& name);
+
     // Called (on the changing thread) after open/remove so views can refresh.
     void setOnChange(std::function<void()> cb);
 

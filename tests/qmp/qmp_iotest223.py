@@ -3,7 +3,11 @@
 persistent dirty bitmaps, writes through a writable NBD export (qemu-io), then the bitmaps
 exported read-only and read back with `qemu-img map --image-opts ... x-dirty-bitmap=` and
 `nbdinfo --map`; after quit `qemu-img info` lists the stored bitmaps and qemu-nbd exports the
-same dirty extents. usage: qmp_iotest223.py QMP_TEST_SERVER"""
+same dirty extents.
+usage: qmp_iotest223.py QMP_TEST_SERVER
+       qmp_iotest223.py PROGRAM ARG... (a command line with "{qmp}" where the QMP address
+       "unix:PATH,server=on,wait=off" goes, e.g. e2kvm-system -qmp {qmp} ...; the program must
+       exit 0 after "quit")"""
 import json
 import os
 import shutil
@@ -13,7 +17,7 @@ import sys
 import tempfile
 import time
 
-SERVER = sys.argv[1]
+SERVER = sys.argv[1:]
 MiB = 1 << 20
 failures = []
 
@@ -122,7 +126,9 @@ def main():
         run("qemu-img", "create", "-f", "qcow2", img, "4M")
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 1M 2M", img)
 
-        proc = subprocess.Popen([SERVER, "unix:%s,server=on,wait=off" % qmp_sock])
+        spec = "unix:%s,server=on,wait=off" % qmp_sock
+        argv = SERVER if len(SERVER) > 1 else SERVER + ["{qmp}"]
+        proc = subprocess.Popen([a.replace("{qmp}", spec) for a in argv])
         q = Qmp(qmp_sock)
         greeting = q.read()
         check("QMP" in greeting and "oob" in greeting["QMP"]["capabilities"]

@@ -12,7 +12,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_iotest223 import Qmp  # noqa: E402
 
-SERVER = sys.argv[1]
+SERVER = sys.argv[1]  # noqa: F811 (the imported module reads argv too)
 
 
 def run(*argv, cwd=None):

@@ -76,7 +76,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         if (access(filename.c_str(), F_OK) != 0)
             throw QmpError("Could not open '" + filename + "': " + std::strerror(errno));
         // Validate the name the way a format node would.
-        if (!std::isalpha(static_cast<unsigned char>((*nodeName)[0])))
+        if (!vm::BlockNodeTable::validNodeName(*nodeName))
             throw QmpError("Invalid node-name: '" + *nodeName + "'");
         ctx.fileNodes[*nodeName] = filename;
         return Json::object();
