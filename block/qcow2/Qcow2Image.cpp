@@ -18,6 +18,10 @@ void Qcow2Image::setBackingLink(const std::string& path, const std::string& back
     qcow2::Qcow2Header h = qcow2::readHeader(file);
     if (backingName.size() > qcow2::kMaxBackingNameLength)
         throwError(EINVAL, path, "Backing file name too long");
+    if (!backingName.empty() && h.hasDataFile() && h.dataFileRaw())
+        throwError(EINVAL, path,
+                   "a backing file cannot be set: the image has a raw external data file "
+                   "(data-file-raw), which must be the whole disk");
     h.backingFile = backingName;
     h.backingFormat = backingName.empty() ? std::string() : backingFormat;
     std::vector<uint8_t> buf = qcow2::serializeHeader(h, path);

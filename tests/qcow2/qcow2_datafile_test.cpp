@@ -5,6 +5,7 @@
 #include "block/HostFile.h"
 #include "block/ImageCheck.h"
 #include "block/bitmap/BitmapCatalog.h"
+#include "block/qcow2/Qcow2Image.h"
 
 #include <gtest/gtest.h>
 
@@ -306,6 +307,13 @@ TEST_F(Qcow2DataFile, CreateOptionErrors) {
     o.backingFile = "b.qcow2";
     EXPECT_NE(createError(o).find("Backing file and data-file-raw"), std::string::npos);
     EXPECT_FALSE(exists(tmp.path("x.raw")));
+}
+
+TEST_F(Qcow2DataFile, RebaseOntoABackingFileIsRefusedForARawDataFile) {
+    create(1 << 20, true);
+    std::vector<uint8_t> before = readFile(img);
+    EXPECT_THROW(Qcow2Image::setBackingLink(img, "base.qcow2", "qcow2"), BlockError);
+    EXPECT_EQ(readFile(img), before);
 }
 
 // ---- hostile input ----
