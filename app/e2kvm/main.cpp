@@ -46,8 +46,10 @@ namespace {
     std::exit(1);
 }
 
-// --screenshot-dir: once the VM has shown its first frame (plus a moment for the guest to draw
-// its console), saves the console, bitmaps and exports tabs as PNGs and quits.
+// --screenshot-dir: once the VM has shown its first frame, types "e2k" into the guest (the demo
+// writes one disk record per key, so its dirty bitmap changes), waits a moment for the guest and
+// the panels to draw, saves the console, bitmaps and exports tabs and the whole window as PNGs,
+// and quits (status 0 only if the three tab screenshots were saved).
 void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapsedTimer& launch) {
     if (!QDir().mkpath(dir))
         die(QStringLiteral("%1: cannot create the screenshot directory").arg(dir));
@@ -55,7 +57,11 @@ void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapse
         window.console(), &ui::ConsoleWidget::firstFrame, &window, [&window, dir, &launch] {
             std::fprintf(stderr, "e2kvm: first frame %lld ms after launch\n",
                          static_cast<long long>(launch.elapsed()));
-            QTimer::singleShot(2000, &window, [&window, dir] {
+            QTimer::singleShot(500, &window, [&window] {
+                for (uint16_t key : {uint16_t(0x12), uint16_t(0x03), uint16_t(0x25)}) // e, 2, k
+                    window.console()->sendKeys({key});
+            });
+            QTimer::singleShot(3000, &window, [&window, dir] {
                 int saved = 0;
                 for (const char* tab : {"Console", "Bitmaps", "Exports"}) {
                     QString title = QString::fromLatin1(tab);
@@ -72,6 +78,9 @@ void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapse
                     else
                         std::fprintf(stderr, "e2kvm: cannot save %s\n", qPrintable(path));
                 }
+                window.showTab(QStringLiteral("Console"));
+                QApplication::processEvents();
+                window.grab().save(QDir(dir).filePath(QStringLiteral("window.png")), "PNG");
                 std::fprintf(stderr, "e2kvm: %d screenshots saved in %s\n", saved, qPrintable(dir));
                 window.setProperty("noConfirm", true);
                 window.close();

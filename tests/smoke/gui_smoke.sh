@@ -39,6 +39,16 @@ assert "backup" in names, names
 print("demo.qcow2: qcow2 with bitmaps", names)'
 fi
 
+# The app typed three keys into the demo guest, which wrote three records to its disk: the
+# persistent bitmap stored on exit must show a dirty range (read by QEMU's tools over NBD).
+if command -v qemu-nbd >/dev/null && command -v nbdinfo >/dev/null; then
+    map=$(timeout 60 nbdinfo --map=qemu:dirty-bitmap:backup -- \
+          [ qemu-nbd -r -f qcow2 -B backup "$demo" ])
+    echo "dirty-bitmap map: $map"
+    echo "$map" | awk '$3 == 1 { dirty = 1 } END { exit dirty ? 0 : 1 }' \
+        || { echo "FAIL: no dirty range in bitmap 'backup' after typing into the guest"; exit 1; }
+fi
+
 for shot in console bitmaps exports; do
     python3 "$check" "$tmp/out/$shot.png"
 done
