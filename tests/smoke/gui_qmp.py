@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Starts the real e2kvm under xvfb-run with --vm Demo --run --qmp unix:SOCK and drives it as a
+QMP client would: capabilities, query-status, stop/cont with STOP/RESUME events, the block node
+of the VM's disk with its bitmap, screendump of the GUI's VM, and quit ending the application.
+Usage: gui_qmp.py E2KVM GUEST_DIR"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def main():
+    app, guest = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/config", XDG_DATA_HOME=f"{tmp}/data",
+                   XDG_RUNTIME_DIR=f"{tmp}/run", E2KVM_GUEST_DIR=guest)
+        env.pop("QT_QPA_PLATFORM", None)
+        os.makedirs(f"{tmp}/run", mode=0o700)
+        sock_path = f"{tmp}/qmp.sock"
+        proc = subprocess.Popen(["xvfb-run", "-a", app, "--vm", "Demo", "--run", "--qmp",
+                                 f"unix:{sock_path},server=on,wait=off"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            run(sock_path, tmp)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        print(out)
+        assert proc.returncode == 0, f"e2kvm exited with {proc.returncode}"
+    print("PASS")
+
+
+def run(sock_path, tmp):
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(30)
+            s.connect(sock_path)
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "no QMP socket within 60 s"
+            time.sleep(0.1)
+    f = s.makefile("rw")
+    greeting = json.loads(f.readline())
+    assert "QMP" in greeting, greeting
+    events = []
+
+    def cmd(name, args=None):
+        msg = {"execute": name, "id": name}
+        if args:
+            msg["arguments"] = args
+        f.write(json.dumps(msg) + "\n")
+        f.flush()
+        while True:
+            reply = json.loads(f.readline())
+            if "event" in reply:
+                events.append(reply["event"])
+                continue
+            assert reply.get("id") == name, reply
+            assert "return" in reply, reply
+            return reply["return"]
+
+    cmd("qmp_capabilities")
+    # The VM was started by --run; wait until the guest has drawn.
+    for _ in range(100):
+        if cmd("query-status")["status"] == "running":
+            break
+        time.sleep(0.1)
+    assert cmd("query-name") == {"name": "Demo"}
+    cmd("stop")
+    assert cmd("query-status") == {"status": "paused", "singlestep": False, "running": False}
+    cmd("cont")
+    assert cmd("query-status")["running"] is True
+    nodes = cmd("query-named-block-nodes")
+    disk = [n for n in nodes if n["file"].endswith("/e2kvm/demo.qcow2")]
+    assert disk, nodes
+    bitmaps = [b["name"] for b in disk[0].get("dirty-bitmaps", [])]
+    assert "backup" in bitmaps, disk[0]
+    time.sleep(1.0)
+    shot = f"{tmp}/screen.png"
+    cmd("screendump", {"filename": shot, "format": "png"})
+    with open(shot, "rb") as img:
+        head = img.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", head
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert (width, height) == (1024, 768), (width, height)
+    cmd("quit")
+    assert "STOP" in events and "RESUME" in events, events
+
+
+if __name__ == "__main__":
+    main()
