@@ -91,6 +91,8 @@ BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(upper);
     split->addWidget(lower);
+    split->setStretchFactor(0, 1); // the map gets the larger share
+    split->setStretchFactor(1, 2);
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
@@ -128,7 +130,9 @@ BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
 void BitmapsPanel::setImages(const QStringList& files) {
     vmImages_ = files;
     refreshImageList();
-    if (nodeFile_.isEmpty() && !files.isEmpty())
+    // Another VM selected: show its first disk (the current image stays while it is one of
+    // the VM's disks).
+    if (!files.isEmpty() && (nodeFile_.isEmpty() || !files.contains(nodeFile_)))
         setCurrentImage(files.front());
 }
 

@@ -45,7 +45,8 @@ ImagesPanel::ImagesPanel(AppContext& context, QWidget* parent)
     details_->setPlaceholderText(tr("Select an image to see its details"));
 
     add_ = new QPushButton(tr("Add…"), this);
-    remove_ = new QPushButton(tr("Remove from list"), this);
+    remove_ = new QPushButton(tr("Remove"), this);
+    remove_->setToolTip(tr("Remove a hand-added image from this list (the file stays)"));
     create_ = new QPushButton(tr("Create…"), this);
     resize_ = new QPushButton(tr("Resize…"), this);
     convert_ = new QPushButton(tr("Convert…"), this);

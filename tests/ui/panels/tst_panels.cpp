@@ -61,6 +61,7 @@ private slots:
     void bitmapChangeRefusedWhileExported();
     void inconsistentBitmapGuidance();
     void exportCommandsText();
+    void panelsRenderWithVisibleMap();
 
 private:
     QString path(const QString& name) const { return dir_.filePath(name); }
@@ -297,6 +298,34 @@ void PanelsTest::exportCommandsText() {
              QStringLiteral("my_disk__1_.qcow2"));
     std::string both = changedExtentsCommands(e, {"a", "b"});
     QCOMPARE(std::count(both.begin(), both.end(), '\n'), 6L);
+}
+
+void PanelsTest::panelsRenderWithVisibleMap() {
+    // The three panels laid out at a window size: the map inside the bitmaps panel shows the
+    // dirty cells. E2KVM_SCREENSHOT_DIR=dir saves the renderings for a look by eye.
+    Context ctx;
+    test::makeQcow2WithBitmap(path("shot.qcow2").toStdString(), 64 << 20, "daily",
+                              {{0, 1 << 20}, {8 << 20, 4096}, {40 << 20, 3 << 20}});
+    ImagesPanel images(ctx.app);
+    BitmapsPanel bitmaps(ctx.app);
+    images.setImages({path("shot.qcow2")});
+    bitmaps.setImages({path("shot.qcow2")});
+    QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR");
+    int dirtyPixels = 0;
+    for (QWidget* w : std::initializer_list<QWidget*>{&images, &bitmaps}) {
+        w->resize(900, 640);
+        w->show();
+        QVERIFY(QTest::qWaitForWindowExposed(w));
+        QImage shot = w->grab().toImage();
+        if (!dir.isEmpty())
+            shot.save(dir + "/" + w->metaObject()->className() + QStringLiteral(".png"));
+        if (w == &bitmaps)
+            for (int y = 0; y < shot.height(); ++y)
+                for (int x = 0; x < shot.width(); ++x)
+                    dirtyPixels += shot.pixelColor(x, y) == BitmapMapWidget::dirtyColor();
+    }
+    // 1 MiB + 64 KiB + 3 MiB dirty in 64 KiB cells: 65 cells of 8x8 pixels, as far as visible.
+    QVERIFY2(dirtyPixels >= 8 * 8 * 20, qPrintable(QString::number(dirtyPixels)));
 }
 
 QTEST_MAIN(PanelsTest)
