@@ -78,7 +78,7 @@ private slots:
         QString data = tmp.filePath(QStringLiteral("data"));
         NewVmWizard wizard(lib, data, QString());
         wizard.setVmName(QStringLiteral("taken"));
-        QVERIFY(!wizard.currentPage()->isComplete()); // the name page says no
+        QVERIFY(!wizard.page(wizard.pageIds().at(0))->isComplete()); // the name page says no
         wizard.clearDisks();
         wizard.addNewDisk(QStringLiteral("qcow2"), 1 << 20);
         wizard.accept();
@@ -107,10 +107,16 @@ private slots:
         makeRaw(b, 1 << 20);
         NewVmWizard wizard(lib, tmp.filePath(QStringLiteral("data")), QString());
         wizard.clearDisks();
-        QWizardPage* disksPage = wizard.page(wizard.pageIds().at(1));
+        wizard.restart();
+        wizard.next(); // the default name is free, so the disks page comes next
+        QWizardPage* disksPage = wizard.currentPage();
+        QCOMPARE(disksPage, wizard.page(wizard.pageIds().at(1)));
         QVERIFY(disksPage->acceptDrops());
         QMimeData mime;
         mime.setUrls({QUrl::fromLocalFile(a), QUrl::fromLocalFile(b)});
+        QDragEnterEvent enter(QPoint(5, 5), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(disksPage, &enter);
+        QVERIFY(enter.isAccepted());
         QDropEvent drop(QPointF(5, 5), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
         QCoreApplication::sendEvent(disksPage, &drop);
         QCOMPARE(wizard.plannedDisks().size(), 2);
