@@ -85,6 +85,7 @@ void Machine::reset() {
     s.pcspSize = kStackBytes;
     s.regs[0] = top;
     s.regs[1] = disks_.size();
+    cpu_.writeStateReg(0x9D, 0); // empty the TIR LIFO (a reset may interrupt a trap handler)
     cpu_.flushDecodeCache();
     mem_.takeCodeDirty();
 

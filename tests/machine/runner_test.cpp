@@ -234,3 +234,16 @@ TEST(MachineRunner, RunOnMachineExceptionsReachTheCaller) {
     EXPECT_THROW(r.runner->runOnMachine([](Machine&) { throw std::runtime_error("after"); }),
                  std::runtime_error);
 }
+
+TEST(MachineRunner, ResetEmptiesTheTrapInformation) {
+    Machine m(kernelConfig("fault"));
+    MachineStop stop;
+    for (int i = 0; i < 1000 && stop.kind != MachineStop::Fault; ++i)
+        stop = m.run(100000);
+    ASSERT_EQ(stop.kind, MachineStop::Fault);
+    EXPECT_FALSE(m.cpu().tirs().empty());
+    m.reset();
+    EXPECT_TRUE(m.cpu().tirs().empty());
+    EXPECT_EQ(m.cpu().state().ip, 0x100018u); // _start, after the 24-byte trap entry
+    EXPECT_EQ(m.virtualTimeNs(), 0u);
+}
