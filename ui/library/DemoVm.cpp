@@ -6,6 +6,7 @@
 #include "ui/library/ImageCopy.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 
 #include <stdexcept>
@@ -22,19 +23,25 @@ VmDefinition makeDemoVm(const QString& demoDiskRaw, const QString& dataDir) {
     if (!QFileInfo::exists(image)) {
         std::string path = image.toStdString();
         copyImage(demoDiskRaw.toStdString(), path, "qcow2");
-        block::OpenOptions options;
-        options.readOnly = false;
-        options.format = "qcow2";
-        std::unique_ptr<block::BlockDriver> disk = block::openImage(path, options);
-        block::BitmapCatalog* bitmaps = disk->bitmaps();
-        if (!bitmaps)
-            throw std::runtime_error(path + ": the image format keeps no bitmaps");
-        block::BitmapAction add;
-        add.kind = block::BitmapActionKind::Add;
-        add.name = kDemoBitmapName;
-        add.persistent = true;
-        bitmaps->apply(std::span(&add, 1));
-        disk->flush();
+        try {
+            block::OpenOptions options;
+            options.readOnly = false;
+            options.format = "qcow2";
+            std::unique_ptr<block::BlockDriver> disk = block::openImage(path, options);
+            block::BitmapCatalog* bitmaps = disk->bitmaps();
+            if (!bitmaps)
+                throw std::runtime_error(path + ": the image format keeps no bitmaps");
+            block::BitmapAction add;
+            add.kind = block::BitmapActionKind::Add;
+            add.name = kDemoBitmapName;
+            add.persistent = true;
+            bitmaps->apply(std::span(&add, 1));
+            disk->flush();
+        } catch (...) {
+            // A demo disk without its bitmap would be reused next time: do not keep it.
+            QFile::remove(image);
+            throw;
+        }
     }
     VmDefinition def;
     def.name = QString::fromLatin1(kDemoVmName);

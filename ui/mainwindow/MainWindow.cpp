@@ -330,8 +330,11 @@ void MainWindow::updateActions() {
     for (QAction* a : sendKeyActs_)
         a->setEnabled(active);
     details_->setEditable(selected && !active);
-    for (QWidget* p : imagePanels_)
-        QMetaObject::invokeMethod(p, "setVmRunning", Q_ARG(bool, active));
+    if (panelsRunning_ != int(active)) {
+        panelsRunning_ = int(active);
+        for (QWidget* p : imagePanels_)
+            QMetaObject::invokeMethod(p, "setVmRunning", Q_ARG(bool, active));
+    }
     stateLabel_->setText(
         selected ? tr("%1: %2").arg(selectedVmName(), s ? s->stateName() : tr("stopped"))
                  : tr("No VM selected"));

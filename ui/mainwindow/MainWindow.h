@@ -85,6 +85,7 @@ private:
     ConsoleWidget* console_ = nullptr;
     DetailsPage* details_ = nullptr;
     QList<QWidget*> imagePanels_; // Images, Bitmaps, Exports (when built)
+    int panelsRunning_ = -1;      // what the panels were last told (-1: nothing yet)
 
     QLabel* stateLabel_ = nullptr;
     QLabel* diskLabel_ = nullptr;
