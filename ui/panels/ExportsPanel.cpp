@@ -118,6 +118,7 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     connect(&refresh_, &QTimer::timeout, this, &ExportsPanel::refresh);
     refresh_.start();
     refresh();
+    updateCommands();
 }
 
 void ExportsPanel::setImages(const QStringList& files) {

@@ -12,6 +12,7 @@
 #include "ui/panels/BitmapTableModel.h"
 #include "ui/panels/BitmapsPanel.h"
 #include "ui/panels/ExportCommands.h"
+#include "ui/panels/ExportsPanel.h"
 #include "ui/panels/ImageJobs.h"
 #include "ui/panels/ImageTableModel.h"
 #include "ui/panels/ImagesPanel.h"
@@ -308,11 +309,15 @@ void PanelsTest::panelsRenderWithVisibleMap() {
                               {{0, 1 << 20}, {8 << 20, 4096}, {40 << 20, 3 << 20}});
     ImagesPanel images(ctx.app);
     BitmapsPanel bitmaps(ctx.app);
+    ExportsPanel exports(ctx.app);
     images.setImages({path("shot.qcow2")});
     bitmaps.setImages({path("shot.qcow2")});
+    exports.setImages({path("shot.qcow2")});
+    exports.setCurrentImage(path("shot.qcow2"));
+    QCOMPARE(exports.offeredBitmaps(), QStringList{"daily"});
     QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR");
     int dirtyPixels = 0;
-    for (QWidget* w : std::initializer_list<QWidget*>{&images, &bitmaps}) {
+    for (QWidget* w : std::initializer_list<QWidget*>{&images, &bitmaps, &exports}) {
         w->resize(900, 640);
         w->show();
         QVERIFY(QTest::qWaitForWindowExposed(w));
