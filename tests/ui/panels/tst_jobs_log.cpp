@@ -76,12 +76,15 @@ void JobsLogTest::cancelStopsJob() {
     });
     QSignalSpy finished(job, &JobProgress::finished);
     QSignalSpy runnerFinished(&runner, &JobRunner::jobFinished);
+    // The runner deletes the job after its finished signal: read its state there.
+    JobProgress::State state = JobProgress::State::Running;
+    connect(job, &JobProgress::finished, this, [&state, job] { state = job->state(); });
     QTRY_VERIFY(loops.load() > 5);
     job->requestCancel();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
     QCOMPARE(finished.at(0).at(0).toBool(), false);
     QCOMPARE(finished.at(0).at(1).toString(), QStringLiteral("Cancelled"));
-    QCOMPARE(job->state(), JobProgress::State::Cancelled);
+    QCOMPARE(state, JobProgress::State::Cancelled);
     QCOMPARE(runnerFinished.count(), 1);
 }
 
@@ -91,11 +94,13 @@ void JobsLogTest::errorCarriesRealMessage() {
         throw std::runtime_error("t.qcow2: L1 table entry 12 points past end of file");
     });
     QSignalSpy finished(job, &JobProgress::finished);
+    JobProgress::State state = JobProgress::State::Running;
+    connect(job, &JobProgress::finished, this, [&state, job] { state = job->state(); });
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
     QCOMPARE(finished.at(0).at(0).toBool(), false);
     QCOMPARE(finished.at(0).at(1).toString(),
              QStringLiteral("t.qcow2: L1 table entry 12 points past end of file"));
-    QCOMPARE(job->state(), JobProgress::State::Failed);
+    QCOMPARE(state, JobProgress::State::Failed);
 }
 
 void JobsLogTest::progressDialogShowsPercentAndEta() {
