@@ -157,12 +157,16 @@ private slots:
             R"({"name":"boot","memory-mib":64,"disks":[{"file":"d"}],"boot":{"kind":"floppy"}})");
         writeFile(dir.filePath(QStringLiteral("other.json")),
                   R"({"name":"elsewhere","memory-mib":64,"disks":[{"file":"d"}]})");
+        writeFile(dir.filePath(QStringLiteral("frac.json")),
+                  R"({"name":"frac","memory-mib":64.5})");
+        writeFile(dir.filePath(QStringLiteral("neg.json")),
+                  R"({"name":"neg","memory-mib":-1e300})");
         QByteArray big(2 << 20, ' ');
         writeFile(dir.filePath(QStringLiteral("big.json")), big);
         lib.reload();
         QCOMPARE(lib.count(), 1);
         QCOMPARE(lib.at(0).name, QStringLiteral("good"));
-        QCOMPARE(lib.loadErrors().size(), 8);
+        QCOMPARE(lib.loadErrors().size(), 10);
         QString all = lib.loadErrors().join(QLatin1Char('\n'));
         QVERIFY(all.contains(QStringLiteral("garbage.json: bad JSON")));
         QVERIFY(all.contains(QStringLiteral("'memory-mib' must be an integer")));

@@ -2,6 +2,8 @@
 
 #include <QJsonArray>
 
+#include <cmath>
+
 #include <stdexcept>
 
 namespace e2kvm::ui {
@@ -103,7 +105,8 @@ QString stringField(const QJsonObject& obj, const char* key, const QString& what
 int intField(const QJsonObject& obj, const char* key, const QString& what, int lo, int hi) {
     QJsonValue v = obj.value(QLatin1String(key));
     double d = v.toDouble(-1);
-    if (!v.isDouble() || d != static_cast<double>(static_cast<int64_t>(d)) || d < lo || d > hi)
+    // Range first: converting an out-of-range double (1e300, NaN) to an integer is undefined.
+    if (!v.isDouble() || !(d >= lo && d <= hi) || d != std::floor(d))
         fail(what, QStringLiteral("'%1' must be an integer in %2..%3")
                        .arg(QLatin1String(key))
                        .arg(lo)
