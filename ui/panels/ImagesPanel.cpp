@@ -329,8 +329,13 @@ void ImagesPanel::checkCurrent(bool repair) {
     auto mode = repair ? block::RepairMode::All : block::RepairMode::None;
     startPanelJob(
         context_, this, (repair ? tr("Repair %1") : tr("Check %1")).arg(QFileInfo(file).fileName()),
-        [file, format, mode](JobProgress& p) {
-            return checkImageJob(file.toStdString(), format, mode, p);
+        [file, format, mode, live = vmRunning_](JobProgress& p) {
+            QString result = checkImageJob(file.toStdString(), format, mode, p);
+            // Like qemu-img check -U: the VM keeps writing while the file is read.
+            if (live)
+                result.prepend(QStringLiteral("Checked while the VM runs (writes in flight can "
+                                              "show as leaks): "));
+            return result;
         },
         [this, file, repair](bool, const QString&) {
             if (!repair)

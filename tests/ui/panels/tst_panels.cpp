@@ -141,6 +141,13 @@ void PanelsTest::imagesCreateAndConvertJobs() {
     std::vector<uint8_t> back(pattern.size());
     copy->read(1 << 20, back);
     QVERIFY(back == pattern);
+    // Check runs as a job and reports qemu-img's verdict.
+    panel.selectFile(path("new.qcow2"));
+    panel.checkCurrent(false);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 4, 20000);
+    QVERIFY2(done.at(3).at(1).toBool(), qPrintable(done.at(3).at(2).toString()));
+    QVERIFY2(done.at(3).at(2).toString().startsWith("No errors were found on the image"),
+             qPrintable(done.at(3).at(2).toString()));
     std::vector<uint8_t> head(4096, 0xff);
     copy->read(0, head);
     QVERIFY(std::all_of(head.begin(), head.end(), [](uint8_t b) { return b == 0; }));
