@@ -48,7 +48,7 @@ struct SdlDisplay::Sdl {
             SDL_DestroyRenderer(renderer);
         if (window)
             SDL_DestroyWindow(window);
-        SDL_QuitSubSystem(SDL_INIT_VIDEO | SDL_INIT_EVENTS);
+        SDL_Quit(); // also closes its D-Bus connection (left open, it is a leak report)
     }
 };
 
@@ -94,6 +94,14 @@ SdlDisplay::SdlDisplay(emu::FramePublisher& frames, emu::InputSink& input,
         if (SDL_PushEvent(&e) != 1)
             framePending_ = false;
     });
+    // The machine may have published before the window existed: look once without waiting
+    // for the next publish (a paused or idle guest may not publish again for a while).
+    framePending_ = true;
+    SDL_Event first{};
+    first.type = eventType_;
+    first.user.code = kFrame;
+    if (SDL_PushEvent(&first) != 1)
+        framePending_ = false;
 }
 
 SdlDisplay::~SdlDisplay() {
@@ -224,7 +232,7 @@ void SdlDisplay::releasePressedKeys() {
     for (int sc = 0; sc < SDL_NUM_SCANCODES; ++sc) {
         if (pressed_[sc]) {
             pressed_[sc] = false;
-            if (uint16_t code = sdlScancodeToSet1(SDL_Scancode(sc)))
+            if (uint16_t code = sdlScancodeToSet1(sc))
                 input_.keyEvent(code, false);
         }
     }
@@ -253,7 +261,7 @@ void SdlDisplay::handleKey(const void* event) {
         swallowed_[sc] = false;
         return;
     }
-    uint16_t code = sdlScancodeToSet1(SDL_Scancode(sc));
+    uint16_t code = sdlScancodeToSet1(sc);
     if (!code)
         return;
     if (!down && !pressed_[sc])

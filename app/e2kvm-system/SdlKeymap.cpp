@@ -163,11 +163,10 @@ std::span<const KeymapEntry> sdlKeymap() {
     return kTable;
 }
 
-uint16_t sdlScancodeToSet1(SDL_Scancode code) {
-    int c = int(code);
-    if (c < 0 || c >= SDL_NUM_SCANCODES)
+uint16_t sdlScancodeToSet1(int code) {
+    if (code < 0 || code >= SDL_NUM_SCANCODES)
         return 0;
-    return kLookup.codes[size_t(c)];
+    return kLookup.codes[size_t(code)];
 }
 
 } // namespace e2kvm::sys

@@ -17,6 +17,7 @@ struct KeymapEntry {
 std::span<const KeymapEntry> sdlKeymap();
 
 // The set-1 make code for an SDL scancode, or 0 if the key has none (it is then not sent).
-uint16_t sdlScancodeToSet1(SDL_Scancode code);
+// Takes any int so that values outside the enum (from a newer SDL) are safe to pass.
+uint16_t sdlScancodeToSet1(int code);
 
 } // namespace e2kvm::sys

@@ -144,34 +144,16 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         qmpServers.push_back(std::move(server));
     }
 
-#ifdef E2KVM_HAVE_SDL
-    std::unique_ptr<sys::SdlDisplay> display;
-    if (o.display.kind == sys::DisplayKind::Sdl) {
-        sys::SdlDisplayOptions so;
-        so.name = o.name;
-        so.integerScale = o.display.integerScale;
-        so.windowClose = o.display.windowClose;
-        so.showCursor = o.display.showCursor;
-        so.fullScreen = o.display.fullScreen;
-        try {
-            display = std::make_unique<sys::SdlDisplay>(runner->display(), runner->input(), so);
-        } catch (const std::exception& e) {
-            die(std::string("-display sdl: ") + e.what());
-        }
-        display->setOnFirstPresent([&trace] { trace.hit("on screen"); });
-        if (o.startPaused)
-            display->setStatus("Stopped");
-    }
-#else
-    if (o.display.kind == sys::DisplayKind::Sdl)
-        die("-display sdl: this e2kvm-system was built without SDL2");
-#endif
     int traceListener = 0;
     if (trace.enabled() && o.display.kind == sys::DisplayKind::None) {
         emu::FramePublisher& frames = runner->display();
         traceListener = frames.subscribe([&trace] { trace.hit("published"); });
     }
 
+#ifdef E2KVM_HAVE_SDL
+    std::unique_ptr<sys::SdlDisplay> display;
+    std::atomic<sys::SdlDisplay*> statusDisplay{nullptr}; // read on the machine thread
+#endif
     const bool canRecover = !o.qmp.empty() || o.display.kind != sys::DisplayKind::None;
     machine->setObserver([&](const emu::MachineEvent& e) {
         switch (e.kind) {
@@ -186,12 +168,9 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
             break;
 #ifdef E2KVM_HAVE_SDL
         case emu::MachineEvent::Stop:
-            if (display)
-                display->setStatus("Stopped");
-            break;
         case emu::MachineEvent::Resume:
-            if (display)
-                display->setStatus("");
+            if (sys::SdlDisplay* d = statusDisplay.load())
+                d->setStatus(e.kind == emu::MachineEvent::Stop ? "Stopped" : "");
             break;
 #endif
         default:
@@ -201,9 +180,34 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
 
     for (auto& s : qmpServers)
         s->start();
+    // The guest boots while the window is being set up (creating a renderer can take a
+    // noticeable part of a second); the window then shows the newest frame.
     runner->start(o.startPaused);
     serial->startInput([r = runner.get()](const std::string& bytes) { r->serialInput(bytes); },
                        [&shutdown] { shutdown.request(sys::ShutdownCause::ConsoleEscape); });
+
+#ifdef E2KVM_HAVE_SDL
+    if (o.display.kind == sys::DisplayKind::Sdl) {
+        sys::SdlDisplayOptions so;
+        so.name = o.name;
+        so.integerScale = o.display.integerScale;
+        so.windowClose = o.display.windowClose;
+        so.showCursor = o.display.showCursor;
+        so.fullScreen = o.display.fullScreen;
+        try {
+            display = std::make_unique<sys::SdlDisplay>(runner->display(), runner->input(), so);
+        } catch (const std::exception& e) {
+            die(std::string("-display sdl: ") + e.what());
+        }
+        display->setOnFirstPresent([&trace] { trace.hit("on screen"); });
+        statusDisplay = display.get();
+        if (runner->state() != emu::RunState::Running)
+            display->setStatus("Stopped");
+    }
+#else
+    if (o.display.kind == sys::DisplayKind::Sdl)
+        die("-display sdl: this e2kvm-system was built without SDL2");
+#endif
 
 #ifdef E2KVM_HAVE_SDL
     if (display) {
@@ -235,6 +239,8 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     qmpContext.reset();
     nbd.stop();
 #ifdef E2KVM_HAVE_SDL
+    // The machine thread has ended (quit above), so nothing reads statusDisplay any more.
+    statusDisplay = nullptr;
     display.reset();
 #endif
     machine.reset();

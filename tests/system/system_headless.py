@@ -118,7 +118,9 @@ def nographic_escape():
     p = SystemProcess([SYSTEM, "-nographic", "-kernel", ECHO])
     try:
         check(p.wait_serial("test guest\n", 20), "-nographic serial on stdout")
-        p.write(b"ab\x01ac\x01x")
+        p.write(b"ab\x01ac")
+        check(p.wait_serial("AB\x01C", 20), "echo through the escape filter: %r" % p.serial())
+        p.write(b"\x01x")
         rc = p.wait(20)
         check(rc == 0, "Ctrl-A x exits 0, got %r" % rc)
         # "ab", then Ctrl-A a sends one Ctrl-A (echoed unchanged), then "c"; no "bye".
