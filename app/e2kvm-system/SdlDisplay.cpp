@@ -63,6 +63,14 @@ SdlDisplay::SdlDisplay(emu::FramePublisher& frames, emu::InputSink& input,
     if (SDL_InitSubSystem(SDL_INIT_VIDEO | SDL_INIT_EVENTS) != 0)
         throw sdlError("could not initialize video");
     sdl_ = std::make_unique<Sdl>();
+    // When neither X11 nor Wayland can be reached SDL falls back to an invisible "offscreen"
+    // window; unless that was asked for ($SDL_VIDEODRIVER), it is no display at all.
+    const char* driver = SDL_GetCurrentVideoDriver();
+    const char* wanted = SDL_getenv("SDL_VIDEODRIVER");
+    if (driver && (SDL_strcmp(driver, "offscreen") == 0 || SDL_strcmp(driver, "dummy") == 0) &&
+        !(wanted && *wanted))
+        throw std::runtime_error("SDL: could not reach a display (no X11 or Wayland server at "
+                                 "$DISPLAY / $WAYLAND_DISPLAY)");
     eventType_ = SDL_RegisterEvents(1);
     if (eventType_ == uint32_t(-1))
         throw sdlError("no user event type left");
