@@ -10,20 +10,12 @@
 #include "ui/mainwindow/MainWindow.h"
 #include "ui/mainwindow/VmSession.h"
 
-#if __has_include("ui/jobs/JobRunner.h")
-#include "ui/jobs/JobRunner.h"
-#define E2KVM_HAVE_JOBS 1
-#endif
-#if __has_include("ui/log/LogModel.h")
-#include "ui/log/LogModel.h"
-#define E2KVM_HAVE_LOG 1
-#endif
-#ifdef E2KVM_HAVE_QMP
 #include "app/e2kvm/SelectedVmMachine.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpServer.h"
 #include "emu/machine/MachineRunner.h"
-#endif
+#include "ui/jobs/JobRunner.h"
+#include "ui/log/LogModel.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -147,14 +139,10 @@ int main(int argc, char** argv) {
     ui::AppContext ctx;
     ctx.nodes = &nodes;
     ctx.exports = &exports;
-#ifdef E2KVM_HAVE_JOBS
     ui::JobRunner jobs;
     ctx.jobs = &jobs;
-#endif
-#ifdef E2KVM_HAVE_LOG
     ui::LogModel log;
     ctx.log = &log;
-#endif
 
     ui::VmLibrary library(libraryDir);
     library.reload();
@@ -170,11 +158,9 @@ int main(int argc, char** argv) {
         }
     }
 
-#ifdef E2KVM_HAVE_QMP
     app::SelectedVmMachine qmpMachine;
     std::unique_ptr<qmp::QmpContext> qmpContext;
     std::unique_ptr<qmp::QmpServer> qmpServer;
-#endif
 
     ui::MainWindow window(ctx, library, guest, dataDir);
     for (const QString& m : startupMessages)
@@ -183,7 +169,6 @@ int main(int argc, char** argv) {
                    m);
 
     if (parser.isSet(qmpOpt)) {
-#ifdef E2KVM_HAVE_QMP
         try {
             qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine);
             qmpContext->setOnQuit([] {
@@ -223,9 +208,6 @@ int main(int argc, char** argv) {
                 session->setEventListener(
                     [&qmpMachine](const emu::MachineEvent& ev) { qmpMachine.machineEvent(ev); });
             });
-#else
-        die(QStringLiteral("--qmp: this build has no QMP library (app/qmp)"));
-#endif
     }
 
     QString vmName =
@@ -241,9 +223,7 @@ int main(int argc, char** argv) {
     if (parser.isSet(runOpt) && !window.runSelected())
         return 1;
     int status = QApplication::exec();
-#ifdef E2KVM_HAVE_QMP
     if (qmpServer)
         qmpServer->stop();
-#endif
     return status;
 }

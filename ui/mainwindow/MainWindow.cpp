@@ -11,17 +11,11 @@
 #include "ui/mainwindow/VmSession.h"
 #include "ui/wizard/NewVmWizard.h"
 
-#if __has_include("ui/panels/ImagesPanel.h")
+#include "ui/log/LogModel.h"
+#include "ui/log/LogView.h"
 #include "ui/panels/BitmapsPanel.h"
 #include "ui/panels/ExportsPanel.h"
 #include "ui/panels/ImagesPanel.h"
-#define E2KVM_HAVE_PANELS 1
-#endif
-#if __has_include("ui/log/LogView.h")
-#include "ui/log/LogModel.h"
-#include "ui/log/LogView.h"
-#define E2KVM_HAVE_LOG 1
-#endif
 
 #include <QActionGroup>
 #include <QCloseEvent>
@@ -87,7 +81,6 @@ MainWindow::MainWindow(AppContext& context, VmLibrary& library, GuestFiles guest
     tabs_->addTab(console_, tr("Console"));
     details_ = new DetailsPage;
     tabs_->addTab(details_, tr("Details"));
-#ifdef E2KVM_HAVE_PANELS
     auto* images = new ImagesPanel(ctx_);
     auto* bitmaps = new BitmapsPanel(ctx_);
     auto* exports = new ExportsPanel(ctx_);
@@ -95,11 +88,8 @@ MainWindow::MainWindow(AppContext& context, VmLibrary& library, GuestFiles guest
     tabs_->addTab(images, tr("Images"));
     tabs_->addTab(bitmaps, tr("Bitmaps"));
     tabs_->addTab(exports, tr("Exports"));
-#endif
-#ifdef E2KVM_HAVE_LOG
     if (ctx_.log)
         tabs_->addTab(new LogView(*ctx_.log), tr("Log"));
-#endif
 
     auto* split = new QSplitter;
     split->addWidget(list_);
@@ -273,10 +263,8 @@ void MainWindow::showTab(const QString& title) {
 }
 
 void MainWindow::log(const QString& level, const QString& text) {
-#ifdef E2KVM_HAVE_LOG
     if (ctx_.log)
         ctx_.log->append(level, text);
-#endif
     if (level == QLatin1String("error") || level == QLatin1String("warning")) {
         statusBar()->showMessage(text, 10000);
         std::fprintf(stderr, "e2kvm: %s: %s\n", qPrintable(level), qPrintable(text));
