@@ -117,8 +117,8 @@ void NbdExportService::add(const NbdExportRequest& request) {
         throw std::runtime_error("NBD server not running");
     std::shared_ptr<BlockNode> node = impl_->nodes.find(request.nodeName);
     if (!node)
-        throw std::runtime_error("Cannot find device=" + request.nodeName +
-                                 " nor node_name=" + request.nodeName);
+        throw std::runtime_error("Cannot find device='" + request.nodeName + "' nor node-name='" +
+                                 request.nodeName + "'");
     NbdExportInfo info;
     info.exportName = request.exportName.empty() ? request.nodeName : request.exportName;
     info.id = request.id.empty() ? info.exportName : request.id;
@@ -130,11 +130,12 @@ void NbdExportService::add(const NbdExportRequest& request) {
     if (info.exportName.size() > 4096)
         throw std::runtime_error("export name '" + info.exportName.substr(0, 64) + "...' too long");
     for (const NbdExportInfo& e : impl_->exports) {
+        // QEMU checks the export id first (block-export-add), then the NBD name.
+        if (e.id == info.id)
+            throw std::runtime_error("Block export id '" + info.id + "' is already in use");
         if (e.exportName == info.exportName)
             throw std::runtime_error("NBD server already has export named '" + info.exportName +
                                      "'");
-        if (e.id == info.id)
-            throw std::runtime_error("Block export id '" + info.id + "' is already in use");
     }
     if (request.writable && node->readOnly)
         throw std::runtime_error("Cannot export node '" + node->name +

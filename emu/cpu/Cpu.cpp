@@ -718,8 +718,11 @@ StopInfo Cpu::run(uint64_t maxBundles) {
                 return st;
             }
         }
-        if (pendingStop_.reason != StopReason::None) [[unlikely]]
+        if (pendingStop_.reason != StopReason::None) [[unlikely]] {
+            if (pendingStop_.reason == StopReason::Budget)
+                pendingStop_.ip = s_.ip;
             return pendingStop_;
+        }
     }
     StopInfo st;
     st.reason = StopReason::Budget;

@@ -70,6 +70,13 @@ public:
     // Runs until something stops it or `maxBundles` bundles have executed.
     StopInfo run(uint64_t maxBundles);
 
+    // Ends run() with StopReason::Budget right after the current bundle (a device wants the
+    // machine to act at once, e.g. a power-off register write). Machine thread only.
+    void requestStop() {
+        if (pendingStop_.reason == StopReason::None)
+            pendingStop_.reason = StopReason::Budget;
+    }
+
     // After a SystemCall stop: return to the caller as `return` + `ct %ctpr3` would.
     void returnFromCall();
 

@@ -44,6 +44,7 @@ Machine::Machine(MachineConfig config)
         const MachineDisk& d = config_.disks[i];
         disks_.push_back(std::make_unique<BlockDevice>(i, d.id, d.image, d.readOnly, mem_, irq_));
     }
+    system_.setOnRequest([this] { cpu_.requestStop(); }); // act on power-off/reset at once
     bus_.attach(0, &system_);
     bus_.attach(1, &irq_);
     bus_.attach(2, &serial_);

@@ -24,6 +24,10 @@ void SystemController::writeRegister(uint64_t offset, uint64_t value) {
         request_ = PowerRequest::PowerOff;
     else if (value == 2 && request_ == PowerRequest::None)
         request_ = PowerRequest::Reset;
+    else
+        return;
+    if (onRequest_)
+        onRequest_();
 }
 
 } // namespace e2kvm::emu

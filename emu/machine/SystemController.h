@@ -5,6 +5,7 @@
 #include "emu/machine/VirtualClock.h"
 
 #include <cstdint>
+#include <functional>
 
 namespace e2kvm::emu {
 
@@ -23,6 +24,8 @@ public:
         return r;
     }
     bool powerRequested() const { return request_ != PowerRequest::None; }
+    // Called when the guest writes a power request, so the CPU can stop after this bundle.
+    void setOnRequest(std::function<void()> cb) { onRequest_ = std::move(cb); }
 
     uint64_t readRegister(uint64_t offset) override;
     void writeRegister(uint64_t offset, uint64_t value) override;
@@ -33,6 +36,7 @@ private:
     uint64_t ramBytes_;
     unsigned drives_;
     PowerRequest request_ = PowerRequest::None;
+    std::function<void()> onRequest_;
 };
 
 } // namespace e2kvm::emu

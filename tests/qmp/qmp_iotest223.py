@@ -163,7 +163,7 @@ def main():
         err(q.cmd("block-dirty-bitmap-add", node="n", name="b"), "Bitmap already exists: b",
             "add b again")
         err(q.cmd("block-dirty-bitmap-add", node="nosuch", name="b"),
-            "Cannot find device=nosuch nor node_name=nosuch", "add on missing node")
+            "Cannot find device='nosuch' nor node-name='nosuch'", "add on missing node")
         err(q.cmd("block-dirty-bitmap-add", node="n", name="g", granularity=1000),
             "Granularity must be power of 2", "bad granularity")
 
@@ -187,9 +187,9 @@ def main():
 
         ok(q.cmd("block-dirty-bitmap-disable", node="n", name="b"), "disable b")
         err(q.cmd("nbd-server-add", device="nosuch"),
-            "Cannot find device=nosuch nor node_name=nosuch", "export missing node")
+            "Cannot find device='nosuch' nor node-name='nosuch'", "export missing node")
         ok(q.cmd("nbd-server-add", device="n", bitmap="b"), "export n with b")
-        err(q.cmd("nbd-server-add", device="n"), "NBD server already has export named 'n'",
+        err(q.cmd("nbd-server-add", device="n"), "Block export id 'n' is already in use",
             "export n again")
         err(q.cmd("nbd-server-add", device="n", name="n2", bitmap="b2"),
             "Enabled bitmap 'b2' incompatible with readonly export", "enabled bitmap read-only")

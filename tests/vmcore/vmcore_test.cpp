@@ -124,7 +124,7 @@ TEST_F(VmCoreTest, ExportRules) {
         s.add(bad);
         FAIL();
     } catch (const std::runtime_error& e) {
-        EXPECT_STREQ(e.what(), "Cannot find device=nosuch nor node_name=nosuch");
+        EXPECT_STREQ(e.what(), "Cannot find device='nosuch' nor node-name='nosuch'");
     }
     bad = r;
     bad.bitmaps = {"b"};
@@ -142,7 +142,15 @@ TEST_F(VmCoreTest, ExportRules) {
     EXPECT_EQ(s.exportsUsingBitmap("n", "off"), std::vector<std::string>{"n"});
     EXPECT_TRUE(s.exportsUsingBitmap("n", "b").empty());
     try {
-        s.add(r);
+        s.add(r); // same id (the name): QEMU reports the id first
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "Block export id 'n' is already in use");
+    }
+    vm::NbdExportRequest sameName = r;
+    sameName.id = "other";
+    try {
+        s.add(sameName);
         FAIL();
     } catch (const std::runtime_error& e) {
         EXPECT_STREQ(e.what(), "NBD server already has export named 'n'");

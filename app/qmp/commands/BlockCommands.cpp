@@ -35,8 +35,8 @@ std::string fileOf(QmpContext& ctx, QmpArgs& a, std::string* fileNode) {
     if (ref.isString()) {
         auto it = ctx.fileNodes.find(ref.asString());
         if (it == ctx.fileNodes.end())
-            throw QmpError("Cannot find device=" + ref.asString() +
-                           " nor node_name=" + ref.asString());
+            throw QmpError("Cannot find device='" + ref.asString() + "' nor node-name='" +
+                           ref.asString() + "'");
         *fileNode = it->first;
         return it->second;
     }

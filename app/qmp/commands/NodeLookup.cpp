@@ -7,7 +7,7 @@ namespace e2kvm::qmp {
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name) {
     auto node = ctx.nodes.find(name);
     if (!node)
-        throw QmpError("Cannot find device=" + name + " nor node_name=" + name);
+        throw QmpError("Cannot find device='" + name + "' nor node-name='" + name + "'");
     return node;
 }
 

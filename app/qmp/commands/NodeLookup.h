@@ -10,7 +10,7 @@
 
 namespace e2kvm::qmp {
 
-// "Cannot find device=X nor node_name=X" unless the node exists.
+// "Cannot find device='X' nor node-name='X'" unless the node exists.
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name);
 // The node's bitmaps; GenericError if its format keeps none.
 block::BitmapCatalog& bitmapCatalog(const vm::BlockNode& node);
