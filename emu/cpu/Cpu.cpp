@@ -1,5 +1,7 @@
 #include "emu/cpu/Cpu.h"
 
+#include "emu/cpu/FastPlan.h"
+
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -80,6 +82,21 @@ enum class ExecCode : uint8_t {
     }
 }
 
+[[noreturn, gnu::noinline, gnu::cold]] void throwWindowBounds(unsigned need, unsigned wdSize) {
+    throw GuestException(ExcNum::WindowBounds, "%r" + std::to_string(need - 1) +
+                                                   " outside a window of " +
+                                                   std::to_string(wdSize) + " registers");
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] void throwBadCtTarget(unsigned ctpr) {
+    throw GuestException(ExcNum::IllegalOpcode, "ct through %ctpr" + std::to_string(ctpr) +
+                                                    " which holds no valid target");
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] void throwEmptyChainReturn() {
+    throw GuestException(ExcNum::ChainStackBounds, "return with an empty chain stack");
+}
+
 bool evenParity8(uint64_t v) {
     return (std::popcount(uint8_t(v)) & 1) == 0;
 }
@@ -91,7 +108,8 @@ uint64_t bswap(uint64_t v, unsigned size) {
     return r;
 }
 
-bool compare(OpKind kind, bool wide, uint8_t cmpop, uint64_t a, uint64_t b) {
+[[gnu::always_inline]] inline bool compare(OpKind kind, bool wide, uint8_t cmpop, uint64_t a,
+                                           uint64_t b) {
     if (kind == OpKind::CmpAnd) {
         uint64_t r = a & b;
         int64_t sr = wide ? int64_t(r) : int64_t(int32_t(uint32_t(r)));
@@ -135,14 +153,60 @@ bool compare(OpKind kind, bool wide, uint8_t cmpop, uint64_t a, uint64_t b) {
     }
 }
 
+// Value of a fast ALU code (D and S forms; only the low half of an S result is written).
+[[gnu::always_inline]] inline uint64_t fastAlu(FastCode code, uint64_t a, uint64_t b) {
+    switch (code) {
+    case FastCode::AndD:
+    case FastCode::AndS:
+        return a & b;
+    case FastCode::AndnD:
+    case FastCode::AndnS:
+        return a & ~b;
+    case FastCode::OrD:
+    case FastCode::OrS:
+        return a | b;
+    case FastCode::OrnD:
+    case FastCode::OrnS:
+        return a | ~b;
+    case FastCode::XorD:
+    case FastCode::XorS:
+        return a ^ b;
+    case FastCode::XornD:
+    case FastCode::XornS:
+        return a ^ ~b;
+    case FastCode::AddD:
+    case FastCode::AddS:
+        return a + b;
+    case FastCode::SubD:
+    case FastCode::SubS:
+        return a - b;
+    case FastCode::ShlD:
+        return a << (b & 63);
+    case FastCode::ShrD:
+        return a >> (b & 63);
+    case FastCode::SarD:
+        return uint64_t(int64_t(a) >> (b & 63));
+    case FastCode::ShlS:
+        return uint32_t(a) << (b & 31);
+    case FastCode::ShrS:
+        return uint32_t(a) >> (b & 31);
+    case FastCode::SarS:
+        return uint32_t(int32_t(uint32_t(a)) >> (b & 31));
+    default:
+        __builtin_unreachable();
+    }
+}
+
+// Result of a fast compare code CmpOD..CmpLES.
+[[gnu::always_inline]] inline bool fastCompare(FastCode code, uint64_t a, uint64_t b) {
+    const unsigned i = unsigned(code) - unsigned(FastCode::CmpOD);
+    return compare(OpKind::Cmp, i < 8, uint8_t(i & 7), a, b);
+}
+
 } // namespace
 
 struct Cpu::Pending {
-    struct Store {
-        uint64_t addr, value;
-        uint8_t size, mas;
-    };
-    Store stores[2];
+    PendingStore stores[2];
     unsigned nStores = 0;
     bool stateWrite = false;
     uint8_t stateReg = 0;
@@ -153,14 +217,14 @@ struct Cpu::Pending {
     uint64_t ctpr[4];
 };
 
-Cpu::Cpu(GuestMemory& mem)
-    : mem_(mem), cache_(new DecodedBundle[kCacheSize]), cacheGen_(new uint32_t[kCacheSize]()) {}
+Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {}
 
 void Cpu::flushDecodeCache() {
-    if (++generation_ == 0) { // wrapped: really clear
+    cacheTag_ += uint64_t(1) << kCacheTagShift;
+    if (cacheTag_ == 0) { // generation wrapped: really clear
         for (unsigned i = 0; i < kCacheSize; ++i)
-            cacheGen_[i] = 0;
-        generation_ = 1;
+            cache_[i].cacheKey = ~uint64_t(0);
+        cacheTag_ = uint64_t(1) << kCacheTagShift;
     }
 }
 
@@ -169,11 +233,7 @@ void Cpu::setPred(unsigned n, bool v) {
     s_.preds = (s_.preds & ~(1u << p)) | (uint32_t(v) << p);
 }
 
-const DecodedBundle& Cpu::fetch(uint64_t ip) {
-    const unsigned index = (ip >> 3) & (kCacheSize - 1);
-    DecodedBundle& slot = cache_[index];
-    if (slot.ip == ip && cacheGen_[index] == generation_) [[likely]]
-        return slot;
+DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
     if (ip & 7)
         throw GuestException(ExcNum::IllegalInstrAddr, "IP " + hex(ip) + " is not 8-aligned");
     uint64_t avail = 0;
@@ -190,8 +250,11 @@ const DecodedBundle& Cpu::fetch(uint64_t ip) {
     } else {
         decodeBundle(raw, ip, slot);
         bindOperands(slot);
+        if (fastPath_)
+            planFastPath(slot, &sink_);
     }
-    cacheGen_[index] = generation_;
+    // fetchPointer succeeded, so ip < RAM size <= 2^40 and the key cannot collide.
+    slot.cacheKey = ip | cacheTag_;
     mem_.markCode(ip);
     mem_.markCode(ip + slot.size - 1 < mem_.ramSize() ? ip + slot.size - 1 : ip);
     return slot;
@@ -291,18 +354,19 @@ void Cpu::bindOperands(DecodedBundle& b) {
     bool forward = true, reverse = true;
     for (unsigned i = 0; i < b.nOps; ++i) {
         const DecodedOp& w = b.ops[i];
-        if (w.dstType != DstType::Direct)
+        if (w.dstType != DstType::Direct && w.dstType != DstType::Pred)
             continue;
         for (unsigned j = 0; j < b.nOps; ++j) {
             if (j == i)
                 continue;
             const DecodedOp& o = b.ops[j];
-            if (j > i && reads(o, w.dst))
+            const bool readsDst = w.dstType == DstType::Direct && reads(o, w.dst);
+            if (j > i && readsDst)
                 forward = false;
-            if (j < i && reads(o, w.dst))
+            if (j < i && readsDst)
                 reverse = false;
-            if (o.dstType == DstType::Direct && o.dst == w.dst)
-                reverse = false;
+            if (o.dstType == w.dstType && o.dst == w.dst)
+                reverse = false; // two writers of one register or predicate: highest last
         }
     }
     b.inPlace = forward ? 1 : reverse ? 2 : 0;
@@ -670,8 +734,7 @@ void Cpu::writeStateReg(uint8_t n, uint64_t v) {
 }
 
 void Cpu::step() {
-    const DecodedBundle& b = fetch(s_.ip);
-    execute(b);
+    dispatch(fetch(s_.ip));
 }
 
 StopInfo Cpu::run(uint64_t maxBundles) {
@@ -695,8 +758,7 @@ StopInfo Cpu::run(uint64_t maxBundles) {
             ip = s_.ip;
         }
         try {
-            const DecodedBundle& b = fetch(ip);
-            execute(b);
+            dispatch(fetch(ip));
         } catch (const GuestException& e) {
             if (userMode_) {
                 StopInfo st;
@@ -728,6 +790,27 @@ StopInfo Cpu::run(uint64_t maxBundles) {
     st.reason = StopReason::Budget;
     st.ip = s_.ip;
     return st;
+}
+
+// Checks a store (alignment, something at the address) and captures its value; the bundle
+// writes memory when it commits.
+void Cpu::prepareStore(const DecodedOp& op, uint64_t a, uint64_t bv, PendingStore& out) {
+    const uint64_t addr = a + bv;
+    const unsigned size = op.info->memSize;
+    if ((addr & (size - 1)) && !(op.mas & 0x10))
+        throw GuestException(ExcNum::AddrNotAligned,
+                             std::string(op.info->name) + " at " + hex(addr),
+                             uint8_t(1u << op.channel));
+    if (!mem_.storable(addr, size))
+        throw GuestException(ExcNum::DataPage,
+                             std::string(op.info->name) + " at " + hex(addr) + ": no memory there",
+                             uint8_t(1u << op.channel));
+    uint64_t v = readOperand(op.src3);
+    if (size < 8)
+        v &= (uint64_t(1) << (8 * size)) - 1;
+    if (op.mas & 0x08)
+        v = bswap(v, size);
+    out = {addr, v, uint8_t(size), op.mas};
 }
 
 bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uint64_t bv,
@@ -936,28 +1019,11 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
             r = bswap(r, size);
         break;
     }
-    case OpKind::Store: {
+    case OpKind::Store:
         if (b.loopMode && s_.pcnt != 0)
             return false; // prologue iteration of a pipelined loop
-        const uint64_t addr = a + bv;
-        const unsigned size = op.info->memSize;
-        if ((addr & (size - 1)) && !(op.mas & 0x10))
-            throw GuestException(ExcNum::AddrNotAligned,
-                                 std::string(op.info->name) + " at " + hex(addr),
-                                 uint8_t(1u << op.channel));
-        if (!mem_.storable(addr, size))
-            throw GuestException(ExcNum::DataPage,
-                                 std::string(op.info->name) + " at " + hex(addr) +
-                                     ": no memory there",
-                                 uint8_t(1u << op.channel));
-        uint64_t v = readOperand(op.src3);
-        if (size < 8)
-            v &= (uint64_t(1) << (8 * size)) - 1;
-        if (op.mas & 0x08)
-            v = bswap(v, size);
-        pd.stores[pd.nStores++] = {addr, v, uint8_t(size), op.mas};
+        prepareStore(op, a, bv, pd.stores[pd.nStores++]);
         return false;
-    }
     case OpKind::Getsp: {
         int64_t delta = int64_t(int32_t(uint32_t(bv))) & ~int64_t(15);
         uint64_t base = pd.usdWrite ? pd.usdBase : s_.usdBase;
@@ -1001,9 +1067,7 @@ void Cpu::execute(const DecodedBundle& b) {
                                                         " registers is smaller than the " +
                                                         "parameter area");
     if (b.needWindow > wdSize) [[unlikely]]
-        throw GuestException(ExcNum::WindowBounds, "%r" + std::to_string(b.needWindow - 1) +
-                                                       " outside a window of " +
-                                                       std::to_string(wdSize) + " registers");
+        throwWindowBounds(b.needWindow, wdSize);
     if (b.needBased) {
         unsigned span = 2 * (s_.rsz + 1);
         if (b.needBased > span || 2 * s_.rbs + span > wdSize)
@@ -1085,13 +1149,10 @@ void Cpu::execute(const DecodedBundle& b) {
                     xfer = Xfer::Jump;
                 } else if (ctprIsReturn(c)) {
                     if (s_.pcspInd < 32)
-                        throw GuestException(ExcNum::ChainStackBounds,
-                                             "return with an empty chain stack");
+                        throwEmptyChainReturn();
                     xfer = Xfer::Return;
                 } else {
-                    throw GuestException(ExcNum::IllegalOpcode, "ct through %ctpr" +
-                                                                    std::to_string(b.ctop) +
-                                                                    " which holds no valid target");
+                    throwBadCtTarget(b.ctop);
                 }
             }
         }
@@ -1302,6 +1363,292 @@ void Cpu::execute(const DecodedBundle& b) {
     }
     if (mem_.takeCodeDirty()) [[unlikely]]
         flushDecodeCache();
+}
+
+// The fast path (see FastPlan.h): the same bundle semantics as execute() for the bundles
+// planFastPath accepts: faulting ops first (results deferred), then the transfer decision,
+// then the in-place ops, then the commit in execute()'s order.
+void Cpu::executeFast(const DecodedBundle& b) {
+    const FastBundle& f = b.fast;
+    if (b.needWindow > s_.wdSize) [[unlikely]]
+        throwWindowBounds(b.needWindow, s_.wdSize);
+    const uint32_t preds0 = s_.preds;
+    uint64_t newCtpr = 0;
+    if (f.cs0WritesCtpr)
+        newCtpr = cs0Ctpr(b);
+    FastResults res;
+    res.deferred = 0;
+    res.nStores = 0;
+    res.predMask = 0;
+    res.predVals = 0;
+    if (f.nEarly)
+        runEarly(b, preds0, res);
+
+    // Control transfer: decided (and validated) before anything is written.
+    enum class Xfer : uint8_t { None, Jump, Return } xfer = Xfer::None;
+    uint64_t target = 0;
+    if (f.ctMode) {
+        const bool cond =
+            f.ctMode == 1 || (((preds0 >> physPred(f.ctPred)) & 1) != (f.ctMode == 3));
+        if (cond) {
+            if (b.cs0 == Cs0Kind::Ibranch) {
+                xfer = Xfer::Jump;
+                target = b.cs0Value;
+            } else {
+                const uint64_t c =
+                    f.cs0WritesCtpr && b.cs0Ctpr == b.ctop ? newCtpr : s_.ctpr[b.ctop];
+                if (ctprTag(c) == kCtprLocal) [[likely]] {
+                    xfer = Xfer::Jump;
+                    target = c & kAddrMask;
+                } else if (ctprIsReturn(c)) {
+                    if (s_.pcspInd < 32)
+                        throwEmptyChainReturn();
+                    xfer = Xfer::Return;
+                } else {
+                    throwBadCtTarget(b.ctop);
+                }
+            }
+        }
+    }
+
+    // Ops that cannot fault, in an order that reads every operand before it is overwritten.
+    uint32_t predMask = res.predMask, predVals = res.predVals;
+    auto notePredicate = [&](const FastOp& op, bool v) {
+        const uint32_t bit = 1u << physPred(op.pred);
+        predMask |= bit;
+        predVals = (predVals & ~bit) | (v ? bit : 0);
+    };
+    auto put32 = [this](uint64_t* dst, uint64_t r) {
+        *dst = s_.wdDbl ? uint32_t(r) : (*dst & 0xFFFFFFFF00000000ull) | uint32_t(r);
+    };
+    for (const FastOp *op = f.ops + f.nEarly, *end = f.ops + f.nOps; op != end; ++op) {
+        if (op->cond && !fastCond(op->cond, preds0))
+            continue;
+        const uint64_t a = *op->p1, bv = *op->p2;
+        switch (op->code) {
+        case FastCode::AndD:
+            *op->dst = fastAlu(FastCode::AndD, a, bv);
+            continue;
+        case FastCode::AndnD:
+            *op->dst = fastAlu(FastCode::AndnD, a, bv);
+            continue;
+        case FastCode::OrD:
+            *op->dst = fastAlu(FastCode::OrD, a, bv);
+            continue;
+        case FastCode::OrnD:
+            *op->dst = fastAlu(FastCode::OrnD, a, bv);
+            continue;
+        case FastCode::XorD:
+            *op->dst = fastAlu(FastCode::XorD, a, bv);
+            continue;
+        case FastCode::XornD:
+            *op->dst = fastAlu(FastCode::XornD, a, bv);
+            continue;
+        case FastCode::AddD:
+            *op->dst = fastAlu(FastCode::AddD, a, bv);
+            continue;
+        case FastCode::SubD:
+            *op->dst = fastAlu(FastCode::SubD, a, bv);
+            continue;
+        case FastCode::ShlD:
+            *op->dst = fastAlu(FastCode::ShlD, a, bv);
+            continue;
+        case FastCode::ShrD:
+            *op->dst = fastAlu(FastCode::ShrD, a, bv);
+            continue;
+        case FastCode::SarD:
+            *op->dst = fastAlu(FastCode::SarD, a, bv);
+            continue;
+        case FastCode::AndS:
+            put32(op->dst, fastAlu(FastCode::AndS, a, bv));
+            continue;
+        case FastCode::AndnS:
+            put32(op->dst, fastAlu(FastCode::AndnS, a, bv));
+            continue;
+        case FastCode::OrS:
+            put32(op->dst, fastAlu(FastCode::OrS, a, bv));
+            continue;
+        case FastCode::OrnS:
+            put32(op->dst, fastAlu(FastCode::OrnS, a, bv));
+            continue;
+        case FastCode::XorS:
+            put32(op->dst, fastAlu(FastCode::XorS, a, bv));
+            continue;
+        case FastCode::XornS:
+            put32(op->dst, fastAlu(FastCode::XornS, a, bv));
+            continue;
+        case FastCode::AddS:
+            put32(op->dst, fastAlu(FastCode::AddS, a, bv));
+            continue;
+        case FastCode::SubS:
+            put32(op->dst, fastAlu(FastCode::SubS, a, bv));
+            continue;
+        case FastCode::ShlS:
+            put32(op->dst, fastAlu(FastCode::ShlS, a, bv));
+            continue;
+        case FastCode::ShrS:
+            put32(op->dst, fastAlu(FastCode::ShrS, a, bv));
+            continue;
+        case FastCode::SarS:
+            put32(op->dst, fastAlu(FastCode::SarS, a, bv));
+            continue;
+        case FastCode::CmpOD:
+            notePredicate(*op, fastCompare(FastCode::CmpOD, a, bv));
+            continue;
+        case FastCode::CmpBD:
+            notePredicate(*op, fastCompare(FastCode::CmpBD, a, bv));
+            continue;
+        case FastCode::CmpED:
+            notePredicate(*op, fastCompare(FastCode::CmpED, a, bv));
+            continue;
+        case FastCode::CmpBED:
+            notePredicate(*op, fastCompare(FastCode::CmpBED, a, bv));
+            continue;
+        case FastCode::CmpSD:
+            notePredicate(*op, fastCompare(FastCode::CmpSD, a, bv));
+            continue;
+        case FastCode::CmpPD:
+            notePredicate(*op, fastCompare(FastCode::CmpPD, a, bv));
+            continue;
+        case FastCode::CmpLD:
+            notePredicate(*op, fastCompare(FastCode::CmpLD, a, bv));
+            continue;
+        case FastCode::CmpLED:
+            notePredicate(*op, fastCompare(FastCode::CmpLED, a, bv));
+            continue;
+        case FastCode::CmpOS:
+            notePredicate(*op, fastCompare(FastCode::CmpOS, a, bv));
+            continue;
+        case FastCode::CmpBS:
+            notePredicate(*op, fastCompare(FastCode::CmpBS, a, bv));
+            continue;
+        case FastCode::CmpES:
+            notePredicate(*op, fastCompare(FastCode::CmpES, a, bv));
+            continue;
+        case FastCode::CmpBES:
+            notePredicate(*op, fastCompare(FastCode::CmpBES, a, bv));
+            continue;
+        case FastCode::CmpSS:
+            notePredicate(*op, fastCompare(FastCode::CmpSS, a, bv));
+            continue;
+        case FastCode::CmpPS:
+            notePredicate(*op, fastCompare(FastCode::CmpPS, a, bv));
+            continue;
+        case FastCode::CmpLS:
+            notePredicate(*op, fastCompare(FastCode::CmpLS, a, bv));
+            continue;
+        case FastCode::CmpLES:
+            notePredicate(*op, fastCompare(FastCode::CmpLES, a, bv));
+            continue;
+        case FastCode::CmpAnd:
+            notePredicate(*op, compare(OpKind::CmpAnd, op->cmp & kFastCmpWide, op->cmp & 7, a, bv));
+            continue;
+        default: { // Pure (FastPlan puts nothing else here)
+            const uint64_t r = pureOp(b, *op, a, bv, preds0);
+            if (op->write64)
+                *op->dst = r;
+            else
+                put32(op->dst, r);
+            continue;
+        }
+        }
+    }
+
+    // ---- commit (execute()'s order: CTPR, registers, predicates, memory) ----
+    if (f.cs0WritesCtpr)
+        s_.ctpr[b.cs0Ctpr] = newCtpr;
+    if (res.deferred)
+        commitDeferred(f, res);
+    s_.preds = (s_.preds & ~predMask) | predVals;
+    for (unsigned i = 0; i < res.nStores; ++i) {
+        const PendingStore& st = res.stores[i];
+        mem_.store(st.addr, st.size, st.value, st.mas);
+    }
+    ++s_.bundles;
+    s_.ops += b.nOps;
+    switch (xfer) {
+    case Xfer::None:
+        s_.ip = b.ip + b.size;
+        break;
+    case Xfer::Jump:
+        s_.ip = target;
+        break;
+    case Xfer::Return:
+        returnProcedure(false);
+        break;
+    }
+    if (mem_.takeCodeDirty()) [[unlikely]]
+        flushDecodeCache();
+}
+
+// CTPR value that a fast bundle's disp/sdisp/return prepares.
+uint64_t Cpu::cs0Ctpr(const DecodedBundle& b) {
+    switch (b.cs0) {
+    case Cs0Kind::Disp:
+        return makeCtpr(b.cs0Value, kCtprLocal);
+    case Cs0Kind::Sdisp: {
+        const uint64_t base = userMode_ ? kFakeTrapTable : (s_.oscudLo & kAddrMask);
+        return makeCtpr(base + b.cs0Value * 0x800, kCtprSystem);
+    }
+    default: // Return (may fault: empty chain stack)
+        return makeCtpr(topChainRecord(1) & ~uint64_t(7), kCtprProcLabel, 3);
+    }
+}
+
+// A fast op the inline codes do not cover, through the general operation code.
+uint64_t Cpu::pureOp(const DecodedBundle& b, const FastOp& op, uint64_t a, uint64_t bv,
+                     uint32_t preds0) {
+    Pending pd;
+    uint64_t r = 0;
+    computeOp(b, b.ops[op.op], a, bv, preds0, pd, r);
+    return r;
+}
+
+// The fast path's first phase: ops that may fault (and, when no in-place order exists, all
+// ops), in channel order, before anything is written.
+void Cpu::runEarly(const DecodedBundle& b, uint32_t preds0, FastResults& res) {
+    const FastBundle& f = b.fast;
+    for (unsigned k = 0; k < f.nEarly; ++k) {
+        const FastOp& op = f.ops[k];
+        if (op.cond && !fastCond(op.cond, preds0))
+            continue;
+        const uint64_t a = *op.p1, bv = *op.p2;
+        uint64_t r = 0;
+        if (op.code <= FastCode::SarS) {
+            r = fastAlu(op.code, a, bv);
+        } else if (op.code <= FastCode::CmpAnd) {
+            const bool v = op.code == FastCode::CmpAnd
+                               ? compare(OpKind::CmpAnd, op.cmp & kFastCmpWide, op.cmp & 7, a, bv)
+                               : fastCompare(op.code, a, bv);
+            const uint32_t bit = 1u << physPred(op.pred);
+            res.predMask |= bit;
+            res.predVals = (res.predVals & ~bit) | (v ? bit : 0);
+            continue;
+        } else if (op.code == FastCode::Store) {
+            prepareStore(b.ops[op.op], a, bv, res.stores[res.nStores++]);
+            continue;
+        } else if (op.code != FastCode::LoadD || !mem_.loadRam8(a + bv, r)) {
+            Pending pd;
+            if (!computeOp(b, b.ops[op.op], a, bv, preds0, pd, r))
+                continue;
+        }
+        res.vals[k] = r;
+        res.deferred |= 1u << k;
+    }
+}
+
+void Cpu::commitDeferred(const FastBundle& f, const FastResults& res) {
+    for (unsigned m = res.deferred; m; m &= m - 1) {
+        const unsigned k = unsigned(std::countr_zero(m));
+        const FastOp& op = f.ops[k];
+        const uint64_t v = res.vals[k];
+        if (op.write64)
+            *op.dst = v;
+        else if (s_.wdDbl)
+            *op.dst = uint32_t(v);
+        else
+            *op.dst = (*op.dst & 0xFFFFFFFF00000000ull) | uint32_t(v);
+    }
 }
 
 } // namespace e2kvm::emu

@@ -106,9 +106,52 @@ public:
 
     void flushDecodeCache();
 
+    // Off: every bundle takes the general path (for tests that compare the two; flushes the
+    // decoded cache). On by default.
+    void setFastPath(bool on) {
+        fastPath_ = on;
+        flushDecodeCache();
+    }
+
 private:
     struct Pending;
-    const DecodedBundle& fetch(uint64_t ip);
+    struct PendingStore {
+        uint64_t addr, value;
+        uint8_t size, mas;
+    };
+    const DecodedBundle& fetch(uint64_t ip) {
+        DecodedBundle& slot = cache_[(ip >> 3) & (kCacheSize - 1)];
+        if (slot.cacheKey == (ip | cacheTag_)) [[likely]]
+            return slot;
+        return decodeInto(slot, ip);
+    }
+    DecodedBundle& decodeInto(DecodedBundle& slot, uint64_t ip);
+    void dispatch(const DecodedBundle& b) {
+        if (b.fast.usable) [[likely]]
+            executeFast(b);
+        else
+            execute(b);
+    }
+    // What the fast path's first phase leaves for the commit.
+    struct FastResults {
+        uint64_t vals[6];
+        unsigned deferred; // bit k: ops[k] has a result in vals[k]
+        unsigned nStores;
+        PendingStore stores[2];
+        uint32_t predMask, predVals; // predicates written, their values (physical bits)
+    };
+    void executeFast(const DecodedBundle& b);
+    uint64_t cs0Ctpr(const DecodedBundle& b);
+    uint64_t pureOp(const DecodedBundle& b, const FastOp& op, uint64_t a, uint64_t bv,
+                    uint32_t preds0);
+    void runEarly(const DecodedBundle& b, uint32_t preds0, FastResults& res);
+    void commitDeferred(const FastBundle& f, const FastResults& res);
+    void prepareStore(const DecodedOp& op, uint64_t a, uint64_t bv, PendingStore& out);
+    bool fastCond(uint8_t cond, uint32_t preds) const {
+        const unsigned n = cond & 0x1F;
+        const bool v = (cond & kFastCondPcnt) ? s_.pcnt <= n : (preds >> physPred(n)) & 1;
+        return v != bool(cond & kFastCondNeg);
+    }
     void bindOperands(DecodedBundle& b);
     uint64_t readOperand(const Operand& o) const {
         switch (o.type) {
@@ -155,12 +198,15 @@ private:
     std::vector<TirEntry> tirs_;
     StopInfo pendingStop_;
 
-    // Direct-mapped cache of decoded bundles by IP; an entry is valid only for the current
-    // generation, so flushing is O(1).
+    // Direct-mapped cache of decoded bundles by IP. A slot's key is IP | generation << 40
+    // (code is fetched from RAM, which ends below 2^40), so flushing is O(1) and a lookup is
+    // one compare.
     static constexpr unsigned kCacheSize = 4096;
+    static constexpr unsigned kCacheTagShift = 40;
     std::unique_ptr<DecodedBundle[]> cache_;
-    std::unique_ptr<uint32_t[]> cacheGen_;
-    uint32_t generation_ = 1;
+    uint64_t cacheTag_ = uint64_t(1) << kCacheTagShift;
+    uint64_t sink_ = 0; // fast-path writes to %empty land here
+    bool fastPath_ = true;
 };
 
 } // namespace e2kvm::emu

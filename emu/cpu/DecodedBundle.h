@@ -67,7 +67,94 @@ struct DecodedPls {
     uint8_t pdst[3];
 };
 
+// How the interpreter's fast path runs one operation (see FastPlan.h). The order matters:
+// FastPlan derives codes arithmetically (S form = D form + kFastSForm, Cmp* + cmpop).
+enum class FastCode : uint8_t {
+    // 64-bit result, written whole
+    AndD,
+    AndnD,
+    OrD,
+    OrnD,
+    XorD,
+    XornD,
+    AddD,
+    SubD,
+    ShlD,
+    ShrD,
+    SarD,
+    // 32-bit result: the low half is written (upper half kept, or cleared in a dbl window)
+    AndS,
+    AndnS,
+    OrS,
+    OrnS,
+    XorS,
+    XornS,
+    AddS,
+    SubS,
+    ShlS,
+    ShrS,
+    SarS,
+    // compares into a predicate, by cmpop (ISA notes §3.5): 64-bit, then 32-bit operands
+    CmpOD,
+    CmpBD,
+    CmpED,
+    CmpBED,
+    CmpSD,
+    CmpPD,
+    CmpLD,
+    CmpLED,
+    CmpOS,
+    CmpBS,
+    CmpES,
+    CmpBES,
+    CmpSS,
+    CmpPS,
+    CmpLS,
+    CmpLES,
+    CmpAnd, // compare-and, FastOp::cmp says which
+    Pure,   // any other operation that cannot fault: the general operation code
+    LoadD,  // 8-byte load, MAS 0, not speculative: inline when aligned and in RAM
+    Store,
+    Slow, // other operations that may fault (loads, divisions): the general operation code
+};
+constexpr unsigned kFastSForm = unsigned(FastCode::AndS) - unsigned(FastCode::AndD);
+
+// Condition byte of a FastOp: 0 = unconditional, else kFastCondOn | flags | index (0..31).
+enum : uint8_t { kFastCondOn = 0x80, kFastCondNeg = 0x40, kFastCondPcnt = 0x20 };
+enum : uint8_t { kFastCmpWide = 0x08 };
+
+struct FastOp {
+    const uint64_t* p1 = nullptr; // operand values: a register slot or an immediate
+    const uint64_t* p2 = nullptr;
+    uint64_t* dst = nullptr; // register slot written (the Cpu's sink for %empty)
+    FastCode code = FastCode::Slow;
+    uint8_t op = 0;   // index into DecodedBundle::ops
+    uint8_t cond = 0; // see kFastCondOn
+    uint8_t pred = 0; // Cmp: logical predicate written
+    uint8_t cmp = 0;  // CmpAnd: cmpop | kFastCmpWide
+    bool write64 = false;
+};
+
+// A bundle planned for the fast path: no window/BR/PLS/loop-counter changes, no calls, no
+// state registers, at most one condition per op. ops[0..nEarly) may fault and run first, in
+// channel order, with their results written when the bundle commits; the rest cannot fault
+// and write their results in place, in an order that keeps all-reads-before-writes and
+// highest-channel-wins. nEarly == nOps when no such order exists.
+struct FastBundle {
+    bool usable = false;
+    uint8_t nOps = 0;
+    uint8_t nEarly = 0;
+    uint8_t ctMode = 0; // control transfer: 0 none, 1 always, 2 on %pred, 3 on ~%pred
+    uint8_t ctPred = 0;
+    bool cs0WritesCtpr = false; // disp/sdisp/return
+    FastOp ops[6];
+};
+
 struct DecodedBundle {
+    // Decoded-cache tag set by the Cpu: IP | generation << 40 (all ones = empty).
+    uint64_t cacheKey = ~uint64_t(0);
+    FastBundle fast;
+
     uint64_t ip = ~uint64_t(0);
     uint8_t size = 0;
     bool illegal = false;

@@ -87,6 +87,13 @@ public:
         }
         storeSlow(addr, size, value, mas);
     }
+    // Aligned 8-byte RAM load; false (v untouched) when misaligned or outside RAM.
+    bool loadRam8(uint64_t addr, uint64_t& v) const {
+        if ((addr & 7) || !inRam(addr, 8))
+            return false;
+        std::memcpy(&v, ram_ + addr, 8);
+        return true;
+    }
     // Can a store of `size` bytes at addr succeed? (checked before a bundle commits)
     bool storable(uint64_t addr, unsigned size) const { return inRam(addr, size) || bus_; }
 
