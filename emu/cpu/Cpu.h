@@ -106,6 +106,8 @@ public:
 
     void flushDecodeCache();
 
+    // Whether the bundle at `ip` runs on the fast path (decodes it; throws like a fetch).
+    bool fastPathCovers(uint64_t ip) { return fetch(ip).fast.usable; }
     // Off: every bundle takes the general path (for tests that compare the two; flushes the
     // decoded cache). On by default.
     void setFastPath(bool on) {

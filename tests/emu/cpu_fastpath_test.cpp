@@ -1,0 +1,363 @@
+// The interpreter's fast path against its general path: bundle rules that the fast path's
+// in-place ordering must keep (reads before writes, highest channel wins for registers and
+// predicates, faulting ops commit nothing), and random programs that must leave identical
+// state, memory and stop information on both paths.
+#include "CpuHarness.h"
+
+#include "emu/asm/AsmError.h"
+#include "emu/cpu/Bundle.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace e2kvm::emu;
+using namespace e2kvm::emu::test;
+
+namespace {
+
+constexpr uint64_t kData = 0x200000; // scratch data the random programs load and store
+
+struct Outcome {
+    StopInfo stop;
+    CpuState state;
+    std::vector<uint8_t> data;
+    unsigned bundles = 0, fastBundles = 0; // in the program text; planned for the fast path
+};
+
+std::string hex(uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// Runs `source` (user mode unless `system`) with the fast path on or off.
+Outcome runProgram(const std::string& source, bool fast, bool system = false,
+                   const CpuState* init = nullptr, const std::vector<uint8_t>* data = nullptr,
+                   uint64_t budget = 1000) {
+    CpuHarness h(source);
+    h.cpu->setFastPath(fast);
+    h.cpu->setUserMode(!system);
+    if (init) {
+        CpuState& s = h.cpu->state();
+        const uint64_t ip = s.ip;
+        const uint32_t psr = s.psr;
+        const uint64_t oscud = s.oscudLo;
+        s = *init;
+        s.ip = ip;
+        s.psr = system ? psr : 0;
+        s.oscudLo = oscud;
+    }
+    if (data)
+        h.mem->write(kData, data->data(), data->size());
+    Outcome o;
+    for (uint64_t ip = h.image.textAddr; ip < h.image.textAddr + h.image.text.size();) {
+        ++o.bundles;
+        o.fastBundles += h.cpu->fastPathCovers(ip);
+        RawBundle raw;
+        if (!unpackBundle(h.image.text.data() + (ip - h.image.textAddr),
+                          h.image.textAddr + h.image.text.size() - ip, raw))
+            break;
+        ip += raw.sizeBytes;
+    }
+    o.stop = h.run(budget);
+    o.state = h.cpu->state();
+    o.data.resize(data ? data->size() : 256);
+    h.mem->read(kData, o.data.data(), o.data.size());
+    return o;
+}
+
+// Field-by-field difference of two CPU states ("" when equal).
+std::string diff(const CpuState& a, const CpuState& b) {
+    std::string d;
+    auto cmp = [&](const char* name, uint64_t x, uint64_t y) {
+        if (x != y)
+            d += std::string(name) + ": " + hex(x) + " vs " + hex(y) + "\n";
+    };
+    cmp("ip", a.ip, b.ip);
+    for (unsigned i = 0; i < 256; ++i)
+        cmp(("regs[" + std::to_string(i) + "]").c_str(), a.regs[i], b.regs[i]);
+    cmp("wdSize", a.wdSize, b.wdSize);
+    cmp("wdPsize", a.wdPsize, b.wdPsize);
+    cmp("wdDbl", a.wdDbl, b.wdDbl);
+    cmp("rbs", a.rbs, b.rbs);
+    cmp("rsz", a.rsz, b.rsz);
+    cmp("rcur", a.rcur, b.rcur);
+    cmp("psz", a.psz, b.psz);
+    cmp("pcur", a.pcur, b.pcur);
+    cmp("preds", a.preds, b.preds);
+    for (unsigned i = 1; i < 4; ++i)
+        cmp(("ctpr" + std::to_string(i)).c_str(), a.ctpr[i], b.ctpr[i]);
+    cmp("lcnt", a.lcnt, b.lcnt);
+    cmp("ecnt", a.ecnt, b.ecnt);
+    cmp("pcnt", a.pcnt, b.pcnt);
+    cmp("psr", a.psr, b.psr);
+    cmp("usdBase", a.usdBase, b.usdBase);
+    cmp("usdSize", a.usdSize, b.usdSize);
+    cmp("pspInd", a.pspInd, b.pspInd);
+    cmp("pcspInd", a.pcspInd, b.pcspInd);
+    cmp("bundles", a.bundles, b.bundles);
+    cmp("ops", a.ops, b.ops);
+    return d;
+}
+
+void expectSame(const Outcome& fast, const Outcome& general, const std::string& source) {
+    EXPECT_EQ(int(fast.stop.reason), int(general.stop.reason)) << source;
+    EXPECT_EQ(int(fast.stop.exc), int(general.stop.exc)) << source;
+    EXPECT_EQ(fast.stop.ip, general.stop.ip) << source;
+    EXPECT_EQ(fast.stop.message, general.stop.message) << source;
+    EXPECT_EQ(diff(fast.state, general.state), "") << source;
+    EXPECT_TRUE(fast.data == general.data) << "data memory differs\n" << source;
+}
+
+// Runs a snippet on both paths, checks they agree and returns the fast path's outcome.
+Outcome runBoth(const std::string& source) {
+    Outcome fast = runProgram(source, true), general = runProgram(source, false);
+    EXPECT_EQ(fast.stop.reason, StopReason::Wait) << fast.stop.message;
+    expectSame(fast, general, source);
+    return fast;
+}
+
+} // namespace
+
+TEST(CpuFastPath, TwoComparesIntoOnePredicateHighestChannelWins) {
+    // Channel 1 reads what channel 0 writes, so the ops cannot run in channel order in place;
+    // the compares in channels 3 and 4 both write %pred0 and channel 4 (false) must win.
+    Outcome o = runBoth("_start:\n{ setwd wsz=8, nfx=1 }\n"
+                        "{ addd,0 %dr0, 1, %dr0; addd,1 %dr0, 0, %dr1; cmpedb,3 0, 0, %pred0; "
+                        "cmpedb,4 0, 1, %pred0 }\n"
+                        "{ wait trap=1 }\n");
+    EXPECT_EQ(o.state.preds & 1, 0u);
+    EXPECT_EQ(o.state.regs[0], 1u);
+    EXPECT_EQ(o.state.regs[1], 0u);
+    o = runBoth("_start:\n{ setwd wsz=8, nfx=1 }\n"
+                "{ cmpedb,0 0, 1, %pred2; cmpedb,1 0, 0, %pred2; cmpedb,3 0, 1, %pred3; "
+                "cmpedb,4 0, 0, %pred3 }\n"
+                "{ wait trap=1 }\n");
+    EXPECT_EQ((o.state.preds >> 2) & 3, 3u);
+}
+
+TEST(CpuFastPath, TwoChannelsWritingOneRegister) {
+    // In place: channel 2 reads %dr2 before channel 0 overwrites it; channel 4 beats channel 1.
+    Outcome o = runBoth("_start:\n{ setwd wsz=8, nfx=1; addd,0 0, 5, %dr2 }\n"
+                        "{ addd,0 0, 7, %dr2; addd,1 0, 1, %dr3; addd,2 %dr2, 100, %dr4; "
+                        "addd,4 0, 2, %dr3 }\n"
+                        "{ wait trap=1 }\n");
+    EXPECT_EQ(o.state.regs[2], 7u);
+    EXPECT_EQ(o.state.regs[3], 2u);
+    EXPECT_EQ(o.state.regs[4], 105u);
+    // A load (results land at the commit) in a lower channel than an ALU op writing the same
+    // register: the ALU op (channel 1) must win.
+    o = runBoth("_start:\n{ setwd wsz=8, nfx=1; addd,0 0, " + hex(kData) + ", %dr7 }\n" +
+                "{ addd,0 0, 0x55, %dr1 }\n{ std,2 %dr1, [ %dr7 + 0 ] }\n"
+                "{ ldd,0 %dr7, 0, %dr5; addd,1 0, 9, %dr5 }\n"
+                "{ addd,1 0, 9, %dr6; ldd,3 %dr7, 0, %dr6 }\n"
+                "{ wait trap=1 }\n");
+    EXPECT_EQ(o.state.regs[5], 9u);
+    EXPECT_EQ(o.state.regs[6], 0x55u);
+    // A swap has no in-place order: both read the old values.
+    o = runBoth("_start:\n{ setwd wsz=8, nfx=1; addd,0 0, 1, %dr0; addd,1 0, 2, %dr1 }\n"
+                "{ addd,0 %dr1, 0, %dr0; addd,1 %dr0, 0, %dr1; adds,2 %r0, %r1, %r2 }\n"
+                "{ wait trap=1 }\n");
+    EXPECT_EQ(o.state.regs[0], 2u);
+    EXPECT_EQ(o.state.regs[1], 1u);
+    EXPECT_EQ(o.state.regs[2], 3u);
+}
+
+TEST(CpuFastPath, FaultingLoadWritesNothing) {
+    // The in-range ALU ops of a bundle whose load faults must not be written.
+    const std::string src = "_start:\n{ setwd wsz=8, nfx=1; addd,0 0, 3, %dr1 }\n"
+                            "{ addd,0 0, 1, %dr1; ldd,2 %dr1, 0, %dr2; addd,3 0, 4, %dr3; "
+                            "cmpedb,4 0, 0, %pred5 }\n"
+                            "{ wait trap=1 }\n";
+    Outcome fast = runProgram(src, true), general = runProgram(src, false);
+    EXPECT_EQ(fast.stop.reason, StopReason::Exception);
+    EXPECT_EQ(fast.stop.exc, ExcNum::AddrNotAligned);
+    EXPECT_EQ(fast.state.regs[1], 3u);
+    EXPECT_EQ(fast.state.regs[3], 0u);
+    EXPECT_EQ((fast.state.preds >> 5) & 1, 0u);
+    expectSame(fast, general, src);
+}
+
+// Random straight-line and looping programs of plain bundles (ALU, compares, loads, stores,
+// divisions, conditions, transfers): the fast path must match the general path exactly.
+TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
+    std::mt19937_64 rng(20261123);
+    auto pick = [&](unsigned n) { return unsigned(rng() % n); };
+    auto reg = [&](bool dst) -> std::string {
+        unsigned r = pick(dst ? 9 : 10); // %dr7 (the data pointer) is written rarely
+        if (r == 9)
+            return "%dg1";
+        if (r == 8)
+            return dst ? "%empty" : "%dr" + std::to_string(pick(8));
+        if (dst && r == 7 && pick(4))
+            r = pick(7);
+        return "%dr" + std::to_string(r);
+    };
+    auto src = [&](bool first) -> std::string {
+        switch (pick(6)) {
+        case 0:
+            return std::to_string(pick(first ? 32 : 16));
+        case 1:
+            return first ? reg(false) : hex(rng() >> pick(64));
+        default:
+            return reg(false);
+        }
+    };
+    auto cond = [&]() -> std::string {
+        switch (pick(8)) {
+        case 0:
+            return " ? %pred" + std::to_string(pick(8));
+        case 1:
+            return " ? ~%pred" + std::to_string(pick(8));
+        case 2:
+            return " ? %pcnt" + std::to_string(pick(4));
+        default:
+            return "";
+        }
+    };
+    static const char* alu[] = {"adds",  "addd",  "subs", "subd",  "ands",  "andd", "andns",
+                                "andnd", "ors",   "ord",  "orns",  "ornd",  "xors", "xord",
+                                "xorns", "xornd", "shls", "shld",  "shrs",  "shrd", "sars",
+                                "sard",  "scls",  "scrd", "getfs", "getfd", "sxt"};
+    static const char* cmps[] = {"cmposb",  "cmpbsb",    "cmpesb",    "cmpbesb",   "cmpssb",
+                                 "cmppsb",  "cmplsb",    "cmplesb",   "cmpodb",    "cmpbdb",
+                                 "cmpedb",  "cmpbedb",   "cmpsdb",    "cmppdb",    "cmpldb",
+                                 "cmpledb", "cmpandesb", "cmpandpdb", "cmpandledb"};
+    static const char* muls[] = {"muls", "muld", "umulx", "smulx", "umulhd", "smulhd"};
+    static const char* divs[] = {"udivs", "udivd", "sdivs", "sdivd", "udivx", "smodx"};
+    static const char* loads[] = {"ldb", "ldh", "ldw", "ldd"};
+    static const char* stores[] = {"stb", "sth", "stw", "std"};
+
+    auto randomOp = [&](unsigned ch) -> std::string {
+        const std::string c = "," + std::to_string(ch) + " ";
+        const bool alu0134 = ch != 2 && ch != 5;
+        for (;;) {
+            switch (pick(10)) {
+            case 0:
+            case 1:
+            case 2:
+                return alu[pick(std::size(alu))] + c + src(true) + ", " + src(false) + ", " +
+                       reg(true) + cond();
+            case 3:
+                if (!alu0134)
+                    break;
+                return cmps[pick(std::size(cmps))] + c + src(true) + ", " + src(false) + ", %pred" +
+                       std::to_string(pick(8)) + cond();
+            case 4:
+                if (!alu0134)
+                    break;
+                return muls[pick(std::size(muls))] + c + src(true) + ", " + src(false) + ", " +
+                       reg(true) + cond();
+            case 5:
+                if (ch == 1 || ch == 4)
+                    break;
+                return loads[pick(4)] + c + "%dr7, " +
+                       std::to_string(pick(6) ? 8 * pick(8) : pick(64)) + ", " + reg(true) + cond();
+            case 6:
+                if (alu0134)
+                    break;
+                return stores[pick(4)] + c + reg(false) + ", [ %dr7 + " +
+                       std::to_string(pick(6) ? 8 * pick(8) : pick(64)) + " ]" + cond();
+            case 7:
+                if (ch != 5)
+                    break;
+                return divs[pick(std::size(divs))] + c + src(true) + ", " + src(false) + ", " +
+                       reg(true) + cond();
+            case 8:
+                if (!alu0134)
+                    break;
+                return std::string(pick(2) ? "merged" : "merges") + c + src(true) + ", " +
+                       src(false) + ", " + reg(true) + ", %pred" + std::to_string(pick(8));
+            default:
+                if (!alu0134)
+                    break;
+                return "insfd" + c + src(true) + ", " + src(false) + ", " + reg(false) + ", " +
+                       reg(true);
+            }
+        }
+    };
+
+    unsigned programs = 0, bundles = 0, fastBundles = 0;
+    uint64_t executed = 0;
+    for (int iter = 0; programs < 600 && iter < 5000; ++iter) {
+        const unsigned n = 3 + pick(6);
+        std::string text = "_start:\n{ setwd wsz=8, nfx=1" + std::string(pick(4) ? "" : ", dbl=1") +
+                           "; disp %ctpr1, b0 }\n{ disp %ctpr2, end }\n";
+        for (unsigned i = 0; i < n; ++i) {
+            text += "b" + std::to_string(i) + ":\n{ ";
+            std::vector<std::string> parts;
+            for (unsigned ch = 0; ch < 6; ++ch)
+                if (pick(3))
+                    parts.push_back(randomOp(ch));
+            switch (pick(12)) {
+            case 0:
+                parts.push_back("ct %ctpr1 ? %pred" + std::to_string(pick(8)));
+                break;
+            case 1:
+                parts.push_back("ct %ctpr2 ? ~%pred" + std::to_string(pick(8)));
+                break;
+            case 2:
+                parts.push_back("ibranch b" + std::to_string(pick(n)) + " ? %pred" +
+                                std::to_string(pick(8)));
+                break;
+            case 3:
+                parts.push_back("disp %ctpr" + std::to_string(1 + pick(3)) + ", b" +
+                                std::to_string(pick(n)));
+                break;
+            case 4:
+                parts.push_back("ct %ctpr" + std::to_string(1 + pick(3)));
+                break;
+            case 5:
+                if (pick(4) == 0)
+                    parts.push_back("return %ctpr3");
+                break;
+            default:
+                break;
+            }
+            for (size_t k = 0; k < parts.size(); ++k)
+                text += (k ? "; " : "") + parts[k];
+            text += " }\n";
+        }
+        text += "end:\n{ wait trap=1 }\n";
+
+        CpuState init;
+        for (auto& r : init.regs)
+            r = rng() >> pick(64);
+        init.regs[7] = kData + 8 * pick(16);
+        init.preds = uint32_t(rng());
+        init.pcnt = uint8_t(pick(4));
+        init.psz = pick(8);
+        init.pcur = pick(init.psz + 1);
+        init.sbr = init.usdBase = 0x3000000;
+        init.pspBase = 0x1000000;
+        init.pspSize = 0x800000;
+        init.pcspBase = 0x1800000;
+        init.pcspSize = 0x400000;
+        std::vector<uint8_t> data(256);
+        for (auto& b : data)
+            b = uint8_t(rng());
+        const bool system = pick(3) == 0;
+        try {
+            Outcome fast = runProgram(text, true, system, &init, &data, 200);
+            Outcome general = runProgram(text, false, system, &init, &data, 200);
+            expectSame(fast, general, text);
+            if (::testing::Test::HasFailure())
+                return;
+            bundles += fast.bundles;
+            fastBundles += fast.fastBundles;
+            executed += fast.state.bundles;
+        } catch (const AsmError&) {
+            continue; // e.g. too many literals for one bundle: draw another program
+        }
+        ++programs;
+    }
+    EXPECT_EQ(programs, 600u);
+    // Most random bundles must be fast-path bundles, or this compares the general path with
+    // itself.
+    EXPECT_GT(fastBundles * 10, bundles * 6) << fastBundles << " of " << bundles;
+    EXPECT_GT(executed, 20000u);
+}
