@@ -251,7 +251,7 @@ DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
         decodeBundle(raw, ip, slot);
         bindOperands(slot);
         if (fastPath_)
-            planFastPath(slot, &sink_);
+            planFastPath(slot, s_.regs, &sink_);
     }
     // fetchPointer succeeded, so ip < RAM size <= 2^40 and the key cannot collide.
     slot.cacheKey = ip | cacheTag_;
@@ -731,65 +731,6 @@ void Cpu::writeStateReg(uint8_t n, uint64_t v) {
         throw GuestException(ExcNum::IllegalOpcode,
                              "write of unsupported state register " + hex(n));
     }
-}
-
-void Cpu::step() {
-    dispatch(fetch(s_.ip));
-}
-
-StopInfo Cpu::run(uint64_t maxBundles) {
-    pendingStop_ = StopInfo{};
-    if (mem_.takeCodeDirty())
-        flushDecodeCache();
-    for (uint64_t i = 0; i < maxBundles; ++i) {
-        uint64_t ip = s_.ip;
-        if (irqLine_.load(std::memory_order_relaxed) && !userMode_ && interruptsEnabled())
-            [[unlikely]] {
-            try {
-                enterTrap(ExcNum::Interrupt, 0, ip); // resumes at `ip` after done
-            } catch (const GuestException& e) {
-                StopInfo st;
-                st.reason = StopReason::Exception;
-                st.exc = e.num();
-                st.message = std::string("while entering the interrupt handler: ") + e.what();
-                st.ip = ip;
-                return st;
-            }
-            ip = s_.ip;
-        }
-        try {
-            dispatch(fetch(ip));
-        } catch (const GuestException& e) {
-            if (userMode_) {
-                StopInfo st;
-                st.reason = StopReason::Exception;
-                st.exc = e.num();
-                st.message = e.what();
-                st.ip = ip;
-                return st;
-            }
-            try {
-                enterTrap(e.num(), e.channels(), ip);
-            } catch (const GuestException& e2) {
-                StopInfo st;
-                st.reason = StopReason::Exception;
-                st.exc = e2.num();
-                st.message = std::string("while entering the trap handler for ") +
-                             excName(e.num()) + ": " + e2.what();
-                st.ip = ip;
-                return st;
-            }
-        }
-        if (pendingStop_.reason != StopReason::None) [[unlikely]] {
-            if (pendingStop_.reason == StopReason::Budget)
-                pendingStop_.ip = s_.ip;
-            return pendingStop_;
-        }
-    }
-    StopInfo st;
-    st.reason = StopReason::Budget;
-    st.ip = s_.ip;
-    return st;
 }
 
 // Checks a store (alignment, something at the address) and captures its value; the bundle
@@ -1365,54 +1306,12 @@ void Cpu::execute(const DecodedBundle& b) {
         flushDecodeCache();
 }
 
-// The fast path (see FastPlan.h): the same bundle semantics as execute() for the bundles
-// planFastPath accepts: faulting ops first (results deferred), then the transfer decision,
-// then the in-place ops, then the commit in execute()'s order.
-void Cpu::executeFast(const DecodedBundle& b) {
+// The fast path's in-place ops, in the order FastPlan chose (every operand is read before it
+// is overwritten). Conds: whether any of them is predicated.
+template <bool Conds>
+[[gnu::always_inline]] inline void Cpu::runInPlace(const DecodedBundle& b, uint32_t preds0,
+                                                   uint32_t& predMask, uint32_t& predVals) {
     const FastBundle& f = b.fast;
-    if (b.needWindow > s_.wdSize) [[unlikely]]
-        throwWindowBounds(b.needWindow, s_.wdSize);
-    const uint32_t preds0 = s_.preds;
-    uint64_t newCtpr = 0;
-    if (f.cs0WritesCtpr)
-        newCtpr = cs0Ctpr(b);
-    FastResults res;
-    res.deferred = 0;
-    res.nStores = 0;
-    res.predMask = 0;
-    res.predVals = 0;
-    if (f.nEarly)
-        runEarly(b, preds0, res);
-
-    // Control transfer: decided (and validated) before anything is written.
-    enum class Xfer : uint8_t { None, Jump, Return } xfer = Xfer::None;
-    uint64_t target = 0;
-    if (f.ctMode) {
-        const bool cond =
-            f.ctMode == 1 || (((preds0 >> physPred(f.ctPred)) & 1) != (f.ctMode == 3));
-        if (cond) {
-            if (b.cs0 == Cs0Kind::Ibranch) {
-                xfer = Xfer::Jump;
-                target = b.cs0Value;
-            } else {
-                const uint64_t c =
-                    f.cs0WritesCtpr && b.cs0Ctpr == b.ctop ? newCtpr : s_.ctpr[b.ctop];
-                if (ctprTag(c) == kCtprLocal) [[likely]] {
-                    xfer = Xfer::Jump;
-                    target = c & kAddrMask;
-                } else if (ctprIsReturn(c)) {
-                    if (s_.pcspInd < 32)
-                        throwEmptyChainReturn();
-                    xfer = Xfer::Return;
-                } else {
-                    throwBadCtTarget(b.ctop);
-                }
-            }
-        }
-    }
-
-    // Ops that cannot fault, in an order that reads every operand before it is overwritten.
-    uint32_t predMask = res.predMask, predVals = res.predVals;
     auto notePredicate = [&](const FastOp& op, bool v) {
         const uint32_t bit = 1u << physPred(op.pred);
         predMask |= bit;
@@ -1422,7 +1321,7 @@ void Cpu::executeFast(const DecodedBundle& b) {
         *dst = s_.wdDbl ? uint32_t(r) : (*dst & 0xFFFFFFFF00000000ull) | uint32_t(r);
     };
     for (const FastOp *op = f.ops + f.nEarly, *end = f.ops + f.nOps; op != end; ++op) {
-        if (op->cond && !fastCond(op->cond, preds0))
+        if (Conds && op->cond && !fastCond(op->cond, preds0))
             continue;
         const uint64_t a = *op->p1, bv = *op->p2;
         switch (op->code) {
@@ -1543,7 +1442,7 @@ void Cpu::executeFast(const DecodedBundle& b) {
         case FastCode::CmpAnd:
             notePredicate(*op, compare(OpKind::CmpAnd, op->cmp & kFastCmpWide, op->cmp & 7, a, bv));
             continue;
-        default: { // Pure (FastPlan puts nothing else here)
+        case FastCode::Pure: {
             const uint64_t r = pureOp(b, *op, a, bv, preds0);
             if (op->write64)
                 *op->dst = r;
@@ -1551,8 +1450,75 @@ void Cpu::executeFast(const DecodedBundle& b) {
                 put32(op->dst, r);
             continue;
         }
+        case FastCode::LoadD: { // address checked by loadsInRam
+            uint64_t v;
+            if (!mem_.loadRam8(a + bv, v)) [[unlikely]]
+                v = mem_.load(a + bv, 8); // unreachable; stays memory-safe regardless
+            *op->dst = v;
+            continue;
+        }
+        case FastCode::StoreD: // FastPlan puts these in the first phase only
+        case FastCode::Store:
+        case FastCode::Slow:
+            break;
+        }
+        __builtin_unreachable();
+    }
+}
+
+// The fast path (see FastPlan.h): the same bundle semantics as execute() for the bundles
+// planFastPath accepts: faulting ops first (results deferred), then the transfer decision,
+// then the in-place ops, then the commit in execute()'s order.
+[[gnu::always_inline]] inline void Cpu::executeFast(const DecodedBundle& b) {
+    const FastBundle& f = b.fast;
+    if (b.needWindow > s_.wdSize) [[unlikely]]
+        throwWindowBounds(b.needWindow, s_.wdSize);
+    const uint32_t preds0 = s_.preds;
+    if (f.checkLoads && !loadsInRam(f, preds0)) [[unlikely]]
+        return execute(b); // a load faults or goes to a device: the general path orders it
+    uint64_t newCtpr = 0;
+    if (f.cs0WritesCtpr)
+        newCtpr = cs0Ctpr(b);
+    FastResults res;
+    res.deferred = 0;
+    res.nStores = 0;
+    res.predMask = 0;
+    res.predVals = 0;
+    if (f.nEarly)
+        runEarly(b, preds0, res);
+
+    // Control transfer: decided (and validated) before anything is written.
+    enum class Xfer : uint8_t { None, Jump, Return } xfer = Xfer::None;
+    uint64_t target = 0;
+    if (f.ctMode) {
+        const bool cond =
+            f.ctMode == 1 || (((preds0 >> physPred(f.ctPred)) & 1) != (f.ctMode == 3));
+        if (cond) {
+            if (b.cs0 == Cs0Kind::Ibranch) {
+                xfer = Xfer::Jump;
+                target = b.cs0Value;
+            } else {
+                const uint64_t c =
+                    f.cs0WritesCtpr && b.cs0Ctpr == b.ctop ? newCtpr : s_.ctpr[b.ctop];
+                if (ctprTag(c) == kCtprLocal) [[likely]] {
+                    xfer = Xfer::Jump;
+                    target = c & kAddrMask;
+                } else if (ctprIsReturn(c)) {
+                    if (s_.pcspInd < 32)
+                        throwEmptyChainReturn();
+                    xfer = Xfer::Return;
+                } else {
+                    throwBadCtTarget(b.ctop);
+                }
+            }
         }
     }
+
+    uint32_t predMask = res.predMask, predVals = res.predVals;
+    if (f.conds)
+        runInPlace<true>(b, preds0, predMask, predVals);
+    else
+        runInPlace<false>(b, preds0, predMask, predVals);
 
     // ---- commit (execute()'s order: CTPR, registers, predicates, memory) ----
     if (f.cs0WritesCtpr)
@@ -1579,6 +1545,21 @@ void Cpu::executeFast(const DecodedBundle& b) {
     }
     if (mem_.takeCodeDirty()) [[unlikely]]
         flushDecodeCache();
+}
+
+// Whether every enabled in-place load of a fast bundle reads aligned RAM. The operands are
+// the ones the load will see: the in-place order reads them before anything overwrites them.
+bool Cpu::loadsInRam(const FastBundle& f, uint32_t preds0) const {
+    uint64_t low = 0, top = 0;
+    for (unsigned m = f.checkLoads; m; m &= m - 1) {
+        const FastOp& op = f.ops[std::countr_zero(m)];
+        if (op.cond && !fastCond(op.cond, preds0))
+            continue;
+        const uint64_t addr = *op.p1 + *op.p2;
+        low |= addr;
+        top = addr > top ? addr : top;
+    }
+    return !(low & 7) && mem_.inRam(top, 8);
 }
 
 // CTPR value that a fast bundle's disp/sdisp/return prepares.
@@ -1624,6 +1605,13 @@ void Cpu::runEarly(const DecodedBundle& b, uint32_t preds0, FastResults& res) {
             res.predMask |= bit;
             res.predVals = (res.predVals & ~bit) | (v ? bit : 0);
             continue;
+        } else if (op.code == FastCode::StoreD) {
+            const uint64_t addr = a + bv;
+            if ((addr & 7) || !mem_.inRam(addr, 8)) [[unlikely]]
+                prepareStore(b.ops[op.op], a, bv, res.stores[res.nStores++]);
+            else
+                res.stores[res.nStores++] = {addr, *op.dst, 8, 0};
+            continue;
         } else if (op.code == FastCode::Store) {
             prepareStore(b.ops[op.op], a, bv, res.stores[res.nStores++]);
             continue;
@@ -1649,6 +1637,72 @@ void Cpu::commitDeferred(const FastBundle& f, const FastResults& res) {
         else
             *op.dst = (*op.dst & 0xFFFFFFFF00000000ull) | uint32_t(v);
     }
+}
+
+[[gnu::always_inline]] inline void Cpu::dispatch(const DecodedBundle& b) {
+    if (b.fast.usable) [[likely]]
+        executeFast(b);
+    else
+        execute(b);
+}
+
+void Cpu::step() {
+    dispatch(fetch(s_.ip));
+}
+
+StopInfo Cpu::run(uint64_t maxBundles) {
+    pendingStop_ = StopInfo{};
+    if (mem_.takeCodeDirty())
+        flushDecodeCache();
+    for (uint64_t i = 0; i < maxBundles; ++i) {
+        uint64_t ip = s_.ip;
+        if (irqLine_.load(std::memory_order_relaxed) && !userMode_ && interruptsEnabled())
+            [[unlikely]] {
+            try {
+                enterTrap(ExcNum::Interrupt, 0, ip); // resumes at `ip` after done
+            } catch (const GuestException& e) {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e.num();
+                st.message = std::string("while entering the interrupt handler: ") + e.what();
+                st.ip = ip;
+                return st;
+            }
+            ip = s_.ip;
+        }
+        try {
+            dispatch(fetch(ip));
+        } catch (const GuestException& e) {
+            if (userMode_) {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e.num();
+                st.message = e.what();
+                st.ip = ip;
+                return st;
+            }
+            try {
+                enterTrap(e.num(), e.channels(), ip);
+            } catch (const GuestException& e2) {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e2.num();
+                st.message = std::string("while entering the trap handler for ") +
+                             excName(e.num()) + ": " + e2.what();
+                st.ip = ip;
+                return st;
+            }
+        }
+        if (pendingStop_.reason != StopReason::None) [[unlikely]] {
+            if (pendingStop_.reason == StopReason::Budget)
+                pendingStop_.ip = s_.ip;
+            return pendingStop_;
+        }
+    }
+    StopInfo st;
+    st.reason = StopReason::Budget;
+    st.ip = s_.ip;
+    return st;
 }
 
 } // namespace e2kvm::emu

@@ -128,12 +128,8 @@ private:
         return decodeInto(slot, ip);
     }
     DecodedBundle& decodeInto(DecodedBundle& slot, uint64_t ip);
-    void dispatch(const DecodedBundle& b) {
-        if (b.fast.usable) [[likely]]
-            executeFast(b);
-        else
-            execute(b);
-    }
+    // Defined (and only used) in Cpu.cpp, inlined into run() and step().
+    inline void dispatch(const DecodedBundle& b);
     // What the fast path's first phase leaves for the commit.
     struct FastResults {
         uint64_t vals[6];
@@ -142,8 +138,12 @@ private:
         PendingStore stores[2];
         uint32_t predMask, predVals; // predicates written, their values (physical bits)
     };
-    void executeFast(const DecodedBundle& b);
+    inline void executeFast(const DecodedBundle& b);
+    template <bool Conds>
+    void runInPlace(const DecodedBundle& b, uint32_t preds0, uint32_t& predMask,
+                    uint32_t& predVals);
     uint64_t cs0Ctpr(const DecodedBundle& b);
+    bool loadsInRam(const FastBundle& f, uint32_t preds0) const;
     uint64_t pureOp(const DecodedBundle& b, const FastOp& op, uint64_t a, uint64_t bv,
                     uint32_t preds0);
     void runEarly(const DecodedBundle& b, uint32_t preds0, FastResults& res);
@@ -170,7 +170,7 @@ private:
     void execute(const DecodedBundle& b);
     // Rotation without division: pcur <= psz and n <= psz, so one subtraction suffices.
     unsigned physPred(unsigned n) const {
-        if (n > s_.psz)
+        if (n > s_.psz || s_.pcur == 0)
             return n;
         unsigned x = s_.pcur + n;
         return x > s_.psz ? x - (s_.psz + 1) : x;

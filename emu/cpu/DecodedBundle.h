@@ -114,6 +114,7 @@ enum class FastCode : uint8_t {
     CmpAnd, // compare-and, FastOp::cmp says which
     Pure,   // any other operation that cannot fault: the general operation code
     LoadD,  // 8-byte load, MAS 0, not speculative: inline when aligned and in RAM
+    StoreD, // 8-byte store, MAS 0: inline when aligned and in RAM
     Store,
     Slow, // other operations that may fault (loads, divisions): the general operation code
 };
@@ -126,7 +127,7 @@ enum : uint8_t { kFastCmpWide = 0x08 };
 struct FastOp {
     const uint64_t* p1 = nullptr; // operand values: a register slot or an immediate
     const uint64_t* p2 = nullptr;
-    uint64_t* dst = nullptr; // register slot written (the Cpu's sink for %empty)
+    uint64_t* dst = nullptr; // register slot written (the Cpu's sink for %empty); a store's value
     FastCode code = FastCode::Slow;
     uint8_t op = 0;   // index into DecodedBundle::ops
     uint8_t cond = 0; // see kFastCondOn
@@ -139,11 +140,15 @@ struct FastOp {
 // state registers, at most one condition per op. ops[0..nEarly) may fault and run first, in
 // channel order, with their results written when the bundle commits; the rest cannot fault
 // and write their results in place, in an order that keeps all-reads-before-writes and
-// highest-channel-wins. nEarly == nOps when no such order exists.
+// highest-channel-wins. nEarly == nOps when no such order exists. In-place LoadD ops (bits
+// of checkLoads) cannot fault because their addresses are checked before the bundle starts;
+// when one would fault the bundle goes to the general path instead.
 struct FastBundle {
     bool usable = false;
     uint8_t nOps = 0;
     uint8_t nEarly = 0;
+    uint8_t checkLoads = 0;
+    bool conds = false; // some in-place op is predicated
     uint8_t ctMode = 0; // control transfer: 0 none, 1 always, 2 on %pred, 3 on ~%pred
     uint8_t ctPred = 0;
     bool cs0WritesCtpr = false; // disp/sdisp/return

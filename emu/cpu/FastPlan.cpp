@@ -72,12 +72,19 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, FastCode& code) {
         code = FastCode::Pure;
         return OpClass::Pure;
     case OpKind::Load:
-        code = op.info->memSize == 8 && op.mas == 0 && !op.sm ? FastCode::LoadD : FastCode::Slow;
+        // A plain 8-byte load runs in place once its address is checked (see FastBundle).
+        if (op.info->memSize == 8 && op.mas == 0 && !op.sm) {
+            code = FastCode::LoadD;
+            return OpClass::Pure;
+        }
+        code = FastCode::Slow;
         return OpClass::Early;
     case OpKind::Store:
         if (b.loopMode) // prologue stores are dropped: general path
             return OpClass::General;
-        code = FastCode::Store;
+        code = op.info->memSize == 8 && op.mas == 0 && op.src3.type == OperandType::Direct
+                   ? FastCode::StoreD
+                   : FastCode::Store;
         return OpClass::Early;
     case OpKind::UDiv:
     case OpKind::SDiv:
@@ -117,7 +124,7 @@ bool readsReg(const DecodedOp& op, int key) {
 
 } // namespace
 
-void planFastPath(DecodedBundle& b, uint64_t* sink) {
+void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
     FastBundle& f = b.fast;
     f = FastBundle{};
     if (b.illegal || b.setwd || b.setbn || b.setbp || b.nPls || b.alc || b.abn || b.abp ||
@@ -167,7 +174,9 @@ void planFastPath(DecodedBundle& b, uint64_t* sink) {
         fo.pred = op.dstType == DstType::Pred ? op.dst : 0;
         fo.cmp = uint8_t((op.info->cmpop & 7) | (op.info->src1Wide ? kFastCmpWide : 0));
         fo.write64 = op.write64;
-        if (fo.code == FastCode::Store && ++nStores > 2)
+        if (fo.code == FastCode::StoreD)
+            fo.dst = regs + op.src3.index; // never written: the stored register
+        if ((fo.code == FastCode::Store || fo.code == FastCode::StoreD) && ++nStores > 2)
             return; // the commit holds two stores (ALC2 and ALC5 are the only store channels)
         if (cls == OpClass::Early) {
             early[nEarly++] = fo;
@@ -224,8 +233,12 @@ void planFastPath(DecodedBundle& b, uint64_t* sink) {
     if (inPlace) {
         for (unsigned e = 0; e < nEarly; ++e)
             f.ops[f.nOps++] = early[e];
-        for (unsigned k = 0; k < nPure; ++k)
+        for (unsigned k = 0; k < nPure; ++k) {
+            if (pure[order[k]].code == FastCode::LoadD)
+                f.checkLoads |= uint8_t(1u << f.nOps);
+            f.conds |= pure[order[k]].cond != 0;
             f.ops[f.nOps++] = pure[order[k]];
+        }
         f.nEarly = uint8_t(nEarly);
     } else { // everything deferred, in channel order
         unsigned e = 0, p = 0;

@@ -6,8 +6,8 @@
 
 namespace e2kvm::emu {
 
-// Fills b.fast (b.fast.usable = false if the bundle needs the general path). `sink` is the
-// slot that results for %empty are written to.
-void planFastPath(DecodedBundle& b, uint64_t* sink);
+// Fills b.fast (b.fast.usable = false if the bundle needs the general path). `regs` are the
+// register slots the operands were bound to, `sink` the slot that %empty results go to.
+void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink);
 
 } // namespace e2kvm::emu
