@@ -66,7 +66,8 @@ private:
     void handleExportName(const std::vector<uint8_t>& data);
 
     void transmit();
-    void acquireBudget(uint64_t bytes);
+    // Waits for room in the in-flight budget; true when no other request is in flight.
+    bool acquireBudget(uint64_t bytes);
     void releaseBudget(uint64_t bytes);
     void process(Request& req);
     // Returns the validation error message, or "" when the request may run.

@@ -56,7 +56,7 @@ void ServerConnection::run() {
     }
 }
 
-void ServerConnection::acquireBudget(uint64_t bytes) {
+bool ServerConnection::acquireBudget(uint64_t bytes) {
     std::unique_lock lock(budgetMutex_);
     budgetFreed_.wait(lock, [&] {
         return inFlight_ == 0 ||
@@ -64,6 +64,7 @@ void ServerConnection::acquireBudget(uint64_t bytes) {
     });
     ++inFlight_;
     inFlightBytes_ += bytes;
+    return inFlight_ == 1;
 }
 
 void ServerConnection::releaseBudget(uint64_t bytes) {
@@ -101,7 +102,7 @@ void ServerConnection::transmit() {
                 continue;
             }
             uint64_t cost = (req->type == CmdRead || req->type == CmdWrite) ? req->length : 0;
-            acquireBudget(cost);
+            bool alone = acquireBudget(cost);
             if (req->type == CmdWrite) {
                 try {
                     req->payload.resize(req->length);
@@ -111,7 +112,7 @@ void ServerConnection::transmit() {
                     throw;
                 }
             }
-            pool.submit([this, req, cost] {
+            auto job = [this, req, cost] {
                 try {
                     process(*req);
                 } catch (const std::exception& e) {
@@ -123,7 +124,21 @@ void ServerConnection::transmit() {
                     }
                 }
                 releaseBudget(cost);
-            });
+            };
+            // A client that waits for each reply before it sends the next request (nbdinfo
+            // --map, qemu-img map) is served on this thread: handing one request at a time to
+            // a worker costs two thread wake-ups per request and nothing runs in parallel
+            // anyway. Reads and block status only; anything that may flush goes to the pool.
+            bool readOnlyKind =
+                req->type == CmdRead || req->type == CmdBlockStatus || req->type == CmdCache;
+            if (alone && readOnlyKind && !(req->flags & CmdFlagFua) &&
+                !transport_->inputPending()) {
+                job();
+                if (closing_)
+                    break;
+            } else {
+                pool.submit(std::move(job));
+            }
         }
     } catch (...) {
         pool.drain();

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <string>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -110,6 +111,11 @@ bool SocketTransport::sendFile(int fd, uint64_t offset, size_t length) {
         length -= size_t(n);
     }
     return true;
+}
+
+bool SocketTransport::inputPending() const {
+    int bytes = 0;
+    return ::ioctl(fd_, FIONREAD, &bytes) != 0 || bytes > 0;
 }
 
 void SocketTransport::shutdown() {

@@ -28,6 +28,8 @@ public:
         return false;
     }
 
+    // True when more input is already waiting to be read, or when the transport cannot tell.
+    virtual bool inputPending() const { return true; }
     void writeAll(std::span<const uint8_t> bytes) {
         iovec v{const_cast<uint8_t*>(bytes.data()), bytes.size()};
         writeAll(&v, 1);
@@ -46,6 +48,7 @@ public:
     void writeAll(const iovec* iov, int count) override;
     void shutdown() override;
     bool sendFile(int fd, uint64_t offset, size_t length) override;
+    bool inputPending() const override;
     int fd() const { return fd_; }
 
 private:
@@ -60,6 +63,7 @@ public:
     void readExact(void* buf, size_t len) override;
     void writeAll(const iovec* iov, int count) override;
     void shutdown() override { closed_ = true; }
+    bool inputPending() const override { return pos_ < input_.size(); }
     size_t bytesWritten() const { return written_; }
 
 private:

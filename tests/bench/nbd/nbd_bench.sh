@@ -4,6 +4,8 @@
 #  2. nbdinfo --map --totals of a 1 TiB sparse raw image (block status), ours vs qemu-nbd
 #  3. nbdinfo --map=qemu:dirty-bitmap:b --totals of a 1 TiB qcow2 whose bitmap has 100 000
 #     dirty ranges (64 KiB granularity), exported with -B b, ours vs qemu-nbd
+#  4. the same walk and nbdcopy against servers left running: walk time and the server's own
+#     CPU time, without process start-up and client work (needs nbd_status_bench built)
 # Usage: nbd_bench.sh E2KVM_NBD [RUNS] [SIZE_MIB]   (not run by ctest; e2kvm-img and e2kvm-io
 #        are taken from the same build tree as E2KVM_NBD)
 set -euo pipefail
@@ -108,3 +110,43 @@ diff <(echo "$ours_totals") \
 echo "nbdinfo --map=qemu:dirty-bitmap:b --totals, 1 TiB qcow2, 100000 dirty ranges: (median of $RUNS, seconds)"
 echo "$ours_totals" | sed 's/^/    /'
 printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$bo" "$bq" "$(echo "$bq / $bo" | bc -l)"
+
+# 4. Server-side cost, with the servers left running on Unix sockets so that neither process
+# start-up nor nbdinfo's own work is counted:
+#  - nbd_status_bench walks the bitmap context as nbdinfo --map does (median walk time), and
+#  - the server's own CPU time (utime + stime from /proc) per walk and per 512 MiB nbdcopy.
+STATUS_BENCH=$(dirname "$BIN")/tests/bench/nbd/nbd_status_bench
+[ -x "$STATUS_BENCH" ] || { echo "build nbd_status_bench first ($STATUS_BENCH)" >&2; exit 1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wait_socket() { for ((i = 0; i < 100; i++)); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
+"$E2KVM_NBD" -r -f qcow2 -B b -t -k "$TMP/ours-bm.sock" "$bm" & OURS_BM=$!
+qemu-nbd -r -f qcow2 -B b -t -k "$TMP/qemu-bm.sock" "$bm" & QEMU_BM=$!
+"$E2KVM_NBD" -r -f raw -t -k "$TMP/ours-raw.sock" "$img" & OURS_RAW=$!
+qemu-nbd -r -f raw -t -k "$TMP/qemu-raw.sock" "$img" & QEMU_RAW=$!
+trap 'kill $OURS_BM $QEMU_BM $OURS_RAW $QEMU_RAW 2>/dev/null; rm -rf "$TMP"' EXIT
+for s in ours-bm qemu-bm ours-raw qemu-raw; do wait_socket "$TMP/$s.sock"; done
+HZ=$(getconf CLK_TCK)
+WALKS=$((RUNS * 10))
+status_walk() { # name pid -> "median_ms cpu_ms_per_walk"
+    local t0 t1 line
+    t0=$(cpu_ticks "$2")
+    line=$("$STATUS_BENCH" "nbd+unix:///?socket=$TMP/$1.sock" qemu:dirty-bitmap:b "$WALKS")
+    t1=$(cpu_ticks "$2")
+    echo "$(echo "$line" | sed -E 's/.*median ([0-9.]+) ms.*/\1/') $(echo "($t1 - $t0) * 1000 / $HZ / ($WALKS + 1)" | bc -l)"
+}
+read -r ow oc <<< "$(status_walk ours-bm $OURS_BM)"
+read -r qw qc <<< "$(status_walk qemu-bm $QEMU_BM)"
+echo "block status walk of qemu:dirty-bitmap:b (1 TiB, 100000 ranges) on a running server: (median of $WALKS walks)"
+printf '  e2kvm %.2f ms/walk, server CPU %.2f ms/walk   qemu %.2f ms/walk, server CPU %.2f ms/walk\n' "$ow" "$oc" "$qw" "$qc"
+printf '  ratio: %.2fx walk time, %.2fx server CPU\n' "$(echo "$qw / $ow" | bc -l)" "$(echo "$qc / $oc" | bc -l)"
+copy_cpu() { # name pid -> server CPU ms per copy
+    local t0 t1
+    t0=$(cpu_ticks "$2")
+    for ((i = 0; i < RUNS; i++)); do nbdcopy "nbd+unix:///?socket=$TMP/$1.sock" null:; done
+    t1=$(cpu_ticks "$2")
+    echo "($t1 - $t0) * 1000 / $HZ / $RUNS" | bc -l
+}
+oc=$(copy_cpu ours-raw $OURS_RAW)
+qc=$(copy_cpu qemu-raw $QEMU_RAW)
+echo "server CPU per nbdcopy of ${SIZE_MIB} MiB raw (one connection, $RUNS copies):"
+printf '  e2kvm %.0f ms   qemu %.0f ms   ratio %.2fx\n' "$oc" "$qc" "$(echo "$qc / $oc" | bc -l)"
