@@ -217,15 +217,14 @@ struct Cpu::Pending {
     uint64_t ctpr[4];
 };
 
-Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {}
+Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {
+    filled_.reserve(kCacheSize);
+}
 
 void Cpu::flushDecodeCache() {
-    cacheTag_ += uint64_t(1) << kCacheTagShift;
-    if (cacheTag_ == 0) { // generation wrapped: really clear
-        for (unsigned i = 0; i < kCacheSize; ++i)
-            cache_[i].cacheKey = ~uint64_t(0);
-        cacheTag_ = uint64_t(1) << kCacheTagShift;
-    }
+    for (const uint16_t i : filled_)
+        cache_[i].cacheKey = kNoBundle;
+    filled_.clear();
 }
 
 void Cpu::setPred(unsigned n, bool v) {
@@ -234,6 +233,7 @@ void Cpu::setPred(unsigned n, bool v) {
 }
 
 DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
+    const bool wasEmpty = slot.cacheKey == kNoBundle;
     if (ip & 7)
         throw GuestException(ExcNum::IllegalInstrAddr, "IP " + hex(ip) + " is not 8-aligned");
     uint64_t avail = 0;
@@ -253,8 +253,9 @@ DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
         if (fastPath_)
             planFastPath(slot, s_.regs, &sink_);
     }
-    // fetchPointer succeeded, so ip < RAM size <= 2^40 and the key cannot collide.
-    slot.cacheKey = ip | cacheTag_;
+    slot.cacheKey = ip; // aligned, so never kNoBundle
+    if (wasEmpty)
+        filled_.push_back(uint16_t(&slot - cache_.get()));
     mem_.markCode(ip);
     mem_.markCode(ip + slot.size - 1 < mem_.ramSize() ? ip + slot.size - 1 : ip);
     return slot;

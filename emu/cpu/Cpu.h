@@ -123,7 +123,7 @@ private:
     };
     const DecodedBundle& fetch(uint64_t ip) {
         DecodedBundle& slot = cache_[(ip >> 3) & (kCacheSize - 1)];
-        if (slot.cacheKey == (ip | cacheTag_)) [[likely]]
+        if (slot.cacheKey == ip) [[likely]]
             return slot;
         return decodeInto(slot, ip);
     }
@@ -200,13 +200,12 @@ private:
     std::vector<TirEntry> tirs_;
     StopInfo pendingStop_;
 
-    // Direct-mapped cache of decoded bundles by IP. A slot's key is IP | generation << 40
-    // (code is fetched from RAM, which ends below 2^40), so flushing is O(1) and a lookup is
-    // one compare.
+    // Direct-mapped cache of decoded bundles by IP: a lookup is one compare of the slot's key
+    // with the IP. A flush empties just the slots filled since the previous one (filled_).
     static constexpr unsigned kCacheSize = 4096;
-    static constexpr unsigned kCacheTagShift = 40;
+    static constexpr uint64_t kNoBundle = ~uint64_t(0); // key of an empty slot (not aligned)
     std::unique_ptr<DecodedBundle[]> cache_;
-    uint64_t cacheTag_ = uint64_t(1) << kCacheTagShift;
+    std::vector<uint16_t> filled_;
     uint64_t sink_ = 0; // fast-path writes to %empty land here
     bool fastPath_ = true;
 };

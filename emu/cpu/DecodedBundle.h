@@ -156,7 +156,7 @@ struct FastBundle {
 };
 
 struct DecodedBundle {
-    // Decoded-cache tag set by the Cpu: IP | generation << 40 (all ones = empty).
+    // Decoded-cache key set by the Cpu: the IP, all ones while the slot is empty.
     uint64_t cacheKey = ~uint64_t(0);
     FastBundle fast;
 

@@ -361,3 +361,18 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
     EXPECT_GT(fastBundles * 10, bundles * 6) << fastBundles << " of " << bundles;
     EXPECT_GT(executed, 20000u);
 }
+
+TEST(CpuFastPath, HighIpDoesNotHitDecodedCode) {
+    // `loop` is decoded and cached first; a transfer to loop + 2^40 (beyond RAM) must fault
+    // instead of finding that cached bundle.
+    const std::string src = "_start:\n{ setwd wsz=8, nfx=1; addd,0 0, loop, %dr0 }\n"
+                            "{ addd,0 %dr0, 0x10000000000, %dr1 }\n"
+                            "loop:\n{ addd,2 %dr2, 1, %dr2; movtd,0 %dr1, %ctpr1 }\n"
+                            "{ ct %ctpr1 }\n";
+    for (bool fast : {true, false}) {
+        Outcome o = runProgram(src, fast);
+        EXPECT_EQ(o.stop.reason, StopReason::Exception);
+        EXPECT_EQ(o.stop.exc, ExcNum::InstrPageMiss) << o.stop.message;
+        EXPECT_EQ(o.state.regs[2], 1u);
+    }
+}
