@@ -34,41 +34,57 @@ std::string hex(uint64_t v) {
     return buf;
 }
 
-// Runs `source` (user mode unless `system`) with the fast path on or off.
-Outcome runProgram(const std::string& source, bool fast, bool system = false,
-                   const CpuState* init = nullptr, const std::vector<uint8_t>* data = nullptr,
-                   uint64_t budget = 1000) {
+// Runs `source` in user mode with the fast path on or off.
+Outcome runProgram(const std::string& source, bool fast) {
     CpuHarness h(source);
     h.cpu->setFastPath(fast);
-    h.cpu->setUserMode(!system);
-    if (init) {
-        CpuState& s = h.cpu->state();
-        const uint64_t ip = s.ip;
-        const uint32_t psr = s.psr;
-        const uint64_t oscud = s.oscudLo;
-        s = *init;
-        s.ip = ip;
-        s.psr = system ? psr : 0;
-        s.oscudLo = oscud;
-    }
-    if (data)
-        h.mem->write(kData, data->data(), data->size());
+    h.cpu->setUserMode(true);
     Outcome o;
-    for (uint64_t ip = h.image.textAddr; ip < h.image.textAddr + h.image.text.size();) {
-        ++o.bundles;
-        o.fastBundles += h.cpu->fastPathCovers(ip);
-        RawBundle raw;
-        if (!unpackBundle(h.image.text.data() + (ip - h.image.textAddr),
-                          h.image.textAddr + h.image.text.size() - ip, raw))
-            break;
-        ip += raw.sizeBytes;
-    }
-    o.stop = h.run(budget);
+    o.stop = h.run(1000);
     o.state = h.cpu->state();
-    o.data.resize(data ? data->size() : 256);
+    o.data.resize(256);
     h.mem->read(kData, o.data.data(), o.data.size());
     return o;
 }
+
+// A machine reused by the random programs (a Cpu per program is slow under sanitizers): each
+// program's image is written into it and the CPU state set from scratch.
+struct Sandbox {
+    GuestMemory mem{64ull << 20};
+    Cpu cpu{mem};
+
+    explicit Sandbox(bool fast) { cpu.setFastPath(fast); }
+
+    Outcome run(const AsmImage& image, const CpuState& init, bool system,
+                const std::vector<uint8_t>& data, uint64_t budget) {
+        mem.write(image.textAddr, image.text.data(), image.text.size());
+        mem.write(kData, data.data(), data.size());
+        cpu.state().psr = 1;
+        cpu.writeStateReg(0x9D, 0); // empty the TIR LIFO
+        CpuState& s = cpu.state();
+        s = init;
+        s.ip = image.entry;
+        s.psr = system ? 1 : 0;
+        s.oscudLo = CpuHarness::kBase;
+        cpu.setUserMode(!system);
+        cpu.flushDecodeCache();
+        Outcome o;
+        for (uint64_t ip = image.textAddr; ip < image.textAddr + image.text.size();) {
+            ++o.bundles;
+            o.fastBundles += cpu.fastPathCovers(ip);
+            RawBundle raw;
+            if (!unpackBundle(image.text.data() + (ip - image.textAddr),
+                              image.textAddr + image.text.size() - ip, raw))
+                break;
+            ip += raw.sizeBytes;
+        }
+        o.stop = cpu.run(budget);
+        o.state = cpu.state();
+        o.data.resize(data.size());
+        mem.read(kData, o.data.data(), o.data.size());
+        return o;
+    }
+};
 
 // Field-by-field difference of two CPU states ("" when equal).
 std::string diff(const CpuState& a, const CpuState& b) {
@@ -281,6 +297,7 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
         }
     };
 
+    Sandbox fastBox(true), generalBox(false);
     unsigned programs = 0, bundles = 0, fastBundles = 0;
     uint64_t executed = 0;
     for (int iter = 0; programs < 600 && iter < 5000; ++iter) {
@@ -341,17 +358,21 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
         for (auto& b : data)
             b = uint8_t(rng());
         const bool system = pick(3) == 0;
+        AsmImage image;
         try {
-            Outcome fast = runProgram(text, true, system, &init, &data, 200);
-            Outcome general = runProgram(text, false, system, &init, &data, 200);
+            image = assemble(text, "random.s", AsmOptions{CpuHarness::kBase});
+        } catch (const AsmError&) {
+            continue; // e.g. too many literals for one bundle: draw another program
+        }
+        {
+            Outcome fast = fastBox.run(image, init, system, data, 200);
+            Outcome general = generalBox.run(image, init, system, data, 200);
             expectSame(fast, general, text);
             if (::testing::Test::HasFailure())
                 return;
             bundles += fast.bundles;
             fastBundles += fast.fastBundles;
             executed += fast.state.bundles;
-        } catch (const AsmError&) {
-            continue; // e.g. too many literals for one bundle: draw another program
         }
         ++programs;
     }
