@@ -1458,12 +1458,9 @@ template <bool Conds>
             *op->dst = v;
             continue;
         }
-        case FastCode::StoreD: // FastPlan puts these in the first phase only
-        case FastCode::Store:
-        case FastCode::Slow:
-            break;
+        default: // StoreD, Store, Slow: FastPlan puts these in the first phase only
+            __builtin_unreachable();
         }
-        __builtin_unreachable();
     }
 }
 

@@ -1,6 +1,7 @@
 // e2k_bench: runs E2K benchmark programs under the Linux user runtime and reports guest
 // bundles/s and ALU ops/s. No peer E2K emulator is installed (qemu-e2k is not packaged), so
-// the figure is printed alone; run with PROGRAM... (built from checksum.s, recursion.s).
+// the figure is printed alone; run with PROGRAM... (built from alu.s, checksum.s,
+// recursion.s). ir_per_bundle.sh counts host instructions per bundle instead (callgrind).
 #include "emu/user/LinuxProcess.h"
 
 #include <chrono>
