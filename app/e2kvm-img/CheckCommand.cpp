@@ -4,7 +4,7 @@
 #include "CommandOptions.h"
 #include "Commands.h"
 #include "ImageOpening.h"
-#include "JsonValue.h"
+#include "QemuImgJson.h"
 #include "block/ImageCheck.h"
 #include "block/ImageOpen.h"
 
@@ -47,7 +47,7 @@ void printHuman(const block::CheckResult& r) {
 // QEMU's ImageCheck: counters that are zero are left out (check-errors always shown).
 void printJson(const block::CheckResult& r, const std::string& filename,
                const std::string& format) {
-    JsonValue j = JsonValue::object();
+    json::Json j = json::Json::object();
     j.set("filename", filename);
     j.set("format", format);
     j.set("check-errors", r.checkErrors);
@@ -64,7 +64,7 @@ void printJson(const block::CheckResult& r, const std::string& filename,
     optional("allocated-clusters", r.allocatedClusters);
     optional("fragmented-clusters", r.fragmentedClusters);
     optional("compressed-clusters", r.compressedClusters);
-    std::printf("%s\n", j.pretty().c_str());
+    std::printf("%s\n", prettyJson(j).c_str());
 }
 
 } // namespace

@@ -5,7 +5,7 @@
 #include "Commands.h"
 #include "HumanSize.h"
 #include "ImageOpening.h"
-#include "JsonValue.h"
+#include "QemuImgJson.h"
 #include "block/ImageOpen.h"
 
 #include <climits>
@@ -18,8 +18,8 @@ namespace e2kvm::img {
 namespace {
 
 struct LayerInfo {
-    JsonValue json = JsonValue::object();
-    JsonValue formatData; // null unless the format has specific information
+    json::Json json = json::Json::object();
+    json::Json formatData; // null unless the format has specific information
     bool hasFormatData = false;
     block::ImageDescription desc;
     std::string format;
@@ -28,8 +28,8 @@ struct LayerInfo {
     std::string nextPath, nextFormat; // the backing file to describe next, if any
 };
 
-JsonValue qcow2Data(const block::Qcow2Description& q) {
-    JsonValue d = JsonValue::object();
+json::Json qcow2Data(const block::Qcow2Description& q) {
+    json::Json d = json::Json::object();
     bool v3 = q.compat != "0.10";
     d.set("compat", q.compat);
     if (q.dataFile)
@@ -43,12 +43,12 @@ JsonValue qcow2Data(const block::Qcow2Description& q) {
     }
     d.set("refcount-bits", q.refcountBits);
     if (!q.bitmaps.empty()) {
-        JsonValue list = JsonValue::array();
+        json::Json list = json::Json::array();
         for (const block::BitmapDescription& b : q.bitmaps) {
-            JsonValue bm = JsonValue::object();
+            json::Json bm = json::Json::object();
             bm.set("name", b.name);
             bm.set("granularity", b.granularity);
-            JsonValue flags = JsonValue::array();
+            json::Json flags = json::Json::array();
             for (const std::string& f : b.flags)
                 flags.push(f);
             bm.set("flags", std::move(flags));
@@ -74,7 +74,7 @@ LayerInfo describeLayer(const std::string& path, const std::string& format) {
     info.virtualSize = image->size();
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
-    JsonValue& j = info.json;
+    json::Json& j = info.json;
     j.set("filename", path);
     j.set("format", image->formatName());
     j.set("dirty-flag", desc.dirtyFlag);
@@ -96,7 +96,7 @@ LayerInfo describeLayer(const std::string& path, const std::string& format) {
     if (desc.qcow2) {
         info.formatData = qcow2Data(*desc.qcow2);
         info.hasFormatData = true;
-        JsonValue spec = JsonValue::object();
+        json::Json spec = json::Json::object();
         spec.set("type", image->formatName());
         spec.set("data", info.formatData);
         j.set("format-specific", std::move(spec));
@@ -130,7 +130,7 @@ std::string humanText(const LayerInfo& info, const std::string& filename) {
     }
     if (info.hasFormatData) {
         out += "Format specific information:\n";
-        out += info.formatData.humanDump(1);
+        out += humanDump(info.formatData, 1);
     }
     return out;
 }
@@ -177,7 +177,7 @@ int runInfo(int argc, char** argv) {
         throw UsageError("Expecting one image file name");
 
     std::vector<std::string> texts;
-    std::vector<JsonValue> jsons;
+    std::vector<json::Json> jsons;
     std::set<std::string> seen;
     std::string path = args[0];
     for (;;) {
@@ -196,12 +196,12 @@ int runInfo(int argc, char** argv) {
 
     if (output == OutputFormat::Json) {
         if (chain) {
-            JsonValue list = JsonValue::array();
-            for (JsonValue& j : jsons)
+            json::Json list = json::Json::array();
+            for (json::Json& j : jsons)
                 list.push(std::move(j));
-            std::printf("%s\n", list.pretty().c_str());
+            std::printf("%s\n", prettyJson(list).c_str());
         } else {
-            std::printf("%s\n", jsons.front().pretty().c_str());
+            std::printf("%s\n", prettyJson(jsons.front()).c_str());
         }
     } else {
         for (size_t i = 0; i < texts.size(); ++i)

@@ -182,6 +182,12 @@ def group_info(d):
     same_command(d, ["info", "--backing-chain", absolute])
     same_command(d, ["info", "nosuch.qcow2"])
     same_command(d, ["info"])
+    # A file name that is not valid UTF-8: JSON must escape it exactly as QEMU does.
+    odd = os.fsdecode(b"odd-\xff-\xc0\x80-\xe2\x82-\xed\xa0\x80-\xef\xbf\xbf-\xf8\x88\x80\x80\x80"
+                      b"-\xf0\x9f\x98\x80-\xc3.raw")
+    with open(os.path.join(d, odd), "wb") as f:
+        f.truncate(1 << 20)
+    same_command(d, ["info", "--output=json", odd], label="info --output=json <non-UTF-8 name>")
 
 
 def group_map(d):

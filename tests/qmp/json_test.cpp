@@ -47,11 +47,11 @@ TEST(Json, StringsAndUnicode) {
               "\xc3\xa9\xf0\x9f\x98\x80\n\t/");
     std::string out;
     e2kvm::qmp::appendJsonString(out, "\xc3\xa9\xf0\x9f\x98\x80\x01\"\\");
-    EXPECT_EQ(out, R"("\u00e9\ud83d\ude00\u0001\"\\")");
+    EXPECT_EQ(out, R"("\u00E9\uD83D\uDE00\u0001\"\\")");
     out.clear();
     e2kvm::qmp::appendJsonString(out, "a\xff"
                                       "b\xc0\x80");
-    EXPECT_EQ(out, R"("a\ufffdb\ufffd\ufffd")");
+    EXPECT_EQ(out, R"("a\uFFFDb\u0000")");
     for (const char* bad :
          {R"("\ud800")", R"("\udc00")", R"("\ud800\u0041")", R"("\x")", R"("\u12")", R"("\u0000")",
           "\"a\nb\"", "\"\xff\"", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"abc", "'abc\""})

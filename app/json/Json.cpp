@@ -1,5 +1,6 @@
-#include "app/qmp/Json.h"
+#include "app/json/Json.h"
 
+#include <bit>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -8,7 +9,7 @@
 #include <cstring>
 #include <limits>
 
-namespace e2kvm::qmp {
+namespace e2kvm::json {
 
 // ---- value -------------------------------------------------------------------------------
 
@@ -229,8 +230,35 @@ void appendUtf8(std::string& out, uint32_t cp) {
     }
 }
 
+// Decodes one character at s[i] the way QEMU's JSON writer reads its strings, and advances i:
+// a lead byte and the continuation bytes that follow it (forms of up to six bytes) make one
+// character, so a broken or disallowed sequence becomes one U+FFFD (returned as -1). Over-long
+// forms, surrogates, code points past U+10FFFF and non-characters are disallowed; C0 80 is
+// modified UTF-8's U+0000.
+int32_t decodeForOutput(std::string_view s, size_t& i) {
+    auto c0 = static_cast<unsigned char>(s[i++]);
+    if (c0 < 0x80)
+        return c0;
+    int len = std::countl_one(c0);
+    if (len < 2 || len > 6)
+        return -1; // a stray continuation byte, or FE/FF
+    int64_t cp = c0 & (0x7F >> len);
+    for (int k = 1; k < len; ++k) {
+        if (i >= s.size() || (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3F);
+    }
+    static const int64_t minForLen[] = {0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000};
+    if (len == 2 && cp == 0)
+        return 0;
+    bool nonCharacter = (cp & 0xFFFE) == 0xFFFE || (cp >= 0xFDD0 && cp <= 0xFDEF);
+    if (cp < minForLen[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || nonCharacter)
+        return -1;
+    return int32_t(cp);
+}
+
 void appendEscape(std::string& out, uint32_t unit) {
-    static const char digits[] = "0123456789abcdef";
+    static const char digits[] = "0123456789ABCDEF";
     out += "\\u";
     for (int shift = 12; shift >= 0; shift -= 4)
         out += digits[(unit >> shift) & 0xF];
@@ -241,7 +269,7 @@ void appendEscape(std::string& out, uint32_t unit) {
 void appendJsonString(std::string& out, std::string_view s) {
     out += '"';
     for (size_t i = 0; i < s.size();) {
-        int32_t cp = decodeUtf8(s, i);
+        int32_t cp = decodeForOutput(s, i);
         if (cp < 0)
             cp = 0xFFFD;
         switch (cp) {
@@ -645,70 +673,4 @@ Json parseJson(std::string_view text, const JsonLimits& limits) {
     return Parser(text, limits).parseDocument();
 }
 
-// ---- stream splitter ---------------------------------------------------------------------
-
-std::vector<JsonStreamSplitter::Piece> JsonStreamSplitter::feed(std::string_view bytes) {
-    std::vector<Piece> out;
-    for (char c : bytes) {
-        if (discarding_) {
-            if (c == '\n')
-                discarding_ = false;
-            continue;
-        }
-        if (depth_ == 0 && quote_ == 0) {
-            if (c == '{' || c == '[') {
-                if (!current_.empty())
-                    out.push_back({std::move(current_), false});
-                current_.clear();
-                current_ += c;
-                depth_ = 1;
-                continue;
-            }
-            if (c == '\n' || c == ' ' || c == '\t' || c == '\r') {
-                if (c == '\n' && !current_.empty()) {
-                    out.push_back({std::move(current_), false});
-                    current_.clear();
-                }
-                continue;
-            }
-            if (c == '}' || c == ']') {
-                current_ += c;
-                out.push_back({std::move(current_), false});
-                current_.clear();
-                continue;
-            }
-            current_ += c; // a stray scalar: ends at the next newline
-        } else {
-            current_ += c;
-            if (quote_) {
-                if (escape_)
-                    escape_ = false;
-                else if (c == '\\')
-                    escape_ = true;
-                else if (c == quote_)
-                    quote_ = 0;
-            } else if (c == '"' || c == '\'') {
-                quote_ = c;
-            } else if (c == '{' || c == '[') {
-                ++depth_;
-            } else if (c == '}' || c == ']') {
-                if (--depth_ == 0) {
-                    out.push_back({std::move(current_), false});
-                    current_.clear();
-                }
-            }
-        }
-        if (current_.size() > maxBytes_) {
-            current_.clear();
-            current_.shrink_to_fit();
-            depth_ = 0;
-            quote_ = 0;
-            escape_ = false;
-            discarding_ = c != '\n';
-            out.push_back({{}, true});
-        }
-    }
-    return out;
-}
-
-} // namespace e2kvm::qmp
+} // namespace e2kvm::json
