@@ -11,69 +11,18 @@ usage: qmp_iotest223.py QMP_TEST_SERVER
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run as run_command  # noqa: E402
+from processes import ServerProcess  # noqa: E402
+from qmp_client import QmpClient  # noqa: E402
 
 SERVER = sys.argv[1:]
 MiB = 1 << 20
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-class Qmp:
-    def __init__(self, path):
-        deadline = time.time() + 10
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.settimeout(20)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.file = self.sock.makefile("rb")
-        self.events = []
-
-    def read(self):
-        line = self.file.readline()
-        if not line:
-            raise EOFError("QMP connection closed")
-        return json.loads(line)
-
-    def cmd(self, _command, **args):
-        msg = {"execute": _command}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            r = self.read()
-            if "event" in r:
-                self.events.append(r)
-                continue
-            return r
-
-    def event(self, name):
-        for e in self.events:
-            if e["event"] == name:
-                self.events.remove(e)
-                return e
-        while True:
-            r = self.read()
-            if r.get("event") == name:
-                return r
-            if "event" in r:
-                self.events.append(r)
+checker = Checker(sys.stderr)
+check = checker.check
 
 
 def ok(r, what):
@@ -85,7 +34,7 @@ def err(r, desc, what, cls="GenericError"):
 
 
 def run(*argv, **kw):
-    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60, **kw).stdout
+    return run_command(*argv, **kw).stdout
 
 
 def dirty_from_qemu_img_map(sock, export, bitmap):
@@ -118,7 +67,7 @@ def merge(ranges):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-qmp223-")
-    proc = None
+    server = None
     try:
         img = os.path.join(tmp, "t.qcow2")
         qmp_sock = os.path.join(tmp, "qmp.sock")
@@ -128,8 +77,8 @@ def main():
 
         spec = "unix:%s,server=on,wait=off" % qmp_sock
         argv = SERVER if len(SERVER) > 1 else SERVER + ["{qmp}"]
-        proc = subprocess.Popen([a.replace("{qmp}", spec) for a in argv])
-        q = Qmp(qmp_sock)
+        server = ServerProcess([a.replace("{qmp}", spec) for a in argv], stdout=None, stderr=None)
+        q = QmpClient(qmp_sock, connect_timeout=10, negotiate=False)
         greeting = q.read()
         check("QMP" in greeting and "oob" in greeting["QMP"]["capabilities"]
               and set(greeting["QMP"]["version"]["qemu"]) == {"major", "minor", "micro"}
@@ -146,7 +95,7 @@ def main():
             "unknown command", "CommandNotFound")
         err(q.cmd("stop"), "No machine", "stop without machine")
         # "id" comes back as given.
-        q.sock.sendall(b'{"execute": "query-block-exports", "id": {"tag": [1, "x"]}}\n')
+        q.send_raw(b'{"execute": "query-block-exports", "id": {"tag": [1, "x"]}}\n')
         r = q.read()
         check(r == {"return": [], "id": {"tag": [1, "x"]}}, "id echo %r" % r)
 
@@ -180,8 +129,9 @@ def main():
         run("qemu-io", "-f", "raw", "-c", "write -P 0x22 512 512", "-c",
             "write -P 0x33 2M 2M", w_uri)
         ok(q.cmd("block-export-del", id="w"), "block-export-del")
-        e = q.event("BLOCK_EXPORT_DELETED")
-        check(e["data"] == {"id": "w"} and set(e["timestamp"]) == {"seconds", "microseconds"},
+        e = q.wait_event("BLOCK_EXPORT_DELETED")
+        check(e is not None and e["data"] == {"id": "w"}
+              and set(e["timestamp"]) == {"seconds", "microseconds"},
               "BLOCK_EXPORT_DELETED %r" % e)
         err(q.cmd("block-export-del", id="w"), "Export 'w' is not found", "del again")
 
@@ -227,7 +177,8 @@ def main():
             "read -P 0x11 1M 1M", "-c", "read -P 0x33 2M 2M", "nbd+unix:///n?socket=" + nbd_sock)
 
         ok(q.cmd("nbd-server-remove", name="n"), "nbd-server-remove")
-        check(q.event("BLOCK_EXPORT_DELETED")["data"] == {"id": "n"}, "event for n")
+        e = q.wait_event("BLOCK_EXPORT_DELETED")
+        check(e is not None and e["data"] == {"id": "n"}, "event for n: %r" % e)
         err(q.cmd("nbd-server-remove", name="n"), "Export 'n' is not found", "remove again")
 
         # transaction: all or nothing.
@@ -252,13 +203,15 @@ def main():
 
         err(q.cmd("blockdev-del", **{"node-name": "n"}), "Node n is in use", "del busy node")
         ok(q.cmd("nbd-server-stop"), "nbd-server-stop")
-        check(q.event("BLOCK_EXPORT_DELETED")["data"] == {"id": "n2"}, "event for n2")
+        e = q.wait_event("BLOCK_EXPORT_DELETED")
+        check(e is not None and e["data"] == {"id": "n2"}, "event for n2: %r" % e)
         err(q.cmd("nbd-server-stop"), "NBD server not running", "stop again")
 
         ok(q.cmd("quit"), "quit")
-        e = q.event("SHUTDOWN")
-        check(e["data"] == {"guest": False, "reason": "host-qmp-quit"}, "SHUTDOWN %r" % e)
-        check(proc.wait(timeout=20) == 0, "server exit status")
+        e = q.wait_event("SHUTDOWN")
+        check(e is not None and e["data"] == {"guest": False, "reason": "host-qmp-quit"},
+              "SHUTDOWN %r" % e)
+        check(server.wait(20) == 0, "server exit status")
 
         info = json.loads(run("qemu-img", "info", "--output=json", img))
         stored = {b["name"]: b for b in info["format-specific"]["data"].get("bitmaps", [])}
@@ -269,30 +222,17 @@ def main():
         run("qemu-img", "check", img)
         # QEMU's own NBD server sees the same dirty extents in the stored bitmaps.
         qsock = os.path.join(tmp, "qemu-nbd.sock")
-        qn = subprocess.Popen(["qemu-nbd", "-r", "-t", "-k", qsock, "-f", "qcow2", "-B", "t1",
-                               "-B", "b2", img])
-        try:
-            for _ in range(200):
-                if os.path.exists(qsock):
-                    break
-                time.sleep(0.05)
+        with ServerProcess(["qemu-nbd", "-r", "-t", "-k", qsock, "-f", "qcow2", "-B", "t1",
+                            "-B", "b2", img], unix_socket=qsock):
             got = dirty_from_nbdinfo("nbd+unix:///?socket=" + qsock, "t1")
             check(got == expect_b, "qemu-nbd t1: %r" % got)
             got = dirty_from_nbdinfo("nbd+unix:///?socket=" + qsock, "b2")
             check(got == expect_b2, "qemu-nbd b2: %r" % got)
-        finally:
-            qn.terminate()
-            qn.wait(timeout=10)
     finally:
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if server:
+            server.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("qmp iotest 223: all checks passed")
-    return 0
+    return checker.exit_status("qmp iotest 223: all checks passed")
 
 
 if __name__ == "__main__":

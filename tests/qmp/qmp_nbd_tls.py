@@ -4,63 +4,32 @@ tls-creds} + block-export-add, then qemu-io reads over TLS and a plain client is
 usage: qmp_nbd_tls.py QMP_TEST_SERVER (needs openssl)"""
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmp_iotest223 import Qmp  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run  # noqa: E402
+from processes import ServerProcess, free_port  # noqa: E402
+from qmp_client import QmpClient  # noqa: E402
+from tls_certs import SERVER_EXTENSIONS, have_openssl, make_ca, make_cert  # noqa: E402
 
-SERVER = sys.argv[1]  # noqa: F811 (the imported module reads argv too)
-
-
-def run(*argv, cwd=None):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd)
-
-
-def openssl(*args, cwd):
-    p = run("openssl", *args, cwd=cwd)
-    if p.returncode != 0:
-        raise RuntimeError("openssl %s: %s" % (" ".join(args), p.stderr))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+SERVER = sys.argv[1]
 
 
 def main():
-    if not shutil.which("openssl"):
+    if not have_openssl():
         print("openssl missing: skipped")
         return 0
     tmp = tempfile.mkdtemp(prefix="e2kvm-qmp-tls-")
-    proc = None
-    failures = []
-
-    def check(cond, what):
-        if not cond:
-            failures.append(what)
-            print("FAIL:", what, file=sys.stderr)
+    server = None
+    checker = Checker(sys.stderr)
+    check = checker.check
 
     try:
         pki = os.path.join(tmp, "pki")
         os.makedirs(pki)
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ca",
-                "-keyout", "ca-key.pem", "-out", "ca-cert.pem",
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=pki)
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
-                "server-key.pem", "-out", "server.csr", cwd=pki)
-        with open(os.path.join(pki, "server.ext"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-                    "keyUsage=critical,digitalSignature,keyEncipherment\n")
-        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca-cert.pem", "-CAkey",
-                "ca-key.pem", "-CAcreateserial", "-days", "2", "-out", "server-cert.pem",
-                "-extfile", "server.ext", cwd=pki)
+        make_ca(pki, "ca")
+        make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
         server_dir = os.path.join(tmp, "server")
         client_dir = os.path.join(tmp, "client")
         os.makedirs(server_dir)
@@ -70,11 +39,12 @@ def main():
         shutil.copy(os.path.join(pki, "ca-cert.pem"), client_dir)
 
         img = os.path.join(tmp, "t.qcow2")
-        run("qemu-img", "create", "-f", "qcow2", img, "4M")
-        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", img)
+        run("qemu-img", "create", "-f", "qcow2", img, "4M", ok=False)
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", img, ok=False)
         qmp_sock = os.path.join(tmp, "qmp.sock")
-        proc = subprocess.Popen([SERVER, "unix:%s,server=on,wait=off" % qmp_sock])
-        q = Qmp(qmp_sock)
+        server = ServerProcess([SERVER, "unix:%s,server=on,wait=off" % qmp_sock], stdout=None,
+                               stderr=None)
+        q = QmpClient(qmp_sock, connect_timeout=10, negotiate=False)
         q.read()
         check(q.cmd("qmp_capabilities") == {"return": {}}, "negotiation")
         r = q.cmd("object-add", **{"qom-type": "tls-creds-x509"}, id="tls0", dir=server_dir,
@@ -97,23 +67,19 @@ def main():
         p = run("qemu-io", "-r", "--object",
                 "tls-creds-x509,id=tls0,dir=%s,endpoint=client" % client_dir, "--image-opts",
                 "driver=nbd,host=localhost,port=%d,export=disk,tls-creds=tls0" % port,
-                "-c", "read -P 0x5a 1M 64k", "-c", "read -P 0 0 64k")
+                "-c", "read -P 0x5a 1M 64k", "-c", "read -P 0 0 64k", ok=False)
         check(p.returncode == 0 and "Pattern verification failed" not in p.stdout,
               "qemu-io over TLS: %s %s" % (p.stdout, p.stderr))
-        p = run("nbdinfo", "--size", "nbd://127.0.0.1:%d/disk" % port)
+        p = run("nbdinfo", "--size", "nbd://127.0.0.1:%d/disk" % port, ok=False)
         check(p.returncode != 0, "plain client was served: %s" % p.stdout)
 
         check(q.cmd("quit") == {"return": {}}, "quit")
-        check(proc.wait(timeout=20) == 0, "server exit status")
+        check(server.wait(20) == 0, "server exit status")
     finally:
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if server:
+            server.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        return 1
-    print("qmp nbd tls: all checks passed")
-    return 0
+    return checker.exit_status("qmp nbd tls: all checks passed")
 
 
 if __name__ == "__main__":

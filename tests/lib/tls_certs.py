@@ -1,0 +1,39 @@
+"""X.509 test certificates made with the openssl command line, in the file names QEMU's
+tls-creds-x509 directories use (NAME-cert.pem, NAME-key.pem), for the TLS test scripts."""
+import shutil
+
+from checks import run
+
+SERVER_EXTENSIONS = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+                     "keyUsage=critical,digitalSignature,keyEncipherment\n")
+CLIENT_EXTENSIONS = ("extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,"
+                     "keyEncipherment\n")
+
+
+def have_openssl():
+    return shutil.which("openssl") is not None
+
+
+def openssl(*args, cwd):
+    p = run("openssl", *args, cwd=cwd, ok=False)
+    if p.returncode != 0:
+        raise RuntimeError("openssl " + " ".join(args) + ": " + p.stderr)
+
+
+def make_ca(d, name):
+    """A self-signed CA in d: NAME-key.pem, NAME-cert.pem."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            f"/CN={name}", "-keyout", f"{name}-key.pem", "-out", f"{name}-cert.pem",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+
+def make_cert(d, ca, name, cn, extensions):
+    """A certificate for CN=cn signed by CA `ca` in d: NAME-key.pem, NAME-cert.pem."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
+            f"{name}-key.pem", "-out", f"{name}.csr", cwd=d)
+    with open(f"{d}/{name}.ext", "w") as f:
+        f.write(extensions)
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}-cert.pem", "-CAkey",
+            f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-out", f"{name}-cert.pem",
+            "-extfile", f"{name}.ext", cwd=d)
