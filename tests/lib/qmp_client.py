@@ -46,7 +46,9 @@ class QmpClient:
         self.greeting = None
         if negotiate:
             self.greeting = self.read()
-            self.execute("qmp_capabilities")
+            r = self.cmd("qmp_capabilities")
+            if r != {"return": {}}:
+                raise QmpProtocolError(f"qmp_capabilities: {r!r}")
 
     def read(self):
         """The next message from the server, decoded."""

@@ -3,13 +3,14 @@
 QMP client would: capabilities, query-status, stop/cont with STOP/RESUME events, the block node
 of the VM's disk with its bitmap, screendump of the GUI's VM, and quit ending the application.
 Usage: gui_qmp.py E2KVM GUEST_DIR"""
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from qmp_client import QmpClient  # noqa: E402
 
 
 def main():
@@ -36,35 +37,12 @@ def main():
 
 
 def run(sock_path, tmp):
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(30)
-            s.connect(sock_path)
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "no QMP socket within 60 s"
-            time.sleep(0.1)
-    f = s.makefile("rw")
-    greeting = json.loads(f.readline())
+    q = QmpClient(sock_path, timeout=30, connect_timeout=60, negotiate=False, tag_ids=True)
+    greeting = q.read()
     assert "QMP" in greeting, greeting
-    events = []
 
     def cmd(name, args=None):
-        msg = {"execute": name, "id": name}
-        if args:
-            msg["arguments"] = args
-        f.write(json.dumps(msg) + "\n")
-        f.flush()
-        while True:
-            reply = json.loads(f.readline())
-            if "event" in reply:
-                events.append(reply["event"])
-                continue
-            assert reply.get("id") == name, reply
-            assert "return" in reply, reply
-            return reply["return"]
+        return q.execute(name, **(args or {}))
 
     cmd("qmp_capabilities")
     # The VM was started by --run; wait until the guest has drawn.
@@ -91,7 +69,9 @@ def run(sock_path, tmp):
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     assert (width, height) == (1024, 768), (width, height)
     cmd("quit")
+    events = q.event_names()
     assert "STOP" in events and "RESUME" in events, events
+    q.close()
 
 
 if __name__ == "__main__":

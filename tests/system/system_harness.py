@@ -1,78 +1,10 @@
 """Helpers shared by the e2kvm-system test scripts: a running e2kvm-system process with its
-serial output collected, and a small QMP client (python3 stdlib only)."""
-import json
-import os
+serial output collected, and a PPM screendump reader (python3 stdlib only; the QMP client is
+tests/lib/qmp_client.py)."""
 import signal
-import socket
 import subprocess
 import threading
 import time
-
-
-class QmpClient:
-    def __init__(self, path, timeout=20):
-        deadline = time.time() + timeout
-        while True:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
-            try:
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.file = self.sock.makefile("rb")
-        self.events = []
-        self.greeting = self.read()
-        r = self.cmd("qmp_capabilities")
-        if r != {"return": {}}:
-            raise RuntimeError("qmp_capabilities: %r" % r)
-
-    def read(self):
-        line = self.file.readline()
-        if not line:
-            raise EOFError("QMP connection closed")
-        return json.loads(line)
-
-    def send(self, command, **args):
-        msg = {"execute": command}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-
-    def cmd(self, command, **args):
-        self.send(command, **args)
-        while True:
-            r = self.read()
-            if "event" in r:
-                self.events.append(r)
-                continue
-            return r
-
-    def wait_event(self, name, timeout=20):
-        deadline = time.time() + timeout
-        while True:
-            for e in self.events:
-                if e["event"] == name:
-                    self.events.remove(e)
-                    return e
-            self.sock.settimeout(max(0.1, deadline - time.time()))
-            try:
-                r = self.read()
-            except (socket.timeout, EOFError):
-                if time.time() >= deadline:
-                    return None
-                continue
-            if "event" in r:
-                self.events.append(r)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 class SystemProcess:
@@ -142,12 +74,6 @@ class SystemProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def run(argv, timeout=20, input_bytes=b""):
-    """Runs a command to completion; returns (returncode, stdout, stderr) as text."""
-    p = subprocess.run(argv, input=input_bytes, capture_output=True, timeout=timeout)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
 def read_ppm(path):

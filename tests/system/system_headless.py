@@ -11,18 +11,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from system_harness import QmpClient, SystemProcess, read_ppm, run  # noqa: E402
+from checks import Checker, run  # noqa: E402
+from qmp_client import QmpClient  # noqa: E402
+from system_harness import SystemProcess, read_ppm  # noqa: E402
 
 SYSTEM, DEMO_DISK, ECHO = sys.argv[1:4]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
+checker = Checker(sys.stderr)
+check = checker.check
 
 
 def demo_guest(tmp):
@@ -148,17 +145,19 @@ def command_line_errors(tmp):
           "unix:%s/no/such/dir/q.sock,server=on,wait=off" % tmp], None),
     ]
     for args, expected in cases:
-        rc, out, err = run([SYSTEM] + args, timeout=20)
+        p = run(SYSTEM, *args, ok=False, timeout=20, stdin="")
+        rc, out, err = p.returncode, p.stdout, p.stderr
         check(rc == 1, "%s: exit code 1, got %d" % (args, rc))
         lines = err.splitlines()
         check(len(lines) == 1 and lines[0].startswith("e2kvm-system: "),
               "%s: one error line, got %r" % (args, err))
         if expected is not None:
             check(err == expected, "%s: %r" % (args, err))
-    rc, out, err = run([SYSTEM, "--version"])
-    check(rc == 0 and out.startswith("e2kvm-system version "), "--version: %r" % out)
-    rc, out, err = run([SYSTEM, "-h"])
-    check(rc == 0 and "-drive" in out and "-qmp" in out, "-h")
+    p = run(SYSTEM, "--version", ok=False, timeout=20, stdin="")
+    check(p.returncode == 0 and p.stdout.startswith("e2kvm-system version "),
+          "--version: %r" % p.stdout)
+    p = run(SYSTEM, "-h", ok=False, timeout=20, stdin="")
+    check(p.returncode == 0 and "-drive" in p.stdout and "-qmp" in p.stdout, "-h")
 
 
 def main():
@@ -171,11 +170,7 @@ def main():
         command_line_errors(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("all e2kvm-system headless checks passed")
-    return 0
+    return checker.exit_status("all e2kvm-system headless checks passed")
 
 
 if __name__ == "__main__":

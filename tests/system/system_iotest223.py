@@ -17,29 +17,23 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from system_harness import QmpClient, SystemProcess  # noqa: E402
+from checks import Checker, run  # noqa: E402
+from qmp_client import QmpClient  # noqa: E402
+from system_harness import SystemProcess  # noqa: E402
 
 SYSTEM, ECHO = sys.argv[1:3]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
+checker = Checker(sys.stderr)
+check = checker.check
 
 
 def sh(*argv, timeout=60):
-    p = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        failures.append("%s: exit %d: %s" % (" ".join(argv), p.returncode, p.stderr))
-        print("FAIL:", argv, p.stderr, file=sys.stderr)
+    p = run(*argv, ok=False, timeout=timeout)
+    check(p.returncode == 0, "%s: exit %d: %s" % (" ".join(argv), p.returncode, p.stderr))
     return p.stdout
 
 
@@ -264,11 +258,7 @@ def main():
         drive_bitmap_survives_sigterm(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        return 1
-    print("iotest 223 (QMP half) passed against e2kvm-system")
-    return 0
+    return checker.exit_status("iotest 223 (QMP half) passed against e2kvm-system")
 
 
 if __name__ == "__main__":

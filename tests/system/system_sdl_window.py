@@ -13,19 +13,16 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from system_harness import QmpClient, SystemProcess, read_ppm  # noqa: E402
+from checks import Checker  # noqa: E402
+from qmp_client import QmpClient  # noqa: E402
+from system_harness import SystemProcess, read_ppm  # noqa: E402
 
 TITLE = "e2kvm (sdltest)"
 SCREEN_W, SCREEN_H = 1280, 1024
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
+checker = Checker(sys.stderr)
+check = checker.check
 
 
 def tool(*args, timeout=20):
@@ -174,11 +171,7 @@ def main():
         system, X11_TOOL, demo_disk, out_dir = sys.argv[2:6]
         os.makedirs(out_dir, exist_ok=True)
         inner(system, demo_disk, out_dir)
-        if failures:
-            print("%d check(s) failed" % len(failures), file=sys.stderr)
-            return 1
-        print("SDL window checks passed; screenshots in %s" % out_dir)
-        return 0
+        return checker.exit_status("SDL window checks passed; screenshots in %s" % out_dir)
     xvfb = shutil.which("xvfb-run")
     if not xvfb or not shutil.which("Xvfb"):
         print("SKIP: xvfb-run not installed")
