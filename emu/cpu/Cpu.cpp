@@ -93,6 +93,17 @@ enum class ExecCode : uint8_t {
                                                     " which holds no valid target");
 }
 
+[[noreturn, gnu::noinline, gnu::cold]] void throwSetwdBelowParameters(unsigned wdSize) {
+    throw GuestException(ExcNum::IllegalOpcode, "setwd: window of " + std::to_string(wdSize) +
+                                                    " registers is smaller than the " +
+                                                    "parameter area");
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] void throwCallWithoutLabel(unsigned ctpr) {
+    throw GuestException(ExcNum::IllegalOpcode, "call through %ctpr" + std::to_string(ctpr) +
+                                                    " which holds no procedure label");
+}
+
 [[noreturn, gnu::noinline, gnu::cold]] void throwEmptyChainReturn() {
     throw GuestException(ExcNum::ChainStackBounds, "return with an empty chain stack");
 }
@@ -527,6 +538,19 @@ void Cpu::returnProcedure(bool trapReturn) {
     s_.ip = rec[1] & ~uint64_t(7);
     if (!trapReturn)
         s_.ctpr[1] = s_.ctpr[2] = s_.ctpr[3] = 0;
+}
+
+// A call through a system label: user mode stops run() for the runtime, system mode enters
+// the OS with privileges.
+void Cpu::systemCall(const DecodedBundle& b, uint64_t target) {
+    callProcedure(target, b.wbs, b.ip + b.size, false);
+    if (userMode_) {
+        pendingStop_.reason = StopReason::SystemCall;
+        pendingStop_.ip = b.ip;
+        pendingStop_.entry = unsigned((target - kFakeTrapTable) / 0x800);
+    } else {
+        s_.psr |= 1; // entering the OS through a system label
+    }
 }
 
 void Cpu::returnFromCall() {
@@ -1005,9 +1029,7 @@ void Cpu::execute(const DecodedBundle& b) {
         throw GuestException(ExcNum::IllegalOpcode, b.illegalReason, b.illegalChannels);
     const unsigned wdSize = b.setwd ? 2u * b.wsz : s_.wdSize;
     if (b.setwd && wdSize < s_.wdPsize)
-        throw GuestException(ExcNum::IllegalOpcode, "setwd: window of " + std::to_string(wdSize) +
-                                                        " registers is smaller than the " +
-                                                        "parameter area");
+        throwSetwdBelowParameters(wdSize);
     if (b.needWindow > wdSize) [[unlikely]]
         throwWindowBounds(b.needWindow, wdSize);
     if (b.needBased) {
@@ -1083,9 +1105,7 @@ void Cpu::execute(const DecodedBundle& b) {
                     else if (tag == kCtprSystem)
                         xfer = Xfer::SysCall;
                     else
-                        throw GuestException(ExcNum::IllegalOpcode,
-                                             "call through %ctpr" + std::to_string(b.ctop) +
-                                                 " which holds no procedure label");
+                        throwCallWithoutLabel(b.ctop);
                     checkCall(b.wbs);
                 } else if (tag == kCtprLocal) {
                     xfer = Xfer::Jump;
@@ -1284,15 +1304,7 @@ void Cpu::execute(const DecodedBundle& b) {
         callProcedure(target, b.wbs, next, false);
         break;
     case Xfer::SysCall:
-        if (userMode_) {
-            callProcedure(target, b.wbs, next, false);
-            pendingStop_.reason = StopReason::SystemCall;
-            pendingStop_.ip = b.ip;
-            pendingStop_.entry = unsigned((target - kFakeTrapTable) / 0x800);
-        } else {
-            callProcedure(target, b.wbs, next, false);
-            s_.psr |= 1; // entering the OS through a system label
-        }
+        systemCall(b, target);
         break;
     case Xfer::Return:
     case Xfer::Done:
@@ -1467,10 +1479,16 @@ template <bool Conds>
 // The fast path (see FastPlan.h): the same bundle semantics as execute() for the bundles
 // planFastPath accepts: faulting ops first (results deferred), then the transfer decision,
 // then the in-place ops, then the commit in execute()'s order.
-[[gnu::always_inline]] inline void Cpu::executeFast(const DecodedBundle& b) {
+template <bool Rare> [[gnu::always_inline]] inline void Cpu::executeFast(const DecodedBundle& b) {
     const FastBundle& f = b.fast;
-    if (b.needWindow > s_.wdSize) [[unlikely]]
-        throwWindowBounds(b.needWindow, s_.wdSize);
+    unsigned wdSize = s_.wdSize;
+    if (Rare && b.setwd) {
+        wdSize = 2u * b.wsz;
+        if (wdSize < s_.wdPsize)
+            throwSetwdBelowParameters(wdSize);
+    }
+    if (b.needWindow > wdSize) [[unlikely]]
+        throwWindowBounds(b.needWindow, wdSize);
     const uint32_t preds0 = s_.preds;
     if (f.checkLoads && !loadsInRam(f, preds0)) [[unlikely]]
         return execute(b); // a load faults or goes to a device: the general path orders it
@@ -1486,7 +1504,7 @@ template <bool Conds>
         runEarly(b, preds0, res);
 
     // Control transfer: decided (and validated) before anything is written.
-    enum class Xfer : uint8_t { None, Jump, Return } xfer = Xfer::None;
+    enum class Xfer : uint8_t { None, Jump, Return, Call, SysCall } xfer = Xfer::None;
     uint64_t target = 0;
     if (f.ctMode) {
         const bool cond =
@@ -1498,7 +1516,16 @@ template <bool Conds>
             } else {
                 const uint64_t c =
                     f.cs0WritesCtpr && b.cs0Ctpr == b.ctop ? newCtpr : s_.ctpr[b.ctop];
-                if (ctprTag(c) == kCtprLocal) [[likely]] {
+                if (Rare && b.call) {
+                    target = c & kAddrMask;
+                    if (ctprTag(c) == kCtprLocal)
+                        xfer = Xfer::Call;
+                    else if (ctprTag(c) == kCtprSystem)
+                        xfer = Xfer::SysCall;
+                    else
+                        throwCallWithoutLabel(b.ctop);
+                    checkCall(b.wbs);
+                } else if (ctprTag(c) == kCtprLocal) [[likely]] {
                     xfer = Xfer::Jump;
                     target = c & kAddrMask;
                 } else if (ctprIsReturn(c)) {
@@ -1512,6 +1539,10 @@ template <bool Conds>
         }
     }
 
+    if (Rare && b.setwd) { // nothing can fault any more; this bundle's results see the new dbl
+        s_.wdSize = wdSize;
+        s_.wdDbl = b.dbl;
+    }
     uint32_t predMask = res.predMask, predVals = res.predVals;
     if (f.conds)
         runInPlace<true>(b, preds0, predMask, predVals);
@@ -1539,6 +1570,12 @@ template <bool Conds>
         break;
     case Xfer::Return:
         returnProcedure(false);
+        break;
+    case Xfer::Call:
+        callProcedure(target, b.wbs, b.ip + b.size, false);
+        break;
+    case Xfer::SysCall:
+        systemCall(b, target);
         break;
     }
     if (mem_.takeCodeDirty()) [[unlikely]]
@@ -1637,11 +1674,18 @@ void Cpu::commitDeferred(const FastBundle& f, const FastResults& res) {
     }
 }
 
+// Fast bundles with setwd or a call (kept out of the common fast path's code).
+[[gnu::noinline]] void Cpu::executeFastRare(const DecodedBundle& b) {
+    executeFast<true>(b);
+}
+
 [[gnu::always_inline]] inline void Cpu::dispatch(const DecodedBundle& b) {
-    if (b.fast.usable) [[likely]]
-        executeFast(b);
-    else
+    if (!b.fast.usable) [[unlikely]]
         execute(b);
+    else if (b.fast.rare) [[unlikely]]
+        executeFastRare(b);
+    else
+        executeFast<false>(b);
 }
 
 void Cpu::step() {

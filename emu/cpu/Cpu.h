@@ -138,7 +138,9 @@ private:
         PendingStore stores[2];
         uint32_t predMask, predVals; // predicates written, their values (physical bits)
     };
-    inline void executeFast(const DecodedBundle& b);
+    // Rare: the bundle may have setwd or a call (FastBundle::rare).
+    template <bool Rare> inline void executeFast(const DecodedBundle& b);
+    void executeFastRare(const DecodedBundle& b);
     template <bool Conds>
     void runInPlace(const DecodedBundle& b, uint32_t preds0, uint32_t& predMask,
                     uint32_t& predVals);
@@ -186,6 +188,7 @@ private:
     bool loopEnd() const { return s_.vlc && s_.lcnt < 2 && s_.ecnt == 0; }
     void callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool trap);
     void returnProcedure(bool trapReturn);
+    void systemCall(const DecodedBundle& b, uint64_t target);
     uint64_t topChainRecord(unsigned word);
     void checkCall(unsigned wbs) const;
     uint64_t packLsr() const;

@@ -136,19 +136,20 @@ struct FastOp {
     bool write64 = false;
 };
 
-// A bundle planned for the fast path: no window/BR/PLS/loop-counter changes, no calls, no
-// state registers, at most one condition per op. ops[0..nEarly) may fault and run first, in
-// channel order, with their results written when the bundle commits; the rest cannot fault
-// and write their results in place, in an order that keeps all-reads-before-writes and
-// highest-channel-wins. nEarly == nOps when no such order exists. In-place LoadD ops (bits
-// of checkLoads) cannot fault because their addresses are checked before the bundle starts;
-// when one would fault the bundle goes to the general path instead.
+// A bundle planned for the fast path: no BR/PLS/loop-counter changes, no wait, no state
+// registers, no %b[] operands, at most one condition per op (setwd, calls are fine). ops[0..nEarly)
+// may fault and run first, in channel order, with their results written when the bundle commits;
+// the rest cannot fault and write their results in place, in an order that keeps
+// all-reads-before-writes and highest-channel-wins. nEarly == nOps when no such order exists.
+// In-place LoadD ops (bits of checkLoads) cannot fault because their addresses are checked before
+// the bundle starts; when one would fault the bundle goes to the general path instead.
 struct FastBundle {
     bool usable = false;
     uint8_t nOps = 0;
     uint8_t nEarly = 0;
     uint8_t checkLoads = 0;
     bool conds = false; // some in-place op is predicated
+    bool rare = false;  // setwd or call: handled by a separate copy of the fast path
     uint8_t ctMode = 0; // control transfer: 0 none, 1 always, 2 on %pred, 3 on ~%pred
     uint8_t ctPred = 0;
     bool cs0WritesCtpr = false; // disp/sdisp/return

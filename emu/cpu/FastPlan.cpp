@@ -127,8 +127,8 @@ bool readsReg(const DecodedOp& op, int key) {
 void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
     FastBundle& f = b.fast;
     f = FastBundle{};
-    if (b.illegal || b.setwd || b.setbn || b.setbp || b.nPls || b.alc || b.abn || b.abp ||
-        b.waitTrap || b.call || b.needBased)
+    if (b.illegal || b.setbn || b.setbp || b.nPls || b.alc || b.abn || b.abp || b.waitTrap ||
+        b.needBased)
         return;
     switch (b.cs0) {
     case Cs0Kind::None:
@@ -250,6 +250,7 @@ void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
         }
         f.nEarly = f.nOps;
     }
+    f.rare = b.setwd || b.call;
     f.usable = true;
 }
 

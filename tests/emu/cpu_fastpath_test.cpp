@@ -310,7 +310,7 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
             for (unsigned ch = 0; ch < 6; ++ch)
                 if (pick(3))
                     parts.push_back(randomOp(ch));
-            switch (pick(12)) {
+            switch (pick(14)) {
             case 0:
                 parts.push_back("ct %ctpr1 ? %pred" + std::to_string(pick(8)));
                 break;
@@ -331,6 +331,17 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
             case 5:
                 if (pick(4) == 0)
                     parts.push_back("return %ctpr3");
+                break;
+            case 6:
+                parts.push_back("call %ctpr" + std::to_string(1 + pick(3)) +
+                                ", wbs=" + std::to_string(pick(5)));
+                break;
+            case 7:
+                parts.push_back("setwd wsz=" + std::to_string(3 + pick(8)) + ", nfx=1" +
+                                (pick(2) ? ", dbl=1" : ""));
+                break;
+            case 8:
+                parts.push_back("sdisp %ctpr" + std::to_string(1 + pick(3)) + ", 3");
                 break;
             default:
                 break;
