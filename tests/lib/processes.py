@@ -49,9 +49,10 @@ class ServerNotStarted(RuntimeError):
 
 class ServerProcess:
     """A server process for one test: started with stdout dropped and stderr in a text pipe by
-    default (pass None to inherit either), ready once `unix_socket` exists or `tcp_port` accepts connections (else
-    ServerNotStarted with its stderr), stopped by stop() or on leaving a `with` block; a stale
-    socket file is removed before the start and after the stop."""
+    default (pass None to inherit either), ready once `unix_socket` exists or `tcp_port`
+    accepts connections (else ServerNotStarted with its stderr), stopped by stop() or on
+    leaving a `with` block; a stale socket file is removed before the start and after the
+    stop."""
 
     def __init__(self, argv, unix_socket=None, tcp_port=None, start_timeout=10,
                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=None):

@@ -5,48 +5,19 @@ what qemu-nbd -L prints. Usage: nbd_interop_compare.py E2KVM_NBD"""
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run as run_command  # noqa: E402
+from processes import ServerProcess  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
-TIMEOUT = 60
-failures = []
+checker = Checker()
 
 
-def run(cmd, check=True, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=TIMEOUT, **kw)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
-    return p
-
-
-class Server:
-    def __init__(self, binary, args, sock):
-        self.sock = sock
-        if os.path.exists(sock):
-            os.unlink(sock)
-        self.proc = subprocess.Popen([binary, "-k", sock] + args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 10
-        while not os.path.exists(sock):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{binary} {args} exited: {self.proc.stderr.read()}")
-            if time.time() > deadline:
-                raise RuntimeError(f"{binary} did not create {sock}")
-            time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def run(cmd, check=True):
+    return run_command(cmd, ok=check)
 
 
 def normalize(text):
@@ -56,11 +27,8 @@ def normalize(text):
 
 
 def compare(label, ours, theirs):
-    if normalize(ours) != normalize(theirs):
-        failures.append(label)
-        print(f"FAIL {label}\n--- qemu-nbd\n{theirs}\n--- e2kvm-nbd\n{ours}")
-    else:
-        print(f"ok   {label}")
+    checker.labelled(label, normalize(ours) == normalize(theirs),
+                     f"--- qemu-nbd\n{theirs}\n--- e2kvm-nbd\n{ours}")
 
 
 def client_outputs(tmp, sock, export, image, writable, contexts):
@@ -162,11 +130,8 @@ def scenario(tmp, label, image_maker, server_args, writable, contexts, export=""
     results = {}
     for kind, binary in (("qemu", "qemu-nbd"), ("ours", E2KVM_NBD)):
         image = image_maker()
-        srv = Server(binary, server_args + [image], sock)
-        try:
+        with ServerProcess([binary, "-k", sock] + server_args + [image], unix_socket=sock):
             results[kind] = client_outputs(tmp, sock, export, image, writable, contexts)
-        finally:
-            srv.stop()
     for key in results["qemu"]:
         compare(f"{label}: {key}", results["ours"][key], results["qemu"][key])
 
@@ -196,10 +161,7 @@ def main():
                  ["base:allocation"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} mismatches: {failures}")
-        sys.exit(1)
-    print("all outputs identical")
+    sys.exit(checker.exit_status("all outputs identical", "{count} mismatches: {failures}"))
 
 
 main()

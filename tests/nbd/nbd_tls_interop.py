@@ -5,51 +5,22 @@ different CA refused, client certificates checked with --tls-verify-peer.
 Usage: nbd_tls_interop.py E2KVM_NBD (needs openssl)."""
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run as run_command  # noqa: E402
+from processes import ServerProcess, free_port  # noqa: E402
+from tls_certs import CLIENT_EXTENSIONS, SERVER_EXTENSIONS, have_openssl  # noqa: E402
+from tls_certs import make_ca, make_cert  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
-failures = []
+checker = Checker()
+check = checker.labelled
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=60, **kw)
-
-
-def check(label, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + label)
-    if not ok:
-        failures.append(label)
-        if detail:
-            print(detail)
-
-
-def openssl(*args, cwd):
-    p = run(["openssl", *args], cwd=cwd)
-    if p.returncode != 0:
-        raise RuntimeError("openssl " + " ".join(args) + ": " + p.stderr)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-            f"/CN={name}", "-keyout", f"{name}-key.pem", "-out", f"{name}-cert.pem",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-
-
-def make_cert(d, ca, name, cn, ext):
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
-            f"{name}-key.pem", "-out", f"{name}.csr", cwd=d)
-    with open(os.path.join(d, f"{name}.ext"), "w") as f:
-        f.write(ext)
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}-cert.pem", "-CAkey",
-            f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-out", f"{name}-cert.pem",
-            "-extfile", f"{name}.ext", cwd=d)
+    return run_command(cmd, ok=False, **kw)
 
 
 def creds_dir(base, name, files):
@@ -60,37 +31,15 @@ def creds_dir(base, name, files):
     return d
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Server:
-    def __init__(self, args):
-        self.port = free_port()
-        self.proc = subprocess.Popen([E2KVM_NBD, "-b", "127.0.0.1", "-p", str(self.port),
-                                      "-t", "-e", "0", *args], stderr=subprocess.PIPE,
-                                     text=True)
-        deadline = time.time() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("server did not start: " + self.proc.stderr.read())
-                time.sleep(0.05)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
+def server(args):
+    """e2kvm-nbd serving on a free loopback port (its `port` attribute)."""
+    port = free_port()
+    return ServerProcess([E2KVM_NBD, "-b", "127.0.0.1", "-p", str(port), "-t", "-e", "0", *args],
+                         tcp_port=port, stdout=None)
 
 
 def main():
-    if not shutil.which("openssl"):
+    if not have_openssl():
         print("openssl missing")
         sys.exit(1)
     tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-tls-")
@@ -99,15 +48,9 @@ def main():
         os.makedirs(pki)
         make_ca(pki, "ca")
         make_ca(pki, "otherca")
-        make_cert(pki, "ca", "server", "localhost",
-                  "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-                  "keyUsage=critical,digitalSignature,keyEncipherment\n")
-        make_cert(pki, "ca", "client", "client",
-                  "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,"
-                  "keyEncipherment\n")
-        make_cert(pki, "otherca", "rogue", "client",
-                  "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,"
-                  "keyEncipherment\n")
+        make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
+        make_cert(pki, "ca", "client", "client", CLIENT_EXTENSIONS)
+        make_cert(pki, "otherca", "rogue", "client", CLIENT_EXTENSIONS)
         server_dir = creds_dir(tmp, "server", {"ca-cert.pem": "ca-cert.pem",
                                                "server-cert.pem": "server-cert.pem",
                                                "server-key.pem": "server-key.pem"})
@@ -130,7 +73,7 @@ def main():
                     "--image-opts",
                     f"driver=nbd,host=localhost,port={port},tls-creds=tls0"]
 
-        srv = Server(["--tls-creds", server_dir, "-f", "raw", img])
+        srv = server(["--tls-creds", server_dir, "-f", "raw", img])
         try:
             p = run(["qemu-io", "-r", *qemu_opts(srv.port, anon_dir)[:2], "--image-opts",
                      f"driver=nbd,host=localhost,port={srv.port},tls-creds=tls0",
@@ -162,9 +105,9 @@ def main():
             check("e2kvm-nbd -L over TLS", p.returncode == 0 and "size:  4194304" in p.stdout,
                   p.stdout + p.stderr)
         finally:
-            srv.stop()
+            srv.stop(kill_on_timeout=False)
 
-        srv = Server(["--tls-creds", server_dir, "--tls-verify-peer", "-r", "-f", "raw", img])
+        srv = server(["--tls-creds", server_dir, "--tls-verify-peer", "-r", "-f", "raw", img])
         try:
             p = run(["qemu-img", "info", *qemu_opts(srv.port, client_dir)])
             check("client certificate accepted", p.returncode == 0, p.stderr)
@@ -173,9 +116,9 @@ def main():
             p = run(["qemu-img", "info", *qemu_opts(srv.port, rogue_dir)])
             check("client certificate from another CA refused", p.returncode != 0, p.stdout)
         finally:
-            srv.stop()
+            srv.stop(kill_on_timeout=False)
 
-        srv = Server(["--tls-creds", server_dir, "--tls-mode", "allowed", "-r", "-f", "raw",
+        srv = server(["--tls-creds", server_dir, "--tls-mode", "allowed", "-r", "-f", "raw",
                       img])
         try:
             p = run(["nbdinfo", "--size", f"nbd://localhost:{srv.port}/"])
@@ -184,12 +127,10 @@ def main():
                      f"nbds://localhost:{srv.port}/?tls-certificates={anon_dir}"])
             check("allowed mode: TLS client served", p.returncode == 0, p.stderr)
         finally:
-            srv.stop()
+            srv.stop(kill_on_timeout=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} failures: {failures}")
-        sys.exit(1)
+    sys.exit(checker.exit_status(None, "{count} failures: {failures}"))
 
 
 main()

@@ -11,32 +11,17 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run as run_command  # noqa: E402
+from processes import wait_for_path  # noqa: E402
+
 E2KVM_NBD = os.path.abspath(sys.argv[1])
-failures = []
+checker = Checker()
+check = checker.labelled
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=60, **kw)
-
-
-def check(label, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + label)
-    if not ok:
-        failures.append(label)
-        if detail:
-            print(detail)
-
-
-def wait_for(path, proc=None, timeout=10):
-    deadline = time.time() + timeout
-    while not os.path.exists(path):
-        if proc is not None and proc.poll() is not None:
-            return False
-        if time.time() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return run_command(cmd, ok=False, **kw)
 
 
 def pid_alive(pid):
@@ -92,7 +77,7 @@ def main():
 
         srv = subprocess.Popen([E2KVM_NBD, "-t", "-k", sock, "-f", "raw", img],
                                stderr=subprocess.PIPE, text=True)
-        wait_for(sock, srv)
+        wait_for_path(sock, srv)
         p = run(["nbdinfo", "--list", uri])
         p = run(["nbdinfo", "--size", uri])
         check("-t: still serving after clients left", p.returncode == 0 and srv.poll() is None)
@@ -107,7 +92,7 @@ def main():
 
         srv = subprocess.Popen([E2KVM_NBD, "-k", sock, "-f", "raw", img],
                                stderr=subprocess.PIPE, text=True)
-        wait_for(sock, srv)
+        wait_for_path(sock, srv)
         run([E2KVM_NBD, "-L", "-k", sock])
         time.sleep(0.2)
         check("a listing client does not end a non-persistent server", srv.poll() is None)
@@ -127,9 +112,7 @@ def main():
                   p.returncode != 0 and p.stderr.startswith("e2kvm-nbd: "), p.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} failures: {failures}")
-        sys.exit(1)
+    sys.exit(checker.exit_status(None, "{count} failures: {failures}"))
 
 
 main()
