@@ -9,27 +9,18 @@ writes that land in disk.raw.
 import filecmp
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run  # noqa: E402
+from nbd_maps import parse_nbdinfo_map, served_dirty_map  # noqa: E402
+from processes import ServerProcess  # noqa: E402
+
 IMG, IO, NBD = (os.path.abspath(p) for p in sys.argv[1:4])
-TIMEOUT = 60
-failures = []
-
-
-def run(*cmd, ok=True, cwd=None):
-    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd)
-    if ok and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}{p.stdout}")
-    return p
-
-
-def expect(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+checker = Checker()
+expect = checker.expect
 
 
 def check_clean(path, step):
@@ -57,39 +48,8 @@ def write_random(path, size, seed):
     return bytes(data)
 
 
-def parse_nbdinfo(text):
-    out = []
-    for line in text.splitlines():
-        f = line.split()
-        out.append((int(f[0]), int(f[1]), f[2] == "1"))
-    return out
-
-
 def nbd_bitmap_map(server_cmd, sock, name):
-    srv = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(250):
-            if os.path.exists(sock):
-                break
-            if srv.poll() is not None:
-                raise AssertionError(f"{server_cmd} exited: {srv.stderr.read()}")
-            time.sleep(0.02)
-        for attempt in range(50):
-            p = run("nbdinfo", "--map=qemu:dirty-bitmap:" + name, f"nbd+unix:///?socket={sock}",
-                    ok=attempt == 49)
-            if p.returncode == 0:
-                break
-            time.sleep(0.05)
-        return parse_nbdinfo(p.stdout)
-    finally:
-        srv.terminate()
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-        if os.path.exists(sock):
-            os.unlink(sock)
+    return parse_nbdinfo_map(served_dirty_map(server_cmd, sock, name))
 
 
 def dirty_runs(runs):
@@ -177,23 +137,15 @@ def main():
         # 3b. Writes over NBD to a writable e2kvm-nbd export land in disk.raw and dirty the
         # bitmap in meta.qcow2 (saved when the server exits after its last client).
         run(IMG, "bitmap", "--add", "meta.qcow2", "nbd")
-        srv = subprocess.Popen([NBD, "-f", "qcow2", "-k", sock, "meta.qcow2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        srv = ServerProcess([NBD, "-f", "qcow2", "-k", sock, "meta.qcow2"], unix_socket=sock,
+                            start_timeout=5)
         try:
-            for _ in range(250):
-                if os.path.exists(sock) or srv.poll() is not None:
-                    break
-                time.sleep(0.02)
             time.sleep(0.1)
             run("qemu-io", "-f", "raw", "-c", "write -P 0x7c 7M 4k", f"nbd+unix:///?socket={sock}")
             srv.wait(timeout=30)
         finally:
-            if srv.poll() is None:
-                srv.kill()
-                srv.wait()
-        expect(srv.returncode == 0, f"e2kvm-nbd exit {srv.returncode}: {srv.stderr.read()}")
-        if os.path.exists(sock):
-            os.unlink(sock)
+            rc = srv.kill()
+        expect(rc == 0, f"e2kvm-nbd exit {rc}: {srv.stderr_text()}")
         check_clean("meta.qcow2", "after serving over NBD")
         with open("disk.raw", "rb") as f:
             f.seek(7 << 20)
@@ -257,11 +209,8 @@ def main():
         expect(p.returncode != 0 and "data-file-raw requires a data file" in p.stdout + p.stderr,
                f"raw flag without data file: {p.stdout}{p.stderr}")
 
-    if failures:
-        print(f"{len(failures)} data file interop check(s) failed")
-        return 1
-    print("all data file interop checks passed")
-    return 0
+    return checker.exit_status("all data file interop checks passed",
+                               "{count} data file interop check(s) failed")
 
 
 if __name__ == "__main__":

@@ -13,22 +13,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run  # noqa: E402
+from nbd_maps import parse_nbdinfo_map as parse_nbdinfo, served_dirty_map  # noqa: E402
+from processes import ServerProcess  # noqa: E402
+
 IMG, IO, NBD = sys.argv[1:4]
-TIMEOUT = 60
-failures = []
-
-
-def run(*cmd, ok=True, stdin=None):
-    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=TIMEOUT, input=stdin)
-    if ok and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}{p.stdout}")
-    return p
-
-
-def expect(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+checker = Checker()
+expect = checker.expect
 
 
 def check_clean(path, step):
@@ -41,56 +33,18 @@ def qemu_bitmaps(path):
     return info.get("format-specific", {}).get("data", {}).get("bitmaps", [])
 
 
-def nbd_map(server_cmd, sock, name):
-    """Starts a server on `sock`, returns nbdinfo's map of qemu:dirty-bitmap:NAME."""
-    srv = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            if srv.poll() is not None:
-                raise AssertionError(f"{server_cmd} exited: {srv.stderr.read()}")
-            time.sleep(0.02)
-        # The socket file appears at bind(), a moment before listen(): retry a refusal.
-        for attempt in range(50):
-            p = run("nbdinfo", "--map=qemu:dirty-bitmap:" + name, f"nbd+unix:///?socket={sock}",
-                    ok=attempt == 49)
-            if p.returncode == 0:
-                break
-            time.sleep(0.05)
-        out = p.stdout
-    finally:
-        srv.terminate()
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-        if os.path.exists(sock):
-            os.unlink(sock)
-    return out
-
-
 def qemu_nbd_map(path, name, sock):
-    return nbd_map(["qemu-nbd", "-r", "-f", "qcow2", "-B", name, "-k", sock, path], sock, name)
+    return served_dirty_map(["qemu-nbd", "-r", "-f", "qcow2", "-B", name, "-k", sock, path], sock, name)
 
 
 def our_nbd_map(path, name, sock):
-    return nbd_map([NBD, "-r", "-f", "qcow2", "-B", name, "-k", sock, path], sock, name)
+    return served_dirty_map([NBD, "-r", "-f", "qcow2", "-B", name, "-k", sock, path], sock, name)
 
 
 def our_map(path, name):
     """Our `map --bitmap` JSON as nbdinfo-like (offset, length, dirty) runs."""
     runs = json.loads(run(IMG, "map", "--bitmap", name, "--output=json", path).stdout)
     return [(r["start"], r["length"], r["dirty"]) for r in runs]
-
-
-def parse_nbdinfo(text):
-    out = []
-    for line in text.splitlines():
-        f = line.split()
-        out.append((int(f[0]), int(f[1]), f[2] == "1"))
-    return out
 
 
 WRITES = [("w", "0", "1k"), ("w", "1M", "64k"), ("w", "3000k", "200k"), ("zero", "2M", "64k"),
@@ -283,23 +237,17 @@ def main():
         # shows it in use meanwhile and saves it when it exits.
         run("qemu-img", "create", "-q", "-f", "qcow2", "n.qcow2", "4M")
         run(IMG, "bitmap", "--add", "n.qcow2", "live")
-        srv = subprocess.Popen([NBD, "-f", "qcow2", "-B", "live", "-k", sock, "n.qcow2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        srv = ServerProcess([NBD, "-f", "qcow2", "-B", "live", "-k", sock, "n.qcow2"],
+                            unix_socket=sock, start_timeout=4)
         try:
-            for _ in range(200):
-                if os.path.exists(sock):
-                    break
-                time.sleep(0.02)
             time.sleep(0.1)
             flags = {b["name"]: b["flags"] for b in qemu_bitmaps("n.qcow2")}
             expect(flags == {"live": ["in-use", "auto"]}, f"in use while served: {flags}")
             run("qemu-io", "-f", "raw", "-c", "write 1M 4k", f"nbd+unix:///?socket={sock}")
             srv.wait(timeout=30)  # the last client left
         finally:
-            if srv.poll() is None:
-                srv.kill()
-                srv.wait()
-        expect(srv.returncode == 0, f"e2kvm-nbd exit {srv.returncode}: {srv.stderr.read()}")
+            rc = srv.kill()
+        expect(rc == 0, f"e2kvm-nbd exit {rc}: {srv.stderr_text()}")
         check_clean("n.qcow2", "after serving")
         expect([r for r in our_map("n.qcow2", "live") if r[2]] == [(1 << 20, 65536, True)],
                "write over NBD recorded and saved")
@@ -340,11 +288,8 @@ def main():
     finally:
         os.chdir("/")
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("all persistent bitmap interop checks passed")
-    return 0
+    return checker.exit_status("all persistent bitmap interop checks passed",
+                               "{count} failure(s)")
 
 
 if __name__ == "__main__":
