@@ -10,8 +10,13 @@ FastCode withWidth(FastCode d, bool wide) {
     return wide ? d : FastCode(unsigned(d) + kFastSForm);
 }
 
-// Picks the fast code of one op; General = only the general path can run it.
-OpClass classify(const DecodedBundle& b, const DecodedOp& op, FastCode& code) {
+bool plainLoad(const DecodedOp& op) {
+    return op.info->memSize == 8 && op.mas == 0 && !op.sm;
+}
+
+// Picks the fast code of one op; General = only the general path can run it. deviceLoads:
+// the bundle has a load that may reach a device, so plain loads keep channel order too.
+OpClass classify(const DecodedBundle& b, const DecodedOp& op, bool deviceLoads, FastCode& code) {
     const bool wide = op.info->dstWide;
     switch (op.kind) {
     case OpKind::And:
@@ -73,9 +78,9 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, FastCode& code) {
         return OpClass::Pure;
     case OpKind::Load:
         // A plain 8-byte load runs in place once its address is checked (see FastBundle).
-        if (op.info->memSize == 8 && op.mas == 0 && !op.sm) {
+        if (plainLoad(op)) {
             code = FastCode::LoadD;
-            return OpClass::Pure;
+            return deviceLoads ? OpClass::Early : OpClass::Pure;
         }
         code = FastCode::Slow;
         return OpClass::Early;
@@ -152,6 +157,10 @@ void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
         f.ctPred = b.ctcond & 0x1F;
     }
 
+    bool deviceLoads = false;
+    for (unsigned i = 0; i < b.nOps; ++i)
+        if (b.ops[i].info && b.ops[i].kind == OpKind::Load && !plainLoad(b.ops[i]))
+            deviceLoads = true;
     FastOp early[6], pure[6];
     const DecodedOp* pureSrc[6];
     unsigned nEarly = 0, nPure = 0, nStores = 0;
@@ -163,7 +172,7 @@ void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
             op.dstType == DstType::State)
             return;
         FastOp fo;
-        const OpClass cls = classify(b, op, fo.code);
+        const OpClass cls = classify(b, op, deviceLoads, fo.code);
         if (cls == OpClass::General)
             return;
         fo.p1 = op.p1;
