@@ -14,26 +14,15 @@ Usage: qemu_bitmap_interop.py PATH/TO/qcow2_bitmap_inspect
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run  # noqa: E402
+
 INSPECT = sys.argv[1]
-TIMEOUT = 60
-failures = []
-
-
-def run(*args, check=True):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
-    return p
-
-
-def expect(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+checker = Checker()
+expect = checker.expect
 
 
 def inspect(img):
@@ -135,7 +124,7 @@ def main():
         qemu_io(img, "write -z 700 100", "discard 1M 64k")
         writes_b2 = writes_b + [(700, 100), (1 << 20, 64 << 10)]
         check_image(img, size, {"b": (65536, False, writes_b), "b2": (512, True, writes_b2)})
-        expect(run("qemu-img", "check", img, check=False).returncode == 0, "small: qemu-img check")
+        expect(run("qemu-img", "check", img, ok=False).returncode == 0, "small: qemu-img check")
 
         # 2. Many names and every granularity QEMU accepts; 64 KiB clusters; odd size.
         img = os.path.join(d, "names.qcow2")
@@ -179,7 +168,7 @@ def main():
         writes = [(1 << 20, 100000)]
         qemu_io(img, "write 1M 100000")
         run(INSPECT, img, "--edit", "first", "renamed-to-something-longer", "0")
-        expect(run("qemu-img", "check", img, check=False).returncode == 0, "edit: qemu-img check")
+        expect(run("qemu-img", "check", img, ok=False).returncode == 0, "edit: qemu-img check")
         check_image(img, size, {"renamed-to-something-longer": (65536, False, writes),
                                 "second": (4096, True, writes)})
         run(INSPECT, img, "--edit", "second", "s", "2")
@@ -195,16 +184,12 @@ def main():
         img = os.path.join(d, "crash.qcow2")
         run("qemu-img", "create", "-q", "-f", "qcow2", img, "1M")
         run("qemu-img", "bitmap", "--add", img, "b")
-        run("qemu-io", "-f", "qcow2", "-c", "write 0 4k", "-c", "abort", img, check=False)
+        run("qemu-io", "-f", "qcow2", "-c", "write 0 4k", "-c", "abort", img, ok=False)
         _, ours = inspect(img)
         expect(ours.get("b", {}).get("in_use") is True, f"crash: in_use {ours}")
         expect("in-use" in qemu_bitmaps(img).get("b", {}).get("flags", []), "crash: qemu in-use")
 
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("bitmap interop: all checks passed")
-    return 0
+    return checker.exit_status("bitmap interop: all checks passed", "{count} failure(s)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ way) and must print the same output and exit with the same codes.
 usage: img_interop.py PATH/TO/e2kvm-img GROUP
 GROUP: create info map check convert resize compare rebase cli
 """
-import hashlib
 import json
 import os
 import re
@@ -15,18 +14,20 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run as run_command  # noqa: E402
+from file_digest import sha256  # noqa: E402
+
 OURS = os.path.abspath(sys.argv[1])
 QEMU_IMG = shutil.which("qemu-img")
 QEMU_IO = shutil.which("qemu-io")
 TIMEOUT = 120
-failures = []
+checker = Checker()
+expect = checker.expect
 
 
 def run(cmd, cwd, check=False):
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{cmd} failed ({p.returncode}): {p.stderr}")
-    return p
+    return run_command(cmd, ok=check, cwd=cwd, timeout=TIMEOUT)
 
 
 def qimg(cwd, *args, check=True):
@@ -44,16 +45,8 @@ def qio(cwd, image, *commands, fmt="qcow2"):
     run(cmd + [image], cwd, check=True)
 
 
-def expect(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
 def expect_same(what, a, b):
-    if a != b:
-        failures.append(what)
-        print(f"FAIL: {what}\n--- qemu-img\n{a}\n--- e2kvm-img\n{b}")
+    checker.same(what, a, b, "qemu-img", "e2kvm-img")
 
 
 def same_command(cwd, args, compare_stdout=True, label=None):
@@ -65,14 +58,6 @@ def same_command(cwd, args, compare_stdout=True, label=None):
     if compare_stdout:
         expect_same(f"stdout of '{label}'", q.stdout, o.stdout)
     return q, o
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_pattern_raw(path, size, pieces):
@@ -460,11 +445,7 @@ def main():
         return 1
     with tempfile.TemporaryDirectory(prefix="img-interop-") as d:
         GROUPS[sys.argv[2]](d)
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("ok")
-    return 0
+    return checker.exit_status("ok", "{count} failure(s)")
 
 
 if __name__ == "__main__":

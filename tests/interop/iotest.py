@@ -8,6 +8,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from file_digest import sha256  # noqa: E402,F401 (used by the scripts importing iotest)
+
 TIMEOUT = 120  # seconds for any single tool run
 
 
@@ -40,15 +43,6 @@ def normalise(output):
         m = STATS.match(line) or MACHINE_STATS.match(line)
         lines.append(m.group(1) + "T" if m else line)
     return lines
-
-
-def sha256(path):
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def workload(seed, size, cluster, count):

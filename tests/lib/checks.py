@@ -42,6 +42,14 @@ class Checker:
 
     expect = check
 
+    def same(self, what, expected, actual, expected_name="expected", actual_name="actual"):
+        """Checks expected == actual; a failure prints both under their names."""
+        if expected != actual:
+            self.failures.append(what)
+            print(f"FAIL: {what}\n--- {expected_name}\n{expected}\n--- {actual_name}\n{actual}",
+                  file=self.stream)
+        return expected == actual
+
     def labelled(self, label, ok, detail=""):
         print(("ok   " if ok else "FAIL ") + label)
         if not ok:
