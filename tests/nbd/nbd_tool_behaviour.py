@@ -3,6 +3,7 @@
 exit after the last client without -t, SIGTERM flushes and exits cleanly, -B on an image
 without that bitmap fails like qemu-nbd, bad command lines fail with a message.
 Usage: nbd_tool_behaviour.py E2KVM_NBD"""
+import functools
 import os
 import shutil
 import signal
@@ -18,10 +19,7 @@ from processes import wait_for_path  # noqa: E402
 E2KVM_NBD = os.path.abspath(sys.argv[1])
 checker = Checker()
 check = checker.labelled
-
-
-def run(cmd, **kw):
-    return run_command(cmd, ok=False, **kw)
+run = functools.partial(run_command, ok=False)  # exit codes are checked, not raised
 
 
 def pid_alive(pid):

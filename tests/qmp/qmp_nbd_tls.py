@@ -16,69 +16,67 @@ from tls_certs import SERVER_EXTENSIONS, have_openssl, make_ca, make_cert  # noq
 SERVER = sys.argv[1]
 
 
+def make_credentials(tmp):
+    """A CA and a server certificate; returns the server's and the client's creds dirs."""
+    pki = os.path.join(tmp, "pki")
+    os.makedirs(pki)
+    make_ca(pki, "ca")
+    make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
+    server_dir = os.path.join(tmp, "server")
+    client_dir = os.path.join(tmp, "client")
+    os.makedirs(server_dir)
+    os.makedirs(client_dir)
+    for name in ("ca-cert.pem", "server-cert.pem", "server-key.pem"):
+        shutil.copy(os.path.join(pki, name), server_dir)
+    shutil.copy(os.path.join(pki, "ca-cert.pem"), client_dir)
+    return server_dir, client_dir
+
+
 def main():
     if not have_openssl():
         print("openssl missing: skipped")
         return 0
-    tmp = tempfile.mkdtemp(prefix="e2kvm-qmp-tls-")
-    server = None
     checker = Checker(sys.stderr)
     check = checker.check
-
-    try:
-        pki = os.path.join(tmp, "pki")
-        os.makedirs(pki)
-        make_ca(pki, "ca")
-        make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
-        server_dir = os.path.join(tmp, "server")
-        client_dir = os.path.join(tmp, "client")
-        os.makedirs(server_dir)
-        os.makedirs(client_dir)
-        for name in ("ca-cert.pem", "server-cert.pem", "server-key.pem"):
-            shutil.copy(os.path.join(pki, name), server_dir)
-        shutil.copy(os.path.join(pki, "ca-cert.pem"), client_dir)
-
+    with tempfile.TemporaryDirectory(prefix="e2kvm-qmp-tls-") as tmp:
+        server_dir, client_dir = make_credentials(tmp)
         img = os.path.join(tmp, "t.qcow2")
         run("qemu-img", "create", "-f", "qcow2", img, "4M", ok=False)
         run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", img, ok=False)
         qmp_sock = os.path.join(tmp, "qmp.sock")
-        server = ServerProcess([SERVER, "unix:%s,server=on,wait=off" % qmp_sock], stdout=None,
-                               stderr=None)
-        q = QmpClient(qmp_sock, connect_timeout=10, negotiate=False)
-        q.read()
-        check(q.cmd("qmp_capabilities") == {"return": {}}, "negotiation")
-        r = q.cmd("object-add", **{"qom-type": "tls-creds-x509"}, id="tls0", dir=server_dir,
-                  endpoint="server")
-        check(r == {"return": {}}, "object-add %r" % r)
-        r = q.cmd("nbd-server-start", addr={"type": "inet", "host": "127.0.0.1", "port": "1"},
-                  **{"tls-creds": "nosuch"})
-        check("error" in r, "unknown tls-creds accepted: %r" % r)
-        port = free_port()
-        r = q.cmd("nbd-server-start",
-                  addr={"type": "inet", "data": {"host": "127.0.0.1", "port": str(port)}},
-                  **{"tls-creds": "tls0"})
-        check(r == {"return": {}}, "nbd-server-start %r" % r)
-        r = q.cmd("blockdev-add", driver="qcow2", **{"node-name": "n"},
-                  file={"driver": "file", "filename": img})
-        check(r == {"return": {}}, "blockdev-add %r" % r)
-        r = q.cmd("block-export-add", type="nbd", id="e", **{"node-name": "n"}, name="disk")
-        check(r == {"return": {}}, "block-export-add %r" % r)
+        with ServerProcess([SERVER, "unix:%s,server=on,wait=off" % qmp_sock], stdout=None,
+                           stderr=None) as server:
+            q = QmpClient(qmp_sock, connect_timeout=10, negotiate=False)
+            q.read()
+            check(q.cmd("qmp_capabilities") == {"return": {}}, "negotiation")
+            r = q.cmd("object-add", **{"qom-type": "tls-creds-x509"}, id="tls0", dir=server_dir,
+                      endpoint="server")
+            check(r == {"return": {}}, "object-add %r" % r)
+            r = q.cmd("nbd-server-start", addr={"type": "inet", "host": "127.0.0.1", "port": "1"},
+                      **{"tls-creds": "nosuch"})
+            check("error" in r, "unknown tls-creds accepted: %r" % r)
+            port = free_port()
+            r = q.cmd("nbd-server-start",
+                      addr={"type": "inet", "data": {"host": "127.0.0.1", "port": str(port)}},
+                      **{"tls-creds": "tls0"})
+            check(r == {"return": {}}, "nbd-server-start %r" % r)
+            r = q.cmd("blockdev-add", driver="qcow2", **{"node-name": "n"},
+                      file={"driver": "file", "filename": img})
+            check(r == {"return": {}}, "blockdev-add %r" % r)
+            r = q.cmd("block-export-add", type="nbd", id="e", **{"node-name": "n"}, name="disk")
+            check(r == {"return": {}}, "block-export-add %r" % r)
 
-        p = run("qemu-io", "-r", "--object",
-                "tls-creds-x509,id=tls0,dir=%s,endpoint=client" % client_dir, "--image-opts",
-                "driver=nbd,host=localhost,port=%d,export=disk,tls-creds=tls0" % port,
-                "-c", "read -P 0x5a 1M 64k", "-c", "read -P 0 0 64k", ok=False)
-        check(p.returncode == 0 and "Pattern verification failed" not in p.stdout,
-              "qemu-io over TLS: %s %s" % (p.stdout, p.stderr))
-        p = run("nbdinfo", "--size", "nbd://127.0.0.1:%d/disk" % port, ok=False)
-        check(p.returncode != 0, "plain client was served: %s" % p.stdout)
+            p = run("qemu-io", "-r", "--object",
+                    "tls-creds-x509,id=tls0,dir=%s,endpoint=client" % client_dir, "--image-opts",
+                    "driver=nbd,host=localhost,port=%d,export=disk,tls-creds=tls0" % port,
+                    "-c", "read -P 0x5a 1M 64k", "-c", "read -P 0 0 64k", ok=False)
+            check(p.returncode == 0 and "Pattern verification failed" not in p.stdout,
+                  "qemu-io over TLS: %s %s" % (p.stdout, p.stderr))
+            p = run("nbdinfo", "--size", "nbd://127.0.0.1:%d/disk" % port, ok=False)
+            check(p.returncode != 0, "plain client was served: %s" % p.stdout)
 
-        check(q.cmd("quit") == {"return": {}}, "quit")
-        check(server.wait(20) == 0, "server exit status")
-    finally:
-        if server:
-            server.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+            check(q.cmd("quit") == {"return": {}}, "quit")
+            check(server.wait(20) == 0, "server exit status")
     return checker.exit_status("qmp nbd tls: all checks passed")
 
 
