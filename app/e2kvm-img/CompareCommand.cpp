@@ -3,10 +3,10 @@
 #include "CommandError.h"
 #include "CommandOptions.h"
 #include "Commands.h"
-#include "ImageCopier.h"
 #include "ImageOpening.h"
 #include "ProgressBar.h"
 #include "block/ChainStatus.h"
+#include "block/ImageCopy.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -34,7 +34,7 @@ uint64_t firstDifference(const uint8_t* a, const uint8_t* b, uint64_t length) {
 uint64_t firstNonZero(const uint8_t* a, uint64_t length) {
     for (uint64_t off = 0; off < length; off += kSector) {
         size_t n = size_t(std::min(kSector, length - off));
-        if (!isAllZero(a + off, n))
+        if (!block::isAllZero(a + off, n))
             return off;
     }
     return length;

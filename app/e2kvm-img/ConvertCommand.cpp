@@ -5,9 +5,9 @@
 #include "Commands.h"
 #include "ConvertBitmaps.h"
 #include "CreateOptionList.h"
-#include "ImageCopier.h"
 #include "ImageOpening.h"
 #include "ProgressBar.h"
+#include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
 
 #include <cstdio>
@@ -123,7 +123,7 @@ int runConvert(int argc, char** argv) {
         }
     }
 
-    CopySettings settings;
+    block::CopySettings settings;
     settings.minSparse = minSparse;
     settings.compress = compress;
     settings.workers = workers;
@@ -155,7 +155,8 @@ int runConvert(int argc, char** argv) {
         throw CommandFailure("Compression not supported for this file format");
 
     ProgressBar progress(progressWanted, source->size());
-    copyImage(*source, *target, settings, progress);
+    block::copyImage(*source, *target, settings,
+                     [&progress](uint64_t bytes) { progress.advance(bytes); });
     progress.finish();
     if (bitmaps)
         copyConvertBitmaps(*source, *target, skipBrokenBitmaps);

@@ -3,14 +3,16 @@
 #include "app/e2kvm-img/CommandError.h"
 #include "app/e2kvm-img/CreateOptionList.h"
 #include "app/e2kvm-img/HumanSize.h"
-#include "app/e2kvm-img/ImageCopier.h"
 #include "app/e2kvm-img/QemuImgJson.h"
 
+#include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
 
+#include <atomic>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace e2kvm::img;
@@ -127,6 +129,35 @@ TEST(QemuImgJson, BrokenUtf8AsQemuWritesIt) {
         R"("A\uFFFDB\uFFFDC\uFFFDD\uFFFDE\uFFFDF\uFFFDG\uFFFDH\uD83D\uDE00I\uFFFD\uFFFDJ\uFFFD")");
 }
 
+// A progress callback that throws (the GUI's Cancel) stops every worker; the exception comes
+// out of copyImage and the copy never finishes.
+TEST(ImageCopy, ThrowingProgressStopsTheCopy) {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::temp_directory_path() / ("e2kvm-copy-stop-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    e2kvm::block::CreateOptions o;
+    o.format = "raw";
+    o.size = 64 << 20;
+    o.sizeGiven = true;
+    e2kvm::block::createImage((dir / "a.raw").string(), o);
+    e2kvm::block::createImage((dir / "b.raw").string(), o);
+    e2kvm::block::OpenOptions rw;
+    rw.readOnly = false;
+    auto src = e2kvm::block::openImage((dir / "a.raw").string(), rw);
+    auto dst = e2kvm::block::openImage((dir / "b.raw").string(), rw);
+    std::atomic<uint64_t> calls{0};
+    e2kvm::block::CopySettings s;
+    s.workers = 4;
+    EXPECT_THROW(e2kvm::block::copyImage(*src, *dst, s,
+                                         [&calls](uint64_t) {
+                                             if (++calls == 2)
+                                                 throw std::runtime_error("cancelled");
+                                         }),
+                 std::runtime_error);
+    EXPECT_LT(calls.load(), 16u); // 64 MiB is 16 chunks of 4 MiB: it stopped early
+    fs::remove_all(dir);
+}
+
 TEST(CreateOptionList, FormattingLineLikeQemuImg) {
     CreateOptionList o("qcow2");
     o.parse("cluster_size=4k,lazy_refcounts=on", "t.qcow2");
@@ -162,13 +193,13 @@ TEST(CreateOptionList, RejectsBadOptions) {
     EXPECT_THROW(raw.parse("preallocation=metadata", "r"), CommandFailure);
 }
 
-TEST(ImageCopier, ZeroDetection) {
+TEST(ImageCopy, ZeroDetection) {
     std::vector<uint8_t> buf(4096 + 7, 0);
-    EXPECT_TRUE(isAllZero(buf.data(), buf.size()));
-    EXPECT_TRUE(isAllZero(buf.data(), 0));
+    EXPECT_TRUE(e2kvm::block::isAllZero(buf.data(), buf.size()));
+    EXPECT_TRUE(e2kvm::block::isAllZero(buf.data(), 0));
     for (size_t pos : {size_t(0), size_t(63), size_t(64), size_t(4095), size_t(4102)}) {
         buf[pos] = 1;
-        EXPECT_FALSE(isAllZero(buf.data(), buf.size())) << pos;
+        EXPECT_FALSE(e2kvm::block::isAllZero(buf.data(), buf.size())) << pos;
         buf[pos] = 0;
     }
 }
@@ -194,7 +225,7 @@ std::vector<uint8_t> readAll(e2kvm::block::BlockDriver& d) {
 } // namespace
 
 // copyImage through every mode, checked byte for byte (runs under the sanitizers too).
-TEST(ImageCopier, CopiesRawAndQcow2InEveryMode) {
+TEST(ImageCopy, CopiesRawAndQcow2InEveryMode) {
     namespace blk = e2kvm::block;
     ScratchDir dir;
     const uint64_t size = (9 << 20) + 4096 * 3;
@@ -240,14 +271,15 @@ TEST(ImageCopier, CopiesRawAndQcow2InEveryMode) {
             std::vector<uint8_t> junk(size, 0xee);
             dst->write(0, junk);
         }
-        CopySettings s;
+        e2kvm::block::CopySettings s;
         s.workers = m.workers;
         s.orderedWrites = m.ordered;
         s.minSparse = m.minSparse;
         s.compress = m.compress;
         s.targetReadsZero = !m.prefill;
-        ProgressBar progress(false, size);
-        copyImage(*src, *dst, s, progress);
+        uint64_t advanced = 0;
+        e2kvm::block::copyImage(*src, *dst, s, [&advanced](uint64_t n) { advanced += n; });
+        EXPECT_EQ(advanced, size);
         EXPECT_TRUE(readAll(*dst) == expected)
             << m.format << " workers=" << m.workers << " minSparse=" << m.minSparse
             << " compress=" << m.compress << " prefill=" << m.prefill;

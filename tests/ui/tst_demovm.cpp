@@ -82,10 +82,12 @@ private slots:
         QTemporaryDir dir;
         QString raw = makeRaw(dir);
         std::string target = dir.filePath(QStringLiteral("copy.raw")).toStdString();
+        // 8 MiB is two copy chunks: cancel after the first one.
         int calls = 0;
         QVERIFY_THROWS_EXCEPTION(std::runtime_error,
                                  copyImage(raw.toStdString(), target, "raw",
-                                           [&](uint64_t, uint64_t) { return ++calls < 3; }));
+                                           [&](uint64_t, uint64_t) { return ++calls < 1; }));
+        QCOMPARE(calls, 1);
         QVERIFY(!QFile::exists(QString::fromStdString(target)));
         copyImage(raw.toStdString(), target, "raw");
         QVERIFY(readAll(target) == readAll(raw.toStdString()));

@@ -1,14 +1,23 @@
 #include "ui/mainwindow/MainWindow.h"
 
+#include "block/ImageOpen.h"
+
+#include "ui/jobs/JobProgress.h"
+
+#include "ui/panels/PanelFeedback.h"
+
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "block/ImageOpen.h"
 #include "emu/display/FramePublisher.h"
 #include "emu/display/Png.h"
 #include "ui/console/ConsoleWidget.h"
+#include "ui/jobs/JobProgress.h"
 #include "ui/library/ImageCopy.h"
 #include "ui/library/VmLibrary.h"
 #include "ui/mainwindow/DetailsPage.h"
 #include "ui/mainwindow/VmSession.h"
+#include "ui/panels/PanelFeedback.h"
 #include "ui/wizard/NewVmWizard.h"
 
 #include "ui/log/LogModel.h"
@@ -28,7 +37,6 @@
 #include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QProgressDialog>
 #include <QPushButton>
 #include <QSplitter>
 #include <QStatusBar>
@@ -513,38 +521,79 @@ void MainWindow::cloneVm() {
     VmDefinition clone = def;
     clone.name = name;
     clone.uuid = QUuid::createUuid();
-    QStringList created;
-    try {
-        if (ask.clickedButton() == share) {
-            for (VmDisk& d : clone.disks)
-                d.readOnly = true;
-        } else {
-            QDir().mkpath(dataDir_);
-            QProgressDialog progress(tr("Copying disks…"), tr("Cancel"), 0, 1000, this);
-            progress.setWindowModality(Qt::WindowModal);
-            progress.setMinimumDuration(300);
-            for (int i = 0; i < clone.disks.size(); ++i) {
-                VmDisk& d = clone.disks[i];
-                QString target = QDir(dataDir_).filePath(
-                    QStringLiteral("%1-disk%2.%3").arg(name).arg(i).arg(d.format));
-                copyImage(d.file.toStdString(), target.toStdString(), d.format.toStdString(),
-                          [&progress](uint64_t done, uint64_t total) {
-                              progress.setValue(int(total ? done * 1000 / total : 1000));
-                              return !progress.wasCanceled();
-                          });
-                created << target;
-                d.file = target;
+    if (ask.clickedButton() == share) {
+        for (VmDisk& d : clone.disks)
+            d.readOnly = true;
+        addClone(def.name, clone, {});
+        return;
+    }
+    // Copy the disks on a worker thread: a big disk takes minutes and the window stays usable;
+    // the clone joins the library when every copy is complete.
+    QDir().mkpath(dataDir_);
+    struct DiskCopy {
+        std::string source, target, format;
+    };
+    std::vector<DiskCopy> copies;
+    QStringList targets;
+    for (int i = 0; i < clone.disks.size(); ++i) {
+        VmDisk& d = clone.disks[i];
+        QString target =
+            QDir(dataDir_).filePath(QStringLiteral("%1-disk%2.%3").arg(name).arg(i).arg(d.format));
+        copies.push_back({d.file.toStdString(), target.toStdString(), d.format.toStdString()});
+        targets << target;
+        d.file = target;
+    }
+    QString sourceName = def.name;
+    startPanelJob(
+        ctx_, this, tr("Clone %1 as %2").arg(sourceName, name),
+        [copies, sourceName, name](JobProgress& progress) {
+            uint64_t total = 0;
+            std::vector<uint64_t> sizes;
+            for (const DiskCopy& c : copies) {
+                block::OpenOptions ro;
+                ro.readOnly = true;
+                sizes.push_back(block::openImage(c.source, ro)->size());
+                total += sizes.back();
             }
-        }
+            progress.setTotal(total);
+            uint64_t base = 0;
+            for (size_t i = 0; i < copies.size(); ++i) {
+                progress.setStatus(
+                    QStringLiteral("Copying %1").arg(QString::fromStdString(copies[i].source)));
+                copyImage(copies[i].source, copies[i].target, copies[i].format,
+                          [&progress, base](uint64_t done, uint64_t) {
+                              progress.setDone(base + done);
+                              progress.throwIfCancelled();
+                              return true;
+                          });
+                base += sizes[i];
+            }
+            return QStringLiteral("%1 cloned as %2").arg(sourceName, name);
+        },
+        [this, sourceName, clone, targets](bool copied, const QString&) {
+            if (copied)
+                addClone(sourceName, clone, targets);
+            else
+                removeFiles(targets);
+        });
+}
+
+void MainWindow::removeFiles(const QStringList& files) {
+    for (const QString& f : files)
+        QFile::remove(f);
+}
+
+void MainWindow::addClone(const QString& sourceName, const VmDefinition& clone,
+                          const QStringList& createdFiles) {
+    try {
         library_.add(clone);
     } catch (const std::exception& e) {
-        for (const QString& f : created)
-            QFile::remove(f);
+        removeFiles(createdFiles);
         QMessageBox::warning(this, tr("Clone failed"), QString::fromStdString(e.what()));
         return;
     }
-    log(QStringLiteral("info"), tr("%1 cloned as %2").arg(def.name, name));
-    selectVm(name);
+    log(QStringLiteral("info"), tr("%1 cloned as %2").arg(sourceName, clone.name));
+    selectVm(clone.name);
 }
 
 void MainWindow::deleteVm() {

@@ -64,6 +64,11 @@ private:
 
     void newVm();
     void cloneVm();
+    // Adds a finished clone to the library and selects it (files it copied are removed if the
+    // library refuses it).
+    void addClone(const QString& sourceName, const VmDefinition& clone,
+                  const QStringList& createdFiles);
+    void removeFiles(const QStringList& files);
     void deleteVm();
     void pauseVm();
     void resetVm();

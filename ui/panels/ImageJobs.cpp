@@ -1,6 +1,7 @@
 #include "ui/panels/ImageJobs.h"
 
 #include "block/BlockDriver.h"
+#include "block/ImageCopy.h"
 #include "ui/jobs/JobProgress.h"
 #include "ui/panels/SizeText.h"
 
@@ -20,16 +21,6 @@ bool fileExists(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
 }
-
-bool allZero(const std::vector<uint8_t>& buf, size_t length) {
-    const uint8_t* p = buf.data();
-    for (size_t i = 0; i < length; ++i)
-        if (p[i])
-            return false;
-    return true;
-}
-
-constexpr uint64_t kCopyChunk = uint64_t{2} << 20;
 
 } // namespace
 
@@ -95,27 +86,21 @@ QString convertImageJob(block::BlockDriver& source, const ConvertRequest& reques
         oo.format = request.format;
         oo.readOnly = false;
         auto target = block::openImage(request.target, oo);
-        const uint64_t size = source.size();
-        progress.setTotal(size);
+        progress.setTotal(source.size());
         progress.setStatus(
             QStringLiteral("Converting to %1").arg(QString::fromStdString(request.target)));
-        std::vector<uint8_t> buf(kCopyChunk);
-        uint64_t written = 0;
-        for (uint64_t off = 0; off < size;) {
+        progress.throwIfCancelled();
+        block::CopySettings settings;
+        settings.orderedWrites = true; // the target's clusters in guest order, as a user expects
+        block::copyImage(source, *target, settings, [&progress](uint64_t bytes) {
+            progress.advance(bytes);
             progress.throwIfCancelled();
-            size_t n = size_t(std::min<uint64_t>(kCopyChunk, size - off));
-            source.read(off, std::span<uint8_t>(buf.data(), n));
-            if (!allZero(buf, n)) { // a fresh target reads as zero already
-                target->write(off, std::span<const uint8_t>(buf.data(), n));
-                written += n;
-            }
-            off += n;
-            progress.setDone(off);
-        }
+        });
         target->flush();
-        return QStringLiteral("Converted %1 to %2 (%3, %4 of data)")
+        uint64_t allocated = target->allocatedBytes();
+        return QStringLiteral("Converted %1 to %2 (%3, %4 allocated)")
             .arg(QString::fromStdString(source.filename()), QString::fromStdString(request.target),
-                 QString::fromStdString(request.format), sizeText(written));
+                 QString::fromStdString(request.format), sizeText(allocated));
     } catch (...) {
         std::remove(request.target.c_str()); // never leave a half-written copy behind
         throw;

@@ -1,4 +1,4 @@
-#include "ImageCopier.h"
+#include "block/ImageCopy.h"
 
 #include "block/ChainStatus.h"
 
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace e2kvm::img {
+namespace e2kvm::block {
 
 bool isAllZero(const uint8_t* data, size_t length) {
     size_t i = 0;
@@ -44,9 +44,9 @@ struct WriteOp {
 
 class CopyJob {
 public:
-    CopyJob(block::BlockDriver& source, block::BlockDriver& target, const CopySettings& settings,
-            ProgressBar& progress)
-        : source_(source), target_(target), settings_(settings), progress_(progress),
+    CopyJob(BlockDriver& source, BlockDriver& target, const CopySettings& settings,
+            const CopyAdvance& advance)
+        : source_(source), target_(target), settings_(settings), advance_(advance),
           size_(source.size()) {
         uint64_t unit = std::max<uint64_t>(target.clusterSize(), 64 * 1024);
         chunkSize_ = std::max<uint64_t>({unit, 4 << 20, settings.minSparse});
@@ -85,7 +85,17 @@ private:
                 waitForTurn(index);
                 writeOps(ops, buffer);
                 finishTurn(index);
-                progress_.advance(end - start);
+                if (advance_) {
+                    std::lock_guard lock(advanceMutex_);
+                    if (failed_)
+                        return; // no progress reports after a failure or a cancel
+                    try {
+                        advance_(end - start);
+                    } catch (...) {
+                        failed_ = true;
+                        throw;
+                    }
+                }
             }
         } catch (...) {
             std::lock_guard lock(turnMutex_);
@@ -100,7 +110,7 @@ private:
     void planChunk(uint64_t start, uint64_t end, std::vector<uint8_t>& buffer,
                    std::vector<WriteOp>& ops) {
         for (uint64_t off = start; off < end;) {
-            block::ChainExtent e = block::chainStatus(source_, off, end - off);
+            ChainExtent e = chainStatus(source_, off, end - off);
             size_t pos = size_t(off - start);
             if (e.zero && !e.data) {
                 addZero(ops, off, e.length);
@@ -159,7 +169,7 @@ private:
             } else if (settings_.minSparse == 0) {
                 writeZeroData(op.offset, op.length);
             } else if (!settings_.targetReadsZero) {
-                target_.writeZeroes(op.offset, op.length, block::ZeroMayUnmap);
+                target_.writeZeroes(op.offset, op.length, ZeroMayUnmap);
             }
         }
     }
@@ -191,7 +201,7 @@ private:
             const uint8_t* p = buffer.data() + (off - chunkStart);
             if (isAllZero(p, len)) {
                 if (!settings_.targetReadsZero)
-                    target_.writeZeroes(off, len, block::ZeroMayUnmap);
+                    target_.writeZeroes(off, len, ZeroMayUnmap);
                 continue;
             }
             target_.writeCompressed(off, std::span<const uint8_t>(p, len));
@@ -215,10 +225,11 @@ private:
         turnChanged_.notify_all();
     }
 
-    block::BlockDriver& source_;
-    block::BlockDriver& target_;
+    BlockDriver& source_;
+    BlockDriver& target_;
     const CopySettings& settings_;
-    ProgressBar& progress_;
+    const CopyAdvance& advance_;
+    std::mutex advanceMutex_;
     uint64_t size_;
     uint64_t chunkSize_ = 0;
     uint64_t chunks_ = 0;
@@ -232,10 +243,10 @@ private:
 
 } // namespace
 
-void copyImage(block::BlockDriver& source, block::BlockDriver& target, const CopySettings& settings,
-               ProgressBar& progress) {
-    CopyJob job(source, target, settings, progress);
+void copyImage(BlockDriver& source, BlockDriver& target, const CopySettings& settings,
+               const CopyAdvance& advance) {
+    CopyJob job(source, target, settings, advance);
     job.run();
 }
 
-} // namespace e2kvm::img
+} // namespace e2kvm::block
