@@ -11,8 +11,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qcow2_corpus  # noqa: E402
+from checks import Checker  # noqa: E402
 
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
                        r"runtime error:")
@@ -57,7 +59,7 @@ def judge(name, what, p, regex, must_fail, names=()):
 def main():
     e2kvm_io = sys.argv[1]
     e2kvm_img = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None
-    problems = []
+    checker = Checker(sys.stderr, deferred=True, separator="\n\n")
     tmp = tempfile.mkdtemp(prefix="e2kvm-corrupt-")
     try:
         corpus = qcow2_corpus.write_corpus(os.path.join(tmp, "corpus"))
@@ -65,8 +67,8 @@ def main():
         p = run([e2kvm_io, "-f", "qcow2", "-c", "read -q -P 0xab 0 64k", "-c",
                  "read -q -P 0 64k 64k", "-c", "write -q -P 1 128k 4k", "-c", "flush", valid])
         if p is None or p.returncode != 0 or p.stdout.strip():
-            problems.append(f"valid image: e2kvm-io failed: "
-                            f"{p and (p.returncode, p.stdout, p.stderr)}")
+            checker.fail(f"valid image: e2kvm-io failed: "
+                         f"{p and (p.returncode, p.stdout, p.stderr)}")
         names = [os.path.basename(p) for p, _ in corpus.values()] + ["valid.qcow2", tmp]
         for name, (path, regex) in sorted(corpus.items()):
             work = os.path.join(tmp, "work")
@@ -94,17 +96,15 @@ def main():
                     p = run([e2kvm_img, "check", target])
                     problem = judge(name, "e2kvm-img check", p, r".", True)
             if problem:
-                problems.append(problem)
+                checker.fail(problem)
                 print(f"FAIL {name}")
             else:
                 print(f"ok   {name}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if problems:
-        print("\n\n".join(problems), file=sys.stderr)
-        print(f"{len(problems)} of {len(corpus) + 1} images (corrupt ones and the valid one) mishandled", file=sys.stderr)
-        sys.exit(1)
-    print(f"PASS: {len(corpus)} corrupt images rejected cleanly")
+    sys.exit(checker.exit_status(f"PASS: {len(corpus)} corrupt images rejected cleanly",
+                                 f"{{count}} of {len(corpus) + 1} images (corrupt ones and the "
+                                 "valid one) mishandled"))
 
 
 if __name__ == "__main__":

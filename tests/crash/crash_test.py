@@ -17,6 +17,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker  # noqa: E402
+
 SIZE = 16 << 20
 CLUSTER = 64 << 10
 
@@ -126,7 +129,8 @@ def main():
     rng = random.Random(a.seed)
     print(f"seed {a.seed}")
     tmp = tempfile.mkdtemp(prefix="e2kvm-crash-")
-    failures = []
+    checker = Checker(sys.stderr, deferred=True)
+    failures = checker.failures
     killed_mid_run = 0
     try:
         img = os.path.join(tmp, "disk." + a.format)
@@ -213,14 +217,11 @@ def main():
             failures += abort_round(a, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-        print(f"FAIL (seed {a.seed})", file=sys.stderr)
-        sys.exit(1)
-    if killed_mid_run == 0:
-        print("FAIL: the writer was never killed mid-run (it finished too fast)", file=sys.stderr)
-        sys.exit(1)
-    print(f"PASS: {a.rounds} rounds, {killed_mid_run} killed mid-run")
+    if not failures:
+        checker.check(killed_mid_run > 0,
+                      "FAIL: the writer was never killed mid-run (it finished too fast)")
+    sys.exit(checker.exit_status(f"PASS: {a.rounds} rounds, {killed_mid_run} killed mid-run",
+                                 f"FAIL (seed {a.seed})"))
 
 
 if __name__ == "__main__":

@@ -27,17 +27,22 @@ def run(*argv, ok=True, timeout=DEFAULT_TIMEOUT, cwd=None, stdin=None, env=None)
 
 
 class Checker:
-    """Records failed checks. check()/expect() print "FAIL: what" to `stream`; labelled() prints
-    "ok   label" or "FAIL label" (and the detail) to stdout, for scripts that log every check."""
+    """Records failed checks. check()/expect() print "FAIL: what" to `stream` at once, or, when
+    `deferred`, all together (joined by `separator`) before exit_status()'s summary; labelled()
+    prints "ok   label" or "FAIL label" (and the detail) to stdout, for scripts that log every
+    check."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, deferred=False, separator="\n"):
         self.stream = stream if stream is not None else sys.stdout
+        self.deferred = deferred
+        self.separator = separator
         self.failures = []
 
     def check(self, cond, what):
         if not cond:
             self.failures.append(what)
-            print("FAIL:", what, file=self.stream)
+            if not self.deferred:
+                print("FAIL:", what, file=self.stream)
         return cond
 
     expect = check
@@ -66,6 +71,8 @@ class Checker:
         """Prints the summary and returns the exit status: 0 if every check passed, else 1.
         `failed` may use {count} and {failures}."""
         if self.failures:
+            if self.deferred:
+                print(self.separator.join(self.failures), file=self.stream)
             print(failed.format(count=len(self.failures), failures=self.failures),
                   file=self.stream)
             return 1
