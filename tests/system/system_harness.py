@@ -76,6 +76,18 @@ class SystemProcess:
             self.proc.wait()
 
 
+def check_shutdown(check, proc, qmp, reason, event_timeout, exit_timeout, what):
+    """Checks the end of an e2kvm-system run: a SHUTDOWN event with `reason` (not from the guest)
+    within event_timeout seconds and exit code 0 within exit_timeout; closes the QMP client."""
+    e = qmp.wait_event("SHUTDOWN", event_timeout)
+    check(e is not None and e["data"] == {"guest": False, "reason": reason},
+          "%sSHUTDOWN %s: %r" % (what, reason, e))
+    rc = proc.wait(exit_timeout)
+    check(rc == 0, "%sexit code 0 after SHUTDOWN %s, got %r" % (what, reason, rc))
+    qmp.close()
+    return rc
+
+
 def read_ppm(path):
     """Decodes a binary PPM (P6, maxval 255): returns (width, height, pixel(x, y) -> (r, g, b))."""
     data = open(path, "rb").read()

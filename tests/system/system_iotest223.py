@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker, run  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
-from system_harness import SystemProcess  # noqa: E402
+from system_harness import SystemProcess, check_shutdown  # noqa: E402
 
 SYSTEM, ECHO = sys.argv[1:3]
 checker = Checker(sys.stderr)
@@ -61,11 +61,7 @@ def qmp_system(tmp, name, extra=()):
 
 def quit_system(p, qmp, what):
     ok(qmp.cmd("quit"), what + ": quit")
-    e = qmp.wait_event("SHUTDOWN", 10)
-    check(e is not None and e["data"] == {"guest": False, "reason": "host-qmp-quit"},
-          what + ": SHUTDOWN host-qmp-quit: %r" % e)
-    check(p.wait(30) == 0, what + ": exit code 0")
-    qmp.close()
+    check_shutdown(check, p, qmp, "host-qmp-quit", 10, 30, what + ": ")
 
 
 def image_map(sock, export, bitmap=None, extra=()):
@@ -227,11 +223,7 @@ def drive_bitmap_survives_sigterm(tmp):
         sh("qemu-io", "-f", "raw", "-c", "w -P 0x5a 1M 64k", "-c", "w -P 0x5b 6M 4k",
            "nbd+unix:///vd?socket=" + sock)
         p.terminate(signal.SIGTERM)
-        e = qmp.wait_event("SHUTDOWN", 10)
-        check(e is not None and e["data"] == {"guest": False, "reason": "host-signal"},
-              "SHUTDOWN host-signal: %r" % e)
-        check(p.wait(30) == 0, "exit 0 after SIGTERM")
-        qmp.close()
+        check_shutdown(check, p, qmp, "host-signal", 10, 30, "SIGTERM: ")
     finally:
         p.kill()
     sh("qemu-img", "check", "-q", disk)
@@ -252,12 +244,9 @@ def main():
         if not shutil.which(tool):
             print("SKIP: %s not installed" % tool)
             return 77
-    tmp = tempfile.mkdtemp(prefix="e2kvm-system-223-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="e2kvm-system-223-") as tmp:
         iotest223(tmp)
         drive_bitmap_survives_sigterm(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return checker.exit_status("iotest 223 (QMP half) passed against e2kvm-system")
 
 

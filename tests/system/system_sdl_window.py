@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
-from system_harness import SystemProcess, read_ppm  # noqa: E402
+from system_harness import SystemProcess, check_shutdown, read_ppm  # noqa: E402
 
 TITLE = "e2kvm (sdltest)"
 SCREEN_W, SCREEN_H = 1280, 1024
@@ -155,11 +155,7 @@ def inner(system, demo_disk, out_dir):
         # Closing the window ends e2kvm-system: SHUTDOWN host-ui, exit 0.
         rc, _, err = tool("close", TITLE)
         check(rc == 0, "close: %s" % err)
-        e = qmp.wait_event("SHUTDOWN", 20)
-        check(e is not None and e["data"] == {"guest": False, "reason": "host-ui"},
-              "SHUTDOWN host-ui: %r" % e)
-        check(p.wait(20) == 0, "exit code 0 after closing the window")
-        qmp.close()
+        check_shutdown(check, p, qmp, "host-ui", 20, 20, "closing the window: ")
     finally:
         p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
