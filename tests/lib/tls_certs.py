@@ -1,5 +1,6 @@
 """X.509 test certificates made with the openssl command line, in the file names QEMU's
 tls-creds-x509 directories use (NAME-cert.pem, NAME-key.pem), for the TLS test scripts."""
+import os
 import shutil
 
 from checks import run
@@ -37,3 +38,15 @@ def make_cert(d, ca, name, cn, extensions):
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}-cert.pem", "-CAkey",
             f"{ca}-key.pem", "-CAcreateserial", "-days", "2", "-out", f"{name}-cert.pem",
             "-extfile", f"{name}.ext", cwd=d)
+
+
+def creds_dir(pki, d, ca, identity=None, role="client"):
+    """Makes d a tls-creds-x509 directory: ca-cert.pem is CA `ca` from pki and, if given, the
+    certificate and key of `identity` are ROLE-cert.pem and ROLE-key.pem. Returns d."""
+    os.makedirs(d)
+    shutil.copy(os.path.join(pki, f"{ca}-cert.pem"), os.path.join(d, "ca-cert.pem"))
+    if identity is not None:
+        for part in ("cert", "key"):
+            shutil.copy(os.path.join(pki, f"{identity}-{part}.pem"),
+                        os.path.join(d, f"{role}-{part}.pem"))
+    return d

@@ -13,20 +13,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from checks import Checker, run as run_command  # noqa: E402
 from processes import ServerProcess, free_port  # noqa: E402
 from tls_certs import CLIENT_EXTENSIONS, SERVER_EXTENSIONS, have_openssl  # noqa: E402
-from tls_certs import make_ca, make_cert  # noqa: E402
+from tls_certs import creds_dir, make_ca, make_cert  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
 checker = Checker()
 check = checker.labelled
 run = functools.partial(run_command, ok=False)  # exit codes are checked, not raised
-
-
-def creds_dir(base, name, files):
-    d = os.path.join(base, name)
-    os.makedirs(d)
-    for src, dst in files.items():
-        shutil.copy(os.path.join(base, "pki", src), os.path.join(d, dst))
-    return d
 
 
 def server(args):
@@ -49,19 +41,11 @@ def main():
         make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
         make_cert(pki, "ca", "client", "client", CLIENT_EXTENSIONS)
         make_cert(pki, "otherca", "rogue", "client", CLIENT_EXTENSIONS)
-        server_dir = creds_dir(tmp, "server", {"ca-cert.pem": "ca-cert.pem",
-                                               "server-cert.pem": "server-cert.pem",
-                                               "server-key.pem": "server-key.pem"})
-        client_dir = creds_dir(tmp, "client", {"ca-cert.pem": "ca-cert.pem",
-                                               "client-cert.pem": "client-cert.pem",
-                                               "client-key.pem": "client-key.pem"})
-        anon_dir = creds_dir(tmp, "anon", {"ca-cert.pem": "ca-cert.pem"})
-        wrong_dir = creds_dir(tmp, "wrong", {"otherca-cert.pem": "ca-cert.pem",
-                                             "rogue-cert.pem": "client-cert.pem",
-                                             "rogue-key.pem": "client-key.pem"})
-        rogue_dir = creds_dir(tmp, "rogue", {"ca-cert.pem": "ca-cert.pem",
-                                             "rogue-cert.pem": "client-cert.pem",
-                                             "rogue-key.pem": "client-key.pem"})
+        server_dir = creds_dir(pki, os.path.join(tmp, "server"), "ca", "server", "server")
+        client_dir = creds_dir(pki, os.path.join(tmp, "client"), "ca", "client")
+        anon_dir = creds_dir(pki, os.path.join(tmp, "anon"), "ca")
+        wrong_dir = creds_dir(pki, os.path.join(tmp, "wrong"), "otherca", "rogue")
+        rogue_dir = creds_dir(pki, os.path.join(tmp, "rogue"), "ca", "rogue")
         img = os.path.join(tmp, "img.raw")
         run(["qemu-img", "create", "-f", "raw", img, "4M"])
         run(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 1M 64k", img])

@@ -3,7 +3,6 @@
 tls-creds} + block-export-add, then qemu-io reads over TLS and a plain client is refused.
 usage: qmp_nbd_tls.py QMP_TEST_SERVER (needs openssl)"""
 import os
-import shutil
 import sys
 import tempfile
 
@@ -11,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from checks import Checker, run  # noqa: E402
 from processes import ServerProcess, free_port  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
-from tls_certs import SERVER_EXTENSIONS, have_openssl, make_ca, make_cert  # noqa: E402
+from tls_certs import SERVER_EXTENSIONS, creds_dir, have_openssl, make_ca, make_cert  # noqa: E402
 
 SERVER = sys.argv[1]
 
@@ -22,13 +21,8 @@ def make_credentials(tmp):
     os.makedirs(pki)
     make_ca(pki, "ca")
     make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
-    server_dir = os.path.join(tmp, "server")
-    client_dir = os.path.join(tmp, "client")
-    os.makedirs(server_dir)
-    os.makedirs(client_dir)
-    for name in ("ca-cert.pem", "server-cert.pem", "server-key.pem"):
-        shutil.copy(os.path.join(pki, name), server_dir)
-    shutil.copy(os.path.join(pki, "ca-cert.pem"), client_dir)
+    server_dir = creds_dir(pki, os.path.join(tmp, "server"), "ca", "server", "server")
+    client_dir = creds_dir(pki, os.path.join(tmp, "client"), "ca")
     return server_dir, client_dir
 
 
