@@ -9,6 +9,7 @@
 #include "emu/display/FramePublisher.h"
 #include "ui/AppContext.h"
 #include "ui/console/ConsoleWidget.h"
+#include "ui/jobs/JobProgress.h"
 #include "ui/library/DemoVm.h"
 #include "ui/library/GuestFiles.h"
 #include "ui/library/VmLibrary.h"
@@ -18,6 +19,10 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <algorithm>
+#include <span>
+#include <vector>
 
 using namespace e2kvm;
 using namespace e2kvm::ui;
@@ -73,6 +78,63 @@ private slots:
         auto bitmap = node->image->bitmaps()->find(kDemoBitmapName);
         QVERIFY(bitmap.has_value() && bitmap->bitmap);
         QVERIFY(bitmap->bitmap->dirtyBytes() > 0);
+    }
+
+    // Clone with copied disks runs as a job; the clone joins the library when the copy is done,
+    // with its own disk that reads the same as the original. A shared clone gets the same disk
+    // read-only, at once.
+    void clonesTheSelectedVm() {
+        GuestFiles guest = GuestFiles::locate(QStringLiteral(E2KVM_TEST_GUEST_DIR));
+        if (guest.demoDisk.isEmpty())
+            QSKIP("the demo disk is not built (target e2kvm_guest)");
+        QTemporaryDir tmp;
+        vm::BlockNodeTable nodes;
+        vm::NbdExportService exports(nodes);
+        AppContext ctx;
+        ctx.nodes = &nodes;
+        ctx.exports = &exports;
+        VmLibrary library(tmp.filePath(QStringLiteral("vms")));
+        library.add(makeDemoVm(guest.demoDisk, tmp.filePath(QStringLiteral("data"))));
+        MainWindow window(ctx, library, guest, tmp.filePath(QStringLiteral("data")));
+        window.setProperty("noConfirm", true);
+        QCOMPARE(window.selectedVmName(), QStringLiteral("Demo"));
+
+        JobProgress* job = window.cloneSelected(QStringLiteral("Copy"), true);
+        QVERIFY(job);
+        QSignalSpy finished(job, &JobProgress::finished);
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 30000);
+        QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
+        QTRY_VERIFY(library.contains(QStringLiteral("Copy")));
+        const VmDefinition& original = library.at(library.indexOf(QStringLiteral("Demo")));
+        const VmDefinition& copy = library.at(library.indexOf(QStringLiteral("Copy")));
+        QCOMPARE(copy.disks.size(), original.disks.size());
+        QVERIFY(copy.disks[0].file != original.disks[0].file);
+        QVERIFY(!copy.disks[0].readOnly);
+        QCOMPARE(window.selectedVmName(), QStringLiteral("Copy"));
+        {
+            block::OpenOptions ro;
+            ro.readOnly = true;
+            auto a = block::openImage(original.disks[0].file.toStdString(), ro);
+            auto b = block::openImage(copy.disks[0].file.toStdString(), ro);
+            QCOMPARE(b->size(), a->size());
+            std::vector<uint8_t> x(1 << 20), y(1 << 20);
+            for (uint64_t off = 0; off < a->size(); off += x.size()) {
+                size_t n = size_t(std::min<uint64_t>(x.size(), a->size() - off));
+                a->read(off, std::span(x.data(), n));
+                b->read(off, std::span(y.data(), n));
+                QVERIFY2(std::equal(x.begin(), x.begin() + n, y.begin()),
+                         qPrintable(QStringLiteral("differs in MiB %1").arg(off >> 20)));
+            }
+        }
+
+        QVERIFY(window.selectVm(QStringLiteral("Demo")));
+        QVERIFY(window.cloneSelected(QStringLiteral("Shared"), false) == nullptr);
+        QVERIFY(library.contains(QStringLiteral("Shared")));
+        const VmDefinition& shared = library.at(library.indexOf(QStringLiteral("Shared")));
+        QCOMPARE(shared.disks[0].file,
+                 library.at(library.indexOf(QStringLiteral("Demo"))).disks[0].file);
+        QVERIFY(shared.disks[0].readOnly);
+        window.close();
     }
 };
 

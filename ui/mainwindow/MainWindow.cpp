@@ -518,14 +518,22 @@ void MainWindow::cloneVm() {
     ask.exec();
     if (ask.clickedButton() != copy && ask.clickedButton() != share)
         return;
+    cloneSelected(name, ask.clickedButton() == copy);
+}
+
+JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
+    int row = library_.indexOf(selectedVmName());
+    if (row < 0)
+        return nullptr;
+    const VmDefinition& def = library_.at(row);
     VmDefinition clone = def;
     clone.name = name;
     clone.uuid = QUuid::createUuid();
-    if (ask.clickedButton() == share) {
+    if (!copyDisks) {
         for (VmDisk& d : clone.disks)
             d.readOnly = true;
         addClone(def.name, clone, {});
-        return;
+        return nullptr;
     }
     // Copy the disks on a worker thread: a big disk takes minutes and the window stays usable;
     // the clone joins the library when every copy is complete.
@@ -544,7 +552,7 @@ void MainWindow::cloneVm() {
         d.file = target;
     }
     QString sourceName = def.name;
-    startPanelJob(
+    return startPanelJob(
         ctx_, this, tr("Clone %1 as %2").arg(sourceName, name),
         [copies, sourceName, name](JobProgress& progress) {
             uint64_t total = 0;

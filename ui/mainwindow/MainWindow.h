@@ -18,6 +18,8 @@ class QTabWidget;
 
 namespace e2kvm::ui {
 
+class JobProgress;
+
 class ConsoleWidget;
 class DetailsPage;
 class VmLibrary;
@@ -37,6 +39,9 @@ public:
     VmSession* selectedSession() const; // null if the selected VM is not running
     // Starts the selected VM; false (and a logged message) on failure.
     bool runSelected();
+    // Clones the selected VM as `name`: copying its disks (a job, returned; the clone joins
+    // the library when it succeeds) or sharing them read-only (at once; returns null).
+    JobProgress* cloneSelected(const QString& name, bool copyDisks);
 
     ConsoleWidget* console() const { return console_; }
     // The tab page with this title ("Console", "Bitmaps", ...), or null.
