@@ -47,7 +47,7 @@ class QmpClient:
         if negotiate:
             self.greeting = self.read()
             r = self.cmd("qmp_capabilities")
-            if r != {"return": {}}:
+            if {k: v for k, v in r.items() if k != "id"} != {"return": {}}:
                 raise QmpProtocolError(f"qmp_capabilities: {r!r}")
 
     def read(self):
