@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <tuple>
 
 namespace e2kvm::sys {
 
@@ -321,6 +322,8 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
         } else if (opt == "display") {
             o.display = parseDisplay(value(), o.display);
             displayGiven = true;
+        } else if (opt == "g") {
+            std::tie(o.displayWidth, o.displayHeight) = parseResolution(value());
         } else if (opt == "full-screen") {
             o.display.fullScreen = true;
         } else if (opt == "serial") {
@@ -381,6 +384,30 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
     return o;
 }
 
+std::pair<uint32_t, uint32_t> parseResolution(const std::string& text) {
+    std::vector<std::string> pieces;
+    for (size_t pos = 0;;) {
+        size_t end = text.find('x', pos);
+        pieces.push_back(
+            text.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+        if (end == std::string::npos)
+            break;
+        pos = end + 1;
+    }
+    bool wellFormed = pieces.size() == 2 || pieces.size() == 3;
+    for (const std::string& p : pieces)
+        wellFormed = wellFormed && !p.empty() && p.size() <= 5 &&
+                     p.find_first_not_of("0123456789") == std::string::npos;
+    if (!wellFormed)
+        throw OptionError("-g " + text + ": expected WIDTHxHEIGHT, e.g. 1024x768");
+    if (pieces.size() == 3 && std::stoul(pieces[2]) != 32)
+        throw OptionError("-g " + text + ": the e2k-vm display has 32 bits per pixel only");
+    auto w = uint32_t(std::stoul(pieces[0])), h = uint32_t(std::stoul(pieces[1]));
+    if (w < 1 || w > 1920 || h < 1 || h > 1080)
+        throw OptionError("-g " + text + ": the display size must be between 1x1 and 1920x1080");
+    return {w, h};
+}
+
 SystemOptions parseSystemOptions(int argc, const char* const* argv, const OptionEnvironment& env) {
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i)
@@ -404,6 +431,8 @@ std::string usageText() {
            "[,full-screen=on]\n"
            "  -display none          no window (default without $DISPLAY/$WAYLAND_DISPLAY)\n"
            "  -full-screen           start the window in full screen\n"
+           "  -g WxH                 the display's preferred size, told to the guest "
+           "(default 640x480)\n"
            "  -serial stdio|file:PATH|none\n"
            "                         where the serial port goes (default none)\n"
            "  -qmp unix:PATH,server=on,wait=off\n"

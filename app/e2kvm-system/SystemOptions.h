@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace e2kvm::sys {
@@ -53,6 +54,8 @@ struct SystemOptions {
     std::string bios;                // "" = the default ROM (unless -kernel is given)
     std::string kernel;
     DisplayOptions display;
+    // -g WxH[x32]: the display's preferred mode (the guest is told; it picks its own mode).
+    uint32_t displayWidth = 640, displayHeight = 480;
     SerialOptions serial;
     std::vector<std::string> qmp; // -qmp address specs, validated
     bool startPaused = false;     // -S
@@ -76,6 +79,10 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
 // optionally as "size=...". Rounded up to 8 KiB. Throws OptionError("invalid size") and
 // range errors.
 uint64_t parseRamSize(const std::string& text);
+
+// -g's value "WxH" or "WxHx32" (1x1 ... 1920x1080; the board has 32-bit pixels only).
+// Throws OptionError.
+std::pair<uint32_t, uint32_t> parseResolution(const std::string& text);
 
 // Splits QEMU option syntax "a=1,b=2" into key/value pairs (",," is a literal comma). A
 // leading item without '=' gets `impliedKey` (or is an error when that is empty).

@@ -98,6 +98,8 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     emu::MachineConfig config;
     config.name = o.name.empty() ? "e2k-vm" : o.name;
     config.ramBytes = o.ramBytes;
+    config.displayWidth = o.displayWidth;
+    config.displayHeight = o.displayHeight;
     config.kernelPath = o.kernel;
     config.biosPath = o.bios;
     if (config.biosPath.empty() && config.kernelPath.empty()) {

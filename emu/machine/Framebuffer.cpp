@@ -61,10 +61,11 @@ void Framebuffer::refresh() {
 }
 
 void Framebuffer::showBlank() {
-    shadow_.assign(size_t(kOffWidth) * kOffHeight, 0);
+    shadow_.assign(size_t(preferredWidth_) * size_t(preferredHeight_), 0);
     shadowValid_ = false;
-    Rect all{0, 0, kOffWidth, kOffHeight};
-    publisher_.publish(kOffWidth, kOffHeight, shadow_.data(), kOffWidth, std::span(&all, 1));
+    Rect all{0, 0, preferredWidth_, preferredHeight_};
+    publisher_.publish(preferredWidth_, preferredHeight_, shadow_.data(), size_t(preferredWidth_),
+                       std::span(&all, 1));
 }
 
 void Framebuffer::applyMode() {
@@ -110,6 +111,10 @@ uint64_t Framebuffer::readRegister(uint64_t offset) {
         return (enabled_ ? 1 : 0) | (rejected_ ? 2 : 0);
     case 0x38:
         return frames_;
+    case 0x40:
+        return uint64_t(preferredWidth_);
+    case 0x48:
+        return uint64_t(preferredHeight_);
     default:
         return 0;
     }

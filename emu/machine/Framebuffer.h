@@ -14,9 +14,13 @@ namespace e2kvm::emu {
 class Framebuffer final : public MmioDevice {
 public:
     static constexpr uint64_t kMaxWidth = 1920, kMaxHeight = 1080;
-    static constexpr int kOffWidth = 640, kOffHeight = 480; // what a disabled display shows
 
-    Framebuffer(GuestMemory& mem, FramePublisher& publisher) : mem_(mem), publisher_(publisher) {}
+    // `preferredWidth` x `preferredHeight`: the mode the guest is advised to use, and the size
+    // of the black picture a disabled display shows.
+    Framebuffer(GuestMemory& mem, FramePublisher& publisher, int preferredWidth = 640,
+                int preferredHeight = 480)
+        : mem_(mem), publisher_(publisher), preferredWidth_(preferredWidth),
+          preferredHeight_(preferredHeight) {}
 
     // Publishes what changed since the last publish (nothing if nothing changed).
     void refresh();
@@ -33,6 +37,7 @@ private:
 
     GuestMemory& mem_;
     FramePublisher& publisher_;
+    int preferredWidth_, preferredHeight_;
     // Registers as written, and the mode in effect.
     uint64_t regBase_ = 0, regWidth_ = 0, regHeight_ = 0, regStride_ = 0;
     uint64_t base_ = 0, strideWords_ = 0;

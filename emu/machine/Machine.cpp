@@ -20,6 +20,11 @@ MachineConfig validated(MachineConfig c) {
     if (c.disks.size() > Machine::kMaxDisks)
         throw std::runtime_error(std::to_string(c.disks.size()) +
                                  " disks: the e2k-vm board has 8 block device slots");
+    if (c.displayWidth < 1 || c.displayWidth > Framebuffer::kMaxWidth || c.displayHeight < 1 ||
+        c.displayHeight > Framebuffer::kMaxHeight)
+        throw std::runtime_error("display size " + std::to_string(c.displayWidth) + "x" +
+                                 std::to_string(c.displayHeight) +
+                                 ": must be between 1x1 and 1920x1080");
     for (const MachineDisk& d : c.disks)
         if (!d.image)
             throw std::runtime_error("disk '" + d.id + "' has no image");
@@ -38,7 +43,8 @@ Machine::Machine(MachineConfig config)
     : config_(validated(std::move(config))), boot_(config_), mem_(config_.ramBytes), cpu_(mem_),
       clock_(cpu_), irq_(cpu_), system_(clock_, config_.ramBytes, unsigned(config_.disks.size())),
       serial_(irq_), timer_(clock_, irq_), rtc_(clock_, config_.deterministic),
-      framebuffer_(mem_, publisher_), keyboard_(irq_), pointer_(irq_) {
+      framebuffer_(mem_, publisher_, int(config_.displayWidth), int(config_.displayHeight)),
+      keyboard_(irq_), pointer_(irq_) {
     const unsigned n = unsigned(config_.disks.size());
     for (unsigned i = 0; i < n; ++i) {
         const MachineDisk& d = config_.disks[i];

@@ -24,6 +24,10 @@ struct MachineConfig {
     std::vector<uint8_t> biosImage; // the built-in ROM's bytes (used when biosPath is empty)
     std::string kernelPath;         // static E2K ELF loaded into RAM and started directly
     std::vector<MachineDisk> disks;
+    // The display's preferred (native) mode: reported to the guest in the framebuffer's
+    // PREF_WIDTH/PREF_HEIGHT registers, and the size of the black picture shown until the guest
+    // sets a mode. Guests choose their own mode; like EDID on a PC, this is advice.
+    uint32_t displayWidth = 640, displayHeight = 480;
     // Never sleep to follow the wall clock: the same program reaches the same state after the
     // same virtual time (tests, golden frames).
     bool deterministic = false;

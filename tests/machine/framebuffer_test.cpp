@@ -82,6 +82,44 @@ TEST(MachineFramebuffer, BadModesAreRejected) {
     EXPECT_EQ(latest->width, 64);
 }
 
+// The configured preferred size is what a disabled display shows and what PREF_WIDTH and
+// PREF_HEIGHT read; the registers ignore writes; sizes the board cannot show are refused.
+TEST(MachineFramebuffer, PreferredSizeFromTheConfiguration) {
+    MachineConfig config = kernelConfig("echo");
+    config.displayWidth = 1280;
+    config.displayHeight = 800;
+    Machine m(config);
+    {
+        auto blank = m.display().latest(); // holds one of the publisher's two buffers
+        ASSERT_TRUE(blank);
+        EXPECT_EQ(blank->width, 1280);
+        EXPECT_EQ(blank->height, 800);
+    }
+    GuestMemory& mem = m.memory();
+    EXPECT_EQ(mem.load(0xF0005040, 8), 1280u);
+    EXPECT_EQ(mem.load(0xF0005048, 8), 800u);
+    mem.store(0xF0005040, 8, 7);
+    EXPECT_EQ(mem.load(0xF0005040, 8), 1280u);
+    // Turning a mode off shows the preferred size again.
+    mem.store(0xF0005000, 8, 0x200000);
+    mem.store(0xF0005008, 8, 64);
+    mem.store(0xF0005010, 8, 48);
+    mem.store(0xF0005018, 8, 256);
+    mem.store(0xF0005020, 8, 1);
+    EXPECT_EQ(m.display().latest()->width, 64);
+    mem.store(0xF0005020, 8, 0);
+    EXPECT_EQ(m.display().latest()->width, 1280);
+    EXPECT_EQ(m.display().latest()->height, 800);
+
+    for (auto [w, h] :
+         {std::pair<uint32_t, uint32_t>{0, 480}, {640, 0}, {1921, 480}, {640, 1081}}) {
+        MachineConfig bad = kernelConfig("echo");
+        bad.displayWidth = w;
+        bad.displayHeight = h;
+        EXPECT_THROW(Machine{bad}, std::runtime_error) << w << "x" << h;
+    }
+}
+
 TEST(MachineFramebuffer, IdleGuestWithoutTimerStillGetsItsFrame) {
     RecordingRunner r(kernelConfig("fbidle"));
     r.runner->start();

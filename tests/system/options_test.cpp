@@ -152,6 +152,27 @@ TEST(SystemOptions, Display) {
     EXPECT_EQ(error({"-display"}), "-display: requires an argument");
 }
 
+TEST(SystemOptions, PreferredDisplaySize) {
+    SystemOptions d = parse({});
+    EXPECT_EQ(d.displayWidth, 640u);
+    EXPECT_EQ(d.displayHeight, 480u);
+    SystemOptions o = parse({"-g", "1280x800"});
+    EXPECT_EQ(o.displayWidth, 1280u);
+    EXPECT_EQ(o.displayHeight, 800u);
+    EXPECT_EQ(parse({"-g", "1920x1080x32"}).displayWidth, 1920u);
+    EXPECT_EQ(error({"-g", "1280x800x16"}),
+              "-g 1280x800x16: the e2k-vm display has 32 bits per pixel only");
+    EXPECT_EQ(error({"-g", "2000x800"}),
+              "-g 2000x800: the display size must be between 1x1 and 1920x1080");
+    EXPECT_EQ(error({"-g", "0x10"}), "-g 0x10: the display size must be between 1x1 and 1920x1080");
+    for (const char* bad :
+         {"1280", "1280x", "x800", "12a0x800", "1280x800x32x1", "", "99999999999x1", "-1x5"})
+        EXPECT_EQ(error({"-g", bad}),
+                  std::string("-g ") + bad + ": expected WIDTHxHEIGHT, e.g. 1024x768")
+            << bad;
+    EXPECT_EQ(error({"-g"}), "-g: requires an argument");
+}
+
 TEST(SystemOptions, Serial) {
     SystemOptions o = parse({"-serial", "stdio"});
     EXPECT_EQ(o.serial.kind, SerialKind::Stdio);
@@ -220,7 +241,7 @@ TEST(SystemOptions, SplitQemuOpts) {
 TEST(SystemOptions, UsageMentionsEveryOption) {
     std::string u = usageText();
     for (const char* opt : {"-m ", "-drive ", "-bios ", "-kernel ", "-display sdl", "-display none",
-                            "-serial ", "-qmp ", "-S ", "-name ", "-nographic", "--help",
+                            "-serial ", "-qmp ", "-S ", "-name ", "-nographic", "-g ", "--help",
                             "--version", "Ctrl+Alt+F", "Ctrl+Alt+G"})
         EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }

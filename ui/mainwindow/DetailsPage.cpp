@@ -57,11 +57,16 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
     width_->setRange(1, 1920);
     height_ = new QSpinBox;
     height_->setRange(1, 1080);
+    const QString sizeHint = tr("Told to the guest, like a monitor's native resolution, and shown "
+                                "until the guest sets its own mode (the demo guest always draws "
+                                "1024×768). Takes effect at the next start.");
+    width_->setToolTip(sizeHint);
+    height_->setToolTip(sizeHint);
     auto* sizeRow = new QHBoxLayout;
     sizeRow->addWidget(width_);
     sizeRow->addWidget(height_);
     sizeRow->addStretch();
-    form->addRow(tr("Display size:"), sizeRow);
+    form->addRow(tr("Preferred display size:"), sizeRow);
 
     apply_ = new QPushButton(tr("Apply"));
     revert_ = new QPushButton(tr("Revert"));

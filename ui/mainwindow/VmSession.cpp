@@ -42,6 +42,8 @@ VmSession::VmSession(const VmDefinition& def, vm::BlockNodeTable& nodes, const Q
     emu::MachineConfig config;
     config.name = def.name.toStdString();
     config.ramBytes = uint64_t(def.memoryMiB) << 20;
+    config.displayWidth = uint32_t(def.display.width());
+    config.displayHeight = uint32_t(def.display.height());
     switch (def.boot) {
     case BootKind::Demo:
         if (romPath.isEmpty())

@@ -101,6 +101,11 @@ NewVmWizard::NewVmWizard(VmLibrary& library, QString dataDir, QString demoDisk, 
     height_ = new QSpinBox;
     height_->setRange(1, 1080);
     height_->setValue(768);
+    const QString sizeHint = tr("Told to the guest, like a monitor's native resolution, and shown "
+                                "until the guest sets its own mode (the demo guest always draws "
+                                "1024×768).");
+    width_->setToolTip(sizeHint);
+    height_->setToolTip(sizeHint);
     auto* sizeRow = new QHBoxLayout;
     sizeRow->addWidget(width_);
     sizeRow->addWidget(new QLabel(QStringLiteral("×")));
@@ -110,7 +115,7 @@ NewVmWizard::NewVmWizard(VmLibrary& library, QString dataDir, QString demoDisk, 
     nameForm->addRow(tr("Name:"), name_);
     nameForm->addRow(QString(), nameHint_);
     nameForm->addRow(tr("Memory:"), memory_);
-    nameForm->addRow(tr("Display size:"), sizeRow);
+    nameForm->addRow(tr("Preferred display size:"), sizeRow);
     addPage(namePage);
 
     // Page 2: disks.
