@@ -474,6 +474,46 @@ void Cpu::checkCall(unsigned wbs) const {
         throw GuestException(ExcNum::DataPage, "procedure/chain stack outside memory");
 }
 
+[[gnu::always_inline]] inline Cpu::Transfer Cpu::ctprTransfer(const DecodedBundle& b, uint64_t ctpr,
+                                                              bool call) const {
+    const uint8_t tag = ctprTag(ctpr);
+    if (call) {
+        if (tag != kCtprLocal && tag != kCtprSystem)
+            throwCallWithoutLabel(b.ctop);
+        checkCall(b.wbs);
+        return tag == kCtprLocal ? Transfer::Call : Transfer::SysCall;
+    }
+    if (tag == kCtprLocal) [[likely]]
+        return Transfer::Jump;
+    if (!ctprIsReturn(ctpr))
+        throwBadCtTarget(b.ctop);
+    if (s_.pcspInd < 32)
+        throwEmptyChainReturn();
+    return Transfer::Return;
+}
+
+[[gnu::always_inline]] inline void Cpu::finishTransfer(const DecodedBundle& b, Transfer t,
+                                                       uint64_t target) {
+    switch (t) {
+    case Transfer::None:
+        s_.ip = b.ip + b.size;
+        break;
+    case Transfer::Jump:
+        s_.ip = target;
+        break;
+    case Transfer::Call:
+        callProcedure(target, b.wbs, b.ip + b.size, false);
+        break;
+    case Transfer::SysCall:
+        systemCall(b, target);
+        break;
+    case Transfer::Return:
+    case Transfer::Done:
+        returnProcedure(t == Transfer::Done);
+        break;
+    }
+}
+
 void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool trap) {
     checkCall(wbs);
     const unsigned n = 2 * wbs;
@@ -1062,7 +1102,7 @@ void Cpu::execute(const DecodedBundle& b) {
         break;
     }
 
-    enum class Xfer { None, Jump, Call, SysCall, Return, Done } xfer = Xfer::None;
+    Transfer xfer = Transfer::None;
     uint64_t target = 0;
     bool cond = false;
     // Decides the control transfer and validates it before anything is committed.
@@ -1086,7 +1126,7 @@ void Cpu::execute(const DecodedBundle& b) {
         }
         if (cond) {
             if (b.cs0 == Cs0Kind::Ibranch) {
-                xfer = Xfer::Jump;
+                xfer = Transfer::Jump;
                 target = b.cs0Value;
             } else if (b.cs0 == Cs0Kind::Done) {
                 if (!(s_.psr & 1))
@@ -1094,28 +1134,11 @@ void Cpu::execute(const DecodedBundle& b) {
                 if (s_.pcspInd < 32)
                     throw GuestException(ExcNum::ChainStackBounds,
                                          "done with an empty chain stack");
-                xfer = Xfer::Done;
+                xfer = Transfer::Done;
             } else if (b.ctop) {
                 uint64_t c = pd.ctpr[b.ctop];
-                uint8_t tag = ctprTag(c);
                 target = c & kAddrMask;
-                if (b.call) {
-                    if (tag == kCtprLocal)
-                        xfer = Xfer::Call;
-                    else if (tag == kCtprSystem)
-                        xfer = Xfer::SysCall;
-                    else
-                        throwCallWithoutLabel(b.ctop);
-                    checkCall(b.wbs);
-                } else if (tag == kCtprLocal) {
-                    xfer = Xfer::Jump;
-                } else if (ctprIsReturn(c)) {
-                    if (s_.pcspInd < 32)
-                        throwEmptyChainReturn();
-                    xfer = Xfer::Return;
-                } else {
-                    throwBadCtTarget(b.ctop);
-                }
+                xfer = ctprTransfer(b, c, b.call);
             }
         }
     };
@@ -1291,26 +1314,8 @@ void Cpu::execute(const DecodedBundle& b) {
 
     ++s_.bundles;
     s_.ops += b.nOps;
-    const uint64_t next = b.ip + b.size;
     const bool waitTrap = b.waitTrap;
-    switch (xfer) {
-    case Xfer::None:
-        s_.ip = next;
-        break;
-    case Xfer::Jump:
-        s_.ip = target;
-        break;
-    case Xfer::Call:
-        callProcedure(target, b.wbs, next, false);
-        break;
-    case Xfer::SysCall:
-        systemCall(b, target);
-        break;
-    case Xfer::Return:
-    case Xfer::Done:
-        returnProcedure(xfer == Xfer::Done);
-        break;
-    }
+    finishTransfer(b, xfer, target);
     if (waitTrap && pendingStop_.reason == StopReason::None) {
         pendingStop_.reason = StopReason::Wait;
         pendingStop_.ip = b.ip;
@@ -1504,37 +1509,20 @@ template <bool Rare> [[gnu::always_inline]] inline void Cpu::executeFast(const D
         runEarly(b, preds0, res);
 
     // Control transfer: decided (and validated) before anything is written.
-    enum class Xfer : uint8_t { None, Jump, Return, Call, SysCall } xfer = Xfer::None;
+    Transfer xfer = Transfer::None;
     uint64_t target = 0;
     if (f.ctMode) {
         const bool cond =
             f.ctMode == 1 || (((preds0 >> physPred(f.ctPred)) & 1) != (f.ctMode == 3));
         if (cond) {
             if (b.cs0 == Cs0Kind::Ibranch) {
-                xfer = Xfer::Jump;
+                xfer = Transfer::Jump;
                 target = b.cs0Value;
             } else {
                 const uint64_t c =
                     f.cs0WritesCtpr && b.cs0Ctpr == b.ctop ? newCtpr : s_.ctpr[b.ctop];
-                if (Rare && b.call) {
-                    target = c & kAddrMask;
-                    if (ctprTag(c) == kCtprLocal)
-                        xfer = Xfer::Call;
-                    else if (ctprTag(c) == kCtprSystem)
-                        xfer = Xfer::SysCall;
-                    else
-                        throwCallWithoutLabel(b.ctop);
-                    checkCall(b.wbs);
-                } else if (ctprTag(c) == kCtprLocal) [[likely]] {
-                    xfer = Xfer::Jump;
-                    target = c & kAddrMask;
-                } else if (ctprIsReturn(c)) {
-                    if (s_.pcspInd < 32)
-                        throwEmptyChainReturn();
-                    xfer = Xfer::Return;
-                } else {
-                    throwBadCtTarget(b.ctop);
-                }
+                target = c & kAddrMask;
+                xfer = ctprTransfer(b, c, Rare && b.call);
             }
         }
     }
@@ -1561,23 +1549,7 @@ template <bool Rare> [[gnu::always_inline]] inline void Cpu::executeFast(const D
     }
     ++s_.bundles;
     s_.ops += b.nOps;
-    switch (xfer) {
-    case Xfer::None:
-        s_.ip = b.ip + b.size;
-        break;
-    case Xfer::Jump:
-        s_.ip = target;
-        break;
-    case Xfer::Return:
-        returnProcedure(false);
-        break;
-    case Xfer::Call:
-        callProcedure(target, b.wbs, b.ip + b.size, false);
-        break;
-    case Xfer::SysCall:
-        systemCall(b, target);
-        break;
-    }
+    finishTransfer(b, xfer, target);
     if (mem_.takeCodeDirty()) [[unlikely]]
         flushDecodeCache();
 }

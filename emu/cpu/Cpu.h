@@ -191,6 +191,13 @@ private:
     void systemCall(const DecodedBundle& b, uint64_t target);
     uint64_t topChainRecord(unsigned word);
     void checkCall(unsigned wbs) const;
+    // How a bundle leaves; decided (and validated) before anything is written.
+    enum class Transfer : uint8_t { None, Jump, Return, Call, SysCall, Done };
+    // The transfer of a taken `ct` (or `call`, when `call`) through CTPR value `ctpr`; throws the
+    // guest's exception for a target the CTPR cannot be used for.
+    inline Transfer ctprTransfer(const DecodedBundle& b, uint64_t ctpr, bool call) const;
+    // Moves to where a committed bundle leads.
+    inline void finishTransfer(const DecodedBundle& b, Transfer t, uint64_t target);
     uint64_t packLsr() const;
     void unpackLsr(uint64_t v);
     uint64_t packBr() const;
