@@ -95,34 +95,28 @@ std::string prettyJson(const Json& value) {
 
 std::string humanDump(const Json& value, int level) {
     std::string out;
+    // One "label:" line, then the value: on the same line if scalar, indented below if not.
+    auto entry = [&](const std::string& label, const Json& v) {
+        indent(out, level);
+        out += label + ":";
+        if (isComposite(v)) {
+            out += '\n';
+            out += humanDump(v, level + 1);
+        } else {
+            out += ' ';
+            dumpScalar(v, out);
+        }
+    };
     if (value.isArray()) {
         int i = 0;
-        for (const Json& v : value.asArray()) {
-            indent(out, level);
-            out += "[" + std::to_string(i++) + "]:";
-            if (isComposite(v)) {
-                out += '\n';
-                out += humanDump(v, level + 1);
-            } else {
-                out += ' ';
-                dumpScalar(v, out);
-            }
-        }
+        for (const Json& v : value.asArray())
+            entry("[" + std::to_string(i++) + "]", v);
     } else if (value.isObject()) {
         const Json::Object& members = value.asObject();
         for (size_t i : memberOrder(members)) {
-            const auto& [key, v] = members[i];
-            indent(out, level);
-            std::string shown = key;
+            std::string shown = members[i].first;
             std::replace(shown.begin(), shown.end(), '-', ' ');
-            out += shown + ":";
-            if (isComposite(v)) {
-                out += '\n';
-                out += humanDump(v, level + 1);
-            } else {
-                out += ' ';
-                dumpScalar(v, out);
-            }
+            entry(shown, members[i].second);
         }
     } else {
         dumpScalar(value, out);

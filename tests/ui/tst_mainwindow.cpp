@@ -27,24 +27,40 @@
 using namespace e2kvm;
 using namespace e2kvm::ui;
 
+namespace {
+
+// What a MainWindow needs around it: the node table, NBD service and a library holding the
+// Demo VM, all in a temporary directory.
+struct DemoSetup {
+    GuestFiles guest = GuestFiles::locate(QStringLiteral(E2KVM_TEST_GUEST_DIR));
+    QTemporaryDir tmp;
+    vm::BlockNodeTable nodes;
+    vm::NbdExportService exports{nodes};
+    AppContext ctx;
+    VmLibrary library{tmp.filePath(QStringLiteral("vms"))};
+
+    DemoSetup() {
+        ctx.nodes = &nodes;
+        ctx.exports = &exports;
+        if (!guest.demoDisk.isEmpty())
+            library.add(makeDemoVm(guest.demoDisk, dataDir()));
+    }
+    QString dataDir() const { return tmp.filePath(QStringLiteral("data")); }
+};
+
+} // namespace
+
 class TestMainWindow : public QObject {
     Q_OBJECT
 private slots:
     void runsTheDemoVm() {
-        GuestFiles guest = GuestFiles::locate(QStringLiteral(E2KVM_TEST_GUEST_DIR));
-        if (guest.rom.isEmpty() || guest.demoDisk.isEmpty())
+        DemoSetup s;
+        if (s.guest.rom.isEmpty() || s.guest.demoDisk.isEmpty())
             QSKIP("the guest ROM and demo disk are not built (target e2kvm_guest)");
-        QTemporaryDir tmp;
-        vm::BlockNodeTable nodes;
-        vm::NbdExportService exports(nodes);
-        AppContext ctx;
-        ctx.nodes = &nodes;
-        ctx.exports = &exports;
-        VmLibrary library(tmp.filePath(QStringLiteral("vms")));
-        library.add(makeDemoVm(guest.demoDisk, tmp.filePath(QStringLiteral("data"))));
+        VmLibrary& library = s.library;
         std::string disk;
         {
-            MainWindow window(ctx, library, guest, tmp.filePath(QStringLiteral("data")));
+            MainWindow window(s.ctx, library, s.guest, s.dataDir());
             window.setProperty("noConfirm", true);
             QCOMPARE(window.selectedVmName(), QStringLiteral("Demo"));
             QVERIFY(window.selectedSession() == nullptr); // selected, not running
@@ -73,7 +89,7 @@ private slots:
             window.close();
         }
         // The node table still holds the image; its bitmap already saw the writes.
-        auto node = nodes.findByFile(disk);
+        auto node = s.nodes.findByFile(disk);
         QVERIFY(node);
         auto bitmap = node->image->bitmaps()->find(kDemoBitmapName);
         QVERIFY(bitmap.has_value() && bitmap->bitmap);
@@ -84,18 +100,11 @@ private slots:
     // with its own disk that reads the same as the original. A shared clone gets the same disk
     // read-only, at once.
     void clonesTheSelectedVm() {
-        GuestFiles guest = GuestFiles::locate(QStringLiteral(E2KVM_TEST_GUEST_DIR));
-        if (guest.demoDisk.isEmpty())
+        DemoSetup s;
+        if (s.guest.demoDisk.isEmpty())
             QSKIP("the demo disk is not built (target e2kvm_guest)");
-        QTemporaryDir tmp;
-        vm::BlockNodeTable nodes;
-        vm::NbdExportService exports(nodes);
-        AppContext ctx;
-        ctx.nodes = &nodes;
-        ctx.exports = &exports;
-        VmLibrary library(tmp.filePath(QStringLiteral("vms")));
-        library.add(makeDemoVm(guest.demoDisk, tmp.filePath(QStringLiteral("data"))));
-        MainWindow window(ctx, library, guest, tmp.filePath(QStringLiteral("data")));
+        VmLibrary& library = s.library;
+        MainWindow window(s.ctx, library, s.guest, s.dataDir());
         window.setProperty("noConfirm", true);
         QCOMPARE(window.selectedVmName(), QStringLiteral("Demo"));
 
