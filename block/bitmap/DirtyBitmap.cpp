@@ -10,6 +10,8 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <vector>
 
 namespace e2kvm::block {
@@ -39,6 +41,21 @@ struct WordArray {
     uint64_t* data() { return words.get(); }
     const uint64_t* data() const { return words.get(); }
 };
+
+// Maps the whole pages of [p, p + len) before they are all written: one system call instead of
+// a page fault per page (loading a large bitmap otherwise spends most of its time in faults).
+// Only an optimisation: without MADV_POPULATE_WRITE (Linux < 5.14) the writes fault as usual.
+void prefaultForWrite(void* p, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+    static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+    uintptr_t end = (reinterpret_cast<uintptr_t>(p) + len) & ~(page - 1);
+    if (end > begin + page)
+        madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)len;
+#endif
+}
 
 std::string rangeText(uint64_t offset, uint64_t length, uint64_t size) {
     return "offset " + std::to_string(offset) + ", length " + std::to_string(length) + ", size " +
@@ -479,9 +496,12 @@ void DirtyBitmap::deserialize(uint64_t byteOffset, std::span<const uint8_t> in) 
     uint64_t w0 = byteOffset / 8;
     uint64_t w1 = (byteOffset + in.size() - 1) / 8;
     uint64_t* b = s.bits();
+    prefaultForWrite(b + w0, size_t(w1 - w0 + 1) * 8);
+    // A clean bitmap (the common case: loading one) needs no count of what is overwritten.
     uint64_t before = 0;
-    for (uint64_t w = w0; w <= w1; ++w)
-        before += static_cast<uint64_t>(std::popcount(b[w]));
+    if (s.count != 0)
+        for (uint64_t w = w0; w <= w1; ++w)
+            before += static_cast<uint64_t>(std::popcount(b[w]));
     if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(reinterpret_cast<uint8_t*>(b) + byteOffset, in.data(), in.size());
     } else {
