@@ -71,6 +71,10 @@ public:
     virtual BlockDriver* backing() const { return nullptr; }
     // The file LayerExtent::hostOffset points into (a qcow2 external data file, or this image).
     virtual std::string dataFilename() const { return filename(); }
+    // A descriptor from which the data at LayerExtent::hostOffset can be read directly (the NBD
+    // server sends it with sendfile), or -1. Offered only while no write can move data to
+    // another host offset: raw always, qcow2 when opened read-only.
+    virtual int directReadFd() const { return -1; }
     // Cluster size for formats that have one, else 0.
     virtual uint32_t clusterSize() const { return 0; }
     // Format details for `info` (qcow2 header fields, backing names, bitmaps...).

@@ -15,6 +15,7 @@ public:
     std::string formatName() const override { return "raw"; }
     uint64_t size() const override;
     uint64_t allocatedBytes() const override { return file_.allocatedBytes(); }
+    int directReadFd() const override { return file_.fd(); }
     HostFile& file() { return file_; }
 
 protected:

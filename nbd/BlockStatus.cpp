@@ -1,7 +1,6 @@
 #include "nbd/BlockStatus.h"
 
 #include "block/ChainStatus.h"
-#include "block/RawImage.h"
 #include "nbd/Protocol.h"
 
 #include <algorithm>
@@ -87,24 +86,32 @@ std::vector<ReadSegment> readSegments(block::BlockDriver& image, uint64_t offset
     std::vector<ReadSegment> out;
     uint64_t end = offset + length;
     uint64_t pos = offset;
-    auto* raw = dynamic_cast<block::RawImage*>(&image);
     while (pos < end) {
         block::ChainExtent e = block::chainStatus(image, pos, end - pos);
         uint64_t len = std::min(e.length, end - pos);
         if (len == 0)
             len = end - pos;
         bool zero = e.zero && !e.data;
-        if (!out.empty() && out.back().zero == zero) {
-            out.back().length += len;
+        int fd = -1;
+        uint64_t host = 0;
+        if (!zero && e.hostOffset && e.layer) {
+            fd = e.layer->directReadFd();
+            host = *e.hostOffset;
+        }
+        ReadSegment* last = out.empty() ? nullptr : &out.back();
+        // Data segments merge only where the host bytes continue too.
+        bool extends =
+            last && last->zero == zero &&
+            (zero || (last->hostFd == fd && (fd < 0 || last->hostOffset + last->length == host)));
+        if (extends) {
+            last->length += len;
         } else {
             ReadSegment s;
             s.offset = pos;
             s.length = len;
             s.zero = zero;
-            if (raw && !zero) {
-                s.hostFd = raw->file().fd();
-                s.hostOffset = pos;
-            }
+            s.hostFd = fd;
+            s.hostOffset = host;
             out.push_back(s);
         }
         pos += len;

@@ -23,8 +23,8 @@ struct ReadSegment {
     uint64_t offset = 0;
     uint64_t length = 0;
     bool zero = false;
-    // The whole segment lives contiguously in this host file descriptor at hostOffset
-    // (raw images), so it may be sent without copying; -1 if not.
+    // The whole segment lives contiguously in this host file descriptor at hostOffset (see
+    // BlockDriver::directReadFd), so it may be sent without copying; -1 if not.
     int hostFd = -1;
     uint64_t hostOffset = 0;
 };

@@ -158,6 +158,16 @@ std::string Qcow2Driver::dataFilename() const {
     return external_ ? dataFilePath_ : filename();
 }
 
+int Qcow2Driver::directReadFd() const {
+    // Read-write, a discard could free a data cluster and a write reuse it for another guest
+    // offset between a reader's mapping and its read.
+    if (!readOnly())
+        return -1;
+    if (external_)
+        return dataFile_ ? dataFile_->fd() : -1;
+    return file_.fd();
+}
+
 void Qcow2Driver::syncAll() {
     if (dataFile_)
         dataFile_->sync();

@@ -37,6 +37,7 @@ public:
     void describe(ImageDescription& out) const override;
     bool supportsCompression() const override { return !external_; }
     std::string dataFilename() const override;
+    int directReadFd() const override;
     BitmapCatalog* bitmaps() override;
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
