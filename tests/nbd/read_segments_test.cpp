@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
+#include <string>
 #include <unistd.h>
 #include <vector>
 
@@ -26,18 +28,25 @@ protected:
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
-    // A qcow2 whose cluster 1 was written before cluster 0, so their host clusters are in the
-    // opposite order; cluster 2 is never written.
-    std::string makeReversedQcow2() {
-        std::string path = (dir_ / "t.qcow2").string();
+    // Creates t.FORMAT of `size` bytes in the test directory and opens it read-write.
+    std::unique_ptr<block::BlockDriver> createWritable(const std::string& format, uint64_t size,
+                                                       std::string& path) {
+        path = (dir_ / ("t." + format)).string();
         block::CreateOptions o;
-        o.format = "qcow2";
-        o.size = 4 * kCluster;
+        o.format = format;
+        o.size = size;
         o.sizeGiven = true;
         block::createImage(path, o);
         block::OpenOptions rw;
         rw.readOnly = false;
-        auto img = block::openImage(path, rw);
+        return block::openImage(path, rw);
+    }
+
+    // A qcow2 whose cluster 1 was written before cluster 0, so their host clusters are in the
+    // opposite order; cluster 2 is never written.
+    std::string makeReversedQcow2() {
+        std::string path;
+        auto img = createWritable("qcow2", 4 * kCluster, path);
         std::vector<uint8_t> b(kCluster, 0xBB), a(kCluster, 0xAA);
         img->write(kCluster, b);
         img->write(0, a);
@@ -93,14 +102,8 @@ TEST_F(ReadSegmentsTest, WritableQcow2IsReadThroughTheDriver) {
 }
 
 TEST_F(ReadSegmentsTest, RawDataRunsAreOneHostChunk) {
-    std::string path = (dir_ / "t.raw").string();
-    block::CreateOptions o;
-    o.size = 8 * kCluster;
-    o.sizeGiven = true;
-    block::createImage(path, o);
-    block::OpenOptions rw;
-    rw.readOnly = false;
-    auto img = block::openImage(path, rw);
+    std::string path;
+    auto img = createWritable("raw", 8 * kCluster, path);
     std::vector<uint8_t> data(2 * kCluster, 0x5A);
     img->write(kCluster, data);
     img->flush();
