@@ -165,6 +165,25 @@ TEST(DirtyBitmap, LastPartialGranule) {
     EXPECT_EQ(out, 0x0f);
 }
 
+// Deserializing over bits that are already set keeps the dirty count exact: what is
+// overwritten is subtracted (words found through the summary), what is written is added.
+TEST(DirtyBitmap, DeserializeOverSetBitsKeepsTheCount) {
+    DirtyBitmap b(64 * MiB, 64 * KiB); // 1024 granules = 16 words
+    b.set(0, 64 * MiB);
+    ASSERT_EQ(b.dirtyGranules(), 1024u);
+    std::vector<uint8_t> zeros(24, 0); // granules 64..255 (words 1..3) cleared
+    b.deserialize(8, zeros);
+    EXPECT_EQ(b.dirtyGranules(), 1024u - 192u);
+    std::vector<uint8_t> pattern(16, 0x81); // 2 of every 8 granules in words 10..11
+    b.reset(0, 64 * MiB);
+    b.set(5 * 64 * KiB, 64 * KiB); // one granule in word 0 survives
+    b.deserialize(80, pattern);
+    EXPECT_EQ(b.dirtyGranules(), 1u + 32u);
+    b.deserialize(80, pattern); // same again: nothing changes
+    EXPECT_EQ(b.dirtyGranules(), 33u);
+    EXPECT_EQ(b.dirtyBytes(), 33 * 64 * KiB);
+}
+
 TEST(DirtyBitmap, ExtremeGranularitiesAndSizes) {
     // 2 GiB granules on the largest disk: 2^32 granules, touched only at the ends.
     DirtyBitmap huge(uint64_t{1} << 63, 2 * GiB);
