@@ -150,7 +150,7 @@ MachineStop Machine::run(uint64_t maxBundles) {
     return out;
 }
 
-void Machine::idleUntil(uint64_t t) {
+void Machine::passTimeTo(uint64_t t) {
     clock_.advanceTo(t);
     timer_.update();
     checkFrame();

@@ -59,8 +59,9 @@ public:
     MachineStop run(uint64_t maxBundles);
     // While idle: the next virtual time something happens on its own (timer), if any.
     std::optional<uint64_t> nextDeadline() const { return timer_.deadline(); }
-    // While idle: let virtual time pass up to `t` (timer expiries, frames).
-    void idleUntil(uint64_t t);
+    // Lets virtual time pass up to `t` without running bundles (timer expiries, frames): the
+    // CPU idles in `wait`, or a busy guest is moved on to the wall clock.
+    void passTimeTo(uint64_t t);
     // Before idling with no deadline: publish what the guest drew (no frame boundary would).
     void settle() { framebuffer_.refresh(); }
     // Idle ends when an enabled interrupt line is pending (even if PSR masks it).

@@ -32,8 +32,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kBatchBundles = 50'000;
-// Behind the wall clock by more than this: stop trying to catch up (re-anchor).
-constexpr uint64_t kMaxLagNs = 100'000'000;
 // Input events (keys, pointer, serial chunks) queued beyond this many are dropped.
 constexpr size_t kMaxQueuedInput = 4096;
 
@@ -176,15 +174,15 @@ struct MachineRunner::Impl : InputSink {
             machine.settle();
             sleep(std::nullopt); // nothing happens until the host sends something
             if (!config.deterministic)
-                anchor(); // idle time is not "virtual time owed" to the guest
+                machine.passTimeTo(virtualForWallNow()); // the guest's time went on meanwhile
             return;
         }
         if (config.deterministic) {
-            machine.idleUntil(*deadline);
+            machine.passTimeTo(*deadline);
             return;
         }
         sleep(wallFor(*deadline));
-        machine.idleUntil(std::min(*deadline, virtualForWallNow()));
+        machine.passTimeTo(std::min(*deadline, virtualForWallNow()));
     }
 
     void runBatch() {
@@ -219,12 +217,14 @@ struct MachineRunner::Impl : InputSink {
         }
         if (config.deterministic || state != RunState::Running)
             return;
-        // Never run ahead of the wall clock.
+        // Virtual time follows the wall clock: a batch that ran ahead of it waits, and a busy
+        // guest, whose bundles take longer than a nanosecond each, is moved on to the wall
+        // clock, so that its timer, clock and frames keep real time.
         uint64_t v = machine.virtualTimeNs(), w = virtualForWallNow();
         if (v > w)
             sleep(wallFor(v));
-        else if (w - v > kMaxLagNs)
-            anchor();
+        else if (w > v)
+            machine.passTimeTo(w);
     }
 
     void loop() {

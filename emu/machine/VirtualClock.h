@@ -1,6 +1,7 @@
 #pragma once
 // VirtualClock: the board's virtual time in nanoseconds since reset: one nanosecond per
-// executed bundle plus the time skipped while the CPU idled in `wait` (docs/machine.md, Timer).
+// executed bundle plus the time skipped while the CPU idled in `wait` or while a busy guest was
+// moved on to the wall clock (docs/machine.md, Timer).
 #include "emu/cpu/Cpu.h"
 
 #include <cstdint>

@@ -36,7 +36,7 @@ public:
                 if (!deadline)
                     throw std::runtime_error("guest idles with no timer armed; serial:\n" +
                                              serial_);
-                machine_.idleUntil(std::min(*deadline, t));
+                machine_.passTimeTo(std::min(*deadline, t));
                 break;
             }
             case MachineStop::PowerOff:

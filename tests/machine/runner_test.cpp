@@ -147,6 +147,30 @@ TEST(MachineRunner, NeverRunsAheadOfTheWallClock) {
     EXPECT_LE(v, uint64_t(wall));
 }
 
+TEST(MachineRunner, ABusyGuestKeepsWallClockTime) {
+    // "spin" never idles: on bundles alone its clock would gain one nanosecond per bundle, a
+    // few percent of real time at interpreter speed. Following the wall clock, the time it is
+    // moved on by soon exceeds the time its bundles account for.
+    MachineConfig c = kernelConfig("spin");
+    c.deterministic = false;
+    RecordingRunner r(c);
+    r.runner->start();
+    constexpr uint64_t kMs = 1'000'000;
+    EXPECT_TRUE(eventually([&] {
+        uint64_t bundles = r.runner->bundlesExecuted();
+        uint64_t v = r.runner->virtualTimeNs();
+        return v >= 200 * kMs && v > bundles + 100 * kMs;
+    }));
+}
+
+TEST(MachineRunner, DeterministicTimeIsTheBundleCount) {
+    RecordingRunner r(kernelConfig("spin"));
+    r.runner->start();
+    ASSERT_TRUE(eventually([&] { return counter(*r.runner) > 1000; }));
+    r.runner->pause();
+    EXPECT_EQ(r.runner->virtualTimeNs(), r.runner->bundlesExecuted());
+}
+
 TEST(MachineRunner, ConfigErrorsNameTheProblem) {
     MachineConfig c = kernelConfig("spin");
     c.ramBytes = 1 << 20;
