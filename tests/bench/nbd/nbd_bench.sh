@@ -6,6 +6,8 @@
 #     dirty ranges (64 KiB granularity), exported with -B b, ours vs qemu-nbd
 #  4. the same walk and nbdcopy against servers left running: walk time and the server's own
 #     CPU time, without process start-up and client work (needs nbd_status_bench built)
+#  5. what the clients allow: the CPU time nbdcopy and nbdinfo spend themselves, which no server
+#     can remove, and so the best ratio to qemu-nbd that any server could reach in 1 and 3
 # Usage: nbd_bench.sh E2KVM_NBD [RUNS] [SIZE_MIB]   (not run by ctest; e2kvm-img and e2kvm-io
 #        are taken from the same build tree as E2KVM_NBD)
 set -euo pipefail
@@ -150,3 +152,46 @@ oc=$(copy_cpu ours-raw $OURS_RAW)
 qc=$(copy_cpu qemu-raw $QEMU_RAW)
 echo "server CPU per nbdcopy of ${SIZE_MIB} MiB raw (one connection, $RUNS copies):"
 printf '  e2kvm %.0f ms   qemu %.0f ms   ratio %.2fx\n' "$oc" "$qc" "$(echo "$qc / $oc" | bc -l)"
+
+# 5. Limits set by the clients. A one-connection nbdcopy is a single thread: its run cannot be
+# shorter than its own CPU time, however little the server costs. Likewise nbdinfo --map cannot
+# finish before nbdinfo has started, a socket-activated server has started (the cheapest one we
+# know: nbdkit's null plugin) and nbdinfo has processed the extents. Dividing qemu-nbd's times
+# by these floors gives the best ratio any server could reach on this machine.
+own_cpu() { # command... -> CPU ms of the command itself (it starts no server)
+    python3 -c '
+import resource, subprocess, sys
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+before = cpu()  # not zero when python3 is started through a wrapper
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print((cpu() - before) * 1000)' "$@"
+}
+copycpu=()
+copycpuq=()
+mapcpu=()
+sizecpu=()
+nullstart=()
+for ((i = 0; i < RUNS; i++)); do
+    copycpu+=("$(own_cpu nbdcopy "nbd+unix:///?socket=$TMP/ours-raw.sock" null:)")
+    copycpuq+=("$(own_cpu nbdcopy "nbd+unix:///?socket=$TMP/qemu-raw.sock" null:)")
+    mapcpu+=("$(own_cpu nbdinfo --map=qemu:dirty-bitmap:b --totals "nbd+unix:///?socket=$TMP/ours-bm.sock")")
+    sizecpu+=("$(own_cpu nbdinfo --size "nbd+unix:///?socket=$TMP/ours-bm.sock")")
+    nullstart+=("$(timeit nbdinfo --size -- [ nbdkit null 1T ])")
+done
+cc=$(printf '%s\n' "${copycpu[@]}" | median)
+ccq=$(printf '%s\n' "${copycpuq[@]}" | median)
+mc=$(printf '%s\n' "${mapcpu[@]}" | median)
+sc=$(printf '%s\n' "${sizecpu[@]}" | median)
+ns=$(printf '%s\n' "${nullstart[@]}" | median)
+floor_map=$(echo "$ns * 1000 + $mc - $sc" | bc -l)
+echo "limits set by the clients: (median of $RUNS)"
+cmin=$(printf '%s\n%s\n' "$cc" "$ccq" | sort -n | head -1)
+printf '  nbdcopy %s MiB raw, its own CPU: %.0f ms from e2kvm-nbd, %.0f ms from qemu-nbd\n' "$SIZE_MIB" "$cc" "$ccq"
+printf '  -> best possible ratio to qemu-nbd (-e 1): %.2fx (e2kvm-nbd: %.2fx)\n' \
+    "$(echo "${T[qemu]} * 1000 / $cmin" | bc -l)" "$(echo "${T[qemu]} / ${T[e2kvm]}" | bc -l)"
+printf '  nbdinfo --map of the bitmap, its own CPU: %.0f ms (of which start-up and --size: %.0f ms)\n' "$mc" "$sc"
+printf '  nbdinfo --size -- [ nbdkit null ] (cheapest server start): %.0f ms\n' "$(echo "$ns * 1000" | bc -l)"
+printf '  -> floor for section 3: %.0f ms; best possible ratio to qemu-nbd: %.2fx (e2kvm-nbd: %.2fx)\n' \
+    "$floor_map" "$(echo "$bq * 1000 / $floor_map" | bc -l)" "$(echo "$bq / $bo" | bc -l)"
