@@ -1,6 +1,7 @@
 #include "ImageOpen.h"
 
 #include "HostFile.h"
+#include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "RawImage.h"
 #include "qcow2/Qcow2Image.h"
@@ -25,6 +26,15 @@ std::string probeFormat(const std::string& path) {
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
     if (auto driver = openRegisteredProtocol(filename, options))
         return driver;
+    // QEMU's null-co protocol name: a 1 GiB disk that stores nothing (see NullImage).
+    if (filename.rfind("null-co:", 0) == 0) {
+        if (filename != "null-co://")
+            throwError(EINVAL, filename,
+                       "The only allowed filename for this driver is 'null-co://'");
+        NullOptions null;
+        null.readOnly = options.readOnly;
+        return std::make_unique<NullImage>(filename, null);
+    }
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
         return std::make_unique<RawImage>(filename, options.readOnly);

@@ -1,12 +1,21 @@
 #include "RawImage.h"
 
+#include "bitmap/BitmapCatalog.h"
+
 #include <algorithm>
 
 namespace e2kvm::block {
 
 RawImage::RawImage(const std::string& path, bool readOnly)
     : BlockDriver(path, readOnly),
-      file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite) {}
+      file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
+      fileLength_(file_.size()), catalog_(std::make_unique<BitmapCatalog>(
+                                     *this, nullptr, std::vector<NamedBitmap>{}, !readOnly)) {}
+
+// The catalog detaches its recorders from this driver, so it goes first.
+RawImage::~RawImage() {
+    catalog_.reset();
+}
 
 void RawImage::create(const std::string& path, const CreateOptions& options) {
     HostFile f(path, HostFile::Mode::Create);
@@ -29,12 +38,28 @@ void RawImage::create(const std::string& path, const CreateOptions& options) {
 
 // QEMU's raw driver rounds a file's length up to a whole 512-byte sector; so do we, so that
 // both export and show the same size.
-uint64_t RawImage::size() const { return (file_.size() + 511) & ~uint64_t(511); }
+uint64_t RawImage::size() const {
+    return (fileLength_.load(std::memory_order_acquire) + 511) & ~uint64_t(511);
+}
 
-void RawImage::doRead(uint64_t offset, std::span<uint8_t> buf) { file_.read(offset, buf); }
+void RawImage::noteWriteEnd(uint64_t end) {
+    uint64_t known = fileLength_.load(std::memory_order_acquire);
+    if (end <= known)
+        return;
+    uint64_t now = file_.size();
+    // Concurrent writers into the tail: keep the largest length seen.
+    while (now > known &&
+           !fileLength_.compare_exchange_weak(known, now, std::memory_order_acq_rel)) {
+    }
+}
+
+void RawImage::doRead(uint64_t offset, std::span<uint8_t> buf) {
+    file_.read(offset, buf);
+}
 
 void RawImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
     file_.write(offset, buf);
+    noteWriteEnd(offset + buf.size());
     if (writeFlags & WriteFua)
         file_.sync();
 }
@@ -44,17 +69,22 @@ void RawImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlag
         file_.punchHole(offset, length);
     else
         file_.zeroRange(offset, length);
+    noteWriteEnd(offset + length);
     if (zeroFlags & ZeroFua)
         file_.sync();
 }
 
-void RawImage::doDiscard(uint64_t offset, uint64_t length) { file_.punchHole(offset, length); }
+void RawImage::doDiscard(uint64_t offset, uint64_t length) {
+    file_.punchHole(offset, length);
+}
 
-void RawImage::doFlush() { file_.sync(); }
+void RawImage::doFlush() {
+    file_.sync();
+}
 
 LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     uint64_t limit = offset + maxLength;
-    uint64_t fileSize = file_.size();
+    uint64_t fileSize = fileLength_.load(std::memory_order_acquire);
     LayerExtent e;
     e.hostOffset = offset;
     if (offset >= fileSize) { // the zero tail of a file whose length is not a sector multiple
@@ -70,6 +100,10 @@ LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     return e;
 }
 
-void RawImage::doTruncate(uint64_t newSize) { file_.truncate(newSize); }
+void RawImage::doTruncate(uint64_t newSize) {
+    file_.truncate(newSize);
+    fileLength_.store(newSize, std::memory_order_release);
+    catalog_->resize(size());
+}
 
 } // namespace e2kvm::block

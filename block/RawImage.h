@@ -1,21 +1,28 @@
 #pragma once
 // RawImage: a disk image that is the disk's bytes, one to one, in a host file. Holes in a
-// sparse file are reported as zero extents and made with punch-hole / zero-range.
+// sparse file are reported as zero extents and made with punch-hole / zero-range. Its dirty
+// bitmaps live only in memory (a raw file has nowhere to keep them).
 #include "BlockDriver.h"
 #include "HostFile.h"
 #include "ImageOpen.h"
+
+#include <atomic>
+#include <memory>
 
 namespace e2kvm::block {
 
 class RawImage final : public BlockDriver {
 public:
     RawImage(const std::string& path, bool readOnly);
+    ~RawImage() override;
     static void create(const std::string& path, const CreateOptions& options);
 
     std::string formatName() const override { return "raw"; }
     uint64_t size() const override;
     uint64_t allocatedBytes() const override { return file_.allocatedBytes(); }
     int directReadFd() const override { return file_.fd(); }
+    // Non-persistent bitmaps only (granularity 64 KiB unless given, as QEMU for raw nodes).
+    BitmapCatalog* bitmaps() override { return catalog_.get(); }
     HostFile& file() { return file_; }
 
 protected:
@@ -28,7 +35,18 @@ protected:
     void doTruncate(uint64_t newSize) override;
 
 private:
+    // A write or zero-range ending at `end` may have lengthened the file (the tail of a file
+    // whose length is not a sector multiple): take the new length from the file.
+    void noteWriteEnd(uint64_t end);
+
     HostFile file_;
+    // The file's length in bytes, read once on open and kept up to date by our own writes and
+    // truncates, so that size() (called once or twice per NBD request) needs no fstat. As in
+    // QEMU, which also caches a raw file's length, a change made to the file's length by
+    // another process while it is open is not followed: the disk keeps the size it had (the
+    // file is locked against such writers in QEMU; resize it through us instead).
+    std::atomic<uint64_t> fileLength_;
+    std::unique_ptr<BitmapCatalog> catalog_;
 };
 
 } // namespace e2kvm::block
