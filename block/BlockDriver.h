@@ -75,6 +75,9 @@ public:
     // server sends it with sendfile), or -1. Offered only while no write can move data to
     // another host offset: raw always, qcow2 when opened read-only.
     virtual int directReadFd() const { return -1; }
+    // Whether a range this layer leaves unallocated, with no backing file, is known to read
+    // as zero (block status "zero"). Only null-co without read-zeroes says no, as in QEMU.
+    virtual bool unallocatedReadsAsZero() const { return true; }
     // Cluster size for formats that have one, else 0.
     virtual uint32_t clusterSize() const { return 0; }
     // Format details for `info` (qcow2 header fields, backing names, bitmaps...).

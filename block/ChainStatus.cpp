@@ -33,7 +33,7 @@ ChainExtent chainStatus(BlockDriver& top, uint64_t offset, uint64_t maxLength) {
         BlockDriver* next = layer->backing();
         if (!next) {
             out.data = false;
-            out.zero = true;
+            out.zero = layer->unallocatedReadsAsZero();
             out.present = false;
             return out;
         }

@@ -42,6 +42,8 @@ public:
     uint64_t size() const override { return size_; }
     bool readZeroes() const { return readZeroes_; }
     uint64_t latencyNs() const { return latencyNs_; }
+    // Without read-zeroes QEMU does not promise zeros, so block status says "not zero".
+    bool unallocatedReadsAsZero() const override { return readZeroes_; }
     // Non-persistent bitmaps only (64 KiB default granularity).
     BitmapCatalog* bitmaps() override { return catalog_.get(); }
 

@@ -108,6 +108,28 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
     return node;
 }
 
+std::shared_ptr<BlockNode> BlockNodeTable::add(std::shared_ptr<block::BlockDriver> image,
+                                               const std::string& file, const std::string& format,
+                                               bool readOnly, const std::string& nodeName) {
+    checkNodeName(nodeName);
+    auto node = std::make_shared<BlockNode>();
+    node->name = nodeName;
+    node->file = file;
+    node->format = format;
+    node->readOnly = readOnly;
+    node->image = std::move(image);
+    {
+        std::lock_guard lock(mutex_);
+        for (const Entry& e : entries_)
+            if (e.node->name == nodeName)
+                throw std::invalid_argument("Duplicate nodes with node-name='" + nodeName + "'");
+        // A NUL byte cannot occur in a path: no file name ever matches this node.
+        entries_.push_back(Entry{node, std::string(1, '\0') + nodeName, {}});
+    }
+    notifyChange();
+    return node;
+}
+
 std::shared_ptr<BlockNode> BlockNodeTable::find(const std::string& nodeName) const {
     std::lock_guard lock(mutex_);
     for (const Entry& e : entries_)

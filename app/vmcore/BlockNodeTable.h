@@ -15,7 +15,7 @@ namespace e2kvm::vm {
 struct BlockNode {
     std::string name;   // QMP node-name ("disk0", or generated "#block123" like QEMU)
     std::string file;   // path as given
-    std::string format; // "qcow2" or "raw"
+    std::string format; // "qcow2", "raw" or "null-co"
     bool readOnly = false;
     std::shared_ptr<block::BlockDriver> image;
 };
@@ -30,6 +30,12 @@ public:
     // or invalid node name.
     std::shared_ptr<BlockNode> open(const std::string& file, const std::string& format,
                                     bool readOnly, const std::string& nodeName = {});
+    // Adds a node for an image that is not a file (a null-co disk): `file` is the name it
+    // reports; it is never matched by findByFile or reused by open. Throws
+    // std::invalid_argument on a duplicate or invalid node name.
+    std::shared_ptr<BlockNode> add(std::shared_ptr<block::BlockDriver> image,
+                                   const std::string& file, const std::string& format,
+                                   bool readOnly, const std::string& nodeName);
     std::shared_ptr<BlockNode> find(const std::string& nodeName) const;
     std::shared_ptr<BlockNode> findByFile(const std::string& file) const;
     std::vector<std::shared_ptr<BlockNode>> list() const; // in opening order

@@ -74,6 +74,7 @@ TEST(NullImage, BlockStatusAsQemu) {
     c = chainStatus(plain, 0, plain.size());
     EXPECT_FALSE(c.present);
     EXPECT_FALSE(c.data);
+    EXPECT_FALSE(c.zero); // qemu-img map: "zero": false
     EXPECT_EQ(c.length, 4u << 20);
 }
 

@@ -1,10 +1,11 @@
-// QMP block node commands: blockdev-add (qcow2, raw and file nodes), blockdev-del,
+// QMP block node commands: blockdev-add (qcow2, raw, file and null-co nodes), blockdev-del,
 // query-named-block-nodes, query-block.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
+#include "block/NullImage.h"
 
 #include <cctype>
 #include <cerrno>
@@ -57,6 +58,63 @@ std::string fileOf(QmpContext& ctx, QmpArgs& a, std::string* fileNode) {
     return filename;
 }
 
+// latency-ns: QAPI uint64 (negative numbers pass the QAPI check, as in QEMU), then the driver
+// takes it as a signed nanosecond count.
+uint64_t nullLatency(QmpArgs& a) {
+    const Json* v = a.any("latency-ns");
+    if (!v)
+        return 0;
+    if (!v->isInteger())
+        a.typeError("latency-ns", "integer");
+    try {
+        int64_t ns = v->asInt();
+        if (ns < 0)
+            throw QmpError("latency-ns is invalid");
+        return uint64_t(ns);
+    } catch (const JsonError&) {
+    }
+    try {
+        v->asUInt(); // 2^63 .. 2^64-1: negative as the driver sees it
+    } catch (const JsonError&) {
+        throw QmpError("Parameter '" + a.path("latency-ns") + "' expects uint64");
+    }
+    throw QmpError("latency-ns is invalid");
+}
+
+// blockdev-add driver=null-co: a disk that drops writes and reads zeros (see NullImage).
+Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool readOnly) {
+    block::NullOptions options;
+    options.readOnly = readOnly;
+    std::optional<int64_t> size = a.optInt("size");
+    if (size && *size < 0)
+        throw QmpError("Parameter 'size' expects a non-negative number below 2^64");
+    if (size)
+        options.size = uint64_t(*size);
+    const bool readZeroesGiven = a.any("read-zeroes") != nullptr;
+    options.readZeroes = a.optBool("read-zeroes", false);
+    options.latencyNs = nullLatency(a);
+    a.finish();
+    if (!vm::BlockNodeTable::validNodeName(nodeName))
+        throw QmpError("Invalid node-name: '" + nodeName + "'");
+    std::string name =
+        block::NullImage::describeOptions(options, size.has_value(), readZeroesGiven);
+    std::shared_ptr<block::NullImage> image;
+    try {
+        image = std::make_shared<block::NullImage>(name, options);
+    } catch (const block::BlockError& e) {
+        std::string m = e.what();
+        if (m.rfind(name + ": ", 0) == 0)
+            m.erase(0, name.size() + 2);
+        throw QmpError(m);
+    }
+    try {
+        ctx.nodes.add(std::move(image), name, "null-co", readOnly, nodeName);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    return Json::object();
+}
+
 Json blockdevAdd(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string driver = a.str("driver");
@@ -81,8 +139,11 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         ctx.fileNodes[*nodeName] = filename;
         return Json::object();
     }
+    if (driver == "null-co")
+        return addNullNode(ctx, a, *nodeName, readOnly);
     if (driver != "qcow2" && driver != "raw")
-        throw QmpError("Driver '" + driver + "' is not supported by e2kvm (qcow2, raw, file)");
+        throw QmpError("Driver '" + driver +
+                       "' is not supported by e2kvm (qcow2, raw, file, null-co)");
 
     std::string fileNode;
     std::string filename = fileOf(ctx, a, &fileNode);

@@ -33,8 +33,7 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
         {{"virtual-size", img.size()}, {"filename", node.file}, {"format", node.format}});
     if (img.clusterSize())
         image.set("cluster-size", img.clusterSize());
-    if (uint64_t a = img.allocatedBytes())
-        image.set("actual-size", a);
+    image.set("actual-size", img.allocatedBytes());
     image.set("dirty-flag", false);
     int depth = 0;
     for (block::BlockDriver* b = img.backing(); b && depth < 1000; b = b->backing())
@@ -54,7 +53,9 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     info.set("write_threshold", 0);
     info.set("image", image);
     info.set("cache", Json::object({{"writeback", true}, {"direct", false}, {"no-flush", false}}));
-    if (block::BitmapCatalog* c = img.bitmaps()) {
+    // As QEMU: listed only when the node has bitmaps.
+    block::BitmapCatalog* c = img.bitmaps();
+    if (c && !c->list().empty()) {
         Json list = Json::array();
         for (const block::NamedBitmap& b : c->list()) {
             bool busy = !ctx.nbd.exportsUsingBitmap(node.name, b.name).empty();
