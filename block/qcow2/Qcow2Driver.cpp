@@ -4,6 +4,7 @@
 #include "Qcow2Check.h"
 #include "Qcow2Compression.h"
 #include "Qcow2Format.h"
+#include "block/ChainStatus.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -674,13 +675,35 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
 
 // ---- zero / discard ----
 
-bool Qcow2Driver::readsAsZero(uint64_t cluster) {
-    switch (h_.typeOf(l2Entry(cluster))) {
+// Whether guest bytes [from, to) of the backing chain read as zero (bytes past the end of a
+// shorter backing file do).
+bool Qcow2Driver::backingReadsAsZero(uint64_t from, uint64_t to) {
+    if (!backing_)
+        return true;
+    to = std::min(to, backing_->size());
+    while (from < to) {
+        ChainExtent e = chainStatus(*backing_, from, to - from);
+        if (!e.zero || e.length == 0)
+            return false;
+        from += e.length;
+    }
+    return true;
+}
+
+// With meta_ held. Whether the unaligned zero write [from, to) inside one cluster may turn the
+// whole cluster into a zero cluster, as QEMU does: the cluster is not stored as data here and
+// its bytes outside the request (up to the end of the disk) already read as zero.
+bool Qcow2Driver::edgeMayBecomeZero(uint64_t from, uint64_t to) {
+    const uint64_t c = from >> cb_;
+    switch (h_.typeOf(l2Entry(c))) {
     case ClusterType::ZeroPlain:
     case ClusterType::ZeroAlloc:
         return true;
-    case ClusterType::Unallocated:
-        return !backing_ || backing_->size() <= (cluster << cb_);
+    case ClusterType::Unallocated: {
+        const uint64_t start = c << cb_;
+        const uint64_t end = std::min<uint64_t>(start + cs_, size());
+        return backingReadsAsZero(start, from) && backingReadsAsZero(to, end);
+    }
     default:
         return false;
     }
@@ -758,15 +781,14 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
         uint64_t i0 = c % l2Entries_;
         uint64_t n = std::min(l2Entries_ - i0, first + count - c);
         c += n;
-        bool hasTable = l1i < l1_.size() && (l1_[l1i] & kL1OffsetMask);
-        if (!hasTable && !(v3 && backing_))
-            continue;
-        // Work out the new entries first so that an unchanged shared table is not copied.
-        Table cur = hasTable ? loadL2(l1_[l1i] & kL1OffsetMask, l1i) : nullptr;
-        std::vector<uint64_t> newEntries(n);
+        // Like QEMU, the L2 table is made writable (allocated or copied) even when no entry
+        // changes, so that both leave the same layout.
+        uint64_t tableOffset = 0;
+        Table t = writableL2(l1i, &tableOffset);
+        std::vector<uint64_t> release;
         bool changed = false;
-        for (uint64_t i = 0; i < n; ++i) {
-            uint64_t e = cur ? (*cur)[i0 + i] : 0;
+        for (uint64_t i = i0; i < i0 + n; ++i) {
+            uint64_t e = (*t)[i];
             uint64_t ne = e;
             switch (h_.typeOf(e)) {
             case ClusterType::Unallocated:
@@ -778,20 +800,14 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
                 ne = v3 ? kOflagZero : 0;
                 break;
             }
-            newEntries[i] = ne;
-            changed |= ne != e;
+            if (ne == e)
+                continue;
+            release.push_back(e);
+            (*t)[i] = ne;
+            changed = true;
         }
-        if (!changed)
-            continue;
-        uint64_t tableOffset = 0;
-        Table t = writableL2(l1i, &tableOffset);
-        std::vector<uint64_t> release;
-        for (uint64_t i = 0; i < n; ++i) {
-            if ((*t)[i0 + i] != newEntries[i])
-                release.push_back((*t)[i0 + i]);
-            (*t)[i0 + i] = newEntries[i];
-        }
-        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        if (changed)
+            writeL2Span(tableOffset, *t, i0, i0 + n - 1);
         for (uint64_t e : release)
             releaseEntry(e, &freed);
         if (external_ && !externalRaw_)
@@ -813,20 +829,36 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
             from += n;
         }
     };
-    if (!h_.zeroFlagValid()) {
-        if (zeroFlags & ZeroNoFallback)
-            throwError(ENOTSUP, filename(), "write zeroes: qcow2 v2 images have no zero clusters");
+    // v2 has no zero flag: without a backing file, unallocated clusters read as zero, so QEMU
+    // discards; with one, zeros must be written.
+    const bool zeroFlag = h_.zeroFlagValid();
+    auto makeZero = [&](uint64_t first, uint64_t count) {
+        if (zeroFlag)
+            zeroClusters(first, count, (zeroFlags & ZeroMayUnmap) != 0);
+        else
+            discardClusters(first, count);
+    };
+    // A fast zero (NBD FAST_ZERO) is refused on v2 images, as QEMU does.
+    if (!zeroFlag && (zeroFlags & ZeroNoFallback))
+        throwError(ENOTSUP, filename(), "write zeroes: qcow2 v2 images have no zero clusters");
+    if (!zeroFlag && !h_.backingFile.empty()) {
         writeZeroBytes(offset, end);
     } else {
         uint64_t a = (offset + cs_ - 1) & ~(cs_ - 1);
         uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));
+        // An unaligned edge becomes a zero cluster when the rest of it reads as zero, or
+        // else gets explicit zeros (a data cluster), as in QEMU.
         auto partial = [&](uint64_t from, uint64_t to) {
             if (from >= to)
                 return;
             {
+                // Exclusive: no write can allocate the cluster between the check and the change.
+                std::unique_lock gate(gate_);
                 std::lock_guard lock(meta_);
-                if (readsAsZero(from >> cb_))
+                if (edgeMayBecomeZero(from, to)) {
+                    makeZero(from >> cb_, 1);
                     return;
+                }
             }
             if (zeroFlags & ZeroNoFallback)
                 throwError(ENOTSUP, filename(),
@@ -837,7 +869,7 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
         if (b > a) {
             std::unique_lock gate(gate_);
             std::lock_guard lock(meta_);
-            zeroClusters(a >> cb_, (b - a) >> cb_, (zeroFlags & ZeroMayUnmap) != 0);
+            makeZero(a >> cb_, (b - a) >> cb_);
         }
         if (end > std::max(a, b))
             partial(std::max(a, b), end);

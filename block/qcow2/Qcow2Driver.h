@@ -93,7 +93,8 @@ private:
     void writeNewClusters(uint64_t cluster, uint64_t n, uint64_t inCluster,
                           std::span<const uint8_t> data, uint64_t host,
                           const std::vector<uint64_t>& old);
-    bool readsAsZero(uint64_t cluster);
+    bool backingReadsAsZero(uint64_t from, uint64_t to);
+    bool edgeMayBecomeZero(uint64_t from, uint64_t to);
     void zeroClusters(uint64_t first, uint64_t count, bool unmap);
     void discardClusters(uint64_t first, uint64_t count);
     void openBacking(const OpenOptions& options);
