@@ -1,47 +1,38 @@
 #pragma once
 // SelectedVmMachine: the machine QMP (--qmp) talks to in the GUI: whichever VM the main window
 // shows, as it changes. With no running VM the machine commands see "prelaunch" and do nothing.
-#include "app/qmp/QmpMachine.h"
+#include "app/qmp/RunnerBackedMachine.h"
 
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-namespace e2kvm::emu {
-class MachineRunner;
-struct MachineEvent;
-} // namespace e2kvm::emu
-
 namespace e2kvm::app {
 
-class SelectedVmMachine : public qmp::QmpMachine {
+class SelectedVmMachine : public qmp::RunnerBackedMachine {
 public:
     // Any thread. `runner` null: no VM.
     void setRunner(std::shared_ptr<emu::MachineRunner> runner, std::string name,
                    std::vector<qmp::QmpMachineDisk> disks);
-    // Forwards a machine event of the current VM to QMP (machine thread).
+    // Forwards a machine event of the current VM to QMP (machine thread). Faults are not
+    // reported (QMP shows the run state) and only the VM's first SHUTDOWN is.
     void machineEvent(const emu::MachineEvent& event);
 
-    std::string status() const override;
     std::string name() const override;
-    void stop() override;
-    void cont() override;
-    void reset() override;
+    // Ends the current VM if it runs; SHUTDOWN {guest: false, reason} goes out even with no VM,
+    // unless the VM's SHUTDOWN already did.
     void quit(const std::string& reason) override;
-    std::shared_ptr<const emu::FrameImage> screen() const override;
     std::vector<qmp::QmpMachineDisk> disks() const override;
-    void setEventHandler(std::function<void(const qmp::QmpMachineEvent&)> handler) override;
 
 private:
-    std::shared_ptr<emu::MachineRunner> current() const;
+    // True for the first SHUTDOWN since the VM was selected.
+    bool claimShutdown();
 
     mutable std::mutex mutex_;
-    std::shared_ptr<emu::MachineRunner> runner_;
     std::string name_ = "e2kvm";
     std::vector<qmp::QmpMachineDisk> disks_;
-    std::function<void(const qmp::QmpMachineEvent&)> handler_;
-    bool quitReported_ = false;
+    bool shutdownReported_ = false;
 };
 
 } // namespace e2kvm::app

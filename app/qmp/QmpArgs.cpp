@@ -2,6 +2,8 @@
 
 #include "app/qmp/QmpError.h"
 
+#include <type_traits>
+
 namespace e2kvm::qmp {
 
 QmpArgs::QmpArgs(const Json* args, std::string prefix) : args_(args), prefix_(std::move(prefix)) {
@@ -54,30 +56,29 @@ bool QmpArgs::optBool(const std::string& key, bool fallback) {
     return v->asBool();
 }
 
-std::optional<uint64_t> QmpArgs::optUInt(const std::string& key) {
+template <typename T> std::optional<T> QmpArgs::optInteger(const std::string& key) {
     const Json* v = get(key);
     if (!v)
         return std::nullopt;
     if (!v->isInteger())
         typeError(key, "integer");
     try {
-        return v->asUInt();
+        if constexpr (std::is_signed_v<T>)
+            return v->asInt();
+        else
+            return v->asUInt();
     } catch (const JsonError&) {
-        throw QmpError("Parameter '" + path(key) + "' expects uint64");
+        throw QmpError("Parameter '" + path(key) + "' expects " +
+                       (std::is_signed_v<T> ? "int64" : "uint64"));
     }
 }
 
+std::optional<uint64_t> QmpArgs::optUInt(const std::string& key) {
+    return optInteger<uint64_t>(key);
+}
+
 std::optional<int64_t> QmpArgs::optInt(const std::string& key) {
-    const Json* v = get(key);
-    if (!v)
-        return std::nullopt;
-    if (!v->isInteger())
-        typeError(key, "integer");
-    try {
-        return v->asInt();
-    } catch (const JsonError&) {
-        throw QmpError("Parameter '" + path(key) + "' expects int64");
-    }
+    return optInteger<int64_t>(key);
 }
 
 const Json* QmpArgs::any(const std::string& key) {

@@ -42,6 +42,8 @@ public:
 
 private:
     const Json* get(const std::string& key);
+    // optUInt / optInt: an integer member read as T, "expects uint64/int64" when out of range.
+    template <typename T> std::optional<T> optInteger(const std::string& key);
 
     const Json* args_;
     std::string prefix_;

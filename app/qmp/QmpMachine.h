@@ -1,6 +1,7 @@
 #pragma once
 // QmpMachine: what QMP needs from a running VM (run state, stop/cont/reset/quit, the screen,
-// its disks and its events). RunnerMachine adapts emu::MachineRunner; tests use a fake.
+// its disks and its events). RunnerBackedMachine is the shared adapter over emu::MachineRunner
+// (RunnerMachine, e2kvm-system's SystemMachine, the GUI's SelectedVmMachine); tests use a fake.
 #include "emu/display/Frame.h"
 
 #include <functional>

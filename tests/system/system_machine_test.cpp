@@ -1,39 +1,40 @@
-// SystemMachine's QMP event translation, the shutdown request and the default ROM search.
+// SystemMachine (its -name and drives, the process's observer, the host's quit reason), the
+// shutdown request and the default ROM search. The event translation SystemMachine shares with
+// the other QMP machines is tested in tests/qmp/runner_backed_machine_test.cpp.
 #include "app/e2kvm-system/DefaultRom.h"
 #include "app/e2kvm-system/ShutdownRequest.h"
 #include "app/e2kvm-system/SystemMachine.h"
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace e2kvm;
 using namespace e2kvm::sys;
 
-TEST(SystemMachine, TranslatesRunnerEvents) {
-    using K = qmp::QmpMachineEvent;
-    K e = SystemMachine::translate({emu::MachineEvent::Shutdown, "guest-shutdown"}, "");
-    EXPECT_EQ(e.kind, K::Shutdown);
-    EXPECT_TRUE(e.guest);
-    EXPECT_EQ(e.reason, "guest-shutdown");
-    // A guest power-off keeps its reason even when the host was about to quit.
-    e = SystemMachine::translate({emu::MachineEvent::Shutdown, "guest-shutdown"}, "host-ui");
-    EXPECT_EQ(e.reason, "guest-shutdown");
-    e = SystemMachine::translate({emu::MachineEvent::Shutdown, "host-qmp-quit"}, "");
-    EXPECT_FALSE(e.guest);
-    EXPECT_EQ(e.reason, "host-qmp-quit");
-    e = SystemMachine::translate({emu::MachineEvent::Shutdown, "host-qmp-quit"}, "host-ui");
-    EXPECT_FALSE(e.guest);
-    EXPECT_EQ(e.reason, "host-ui");
-    e = SystemMachine::translate({emu::MachineEvent::Reset, "guest-reset"}, "");
-    EXPECT_EQ(e.kind, K::Reset);
-    EXPECT_TRUE(e.guest);
-    e = SystemMachine::translate({emu::MachineEvent::Reset, "host-qmp-system-reset"}, "");
-    EXPECT_FALSE(e.guest);
-    EXPECT_EQ(e.reason, "host-qmp-system-reset");
-    EXPECT_EQ(SystemMachine::translate({emu::MachineEvent::Stop, ""}, "").kind, K::Stop);
-    EXPECT_EQ(SystemMachine::translate({emu::MachineEvent::Resume, ""}, "").kind, K::Resume);
-    EXPECT_EQ(SystemMachine::translate({emu::MachineEvent::Error, "bad opcode"}, "").kind, K::Stop);
+TEST(SystemMachine, NamesItsDrivesAndQuitsWithTheHostsReason) {
+    emu::MachineConfig config;
+    config.name = "from-config";
+    config.ramBytes = 16 << 20;
+    config.biosImage.assign(64, 0); // never runs: the runner is not started
+    emu::MachineRunner runner(config);
+    SystemMachine m(runner, {{"ide0-hd0", "drive0"}}, "");
+    EXPECT_EQ(m.name(), ""); // no -name: query-name returns {}
+    ASSERT_EQ(m.disks().size(), 1u);
+    EXPECT_EQ(m.disks()[0].device, "ide0-hd0");
+    EXPECT_EQ(m.disks()[0].nodeName, "drive0");
+    std::vector<std::string> seen;
+    m.setEventHandler([&](const qmp::QmpMachineEvent& e) {
+        seen.push_back("qmp " + std::to_string(int(e.kind)) + " " + e.reason);
+    });
+    m.setObserver([&](const emu::MachineEvent& e) {
+        seen.push_back("observer " + std::to_string(int(e.kind)) + " " + e.detail);
+    });
+    m.quit(shutdownReason(ShutdownCause::WindowClosed));
+    EXPECT_EQ(m.status(), "shutdown");
+    EXPECT_EQ(seen, (std::vector<std::string>{"qmp 3 host-ui", "observer 3 host-qmp-quit"}));
 }
 
 TEST(ShutdownRequest, FirstRequestWins) {
