@@ -15,7 +15,10 @@ null-co: blockdev-add with QEMU's errors for bad options; nodes with and without
 exported over NBD map exactly as qemu-nbd --image-opts driver=null-co,... maps them
 (nbdinfo --map and qemu-img map --output=json); writes are dropped; an in-memory bitmap on it
 records them.
-usage: qmp_memory_bitmaps.py QMP_TEST_SERVER"""
+
+With E2KVM_NBD given: `e2kvm-nbd -B b` on a raw file fails as `qemu-nbd -B b` does (a raw
+file holds no bitmaps).
+usage: qmp_memory_bitmaps.py QMP_TEST_SERVER [E2KVM_NBD]"""
 import json
 import os
 import shutil
@@ -262,6 +265,26 @@ def null_node_checks(q, tmp, nbd_sock, qemu_maps):
           "nb count %r" % nodes["nz"].get("dirty-bitmaps"))
 
 
+def nbd_tool_checks(tmp, e2kvm_nbd):
+    img = os.path.join(tmp, "plain.raw")
+    run("qemu-img", "create", "-q", "-f", "raw", img, "1M")
+    sock = os.path.join(tmp, "tool.sock")
+    for fmt in ([], ["-f", "raw"]):
+        theirs = run_command(["qemu-nbd", "-k", sock] + fmt + ["-B", "b", img], ok=False,
+                             timeout=20)
+        ours = run_command([e2kvm_nbd, "-k", sock] + fmt + ["-B", "b", img], ok=False,
+                           timeout=20)
+
+        def last_line(p, prog):
+            lines = [x for x in p.stderr.splitlines() if x.startswith(prog + ": ")]
+            return lines[-1][len(prog) + 2:] if lines else p.stderr
+
+        check(theirs.returncode == 1 and ours.returncode == 1,
+              "-B on raw %r: exit %d (qemu-nbd %d)" % (fmt, ours.returncode, theirs.returncode))
+        checker.same("-B b on a raw file %r" % fmt, last_line(theirs, "qemu-nbd"),
+                     last_line(ours, "e2kvm-nbd"), "qemu-nbd", "e2kvm-nbd")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-qmp-membitmap-")
     server = None
@@ -278,6 +301,8 @@ def main():
            "nbd-server-start")
         raw_node_checks(q, tmp, nbd_sock, qemu_b, qemu_b2)
         null_node_checks(q, tmp, nbd_sock, qemu_maps)
+        if len(sys.argv) > 2:
+            nbd_tool_checks(tmp, sys.argv[2])
         ok(q.cmd("quit"), "quit")
         check(q.wait_event("SHUTDOWN") is not None, "SHUTDOWN event")
         check(server.wait(20) == 0, "server exit status")
