@@ -508,8 +508,11 @@ void Cpu::checkCall(unsigned wbs) const {
         systemCall(b, target);
         break;
     case Transfer::Return:
+        returnProcedure(false);
+        break;
     case Transfer::Done:
-        returnProcedure(t == Transfer::Done);
+        returnProcedure(true);
+        nestedFaults_ = 0;
         break;
     }
 }
@@ -791,6 +794,7 @@ void Cpu::writeStateReg(uint8_t n, uint64_t v) {
         return;
     case 0x9d:
         tirs_.clear(); // un-freeze the TIR LIFO
+        nestedFaults_ = 0;
         return;
     default:
         throw GuestException(ExcNum::IllegalOpcode,
@@ -1692,6 +1696,22 @@ StopInfo Cpu::run(uint64_t maxBundles) {
                 st.reason = StopReason::Exception;
                 st.exc = e.num();
                 st.message = e.what();
+                st.ip = ip;
+                return st;
+            }
+            if (ip == nestedFaultIp_ && e.num() == nestedFaultExc_) {
+                ++nestedFaults_;
+            } else {
+                nestedFaultIp_ = ip;
+                nestedFaultExc_ = e.num();
+                nestedFaults_ = 1;
+            }
+            if (nestedFaults_ >= kMaxNestedFaults) [[unlikely]] {
+                StopInfo st;
+                st.reason = StopReason::Exception;
+                st.exc = e.num();
+                st.message = std::string(e.what()) + " (the trap handler faults here itself: " +
+                             std::to_string(kMaxNestedFaults) + " nested traps, none returned)";
                 st.ip = ip;
                 return st;
             }

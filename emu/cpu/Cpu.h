@@ -209,6 +209,13 @@ private:
     std::atomic<bool> irqLine_{false};
     std::vector<TirEntry> tirs_;
     StopInfo pendingStop_;
+    // Traps for one exception at one bundle, nested with no `done` and no TIR un-freeze in
+    // between: the trap handler faults on itself. run() stops at kMaxNestedFaults instead of
+    // nesting until the chain stack overflows.
+    static constexpr unsigned kMaxNestedFaults = 8;
+    uint64_t nestedFaultIp_ = ~uint64_t(0);
+    ExcNum nestedFaultExc_{};
+    unsigned nestedFaults_ = 0;
 
     // Direct-mapped cache of decoded bundles by IP: a lookup is one compare of the slot's key
     // with the IP. A flush empties just the slots filled since the previous one (filled_).

@@ -125,10 +125,12 @@ TEST(MachineRunner, GuestFaultWithoutHandlerIsAnInternalError) {
     EXPECT_NE(ev[0].detail.find("exc_"), std::string::npos) << ev[0].detail;
     EXPECT_NE(ev[0].detail.find("at IP 0x1000"), std::string::npos) << ev[0].detail;
     EXPECT_NE(ev[0].detail.find("bundle: {"), std::string::npos) << ev[0].detail;
-    // A reset brings it back to life.
+    // A reset brings it back to life: it runs again, and faults again.
     r.runner->reset();
-    EXPECT_EQ(r.runner->state(), RunState::Running);
     ASSERT_TRUE(eventually([&] { return r.events().size() >= 3; }));
+    ev = r.events();
+    EXPECT_EQ(ev[1].kind, MachineEvent::Reset);
+    EXPECT_EQ(ev[2].kind, MachineEvent::Error);
 }
 
 TEST(MachineRunner, NeverRunsAheadOfTheWallClock) {
@@ -257,6 +259,18 @@ TEST(MachineRunner, RunOnMachineExceptionsReachTheCaller) {
     r.runner->quit();
     EXPECT_THROW(r.runner->runOnMachine([](Machine&) { throw std::runtime_error("after"); }),
                  std::runtime_error);
+}
+
+TEST(MachineRunner, ATrapHandlerThatFaultsOnItselfStopsAtOnce) {
+    // fault.s's handler divides by zero at its second bundle: every trap nests another one at
+    // that bundle. The machine stops after a few, long before the chain stack would run out.
+    Machine m(kernelConfig("fault"));
+    MachineStop stop = m.run(100000);
+    ASSERT_EQ(stop.kind, MachineStop::Fault);
+    EXPECT_NE(stop.detail.find("nested traps"), std::string::npos) << stop.detail;
+    EXPECT_NE(stop.detail.find("at IP 0x100010"), std::string::npos) << stop.detail;
+    EXPECT_LE(m.cpu().tirs().size(), 9u);
+    EXPECT_LT(m.cpu().state().bundles, 100u);
 }
 
 TEST(MachineRunner, ResetEmptiesTheTrapInformation) {
