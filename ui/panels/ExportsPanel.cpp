@@ -203,8 +203,10 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
             item->setToolTip(tr("Still records writes: a read-only export needs it frozen (start "
                                 "a new checkpoint in the Bitmaps tab)"));
         }
+        // One click exports what changed: frozen bitmaps (checkpoints) are offered ticked; a
+        // recording one is refused by a read-only export, so it starts unticked.
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        item->setCheckState(Qt::Unchecked);
+        item->setCheckState(b.enabled ? Qt::Unchecked : Qt::Checked);
         item->setData(Qt::UserRole, q(b.name));
     }
 }
@@ -316,7 +318,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
     }
 }
 
-void ExportsPanel::chooseExport() {
+ExportChoice ExportsPanel::currentChoice() const {
     ExportChoice c;
     c.file = images_->currentData().toString();
     c.writable = writable_->isChecked();
@@ -325,8 +327,14 @@ void ExportsPanel::chooseExport() {
         if ((item->flags() & Qt::ItemIsUserCheckable) && item->checkState() == Qt::Checked)
             c.bitmaps << item->data(Qt::UserRole).toString();
     }
-    if (tls_->isChecked()) {
+    if (tls_->isChecked())
         c.tlsDir = tlsDir_->text().trimmed();
+    return c;
+}
+
+void ExportsPanel::chooseExport() {
+    ExportChoice c = currentChoice();
+    if (tls_->isChecked()) {
         if (c.tlsDir.isEmpty()) {
             reportError(context_, this, tr("Export"),
                         tr("TLS is ticked: choose the certificate directory"));

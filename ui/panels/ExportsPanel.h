@@ -50,6 +50,8 @@ public:
     // The image chosen in the combo box and the bitmaps that can be ticked for it.
     void setCurrentImage(const QString& file);
     QStringList offeredBitmaps() const;
+    // What the form says now: the Export button exports this (frozen bitmaps start ticked).
+    ExportChoice currentChoice() const;
 
 public slots:
     void setImages(const QStringList& files);

@@ -129,6 +129,9 @@ void ExportsInteropTest::exportListsDirtyExtents() {
     panel.setImages({file});
     panel.setCurrentImage(file);
     QCOMPARE(panel.offeredBitmaps(), (QStringList{"ckpt1", "ckpt2"}));
+    // One click exports the frozen checkpoint; the recording bitmap starts unticked.
+    QCOMPARE(panel.currentChoice().bitmaps, QStringList{"ckpt1"});
+    QVERIFY(!panel.currentChoice().writable);
 
     int blocker = occupyPort(ExportsPanel::kDefaultPort);
     ExportChoice choice;
