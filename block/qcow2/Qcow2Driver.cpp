@@ -1093,10 +1093,55 @@ void Qcow2Driver::preallocate(Preallocation mode) {
         return;
     std::unique_lock gate(gate_);
     std::lock_guard lock(meta_);
+    if (!external_ && (mode == Preallocation::Falloc || mode == Preallocation::Full)) {
+        preallocateDataArea(mode);
+        return;
+    }
     uint64_t end = 0;
     preallocateClusters(0, (size_ + cs_ - 1) >> cb_, mode, &end);
     if (!external_ && file_.size() < end)
         file_.truncate(end);
+}
+
+// With meta_ held; falloc and full preallocation of a fresh image, laid out as QEMU lays it
+// out: after the last used cluster, refcount structures that cover everything, then all data
+// clusters in one run (allocated on the host), then the L2 tables (the first one where the
+// old refcount table was).
+void Qcow2Driver::preallocateDataArea(Preallocation mode) {
+    uint64_t used = (file_.size() + cs_ - 1) >> cb_;
+    while (used > 0 && rc_->get(used - 1) == 0)
+        --used;
+    const uint64_t dataClusters = (size_ + cs_ - 1) >> cb_;
+    if (dataClusters == 0)
+        return;
+    // One more L2 table than needed, as QEMU counts (for an unaligned head or tail).
+    const uint64_t l2Tables = (dataClusters + l2Entries_ - 1) / l2Entries_ + 1;
+    const uint64_t first = rc_->placeArea(used, dataClusters + l2Tables);
+    rc_->increment(first, dataClusters);
+    const uint64_t from = file_.size(), to = (first + dataClusters) << cb_;
+    if (to > from) {
+        if (mode == Preallocation::Falloc) {
+            if (!file_.preallocate(from, to - from))
+                throwError(ENOTSUP, filename(),
+                           "Could not preallocate: fallocate is not supported");
+        } else {
+            for (uint64_t p = from; p < to;) {
+                uint64_t k = std::min<uint64_t>(to - p, zeroChunk().size());
+                file_.write(p, std::span(zeroChunk().data(), size_t(k)));
+                p += k;
+            }
+        }
+    }
+    for (uint64_t c = 0; c < dataClusters;) {
+        const uint64_t i0 = c % l2Entries_;
+        const uint64_t n = std::min(l2Entries_ - i0, dataClusters - c);
+        uint64_t tableOffset = 0;
+        Table t = writableL2(c / l2Entries_, &tableOffset);
+        for (uint64_t i = 0; i < n; ++i)
+            (*t)[i0 + i] = ((first + c + i) << cb_) | kOflagCopied;
+        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        c += n;
+    }
 }
 
 // With meta_ held. An external data file is sized and filled by its creator: here only the
@@ -1114,6 +1159,17 @@ void Qcow2Driver::preallocateClusters(uint64_t first, uint64_t count, Preallocat
             throwError(ENOTSUP, filename(), "Could not preallocate: fallocate is not supported");
         if (!external_ && mode == Preallocation::Full) {
             for (uint64_t p = 0; p < (n << cb_);) {
+                uint64_t k = std::min<uint64_t>((n << cb_) - p, zeroChunk().size());
+                file_.write(host + p, std::span(zeroChunk().data(), size_t(k)));
+                p += k;
+            }
+        }
+        // Like QEMU (its copy-on-write of the new last cluster), the part of a partial last
+        // cluster past the end of the disk gets explicit zeros.
+        const uint64_t tail = size_ & (cs_ - 1);
+        if (!external_ && mode == Preallocation::Metadata && tail &&
+            c + n == ((size_ + cs_ - 1) >> cb_)) {
+            for (uint64_t p = ((n - 1) << cb_) + tail; p < (n << cb_);) {
                 uint64_t k = std::min<uint64_t>((n << cb_) - p, zeroChunk().size());
                 file_.write(host + p, std::span(zeroChunk().data(), size_t(k)));
                 p += k;

@@ -85,6 +85,7 @@ private:
     void syncDataZeroes(uint64_t first, uint64_t count, const std::vector<uint64_t>& released,
                         bool unmap);
     void preallocateClusters(uint64_t first, uint64_t count, Preallocation mode, uint64_t* end);
+    void preallocateDataArea(Preallocation mode);
     void dropClustersFrom(uint64_t first, uint64_t last);
     void syncAll();
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);

@@ -361,4 +361,72 @@ uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
     return off;
 }
 
+uint64_t Qcow2Refcounts::placeArea(uint64_t start, uint64_t additional) {
+    const uint64_t E = entriesPerBlock_;
+    const uint64_t perTableCluster = clusterSize_ / 8;
+    // Fixed point: blocks and table clusters that count every cluster including themselves.
+    const uint64_t clusters = start + additional;
+    uint64_t blocks = 0, tableClusters = 0, total = 0, last = 0;
+    do {
+        last = total;
+        blocks = (clusters + tableClusters + blocks + E - 1) / E;
+        tableClusters = (blocks + perTableCluster - 1) / perTableCluster;
+        total = clusters + blocks + tableClusters;
+    } while (total != last);
+    if (tableClusters * clusterSize_ > kMaxRefTableBytes)
+        throwError(EFBIG, file_.path(), "the refcount table would grow past 8 MiB");
+    uint64_t entries = tableClusters * perTableCluster;
+    for (uint64_t i = entries; i < table_.size(); ++i)
+        if (table_[i] & kRefTableOffsetMask)
+            throwError(EIO, file_.path(), "refcount area: a refcount block lies past the area");
+    std::vector<uint64_t> newTable(table_);
+    newTable.resize(entries, 0);
+    const uint64_t first = start / E;
+    uint64_t missing = 0;
+    for (uint64_t i = first; i < blocks; ++i)
+        missing += (newTable[i] & kRefTableOffsetMask) == 0;
+    const uint64_t tableAt = start + missing;
+    const uint64_t end = tableAt + tableClusters;
+    uint64_t next = start;
+    for (uint64_t i = first; i < blocks; ++i) {
+        Block b;
+        const bool created = (newTable[i] & kRefTableOffsetMask) == 0;
+        if (created) {
+            newTable[i] = next++ * clusterSize_;
+            b = std::make_shared<std::vector<uint8_t>>(clusterSize_, 0);
+        } else {
+            b = loadBlock(newTable[i] & kRefTableOffsetMask);
+        }
+        const uint64_t covered = i * E;
+        const uint64_t from = std::max(covered, start), to = std::min(covered + E, end);
+        for (uint64_t c = from; c < to; ++c) {
+            if (readEntry(*b, c - covered) != 0)
+                throwError(EIO, file_.path(),
+                           "refcount area: cluster " + std::to_string(c) + " is in use");
+            writeEntry(*b, c - covered, 1);
+        }
+        const uint64_t offset = newTable[i] & kRefTableOffsetMask;
+        if (created)
+            file_.write(offset, *b);
+        else if (from < to)
+            writeBlockSpan(offset, *b, from - covered, to - 1 - covered);
+        blockOffsets_.insert(offset);
+        cache_[offset] = b;
+    }
+    std::vector<uint8_t> raw(size_t(tableClusters * clusterSize_), 0);
+    for (uint64_t i = 0; i < entries; ++i)
+        putBe64(&raw[i * 8], newTable[i]);
+    file_.write(tableAt * clusterSize_, raw);
+    const uint64_t oldOffset = tableOffset_;
+    const uint32_t oldClusters = tableClusters_;
+    onTableMoved_(tableAt * clusterSize_, uint32_t(tableClusters));
+    table_ = std::move(newTable);
+    tableOffset_ = tableAt * clusterSize_;
+    tableClusters_ = uint32_t(tableClusters);
+    reserved_.clear();
+    if (oldClusters)
+        decrement(oldOffset >> clusterBits_, oldClusters);
+    return end;
+}
+
 } // namespace e2kvm::block::qcow2

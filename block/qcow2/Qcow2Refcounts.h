@@ -33,6 +33,12 @@ public:
     uint64_t allocate(uint64_t n);
     // Allocates `bytes` (< one cluster) for compressed data, packing several into a cluster.
     uint64_t allocateBytes(uint64_t bytes);
+    // Lays out refcount structures that can count every cluster below `start + additional`,
+    // as QEMU does before preallocating an area: the missing refcount blocks from cluster
+    // `start` on (which must be free, as everything after it), then a new refcount table of
+    // exactly the needed size, which replaces (and frees) the old one. Returns the first
+    // cluster after them.
+    uint64_t placeArea(uint64_t start, uint64_t additional);
 
     const std::vector<uint64_t>& table() const { return table_; }
     uint64_t tableOffset() const { return tableOffset_; }
