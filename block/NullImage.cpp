@@ -79,6 +79,8 @@ LayerExtent NullImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
 }
 
 void NullImage::doTruncate(uint64_t) {
+    // BlockDriver::truncate has already grown the enabled bitmaps for the new size: undo it.
+    catalog_->resize(size_);
     throwError(ENOTSUP, filename(), "Image format driver does not support resize");
 }
 

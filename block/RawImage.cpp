@@ -101,7 +101,13 @@ LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
 }
 
 void RawImage::doTruncate(uint64_t newSize) {
-    file_.truncate(newSize);
+    try {
+        file_.truncate(newSize);
+    } catch (...) {
+        // BlockDriver::truncate may have grown the enabled bitmaps already: undo it.
+        catalog_->resize(size());
+        throw;
+    }
     fileLength_.store(newSize, std::memory_order_release);
     catalog_->resize(size());
 }

@@ -110,6 +110,11 @@ TEST(NullImage, ReadOnlyRefusesWritesAndResizeIsUnsupported) {
     std::vector<uint8_t> data(512);
     EXPECT_THROW(ro.write(0, data), BlockError);
     NullImage rw("n", opts(1 << 20, true));
+    BitmapAction add;
+    add.kind = BitmapActionKind::Add;
+    add.name = "b";
+    add.persistent = false;
+    rw.bitmaps()->apply(std::span<const BitmapAction>(&add, 1));
     try {
         rw.truncate(2 << 20);
         FAIL() << "null-co resized";
@@ -117,6 +122,9 @@ TEST(NullImage, ReadOnlyRefusesWritesAndResizeIsUnsupported) {
         EXPECT_EQ(e.errnoValue(), ENOTSUP);
     }
     EXPECT_EQ(rw.size(), 1u << 20);
+    // The failed resize left the bitmap as it was.
+    EXPECT_EQ(rw.bitmaps()->usable("b")->diskSize(), 1u << 20);
+    EXPECT_EQ(rw.bitmaps()->usable("b")->dirtyBytes(), 0u);
 }
 
 TEST(NullImage, LatencyIsCapped) {

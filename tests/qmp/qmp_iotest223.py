@@ -114,7 +114,7 @@ def main():
         err(q.cmd("block-dirty-bitmap-add", node="nosuch", name="b"),
             "Cannot find device='nosuch' nor node-name='nosuch'", "add on missing node")
         err(q.cmd("block-dirty-bitmap-add", node="n", name="g", granularity=1000),
-            "Granularity must be power of 2", "bad granularity")
+            "Granularity must be power of 2 and at least 512", "bad granularity")
 
         err(q.cmd("nbd-server-add", device="n"), "NBD server not running", "add before start")
         ok(q.cmd("nbd-server-start", addr={"type": "unix", "data": {"path": nbd_sock}}),

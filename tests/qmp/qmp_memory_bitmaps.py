@@ -136,7 +136,13 @@ def raw_node_checks(q, tmp, nbd_sock, qemu_b, qemu_b2):
     node = [x for x in r if x["node-name"] == "r"][0]
     check("dirty-bitmaps" not in node, "raw node without bitmaps lists none: %r" % node)
     err(q.cmd("block-dirty-bitmap-add", node="r", name="p", persistent=True),
-        "Cannot store dirty bitmaps in raw format node 'r'", "persistent bitmap on raw")
+        "Can't store persistent bitmaps to r: Operation not supported",
+        "persistent bitmap on raw")
+    for g in (0, 256, 1000):
+        err(q.cmd("block-dirty-bitmap-add", node="r", name="g", granularity=g),
+            "Granularity must be power of 2 and at least 512", "granularity %d" % g)
+    err(q.cmd("block-dirty-bitmap-add", node="r", name="g", granularity=1 << 32),
+        "Parameter 'granularity' expects uint32_t", "granularity 2^32")
     ok(q.cmd("block-dirty-bitmap-add", node="r", name="b"), "add b on raw")
     ok(q.cmd("block-dirty-bitmap-add", node="r", name="b2", granularity=512), "add b2 on raw")
     err(q.cmd("block-dirty-bitmap-add", node="r", name="b"), "Bitmap already exists: b",
@@ -235,7 +241,8 @@ def null_node_checks(q, tmp, nbd_sock, qemu_maps):
           "null-co defaults %r" % nd)
 
     err(q.cmd("block-dirty-bitmap-add", node="nz", name="p", persistent=True),
-        "Cannot store dirty bitmaps in null-co format node 'nz'", "persistent on null-co")
+        "Can't store persistent bitmaps to nz: Operation not supported",
+        "persistent on null-co")
     ok(q.cmd("block-dirty-bitmap-add", node="nz", name="nb"), "bitmap on null-co")
 
     ok(q.cmd("nbd-server-add", device="nz", writable=True), "export nz")
@@ -263,6 +270,14 @@ def null_node_checks(q, tmp, nbd_sock, qemu_maps):
     nodes = {x["node-name"]: x for x in q.cmd("query-named-block-nodes")["return"]}
     check([b["count"] for b in nodes["nz"].get("dirty-bitmaps", [])] == [128 * KiB],
           "nb count %r" % nodes["nz"].get("dirty-bitmaps"))
+    err(q.cmd("blockdev-del", **{"node-name": "nz"}), "Node nz is in use", "del exported nz")
+    ok(q.cmd("nbd-server-remove", name="nn"), "nbd-server-remove nn")
+    check(q.wait_event("BLOCK_EXPORT_DELETED") is not None, "export nn deleted")
+    ok(q.cmd("blockdev-del", **{"node-name": "nn"}), "blockdev-del nn")
+    ok(q.cmd("blockdev-add", driver="null-co", **{"node-name": "nn"}, **{"read-only": True}),
+       "null-co read-only, same name again")
+    r = q.cmd("nbd-server-add", device="nn", name="nnw", writable=True)
+    check("error" in r, "writable export of a read-only null-co node: %r" % r)
 
 
 def nbd_tool_checks(tmp, e2kvm_nbd):

@@ -8,6 +8,7 @@
 #include "app/qmp/commands/NodeLookup.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 namespace e2kvm::qmp {
@@ -73,7 +74,8 @@ NodeAction parseAction(QmpContext& ctx, BatchState& state, const std::string& ty
     act.name = a.str("name");
     if (type == "block-dirty-bitmap-add") {
         act.kind = block::BitmapActionKind::Add;
-        act.granularity = a.optUInt("granularity").value_or(0);
+        std::optional<uint64_t> granularity = a.optUInt("granularity");
+        act.granularity = granularity.value_or(0);
         act.persistent = a.optBool("persistent", false);
         act.disabled = a.optBool("disabled", false);
         a.finish();
@@ -81,13 +83,16 @@ NodeAction parseAction(QmpContext& ctx, BatchState& state, const std::string& ty
             throw QmpError("Bitmap name cannot be empty");
         if (act.name.size() > 1023)
             throw QmpError("Bitmap name is too long");
-        if (act.granularity && (act.granularity & (act.granularity - 1)))
-            throw QmpError("Granularity must be power of 2");
-        if (act.granularity && (act.granularity < 512 || act.granularity > (uint64_t{1} << 31)))
-            throw QmpError("Granularity must be between 512 and 2147483648");
+        // QAPI types granularity as uint32; QEMU 7.2 then wants a power of 2 from 512 up.
+        if (granularity && *granularity > UINT32_MAX)
+            throw QmpError("Parameter 'granularity' expects uint32_t");
+        if (granularity && (act.granularity < 512 || (act.granularity & (act.granularity - 1))))
+            throw QmpError("Granularity must be power of 2 and at least 512");
+        // Only qcow2 stores bitmaps; any node keeps non-persistent ones in memory. QEMU 7.2's
+        // wording (as `qemu-img bitmap --add` on a raw image prints it).
         if (act.persistent && na.node->format != "qcow2")
-            throw QmpError("Cannot store dirty bitmaps in " + na.node->format + " format node '" +
-                           na.node->name + "'");
+            throw QmpError("Can't store persistent bitmaps to " + na.node->name +
+                           ": Operation not supported");
         bitmapCatalog(*na.node);
         if (na.node->readOnly)
             throw QmpError("Node '" + na.node->name + "' is read-only");
