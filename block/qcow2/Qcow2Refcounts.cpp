@@ -189,57 +189,13 @@ uint64_t Qcow2Refcounts::findFree(uint64_t n, uint64_t from, uint64_t* firstFree
     }
 }
 
-void Qcow2Refcounts::growTable(uint64_t neededIndex) {
-    const uint64_t E = entriesPerBlock_;
-    const uint64_t oldEntries = table_.size();
-    uint64_t start = oldEntries * E;
-    for (auto [s, e] : reserved_)
-        start = std::max(start, e);
-    start = (start + E - 1) / E * E;
-    uint64_t k = 1, n = 0;
-    for (int iter = 0; iter < 64; ++iter) {
-        uint64_t entries = std::max({neededIndex + 1, start / E + k, oldEntries * 2});
-        n = (entries * 8 + clusterSize_ - 1) / clusterSize_;
-        uint64_t k2 = (k + n + E - 1) / E;
-        if (k2 == k)
-            break;
-        k = k2;
-    }
-    if (n * clusterSize_ > kMaxRefTableBytes)
-        throwError(ENOSPC, file_.path(), "the refcount table would grow past 8 MiB");
-    // Refcount blocks for the new area (which hold the refcounts of themselves and the table).
-    for (uint64_t j = 0; j < k; ++j) {
-        std::vector<uint8_t> b(clusterSize_, 0);
-        uint64_t blockFirst = start + j * E;
-        for (uint64_t c = start; c < start + k + n; ++c)
-            if (c >= blockFirst && c < blockFirst + E)
-                writeEntry(b, c - blockFirst, 1);
-        file_.write((start + j) * clusterSize_, b);
-    }
-    uint64_t entries = n * clusterSize_ / 8;
-    std::vector<uint64_t> newTable(table_);
-    newTable.resize(entries, 0);
-    for (uint64_t j = 0; j < k; ++j)
-        newTable[start / E + j] = (start + j) * clusterSize_;
-    for (uint64_t j = 0; j < k; ++j)
-        blockOffsets_.insert((start + j) * clusterSize_);
-    std::vector<uint8_t> raw(n * clusterSize_, 0);
-    for (uint64_t i = 0; i < entries; ++i)
-        putBe64(&raw[i * 8], newTable[i]);
-    uint64_t newOffset = (start + k) * clusterSize_;
-    file_.write(newOffset, raw);
-    uint64_t oldOffset = tableOffset_;
-    uint32_t oldClusters = tableClusters_;
-    onTableMoved_(newOffset, uint32_t(n));
-    table_ = std::move(newTable);
-    tableOffset_ = newOffset;
-    tableClusters_ = uint32_t(n);
-    if (oldClusters)
-        decrement(oldOffset >> clusterBits_, oldClusters);
-}
-
+// Refcount blocks are created the way QEMU creates them, so that images get the same layout:
+// the block takes the next free cluster; if the table has no entry for it, a new table (half
+// again as large as needed) and the blocks that cover it are laid out at the first refcount
+// block boundary above both.
 void Qcow2Refcounts::createBlock(uint64_t t) {
     uint64_t c = findFree(1, freeIndex_, nullptr);
+    freeIndex_ = c + 1;
     reserved_.push_back({c, c + 1});
     uint64_t tc = c / entriesPerBlock_;
     std::vector<uint8_t> b(clusterSize_, 0);
@@ -251,20 +207,20 @@ void Qcow2Refcounts::createBlock(uint64_t t) {
         ensureBlock(tc);
         change(c, 1, +1, nullptr);
     }
-    if (t >= table_.size())
-        growTable(t);
+    cache_[c * clusterSize_] = std::make_shared<std::vector<uint8_t>>(std::move(b));
+    blockOffsets_.insert(c * clusterSize_);
+    if (t >= table_.size()) {
+        layArea((std::max(t, tc) + 1) * entriesPerBlock_, 0, true, t, c * clusterSize_);
+        return;
+    }
     table_[t] = c * clusterSize_;
-    blockOffsets_.insert(table_[t]);
     uint8_t e[8];
     putBe64(e, table_[t]);
     file_.write(tableOffset_ + t * 8, e);
-    cache_[table_[t]] = std::make_shared<std::vector<uint8_t>>(std::move(b));
 }
 
 void Qcow2Refcounts::ensureBlock(uint64_t t) {
-    if (t >= table_.size())
-        growTable(t);
-    if ((table_[t] & kRefTableOffsetMask) == 0)
+    if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0)
         createBlock(t);
 }
 
@@ -309,6 +265,7 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
 }
 
 void Qcow2Refcounts::increment(uint64_t first, uint64_t count) {
+    reserved_.push_back({first, first + count}); // new refcount blocks go elsewhere
     change(first, count, +1, nullptr);
     reserved_.clear();
 }
@@ -330,17 +287,29 @@ void Qcow2Refcounts::set(uint64_t cluster, uint64_t value) {
     reserved_.clear();
 }
 
+// As QEMU: the first run of free clusters at or after the free pointer, which then moves past
+// it (holes below are reused only after a cluster below is freed); when the run needs a
+// refcount block that does not exist yet, the block is created and the search starts again.
 uint64_t Qcow2Refcounts::allocate(uint64_t n) {
     reserved_.clear();
-    uint64_t firstFree = freeIndex_;
-    uint64_t start = findFree(n, freeIndex_, &firstFree);
-    reserved_.push_back({start, start + n});
-    for (uint64_t t = start / entriesPerBlock_; t <= (start + n - 1) / entriesPerBlock_; ++t)
-        ensureBlock(t);
-    change(start, n, +1, nullptr);
-    reserved_.clear();
-    freeIndex_ = firstFree == start ? start + n : firstFree;
-    return start;
+    while (true) {
+        uint64_t start = findFree(n, freeIndex_, nullptr);
+        freeIndex_ = start + n;
+        bool created = false;
+        for (uint64_t t = start / entriesPerBlock_; t <= (start + n - 1) / entriesPerBlock_; ++t)
+            if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0) {
+                createBlock(t);
+                // QEMU's search then starts again from the run (the new block may be in it).
+                freeIndex_ = std::min(freeIndex_, start);
+                created = true;
+                break;
+            }
+        reserved_.clear();
+        if (created)
+            continue;
+        change(start, n, +1, nullptr);
+        return start;
+    }
 }
 
 uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
@@ -362,25 +331,45 @@ uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
 }
 
 uint64_t Qcow2Refcounts::placeArea(uint64_t start, uint64_t additional) {
+    return layArea(start, additional, false, 0, 0);
+}
+
+uint64_t Qcow2Refcounts::layArea(uint64_t start, uint64_t additional, bool generous,
+                                 uint64_t presetIndex, uint64_t presetOffset) {
     const uint64_t E = entriesPerBlock_;
     const uint64_t perTableCluster = clusterSize_ / 8;
-    // Fixed point: blocks and table clusters that count every cluster including themselves.
-    const uint64_t clusters = start + additional;
+    // Clusters the area is placed over may be taken by a pending increment (rare).
+    for (auto [s, e] : reserved_)
+        if (e > start)
+            start = (e + E - 1) / E * E;
+    // Fixed point: blocks and table clusters that count every cluster including themselves
+    // (growing the table: once more with half the table clusters again as headroom).
+    uint64_t clusters = start + additional;
     uint64_t blocks = 0, tableClusters = 0, total = 0, last = 0;
+    bool headroom = generous;
     do {
         last = total;
         blocks = (clusters + tableClusters + blocks + E - 1) / E;
         tableClusters = (blocks + perTableCluster - 1) / perTableCluster;
         total = clusters + blocks + tableClusters;
+        if (total == last && headroom) {
+            clusters += (tableClusters + 1) / 2;
+            total = 0;
+            headroom = false;
+        }
     } while (total != last);
+    uint64_t entries = generous ? blocks + (blocks + 1) / 2 : blocks;
+    entries = (entries + perTableCluster - 1) / perTableCluster * perTableCluster;
+    tableClusters = entries / perTableCluster;
     if (tableClusters * clusterSize_ > kMaxRefTableBytes)
         throwError(EFBIG, file_.path(), "the refcount table would grow past 8 MiB");
-    uint64_t entries = tableClusters * perTableCluster;
     for (uint64_t i = entries; i < table_.size(); ++i)
         if (table_[i] & kRefTableOffsetMask)
             throwError(EIO, file_.path(), "refcount area: a refcount block lies past the area");
     std::vector<uint64_t> newTable(table_);
     newTable.resize(entries, 0);
+    if (presetOffset)
+        newTable[presetIndex] = presetOffset;
     const uint64_t first = start / E;
     uint64_t missing = 0;
     for (uint64_t i = first; i < blocks; ++i)

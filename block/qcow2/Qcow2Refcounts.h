@@ -57,7 +57,8 @@ private:
                         uint64_t last);
     void ensureBlock(uint64_t blockIndex);
     void createBlock(uint64_t blockIndex);
-    void growTable(uint64_t neededIndex);
+    uint64_t layArea(uint64_t start, uint64_t additional, bool generous, uint64_t presetIndex,
+                     uint64_t presetOffset);
     uint64_t findFree(uint64_t n, uint64_t from, uint64_t* firstFree);
     void change(uint64_t first, uint64_t count, int64_t delta, std::vector<uint64_t>* freed);
     bool reserved(uint64_t cluster, uint64_t* end) const;
