@@ -187,9 +187,12 @@ def prealloc_cases():
         for mode in ("metadata", "falloc", "full"):
             for size in (M + 512, 3 * M):
                 yield cs, mode, size
-    # Larger sparse images: refcount blocks beyond the first, several L2 tables.
+    # Larger sparse images: refcount blocks beyond the first, several L2 tables, and (512-byte
+    # clusters past 16384 clusters) a refcount table that has to grow while allocating.
     yield 4096, "falloc", 8 * M + 512
     yield 512, "falloc", 4 * M
+    yield 512, "metadata", 9 * M
+    yield 4096, "metadata", 100 * M + 512
     yield 64 * 1024, "metadata", 3 << 30
     yield 2 * M, "metadata", (3 << 30) + 512
 
