@@ -25,9 +25,9 @@ namespace {
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {
     if (options_.tlsMode != TlsMode::Off) {
-        if (options_.tlsDir.empty())
+        if (options_.tls.dir.empty())
             throw NbdError("TLS needs a credentials directory");
-        tls_ = std::make_unique<TlsServerCredentials>(options_.tlsDir, options_.tlsVerifyPeer);
+        tls_ = std::make_unique<TlsServerCredentials>(options_.tls);
     }
     context_ = g_main_context_new();
     loop_ = g_main_loop_new(context_, FALSE);

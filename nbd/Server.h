@@ -5,6 +5,7 @@
 // thread, so a slow client never delays another.
 #include "nbd/Export.h"
 #include "nbd/ServerConnection.h"
+#include "nbd/TlsTransport.h"
 
 #include <condition_variable>
 #include <functional>
@@ -27,8 +28,7 @@ class TlsServerCredentials;
 
 struct ServerOptions {
     TlsMode tlsMode = TlsMode::Off;
-    std::string tlsDir; // QEMU --tls-creds dir layout
-    bool tlsVerifyPeer = false;
+    TlsServerSettings tls;
     // Simultaneous clients allowed (0 = unlimited). CAN_MULTI_CONN is advertised iff != 1.
     unsigned maxConnections = 0;
     unsigned workersPerConnection = 4;

@@ -82,8 +82,10 @@ void TlsTransport::shutdown() {
         ::shutdown(socketFd_, SHUT_RDWR);
 }
 
-TlsServerCredentials::TlsServerCredentials(const std::string& dir, bool verifyPeer)
-    : verifyPeer_(verifyPeer) {
+TlsServerCredentials::TlsServerCredentials(const TlsServerSettings& settings)
+    : verifyPeer_(settings.verifyPeer || settings.allowedClientDn),
+      allowedClientDn_(settings.allowedClientDn) {
+    const std::string& dir = settings.dir;
     GError* err = nullptr;
     std::string cert = dir + "/server-cert.pem", key = dir + "/server-key.pem";
     cert_ = g_tls_certificate_new_from_files(cert.c_str(), key.c_str(), &err);
@@ -96,7 +98,7 @@ TlsServerCredentials::TlsServerCredentials(const std::string& dir, bool verifyPe
             g_object_unref(cert_);
             throw NbdError(takeError(err, "TLS CA " + ca));
         }
-    } else if (verifyPeer) {
+    } else if (verifyPeer_) {
         g_object_unref(cert_);
         throw NbdError("TLS credentials: " + ca + " is needed to verify clients");
     }
@@ -124,8 +126,26 @@ std::unique_ptr<Transport> TlsServerCredentials::handshake(GIOStream* base, int 
         throw NbdError(takeError(err, "TLS handshake"));
     }
     auto t = std::make_unique<TlsTransport>(tls, socketFd);
+    if (allowedClientDn_) {
+        GTlsCertificate* peer = g_tls_connection_get_peer_certificate(G_TLS_CONNECTION(tls));
+        std::string dn = peer ? certificateDn(peer) : std::string();
+        g_object_unref(tls);
+        if (dn != *allowedClientDn_)
+            throw NbdError("TLS client " +
+                           (peer ? "'" + dn + "'" : std::string("without a certificate")) +
+                           " is not allowed in (authz identity '" + *allowedClientDn_ + "')");
+        return t;
+    }
     g_object_unref(tls);
     return t;
+}
+
+std::string certificateDn(GTlsCertificate* cert) {
+    gchar* name = nullptr;
+    g_object_get(cert, "subject-name", &name, nullptr);
+    std::string dn = name ? name : "";
+    g_free(name);
+    return dn;
 }
 
 std::unique_ptr<Transport> tlsClientHandshake(GIOStream* base, int socketFd, const std::string& dir,

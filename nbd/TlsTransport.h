@@ -5,6 +5,7 @@
 #include "nbd/Transport.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 typedef struct _GIOStream GIOStream;
@@ -29,11 +30,21 @@ private:
     GCancellable* cancel_;
 };
 
+// How a server does TLS, as QEMU's tls-creds-x509 (server endpoint) and authz-simple objects
+// say it: the credentials directory (ca-cert.pem, server-cert.pem, server-key.pem), whether a
+// client must present a certificate signed by that CA, and, if set, the one client
+// distinguished name let in ("C=AQ,O=Example\\, Inc.,CN=client1": the certificate's RDNs in
+// their order, as GnuTLS prints them, which is what QEMU compares).
+struct TlsServerSettings {
+    std::string dir;
+    bool verifyPeer = false;
+    std::optional<std::string> allowedClientDn;
+};
+
 // Credentials loaded from a directory, shared by all connections of a server.
 class TlsServerCredentials {
 public:
-    // verifyPeer: require a client certificate signed by ca-cert.pem.
-    TlsServerCredentials(const std::string& dir, bool verifyPeer);
+    explicit TlsServerCredentials(const TlsServerSettings& settings);
     ~TlsServerCredentials();
     TlsServerCredentials(const TlsServerCredentials&) = delete;
     TlsServerCredentials& operator=(const TlsServerCredentials&) = delete;
@@ -44,7 +55,11 @@ private:
     GTlsCertificate* cert_ = nullptr;
     GTlsDatabase* ca_ = nullptr;
     bool verifyPeer_;
+    std::optional<std::string> allowedClientDn_;
 };
+
+// The distinguished name of a certificate as TlsServerSettings::allowedClientDn is written.
+std::string certificateDn(GTlsCertificate* cert);
 
 // Client side: verifies the server against dir/ca-cert.pem (and presents
 // dir/client-cert.pem + client-key.pem when present). `hostname` for identity checks; empty

@@ -47,7 +47,7 @@ int listExports(const NbdToolOptions& o) {
     }
     if (!o.tlsCreds.empty()) {
         uri.tls = true;
-        uri.tlsCertificates = o.tlsCreds;
+        uri.tlsCertificates = o.tlsObjects.credentialsDir(o.tlsCreds).value_or(o.tlsCreds);
     }
     std::vector<nbd::ExportListing> exports;
     try {

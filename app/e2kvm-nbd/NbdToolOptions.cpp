@@ -3,8 +3,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <getopt.h>
+#include <map>
 #include <stdexcept>
+#include <vector>
 
 namespace e2kvm::app {
 
@@ -28,11 +31,17 @@ void usage() {
                 "      --fork                fork into the background once ready\n"
                 "      --pid-file=PATH       write the process id to PATH\n"
                 "  -L, --list                list the exports of a server (client mode)\n"
-                "      --tls-creds=DIR       X.509 credentials directory (server-cert.pem,\n"
-                "                            server-key.pem, ca-cert.pem)\n"
+                "      --object=OBJ          tls-creds-x509,id=ID,dir=DIR,endpoint=server\n"
+                "                            [,verify-peer=on|off] or\n"
+                "                            authz-simple,id=ID,identity=DN\n"
+                "      --tls-creds=ID|DIR    TLS credentials: an --object id, or the directory\n"
+                "                            itself (server-cert.pem, server-key.pem,\n"
+                "                            ca-cert.pem; clients then need no certificate)\n"
                 "      --tls-mode=MODE       off, allowed or required (default: required\n"
                 "                            with --tls-creds)\n"
                 "      --tls-verify-peer     require client certificates signed by ca-cert.pem\n"
+                "      --tls-authz=ID        let in only the client whose certificate's\n"
+                "                            distinguished name is authz-simple ID's identity\n"
                 "  -v, --verbose             log connections and failed requests to stderr\n"
                 "  -h, --help                this help\n"
                 "  -V, --version             version\n");
@@ -47,10 +56,119 @@ unsigned long parseNumber(const char* text, const char* what, unsigned long max)
     return v;
 }
 
+// QEMU's option syntax: "type,key=value,..." where ",," is a literal comma.
+std::map<std::string, std::string> parseObjectOption(const std::string& text) {
+    std::vector<std::string> parts(1);
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != ',') {
+            parts.back() += text[i];
+        } else if (i + 1 < text.size() && text[i + 1] == ',') {
+            parts.back() += ',';
+            ++i;
+        } else {
+            parts.emplace_back();
+        }
+    }
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        size_t eq = parts[i].find('=');
+        std::string key = eq == std::string::npos ? "" : parts[i].substr(0, eq);
+        std::string value = eq == std::string::npos ? parts[i] : parts[i].substr(eq + 1);
+        if (key.empty()) {
+            if (i != 0)
+                throw std::runtime_error("Invalid parameter '" + parts[i] + "'");
+            key = "qom-type";
+        }
+        if (!out.emplace(key, value).second)
+            throw std::runtime_error("Parameter '" + key + "' given twice");
+    }
+    return out;
+}
+
+bool parseOnOff(const std::string& key, const std::string& value) {
+    if (value == "on" || value == "yes" || value == "true")
+        return true;
+    if (value == "off" || value == "no" || value == "false")
+        return false;
+    throw std::runtime_error("Parameter '" + key + "' expects 'on' or 'off'");
+}
+
+void addObject(nbd::TlsObjects& objects, const std::string& text) {
+    std::map<std::string, std::string> p = parseObjectOption(text);
+    auto take = [&p](const std::string& key) -> std::optional<std::string> {
+        auto it = p.find(key);
+        if (it == p.end())
+            return std::nullopt;
+        std::string v = it->second;
+        p.erase(it);
+        return v;
+    };
+    std::string type = take("qom-type").value_or("");
+    std::optional<std::string> id = take("id");
+    if (type == "tls-creds-x509") {
+        if (!id)
+            throw std::runtime_error("Parameter 'id' is missing");
+        std::string endpoint = take("endpoint").value_or("client");
+        if (endpoint != "client" && endpoint != "server")
+            throw std::runtime_error("Parameter 'endpoint' does not accept value '" + endpoint +
+                                     "'");
+        std::optional<std::string> verify = take("verify-peer");
+        bool verifyPeer = verify ? parseOnOff("verify-peer", *verify) : true;
+        std::optional<std::string> dir = take("dir");
+        for (const char* ignored : {"sanity-check", "priority", "loaded", "passwordid"})
+            take(ignored);
+        if (!p.empty())
+            throw std::runtime_error("Invalid parameter '" + p.begin()->first + "'");
+        objects.addCredentials(*id, dir.value_or(""), endpoint == "server", verifyPeer);
+    } else if (type == "authz-simple") {
+        if (!id)
+            throw std::runtime_error("Parameter 'id' is missing");
+        std::optional<std::string> identity = take("identity");
+        take("loaded");
+        if (!p.empty())
+            throw std::runtime_error("Invalid parameter '" + p.begin()->first + "'");
+        if (!identity)
+            throw std::runtime_error("Parameter 'identity' is missing");
+        objects.addAuthz(*id, *identity);
+    } else {
+        throw std::runtime_error("Parameter 'qom-type' does not accept value '" + type +
+                                 "' (e2kvm-nbd knows tls-creds-x509 and authz-simple)");
+    }
+}
+
 } // namespace
 
+nbd::TlsServerSettings tlsServerSettings(const NbdToolOptions& o) {
+    nbd::TlsServerSettings s;
+    try {
+        if (o.tlsObjects.contains(o.tlsCreds)) {
+            s = o.tlsObjects.serverSettings(o.tlsCreds, o.tlsAuthz);
+        } else if (std::filesystem::is_directory(o.tlsCreds)) {
+            s.dir = o.tlsCreds;
+            if (o.tlsAuthz)
+                s.allowedClientDn = o.tlsObjects.authzIdentity(*o.tlsAuthz);
+        } else {
+            throw std::runtime_error("No TLS credentials with id '" + o.tlsCreds +
+                                     "' and no such directory");
+        }
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string("Failed to get TLS creds: ") + e.what());
+    }
+    if (o.tlsVerifyPeer)
+        s.verifyPeer = true;
+    return s;
+}
+
 NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
-    enum { OptFork = 256, OptPidFile, OptTlsCreds, OptTlsMode, OptTlsVerify };
+    enum {
+        OptFork = 256,
+        OptPidFile,
+        OptTlsCreds,
+        OptTlsMode,
+        OptTlsVerify,
+        OptTlsAuthz,
+        OptObject
+    };
     static const option longOpts[] = {
         {"read-only", no_argument, nullptr, 'r'},
         {"format", required_argument, nullptr, 'f'},
@@ -69,6 +187,8 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         {"tls-creds", required_argument, nullptr, OptTlsCreds},
         {"tls-mode", required_argument, nullptr, OptTlsMode},
         {"tls-verify-peer", no_argument, nullptr, OptTlsVerify},
+        {"tls-authz", required_argument, nullptr, OptTlsAuthz},
+        {"object", required_argument, nullptr, OptObject},
         {"verbose", no_argument, nullptr, 'v'},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
@@ -143,6 +263,12 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         case OptTlsVerify:
             o.tlsVerifyPeer = true;
             break;
+        case OptTlsAuthz:
+            o.tlsAuthz = optarg;
+            break;
+        case OptObject:
+            addObject(o.tlsObjects, optarg);
+            break;
         case 'v':
             o.verbose = true;
             break;
@@ -163,6 +289,8 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         o.tlsMode = nbd::TlsMode::Required;
     if (o.tlsMode != nbd::TlsMode::Off && o.tlsCreds.empty())
         throw std::runtime_error("--tls-mode needs --tls-creds");
+    if (o.tlsAuthz && o.tlsCreds.empty())
+        throw std::runtime_error("--tls-authz is not permitted without --tls-creds");
     if (o.list) {
         if (optind < argc)
             o.file = argv[optind++];

@@ -1,8 +1,10 @@
 #pragma once
 // Command line of e2kvm-nbd, in qemu-nbd's syntax.
 #include "nbd/ServerConnection.h"
+#include "nbd/TlsObjects.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,15 +26,21 @@ struct NbdToolOptions {
     bool fork = false;
     std::string pidFile;
     bool list = false;
+    // --tls-creds: the id of a tls-creds-x509 --object, or (our short form) the directory.
     std::string tlsCreds;
     nbd::TlsMode tlsMode = nbd::TlsMode::Off;
     bool tlsModeGiven = false;
     bool tlsVerifyPeer = false;
+    std::optional<std::string> tlsAuthz; // id of an authz-simple --object
+    nbd::TlsObjects tlsObjects;          // from --object
     bool verbose = false;
     std::string file; // image (server) or host (with -L, optional)
 };
 
 // Parses argv; prints help/version and exits for -h/-V; throws std::runtime_error on errors.
 NbdToolOptions parseNbdToolOptions(int argc, char** argv);
+
+// The server's TLS from --tls-creds, --tls-verify-peer and --tls-authz (call with TLS on).
+nbd::TlsServerSettings tlsServerSettings(const NbdToolOptions& o);
 
 } // namespace e2kvm::app

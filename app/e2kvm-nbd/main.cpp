@@ -121,8 +121,13 @@ int serve(const app::NbdToolOptions& o) {
     std::mutex logMutex;
     nbd::ServerOptions so;
     so.tlsMode = o.tlsMode;
-    so.tlsDir = o.tlsCreds;
-    so.tlsVerifyPeer = o.tlsVerifyPeer;
+    if (o.tlsMode != nbd::TlsMode::Off) {
+        try {
+            so.tls = tlsServerSettings(o);
+        } catch (const std::runtime_error& e) {
+            die(e.what());
+        }
+    }
     so.maxConnections = o.shared;
     if (o.verbose)
         so.log = [&logMutex](const std::string& m) {

@@ -7,6 +7,7 @@
 #include "app/qmp/QmpMachine.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "nbd/TlsObjects.h"
 
 #include <functional>
 #include <map>
@@ -61,8 +62,8 @@ public:
     std::map<std::string, std::string> fileNodes;
     // Format nodes opened on a file node: format node name -> file node name.
     std::map<std::string, std::string> fileNodeUsers;
-    // TLS credential objects from object-add tls-creds-x509: id -> directory.
-    std::map<std::string, std::string> tlsCreds;
+    // TLS objects from object-add (tls-creds-x509, authz-simple).
+    nbd::TlsObjects tlsObjects;
 
 private:
     std::map<std::string, QmpCommand> commands_;

@@ -46,14 +46,14 @@ NbdExportService::~NbdExportService() {
     stop();
 }
 
-void NbdExportService::start(const NbdListenAddress& address, const std::string& tlsDir) {
+void NbdExportService::start(const NbdListenAddress& address, const nbd::TlsServerSettings& tls) {
     std::lock_guard lock(impl_->mutex);
     if (impl_->server)
         throw std::runtime_error("NBD server already running");
     nbd::ServerOptions options;
-    if (!tlsDir.empty()) {
+    if (!tls.dir.empty()) {
         options.tlsMode = nbd::TlsMode::Required;
-        options.tlsDir = tlsDir;
+        options.tls = tls;
     }
     NbdListenAddress bound = address;
     std::unique_ptr<nbd::Server> server;
@@ -69,7 +69,7 @@ void NbdExportService::start(const NbdListenAddress& address, const std::string&
     }
     impl_->server = std::move(server);
     impl_->address = bound;
-    impl_->tls = !tlsDir.empty();
+    impl_->tls = !tls.dir.empty();
 }
 
 void NbdExportService::stop() {

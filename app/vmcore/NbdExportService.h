@@ -45,8 +45,8 @@ public:
     ~NbdExportService(); // stops
 
     // Throws std::runtime_error if already running or the address cannot be bound.
-    // tlsDir non-empty: QEMU --tls-creds directory layout, TLS required.
-    void start(const NbdListenAddress& address, const std::string& tlsDir = {});
+    // tls.dir non-empty: TLS required, with QEMU's --tls-creds directory layout.
+    void start(const NbdListenAddress& address, const nbd::TlsServerSettings& tls = {});
     void stop(); // removes every export (hard), then stops; no-op if not running
     bool running() const;
     // The URI a client uses for an export: nbd://127.0.0.1:10809/NAME or

@@ -29,9 +29,10 @@ def make_ca(d, name):
             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
-def make_cert(d, ca, name, cn, extensions):
-    """A certificate for CN=cn signed by CA `ca` in d: NAME-key.pem, NAME-cert.pem."""
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
+def make_cert(d, ca, name, cn, extensions, subject=None):
+    """A certificate for CN=cn (or the openssl `subject`, "/C=AQ/O=Org/CN=x") signed by CA `ca`
+    in d: NAME-key.pem, NAME-cert.pem."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject or f"/CN={cn}", "-keyout",
             f"{name}-key.pem", "-out", f"{name}.csr", cwd=d)
     with open(f"{d}/{name}.ext", "w") as f:
         f.write(extensions)

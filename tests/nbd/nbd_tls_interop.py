@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Interop: e2kvm-nbd with X.509 TLS (QEMU --tls-creds directory layout) against qemu-img,
 qemu-io and nbdinfo as clients; plain clients refused in required mode, clients trusting a
-different CA refused, client certificates checked with --tls-verify-peer.
+different CA refused, client certificates checked with --tls-verify-peer; qemu-nbd's own
+syntax (--object tls-creds-x509 / authz-simple, --tls-creds ID, --tls-authz ID) lets in and
+turns away the same clients as qemu-nbd does.
 Usage: nbd_tls_interop.py E2KVM_NBD (needs openssl)."""
 import functools
 import os
@@ -21,11 +23,56 @@ check = checker.labelled
 run = functools.partial(run_command, ok=False)  # exit codes are checked, not raised
 
 
-def server(args):
-    """e2kvm-nbd serving on a free loopback port (its `port` attribute)."""
+def server(args, program=E2KVM_NBD):
+    """e2kvm-nbd (or `program`) serving on a free loopback port (its `port` attribute)."""
     port = free_port()
-    return ServerProcess([E2KVM_NBD, "-b", "127.0.0.1", "-p", str(port), "-t", "-e", "0", *args],
+    return ServerProcess([program, "-b", "127.0.0.1", "-p", str(port), "-t", "-e", "0", *args],
                          tcp_port=port, stdout=None)
+
+
+def qemu_syntax_cases(server_dir, clients, img):
+    """qemu-nbd's --object syntax: which clients each server lets in, qemu-nbd's answer being
+    the expected one. `clients`: name -> tls-certificates directory."""
+    dn2 = "C=AQ,O=Example\\, Inc.,CN=client2"  # as GnuTLS prints the certificate's subject
+    creds = f"tls-creds-x509,id=tls0,dir={server_dir},endpoint=server"
+    cases = [
+        # (label, extra server arguments, {client: let in?}); verify-peer defaults to on
+        ("tls-creds-x509 object", ["--object", creds, "--tls-creds", "tls0"],
+         {"client": True, "client2": True, "anon": False, "rogue": False}),
+        ("verify-peer=off", ["--object", creds + ",verify-peer=off", "--tls-creds", "tls0"],
+         {"client": True, "anon": True}),
+        ("authz-simple with the client's DN",
+         ["--object", creds, "--object", "authz-simple,id=auth0,identity=" +
+          dn2.replace(",", ",,"), "--tls-creds", "tls0", "--tls-authz", "auth0"],
+         {"client2": True, "client": False, "anon": False}),
+        ("authz-simple with the RDNs reversed",
+         ["--object", creds, "--object",
+          "authz-simple,id=auth0,identity=CN=client2,,O=Example\\,, Inc.,,C=AQ",
+          "--tls-creds", "tls0", "--tls-authz", "auth0"],
+         {"client2": False}),
+    ]
+    for label, extra, expected in cases:
+        for program in ("qemu-nbd", E2KVM_NBD):
+            srv = server([*extra, "-r", "-f", "raw", img], program=program)
+            try:
+                for client, let_in in expected.items():
+                    p = run(["nbdinfo", "--size", f"nbds://localhost:{srv.port}/"
+                             f"?tls-certificates={clients[client]}"])
+                    who = os.path.basename(program)
+                    check(f"{label}: {who} {'lets in' if let_in else 'turns away'} {client}",
+                          (p.returncode == 0) == let_in, p.stdout + p.stderr)
+            finally:
+                srv.stop(kill_on_timeout=False)
+    p = run([E2KVM_NBD, "--tls-authz", "auth0", img])
+    check("--tls-authz without --tls-creds refused as qemu-nbd does", p.returncode != 0 and
+          "--tls-authz is not permitted without --tls-creds" in p.stderr, p.stderr)
+    p = run([E2KVM_NBD, "--object", "tls-creds-x509,id=t,dir=" + server_dir + ",endpoint=client",
+             "--tls-creds", "t", img])
+    check("client-endpoint credentials refused for a server", p.returncode != 0 and
+          "Expected TLS credentials for a server endpoint" in p.stderr, p.stderr)
+    p = run([E2KVM_NBD, "--object", creds + ",verify-peer=maybe", "--tls-creds", "tls0", img])
+    check("verify-peer=maybe refused", p.returncode != 0 and
+          "Parameter 'verify-peer' expects 'on' or 'off'" in p.stderr, p.stderr)
 
 
 def main():
@@ -41,11 +88,14 @@ def main():
         make_cert(pki, "ca", "server", "localhost", SERVER_EXTENSIONS)
         make_cert(pki, "ca", "client", "client", CLIENT_EXTENSIONS)
         make_cert(pki, "otherca", "rogue", "client", CLIENT_EXTENSIONS)
+        make_cert(pki, "ca", "client2", "client2", CLIENT_EXTENSIONS,
+                  subject="/C=AQ/O=Example, Inc./CN=client2")
         server_dir = creds_dir(pki, os.path.join(tmp, "server"), "ca", "server", "server")
         client_dir = creds_dir(pki, os.path.join(tmp, "client"), "ca", "client")
         anon_dir = creds_dir(pki, os.path.join(tmp, "anon"), "ca")
         wrong_dir = creds_dir(pki, os.path.join(tmp, "wrong"), "otherca", "rogue")
         rogue_dir = creds_dir(pki, os.path.join(tmp, "rogue"), "ca", "rogue")
+        client2_dir = creds_dir(pki, os.path.join(tmp, "client2"), "ca", "client2")
         img = os.path.join(tmp, "img.raw")
         run(["qemu-img", "create", "-f", "raw", img, "4M"])
         run(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 1M 64k", img])
@@ -110,6 +160,9 @@ def main():
             check("allowed mode: TLS client served", p.returncode == 0, p.stderr)
         finally:
             srv.stop(kill_on_timeout=False)
+
+        qemu_syntax_cases(server_dir, {"client": client_dir, "client2": client2_dir,
+                                       "anon": anon_dir, "rogue": rogue_dir}, img)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(checker.exit_status(None, "{count} failures: {failures}"))

@@ -236,11 +236,13 @@ void ExportsPanel::ensureServer(const QString& tlsDir) {
     vm::NbdListenAddress address;
     address.host = "127.0.0.1";
     address.port = kDefaultPort;
+    nbd::TlsServerSettings tls;
+    tls.dir = tlsDir.toStdString();
     try {
-        service.start(address, tlsDir.toStdString());
+        service.start(address, tls);
     } catch (const std::exception& busy) {
         address.port = 0; // 10809 taken (another server, a qemu-nbd): any free port will do
-        service.start(address, tlsDir.toStdString());
+        service.start(address, tls);
         logLine(context_, QStringLiteral("warning"),
                 tr("Port %1 is busy (%2); the NBD server listens on port %3 instead")
                     .arg(kDefaultPort)

@@ -1,5 +1,5 @@
 // QMP control commands: query-version, query-commands, query-name, quit, object-add/-del
-// (tls-creds-x509 only: the credentials NBD TLS uses).
+// (tls-creds-x509 and authz-simple: what NBD TLS uses).
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
@@ -44,21 +44,29 @@ Json objectAdd(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string type = a.str("qom-type");
     std::string id = a.str("id");
-    if (type != "tls-creds-x509")
-        throw QmpError("Invalid parameter '" + type + "'");
-    std::optional<std::string> dir = a.optStr("dir");
-    std::optional<std::string> endpoint = a.optEnum("endpoint", {"client", "server"});
-    a.optBool("verify-peer", true);
-    a.ignore({"sanity-check", "priority", "loaded", "passwordid"});
-    a.finish();
-    if (endpoint && *endpoint != "server")
-        throw QmpError("Expecting TLS credentials with a server endpoint");
-    if (!dir)
-        throw QmpError("Parameter 'dir' is missing");
-    if (ctx.tlsCreds.count(id))
-        throw QmpError("attempt to add duplicate property '" + id +
-                       "' to object (type 'container')");
-    ctx.tlsCreds[id] = *dir;
+    try {
+        if (type == "tls-creds-x509") {
+            std::optional<std::string> dir = a.optStr("dir");
+            std::optional<std::string> endpoint = a.optEnum("endpoint", {"client", "server"});
+            bool verifyPeer = a.optBool("verify-peer", true);
+            a.ignore({"sanity-check", "priority", "loaded", "passwordid"});
+            a.finish();
+            if (endpoint && *endpoint != "server")
+                throw QmpError("Expecting TLS credentials with a server endpoint");
+            ctx.tlsObjects.addCredentials(id, dir.value_or(""), true, verifyPeer);
+        } else if (type == "authz-simple") {
+            std::string identity = a.str("identity");
+            a.ignore({"loaded"});
+            a.finish();
+            ctx.tlsObjects.addAuthz(id, identity);
+        } else {
+            throw QmpError("Invalid parameter '" + type + "'");
+        }
+    } catch (const std::runtime_error& e) {
+        if (dynamic_cast<const QmpError*>(&e))
+            throw;
+        throw QmpError(e.what());
+    }
     return Json::object();
 }
 
@@ -66,7 +74,7 @@ Json objectDel(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string id = a.str("id");
     a.finish();
-    if (!ctx.tlsCreds.erase(id))
+    if (!ctx.tlsObjects.remove(id))
         throw QmpError("object '" + id + "' not found");
     return Json::object();
 }

@@ -70,18 +70,14 @@ Json nbdServerStart(QmpContext& ctx, const Json* args) {
     std::optional<std::string> authz = a.optStr("tls-authz");
     std::optional<uint64_t> maxConnections = a.optUInt("max-connections");
     a.finish();
-    if (authz)
-        throw QmpError("'tls-authz' is not supported by e2kvm");
     (void)maxConnections;
-    std::string tlsDir;
-    if (creds) {
-        auto it = ctx.tlsCreds.find(*creds);
-        if (it == ctx.tlsCreds.end())
-            throw QmpError("No TLS credentials with id '" + *creds + "'");
-        tlsDir = it->second;
-    }
+    if (authz && !creds)
+        throw QmpError("'tls-authz' requires 'tls-creds'");
     try {
-        ctx.nbd.start(address, tlsDir);
+        nbd::TlsServerSettings tls;
+        if (creds)
+            tls = ctx.tlsObjects.serverSettings(*creds, authz);
+        ctx.nbd.start(address, tls);
     } catch (const std::exception& e) {
         throw QmpError(e.what());
     }
