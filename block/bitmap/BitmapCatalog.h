@@ -73,6 +73,9 @@ public:
     void apply(std::span<const BitmapAction> actions);
     // The image was resized: resizes every bitmap (new granules clean).
     void resize(uint64_t newDiskSize);
+    // True when bitmaps can be kept in the image file (persistent); false for formats whose
+    // bitmaps live only in memory while the image is open (raw, null-co).
+    bool storesBitmaps() const { return store_ != nullptr; }
     // Counts changes to the catalog (not to bitmap contents).
     uint64_t generation() const;
     // Saves persistent bitmaps into the image now, as closing it would, so that a tool can

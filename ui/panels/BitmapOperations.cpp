@@ -24,6 +24,7 @@ std::vector<block::BitmapAction> checkpointActions(const block::BitmapCatalog& c
     add.kind = block::BitmapActionKind::Add;
     add.name = name;
     add.granularity = granularity;
+    add.persistent = catalog.storesBitmaps();
     batch.push_back(add);
     return batch;
 }

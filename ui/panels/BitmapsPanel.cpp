@@ -292,6 +292,7 @@ void BitmapsPanel::logChange(const QString& what) {
 
 bool BitmapsPanel::addBitmap(const QString& name, uint64_t granularity) {
     std::shared_ptr<vm::BlockNode> holder;
+    bool inMemory = false;
     try {
         block::BitmapCatalog* catalog = currentCatalog(holder, true);
         if (!catalog)
@@ -300,12 +301,17 @@ bool BitmapsPanel::addBitmap(const QString& name, uint64_t granularity) {
         a.kind = BitmapActionKind::Add;
         a.name = name.toStdString();
         a.granularity = granularity;
+        a.persistent = catalog->storesBitmaps();
         catalog->apply(std::span<const block::BitmapAction>(&a, 1));
+        inMemory = !a.persistent;
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Add bitmap"), QString::fromStdString(e.what()));
         return false;
     }
-    logChange(tr("bitmap '%1' added").arg(name));
+    logChange(inMemory ? tr("bitmap '%1' added, in memory only: this image format cannot "
+                            "store bitmaps, so it ends when the image is closed")
+                             .arg(name)
+                       : tr("bitmap '%1' added").arg(name));
     refreshBitmaps();
     selectBitmap(name);
     return true;

@@ -59,6 +59,7 @@ private slots:
     void imagesCreateAndConvertJobs();
     void convertCancelRemovesTarget();
     void bitmapActionsAndCheckpoint();
+    void rawImageBitmapsLiveInMemory();
     void bitmapChangeRefusedWhileExported();
     void inconsistentBitmapGuidance();
     void exportCommandsText();
@@ -217,6 +218,29 @@ void PanelsTest::bitmapActionsAndCheckpoint() {
     // The map follows the selection.
     panel.selectBitmap("ckpt1");
     QCOMPARE(panel.mapWidget()->cells().dirtyBytes(), uint64_t(3 * 65536));
+}
+
+void PanelsTest::rawImageBitmapsLiveInMemory() {
+    Context ctx;
+    block::CreateOptions c;
+    c.format = "raw";
+    c.size = 4 << 20;
+    c.sizeGiven = true;
+    block::createImage(path("m.raw").toStdString(), c);
+    BitmapsPanel panel(ctx.app);
+    panel.setImages({path("m.raw")});
+    QVERIFY(panel.addBitmap("session"));
+    QVERIFY(panel.newCheckpoint("next"));
+    QVERIFY(takeErrorBoxes(panel).isEmpty());
+    QVERIFY(ctx.logged("bitmap 'session' added, in memory only"));
+    auto node = ctx.nodes.findByFile(path("m.raw").toStdString());
+    auto* catalog = node->image->bitmaps();
+    QVERIFY(!catalog->find("session")->persistent);
+    QVERIFY(!catalog->find("next")->persistent);
+    std::vector<uint8_t> data(4096, 1);
+    node->image->write(1 << 20, data);
+    QCOMPARE(catalog->usable("next")->dirtyBytes(), uint64_t(65536));
+    QCOMPARE(catalog->usable("session")->dirtyBytes(), uint64_t(0));
 }
 
 void PanelsTest::bitmapChangeRefusedWhileExported() {
