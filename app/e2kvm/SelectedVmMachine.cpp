@@ -20,8 +20,10 @@ bool SelectedVmMachine::claimShutdown() {
 }
 
 void SelectedVmMachine::machineEvent(const emu::MachineEvent& event) {
-    if (event.kind == emu::MachineEvent::Error)
-        return;
+    if (event.kind == emu::MachineEvent::Reset || event.kind == emu::MachineEvent::Resume) {
+        std::lock_guard lock(mutex_);
+        shutdownReported_ = false; // the VM runs again: its next shutdown is news
+    }
     if (event.kind == emu::MachineEvent::Shutdown && !claimShutdown())
         return;
     relay(event);

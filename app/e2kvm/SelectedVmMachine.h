@@ -15,8 +15,8 @@ public:
     // Any thread. `runner` null: no VM.
     void setRunner(std::shared_ptr<emu::MachineRunner> runner, std::string name,
                    std::vector<qmp::QmpMachineDisk> disks);
-    // Forwards a machine event of the current VM to QMP (machine thread). Faults are not
-    // reported (QMP shows the run state) and only the VM's first SHUTDOWN is.
+    // Forwards a machine event of the current VM to QMP (machine thread), as the other
+    // adapters do (a fault is a STOP); one SHUTDOWN per run (until a reset or resume).
     void machineEvent(const emu::MachineEvent& event);
 
     std::string name() const override;
@@ -26,7 +26,7 @@ public:
     std::vector<qmp::QmpMachineDisk> disks() const override;
 
 private:
-    // True for the first SHUTDOWN since the VM was selected.
+    // True for the first SHUTDOWN since the VM was selected, reset or resumed.
     bool claimShutdown();
 
     mutable std::mutex mutex_;

@@ -196,7 +196,7 @@ TEST(SelectedVmMachine, WithNoVmQuitStillReportsShutdownOnce) {
     EXPECT_EQ(s.log.lines, (std::vector<std::string>{"SHUTDOWN guest=0 host-qmp-quit"}));
 }
 
-TEST(SelectedVmMachine, ReportsTheSelectedVmsEventsAndItsFirstShutdown) {
+TEST(SelectedVmMachine, ReportsTheSelectedVmsEventsAndOneShutdownPerRun) {
     SelectedVm s;
     s.select("");
     EXPECT_EQ(s.machine.name(), "e2kvm"); // unnamed VM
@@ -205,12 +205,13 @@ TEST(SelectedVmMachine, ReportsTheSelectedVmsEventsAndItsFirstShutdown) {
     ASSERT_EQ(s.machine.disks().size(), 1u);
     EXPECT_EQ(s.machine.disks()[0].nodeName, "node0");
     s.machine.cont();
-    s.machine.machineEvent({emu::MachineEvent::Error, "bad opcode"}); // not reported
+    s.machine.machineEvent({emu::MachineEvent::Error, "bad opcode"}); // STOP, as qemu-system
     s.machine.quit("host-qmp-quit"); // the runner's SHUTDOWN; quit adds none
     EXPECT_EQ(vm->state(), emu::RunState::Shutdown);
     s.machine.machineEvent({emu::MachineEvent::Shutdown, "guest-shutdown"}); // a second: dropped
     s.machine.quit("host-qmp-quit");
-    EXPECT_EQ(s.log.lines, (std::vector<std::string>{"RESUME", "SHUTDOWN guest=0 host-qmp-quit"}));
+    EXPECT_EQ(s.log.lines,
+              (std::vector<std::string>{"RESUME", "STOP", "SHUTDOWN guest=0 host-qmp-quit"}));
 
     // Selecting another VM: its shutdown is reported again, with the guest's reason.
     s.log.lines.clear();
@@ -218,6 +219,16 @@ TEST(SelectedVmMachine, ReportsTheSelectedVmsEventsAndItsFirstShutdown) {
     s.machine.machineEvent({emu::MachineEvent::Shutdown, "guest-shutdown"});
     s.machine.quit("host-qmp-quit"); // the guest's SHUTDOWN was the one
     EXPECT_EQ(s.log.lines, (std::vector<std::string>{"SHUTDOWN guest=1 guest-shutdown"}));
+
+    // A reset runs the VM again: its next shutdown is reported too.
+    s.log.lines.clear();
+    s.select("Third");
+    s.machine.machineEvent({emu::MachineEvent::Shutdown, "guest-shutdown"});
+    s.machine.machineEvent({emu::MachineEvent::Reset, "host-qmp-system-reset"});
+    s.machine.machineEvent({emu::MachineEvent::Shutdown, "guest-shutdown"});
+    EXPECT_EQ(s.log.lines, (std::vector<std::string>{"SHUTDOWN guest=1 guest-shutdown",
+                                                     "RESET guest=0 host-qmp-system-reset",
+                                                     "SHUTDOWN guest=1 guest-shutdown"}));
 }
 
 } // namespace
