@@ -126,3 +126,15 @@ class QmpClient:
             self.sock.close()
         except OSError:
             pass
+
+
+def reply_checks(check):
+    """ok(reply, what) and err(reply, desc, what, cls="GenericError"): check a QMP reply with
+    `check` (a Checker's check) for success, or for exactly this error."""
+    def ok(r, what):
+        check(r == {"return": {}}, "%s: %r" % (what, r))
+
+    def err(r, desc, what, cls="GenericError"):
+        check(r.get("error") == {"class": cls, "desc": desc},
+              "%s: expected error %r, got %r" % (what, desc, r))
+    return ok, err

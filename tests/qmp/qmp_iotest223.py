@@ -17,20 +17,13 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
 from processes import ServerProcess  # noqa: E402
-from qmp_client import QmpClient  # noqa: E402
+from qmp_client import QmpClient, reply_checks  # noqa: E402
 
 SERVER = sys.argv[1:]
 MiB = 1 << 20
 checker = Checker(sys.stderr)
 check = checker.check
-
-
-def ok(r, what):
-    check(r == {"return": {}}, "%s: %r" % (what, r))
-
-
-def err(r, desc, what, cls="GenericError"):
-    check(r.get("error") == {"class": cls, "desc": desc}, "%s: %r" % (what, r))
+ok, err = reply_checks(check)
 
 
 def run(*argv, **kw):

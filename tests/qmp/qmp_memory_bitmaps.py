@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
 from processes import ServerProcess  # noqa: E402
-from qmp_client import QmpClient  # noqa: E402
+from qmp_client import QmpClient, reply_checks  # noqa: E402
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -44,14 +44,7 @@ EXPECT_64K = [(0, 64 * KiB), (1 * MiB, 64 * KiB), (2 * MiB, 64 * KiB), (2560 * K
               (3 * MiB, 128 * KiB)]
 EXPECT_512 = [(512, 512), (1 * MiB, 64 * KiB), (2 * MiB, 4 * KiB), (2560 * KiB, 1 * KiB),
               (3 * MiB, 128 * KiB)]
-
-
-def ok(r, what):
-    check(r == {"return": {}}, "%s: %r" % (what, r))
-
-
-def err(r, desc, what, cls="GenericError"):
-    check(r.get("error") == {"class": cls, "desc": desc}, "%s: %r" % (what, r))
+ok, err = reply_checks(check)
 
 
 def run(*argv, **kw):

@@ -23,7 +23,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker, run  # noqa: E402
-from qmp_client import QmpClient  # noqa: E402
+from qmp_client import QmpClient, reply_checks  # noqa: E402
 from system_harness import SystemProcess, check_shutdown  # noqa: E402
 
 SYSTEM, ECHO = sys.argv[1:3]
@@ -35,15 +35,7 @@ def sh(*argv, timeout=60):
     p = run(*argv, ok=False, timeout=timeout)
     check(p.returncode == 0, "%s: exit %d: %s" % (" ".join(argv), p.returncode, p.stderr))
     return p.stdout
-
-
-def ok(r, what):
-    check(r == {"return": {}}, "%s: %r" % (what, r))
-
-
-def err(r, desc, what):
-    check(r.get("error") == {"class": "GenericError", "desc": desc},
-          "%s: expected error %r, got %r" % (what, desc, r))
+ok, err = reply_checks(check)
 
 
 def err_mentioning(r, word, what):
