@@ -35,6 +35,8 @@ def sh(*argv, timeout=60):
     p = run(*argv, ok=False, timeout=timeout)
     check(p.returncode == 0, "%s: exit %d: %s" % (" ".join(argv), p.returncode, p.stderr))
     return p.stdout
+
+
 ok, err = reply_checks(check)
 
 
