@@ -15,6 +15,10 @@ struct ExportedBitmap {
     std::shared_ptr<const block::DirtyBitmap> bitmap;
 };
 
+// QEMU's detect-zeroes: writes of all-zero data become zero writes (Unmap: that may free
+// space, when the export unmaps).
+enum class DetectZeroes { Off, On, Unmap };
+
 struct ExportConfig {
     std::string name;
     std::string description;
@@ -23,6 +27,12 @@ struct ExportConfig {
     bool allocationDepth = false; // publish qemu:allocation-depth
     // In context-id order: the first gets id 2, the next 3, ...
     std::vector<ExportedBitmap> bitmaps;
+    // TRIM and zero writes that allow it free space (qemu's discard=unmap). When false, as with
+    // qemu-nbd's default --discard=ignore, TRIM is accepted and does nothing and a raw image's
+    // zero writes keep the file allocated (qcow2 may still turn clusters into holes, as QEMU's
+    // does).
+    bool unmap = true;
+    DetectZeroes detectZeroes = DetectZeroes::Off;
     // Minimum block size advertised when the client asks for block sizes (1, or 512 for a
     // probed raw image as QEMU does). A power of two <= 64 KiB.
     uint32_t minBlock = 1;

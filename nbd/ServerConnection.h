@@ -73,6 +73,8 @@ private:
     // Returns the validation error message, or "" when the request may run.
     std::string validate(const Request& req) const;
     void doRead(Request& req);
+    // detect-zeroes: this WRITE's payload is all zeros and goes in as a zero write.
+    bool writesAsZeroes(const Request& req) const;
     void doBlockStatus(const Request& req);
     void sendSimple(uint64_t cookie, uint32_t error);
     void sendError(uint64_t cookie, uint32_t error, const std::string& message);

@@ -181,6 +181,14 @@ void ServerConnection::process(Request& req) {
             doRead(req);
             return;
         case CmdWrite:
+            if (writesAsZeroes(req)) {
+                unsigned zf = (req.flags & CmdFlagFua) ? block::ZeroFua : block::ZeroNone;
+                if (export_->config().detectZeroes == DetectZeroes::Unmap &&
+                    export_->config().unmap)
+                    zf |= block::ZeroMayUnmap;
+                image.writeZeroes(req.offset, req.length, zf);
+                break;
+            }
             image.write(req.offset, req.payload,
                         (req.flags & CmdFlagFua) ? block::WriteFua : block::WriteNone);
             break;
@@ -188,7 +196,8 @@ void ServerConnection::process(Request& req) {
             image.flush();
             break;
         case CmdTrim:
-            image.discard(req.offset, req.length);
+            if (export_->config().unmap)
+                image.discard(req.offset, req.length);
             if (req.flags & CmdFlagFua)
                 image.flush();
             break;
@@ -196,7 +205,10 @@ void ServerConnection::process(Request& req) {
             break; // a hint; the page cache does the work on the next read
         case CmdWriteZeroes: {
             unsigned zf = block::ZeroNone;
-            if (!(req.flags & CmdFlagNoHole))
+            // Without unmap, QEMU still lets a format free its clusters (qcow2) but never
+            // punches holes in the host file: a raw image's zero writes stay allocated.
+            bool hostFile = image.formatName() == "raw";
+            if (!(req.flags & CmdFlagNoHole) && (export_->config().unmap || !hostFile))
                 zf |= block::ZeroMayUnmap;
             if (req.flags & CmdFlagFua)
                 zf |= block::ZeroFua;
@@ -218,6 +230,12 @@ void ServerConnection::process(Request& req) {
         return;
     }
     sendSimple(req.cookie, 0);
+}
+
+bool ServerConnection::writesAsZeroes(const Request& req) const {
+    if (export_->config().detectZeroes == DetectZeroes::Off || req.payload.empty())
+        return false;
+    return std::all_of(req.payload.begin(), req.payload.end(), [](uint8_t b) { return b == 0; });
 }
 
 void ServerConnection::doRead(Request& req) {

@@ -23,6 +23,9 @@ void usage() {
                 "  -D, --description=TEXT    export description\n"
                 "  -B, --bitmap=NAME         also export dirty bitmap NAME (repeatable)\n"
                 "  -A, --allocation-depth    export qemu:allocation-depth\n"
+                "      --discard=MODE        ignore (default: TRIM does nothing) or unmap\n"
+                "      --detect-zeroes=MODE  off (default), on or unmap: all-zero writes\n"
+                "                            become zero writes\n"
                 "  -k, --socket=PATH         listen on a Unix socket\n"
                 "  -b, --bind=ADDR           listen address (default 127.0.0.1)\n"
                 "  -p, --port=PORT           TCP port (default 10809)\n"
@@ -167,7 +170,9 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         OptTlsMode,
         OptTlsVerify,
         OptTlsAuthz,
-        OptObject
+        OptObject,
+        OptDiscard,
+        OptDetectZeroes
     };
     static const option longOpts[] = {
         {"read-only", no_argument, nullptr, 'r'},
@@ -189,6 +194,8 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         {"tls-verify-peer", no_argument, nullptr, OptTlsVerify},
         {"tls-authz", required_argument, nullptr, OptTlsAuthz},
         {"object", required_argument, nullptr, OptObject},
+        {"discard", required_argument, nullptr, OptDiscard},
+        {"detect-zeroes", required_argument, nullptr, OptDetectZeroes},
         {"verbose", no_argument, nullptr, 'v'},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
@@ -269,6 +276,29 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         case OptObject:
             addObject(o.tlsObjects, optarg);
             break;
+        case OptDiscard: {
+            std::string m = optarg;
+            if (m == "ignore" || m == "off")
+                o.discardUnmap = false;
+            else if (m == "unmap" || m == "on")
+                o.discardUnmap = true;
+            else
+                throw std::runtime_error("Invalid discard mode `" + m + "'");
+            break;
+        }
+        case OptDetectZeroes: {
+            std::string m = optarg;
+            if (m == "off")
+                o.detectZeroes = nbd::DetectZeroes::Off;
+            else if (m == "on")
+                o.detectZeroes = nbd::DetectZeroes::On;
+            else if (m == "unmap")
+                o.detectZeroes = nbd::DetectZeroes::Unmap;
+            else
+                throw std::runtime_error(
+                    "Failed to parse detect_zeroes mode: invalid parameter value: " + m);
+            break;
+        }
         case 'v':
             o.verbose = true;
             break;
@@ -289,6 +319,9 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         o.tlsMode = nbd::TlsMode::Required;
     if (o.tlsMode != nbd::TlsMode::Off && o.tlsCreds.empty())
         throw std::runtime_error("--tls-mode needs --tls-creds");
+    if (o.detectZeroes == nbd::DetectZeroes::Unmap && !o.discardUnmap)
+        throw std::runtime_error("setting detect-zeroes to unmap is not allowed without setting "
+                                 "discard operation to unmap");
     if (o.tlsAuthz && o.tlsCreds.empty())
         throw std::runtime_error("--tls-authz is not permitted without --tls-creds");
     if (o.list) {

@@ -1,5 +1,6 @@
 #pragma once
 // Command line of e2kvm-nbd, in qemu-nbd's syntax.
+#include "nbd/Export.h"
 #include "nbd/ServerConnection.h"
 #include "nbd/TlsObjects.h"
 
@@ -18,6 +19,8 @@ struct NbdToolOptions {
     std::string description;
     std::vector<std::string> bitmaps; // in command-line order
     bool allocationDepth = false;
+    bool discardUnmap = false; // --discard: ignore (qemu-nbd's default) or unmap
+    nbd::DetectZeroes detectZeroes = nbd::DetectZeroes::Off;
     std::string socketPath;
     std::string bindAddress;
     uint16_t port = 10809;

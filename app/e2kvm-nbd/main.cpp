@@ -103,6 +103,8 @@ int serve(const app::NbdToolOptions& o) {
     exp.image = image;
     exp.readOnly = o.readOnly;
     exp.allocationDepth = o.allocationDepth;
+    exp.unmap = o.discardUnmap;
+    exp.detectZeroes = o.detectZeroes;
     // qemu-nbd: a probed raw image gets a 512-byte minimum block size.
     exp.minBlock = (o.format.empty() && format == "raw") ? 512 : 1;
     // qemu-nbd publishes -B bitmaps in reverse command-line order (the last one gets id 2).

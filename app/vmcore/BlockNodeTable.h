@@ -3,6 +3,7 @@
 // (blockdev-add, bitmaps), NBD exports and the GUI panels all take their images from here, so
 // each file is opened once and its dirty bitmaps live in one place. Thread-safe.
 #include "block/BlockDriver.h"
+#include "nbd/Export.h"
 
 #include <functional>
 #include <memory>
@@ -18,6 +19,10 @@ struct BlockNode {
     std::string format; // "qcow2", "raw" or "null-co"
     bool readOnly = false;
     std::shared_ptr<block::BlockDriver> image;
+    // QMP blockdev-add's discard and detect-zeroes, which the node's NBD exports follow
+    // (QEMU's defaults: TRIM ignored, no zero detection).
+    bool discardUnmap = false;
+    nbd::DetectZeroes detectZeroes = nbd::DetectZeroes::Off;
 };
 
 class BlockNodeTable {

@@ -147,6 +147,8 @@ void NbdExportService::add(const NbdExportRequest& request) {
     config.image = node->image;
     config.readOnly = !request.writable;
     config.allocationDepth = request.allocationDepth;
+    config.unmap = node->discardUnmap;
+    config.detectZeroes = node->detectZeroes;
     config.minBlock = 1;
     for (const std::string& name : request.bitmaps) {
         block::BitmapCatalog* catalog = node->image->bitmaps();

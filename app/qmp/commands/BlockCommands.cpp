@@ -16,10 +16,28 @@ namespace e2kvm::qmp {
 
 namespace {
 
-// Options every BlockdevOptions accepts that we take as given (no effect here).
-void ignoreCommonOptions(QmpArgs& a) {
-    a.optEnum("discard", {"ignore", "unmap", "off", "on"});
-    a.optEnum("detect-zeroes", {"off", "on", "unmap"});
+// Options every BlockdevOptions accepts: discard and detect-zeroes go to the node (its NBD
+// exports follow them); the others we take as given (no effect here).
+struct NodeWritePolicy {
+    bool discardUnmap = false;
+    nbd::DetectZeroes detectZeroes = nbd::DetectZeroes::Off;
+    void applyTo(vm::BlockNode& node) const {
+        node.discardUnmap = discardUnmap;
+        node.detectZeroes = detectZeroes;
+    }
+};
+
+NodeWritePolicy commonOptions(QmpArgs& a) {
+    NodeWritePolicy p;
+    std::string discard = a.optEnum("discard", {"ignore", "unmap", "off", "on"}).value_or("ignore");
+    p.discardUnmap = discard == "unmap" || discard == "on";
+    std::string zeroes = a.optEnum("detect-zeroes", {"off", "on", "unmap"}).value_or("off");
+    p.detectZeroes = zeroes == "on"      ? nbd::DetectZeroes::On
+                     : zeroes == "unmap" ? nbd::DetectZeroes::Unmap
+                                         : nbd::DetectZeroes::Off;
+    if (p.detectZeroes == nbd::DetectZeroes::Unmap && !p.discardUnmap)
+        throw QmpError("setting detect-zeroes to unmap is not allowed without setting discard "
+                       "operation to unmap");
     a.optBool("auto-read-only", false);
     a.optBool("force-share", false);
     if (auto cache = a.optObject("cache")) {
@@ -27,6 +45,7 @@ void ignoreCommonOptions(QmpArgs& a) {
         cache->optBool("no-flush", false);
         cache->finish();
     }
+    return p;
 }
 
 // The file name of a "file" BlockdevRef: an inline {driver: file, filename} or the name of a
@@ -53,7 +72,7 @@ std::string fileOf(QmpContext& ctx, QmpArgs& a, std::string* fileNode) {
     f.optBool("read-only", false);
     f.optEnum("aio", {"threads", "native", "io_uring"});
     f.optEnum("locking", {"off", "on", "auto"});
-    ignoreCommonOptions(f);
+    commonOptions(f); // the format node's own options are the ones NBD exports follow
     f.finish();
     return filename;
 }
@@ -82,7 +101,8 @@ uint64_t nullLatency(QmpArgs& a) {
 }
 
 // blockdev-add driver=null-co: a disk that drops writes and reads zeros (see NullImage).
-Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool readOnly) {
+Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool readOnly,
+                 const NodeWritePolicy& policy) {
     block::NullOptions options;
     options.readOnly = readOnly;
     std::optional<int64_t> size = a.optInt("size");
@@ -108,7 +128,7 @@ Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool 
         throw QmpError(m);
     }
     try {
-        ctx.nodes.add(std::move(image), name, "null-co", readOnly, nodeName);
+        policy.applyTo(*ctx.nodes.add(std::move(image), name, "null-co", readOnly, nodeName));
     } catch (const std::exception& e) {
         throw QmpError(e.what());
     }
@@ -120,7 +140,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     std::string driver = a.str("driver");
     std::optional<std::string> nodeName = a.optStr("node-name");
     bool readOnly = a.optBool("read-only", false);
-    ignoreCommonOptions(a);
+    NodeWritePolicy policy = commonOptions(a);
     if (!nodeName)
         throw QmpError("'node-name' must be specified for the root node");
     if (ctx.nodes.find(*nodeName) || ctx.fileNodes.count(*nodeName))
@@ -140,7 +160,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         return Json::object();
     }
     if (driver == "null-co")
-        return addNullNode(ctx, a, *nodeName, readOnly);
+        return addNullNode(ctx, a, *nodeName, readOnly, policy);
     if (driver != "qcow2" && driver != "raw")
         throw QmpError("Driver '" + driver +
                        "' is not supported by e2kvm (qcow2, raw, file, null-co)");
@@ -165,7 +185,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         throw QmpError("Failed to get \"write\" lock: '" + filename +
                        "' is already open as node '" + existing->name + "'");
     try {
-        ctx.nodes.open(filename, driver, readOnly, *nodeName);
+        policy.applyTo(*ctx.nodes.open(filename, driver, readOnly, *nodeName));
     } catch (const block::BlockError& e) {
         throw QmpError("Could not open '" + filename + "': " + e.what());
     } catch (const std::exception& e) {
