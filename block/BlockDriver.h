@@ -78,6 +78,10 @@ public:
     // Whether a range this layer leaves unallocated, with no backing file, is known to read
     // as zero (block status "zero"). Only null-co without read-zeroes says no, as in QEMU.
     virtual bool unallocatedReadsAsZero() const { return true; }
+    // Whether a zero write that may unmap becomes a hole punched in the host file itself (raw),
+    // rather than clusters the format frees in its own metadata (qcow2). Exports that must not
+    // unmap (QEMU's discard=ignore) drop ZeroMayUnmap only for such layers, as QEMU does.
+    virtual bool unmapPunchesHostFile() const { return false; }
     // Cluster size for formats that have one, else 0.
     virtual uint32_t clusterSize() const { return 0; }
     // Format details for `info` (qcow2 header fields, backing names, bitmaps...).

@@ -21,6 +21,7 @@ public:
     uint64_t size() const override;
     uint64_t allocatedBytes() const override { return file_.allocatedBytes(); }
     int directReadFd() const override { return file_.fd(); }
+    bool unmapPunchesHostFile() const override { return true; }
     // Non-persistent bitmaps only (granularity 64 KiB unless given, as QEMU for raw nodes).
     BitmapCatalog* bitmaps() override { return catalog_.get(); }
     HostFile& file() { return file_; }

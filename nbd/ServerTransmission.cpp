@@ -207,8 +207,8 @@ void ServerConnection::process(Request& req) {
             unsigned zf = block::ZeroNone;
             // Without unmap, QEMU still lets a format free its clusters (qcow2) but never
             // punches holes in the host file: a raw image's zero writes stay allocated.
-            bool hostFile = image.formatName() == "raw";
-            if (!(req.flags & CmdFlagNoHole) && (export_->config().unmap || !hostFile))
+            if (!(req.flags & CmdFlagNoHole) &&
+                (export_->config().unmap || !image.unmapPunchesHostFile()))
                 zf |= block::ZeroMayUnmap;
             if (req.flags & CmdFlagFua)
                 zf |= block::ZeroFua;
