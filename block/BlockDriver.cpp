@@ -23,10 +23,46 @@ void BlockDriver::checkWritable(const char* op) const {
         throwError(EPERM, filename_, std::string(op) + ": image is opened read-only");
 }
 
+// One change to the contents in flight: holds the change gate shared (so that interceptors are
+// added between changes, never during one) and runs the interceptors before the change.
+class BlockDriver::ChangeScope {
+public:
+    ChangeScope(BlockDriver& image, uint64_t offset, uint64_t length) : lock_(image.changeGate_) {
+        if (image.anyInterceptor_.load(std::memory_order_acquire))
+            for (const auto& i : image.interceptors_)
+                i->beforeChange(offset, length);
+    }
+
+private:
+    std::shared_lock<std::shared_mutex> lock_;
+};
+
 void BlockDriver::read(uint64_t offset, std::span<uint8_t> buf) {
     checkRange(offset, buf.size(), "read");
-    if (!buf.empty())
+    if (buf.empty())
+        return;
+    if (anyReadGuard_.load(std::memory_order_acquire))
+        readGuarded(offset, buf);
+    else
         doRead(offset, buf);
+}
+
+void BlockDriver::readGuarded(uint64_t offset, std::span<uint8_t> buf) {
+    std::shared_ptr<ReadGuard> guard;
+    {
+        std::lock_guard lock(readGuardMutex_);
+        guard = readGuard_;
+    }
+    if (!guard)
+        return doRead(offset, buf);
+    guard->beginRead(offset, buf.size());
+    try {
+        doRead(offset, buf);
+    } catch (...) {
+        guard->endRead(offset, buf.size());
+        throw;
+    }
+    guard->endRead(offset, buf.size());
 }
 
 void BlockDriver::write(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
@@ -34,6 +70,7 @@ void BlockDriver::write(uint64_t offset, std::span<const uint8_t> buf, unsigned 
     checkRange(offset, buf.size(), "write");
     if (buf.empty())
         return;
+    ChangeScope change(*this, offset, buf.size());
     notifyObservers(offset, buf.size());
     doWrite(offset, buf, writeFlags);
 }
@@ -43,6 +80,7 @@ void BlockDriver::writeZeroes(uint64_t offset, uint64_t length, unsigned zeroFla
     checkRange(offset, length, "write zeroes");
     if (length == 0)
         return;
+    ChangeScope change(*this, offset, length);
     notifyObservers(offset, length);
     doWriteZeroes(offset, length, zeroFlags);
 }
@@ -52,6 +90,7 @@ void BlockDriver::discard(uint64_t offset, uint64_t length) {
     checkRange(offset, length, "discard");
     if (length == 0)
         return;
+    ChangeScope change(*this, offset, length);
     notifyObservers(offset, length);
     doDiscard(offset, length);
 }
@@ -76,6 +115,9 @@ LayerExtent BlockDriver::layerStatus(uint64_t offset, uint64_t maxLength) {
 
 void BlockDriver::truncate(uint64_t newSize) {
     checkWritable("resize");
+    std::shared_lock change(changeGate_);
+    if (anyInterceptor_.load(std::memory_order_acquire))
+        throwError(EBUSY, filename_, "resize: the image is in use by a point in time (block job)");
     uint64_t old = size();
     if (newSize > old)
         notifyObservers(old, newSize - old);
@@ -85,6 +127,7 @@ void BlockDriver::truncate(uint64_t newSize) {
 void BlockDriver::writeCompressed(uint64_t offset, std::span<const uint8_t> data) {
     checkWritable("compressed write");
     checkRange(offset, data.size(), "compressed write");
+    ChangeScope change(*this, offset, data.size());
     notifyObservers(offset, data.size());
     doWriteCompressed(offset, data);
 }
@@ -101,6 +144,27 @@ void BlockDriver::addWriteObserver(std::shared_ptr<WriteObserver> observer) {
 void BlockDriver::removeWriteObserver(const WriteObserver* observer) {
     std::lock_guard lock(observersMutex_);
     std::erase_if(observers_, [&](const auto& o) { return o.get() == observer; });
+}
+
+void BlockDriver::addWriteInterceptor(std::shared_ptr<WriteInterceptor> interceptor,
+                                      const ChangesPaused* paused) {
+    std::unique_lock<std::shared_mutex> lock;
+    if (!paused || &paused->image() != this)
+        lock = std::unique_lock(changeGate_);
+    interceptors_.push_back(std::move(interceptor));
+    anyInterceptor_.store(true, std::memory_order_release);
+}
+
+void BlockDriver::removeWriteInterceptor(const WriteInterceptor* interceptor) {
+    std::unique_lock lock(changeGate_);
+    std::erase_if(interceptors_, [&](const auto& i) { return i.get() == interceptor; });
+    anyInterceptor_.store(!interceptors_.empty(), std::memory_order_release);
+}
+
+void BlockDriver::setReadGuard(std::shared_ptr<ReadGuard> guard) {
+    std::lock_guard lock(readGuardMutex_);
+    anyReadGuard_.store(guard != nullptr, std::memory_order_release);
+    readGuard_ = std::move(guard);
 }
 
 void BlockDriver::notifyObservers(uint64_t offset, uint64_t length) {

@@ -6,10 +6,12 @@
 #include "BlockError.h"
 #include "ImageDescription.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,6 +52,25 @@ class WriteObserver {
 public:
     virtual ~WriteObserver() = default;
     virtual void contentsChanged(uint64_t offset, uint64_t length) = 0;
+};
+
+// Something that must act before a change to an image's contents reaches the format, and may
+// refuse it: copy-before-write keeps a point in time this way. Unlike a WriteObserver it runs
+// with no lock of the image held, may block, and fails the change by throwing (BlockError).
+class WriteInterceptor {
+public:
+    virtual ~WriteInterceptor() = default;
+    // [offset, offset+length) is about to change (write, zero write, discard, compressed write).
+    virtual void beforeChange(uint64_t offset, uint64_t length) = 0;
+};
+
+// Something that must know which ranges of an image are being read: a point-in-time view holds
+// back changes to its source while a read of the view may still look at the source.
+class ReadGuard {
+public:
+    virtual ~ReadGuard() = default;
+    virtual void beginRead(uint64_t offset, uint64_t length) = 0;
+    virtual void endRead(uint64_t offset, uint64_t length) = 0;
 };
 
 class BlockDriver {
@@ -109,6 +130,27 @@ public:
     void addWriteObserver(std::shared_ptr<WriteObserver> observer);
     void removeWriteObserver(const WriteObserver* observer);
 
+    // While a ChangesPaused lives, no change to the image is in flight and new ones wait: what
+    // is set up meanwhile (a bitmap copied, an interceptor added) sees one point in time. The
+    // pausing thread must not change the image itself before releasing it.
+    class ChangesPaused {
+    public:
+        explicit ChangesPaused(BlockDriver& image) : image_(&image), lock_(image.changeGate_) {}
+        BlockDriver& image() const { return *image_; }
+
+    private:
+        BlockDriver* image_;
+        std::unique_lock<std::shared_mutex> lock_;
+    };
+    // Interceptors run before every later change (and make resizing fail with EBUSY). Adding or
+    // removing one waits for the changes in flight, unless `paused` (of this image) is given.
+    void addWriteInterceptor(std::shared_ptr<WriteInterceptor> interceptor,
+                             const ChangesPaused* paused = nullptr);
+    void removeWriteInterceptor(const WriteInterceptor* interceptor);
+    bool hasWriteInterceptors() const { return anyInterceptor_.load(std::memory_order_acquire); }
+    // The read guard told about every read (null removes it). At most one.
+    void setReadGuard(std::shared_ptr<ReadGuard> guard);
+
 protected:
     BlockDriver(std::string filename, bool readOnly)
         : filename_(std::move(filename)), readOnly_(readOnly) {}
@@ -127,12 +169,21 @@ protected:
     void checkWritable(const char* op) const;
 
 private:
+    class ChangeScope;
     void notifyObservers(uint64_t offset, uint64_t length);
+    void readGuarded(uint64_t offset, std::span<uint8_t> buf);
 
     std::string filename_;
     bool readOnly_;
     std::mutex observersMutex_;
     std::vector<std::shared_ptr<WriteObserver>> observers_;
+    // Shared by every change in flight, exclusive while interceptors change (ChangesPaused).
+    std::shared_mutex changeGate_;
+    std::vector<std::shared_ptr<WriteInterceptor>> interceptors_; // under changeGate_
+    std::atomic<bool> anyInterceptor_{false};
+    std::mutex readGuardMutex_;
+    std::shared_ptr<ReadGuard> readGuard_;
+    std::atomic<bool> anyReadGuard_{false};
 };
 
 } // namespace e2kvm::block

@@ -16,6 +16,9 @@ struct OpenOptions {
     // false: do not open a qcow2 external data file (info needs the metadata only); reads and
     // writes of guest data then fail.
     bool openDataFile = true;
+    // An image that is already open to use as the backing file instead of the one the image
+    // names (qcow2 only): a fleecing overlay over a running disk.
+    std::shared_ptr<BlockDriver> backingNode;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };

@@ -184,6 +184,12 @@ uint64_t Qcow2Driver::size() const {
 }
 
 void Qcow2Driver::openBacking(const OpenOptions& o) {
+    if (o.backingNode) { // a node that is already open (QMP blockdev-add "backing": NODE)
+        backing_ = o.backingNode;
+        if (!h_.backingFile.empty())
+            fullBackingPath_ = resolveBackingPath(filename(), h_.backingFile);
+        return;
+    }
     if (h_.backingFile.empty())
         return;
     fullBackingPath_ = resolveBackingPath(filename(), h_.backingFile);

@@ -113,7 +113,7 @@ private:
     std::vector<uint64_t> l1_;
     std::unique_ptr<Qcow2Refcounts> rc_;
     Qcow2L2Cache l2Cache_;
-    std::unique_ptr<BlockDriver> backing_;
+    std::shared_ptr<BlockDriver> backing_; // shared when given as OpenOptions::backingNode
     std::string fullBackingPath_;
     bool external_ = false;    // guest data lives in an external data file
     bool externalRaw_ = false; // ... which is a valid raw image of the disk (data_file_raw)

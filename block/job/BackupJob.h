@@ -1,0 +1,64 @@
+#pragma once
+// BackupJob: QEMU's backup block job. It makes the target hold the source as it was when the
+// job started: in the background (sync full, top, incremental/bitmap) and, as long as it runs,
+// by copying the old contents of every cluster the guest is about to change (copy-before-write;
+// sync none does only that: a fleecing point in time, ended by cancel). With a bitmap it
+// copies only the bitmap's dirty clusters and leaves the bitmap as the bitmap mode says.
+#include "block/BlockDriver.h"
+#include "block/bitmap/DirtyBitmap.h"
+#include "block/copy/BlockCopy.h"
+#include "block/job/Job.h"
+
+#include <memory>
+#include <string>
+
+namespace e2kvm::block {
+
+enum class BackupSync { Full, Top, None, Incremental, Bitmap };
+enum class BitmapMode { OnSuccess, Never, Always };
+
+struct BackupSpec {
+    std::string id;
+    std::shared_ptr<BlockDriver> source, target;
+    BackupSync sync = BackupSync::Full;
+    std::shared_ptr<DirtyBitmap> bitmap; // incremental/bitmap (or full with a bitmap)
+    BitmapMode bitmapMode = BitmapMode::OnSuccess;
+    uint64_t speed = 0;
+    bool autoFinalize = true, autoDismiss = true;
+};
+
+class BackupJob final : public Job {
+public:
+    // Checks the spec (throws std::runtime_error with QEMU's wording, e.g. "Source and target
+    // cannot be the same"); nothing is changed yet.
+    explicit BackupJob(BackupSpec spec);
+    ~BackupJob() override;
+
+    // Takes the point in time: with the source's changes paused, copies the bitmap (which from
+    // now on records only the writes that come after), chooses what to copy and puts the copy
+    // before the source's writes. Call once, before start().
+    void takePointInTime(const BlockDriver::ChangesPaused& paused);
+
+    const BackupSpec& spec() const { return spec_; }
+    // Whether the source's point in time lives in the target through its backing file (the
+    // target is a fleecing overlay of the source).
+    bool fleecing() const { return fleecing_; }
+
+protected:
+    void run() override;
+    void commit() override;
+    void abort() override;
+    void clean() override;
+
+private:
+    void markTop();
+    void restoreBitmap(bool onlyUncopied);
+
+    BackupSpec spec_;
+    bool fleecing_ = false;
+    std::shared_ptr<BlockCopy> copy_;
+    std::unique_ptr<DirtyBitmap> taken_; // the bitmap's dirty granules at the point in time
+    bool attached_ = false;
+};
+
+} // namespace e2kvm::block

@@ -1,0 +1,357 @@
+#include "Job.h"
+
+#include "block/BlockError.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace e2kvm::block {
+
+const char* jobStatusName(JobStatus status) {
+    switch (status) {
+    case JobStatus::Undefined: return "undefined";
+    case JobStatus::Created: return "created";
+    case JobStatus::Running: return "running";
+    case JobStatus::Paused: return "paused";
+    case JobStatus::Ready: return "ready";
+    case JobStatus::Standby: return "standby";
+    case JobStatus::Waiting: return "waiting";
+    case JobStatus::Pending: return "pending";
+    case JobStatus::Aborting: return "aborting";
+    case JobStatus::Concluded: return "concluded";
+    case JobStatus::Null: return "null";
+    }
+    return "undefined";
+}
+
+const char* jobVerbName(JobVerb verb) {
+    switch (verb) {
+    case JobVerb::Cancel: return "cancel";
+    case JobVerb::Pause: return "pause";
+    case JobVerb::Resume: return "resume";
+    case JobVerb::SetSpeed: return "set-speed";
+    case JobVerb::Complete: return "complete";
+    case JobVerb::Finalize: return "finalize";
+    case JobVerb::Dismiss: return "dismiss";
+    }
+    return "";
+}
+
+Job::Job(std::string id, std::string type, bool autoFinalize, bool autoDismiss)
+    : id_(std::move(id)), type_(std::move(type)) {
+    info_.id = id_;
+    info_.type = type_;
+    info_.autoFinalize = autoFinalize;
+    info_.autoDismiss = autoDismiss;
+}
+
+Job::~Job() {
+    joinThread();
+}
+
+void Job::presetSpeed(uint64_t bytesPerSecond) {
+    std::lock_guard lock(mutex_);
+    info_.speed = bytesPerSecond;
+}
+
+void Job::joinThread() {
+    if (!thread_.joinable())
+        return;
+    // The last reference may go on the job's own thread (its listener dropped the job).
+    if (thread_.get_id() == std::this_thread::get_id())
+        thread_.detach();
+    else
+        thread_.join();
+}
+
+JobInfo Job::info() const {
+    std::lock_guard lock(mutex_);
+    return info_;
+}
+
+JobStatus Job::status() const {
+    std::lock_guard lock(mutex_);
+    return info_.status;
+}
+
+void Job::setStatus(JobStatus status) {
+    {
+        std::lock_guard lock(mutex_);
+        info_.status = status;
+        info_.busy = status == JobStatus::Running;
+    }
+    wake_.notify_all();
+    emit(JobEvent::StatusChange);
+}
+
+void Job::emit(JobEvent::Kind kind, bool writeError) {
+    JobEvent e;
+    e.kind = kind;
+    e.writeError = writeError;
+    e.info = info();
+    if (listener_)
+        listener_(e);
+}
+
+void Job::start(Listener listener) {
+    listener_ = std::move(listener);
+    setStatus(JobStatus::Created);
+    setStatus(JobStatus::Running);
+    // Like QEMU's, a new job pauses once while the nodes it works on are drained.
+    setStatus(JobStatus::Paused);
+    setStatus(JobStatus::Running);
+    {
+        std::lock_guard lock(mutex_);
+        windowStart_ = std::chrono::steady_clock::now();
+        windowBytes_ = 0;
+    }
+    thread_ = std::thread([this] { thread(); });
+}
+
+// QEMU's table of which verb each status accepts (QMP JobVerb / JobStatus).
+void Job::checkVerb(JobVerb verb) const {
+    JobStatus s = info_.status;
+    bool live = s == JobStatus::Created || s == JobStatus::Running || s == JobStatus::Paused ||
+                s == JobStatus::Ready || s == JobStatus::Standby;
+    bool ok = false;
+    switch (verb) {
+    case JobVerb::Cancel:
+        ok = live || s == JobStatus::Waiting || s == JobStatus::Pending;
+        break;
+    case JobVerb::Pause:
+    case JobVerb::Resume:
+    case JobVerb::SetSpeed:
+        ok = live;
+        break;
+    case JobVerb::Complete:
+        ok = s == JobStatus::Ready;
+        break;
+    case JobVerb::Finalize:
+        ok = s == JobStatus::Pending;
+        break;
+    case JobVerb::Dismiss:
+        ok = s == JobStatus::Concluded;
+        break;
+    }
+    if (!ok)
+        throw std::runtime_error("Job '" + id_ + "' in state '" + jobStatusName(s) +
+                                 "' cannot accept command verb '" + jobVerbName(verb) + "'");
+}
+
+void Job::cancel() {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::Cancel);
+        cancelRequested_ = true;
+        info_.cancelled = true;
+    }
+    wake_.notify_all();
+}
+
+void Job::pause() {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::Pause);
+        if (info_.paused)
+            throw std::runtime_error("The block job is already paused");
+        info_.paused = true;
+    }
+    wake_.notify_all();
+}
+
+void Job::resume() {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::Resume);
+        if (!info_.paused)
+            throw std::runtime_error("Can't resume a job that was not paused");
+        info_.paused = false;
+        windowStart_ = std::chrono::steady_clock::now();
+        windowBytes_ = 0;
+    }
+    wake_.notify_all();
+}
+
+void Job::setSpeed(uint64_t bytesPerSecond) {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::SetSpeed);
+        info_.speed = bytesPerSecond;
+        windowStart_ = std::chrono::steady_clock::now();
+        windowBytes_ = 0;
+    }
+    wake_.notify_all();
+}
+
+void Job::finalize() {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::Finalize);
+        finalizeRequested_ = true;
+    }
+    wake_.notify_all();
+}
+
+void Job::dismiss() {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::Dismiss);
+    }
+    setStatus(JobStatus::Null);
+}
+
+bool Job::waitConcluded(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return wake_.wait_for(lock, timeout, [&] {
+        return info_.status == JobStatus::Concluded || info_.status == JobStatus::Null;
+    });
+}
+
+bool Job::cancelled() const {
+    std::lock_guard lock(mutex_);
+    return cancelRequested_;
+}
+
+void Job::setTotal(uint64_t total) {
+    std::lock_guard lock(mutex_);
+    info_.total = total;
+}
+
+void Job::addProgress(uint64_t bytes) {
+    std::lock_guard lock(mutex_);
+    info_.current += bytes;
+    if (info_.current > info_.total)
+        info_.total = info_.current;
+}
+
+void Job::fail(const std::string& error, bool writeError) {
+    bool first = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (!failure_) {
+            failure_ = error;
+            failureIsWrite_ = writeError;
+            first = true;
+        }
+    }
+    wake_.notify_all();
+    if (first)
+        emit(JobEvent::IoError, writeError);
+}
+
+bool Job::checkpoint(uint64_t bytesDone) {
+    std::unique_lock lock(mutex_);
+    windowBytes_ += bytesDone;
+    for (;;) {
+        if (cancelRequested_ || failure_)
+            return false;
+        if (info_.paused) {
+            if (info_.status != JobStatus::Paused) {
+                lock.unlock();
+                setStatus(JobStatus::Paused);
+                lock.lock();
+            }
+            wake_.wait(lock);
+            continue;
+        }
+        if (info_.status == JobStatus::Paused) {
+            lock.unlock();
+            setStatus(JobStatus::Running);
+            lock.lock();
+            continue;
+        }
+        if (info_.speed == 0)
+            return true;
+        auto due = windowStart_ + std::chrono::microseconds(windowBytes_ * 1000000 / info_.speed);
+        if (std::chrono::steady_clock::now() >= due)
+            return true;
+        info_.busy = false;
+        wake_.wait_until(lock, due);
+        info_.busy = info_.status == JobStatus::Running;
+    }
+}
+
+void Job::idleUntilCancelled() {
+    {
+        std::lock_guard lock(mutex_);
+        info_.busy = false;
+    }
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        if (cancelRequested_ || failure_)
+            return;
+        if (info_.paused != (info_.status == JobStatus::Paused)) {
+            JobStatus next = info_.paused ? JobStatus::Paused : JobStatus::Running;
+            lock.unlock();
+            setStatus(next);
+            lock.lock();
+            info_.busy = false;
+            continue;
+        }
+        wake_.wait(lock);
+    }
+}
+
+void Job::thread() {
+    try {
+        run();
+    } catch (const BlockError& e) {
+        fail(std::strerror(e.errnoValue()), false);
+    } catch (const std::exception& e) {
+        fail(e.what(), false);
+    }
+    bool cancelledNow, failed;
+    {
+        std::unique_lock lock(mutex_);
+        if (info_.status == JobStatus::Paused && !cancelRequested_ && !failure_)
+            info_.paused = false;
+        cancelledNow = cancelRequested_;
+        failed = failure_.has_value();
+    }
+    if (info().status == JobStatus::Paused)
+        setStatus(JobStatus::Running);
+    if (!cancelledNow && !failed) {
+        setStatus(JobStatus::Waiting);
+        setStatus(JobStatus::Pending);
+        bool autoFinalize;
+        {
+            std::lock_guard lock(mutex_);
+            autoFinalize = info_.autoFinalize;
+        }
+        if (!autoFinalize) {
+            emit(JobEvent::Pending);
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [&] { return finalizeRequested_ || cancelRequested_; });
+            cancelledNow = cancelRequested_;
+        }
+    }
+    if (cancelledNow || failed) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!cancelledNow)
+                info_.error = failure_;
+        }
+        setStatus(JobStatus::Aborting);
+        abort();
+        clean();
+        emit(cancelledNow ? JobEvent::Cancelled : JobEvent::Completed);
+    } else {
+        commit();
+        clean();
+        emit(JobEvent::Completed);
+    }
+    conclude();
+}
+
+void Job::conclude() {
+    setStatus(JobStatus::Concluded);
+    bool autoDismiss;
+    {
+        std::lock_guard lock(mutex_);
+        autoDismiss = info_.autoDismiss;
+    }
+    if (autoDismiss)
+        setStatus(JobStatus::Null);
+}
+
+} // namespace e2kvm::block

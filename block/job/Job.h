@@ -1,0 +1,126 @@
+#pragma once
+// Job: a long-running block operation (a backup) on a thread of its own, with QEMU's job life
+// cycle: created -> running (<-> paused) -> waiting -> pending -> concluded -> null on success,
+// -> aborting -> concluded -> null on failure or cancel. It reports progress, obeys a speed
+// limit, pause, resume and cancel, waits for finalize and dismiss when asked to, and tells a
+// listener of every status change and of its end. Qt-free; QMP and the GUI are its clients.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace e2kvm::block {
+
+enum class JobStatus {
+    Undefined, Created, Running, Paused, Ready, Standby, Waiting, Pending, Aborting, Concluded, Null
+};
+// QMP's JobStatus name ("running", "concluded", ...).
+const char* jobStatusName(JobStatus status);
+
+// What a client may ask of a job (QMP's JobVerb).
+enum class JobVerb { Cancel, Pause, Resume, SetSpeed, Complete, Finalize, Dismiss };
+const char* jobVerbName(JobVerb verb);
+
+struct JobInfo {
+    std::string id;
+    std::string type; // "backup"
+    JobStatus status = JobStatus::Undefined;
+    uint64_t current = 0, total = 0; // progress in bytes
+    uint64_t speed = 0;              // bytes per second, 0 = unlimited
+    bool paused = false;             // paused by a client
+    bool busy = false;               // working right now (not sleeping or waiting)
+    bool autoFinalize = true, autoDismiss = true;
+    std::optional<std::string> error; // after a failure: strerror-style text
+    bool cancelled = false;
+};
+
+struct JobEvent {
+    enum Kind {
+        StatusChange, // info.status is the new status
+        Pending,      // waiting for finalize (auto-finalize off)
+        Completed,    // ended (info.error set on failure)
+        Cancelled,
+        IoError,      // a read or write failed; the job reports it and fails
+    } kind = StatusChange;
+    JobInfo info;
+    bool writeError = false; // IoError: a write (else a read)
+};
+
+class Job {
+public:
+    using Listener = std::function<void(const JobEvent&)>;
+
+    Job(std::string id, std::string type, bool autoFinalize, bool autoDismiss);
+    virtual ~Job(); // waits for the job's thread
+    Job(const Job&) = delete;
+    Job& operator=(const Job&) = delete;
+
+    const std::string& id() const { return id_; }
+    JobInfo info() const;
+    JobStatus status() const;
+
+    // Starts the thread. The listener is called on any thread, never with the job's lock held.
+    void start(Listener listener);
+
+    // Client requests; each throws std::runtime_error with QEMU's wording when the job's status
+    // does not allow it ("Job 'j' in state 'pending' cannot accept command verb 'dismiss'").
+    void cancel();
+    void pause();
+    void resume();
+    void setSpeed(uint64_t bytesPerSecond);
+    void finalize();
+    void dismiss();
+    // Waits (bounded) until the job has concluded; true if it did.
+    bool waitConcluded(std::chrono::milliseconds timeout);
+
+protected:
+    // The work, on the job's thread. Call checkpoint() between steps; throw to fail the job.
+    virtual void run() = 0;
+    // After run: commit() on success, abort() on failure or cancel, then clean() always.
+    virtual void commit() {}
+    virtual void abort() {}
+    virtual void clean() {}
+
+    // Waits while paused, sleeps to keep to the speed limit (`bytesDone` since the last call),
+    // and returns false once the job is cancelled or has failed (stop working then).
+    bool checkpoint(uint64_t bytesDone = 0);
+    // Sleeps (not busy) until the job is cancelled or fails, pausing as asked meanwhile.
+    void idleUntilCancelled();
+    void setTotal(uint64_t total);
+    void addProgress(uint64_t bytes);
+    // From any thread: the job fails with this error (an I/O error reported by a copy).
+    void fail(const std::string& error, bool writeError);
+    bool cancelled() const;
+    // The speed limit a job starts with.
+    void presetSpeed(uint64_t bytesPerSecond);
+    // Waits for the job's thread (detaches it when called on that thread). Derived destructors
+    // call it first, so that the thread never sees a half-destroyed job.
+    void joinThread();
+
+private:
+    void setStatus(JobStatus status);
+    void emit(JobEvent::Kind kind, bool writeError = false);
+    void checkVerb(JobVerb verb) const; // caller holds mutex_
+    void thread();
+    void conclude();
+
+    const std::string id_, type_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    JobInfo info_;
+    bool cancelRequested_ = false;
+    bool finalizeRequested_ = false;
+    std::optional<std::string> failure_;
+    bool failureIsWrite_ = false;
+    bool failureReported_ = false;
+    std::chrono::steady_clock::time_point windowStart_;
+    uint64_t windowBytes_ = 0;
+    Listener listener_;
+    std::thread thread_;
+};
+
+} // namespace e2kvm::block

@@ -1,0 +1,211 @@
+// BackupJob: the life cycle QEMU's clients see (events in order, verbs per status), full and
+// incremental backups that hold the disk as it was when the job started, and the bitmap left
+// as the bitmap mode says on success and on failure.
+#include "JobTestImages.h"
+#include "block/job/BackupJob.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+namespace e2kvm::block {
+namespace {
+
+using test::makeImage;
+using test::pattern;
+using test::readAll;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+// Records the events of one job and lets a test wait for one.
+class EventLog {
+public:
+    Job::Listener listener() {
+        return [this](const JobEvent& e) {
+            std::lock_guard lock(mutex_);
+            std::string s;
+            switch (e.kind) {
+            case JobEvent::StatusChange: s = jobStatusName(e.info.status); break;
+            case JobEvent::Pending: s = "PENDING"; break;
+            case JobEvent::Completed: s = e.info.error ? "COMPLETED:" + *e.info.error : "COMPLETED"; break;
+            case JobEvent::Cancelled: s = "CANCELLED"; break;
+            case JobEvent::IoError: s = e.writeError ? "ERROR:write" : "ERROR:read"; break;
+            }
+            events_.push_back(s);
+            changed_.notify_all();
+        };
+    }
+    bool waitFor(const std::string& what, long times = 1) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, std::chrono::seconds(20), [&] {
+            return std::count(events_.begin(), events_.end(), what) >= times;
+        });
+    }
+    std::string joined() {
+        std::lock_guard lock(mutex_);
+        std::string out;
+        for (auto& e : events_)
+            out += (out.empty() ? "" : " ") + e;
+        return out;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<std::string> events_;
+};
+
+std::shared_ptr<BackupJob> startJob(BackupSpec spec, EventLog& log) {
+    auto job = std::make_shared<BackupJob>(std::move(spec));
+    {
+        BlockDriver::ChangesPaused paused(*job->spec().source);
+        job->takePointInTime(paused);
+    }
+    job->start(log.listener());
+    return job;
+}
+
+TEST(BackupJob, FleecingRunsUntilCancelledAndReportsAsQemu) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.qcow2"), "qcow2", 4 * kMiB);
+    src->write(0, pattern(kMiB, 0x11));
+    auto fleece = makeImage(dir.file("fleece.qcow2"), "qcow2", 4 * kMiB, src);
+    EventLog log;
+    BackupSpec spec{"fl", src, fleece, BackupSync::None};
+    auto job = startJob(spec, log);
+    EXPECT_TRUE(job->fleecing());
+    src->write(0, pattern(65536, 0x22));
+    EXPECT_EQ(job->info().current, 65536u);
+    EXPECT_EQ(job->info().total, 4 * kMiB);
+    std::vector<uint8_t> b(16);
+    fleece->read(0, b);
+    EXPECT_EQ(b[0], 0x11);
+    EXPECT_THROW(job->dismiss(), std::runtime_error);
+    job->pause();
+    ASSERT_TRUE(log.waitFor("paused", 2)); // the first was the start's
+    EXPECT_TRUE(job->info().paused);
+    job->resume();
+    job->cancel();
+    ASSERT_TRUE(log.waitFor("null"));
+    EXPECT_EQ(log.joined(), "created running paused running paused running aborting CANCELLED "
+                            "concluded null");
+    src->write(65536, pattern(65536, 0x33)); // no interceptor left
+    fleece->read(65536, b);
+    EXPECT_EQ(b[0], 0x33);
+}
+
+TEST(BackupJob, VerbsThatTheStatusDoesNotAllowAreRefusedWithQemusWords) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.raw"), "raw", kMiB);
+    auto dst = makeImage(dir.file("dst.qcow2"), "qcow2", kMiB);
+    EventLog log;
+    BackupSpec spec{"j3", src, dst, BackupSync::Full};
+    spec.autoFinalize = false;
+    spec.autoDismiss = false;
+    auto job = startJob(spec, log);
+    ASSERT_TRUE(log.waitFor("PENDING"));
+    try {
+        job->dismiss();
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "Job 'j3' in state 'pending' cannot accept command verb 'dismiss'");
+    }
+    job->finalize();
+    ASSERT_TRUE(log.waitFor("concluded"));
+    EXPECT_THROW(job->pause(), std::runtime_error);
+    job->dismiss();
+    EXPECT_EQ(log.joined(), "created running paused running waiting pending PENDING COMPLETED "
+                            "concluded null");
+}
+
+TEST(BackupJob, FullBackupHoldsTheDiskAsItWasWhenTheJobStarted) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.qcow2"), "qcow2", 8 * kMiB);
+    for (uint64_t m = 0; m < 8; m += 2)
+        src->write(m * kMiB, pattern(kMiB, uint8_t(0x40 + m)));
+    std::vector<uint8_t> atStart = readAll(*src);
+    auto dst = makeImage(dir.file("dst.qcow2"), "qcow2", 8 * kMiB);
+    EventLog log;
+    BackupSpec spec{"full", src, dst, BackupSync::Full};
+    spec.speed = 16 * kMiB; // about half a second: the writes below land while it runs
+    auto job = startJob(spec, log);
+    for (uint64_t m = 0; m < 8; ++m)
+        src->write(m * kMiB + 4096, pattern(8192, 0xee));
+    ASSERT_TRUE(log.waitFor("null"));
+    EXPECT_EQ(log.joined(), "created running paused running waiting pending COMPLETED "
+                            "concluded null");
+    EXPECT_EQ(readAll(*dst), atStart);
+    EXPECT_EQ(job->info().current, 8 * kMiB);
+}
+
+TEST(BackupJob, IncrementalCopiesTheDirtyClustersAndClearsTheBitmapOnSuccess) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.qcow2"), "qcow2", 8 * kMiB);
+    src->write(0, pattern(8 * kMiB, 0x10));
+    auto bitmap = std::make_shared<DirtyBitmap>(8 * kMiB, 65536);
+    bitmap->set(kMiB, 65536);
+    bitmap->set(5 * kMiB, 3 * 65536);
+    auto dst = makeImage(dir.file("inc.qcow2"), "qcow2", 8 * kMiB);
+    EventLog log;
+    BackupSpec spec{"inc", src, dst, BackupSync::Incremental, bitmap};
+    auto job = startJob(spec, log);
+    ASSERT_TRUE(log.waitFor("null"));
+    EXPECT_EQ(job->info().total, 4 * 65536u);
+    EXPECT_EQ(job->info().current, 4 * 65536u);
+    EXPECT_EQ(bitmap->dirtyBytes(), 0u);
+    uint64_t allocated = 0;
+    for (uint64_t pos = 0; pos < dst->size();) {
+        LayerExtent e = dst->layerStatus(pos, dst->size() - pos);
+        if (e.kind == Allocation::Data)
+            allocated += e.length;
+        pos += e.length;
+    }
+    EXPECT_EQ(allocated, 4 * 65536u);
+    std::vector<uint8_t> b(4);
+    dst->read(5 * kMiB, b);
+    EXPECT_EQ(b[0], 0x10);
+}
+
+TEST(BackupJob, FailedIncrementalKeepsTheBitmapAndAddsTheNewWrites) {
+    for (BitmapMode mode : {BitmapMode::OnSuccess, BitmapMode::Always}) {
+        test::TempDir dir;
+        auto src = makeImage(dir.file("src.raw"), "raw", 4 * kMiB);
+        src->write(0, pattern(4 * kMiB, 0x10));
+        auto bitmap = std::make_shared<DirtyBitmap>(4 * kMiB, 65536);
+        bitmap->set(0, 65536);
+        bitmap->set(2 * kMiB, 65536);
+        // One cluster fits on the target, the second fails.
+        auto dst = std::make_shared<test::FailingImage>(4 * kMiB, 65536);
+        EventLog log;
+        BackupSpec spec{"bad", src, dst, BackupSync::Bitmap, bitmap, mode};
+        auto job = startJob(spec, log);
+        ASSERT_TRUE(log.waitFor("null"));
+        EXPECT_EQ(log.joined(), "created running paused running ERROR:write aborting "
+                                "COMPLETED:No space left on device concluded null");
+        if (mode == BitmapMode::OnSuccess) {
+            EXPECT_EQ(bitmap->dirtyBytes(), 2 * 65536u);
+        } else { // "always": the copied cluster counts as backed up
+            EXPECT_EQ(bitmap->dirtyBytes(), 65536u);
+            EXPECT_TRUE(bitmap->test(2 * kMiB));
+        }
+    }
+}
+
+TEST(BackupJob, RefusesWhatQemuRefuses) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("a.raw"), "raw", kMiB);
+    auto small = makeImage(dir.file("b.raw"), "raw", kMiB / 2);
+    EXPECT_THROW(BackupJob(BackupSpec{"x", src, src, BackupSync::Full}), std::runtime_error);
+    EXPECT_THROW(BackupJob(BackupSpec{"x", src, small, BackupSync::Full}), std::runtime_error);
+    try {
+        auto dst = makeImage(dir.file("c.raw"), "raw", kMiB);
+        BackupJob j(BackupSpec{"x", src, dst, BackupSync::Incremental});
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "must provide a valid bitmap name for 'incremental' sync mode");
+    }
+}
+
+} // namespace
+} // namespace e2kvm::block
