@@ -79,10 +79,12 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         }
+        // QMP knows every drive by its id (if=none ones too: blockdev-backup device=drive0).
+        if (!d.id.empty())
+            qmpDisks.push_back({d.id, node->name});
         if (!d.attached)
             continue;
         config.disks.push_back({d.id, node->image, d.readOnly || node->readOnly});
-        qmpDisks.push_back({d.id, node->name});
         nodes.setUser(node->name, "drive '" + d.id + "'", true);
     }
 }

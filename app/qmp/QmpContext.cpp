@@ -4,13 +4,17 @@
 
 namespace e2kvm::qmp {
 
-QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachine* m)
-    : nodes(n), nbd(s), machine(m) {
+QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachine* m,
+                       vm::JobTable* j)
+    : nodes(n), nbd(s), machine(m), ownJobs_(j ? nullptr : std::make_unique<vm::JobTable>(n)),
+      jobs(j ? *j : *ownJobs_) {
     registerControlCommands(*this);
     registerMachineCommands(*this);
     registerBlockCommands(*this);
     registerBitmapCommands(*this);
     registerNbdCommands(*this);
+    registerJobCommands(*this);
+    jobListener_ = jobs.addListener([this](const block::JobEvent& e) { emitJobEvent(*this, e); });
     exportListener_ = nbd.addExportListener([this](const std::string& id) {
         emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
     });
@@ -35,6 +39,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
 }
 
 QmpContext::~QmpContext() {
+    jobs.removeListener(jobListener_);
     nbd.removeExportListener(exportListener_);
     if (machine)
         machine->setEventHandler(nullptr);

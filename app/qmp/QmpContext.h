@@ -6,11 +6,13 @@
 #include "app/qmp/Json.h"
 #include "app/qmp/QmpMachine.h"
 #include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/JobTable.h"
 #include "app/vmcore/NbdExportService.h"
 #include "nbd/TlsObjects.h"
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -27,7 +29,9 @@ struct QmpCommand {
 
 class QmpContext {
 public:
-    QmpContext(vm::BlockNodeTable& nodes, vm::NbdExportService& nbd, QmpMachine* machine = nullptr);
+    // `jobs` null: the context keeps a job table of its own.
+    QmpContext(vm::BlockNodeTable& nodes, vm::NbdExportService& nbd, QmpMachine* machine = nullptr,
+               vm::JobTable* jobs = nullptr);
     ~QmpContext();
     QmpContext(const QmpContext&) = delete;
     QmpContext& operator=(const QmpContext&) = delete;
@@ -35,6 +39,12 @@ public:
     vm::BlockNodeTable& nodes;
     vm::NbdExportService& nbd;
     QmpMachine* const machine;
+
+private:
+    std::unique_ptr<vm::JobTable> ownJobs_;
+
+public:
+    vm::JobTable& jobs; // block jobs (blockdev-backup)
 
     // The command table: every command of the groups in app/qmp/commands/ is registered by
     // the constructor; embedders may add their own.
@@ -68,6 +78,7 @@ public:
 private:
     std::map<std::string, QmpCommand> commands_;
     int exportListener_ = 0;
+    int jobListener_ = 0;
     mutable std::mutex eventMutex_;
     std::function<void(const std::string&, const Json&)> sink_;
     std::function<void()> onQuit_;
@@ -83,5 +94,8 @@ void registerMachineCommands(QmpContext& ctx);
 void registerBlockCommands(QmpContext& ctx);
 void registerBitmapCommands(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);
+void registerJobCommands(QmpContext& ctx);
+// A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
+void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 
 } // namespace e2kvm::qmp

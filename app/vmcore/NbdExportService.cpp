@@ -151,10 +151,16 @@ void NbdExportService::add(const NbdExportRequest& request) {
     config.detectZeroes = node->detectZeroes;
     config.minBlock = 1;
     for (const std::string& name : request.bitmaps) {
-        block::BitmapCatalog* catalog = node->image->bitmaps();
+        // As QEMU, the bitmap may belong to the node or to a node below it in its backing
+        // chain (a fleecing overlay exports the running disk's bitmap).
+        block::BitmapCatalog* catalog = nullptr;
         std::optional<block::NamedBitmap> found;
-        if (catalog)
-            found = catalog->find(name);
+        for (block::BlockDriver* layer = node->image.get(); layer && !found;
+             layer = layer->backing()) {
+            catalog = layer->bitmaps();
+            if (catalog)
+                found = catalog->find(name);
+        }
         if (!found)
             throw std::runtime_error("Bitmap '" + name + "' is not found");
         if (found->inconsistent)

@@ -1,10 +1,11 @@
 // QMP dirty bitmap commands: block-dirty-bitmap-add/-remove/-clear/-enable/-disable/-merge and
-// transaction over them. Every command becomes BitmapActions checked against QEMU's rules
+// transaction over them and blockdev-backup. Every command becomes BitmapActions checked against QEMU's rules
 // (busy bitmaps exported over NBD, inconsistent ones, read-only nodes) and applied with one
 // BitmapCatalog::apply per node, so a failing transaction changes nothing.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/BackupStart.h"
 #include "app/qmp/commands/NodeLookup.h"
 
 #include <algorithm>
@@ -52,7 +53,8 @@ public:
         Entry& e = bitmap(node, name);
         if (!e.exists)
             throw QmpError("Dirty bitmap '" + name + "' not found");
-        if (modifies && !ctx_.nbd.exportsUsingBitmap(node.name, name).empty())
+        if (modifies && (!ctx_.nbd.exportsUsingBitmap(node.name, name).empty() ||
+                         ctx_.jobs.bitmapBusy(node.name, name)))
             throw QmpError("Bitmap '" + name +
                            "' is currently in use by another operation and cannot be used");
         if (modifies && node.readOnly)
@@ -109,7 +111,8 @@ NodeAction parseAction(QmpContext& ctx, BatchState& state, const std::string& ty
         BatchState::Entry& e = state.bitmap(*na.node, act.name);
         if (!e.exists)
             throw QmpError("Dirty bitmap '" + act.name + "' not found");
-        if (!ctx.nbd.exportsUsingBitmap(na.node->name, act.name).empty())
+        if (!ctx.nbd.exportsUsingBitmap(na.node->name, act.name).empty() ||
+            ctx.jobs.bitmapBusy(na.node->name, act.name))
             throw QmpError("Bitmap '" + act.name +
                            "' is currently in use by another operation and cannot be used");
         if (na.node->readOnly)
@@ -232,6 +235,7 @@ Json transaction(QmpContext& ctx, const Json* args) {
     a.finish();
     BatchState state(ctx);
     std::vector<NodeAction> actions;
+    std::vector<PreparedBackup> backups;
     size_t index = 0;
     for (const Json& item : list.asArray()) {
         std::string where = "actions[" + std::to_string(index++) + "]";
@@ -248,6 +252,13 @@ Json transaction(QmpContext& ctx, const Json* args) {
                 actions.push_back(std::move(na));
             continue;
         }
+        if (type == "blockdev-backup") {
+            if (!data)
+                throw QmpError("Parameter '" + where + ".data' is missing");
+            QmpArgs da(data, where + ".data");
+            backups.push_back(prepareBackup(ctx, da));
+            continue;
+        }
         if (type != "block-dirty-bitmap-add" && type != "block-dirty-bitmap-remove" &&
             type != "block-dirty-bitmap-clear" && type != "block-dirty-bitmap-enable" &&
             type != "block-dirty-bitmap-disable")
@@ -257,7 +268,8 @@ Json transaction(QmpContext& ctx, const Json* args) {
         QmpArgs da(data, where + ".data");
         actions.push_back(parseAction(ctx, state, type, da));
     }
-    applyAll(actions);
+    // The bitmap actions and the backups' points in time happen while the sources are paused.
+    startBackups(ctx, backups, [&] { applyAll(actions); });
     return Json::object();
 }
 

@@ -5,6 +5,7 @@
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
+#include "block/ImageOpen.h"
 #include "block/NullImage.h"
 
 #include <cctype>
@@ -167,10 +168,18 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
 
     std::string fileNode;
     std::string filename = fileOf(ctx, a, &fileNode);
+    std::shared_ptr<vm::BlockNode> backingNode;
+    bool noBacking = false;
     if (driver == "qcow2") {
-        if (const Json* backing = a.any("backing"); backing && !backing->isNull())
-            throw QmpError("Parameter 'backing' must be null: backing files are opened from "
-                           "the image header");
+        if (const Json* backing = a.any("backing")) {
+            if (backing->isNull())
+                noBacking = true;
+            else if (backing->isString())
+                backingNode = lookupNode(ctx, backing->asString());
+            else
+                throw QmpError("Parameter 'backing': e2kvm takes the name of an existing node "
+                               "or null, not an inline definition");
+        }
         a.optBool("lazy-refcounts", false);
         a.ignore({"pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
                   "overlap-check", "cache-size", "l2-cache-size", "l2-cache-entry-size",
@@ -184,6 +193,32 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     if (auto existing = ctx.nodes.findByFile(filename))
         throw QmpError("Failed to get \"write\" lock: '" + filename +
                        "' is already open as node '" + existing->name + "'");
+    if (backingNode || noBacking) {
+        // The backing file is a node that is open already (a fleecing overlay of a running
+        // disk), or none at all.
+        block::OpenOptions options;
+        options.format = driver;
+        options.readOnly = readOnly;
+        options.openBacking = !noBacking;
+        if (backingNode)
+            options.backingNode = backingNode->image;
+        std::shared_ptr<block::BlockDriver> image;
+        try {
+            image = block::openImage(filename, options);
+        } catch (const block::BlockError& e) {
+            throw QmpError("Could not open '" + filename + "': " + e.what());
+        }
+        try {
+            policy.applyTo(*ctx.nodes.add(std::move(image), filename, driver, readOnly, *nodeName));
+        } catch (const std::exception& e) {
+            throw QmpError(e.what());
+        }
+        if (backingNode)
+            ctx.nodes.setUser(backingNode->name, "backing of node '" + *nodeName + "'", true);
+        if (!fileNode.empty())
+            ctx.fileNodeUsers[*nodeName] = fileNode;
+        return Json::object();
+    }
     try {
         policy.applyTo(*ctx.nodes.open(filename, driver, readOnly, *nodeName));
     } catch (const block::BlockError& e) {
@@ -207,8 +242,12 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
         ctx.fileNodes.erase(name);
         return Json::object();
     }
-    if (!ctx.nodes.find(name))
+    auto node = ctx.nodes.find(name);
+    if (!node)
         throw QmpError("Failed to find node with node-name='" + name + "'");
+    std::string job = ctx.jobs.nodeBusyWith(name);
+    if (!job.empty())
+        throw QmpError("Node '" + name + "' is busy: block device is in use by block job: " + job);
     if (!ctx.nodes.users(name).empty())
         throw QmpError("Node " + name + " is in use");
     try {
@@ -217,6 +256,10 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
         throw QmpError(e.what());
     }
     ctx.fileNodeUsers.erase(name);
+    // A node opened over another node (blockdev-add "backing") lets go of it.
+    for (const auto& other : ctx.nodes.list())
+        if (node->image->backing() == other->image.get())
+            ctx.nodes.setUser(other->name, "backing of node '" + name + "'", false);
     return Json::object();
 }
 

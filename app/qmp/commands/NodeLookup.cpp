@@ -6,6 +6,10 @@ namespace e2kvm::qmp {
 
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name) {
     auto node = ctx.nodes.find(name);
+    if (!node && ctx.machine) // a drive id (QEMU looks up a device name first)
+        for (const QmpMachineDisk& d : ctx.machine->disks())
+            if (d.device == name && !d.nodeName.empty())
+                node = ctx.nodes.find(d.nodeName);
     if (!node)
         throw QmpError("Cannot find device='" + name + "' nor node-name='" + name + "'");
     return node;
@@ -58,7 +62,8 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     if (c && !c->list().empty()) {
         Json list = Json::array();
         for (const block::NamedBitmap& b : c->list()) {
-            bool busy = !ctx.nbd.exportsUsingBitmap(node.name, b.name).empty();
+            bool busy = !ctx.nbd.exportsUsingBitmap(node.name, b.name).empty() ||
+                        ctx.jobs.bitmapBusy(node.name, b.name);
             Json d = Json::object();
             d.set("name", b.name);
             d.set("count", b.bitmap ? b.bitmap->dirtyBytes() : 0);

@@ -1,0 +1,379 @@
+// QMP block job commands: blockdev-backup, query-block-jobs, query-jobs, block-job-cancel,
+// -pause, -resume, -set-speed, job-cancel, -pause, -resume, -finalize, -dismiss, and the job
+// events (JOB_STATUS_CHANGE, BLOCK_JOB_COMPLETED, _CANCELLED, _ERROR, _PENDING), in QEMU 7.2's
+// names and wording.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+#include "app/qmp/commands/BackupStart.h"
+#include "app/qmp/commands/NodeLookup.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+using block::JobEvent;
+using block::JobInfo;
+
+// QEMU's id_wellformed: a letter, then letters, digits, '-', '.', '_'.
+bool wellFormedId(const std::string& id) {
+    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0])))
+        return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    });
+}
+
+// The drive id of a node, if the machine has a drive on it.
+std::optional<std::string> driveOf(QmpContext& ctx, const std::string& name) {
+    if (!ctx.machine)
+        return std::nullopt;
+    for (const QmpMachineDisk& d : ctx.machine->disks())
+        if (d.device == name)
+            return d.device;
+    return std::nullopt;
+}
+
+Json blockJobInfo(const JobInfo& i) {
+    Json j = Json::object({{"auto-finalize", i.autoFinalize},
+                           {"io-status", "ok"},
+                           {"device", i.id},
+                           {"auto-dismiss", i.autoDismiss},
+                           {"busy", i.busy},
+                           {"len", i.total},
+                           {"offset", i.current},
+                           {"status", block::jobStatusName(i.status)},
+                           {"paused", i.paused},
+                           {"speed", i.speed},
+                           {"ready", false},
+                           {"type", i.type}});
+    if (i.error)
+        j.set("error", *i.error);
+    return j;
+}
+
+Json jobInfo(const JobInfo& i) {
+    Json j = Json::object({{"current-progress", i.current},
+                           {"status", block::jobStatusName(i.status)},
+                           {"total-progress", i.total},
+                           {"type", i.type},
+                           {"id", i.id}});
+    if (i.error)
+        j.set("error", *i.error);
+    return j;
+}
+
+Json endEvent(const JobInfo& i, bool withError) {
+    Json j = Json::object({{"device", i.id},
+                           {"len", i.total},
+                           {"offset", i.current},
+                           {"speed", i.speed},
+                           {"type", i.type}});
+    if (withError && i.error)
+        j.set("error", *i.error);
+    return j;
+}
+
+// block-job-* look jobs up by "device" (the job id) and answer DeviceNotActive; job-* by "id".
+std::shared_ptr<block::Job> blockJob(QmpContext& ctx, const std::string& id) {
+    auto job = ctx.jobs.find(id);
+    if (!job)
+        throw QmpError("Block job '" + id + "' not found", "DeviceNotActive");
+    return job;
+}
+
+std::shared_ptr<block::Job> plainJob(QmpContext& ctx, const std::string& id) {
+    auto job = ctx.jobs.find(id);
+    if (!job)
+        throw QmpError("Job not found");
+    return job;
+}
+
+template <typename F> Json runVerb(F&& f) {
+    try {
+        f();
+    } catch (const QmpError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    return Json::object();
+}
+
+Json queryBlockJobs(QmpContext& ctx, const Json* args) {
+    QmpArgs(args).finish();
+    Json list = Json::array();
+    for (const auto& job : ctx.jobs.list())
+        list.push(blockJobInfo(job->info()));
+    return list;
+}
+
+Json queryJobs(QmpContext& ctx, const Json* args) {
+    QmpArgs(args).finish();
+    Json list = Json::array();
+    for (const auto& job : ctx.jobs.list())
+        list.push(jobInfo(job->info()));
+    return list;
+}
+
+Json blockdevBackup(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::vector<PreparedBackup> backups;
+    backups.push_back(prepareBackup(ctx, a));
+    startBackups(ctx, backups, [] {});
+    return Json::object();
+}
+
+block::BackupSync parseSync(const std::string& s) {
+    if (s == "full")
+        return block::BackupSync::Full;
+    if (s == "top")
+        return block::BackupSync::Top;
+    if (s == "none")
+        return block::BackupSync::None;
+    if (s == "incremental")
+        return block::BackupSync::Incremental;
+    return block::BackupSync::Bitmap;
+}
+
+} // namespace
+
+PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
+    std::optional<std::string> jobId = a.optStr("job-id");
+    std::string device = a.str("device");
+    std::string targetName = a.str("target");
+    std::string syncName = a.optEnum("sync", {"top", "full", "none", "incremental", "bitmap"})
+                               .value_or("");
+    if (syncName.empty())
+        a.require("sync");
+    std::optional<uint64_t> speed = a.optUInt("speed");
+    std::optional<std::string> bitmapName = a.optStr("bitmap");
+    std::optional<std::string> bitmapMode = a.optEnum("bitmap-mode", {"on-success", "never", "always"});
+    bool compress = a.optBool("compress", false);
+    for (const char* key : {"on-source-error", "on-target-error"}) {
+        auto policy = a.optEnum(key, {"report", "ignore", "enospc", "stop", "auto"});
+        if (policy && *policy != "report")
+            throw QmpError("e2kvm backup jobs report I/O errors ('" + std::string(key) +
+                           "' must be 'report')");
+    }
+    bool autoFinalize = a.optBool("auto-finalize", true);
+    bool autoDismiss = a.optBool("auto-dismiss", true);
+    if (a.optStr("filter-node-name"))
+        throw QmpError("filter-node-name: e2kvm does not insert a named filter node");
+    if (auto perf = a.optObject("x-perf")) {
+        perf->optBool("use-copy-range", false);
+        perf->optInt("max-workers");
+        perf->optInt("max-chunk");
+        perf->finish();
+    }
+    a.finish();
+    if (compress)
+        throw QmpError("Compression is not supported for this drive " + targetName);
+
+    auto source = lookupNode(ctx, device);
+    auto target = lookupNode(ctx, targetName);
+    std::string busy = ctx.jobs.nodeBusyWith(source->name);
+    if (busy.empty())
+        busy = ctx.jobs.nodeBusyWith(target->name);
+    if (!busy.empty())
+        throw QmpError("Node '" + device + "' is busy: block device is in use by block job: " +
+                       busy);
+    if (source == target)
+        throw QmpError("Source and target cannot be the same");
+
+    block::BackupSpec spec;
+    spec.sync = parseSync(syncName);
+    if (spec.sync == block::BackupSync::Incremental) {
+        if (bitmapMode && *bitmapMode != "on-success")
+            throw QmpError("Bitmap sync mode must be 'on-success' when using sync mode "
+                           "'incremental'");
+        bitmapMode = "on-success";
+    }
+    if ((spec.sync == block::BackupSync::Incremental || spec.sync == block::BackupSync::Bitmap) &&
+        !bitmapName)
+        throw QmpError("must provide a valid bitmap name for '" + syncName + "' sync mode");
+    PreparedBackup out;
+    if (bitmapName) {
+        block::BitmapCatalog* catalog = source->image->bitmaps();
+        std::optional<block::NamedBitmap> found;
+        if (catalog)
+            found = catalog->find(*bitmapName);
+        if (!found)
+            throw QmpError("Bitmap '" + *bitmapName + "' could not be found");
+        if (!bitmapMode)
+            throw QmpError("Bitmap sync mode must be given when providing a bitmap");
+        if (found->inconsistent)
+            throw QmpError("Bitmap '" + *bitmapName + "' is inconsistent and cannot be used");
+        if (ctx.jobs.bitmapBusy(source->name, *bitmapName) ||
+            !ctx.nbd.exportsUsingBitmap(source->name, *bitmapName).empty())
+            throw QmpError("Bitmap '" + *bitmapName +
+                           "' is currently in use by another operation and cannot be used");
+        if (spec.sync == block::BackupSync::None)
+            throw QmpError("sync mode 'none' does not produce meaningful bitmap outputs");
+        if (*bitmapMode == "never" && spec.sync != block::BackupSync::Bitmap)
+            throw QmpError("Bitmap sync mode 'never' has no meaningful effect when combined "
+                           "with sync mode '" + syncName + "'");
+        spec.bitmap = catalog->usable(*bitmapName);
+        out.use.bitmaps.push_back({source->name, *bitmapName});
+    } else if (bitmapMode) {
+        throw QmpError("Cannot specify bitmap sync mode without a bitmap");
+    }
+    if (bitmapMode)
+        spec.bitmapMode = *bitmapMode == "never"    ? block::BitmapMode::Never
+                          : *bitmapMode == "always" ? block::BitmapMode::Always
+                                                    : block::BitmapMode::OnSuccess;
+    if (!jobId) {
+        jobId = driveOf(ctx, device);
+        if (!jobId)
+            throw QmpError("An explicit job ID is required for this node");
+    }
+    if (!wellFormedId(*jobId))
+        throw QmpError("Invalid job ID '" + *jobId + "'");
+    try {
+        ctx.jobs.checkIdFree(*jobId);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    if (target->readOnly)
+        throw QmpError("Node '" + target->name + "' is read only");
+    spec.id = *jobId;
+    spec.source = source->image;
+    spec.target = target->image;
+    spec.speed = speed.value_or(0);
+    spec.autoFinalize = autoFinalize;
+    spec.autoDismiss = autoDismiss;
+    try {
+        out.job = std::make_shared<block::BackupJob>(std::move(spec));
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    out.use.nodes = {source->name, target->name};
+    return out;
+}
+
+void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
+                  const std::function<void()>& whilePaused) {
+    for (size_t i = 0; i < backups.size(); ++i)
+        for (size_t k = 0; k < i; ++k)
+            if (backups[i].job->id() == backups[k].job->id())
+                throw QmpError("Job ID '" + backups[i].job->id() + "' already in use");
+    {
+        // One pause per distinct source, in a fixed order.
+        std::vector<block::BlockDriver*> sources;
+        for (const PreparedBackup& b : backups)
+            sources.push_back(b.job->spec().source.get());
+        std::sort(sources.begin(), sources.end());
+        sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+        std::vector<std::unique_ptr<block::BlockDriver::ChangesPaused>> paused;
+        for (block::BlockDriver* s : sources)
+            paused.push_back(std::make_unique<block::BlockDriver::ChangesPaused>(*s));
+        whilePaused();
+        for (PreparedBackup& b : backups)
+            for (const auto& p : paused)
+                if (&p->image() == b.job->spec().source.get())
+                    b.job->takePointInTime(*p);
+    }
+    for (PreparedBackup& b : backups)
+        ctx.jobs.start(b.job, b.use);
+}
+
+void emitJobEvent(QmpContext& ctx, const block::JobEvent& e) {
+    switch (e.kind) {
+    case JobEvent::StatusChange:
+        ctx.emitEvent("JOB_STATUS_CHANGE",
+                      Json::object({{"status", block::jobStatusName(e.info.status)},
+                                    {"id", e.info.id}}));
+        break;
+    case JobEvent::Pending:
+        ctx.emitEvent("BLOCK_JOB_PENDING", Json::object({{"type", e.info.type}, {"id", e.info.id}}));
+        break;
+    case JobEvent::Completed:
+        ctx.emitEvent("BLOCK_JOB_COMPLETED", endEvent(e.info, true));
+        break;
+    case JobEvent::Cancelled:
+        ctx.emitEvent("BLOCK_JOB_CANCELLED", endEvent(e.info, false));
+        break;
+    case JobEvent::IoError:
+        ctx.emitEvent("BLOCK_JOB_ERROR",
+                      Json::object({{"device", e.info.id},
+                                    {"operation", e.writeError ? "write" : "read"},
+                                    {"action", "report"}}));
+        break;
+    }
+}
+
+void registerJobCommands(QmpContext& ctx) {
+    ctx.addCommand({"blockdev-backup", blockdevBackup});
+    ctx.addCommand({"query-block-jobs", queryBlockJobs});
+    ctx.addCommand({"query-jobs", queryJobs});
+    ctx.addCommand({"block-job-cancel", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string device = a.str("device");
+                        a.optBool("force", false);
+                        a.finish();
+                        auto job = blockJob(c, device);
+                        return runVerb([&] { job->cancel(); });
+                    }});
+    ctx.addCommand({"block-job-pause", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string device = a.str("device");
+                        a.finish();
+                        auto job = blockJob(c, device);
+                        return runVerb([&] { job->pause(); });
+                    }});
+    ctx.addCommand({"block-job-resume", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string device = a.str("device");
+                        a.finish();
+                        auto job = blockJob(c, device);
+                        return runVerb([&] { job->resume(); });
+                    }});
+    ctx.addCommand({"block-job-set-speed", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string device = a.str("device");
+                        std::optional<int64_t> speed = a.optInt("speed");
+                        if (!speed)
+                            a.require("speed");
+                        a.finish();
+                        auto job = blockJob(c, device);
+                        if (*speed < 0)
+                            throw QmpError("Parameter 'speed' expects a non-negative value");
+                        return runVerb([&] { job->setSpeed(uint64_t(*speed)); });
+                    }});
+    ctx.addCommand({"block-job-finalize", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string id = a.str("id");
+                        a.finish();
+                        auto job = blockJob(c, id);
+                        return runVerb([&] { job->finalize(); });
+                    }});
+    ctx.addCommand({"block-job-dismiss", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string id = a.str("id");
+                        a.finish();
+                        auto job = blockJob(c, id);
+                        return runVerb([&] { job->dismiss(); });
+                    }});
+    struct Verb {
+        const char* name;
+        void (block::Job::*fn)();
+    };
+    for (Verb v : {Verb{"job-cancel", &block::Job::cancel}, Verb{"job-pause", &block::Job::pause},
+                   Verb{"job-resume", &block::Job::resume},
+                   Verb{"job-finalize", &block::Job::finalize},
+                   Verb{"job-dismiss", &block::Job::dismiss}}) {
+        auto fn = v.fn;
+        ctx.addCommand({v.name, [fn](QmpContext& c, const Json* args) {
+                            QmpArgs a(args);
+                            std::string id = a.str("id");
+                            a.finish();
+                            auto job = plainJob(c, id);
+                            return runVerb([&] { ((*job).*fn)(); });
+                        }});
+    }
+}
+
+} // namespace e2kvm::qmp

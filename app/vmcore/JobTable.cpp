@@ -1,0 +1,120 @@
+#include "app/vmcore/JobTable.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace e2kvm::vm {
+
+JobTable::JobTable(BlockNodeTable& nodes) : nodes_(nodes) {}
+
+JobTable::~JobTable() {
+    std::vector<std::shared_ptr<block::Job>> jobs = list();
+    for (auto& job : jobs) {
+        try {
+            job->cancel();
+        } catch (const std::exception&) {
+            // pending, concluded: nothing to cancel
+        }
+        job->waitConcluded(std::chrono::seconds(30));
+    }
+    std::vector<Entry> entries;
+    std::vector<std::shared_ptr<block::Job>> dismissed;
+    {
+        std::lock_guard lock(mutex_);
+        listeners_.clear();
+        entries.swap(entries_);
+        dismissed.swap(dismissed_);
+    }
+    // Destroying them waits for their threads, which may still be reporting to this table.
+}
+
+void JobTable::checkIdFree(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.job->id() == id)
+            throw std::runtime_error("Job ID '" + id + "' already in use");
+}
+
+void JobTable::start(std::shared_ptr<block::Job> job, JobUse use) {
+    std::vector<std::shared_ptr<block::Job>> dismissed; // joined below, outside the lock
+    {
+        std::lock_guard lock(mutex_);
+        dismissed.swap(dismissed_);
+        for (const std::string& n : use.nodes)
+            nodes_.setUser(n, "block job: " + job->info().type, true);
+        entries_.push_back({job, std::move(use), true});
+    }
+    job->start([this](const block::JobEvent& e) { onEvent(e); });
+}
+
+void JobTable::onEvent(const block::JobEvent& e) {
+    std::vector<std::function<void(const block::JobEvent&)>> cbs;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = std::find_if(entries_.begin(), entries_.end(),
+                               [&](const Entry& en) { return en.job->id() == e.info.id; });
+        if (it != entries_.end() && e.kind == block::JobEvent::StatusChange) {
+            if (it->holding && (e.info.status == block::JobStatus::Concluded ||
+                                e.info.status == block::JobStatus::Null)) {
+                it->holding = false;
+                for (const std::string& n : it->use.nodes)
+                    nodes_.setUser(n, "block job: " + e.info.type, false);
+            }
+            if (e.info.status == block::JobStatus::Null) {
+                dismissed_.push_back(it->job);
+                entries_.erase(it);
+            }
+        }
+        for (auto& [h, cb] : listeners_)
+            cbs.push_back(cb);
+    }
+    for (auto& cb : cbs)
+        cb(e);
+}
+
+std::shared_ptr<block::Job> JobTable::find(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.job->id() == id)
+            return e.job;
+    return nullptr;
+}
+
+std::vector<std::shared_ptr<block::Job>> JobTable::list() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<block::Job>> out;
+    for (const Entry& e : entries_)
+        out.push_back(e.job);
+    return out;
+}
+
+std::string JobTable::nodeBusyWith(const std::string& nodeName) const {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.holding &&
+            std::find(e.use.nodes.begin(), e.use.nodes.end(), nodeName) != e.use.nodes.end())
+            return e.job->info().type;
+    return {};
+}
+
+bool JobTable::bitmapBusy(const std::string& nodeName, const std::string& bitmap) const {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_)
+        if (e.holding && std::find(e.use.bitmaps.begin(), e.use.bitmaps.end(),
+                                   std::make_pair(nodeName, bitmap)) != e.use.bitmaps.end())
+            return true;
+    return false;
+}
+
+int JobTable::addListener(std::function<void(const block::JobEvent&)> cb) {
+    std::lock_guard lock(mutex_);
+    listeners_[nextListener_] = std::move(cb);
+    return nextListener_++;
+}
+
+void JobTable::removeListener(int handle) {
+    std::lock_guard lock(mutex_);
+    listeners_.erase(handle);
+}
+
+} // namespace e2kvm::vm

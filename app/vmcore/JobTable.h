@@ -1,0 +1,60 @@
+#pragma once
+// JobTable: the block jobs of one process (QMP blockdev-backup, the GUI's point-in-time
+// export), by job id. It starts them, marks the nodes and bitmaps they work on as busy until
+// they conclude, tells listeners (QMP events, views) of every job event, and forgets a job once
+// it is dismissed. Thread-safe.
+#include "app/vmcore/BlockNodeTable.h"
+#include "block/job/Job.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace e2kvm::vm {
+
+struct JobUse {
+    std::vector<std::string> nodes;                                // node names
+    std::vector<std::pair<std::string, std::string>> bitmaps;      // (node, bitmap)
+};
+
+class JobTable {
+public:
+    explicit JobTable(BlockNodeTable& nodes);
+    ~JobTable(); // cancels what still runs and waits for it
+    JobTable(const JobTable&) = delete;
+    JobTable& operator=(const JobTable&) = delete;
+
+    // Throws std::runtime_error "Job ID 'x' already in use" (nothing started then).
+    void checkIdFree(const std::string& id) const;
+    // Registers and starts a job (its point in time already taken).
+    void start(std::shared_ptr<block::Job> job, JobUse use);
+    std::shared_ptr<block::Job> find(const std::string& id) const;
+    std::vector<std::shared_ptr<block::Job>> list() const; // in creation order
+
+    // The type of the job that keeps a node busy ("backup"), or empty.
+    std::string nodeBusyWith(const std::string& nodeName) const;
+    bool bitmapBusy(const std::string& nodeName, const std::string& bitmap) const;
+
+    int addListener(std::function<void(const block::JobEvent&)> cb);
+    void removeListener(int handle);
+
+private:
+    struct Entry {
+        std::shared_ptr<block::Job> job;
+        JobUse use;
+        bool holding = true; // nodes and bitmaps still busy
+    };
+    void onEvent(const block::JobEvent& e);
+
+    BlockNodeTable& nodes_;
+    mutable std::mutex mutex_;
+    std::vector<Entry> entries_;
+    std::vector<std::shared_ptr<block::Job>> dismissed_; // released off the job's own thread
+    std::map<int, std::function<void(const block::JobEvent&)>> listeners_;
+    int nextListener_ = 1;
+};
+
+} // namespace e2kvm::vm
