@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace e2kvm::qmp {
@@ -136,6 +137,12 @@ Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool 
     return Json::object();
 }
 
+bool sameFile(const std::string& a, const std::string& b) {
+    struct stat sa {}, sb {};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 Json blockdevAdd(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string driver = a.str("driver");
@@ -190,9 +197,11 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     }
     a.finish();
 
-    if (auto existing = ctx.nodes.findByFile(filename))
-        throw QmpError("Failed to get \"write\" lock: '" + filename +
-                       "' is already open as node '" + existing->name + "'");
+    // Also nodes opened over another node, which findByFile does not know.
+    for (const auto& other : ctx.nodes.list())
+        if (sameFile(other->file, filename))
+            throw QmpError("Failed to get \"write\" lock: '" + filename +
+                           "' is already open as node '" + other->name + "'");
     if (backingNode || noBacking) {
         // The backing file is a node that is open already (a fleecing overlay of a running
         // disk), or none at all.
