@@ -81,10 +81,10 @@ void Job::setStatus(JobStatus status) {
         info_.busy = status == JobStatus::Running;
     }
     wake_.notify_all();
-    emit(JobEvent::StatusChange);
+    report(JobEvent::StatusChange);
 }
 
-void Job::emit(JobEvent::Kind kind, bool writeError) {
+void Job::report(JobEvent::Kind kind, bool writeError) {
     JobEvent e;
     e.kind = kind;
     e.writeError = writeError;
@@ -236,7 +236,7 @@ void Job::fail(const std::string& error, bool writeError) {
     }
     wake_.notify_all();
     if (first)
-        emit(JobEvent::IoError, writeError);
+        report(JobEvent::IoError, writeError);
 }
 
 bool Job::checkpoint(uint64_t bytesDone) {
@@ -319,7 +319,7 @@ void Job::thread() {
             autoFinalize = info_.autoFinalize;
         }
         if (!autoFinalize) {
-            emit(JobEvent::Pending);
+            report(JobEvent::Pending);
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return finalizeRequested_ || cancelRequested_; });
             cancelledNow = cancelRequested_;
@@ -334,11 +334,11 @@ void Job::thread() {
         setStatus(JobStatus::Aborting);
         abort();
         clean();
-        emit(cancelledNow ? JobEvent::Cancelled : JobEvent::Completed);
+        report(cancelledNow ? JobEvent::Cancelled : JobEvent::Completed);
     } else {
         commit();
         clean();
-        emit(JobEvent::Completed);
+        report(JobEvent::Completed);
     }
     conclude();
 }

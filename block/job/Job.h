@@ -103,7 +103,7 @@ protected:
 
 private:
     void setStatus(JobStatus status);
-    void emit(JobEvent::Kind kind, bool writeError = false);
+    void report(JobEvent::Kind kind, bool writeError = false);
     void checkVerb(JobVerb verb) const; // caller holds mutex_
     void thread();
     void conclude();
