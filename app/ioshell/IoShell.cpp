@@ -34,6 +34,7 @@ struct IoShell::Command {
     const char* oneLine;
     const char* longHelp; // nullptr: `help NAME` prints the usage line only
     bool (IoShell::*run)(const Command&, Args&);
+    bool writes = false; // needs a writable image, checked before the arguments are parsed
 };
 
 const std::vector<IoShell::Command>& IoShell::commands() {
@@ -48,7 +49,7 @@ const std::vector<IoShell::Command>& IoShell::commands() {
          " Example: 'discard 1M 64k'\n"
          " -C, -- print the statistics as one comma-separated line\n"
          " -q, -- quiet mode, do not print statistics\n\n",
-         &IoShell::cmdDiscard},
+         &IoShell::cmdDiscard, true},
         {"dump", nullptr, 1, 1, "file",
          "writes the whole virtual disk as a raw image to file (e2kvm extension)", nullptr,
          &IoShell::cmdDump},
@@ -90,7 +91,7 @@ const std::vector<IoShell::Command>& IoShell::commands() {
          " -s, -- take the data from this file\n"
          " -u, -- with -z, the range may be deallocated\n"
          " -z, -- write zeroes without transferring data\n\n",
-         &IoShell::cmdWrite},
+         &IoShell::cmdWrite, true},
     };
     return table;
 }
@@ -169,6 +170,12 @@ bool IoShell::runLine(const std::string& line) {
     }
     if (!cmd->run) // quit
         return false;
+    if (cmd->writes && readOnly()) {
+        // qemu-io asks for the write permission before the command looks at its arguments.
+        out_.report("Block node is read-only");
+        anyFailed_ = true;
+        return true;
+    }
     // The commands parse their options with getopt, whose state is global.
     static std::mutex getoptMutex;
     std::lock_guard lock(getoptMutex);
@@ -440,10 +447,6 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
             return false;
         }
     }
-    if (readOnly()) {
-        out_.report("Block node is read-only");
-        return false;
-    }
     if (vmState && !zeroes) {
         reportFailure("write", ENOTSUP, "VM state is not supported by e2kvm-io");
         return false;
@@ -542,10 +545,6 @@ bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
     if (*count > kMaxRequestBytes) {
         out_.outf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
                   opts.arg(optind + 1));
-        return false;
-    }
-    if (readOnly()) {
-        out_.report("Block node is read-only");
         return false;
     }
     if (!inRange(*offset, *count)) {
