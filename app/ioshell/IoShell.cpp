@@ -138,10 +138,11 @@ bool IoShell::runLine(const std::string& line) {
     Args args;
     size_t pos = 0;
     while (pos < line.size()) {
-        while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\n'))
+        // qemu-io splits at spaces only: a tab or newline stays inside a word.
+        while (pos < line.size() && line[pos] == ' ')
             ++pos;
         size_t start = pos;
-        while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t' && line[pos] != '\n')
+        while (pos < line.size() && line[pos] != ' ')
             ++pos;
         if (pos > start)
             args.push_back(line.substr(start, pos - start));
