@@ -11,6 +11,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerBlockCommands(*this);
     registerBitmapCommands(*this);
     registerNbdCommands(*this);
+    registerHmpCommands(*this);
     exportListener_ = nbd.addExportListener([this](const std::string& id) {
         emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
     });

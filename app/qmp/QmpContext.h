@@ -83,5 +83,6 @@ void registerMachineCommands(QmpContext& ctx);
 void registerBlockCommands(QmpContext& ctx);
 void registerBitmapCommands(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);
+void registerHmpCommands(QmpContext& ctx);
 
 } // namespace e2kvm::qmp
