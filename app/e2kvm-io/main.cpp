@@ -1,6 +1,7 @@
 // e2kvm-io: exercise a disk image with qemu-io's commands and output
 // (e2kvm-io [-f FMT] [-r] [-d unmap] [-t CACHE] [-c CMD]... FILE; commands from stdin without -c).
-#include "IoShell.h"
+#include "app/ioshell/IoOutput.h"
+#include "app/ioshell/IoShell.h"
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
@@ -124,7 +125,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "e2kvm-io: can't open device %s: %s\n", filename.c_str(), e.what());
         return 1;
     }
-    io::IoShell shell(std::move(image), shellOptions);
+    io::StdioOutput output(stdout, stderr, "e2kvm-io");
+    io::IoShell shell(std::move(image), shellOptions, output);
     if (!commands.empty()) {
         for (const auto& command : commands) {
             if (!shell.runLine(command))

@@ -15,6 +15,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerNbdCommands(*this);
     registerJobCommands(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) { emitJobEvent(*this, e); });
+    registerHmpCommands(*this);
     exportListener_ = nbd.addExportListener([this](const std::string& id) {
         emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
     });

@@ -97,5 +97,6 @@ void registerNbdCommands(QmpContext& ctx);
 void registerJobCommands(QmpContext& ctx);
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
+void registerHmpCommands(QmpContext& ctx);
 
 } // namespace e2kvm::qmp

@@ -1,4 +1,4 @@
-#include "IoReport.h"
+#include "app/ioshell/IoReport.h"
 
 #include <cstdio>
 #include <ctime>
@@ -58,35 +58,43 @@ double nowSeconds() {
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-void printTransferReport(const char* verb, uint64_t offset, uint64_t bytes, double seconds,
-                         bool machine) {
+void printTransferReport(IoOutput& out, const char* verb, uint64_t offset, uint64_t bytes,
+                         double seconds, bool machine) {
     if (seconds <= 0)
         seconds = 1e-9;
     double rate = double(bytes) / seconds;
     double opsRate = 1.0 / seconds;
     if (machine) {
-        std::printf("%llu,1,%s,%.3f,%.3f\n", (unsigned long long)bytes,
-                    elapsedString(seconds, true).c_str(), rate, opsRate);
+        out.outf("%llu,1,%s,%.3f,%.3f\n", (unsigned long long)bytes,
+                 elapsedString(seconds, true).c_str(), rate, opsRate);
         return;
     }
-    std::printf("%s %llu/%llu bytes at offset %llu\n", verb, (unsigned long long)bytes,
-                (unsigned long long)bytes, (unsigned long long)offset);
-    std::printf("%s, 1 ops; %s sec (%s/sec and %.4f ops/sec)\n", humanSize(double(bytes)).c_str(),
-                elapsedString(seconds, false).c_str(), humanSize(rate).c_str(), opsRate);
+    out.outf("%s %llu/%llu bytes at offset %llu\n", verb, (unsigned long long)bytes,
+             (unsigned long long)bytes, (unsigned long long)offset);
+    out.outf("%s, 1 ops; %s sec (%s/sec and %.4f ops/sec)\n", humanSize(double(bytes)).c_str(),
+             elapsedString(seconds, false).c_str(), humanSize(rate).c_str(), opsRate);
 }
 
-void printHexDump(uint64_t offset, std::span<const uint8_t> data) {
+void printHexDump(IoOutput& out, uint64_t offset, std::span<const uint8_t> data) {
+    static const char digits[] = "0123456789abcdef";
     for (size_t line = 0; line < data.size(); line += 16) {
         size_t n = data.size() - line < 16 ? data.size() - line : 16;
-        std::printf("%08llx:  ", (unsigned long long)(offset + line));
-        for (size_t i = 0; i < n; ++i)
-            std::printf("%02x ", data[line + i]);
-        std::printf(" ");
+        char address[32];
+        std::snprintf(address, sizeof address, "%08llx:  ", (unsigned long long)(offset + line));
+        std::string text = address;
         for (size_t i = 0; i < n; ++i) {
             uint8_t c = data[line + i];
-            std::putchar(c >= 0x20 && c < 0x7f ? c : '.');
+            text += digits[c >> 4];
+            text += digits[c & 15];
+            text += ' ';
         }
-        std::printf("\n");
+        text += ' ';
+        for (size_t i = 0; i < n; ++i) {
+            uint8_t c = data[line + i];
+            text += c >= 0x20 && c < 0x7f ? char(c) : '.';
+        }
+        text += '\n';
+        out.out(text);
     }
 }
 

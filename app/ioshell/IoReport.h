@@ -1,6 +1,8 @@
 #pragma once
 // Output formatting shared by e2kvm-io commands, in qemu-io's exact shapes: human sizes
 // ("1.500 KiB"), elapsed times ("00.00"), the per-command statistics lines and -v hex dumps.
+#include "app/ioshell/IoOutput.h"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -20,10 +22,10 @@ double nowSeconds();
 
 // "read 512/512 bytes at offset 0" (verb "read", "wrote", "discard") and the statistics
 // line after it; `machine` is -C ("bytes,ops,time,bytes/s,ops/s").
-void printTransferReport(const char* verb, uint64_t offset, uint64_t bytes, double seconds,
-                         bool machine);
+void printTransferReport(IoOutput& out, const char* verb, uint64_t offset, uint64_t bytes,
+                         double seconds, bool machine);
 
 // qemu-io's -v dump: "%08x:  " + up to 16 "xx " + " " + printable characters.
-void printHexDump(uint64_t offset, std::span<const uint8_t> data);
+void printHexDump(IoOutput& out, uint64_t offset, std::span<const uint8_t> data);
 
 } // namespace e2kvm::io

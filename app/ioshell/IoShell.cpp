@@ -1,7 +1,7 @@
-#include "IoShell.h"
+#include "app/ioshell/IoShell.h"
 
-#include "IoNumbers.h"
-#include "IoReport.h"
+#include "app/ioshell/IoNumbers.h"
+#include "app/ioshell/IoReport.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <getopt.h>
+#include <mutex>
 #include <new>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct IoShell::Command {
     const char* oneLine;
     const char* longHelp; // nullptr: `help NAME` prints the usage line only
     bool (IoShell::*run)(const Command&, Args&);
+    bool writes = false; // needs a writable image, checked before the arguments are parsed
 };
 
 const std::vector<IoShell::Command>& IoShell::commands() {
@@ -47,7 +49,7 @@ const std::vector<IoShell::Command>& IoShell::commands() {
          " Example: 'discard 1M 64k'\n"
          " -C, -- print the statistics as one comma-separated line\n"
          " -q, -- quiet mode, do not print statistics\n\n",
-         &IoShell::cmdDiscard},
+         &IoShell::cmdDiscard, true},
         {"dump", nullptr, 1, 1, "file",
          "writes the whole virtual disk as a raw image to file (e2kvm extension)", nullptr,
          &IoShell::cmdDump},
@@ -89,13 +91,13 @@ const std::vector<IoShell::Command>& IoShell::commands() {
          " -s, -- take the data from this file\n"
          " -u, -- with -z, the range may be deallocated\n"
          " -z, -- write zeroes without transferring data\n\n",
-         &IoShell::cmdWrite},
+         &IoShell::cmdWrite, true},
     };
     return table;
 }
 
-IoShell::IoShell(std::unique_ptr<BlockDriver> image, Options options)
-    : image_(std::move(image)), options_(options) {}
+IoShell::IoShell(std::shared_ptr<BlockDriver> image, Options options, IoOutput& output)
+    : image_(std::move(image)), options_(options), out_(output) {}
 
 void IoShell::close() {
     if (!image_)
@@ -104,8 +106,10 @@ void IoShell::close() {
     image_.reset();
 }
 
-const IoShell::Command* IoShell::findCommand(const std::string& name) {
+const IoShell::Command* IoShell::findCommand(const std::string& name) const {
     for (const auto& c : commands()) {
+        if (!c.run && !options_.quitCommand)
+            continue;
         if (name == c.name || (c.alias && name == c.alias))
             return &c;
     }
@@ -114,16 +118,15 @@ const IoShell::Command* IoShell::findCommand(const std::string& name) {
 
 void IoShell::printUsage(const Command& cmd, const std::string& typedName) {
     if (cmd.argsSyntax)
-        std::printf("%s %s -- %s\n", typedName.c_str(), cmd.argsSyntax, cmd.oneLine);
+        out_.outf("%s %s -- %s\n", typedName.c_str(), cmd.argsSyntax, cmd.oneLine);
     else
-        std::printf("%s -- %s\n", typedName.c_str(), cmd.oneLine);
+        out_.outf("%s -- %s\n", typedName.c_str(), cmd.oneLine);
 }
 
 void IoShell::reportFailure(const char* op, int errnoValue, const std::string& detail) {
-    std::printf("%s failed: %s\n", op, std::strerror(errnoValue));
-    std::fflush(stdout);
+    out_.outf("%s failed: %s\n", op, std::strerror(errnoValue));
     if (!detail.empty())
-        std::fprintf(stderr, "e2kvm-io: %s\n", detail.c_str());
+        out_.note(detail);
 }
 
 bool IoShell::inRange(uint64_t offset, uint64_t length) const {
@@ -135,10 +138,11 @@ bool IoShell::runLine(const std::string& line) {
     Args args;
     size_t pos = 0;
     while (pos < line.size()) {
-        while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\n'))
+        // qemu-io splits at spaces only: a tab or newline stays inside a word.
+        while (pos < line.size() && line[pos] == ' ')
             ++pos;
         size_t start = pos;
-        while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t' && line[pos] != '\n')
+        while (pos < line.size() && line[pos] != ' ')
             ++pos;
         if (pos > start)
             args.push_back(line.substr(start, pos - start));
@@ -147,29 +151,35 @@ bool IoShell::runLine(const std::string& line) {
         return true;
     const Command* cmd = findCommand(args[0]);
     if (!cmd) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "command \"%s\" not found\n", args[0].c_str());
+        out_.errf("command \"%s\" not found\n", args[0].c_str());
         anyFailed_ = true;
         return true;
     }
     int count = int(args.size()) - 1;
     if (count < cmd->argMin || (cmd->argMax >= 0 && count > cmd->argMax)) {
-        std::fflush(stdout);
         if (cmd->argMax < 0)
-            std::fprintf(stderr, "bad argument count %d to %s, expected at least %d arguments\n",
-                         count, args[0].c_str(), cmd->argMin);
+            out_.errf("bad argument count %d to %s, expected at least %d arguments\n", count,
+                      args[0].c_str(), cmd->argMin);
         else if (cmd->argMin == cmd->argMax)
-            std::fprintf(stderr, "bad argument count %d to %s, expected %d arguments\n", count,
-                         args[0].c_str(), cmd->argMin);
+            out_.errf("bad argument count %d to %s, expected %d arguments\n", count,
+                      args[0].c_str(), cmd->argMin);
         else
-            std::fprintf(stderr,
-                         "bad argument count %d to %s, expected between %d and %d arguments\n",
-                         count, args[0].c_str(), cmd->argMin, cmd->argMax);
+            out_.errf("bad argument count %d to %s, expected between %d and %d arguments\n", count,
+                      args[0].c_str(), cmd->argMin, cmd->argMax);
         anyFailed_ = true;
         return true;
     }
     if (!cmd->run) // quit
         return false;
+    if (cmd->writes && readOnly()) {
+        // qemu-io asks for the write permission before the command looks at its arguments.
+        out_.report("Block node is read-only");
+        anyFailed_ = true;
+        return true;
+    }
+    // The commands parse their options with getopt, whose state is global.
+    static std::mutex getoptMutex;
+    std::lock_guard lock(getoptMutex);
     bool ok = false;
     try {
         ok = (this->*(cmd->run))(*cmd, args);
@@ -182,32 +192,41 @@ bool IoShell::runLine(const std::string& line) {
     }
     if (!ok)
         anyFailed_ = true;
-    std::fflush(stdout);
+    out_.flush();
     return !quit_;
 }
 
 namespace {
 
-// getopt over a command's words; argv[0] is the command name so that getopt's own messages
-// read "read: invalid option -- 'z'".
+// getopt over a command's words, with GNU getopt's messages on the shell's standard error
+// ("read: invalid option -- 'z'": argv[0] is the command name as typed).
 class CommandOptions {
 public:
-    explicit CommandOptions(std::vector<std::string>& args) {
+    CommandOptions(std::vector<std::string>& args, IoOutput& out) : out_(out) {
         for (auto& a : args)
             argv_.push_back(a.data());
         argv_.push_back(nullptr);
         optind = 0; // full re-initialisation of GNU getopt
-        opterr = 1;
+        opterr = 0;
     }
+    // The next option as getopt returns it ('?' for an unknown one or a missing argument).
     int next(const char* optstring) {
-        std::fflush(stdout);
-        return getopt(int(argv_.size()) - 1, argv_.data(), optstring);
+        std::string quiet = std::string(":") + optstring; // ':' tells a missing argument apart
+        int c = getopt(int(argv_.size()) - 1, argv_.data(), quiet.c_str());
+        if (c == '?') {
+            out_.errf("%s: invalid option -- '%c'\n", argv_[0], optopt);
+        } else if (c == ':') {
+            out_.errf("%s: option requires an argument -- '%c'\n", argv_[0], optopt);
+            c = '?';
+        }
+        return c;
     }
     int argc() const { return int(argv_.size()) - 1; }
     const char* arg(int i) const { return argv_[size_t(i)]; }
 
 private:
     std::vector<char*> argv_;
+    IoOutput& out_;
 };
 
 } // namespace
@@ -217,7 +236,7 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
     bool havePattern = false, haveStart = false, haveLength = false;
     uint8_t pattern = 0;
     uint64_t patternStart = 0, patternLength = 0;
-    CommandOptions opts(args);
+    CommandOptions opts(args, out_);
     int c;
     while ((c = opts.next("abCpP:qs:l:v")) != -1) {
         switch (c) {
@@ -237,7 +256,7 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
             dump = true;
             break;
         case 'P': {
-            auto p = parsePatternByte(optarg);
+            auto p = parsePatternByte(optarg, out_);
             if (!p)
                 return false;
             pattern = *p;
@@ -245,7 +264,7 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
             break;
         }
         case 's': {
-            auto v = parseByteCount(optarg);
+            auto v = parseByteCount(optarg, out_);
             if (!v)
                 return false;
             patternStart = *v;
@@ -253,7 +272,7 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
             break;
         }
         case 'l': {
-            auto v = parseByteCount(optarg);
+            auto v = parseByteCount(optarg, out_);
             if (!v)
                 return false;
             patternLength = *v;
@@ -269,15 +288,15 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
         printUsage(cmd, args[0]);
         return false;
     }
-    auto offset = parseByteCount(opts.arg(optind));
+    auto offset = parseByteCount(opts.arg(optind), out_);
     if (!offset)
         return false;
-    auto count = parseByteCount(opts.arg(optind + 1));
+    auto count = parseByteCount(opts.arg(optind + 1), out_);
     if (!count)
         return false;
     if (*count > kMaxRequestBytes) {
-        std::printf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
-                    opts.arg(optind + 1));
+        out_.outf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
+                  opts.arg(optind + 1));
         return false;
     }
     if (!havePattern && (haveStart || haveLength)) {
@@ -287,18 +306,18 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
     if (!haveLength)
         patternLength = *count >= patternStart ? *count - patternStart : UINT64_MAX;
     if (patternStart > *count || patternLength > *count - patternStart) {
-        std::printf("pattern verification range exceeds end of read data\n");
+        out_.outf("pattern verification range exceeds end of read data\n");
         return false;
     }
     if (vmState) {
         if (*offset % kSectorSize) {
-            std::printf("%llu is not a sector-aligned value for 'offset'\n",
-                        (unsigned long long)*offset);
+            out_.outf("%llu is not a sector-aligned value for 'offset'\n",
+                      (unsigned long long)*offset);
             return false;
         }
         if (*count % kSectorSize) {
-            std::printf("%llu is not a sector-aligned value for 'count'\n",
-                        (unsigned long long)*count);
+            out_.outf("%llu is not a sector-aligned value for 'count'\n",
+                      (unsigned long long)*count);
             return false;
         }
         reportFailure("read", ENOTSUP, "VM state is not supported by e2kvm-io");
@@ -317,17 +336,17 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
         auto first = buf.begin() + std::ptrdiff_t(patternStart);
         if (std::any_of(first, first + std::ptrdiff_t(patternLength),
                         [&](uint8_t b) { return b != pattern; })) {
-            std::printf("Pattern verification failed at offset %llu, %llu bytes\n",
-                        (unsigned long long)(*offset + patternStart),
-                        (unsigned long long)patternLength);
+            out_.outf("Pattern verification failed at offset %llu, %llu bytes\n",
+                      (unsigned long long)(*offset + patternStart),
+                      (unsigned long long)patternLength);
             ok = false;
         }
     }
     if (quiet)
         return ok;
     if (dump)
-        printHexDump(*offset, buf);
-    printTransferReport("read", *offset, *count, elapsed, machine);
+        printHexDump(out_, *offset, buf);
+    printTransferReport(out_, "read", *offset, *count, elapsed, machine);
     return ok;
 }
 
@@ -336,7 +355,7 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
     bool quiet = false, unmap = false, zeroes = false, havePattern = false;
     const char* sourceFile = nullptr;
     uint8_t pattern = 0xcd;
-    CommandOptions opts(args);
+    CommandOptions opts(args, out_);
     int c;
     while ((c = opts.next("bcCfnpP:qs:uz")) != -1) {
         switch (c) {
@@ -370,7 +389,7 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
             zeroes = true;
             break;
         case 'P': {
-            auto p = parsePatternByte(optarg);
+            auto p = parsePatternByte(optarg, out_);
             if (!p)
                 return false;
             pattern = *p;
@@ -387,52 +406,47 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
         return false;
     }
     if (vmState && zeroes) {
-        std::printf("-b and -z cannot be specified at the same time\n");
+        out_.outf("-b and -z cannot be specified at the same time\n");
         return false;
     }
     if (fua && (vmState || compressed)) {
-        std::printf("-f and -b or -c cannot be specified at the same time\n");
+        out_.outf("-f and -b or -c cannot be specified at the same time\n");
         return false;
     }
     if (int(zeroes) + int(havePattern) + int(sourceFile != nullptr) > 1) {
-        std::printf("Only one of -z, -P, and -s can be specified at the same time\n");
+        out_.outf("Only one of -z, -P, and -s can be specified at the same time\n");
         return false;
     }
     if (unmap && !zeroes) {
-        std::printf("-u requires -z to be specified\n");
+        out_.outf("-u requires -z to be specified\n");
         return false;
     }
     if (noFallback && !zeroes) {
-        std::printf("-n requires -z to be specified\n");
+        out_.outf("-n requires -z to be specified\n");
         return false;
     }
-    auto offset = parseByteCount(opts.arg(optind));
+    auto offset = parseByteCount(opts.arg(optind), out_);
     if (!offset)
         return false;
-    auto count = parseByteCount(opts.arg(optind + 1));
+    auto count = parseByteCount(opts.arg(optind + 1), out_);
     if (!count)
         return false;
     if (*count > kMaxRequestBytes && !noFallback) {
-        std::printf("length cannot exceed %llu without -n, given %s\n",
-                    (unsigned long long)kMaxRequestBytes, opts.arg(optind + 1));
+        out_.outf("length cannot exceed %llu without -n, given %s\n",
+                  (unsigned long long)kMaxRequestBytes, opts.arg(optind + 1));
         return false;
     }
     if (vmState || compressed) {
         if (*offset % kSectorSize) {
-            std::printf("%llu is not a sector-aligned value for 'offset'\n",
-                        (unsigned long long)*offset);
+            out_.outf("%llu is not a sector-aligned value for 'offset'\n",
+                      (unsigned long long)*offset);
             return false;
         }
         if (*count % kSectorSize) {
-            std::printf("%llu is not a sector-aligned value for 'count'\n",
-                        (unsigned long long)*count);
+            out_.outf("%llu is not a sector-aligned value for 'count'\n",
+                      (unsigned long long)*count);
             return false;
         }
-    }
-    if (image_->readOnly()) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "e2kvm-io: Block node is read-only\n");
-        return false;
     }
     if (vmState && !zeroes) {
         reportFailure("write", ENOTSUP, "VM state is not supported by e2kvm-io");
@@ -444,7 +458,7 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
         if (sourceFile) {
             int fd = ::open(sourceFile, O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
-                std::printf("%s: %s\n", sourceFile, std::strerror(errno));
+                out_.outf("%s: %s\n", sourceFile, std::strerror(errno));
                 return false;
             }
             size_t done = 0;
@@ -455,8 +469,8 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
                 if (n <= 0) {
                     int err = n < 0 ? errno : 0;
                     ::close(fd);
-                    std::printf("%s: %s\n", sourceFile,
-                                err ? std::strerror(err) : "file is shorter than the write");
+                    out_.outf("%s: %s\n", sourceFile,
+                              err ? std::strerror(err) : "file is shorter than the write");
                     return false;
                 }
                 done += size_t(n);
@@ -498,13 +512,13 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
         image_->flush();
     double elapsed = nowSeconds() - start;
     if (!quiet)
-        printTransferReport("wrote", *offset, *count, elapsed, machine);
+        printTransferReport(out_, "wrote", *offset, *count, elapsed, machine);
     return true;
 }
 
 bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
     bool machine = false, quiet = false;
-    CommandOptions opts(args);
+    CommandOptions opts(args, out_);
     int c;
     while ((c = opts.next("Cq")) != -1) {
         switch (c) {
@@ -523,20 +537,15 @@ bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
         printUsage(cmd, args[0]);
         return false;
     }
-    auto offset = parseByteCount(opts.arg(optind));
+    auto offset = parseByteCount(opts.arg(optind), out_);
     if (!offset)
         return false;
-    auto count = parseByteCount(opts.arg(optind + 1));
+    auto count = parseByteCount(opts.arg(optind + 1), out_);
     if (!count)
         return false;
     if (*count > kMaxRequestBytes) {
-        std::printf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
-                    opts.arg(optind + 1));
-        return false;
-    }
-    if (image_->readOnly()) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "e2kvm-io: Block node is read-only\n");
+        out_.outf("length cannot exceed %llu, given %s\n", (unsigned long long)kMaxRequestBytes,
+                  opts.arg(optind + 1));
         return false;
     }
     if (!inRange(*offset, *count)) {
@@ -548,7 +557,7 @@ bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
         image_->discard(*offset, *count);
     double elapsed = nowSeconds() - start;
     if (!quiet)
-        printTransferReport("discard", *offset, *count, elapsed, machine);
+        printTransferReport(out_, "discard", *offset, *count, elapsed, machine);
     return true;
 }
 
@@ -575,10 +584,9 @@ bool IoShell::cmdMap(const Command&, Args&) {
             runEnd += e.length;
         }
         uint64_t length = runEnd - offset;
-        std::printf("%s (0x%llx) bytes %s at offset %s (0x%llx)\n",
-                    humanSize(double(length)).c_str(), (unsigned long long)length,
-                    allocated ? "    allocated" : "not allocated",
-                    humanSize(double(offset)).c_str(), (unsigned long long)offset);
+        out_.outf("%s (0x%llx) bytes %s at offset %s (0x%llx)\n", humanSize(double(length)).c_str(),
+                  (unsigned long long)length, allocated ? "    allocated" : "not allocated",
+                  humanSize(double(offset)).c_str(), (unsigned long long)offset);
         offset = runEnd;
     }
     return true;
@@ -595,43 +603,44 @@ bool IoShell::cmdInfo(const Command&, Args&) {
         uint64_t perL2 = cluster * entries;
         vmStateOffset = (image_->size() + perL2 - 1) / perL2 * perL2;
     }
-    std::printf("format name: %s\n", image_->formatName().c_str());
-    std::printf("cluster size: %s\n", humanSize(double(cluster)).c_str());
-    std::printf("vm state offset: %s\n", humanSize(double(vmStateOffset)).c_str());
+    out_.outf("format name: %s\n", image_->formatName().c_str());
+    out_.outf("cluster size: %s\n", humanSize(double(cluster)).c_str());
+    out_.outf("vm state offset: %s\n", humanSize(double(vmStateOffset)).c_str());
     if (!desc.qcow2)
         return true;
     const auto& q = *desc.qcow2;
     bool v3 = q.compat != "0.10";
-    std::printf("Format specific information:\n");
-    std::printf("    compat: %s\n", q.compat.c_str());
-    std::printf("    compression type: %s\n", q.compressionType.c_str());
+    out_.outf("Format specific information:\n");
+    // The format-specific part is qemu_printf() text (the monitor's reply under HMP).
+    out_.monitorf("    compat: %s\n", q.compat.c_str());
+    out_.monitorf("    compression type: %s\n", q.compressionType.c_str());
     if (v3)
-        std::printf("    lazy refcounts: %s\n", q.lazyRefcounts ? "true" : "false");
+        out_.monitorf("    lazy refcounts: %s\n", q.lazyRefcounts ? "true" : "false");
     if (!q.bitmaps.empty()) {
-        std::printf("    bitmaps:\n");
+        out_.monitorf("    bitmaps:\n");
         for (size_t i = 0; i < q.bitmaps.size(); ++i) {
             const auto& b = q.bitmaps[i];
-            std::printf("        [%zu]:\n            flags:\n", i);
+            out_.monitorf("        [%zu]:\n            flags:\n", i);
             for (size_t f = 0; f < b.flags.size(); ++f)
-                std::printf("                [%zu]: %s\n", f, b.flags[f].c_str());
-            std::printf("            name: %s\n            granularity: %llu\n", b.name.c_str(),
-                        (unsigned long long)b.granularity);
+                out_.monitorf("                [%zu]: %s\n", f, b.flags[f].c_str());
+            out_.monitorf("            name: %s\n            granularity: %llu\n", b.name.c_str(),
+                          (unsigned long long)b.granularity);
         }
     }
-    std::printf("    refcount bits: %u\n", q.refcountBits);
+    out_.monitorf("    refcount bits: %u\n", q.refcountBits);
     if (q.dataFile) {
-        std::printf("    data file: %s\n", q.dataFile->c_str());
-        std::printf("    data file raw: %s\n", q.dataFileRaw ? "true" : "false");
+        out_.monitorf("    data file: %s\n", q.dataFile->c_str());
+        out_.monitorf("    data file raw: %s\n", q.dataFileRaw ? "true" : "false");
     }
     if (v3) {
-        std::printf("    corrupt: %s\n", q.corrupt ? "true" : "false");
-        std::printf("    extended l2: %s\n", q.extendedL2 ? "true" : "false");
+        out_.monitorf("    corrupt: %s\n", q.corrupt ? "true" : "false");
+        out_.monitorf("    extended l2: %s\n", q.extendedL2 ? "true" : "false");
     }
     return true;
 }
 
 bool IoShell::cmdLength(const Command&, Args&) {
-    std::printf("%s\n", humanSize(double(image_->size())).c_str());
+    out_.outf("%s\n", humanSize(double(image_->size())).c_str());
     return true;
 }
 
@@ -639,23 +648,24 @@ bool IoShell::cmdHelp(const Command&, Args& args) {
     if (args.size() == 2) {
         const Command* c = findCommand(args[1]);
         if (!c) {
-            std::printf("command %s not found\n", args[1].c_str());
+            out_.outf("command %s not found\n", args[1].c_str());
             return false;
         }
         printUsage(*c, args[1]);
         if (c->longHelp)
-            std::printf("%s", c->longHelp);
+            out_.outf("%s", c->longHelp);
         return true;
     }
-    for (const auto& c : commands())
-        printUsage(c, c.name);
-    std::printf("\nUse 'help commandname' for extended help.\n");
+    for (const auto& c : commands()) {
+        if (c.run || options_.quitCommand)
+            printUsage(c, c.name);
+    }
+    out_.outf("\nUse 'help commandname' for extended help.\n");
     return true;
 }
 
 bool IoShell::cmdAbort(const Command&, Args&) {
-    std::fflush(stdout);
-    std::fflush(stderr);
+    out_.flush();
     std::abort(); // leaves the image exactly as a crash would
 }
 
@@ -663,7 +673,7 @@ bool IoShell::cmdDump(const Command&, Args& args) {
     const std::string& path = args[1];
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        std::printf("%s: %s\n", path.c_str(), std::strerror(errno));
+        out_.outf("%s: %s\n", path.c_str(), std::strerror(errno));
         return false;
     }
     const uint64_t size = image_->size();
@@ -673,7 +683,7 @@ bool IoShell::cmdDump(const Command&, Args& args) {
     auto fail = [&](const char* what) {
         int err = errno;
         ::close(fd);
-        std::printf("%s: %s: %s\n", path.c_str(), what, std::strerror(err));
+        out_.outf("%s: %s: %s\n", path.c_str(), what, std::strerror(err));
         return false;
     };
     for (uint64_t off = 0; off < size; off += chunk) {
@@ -695,10 +705,10 @@ bool IoShell::cmdDump(const Command&, Args& args) {
     if (::ftruncate(fd, off_t(size)) != 0)
         return fail("cannot set size");
     if (::close(fd) != 0) {
-        std::printf("%s: %s\n", path.c_str(), std::strerror(errno));
+        out_.outf("%s: %s\n", path.c_str(), std::strerror(errno));
         return false;
     }
-    printTransferReport("dumped", 0, size, nowSeconds() - start, false);
+    printTransferReport(out_, "dumped", 0, size, nowSeconds() - start, false);
     return true;
 }
 

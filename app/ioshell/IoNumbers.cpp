@@ -1,4 +1,4 @@
-#include "IoNumbers.h"
+#include "app/ioshell/IoNumbers.h"
 
 #include <cctype>
 #include <cerrno>
@@ -12,7 +12,7 @@ namespace {
 
 enum class ParseFailure { None, Invalid, TooLarge };
 
-ParseFailure parseCount(const std::string& text, uint64_t& out) {
+ParseFailure parseCount(const std::string& text, uint64_t& result, IoOutput& output) {
     const char* s = text.c_str();
     if (*s == '\0' || std::isspace((unsigned char)*s) || *s == '-')
         return ParseFailure::Invalid;
@@ -91,10 +91,7 @@ ParseFailure parseCount(const std::string& text, uint64_t& out) {
     if (hasFraction && shift == 0)
         return ParseFailure::Invalid;
     if (hex && shift != 0)
-        std::fprintf(stderr,
-                     "e2kvm-io: warning: Using a multiplier suffix on hex numbers is deprecated: "
-                     "%s\n",
-                     text.c_str());
+        output.report("warning: Using a multiplier suffix on hex numbers is deprecated: " + text);
     const uint64_t limit = uint64_t(INT64_MAX);
     if (shift > 0 && whole > (limit >> shift))
         return ParseFailure::TooLarge;
@@ -107,36 +104,36 @@ ParseFailure parseCount(const std::string& text, uint64_t& out) {
     }
     if (value > limit)
         return ParseFailure::TooLarge;
-    out = value;
+    result = value;
     return ParseFailure::None;
 }
 
 } // namespace
 
-std::optional<uint64_t> parseByteCount(const std::string& text) {
+std::optional<uint64_t> parseByteCount(const std::string& text, IoOutput& out) {
     uint64_t value = 0;
-    switch (parseCount(text, value)) {
+    switch (parseCount(text, value, out)) {
     case ParseFailure::None:
         return value;
     case ParseFailure::TooLarge:
-        std::printf("Parsing error: argument too large -- %s\n", text.c_str());
+        out.outf("Parsing error: argument too large -- %s\n", text.c_str());
         return std::nullopt;
     case ParseFailure::Invalid:
         break;
     }
-    std::printf("Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- %s\n",
-                text.c_str());
+    out.outf("Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- %s\n",
+             text.c_str());
     return std::nullopt;
 }
 
-std::optional<uint8_t> parsePatternByte(const std::string& text) {
+std::optional<uint8_t> parsePatternByte(const std::string& text, IoOutput& out) {
     const char* s = text.c_str();
     char* end = nullptr;
     errno = 0;
     long value = std::strtol(s, &end, 0);
     if (end == s || *end != '\0' || errno == ERANGE || value < 0 || value > 255 ||
         std::isspace((unsigned char)*s)) {
-        std::printf("%s is not a valid pattern byte\n", text.c_str());
+        out.outf("%s is not a valid pattern byte\n", text.c_str());
         return std::nullopt;
     }
     return uint8_t(value);

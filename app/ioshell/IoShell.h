@@ -1,6 +1,10 @@
 #pragma once
 // IoShell: runs qemu-io style commands ("read -P 0xab 0 4k", "write -z -u 1M 64k", "map",
-// ...) against one open image, printing exactly what qemu-io 7.2 prints.
+// ...) against one open image, printing exactly what qemu-io 7.2 prints, to an IoOutput the
+// caller chooses (the terminal for e2kvm-io, the QMP server's streams and reply for HMP
+// "qemu-io"). The image may be shared with other users (a VM's disk node): the shell only holds
+// a reference to it.
+#include "app/ioshell/IoOutput.h"
 #include "block/BlockDriver.h"
 
 #include <memory>
@@ -19,22 +23,30 @@ public:
         bool writethrough = true;
         // Flush requests are ignored (cache mode "unsafe").
         bool ignoreFlush = false;
+        // Commands that write fail as on a read-only image even if the image is writable (a
+        // node a QMP user opened read-only).
+        bool readOnly = false;
+        // Whether "quit" exists: QEMU's monitor runs qemu-io commands without it.
+        bool quitCommand = true;
     };
-    IoShell(std::unique_ptr<block::BlockDriver> image, Options options);
+    // `output` must outlive the shell.
+    IoShell(std::shared_ptr<block::BlockDriver> image, Options options, IoOutput& output);
 
     // Runs one command line. Returns false when the command asks to stop (quit).
     bool runLine(const std::string& line);
     // Whether any command so far failed (the exit status is 1 then).
     bool anyFailed() const { return anyFailed_; }
-    // Flushes and closes the image; throws BlockError if the final flush fails.
+    // Flushes the image and drops the shell's reference to it (the image closes if nobody
+    // else holds it); throws BlockError if the flush fails. Destroying the shell without
+    // close() just drops the reference.
     void close();
 
 private:
     struct Command;
     using Args = std::vector<std::string>;
-    static const Command* findCommand(const std::string& name);
+    const Command* findCommand(const std::string& name) const;
     static const std::vector<Command>& commands();
-    static void printUsage(const Command& cmd, const std::string& typedName);
+    void printUsage(const Command& cmd, const std::string& typedName);
 
     bool cmdRead(const Command& cmd, Args& args);
     bool cmdWrite(const Command& cmd, Args& args);
@@ -49,11 +61,13 @@ private:
 
     // Range check as QEMU's block layer does it (EIO past the end of the disk).
     bool inRange(uint64_t offset, uint64_t length) const;
-    // Prints "<op> failed: <strerror>" on stdout and the detailed error on stderr.
-    static void reportFailure(const char* op, int errnoValue, const std::string& detail);
+    bool readOnly() const { return options_.readOnly || image_->readOnly(); }
+    // Prints "<op> failed: <strerror>" on the standard output and the detail as a note.
+    void reportFailure(const char* op, int errnoValue, const std::string& detail);
 
-    std::unique_ptr<block::BlockDriver> image_;
+    std::shared_ptr<block::BlockDriver> image_;
     Options options_;
+    IoOutput& out_;
     bool anyFailed_ = false;
     bool quit_ = false;
 };

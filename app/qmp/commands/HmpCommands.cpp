@@ -1,0 +1,419 @@
+// QMP human-monitor-command: one line of QEMU's human monitor (HMP), parsed and answered as
+// QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
+// qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
+// status, stop|s, cont|c, system_reset; every other line gets QEMU's "unknown command" answer.
+// As in QEMU, qemu-io prints its statistics and most of its errors on the process's standard
+// output and standard error, not into the reply: only its error_report() messages ("Block node
+// is read-only", warnings) and qemu_printf() text ("info"'s format-specific part) are returned.
+#include "app/ioshell/IoShell.h"
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+// QEMU parses each argument into a 1024-byte buffer and a command name into 256 bytes.
+constexpr size_t kMaxArgumentBytes = 1023;
+constexpr size_t kMaxCommandNameBytes = 255;
+
+bool isSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// Writes to the process's own standard output (QEMU's printf() while parsing or in qemu-io).
+void printStdout(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+// What the monitor printed: the command's reply.
+class MonitorText {
+public:
+    void print(std::string_view text) {
+        for (char c : text) {
+            if (c == '\n')
+                text_ += '\r';
+            text_ += c;
+        }
+    }
+    const std::string& text() const { return text_; }
+
+private:
+    std::string text_;
+};
+
+// qemu-io's output places under HMP: the process's streams, and the monitor for
+// error_report() and qemu_printf(). e2kvm's failure details are left out, as QEMU prints none.
+class MonitorIoOutput : public io::IoOutput {
+public:
+    explicit MonitorIoOutput(MonitorText& monitor) : monitor_(monitor) {}
+    void out(std::string_view text) override { std::fwrite(text.data(), 1, text.size(), stdout); }
+    void err(std::string_view text) override {
+        std::fflush(stdout);
+        std::fwrite(text.data(), 1, text.size(), stderr);
+    }
+    void report(std::string_view message) override {
+        monitor_.print(message);
+        monitor_.print("\n");
+    }
+    void monitor(std::string_view text) override { monitor_.print(text); }
+    void note(std::string_view) override {}
+    void flush() override {
+        std::fflush(stdout);
+        std::fflush(stderr);
+    }
+
+private:
+    MonitorText& monitor_;
+};
+
+// The command line being parsed, with QEMU's rules for words: spaces separate them, a word in
+// double quotes may hold spaces and the escapes \n \r \\ \' \".
+class HmpLine {
+public:
+    explicit HmpLine(const std::string& line) : line_(line) {}
+
+    const std::string& text() const { return line_; }
+    size_t pos = 0;
+
+    char peek() const { return pos < line_.size() ? line_[pos] : '\0'; }
+    bool atEnd() const { return pos >= line_.size(); }
+    void skipSpaces() {
+        while (!atEnd() && isSpace(line_[pos]))
+            ++pos;
+    }
+    // The next word, or nothing if there is none or its quotes are broken (the reason is
+    // printed on the standard output, as QEMU does).
+    std::optional<std::string> word() {
+        skipSpaces();
+        if (atEnd())
+            return std::nullopt;
+        std::string out;
+        auto keep = [&](char c) {
+            if (out.size() < kMaxArgumentBytes)
+                out += c;
+        };
+        if (line_[pos] != '"') {
+            while (!atEnd() && !isSpace(line_[pos]))
+                keep(line_[pos++]);
+            return out;
+        }
+        ++pos;
+        while (!atEnd() && line_[pos] != '"') {
+            if (line_[pos] != '\\') {
+                keep(line_[pos++]);
+                continue;
+            }
+            ++pos;
+            char c = peek();
+            ++pos;
+            switch (c) {
+            case 'n':
+                keep('\n');
+                break;
+            case 'r':
+                keep('\r');
+                break;
+            case '\\':
+            case '\'':
+            case '"':
+                keep(c);
+                break;
+            default:
+                // QEMU prints the character even when the line ends after the backslash.
+                printStdout(std::string("unsupported escape code: '\\") + c + "'\n");
+                return std::nullopt;
+            }
+        }
+        if (atEnd()) {
+            printStdout("unterminated string\n");
+            return std::nullopt;
+        }
+        ++pos;
+        return out;
+    }
+
+private:
+    const std::string& line_;
+};
+
+// One argument of an HMP command, in the kinds the commands here use.
+struct HmpParam {
+    enum Kind { Flag, Device, String } kind;
+    char flag = 0; // Flag: the option letter ("-d")
+};
+
+struct HmpArgs {
+    std::vector<bool> flags;          // per Flag parameter, in order
+    std::vector<std::string> strings; // per Device/String parameter, in order
+};
+
+using HmpHandler = void (*)(QmpContext&, MonitorText&, const HmpArgs&);
+
+struct HmpCommand {
+    const char* name; // alternatives separated by '|' ("cont|c"), printed whole in messages
+    std::vector<HmpParam> params;
+    const std::vector<HmpCommand>* subCommands = nullptr;
+    HmpHandler run = nullptr; // null: QEMU's command exists, e2kvm answers as if it did not
+};
+
+bool nameMatches(const char* names, const std::string& typed) {
+    std::string_view all(names);
+    size_t start = 0;
+    while (start <= all.size()) {
+        size_t bar = all.find('|', start);
+        std::string_view one =
+            all.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
+        if (one == typed)
+            return true;
+        if (bar == std::string_view::npos)
+            break;
+        start = bar + 1;
+    }
+    return false;
+}
+
+// Runs a QMP command's handler (the command lock is already held) and returns its result.
+Json runQmp(QmpContext& ctx, const std::string& name) {
+    const QmpCommand* c = ctx.findCommand(name);
+    if (!c)
+        throw QmpError("The command " + name + " has not been found", "CommandNotFound");
+    if (c->needsMachine && !ctx.machine)
+        throw QmpError("No machine");
+    return c->handler(ctx, nullptr);
+}
+
+// HMP's answer to a failed command: "Error: <description>".
+void printError(MonitorText& mon, const std::string& message) {
+    mon.print("Error: " + message + "\n");
+}
+
+void qemuIo(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    const bool qdevId = args.flags[0];
+    const std::string& device = args.strings[0];
+    const std::string& command = args.strings[1];
+    if (qdevId) {
+        // -d names a guest device by its qdev id; e2kvm's machines have none.
+        printError(mon, "Device '" + device + "' not found");
+        return;
+    }
+    // As QEMU: a drive id first, then a node name.
+    std::shared_ptr<vm::BlockNode> node;
+    if (ctx.machine) {
+        for (const QmpMachineDisk& d : ctx.machine->disks()) {
+            if (d.device == device && !d.nodeName.empty()) {
+                node = ctx.nodes.find(d.nodeName);
+                break;
+            }
+        }
+    }
+    if (!node)
+        node = ctx.nodes.find(device);
+    if (!node) {
+        printError(mon, "Cannot find device='' nor node-name='" + device + "'");
+        return;
+    }
+    io::IoShell::Options options;
+    options.discardUnmap = node->discardUnmap; // QEMU's discard=ignore default skips discards
+    options.writethrough = false;              // a drive's default cache mode is writeback
+    options.readOnly = node->readOnly;
+    options.quitCommand = false;
+    MonitorIoOutput output(mon);
+    io::IoShell shell(node->image, options, output);
+    shell.runLine(command);
+    output.flush();
+}
+
+void infoStatus(QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
+    try {
+        Json status = runQmp(ctx, "query-status");
+        const Json* running = status.find("running");
+        const Json* state = status.find("status");
+        bool isRunning = running && running->isBool() && running->asBool();
+        std::string name = state && state->isString() ? state->asString() : "";
+        std::string text = std::string("VM status: ") + (isRunning ? "running" : "paused");
+        if (!isRunning && name != "paused")
+            text += " (" + name + ")";
+        mon.print(text + "\n");
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
+// An HMP command that is a QMP command without arguments (stop, cont, system_reset).
+void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
+    try {
+        runQmp(ctx, qmpName);
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
+const std::vector<HmpCommand>& infoCommands() {
+    static const std::vector<HmpCommand> table = {
+        {"status", {}, nullptr, infoStatus},
+    };
+    return table;
+}
+
+const std::vector<HmpCommand>& hmpCommands() {
+    static const std::vector<HmpCommand> table = {
+        {"qemu-io",
+         {{HmpParam::Flag, 'd'}, {HmpParam::Device, 0}, {HmpParam::String, 0}},
+         nullptr,
+         qemuIo},
+        {"info", {}, &infoCommands(), nullptr},
+        {"stop|s",
+         {},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs&) { runQmpAlias(ctx, mon, "stop"); }},
+        {"cont|c",
+         {},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs&) { runQmpAlias(ctx, mon, "cont"); }},
+        {"system_reset",
+         {},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
+             runQmpAlias(ctx, mon, "system_reset");
+         }},
+    };
+    return table;
+}
+
+struct CommandLookup {
+    const HmpCommand* command = nullptr; // null: a blank line, or an unknown name
+    bool blank = false;                  // nothing to run and nothing to say
+    size_t nameEnd = 0;                  // where the (last) command name ends in the line
+};
+
+// The command a line names (following "info" into its subcommands), with `line.pos` after its
+// name and the spaces behind it.
+CommandLookup findCommand(HmpLine& line, const std::vector<HmpCommand>& table) {
+    CommandLookup result;
+    line.skipSpaces();
+    if (line.atEnd()) {
+        result.blank = true;
+        return result;
+    }
+    size_t start = line.pos;
+    while (!line.atEnd() && line.peek() != '/' && !isSpace(line.peek()))
+        ++line.pos;
+    result.nameEnd = line.pos;
+    std::string name = line.text().substr(start, std::min(line.pos - start, kMaxCommandNameBytes));
+    const HmpCommand* found = nullptr;
+    for (const HmpCommand& c : table) {
+        if (nameMatches(c.name, name)) {
+            found = &c;
+            break;
+        }
+    }
+    if (!found)
+        return result;
+    line.skipSpaces();
+    if (found->subCommands && !line.atEnd())
+        return findCommand(line, *found->subCommands);
+    result.command = found;
+    return result;
+}
+
+// QEMU's argument parser for `cmd`'s parameters; false after printing why they do not fit.
+bool parseArguments(HmpLine& line, const HmpCommand& cmd, MonitorText& mon, HmpArgs& args) {
+    for (size_t i = 0; i < cmd.params.size(); ++i) {
+        const HmpParam& p = cmd.params[i];
+        if (p.kind == HmpParam::Flag) {
+            size_t before = line.pos;
+            line.skipSpaces();
+            bool set = false;
+            if (line.peek() == '-') {
+                ++line.pos;
+                char given = line.peek();
+                if (given == p.flag) {
+                    ++line.pos;
+                    set = true;
+                } else {
+                    bool laterFlag = false;
+                    for (size_t j = i + 1; j < cmd.params.size(); ++j)
+                        laterFlag |= cmd.params[j].kind == HmpParam::Flag &&
+                                     cmd.params[j].flag == given && given != '\0';
+                    if (!laterFlag) {
+                        // QEMU prints the letter with %c: a line ending in "-" cuts the
+                        // message (and its newline) at that NUL.
+                        std::string m = std::string(cmd.name) + ": unsupported option -";
+                        mon.print(given ? m + given + "\n" : m);
+                        return false;
+                    }
+                    line.pos = before;
+                }
+            }
+            args.flags.push_back(set);
+            continue;
+        }
+        std::optional<std::string> w = line.word();
+        if (!w) {
+            mon.print(std::string(cmd.name) + (p.kind == HmpParam::Device
+                                                   ? ": block device name expected\n"
+                                                   : ": string expected\n"));
+            return false;
+        }
+        args.strings.push_back(std::move(*w));
+    }
+    line.skipSpaces();
+    if (!line.atEnd()) {
+        mon.print(std::string(cmd.name) + ": extraneous characters at the end of line\n");
+        return false;
+    }
+    return true;
+}
+
+std::string runHmpLine(QmpContext& ctx, const std::string& text) {
+    MonitorText mon;
+    HmpLine line(text);
+    CommandLookup found = findCommand(line, hmpCommands());
+    if (found.blank)
+        return {};
+    const HmpCommand* cmd = found.command;
+    if (!cmd || !cmd->run) {
+        mon.print("unknown command: '" + text.substr(0, found.nameEnd) + "'\n");
+        return mon.text();
+    }
+    size_t afterName = line.pos;
+    HmpArgs args;
+    if (!parseArguments(line, *cmd, mon, args)) {
+        size_t end = afterName;
+        while (end > 0 && isSpace(text[end - 1]))
+            --end;
+        mon.print("Try \"help " + text.substr(0, end) + "\" for more information\n");
+        return mon.text();
+    }
+    cmd->run(ctx, mon, args);
+    return mon.text();
+}
+
+Json humanMonitorCommand(QmpContext& ctx, const Json* arguments) {
+    QmpArgs a(arguments);
+    std::string commandLine = a.str("command-line");
+    std::optional<int64_t> cpuIndex = a.optInt("cpu-index");
+    a.finish();
+    // e2kvm's machines have one CPU; without a machine there is none.
+    if (cpuIndex && (!ctx.machine || *cpuIndex != 0))
+        throw QmpError("Parameter 'cpu-index' expects a CPU number");
+    return Json(runHmpLine(ctx, commandLine));
+}
+
+} // namespace
+
+void registerHmpCommands(QmpContext& ctx) {
+    ctx.addCommand({"human-monitor-command", humanMonitorCommand});
+}
+
+} // namespace e2kvm::qmp
