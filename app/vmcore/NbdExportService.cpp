@@ -168,6 +168,11 @@ void NbdExportService::add(const NbdExportRequest& request) {
         if (found->enabled && !request.writable)
             throw std::runtime_error("Enabled bitmap '" + name +
                                      "' incompatible with readonly export");
+        std::string owner = node->name;
+        for (const auto& n : impl_->nodes.list())
+            if (n->image->bitmaps() == catalog)
+                owner = n->name;
+        info.bitmapNodes.push_back(owner);
         try {
             config.bitmaps.push_back({name, catalog->usable(name)});
         } catch (const block::BlockError& e) {
@@ -245,9 +250,12 @@ std::vector<std::string> NbdExportService::exportsUsingBitmap(const std::string&
     std::lock_guard lock(impl_->mutex);
     std::vector<std::string> out;
     for (const NbdExportInfo& e : impl_->exports)
-        if (e.nodeName == nodeName &&
-            std::find(e.bitmaps.begin(), e.bitmaps.end(), bitmap) != e.bitmaps.end())
-            out.push_back(e.id);
+        for (size_t i = 0; i < e.bitmaps.size(); ++i)
+            if (e.bitmaps[i] == bitmap &&
+                (i < e.bitmapNodes.size() ? e.bitmapNodes[i] : e.nodeName) == nodeName) {
+                out.push_back(e.id);
+                break;
+            }
     return out;
 }
 

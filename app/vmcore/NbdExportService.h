@@ -35,6 +35,8 @@ struct NbdExportInfo {
     bool writable = false;
     bool allocationDepth = false;
     std::vector<std::string> bitmaps;
+    std::vector<std::string> bitmapNodes; // the node each bitmap belongs to (the exported one
+                                          // or one in its backing chain)
     unsigned clients = 0; // connected clients of the whole server (the server does not
                           // count per export)
 };

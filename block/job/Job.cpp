@@ -153,7 +153,7 @@ void Job::pause() {
         std::lock_guard lock(mutex_);
         checkVerb(JobVerb::Pause);
         if (info_.paused)
-            throw std::runtime_error("The block job is already paused");
+            throw std::runtime_error("Job is already paused");
         info_.paused = true;
     }
     wake_.notify_all();

@@ -254,9 +254,6 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
     auto node = ctx.nodes.find(name);
     if (!node)
         throw QmpError("Failed to find node with node-name='" + name + "'");
-    std::string job = ctx.jobs.nodeBusyWith(name);
-    if (!job.empty())
-        throw QmpError("Node '" + name + "' is busy: block device is in use by block job: " + job);
     if (!ctx.nodes.users(name).empty())
         throw QmpError("Node " + name + " is in use");
     try {

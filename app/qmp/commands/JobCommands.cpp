@@ -31,8 +31,9 @@ bool wellFormedId(const std::string& id) {
 std::optional<std::string> driveOf(QmpContext& ctx, const std::string& name) {
     if (!ctx.machine)
         return std::nullopt;
+    auto node = ctx.nodes.find(name);
     for (const QmpMachineDisk& d : ctx.machine->disks())
-        if (d.device == name)
+        if (d.device == name || (node && d.nodeName == node->name))
             return d.device;
     return std::nullopt;
 }
@@ -175,11 +176,11 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
 
     auto source = lookupNode(ctx, device);
     auto target = lookupNode(ctx, targetName);
-    std::string busy = ctx.jobs.nodeBusyWith(source->name);
-    if (busy.empty())
-        busy = ctx.jobs.nodeBusyWith(target->name);
+    // As in QEMU, a node that a job writes to (or reads from) cannot be another job's target;
+    // one source may feed several jobs.
+    std::string busy = ctx.jobs.nodeBusyWith(target->name);
     if (!busy.empty())
-        throw QmpError("Node '" + device + "' is busy: block device is in use by block job: " +
+        throw QmpError("Node '" + targetName + "' is busy: block device is in use by block job: " +
                        busy);
     if (source == target)
         throw QmpError("Source and target cannot be the same");
