@@ -116,7 +116,6 @@ private:
     bool finalizeRequested_ = false;
     std::optional<std::string> failure_;
     bool failureIsWrite_ = false;
-    bool failureReported_ = false;
     std::chrono::steady_clock::time_point windowStart_;
     uint64_t windowBytes_ = 0;
     Listener listener_;
