@@ -29,7 +29,10 @@ struct World {
         block::createImage(image, o);
         nbd = std::make_unique<vm::NbdExportService>(nodes);
         ctx = std::make_unique<qmp::QmpContext>(nodes, *nbd);
-        for (const char* name : {"blockdev-add", "nbd-server-start", "screendump", "object-add"})
+        // human-monitor-command: qemu-io's "abort" ends the process (as in QEMU) and "dump"
+        // writes host files.
+        for (const char* name : {"blockdev-add", "nbd-server-start", "screendump", "object-add",
+                                 "human-monitor-command"})
             ctx->addCommand({name, [](qmp::QmpContext&, const qmp::Json*) -> qmp::Json {
                                  throw qmp::QmpError("disabled while fuzzing");
                              }});
