@@ -4,6 +4,7 @@
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "block/RawImage.h"
 
 #include <cstdio>
 #include <cstring>
@@ -124,6 +125,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "e2kvm-io: can't open device %s: %s\n", filename.c_str(), e.what());
         return 1;
     }
+    // As qemu-io: writes to the first sector of a probed raw image are restricted; say so.
+    if (auto* raw = dynamic_cast<block::RawImage*>(image.get());
+        raw && raw->formatProbed() && !raw->readOnly())
+        std::fputs(block::probedRawWarning(filename).c_str(), stderr);
     io::IoShell shell(std::move(image), shellOptions);
     if (!commands.empty()) {
         for (const auto& command : commands) {
