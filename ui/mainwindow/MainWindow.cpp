@@ -314,7 +314,12 @@ void MainWindow::updateActions() {
     VmSession* s = selectedSession();
     bool active = s && s->isActive();
     bool paused = active && s->stateName() == QLatin1String("paused");
-    cloneAct_->setEnabled(selected);
+    // A copy of disks the guest is writing is not a point in time (and a paused VM may be
+    // resumed while the copy runs): clone a stopped VM.
+    cloneAct_->setEnabled(selected && !active);
+    const QString cloneTip = active ? cloneRefusedText() : tr("Copy this VM, with its disks");
+    cloneAct_->setToolTip(cloneTip);
+    cloneAct_->setStatusTip(cloneTip);
     deleteAct_->setEnabled(selected && !active);
     runAct_->setEnabled(selected && !active);
     pauseAct_->setEnabled(active);
@@ -521,10 +526,19 @@ void MainWindow::cloneVm() {
     cloneSelected(name, ask.clickedButton() == copy);
 }
 
+QString MainWindow::cloneRefusedText() const {
+    return tr("Clone is disabled while the VM runs: its disks would be copied while the guest "
+              "writes them, which is not a point in time. Shut the VM down first.");
+}
+
 JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
     int row = library_.indexOf(selectedVmName());
     if (row < 0)
         return nullptr;
+    if (VmSession* s = selectedSession(); s && s->isActive()) {
+        log(QStringLiteral("warning"), cloneRefusedText());
+        return nullptr;
+    }
     const VmDefinition& def = library_.at(row);
     VmDefinition clone = def;
     clone.name = name;
