@@ -573,6 +573,7 @@ JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
             std::vector<uint64_t> sizes;
             for (const DiskCopy& c : copies) {
                 block::OpenOptions ro;
+                ro.format = c.format; // the VM's disk format, never probed
                 ro.readOnly = true;
                 sizes.push_back(block::openImage(c.source, ro)->size());
                 total += sizes.back();
@@ -582,12 +583,14 @@ JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
             for (size_t i = 0; i < copies.size(); ++i) {
                 progress.setStatus(
                     QStringLiteral("Copying %1").arg(QString::fromStdString(copies[i].source)));
-                copyImage(copies[i].source, copies[i].target, copies[i].format,
-                          [&progress, base](uint64_t done, uint64_t) {
-                              progress.setDone(base + done);
-                              progress.throwIfCancelled();
-                              return true;
-                          });
+                copyImage(
+                    copies[i].source, copies[i].target, copies[i].format,
+                    [&progress, base](uint64_t done, uint64_t) {
+                        progress.setDone(base + done);
+                        progress.throwIfCancelled();
+                        return true;
+                    },
+                    copies[i].format);
                 base += sizes[i];
             }
             return QStringLiteral("%1 cloned as %2").arg(sourceName, name);
