@@ -24,12 +24,22 @@ using namespace e2kvm::block;
 
 namespace {
 
-std::string tempPath(const std::string& name) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("e2kvm-probed-raw-test-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    return (dir / name).string();
+std::filesystem::path tempDir() {
+    return std::filesystem::temp_directory_path() /
+           ("e2kvm-probed-raw-test-" + std::to_string(getpid()));
 }
+
+std::string tempPath(const std::string& name) {
+    std::filesystem::create_directories(tempDir());
+    return (tempDir() / name).string();
+}
+
+// Removes this process's files when its tests are done.
+class TempDirCleanup : public ::testing::Environment {
+public:
+    void TearDown() override { std::filesystem::remove_all(tempDir()); }
+};
+const auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
 std::vector<uint8_t> sector(std::string_view start) {
     std::vector<uint8_t> s(512, 0);
