@@ -1,5 +1,6 @@
 #include "ImageOpen.h"
 
+#include "HeaderProbe.h"
 #include "HostFile.h"
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
@@ -16,11 +17,17 @@ namespace e2kvm::block {
 
 std::string probeFormat(const std::string& path) {
     HostFile f(path, HostFile::Mode::ReadOnly);
-    std::array<uint8_t, 4> magic{};
-    f.read(0, magic);
-    if (magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I' && magic[3] == 0xfb)
-        return "qcow2";
-    return "raw";
+    std::array<uint8_t, kProbeBytes> head{};
+    f.read(0, head);
+    return openProbe(head);
+}
+
+std::string probedRawWarning(const std::string& filename) {
+    return "WARNING: Image format was not specified for '" + filename +
+           "' and probing guessed raw.\n"
+           "         Automatically detecting the format is dangerous for raw images, write "
+           "operations on block 0 will be restricted.\n"
+           "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
@@ -35,9 +42,10 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         null.readOnly = options.readOnly;
         return std::make_unique<NullImage>(filename, null);
     }
+    const bool probed = options.format.empty() || options.formatProbed;
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
-        return std::make_unique<RawImage>(filename, options.readOnly);
+        return std::make_unique<RawImage>(filename, options.readOnly, probed);
     if (format == "qcow2") {
         if (!options.format.empty() && probeFormat(filename) != "qcow2")
             throwError(EINVAL, filename, "Image is not in qcow2 format");

@@ -11,6 +11,10 @@ namespace e2kvm::block {
 
 struct OpenOptions {
     std::string format;     // "" = probe
+    // The caller probed `format` itself (probeFormat()) rather than being given it: the image
+    // is then treated as probed, as with an empty format (a probed raw image keeps its first
+    // sector from turning into another format's header; see RawImage).
+    bool formatProbed = false;
     bool readOnly = true;
     bool openBacking = true; // false: do not open the backing file (rebase -u, info of one layer)
     // false: do not open a qcow2 external data file (info needs the metadata only); reads and
@@ -42,8 +46,12 @@ struct CreateOptions {
     bool extendedL2 = false;
 };
 
-// Returns "qcow2" or "raw" for a local file from its first bytes.
+// Returns "qcow2" or "raw" for a local file from its first bytes (see HeaderProbe.h).
 std::string probeFormat(const std::string& path);
+
+// QEMU's warning for an image opened writable whose format was probed as raw (three lines, each
+// ending in a newline): writes to its first sector are restricted.
+std::string probedRawWarning(const std::string& filename);
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options);
 void createImage(const std::string& filename, const CreateOptions& options);

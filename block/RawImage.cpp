@@ -3,14 +3,16 @@
 #include "bitmap/BitmapCatalog.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace e2kvm::block {
 
-RawImage::RawImage(const std::string& path, bool readOnly)
+RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed)
     : BlockDriver(path, readOnly),
       file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
       fileLength_(file_.size()), catalog_(std::make_unique<BitmapCatalog>(
-                                     *this, nullptr, std::vector<NamedBitmap>{}, !readOnly)) {}
+                                     *this, nullptr, std::vector<NamedBitmap>{}, !readOnly)),
+      formatProbed_(formatProbed) {}
 
 // The catalog detaches its recorders from this driver, so it goes first.
 RawImage::~RawImage() {
@@ -53,18 +55,55 @@ void RawImage::noteWriteEnd(uint64_t end) {
     }
 }
 
+std::array<uint8_t, kProbeBytes> RawImage::checkedFirstSector(uint64_t offset, uint64_t length,
+                                                              const uint8_t* data, const char* op) {
+    std::array<uint8_t, kProbeBytes> sector{};
+    file_.read(0, sector); // past the end of a short file: zeros, as it reads once grown
+    const size_t n = size_t(std::min<uint64_t>(length, kProbeBytes - offset));
+    if (data)
+        std::memcpy(sector.data() + offset, data, n);
+    else
+        std::memset(sector.data() + offset, 0, n);
+    if (!probesAsRaw(sector)) {
+        std::string format = qemuProbe(sector);
+        if (format == "raw")
+            format = openProbe(sector);
+        throwError(EPERM, filename(),
+                   std::string(op) + " refused: the image's format was probed as raw and this " +
+                       "would make its first sector a " + format +
+                       " header (give the format raw explicitly to allow it)");
+    }
+    return sector;
+}
+
 void RawImage::doRead(uint64_t offset, std::span<uint8_t> buf) {
     file_.read(offset, buf);
 }
 
 void RawImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
-    file_.write(offset, buf);
+    if (guardsRequest(offset)) {
+        std::lock_guard lock(firstSectorMutex_);
+        auto sector = checkedFirstSector(offset, buf.size(), buf.data(), "write");
+        // Write the checked copy of the first sector's part, not the caller's buffer again:
+        // a guest may change its memory between the check and the write.
+        const size_t n = size_t(std::min<uint64_t>(buf.size(), kProbeBytes - offset));
+        file_.write(offset, std::span<const uint8_t>(sector).subspan(size_t(offset), n));
+        if (buf.size() > n)
+            file_.write(offset + n, buf.subspan(n));
+    } else {
+        file_.write(offset, buf);
+    }
     noteWriteEnd(offset + buf.size());
     if (writeFlags & WriteFua)
         file_.sync();
 }
 
 void RawImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    std::unique_lock<std::mutex> lock;
+    if (guardsRequest(offset)) {
+        lock = std::unique_lock(firstSectorMutex_);
+        checkedFirstSector(offset, length, nullptr, "write zeroes");
+    }
     if (zeroFlags & ZeroMayUnmap)
         file_.punchHole(offset, length);
     else
@@ -75,6 +114,11 @@ void RawImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlag
 }
 
 void RawImage::doDiscard(uint64_t offset, uint64_t length) {
+    std::unique_lock<std::mutex> lock;
+    if (guardsRequest(offset)) {
+        lock = std::unique_lock(firstSectorMutex_);
+        checkedFirstSector(offset, length, nullptr, "discard");
+    }
     file_.punchHole(offset, length);
 }
 

@@ -2,22 +2,30 @@
 // RawImage: a disk image that is the disk's bytes, one to one, in a host file. Holes in a
 // sparse file are reported as zero extents and made with punch-hole / zero-range. Its dirty
 // bitmaps live only in memory (a raw file has nowhere to keep them).
+// When its format was probed (not given), it stays raw as QEMU keeps it: a write, zero write or
+// discard that would turn the first sector into another format's header (see HeaderProbe.h)
+// fails with EPERM, so that the next probed open cannot read the disk's bytes as a header that
+// names a host file as backing file. With the format given as raw, nothing is restricted.
 #include "BlockDriver.h"
+#include "HeaderProbe.h"
 #include "HostFile.h"
 #include "ImageOpen.h"
 
+#include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 namespace e2kvm::block {
 
 class RawImage final : public BlockDriver {
 public:
-    RawImage(const std::string& path, bool readOnly);
+    RawImage(const std::string& path, bool readOnly, bool formatProbed = false);
     ~RawImage() override;
     static void create(const std::string& path, const CreateOptions& options);
 
     std::string formatName() const override { return "raw"; }
+    bool formatProbed() const { return formatProbed_; }
     uint64_t size() const override;
     uint64_t allocatedBytes() const override { return file_.allocatedBytes(); }
     int directReadFd() const override { return file_.fd(); }
@@ -39,6 +47,12 @@ private:
     // A write or zero-range ending at `end` may have lengthened the file (the tail of a file
     // whose length is not a sector multiple): take the new length from the file.
     void noteWriteEnd(uint64_t end);
+    // A probed image, a request starting in the first sector: the first sector as it would be
+    // after writing `data` (null: zeros) over [offset, offset + length); throws EPERM unless it
+    // still probes as raw. Call with firstSectorMutex_ held.
+    std::array<uint8_t, kProbeBytes> checkedFirstSector(uint64_t offset, uint64_t length,
+                                                        const uint8_t* data, const char* op);
+    bool guardsRequest(uint64_t offset) const { return formatProbed_ && offset < kProbeBytes; }
 
     HostFile file_;
     // The file's length in bytes, read once on open and kept up to date by our own writes and
@@ -48,6 +62,10 @@ private:
     // file is locked against such writers in QEMU; resize it through us instead).
     std::atomic<uint64_t> fileLength_;
     std::unique_ptr<BitmapCatalog> catalog_;
+    const bool formatProbed_;
+    // Serialises the check and the write of requests in the first sector, so that two of them
+    // cannot each pass alone and together make a header.
+    std::mutex firstSectorMutex_;
 };
 
 } // namespace e2kvm::block

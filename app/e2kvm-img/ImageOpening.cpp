@@ -16,15 +16,9 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.openDataFile = req.openDataFile;
     if (req.format.empty()) {
         options.format = block::probeFormat(path);
+        options.formatProbed = true;
         if (req.writable && options.format == "raw")
-            std::fprintf(stderr,
-                         "WARNING: Image format was not specified for '%s' and probing guessed "
-                         "raw.\n"
-                         "         Automatically detecting the format is dangerous for raw "
-                         "images, write operations on block 0 will be restricted.\n"
-                         "         Specify the 'raw' format explicitly to remove the "
-                         "restrictions.\n",
-                         path.c_str());
+            std::fputs(block::probedRawWarning(path).c_str(), stderr);
     }
     return block::openImage(path, std::move(options));
 }

@@ -5,6 +5,7 @@
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "block/RawImage.h"
 
 #include <cstdio>
 #include <cstring>
@@ -125,6 +126,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "e2kvm-io: can't open device %s: %s\n", filename.c_str(), e.what());
         return 1;
     }
+    // As qemu-io: writes to the first sector of a probed raw image are restricted; say so.
+    if (auto* raw = dynamic_cast<block::RawImage*>(image.get());
+        raw && raw->formatProbed() && !raw->readOnly())
+        std::fputs(block::probedRawWarning(filename).c_str(), stderr);
     io::StdioOutput output(stdout, stderr, "e2kvm-io");
     io::IoShell shell(std::move(image), shellOptions, output);
     if (!commands.empty()) {

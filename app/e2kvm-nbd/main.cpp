@@ -90,8 +90,13 @@ int serve(const app::NbdToolOptions& o) {
         block::OpenOptions oo;
         oo.format = o.format;
         oo.readOnly = o.readOnly;
-        if (format.empty())
+        if (format.empty()) {
             format = block::probeFormat(o.file);
+            oo.format = format;
+            oo.formatProbed = true; // a probed raw image keeps its first sector raw
+            if (format == "raw" && !o.readOnly)
+                std::fputs(block::probedRawWarning(o.file).c_str(), stderr);
+        }
         image = block::openImage(o.file, oo);
     } catch (const block::BlockError& e) {
         die("Failed to open '" + o.file + "': " + e.what());

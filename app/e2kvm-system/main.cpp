@@ -68,13 +68,11 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
     for (const sys::DriveOption& d : o.drives) {
         std::shared_ptr<vm::BlockNode> node;
         try {
-            if (d.format.empty() && block::probeFormat(d.file) == "raw")
-                warn("WARNING: Image format was not specified for '" + d.file +
-                     "' and probing guessed raw.\n"
-                     "         Automatically detecting the format is dangerous for raw "
-                     "images, write operations on block 0 will be restricted.\n"
-                     "         Specify the 'raw' format explicitly to remove the "
-                     "restrictions.");
+            if (d.format.empty() && !d.readOnly && block::probeFormat(d.file) == "raw") {
+                std::string text = block::probedRawWarning(d.file);
+                text.pop_back(); // warn() ends the line
+                warn(text);
+            }
             node = nodes.open(d.file, d.format, d.readOnly, d.nodeName);
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());

@@ -83,6 +83,7 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
     node->readOnly = readOnly;
     block::OpenOptions options;
     options.format = node->format;
+    options.formatProbed = format.empty(); // a probed raw node keeps its first sector raw
     options.readOnly = readOnly;
     node->image = block::openImage(file, options);
     {

@@ -17,11 +17,13 @@ struct CopyCancelled : std::runtime_error {
 } // namespace
 
 void copyImage(const std::string& source, const std::string& destination,
-               const std::string& destinationFormat, const CopyProgress& progress) {
+               const std::string& destinationFormat, const CopyProgress& progress,
+               const std::string& sourceFormat) {
     std::error_code ec;
     if (std::filesystem::exists(destination, ec))
         throw std::runtime_error(destination + ": exists already; not overwriting it");
     block::OpenOptions in;
+    in.format = sourceFormat;
     in.readOnly = true;
     std::unique_ptr<block::BlockDriver> src = block::openImage(source, in);
     const uint64_t size = src->size();

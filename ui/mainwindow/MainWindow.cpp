@@ -314,7 +314,12 @@ void MainWindow::updateActions() {
     VmSession* s = selectedSession();
     bool active = s && s->isActive();
     bool paused = active && s->stateName() == QLatin1String("paused");
-    cloneAct_->setEnabled(selected);
+    // A copy of disks the guest is writing is not a point in time (and a paused VM may be
+    // resumed while the copy runs): clone a stopped VM.
+    cloneAct_->setEnabled(selected && !active);
+    const QString cloneTip = active ? cloneRefusedText() : tr("Copy this VM, with its disks");
+    cloneAct_->setToolTip(cloneTip);
+    cloneAct_->setStatusTip(cloneTip);
     deleteAct_->setEnabled(selected && !active);
     runAct_->setEnabled(selected && !active);
     pauseAct_->setEnabled(active);
@@ -521,10 +526,19 @@ void MainWindow::cloneVm() {
     cloneSelected(name, ask.clickedButton() == copy);
 }
 
+QString MainWindow::cloneRefusedText() const {
+    return tr("Clone is disabled while the VM runs: its disks would be copied while the guest "
+              "writes them, which is not a point in time. Shut the VM down first.");
+}
+
 JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
     int row = library_.indexOf(selectedVmName());
     if (row < 0)
         return nullptr;
+    if (VmSession* s = selectedSession(); s && s->isActive()) {
+        log(QStringLiteral("warning"), cloneRefusedText());
+        return nullptr;
+    }
     const VmDefinition& def = library_.at(row);
     VmDefinition clone = def;
     clone.name = name;
@@ -559,6 +573,7 @@ JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
             std::vector<uint64_t> sizes;
             for (const DiskCopy& c : copies) {
                 block::OpenOptions ro;
+                ro.format = c.format; // the VM's disk format, never probed
                 ro.readOnly = true;
                 sizes.push_back(block::openImage(c.source, ro)->size());
                 total += sizes.back();
@@ -568,12 +583,14 @@ JobProgress* MainWindow::cloneSelected(const QString& name, bool copyDisks) {
             for (size_t i = 0; i < copies.size(); ++i) {
                 progress.setStatus(
                     QStringLiteral("Copying %1").arg(QString::fromStdString(copies[i].source)));
-                copyImage(copies[i].source, copies[i].target, copies[i].format,
-                          [&progress, base](uint64_t done, uint64_t) {
-                              progress.setDone(base + done);
-                              progress.throwIfCancelled();
-                              return true;
-                          });
+                copyImage(
+                    copies[i].source, copies[i].target, copies[i].format,
+                    [&progress, base](uint64_t done, uint64_t) {
+                        progress.setDone(base + done);
+                        progress.throwIfCancelled();
+                        return true;
+                    },
+                    copies[i].format);
                 base += sizes[i];
             }
             return QStringLiteral("%1 cloned as %2").arg(sourceName, name);

@@ -40,8 +40,11 @@ public:
     // Starts the selected VM; false (and a logged message) on failure.
     bool runSelected();
     // Clones the selected VM as `name`: copying its disks (a job, returned; the clone joins
-    // the library when it succeeds) or sharing them read-only (at once; returns null).
+    // the library when it succeeds) or sharing them read-only (at once; returns null). Refused
+    // (null, a logged warning) while the VM runs or is paused: the copy would not be a point in
+    // time.
     JobProgress* cloneSelected(const QString& name, bool copyDisks);
+    QAction* cloneAction() const { return cloneAct_; }
 
     ConsoleWidget* console() const { return console_; }
     // The tab page with this title ("Console", "Bitmaps", ...), or null.
@@ -69,6 +72,7 @@ private:
 
     void newVm();
     void cloneVm();
+    QString cloneRefusedText() const; // why Clone is disabled while the VM runs
     // Adds a finished clone to the library and selects it (files it copied are removed if the
     // library refuses it).
     void addClone(const QString& sourceName, const VmDefinition& clone,

@@ -2,6 +2,7 @@
 
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "ui/AppContext.h"
 #include "ui/panels/ExportCommands.h"
@@ -170,24 +171,42 @@ void ExportsPanel::setCurrentImage(const QString& file) {
 }
 
 void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
-    bitmaps_->clear();
-    if (!context_.nodes || images_->currentIndex() < 0)
+    if (!context_.nodes || images_->currentIndex() < 0) {
+        bitmaps_->clear();
+        inspectedFile_.clear();
         return;
-    std::string file = images_->currentData().toString().toStdString();
-    auto node = context_.nodes->findByFile(file);
-    if (!node && openIfClosed) {
-        try {
-            node = context_.nodes->open(file, "", false);
-        } catch (const std::exception&) {
-            try {
-                node = context_.nodes->open(file, "", true);
-            } catch (const std::exception& e) {
-                logLine(context_, QStringLiteral("error"), q(file + ": " + e.what()));
-                return;
-            }
-        }
     }
-    block::BitmapCatalog* catalog = node && node->image ? node->image->bitmaps() : nullptr;
+    const QString chosen = images_->currentData().toString();
+    const std::string file = chosen.toStdString();
+    std::shared_ptr<block::BlockDriver> image;
+    if (auto node = context_.nodes->findByFile(file)) {
+        image = node->image;
+        inspectedFile_.clear();
+    } else if (!openIfClosed) {
+        // Not open here: keep what the user's last look at this image showed.
+        if (chosen != inspectedFile_) {
+            bitmaps_->clear();
+            inspectedFile_.clear();
+        }
+        return;
+    } else {
+        // Looking is read-only: the image is not put in the node table, and a read-only open
+        // changes nothing in the file (a writable one would repair a dirty qcow2). Exporting it
+        // opens it for real.
+        try {
+            block::OpenOptions readOnly;
+            readOnly.readOnly = true;
+            image = block::openImage(file, readOnly);
+        } catch (const std::exception& e) {
+            bitmaps_->clear();
+            inspectedFile_.clear();
+            logLine(context_, QStringLiteral("error"), q(file + ": " + e.what()));
+            return;
+        }
+        inspectedFile_ = chosen;
+    }
+    bitmaps_->clear();
+    block::BitmapCatalog* catalog = image ? image->bitmaps() : nullptr;
     if (!catalog)
         return;
     for (const block::NamedBitmap& b : catalog->list()) {
@@ -195,7 +214,7 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
         if (b.inconsistent) {
             item->setFlags(item->flags() & ~(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable));
             item->setText(tr("%1 (inconsistent: cannot be exported)").arg(q(b.name)));
-            item->setToolTip(q(block::BitmapCatalog::inconsistentMessage(node->file, b.name)));
+            item->setToolTip(q(block::BitmapCatalog::inconsistentMessage(file, b.name)));
             continue;
         }
         if (b.enabled) {

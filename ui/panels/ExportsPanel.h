@@ -62,8 +62,9 @@ private:
     void ensureServer(const QString& tlsDir);
     ExportEndpoint endpointFor(const std::string& exportName) const;
     void refreshImageList();
-    // Lists the bitmaps of the chosen image; opens the image only for a user's choice, never
-    // from the refresh timer (a repair may have closed it on purpose).
+    // Lists the bitmaps of the chosen image. An image that is not open is looked at only for a
+    // user's choice, never from the refresh timer (a repair may have closed it on purpose), and
+    // read-only, outside the node table: looking changes nothing (no repair of a dirty qcow2).
     void refreshBitmapChoices(bool openIfClosed = false);
     void refreshExports();
     void updateCommands();
@@ -74,6 +75,7 @@ private:
     QStringList vmImages_;
     bool vmRunning_ = false;
     QString serverTlsDir_; // TLS directory of the server we started
+    QString inspectedFile_; // the chosen image that is not open, as looked at read-only
     QComboBox* images_;
     QCheckBox* writable_;
     QCheckBox* tls_;
