@@ -13,12 +13,12 @@ Usage: qemu_bitmap_interop.py PATH/TO/qcow2_bitmap_inspect
 """
 import json
 import os
-import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+from peers import require  # noqa: E402
 
 INSPECT = sys.argv[1]
 checker = Checker()
@@ -105,10 +105,7 @@ def check_image(img, size, expected):
 
 
 def main():
-    for tool in ("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo"):
-        if not shutil.which(tool):
-            print(f"SKIP: {tool} not installed")
-            return 0
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     with tempfile.TemporaryDirectory(prefix="e2kvm-bitmap-") as d:
         # 1. The spec's verified example: 4 KiB clusters, bitmaps at 64 KiB and 512 B.
         img = os.path.join(d, "small.qcow2")

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker  # noqa: E402
+from peers import require  # noqa: E402
 
 SIZE = 16 << 20
 CLUSTER = 64 << 10
@@ -126,6 +127,7 @@ def main():
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--format", default="qcow2")
     a = ap.parse_args()
+    require("qemu-img", "qemu-io")
     rng = random.Random(a.seed)
     print(f"seed {a.seed}")
     tmp = tempfile.mkdtemp(prefix="e2kvm-crash-")

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the image fuzzer for a bounded time on a fresh seed corpus, after replaying the saved
-# reproducers in tests/fuzz/crashes/. usage: run_fuzz.sh FUZZER SECONDS ARTIFACT_DIR
+# reproducers in tests/fuzz/crashes/. The seeds are made with qemu-img and qemu-io (missing:
+# exit 77, reported as skipped). usage: run_fuzz.sh FUZZER SECONDS ARTIFACT_DIR
 set -euo pipefail
 fuzzer=$1 seconds=$2 artifacts=$3
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/peers.sh"
+require_peers qemu-img qemu-io
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts" "$work/corpus"

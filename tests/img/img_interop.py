@@ -17,6 +17,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
 from file_digest import sha256  # noqa: E402
+from peers import require  # noqa: E402
 
 OURS = os.path.abspath(sys.argv[1])
 QEMU_IMG = shutil.which("qemu-img")
@@ -440,9 +441,7 @@ def main():
     if len(sys.argv) != 3 or sys.argv[2] not in GROUPS:
         print(__doc__)
         return 2
-    if not QEMU_IMG or not QEMU_IO:
-        print("qemu-img / qemu-io not installed")
-        return 1
+    require("qemu-img", "qemu-io")
     with tempfile.TemporaryDirectory(prefix="img-interop-") as d:
         GROUPS[sys.argv[2]](d)
     return checker.exit_status("ok", "{count} failure(s)")

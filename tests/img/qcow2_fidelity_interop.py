@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+from peers import require  # noqa: E402
 
 OURS_IO = os.path.abspath(sys.argv[1])
 OURS_IMG = os.path.abspath(sys.argv[2])
@@ -237,6 +238,7 @@ def main():
     groups = {"zero": zero_group, "prealloc": prealloc_group}
     if GROUP not in groups:
         sys.exit(f"unknown group {GROUP}; one of {', '.join(groups)}")
+    require("qemu-img", "qemu-io")
     with tempfile.TemporaryDirectory(prefix="qcow2fid-") as d:
         groups[GROUP](d)
     return checker.exit_status(f"qcow2 fidelity {GROUP}: all checks passed")

@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
 from nbd_maps import parse_nbdinfo_map, served_dirty_map  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess  # noqa: E402
 
 IMG, IO, NBD = (os.path.abspath(p) for p in sys.argv[1:4])
@@ -57,6 +58,7 @@ def dirty_runs(runs):
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     with tempfile.TemporaryDirectory(prefix="e2kvm-datafile-") as d:
         os.chdir(d)
         sock = os.path.join(d, "nbd.sock")

@@ -10,6 +10,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from file_digest import sha256  # noqa: E402,F401 (used by the scripts importing iotest)
+from peers import require  # noqa: E402
 
 TIMEOUT = 120  # seconds for any single tool run
 
@@ -83,7 +84,10 @@ class TempDir:
 
 
 def main(body):
-    """Runs body(), turning Failure into exit status 1 with a message."""
+    """Runs body() once qemu-img and qemu-io, which every e2kvm-io interop script compares
+    with, are on PATH (else the script ends as skipped), turning Failure into exit status 1
+    with a message."""
+    require("qemu-img", "qemu-io")
     try:
         body()
     except Failure as e:

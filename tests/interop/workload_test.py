@@ -15,7 +15,9 @@ CLUSTER = 64 << 10
 
 
 def create(tool_img, fmt, path):
-    if fmt == "qcow2" and tool_img and os.path.exists(tool_img):
+    if tool_img and not os.path.exists(tool_img):
+        raise Failure(f"{tool_img} does not exist")
+    if fmt == "qcow2" and tool_img:
         run([tool_img, "create", "-q", "-f", "qcow2", "-o", f"cluster_size={CLUSTER}", path,
              str(SIZE)])
     else:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Self-test of the shared Python test library (tests/lib): the Checker's record and exit
-status, run()'s failures and timeouts, the process and socket helpers, and the QMP client
+status, run()'s failures and timeouts, peers.require()'s skip, the process and socket helpers, and the QMP client
 against a scripted QMP server on a unix socket. usage: selftest.py"""
 import io
 import json
@@ -16,6 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker, CommandFailed, run  # noqa: E402
+from peers import SKIP_RETURN_CODE, missing  # noqa: E402
 from processes import ServerNotStarted, ServerProcess, free_port, wait_for_path  # noqa: E402
 from qmp_client import QmpClient, QmpError, QmpProtocolError  # noqa: E402
 
@@ -56,6 +57,38 @@ class RunTest(unittest.TestCase):
             run("sleep", "5", timeout=0.3)
         p = run("sh", "-c", "printf 'a\\377b'; cat", stdin="in")
         self.assertEqual(p.stdout, "a\ufffdbin")
+
+
+class PeersTest(unittest.TestCase):
+    LIB = os.path.dirname(os.path.abspath(__file__))
+
+    def require_in_child(self, *tools):
+        code = f"import peers; peers.require(*{tools!r}); print('ran')"
+        return subprocess.run([sys.executable, "-c", code], cwd=self.LIB, capture_output=True,
+                              text=True, timeout=30)
+
+    def test_missing_tool_skips_with_the_skip_code(self):
+        absent = "e2kvm-no-such-peer"
+        self.assertEqual(missing("sh", absent), [absent])
+        p = self.require_in_child("sh", absent)
+        self.assertEqual(p.returncode, SKIP_RETURN_CODE)
+        self.assertEqual(SKIP_RETURN_CODE, 77)
+        self.assertIn(f"SKIP: {absent} not found on PATH", p.stdout)
+        self.assertNotIn("ran", p.stdout)
+
+    def test_present_tools_let_the_test_run(self):
+        p = self.require_in_child("sh")
+        self.assertEqual((p.returncode, p.stdout), (0, "ran\n"))
+
+    def test_shell_helper_skips_the_same_way(self):
+        sh = os.path.join(self.LIB, "peers.sh")
+        p = subprocess.run(["bash", "-c", f'. "{sh}"; require_peers sh e2kvm-no-such-peer; '
+                            "echo ran"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, SKIP_RETURN_CODE)
+        self.assertIn("SKIP: e2kvm-no-such-peer not found on PATH", p.stdout)
+        p = subprocess.run(["bash", "-c", f'. "{sh}"; require_peers sh; echo ran'],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((p.returncode, p.stdout), (0, "ran\n"))
 
 
 class ProcessesTest(unittest.TestCase):

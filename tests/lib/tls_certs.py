@@ -1,5 +1,6 @@
 """X.509 test certificates made with the openssl command line, in the file names QEMU's
-tls-creds-x509 directories use (NAME-cert.pem, NAME-key.pem), for the TLS test scripts."""
+tls-creds-x509 directories use (NAME-cert.pem, NAME-key.pem), for the TLS test scripts (which
+require "openssl" with peers.require first)."""
 import os
 import shutil
 
@@ -9,10 +10,6 @@ SERVER_EXTENSIONS = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsag
                      "keyUsage=critical,digitalSignature,keyEncipherment\n")
 CLIENT_EXTENSIONS = ("extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,"
                      "keyEncipherment\n")
-
-
-def have_openssl():
-    return shutil.which("openssl") is not None
 
 
 def openssl(*args, cwd):

@@ -11,6 +11,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
@@ -41,6 +42,7 @@ def after_requests(tmp, server, fmt, mode):
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd")
     checker = Checker(sys.stderr)
     tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-discard-")
     try:

@@ -10,6 +10,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
@@ -137,6 +138,7 @@ def scenario(tmp, label, image_maker, server_args, writable, contexts, export=""
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo", "nbdcopy")
     tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-interop-")
     try:
         raw = lambda: make_raw(tmp, "img.raw")

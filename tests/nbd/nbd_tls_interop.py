@@ -13,8 +13,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess, free_port  # noqa: E402
-from tls_certs import CLIENT_EXTENSIONS, SERVER_EXTENSIONS, have_openssl  # noqa: E402
+from tls_certs import CLIENT_EXTENSIONS, SERVER_EXTENSIONS  # noqa: E402
 from tls_certs import creds_dir, make_ca, make_cert  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
@@ -76,9 +77,7 @@ def qemu_syntax_cases(server_dir, clients, img):
 
 
 def main():
-    if not have_openssl():
-        print("openssl missing")
-        sys.exit(1)
+    require("openssl", "qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-tls-")
     try:
         pki = os.path.join(tmp, "pki")
@@ -97,8 +96,8 @@ def main():
         rogue_dir = creds_dir(pki, os.path.join(tmp, "rogue"), "ca", "rogue")
         client2_dir = creds_dir(pki, os.path.join(tmp, "client2"), "ca", "client2")
         img = os.path.join(tmp, "img.raw")
-        run(["qemu-img", "create", "-f", "raw", img, "4M"])
-        run(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 1M 64k", img])
+        run_command(["qemu-img", "create", "-f", "raw", img, "4M"])
+        run_command(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 1M 64k", img])
 
         def qemu_opts(port, d):
             return ["--object", f"tls-creds-x509,id=tls0,dir={d},endpoint=client",

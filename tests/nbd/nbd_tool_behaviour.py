@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
+from peers import require  # noqa: E402
 from processes import wait_for_path  # noqa: E402
 
 E2KVM_NBD = os.path.abspath(sys.argv[1])
@@ -31,11 +32,12 @@ def pid_alive(pid):
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo", "nbdcopy")
     tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-tool-")
     try:
         img = os.path.join(tmp, "img.raw")
-        run(["qemu-img", "create", "-f", "raw", img, "8M"])
-        run(["qemu-io", "-f", "raw", "-c", "write -P 0x61 2M 1M", img])
+        run_command(["qemu-img", "create", "-f", "raw", img, "8M"])  # set-up: must succeed
+        run_command(["qemu-io", "-f", "raw", "-c", "write -P 0x61 2M 1M", img])
 
         p = run(["nbdinfo", "--size", "--", "[", E2KVM_NBD, "-r", "-f", "raw", img, "]"])
         check("socket activation: nbdinfo -- [ e2kvm-nbd ]",
@@ -49,7 +51,7 @@ def main():
         check("socket activation: nbdcopy -- [ e2kvm-nbd ] out",
               p.returncode == 0 and open(out, "rb").read() == open(img, "rb").read(), p.stderr)
         copy = os.path.join(tmp, "copy.raw")
-        run(["qemu-img", "create", "-f", "raw", copy, "8M"])
+        run_command(["qemu-img", "create", "-f", "raw", copy, "8M"])
         p = run(["nbdcopy", out, "--", "[", E2KVM_NBD, "-f", "raw", copy, "]"])
         check("socket activation: nbdcopy back into a writable export",
               p.returncode == 0 and open(copy, "rb").read() == open(img, "rb").read(), p.stderr)
@@ -75,8 +77,9 @@ def main():
 
         srv = subprocess.Popen([E2KVM_NBD, "-t", "-k", sock, "-f", "raw", img],
                                stderr=subprocess.PIPE, text=True)
-        wait_for_path(sock, srv)
+        check("-t: serving", wait_for_path(sock, srv))
         p = run(["nbdinfo", "--list", uri])
+        check("-t: nbdinfo --list", p.returncode == 0, p.stderr)
         p = run(["nbdinfo", "--size", uri])
         check("-t: still serving after clients left", p.returncode == 0 and srv.poll() is None)
         # LIST-only clients (qemu-nbd -L) do not end a non-persistent server either.
@@ -90,8 +93,9 @@ def main():
 
         srv = subprocess.Popen([E2KVM_NBD, "-k", sock, "-f", "raw", img],
                                stderr=subprocess.PIPE, text=True)
-        wait_for_path(sock, srv)
-        run([E2KVM_NBD, "-L", "-k", sock])
+        check("non-persistent server: serving", wait_for_path(sock, srv))
+        p = run([E2KVM_NBD, "-L", "-k", sock])
+        check("e2kvm-nbd -L lists the export", p.returncode == 0, p.stderr)
         time.sleep(0.2)
         check("a listing client does not end a non-persistent server", srv.poll() is None)
         srv.send_signal(signal.SIGINT)

@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
 from nbd_maps import parse_nbdinfo_map as parse_nbdinfo, served_dirty_map  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess  # noqa: E402
 
 IMG, IO, NBD = sys.argv[1:4]
@@ -60,6 +61,7 @@ def qemu_io_cmds():
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     tmp = tempfile.mkdtemp(prefix="persist-")
     try:
         os.chdir(tmp)

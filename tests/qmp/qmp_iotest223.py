@@ -16,6 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess  # noqa: E402
 from qmp_client import QmpClient, reply_checks  # noqa: E402
 
@@ -59,6 +60,7 @@ def merge(ranges):
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     tmp = tempfile.mkdtemp(prefix="e2kvm-qmp223-")
     server = None
     try:

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run as run_command  # noqa: E402
+from peers import require  # noqa: E402
 from processes import ServerProcess  # noqa: E402
 from qmp_client import QmpClient, reply_checks  # noqa: E402
 
@@ -296,6 +297,7 @@ def nbd_tool_checks(tmp, e2kvm_nbd):
 
 
 def main():
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     tmp = tempfile.mkdtemp(prefix="e2kvm-qmp-membitmap-")
     server = None
     try:

@@ -12,8 +12,9 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
 from processes import ServerProcess, free_port  # noqa: E402
+from peers import require  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
-from tls_certs import CLIENT_EXTENSIONS, SERVER_EXTENSIONS, creds_dir, have_openssl  # noqa: E402
+from tls_certs import CLIENT_EXTENSIONS, SERVER_EXTENSIONS, creds_dir  # noqa: E402
 from tls_certs import make_ca, make_cert  # noqa: E402
 
 SERVER = sys.argv[1]
@@ -47,16 +48,14 @@ def let_in(port, client_dir):
 
 
 def main():
-    if not have_openssl():
-        print("openssl missing: skipped")
-        return 0
+    require("openssl", "qemu-img", "qemu-io", "nbdinfo")
     checker = Checker(sys.stderr)
     check = checker.check
     with tempfile.TemporaryDirectory(prefix="e2kvm-qmp-tls-") as tmp:
         server_dir, clients = make_credentials(tmp)
         img = os.path.join(tmp, "t.qcow2")
-        run("qemu-img", "create", "-f", "qcow2", img, "4M", ok=False)
-        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", img, ok=False)
+        run("qemu-img", "create", "-f", "qcow2", img, "4M")
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", img)
         qmp_sock = os.path.join(tmp, "qmp.sock")
         with ServerProcess([SERVER, "unix:%s,server=on,wait=off" % qmp_sock], stdout=None,
                            stderr=None) as server:

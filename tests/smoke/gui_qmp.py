@@ -10,11 +10,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from peers import require  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 
 
 def main():
     app, guest = sys.argv[1], sys.argv[2]
+    require("xvfb-run", "Xvfb", "xauth")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/config", XDG_DATA_HOME=f"{tmp}/data",
                    XDG_RUNTIME_DIR=f"{tmp}/run", E2KVM_GUEST_DIR=guest)
@@ -45,11 +47,14 @@ def run(sock_path, tmp):
         return q.execute(name, **(args or {}))
 
     cmd("qmp_capabilities")
-    # The VM was started by --run; wait until the guest has drawn.
+    # The VM was started by --run: it must reach "running" within 10 s.
+    status = None
     for _ in range(100):
-        if cmd("query-status")["status"] == "running":
+        status = cmd("query-status")
+        if status["status"] == "running":
             break
         time.sleep(0.1)
+    assert status == {"status": "running", "singlestep": False, "running": True}, status
     assert cmd("query-name") == {"name": "Demo"}
     cmd("stop")
     assert cmd("query-status") == {"status": "paused", "singlestep": False, "running": False}

@@ -15,7 +15,6 @@ usage: system_iotest223.py E2KVM_SYSTEM ECHO_KERNEL"""
 import json
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker, run  # noqa: E402
+from peers import require  # noqa: E402
 from qmp_client import QmpClient, reply_checks  # noqa: E402
 from system_harness import SystemProcess, check_shutdown  # noqa: E402
 
@@ -234,10 +234,7 @@ def drive_bitmap_survives_sigterm(tmp):
 
 
 def main():
-    for tool in ("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo"):
-        if not shutil.which(tool):
-            print("SKIP: %s not installed" % tool)
-            return 77
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     with tempfile.TemporaryDirectory(prefix="e2kvm-system-223-") as tmp:
         iotest223(tmp)
         drive_bitmap_survives_sigterm(tmp)

@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker  # noqa: E402
+from peers import require  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 from system_harness import SystemProcess, check_shutdown, read_ppm  # noqa: E402
 
@@ -168,10 +169,8 @@ def main():
         os.makedirs(out_dir, exist_ok=True)
         inner(system, demo_disk, out_dir)
         return checker.exit_status("SDL window checks passed; screenshots in %s" % out_dir)
+    require("xvfb-run", "Xvfb", "xauth")
     xvfb = shutil.which("xvfb-run")
-    if not xvfb or not shutil.which("Xvfb"):
-        print("SKIP: xvfb-run not installed")
-        return 77
     argv = [xvfb, "-a", "-s", "-screen 0 %dx%dx24" % (SCREEN_W, SCREEN_H), sys.executable,
             os.path.abspath(__file__), "--inner"] + sys.argv[1:5]
     try:

@@ -4,7 +4,8 @@ QEMU dirtied with N random ranges (qemu-io discards, so no data is allocated). T
 cold process, the bitmap is loaded from the file and all its dirty extents are listed:
   qemu:  nbdinfo --map=qemu:dirty-bitmap:b -- [ qemu-nbd -r -f qcow2 -B b IMG ]
   ours:  qcow2_bitmap_inspect IMG   (our codec + DirtyBitmap + extent walk, JSON out)
-Both extent lists must agree. Prints the median times and the ratio (ours / qemu).
+Both extent lists must agree in every run, and hold dirty bytes (else exit 1; a missing peer:
+exit 77). Prints the median times and the ratio (ours / qemu).
 Usage: compare_qemu.py [--ranges N] [--runs N] PATH/TO/qcow2_bitmap_inspect"""
 import json
 import os
@@ -14,6 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from peers import require  # noqa: E402
 
 
 def main():
@@ -28,6 +32,7 @@ def main():
             sys.exit(f"unknown option {args[0]}")
         args = args[2:]
     inspect = os.path.abspath(args[0])
+    require("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")
     size = 1 << 40
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory(prefix="bench-bitmap-") as d:
@@ -67,18 +72,25 @@ def main():
 
         # Only the processes are timed; their output is parsed afterwards.
         times = {"qemu": [], "ours": []}
-        outputs = {}
+        outputs = {"qemu": set(), "ours": set()}
         for _ in range(runs):
             for name, cmd in (("qemu", qemu_cmd), ("ours", ours_cmd)):
                 t0 = time.monotonic()
                 p = subprocess.run(cmd, check=True, capture_output=True, timeout=600)
                 times[name].append(time.monotonic() - t0)
-                outputs[name] = p.stdout.decode()
-        results = {"qemu": parse_qemu(outputs["qemu"]), "ours": parse_ours(outputs["ours"])}
+                outputs[name].add(p.stdout.decode())
+        if len(outputs["qemu"]) != 1 or len(outputs["ours"]) != 1:
+            print("MISMATCH: a tool listed different extents in different runs")
+            return 1
+        results = {"qemu": parse_qemu(outputs["qemu"].pop()),
+                   "ours": parse_ours(outputs["ours"].pop())}
         if results["qemu"] != results["ours"]:
             print("MISMATCH between qemu-nbd's and our extents")
             return 1
         dirty = sum(r[1] for r in results["ours"] if r[2])
+        if dirty == 0:
+            print("FAIL: the bitmap holds no dirty bytes after the discards")
+            return 1
         q, o = statistics.median(times["qemu"]), statistics.median(times["ours"])
         qb, ob = min(times["qemu"]), min(times["ours"])
         print(f"1 TiB, 64 KiB granularity, {ranges} ranges: {len(results['ours'])} extents, "

@@ -4,11 +4,16 @@
 # run. Prints the median and the best of several runs of each and the ratios (ours / qemu-img;
 # < 1 = faster). The tools take turns going first; on a loaded machine the best-of figure is
 # the steadier one.
-# Every result is checked with `qemu-img compare` (and `qemu-img check` for qcow2).
+# Every result of both tools is checked with `qemu-img compare` against the source (and
+# `qemu-img check` for qcow2); a failed conversion or a differing result ends the run with
+# exit 1, and a missing qemu-img (or bc) with exit 77 (skipped, for ctest).
 #
 # usage: bench_convert.sh [--smoke] [--runs N] [--size-mib N] PATH/TO/e2kvm-img
 #   --smoke: 64 MiB, one run: a quick correctness run for ctest (no timing claims).
 set -euo pipefail
+shopt -s inherit_errexit # a failed conversion inside $(time_convert ...) ends the run
+. "$(dirname "$0")/../../lib/peers.sh"
+require_peers qemu-img bc
 
 runs=6
 size_mib=1024
@@ -63,7 +68,7 @@ time_convert() {
     sync
     sleep 0.5
     t0=$(now)
-    "$@" >/dev/null
+    "$@" >/dev/null || { echo "bench_convert: failed: $*" >&2; return 1; }
     t1=$(now)
     echo "$t1 - $t0" | bc -l
 }
@@ -83,11 +88,17 @@ bench() { # label src srcfmt dstfmt
             qt+=("$(time_convert "$qemu" convert -f "$sfmt" -O "$dfmt" "$src" q.out)")
         fi
     done
-    "$qemu" compare -f "$sfmt" -F "$dfmt" "$src" o.out >/dev/null \
-        || { echo "$label: e2kvm-img output differs from the source" >&2; exit 1; }
-    if [ "$dfmt" = qcow2 ]; then
-        "$qemu" check o.out >/dev/null || { echo "$label: qemu-img check failed" >&2; exit 1; }
-    fi
+    local out tool
+    for out in o.out q.out; do
+        tool=e2kvm-img
+        [ "$out" = q.out ] && tool=qemu-img
+        "$qemu" compare -f "$sfmt" -F "$dfmt" "$src" "$out" >/dev/null \
+            || { echo "$label: $tool output differs from the source" >&2; exit 1; }
+        if [ "$dfmt" = qcow2 ]; then
+            "$qemu" check "$out" >/dev/null \
+                || { echo "$label: qemu-img check of $tool's output failed" >&2; exit 1; }
+        fi
+    done
     local qm om qb ob
     qm=$(printf '%s\n' "${qt[@]}" | median)
     om=$(printf '%s\n' "${ot[@]}" | median)

@@ -8,9 +8,15 @@
 #     CPU time, without process start-up and client work (needs nbd_status_bench built)
 #  5. what the clients allow: the CPU time nbdcopy and nbdinfo spend themselves, which no server
 #     can remove, and so the best ratio to qemu-nbd that any server could reach in 1 and 3
+# A failed client or server run, block status or extent counts that differ between e2kvm-nbd and
+# qemu-nbd, or a bitmap without its 100 000 dirty ranges end the run with exit 1 (a missing
+# peer: exit 77).
 # Usage: nbd_bench.sh E2KVM_NBD [RUNS] [SIZE_MIB]   (not run by ctest; e2kvm-img and e2kvm-io
 #        are taken from the same build tree as E2KVM_NBD)
 set -euo pipefail
+shopt -s inherit_errexit # a failed run inside $(timeit ...) ends the benchmark
+. "$(dirname "$0")/../../lib/peers.sh"
+require_peers nbdcopy nbdinfo nbdkit qemu-img qemu-nbd bc
 E2KVM_NBD=$(realpath "$1")
 RUNS=${2:-5}
 SIZE_MIB=${3:-512}
@@ -30,7 +36,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 timeit() { # command... -> seconds
     local t0 t1
     t0=$(date +%s.%N)
-    "$@" > /dev/null
+    "$@" > /dev/null || { echo "nbd_bench: failed: $*" >&2; return 1; }
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
 }
@@ -78,9 +84,16 @@ for ((i = 0; i < RUNS; i++)); do
 done
 mo=$(printf '%s\n' "${mapours[@]}" | median)
 mq=$(printf '%s\n' "${mapqemu[@]}" | median)
-diff <(nbdinfo --map --totals -- [ "$E2KVM_NBD" -r -f raw "$sparse" ]) \
-     <(nbdinfo --map --totals -- [ qemu-nbd -r -f raw "$sparse" ]) > /dev/null \
-    || echo "  WARNING: block status totals differ"
+# same_output LABEL OURS QEMU: both non-empty and equal, else the benchmark fails.
+same_output() {
+    if [ -z "$2" ] || [ "$2" != "$3" ]; then
+        printf 'nbd_bench: FAIL: %s differ\n--- e2kvm-nbd\n%s\n--- qemu-nbd\n%s\n' "$1" "$2" "$3" >&2
+        exit 1
+    fi
+}
+ours_totals=$(nbdinfo --map --totals -- [ "$E2KVM_NBD" -r -f raw "$sparse" ])
+qemu_totals=$(nbdinfo --map --totals -- [ qemu-nbd -r -f raw "$sparse" ])
+same_output "block status totals of the sparse raw image" "$ours_totals" "$qemu_totals"
 echo "nbdinfo --map --totals, 1 TiB sparse raw: (median of $RUNS, seconds)"
 printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$mo" "$mq" "$(echo "$mq / $mo" | bc -l)"
 
@@ -106,9 +119,12 @@ done
 bo=$(printf '%s\n' "${bmours[@]}" | median)
 bq=$(printf '%s\n' "${bmqemu[@]}" | median)
 ours_totals=$(nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ "$E2KVM_NBD" -r -f qcow2 -B b "$bm" ])
-diff <(echo "$ours_totals") \
-     <(nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ qemu-nbd -r -f qcow2 -B b "$bm" ]) > /dev/null \
-    || echo "  WARNING: dirty-bitmap totals differ"
+qemu_totals=$(nbdinfo --map=qemu:dirty-bitmap:b --totals -- [ qemu-nbd -r -f qcow2 -B b "$bm" ])
+same_output "dirty-bitmap totals" "$ours_totals" "$qemu_totals"
+# The 100 000 zero writes of 64 KiB must all be in the bitmap.
+dirty=$(awk '$3 == 1 { print $1 }' <<< "$qemu_totals")
+[ "$dirty" = $((100000 * 65536)) ] \
+    || { echo "nbd_bench: FAIL: bitmap b has ${dirty:-no} dirty bytes, not 100000 x 64 KiB" >&2; exit 1; }
 echo "nbdinfo --map=qemu:dirty-bitmap:b --totals, 1 TiB qcow2, 100000 dirty ranges: (median of $RUNS, seconds)"
 echo "$ours_totals" | sed 's/^/    /'
 printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$bo" "$bq" "$(echo "$bq / $bo" | bc -l)"
@@ -120,7 +136,11 @@ printf '  e2kvm %.3f s   qemu %.3f s   ratio %.2fx\n' "$bo" "$bq" "$(echo "$bq /
 STATUS_BENCH=$(dirname "$BIN")/tests/bench/nbd/nbd_status_bench
 [ -x "$STATUS_BENCH" ] || { echo "build nbd_status_bench first ($STATUS_BENCH)" >&2; exit 1; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_socket() { for ((i = 0; i < 100; i++)); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
+wait_socket() {
+    for ((i = 0; i < 100; i++)); do [ -S "$1" ] && return 0; sleep 0.05; done
+    echo "nbd_bench: FAIL: no server on $1" >&2
+    return 1
+}
 "$E2KVM_NBD" -r -f qcow2 -B b -t -k "$TMP/ours-bm.sock" "$bm" & OURS_BM=$!
 qemu-nbd -r -f qcow2 -B b -t -k "$TMP/qemu-bm.sock" "$bm" & QEMU_BM=$!
 "$E2KVM_NBD" -r -f raw -t -k "$TMP/ours-raw.sock" "$img" & OURS_RAW=$!
@@ -129,15 +149,22 @@ trap 'kill $OURS_BM $QEMU_BM $OURS_RAW $QEMU_RAW 2>/dev/null; rm -rf "$TMP"' EXI
 for s in ours-bm qemu-bm ours-raw qemu-raw; do wait_socket "$TMP/$s.sock"; done
 HZ=$(getconf CLK_TCK)
 WALKS=$((RUNS * 10))
-status_walk() { # name pid -> "median_ms cpu_ms_per_walk"
+status_walk() { # name pid -> "median_ms cpu_ms_per_walk extents"
     local t0 t1 line
     t0=$(cpu_ticks "$2")
     line=$("$STATUS_BENCH" "nbd+unix:///?socket=$TMP/$1.sock" qemu:dirty-bitmap:b "$WALKS")
     t1=$(cpu_ticks "$2")
-    echo "$(echo "$line" | sed -E 's/.*median ([0-9.]+) ms.*/\1/') $(echo "($t1 - $t0) * 1000 / $HZ / ($WALKS + 1)" | bc -l)"
+    [[ $line =~ median\ ([0-9.]+)\ ms.*\ ([0-9]+)\ extents ]] \
+        || { echo "nbd_bench: FAIL: unexpected nbd_status_bench output: $line" >&2; return 1; }
+    echo "${BASH_REMATCH[1]} $(echo "($t1 - $t0) * 1000 / $HZ / ($WALKS + 1)" | bc -l) ${BASH_REMATCH[2]}"
 }
-read -r ow oc <<< "$(status_walk ours-bm $OURS_BM)"
-read -r qw qc <<< "$(status_walk qemu-bm $QEMU_BM)"
+# (through variables: a failure inside a here-string's $(...) would go unnoticed)
+walk=$(status_walk ours-bm $OURS_BM)
+read -r ow oc oe <<< "$walk"
+walk=$(status_walk qemu-bm $QEMU_BM)
+read -r qw qc qe <<< "$walk"
+[ "$oe" = "$qe" ] \
+    || { echo "nbd_bench: FAIL: block status walk: $oe extents from e2kvm-nbd, $qe from qemu-nbd" >&2; exit 1; }
 echo "block status walk of qemu:dirty-bitmap:b (1 TiB, 100000 ranges) on a running server: (median of $WALKS walks)"
 printf '  e2kvm %.2f ms/walk, server CPU %.2f ms/walk   qemu %.2f ms/walk, server CPU %.2f ms/walk\n' "$ow" "$oc" "$qw" "$qc"
 printf '  ratio: %.2fx walk time, %.2fx server CPU\n' "$(echo "$qw / $ow" | bc -l)" "$(echo "$qc / $oc" | bc -l)"
