@@ -16,7 +16,10 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
 from processes import ServerProcess  # noqa: E402
+
+peers.require("qemu-img", "qemu-io", "qemu-nbd")
 
 E2KVM_IO = os.path.abspath(sys.argv[1])
 E2KVM_NBD = os.path.abspath(sys.argv[2])

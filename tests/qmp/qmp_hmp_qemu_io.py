@@ -23,6 +23,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 
 TEST_SERVER, SYSTEM, KERNEL = sys.argv[1:4]
@@ -263,11 +264,7 @@ def drive_id_pass(tmp):
 
 
 def main():
-    missing = [t for t in ("qemu-system-x86_64", "qemu-img", "qemu-io") if not shutil.which(t)]
-    if missing:
-        print("FAIL: not installed: %s (this test compares with QEMU)" % ", ".join(missing),
-              file=sys.stderr)
-        return 1
+    peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
     with tempfile.TemporaryDirectory(prefix="qmp-hmp-") as tmp:
         node_name_pass(tmp)
         drive_id_pass(tmp)

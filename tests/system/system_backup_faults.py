@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 
 SKIP = 77
@@ -28,10 +29,7 @@ SYSTEM = sys.argv[1]
 QEMU = shutil.which("qemu-system-x86_64")
 checker = Checker(sys.stderr)
 check = checker.check
-for tool in ("qemu-system-x86_64", "qemu-img", "qemu-io"):
-    if not shutil.which(tool):
-        print("FAIL: %s is missing (./dev installs it)" % tool, file=sys.stderr)
-        sys.exit(1)
+peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 
 
 def start(prog, tmp, image):

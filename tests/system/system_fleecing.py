@@ -22,16 +22,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 
 SYSTEM = sys.argv[1]
 checker = Checker(sys.stderr)
 check = checker.check
 QEMU = shutil.which("qemu-system-x86_64")
-for tool in ("qemu-system-x86_64", "qemu-img", "qemu-io", "nbdinfo"):
-    if not shutil.which(tool):
-        print("FAIL: %s is missing (./dev installs it)" % tool, file=sys.stderr)
-        sys.exit(1)
+peers.require("qemu-system-x86_64", "qemu-img", "qemu-io", "nbdinfo")
 
 MiB = 1 << 20
 PATTERNS = [("0x5d", 0, "64k"), ("0xd5", MiB, "64k"), ("0xdc", 32 * MiB, "64k"),

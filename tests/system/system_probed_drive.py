@@ -15,8 +15,11 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 from system_harness import SystemProcess  # noqa: E402
+
+peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 
 SYSTEM, ECHO = (os.path.abspath(a) for a in sys.argv[1:3])
 WARNING_LINE = ("Image format was not specified for '%s' and probing guessed raw.")
