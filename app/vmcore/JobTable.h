@@ -31,6 +31,8 @@ public:
     void checkIdFree(const std::string& id) const;
     // Registers and starts a job (its point in time already taken).
     void start(std::shared_ptr<block::Job> job, JobUse use);
+    // A job that will not start (its transaction failed) is reported as ended.
+    void abandon(const std::shared_ptr<block::Job>& job);
     std::shared_ptr<block::Job> find(const std::string& id) const;
     std::vector<std::shared_ptr<block::Job>> list() const; // in creation order
 

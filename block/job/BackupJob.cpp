@@ -149,8 +149,16 @@ void BackupJob::abort() {
 }
 
 void BackupJob::clean() {
-    if (!attached_)
-        return;
+    if (attached_)
+        detach();
+    // A finished job lets go of its images at once (a dismissed job may be destroyed later).
+    copy_.reset();
+    spec_.source.reset();
+    spec_.target.reset();
+    spec_.bitmap.reset();
+}
+
+void BackupJob::detach() {
     attached_ = false;
     copy_->deactivate();
     spec_.source->removeWriteInterceptor(copy_.get());

@@ -39,6 +39,7 @@ public:
     // before the source's writes. Call once, before start().
     void takePointInTime(const BlockDriver::ChangesPaused& paused);
 
+    // The job's images are released once it has finished (clean()).
     const BackupSpec& spec() const { return spec_; }
     // Whether the source's point in time lives in the target through its backing file (the
     // target is a fleecing overlay of the source).
@@ -52,6 +53,7 @@ protected:
 
 private:
     void markTop();
+    void detach(); // takes the copy off the source and the guard off the target
     void restoreBitmap(bool onlyUncopied);
 
     BackupSpec spec_;

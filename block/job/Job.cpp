@@ -108,6 +108,13 @@ void Job::start(Listener listener) {
     thread_ = std::thread([this] { thread(); });
 }
 
+void Job::reportAbandoned(Listener listener) {
+    listener_ = std::move(listener);
+    for (JobStatus s : {JobStatus::Created, JobStatus::Aborting, JobStatus::Concluded,
+                        JobStatus::Null})
+        setStatus(s);
+}
+
 // QEMU's table of which verb each status accepts (QMP JobVerb / JobStatus).
 void Job::checkVerb(JobVerb verb) const {
     JobStatus s = info_.status;

@@ -74,6 +74,9 @@ public:
     void setSpeed(uint64_t bytesPerSecond);
     void finalize();
     void dismiss();
+    // For a job that was created but never started (its transaction failed): reports created,
+    // aborting, concluded and null, as QEMU does for such a job.
+    void reportAbandoned(Listener listener);
     // Waits (bounded) until the job has concluded; true if it did.
     bool waitConcluded(std::chrono::milliseconds timeout);
 

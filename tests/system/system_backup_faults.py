@@ -138,6 +138,26 @@ def full_disk(tmp):
               "%s: the VM changed state: %r" % (what, status))
         hmp(qmp, what, 'qemu-io drive0 "write -P 0x23 8M 64k"')
         ok(qmp, what, "blockdev-del", **{"node-name": "fl"})
+        os.unlink(fleece)
+        # iotest 124's failed incremental backup: a target that fills up fails the job and the
+        # bitmap keeps every dirty cluster (and what was written meanwhile) for the next try.
+        ok(qmp, what, "block-dirty-bitmap-add", node="src", name="b")
+        hmp(qmp, what, 'qemu-io drive0 "write -P 0x31 16M 3M"')
+        target = os.path.join(mnt, "inc.qcow2")
+        run("qemu-img", "create", "-f", "qcow2", target, "64M")
+        ok(qmp, what, "blockdev-add", driver="qcow2", **{"node-name": "inc"},
+           file={"driver": "file", "filename": target})
+        ok(qmp, what, "blockdev-backup", **{"job-id": "i"}, device="src", target="inc",
+           sync="incremental", bitmap="b")
+        events = job_events(qmp, "i", "null")
+        done = [e for e in events if e["event"] == "BLOCK_JOB_COMPLETED"]
+        check(done and done[0]["data"].get("error") == "No space left on device",
+              "%s: the incremental backup should fail with ENOSPC: %r" % (what, events))
+        nodes = ok(qmp, what, "query-named-block-nodes") or []
+        counts = [b.get("count") for n in nodes if n.get("node-name") == "src"
+                  for b in n.get("dirty-bitmaps", []) if b.get("name") == "b"]
+        check(counts == [3 << 20], "%s: bitmap after the failed backup: %r" % (what, counts))
+        ok(qmp, what, "blockdev-del", **{"node-name": "inc"})
         ok(qmp, what, "quit")
         p.wait(30)
         r = run("qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x11 0 64k", "-c",

@@ -244,6 +244,12 @@ def jobs_and_errors(prog, tmp, name):
     # Without a job id, the job is named after the drive on the node.
     vm.ok("blockdev-backup", device="src", target="full", sync="full")
     vm.wait_job_event("drive0", "null")
+    # A transaction that fails starts no job.
+    vm.cmd("transaction", actions=[
+        {"type": "blockdev-backup", "data": {"job-id": "t1", "device": "src", "target": "full",
+                                             "sync": "full"}},
+        {"type": "abort", "data": {}}])
+    vm.cmd("query-jobs")
     vm.cmd("block-job-pause", device="nosuch")
     vm.cmd("job-finalize", id="nosuch")
     vm.cmd("block-job-cancel", device="nosuch")

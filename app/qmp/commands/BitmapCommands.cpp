@@ -219,6 +219,9 @@ QmpHandler single(std::string type) {
     };
 }
 
+void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
+                        std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups);
+
 Json transaction(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     const Json& list = a.require("actions");
@@ -236,6 +239,22 @@ Json transaction(QmpContext& ctx, const Json* args) {
     BatchState state(ctx);
     std::vector<NodeAction> actions;
     std::vector<PreparedBackup> backups;
+    try {
+        prepareTransaction(ctx, list, state, actions, backups);
+        // The bitmap actions and the backups' points in time happen while the sources are
+        // paused.
+        startBackups(ctx, backups, [&] { applyAll(actions); });
+    } catch (...) {
+        // As in QEMU, jobs the failed transaction had already created end at once.
+        for (PreparedBackup& b : backups)
+            ctx.jobs.abandon(b.job);
+        throw;
+    }
+    return Json::object();
+}
+
+void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
+                        std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups) {
     size_t index = 0;
     for (const Json& item : list.asArray()) {
         std::string where = "actions[" + std::to_string(index++) + "]";
@@ -268,9 +287,6 @@ Json transaction(QmpContext& ctx, const Json* args) {
         QmpArgs da(data, where + ".data");
         actions.push_back(parseAction(ctx, state, type, da));
     }
-    // The bitmap actions and the backups' points in time happen while the sources are paused.
-    startBackups(ctx, backups, [&] { applyAll(actions); });
-    return Json::object();
 }
 
 } // namespace
