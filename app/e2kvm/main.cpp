@@ -15,6 +15,7 @@
 #include "app/qmp/QmpServer.h"
 #include "emu/machine/MachineRunner.h"
 #include "ui/jobs/JobRunner.h"
+#include "ui/log/BlockLogRoute.h"
 #include "ui/log/LogModel.h"
 
 #include <QApplication>
@@ -143,6 +144,9 @@ int main(int argc, char** argv) {
     ctx.jobs = &jobs;
     ui::LogModel log;
     ctx.log = &log;
+    // The block layer's warnings (an image a bitmap-unaware program modified, bitmaps that
+    // could not be saved) go to the Log tab; after the log is gone, to stderr again.
+    ui::BlockLogRoute blockLog(log);
 
     ui::VmLibrary library(libraryDir);
     library.reload();

@@ -1,6 +1,7 @@
 #include "Qcow2Bitmaps.h"
 
 #include "Qcow2Format.h"
+#include "block/BlockLog.h"
 #include "block/BlockError.h"
 
 #include <algorithm>
@@ -70,12 +71,11 @@ std::vector<NamedBitmap> Qcow2Bitmaps::load() {
         // Someone who does not know bitmaps wrote the image: nothing in the extension can be
         // trusted. It is dropped with the next header update (its clusters leak until
         // `check -r`).
-        std::fprintf(stderr,
-                     "warning: %s: a program lacking bitmap support modified this file, so all "
-                     "bitmaps are now considered inconsistent\n"
-                     "Some clusters may be leaked, run 'qemu-img check -r' on the image file to "
-                     "fix.\n",
-                     path.c_str());
+        logMessage(LogLevel::Warning, path,
+                   "a program lacking bitmap support modified this file, so all bitmaps are now "
+                   "considered inconsistent\n"
+                   "Some clusters may be leaked, run 'qemu-img check -r' on the image file to "
+                   "fix.");
         h.bitmapsExtension.reset();
         return {};
     }

@@ -4,6 +4,7 @@
 #include "Qcow2Check.h"
 #include "Qcow2Compression.h"
 #include "Qcow2Format.h"
+#include "block/BlockLog.h"
 #include "block/ChainStatus.h"
 
 #include <algorithm>
@@ -127,8 +128,8 @@ Qcow2Driver::~Qcow2Driver() {
     try {
         bitmaps_->save(true);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "warning: %s: could not save dirty bitmaps: %s\n", filename().c_str(),
-                     e.what());
+        logMessage(LogLevel::Warning, filename(),
+                   std::string("could not save dirty bitmaps: ") + e.what());
     }
 }
 

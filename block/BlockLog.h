@@ -1,0 +1,25 @@
+#pragma once
+// BlockLog: where the block layer's warnings go (an image whose bitmaps could not be saved, one
+// that a program without bitmap support modified). By default they are printed on stderr, as
+// the command-line programs want; the GUI routes them to its Log tab. Thread-safe.
+#include <functional>
+#include <string>
+
+namespace e2kvm::block {
+
+enum class LogLevel { Warning, Error };
+
+struct LogMessage {
+    LogLevel level = LogLevel::Warning;
+    std::string image; // the image's file name
+    std::string text;  // may span several lines, without a final newline
+};
+
+using LogSink = std::function<void(const LogMessage&)>;
+
+// Installs a sink (null: stderr again); returns the previous one.
+LogSink setLogSink(LogSink sink);
+// Hands a message to the sink: "warning: IMAGE: TEXT" on stderr by default.
+void logMessage(LogLevel level, const std::string& image, const std::string& text);
+
+} // namespace e2kvm::block
