@@ -310,28 +310,6 @@ void registerJobCommands(QmpContext& ctx) {
     ctx.addCommand({"blockdev-backup", blockdevBackup});
     ctx.addCommand({"query-block-jobs", queryBlockJobs});
     ctx.addCommand({"query-jobs", queryJobs});
-    ctx.addCommand({"block-job-cancel", [](QmpContext& c, const Json* args) {
-                        QmpArgs a(args);
-                        std::string device = a.str("device");
-                        a.optBool("force", false);
-                        a.finish();
-                        auto job = blockJob(c, device);
-                        return runVerb([&] { job->cancel(); });
-                    }});
-    ctx.addCommand({"block-job-pause", [](QmpContext& c, const Json* args) {
-                        QmpArgs a(args);
-                        std::string device = a.str("device");
-                        a.finish();
-                        auto job = blockJob(c, device);
-                        return runVerb([&] { job->pause(); });
-                    }});
-    ctx.addCommand({"block-job-resume", [](QmpContext& c, const Json* args) {
-                        QmpArgs a(args);
-                        std::string device = a.str("device");
-                        a.finish();
-                        auto job = blockJob(c, device);
-                        return runVerb([&] { job->resume(); });
-                    }});
     ctx.addCommand({"block-job-set-speed", [](QmpContext& c, const Json* args) {
                         QmpArgs a(args);
                         std::string device = a.str("device");
@@ -344,35 +322,33 @@ void registerJobCommands(QmpContext& ctx) {
                             throw QmpError("Parameter 'speed' expects a non-negative value");
                         return runVerb([&] { job->setSpeed(uint64_t(*speed)); });
                     }});
-    ctx.addCommand({"block-job-finalize", [](QmpContext& c, const Json* args) {
-                        QmpArgs a(args);
-                        std::string id = a.str("id");
-                        a.finish();
-                        auto job = blockJob(c, id);
-                        return runVerb([&] { job->finalize(); });
-                    }});
-    ctx.addCommand({"block-job-dismiss", [](QmpContext& c, const Json* args) {
-                        QmpArgs a(args);
-                        std::string id = a.str("id");
-                        a.finish();
-                        auto job = blockJob(c, id);
-                        return runVerb([&] { job->dismiss(); });
-                    }});
+    // The verbs without further arguments: block-job-* name the job "device" (or "id" for the
+    // newer ones) and answer DeviceNotActive for an unknown job; job-* name it "id".
     struct Verb {
         const char* name;
+        const char* key;
+        bool blockJobLookup;
         void (block::Job::*fn)();
     };
-    for (Verb v : {Verb{"job-cancel", &block::Job::cancel}, Verb{"job-pause", &block::Job::pause},
-                   Verb{"job-resume", &block::Job::resume},
-                   Verb{"job-finalize", &block::Job::finalize},
-                   Verb{"job-dismiss", &block::Job::dismiss}}) {
-        auto fn = v.fn;
-        ctx.addCommand({v.name, [fn](QmpContext& c, const Json* args) {
+    using block::Job;
+    for (Verb v : {Verb{"block-job-cancel", "device", true, &Job::cancel},
+                   Verb{"block-job-pause", "device", true, &Job::pause},
+                   Verb{"block-job-resume", "device", true, &Job::resume},
+                   Verb{"block-job-finalize", "id", true, &Job::finalize},
+                   Verb{"block-job-dismiss", "id", true, &Job::dismiss},
+                   Verb{"job-cancel", "id", false, &Job::cancel},
+                   Verb{"job-pause", "id", false, &Job::pause},
+                   Verb{"job-resume", "id", false, &Job::resume},
+                   Verb{"job-finalize", "id", false, &Job::finalize},
+                   Verb{"job-dismiss", "id", false, &Job::dismiss}}) {
+        ctx.addCommand({v.name, [v](QmpContext& c, const Json* args) {
                             QmpArgs a(args);
-                            std::string id = a.str("id");
+                            std::string id = a.str(v.key);
+                            if (v.fn == &Job::cancel && v.blockJobLookup)
+                                a.optBool("force", false);
                             a.finish();
-                            auto job = plainJob(c, id);
-                            return runVerb([&] { ((*job).*fn)(); });
+                            auto job = v.blockJobLookup ? blockJob(c, id) : plainJob(c, id);
+                            return runVerb([&] { ((*job).*(v.fn))(); });
                         }});
     }
 }
