@@ -2,6 +2,7 @@
 
 #include "app/qmp/QmpServer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -280,10 +281,139 @@ uint64_t parseRamSize(const std::string& spec) {
     return bytes;
 }
 
+namespace {
+
+// "key=value,key=value" after a first field (which `first` receives, may be a key=value too).
+std::vector<std::pair<std::string, std::string>> splitOptions(const std::string& text,
+                                                              std::string* first) {
+    std::vector<std::pair<std::string, std::string>> out;
+    size_t start = 0;
+    bool isFirst = true;
+    for (;;) {
+        size_t comma = text.find(',', start);
+        std::string part = text.substr(start, comma == std::string::npos ? comma : comma - start);
+        size_t eq = part.find('=');
+        if (isFirst && first && eq == std::string::npos)
+            *first = part;
+        else if (eq == std::string::npos)
+            out.emplace_back(part, "on");
+        else
+            out.emplace_back(part.substr(0, eq), part.substr(eq + 1));
+        isFirst = false;
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+// The boards -machine help lists: ours, and "none" (QMP and block jobs without a guest).
+void parseMachine(const std::string& text, SystemOptions& o) {
+    std::string type;
+    for (auto& [k, v] : splitOptions(text, &type)) {
+        if (k == "type")
+            type = v;
+        else if (k == "accel")
+            parseAccel(v, o);
+        else
+            throw OptionError("-machine " + text + ": Property '" + type + "-machine." + k +
+                              "' not found");
+    }
+    if (type == "help" || type == "?") {
+        o.machineHelp = true;
+    } else if (type == "none") {
+        o.noMachine = true;
+    } else if (!type.empty() && type != "e2k-vm") {
+        throw OptionError("-machine " + text + ": unsupported machine type\n"
+                          "Use -machine help to list supported machines");
+    }
+}
+
+} // namespace
+
+void parseAccel(const std::string& text, SystemOptions& o) {
+    std::string name;
+    for (auto& [k, v] : splitOptions(text, &name))
+        if (k == "accel")
+            name = v;
+    // Colon-separated fallbacks (accel=kvm:tcg): the first we have wins.
+    bool found = false;
+    for (size_t start = 0;;) {
+        size_t colon = name.find(':', start);
+        std::string one = name.substr(start, colon == std::string::npos ? colon : colon - start);
+        if (one == "help" || one == "?") {
+            o.accelHelp = true;
+            return;
+        }
+        // The interpreter is the one accelerator: "tcg", and "qtest" (no guest code runs
+        // before QMP says so) are both it.
+        if (one == "tcg" || one == "qtest")
+            found = true;
+        if (one == "qtest") // as QEMU's qtest accelerator: the guest executes nothing
+            o.noGuestCode = true;
+        if (colon == std::string::npos || found)
+            break;
+        start = colon + 1;
+    }
+    if (!found)
+        throw OptionError("-accel " + text + ": invalid accelerator " + name);
+}
+
+Chardev parseChardev(const std::string& text) {
+    Chardev c;
+    std::string backend;
+    for (auto& [k, v] : splitOptions(text, &backend)) {
+        if (k == "id")
+            c.id = v;
+        else if (k == "path")
+            c.path = v;
+        else if (k == "server")
+            c.server = v == "on";
+        else if (k == "wait" || k == "nowait" || k == "telnet" || k == "logfile")
+            continue;
+        else
+            throw OptionError("-chardev " + text + ": Invalid parameter '" + k + "'");
+    }
+    if (backend != "socket")
+        throw OptionError("-chardev " + text + ": e2kvm-system supports 'socket' chardevs only");
+    if (c.id.empty())
+        throw OptionError("-chardev " + text + ": Parameter 'id' is missing");
+    if (c.path.empty())
+        throw OptionError("-chardev " + text + ": e2kvm-system needs path=");
+    return c;
+}
+
+void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs,
+                   SystemOptions& o) {
+    std::string chardev, mode = "readline";
+    for (auto& [k, v] : splitOptions(text, nullptr)) {
+        if (k == "chardev")
+            chardev = v;
+        else if (k == "mode")
+            mode = v;
+        else if (k == "pretty")
+            continue;
+        else
+            throw OptionError("-mon " + text + ": Invalid parameter '" + k + "'");
+    }
+    if (mode != "control")
+        throw OptionError("-mon " + text + ": e2kvm-system has no HMP monitor (mode=control)");
+    auto it = std::find_if(chardevs.begin(), chardevs.end(),
+                           [&](const Chardev& c) { return c.id == chardev; });
+    if (it == chardevs.end())
+        throw OptionError("-mon " + text + ": chardev \"" + chardev + "\" not found");
+    if (it->server)
+        o.qmp.push_back("unix:" + it->path + ",server=on,wait=off");
+    else
+        o.qmpConnect.push_back(it->path);
+}
+
 SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                                  const OptionEnvironment& env) {
     SystemOptions o;
     bool displayGiven = false, serialGiven = false, nographic = false;
+    std::vector<Chardev> chardevs;
+    std::vector<std::string> monitors;
     std::set<std::string> ids, nodeNames;
     size_t attached = 0;
 
@@ -332,6 +462,37 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                 throw OptionError("-serial " + v + ": the e2k-vm board has one serial port");
             o.serial = parseSerial(v);
             serialGiven = true;
+        } else if (opt == "qmp" && i + 1 < args.size() && args[i + 1] == "stdio") {
+            ++i;
+            if (o.qmpStdio)
+                throw OptionError("-qmp stdio: cannot use stdio by multiple character devices");
+            o.qmpStdio = true;
+        } else if (opt == "machine" || opt == "M") {
+            parseMachine(value(), o);
+        } else if (opt == "accel") {
+            parseAccel(value(), o);
+        } else if (opt == "nodefaults") {
+            // No default devices: the e2k-vm board has none besides what is configured.
+        } else if (opt == "vga") {
+            const std::string& v = value();
+            if (v != "none")
+                throw OptionError("-vga " + v + ": the e2k-vm board has no VGA (only 'none')");
+        } else if (opt == "monitor") {
+            const std::string& v = value();
+            if (v != "none")
+                throw OptionError("-monitor " + v + ": e2kvm-system has no HMP monitor (use "
+                                  "-qmp, or QMP's human-monitor-command)");
+        } else if (opt == "object") {
+            // iothread objects are accepted (e2kvm serves every node from its own threads);
+            // other objects are created over QMP (object-add).
+            const std::string& v = value();
+            if (v.rfind("iothread,", 0) != 0 && v != "iothread")
+                throw OptionError("-object " + v + ": e2kvm-system takes iothread objects here; "
+                                  "create others with QMP object-add");
+        } else if (opt == "chardev") {
+            chardevs.push_back(parseChardev(value()));
+        } else if (opt == "mon") {
+            monitors.push_back(value());
         } else if (opt == "qmp") {
             const std::string& v = value();
             try {
@@ -351,11 +512,15 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
         }
     }
 
+    for (const std::string& m : monitors)
+        attachMonitor(m, chardevs, o);
+    if (o.qmpStdio && serialGiven && o.serial.kind == SerialKind::Stdio)
+        throw OptionError("-serial stdio: cannot use stdio by multiple character devices");
     if (nographic) {
         if (displayGiven && o.display.kind != DisplayKind::None)
             throw OptionError("-nographic cannot be used with -display");
         o.display.kind = DisplayKind::None;
-        if (!serialGiven)
+        if (!serialGiven && !o.qmpStdio)
             o.serial.kind = SerialKind::Stdio;
         o.serial.escapeKeys = o.serial.kind == SerialKind::Stdio;
     } else if (!displayGiven) {

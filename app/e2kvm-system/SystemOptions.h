@@ -57,12 +57,32 @@ struct SystemOptions {
     // -g WxH[x32]: the display's preferred mode (the guest is told; it picks its own mode).
     uint32_t displayWidth = 640, displayHeight = 480;
     SerialOptions serial;
-    std::vector<std::string> qmp; // -qmp address specs, validated
+    std::vector<std::string> qmp; // -qmp address specs, validated (listening servers)
+    bool qmpStdio = false;        // -qmp stdio
+    // Monitors on sockets that another program listens on (-chardev socket,id=X,path=P
+    // without server=on, with -mon chardev=X,mode=control): we connect and serve QMP there.
+    std::vector<std::string> qmpConnect;
+    bool noMachine = false;   // -machine none: QMP and the block layer only, no guest runs
+    bool noGuestCode = false; // -accel qtest: the board exists, its CPU executes nothing
+    bool machineHelp = false; // -machine help
+    bool accelHelp = false;   // -accel help
     bool startPaused = false;     // -S
     std::string name;             // -name
     bool help = false;
     bool version = false;
 };
+
+// A -chardev socket (the only backend a monitor needs here).
+struct Chardev {
+    std::string id, path;
+    bool server = false; // server=on: we listen; otherwise we connect to path
+};
+Chardev parseChardev(const std::string& text);
+// -mon chardev=ID,mode=control: a QMP monitor on that chardev (added to o.qmp / o.qmpConnect).
+void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs,
+                   SystemOptions& o);
+// -accel NAME[:FALLBACK...] (tcg, qtest; help).
+void parseAccel(const std::string& text, SystemOptions& o);
 
 // Environment facts the defaults depend on.
 struct OptionEnvironment {

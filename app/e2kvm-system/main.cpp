@@ -145,6 +145,19 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         }
         qmpServers.push_back(std::move(server));
     }
+    if (o.qmpStdio || !o.qmpConnect.empty()) {
+        auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
+        if (o.qmpStdio)
+            server->adopt(STDIN_FILENO, STDOUT_FILENO, false);
+        for (const std::string& path : o.qmpConnect) {
+            try {
+                server->connect(path);
+            } catch (const std::exception& e) {
+                die("-chardev socket,path=" + path + ": " + e.what());
+            }
+        }
+        qmpServers.push_back(std::move(server));
+    }
 
     int traceListener = 0;
     if (trace.enabled() && o.display.kind == sys::DisplayKind::None) {
@@ -156,7 +169,7 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     std::unique_ptr<sys::SdlDisplay> display;
     std::atomic<sys::SdlDisplay*> statusDisplay{nullptr}; // read on the machine thread
 #endif
-    const bool canRecover = !o.qmp.empty() || o.display.kind != sys::DisplayKind::None;
+    const bool canRecover = !qmpServers.empty() || o.display.kind != sys::DisplayKind::None;
     machine->setObserver([&](const emu::MachineEvent& e) {
         switch (e.kind) {
         case emu::MachineEvent::Shutdown:
@@ -280,5 +293,19 @@ int main(int argc, char** argv) {
         std::printf("e2kvm-system version %s\n", E2KVM_VERSION);
         return EXIT_SUCCESS;
     }
+    if (options.machineHelp) { // as qemu-system lists them; scripts look for "(default)"
+        std::fputs("Supported machines are:\n"
+                   "e2k-vm               Elbrus 2000 virtual board (default)\n"
+                   "none                 empty machine\n",
+                   stdout);
+        return EXIT_SUCCESS;
+    }
+    if (options.accelHelp) {
+        std::fputs("Accelerators supported in QEMU binary:\ntcg\nqtest\n", stdout);
+        return EXIT_SUCCESS;
+    }
+    // QMP and the block layer only (-machine none, -accel qtest): the CPU is never started.
+    if (options.noMachine || options.noGuestCode)
+        options.startPaused = true;
     return runSystem(options, start);
 }

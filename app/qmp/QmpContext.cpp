@@ -75,16 +75,31 @@ Json QmpContext::execute(const std::string& name, const Json* arguments) {
 
 void QmpContext::setEventSink(std::function<void(const std::string&, const Json&)> sink) {
     std::lock_guard lock(eventMutex_);
-    sink_ = std::move(sink);
+    if (sink)
+        sinks_[0] = std::move(sink);
+    else
+        sinks_.erase(0);
+}
+
+int QmpContext::addEventSink(std::function<void(const std::string&, const Json&)> sink) {
+    std::lock_guard lock(eventMutex_);
+    sinks_[nextSink_] = std::move(sink);
+    return nextSink_++;
+}
+
+void QmpContext::removeEventSink(int handle) {
+    std::lock_guard lock(eventMutex_);
+    sinks_.erase(handle);
 }
 
 void QmpContext::emitEvent(const std::string& event, Json data) {
-    std::function<void(const std::string&, const Json&)> sink;
+    std::vector<std::function<void(const std::string&, const Json&)>> sinks;
     {
         std::lock_guard lock(eventMutex_);
-        sink = sink_;
+        for (const auto& [h, s] : sinks_)
+            sinks.push_back(s);
     }
-    if (sink)
+    for (const auto& sink : sinks)
         sink(event, data);
 }
 

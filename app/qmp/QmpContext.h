@@ -56,7 +56,11 @@ public:
     Json execute(const std::string& name, const Json* arguments);
 
     // Events go to whoever listens (the QmpServer broadcasts them). Thread-safe.
+    // setEventSink replaces the one default sink; servers add their own (every monitor of the
+    // process gets every event, as in QEMU).
     void setEventSink(std::function<void(const std::string& event, const Json& data)> sink);
+    int addEventSink(std::function<void(const std::string& event, const Json& data)> sink);
+    void removeEventSink(int handle);
     void emitEvent(const std::string& event, Json data);
 
     // "quit": the command only marks the request; the session, once the reply is sent, calls
@@ -80,7 +84,8 @@ private:
     int exportListener_ = 0;
     int jobListener_ = 0;
     mutable std::mutex eventMutex_;
-    std::function<void(const std::string&, const Json&)> sink_;
+    std::map<int, std::function<void(const std::string&, const Json&)>> sinks_; // 0: default
+    int nextSink_ = 1;
     std::function<void()> onQuit_;
     bool quit_ = false;
     bool quitPending_ = false;

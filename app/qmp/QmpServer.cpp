@@ -84,12 +84,17 @@ QmpListenAddress parseQmpAddress(const std::string& spec) {
 }
 
 struct QmpServer::Client {
-    Client(int f, QmpContext& ctx) : fd(f), session(ctx) {}
+    Client(int f, QmpContext& ctx) : fd(f), outFd(f), session(ctx) {}
     ~Client() {
-        if (fd >= 0)
+        if (ownsFds && fd >= 0)
             close(fd);
+        if (ownsFds && outFd != fd && outFd >= 0)
+            close(outFd);
     }
-    int fd;
+    int fd;    // read from
+    int outFd; // written to (the same socket, or stdout for -qmp stdio)
+    bool isSocket = true;
+    bool ownsFds = true;
     QmpSession session;
     std::string out;
     bool closing = false; // peer closed or error: drop after flushing
@@ -177,7 +182,7 @@ void QmpServer::start() {
     if (started_)
         return;
     started_ = true;
-    ctx_.setEventSink([this](const std::string& event, const Json& data) {
+    eventSink_ = ctx_.addEventSink([this](const std::string& event, const Json& data) {
         std::string line = QmpSession::eventLine(event, data);
         {
             std::lock_guard lock(eventMutex_);
@@ -186,6 +191,12 @@ void QmpServer::start() {
         }
         wake();
     });
+    for (auto& c : adopted_) {
+        c->out = c->session.greeting();
+        clients_.push_back(std::move(c));
+    }
+    adopted_.clear();
+    clientCount_ = unsigned(clients_.size());
     thread_ = std::thread([this] { run(); });
 }
 
@@ -197,7 +208,7 @@ void QmpServer::wake() {
 
 void QmpServer::stop() {
     if (started_ && !stopping_.exchange(true)) {
-        ctx_.setEventSink(nullptr);
+        ctx_.removeEventSink(eventSink_);
         wake();
         if (thread_.joinable())
             thread_.join();
@@ -231,9 +242,41 @@ void QmpServer::acceptClient(int listenFd) {
     }
 }
 
+void QmpServer::adopt(int inFd, int outFd, bool ownsFds) {
+    if (started_)
+        throw std::runtime_error("QMP server: adopt() after start()");
+    setNonBlocking(inFd); // a separate output (stdout) stays blocking: it is flushed at once
+    auto c = std::make_unique<Client>(inFd, ctx_);
+    c->outFd = outFd;
+    c->ownsFds = ownsFds;
+    struct stat st {};
+    c->isSocket = fstat(inFd, &st) == 0 && S_ISSOCK(st.st_mode) && inFd == outFd;
+    adopted_.push_back(std::move(c));
+}
+
+void QmpServer::connect(const std::string& unixPath) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        throw std::runtime_error(errnoText("socket"));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (unixPath.size() >= sizeof sa.sun_path) {
+        close(fd);
+        throw std::runtime_error(unixPath + ": socket path too long");
+    }
+    std::memcpy(sa.sun_path, unixPath.data(), unixPath.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        std::string msg = errnoText(unixPath);
+        close(fd);
+        throw std::runtime_error("Failed to connect to " + msg);
+    }
+    adopt(fd, fd, true);
+}
+
 bool QmpServer::flushClient(Client& c) {
     while (!c.out.empty()) {
-        ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        ssize_t n = c.isSocket ? send(c.outFd, c.out.data(), c.out.size(), MSG_NOSIGNAL)
+                               : write(c.outFd, c.out.data(), c.out.size());
         if (n > 0) {
             c.out.erase(0, size_t(n));
             continue;
@@ -269,7 +312,7 @@ void QmpServer::run() {
         size_t firstClient = fds.size();
         for (auto& c : clients_) {
             short ev = c->closing ? 0 : POLLIN;
-            if (!c->out.empty())
+            if (!c->out.empty() && c->outFd == c->fd)
                 ev |= POLLOUT;
             fds.push_back({c->fd, ev, 0});
         }
@@ -288,18 +331,17 @@ void QmpServer::run() {
         for (size_t i = firstClient; i < fds.size(); ++i) {
             Client& c = *clients_[i - firstClient];
             if (!c.closing && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-                ssize_t n = recv(c.fd, buf, sizeof buf, 0);
+                ssize_t n = c.isSocket ? recv(c.fd, buf, sizeof buf, 0) : read(c.fd, buf, sizeof buf);
                 if (n > 0) {
-                    // Events a command caused go out before its reply.
+                    // Events a command caused go out before its reply; as in QEMU, that includes
+                    // the SHUTDOWN of a quit, which is carried out before its reply is sent.
                     c.session.feed(std::string_view(buf, size_t(n)),
                                    [this, &c](const std::string& line) {
+                                       if (ctx_.takeQuitRequest())
+                                           ctx_.finishQuit();
                                        distributeEvents();
                                        c.out += line;
                                    });
-                    if (ctx_.takeQuitRequest()) {
-                        flushClient(c);
-                        ctx_.finishQuit();
-                    }
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                     c.closing = true;
                     c.out.clear();
@@ -322,7 +364,7 @@ void QmpServer::run() {
             if (!flushClient(*c))
                 break;
             if (!c->out.empty()) {
-                pollfd p{c->fd, POLLOUT, 0};
+                pollfd p{c->outFd, POLLOUT, 0};
                 poll(&p, 1, 100);
             }
         }

@@ -1,7 +1,8 @@
 #pragma once
 // QmpServer: serves QMP on Unix sockets (and TCP) from its own thread to any number of
 // clients, each with its own QmpSession; broadcasts the context's events to every client that
-// finished capabilities negotiation. One server per QmpContext (it takes the event sink).
+// finished capabilities negotiation. A context may have several servers (-qmp given more than
+// once): each gets every event.
 #include "app/qmp/QmpContext.h"
 
 #include <atomic>
@@ -35,6 +36,12 @@ public:
     // path that exists as a socket is replaced. Returns the bound TCP port (0 for Unix).
     uint16_t listen(const QmpListenAddress& address);
     void start();
+    // Serves one more client on file descriptors that are already open: -qmp stdio (0 and 1,
+    // not closed by the server), or a socket this process connected (-chardev socket,path=P
+    // without server=on: QEMU then connects to P and serves QMP over it). Before start().
+    void adopt(int inFd, int outFd, bool ownsFds);
+    // Connects to a Unix socket and serves QMP over the connection (the caller listens).
+    void connect(const std::string& unixPath);
     // Sends what is still queued (best effort, bounded time), closes every client and the
     // listening sockets (removing Unix socket files). Idempotent; not from a command handler.
     void stop();
@@ -56,8 +63,10 @@ private:
     std::atomic<bool> stopping_{false};
     bool started_ = false;
     std::vector<std::unique_ptr<Client>> clients_; // server thread only
+    std::vector<std::unique_ptr<Client>> adopted_;  // before start()
     std::atomic<unsigned> clientCount_{0};
 
+    int eventSink_ = 0;
     std::mutex eventMutex_;
     std::vector<std::string> pendingEvents_;
 };

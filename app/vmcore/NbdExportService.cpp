@@ -150,13 +150,25 @@ void NbdExportService::add(const NbdExportRequest& request) {
     config.unmap = node->discardUnmap;
     config.detectZeroes = node->detectZeroes;
     config.minBlock = 1;
-    for (const std::string& name : request.bitmaps) {
+    for (size_t bi = 0; bi < request.bitmaps.size(); ++bi) {
+        const std::string& name = request.bitmaps[bi];
         // As QEMU, the bitmap may belong to the node or to a node below it in its backing
-        // chain (a fleecing overlay exports the running disk's bitmap).
+        // chain (a fleecing overlay exports the running disk's bitmap), or to a node named
+        // with it.
         block::BitmapCatalog* catalog = nullptr;
         std::optional<block::NamedBitmap> found;
-        for (block::BlockDriver* layer = node->image.get(); layer && !found;
-             layer = layer->backing()) {
+        block::BlockDriver* first = node->image.get();
+        bool chain = true;
+        if (bi < request.bitmapNodes.size() && !request.bitmapNodes[bi].empty()) {
+            auto holder = impl_->nodes.find(request.bitmapNodes[bi]);
+            if (!holder)
+                throw std::runtime_error("Cannot find device='" + request.bitmapNodes[bi] +
+                                         "' nor node-name='" + request.bitmapNodes[bi] + "'");
+            first = holder->image.get();
+            chain = false;
+        }
+        for (block::BlockDriver* layer = first; layer && !found;
+             layer = chain ? layer->backing() : nullptr) {
             catalog = layer->bitmaps();
             if (catalog)
                 found = catalog->find(name);
@@ -165,7 +177,12 @@ void NbdExportService::add(const NbdExportRequest& request) {
             throw std::runtime_error("Bitmap '" + name + "' is not found");
         if (found->inconsistent)
             throw std::runtime_error(block::BitmapCatalog::inconsistentMessage(node->file, name));
-        if (found->enabled && !request.writable)
+        if (found->bitmap && found->bitmap->diskSize() != node->image->size())
+            throw std::runtime_error("Bitmap '" + name +
+                                     "' does not have the size of the exported node");
+        // As QEMU 7.2 (iotest 223): only a bitmap of the exported node's own chain must be
+        // frozen for a read-only export; one named on another node may keep recording.
+        if (found->enabled && !request.writable && chain)
             throw std::runtime_error("Enabled bitmap '" + name +
                                      "' incompatible with readonly export");
         std::string owner = node->name;

@@ -26,6 +26,9 @@ struct NbdExportRequest {
     std::string description;
     bool writable = false;
     std::vector<std::string> bitmaps; // names of bitmaps of the node; must be consistent
+    // Per bitmap (may be shorter): the node that holds it, as QMP's {node, name} form names
+    // it; empty: the exported node or a node in its backing chain.
+    std::vector<std::string> bitmapNodes;
     bool allocationDepth = false;
 };
 

@@ -303,9 +303,25 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
     return list;
 }
 
+// x-blockdev-set-iothread: e2kvm serves every node from its own threads, so moving a node to
+// an iothread changes nothing; the node must exist, as in QEMU.
+Json setIothread(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string name = a.str("node-name");
+    const Json& thread = a.require("iothread");
+    if (!thread.isString() && !thread.isNull())
+        a.typeError("iothread", "string");
+    a.optBool("force", false);
+    a.finish();
+    if (!ctx.nodes.find(name))
+        throw QmpError("Cannot find node " + name);
+    return Json::object();
+}
+
 } // namespace
 
 void registerBlockCommands(QmpContext& ctx) {
+    ctx.addCommand({"x-blockdev-set-iothread", setIothread});
     ctx.addCommand({"blockdev-add", blockdevAdd});
     ctx.addCommand({"blockdev-del", blockdevDel});
     ctx.addCommand({"query-named-block-nodes", queryNamedBlockNodes});

@@ -145,17 +145,10 @@ Json blockExportAdd(QmpContext& ctx, const Json* args) {
                 std::string node = s.str("node");
                 std::string name = s.str("name");
                 s.finish();
-                // The exported node or one in its backing chain (where the service looks).
-                auto exported = ctx.nodes.find(r.nodeName);
-                auto owner = ctx.nodes.find(node);
-                bool inChain = false;
-                for (block::BlockDriver* l = exported ? exported->image.get() : nullptr;
-                     l && owner && !inChain; l = l->backing())
-                    inChain = l == owner->image.get();
-                if (!inChain)
-                    throw QmpError("Bitmap '" + name + "' of node '" + node +
-                                   "': e2kvm exports bitmaps of the exported node and of the "
-                                   "nodes in its backing chain");
+                // Any node's bitmap, as QEMU 7.2 (its size must be the export's: checked when
+                // the export is added).
+                r.bitmapNodes.resize(r.bitmaps.size());
+                r.bitmapNodes.push_back(node);
                 r.bitmaps.push_back(name);
             } else {
                 throw QmpError("Invalid parameter type for '" + where + "', expected: string");
