@@ -1,6 +1,8 @@
 // e2kvm: the desktop application: the VM library, the console of the selected VM, image,
-// bitmap and NBD export panels, and optionally a QMP socket (--qmp) for scripts.
+// bitmap and NBD export panels, and optionally QMP sockets (--qmp, as many as wanted) for
+// scripts and backup tools.
 #include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/JobTable.h"
 #include "app/vmcore/NbdExportService.h"
 #include "ui/AppContext.h"
 #include "ui/console/ConsoleWidget.h"
@@ -103,7 +105,8 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     QCommandLineOption qmpOpt(QStringLiteral("qmp"),
-                              QStringLiteral("Serve QMP on ADDR (unix:PATH,server=on,wait=off)."),
+                              QStringLiteral("Serve QMP on ADDR (unix:PATH,server=on,wait=off); "
+                                             "may be given more than once."),
                               QStringLiteral("ADDR"));
     QCommandLineOption vmOpt(QStringLiteral("vm"), QStringLiteral("Select the VM NAME at start."),
                              QStringLiteral("NAME"));
@@ -143,6 +146,10 @@ int main(int argc, char** argv) {
     ctx.jobs = &jobs;
     ui::LogModel log;
     ctx.log = &log;
+    // One job table for the GUI and every QMP monitor: a backup started by either is seen by
+    // both. Declared after the nodes and exports they use, so destroyed before them.
+    vm::JobTable blockJobs(nodes);
+    ctx.blockJobs = &blockJobs;
 
     ui::VmLibrary library(libraryDir);
     library.reload();
@@ -170,7 +177,7 @@ int main(int argc, char** argv) {
 
     if (parser.isSet(qmpOpt)) {
         try {
-            qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine);
+            qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine, &blockJobs);
             qmpContext->setOnQuit([] {
                 QMetaObject::invokeMethod(
                     qApp,
@@ -182,13 +189,21 @@ int main(int argc, char** argv) {
                     },
                     Qt::QueuedConnection);
             });
+            // One server listening on every --qmp address: a QmpServer takes the context's
+            // event sink, so a server per address would leave all but the last monitor
+            // without events.
             qmpServer = std::make_unique<qmp::QmpServer>(*qmpContext);
-            qmpServer->listen(qmp::parseQmpAddress(parser.value(qmpOpt).toStdString()));
-            qmpServer->start();
         } catch (const std::exception& e) {
-            die(QStringLiteral("--qmp %1: %2")
-                    .arg(parser.value(qmpOpt), QString::fromStdString(e.what())));
+            die(QStringLiteral("--qmp: %1").arg(QString::fromStdString(e.what())));
         }
+        for (const QString& address : parser.values(qmpOpt)) {
+            try {
+                qmpServer->listen(qmp::parseQmpAddress(address.toStdString()));
+            } catch (const std::exception& e) {
+                die(QStringLiteral("--qmp %1: %2").arg(address, QString::fromStdString(e.what())));
+            }
+        }
+        qmpServer->start();
         auto previous = std::make_shared<QPointer<ui::VmSession>>();
         QObject::connect(
             &window, &ui::MainWindow::selectedSessionChanged, &window,
