@@ -4,6 +4,7 @@
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/JobTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "app/vmcore/PointInTimeExports.h"
 #include "ui/AppContext.h"
 #include "ui/console/ConsoleWidget.h"
 #include "ui/library/DemoVm.h"
@@ -11,6 +12,7 @@
 #include "ui/library/VmLibrary.h"
 #include "ui/mainwindow/MainWindow.h"
 #include "ui/mainwindow/VmSession.h"
+#include "ui/panels/ExportsPanel.h"
 
 #include "app/e2kvm/SelectedVmMachine.h"
 #include "app/qmp/QmpContext.h"
@@ -41,9 +43,10 @@ namespace {
 }
 
 // --screenshot-dir: once the VM has shown its first frame, types "e2k" into the guest (the demo
-// writes one disk record per key, so its dirty bitmap changes), waits a moment for the guest and
-// the panels to draw, saves the console, bitmaps and exports tabs and the whole window as PNGs,
-// and quits (status 0 only if the three tab screenshots were saved).
+// writes one disk record per key, so its dirty bitmap changes), makes the Exports tab's one-click
+// export of the running VM's disk (a point in time), waits a moment for the guest and the panels
+// to draw, saves the console, bitmaps and exports tabs and the whole window as PNGs, and quits
+// (status 0 only if the three tab screenshots were saved).
 void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapsedTimer& launch) {
     if (!QDir().mkpath(dir))
         die(QStringLiteral("%1: cannot create the screenshot directory").arg(dir));
@@ -54,6 +57,16 @@ void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapse
             QTimer::singleShot(500, &window, [&window] {
                 for (uint16_t key : {uint16_t(0x12), uint16_t(0x03), uint16_t(0x25)}) // e, 2, k
                     window.console()->sendKeys({key});
+            });
+            QTimer::singleShot(1500, &window, [&window] {
+                auto* exports =
+                    qobject_cast<ui::ExportsPanel*>(window.tabPage(QStringLiteral("Exports")));
+                if (!exports)
+                    return;
+                ui::ExportChoice choice = exports->currentChoice();
+                QString name = exports->exportImage(choice);
+                std::fprintf(stderr, "e2kvm: exported %s as '%s'%s\n", qPrintable(choice.file),
+                             qPrintable(name), choice.pointInTime ? " (point in time)" : "");
             });
             QTimer::singleShot(3000, &window, [&window, dir] {
                 int saved = 0;
@@ -150,6 +163,8 @@ int main(int argc, char** argv) {
     // both. Declared after the nodes and exports they use, so destroyed before them.
     vm::JobTable blockJobs(nodes);
     ctx.blockJobs = &blockJobs;
+    vm::PointInTimeExports pointInTime(nodes, blockJobs, exports);
+    ctx.pointInTime = &pointInTime;
 
     ui::VmLibrary library(libraryDir);
     library.reload();
