@@ -135,15 +135,17 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     auto machine = std::make_unique<sys::SystemMachine>(*runner, qmpDisks, o.name);
     auto qmpContext = std::make_unique<qmp::QmpContext>(nodes, nbd, machine.get());
     qmpContext->setOnQuit([&shutdown] { shutdown.request(sys::ShutdownCause::QmpQuit); });
-    std::vector<std::unique_ptr<qmp::QmpServer>> qmpServers;
+    // One server listening on every -qmp address: a QmpServer takes the context's event sink,
+    // so a server per address would leave all but the last monitor without events.
+    std::unique_ptr<qmp::QmpServer> qmpServer;
+    if (!o.qmp.empty())
+        qmpServer = std::make_unique<qmp::QmpServer>(*qmpContext);
     for (const std::string& spec : o.qmp) {
-        auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
         try {
-            server->listen(qmp::parseQmpAddress(spec));
+            qmpServer->listen(qmp::parseQmpAddress(spec));
         } catch (const std::exception& e) {
             die("-qmp " + spec + ": " + e.what());
         }
-        qmpServers.push_back(std::move(server));
     }
 
     int traceListener = 0;
@@ -180,8 +182,8 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         }
     });
 
-    for (auto& s : qmpServers)
-        s->start();
+    if (qmpServer)
+        qmpServer->start();
     // The guest boots while the window is being set up (creating a renderer can take a
     // noticeable part of a second); the window then shows the newest frame.
     runner->start(o.startPaused);
@@ -235,9 +237,9 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         runner->display().unsubscribe(traceListener);
     // Last words to the QMP clients (SHUTDOWN), then the NBD exports, the window, the machine
     // (disks flushed) and finally the images (dirty bitmaps stored).
-    for (auto& s : qmpServers)
-        s->stop();
-    qmpServers.clear();
+    if (qmpServer)
+        qmpServer->stop();
+    qmpServer.reset();
     qmpContext.reset();
     nbd.stop();
 #ifdef E2KVM_HAVE_SDL
