@@ -204,6 +204,28 @@ void ExportsPointInTimeTest::runningDiskIsExportedAsAPointInTime() {
     QVERIFY(!disk->image->hasWriteInterceptors());
     QCOMPARE(readAll(*disk->image), now); // the disk keeps what the guest wrote
 
+    // A QMP client deletes the next point-in-time export: it is released all the same, and the
+    // log says why.
+    auto logged = [&](const QString& needle) {
+        for (int r = 0; r < log.rowCount(); ++r)
+            if (log.entry(r).text.contains(needle))
+                return true;
+        return false;
+    };
+    QVERIFY(pitBox->isChecked());
+    const QString again = panel->exportImage(panel->currentChoice());
+    QVERIFY(!again.isEmpty());
+    const vm::PointInTimeInfo second = pointInTime.list().at(0);
+    QVERIFY(QFile::exists(QString::fromStdString(second.overlayFile)));
+    qmp::Json del = qmp::Json::object({{"id", again.toStdString()}});
+    qmp.execute("block-export-del", &del);
+    QVERIFY(pointInTime.list().empty());
+    QVERIFY(!nodes.find(second.overlayNode));
+    QVERIFY(!QFile::exists(QString::fromStdString(second.overlayFile)));
+    QTRY_VERIFY(logged(
+        QStringLiteral("Point-in-time export %1 ended: its NBD export was removed").arg(again)));
+    QTRY_COMPARE(panel->exportRows(), 0);
+
     // Unticked, a running disk is exported as before (the disk itself).
     pitBox->setChecked(false);
     QVERIFY(writable->isEnabled());
