@@ -63,8 +63,8 @@ PointInTimeExports::~PointInTimeExports() {
         try {
             stop(info.exportName);
         } catch (const std::exception&) {
-            // Shutting down: what cannot be released now is released by the owners' destructors
-            // (the job table cancels the job, the node table closes the overlay).
+            // Shutting down: the job table's and node table's destructors still cancel the job
+            // and close the overlay; only the temporary file stays behind then.
         }
     }
     jobs_.removeListener(jobListener_);
