@@ -1,7 +1,10 @@
 // e2kvm: the desktop application: the VM library, the console of the selected VM, image,
-// bitmap and NBD export panels, and optionally a QMP socket (--qmp) for scripts.
+// bitmap and NBD export panels, and optionally QMP sockets (--qmp, as many as wanted) for
+// scripts and backup tools.
 #include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/JobTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "app/vmcore/PointInTimeExports.h"
 #include "ui/AppContext.h"
 #include "ui/console/ConsoleWidget.h"
 #include "ui/library/DemoVm.h"
@@ -9,6 +12,7 @@
 #include "ui/library/VmLibrary.h"
 #include "ui/mainwindow/MainWindow.h"
 #include "ui/mainwindow/VmSession.h"
+#include "ui/panels/ExportsPanel.h"
 
 #include "app/e2kvm/SelectedVmMachine.h"
 #include "app/qmp/QmpContext.h"
@@ -40,9 +44,10 @@ namespace {
 }
 
 // --screenshot-dir: once the VM has shown its first frame, types "e2k" into the guest (the demo
-// writes one disk record per key, so its dirty bitmap changes), waits a moment for the guest and
-// the panels to draw, saves the console, bitmaps and exports tabs and the whole window as PNGs,
-// and quits (status 0 only if the three tab screenshots were saved).
+// writes one disk record per key, so its dirty bitmap changes), makes the Exports tab's one-click
+// export of the running VM's disk (a point in time), waits a moment for the guest and the panels
+// to draw, saves the console, bitmaps and exports tabs and the whole window as PNGs, and quits
+// (status 0 only if the three tab screenshots were saved).
 void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapsedTimer& launch) {
     if (!QDir().mkpath(dir))
         die(QStringLiteral("%1: cannot create the screenshot directory").arg(dir));
@@ -53,6 +58,16 @@ void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapse
             QTimer::singleShot(500, &window, [&window] {
                 for (uint16_t key : {uint16_t(0x12), uint16_t(0x03), uint16_t(0x25)}) // e, 2, k
                     window.console()->sendKeys({key});
+            });
+            QTimer::singleShot(1500, &window, [&window] {
+                auto* exports =
+                    qobject_cast<ui::ExportsPanel*>(window.tabPage(QStringLiteral("Exports")));
+                if (!exports)
+                    return;
+                ui::ExportChoice choice = exports->currentChoice();
+                QString name = exports->exportImage(choice);
+                std::fprintf(stderr, "e2kvm: exported %s as '%s'%s\n", qPrintable(choice.file),
+                             qPrintable(name), choice.pointInTime ? " (point in time)" : "");
             });
             QTimer::singleShot(3000, &window, [&window, dir] {
                 int saved = 0;
@@ -104,7 +119,8 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     QCommandLineOption qmpOpt(QStringLiteral("qmp"),
-                              QStringLiteral("Serve QMP on ADDR (unix:PATH,server=on,wait=off)."),
+                              QStringLiteral("Serve QMP on ADDR (unix:PATH,server=on,wait=off); "
+                                             "may be given more than once."),
                               QStringLiteral("ADDR"));
     QCommandLineOption vmOpt(QStringLiteral("vm"), QStringLiteral("Select the VM NAME at start."),
                              QStringLiteral("NAME"));
@@ -147,6 +163,12 @@ int main(int argc, char** argv) {
     // The block layer's warnings (an image a bitmap-unaware program modified, bitmaps that
     // could not be saved) go to the Log tab; after the log is gone, to stderr again.
     ui::BlockLogRoute blockLog(log);
+    // One job table for the GUI and every QMP monitor: a backup started by either is seen by
+    // both. Declared after the nodes and exports they use, so destroyed before them.
+    vm::JobTable blockJobs(nodes);
+    ctx.blockJobs = &blockJobs;
+    vm::PointInTimeExports pointInTime(nodes, blockJobs, exports);
+    ctx.pointInTime = &pointInTime;
 
     ui::VmLibrary library(libraryDir);
     library.reload();
@@ -174,7 +196,7 @@ int main(int argc, char** argv) {
 
     if (parser.isSet(qmpOpt)) {
         try {
-            qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine);
+            qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine, &blockJobs);
             qmpContext->setOnQuit([] {
                 QMetaObject::invokeMethod(
                     qApp,
@@ -186,13 +208,19 @@ int main(int argc, char** argv) {
                     },
                     Qt::QueuedConnection);
             });
+            // One server listening on every --qmp address; each client gets every event.
             qmpServer = std::make_unique<qmp::QmpServer>(*qmpContext);
-            qmpServer->listen(qmp::parseQmpAddress(parser.value(qmpOpt).toStdString()));
-            qmpServer->start();
         } catch (const std::exception& e) {
-            die(QStringLiteral("--qmp %1: %2")
-                    .arg(parser.value(qmpOpt), QString::fromStdString(e.what())));
+            die(QStringLiteral("--qmp: %1").arg(QString::fromStdString(e.what())));
         }
+        for (const QString& address : parser.values(qmpOpt)) {
+            try {
+                qmpServer->listen(qmp::parseQmpAddress(address.toStdString()));
+            } catch (const std::exception& e) {
+                die(QStringLiteral("--qmp %1: %2").arg(address, QString::fromStdString(e.what())));
+            }
+        }
+        qmpServer->start();
         auto previous = std::make_shared<QPointer<ui::VmSession>>();
         QObject::connect(
             &window, &ui::MainWindow::selectedSessionChanged, &window,

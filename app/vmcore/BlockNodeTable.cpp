@@ -157,6 +157,15 @@ std::vector<std::shared_ptr<BlockNode>> BlockNodeTable::list() const {
     return out;
 }
 
+bool BlockNodeTable::overlaysOpenNode(const BlockNode& node) const {
+    const block::BlockDriver* backing = node.image ? node.image->backing() : nullptr;
+    if (!backing)
+        return false;
+    std::lock_guard lock(mutex_);
+    return std::any_of(entries_.begin(), entries_.end(),
+                       [&](const Entry& e) { return e.node->image.get() == backing; });
+}
+
 bool BlockNodeTable::remove(const std::string& nodeName) {
     std::shared_ptr<BlockNode> dropped;
     {

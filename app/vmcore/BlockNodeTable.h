@@ -44,6 +44,10 @@ public:
     std::shared_ptr<BlockNode> find(const std::string& nodeName) const;
     std::shared_ptr<BlockNode> findByFile(const std::string& file) const;
     std::vector<std::shared_ptr<BlockNode>> list() const; // in opening order
+    // Whether `node` was opened over another node of the table (its backing is that node's
+    // image: a point-in-time overlay, a QMP fleecing target) rather than being an image of its
+    // own that a panel should offer.
+    bool overlaysOpenNode(const BlockNode& node) const;
 
     // Closes a node (bitmaps are stored when the last user drops the image). Throws
     // std::runtime_error naming the user if `inUse(name)` says it is busy ("node 'disk0' is

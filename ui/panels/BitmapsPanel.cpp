@@ -150,7 +150,9 @@ void BitmapsPanel::refreshImageList() {
     if (context_.nodes)
         for (const auto& n : context_.nodes->list()) {
             QString f = QString::fromStdString(n->file);
-            if (!files.contains(f))
+            // An overlay (a point-in-time export's) has no bitmaps of its own and must not
+            // be opened a second time.
+            if (!files.contains(f) && !context_.nodes->overlaysOpenNode(*n))
                 files << f;
         }
     QStringList shown;

@@ -2,6 +2,7 @@
 
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "app/vmcore/PointInTimeExports.h"
 #include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "ui/AppContext.h"
@@ -12,6 +13,7 @@
 #include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
+#include <QDateTime>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
@@ -22,11 +24,14 @@
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <exception>
+#include <optional>
 
 namespace e2kvm::ui {
 
@@ -35,6 +40,12 @@ QString q(const std::string& s) {
     return QString::fromStdString(s);
 }
 enum ExportColumn { NameCol, ImageCol, UriCol, ModeCol, BitmapsCol, ColCount };
+
+QString clockTime(std::chrono::system_clock::time_point t) {
+    return QDateTime::fromSecsSinceEpoch(std::chrono::system_clock::to_time_t(t))
+        .toString(QStringLiteral("HH:mm:ss"));
+}
+
 } // namespace
 
 ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
@@ -43,6 +54,8 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     images_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     writable_ = new QCheckBox(tr("Writable"), this);
     writable_->setToolTip(tr("Clients may write to the image. Read-only is the safe default."));
+    pointInTime_ = new QCheckBox(tr("Point in time (consistent while the VM runs)"), this);
+    pointInTime_->setEnabled(false);
     tls_ = new QCheckBox(tr("TLS"), this);
     tlsDir_ = new QLineEdit(this);
     tlsDir_->setPlaceholderText(tr("certificate directory (ca-cert.pem, server-cert.pem, "
@@ -62,6 +75,10 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->verticalHeader()->hide();
     table_->horizontalHeader()->setStretchLastSection(true);
+    note_ = new QLabel(this);
+    note_->setWordWrap(true);
+    note_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    note_->hide();
     commands_ = new QPlainTextEdit(this);
     commands_->setReadOnly(true);
     commands_->setPlaceholderText(tr("Select an export to see the commands that list what "
@@ -73,7 +90,12 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     auto* form = new QGridLayout;
     form->addWidget(new QLabel(tr("Image:"), this), 0, 0);
     form->addWidget(images_, 0, 1, 1, 3);
-    form->addWidget(writable_, 1, 1);
+    auto* modes = new QHBoxLayout;
+    modes->addWidget(pointInTime_);
+    modes->addSpacing(24);
+    modes->addWidget(writable_);
+    modes->addStretch(1);
+    form->addLayout(modes, 1, 1, 1, 3);
     form->addWidget(tls_, 2, 0);
     form->addWidget(tlsDir_, 2, 1, 1, 2);
     form->addWidget(browseTls, 2, 3);
@@ -89,6 +111,7 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addWidget(table_, 1);
+    layout->addWidget(note_);
     layout->addLayout(rowButtons);
     layout->addWidget(commands_, 1);
 
@@ -100,7 +123,11 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
         if (!dir.isEmpty())
             tlsDir_->setText(dir);
     });
-    connect(images_, &QComboBox::currentIndexChanged, this, [this] { refreshBitmapChoices(true); });
+    connect(images_, &QComboBox::currentIndexChanged, this, [this] {
+        refreshBitmapChoices(true);
+        updateForm();
+    });
+    connect(pointInTime_, &QCheckBox::toggled, this, [this] { updateForm(); });
     connect(export_, &QPushButton::clicked, this, &ExportsPanel::chooseExport);
     connect(table_, &QTableWidget::itemSelectionChanged, this, &ExportsPanel::updateCommands);
     connect(copyUri_, &QPushButton::clicked, this, [this] {
@@ -115,20 +142,85 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
         if (!name.isEmpty())
             stopExport(name);
     });
+    if (context_.pointInTime) {
+        // A point-in-time export that ended elsewhere (QMP removed the export or cancelled its
+        // job): say so in the log. The callback comes from any thread; qApp outlives the panel.
+        QPointer<ExportsPanel> self(this);
+        context_.pointInTime->setOnReleased([self](const vm::PointInTimeInfo& info,
+                                                   const std::string& why,
+                                                   const std::string& error) {
+            QString text = tr("Point-in-time export %1 ended: %2").arg(q(info.exportName), q(why));
+            QString level = QStringLiteral("info");
+            if (!error.empty()) {
+                text += QStringLiteral("; ") + q(error);
+                level = QStringLiteral("error");
+            }
+            QMetaObject::invokeMethod(
+                qApp,
+                [self, level, text] {
+                    if (self) {
+                        logLine(self->context_, level, text);
+                        self->refreshExports();
+                    }
+                },
+                Qt::QueuedConnection);
+        });
+    }
     refresh_.setInterval(1000);
     connect(&refresh_, &QTimer::timeout, this, &ExportsPanel::refresh);
     refresh_.start();
     refresh();
     updateCommands();
+    updateForm();
+}
+
+ExportsPanel::~ExportsPanel() {
+    if (context_.pointInTime)
+        context_.pointInTime->setOnReleased({});
+}
+
+bool ExportsPanel::isVmDisk(const QString& file) const {
+    return !file.isEmpty() && vmImages_.contains(file);
+}
+
+bool ExportsPanel::pointInTimeOffered() const {
+    return context_.pointInTime && vmRunning_ && isVmDisk(images_->currentData().toString());
+}
+
+void ExportsPanel::updateForm() {
+    bool offered = pointInTimeOffered();
+    if (offered != pointInTimeWasOffered_) {
+        // Ticked whenever it becomes available: a running disk is exported as a point in time
+        // unless the user says otherwise.
+        QSignalBlocker block(pointInTime_);
+        pointInTime_->setChecked(offered);
+        pointInTimeWasOffered_ = offered;
+    }
+    pointInTime_->setEnabled(offered);
+    pointInTime_->setToolTip(
+        offered ? tr("Export the disk as it is at the click: its data and the chosen checkpoint "
+                     "bitmaps stay as they were while the guest runs on (a temporary image next "
+                     "to the disk keeps what the guest overwrites; Stop export removes it)")
+                : tr("For a disk of the running VM; a stopped VM's disk does not change while "
+                     "it is exported"));
+    bool frozen = offered && pointInTime_->isChecked();
+    if (frozen)
+        writable_->setChecked(false);
+    writable_->setEnabled(!frozen);
+    writable_->setToolTip(frozen ? tr("A point in time is exported read-only")
+                                 : tr("Clients may write to the image. Read-only is the safe "
+                                      "default."));
 }
 
 void ExportsPanel::setImages(const QStringList& files) {
     vmImages_ = files;
     refreshImageList();
+    updateForm();
 }
 
 void ExportsPanel::setVmRunning(bool running) {
     vmRunning_ = running;
+    updateForm();
 }
 
 void ExportsPanel::refresh() {
@@ -138,10 +230,13 @@ void ExportsPanel::refresh() {
 
 void ExportsPanel::refreshImageList() {
     QStringList files = vmImages_;
-    if (context_.nodes)
+    if (context_.nodes) {
+        // An overlay (a point in time) is not an image to offer: choosing it would open its
+        // file a second time.
         for (const auto& n : context_.nodes->list())
-            if (!files.contains(q(n->file)))
+            if (!files.contains(q(n->file)) && !context_.nodes->overlaysOpenNode(*n))
                 files << q(n->file);
+    }
     QStringList shown;
     for (int i = 0; i < images_->count(); ++i)
         shown << images_->itemData(i).toString();
@@ -295,6 +390,11 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
                 node = context_.nodes->open(file, "", true);
             }
         }
+        // A point in time of a disk the running VM writes (read-only by nature).
+        const bool pointInTime =
+            choice.pointInTime && context_.pointInTime && vmRunning_ && isVmDisk(choice.file);
+        if (pointInTime && choice.writable)
+            throw std::runtime_error("a point in time is exported read-only; untick Writable");
         if (choice.writable && node->image->readOnly())
             throw std::runtime_error(file + " is open read-only; it cannot be exported writable");
         if (block::BitmapCatalog* catalog = node->image->bitmaps()) {
@@ -304,7 +404,8 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
                     throw std::runtime_error(
                         "bitmap '" + b.toStdString() +
                         "' still records writes, so a read-only export cannot publish it: start "
-                        "a new checkpoint in the Bitmaps tab to freeze it, or export writable");
+                        "a new checkpoint in the Bitmaps tab to freeze it" +
+                        std::string(pointInTime ? "" : ", or export writable"));
             }
         } else if (!choice.bitmaps.isEmpty()) {
             throw std::runtime_error(node->image->formatName() + " images have no dirty bitmaps");
@@ -314,6 +415,25 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
         std::string base = exportNameForFile(file), name = base;
         for (int n = 2; context_.exports->hasExportId(name); ++n)
             name = base + "-" + std::to_string(n);
+        if (pointInTime) {
+            vm::PointInTimeRequest req;
+            req.nodeName = node->name;
+            req.exportName = name;
+            req.description = file;
+            for (const QString& b : choice.bitmaps)
+                req.bitmaps.push_back(b.toStdString());
+            vm::PointInTimeInfo info = context_.pointInTime->start(req);
+            logLine(context_, QStringLiteral("info"),
+                    tr("Exported %1 as %2 (read-only point in time taken at %3; the guest's "
+                       "writes since then are kept aside in %4)")
+                        .arg(choice.file, q(context_.exports->uriFor(name)),
+                             clockTime(info.takenAt), q(info.overlayFile)));
+            refreshExports();
+            for (int r = 0; r < table_->rowCount(); ++r)
+                if (table_->item(r, NameCol)->text() == q(name))
+                    table_->selectRow(r);
+            return q(name);
+        }
         vm::NbdExportRequest req;
         req.exportName = name;
         req.id = name;
@@ -350,6 +470,9 @@ ExportChoice ExportsPanel::currentChoice() const {
     }
     if (tls_->isChecked())
         c.tlsDir = tlsDir_->text().trimmed();
+    c.pointInTime = pointInTimeOffered() && pointInTime_->isChecked();
+    if (c.pointInTime)
+        c.writable = false;
     return c;
 }
 
@@ -379,16 +502,50 @@ bool ExportsPanel::stopExport(const QString& exportName) {
     if (!context_.exports)
         return false;
     bool removed = false;
+    std::optional<vm::PointInTimeInfo> frozen;
+    if (context_.pointInTime)
+        frozen = context_.pointInTime->find(exportName.toStdString());
     try {
-        removed = context_.exports->remove(exportName.toStdString(), true);
+        if (frozen)
+            removed = context_.pointInTime->stop(exportName.toStdString());
+        else
+            removed = context_.exports->remove(exportName.toStdString(), true);
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Stop export"), q(e.what()));
+        refreshExports();
         return false;
     }
-    if (removed)
+    if (removed && frozen)
+        logLine(context_, QStringLiteral("info"),
+                tr("Export %1 stopped; its point in time was released (%2 deleted)")
+                    .arg(exportName, q(frozen->overlayFile)));
+    else if (removed)
         logLine(context_, QStringLiteral("info"), tr("Export %1 stopped").arg(exportName));
     refreshExports();
     return removed;
+}
+
+QString ExportsPanel::pointInTimeNote(const QString& exportName, bool withFile) const {
+    if (!context_.pointInTime)
+        return {};
+    std::optional<vm::PointInTimeInfo> info = context_.pointInTime->find(exportName.toStdString());
+    if (!info)
+        return {};
+    QString text = (info->bitmaps.empty()
+                        ? tr("Point in time taken at %1: clients read the disk as it was then, "
+                             "while the VM runs on.")
+                        : tr("Point in time taken at %1: clients read the disk and its "
+                             "checkpoint bitmaps as they were then, while the VM runs on."))
+                       .arg(clockTime(info->takenAt));
+    if (withFile)
+        text += QLatin1Char(' ') +
+                tr("What the guest overwrites meanwhile is kept in %1; Stop export releases it.")
+                    .arg(q(info->overlayFile));
+    return text;
+}
+
+QString ExportsPanel::selectedExportNote() const {
+    return note_->text();
 }
 
 ExportEndpoint ExportsPanel::endpointFor(const std::string& exportName) const {
@@ -411,8 +568,12 @@ QString ExportsPanel::commandsFor(const QString& exportName) const {
     if (!context_.exports)
         return {};
     for (const vm::NbdExportInfo& info : context_.exports->list())
-        if (q(info.exportName) == exportName)
-            return q(changedExtentsCommands(endpointFor(info.exportName), info.bitmaps));
+        if (q(info.exportName) == exportName) {
+            QString commands =
+                q(changedExtentsCommands(endpointFor(info.exportName), info.bitmaps));
+            QString note = pointInTimeNote(exportName, false);
+            return note.isEmpty() ? commands : QStringLiteral("# ") + note + u'\n' + commands;
+        }
     return {};
 }
 
@@ -458,14 +619,21 @@ void ExportsPanel::refreshExports() {
     table_->setRowCount(int(list.size()));
     for (int r = 0; r < int(list.size()); ++r) {
         const vm::NbdExportInfo& info = list[size_t(r)];
-        auto node = context_.nodes ? context_.nodes->find(info.nodeName) : nullptr;
+        std::optional<vm::PointInTimeInfo> frozen;
+        if (context_.pointInTime)
+            frozen = context_.pointInTime->find(info.exportName);
+        // A point in time shows the disk it was taken of, not its temporary overlay.
+        const std::string& nodeName = frozen ? frozen->sourceNode : info.nodeName;
+        auto node = context_.nodes ? context_.nodes->find(nodeName) : nullptr;
         QStringList bitmaps;
         for (const auto& b : info.bitmaps)
             bitmaps << q(b);
+        QString mode = info.writable ? tr("writable") : tr("read-only");
+        if (frozen)
+            mode = tr("read-only, point in time at %1").arg(clockTime(frozen->takenAt));
         const QString cells[ColCount] = {
-            q(info.exportName), node ? QFileInfo(q(node->file)).fileName() : q(info.nodeName),
-            q(service.uriFor(info.exportName)), info.writable ? tr("writable") : tr("read-only"),
-            bitmaps.join(QStringLiteral(", "))};
+            q(info.exportName), node ? QFileInfo(q(node->file)).fileName() : q(nodeName),
+            q(service.uriFor(info.exportName)), mode, bitmaps.join(QStringLiteral(", "))};
         for (int c = 0; c < ColCount; ++c)
             table_->setItem(r, c, new QTableWidgetItem(cells[c]));
         if (q(info.exportName) == keep)
@@ -478,6 +646,9 @@ void ExportsPanel::refreshExports() {
 void ExportsPanel::updateCommands() {
     QString name = selectedExport();
     commands_->setPlainText(name.isEmpty() ? QString() : commandsFor(name));
+    QString note = name.isEmpty() ? QString() : pointInTimeNote(name, true);
+    note_->setText(note);
+    note_->setVisible(!note.isEmpty());
     copyUri_->setEnabled(!name.isEmpty());
     copyCommands_->setEnabled(!name.isEmpty());
     stop_->setEnabled(!name.isEmpty());

@@ -2,7 +2,9 @@
 // ExportsPanel: the exports tab: one-click NBD export of an image (starts the server on
 // 127.0.0.1:10809 or a free port, read-only by default, chosen consistent bitmaps, optional TLS),
 // the list of exports with their nbd:// URI, the exact commands that list what changed, the
-// connected clients, and Stop.
+// connected clients, and Stop. A disk of the running (or paused) VM is exported as a point in
+// time by default: its data and bitmaps as they were at the click, while the guest runs on
+// (vm::PointInTimeExports); stopping such an export releases its temporary image.
 #include <QStringList>
 #include <QTimer>
 #include <QWidget>
@@ -28,6 +30,9 @@ struct ExportChoice {
     bool writable = false;
     QStringList bitmaps;
     QString tlsDir; // empty: no TLS
+    // Export the disk as it is now, read-only, while the VM keeps writing it (a disk of the
+    // running VM only; ignored otherwise).
+    bool pointInTime = false;
 };
 
 class ExportsPanel : public QWidget {
@@ -36,6 +41,7 @@ public:
     static constexpr uint16_t kDefaultPort = 10809;
 
     explicit ExportsPanel(AppContext& context, QWidget* parent = nullptr);
+    ~ExportsPanel() override;
 
     // Exports without asking (the Export button asks about writable exports of a running VM
     // first). Returns the export name, or empty after reporting the error.
@@ -52,6 +58,11 @@ public:
     QStringList offeredBitmaps() const;
     // What the form says now: the Export button exports this (frozen bitmaps start ticked).
     ExportChoice currentChoice() const;
+    // Whether the chosen image is a disk of the running (or paused) VM, so that the form offers
+    // (and ticks) "Point in time".
+    bool pointInTimeOffered() const;
+    // What the panel says about the selected export (its point in time), or empty.
+    QString selectedExportNote() const;
 
 public slots:
     void setImages(const QStringList& files);
@@ -70,20 +81,29 @@ private:
     void updateCommands();
     QString selectedExport() const;
     void chooseExport();
+    bool isVmDisk(const QString& file) const;
+    // Enables "Point in time" for a running VM's disk (ticked whenever it becomes available)
+    // and "Writable" unless a point in time is chosen.
+    void updateForm();
+    // "Point in time taken at HH:MM:SS …" for a point-in-time export, else empty.
+    QString pointInTimeNote(const QString& exportName, bool withFile) const;
 
     AppContext& context_;
     QStringList vmImages_;
     bool vmRunning_ = false;
-    QString serverTlsDir_; // TLS directory of the server we started
+    QString serverTlsDir_;  // TLS directory of the server we started
     QString inspectedFile_; // the chosen image that is not open, as looked at read-only
     QComboBox* images_;
     QCheckBox* writable_;
+    QCheckBox* pointInTime_;
+    bool pointInTimeWasOffered_ = false;
     QCheckBox* tls_;
     QLineEdit* tlsDir_;
     QListWidget* bitmaps_;
     QPushButton* export_;
     QLabel* server_;
     QTableWidget* table_;
+    QLabel* note_;
     QPlainTextEdit* commands_;
     QPushButton* copyUri_;
     QPushButton* copyCommands_;
