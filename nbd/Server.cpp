@@ -8,6 +8,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace e2kvm::nbd {
@@ -32,6 +33,9 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
     context_ = g_main_context_new();
     loop_ = g_main_loop_new(context_, FALSE);
     service_ = G_SOCKET_SERVICE(g_object_new(G_TYPE_SOCKET_SERVICE, "active", FALSE, nullptr));
+    // GIO listens with a backlog of 10: a burst of clients connecting at once would be refused
+    // (EAGAIN on a Unix socket) before the accept loop drains the queue. Listen as nbdkit does.
+    g_socket_listener_set_backlog(G_SOCKET_LISTENER(service_), SOMAXCONN);
     g_signal_connect(service_, "incoming", G_CALLBACK(&Server::onIncoming), this);
 }
 
@@ -121,6 +125,8 @@ void Server::listenFd(int fd) {
     GSocket* s = g_socket_new_from_fd(fd, &err);
     if (!s)
         fail(err, "inherited socket " + std::to_string(fd));
+    // An inherited socket already listens with its creator's backlog; listening again widens it.
+    ::listen(fd, SOMAXCONN);
     gboolean ok = g_socket_listener_add_socket(G_SOCKET_LISTENER(service_), s, nullptr, &err);
     g_object_unref(s);
     if (!ok)

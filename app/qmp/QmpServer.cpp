@@ -128,7 +128,8 @@ uint16_t QmpServer::listen(const QmpListenAddress& address) {
         struct stat st;
         if (lstat(address.unixPath.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
             unlink(address.unixPath.c_str());
-        if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) {
+        if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+            ::listen(fd, SOMAXCONN) != 0) {
             std::string msg = errnoText(address.unixPath);
             close(fd);
             throw std::runtime_error("Failed to bind socket " + msg);
@@ -156,7 +157,7 @@ uint16_t QmpServer::listen(const QmpListenAddress& address) {
             continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 16) == 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0)
             break;
         lastError = std::strerror(errno);
         close(fd);
