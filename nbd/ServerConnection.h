@@ -70,8 +70,12 @@ private:
     bool acquireBudget(uint64_t bytes);
     void releaseBudget(uint64_t bytes);
     void process(Request& req);
-    // Returns the validation error message, or "" when the request may run.
-    std::string validate(const Request& req) const;
+    // Why a request may not run: the wire error it gets and the message; error 0 lets it run.
+    struct Rejection {
+        uint32_t error = 0;
+        std::string message;
+    };
+    Rejection validate(const Request& req) const;
     void doRead(Request& req);
     // detect-zeroes: this WRITE's payload is all zeros and goes in as a zero write.
     bool writesAsZeroes(const Request& req) const;

@@ -147,14 +147,16 @@ void ServerConnection::transmit() {
     pool.drain();
 }
 
-std::string ServerConnection::validate(const Request& req) const {
+ServerConnection::Rejection ServerConnection::validate(const Request& req) const {
     const Export& exp = *export_;
     bool modifies = req.type == CmdWrite || req.type == CmdWriteZeroes || req.type == CmdTrim;
+    // The NBD specification's error for a write to a read-only export (as nbdkit sends).
     if (modifies && exp.readOnly())
-        return "Export is read-only";
+        return {NbdEperm, "Export is read-only"};
     if (req.offset > exp.size() || req.length > exp.size() - req.offset)
-        return format("operation past EOF; From: %llu, Len: %u, Size: %llu",
-                      (unsigned long long)req.offset, req.length, (unsigned long long)exp.size());
+        return {NbdEinval,
+                format("operation past EOF; From: %llu, Len: %u, Size: %llu",
+                       (unsigned long long)req.offset, req.length, (unsigned long long)exp.size())};
     uint16_t valid = CmdFlagFua;
     if (req.type == CmdRead && structuredReply_)
         valid |= CmdFlagDf;
@@ -163,15 +165,15 @@ std::string ServerConnection::validate(const Request& req) const {
     else if (req.type == CmdBlockStatus)
         valid |= CmdFlagReqOne;
     if (req.flags & ~valid)
-        return format("unsupported flags for command %s (got 0x%x)", commandName(req.type),
-                      unsigned(req.flags));
+        return {NbdEinval, format("unsupported flags for command %s (got 0x%x)",
+                                  commandName(req.type), unsigned(req.flags))};
     return {};
 }
 
 void ServerConnection::process(Request& req) {
-    std::string invalid = validate(req);
-    if (!invalid.empty()) {
-        sendError(req.cookie, NbdEinval, invalid);
+    Rejection rejection = validate(req);
+    if (rejection.error) {
+        sendError(req.cookie, rejection.error, rejection.message);
         return;
     }
     block::BlockDriver& image = export_->image();

@@ -252,15 +252,18 @@ TEST_F(TransmissionTest, ValidationErrorsAreEinvalWithQemuMessages) {
     EXPECT_EQ(ok[0].error, 0u);
 }
 
-TEST_F(TransmissionTest, ReadOnlyExportRefusesWrites) {
+TEST_F(TransmissionTest, ReadOnlyExportRefusesWritesWithEperm) {
+    // The NBD specification (and nbdkit) answer EPERM to every modifying command.
     peer_ = std::make_unique<RawNbdPeer>(socket_);
     peer_->negotiate("ro", false);
     peer_->sendRequest(0, CmdWrite, 1, 0, 4, {1, 2, 3, 4});
     auto r = peer_->readReply();
     EXPECT_TRUE(r[0].simple);
-    EXPECT_EQ(r[0].error, NbdEinval);
+    EXPECT_EQ(r[0].error, NbdEperm);
     peer_->sendRequest(0, CmdTrim, 2, 0, 4096);
-    EXPECT_EQ(peer_->readReply()[0].error, NbdEinval);
+    EXPECT_EQ(peer_->readReply()[0].error, NbdEperm);
+    peer_->sendRequest(0, CmdWriteZeroes, 4, 0, 4096);
+    EXPECT_EQ(peer_->readReply()[0].error, NbdEperm);
     peer_->sendRequest(0, CmdRead, 3, 0, 8);
     auto d = peer_->readReply(8);
     EXPECT_EQ(d[0].error, 0u);
