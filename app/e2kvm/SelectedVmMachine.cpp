@@ -9,6 +9,41 @@ void SelectedVmMachine::setRunner(std::shared_ptr<emu::MachineRunner> runner, st
     name_ = name.empty() ? "e2kvm" : std::move(name);
     disks_ = std::move(disks);
     shutdownReported_ = false;
+    runnerChanged_.notify_all();
+}
+
+void SelectedVmMachine::setStarter(std::function<void()> start,
+                                   std::chrono::milliseconds startTimeout) {
+    std::lock_guard lock(mutex_);
+    starter_ = std::move(start);
+    startTimeout_ = startTimeout;
+}
+
+void SelectedVmMachine::cont() {
+    if (currentRunner()) {
+        RunnerBackedMachine::cont();
+        return;
+    }
+    std::function<void()> start;
+    std::chrono::milliseconds timeout{0};
+    {
+        std::lock_guard lock(mutex_);
+        start = starter_;
+        timeout = startTimeout_;
+    }
+    if (!start)
+        return;
+    start();
+    // The GUI selects the new VM's runner before starting it: wait until one has left
+    // prelaunch. The runner reports no event for its start, hence the short re-checks.
+    auto started = [this] {
+        auto r = currentRunner();
+        return r && r->state() != emu::RunState::Prelaunch;
+    };
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mutex_);
+    while (!started() && std::chrono::steady_clock::now() < deadline)
+        runnerChanged_.wait_for(lock, std::chrono::milliseconds(10));
 }
 
 bool SelectedVmMachine::claimShutdown() {
@@ -23,6 +58,7 @@ void SelectedVmMachine::machineEvent(const emu::MachineEvent& event) {
     if (event.kind == emu::MachineEvent::Reset || event.kind == emu::MachineEvent::Resume) {
         std::lock_guard lock(mutex_);
         shutdownReported_ = false; // the VM runs again: its next shutdown is news
+        runnerChanged_.notify_all();
     }
     if (event.kind == emu::MachineEvent::Shutdown && !claimShutdown())
         return;

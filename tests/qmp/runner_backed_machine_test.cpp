@@ -1,14 +1,19 @@
 // RunnerBackedMachine (the QmpMachine part shared by RunnerMachine, e2kvm-system's
 // SystemMachine and the GUI's SelectedVmMachine): runner events as QMP events, the quit reason,
 // the observer, no runner, events after destruction; and SelectedVmMachine's own rules. The
-// runners are never started, so every handshake and event runs on the test's thread.
+// runners are never started, so every handshake and event runs on the test's thread, except in
+// the test of cont from prelaunch, which starts one (a ROM of zeros; its outcome does not
+// matter).
 #include "app/e2kvm/SelectedVmMachine.h"
 #include "app/qmp/RunnerBackedMachine.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace e2kvm;
@@ -229,6 +234,45 @@ TEST(SelectedVmMachine, ReportsTheSelectedVmsEventsAndOneShutdownPerRun) {
     EXPECT_EQ(s.log.lines, (std::vector<std::string>{"SHUTDOWN guest=1 guest-shutdown",
                                                      "RESET guest=0 host-qmp-system-reset",
                                                      "SHUTDOWN guest=1 guest-shutdown"}));
+}
+
+TEST(SelectedVmMachine, ContWithNoVmStartsTheSelectedVm) {
+    // As the GUI does it: the starter queues "Run" elsewhere; that selects the new VM's runner
+    // (still in prelaunch) and then starts it. cont returns once the VM has left prelaunch.
+    app::SelectedVmMachine machine;
+    machine.cont(); // no starter: nothing happens
+    EXPECT_EQ(machine.status(), "prelaunch");
+
+    std::shared_ptr<emu::MachineRunner> runner;
+    std::thread gui;
+    std::atomic<int> starts{0};
+    machine.setStarter([&] {
+        ++starts;
+        gui = std::thread([&] {
+            runner = std::make_shared<emu::MachineRunner>(romConfig());
+            machine.setRunner(runner, "Demo", {});
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            runner->start(false);
+        });
+    });
+    machine.cont();
+    EXPECT_EQ(starts, 1);
+    EXPECT_NE(machine.status(), "prelaunch");
+    gui.join();
+    machine.cont(); // a VM runs now: cont goes to it, not to the starter
+    EXPECT_EQ(starts, 1);
+    runner->quit();
+}
+
+TEST(SelectedVmMachine, ContGivesUpWhenTheVmDoesNotStart) {
+    app::SelectedVmMachine machine;
+    int starts = 0;
+    machine.setStarter([&] { ++starts; }, std::chrono::milliseconds(50));
+    auto before = std::chrono::steady_clock::now();
+    machine.cont();
+    EXPECT_EQ(starts, 1);
+    EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(50));
+    EXPECT_EQ(machine.status(), "prelaunch");
 }
 
 } // namespace
