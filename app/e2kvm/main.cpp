@@ -240,6 +240,11 @@ int main(int argc, char** argv) {
                 session->setEventListener(
                     [&qmpMachine](const emu::MachineEvent& ev) { qmpMachine.machineEvent(ev); });
             });
+        // cont in prelaunch: Run the selected VM, as cont after qemu-system -S.
+        qmpMachine.setStarter([&window] {
+            QMetaObject::invokeMethod(&window, [&window] { window.runSelected(); },
+                                      Qt::QueuedConnection);
+        });
     }
 
     QString vmName =
