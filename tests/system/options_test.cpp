@@ -245,3 +245,41 @@ TEST(SystemOptions, UsageMentionsEveryOption) {
                             "--version", "Ctrl+Alt+F", "Ctrl+Alt+G"})
         EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
+
+// What QEMU's iotests harness passes to QEMU_PROG.
+TEST(SystemOptions, QemuHarnessOptions) {
+    SystemOptions o = parse({"-machine", "help"});
+    EXPECT_TRUE(o.machineHelp);
+    o = parse({"-machine", "none"});
+    EXPECT_TRUE(o.noMachine);
+    o = parse({"-machine", "e2k-vm,accel=qtest", "-nodefaults", "-vga", "none", "-display",
+               "none", "-accel", "tcg", "-monitor", "none", "-object", "iothread,id=io0"});
+    EXPECT_FALSE(o.noMachine);
+    EXPECT_TRUE(o.noGuestCode);
+    o = parse({"-accel", "kvm:tcg"});
+    EXPECT_FALSE(o.noGuestCode);
+    EXPECT_TRUE(parse({"-accel", "help"}).accelHelp);
+    o = parse({"-nographic", "-qmp", "stdio", "-serial", "none"});
+    EXPECT_TRUE(o.qmpStdio);
+    EXPECT_EQ(o.serial.kind, SerialKind::None);
+    o = parse({"-nographic", "-qmp", "stdio"});
+    EXPECT_EQ(o.serial.kind, SerialKind::None) << "stdio is taken by the monitor";
+    o = parse({"-chardev", "socket,id=mon,path=/tmp/m.sock", "-mon", "chardev=mon,mode=control",
+               "-chardev", "socket,id=srv,path=/tmp/s.sock,server=on,wait=off", "-mon",
+               "chardev=srv,mode=control"});
+    ASSERT_EQ(o.qmpConnect.size(), 1u);
+    EXPECT_EQ(o.qmpConnect[0], "/tmp/m.sock");
+    ASSERT_EQ(o.qmp.size(), 1u);
+    EXPECT_EQ(o.qmp[0], "unix:/tmp/s.sock,server=on,wait=off");
+}
+
+TEST(SystemOptions, QemuHarnessOptionErrors) {
+    EXPECT_EQ(error({"-machine", "pc"}), "-machine pc: unsupported machine type\nUse -machine help to list supported "
+                "machines");
+    EXPECT_EQ(error({"-accel", "kvm"}), "-accel kvm: invalid accelerator kvm");
+    EXPECT_EQ(error({"-vga", "std"}), "-vga std: the e2k-vm board has no VGA (only 'none')");
+    EXPECT_EQ(error({"-mon", "chardev=x,mode=control"}), "-mon chardev=x,mode=control: chardev \"x\" "
+                                                    "not found");
+    EXPECT_EQ(error({"-qmp", "stdio", "-serial", "stdio"}), "-serial stdio: cannot use stdio by multiple character devices");
+    EXPECT_EQ(error({"-chardev", "file,id=f,path=/tmp/x"}), "-chardev file,id=f,path=/tmp/x: e2kvm-system supports 'socket' chardevs only");
+}
