@@ -123,6 +123,16 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
 // Like RawImage, closing does not sync: callers that need durability call flush(). Persistent
 // bitmaps are saved (that syncs); if that fails they stay marked in use (inconsistent).
 Qcow2Driver::~Qcow2Driver() {
+    if (!readOnly()) {
+        try {
+            std::lock_guard lock(meta_);
+            if (l2Cache_.dirtyCount() || !l1Dirty_.empty() || !releases_.empty())
+                barrier();
+        } catch (const std::exception& e) {
+            logMessage(LogLevel::Warning, filename(),
+                       std::string("could not write cached metadata: ") + e.what());
+        }
+    }
     if (!bitmaps_)
         return;
     try {
@@ -262,6 +272,37 @@ void Qcow2Driver::writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>&
     file_.write(tableOffset + first * 8, raw);
 }
 
+void Qcow2Driver::markL2Dirty(uint64_t tableOffset, const Table& t, uint64_t first, uint64_t last) {
+    l2Cache_.markDirty(tableOffset, t, first, last);
+    if (l2Cache_.dirtyCount() > l2Cache_.maxTables() / 2)
+        barrier();
+}
+
+void Qcow2Driver::barrier() {
+    if (!l2Cache_.dirtyCount() && l1Dirty_.empty() && releases_.empty()) {
+        syncAll();
+        return;
+    }
+    // Guest data, refcount increments and the initial contents of new L2 tables first.
+    syncAll();
+    std::vector<Qcow2L2Cache::Dirty> dirty = l2Cache_.takeDirty();
+    std::set<uint64_t> l1 = std::move(l1Dirty_);
+    l1Dirty_.clear();
+    try {
+        for (const auto& d : dirty)
+            writeL2Span(d.offset, *d.table, d.first, d.last);
+        for (uint64_t i : l1)
+            writeL1Entry(i);
+        file_.sync();
+    } catch (...) {
+        for (const auto& d : dirty) // written again at the next barrier
+            l2Cache_.markDirty(d.offset, d.table, d.first, d.last);
+        l1Dirty_.insert(l1.begin(), l1.end());
+        throw;
+    }
+    applyReleases();
+}
+
 // A data cluster past the end of the file means a corrupt L2 entry (data is always written
 // before it is linked): reads and writes of it fail (QEMU would read zeros and grow a huge
 // sparse file). A file that ends inside its last cluster is tolerated.
@@ -390,16 +431,14 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_, 0);
     if (src)
         *t = *src;
+    // The new table's first contents go out now (the barrier's first sync covers them); the
+    // L1 entry that points at it waits for the barrier.
     writeL2Span(n, *t, 0, l2Entries_ - 1);
     l2Cache_.insert(n, t);
     l1_[l1i] = n | kOflagCopied;
-    writeL1Entry(l1i);
-    if (old) {
-        std::vector<uint64_t> freed; // normally a snapshot still holds the old table
-        rc_->decrement(old >> cb_, 1, &freed);
-        if (!freed.empty())
-            l2Cache_.erase(old);
-    }
+    l1Dirty_.insert(l1i);
+    if (old) // normally a snapshot still holds the old table
+        deferRelease(old >> cb_, 1, false, true);
     *tableOffset = n;
     return t;
 }
@@ -443,23 +482,54 @@ void Qcow2Driver::readOldCluster(uint64_t entry, uint64_t cluster, std::span<uin
     }
 }
 
-void Qcow2Driver::releaseEntry(uint64_t entry, std::vector<uint64_t>* freed) {
+void Qcow2Driver::deferRelease(uint64_t entry, bool punch) {
     if (external_)
         return; // data clusters in an external data file have no refcounts
     switch (h_.typeOf(entry)) {
     case ClusterType::Normal:
     case ClusterType::ZeroAlloc:
-        rc_->decrement((entry & kL2OffsetMask) >> cb_, 1, freed);
+        deferRelease((entry & kL2OffsetMask) >> cb_, 1, punch, false);
         break;
     case ClusterType::Compressed: {
         CompressedExtent x = compressedExtent(entry, cb_);
         uint64_t first = (x.offset & ~uint64_t(511)) >> cb_;
         uint64_t last = (x.offset + x.size - 1) >> cb_;
-        rc_->decrement(first, last - first + 1, freed);
+        deferRelease(first, last - first + 1, punch, false);
         break;
     }
     default:
         break;
+    }
+}
+
+// A refcount that dropped (to zero) before the L2 or L1 entry that no longer points at the
+// cluster is durable would leave, after a power cut, an entry pointing at a free cluster (or
+// one handed out again). So the drops wait for the barrier that writes those entries.
+void Qcow2Driver::deferRelease(uint64_t first, uint64_t count, bool punch, bool l2Table) {
+    if (!releases_.empty()) {
+        Release& b = releases_.back();
+        if (b.first + b.count == first && b.punch == punch && b.l2Table == l2Table) {
+            b.count += count;
+            return;
+        }
+    }
+    releases_.push_back({first, count, punch, l2Table});
+    if (releases_.size() >= 4096)
+        barrier();
+}
+
+void Qcow2Driver::applyReleases() {
+    std::vector<Release> list = std::move(releases_);
+    releases_.clear();
+    std::vector<uint64_t> freed;
+    for (const Release& r : list) {
+        rc_->decrement(r.first, r.count, &freed);
+        if (r.l2Table)
+            for (uint64_t c : freed)
+                l2Cache_.erase(c << cb_);
+        if (r.punch)
+            punchFreed(freed);
+        freed.clear();
     }
 }
 
@@ -525,7 +595,7 @@ void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigne
         writeImpl(offset, buf);
     }
     if (writeFlags & WriteFua)
-        syncAll();
+        doFlush();
 }
 
 void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
@@ -610,13 +680,11 @@ void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c
     t = writableL2(l1i, &tableOffset); // the cache may have dropped our copy meanwhile
     for (uint64_t i = 0; i < n; ++i)
         (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
-    writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+    markL2Dirty(tableOffset, t, i0, i0 + n - 1);
     finish();
-    if (!reuse) {
-        std::vector<uint64_t> freed;
+    if (!reuse)
         for (uint64_t e : old)
-            releaseEntry(e, &freed);
-    }
+            deferRelease(e, false);
 }
 
 void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
@@ -717,7 +785,6 @@ bool Qcow2Driver::edgeMayBecomeZero(uint64_t from, uint64_t to) {
 }
 
 void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
-    std::vector<uint64_t> freed;
     uint64_t c = first;
     while (c < first + count) {
         uint64_t l1i = c / l2Entries_;
@@ -747,14 +814,13 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
                 break;
             }
         }
-        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        markL2Dirty(tableOffset, t, i0, i0 + n - 1);
         for (uint64_t e : release)
-            releaseEntry(e, &freed);
+            deferRelease(e, true);
         if (external_)
             syncDataZeroes(c, n, release, unmap);
         c += n;
     }
-    punchFreed(freed);
 }
 
 void Qcow2Driver::syncDataZeroes(uint64_t first, uint64_t count,
@@ -781,7 +847,6 @@ void Qcow2Driver::syncDataZeroes(uint64_t first, uint64_t count,
 
 void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
     const bool v3 = h_.zeroFlagValid();
-    std::vector<uint64_t> freed;
     uint64_t c = first;
     while (c < first + count) {
         uint64_t l1i = c / l2Entries_;
@@ -814,13 +879,12 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
             changed = true;
         }
         if (changed)
-            writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+            markL2Dirty(tableOffset, t, i0, i0 + n - 1);
         for (uint64_t e : release)
-            releaseEntry(e, &freed);
+            deferRelease(e, true);
         if (external_ && !externalRaw_)
             syncDataZeroes(c - n, n, release, true);
     }
-    punchFreed(freed);
     if (externalRaw_)
         syncDataZeroes(first, count, {}, true);
 }
@@ -882,7 +946,7 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
             partial(std::max(a, b), end);
     }
     if (zeroFlags & ZeroFua)
-        syncAll();
+        doFlush();
 }
 
 void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
@@ -898,7 +962,8 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
 }
 
 void Qcow2Driver::doFlush() {
-    syncAll();
+    std::lock_guard lock(meta_);
+    barrier();
 }
 
 // ---- status ----
@@ -978,6 +1043,7 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
     if (l1Needed > kMaxL1Bytes / 8)
         throwError(EFBIG, filename(), "Image is too big: the L1 table would exceed 32 MiB");
     if (l1Needed > l1_.size()) {
+        barrier(); // the new L1 table copies entries whose L2 tables must be durable
         uint64_t oldOffset = h_.l1Offset, oldClusters = (uint64_t(h_.l1Size) * 8 + cs_ - 1) >> cb_;
         uint64_t clusters = (l1Needed * 8 + cs_ - 1) >> cb_;
         uint64_t off = rc_->allocate(clusters) << cb_;
@@ -987,10 +1053,12 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
         for (size_t i = 0; i < nl1.size(); ++i)
             putBe64(&raw[i * 8], nl1[i]);
         file_.write(off, raw);
+        file_.sync(); // the new L1 table before the header that points at it
         h_.l1Offset = off;
         h_.l1Size = uint32_t(l1Needed);
         h_.size = newSize;
         writeHeaderFields(24, 48);
+        file_.sync(); // the header before the old table is freed
         l1_ = std::move(nl1);
         if (oldClusters && oldOffset)
             rc_->decrement(oldOffset >> cb_, oldClusters);
@@ -1051,7 +1119,7 @@ void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
         uint64_t tableOffset = 0;
         Table t = writableL2(l1i, &tableOffset);
         std::fill(t->begin() + long(i0), t->begin() + long(i0 + n), 0);
-        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        markL2Dirty(tableOffset, t, i0, i0 + n - 1);
     }
 }
 
@@ -1087,10 +1155,8 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     checkNoMetadataOverlap(host, z.size());
     file_.write(host, z);
     (*t)[i] = compressedEntry(host, z.size(), cb_);
-    writeL2Span(tableOffset, *t, i, i);
-    std::vector<uint64_t> freed;
-    releaseEntry(old, &freed);
-    punchFreed(freed);
+    markL2Dirty(tableOffset, t, i, i);
+    deferRelease(old, true);
 }
 
 // ---- create-time preallocation ----
@@ -1102,12 +1168,14 @@ void Qcow2Driver::preallocate(Preallocation mode) {
     std::lock_guard lock(meta_);
     if (!external_ && (mode == Preallocation::Falloc || mode == Preallocation::Full)) {
         preallocateDataArea(mode);
+        barrier();
         return;
     }
     uint64_t end = 0;
     preallocateClusters(0, (size_ + cs_ - 1) >> cb_, mode, &end);
     if (!external_ && file_.size() < end)
         file_.truncate(end);
+    barrier();
 }
 
 // With meta_ held; falloc and full preallocation of a fresh image, laid out as QEMU lays it
@@ -1146,7 +1214,7 @@ void Qcow2Driver::preallocateDataArea(Preallocation mode) {
         Table t = writableL2(c / l2Entries_, &tableOffset);
         for (uint64_t i = 0; i < n; ++i)
             (*t)[i0 + i] = ((first + c + i) << cb_) | kOflagCopied;
-        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        markL2Dirty(tableOffset, t, i0, i0 + n - 1);
         c += n;
     }
 }
@@ -1185,7 +1253,7 @@ void Qcow2Driver::preallocateClusters(uint64_t first, uint64_t count, Preallocat
         // Like QEMU: normal entries; the sparse file reads as zero until written.
         for (uint64_t i = 0; i < n; ++i)
             (*t)[i0 + i] = (host + (i << cb_)) | kOflagCopied;
-        writeL2Span(tableOffset, *t, i0, i0 + n - 1);
+        markL2Dirty(tableOffset, t, i0, i0 + n - 1);
         *end = std::max(*end, host + (n << cb_));
         c += n;
     }

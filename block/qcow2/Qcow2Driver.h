@@ -3,9 +3,13 @@
 // copy-on-write over a backing file, zero clusters, discard, compressed clusters, resize.
 // With an external data file (incompatible bit 2) guest data lives there at host offset =
 // guest offset, unrefcounted; this file holds only metadata (tables, refcounts, bitmaps).
-// Metadata changes happen under one mutex and are written through in crash-safe order
-// (refcounts, then data, then L2, then L1); I/O to clusters that are already allocated runs
-// outside it, so requests on different clusters proceed in parallel.
+// Metadata changes happen under one mutex. They reach the file in an order that a power cut
+// cannot turn into a corrupt image (at worst leaked clusters): refcount increments, new
+// tables and guest data are written at once; changed L2 and L1 entries stay dirty in memory
+// until a metadata barrier (guest flush, FUA, a full cache, close), which syncs, writes them,
+// and syncs again; refcount decrements of clusters they no longer point at come after that.
+// I/O to clusters that are already allocated runs outside the mutex, so requests on
+// different clusters proceed in parallel.
 #include "Qcow2Format.h"
 #include "Qcow2Header.h"
 #include "Qcow2L2Cache.h"
@@ -18,6 +22,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 namespace e2kvm::block::qcow2 {
@@ -69,12 +74,23 @@ private:
     void writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>& t, uint64_t first,
                      uint64_t last);
     void writeL1Entry(uint64_t index);
+    // With meta_ held: entries [first, last] of L2 table `t` changed; written at the next
+    // barrier, after what they point at is durable.
+    void markL2Dirty(uint64_t tableOffset, const Table& t, uint64_t first, uint64_t last);
+    // With meta_ held: after the L2/L1 change that dropped `entry` (or the L2 table at
+    // `l2Table`) is durable, its clusters lose a reference (freed ones are punched if `punch`).
+    void deferRelease(uint64_t entry, bool punch);
+    void deferRelease(uint64_t first, uint64_t count, bool punch, bool l2Table);
+    // With meta_ held: makes every change so far durable in crash-safe order: sync (data,
+    // refcount increments, new tables), write dirty L2 and L1 entries, sync, then apply the
+    // deferred reference drops.
+    void barrier();
+    void applyReleases();
     void writeHeader();
     void writeHeaderFields(uint64_t from, uint64_t to);
     void readBacking(uint64_t offset, std::span<uint8_t> buf);
     void readCompressed(uint64_t entry, std::span<uint8_t> cluster);
     void readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out);
-    void releaseEntry(uint64_t entry, std::vector<uint64_t>* freed);
     void punchFreed(HostFile& f, std::vector<uint64_t>& freed);
     void punchFreed(std::vector<uint64_t>& freed) { punchFreed(file_, freed); }
     // The file guest data clusters live in: the external data file, or this image's file.
@@ -111,6 +127,14 @@ private:
     uint32_t cb_ = 0;
     uint64_t l2Entries_ = 0;
     std::vector<uint64_t> l1_;
+    std::set<uint64_t> l1Dirty_; // L1 entries changed in memory only (meta_)
+    struct Release {
+        uint64_t first;
+        uint64_t count;
+        bool punch;
+        bool l2Table;
+    };
+    std::vector<Release> releases_; // reference drops waiting for the next barrier (meta_)
     std::unique_ptr<Qcow2Refcounts> rc_;
     Qcow2L2Cache l2Cache_;
     std::shared_ptr<BlockDriver> backing_; // shared when given as OpenOptions::backingNode

@@ -213,6 +213,7 @@ void Qcow2Refcounts::createBlock(uint64_t t) {
         layArea((std::max(t, tc) + 1) * entriesPerBlock_, 0, true, t, c * clusterSize_);
         return;
     }
+    file_.sync(); // the block before the table entry that points at it
     table_[t] = c * clusterSize_;
     uint8_t e[8];
     putBe64(e, table_[t]);
@@ -406,9 +407,11 @@ uint64_t Qcow2Refcounts::layArea(uint64_t start, uint64_t additional, bool gener
     for (uint64_t i = 0; i < entries; ++i)
         putBe64(&raw[i * 8], newTable[i]);
     file_.write(tableAt * clusterSize_, raw);
+    file_.sync(); // the blocks and the table before the header that points at them
     const uint64_t oldOffset = tableOffset_;
     const uint32_t oldClusters = tableClusters_;
     onTableMoved_(tableAt * clusterSize_, uint32_t(tableClusters));
+    file_.sync(); // the header before the old table is freed
     table_ = std::move(newTable);
     tableOffset_ = tableAt * clusterSize_;
     tableClusters_ = uint32_t(tableClusters);

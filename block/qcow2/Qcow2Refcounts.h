@@ -2,7 +2,9 @@
 // Qcow2Refcounts: the two-level refcount structure of a qcow2 image (refcount table and
 // refcount blocks), cluster allocation on top of it, and growth of the table. Every change is
 // written through to the file at once (refcount increments reach the file before whatever
-// will reference the cluster). Not thread-safe: the driver calls it under its metadata lock.
+// will reference the cluster; the driver's barrier syncs them before that reference is
+// written). A new refcount block or table is synced before the entry or header that points
+// at it. Not thread-safe: the driver calls it under its metadata lock.
 #include "block/HostFile.h"
 
 #include <cstdint>

@@ -434,6 +434,8 @@ TEST(Qcow2, ReusedClustersNeverLeakOldBytes) {
     d->writeCompressed(65536, text);
     uint64_t packed = *d->layerStatus(0, 1).hostOffset & ~uint64_t(65535);
     d->write(0, pattern(131072, 1)); // frees the host cluster holding the compressed data
+    // ... once the new L2 entries are durable: the next flush.
+    d->flush();
     d->write(5 * 65536 + 100, pattern(100, 2)); // partial write into a fresh cluster
     EXPECT_EQ(*d->layerStatus(5 * 65536, 1).hostOffset, packed); // the freed cluster is reused
     std::vector<uint8_t> buf(65536);
