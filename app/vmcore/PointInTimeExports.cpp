@@ -1,6 +1,7 @@
 #include "app/vmcore/PointInTimeExports.h"
 
 #include "block/ImageOpen.h"
+#include "block/bitmap/BitmapCatalog.h"
 #include "block/job/BackupJob.h"
 
 #include <algorithm>
@@ -118,6 +119,23 @@ PointInTimeInfo PointInTimeExports::start(const PointInTimeRequest& request) {
     info.exportName = request.exportName;
     info.sourceNode = source->name;
     info.bitmaps = request.bitmaps;
+    info.bitmaps.insert(info.bitmaps.end(), request.freeze.begin(), request.freeze.end());
+    std::vector<block::BitmapAction> atTheMoment;
+    for (const std::string& name : request.freeze) {
+        block::BitmapAction a;
+        a.kind = block::BitmapActionKind::Disable;
+        a.name = name;
+        atTheMoment.push_back(a);
+    }
+    if (!request.newCheckpoint.empty()) {
+        block::BitmapAction a;
+        a.kind = block::BitmapActionKind::Add;
+        a.name = request.newCheckpoint;
+        a.persistent = source->image->bitmaps() && source->image->bitmaps()->storesBitmaps();
+        atTheMoment.push_back(a);
+    }
+    if (!atTheMoment.empty() && !source->image->bitmaps())
+        throw std::runtime_error(context + ": the disk has no dirty bitmaps");
     info.overlayFile = overlayPath(source->file, request.directory);
     for (unsigned n = 1;; ++n) {
         std::string name = "point-in-time-" + std::to_string(n);
@@ -203,6 +221,13 @@ PointInTimeInfo PointInTimeExports::start(const PointInTimeRequest& request) {
             // The moment the export shows: no write of the guest is in flight while the copy
             // before write is put in place.
             block::BlockDriver::ChangesPaused paused(*source->image);
+            if (!atTheMoment.empty()) {
+                try {
+                    source->image->bitmaps()->apply(atTheMoment);
+                } catch (const std::exception& e) {
+                    throw std::runtime_error("cannot freeze the bitmaps: " + std::string(e.what()));
+                }
+            }
             job->takePointInTime(paused);
             info.takenAt = std::chrono::system_clock::now();
         }
@@ -223,7 +248,7 @@ PointInTimeInfo PointInTimeExports::start(const PointInTimeRequest& request) {
         exportRequest.nodeName = info.overlayNode;
         exportRequest.description = request.description;
         exportRequest.writable = false;
-        exportRequest.bitmaps = request.bitmaps;
+        exportRequest.bitmaps = info.bitmaps;
         try {
             exports_.add(exportRequest);
         } catch (...) {

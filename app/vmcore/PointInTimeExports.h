@@ -31,6 +31,12 @@ struct PointInTimeRequest {
     // Where the temporary overlay goes; empty: next to the disk's file if that directory is
     // writable, else the system's temporary directory.
     std::string directory;
+    // Recording bitmaps of the disk frozen at the very moment of the point in time and exported
+    // too: they then list exactly what changed up to the data the export shows. Then
+    // `newCheckpoint` (if not empty) is added, recording, at that same moment, so that no write
+    // goes untracked (QEMU's transaction of bitmap actions and blockdev-backup).
+    std::vector<std::string> freeze;
+    std::string newCheckpoint;
 };
 
 struct PointInTimeInfo {

@@ -288,3 +288,46 @@ TEST_F(PointInTimeTest, DestructorReleasesWhatIsLeft) {
 }
 
 } // namespace
+
+// A recording bitmap frozen at the point in time lists exactly the writes before it, none
+// after; a new checkpoint records the ones after.
+TEST_F(PointInTimeTest, RecordingBitmapIsFrozenAtThePointInTime) {
+    block::BitmapCatalog& catalog = *node_->image->bitmaps();
+    block::BitmapAction add;
+    add.kind = block::BitmapActionKind::Add;
+    add.name = "live";
+    add.granularity = kCluster;
+    catalog.apply(std::span<const block::BitmapAction>(&add, 1));
+    std::vector<uint8_t> data(kCluster, 0x5a);
+    node_->image->write(1 * kCluster, data); // before the point in time
+
+    vm::PointInTimeExports pit(nodes_, jobs_, exports_);
+    vm::PointInTimeRequest req{"disk0", "snap", "test", {}, {}};
+    req.freeze = {"live"};
+    req.newCheckpoint = "next";
+    vm::PointInTimeInfo info = pit.start(req);
+    EXPECT_EQ(info.bitmaps, std::vector<std::string>{"live"});
+    node_->image->write(5 * kCluster, data); // after it
+
+    ASSERT_TRUE(catalog.find("live"));
+    EXPECT_FALSE(catalog.find("live")->enabled);
+    ASSERT_TRUE(catalog.find("next"));
+    EXPECT_TRUE(catalog.find("next")->enabled);
+    auto live = catalog.usable("live");
+    EXPECT_TRUE(live->test(1 * kCluster));
+    EXPECT_FALSE(live->test(5 * kCluster));
+    EXPECT_EQ(live->dirtyBytes(), kCluster);
+    auto next = catalog.usable("next");
+    EXPECT_TRUE(next->test(5 * kCluster));
+    EXPECT_EQ(next->dirtyBytes(), kCluster);
+    ASSERT_EQ(exports_.list().size(), 1u);
+    EXPECT_EQ(exports_.list()[0].bitmaps, std::vector<std::string>{"live"});
+
+    // The export reads cluster 5 as it was at the point in time.
+    auto client = connect("snap", {"qemu:dirty-bitmap:live"});
+    std::vector<uint8_t> got(kCluster);
+    client->read(5 * kCluster, got);
+    for (uint64_t i = 0; i < kCluster; i += 997)
+        ASSERT_EQ(got[i], before(5 * kCluster + i));
+    pit.stop("snap");
+}

@@ -36,6 +36,22 @@
 namespace e2kvm::ui {
 
 namespace {
+
+// A checkpoint name for `when` that the catalog does not have yet ("ckpt-20261206-112233").
+std::string checkpointNameAt(const QDateTime& when, const block::BitmapCatalog& catalog) {
+    std::string base = "ckpt-" + when.toString(QStringLiteral("yyyyMMdd-hhmmss")).toStdString();
+    std::string name = base;
+    for (int n = 2; catalog.find(name); ++n)
+        name = base + "-" + std::to_string(n);
+    return name;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names)
+        out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
 QString q(const std::string& s) {
     return QString::fromStdString(s);
 }
@@ -210,6 +226,11 @@ void ExportsPanel::updateForm() {
     writable_->setToolTip(frozen ? tr("A point in time is exported read-only")
                                  : tr("Clients may write to the image. Read-only is the safe "
                                       "default."));
+    // A recording bitmap is offered (frozen at the click) only with a point in time.
+    if (frozen != bitmapsForPointInTime_) {
+        bitmapsForPointInTime_ = frozen;
+        refreshBitmapChoices(false);
+    }
 }
 
 void ExportsPanel::setImages(const QStringList& files) {
@@ -312,15 +333,22 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
             item->setToolTip(q(block::BitmapCatalog::inconsistentMessage(file, b.name)));
             continue;
         }
+        const bool freezable = b.enabled && pointInTime_->isChecked() && pointInTimeOffered();
         if (b.enabled) {
-            item->setText(tr("%1 (recording)").arg(q(b.name)));
-            item->setToolTip(tr("Still records writes: a read-only export needs it frozen (start "
-                                "a new checkpoint in the Bitmaps tab)"));
+            item->setText(freezable ? tr("%1 (recording: frozen at the point in time)").arg(q(b.name))
+                                    : tr("%1 (recording)").arg(q(b.name)));
+            item->setToolTip(freezable
+                                 ? tr("Exporting freezes it at the point in time and starts a "
+                                      "new checkpoint, so it lists exactly what changed up to the "
+                                      "exported data")
+                                 : tr("Still records writes: a read-only export needs it frozen "
+                                      "(start a new checkpoint in the Bitmaps tab)"));
         }
-        // One click exports what changed: frozen bitmaps (checkpoints) are offered ticked; a
-        // recording one is refused by a read-only export, so it starts unticked.
+        // One click exports what changed: frozen bitmaps (checkpoints), and with a point in time
+        // the recording one (frozen at the click), are offered ticked; otherwise a recording one
+        // is refused by a read-only export, so it starts unticked.
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        item->setCheckState(b.enabled ? Qt::Unchecked : Qt::Checked);
+        item->setCheckState(b.enabled && !freezable ? Qt::Unchecked : Qt::Checked);
         item->setData(Qt::UserRole, q(b.name));
     }
 }
@@ -397,9 +425,17 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             throw std::runtime_error("a point in time is exported read-only; untick Writable");
         if (choice.writable && node->image->readOnly())
             throw std::runtime_error(file + " is open read-only; it cannot be exported writable");
+        // With a point in time, a ticked recording bitmap is frozen at that very moment (and a
+        // new checkpoint starts recording), so that it lists exactly what changed up to the
+        // data the export shows.
+        std::vector<std::string> freeze;
         if (block::BitmapCatalog* catalog = node->image->bitmaps()) {
             for (const QString& b : choice.bitmaps) {
                 (void)catalog->usable(b.toStdString()); // missing or inconsistent: say why now
+                if (pointInTime && catalog->find(b.toStdString())->enabled) {
+                    freeze.push_back(b.toStdString());
+                    continue;
+                }
                 if (!choice.writable && catalog->find(b.toStdString())->enabled)
                     throw std::runtime_error(
                         "bitmap '" + b.toStdString() +
@@ -421,8 +457,17 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             req.exportName = name;
             req.description = file;
             for (const QString& b : choice.bitmaps)
-                req.bitmaps.push_back(b.toStdString());
+                if (std::find(freeze.begin(), freeze.end(), b.toStdString()) == freeze.end())
+                    req.bitmaps.push_back(b.toStdString());
+            req.freeze = freeze;
+            if (!freeze.empty())
+                req.newCheckpoint = checkpointNameAt(QDateTime::currentDateTime(),
+                                                     *node->image->bitmaps());
             vm::PointInTimeInfo info = context_.pointInTime->start(req);
+            if (!freeze.empty())
+                logLine(context_, QStringLiteral("info"),
+                        tr("Froze %1 at the point in time; new checkpoint %2 records from now on")
+                            .arg(q(joined(freeze)), q(req.newCheckpoint)));
             logLine(context_, QStringLiteral("info"),
                     tr("Exported %1 as %2 (read-only point in time taken at %3; the guest's "
                        "writes since then are kept aside in %4)")

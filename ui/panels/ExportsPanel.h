@@ -97,6 +97,7 @@ private:
     QCheckBox* writable_;
     QCheckBox* pointInTime_;
     bool pointInTimeWasOffered_ = false;
+    bool bitmapsForPointInTime_ = false; // the bitmap list was filled for a point in time
     QCheckBox* tls_;
     QLineEdit* tlsDir_;
     QListWidget* bitmaps_;

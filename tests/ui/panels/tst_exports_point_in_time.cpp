@@ -138,6 +138,8 @@ void ExportsPointInTimeTest::runningDiskIsExportedAsAPointInTime() {
     QVERIFY(choice.pointInTime);
     QVERIFY(!choice.writable);
     QVERIFY(choice.bitmaps.contains(QStringLiteral("ckpt")));
+    // The demo disk's recording bitmap is offered ticked too: exporting freezes it at the click.
+    QVERIFY(choice.bitmaps.contains(QStringLiteral("backup")));
 
     const std::vector<uint8_t> atClick = readAll(*disk->image);
     QTest::mouseClick(exportButton, Qt::LeftButton);
@@ -152,7 +154,17 @@ void ExportsPointInTimeTest::runningDiskIsExportedAsAPointInTime() {
     QCOMPARE(exported.size(), size_t(1));
     QCOMPARE(exported[0].nodeName, info.overlayNode);
     QVERIFY(!exported[0].writable);
-    QCOMPARE(exported[0].bitmaps, std::vector<std::string>{"ckpt"});
+    QCOMPARE(exported[0].bitmaps, (std::vector<std::string>{"ckpt", "backup"}));
+    // "backup" was frozen at the point in time, and a new checkpoint records from then on.
+    block::BitmapCatalog& catalog = *disk->image->bitmaps();
+    QVERIFY(!catalog.find("backup")->enabled);
+    int recording = 0;
+    for (const block::NamedBitmap& b : catalog.list())
+        if (b.enabled) {
+            ++recording;
+            QVERIFY2(b.name.rfind("ckpt-", 0) == 0, b.name.c_str());
+        }
+    QCOMPARE(recording, 1);
     QVERIFY(blockJobs.find(info.jobId));
     qmp::Json jobsSeen = qmp.execute("query-jobs", nullptr);
     QVERIFY2(jobsSeen.serialize().find("\"" + info.jobId + "\"") != std::string::npos,
