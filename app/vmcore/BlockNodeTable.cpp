@@ -33,6 +33,10 @@ std::string canonicalPath(const std::string& file) {
 
 } // namespace
 
+std::string BlockNodeTable::backingUser(const std::string& overlayNode) {
+    return "backing of node '" + overlayNode + "'";
+}
+
 bool BlockNodeTable::validNodeName(const std::string& name) {
     try {
         checkNodeName(name);
@@ -124,6 +128,12 @@ std::shared_ptr<BlockNode> BlockNodeTable::add(std::shared_ptr<block::BlockDrive
         for (const Entry& e : entries_)
             if (e.node->name == nodeName)
                 throw std::invalid_argument("Duplicate nodes with node-name='" + nodeName + "'");
+        // An image opened over another node (a fleecing overlay) keeps that node busy until
+        // this one is removed.
+        if (const block::BlockDriver* backing = node->image->backing())
+            for (Entry& e : entries_)
+                if (e.node->image.get() == backing)
+                    e.users.push_back(backingUser(nodeName));
         // A NUL byte cannot occur in a path: no file name ever matches this node.
         entries_.push_back(Entry{node, std::string(1, '\0') + nodeName, {}});
     }
@@ -178,6 +188,10 @@ bool BlockNodeTable::remove(const std::string& nodeName) {
             throw std::runtime_error("node '" + nodeName + "' is in use by " + it->users.front());
         dropped = std::move(it->node);
         entries_.erase(it);
+        if (const block::BlockDriver* backing = dropped->image ? dropped->image->backing() : nullptr)
+            for (Entry& e : entries_)
+                if (e.node->image.get() == backing)
+                    std::erase(e.users, backingUser(nodeName));
     }
     // The image closes (and stores its bitmaps) here unless someone else still holds it.
     dropped.reset();

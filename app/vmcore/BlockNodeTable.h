@@ -35,9 +35,10 @@ public:
     // or invalid node name.
     std::shared_ptr<BlockNode> open(const std::string& file, const std::string& format,
                                     bool readOnly, const std::string& nodeName = {});
-    // Adds a node for an image that is not a file (a null-co disk): `file` is the name it
-    // reports; it is never matched by findByFile or reused by open. Throws
-    // std::invalid_argument on a duplicate or invalid node name.
+    // Adds a node for an image that is not a file (a null-co disk) or that was opened over an
+    // open node (a fleecing overlay, whose backing node is then in use by it until it is
+    // removed): `file` is the name it reports; it is never matched by findByFile or reused by
+    // open. Throws std::invalid_argument on a duplicate or invalid node name.
     std::shared_ptr<BlockNode> add(std::shared_ptr<block::BlockDriver> image,
                                    const std::string& file, const std::string& format,
                                    bool readOnly, const std::string& nodeName);
@@ -57,6 +58,8 @@ public:
     void setUser(const std::string& nodeName, const std::string& user, bool inUse);
     std::vector<std::string> users(const std::string& nodeName) const;
 
+    // The user an overlay added over a node stands as in that node's users().
+    static std::string backingUser(const std::string& overlayNode);
     // QEMU's node-name rule: a letter, then letters, digits, '-', '.', '_'; at most 31 bytes.
     static bool validNodeName(const std::string& name);
 

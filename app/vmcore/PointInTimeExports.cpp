@@ -19,10 +19,6 @@ namespace fs = std::filesystem;
 constexpr uint32_t kOverlayClusterSize = 65536;
 constexpr auto kJobEndTimeout = std::chrono::seconds(30);
 
-std::string backingUser(const std::string& overlayNode) {
-    return "backing of node '" + overlayNode + "'";
-}
-
 } // namespace
 
 PointInTimeExports::PointInTimeExports(BlockNodeTable& nodes, JobTable& jobs,
@@ -146,7 +142,7 @@ PointInTimeInfo PointInTimeExports::start(const PointInTimeRequest& request) {
     }
 
     // What has been set up so far, undone in reverse order if a later step fails.
-    bool fileCreated = false, nodeAdded = false, backingMarked = false, jobStarted = false;
+    bool fileCreated = false, nodeAdded = false, jobStarted = false;
     std::shared_ptr<block::BackupJob> job;
     auto rollBack = [&] {
         if (jobStarted) {
@@ -166,8 +162,6 @@ PointInTimeInfo PointInTimeExports::start(const PointInTimeRequest& request) {
             ourJobs_.erase(info.jobId);
             endedJobs_.erase(info.jobId);
         }
-        if (backingMarked)
-            nodes_.setUser(info.sourceNode, backingUser(info.overlayNode), false);
         if (nodeAdded) {
             try {
                 nodes_.remove(info.overlayNode);
@@ -205,9 +199,7 @@ PointInTimeInfo PointInTimeExports::start(const PointInTimeRequest& request) {
             throw std::runtime_error("cannot open the temporary image: " + std::string(e.what()));
         }
         nodes_.add(overlay, info.overlayFile, "qcow2", false, info.overlayNode);
-        nodeAdded = true;
-        nodes_.setUser(info.sourceNode, backingUser(info.overlayNode), true);
-        backingMarked = true;
+        nodeAdded = true; // the disk is now in use as its backing (BlockNodeTable::add)
 
         block::BackupSpec spec;
         spec.id = info.jobId;
@@ -307,7 +299,6 @@ void PointInTimeExports::release(const Entry& entry) {
         ourJobs_.erase(info.jobId);
         endedJobs_.erase(info.jobId);
     }
-    nodes_.setUser(info.sourceNode, backingUser(info.overlayNode), false);
     try {
         nodes_.remove(info.overlayNode);
     } catch (const std::exception& e) {

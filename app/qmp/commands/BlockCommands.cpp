@@ -222,8 +222,6 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         } catch (const std::exception& e) {
             throw QmpError(e.what());
         }
-        if (backingNode)
-            ctx.nodes.setUser(backingNode->name, "backing of node '" + *nodeName + "'", true);
         if (!fileNode.empty())
             ctx.fileNodeUsers[*nodeName] = fileNode;
         return Json::object();
@@ -262,10 +260,6 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
         throw QmpError(e.what());
     }
     ctx.fileNodeUsers.erase(name);
-    // A node opened over another node (blockdev-add "backing") lets go of it.
-    for (const auto& other : ctx.nodes.list())
-        if (node->image->backing() == other->image.get())
-            ctx.nodes.setUser(other->name, "backing of node '" + name + "'", false);
     return Json::object();
 }
 
