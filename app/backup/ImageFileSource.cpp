@@ -1,0 +1,176 @@
+#include "app/backup/ImageFileSource.h"
+
+#include "block/ChainStatus.h"
+#include "block/ImageOpen.h"
+#include "block/bitmap/BitmapCatalog.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace e2kvm::backup {
+
+namespace {
+
+std::optional<uint64_t> numberAfter(const std::string& prefix, const std::string& name) {
+    if (prefix.empty() || name.rfind(prefix, 0) != 0)
+        return std::nullopt;
+    std::string rest = name.substr(prefix.size());
+    if (rest.empty() || rest.size() > 18 || rest.find_first_not_of("0123456789") != rest.npos)
+        return std::nullopt;
+    return std::stoull(rest);
+}
+
+class ImageView final : public SourceView {
+public:
+    ImageView(std::shared_ptr<block::BlockDriver> image, std::shared_ptr<block::DirtyBitmap> base,
+              unsigned readers)
+        : image_(std::move(image)), base_(std::move(base)), readers_(readers) {}
+    uint64_t size() const override { return image_->size(); }
+    unsigned readers() const override { return readers_; }
+    void read(unsigned, uint64_t offset, std::span<uint8_t> buf) override {
+        image_->read(offset, buf);
+    }
+    std::vector<ByteRange> allocation() override {
+        std::vector<ByteRange> out;
+        uint64_t size = image_->size(), offset = 0;
+        while (offset < size) {
+            block::ChainExtent e = block::chainStatus(*image_, offset, size - offset);
+            uint64_t len = std::min(e.length, size - offset);
+            if (len == 0)
+                throw std::runtime_error(image_->filename() + ": block status made no progress");
+            bool zero = e.zero;
+            if (!out.empty() && out.back().zero == zero)
+                out.back().length += len;
+            else
+                out.push_back({offset, len, zero});
+            offset += len;
+        }
+        return out;
+    }
+    std::optional<std::vector<ByteRange>> changed() override {
+        if (!base_)
+            return std::nullopt;
+        std::vector<ByteRange> out;
+        uint64_t size = std::min(image_->size(), base_->diskSize());
+        for (const block::DirtyExtent& e : base_->extents(0, size, SIZE_MAX))
+            if (e.dirty)
+                out.push_back({e.offset, e.length, false});
+        if (image_->size() > base_->diskSize()) // grew since: the new end is all new
+            out.push_back({base_->diskSize(), image_->size() - base_->diskSize(), false});
+        return out;
+    }
+
+private:
+    std::shared_ptr<block::BlockDriver> image_;
+    std::shared_ptr<block::DirtyBitmap> base_;
+    unsigned readers_;
+};
+
+} // namespace
+
+ImageFileSource::ImageFileSource(std::string path, std::string format)
+    : path_(std::move(path)), format_(std::move(format)) {}
+
+ImageFileSource::~ImageFileSource() = default;
+
+bool ImageFileSource::keepsCheckpoints() const {
+    std::string f = format_.empty() ? block::probeFormat(path_) : format_;
+    return f == "qcow2";
+}
+
+std::unique_ptr<SourceView> ImageFileSource::open(const SourcePlan& plan, const NoteSink& note) {
+    plan_ = plan;
+    used_.clear();
+    addedNext_ = false;
+    block::OpenOptions o;
+    o.format = format_.empty() ? block::probeFormat(path_) : format_;
+    o.formatProbed = format_.empty();
+    // Only a qcow2 image is written to (its checkpoint bitmaps); a raw one is only read.
+    o.readOnly = o.format != "qcow2";
+    image_ = block::openImage(path_, o);
+    block::BitmapCatalog* cat = image_->bitmaps();
+    std::shared_ptr<block::DirtyBitmap> base;
+    if (plan.incremental) {
+        auto found = cat && !plan.base.empty() ? cat->find(plan.base) : std::nullopt;
+        if (!cat || !cat->storesBitmaps())
+            note("taking a full point: a " + image_->formatName() + " image (" + path_ +
+                 ") cannot keep a checkpoint bitmap; use qcow2 for incremental points");
+        else if (plan.base.empty())
+            note("taking a full point: the directory has no earlier point of this disk");
+        else if (!found)
+            note("taking a full point: the checkpoint bitmap '" + plan.base + "' is missing from " +
+                 path_);
+        else if (found->inconsistent)
+            note("taking a full point: the checkpoint bitmap '" + plan.base + "' of " + path_ +
+                 " is inconsistent (the image was not closed cleanly while it recorded)");
+        else
+            base = std::make_shared<block::DirtyBitmap>(*cat->usable(plan.base));
+    }
+    if (cat && cat->storesBitmaps()) {
+        std::vector<block::BitmapAction> actions;
+        auto baseNo = numberAfter(plan.checkpointPrefix, plan.base);
+        for (const block::NamedBitmap& b : cat->list()) {
+            auto n = numberAfter(plan.checkpointPrefix, b.name);
+            if (!n || b.name == plan.base)
+                continue;
+            // A leftover of an interrupted run: what it recorded belongs to base.
+            if (base && baseNo && *n > *baseNo && !b.inconsistent) {
+                block::BitmapAction m;
+                m.kind = block::BitmapActionKind::Merge;
+                m.name = plan.base;
+                m.source = b.name;
+                actions.push_back(m);
+            }
+            block::BitmapAction r;
+            r.kind = block::BitmapActionKind::Remove;
+            r.name = b.name;
+            actions.push_back(r);
+        }
+        if (!plan.next.empty()) {
+            block::BitmapAction a;
+            a.kind = block::BitmapActionKind::Add;
+            a.name = plan.next;
+            a.persistent = true;
+            actions.push_back(a);
+            addedNext_ = true;
+        }
+        if (!actions.empty())
+            cat->apply(actions);
+    }
+    if (base)
+        used_ = plan.base;
+    return std::make_unique<ImageView>(image_, base, std::max(1u, plan.maxReaders));
+}
+
+void ImageFileSource::finish(bool stored) {
+    if (!image_)
+        return;
+    block::BitmapCatalog* cat = image_->bitmaps();
+    std::vector<block::BitmapAction> actions;
+    if (cat && cat->storesBitmaps()) {
+        for (const block::NamedBitmap& b : cat->list()) {
+            if (!numberAfter(plan_.checkpointPrefix, b.name))
+                continue;
+            if (stored && b.name != plan_.next) {
+                block::BitmapAction r;
+                r.kind = block::BitmapActionKind::Remove;
+                r.name = b.name;
+                actions.push_back(r);
+            }
+        }
+        if (!stored && addedNext_) {
+            block::BitmapAction r;
+            r.kind = block::BitmapActionKind::Remove;
+            r.name = plan_.next;
+            actions.push_back(r);
+        }
+    }
+    std::shared_ptr<block::BlockDriver> image = std::move(image_);
+    if (!actions.empty())
+        cat->apply(actions);
+    if (cat && cat->storesBitmaps())
+        cat->saveForClose();
+    image->flush();
+}
+
+} // namespace e2kvm::backup
