@@ -1,5 +1,6 @@
 #include "app/backup/ImageFileSource.h"
 
+#include "app/backup/CatalogCheckpoints.h"
 #include "block/ChainStatus.h"
 #include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
@@ -10,15 +11,6 @@
 namespace e2kvm::backup {
 
 namespace {
-
-std::optional<uint64_t> numberAfter(const std::string& prefix, const std::string& name) {
-    if (prefix.empty() || name.rfind(prefix, 0) != 0)
-        return std::nullopt;
-    std::string rest = name.substr(prefix.size());
-    if (rest.empty() || rest.size() > 18 || rest.find_first_not_of("0123456789") != rest.npos)
-        return std::nullopt;
-    return std::stoull(rest);
-}
 
 class ImageView final : public SourceView {
 public:
@@ -90,52 +82,25 @@ std::unique_ptr<SourceView> ImageFileSource::open(const SourcePlan& plan, const 
     image_ = block::openImage(path_, o);
     block::BitmapCatalog* cat = image_->bitmaps();
     std::shared_ptr<block::DirtyBitmap> base;
-    if (plan.incremental) {
-        auto found = cat && !plan.base.empty() ? cat->find(plan.base) : std::nullopt;
-        if (!cat || !cat->storesBitmaps())
-            note("taking a full point: a " + image_->formatName() + " image (" + path_ +
-                 ") cannot keep a checkpoint bitmap; use qcow2 for incremental points");
-        else if (plan.base.empty())
-            note("taking a full point: the directory has no earlier point of this disk");
-        else if (!found)
-            note("taking a full point: the checkpoint bitmap '" + plan.base + "' is missing from " +
-                 path_);
-        else if (found->inconsistent)
-            note("taking a full point: the checkpoint bitmap '" + plan.base + "' of " + path_ +
-                 " is inconsistent (the image was not closed cleanly while it recorded)");
-        else
-            base = std::make_shared<block::DirtyBitmap>(*cat->usable(plan.base));
-    }
     if (cat && cat->storesBitmaps()) {
-        std::vector<block::BitmapAction> actions;
-        auto baseNo = numberAfter(plan.checkpointPrefix, plan.base);
-        for (const block::NamedBitmap& b : cat->list()) {
-            auto n = numberAfter(plan.checkpointPrefix, b.name);
-            if (!n || b.name == plan.base)
-                continue;
-            // A leftover of an interrupted run: what it recorded belongs to base.
-            if (base && baseNo && *n > *baseNo && !b.inconsistent) {
-                block::BitmapAction m;
-                m.kind = block::BitmapActionKind::Merge;
-                m.name = plan.base;
-                m.source = b.name;
-                actions.push_back(m);
-            }
-            block::BitmapAction r;
-            r.kind = block::BitmapActionKind::Remove;
-            r.name = b.name;
-            actions.push_back(r);
-        }
+        bool usable = false;
+        std::vector<block::BitmapAction> actions =
+            prepareCheckpoints(*cat, plan, path_, note, usable);
         if (!plan.next.empty()) {
             block::BitmapAction a;
             a.kind = block::BitmapActionKind::Add;
             a.name = plan.next;
             a.persistent = true;
             actions.push_back(a);
-            addedNext_ = true;
         }
         if (!actions.empty())
             cat->apply(actions);
+        addedNext_ = !plan.next.empty();
+        if (usable && plan.incremental)
+            base = std::make_shared<block::DirtyBitmap>(*cat->usable(plan.base));
+    } else if (plan.incremental) {
+        note("taking a full point: a " + image_->formatName() + " image (" + path_ +
+             ") cannot keep a checkpoint bitmap; use qcow2 for incremental points");
     }
     if (base)
         used_ = plan.base;
@@ -145,31 +110,14 @@ std::unique_ptr<SourceView> ImageFileSource::open(const SourcePlan& plan, const 
 void ImageFileSource::finish(bool stored) {
     if (!image_)
         return;
-    block::BitmapCatalog* cat = image_->bitmaps();
-    std::vector<block::BitmapAction> actions;
-    if (cat && cat->storesBitmaps()) {
-        for (const block::NamedBitmap& b : cat->list()) {
-            if (!numberAfter(plan_.checkpointPrefix, b.name))
-                continue;
-            if (stored && b.name != plan_.next) {
-                block::BitmapAction r;
-                r.kind = block::BitmapActionKind::Remove;
-                r.name = b.name;
-                actions.push_back(r);
-            }
-        }
-        if (!stored && addedNext_) {
-            block::BitmapAction r;
-            r.kind = block::BitmapActionKind::Remove;
-            r.name = plan_.next;
-            actions.push_back(r);
-        }
-    }
     std::shared_ptr<block::BlockDriver> image = std::move(image_);
-    if (!actions.empty())
-        cat->apply(actions);
-    if (cat && cat->storesBitmaps())
+    block::BitmapCatalog* cat = image->bitmaps();
+    if (cat && cat->storesBitmaps()) {
+        auto actions = settleCheckpoints(*cat, plan_, stored, addedNext_, false);
+        if (!actions.empty())
+            cat->apply(actions);
         cat->saveForClose();
+    }
     image->flush();
 }
 
