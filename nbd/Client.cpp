@@ -305,7 +305,7 @@ Client::~Client() {
 
 void Client::disconnect() {
     std::lock_guard lock(mutex_);
-    if (closed_)
+    if (closed_ || !conn_) // never connected (connect() failed while opening)
         return;
     closed_ = true;
     uint8_t hdr[28] = {};

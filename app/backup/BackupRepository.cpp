@@ -101,7 +101,9 @@ BackupRepository::BackupRepository(const std::string& directory, Access access)
             if (DIR* d = ::opendir(dir_.c_str())) {
                 while (dirent* e = ::readdir(d)) {
                     std::string n = e->d_name;
-                    if (n != "." && n != ".." && n != ".lock")
+                    // A run killed while creating the directory leaves only these.
+                    if (n != "." && n != ".." && n != ".lock" &&
+                        n != std::string(kManifest) + ".tmp")
                         empty = false;
                 }
                 ::closedir(d);

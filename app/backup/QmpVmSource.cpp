@@ -194,10 +194,13 @@ std::unique_ptr<SourceView> QmpVmSource::open(const SourcePlan& plan, const Note
     baseDisabled_ = nextAdded_ = false;
     qmp_ = std::make_unique<QmpClient>(address_);
     try {
-        NodeInfo info = findNode();
-        node_ = info.node;
+        findNode(); // the device exists
         bool stopped = false;
         cleanLeftovers(plan, note, stopped);
+        // Asked again: while a leftover backup job ran, QEMU's device showed the job's
+        // copy-before-write filter node on top of the disk.
+        NodeInfo info = findNode();
+        node_ = info.node;
 
         // Checkpoints: is base usable, and fold what interrupted runs recorded into it.
         const NodeInfo::Bitmap* base = plan.base.empty() ? nullptr : info.find(plan.base);
