@@ -248,9 +248,9 @@ void PanelsTest::bitmapChangeRefusedWhileExported() {
     test::makeQcow2WithBitmap(path("e.qcow2").toStdString(), 4 << 20, "pub", {{0, 4096}});
     BitmapsPanel panel(ctx.app);
     panel.setImages({path("e.qcow2")});
-    auto node = ctx.nodes.findByFile(path("e.qcow2").toStdString());
     // A read-only export publishes a frozen bitmap only.
     QVERIFY(panel.changeBitmap(block::BitmapActionKind::Disable, "pub"));
+    auto node = ctx.nodes.findByFile(path("e.qcow2").toStdString());
     vm::NbdListenAddress a;
     a.port = 0;
     try {
