@@ -293,12 +293,8 @@ void MainWindow::onSelectionChanged() {
     if (row >= 0) {
         const VmDefinition& def = library_.at(row);
         details_->setDefinition(def);
-        // Open the disks writable (as the VM needs them) before the panels open them too.
-        try {
-            openVmDisks(*ctx_.nodes, def);
-        } catch (const std::exception& e) {
-            log(QStringLiteral("warning"), QString::fromStdString(e.what()));
-        }
+        // Selecting is looking: the panels look at the disks read-only; the disks are opened
+        // for writing when the VM starts (VmSession) or the user changes one.
         QStringList files = diskFiles(def);
         for (QWidget* p : imagePanels_)
             QMetaObject::invokeMethod(p, "setImages", Q_ARG(QStringList, files));

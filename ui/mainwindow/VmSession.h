@@ -31,7 +31,8 @@ struct BlockNode;
 namespace e2kvm::ui {
 
 // Opens `def`'s disks in `nodes` (writable unless marked read-only), reusing nodes already open
-// for the same files. Node names "disk0".. when free, generated otherwise. Throws with context.
+// for the same files. Only starting the VM does this: selecting it opens nothing (the panels look
+// at its disks read-only). Node names "disk0".. when free, generated otherwise. Throws with context.
 std::vector<std::shared_ptr<vm::BlockNode>> openVmDisks(vm::BlockNodeTable& nodes,
                                                         const VmDefinition& def);
 

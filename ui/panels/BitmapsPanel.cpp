@@ -24,6 +24,7 @@
 #include <QVBoxLayout>
 
 #include <exception>
+#include <stdexcept>
 
 namespace e2kvm::ui {
 
@@ -167,51 +168,98 @@ void BitmapsPanel::refreshImageList() {
     images_->setCurrentIndex(int(files.indexOf(nodeFile_)));
 }
 
-std::shared_ptr<vm::BlockNode> BitmapsPanel::currentNode(bool openIfClosed) {
-    if (auto n = node_.lock())
-        return n;
+void BitmapsPanel::showNothingYet() {
+    lastGeneration_ = ~uint64_t{0};
+}
+
+std::shared_ptr<block::BlockDriver> BitmapsPanel::shownImage(bool lookIfClosed) {
     if (nodeFile_.isEmpty() || !context_.nodes)
         return nullptr;
-    std::string file = nodeFile_.toStdString();
-    auto n = context_.nodes->findByFile(file);
-    if (!n && !openIfClosed)
-        return nullptr; // closed meanwhile (a repair runs): the timer must not reopen it
-    if (!n) {
-        try {
-            n = context_.nodes->open(file, "", false);
-        } catch (const std::exception&) {
-            try {
-                n = context_.nodes->open(file, "", true);
-            } catch (const std::exception&) {
-                return nullptr;
-            }
-        }
+    const std::string file = nodeFile_.toStdString();
+    // Open in the table (a running VM's disk, an image a change or QMP opened): that node is
+    // the live one, whose bitmaps follow the writes.
+    if (auto n = context_.nodes->findByFile(file)) {
+        if (n != node_.lock() || inspected_)
+            showNothingYet();
+        node_ = n;
+        inspected_.reset();
+        return n->image;
     }
+    // A shown node closed meanwhile (a repair runs) leaves nothing shown: only choosing the
+    // image again looks at it again.
+    node_.reset();
+    if (inspected_ || !lookIfClosed)
+        return inspected_;
+    // Looking is read-only: not in the node table, and a read-only open changes nothing in
+    // the file (a writable one marks its bitmaps in use and repairs a dirty qcow2).
+    block::OpenOptions readOnly;
+    readOnly.readOnly = true;
+    inspected_ = block::openImage(file, readOnly);
+    showNothingYet();
+    return inspected_;
+}
+
+block::BitmapCatalog* BitmapsPanel::shownCatalog(std::shared_ptr<block::BlockDriver>& holder,
+                                                 bool lookIfClosed) {
+    holder = shownImage(lookIfClosed);
+    return holder ? holder->bitmaps() : nullptr;
+}
+
+std::shared_ptr<vm::BlockNode> BitmapsPanel::nodeForChange() {
+    if (nodeFile_.isEmpty())
+        throw std::runtime_error("choose an image first");
+    if (!context_.nodes)
+        throw std::runtime_error("no block node table in this window");
+    const std::string file = nodeFile_.toStdString();
+    auto n = context_.nodes->findByFile(file);
+    if (!n) {
+        // The user asks for a change: now the image is opened for writing, in the node table
+        // (so a VM started later, QMP and exports share it), named as the VM would name it.
+        std::string name;
+        if (qsizetype i = vmImages_.indexOf(nodeFile_); i >= 0) {
+            std::string wanted = "disk" + std::to_string(i);
+            if (!context_.nodes->find(wanted))
+                name = wanted;
+        }
+        n = context_.nodes->open(file, "", false, name);
+    }
+    if (n != node_.lock() || inspected_)
+        showNothingYet();
     node_ = n;
+    inspected_.reset();
     return n;
 }
 
-block::BitmapCatalog* BitmapsPanel::currentCatalog(std::shared_ptr<vm::BlockNode>& holder,
-                                                   bool openIfClosed) {
-    holder = currentNode(openIfClosed);
-    return holder && holder->image ? holder->image->bitmaps() : nullptr;
+block::BitmapCatalog& BitmapsPanel::catalogForChange(std::shared_ptr<vm::BlockNode>& holder) {
+    holder = nodeForChange();
+    block::BitmapCatalog* catalog = holder->image->bitmaps();
+    if (!catalog)
+        throw std::runtime_error("this image has no dirty bitmaps");
+    return *catalog;
 }
 
 void BitmapsPanel::setCurrentImage(const QString& file) {
     nodeFile_ = file;
     node_.reset();
-    lastGeneration_ = ~uint64_t{0};
+    inspected_.reset();
+    showNothingYet();
     refreshImageList();
     {
         QSignalBlocker block(images_);
         images_->setCurrentIndex(images_->findData(file));
     }
-    std::shared_ptr<vm::BlockNode> holder;
-    if (!file.isEmpty() && !currentCatalog(holder, true) && context_.nodes) {
-        QString why = holder ? tr("format %1 has no dirty bitmaps")
-                                   .arg(QString::fromStdString(holder->image->formatName()))
-                             : tr("the image cannot be opened");
-        logLine(context_, QStringLiteral("warning"), tr("%1: %2").arg(file, why));
+    std::shared_ptr<block::BlockDriver> holder;
+    if (!file.isEmpty() && context_.nodes) {
+        try {
+            if (!shownCatalog(holder, true) && holder)
+                logLine(context_, QStringLiteral("warning"),
+                        tr("%1: format %2 has no dirty bitmaps")
+                            .arg(file, QString::fromStdString(holder->formatName())));
+        } catch (const std::exception& e) {
+            logLine(context_, QStringLiteral("warning"),
+                    tr("%1: the image cannot be opened: %2")
+                        .arg(file, QString::fromStdString(e.what())));
+        }
     }
     refreshBitmaps();
     if (model_->rowCount() > 0)
@@ -224,8 +272,8 @@ QString BitmapsPanel::currentImage() const {
 }
 
 void BitmapsPanel::refreshBitmaps() {
-    std::shared_ptr<vm::BlockNode> holder;
-    block::BitmapCatalog* catalog = currentCatalog(holder);
+    std::shared_ptr<block::BlockDriver> holder;
+    block::BitmapCatalog* catalog = shownCatalog(holder);
     if (!catalog) {
         model_->setBitmaps({});
         guidance_->hide();
@@ -240,7 +288,7 @@ void BitmapsPanel::refreshBitmaps() {
         for (const auto& b : model_->bitmaps())
             if (b.inconsistent)
                 lines << QString::fromStdString(
-                    block::BitmapCatalog::inconsistentMessage(holder->file, b.name));
+                    block::BitmapCatalog::inconsistentMessage(nodeFile_.toStdString(), b.name));
         guidance_->setText(lines.join(QLatin1Char('\n')));
         guidance_->setVisible(!lines.isEmpty());
         int row = model_->findName(selected);
@@ -272,7 +320,7 @@ void BitmapsPanel::updateSelection() {
     QString name = selectedBitmap();
     int row = model_->findName(name);
     const block::NamedBitmap* b = row >= 0 ? &model_->bitmaps()[size_t(row)] : nullptr;
-    bool hasCatalog = !nodeFile_.isEmpty() && (node_.lock() != nullptr);
+    bool hasCatalog = !nodeFile_.isEmpty() && (node_.lock() != nullptr || inspected_);
     add_->setEnabled(hasCatalog);
     checkpoint_->setEnabled(hasCatalog);
     remove_->setEnabled(b);
@@ -296,15 +344,13 @@ bool BitmapsPanel::addBitmap(const QString& name, uint64_t granularity) {
     std::shared_ptr<vm::BlockNode> holder;
     bool inMemory = false;
     try {
-        block::BitmapCatalog* catalog = currentCatalog(holder, true);
-        if (!catalog)
-            throw std::runtime_error("this image has no dirty bitmaps");
+        block::BitmapCatalog& catalog = catalogForChange(holder);
         block::BitmapAction a;
         a.kind = BitmapActionKind::Add;
         a.name = name.toStdString();
         a.granularity = granularity;
-        a.persistent = catalog->storesBitmaps();
-        catalog->apply(std::span<const block::BitmapAction>(&a, 1));
+        a.persistent = catalog.storesBitmaps();
+        catalog.apply(std::span<const block::BitmapAction>(&a, 1));
         inMemory = !a.persistent;
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Add bitmap"), QString::fromStdString(e.what()));
@@ -326,10 +372,8 @@ bool BitmapsPanel::changeBitmap(BitmapActionKind kind, const QString& name) {
                                         "enabled", "disabled", "merged"};
     std::shared_ptr<vm::BlockNode> holder;
     try {
-        block::BitmapCatalog* catalog = currentCatalog(holder, true);
-        if (!catalog)
-            throw std::runtime_error("this image has no dirty bitmaps");
-        applyBitmapAction(*catalog, context_.exports, holder->name, kind, name.toStdString());
+        block::BitmapCatalog& catalog = catalogForChange(holder);
+        applyBitmapAction(catalog, context_.exports, holder->name, kind, name.toStdString());
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Bitmap '%1'").arg(name), QString::fromStdString(e.what()));
         return false;
@@ -342,10 +386,8 @@ bool BitmapsPanel::changeBitmap(BitmapActionKind kind, const QString& name) {
 bool BitmapsPanel::mergeBitmap(const QString& target, const QString& source) {
     std::shared_ptr<vm::BlockNode> holder;
     try {
-        block::BitmapCatalog* catalog = currentCatalog(holder, true);
-        if (!catalog)
-            throw std::runtime_error("this image has no dirty bitmaps");
-        applyBitmapAction(*catalog, context_.exports, holder->name, BitmapActionKind::Merge,
+        block::BitmapCatalog& catalog = catalogForChange(holder);
+        applyBitmapAction(catalog, context_.exports, holder->name, BitmapActionKind::Merge,
                           target.toStdString(), source.toStdString());
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Merge into '%1'").arg(target),
@@ -361,13 +403,11 @@ bool BitmapsPanel::newCheckpoint(const QString& name, uint64_t granularity) {
     std::shared_ptr<vm::BlockNode> holder;
     std::vector<std::string> disabled;
     try {
-        block::BitmapCatalog* catalog = currentCatalog(holder, true);
-        if (!catalog)
-            throw std::runtime_error("this image has no dirty bitmaps");
-        auto batch = checkpointActions(*catalog, name.toStdString(), granularity, &disabled);
+        block::BitmapCatalog& catalog = catalogForChange(holder);
+        auto batch = checkpointActions(catalog, name.toStdString(), granularity, &disabled);
         for (const std::string& d : disabled)
             refuseIfExported(context_.exports, holder->name, d);
-        catalog->apply(batch);
+        catalog.apply(batch);
     } catch (const std::exception& e) {
         reportError(context_, this, tr("New checkpoint"), QString::fromStdString(e.what()));
         return false;

@@ -24,10 +24,13 @@ QString imageDetailsText(const ImageRow& row, const vm::BlockNodeTable* nodes) {
         return out.join(QLatin1Char('\n'));
     }
     block::BlockDriver& image = *row.node->image;
-    out << QStringLiteral("Node: %1%2")
-               .arg(q(row.node->name),
-                    image.readOnly() ? QStringLiteral(" (read-only)") : QString());
-    if (nodes) {
+    if (row.lookedAt)
+        out << QStringLiteral("Node: none (looked at read-only; a change opens it)");
+    else
+        out << QStringLiteral("Node: %1%2")
+                   .arg(q(row.node->name),
+                        image.readOnly() ? QStringLiteral(" (read-only)") : QString());
+    if (nodes && !row.lookedAt) {
         auto users = nodes->users(row.node->name);
         if (!users.empty()) {
             QStringList u;

@@ -1,6 +1,7 @@
 #include "ui/panels/ImageTableModel.h"
 
 #include "app/vmcore/BlockNodeTable.h"
+#include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "ui/panels/SizeText.h"
 
@@ -11,6 +12,7 @@
 #include <QUrl>
 
 #include <exception>
+#include <stdexcept>
 
 namespace e2kvm::ui {
 
@@ -19,22 +21,44 @@ ImageTableModel::ImageTableModel(vm::BlockNodeTable* nodes, QObject* parent)
 
 void ImageTableModel::open(ImageRow& row) {
     row.node.reset();
+    row.lookedAt = false;
     row.error.clear();
     if (!nodes_) {
         row.error = tr("no block node table");
         return;
     }
     const std::string file = row.file.toStdString();
+    if ((row.node = nodes_->findByFile(file)))
+        return;
+    // Looking is read-only: not in the node table, and nothing in the file changes.
     try {
-        row.node = nodes_->open(file, "", false);
-    } catch (const std::exception& writable) {
-        // A read-only file, or one the VM holds read-only: show it read-only rather than not.
-        try {
-            row.node = nodes_->open(file, "", true);
-        } catch (const std::exception&) {
-            row.error = QString::fromStdString(writable.what());
-        }
+        block::OpenOptions readOnly;
+        readOnly.readOnly = true;
+        auto look = std::make_shared<vm::BlockNode>();
+        look->file = file;
+        look->readOnly = true;
+        look->image = block::openImage(file, readOnly);
+        look->format = look->image->formatName();
+        row.node = std::move(look);
+        row.lookedAt = true;
+    } catch (const std::exception& e) {
+        row.error = QString::fromStdString(e.what());
     }
+}
+
+std::shared_ptr<vm::BlockNode> ImageTableModel::openForChange(int r) {
+    if (r < 0 || r >= int(rows_.size()))
+        throw std::out_of_range("no such image row");
+    ImageRow& row = rows_[size_t(r)];
+    if (!nodes_)
+        throw std::runtime_error("no block node table");
+    if (row.node && !row.lookedAt)
+        return row.node;
+    row.node = nodes_->open(row.file.toStdString(), "", false);
+    row.lookedAt = false;
+    row.error.clear();
+    emit dataChanged(index(r, 0), index(r, ColumnCount - 1));
+    return row.node;
 }
 
 void ImageTableModel::setVmImages(const QStringList& files) {
@@ -109,6 +133,13 @@ void ImageTableModel::closeRow(int r, const QString& why) {
 }
 
 void ImageTableModel::refresh() {
+    if (nodes_)
+        for (ImageRow& r : rows_)
+            if (r.lookedAt)
+                if (auto live = nodes_->findByFile(r.file.toStdString())) {
+                    r.node = std::move(live);
+                    r.lookedAt = false;
+                }
     if (!rows_.empty())
         emit dataChanged(index(0, 0), index(int(rows_.size()) - 1, ColumnCount - 1));
 }
@@ -165,7 +196,7 @@ QVariant ImageTableModel::data(const QModelIndex& index, int role) const {
     switch (index.column()) {
     case FormatColumn:
         return QString::fromStdString(image->formatName()) +
-               (image->readOnly() ? tr(" (read-only)") : QString());
+               (image->readOnly() && !r.lookedAt ? tr(" (read-only)") : QString());
     case VirtualSizeColumn:
         return sizeText(image->size());
     case AllocatedColumn:

@@ -2,6 +2,9 @@
 // ImageTableModel: the images a panel shows (the VM's disks plus images added by hand), one row
 // each with format, sizes, cluster size, backing chain and bitmap count, read from the open
 // node in the BlockNodeTable; a file that failed to open keeps its row with the error.
+// Looking is read-only: a file the table does not have open is looked at through a read-only
+// open outside the table (a writable open would change it: bitmaps marked in use, a dirty
+// qcow2 repaired); a change the user asks for opens it for writing (openForChange).
 #include <QAbstractTableModel>
 #include <QStringList>
 
@@ -19,7 +22,8 @@ struct ImageRow {
     QString file;
     bool fromVm = false; // one of the selected VM's disks (not removable by hand)
     std::shared_ptr<vm::BlockNode> node;
-    QString error; // why it could not be opened
+    bool lookedAt = false; // `node` is a read-only look outside the node table (no name)
+    QString error;         // why it could not be opened
 };
 
 class ImageTableModel : public QAbstractTableModel {
@@ -38,7 +42,8 @@ public:
 
     explicit ImageTableModel(vm::BlockNodeTable* nodes, QObject* parent = nullptr);
 
-    // Replaces the VM's images (hand-added ones stay). Opens each through the node table.
+    // Replaces the VM's images (hand-added ones stay). Each is shown through its node in the
+    // table if open there, else looked at read-only.
     void setVmImages(const QStringList& files);
     // Adds an image by hand; returns its row (the existing one if already listed).
     int addImage(const QString& file);
@@ -46,9 +51,13 @@ public:
     bool removeRow(int row);
     // Opens the row's file again (after a failure, a repair or a resize).
     void reopen(int row);
+    // For a change the user asked for: the row's node, opened for writing in the node table if
+    // it was only looked at. Throws with the reason it cannot be.
+    std::shared_ptr<vm::BlockNode> openForChange(int row);
     // Drops the row's node (the file is closed once nobody else holds it); `why` is shown.
     void closeRow(int row, const QString& why);
-    // Re-reads sizes and bitmap counts of every row.
+    // Re-reads sizes and bitmap counts of every row (a row only looked at switches to the
+    // table's node once the file is open there, e.g. by the VM).
     void refresh();
 
     int findFile(const QString& file) const;

@@ -102,6 +102,8 @@ void ImagesPanel::setImages(const QStringList& files) {
 
 void ImagesPanel::setVmRunning(bool running) {
     vmRunning_ = running;
+    model_->refresh(); // a started VM opened its disks: show them live
+    updateDetails();
     updateActions();
 }
 
@@ -133,7 +135,8 @@ void ImagesPanel::updateDetails() {
 void ImagesPanel::updateActions() {
     int r = currentRow();
     bool open = r >= 0 && model_->row(r).node;
-    bool writable = open && !model_->row(r).node->image->readOnly();
+    // A row only looked at is opened for writing when the user resizes it.
+    bool writable = open && (model_->row(r).lookedAt || !model_->row(r).node->image->readOnly());
     remove_->setEnabled(r >= 0 && !model_->row(r).fromVm);
     resize_->setEnabled(writable);
     resize_->setToolTip(vmRunning_ ? tr("Refused while the VM is running: stop it first")
@@ -166,7 +169,7 @@ void ImagesPanel::removeCurrent() {
     int r = currentRow();
     if (r < 0 || model_->row(r).fromVm)
         return;
-    auto node = model_->row(r).node;
+    auto node = model_->row(r).lookedAt ? nullptr : model_->row(r).node;
     model_->removeRow(r);
     if (node && context_.nodes && context_.nodes->users(node->name).empty()) {
         try {
@@ -204,9 +207,11 @@ bool ImagesPanel::resizeCurrent(uint64_t newSize) {
     int r = currentRow();
     if (r < 0 || !model_->row(r).node)
         return false;
-    block::BlockDriver& image = *model_->row(r).node->image;
     try {
-        growImage(image, newSize, vmRunning_);
+        // Refused while the VM runs without opening anything; else the change the user asked
+        // for opens the image for writing.
+        auto node = vmRunning_ ? model_->row(r).node : model_->openForChange(r);
+        growImage(*node->image, newSize, vmRunning_);
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Resize"), QString::fromStdString(e.what()));
         return false;
@@ -247,6 +252,7 @@ void ImagesPanel::chooseResize() {
 }
 
 void ImagesPanel::convertCurrent(const QString& target, const QString& format) {
+    model_->refresh(); // read through the live node if someone opened the image meanwhile
     int r = currentRow();
     if (r < 0 || !model_->row(r).node)
         return;
@@ -282,6 +288,7 @@ void ImagesPanel::chooseConvert() {
 }
 
 void ImagesPanel::checkCurrent(bool repair) {
+    model_->refresh(); // close (or flush) the live node if someone opened the image meanwhile
     int r = currentRow();
     if (r < 0)
         return;
@@ -296,7 +303,7 @@ void ImagesPanel::checkCurrent(bool repair) {
         }
         // The repair opens the file itself: close our node first so nothing caches stale
         // metadata (refused while an export or the VM still uses it).
-        if (row.node && context_.nodes) {
+        if (row.node && !row.lookedAt && context_.nodes) {
             try {
                 context_.nodes->remove(row.node->name);
             } catch (const std::exception& e) {

@@ -62,8 +62,19 @@ void PanelModelsTest::imageRowsShowFormatSizesChainAndBitmaps() {
     QCOMPARE(cell(1, ImageTableModel::BitmapsColumn), QStringLiteral("1"));
     QCOMPARE(cell(1, ImageTableModel::VirtualSizeColumn), QStringLiteral("8 MiB"));
     QVERIFY(cell(1, ImageTableModel::FileColumn).startsWith("bm.qcow2"));
-    // Opened through the node table: one node per file.
-    QCOMPARE(nodes.list().size(), size_t(2));
+    // Looked at read-only, outside the node table: nothing is opened for writing.
+    QVERIFY(model.row(0).lookedAt && model.row(1).lookedAt);
+    QVERIFY(nodes.list().empty());
+    // A change asked for opens the file for writing in the table, one node per file.
+    auto node = model.openForChange(1);
+    QVERIFY(node && !node->image->readOnly() && !model.row(1).lookedAt);
+    QCOMPARE(nodes.list().size(), size_t(1));
+    QCOMPARE(model.openForChange(1), node);
+    // Once the table has a file open (a VM started), refresh shows that live node.
+    auto live = nodes.open(path("top.qcow2").toStdString(), "", false);
+    model.refresh();
+    QCOMPARE(model.row(0).node, live);
+    QVERIFY(!model.row(0).lookedAt);
     // The VM's list changes: hand-added rows stay, VM rows are replaced.
     model.setVmImages({});
     QCOMPARE(model.rowCount(), 1);

@@ -86,14 +86,18 @@ void PanelsTest::imagesDetailsAndResize() {
     QStringList errors = takeErrorBoxes(panel);
     QCOMPARE(errors.size(), 1);
     QVERIFY2(errors[0].contains("refused while the VM is running"), qPrintable(errors[0]));
-    auto node = ctx.nodes.findByFile(path("vm.qcow2").toStdString());
-    QCOMPARE(node->image->size(), uint64_t(8 << 20));
+    // Looking (and a refused resize) opened nothing for writing.
+    QVERIFY(!ctx.nodes.findByFile(path("vm.qcow2").toStdString()));
 
     panel.setVmRunning(false);
     QVERIFY(!panel.resizeCurrent(4 << 20)); // grow only
     errors = takeErrorBoxes(panel);
     QCOMPARE(errors.size(), 1);
     QVERIFY2(errors[0].contains("must be larger than the current size"), qPrintable(errors[0]));
+    // The resize the user asked for opened it for writing, in the node table.
+    auto node = ctx.nodes.findByFile(path("vm.qcow2").toStdString());
+    QVERIFY(node);
+    QCOMPARE(node->image->size(), uint64_t(8 << 20));
     QVERIFY(panel.resizeCurrent(16 << 20));
     QCOMPARE(node->image->size(), uint64_t(16 << 20));
     QCOMPARE(
@@ -126,8 +130,10 @@ void PanelsTest::imagesCreateAndConvertJobs() {
              qPrintable(done.at(1).at(2).toString()));
     takeErrorBoxes(panel);
 
-    // Write a pattern, convert to raw, read it back from the copy.
-    auto node = ctx.nodes.findByFile(req.file);
+    // Write a pattern (as a VM with the image open would), convert to raw, read it back from
+    // the copy.
+    QVERIFY(!ctx.nodes.findByFile(req.file)); // the panel only looks at it
+    auto node = ctx.nodes.open(req.file, "", false);
     std::vector<uint8_t> pattern(3 * 65536 + 100);
     for (size_t i = 0; i < pattern.size(); ++i)
         pattern[i] = uint8_t(i * 7 + 1);
@@ -248,9 +254,9 @@ void PanelsTest::bitmapChangeRefusedWhileExported() {
     test::makeQcow2WithBitmap(path("e.qcow2").toStdString(), 4 << 20, "pub", {{0, 4096}});
     BitmapsPanel panel(ctx.app);
     panel.setImages({path("e.qcow2")});
-    auto node = ctx.nodes.findByFile(path("e.qcow2").toStdString());
     // A read-only export publishes a frozen bitmap only.
     QVERIFY(panel.changeBitmap(block::BitmapActionKind::Disable, "pub"));
+    auto node = ctx.nodes.findByFile(path("e.qcow2").toStdString());
     vm::NbdListenAddress a;
     a.port = 0;
     try {
