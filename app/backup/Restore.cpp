@@ -1,5 +1,6 @@
 // restorePoint: the disk as it was at a restore point, written to a new file.
 #include "app/backup/BackupOperations.h"
+#include "app/backup/EarlyWriteback.h"
 
 #include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
@@ -58,9 +59,11 @@ RestorePoint restorePoint(const BackupRepository& repo, const std::string& outpu
         uint64_t done = 0, all = source->size();
         if (options.progress)
             options.progress(0, all);
+        EarlyWriteback writeback(tmp);
         block::copyImage(*source, *target, cs, [&](uint64_t n) {
             if (options.cancel && options.cancel->load())
                 throw std::runtime_error("interrupted");
+            writeback.wrote(n);
             done += n;
             if (options.progress)
                 options.progress(done, all);

@@ -1,5 +1,6 @@
 // takeBackup: one restore point from a source into a backup directory.
 #include "app/backup/BackupOperations.h"
+#include "app/backup/EarlyWriteback.h"
 #include "app/backup/FileChecksum.h"
 #include "app/backup/PointCopy.h"
 
@@ -101,12 +102,13 @@ RestorePoint takeBackup(BackupRepository& repo, BackupSource& source,
         uint64_t all = total(work), done = 0;
         if (options.progress)
             options.progress(0, all);
-        std::function<void(uint64_t)> advance;
-        if (options.progress)
-            advance = [&](uint64_t n) {
-                done += n;
+        EarlyWriteback writeback(part);
+        std::function<void(uint64_t)> advance = [&](uint64_t n) {
+            writeback.wrote(n);
+            done += n;
+            if (options.progress)
                 options.progress(done, all);
-            };
+        };
         CopyTotals copied =
             copyRanges(*view, *target, work, bool(changed), advance, options.cancel);
         point.copiedBytes = copied.dataBytes + copied.zeroBytes;

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Benchmark of e2kvm-backup next to its peers, in the same run:
+1. a full point of a 1 GiB qcow2 disk half full (512 x 1 MiB extents of random data), served
+   by `qemu-nbd -r -e 4`, next to `nbdcopy` of the same export into a raw file (time ratio);
+2. an incremental point of 1 % changed data (160 x 64 KiB writes recorded by a bitmap,
+   served with -B), next to our full point;
+3. restoring the incremental point (a two-file chain) to raw, next to
+   `qemu-img convert -O raw` of the same chain.
+Each figure is the median of --runs runs. Exits non-zero if a run fails or the restored disk
+differs from the disk (the work did not happen).
+usage: bench_backup.py [--runs N] E2KVM_BACKUP"""
+import argparse
+import filecmp
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MiB = 1 << 20
+
+
+def run(*argv):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit("bench_backup: %s failed: %s%s" % (" ".join(argv), r.stdout, r.stderr))
+    return r
+
+
+def timed(fn, runs, before=None):
+    times = []
+    for _ in range(runs):
+        if before:
+            before()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("backup")
+    a = ap.parse_args()
+    for tool in ("qemu-img", "qemu-io", "qemu-nbd", "nbdcopy"):
+        if shutil.which(tool) is None:
+            sys.exit("bench_backup: %s is not installed" % tool)
+    tmp = tempfile.mkdtemp(prefix="bench-backup-", dir=os.environ.get("TMPDIR", "/var/tmp"))
+    server = None
+    try:
+        raw = os.path.join(tmp, "disk.raw")
+        rng = random.Random(1)
+        with open(raw, "wb") as f:
+            f.truncate(1024 * MiB)
+            for i in range(0, 1024, 2):
+                f.seek(i * MiB)
+                f.write(rng.randbytes(MiB))
+        disk = os.path.join(tmp, "disk.qcow2")
+        run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk)
+        os.unlink(raw)
+        run("qemu-img", "bitmap", "--add", disk, "b0")
+        sock = os.path.join(tmp, "nbd.sock")
+        uri = "nbd+unix:///?socket=" + sock
+
+        def serve(*extra):
+            nonlocal server
+            if server:
+                server.terminate()
+                server.wait()
+            server = subprocess.Popen(["qemu-nbd", "-r", "-f", "qcow2", "-e", "4",
+                                       "--persistent", "-k", sock, *extra, disk])
+            for _ in range(500):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.01)
+
+        serve()
+        repo = os.path.join(tmp, "backups")
+        copy = os.path.join(tmp, "nbdcopy.raw")
+
+        def fresh_repo():
+            shutil.rmtree(repo, ignore_errors=True)
+
+        def clear_copy():
+            if os.path.exists(copy):
+                os.unlink(copy)
+
+        ours_full = timed(lambda: run(a.backup, "full", "--nbd", uri, repo), a.runs, fresh_repo)
+        peer_full = timed(lambda: run("nbdcopy", uri, copy), a.runs, clear_copy)
+        stored = os.path.getsize(os.path.join(repo, "point-0001.qcow2"))
+
+        # 1 % of the disk changes; the bitmap b0 records it.
+        server.terminate()
+        server.wait()
+        cmds = []
+        for _ in range(160):
+            cmds += ["-c", "write -P %d %d 64k" % (rng.randrange(1, 255),
+                                                   rng.randrange(0, 1024 * 16) * 65536)]
+        run("qemu-io", "-f", "qcow2", *cmds, disk)
+        serve("-B", "b0")
+
+        incs = []
+        for _ in range(a.runs):
+            fresh_repo()
+            run(a.backup, "full", "--nbd", uri, repo)
+            t = time.perf_counter()
+            r = run(a.backup, "inc", "--nbd", uri, "--bitmap", "b0", repo)
+            incs.append(time.perf_counter() - t)
+        ours_inc = statistics.median(incs)
+        inc_line = r.stdout.strip()
+
+        restored = os.path.join(tmp, "restored.raw")
+        converted = os.path.join(tmp, "converted.raw")
+        latest = os.path.join(repo, sorted(f for f in os.listdir(repo)
+                                           if f.startswith("point-"))[-1])
+
+        def clear(path):
+            return lambda: os.path.exists(path) and os.unlink(path)
+
+        ours_restore = timed(lambda: run(a.backup, "restore", repo, restored), a.runs,
+                             clear(restored))
+        peer_restore = timed(lambda: run("qemu-img", "convert", "-f", "qcow2", "-O", "raw",
+                                         latest, converted), a.runs, clear(converted))
+        server.terminate()
+        server.wait()
+        server = None
+        now = os.path.join(tmp, "now.raw")
+        run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", disk, now)
+        if not filecmp.cmp(restored, now, shallow=False):
+            sys.exit("bench_backup: the restored disk differs from the disk")
+        print("full point, 1 GiB disk with 512 MiB data (qemu-nbd -r -e 4):")
+        print("  e2kvm-backup full   %7.3f s   (stored %d MiB)" % (ours_full, stored // MiB))
+        print("  nbdcopy to raw      %7.3f s" % peer_full)
+        print("  ratio ours/nbdcopy  %7.2f" % (ours_full / peer_full))
+        print("incremental point, 1 %% changed (160 x 64 KiB): %s" % inc_line)
+        print("  e2kvm-backup inc    %7.3f s   (%.1f %% of our full point's time)"
+              % (ours_inc, 100 * ours_inc / ours_full))
+        print("restore of the incremental point (two-file chain) to raw:")
+        print("  e2kvm-backup restore %6.3f s" % ours_restore)
+        print("  qemu-img convert    %7.3f s" % peer_restore)
+        print("  ratio ours/qemu-img %7.2f" % (ours_restore / peer_restore))
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
