@@ -254,8 +254,12 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     if (h.compressionType != 0 && !(h.incompatible & kIncompatCompression))
         bad(f, "compression type " + std::to_string(h.compressionType) +
                    " is set but the compression type feature bit is clear");
+    // As QEMU: the bit says "not zlib", so zlib images (and headers too short to name a
+    // compression type) must not set it.
     if ((h.incompatible & kIncompatCompression) && h.headerLength <= 104)
         bad(f, "compression type feature bit set but the header has no compression type field");
+    if ((h.incompatible & kIncompatCompression) && h.compressionType == 0)
+        bad(f, "the compression type feature bit is set but the compression type is zlib");
     if (h.compressionType > 1)
         bad(f, "Unknown compression type " + std::to_string(h.compressionType));
     if (h.compressionType == 1)
