@@ -12,18 +12,18 @@ CheckResult checkImage(const std::string& path, const std::string& format, Repai
     if (fmt != "qcow2")
         throw BlockError(ENOTSUP, "This image format does not support checks");
     if (probeFormat(path) != "qcow2")
-        throwError(EINVAL, path, "Image is not in qcow2 format");
+        throw ImageOpenError(EINVAL, "Image is not in qcow2 format");
     HostFile file(path, repair == RepairMode::None ? HostFile::Mode::ReadOnly
                                                    : HostFile::Mode::ReadWrite);
     CheckResult result = qcow2::checkQcow2(file, repair);
-    if (result.leaksFixed == 0 && result.corruptionsFixed == 0)
+    if (result.abortErrno || (result.leaksFixed == 0 && result.corruptionsFixed == 0))
         return result;
     // As qemu-img does: after a repair, report the state the image is in now (what is left,
-    // image end offset, statistics), keeping the counts of what was fixed and the messages.
+    // check errors, image end offset, statistics), keeping the counts of what was fixed and the
+    // messages.
     CheckResult after = qcow2::checkQcow2(file, RepairMode::None);
     after.leaksFixed = result.leaksFixed;
     after.corruptionsFixed = result.corruptionsFixed;
-    after.checkErrors += result.checkErrors;
     after.messages.insert(after.messages.begin(), result.messages.begin(), result.messages.end());
     return after;
 }

@@ -1,5 +1,7 @@
 #pragma once
 // Consistency check (and repair) of an image's metadata, as `qemu-img check` does it.
+#include "BlockError.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,10 +10,21 @@ namespace e2kvm::block {
 
 enum class RepairMode { None, Leaks, All };
 
+// The image cannot even be opened for the check (a header, header extension or bitmap
+// directory that opening it refuses); qemu-img reports it as "Could not open 'FILE': MESSAGE".
+// The message carries no file name.
+class ImageOpenError : public BlockError {
+public:
+    using BlockError::BlockError;
+};
+
 struct CheckResult {
     uint64_t corruptions = 0;
     uint64_t leaks = 0;
     uint64_t checkErrors = 0; // the check itself failed to read something
+    // The check stopped early with this errno (qemu-img: "Check failed: <strerror>", no
+    // report); 0: it ran to the end (with check errors: the report, then "Check failed").
+    int abortErrno = 0;
     uint64_t corruptionsFixed = 0;
     uint64_t leaksFixed = 0;
     uint64_t imageEndOffset = 0;
@@ -25,7 +38,8 @@ struct CheckResult {
 };
 
 // Checks the image at `path` (format "" = probe). Throws BlockError(ENOTSUP) for formats
-// without metadata to check ("This image format does not support checks").
+// without metadata to check ("This image format does not support checks"), ImageOpenError for
+// an image that cannot be opened.
 CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair);
 
 } // namespace e2kvm::block

@@ -119,6 +119,8 @@ int runCheck(int argc, char** argv) {
     block::CheckResult r;
     try {
         r = block::checkImage(filename, realFormat, repair);
+    } catch (const block::ImageOpenError& e) {
+        throw CommandFailure("Could not open '" + filename + "': " + e.what());
     } catch (const block::BlockError& e) {
         if (e.errnoValue() == ENOTSUP)
             throw CommandFailure("This image format does not support checks", 63);
@@ -130,10 +132,10 @@ int runCheck(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", m.c_str());
     std::fflush(stderr);
 
-    // A check that could not complete (qcow2 counts that as a check error and gives up, e.g. a
-    // leak repair that would need a refcount rebuild) prints no report, as in qemu-img.
-    if (r.checkErrors)
-        throw CommandFailure(std::string("Check failed: ") + std::strerror(EIO));
+    // A check that could not complete (e.g. a leak repair that would need a refcount rebuild)
+    // prints no report, as in qemu-img; one that went on despite errors prints it, then fails.
+    if (r.abortErrno)
+        throw CommandFailure(std::string("Check failed: ") + std::strerror(r.abortErrno));
 
     if (!quiet) {
         if (output == OutputFormat::Human && (r.corruptionsFixed || r.leaksFixed))
@@ -147,6 +149,8 @@ int runCheck(int argc, char** argv) {
         else
             printJson(r, filename, realFormat);
     }
+    if (r.checkErrors)
+        throw CommandFailure("Check failed");
     if (r.corruptions)
         return 2;
     if (r.leaks)

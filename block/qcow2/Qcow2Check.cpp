@@ -4,6 +4,7 @@
 #include "Qcow2Header.h"
 #include "Qcow2Refcounts.h"
 #include "block/BlockError.h"
+#include "block/bitmap/Qcow2BitmapDirectory.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -16,21 +17,20 @@ namespace e2kvm::block::qcow2 {
 
 namespace {
 
-// Counts references per host cluster; clusters past the end of the file go into a map so a
-// hostile offset cannot make us allocate a huge array.
+// Counts references per host cluster, with the role of what refers to each one (so that a
+// repair never writes into an "L2 table" that is also something else). Clusters past the end of
+// the file (at most one: see Checker::addRef) go into a map.
 class ReferenceCounts {
 public:
-    ReferenceCounts(uint64_t nbClusters, uint32_t clusterBits)
-        : counts_(nbClusters, 0), cb_(clusterBits) {}
-    void add(uint64_t offset, uint64_t bytes) {
-        if (bytes == 0)
-            return;
-        uint64_t first = offset >> cb_, last = (offset + bytes - 1) >> cb_;
-        for (uint64_t c = first; c <= last; ++c) {
-            if (c < counts_.size())
-                counts_[c] += counts_[c] != UINT32_MAX;
-            else
-                ++beyond_[c];
+    enum Role : uint8_t { L2Table = 1, Other = 2 };
+
+    ReferenceCounts(uint64_t nbClusters) : counts_(nbClusters, 0), roles_(nbClusters, 0) {}
+    void inc(uint64_t c, Role role) {
+        if (c < counts_.size()) {
+            counts_[c] += counts_[c] != UINT32_MAX;
+            roles_[c] = uint8_t(roles_[c] | role);
+        } else {
+            ++beyond_[c];
         }
     }
     uint64_t get(uint64_t c) const {
@@ -39,6 +39,8 @@ public:
         auto it = beyond_.find(c);
         return it == beyond_.end() ? 0 : it->second;
     }
+    // Referenced as an L2 table and nothing else.
+    bool onlyL2Table(uint64_t c) const { return c < roles_.size() && roles_[c] == L2Table; }
     uint64_t limit() const {
         return beyond_.empty() ? counts_.size() : beyond_.rbegin()->first + 1;
     }
@@ -51,13 +53,26 @@ public:
     }
     void clear() {
         std::fill(counts_.begin(), counts_.end(), 0);
+        std::fill(roles_.begin(), roles_.end(), 0);
         beyond_.clear();
     }
 
 private:
     std::vector<uint32_t> counts_; // 4 bytes per host cluster of the file
+    std::vector<uint8_t> roles_;
     std::map<uint64_t, uint64_t> beyond_;
-    uint32_t cb_;
+};
+
+// The check cannot go on (qemu-img: "Check failed: <strerror(err)>").
+struct CheckAborted {
+    int err;
+};
+
+struct SnapshotEntry {
+    uint64_t l1Offset = 0;
+    uint32_t l1Size = 0;
+    std::string id;
+    std::string name;
 };
 
 class Checker {
@@ -67,13 +82,20 @@ public:
 
 private:
     void msg(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-    void calculate(bool countRefcountStructures);
-    void checkL1(uint64_t l1Offset, uint32_t l1Size, bool active);
-    void checkL2(uint64_t l2Offset, bool active);
+    void open();
+    void loadBitmaps();
+    void readSnapshotTable();
+    void calculate(bool countRefcountStructures, bool fix);
+    void addRef(uint64_t offset, uint64_t bytes,
+                ReferenceCounts::Role role = ReferenceCounts::Other);
+    void inFile(const char* what, uint64_t offset, uint64_t bytes);
+    void checkL1(uint64_t l1Offset, uint32_t l1Size, bool active, bool fix);
+    void checkL2(uint64_t l2Offset, bool active, bool fix, bool fixable);
     void checkBitmaps();
     void checkRefblocks();
-    void compare(bool fix);
-    void checkCopied(bool fix);
+    void compare(bool fixLeaks, bool fixErrors);
+    void checkCopied();
+    void checkRefcounts();
     void rebuild();
     std::vector<uint64_t> readTable(uint64_t offset, uint64_t entries);
     void writeEntry(uint64_t offset, uint64_t value);
@@ -84,28 +106,40 @@ private:
     Qcow2Header h_;
     uint64_t cs_ = 0;
     uint32_t cb_ = 0;
+    uint64_t fileSize_ = 0;
     uint64_t nbClusters_ = 0;
+    uint64_t refMax_ = 0; // largest refcount the image's refcount width can hold
     std::unique_ptr<ReferenceCounts> ref_;
     std::unique_ptr<Qcow2Refcounts> rc_;
     std::vector<uint64_t> reftable_;
+    std::vector<Qcow2BitmapDirEntry> bitmaps_;
+    uint64_t bitmapDirOffset_ = 0;
+    uint64_t bitmapDirSize_ = 0;
+    std::vector<SnapshotEntry> snapshots_;
+    uint64_t snapshotTableBytes_ = 0;
+    std::vector<uint64_t> zeroFixes_; // L2 entries to rewrite as plain zero clusters
     bool rebuild_ = false;
+    bool quiet_ = false;
     uint64_t highest_ = 0;
-    bool anyCluster_ = false;
+    std::vector<std::string> messages_;
     CheckResult r_;
 };
 
 void Checker::msg(const char* fmt, ...) {
+    if (quiet_)
+        return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     std::vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    r_.messages.emplace_back(buf);
+    messages_.emplace_back(buf);
 }
 
+// Bytes past the end of the file read as zeros, as QEMU's check reads them.
 std::vector<uint64_t> Checker::readTable(uint64_t offset, uint64_t entries) {
     std::vector<uint8_t> raw(size_t(entries * 8));
-    f_.readExact(offset, raw, "table");
+    f_.read(offset, raw);
     std::vector<uint64_t> t{};
     t.resize(size_t(entries));
     for (size_t i = 0; i < t.size(); ++i)
@@ -134,26 +168,159 @@ Qcow2Refcounts& Checker::stored() {
     return *rc_;
 }
 
-void Checker::checkL2(uint64_t l2Offset, bool active) {
+// What opening the image validates (the header and its extensions, the persistent bitmaps);
+// a failure is an ImageOpenError. Tables past the end of the file are not an open failure here
+// but corruptions the check counts (see inFile), as in QEMU.
+void Checker::open() {
+    try {
+        h_ = readHeader(f_, false);
+        cs_ = h_.clusterSize();
+        cb_ = h_.clusterBits;
+        loadBitmaps();
+    } catch (const BlockError& e) {
+        std::string what = e.what();
+        const std::string prefix = f_.path() + ": ";
+        if (what.compare(0, prefix.size(), prefix) == 0)
+            what.erase(0, prefix.size());
+        throw ImageOpenError(e.errnoValue(), what);
+    }
+}
+
+// As Qcow2Bitmaps loads them: the extension and the directory must be valid, and so must the
+// table of every bitmap that is not in use. An image whose autoclear bit says a program without
+// bitmap support wrote it has no bitmaps.
+void Checker::loadBitmaps() {
+    if (!h_.bitmapsExtension || h_.version < 3 || !(h_.autoclear & kAutoclearBitmaps))
+        return;
+    Qcow2BitmapImageGeometry g;
+    g.clusterSize = uint32_t(cs_);
+    g.diskSize = h_.size;
+    g.fileSize = 0; // the end of the file is the check's business (inFile)
+    Qcow2BitmapsExtension ext = parseQcow2BitmapsExtension(*h_.bitmapsExtension, g, f_.path());
+    std::vector<uint8_t> dir(size_t(ext.directorySize));
+    f_.read(ext.directoryOffset, dir);
+    bitmaps_ = parseQcow2BitmapDirectory(dir, ext, g, f_.path());
+    bitmapDirOffset_ = ext.directoryOffset;
+    bitmapDirSize_ = ext.directorySize;
+    for (const Qcow2BitmapDirEntry& e : bitmaps_) {
+        if (e.inUse())
+            continue;
+        std::vector<uint8_t> raw(size_t(e.tableSize) * 8);
+        f_.read(e.tableOffset, raw);
+        parseQcow2BitmapTable(raw, g, f_.path(), e.name);
+    }
+}
+
+// The snapshot table as QEMU's check reads it: its placement, count and size must be sane (else
+// the check stops), each entry's L1 table is checked later, one at a time.
+void Checker::readSnapshotTable() {
+    // readHeader refused more than kMaxSnapshots entries and a misaligned table.
+    if (h_.nbSnapshots == 0)
+        return;
+    if (h_.snapshotsOffset > uint64_t(INT64_MAX) - kMaxSnapshotTableBytes - 2048) {
+        msg("ERROR snapshot table offset invalid");
+        ++r_.checkErrors;
+        throw CheckAborted{EINVAL};
+    }
+    uint64_t pos = h_.snapshotsOffset;
+    for (uint32_t i = 0; i < h_.nbSnapshots; ++i) {
+        pos = (pos + 7) & ~uint64_t(7);
+        uint8_t e[40];
+        f_.read(pos, e);
+        SnapshotEntry s;
+        s.l1Offset = getBe64(e);
+        s.l1Size = getBe32(e + 8);
+        uint16_t idLen = getBe16(e + 12);
+        uint16_t nameLen = getBe16(e + 14);
+        uint32_t extra = getBe32(e + 36);
+        if (extra > 1024) {
+            msg("ERROR failed to read the snapshot table: Too much extra metadata in snapshot "
+                "table entry %" PRIu32,
+                i);
+            ++r_.checkErrors;
+            throw CheckAborted{EFBIG};
+        }
+        // v3 entries carry at least the large VM state size and the disk size.
+        if (h_.version >= 3 && extra < 16) {
+            msg("ERROR snapshot table entry %" PRIu32 " is incomplete", i);
+            ++r_.corruptions;
+        }
+        std::vector<uint8_t> names(size_t(idLen) + nameLen);
+        f_.read(pos + 40 + extra, names);
+        s.id.assign(names.begin(), names.begin() + idLen);
+        s.name.assign(names.begin() + idLen, names.end());
+        pos += 40ull + extra + idLen + nameLen;
+        if (pos - h_.snapshotsOffset > kMaxSnapshotTableBytes) {
+            msg("ERROR failed to read the snapshot table: Snapshot table is too big");
+            ++r_.checkErrors;
+            throw CheckAborted{EFBIG};
+        }
+        snapshots_.push_back(std::move(s));
+    }
+    snapshotTableBytes_ = pos - h_.snapshotsOffset;
+}
+
+// Counts one reference to every cluster of [offset, offset + bytes). As in QEMU, the last
+// cluster may lie partly past the end of the file; a region reaching a whole cluster or more
+// past it is a corruption and is not counted, and so is a reference the image's refcount width
+// cannot hold.
+void Checker::addRef(uint64_t offset, uint64_t bytes, ReferenceCounts::Role role) {
+    if (bytes == 0)
+        return;
+    if (offset > UINT64_MAX - bytes - cs_ || offset + bytes >= fileSize_ + cs_) {
+        msg("ERROR: counting reference for region exceeding the end of the file by one cluster "
+            "or more: offset 0x%" PRIx64 " size 0x%" PRIx64,
+            offset, bytes);
+        ++r_.corruptions;
+        return;
+    }
+    uint64_t first = offset >> cb_, last = (offset + bytes - 1) >> cb_;
+    for (uint64_t c = first; c <= last; ++c) {
+        if (ref_->get(c) >= refMax_) {
+            msg("ERROR: overflow cluster offset=0x%" PRIx64, c << cb_);
+            msg("Use qemu-img amend to increase the refcount entry width or e2kvm-img convert "
+                "to create a clean copy if the image cannot be opened for writing");
+            ++r_.corruptions;
+            continue;
+        }
+        ref_->inc(c, role);
+    }
+}
+
+// Opening the image wants its tables wholly inside the file. A table reaching a cluster or more
+// past the end is a corruption addRef reports; one that ends inside the last cluster's range
+// but past the end of the file is reported here.
+void Checker::inFile(const char* what, uint64_t offset, uint64_t bytes) {
+    if (bytes == 0 || offset > UINT64_MAX - bytes - cs_)
+        return;
+    if (offset + bytes > fileSize_ && offset + bytes < fileSize_ + cs_) {
+        msg("ERROR %s at 0x%" PRIx64 " is past the end of the file", what, offset);
+        ++r_.corruptions;
+    }
+}
+
+// `fixable`: the table is a real L2 table (aligned, referenced as nothing else), so a repair
+// may rewrite its entries.
+void Checker::checkL2(uint64_t l2Offset, bool active, bool fix, bool fixable) {
     std::vector<uint64_t> t;
     try {
         t = readTable(l2Offset, cs_ / 8);
     } catch (const BlockError&) {
         msg("ERROR: I/O error in check_refcounts_l2");
         ++r_.checkErrors;
-        return;
+        throw CheckAborted{EIO};
     }
     uint64_t nextContiguous = 0;
     const bool external = h_.hasDataFile();
     for (size_t index = 0; index < t.size(); ++index) {
         uint64_t e = t[index];
-        switch (h_.typeOf(e)) {
+        const ClusterType type = h_.typeOf(e);
+        if (type != ClusterType::Compressed && (e & kL2StandardReservedMask)) {
+            msg("ERROR found l2 entry with reserved bits set: %" PRIx64, e);
+            ++r_.corruptions;
+        }
+        switch (type) {
         case ClusterType::Compressed: {
-            if (external) {
-                msg("ERROR compressed cluster %zu with data file, entry=0x%" PRIx64, index, e);
-                ++r_.corruptions;
-                break;
-            }
             if (e & kOflagCopied) {
                 msg("ERROR: coffset=0x%" PRIx64
                     ": copied flag must never be set for compressed clusters",
@@ -161,8 +328,13 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
                 ++r_.corruptions;
                 e &= ~kOflagCopied;
             }
+            if (external) {
+                msg("ERROR compressed cluster %zu with data file, entry=0x%" PRIx64, index, e);
+                ++r_.corruptions;
+                break;
+            }
             CompressedExtent x = compressedExtent(e, cb_);
-            ref_->add(x.offset, x.size);
+            addRef(x.offset, x.size);
             if (active) {
                 ++r_.allocatedClusters;
                 ++r_.compressedClusters;
@@ -173,25 +345,34 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
         case ClusterType::ZeroAlloc:
         case ClusterType::Normal: {
             uint64_t off = e & kL2OffsetMask;
+            if (off & (cs_ - 1)) {
+                ++r_.corruptions;
+                if (type == ClusterType::ZeroAlloc) {
+                    // A zero cluster loses nothing by losing its preallocation.
+                    const bool repair = fix && mode_ == RepairMode::All;
+                    msg("%s offset=%" PRIx64
+                        ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
+                        repair ? "Repairing" : "ERROR", off);
+                    if (repair && fixable) {
+                        zeroFixes_.push_back(l2Offset + index * 8);
+                        --r_.corruptions;
+                        ++r_.corruptionsFixed;
+                        continue; // the cluster is not in use any more
+                    }
+                } else {
+                    msg("ERROR offset=%" PRIx64
+                        ": Data cluster is not properly aligned; L2 entry corrupted.",
+                        off);
+                }
+            }
             if (active) {
                 ++r_.allocatedClusters;
                 if (nextContiguous && off != nextContiguous)
                     ++r_.fragmentedClusters;
                 nextContiguous = off + cs_;
             }
-            if (off & (cs_ - 1)) {
-                if (h_.typeOf(e) == ClusterType::ZeroAlloc)
-                    msg("ERROR offset=%" PRIx64
-                        ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
-                        off);
-                else
-                    msg("ERROR offset=%" PRIx64
-                        ": Data cluster is not properly aligned; L2 entry corrupted.",
-                        off);
-                ++r_.corruptions;
-            }
             if (!external) // data clusters in an external data file have no refcounts
-                ref_->add(off, cs_);
+                addRef(off, cs_);
             break;
         }
         default:
@@ -200,90 +381,85 @@ void Checker::checkL2(uint64_t l2Offset, bool active) {
     }
 }
 
-void Checker::checkL1(uint64_t l1Offset, uint32_t l1Size, bool active) {
-    ref_->add(l1Offset, uint64_t(l1Size) * 8);
+void Checker::checkL1(uint64_t l1Offset, uint32_t l1Size, bool active, bool fix) {
     if (!l1Size)
         return;
+    inFile(active ? "L1 table" : "snapshot L1 table", l1Offset, uint64_t(l1Size) * 8);
+    addRef(l1Offset, uint64_t(l1Size) * 8);
     std::vector<uint64_t> l1;
     try {
         l1 = readTable(l1Offset, l1Size);
     } catch (const BlockError&) {
         msg("ERROR: I/O error in check_refcounts_l1");
         ++r_.checkErrors;
-        return;
+        throw CheckAborted{EIO};
     }
     for (uint64_t e : l1) {
-        uint64_t l2 = e & kL1OffsetMask;
-        if (!l2)
+        if (!e)
             continue;
-        ref_->add(l2, cs_);
-        if (l2 & (cs_ - 1)) {
+        if (e & kL1ReservedMask) {
+            msg("ERROR found L1 entry with reserved bits set: %" PRIx64, e);
+            ++r_.corruptions;
+        }
+        uint64_t l2 = e & kL1OffsetMask;
+        addRef(l2, cs_, ReferenceCounts::L2Table);
+        const bool aligned = !(l2 & (cs_ - 1));
+        if (!aligned) {
             msg("ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry corrupted",
                 l2);
             ++r_.corruptions;
-            continue;
         }
-        checkL2(l2, active);
+        // Read where the entry points, as QEMU does, but never repair in a misplaced table.
+        checkL2(l2, active, fix, aligned && l2 != 0);
     }
 }
 
 void Checker::checkBitmaps() {
-    if (!(h_.autoclear & kAutoclearBitmaps) || !h_.bitmapsExtension)
+    if (bitmaps_.empty())
         return;
-    const uint8_t* e = h_.bitmapsExtension->data();
-    uint32_t nb = getBe32(e);
-    uint64_t dirSize = getBe64(e + 8), dirOffset = getBe64(e + 16);
-    if (dirSize > 1024ull * 65535 || nb > 65535 || (dirOffset & (cs_ - 1))) {
-        msg("ERROR bitmap directory at 0x%" PRIx64 " is invalid", dirOffset);
-        ++r_.corruptions;
-        return;
-    }
-    ref_->add(dirOffset, dirSize);
-    std::vector<uint8_t> dir{};
-    dir.resize(size_t(dirSize));
-    try {
-        f_.readExact(dirOffset, dir, "bitmap directory");
-    } catch (const BlockError&) {
-        msg("ERROR bitmap directory at 0x%" PRIx64 " is past end of file", dirOffset);
-        ++r_.checkErrors;
-        return;
-    }
-    size_t pos = 0;
-    for (uint32_t i = 0; i < nb; ++i) {
-        if (pos + 24 > dir.size()) {
-            msg("ERROR bitmap directory entry %u is truncated", i);
-            ++r_.corruptions;
-            return;
-        }
-        uint64_t tableOffset = getBe64(&dir[pos]);
-        uint32_t tableSize = getBe32(&dir[pos + 8]);
-        uint16_t nameSize = getBe16(&dir[pos + 18]);
-        uint32_t extra = getBe32(&dir[pos + 20]);
-        pos += (24 + size_t(extra) + nameSize + 7) & ~size_t(7);
-        if ((tableOffset & (cs_ - 1)) || tableSize > 0x8000000) {
-            msg("ERROR bitmap table of bitmap %u is invalid", i);
-            ++r_.corruptions;
-            continue;
-        }
-        ref_->add(tableOffset, uint64_t(tableSize) * 8);
+    inFile("bitmap directory", bitmapDirOffset_, bitmapDirSize_);
+    addRef(bitmapDirOffset_, bitmapDirSize_);
+    for (const Qcow2BitmapDirEntry& b : bitmaps_) {
+        inFile("bitmap table", b.tableOffset, uint64_t(b.tableSize) * 8);
+        addRef(b.tableOffset, uint64_t(b.tableSize) * 8);
         std::vector<uint64_t> table;
         try {
-            table = readTable(tableOffset, tableSize);
+            table = readTable(b.tableOffset, b.tableSize);
         } catch (const BlockError&) {
-            msg("ERROR bitmap table of bitmap %u is past end of file", i);
-            ++r_.checkErrors;
-            continue;
+            msg("ERROR could not read the bitmap table of bitmap '%s'", b.name.c_str());
+            ++r_.corruptions;
+            throw CheckAborted{EIO};
         }
-        for (uint64_t te : table) {
-            uint64_t off = te & 0x00fffffffffffe00ull;
-            if (off)
-                ref_->add(off, cs_);
+        for (size_t i = 0; i < table.size(); ++i) {
+            const uint64_t e = table[i];
+            const uint64_t off = e & kQcow2BitmapTableOffsetMask;
+            // Only an in-use bitmap gets here with a bad table (the others were validated on
+            // open): QEMU cannot load the table and stops.
+            if ((e & kQcow2BitmapTableReservedMask) ||
+                (off && ((e & kQcow2BitmapTableAllOnes) || (off & (cs_ - 1))))) {
+                msg("ERROR bitmap '%s': bitmap table entry %zu (0x%" PRIx64 ") is invalid",
+                    b.name.c_str(), i, e);
+                ++r_.corruptions;
+                throw CheckAborted{EINVAL};
+            }
+        }
+        for (uint64_t e : table) {
+            uint64_t off = e & kQcow2BitmapTableOffsetMask;
+            if (!off)
+                continue;
+            addRef(off, cs_);
         }
     }
 }
 
 void Checker::checkRefblocks() {
     for (uint64_t i = 0; i < reftable_.size(); ++i) {
+        if (reftable_[i] & kRefTableReservedMask) {
+            msg("ERROR refcount table entry %" PRIu64 " has reserved bits set", i);
+            ++r_.corruptions;
+            rebuild_ = true;
+            continue;
+        }
         uint64_t off = reftable_[i] & kRefTableOffsetMask;
         if (!off)
             continue;
@@ -296,12 +472,15 @@ void Checker::checkRefblocks() {
             continue;
         }
         if ((off >> cb_) >= nbClusters_) {
+            // A full repair in QEMU grows the file to hold it; we rebuild the refcount structure
+            // instead, which does not depend on how far past the end the block is.
             msg("ERROR refcount block %" PRIu64 " is outside image", i);
             ++r_.corruptions;
-            rebuild_ = true;
+            if (mode_ == RepairMode::All)
+                rebuild_ = true;
             continue;
         }
-        ref_->add(off, cs_);
+        addRef(off, cs_);
         if (ref_->get(off >> cb_) != 1) {
             msg("ERROR refcount block %" PRIu64 " refcount=%" PRIu64, i, ref_->get(off >> cb_));
             ++r_.corruptions;
@@ -310,28 +489,43 @@ void Checker::checkRefblocks() {
     }
 }
 
-void Checker::calculate(bool countRefcountStructures) {
-    ref_->add(0, cs_);
-    checkL1(h_.l1Offset, h_.l1Size, true);
-    uint64_t snapBytes = 0;
-    std::vector<SnapshotInfo> snaps;
-    try {
-        snaps = readSnapshots(f_, h_, &snapBytes);
-    } catch (const BlockError& e) {
-        msg("ERROR snapshot table: %s", e.what());
+void Checker::calculate(bool countRefcountStructures, bool fix) {
+    addRef(0, cs_);
+    checkL1(h_.l1Offset, h_.l1Size, true, fix);
+    if (h_.hasDataFile() && !snapshots_.empty()) {
+        msg("ERROR %zu snapshots in image with data file", snapshots_.size());
         ++r_.corruptions;
     }
-    for (const auto& s : snaps)
-        checkL1(s.l1Offset, s.l1Size, false);
-    ref_->add(h_.snapshotsOffset, snapBytes);
-    if (countRefcountStructures)
-        ref_->add(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_);
+    for (const SnapshotEntry& s : snapshots_) {
+        if (s.l1Offset & (cs_ - 1)) {
+            msg("ERROR snapshot %s (%s) l1_offset=%#" PRIx64
+                ": L1 table is not cluster aligned; snapshot table entry corrupted",
+                s.id.c_str(), s.name.c_str(), s.l1Offset);
+            ++r_.corruptions;
+            continue;
+        }
+        if (uint64_t(s.l1Size) * 8 > kMaxL1Bytes) {
+            msg("ERROR snapshot %s (%s) l1_size=%#" PRIx32
+                ": L1 table is too large; snapshot table entry corrupted",
+                s.id.c_str(), s.name.c_str(), s.l1Size);
+            ++r_.corruptions;
+            continue;
+        }
+        checkL1(s.l1Offset, s.l1Size, false, fix);
+    }
+    inFile("snapshot table", h_.snapshotsOffset, snapshotTableBytes_);
+    addRef(h_.snapshotsOffset, snapshotTableBytes_);
+    if (countRefcountStructures) {
+        inFile("refcount table", h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_);
+        addRef(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_);
+    }
     checkBitmaps();
     if (countRefcountStructures)
         checkRefblocks();
 }
 
-void Checker::compare(bool fix) {
+void Checker::compare(bool fixLeaks, bool fixErrors) {
+    highest_ = 0;
     uint64_t limit = std::max(nbClusters_, ref_->limit());
     for (uint64_t i = 0; i < limit; i = ref_->next(i + 1)) {
         uint64_t have;
@@ -343,18 +537,16 @@ void Checker::compare(bool fix) {
             continue;
         }
         uint64_t want = ref_->get(i);
-        if (have > 0 || want > 0) {
+        if (have > 0 || want > 0)
             highest_ = i;
-            anyCluster_ = true;
-        }
         if (have == want)
             continue;
         uint64_t* fixed = nullptr;
         if (have == 0)
             rebuild_ = true;
-        else if (have > want && fix && mode_ != RepairMode::None)
+        else if (have > want && fixLeaks)
             fixed = &r_.leaksFixed;
-        else if (have < want && fix && mode_ == RepairMode::All)
+        else if (have < want && fixErrors)
             fixed = &r_.corruptionsFixed;
         msg("%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
             fixed         ? "Repairing"
@@ -377,7 +569,11 @@ void Checker::compare(bool fix) {
     }
 }
 
-void Checker::checkCopied(bool fix) {
+void Checker::checkCopied() {
+    // -r leaks repairs the flags only when the refcounts it compares with are known good.
+    const bool repair =
+        mode_ == RepairMode::All ||
+        (mode_ == RepairMode::Leaks && !r_.checkErrors && !r_.corruptions && !r_.leaks);
     std::vector<uint64_t> l1;
     try {
         l1 = h_.l1Size ? readTable(h_.l1Offset, h_.l1Size) : std::vector<uint64_t>{};
@@ -386,7 +582,7 @@ void Checker::checkCopied(bool fix) {
     }
     for (uint64_t i = 0; i < l1.size(); ++i) {
         uint64_t l2 = l1[i] & kL1OffsetMask;
-        if (!l2 || (l2 & (cs_ - 1)))
+        if (!l2)
             continue;
         uint64_t rc;
         try {
@@ -395,7 +591,6 @@ void Checker::checkCopied(bool fix) {
             continue;
         }
         if ((rc == 1) != ((l1[i] & kOflagCopied) != 0)) {
-            bool repair = fix && mode_ == RepairMode::All;
             msg("%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64
                 " refcount=%" PRIu64,
                 repair ? "Repairing" : "ERROR", i, l1[i], rc);
@@ -407,6 +602,9 @@ void Checker::checkCopied(bool fix) {
                 ++r_.corruptions;
             }
         }
+        // Entries are rewritten only in a table that is nothing but an L2 table (QEMU reads
+        // and rewrites even a misaligned one).
+        const bool writable = repair && !(l2 & (cs_ - 1)) && ref_->onlyL2Table(l2 >> cb_);
         std::vector<uint64_t> t;
         try {
             t = readTable(l2, cs_ / 8);
@@ -418,8 +616,6 @@ void Checker::checkCopied(bool fix) {
             if (type != ClusterType::Normal && type != ClusterType::ZeroAlloc)
                 continue;
             uint64_t off = t[j] & kL2OffsetMask;
-            if (off & (cs_ - 1))
-                continue;
             try {
                 // An external data file's clusters are owned by this image alone.
                 rc = h_.hasDataFile() ? 1 : stored().get(off >> cb_);
@@ -427,10 +623,9 @@ void Checker::checkCopied(bool fix) {
                 continue;
             }
             if ((rc == 1) != ((t[j] & kOflagCopied) != 0)) {
-                bool repair = fix && mode_ == RepairMode::All;
                 msg("%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64,
-                    repair ? "Repairing" : "ERROR", t[j], rc);
-                if (repair) {
+                    writable ? "Repairing" : "ERROR", t[j], rc);
+                if (writable) {
                     t[j] = rc == 1 ? t[j] | kOflagCopied : t[j] & ~kOflagCopied;
                     writeEntry(l2 + j * 8, t[j]);
                     ++r_.corruptionsFixed;
@@ -444,9 +639,14 @@ void Checker::checkCopied(bool fix) {
 
 // Writes a new refcount table and blocks past everything in use, from the references alone.
 void Checker::rebuild() {
-    msg("Rebuilding refcount structure");
+    // The references without the refcount structure itself, counted quietly (the caller
+    // reports the findings once more after the rebuild, as QEMU does).
+    const CheckResult counted = r_;
+    quiet_ = true;
     ref_->clear();
-    calculate(false);
+    calculate(false, false);
+    quiet_ = false;
+    r_ = counted;
     const uint32_t bits = h_.refcountBits();
     const uint64_t E = cs_ * 8 / bits;
     // New blocks for every covered block index, then the new table, past everything in use.
@@ -547,57 +747,79 @@ void Checker::rebuild() {
     f_.sync();
     reftable_ = table;
     rc_.reset();
-    nbClusters_ = (f_.size() + cs_ - 1) >> cb_;
+    fileSize_ = f_.size();
+    nbClusters_ = (fileSize_ + cs_ - 1) >> cb_;
+}
+
+void Checker::checkRefcounts() {
+    calculate(true, mode_ != RepairMode::None);
+    for (uint64_t at : zeroFixes_)
+        writeEntry(at, kOflagZero);
+    const CheckResult pre = r_;
+    compare(false, false);
+    if (rebuild_ && mode_ == RepairMode::All) {
+        const CheckResult old = r_;
+        msg("Rebuilding refcount structure");
+        rebuild();
+        r_.corruptions = r_.leaks = 0;
+        rebuild_ = false;
+        ref_->clear();
+        calculate(true, false);
+        // The old refcount structure is leaked now: free it. Leaks that remain were made by
+        // the rebuild itself.
+        const CheckResult saved = r_;
+        r_ = CheckResult{};
+        compare(true, false);
+        if (rebuild_)
+            msg("ERROR rebuilt refcount structure is still broken");
+        const uint64_t freshLeaks = r_.leaks;
+        r_ = saved;
+        if (r_.corruptions < old.corruptions)
+            r_.corruptionsFixed += old.corruptions - r_.corruptions;
+        if (r_.leaks < old.leaks)
+            r_.leaksFixed += old.leaks - r_.leaks;
+        r_.leaks += freshLeaks;
+    } else if (mode_ != RepairMode::None) {
+        if (rebuild_) {
+            // Like QEMU: only a full repair may rebuild; leak repair gives up, changing nothing.
+            msg("ERROR need to rebuild refcount structures");
+            ++r_.checkErrors;
+            throw CheckAborted{EIO};
+        }
+        if (r_.checkErrors) {
+            // Refcounts that cannot be read cannot be repaired one by one either.
+            msg("ERROR cannot repair leaks: refcounts could not be read");
+            throw CheckAborted{EIO};
+        }
+        if (r_.leaks || r_.corruptions) {
+            r_ = pre;
+            compare(true, mode_ == RepairMode::All);
+        }
+    }
+    checkCopied();
+    r_.imageEndOffset = (highest_ + 1) * cs_;
 }
 
 CheckResult Checker::run() {
-    h_ = readHeader(f_);
-    cs_ = h_.clusterSize();
-    cb_ = h_.clusterBits;
-    nbClusters_ = (f_.size() + cs_ - 1) >> cb_;
+    open();
+    fileSize_ = f_.size();
+    nbClusters_ = (fileSize_ + cs_ - 1) >> cb_;
     if (nbClusters_ > INT32_MAX)
         throwError(EFBIG, f_.path(),
                    "image file too large to check (" + std::to_string(nbClusters_) + " clusters)");
+    refMax_ = h_.refcountBits() >= 32 ? UINT32_MAX : (1ull << h_.refcountBits()) - 1;
     r_.totalClusters = (h_.size + cs_ - 1) >> cb_;
-    if (h_.refTableClusters)
-        reftable_ = readTable(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_ / 8);
-    ref_ = std::make_unique<ReferenceCounts>(nbClusters_, cb_);
-    calculate(true);
-    CheckResult pre = r_;
-    compare(false);
-    if (rebuild_ && mode_ == RepairMode::All) {
-        CheckResult before = r_;
-        rebuild();
-        r_ = pre;
-        r_.messages = before.messages;
-        r_.messages.push_back("Rebuilding refcount structure");
-        r_.messages.erase(r_.messages.end() - 2); // rebuild() already logged it once
-        ref_->clear();
-        r_.allocatedClusters = r_.fragmentedClusters = r_.compressedClusters = 0;
-        calculate(true);
-        CheckResult stats = r_;
-        compare(true); // the old structures are leaked now: free them
-        r_.corruptionsFixed = before.corruptions;
-        r_.leaksFixed = before.leaks + r_.leaksFixed;
-        r_.corruptions = r_.leaks = 0;
-        (void)stats;
-    } else if (mode_ != RepairMode::None) {
-        if (rebuild_) {
-            // Like QEMU: only a full repair may rebuild; leak repair gives up here.
-            msg("ERROR need to rebuild refcount structures");
-            ++r_.checkErrors;
-            r_.imageEndOffset = anyCluster_ ? (highest_ + 1) * cs_ : 0;
-            return r_;
-        }
-        if (r_.leaks || r_.corruptions) {
-            std::vector<std::string> messages = r_.messages;
-            r_ = pre;
-            r_.messages = messages;
-            compare(true);
-        }
+    try {
+        readSnapshotTable();
+        if (h_.refTableClusters)
+            reftable_ = readTable(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_ / 8);
+        ref_ = std::make_unique<ReferenceCounts>(nbClusters_);
+        checkRefcounts();
+    } catch (const CheckAborted& a) {
+        r_.abortErrno = a.err;
+        r_.messages = std::move(messages_);
+        return r_;
     }
-    checkCopied(mode_ != RepairMode::None);
-    r_.imageEndOffset = anyCluster_ ? (highest_ + 1) * cs_ : 0;
     if (mode_ != RepairMode::None && r_.corruptions == 0 && r_.checkErrors == 0 &&
         (h_.incompatible & (kIncompatDirty | kIncompatCorrupt))) {
         uint8_t b[8];
@@ -606,6 +828,7 @@ CheckResult Checker::run() {
     }
     if (mode_ != RepairMode::None)
         f_.sync();
+    r_.messages = std::move(messages_);
     return r_;
 }
 

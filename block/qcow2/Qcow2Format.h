@@ -46,6 +46,11 @@ inline constexpr uint64_t kL1OffsetMask = 0x00fffffffffffe00ull;
 inline constexpr uint64_t kL2OffsetMask = 0x00fffffffffffe00ull;
 inline constexpr uint64_t kRefTableOffsetMask = 0xfffffffffffffe00ull;
 inline constexpr uint64_t kMaxHostOffset = 1ull << 56;
+// Bits of a table entry that must be zero (QEMU's check reports them as corruptions): an L1
+// entry, a standard (not compressed) L2 entry, a refcount table entry.
+inline constexpr uint64_t kL1ReservedMask = 0x7f000000000001ffull;
+inline constexpr uint64_t kL2StandardReservedMask = 0x3f000000000001feull;
+inline constexpr uint64_t kRefTableReservedMask = 0x1ffull;
 
 inline uint16_t getBe16(const uint8_t* p) {
     return uint16_t(p[0] << 8 | p[1]);

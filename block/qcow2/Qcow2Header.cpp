@@ -21,11 +21,17 @@ std::string hex(uint64_t v) {
     throwError(EINVAL, f.path(), what);
 }
 
-// A table of `bytes` bytes at `offset` must be cluster-aligned and lie inside the file.
+// A table of `bytes` bytes at `offset` must be cluster-aligned and lie inside the file
+// (fileSize 0: only representable, as a check wants it).
 void checkTable(const HostFile& f, const Qcow2Header& h, uint64_t fileSize, uint64_t offset,
                 uint64_t bytes, const char* what) {
     if (offset & (h.clusterSize() - 1))
         bad(f, std::string(what) + " offset " + hex(offset) + " is not cluster aligned");
+    if (fileSize == 0) {
+        if (offset > uint64_t(INT64_MAX) - bytes)
+            bad(f, std::string(what) + " offset " + hex(offset) + " is invalid");
+        return;
+    }
     if (offset >= kMaxHostOffset || offset > fileSize || bytes > fileSize - offset)
         bad(f, std::string(what) + " at " + hex(offset) + " is past end of file");
 }
@@ -63,7 +69,29 @@ std::string describeFeatures(const Qcow2Header& h, uint8_t type, uint64_t bits) 
     return out;
 }
 
-Qcow2Header readHeader(const HostFile& f) {
+// QEMU's wording for incompatible features it does not know: the names the image's feature
+// table gives them (in table order), then "Unknown incompatible feature: <hex>" for the rest.
+std::string describeUnknown(const Qcow2Header& h, uint64_t bits) {
+    std::string out;
+    for (const FeatureName& n : h.featureNames) {
+        if (n.type != 0 || n.bit >= 64 || n.name.empty() || !(bits & (1ull << n.bit)))
+            continue;
+        if (!out.empty())
+            out += ", ";
+        out += n.name;
+        bits &= ~(1ull << n.bit);
+    }
+    if (bits) {
+        char b[64];
+        std::snprintf(b, sizeof b, "Unknown incompatible feature: %" PRIx64, bits);
+        if (!out.empty())
+            out += ", ";
+        out += b;
+    }
+    return out;
+}
+
+Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     uint64_t fileSize = f.size();
     uint8_t b[112] = {};
     if (fileSize < kV2HeaderLength)
@@ -148,11 +176,12 @@ Qcow2Header readHeader(const HostFile& f) {
         uint32_t type = getBe32(c0.data() + pos);
         uint32_t len = getBe32(c0.data() + pos + 4);
         pos += 8;
-        if (type == kExtEnd)
-            break;
+        // As in QEMU, even the end marker's length must fit.
         if (len > end - pos)
             bad(f, "header extension " + hex(type) + " at " + hex(pos - 8) + " is too large (" +
                        std::to_string(len) + " bytes)");
+        if (type == kExtEnd)
+            break;
         const uint8_t* d = c0.data() + pos;
         auto once = [&](int i, const char* name) {
             if (seen[i])
@@ -184,8 +213,9 @@ Qcow2Header readHeader(const HostFile& f) {
             break;
         case kExtBitmaps:
             once(2, "bitmaps");
-            if (len < 24)
-                bad(f, "bitmaps header extension too short");
+            if (len != 24)
+                bad(f,
+                    "bitmaps header extension has length " + std::to_string(len) + ", expected 24");
             h.bitmapsExtension.emplace(d, d + len);
             break;
         case kExtDataFile: {
@@ -205,7 +235,7 @@ Qcow2Header readHeader(const HostFile& f) {
     // Incompatible features.
     if (uint64_t unknown = h.incompatible & ~kIncompatKnown)
         throwError(ENOTSUP, f.path(),
-                   "Unsupported qcow2 feature(s): " + describeFeatures(h, 0, unknown));
+                   "Unsupported qcow2 feature(s): " + describeUnknown(h, unknown));
     // External data file. A name without the feature bit is ignored (the data is in this
     // file), as QEMU does; the bit without a name, or the raw flag without the bit, is an error.
     if (h.incompatible & kIncompatDataFile) {
@@ -224,8 +254,12 @@ Qcow2Header readHeader(const HostFile& f) {
     if (h.compressionType != 0 && !(h.incompatible & kIncompatCompression))
         bad(f, "compression type " + std::to_string(h.compressionType) +
                    " is set but the compression type feature bit is clear");
+    // As QEMU: the bit says "not zlib", so zlib images (and headers too short to name a
+    // compression type) must not set it.
     if ((h.incompatible & kIncompatCompression) && h.headerLength <= 104)
         bad(f, "compression type feature bit set but the header has no compression type field");
+    if ((h.incompatible & kIncompatCompression) && h.compressionType == 0)
+        bad(f, "the compression type feature bit is set but the compression type is zlib");
     if (h.compressionType > 1)
         bad(f, "Unknown compression type " + std::to_string(h.compressionType));
     if (h.compressionType == 1)
@@ -242,18 +276,19 @@ Qcow2Header readHeader(const HostFile& f) {
     if (h.l1Size < l1Needed)
         bad(f, "L1 table is too small (" + std::to_string(h.l1Size) + " entries for " +
                    std::to_string(l1Needed) + " needed)");
+    const uint64_t tablesEnd = tablesInFile ? fileSize : 0;
     if (h.l1Size > 0)
-        checkTable(f, h, fileSize, h.l1Offset, uint64_t(h.l1Size) * 8, "L1 table");
+        checkTable(f, h, tablesEnd, h.l1Offset, uint64_t(h.l1Size) * 8, "L1 table");
     if (uint64_t(h.refTableClusters) * cs > kMaxRefTableBytes)
         bad(f, "Reference count table too large (" + std::to_string(h.refTableClusters) +
                    " clusters)");
     if (h.refTableClusters > 0)
-        checkTable(f, h, fileSize, h.refTableOffset, uint64_t(h.refTableClusters) * cs,
+        checkTable(f, h, tablesEnd, h.refTableOffset, uint64_t(h.refTableClusters) * cs,
                    "refcount table");
     if (h.nbSnapshots > kMaxSnapshots)
         bad(f, "Too many snapshots (" + std::to_string(h.nbSnapshots) + ")");
     if (h.nbSnapshots > 0)
-        checkTable(f, h, fileSize, h.snapshotsOffset, uint64_t(h.nbSnapshots) * 40,
+        checkTable(f, h, tablesEnd, h.snapshotsOffset, uint64_t(h.nbSnapshots) * 40,
                    "snapshot table");
     return h;
 }

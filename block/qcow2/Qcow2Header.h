@@ -72,11 +72,16 @@ struct Qcow2Header {
 };
 
 // Reads cluster 0 of `file` and validates every field against the file size. Throws a
-// BlockError naming the file and the bad field.
-Qcow2Header readHeader(const HostFile& file);
+// BlockError naming the file and the bad field. `tablesInFile` false: the L1, refcount and
+// snapshot tables need not lie inside the file (a check reports that as a corruption, as QEMU
+// does; opening the image refuses it).
+Qcow2Header readHeader(const HostFile& file, bool tablesInFile = true);
 
 // "name" from the feature table, or "Unknown incompatible feature: <hex>".
 std::string describeFeatures(const Qcow2Header& h, uint8_t type, uint64_t bits);
+// Incompatible feature `bits` worded as QEMU refuses them on open: their names from the feature
+// table, then "Unknown incompatible feature: <hex of all the unnamed bits>".
+std::string describeUnknown(const Qcow2Header& h, uint64_t bits);
 
 // Serializes header + extensions + backing name (unpadded; callers zero the rest of cluster 0).
 // Throws if it does not fit into one cluster.

@@ -108,6 +108,178 @@ TEST_F(Qcow2Check, BadRefcountBlockEntry) {
         ADD_FAILURE() << m;
 }
 
+// Reserved bits, references past the end of the file, the snapshot table and unknown features,
+// counted and worded as qemu-img check does.
+namespace {
+
+constexpr uint64_t kZeroFlag = 1;
+
+void putEntry(const std::string& path, uint64_t offset, uint64_t value) {
+    std::vector<uint8_t> e(8, 0);
+    putBe(e, 0, value, 8);
+    writeFileBytes(path, offset, e);
+}
+
+} // namespace
+
+TEST_F(Qcow2Check, L1EntryWithReservedBits) {
+    putEntry(img, 0x30000, 0x8000000000040000ull | (1ull << 58));
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_EQ(r.corruptions, 1u);
+    EXPECT_TRUE(hasMessage(r, "ERROR found L1 entry with reserved bits set: 8400000000040000"));
+}
+
+TEST_F(Qcow2Check, L2EntryWithReservedBits) {
+    putEntry(img, 0x40000 + 3 * 8, 0x8000000000080000ull | 0x100);
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_EQ(r.corruptions, 1u);
+    EXPECT_TRUE(hasMessage(r, "ERROR found l2 entry with reserved bits set: 8000000000080100"));
+    // A repair leaves the entry alone (QEMU does not repair it either) and says so.
+    std::vector<uint8_t> before = readFile(img);
+    CheckResult fixed = checkImage(img, "qcow2", RepairMode::All);
+    EXPECT_EQ(fixed.corruptions, 1u);
+    EXPECT_TRUE(readFile(img) == before);
+}
+
+TEST_F(Qcow2Check, MisalignedPreallocatedZeroClusterBecomesPlainZero) {
+    putEntry(img, 0x40000 + 2 * 8, 0x8000000000070200ull | kZeroFlag);
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_TRUE(hasMessage(
+        r,
+        "ERROR offset=70200: Preallocated cluster is not properly aligned; L2 entry corrupted."));
+    EXPECT_GT(r.corruptions, 0u);
+    CheckResult fixed = checkImage(img, "qcow2", RepairMode::All);
+    EXPECT_TRUE(hasMessage(fixed, "Repairing offset=70200: Preallocated cluster is not properly "
+                                  "aligned; L2 entry corrupted."));
+    EXPECT_EQ(fixed.corruptions + fixed.leaks + fixed.checkErrors, 0u);
+    std::vector<uint8_t> entry = readFile(img);
+    EXPECT_EQ(entry[0x40000 + 2 * 8 + 7], 1); // QCOW_OFLAG_ZERO alone
+    std::vector<uint8_t> buf(65536);
+    openRo(img)->read(2 * 65536, buf);
+    EXPECT_TRUE(buf == std::vector<uint8_t>(65536, 0));
+}
+
+TEST_F(Qcow2Check, RefcountTableEntryWithReservedBitsIsRebuilt) {
+    putEntry(img, 0x10000, 0x20000 | 0x1);
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_GT(r.corruptions, 0u);
+    EXPECT_TRUE(hasMessage(r, "ERROR refcount table entry 0 has reserved bits set"));
+    // -r leaks cannot rebuild: it fails and changes nothing.
+    std::vector<uint8_t> before = readFile(img);
+    CheckResult leaks = checkImage(img, "qcow2", RepairMode::Leaks);
+    EXPECT_NE(leaks.abortErrno, 0);
+    EXPECT_TRUE(readFile(img) == before);
+    CheckResult fixed = checkImage(img, "qcow2", RepairMode::All);
+    EXPECT_GT(fixed.corruptionsFixed, 0u);
+    EXPECT_EQ(fixed.corruptions + fixed.leaks + fixed.checkErrors, 0u);
+    std::vector<uint8_t> buf(1 << 20);
+    openRo(img)->read(0, buf);
+    EXPECT_TRUE(buf == pattern(1 << 20, 1));
+}
+
+TEST_F(Qcow2Check, DataClusterPastEndOfFile) {
+    putEntry(img, 0x40000 + 20 * 8, 0x8000000000000000ull | (1ull << 40));
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_EQ(r.corruptions, 2u); // as qemu-img check: the reference and its COPIED flag
+    EXPECT_TRUE(hasMessage(r, "ERROR: counting reference for region exceeding the end of the "
+                              "file by one cluster or more: offset 0x10000000000 size 0x10000"));
+    EXPECT_EQ(r.imageEndOffset, 21u * 65536); // not sized by the bogus reference
+}
+
+TEST_F(Qcow2Check, L2TablePastEndOfFileReadsAsZeros) {
+    putEntry(img, 0x30000, 0x8000000000000000ull | (64ull << 20));
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    // As qemu-img check: the reference and its COPIED flag (refcount 0); the old L2 table and
+    // its 16 data clusters leak.
+    EXPECT_EQ(r.corruptions, 2u);
+    EXPECT_EQ(r.leaks, 17u);
+    EXPECT_TRUE(hasMessage(
+        r, "ERROR OFLAG_COPIED L2 cluster: l1_index=0 l1_entry=8000000004000000 refcount=0"));
+    EXPECT_EQ(r.checkErrors, 0u);
+    EXPECT_EQ(r.abortErrno, 0);
+}
+
+TEST_F(Qcow2Check, RefcountTablePastEndOfFileIsACorruption) {
+    std::vector<uint8_t> b(8, 0);
+    putBe(b, 0, 0x10000000, 8); // refcount table offset, far past the end
+    writeFileBytes(img, 48, b);
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_GT(r.corruptions, 0u);
+    EXPECT_TRUE(hasMessage(r, "ERROR: counting reference for region exceeding the end of the "
+                              "file by one cluster or more: offset 0x10000000 size 0x10000"));
+}
+
+TEST_F(Qcow2Check, MisalignedSnapshotL1Table) {
+    // One snapshot entry in cluster 30 (v3: 16 bytes of extra data), its L1 table misaligned.
+    run("truncate -s 2M '" + img + "'");
+    std::vector<uint8_t> e(64, 0);
+    putBe(e, 0, 0x30200, 8); // l1_table_offset
+    putBe(e, 8, 1, 4);       // l1_size
+    putBe(e, 12, 1, 2);      // id_str_size
+    putBe(e, 14, 1, 2);      // name_size
+    putBe(e, 36, 16, 4);     // extra_data_size
+    e[56] = '1';
+    e[57] = 's';
+    writeFileBytes(img, 30 * 65536, e);
+    std::vector<uint8_t> h(12, 0);
+    putBe(h, 0, 1, 4);             // nb_snapshots
+    putBe(h, 4, 30 * 65536ull, 8); // snapshots_offset
+    writeFileBytes(img, 60, h);
+    CheckResult r = checkImage(img, "qcow2", RepairMode::None);
+    EXPECT_TRUE(hasMessage(r, "ERROR snapshot 1 (s) l1_offset=0x30200: L1 table is not cluster "
+                              "aligned; snapshot table entry corrupted"));
+    EXPECT_GE(r.corruptions, 2u); // that, and the snapshot table's cluster has refcount 0
+}
+
+TEST_F(Qcow2Check, SnapshotExtraDataTooLargeStopsTheCheck) {
+    run("truncate -s 2M '" + img + "'");
+    std::vector<uint8_t> e(48, 0);
+    putBe(e, 36, 2000, 4); // extra_data_size
+    writeFileBytes(img, 30 * 65536, e);
+    std::vector<uint8_t> h(12, 0);
+    putBe(h, 0, 1, 4);
+    putBe(h, 4, 30 * 65536ull, 8);
+    writeFileBytes(img, 60, h);
+    std::vector<uint8_t> before = readFile(img);
+    CheckResult r = checkImage(img, "qcow2", RepairMode::All);
+    EXPECT_EQ(r.abortErrno, EFBIG);
+    EXPECT_EQ(r.checkErrors, 1u);
+    EXPECT_TRUE(readFile(img) == before);
+}
+
+TEST_F(Qcow2Check, UnknownIncompatibleFeaturesAreNamedAsQemuDoes) {
+    std::vector<uint8_t> b(8, 0);
+    putBe(b, 0, (1ull << 5) | (1ull << 40), 8);
+    writeFileBytes(img, 72, b);
+    try {
+        checkImage(img, "qcow2", RepairMode::None);
+        FAIL() << "expected ImageOpenError";
+    } catch (const ImageOpenError& e) {
+        // 64 KiB clusters: the image has QEMU's feature table, which names only known bits.
+        EXPECT_STREQ(e.what(),
+                     "Unsupported qcow2 feature(s): Unknown incompatible feature: 10000000020");
+    }
+}
+
+TEST_F(Qcow2Check, HeaderEndMarkerLengthMustFit) {
+    // The end-of-extensions marker follows the feature table: find it and give it a length.
+    std::vector<uint8_t> head = readFile(img);
+    size_t pos = 112;
+    while (pos + 8 <= 65536) {
+        uint32_t type =
+            uint32_t(head[pos] << 24 | head[pos + 1] << 16 | head[pos + 2] << 8 | head[pos + 3]);
+        uint32_t len = uint32_t(head[pos + 4] << 24 | head[pos + 5] << 16 | head[pos + 6] << 8 |
+                                head[pos + 7]);
+        if (type == 0)
+            break;
+        pos += 8 + ((len + 7) & ~7u);
+    }
+    std::vector<uint8_t> len(4, 0);
+    putBe(len, 0, 0x100000, 4);
+    writeFileBytes(img, pos + 4, len);
+    EXPECT_THROW(checkImage(img, "qcow2", RepairMode::None), ImageOpenError);
+}
+
 TEST(Qcow2Crash, SigkillDuringWritesLeavesNoCorruption) {
     for (int round = 0; round < 4; ++round) {
         TempDir t;
