@@ -2,6 +2,8 @@
 """Benchmark of e2kvm-backup next to its peers, in the same run:
 1. a full point of a 1 GiB qcow2 disk half full (512 x 1 MiB extents of random data), served
    by `qemu-nbd -r -e 4`, next to `nbdcopy` of the same export into a raw file (time ratio);
+   and next to nbdcopy followed by `sync --data` and `openssl dgst -sha256` (a point is
+   durable and checksummed before it is listed; nbdcopy alone does neither);
 2. an incremental point of 1 % changed data (160 x 64 KiB writes recorded by a bitmap,
    served with -B), next to our full point;
 3. restoring the incremental point (a two-file chain) to raw, next to
@@ -46,7 +48,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("backup")
     a = ap.parse_args()
-    for tool in ("qemu-img", "qemu-io", "qemu-nbd", "nbdcopy"):
+    for tool in ("qemu-img", "qemu-io", "qemu-nbd", "nbdcopy", "openssl"):
         if shutil.which(tool) is None:
             sys.exit("bench_backup: %s is not installed" % tool)
     tmp = tempfile.mkdtemp(prefix="bench-backup-", dir=os.environ.get("TMPDIR", "/var/tmp"))
@@ -91,6 +93,12 @@ def main():
 
         ours_full = timed(lambda: run(a.backup, "full", "--nbd", uri, repo), a.runs, fresh_repo)
         peer_full = timed(lambda: run("nbdcopy", uri, copy), a.runs, clear_copy)
+
+        def nbdcopy_durable():
+            run("nbdcopy", uri, copy)
+            run("sync", "--data", copy)
+            run("openssl", "dgst", "-sha256", copy)
+        peer_durable = timed(nbdcopy_durable, a.runs, clear_copy)
         stored = os.path.getsize(os.path.join(repo, "point-0001.qcow2"))
 
         # 1 % of the disk changes; the bitmap b0 records it.
@@ -125,6 +133,11 @@ def main():
                              clear(restored))
         peer_restore = timed(lambda: run("qemu-img", "convert", "-f", "qcow2", "-O", "raw",
                                          latest, converted), a.runs, clear(converted))
+
+        def convert_durable():
+            run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", latest, converted)
+            run("sync", "--data", converted)
+        peer_restore_durable = timed(convert_durable, a.runs, clear(converted))
         server.terminate()
         server.wait()
         server = None
@@ -136,6 +149,9 @@ def main():
         print("  e2kvm-backup full   %7.3f s   (stored %d MiB)" % (ours_full, stored // MiB))
         print("  nbdcopy to raw      %7.3f s" % peer_full)
         print("  ratio ours/nbdcopy  %7.2f" % (ours_full / peer_full))
+        print("  nbdcopy + sync --data + openssl sha256 (what a point also does: durable, "
+              "checksummed) %7.3f s" % peer_durable)
+        print("  ratio ours/that     %7.2f" % (ours_full / peer_durable))
         print("incremental point, 1 %% changed (160 x 64 KiB): %s" % inc_line)
         print("  e2kvm-backup inc    %7.3f s   (%.1f %% of our full point's time)"
               % (ours_inc, 100 * ours_inc / ours_full))
@@ -143,6 +159,9 @@ def main():
         print("  e2kvm-backup restore %6.3f s" % ours_restore)
         print("  qemu-img convert    %7.3f s" % peer_restore)
         print("  ratio ours/qemu-img %7.2f" % (ours_restore / peer_restore))
+        print("  qemu-img convert + sync --data (durable, as our restore) %7.3f s"
+              % peer_restore_durable)
+        print("  ratio ours/that     %7.2f" % (ours_restore / peer_restore_durable))
     finally:
         if server:
             server.terminate()
