@@ -79,8 +79,8 @@ BackupsPanel::BackupsPanel(AppContext& context, VmLibrary& library, QString data
     keep_->setToolTip(tr("After each backup, older points are merged into the oldest kept one, "
                          "so every kept point still restores exactly"));
     backUp_ = new QPushButton(tr("&Back up now"), this);
-    verify_ = new QPushButton(tr("&Verify"), this);
-    restoreImage_ = new QPushButton(tr("Restore to image…"), this);
+    verify_ = new QPushButton(tr("Veri&fy"), this);
+    restoreImage_ = new QPushButton(tr("&Restore to image…"), this);
     restoreVm_ = new QPushButton(tr("Restore as new VM"), this);
     restoreDisk_ = new QPushButton(tr("Restore onto disk…"), this);
     bar_ = new QProgressBar(this);
