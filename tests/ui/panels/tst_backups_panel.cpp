@@ -121,6 +121,7 @@ class BackupsPanelTest : public QObject {
 private slots:
     void definitionKeepsTheBackupSettings();
     void stoppedVmBackupVerifyRestore();
+    void stoppedVmInTheWindow();
     void runningVmBackupIsAPointInTime();
 };
 
@@ -293,6 +294,93 @@ void BackupsPanelTest::stoppedVmBackupVerifyRestore() {
              (difference(fileContents(restored.disks[0].file, "qcow2"), atFourth) + "; " +
               panel.messageText().toStdString())
                  .c_str());
+
+    // A damaged point: Verify fails, names the point and its problem, and the table says so.
+    const QString latestFile =
+        diskDir + QLatin1Char('/') + QString::fromStdString(model.points()[1].file);
+    {
+        QFile f(latestFile);
+        QVERIFY(f.open(QIODevice::ReadWrite));
+        QVERIFY(f.seek(f.size() - 100));
+        QVERIFY(f.write(QByteArray(16, '\x5c')) == 16);
+    }
+    QTest::mouseClick(verify, Qt::LeftButton);
+    QVERIFY(!waitDone(10));
+    const QString failed = panel.messageText();
+    QVERIFY2(failed.contains(QStringLiteral("1 of 2 point(s) failed verification")) &&
+                 failed.contains(QStringLiteral("point %1: ").arg(model.points()[1].number)),
+             qPrintable(failed));
+    QCOMPARE(model.index(1, RestorePointTableModel::VerifiedCol).data().toString(),
+             QStringLiteral("FAILED"));
+
+    // An error of the library is shown in the tab: a backup folder that cannot be created.
+    const QString blocker = tmp.filePath(QStringLiteral("not-a-folder"));
+    {
+        QFile f(blocker);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+    }
+    QVERIFY(panel.setBackupRoot(blocker + QStringLiteral("/backups")));
+    QTest::mouseClick(backUp, Qt::LeftButton);
+    QVERIFY(!waitDone(11));
+    QVERIFY2(panel.messageText().startsWith(QStringLiteral("Back up Box failed: ")) &&
+                 panel.messageText().contains(QStringLiteral("cannot create the backup folder")),
+             qPrintable(panel.messageText()));
+}
+
+void BackupsPanelTest::stoppedVmInTheWindow() {
+    // The window opens the selected VM's disks in the node table: a stopped VM's disk is then
+    // backed up through its node (a second open of the file would be a second writer of its
+    // qcow2 metadata), and restoring onto it closes the node and opens the new file.
+    GuestFiles guest = GuestFiles::locate(QStringLiteral(E2KVM_TEST_GUEST_DIR));
+    if (guest.rom.isEmpty() || guest.demoDisk.isEmpty())
+        QSKIP("the guest ROM and demo disk are not built (target e2kvm_guest)");
+    QTemporaryDir tmp;
+    QVERIFY(tmp.isValid());
+    Services s;
+    const QString dataDir = tmp.filePath(QStringLiteral("data"));
+    VmLibrary library{tmp.filePath(QStringLiteral("vms"))};
+    library.add(makeDemoVm(guest.demoDisk, dataDir));
+    MainWindow window(s.ctx, library, guest, dataDir);
+    window.setProperty("noConfirm", true);
+    auto* panel = qobject_cast<BackupsPanel*>(window.tabPage(QStringLiteral("Backups")));
+    QVERIFY(panel);
+    QSignalSpy finished(panel, &BackupsPanel::operationFinished);
+    auto waitDone = [&](int count) -> bool {
+        if (!QTest::qWaitFor([&] { return finished.count() >= count; }, 60000))
+            return false;
+        return finished.count() == count && finished.at(count - 1).at(0).toBool();
+    };
+    const std::string file = library.at(0).disks[0].file.toStdString();
+    auto node = s.nodes.findByFile(file);
+    QVERIFY(node);
+    auto readNode = [&] {
+        auto n = s.nodes.findByFile(file);
+        std::vector<uint8_t> out(n->image->size());
+        n->image->read(0, out);
+        return out;
+    };
+
+    const std::vector<uint8_t> atFirst = readNode();
+    QVERIFY(panel->backUpNow());
+    QVERIFY2(waitDone(1), qPrintable(panel->messageText()));
+    std::vector<uint8_t> scribble(64 << 10, 0x6b);
+    node->image->write(3 << 20, scribble);
+    QVERIFY(panel->backUpNow());
+    QVERIFY2(waitDone(2), qPrintable(panel->messageText()));
+    QCOMPARE(panel->pointsModel().points()[1].type, backup::PointType::Incremental);
+    QCOMPARE(panel->pointsModel().points()[1].changedBytes, uint64_t(64 << 10));
+    QVERIFY(s.pointInTime.list().empty());
+
+    bool answered = false;
+    answerNextQuestion(QStringLiteral("Replace the disk"), &answered);
+    QVERIFY(panel->restoreOntoDisk(1));
+    QVERIFY(answered);
+    QVERIFY2(waitDone(3), qPrintable(panel->messageText()));
+    auto reopened = s.nodes.findByFile(file);
+    QVERIFY(reopened && reopened != node);
+    node.reset();
+    QVERIFY(readNode() == atFirst);
+    QVERIFY(fileContents(QString::fromStdString(file), "qcow2") == atFirst);
 }
 
 void BackupsPanelTest::runningVmBackupIsAPointInTime() {
