@@ -241,11 +241,12 @@ bool BackupsPanel::setKeep(int points) {
 }
 
 void BackupsPanel::setVm(const QString& name) {
+    // The same VM again (its disks were reopened): keep the chosen disk; another: disk 0.
+    const int keepIndex = name == vm_ ? disks_->currentIndex() : 0;
     vm_ = name;
     const VmDefinition* def = definition();
     {
         QSignalBlocker block(disks_);
-        int keepIndex = disks_->currentIndex();
         disks_->clear();
         if (def)
             for (int i = 0; i < def->disks.size(); ++i)
@@ -287,9 +288,11 @@ void BackupsPanel::setVmRunning(bool running) {
 }
 
 void BackupsPanel::refreshPoints() {
+    // The selected point stays selected (a restore of it, a verify).
     std::optional<uint64_t> keep;
-    if (const backup::RestorePoint* p = model_.pointAt(table_->currentIndex().row()))
-        keep = p->number;
+    if (auto rows = table_->selectionModel()->selectedRows(); !rows.isEmpty())
+        if (const backup::RestorePoint* p = model_.pointAt(rows.front().row()))
+            keep = p->number;
     std::vector<backup::RestorePoint> points;
     QString dir = diskIndex() >= 0 ? diskBackupDir(diskIndex()) : QString();
     QString emptyText;

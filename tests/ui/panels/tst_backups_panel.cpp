@@ -122,6 +122,7 @@ private slots:
     void definitionKeepsTheBackupSettings();
     void stoppedVmBackupVerifyRestore();
     void stoppedVmInTheWindow();
+    void eachDiskHasItsOwnFolder();
     void runningVmBackupIsAPointInTime();
 };
 
@@ -381,6 +382,44 @@ void BackupsPanelTest::stoppedVmInTheWindow() {
     node.reset();
     QVERIFY(readNode() == atFirst);
     QVERIFY(fileContents(QString::fromStdString(file), "qcow2") == atFirst);
+}
+
+void BackupsPanelTest::eachDiskHasItsOwnFolder() {
+    QTemporaryDir tmp;
+    QVERIFY(tmp.isValid());
+    Services s;
+    VmLibrary library(tmp.filePath(QStringLiteral("vms")));
+    for (const QString& name : {QStringLiteral("Two"), QStringLiteral("One")}) {
+        VmDefinition def;
+        def.name = name;
+        def.uuid = QUuid::createUuid();
+        for (int i = 0; i < 2; ++i) {
+            const QString file = tmp.filePath(QStringLiteral("%1-%2.qcow2").arg(name).arg(i));
+            block::CreateOptions c;
+            c.format = "qcow2";
+            c.size = 1 << 20;
+            c.sizeGiven = true;
+            block::createImage(file.toStdString(), c);
+            def.disks.append(VmDisk{file, QStringLiteral("qcow2"), false});
+        }
+        library.add(def);
+    }
+    BackupsPanel panel(s.ctx, library, tmp.filePath(QStringLiteral("data")));
+    QSignalSpy finished(&panel, &BackupsPanel::operationFinished);
+    panel.setVm(QStringLiteral("Two"));
+    panel.setDiskIndex(1);
+    QVERIFY(panel.backUpNow());
+    QVERIFY(QTest::qWaitFor([&] { return finished.count() == 1; }, 60000));
+    QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(panel.messageText()));
+    QVERIFY(QFileInfo::exists(panel.diskBackupDir(1) + QStringLiteral("/e2kvm-backup.json")));
+    QVERIFY(!QFileInfo::exists(panel.diskBackupDir(0)));
+    QCOMPARE(panel.pointsModel().rowCount(), 1);
+    panel.setDiskIndex(0);
+    QCOMPARE(panel.pointsModel().rowCount(), 0); // disk 0 has no points yet
+    panel.setDiskIndex(1);
+    panel.setVm(QStringLiteral("One")); // another VM starts at its disk 0
+    QCOMPARE(panel.diskIndex(), 0);
+    QCOMPARE(panel.pointsModel().rowCount(), 0);
 }
 
 void BackupsPanelTest::runningVmBackupIsAPointInTime() {
