@@ -6,6 +6,7 @@
 #include "app/vmcore/BlockNodeTable.h"
 #include "ui/AppContext.h"
 #include "ui/jobs/JobProgress.h"
+#include "ui/jobs/JobProgressDialog.h"
 #include "ui/jobs/JobRunner.h"
 #include "ui/library/VmLibrary.h"
 #include "ui/mainwindow/VmSession.h"
@@ -51,11 +52,14 @@ QString pointSummary(const backup::RestorePoint& p) {
              sizeText(p.storedBytes));
 }
 
-// Reports the library's progress to the job (the total may grow once).
-backup::ProgressSink progressOf(JobProgress& job) {
-    return [&job](uint64_t done, uint64_t total) {
+// Reports the library's progress to the job (the total may grow once), and passes a cancel
+// asked of the job (its progress window, the runner closing) on to the library.
+backup::ProgressSink progressOf(JobProgress& job, std::atomic<bool>& cancel) {
+    return [&job, &cancel](uint64_t done, uint64_t total) {
         job.setTotal(total);
         job.setDone(done);
+        if (job.cancelRequested())
+            cancel = true;
     };
 }
 
@@ -504,7 +508,7 @@ JobProgress* BackupsPanel::backUpNow() {
             Qt::QueuedConnection);
     };
     const QString vm = vm_, root = backupRoot();
-    return startJob(title, [=](JobProgress& progress, const std::atomic<bool>& cancel) {
+    return startJob(title, [=](JobProgress& progress, std::atomic<bool>& cancel) {
         std::unique_ptr<backup::BackupSource> source;
         if (!nodeName.empty())
             source = std::make_unique<backup::VmNodeSource>(*ctx->nodes, *ctx->exports,
@@ -518,7 +522,7 @@ JobProgress* BackupsPanel::backUpNow() {
         backup::BackupOptions o;
         o.incremental = !repo.points().empty();
         o.keep = keep;
-        o.progress = progressOf(progress);
+        o.progress = progressOf(progress, cancel);
         o.note = note;
         o.cancel = &cancel;
         progress.setStatus(o.incremental ? tr("Taking an incremental point of %1").arg(q(label))
@@ -535,11 +539,11 @@ JobProgress* BackupsPanel::verifyAll() {
     if (model_.points().empty())
         return refusal(title, tr("there are no restore points yet"));
     const std::string dir = diskBackupDir(diskIndex()).toStdString();
-    return startJob(title, [dir](JobProgress& progress, const std::atomic<bool>& cancel) {
+    return startJob(title, [dir](JobProgress& progress, std::atomic<bool>& cancel) {
         backup::BackupRepository repo(dir, backup::BackupRepository::Access::Write);
         progress.setStatus(tr("Verifying %n point(s)", nullptr, int(repo.points().size())));
         backup::VerifyReport r =
-            backup::verifyPoints(repo, std::nullopt, progressOf(progress), &cancel);
+            backup::verifyPoints(repo, std::nullopt, progressOf(progress, cancel), &cancel);
         if (r.ok())
             return tr("%n point(s) verified: all intact", nullptr, int(r.checked.size()));
         QString text = tr("%1 of %2 point(s) failed verification; restore from an intact point, "
@@ -598,13 +602,13 @@ JobProgress* BackupsPanel::restoreToImage(std::optional<uint64_t> point, const Q
     const std::string dir = diskBackupDir(diskIndex()).toStdString();
     const std::string out = path.toStdString(), fmt = format.toStdString();
     const uint64_t number = *point;
-    return startJob(title, [=](JobProgress& progress, const std::atomic<bool>& cancel) {
+    return startJob(title, [=](JobProgress& progress, std::atomic<bool>& cancel) {
         backup::BackupRepository repo(dir, backup::BackupRepository::Access::Read);
         backup::RestoreOptions o;
         o.point = number;
         o.format = fmt;
         o.overwrite = true; // the file dialog asked
-        o.progress = progressOf(progress);
+        o.progress = progressOf(progress, cancel);
         o.cancel = &cancel;
         progress.setStatus(tr("Restoring point %1").arg(number));
         backup::RestorePoint p = backup::restorePoint(repo, out, o);
@@ -644,12 +648,12 @@ JobProgress* BackupsPanel::restoreAsNewVm(std::optional<uint64_t> point) {
     const uint64_t number = *point;
     return startJob(
         tr("Restore point %1 as VM '%2'").arg(number).arg(name),
-        [dir, number, file, format, name](JobProgress& progress, const std::atomic<bool>& cancel) {
+        [dir, number, file, format, name](JobProgress& progress, std::atomic<bool>& cancel) {
             backup::BackupRepository repo(dir, backup::BackupRepository::Access::Read);
             backup::RestoreOptions o;
             o.point = number;
             o.format = format.toStdString();
-            o.progress = progressOf(progress);
+            o.progress = progressOf(progress, cancel);
             o.cancel = &cancel;
             progress.setStatus(tr("Restoring point %1").arg(number));
             backup::RestorePoint p = backup::restorePoint(repo, file.toStdString(), o);
@@ -731,15 +735,15 @@ JobProgress* BackupsPanel::restoreOntoDisk(std::optional<uint64_t> point, bool c
     const uint64_t number = *point;
     const VmDefinition current = *def;
     const QString vm = vm_;
-    return startJob(
+    JobProgress* job = startJob(
         title,
-        [=](JobProgress& progress, const std::atomic<bool>& cancel) {
+        [=](JobProgress& progress, std::atomic<bool>& cancel) {
             backup::BackupRepository repo(dir, backup::BackupRepository::Access::Read);
             backup::RestoreOptions o;
             o.point = number;
             o.format = fmt;
             o.overwrite = true; // the user confirmed
-            o.progress = progressOf(progress);
+            o.progress = progressOf(progress, cancel);
             o.cancel = &cancel;
             progress.setStatus(tr("Restoring point %1 onto %2").arg(number).arg(q(out)));
             backup::RestorePoint p = backup::restorePoint(repo, out, o);
@@ -760,6 +764,11 @@ JobProgress* BackupsPanel::restoreOntoDisk(std::optional<uint64_t> point, bool c
                 logLine(context_, QStringLiteral("warning"), q(e.what()));
             }
         });
+    // Window-modal progress: the VM must not be started on the disk being replaced.
+    auto* dialog = new JobProgressDialog(*job, this);
+    dialog->setWindowModality(Qt::WindowModal);
+    dialog->show();
+    return job;
 }
 
 void BackupsPanel::chooseFolder() {

@@ -86,7 +86,9 @@ signals:
     void operationFinished(bool ok, const QString& message);
 
 private:
-    using Work = std::function<QString(JobProgress&, const std::atomic<bool>& cancel)>;
+    // `cancel` is the library's flag: set by Cancel, or by the work when the job was asked to
+    // stop (see progressOf).
+    using Work = std::function<QString(JobProgress&, std::atomic<bool>& cancel)>;
     JobProgress* startJob(const QString& title, Work work,
                           std::function<void(bool ok, const QString& message)> done = {});
     const VmDefinition* definition() const;
