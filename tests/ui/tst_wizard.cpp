@@ -1,6 +1,8 @@
-// NewVmWizard driven programmatically: creates the disk files and the definition file; refuses
+// NewVmWizard driven programmatically: creates the disk files and the definition file (a new
+// qcow2 disk with a recording bitmap, so changes are tracked from the start); refuses
 // duplicates without leaving files behind; accepts images dropped onto the disks page.
 #include "block/ImageOpen.h"
+#include "block/bitmap/BitmapCatalog.h"
 #include "ui/library/VmLibrary.h"
 #include "ui/wizard/NewVmWizard.h"
 
@@ -64,6 +66,14 @@ private slots:
             block::OpenOptions o;
             auto image = block::openImage(def.disks[i].file.toStdString(), o);
             QCOMPARE(image->size(), i == 0 ? uint64_t(8 << 20) : uint64_t(2 << 20));
+            // The new qcow2 disk records changes in a persistent bitmap from the start.
+            if (i == 0) {
+                QVERIFY(image->bitmaps());
+                auto tracking = image->bitmaps()->find(kTrackingBitmapName);
+                QVERIFY(tracking);
+                QVERIFY(tracking->enabled);
+                QVERIFY(tracking->persistent);
+            }
         }
     }
 

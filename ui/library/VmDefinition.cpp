@@ -45,6 +45,10 @@ QString definitionProblem(const VmDefinition& def) {
         if (d.format != QLatin1String("qcow2") && d.format != QLatin1String("raw"))
             return QStringLiteral("disk %1: unknown format '%2'").arg(i).arg(d.format);
     }
+    if (def.backupKeep < 0 || def.backupKeep > kMaxBackupKeep)
+        return QStringLiteral("keeping %1 backup points is outside 0..%2")
+            .arg(def.backupKeep)
+            .arg(kMaxBackupKeep);
     if (def.boot != BootKind::Demo && def.bootPath.isEmpty())
         return QStringLiteral("the %1 boot program has no file").arg(bootKindName(def.boot));
     if (def.boot == BootKind::Demo && def.disks.isEmpty())
@@ -77,7 +81,7 @@ QJsonObject toJson(const VmDefinition& def) {
     QJsonObject boot{{"kind", QString::fromLatin1(bootKindName(def.boot))}};
     if (def.boot != BootKind::Demo)
         boot.insert("path", def.bootPath);
-    return QJsonObject{
+    QJsonObject obj{
         {"name", def.name},
         {"uuid", def.uuid.toString(QUuid::WithoutBraces)},
         {"memory-mib", static_cast<qint64>(def.memoryMiB)},
@@ -85,6 +89,16 @@ QJsonObject toJson(const VmDefinition& def) {
         {"boot", boot},
         {"display", QJsonObject{{"width", def.display.width()}, {"height", def.display.height()}}},
     };
+    // Written only when set, so that definitions without backups look as before.
+    if (!def.backupDir.isEmpty() || def.backupKeep > 0) {
+        QJsonObject backup;
+        if (!def.backupDir.isEmpty())
+            backup.insert("dir", def.backupDir);
+        if (def.backupKeep > 0)
+            backup.insert("keep", def.backupKeep);
+        obj.insert("backup", backup);
+    }
+    return obj;
 }
 
 namespace {
@@ -170,6 +184,15 @@ VmDefinition fromJson(const QJsonObject& obj, const QString& what) {
         QJsonObject d = display.toObject();
         def.display =
             QSize(intField(d, "width", what, 1, 1920), intField(d, "height", what, 1, 1080));
+    }
+    QJsonValue backup = obj.value(QLatin1String("backup"));
+    if (!backup.isUndefined()) {
+        if (!backup.isObject())
+            fail(what, QStringLiteral("'backup' must be an object"));
+        QJsonObject b = backup.toObject();
+        def.backupDir = stringField(b, "dir", what, false);
+        if (b.contains(QLatin1String("keep")))
+            def.backupKeep = intField(b, "keep", what, 0, kMaxBackupKeep);
     }
     if (QString p = definitionProblem(def); !p.isEmpty())
         fail(what, p);

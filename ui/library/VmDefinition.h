@@ -32,6 +32,11 @@ struct VmDefinition {
     BootKind boot = BootKind::Demo;
     QString bootPath; // ROM or kernel file (unused for Demo)
     QSize display{1024, 768};
+    // Where the Backups tab keeps this VM's restore points (one folder per disk below it:
+    // disk0, disk1...); empty: the suggested folder (see the Backups tab).
+    QString backupDir;
+    // Restore points kept per disk after each backup (older ones are merged); 0: all.
+    int backupKeep = 0;
     bool operator==(const VmDefinition&) const = default;
 };
 
@@ -40,6 +45,7 @@ inline constexpr uint32_t kMinMemoryMiB = 16;
 inline constexpr uint32_t kMaxMemoryMiB = 3072;
 inline constexpr int kMaxNameLength = 64;
 inline constexpr int kMaxDisks = 8;
+inline constexpr int kMaxBackupKeep = 100000;
 
 // Empty if `name` can name a VM (it becomes a file name): 1..64 characters of letters, digits,
 // space, '-', '_', '.', not starting with '.' or space; else why not.

@@ -22,6 +22,7 @@
 
 #include "ui/log/LogModel.h"
 #include "ui/log/LogView.h"
+#include "ui/panels/BackupsPanel.h"
 #include "ui/panels/BitmapsPanel.h"
 #include "ui/panels/ExportsPanel.h"
 #include "ui/panels/ImagesPanel.h"
@@ -92,10 +93,12 @@ MainWindow::MainWindow(AppContext& context, VmLibrary& library, GuestFiles guest
     auto* images = new ImagesPanel(ctx_);
     auto* bitmaps = new BitmapsPanel(ctx_);
     auto* exports = new ExportsPanel(ctx_);
-    imagePanels_ = {images, bitmaps, exports};
+    auto* backups = new BackupsPanel(ctx_, library_, dataDir_);
+    imagePanels_ = {images, bitmaps, exports, backups};
     tabs_->addTab(images, tr("Images"));
     tabs_->addTab(bitmaps, tr("Bitmaps"));
     tabs_->addTab(exports, tr("Exports"));
+    tabs_->addTab(backups, tr("Backups"));
     if (ctx_.log)
         tabs_->addTab(new LogView(*ctx_.log), tr("Log"));
 
@@ -290,6 +293,8 @@ void MainWindow::onSelectionChanged() {
         emit selectedSessionChanged(session);
     }
     int row = library_.indexOf(name);
+    if (auto* backups = qobject_cast<BackupsPanel*>(tabPage(tr("Backups"))))
+        backups->setVm(row >= 0 ? name : QString());
     if (row >= 0) {
         const VmDefinition& def = library_.at(row);
         details_->setDefinition(def);

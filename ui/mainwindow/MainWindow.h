@@ -1,7 +1,7 @@
 #pragma once
 // MainWindow: the e2kvm desktop window: the VM library on the left; Console, Details, Images,
-// Bitmaps, Exports and Log tabs for the selected VM on the right; VM and View menus, a toolbar
-// and a status bar with run state, disk write rate and NBD client count.
+// Bitmaps, Exports, Backups and Log tabs for the selected VM on the right; VM and View menus, a
+// toolbar and a status bar with run state, disk write rate and NBD client count.
 #include "ui/AppContext.h"
 #include "ui/library/GuestFiles.h"
 

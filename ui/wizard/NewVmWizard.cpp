@@ -1,6 +1,8 @@
 #include "ui/wizard/NewVmWizard.h"
 
+#include "block/BlockDriver.h"
 #include "block/ImageOpen.h"
+#include "block/bitmap/BitmapCatalog.h"
 #include "ui/library/ImageCopy.h"
 #include "ui/library/VmDefinition.h"
 #include "ui/library/VmLibrary.h"
@@ -31,6 +33,24 @@
 namespace e2kvm::ui {
 
 namespace {
+
+// Gives a new qcow2 disk a persistent, recording bitmap, so that the Bitmaps tab shows what
+// the guest changed from its first write on (backups keep their own checkpoint bitmaps).
+void addTrackingBitmap(const std::string& file) {
+    block::OpenOptions options;
+    options.format = "qcow2";
+    options.readOnly = false;
+    std::unique_ptr<block::BlockDriver> disk = block::openImage(file, options);
+    block::BitmapCatalog* bitmaps = disk->bitmaps();
+    if (!bitmaps)
+        throw std::runtime_error(file + ": the image keeps no bitmaps");
+    block::BitmapAction add;
+    add.kind = block::BitmapActionKind::Add;
+    add.name = kTrackingBitmapName;
+    add.persistent = true;
+    bitmaps->apply(std::span(&add, 1));
+    disk->flush();
+}
 
 class NamePage : public QWizardPage {
 public:
@@ -325,9 +345,13 @@ void NewVmWizard::accept() {
                 options.sizeGiven = true;
                 block::createImage(file, options);
                 created << def.disks[i].file;
+                if (p.format == QLatin1String("qcow2"))
+                    addTrackingBitmap(file);
             } else if (p.kind == PlannedDisk::DemoCopy) {
                 copyImage(p.file.toStdString(), file, p.format.toStdString());
                 created << def.disks[i].file;
+                if (p.format == QLatin1String("qcow2"))
+                    addTrackingBitmap(file);
             }
         }
         library_.add(def);

@@ -2,7 +2,8 @@
 // NewVmWizard: creates a VM in three pages: name, memory and display size; disks (new qcow2 or
 // raw images of a chosen size, a copy of the demo disk, or existing images, also dropped onto
 // the page); boot program (the demo guest by default). Finishing creates the new disk files and
-// the definition file in the library.
+// the definition file in the library. New qcow2 disks (and copies of the demo disk) get a
+// recording bitmap, kTrackingBitmapName, so that changes are tracked from the start.
 #include <QSize>
 #include <QString>
 #include <QWizard>
@@ -18,6 +19,9 @@ class QLabel;
 namespace e2kvm::ui {
 
 class VmLibrary;
+
+// The persistent bitmap the wizard gives the qcow2 disks it creates.
+inline constexpr const char* kTrackingBitmapName = "e2kvm-tracking";
 
 // One disk as the wizard plans it.
 struct PlannedDisk {
