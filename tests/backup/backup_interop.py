@@ -9,7 +9,8 @@
    (through its backing chain) the same way; the incremental file holds about the changed
    bytes; nothing of the backup is left in the VM (nodes, exports, jobs, old checkpoints).
 2. --nbd against qemu-nbd -r (full) and qemu-nbd -r -B BITMAP (incremental); a bitmap the
-   export does not offer gives a full point with the reason.
+   export does not offer gives a full point with the reason; the same over TCP with TLS
+   (--tls-creds).
 3. An image file; qemu-img check and info --backing-chain on the points; prune --keep 2
    leaves points that restore exactly as before; verify finds a corrupted point; a checkpoint
    bitmap removed by hand gives a full point with a warning.
@@ -291,6 +292,48 @@ def nbd_export(tmp):
                     f"--nbd: point {n} restores the disk as qemu-nbd served it")
 
 
+def nbd_tls(tmp):
+    """--nbd nbd://HOST:PORT with --tls-creds against qemu-nbd with TLS over TCP."""
+    import tls_certs
+    from processes import free_port, wait_for_tcp
+    tmp = os.path.join(tmp, "tls")
+    os.makedirs(tmp)
+    pki = os.path.join(tmp, "pki")
+    os.makedirs(pki)
+    tls_certs.make_ca(pki, "ca")
+    tls_certs.make_cert(pki, "ca", "server", "localhost", tls_certs.SERVER_EXTENSIONS)
+    srv = tls_certs.creds_dir(pki, os.path.join(tmp, "srv"), "ca", "server", "server")
+    cli = tls_certs.creds_dir(pki, os.path.join(tmp, "cli"), "ca")
+    disk = os.path.join(tmp, "disk.qcow2")
+    initial_disk(disk)
+    run("qemu-img", "bitmap", "--add", disk, "b0")
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x66 5M 192k", disk)
+    port = free_port()
+    p = subprocess.Popen(["qemu-nbd", "-r", "-f", "qcow2", "-B", "b0", "--persistent",
+                          "--object", "tls-creds-x509,id=tls0,dir=%s,endpoint=server,"
+                          "verify-peer=off" % srv, "--tls-creds", "tls0", "-b", "127.0.0.1",
+                          "-p", str(port), disk], stderr=subprocess.PIPE)
+    repo = os.path.join(tmp, "backups")
+    uri = "nbd://localhost:%d/" % port
+    try:
+        wait_for_tcp(port, proc=p)
+        r = backup("full", "--nbd", uri, repo, ok=False)
+        check.check(r.returncode != 0 and "TLS" in r.stderr,
+                    "TLS: without --tls-creds the export is refused: " + r.stderr.strip())
+        backup("full", "--nbd", uri, "--tls-creds", cli, repo)
+        backup("inc", "--nbd", uri, "--tls-creds", cli, "--bitmap", "b0", repo)
+    finally:
+        p.terminate()
+        p.wait()
+    pts = points(repo)
+    check.same("TLS: point types", "full inc", " ".join(p["type"] for p in pts))
+    check.same("TLS: incremental changed bytes", str(192 * 1024), str(pts[-1]["changed"]))
+    got, want = os.path.join(tmp, "got.raw"), os.path.join(tmp, "want.raw")
+    backup("restore", repo, got)
+    run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", disk, want)
+    check.check(filecmp.cmp(got, want, shallow=False), "TLS: the latest point restores the disk")
+
+
 def image_file(tmp):
     tmp = os.path.join(tmp, "image")
     os.makedirs(tmp)
@@ -359,12 +402,12 @@ def image_file(tmp):
 def main():
     global BACKUP
     BACKUP, system = sys.argv[1], sys.argv[2]
-    require("qemu-img", "qemu-io", "qemu-nbd", "qemu-system-x86_64")
+    require("qemu-img", "qemu-io", "qemu-nbd", "qemu-system-x86_64", "openssl")
     tmp = tempfile.mkdtemp(prefix="backup-interop-")
     try:
         for step in (lambda: running_vm(system, tmp),
                      lambda: running_vm("qemu-system-x86_64", tmp),
-                     lambda: nbd_export(tmp), lambda: image_file(tmp)):
+                     lambda: nbd_export(tmp), lambda: nbd_tls(tmp), lambda: image_file(tmp)):
             try:
                 step()
             except Exception as e:  # noqa: BLE001
