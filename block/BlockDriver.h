@@ -45,6 +45,8 @@ struct LayerExtent {
     // Where the data lives in hostFile (raw: same offset; qcow2: cluster offset), if fixed.
     std::optional<uint64_t> hostOffset;
     bool compressed = false;
+    // Data known to read as zero (an NBD extent with "zero" but not "hole"): `map` says both.
+    bool dataReadsAsZero = false;
 };
 
 // Something that must hear about every change to an image's contents (a dirty bitmap).

@@ -17,7 +17,7 @@ ChainExtent chainStatus(BlockDriver& top, uint64_t offset, uint64_t maxLength) {
         switch (e.kind) {
         case Allocation::Data:
             out.data = true;
-            out.zero = false;
+            out.zero = e.dataReadsAsZero;
             out.present = true;
             out.hostOffset = e.compressed ? std::nullopt : e.hostOffset;
             return out;

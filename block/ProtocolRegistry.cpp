@@ -18,7 +18,31 @@ std::vector<std::pair<std::string, ProtocolOpener>>& registry() {
     return r;
 }
 
+std::map<std::string, DriverOpener>& drivers() {
+    static std::map<std::string, DriverOpener> d;
+    return d;
+}
+
 } // namespace
+
+void registerDriver(const std::string& driver, DriverOpener opener) {
+    std::lock_guard lock(registryMutex());
+    drivers()[driver] = std::move(opener);
+}
+
+std::unique_ptr<BlockDriver>
+openRegisteredDriver(const std::string& driver,
+                     const std::map<std::string, std::string>& driverOptions,
+                     const OpenOptions& options) {
+    DriverOpener opener;
+    {
+        std::lock_guard lock(registryMutex());
+        auto it = drivers().find(driver);
+        if (it != drivers().end())
+            opener = it->second;
+    }
+    return opener ? opener(driverOptions, options) : nullptr;
+}
 
 void registerProtocol(const std::string& prefix, ProtocolOpener opener) {
     std::lock_guard lock(registryMutex());

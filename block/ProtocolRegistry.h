@@ -6,6 +6,7 @@
 #include "ImageOpen.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,5 +20,18 @@ void registerProtocol(const std::string& prefix, ProtocolOpener opener);
 // The driver for `name` if a registered prefix matches, else nullptr.
 std::unique_ptr<BlockDriver> openRegisteredProtocol(const std::string& name,
                                                     const OpenOptions& options);
+
+// Openers for --image-opts drivers implemented outside the block library (driver=nbd): they get
+// the driver's own options (for driver=raw,file.driver=nbd,file.path=..., those under "file.",
+// without the prefix) and the open options (format: "" for the driver itself, "raw" when a
+// raw format layer is asked for on top of it).
+using DriverOpener = std::function<std::unique_ptr<BlockDriver>(
+    const std::map<std::string, std::string>& driverOptions, const OpenOptions&)>;
+void registerDriver(const std::string& driver, DriverOpener opener);
+// The image from the opener registered for `driver`, or nullptr if there is none.
+std::unique_ptr<BlockDriver>
+openRegisteredDriver(const std::string& driver,
+                     const std::map<std::string, std::string>& driverOptions,
+                     const OpenOptions& options);
 
 } // namespace e2kvm::block

@@ -1,6 +1,7 @@
 #include "nbd/NbdImage.h"
 
 #include "block/BlockError.h"
+#include "block/ImageOptions.h"
 #include "block/ProtocolRegistry.h"
 #include "nbd/NbdError.h"
 #include "nbd/Protocol.h"
@@ -13,15 +14,38 @@ namespace {
 
 constexpr uint32_t kMaxCommandLength = 1u << 30; // per TRIM / WRITE_ZEROES / BLOCK_STATUS
 
-std::unique_ptr<Client> connectFor(const std::string& uri, bool readOnly) {
+const char* const kAllocationContext = "base:allocation";
+
+NbdUri parseTarget(const std::string& uri) {
     try {
-        auto c = Client::connect(parseNbdUri(uri), {"base:allocation"});
-        if (!readOnly && (c->flags() & TfReadOnly))
-            throw block::BlockError(EPERM, uri + ": export is read-only");
-        return c;
+        return parseNbdUri(uri);
     } catch (const NbdError& e) {
-        throw block::BlockError(EIO, uri + ": " + e.what());
+        throw block::BlockError(EINVAL, e.what());
     }
+}
+
+std::unique_ptr<Client> connectFor(const NbdUri& target, const NbdOpenOptions& options) {
+    const std::string name = canonicalNbdName(target);
+    std::unique_ptr<Client> c;
+    try {
+        std::string context =
+            options.dirtyBitmap.empty() ? kAllocationContext : options.dirtyBitmap;
+        c = Client::connect(target, {context});
+    } catch (const NbdError& e) {
+        throw block::BlockError(EIO, name + ": " + e.what());
+    }
+    if (!options.readOnly && (c->flags() & TfReadOnly))
+        throw block::BlockError(EPERM, name + ": export is read-only");
+    if (!options.dirtyBitmap.empty() && !c->contexts().count(options.dirtyBitmap))
+        throw block::BlockError(EINVAL,
+                                "requested x-dirty-bitmap " + options.dirtyBitmap + " not found");
+    return c;
+}
+
+NbdOpenOptions readOnlyOrNot(bool readOnly) {
+    NbdOpenOptions o;
+    o.readOnly = readOnly;
+    return o;
 }
 
 template <typename F> auto translate(const std::string& name, F&& f) {
@@ -34,8 +58,13 @@ template <typename F> auto translate(const std::string& name, F&& f) {
 
 } // namespace
 
+NbdImage::NbdImage(const NbdUri& target, const NbdOpenOptions& options)
+    : BlockDriver(canonicalNbdName(target), options.readOnly), client_(connectFor(target, options)),
+      formatName_(options.formatName),
+      statusContext_(options.dirtyBitmap.empty() ? kAllocationContext : options.dirtyBitmap) {}
+
 NbdImage::NbdImage(const std::string& uri, bool readOnly)
-    : BlockDriver(uri, readOnly), client_(connectFor(uri, readOnly)) {}
+    : NbdImage(parseTarget(uri), readOnlyOrNot(readOnly)) {}
 
 NbdImage::~NbdImage() = default;
 
@@ -85,15 +114,37 @@ void NbdImage::doFlush() {
 block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     block::LayerExtent e;
     uint32_t len = uint32_t(std::min<uint64_t>(maxLength, kMaxCommandLength));
-    if (!client_->contexts().count("base:allocation")) {
+    e.hostOffset = offset; // as QEMU's nbd driver: the data is at the same offset of the export
+    if (!client_->contexts().count(statusContext_)) {
         e.length = maxLength;
         e.kind = block::Allocation::Data;
         return e;
     }
     auto ex =
-        translate(filename(), [&] { return client_->blockStatus("base:allocation", offset, len); });
+        translate(filename(), [&] { return client_->blockStatus(statusContext_, offset, len); });
+    if (ex.empty())
+        throw block::BlockError(EIO, filename() + ": server sent no extent for block status");
     e.length = std::min<uint64_t>(ex[0].length ? ex[0].length : len, len);
-    e.kind = (ex[0].flags & StateZero) ? block::Allocation::Zero : block::Allocation::Data;
+    if (statusContext_ != kAllocationContext) {
+        // QEMU reads a bitmap context as if "dirty" were base:allocation's "hole" bit.
+        if (ex[0].flags & StateDirty) {
+            e.kind = block::Allocation::Unallocated;
+            e.hostOffset.reset();
+        } else {
+            e.kind = block::Allocation::Data;
+        }
+        return e;
+    }
+    const bool hole = ex[0].flags & StateHole, zero = ex[0].flags & StateZero;
+    if (!hole) {
+        e.kind = block::Allocation::Data;
+        e.dataReadsAsZero = zero;
+    } else if (zero) {
+        e.kind = block::Allocation::Zero;
+    } else {
+        e.kind = block::Allocation::Unallocated;
+        e.hostOffset.reset();
+    }
     return e;
 }
 
@@ -103,10 +154,29 @@ void NbdImage::doTruncate(uint64_t) {
 
 void registerNbdProtocol() {
     auto opener = [](const std::string& name, const block::OpenOptions& options) {
-        return std::unique_ptr<block::BlockDriver>(new NbdImage(name, options.readOnly));
+        if (!options.format.empty() && options.format != "raw")
+            throw block::BlockError(ENOTSUP, name + ": only the raw format is supported over NBD");
+        NbdOpenOptions o;
+        o.readOnly = options.readOnly;
+        return std::unique_ptr<block::BlockDriver>(new NbdImage(parseTarget(name), o));
     };
-    for (const char* prefix : {"nbd://", "nbds://", "nbd+unix://", "nbds+unix://"})
+    for (const char* prefix : {"nbd:", "nbds://", "nbd+unix://", "nbds+unix://"})
         block::registerProtocol(prefix, opener);
+    block::registerDriver(
+        "nbd", [](const block::DriverOptions& driverOptions, const block::OpenOptions& options) {
+            NbdOpenOptions o;
+            o.readOnly = options.readOnly;
+            o.formatName = options.format.empty() ? "nbd" : options.format;
+            if (!options.format.empty() && options.format != "raw")
+                throw block::BlockError(ENOTSUP, "only the raw format is supported over NBD");
+            NbdUri target;
+            try {
+                target = nbdTargetFromOptions(driverOptions, &o.dirtyBitmap);
+            } catch (const NbdError& e) {
+                throw block::BlockError(EINVAL, e.what());
+            }
+            return std::unique_ptr<block::BlockDriver>(new NbdImage(target, o));
+        });
 }
 
 } // namespace e2kvm::nbd

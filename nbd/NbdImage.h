@@ -1,6 +1,7 @@
 #pragma once
 // NbdImage: the "nbd" BlockDriver, an NBD export opened by URI (nbd://, nbd+unix://,
-// nbds://...) so that image tools can read, write and map remote disks.
+// nbds://, nbd:unix:...) or by QEMU's driver=nbd options, so that image tools can read, write
+// and map remote disks; with a dirty bitmap context (x-dirty-bitmap) its map is the bitmap.
 #include "block/BlockDriver.h"
 #include "nbd/Client.h"
 
@@ -8,14 +9,28 @@
 
 namespace e2kvm::nbd {
 
+struct NbdOpenOptions {
+    bool readOnly = true;
+    // QEMU's x-dirty-bitmap: a meta context ("qemu:dirty-bitmap:NAME") whose extents the
+    // block status reports instead of base:allocation, as QEMU does: a dirty extent is
+    // unallocated (neither data nor zero), a clean one is data.
+    std::string dirtyBitmap;
+    // What `info` calls the format: "raw" for an image opened by name (QEMU probes raw over
+    // the nbd protocol), "nbd" when opened with driver=nbd.
+    std::string formatName = "raw";
+};
+
 class NbdImage final : public block::BlockDriver {
 public:
-    // Throws block::BlockError(EIO) when the server cannot be reached or refuses the export.
+    // Throws block::BlockError(EIO) when the server cannot be reached or refuses the export
+    // (or the dirty bitmap context).
+    NbdImage(const NbdUri& target, const NbdOpenOptions& options);
     NbdImage(const std::string& uri, bool readOnly);
     ~NbdImage() override;
 
-    std::string formatName() const override { return "nbd"; }
+    std::string formatName() const override { return formatName_; }
     uint64_t size() const override { return client_->size(); }
+    bool unallocatedReadsAsZero() const override { return false; }
     Client& client() { return *client_; }
 
 protected:
@@ -29,6 +44,8 @@ protected:
 
 private:
     std::unique_ptr<Client> client_;
+    std::string formatName_;
+    std::string statusContext_; // base:allocation or the dirty bitmap context
 };
 
 // Makes block::openImage() accept NBD URIs (call once at program start).

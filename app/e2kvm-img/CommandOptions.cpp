@@ -3,10 +3,18 @@
 #include "CommandError.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace e2kvm::img {
 
-const char* const kToolName = "e2kvm-img";
+const char* kToolName = "e2kvm-img";
+
+void setToolName(const char* argv0) {
+    if (!argv0 || !*argv0)
+        return;
+    const char* slash = std::strrchr(argv0, '/');
+    kToolName = slash ? slash + 1 : argv0;
+}
 
 CommandOptions::CommandOptions(int argc, char** argv, const std::string& shortOpts,
                                std::vector<struct option> longOpts)
@@ -79,7 +87,7 @@ void printHelp(const std::string& command) {
             return;
         }
     }
-    std::printf("e2kvm-img: e2kvm disk image utility (qemu-img compatible)\n"
+    std::printf("%s: e2kvm disk image utility (qemu-img compatible)\n"
                 "\n"
                 "usage: %s [standard options] command [command options]\n"
                 "\n"
@@ -87,7 +95,7 @@ void printHelp(const std::string& command) {
                 "    '-V', '--version'    output version information and exit\n"
                 "\n"
                 "Command syntax:\n",
-                kToolName);
+                kToolName, kToolName);
     for (const CommandHelp& c : kCommands)
         std::printf("  %s\n", c.syntax);
     std::printf(

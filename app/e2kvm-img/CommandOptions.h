@@ -34,7 +34,9 @@ struct HelpShown {};
 // Prints the help of one command ("create", ...) or of the whole tool ("").
 void printHelp(const std::string& command);
 
-// "e2kvm-img"
-extern const char* const kToolName;
+// The program's name in messages: the last component of argv[0] ("qemu-img" when installed
+// under that name), "e2kvm-img" until setToolName() is called.
+extern const char* kToolName;
+void setToolName(const char* argv0);
 
 } // namespace e2kvm::img

@@ -117,11 +117,17 @@ private:
 } // namespace
 
 int runCompare(int argc, char** argv) {
-    CommandOptions opts(argc, argv, "f:F:T:pqsU", {{"force-share", no_argument, nullptr, 'U'}});
+    enum { OptImageOpts = 256 };
+    CommandOptions opts(argc, argv, "f:F:T:pqsU",
+                        {{"force-share", no_argument, nullptr, 'U'},
+                         {"image-opts", no_argument, nullptr, OptImageOpts}});
     std::string formatA, formatB;
-    bool strict = false, quiet = false, progressWanted = false;
+    bool strict = false, quiet = false, progressWanted = false, imageOpts = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
+        case OptImageOpts:
+            imageOpts = true;
+            break;
         case 'f':
             formatA = opts.arg();
             break;
@@ -147,6 +153,7 @@ int runCompare(int argc, char** argv) {
     OpenRequest reqA, reqB;
     reqA.format = formatA;
     reqB.format = formatB;
+    reqA.imageOpts = reqB.imageOpts = imageOpts;
     std::unique_ptr<block::BlockDriver> a, b;
     try {
         a = openForCommand(args[0], reqA);

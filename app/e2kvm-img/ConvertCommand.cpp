@@ -22,12 +22,13 @@ const char* const kBadSparseSize =
 } // namespace
 
 int runConvert(int argc, char** argv) {
-    enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps };
+    enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps, OptImageOpts };
     CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:U",
                         {{"force-share", no_argument, nullptr, 'U'},
+                         {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"bitmaps", no_argument, nullptr, OptBitmaps},
                          {"skip-broken-bitmaps", no_argument, nullptr, OptSkipBrokenBitmaps}});
-    bool bitmaps = false, skipBrokenBitmaps = false;
+    bool bitmaps = false, skipBrokenBitmaps = false, imageOpts = false;
     std::string sourceFormat, targetFormat = "raw";
     std::vector<std::string> optionTexts;
     bool compress = false, noCreate = false, progressWanted = false;
@@ -35,6 +36,9 @@ int runConvert(int argc, char** argv) {
     unsigned workers = 4;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
+        case OptImageOpts:
+            imageOpts = true;
+            break;
         case OptBitmaps:
             bitmaps = true;
             break;
@@ -100,6 +104,7 @@ int runConvert(int argc, char** argv) {
 
     OpenRequest srcReq;
     srcReq.format = sourceFormat;
+    srcReq.imageOpts = imageOpts;
     auto source = openForCommand(sourceName, srcReq);
     if (skipBrokenBitmaps && !bitmaps)
         throw CommandFailure("--skip-broken-bitmaps requires --bitmaps");
@@ -128,7 +133,9 @@ int runConvert(int argc, char** argv) {
     settings.compress = compress;
     settings.workers = workers;
     settings.orderedWrites = true;
-    if (!noCreate) {
+    // An NBD export is not created: it must be there, large enough (as QEMU's nbd driver).
+    const bool targetIsExport = isProtocolName(targetName);
+    if (!noCreate && !targetIsExport) {
         CreateOptionList options(targetFormat);
         for (const std::string& t : optionTexts)
             options.parse(t, targetName);
@@ -147,7 +154,7 @@ int runConvert(int argc, char** argv) {
     dstReq.format = targetFormat;
     dstReq.writable = true;
     auto target = openForCommand(targetName, dstReq);
-    if (noCreate && target->size() < source->size())
+    if ((noCreate || targetIsExport) && target->size() < source->size())
         throw CommandFailure(targetName + ": target image is smaller than the source (" +
                              std::to_string(target->size()) + " < " +
                              std::to_string(source->size()) + " bytes)");

@@ -1,7 +1,10 @@
 #include "ImageOpening.h"
 
 #include "CommandError.h"
+#include "CommandOptions.h"
 #include "block/ImageOpen.h"
+#include "block/ImageOptions.h"
+#include "nbd/NbdUri.h"
 
 #include <cstdio>
 
@@ -14,6 +17,13 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.readOnly = !req.writable;
     options.openBacking = req.openBacking;
     options.openDataFile = req.openDataFile;
+    if (req.imageOpts)
+        return block::openImageFromOptions(block::parseImageOptions(path), std::move(options));
+    if (isProtocolName(path)) {
+        if (req.format.empty() && req.writable)
+            std::fputs(block::probedRawWarning(path).c_str(), stderr);
+        return block::openImage(path, std::move(options));
+    }
     if (req.format.empty()) {
         options.format = block::probeFormat(path);
         options.formatProbed = true;
@@ -21,6 +31,10 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
     }
     return block::openImage(path, std::move(options));
+}
+
+bool isProtocolName(const std::string& name) {
+    return nbd::isNbdUri(name);
 }
 
 OutputFormat parseOutputFormat(const std::string& text) {
@@ -36,8 +50,9 @@ uint64_t parseSizeArgument(const std::string& text) {
         return block::parseSize(text);
     } catch (const block::BlockError&) {
         throw CommandFailure("Invalid image size specified. You may use k, M, G, T, P or E "
-                             "suffixes for\n"
-                             "e2kvm-img: kilobytes, megabytes, gigabytes, terabytes, petabytes "
+                             "suffixes for\n" +
+                             std::string(kToolName) +
+                             ": kilobytes, megabytes, gigabytes, terabytes, petabytes "
                              "and exabytes.");
     }
 }

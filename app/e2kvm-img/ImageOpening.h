@@ -1,6 +1,7 @@
 #pragma once
-// Opening images for a command: format probing with qemu-img's warning for probed raw images
-// opened for writing, and the output-format switch shared by info/map/check.
+// Opening images for a command: by file name (format probing with qemu-img's warning for probed
+// raw images opened for writing), by NBD URI, or by --image-opts option string; and the
+// output-format switch shared by info/map/check.
 #include "block/BlockDriver.h"
 
 #include <memory>
@@ -13,9 +14,14 @@ struct OpenRequest {
     bool writable = false;
     bool openBacking = true;
     bool openDataFile = true; // false: metadata only (info)
+    // --image-opts: the name is QEMU's option string ("driver=qcow2,file.filename=X",
+    // "driver=nbd,server.type=unix,server.path=S,x-dirty-bitmap=qemu:dirty-bitmap:B").
+    bool imageOpts = false;
 };
 
 std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path, const OpenRequest& req);
+// Whether `name` is opened through a protocol (an NBD URI) rather than as a local file.
+bool isProtocolName(const std::string& name);
 
 enum class OutputFormat { Human, Json };
 // "human" / "json"; throws UsageError otherwise.

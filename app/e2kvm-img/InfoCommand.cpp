@@ -7,6 +7,7 @@
 #include "ImageOpening.h"
 #include "QemuImgJson.h"
 #include "block/ImageOpen.h"
+#include "nbd/NbdImage.h"
 
 #include <climits>
 #include <cstdio>
@@ -24,6 +25,8 @@ struct LayerInfo {
     block::ImageDescription desc;
     std::string format;
     uint64_t virtualSize = 0, actualSize = 0;
+    bool remote = false;  // an NBD export: no disk size, no dirty flag (QEMU cannot tell)
+    std::string filename; // the name QEMU prints (canonical for NBD)
     uint32_t clusterSize = 0;
     std::string nextPath, nextFormat; // the backing file to describe next, if any
 };
@@ -61,9 +64,10 @@ json::Json qcow2Data(const block::Qcow2Description& q) {
 }
 
 // Fields in the order of QEMU's ImageInfo schema (the printer reorders them as QEMU does).
-LayerInfo describeLayer(const std::string& path, const std::string& format) {
+LayerInfo describeLayer(const std::string& path, const std::string& format, bool imageOpts) {
     OpenRequest req;
     req.format = format;
+    req.imageOpts = imageOpts;
     req.openBacking = false;
     req.openDataFile = false;
     std::unique_ptr<block::BlockDriver> image = openForCommand(path, req);
@@ -74,11 +78,15 @@ LayerInfo describeLayer(const std::string& path, const std::string& format) {
     info.virtualSize = image->size();
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
+    info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
+    info.filename = info.remote || imageOpts ? image->filename() : path;
     json::Json& j = info.json;
-    j.set("filename", path);
+    j.set("filename", info.filename);
     j.set("format", image->formatName());
-    j.set("dirty-flag", desc.dirtyFlag);
-    j.set("actual-size", image->allocatedBytes());
+    if (!info.remote) {
+        j.set("dirty-flag", desc.dirtyFlag);
+        j.set("actual-size", image->allocatedBytes());
+    }
     j.set("virtual-size", image->size());
     if (image->clusterSize())
         j.set("cluster-size", image->clusterSize());
@@ -104,7 +112,8 @@ LayerInfo describeLayer(const std::string& path, const std::string& format) {
     return info;
 }
 
-std::string humanText(const LayerInfo& info, const std::string& filename) {
+std::string humanText(const LayerInfo& info) {
+    const std::string& filename = info.filename;
     const block::ImageDescription& desc = info.desc;
     const std::string& fullBacking = info.nextPath;
     uint64_t virtualSize = info.virtualSize;
@@ -115,7 +124,7 @@ std::string humanText(const LayerInfo& info, const std::string& filename) {
     std::snprintf(buf, sizeof buf, "virtual size: %s (%llu bytes)\n",
                   humanSize(virtualSize).c_str(), (unsigned long long)virtualSize);
     out += buf;
-    out += "disk size: " + humanSize(info.actualSize) + "\n";
+    out += "disk size: " + (info.remote ? "unavailable" : humanSize(info.actualSize)) + "\n";
     if (info.clusterSize)
         out += "cluster_size: " + std::to_string(info.clusterSize) + "\n";
     if (desc.dirtyFlag)
@@ -147,18 +156,22 @@ std::string canonicalPath(const std::string& path) {
 } // namespace
 
 int runInfo(int argc, char** argv) {
-    enum { OptOutput = 256, OptBackingChain };
+    enum { OptOutput = 256, OptBackingChain, OptImageOpts };
     CommandOptions opts(argc, argv, "f:U",
                         {{"output", required_argument, nullptr, OptOutput},
+                         {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"backing-chain", no_argument, nullptr, OptBackingChain},
                          {"force-share", no_argument, nullptr, 'U'}});
     std::string format;
     OutputFormat output = OutputFormat::Human;
-    bool chain = false;
+    bool chain = false, imageOpts = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
             format = opts.arg();
+            break;
+        case OptImageOpts:
+            imageOpts = true;
             break;
         case 'U':
             break; // we take no locks, so there is nothing to share
@@ -181,11 +194,12 @@ int runInfo(int argc, char** argv) {
     std::set<std::string> seen;
     std::string path = args[0];
     for (;;) {
-        std::string real = canonicalPath(path);
+        std::string real = imageOpts ? path : canonicalPath(path);
         if (!seen.insert(real).second)
             throw CommandFailure("Backing file '" + path + "' creates an infinite loop.");
-        LayerInfo info = describeLayer(path, format);
-        texts.push_back(humanText(info, path));
+        LayerInfo info = describeLayer(path, format, imageOpts);
+        imageOpts = false; // backing files are named by file name
+        texts.push_back(humanText(info));
         std::string next = info.nextPath, nextFormat = info.nextFormat;
         jsons.push_back(std::move(info.json));
         if (!chain || next.empty())

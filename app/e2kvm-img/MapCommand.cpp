@@ -67,9 +67,10 @@ uint64_t parseOffsetArgument(const std::string& text, const char* what) {
 } // namespace
 
 int runMap(int argc, char** argv) {
-    enum { OptOutput = 256, OptStart, OptMaxLength, OptBitmap };
+    enum { OptOutput = 256, OptStart, OptMaxLength, OptBitmap, OptImageOpts };
     CommandOptions opts(argc, argv, "f:U",
                         {{"output", required_argument, nullptr, OptOutput},
+                         {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"start-offset", required_argument, nullptr, OptStart},
                          {"max-length", required_argument, nullptr, OptMaxLength},
                          {"bitmap", required_argument, nullptr, OptBitmap},
@@ -77,8 +78,12 @@ int runMap(int argc, char** argv) {
     std::string format, bitmap;
     OutputFormat output = OutputFormat::Human;
     uint64_t start = 0, maxLength = UINT64_MAX;
+    bool imageOpts = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
+        case OptImageOpts:
+            imageOpts = true;
+            break;
         case 'f':
             format = opts.arg();
             break;
@@ -104,6 +109,7 @@ int runMap(int argc, char** argv) {
 
     OpenRequest req;
     req.format = format;
+    req.imageOpts = imageOpts;
     auto image = openForCommand(args[0], req);
     uint64_t size = image->size();
     uint64_t end = size;

@@ -4,6 +4,7 @@
 #include "CommandOptions.h"
 #include "Commands.h"
 #include "block/BlockError.h"
+#include "nbd/NbdImage.h"
 
 #include <cstdio>
 #include <cstring>
@@ -40,6 +41,8 @@ void reportUsage(const std::string& message) {
 } // namespace
 
 int main(int argc, char** argv) {
+    setToolName(argc > 0 ? argv[0] : nullptr);
+    e2kvm::nbd::registerNbdProtocol();
     if (argc < 2) {
         reportUsage("Not enough arguments");
         return 1;

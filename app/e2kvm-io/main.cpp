@@ -1,11 +1,14 @@
 // e2kvm-io: exercise a disk image with qemu-io's commands and output
-// (e2kvm-io [-f FMT] [-r] [-d unmap] [-t CACHE] [-c CMD]... FILE; commands from stdin without -c).
+// (e2kvm-io [-f FMT] [-r] [-d unmap] [-t CACHE] [--image-opts] [-c CMD]... FILE|NBD-URI;
+// commands from stdin without -c). Messages name the program as it was invoked (argv[0]).
 #include "app/ioshell/IoOutput.h"
 #include "app/ioshell/IoShell.h"
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "block/ImageOptions.h"
 #include "block/RawImage.h"
+#include "nbd/NbdImage.h"
 
 #include <cstdio>
 #include <cstring>
@@ -17,10 +20,14 @@
 
 namespace {
 
+// The program's name as invoked (qemu-io when installed under that name).
+const char* gProgram = "e2kvm-io";
+
 void printHelp() {
     std::printf(
-        "Usage: e2kvm-io [OPTIONS]... [-c STRING]... file\n"
-        "Reads and writes a disk image with qemu-io's commands (see 'e2kvm-io -c help').\n\n"
+        "Usage: %s [OPTIONS]... [-c STRING]... file\n"
+        "Reads and writes a disk image with qemu-io's commands (see '%s -c help').\n"
+        "The file may be an NBD URI (nbd://, nbd+unix://, nbd:unix:PATH...).\n\n"
         "  -c, --cmd STRING     run this command (may be repeated); without -c, commands\n"
         "                       are read from standard input, one per line\n"
         "  -f, --format FMT     image format (raw, qcow2); probed when not given\n"
@@ -33,30 +40,51 @@ void printHelp() {
         "                       still written in crash-safe order)\n"
         "  -n, --nocache        same as -t none\n"
         "  -U, --force-share    accepted for compatibility, ignored\n"
+        "      --image-opts     the file is QEMU's option string (driver=qcow2,file.filename=F\n"
+        "                       or driver=nbd,server.type=unix,server.path=S,export=E)\n"
         "  -h, --help           display this help and exit\n"
-        "  -V, --version        output version information and exit\n");
+        "  -V, --version        output version information and exit\n",
+        gProgram, gProgram);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     using namespace e2kvm;
+    if (argc > 0 && argv[0] && *argv[0]) {
+        const char* slash = std::strrchr(argv[0], '/');
+        gProgram = slash ? slash + 1 : argv[0];
+    }
+    nbd::registerNbdProtocol();
+    enum { OptImageOpts = 256 };
     static const option longOptions[] = {
-        {"cmd", required_argument, nullptr, 'c'},   {"format", required_argument, nullptr, 'f'},
-        {"read-only", no_argument, nullptr, 'r'},   {"discard", required_argument, nullptr, 'd'},
-        {"cache", required_argument, nullptr, 't'}, {"nocache", no_argument, nullptr, 'n'},
-        {"force-share", no_argument, nullptr, 'U'}, {"copy-on-read", no_argument, nullptr, 'C'},
-        {"misalign", no_argument, nullptr, 'm'},    {"native-aio", no_argument, nullptr, 'k'},
-        {"aio", required_argument, nullptr, 'i'},   {"help", no_argument, nullptr, 'h'},
-        {"version", no_argument, nullptr, 'V'},     {nullptr, 0, nullptr, 0},
+        {"image-opts", no_argument, nullptr, OptImageOpts},
+        {"cmd", required_argument, nullptr, 'c'},
+        {"format", required_argument, nullptr, 'f'},
+        {"read-only", no_argument, nullptr, 'r'},
+        {"discard", required_argument, nullptr, 'd'},
+        {"cache", required_argument, nullptr, 't'},
+        {"nocache", no_argument, nullptr, 'n'},
+        {"force-share", no_argument, nullptr, 'U'},
+        {"copy-on-read", no_argument, nullptr, 'C'},
+        {"misalign", no_argument, nullptr, 'm'},
+        {"native-aio", no_argument, nullptr, 'k'},
+        {"aio", required_argument, nullptr, 'i'},
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {nullptr, 0, nullptr, 0},
     };
     std::vector<std::string> commands;
     block::OpenOptions open;
     open.readOnly = false;
     io::IoShell::Options shellOptions;
+    bool imageOpts = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:f:rd:t:nUCmki:hV", longOptions, nullptr)) != -1) {
         switch (c) {
+        case OptImageOpts:
+            imageOpts = true;
+            break;
         case 'c':
             commands.emplace_back(optarg);
             break;
@@ -72,7 +100,7 @@ int main(int argc, char** argv) {
             } else if (!std::strcmp(optarg, "ignore") || !std::strcmp(optarg, "off")) {
                 shellOptions.discardUnmap = false;
             } else {
-                std::fprintf(stderr, "e2kvm-io: Invalid discard option: %s\n", optarg);
+                std::fprintf(stderr, "%s: Invalid discard option: %s\n", gProgram, optarg);
                 return 1;
             }
             break;
@@ -89,7 +117,7 @@ int main(int argc, char** argv) {
                 shellOptions.writethrough = false;
                 shellOptions.ignoreFlush = true;
             } else {
-                std::fprintf(stderr, "e2kvm-io: Invalid cache option: %s\n", optarg);
+                std::fprintf(stderr, "%s: Invalid cache option: %s\n", gProgram, optarg);
                 return 1;
             }
             break;
@@ -107,32 +135,35 @@ int main(int argc, char** argv) {
             printHelp();
             return 0;
         case 'V':
-            std::printf("e2kvm-io version 0.1.0\n");
+            std::printf("%s version 0.1.0 (qemu-io 7.2 compatible)\n", gProgram);
             return 0;
         default:
-            std::fprintf(stderr, "Try 'e2kvm-io --help' for more information.\n");
+            std::fprintf(stderr, "Try '%s --help' for more information.\n", gProgram);
             return 1;
         }
     }
     if (optind != argc - 1) {
-        std::fprintf(stderr, optind >= argc ? "e2kvm-io: no image file given\n"
-                                            : "e2kvm-io: too many arguments\n");
-        std::fprintf(stderr, "Try 'e2kvm-io --help' for more information.\n");
+        std::fprintf(stderr,
+                     optind >= argc ? "%s: no image file given\n" : "%s: too many arguments\n",
+                     gProgram);
+        std::fprintf(stderr, "Try '%s --help' for more information.\n", gProgram);
         return 1;
     }
     const std::string filename = argv[optind];
     std::unique_ptr<block::BlockDriver> image;
     try {
-        image = block::openImage(filename, open);
+        image = imageOpts ? block::openImageFromOptions(block::parseImageOptions(filename), open)
+                          : block::openImage(filename, open);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "e2kvm-io: can't open device %s: %s\n", filename.c_str(), e.what());
+        std::fprintf(stderr, "%s: can't open device %s: %s\n", gProgram, filename.c_str(),
+                     e.what());
         return 1;
     }
     // As qemu-io: writes to the first sector of a probed raw image are restricted; say so.
     if (auto* raw = dynamic_cast<block::RawImage*>(image.get());
         raw && raw->formatProbed() && !raw->readOnly())
         std::fputs(block::probedRawWarning(filename).c_str(), stderr);
-    io::StdioOutput output(stdout, stderr, "e2kvm-io");
+    io::StdioOutput output(stdout, stderr, gProgram);
     io::IoShell shell(std::move(image), shellOptions, output);
     if (!commands.empty()) {
         for (const auto& command : commands) {
@@ -144,7 +175,7 @@ int main(int argc, char** argv) {
         std::string line;
         for (;;) {
             if (interactive) {
-                std::printf("e2kvm-io> ");
+                std::printf("%s> ", gProgram);
                 std::fflush(stdout);
             }
             if (!std::getline(std::cin, line))
@@ -158,7 +189,7 @@ int main(int argc, char** argv) {
     try {
         shell.close();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "e2kvm-io: closing %s: %s\n", filename.c_str(), e.what());
+        std::fprintf(stderr, "%s: closing %s: %s\n", gProgram, filename.c_str(), e.what());
         failed = true;
     }
     return failed ? 1 : 0;

@@ -41,6 +41,44 @@ TEST(NbdUriTest, ParsesLibnbdForms) {
     EXPECT_FALSE(isNbdUri("disk.qcow2"));
 }
 
+TEST(NbdUri, LegacyNamesAndQemuCanonicalNames) {
+    NbdUri u = parseNbdUri("nbd:unix:/run/s.sock:exportname=disk");
+    EXPECT_EQ(u.socketPath, "/run/s.sock");
+    EXPECT_EQ(u.exportName, "disk");
+    EXPECT_EQ(canonicalNbdName(u), "nbd+unix:///disk?socket=/run/s.sock");
+    u = parseNbdUri("nbd:unix:/run/s.sock");
+    EXPECT_EQ(canonicalNbdName(u), "nbd+unix://?socket=/run/s.sock");
+    u = parseNbdUri("nbd:example.org:10810");
+    EXPECT_EQ(u.host, "example.org");
+    EXPECT_EQ(u.port, 10810);
+    EXPECT_EQ(canonicalNbdName(u), "nbd://example.org:10810");
+    u = parseNbdUri("nbd:[::1]:10809:exportname=e");
+    EXPECT_EQ(u.host, "::1");
+    EXPECT_EQ(canonicalNbdName(u), "nbd://[::1]/e");
+    EXPECT_TRUE(isNbdUri("nbd:unix:/s"));
+    for (const char* bad : {"nbd:unix:", "nbd::10809", "nbd:h:0", "nbd:[::1:1"})
+        EXPECT_THROW(parseNbdUri(bad), NbdError) << bad;
+}
+
+TEST(NbdUri, TargetFromImageOptions) {
+    std::string bitmap;
+    NbdUri u = nbdTargetFromOptions({{"driver", "nbd"},
+                                     {"server.type", "unix"},
+                                     {"server.path", "/s"},
+                                     {"export", "e"},
+                                     {"x-dirty-bitmap", "qemu:dirty-bitmap:b0"}},
+                                    &bitmap);
+    EXPECT_EQ(u.socketPath, "/s");
+    EXPECT_EQ(u.exportName, "e");
+    EXPECT_EQ(bitmap, "qemu:dirty-bitmap:b0");
+    u = nbdTargetFromOptions({{"type", "inet"}, {"host", "h"}, {"port", "1234"}}, nullptr);
+    EXPECT_EQ(u.host, "h");
+    EXPECT_EQ(u.port, 1234);
+    EXPECT_THROW(nbdTargetFromOptions({{"server.type", "unix"}}, nullptr), NbdError);
+    EXPECT_THROW(nbdTargetFromOptions({{"server.type", "vsock"}}, nullptr), NbdError);
+    EXPECT_THROW(nbdTargetFromOptions({}, nullptr), NbdError);
+}
+
 class ClientTest : public ServerFixture {
 protected:
     void SetUp() override {
@@ -91,7 +129,8 @@ TEST_F(ClientTest, OpenImageAcceptsNbdUris) {
     block::OpenOptions o;
     o.readOnly = false;
     auto img = block::openImage(uri(), o);
-    EXPECT_EQ(img->formatName(), "nbd");
+    // As qemu-img info: an export opened by name is raw over the nbd protocol.
+    EXPECT_EQ(img->formatName(), "raw");
     EXPECT_EQ(img->size(), 8u << 20);
     std::vector<uint8_t> buf(512, 0x44);
     img->write(4096, buf);
