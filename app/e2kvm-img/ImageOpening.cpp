@@ -42,7 +42,7 @@ OutputFormat parseOutputFormat(const std::string& text) {
         return OutputFormat::Human;
     if (text == "json")
         return OutputFormat::Json;
-    throw UsageError("--output must be used with human or json as argument.");
+    throw CommandFailure("--output must be used with human or json as argument.");
 }
 
 uint64_t parseSizeArgument(const std::string& text) {

@@ -24,7 +24,7 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path, cons
 bool isProtocolName(const std::string& name);
 
 enum class OutputFormat { Human, Json };
-// "human" / "json"; throws UsageError otherwise.
+// "human" / "json"; throws CommandFailure (no usage hint, as qemu-img) otherwise.
 OutputFormat parseOutputFormat(const std::string& text);
 
 // Parses a size argument; throws UsageError with qemu-img's wording on garbage.

@@ -53,7 +53,7 @@ int listExports(const NbdToolOptions& o) {
     try {
         exports = nbd::Client::list(uri);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "e2kvm-nbd: %s\n", e.what());
+        std::fprintf(stderr, "%s: %s\n", nbdToolName(), e.what());
         return EXIT_FAILURE;
     }
     std::printf("exports available: %zu\n", exports.size());

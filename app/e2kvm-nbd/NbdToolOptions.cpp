@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <getopt.h>
 #include <map>
@@ -13,9 +14,11 @@ namespace e2kvm::app {
 
 namespace {
 
+const char* gToolName = "e2kvm-nbd";
+
 void usage() {
-    std::printf("Usage: e2kvm-nbd [OPTIONS] FILE\n"
-                "       e2kvm-nbd -L [OPTIONS]\n"
+    std::printf("Usage: %s [OPTIONS] FILE\n"
+                "       %s -L [OPTIONS]\n"
                 "Serve a disk image over NBD (qemu-nbd compatible options).\n\n"
                 "  -r, --read-only           export read-only\n"
                 "  -f, --format=FMT          image format (raw, qcow2); probed if absent\n"
@@ -47,7 +50,8 @@ void usage() {
                 "                            distinguished name is authz-simple ID's identity\n"
                 "  -v, --verbose             log connections and failed requests to stderr\n"
                 "  -h, --help                this help\n"
-                "  -V, --version             version\n");
+                "  -V, --version             version\n",
+                nbdToolName(), nbdToolName());
 }
 
 unsigned long parseNumber(const char* text, const char* what, unsigned long max) {
@@ -160,6 +164,17 @@ nbd::TlsServerSettings tlsServerSettings(const NbdToolOptions& o) {
     if (o.tlsVerifyPeer)
         s.verifyPeer = true;
     return s;
+}
+
+const char* nbdToolName() {
+    return gToolName;
+}
+
+void setNbdToolName(const char* argv0) {
+    if (!argv0 || !*argv0)
+        return;
+    const char* slash = std::strrchr(argv0, '/');
+    gToolName = slash ? slash + 1 : argv0;
 }
 
 NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
@@ -306,7 +321,7 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
             usage();
             std::exit(0);
         case 'V':
-            std::printf("e2kvm-nbd 0.1.0\n");
+            std::printf("%s 0.1.0 (qemu-nbd 7.2 compatible)\n", nbdToolName());
             std::exit(0);
         case ':':
             throw std::runtime_error(std::string("option '") + argv[optind - 1] +
@@ -324,16 +339,14 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
                                  "discard operation to unmap");
     if (o.tlsAuthz && o.tlsCreds.empty())
         throw std::runtime_error("--tls-authz is not permitted without --tls-creds");
-    if (o.list) {
-        if (optind < argc)
-            o.file = argv[optind++];
-    } else {
-        if (optind >= argc)
-            throw std::runtime_error("Expected one argument (filename), try 'e2kvm-nbd --help'");
+    // As qemu-nbd: one image argument (optional with --list); the hint names argv[0] in full.
+    const int images = argc - optind;
+    if (images > 1 || (images == 0 && !o.list))
+        throw std::runtime_error(std::string("Invalid number of arguments\nTry `") +
+                                 (argc > 0 ? argv[0] : nbdToolName()) +
+                                 " --help' for more information.");
+    if (images == 1)
         o.file = argv[optind++];
-    }
-    if (optind < argc)
-        throw std::runtime_error(std::string("Unexpected argument '") + argv[optind] + "'");
     if (!o.socketPath.empty() && !o.bindAddress.empty())
         throw std::runtime_error("--bind and --socket are mutually exclusive");
     return o;

@@ -43,6 +43,11 @@ struct NbdToolOptions {
 // Parses argv; prints help/version and exits for -h/-V; throws std::runtime_error on errors.
 NbdToolOptions parseNbdToolOptions(int argc, char** argv);
 
+// The program's name in messages: the last component of argv[0] (qemu-nbd when installed
+// under that name); "e2kvm-nbd" until setNbdToolName() is called.
+const char* nbdToolName();
+void setNbdToolName(const char* argv0);
+
 // The server's TLS from --tls-creds, --tls-verify-peer and --tls-authz (call with TLS on).
 nbd::TlsServerSettings tlsServerSettings(const NbdToolOptions& o);
 

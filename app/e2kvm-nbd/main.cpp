@@ -24,7 +24,7 @@ using namespace e2kvm;
 namespace {
 
 [[noreturn]] void die(const std::string& message) {
-    std::fprintf(stderr, "e2kvm-nbd: %s\n", message.c_str());
+    std::fprintf(stderr, "%s: %s\n", app::nbdToolName(), message.c_str());
     std::exit(EXIT_FAILURE);
 }
 
@@ -139,7 +139,7 @@ int serve(const app::NbdToolOptions& o) {
     if (o.verbose)
         so.log = [&logMutex](const std::string& m) {
             std::lock_guard lock(logMutex);
-            std::fprintf(stderr, "e2kvm-nbd: %s\n", m.c_str());
+            std::fprintf(stderr, "%s: %s\n", app::nbdToolName(), m.c_str());
         };
     std::unique_ptr<nbd::Server> server;
     try {
@@ -201,7 +201,7 @@ int serve(const app::NbdToolOptions& o) {
         if (!image->readOnly())
             image->flush();
     } catch (const block::BlockError& e) {
-        std::fprintf(stderr, "e2kvm-nbd: flush on exit: %s\n", e.what());
+        std::fprintf(stderr, "%s: flush on exit: %s\n", app::nbdToolName(), e.what());
     }
     image.reset();
     if (!o.pidFile.empty())
@@ -212,6 +212,7 @@ int serve(const app::NbdToolOptions& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    app::setNbdToolName(argc > 0 ? argv[0] : nullptr);
     app::NbdToolOptions o;
     try {
         o = app::parseNbdToolOptions(argc, argv);
