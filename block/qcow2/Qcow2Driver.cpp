@@ -951,6 +951,10 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
 
 void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
     data(); // an external data file that is not open fails here, before any L2 change
+    // A v2 image has no zero clusters: freeing a cluster would let the backing file's data show
+    // through instead of what was written. QEMU keeps the data then (discard is only a hint).
+    if (!h_.zeroFlagValid() && (backing_ || !h_.backingFile.empty()))
+        return;
     const uint64_t end = offset + length;
     uint64_t a = (offset + cs_ - 1) & ~(cs_ - 1);
     uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));

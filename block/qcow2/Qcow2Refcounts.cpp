@@ -314,9 +314,13 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
 }
 
 uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
+    // The partly used cluster is shared only while its refcount can grow: at the maximum (one
+    // compressed cluster with refcount_bits=1) a new cluster is taken, as QEMU does.
+    uint64_t shared = 0;
     if (freeByteOffset_ && (freeByteOffset_ & (clusterSize_ - 1)) &&
-        bytes <= clusterSize_ - (freeByteOffset_ & (clusterSize_ - 1)) &&
-        get(freeByteOffset_ >> clusterBits_) > 0) {
+        bytes <= clusterSize_ - (freeByteOffset_ & (clusterSize_ - 1)))
+        shared = get(freeByteOffset_ >> clusterBits_);
+    if (shared > 0 && shared < maxRefcount_) {
         uint64_t off = freeByteOffset_;
         change(off >> clusterBits_, 1, +1, nullptr);
         freeByteOffset_ += bytes;
