@@ -35,7 +35,8 @@ int connectSocket(const NbdUri& uri) {
         std::memcpy(sa.sun_path, uri.socketPath.c_str(), uri.socketPath.size());
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-            std::string m = uri.socketPath + ": " + std::strerror(errno);
+            std::string m =
+                "Failed to connect to '" + uri.socketPath + "': " + std::strerror(errno);
             if (fd >= 0)
                 close(fd);
             throw NbdError(m);
@@ -48,7 +49,8 @@ int connectSocket(const NbdUri& uri) {
     std::string port = std::to_string(uri.port);
     int rc = getaddrinfo(uri.host.c_str(), port.c_str(), &hints, &res);
     if (rc != 0)
-        throw NbdError(uri.host + ": " + gai_strerror(rc));
+        throw NbdError("address resolution failed for " + uri.host + ":" + port + ": " +
+                       gai_strerror(rc));
     std::string lastError = "no address";
     for (addrinfo* a = res; a; a = a->ai_next) {
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
@@ -64,7 +66,7 @@ int connectSocket(const NbdUri& uri) {
         close(fd);
     }
     freeaddrinfo(res);
-    throw NbdError(uri.host + ":" + port + ": " + lastError);
+    throw NbdError("Failed to connect to '" + uri.host + ":" + port + "': " + lastError);
 }
 
 } // namespace
@@ -210,6 +212,8 @@ std::unique_ptr<Client> Client::connect(const NbdUri& uri,
         OptionReplyMsg r = c.readReply(OptGo);
         if (r.type == RepAck)
             break;
+        if (r.type == RepErrUnknown)
+            throw NbdError("Requested export not available\nserver reported: " + r.text());
         if (r.type & kRepErrBit)
             throw NbdError("server refused export '" + uri.exportName + "': " + r.text());
         if (r.type != RepInfo || r.data.size() < 2)

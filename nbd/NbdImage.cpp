@@ -32,7 +32,13 @@ std::unique_ptr<Client> connectFor(const NbdUri& target, const NbdOpenOptions& o
             options.dirtyBitmap.empty() ? kAllocationContext : options.dirtyBitmap;
         c = Client::connect(target, {context});
     } catch (const NbdError& e) {
-        throw block::BlockError(EIO, name + ": " + e.what());
+        // QEMU's words: "Failed to connect to 'PATH': ...", "Requested export not available",
+        // and "Failed to ..." for a negotiation that breaks down.
+        std::string what = e.what();
+        if (what.rfind("Failed to ", 0) != 0 && what.rfind("Requested export", 0) != 0 &&
+            what.rfind("address resolution", 0) != 0)
+            what = "Failed to negotiate with the NBD server " + name + ": " + what;
+        throw block::BlockError(EIO, what);
     }
     if (!options.readOnly && (c->flags() & TfReadOnly))
         throw block::BlockError(EPERM, name + ": export is read-only");
@@ -160,7 +166,8 @@ void registerNbdProtocol() {
         o.readOnly = options.readOnly;
         return std::unique_ptr<block::BlockDriver>(new NbdImage(parseTarget(name), o));
     };
-    for (const char* prefix : {"nbd:", "nbds://", "nbd+unix://", "nbds+unix://"})
+    for (const char* prefix :
+         {"nbd:", "nbds://", "nbd+unix://", "nbds+unix://", "nbd+tcp://", "nbds+tcp://"})
         block::registerProtocol(prefix, opener);
     block::registerDriver(
         "nbd", [](const block::DriverOptions& driverOptions, const block::OpenOptions& options) {

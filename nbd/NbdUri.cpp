@@ -95,7 +95,8 @@ std::string canonicalNbdName(const NbdUri& uri) {
 }
 
 bool isNbdUri(const std::string& name) {
-    for (const char* p : {"nbd:", "nbds://", "nbd+unix://", "nbds+unix://"})
+    for (const char* p :
+         {"nbd:", "nbds://", "nbd+unix://", "nbds+unix://", "nbd+tcp://", "nbds+tcp://"})
         if (name.rfind(p, 0) == 0)
             return true;
     return false;
@@ -110,7 +111,7 @@ NbdUri parseNbdUri(const std::string& uri) {
         throw NbdError(uri + ": not an NBD URI");
     std::string scheme = uri.substr(0, sep);
     bool unixSocket;
-    if (scheme == "nbd" || scheme == "nbds")
+    if (scheme == "nbd" || scheme == "nbds" || scheme == "nbd+tcp" || scheme == "nbds+tcp")
         unixSocket = false;
     else if (scheme == "nbd+unix" || scheme == "nbds+unix")
         unixSocket = true;

@@ -1,5 +1,6 @@
 #pragma once
-// NbdUri: an NBD URI as libnbd parses it: nbd://HOST[:PORT][/EXPORT], nbds://... (TLS),
+// NbdUri: an NBD URI as libnbd parses it: nbd://HOST[:PORT][/EXPORT] (or nbd+tcp://, as
+// QEMU also takes), nbds://... (TLS),
 // nbd+unix:///EXPORT?socket=PATH, nbds+unix://...; query tls-certificates=DIR for TLS. Also
 // QEMU's legacy names nbd:unix:PATH[:exportname=NAME] and nbd:HOST:PORT[:exportname=NAME].
 #include <cstdint>
