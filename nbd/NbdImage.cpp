@@ -131,9 +131,21 @@ block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) 
     if (ex.empty())
         throw block::BlockError(EIO, filename() + ": server sent no extent for block status");
     e.length = std::min<uint64_t>(ex[0].length ? ex[0].length : len, len);
+    uint32_t flags = ex[0].flags;
+    // A server that advertises a minimum block size must not describe smaller pieces, but some
+    // do at an unaligned end of file (QEMU's client tolerates it the same way): cut the extent
+    // back to whole blocks, or report a lone partial block as a whole block of data.
+    if (const uint64_t block = client_->blockSizes().minimum; block > 1 && e.length % block) {
+        if (e.length > block) {
+            e.length -= e.length % block;
+        } else {
+            e.length = std::min<uint64_t>(block, len);
+            flags = 0;
+        }
+    }
     if (statusContext_ != kAllocationContext) {
         // QEMU reads a bitmap context as if "dirty" were base:allocation's "hole" bit.
-        if (ex[0].flags & StateDirty) {
+        if (flags & StateDirty) {
             e.kind = block::Allocation::Unallocated;
             e.hostOffset.reset();
         } else {
@@ -141,7 +153,7 @@ block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) 
         }
         return e;
     }
-    const bool hole = ex[0].flags & StateHole, zero = ex[0].flags & StateZero;
+    const bool hole = flags & StateHole, zero = flags & StateZero;
     if (!hole) {
         e.kind = block::Allocation::Data;
         e.dataReadsAsZero = zero;
