@@ -10,7 +10,9 @@
 #include "block/RawImage.h"
 #include "nbd/NbdImage.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <getopt.h>
 #include <iostream>
@@ -39,12 +41,45 @@ void printHelp() {
         "                       after a power cut, written data may be lost; the image is\n"
         "                       still written in crash-safe order)\n"
         "  -n, --nocache        same as -t none\n"
+        "  -s, --snapshot       writes go to a temporary overlay, the image is left as it is\n"
         "  -U, --force-share    accepted for compatibility, ignored\n"
         "      --image-opts     the file is QEMU's option string (driver=qcow2,file.filename=F\n"
         "                       or driver=nbd,server.type=unix,server.path=S,export=E)\n"
         "  -h, --help           display this help and exit\n"
         "  -V, --version        output version information and exit\n",
         gProgram, gProgram);
+}
+
+// -s: the image opened read-only below a temporary qcow2 overlay (deleted at once, so nothing
+// is left behind) that takes the writes, as qemu-io's snapshot mode does.
+std::unique_ptr<e2kvm::block::BlockDriver>
+openSnapshotOverlay(std::unique_ptr<e2kvm::block::BlockDriver> base) {
+    using namespace e2kvm;
+    const char* dir = std::getenv("TMPDIR");
+    std::string path = std::string(dir && *dir ? dir : "/var/tmp") + "/e2kvm-io-snapshot.XXXXXX";
+    int fd = ::mkstemp(path.data());
+    if (fd < 0)
+        block::throwError(errno, path, "Could not create the temporary overlay");
+    ::close(fd);
+    try {
+        block::CreateOptions create;
+        create.format = "qcow2";
+        create.size = base->size();
+        create.sizeGiven = true;
+        create.backingFile = base->filename();
+        create.backingFormat = base->formatName();
+        block::createImage(path, create);
+        block::OpenOptions open;
+        open.format = "qcow2";
+        open.readOnly = false;
+        open.backingNode = std::shared_ptr<block::BlockDriver>(std::move(base));
+        auto overlay = block::openImage(path, std::move(open));
+        ::unlink(path.c_str());
+        return overlay;
+    } catch (...) {
+        ::unlink(path.c_str());
+        throw;
+    }
 }
 
 } // namespace
@@ -78,9 +113,9 @@ int main(int argc, char** argv) {
     block::OpenOptions open;
     open.readOnly = false;
     io::IoShell::Options shellOptions;
-    bool imageOpts = false;
+    bool imageOpts = false, snapshot = false;
     int c;
-    while ((c = getopt_long(argc, argv, "c:f:rd:t:nUCmki:hV", longOptions, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:f:rd:t:nsUCmki:hV", longOptions, nullptr)) != -1) {
         switch (c) {
         case OptImageOpts:
             imageOpts = true;
@@ -122,6 +157,9 @@ int main(int argc, char** argv) {
             }
             break;
         }
+        case 's':
+            snapshot = true;
+            break;
         case 'n': // -t none
             shellOptions.writethrough = false;
             break;
@@ -152,8 +190,12 @@ int main(int argc, char** argv) {
     const std::string filename = argv[optind];
     std::unique_ptr<block::BlockDriver> image;
     try {
+        if (snapshot)
+            open.readOnly = true;
         image = imageOpts ? block::openImageFromOptions(block::parseImageOptions(filename), open)
                           : block::openImage(filename, open);
+        if (snapshot)
+            image = openSnapshotOverlay(std::move(image));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: can't open device %s: %s\n", gProgram, filename.c_str(),
                      e.what());
@@ -161,7 +203,7 @@ int main(int argc, char** argv) {
     }
     // As qemu-io: writes to the first sector of a probed raw image are restricted; say so.
     if (auto* raw = dynamic_cast<block::RawImage*>(image.get());
-        raw && raw->formatProbed() && !raw->readOnly())
+        raw && raw->formatProbed() && !raw->readOnly() && !snapshot)
         std::fputs(block::probedRawWarning(filename).c_str(), stderr);
     io::StdioOutput output(stdout, stderr, gProgram);
     io::IoShell shell(std::move(image), shellOptions, output);
