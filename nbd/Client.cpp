@@ -233,6 +233,7 @@ std::unique_ptr<Client> Client::connect(const NbdUri& uri,
         throw NbdError("server did not describe the export");
     if (cl->sizes_.maximum == 0 || cl->sizes_.maximum > kMaxPayload)
         cl->sizes_.maximum = kMaxPayload;
+    cl->transmission_ = true;
     return cl;
 }
 
@@ -312,6 +313,13 @@ void Client::disconnect() {
     if (closed_ || !conn_) // never connected (connect() failed while opening)
         return;
     closed_ = true;
+    if (!transmission_) {
+        // Still negotiating (the export was refused): end with NBD_OPT_ABORT, as a request
+        // there would be garbage to the server. Its reply is not waited for.
+        conn_->sendOption(OptAbort, {});
+        conn_->transport->shutdown();
+        return;
+    }
     uint8_t hdr[28] = {};
     putU32(hdr, kRequestMagic);
     putU16(hdr + 6, CmdDisc);

@@ -80,6 +80,7 @@ private:
     std::map<std::string, uint32_t> contexts_;
     uint64_t nextCookie_ = 1;
     bool closed_ = false;
+    bool transmission_ = false; // negotiation is over (NBD_OPT_GO acknowledged)
 };
 
 } // namespace e2kvm::nbd

@@ -8,7 +8,8 @@ nbd:unix:PATH[:exportname=X] and nbd:HOST:PORT[:exportname=X], and --image-opts
 driver=nbd,server.type=unix|inet,... including x-dirty-bitmap=qemu:dirty-bitmap:b0, with which
 map is the bitmap's dirty ranges as QEMU reports them (incremental backup, iotest 223).
 Writes through qemu-io and e2kvm-io to a writable export leave the same image. A raw file of
-1000 bytes served with its format probed maps as whole 512-byte blocks (iotest 241).
+1000 bytes served with its format probed maps as whole 512-byte blocks (iotest 241). A refused
+export gives qemu-io's message and leaves a QEMU server (qemu-storage-daemon) nothing to log.
 Usage: nbd_client_tools_interop.py E2KVM_IMG E2KVM_IO E2KVM_NBD"""
 import os
 import re
@@ -83,6 +84,32 @@ def serve(server, image, sock=None, port=None, export=None, read_only=True):
     return ServerProcess(argv + [image], unix_socket=sock, tcp_port=port)
 
 
+def refused_export_checks(tmp):
+    """A refused export: the same message as qemu-io, and the client ends the negotiation
+    cleanly (NBD_OPT_ABORT), so that a QEMU server logs nothing."""
+    if shutil.which("qemu-storage-daemon") is None:
+        print("note: no qemu-storage-daemon, refused-export checks against it skipped")
+        return
+    raw = os.path.join(tmp, "q.raw")
+    run("qemu-img", "create", "-q", "-f", "raw", raw, "1M")
+    sock = os.path.join(tmp, "q.sock")
+    logs = []
+    for io in ("qemu-io", E2KVM_IO):
+        server = ServerProcess(["qemu-storage-daemon", "--blockdev",
+                                f"driver=file,filename={raw},node-name=n", "--nbd-server",
+                                f"addr.type=unix,addr.path={sock}", "--export",
+                                "type=nbd,id=e,node-name=n,name=good"], unix_socket=sock)
+        try:
+            p = run(io, "-f", "raw", "-c", "read 0 512", f"nbd+unix:///bad?socket={sock}",
+                    ok=False)
+            logs.append((p.returncode, p.stderr.split(": ", 1)[1]))
+        finally:
+            server.stop()
+        logs.append(server.stderr_text())
+    checker.same("refused export: message, then the server's log", logs[:2], logs[2:],
+                 "qemu-io", "e2kvm-io")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-nbd-client-")
     try:
@@ -141,6 +168,7 @@ def main():
                 same_run(f"{label} io map of an unaligned export",
                          ["qemu-io", "-f", "raw", "-c", "map", f"nbd:unix:{sock}"],
                          [E2KVM_IO, "-f", "raw", "-c", "map", f"nbd:unix:{sock}"])
+        refused_export_checks(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return checker.exit_status("nbd client tools: same output as qemu-img and qemu-io")
