@@ -2,6 +2,8 @@
 
 #include "CommandError.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <vector>
 
 namespace e2kvm::img {
@@ -75,9 +77,13 @@ void CreateOptionList::validate(const std::string& key, std::string& value,
         if (!parseBool(value, b))
             fail("Parameter '" + key + "' expects 'on' or 'off'");
     } else if (key == "refcount_bits") {
-        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos ||
-            value.size() > 2)
-            fail("Parameter 'refcount_bits' expects a non-negative number");
+        // A number as QEMU reads it (strtoull: "-1" wraps around); whether it is a valid
+        // width is the qcow2 driver's concern ("Refcount width must be a power of two...").
+        char* end = nullptr;
+        errno = 0;
+        std::strtoull(value.c_str(), &end, 0);
+        if (value.empty() || *end || errno == ERANGE)
+            fail("Parameter 'refcount_bits' expects a number");
     } else if (key == "preallocation") {
         if (value != "off" && value != "metadata" && value != "falloc" && value != "full")
             fail("Parameter 'preallocation' does not accept value '" + value + "'");
@@ -146,8 +152,11 @@ block::CreateOptions CreateOptionList::toCreateOptions() const {
         o.preallocation = block::Preallocation::Falloc;
     else if (prealloc == "full")
         o.preallocation = block::Preallocation::Full;
-    if (has("refcount_bits"))
-        o.refcountBits = uint32_t(std::stoul(get("refcount_bits")));
+    if (has("refcount_bits")) {
+        // Widths past 64 (or negative ones, wrapped around) are invalid: keep them invalid.
+        unsigned long long bits = std::strtoull(get("refcount_bits").c_str(), nullptr, 0);
+        o.refcountBits = bits > 64 ? 0 : uint32_t(bits);
+    }
     bool b = false;
     if (parseBool(get("lazy_refcounts"), b))
         o.lazyRefcounts = b;

@@ -28,11 +28,11 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
         throwError(
             EINVAL, path,
             "Different refcount widths than 16 bits require compatibility level 1.1 or above "
-            "(use compat=1.1 or greater)");
+            "(use version=v3 or greater)");
     if (!v3 && o.lazyRefcounts)
         throwError(EINVAL, path,
                    "Lazy refcounts only supported with compatibility level 1.1 and above "
-                   "(use compat=1.1 or greater)");
+                   "(use version=v3 or greater)");
     if (o.dataFileRaw && o.dataFile.empty())
         throwError(EINVAL, path, "data-file-raw requires data-file");
     if (!v3 && !o.dataFile.empty())

@@ -7,7 +7,7 @@ with the same qemu-io output:
   compat=1.1, the discarded range reads as zeros;
 - compressed writes to a refcount_bits=1 image: a host cluster holding one compressed cluster
   has the largest refcount there is, so the next compressed write takes a new host cluster
-  instead of failing.
+  instead of failing; and the refcount_bits values 112 tries are refused with QEMU's words.
 Usage: qcow2_v2_discard_compress_interop.py E2KVM_IMG E2KVM_IO"""
 import hashlib
 import os
@@ -71,6 +71,14 @@ def compressed_case(tools, tmp, refcount_bits):
             run("qemu-img", "map", "--output=json", path).stdout, digest(path))
 
 
+def refcount_option_case(img, tmp, options):
+    """qemu-img create -o OPTIONS: exit status, and output with the program's name cut off."""
+    path = os.path.join(tmp, "o.qcow2")
+    p = run(img, "create", "-f", "qcow2", "-o", options, path, "64M", ok=False, cwd=tmp)
+    text = re.sub(r"^[a-z0-9-]+-img: ", "", p.stdout + p.stderr, flags=re.M)
+    return p.returncode, text.replace(tmp, "DIR")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-qcow2-cases-")
     try:
@@ -79,6 +87,13 @@ def main():
                 what = f"discard, compat={compat}, {'with' if backing else 'no'} backing file"
                 checker.same(what, discard_case(QEMU, tmp, compat, backing),
                              discard_case(OURS, tmp, compat, backing), "qemu", "e2kvm")
+        # iotest 112's refcount_bits limits: every value is a number to QEMU ("-1" wraps
+        # around); bad widths and v2 images are refused by the qcow2 driver's own words.
+        for options in ("refcount_bits=0", "refcount_bits=-1", "refcount_bits=128",
+                        "refcount_bits=42", "refcount_bits=abc", "refcount_bits=4294967312",
+                        "compat=0.10,refcount_bits=1", "compat=0.10,lazy_refcounts=on"):
+            checker.same(f"create -o {options}", refcount_option_case("qemu-img", tmp, options),
+                         refcount_option_case(OURS[0], tmp, options), "qemu", "e2kvm")
         for bits in (1, 2, 16):
             checker.same(f"compressed writes, refcount_bits={bits}",
                          compressed_case(QEMU, tmp, bits), compressed_case(OURS, tmp, bits),
