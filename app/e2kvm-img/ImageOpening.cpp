@@ -14,6 +14,7 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.readOnly = !req.writable;
     options.openBacking = req.openBacking;
     options.openDataFile = req.openDataFile;
+    options.forceShare = req.forceShare;
     if (req.format.empty()) {
         options.format = block::probeFormat(path);
         options.formatProbed = true;

@@ -13,6 +13,7 @@ struct OpenRequest {
     bool writable = false;
     bool openBacking = true;
     bool openDataFile = true; // false: metadata only (info)
+    bool forceShare = false;  // -U: take QEMU's image locks without refusing others' writes
 };
 
 std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path, const OpenRequest& req);

@@ -61,9 +61,10 @@ json::Json qcow2Data(const block::Qcow2Description& q) {
 }
 
 // Fields in the order of QEMU's ImageInfo schema (the printer reorders them as QEMU does).
-LayerInfo describeLayer(const std::string& path, const std::string& format) {
+LayerInfo describeLayer(const std::string& path, const std::string& format, bool forceShare) {
     OpenRequest req;
     req.format = format;
+    req.forceShare = forceShare;
     req.openBacking = false;
     req.openDataFile = false;
     std::unique_ptr<block::BlockDriver> image = openForCommand(path, req);
@@ -153,6 +154,7 @@ int runInfo(int argc, char** argv) {
                          {"backing-chain", no_argument, nullptr, OptBackingChain},
                          {"force-share", no_argument, nullptr, 'U'}});
     std::string format;
+    bool forceShare = false;
     OutputFormat output = OutputFormat::Human;
     bool chain = false;
     for (int c; (c = opts.next()) != -1;) {
@@ -161,7 +163,8 @@ int runInfo(int argc, char** argv) {
             format = opts.arg();
             break;
         case 'U':
-            break; // we take no locks, so there is nothing to share
+            forceShare = true;
+            break;
         case OptOutput:
             output = parseOutputFormat(opts.arg());
             break;
@@ -184,7 +187,7 @@ int runInfo(int argc, char** argv) {
         std::string real = canonicalPath(path);
         if (!seen.insert(real).second)
             throw CommandFailure("Backing file '" + path + "' creates an infinite loop.");
-        LayerInfo info = describeLayer(path, format);
+        LayerInfo info = describeLayer(path, format, forceShare);
         texts.push_back(humanText(info, path));
         std::string next = info.nextPath, nextFormat = info.nextFormat;
         jsons.push_back(std::move(info.json));
