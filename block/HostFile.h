@@ -21,9 +21,8 @@ public:
     const std::string& path() const { return path_; }
     int fd() const { return fd_; }
     bool writable() const { return writable_; }
-    // Takes QEMU's image locks for `mode` on this open file (see ImageLock); they last until
-    // the file is closed.
-    void lock(ImageLockMode mode) { lockImageFile(fd_, path_, mode); }
+    // Takes QEMU's image locks on this open file (see ImageLock); they last until it is closed.
+    void lock(ImageLocks locks) { lockImageFile(fd_, path_, locks); }
 
     // Reads exactly buf.size() bytes; bytes past end of file read as zero.
     void read(uint64_t offset, std::span<uint8_t> buf) const;

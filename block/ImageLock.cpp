@@ -4,40 +4,20 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 
 namespace e2kvm::block {
 
 namespace {
 
-// QEMU's permission bits and their names in its messages.
-constexpr unsigned kConsistentRead = 1u << 0;
-constexpr unsigned kWrite = 1u << 1;
-constexpr unsigned kResize = 1u << 3;
 constexpr unsigned kPermissionCount = 4;
+// QEMU's names of the permissions in its lock messages.
 constexpr const char* kPermissionNames[kPermissionCount] = {"consistent read", "write",
                                                             "write unchanged", "resize"};
 constexpr off_t kHeldBase = 100;
 constexpr off_t kUnsharedBase = 200;
-
-struct Permissions {
-    unsigned held = 0;
-    unsigned unshared = 0;
-};
-
-Permissions permissionsOf(ImageLockMode mode) {
-    switch (mode) {
-    case ImageLockMode::Off:
-        return {};
-    case ImageLockMode::ForceShared:
-        return {kConsistentRead, 0};
-    case ImageLockMode::Reader:
-        return {kConsistentRead, kWrite | kResize};
-    case ImageLockMode::Writer:
-        return {kConsistentRead | kWrite, kWrite | kResize};
-    }
-    return {};
-}
+constexpr const char* kConflictQuestion = "\nIs another process using the image [";
 
 struct flock byteLock(short type, off_t byte) {
     struct flock fl {};
@@ -71,14 +51,14 @@ bool othersHold(int fd, const std::string& path, off_t byte) {
 }
 
 [[noreturn]] void refuse(const std::string& path, const std::string& what) {
-    throw BlockError(EAGAIN, "Could not open '" + path + "': " + what +
-                                 "\nIs another process using the image [" + path + "]?");
+    throw BlockError(EAGAIN, what + kConflictQuestion + path + "]?");
 }
 
 } // namespace
 
-void lockImageFile(int fd, const std::string& path, ImageLockMode mode) {
-    Permissions p = permissionsOf(mode);
+void lockImageFile(int fd, const std::string& path, ImageLocks p) {
+    if (p.none())
+        return;
     for (unsigned i = 0; i < kPermissionCount; ++i) {
         if (p.held & (1u << i))
             takeByte(fd, path, kHeldBase + i);
@@ -92,6 +72,12 @@ void lockImageFile(int fd, const std::string& path, ImageLockMode mode) {
     for (unsigned i = 0; i < kPermissionCount; ++i)
         if ((p.unshared & (1u << i)) && othersHold(fd, path, kHeldBase + i))
             refuse(path, std::string("Failed to get shared \"") + kPermissionNames[i] + "\" lock");
+}
+
+bool isImageLockConflict(const std::exception& error) {
+    auto* b = dynamic_cast<const BlockError*>(&error);
+    return b && b->errnoValue() == EAGAIN &&
+           std::string(b->what()).find(kConflictQuestion) != std::string::npos;
 }
 
 } // namespace e2kvm::block

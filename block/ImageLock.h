@@ -4,21 +4,35 @@
 // user of the file holds with a shared OFD lock on byte 100 + the permission's bit, and each
 // permission it does not let others hold with one on byte 200 + bit; an opener first takes its
 // own bytes, then fails if another open file holds a byte it conflicts with. The locks belong
-// to the open file description, so they go when the file is closed.
+// to the open file description, so they go when the file is closed: two opens of one file in
+// one process conflict just as two processes do (QEMU shares the open node instead).
+#include <exception>
 #include <string>
 
 namespace e2kvm::block {
 
-enum class ImageLockMode {
-    Off,         // file.locking=off: no locks
-    ForceShared, // -U / force-share: reads, lets others do anything
-    Reader,      // reads, lets no one else write or resize (as QEMU's readers of image metadata)
-    Writer,      // reads and writes, lets no one else write or resize (as a qemu-system disk)
+// QEMU's permission bits (BLK_PERM_*), as they number the lock bytes.
+enum ImagePermission : unsigned {
+    kPermConsistentRead = 1u << 0,
+    kPermWrite = 1u << 1,
+    kPermWriteUnchanged = 1u << 2,
+    kPermResize = 1u << 3,
 };
 
-// Takes the locks of `mode` on `fd` (the open file `path`); throws BlockError with QEMU's
-// messages ('Failed to get "write" lock', 'Failed to get shared "write" lock', then 'Is another
-// process using the image [PATH]?') when another open file conflicts.
-void lockImageFile(int fd, const std::string& path, ImageLockMode mode);
+// What one open of a file holds and what it does not let other opens hold.
+struct ImageLocks {
+    unsigned held = 0;
+    unsigned unshared = 0;
+    bool none() const { return held == 0 && unshared == 0; }
+};
+
+// Takes `locks` on `fd` (the open file `path`); throws BlockError (EAGAIN) with QEMU's messages
+// ('Failed to get "write" lock' or 'Failed to get shared "write" lock', then a line 'Is another
+// process using the image [PATH]?'; qemu-img puts "Could not open 'PATH': " before it) when
+// another open file conflicts. Does nothing for none().
+void lockImageFile(int fd, const std::string& path, ImageLocks locks);
+
+// True for the BlockError lockImageFile() throws when another open file conflicts.
+bool isImageLockConflict(const std::exception& error);
 
 } // namespace e2kvm::block

@@ -30,17 +30,25 @@ std::string probedRawWarning(const std::string& filename) {
            "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
-ImageLockMode imageLockMode(const OpenOptions& options) {
+ImageLocks imageLocks(const OpenOptions& options, bool formatFile) {
+    ImageLocks locks;
     if (!options.locking)
-        return ImageLockMode::Off;
+        return locks;
+    if (!options.metadataOnly)
+        locks.held |= kPermConsistentRead;
+    if (!options.readOnly)
+        locks.held |= kPermWrite | (formatFile ? kPermResize : 0u);
+    locks.unshared = options.unshare;
+    if (formatFile)
+        locks.unshared |= kPermWrite | kPermResize;
     if (options.forceShare)
-        return ImageLockMode::ForceShared;
-    return options.readOnly ? ImageLockMode::Reader : ImageLockMode::Writer;
+        locks.unshared = 0;
+    return locks;
 }
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
     if (options.forceShare && !options.readOnly)
-        throwError(EINVAL, filename, "force-share=on can only be used with read-only images");
+        throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
     if (auto driver = openRegisteredProtocol(filename, options))
         return driver;
     // QEMU's null-co protocol name: a 1 GiB disk that stores nothing (see NullImage).
@@ -56,7 +64,7 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
         return std::make_unique<RawImage>(filename, options.readOnly, probed,
-                                          imageLockMode(options));
+                                          imageLocks(options, false));
     if (format == "qcow2") {
         if (!options.format.empty() && probeFormat(filename) != "qcow2")
             throwError(EINVAL, filename, "Image is not in qcow2 format");

@@ -28,6 +28,13 @@ struct OpenOptions {
     // and lets others write, as QEMU's force-share (read-only images only).
     bool locking = true;
     bool forceShare = false;
+    // Permissions (ImagePermission bits) the user of the image does not let others hold, as
+    // QEMU's users do: a guest disk does not share write (share-rw=off), qemu-img convert's
+    // source neither write nor resize. A qcow2 image never shares them anyway (its metadata).
+    unsigned unshare = 0;
+    // Only the metadata is looked at (qemu-img info): no consistent-read permission is held,
+    // so nothing that writes the image is refused by it unless the format needs that.
+    bool metadataOnly = false;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };
@@ -58,8 +65,10 @@ std::string probeFormat(const std::string& path);
 // ending in a newline): writes to its first sector are restricted.
 std::string probedRawWarning(const std::string& filename);
 
-// The image lock an open with `options` takes on its files.
-ImageLockMode imageLockMode(const OpenOptions& options);
+// The locks an open with `options` takes on its file, as QEMU's for the format: a qcow2 file
+// (`formatFile`, with metadata) is also held for resize when writable and never shares write or
+// resize; a raw file or a data file carries only what its user holds and does not share.
+ImageLocks imageLocks(const OpenOptions& options, bool formatFile);
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options);
 void createImage(const std::string& filename, const CreateOptions& options);

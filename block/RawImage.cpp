@@ -7,11 +7,10 @@
 
 namespace e2kvm::block {
 
-RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed,
-                   ImageLockMode lockMode)
+RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed, ImageLocks locks)
     : BlockDriver(path, readOnly),
       file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
-      fileLength_((file_.lock(lockMode), file_.size())),
+      fileLength_((file_.lock(locks), file_.size())),
       catalog_(
           std::make_unique<BitmapCatalog>(*this, nullptr, std::vector<NamedBitmap>{}, !readOnly)),
       formatProbed_(formatProbed) {}

@@ -21,7 +21,7 @@ namespace e2kvm::block {
 class RawImage final : public BlockDriver {
 public:
     RawImage(const std::string& path, bool readOnly, bool formatProbed = false,
-             ImageLockMode lockMode = ImageLockMode::Off);
+             ImageLocks locks = {});
     ~RawImage() override;
     static void create(const std::string& path, const CreateOptions& options);
 
