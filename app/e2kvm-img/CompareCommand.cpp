@@ -119,7 +119,7 @@ private:
 int runCompare(int argc, char** argv) {
     CommandOptions opts(argc, argv, "f:F:T:pqsU", {{"force-share", no_argument, nullptr, 'U'}});
     std::string formatA, formatB;
-    bool strict = false, quiet = false, progressWanted = false;
+    bool strict = false, quiet = false, progressWanted = false, forceShare = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
@@ -137,6 +137,9 @@ int runCompare(int argc, char** argv) {
         case 's':
             strict = true;
             break;
+        case 'U':
+            forceShare = true;
+            break;
         default:
             break;
         }
@@ -147,6 +150,7 @@ int runCompare(int argc, char** argv) {
     OpenRequest reqA, reqB;
     reqA.format = formatA;
     reqB.format = formatB;
+    reqA.forceShare = reqB.forceShare = forceShare;
     std::unique_ptr<block::BlockDriver> a, b;
     try {
         a = openForCommand(args[0], reqA);

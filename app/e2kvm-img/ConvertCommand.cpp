@@ -30,7 +30,7 @@ int runConvert(int argc, char** argv) {
     bool bitmaps = false, skipBrokenBitmaps = false;
     std::string sourceFormat, targetFormat = "raw";
     std::vector<std::string> optionTexts;
-    bool compress = false, noCreate = false, progressWanted = false;
+    bool compress = false, noCreate = false, progressWanted = false, forceShare = false;
     uint64_t minSparse = 4096;
     unsigned workers = 4;
     for (int c; (c = opts.next()) != -1;) {
@@ -43,6 +43,9 @@ int runConvert(int argc, char** argv) {
             break;
         case 'c':
             compress = true;
+            break;
+        case 'U':
+            forceShare = true;
             break;
         case 'f':
             sourceFormat = opts.arg();
@@ -100,6 +103,9 @@ int runConvert(int argc, char** argv) {
 
     OpenRequest srcReq;
     srcReq.format = sourceFormat;
+    srcReq.forceShare = forceShare;
+    // As qemu-img convert: no one may write or resize the source while it is copied.
+    srcReq.unshare = block::kPermWrite | block::kPermResize;
     auto source = openForCommand(sourceName, srcReq);
     if (skipBrokenBitmaps && !bitmaps)
         throw CommandFailure("--skip-broken-bitmaps requires --bitmaps");

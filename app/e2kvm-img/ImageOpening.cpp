@@ -15,13 +15,21 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.openBacking = req.openBacking;
     options.openDataFile = req.openDataFile;
     options.forceShare = req.forceShare;
+    options.unshare = req.unshare;
+    options.metadataOnly = req.metadataOnly;
     if (req.format.empty()) {
         options.format = block::probeFormat(path);
         options.formatProbed = true;
         if (req.writable && options.format == "raw")
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
     }
-    return block::openImage(path, std::move(options));
+    try {
+        return block::openImage(path, std::move(options));
+    } catch (const block::BlockError& e) {
+        if (block::isImageLockConflict(e)) // worded as qemu-img's
+            throw block::BlockError(e.errnoValue(), "Could not open '" + path + "': " + e.what());
+        throw;
+    }
 }
 
 OutputFormat parseOutputFormat(const std::string& text) {

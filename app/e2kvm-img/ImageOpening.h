@@ -12,8 +12,10 @@ struct OpenRequest {
     std::string format; // "" = probe
     bool writable = false;
     bool openBacking = true;
-    bool openDataFile = true; // false: metadata only (info)
-    bool forceShare = false;  // -U: take QEMU's image locks without refusing others' writes
+    bool openDataFile = true;  // false: metadata only (info)
+    bool forceShare = false;   // -U: take QEMU's image locks without refusing others' writes
+    unsigned unshare = 0;      // block::ImagePermission bits others may not hold meanwhile
+    bool metadataOnly = false; // info: holds no read permission (as qemu-img info)
 };
 
 std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path, const OpenRequest& req);

@@ -65,6 +65,7 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     OpenRequest req;
     req.format = format;
     req.forceShare = forceShare;
+    req.metadataOnly = true;
     req.openBacking = false;
     req.openDataFile = false;
     std::unique_ptr<block::BlockDriver> image = openForCommand(path, req);

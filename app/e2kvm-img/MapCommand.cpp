@@ -77,6 +77,7 @@ int runMap(int argc, char** argv) {
     std::string format, bitmap;
     OutputFormat output = OutputFormat::Human;
     uint64_t start = 0, maxLength = UINT64_MAX;
+    bool forceShare = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
@@ -94,6 +95,9 @@ int runMap(int argc, char** argv) {
         case OptBitmap:
             bitmap = opts.arg();
             break;
+        case 'U':
+            forceShare = true;
+            break;
         default:
             break;
         }
@@ -104,6 +108,7 @@ int runMap(int argc, char** argv) {
 
     OpenRequest req;
     req.format = format;
+    req.forceShare = forceShare;
     auto image = openForCommand(args[0], req);
     uint64_t size = image->size();
     uint64_t end = size;

@@ -32,7 +32,8 @@ void printHelp() {
         "                       after a power cut, written data may be lost; the image is\n"
         "                       still written in crash-safe order)\n"
         "  -n, --nocache        same as -t none\n"
-        "  -U, --force-share    accepted for compatibility, ignored\n"
+        "  -U, --force-share    open an image another process holds: QEMU's image locks\n"
+        "                       are taken without refusing its writes (needs -r)\n"
         "  -h, --help           display this help and exit\n"
         "  -V, --version        output version information and exit\n");
 }
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
             shellOptions.writethrough = false;
             break;
         case 'U':
+            open.forceShare = true;
+            break;
         case 'C':
         case 'm':
         case 'k':
