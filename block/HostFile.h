@@ -1,6 +1,8 @@
 #pragma once
 // HostFile: an open file on the host, with whole-buffer positioned I/O, sparse-file helpers
 // and errors that name the file. Thread-safe: all I/O is positioned (pread/pwrite).
+#include "ImageLock.h"
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -19,6 +21,8 @@ public:
     const std::string& path() const { return path_; }
     int fd() const { return fd_; }
     bool writable() const { return writable_; }
+    // Takes QEMU's image locks on this open file (see ImageLock); they last until it is closed.
+    void lock(ImageLocks locks) { lockImageFile(fd_, path_, locks); }
 
     // Reads exactly buf.size() bytes; bytes past end of file read as zero.
     void read(uint64_t offset, std::span<uint8_t> buf) const;

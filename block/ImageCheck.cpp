@@ -7,14 +7,20 @@
 
 namespace e2kvm::block {
 
-CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair) {
+CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair,
+                       bool forceShare) {
     std::string fmt = format.empty() ? probeFormat(path) : format;
     if (fmt != "qcow2")
         throw BlockError(ENOTSUP, "This image format does not support checks");
     if (probeFormat(path) != "qcow2")
         throw ImageOpenError(EINVAL, "Image is not in qcow2 format");
-    HostFile file(path, repair == RepairMode::None ? HostFile::Mode::ReadOnly
-                                                   : HostFile::Mode::ReadWrite);
+    OpenOptions options;
+    options.readOnly = repair == RepairMode::None;
+    options.forceShare = forceShare;
+    if (forceShare && !options.readOnly)
+        throwError(EINVAL, path, "force-share=on can only be used with read-only images");
+    HostFile file(path, options.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
+    file.lock(imageLocks(options, true));
     CheckResult result = qcow2::checkQcow2(file, repair);
     if (result.abortErrno || (result.leaksFixed == 0 && result.corruptionsFixed == 0))
         return result;

@@ -39,7 +39,9 @@ struct CheckResult {
 
 // Checks the image at `path` (format "" = probe). Throws BlockError(ENOTSUP) for formats
 // without metadata to check ("This image format does not support checks"), ImageOpenError for
-// an image that cannot be opened.
-CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair);
+// an image that cannot be opened. Takes QEMU's image locks as qemu-img check does (a repair
+// writes); forceShare (-U, without repair only) reads an image another process holds.
+CheckResult checkImage(const std::string& path, const std::string& format, RepairMode repair,
+                       bool forceShare = false);
 
 } // namespace e2kvm::block

@@ -30,7 +30,25 @@ std::string probedRawWarning(const std::string& filename) {
            "         Specify the 'raw' format explicitly to remove the restrictions.\n";
 }
 
+ImageLocks imageLocks(const OpenOptions& options, bool formatFile) {
+    ImageLocks locks;
+    if (!options.locking)
+        return locks;
+    if (!options.metadataOnly)
+        locks.held |= kPermConsistentRead;
+    if (!options.readOnly)
+        locks.held |= kPermWrite | (formatFile ? kPermResize : 0u);
+    locks.unshared = options.unshare;
+    if (formatFile)
+        locks.unshared |= kPermWrite | kPermResize;
+    if (options.forceShare)
+        locks.unshared = 0;
+    return locks;
+}
+
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
+    if (options.forceShare && !options.readOnly)
+        throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
     if (auto driver = openRegisteredProtocol(filename, options))
         return driver;
     // QEMU's null-co protocol name: a 1 GiB disk that stores nothing (see NullImage).
@@ -45,7 +63,8 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
     const bool probed = options.format.empty() || options.formatProbed;
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
-        return std::make_unique<RawImage>(filename, options.readOnly, probed);
+        return std::make_unique<RawImage>(filename, options.readOnly, probed,
+                                          imageLocks(options, false));
     if (format == "qcow2") {
         if (!options.format.empty() && probeFormat(filename) != "qcow2")
             throwError(EINVAL, filename, "Image is not in qcow2 format");
@@ -95,14 +114,43 @@ uint64_t parseSize(const std::string& text) {
     bool fractional = std::string(s, size_t(end - s)).find_first_of(".eE") != std::string::npos;
     uint64_t mult = 1;
     switch (*end) {
-    case '\0': break;
-    case 'b': case 'B': mult = 1; ++end; break;
-    case 'k': case 'K': mult = 1ULL << 10; ++end; break;
-    case 'm': case 'M': mult = 1ULL << 20; ++end; break;
-    case 'g': case 'G': mult = 1ULL << 30; ++end; break;
-    case 't': case 'T': mult = 1ULL << 40; ++end; break;
-    case 'p': case 'P': mult = 1ULL << 50; ++end; break;
-    case 'e': case 'E': mult = 1ULL << 60; ++end; break;
+    case '\0':
+        break;
+    case 'b':
+    case 'B':
+        mult = 1;
+        ++end;
+        break;
+    case 'k':
+    case 'K':
+        mult = 1ULL << 10;
+        ++end;
+        break;
+    case 'm':
+    case 'M':
+        mult = 1ULL << 20;
+        ++end;
+        break;
+    case 'g':
+    case 'G':
+        mult = 1ULL << 30;
+        ++end;
+        break;
+    case 't':
+    case 'T':
+        mult = 1ULL << 40;
+        ++end;
+        break;
+    case 'p':
+    case 'P':
+        mult = 1ULL << 50;
+        ++end;
+        break;
+    case 'e':
+    case 'E':
+        mult = 1ULL << 60;
+        ++end;
+        break;
     default:
         throw BlockError(EINVAL, "Invalid size '" + text + "': unknown suffix");
     }

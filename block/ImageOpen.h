@@ -2,6 +2,7 @@
 // Opening and creating images by format name, with format probing and backing-chain loop
 // detection. This is the only place that knows which formats exist.
 #include "BlockDriver.h"
+#include "ImageLock.h"
 
 #include <memory>
 #include <set>
@@ -10,7 +11,7 @@
 namespace e2kvm::block {
 
 struct OpenOptions {
-    std::string format;     // "" = probe
+    std::string format; // "" = probe
     // The caller probed `format` itself (probeFormat()) rather than being given it: the image
     // is then treated as probed, as with an empty format (a probed raw image keeps its first
     // sector from turning into another format's header; see RawImage).
@@ -23,6 +24,17 @@ struct OpenOptions {
     // An image that is already open to use as the backing file instead of the one the image
     // names (qcow2 only): a fleecing overlay over a running disk.
     std::shared_ptr<BlockDriver> backingNode;
+    // QEMU's image locks (see ImageLock): false as file.locking=off; forceShare (-U) only reads
+    // and lets others write, as QEMU's force-share (read-only images only).
+    bool locking = true;
+    bool forceShare = false;
+    // Permissions (ImagePermission bits) the user of the image does not let others hold, as
+    // QEMU's users do: a guest disk does not share write (share-rw=off), qemu-img convert's
+    // source neither write nor resize. A qcow2 image never shares them anyway (its metadata).
+    unsigned unshare = 0;
+    // Only the metadata is looked at (qemu-img info): no consistent-read permission is held,
+    // so nothing that writes the image is refused by it unless the format needs that.
+    bool metadataOnly = false;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };
@@ -31,16 +43,16 @@ enum class Preallocation { Off, Metadata, Falloc, Full };
 
 struct CreateOptions {
     std::string format = "raw";
-    uint64_t size = 0;             // 0 with a backing file: take the backing file's size
+    uint64_t size = 0; // 0 with a backing file: take the backing file's size
     bool sizeGiven = false;
-    uint32_t clusterSize = 65536;  // qcow2
-    std::string backingFile;       // qcow2
-    std::string backingFormat;     // qcow2
+    uint32_t clusterSize = 65536; // qcow2
+    std::string backingFile;      // qcow2
+    std::string backingFormat;    // qcow2
     Preallocation preallocation = Preallocation::Off;
-    uint32_t refcountBits = 16;    // qcow2
-    bool lazyRefcounts = false;    // qcow2
-    std::string compat = "1.1";    // qcow2: "1.1" (v3) or "0.10" (v2)
-    std::string dataFile;          // qcow2 external data file
+    uint32_t refcountBits = 16; // qcow2
+    bool lazyRefcounts = false; // qcow2
+    std::string compat = "1.1"; // qcow2: "1.1" (v3) or "0.10" (v2)
+    std::string dataFile;       // qcow2 external data file
     bool dataFileRaw = false;
     std::string compressionType = "zlib";
     bool extendedL2 = false;
@@ -52,6 +64,11 @@ std::string probeFormat(const std::string& path);
 // QEMU's warning for an image opened writable whose format was probed as raw (three lines, each
 // ending in a newline): writes to its first sector are restricted.
 std::string probedRawWarning(const std::string& filename);
+
+// The locks an open with `options` takes on its file, as QEMU's for the format: a qcow2 file
+// (`formatFile`, with metadata) is also held for resize when writable and never shares write or
+// resize; a raw file or a data file carries only what its user holds and does not share.
+ImageLocks imageLocks(const OpenOptions& options, bool formatFile);
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options);
 void createImage(const std::string& filename, const CreateOptions& options);

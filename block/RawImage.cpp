@@ -7,11 +7,12 @@
 
 namespace e2kvm::block {
 
-RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed)
+RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed, ImageLocks locks)
     : BlockDriver(path, readOnly),
       file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
-      fileLength_(file_.size()), catalog_(std::make_unique<BitmapCatalog>(
-                                     *this, nullptr, std::vector<NamedBitmap>{}, !readOnly)),
+      fileLength_((file_.lock(locks), file_.size())),
+      catalog_(
+          std::make_unique<BitmapCatalog>(*this, nullptr, std::vector<NamedBitmap>{}, !readOnly)),
       formatProbed_(formatProbed) {}
 
 // The catalog detaches its recorders from this driver, so it goes first.

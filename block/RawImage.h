@@ -20,7 +20,8 @@ namespace e2kvm::block {
 
 class RawImage final : public BlockDriver {
 public:
-    RawImage(const std::string& path, bool readOnly, bool formatProbed = false);
+    RawImage(const std::string& path, bool readOnly, bool formatProbed = false,
+             ImageLocks locks = {});
     ~RawImage() override;
     static void create(const std::string& path, const CreateOptions& options);
 

@@ -79,7 +79,18 @@ std::unique_ptr<SourceView> ImageFileSource::open(const SourcePlan& plan, const 
     o.formatProbed = format_.empty();
     // Only a qcow2 image is written to (its checkpoint bitmaps); a raw one is only read.
     o.readOnly = o.format != "qcow2";
-    image_ = block::openImage(path_, o);
+    // As qemu-img convert's source: no one may write or resize the disk while it is copied, so
+    // a disk a running VM (QEMU's or ours) or another tool writes is refused, not copied torn.
+    o.unshare = block::kPermWrite | block::kPermResize;
+    try {
+        image_ = block::openImage(path_, o);
+    } catch (const block::BlockError& e) {
+        if (!block::isImageLockConflict(e))
+            throw;
+        throw std::runtime_error("Could not open '" + path_ + "': " + e.what() +
+                                 "\nIf a running VM uses the disk, back it up through the VM "
+                                 "instead: --qmp unix:SOCKET --device NAME");
+    }
     block::BitmapCatalog* cat = image_->bitmaps();
     std::shared_ptr<block::DirtyBitmap> base;
     if (cat && cat->storesBitmaps()) {

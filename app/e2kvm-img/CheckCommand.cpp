@@ -78,7 +78,7 @@ int runCheck(int argc, char** argv) {
     std::string format;
     OutputFormat output = OutputFormat::Human;
     block::RepairMode repair = block::RepairMode::None;
-    bool quiet = false;
+    bool quiet = false, forceShare = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
@@ -99,8 +99,11 @@ int runCheck(int argc, char** argv) {
         case OptOutput:
             output = parseOutputFormat(opts.arg());
             break;
+        case 'U':
+            forceShare = true;
+            break;
         default:
-            break; // -T cache mode, -U: nothing to do
+            break; // -T cache mode: nothing to do
         }
     }
     std::vector<std::string> args = opts.positional();
@@ -112,16 +115,22 @@ int runCheck(int argc, char** argv) {
         // Open it anyway so that a missing file or a bad format name is reported as such.
         OpenRequest req;
         req.format = realFormat;
+        req.forceShare = forceShare;
         openForCommand(filename, req);
         throw CommandFailure("This image format does not support checks", 63);
     }
 
+    if (forceShare && repair != block::RepairMode::None)
+        throw CommandFailure("Could not open '" + filename +
+                             "': force-share=on can only be used with read-only images");
     block::CheckResult r;
     try {
-        r = block::checkImage(filename, realFormat, repair);
+        r = block::checkImage(filename, realFormat, repair, forceShare);
     } catch (const block::ImageOpenError& e) {
         throw CommandFailure("Could not open '" + filename + "': " + e.what());
     } catch (const block::BlockError& e) {
+        if (block::isImageLockConflict(e))
+            throw CommandFailure("Could not open '" + filename + "': " + e.what());
         if (e.errnoValue() == ENOTSUP)
             throw CommandFailure("This image format does not support checks", 63);
         throw CommandFailure(std::string("Check failed: ") + std::strerror(e.errnoValue()) + " (" +

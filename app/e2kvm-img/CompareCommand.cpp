@@ -122,7 +122,8 @@ int runCompare(int argc, char** argv) {
                         {{"force-share", no_argument, nullptr, 'U'},
                          {"image-opts", no_argument, nullptr, OptImageOpts}});
     std::string formatA, formatB;
-    bool strict = false, quiet = false, progressWanted = false, imageOpts = false;
+    bool strict = false, quiet = false, progressWanted = false, imageOpts = false,
+         forceShare = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case OptImageOpts:
@@ -143,6 +144,9 @@ int runCompare(int argc, char** argv) {
         case 's':
             strict = true;
             break;
+        case 'U':
+            forceShare = true;
+            break;
         default:
             break;
         }
@@ -154,6 +158,7 @@ int runCompare(int argc, char** argv) {
     reqA.format = formatA;
     reqB.format = formatB;
     reqA.imageOpts = reqB.imageOpts = imageOpts;
+    reqA.forceShare = reqB.forceShare = forceShare;
     std::unique_ptr<block::BlockDriver> a, b;
     try {
         a = openForCommand(args[0], reqA);

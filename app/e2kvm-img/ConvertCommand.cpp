@@ -31,7 +31,7 @@ int runConvert(int argc, char** argv) {
     bool bitmaps = false, skipBrokenBitmaps = false, imageOpts = false;
     std::string sourceFormat, targetFormat = "raw";
     std::vector<std::string> optionTexts;
-    bool compress = false, noCreate = false, progressWanted = false;
+    bool compress = false, noCreate = false, progressWanted = false, forceShare = false;
     uint64_t minSparse = 4096;
     unsigned workers = 4;
     for (int c; (c = opts.next()) != -1;) {
@@ -47,6 +47,9 @@ int runConvert(int argc, char** argv) {
             break;
         case 'c':
             compress = true;
+            break;
+        case 'U':
+            forceShare = true;
             break;
         case 'f':
             sourceFormat = opts.arg();
@@ -105,6 +108,9 @@ int runConvert(int argc, char** argv) {
     OpenRequest srcReq;
     srcReq.format = sourceFormat;
     srcReq.imageOpts = imageOpts;
+    srcReq.forceShare = forceShare;
+    // As qemu-img convert: no one may write or resize the source while it is copied.
+    srcReq.unshare = block::kPermWrite | block::kPermResize;
     auto source = openForCommand(sourceName, srcReq);
     if (skipBrokenBitmaps && !bitmaps)
         throw CommandFailure("--skip-broken-bitmaps requires --bitmaps");

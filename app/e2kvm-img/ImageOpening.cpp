@@ -17,6 +17,9 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.readOnly = !req.writable;
     options.openBacking = req.openBacking;
     options.openDataFile = req.openDataFile;
+    options.forceShare = req.forceShare;
+    options.unshare = req.unshare;
+    options.metadataOnly = req.metadataOnly;
     if (req.imageOpts)
         return block::openImageFromOptions(block::parseImageOptions(path), std::move(options));
     if (isProtocolName(path)) {
@@ -30,7 +33,13 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
         if (req.writable && options.format == "raw")
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
     }
-    return block::openImage(path, std::move(options));
+    try {
+        return block::openImage(path, std::move(options));
+    } catch (const block::BlockError& e) {
+        if (block::isImageLockConflict(e)) // worded as qemu-img's
+            throw block::BlockError(e.errnoValue(), "Could not open '" + path + "': " + e.what());
+        throw;
+    }
 }
 
 bool isProtocolName(const std::string& name) {

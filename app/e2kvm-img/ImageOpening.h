@@ -13,7 +13,10 @@ struct OpenRequest {
     std::string format; // "" = probe
     bool writable = false;
     bool openBacking = true;
-    bool openDataFile = true; // false: metadata only (info)
+    bool openDataFile = true;  // false: metadata only (info)
+    bool forceShare = false;   // -U: take QEMU's image locks without refusing others' writes
+    unsigned unshare = 0;      // block::ImagePermission bits others may not hold meanwhile
+    bool metadataOnly = false; // info: holds no read permission (as qemu-img info)
     // --image-opts: the name is QEMU's option string ("driver=qcow2,file.filename=X",
     // "driver=nbd,server.type=unix,server.path=S,x-dirty-bitmap=qemu:dirty-bitmap:B").
     bool imageOpts = false;

@@ -64,10 +64,13 @@ json::Json qcow2Data(const block::Qcow2Description& q) {
 }
 
 // Fields in the order of QEMU's ImageInfo schema (the printer reorders them as QEMU does).
-LayerInfo describeLayer(const std::string& path, const std::string& format, bool imageOpts) {
+LayerInfo describeLayer(const std::string& path, const std::string& format, bool imageOpts,
+                        bool forceShare) {
     OpenRequest req;
     req.format = format;
     req.imageOpts = imageOpts;
+    req.forceShare = forceShare;
+    req.metadataOnly = true;
     req.openBacking = false;
     req.openDataFile = false;
     std::unique_ptr<block::BlockDriver> image = openForCommand(path, req);
@@ -163,6 +166,7 @@ int runInfo(int argc, char** argv) {
                          {"backing-chain", no_argument, nullptr, OptBackingChain},
                          {"force-share", no_argument, nullptr, 'U'}});
     std::string format;
+    bool forceShare = false;
     OutputFormat output = OutputFormat::Human;
     bool chain = false, imageOpts = false;
     for (int c; (c = opts.next()) != -1;) {
@@ -174,7 +178,8 @@ int runInfo(int argc, char** argv) {
             imageOpts = true;
             break;
         case 'U':
-            break; // we take no locks, so there is nothing to share
+            forceShare = true;
+            break;
         case OptOutput:
             output = parseOutputFormat(opts.arg());
             break;
@@ -197,7 +202,7 @@ int runInfo(int argc, char** argv) {
         std::string real = imageOpts ? path : canonicalPath(path);
         if (!seen.insert(real).second)
             throw CommandFailure("Backing file '" + path + "' creates an infinite loop.");
-        LayerInfo info = describeLayer(path, format, imageOpts);
+        LayerInfo info = describeLayer(path, format, imageOpts, forceShare);
         imageOpts = false; // backing files are named by file name
         texts.push_back(humanText(info));
         std::string next = info.nextPath, nextFormat = info.nextFormat;

@@ -79,6 +79,7 @@ int runMap(int argc, char** argv) {
     OutputFormat output = OutputFormat::Human;
     uint64_t start = 0, maxLength = UINT64_MAX;
     bool imageOpts = false;
+    bool forceShare = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case OptImageOpts:
@@ -99,6 +100,9 @@ int runMap(int argc, char** argv) {
         case OptBitmap:
             bitmap = opts.arg();
             break;
+        case 'U':
+            forceShare = true;
+            break;
         default:
             break;
         }
@@ -110,6 +114,7 @@ int runMap(int argc, char** argv) {
     OpenRequest req;
     req.format = format;
     req.imageOpts = imageOpts;
+    req.forceShare = forceShare;
     auto image = openForCommand(args[0], req);
     uint64_t size = image->size();
     uint64_t end = size;

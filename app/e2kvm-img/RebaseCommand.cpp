@@ -70,7 +70,7 @@ void preserveRange(block::BlockDriver& image, block::BlockDriver* oldBacking,
 int runRebase(int argc, char** argv) {
     CommandOptions opts(argc, argv, "f:F:b:t:T:puqU", {{"force-share", no_argument, nullptr, 'U'}});
     std::string format, backingName, backingFormat;
-    bool unsafe = false, progressWanted = false, haveBacking = false;
+    bool unsafe = false, progressWanted = false, haveBacking = false, forceShare = false;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
@@ -84,6 +84,9 @@ int runRebase(int argc, char** argv) {
             break;
         case 'u':
             unsafe = true;
+            break;
+        case 'U': // as qemu-img: the new backing file may be in use
+            forceShare = true;
             break;
         case 'p':
             progressWanted = true;
@@ -120,6 +123,7 @@ int runRebase(int argc, char** argv) {
                 try {
                     OpenRequest nreq;
                     nreq.format = backingFormat;
+                    nreq.forceShare = forceShare;
                     newBacking =
                         openForCommand(block::resolveBackingPath(filename, backingName), nreq);
                 } catch (const block::BlockError& e) {

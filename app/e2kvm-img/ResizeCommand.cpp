@@ -21,10 +21,10 @@ int runResize(int argc, char** argv) {
         args.pop_back();
     }
     args.push_back(nullptr);
-    CommandOptions opts(int(args.size() - 1), args.data(), "f:qU",
+    // No -U: qemu-img resize has none (it writes the image).
+    CommandOptions opts(int(args.size() - 1), args.data(), "f:q",
                         {{"shrink", no_argument, nullptr, OptShrink},
-                         {"preallocation", required_argument, nullptr, OptPrealloc},
-                         {"force-share", no_argument, nullptr, 'U'}});
+                         {"preallocation", required_argument, nullptr, OptPrealloc}});
     std::string format;
     bool quiet = false, shrink = false;
     for (int c; (c = opts.next()) != -1;) {

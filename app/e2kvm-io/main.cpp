@@ -42,7 +42,8 @@ void printHelp() {
         "                       still written in crash-safe order)\n"
         "  -n, --nocache        same as -t none\n"
         "  -s, --snapshot       writes go to a temporary overlay, the image is left as it is\n"
-        "  -U, --force-share    accepted for compatibility, ignored\n"
+        "  -U, --force-share    open an image another process holds: QEMU's image locks\n"
+        "                       are taken without refusing its writes (needs -r)\n"
         "      --image-opts     the file is QEMU's option string (driver=qcow2,file.filename=F\n"
         "                       or driver=nbd,server.type=unix,server.path=S,export=E)\n"
         "  -h, --help           display this help and exit\n"
@@ -164,6 +165,8 @@ int main(int argc, char** argv) {
             shellOptions.writethrough = false;
             break;
         case 'U':
+            open.forceShare = true;
+            break;
         case 'C':
         case 'm':
         case 'k':

@@ -90,6 +90,7 @@ int serve(const app::NbdToolOptions& o) {
         block::OpenOptions oo;
         oo.format = o.format;
         oo.readOnly = o.readOnly;
+        oo.unshare = block::kPermResize; // as qemu-nbd: the export's size stays what it is
         if (format.empty()) {
             format = block::probeFormat(o.file);
             oo.format = format;

@@ -89,6 +89,8 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
     options.format = node->format;
     options.formatProbed = format.empty(); // a probed raw node keeps its first sector raw
     options.readOnly = readOnly;
+    // A VM's disk, as QEMU's guest devices (share-rw=off): no other process may write it.
+    options.unshare = block::kPermWrite;
     node->image = block::openImage(file, options);
     {
         std::lock_guard lock(mutex_);
@@ -188,7 +190,8 @@ bool BlockNodeTable::remove(const std::string& nodeName) {
             throw std::runtime_error("node '" + nodeName + "' is in use by " + it->users.front());
         dropped = std::move(it->node);
         entries_.erase(it);
-        if (const block::BlockDriver* backing = dropped->image ? dropped->image->backing() : nullptr)
+        if (const block::BlockDriver* backing =
+                dropped->image ? dropped->image->backing() : nullptr)
             for (Entry& e : entries_)
                 if (e.node->image.get() == backing)
                     std::erase(e.users, backingUser(nodeName));

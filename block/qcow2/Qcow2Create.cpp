@@ -102,6 +102,7 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
         OpenOptions bo;
         bo.format = o.backingFormat;
         bo.openBacking = false;
+        bo.forceShare = true; // as qemu-img create: the backing file may be in use
         size = openImage(resolveBackingPath(path, o.backingFile), bo)->size();
     }
     if (size % 512)

@@ -43,7 +43,7 @@ const std::vector<uint8_t>& zeroChunk() {
 Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     : BlockDriver(path, o.readOnly),
       file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
-      h_(readHeader(file_)), l2Cache_(4) {
+      h_((file_.lock(imageLocks(o, true)), readHeader(file_))), l2Cache_(4) {
     if (o.chain.count(realPath(path)))
         throwError(ELOOP, path,
                    "Backing file loop detected: this image is already part of the chain");
@@ -152,6 +152,7 @@ void Qcow2Driver::openDataFile(const OpenOptions& o) {
     try {
         dataFile_ = std::make_unique<HostFile>(
             dataFilePath_, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
+        dataFile_->lock(imageLocks(o, false));
     } catch (const BlockError& e) {
         throwError(e.errnoValue(), filename(),
                    std::string("Could not open data file: ") + e.what());
@@ -210,6 +211,12 @@ void Qcow2Driver::openBacking(const OpenOptions& o) {
     bo.format = h_.backingFormat;
     bo.readOnly = true;
     bo.openBacking = true;
+    bo.locking = o.locking;
+    bo.forceShare = o.forceShare;
+    // As QEMU's backing links: a user that lets no one write its image lets no one write or
+    // resize the image under it.
+    bo.unshare = (o.unshare & kPermWrite) ? (kPermWrite | kPermResize) : 0u;
+    bo.metadataOnly = o.metadataOnly;
     bo.chain = o.chain;
     bo.chain.insert(realPath(filename()));
     if (bo.chain.count(realPath(fullBackingPath_)))

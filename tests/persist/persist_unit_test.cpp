@@ -33,10 +33,11 @@ protected:
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
-    std::unique_ptr<BlockDriver> open(bool rw) {
+    std::unique_ptr<BlockDriver> open(bool rw, bool forceShare = false) {
         OpenOptions o;
         o.format = "qcow2";
         o.readOnly = !rw;
+        o.forceShare = forceShare;
         return openImage(path_, o);
     }
     std::vector<char> fileBytes() {
@@ -116,7 +117,10 @@ TEST_F(PersistTest, InUseWhileOpenReadWrite) {
         img->bitmaps()->apply(batch);
     }
     auto rw = open(true);
-    auto ro = open(false); // what another reader sees meanwhile
+    // Another reader is refused meanwhile (QEMU's image locks), as qemu-img info is ...
+    EXPECT_THROW(open(false), BlockError);
+    // ... and sees this with -U (force-share).
+    auto ro = open(false, true);
     auto list = ro->bitmaps()->list();
     ASSERT_EQ(list.size(), 1u);
     EXPECT_TRUE(list[0].inconsistent);

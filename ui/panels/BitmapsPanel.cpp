@@ -191,9 +191,11 @@ std::shared_ptr<block::BlockDriver> BitmapsPanel::shownImage(bool lookIfClosed) 
     if (inspected_ || !lookIfClosed)
         return inspected_;
     // Looking is read-only: not in the node table, and a read-only open changes nothing in
-    // the file (a writable one marks its bitmaps in use and repairs a dirty qcow2).
+    // the file (a writable one marks its bitmaps in use and repairs a dirty qcow2). It shares
+    // the image (qemu-img info -U): a VM can start on it while the look stays open.
     block::OpenOptions readOnly;
     readOnly.readOnly = true;
+    readOnly.forceShare = true;
     inspected_ = block::openImage(file, readOnly);
     showNothingYet();
     return inspected_;

@@ -308,10 +308,11 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
     } else {
         // Looking is read-only: the image is not put in the node table, and a read-only open
         // changes nothing in the file (a writable one would repair a dirty qcow2). Exporting it
-        // opens it for real.
+        // opens it for real. The look shares the image (qemu-img info -U), as the other looks.
         try {
             block::OpenOptions readOnly;
             readOnly.readOnly = true;
+            readOnly.forceShare = true;
             image = block::openImage(file, readOnly);
         } catch (const std::exception& e) {
             bitmaps_->clear();
@@ -335,8 +336,9 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
         }
         const bool freezable = b.enabled && pointInTime_->isChecked() && pointInTimeOffered();
         if (b.enabled) {
-            item->setText(freezable ? tr("%1 (recording: frozen at the point in time)").arg(q(b.name))
-                                    : tr("%1 (recording)").arg(q(b.name)));
+            item->setText(freezable
+                              ? tr("%1 (recording: frozen at the point in time)").arg(q(b.name))
+                              : tr("%1 (recording)").arg(q(b.name)));
             item->setToolTip(freezable
                                  ? tr("Exporting freezes it at the point in time and starts a "
                                       "new checkpoint, so it lists exactly what changed up to the "
@@ -461,8 +463,8 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
                     req.bitmaps.push_back(b.toStdString());
             req.freeze = freeze;
             if (!freeze.empty())
-                req.newCheckpoint = checkpointNameAt(QDateTime::currentDateTime(),
-                                                     *node->image->bitmaps());
+                req.newCheckpoint =
+                    checkpointNameAt(QDateTime::currentDateTime(), *node->image->bitmaps());
             vm::PointInTimeInfo info = context_.pointInTime->start(req);
             if (!freeze.empty())
                 logLine(context_, QStringLiteral("info"),

@@ -129,12 +129,12 @@ QString checkSummary(const block::CheckResult& r, block::RepairMode repair) {
 }
 
 QString checkImageJob(const std::string& file, const std::string& format, block::RepairMode repair,
-                      JobProgress& progress) {
+                      bool forceShare, JobProgress& progress) {
     progress.setStatus(QStringLiteral("%1 %2").arg(repair == block::RepairMode::None
                                                        ? QStringLiteral("Checking")
                                                        : QStringLiteral("Repairing"),
                                                    QString::fromStdString(file)));
-    block::CheckResult r = block::checkImage(file, format, repair);
+    block::CheckResult r = block::checkImage(file, format, repair, forceShare);
     progress.throwIfCancelled();
     QString text = checkSummary(r, repair);
     for (size_t i = 0; i < r.messages.size() && i < 20; ++i)

@@ -45,8 +45,10 @@ QString convertImageJob(block::BlockDriver& source, const ConvertRequest& reques
                         JobProgress& progress);
 
 // Checks (and with repair != None repairs) the image file; the summary names what was found.
+// forceShare checks an image that is open for writing (here or in another process) as
+// qemu-img check -U does, instead of being refused by its image locks.
 QString checkImageJob(const std::string& file, const std::string& format, block::RepairMode repair,
-                      JobProgress& progress);
+                      bool forceShare, JobProgress& progress);
 // The summary line of a check result.
 QString checkSummary(const block::CheckResult& result, block::RepairMode repair);
 

@@ -30,10 +30,13 @@ void ImageTableModel::open(ImageRow& row) {
     const std::string file = row.file.toStdString();
     if ((row.node = nodes_->findByFile(file)))
         return;
-    // Looking is read-only: not in the node table, and nothing in the file changes.
+    // Looking is read-only: not in the node table, and nothing in the file changes. It shares
+    // the image as qemu-img info -U does, so that a VM (here or elsewhere) can still start on
+    // it while the look stays open, and an image another process writes can be looked at.
     try {
         block::OpenOptions readOnly;
         readOnly.readOnly = true;
+        readOnly.forceShare = true;
         auto look = std::make_shared<vm::BlockNode>();
         look->file = file;
         look->readOnly = true;

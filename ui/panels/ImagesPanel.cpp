@@ -334,10 +334,13 @@ void ImagesPanel::checkCurrent(bool repair) {
         }
     }
     auto mode = repair ? block::RepairMode::All : block::RepairMode::None;
+    // An image open here for writing (the VM's disk, a node) is checked as qemu-img check -U
+    // would: its image locks would refuse a check that keeps it from writing.
+    const bool shareWithNode = !repair && row.node && !row.lookedAt && !row.node->readOnly;
     startPanelJob(
         context_, this, (repair ? tr("Repair %1") : tr("Check %1")).arg(QFileInfo(file).fileName()),
-        [file, format, mode, live = vmRunning_](JobProgress& p) {
-            QString result = checkImageJob(file.toStdString(), format, mode, p);
+        [file, format, mode, shareWithNode, live = vmRunning_](JobProgress& p) {
+            QString result = checkImageJob(file.toStdString(), format, mode, shareWithNode, p);
             // Like qemu-img check -U: the VM keeps writing while the file is read.
             if (live)
                 result.prepend(QStringLiteral("Checked while the VM runs (writes in flight can "

@@ -199,8 +199,9 @@ void BitmapsLookingTest::aChangeTheUserAsksForOpensTheImageForWriting() {
     QCOMPARE(incompatibleLowByte(dirty) & 1, 0);
     node->image->bitmaps()->saveForClose();
     {
-        block::OpenOptions ro;
+        block::OpenOptions ro; // the node keeps it open for writing: look as qemu-img -U
         ro.readOnly = true;
+        ro.forceShare = true;
         auto back = block::openImage(dirty.toStdString(), ro);
         QVERIFY(back->bitmaps()->find("next"));
         QVERIFY(back->bitmaps()->find("ckpt"));
@@ -217,8 +218,9 @@ void BitmapsLookingTest::aChangeTheUserAsksForOpensTheImageForWriting() {
     cleanNode->image->bitmaps()->saveForClose();
     QVERIFY(fileBytes(clean) != cleanBefore);
     {
-        block::OpenOptions ro;
+        block::OpenOptions ro; // the node keeps it open for writing: look as qemu-img -U
         ro.readOnly = true;
+        ro.forceShare = true;
         auto back = block::openImage(clean.toStdString(), ro);
         QVERIFY(!back->bitmaps()->find("base")->enabled);
     }
