@@ -138,7 +138,8 @@ Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool 
 }
 
 bool sameFile(const std::string& a, const std::string& b) {
-    struct stat sa {}, sb {};
+    struct stat sa {
+    }, sb{};
     return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
 }
@@ -288,10 +289,17 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
     if (!ctx.machine)
         return list;
     for (const QmpMachineDisk& d : ctx.machine->disks()) {
-        Json info = Json::object(
-            {{"device", d.device}, {"locked", false}, {"removable", false}, {"type", "unknown"}});
+        Json info = Json::object({{"io-status", "ok"},
+                                  {"device", d.device},
+                                  {"locked", false},
+                                  {"removable", d.removable}});
         if (auto node = ctx.nodes.find(d.nodeName))
             info.set("inserted", blockDeviceInfo(ctx, *node));
+        if (!d.qdev.empty())
+            info.set("qdev", d.qdev);
+        if (d.removable)
+            info.set("tray_open", false);
+        info.set("type", "unknown");
         list.push(std::move(info));
     }
     return list;
