@@ -305,6 +305,52 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
     return list;
 }
 
+// block_resize: a node (by drive id or node name) grows or shrinks to `size` bytes; not while a
+// job uses it.
+Json blockResize(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::optional<std::string> device = a.optStr("device");
+    std::optional<std::string> nodeName = a.optStr("node-name");
+    std::optional<int64_t> size = a.optInt("size");
+    if (!size)
+        a.require("size");
+    a.finish();
+    std::shared_ptr<vm::BlockNode> node;
+    if (device) {
+        try {
+            node = lookupNode(ctx, *device);
+        } catch (const QmpError&) {
+        }
+        if (node && ctx.nodes.find(*device) && ctx.machine) {
+            // QEMU looks a "device" up among the drives only.
+            bool isDrive = false;
+            for (const QmpMachineDisk& d : ctx.machine->disks())
+                isDrive = isDrive || d.device == *device;
+            if (!isDrive)
+                node = nullptr;
+        }
+    }
+    if (!node && nodeName)
+        node = ctx.nodes.find(*nodeName);
+    if (!node)
+        throw QmpError("Cannot find device='" + device.value_or("") + "' nor node-name='" +
+                       nodeName.value_or("") + "'");
+    if (*size < 0)
+        throw QmpError("Parameter 'size' expects a >0 size");
+    std::string busy = ctx.jobs.nodeBusyWith(node->name);
+    if (!busy.empty())
+        throw QmpError("Node '" + (device ? *device : node->name) +
+                       "' is busy: block device is in use by block job: " + busy);
+    if (node->readOnly)
+        throw QmpError("Node '" + node->name + "' is read only");
+    try {
+        node->image->truncate(uint64_t(*size));
+    } catch (const std::exception& e) {
+        throw QmpError(blockMessage(*node, e));
+    }
+    return Json::object();
+}
+
 // x-blockdev-set-iothread: e2kvm serves every node from its own threads, so moving a node to
 // an iothread changes nothing; the node must exist, as in QEMU.
 Json setIothread(QmpContext& ctx, const Json* args) {
@@ -325,6 +371,7 @@ Json setIothread(QmpContext& ctx, const Json* args) {
 void registerBlockCommands(QmpContext& ctx) {
     ctx.addCommand({"x-blockdev-set-iothread", setIothread});
     ctx.addCommand({"blockdev-add", blockdevAdd});
+    ctx.addCommand({"block_resize", blockResize});
     ctx.addCommand({"blockdev-del", blockdevDel});
     ctx.addCommand({"query-named-block-nodes", queryNamedBlockNodes});
     ctx.addCommand({"query-block", queryBlock});
