@@ -15,6 +15,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerNbdCommands(*this);
     registerJobCommands(*this);
     registerDriveBackup(*this);
+    registerBlockdevCreate(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
         emitJobEvent(*this, e);
         closeJobNode(e);

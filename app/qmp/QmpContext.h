@@ -108,6 +108,7 @@ void registerBitmapCommands(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);
 void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);
+void registerBlockdevCreate(QmpContext& ctx);
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);

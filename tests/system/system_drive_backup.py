@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""QMP drive-backup (the command and the transaction action) and block_resize on e2kvm-system,
+"""QMP drive-backup (the command and the transaction action), blockdev-create and block_resize
+on e2kvm-system,
 next to qemu-system-x86_64 -machine none -nodefaults: the target image created as QEMU creates
 it (mode absolute-paths in the source's format or `format`, sync=none backed by the source;
 mode existing keeps the image as it is), its contents, the job's events, the target node gone
-once the job ends, and the errors, in QEMU's words.
+once the job ends, and the errors, in QEMU's words; blockdev-create as a "create" job (its
+events, query-jobs, the image made) as iotest 257 creates its targets; query-block-jobs right
+after BLOCK_JOB_COMPLETED no longer lists the auto-dismissed job.
 usage: system_drive_backup.py E2KVM_SYSTEM"""
 import json
 import os
@@ -70,6 +73,22 @@ class Vm:
             if e is None:
                 return seen
             seen.append(e["data"]["status"])
+            if e["data"]["status"] == "null":
+                return seen
+
+    def wait_null_after_dismiss(self, job):
+        """The statuses of a job that waits for job-dismiss in concluded (query-jobs there)."""
+        seen = []
+        while True:
+            e = self.wait_event("JOB_STATUS_CHANGE", job)
+            if e is None:
+                return seen + ["(vm ended)"]
+            seen.append(e["data"]["status"])
+            if e["data"]["status"] == "concluded":
+                jobs = self.cmd("query-jobs")["return"]
+                seen.append([{k: j.get(k) for k in ("id", "type", "status", "total-progress",
+                                                    "current-progress", "error")} for j in jobs])
+                seen.append(err(self.cmd("job-dismiss", id=job)))
             if e["data"]["status"] == "null":
                 return seen
 
@@ -152,8 +171,33 @@ def scenario(prog, accel, tmp):
                                sync="full", mode="relative"))
     r["no sync"] = err(vm.cmd("drive-backup", job_id="j9", device="src", target=full))
 
+    # blockdev-create, as iotest 257's create_target does it.
+    made = os.path.join(tmp, "made.qcow2")
+    r["create file"] = err(vm.cmd("blockdev-create", job_id="c1",
+                                  options={"driver": "file", "filename": made, "size": 0}))
+    r["create file events"] = vm.wait_null_after_dismiss("c1")
+    r["add file"] = err(vm.cmd("blockdev-add", driver="file", node_name="fmade", filename=made))
+    r["create qcow2"] = err(vm.cmd("blockdev-create", job_id="c2",
+                                   options={"driver": "qcow2", "file": "fmade",
+                                            "size": 4 << 20, "cluster-size": 32768}))
+    r["create qcow2 events"] = vm.wait_null_after_dismiss("c2")
+    r["created info"] = info(made)
+    r["create no node"] = err(vm.cmd("blockdev-create", job_id="c4",
+                                     options={"driver": "qcow2", "file": "nosuch",
+                                              "size": 1 << 20}))
+    r["create no node events"] = vm.wait_null_after_dismiss("c4")
+    r["add made"] = err(vm.cmd("blockdev-add", driver="qcow2", node_name="made", file="fmade"))
+    # A client that saw BLOCK_JOB_COMPLETED finds the auto-dismissed job gone.
+    done = []
+    for i in range(3):
+        vm.cmd("drive-backup", job_id="q%d" % i, device="src", sync="full", format="qcow2",
+               target=os.path.join(tmp, "q%d.qcow2" % i))
+        vm.wait_event("BLOCK_JOB_COMPLETED", "q%d" % i)
+        done.append(vm.cmd("query-block-jobs")["return"])
+    r["block jobs after completed"] = done
+
     r["resize"] = err(vm.cmd("block_resize", node_name="src", size=8 << 20))
-    sizes = {n["node-name"]: n["image"]["virtual-size"]
+    sizes = {n["node-name"]: n.get("image", {}).get("virtual-size")
              for n in vm.cmd("query-named-block-nodes")["return"]}
     r["resized"] = sizes.get("src")
     r["resize negative"] = err(vm.cmd("block_resize", node_name="src", size=-1))

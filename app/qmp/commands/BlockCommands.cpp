@@ -278,6 +278,14 @@ Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
                                   {"drv", "file"},
                                   {"backing_file_depth", 0},
                                   {"encrypted", false}});
+        // The file as it is now (a protocol node has no format layer to ask).
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0)
+            info.set("image", Json::object({{"virtual-size", uint64_t(st.st_size)},
+                                            {"filename", file},
+                                            {"format", "file"},
+                                            {"actual-size", uint64_t(st.st_blocks) * 512},
+                                            {"dirty-flag", false}}));
         list.push(std::move(info));
     }
     return list;
