@@ -146,6 +146,10 @@ def scenario(prog, accel, tmp):
     none = os.path.join(tmp, "none.qcow2")
     r["none"] = err(vm.cmd("drive-backup", job_id="j4", device="src", target=none, sync="none",
                            format="qcow2", auto_dismiss=False))
+    # The sync=none target is backed by the source node while the job runs.
+    r["none target node"] = [(n.get("backing_file"), n.get("backing_file_depth"), n["drv"])
+                             for n in vm.cmd("query-named-block-nodes")["return"]
+                             if n["file"] == none and n["drv"] != "file"]  # no protocol children
     vm.cmd("job-cancel", id="j4")
     while True:
         e = vm.wait_event("JOB_STATUS_CHANGE", "j4")

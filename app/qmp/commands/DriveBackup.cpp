@@ -55,10 +55,30 @@ PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::
     auto source = lookupNode(ctx, device);
     if (mode == "absolute-paths")
         createTarget(*source, target, format.value_or(source->format), sync);
-    const bool wasOpen = ctx.nodes.findByFile(target) != nullptr;
+    const bool wasOpen = sync != "none" && ctx.nodes.findByFile(target) != nullptr;
     std::shared_ptr<vm::BlockNode> node;
     try {
-        node = ctx.nodes.open(target, format.value_or(""), false);
+        if (sync == "none") {
+            // As QEMU: the target is opened without the backing file it names, and the
+            // source node itself is put under it (reads of unchanged data see the live disk).
+            block::OpenOptions options;
+            options.format = format.value_or("");
+            if (options.format.empty()) {
+                options.format = block::probeFormat(target);
+                options.formatProbed = true;
+            }
+            options.readOnly = false;
+            options.backingNode = source->image;
+            std::shared_ptr<block::BlockDriver> image = block::openImage(target, options);
+            std::string name;
+            for (unsigned n = 1; name.empty() || ctx.nodes.find(name); ++n)
+                name = "drive-backup-target" + std::to_string(n);
+            node = ctx.nodes.add(std::move(image), target, options.format, false, name);
+        } else {
+            node = ctx.nodes.open(target, format.value_or(""), false);
+        }
+    } catch (const QmpError&) {
+        throw;
     } catch (const std::exception& e) {
         std::string m = e.what();
         if (m.rfind(target + ": ", 0) == 0)
