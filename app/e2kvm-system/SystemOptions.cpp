@@ -1,5 +1,7 @@
 #include "app/e2kvm-system/SystemOptions.h"
 
+#include "app/e2kvm-system/BlockDeviceModels.h"
+#include "app/e2kvm-system/BlockdevKeyval.h"
 #include "app/qmp/QmpServer.h"
 
 #include <algorithm>
@@ -50,6 +52,7 @@ DriveOption parseDrive(const std::string& spec) {
     } catch (const OptionError& e) {
         throw OptionError(where + ": " + e.what());
     }
+    bool cdrom = false, direct = false;
     for (const auto& [key, value] : items) {
         if (!seen.insert(key).second)
             throw OptionError(where + ": Parameter '" + key + "' given twice");
@@ -80,11 +83,34 @@ DriveOption parseDrive(const std::string& spec) {
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
             d.nodeName = value;
         } else if (key == "media") {
-            if (value != "disk")
-                throw OptionError(where + ": media '" + value + "' is not supported (disk only)");
+            if (value != "disk" && value != "cdrom")
+                throw OptionError(where + ": '" + value + "' invalid media");
+            cdrom = value == "cdrom";
+        } else if (key == "cache") {
+            // QEMU's cache modes: which of cache.writeback / cache.direct / cache.no-flush.
+            if (value == "none" || value == "directsync")
+                direct = true;
+            else if (value != "writeback" && value != "unsafe" && value != "writethrough")
+                throw OptionError(where + ": invalid cache option");
+            d.cache = value;
+        } else if (key == "aio") {
+            if (value != "threads" && value != "native" && value != "io_uring")
+                throw OptionError(where + ": invalid aio option");
+            d.aio = value;
         } else {
             throw OptionError(where + ": Invalid parameter '" + key + "'");
         }
+    }
+    if (d.aio == "native" && !direct)
+        throw OptionError(where + ": aio=native was specified, but it requires cache.direct=on, "
+                                  "which was not specified.");
+    if (cdrom && !d.file.empty())
+        throw OptionError(where + ": media 'cdrom' with an image is not supported (the e2k-vm "
+                                  "board has disks only; an empty CD-ROM drive is accepted)");
+    if (cdrom) {
+        d.noMedium = true;
+        d.attached = false;
+        return d;
     }
     if (d.file.empty())
         throw OptionError(where + ": a drive needs file=IMAGE (empty drives are not supported)");
@@ -324,7 +350,8 @@ void parseMachine(const std::string& text, SystemOptions& o) {
     } else if (type == "none") {
         o.noMachine = true;
     } else if (!type.empty() && type != "e2k-vm") {
-        throw OptionError("-machine " + text + ": unsupported machine type\n"
+        throw OptionError("-machine " + text +
+                          ": unsupported machine type\n"
                           "Use -machine help to list supported machines");
     }
 }
@@ -367,7 +394,11 @@ Chardev parseChardev(const std::string& text) {
             c.id = v;
         else if (k == "path")
             c.path = v;
-        else if (k == "server")
+        else if (k == "fd") {
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9)
+                throw OptionError("-chardev " + text + ": Parameter 'fd' expects a number");
+            c.fd = std::stoi(v);
+        } else if (k == "server")
             c.server = v == "on";
         else if (k == "wait" || k == "nowait" || k == "telnet" || k == "logfile")
             continue;
@@ -378,8 +409,8 @@ Chardev parseChardev(const std::string& text) {
         throw OptionError("-chardev " + text + ": e2kvm-system supports 'socket' chardevs only");
     if (c.id.empty())
         throw OptionError("-chardev " + text + ": Parameter 'id' is missing");
-    if (c.path.empty())
-        throw OptionError("-chardev " + text + ": e2kvm-system needs path=");
+    if (c.path.empty() && c.fd < 0)
+        throw OptionError("-chardev " + text + ": e2kvm-system needs path= or fd=");
     return c;
 }
 
@@ -402,7 +433,9 @@ void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs
                            [&](const Chardev& c) { return c.id == chardev; });
     if (it == chardevs.end())
         throw OptionError("-mon " + text + ": chardev \"" + chardev + "\" not found");
-    if (it->server)
+    if (it->fd >= 0)
+        o.qmpFds.push_back(it->fd);
+    else if (it->server)
         o.qmp.push_back("unix:" + it->path + ",server=on,wait=off");
     else
         o.qmpConnect.push_back(it->path);
@@ -440,7 +473,41 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
         } else if (opt == "m") {
             o.ramBytes = parseRamSize(value());
         } else if (opt == "drive") {
-            o.drives.push_back(parseDrive(value()));
+            const std::string& v = value();
+            if (v == "format=help" || v == "format=?")
+                o.formatHelp = true;
+            else
+                o.drives.push_back(parseDrive(v));
+        } else if (opt == "blockdev") {
+            const std::string& v = value();
+            BlockdevOption b{v, parseBlockdevArgument(v), {}};
+            const qmp::Json* n = b.options.find("node-name");
+            if (!n || !n->isString())
+                throw OptionError("-blockdev " + v +
+                                  ": 'node-name' must be specified for the root node");
+            b.nodeName = n->asString();
+            o.blockdevs.push_back(std::move(b));
+        } else if (opt == "device") {
+            const std::string& v = value();
+            if (v == "help" || v == "?")
+                o.deviceHelp = true;
+            else
+                o.devices.push_back(parseDevice(v));
+        } else if (opt == "qtest") {
+            const std::string& v = value();
+            // unix:path=SOCK or unix:SOCK (QEMU's chardev shorthand); we connect to it.
+            std::string path;
+            if (v.rfind("unix:path=", 0) == 0)
+                path = v.substr(10);
+            else if (v.rfind("unix:", 0) == 0)
+                path = v.substr(5);
+            else
+                throw OptionError("-qtest " + v +
+                                  ": e2kvm-system takes unix:path=SOCK or unix:SOCK");
+            path = path.substr(0, path.find(','));
+            if (path.empty())
+                throw OptionError("-qtest " + v + ": needs a socket path");
+            o.qtest = path;
         } else if (opt == "bios") {
             o.bios = value();
             if (o.bios.empty())
@@ -480,14 +547,16 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
         } else if (opt == "monitor") {
             const std::string& v = value();
             if (v != "none")
-                throw OptionError("-monitor " + v + ": e2kvm-system has no HMP monitor (use "
+                throw OptionError("-monitor " + v +
+                                  ": e2kvm-system has no HMP monitor (use "
                                   "-qmp, or QMP's human-monitor-command)");
         } else if (opt == "object") {
             // iothread objects are accepted (e2kvm serves every node from its own threads);
             // other objects are created over QMP (object-add).
             const std::string& v = value();
             if (v.rfind("iothread,", 0) != 0 && v != "iothread")
-                throw OptionError("-object " + v + ": e2kvm-system takes iothread objects here; "
+                throw OptionError("-object " + v +
+                                  ": e2kvm-system takes iothread objects here; "
                                   "create others with QMP object-add");
         } else if (opt == "chardev") {
             chardevs.push_back(parseChardev(value()));
@@ -527,7 +596,12 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
         o.display.kind = env.haveGraphicalSession ? DisplayKind::Sdl : DisplayKind::None;
     }
 
+    size_t ideUnit = 0;
     for (DriveOption& d : o.drives) {
+        if (d.noMedium && d.id.empty()) // QEMU's name for an IDE drive: ide<bus>-cd<unit>
+            d.id = "ide" + std::to_string(ideUnit / 2) + "-cd" + std::to_string(ideUnit % 2);
+        if (d.noMedium)
+            ++ideUnit;
         if (d.attached) {
             if (d.id.empty())
                 d.id = "disk" + std::to_string(attached);
@@ -537,11 +611,40 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
         }
         if (!ids.insert(d.id).second)
             throw OptionError("-drive " + d.spec + ": Duplicate ID '" + d.id + "' for drive");
+        if (d.noMedium)
+            continue; // no node
         if (d.nodeName.empty())
             d.nodeName = d.id;
         if (!nodeNames.insert(d.nodeName).second)
             throw OptionError("-drive " + d.spec + ": Duplicate nodes with node-name='" +
                               d.nodeName + "'");
+    }
+    for (const BlockdevOption& b : o.blockdevs)
+        if (!nodeNames.insert(b.nodeName).second)
+            throw OptionError("-blockdev " + b.spec + ": Duplicate nodes with node-name='" +
+                              b.nodeName + "'");
+    for (const DeviceOption& d : o.devices) {
+        if (!d.id.empty() && !ids.insert(d.id).second)
+            throw OptionError("-device " + d.spec + ": Duplicate device ID '" + d.id + "'");
+        if (d.drive.empty())
+            continue;
+        // The drive must be a -drive id (if=none) or a node name, not used by another device.
+        auto drive = std::find_if(o.drives.begin(), o.drives.end(),
+                                  [&](const DriveOption& x) { return x.id == d.drive; });
+        bool known = (drive != o.drives.end() && !drive->noMedium) ||
+                     std::any_of(o.blockdevs.begin(), o.blockdevs.end(),
+                                 [&](const BlockdevOption& b) { return b.nodeName == d.drive; }) ||
+                     std::any_of(o.drives.begin(), o.drives.end(), [&](const DriveOption& x) {
+                         return !x.noMedium && x.nodeName == d.drive;
+                     });
+        std::string qdevModel = d.driver == "virtio-blk-pci" ? "virtio-blk-device" : d.driver;
+        if (!known)
+            throw OptionError("-device " + d.spec + ": Property '" + qdevModel +
+                              ".drive' can't find value '" + d.drive + "'");
+        if (drive != o.drives.end() && drive->attached)
+            throw OptionError("-device " + d.spec + ": Drive '" + d.drive +
+                              "' is already in use by another device");
+        ++attached;
     }
     if (attached > kMaxAttachedDrives)
         throw OptionError("-drive " + o.drives.back().spec + ": too many drives (the e2k-vm " +
@@ -590,6 +693,13 @@ std::string usageText() {
            "                         a disk (repeatable; up to 8 attached); if=none only "
            "opens the\n"
            "                         image as a block node for QMP\n"
+           "  -drive if=ide,media=cdrom  an empty CD-ROM drive (listed by query-block)\n"
+           "  -blockdev OPTIONS      a block node as blockdev-add makes it (dotted keys or "
+           "JSON)\n"
+           "  -device virtio-blk|scsi-hd|ide-hd,drive=X[,id=ID]\n"
+           "                         the board's disk on node/drive X (-device help lists "
+           "models)\n"
+           "  -qtest unix:path=SOCK  answer the qtest protocol on a socket we connect to\n"
            "  -bios ROM              boot ROM image (default: the built demo ROM)\n"
            "  -kernel ELF            load a static E2K ELF into RAM and start it directly\n"
            "  -display sdl[,integer-scale=on][,window-close=off][,show-cursor=on]"

@@ -1,6 +1,9 @@
 #pragma once
-// SystemOptions: the command line of e2kvm-system in qemu-system's syntax (-m, -drive, -bios,
-// -kernel, -display, -serial, -qmp, -S, -name, -nographic), parsed into plain values.
+// SystemOptions: the command line of e2kvm-system in qemu-system's syntax (-m, -drive,
+// -blockdev, -device, -bios, -kernel, -display, -serial, -qmp, -qtest, -S, -name, -nographic),
+// parsed into plain values.
+#include "app/qmp/Json.h"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -24,6 +27,29 @@ struct DriveOption {
     std::string nodeName; // block node name; default = id
     bool readOnly = false;
     bool attached = true; // false for if=none: the node exists for QMP, the guest sees no disk
+    // An empty removable drive (-drive if=ide,media=cdrom without file=): a device with no
+    // medium, which query-block lists and the guest does not see.
+    bool noMedium = false;
+    std::string cache = "writeback"; // none, writeback, unsafe, directsync, writethrough
+    std::string aio = "threads";     // threads, native, io_uring
+};
+
+// -device DRIVER,id=ID,drive=X for a block device: the board's one kind of disk, attached to
+// the node X names (a -drive if=none id, or a node name from -blockdev/-drive). Controllers
+// (virtio-scsi) have no drive and change nothing.
+struct DeviceOption {
+    std::string spec;   // as given (for messages)
+    std::string driver; // canonical model name ("virtio-blk-pci", "scsi-hd", ...)
+    std::string id;     // qdev id ("" = none given)
+    std::string drive;  // "" for a controller
+    bool readOnly = false;
+};
+
+// -blockdev: the options of a blockdev-add (QEMU's dotted keys or a JSON object).
+struct BlockdevOption {
+    std::string spec;
+    qmp::Json options;
+    std::string nodeName;
 };
 
 enum class DisplayKind { Sdl, None };
@@ -51,7 +77,12 @@ inline constexpr size_t kMaxAttachedDrives = 8; // block devices of the e2k-vm b
 struct SystemOptions {
     uint64_t ramBytes = 256ull << 20;
     std::vector<DriveOption> drives; // command-line order
-    std::string bios;                // "" = the default ROM (unless -kernel is given)
+    std::vector<BlockdevOption> blockdevs;
+    std::vector<DeviceOption> devices; // block devices and their controllers
+    bool formatHelp = false;           // -drive format=help
+    bool deviceHelp = false;           // -device help
+    std::string qtest;                 // -qtest unix:path=SOCK: a socket to connect to
+    std::string bios;                  // "" = the default ROM (unless -kernel is given)
     std::string kernel;
     DisplayOptions display;
     // -g WxH[x32]: the display's preferred mode (the guest is told; it picks its own mode).
@@ -62,12 +93,15 @@ struct SystemOptions {
     // Monitors on sockets that another program listens on (-chardev socket,id=X,path=P
     // without server=on, with -mon chardev=X,mode=control): we connect and serve QMP there.
     std::vector<std::string> qmpConnect;
+    // Monitors on a connected socket inherited from the parent (-chardev socket,id=X,fd=N with
+    // -mon chardev=X,mode=control: iotests' socketpair).
+    std::vector<int> qmpFds;
     bool noMachine = false;   // -machine none: QMP and the block layer only, no guest runs
     bool noGuestCode = false; // -accel qtest: the board exists, its CPU executes nothing
     bool machineHelp = false; // -machine help
     bool accelHelp = false;   // -accel help
-    bool startPaused = false;     // -S
-    std::string name;             // -name
+    bool startPaused = false; // -S
+    std::string name;         // -name
     bool help = false;
     bool version = false;
 };
@@ -75,12 +109,12 @@ struct SystemOptions {
 // A -chardev socket (the only backend a monitor needs here).
 struct Chardev {
     std::string id, path;
+    int fd = -1;         // fd=N: a connected socket we inherited (instead of path)
     bool server = false; // server=on: we listen; otherwise we connect to path
 };
 Chardev parseChardev(const std::string& text);
 // -mon chardev=ID,mode=control: a QMP monitor on that chardev (added to o.qmp / o.qmpConnect).
-void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs,
-                   SystemOptions& o);
+void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs, SystemOptions& o);
 // -accel NAME[:FALLBACK...] (tcg, qtest; help).
 void parseAccel(const std::string& text, SystemOptions& o);
 

@@ -1,13 +1,16 @@
 // e2kvm-system: run one e2k-vm virtual machine with qemu-system's command line: disks opened
 // as block nodes that QMP, NBD exports and the guest share, an SDL window or none, the serial
 // port on stdio or a file, and QMP monitors.
+#include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/DefaultRom.h"
+#include "app/e2kvm-system/QtestServer.h"
 #include "app/e2kvm-system/SerialConsole.h"
 #include "app/e2kvm-system/ShutdownRequest.h"
 #include "app/e2kvm-system/SignalWatcher.h"
 #include "app/e2kvm-system/SystemMachine.h"
 #include "app/e2kvm-system/SystemOptions.h"
 #include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
 #include "app/qmp/QmpServer.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
@@ -18,11 +21,15 @@
 #include "app/e2kvm-system/SdlDisplay.h"
 #endif
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,9 +70,22 @@ private:
     std::atomic<bool> done_{false};
 };
 
+// What QMP knows of a -drive and -device: query-block's device name and qdev path.
+struct DiskNaming {
+    unsigned anonymousDevices = 0; // /machine/peripheral-anon/device[N]
+    unsigned unattachedDevices = 0;
+};
+
 void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
-                std::vector<qmp::QmpMachineDisk>& qmpDisks) {
+                std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming) {
     for (const sys::DriveOption& d : o.drives) {
+        if (d.noMedium) { // an empty CD-ROM drive: listed, no node, not seen by the guest
+            qmpDisks.push_back(
+                {d.id, "",
+                 "/machine/unattached/device[" + std::to_string(naming.unattachedDevices++) + "]",
+                 true});
+            continue;
+        }
         std::shared_ptr<vm::BlockNode> node;
         try {
             if (d.format.empty() && !d.readOnly && block::probeFormat(d.file) == "raw") {
@@ -77,13 +97,65 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         }
-        // QMP knows every drive by its id (if=none ones too: blockdev-backup device=drive0).
-        if (!d.id.empty())
-            qmpDisks.push_back({d.id, node->name});
-        if (!d.attached)
+        if (!d.attached) {
+            // QMP knows every drive by its id (if=none ones too: blockdev-backup device=drive0);
+            // a -device using it gives it its qdev (attachDevices).
+            qmpDisks.push_back({d.id, node->name, "", false});
             continue;
+        }
+        qmpDisks.push_back({d.id, node->name,
+                            "/machine/peripheral-anon/device[" +
+                                std::to_string(naming.anonymousDevices++) + "]/virtio-backend",
+                            false});
         config.disks.push_back({d.id, node->image, d.readOnly || node->readOnly});
         nodes.setUser(node->name, "drive '" + d.id + "'", true);
+    }
+}
+
+// -blockdev: each node is made by QMP's blockdev-add, in command-line order. The context's
+// protocol-only file nodes are handed to the QMP context later (takeFileNodes).
+void addBlockdevs(const sys::SystemOptions& o, qmp::QmpContext& ctx) {
+    for (const sys::BlockdevOption& b : o.blockdevs) {
+        try {
+            ctx.execute("blockdev-add", &b.options);
+        } catch (const std::exception& e) {
+            die("-blockdev " + b.spec + ": " + e.what());
+        }
+    }
+}
+
+// -device MODEL,drive=X: the board's block device on node X (or on the node of -drive id X).
+void attachDevices(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
+                   emu::MachineConfig& config, std::vector<qmp::QmpMachineDisk>& qmpDisks,
+                   DiskNaming& naming) {
+    naming.anonymousDevices = 0;
+    for (const sys::DeviceOption& d : o.devices) {
+        std::string qdevBase = d.id.empty() ? "/machine/peripheral-anon/device[" +
+                                                  std::to_string(naming.anonymousDevices++) + "]"
+                                            : "/machine/peripheral/" + d.id;
+        if (d.drive.empty())
+            continue; // a controller
+        bool virtio = d.driver.rfind("virtio-blk", 0) == 0;
+        // query-block's qdev: the device's id, or the QOM path of the virtio backend.
+        std::string qdev = virtio ? qdevBase + "/virtio-backend" : (d.id.empty() ? qdevBase : d.id);
+        auto disk = std::find_if(qmpDisks.begin(), qmpDisks.end(), [&](const auto& x) {
+            return !x.device.empty() && x.device == d.drive;
+        });
+        std::shared_ptr<vm::BlockNode> node;
+        if (disk != qmpDisks.end()) {
+            node = nodes.find(disk->nodeName);
+            disk->qdev = qdev;
+        } else {
+            node = nodes.find(d.drive);
+            if (node)
+                qmpDisks.push_back({"", node->name, qdev, false});
+        }
+        if (!node)
+            die("-device " + d.spec + ": Property '" + d.driver + ".drive' can't find value '" +
+                d.drive + "'");
+        std::string user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
+        config.disks.push_back({d.id.empty() ? node->name : d.id, node->image, node->readOnly});
+        nodes.setUser(node->name, user, true);
     }
 }
 
@@ -113,7 +185,20 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         }
     }
     std::vector<qmp::QmpMachineDisk> qmpDisks;
-    openDrives(o, nodes, config, qmpDisks);
+    DiskNaming naming;
+    // qemu-system creates the -device devices before those of -drive if=virtio: the latter
+    // come after the anonymous -device ones in /machine/peripheral-anon.
+    naming.anonymousDevices = unsigned(std::count_if(o.devices.begin(), o.devices.end(),
+                                                     [](const auto& d) { return d.id.empty(); }));
+    openDrives(o, nodes, config, qmpDisks, naming);
+    std::map<std::string, std::string> blockdevFileNodes, blockdevFileUsers;
+    if (!o.blockdevs.empty()) {
+        qmp::QmpContext setup(nodes, nbd);
+        addBlockdevs(o, setup);
+        blockdevFileNodes = setup.fileNodes;
+        blockdevFileUsers = setup.fileNodeUsers;
+    }
+    attachDevices(o, nodes, config, qmpDisks, naming);
 
     std::unique_ptr<sys::SerialConsole> serial;
     try {
@@ -134,6 +219,8 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
 
     auto machine = std::make_unique<sys::SystemMachine>(*runner, qmpDisks, o.name);
     auto qmpContext = std::make_unique<qmp::QmpContext>(nodes, nbd, machine.get());
+    qmpContext->fileNodes = blockdevFileNodes;
+    qmpContext->fileNodeUsers = blockdevFileUsers;
     qmpContext->setOnQuit([&shutdown] { shutdown.request(sys::ShutdownCause::QmpQuit); });
     std::vector<std::unique_ptr<qmp::QmpServer>> qmpServers;
     for (const std::string& spec : o.qmp) {
@@ -145,10 +232,16 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         }
         qmpServers.push_back(std::move(server));
     }
-    if (o.qmpStdio || !o.qmpConnect.empty()) {
+    if (o.qmpStdio || !o.qmpConnect.empty() || !o.qmpFds.empty()) {
         auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
         if (o.qmpStdio)
             server->adopt(STDIN_FILENO, STDOUT_FILENO, false);
+        for (int fd : o.qmpFds) {
+            if (fcntl(fd, F_GETFD) < 0)
+                die("-chardev socket,fd=" + std::to_string(fd) + ": " + std::strerror(errno));
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            server->adopt(fd, fd, true);
+        }
         for (const std::string& path : o.qmpConnect) {
             try {
                 server->connect(path);
@@ -157,6 +250,16 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
             }
         }
         qmpServers.push_back(std::move(server));
+    }
+
+    // -qtest: QEMU connects to the test's socket at startup, before the machine runs.
+    std::unique_ptr<sys::QtestServer> qtest;
+    if (!o.qtest.empty()) {
+        try {
+            qtest = std::make_unique<sys::QtestServer>(o.qtest, *runner);
+        } catch (const std::exception& e) {
+            die(e.what());
+        }
     }
 
     int traceListener = 0;
@@ -251,6 +354,7 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     for (auto& s : qmpServers)
         s->stop();
     qmpServers.clear();
+    qtest.reset();
     qmpContext.reset();
     nbd.stop();
 #ifdef E2KVM_HAVE_SDL
@@ -291,6 +395,14 @@ int main(int argc, char** argv) {
     }
     if (options.version) {
         std::printf("e2kvm-system version %s\n", E2KVM_VERSION);
+        return EXIT_SUCCESS;
+    }
+    if (options.formatHelp) {
+        std::fputs(sys::formatHelpText().c_str(), stdout);
+        return EXIT_SUCCESS;
+    }
+    if (options.deviceHelp) {
+        std::fputs(sys::deviceHelpText().c_str(), stdout);
         return EXIT_SUCCESS;
     }
     if (options.machineHelp) { // as qemu-system lists them; scripts look for "(default)"

@@ -14,7 +14,12 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerBitmapCommands(*this);
     registerNbdCommands(*this);
     registerJobCommands(*this);
-    jobListener_ = jobs.addListener([this](const block::JobEvent& e) { emitJobEvent(*this, e); });
+    registerDriveBackup(*this);
+    registerBlockdevCreate(*this);
+    jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
+        emitJobEvent(*this, e);
+        closeJobNode(e);
+    });
     registerHmpCommands(*this);
     exportListener_ = nbd.addExportListener([this](const std::string& id) {
         emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
@@ -44,6 +49,31 @@ QmpContext::~QmpContext() {
     nbd.removeExportListener(exportListener_);
     if (machine)
         machine->setEventHandler(nullptr);
+}
+
+void QmpContext::closeWhenJobEnds(const std::string& jobId, const std::string& nodeName) {
+    std::lock_guard lock(jobNodesMutex_);
+    jobNodes_[jobId] = nodeName;
+}
+
+void QmpContext::closeJobNode(const block::JobEvent& e) {
+    if (e.kind != block::JobEvent::StatusChange ||
+        (e.info.status != block::JobStatus::Concluded && e.info.status != block::JobStatus::Null))
+        return;
+    std::string node;
+    {
+        std::lock_guard lock(jobNodesMutex_);
+        auto it = jobNodes_.find(e.info.id);
+        if (it == jobNodes_.end())
+            return;
+        node = it->second;
+        jobNodes_.erase(it);
+    }
+    try {
+        nodes.remove(node);
+    } catch (const std::exception&) {
+        // Still used (an NBD export added since): it stays until blockdev-del.
+    }
 }
 
 void QmpContext::addCommand(QmpCommand command) {

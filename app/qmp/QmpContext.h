@@ -72,6 +72,10 @@ public:
     void finishQuit();
     bool quitRequested() const;
 
+    // A node a job's command opened for the job (drive-backup's target): closed when the job
+    // concludes. Thread-safe.
+    void closeWhenJobEnds(const std::string& jobId, const std::string& nodeName);
+
     // Protocol nodes created by blockdev-add {driver: "file"}: node name -> file name.
     std::map<std::string, std::string> fileNodes;
     // Format nodes opened on a file node: format node name -> file node name.
@@ -89,6 +93,9 @@ private:
     std::function<void()> onQuit_;
     bool quit_ = false;
     bool quitPending_ = false;
+    std::mutex jobNodesMutex_;
+    std::map<std::string, std::string> jobNodes_; // job id -> node closed when it ends
+    void closeJobNode(const block::JobEvent& e);
     // Serializes command execution across sessions and servers.
     std::mutex commandMutex_;
 };
@@ -100,6 +107,8 @@ void registerBlockCommands(QmpContext& ctx);
 void registerBitmapCommands(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);
 void registerJobCommands(QmpContext& ctx);
+void registerDriveBackup(QmpContext& ctx);
+void registerBlockdevCreate(QmpContext& ctx);
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);

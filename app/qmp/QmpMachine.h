@@ -18,8 +18,10 @@ struct QmpMachineEvent {
 };
 
 struct QmpMachineDisk {
-    std::string device;   // drive id ("disk0")
-    std::string nodeName; // node of the BlockNodeTable behind it (may be empty)
+    std::string device;     // drive id ("disk0"); "" for a device on a -blockdev node
+    std::string nodeName;   // node of the BlockNodeTable behind it (may be empty)
+    std::string qdev;       // the device's id or QOM path ("/machine/peripheral/vd0/...")
+    bool removable = false; // a CD-ROM drive (empty: nodeName is "")
 };
 
 class QmpMachine {

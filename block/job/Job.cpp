@@ -9,30 +9,48 @@ namespace e2kvm::block {
 
 const char* jobStatusName(JobStatus status) {
     switch (status) {
-    case JobStatus::Undefined: return "undefined";
-    case JobStatus::Created: return "created";
-    case JobStatus::Running: return "running";
-    case JobStatus::Paused: return "paused";
-    case JobStatus::Ready: return "ready";
-    case JobStatus::Standby: return "standby";
-    case JobStatus::Waiting: return "waiting";
-    case JobStatus::Pending: return "pending";
-    case JobStatus::Aborting: return "aborting";
-    case JobStatus::Concluded: return "concluded";
-    case JobStatus::Null: return "null";
+    case JobStatus::Undefined:
+        return "undefined";
+    case JobStatus::Created:
+        return "created";
+    case JobStatus::Running:
+        return "running";
+    case JobStatus::Paused:
+        return "paused";
+    case JobStatus::Ready:
+        return "ready";
+    case JobStatus::Standby:
+        return "standby";
+    case JobStatus::Waiting:
+        return "waiting";
+    case JobStatus::Pending:
+        return "pending";
+    case JobStatus::Aborting:
+        return "aborting";
+    case JobStatus::Concluded:
+        return "concluded";
+    case JobStatus::Null:
+        return "null";
     }
     return "undefined";
 }
 
 const char* jobVerbName(JobVerb verb) {
     switch (verb) {
-    case JobVerb::Cancel: return "cancel";
-    case JobVerb::Pause: return "pause";
-    case JobVerb::Resume: return "resume";
-    case JobVerb::SetSpeed: return "set-speed";
-    case JobVerb::Complete: return "complete";
-    case JobVerb::Finalize: return "finalize";
-    case JobVerb::Dismiss: return "dismiss";
+    case JobVerb::Cancel:
+        return "cancel";
+    case JobVerb::Pause:
+        return "pause";
+    case JobVerb::Resume:
+        return "resume";
+    case JobVerb::SetSpeed:
+        return "set-speed";
+    case JobVerb::Complete:
+        return "complete";
+    case JobVerb::Finalize:
+        return "finalize";
+    case JobVerb::Dismiss:
+        return "dismiss";
     }
     return "";
 }
@@ -98,8 +116,10 @@ void Job::start(Listener listener) {
     setStatus(JobStatus::Created);
     setStatus(JobStatus::Running);
     // Like QEMU's, a new job pauses once while the nodes it works on are drained.
-    setStatus(JobStatus::Paused);
-    setStatus(JobStatus::Running);
+    if (drainsAtStart()) {
+        setStatus(JobStatus::Paused);
+        setStatus(JobStatus::Running);
+    }
     {
         std::lock_guard lock(mutex_);
         windowStart_ = std::chrono::steady_clock::now();
@@ -110,8 +130,8 @@ void Job::start(Listener listener) {
 
 void Job::reportAbandoned(Listener listener) {
     listener_ = std::move(listener);
-    for (JobStatus s : {JobStatus::Created, JobStatus::Aborting, JobStatus::Concluded,
-                        JobStatus::Null})
+    for (JobStatus s :
+         {JobStatus::Created, JobStatus::Aborting, JobStatus::Concluded, JobStatus::Null})
         setStatus(s);
 }
 

@@ -16,7 +16,17 @@
 namespace e2kvm::block {
 
 enum class JobStatus {
-    Undefined, Created, Running, Paused, Ready, Standby, Waiting, Pending, Aborting, Concluded, Null
+    Undefined,
+    Created,
+    Running,
+    Paused,
+    Ready,
+    Standby,
+    Waiting,
+    Pending,
+    Aborting,
+    Concluded,
+    Null
 };
 // QMP's JobStatus name ("running", "concluded", ...).
 const char* jobStatusName(JobStatus status);
@@ -44,7 +54,7 @@ struct JobEvent {
         Pending,      // waiting for finalize (auto-finalize off)
         Completed,    // ended (info.error set on failure)
         Cancelled,
-        IoError,      // a read or write failed; the job reports it and fails
+        IoError, // a read or write failed; the job reports it and fails
     } kind = StatusChange;
     JobInfo info;
     bool writeError = false; // IoError: a write (else a read)
@@ -81,6 +91,9 @@ public:
     bool waitConcluded(std::chrono::milliseconds timeout);
 
 protected:
+    // Whether the job pauses once at its start, as a QEMU job on nodes does while they are
+    // drained (blockdev-create's job does not).
+    virtual bool drainsAtStart() const { return true; }
     // The work, on the job's thread. Call checkpoint() between steps; throw to fail the job.
     virtual void run() = 0;
     // After run: commit() on success, abort() on failure or cancel, then clean() always.

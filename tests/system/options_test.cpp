@@ -1,4 +1,5 @@
 // e2kvm-system's command line: qemu-system syntax, defaults and one-line errors.
+#include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/SystemOptions.h"
 
 #include <gtest/gtest.h>
@@ -104,6 +105,12 @@ TEST(SystemOptions, DriveErrors) {
               "-drive file=x,readonly=maybe: Parameter 'readonly' expects 'on' or 'off'");
     EXPECT_EQ(error({"-drive", "format=raw"}),
               "-drive format=raw: a drive needs file=IMAGE (empty drives are not supported)");
+    EXPECT_EQ(error({"-drive", "file=x,cache=bogus"}),
+              "-drive file=x,cache=bogus: invalid cache option");
+    EXPECT_EQ(error({"-drive", "file=x,aio=bogus"}), "-drive file=x,aio=bogus: invalid aio option");
+    EXPECT_EQ(error({"-drive", "file=x,aio=native"}),
+              "-drive file=x,aio=native: aio=native was specified, but it requires "
+              "cache.direct=on, which was not specified.");
     EXPECT_EQ(error({"-drive", "x.img"}), "-drive x.img: Invalid parameter 'x.img'");
     EXPECT_EQ(error({"-drive", "file=x,file=y"}),
               "-drive file=x,file=y: Parameter 'file' given twice");
@@ -119,8 +126,12 @@ TEST(SystemOptions, DriveErrors) {
               "-drive file=b,id=d: Duplicate ID 'd' for drive");
     EXPECT_EQ(error({"-drive", "file=a,node-name=n", "-drive", "file=b,node-name=n"}),
               "-drive file=b,node-name=n: Duplicate nodes with node-name='n'");
-    EXPECT_EQ(error({"-drive", "file=x,media=cdrom"}),
-              "-drive file=x,media=cdrom: media 'cdrom' is not supported (disk only)");
+    EXPECT_EQ(
+        error({"-drive", "file=x,media=cdrom"})
+            .rfind("-drive file=x,media=cdrom: media 'cdrom' with an image is not supported", 0),
+        0u);
+    EXPECT_EQ(error({"-drive", "file=x,media=tape"}),
+              "-drive file=x,media=tape: 'tape' invalid media");
     EXPECT_EQ(parse({"-drive", "file=x,,"}).drives[0].file, "x,");
     std::vector<std::string> nine;
     for (int i = 0; i < 9; ++i) {
@@ -252,8 +263,8 @@ TEST(SystemOptions, QemuHarnessOptions) {
     EXPECT_TRUE(o.machineHelp);
     o = parse({"-machine", "none"});
     EXPECT_TRUE(o.noMachine);
-    o = parse({"-machine", "e2k-vm,accel=qtest", "-nodefaults", "-vga", "none", "-display",
-               "none", "-accel", "tcg", "-monitor", "none", "-object", "iothread,id=io0"});
+    o = parse({"-machine", "e2k-vm,accel=qtest", "-nodefaults", "-vga", "none", "-display", "none",
+               "-accel", "tcg", "-monitor", "none", "-object", "iothread,id=io0"});
     EXPECT_FALSE(o.noMachine);
     EXPECT_TRUE(o.noGuestCode);
     o = parse({"-accel", "kvm:tcg"});
@@ -274,12 +285,134 @@ TEST(SystemOptions, QemuHarnessOptions) {
 }
 
 TEST(SystemOptions, QemuHarnessOptionErrors) {
-    EXPECT_EQ(error({"-machine", "pc"}), "-machine pc: unsupported machine type\nUse -machine help to list supported "
-                "machines");
+    EXPECT_EQ(error({"-machine", "pc"}),
+              "-machine pc: unsupported machine type\nUse -machine help to list supported "
+              "machines");
     EXPECT_EQ(error({"-accel", "kvm"}), "-accel kvm: invalid accelerator kvm");
     EXPECT_EQ(error({"-vga", "std"}), "-vga std: the e2k-vm board has no VGA (only 'none')");
-    EXPECT_EQ(error({"-mon", "chardev=x,mode=control"}), "-mon chardev=x,mode=control: chardev \"x\" "
-                                                    "not found");
-    EXPECT_EQ(error({"-qmp", "stdio", "-serial", "stdio"}), "-serial stdio: cannot use stdio by multiple character devices");
-    EXPECT_EQ(error({"-chardev", "file,id=f,path=/tmp/x"}), "-chardev file,id=f,path=/tmp/x: e2kvm-system supports 'socket' chardevs only");
+    EXPECT_EQ(error({"-mon", "chardev=x,mode=control"}),
+              "-mon chardev=x,mode=control: chardev \"x\" "
+              "not found");
+    EXPECT_EQ(error({"-qmp", "stdio", "-serial", "stdio"}),
+              "-serial stdio: cannot use stdio by multiple character devices");
+    EXPECT_EQ(error({"-chardev", "file,id=f,path=/tmp/x"}),
+              "-chardev file,id=f,path=/tmp/x: e2kvm-system supports 'socket' chardevs only");
+}
+
+TEST(SystemOptions, DriveCacheAioAndEmptyCdrom) {
+    // As iotests.VM.add_drive passes them.
+    for (const char* cache : {"none", "writeback", "unsafe", "directsync", "writethrough"})
+        for (const char* aio : {"threads", "native", "io_uring"}) {
+            std::string spec = std::string("if=virtio,id=drive0,file=t.qcow2,format=qcow2,cache=") +
+                               cache + ",aio=" + aio;
+            bool direct = std::string(cache) == "none" || std::string(cache) == "directsync";
+            if (std::string(aio) == "native" && !direct) {
+                EXPECT_NE(error({"-drive", spec}), "(accepted)") << spec;
+                continue;
+            }
+            SystemOptions o = parse({"-drive", spec});
+            ASSERT_EQ(o.drives.size(), 1u);
+            EXPECT_EQ(o.drives[0].cache, cache);
+            EXPECT_EQ(o.drives[0].aio, aio);
+            EXPECT_TRUE(o.drives[0].attached);
+        }
+    SystemOptions o = parse({"-drive", "file=a", "-drive", "media=cdrom,if=ide", "-drive",
+                             "if=ide,media=cdrom,id=cd9"});
+    ASSERT_EQ(o.drives.size(), 3u);
+    EXPECT_TRUE(o.drives[1].noMedium);
+    EXPECT_FALSE(o.drives[1].attached);
+    EXPECT_EQ(o.drives[1].id, "ide0-cd0"); // QEMU's name for the first IDE unit
+    EXPECT_EQ(o.drives[2].id, "cd9");
+    EXPECT_EQ(o.drives[0].id, "disk0");
+}
+
+TEST(SystemOptions, HelpRequests) {
+    SystemOptions o =
+        parse({"-nodefaults", "-display", "none", "-accel", "qtest", "-drive", "format=help"});
+    EXPECT_TRUE(o.formatHelp);
+    EXPECT_TRUE(parse({"-M", "none", "-device", "help"}).deviceHelp);
+    // iotests read the second word list of the first line (read-write formats).
+    std::string text = formatHelpText();
+    EXPECT_EQ(text.rfind("Supported formats: ", 0), 0u);
+    EXPECT_NE(text.find("\nSupported formats (read-only): "), std::string::npos);
+    EXPECT_NE(text.find(" qcow2 "), std::string::npos);
+    std::string devices = deviceHelpText();
+    EXPECT_NE(devices.find("name \"virtio-blk-pci\", bus PCI, alias \"virtio-blk\"\n"),
+              std::string::npos);
+    EXPECT_NE(devices.find("name \"scsi-hd\", bus SCSI, desc \"virtual SCSI disk\"\n"),
+              std::string::npos);
+    EXPECT_NE(devices.find("name \"virtio-scsi-pci\", bus PCI, alias \"virtio-scsi\"\n"),
+              std::string::npos);
+}
+
+TEST(SystemOptions, Devices) {
+    SystemOptions o =
+        parse({"-drive", "if=none,id=d1,file=a.img", "-blockdev",
+               "driver=qcow2,file.driver=file,file.filename=b.qcow2,node-name=src", "-device",
+               "virtio-blk,drive=d1,id=vd1", "-device", "virtio-scsi", "-device",
+               "scsi-hd,id=sda,drive=src", "-device", "virtio-blk-device,drive=src,id=x"});
+    ASSERT_EQ(o.devices.size(), 4u);
+    EXPECT_EQ(o.devices[0].driver, "virtio-blk-pci"); // the alias names the PCI model
+    EXPECT_EQ(o.devices[0].drive, "d1");
+    EXPECT_EQ(o.devices[0].id, "vd1");
+    EXPECT_EQ(o.devices[1].driver, "virtio-scsi-pci");
+    EXPECT_EQ(o.devices[1].drive, "");
+    EXPECT_EQ(o.devices[2].driver, "scsi-hd");
+    EXPECT_EQ(o.devices[2].drive, "src");
+    EXPECT_EQ(o.devices[3].driver, "virtio-blk-device");
+
+    // qemu-system-x86_64's messages.
+    EXPECT_EQ(error({"-device", "foo"}), "-device foo: 'foo' is not a valid device model name");
+    EXPECT_EQ(error({"-device", "virtio-blk-pci"}),
+              "-device virtio-blk-pci: drive property not set");
+    EXPECT_EQ(error({"-device", "virtio-blk,drive=nosuch"}),
+              "-device virtio-blk,drive=nosuch: Property 'virtio-blk-device.drive' can't find "
+              "value 'nosuch'");
+    EXPECT_EQ(
+        error({"-drive", "if=none,id=d0,file=a", "-device", "virtio-blk-pci,drive=d0,bogus=1"}),
+        "-device virtio-blk-pci,drive=d0,bogus=1: Property 'virtio-blk-pci.bogus' not found");
+    EXPECT_EQ(error({"-drive", "id=d0,file=a", "-device", "virtio-blk,drive=d0"}),
+              "-device virtio-blk,drive=d0: Drive 'd0' is already in use by another device");
+}
+
+TEST(SystemOptions, Blockdev) {
+    SystemOptions o =
+        parse({"-blockdev",
+               "driver=qcow2,file.driver=file,file.filename=/t/a,,b.qcow2,node-name=source,"
+               "read-only=on,cache.direct=off",
+               "-blockdev", R"({"driver": "null-co", "node-name": "n", "size": 1048576})",
+               "-blockdev", "null-co,node-name=m,size=1M,read-zeroes=on"});
+    ASSERT_EQ(o.blockdevs.size(), 3u);
+    EXPECT_EQ(o.blockdevs[0].nodeName, "source");
+    auto same = [](const e2kvm::qmp::Json& got, const char* want) {
+        return got == e2kvm::qmp::parseJson(want) ? std::string("same") : got.serialize();
+    };
+    EXPECT_EQ(same(o.blockdevs[0].options,
+                   R"({"driver":"qcow2","file":{"driver":"file","filename":"/t/a,b.qcow2"},)"
+                   R"("node-name":"source","read-only":true,"cache":{"direct":false}})"),
+              "same");
+    EXPECT_EQ(o.blockdevs[1].nodeName, "n");
+    EXPECT_EQ(o.blockdevs[1].options.find("size")->asInt(), 1048576);
+    EXPECT_EQ(same(o.blockdevs[2].options,
+                   R"({"driver":"null-co","node-name":"m","size":1048576,"read-zeroes":true})"),
+              "same");
+
+    EXPECT_EQ(error({"-blockdev", "driver=qcow2,file.driver=file,read-only=maybe,node-name=x"}),
+              "-blockdev driver=qcow2,file.driver=file,read-only=maybe,node-name=x: Parameter "
+              "'read-only' expects 'on' or 'off'");
+    EXPECT_EQ(error({"-blockdev", "driver=qcow2,file=f,file.driver=file,node-name=x"}),
+              "-blockdev driver=qcow2,file=f,file.driver=file,node-name=x: Parameters 'file.*' "
+              "used inconsistently");
+    EXPECT_EQ(error({"-blockdev", "driver=raw,file=f"}),
+              "-blockdev driver=raw,file=f: 'node-name' must be specified for the root node");
+    EXPECT_EQ(error({"-blockdev", "driver=raw,file=f,node-name=a", "-blockdev",
+                     "driver=raw,file=g,node-name=a"}),
+              "-blockdev driver=raw,file=g,node-name=a: Duplicate nodes with node-name='a'");
+}
+
+TEST(SystemOptions, Qtest) {
+    EXPECT_EQ(parse({"-qtest", "unix:path=/tmp/q.sock", "-accel", "qtest"}).qtest, "/tmp/q.sock");
+    EXPECT_EQ(parse({"-qtest", "unix:/tmp/q.sock"}).qtest, "/tmp/q.sock");
+    EXPECT_EQ(error({"-qtest", "tcp:localhost:4000"}),
+              "-qtest tcp:localhost:4000: e2kvm-system takes unix:path=SOCK or unix:SOCK");
 }

@@ -20,6 +20,9 @@ struct PreparedBackup {
 
 // Checks a BlockdevBackup argument set with QEMU's messages (throws QmpError).
 PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a);
+// A DriveBackup argument set (`prefix`: its path in a transaction): the target image is created
+// or opened as a node first, which closes when the job ends (throws QmpError).
+PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::string& prefix);
 // Pauses the sources, runs `whilePaused` (may throw: then nothing starts), takes the points in
 // time and starts the jobs.
 void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,

@@ -1,7 +1,7 @@
 // QMP dirty bitmap commands: block-dirty-bitmap-add/-remove/-clear/-enable/-disable/-merge and
-// transaction over them and blockdev-backup. Every command becomes BitmapActions checked against QEMU's rules
-// (busy bitmaps exported over NBD, inconsistent ones, read-only nodes) and applied with one
-// BitmapCatalog::apply per node, so a failing transaction changes nothing.
+// transaction over them and blockdev-backup. Every command becomes BitmapActions checked against
+// QEMU's rules (busy bitmaps exported over NBD, inconsistent ones, read-only nodes) and applied
+// with one BitmapCatalog::apply per node, so a failing transaction changes nothing.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
@@ -269,6 +269,12 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
         if (type == "block-dirty-bitmap-merge") {
             for (NodeAction& na : expandMerge(ctx, state, data, where + ".data"))
                 actions.push_back(std::move(na));
+            continue;
+        }
+        if (type == "drive-backup") {
+            if (!data)
+                throw QmpError("Parameter '" + where + ".data' is missing");
+            backups.push_back(prepareDriveBackup(ctx, data, where + ".data"));
             continue;
         }
         if (type == "blockdev-backup") {

@@ -138,7 +138,8 @@ Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool 
 }
 
 bool sameFile(const std::string& a, const std::string& b) {
-    struct stat sa {}, sb {};
+    struct stat sa {
+    }, sb{};
     return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
 }
@@ -277,6 +278,14 @@ Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
                                   {"drv", "file"},
                                   {"backing_file_depth", 0},
                                   {"encrypted", false}});
+        // The file as it is now (a protocol node has no format layer to ask).
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0)
+            info.set("image", Json::object({{"virtual-size", uint64_t(st.st_size)},
+                                            {"filename", file},
+                                            {"format", "file"},
+                                            {"actual-size", uint64_t(st.st_blocks) * 512},
+                                            {"dirty-flag", false}}));
         list.push(std::move(info));
     }
     return list;
@@ -288,13 +297,66 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
     if (!ctx.machine)
         return list;
     for (const QmpMachineDisk& d : ctx.machine->disks()) {
-        Json info = Json::object(
-            {{"device", d.device}, {"locked", false}, {"removable", false}, {"type", "unknown"}});
+        Json info = Json::object({{"io-status", "ok"},
+                                  {"device", d.device},
+                                  {"locked", false},
+                                  {"removable", d.removable}});
         if (auto node = ctx.nodes.find(d.nodeName))
             info.set("inserted", blockDeviceInfo(ctx, *node));
+        if (!d.qdev.empty())
+            info.set("qdev", d.qdev);
+        if (d.removable)
+            info.set("tray_open", false);
+        info.set("type", "unknown");
         list.push(std::move(info));
     }
     return list;
+}
+
+// block_resize: a node (by drive id or node name) grows or shrinks to `size` bytes; not while a
+// job uses it.
+Json blockResize(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::optional<std::string> device = a.optStr("device");
+    std::optional<std::string> nodeName = a.optStr("node-name");
+    std::optional<int64_t> size = a.optInt("size");
+    if (!size)
+        a.require("size");
+    a.finish();
+    std::shared_ptr<vm::BlockNode> node;
+    if (device) {
+        try {
+            node = lookupNode(ctx, *device);
+        } catch (const QmpError&) {
+        }
+        if (node && ctx.nodes.find(*device) && ctx.machine) {
+            // QEMU looks a "device" up among the drives only.
+            bool isDrive = false;
+            for (const QmpMachineDisk& d : ctx.machine->disks())
+                isDrive = isDrive || d.device == *device;
+            if (!isDrive)
+                node = nullptr;
+        }
+    }
+    if (!node && nodeName)
+        node = ctx.nodes.find(*nodeName);
+    if (!node)
+        throw QmpError("Cannot find device='" + device.value_or("") + "' nor node-name='" +
+                       nodeName.value_or("") + "'");
+    if (*size < 0)
+        throw QmpError("Parameter 'size' expects a >0 size");
+    std::string busy = ctx.jobs.nodeBusyWith(node->name);
+    if (!busy.empty())
+        throw QmpError("Node '" + (device ? *device : node->name) +
+                       "' is busy: block device is in use by block job: " + busy);
+    if (node->readOnly)
+        throw QmpError("Node '" + node->name + "' is read only");
+    try {
+        node->image->truncate(uint64_t(*size));
+    } catch (const std::exception& e) {
+        throw QmpError(blockMessage(*node, e));
+    }
+    return Json::object();
 }
 
 // x-blockdev-set-iothread: e2kvm serves every node from its own threads, so moving a node to
@@ -317,6 +379,7 @@ Json setIothread(QmpContext& ctx, const Json* args) {
 void registerBlockCommands(QmpContext& ctx) {
     ctx.addCommand({"x-blockdev-set-iothread", setIothread});
     ctx.addCommand({"blockdev-add", blockdevAdd});
+    ctx.addCommand({"block_resize", blockResize});
     ctx.addCommand({"blockdev-del", blockdevDel});
     ctx.addCommand({"query-named-block-nodes", queryNamedBlockNodes});
     ctx.addCommand({"query-block", queryBlock});

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 namespace e2kvm::qmp {
 
@@ -104,18 +106,39 @@ template <typename F> Json runVerb(F&& f) {
     return Json::object();
 }
 
+// The jobs, once none is between two states that QEMU passes through within one step of its
+// main loop (waiting, pending or concluded on the way to the next without a client's word,
+// aborting): a client that saw BLOCK_JOB_COMPLETED finds an auto-dismissed job gone, as in QEMU.
+std::vector<std::shared_ptr<block::Job>> settledJobs(QmpContext& ctx) {
+    auto transient = [](const JobInfo& i) {
+        using S = block::JobStatus;
+        return i.status == S::Waiting || i.status == S::Aborting ||
+               (i.status == S::Pending && i.autoFinalize) ||
+               (i.status == S::Concluded && i.autoDismiss);
+    };
+    for (int tries = 0;; ++tries) {
+        auto jobs = ctx.jobs.list();
+        bool settled = std::none_of(jobs.begin(), jobs.end(),
+                                    [&](const auto& j) { return transient(j->info()); });
+        if (settled || tries >= 2000) // at most about 2 s
+            return jobs;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
 Json queryBlockJobs(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
-    for (const auto& job : ctx.jobs.list())
-        list.push(blockJobInfo(job->info()));
+    for (const auto& job : settledJobs(ctx))
+        if (job->info().type != "create") // not a block job (blockdev-create)
+            list.push(blockJobInfo(job->info()));
     return list;
 }
 
 Json queryJobs(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
-    for (const auto& job : ctx.jobs.list())
+    for (const auto& job : settledJobs(ctx))
         list.push(jobInfo(job->info()));
     return list;
 }
@@ -146,13 +169,14 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     std::optional<std::string> jobId = a.optStr("job-id");
     std::string device = a.str("device");
     std::string targetName = a.str("target");
-    std::string syncName = a.optEnum("sync", {"top", "full", "none", "incremental", "bitmap"})
-                               .value_or("");
+    std::string syncName =
+        a.optEnum("sync", {"top", "full", "none", "incremental", "bitmap"}).value_or("");
     if (syncName.empty())
         a.require("sync");
     std::optional<uint64_t> speed = a.optUInt("speed");
     std::optional<std::string> bitmapName = a.optStr("bitmap");
-    std::optional<std::string> bitmapMode = a.optEnum("bitmap-mode", {"on-success", "never", "always"});
+    std::optional<std::string> bitmapMode =
+        a.optEnum("bitmap-mode", {"on-success", "never", "always"});
     bool compress = a.optBool("compress", false);
     for (const char* key : {"on-source-error", "on-target-error"}) {
         auto policy = a.optEnum(key, {"report", "ignore", "enospc", "stop", "auto"});
@@ -180,8 +204,8 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     // one source may feed several jobs.
     std::string busy = ctx.jobs.nodeBusyWith(target->name);
     if (!busy.empty())
-        throw QmpError("Node '" + targetName + "' is busy: block device is in use by block job: " +
-                       busy);
+        throw QmpError("Node '" + targetName +
+                       "' is busy: block device is in use by block job: " + busy);
     if (source == target)
         throw QmpError("Source and target cannot be the same");
 
@@ -216,7 +240,8 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
             throw QmpError("sync mode 'none' does not produce meaningful bitmap outputs");
         if (*bitmapMode == "never" && spec.sync != block::BackupSync::Bitmap)
             throw QmpError("Bitmap sync mode 'never' has no meaningful effect when combined "
-                           "with sync mode '" + syncName + "'");
+                           "with sync mode '" +
+                           syncName + "'");
         spec.bitmap = catalog->usable(*bitmapName);
         out.use.bitmaps.push_back({source->name, *bitmapName});
     } else if (bitmapMode) {
@@ -282,14 +307,18 @@ void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
 }
 
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& e) {
+    // A blockdev-create job is not a block job: JOB_STATUS_CHANGE only.
+    if (e.info.type == "create" && e.kind != JobEvent::StatusChange)
+        return;
     switch (e.kind) {
     case JobEvent::StatusChange:
-        ctx.emitEvent("JOB_STATUS_CHANGE",
-                      Json::object({{"status", block::jobStatusName(e.info.status)},
-                                    {"id", e.info.id}}));
+        ctx.emitEvent(
+            "JOB_STATUS_CHANGE",
+            Json::object({{"status", block::jobStatusName(e.info.status)}, {"id", e.info.id}}));
         break;
     case JobEvent::Pending:
-        ctx.emitEvent("BLOCK_JOB_PENDING", Json::object({{"type", e.info.type}, {"id", e.info.id}}));
+        ctx.emitEvent("BLOCK_JOB_PENDING",
+                      Json::object({{"type", e.info.type}, {"id", e.info.id}}));
         break;
     case JobEvent::Completed:
         ctx.emitEvent("BLOCK_JOB_COMPLETED", endEvent(e.info, true));
