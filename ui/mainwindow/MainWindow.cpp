@@ -295,6 +295,8 @@ void MainWindow::onSelectionChanged() {
     int row = library_.indexOf(name);
     if (auto* backups = qobject_cast<BackupsPanel*>(tabPage(tr("Backups"))))
         backups->setVm(row >= 0 ? name : QString());
+    if (auto* images = qobject_cast<ImagesPanel*>(tabPage(tr("Images"))))
+        images->setVm(row >= 0 ? name : QString());
     if (row >= 0) {
         const VmDefinition& def = library_.at(row);
         details_->setDefinition(def);
@@ -488,8 +490,14 @@ void MainWindow::applyDetails(const VmDefinition& def) {
         library_.update(row, def);
         log(QStringLiteral("info"), tr("%1 saved").arg(def.name));
         selectVm(def.name);
+        details_->showResult(
+            tr("Saved at %1; the changes take effect at the next start.")
+                .arg(QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"))),
+            false);
     } catch (const std::exception& e) {
-        QMessageBox::warning(this, tr("Cannot save the VM"), QString::fromStdString(e.what()));
+        log(QStringLiteral("error"),
+            tr("Cannot save %1: %2").arg(def.name, QString::fromStdString(e.what())));
+        details_->showResult(tr("Not saved: %1").arg(QString::fromStdString(e.what())), true);
     }
 }
 

@@ -144,6 +144,10 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
         updateForm();
     });
     connect(pointInTime_, &QCheckBox::toggled, this, [this] { updateForm(); });
+    connect(bitmaps_, &QListWidget::itemChanged, this, [this] {
+        if (!fillingBitmaps_)
+            ticksTouched_ = true;
+    });
     connect(export_, &QPushButton::clicked, this, &ExportsPanel::chooseExport);
     connect(table_, &QTableWidget::itemSelectionChanged, this, &ExportsPanel::updateCommands);
     connect(copyUri_, &QPushButton::clicked, this, [this] {
@@ -246,7 +250,20 @@ void ExportsPanel::setVmRunning(bool running) {
 
 void ExportsPanel::refresh() {
     refreshImageList();
+    refreshBitmapsIfChanged();
     refreshExports();
+}
+
+void ExportsPanel::refreshBitmapsIfChanged() {
+    if (!context_.nodes || images_->currentIndex() < 0)
+        return;
+    auto node = context_.nodes->findByFile(images_->currentData().toString().toStdString());
+    if (!node)
+        return; // not open here: the list stays what the user's last look showed
+    block::BitmapCatalog* catalog = node->image->bitmaps();
+    if (node->image.get() != listedImage_ ||
+        (catalog && catalog->generation() != listedGeneration_))
+        refreshBitmapChoices(false);
 }
 
 void ExportsPanel::refreshImageList() {
@@ -290,6 +307,7 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
     if (!context_.nodes || images_->currentIndex() < 0) {
         bitmaps_->clear();
         inspectedFile_.clear();
+        listedImage_ = nullptr;
         return;
     }
     const QString chosen = images_->currentData().toString();
@@ -303,6 +321,7 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
         if (chosen != inspectedFile_) {
             bitmaps_->clear();
             inspectedFile_.clear();
+            listedImage_ = nullptr;
         }
         return;
     } else {
@@ -316,16 +335,44 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
         } catch (const std::exception& e) {
             bitmaps_->clear();
             inspectedFile_.clear();
+            listedImage_ = nullptr;
             logLine(context_, QStringLiteral("error"), q(file + ": " + e.what()));
             return;
         }
         inspectedFile_ = chosen;
     }
+    // Ticks the user set stay for the bitmaps that are still listed in the same state.
+    struct Tick {
+        QString name;
+        QString text;
+        bool checked;
+    };
+    std::vector<Tick> kept;
+    if (ticksTouched_ && listedImage_ && image.get() == listedImage_)
+        for (int i = 0; i < bitmaps_->count(); ++i)
+            kept.push_back({bitmaps_->item(i)->data(Qt::UserRole).toString(),
+                            bitmaps_->item(i)->text(),
+                            bitmaps_->item(i)->checkState() == Qt::Checked});
+    else
+        ticksTouched_ = false;
+    QSignalBlocker blockTicks(bitmaps_);
+    fillingBitmaps_ = true;
     bitmaps_->clear();
+    fillingBitmaps_ = false;
     block::BitmapCatalog* catalog = image ? image->bitmaps() : nullptr;
+    listedImage_ = inspectedFile_.isEmpty() ? image.get() : nullptr;
+    listedGeneration_ = catalog ? catalog->generation() : 0;
     if (!catalog)
         return;
-    for (const block::NamedBitmap& b : catalog->list()) {
+    const std::vector<block::NamedBitmap> listed = catalog->list();
+    // One click exports the newest checkpoint: with a point in time the recording bitmap
+    // (frozen at the click, it becomes the newest checkpoint), else the last frozen one.
+    const bool freezing = pointInTime_->isChecked() && pointInTimeOffered();
+    std::string newest;
+    for (const block::NamedBitmap& b : listed)
+        if (!b.inconsistent && b.enabled == freezing)
+            newest = b.name;
+    for (const block::NamedBitmap& b : listed) {
         auto* item = new QListWidgetItem(q(b.name), bitmaps_);
         if (b.inconsistent) {
             item->setFlags(item->flags() & ~(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable));
@@ -333,10 +380,11 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
             item->setToolTip(q(block::BitmapCatalog::inconsistentMessage(file, b.name)));
             continue;
         }
-        const bool freezable = b.enabled && pointInTime_->isChecked() && pointInTimeOffered();
+        const bool freezable = b.enabled && freezing;
         if (b.enabled) {
-            item->setText(freezable ? tr("%1 (recording: frozen at the point in time)").arg(q(b.name))
-                                    : tr("%1 (recording)").arg(q(b.name)));
+            item->setText(freezable
+                              ? tr("%1 (recording: frozen at the point in time)").arg(q(b.name))
+                              : tr("%1 (recording)").arg(q(b.name)));
             item->setToolTip(freezable
                                  ? tr("Exporting freezes it at the point in time and starts a "
                                       "new checkpoint, so it lists exactly what changed up to the "
@@ -344,11 +392,14 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
                                  : tr("Still records writes: a read-only export needs it frozen "
                                       "(start a new checkpoint in the Bitmaps tab)"));
         }
-        // One click exports what changed: frozen bitmaps (checkpoints), and with a point in time
-        // the recording one (frozen at the click), are offered ticked; otherwise a recording one
-        // is refused by a read-only export, so it starts unticked.
+        // Other bitmaps can be ticked by hand (a recording one is refused by a read-only export
+        // without a point in time).
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        item->setCheckState(b.enabled && !freezable ? Qt::Unchecked : Qt::Checked);
+        bool checked = b.name == newest;
+        for (const Tick& t : kept)
+            if (t.name == q(b.name) && t.text == item->text())
+                checked = t.checked;
+        item->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
         item->setData(Qt::UserRole, q(b.name));
     }
 }
@@ -461,8 +512,8 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
                     req.bitmaps.push_back(b.toStdString());
             req.freeze = freeze;
             if (!freeze.empty())
-                req.newCheckpoint = checkpointNameAt(QDateTime::currentDateTime(),
-                                                     *node->image->bitmaps());
+                req.newCheckpoint =
+                    checkpointNameAt(QDateTime::currentDateTime(), *node->image->bitmaps());
             vm::PointInTimeInfo info = context_.pointInTime->start(req);
             if (!freeze.empty())
                 logLine(context_, QStringLiteral("info"),

@@ -77,6 +77,8 @@ private:
     // user's choice, never from the refresh timer (a repair may have closed it on purpose), and
     // read-only, outside the node table: looking changes nothing (no repair of a dirty qcow2).
     void refreshBitmapChoices(bool openIfClosed = false);
+    // Refills the bitmap list when the chosen image's open node changed its bitmaps.
+    void refreshBitmapsIfChanged();
     void refreshExports();
     void updateCommands();
     QString selectedExport() const;
@@ -93,6 +95,12 @@ private:
     bool vmRunning_ = false;
     QString serverTlsDir_;  // TLS directory of the server we started
     QString inspectedFile_; // the chosen image that is not open, as looked at read-only
+    // What the bitmap list shows when it was filled from an open node: that image and its
+    // catalog's generation (a change in the Bitmaps tab or over QMP refills the list).
+    const void* listedImage_ = nullptr;
+    uint64_t listedGeneration_ = 0;
+    bool ticksTouched_ = false; // the user changed the ticks of the listed bitmaps
+    bool fillingBitmaps_ = false;
     QComboBox* images_;
     QCheckBox* writable_;
     QCheckBox* pointInTime_;

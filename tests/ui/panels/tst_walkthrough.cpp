@@ -1,0 +1,279 @@
+// The defects a GUI walkthrough found (issue 17), each checked on the panels with real images:
+// the exports tab follows bitmap changes made elsewhere and one click exports the newest
+// checkpoint only; outcomes show in the panel, not only in the log; and the others below.
+#include "TestImages.h"
+#include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/NbdExportService.h"
+#include "block/bitmap/BitmapCatalog.h"
+#include "ui/AppContext.h"
+#include "ui/jobs/JobRunner.h"
+#include "ui/log/LogModel.h"
+#include "ui/mainwindow/DetailsPage.h"
+#include "ui/panels/BitmapOperations.h"
+#include "ui/panels/BitmapsPanel.h"
+#include "ui/panels/CreateImageDialog.h"
+#include "ui/panels/ExportsPanel.h"
+#include "ui/panels/ImageTableModel.h"
+#include "ui/panels/ImagesPanel.h"
+
+#include <QDir>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTest>
+
+using namespace e2kvm;
+using namespace e2kvm::ui;
+
+namespace {
+struct Context {
+    vm::BlockNodeTable nodes;
+    vm::NbdExportService exports{nodes};
+    JobRunner jobs;
+    LogModel log;
+    AppContext app{&nodes, &exports, &jobs, &log};
+};
+
+QStringList takeErrorBoxes(QWidget& panel) {
+    QStringList texts;
+    for (auto* box : panel.findChildren<QMessageBox*>("panelErrorBox")) {
+        texts << box->text();
+        box->close();
+        delete box;
+    }
+    return texts;
+}
+} // namespace
+
+class WalkthroughTest : public QObject {
+    Q_OBJECT
+private slots:
+    void init() { QVERIFY(dir_.isValid()); }
+    void exportsFollowBitmapChanges();
+    void imagesShowOutcomesAndConvertedImage();
+    void createRelativeNameGoesToVmFolder();
+    void resizeRefusedOnlyForImagesInUse();
+    void imageDetailsFollowTheImage();
+    void handAddedImagesBelongToTheirVm();
+    void detailsApplyOnlyWhenChanged();
+
+private:
+    QString path(const QString& name) const { return dir_.filePath(name); }
+    QTemporaryDir dir_;
+};
+
+void WalkthroughTest::exportsFollowBitmapChanges() {
+    Context ctx;
+    const QString file = path("disk.qcow2");
+    test::makeQcow2WithBitmap(file.toStdString(), 4 << 20, "ckpt1", {{0, 65536}});
+    BitmapsPanel bitmaps(ctx.app);
+    ExportsPanel exports(ctx.app);
+    bitmaps.setImages({file});
+    exports.setImages({file});
+    exports.setCurrentImage(file);
+    QCOMPARE(exports.offeredBitmaps(), QStringList{"ckpt1"});
+    QCOMPARE(exports.currentChoice().bitmaps, QStringList{}); // ckpt1 still records
+
+    // New checkpoint in the Bitmaps tab: the Exports tab lists it at its next refresh, with
+    // the newest frozen checkpoint (ckpt1) ticked.
+    QVERIFY(bitmaps.newCheckpoint("ckpt2"));
+    exports.refresh();
+    QCOMPARE(exports.offeredBitmaps(), (QStringList{"ckpt1", "ckpt2"}));
+    QCOMPARE(exports.currentChoice().bitmaps, QStringList{"ckpt1"});
+    // Another rotation: only the newest checkpoint is ticked, not every frozen bitmap.
+    QVERIFY(bitmaps.newCheckpoint("ckpt3"));
+    exports.refresh();
+    QCOMPARE(exports.offeredBitmaps(), (QStringList{"ckpt1", "ckpt2", "ckpt3"}));
+    QCOMPARE(exports.currentChoice().bitmaps, QStringList{"ckpt2"});
+    // Add and Disable show too.
+    QVERIFY(bitmaps.addBitmap("extra"));
+    exports.refresh();
+    QCOMPARE(exports.offeredBitmaps(), (QStringList{"ckpt1", "ckpt2", "ckpt3", "extra"}));
+    QVERIFY(bitmaps.changeBitmap(block::BitmapActionKind::Disable, "extra"));
+    exports.refresh();
+    QCOMPARE(exports.currentChoice().bitmaps, QStringList{"extra"});
+    // A tick the user set stays across a refresh of the same bitmaps.
+    auto* list = exports.findChild<QListWidget*>();
+    QVERIFY(list);
+    list->item(0)->setCheckState(Qt::Checked);
+    QVERIFY(bitmaps.addBitmap("more"));
+    exports.refresh();
+    QCOMPARE(exports.currentChoice().bitmaps, (QStringList{"ckpt1", "extra"}));
+    QVERIFY(takeErrorBoxes(bitmaps).isEmpty());
+}
+
+void WalkthroughTest::imagesShowOutcomesAndConvertedImage() {
+    Context ctx;
+    const QString file = path("vm.qcow2");
+    test::makeQcow2WithBitmap(file.toStdString(), 4 << 20, "b", {{0, 65536}});
+    ImagesPanel panel(ctx.app);
+    panel.setImages({file});
+    QVERIFY(panel.resultText().isEmpty());
+    // Check: the outcome is shown in the panel, not only in the log.
+    panel.checkCurrent(false);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.resultText().contains("No errors were found"), 10000);
+    QVERIFY2(panel.resultText().startsWith("Check vm.qcow2: "), qPrintable(panel.resultText()));
+    // Convert: the outcome shows, and the new image joins the list.
+    const QString copy = path("copy.raw");
+    panel.convertCurrent(copy, "raw");
+    QTRY_VERIFY_WITH_TIMEOUT(panel.resultText().startsWith("Converted "), 10000);
+    QTRY_VERIFY(panel.model()->findFile(copy) >= 0);
+    QCOMPARE(panel.currentFile(), QFileInfo(copy).absoluteFilePath());
+    // A failed convert says why in the panel too.
+    panel.selectFile(file);
+    panel.convertCurrent(copy, "raw");
+    QTRY_VERIFY_WITH_TIMEOUT(panel.resultText().contains("file exists"), 10000);
+    takeErrorBoxes(panel);
+}
+
+void WalkthroughTest::createRelativeNameGoesToVmFolder() {
+    Context ctx;
+    const QString vmDisk = path("vm.qcow2");
+    test::makeQcow2WithBitmap(vmDisk.toStdString(), 1 << 20, "b", {});
+    ImagesPanel panel(ctx.app);
+    panel.setImages({vmDisk});
+    QPushButton* create = nullptr;
+    for (auto* b : panel.findChildren<QPushButton*>())
+        if (b->text() == QStringLiteral("Create…"))
+            create = b;
+    QVERIFY(create);
+    create->click();
+    auto* dialog = panel.findChild<CreateImageDialog*>();
+    QVERIFY(dialog);
+    dialog->fileEdit()->setText("relative.qcow2");
+    dialog->sizeEdit()->setText("1M");
+    dialog->accept();
+    const QString expected = path("relative.qcow2");
+    QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(expected), 10000);
+    QVERIFY(!QFile::exists(QDir::current().filePath("relative.qcow2")));
+    QTRY_VERIFY(panel.model()->findFile(expected) >= 0);
+    QVERIFY2(panel.resultText().startsWith("Created "), qPrintable(panel.resultText()));
+}
+
+void WalkthroughTest::resizeRefusedOnlyForImagesInUse() {
+    Context ctx;
+    const QString vmDisk = path("vm.qcow2");
+    const QString other = path("other.qcow2");
+    test::makeQcow2WithBitmap(vmDisk.toStdString(), 1 << 20, "b", {});
+    test::makeQcow2WithBitmap(other.toStdString(), 1 << 20, "b", {});
+    ImagesPanel panel(ctx.app);
+    panel.setImages({vmDisk});
+    // The VM runs: its disk is open in the table and in use by it.
+    auto node = ctx.nodes.open(vmDisk.toStdString(), "", false, "disk0");
+    ctx.nodes.setUser("disk0", "vm", true);
+    panel.setVmRunning(true);
+    panel.addImage(other);
+    QCOMPARE(panel.currentFile(), other);
+    QVERIFY(panel.resizeCurrent(2 << 20)); // no VM uses it
+    QVERIFY2(panel.resultText().contains("Resized"), qPrintable(panel.resultText()));
+    panel.selectFile(vmDisk);
+    QVERIFY(!panel.resizeCurrent(2 << 20)); // the running VM's disk
+    QVERIFY(panel.resultText().contains("refused while the VM is running"));
+    QCOMPARE(node->image->size(), uint64_t(1 << 20));
+    takeErrorBoxes(panel);
+    ctx.nodes.setUser("disk0", "vm", false);
+}
+
+void WalkthroughTest::imageDetailsFollowTheImage() {
+    Context ctx;
+    const QString file = path("vm.qcow2");
+    test::makeQcow2WithBitmap(file.toStdString(), 8 << 20, "b", {});
+    ImagesPanel panel(ctx.app);
+    panel.setImages({file});
+    QVERIFY(panel.detailsText().contains("Virtual size: 8 MiB"));
+    // The VM starts: it opens the disk, grows it and adds a bitmap; the details follow
+    // without selecting the row again.
+    {
+        auto node = ctx.nodes.open(file.toStdString(), "", false, "disk0");
+        ctx.nodes.setUser("disk0", "vm", true);
+        QTRY_VERIFY_WITH_TIMEOUT(panel.detailsText().contains("In use by: vm"), 5000);
+        node->image->truncate(16 << 20);
+        block::BitmapAction add;
+        add.name = "second";
+        node->image->bitmaps()->apply(std::span<const block::BitmapAction>(&add, 1));
+        QTRY_VERIFY_WITH_TIMEOUT(panel.detailsText().contains("Virtual size: 16 MiB"), 5000);
+        const int row = panel.model()->findFile(file);
+        QTRY_COMPARE(panel.model()
+                         ->data(panel.model()->index(row, ImageTableModel::BitmapsColumn))
+                         .toString(),
+                     QStringLiteral("2"));
+        // It shuts down: no longer "in use", and the closed node is let go.
+        ctx.nodes.setUser("disk0", "vm", false);
+        QVERIFY(ctx.nodes.remove("disk0"));
+        std::weak_ptr<vm::BlockNode> closed = node;
+        node.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.detailsText().contains("In use by"), 5000);
+        QTRY_VERIFY(closed.expired());
+    }
+    QVERIFY(panel.detailsText().contains("Virtual size: 16 MiB"));
+}
+
+void WalkthroughTest::handAddedImagesBelongToTheirVm() {
+    Context ctx;
+    for (const char* f : {"a.qcow2", "b.qcow2", "extra.qcow2"})
+        test::makeQcow2WithBitmap(path(f).toStdString(), 1 << 20, "b", {});
+    ImagesPanel panel(ctx.app);
+    panel.setVm("A");
+    panel.setImages({path("a.qcow2")});
+    panel.addImage(path("extra.qcow2"));
+    QCOMPARE(panel.model()->rowCount(), 2);
+    panel.setVm("B");
+    panel.setImages({path("b.qcow2")});
+    QCOMPARE(panel.model()->rowCount(), 1);
+    QVERIFY(panel.model()->findFile(path("extra.qcow2")) < 0);
+    panel.setVm("A");
+    panel.setImages({path("a.qcow2")});
+    QCOMPARE(panel.model()->rowCount(), 2);
+    QVERIFY(panel.model()->findFile(path("extra.qcow2")) >= 0);
+    QVERIFY(panel.removeImage(path("extra.qcow2")));
+    QCOMPARE(panel.model()->rowCount(), 1);
+}
+
+void WalkthroughTest::detailsApplyOnlyWhenChanged() {
+    DetailsPage page;
+    VmDefinition def;
+    def.name = "demo";
+    def.memoryMiB = 256;
+    def.disks = {VmDisk{path("vm.qcow2"), "qcow2", false}};
+    page.setDefinition(def);
+    QPushButton* apply = nullptr;
+    QPushButton* revert = nullptr;
+    for (auto* b : page.findChildren<QPushButton*>()) {
+        if (b->text() == "Apply")
+            apply = b;
+        if (b->text() == "Revert")
+            revert = b;
+    }
+    QVERIFY(apply && revert);
+    QVERIFY(!apply->isEnabled());
+    QVERIFY(!revert->isEnabled());
+    auto* memory = page.findChild<QSpinBox*>();
+    QVERIFY(memory);
+    memory->setValue(512);
+    QVERIFY(page.modified());
+    QVERIFY(apply->isEnabled());
+    QVERIFY(revert->isEnabled());
+    revert->click();
+    QCOMPARE(memory->value(), 256);
+    QVERIFY(!apply->isEnabled());
+    // While the VM runs nothing is editable, and the buttons say why.
+    memory->setValue(512);
+    page.setEditable(false);
+    QVERIFY(!apply->isEnabled());
+    QVERIFY(!memory->toolTip().isEmpty());
+    page.setEditable(true);
+    QVERIFY(apply->isEnabled());
+    // The outcome of Apply shows on the page; another VM clears it.
+    page.showResult("Saved", false);
+    QCOMPARE(page.resultText(), QStringLiteral("Saved"));
+    page.setDefinition(def);
+    QCOMPARE(page.resultText(), QStringLiteral("Saved"));
+    def.name = "other";
+    page.setDefinition(def);
+    QVERIFY(page.resultText().isEmpty());
+}
+
+QTEST_MAIN(WalkthroughTest)
+#include "tst_walkthrough.moc"
