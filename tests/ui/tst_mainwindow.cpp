@@ -81,11 +81,17 @@ private slots:
                 window.console()->sendKeys({key});
             QTRY_VERIFY_WITH_TIMEOUT(session->bytesWritten() >= 3 * 512, 20000);
 
+            QVERIFY(window.console()->stateBanner().isEmpty()); // live
             session->pause();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("paused"), 10000);
+            // The last frame stays, marked as not live.
+            QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Paused"));
             session->resume();
+            QTRY_VERIFY(window.console()->stateBanner().isEmpty());
             session->shutDown();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("stopped"), 10000);
+            QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Stopped"));
+            QVERIFY(!window.console()->image().isNull());
             window.close();
         }
         // The node table still holds the image; its bitmap already saw the writes.

@@ -339,9 +339,14 @@ void MainWindow::updateActions() {
         for (QWidget* p : imagePanels_)
             QMetaObject::invokeMethod(p, "setVmRunning", Q_ARG(bool, active));
     }
-    stateLabel_->setText(
-        selected ? tr("%1: %2").arg(selectedVmName(), s ? s->stateName() : tr("stopped"))
-                 : tr("No VM selected"));
+    // One word for a VM that does not run: "stopped" (QEMU's run state says "shutdown").
+    const QString state = !s || (!active && s->stateName() == QLatin1String("shutdown"))
+                              ? tr("stopped")
+                              : s->stateName();
+    stateLabel_->setText(selected ? tr("%1: %2").arg(selectedVmName(), state)
+                                  : tr("No VM selected"));
+    // The console keeps the last frame of a paused or stopped VM: say that it is not live.
+    console_->setStateBanner(paused ? tr("Paused") : s && !active ? tr("Stopped") : QString());
 }
 
 bool MainWindow::runSelected() {

@@ -121,6 +121,13 @@ BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
     connect(checkpoint_, &QPushButton::clicked, this, &BitmapsPanel::chooseCheckpoint);
     connect(zoomIn, &QPushButton::clicked, map_, &BitmapMapWidget::zoomIn);
     connect(zoomOut, &QPushButton::clicked, map_, &BitmapMapWidget::zoomOut);
+    // The buttons are enabled only while they can do something.
+    auto updateZoom = [this, zoomIn, zoomOut] {
+        zoomIn->setEnabled(map_->canZoomIn());
+        zoomOut->setEnabled(map_->zoomLevel() > 0);
+    };
+    connect(map_, &BitmapMapWidget::zoomChanged, this, updateZoom);
+    updateZoom();
 
     refresh_.setInterval(1000);
     connect(&refresh_, &QTimer::timeout, this, &BitmapsPanel::refresh);

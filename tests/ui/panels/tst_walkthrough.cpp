@@ -6,9 +6,11 @@
 #include "app/vmcore/NbdExportService.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "ui/AppContext.h"
+#include "ui/console/ConsoleWidget.h"
 #include "ui/jobs/JobRunner.h"
 #include "ui/log/LogModel.h"
 #include "ui/mainwindow/DetailsPage.h"
+#include "ui/panels/BitmapMapWidget.h"
 #include "ui/panels/BitmapOperations.h"
 #include "ui/panels/BitmapsPanel.h"
 #include "ui/panels/CreateImageDialog.h"
@@ -58,6 +60,8 @@ private slots:
     void imageDetailsFollowTheImage();
     void handAddedImagesBelongToTheirVm();
     void detailsApplyOnlyWhenChanged();
+    void consoleSaysWhenNotLive();
+    void zoomButtonsAndZoomKept();
 
 private:
     QString path(const QString& name) const { return dir_.filePath(name); }
@@ -273,6 +277,62 @@ void WalkthroughTest::detailsApplyOnlyWhenChanged() {
     def.name = "other";
     page.setDefinition(def);
     QVERIFY(page.resultText().isEmpty());
+}
+
+void WalkthroughTest::consoleSaysWhenNotLive() {
+    ConsoleWidget console;
+    console.resize(400, 300);
+    auto lightPixels = [&console] {
+        const QImage shot = console.grab().toImage();
+        int light = 0;
+        for (int y = 0; y < shot.height(); ++y)
+            for (int x = 0; x < shot.width(); ++x)
+                light += qGray(shot.pixel(x, y)) > 128;
+        return light;
+    };
+    QCOMPARE(lightPixels(), 0); // nothing shown yet: black
+    console.setStateBanner("Paused");
+    QCOMPARE(console.stateBanner(), QStringLiteral("Paused"));
+    QVERIFY(lightPixels() > 20); // the word is drawn over the picture
+    console.setStateBanner({});
+    QCOMPARE(lightPixels(), 0);
+}
+
+void WalkthroughTest::zoomButtonsAndZoomKept() {
+    Context ctx;
+    const QString file = path("disk.qcow2");
+    test::makeQcow2WithBitmap(file.toStdString(), uint64_t(1) << 30, "fine", {{0, 65536}});
+    BitmapsPanel panel(ctx.app);
+    panel.setImages({file});
+    QVERIFY(panel.addBitmap("other", 65536));
+    panel.selectBitmap("fine");
+    QPushButton* zoomIn = nullptr;
+    QPushButton* zoomOut = nullptr;
+    for (auto* b : panel.findChildren<QPushButton*>()) {
+        if (b->text() == "Zoom in")
+            zoomIn = b;
+        if (b->text() == "Zoom out")
+            zoomOut = b;
+    }
+    QVERIFY(zoomIn && zoomOut);
+    BitmapMapWidget* map = panel.mapWidget();
+    QCOMPARE(map->zoomLevel(), 0);
+    QVERIFY(!zoomOut->isEnabled()); // fully out already
+    QVERIFY(zoomIn->isEnabled());
+    zoomIn->click();
+    QCOMPARE(map->zoomLevel(), 1);
+    QVERIFY(zoomOut->isEnabled());
+    // Another bitmap of the same disk keeps the zoom, and so does a refresh.
+    panel.selectBitmap("other");
+    QCOMPARE(panel.selectedBitmap(), QStringLiteral("other"));
+    QCOMPARE(map->zoomLevel(), 1);
+    panel.refresh();
+    QCOMPARE(map->zoomLevel(), 1);
+    // At the finest zoom, Zoom in is disabled.
+    while (map->canZoomIn())
+        zoomIn->click();
+    QVERIFY(!zoomIn->isEnabled());
+    QVERIFY(zoomOut->isEnabled());
 }
 
 QTEST_MAIN(WalkthroughTest)
