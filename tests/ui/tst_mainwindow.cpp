@@ -16,9 +16,13 @@
 #include "ui/mainwindow/MainWindow.h"
 #include "ui/mainwindow/VmSession.h"
 
+#include <QAbstractButton>
+#include <QAction>
+#include <QMessageBox>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 #include <algorithm>
 #include <span>
@@ -88,6 +92,24 @@ private slots:
             QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Paused"));
             session->resume();
             QTRY_VERIFY(window.console()->stateBanner().isEmpty());
+            // Force Off asks first; Cancel leaves the VM running.
+            window.setProperty("noConfirm", false);
+            QAction* forceOff = nullptr;
+            for (QAction* a : window.findChildren<QAction*>())
+                if (a->text() == QStringLiteral("&Force Off…"))
+                    forceOff = a;
+            QVERIFY(forceOff && forceOff->isEnabled());
+            bool asked = false;
+            QTimer::singleShot(0, &window, [&window, &asked] {
+                auto* box = window.findChild<QMessageBox*>(QStringLiteral("forceOffConfirm"));
+                asked = box != nullptr;
+                if (box)
+                    box->button(QMessageBox::Cancel)->click();
+            });
+            forceOff->trigger();
+            QVERIFY(asked);
+            QVERIFY(session->isActive());
+            window.setProperty("noConfirm", true);
             session->shutDown();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("stopped"), 10000);
             QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Stopped"));

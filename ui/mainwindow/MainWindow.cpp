@@ -162,7 +162,8 @@ void MainWindow::buildActions() {
     shutDownAct_ = new QAction(QIcon::fromTheme("system-shutdown"), tr("&Shut Down"), this);
     shutDownAct_->setToolTip(
         tr("Store the disks and bitmaps, then stop the VM (the machine has no ACPI power button)"));
-    forceOffAct_ = new QAction(QIcon::fromTheme("process-stop"), tr("&Force Off"), this);
+    forceOffAct_ = new QAction(QIcon::fromTheme("process-stop"), tr("&Force Off…"), this);
+    forceOffAct_->setToolTip(tr("Stop the VM at once, like pulling the plug (asks first)"));
     screenshotAct_ = new QAction(QIcon::fromTheme("camera-photo"), tr("Scree&nshot…"), this);
 
     connect(newAct_, &QAction::triggered, this, &MainWindow::newVm);
@@ -172,7 +173,25 @@ void MainWindow::buildActions() {
     connect(pauseAct_, &QAction::triggered, this, &MainWindow::pauseVm);
     connect(resetAct_, &QAction::triggered, this, &MainWindow::resetVm);
     connect(shutDownAct_, &QAction::triggered, this, [this] { shutDownVm(false); });
-    connect(forceOffAct_, &QAction::triggered, this, [this] { shutDownVm(true); });
+    connect(forceOffAct_, &QAction::triggered, this, [this] {
+        // Like pulling the plug: what the guest has not written yet is lost. Ask first.
+        VmSession* s = selectedSession();
+        if (!s || !s->isActive())
+            return;
+        if (!property("noConfirm").toBool()) {
+            QMessageBox ask(QMessageBox::Warning, tr("Force Off %1").arg(s->definition().name),
+                            tr("Turn %1 off at once, like pulling the plug? The guest cannot "
+                               "finish what it is writing.")
+                                .arg(s->definition().name),
+                            QMessageBox::Cancel, this);
+            ask.setObjectName(QStringLiteral("forceOffConfirm"));
+            QPushButton* off = ask.addButton(tr("Force Off"), QMessageBox::DestructiveRole);
+            ask.exec();
+            if (ask.clickedButton() != off)
+                return;
+        }
+        shutDownVm(true);
+    });
     connect(screenshotAct_, &QAction::triggered, this, &MainWindow::screenshot);
 
     // Ctrl = 0x1D, Alt = 0x38 (set 1).

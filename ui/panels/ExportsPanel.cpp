@@ -79,6 +79,10 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     tlsDir_->setEnabled(false);
     auto* browseTls = new QPushButton(tr("Browse…"), this);
     browseTls->setEnabled(false);
+    exportName_ = new QLineEdit(this);
+    exportName_->setObjectName(QStringLiteral("exportName"));
+    exportName_->setToolTip(tr("The name clients ask for (nbd://host:port/NAME); empty: the "
+                               "file's name"));
     bitmaps_ = new QListWidget(this);
     bitmaps_->setMaximumHeight(110);
     export_ = new QPushButton(tr("Export"), this);
@@ -117,6 +121,8 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     form->addWidget(browseTls, 2, 3);
     form->addWidget(new QLabel(tr("Bitmaps:"), this), 3, 0, Qt::AlignTop);
     form->addWidget(bitmaps_, 3, 1, 1, 3);
+    form->addWidget(new QLabel(tr("Export name:"), this), 4, 0);
+    form->addWidget(exportName_, 4, 1, 1, 2);
     form->addWidget(export_, 4, 3);
     form->setColumnStretch(1, 1);
     auto* rowButtons = new QHBoxLayout;
@@ -223,6 +229,11 @@ void ExportsPanel::updateForm() {
                      "to the disk keeps what the guest overwrites; Stop export removes it)")
                 : tr("For a disk of the running VM; a stopped VM's disk does not change while "
                      "it is exported"));
+    const QString file = images_->currentData().toString();
+    exportName_->setPlaceholderText(
+        file.isEmpty() || !context_.exports
+            ? QString()
+            : tr("%1 (from the file name)").arg(q(exportNameForFile(file.toStdString()))));
     bool frozen = offered && pointInTime_->isChecked();
     if (frozen)
         writable_->setChecked(false);
@@ -251,6 +262,8 @@ void ExportsPanel::setVmRunning(bool running) {
 void ExportsPanel::refresh() {
     refreshImageList();
     refreshBitmapsIfChanged();
+    if (context_.exports)
+        stopIdleServer(); // its last export was removed elsewhere (QMP)
     refreshExports();
 }
 
@@ -443,6 +456,7 @@ void ExportsPanel::ensureServer(const QString& tlsDir) {
                     .arg(service.address().port));
     }
     serverTlsDir_ = tlsDir;
+    serverStartedHere_ = true;
     logLine(context_, QStringLiteral("info"),
             tr("NBD server listening on %1:%2%3")
                 .arg(q(service.address().host))
@@ -498,10 +512,18 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             throw std::runtime_error(node->image->formatName() + " images have no dirty bitmaps");
         }
         ensureServer(choice.tlsDir);
-        // A unique export name from the file name.
-        std::string base = exportNameForFile(file), name = base;
-        for (int n = 2; context_.exports->hasExportId(name); ++n)
-            name = base + "-" + std::to_string(n);
+        // The name asked for, or a unique one from the file name.
+        std::string name = choice.exportName.trimmed().toStdString();
+        if (!name.empty()) {
+            if (context_.exports->hasExportId(name))
+                throw std::runtime_error("an export named '" + name +
+                                         "' exists already; choose another name");
+        } else {
+            std::string base = exportNameForFile(file);
+            name = base;
+            for (int n = 2; context_.exports->hasExportId(name); ++n)
+                name = base + "-" + std::to_string(n);
+        }
         if (pointInTime) {
             vm::PointInTimeRequest req;
             req.nodeName = node->name;
@@ -528,6 +550,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             for (int r = 0; r < table_->rowCount(); ++r)
                 if (table_->item(r, NameCol)->text() == q(name))
                     table_->selectRow(r);
+            exportName_->clear();
             return q(name);
         }
         vm::NbdExportRequest req;
@@ -547,6 +570,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
         for (int r = 0; r < table_->rowCount(); ++r)
             if (table_->item(r, NameCol)->text() == q(name))
                 table_->selectRow(r);
+        exportName_->clear();
         return q(name);
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Export %1").arg(QFileInfo(choice.file).fileName()),
@@ -566,6 +590,7 @@ ExportChoice ExportsPanel::currentChoice() const {
     }
     if (tls_->isChecked())
         c.tlsDir = tlsDir_->text().trimmed();
+    c.exportName = exportName_->text().trimmed();
     c.pointInTime = pointInTimeOffered() && pointInTime_->isChecked();
     if (c.pointInTime)
         c.writable = false;
@@ -617,8 +642,20 @@ bool ExportsPanel::stopExport(const QString& exportName) {
                     .arg(exportName, q(frozen->overlayFile)));
     else if (removed)
         logLine(context_, QStringLiteral("info"), tr("Export %1 stopped").arg(exportName));
+    stopIdleServer();
     refreshExports();
     return removed;
+}
+
+void ExportsPanel::stopIdleServer() {
+    // The server this panel started stops listening with its last export (one a QMP client
+    // started is theirs to stop).
+    vm::NbdExportService& service = *context_.exports;
+    if (!serverStartedHere_ || !service.running() || !service.list().empty())
+        return;
+    service.stop();
+    serverStartedHere_ = false;
+    logLine(context_, QStringLiteral("info"), tr("NBD server stopped: no export left"));
 }
 
 QString ExportsPanel::pointInTimeNote(const QString& exportName, bool withFile) const {

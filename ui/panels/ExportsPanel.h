@@ -4,7 +4,8 @@
 // the list of exports with their nbd:// URI, the exact commands that list what changed, the
 // connected clients, and Stop. A disk of the running (or paused) VM is exported as a point in
 // time by default: its data and bitmaps as they were at the click, while the guest runs on
-// (vm::PointInTimeExports); stopping such an export releases its temporary image.
+// (vm::PointInTimeExports); stopping such an export releases its temporary image. The server
+// this panel started stops listening when its last export stops.
 #include <QStringList>
 #include <QTimer>
 #include <QWidget>
@@ -33,6 +34,7 @@ struct ExportChoice {
     // Export the disk as it is now, read-only, while the VM keeps writing it (a disk of the
     // running VM only; ignored otherwise).
     bool pointInTime = false;
+    QString exportName; // empty: from the file name (made unique)
 };
 
 class ExportsPanel : public QWidget {
@@ -71,6 +73,7 @@ public slots:
 
 private:
     void ensureServer(const QString& tlsDir);
+    void stopIdleServer();
     ExportEndpoint endpointFor(const std::string& exportName) const;
     void refreshImageList();
     // Lists the bitmaps of the chosen image. An image that is not open is looked at only for a
@@ -108,6 +111,8 @@ private:
     bool bitmapsForPointInTime_ = false; // the bitmap list was filled for a point in time
     QCheckBox* tls_;
     QLineEdit* tlsDir_;
+    QLineEdit* exportName_;
+    bool serverStartedHere_ = false;
     QListWidget* bitmaps_;
     QPushButton* export_;
     QLabel* server_;

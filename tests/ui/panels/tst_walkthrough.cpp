@@ -11,13 +11,16 @@
 #include "ui/log/LogModel.h"
 #include "ui/mainwindow/DetailsPage.h"
 #include "ui/panels/BitmapMapWidget.h"
+#include "ui/panels/BitmapNameDialog.h"
 #include "ui/panels/BitmapOperations.h"
+#include "ui/panels/BitmapTableModel.h"
 #include "ui/panels/BitmapsPanel.h"
 #include "ui/panels/CreateImageDialog.h"
 #include "ui/panels/ExportsPanel.h"
 #include "ui/panels/ImageTableModel.h"
 #include "ui/panels/ImagesPanel.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QLineEdit>
 #include <QListWidget>
@@ -62,6 +65,8 @@ private slots:
     void detailsApplyOnlyWhenChanged();
     void consoleSaysWhenNotLive();
     void zoomButtonsAndZoomKept();
+    void addBitmapIsOneFormThatRefusesBadNames();
+    void exportNameFieldAndServerStopsWithLastExport();
 
 private:
     QString path(const QString& name) const { return dir_.filePath(name); }
@@ -333,6 +338,68 @@ void WalkthroughTest::zoomButtonsAndZoomKept() {
         zoomIn->click();
     QVERIFY(!zoomIn->isEnabled());
     QVERIFY(zoomOut->isEnabled());
+}
+
+void WalkthroughTest::addBitmapIsOneFormThatRefusesBadNames() {
+    Context ctx;
+    const QString file = path("disk.qcow2");
+    test::makeQcow2WithBitmap(file.toStdString(), 4 << 20, "daily", {});
+    BitmapsPanel panel(ctx.app);
+    panel.setImages({file});
+    BitmapNameDialog* form = panel.openBitmapForm(false);
+    QVERIFY(form);
+    // Name and granularity in one form; the sizes in the words the table uses.
+    QCOMPARE(form->granularityBox()->itemText(1), QStringLiteral("4 KiB"));
+    QVERIFY(form->granularityBox()->findText("64 KiB") >= 0);
+    // An empty name cannot be created (nothing silently ignored), nor a taken one.
+    QVERIFY(!form->createButton()->isEnabled());
+    form->nameEdit()->setText("daily");
+    QVERIFY(!form->createButton()->isEnabled());
+    QVERIFY2(form->problem().contains("already"), qPrintable(form->problem()));
+    form->nameEdit()->setText("weekly");
+    QVERIFY(form->createButton()->isEnabled());
+    form->granularityBox()->setCurrentIndex(form->granularityBox()->findText("256 KiB"));
+    form->createButton()->click();
+    QTRY_COMPARE(panel.model()->findName("weekly") >= 0, true);
+    const auto& listed = panel.model()->bitmaps();
+    QCOMPARE(listed[size_t(panel.model()->findName("weekly"))].granularity, uint64_t(256 * 1024));
+    // New checkpoint: the same form, with a suggested name.
+    BitmapNameDialog* checkpoint = panel.openBitmapForm(true);
+    QVERIFY(checkpoint->name().startsWith("ckpt-"));
+    QVERIFY(checkpoint->createButton()->isEnabled());
+    checkpoint->reject();
+}
+
+void WalkthroughTest::exportNameFieldAndServerStopsWithLastExport() {
+    Context ctx;
+    const QString file = path("demo.qcow2");
+    test::makeQcow2WithBitmap(file.toStdString(), 4 << 20, "b", {});
+    ExportsPanel panel(ctx.app);
+    panel.setImages({file});
+    panel.setCurrentImage(file);
+    auto* name = panel.findChild<QLineEdit*>("exportName");
+    QVERIFY(name);
+    QVERIFY(name->placeholderText().contains("demo.qcow2"));
+    // The first export takes the file's name; the second is named in the field.
+    const QString first = panel.exportImage(panel.currentChoice());
+    QCOMPARE(first, QStringLiteral("demo.qcow2"));
+    QVERIFY(ctx.exports.running());
+    name->setText("second");
+    const QString second = panel.exportImage(panel.currentChoice());
+    QCOMPARE(second, QStringLiteral("second"));
+    QVERIFY(name->text().isEmpty());
+    QVERIFY(panel.uriFor(second).endsWith("/second"));
+    // A taken name is refused, saying why.
+    name->setText("second");
+    QVERIFY(panel.exportImage(panel.currentChoice()).isEmpty());
+    const QStringList errors = takeErrorBoxes(panel);
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors[0].contains("exists already"), qPrintable(errors[0]));
+    // The server stops listening when the last export stops.
+    QVERIFY(panel.stopExport(first));
+    QVERIFY(ctx.exports.running());
+    QVERIFY(panel.stopExport(second));
+    QVERIFY(!ctx.exports.running());
 }
 
 QTEST_MAIN(WalkthroughTest)
