@@ -86,6 +86,19 @@ private slots:
             QTRY_VERIFY_WITH_TIMEOUT(session->bytesWritten() >= 3 * 512, 20000);
 
             QVERIFY(window.console()->stateBanner().isEmpty()); // live
+            // E2KVM_SCREENSHOT_DIR=dir saves every tab of the running VM for a look by eye.
+            if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+                window.show();
+                QVERIFY(QTest::qWaitForWindowExposed(&window));
+                for (const char* tab :
+                     {"Console", "Details", "Images", "Bitmaps", "Exports", "Backups", "Log"}) {
+                    window.showTab(QString::fromLatin1(tab));
+                    QTest::qWait(1200); // the panels refresh once a second
+                    QVERIFY(window.grab().save(
+                        QStringLiteral("%1/tab-%2.png").arg(dir, QString::fromLatin1(tab))));
+                }
+                window.showTab(QStringLiteral("Console"));
+            }
             session->pause();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("paused"), 10000);
             // The last frame stays, marked as not live.
@@ -113,6 +126,8 @@ private slots:
             session->shutDown();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("stopped"), 10000);
             QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Stopped"));
+            if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty())
+                QVERIFY(window.grab().save(dir + QStringLiteral("/stopped-console.png")));
             QVERIFY(!window.console()->image().isNull());
             window.close();
         }

@@ -528,7 +528,8 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             vm::PointInTimeRequest req;
             req.nodeName = node->name;
             req.exportName = name;
-            req.description = file;
+            req.description =
+                QFileInfo(choice.file).fileName().toStdString(); // not the host's path
             for (const QString& b : choice.bitmaps)
                 if (std::find(freeze.begin(), freeze.end(), b.toStdString()) == freeze.end())
                     req.bitmaps.push_back(b.toStdString());
@@ -558,7 +559,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
         req.id = name;
         req.nodeName = node->name;
         req.writable = choice.writable;
-        req.description = file;
+        req.description = QFileInfo(choice.file).fileName().toStdString(); // not the host's path
         for (const QString& b : choice.bitmaps)
             req.bitmaps.push_back(b.toStdString());
         context_.exports->add(req);
@@ -772,7 +773,8 @@ void ExportsPanel::refreshExports() {
         if (q(info.exportName) == keep)
             table_->selectRow(r);
     }
-    table_->resizeColumnsToContents();
+    if (table_->rowCount() > 0) // an empty table keeps its widths rather than collapse
+        table_->resizeColumnsToContents();
     updateCommands();
 }
 

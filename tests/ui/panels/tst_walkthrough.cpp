@@ -27,6 +27,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTableWidget>
 #include <QTest>
 
 using namespace e2kvm;
@@ -395,11 +396,20 @@ void WalkthroughTest::exportNameFieldAndServerStopsWithLastExport() {
     const QStringList errors = takeErrorBoxes(panel);
     QCOMPARE(errors.size(), 1);
     QVERIFY2(errors[0].contains("exists already"), qPrintable(errors[0]));
+    // Clients see the file's name as the description, not the host's path.
+    for (const vm::NbdExportInfo& info : ctx.exports.list())
+        QCOMPARE(QString::fromStdString(info.description), QStringLiteral("demo.qcow2"));
+    // The columns keep their widths when the last export stops.
+    auto* table = panel.findChild<QTableWidget*>();
+    QVERIFY(table);
     // The server stops listening when the last export stops.
     QVERIFY(panel.stopExport(first));
+    const int uriWidth = table->columnWidth(2);
+    QVERIFY(uriWidth > 100);
     QVERIFY(ctx.exports.running());
     QVERIFY(panel.stopExport(second));
     QVERIFY(!ctx.exports.running());
+    QCOMPARE(table->columnWidth(2), uriWidth);
 }
 
 QTEST_MAIN(WalkthroughTest)
