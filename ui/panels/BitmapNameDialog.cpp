@@ -41,7 +41,10 @@ BitmapNameDialog::BitmapNameDialog(const QString& title, const QString& prompt, 
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(name_, &QLineEdit::textChanged, this, &BitmapNameDialog::validate);
+    name_->setMinimumWidth(280);
     auto* layout = new QVBoxLayout(this);
+    // The dialog follows its contents (the problem line comes and goes) rather than squeeze them.
+    layout->setSizeConstraint(QLayout::SetFixedSize);
     layout->addWidget(intro);
     layout->addLayout(form);
     layout->addWidget(problem_);

@@ -356,6 +356,12 @@ void WalkthroughTest::addBitmapIsOneFormThatRefusesBadNames() {
     QVERIFY(!form->createButton()->isEnabled());
     form->nameEdit()->setText("daily");
     QVERIFY(!form->createButton()->isEnabled());
+    // E2KVM_SCREENSHOT_DIR=dir saves the form (and the exports tab below) for a look by eye.
+    if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+        form->show();
+        QVERIFY(QTest::qWaitForWindowExposed(form));
+        QVERIFY(form->grab().save(dir + QStringLiteral("/bitmap-form.png")));
+    }
     QVERIFY2(form->problem().contains("already"), qPrintable(form->problem()));
     form->nameEdit()->setText("weekly");
     QVERIFY(form->createButton()->isEnabled());
@@ -396,6 +402,12 @@ void WalkthroughTest::exportNameFieldAndServerStopsWithLastExport() {
     const QStringList errors = takeErrorBoxes(panel);
     QCOMPARE(errors.size(), 1);
     QVERIFY2(errors[0].contains("exists already"), qPrintable(errors[0]));
+    if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+        panel.resize(1000, 700);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(panel.grab().save(dir + QStringLiteral("/exports-two.png")));
+    }
     // Clients see the file's name as the description, not the host's path.
     for (const vm::NbdExportInfo& info : ctx.exports.list())
         QCOMPARE(QString::fromStdString(info.description), QStringLiteral("demo.qcow2"));
@@ -410,6 +422,8 @@ void WalkthroughTest::exportNameFieldAndServerStopsWithLastExport() {
     QVERIFY(panel.stopExport(second));
     QVERIFY(!ctx.exports.running());
     QCOMPARE(table->columnWidth(2), uriWidth);
+    if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty())
+        QVERIFY(panel.grab().save(dir + QStringLiteral("/exports-none.png")));
 }
 
 QTEST_MAIN(WalkthroughTest)
