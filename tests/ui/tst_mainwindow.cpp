@@ -16,9 +16,13 @@
 #include "ui/mainwindow/MainWindow.h"
 #include "ui/mainwindow/VmSession.h"
 
+#include <QAbstractButton>
+#include <QAction>
+#include <QMessageBox>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 #include <algorithm>
 #include <span>
@@ -81,11 +85,50 @@ private slots:
                 window.console()->sendKeys({key});
             QTRY_VERIFY_WITH_TIMEOUT(session->bytesWritten() >= 3 * 512, 20000);
 
+            QVERIFY(window.console()->stateBanner().isEmpty()); // live
+            // E2KVM_SCREENSHOT_DIR=dir saves every tab of the running VM for a look by eye.
+            if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+                window.show();
+                QVERIFY(QTest::qWaitForWindowExposed(&window));
+                for (const char* tab :
+                     {"Console", "Details", "Images", "Bitmaps", "Exports", "Backups", "Log"}) {
+                    window.showTab(QString::fromLatin1(tab));
+                    QTest::qWait(1200); // the panels refresh once a second
+                    QVERIFY(window.grab().save(
+                        QStringLiteral("%1/tab-%2.png").arg(dir, QString::fromLatin1(tab))));
+                }
+                window.showTab(QStringLiteral("Console"));
+            }
             session->pause();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("paused"), 10000);
+            // The last frame stays, marked as not live.
+            QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Paused"));
             session->resume();
+            QTRY_VERIFY(window.console()->stateBanner().isEmpty());
+            // Force Off asks first; Cancel leaves the VM running.
+            window.setProperty("noConfirm", false);
+            QAction* forceOff = nullptr;
+            for (QAction* a : window.findChildren<QAction*>())
+                if (a->text() == QStringLiteral("&Force Off…"))
+                    forceOff = a;
+            QVERIFY(forceOff && forceOff->isEnabled());
+            bool asked = false;
+            QTimer::singleShot(0, &window, [&window, &asked] {
+                auto* box = window.findChild<QMessageBox*>(QStringLiteral("forceOffConfirm"));
+                asked = box != nullptr;
+                if (box)
+                    box->button(QMessageBox::Cancel)->click();
+            });
+            forceOff->trigger();
+            QVERIFY(asked);
+            QVERIFY(session->isActive());
+            window.setProperty("noConfirm", true);
             session->shutDown();
             QTRY_COMPARE_WITH_TIMEOUT(library.runState(0), QStringLiteral("stopped"), 10000);
+            QTRY_COMPARE(window.console()->stateBanner(), QStringLiteral("Stopped"));
+            if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty())
+                QVERIFY(window.grab().save(dir + QStringLiteral("/stopped-console.png")));
+            QVERIFY(!window.console()->image().isNull());
             window.close();
         }
         // The node table still holds the image; its bitmap already saw the writes.

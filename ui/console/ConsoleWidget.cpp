@@ -161,6 +161,7 @@ void ConsoleWidget::paintEvent(QPaintEvent* event) {
     QRect target = targetRect();
     if (image_.isNull() || target.isEmpty()) {
         p.fillRect(rect(), Qt::black);
+        paintBanner(p);
         return;
     }
     // Black borders around the picture, then the picture itself.
@@ -170,6 +171,29 @@ void ConsoleWidget::paintEvent(QPaintEvent* event) {
     bool whole = target.width() % image_.width() == 0 && target.height() % image_.height() == 0;
     p.setRenderHint(QPainter::SmoothPixmapTransform, !whole);
     p.drawImage(target, image_);
+    paintBanner(p);
+}
+
+void ConsoleWidget::setStateBanner(const QString& text) {
+    if (text == banner_)
+        return;
+    banner_ = text;
+    update();
+}
+
+void ConsoleWidget::paintBanner(QPainter& p) const {
+    if (banner_.isEmpty())
+        return;
+    // A dark band across the middle of the widget with the state in large letters.
+    QFont font = p.font();
+    font.setPointSizeF(font.pointSizeF() * 2);
+    font.setBold(true);
+    p.setFont(font);
+    const int h = QFontMetrics(font).height() * 2;
+    const QRect band(0, (height() - h) / 2, width(), h);
+    p.fillRect(band, QColor(0, 0, 0, 170));
+    p.setPen(Qt::white);
+    p.drawText(band, Qt::AlignCenter, banner_);
 }
 
 void ConsoleWidget::keyPressEvent(QKeyEvent* event) {

@@ -1,13 +1,17 @@
 #pragma once
 // ConsoleWidget: shows a guest display from a FramePublisher and sends keyboard and pointer
 // input to an InputSink. Repaints only what changed, scales to fit / by an integer factor / 1:1,
-// and can grab the keyboard (released with Ctrl+Alt+G).
+// and can grab the keyboard (released with Ctrl+Alt+G). A banner ("Paused", "Stopped") over the
+// picture says when the last frame is not live.
 #include <QImage>
+#include <QString>
 #include <QWidget>
 
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+class QPainter;
 
 namespace e2kvm::emu {
 class FramePublisher;
@@ -49,6 +53,10 @@ public:
 
     QSize sizeHint() const override;
 
+    // Text drawn in a band across the picture (empty: none): the frame is not live.
+    void setStateBanner(const QString& text);
+    QString stateBanner() const { return banner_; }
+
 public slots:
     // Takes the newest frame from the publisher and repaints what changed (queued from the
     // machine thread; also callable directly).
@@ -71,6 +79,7 @@ protected:
 
 private:
     void sendPointer(QPointF pos, Qt::MouseButtons buttons);
+    void paintBanner(QPainter& p) const;
 
     struct NotifyGate; // lets the machine thread post to this widget only while attached
     std::shared_ptr<NotifyGate> gate_;
@@ -82,6 +91,7 @@ private:
     bool grabbed_ = false;
     bool swallowRelease_ = false;
     uint64_t framesShown_ = 0;
+    QString banner_;
     std::vector<uint16_t> pressed_; // scancodes down in the guest (released on focus loss)
 };
 

@@ -6,6 +6,7 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSpinBox>
@@ -70,8 +71,12 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
 
     apply_ = new QPushButton(tr("Apply"));
     revert_ = new QPushButton(tr("Revert"));
+    result_ = new QLabel;
+    result_->setObjectName(QStringLiteral("detailsResult"));
+    result_->setWordWrap(true);
+    result_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* buttons = new QHBoxLayout;
-    buttons->addStretch();
+    buttons->addWidget(result_, 1);
     buttons->addWidget(revert_);
     buttons->addWidget(apply_);
 
@@ -100,7 +105,17 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
         if (!f.isEmpty())
             bootPath_->setText(f);
     });
-    connect(boot_, &QComboBox::currentIndexChanged, this, [this] { updateBootPath(); });
+    connect(boot_, &QComboBox::currentIndexChanged, this, [this] {
+        updateBootPath();
+        updateButtons();
+    });
+    connect(name_, &QLineEdit::textChanged, this, &DetailsPage::updateButtons);
+    connect(bootPath_, &QLineEdit::textChanged, this, &DetailsPage::updateButtons);
+    for (QSpinBox* spin : {memory_, width_, height_})
+        connect(spin, &QSpinBox::valueChanged, this, &DetailsPage::updateButtons);
+    connect(disks_, &QTableWidget::itemChanged, this, &DetailsPage::updateButtons);
+    connect(disks_->model(), &QAbstractItemModel::rowsRemoved, this, &DetailsPage::updateButtons);
+    connect(disks_->model(), &QAbstractItemModel::rowsInserted, this, &DetailsPage::updateButtons);
     connect(apply_, &QPushButton::clicked, this, [this] { emit applyRequested(definition()); });
     connect(revert_, &QPushButton::clicked, this, [this] { setDefinition(original_); });
 }
@@ -118,6 +133,9 @@ void DetailsPage::addDiskRow(const VmDisk& disk) {
     ro->setChecked(disk.readOnly);
     ro->setEnabled(editable_);
     disks_->setCellWidget(row, 2, ro);
+    connect(format, &QComboBox::currentIndexChanged, this, &DetailsPage::updateButtons);
+    connect(ro, &QCheckBox::toggled, this, &DetailsPage::updateButtons);
+    updateButtons();
 }
 
 void DetailsPage::setDefinition(const VmDefinition& def) {
@@ -132,6 +150,33 @@ void DetailsPage::setDefinition(const VmDefinition& def) {
     width_->setValue(def.display.width());
     height_->setValue(def.display.height());
     updateBootPath();
+    shown_ = definition();
+    if (result_->property("vm").toString() != def.name)
+        result_->clear(); // another VM: the last outcome was about the one shown before
+    result_->setProperty("vm", def.name);
+    updateButtons();
+}
+
+bool DetailsPage::modified() const {
+    return definition() != shown_;
+}
+
+void DetailsPage::updateButtons() {
+    const bool changed = editable_ && modified();
+    apply_->setEnabled(changed);
+    revert_->setEnabled(changed);
+    const QString why = editable_ ? tr("Nothing changed yet") : tr("Shut the VM down to edit it");
+    apply_->setToolTip(changed ? tr("Save the changes (they take effect at the next start)") : why);
+    revert_->setToolTip(changed ? tr("Show the VM's saved settings again") : why);
+}
+
+void DetailsPage::showResult(const QString& text, bool error) {
+    result_->setStyleSheet(error ? QStringLiteral("color: #c02020") : QString());
+    result_->setText(text);
+}
+
+QString DetailsPage::resultText() const {
+    return result_->text();
 }
 
 VmDefinition DetailsPage::definition() const {
@@ -157,8 +202,12 @@ VmDefinition DetailsPage::definition() const {
 void DetailsPage::setEditable(bool editable) {
     editable_ = editable;
     for (QWidget* w : std::initializer_list<QWidget*>{name_, memory_, addDisk_, removeDisk_, boot_,
-                                                      width_, height_, apply_, revert_})
+                                                      width_, height_})
         w->setEnabled(editable);
+    const QString why = editable ? QString() : tr("Shut the VM down to edit it");
+    for (QWidget* w :
+         std::initializer_list<QWidget*>{name_, memory_, addDisk_, removeDisk_, boot_, disks_})
+        w->setToolTip(why);
     disks_->setEditTriggers(editable ? QAbstractItemView::DoubleClicked |
                                            QAbstractItemView::EditKeyPressed
                                      : QAbstractItemView::NoEditTriggers);
@@ -167,6 +216,7 @@ void DetailsPage::setEditable(bool editable) {
             if (QWidget* w = disks_->cellWidget(row, col))
                 w->setEnabled(editable);
     updateBootPath();
+    updateButtons();
 }
 
 void DetailsPage::updateBootPath() {

@@ -1,11 +1,13 @@
 #pragma once
 // DetailsPage: the Details tab: a VM's memory, disks, boot program and display size, editable
-// while the VM is stopped; "Apply" hands the edited definition back.
+// while the VM is stopped; "Apply" hands the edited definition back (Apply and Revert are enabled
+// only when the form differs from the VM), and the outcome of the last Apply is shown under it.
 #include "ui/library/VmDefinition.h"
 
 #include <QWidget>
 
 class QComboBox;
+class QLabel;
 class QLineEdit;
 class QPushButton;
 class QSpinBox;
@@ -21,6 +23,10 @@ public:
     void setDefinition(const VmDefinition& def); // also clears "modified"
     VmDefinition definition() const;             // what the form shows now
     void setEditable(bool editable);             // false while the VM runs
+    bool modified() const;                       // the form differs from the VM's definition
+    // Shows the outcome of Apply under the form (an error in red).
+    void showResult(const QString& text, bool error);
+    QString resultText() const;
 
 signals:
     void applyRequested(const e2kvm::ui::VmDefinition& def);
@@ -28,8 +34,10 @@ signals:
 private:
     void addDiskRow(const VmDisk& disk);
     void updateBootPath();
+    void updateButtons();
 
     VmDefinition original_;
+    VmDefinition shown_; // what the form showed after setDefinition
     QLineEdit* name_;
     QSpinBox* memory_;
     QTableWidget* disks_;
@@ -42,6 +50,7 @@ private:
     QSpinBox* height_;
     QPushButton* apply_;
     QPushButton* revert_;
+    QLabel* result_;
     bool editable_ = true;
 };
 

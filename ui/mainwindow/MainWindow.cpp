@@ -162,7 +162,8 @@ void MainWindow::buildActions() {
     shutDownAct_ = new QAction(QIcon::fromTheme("system-shutdown"), tr("&Shut Down"), this);
     shutDownAct_->setToolTip(
         tr("Store the disks and bitmaps, then stop the VM (the machine has no ACPI power button)"));
-    forceOffAct_ = new QAction(QIcon::fromTheme("process-stop"), tr("&Force Off"), this);
+    forceOffAct_ = new QAction(QIcon::fromTheme("process-stop"), tr("&Force Off…"), this);
+    forceOffAct_->setToolTip(tr("Stop the VM at once, like pulling the plug (asks first)"));
     screenshotAct_ = new QAction(QIcon::fromTheme("camera-photo"), tr("Scree&nshot…"), this);
 
     connect(newAct_, &QAction::triggered, this, &MainWindow::newVm);
@@ -172,7 +173,25 @@ void MainWindow::buildActions() {
     connect(pauseAct_, &QAction::triggered, this, &MainWindow::pauseVm);
     connect(resetAct_, &QAction::triggered, this, &MainWindow::resetVm);
     connect(shutDownAct_, &QAction::triggered, this, [this] { shutDownVm(false); });
-    connect(forceOffAct_, &QAction::triggered, this, [this] { shutDownVm(true); });
+    connect(forceOffAct_, &QAction::triggered, this, [this] {
+        // Like pulling the plug: what the guest has not written yet is lost. Ask first.
+        VmSession* s = selectedSession();
+        if (!s || !s->isActive())
+            return;
+        if (!property("noConfirm").toBool()) {
+            QMessageBox ask(QMessageBox::Warning, tr("Force Off %1").arg(s->definition().name),
+                            tr("Turn %1 off at once, like pulling the plug? The guest cannot "
+                               "finish what it is writing.")
+                                .arg(s->definition().name),
+                            QMessageBox::Cancel, this);
+            ask.setObjectName(QStringLiteral("forceOffConfirm"));
+            QPushButton* off = ask.addButton(tr("Force Off"), QMessageBox::DestructiveRole);
+            ask.exec();
+            if (ask.clickedButton() != off)
+                return;
+        }
+        shutDownVm(true);
+    });
     connect(screenshotAct_, &QAction::triggered, this, &MainWindow::screenshot);
 
     // Ctrl = 0x1D, Alt = 0x38 (set 1).
@@ -295,6 +314,8 @@ void MainWindow::onSelectionChanged() {
     int row = library_.indexOf(name);
     if (auto* backups = qobject_cast<BackupsPanel*>(tabPage(tr("Backups"))))
         backups->setVm(row >= 0 ? name : QString());
+    if (auto* images = qobject_cast<ImagesPanel*>(tabPage(tr("Images"))))
+        images->setVm(row >= 0 ? name : QString());
     if (row >= 0) {
         const VmDefinition& def = library_.at(row);
         details_->setDefinition(def);
@@ -337,9 +358,14 @@ void MainWindow::updateActions() {
         for (QWidget* p : imagePanels_)
             QMetaObject::invokeMethod(p, "setVmRunning", Q_ARG(bool, active));
     }
-    stateLabel_->setText(
-        selected ? tr("%1: %2").arg(selectedVmName(), s ? s->stateName() : tr("stopped"))
-                 : tr("No VM selected"));
+    // One word for a VM that does not run: "stopped" (QEMU's run state says "shutdown").
+    const QString state = !s || (!active && s->stateName() == QLatin1String("shutdown"))
+                              ? tr("stopped")
+                              : s->stateName();
+    stateLabel_->setText(selected ? tr("%1: %2").arg(selectedVmName(), state)
+                                  : tr("No VM selected"));
+    // The console keeps the last frame of a paused or stopped VM: say that it is not live.
+    console_->setStateBanner(paused ? tr("Paused") : s && !active ? tr("Stopped") : QString());
 }
 
 bool MainWindow::runSelected() {
@@ -488,8 +514,14 @@ void MainWindow::applyDetails(const VmDefinition& def) {
         library_.update(row, def);
         log(QStringLiteral("info"), tr("%1 saved").arg(def.name));
         selectVm(def.name);
+        details_->showResult(
+            tr("Saved at %1; the changes take effect at the next start.")
+                .arg(QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"))),
+            false);
     } catch (const std::exception& e) {
-        QMessageBox::warning(this, tr("Cannot save the VM"), QString::fromStdString(e.what()));
+        log(QStringLiteral("error"),
+            tr("Cannot save %1: %2").arg(def.name, QString::fromStdString(e.what())));
+        details_->showResult(tr("Not saved: %1").arg(QString::fromStdString(e.what())), true);
     }
 }
 

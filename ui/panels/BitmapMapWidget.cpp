@@ -31,13 +31,22 @@ BitmapMapWidget::BitmapMapWidget(QWidget* parent) : QWidget(parent) {
 
 void BitmapMapWidget::setBitmap(std::shared_ptr<const block::DirtyBitmap> bitmap,
                                 const QString& name) {
-    bool sameDisk = bitmap && bitmap_ && bitmap->diskSize() == bitmap_->diskSize() &&
-                    bitmap->granularity() == bitmap_->granularity();
+    // The zoom stays while the bitmaps shown are of the same disk (another bitmap selected, or
+    // none for a moment while the list refreshes); a coarser one stops where it can.
+    if (bitmap && bitmap->diskSize() != zoomDiskSize_) {
+        zoom_ = 0;
+        zoomDiskSize_ = bitmap->diskSize();
+    }
     bitmap_ = std::move(bitmap);
     name_ = name;
-    if (!sameDisk)
-        zoom_ = 0;
+    if (bitmap_) {
+        const uint64_t base = BitmapCellMap::cellBytesToFit(bitmap_->diskSize(),
+                                                            bitmap_->granularity(), kOverviewCells);
+        while (zoom_ > 0 && (zoom_ >= 63 || (base >> zoom_) < bitmap_->granularity()))
+            --zoom_;
+    }
     recompute();
+    emit zoomChanged(zoom_);
     if (bitmap_)
         poll_.start();
     else

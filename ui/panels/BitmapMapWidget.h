@@ -78,6 +78,7 @@ private:
     QString name_;
     BitmapCellMap map_;
     int zoom_ = 0;
+    uint64_t zoomDiskSize_ = 0; // the disk the zoom level is for
     uint64_t lastCount_ = 0;
     uint64_t lastSize_ = 0;
     int pollsSinceCompare_ = 0;

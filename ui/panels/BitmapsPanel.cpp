@@ -6,6 +6,7 @@
 #include "block/bitmap/BitmapCatalog.h"
 #include "ui/AppContext.h"
 #include "ui/panels/BitmapMapWidget.h"
+#include "ui/panels/BitmapNameDialog.h"
 #include "ui/panels/BitmapOperations.h"
 #include "ui/panels/BitmapTableModel.h"
 #include "ui/panels/PanelFeedback.h"
@@ -121,6 +122,13 @@ BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
     connect(checkpoint_, &QPushButton::clicked, this, &BitmapsPanel::chooseCheckpoint);
     connect(zoomIn, &QPushButton::clicked, map_, &BitmapMapWidget::zoomIn);
     connect(zoomOut, &QPushButton::clicked, map_, &BitmapMapWidget::zoomOut);
+    // The buttons are enabled only while they can do something.
+    auto updateZoom = [this, zoomIn, zoomOut] {
+        zoomIn->setEnabled(map_->canZoomIn());
+        zoomOut->setEnabled(map_->zoomLevel() > 0);
+    };
+    connect(map_, &BitmapMapWidget::zoomChanged, this, updateZoom);
+    updateZoom();
 
     refresh_.setInterval(1000);
     connect(&refresh_, &QTimer::timeout, this, &BitmapsPanel::refresh);
@@ -426,31 +434,39 @@ bool BitmapsPanel::newCheckpoint(const QString& name, uint64_t granularity) {
     return true;
 }
 
-namespace {
-// Granularity choice for new bitmaps: 0 = the image's default.
-bool askGranularity(QWidget* parent, uint64_t& granularity) {
-    QStringList choices{QObject::tr("image default"), QStringLiteral("4K"),   QStringLiteral("16K"),
-                        QStringLiteral("64K"),        QStringLiteral("256K"), QStringLiteral("1M"),
-                        QStringLiteral("4M")};
-    bool ok = false;
-    QString g = QInputDialog::getItem(parent, QObject::tr("Granularity"),
-                                      QObject::tr("Bytes per bit:"), choices, 0, false, &ok);
-    if (!ok)
-        return false;
-    granularity = g == choices.front() ? 0 : block::parseSize(g.toStdString());
-    return true;
+QStringList BitmapsPanel::bitmapNames() const {
+    QStringList names;
+    for (const auto& b : model_->bitmaps())
+        names << QString::fromStdString(b.name);
+    return names;
 }
-} // namespace
+
+BitmapNameDialog* BitmapsPanel::openBitmapForm(bool checkpoint) {
+    auto* dialog =
+        checkpoint
+            ? new BitmapNameDialog(
+                  tr("New checkpoint"),
+                  tr("A new bitmap starts recording, and the enabled bitmaps are disabled in the "
+                     "same step."),
+                  QStringLiteral("ckpt-") +
+                      QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss")),
+                  bitmapNames(), 0, this)
+            : new BitmapNameDialog(tr("Add bitmap"),
+                                   tr("A new bitmap records the writes from now on."), {},
+                                   bitmapNames(), 0, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, [this, dialog, checkpoint] {
+        if (checkpoint)
+            newCheckpoint(dialog->name(), dialog->granularity());
+        else
+            addBitmap(dialog->name(), dialog->granularity());
+    });
+    dialog->open();
+    return dialog;
+}
 
 void BitmapsPanel::chooseAdd() {
-    bool ok = false;
-    QString name = QInputDialog::getText(this, tr("Add bitmap"), tr("Name of the new bitmap:"),
-                                         QLineEdit::Normal, {}, &ok)
-                       .trimmed();
-    uint64_t granularity = 0;
-    if (!ok || name.isEmpty() || !askGranularity(this, granularity))
-        return;
-    addBitmap(name, granularity);
+    openBitmapForm(false);
 }
 
 void BitmapsPanel::chooseMerge() {
@@ -470,18 +486,7 @@ void BitmapsPanel::chooseMerge() {
 }
 
 void BitmapsPanel::chooseCheckpoint() {
-    bool ok = false;
-    QString name =
-        QInputDialog::getText(
-            this, tr("New checkpoint"),
-            tr("Name of the new bitmap (the enabled bitmaps are disabled in the same step):"),
-            QLineEdit::Normal,
-            QStringLiteral("ckpt-") +
-                QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss")),
-            &ok)
-            .trimmed();
-    if (ok && !name.isEmpty())
-        newCheckpoint(name);
+    openBitmapForm(true);
 }
 
 } // namespace e2kvm::ui

@@ -31,6 +31,7 @@ namespace e2kvm::ui {
 
 struct AppContext;
 class BitmapMapWidget;
+class BitmapNameDialog;
 class BitmapTableModel;
 
 class BitmapsPanel : public QWidget {
@@ -53,6 +54,9 @@ public:
     bool changeBitmap(block::BitmapActionKind kind, const QString& name);
     bool mergeBitmap(const QString& target, const QString& source);
     bool newCheckpoint(const QString& name, uint64_t granularity = 0);
+    // Opens the form of Add… (or New checkpoint…): name and granularity in one window-modal
+    // dialog that refuses an empty or taken name before it closes.
+    BitmapNameDialog* openBitmapForm(bool checkpoint);
 
 public slots:
     void setImages(const QStringList& files);
@@ -80,6 +84,7 @@ private:
     void chooseMerge();
     void chooseCheckpoint();
     void logChange(const QString& what);
+    QStringList bitmapNames() const;
 
     AppContext& context_;
     QStringList vmImages_;

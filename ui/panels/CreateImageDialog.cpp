@@ -2,9 +2,11 @@
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "ui/panels/SizeText.h"
 
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -41,9 +43,9 @@ CreateImageDialog::CreateImageDialog(QWidget* parent) : QDialog(parent) {
     size_ = new QLineEdit(QStringLiteral("10G"), this);
     size_->setToolTip(tr("Bytes, or with a binary suffix: 512M, 10G, 1T"));
     cluster_ = new QComboBox(this);
-    for (const char* c : {"4K", "16K", "32K", "64K", "128K", "256K", "512K", "1M", "2M"})
-        cluster_->addItem(QString::fromLatin1(c));
-    cluster_->setCurrentText(QStringLiteral("64K"));
+    for (uint64_t c = 4096; c <= (2u << 20); c *= 2)
+        cluster_->addItem(sizeText(c), QVariant::fromValue<qulonglong>(c));
+    cluster_->setCurrentIndex(cluster_->findData(QVariant::fromValue<qulonglong>(65536)));
     backing_ = new QLineEdit(this);
     backing_->setPlaceholderText(tr("none"));
     error_ = new QLabel(this);
@@ -52,7 +54,7 @@ CreateImageDialog::CreateImageDialog(QWidget* parent) : QDialog(parent) {
 
     auto* form = new QFormLayout;
     form->addRow(tr("File:"), withBrowse(this, file_, [this] {
-                     return QFileDialog::getSaveFileName(this, tr("New image file"), {},
+                     return QFileDialog::getSaveFileName(this, tr("New image file"), folder_,
                                                          tr("Disk images (*.qcow2 *.raw *.img)"));
                  }));
     form->addRow(tr("Format:"), format_);
@@ -73,6 +75,12 @@ CreateImageDialog::CreateImageDialog(QWidget* parent) : QDialog(parent) {
     formatChanged();
 }
 
+void CreateImageDialog::setFolder(const QString& folder) {
+    folder_ = folder;
+    file_->setPlaceholderText(folder.isEmpty() ? QString()
+                                               : tr("a name here is in %1").arg(folder));
+}
+
 void CreateImageDialog::formatChanged() {
     bool qcow2 = format_->currentText() == QLatin1String("qcow2");
     cluster_->setEnabled(qcow2);
@@ -84,6 +92,8 @@ CreateImageRequest CreateImageDialog::request() const {
     r.file = file_->text().trimmed().toStdString();
     if (r.file.empty())
         throw std::runtime_error("Choose a file name for the new image");
+    if (QDir::isRelativePath(file_->text().trimmed()) && !folder_.isEmpty())
+        r.file = QDir(folder_).filePath(file_->text().trimmed()).toStdString();
     r.format = format_->currentText().toStdString();
     bool qcow2 = r.format == "qcow2";
     if (qcow2)
@@ -94,7 +104,7 @@ CreateImageRequest CreateImageDialog::request() const {
     try {
         r.size = sizeText.empty() ? 0 : block::parseSize(sizeText);
         if (qcow2)
-            r.clusterSize = uint32_t(block::parseSize(cluster_->currentText().toStdString()));
+            r.clusterSize = uint32_t(cluster_->currentData().toULongLong());
     } catch (const std::exception& e) {
         throw std::runtime_error("Invalid size '" + sizeText + "': " + e.what());
     }

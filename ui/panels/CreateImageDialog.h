@@ -1,6 +1,7 @@
 #pragma once
 // CreateImageDialog: asks for what a new disk image needs: file, format (qcow2/raw), virtual
-// size, cluster size and an optional backing file; validates before accepting.
+// size, cluster size and an optional backing file; validates before accepting. A relative file
+// name is in the dialog's folder (the selected VM's), never the process's working directory.
 #include "ui/panels/ImageJobs.h"
 
 #include <QDialog>
@@ -18,6 +19,8 @@ public:
 
     // The request as entered; throws std::runtime_error with the reason if it is not valid.
     CreateImageRequest request() const;
+    // Where a relative file name goes (and where Browse… starts).
+    void setFolder(const QString& folder);
 
     QLineEdit* fileEdit() const { return file_; }
     QLineEdit* sizeEdit() const { return size_; }
@@ -36,6 +39,7 @@ private:
     QComboBox* cluster_;
     QLineEdit* backing_;
     QLabel* error_;
+    QString folder_;
 };
 
 } // namespace e2kvm::ui

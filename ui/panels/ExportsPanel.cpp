@@ -79,6 +79,10 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     tlsDir_->setEnabled(false);
     auto* browseTls = new QPushButton(tr("Browse…"), this);
     browseTls->setEnabled(false);
+    exportName_ = new QLineEdit(this);
+    exportName_->setObjectName(QStringLiteral("exportName"));
+    exportName_->setToolTip(tr("The name clients ask for (nbd://host:port/NAME); empty: the "
+                               "file's name"));
     bitmaps_ = new QListWidget(this);
     bitmaps_->setMaximumHeight(110);
     export_ = new QPushButton(tr("Export"), this);
@@ -117,6 +121,8 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     form->addWidget(browseTls, 2, 3);
     form->addWidget(new QLabel(tr("Bitmaps:"), this), 3, 0, Qt::AlignTop);
     form->addWidget(bitmaps_, 3, 1, 1, 3);
+    form->addWidget(new QLabel(tr("Export name:"), this), 4, 0);
+    form->addWidget(exportName_, 4, 1, 1, 2);
     form->addWidget(export_, 4, 3);
     form->setColumnStretch(1, 1);
     auto* rowButtons = new QHBoxLayout;
@@ -144,6 +150,10 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
         updateForm();
     });
     connect(pointInTime_, &QCheckBox::toggled, this, [this] { updateForm(); });
+    connect(bitmaps_, &QListWidget::itemChanged, this, [this] {
+        if (!fillingBitmaps_)
+            ticksTouched_ = true;
+    });
     connect(export_, &QPushButton::clicked, this, &ExportsPanel::chooseExport);
     connect(table_, &QTableWidget::itemSelectionChanged, this, &ExportsPanel::updateCommands);
     connect(copyUri_, &QPushButton::clicked, this, [this] {
@@ -219,6 +229,11 @@ void ExportsPanel::updateForm() {
                      "to the disk keeps what the guest overwrites; Stop export removes it)")
                 : tr("For a disk of the running VM; a stopped VM's disk does not change while "
                      "it is exported"));
+    const QString file = images_->currentData().toString();
+    exportName_->setPlaceholderText(
+        file.isEmpty() || !context_.exports
+            ? QString()
+            : tr("%1 (from the file name)").arg(q(exportNameForFile(file.toStdString()))));
     bool frozen = offered && pointInTime_->isChecked();
     if (frozen)
         writable_->setChecked(false);
@@ -246,7 +261,22 @@ void ExportsPanel::setVmRunning(bool running) {
 
 void ExportsPanel::refresh() {
     refreshImageList();
+    refreshBitmapsIfChanged();
+    if (context_.exports)
+        stopIdleServer(); // its last export was removed elsewhere (QMP)
     refreshExports();
+}
+
+void ExportsPanel::refreshBitmapsIfChanged() {
+    if (!context_.nodes || images_->currentIndex() < 0)
+        return;
+    auto node = context_.nodes->findByFile(images_->currentData().toString().toStdString());
+    if (!node)
+        return; // not open here: the list stays what the user's last look showed
+    block::BitmapCatalog* catalog = node->image->bitmaps();
+    if (node->image.get() != listedImage_ ||
+        (catalog && catalog->generation() != listedGeneration_))
+        refreshBitmapChoices(false);
 }
 
 void ExportsPanel::refreshImageList() {
@@ -290,6 +320,7 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
     if (!context_.nodes || images_->currentIndex() < 0) {
         bitmaps_->clear();
         inspectedFile_.clear();
+        listedImage_ = nullptr;
         return;
     }
     const QString chosen = images_->currentData().toString();
@@ -303,6 +334,7 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
         if (chosen != inspectedFile_) {
             bitmaps_->clear();
             inspectedFile_.clear();
+            listedImage_ = nullptr;
         }
         return;
     } else {
@@ -317,16 +349,44 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
         } catch (const std::exception& e) {
             bitmaps_->clear();
             inspectedFile_.clear();
+            listedImage_ = nullptr;
             logLine(context_, QStringLiteral("error"), q(file + ": " + e.what()));
             return;
         }
         inspectedFile_ = chosen;
     }
+    // Ticks the user set stay for the bitmaps that are still listed in the same state.
+    struct Tick {
+        QString name;
+        QString text;
+        bool checked;
+    };
+    std::vector<Tick> kept;
+    if (ticksTouched_ && listedImage_ && image.get() == listedImage_)
+        for (int i = 0; i < bitmaps_->count(); ++i)
+            kept.push_back({bitmaps_->item(i)->data(Qt::UserRole).toString(),
+                            bitmaps_->item(i)->text(),
+                            bitmaps_->item(i)->checkState() == Qt::Checked});
+    else
+        ticksTouched_ = false;
+    QSignalBlocker blockTicks(bitmaps_);
+    fillingBitmaps_ = true;
     bitmaps_->clear();
+    fillingBitmaps_ = false;
     block::BitmapCatalog* catalog = image ? image->bitmaps() : nullptr;
+    listedImage_ = inspectedFile_.isEmpty() ? image.get() : nullptr;
+    listedGeneration_ = catalog ? catalog->generation() : 0;
     if (!catalog)
         return;
-    for (const block::NamedBitmap& b : catalog->list()) {
+    const std::vector<block::NamedBitmap> listed = catalog->list();
+    // One click exports the newest checkpoint: with a point in time the recording bitmap
+    // (frozen at the click, it becomes the newest checkpoint), else the last frozen one.
+    const bool freezing = pointInTime_->isChecked() && pointInTimeOffered();
+    std::string newest;
+    for (const block::NamedBitmap& b : listed)
+        if (!b.inconsistent && b.enabled == freezing)
+            newest = b.name;
+    for (const block::NamedBitmap& b : listed) {
         auto* item = new QListWidgetItem(q(b.name), bitmaps_);
         if (b.inconsistent) {
             item->setFlags(item->flags() & ~(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable));
@@ -334,7 +394,7 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
             item->setToolTip(q(block::BitmapCatalog::inconsistentMessage(file, b.name)));
             continue;
         }
-        const bool freezable = b.enabled && pointInTime_->isChecked() && pointInTimeOffered();
+        const bool freezable = b.enabled && freezing;
         if (b.enabled) {
             item->setText(freezable
                               ? tr("%1 (recording: frozen at the point in time)").arg(q(b.name))
@@ -346,11 +406,14 @@ void ExportsPanel::refreshBitmapChoices(bool openIfClosed) {
                                  : tr("Still records writes: a read-only export needs it frozen "
                                       "(start a new checkpoint in the Bitmaps tab)"));
         }
-        // One click exports what changed: frozen bitmaps (checkpoints), and with a point in time
-        // the recording one (frozen at the click), are offered ticked; otherwise a recording one
-        // is refused by a read-only export, so it starts unticked.
+        // Other bitmaps can be ticked by hand (a recording one is refused by a read-only export
+        // without a point in time).
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        item->setCheckState(b.enabled && !freezable ? Qt::Unchecked : Qt::Checked);
+        bool checked = b.name == newest;
+        for (const Tick& t : kept)
+            if (t.name == q(b.name) && t.text == item->text())
+                checked = t.checked;
+        item->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
         item->setData(Qt::UserRole, q(b.name));
     }
 }
@@ -394,6 +457,7 @@ void ExportsPanel::ensureServer(const QString& tlsDir) {
                     .arg(service.address().port));
     }
     serverTlsDir_ = tlsDir;
+    serverStartedHere_ = true;
     logLine(context_, QStringLiteral("info"),
             tr("NBD server listening on %1:%2%3")
                 .arg(q(service.address().host))
@@ -449,15 +513,24 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             throw std::runtime_error(node->image->formatName() + " images have no dirty bitmaps");
         }
         ensureServer(choice.tlsDir);
-        // A unique export name from the file name.
-        std::string base = exportNameForFile(file), name = base;
-        for (int n = 2; context_.exports->hasExportId(name); ++n)
-            name = base + "-" + std::to_string(n);
+        // The name asked for, or a unique one from the file name.
+        std::string name = choice.exportName.trimmed().toStdString();
+        if (!name.empty()) {
+            if (context_.exports->hasExportId(name))
+                throw std::runtime_error("an export named '" + name +
+                                         "' exists already; choose another name");
+        } else {
+            std::string base = exportNameForFile(file);
+            name = base;
+            for (int n = 2; context_.exports->hasExportId(name); ++n)
+                name = base + "-" + std::to_string(n);
+        }
         if (pointInTime) {
             vm::PointInTimeRequest req;
             req.nodeName = node->name;
             req.exportName = name;
-            req.description = file;
+            req.description =
+                QFileInfo(choice.file).fileName().toStdString(); // not the host's path
             for (const QString& b : choice.bitmaps)
                 if (std::find(freeze.begin(), freeze.end(), b.toStdString()) == freeze.end())
                     req.bitmaps.push_back(b.toStdString());
@@ -479,6 +552,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
             for (int r = 0; r < table_->rowCount(); ++r)
                 if (table_->item(r, NameCol)->text() == q(name))
                     table_->selectRow(r);
+            exportName_->clear();
             return q(name);
         }
         vm::NbdExportRequest req;
@@ -486,7 +560,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
         req.id = name;
         req.nodeName = node->name;
         req.writable = choice.writable;
-        req.description = file;
+        req.description = QFileInfo(choice.file).fileName().toStdString(); // not the host's path
         for (const QString& b : choice.bitmaps)
             req.bitmaps.push_back(b.toStdString());
         context_.exports->add(req);
@@ -498,6 +572,7 @@ QString ExportsPanel::exportImage(const ExportChoice& choice) {
         for (int r = 0; r < table_->rowCount(); ++r)
             if (table_->item(r, NameCol)->text() == q(name))
                 table_->selectRow(r);
+        exportName_->clear();
         return q(name);
     } catch (const std::exception& e) {
         reportError(context_, this, tr("Export %1").arg(QFileInfo(choice.file).fileName()),
@@ -517,6 +592,7 @@ ExportChoice ExportsPanel::currentChoice() const {
     }
     if (tls_->isChecked())
         c.tlsDir = tlsDir_->text().trimmed();
+    c.exportName = exportName_->text().trimmed();
     c.pointInTime = pointInTimeOffered() && pointInTime_->isChecked();
     if (c.pointInTime)
         c.writable = false;
@@ -568,8 +644,20 @@ bool ExportsPanel::stopExport(const QString& exportName) {
                     .arg(exportName, q(frozen->overlayFile)));
     else if (removed)
         logLine(context_, QStringLiteral("info"), tr("Export %1 stopped").arg(exportName));
+    stopIdleServer();
     refreshExports();
     return removed;
+}
+
+void ExportsPanel::stopIdleServer() {
+    // The server this panel started stops listening with its last export (one a QMP client
+    // started is theirs to stop).
+    vm::NbdExportService& service = *context_.exports;
+    if (!serverStartedHere_ || !service.running() || !service.list().empty())
+        return;
+    service.stop();
+    serverStartedHere_ = false;
+    logLine(context_, QStringLiteral("info"), tr("NBD server stopped: no export left"));
 }
 
 QString ExportsPanel::pointInTimeNote(const QString& exportName, bool withFile) const {
@@ -686,7 +774,8 @@ void ExportsPanel::refreshExports() {
         if (q(info.exportName) == keep)
             table_->selectRow(r);
     }
-    table_->resizeColumnsToContents();
+    if (table_->rowCount() > 0) // an empty table keeps its widths rather than collapse
+        table_->resizeColumnsToContents();
     updateCommands();
 }
 

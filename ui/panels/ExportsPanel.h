@@ -4,7 +4,8 @@
 // the list of exports with their nbd:// URI, the exact commands that list what changed, the
 // connected clients, and Stop. A disk of the running (or paused) VM is exported as a point in
 // time by default: its data and bitmaps as they were at the click, while the guest runs on
-// (vm::PointInTimeExports); stopping such an export releases its temporary image.
+// (vm::PointInTimeExports); stopping such an export releases its temporary image. The server
+// this panel started stops listening when its last export stops.
 #include <QStringList>
 #include <QTimer>
 #include <QWidget>
@@ -33,6 +34,7 @@ struct ExportChoice {
     // Export the disk as it is now, read-only, while the VM keeps writing it (a disk of the
     // running VM only; ignored otherwise).
     bool pointInTime = false;
+    QString exportName; // empty: from the file name (made unique)
 };
 
 class ExportsPanel : public QWidget {
@@ -71,12 +73,15 @@ public slots:
 
 private:
     void ensureServer(const QString& tlsDir);
+    void stopIdleServer();
     ExportEndpoint endpointFor(const std::string& exportName) const;
     void refreshImageList();
     // Lists the bitmaps of the chosen image. An image that is not open is looked at only for a
     // user's choice, never from the refresh timer (a repair may have closed it on purpose), and
     // read-only, outside the node table: looking changes nothing (no repair of a dirty qcow2).
     void refreshBitmapChoices(bool openIfClosed = false);
+    // Refills the bitmap list when the chosen image's open node changed its bitmaps.
+    void refreshBitmapsIfChanged();
     void refreshExports();
     void updateCommands();
     QString selectedExport() const;
@@ -93,6 +98,12 @@ private:
     bool vmRunning_ = false;
     QString serverTlsDir_;  // TLS directory of the server we started
     QString inspectedFile_; // the chosen image that is not open, as looked at read-only
+    // What the bitmap list shows when it was filled from an open node: that image and its
+    // catalog's generation (a change in the Bitmaps tab or over QMP refills the list).
+    const void* listedImage_ = nullptr;
+    uint64_t listedGeneration_ = 0;
+    bool ticksTouched_ = false; // the user changed the ticks of the listed bitmaps
+    bool fillingBitmaps_ = false;
     QComboBox* images_;
     QCheckBox* writable_;
     QCheckBox* pointInTime_;
@@ -100,6 +111,8 @@ private:
     bool bitmapsForPointInTime_ = false; // the bitmap list was filled for a point in time
     QCheckBox* tls_;
     QLineEdit* tlsDir_;
+    QLineEdit* exportName_;
+    bool serverStartedHere_ = false;
     QListWidget* bitmaps_;
     QPushButton* export_;
     QLabel* server_;

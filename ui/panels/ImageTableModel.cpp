@@ -137,12 +137,18 @@ void ImageTableModel::closeRow(int r, const QString& why) {
 
 void ImageTableModel::refresh() {
     if (nodes_)
-        for (ImageRow& r : rows_)
-            if (r.lookedAt)
+        for (ImageRow& r : rows_) {
+            if (r.lookedAt) {
                 if (auto live = nodes_->findByFile(r.file.toStdString())) {
                     r.node = std::move(live);
                     r.lookedAt = false;
                 }
+            } else if (r.node && nodes_->find(r.node->name) != r.node) {
+                // Its node was closed (the VM shut down): look at the file as it is now,
+                // rather than keep the closed node's image open.
+                open(r);
+            }
+        }
     if (!rows_.empty())
         emit dataChanged(index(0, 0), index(int(rows_.size()) - 1, ColumnCount - 1));
 }

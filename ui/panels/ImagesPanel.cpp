@@ -16,6 +16,8 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QLabel>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -57,6 +59,12 @@ ImagesPanel::ImagesPanel(AppContext& context, QWidget* parent)
         buttons->addWidget(b);
     buttons->addStretch(1);
 
+    result_ = new QLabel(this);
+    result_->setObjectName(QStringLiteral("imagesResult"));
+    result_->setWordWrap(true);
+    result_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    result_->hide();
+
     auto* split = new QSplitter(Qt::Vertical, this);
     split->addWidget(table_);
     split->addWidget(details_);
@@ -64,6 +72,7 @@ ImagesPanel::ImagesPanel(AppContext& context, QWidget* parent)
     split->setStretchFactor(1, 2);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(buttons);
+    layout->addWidget(result_);
     layout->addWidget(split, 1);
     setAcceptDrops(true);
 
@@ -79,16 +88,64 @@ ImagesPanel::ImagesPanel(AppContext& context, QWidget* parent)
         updateActions();
         emit currentFileChanged(currentFile());
     });
-    connect(model_, &QAbstractItemModel::dataChanged, this, &ImagesPanel::updateDetails);
+    connect(model_, &QAbstractItemModel::dataChanged, this, [this] {
+        updateDetails();
+        updateActions();
+    });
     connect(model_, &QAbstractItemModel::modelReset, this, [this] {
         updateDetails();
         updateActions();
     });
+    refresh_.setInterval(1000);
+    connect(&refresh_, &QTimer::timeout, this, &ImagesPanel::refresh);
+    refresh_.start();
     updateActions();
+}
+
+void ImagesPanel::refresh() {
+    model_->refresh();
+}
+
+void ImagesPanel::setVm(const QString& name) {
+    if (name == vmName_)
+        return;
+    // The hand-added images stay with the VM they were added for.
+    QStringList mine;
+    for (int r = model_->rowCount() - 1; r >= 0; --r)
+        if (!model_->row(r).fromVm) {
+            mine.prepend(model_->row(r).file);
+            model_->removeRow(r);
+        }
+    handAdded_[vmName_] = mine;
+    vmName_ = name;
+    for (const QString& f : handAdded_[vmName_])
+        model_->addImage(f);
+}
+
+QString ImagesPanel::resultText() const {
+    return result_->isHidden() ? QString() : result_->text();
+}
+
+void ImagesPanel::showResult(const QString& text, bool error) {
+    result_->setStyleSheet(error ? QStringLiteral("color: #c02020") : QString());
+    result_->setText(text);
+    result_->setVisible(!text.isEmpty());
+}
+
+bool ImagesPanel::rowInUse(int r) const {
+    if (r < 0)
+        return false;
+    const ImageRow& row = model_->row(r);
+    // A disk of the selected, running VM, or a node another user (a VM, an export) holds.
+    if (vmRunning_ && row.fromVm)
+        return true;
+    return row.node && !row.lookedAt && context_.nodes &&
+           !context_.nodes->users(row.node->name).empty();
 }
 
 void ImagesPanel::setImages(const QStringList& files) {
     QString keep = currentFile();
+    vmFolder_ = files.isEmpty() ? QString() : QFileInfo(files.front()).absolutePath();
     model_->setVmImages(files);
     if (!keep.isEmpty())
         selectFile(keep);
@@ -129,7 +186,9 @@ QString ImagesPanel::detailsText() const {
 
 void ImagesPanel::updateDetails() {
     int r = currentRow();
-    details_->setPlainText(r < 0 ? QString() : imageDetailsText(model_->row(r), context_.nodes));
+    const QString text = r < 0 ? QString() : imageDetailsText(model_->row(r), context_.nodes);
+    if (text != details_->toPlainText()) // the refresh timer keeps the scroll position
+        details_->setPlainText(text);
 }
 
 void ImagesPanel::updateActions() {
@@ -138,9 +197,10 @@ void ImagesPanel::updateActions() {
     // A row only looked at is opened for writing when the user resizes it.
     bool writable = open && (model_->row(r).lookedAt || !model_->row(r).node->image->readOnly());
     remove_->setEnabled(r >= 0 && !model_->row(r).fromVm);
-    resize_->setEnabled(writable);
-    resize_->setToolTip(vmRunning_ ? tr("Refused while the VM is running: stop it first")
-                                   : tr("Grow the virtual disk"));
+    const bool inUse = rowInUse(r);
+    resize_->setEnabled(writable && !inUse);
+    resize_->setToolTip(inUse ? tr("Refused while a running VM uses this image: stop it first")
+                              : tr("Grow the virtual disk"));
     convert_->setEnabled(open);
     check_->setEnabled(r >= 0);
     repair_->setEnabled(r >= 0 && !vmRunning_);
@@ -169,6 +229,19 @@ void ImagesPanel::removeCurrent() {
     int r = currentRow();
     if (r < 0 || model_->row(r).fromVm)
         return;
+    const QString file = model_->row(r).file;
+    auto answer = QMessageBox::question(
+        this, tr("Remove image"),
+        tr("Remove %1 from this list? The file itself stays.").arg(QFileInfo(file).fileName()),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer == QMessageBox::Yes)
+        removeImage(file);
+}
+
+bool ImagesPanel::removeImage(const QString& file) {
+    int r = model_->findFile(file);
+    if (r < 0 || model_->row(r).fromVm)
+        return false;
     auto node = model_->row(r).lookedAt ? nullptr : model_->row(r).node;
     model_->removeRow(r);
     if (node && context_.nodes && context_.nodes->users(node->name).empty()) {
@@ -178,13 +251,15 @@ void ImagesPanel::removeCurrent() {
             logLine(context_, QStringLiteral("warning"), QString::fromStdString(e.what()));
         }
     }
+    return true;
 }
 
 void ImagesPanel::createImage(const CreateImageRequest& request) {
     startPanelJob(
         context_, this, tr("Create %1").arg(QString::fromStdString(request.file)),
         [request](JobProgress& p) { return createImageJob(request, p); },
-        [this, file = QString::fromStdString(request.file)](bool ok, const QString&) {
+        [this, file = QString::fromStdString(request.file)](bool ok, const QString& message) {
+            showResult(ok ? message : tr("Create: %1").arg(message), !ok);
             if (ok)
                 addImage(file);
         });
@@ -192,6 +267,7 @@ void ImagesPanel::createImage(const CreateImageRequest& request) {
 
 void ImagesPanel::chooseCreate() {
     auto* dialog = new CreateImageDialog(this);
+    dialog->setFolder(vmFolder_);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &QDialog::accepted, this, [this, dialog] {
         try {
@@ -207,17 +283,22 @@ bool ImagesPanel::resizeCurrent(uint64_t newSize) {
     int r = currentRow();
     if (r < 0 || !model_->row(r).node)
         return false;
+    model_->refresh(); // a VM started meanwhile: see its node
     try {
-        // Refused while the VM runs without opening anything; else the change the user asked
-        // for opens the image for writing.
-        auto node = vmRunning_ ? model_->row(r).node : model_->openForChange(r);
-        growImage(*node->image, newSize, vmRunning_);
+        // Refused while a running VM uses the image, without opening anything; else the change
+        // the user asked for opens the image for writing.
+        const bool inUse = rowInUse(r);
+        auto node = inUse ? model_->row(r).node : model_->openForChange(r);
+        growImage(*node->image, newSize, inUse);
     } catch (const std::exception& e) {
+        showResult(tr("Resize: %1").arg(QString::fromStdString(e.what())), true);
         reportError(context_, this, tr("Resize"), QString::fromStdString(e.what()));
         return false;
     }
-    logLine(context_, QStringLiteral("info"),
-            tr("Resized %1 to %2").arg(model_->row(r).file, ImageTableModel::sizeText(newSize)));
+    const QString done =
+        tr("Resized %1 to %2").arg(model_->row(r).file, ImageTableModel::sizeText(newSize));
+    logLine(context_, QStringLiteral("info"), done);
+    showResult(done, false);
     model_->refresh();
     return true;
 }
@@ -226,7 +307,7 @@ void ImagesPanel::chooseResize() {
     int r = currentRow();
     if (r < 0 || !model_->row(r).node)
         return;
-    if (vmRunning_) {
+    if (rowInUse(r)) {
         reportError(context_, this, tr("Resize"),
                     tr("Resize is refused while the VM is running (the guest would see its "
                        "disk change under it); stop the VM first."));
@@ -262,8 +343,14 @@ void ImagesPanel::convertCurrent(const QString& target, const QString& format) {
     req.format = format.toStdString();
     if (auto cs = node->image->clusterSize(); cs && format == QLatin1String("qcow2"))
         req.clusterSize = cs;
-    startPanelJob(context_, this, tr("Convert %1").arg(QFileInfo(model_->row(r).file).fileName()),
-                  [node, req](JobProgress& p) { return convertImageJob(*node->image, req, p); });
+    startPanelJob(
+        context_, this, tr("Convert %1").arg(QFileInfo(model_->row(r).file).fileName()),
+        [node, req](JobProgress& p) { return convertImageJob(*node->image, req, p); },
+        [this, target](bool ok, const QString& message) {
+            showResult(ok ? message : tr("Convert: %1").arg(message), !ok);
+            if (ok)
+                addImage(target); // the new image joins the list, selected
+        });
 }
 
 void ImagesPanel::chooseConvert() {
@@ -347,7 +434,10 @@ void ImagesPanel::checkCurrent(bool repair) {
                                               "show as leaks): "));
             return result;
         },
-        [this, file, repair](bool, const QString&) {
+        [this, file, repair](bool ok, const QString& message) {
+            showResult((repair ? tr("Repair %1: %2") : tr("Check %1: %2"))
+                           .arg(QFileInfo(file).fileName(), message),
+                       !ok);
             if (!repair)
                 return;
             int row2 = model_->findFile(file);

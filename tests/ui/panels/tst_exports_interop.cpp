@@ -79,6 +79,10 @@ QString commandLine(const QString& commands, const QString& program) {
 // Holds 127.0.0.1:port if it is free (returns -1 if someone else has it: busy either way).
 int occupyPort(uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    // Connections of an earlier test on the port may linger in TIME_WAIT: listen all the same
+    // (the server's own listen then fails, as it should).
+    int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
