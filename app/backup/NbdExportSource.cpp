@@ -41,6 +41,15 @@ NbdView::NbdView(const nbd::NbdUri& uri, const std::string& label, const std::st
     }
 }
 
+std::unique_ptr<NbdView> NbdView::openPointInTime(const nbd::NbdUri& uri, const std::string& label,
+                                                  const std::string& bitmap, unsigned maxReaders) {
+    auto view = std::make_unique<NbdView>(uri, label, bitmap, maxReaders);
+    if (!bitmap.empty() && !view->hasBitmap())
+        throw std::runtime_error(label + ": the point in time was exported without the bitmap '" +
+                                 bitmap + "'");
+    return view;
+}
+
 uint32_t NbdView::maxRequest() const {
     return std::max<uint32_t>(clients_.front()->blockSizes().maximum, 65536);
 }

@@ -21,6 +21,11 @@ public:
     // qemu:dirty-bitmap:BITMAP. Throws std::runtime_error naming the export.
     NbdView(const nbd::NbdUri& uri, const std::string& label, const std::string& bitmap,
             unsigned maxReaders);
+    // The view of a point in time a VM exported with `bitmap` (if not empty): throws if the
+    // export does not offer it.
+    static std::unique_ptr<NbdView> openPointInTime(const nbd::NbdUri& uri,
+                                                    const std::string& label,
+                                                    const std::string& bitmap, unsigned maxReaders);
     uint64_t size() const override { return clients_.front()->size(); }
     unsigned readers() const override { return unsigned(clients_.size()); }
     void read(unsigned reader, uint64_t offset, std::span<uint8_t> buf) override;

@@ -1,5 +1,6 @@
 #include "app/backup/QmpVmSource.h"
 
+#include "app/backup/CatalogCheckpoints.h"
 #include "app/backup/NbdExportSource.h"
 #include "block/ImageOpen.h"
 
@@ -45,15 +46,6 @@ const std::string& str(const Json& j, const char* key) {
 bool flag(const Json& j, const char* key) {
     const Json* m = j.isObject() ? j.find(key) : nullptr;
     return m && m->isBool() && m->asBool();
-}
-
-std::optional<uint64_t> numberAfter(const std::string& prefix, const std::string& name) {
-    if (prefix.empty() || name.rfind(prefix, 0) != 0)
-        return std::nullopt;
-    std::string rest = name.substr(prefix.size());
-    if (rest.empty() || rest.size() > 18 || rest.find_first_not_of("0123456789") != rest.npos)
-        return std::nullopt;
-    return std::stoull(rest);
 }
 
 bool startsWith(const std::string& s, const std::string& prefix) {
@@ -215,12 +207,12 @@ std::unique_ptr<SourceView> QmpVmSource::open(const SourcePlan& plan, const Note
                 note("taking a full point: the checkpoint bitmap '" + plan.base + "' of " +
                      device_ + " is inconsistent (the VM stopped without saving it)");
         }
-        auto baseNo = numberAfter(plan.checkpointPrefix, plan.base);
+        auto baseNo = checkpointNumber(plan.checkpointPrefix, plan.base);
         if (usable && !base->recording)
             qmp_->execute("block-dirty-bitmap-enable",
                           Json::object({{"node", node_}, {"name", plan.base}}));
         for (const NodeInfo::Bitmap& b : info.bitmaps) {
-            auto n = numberAfter(plan.checkpointPrefix, b.name);
+            auto n = checkpointNumber(plan.checkpointPrefix, b.name);
             if (!n || b.name == plan.base)
                 continue;
             if (usable && baseNo && *n > *baseNo && !b.inconsistent)
@@ -241,14 +233,9 @@ std::unique_ptr<SourceView> QmpVmSource::open(const SourcePlan& plan, const Note
         co.sizeGiven = true;
         block::createImage(overlayFile_, co);
 
-        char tmpl[] = "/tmp/e2kvm-backup-XXXXXX";
-        if (!::mkdtemp(tmpl))
-            throw std::runtime_error(std::string("cannot create a private socket directory: ") +
-                                     std::strerror(errno));
-        socketDir_ = tmpl;
-        std::string socket = socketDir_ + "/nbd.sock";
+        std::string socket = socket_.create();
         std::string suffix = std::to_string(
-            numberAfter(plan.checkpointPrefix, plan.next).value_or(uint64_t(::getpid())));
+            checkpointNumber(plan.checkpointPrefix, plan.next).value_or(uint64_t(::getpid())));
         overlayNode_ = plan.objectPrefix + "f" + suffix;
         jobId_ = plan.objectPrefix + "j" + suffix;
         exportId_ = plan.objectPrefix + "e" + suffix;
@@ -309,11 +296,8 @@ std::unique_ptr<SourceView> QmpVmSource::open(const SourcePlan& plan, const Note
         uri.socketPath = socket;
         uri.exportName = exportId_;
         auto view =
-            std::make_unique<NbdView>(uri, device_ + " of the VM at " + address_,
-                                      incremental ? plan.base : std::string(), plan.maxReaders);
-        if (incremental && !view->hasBitmap())
-            throw std::runtime_error("the VM exported the point in time without the bitmap '" +
-                                     plan.base + "'");
+            NbdView::openPointInTime(uri, device_ + " of the VM at " + address_,
+                                     incremental ? plan.base : std::string(), plan.maxReaders);
         if (incremental)
             used_ = plan.base;
         return view;
@@ -382,11 +366,7 @@ void QmpVmSource::release() {
         ::unlink(overlayFile_.c_str());
         overlayFile_.clear();
     }
-    if (!socketDir_.empty()) {
-        ::unlink((socketDir_ + "/nbd.sock").c_str());
-        ::rmdir(socketDir_.c_str());
-        socketDir_.clear();
-    }
+    socket_.release();
     if (!firstError.empty())
         throw std::runtime_error(firstError);
 }
@@ -404,7 +384,7 @@ void QmpVmSource::finish(bool stored) {
         if (stored) {
             NodeInfo info = findNode();
             for (const NodeInfo::Bitmap& b : info.bitmaps)
-                if (numberAfter(plan_.checkpointPrefix, b.name) && b.name != plan_.next)
+                if (checkpointNumber(plan_.checkpointPrefix, b.name) && b.name != plan_.next)
                     qmp_->execute("block-dirty-bitmap-remove",
                                   Json::object({{"node", node_}, {"name", b.name}}));
         } else if (nextAdded_) {

@@ -8,6 +8,7 @@
 // then drops the old checkpoint (the point was stored) or folds the new one back into it.
 // Leftovers of an interrupted run (export, job, node, bitmaps) are cleaned up by the next open.
 #include "app/backup/BackupSource.h"
+#include "app/backup/PrivateSocket.h"
 #include "app/backup/QmpClient.h"
 
 #include <memory>
@@ -40,7 +41,8 @@ private:
     std::string used_;
     bool baseDisabled_ = false;
     bool nextAdded_ = false;
-    std::string overlayNode_, jobId_, exportId_, socketDir_, overlayFile_;
+    std::string overlayNode_, jobId_, exportId_, overlayFile_;
+    PrivateSocket socket_;
     bool serverStarted_ = false, overlayAdded_ = false, jobStarted_ = false, exportAdded_ = false;
 };
 

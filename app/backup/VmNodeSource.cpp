@@ -61,13 +61,8 @@ std::unique_ptr<SourceView> VmNodeSource::open(const SourcePlan& plan, const Not
         req.directory = slash == std::string::npos ? "." : plan.overlayPath.substr(0, slash);
 
         if (!exports_.running()) {
-            char tmpl[] = "/tmp/e2kvm-backup-XXXXXX";
-            if (!::mkdtemp(tmpl))
-                throw std::runtime_error(std::string("cannot create a private socket directory: ") +
-                                         std::strerror(errno));
-            socketDir_ = tmpl;
             vm::NbdListenAddress a;
-            a.unixPath = socketDir_ + "/nbd.sock";
+            a.unixPath = socket_.create();
             exports_.start(a);
             serverStarted_ = true;
         }
@@ -77,11 +72,8 @@ std::unique_ptr<SourceView> VmNodeSource::open(const SourcePlan& plan, const Not
         baseFrozen_ = incremental;
 
         nbd::NbdUri uri = nbd::parseNbdUri(exports_.uriFor(exportName_));
-        auto view = std::make_unique<NbdView>(uri, label_, incremental ? plan.base : std::string(),
-                                              plan.maxReaders);
-        if (incremental && !view->hasBitmap())
-            throw std::runtime_error(label_ + ": the point in time was exported without '" +
-                                     plan.base + "'");
+        auto view = NbdView::openPointInTime(uri, label_, incremental ? plan.base : std::string(),
+                                             plan.maxReaders);
         if (incremental)
             used_ = plan.base;
         return view;
@@ -108,11 +100,7 @@ void VmNodeSource::finish(bool stored) {
         exports_.stop();
         serverStarted_ = false;
     }
-    if (!socketDir_.empty()) {
-        ::unlink((socketDir_ + "/nbd.sock").c_str());
-        ::rmdir(socketDir_.c_str());
-        socketDir_.clear();
-    }
+    socket_.release();
     if (std::shared_ptr<vm::BlockNode> node = nodes_.find(node_)) {
         if (block::BitmapCatalog* cat = node->image->bitmaps()) {
             try {

@@ -5,6 +5,7 @@
 // previous checkpoint bitmap and starts the next one at the same moment; it is read over NBD
 // from the process's own server (started on a private Unix socket if it is not running).
 #include "app/backup/BackupSource.h"
+#include "app/backup/PrivateSocket.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
 #include "app/vmcore/PointInTimeExports.h"
@@ -31,7 +32,8 @@ private:
     vm::PointInTimeExports& points_;
     std::string node_, label_;
     SourcePlan plan_;
-    std::string used_, exportName_, socketDir_;
+    std::string used_, exportName_;
+    PrivateSocket socket_;
     bool serverStarted_ = false, exported_ = false, nextAdded_ = false, baseFrozen_ = false;
 };
 
