@@ -8,6 +8,7 @@
 #include "block/HostFile.h"
 #include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
+#include "panels/TestImages.h"
 #include "ui/AppContext.h"
 #include "ui/library/DemoVm.h"
 #include "ui/library/GuestFiles.h"
@@ -25,41 +26,13 @@
 
 using namespace e2kvm;
 using namespace e2kvm::ui;
+using namespace e2kvm::test;
 
 namespace {
-
-QByteArray fileBytes(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return f.readAll();
-}
 
 // The qcow2 dirty bit: bit 0 of the big-endian incompatible features at offset 72.
 bool dirtyBit(const QString& path) {
     return (uint8_t(fileBytes(path).at(79)) & 1) != 0;
-}
-
-void setDirtyBit(const QString& path) {
-    block::HostFile f(path.toStdString(), block::HostFile::Mode::ReadWrite);
-    uint8_t last = 0;
-    f.read(79, std::span(&last, 1));
-    last |= 1;
-    f.write(79, std::span<const uint8_t>(&last, 1));
-    f.sync();
-}
-
-// Whether a writable open and close changes a copy of `path` (else the test proves nothing).
-bool writableOpenChanges(const QString& path, const QString& scratch) {
-    if (!QFile::copy(path, scratch))
-        return false;
-    const QByteArray before = fileBytes(scratch);
-    {
-        block::OpenOptions o;
-        o.readOnly = false;
-        auto image = block::openImage(scratch.toStdString(), o);
-    }
-    return fileBytes(scratch) != before;
 }
 
 // A library holding the Demo VM, whose disk is left dirty, in a temporary directory.

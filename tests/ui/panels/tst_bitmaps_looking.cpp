@@ -23,29 +23,13 @@
 
 using namespace e2kvm;
 using namespace e2kvm::ui;
+using namespace e2kvm::test;
 
 namespace {
-
-QByteArray fileBytes(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return f.readAll();
-}
 
 // The qcow2 header's incompatible features (big-endian at offset 72); bit 0 is the dirty bit.
 uint8_t incompatibleLowByte(const QString& path) {
     return uint8_t(fileBytes(path).at(79));
-}
-
-// Sets the qcow2 dirty bit, as a process that crashed with lazy refcounts leaves it.
-void setDirtyBit(const QString& path) {
-    block::HostFile f(path.toStdString(), block::HostFile::Mode::ReadWrite);
-    uint8_t last = 0;
-    f.read(79, std::span(&last, 1));
-    last |= 1;
-    f.write(79, std::span<const uint8_t>(&last, 1));
-    f.sync();
 }
 
 // A copy taken while the image is open for writing: its bitmap is marked in use on disk (the
@@ -59,21 +43,6 @@ void makeCrashedCopy(const QString& from, const QString& to) {
     live->write(65536, data);
     live->flush();
     QFile::copy(from, to);
-}
-
-// What a writable open and close does to a copy of `path`: the test's images must be ones it
-// changes, or the test proves nothing.
-bool writableOpenChanges(const QString& path, const QString& scratch) {
-    QFile::remove(scratch);
-    if (!QFile::copy(path, scratch))
-        return false;
-    const QByteArray before = fileBytes(scratch);
-    {
-        block::OpenOptions o;
-        o.readOnly = false;
-        auto image = block::openImage(scratch.toStdString(), o);
-    }
-    return fileBytes(scratch) != before;
 }
 
 struct Context {

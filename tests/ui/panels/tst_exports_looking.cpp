@@ -17,28 +17,9 @@
 
 using namespace e2kvm;
 using namespace e2kvm::ui;
+using namespace e2kvm::test;
 
-namespace {
-
-QByteArray fileBytes(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return {};
-    return f.readAll();
-}
-
-// Sets the qcow2 dirty bit (incompatible feature bit 0, the last byte of the big-endian field
-// at offset 72), as a process that crashed with lazy refcounts leaves it.
-void setDirtyBit(const std::string& path) {
-    block::HostFile f(path, block::HostFile::Mode::ReadWrite);
-    uint8_t last = 0;
-    f.read(79, std::span(&last, 1));
-    last |= 1;
-    f.write(79, std::span<const uint8_t>(&last, 1));
-    f.sync();
-}
-
-} // namespace
+namespace {} // namespace
 
 class ExportsLookingTest : public QObject {
     Q_OBJECT
@@ -53,7 +34,7 @@ void ExportsLookingTest::choosingADirtyQcow2LeavesItUnchanged() {
     const QString dirty = dir.filePath("dirty.qcow2");
     test::makeQcow2WithBitmap(clean.toStdString(), 1 << 20, "a", {});
     test::makeQcow2WithBitmap(dirty.toStdString(), 4 << 20, "ckpt", {{0, 4096}, {1 << 20, 512}});
-    setDirtyBit(dirty.toStdString());
+    setDirtyBit(dirty);
     const QByteArray before = fileBytes(dirty);
     QVERIFY(!before.isEmpty());
 
