@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QIcon>
 #include <QJsonDocument>
 #include <QSaveFile>
 #include <QStandardPaths>
@@ -105,6 +106,10 @@ QVariant VmLibrary::data(const QModelIndex& index, int role) const {
             .arg(e.def.disks.size())
             .arg(e.state);
     case Qt::DecorationRole:
+        // A VM that has shown no screen yet is drawn as a switched-off monitor.
+        if (e.thumbnail.isNull())
+            return QIcon(QStringLiteral(":/ui/icons/vm.png"));
+        return QVariant(e.thumbnail);
     case ThumbnailRole:
         return e.thumbnail.isNull() ? QVariant() : QVariant(e.thumbnail);
     case NameRole:

@@ -1,6 +1,7 @@
 #pragma once
-// VmLibrary: the user's VMs as a list model (name, run state, live thumbnail). Each definition
-// is one JSON file NAME.json in the library directory, written atomically and read back on start.
+// VmLibrary: the user's VMs as a list model (name, run state, live thumbnail, or a switched-off
+// monitor before a VM has shown a screen). Each definition is one JSON file NAME.json in the
+// library directory, written atomically and read back on start.
 #include "ui/library/VmDefinition.h"
 
 #include <QAbstractListModel>

@@ -16,6 +16,7 @@
 #include "ui/library/ImageCopy.h"
 #include "ui/library/VmLibrary.h"
 #include "ui/mainwindow/DetailsPage.h"
+#include "ui/mainwindow/HelpDialogs.h"
 #include "ui/mainwindow/VmSession.h"
 #include "ui/panels/PanelFeedback.h"
 #include "ui/wizard/NewVmWizard.h"
@@ -28,6 +29,7 @@
 #include "ui/panels/ImagesPanel.h"
 
 #include <QActionGroup>
+#include <QApplication>
 #include <QCloseEvent>
 #include <QDateTime>
 #include <QDir>
@@ -41,6 +43,7 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QStyle>
 #include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
@@ -149,22 +152,35 @@ MainWindow::~MainWindow() {
     sessions_.clear();
 }
 
+QIcon MainWindow::actionIcon(const char* themeName, QStyle::StandardPixmap fallback) const {
+    // The desktop's icon theme where it has the icon, else the style's own picture (a desktop
+    // without an icon theme, such as a bare X server, still shows icons).
+    return QIcon::fromTheme(QString::fromLatin1(themeName), style()->standardIcon(fallback));
+}
+
 void MainWindow::buildActions() {
-    newAct_ = new QAction(QIcon::fromTheme("document-new"), tr("&New…"), this);
+    newAct_ = new QAction(actionIcon("document-new", QStyle::SP_FileIcon), tr("&New…"), this);
     newAct_->setShortcut(QKeySequence::New);
-    cloneAct_ = new QAction(QIcon::fromTheme("edit-copy"), tr("&Clone…"), this);
-    deleteAct_ = new QAction(QIcon::fromTheme("edit-delete"), tr("&Delete…"), this);
-    runAct_ = new QAction(QIcon::fromTheme("media-playback-start"), tr("&Run"), this);
+    cloneAct_ = new QAction(actionIcon("edit-copy", QStyle::SP_FileDialogContentsView),
+                            tr("&Clone…"), this);
+    deleteAct_ = new QAction(actionIcon("edit-delete", QStyle::SP_TrashIcon), tr("&Delete…"), this);
+    runAct_ =
+        new QAction(actionIcon("media-playback-start", QStyle::SP_MediaPlay), tr("&Run"), this);
     runAct_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    pauseAct_ = new QAction(QIcon::fromTheme("media-playback-pause"), tr("&Pause"), this);
+    pauseAct_ =
+        new QAction(actionIcon("media-playback-pause", QStyle::SP_MediaPause), tr("&Pause"), this);
     pauseAct_->setCheckable(true);
-    resetAct_ = new QAction(QIcon::fromTheme("view-refresh"), tr("Rese&t"), this);
-    shutDownAct_ = new QAction(QIcon::fromTheme("system-shutdown"), tr("&Shut Down"), this);
+    resetAct_ =
+        new QAction(actionIcon("view-refresh", QStyle::SP_BrowserReload), tr("Rese&t"), this);
+    shutDownAct_ =
+        new QAction(actionIcon("system-shutdown", QStyle::SP_MediaStop), tr("&Shut Down"), this);
     shutDownAct_->setToolTip(
         tr("Store the disks and bitmaps, then stop the VM (the machine has no ACPI power button)"));
-    forceOffAct_ = new QAction(QIcon::fromTheme("process-stop"), tr("&Force Off…"), this);
+    forceOffAct_ =
+        new QAction(actionIcon("process-stop", QStyle::SP_BrowserStop), tr("&Force Off…"), this);
     forceOffAct_->setToolTip(tr("Stop the VM at once, like pulling the plug (asks first)"));
-    screenshotAct_ = new QAction(QIcon::fromTheme("camera-photo"), tr("Scree&nshot…"), this);
+    screenshotAct_ =
+        new QAction(actionIcon("camera-photo", QStyle::SP_DesktopIcon), tr("Scree&nshot…"), this);
 
     connect(newAct_, &QAction::triggered, this, &MainWindow::newVm);
     connect(cloneAct_, &QAction::triggered, this, &MainWindow::cloneVm);
@@ -193,6 +209,18 @@ void MainWindow::buildActions() {
         shutDownVm(true);
     });
     connect(screenshotAct_, &QAction::triggered, this, &MainWindow::screenshot);
+
+    documentationAct_ = new QAction(actionIcon("help-contents", QStyle::SP_DialogHelpButton),
+                                    tr("&Documentation"), this);
+    documentationAct_->setShortcut(QKeySequence::HelpContents);
+    documentationAct_->setEnabled(!readmePath().isEmpty());
+    documentationAct_->setToolTip(documentationAct_->isEnabled()
+                                      ? tr("Show the README: %1").arg(readmePath())
+                                      : tr("No README was found next to the program"));
+    aboutAct_ = new QAction(actionIcon("help-about", QStyle::SP_MessageBoxInformation),
+                            tr("&About e2kvm"), this);
+    connect(documentationAct_, &QAction::triggered, this, [this] { openDocumentation(this); });
+    connect(aboutAct_, &QAction::triggered, this, [this] { openAbout(this); });
 
     // Ctrl = 0x1D, Alt = 0x38 (set 1).
     struct Combo {
@@ -252,6 +280,11 @@ void MainWindow::buildMenus() {
     view->addActions({fitAct_, integerAct_, oneToOneAct_});
     view->addSeparator();
     view->addActions({fullScreenAct_, grabAct_});
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->setObjectName(QStringLiteral("helpMenu"));
+    help->addActions({documentationAct_, aboutAct_});
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
     QToolBar* bar = addToolBar(tr("VM"));
     bar->setObjectName(QStringLiteral("vmToolbar"));

@@ -1,12 +1,14 @@
 #pragma once
 // MainWindow: the e2kvm desktop window: the VM library on the left; Console, Details, Images,
-// Bitmaps, Exports, Backups and Log tabs for the selected VM on the right; VM and View menus, a
-// toolbar and a status bar with run state, disk write rate and NBD client count.
+// Bitmaps, Exports, Backups and Log tabs for the selected VM on the right; VM, View and Help
+// menus, a toolbar with icons and a status bar with run state, disk write rate and NBD client
+// count.
 #include "ui/AppContext.h"
 #include "ui/library/GuestFiles.h"
 
 #include <QMainWindow>
 #include <QPointer>
+#include <QStyle>
 
 #include <map>
 #include <memory>
@@ -45,6 +47,8 @@ public:
     // time.
     JobProgress* cloneSelected(const QString& name, bool copyDisks);
     QAction* cloneAction() const { return cloneAct_; }
+    QAction* aboutAction() const { return aboutAct_; }
+    QAction* documentationAction() const { return documentationAct_; }
 
     ConsoleWidget* console() const { return console_; }
     // The tab page with this title ("Console", "Bitmaps", ...), or null.
@@ -63,6 +67,7 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    QIcon actionIcon(const char* themeName, QStyle::StandardPixmap fallback) const;
     void buildActions();
     void buildMenus();
     void onSelectionChanged();
@@ -122,6 +127,8 @@ private:
     QAction* oneToOneAct_ = nullptr;
     QAction* fullScreenAct_ = nullptr;
     QAction* grabAct_ = nullptr;
+    QAction* documentationAct_ = nullptr;
+    QAction* aboutAct_ = nullptr;
 };
 
 } // namespace e2kvm::ui
