@@ -123,8 +123,21 @@ void BitmapMapWidget::pollChanges() {
     }
 }
 
-int BitmapMapWidget::columns() const {
-    return std::max(1, (width() - 2 * kMargin) / kCellPx);
+int BitmapMapWidget::columns(int pitch) const {
+    return std::max(1, (width() - 2 * kMargin) / pitch);
+}
+
+int BitmapMapWidget::cellPitch() const {
+    const long long cells = static_cast<long long>(map_.cellCount());
+    if (cells == 0)
+        return kCellPx;
+    for (int pitch = kMaxCellPx; pitch > kCellPx; --pitch) {
+        const long long cols = columns(pitch);
+        const long long rows = (cells + cols - 1) / cols;
+        if (kLegendHeight + 2 * kMargin + rows * pitch <= height())
+            return pitch;
+    }
+    return kCellPx;
 }
 
 int BitmapMapWidget::heightForWidth(int w) const {
@@ -139,22 +152,27 @@ QSize BitmapMapWidget::sizeHint() const {
 }
 
 QRect BitmapMapWidget::cellRect(size_t cell) const {
-    int cols = columns();
+    const int pitch = cellPitch();
+    return cellRect(cell, pitch, columns(pitch));
+}
+
+QRect BitmapMapWidget::cellRect(size_t cell, int pitch, int cols) const {
     long long row = static_cast<long long>(cell) / cols;
     int col = int(static_cast<long long>(cell) % cols);
-    return QRect(kMargin + col * kCellPx, int(kLegendHeight + kMargin + row * kCellPx), kCellPx - 2,
-                 kCellPx - 2);
+    return QRect(kMargin + col * pitch, int(kLegendHeight + kMargin + row * pitch),
+                 pitch - gap(pitch), pitch - gap(pitch));
 }
 
 long long BitmapMapWidget::cellAt(QPoint pos) const {
     int x = pos.x() - kMargin, y = pos.y() - kLegendHeight - kMargin;
     if (x < 0 || y < 0)
         return -1;
-    int cols = columns();
-    int col = x / kCellPx;
+    const int pitch = cellPitch();
+    int cols = columns(pitch);
+    int col = x / pitch;
     if (col >= cols)
         return -1;
-    long long cell = static_cast<long long>(y / kCellPx) * cols + col;
+    long long cell = static_cast<long long>(y / pitch) * cols + col;
     return cell < static_cast<long long>(map_.cellCount()) ? cell : -1;
 }
 
@@ -210,13 +228,14 @@ void BitmapMapWidget::paintEvent(QPaintEvent* event) {
         return;
     // Only the cells inside the exposed area are drawn (the map can have a million cells).
     QRect exposed = event->rect();
-    int cols = columns();
-    long long firstRow = std::max(0, (exposed.top() - kLegendHeight - kMargin) / kCellPx);
-    long long lastRow = std::max(0, (exposed.bottom() - kLegendHeight - kMargin) / kCellPx);
-    size_t first = size_t(firstRow * cols);
+    const int pitch = cellPitch();
+    const int cols = columns(pitch);
+    long long firstRow = std::max(0, (exposed.top() - kLegendHeight - kMargin) / pitch);
+    long long lastRow = std::max(0, (exposed.bottom() - kLegendHeight - kMargin) / pitch);
+    size_t first = std::min(map_.cellCount(), size_t(firstRow * cols));
     size_t last = std::min(map_.cellCount(), size_t((lastRow + 1) * cols));
     for (size_t c = first; c < last; ++c)
-        p.fillRect(cellRect(c), cellColor(map_.cellFraction(c)));
+        p.fillRect(cellRect(c, pitch, cols), cellColor(map_.cellFraction(c)));
 }
 
 void BitmapMapWidget::wheelEvent(QWheelEvent* event) {

@@ -1,14 +1,17 @@
 #pragma once
 // BitmapMapWidget: the visual map of one dirty bitmap: the disk as a grid of cells, dirty cells
 // red, cells covering several granules shaded by their dirty share, a legend with dirty bytes
-// and percent, zoom (wheel or buttons) and a tooltip with each cell's byte range. Polls the
-// bitmap on a timer and repaints only when it changed.
+// and percent, zoom (wheel or buttons) and a tooltip with each cell's byte range. Cells grow
+// (up to kMaxCellPx) while the grid still fits the widget, so a small map fills the area given
+// to it; a big one scrolls at kCellPx. Polls the bitmap on a timer and repaints only when it
+// changed.
 #include "ui/panels/BitmapCellMap.h"
 
 #include <QColor>
 #include <QTimer>
 #include <QWidget>
 
+#include <algorithm>
 #include <memory>
 
 namespace e2kvm::block {
@@ -20,7 +23,8 @@ namespace e2kvm::ui {
 class BitmapMapWidget : public QWidget {
     Q_OBJECT
 public:
-    static constexpr int kCellPx = 10;       // cell pitch in pixels (8 drawn + 2 gap)
+    static constexpr int kCellPx = 10;       // smallest cell pitch in pixels (8 drawn + 2 gap)
+    static constexpr int kMaxCellPx = 48;    // cells grow up to this pitch to fill the widget
     static constexpr int kLegendHeight = 44; // legend text and swatches above the grid
     static constexpr int kMargin = 4;
     static constexpr size_t kOverviewCells = 4096;       // zoom level 0 fits the disk in this many
@@ -33,6 +37,9 @@ public:
     const BitmapCellMap& cells() const { return map_; }
 
     int zoomLevel() const { return zoom_; }
+    // The cell pitch now: the largest (kCellPx..kMaxCellPx) at which every cell fits the
+    // widget's size, kCellPx when they do not fit (the widget is then as tall as they need).
+    int cellPitch() const;
     bool canZoomIn() const;
     // Cell geometry (widget coordinates) and hit testing; -1 when no cell is there.
     QRect cellRect(size_t cell) const;
@@ -71,7 +78,9 @@ protected:
 
 private:
     void recompute();
-    int columns() const;
+    int columns(int pitch) const;
+    static int gap(int pitch) { return std::max(2, pitch / 6); }
+    QRect cellRect(size_t cell, int pitch, int cols) const;
     uint64_t wantedCellBytes() const;
 
     std::shared_ptr<const block::DirtyBitmap> bitmap_;

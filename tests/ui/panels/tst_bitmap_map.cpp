@@ -1,5 +1,6 @@
 // BitmapCellMap (per-cell dirty bytes from the bitmap's runs) and BitmapMapWidget (pixels of
-// dirty, clean and partly dirty cells, hover text, legend, zoom, live update).
+// dirty, clean and partly dirty cells, hover text, legend, zoom, cells that grow to fill the
+// area, live update).
 #include "block/bitmap/DirtyBitmap.h"
 #include "ui/panels/BitmapCellMap.h"
 #include "ui/panels/BitmapMapWidget.h"
@@ -38,6 +39,7 @@ private slots:
     void widgetPixels();
     void hoverTextAndLegend();
     void zoomChangesCellSize();
+    void cellsGrowToFillTheArea();
     void liveUpdateRepaintsOnlyWhenChanged();
 };
 
@@ -192,6 +194,45 @@ void BitmapMapTest::zoomChangesCellSize() {
     QVERIFY(w.cells().cellCount() <= BitmapMapWidget::kMaxCells);
     QVERIFY(w.cells().cellCount() > BitmapMapWidget::kMaxCells / 2);
     QVERIFY(w.heightForWidth(400) > 1000);
+}
+
+void BitmapMapTest::cellsGrowToFillTheArea() {
+    // 1024 cells (64 MiB in 64 KiB granules) in an 800x600 map: at the smallest pitch they
+    // would take the top half; the cells grow until the grid fills the height.
+    auto bm = std::make_shared<block::DirtyBitmap>(64 * MiB, 64 * KiB);
+    bm->set(0, 64 * KiB);
+    BitmapMapWidget w;
+    w.resize(800, 600);
+    w.setBitmap(bm, "b");
+    QCOMPARE(w.cells().cellCount(), size_t(1024));
+    const int pitch = w.cellPitch();
+    QVERIFY2(pitch > BitmapMapWidget::kCellPx, qPrintable(QString::number(pitch)));
+    const QRect last = w.cellRect(1023);
+    QVERIFY(last.bottom() < w.height());
+    QVERIFY(last.right() < w.width());
+    // Little empty space below: less than two rows of cells.
+    QVERIFY2(
+        w.height() - last.bottom() < 2 * pitch,
+        qPrintable(QStringLiteral("pitch %1, last row ends at %2").arg(pitch).arg(last.bottom())));
+    // Drawn that size: the first cell is dirty across its grown square, hit testing follows.
+    QImage img = render(w);
+    const QRect first = w.cellRect(0);
+    QVERIFY(first.width() > BitmapMapWidget::kCellPx);
+    QCOMPARE(img.pixelColor(first.bottomRight()), BitmapMapWidget::dirtyColor());
+    QCOMPARE(w.cellAt(w.cellRect(500).center()), 500LL);
+    // A taller area: cells grow again (up to the largest pitch).
+    w.resize(800, 1200);
+    QVERIFY(w.cellPitch() > pitch);
+    QVERIFY(w.cellPitch() <= BitmapMapWidget::kMaxCellPx);
+    // A map that does not fit keeps the smallest pitch and asks for the height it needs.
+    w.resize(800, 600);
+    while (w.canZoomIn() && w.cells().cellCount() < 16384)
+        w.zoomIn();
+    QVERIFY(w.cells().cellCount() >= 16384 || !w.canZoomIn());
+    if (w.cells().cellCount() >= 16384) {
+        QCOMPARE(w.cellPitch(), int(BitmapMapWidget::kCellPx));
+        QVERIFY(w.heightForWidth(800) > 600);
+    }
 }
 
 void BitmapMapTest::liveUpdateRepaintsOnlyWhenChanged() {
