@@ -1,6 +1,7 @@
 // NewVmWizard driven programmatically: creates the disk files and the definition file (a new
 // qcow2 disk with a recording bitmap, so changes are tracked from the start); refuses
-// duplicates without leaving files behind; accepts images dropped onto the disks page.
+// duplicates without leaving files behind; accepts images dropped onto the disks page; every
+// page styled alike.
 #include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "ui/library/VmLibrary.h"
@@ -9,10 +10,13 @@
 #include <QDir>
 #include <QDropEvent>
 #include <QFile>
+#include <QLineEdit>
 #include <QMimeData>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUrl>
+#include <QWizardPage>
 
 #include <memory>
 
@@ -133,6 +137,47 @@ private slots:
         QCOMPARE(wizard.plannedDisks()[0].file, a);
         QCOMPARE(wizard.plannedDisks()[1].kind, PlannedDisk::Existing);
         QCOMPARE(wizard.plannedDisks()[1].format, QStringLiteral("raw"));
+    }
+
+    // Every page is styled alike: a title and a subtitle (the header band), and its greyed
+    // fields say why; the disks table keeps a long path on one line with the whole of it as
+    // the tooltip.
+    void pagesLookAlike() {
+        QTemporaryDir tmp;
+        VmLibrary lib(tmp.filePath(QStringLiteral("vms")));
+        const QString existing =
+            tmp.filePath(QStringLiteral("an-image-with-a-long-name-in-a-folder-of-its-own.raw"));
+        makeRaw(existing, 1 << 20);
+        NewVmWizard wizard(lib, tmp.filePath(QStringLiteral("data")), QString());
+        wizard.addExistingDisk(existing);
+        const QList<int> ids = wizard.pageIds();
+        QCOMPARE(ids.size(), 3);
+        for (int id : ids) {
+            QWizardPage* page = wizard.page(id);
+            QVERIFY2(!page->title().isEmpty(), qPrintable(QString::number(id)));
+            QVERIFY2(!page->subTitle().isEmpty(), qPrintable(page->title()));
+        }
+        auto* table = wizard.findChild<QTableWidget*>();
+        QVERIFY(table);
+        QVERIFY(!table->wordWrap());
+        QCOMPARE(table->textElideMode(), Qt::ElideMiddle);
+        QCOMPARE(table->item(table->rowCount() - 1, 0)->toolTip(), existing);
+        // The demo guest needs no boot file: the greyed field says so.
+        for (auto* edit : wizard.page(ids.at(2))->findChildren<QLineEdit*>())
+            if (!edit->isEnabled())
+                QVERIFY(!edit->toolTip().isEmpty());
+        // E2KVM_SCREENSHOT_DIR=dir saves each page for a look by eye.
+        if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+            wizard.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&wizard));
+            wizard.restart();
+            for (int i = 0; i < ids.size(); ++i) {
+                QTest::qWait(100);
+                QVERIFY(wizard.grab().save(QStringLiteral("%1/wizard-%2.png").arg(dir).arg(i + 1)));
+                wizard.next();
+            }
+            wizard.hide();
+        }
     }
 };
 

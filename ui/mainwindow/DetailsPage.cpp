@@ -28,7 +28,12 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
 
     disks_ = new QTableWidget(0, 3);
     disks_->setHorizontalHeaderLabels({tr("File"), tr("Format"), tr("Read-only")});
+    // A long path is shortened in its middle, the whole one in its tooltip.
     disks_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    disks_->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    disks_->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+    disks_->setWordWrap(false);
+    disks_->setTextElideMode(Qt::ElideMiddle);
     disks_->verticalHeader()->setVisible(false);
     disks_->setSelectionBehavior(QAbstractItemView::SelectRows);
     addDisk_ = new QPushButton(tr("Add existing image…"));
@@ -58,11 +63,11 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
     width_->setRange(1, 1920);
     height_ = new QSpinBox;
     height_->setRange(1, 1080);
-    const QString sizeHint = tr("Told to the guest, like a monitor's native resolution, and shown "
-                                "until the guest sets its own mode (the demo guest always draws "
-                                "1024×768). Takes effect at the next start.");
-    width_->setToolTip(sizeHint);
-    height_->setToolTip(sizeHint);
+    sizeHint_ = tr("Told to the guest, like a monitor's native resolution, and shown until the "
+                   "guest sets its own mode (the demo guest always draws 1024×768). Takes effect "
+                   "at the next start.");
+    width_->setToolTip(sizeHint_);
+    height_->setToolTip(sizeHint_);
     auto* sizeRow = new QHBoxLayout;
     sizeRow->addWidget(width_);
     sizeRow->addWidget(height_);
@@ -80,7 +85,15 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
     buttons->addWidget(revert_);
     buttons->addWidget(apply_);
 
+    // Above the greyed form while the VM runs: why nothing can be edited.
+    locked_ = new QLabel(notEditableText() + tr(" (the settings are read when it starts)."));
+    locked_->setObjectName(QStringLiteral("detailsLocked"));
+    locked_->setWordWrap(true);
+    locked_->setStyleSheet(QStringLiteral("font-weight: bold"));
+    locked_->hide();
+
     auto* top = new QVBoxLayout(this);
+    top->addWidget(locked_);
     top->addLayout(form);
     top->addStretch();
     top->addLayout(buttons);
@@ -123,15 +136,19 @@ DetailsPage::DetailsPage(QWidget* parent) : QWidget(parent) {
 void DetailsPage::addDiskRow(const VmDisk& disk) {
     int row = disks_->rowCount();
     disks_->insertRow(row);
-    disks_->setItem(row, 0, new QTableWidgetItem(disk.file));
+    auto* file = new QTableWidgetItem(disk.file);
+    file->setToolTip(disk.file);
+    disks_->setItem(row, 0, file);
     auto* format = new QComboBox;
     format->addItems({QStringLiteral("qcow2"), QStringLiteral("raw")});
     format->setCurrentText(disk.format);
     format->setEnabled(editable_);
+    format->setToolTip(editable_ ? QString() : notEditableText());
     disks_->setCellWidget(row, 1, format);
     auto* ro = new QCheckBox;
     ro->setChecked(disk.readOnly);
     ro->setEnabled(editable_);
+    ro->setToolTip(editable_ ? QString() : notEditableText());
     disks_->setCellWidget(row, 2, ro);
     connect(format, &QComboBox::currentIndexChanged, this, &DetailsPage::updateButtons);
     connect(ro, &QCheckBox::toggled, this, &DetailsPage::updateButtons);
@@ -165,7 +182,7 @@ void DetailsPage::updateButtons() {
     const bool changed = editable_ && modified();
     apply_->setEnabled(changed);
     revert_->setEnabled(changed);
-    const QString why = editable_ ? tr("Nothing changed yet") : tr("Shut the VM down to edit it");
+    const QString why = editable_ ? tr("Nothing changed yet") : notEditableText();
     apply_->setToolTip(changed ? tr("Save the changes (they take effect at the next start)") : why);
     revert_->setToolTip(changed ? tr("Show the VM's saved settings again") : why);
 }
@@ -201,20 +218,26 @@ VmDefinition DetailsPage::definition() const {
 
 void DetailsPage::setEditable(bool editable) {
     editable_ = editable;
+    locked_->setVisible(!editable);
     for (QWidget* w : std::initializer_list<QWidget*>{name_, memory_, addDisk_, removeDisk_, boot_,
                                                       width_, height_})
         w->setEnabled(editable);
-    const QString why = editable ? QString() : tr("Shut the VM down to edit it");
+    // A greyed field says why it is greyed.
+    const QString why = editable ? QString() : notEditableText();
     for (QWidget* w :
          std::initializer_list<QWidget*>{name_, memory_, addDisk_, removeDisk_, boot_, disks_})
         w->setToolTip(why);
+    for (QSpinBox* w : {width_, height_})
+        w->setToolTip(editable ? sizeHint_ : why + QStringLiteral("\n") + sizeHint_);
     disks_->setEditTriggers(editable ? QAbstractItemView::DoubleClicked |
                                            QAbstractItemView::EditKeyPressed
                                      : QAbstractItemView::NoEditTriggers);
     for (int row = 0; row < disks_->rowCount(); ++row)
         for (int col = 1; col < 3; ++col)
-            if (QWidget* w = disks_->cellWidget(row, col))
+            if (QWidget* w = disks_->cellWidget(row, col)) {
                 w->setEnabled(editable);
+                w->setToolTip(why);
+            }
     updateBootPath();
     updateButtons();
 }
@@ -223,6 +246,19 @@ void DetailsPage::updateBootPath() {
     bool needsPath = BootKind(boot_->currentData().toInt()) != BootKind::Demo;
     bootPath_->setEnabled(editable_ && needsPath);
     browseBoot_->setEnabled(editable_ && needsPath);
+    const QString why = !editable_   ? notEditableText()
+                        : !needsPath ? tr("The demo guest boots from disk 0: no file")
+                                     : QString();
+    bootPath_->setToolTip(why);
+    browseBoot_->setToolTip(why);
+}
+
+QString DetailsPage::lockedText() const {
+    return locked_->isHidden() ? QString() : locked_->text();
+}
+
+QString DetailsPage::notEditableText() const {
+    return tr("Shut the VM down to edit it");
 }
 
 } // namespace e2kvm::ui

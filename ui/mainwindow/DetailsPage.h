@@ -2,6 +2,7 @@
 // DetailsPage: the Details tab: a VM's memory, disks, boot program and display size, editable
 // while the VM is stopped; "Apply" hands the edited definition back (Apply and Revert are enabled
 // only when the form differs from the VM), and the outcome of the last Apply is shown under it.
+// A greyed field says why in its tooltip, and a note over the form says it too.
 #include "ui/library/VmDefinition.h"
 
 #include <QWidget>
@@ -23,6 +24,7 @@ public:
     void setDefinition(const VmDefinition& def); // also clears "modified"
     VmDefinition definition() const;             // what the form shows now
     void setEditable(bool editable);             // false while the VM runs
+    QString lockedText() const;                  // the note over a greyed form, as shown
     bool modified() const;                       // the form differs from the VM's definition
     // Shows the outcome of Apply under the form (an error in red).
     void showResult(const QString& text, bool error);
@@ -35,6 +37,7 @@ private:
     void addDiskRow(const VmDisk& disk);
     void updateBootPath();
     void updateButtons();
+    QString notEditableText() const; // why the fields are greyed while the VM runs
 
     VmDefinition original_;
     VmDefinition shown_; // what the form showed after setDefinition
@@ -51,6 +54,8 @@ private:
     QPushButton* apply_;
     QPushButton* revert_;
     QLabel* result_;
+    QLabel* locked_;   // says why the form is greyed
+    QString sizeHint_; // what the display size means (its fields' tooltip)
     bool editable_ = true;
 };
 

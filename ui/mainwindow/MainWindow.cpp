@@ -112,6 +112,7 @@ MainWindow::MainWindow(AppContext& context, VmLibrary& library, GuestFiles guest
     setCentralWidget(split);
 
     stateLabel_ = new QLabel;
+    stateLabel_->setContentsMargins(0, 0, 12, 0); // apart from the hint next to it
     diskLabel_ = new QLabel;
     nbdLabel_ = new QLabel;
     grabLabel_ = new QLabel(tr("Click the console to type; Ctrl+Alt+G grabs the keyboard"));

@@ -12,6 +12,7 @@
 #include "ui/mainwindow/VmSession.h"
 #include "ui/panels/PanelFeedback.h"
 #include "ui/panels/SizeText.h"
+#include "ui/panels/TableColumns.h"
 
 #include <QApplication>
 #include <QCheckBox>
@@ -104,7 +105,7 @@ BackupsPanel::BackupsPanel(AppContext& context, VmLibrary& library, QString data
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->verticalHeader()->hide();
-    table_->horizontalHeader()->setStretchLastSection(true);
+    fitColumnsToContents(table_);
 
     auto* form = new QGridLayout;
     form->addWidget(new QLabel(tr("Disk:"), this), 0, 0);
@@ -323,7 +324,7 @@ void BackupsPanel::refreshPoints() {
     }
     empty_->setText(emptyText);
     model_.setPoints(std::move(points));
-    table_->resizeColumnsToContents();
+    resizeColumnsToFit(table_);
     for (int r = 0; keep && r < model_.rowCount(); ++r)
         if (model_.pointAt(r)->number == *keep)
             table_->selectRow(r);

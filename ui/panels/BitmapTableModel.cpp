@@ -49,6 +49,8 @@ QVariant BitmapTableModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::ToolTipRole && b.inconsistent)
         return tr("Inconsistent: it was not saved correctly, so it may miss writes. It can only "
                   "be removed; take a full backup and start a new checkpoint.");
+    if (role == Qt::ToolTipRole && index.column() == NameColumn)
+        return QString::fromStdString(b.name); // the whole name of a narrowed column
     if (role == Qt::UserRole && index.column() == DirtyColumn)
         return b.bitmap ? QVariant(qulonglong(b.bitmap->dirtyBytes())) : QVariant();
     if (role != Qt::DisplayRole)

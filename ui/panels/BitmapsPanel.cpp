@@ -10,6 +10,7 @@
 #include "ui/panels/BitmapOperations.h"
 #include "ui/panels/BitmapTableModel.h"
 #include "ui/panels/PanelFeedback.h"
+#include "ui/panels/TableColumns.h"
 
 #include <QComboBox>
 #include <QDateTime>
@@ -42,7 +43,7 @@ BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->verticalHeader()->hide();
-    table_->horizontalHeader()->setStretchLastSection(true);
+    fitColumnsToContents(table_); // bitmap names are as wide as they are
     guidance_ = new QLabel(this);
     guidance_->setWordWrap(true);
     guidance_->setStyleSheet(QStringLiteral("color: #c02020"));
@@ -122,10 +123,18 @@ BitmapsPanel::BitmapsPanel(AppContext& context, QWidget* parent)
     connect(checkpoint_, &QPushButton::clicked, this, &BitmapsPanel::chooseCheckpoint);
     connect(zoomIn, &QPushButton::clicked, map_, &BitmapMapWidget::zoomIn);
     connect(zoomOut, &QPushButton::clicked, map_, &BitmapMapWidget::zoomOut);
-    // The buttons are enabled only while they can do something.
+    // The buttons are enabled only while they can do something; greyed, they say why.
     auto updateZoom = [this, zoomIn, zoomOut] {
+        const bool shown = map_->cells().cellCount() > 0;
         zoomIn->setEnabled(map_->canZoomIn());
         zoomOut->setEnabled(map_->zoomLevel() > 0);
+        zoomIn->setToolTip(zoomIn->isEnabled() ? tr("Show fewer bytes per cell")
+                           : shown ? tr("As fine as the map goes: a cell is one granule (or "
+                                        "the map has as many cells as it can draw)")
+                                   : tr("Select a bitmap to see its map"));
+        zoomOut->setToolTip(zoomOut->isEnabled() ? tr("Show more bytes per cell")
+                            : shown              ? tr("The whole disk is shown already")
+                                                 : tr("Select a bitmap to see its map"));
     };
     connect(map_, &BitmapMapWidget::zoomChanged, this, updateZoom);
     updateZoom();

@@ -84,7 +84,10 @@ void CreateImageDialog::setFolder(const QString& folder) {
 void CreateImageDialog::formatChanged() {
     bool qcow2 = format_->currentText() == QLatin1String("qcow2");
     cluster_->setEnabled(qcow2);
-    backing_->setEnabled(qcow2);
+    backing_->parentWidget()->setEnabled(qcow2); // the field and its Browse… button
+    // A greyed field says why.
+    cluster_->setToolTip(qcow2 ? QString() : tr("A raw image has no clusters"));
+    backing_->setToolTip(qcow2 ? QString() : tr("A raw image cannot have a backing file"));
 }
 
 CreateImageRequest CreateImageDialog::request() const {

@@ -8,6 +8,7 @@
 #include "ui/AppContext.h"
 #include "ui/panels/ExportCommands.h"
 #include "ui/panels/PanelFeedback.h"
+#include "ui/panels/TableColumns.h"
 
 #include <QApplication>
 #include <QCheckBox>
@@ -94,7 +95,7 @@ ExportsPanel::ExportsPanel(AppContext& context, QWidget* parent)
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->verticalHeader()->hide();
-    table_->horizontalHeader()->setStretchLastSection(true);
+    fitColumnsToContents(table_); // the last column stretches; no column collapses when empty
     note_ = new QLabel(this);
     note_->setWordWrap(true);
     note_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -769,13 +770,15 @@ void ExportsPanel::refreshExports() {
         const QString cells[ColCount] = {
             q(info.exportName), node ? QFileInfo(q(node->file)).fileName() : q(nodeName),
             q(service.uriFor(info.exportName)), mode, bitmaps.join(QStringLiteral(", "))};
-        for (int c = 0; c < ColCount; ++c)
-            table_->setItem(r, c, new QTableWidgetItem(cells[c]));
+        for (int c = 0; c < ColCount; ++c) {
+            auto* item = new QTableWidgetItem(cells[c]);
+            item->setToolTip(c == ImageCol && node ? q(node->file) : cells[c]);
+            table_->setItem(r, c, item);
+        }
         if (q(info.exportName) == keep)
             table_->selectRow(r);
     }
-    if (table_->rowCount() > 0) // an empty table keeps its widths rather than collapse
-        table_->resizeColumnsToContents();
+    resizeColumnsToFit(table_); // an empty table keeps its widths rather than collapse
     updateCommands();
 }
 

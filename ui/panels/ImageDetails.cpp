@@ -45,7 +45,9 @@ QString imageDetailsText(const ImageRow& row, const vm::BlockNodeTable* nodes) {
                .arg(image.size());
     out << QStringLiteral("Disk size: %1").arg(ImageTableModel::sizeText(image.allocatedBytes()));
     if (image.clusterSize())
-        out << QStringLiteral("Cluster size: %1").arg(image.clusterSize());
+        out << QStringLiteral("Cluster size: %1 (%2 bytes)")
+                   .arg(ImageTableModel::sizeText(image.clusterSize()))
+                   .arg(image.clusterSize());
     block::ImageDescription d;
     try {
         image.describe(d);
@@ -79,9 +81,9 @@ QString imageDetailsText(const ImageRow& row, const vm::BlockNodeTable* nodes) {
             QStringList flags;
             for (const auto& f : b.flags)
                 flags << q(f);
+            // Sizes in the words the tables use ("64 KiB"), as for the cluster size.
             out << QStringLiteral("Bitmap %1: granularity %2%3")
-                       .arg(q(b.name))
-                       .arg(b.granularity)
+                       .arg(q(b.name), ImageTableModel::sizeText(b.granularity))
                        .arg(flags.isEmpty()
                                 ? QString()
                                 : QStringLiteral(", flags %1").arg(flags.join(QLatin1Char(' '))));

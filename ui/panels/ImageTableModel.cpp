@@ -192,7 +192,7 @@ QVariant ImageTableModel::data(const QModelIndex& index, int role) const {
             return r.error;
         if (index.column() == FileColumn)
             return r.file;
-        return {};
+        return data(index, Qt::DisplayRole); // the whole text of a narrowed column
     }
     if (role == Qt::ForegroundRole && !r.error.isEmpty())
         return QColor(0xc0, 0x20, 0x20);

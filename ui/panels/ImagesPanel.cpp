@@ -3,11 +3,13 @@
 #include "app/vmcore/BlockNodeTable.h"
 #include "block/ImageOpen.h"
 #include "ui/AppContext.h"
+#include "ui/panels/ConvertImageDialog.h"
 #include "ui/panels/CreateImageDialog.h"
 #include "ui/panels/ImageDetails.h"
 #include "ui/panels/ImageJobs.h"
 #include "ui/panels/ImageTableModel.h"
 #include "ui/panels/PanelFeedback.h"
+#include "ui/panels/TableColumns.h"
 
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -38,7 +40,7 @@ ImagesPanel::ImagesPanel(AppContext& context, QWidget* parent)
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->verticalHeader()->hide();
-    table_->horizontalHeader()->setStretchLastSection(true);
+    fitColumnsToContents(table_); // file names on one line, the path in the tooltip
     table_->setAcceptDrops(true);
     table_->setDropIndicatorShown(true);
     table_->setDragDropMode(QAbstractItemView::DropOnly);
@@ -230,11 +232,16 @@ void ImagesPanel::removeCurrent() {
     if (r < 0 || model_->row(r).fromVm)
         return;
     const QString file = model_->row(r).file;
-    auto answer = QMessageBox::question(
-        this, tr("Remove image"),
+    QMessageBox ask(
+        QMessageBox::Question, tr("Remove image"),
         tr("Remove %1 from this list? The file itself stays.").arg(QFileInfo(file).fileName()),
-        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
-    if (answer == QMessageBox::Yes)
+        QMessageBox::Cancel, this);
+    ask.setObjectName(QStringLiteral("removeImageConfirm"));
+    ask.setInformativeText(file);
+    QPushButton* yes = ask.addButton(tr("Remove from list"), QMessageBox::AcceptRole);
+    ask.setDefaultButton(QMessageBox::Cancel);
+    ask.exec();
+    if (ask.clickedButton() == yes)
         removeImage(file);
 }
 
@@ -357,21 +364,12 @@ void ImagesPanel::chooseConvert() {
     int r = currentRow();
     if (r < 0 || !model_->row(r).node)
         return;
-    bool ok = false;
-    QString format =
-        QInputDialog::getItem(this, tr("Convert"), tr("Target format:"),
-                              {QStringLiteral("qcow2"), QStringLiteral("raw")}, 0, false, &ok);
-    if (!ok)
-        return;
-    QString target = QFileDialog::getSaveFileName(
-        this, tr("Convert to"),
-        QFileInfo(model_->row(r).file)
-            .dir()
-            .filePath(QFileInfo(model_->row(r).file).completeBaseName() + QStringLiteral("-copy.") +
-                      format));
-    if (target.isEmpty())
-        return;
-    convertCurrent(target, format);
+    // One form: format and target together.
+    auto* dialog = new ConvertImageDialog(model_->row(r).file, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this,
+            [this, dialog] { convertCurrent(dialog->target(), dialog->format()); });
+    dialog->open();
 }
 
 void ImagesPanel::checkCurrent(bool repair) {

@@ -58,6 +58,7 @@ public:
         : library_(library), name_(name), hint_(hint) {
         connect(name_, &QLineEdit::textChanged, this, [this] {
             hint_->setText(problem());
+            hint_->setVisible(!hint_->text().isEmpty()); // no gap in the form while all is well
             emit completeChanged();
         });
     }
@@ -109,8 +110,12 @@ NewVmWizard::NewVmWizard(VmLibrary& library, QString dataDir, QString demoDisk, 
     name_ = new QLineEdit(library_.uniqueName(QStringLiteral("VM")));
     name_->setMaxLength(kMaxNameLength);
     nameHint_ = new QLabel;
+    nameHint_->setStyleSheet(QStringLiteral("color: #c02020")); // as the other forms' problems
+    nameHint_->setVisible(false);
     auto* namePage = new NamePage(library_, name_, nameHint_);
     namePage->setTitle(tr("Name and hardware"));
+    namePage->setSubTitle(tr("Name the VM and give it memory and a preferred display size; "
+                             "both can be changed later in the Details tab."));
     memory_ = new QSpinBox;
     memory_->setRange(int(kMinMemoryMiB), int(kMaxMemoryMiB));
     memory_->setValue(256);
@@ -145,7 +150,13 @@ NewVmWizard::NewVmWizard(VmLibrary& library, QString dataDir, QString demoDisk, 
                               "(also by dropping files here). Disk 0 is the boot disk."));
     diskTable_ = new QTableWidget(0, 3);
     diskTable_->setHorizontalHeaderLabels({tr("Disk"), tr("Format"), tr("Size / mode")});
+    // A long path is shortened in its middle (file name and start stay), the full one in
+    // its tooltip; the other columns are as wide as their contents.
     diskTable_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    diskTable_->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    diskTable_->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+    diskTable_->setWordWrap(false);
+    diskTable_->setTextElideMode(Qt::ElideMiddle);
     diskTable_->verticalHeader()->setVisible(false);
     diskTable_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     diskTable_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -153,6 +164,8 @@ NewVmWizard::NewVmWizard(VmLibrary& library, QString dataDir, QString demoDisk, 
     auto* newRaw = new QPushButton(tr("New raw…"));
     auto* demo = new QPushButton(tr("Copy of demo disk"));
     demo->setEnabled(!demoDisk_.isEmpty());
+    demo->setToolTip(demoDisk_.isEmpty() ? tr("No demo disk was found next to the program")
+                                         : tr("A qcow2 copy of the demo guest's disk"));
     auto* existing = new QPushButton(tr("Existing…"));
     auto* remove = new QPushButton(tr("Remove"));
     auto* buttons = new QHBoxLayout;
@@ -198,19 +211,24 @@ NewVmWizard::NewVmWizard(VmLibrary& library, QString dataDir, QString demoDisk, 
     // Page 3: boot program.
     auto* bootPage = new QWizardPage;
     bootPage->setTitle(tr("Boot program"));
+    bootPage->setSubTitle(tr("What the VM runs when it starts: the demo guest from disk 0, or a "
+                             "ROM image or kernel of your own."));
     boot_ = new QComboBox;
     boot_->addItem(tr("Demo guest (boot ROM, program on disk 0)"), int(BootKind::Demo));
     boot_->addItem(tr("ROM image"), int(BootKind::Rom));
     boot_->addItem(tr("Kernel ELF"), int(BootKind::Kernel));
     bootPath_ = new QLineEdit;
-    bootPath_->setEnabled(false);
     auto* browse = new QPushButton(tr("Browse…"));
-    browse->setEnabled(false);
-    connect(boot_, &QComboBox::currentIndexChanged, this, [this, browse] {
+    auto updateBootPath = [this, browse] {
         bool path = BootKind(boot_->currentData().toInt()) != BootKind::Demo;
         bootPath_->setEnabled(path);
         browse->setEnabled(path);
-    });
+        const QString why = path ? QString() : tr("The demo guest boots from disk 0: no file");
+        bootPath_->setToolTip(why);
+        browse->setToolTip(why);
+    };
+    connect(boot_, &QComboBox::currentIndexChanged, this, updateBootPath);
+    updateBootPath();
     connect(browse, &QPushButton::clicked, this, [this] {
         QString f = QFileDialog::getOpenFileName(this, tr("Boot program"));
         if (!f.isEmpty())
@@ -299,7 +317,9 @@ void NewVmWizard::refreshDiskTable() {
             mode = d.readOnly ? tr("read-only") : tr("read-write");
             break;
         }
-        diskTable_->setItem(row, 0, new QTableWidgetItem(what));
+        auto* item = new QTableWidgetItem(what);
+        item->setToolTip(what);
+        diskTable_->setItem(row, 0, item);
         diskTable_->setItem(row, 1, new QTableWidgetItem(d.format));
         diskTable_->setItem(row, 2, new QTableWidgetItem(mode));
     }

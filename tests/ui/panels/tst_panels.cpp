@@ -78,7 +78,7 @@ void PanelsTest::imagesDetailsAndResize() {
     QCOMPARE(panel.currentFile(), path("vm.qcow2"));
     QVERIFY2(panel.detailsText().contains("Virtual size: 8 MiB (8388608 bytes)"),
              qPrintable(panel.detailsText()));
-    QVERIFY2(panel.detailsText().contains("Bitmap b: granularity 65536"),
+    QVERIFY2(panel.detailsText().contains("Bitmap b: granularity 64 KiB"),
              qPrintable(panel.detailsText()));
 
     panel.setVmRunning(true);
