@@ -13,6 +13,7 @@
 #include "ui/library/DemoVm.h"
 #include "ui/library/GuestFiles.h"
 #include "ui/library/VmLibrary.h"
+#include "ui/log/LogModel.h"
 #include "ui/mainwindow/MainWindow.h"
 #include "ui/mainwindow/VmSession.h"
 
@@ -40,12 +41,14 @@ struct DemoSetup {
     QTemporaryDir tmp;
     vm::BlockNodeTable nodes;
     vm::NbdExportService exports{nodes};
+    LogModel log; // the Log tab (in the screenshots too)
     AppContext ctx;
     VmLibrary library{tmp.filePath(QStringLiteral("vms"))};
 
     DemoSetup() {
         ctx.nodes = &nodes;
         ctx.exports = &exports;
+        ctx.log = &log;
         if (!guest.demoDisk.isEmpty())
             library.add(makeDemoVm(guest.demoDisk, dataDir()));
     }
@@ -70,6 +73,7 @@ private slots:
             QVERIFY(window.selectedSession() == nullptr); // selected, not running
             QVERIFY(window.tabPage(QStringLiteral("Console")));
             QVERIFY(window.tabPage(QStringLiteral("Details")));
+            QVERIFY(window.tabPage(QStringLiteral("Log")));
 
             QSignalSpy first(window.console(), &ConsoleWidget::firstFrame);
             QVERIFY(window.runSelected());
