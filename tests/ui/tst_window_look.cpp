@@ -99,6 +99,12 @@ private slots:
         auto* list = window.findChild<QListView*>();
         QVERIFY(list);
         QVERIFY(list->sizeHintForIndex(s.library.index(0)).height() >= list->iconSize().height());
+        // E2KVM_SCREENSHOT_DIR=dir saves the window (library, toolbar) for a look by eye.
+        if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            QVERIFY(window.grab().save(dir + QStringLiteral("/library-never-run.png")));
+        }
         // A thumbnail, once there, takes its place.
         QImage thumb(128, 96, QImage::Format_RGB32);
         thumb.fill(Qt::blue);
@@ -142,6 +148,10 @@ private slots:
         const QString shown = browser->toPlainText();
         QVERIFY2(shown.contains(QStringLiteral("incremental backup")), qPrintable(shown.left(400)));
         QVERIFY(!shown.contains(QStringLiteral("## "))); // rendered, not raw Markdown
+        if (QString dir = qEnvironmentVariable("E2KVM_SCREENSHOT_DIR"); !dir.isEmpty()) {
+            QVERIFY(QTest::qWaitForWindowExposed(docs));
+            QVERIFY(docs->grab().save(dir + QStringLiteral("/documentation.png")));
+        }
         docs->close();
     }
 };
