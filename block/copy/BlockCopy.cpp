@@ -166,6 +166,17 @@ void BlockCopy::beginRead(uint64_t offset, uint64_t length) {
     reading_.push_back({b, e});
 }
 
+bool BlockCopy::beginSnapshotRead(uint64_t offset, uint64_t length) {
+    const uint64_t b = offset & ~(clusterSize_ - 1);
+    const uint64_t e = std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !overlapsAny(copying_, b, e); });
+    if (!toCopy_.nextDirty(b, e))
+        return false;
+    reading_.push_back({b, e});
+    return true;
+}
+
 void BlockCopy::endRead(uint64_t offset, uint64_t length) {
     const uint64_t b = offset & ~(clusterSize_ - 1);
     const uint64_t e = std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));

@@ -60,7 +60,7 @@ void BackupJob::takePointInTime(const BlockDriver::ChangesPaused& paused) {
         break;
     }
     if (spec_.bitmap) {
-        taken_ = std::make_unique<DirtyBitmap>(*spec_.bitmap);
+        taken_ = std::make_shared<DirtyBitmap>(*spec_.bitmap);
         spec_.bitmap->clear(); // from now on it records what comes after the point in time
         if (spec_.sync == BackupSync::Incremental || spec_.sync == BackupSync::Bitmap)
             copy_->markDirty(*taken_);
