@@ -217,15 +217,16 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
 
     block::BackupSpec spec;
     spec.sync = parseSync(syncName);
+    // QEMU's order: a missing bitmap first, then incremental's bitmap mode, then the lookup.
+    if ((spec.sync == block::BackupSync::Incremental || spec.sync == block::BackupSync::Bitmap) &&
+        !bitmapName)
+        throw QmpError("must provide a valid bitmap name for '" + syncName + "' sync mode");
     if (spec.sync == block::BackupSync::Incremental) {
         if (bitmapMode && *bitmapMode != "on-success")
             throw QmpError("Bitmap sync mode must be 'on-success' when using sync mode "
                            "'incremental'");
         bitmapMode = "on-success";
     }
-    if ((spec.sync == block::BackupSync::Incremental || spec.sync == block::BackupSync::Bitmap) &&
-        !bitmapName)
-        throw QmpError("must provide a valid bitmap name for '" + syncName + "' sync mode");
     PreparedBackup out;
     if (bitmapName) {
         block::BitmapCatalog* catalog = source->image->bitmaps();
