@@ -58,10 +58,10 @@ void QmpContext::closeWhenJobEnds(const std::string& jobId, const std::string& n
 }
 
 void QmpContext::closeJobNode(const block::JobEvent& e) {
-    bool ended = e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled ||
-                 (e.kind == block::JobEvent::StatusChange &&
-                  (e.info.status == block::JobStatus::Concluded ||
-                   e.info.status == block::JobStatus::Null));
+    bool ended =
+        e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled ||
+        (e.kind == block::JobEvent::StatusChange &&
+         (e.info.status == block::JobStatus::Concluded || e.info.status == block::JobStatus::Null));
     if (!ended)
         return;
     std::vector<std::string> toClose;

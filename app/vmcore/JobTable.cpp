@@ -55,8 +55,7 @@ void JobTable::onEvent(const block::JobEvent& e) {
                                [&](const Entry& en) { return en.job->id() == e.info.id; });
         // A job lets go of its nodes and bitmaps before its end is reported (its images are
         // released by then), as QEMU's.
-        bool ended = e.kind == block::JobEvent::Completed ||
-                     e.kind == block::JobEvent::Cancelled ||
+        bool ended = e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled ||
                      (e.kind == block::JobEvent::StatusChange &&
                       (e.info.status == block::JobStatus::Concluded ||
                        e.info.status == block::JobStatus::Null));

@@ -30,8 +30,8 @@ struct BackupBitmaps {
 };
 
 struct JobUse {
-    std::vector<std::string> nodes;                                // node names
-    std::vector<std::pair<std::string, std::string>> bitmaps;      // (node, bitmap)
+    std::vector<std::string> nodes;                           // node names
+    std::vector<std::pair<std::string, std::string>> bitmaps; // (node, bitmap)
     std::optional<BackupBitmaps> backup;
 };
 

@@ -90,9 +90,9 @@ private:
     const uint64_t diskSize_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
-    DirtyBitmap toCopy_;           // clusters still to be copied
-    std::vector<Range> copying_;   // clusters being copied now
-    std::vector<Range> reading_;   // target reads in flight (one entry per read)
+    DirtyBitmap toCopy_;         // clusters still to be copied
+    std::vector<Range> copying_; // clusters being copied now
+    std::vector<Range> reading_; // target reads in flight (one entry per read)
     std::atomic<bool> active_{true};
     std::function<void(uint64_t)> onCopied_;
     std::function<void(const BlockError&)> onCopyError_;
