@@ -33,7 +33,7 @@ std::string deviceHelpText() {
 
 std::string formatHelpText() {
     // What blockdev-add opens (app/qmp/commands/BlockCommands.cpp) and -drive format= takes.
-    const std::string drivers = "file null-co qcow2 raw";
+    const std::string drivers = "copy-before-write file null-co qcow2 raw snapshot-access";
     return "Supported formats: " + drivers + "\nSupported formats (read-only): " + drivers + "\n";
 }
 

@@ -11,7 +11,19 @@ std::string SystemMachine::name() const {
 }
 
 std::vector<qmp::QmpMachineDisk> SystemMachine::disks() const {
+    std::lock_guard lock(disksMutex_);
     return disks_;
+}
+
+bool SystemMachine::setDiskNode(const std::string& qomPath, const std::string& nodeName) {
+    std::lock_guard lock(disksMutex_);
+    for (qmp::QmpMachineDisk& d : disks_) {
+        if (!d.qomPath.empty() && d.qomPath == qomPath) {
+            d.nodeName = nodeName;
+            return true;
+        }
+    }
+    return false;
 }
 
 } // namespace e2kvm::sys

@@ -4,6 +4,7 @@
 // change the window title). Its quit(reason) puts "host-ui" or "host-signal" in SHUTDOWN.
 #include "app/qmp/RunnerBackedMachine.h"
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,13 @@ public:
 
     std::string name() const override;
     std::vector<qmp::QmpMachineDisk> disks() const override;
+    bool setDiskNode(const std::string& qomPath, const std::string& nodeName) override;
 
     // e2kvm-system's own observer, called on the machine thread after the QMP handler.
     using RunnerBackedMachine::setObserver;
 
 private:
+    mutable std::mutex disksMutex_;
     std::vector<qmp::QmpMachineDisk> disks_;
     std::string name_;
 };

@@ -103,12 +103,15 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
             qmpDisks.push_back({d.id, node->name, "", false});
             continue;
         }
-        qmpDisks.push_back({d.id, node->name,
-                            "/machine/peripheral-anon/device[" +
-                                std::to_string(naming.anonymousDevices++) + "]/virtio-backend",
-                            false});
-        config.disks.push_back({d.id, node->image, d.readOnly || node->readOnly});
-        nodes.setUser(node->name, "drive '" + d.id + "'", true);
+        std::string qomPath =
+            "/machine/peripheral-anon/device[" + std::to_string(naming.anonymousDevices++) + "]";
+        qmp::QmpMachineDisk disk{d.id, node->name, qomPath + "/virtio-backend", false};
+        disk.qomPath = qomPath;
+        disk.user = "drive '" + d.id + "'";
+        disk.handle = std::make_shared<block::BlockHandle>(node->image, d.readOnly);
+        qmpDisks.push_back(disk);
+        config.disks.push_back({d.id, disk.handle, d.readOnly || node->readOnly});
+        nodes.setUser(node->name, disk.user, true);
     }
 }
 
@@ -144,18 +147,21 @@ void attachDevices(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
         std::shared_ptr<vm::BlockNode> node;
         if (disk != qmpDisks.end()) {
             node = nodes.find(disk->nodeName);
-            disk->qdev = qdev;
         } else {
             node = nodes.find(d.drive);
             if (node)
-                qmpDisks.push_back({"", node->name, qdev, false});
+                disk = qmpDisks.insert(qmpDisks.end(), {"", node->name, "", false});
         }
         if (!node)
             die("-device " + d.spec + ": Property '" + d.driver + ".drive' can't find value '" +
                 d.drive + "'");
-        std::string user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
-        config.disks.push_back({d.id.empty() ? node->name : d.id, node->image, node->readOnly});
-        nodes.setUser(node->name, user, true);
+        disk->qdev = qdev;
+        disk->qomPath = qdevBase;
+        disk->deviceId = d.id;
+        disk->user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
+        disk->handle = std::make_shared<block::BlockHandle>(node->image, false);
+        config.disks.push_back({d.id.empty() ? node->name : d.id, disk->handle, node->readOnly});
+        nodes.setUser(node->name, disk->user, true);
     }
 }
 

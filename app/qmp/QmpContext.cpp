@@ -17,8 +17,9 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerDriveBackup(*this);
     registerBlockdevCreate(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
-        emitJobEvent(*this, e);
+        // As in QEMU, a job's nodes are gone by the time its end is reported.
         closeJobNode(e);
+        emitJobEvent(*this, e);
     });
     registerHmpCommands(*this);
     exportListener_ = nbd.addExportListener([this](const std::string& id) {
@@ -53,26 +54,31 @@ QmpContext::~QmpContext() {
 
 void QmpContext::closeWhenJobEnds(const std::string& jobId, const std::string& nodeName) {
     std::lock_guard lock(jobNodesMutex_);
-    jobNodes_[jobId] = nodeName;
+    jobNodes_.emplace(jobId, nodeName);
 }
 
 void QmpContext::closeJobNode(const block::JobEvent& e) {
-    if (e.kind != block::JobEvent::StatusChange ||
-        (e.info.status != block::JobStatus::Concluded && e.info.status != block::JobStatus::Null))
+    bool ended =
+        e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled ||
+        (e.kind == block::JobEvent::StatusChange &&
+         (e.info.status == block::JobStatus::Concluded || e.info.status == block::JobStatus::Null));
+    if (!ended)
         return;
-    std::string node;
+    std::vector<std::string> toClose;
     {
         std::lock_guard lock(jobNodesMutex_);
-        auto it = jobNodes_.find(e.info.id);
-        if (it == jobNodes_.end())
-            return;
-        node = it->second;
-        jobNodes_.erase(it);
+        auto [first, last] = jobNodes_.equal_range(e.info.id);
+        for (auto it = first; it != last; ++it)
+            toClose.push_back(it->second);
+        jobNodes_.erase(first, last);
     }
-    try {
-        nodes.remove(node);
-    } catch (const std::exception&) {
-        // Still used (an NBD export added since): it stays until blockdev-del.
+    // The newest first: a job's filter node before the target it was opened for.
+    for (auto it = toClose.rbegin(); it != toClose.rend(); ++it) {
+        try {
+            nodes.remove(*it);
+        } catch (const std::exception&) {
+            // Still used (an NBD export added since): it stays until blockdev-del.
+        }
     }
 }
 

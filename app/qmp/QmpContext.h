@@ -72,8 +72,8 @@ public:
     void finishQuit();
     bool quitRequested() const;
 
-    // A node a job's command opened for the job (drive-backup's target): closed when the job
-    // concludes. Thread-safe.
+    // A node a job's command opened for the job (drive-backup's target, a backup's filter
+    // node): closed when the job concludes. Thread-safe.
     void closeWhenJobEnds(const std::string& jobId, const std::string& nodeName);
 
     // Protocol nodes created by blockdev-add {driver: "file"}: node name -> file name.
@@ -94,7 +94,7 @@ private:
     bool quit_ = false;
     bool quitPending_ = false;
     std::mutex jobNodesMutex_;
-    std::map<std::string, std::string> jobNodes_; // job id -> node closed when it ends
+    std::multimap<std::string, std::string> jobNodes_; // job id -> nodes closed when it ends
     void closeJobNode(const block::JobEvent& e);
     // Serializes command execution across sessions and servers.
     std::mutex commandMutex_;

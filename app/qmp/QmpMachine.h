@@ -2,6 +2,7 @@
 // QmpMachine: what QMP needs from a running VM (run state, stop/cont/reset/quit, the screen,
 // its disks and its events). RunnerBackedMachine is the shared adapter over emu::MachineRunner
 // (RunnerMachine, e2kvm-system's SystemMachine, the GUI's SelectedVmMachine); tests use a fake.
+#include "block/graph/BlockHandle.h"
 #include "emu/display/Frame.h"
 
 #include <functional>
@@ -22,6 +23,15 @@ struct QmpMachineDisk {
     std::string nodeName;   // node of the BlockNodeTable behind it (may be empty)
     std::string qdev;       // the device's id or QOM path ("/machine/peripheral/vd0/...")
     bool removable = false; // a CD-ROM drive (empty: nodeName is "")
+    // A guest device's QOM path ("/machine/peripheral/sda", "/machine/peripheral-anon/device[0]")
+    // and its id ("sda", or "" for an anonymous one); empty for a drive no device uses.
+    std::string qomPath;
+    std::string deviceId;
+    // What the device reads and writes through; qom-set DEVICE drive NODE retargets it.
+    // Null when the device's node cannot be exchanged.
+    std::shared_ptr<block::BlockHandle> handle;
+    // How the device stands in its node's users (BlockNodeTable::users).
+    std::string user;
 };
 
 class QmpMachine {
@@ -38,6 +48,13 @@ public:
     // The newest screen contents, or null if the machine has never drawn.
     virtual std::shared_ptr<const emu::FrameImage> screen() const = 0;
     virtual std::vector<QmpMachineDisk> disks() const = 0;
+    // The device at `qomPath` now uses node `nodeName` (its handle was retargeted): disks()
+    // reports it so from now on. False if no disk has that device.
+    virtual bool setDiskNode(const std::string& qomPath, const std::string& nodeName) {
+        (void)qomPath;
+        (void)nodeName;
+        return false;
+    }
     // Called on any thread; must not block.
     virtual void setEventHandler(std::function<void(const QmpMachineEvent&)> handler) = 0;
 };

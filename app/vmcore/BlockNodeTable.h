@@ -23,6 +23,9 @@ struct BlockNode {
     // (QEMU's defaults: TRIM ignored, no zero detection).
     bool discardUnmap = false;
     nbd::DetectZeroes detectZeroes = nbd::DetectZeroes::Off;
+    // The nodes a filter node stands over (copy-before-write: file and target), which are in
+    // use by it until it is removed.
+    std::vector<std::string> children;
 };
 
 class BlockNodeTable {

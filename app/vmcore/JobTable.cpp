@@ -53,13 +53,18 @@ void JobTable::onEvent(const block::JobEvent& e) {
         std::lock_guard lock(mutex_);
         auto it = std::find_if(entries_.begin(), entries_.end(),
                                [&](const Entry& en) { return en.job->id() == e.info.id; });
+        // A job lets go of its nodes and bitmaps before its end is reported (its images are
+        // released by then), as QEMU's.
+        bool ended = e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled ||
+                     (e.kind == block::JobEvent::StatusChange &&
+                      (e.info.status == block::JobStatus::Concluded ||
+                       e.info.status == block::JobStatus::Null));
+        if (it != entries_.end() && ended && it->holding) {
+            it->holding = false;
+            for (const std::string& n : it->use.nodes)
+                nodes_.setUser(n, "block job: " + e.info.type, false);
+        }
         if (it != entries_.end() && e.kind == block::JobEvent::StatusChange) {
-            if (it->holding && (e.info.status == block::JobStatus::Concluded ||
-                                e.info.status == block::JobStatus::Null)) {
-                it->holding = false;
-                for (const std::string& n : it->use.nodes)
-                    nodes_.setUser(n, "block job: " + e.info.type, false);
-            }
             if (e.info.status == block::JobStatus::Null) {
                 dismissed_.push_back(it->job);
                 entries_.erase(it);
@@ -108,6 +113,15 @@ bool JobTable::bitmapBusy(const std::string& nodeName, const std::string& bitmap
                                    std::make_pair(nodeName, bitmap)) != e.use.bitmaps.end())
             return true;
     return false;
+}
+
+std::vector<BackupBitmaps> JobTable::backupBitmaps(const std::string& nodeName) const {
+    std::lock_guard lock(mutex_);
+    std::vector<BackupBitmaps> out;
+    for (const Entry& e : entries_)
+        if (e.holding && e.use.backup && e.use.backup->sourceNode == nodeName)
+            out.push_back(*e.use.backup);
+    return out;
 }
 
 int JobTable::addListener(std::function<void(const block::JobEvent&)> cb) {

@@ -4,20 +4,35 @@
 // they conclude, tells listeners (QMP events, views) of every job event, and forgets a job once
 // it is dismissed. Thread-safe.
 #include "app/vmcore/BlockNodeTable.h"
+#include "block/bitmap/DirtyBitmap.h"
+#include "block/copy/BlockCopy.h"
 #include "block/job/Job.h"
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace e2kvm::vm {
 
+// What a running backup shows as bitmaps of its source node, as QEMU's query-named-block-nodes
+// does: its copy engine's clusters still to copy, and with a bitmap that bitmap as the point in
+// time took it (shown under the bitmap's name) and the bitmap recording since (anonymous).
+struct BackupBitmaps {
+    std::string sourceNode;
+    std::string bitmapName; // "" without a bitmap
+    std::shared_ptr<const block::BlockCopy> copy;
+    std::shared_ptr<const block::DirtyBitmap> taken;
+    std::shared_ptr<const block::DirtyBitmap> recording;
+};
+
 struct JobUse {
-    std::vector<std::string> nodes;                                // node names
-    std::vector<std::pair<std::string, std::string>> bitmaps;      // (node, bitmap)
+    std::vector<std::string> nodes;                           // node names
+    std::vector<std::pair<std::string, std::string>> bitmaps; // (node, bitmap)
+    std::optional<BackupBitmaps> backup;
 };
 
 class JobTable {
@@ -39,6 +54,8 @@ public:
     // The type of the job that keeps a node busy ("backup"), or empty.
     std::string nodeBusyWith(const std::string& nodeName) const;
     bool bitmapBusy(const std::string& nodeName, const std::string& bitmap) const;
+    // The bitmaps of the backups still holding their nodes whose source is `nodeName`.
+    std::vector<BackupBitmaps> backupBitmaps(const std::string& nodeName) const;
 
     int addListener(std::function<void(const block::JobEvent&)> cb);
     void removeListener(int handle);

@@ -93,7 +93,8 @@ void BlockCopy::beforeChange(uint64_t offset, uint64_t length) {
 
 uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForReaders) {
     const uint64_t b = offset & ~(clusterSize_ - 1);
-    const uint64_t e = std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
+    const uint64_t e =
+        std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
     uint64_t copied = 0;
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -161,14 +162,28 @@ void BlockCopy::copyData(uint64_t offset, uint64_t length) {
 
 void BlockCopy::beginRead(uint64_t offset, uint64_t length) {
     const uint64_t b = offset & ~(clusterSize_ - 1);
-    const uint64_t e = std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
+    const uint64_t e =
+        std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
     std::lock_guard lock(mutex_);
     reading_.push_back({b, e});
 }
 
+bool BlockCopy::beginSnapshotRead(uint64_t offset, uint64_t length) {
+    const uint64_t b = offset & ~(clusterSize_ - 1);
+    const uint64_t e =
+        std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !overlapsAny(copying_, b, e); });
+    if (!toCopy_.nextDirty(b, e))
+        return false;
+    reading_.push_back({b, e});
+    return true;
+}
+
 void BlockCopy::endRead(uint64_t offset, uint64_t length) {
     const uint64_t b = offset & ~(clusterSize_ - 1);
-    const uint64_t e = std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
+    const uint64_t e =
+        std::min(diskSize_, (offset + length + clusterSize_ - 1) & ~(clusterSize_ - 1));
     std::lock_guard lock(mutex_);
     auto it = std::find_if(reading_.begin(), reading_.end(),
                            [&](const Range& r) { return r.begin == b && r.end == e; });

@@ -70,6 +70,11 @@ public:
     // clusters it covers wait.
     void beginRead(uint64_t offset, uint64_t length) override;
     void endRead(uint64_t offset, uint64_t length) override;
+    // A read of the point in time (snapshot-access) of the cluster(s) of [offset, offset+length):
+    // waits for copies of them in flight, then returns true if one is still to be copied (its
+    // point in time is on the source: read it there, then call endRead, changes to it wait
+    // meanwhile) or false (every one is on the target already).
+    bool beginSnapshotRead(uint64_t offset, uint64_t length);
 
 private:
     struct Range {
@@ -85,9 +90,9 @@ private:
     const uint64_t diskSize_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
-    DirtyBitmap toCopy_;           // clusters still to be copied
-    std::vector<Range> copying_;   // clusters being copied now
-    std::vector<Range> reading_;   // target reads in flight (one entry per read)
+    DirtyBitmap toCopy_;         // clusters still to be copied
+    std::vector<Range> copying_; // clusters being copied now
+    std::vector<Range> reading_; // target reads in flight (one entry per read)
     std::atomic<bool> active_{true};
     std::function<void(uint64_t)> onCopied_;
     std::function<void(const BlockError&)> onCopyError_;

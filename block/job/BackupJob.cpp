@@ -31,13 +31,12 @@ BackupJob::BackupJob(BackupSpec spec)
         throw std::runtime_error("Source and target image have different sizes");
     bool needsBitmap = spec_.sync == BackupSync::Incremental || spec_.sync == BackupSync::Bitmap;
     if (needsBitmap && !spec_.bitmap)
-        throw std::runtime_error("must provide a valid bitmap name for '" +
-                                 std::string(spec_.sync == BackupSync::Incremental ? "incremental"
-                                                                                   : "bitmap") +
-                                 "' sync mode");
+        throw std::runtime_error(
+            "must provide a valid bitmap name for '" +
+            std::string(spec_.sync == BackupSync::Incremental ? "incremental" : "bitmap") +
+            "' sync mode");
     fleecing_ = chainContains(spec_.target->backing(), spec_.source.get());
-    copy_ = std::make_shared<BlockCopy>(spec_.source, spec_.target,
-                                        copyClusterSize(*spec_.target));
+    copy_ = std::make_shared<BlockCopy>(spec_.source, spec_.target, copyClusterSize(*spec_.target));
     presetSpeed(spec_.speed);
 }
 
@@ -60,7 +59,7 @@ void BackupJob::takePointInTime(const BlockDriver::ChangesPaused& paused) {
         break;
     }
     if (spec_.bitmap) {
-        taken_ = std::make_unique<DirtyBitmap>(*spec_.bitmap);
+        taken_ = std::make_shared<DirtyBitmap>(*spec_.bitmap);
         spec_.bitmap->clear(); // from now on it records what comes after the point in time
         if (spec_.sync == BackupSync::Incremental || spec_.sync == BackupSync::Bitmap)
             copy_->markDirty(*taken_);

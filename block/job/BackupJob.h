@@ -44,6 +44,11 @@ public:
     // Whether the source's point in time lives in the target through its backing file (the
     // target is a fleecing overlay of the source).
     bool fleecing() const { return fleecing_; }
+    // The copy engine (what is still to be copied) and the bitmap as the point in time took it
+    // (with a bitmap), for views of a running backup; valid after takePointInTime, kept alive
+    // by the caller after the job let go of them.
+    std::shared_ptr<BlockCopy> copyEngine() const { return copy_; }
+    std::shared_ptr<const DirtyBitmap> takenBitmap() const { return taken_; }
 
 protected:
     void run() override;
@@ -59,7 +64,7 @@ private:
     BackupSpec spec_;
     bool fleecing_ = false;
     std::shared_ptr<BlockCopy> copy_;
-    std::unique_ptr<DirtyBitmap> taken_; // the bitmap's dirty granules at the point in time
+    std::shared_ptr<DirtyBitmap> taken_; // the bitmap's dirty granules at the point in time
     bool attached_ = false;
 };
 

@@ -16,6 +16,8 @@ namespace e2kvm::qmp {
 struct PreparedBackup {
     std::shared_ptr<block::BackupJob> job;
     vm::JobUse use;
+    // filter-node-name: the job's copy-before-write filter is shown as this node while it runs.
+    std::string filterNodeName;
 };
 
 // Checks a BlockdevBackup argument set with QEMU's messages (throws QmpError).

@@ -1,5 +1,5 @@
-// QMP block node commands: blockdev-add (qcow2, raw, file and null-co nodes), blockdev-del,
-// query-named-block-nodes, query-block.
+// QMP block node commands: blockdev-add (qcow2, raw, file, null-co, copy-before-write and
+// snapshot-access nodes), blockdev-del, query-named-block-nodes, query-block.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
@@ -7,6 +7,8 @@
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
 #include "block/NullImage.h"
+#include "block/filter/CopyBeforeWriteFilter.h"
+#include "block/filter/SnapshotAccess.h"
 
 #include <cctype>
 #include <cerrno>
@@ -137,6 +139,115 @@ Json addNullNode(QmpContext& ctx, QmpArgs& a, const std::string& nodeName, bool 
     return Json::object();
 }
 
+// A BlockdevRef naming a node a filter stands over: a format node, or (opened as raw) a
+// protocol-only file node. `fileNode` is set to the latter's name.
+std::shared_ptr<block::BlockDriver> childNode(QmpContext& ctx, QmpArgs& a, const std::string& key,
+                                              std::string* fileNode) {
+    const Json& ref = a.require(key);
+    if (!ref.isString())
+        throw QmpError("Parameter '" + a.path(key) +
+                       "': e2kvm takes the name of an existing node, not an inline definition");
+    const std::string& name = ref.asString();
+    if (auto node = ctx.nodes.find(name))
+        return node->image;
+    auto file = ctx.fileNodes.find(name);
+    if (file == ctx.fileNodes.end())
+        return lookupNode(ctx, name)->image; // a drive id, or QEMU's "Cannot find" message
+    block::OpenOptions options;
+    options.format = "raw";
+    options.readOnly = false;
+    try {
+        *fileNode = name;
+        return block::openImage(file->second, options);
+    } catch (const block::BlockError& e) {
+        throw QmpError("Could not open '" + file->second + "': " + e.what());
+    }
+}
+
+// The user a filter node stands as in the users of the nodes under it.
+std::string filterUser(const std::string& filterNode) {
+    return "node '" + filterNode + "'";
+}
+
+// Adds a filter node and marks the nodes under it as used by it (blockdev-del releases them).
+void addFilterNode(QmpContext& ctx, std::shared_ptr<block::BlockDriver> image,
+                   const std::string& format, const std::string& nodeName,
+                   const std::vector<std::string>& children, const std::string& fileNode) {
+    std::shared_ptr<vm::BlockNode> node;
+    try {
+        node = ctx.nodes.add(image, image->filename(), format, image->readOnly(), nodeName);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    node->children = children;
+    for (const std::string& child : children)
+        ctx.nodes.setUser(child, filterUser(nodeName), true);
+    if (!fileNode.empty())
+        ctx.fileNodeUsers[nodeName] = fileNode;
+}
+
+// blockdev-add driver=copy-before-write: the point in time of `file` kept on `target`.
+Json addCopyBeforeWrite(QmpContext& ctx, QmpArgs& a, const std::string& nodeName) {
+    std::string ignored, fileNode;
+    auto file = childNode(ctx, a, "file", &ignored);
+    auto target = childNode(ctx, a, "target", &fileNode);
+    std::optional<block::DirtyBitmap> bitmap;
+    if (auto b = a.optObject("bitmap")) {
+        std::string node = b->str("node");
+        std::string name = b->str("name");
+        b->finish();
+        auto owner = lookupNode(ctx, node);
+        block::BitmapCatalog& catalog = bitmapCatalog(*owner);
+        std::optional<block::NamedBitmap> found = catalog.find(name);
+        if (!found)
+            throw QmpError("Dirty bitmap '" + name + "' not found");
+        if (auto contents = catalog.usable(name))
+            bitmap.emplace(*contents);
+    }
+    std::string onError =
+        a.optEnum("on-cbw-error", {"break-guest-write", "break-snapshot"}).value_or("");
+    std::optional<uint64_t> timeout = a.optUInt("cbw-timeout");
+    a.finish();
+    if (timeout && *timeout > UINT32_MAX)
+        throw QmpError("Parameter 'cbw-timeout' expects uint32_t");
+    if (timeout && *timeout != 0)
+        // Copies run synchronously before the write here; there is nothing to time out.
+        throw QmpError("cbw-timeout: e2kvm copies before writes without a time limit");
+    if (!vm::BlockNodeTable::validNodeName(nodeName))
+        throw QmpError("Invalid node-name: '" + nodeName + "'");
+    std::vector<std::string> children;
+    for (const auto& n : ctx.nodes.list())
+        if (n->image == file || n->image == target)
+            children.push_back(n->name);
+    std::shared_ptr<block::CopyBeforeWriteFilter> filter;
+    try {
+        filter = std::make_shared<block::CopyBeforeWriteFilter>(
+            file, target, bitmap ? &*bitmap : nullptr,
+            onError == "break-snapshot" ? block::OnCbwError::BreakSnapshot
+                                        : block::OnCbwError::BreakGuestWrite);
+    } catch (const block::BlockError& e) {
+        throw QmpError(e.what());
+    }
+    addFilterNode(ctx, filter, "copy-before-write", nodeName, children, fileNode);
+    return Json::object();
+}
+
+// blockdev-add driver=snapshot-access: reads the point in time of a copy-before-write node.
+Json addSnapshotAccess(QmpContext& ctx, QmpArgs& a, const std::string& nodeName) {
+    std::string fileName = a.str("file");
+    a.finish();
+    auto node = lookupNode(ctx, fileName);
+    auto filter = std::dynamic_pointer_cast<block::CopyBeforeWriteFilter>(node->image);
+    if (!filter)
+        throw QmpError("snapshot-access: node '" + node->name +
+                       "' is not a copy-before-write filter");
+    if (!vm::BlockNodeTable::validNodeName(nodeName))
+        throw QmpError("Invalid node-name: '" + nodeName + "'");
+    addFilterNode(ctx, std::make_shared<block::SnapshotAccess>(filter), "snapshot-access", nodeName,
+                  {node->name}, "");
+    return Json::object();
+}
+
 bool sameFile(const std::string& a, const std::string& b) {
     struct stat sa {
     }, sb{};
@@ -170,9 +281,14 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     }
     if (driver == "null-co")
         return addNullNode(ctx, a, *nodeName, readOnly, policy);
+    if (driver == "copy-before-write")
+        return addCopyBeforeWrite(ctx, a, *nodeName);
+    if (driver == "snapshot-access")
+        return addSnapshotAccess(ctx, a, *nodeName);
     if (driver != "qcow2" && driver != "raw")
         throw QmpError("Driver '" + driver +
-                       "' is not supported by e2kvm (qcow2, raw, file, null-co)");
+                       "' is not supported by e2kvm (qcow2, raw, file, null-co, "
+                       "copy-before-write, snapshot-access)");
 
     std::string fileNode;
     std::string filename = fileOf(ctx, a, &fileNode);
@@ -260,6 +376,8 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
     } catch (const std::exception& e) {
         throw QmpError(e.what());
     }
+    for (const std::string& child : node->children)
+        ctx.nodes.setUser(child, filterUser(name), false);
     ctx.fileNodeUsers.erase(name);
     return Json::object();
 }

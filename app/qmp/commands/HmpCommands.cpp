@@ -201,14 +201,25 @@ void qemuIo(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     const bool qdevId = args.flags[0];
     const std::string& device = args.strings[0];
     const std::string& command = args.strings[1];
+    // With -d: the guest device of that id or QOM path, through what it reads and writes
+    // (a filter put under it with qom-set included).
+    std::shared_ptr<vm::BlockNode> node;
+    std::shared_ptr<block::BlockDriver> deviceImage;
     if (qdevId) {
-        // -d names a guest device by its qdev id; e2kvm's machines have none.
-        printError(mon, "Device '" + device + "' not found");
-        return;
+        if (ctx.machine)
+            for (const QmpMachineDisk& d : ctx.machine->disks())
+                if ((!d.qomPath.empty() && d.qomPath == device) ||
+                    (!d.deviceId.empty() && d.deviceId == device)) {
+                    node = ctx.nodes.find(d.nodeName);
+                    deviceImage = d.handle;
+                }
+        if (!node) {
+            printError(mon, "Device '" + device + "' not found");
+            return;
+        }
     }
     // As QEMU: a drive id first, then a node name.
-    std::shared_ptr<vm::BlockNode> node;
-    if (ctx.machine) {
+    if (!node && ctx.machine) {
         for (const QmpMachineDisk& d : ctx.machine->disks()) {
             if (d.device == device && !d.nodeName.empty()) {
                 node = ctx.nodes.find(d.nodeName);
@@ -228,7 +239,7 @@ void qemuIo(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     options.readOnly = node->readOnly;
     options.quitCommand = false;
     MonitorIoOutput output(mon);
-    io::IoShell shell(node->image, options, output);
+    io::IoShell shell(deviceImage ? deviceImage : node->image, options, output);
     shell.runLine(command);
     output.flush();
 }

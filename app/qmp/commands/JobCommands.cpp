@@ -7,6 +7,7 @@
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BackupStart.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "block/filter/CopyBeforeWriteFilter.h"
 
 #include <algorithm>
 #include <cctype>
@@ -186,8 +187,7 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     }
     bool autoFinalize = a.optBool("auto-finalize", true);
     bool autoDismiss = a.optBool("auto-dismiss", true);
-    if (a.optStr("filter-node-name"))
-        throw QmpError("filter-node-name: e2kvm does not insert a named filter node");
+    std::optional<std::string> filterNodeName = a.optStr("filter-node-name");
     if (auto perf = a.optObject("x-perf")) {
         perf->optBool("use-copy-range", false);
         perf->optInt("max-workers");
@@ -208,18 +208,25 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
                        "' is busy: block device is in use by block job: " + busy);
     if (source == target)
         throw QmpError("Source and target cannot be the same");
+    if (filterNodeName) {
+        if (ctx.nodes.find(*filterNodeName) || ctx.fileNodes.count(*filterNodeName))
+            throw QmpError("Duplicate nodes with node-name='" + *filterNodeName + "'");
+        if (!vm::BlockNodeTable::validNodeName(*filterNodeName))
+            throw QmpError("Invalid node-name: '" + *filterNodeName + "'");
+    }
 
     block::BackupSpec spec;
     spec.sync = parseSync(syncName);
+    // QEMU's order: a missing bitmap first, then incremental's bitmap mode, then the lookup.
+    if ((spec.sync == block::BackupSync::Incremental || spec.sync == block::BackupSync::Bitmap) &&
+        !bitmapName)
+        throw QmpError("must provide a valid bitmap name for '" + syncName + "' sync mode");
     if (spec.sync == block::BackupSync::Incremental) {
         if (bitmapMode && *bitmapMode != "on-success")
             throw QmpError("Bitmap sync mode must be 'on-success' when using sync mode "
                            "'incremental'");
         bitmapMode = "on-success";
     }
-    if ((spec.sync == block::BackupSync::Incremental || spec.sync == block::BackupSync::Bitmap) &&
-        !bitmapName)
-        throw QmpError("must provide a valid bitmap name for '" + syncName + "' sync mode");
     PreparedBackup out;
     if (bitmapName) {
         block::BitmapCatalog* catalog = source->image->bitmaps();
@@ -277,6 +284,8 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
         throw QmpError(e.what());
     }
     out.use.nodes = {source->name, target->name};
+    out.use.backup = vm::BackupBitmaps{source->name, bitmapName.value_or(""), {}, {}, {}};
+    out.filterNodeName = filterNodeName.value_or("");
     return out;
 }
 
@@ -302,8 +311,26 @@ void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
                 if (&p->image() == b.job->spec().source.get())
                     b.job->takePointInTime(*p);
     }
-    for (PreparedBackup& b : backups)
+    for (PreparedBackup& b : backups) {
+        if (b.use.backup) {
+            b.use.backup->copy = b.job->copyEngine();
+            b.use.backup->taken = b.job->takenBitmap();
+            b.use.backup->recording = b.job->spec().bitmap;
+        }
+        if (!b.filterNodeName.empty()) {
+            // The job's copy is on the source already; the node shows it (and passes requests
+            // on to the source) until the job concludes.
+            auto filter = std::make_shared<block::CopyBeforeWriteFilter>(b.job->copyEngine());
+            try {
+                ctx.nodes.add(filter, filter->filename(), "copy-before-write", false,
+                              b.filterNodeName);
+            } catch (const std::exception& e) {
+                throw QmpError(e.what());
+            }
+            ctx.closeWhenJobEnds(b.job->id(), b.filterNodeName);
+        }
         ctx.jobs.start(b.job, b.use);
+    }
 }
 
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& e) {

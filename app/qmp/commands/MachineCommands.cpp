@@ -1,8 +1,10 @@
-// QMP machine commands: query-status, stop, cont, system_reset, screendump. Each needs a
-// machine ("No machine" otherwise).
+// QMP machine commands: query-status, stop, cont, system_reset, screendump, and qom-set of a
+// block device's "drive" (the node under a running device exchanged). Each needs a machine
+// ("No machine" otherwise).
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/NodeLookup.h"
 #include "emu/display/Png.h"
 
 namespace e2kvm::qmp {
@@ -62,6 +64,47 @@ Json screendump(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
+// The disk of the device a QOM path (or a device id) names.
+std::optional<QmpMachineDisk> deviceDisk(QmpContext& ctx, const std::string& path) {
+    for (const QmpMachineDisk& d : ctx.machine->disks())
+        if ((!d.qomPath.empty() && d.qomPath == path) ||
+            (!d.deviceId.empty() && d.deviceId == path))
+            return d;
+    return std::nullopt;
+}
+
+// qom-set PATH drive NODE: the guest device reads and writes NODE from now on (how a
+// copy-before-write filter goes under a running disk and comes out again). Requests in
+// flight finish on the old node first.
+Json qomSet(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string path = a.str("path");
+    std::string property = a.str("property");
+    const Json& value = a.require("value");
+    a.finish();
+    std::optional<QmpMachineDisk> disk = deviceDisk(ctx, path);
+    if (!disk)
+        throw QmpError("Device '" + path + "' not found", "DeviceNotFound");
+    if (property != "drive")
+        throw QmpError("Property '" + property + "' not found (e2kvm sets 'drive' only)");
+    if (!value.isString())
+        throw QmpError("Invalid parameter type for 'drive', expected: string");
+    if (!disk->handle)
+        throw QmpError("Device '" + path + "': its drive cannot be changed");
+    auto node = lookupNode(ctx, value.asString());
+    if (node->name == disk->nodeName)
+        return Json::object();
+    try {
+        disk->handle->retarget(node->image);
+    } catch (const std::exception& e) {
+        throw QmpError(blockMessage(*node, e));
+    }
+    ctx.nodes.setUser(disk->nodeName, disk->user, false);
+    ctx.nodes.setUser(node->name, disk->user, true);
+    ctx.machine->setDiskNode(disk->qomPath, node->name);
+    return Json::object();
+}
+
 } // namespace
 
 void registerMachineCommands(QmpContext& ctx) {
@@ -70,6 +113,7 @@ void registerMachineCommands(QmpContext& ctx) {
     ctx.addCommand({"cont", cont, true});
     ctx.addCommand({"system_reset", systemReset, true});
     ctx.addCommand({"screendump", screendump, true});
+    ctx.addCommand({"qom-set", qomSet, true});
 }
 
 } // namespace e2kvm::qmp

@@ -1,6 +1,7 @@
 #include "app/qmp/commands/NodeLookup.h"
 
 #include "app/qmp/QmpError.h"
+#include "block/filter/CopyBeforeWriteFilter.h"
 
 namespace e2kvm::qmp {
 
@@ -57,16 +58,42 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     info.set("write_threshold", 0);
     info.set("image", image);
     info.set("cache", Json::object({{"writeback", true}, {"direct", false}, {"no-flush", false}}));
-    // As QEMU: listed only when the node has bitmaps.
+    // As QEMU: listed only when the node has bitmaps. Its anonymous ones come first: what a
+    // copy-before-write filter keeps (the readable and the touched clusters), and on a backup's
+    // source the clusters still to copy and the bitmap recording since the point in time.
+    Json list = Json::array();
+    auto anonymous = [&](uint64_t count, uint64_t granularity, bool recording) {
+        list.push(Json::object({{"busy", false},
+                                {"count", count},
+                                {"granularity", granularity},
+                                {"persistent", false},
+                                {"recording", recording}}));
+    };
+    if (auto* cbw = dynamic_cast<const block::CopyBeforeWriteFilter*>(&img)) {
+        anonymous(cbw->readable().dirtyBytes(), cbw->readable().granularity(), false);
+        anonymous(cbw->touched().dirtyBytes(), cbw->touched().granularity(), false);
+    }
+    std::vector<vm::BackupBitmaps> backups = ctx.jobs.backupBitmaps(node.name);
+    for (const vm::BackupBitmaps& b : backups) {
+        if (b.copy)
+            anonymous(b.copy->remainingBytes(), b.copy->clusterSize(), false);
+        if (b.recording)
+            anonymous(b.recording->dirtyBytes(), b.recording->granularity(), true);
+    }
     block::BitmapCatalog* c = img.bitmaps();
-    if (c && !c->list().empty()) {
-        Json list = Json::array();
+    if (c) {
         for (const block::NamedBitmap& b : c->list()) {
             bool busy = !ctx.nbd.exportsUsingBitmap(node.name, b.name).empty() ||
                         ctx.jobs.bitmapBusy(node.name, b.name);
+            uint64_t count = b.bitmap ? b.bitmap->dirtyBytes() : 0;
+            // A backup's bitmap shows what it took until the backup ends (QEMU freezes it and
+            // lets an anonymous successor record).
+            for (const vm::BackupBitmaps& k : backups)
+                if (k.bitmapName == b.name && k.taken)
+                    count = k.taken->dirtyBytes();
             Json d = Json::object();
             d.set("name", b.name);
-            d.set("count", b.bitmap ? b.bitmap->dirtyBytes() : 0);
+            d.set("count", count);
             d.set("granularity", b.granularity);
             d.set("recording", b.enabled && !b.inconsistent);
             d.set("busy", busy);
@@ -75,8 +102,9 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
                 d.set("inconsistent", true);
             list.push(std::move(d));
         }
-        info.set("dirty-bitmaps", std::move(list));
     }
+    if (!list.asArray().empty())
+        info.set("dirty-bitmaps", std::move(list));
     return info;
 }
 

@@ -1,0 +1,74 @@
+#include "BlockHandle.h"
+
+#include <mutex>
+
+namespace e2kvm::block {
+
+BlockHandle::BlockHandle(std::shared_ptr<BlockDriver> node, bool readOnly)
+    : BlockDriver(node->filename(), readOnly || node->readOnly()), node_(std::move(node)) {}
+
+std::shared_ptr<BlockDriver> BlockHandle::node() const {
+    std::shared_lock lock(mutex_);
+    return node_;
+}
+
+void BlockHandle::retarget(std::shared_ptr<BlockDriver> node) {
+    if (node->size() != size())
+        throwError(EINVAL, node->filename(),
+                   "size " + std::to_string(node->size()) + " differs from the device's " +
+                       std::to_string(size()));
+    if (!readOnly() && node->readOnly())
+        throwError(EPERM, node->filename(), "a writing device needs a writable node");
+    std::unique_lock lock(mutex_); // waits for the requests in flight
+    node_->flush();
+    node_ = std::move(node);
+}
+
+std::string BlockHandle::formatName() const {
+    return node()->formatName();
+}
+
+uint64_t BlockHandle::size() const {
+    return node()->size();
+}
+
+uint32_t BlockHandle::clusterSize() const {
+    return node()->clusterSize();
+}
+
+void BlockHandle::doRead(uint64_t offset, std::span<uint8_t> buf) {
+    std::shared_lock lock(mutex_);
+    node_->read(offset, buf);
+}
+
+void BlockHandle::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    std::shared_lock lock(mutex_);
+    node_->write(offset, buf, writeFlags);
+}
+
+void BlockHandle::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    std::shared_lock lock(mutex_);
+    node_->writeZeroes(offset, length, zeroFlags);
+}
+
+void BlockHandle::doDiscard(uint64_t offset, uint64_t length) {
+    std::shared_lock lock(mutex_);
+    node_->discard(offset, length);
+}
+
+void BlockHandle::doFlush() {
+    std::shared_lock lock(mutex_);
+    node_->flush();
+}
+
+LayerExtent BlockHandle::doLayerStatus(uint64_t offset, uint64_t maxLength) {
+    std::shared_lock lock(mutex_);
+    return node_->layerStatus(offset, maxLength);
+}
+
+void BlockHandle::doTruncate(uint64_t newSize) {
+    std::shared_lock lock(mutex_);
+    node_->truncate(newSize);
+}
+
+} // namespace e2kvm::block
