@@ -36,7 +36,8 @@ public:
 };
 
 // The standalone tool's streams: out() and monitor() to `out`, err() to `err`, report() and
-// note() to `err` as "PROGRAM: message". `out` is flushed before anything goes to `err`, so a
+// note() to `err` as "PROGRAM: message" (no note when PROGRAM is qemu-io: a drop-in
+// replacement prints exactly what qemu-io prints). `out` is flushed before anything goes to `err`, so a
 // terminal or a merged pipe shows both in the order they were written.
 class StdioOutput : public IoOutput {
 public:
