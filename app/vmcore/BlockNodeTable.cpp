@@ -47,7 +47,8 @@ bool BlockNodeTable::validNodeName(const std::string& name) {
 }
 
 std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const std::string& format,
-                                                bool readOnly, const std::string& nodeName) {
+                                                bool readOnly, const std::string& nodeName,
+                                                bool forceShare) {
     if (!nodeName.empty())
         checkNodeName(nodeName);
     if (!format.empty() && format != "qcow2" && format != "raw")
@@ -90,7 +91,8 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
     options.formatProbed = format.empty(); // a probed raw node keeps its first sector raw
     options.readOnly = readOnly;
     // A VM's disk, as QEMU's guest devices (share-rw=off): no other process may write it.
-    options.unshare = block::kPermWrite;
+    options.unshare = forceShare ? 0 : block::kPermWrite;
+    options.forceShare = forceShare;
     node->image = block::openImage(file, options);
     {
         std::lock_guard lock(mutex_);

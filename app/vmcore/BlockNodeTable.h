@@ -35,9 +35,11 @@ public:
     // is compatible (read-only request on a writable node is fine), else throws
     // std::runtime_error ("disk.qcow2: already open read-only as node 'disk0'"). Throws
     // block::BlockError when the image cannot be opened, std::invalid_argument on a duplicate
-    // or invalid node name.
+    // or invalid node name. `forceShare` (read-only nodes only, QMP's force-share): the
+    // image is opened even though another process writes it, and others may keep writing.
     std::shared_ptr<BlockNode> open(const std::string& file, const std::string& format,
-                                    bool readOnly, const std::string& nodeName = {});
+                                    bool readOnly, const std::string& nodeName = {},
+                                    bool forceShare = false);
     // Adds a node for an image that is not a file (a null-co disk) or that was opened over an
     // open node (a fleecing overlay, whose backing node is then in use by it until it is
     // removed): `file` is the name it reports; it is never matched by findByFile or reused by

@@ -23,6 +23,7 @@ namespace {
 // Options every BlockdevOptions accepts: discard and detect-zeroes go to the node (its NBD
 // exports follow them); the others we take as given (no effect here).
 struct NodeWritePolicy {
+    bool forceShare = false; // force-share: opened read-only despite other writers
     bool discardUnmap = false;
     nbd::DetectZeroes detectZeroes = nbd::DetectZeroes::Off;
     void applyTo(vm::BlockNode& node) const {
@@ -43,7 +44,7 @@ NodeWritePolicy commonOptions(QmpArgs& a) {
         throw QmpError("setting detect-zeroes to unmap is not allowed without setting discard "
                        "operation to unmap");
     a.optBool("auto-read-only", false);
-    a.optBool("force-share", false);
+    p.forceShare = a.optBool("force-share", false);
     if (auto cache = a.optObject("cache")) {
         cache->optBool("direct", false);
         cache->optBool("no-flush", false);
@@ -263,6 +264,8 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     NodeWritePolicy policy = commonOptions(a);
     if (!nodeName)
         throw QmpError("'node-name' must be specified for the root node");
+    if (policy.forceShare && !readOnly)
+        throw QmpError("force-share=on can only be used with read-only images");
     if (ctx.nodes.find(*nodeName) || ctx.fileNodes.count(*nodeName))
         throw QmpError("Duplicate nodes with node-name='" + *nodeName + "'");
 
@@ -325,6 +328,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         block::OpenOptions options;
         options.format = driver;
         options.readOnly = readOnly;
+        options.forceShare = policy.forceShare;
         options.openBacking = !noBacking;
         if (backingNode)
             options.backingNode = backingNode->image;
@@ -344,7 +348,8 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         return Json::object();
     }
     try {
-        policy.applyTo(*ctx.nodes.open(filename, driver, readOnly, *nodeName));
+        policy.applyTo(
+            *ctx.nodes.open(filename, driver, readOnly, *nodeName, policy.forceShare));
     } catch (const block::BlockError& e) {
         throw QmpError("Could not open '" + filename + "': " + e.what());
     } catch (const std::exception& e) {
