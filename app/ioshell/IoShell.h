@@ -58,6 +58,10 @@ private:
     bool cmdHelp(const Command& cmd, Args& args);
     bool cmdAbort(const Command& cmd, Args& args);
     bool cmdDump(const Command& cmd, Args& args);
+    bool cmdBreak(const Command& cmd, Args& args);
+    bool cmdRemoveBreak(const Command& cmd, Args& args);
+    bool cmdResume(const Command& cmd, Args& args);
+    bool cmdWaitBreak(const Command& cmd, Args& args);
 
     // Range check as QEMU's block layer does it (EIO past the end of the disk).
     bool inRange(uint64_t offset, uint64_t length) const;
