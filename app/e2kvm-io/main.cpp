@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
     block::OpenOptions open;
     open.readOnly = false;
     io::IoShell::Options shellOptions;
+    shellOptions.soleUser = true;
     bool imageOpts = false, snapshot = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:f:rd:t:nsUCmki:hV", longOptions, nullptr)) != -1) {

@@ -683,7 +683,8 @@ bool IoShell::cmdResume(const Command&, Args& args) {
 
 bool IoShell::cmdWaitBreak(const Command&, Args& args) {
     // qemu-io would wait forever without an injector; there is nothing to wait for.
-    if (block::Blkdebug* injector = image_->blkdebug())
+    block::Blkdebug* injector = image_->blkdebug();
+    if (injector && !options_.soleUser)
         injector->waitSuspended(args[1]);
     return true;
 }

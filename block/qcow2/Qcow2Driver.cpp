@@ -130,6 +130,9 @@ Qcow2Driver::~Qcow2Driver() {
             std::lock_guard lock(meta_);
             if (l2Cache_.dirtyCount() || !l1Dirty_.empty() || !releases_.empty())
                 barrier();
+        } catch (const BlkdebugInjectedError&) {
+            // Failing here is what the injector was set up for; the user of the image has
+            // reported its failed flush already.
         } catch (const std::exception& e) {
             logMessage(LogLevel::Warning, filename(),
                        std::string("could not write cached metadata: ") + e.what());

@@ -59,7 +59,6 @@ Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
         throwError(EIO, file_.path(),
                    "refcount block at " + hex(offset) + " is not cluster aligned");
     auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
-    file_.debugEvent(BlkdebugEvent::RefblockLoad);
     file_.readExact(offset, *b, "refcount block");
     if (cache_.size() >= cacheLimit_)
         cache_.clear();
@@ -196,7 +195,6 @@ uint64_t Qcow2Refcounts::findFree(uint64_t n, uint64_t from, uint64_t* firstFree
 // again as large as needed) and the blocks that cover it are laid out at the first refcount
 // block boundary above both.
 void Qcow2Refcounts::createBlock(uint64_t t) {
-    file_.debugEvent(BlkdebugEvent::RefblockAlloc);
     uint64_t c = findFree(1, freeIndex_, nullptr);
     freeIndex_ = c + 1;
     reserved_.push_back({c, c + 1});
@@ -237,6 +235,9 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
     const uint64_t end = first + count;
     while (c < end) {
         uint64_t t = c / entriesPerBlock_;
+        // As QEMU's refcount updates: refblock_alloc for every block they touch, then
+        // refblock_load when it exists (reading refcounts alone raises neither).
+        file_.debugEvent(BlkdebugEvent::RefblockAlloc);
         if (delta > 0)
             ensureBlock(t);
         else if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0)
@@ -244,6 +245,7 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
                        "refcount underflow: cluster " + std::to_string(c) +
                            " has no refcount block");
         uint64_t blockOffset = table_[t] & kRefTableOffsetMask;
+        file_.debugEvent(BlkdebugEvent::RefblockLoad);
         Block b = loadBlock(blockOffset);
         uint64_t stop = std::min(end, (t + 1) * entriesPerBlock_);
         uint64_t i0 = c % entriesPerBlock_;
@@ -307,6 +309,7 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
         bool created = false;
         for (uint64_t t = start / entriesPerBlock_; t <= (start + n - 1) / entriesPerBlock_; ++t)
             if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0) {
+                file_.debugEvent(BlkdebugEvent::RefblockAlloc);
                 createBlock(t);
                 // QEMU's search then starts again from the run (the new block may be in it).
                 freeIndex_ = std::min(freeIndex_, start);
