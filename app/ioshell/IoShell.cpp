@@ -655,9 +655,7 @@ bool IoShell::cmdInfo(const Command&, Args&) {
 // format; without one they fail with ENOTSUP, as qemu-io's.
 bool IoShell::cmdBreak(const Command&, Args& args) {
     block::Blkdebug* injector = image_->blkdebug();
-    int error = !injector                                   ? ENOTSUP
-                : injector->addBreakpoint(args[1], args[2]) ? 0
-                                                            : ENOENT;
+    int error = !injector ? ENOTSUP : injector->addBreakpoint(args[1], args[2]) ? 0 : ENOENT;
     if (error)
         out_.outf("Could not set breakpoint: %s\n", std::strerror(error));
     return error == 0;
@@ -665,9 +663,7 @@ bool IoShell::cmdBreak(const Command&, Args& args) {
 
 bool IoShell::cmdRemoveBreak(const Command&, Args& args) {
     block::Blkdebug* injector = image_->blkdebug();
-    int error = !injector                               ? ENOTSUP
-                : injector->removeBreakpoint(args[1]) ? 0
-                                                        : ENOENT;
+    int error = !injector ? ENOTSUP : injector->removeBreakpoint(args[1]) ? 0 : ENOENT;
     if (error)
         out_.outf("Could not remove breakpoint %s: %s\n", args[1].c_str(), std::strerror(error));
     return error == 0;
