@@ -107,7 +107,12 @@ const std::vector<IoShell::Command>& IoShell::commands() {
 }
 
 IoShell::IoShell(std::shared_ptr<BlockDriver> image, Options options, IoOutput& output)
-    : image_(std::move(image)), options_(options), out_(output) {}
+    : image_(std::move(image)), options_(options), out_(output) {
+    // Alone with the image, a request held at a breakpoint could never be resumed.
+    if (options_.soleUser)
+        if (block::Blkdebug* injector = image_->blkdebug())
+            injector->setHoldingAllowed(false);
+}
 
 void IoShell::close() {
     if (!image_)

@@ -91,6 +91,12 @@ void Blkdebug::event(BlkdebugEvent ev) {
     state_ = newState;
     if (mine.empty())
         return;
+    if (!holdingAllowed_) {
+        for (const Held& h : mine)
+            held_.remove_if([&](const Held* p) { return p == &h; });
+        throw BlockError(EDEADLK, "blkdebug: request held at a breakpoint that nothing can "
+                                  "resume (a single-request user)");
+    }
     changed_.notify_all();
     changed_.wait(lock, [&] {
         return std::all_of(mine.begin(), mine.end(), [](const Held& h) { return h.released; });
@@ -114,6 +120,11 @@ void Blkdebug::check(BlkdebugIoType type, uint64_t offset, uint64_t bytes) {
         }
         throw BlkdebugInjectedError(error);
     }
+}
+
+void Blkdebug::setHoldingAllowed(bool allowed) {
+    std::lock_guard lock(mutex_);
+    holdingAllowed_ = allowed;
 }
 
 bool Blkdebug::addBreakpoint(const std::string& eventName, const std::string& tag) {

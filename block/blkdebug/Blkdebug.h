@@ -73,6 +73,10 @@ public:
     // "blkdebug: Resuming request 'TAG'" on the standard output, for every injector of the
     // process: qemu-io and qemu-system do, except under qtest. On by default.
     static void setAnnounceRequests(bool announce);
+    // Whether a held request may wait: false when the only user of the image is the thread
+    // that would be held (e2kvm-io running one request at a time), so that nobody could
+    // resume it. A breakpoint then fails the request with EDEADLK instead of hanging.
+    void setHoldingAllowed(bool allowed);
 
 private:
     struct Held {
@@ -89,6 +93,7 @@ private:
     // Inject-error rules activated by the last event that had some, as {event, position}.
     std::vector<std::pair<BlkdebugEvent, std::list<BlkdebugRule>::iterator>> active_;
     std::list<Held*> held_; // newest first
+    bool holdingAllowed_ = true;
 };
 
 } // namespace e2kvm::block
