@@ -259,3 +259,19 @@ TEST(BlkdebugImage, RawOverBlkdebugFromImageOptions) {
     EXPECT_THROW(node->read(0, buf), BlkdebugInjectedError);
     node->write(0, buf);
 }
+
+// A user that runs one request at a time cannot resume its own held request: it fails instead.
+TEST(Blkdebug, BreakpointWithoutResumerFailsTheRequest) {
+    Blkdebug::setAnnounceRequests(false);
+    Blkdebug b({});
+    b.setHoldingAllowed(false);
+    ASSERT_TRUE(b.addBreakpoint("write_aio", "A"));
+    try {
+        b.event(BlkdebugEvent::WriteAio);
+        FAIL() << "the held request should fail";
+    } catch (const BlockError& e) {
+        EXPECT_EQ(e.errnoValue(), EDEADLK);
+    }
+    EXPECT_FALSE(b.isSuspended("A"));
+    b.event(BlkdebugEvent::WriteAio); // the breakpoint was used up
+}
