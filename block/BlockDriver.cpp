@@ -28,6 +28,7 @@ void BlockDriver::checkWritable(const char* op) const {
 class BlockDriver::ChangeScope {
 public:
     ChangeScope(BlockDriver& image, uint64_t offset, uint64_t length) : lock_(image.changeGate_) {
+        image.writeGeneration_.fetch_add(1, std::memory_order_relaxed);
         if (image.anyInterceptor_.load(std::memory_order_acquire))
             for (const auto& i : image.interceptors_)
                 i->beforeChange(offset, length);
@@ -96,8 +97,11 @@ void BlockDriver::discard(uint64_t offset, uint64_t length) {
 }
 
 void BlockDriver::flush() {
-    if (!readOnly_)
-        doFlush();
+    if (readOnly_)
+        return;
+    const uint64_t generation = writeGeneration_.load(std::memory_order_relaxed);
+    doFlush();
+    flushedGeneration_.store(generation, std::memory_order_relaxed);
 }
 
 LayerExtent BlockDriver::layerStatus(uint64_t offset, uint64_t maxLength) {

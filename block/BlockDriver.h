@@ -19,6 +19,7 @@
 namespace e2kvm::block {
 
 class BitmapCatalog;
+class Blkdebug;
 
 enum WriteFlags : unsigned {
     WriteNone = 0,
@@ -85,6 +86,9 @@ public:
     virtual std::string formatName() const = 0;
     // The name the image was opened with (file path or URI).
     const std::string& filename() const { return filename_; }
+    // Renames the image as reported (not the file it reads): an image opened under a wrapping
+    // name ("blkdebug:CONF:PATH") reports that name, as QEMU does. Before the image is shared.
+    void setFilename(std::string name) { filename_ = std::move(name); }
     bool readOnly() const { return readOnly_; }
     // Virtual disk size in bytes.
     virtual uint64_t size() const = 0;
@@ -105,6 +109,9 @@ public:
     // rather than clusters the format frees in its own metadata (qcow2). Exports that must not
     // unmap (QEMU's discard=ignore) drop ZeroMayUnmap only for such layers, as QEMU does.
     virtual bool unmapPunchesHostFile() const { return false; }
+    // The error injector (blkdebug) under this image's format, if any: qemu-io's break,
+    // resume and remove_break act on it.
+    virtual Blkdebug* blkdebug() const { return nullptr; }
     // Cluster size for formats that have one, else 0.
     virtual uint32_t clusterSize() const { return 0; }
     // Format details for `info` (qcow2 header fields, backing names, bitmaps...).
@@ -166,6 +173,12 @@ protected:
     virtual void doTruncate(uint64_t newSize) = 0;
     virtual void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data);
 
+    // Whether the contents changed since the last successful flush began (QEMU raises the
+    // flush_to_disk event only then).
+    bool changedSinceFlush() const {
+        return writeGeneration_.load(std::memory_order_relaxed) !=
+               flushedGeneration_.load(std::memory_order_relaxed);
+    }
     // Throws EINVAL unless [offset, offset+length) lies within the disk.
     void checkRange(uint64_t offset, uint64_t length, const char* op) const;
     void checkWritable(const char* op) const;
@@ -177,6 +190,8 @@ private:
 
     std::string filename_;
     bool readOnly_;
+    std::atomic<uint64_t> writeGeneration_{0}; // changes begun
+    std::atomic<uint64_t> flushedGeneration_{0};
     std::mutex observersMutex_;
     std::vector<std::shared_ptr<WriteObserver>> observers_;
     // Shared by every change in flight, exclusive while interceptors change (ChangesPaused).

@@ -50,6 +50,8 @@ HostFile::~HostFile() {
 }
 
 void HostFile::read(uint64_t offset, std::span<uint8_t> buf) const {
+    if (blkdebug_)
+        blkdebug_->check(BlkdebugIoType::Read, offset, buf.size());
     size_t done = 0;
     while (done < buf.size()) {
         ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done, offset + done);
@@ -79,6 +81,11 @@ void HostFile::readExact(uint64_t offset, std::span<uint8_t> buf, const char* wh
 }
 
 void HostFile::write(uint64_t offset, std::span<const uint8_t> buf) {
+    if (blkdebug_) {
+        writeGeneration_.fetch_add(1);
+        blkdebug_->event(BlkdebugEvent::Pwritev);
+        blkdebug_->check(BlkdebugIoType::Write, offset, buf.size());
+    }
     size_t done = 0;
     while (done < buf.size()) {
         ssize_t n = ::pwrite(fd_, buf.data() + done, buf.size() - done, offset + done);
@@ -91,13 +98,22 @@ void HostFile::write(uint64_t offset, std::span<const uint8_t> buf) {
         }
         done += size_t(n);
     }
+    if (blkdebug_)
+        blkdebug_->event(BlkdebugEvent::PwritevDone);
 }
 
 void HostFile::sync() {
+    const uint64_t generation = writeGeneration_.load();
+    if (blkdebug_) {
+        if (generation == syncedGeneration_.load())
+            return;
+        blkdebug_->check(BlkdebugIoType::Flush, 0, 0);
+    }
     if (::fdatasync(fd_) < 0) {
         int e = errno;
         throwError(EIO, path_, "flush failed: " + errnoText(e));
     }
+    syncedGeneration_.store(generation);
 }
 
 uint64_t HostFile::size() const {
@@ -114,6 +130,8 @@ uint64_t HostFile::size() const {
 }
 
 void HostFile::truncate(uint64_t sz) {
+    if (blkdebug_)
+        writeGeneration_.fetch_add(1);
     if (::ftruncate(fd_, off_t(sz)) < 0) {
         int e = errno;
         throwError(e == EFBIG || e == ENOSPC ? ENOSPC : EIO, path_,
@@ -143,6 +161,10 @@ void writeZerosSlow(HostFile& f, uint64_t offset, uint64_t length) {
 void HostFile::punchHole(uint64_t offset, uint64_t length) {
     if (length == 0)
         return;
+    if (blkdebug_) {
+        writeGeneration_.fetch_add(1);
+        blkdebug_->check(BlkdebugIoType::Discard, offset, length);
+    }
     if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(length)) == 0)
         return;
     // Past end of file nothing needs to be done; otherwise write zeros.
@@ -155,6 +177,11 @@ void HostFile::punchHole(uint64_t offset, uint64_t length) {
 void HostFile::zeroRange(uint64_t offset, uint64_t length) {
     if (length == 0)
         return;
+    if (blkdebug_) {
+        writeGeneration_.fetch_add(1);
+        blkdebug_->event(BlkdebugEvent::PwritevZero);
+        blkdebug_->check(BlkdebugIoType::WriteZeroes, offset, length);
+    }
     if (::fallocate(fd_, FALLOC_FL_ZERO_RANGE, off_t(offset), off_t(length)) == 0)
         return;
     writeZerosSlow(*this, offset, length);

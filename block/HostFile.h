@@ -2,8 +2,11 @@
 // HostFile: an open file on the host, with whole-buffer positioned I/O, sparse-file helpers
 // and errors that name the file. Thread-safe: all I/O is positioned (pread/pwrite).
 #include "ImageLock.h"
+#include "blkdebug/Blkdebug.h"
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -23,6 +26,16 @@ public:
     bool writable() const { return writable_; }
     // Takes QEMU's image locks on this open file (see ImageLock); they last until it is closed.
     void lock(ImageLocks locks) { lockImageFile(fd_, path_, locks); }
+
+    // An error injector (blkdebug) between the format and this file: it sees every request
+    // (and may fail it) and the events the format raises. Set before the file is shared.
+    void setBlkdebug(std::shared_ptr<Blkdebug> injector) { blkdebug_ = std::move(injector); }
+    const std::shared_ptr<Blkdebug>& blkdebug() const { return blkdebug_; }
+    // Tells the injector, if there is one, that the format reached `event`.
+    void debugEvent(BlkdebugEvent event) const {
+        if (blkdebug_)
+            blkdebug_->event(event);
+    }
 
     // Reads exactly buf.size() bytes; bytes past end of file read as zero.
     void read(uint64_t offset, std::span<uint8_t> buf) const;
@@ -51,6 +64,11 @@ private:
     std::string path_;
     int fd_ = -1;
     bool writable_ = false;
+    std::shared_ptr<Blkdebug> blkdebug_;
+    // With an injector: changes begun and the count the last successful sync covered. As in
+    // QEMU, a sync of a file not written since reaches neither the injector nor the disk.
+    std::atomic<uint64_t> writeGeneration_{0};
+    std::atomic<uint64_t> syncedGeneration_{0};
 };
 
 } // namespace e2kvm::block

@@ -5,6 +5,7 @@
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "RawImage.h"
+#include "blkdebug/BlkdebugConfig.h"
 #include "qcow2/Qcow2Image.h"
 
 #include <array>
@@ -16,6 +17,8 @@
 namespace e2kvm::block {
 
 std::string probeFormat(const std::string& path) {
+    if (auto name = parseBlkdebugName(path))
+        return probeFormat(name->image);
     HostFile f(path, HostFile::Mode::ReadOnly);
     std::array<uint8_t, kProbeBytes> head{};
     f.read(0, head);
@@ -51,6 +54,14 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
     if (auto driver = openRegisteredProtocol(filename, options))
         return driver;
+    // "blkdebug:CONFIG:IMAGE": the image with an error injector under its format.
+    if (auto name = parseBlkdebugName(filename)) {
+        options.blkdebug = makeBlkdebug(name->configFile, {});
+        options.blkdebug->event(BlkdebugEvent::None);
+        auto image = openImage(name->image, std::move(options));
+        image->setFilename(filename);
+        return image;
+    }
     // QEMU's null-co protocol name: a 1 GiB disk that stores nothing (see NullImage).
     if (filename.rfind("null-co:", 0) == 0) {
         if (filename != "null-co://")
@@ -64,7 +75,7 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
         return std::make_unique<RawImage>(filename, options.readOnly, probed,
-                                          imageLocks(options, false));
+                                          imageLocks(options, false), options.blkdebug);
     if (format == "qcow2") {
         if (!options.format.empty() && probeFormat(filename) != "qcow2")
             throwError(EINVAL, filename, "Image is not in qcow2 format");

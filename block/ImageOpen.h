@@ -3,6 +3,7 @@
 // detection. This is the only place that knows which formats exist.
 #include "BlockDriver.h"
 #include "ImageLock.h"
+#include "blkdebug/Blkdebug.h"
 
 #include <memory>
 #include <set>
@@ -35,6 +36,9 @@ struct OpenOptions {
     // Only the metadata is looked at (qemu-img info): no consistent-read permission is held,
     // so nothing that writes the image is refused by it unless the format needs that.
     bool metadataOnly = false;
+    // An error injector (blkdebug) between the format and its file, as "blkdebug:CONF:IMAGE"
+    // or file.driver=blkdebug give; not handed on to backing or data files.
+    std::shared_ptr<Blkdebug> blkdebug;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };

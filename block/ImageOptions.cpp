@@ -1,6 +1,7 @@
 #include "ImageOptions.h"
 
 #include "ProtocolRegistry.h"
+#include "blkdebug/BlkdebugOpen.h"
 
 namespace e2kvm::block {
 
@@ -60,6 +61,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
         open.formatProbed = false;
         DriverOptions file = subOptions(options, "file.");
         const std::string fileDriver = valueOr(file, "driver", "file");
+        if (fileDriver == "blkdebug")
+            return openFormatOverBlkdebug(driver, file, std::move(open));
         if (fileDriver != "file" && fileDriver != "host_device") {
             if (driver != "raw")
                 throw BlockError(ENOTSUP, "Format '" + driver + "' over protocol '" + fileDriver +
@@ -73,6 +76,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
             throw BlockError(EINVAL, "A block device must be specified for \"file\"");
         return openImage(filename, std::move(open));
     }
+    if (driver == "blkdebug")
+        return openBlkdebugNode(options, std::move(open));
     open.format.clear();
     if (auto image = openRegisteredDriver(driver, options, open))
         return image;

@@ -7,10 +7,11 @@
 
 namespace e2kvm::block {
 
-RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed, ImageLocks locks)
+RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed, ImageLocks locks,
+                   std::shared_ptr<Blkdebug> blkdebug)
     : BlockDriver(path, readOnly),
       file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
-      fileLength_((file_.lock(locks), file_.size())),
+      fileLength_((file_.lock(locks), file_.setBlkdebug(std::move(blkdebug)), file_.size())),
       catalog_(
           std::make_unique<BitmapCatalog>(*this, nullptr, std::vector<NamedBitmap>{}, !readOnly)),
       formatProbed_(formatProbed) {}
@@ -78,10 +79,12 @@ std::array<uint8_t, kProbeBytes> RawImage::checkedFirstSector(uint64_t offset, u
 }
 
 void RawImage::doRead(uint64_t offset, std::span<uint8_t> buf) {
+    file_.debugEvent(BlkdebugEvent::ReadAio);
     file_.read(offset, buf);
 }
 
 void RawImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    file_.debugEvent(BlkdebugEvent::WriteAio);
     if (guardsRequest(offset)) {
         std::lock_guard lock(firstSectorMutex_);
         auto sector = checkedFirstSector(offset, buf.size(), buf.data(), "write");
@@ -124,6 +127,9 @@ void RawImage::doDiscard(uint64_t offset, uint64_t length) {
 }
 
 void RawImage::doFlush() {
+    file_.debugEvent(BlkdebugEvent::FlushToOs);
+    if (changedSinceFlush())
+        file_.debugEvent(BlkdebugEvent::FlushToDisk);
     file_.sync();
 }
 

@@ -20,8 +20,9 @@ namespace e2kvm::block {
 
 class RawImage final : public BlockDriver {
 public:
+    // `blkdebug`: an error injector between this format and the file (may be null).
     RawImage(const std::string& path, bool readOnly, bool formatProbed = false,
-             ImageLocks locks = {});
+             ImageLocks locks = {}, std::shared_ptr<Blkdebug> blkdebug = nullptr);
     ~RawImage() override;
     static void create(const std::string& path, const CreateOptions& options);
 
@@ -34,6 +35,7 @@ public:
     // Non-persistent bitmaps only (granularity 64 KiB unless given, as QEMU for raw nodes).
     BitmapCatalog* bitmaps() override { return catalog_.get(); }
     HostFile& file() { return file_; }
+    Blkdebug* blkdebug() const override { return file_.blkdebug().get(); }
 
 protected:
     void doRead(uint64_t offset, std::span<uint8_t> buf) override;

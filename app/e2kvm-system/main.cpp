@@ -15,6 +15,7 @@
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
 #include "block/ImageOpen.h"
+#include "block/blkdebug/Blkdebug.h"
 #include "emu/machine/MachineRunner.h"
 
 #ifdef E2KVM_HAVE_SDL
@@ -422,6 +423,9 @@ int main(int argc, char** argv) {
         std::fputs("Accelerators supported in QEMU binary:\ntcg\nqtest\n", stdout);
         return EXIT_SUCCESS;
     }
+    // As QEMU under qtest, blkdebug does not announce the requests it holds and resumes.
+    if (options.noGuestCode)
+        block::Blkdebug::setAnnounceRequests(false);
     // QMP and the block layer only (-machine none, -accel qtest): the CPU is never started.
     if (options.noMachine || options.noGuestCode)
         options.startPaused = true;

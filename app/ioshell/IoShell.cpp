@@ -2,6 +2,7 @@
 
 #include "app/ioshell/IoNumbers.h"
 #include "app/ioshell/IoReport.h"
+#include "block/blkdebug/Blkdebug.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -41,6 +42,9 @@ const std::vector<IoShell::Command>& IoShell::commands() {
     static const std::vector<Command> table = {
         {"abort", nullptr, 0, 0, nullptr, "simulate a program crash using abort(3)", nullptr,
          &IoShell::cmdAbort},
+        {"break", nullptr, 2, 2, "event tag",
+         "sets a breakpoint on event and tags the stopped request as tag", nullptr,
+         &IoShell::cmdBreak},
         {"discard", nullptr, 2, -1, "[-Cq] off len",
          "discards a number of bytes at a specified offset",
          "\n Tells the image that a byte range is no longer needed, so that it may be\n"
@@ -77,6 +81,12 @@ const std::vector<IoShell::Command>& IoShell::commands() {
          " -s, -- offset in the read data where the pattern check starts (needs -P)\n"
          " -v, -- print the data read as a hex dump\n\n",
          &IoShell::cmdRead},
+        {"remove_break", nullptr, 1, 1, "tag", "remove a breakpoint by tag", nullptr,
+         &IoShell::cmdRemoveBreak},
+        {"resume", nullptr, 1, 1, "tag", "resumes the request tagged as tag", nullptr,
+         &IoShell::cmdResume},
+        {"wait_break", nullptr, 1, 1, "tag", "waits for the suspension of a request", nullptr,
+         &IoShell::cmdWaitBreak},
         {"write", "w", 2, -1, "[-bcCfnquz] [-P pattern | -s source_file] off len",
          "writes a number of bytes at a specified offset",
          "\n Writes len bytes at offset off, by default filled with the byte 0xcd.\n"
@@ -97,7 +107,12 @@ const std::vector<IoShell::Command>& IoShell::commands() {
 }
 
 IoShell::IoShell(std::shared_ptr<BlockDriver> image, Options options, IoOutput& output)
-    : image_(std::move(image)), options_(options), out_(output) {}
+    : image_(std::move(image)), options_(options), out_(output) {
+    // Alone with the image, a request held at a breakpoint could never be resumed.
+    if (options_.soleUser)
+        if (block::Blkdebug* injector = image_->blkdebug())
+            injector->setHoldingAllowed(false);
+}
 
 void IoShell::close() {
     if (!image_)
@@ -183,6 +198,8 @@ bool IoShell::runLine(const std::string& line) {
     bool ok = false;
     try {
         ok = (this->*(cmd->run))(*cmd, args);
+    } catch (const block::BlkdebugInjectedError& e) {
+        reportFailure(cmd->name, e.errnoValue(), {}); // qemu-io says only the errno
     } catch (const BlockError& e) {
         reportFailure(cmd->name, e.errnoValue(), e.what());
     } catch (const std::bad_alloc&) {
@@ -636,6 +653,40 @@ bool IoShell::cmdInfo(const Command&, Args&) {
         out_.monitorf("    corrupt: %s\n", q.corrupt ? "true" : "false");
         out_.monitorf("    extended l2: %s\n", q.extendedL2 ? "true" : "false");
     }
+    return true;
+}
+
+// break / remove_break / resume / wait_break act on the blkdebug injector under the image's
+// format; without one they fail with ENOTSUP, as qemu-io's.
+bool IoShell::cmdBreak(const Command&, Args& args) {
+    block::Blkdebug* injector = image_->blkdebug();
+    int error = !injector ? ENOTSUP : injector->addBreakpoint(args[1], args[2]) ? 0 : ENOENT;
+    if (error)
+        out_.outf("Could not set breakpoint: %s\n", std::strerror(error));
+    return error == 0;
+}
+
+bool IoShell::cmdRemoveBreak(const Command&, Args& args) {
+    block::Blkdebug* injector = image_->blkdebug();
+    int error = !injector ? ENOTSUP : injector->removeBreakpoint(args[1]) ? 0 : ENOENT;
+    if (error)
+        out_.outf("Could not remove breakpoint %s: %s\n", args[1].c_str(), std::strerror(error));
+    return error == 0;
+}
+
+bool IoShell::cmdResume(const Command&, Args& args) {
+    block::Blkdebug* injector = image_->blkdebug();
+    int error = !injector ? ENOTSUP : injector->resume(args[1]) ? 0 : ENOENT;
+    if (error)
+        out_.outf("Could not resume request: %s\n", std::strerror(error));
+    return error == 0;
+}
+
+bool IoShell::cmdWaitBreak(const Command&, Args& args) {
+    // qemu-io would wait forever without an injector; there is nothing to wait for.
+    block::Blkdebug* injector = image_->blkdebug();
+    if (injector && !options_.soleUser)
+        injector->waitSuspended(args[1]);
     return true;
 }
 

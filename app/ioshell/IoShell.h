@@ -28,6 +28,10 @@ public:
         bool readOnly = false;
         // Whether "quit" exists: QEMU's monitor runs qemu-io commands without it.
         bool quitCommand = true;
+        // The shell is the image's only user and runs one request at a time (e2kvm-io): no
+        // request can be held at a breakpoint while it waits, so wait_break returns at once
+        // instead of waiting forever (qemu-io would wait for its aio requests).
+        bool soleUser = false;
     };
     // `output` must outlive the shell.
     IoShell(std::shared_ptr<block::BlockDriver> image, Options options, IoOutput& output);
@@ -58,6 +62,10 @@ private:
     bool cmdHelp(const Command& cmd, Args& args);
     bool cmdAbort(const Command& cmd, Args& args);
     bool cmdDump(const Command& cmd, Args& args);
+    bool cmdBreak(const Command& cmd, Args& args);
+    bool cmdRemoveBreak(const Command& cmd, Args& args);
+    bool cmdResume(const Command& cmd, Args& args);
+    bool cmdWaitBreak(const Command& cmd, Args& args);
 
     // Range check as QEMU's block layer does it (EIO past the end of the disk).
     bool inRange(uint64_t offset, uint64_t length) const;

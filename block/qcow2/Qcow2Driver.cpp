@@ -43,7 +43,8 @@ const std::vector<uint8_t>& zeroChunk() {
 Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     : BlockDriver(path, o.readOnly),
       file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
-      h_((file_.lock(imageLocks(o, true)), readHeader(file_))), l2Cache_(4) {
+      h_((file_.lock(imageLocks(o, true)), file_.setBlkdebug(o.blkdebug), readHeader(file_))),
+      l2Cache_(4) {
     if (o.chain.count(realPath(path)))
         throwError(ELOOP, path,
                    "Backing file loop detected: this image is already part of the chain");
@@ -79,6 +80,7 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
         l1_[i] = getBe64(&raw[i * 8]);
 
     raw.assign(size_t(h_.refTableClusters * cs_), 0);
+    file_.debugEvent(BlkdebugEvent::ReftableLoad);
     if (!raw.empty())
         file_.readExact(h_.refTableOffset, raw, "refcount table");
     std::vector<uint64_t> reftable(raw.size() / 8);
@@ -128,6 +130,9 @@ Qcow2Driver::~Qcow2Driver() {
             std::lock_guard lock(meta_);
             if (l2Cache_.dirtyCount() || !l1Dirty_.empty() || !releases_.empty())
                 barrier();
+        } catch (const BlkdebugInjectedError&) {
+            // Failing here is what the injector was set up for; the user of the image has
+            // reported its failed flush already.
         } catch (const std::exception& e) {
             logMessage(LogLevel::Warning, filename(),
                        std::string("could not write cached metadata: ") + e.what());
@@ -266,6 +271,7 @@ void Qcow2Driver::writeHeaderFields(uint64_t from, uint64_t to) {
 }
 
 void Qcow2Driver::writeL1Entry(uint64_t i) {
+    file_.debugEvent(BlkdebugEvent::L1Update);
     uint8_t e[8];
     putBe64(e, l1_[i]);
     file_.write(h_.l1Offset + i * 8, e);
@@ -296,8 +302,10 @@ void Qcow2Driver::barrier() {
     std::set<uint64_t> l1 = std::move(l1Dirty_);
     l1Dirty_.clear();
     try {
-        for (const auto& d : dirty)
+        for (const auto& d : dirty) {
+            file_.debugEvent(BlkdebugEvent::L2Update);
             writeL2Span(d.offset, *d.table, d.first, d.last);
+        }
         for (uint64_t i : l1)
             writeL1Entry(i);
         file_.sync();
@@ -366,6 +374,7 @@ Qcow2Driver::Table Qcow2Driver::loadL2(uint64_t offset, uint64_t l1Index) {
         throwError(EIO, filename(),
                    "L2 table offset " + hex(offset) + " unaligned (L1 index " + hex(l1Index) + ")");
     std::vector<uint8_t> raw(cs_);
+    file_.debugEvent(BlkdebugEvent::L2Load);
     file_.readExact(offset, raw, "L2 table");
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_);
     for (uint64_t i = 0; i < l2Entries_; ++i)
@@ -436,8 +445,11 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
     Table src = old ? loadL2(old, l1i) : nullptr;
     uint64_t n = rc_->allocate(1) << cb_;
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_, 0);
-    if (src)
+    if (src) {
+        file_.debugEvent(BlkdebugEvent::L2AllocCowRead);
         *t = *src;
+    }
+    file_.debugEvent(BlkdebugEvent::L2AllocWrite);
     // The new table's first contents go out now (the barrier's first sync covers them); the
     // L1 entry that points at it waits for the barrier.
     writeL2Span(n, *t, 0, l2Entries_ - 1);
@@ -456,8 +468,10 @@ void Qcow2Driver::readBacking(uint64_t offset, std::span<uint8_t> buf) {
         uint64_t bsz = backing_->size();
         if (offset < bsz)
             n = std::min<uint64_t>(buf.size(), bsz - offset);
-        if (n)
+        if (n) {
+            file_.debugEvent(BlkdebugEvent::ReadBackingAio);
             backing_->read(offset, buf.first(size_t(n)));
+        }
     }
     std::memset(buf.data() + n, 0, buf.size() - size_t(n));
 }
@@ -465,6 +479,7 @@ void Qcow2Driver::readBacking(uint64_t offset, std::span<uint8_t> buf) {
 void Qcow2Driver::readCompressed(uint64_t entry, std::span<uint8_t> cluster) {
     CompressedExtent x = compressedExtent(entry, cb_);
     std::vector<uint8_t> in(size_t(x.size));
+    file_.debugEvent(BlkdebugEvent::ReadCompressed);
     file_.read(x.offset, in);
     if (!inflateCluster(in, cluster))
         throwError(EIO, filename(),
@@ -581,6 +596,7 @@ void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
             std::memset(out.data(), 0, out.size());
             break;
         case ClusterType::Normal:
+            file_.debugEvent(BlkdebugEvent::ReadAio);
             data().read((r.entry & kL2OffsetMask) + in, out);
             break;
         case ClusterType::Compressed:
@@ -628,6 +644,7 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
                 checkInsideFile(host, n);
             }
             lock.unlock();
+            file_.debugEvent(BlkdebugEvent::WriteAio);
             data().write(host, buf.subspan(done, size_t(n)));
             done += size_t(n);
             continue;
@@ -698,6 +715,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
                                    std::span<const uint8_t> data, uint64_t host,
                                    const std::vector<uint64_t>& old) {
     HostFile& dest = this->data();
+    file_.debugEvent(BlkdebugEvent::WriteAio);
     const uint64_t end = in + data.size(); // relative to the first cluster
     size_t consumed = 0;
     uint64_t firstFull = 0;
@@ -728,6 +746,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
         firstFull = 1;
     } else if (in != 0 || end < cs_) {
         cl.resize(cs_);
+        file_.debugEvent(BlkdebugEvent::CowRead);
         readOldCluster(old[0], c, cl);
         size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
         std::memcpy(cl.data() + in, data.data(), take);
@@ -748,6 +767,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
             dest.zeroRange(host + ((n - 1) << cb_) + tailBytes, cs_ - tailBytes);
         } else if (tailBytes) {
             cl.resize(cs_);
+            file_.debugEvent(BlkdebugEvent::CowRead);
             readOldCluster(old[n - 1], c + n - 1, cl);
             std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));
             dest.write(host + ((n - 1) << cb_), cl);
@@ -973,6 +993,9 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
 }
 
 void Qcow2Driver::doFlush() {
+    file_.debugEvent(BlkdebugEvent::FlushToOs);
+    if (changedSinceFlush())
+        file_.debugEvent(BlkdebugEvent::FlushToDisk);
     std::lock_guard lock(meta_);
     barrier();
 }
@@ -1057,14 +1080,17 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
         barrier(); // the new L1 table copies entries whose L2 tables must be durable
         uint64_t oldOffset = h_.l1Offset, oldClusters = (uint64_t(h_.l1Size) * 8 + cs_ - 1) >> cb_;
         uint64_t clusters = (l1Needed * 8 + cs_ - 1) >> cb_;
+        file_.debugEvent(BlkdebugEvent::L1GrowAllocTable);
         uint64_t off = rc_->allocate(clusters) << cb_;
         std::vector<uint64_t> nl1(l1_);
         nl1.resize(l1Needed, 0);
         std::vector<uint8_t> raw(size_t(l1Needed * 8));
         for (size_t i = 0; i < nl1.size(); ++i)
             putBe64(&raw[i * 8], nl1[i]);
+        file_.debugEvent(BlkdebugEvent::L1GrowWriteTable);
         file_.write(off, raw);
         file_.sync(); // the new L1 table before the header that points at it
+        file_.debugEvent(BlkdebugEvent::L1GrowActivateTable);
         h_.l1Offset = off;
         h_.l1Size = uint32_t(l1Needed);
         h_.size = newSize;
@@ -1164,7 +1190,9 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     uint64_t old = (*t)[i];
     uint64_t host = rc_->allocateBytes(z.size());
     checkNoMetadataOverlap(host, z.size());
+    file_.debugEvent(BlkdebugEvent::WriteCompressed);
     file_.write(host, z);
+    file_.debugEvent(BlkdebugEvent::L2UpdateCompressed);
     (*t)[i] = compressedEntry(host, z.size(), cb_);
     markL2Dirty(tableOffset, t, i, i);
     deferRelease(old, true);

@@ -44,6 +44,7 @@ public:
     std::string dataFilename() const override;
     int directReadFd() const override;
     BitmapCatalog* bitmaps() override;
+    Blkdebug* blkdebug() const override { return file_.blkdebug().get(); }
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
     void preallocate(Preallocation mode);

@@ -109,6 +109,7 @@ void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint
                                     uint64_t first, uint64_t last) {
     uint64_t from = first * refcountBits_ / 8;
     uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
+    file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
     file_.write(blockOffset + from, std::span(b.data() + from, size_t(to - from)));
 }
 
@@ -201,8 +202,10 @@ void Qcow2Refcounts::createBlock(uint64_t t) {
     std::vector<uint8_t> b(clusterSize_, 0);
     if (tc == t) {
         writeEntry(b, c % entriesPerBlock_, 1);
+        file_.debugEvent(BlkdebugEvent::RefblockAllocWrite);
         file_.write(c * clusterSize_, b);
     } else {
+        file_.debugEvent(BlkdebugEvent::RefblockAllocWrite);
         file_.write(c * clusterSize_, b);
         ensureBlock(tc);
         change(c, 1, +1, nullptr);
@@ -217,6 +220,7 @@ void Qcow2Refcounts::createBlock(uint64_t t) {
     table_[t] = c * clusterSize_;
     uint8_t e[8];
     putBe64(e, table_[t]);
+    file_.debugEvent(BlkdebugEvent::RefblockAllocHookup);
     file_.write(tableOffset_ + t * 8, e);
 }
 
@@ -231,6 +235,9 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
     const uint64_t end = first + count;
     while (c < end) {
         uint64_t t = c / entriesPerBlock_;
+        // As QEMU's refcount updates: refblock_alloc for every block they touch, then
+        // refblock_load when it exists (reading refcounts alone raises neither).
+        file_.debugEvent(BlkdebugEvent::RefblockAlloc);
         if (delta > 0)
             ensureBlock(t);
         else if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0)
@@ -238,6 +245,7 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
                        "refcount underflow: cluster " + std::to_string(c) +
                            " has no refcount block");
         uint64_t blockOffset = table_[t] & kRefTableOffsetMask;
+        file_.debugEvent(BlkdebugEvent::RefblockLoad);
         Block b = loadBlock(blockOffset);
         uint64_t stop = std::min(end, (t + 1) * entriesPerBlock_);
         uint64_t i0 = c % entriesPerBlock_;
@@ -272,6 +280,7 @@ void Qcow2Refcounts::increment(uint64_t first, uint64_t count) {
 }
 
 void Qcow2Refcounts::decrement(uint64_t first, uint64_t count, std::vector<uint64_t>* freed) {
+    file_.debugEvent(BlkdebugEvent::ClusterFree);
     change(first, count, -1, freed);
 }
 
@@ -292,6 +301,7 @@ void Qcow2Refcounts::set(uint64_t cluster, uint64_t value) {
 // it (holes below are reused only after a cluster below is freed); when the run needs a
 // refcount block that does not exist yet, the block is created and the search starts again.
 uint64_t Qcow2Refcounts::allocate(uint64_t n) {
+    file_.debugEvent(BlkdebugEvent::ClusterAlloc);
     reserved_.clear();
     while (true) {
         uint64_t start = findFree(n, freeIndex_, nullptr);
@@ -299,6 +309,7 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
         bool created = false;
         for (uint64_t t = start / entriesPerBlock_; t <= (start + n - 1) / entriesPerBlock_; ++t)
             if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0) {
+                file_.debugEvent(BlkdebugEvent::RefblockAlloc);
                 createBlock(t);
                 // QEMU's search then starts again from the run (the new block may be in it).
                 freeIndex_ = std::min(freeIndex_, start);
@@ -314,6 +325,7 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
 }
 
 uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
+    file_.debugEvent(BlkdebugEvent::ClusterAllocBytes);
     // The partly used cluster is shared only while its refcount can grow: at the maximum (one
     // compressed cluster with refcount_bits=1) a new cluster is taken, as QEMU does.
     uint64_t shared = 0;
@@ -382,6 +394,7 @@ uint64_t Qcow2Refcounts::layArea(uint64_t start, uint64_t additional, bool gener
     const uint64_t tableAt = start + missing;
     const uint64_t end = tableAt + tableClusters;
     uint64_t next = start;
+    file_.debugEvent(BlkdebugEvent::RefblockAllocWriteBlocks);
     for (uint64_t i = first; i < blocks; ++i) {
         Block b;
         const bool created = (newTable[i] & kRefTableOffsetMask) == 0;
@@ -410,10 +423,12 @@ uint64_t Qcow2Refcounts::layArea(uint64_t start, uint64_t additional, bool gener
     std::vector<uint8_t> raw(size_t(tableClusters * clusterSize_), 0);
     for (uint64_t i = 0; i < entries; ++i)
         putBe64(&raw[i * 8], newTable[i]);
+    file_.debugEvent(BlkdebugEvent::RefblockAllocWriteTable);
     file_.write(tableAt * clusterSize_, raw);
     file_.sync(); // the blocks and the table before the header that points at them
     const uint64_t oldOffset = tableOffset_;
     const uint32_t oldClusters = tableClusters_;
+    file_.debugEvent(BlkdebugEvent::RefblockAllocSwitchTable);
     onTableMoved_(tableAt * clusterSize_, uint32_t(tableClusters));
     file_.sync(); // the header before the old table is freed
     table_ = std::move(newTable);

@@ -1,5 +1,6 @@
 // QMP block node commands: blockdev-add (qcow2, raw, file, null-co, copy-before-write and
-// snapshot-access nodes), blockdev-del, query-named-block-nodes, query-block.
+// snapshot-access nodes; blkdebug under a format), blockdev-del, query-named-block-nodes,
+// query-block.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
@@ -7,6 +8,7 @@
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
 #include "block/NullImage.h"
+#include "block/blkdebug/BlkdebugConfig.h"
 #include "block/filter/CopyBeforeWriteFilter.h"
 #include "block/filter/SnapshotAccess.h"
 
@@ -53,10 +55,65 @@ NodeWritePolicy commonOptions(QmpArgs& a) {
     return p;
 }
 
-// The file name of a "file" BlockdevRef: an inline {driver: file, filename} or the name of a
-// file node added before.
-std::string fileOf(QmpContext& ctx, QmpArgs& a, std::string* fileNode) {
-    const Json& ref = a.require("file");
+std::string fileOf(QmpContext& ctx, QmpArgs& a, const char* key, std::string* fileNode,
+                   std::shared_ptr<block::Blkdebug>* injector);
+
+// A rule value of a blkdebug list as the option text the config file would give.
+std::string ruleValue(QmpArgs& rule, const std::string& key) {
+    const Json* v = rule.any(key);
+    if (v->isString())
+        return v->asString();
+    if (v->isBool())
+        return v->asBool() ? "on" : "off";
+    if (v->isInteger())
+        return std::to_string(v->asInt());
+    rule.typeError(key, "integer");
+    return {};
+}
+
+// {driver: blkdebug, image: {driver: file, filename} | FILE-NODE, config, inject-error: [...],
+// set-state: [...]}: the file under the format, with the injector to put between them.
+std::string blkdebugFileOf(QmpContext& ctx, QmpArgs& f, std::string* fileNode,
+                           std::shared_ptr<block::Blkdebug>* injector) {
+    std::map<std::string, std::string> rules;
+    for (const char* list : {"inject-error", "set-state"}) {
+        const Json* items = f.any(list);
+        if (!items)
+            continue;
+        if (!items->isArray())
+            f.typeError(list, "array");
+        for (size_t i = 0; i < items->asArray().size(); ++i) {
+            const std::string prefix = std::string(list) + "." + std::to_string(i) + ".";
+            const Json& item = items->asArray()[i];
+            if (!item.isObject())
+                f.typeError(prefix.substr(0, prefix.size() - 1), "object");
+            QmpArgs rule(&item, f.path(prefix.substr(0, prefix.size() - 1)));
+            for (const auto& [key, value] : item.asObject())
+                rules[prefix + key] = ruleValue(rule, key);
+        }
+    }
+    std::string config = f.optStr("config").value_or("");
+    f.ignore({"align", "max-transfer", "opt-write-zero", "max-write-zero", "opt-discard",
+              "max-discard", "take-child-perms", "unshare-child-perms"});
+    std::shared_ptr<block::Blkdebug> below;
+    std::string filename = fileOf(ctx, f, "image", fileNode, &below);
+    if (below)
+        throw QmpError("blkdebug over blkdebug is not supported by e2kvm");
+    try {
+        *injector = block::makeBlkdebug(config, rules);
+    } catch (const block::BlockError& e) {
+        throw QmpError(e.what());
+    }
+    (*injector)->event(block::BlkdebugEvent::None);
+    return filename;
+}
+
+// The file name of a "file" BlockdevRef (`key`: "file", or "image" under blkdebug): an inline
+// {driver: file, filename}, the name of a file node added before, or an inline blkdebug node
+// over one of those (`injector` is then set).
+std::string fileOf(QmpContext& ctx, QmpArgs& a, const char* key, std::string* fileNode,
+                   std::shared_ptr<block::Blkdebug>* injector) {
+    const Json& ref = a.require(key);
     if (ref.isString()) {
         auto it = ctx.fileNodes.find(ref.asString());
         if (it == ctx.fileNodes.end())
@@ -67,11 +124,19 @@ std::string fileOf(QmpContext& ctx, QmpArgs& a, std::string* fileNode) {
     }
     if (!ref.isObject())
         a.typeError("file", "object");
-    QmpArgs f(&ref, a.path("file"));
+    QmpArgs f(&ref, a.path(key));
     std::string driver = f.str("driver");
+    if (driver == "blkdebug") {
+        std::string filename = blkdebugFileOf(ctx, f, fileNode, injector);
+        f.optStr("node-name");
+        f.optBool("read-only", false);
+        commonOptions(f);
+        f.finish();
+        return filename;
+    }
     if (driver != "file")
         throw QmpError("Driver '" + driver + "' is not supported for '" + f.path("driver") +
-                       "' (only 'file')");
+                       "' (only 'file' and 'blkdebug')");
     std::string filename = f.str("filename");
     f.optStr("node-name");
     f.optBool("read-only", false);
@@ -294,7 +359,8 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
                        "copy-before-write, snapshot-access)");
 
     std::string fileNode;
-    std::string filename = fileOf(ctx, a, &fileNode);
+    std::shared_ptr<block::Blkdebug> injector;
+    std::string filename = fileOf(ctx, a, "file", &fileNode, &injector);
     std::shared_ptr<vm::BlockNode> backingNode;
     bool noBacking = false;
     if (driver == "qcow2") {
@@ -322,10 +388,11 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         if (sameFile(other->file, filename))
             throw QmpError("Failed to get \"write\" lock: '" + filename +
                            "' is already open as node '" + other->name + "'");
-    if (backingNode || noBacking) {
+    if (backingNode || noBacking || injector) {
         // The backing file is a node that is open already (a fleecing overlay of a running
-        // disk), or none at all.
+        // disk), or none at all; or an error injector sits under the format.
         block::OpenOptions options;
+        options.blkdebug = injector;
         options.format = driver;
         options.readOnly = readOnly;
         options.forceShare = policy.forceShare;

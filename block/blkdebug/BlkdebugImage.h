@@ -1,0 +1,44 @@
+#pragma once
+// BlkdebugImage: a blkdebug node used as an image of its own (driver=blkdebug with the image
+// to test under it, a format or a file): every request passes its injector's check before it
+// reaches the image below, which is otherwise shown unchanged. The usual place of blkdebug,
+// between a format and its file, needs no node: the format's HostFile carries the injector
+// (OpenOptions::blkdebug) and the format raises the events.
+#include "Blkdebug.h"
+#include "block/BlockDriver.h"
+
+#include <memory>
+
+namespace e2kvm::block {
+
+class BlkdebugImage final : public BlockDriver {
+public:
+    BlkdebugImage(std::shared_ptr<Blkdebug> injector, std::unique_ptr<BlockDriver> image);
+
+    std::string formatName() const override { return "blkdebug"; }
+    uint64_t size() const override { return image_->size(); }
+    uint64_t allocatedBytes() const override { return image_->allocatedBytes(); }
+    BlockDriver* backing() const override { return image_->backing(); }
+    uint32_t clusterSize() const override { return image_->clusterSize(); }
+    bool unallocatedReadsAsZero() const override { return image_->unallocatedReadsAsZero(); }
+    bool supportsCompression() const override { return image_->supportsCompression(); }
+    BitmapCatalog* bitmaps() override { return image_->bitmaps(); }
+    Blkdebug* blkdebug() const override { return injector_.get(); }
+    BlockDriver& image() const { return *image_; }
+
+protected:
+    void doRead(uint64_t offset, std::span<uint8_t> buf) override;
+    void doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) override;
+    void doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) override;
+    void doDiscard(uint64_t offset, uint64_t length) override;
+    void doFlush() override;
+    LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) override;
+    void doTruncate(uint64_t newSize) override;
+    void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) override;
+
+private:
+    std::shared_ptr<Blkdebug> injector_;
+    std::unique_ptr<BlockDriver> image_;
+};
+
+} // namespace e2kvm::block

@@ -1,0 +1,79 @@
+#include "BlkdebugOpen.h"
+
+#include "BlkdebugConfig.h"
+#include "BlkdebugImage.h"
+#include "block/ImageOptions.h"
+
+namespace e2kvm::block {
+
+namespace {
+
+std::string valueOr(const std::map<std::string, std::string>& m, const std::string& key,
+                    const std::string& fallback = {}) {
+    auto it = m.find(key);
+    return it == m.end() ? fallback : it->second;
+}
+
+bool hasInlineRules(const std::map<std::string, std::string>& node) {
+    for (const auto& [key, value] : node)
+        if (key.rfind("inject-error.", 0) == 0 || key.rfind("set-state.", 0) == 0)
+            return true;
+    return false;
+}
+
+std::shared_ptr<Blkdebug> injectorFor(const std::map<std::string, std::string>& node) {
+    auto injector = makeBlkdebug(valueOr(node, "config"), node);
+    injector->event(BlkdebugEvent::None);
+    return injector;
+}
+
+// The file the node's image names: image.filename (image.driver=file) or x-image.
+std::string imageFile(const std::map<std::string, std::string>& node) {
+    auto image = subOptions(node, "image.");
+    const std::string driver = valueOr(image, "driver", "file");
+    if (driver != "file" && driver != "host_device")
+        throw BlockError(ENOTSUP, "blkdebug under a format over '" + driver +
+                                      "' is not supported; its image must be a file");
+    std::string filename = valueOr(image, "filename", valueOr(node, "x-image"));
+    if (filename.empty())
+        throw BlockError(EINVAL, "A block device must be specified for \"image\"");
+    return filename;
+}
+
+} // namespace
+
+std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
+                                                    const std::map<std::string, std::string>& node,
+                                                    OpenOptions open) {
+    const std::string filename = imageFile(node);
+    open.format = format;
+    open.formatProbed = false;
+    open.blkdebug = injectorFor(node);
+    auto image = openImage(filename, std::move(open));
+    if (!hasInlineRules(node))
+        image->setFilename("blkdebug:" + valueOr(node, "config") + ":" + filename);
+    return image;
+}
+
+std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::string>& node,
+                                              OpenOptions open) {
+    auto injector = injectorFor(node);
+    auto image = subOptions(node, "image.");
+    std::unique_ptr<BlockDriver> below;
+    const std::string driver = valueOr(image, "driver", "file");
+    if (driver == "file" || driver == "host_device") {
+        open.format = "raw";
+        open.formatProbed = false;
+        below = openImage(imageFile(node), std::move(open));
+    } else {
+        if (image.count("filename") && !image.count("file.filename") && !image.count("file"))
+            image["file.filename"] = image["filename"];
+        if (!image.count("file.filename") && !image.count("file") && node.count("x-image"))
+            image["file.filename"] = node.at("x-image");
+        image.erase("filename");
+        below = openImageFromOptions(image, std::move(open));
+    }
+    return std::make_unique<BlkdebugImage>(std::move(injector), std::move(below));
+}
+
+} // namespace e2kvm::block

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Interop: blkdebug error injection in e2kvm-io as in qemu-io. The same image, config file and
+commands through both programs give the same standard output, standard error and exit status:
+errors injected at qcow2 and raw events (l2_load, read_aio, write_aio, cluster_alloc...),
+once, sector, iotype and state rules, rules given inline with --image-opts, the messages of
+break / remove_break / resume, and the flush failures qcow2 reports on close.
+Usage: blkdebug_interop.py E2KVM_IO"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
+
+peers.require("qemu-img", "qemu-io")
+
+E2KVM_IO = os.path.abspath(sys.argv[1])
+checker = Checker()
+
+
+def normalise(text, tmp, program):
+    text = re.sub(r"; [0-9:. ]+sec \(.*\)", "", text)
+    return text.replace(tmp, "TMP").replace(program + ":", "PROG:")
+
+
+def compare(what, tmp, args, setup):
+    """Runs setup() (fresh image), then qemu-io ARGS; again, then e2kvm-io ARGS."""
+    results = []
+    for program in ("qemu-io", E2KVM_IO):
+        setup()
+        p = run([program] + args, ok=False)
+        name = os.path.basename(program)
+        results.append((p.returncode, normalise(p.stdout, tmp, name),
+                        normalise(p.stderr, tmp, name)))
+    checker.same(what, results[0], results[1], "qemu-io", "e2kvm-io")
+
+
+def config(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def inject(event, errno=5, **extra):
+    lines = ["[inject-error]", f'event = "{event}"', f'errno = "{errno}"']
+    lines += [f'{k} = "{v}"' for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="e2kvm-blkdebug-")
+    try:
+        img = os.path.join(tmp, "t.qcow2")
+        raw = os.path.join(tmp, "t.raw")
+        conf = os.path.join(tmp, "blkdebug.conf")
+
+        def fresh_qcow2(data=True):
+            def setup():
+                run("qemu-img", "create", "-q", "-f", "qcow2", img, "4M")
+                if data:
+                    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 256k", img)
+            return setup
+
+        def fresh_raw():
+            run("qemu-img", "create", "-q", "-f", "raw", raw, "4M")
+            run("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 256k", raw)
+
+        bd = f"blkdebug:{conf}:{img}"
+        rd = f"blkdebug:{conf}:{raw}"
+        qcow2_cases = [
+            # An L2 table load fails the read once; the next load works.
+            ("l2_load once", inject("l2_load", 5, once="on"), True,
+             ["-c", "read -P 0x5a 0 4k", "-c", "read -P 0x5a 0 4k"]),
+            # Without once the rule stays active: every later request fails, the flushes on
+            # close too (qcow2 reports them).
+            ("l2_load", inject("l2_load", 28), True,
+             ["-c", "read 0 4k", "-c", "write 0 4k", "-c", "read 0 4k"]),
+            ("read_aio sector", inject("read_aio", 5, sector=16), True,
+             ["-c", "read -P 0x5a 0 4k", "-c", "read 8k 4k", "-c", "read -P 0x5a 64k 4k"]),
+            ("write_aio once", inject("write_aio", 5, once="on"), False,
+             ["-c", "write -P 1 0 64k", "-c", "write -P 2 0 64k", "-c", "read -P 2 0 64k"]),
+            ("cluster_alloc once", inject("cluster_alloc", 28, once="on"), False,
+             ["-c", "write 0 64k", "-c", "write 0 64k", "-c", "read 0 64k"]),
+            ("iotype flush", inject("write_aio", 5, iotype="flush", once="on"), True,
+             ["-c", "read -P 0x5a 0 4k", "-c", "write -P 3 0 4k", "-c", "read -P 3 0 4k"]),
+            ("states",
+             '[set-state]\nevent = "read_aio"\nstate = "1"\nnew_state = "2"\n'
+             + inject("read_aio", 5, state=2, once="on"), True,
+             ["-c", "read 0 4k", "-c", "read 0 4k", "-c", "read 0 4k"]),
+            ("break messages", "", True,
+             ["-c", "break no_such_event A", "-c", "break write_aio A", "-c", "resume A",
+              "-c", "remove_break A", "-c", "remove_break A", "-c", "write 0 4k"]),
+        ]
+        for what, text, data, commands in qcow2_cases:
+            config(conf, text)
+            compare(f"qcow2: {what}", tmp, ["-f", "qcow2"] + commands + [bd], fresh_qcow2(data))
+        config(conf, inject("read_aio", 5, once="on"))
+        compare("raw: read_aio once", tmp,
+                ["-f", "raw", "-c", "read 0 4k", "-c", "read -P 0x5a 0 4k", rd], fresh_raw)
+        config(conf, inject("write_aio", 28))
+        compare("raw: write_aio", tmp,
+                ["-f", "raw", "-c", "read 0 4k", "-c", "write 0 4k", "-c", "read 0 4k", rd],
+                fresh_raw)
+        compare("blkdebug::IMAGE without rules", tmp,
+                ["-f", "qcow2", "-c", "read -P 0x5a 0 4k", "-c", "write 0 4k",
+                 f"blkdebug::{img}"], fresh_qcow2())
+        compare("break without blkdebug", tmp,
+                ["-f", "qcow2", "-c", "break write_aio A", "-c", "resume A", img],
+                fresh_qcow2())
+        opts = (f"driver=qcow2,file.driver=blkdebug,file.image.filename={img},"
+                "file.inject-error.0.event=l2_load,file.inject-error.0.errno=28,"
+                "file.inject-error.0.once=on")
+        compare("--image-opts inline rule", tmp,
+                ["--image-opts", "-c", "read 0 4k", "-c", "read -P 0x5a 0 4k", opts],
+                fresh_qcow2())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return checker.exit_status("blkdebug: e2kvm-io as qemu-io")
+
+
+sys.exit(main())
