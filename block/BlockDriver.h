@@ -19,6 +19,7 @@
 namespace e2kvm::block {
 
 class BitmapCatalog;
+class InternalSnapshots;
 
 enum WriteFlags : unsigned {
     WriteNone = 0,
@@ -128,6 +129,8 @@ public:
     // The named dirty bitmaps of this image (persistent ones for qcow2), or null if the format
     // has none.
     virtual BitmapCatalog* bitmaps() { return nullptr; }
+    // The snapshots kept inside the image (qcow2), or null if the format has none.
+    virtual InternalSnapshots* snapshots() { return nullptr; }
 
     void addWriteObserver(std::shared_ptr<WriteObserver> observer);
     void removeWriteObserver(const WriteObserver* observer);

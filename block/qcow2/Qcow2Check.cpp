@@ -1,4 +1,5 @@
 #include "Qcow2Check.h"
+#include "Qcow2SnapshotTable.h"
 
 #include "Qcow2Format.h"
 #include "Qcow2Header.h"
@@ -68,13 +69,6 @@ struct CheckAborted {
     int err;
 };
 
-struct SnapshotEntry {
-    uint64_t l1Offset = 0;
-    uint32_t l1Size = 0;
-    std::string id;
-    std::string name;
-};
-
 class Checker {
 public:
     Checker(HostFile& f, RepairMode mode) : f_(f), mode_(mode) {}
@@ -85,6 +79,7 @@ private:
     void open();
     void loadBitmaps();
     void readSnapshotTable();
+    void rewriteSnapshotTable();
     void calculate(bool countRefcountStructures, bool fix);
     void addRef(uint64_t offset, uint64_t bytes,
                 ReferenceCounts::Role role = ReferenceCounts::Other);
@@ -115,9 +110,10 @@ private:
     std::vector<Qcow2BitmapDirEntry> bitmaps_;
     uint64_t bitmapDirOffset_ = 0;
     uint64_t bitmapDirSize_ = 0;
-    std::vector<SnapshotEntry> snapshots_;
+    std::vector<Qcow2SnapshotEntry> snapshots_;
     uint64_t snapshotTableBytes_ = 0;
-    std::vector<uint64_t> zeroFixes_; // L2 entries to rewrite as plain zero clusters
+    uint64_t snapshotCorruptions_ = 0; // found while reading the table; a rewrite repairs them
+    std::vector<uint64_t> zeroFixes_;  // L2 entries to rewrite as plain zero clusters
     bool rebuild_ = false;
     bool quiet_ = false;
     uint64_t highest_ = 0;
@@ -212,52 +208,131 @@ void Checker::loadBitmaps() {
 }
 
 // The snapshot table as QEMU's check reads it: its placement, count and size must be sane (else
-// the check stops), each entry's L1 table is checked later, one at a time.
+// the check stops, unless a full repair may drop what is too much), each entry's L1 table is
+// checked later, one at a time.
 void Checker::readSnapshotTable() {
-    // readHeader refused more than kMaxSnapshots entries and a misaligned table.
-    if (h_.nbSnapshots == 0)
+    const bool fix = mode_ == RepairMode::All;
+    uint32_t count = h_.nbSnapshots;
+    uint64_t reduced = 0, extraDropped = 0;
+    if (count > kMaxSnapshots && fix) {
+        msg("Discarding %" PRIu32 " overhanging snapshots", count - kMaxSnapshots);
+        reduced += count - kMaxSnapshots;
+        count = kMaxSnapshots;
+    }
+    if (count > kMaxSnapshots) {
+        msg("\x01"
+            "ERROR snapshot table too large");
+        msg("You can force-remove all %" PRIu32 " overhanging snapshots with qemu-img check -r all",
+            count - kMaxSnapshots);
+        ++r_.checkErrors;
+        throw CheckAborted{EFBIG};
+    }
+    if (count == 0 && reduced == 0)
         return;
-    if (h_.snapshotsOffset > uint64_t(INT64_MAX) - kMaxSnapshotTableBytes - 2048) {
-        msg("ERROR snapshot table offset invalid");
+    if (h_.snapshotsOffset > uint64_t(INT64_MAX) - uint64_t(count) * kSnapshotHeaderBytes ||
+        (h_.snapshotsOffset & (cs_ - 1))) {
+        msg("\x01"
+            "ERROR snapshot table offset invalid");
         ++r_.checkErrors;
         throw CheckAborted{EINVAL};
     }
     uint64_t pos = h_.snapshotsOffset;
-    for (uint32_t i = 0; i < h_.nbSnapshots; ++i) {
-        pos = (pos + 7) & ~uint64_t(7);
-        uint8_t e[40];
-        f_.read(pos, e);
-        SnapshotEntry s;
-        s.l1Offset = getBe64(e);
-        s.l1Size = getBe32(e + 8);
-        uint16_t idLen = getBe16(e + 12);
-        uint16_t nameLen = getBe16(e + 14);
-        uint32_t extra = getBe32(e + 36);
-        if (extra > 1024) {
-            msg("ERROR failed to read the snapshot table: Too much extra metadata in snapshot "
-                "table entry %" PRIu32,
-                i);
+    for (uint32_t i = 0; i < count; ++i) {
+        const uint64_t start = pos = (pos + 7) & ~uint64_t(7);
+        uint32_t claimed = 0;
+        Qcow2SnapshotEntry s;
+        try {
+            s = readSnapshotEntry(f_, pos, h_.size, &pos, &claimed);
+        } catch (const BlockError&) {
+            msg("\x01"
+                "ERROR failed to read the snapshot table: Failed to read snapshot table: "
+                "Input/output error");
             ++r_.checkErrors;
-            throw CheckAborted{EFBIG};
+            throw CheckAborted{EIO};
         }
-        // v3 entries carry at least the large VM state size and the disk size.
-        if (h_.version >= 3 && extra < 16) {
-            msg("ERROR snapshot table entry %" PRIu32 " is incomplete", i);
-            ++r_.corruptions;
+        if (claimed > kMaxSnapshotExtraBytes) {
+            if (!fix) {
+                msg("\x01"
+                    "ERROR failed to read the snapshot table: Too much extra metadata in "
+                    "snapshot table entry %" PRIu32,
+                    i);
+                msg("You can force-remove this extra metadata with qemu-img check -r all");
+                ++r_.checkErrors;
+                throw CheckAborted{EFBIG};
+            }
+            msg("Discarding too much extra metadata in snapshot table entry %" PRIu32 " (%" PRIu32
+                " > %" PRIu32 ")",
+                i, claimed, kMaxSnapshotExtraBytes);
+            ++extraDropped;
         }
-        std::vector<uint8_t> names(size_t(idLen) + nameLen);
-        f_.read(pos + 40 + extra, names);
-        s.id.assign(names.begin(), names.begin() + idLen);
-        s.name.assign(names.begin() + idLen, names.end());
-        pos += 40ull + extra + idLen + nameLen;
         if (pos - h_.snapshotsOffset > kMaxSnapshotTableBytes) {
-            msg("ERROR failed to read the snapshot table: Snapshot table is too big");
-            ++r_.checkErrors;
-            throw CheckAborted{EFBIG};
+            if (!fix) {
+                msg("\x01"
+                    "ERROR failed to read the snapshot table: Snapshot table is too big");
+                msg("You can force-remove all %" PRIu32
+                    " overhanging snapshots with qemu-img check -r all",
+                    count - i);
+                ++r_.checkErrors;
+                throw CheckAborted{EFBIG};
+            }
+            msg("Discarding %" PRIu32 " overhanging snapshots (snapshot table is too big)",
+                count - i);
+            reduced += count - i;
+            count = i;
+            pos = start;
+            break;
         }
         snapshots_.push_back(std::move(s));
     }
     snapshotTableBytes_ = pos - h_.snapshotsOffset;
+    snapshotCorruptions_ = extraDropped;
+    if (reduced) {
+        // The header drops the overhanging entries now (leaking their clusters, which the
+        // refcount check then repairs); the table itself is rewritten after that.
+        uint8_t b[4];
+        putBe32(b, count);
+        f_.write(60, b);
+        f_.sync();
+        h_.nbSnapshots = count;
+        r_.corruptionsFixed += reduced;
+    }
+    // v3 entries carry at least the large VM state size and the disk size.
+    for (size_t i = 0; i < snapshots_.size() && h_.version >= 3; ++i)
+        if (snapshots_[i].extraDataSize < 16) {
+            msg("%s snapshot table entry %zu is incomplete", fix ? "Repairing" : "ERROR", i);
+            ++snapshotCorruptions_;
+        }
+}
+
+// A full repair writes the snapshot table anew (complete extra data, at most 1024 bytes of
+// it), after the refcounts are right: new clusters for it, then the header, then the old
+// table's clusters are freed.
+void Checker::rewriteSnapshotTable() {
+    std::vector<uint8_t> bytes = serializeSnapshotTable(snapshots_);
+    Qcow2Refcounts& rc = stored();
+    uint64_t offset = 0;
+    if (!bytes.empty()) {
+        offset = rc.allocate((bytes.size() + cs_ - 1) >> cb_) << cb_;
+        f_.write(offset, bytes);
+    }
+    f_.sync();
+    uint8_t b[12];
+    putBe32(b, uint32_t(snapshots_.size()));
+    putBe64(b + 4, offset);
+    f_.write(60, b);
+    f_.sync();
+    if (h_.snapshotsOffset && snapshotTableBytes_) {
+        std::vector<uint64_t> freed;
+        rc.decrement(h_.snapshotsOffset >> cb_,
+                     ((h_.snapshotsOffset + snapshotTableBytes_ - 1) >> cb_) -
+                         (h_.snapshotsOffset >> cb_) + 1,
+                     &freed);
+        for (uint64_t c : freed) // as QEMU discards a freed snapshot table
+            f_.punchHole(c << cb_, cs_);
+    }
+    h_.snapshotsOffset = offset;
+    h_.nbSnapshots = uint32_t(snapshots_.size());
+    snapshotTableBytes_ = bytes.size();
 }
 
 // Counts one reference to every cluster of [offset, offset + bytes). As in QEMU, the last
@@ -496,7 +571,7 @@ void Checker::calculate(bool countRefcountStructures, bool fix) {
         msg("ERROR %zu snapshots in image with data file", snapshots_.size());
         ++r_.corruptions;
     }
-    for (const SnapshotEntry& s : snapshots_) {
+    for (const Qcow2SnapshotEntry& s : snapshots_) {
         if (s.l1Offset & (cs_ - 1)) {
             msg("ERROR snapshot %s (%s) l1_offset=%#" PRIx64
                 ": L1 table is not cluster aligned; snapshot table entry corrupted",
@@ -815,6 +890,14 @@ CheckResult Checker::run() {
             reftable_ = readTable(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_ / 8);
         ref_ = std::make_unique<ReferenceCounts>(nbClusters_);
         checkRefcounts();
+        if (snapshotCorruptions_) {
+            if (mode_ == RepairMode::All) {
+                rewriteSnapshotTable();
+                r_.corruptionsFixed += snapshotCorruptions_;
+            } else {
+                r_.corruptions += snapshotCorruptions_;
+            }
+        }
     } catch (const CheckAborted& a) {
         r_.abortErrno = a.err;
         r_.messages = std::move(messages_);
