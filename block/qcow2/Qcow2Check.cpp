@@ -50,7 +50,20 @@ public:
         if (c < counts_.size())
             return c;
         auto it = beyond_.lower_bound(c);
-        return it == beyond_.end() ? limit() : it->first;
+        return it == beyond_.end() ? std::max(c, limit()) : it->first;
+    }
+    // The file grew to `nbClusters` clusters (a repair made room for a refcount block).
+    void grow(uint64_t nbClusters) {
+        if (nbClusters <= counts_.size())
+            return;
+        const uint64_t old = counts_.size();
+        counts_.resize(nbClusters, 0);
+        roles_.resize(nbClusters, 0);
+        for (auto it = beyond_.lower_bound(old); it != beyond_.end() && it->first < nbClusters;) {
+            counts_[it->first] = uint32_t(std::min<uint64_t>(it->second, UINT32_MAX));
+            roles_[it->first] = Other;
+            it = beyond_.erase(it);
+        }
     }
     void clear() {
         std::fill(counts_.begin(), counts_.end(), 0);
@@ -95,6 +108,9 @@ private:
     std::vector<uint64_t> readTable(uint64_t offset, uint64_t entries);
     void writeEntry(uint64_t offset, uint64_t value);
     Qcow2Refcounts& stored();
+    // The stored refcount of a cluster; a refcount block past the end of the file reads as
+    // zeros, as in QEMU. Throws BlockError if it cannot be read.
+    uint64_t storedRefcount(uint64_t cluster);
 
     HostFile& f_;
     RepairMode mode_;
@@ -147,6 +163,15 @@ void Checker::writeEntry(uint64_t offset, uint64_t value) {
     uint8_t b[8];
     putBe64(b, value);
     f_.write(offset, b);
+}
+
+uint64_t Checker::storedRefcount(uint64_t cluster) {
+    const uint64_t block = cluster / stored().entriesPerBlock();
+    const auto& table = stored().table();
+    const uint64_t blockOffset = block < table.size() ? table[block] & kRefTableOffsetMask : 0;
+    if (blockOffset && (blockOffset & (cs_ - 1)) == 0 && blockOffset >= fileSize_)
+        return 0;
+    return stored().get(cluster);
 }
 
 Qcow2Refcounts& Checker::stored() {
@@ -547,12 +572,29 @@ void Checker::checkRefblocks() {
             continue;
         }
         if ((off >> cb_) >= nbClusters_) {
-            // A full repair in QEMU grows the file to hold it; we rebuild the refcount structure
-            // instead, which does not depend on how far past the end the block is.
-            msg("ERROR refcount block %" PRIu64 " is outside image", i);
+            // Read as zeros (every cluster it counts has refcount 0). A full repair grows the
+            // file to hold it, as QEMU does, and the refcount comparison goes on from there.
+            const bool fix = mode_ == RepairMode::All;
+            msg("%s refcount block %" PRIu64 " is outside image", fix ? "Repairing" : "ERROR", i);
             ++r_.corruptions;
-            if (mode_ == RepairMode::All)
+            if (!fix)
+                continue;
+            if (off > uint64_t(INT64_MAX) - cs_) {
+                msg("ERROR could not resize image: %s", std::strerror(EINVAL));
                 rebuild_ = true;
+                continue;
+            }
+            try {
+                f_.truncate(off + cs_);
+            } catch (const BlockError& e) {
+                msg("ERROR could not resize image: %s", std::strerror(e.errnoValue()));
+                rebuild_ = true;
+                continue;
+            }
+            fileSize_ = f_.size();
+            nbClusters_ = (fileSize_ + cs_ - 1) >> cb_;
+            ref_->grow(nbClusters_);
+            addRef(off, cs_);
             continue;
         }
         addRef(off, cs_);
@@ -605,7 +647,7 @@ void Checker::compare(bool fixLeaks, bool fixErrors) {
     for (uint64_t i = 0; i < limit; i = ref_->next(i + 1)) {
         uint64_t have;
         try {
-            have = stored().get(i);
+            have = storedRefcount(i);
         } catch (const BlockError& e) {
             msg("Can't get refcount for cluster %" PRIu64 ": %s", i, std::strerror(e.errnoValue()));
             ++r_.checkErrors;
@@ -661,7 +703,7 @@ void Checker::checkCopied() {
             continue;
         uint64_t rc;
         try {
-            rc = stored().get(l2 >> cb_);
+            rc = storedRefcount(l2 >> cb_);
         } catch (const BlockError&) {
             continue;
         }
@@ -693,7 +735,7 @@ void Checker::checkCopied() {
             uint64_t off = t[j] & kL2OffsetMask;
             try {
                 // An external data file's clusters are owned by this image alone.
-                rc = h_.hasDataFile() ? 1 : stored().get(off >> cb_);
+                rc = h_.hasDataFile() ? 1 : storedRefcount(off >> cb_);
             } catch (const BlockError&) {
                 continue;
             }
