@@ -20,6 +20,7 @@ namespace e2kvm::block {
 
 class BitmapCatalog;
 class Blkdebug;
+class InternalSnapshots;
 
 enum WriteFlags : unsigned {
     WriteNone = 0,
@@ -135,6 +136,8 @@ public:
     // The named dirty bitmaps of this image (persistent ones for qcow2), or null if the format
     // has none.
     virtual BitmapCatalog* bitmaps() { return nullptr; }
+    // The snapshots kept inside the image (qcow2), or null if the format has none.
+    virtual InternalSnapshots* snapshots() { return nullptr; }
 
     void addWriteObserver(std::shared_ptr<WriteObserver> observer);
     void removeWriteObserver(const WriteObserver* observer);

@@ -34,7 +34,10 @@ struct CheckResult {
     uint64_t compressedClusters = 0;
     // One line per finding, worded as qemu-img prints them on stderr
     // ("Leaked cluster 9 refcount=1 reference=0", "ERROR cluster 5 refcount=0 reference=1").
+    // A line that starts with kProgramNamePrefix is one qemu-img prints after its own name
+    // ("qemu-img: ERROR snapshot table too large"); the program replaces the marker.
     std::vector<std::string> messages;
+    static constexpr char kProgramNamePrefix = '\x01';
 };
 
 // Checks the image at `path` (format "" = probe). Throws BlockError(ENOTSUP) for formats

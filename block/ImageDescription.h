@@ -1,6 +1,8 @@
 #pragma once
 // ImageDescription: what `info` shows about one image (one layer of a chain), filled by the
 // format driver. Fields that a format does not have stay empty.
+#include "InternalSnapshots.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +34,7 @@ struct ImageDescription {
     std::string fullBackingFilename;   // resolved path
     std::string backingFormat;         // from the backing-format extension, if any
     bool dirtyFlag = false;
+    std::vector<InternalSnapshot> snapshots; // internal snapshots, in table order
     std::optional<Qcow2Description> qcow2;
 };
 

@@ -137,8 +137,12 @@ int runCheck(int argc, char** argv) {
                              e.what() + ")");
     }
     std::fflush(stdout);
-    for (const std::string& m : r.messages)
-        std::fprintf(stderr, "%s\n", m.c_str());
+    for (const std::string& m : r.messages) {
+        if (!m.empty() && m[0] == block::CheckResult::kProgramNamePrefix)
+            std::fprintf(stderr, "%s: %s\n", kToolName, m.c_str() + 1);
+        else
+            std::fprintf(stderr, "%s\n", m.c_str());
+    }
     std::fflush(stderr);
 
     // A check that could not complete (e.g. a leak repair that would need a refcount rebuild)

@@ -74,6 +74,8 @@ const CommandHelp kCommands[] = {
     {"rebase", "rebase [-f fmt] [-p] [-q] [-u] [-U] -b backing_file [-F backing_fmt] "
                "filename"},
     {"resize", "resize [-f fmt] [-q] [--shrink] filename [+ | -]size"},
+    {"snapshot", "snapshot [-U] [-f fmt] [-q] [-l | -a snapshot | -c snapshot | -d snapshot] "
+                 "filename"},
 };
 
 } // namespace
@@ -133,6 +135,13 @@ void printHelp(const std::string& command) {
         "Parameters to compare:\n"
         "  '-s' strict mode: fails on different allocation as well as different contents\n"
         "  exit codes: 0 identical, 1 different, 2 error\n"
+        "\n"
+        "Parameters to snapshot:\n"
+        "  'snapshot' is the name of a snapshot (or, for -a and -d, its ID)\n"
+        "  '-l' lists all snapshots in the given image\n"
+        "  '-a' applies a snapshot (reverts the disk to the saved state)\n"
+        "  '-c' creates a snapshot\n"
+        "  '-d' deletes a snapshot\n"
         "\n"
         "Parameters to resize:\n"
         "  '--shrink' allows making the image smaller (data past the new end is lost)\n");

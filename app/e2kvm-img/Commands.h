@@ -14,5 +14,6 @@ int runCompare(int argc, char** argv);
 int runRebase(int argc, char** argv);
 int runBitmap(int argc, char** argv);
 int runCheckpoint(int argc, char** argv);
+int runSnapshot(int argc, char** argv);
 
 } // namespace e2kvm::img

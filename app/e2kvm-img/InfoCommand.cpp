@@ -6,6 +6,7 @@
 #include "HumanSize.h"
 #include "ImageOpening.h"
 #include "QemuImgJson.h"
+#include "SnapshotListing.h"
 #include "block/ImageOpen.h"
 #include "nbd/NbdImage.h"
 
@@ -104,6 +105,8 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
         info.nextPath = full;
         info.nextFormat = desc.backingFormat;
     }
+    if (!desc.snapshots.empty())
+        j.set("snapshots", snapshotsJson(desc.snapshots));
     if (desc.qcow2) {
         info.formatData = qcow2Data(*desc.qcow2);
         info.hasFormatData = true;
@@ -140,6 +143,7 @@ std::string humanText(const LayerInfo& info) {
         if (!desc.backingFormat.empty())
             out += "backing file format: " + desc.backingFormat + "\n";
     }
+    out += snapshotTable(desc.snapshots);
     if (info.hasFormatData) {
         out += "Format specific information:\n";
         out += humanDump(info.formatData, 1);

@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"convert", runConvert}, {"create", runCreate},
     {"info", runInfo},       {"map", runMap},
     {"rebase", runRebase},   {"resize", runResize},
+    {"snapshot", runSnapshot},
 };
 
 void reportError(const std::string& message) {

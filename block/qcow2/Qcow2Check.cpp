@@ -1,4 +1,5 @@
 #include "Qcow2Check.h"
+#include "Qcow2SnapshotTable.h"
 
 #include "Qcow2Format.h"
 #include "Qcow2Header.h"
@@ -49,7 +50,20 @@ public:
         if (c < counts_.size())
             return c;
         auto it = beyond_.lower_bound(c);
-        return it == beyond_.end() ? limit() : it->first;
+        return it == beyond_.end() ? std::max(c, limit()) : it->first;
+    }
+    // The file grew to `nbClusters` clusters (a repair made room for a refcount block).
+    void grow(uint64_t nbClusters) {
+        if (nbClusters <= counts_.size())
+            return;
+        const uint64_t old = counts_.size();
+        counts_.resize(nbClusters, 0);
+        roles_.resize(nbClusters, 0);
+        for (auto it = beyond_.lower_bound(old); it != beyond_.end() && it->first < nbClusters;) {
+            counts_[it->first] = uint32_t(std::min<uint64_t>(it->second, UINT32_MAX));
+            roles_[it->first] = Other;
+            it = beyond_.erase(it);
+        }
     }
     void clear() {
         std::fill(counts_.begin(), counts_.end(), 0);
@@ -68,13 +82,6 @@ struct CheckAborted {
     int err;
 };
 
-struct SnapshotEntry {
-    uint64_t l1Offset = 0;
-    uint32_t l1Size = 0;
-    std::string id;
-    std::string name;
-};
-
 class Checker {
 public:
     Checker(HostFile& f, RepairMode mode) : f_(f), mode_(mode) {}
@@ -85,6 +92,7 @@ private:
     void open();
     void loadBitmaps();
     void readSnapshotTable();
+    void rewriteSnapshotTable();
     void calculate(bool countRefcountStructures, bool fix);
     void addRef(uint64_t offset, uint64_t bytes,
                 ReferenceCounts::Role role = ReferenceCounts::Other);
@@ -100,6 +108,9 @@ private:
     std::vector<uint64_t> readTable(uint64_t offset, uint64_t entries);
     void writeEntry(uint64_t offset, uint64_t value);
     Qcow2Refcounts& stored();
+    // The stored refcount of a cluster; a refcount block past the end of the file reads as
+    // zeros, as in QEMU. Throws BlockError if it cannot be read.
+    uint64_t storedRefcount(uint64_t cluster);
 
     HostFile& f_;
     RepairMode mode_;
@@ -115,9 +126,10 @@ private:
     std::vector<Qcow2BitmapDirEntry> bitmaps_;
     uint64_t bitmapDirOffset_ = 0;
     uint64_t bitmapDirSize_ = 0;
-    std::vector<SnapshotEntry> snapshots_;
+    std::vector<Qcow2SnapshotEntry> snapshots_;
     uint64_t snapshotTableBytes_ = 0;
-    std::vector<uint64_t> zeroFixes_; // L2 entries to rewrite as plain zero clusters
+    uint64_t snapshotCorruptions_ = 0; // found while reading the table; a rewrite repairs them
+    std::vector<uint64_t> zeroFixes_;  // L2 entries to rewrite as plain zero clusters
     bool rebuild_ = false;
     bool quiet_ = false;
     uint64_t highest_ = 0;
@@ -151,6 +163,15 @@ void Checker::writeEntry(uint64_t offset, uint64_t value) {
     uint8_t b[8];
     putBe64(b, value);
     f_.write(offset, b);
+}
+
+uint64_t Checker::storedRefcount(uint64_t cluster) {
+    const uint64_t block = cluster / stored().entriesPerBlock();
+    const auto& table = stored().table();
+    const uint64_t blockOffset = block < table.size() ? table[block] & kRefTableOffsetMask : 0;
+    if (blockOffset && (blockOffset & (cs_ - 1)) == 0 && blockOffset >= fileSize_)
+        return 0;
+    return stored().get(cluster);
 }
 
 Qcow2Refcounts& Checker::stored() {
@@ -212,52 +233,131 @@ void Checker::loadBitmaps() {
 }
 
 // The snapshot table as QEMU's check reads it: its placement, count and size must be sane (else
-// the check stops), each entry's L1 table is checked later, one at a time.
+// the check stops, unless a full repair may drop what is too much), each entry's L1 table is
+// checked later, one at a time.
 void Checker::readSnapshotTable() {
-    // readHeader refused more than kMaxSnapshots entries and a misaligned table.
-    if (h_.nbSnapshots == 0)
+    const bool fix = mode_ == RepairMode::All;
+    uint32_t count = h_.nbSnapshots;
+    uint64_t reduced = 0, extraDropped = 0;
+    if (count > kMaxSnapshots && fix) {
+        msg("Discarding %" PRIu32 " overhanging snapshots", count - kMaxSnapshots);
+        reduced += count - kMaxSnapshots;
+        count = kMaxSnapshots;
+    }
+    if (count > kMaxSnapshots) {
+        msg("\x01"
+            "ERROR snapshot table too large");
+        msg("You can force-remove all %" PRIu32 " overhanging snapshots with qemu-img check -r all",
+            count - kMaxSnapshots);
+        ++r_.checkErrors;
+        throw CheckAborted{EFBIG};
+    }
+    if (count == 0 && reduced == 0)
         return;
-    if (h_.snapshotsOffset > uint64_t(INT64_MAX) - kMaxSnapshotTableBytes - 2048) {
-        msg("ERROR snapshot table offset invalid");
+    if (h_.snapshotsOffset > uint64_t(INT64_MAX) - uint64_t(count) * kSnapshotHeaderBytes ||
+        (h_.snapshotsOffset & (cs_ - 1))) {
+        msg("\x01"
+            "ERROR snapshot table offset invalid");
         ++r_.checkErrors;
         throw CheckAborted{EINVAL};
     }
     uint64_t pos = h_.snapshotsOffset;
-    for (uint32_t i = 0; i < h_.nbSnapshots; ++i) {
-        pos = (pos + 7) & ~uint64_t(7);
-        uint8_t e[40];
-        f_.read(pos, e);
-        SnapshotEntry s;
-        s.l1Offset = getBe64(e);
-        s.l1Size = getBe32(e + 8);
-        uint16_t idLen = getBe16(e + 12);
-        uint16_t nameLen = getBe16(e + 14);
-        uint32_t extra = getBe32(e + 36);
-        if (extra > 1024) {
-            msg("ERROR failed to read the snapshot table: Too much extra metadata in snapshot "
-                "table entry %" PRIu32,
-                i);
+    for (uint32_t i = 0; i < count; ++i) {
+        const uint64_t start = pos = (pos + 7) & ~uint64_t(7);
+        uint32_t claimed = 0;
+        Qcow2SnapshotEntry s;
+        try {
+            s = readSnapshotEntry(f_, pos, h_.size, &pos, &claimed);
+        } catch (const BlockError&) {
+            msg("\x01"
+                "ERROR failed to read the snapshot table: Failed to read snapshot table: "
+                "Input/output error");
             ++r_.checkErrors;
-            throw CheckAborted{EFBIG};
+            throw CheckAborted{EIO};
         }
-        // v3 entries carry at least the large VM state size and the disk size.
-        if (h_.version >= 3 && extra < 16) {
-            msg("ERROR snapshot table entry %" PRIu32 " is incomplete", i);
-            ++r_.corruptions;
+        if (claimed > kMaxSnapshotExtraBytes) {
+            if (!fix) {
+                msg("\x01"
+                    "ERROR failed to read the snapshot table: Too much extra metadata in "
+                    "snapshot table entry %" PRIu32,
+                    i);
+                msg("You can force-remove this extra metadata with qemu-img check -r all");
+                ++r_.checkErrors;
+                throw CheckAborted{EFBIG};
+            }
+            msg("Discarding too much extra metadata in snapshot table entry %" PRIu32 " (%" PRIu32
+                " > %" PRIu32 ")",
+                i, claimed, kMaxSnapshotExtraBytes);
+            ++extraDropped;
         }
-        std::vector<uint8_t> names(size_t(idLen) + nameLen);
-        f_.read(pos + 40 + extra, names);
-        s.id.assign(names.begin(), names.begin() + idLen);
-        s.name.assign(names.begin() + idLen, names.end());
-        pos += 40ull + extra + idLen + nameLen;
         if (pos - h_.snapshotsOffset > kMaxSnapshotTableBytes) {
-            msg("ERROR failed to read the snapshot table: Snapshot table is too big");
-            ++r_.checkErrors;
-            throw CheckAborted{EFBIG};
+            if (!fix) {
+                msg("\x01"
+                    "ERROR failed to read the snapshot table: Snapshot table is too big");
+                msg("You can force-remove all %" PRIu32
+                    " overhanging snapshots with qemu-img check -r all",
+                    count - i);
+                ++r_.checkErrors;
+                throw CheckAborted{EFBIG};
+            }
+            msg("Discarding %" PRIu32 " overhanging snapshots (snapshot table is too big)",
+                count - i);
+            reduced += count - i;
+            count = i;
+            pos = start;
+            break;
         }
         snapshots_.push_back(std::move(s));
     }
     snapshotTableBytes_ = pos - h_.snapshotsOffset;
+    snapshotCorruptions_ = extraDropped;
+    if (reduced) {
+        // The header drops the overhanging entries now (leaking their clusters, which the
+        // refcount check then repairs); the table itself is rewritten after that.
+        uint8_t b[4];
+        putBe32(b, count);
+        f_.write(60, b);
+        f_.sync();
+        h_.nbSnapshots = count;
+        r_.corruptionsFixed += reduced;
+    }
+    // v3 entries carry at least the large VM state size and the disk size.
+    for (size_t i = 0; i < snapshots_.size() && h_.version >= 3; ++i)
+        if (snapshots_[i].extraDataSize < 16) {
+            msg("%s snapshot table entry %zu is incomplete", fix ? "Repairing" : "ERROR", i);
+            ++snapshotCorruptions_;
+        }
+}
+
+// A full repair writes the snapshot table anew (complete extra data, at most 1024 bytes of
+// it), after the refcounts are right: new clusters for it, then the header, then the old
+// table's clusters are freed.
+void Checker::rewriteSnapshotTable() {
+    std::vector<uint8_t> bytes = serializeSnapshotTable(snapshots_);
+    Qcow2Refcounts& rc = stored();
+    uint64_t offset = 0;
+    if (!bytes.empty()) {
+        offset = rc.allocate((bytes.size() + cs_ - 1) >> cb_) << cb_;
+        f_.write(offset, bytes);
+    }
+    f_.sync();
+    uint8_t b[12];
+    putBe32(b, uint32_t(snapshots_.size()));
+    putBe64(b + 4, offset);
+    f_.write(60, b);
+    f_.sync();
+    if (h_.snapshotsOffset && snapshotTableBytes_) {
+        std::vector<uint64_t> freed;
+        rc.decrement(h_.snapshotsOffset >> cb_,
+                     ((h_.snapshotsOffset + snapshotTableBytes_ - 1) >> cb_) -
+                         (h_.snapshotsOffset >> cb_) + 1,
+                     &freed);
+        for (uint64_t c : freed) // as QEMU discards a freed snapshot table
+            f_.punchHole(c << cb_, cs_);
+    }
+    h_.snapshotsOffset = offset;
+    h_.nbSnapshots = uint32_t(snapshots_.size());
+    snapshotTableBytes_ = bytes.size();
 }
 
 // Counts one reference to every cluster of [offset, offset + bytes). As in QEMU, the last
@@ -472,12 +572,29 @@ void Checker::checkRefblocks() {
             continue;
         }
         if ((off >> cb_) >= nbClusters_) {
-            // A full repair in QEMU grows the file to hold it; we rebuild the refcount structure
-            // instead, which does not depend on how far past the end the block is.
-            msg("ERROR refcount block %" PRIu64 " is outside image", i);
+            // Read as zeros (every cluster it counts has refcount 0). A full repair grows the
+            // file to hold it, as QEMU does, and the refcount comparison goes on from there.
+            const bool fix = mode_ == RepairMode::All;
+            msg("%s refcount block %" PRIu64 " is outside image", fix ? "Repairing" : "ERROR", i);
             ++r_.corruptions;
-            if (mode_ == RepairMode::All)
+            if (!fix)
+                continue;
+            if (off > uint64_t(INT64_MAX) - cs_) {
+                msg("ERROR could not resize image: %s", std::strerror(EINVAL));
                 rebuild_ = true;
+                continue;
+            }
+            try {
+                f_.truncate(off + cs_);
+            } catch (const BlockError& e) {
+                msg("ERROR could not resize image: %s", std::strerror(e.errnoValue()));
+                rebuild_ = true;
+                continue;
+            }
+            fileSize_ = f_.size();
+            nbClusters_ = (fileSize_ + cs_ - 1) >> cb_;
+            ref_->grow(nbClusters_);
+            addRef(off, cs_);
             continue;
         }
         addRef(off, cs_);
@@ -496,7 +613,7 @@ void Checker::calculate(bool countRefcountStructures, bool fix) {
         msg("ERROR %zu snapshots in image with data file", snapshots_.size());
         ++r_.corruptions;
     }
-    for (const SnapshotEntry& s : snapshots_) {
+    for (const Qcow2SnapshotEntry& s : snapshots_) {
         if (s.l1Offset & (cs_ - 1)) {
             msg("ERROR snapshot %s (%s) l1_offset=%#" PRIx64
                 ": L1 table is not cluster aligned; snapshot table entry corrupted",
@@ -530,7 +647,7 @@ void Checker::compare(bool fixLeaks, bool fixErrors) {
     for (uint64_t i = 0; i < limit; i = ref_->next(i + 1)) {
         uint64_t have;
         try {
-            have = stored().get(i);
+            have = storedRefcount(i);
         } catch (const BlockError& e) {
             msg("Can't get refcount for cluster %" PRIu64 ": %s", i, std::strerror(e.errnoValue()));
             ++r_.checkErrors;
@@ -586,7 +703,7 @@ void Checker::checkCopied() {
             continue;
         uint64_t rc;
         try {
-            rc = stored().get(l2 >> cb_);
+            rc = storedRefcount(l2 >> cb_);
         } catch (const BlockError&) {
             continue;
         }
@@ -618,7 +735,7 @@ void Checker::checkCopied() {
             uint64_t off = t[j] & kL2OffsetMask;
             try {
                 // An external data file's clusters are owned by this image alone.
-                rc = h_.hasDataFile() ? 1 : stored().get(off >> cb_);
+                rc = h_.hasDataFile() ? 1 : storedRefcount(off >> cb_);
             } catch (const BlockError&) {
                 continue;
             }
@@ -815,6 +932,14 @@ CheckResult Checker::run() {
             reftable_ = readTable(h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_ / 8);
         ref_ = std::make_unique<ReferenceCounts>(nbClusters_);
         checkRefcounts();
+        if (snapshotCorruptions_) {
+            if (mode_ == RepairMode::All) {
+                rewriteSnapshotTable();
+                r_.corruptionsFixed += snapshotCorruptions_;
+            } else {
+                r_.corruptions += snapshotCorruptions_;
+            }
+        }
     } catch (const CheckAborted& a) {
         r_.abortErrno = a.err;
         r_.messages = std::move(messages_);

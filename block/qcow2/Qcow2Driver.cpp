@@ -86,7 +86,7 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     std::vector<uint64_t> reftable(raw.size() / 8);
     for (size_t i = 0; i < reftable.size(); ++i)
         reftable[i] = getBe64(&raw[i * 8]);
-    readSnapshots(file_, h_, nullptr); // validates the snapshot table
+    snapshots_ = readSnapshotTable(file_, h_, h_.size, &snapshotTableBytes_);
     rc_ = std::make_unique<Qcow2Refcounts>(file_, cb_, h_.refcountOrder, std::move(reftable),
                                            h_.refTableOffset, h_.refTableClusters,
                                            [this](uint64_t off, uint32_t n) {
@@ -241,6 +241,7 @@ void Qcow2Driver::describe(ImageDescription& out) const {
     out.fullBackingFilename = fullBackingPath_;
     out.backingFormat = h_.backingFormat;
     out.dirtyFlag = (h_.incompatible & kIncompatDirty) != 0;
+    out.snapshots = listSnapshots();
     Qcow2Description q;
     q.compat = h_.version >= 3 ? "1.1" : "0.10";
     q.compressionType = h_.compressionType == 1 ? "zstd" : "zlib";
@@ -268,6 +269,33 @@ void Qcow2Driver::writeHeader() {
 void Qcow2Driver::writeHeaderFields(uint64_t from, uint64_t to) {
     std::vector<uint8_t> buf = serializeHeader(h_, filename());
     file_.write(from, std::span(buf.data() + from, size_t(to - from)));
+}
+
+void Qcow2Driver::replaceL1(uint64_t entries) {
+    uint64_t oldOffset = h_.l1Offset, oldClusters = (uint64_t(h_.l1Size) * 8 + cs_ - 1) >> cb_;
+    file_.debugEvent(BlkdebugEvent::L1GrowAllocTable);
+    uint64_t off = rc_->allocate((entries * 8 + cs_ - 1) >> cb_) << cb_;
+    std::vector<uint64_t> nl1(l1_);
+    nl1.resize(entries, 0);
+    file_.debugEvent(BlkdebugEvent::L1GrowWriteTable);
+    writeL1Table(off, nl1);
+    file_.sync(); // the new L1 table before the header that points at it
+    file_.debugEvent(BlkdebugEvent::L1GrowActivateTable);
+    h_.l1Offset = off;
+    h_.l1Size = uint32_t(entries);
+    writeHeaderFields(24, 48);
+    file_.sync(); // the header before the old table is freed
+    l1_ = std::move(nl1);
+    if (oldClusters && oldOffset)
+        rc_->decrement(oldOffset >> cb_, oldClusters);
+}
+
+void Qcow2Driver::writeL1Table(uint64_t offset, const std::vector<uint64_t>& l1) {
+    std::vector<uint8_t> raw(l1.size() * 8);
+    for (size_t i = 0; i < l1.size(); ++i)
+        putBe64(&raw[i * 8], l1[i]);
+    if (!raw.empty())
+        file_.write(offset, raw);
 }
 
 void Qcow2Driver::writeL1Entry(uint64_t i) {
@@ -1078,27 +1106,8 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
         throwError(EFBIG, filename(), "Image is too big: the L1 table would exceed 32 MiB");
     if (l1Needed > l1_.size()) {
         barrier(); // the new L1 table copies entries whose L2 tables must be durable
-        uint64_t oldOffset = h_.l1Offset, oldClusters = (uint64_t(h_.l1Size) * 8 + cs_ - 1) >> cb_;
-        uint64_t clusters = (l1Needed * 8 + cs_ - 1) >> cb_;
-        file_.debugEvent(BlkdebugEvent::L1GrowAllocTable);
-        uint64_t off = rc_->allocate(clusters) << cb_;
-        std::vector<uint64_t> nl1(l1_);
-        nl1.resize(l1Needed, 0);
-        std::vector<uint8_t> raw(size_t(l1Needed * 8));
-        for (size_t i = 0; i < nl1.size(); ++i)
-            putBe64(&raw[i * 8], nl1[i]);
-        file_.debugEvent(BlkdebugEvent::L1GrowWriteTable);
-        file_.write(off, raw);
-        file_.sync(); // the new L1 table before the header that points at it
-        file_.debugEvent(BlkdebugEvent::L1GrowActivateTable);
-        h_.l1Offset = off;
-        h_.l1Size = uint32_t(l1Needed);
         h_.size = newSize;
-        writeHeaderFields(24, 48);
-        file_.sync(); // the header before the old table is freed
-        l1_ = std::move(nl1);
-        if (oldClusters && oldOffset)
-            rc_->decrement(oldOffset >> cb_, oldClusters);
+        replaceL1(l1Needed);
     } else {
         h_.size = newSize;
         writeHeaderFields(24, 32);

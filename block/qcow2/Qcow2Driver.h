@@ -14,9 +14,11 @@
 #include "Qcow2Header.h"
 #include "Qcow2L2Cache.h"
 #include "Qcow2Refcounts.h"
+#include "Qcow2SnapshotTable.h"
 #include "block/BlockDriver.h"
 #include "block/HostFile.h"
 #include "block/ImageOpen.h"
+#include "block/InternalSnapshots.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -29,7 +31,7 @@ namespace e2kvm::block::qcow2 {
 
 class Qcow2Bitmaps;
 
-class Qcow2Driver final : public BlockDriver {
+class Qcow2Driver final : public BlockDriver, public InternalSnapshots {
 public:
     Qcow2Driver(const std::string& path, const OpenOptions& options);
     ~Qcow2Driver() override;
@@ -45,6 +47,14 @@ public:
     int directReadFd() const override;
     BitmapCatalog* bitmaps() override;
     Blkdebug* blkdebug() const override { return file_.blkdebug().get(); }
+    InternalSnapshots* snapshots() override { return this; }
+
+    // Internal snapshots (Qcow2Snapshots.cpp), as QEMU's qcow2 driver keeps them.
+    std::vector<InternalSnapshot> listSnapshots() const override;
+    InternalSnapshot createSnapshot(const InternalSnapshot& want) override;
+    void applySnapshot(const std::string& idOrName) override;
+    void deleteSnapshot(const std::optional<std::string>& id,
+                        const std::optional<std::string>& name) override;
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
     void preallocate(Preallocation mode);
@@ -88,6 +98,17 @@ private:
     void barrier();
     void applyReleases();
     void writeHeader();
+    // With meta_ held after a barrier: a new active L1 table of `entries` entries (the old
+    // entries copied, the rest zero) replaces the old one, which is freed.
+    void replaceL1(uint64_t entries);
+    // Snapshot helpers (meta_ held, after a barrier). Adds `addend` (-1, 0, +1) to the refcount
+    // of every cluster `l1` references and sets the COPIED flags of its L2 entries and of `l1`
+    // itself to refcount == 1; returns whether `l1` changed.
+    bool updateSnapshotRefcounts(std::vector<uint64_t>& l1, int addend);
+    std::vector<uint64_t> readL1Table(uint64_t offset, uint32_t entries, uint64_t padTo);
+    void writeL1Table(uint64_t offset, const std::vector<uint64_t>& l1);
+    // Writes snapshots_ as a new table, points the header at it, frees the old one.
+    void writeSnapshotTable();
     void writeHeaderFields(uint64_t from, uint64_t to);
     void readBacking(uint64_t offset, std::span<uint8_t> buf);
     void readCompressed(uint64_t entry, std::span<uint8_t> cluster);
@@ -144,12 +165,14 @@ private:
     bool externalRaw_ = false; // ... which is a valid raw image of the disk (data_file_raw)
     std::string dataFilePath_; // resolved path of the external data file
     std::unique_ptr<HostFile> dataFile_; // null: not external, or opened for metadata only
-    std::mutex meta_;
+    mutable std::mutex meta_;
     // Guest cluster ranges whose new clusters are being written outside meta_; other writers
     // of those clusters wait for them.
     std::vector<std::pair<uint64_t, uint64_t>> inflight_;
     std::condition_variable inflightDone_;
     std::shared_mutex gate_; // shared: I/O to mapped clusters; exclusive: freeing clusters
+    std::vector<Qcow2SnapshotEntry> snapshots_; // the table the header points to (meta_)
+    uint64_t snapshotTableBytes_ = 0;
     std::unique_ptr<Qcow2Bitmaps> bitmaps_; // last: saved and destroyed first
 };
 

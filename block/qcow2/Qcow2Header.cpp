@@ -285,48 +285,15 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     if (h.refTableClusters > 0)
         checkTable(f, h, tablesEnd, h.refTableOffset, uint64_t(h.refTableClusters) * cs,
                    "refcount table");
-    if (h.nbSnapshots > kMaxSnapshots)
+    // A check reads (and may repair) the snapshot table itself.
+    if (tablesInFile && h.nbSnapshots > kMaxSnapshots)
         bad(f, "Too many snapshots (" + std::to_string(h.nbSnapshots) + ")");
-    if (h.nbSnapshots > 0)
+    if (tablesInFile && h.nbSnapshots > 0)
         checkTable(f, h, tablesEnd, h.snapshotsOffset, uint64_t(h.nbSnapshots) * 40,
                    "snapshot table");
     return h;
 }
 
-std::vector<SnapshotInfo> readSnapshots(const HostFile& f, const Qcow2Header& h,
-                                        uint64_t* tableBytes) {
-    std::vector<SnapshotInfo> out;
-    uint64_t pos = h.snapshotsOffset;
-    uint64_t fileSize = f.size();
-    for (uint32_t i = 0; i < h.nbSnapshots; ++i) {
-        uint8_t e[40];
-        f.readExact(pos, e, "snapshot table entry");
-        SnapshotInfo s;
-        s.l1Offset = getBe64(e);
-        s.l1Size = getBe32(e + 8);
-        uint16_t idLen = getBe16(e + 12);
-        uint16_t nameLen = getBe16(e + 14);
-        uint32_t extra = getBe32(e + 36);
-        if (extra > 1024)
-            bad(f, "snapshot " + std::to_string(i) + ": extra data too large");
-        uint64_t entryLen = (40ull + extra + idLen + nameLen + 7) & ~uint64_t(7);
-        if (pos + entryLen - h.snapshotsOffset > kMaxSnapshotTableBytes)
-            bad(f, "snapshot table too large");
-        std::vector<uint8_t> rest(size_t(idLen) + nameLen);
-        f.readExact(pos + 40 + extra, rest, "snapshot name");
-        s.id.assign(rest.begin(), rest.begin() + idLen);
-        s.name.assign(rest.begin() + idLen, rest.end());
-        if (uint64_t(s.l1Size) * 8 > kMaxL1Bytes)
-            bad(f, "snapshot " + s.id + ": L1 table too large");
-        if (s.l1Size)
-            checkTable(f, h, fileSize, s.l1Offset, uint64_t(s.l1Size) * 8, "snapshot L1 table");
-        out.push_back(std::move(s));
-        pos += entryLen;
-    }
-    if (tableBytes)
-        *tableBytes = pos - h.snapshotsOffset;
-    return out;
-}
 
 namespace {
 void addExtension(std::vector<uint8_t>& buf, uint32_t type, const uint8_t* data, size_t len) {

@@ -22,12 +22,6 @@ struct HeaderExtension {
     std::vector<uint8_t> data;
 };
 
-struct SnapshotInfo {
-    uint64_t l1Offset = 0;
-    uint32_t l1Size = 0;
-    std::string id;
-    std::string name;
-};
 
 struct Qcow2Header {
     uint32_t version = 3;
@@ -89,9 +83,5 @@ std::vector<uint8_t> serializeHeader(const Qcow2Header& h, const std::string& pa
 
 // The feature-name table QEMU writes.
 std::vector<FeatureName> standardFeatureNames();
-
-// Reads the snapshot table (bounded and validated); `tableBytes` receives its size.
-std::vector<SnapshotInfo> readSnapshots(const HostFile& file, const Qcow2Header& h,
-                                        uint64_t* tableBytes);
 
 } // namespace e2kvm::block::qcow2

@@ -1,0 +1,133 @@
+#include "Qcow2SnapshotTable.h"
+
+#include "Qcow2Format.h"
+#include "block/BlockError.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace e2kvm::block::qcow2 {
+
+namespace {
+
+std::string hex(uint64_t v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+    return b;
+}
+
+uint64_t align8(uint64_t v) {
+    return (v + 7) & ~uint64_t(7);
+}
+
+} // namespace
+
+Qcow2SnapshotEntry readSnapshotEntry(const HostFile& f, uint64_t pos, uint64_t defaultDiskSize,
+                                     uint64_t* end, uint32_t* storedExtra) {
+    uint8_t e[kSnapshotHeaderBytes];
+    f.readExact(pos, e, "snapshot table entry");
+    Qcow2SnapshotEntry s;
+    s.l1Offset = getBe64(e);
+    s.l1Size = getBe32(e + 8);
+    const uint16_t idLen = getBe16(e + 12);
+    const uint16_t nameLen = getBe16(e + 14);
+    s.dateSec = getBe32(e + 16);
+    s.dateNsec = getBe32(e + 20);
+    s.vmClockNsec = getBe64(e + 24);
+    s.vmStateSize = getBe32(e + 32);
+    *storedExtra = getBe32(e + 36);
+    s.extraDataSize = std::min(*storedExtra, kMaxSnapshotExtraBytes);
+    s.diskSize = defaultDiskSize;
+    pos += kSnapshotHeaderBytes;
+    std::vector<uint8_t> x(s.extraDataSize);
+    if (!x.empty())
+        f.readExact(pos, x, "snapshot table entry");
+    if (s.extraDataSize >= 8)
+        s.vmStateSize = getBe64(x.data());
+    if (s.extraDataSize >= 16)
+        s.diskSize = getBe64(x.data() + 8);
+    if (s.extraDataSize >= 24)
+        s.icount = getBe64(x.data() + 16);
+    if (s.extraDataSize > kSnapshotKnownExtraBytes)
+        s.unknownExtra.assign(x.begin() + kSnapshotKnownExtraBytes, x.end());
+    pos += *storedExtra;
+    std::vector<uint8_t> names(size_t(idLen) + nameLen);
+    if (!names.empty())
+        f.readExact(pos, names, "snapshot table entry");
+    s.id.assign(names.begin(), names.begin() + idLen);
+    s.name.assign(names.begin() + idLen, names.end());
+    *end = pos + names.size();
+    return s;
+}
+
+std::vector<Qcow2SnapshotEntry> readSnapshotTable(const HostFile& f, const Qcow2Header& h,
+                                                  uint64_t defaultDiskSize, uint64_t* tableBytes) {
+    std::vector<Qcow2SnapshotEntry> out;
+    const uint64_t fileSize = f.size();
+    const uint64_t cs = h.clusterSize();
+    uint64_t pos = h.snapshotsOffset;
+    for (uint32_t i = 0; i < h.nbSnapshots; ++i) {
+        const std::string where = "snapshot table entry " + std::to_string(i);
+        pos = h.snapshotsOffset + align8(pos - h.snapshotsOffset);
+        uint32_t claimed = 0;
+        Qcow2SnapshotEntry s = readSnapshotEntry(f, pos, defaultDiskSize, &pos, &claimed);
+        if (claimed > kMaxSnapshotExtraBytes)
+            throwError(EFBIG, f.path(),
+                       "Too much extra metadata in snapshot table entry " + std::to_string(i));
+        if (pos - h.snapshotsOffset > kMaxSnapshotTableBytes)
+            throwError(EFBIG, f.path(), "Snapshot table is too big");
+        if (uint64_t(s.l1Size) * 8 > kMaxL1Bytes)
+            throwError(EFBIG, f.path(), "Snapshot L1 table too large (" + where + ")");
+        if (s.l1Size) {
+            if (s.l1Offset & (cs - 1))
+                throwError(EINVAL, f.path(),
+                           "Snapshot L1 table offset " + hex(s.l1Offset) +
+                               " is not cluster aligned (" + where + ")");
+            if (s.l1Offset >= kMaxHostOffset || s.l1Offset > fileSize ||
+                uint64_t(s.l1Size) * 8 > fileSize - s.l1Offset)
+                throwError(EINVAL, f.path(),
+                           "Snapshot L1 table at " + hex(s.l1Offset) + " is past end of file (" +
+                               where + ")");
+        }
+        out.push_back(std::move(s));
+    }
+    if (tableBytes)
+        *tableBytes = pos - h.snapshotsOffset;
+    return out;
+}
+
+std::vector<uint8_t> serializeSnapshotTable(const std::vector<Qcow2SnapshotEntry>& entries) {
+    std::vector<uint8_t> out;
+    for (const Qcow2SnapshotEntry& s : entries) {
+        out.resize(size_t(align8(out.size())), 0);
+        const uint32_t extra = kSnapshotKnownExtraBytes + uint32_t(s.unknownExtra.size());
+        const size_t at = out.size();
+        out.resize(at + kSnapshotHeaderBytes + extra + s.id.size() + s.name.size(), 0);
+        if (out.size() > kMaxSnapshotTableBytes)
+            throw BlockError(EFBIG, "the snapshot table would exceed 64 MiB");
+        uint8_t* e = out.data() + at;
+        putBe64(e, s.l1Offset);
+        putBe32(e + 8, s.l1Size);
+        putBe16(e + 12, uint16_t(s.id.size()));
+        putBe16(e + 14, uint16_t(s.name.size()));
+        putBe32(e + 16, s.dateSec);
+        putBe32(e + 20, s.dateNsec);
+        putBe64(e + 24, s.vmClockNsec);
+        // A VM state too large for 32 bits is left to the extra data: older readers then see a
+        // disk-only snapshot instead of a truncated state.
+        putBe32(e + 32, s.vmStateSize <= 0xffffffffu ? uint32_t(s.vmStateSize) : 0);
+        putBe32(e + 36, extra);
+        uint8_t* x = e + kSnapshotHeaderBytes;
+        putBe64(x, s.vmStateSize);
+        putBe64(x + 8, s.diskSize);
+        putBe64(x + 16, s.icount);
+        std::copy(s.unknownExtra.begin(), s.unknownExtra.end(), x + kSnapshotKnownExtraBytes);
+        uint8_t* names = x + extra;
+        std::copy(s.id.begin(), s.id.end(), names);
+        std::copy(s.name.begin(), s.name.end(), names + s.id.size());
+    }
+    return out;
+}
+
+} // namespace e2kvm::block::qcow2
