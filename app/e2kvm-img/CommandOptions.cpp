@@ -63,6 +63,7 @@ const CommandHelp kCommands[] = {
                "[-b source_file [-F source_fmt]] [-g granularity] [-f fmt] filename bitmap"},
     {"checkpoint", "checkpoint [-q] [-f fmt] [-g granularity] filename new_bitmap"},
     {"check", "check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U] filename"},
+    {"commit", "commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] [-r rate_limit] filename"},
     {"compare", "compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U] filename1 filename2"},
     {"convert", "convert [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt] [-o options] [-S "
                 "sparse_size] [-m num_coroutines] [-U] filename output_filename"},

@@ -26,7 +26,7 @@ const Command kCommands[] = {
     {"convert", runConvert}, {"create", runCreate},
     {"info", runInfo},       {"map", runMap},
     {"rebase", runRebase},   {"resize", runResize},
-    {"snapshot", runSnapshot},
+    {"snapshot", runSnapshot}, {"commit", runCommit},
 };
 
 void reportError(const std::string& message) {
