@@ -69,9 +69,13 @@ const CommandHelp kCommands[] = {
                 "sparse_size] [-m num_coroutines] [-U] filename output_filename"},
     {"create", "create [-q] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] "
                "filename [size]"},
+    {"dd", "dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] [count=blocks] "
+           "[skip=blocks] if=input of=output"},
     {"info", "info [-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
     {"map", "map [-f fmt] [--output=ofmt] [--start-offset=offset] [--max-length=len] [-U] "
             "filename"},
+    {"measure", "measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | "
+                "[--image-opts] [-f fmt] [-l snapshot_param] filename]"},
     {"rebase", "rebase [-f fmt] [-p] [-q] [-u] [-U] -b backing_file [-F backing_fmt] "
                "filename"},
     {"resize", "resize [-f fmt] [-q] [--shrink] filename [+ | -]size"},
