@@ -59,6 +59,8 @@ struct CommandHelp {
 };
 
 const CommandHelp kCommands[] = {
+    {"amend", "amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
+              "[--force] -o options filename"},
     {"bitmap", "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... "
                "[-b source_file [-F source_fmt]] [-g granularity] [-f fmt] filename bitmap"},
     {"checkpoint", "checkpoint [-q] [-f fmt] [-g granularity] filename new_bitmap"},

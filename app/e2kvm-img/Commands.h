@@ -18,5 +18,6 @@ int runSnapshot(int argc, char** argv);
 int runCommit(int argc, char** argv);
 int runMeasure(int argc, char** argv);
 int runDd(int argc, char** argv);
+int runAmend(int argc, char** argv);
 
 } // namespace e2kvm::img

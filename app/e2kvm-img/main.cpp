@@ -28,6 +28,7 @@ const Command kCommands[] = {
     {"rebase", runRebase},     {"resize", runResize},
     {"snapshot", runSnapshot}, {"commit", runCommit},
     {"measure", runMeasure},   {"dd", runDd},
+    {"amend", runAmend},
 };
 
 void reportError(const std::string& message) {
