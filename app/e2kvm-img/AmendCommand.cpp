@@ -267,7 +267,10 @@ int runAmend(int argc, char** argv) {
     try {
         block::qcow2::amendQcow2(filename, amend);
     } catch (const block::BlockError& e) {
-        throw CommandFailure(e.what());
+        std::string message = e.what();
+        if (message == "Cannot amend the backing file")
+            message += "\nYou can use '" + std::string(kToolName) + " rebase' instead.";
+        throw CommandFailure(message);
     }
     progress.advance(100);
     progress.finish();

@@ -355,7 +355,7 @@ void amendQcow2(const std::string& path, const Qcow2AmendRequest& req) {
         };
         if (req.backingFile != stored(h.backingFile) ||
             req.backingFormat != stored(h.backingFormat))
-            refuse(EINVAL, "Cannot amend the backing file\nYou can use 'qemu-img rebase' instead.");
+            refuse(EINVAL, "Cannot amend the backing file");
     }
 
     const bool lazy = (h.compatible & kCompatLazyRefcounts) != 0;
