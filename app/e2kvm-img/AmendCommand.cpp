@@ -7,6 +7,7 @@
 #include "ProgressBar.h"
 #include "block/HostFile.h"
 #include "block/ImageOpen.h"
+#include "block/ImageOptions.h"
 #include "block/qcow2/Qcow2Amend.h"
 
 #include <cerrno>
@@ -252,20 +253,28 @@ int runAmend(int argc, char** argv) {
     if (detected != "qcow2")
         throw CommandFailure("Format driver '" + detected + "' does not support option amendment");
     block::qcow2::Qcow2AmendRequest amend = parseAmendOptions(options);
-    if (imageOpts)
-        throw CommandFailure("amend with --image-opts is not supported");
+    std::string path = filename;
+    if (imageOpts) {
+        // The image file the options name (data-file.* and the like only matter for opening).
+        block::DriverOptions given = block::parseImageOptions(filename);
+        auto it = given.find("file.filename");
+        if (it == given.end() || given.count("file.driver"))
+            throw CommandFailure("amend with --image-opts needs a local image file "
+                                 "(file.filename=PATH)");
+        path = it->second;
+    }
 
     // Held as qemu-img holds the image while it amends it: nobody else may write or resize.
     block::OpenOptions lockOptions;
     lockOptions.readOnly = false;
-    block::HostFile lockHolder(filename, block::HostFile::Mode::ReadWrite);
+    block::HostFile lockHolder(path, block::HostFile::Mode::ReadWrite);
     try {
         lockHolder.lock(block::imageLocks(lockOptions, true));
     } catch (const block::BlockError& e) {
-        throw CommandFailure("Could not open '" + filename + "': " + e.what());
+        throw CommandFailure("Could not open '" + path + "': " + e.what());
     }
     try {
-        block::qcow2::amendQcow2(filename, amend);
+        block::qcow2::amendQcow2(path, amend);
     } catch (const block::BlockError& e) {
         std::string message = e.what();
         if (message == "Cannot amend the backing file")

@@ -132,6 +132,8 @@ def amend_cases(tmp):
                  "extended_l2=on", "foo=1", "compat=0.42", "lazy_refcounts=maybe",
                  "backing_file=x", "data_file=x", "data_file_raw=on", "help", "compat=v2,?"]:
         case(tmp, f"amend {opts}", plain, ["amend", "-o", opts, "t.qcow2"], img)
+    case(tmp, "amend --image-opts", plain, ["amend", "-o", "compat=0.10", "--image-opts",
+                                            "driver=qcow2,file.filename=t.qcow2"], img)
     case(tmp, "amend -f qcow2 -o help", plain, ["amend", "-f", "qcow2", "-o", "help"], img)
     case(tmp, "amend -f bochs -o help", plain, ["amend", "-f", "bochs", "-o", "help"], img)
     case(tmp, "amend without -o", plain, ["amend", "t.qcow2"], img)
