@@ -371,6 +371,9 @@ void amendQcow2(const std::string& path, const Qcow2AmendRequest& req) {
     }
 
     if (req.size && *req.size) {
+        // v2 did not require the disk size in snapshot entries: QEMU refuses any resize then.
+        if (h.nbSnapshots && h.version < 3)
+            refuse(ENOTSUP, "Can't resize a v2 image which has snapshots");
         OpenOptions o;
         o.format = "qcow2";
         o.readOnly = false;

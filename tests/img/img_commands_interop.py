@@ -151,6 +151,8 @@ def amend_cases(tmp):
              img, byte_equal=False)
     case(tmp, "amend backing compat=0.10", with_backing, ["amend", "-o", "compat=0.10",
                                                           "t.qcow2"], img)
+    case(tmp, "amend v2 snapshot size", v2_snapshot, ["amend", "-o", "size=128M", "t.qcow2"],
+         img, byte_equal=False)
     case(tmp, "amend v2 compat=1.1", v2_snapshot, ["amend", "-o", "compat=1.1", "t.qcow2"],
          img, byte_equal=False)
 
