@@ -37,6 +37,7 @@ int runBitmap(int argc, char** argv) {
     };
     CommandOptions opts(argc, argv, "b:f:F:g:q",
                         {{"add", no_argument, nullptr, OptAdd},
+                         {"granularity", required_argument, nullptr, 'g'},
                          {"remove", no_argument, nullptr, OptRemove},
                          {"clear", no_argument, nullptr, OptClear},
                          {"enable", no_argument, nullptr, OptEnable},

@@ -59,18 +59,25 @@ struct CommandHelp {
 };
 
 const CommandHelp kCommands[] = {
+    {"amend", "amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
+              "[--force] -o options filename"},
     {"bitmap", "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... "
                "[-b source_file [-F source_fmt]] [-g granularity] [-f fmt] filename bitmap"},
     {"checkpoint", "checkpoint [-q] [-f fmt] [-g granularity] filename new_bitmap"},
     {"check", "check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U] filename"},
+    {"commit", "commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] [-r rate_limit] filename"},
     {"compare", "compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U] filename1 filename2"},
     {"convert", "convert [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt] [-o options] [-S "
                 "sparse_size] [-m num_coroutines] [-U] filename output_filename"},
     {"create", "create [-q] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] "
                "filename [size]"},
+    {"dd", "dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] [count=blocks] "
+           "[skip=blocks] if=input of=output"},
     {"info", "info [-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
     {"map", "map [-f fmt] [--output=ofmt] [--start-offset=offset] [--max-length=len] [-U] "
             "filename"},
+    {"measure", "measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | "
+                "[--image-opts] [-f fmt] [-l snapshot_param] filename]"},
     {"rebase", "rebase [-f fmt] [-p] [-q] [-u] [-U] -b backing_file [-F backing_fmt] "
                "filename"},
     {"resize", "resize [-f fmt] [-q] [--shrink] filename [+ | -]size"},

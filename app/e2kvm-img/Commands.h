@@ -15,5 +15,9 @@ int runRebase(int argc, char** argv);
 int runBitmap(int argc, char** argv);
 int runCheckpoint(int argc, char** argv);
 int runSnapshot(int argc, char** argv);
+int runCommit(int argc, char** argv);
+int runMeasure(int argc, char** argv);
+int runDd(int argc, char** argv);
+int runAmend(int argc, char** argv);
 
 } // namespace e2kvm::img

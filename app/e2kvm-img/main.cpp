@@ -21,12 +21,14 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"bitmap", runBitmap},   {"checkpoint", runCheckpoint},
-    {"check", runCheck},     {"compare", runCompare},
-    {"convert", runConvert}, {"create", runCreate},
-    {"info", runInfo},       {"map", runMap},
-    {"rebase", runRebase},   {"resize", runResize},
-    {"snapshot", runSnapshot},
+    {"bitmap", runBitmap},     {"checkpoint", runCheckpoint},
+    {"check", runCheck},       {"compare", runCompare},
+    {"convert", runConvert},   {"create", runCreate},
+    {"info", runInfo},         {"map", runMap},
+    {"rebase", runRebase},     {"resize", runResize},
+    {"snapshot", runSnapshot}, {"commit", runCommit},
+    {"measure", runMeasure},   {"dd", runDd},
+    {"amend", runAmend},
 };
 
 void reportError(const std::string& message) {

@@ -900,7 +900,7 @@ void Qcow2Driver::syncDataZeroes(uint64_t first, uint64_t count,
     punchFreed(f, freed);
 }
 
-void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
+void Qcow2Driver::discardClusters(uint64_t first, uint64_t count, bool full) {
     const bool v3 = h_.zeroFlagValid();
     uint64_t c = first;
     while (c < first + count) {
@@ -919,12 +919,13 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count) {
             uint64_t ne = e;
             switch (h_.typeOf(e)) {
             case ClusterType::Unallocated:
-                ne = v3 && backing_ ? kOflagZero : e;
+                ne = v3 && backing_ && !full ? kOflagZero : e;
                 break;
             case ClusterType::ZeroPlain:
+                ne = full ? 0 : e;
                 break;
             default:
-                ne = v3 ? kOflagZero : 0;
+                ne = v3 && !full ? kOflagZero : 0;
                 break;
             }
             if (ne == e)

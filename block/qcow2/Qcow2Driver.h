@@ -58,6 +58,9 @@ public:
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
     void preallocate(Preallocation mode);
+    // Makes every guest cluster unallocated (reads from the backing file again), as QEMU's
+    // fallback for emptying an image after commit (Qcow2MakeEmpty.cpp).
+    void discardAllClusters();
 
 protected:
     void doRead(uint64_t offset, std::span<uint8_t> buf) override;
@@ -135,7 +138,8 @@ private:
     bool backingReadsAsZero(uint64_t from, uint64_t to);
     bool edgeMayBecomeZero(uint64_t from, uint64_t to);
     void zeroClusters(uint64_t first, uint64_t count, bool unmap);
-    void discardClusters(uint64_t first, uint64_t count);
+    // `full`: entries become unallocated even where the backing file then shows through.
+    void discardClusters(uint64_t first, uint64_t count, bool full = false);
     void openBacking(const OpenOptions& options);
     void checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const;
     void checkNoMetadataOverlap(uint64_t hostOffset, uint64_t length);

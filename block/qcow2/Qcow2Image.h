@@ -15,6 +15,11 @@ public:
     // an empty name removes the backing file. The rest of the header is kept as it is.
     static void setBackingLink(const std::string& path, const std::string& backingName,
                                const std::string& backingFormat);
+    // Empties a closed image as QEMU does after `commit`: every guest cluster reads from the
+    // backing file again. A v3 image without snapshots, bitmaps or data file is laid out anew
+    // (header, refcount table, one refcount block, zeroed L1 table); others have every
+    // cluster discarded (Qcow2MakeEmpty.cpp).
+    static void makeEmpty(const std::string& path);
 };
 
 } // namespace e2kvm::block
