@@ -159,12 +159,13 @@ struct LitRequest {
     unsigned channel;
     unsigned width; // 16, 32, 64
     uint64_t value;
+    bool fixup = false; // relocatable: a word (pair) of its own, reported to the caller
+    ExprValue reloc;
 };
 
 class Encoder {
 public:
-    Encoder(uint64_t address, const SymbolLookup& lookup, bool finalPass)
-        : addr_(address), lookup_(lookup), final_(finalPass) {}
+    explicit Encoder(const BundleContext& ctx) : ctx_(ctx), final_(ctx.finalPass) {}
 
     void add(const std::string& text) {
         std::string op = trim(text);
@@ -242,6 +243,10 @@ public:
             b_.hasSs = true;
             b_.ss = ctcond_ | uint32_t(ctop_) << 10 | stubs_ | uint32_t(ipd_) << 30;
         }
+        // MCST's as gives an operation written outside braces that computes a predicate the
+        // delay of its result (integer comparisons 2 cycles, floating-point ones 4).
+        if (ctx_.standalone && predicateDelay_ && !explicitNop_)
+            b_.nop = predicateDelay_;
         allocateLiterals();
         packConditions();
         packPls();
@@ -285,18 +290,30 @@ private:
         b_.cs0 = v;
     }
 
-    int64_t expr(const std::string& e, bool* symbolic = nullptr) {
-        return evalExpr(e, addr_, lookup_, final_, symbolic);
+    ExprValue exprValue(const std::string& e) { return evaluate(e, ctx_.dot, ctx_.lookup, final_); }
+
+    int64_t expr(const std::string& e) {
+        ExprValue v = exprValue(e);
+        if (v.relocatable())
+            throw AsmError("'" + e + "' must be an absolute value here");
+        return v.value;
     }
 
     uint32_t relDisp(const std::string& target) {
         std::string t = stripSpaces(target);
-        int64_t dest;
-        if (!t.empty() && (t[0] == '+' || t[0] == '-'))
-            dest = int64_t(addr_) + expr(t);
-        else
-            dest = expr(t);
-        int64_t diff = dest - int64_t(addr_);
+        ExprValue dest;
+        if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+            dest = ctx_.dot;
+            dest.value += expr(t);
+        } else {
+            dest = exprValue(t);
+        }
+        if (dest.relocatable() && (dest.section != ctx_.dot.section || dest.external)) {
+            if (ctx_.fixups)
+                ctx_.fixups->push_back({BundleFixup::Disp, 0, dest});
+            return 0;
+        }
+        int64_t diff = dest.value - ctx_.dot.value;
         if (final_ && (diff & 7))
             throw AsmError("branch target " + target + " is not 8-aligned");
         diff /= 8;
@@ -452,6 +469,7 @@ private:
         if (v > 7)
             throw AsmError("nop count must be 0..7");
         b_.nop = unsigned(v);
+        explicitNop_ = true;
     }
 
     void ipd(const std::string& rest) {
@@ -628,8 +646,14 @@ private:
     uint8_t src2Byte(const std::string& s, unsigned ch, bool wide) {
         if (auto r = parseReg(s))
             return *r;
-        bool symbolic = false;
-        int64_t v = expr(s, &symbolic);
+        ExprValue ev = exprValue(s);
+        int64_t v = ev.value;
+        if (ev.relocatable()) {
+            LitRequest r{ch, wide ? 64u : 32u, uint64_t(v), true, ev};
+            lits_.push_back(r);
+            return 0;
+        }
+        bool symbolic = ev.symbolic && !ctx_.objectMode;
         if (!symbolic && v >= 0 && v <= 15)
             return uint8_t(0xC0 | v);
         unsigned width;
@@ -638,10 +662,11 @@ private:
                 throw AsmError("symbol value " + s + " does not fit a 32-bit literal");
             width = 32;
         } else if (!wide) {
+            // The shortest literal for the value as written: -1 takes 16 bits, 0xffffffff 32.
             if (v < INT32_MIN || v > int64_t(UINT32_MAX))
                 throw AsmError("literal " + s + " does not fit 32 bits");
-            v = int32_t(uint32_t(v));
             width = fitsS16(v) ? 16 : 32;
+            v = int32_t(uint32_t(v));
         } else {
             width = fitsS16(v) ? 16 : fitsS32(v) ? 32 : 64;
         }
@@ -720,16 +745,53 @@ private:
         conds_.push_back(e);
     }
 
+    // "[ src1 + src2 ]" with a register on either side, or "[ expr ]" (src1 0, src2 the
+    // expression) or "[ %reg ]" (src2 0).
+    static void bracketAddress(const std::string& name, const std::string& text, std::string& addr1,
+                               std::string& addr2) {
+        std::string a = trim(text);
+        if (a.size() < 2 || a.front() != '[' || a.back() != ']')
+            throw AsmError(name + ": expected [ src1 + src2 ]");
+        a = trim(a.substr(1, a.size() - 2));
+        size_t plus = a.find('+');
+        if (plus != std::string::npos) {
+            std::string l = trim(a.substr(0, plus)), r = trim(a.substr(plus + 1));
+            if (parseReg(l) || parseReg(r)) {
+                addr1 = l;
+                addr2 = r;
+                return;
+            }
+        }
+        if (parseReg(a)) {
+            addr1 = a;
+            addr2 = "0";
+        } else {
+            addr1 = "0";
+            addr2 = a;
+        }
+    }
+
     void alu(const std::vector<std::string>& hp, std::string rest, const std::string& cond) {
         const std::string& name = hp[0];
         const OpInfo* info = findOpByName(name);
         if (!info)
             throw AsmError("unknown operation '" + name + "'");
-        unsigned ch = channelOf(hp, name);
+        // Without a channel ("ands %r0, %r1, %r2") MCST's as takes the first free one.
+        bool explicitChannel =
+            hp.size() >= 2 && !hp[1].empty() && std::isdigit(static_cast<unsigned char>(hp[1][0]));
+        unsigned ch = 0;
+        if (explicitChannel) {
+            ch = channelOf(hp, name);
+        } else {
+            while (ch < 6 && (!(info->channels & (1u << ch)) || (b_.alsMask & (1u << ch))))
+                ++ch;
+            if (ch == 6)
+                throw AsmError("no free channel for " + name);
+        }
         if (!(info->channels & (1u << ch)))
             throw AsmError(name + " cannot run in channel " + std::to_string(ch));
         bool sm = false;
-        for (size_t i = 2; i < hp.size(); ++i) {
+        for (size_t i = explicitChannel ? 2 : 1; i < hp.size(); ++i) {
             if (hp[i] == "sm")
                 sm = true;
             else
@@ -757,8 +819,17 @@ private:
         bool hasAles = info->table != kTableShort;
         uint16_t ales = uint16_t(info->table << 8 | 0xC0);
         switch (info->form) {
-        case OpForm::Alu:
         case OpForm::Load:
+            if (ops.size() == 2) { // "[ address ], dst"
+                std::string a1, a2;
+                bracketAddress(name, ops[0], a1, a2);
+                s1 = src1Byte(a1);
+                s2 = src2Byte(a2, ch, true);
+                d = dstByte(ops[1]);
+                break;
+            }
+            [[fallthrough]];
+        case OpForm::Alu:
             want(3);
             s1 = src1Byte(ops[0]);
             s2 = src2Byte(ops[1], ch, info->src2Wide);
@@ -780,21 +851,14 @@ private:
             if (!p)
                 throw AsmError(name + ": destination must be %predN");
             d = uint8_t(info->cmpop << 5 | *p);
+            predicateDelay_ = name[0] == 'f' ? 4 : 2;
             break;
         }
         case OpForm::Store: {
             // "value, [ src1 + src2 ]" or "value, src1, src2"
             std::string addr1, addr2;
             if (ops.size() == 2) {
-                std::string a = trim(ops[1]);
-                if (a.size() < 2 || a.front() != '[' || a.back() != ']')
-                    throw AsmError(name + ": expected [ src1 + src2 ]");
-                a = a.substr(1, a.size() - 2);
-                size_t plus = a.find('+');
-                if (plus == std::string::npos)
-                    throw AsmError(name + ": expected [ src1 + src2 ]");
-                addr1 = trim(a.substr(0, plus));
-                addr2 = trim(a.substr(plus + 1));
+                bracketAddress(name, ops[1], addr1, addr2);
             } else {
                 want(3);
                 addr1 = ops[1];
@@ -896,6 +960,7 @@ private:
         struct Word {
             uint32_t value = 0;
             bool hiFixed = false, loFixed = false;
+            bool reloc = false; // completed by the linker: never shared
         };
         std::vector<Word> words;
         if (hasSetwd_)
@@ -903,11 +968,25 @@ private:
         auto patch = [&](unsigned ch, uint8_t byte) {
             b_.als[ch] = (b_.als[ch] & ~0xFF00u) | uint32_t(byte) << 8;
         };
-        auto full = [](const Word& w) { return w.hiFixed && w.loFixed; };
+        auto full = [](const Word& w) { return w.hiFixed && w.loFixed && !w.reloc; };
         for (unsigned width : {64u, 32u, 16u}) {
             for (const LitRequest& r : lits_) {
                 if (r.width != width)
                     continue;
+                if (r.fixup) {
+                    size_t n = words.size();
+                    if (n + width / 32 > 4)
+                        throw AsmError("too many literals in one bundle");
+                    words.push_back({0, true, true, true});
+                    if (width == 64)
+                        words.push_back({0, true, true, true});
+                    patch(r.channel, uint8_t((width == 64 ? 0xDC : 0xD8) + n));
+                    if (ctx_.fixups)
+                        ctx_.fixups->push_back(
+                            {width == 64 ? BundleFixup::Literal64 : BundleFixup::Literal32,
+                             unsigned(n), r.reloc});
+                    continue;
+                }
                 if (width == 64) {
                     uint32_t lo = uint32_t(r.value), hi = uint32_t(r.value >> 32);
                     bool found = false;
@@ -945,6 +1024,8 @@ private:
                     uint16_t v = uint16_t(r.value);
                     bool found = false;
                     for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
+                        if (words[n].reloc)
+                            continue;
                         if (words[n].hiFixed && uint16_t(words[n].value >> 16) == v) {
                             patch(r.channel, uint8_t(0xD4 + n));
                             found = true;
@@ -995,8 +1076,7 @@ private:
     }
 
     RawBundle b_;
-    uint64_t addr_;
-    const SymbolLookup& lookup_;
+    const BundleContext& ctx_;
     bool final_;
     Cs1 cs1Kind_ = Cs1::None;
     uint32_t cs1Value_ = 0, setbrBits_ = 0;
@@ -1004,6 +1084,8 @@ private:
     bool hasSetwd_ = false;
     uint32_t setwdWord_ = 0;
     bool ssUsed_ = false;
+    bool explicitNop_ = false;
+    unsigned predicateDelay_ = 0;
     uint8_t ctop_ = 0, ipd_ = 3;
     uint16_t ctcond_ = 0;
     uint32_t stubs_ = 0;
@@ -1024,61 +1106,8 @@ std::vector<std::string> splitOps(const std::string& text) {
     return out;
 }
 
-int64_t evalExpr(const std::string& raw, uint64_t dot, const SymbolLookup& lookup, bool finalPass,
-                 bool* symbolic) {
-    std::string s = stripSpaces(raw);
-    if (s.empty())
-        throw AsmError("missing value");
-    int64_t total = 0;
-    size_t i = 0;
-    bool first = true;
-    while (i < s.size()) {
-        int sign = 1;
-        if (s[i] == '+' || s[i] == '-') {
-            sign = s[i] == '-' ? -1 : 1;
-            ++i;
-        } else if (!first) {
-            throw AsmError("bad expression '" + raw + "'");
-        }
-        size_t j = i;
-        while (j < s.size() && s[j] != '+' && s[j] != '-')
-            ++j;
-        std::string term = s.substr(i, j - i);
-        if (term.empty())
-            throw AsmError("bad expression '" + raw + "'");
-        uint64_t v;
-        if (term == ".") {
-            v = dot;
-            if (symbolic)
-                *symbolic = true;
-        } else if (std::isdigit(static_cast<unsigned char>(term[0]))) {
-            if (!parseUnsigned(term, v))
-                throw AsmError("bad number '" + term + "'");
-        } else {
-            if (!(std::isalpha(static_cast<unsigned char>(term[0])) || term[0] == '_' ||
-                  term[0] == '.'))
-                throw AsmError("bad operand '" + raw + "'");
-            auto r = lookup ? lookup(term) : std::nullopt;
-            if (!r) {
-                if (finalPass)
-                    throw AsmError("undefined symbol '" + term + "'");
-                v = 0;
-            } else {
-                v = *r;
-            }
-            if (symbolic)
-                *symbolic = true;
-        }
-        total += sign * int64_t(v);
-        first = false;
-        i = j;
-    }
-    return total;
-}
-
-RawBundle encodeBundle(const std::vector<std::string>& ops, uint64_t address,
-                       const SymbolLookup& lookup, bool finalPass) {
-    Encoder e(address, lookup, finalPass);
+RawBundle encodeBundle(const std::vector<std::string>& ops, const BundleContext& context) {
+    Encoder e(context);
     for (const std::string& op : ops)
         e.add(op);
     RawBundle b = e.finish();
@@ -1092,8 +1121,9 @@ std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t addre
             throw AsmError("unterminated bundle");
         t = t.substr(1, t.size() - 2);
     }
-    SymbolLookup none = [](const std::string&) { return std::optional<uint64_t>(); };
-    return packBundle(encodeBundle(splitOps(t), address, none, true));
+    BundleContext ctx;
+    ctx.dot.value = int64_t(address);
+    return packBundle(encodeBundle(splitOps(t), ctx));
 }
 
 } // namespace e2kvm::emu
