@@ -18,6 +18,7 @@ namespace {
 constexpr uint64_t kShfWrite = 1, kShfAlloc = 2, kShfExec = 4;
 constexpr uint32_t kShtProgbits = 1, kShtNobits = 8;
 const char* const kUndefined = "*UND*";
+const char kSectionMark = '\x01'; // in the symbol order: a section was created here
 
 struct Statement {
     int line;
@@ -271,6 +272,13 @@ public:
             obj.sections.push_back(std::move(out));
         }
         for (const std::string& name : order_) {
+            if (name[0] == kSectionMark) {
+                AsmSymbol a;
+                a.section = name.substr(1);
+                a.sectionSymbol = true;
+                obj.symbols.push_back(a);
+                continue;
+            }
             const Sym& sym = syms_.at(name);
             if (!sym.global && !sym.weak &&
                 (name.rfind(".L", 0) == 0 || name.find('\x02') != std::string::npos))
@@ -342,6 +350,7 @@ private:
             s.meta.type = kShtNobits;
         secs_.push_back(std::move(s));
         base_.push_back(0);
+        order_.push_back(kSectionMark + name);
         return int(secs_.size() - 1);
     }
 
@@ -506,10 +515,8 @@ private:
             fill(a - s.offset % a, byte);
     }
 
-    // A relocation against `v` at `offset` of the current section.
-    void relocate(uint64_t offset, uint32_t type, const ExprValue& v, int64_t extra = 0) {
-        if (!final_)
-            return;
+    // A relocation against `v` at `offset` of the current section; returns its addend.
+    int64_t relocate(uint64_t offset, uint32_t type, const ExprValue& v, int64_t extra = 0) {
         AsmRelocation r;
         r.offset = offset;
         r.type = type;
@@ -523,7 +530,9 @@ private:
             r.sectionSymbol = true;
             r.addend = v.value + extra;
         }
-        secs_[size_t(sec_)].relocs.push_back(r);
+        if (final_)
+            secs_[size_t(sec_)].relocs.push_back(r);
+        return r.addend;
     }
 
     void pass(const std::vector<Statement>& stmts, bool final) {
@@ -622,10 +631,15 @@ private:
             } else {
                 // LTS i is the (i+1)-th word before the PLS and CDS words.
                 unsigned word = unsigned(words.size()) - tail - 1 - f.ltsIndex;
-                if (f.kind == BundleFixup::Literal64)
-                    relocate(start + 4 * (word - 1), kRelE2k64AbsLit, f.value);
-                else
-                    relocate(start + 4 * word, kRelE2k32Abs, f.value);
+                // MCST's as also leaves the addend in the literal.
+                if (f.kind == BundleFixup::Literal64) {
+                    int64_t a = relocate(start + 4 * (word - 1), kRelE2k64AbsLit, f.value);
+                    words[word] = uint32_t(uint64_t(a));
+                    words[word - 1] = uint32_t(uint64_t(a) >> 32);
+                } else {
+                    words[word] =
+                        uint32_t(uint64_t(relocate(start + 4 * word, kRelE2k32Abs, f.value)));
+                }
             }
         }
         for (uint32_t w : words) {

@@ -53,12 +53,15 @@ struct AsmSymbol {
     uint64_t value = 0;
     uint64_t size = 0;
     bool global = false, weak = false;
-    uint8_t type = 0; // STT_NOTYPE 0, STT_OBJECT 1, STT_FUNC 2
+    bool sectionSymbol = false; // the symbol of section `section` (name empty)
+    uint8_t type = 0;           // STT_NOTYPE 0, STT_OBJECT 1, STT_FUNC 2
 };
 
 struct AsmObject {
     std::vector<AsmSection> sections; // in order of first use; .text .data .bss first
-    std::vector<AsmSymbol> symbols;   // without .L and numeric local labels, in definition order
+    // Without .L and numeric local labels; in the order the assembler met them, with each
+    // section's symbol where the section was created.
+    std::vector<AsmSymbol> symbols;
 };
 
 // Throws AsmError with "file:line: " context.

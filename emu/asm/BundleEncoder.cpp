@@ -648,27 +648,23 @@ private:
             return *r;
         ExprValue ev = exprValue(s);
         int64_t v = ev.value;
-        if (ev.relocatable()) {
-            LitRequest r{ch, wide ? 64u : 32u, uint64_t(v), true, ev};
-            lits_.push_back(r);
+        if (ev.relocatable()) { // MCST's as gives a symbol a 64-bit literal
+            lits_.push_back({ch, 64, uint64_t(v), true, ev});
             return 0;
         }
+        // In an image, a literal from a symbol takes at least 32 bits whatever its value, so
+        // that sizes settle while the layout changes.
         bool symbolic = ev.symbolic && !ctx_.objectMode;
         if (!symbolic && v >= 0 && v <= 15)
             return uint8_t(0xC0 | v);
         unsigned width;
-        if (symbolic) {
-            if (final_ && !fitsS32(v) && !(v >= 0 && !wide && v <= int64_t(UINT32_MAX)))
-                throw AsmError("symbol value " + s + " does not fit a 32-bit literal");
-            width = 32;
-        } else if (!wide) {
-            // The shortest literal for the value as written: -1 takes 16 bits, 0xffffffff 32.
+        if (!wide) {
+            // The smallest literal for the value as written: -1 takes 16 bits, 0xffffffff 32.
             if (v < INT32_MIN || v > int64_t(UINT32_MAX))
                 throw AsmError("literal " + s + " does not fit 32 bits");
-            width = fitsS16(v) ? 16 : 32;
-            v = int32_t(uint32_t(v));
+            width = fitsS16(v) && !symbolic ? 16 : 32;
         } else {
-            width = fitsS16(v) ? 16 : fitsS32(v) ? 32 : 64;
+            width = fitsS16(v) && !symbolic ? 16 : fitsS32(v) ? 32 : 64;
         }
         lits_.push_back({ch, width, uint64_t(v)});
         return 0; // patched by allocateLiterals
@@ -956,123 +952,141 @@ private:
     }
 
     // LTS ------------------------------------------------------------------------------
+    // Literal placement as MCST's as does it: every literal may take any slot of its minimal
+    // size or wider (16-bit: a half of LTS0/LTS1, high half first; 32-bit: LTS0..3; 64-bit:
+    // LTS0..2 and the next); halves holding equal values are shared. Literals with fewer
+    // choices (then wider ones) are placed first, all combinations are tried in order, and
+    // the first one with the smallest mask of used halves wins (bit 2w+1: low half of LTSw,
+    // bit 2w: its high half, so the high halves and the low words come first).
+    struct Slot {
+        unsigned pos;  // half-syllable: 2w = LTSw low, 2w+1 = high
+        unsigned size; // halves: 1, 2, 4
+    };
+    struct Literal {
+        int request = -1; // index in lits_, -1 for the setwd word
+        std::vector<Slot> slots;
+        uint64_t value = 0;
+        bool fixup = false;
+    };
+
+    static unsigned maskBit(unsigned pos) { return ((pos >> 1) << 1) + 1 - (pos & 1); }
+
     void allocateLiterals() {
-        struct Word {
-            uint32_t value = 0;
-            bool hiFixed = false, loFixed = false;
-            bool reloc = false; // completed by the linker: never shared
-        };
-        std::vector<Word> words;
+        std::vector<Literal> lits;
         if (hasSetwd_)
-            words.push_back({setwdWord_, true, true});
-        auto patch = [&](unsigned ch, uint8_t byte) {
-            b_.als[ch] = (b_.als[ch] & ~0xFF00u) | uint32_t(byte) << 8;
-        };
-        auto full = [](const Word& w) { return w.hiFixed && w.loFixed && !w.reloc; };
-        for (unsigned width : {64u, 32u, 16u}) {
-            for (const LitRequest& r : lits_) {
-                if (r.width != width)
-                    continue;
-                if (r.fixup) {
-                    size_t n = words.size();
-                    if (n + width / 32 > 4)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({0, true, true, true});
-                    if (width == 64)
-                        words.push_back({0, true, true, true});
-                    patch(r.channel, uint8_t((width == 64 ? 0xDC : 0xD8) + n));
-                    if (ctx_.fixups)
-                        ctx_.fixups->push_back(
-                            {width == 64 ? BundleFixup::Literal64 : BundleFixup::Literal32,
-                             unsigned(n), r.reloc});
-                    continue;
-                }
-                if (width == 64) {
-                    uint32_t lo = uint32_t(r.value), hi = uint32_t(r.value >> 32);
-                    bool found = false;
-                    for (size_t n = 0; n + 1 < words.size() && n < 3; ++n)
-                        if (full(words[n]) && full(words[n + 1]) && words[n].value == lo &&
-                            words[n + 1].value == hi) {
-                            patch(r.channel, uint8_t(0xDC + n));
-                            found = true;
-                            break;
-                        }
-                    if (found)
-                        continue;
-                    size_t n = words.size();
-                    if (n > 2)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({lo, true, true});
-                    words.push_back({hi, true, true});
-                    patch(r.channel, uint8_t(0xDC + n));
-                } else if (width == 32) {
-                    uint32_t v = uint32_t(r.value);
-                    bool found = false;
-                    for (size_t n = 0; n < words.size(); ++n)
-                        if (full(words[n]) && words[n].value == v) {
-                            patch(r.channel, uint8_t(0xD8 + n));
-                            found = true;
-                            break;
-                        }
-                    if (found)
-                        continue;
-                    if (words.size() >= 4)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({v, true, true});
-                    patch(r.channel, uint8_t(0xD8 + words.size() - 1));
-                } else {
-                    uint16_t v = uint16_t(r.value);
-                    bool found = false;
-                    for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
-                        if (words[n].reloc)
-                            continue;
-                        if (words[n].hiFixed && uint16_t(words[n].value >> 16) == v) {
-                            patch(r.channel, uint8_t(0xD4 + n));
-                            found = true;
-                        } else if (words[n].loFixed && uint16_t(words[n].value) == v) {
-                            patch(r.channel, uint8_t(0xD0 + n));
-                            found = true;
-                        }
-                    }
-                    for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
-                        if (!words[n].hiFixed) {
-                            words[n].value |= uint32_t(v) << 16;
-                            words[n].hiFixed = true;
-                            patch(r.channel, uint8_t(0xD4 + n));
-                            found = true;
-                        } else if (!words[n].loFixed) {
-                            words[n].value |= v;
-                            words[n].loFixed = true;
-                            patch(r.channel, uint8_t(0xD0 + n));
-                            found = true;
-                        }
-                    }
-                    if (found)
-                        continue;
-                    if (words.size() < 2) {
-                        words.push_back({uint32_t(v) << 16, true, false});
-                        patch(r.channel, uint8_t(0xD4 + words.size() - 1));
-                        continue;
-                    }
-                    // No 16-bit slot left: a sign-extended 32-bit literal has the same value.
-                    uint32_t v32 = uint32_t(int32_t(int16_t(v)));
-                    for (size_t n = 0; n < words.size() && !found; ++n)
-                        if (full(words[n]) && words[n].value == v32) {
-                            patch(r.channel, uint8_t(0xD8 + n));
-                            found = true;
-                        }
-                    if (found)
-                        continue;
-                    if (words.size() >= 4)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({v32, true, true});
-                    patch(r.channel, uint8_t(0xD8 + words.size() - 1));
-                }
+            lits.push_back({-1, {{0, 2}}, setwdWord_, true});
+        for (size_t i = 0; i < lits_.size(); ++i) {
+            const LitRequest& r = lits_[i];
+            Literal l;
+            l.request = int(i);
+            l.value = r.value;
+            l.fixup = r.fixup;
+            for (unsigned w = r.width; w <= 64; w *= 2) {
+                if (w == 16)
+                    for (unsigned pos : {1u, 0u, 3u, 2u})
+                        l.slots.push_back({pos, 1});
+                if (w == 32)
+                    for (unsigned pos : {0u, 2u, 4u, 6u})
+                        l.slots.push_back({pos, 2});
+                if (w == 64)
+                    for (unsigned pos : {0u, 2u, 4u})
+                        l.slots.push_back({pos, 4});
             }
+            lits.push_back(l);
         }
-        b_.ltsCount = unsigned(words.size());
-        for (size_t i = 0; i < words.size(); ++i)
-            b_.lts[i] = words[i].value;
+        std::stable_sort(lits.begin(), lits.end(), [](const Literal& a, const Literal& b) {
+            if (a.slots.size() != b.slots.size())
+                return a.slots.size() < b.slots.size();
+            for (size_t k = 0; k < a.slots.size(); ++k)
+                if (a.slots[k].size != b.slots[k].size)
+                    return a.slots[k].size > b.slots[k].size;
+            return false;
+        });
+        struct Half {
+            int owner = -1; // index in lits
+            unsigned sub = 0;
+        };
+        const size_t n = lits.size();
+        std::vector<size_t> choice(n, 0), best;
+        unsigned bestMask = 0x100;
+        Half halves[8];
+        auto halfValue = [&](size_t lit, unsigned sub) {
+            return uint16_t(lits[lit].value >> (16 * sub));
+        };
+        // Depth-first over the choices, in the order MCST's as enumerates them.
+        auto search = [&](auto&& self, size_t k, unsigned mask, Half* state) -> void {
+            if (k == n) {
+                if (mask < bestMask) {
+                    bestMask = mask;
+                    best = choice;
+                }
+                return;
+            }
+            for (size_t c = 0; c < lits[k].slots.size(); ++c) {
+                const Slot& sl = lits[k].slots[c];
+                bool fits = sl.pos + sl.size <= 8;
+                for (unsigned i = 0; fits && i < sl.size; ++i) {
+                    const Half& h = state[sl.pos + i];
+                    if (h.owner < 0)
+                        continue;
+                    const Literal& o = lits[size_t(h.owner)];
+                    if (o.fixup || lits[k].fixup ||
+                        halfValue(size_t(h.owner), h.sub) != halfValue(k, i))
+                        fits = false;
+                }
+                if (!fits)
+                    continue;
+                Half next[8];
+                std::copy(state, state + 8, next);
+                unsigned m = mask;
+                for (unsigned i = 0; i < sl.size; ++i) {
+                    if (next[sl.pos + i].owner < 0)
+                        next[sl.pos + i] = {int(k), i};
+                    m |= 1u << maskBit(sl.pos + i);
+                }
+                choice[k] = c;
+                self(self, k + 1, m, next);
+            }
+        };
+        search(search, 0, 0, halves);
+        if (bestMask == 0x100)
+            throw AsmError("too many literals in one bundle");
+        // Lay the chosen placement out.
+        Half used[8];
+        for (size_t k = 0; k < n; ++k) {
+            const Slot& sl = lits[k].slots[best[k]];
+            for (unsigned i = 0; i < sl.size; ++i)
+                if (used[sl.pos + i].owner < 0)
+                    used[sl.pos + i] = {int(k), i};
+            if (lits[k].request < 0)
+                continue;
+            const LitRequest& r = lits_[size_t(lits[k].request)];
+            unsigned word = sl.pos / 2;
+            uint8_t code = sl.size == 1   ? uint8_t(0xD0 | word | ((sl.pos & 1) ? 4 : 0))
+                           : sl.size == 2 ? uint8_t(0xD8 | word)
+                                          : uint8_t(0xDC | word);
+            b_.als[r.channel] = (b_.als[r.channel] & ~0xFF00u) | uint32_t(code) << 8;
+            if (r.fixup && ctx_.fixups)
+                ctx_.fixups->push_back(
+                    {sl.size == 4 ? BundleFixup::Literal64 : BundleFixup::Literal32, word,
+                     r.reloc});
+        }
+        unsigned top = 0;
+        for (unsigned p = 0; p < 8; ++p)
+            if (bestMask & (1u << maskBit(p)))
+                top = p / 2 + 1;
+        b_.ltsCount = top;
+        for (unsigned w = 0; w < 4; ++w) {
+            uint32_t v = 0;
+            for (unsigned hlf = 0; hlf < 2; ++hlf) {
+                const Half& h = used[2 * w + hlf];
+                if (h.owner >= 0 && !lits[size_t(h.owner)].fixup)
+                    v |= uint32_t(halfValue(size_t(h.owner), h.sub)) << (16 * hlf);
+                if (h.owner >= 0 && lits[size_t(h.owner)].request < 0)
+                    v = setwdWord_;
+            }
+            b_.lts[w] = v;
+        }
     }
 
     RawBundle b_;
@@ -1123,6 +1137,7 @@ std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t addre
     }
     BundleContext ctx;
     ctx.dot.value = int64_t(address);
+    ctx.objectMode = true;
     return packBundle(encodeBundle(splitOps(t), ctx));
 }
 

@@ -116,7 +116,7 @@ std::vector<uint8_t> writeObject(const AsmObject& obj, uint32_t eFlags) {
     const size_t symtabIdx = hdrs.size(), strtabIdx = symtabIdx + 1, shstrIdx = symtabIdx + 2;
 
     // Symbols: null, section symbols interleaved with local symbols in the order the
-    // assembler created them (.text .data .bss first), then the global ones.
+    // assembler created them, then the global ones.
     std::vector<SymEntry> locals(1), globals;
     std::map<std::string, size_t> sectionSymbol; // name -> position in `locals`
     auto addSectionSymbol = [&](const std::string& name) {
@@ -128,13 +128,12 @@ std::vector<uint8_t> writeObject(const AsmObject& obj, uint32_t eFlags) {
         sectionSymbol[name] = locals.size();
         locals.push_back(e);
     };
-    for (size_t i = 0; i < obj.sections.size() && i < 3; ++i)
-        addSectionSymbol(obj.sections[i].name);
     std::map<std::string, size_t> globalIndex;
     for (const AsmSymbol& s : obj.symbols) {
-        // A section's symbol comes into being with the section, before its first label.
-        if (!s.section.empty() && s.section != "*UND*")
+        if (s.sectionSymbol) {
             addSectionSymbol(s.section);
+            continue;
+        }
         SymEntry e;
         e.name = s.name;
         uint8_t bind = s.weak ? 2 : s.global || s.section == "*UND*" ? 1 : 0;
