@@ -465,7 +465,7 @@ private:
     }
 
     void nop(const std::string& rest) {
-        uint64_t v = rest.empty() ? 1 : uint64_t(expr(rest));
+        uint64_t v = rest.empty() ? 0 : uint64_t(expr(rest)); // MCST: "nop" alone is nop 0
         if (v > 7)
             throw AsmError("nop count must be 0..7");
         b_.nop = unsigned(v);

@@ -2,6 +2,7 @@
 
 #include "emu/asm/AsmError.h"
 #include "emu/asm/AsmText.h"
+#include "emu/asm/Expression.h"
 
 #include <cctype>
 #include <map>
@@ -220,6 +221,7 @@ public:
             } else if (auto it = macros_.find(firstWord(st.text)); it != macros_.end()) {
                 expand(it->second, rest, out, depth, line);
             } else {
+                noteConstant(word, rest, st.text);
                 out.push_back({line, st.text});
             }
         }
@@ -385,15 +387,54 @@ private:
         return out;
     }
 
+    // Remembers absolute .set/.equ/"=" values, for the counts of .rept.
+    void noteConstant(const std::string& word, const std::string& rest, const std::string& text) {
+        std::string name, expr;
+        if (word == ".set" || word == ".equ") {
+            auto parts = splitCommas(rest);
+            if (parts.size() != 2)
+                return;
+            name = parts[0];
+            expr = parts[1];
+        } else {
+            size_t eq = text.find('=');
+            if (eq == std::string::npos || eq + 1 >= text.size() || text[eq + 1] == '=')
+                return;
+            name = trim(text.substr(0, eq));
+            expr = text.substr(eq + 1);
+            for (char c : name)
+                if (!identChar(c))
+                    return;
+        }
+        try {
+            ExprValue v = evaluate(expr, {}, constantLookup(), true);
+            if (!v.relocatable())
+                constants_[name] = v.value;
+        } catch (const AsmError&) {
+            constants_.erase(name); // not a constant (a label difference, say)
+        }
+    }
+
+    ExprLookup constantLookup() const {
+        return [this](const std::string& n) -> std::optional<ExprValue> {
+            auto it = constants_.find(n);
+            if (it == constants_.end())
+                return std::nullopt;
+            ExprValue v;
+            v.value = it->second;
+            return v;
+        };
+    }
+
     void repeat(const std::string& kind, const std::string& rest,
                 const std::vector<SourceStatement>& body, std::vector<SourceStatement>& out,
                 int depth, int line) {
         if (kind == ".rept") {
             long long n = 0;
             try {
-                n = std::stoll(trim(rest), nullptr, 0);
-            } catch (const std::exception&) {
-                fail(line, ".rept needs a number");
+                n = evaluate(rest, {}, constantLookup(), true).value;
+            } catch (const AsmError& e) {
+                fail(line, std::string(".rept needs a constant count: ") + e.what());
             }
             if (n < 0 || n > 1000000)
                 fail(line, ".rept count out of range");
@@ -426,6 +467,7 @@ private:
 
     std::string file_;
     std::map<std::string, Macro> macros_;
+    std::map<std::string, int64_t> constants_;
     unsigned uses_ = 0;
 };
 
