@@ -264,8 +264,10 @@ public:
         for (const Sec& s : secs_) {
             AsmSection out = s.meta;
             out.size = s.offset;
-            // MCST's as aligns the standard data sections to 16 bytes once they hold data.
-            if (s.offset && (out.name == ".data" || out.name == ".bss" || out.name == ".rodata"))
+            // MCST's as aligns the standard data sections to 16 bytes once they hold data,
+            // when they were entered with .data, .bss or .section (not only .pushsection).
+            if (s.offset && s.enteredDirectly &&
+                (out.name == ".data" || out.name == ".bss" || out.name == ".rodata"))
                 out.align = std::max<uint64_t>(out.align, 16);
             out.bytes = s.bytes;
             out.relocations = s.relocs;
@@ -311,6 +313,7 @@ private:
         uint64_t offset = 0;
         std::vector<uint8_t> bytes;
         std::vector<AsmRelocation> relocs;
+        bool enteredDirectly = false; // by .data, .bss, .text or .section
     };
 
     struct Sym {
@@ -688,8 +691,10 @@ private:
         auto args = splitArgs(st.args);
         if (d == ".text" || d == ".data" || d == ".bss") {
             switchTo(section(d));
+            secs_[size_t(sec_)].enteredDirectly = true;
         } else if (d == ".section") {
             switchTo(sectionFromArgs(args));
+            secs_[size_t(sec_)].enteredDirectly = true;
         } else if (d == ".pushsection") {
             stack_.push_back({sec_, prevSec_});
             switchTo(sectionFromArgs(args));

@@ -243,10 +243,10 @@ public:
             b_.hasSs = true;
             b_.ss = ctcond_ | uint32_t(ctop_) << 10 | stubs_ | uint32_t(ipd_) << 30;
         }
-        // MCST's as gives an operation written outside braces that computes a predicate the
-        // delay of its result (integer comparisons 2 cycles, floating-point ones 4).
-        if (ctx_.standalone && predicateDelay_ && !explicitNop_)
-            b_.nop = predicateDelay_;
+        // MCST's as gives an operation written outside braces the delay of its result:
+        // integer comparisons 2 cycles, floating-point ones 4, state register writes 5.
+        if (ctx_.standalone && standaloneDelay_ && !explicitNop_)
+            b_.nop = standaloneDelay_;
         allocateLiterals();
         packConditions();
         packPls();
@@ -847,7 +847,7 @@ private:
             if (!p)
                 throw AsmError(name + ": destination must be %predN");
             d = uint8_t(info->cmpop << 5 | *p);
-            predicateDelay_ = name[0] == 'f' ? 4 : 2;
+            standaloneDelay_ = name[0] == 'f' ? 4 : 2;
             break;
         }
         case OpForm::Store: {
@@ -884,6 +884,7 @@ private:
         }
         case OpForm::Rw: {
             want(2);
+            standaloneDelay_ = 5;
             auto sr = stateReg(ops[1]);
             if (!sr)
                 throw AsmError(name + ": unknown state register '" + ops[1] + "'");
@@ -969,6 +970,11 @@ private:
         bool fixup = false;
     };
 
+    static bool sameReloc(const LitRequest& a, const LitRequest& b) {
+        return a.value == b.value && a.reloc.section == b.reloc.section &&
+               a.reloc.symbol == b.reloc.symbol;
+    }
+
     static unsigned maskBit(unsigned pos) { return ((pos >> 1) << 1) + 1 - (pos & 1); }
 
     void allocateLiterals() {
@@ -1030,9 +1036,15 @@ private:
                     if (h.owner < 0)
                         continue;
                     const Literal& o = lits[size_t(h.owner)];
-                    if (o.fixup || lits[k].fixup ||
-                        halfValue(size_t(h.owner), h.sub) != halfValue(k, i))
+                    if (o.fixup || lits[k].fixup) {
+                        // The same symbol and addend, the same half of it, share.
+                        if (!(o.fixup && lits[k].fixup && o.request >= 0 && lits[k].request >= 0 &&
+                              sameReloc(lits_[size_t(o.request)], lits_[size_t(lits[k].request)]) &&
+                              h.sub == i))
+                            fits = false;
+                    } else if (halfValue(size_t(h.owner), h.sub) != halfValue(k, i)) {
                         fits = false;
+                    }
                 }
                 if (!fits)
                     continue;
@@ -1066,7 +1078,8 @@ private:
                            : sl.size == 2 ? uint8_t(0xD8 | word)
                                           : uint8_t(0xDC | word);
             b_.als[r.channel] = (b_.als[r.channel] & ~0xFF00u) | uint32_t(code) << 8;
-            if (r.fixup && ctx_.fixups)
+            bool shared = used[sl.pos].owner != int(k); // a relocation of its own only once
+            if (r.fixup && ctx_.fixups && !shared)
                 ctx_.fixups->push_back(
                     {sl.size == 4 ? BundleFixup::Literal64 : BundleFixup::Literal32, word,
                      r.reloc});
@@ -1099,7 +1112,7 @@ private:
     uint32_t setwdWord_ = 0;
     bool ssUsed_ = false;
     bool explicitNop_ = false;
-    unsigned predicateDelay_ = 0;
+    unsigned standaloneDelay_ = 0;
     uint8_t ctop_ = 0, ipd_ = 3;
     uint16_t ctcond_ = 0;
     uint32_t stubs_ = 0;
