@@ -290,6 +290,10 @@ private:
             if (digits)
                 return symbol(t);
         }
+        // C integer suffixes (1UL, 0x10ULL), which MCST's as accepts.
+        while (t.size() > 1 &&
+               (t.back() == 'u' || t.back() == 'U' || t.back() == 'l' || t.back() == 'L'))
+            t.pop_back();
         int base = 10;
         size_t k = 0;
         if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) {

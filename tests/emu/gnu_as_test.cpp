@@ -220,3 +220,14 @@ TEST(GnuAs, MacroAndDirectiveErrors) {
     EXPECT_NE(errorOf(".byte sym\n").find("relocatable"), std::string::npos);
     EXPECT_NE(errorOf(".frob 1\n").find("t.s:1: unknown directive .frob"), std::string::npos);
 }
+
+TEST(GnuAs, IntegerSuffixesAndExpressions) {
+    AsmObject obj = assembleObject(".data\n.quad (1UL << 40) | 0x10ULL, -(2 * 3) + 7 % 4\n", "t.s");
+    ASSERT_GE(obj.sections.size(), 2u);
+    const std::vector<uint8_t>& d = obj.sections[1].bytes;
+    ASSERT_EQ(d.size(), 16u);
+    EXPECT_EQ(d[0], 0x10);
+    EXPECT_EQ(d[5], 0x01);
+    EXPECT_EQ(d[8], uint8_t(-3));
+    EXPECT_EQ(d[15], 0xFF);
+}
