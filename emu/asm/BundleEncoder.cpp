@@ -159,12 +159,13 @@ struct LitRequest {
     unsigned channel;
     unsigned width; // 16, 32, 64
     uint64_t value;
+    bool fixup = false; // relocatable: a word (pair) of its own, reported to the caller
+    ExprValue reloc;
 };
 
 class Encoder {
 public:
-    Encoder(uint64_t address, const SymbolLookup& lookup, bool finalPass)
-        : addr_(address), lookup_(lookup), final_(finalPass) {}
+    explicit Encoder(const BundleContext& ctx) : ctx_(ctx), final_(ctx.finalPass) {}
 
     void add(const std::string& text) {
         std::string op = trim(text);
@@ -242,6 +243,10 @@ public:
             b_.hasSs = true;
             b_.ss = ctcond_ | uint32_t(ctop_) << 10 | stubs_ | uint32_t(ipd_) << 30;
         }
+        // MCST's as gives an operation written outside braces the delay of its result:
+        // integer comparisons 2 cycles, floating-point ones 4, state register writes 5.
+        if (ctx_.standalone && standaloneDelay_ && !explicitNop_)
+            b_.nop = standaloneDelay_;
         allocateLiterals();
         packConditions();
         packPls();
@@ -285,18 +290,30 @@ private:
         b_.cs0 = v;
     }
 
-    int64_t expr(const std::string& e, bool* symbolic = nullptr) {
-        return evalExpr(e, addr_, lookup_, final_, symbolic);
+    ExprValue exprValue(const std::string& e) { return evaluate(e, ctx_.dot, ctx_.lookup, final_); }
+
+    int64_t expr(const std::string& e) {
+        ExprValue v = exprValue(e);
+        if (v.relocatable())
+            throw AsmError("'" + e + "' must be an absolute value here");
+        return v.value;
     }
 
     uint32_t relDisp(const std::string& target) {
         std::string t = stripSpaces(target);
-        int64_t dest;
-        if (!t.empty() && (t[0] == '+' || t[0] == '-'))
-            dest = int64_t(addr_) + expr(t);
-        else
-            dest = expr(t);
-        int64_t diff = dest - int64_t(addr_);
+        ExprValue dest;
+        if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+            dest = ctx_.dot;
+            dest.value += expr(t);
+        } else {
+            dest = exprValue(t);
+        }
+        if (dest.relocatable() && (dest.section != ctx_.dot.section || dest.external)) {
+            if (ctx_.fixups)
+                ctx_.fixups->push_back({BundleFixup::Disp, 0, dest});
+            return 0;
+        }
+        int64_t diff = dest.value - ctx_.dot.value;
         if (final_ && (diff & 7))
             throw AsmError("branch target " + target + " is not 8-aligned");
         diff /= 8;
@@ -448,10 +465,11 @@ private:
     }
 
     void nop(const std::string& rest) {
-        uint64_t v = rest.empty() ? 1 : uint64_t(expr(rest));
+        uint64_t v = rest.empty() ? 0 : uint64_t(expr(rest)); // MCST: "nop" alone is nop 0
         if (v > 7)
             throw AsmError("nop count must be 0..7");
         b_.nop = unsigned(v);
+        explicitNop_ = true;
     }
 
     void ipd(const std::string& rest) {
@@ -628,22 +646,25 @@ private:
     uint8_t src2Byte(const std::string& s, unsigned ch, bool wide) {
         if (auto r = parseReg(s))
             return *r;
-        bool symbolic = false;
-        int64_t v = expr(s, &symbolic);
+        ExprValue ev = exprValue(s);
+        int64_t v = ev.value;
+        if (ev.relocatable()) { // MCST's as gives a symbol a 64-bit literal
+            lits_.push_back({ch, 64, uint64_t(v), true, ev});
+            return 0;
+        }
+        // In an image, a literal from a symbol takes at least 32 bits whatever its value, so
+        // that sizes settle while the layout changes.
+        bool symbolic = ev.symbolic && !ctx_.objectMode;
         if (!symbolic && v >= 0 && v <= 15)
             return uint8_t(0xC0 | v);
         unsigned width;
-        if (symbolic) {
-            if (final_ && !fitsS32(v) && !(v >= 0 && !wide && v <= int64_t(UINT32_MAX)))
-                throw AsmError("symbol value " + s + " does not fit a 32-bit literal");
-            width = 32;
-        } else if (!wide) {
+        if (!wide) {
+            // The smallest literal for the value as written: -1 takes 16 bits, 0xffffffff 32.
             if (v < INT32_MIN || v > int64_t(UINT32_MAX))
                 throw AsmError("literal " + s + " does not fit 32 bits");
-            v = int32_t(uint32_t(v));
-            width = fitsS16(v) ? 16 : 32;
+            width = fitsS16(v) && !symbolic ? 16 : 32;
         } else {
-            width = fitsS16(v) ? 16 : fitsS32(v) ? 32 : 64;
+            width = fitsS16(v) && !symbolic ? 16 : fitsS32(v) ? 32 : 64;
         }
         lits_.push_back({ch, width, uint64_t(v)});
         return 0; // patched by allocateLiterals
@@ -720,16 +741,53 @@ private:
         conds_.push_back(e);
     }
 
+    // "[ src1 + src2 ]" with a register on either side, or "[ expr ]" (src1 0, src2 the
+    // expression) or "[ %reg ]" (src2 0).
+    static void bracketAddress(const std::string& name, const std::string& text, std::string& addr1,
+                               std::string& addr2) {
+        std::string a = trim(text);
+        if (a.size() < 2 || a.front() != '[' || a.back() != ']')
+            throw AsmError(name + ": expected [ src1 + src2 ]");
+        a = trim(a.substr(1, a.size() - 2));
+        size_t plus = a.find('+');
+        if (plus != std::string::npos) {
+            std::string l = trim(a.substr(0, plus)), r = trim(a.substr(plus + 1));
+            if (parseReg(l) || parseReg(r)) {
+                addr1 = l;
+                addr2 = r;
+                return;
+            }
+        }
+        if (parseReg(a)) {
+            addr1 = a;
+            addr2 = "0";
+        } else {
+            addr1 = "0";
+            addr2 = a;
+        }
+    }
+
     void alu(const std::vector<std::string>& hp, std::string rest, const std::string& cond) {
         const std::string& name = hp[0];
         const OpInfo* info = findOpByName(name);
         if (!info)
             throw AsmError("unknown operation '" + name + "'");
-        unsigned ch = channelOf(hp, name);
+        // Without a channel ("ands %r0, %r1, %r2") MCST's as takes the first free one.
+        bool explicitChannel =
+            hp.size() >= 2 && !hp[1].empty() && std::isdigit(static_cast<unsigned char>(hp[1][0]));
+        unsigned ch = 0;
+        if (explicitChannel) {
+            ch = channelOf(hp, name);
+        } else {
+            while (ch < 6 && (!(info->channels & (1u << ch)) || (b_.alsMask & (1u << ch))))
+                ++ch;
+            if (ch == 6)
+                throw AsmError("no free channel for " + name);
+        }
         if (!(info->channels & (1u << ch)))
             throw AsmError(name + " cannot run in channel " + std::to_string(ch));
         bool sm = false;
-        for (size_t i = 2; i < hp.size(); ++i) {
+        for (size_t i = explicitChannel ? 2 : 1; i < hp.size(); ++i) {
             if (hp[i] == "sm")
                 sm = true;
             else
@@ -757,8 +815,17 @@ private:
         bool hasAles = info->table != kTableShort;
         uint16_t ales = uint16_t(info->table << 8 | 0xC0);
         switch (info->form) {
-        case OpForm::Alu:
         case OpForm::Load:
+            if (ops.size() == 2) { // "[ address ], dst"
+                std::string a1, a2;
+                bracketAddress(name, ops[0], a1, a2);
+                s1 = src1Byte(a1);
+                s2 = src2Byte(a2, ch, true);
+                d = dstByte(ops[1]);
+                break;
+            }
+            [[fallthrough]];
+        case OpForm::Alu:
             want(3);
             s1 = src1Byte(ops[0]);
             s2 = src2Byte(ops[1], ch, info->src2Wide);
@@ -780,21 +847,14 @@ private:
             if (!p)
                 throw AsmError(name + ": destination must be %predN");
             d = uint8_t(info->cmpop << 5 | *p);
+            standaloneDelay_ = name[0] == 'f' ? 4 : 2;
             break;
         }
         case OpForm::Store: {
             // "value, [ src1 + src2 ]" or "value, src1, src2"
             std::string addr1, addr2;
             if (ops.size() == 2) {
-                std::string a = trim(ops[1]);
-                if (a.size() < 2 || a.front() != '[' || a.back() != ']')
-                    throw AsmError(name + ": expected [ src1 + src2 ]");
-                a = a.substr(1, a.size() - 2);
-                size_t plus = a.find('+');
-                if (plus == std::string::npos)
-                    throw AsmError(name + ": expected [ src1 + src2 ]");
-                addr1 = trim(a.substr(0, plus));
-                addr2 = trim(a.substr(plus + 1));
+                bracketAddress(name, ops[1], addr1, addr2);
             } else {
                 want(3);
                 addr1 = ops[1];
@@ -824,6 +884,7 @@ private:
         }
         case OpForm::Rw: {
             want(2);
+            standaloneDelay_ = 5;
             auto sr = stateReg(ops[1]);
             if (!sr)
                 throw AsmError(name + ": unknown state register '" + ops[1] + "'");
@@ -892,111 +953,157 @@ private:
     }
 
     // LTS ------------------------------------------------------------------------------
+    // Literal placement as MCST's as does it: every literal may take any slot of its minimal
+    // size or wider (16-bit: a half of LTS0/LTS1, high half first; 32-bit: LTS0..3; 64-bit:
+    // LTS0..2 and the next); halves holding equal values are shared. Literals with fewer
+    // choices (then wider ones) are placed first, all combinations are tried in order, and
+    // the first one with the smallest mask of used halves wins (bit 2w+1: low half of LTSw,
+    // bit 2w: its high half, so the high halves and the low words come first).
+    struct Slot {
+        unsigned pos;  // half-syllable: 2w = LTSw low, 2w+1 = high
+        unsigned size; // halves: 1, 2, 4
+    };
+    struct Literal {
+        int request = -1; // index in lits_, -1 for the setwd word
+        std::vector<Slot> slots;
+        uint64_t value = 0;
+        bool fixup = false;
+    };
+
+    static bool sameReloc(const LitRequest& a, const LitRequest& b) {
+        return a.value == b.value && a.reloc.section == b.reloc.section &&
+               a.reloc.symbol == b.reloc.symbol;
+    }
+
+    static unsigned maskBit(unsigned pos) { return ((pos >> 1) << 1) + 1 - (pos & 1); }
+
     void allocateLiterals() {
-        struct Word {
-            uint32_t value = 0;
-            bool hiFixed = false, loFixed = false;
-        };
-        std::vector<Word> words;
+        std::vector<Literal> lits;
         if (hasSetwd_)
-            words.push_back({setwdWord_, true, true});
-        auto patch = [&](unsigned ch, uint8_t byte) {
-            b_.als[ch] = (b_.als[ch] & ~0xFF00u) | uint32_t(byte) << 8;
-        };
-        auto full = [](const Word& w) { return w.hiFixed && w.loFixed; };
-        for (unsigned width : {64u, 32u, 16u}) {
-            for (const LitRequest& r : lits_) {
-                if (r.width != width)
-                    continue;
-                if (width == 64) {
-                    uint32_t lo = uint32_t(r.value), hi = uint32_t(r.value >> 32);
-                    bool found = false;
-                    for (size_t n = 0; n + 1 < words.size() && n < 3; ++n)
-                        if (full(words[n]) && full(words[n + 1]) && words[n].value == lo &&
-                            words[n + 1].value == hi) {
-                            patch(r.channel, uint8_t(0xDC + n));
-                            found = true;
-                            break;
-                        }
-                    if (found)
-                        continue;
-                    size_t n = words.size();
-                    if (n > 2)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({lo, true, true});
-                    words.push_back({hi, true, true});
-                    patch(r.channel, uint8_t(0xDC + n));
-                } else if (width == 32) {
-                    uint32_t v = uint32_t(r.value);
-                    bool found = false;
-                    for (size_t n = 0; n < words.size(); ++n)
-                        if (full(words[n]) && words[n].value == v) {
-                            patch(r.channel, uint8_t(0xD8 + n));
-                            found = true;
-                            break;
-                        }
-                    if (found)
-                        continue;
-                    if (words.size() >= 4)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({v, true, true});
-                    patch(r.channel, uint8_t(0xD8 + words.size() - 1));
-                } else {
-                    uint16_t v = uint16_t(r.value);
-                    bool found = false;
-                    for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
-                        if (words[n].hiFixed && uint16_t(words[n].value >> 16) == v) {
-                            patch(r.channel, uint8_t(0xD4 + n));
-                            found = true;
-                        } else if (words[n].loFixed && uint16_t(words[n].value) == v) {
-                            patch(r.channel, uint8_t(0xD0 + n));
-                            found = true;
-                        }
-                    }
-                    for (size_t n = 0; n < words.size() && n < 2 && !found; ++n) {
-                        if (!words[n].hiFixed) {
-                            words[n].value |= uint32_t(v) << 16;
-                            words[n].hiFixed = true;
-                            patch(r.channel, uint8_t(0xD4 + n));
-                            found = true;
-                        } else if (!words[n].loFixed) {
-                            words[n].value |= v;
-                            words[n].loFixed = true;
-                            patch(r.channel, uint8_t(0xD0 + n));
-                            found = true;
-                        }
-                    }
-                    if (found)
-                        continue;
-                    if (words.size() < 2) {
-                        words.push_back({uint32_t(v) << 16, true, false});
-                        patch(r.channel, uint8_t(0xD4 + words.size() - 1));
-                        continue;
-                    }
-                    // No 16-bit slot left: a sign-extended 32-bit literal has the same value.
-                    uint32_t v32 = uint32_t(int32_t(int16_t(v)));
-                    for (size_t n = 0; n < words.size() && !found; ++n)
-                        if (full(words[n]) && words[n].value == v32) {
-                            patch(r.channel, uint8_t(0xD8 + n));
-                            found = true;
-                        }
-                    if (found)
-                        continue;
-                    if (words.size() >= 4)
-                        throw AsmError("too many literals in one bundle");
-                    words.push_back({v32, true, true});
-                    patch(r.channel, uint8_t(0xD8 + words.size() - 1));
-                }
+            lits.push_back({-1, {{0, 2}}, setwdWord_, true});
+        for (size_t i = 0; i < lits_.size(); ++i) {
+            const LitRequest& r = lits_[i];
+            Literal l;
+            l.request = int(i);
+            l.value = r.value;
+            l.fixup = r.fixup;
+            for (unsigned w = r.width; w <= 64; w *= 2) {
+                if (w == 16)
+                    for (unsigned pos : {1u, 0u, 3u, 2u})
+                        l.slots.push_back({pos, 1});
+                if (w == 32)
+                    for (unsigned pos : {0u, 2u, 4u, 6u})
+                        l.slots.push_back({pos, 2});
+                if (w == 64)
+                    for (unsigned pos : {0u, 2u, 4u})
+                        l.slots.push_back({pos, 4});
             }
+            lits.push_back(l);
         }
-        b_.ltsCount = unsigned(words.size());
-        for (size_t i = 0; i < words.size(); ++i)
-            b_.lts[i] = words[i].value;
+        std::stable_sort(lits.begin(), lits.end(), [](const Literal& a, const Literal& b) {
+            if (a.slots.size() != b.slots.size())
+                return a.slots.size() < b.slots.size();
+            for (size_t k = 0; k < a.slots.size(); ++k)
+                if (a.slots[k].size != b.slots[k].size)
+                    return a.slots[k].size > b.slots[k].size;
+            return false;
+        });
+        struct Half {
+            int owner = -1; // index in lits
+            unsigned sub = 0;
+        };
+        const size_t n = lits.size();
+        std::vector<size_t> choice(n, 0), best;
+        unsigned bestMask = 0x100;
+        Half halves[8];
+        auto halfValue = [&](size_t lit, unsigned sub) {
+            return uint16_t(lits[lit].value >> (16 * sub));
+        };
+        // Depth-first over the choices, in the order MCST's as enumerates them.
+        auto search = [&](auto&& self, size_t k, unsigned mask, Half* state) -> void {
+            if (k == n) {
+                if (mask < bestMask) {
+                    bestMask = mask;
+                    best = choice;
+                }
+                return;
+            }
+            for (size_t c = 0; c < lits[k].slots.size(); ++c) {
+                const Slot& sl = lits[k].slots[c];
+                bool fits = sl.pos + sl.size <= 8;
+                for (unsigned i = 0; fits && i < sl.size; ++i) {
+                    const Half& h = state[sl.pos + i];
+                    if (h.owner < 0)
+                        continue;
+                    const Literal& o = lits[size_t(h.owner)];
+                    if (o.fixup || lits[k].fixup) {
+                        // The same symbol and addend, the same half of it, share.
+                        if (!(o.fixup && lits[k].fixup && o.request >= 0 && lits[k].request >= 0 &&
+                              sameReloc(lits_[size_t(o.request)], lits_[size_t(lits[k].request)]) &&
+                              h.sub == i))
+                            fits = false;
+                    } else if (halfValue(size_t(h.owner), h.sub) != halfValue(k, i)) {
+                        fits = false;
+                    }
+                }
+                if (!fits)
+                    continue;
+                Half next[8];
+                std::copy(state, state + 8, next);
+                unsigned m = mask;
+                for (unsigned i = 0; i < sl.size; ++i) {
+                    if (next[sl.pos + i].owner < 0)
+                        next[sl.pos + i] = {int(k), i};
+                    m |= 1u << maskBit(sl.pos + i);
+                }
+                choice[k] = c;
+                self(self, k + 1, m, next);
+            }
+        };
+        search(search, 0, 0, halves);
+        if (bestMask == 0x100)
+            throw AsmError("too many literals in one bundle");
+        // Lay the chosen placement out.
+        Half used[8];
+        for (size_t k = 0; k < n; ++k) {
+            const Slot& sl = lits[k].slots[best[k]];
+            for (unsigned i = 0; i < sl.size; ++i)
+                if (used[sl.pos + i].owner < 0)
+                    used[sl.pos + i] = {int(k), i};
+            if (lits[k].request < 0)
+                continue;
+            const LitRequest& r = lits_[size_t(lits[k].request)];
+            unsigned word = sl.pos / 2;
+            uint8_t code = sl.size == 1   ? uint8_t(0xD0 | word | ((sl.pos & 1) ? 4 : 0))
+                           : sl.size == 2 ? uint8_t(0xD8 | word)
+                                          : uint8_t(0xDC | word);
+            b_.als[r.channel] = (b_.als[r.channel] & ~0xFF00u) | uint32_t(code) << 8;
+            bool shared = used[sl.pos].owner != int(k); // a relocation of its own only once
+            if (r.fixup && ctx_.fixups && !shared)
+                ctx_.fixups->push_back(
+                    {sl.size == 4 ? BundleFixup::Literal64 : BundleFixup::Literal32, word,
+                     r.reloc});
+        }
+        unsigned top = 0;
+        for (unsigned p = 0; p < 8; ++p)
+            if (bestMask & (1u << maskBit(p)))
+                top = p / 2 + 1;
+        b_.ltsCount = top;
+        for (unsigned w = 0; w < 4; ++w) {
+            uint32_t v = 0;
+            for (unsigned hlf = 0; hlf < 2; ++hlf) {
+                const Half& h = used[2 * w + hlf];
+                if (h.owner >= 0 && !lits[size_t(h.owner)].fixup)
+                    v |= uint32_t(halfValue(size_t(h.owner), h.sub)) << (16 * hlf);
+                if (h.owner >= 0 && lits[size_t(h.owner)].request < 0)
+                    v = setwdWord_;
+            }
+            b_.lts[w] = v;
+        }
     }
 
     RawBundle b_;
-    uint64_t addr_;
-    const SymbolLookup& lookup_;
+    const BundleContext& ctx_;
     bool final_;
     Cs1 cs1Kind_ = Cs1::None;
     uint32_t cs1Value_ = 0, setbrBits_ = 0;
@@ -1004,6 +1111,8 @@ private:
     bool hasSetwd_ = false;
     uint32_t setwdWord_ = 0;
     bool ssUsed_ = false;
+    bool explicitNop_ = false;
+    unsigned standaloneDelay_ = 0;
     uint8_t ctop_ = 0, ipd_ = 3;
     uint16_t ctcond_ = 0;
     uint32_t stubs_ = 0;
@@ -1024,61 +1133,8 @@ std::vector<std::string> splitOps(const std::string& text) {
     return out;
 }
 
-int64_t evalExpr(const std::string& raw, uint64_t dot, const SymbolLookup& lookup, bool finalPass,
-                 bool* symbolic) {
-    std::string s = stripSpaces(raw);
-    if (s.empty())
-        throw AsmError("missing value");
-    int64_t total = 0;
-    size_t i = 0;
-    bool first = true;
-    while (i < s.size()) {
-        int sign = 1;
-        if (s[i] == '+' || s[i] == '-') {
-            sign = s[i] == '-' ? -1 : 1;
-            ++i;
-        } else if (!first) {
-            throw AsmError("bad expression '" + raw + "'");
-        }
-        size_t j = i;
-        while (j < s.size() && s[j] != '+' && s[j] != '-')
-            ++j;
-        std::string term = s.substr(i, j - i);
-        if (term.empty())
-            throw AsmError("bad expression '" + raw + "'");
-        uint64_t v;
-        if (term == ".") {
-            v = dot;
-            if (symbolic)
-                *symbolic = true;
-        } else if (std::isdigit(static_cast<unsigned char>(term[0]))) {
-            if (!parseUnsigned(term, v))
-                throw AsmError("bad number '" + term + "'");
-        } else {
-            if (!(std::isalpha(static_cast<unsigned char>(term[0])) || term[0] == '_' ||
-                  term[0] == '.'))
-                throw AsmError("bad operand '" + raw + "'");
-            auto r = lookup ? lookup(term) : std::nullopt;
-            if (!r) {
-                if (finalPass)
-                    throw AsmError("undefined symbol '" + term + "'");
-                v = 0;
-            } else {
-                v = *r;
-            }
-            if (symbolic)
-                *symbolic = true;
-        }
-        total += sign * int64_t(v);
-        first = false;
-        i = j;
-    }
-    return total;
-}
-
-RawBundle encodeBundle(const std::vector<std::string>& ops, uint64_t address,
-                       const SymbolLookup& lookup, bool finalPass) {
-    Encoder e(address, lookup, finalPass);
+RawBundle encodeBundle(const std::vector<std::string>& ops, const BundleContext& context) {
+    Encoder e(context);
     for (const std::string& op : ops)
         e.add(op);
     RawBundle b = e.finish();
@@ -1092,8 +1148,10 @@ std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t addre
             throw AsmError("unterminated bundle");
         t = t.substr(1, t.size() - 2);
     }
-    SymbolLookup none = [](const std::string&) { return std::optional<uint64_t>(); };
-    return packBundle(encodeBundle(splitOps(t), address, none, true));
+    BundleContext ctx;
+    ctx.dot.value = int64_t(address);
+    ctx.objectMode = true;
+    return packBundle(encodeBundle(splitOps(t), ctx));
 }
 
 } // namespace e2kvm::emu
