@@ -91,7 +91,7 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
     options.formatProbed = format.empty(); // a probed raw node keeps its first sector raw
     options.readOnly = readOnly;
     // A VM's disk, as QEMU's guest devices (share-rw=off): no other process may write it.
-    options.unshare = forceShare ? 0 : block::kPermWrite;
+    options.unshare = forceShare ? 0u : unsigned(block::kPermWrite);
     options.forceShare = forceShare;
     node->image = block::openImage(file, options);
     {

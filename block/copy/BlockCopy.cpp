@@ -12,9 +12,9 @@ constexpr uint64_t kMaxStep = 1 << 20;
 } // namespace
 
 BlockCopy::BlockCopy(std::shared_ptr<BlockDriver> source, std::shared_ptr<BlockDriver> target,
-                     uint64_t clusterSize)
+                     uint64_t clusterSize, bool compress)
     : source_(std::move(source)), target_(std::move(target)), clusterSize_(clusterSize),
-      diskSize_(source_->size()), toCopy_(diskSize_, clusterSize) {}
+      diskSize_(source_->size()), compress_(compress), toCopy_(diskSize_, clusterSize) {}
 
 void BlockCopy::markAll() {
     toCopy_.set(0, diskSize_);
@@ -99,7 +99,7 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
     std::unique_lock lock(mutex_);
     for (;;) {
         if (std::optional<uint64_t> start = toCopy_.nextDirty(b, e)) {
-            uint64_t limit = std::min(e, *start + kMaxStep);
+            uint64_t limit = std::min(e, *start + std::max(kMaxStep, clusterSize_));
             uint64_t stop = toCopy_.nextClean(*start, limit).value_or(limit);
             toCopy_.reset(*start, stop - *start);
             copying_.push_back({*start, stop});
@@ -137,6 +137,10 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
 }
 
 void BlockCopy::copyData(uint64_t offset, uint64_t length) {
+    if (compress_) {
+        copyCompressed(offset, length);
+        return;
+    }
     std::vector<uint8_t> buf;
     const unsigned zeroFlags = target_->backing() ? ZeroNone : ZeroMayUnmap;
     for (uint64_t pos = offset, end = offset + length; pos < end;) {
@@ -152,6 +156,33 @@ void BlockCopy::copyData(uint64_t offset, uint64_t length) {
                 source_->read(pos, buf);
                 writing = true;
                 target_->write(pos, buf);
+            }
+        } catch (const BlockError& e) {
+            throw CopyFailure(e, writing);
+        }
+        pos += n;
+    }
+}
+
+// Whole target clusters: one that reads as zero all through is written as zeroes, any other
+// compressed.
+void BlockCopy::copyCompressed(uint64_t offset, uint64_t length) {
+    const uint64_t unit = std::max<uint64_t>(target_->clusterSize(), 512);
+    std::vector<uint8_t> buf;
+    const unsigned zeroFlags = target_->backing() ? ZeroNone : ZeroMayUnmap;
+    for (uint64_t pos = offset, end = offset + length; pos < end;) {
+        uint64_t n = std::min(unit - pos % unit, end - pos);
+        bool writing = false;
+        try {
+            ChainExtent ce = chainStatus(*source_, pos, n);
+            if (ce.zero && ce.length >= n) {
+                writing = true;
+                target_->writeZeroes(pos, n, zeroFlags);
+            } else {
+                buf.resize(size_t(n));
+                source_->read(pos, buf);
+                writing = true;
+                target_->writeCompressed(pos, buf);
             }
         } catch (const BlockError& e) {
             throw CopyFailure(e, writing);

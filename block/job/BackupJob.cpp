@@ -35,8 +35,12 @@ BackupJob::BackupJob(BackupSpec spec)
             "must provide a valid bitmap name for '" +
             std::string(spec_.sync == BackupSync::Incremental ? "incremental" : "bitmap") +
             "' sync mode");
+    if (spec_.compress && !spec_.target->supportsCompression())
+        throw std::runtime_error("Compression is not supported for this drive " +
+                                 spec_.target->filename());
     fleecing_ = chainContains(spec_.target->backing(), spec_.source.get());
-    copy_ = std::make_shared<BlockCopy>(spec_.source, spec_.target, copyClusterSize(*spec_.target));
+    copy_ = std::make_shared<BlockCopy>(spec_.source, spec_.target, copyClusterSize(*spec_.target),
+                                        spec_.compress);
     presetSpeed(spec_.speed);
 }
 
@@ -100,8 +104,11 @@ void BackupJob::run() {
         try {
             copied = copy_->copy(*next, kStep);
         } catch (const CopyFailure& e) {
-            fail(std::strerror(e.errnoValue()), e.write());
-            return;
+            // The clusters stay to be copied: a step tried again starts from the same place.
+            ErrorPolicy policy = e.write() ? spec_.onTargetError : spec_.onSourceError;
+            if (!actOnError(policy, e.errnoValue(), e.write()))
+                return;
+            continue;
         }
         pos = *next + kStep;
         if (!checkpoint(copied))
