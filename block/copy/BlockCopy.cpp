@@ -51,6 +51,10 @@ std::optional<uint64_t> BlockCopy::nextPending(uint64_t from) const {
     return toCopy_.nextDirty(from, diskSize_);
 }
 
+uint64_t BlockCopy::pendingRunEnd(uint64_t from) const {
+    return toCopy_.nextClean(from, diskSize_).value_or(diskSize_);
+}
+
 void BlockCopy::deactivate() {
     active_.store(false, std::memory_order_release);
 }
@@ -111,12 +115,18 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
                 changed_.notify_all();
             };
             lock.unlock();
+            uint64_t written = 0;
             try {
-                copyData(*start, stop - *start);
+                copyData(*start, stop - *start, written);
             } catch (...) {
+                // The whole clusters before the failure are copied; the rest stays to be copied.
                 lock.lock();
-                toCopy_.set(*start, stop - *start);
+                uint64_t from = *start + (written & ~(clusterSize_ - 1));
+                if (from < stop)
+                    toCopy_.set(from, stop - from);
                 done();
+                if (from > *start && onCopied_)
+                    onCopied_(from - *start);
                 throw;
             }
             lock.lock();
@@ -136,9 +146,9 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
     }
 }
 
-void BlockCopy::copyData(uint64_t offset, uint64_t length) {
+void BlockCopy::copyData(uint64_t offset, uint64_t length, uint64_t& written) {
     if (compress_) {
-        copyCompressed(offset, length);
+        copyCompressed(offset, length, written);
         return;
     }
     std::vector<uint8_t> buf;
@@ -161,12 +171,13 @@ void BlockCopy::copyData(uint64_t offset, uint64_t length) {
             throw CopyFailure(e, writing);
         }
         pos += n;
+        written = pos - offset;
     }
 }
 
 // Whole target clusters: one that reads as zero all through is written as zeroes, any other
 // compressed.
-void BlockCopy::copyCompressed(uint64_t offset, uint64_t length) {
+void BlockCopy::copyCompressed(uint64_t offset, uint64_t length, uint64_t& written) {
     const uint64_t unit = std::max<uint64_t>(target_->clusterSize(), 512);
     std::vector<uint8_t> buf;
     const unsigned zeroFlags = target_->backing() ? ZeroNone : ZeroMayUnmap;
@@ -188,6 +199,7 @@ void BlockCopy::copyCompressed(uint64_t offset, uint64_t length) {
             throw CopyFailure(e, writing);
         }
         pos += n;
+        written = pos - offset;
     }
 }
 
