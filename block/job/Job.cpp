@@ -475,9 +475,4 @@ void JobGroup::abort() {
         job->cancelForGroup();
 }
 
-bool JobGroup::aborted() const {
-    std::lock_guard lock(mutex_);
-    return aborted_;
-}
-
 } // namespace e2kvm::block

@@ -172,7 +172,6 @@ public:
     bool waitAllSucceeded();
     // A member failed or was cancelled: cancels the others (once).
     void abort();
-    bool aborted() const;
 
 private:
     mutable std::mutex mutex_;

@@ -107,10 +107,17 @@ def wait_for(qmp, event, timeout=30):
 
 
 def only_steady(events):
-    """The events of a job without the statuses whose timing is the host's (a paused/running
-    pair of the start, waiting, which only a job done before its partner passes)."""
-    return [e for e in events if not (e[0] == "JOB_STATUS_CHANGE" and
-                                     e[1]["status"] in ("paused", "running", "waiting"))]
+    """The events of a job without what the host's timing decides: the statuses a paused/running
+    pair of the start, waiting (passed only by a job done before its partner), and how far a
+    job cancelled by its partner's failure had come."""
+    out = []
+    for name, data in events:
+        if name == "JOB_STATUS_CHANGE" and data["status"] in ("paused", "running", "waiting"):
+            continue
+        if name == "BLOCK_JOB_CANCELLED":
+            data = {k: v for k, v in data.items() if k != "offset"}
+        out.append((name, data))
+    return out
 
 
 def grouped(prog, tmp):
