@@ -12,9 +12,9 @@ constexpr uint64_t kMaxStep = 1 << 20;
 } // namespace
 
 BlockCopy::BlockCopy(std::shared_ptr<BlockDriver> source, std::shared_ptr<BlockDriver> target,
-                     uint64_t clusterSize)
+                     uint64_t clusterSize, bool compress)
     : source_(std::move(source)), target_(std::move(target)), clusterSize_(clusterSize),
-      diskSize_(source_->size()), toCopy_(diskSize_, clusterSize) {}
+      diskSize_(source_->size()), compress_(compress), toCopy_(diskSize_, clusterSize) {}
 
 void BlockCopy::markAll() {
     toCopy_.set(0, diskSize_);
@@ -49,6 +49,10 @@ bool BlockCopy::pending(uint64_t offset) const {
 
 std::optional<uint64_t> BlockCopy::nextPending(uint64_t from) const {
     return toCopy_.nextDirty(from, diskSize_);
+}
+
+uint64_t BlockCopy::pendingRunEnd(uint64_t from) const {
+    return toCopy_.nextClean(from, diskSize_).value_or(diskSize_);
 }
 
 void BlockCopy::deactivate() {
@@ -99,7 +103,7 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
     std::unique_lock lock(mutex_);
     for (;;) {
         if (std::optional<uint64_t> start = toCopy_.nextDirty(b, e)) {
-            uint64_t limit = std::min(e, *start + kMaxStep);
+            uint64_t limit = std::min(e, *start + std::max(kMaxStep, clusterSize_));
             uint64_t stop = toCopy_.nextClean(*start, limit).value_or(limit);
             toCopy_.reset(*start, stop - *start);
             copying_.push_back({*start, stop});
@@ -111,12 +115,18 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
                 changed_.notify_all();
             };
             lock.unlock();
+            uint64_t written = 0;
             try {
-                copyData(*start, stop - *start);
+                copyData(*start, stop - *start, written);
             } catch (...) {
+                // The whole clusters before the failure are copied; the rest stays to be copied.
                 lock.lock();
-                toCopy_.set(*start, stop - *start);
+                uint64_t from = *start + (written & ~(clusterSize_ - 1));
+                if (from < stop)
+                    toCopy_.set(from, stop - from);
                 done();
+                if (from > *start && onCopied_)
+                    onCopied_(from - *start);
                 throw;
             }
             lock.lock();
@@ -136,7 +146,11 @@ uint64_t BlockCopy::copyRange(uint64_t offset, uint64_t length, bool waitForRead
     }
 }
 
-void BlockCopy::copyData(uint64_t offset, uint64_t length) {
+void BlockCopy::copyData(uint64_t offset, uint64_t length, uint64_t& written) {
+    if (compress_) {
+        copyCompressed(offset, length, written);
+        return;
+    }
     std::vector<uint8_t> buf;
     const unsigned zeroFlags = target_->backing() ? ZeroNone : ZeroMayUnmap;
     for (uint64_t pos = offset, end = offset + length; pos < end;) {
@@ -157,6 +171,35 @@ void BlockCopy::copyData(uint64_t offset, uint64_t length) {
             throw CopyFailure(e, writing);
         }
         pos += n;
+        written = pos - offset;
+    }
+}
+
+// Whole target clusters: one that reads as zero all through is written as zeroes, any other
+// compressed.
+void BlockCopy::copyCompressed(uint64_t offset, uint64_t length, uint64_t& written) {
+    const uint64_t unit = std::max<uint64_t>(target_->clusterSize(), 512);
+    std::vector<uint8_t> buf;
+    const unsigned zeroFlags = target_->backing() ? ZeroNone : ZeroMayUnmap;
+    for (uint64_t pos = offset, end = offset + length; pos < end;) {
+        uint64_t n = std::min(unit - pos % unit, end - pos);
+        bool writing = false;
+        try {
+            ChainExtent ce = chainStatus(*source_, pos, n);
+            if (ce.zero && ce.length >= n) {
+                writing = true;
+                target_->writeZeroes(pos, n, zeroFlags);
+            } else {
+                buf.resize(size_t(n));
+                source_->read(pos, buf);
+                writing = true;
+                target_->writeCompressed(pos, buf);
+            }
+        } catch (const BlockError& e) {
+            throw CopyFailure(e, writing);
+        }
+        pos += n;
+        written = pos - offset;
     }
 }
 

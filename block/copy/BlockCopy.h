@@ -30,9 +30,10 @@ private:
 class BlockCopy final : public WriteInterceptor, public ReadGuard {
 public:
     // `clusterSize`: the unit of copying (a power of two, at least the target's cluster size).
-    // Nothing is to be copied until mark() says so.
+    // Nothing is to be copied until mark() says so. `compress`: data is written to the target
+    // compressed, one target cluster at a time (the target must support compression).
     BlockCopy(std::shared_ptr<BlockDriver> source, std::shared_ptr<BlockDriver> target,
-              uint64_t clusterSize);
+              uint64_t clusterSize, bool compress = false);
 
     uint64_t clusterSize() const { return clusterSize_; }
     uint64_t diskSize() const { return diskSize_; }
@@ -55,6 +56,8 @@ public:
     uint64_t copy(uint64_t offset, uint64_t length);
     // The first offset at or after `from` whose cluster is still to be copied, if any.
     std::optional<uint64_t> nextPending(uint64_t from) const;
+    // The end of the run of clusters still to be copied that starts at `from`.
+    uint64_t pendingRunEnd(uint64_t from) const;
 
     // Stops copying before writes: later changes to the source pass unhindered (the point in
     // time is given up: a cancelled job).
@@ -82,12 +85,15 @@ private:
         bool overlaps(uint64_t b, uint64_t e) const { return begin < e && b < end; }
     };
     bool overlapsAny(const std::vector<Range>& ranges, uint64_t b, uint64_t e) const;
-    void copyData(uint64_t offset, uint64_t length);
+    // Both count in `written` the bytes from `offset` on that reached the target.
+    void copyData(uint64_t offset, uint64_t length, uint64_t& written);
+    void copyCompressed(uint64_t offset, uint64_t length, uint64_t& written);
     uint64_t copyRange(uint64_t offset, uint64_t length, bool waitForReaders);
 
     std::shared_ptr<BlockDriver> source_, target_;
     const uint64_t clusterSize_;
     const uint64_t diskSize_;
+    const bool compress_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     DirtyBitmap toCopy_;         // clusters still to be copied

@@ -35,8 +35,12 @@ BackupJob::BackupJob(BackupSpec spec)
             "must provide a valid bitmap name for '" +
             std::string(spec_.sync == BackupSync::Incremental ? "incremental" : "bitmap") +
             "' sync mode");
+    if (spec_.compress && !spec_.target->supportsCompression())
+        throw std::runtime_error("Compression is not supported for this drive " +
+                                 spec_.target->filename());
     fleecing_ = chainContains(spec_.target->backing(), spec_.source.get());
-    copy_ = std::make_shared<BlockCopy>(spec_.source, spec_.target, copyClusterSize(*spec_.target));
+    copy_ = std::make_shared<BlockCopy>(spec_.source, spec_.target, copyClusterSize(*spec_.target),
+                                        spec_.compress);
     presetSpeed(spec_.speed);
 }
 
@@ -100,8 +104,11 @@ void BackupJob::run() {
         try {
             copied = copy_->copy(*next, kStep);
         } catch (const CopyFailure& e) {
-            fail(std::strerror(e.errnoValue()), e.write());
-            return;
+            // The clusters stay to be copied: a step tried again starts from the same place.
+            ErrorPolicy policy = e.write() ? spec_.onTargetError : spec_.onSourceError;
+            if (!actOnError(policy, e.errnoValue(), e.write()))
+                return;
+            continue;
         }
         pos = *next + kStep;
         if (!checkpoint(copied))
@@ -121,20 +128,16 @@ void BackupJob::restoreBitmap(bool onlyUncopied) {
         spec_.bitmap->merge(*taken_);
         return;
     }
-    // Bitmap mode "always": the granules whose clusters were copied count as backed up.
-    uint64_t end = taken_->diskSize();
+    // Bitmap mode "always": what was copied counts as backed up; every cluster the job still had
+    // to copy (whether the bitmap had it or not: sync full and top copy more) becomes dirty.
+    uint64_t end = copy_->diskSize();
     for (uint64_t pos = 0; pos < end;) {
-        std::optional<uint64_t> dirty = taken_->nextDirty(pos, end);
-        if (!dirty)
+        std::optional<uint64_t> next = copy_->nextPending(pos);
+        if (!next)
             break;
-        uint64_t clean = taken_->nextClean(*dirty, end).value_or(end);
-        for (uint64_t p = *dirty; p < clean;) {
-            uint64_t g = std::min(clean, (p / taken_->granularity() + 1) * taken_->granularity());
-            if (copy_->pending(p))
-                spec_.bitmap->set(p, g - p);
-            p = g;
-        }
-        pos = clean;
+        uint64_t stop = copy_->pendingRunEnd(*next);
+        spec_.bitmap->set(*next, stop - *next);
+        pos = stop;
     }
 }
 

@@ -25,12 +25,15 @@ struct BackupSpec {
     BitmapMode bitmapMode = BitmapMode::OnSuccess;
     uint64_t speed = 0;
     bool autoFinalize = true, autoDismiss = true;
+    bool compress = false; // write the target's clusters compressed (qcow2)
+    ErrorPolicy onSourceError = ErrorPolicy::Report, onTargetError = ErrorPolicy::Report;
 };
 
 class BackupJob final : public Job {
 public:
     // Checks the spec (throws std::runtime_error with QEMU's wording, e.g. "Source and target
-    // cannot be the same"); nothing is changed yet.
+    // cannot be the same", "Compression is not supported for this drive t"); nothing is changed
+    // yet.
     explicit BackupJob(BackupSpec spec);
     ~BackupJob() override;
 

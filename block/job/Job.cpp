@@ -2,6 +2,7 @@
 
 #include "block/BlockError.h"
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -102,10 +103,11 @@ void Job::setStatus(JobStatus status) {
     report(JobEvent::StatusChange);
 }
 
-void Job::report(JobEvent::Kind kind, bool writeError) {
+void Job::report(JobEvent::Kind kind, bool writeError, const char* action) {
     JobEvent e;
     e.kind = kind;
     e.writeError = writeError;
+    e.action = action;
     e.info = info();
     if (listener_)
         listener_(e);
@@ -126,6 +128,11 @@ void Job::start(Listener listener) {
         windowBytes_ = 0;
     }
     thread_ = std::thread([this] { thread(); });
+}
+
+void Job::joinGroup(std::shared_ptr<JobGroup> group) {
+    group->add(this);
+    group_ = std::move(group);
 }
 
 void Job::reportAbandoned(Listener listener) {
@@ -173,6 +180,20 @@ void Job::cancel() {
         info_.cancelled = true;
     }
     wake_.notify_all();
+    if (group_)
+        group_->abort();
+}
+
+void Job::cancelForGroup() {
+    {
+        std::lock_guard lock(mutex_);
+        JobStatus s = info_.status;
+        if (s == JobStatus::Aborting || s == JobStatus::Concluded || s == JobStatus::Null)
+            return;
+        cancelRequested_ = true;
+        info_.cancelled = true;
+    }
+    wake_.notify_all();
 }
 
 void Job::pause() {
@@ -193,6 +214,7 @@ void Job::resume() {
         if (!info_.paused)
             throw std::runtime_error("Can't resume a job that was not paused");
         info_.paused = false;
+        info_.ioStatus = "ok";
         windowStart_ = std::chrono::steady_clock::now();
         windowBytes_ = 0;
     }
@@ -264,6 +286,40 @@ void Job::fail(const std::string& error, bool writeError) {
     wake_.notify_all();
     if (first)
         report(JobEvent::IoError, writeError);
+}
+
+bool Job::actOnError(ErrorPolicy policy, int errnoValue, bool writeError) {
+    const char* action = "report";
+    switch (policy) {
+    case ErrorPolicy::Report:
+        break;
+    case ErrorPolicy::Ignore:
+        action = "ignore";
+        break;
+    case ErrorPolicy::Stop:
+        action = "stop";
+        break;
+    case ErrorPolicy::Enospc:
+    case ErrorPolicy::Auto:
+        if (errnoValue == ENOSPC)
+            action = "stop";
+        break;
+    }
+    if (std::strcmp(action, "report") == 0) {
+        fail(std::strerror(errnoValue), writeError);
+        return false;
+    }
+    // The event comes first, then (stop) the pause, as in QEMU.
+    report(JobEvent::IoError, writeError, action);
+    if (std::strcmp(action, "stop") == 0) {
+        {
+            std::lock_guard lock(mutex_);
+            info_.paused = true;
+            info_.ioStatus = errnoValue == ENOSPC ? "nospace" : "failed";
+        }
+        wake_.notify_all();
+    }
+    return true;
 }
 
 bool Job::checkpoint(uint64_t bytesDone) {
@@ -339,6 +395,14 @@ void Job::thread() {
         setStatus(JobStatus::Running);
     if (!cancelledNow && !failed) {
         setStatus(JobStatus::Waiting);
+        // A grouped transaction's member waits for the others; it is cancelled if one fails.
+        if (group_ && !group_->waitAllSucceeded()) {
+            std::lock_guard lock(mutex_);
+            cancelledNow = true;
+            info_.cancelled = true;
+        }
+    }
+    if (!cancelledNow && !failed) {
         setStatus(JobStatus::Pending);
         bool autoFinalize;
         {
@@ -353,6 +417,8 @@ void Job::thread() {
         }
     }
     if (cancelledNow || failed) {
+        if (group_)
+            group_->abort();
         {
             std::lock_guard lock(mutex_);
             if (!cancelledNow)
@@ -379,6 +445,34 @@ void Job::conclude() {
     }
     if (autoDismiss)
         setStatus(JobStatus::Null);
+}
+
+void JobGroup::add(Job* job) {
+    std::lock_guard lock(mutex_);
+    members_.push_back(job);
+}
+
+bool JobGroup::waitAllSucceeded() {
+    std::unique_lock lock(mutex_);
+    ++succeeded_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return aborted_ || succeeded_ >= members_.size(); });
+    return !aborted_;
+}
+
+void JobGroup::abort() {
+    std::vector<Job*> others;
+    {
+        std::lock_guard lock(mutex_);
+        // Once every member succeeded, the group's outcome is decided.
+        if (aborted_ || succeeded_ >= members_.size())
+            return;
+        aborted_ = true;
+        others = members_;
+    }
+    changed_.notify_all();
+    for (Job* job : others)
+        job->cancelForGroup();
 }
 
 } // namespace e2kvm::block

@@ -8,10 +8,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace e2kvm::block {
 
@@ -35,6 +37,13 @@ const char* jobStatusName(JobStatus status);
 enum class JobVerb { Cancel, Pause, Resume, SetSpeed, Complete, Finalize, Dismiss };
 const char* jobVerbName(JobVerb verb);
 
+// What a job does when a read or write of its copy fails (QMP's BlockdevOnError): report it and
+// fail, ignore it (and try again), stop (pause until a client resumes it, then try again), or
+// stop only for ENOSPC and else report (enospc, and auto, as QEMU's jobs take it).
+enum class ErrorPolicy { Report, Ignore, Enospc, Stop, Auto };
+
+class JobGroup;
+
 struct JobInfo {
     std::string id;
     std::string type; // "backup"
@@ -46,6 +55,7 @@ struct JobInfo {
     bool autoFinalize = true, autoDismiss = true;
     std::optional<std::string> error; // after a failure: strerror-style text
     bool cancelled = false;
+    std::string ioStatus = "ok"; // "failed" or "nospace" while stopped by an error
 };
 
 struct JobEvent {
@@ -54,10 +64,11 @@ struct JobEvent {
         Pending,      // waiting for finalize (auto-finalize off)
         Completed,    // ended (info.error set on failure)
         Cancelled,
-        IoError, // a read or write failed; the job reports it and fails
+        IoError, // a read or write failed; `action` says what the job does about it
     } kind = StatusChange;
     JobInfo info;
-    bool writeError = false; // IoError: a write (else a read)
+    bool writeError = false;       // IoError: a write (else a read)
+    std::string action = "report"; // IoError: "report", "ignore" or "stop"
 };
 
 class Job {
@@ -75,6 +86,9 @@ public:
 
     // Starts the thread. The listener is called on any thread, never with the job's lock held.
     void start(Listener listener);
+    // Makes the job one of a group that completes as one (a transaction's grouped completion
+    // mode): call before start().
+    void joinGroup(std::shared_ptr<JobGroup> group);
 
     // Client requests; each throws std::runtime_error with QEMU's wording when the job's status
     // does not allow it ("Job 'j' in state 'pending' cannot accept command verb 'dismiss'").
@@ -110,6 +124,11 @@ protected:
     void addProgress(uint64_t bytes);
     // From any thread: the job fails with this error (an I/O error reported by a copy).
     void fail(const std::string& error, bool writeError);
+    // On the job's thread, after a step failed with `errnoValue`: acts on the error as `policy`
+    // says. Returns false when the job is to fail (the error was reported as such); true when
+    // the step is to be tried again (ignored, or stopped and resumed by a client; the caller
+    // then goes through checkpoint(), which returns false if the job was cancelled meanwhile).
+    bool actOnError(ErrorPolicy policy, int errnoValue, bool writeError);
     bool cancelled() const;
     // The speed limit a job starts with.
     void presetSpeed(uint64_t bytesPerSecond);
@@ -119,7 +138,10 @@ protected:
 
 private:
     void setStatus(JobStatus status);
-    void report(JobEvent::Kind kind, bool writeError = false);
+    void report(JobEvent::Kind kind, bool writeError = false, const char* action = "report");
+    // Cancels the job on behalf of its group (another member failed or was cancelled).
+    void cancelForGroup();
+    friend class JobGroup;
     void checkVerb(JobVerb verb) const; // caller holds mutex_
     void thread();
     void conclude();
@@ -135,7 +157,28 @@ private:
     std::chrono::steady_clock::time_point windowStart_;
     uint64_t windowBytes_ = 0;
     Listener listener_;
+    std::shared_ptr<JobGroup> group_;
     std::thread thread_;
+};
+
+// JobGroup: the jobs of one transaction with completion-mode "grouped". A member whose work is
+// done waits (status waiting) until every member's is; when one fails or is cancelled, the
+// others are cancelled, as QEMU's job transactions do.
+class JobGroup {
+public:
+    void add(Job* job);
+    // A member's work succeeded: waits until all members' did (true) or the group is aborted
+    // (false).
+    bool waitAllSucceeded();
+    // A member failed or was cancelled: cancels the others (once).
+    void abort();
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<Job*> members_;
+    size_t succeeded_ = 0;
+    bool aborted_ = false;
 };
 
 } // namespace e2kvm::block

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,9 +59,15 @@ public:
           error_(error) {}
     std::string formatName() const override { return "raw"; }
     uint64_t size() const override { return data_.size(); }
+    // More room: the writes that failed can be tried again.
+    void refill(uint64_t budget) {
+        std::lock_guard lock(budgetMutex_);
+        budget_ = budget;
+    }
 
 protected:
     void spend(uint64_t n) {
+        std::lock_guard lock(budgetMutex_);
         if (n > budget_)
             throwError(error_, filename(), "no room left");
         budget_ -= n;
@@ -85,6 +92,7 @@ protected:
 
 private:
     std::vector<uint8_t> data_;
+    std::mutex budgetMutex_;
     uint64_t budget_;
     int error_;
 };

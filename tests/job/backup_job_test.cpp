@@ -1,12 +1,14 @@
 // BackupJob: the life cycle QEMU's clients see (events in order, verbs per status), full and
 // incremental backups that hold the disk as it was when the job started, and the bitmap left
-// as the bitmap mode says on success and on failure.
+// as the bitmap mode says on success and on failure; jobs of a grouped transaction, a job that
+// stops on an error until resumed, and compressed backups.
 #include "JobTestImages.h"
 #include "block/job/BackupJob.h"
 
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 
 namespace e2kvm::block {
@@ -26,11 +28,21 @@ public:
             std::lock_guard lock(mutex_);
             std::string s;
             switch (e.kind) {
-            case JobEvent::StatusChange: s = jobStatusName(e.info.status); break;
-            case JobEvent::Pending: s = "PENDING"; break;
-            case JobEvent::Completed: s = e.info.error ? "COMPLETED:" + *e.info.error : "COMPLETED"; break;
-            case JobEvent::Cancelled: s = "CANCELLED"; break;
-            case JobEvent::IoError: s = e.writeError ? "ERROR:write" : "ERROR:read"; break;
+            case JobEvent::StatusChange:
+                s = jobStatusName(e.info.status);
+                break;
+            case JobEvent::Pending:
+                s = "PENDING";
+                break;
+            case JobEvent::Completed:
+                s = e.info.error ? "COMPLETED:" + *e.info.error : "COMPLETED";
+                break;
+            case JobEvent::Cancelled:
+                s = "CANCELLED";
+                break;
+            case JobEvent::IoError:
+                s = e.writeError ? "ERROR:write" : "ERROR:read";
+                break;
             }
             events_.push_back(s);
             changed_.notify_all();
@@ -190,6 +202,125 @@ TEST(BackupJob, FailedIncrementalKeepsTheBitmapAndAddsTheNewWrites) {
             EXPECT_TRUE(bitmap->test(2 * kMiB));
         }
     }
+}
+
+TEST(BackupJob, AFailingMemberOfAGroupCancelsTheOthers) {
+    test::TempDir dir;
+    auto a = makeImage(dir.file("a.raw"), "raw", 4 * kMiB);
+    a->write(0, pattern(4 * kMiB, 0x21));
+    auto b = makeImage(dir.file("b.raw"), "raw", 4 * kMiB);
+    b->write(0, pattern(4 * kMiB, 0x22));
+    auto goodTarget = makeImage(dir.file("ta.raw"), "raw", 4 * kMiB);
+    auto badTarget = std::make_shared<test::FailingImage>(4 * kMiB, 0);
+    auto group = std::make_shared<JobGroup>();
+    EventLog logA, logB;
+    auto jobA = std::make_shared<BackupJob>(BackupSpec{"ja", a, goodTarget, BackupSync::Full});
+    auto jobB = std::make_shared<BackupJob>(BackupSpec{"jb", b, badTarget, BackupSync::Full});
+    for (auto* j : {jobA.get(), jobB.get()}) {
+        BlockDriver::ChangesPaused paused(*j->spec().source);
+        j->takePointInTime(paused);
+        j->joinGroup(group);
+    }
+    jobA->start(logA.listener());
+    jobB->start(logB.listener());
+    ASSERT_TRUE(logA.waitFor("null"));
+    ASSERT_TRUE(logB.waitFor("null"));
+    EXPECT_EQ(logB.joined(), "created running paused running ERROR:write aborting "
+                             "COMPLETED:No space left on device concluded null");
+    // The good job ends cancelled, whether it was still copying or waiting for its partner.
+    std::string a_events = logA.joined();
+    EXPECT_NE(a_events.find("aborting CANCELLED concluded null"), std::string::npos) << a_events;
+    EXPECT_EQ(a_events.find("pending"), std::string::npos) << a_events;
+}
+
+TEST(BackupJob, GroupMembersWaitForEachOtherThenComplete) {
+    test::TempDir dir;
+    auto a = makeImage(dir.file("a.raw"), "raw", kMiB);
+    auto b = makeImage(dir.file("b.raw"), "raw", 4 * kMiB);
+    b->write(0, pattern(4 * kMiB, 0x31));
+    auto ta = makeImage(dir.file("ta.raw"), "raw", kMiB);
+    auto tb = makeImage(dir.file("tb.raw"), "raw", 4 * kMiB);
+    auto group = std::make_shared<JobGroup>();
+    EventLog logA, logB;
+    auto jobA = std::make_shared<BackupJob>(BackupSpec{"ja", a, ta, BackupSync::Full});
+    BackupSpec slow{"jb", b, tb, BackupSync::Full};
+    slow.speed = 8 * kMiB; // about half a second
+    auto jobB = std::make_shared<BackupJob>(slow);
+    for (auto* j : {jobA.get(), jobB.get()}) {
+        BlockDriver::ChangesPaused paused(*j->spec().source);
+        j->takePointInTime(paused);
+        j->joinGroup(group);
+    }
+    jobA->start(logA.listener());
+    jobB->start(logB.listener());
+    ASSERT_TRUE(logA.waitFor("waiting"));
+    EXPECT_EQ(jobA->status(), JobStatus::Waiting); // B still copies
+    ASSERT_TRUE(logA.waitFor("null"));
+    ASSERT_TRUE(logB.waitFor("null"));
+    EXPECT_EQ(logA.joined(),
+              "created running paused running waiting pending COMPLETED concluded null");
+    EXPECT_EQ(readAll(*tb), readAll(*b));
+}
+
+TEST(BackupJob, StopOnTargetErrorPausesUntilResumedThenCompletes) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.raw"), "raw", 2 * kMiB);
+    src->write(0, pattern(2 * kMiB, 0x41));
+    auto dst = std::make_shared<test::FailingImage>(2 * kMiB, 0);
+    EventLog log;
+    BackupSpec spec{"st", src, dst, BackupSync::Full};
+    spec.onTargetError = ErrorPolicy::Stop;
+    auto job = startJob(spec, log);
+    ASSERT_TRUE(log.waitFor("paused", 2)); // the start's pause, then the error's
+    JobInfo stopped = job->info();
+    EXPECT_EQ(stopped.status, JobStatus::Paused);
+    EXPECT_TRUE(stopped.paused);
+    EXPECT_EQ(stopped.ioStatus, "nospace");
+    dst->refill(4 * kMiB);
+    job->resume();
+    ASSERT_TRUE(log.waitFor("null"));
+    EXPECT_EQ(log.joined(), "created running paused running ERROR:write paused running waiting "
+                            "pending COMPLETED concluded null");
+    EXPECT_EQ(readAll(*dst), readAll(*src));
+}
+
+TEST(BackupJob, FailedFullBackupWithBitmapModeAlwaysMarksAllItDidNotCopy) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.qcow2"), "qcow2", 4 * kMiB);
+    src->write(0, pattern(65536, 0x51));
+    src->write(2 * kMiB, pattern(65536, 0x52));
+    auto bitmap = std::make_shared<DirtyBitmap>(4 * kMiB, 65536);
+    bitmap->set(2 * kMiB, 65536);
+    // The first data cluster fits; the zeroes after it do not.
+    auto dst = std::make_shared<test::FailingImage>(4 * kMiB, 65536);
+    EventLog log;
+    BackupSpec spec{"al", src, dst, BackupSync::Full, bitmap, BitmapMode::Always};
+    auto job = startJob(spec, log);
+    ASSERT_TRUE(log.waitFor("null"));
+    EXPECT_EQ(job->info().current, 65536u); // the copied cluster counts as progress
+    EXPECT_EQ(bitmap->dirtyBytes(), 4 * kMiB - 65536);
+    EXPECT_FALSE(bitmap->test(0));
+}
+
+TEST(BackupJob, CompressedBackupWritesCompressedClusters) {
+    test::TempDir dir;
+    auto src = makeImage(dir.file("src.raw"), "raw", 2 * kMiB);
+    src->write(0, pattern(kMiB, 0x61));
+    auto dst = makeImage(dir.file("dst.qcow2"), "qcow2", 2 * kMiB);
+    auto raw = makeImage(dir.file("dst.raw"), "raw", 2 * kMiB);
+    BackupSpec refused{"c", src, raw, BackupSync::Full};
+    refused.compress = true;
+    EXPECT_THROW(BackupJob{refused}, std::runtime_error);
+    EventLog log;
+    BackupSpec spec{"c", src, dst, BackupSync::Full};
+    spec.compress = true;
+    auto job = startJob(spec, log);
+    ASSERT_TRUE(log.waitFor("null"));
+    EXPECT_EQ(log.joined().find("COMPLETED:"), std::string::npos) << log.joined();
+    EXPECT_EQ(readAll(*dst), readAll(*src));
+    // Sixteen 64 KiB clusters of one byte value compress to far less than a megabyte.
+    dst->flush();
+    EXPECT_LT(std::filesystem::file_size(dir.file("dst.qcow2")), 512u * 1024u);
 }
 
 TEST(BackupJob, RefusesWhatQemuRefuses) {

@@ -26,8 +26,9 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a);
 // or opened as a node first, which closes when the job ends (throws QmpError).
 PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::string& prefix);
 // Pauses the sources, runs `whilePaused` (may throw: then nothing starts), takes the points in
-// time and starts the jobs.
+// time and starts the jobs. `grouped`: the jobs complete as one (a transaction's completion-mode
+// "grouped": when one fails or is cancelled, the others are cancelled).
 void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
-                  const std::function<void()>& whilePaused);
+                  const std::function<void()>& whilePaused, bool grouped = false);
 
 } // namespace e2kvm::qmp

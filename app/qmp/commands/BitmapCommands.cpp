@@ -220,30 +220,30 @@ QmpHandler single(std::string type) {
 }
 
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
-                        std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups);
+                        std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
+                        bool grouped);
 
 Json transaction(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     const Json& list = a.require("actions");
     if (!list.isArray())
         a.typeError("actions", "array");
+    bool grouped = false;
     if (auto props = a.optObject("properties")) {
         auto mode = props->optEnum("completion-mode", {"individual", "grouped"});
         props->finish();
-        if (mode && *mode != "individual")
-            throw QmpError("Action 'block-dirty-bitmap-*' does not support Transaction property "
-                           "completion-mode = " +
-                           *mode);
+        grouped = mode && *mode == "grouped";
     }
     a.finish();
     BatchState state(ctx);
     std::vector<NodeAction> actions;
     std::vector<PreparedBackup> backups;
     try {
-        prepareTransaction(ctx, list, state, actions, backups);
+        prepareTransaction(ctx, list, state, actions, backups, grouped);
         // The bitmap actions and the backups' points in time happen while the sources are
         // paused.
-        startBackups(ctx, backups, [&] { applyAll(actions); });
+        startBackups(
+            ctx, backups, [&] { applyAll(actions); }, grouped);
     } catch (...) {
         // As in QEMU, jobs the failed transaction had already created end at once.
         for (PreparedBackup& b : backups)
@@ -254,7 +254,8 @@ Json transaction(QmpContext& ctx, const Json* args) {
 }
 
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
-                        std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups) {
+                        std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
+                        bool grouped) {
     size_t index = 0;
     for (const Json& item : list.asArray()) {
         std::string where = "actions[" + std::to_string(index++) + "]";
@@ -266,6 +267,14 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
         ia.finish();
         if (type == "abort")
             throw QmpError("Transaction aborted using Abort action");
+        // Only the backups can complete as a group (QEMU's check, as each action is prepared).
+        const bool bitmapAction =
+            type == "block-dirty-bitmap-add" || type == "block-dirty-bitmap-remove" ||
+            type == "block-dirty-bitmap-clear" || type == "block-dirty-bitmap-enable" ||
+            type == "block-dirty-bitmap-disable" || type == "block-dirty-bitmap-merge";
+        if (grouped && bitmapAction && data)
+            throw QmpError("Action '" + type +
+                           "' does not support Transaction property completion-mode = grouped");
         if (type == "block-dirty-bitmap-merge") {
             for (NodeAction& na : expandMerge(ctx, state, data, where + ".data"))
                 actions.push_back(std::move(na));
@@ -284,9 +293,7 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
             backups.push_back(prepareBackup(ctx, da));
             continue;
         }
-        if (type != "block-dirty-bitmap-add" && type != "block-dirty-bitmap-remove" &&
-            type != "block-dirty-bitmap-clear" && type != "block-dirty-bitmap-enable" &&
-            type != "block-dirty-bitmap-disable")
+        if (!bitmapAction)
             throw QmpError("Parameter '" + where + ".type' does not accept value '" + type + "'");
         if (!data)
             throw QmpError("Parameter '" + where + ".data' is missing");

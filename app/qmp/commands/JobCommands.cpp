@@ -43,7 +43,7 @@ std::optional<std::string> driveOf(QmpContext& ctx, const std::string& name) {
 
 Json blockJobInfo(const JobInfo& i) {
     Json j = Json::object({{"auto-finalize", i.autoFinalize},
-                           {"io-status", "ok"},
+                           {"io-status", i.ioStatus},
                            {"device", i.id},
                            {"auto-dismiss", i.autoDismiss},
                            {"busy", i.busy},
@@ -152,6 +152,18 @@ Json blockdevBackup(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
+block::ErrorPolicy parseErrorPolicy(const std::string& s) {
+    if (s == "ignore")
+        return block::ErrorPolicy::Ignore;
+    if (s == "enospc")
+        return block::ErrorPolicy::Enospc;
+    if (s == "stop")
+        return block::ErrorPolicy::Stop;
+    if (s == "auto")
+        return block::ErrorPolicy::Auto;
+    return block::ErrorPolicy::Report;
+}
+
 block::BackupSync parseSync(const std::string& s) {
     if (s == "full")
         return block::BackupSync::Full;
@@ -179,11 +191,11 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     std::optional<std::string> bitmapMode =
         a.optEnum("bitmap-mode", {"on-success", "never", "always"});
     bool compress = a.optBool("compress", false);
-    for (const char* key : {"on-source-error", "on-target-error"}) {
-        auto policy = a.optEnum(key, {"report", "ignore", "enospc", "stop", "auto"});
-        if (policy && *policy != "report")
-            throw QmpError("e2kvm backup jobs report I/O errors ('" + std::string(key) +
-                           "' must be 'report')");
+    block::ErrorPolicy onError[2] = {block::ErrorPolicy::Report, block::ErrorPolicy::Report};
+    for (int k = 0; k < 2; ++k) {
+        auto policy = a.optEnum(k == 0 ? "on-source-error" : "on-target-error",
+                                {"report", "ignore", "enospc", "stop", "auto"});
+        onError[k] = parseErrorPolicy(policy.value_or("report"));
     }
     bool autoFinalize = a.optBool("auto-finalize", true);
     bool autoDismiss = a.optBool("auto-dismiss", true);
@@ -195,11 +207,12 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
         perf->finish();
     }
     a.finish();
-    if (compress)
-        throw QmpError("Compression is not supported for this drive " + targetName);
 
     auto source = lookupNode(ctx, device);
     auto target = lookupNode(ctx, targetName);
+    if (compress && !target->image->supportsCompression())
+        throw QmpError("Compression is not supported for this drive " +
+                       driveOf(ctx, targetName).value_or(""));
     // As in QEMU, a node that a job writes to (or reads from) cannot be another job's target;
     // one source may feed several jobs.
     std::string busy = ctx.jobs.nodeBusyWith(target->name);
@@ -278,6 +291,9 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     spec.speed = speed.value_or(0);
     spec.autoFinalize = autoFinalize;
     spec.autoDismiss = autoDismiss;
+    spec.compress = compress;
+    spec.onSourceError = onError[0];
+    spec.onTargetError = onError[1];
     try {
         out.job = std::make_shared<block::BackupJob>(std::move(spec));
     } catch (const std::exception& e) {
@@ -290,7 +306,7 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
 }
 
 void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
-                  const std::function<void()>& whilePaused) {
+                  const std::function<void()>& whilePaused, bool grouped) {
     for (size_t i = 0; i < backups.size(); ++i)
         for (size_t k = 0; k < i; ++k)
             if (backups[i].job->id() == backups[k].job->id())
@@ -310,6 +326,11 @@ void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
             for (const auto& p : paused)
                 if (&p->image() == b.job->spec().source.get())
                     b.job->takePointInTime(*p);
+    }
+    if (grouped) {
+        auto group = std::make_shared<block::JobGroup>();
+        for (PreparedBackup& b : backups)
+            b.job->joinGroup(group);
     }
     for (PreparedBackup& b : backups) {
         if (b.use.backup) {
@@ -357,7 +378,7 @@ void emitJobEvent(QmpContext& ctx, const block::JobEvent& e) {
         ctx.emitEvent("BLOCK_JOB_ERROR",
                       Json::object({{"device", e.info.id},
                                     {"operation", e.writeError ? "write" : "read"},
-                                    {"action", "report"}}));
+                                    {"action", e.action}}));
         break;
     }
 }
