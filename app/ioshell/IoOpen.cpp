@@ -117,10 +117,19 @@ IoOpenedImage openIoImage(const IoOpenRequest& request) {
                 open.formatProbed = true;
             }
             const std::string& name = options["driver"];
-            if (name == "raw" || name == "qcow2")
+            if (name == "raw" || name == "qcow2") {
                 options.emplace("file.filename", filename);
-            else
+            } else if (name == "blkdebug" && filename.rfind("blkdebug:", 0) == 0) {
+                // "blkdebug:CONFIG:IMAGE" names the rules file and the image below.
+                auto colon = filename.find(':', 9);
+                if (colon == std::string::npos)
+                    throw BlockError(EINVAL, "Invalid filename");
+                if (colon > 9)
+                    options.emplace("config", filename.substr(9, colon - 9));
+                options.emplace("x-image", filename.substr(colon + 1));
+            } else {
                 options.emplace("filename", filename);
+            }
             image = block::openImageFromOptions(options, std::move(open));
         }
     } else {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <getopt.h>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <unistd.h>
 
 namespace e2kvm::io {
@@ -195,25 +197,33 @@ IoShell::IoShell(std::shared_ptr<BlockDriver> image, Options options, IoOutput& 
             injector->setHoldingAllowed(false);
 }
 
+IoShell::~IoShell() {
+    // A request still running on its thread must end before the shell goes.
+    for (auto& request : pending_)
+        if (request->thread.joinable())
+            request->thread.join();
+}
+
 void IoShell::completePending() {
     auto requests = std::move(pending_);
     pending_.clear();
-    // The requests run in the order they were submitted; qemu-io runs their completions in the
-    // opposite order (its bottom halves are a stack), so that is the order of what they print.
-    std::vector<RecordedOutput> printed(requests.size());
-    IoOutput* shellOut = out_;
-    for (size_t i = 0; i < requests.size(); ++i) {
-        out_ = &printed[i];
-        try {
-            requests[i]();
-        } catch (...) {
-            out_ = shellOut;
-            throw;
+    bool started = false;
+    // The requests run (or have run) in the order they were submitted; qemu-io runs their
+    // completions in the opposite order (its bottom halves are a stack), so that is the order
+    // of what they print.
+    for (auto& request : requests) {
+        if (request->thread.joinable()) {
+            request->thread.join();
+            started = true;
+        } else {
+            request->run(request->printed);
         }
     }
-    out_ = shellOut;
-    for (size_t i = printed.size(); i-- > 0;)
-        printed[i].replay(*out_);
+    if (started && image_)
+        if (block::Blkdebug* injector = image_->blkdebug())
+            injector->setHoldingAllowed(false); // back to one request at a time
+    for (size_t i = requests.size(); i-- > 0;)
+        requests[i]->printed.replay(*out_);
 }
 
 void IoShell::close() {
@@ -770,8 +780,13 @@ bool IoShell::cmdResume(const Command&, Args& args) {
 bool IoShell::cmdWaitBreak(const Command&, Args& args) {
     // qemu-io would wait forever without an injector; there is nothing to wait for.
     block::Blkdebug* injector = image_->blkdebug();
-    if (injector && !options_.soleUser)
+    if (injector && !options_.soleUser) {
         injector->waitSuspended(args[1]);
+    } else if (injector) {
+        // Only an aio request still running can be held; stop waiting when none is.
+        while (!injector->isSuspended(args[1]) && requestsRunning())
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     return true;
 }
 

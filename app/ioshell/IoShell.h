@@ -7,6 +7,7 @@
 // reopen images itself (open, close, reopen).
 #include "app/ioshell/IoOpen.h"
 #include "app/ioshell/IoOutput.h"
+#include "app/ioshell/IoPendingRequest.h"
 #include "block/BlockDriver.h"
 
 #include <functional>
@@ -44,6 +45,9 @@ public:
     };
     // `output` must outlive the shell. `image` may be null (no file open) if fileCommands.
     IoShell(std::shared_ptr<block::BlockDriver> image, Options options, IoOutput& output);
+    ~IoShell();
+    IoShell(const IoShell&) = delete;
+    IoShell& operator=(const IoShell&) = delete;
 
     // How the image given to the constructor was opened, for "reopen" (fileCommands only).
     void setOpenRequest(IoOpenRequest request) { openRequest_ = std::move(request); }
@@ -103,8 +107,12 @@ private:
     std::optional<uint64_t> parseLengths(const Args& args, int first);
     // One read of `count` bytes at `offset`, printed as readv prints it; `op` names a failure.
     // Returns false if it failed or the pattern did not match.
-    bool vectorRead(const char* op, uint64_t offset, uint64_t count, std::optional<uint8_t> pattern,
-                    bool quiet, bool dump, bool machine);
+    bool vectorRead(IoOutput& out, const char* op, uint64_t offset, uint64_t count,
+                    std::optional<uint8_t> pattern, bool quiet, bool dump, bool machine);
+    // Queues an aio request (see IoPendingRequest).
+    void submit(std::function<void(IoOutput&)> request);
+    // Whether an aio request started at submission is still running (held, or waiting).
+    bool requestsRunning() const;
     // Opens `request` as the shell's image, printing qemu-io's messages on failure.
     bool openWith(const IoOpenRequest& request, bool quietFailure = false);
 
@@ -117,7 +125,7 @@ private:
     std::shared_ptr<block::BlockDriver> image_;
     Options options_;
     IoOutput* out_;
-    std::vector<std::function<void()>> pending_; // submitted aio requests
+    std::vector<std::unique_ptr<IoPendingRequest>> pending_; // submitted aio requests
     std::optional<IoOpenRequest> openRequest_;
     bool anyFailed_ = false;
     bool quit_ = false;

@@ -8,8 +8,10 @@
 #include "block/blkdebug/Blkdebug.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <new>
+#include <thread>
 
 namespace e2kvm::io {
 
@@ -33,7 +35,40 @@ int failureErrno(const std::exception& e, std::string& detail) {
     return EIO;
 }
 
+void printFailure(IoOutput& out, const char* op, int error, const std::string& detail) {
+    out.outf("%s failed: %s\n", op, std::strerror(error));
+    if (!detail.empty())
+        out.note(detail);
+}
+
 } // namespace
+
+void IoShell::submit(std::function<void(IoOutput&)> request) {
+    auto pending = std::make_unique<IoPendingRequest>();
+    pending->run = std::move(request);
+    block::Blkdebug* injector = image_->blkdebug();
+    if (injector && options_.soleUser) {
+        // As qemu-io's coroutine, the request runs now until it completes or waits: held at a
+        // breakpoint (for wait_break and resume to act on), or behind another request.
+        injector->setHoldingAllowed(true);
+        const size_t heldBefore = injector->heldCount();
+        IoPendingRequest* p = pending.get();
+        p->thread = std::thread([p] {
+            p->run(p->printed);
+            p->done = true;
+        });
+        const auto giveUp = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (!p->done && injector->heldCount() <= heldBefore &&
+               std::chrono::steady_clock::now() < giveUp)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    pending_.push_back(std::move(pending));
+}
+
+bool IoShell::requestsRunning() const {
+    return std::any_of(pending_.begin(), pending_.end(),
+                       [](const auto& p) { return p->thread.joinable() && !p->done; });
+}
 
 std::optional<uint64_t> IoShell::parseLengths(const Args& args, int first) {
     uint64_t total = 0;
@@ -56,7 +91,7 @@ std::optional<uint64_t> IoShell::parseLengths(const Args& args, int first) {
     return total;
 }
 
-bool IoShell::vectorRead(const char* op, uint64_t offset, uint64_t count,
+bool IoShell::vectorRead(IoOutput& out, const char* op, uint64_t offset, uint64_t count,
                          std::optional<uint8_t> pattern, bool quiet, bool dump, bool machine) {
     std::vector<uint8_t> buf(count);
     double start = nowSeconds();
@@ -67,21 +102,21 @@ bool IoShell::vectorRead(const char* op, uint64_t offset, uint64_t count,
     } catch (const std::exception& e) {
         std::string detail;
         int error = failureErrno(e, detail);
-        reportFailure(op, error, detail);
+        printFailure(out, op, error, detail);
         return false;
     }
     double elapsed = nowSeconds() - start;
     bool ok = true;
     if (pattern && std::any_of(buf.begin(), buf.end(), [&](uint8_t b) { return b != *pattern; })) {
-        out_->outf("Pattern verification failed at offset %llu, %llu bytes\n",
-                   (unsigned long long)offset, (unsigned long long)count);
+        out.outf("Pattern verification failed at offset %llu, %llu bytes\n",
+                 (unsigned long long)offset, (unsigned long long)count);
         ok = false;
     }
     if (quiet)
         return ok;
     if (dump)
-        printHexDump(*out_, offset, buf);
-    printTransferReport(*out_, "read", offset, count, elapsed, machine);
+        printHexDump(out, offset, buf);
+    printTransferReport(out, "read", offset, count, elapsed, machine);
     return ok;
 }
 
@@ -121,7 +156,7 @@ bool IoShell::cmdReadv(const Command& cmd, Args& args) {
     auto count = parseLengths(args, optind + 1);
     if (!count)
         return false;
-    return vectorRead("readv", *offset, *count, pattern, quiet, dump, machine);
+    return vectorRead(*out_, "readv", *offset, *count, pattern, quiet, dump, machine);
 }
 
 bool IoShell::cmdAioRead(const Command& cmd, Args& args) {
@@ -164,8 +199,8 @@ bool IoShell::cmdAioRead(const Command& cmd, Args& args) {
     if (!count)
         return false;
     // Submitted is success: a failure or a pattern mismatch is only printed.
-    pending_.push_back([this, offset = *offset, count = *count, pattern, quiet, dump, machine] {
-        vectorRead("readv", offset, count, pattern, quiet, dump, machine);
+    submit([this, offset = *offset, count = *count, pattern, quiet, dump, machine](IoOutput& out) {
+        vectorRead(out, "readv", offset, count, pattern, quiet, dump, machine);
     });
     return true;
 }
@@ -283,8 +318,8 @@ bool IoShell::cmdAioWrite(const Command& cmd, Args& args) {
         count = parseLengths(args, optind + 1);
     if (!count)
         return false;
-    pending_.push_back([this, offset = *offset, count = *count, zeroes, unmap, fua, pattern, quiet,
-                        machine] {
+    submit([this, offset = *offset, count = *count, zeroes, unmap, fua, pattern, quiet,
+            machine](IoOutput& out) {
         double start = nowSeconds();
         try {
             if (!inRange(offset, count))
@@ -303,11 +338,11 @@ bool IoShell::cmdAioWrite(const Command& cmd, Args& args) {
             if (options_.writethrough && !options_.ignoreFlush)
                 image_->flush();
             if (!quiet)
-                printTransferReport(*out_, "wrote", offset, count, nowSeconds() - start, machine);
+                printTransferReport(out, "wrote", offset, count, nowSeconds() - start, machine);
         } catch (const std::exception& e) {
             std::string detail;
             int error = failureErrno(e, detail);
-            reportFailure("aio_write", error, detail);
+            printFailure(out, "aio_write", error, detail);
         }
     });
     return true;
