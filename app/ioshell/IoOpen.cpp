@@ -100,6 +100,9 @@ IoOpenedImage openIoImage(const IoOpenRequest& request) {
         snapshot = optionOn("snapshot", *v);
     if (auto v = take("file.locking"))
         open.locking = *v == "auto" || optionOn("file.locking", *v);
+    // Node names only name the nodes (for reopen to check); e2kvm-io has no other use for them.
+    for (const char* key : {"node-name", "file.node-name", "backing.node-name"})
+        take(key);
     if (snapshot)
         open.readOnly = true;
 

@@ -184,28 +184,62 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
         printUsage(cmd, args[0]);
         return false;
     }
-    if (auto it = options.find("read-only"); it != options.end()) {
-        if (readOnly) {
-            out_->report("Cannot set both -r/-w and 'read-only'");
-            return false;
-        }
-        readOnly = it->second == "on" || it->second == "true";
-        options.erase(it);
+    if (options.count("read-only") && readOnly) {
+        out_->report("Cannot set both -r/-w and 'read-only'");
+        return false;
+    }
+    if ((options.count("cache.direct") || options.count("cache.no-flush")) && cache) {
+        out_->report("Cannot set both -c and the cache options");
+        return false;
     }
     CacheMode newCache{options_.writethrough, options_.ignoreFlush};
     if (cache)
         newCache = *cache;
-    for (const char* key : {"cache.direct", "cache.no-flush"}) {
+    // The options reopen can change, checked as QEMU parses them.
+    for (const char* key : {"read-only", "cache.direct", "cache.no-flush", "auto-read-only"}) {
         auto it = options.find(key);
         if (it == options.end())
             continue;
-        if (cache) {
-            out_->report("Cannot set both -c and the cache options");
+        const std::string& v = it->second;
+        bool on = v == "on" || v == "true" || v == "yes";
+        if (!on && v != "off" && v != "false" && v != "no") {
+            out_->report(std::string("Parameter '") + key + "' expects 'on' or 'off'");
             return false;
         }
-        if (std::strcmp(key, "cache.no-flush") == 0)
-            newCache.ignoreFlush = it->second == "on" || it->second == "true";
+        if (std::strcmp(key, "read-only") == 0)
+            readOnly = on;
+        else if (std::strcmp(key, "cache.no-flush") == 0)
+            newCache.ignoreFlush = on;
         options.erase(it);
+    }
+    // Node names and drivers stay what they are: naming the same ones again is fine.
+    for (auto it = options.begin(); it != options.end();) {
+        const std::string& key = it->first;
+        const std::string last =
+            key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+        std::optional<std::string> current;
+        if (key.rfind("backing.", 0) == 0 && !image_->backing()) {
+            out_->report("Cannot change the option '" + key + "'"); // no such child
+            return false;
+        } else if (last == "node-name" && openRequest_) {
+            auto was = openRequest_->options.find(key);
+            if (was != openRequest_->options.end())
+                current = was->second;
+        } else if (key == "driver") {
+            current = image_->formatName();
+        } else if (key == "file.driver") {
+            current = image_->formatName() == "nbd" ? "nbd" : "file";
+        } else if (key == "backing.driver" && image_->backing()) {
+            current = image_->backing()->formatName();
+        } else if (last != "node-name" && last != "driver") {
+            ++it;
+            continue;
+        }
+        if (!current || *current != it->second) {
+            out_->report("Cannot change the option '" + last + "'");
+            return false;
+        }
+        it = options.erase(it);
     }
     if (!options.empty()) {
         out_->report("Cannot change the option '" + options.begin()->first + "'");
@@ -342,7 +376,6 @@ bool IoShell::cmdSleep(const Command&, Args& args) {
         out_->outf("%s is not a valid number\n", args[1].c_str());
         return false;
     }
-    completePending(); // the event loop runs while qemu-io sleeps
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     return true;
 }
