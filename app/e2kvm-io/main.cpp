@@ -30,9 +30,10 @@ const char* gProgram = "e2kvm-io";
 
 void printHelp() {
     std::printf(
-        "Usage: %s [OPTIONS]... [-c STRING]... file\n"
+        "Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
         "Reads and writes a disk image with qemu-io's commands (see '%s -c help').\n"
-        "The file may be an NBD URI (nbd://, nbd+unix://, nbd:unix:PATH...).\n\n"
+        "The file may be an NBD URI (nbd://, nbd+unix://, nbd:unix:PATH...); without one,\n"
+        "the 'open' command opens an image.\n\n"
         "  -c, --cmd STRING     run this command (may be repeated); without -c, commands\n"
         "                       are read from standard input, one per line\n"
         "  -f, --format FMT     image format (raw, qcow2); probed when not given\n"
@@ -49,6 +50,13 @@ void printHelp() {
         "                       are taken without refusing its writes (needs -r)\n"
         "      --image-opts     the file is QEMU's option string (driver=qcow2,file.filename=F\n"
         "                       or driver=nbd,server.type=unix,server.path=S,export=E)\n"
+        "      --object DEF     a QEMU object: 'secret' objects are accepted (e2kvm opens no\n"
+        "                       encrypted images), other types refused\n"
+        "  -C, --copy-on-read   accepted, but reads do not copy backing data into the image\n"
+        "  -m, --misalign       accepted (e2kvm's requests need no buffer alignment)\n"
+        "  -k, --native-aio, -i, --aio=MODE\n"
+        "                       accepted (threads, native, io_uring): one I/O path here\n"
+        "  -T, --trace OPTS     accepted and ignored: e2kvm has no QEMU trace events\n"
         "  -h, --help           display this help and exit\n"
         "  -V, --version        output version information and exit\n",
         gProgram, gProgram);
