@@ -118,7 +118,7 @@ const std::vector<IoShell::Command>& IoShell::commands() {
          " -d, -- discard mode (unmap or ignore)\n"
          " -o, -- driver options (driver=qcow2,file.locking=off,...)\n\n",
          &IoShell::cmdOpen, kNoFile | kFileCommand},
-        {"quit", "q", 0, 0, nullptr, "exit the program", nullptr, nullptr, kNoFile},
+        {"quit", "q", 0, -1, nullptr, "exit the program", nullptr, nullptr, kNoFile},
         {"read", "r", 2, -1, "[-abCqv] [-P pattern [-s off] [-l len]] off len",
          "reads a number of bytes at a specified offset",
          "\n Reads len bytes starting at off from the virtual disk.\n"

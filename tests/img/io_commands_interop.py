@@ -133,7 +133,7 @@ SCENARIOS = [
      "write -P 7 0 512\nread -P 7 0 512\nbogus\naio_write -P 8 4k 512\n"
      "aio_read -P 8 4k 512\naio_flush\nalloc 0 8k\n", ["t.qcow2"]),
     ("stdin without image", setup_raw, ["-f", "raw"],
-     "length\nopen -o driver=raw t.raw\nreadv -P 0x11 0 1k 1k\nquit\nlength\n", ["t.raw"]),
+     "length\nopen -o driver=raw t.raw\nreadv -P 0x11 0 1k 1k\nquit now\nlength\n", ["t.raw"]),
 ]
 
 
