@@ -58,7 +58,8 @@ SCENARIOS = [
      c("writev -P 0x22 4k 512 1k 2560", "readv -P 0x22 4k 512 1k 2560", "readv -v 4k 16 16",
        "readv -C 0 512", "readv -q -P 0x33 0 512", "writev -q -P 0x44 64k 1k",
        "readv -P 0x44 64k 1k", "writev -C -f 8k 512", "readv 1M 512", "writev 1020k 4k",
-       "readv 0 3G", "readv 0 2G 2G", "readv -x 0 1", "writev 0", "readv 0 1k junk")
+       "readv 0 3G", "readv 0 2G 2G", "readv -x 0 1", "readv -P 0x22 4k\t512 \t1k",
+       "readv 0 \t-1", "readv 0 \t", "writev 0", "readv 0 1k junk")
      + ["-f", "qcow2", "t.qcow2"], None, ["t.qcow2"]),
     # qemu-io completes requests in flight together in an order that depends on timing: one
     # request per aio_flush here.
