@@ -1,6 +1,8 @@
 // e2kvm-io: exercise a disk image with qemu-io's commands and output
-// (e2kvm-io [-f FMT] [-r] [-d unmap] [-t CACHE] [--image-opts] [-c CMD]... FILE|NBD-URI;
-// commands from stdin without -c). Messages name the program as it was invoked (argv[0]).
+// (e2kvm-io [-f FMT] [-r] [-s] [-d unmap] [-t CACHE] [--image-opts] [-c CMD]... [FILE|NBD-URI];
+// commands from stdin without -c; without a file, "open" opens one). Messages name the program
+// as it was invoked (argv[0]).
+#include "app/ioshell/IoOpen.h"
 #include "app/ioshell/IoOutput.h"
 #include "app/ioshell/IoShell.h"
 
@@ -28,9 +30,10 @@ const char* gProgram = "e2kvm-io";
 
 void printHelp() {
     std::printf(
-        "Usage: %s [OPTIONS]... [-c STRING]... file\n"
+        "Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
         "Reads and writes a disk image with qemu-io's commands (see '%s -c help').\n"
-        "The file may be an NBD URI (nbd://, nbd+unix://, nbd:unix:PATH...).\n\n"
+        "The file may be an NBD URI (nbd://, nbd+unix://, nbd:unix:PATH...); without one,\n"
+        "the 'open' command opens an image.\n\n"
         "  -c, --cmd STRING     run this command (may be repeated); without -c, commands\n"
         "                       are read from standard input, one per line\n"
         "  -f, --format FMT     image format (raw, qcow2); probed when not given\n"
@@ -47,41 +50,36 @@ void printHelp() {
         "                       are taken without refusing its writes (needs -r)\n"
         "      --image-opts     the file is QEMU's option string (driver=qcow2,file.filename=F\n"
         "                       or driver=nbd,server.type=unix,server.path=S,export=E)\n"
+        "      --object DEF     a QEMU object: 'secret' objects are accepted (e2kvm opens no\n"
+        "                       encrypted images), other types refused\n"
+        "  -C, --copy-on-read   accepted, but reads do not copy backing data into the image\n"
+        "  -m, --misalign       accepted (e2kvm's requests need no buffer alignment)\n"
+        "  -k, --native-aio, -i, --aio=MODE\n"
+        "                       accepted (threads, native, io_uring): one I/O path here\n"
+        "  -T, --trace OPTS     accepted and ignored: e2kvm has no QEMU trace events\n"
         "  -h, --help           display this help and exit\n"
         "  -V, --version        output version information and exit\n",
         gProgram, gProgram);
 }
 
-// -s: the image opened read-only below a temporary qcow2 overlay (deleted at once, so nothing
-// is left behind) that takes the writes, as qemu-io's snapshot mode does.
-std::unique_ptr<e2kvm::block::BlockDriver>
-openSnapshotOverlay(std::unique_ptr<e2kvm::block::BlockDriver> base) {
-    using namespace e2kvm;
-    const char* dir = std::getenv("TMPDIR");
-    std::string path = std::string(dir && *dir ? dir : "/var/tmp") + "/e2kvm-io-snapshot.XXXXXX";
-    int fd = ::mkstemp(path.data());
-    if (fd < 0)
-        block::throwError(errno, path, "Could not create the temporary overlay");
-    ::close(fd);
-    try {
-        block::CreateOptions create;
-        create.format = "qcow2";
-        create.size = base->size();
-        create.sizeGiven = true;
-        create.backingFile = base->filename();
-        create.backingFormat = base->formatName();
-        block::createImage(path, create);
-        block::OpenOptions open;
-        open.format = "qcow2";
-        open.readOnly = false;
-        open.backingNode = std::shared_ptr<block::BlockDriver>(std::move(base));
-        auto overlay = block::openImage(path, std::move(open));
-        ::unlink(path.c_str());
-        return overlay;
-    } catch (...) {
-        ::unlink(path.c_str());
-        throw;
+// --object TYPE,id=ID,...: e2kvm-io knows secret objects only (passwords for encrypted
+// images, which e2kvm does not open); anything else is refused with qemu-io's message.
+bool acceptObject(const std::string& definition) {
+    auto options = e2kvm::block::parseImageOptions(
+        definition.find('=') == std::string::npos || definition.find(',') < definition.find('=')
+            ? "qom-type=" + definition
+            : definition);
+    const std::string type = options.count("qom-type") ? options["qom-type"] : "";
+    if (type != "secret") {
+        std::fprintf(stderr, "%s: Parameter 'qom-type' does not accept value '%s'\n", gProgram,
+                     type.c_str());
+        return false;
     }
+    if (!options.count("id")) {
+        std::fprintf(stderr, "%s: Parameter 'id' is missing\n", gProgram);
+        return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -93,9 +91,12 @@ int main(int argc, char** argv) {
         gProgram = slash ? slash + 1 : argv[0];
     }
     nbd::registerNbdProtocol();
-    enum { OptImageOpts = 256 };
+    enum { OptImageOpts = 256, OptObject };
     static const option longOptions[] = {
         {"image-opts", no_argument, nullptr, OptImageOpts},
+        {"object", required_argument, nullptr, OptObject},
+        {"snapshot", no_argument, nullptr, 's'},
+        {"trace", required_argument, nullptr, 'T'},
         {"cmd", required_argument, nullptr, 'c'},
         {"format", required_argument, nullptr, 'f'},
         {"read-only", no_argument, nullptr, 'r'},
@@ -112,25 +113,36 @@ int main(int argc, char** argv) {
         {nullptr, 0, nullptr, 0},
     };
     std::vector<std::string> commands;
-    block::OpenOptions open;
-    open.readOnly = false;
+    io::IoOpenRequest request;
     io::IoShell::Options shellOptions;
     shellOptions.soleUser = true;
-    bool imageOpts = false, snapshot = false;
+    shellOptions.fileCommands = true;
+    bool imageOpts = false;
     int c;
-    while ((c = getopt_long(argc, argv, "c:f:rd:t:nsUCmki:hV", longOptions, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:f:rd:t:T:nsUCmki:hV", longOptions, nullptr)) != -1) {
         switch (c) {
         case OptImageOpts:
             imageOpts = true;
+            break;
+        case OptObject:
+            try {
+                if (!acceptObject(optarg))
+                    return 1;
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "%s: %s\n", gProgram, e.what());
+                return 1;
+            }
+            break;
+        case 'T': // trace events: e2kvm has none to enable
             break;
         case 'c':
             commands.emplace_back(optarg);
             break;
         case 'f':
-            open.format = optarg;
+            request.format = optarg;
             break;
         case 'r':
-            open.readOnly = true;
+            request.readOnly = true;
             break;
         case 'd':
             if (!std::strcmp(optarg, "unmap") || !std::strcmp(optarg, "on")) {
@@ -143,36 +155,34 @@ int main(int argc, char** argv) {
             }
             break;
         case 't': {
-            // QEMU's cache modes: which ones flush every write, which ignore flushes.
-            std::string mode = optarg;
-            if (mode == "writethrough" || mode == "directsync") {
-                shellOptions.writethrough = true;
-                shellOptions.ignoreFlush = false;
-            } else if (mode == "writeback" || mode == "none") {
-                shellOptions.writethrough = false;
-                shellOptions.ignoreFlush = false;
-            } else if (mode == "unsafe") {
-                shellOptions.writethrough = false;
-                shellOptions.ignoreFlush = true;
-            } else {
+            io::CacheMode mode;
+            if (!io::parseCacheMode(optarg, mode)) {
                 std::fprintf(stderr, "%s: Invalid cache option: %s\n", gProgram, optarg);
                 return 1;
             }
+            shellOptions.writethrough = mode.writethrough;
+            shellOptions.ignoreFlush = mode.ignoreFlush;
             break;
         }
         case 's':
-            snapshot = true;
+            request.snapshot = true;
             break;
         case 'n': // -t none
             shellOptions.writethrough = false;
             break;
         case 'U':
-            open.forceShare = true;
+            request.forceShare = true;
             break;
-        case 'C':
-        case 'm':
+        case 'C': // copy-on-read: reads do not change what the image holds
+        case 'm': // misaligned buffers: e2kvm's requests have no alignment needs
         case 'k':
+            break;
         case 'i':
+            if (std::strcmp(optarg, "threads") && std::strcmp(optarg, "native") &&
+                std::strcmp(optarg, "io_uring")) {
+                std::fprintf(stderr, "%s: Invalid aio option: %s\n", gProgram, optarg);
+                return 1;
+            }
             break;
         case 'h':
             printHelp();
@@ -185,47 +195,53 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    if (optind != argc - 1) {
-        std::fprintf(stderr,
-                     optind >= argc ? "%s: no image file given\n" : "%s: too many arguments\n",
-                     gProgram);
+    if (argc - optind > 1) {
+        std::fprintf(stderr, "%s: too many arguments\n", gProgram);
         std::fprintf(stderr, "Try '%s --help' for more information.\n", gProgram);
         return 1;
     }
-    const std::string filename = argv[optind];
-    std::unique_ptr<block::BlockDriver> image;
-    try {
-        if (snapshot)
-            open.readOnly = true;
-        image = imageOpts ? block::openImageFromOptions(block::parseImageOptions(filename), open)
-                          : block::openImage(filename, open);
-        if (snapshot)
-            image = openSnapshotOverlay(std::move(image));
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: can't open device %s: %s\n", gProgram, filename.c_str(),
-                     e.what());
+    if (imageOpts && !request.format.empty()) {
+        std::fprintf(stderr, "%s: --image-opts and -f are mutually exclusive\n", gProgram);
         return 1;
     }
-    // As qemu-io: writes to the first sector of a probed raw image are restricted; say so.
-    if (auto* raw = dynamic_cast<block::RawImage*>(image.get());
-        raw && raw->formatProbed() && !raw->readOnly() && !snapshot)
-        std::fputs(block::probedRawWarning(filename).c_str(), stderr);
+    shellOptions.imageOpts = imageOpts;
     io::StdioOutput output(stdout, stderr, gProgram);
-    const std::string format = image->formatName();
+    std::shared_ptr<block::BlockDriver> image;
+    std::string format;
+    if (optind < argc) {
+        const std::string filename = argv[optind];
+        try {
+            if (imageOpts)
+                request.options = block::parseImageOptions(filename);
+            else
+                request.filename = filename;
+            io::IoOpenedImage opened = io::openIoImage(request);
+            std::fputs(opened.warning.c_str(), stderr);
+            image = std::move(opened.image);
+        } catch (const std::exception& e) {
+            if (imageOpts)
+                std::fprintf(stderr, "%s: can't open: %s\n", gProgram, e.what());
+            else
+                std::fprintf(stderr, "%s: can't open device %s: %s\n", gProgram, filename.c_str(),
+                             e.what());
+            return 1;
+        }
+        format = image->formatName();
+    }
     io::IoShell shell(std::move(image), shellOptions, output);
+    if (optind < argc)
+        shell.setOpenRequest(request);
     if (!commands.empty()) {
         for (const auto& command : commands) {
             if (!shell.runLine(command))
                 break;
         }
     } else {
-        const bool interactive = isatty(STDIN_FILENO);
+        // As qemu-io, the prompt is printed even when the commands do not come from a terminal.
         std::string line;
         for (;;) {
-            if (interactive) {
-                std::printf("%s> ", gProgram);
-                std::fflush(stdout);
-            }
+            std::printf("%s> ", gProgram);
+            std::fflush(stdout);
             if (!std::getline(std::cin, line))
                 break;
             if (!shell.runLine(line))
@@ -245,7 +261,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "%s: Failed to flush the %s cache: %s\n", gProgram, cache,
                              std::strerror(e.errnoValue()));
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: closing %s: %s\n", gProgram, filename.c_str(), e.what());
+        std::fprintf(stderr, "%s: closing the image: %s\n", gProgram, e.what());
         failed = true;
     }
     return failed ? 1 : 0;

@@ -14,7 +14,10 @@ enum class ParseFailure { None, Invalid, TooLarge };
 
 ParseFailure parseCount(const std::string& text, uint64_t& result, IoOutput& output) {
     const char* s = text.c_str();
-    if (*s == '\0' || std::isspace((unsigned char)*s) || *s == '-')
+    // Leading white space is skipped, as strtoull does (a tab inside a command word).
+    while (std::isspace((unsigned char)*s))
+        ++s;
+    if (*s == '\0' || *s == '-')
         return ParseFailure::Invalid;
     bool hex = false;
     const char* digits = s;

@@ -85,3 +85,30 @@ void StdioOutput::flush() {
 }
 
 } // namespace e2kvm::io
+
+namespace e2kvm::io {
+
+void RecordedOutput::replay(IoOutput& to) {
+    for (const auto& part : parts_) {
+        switch (part.kind) {
+        case Kind::Out:
+            to.out(part.text);
+            break;
+        case Kind::Err:
+            to.err(part.text);
+            break;
+        case Kind::Report:
+            to.report(part.text);
+            break;
+        case Kind::Monitor:
+            to.monitor(part.text);
+            break;
+        case Kind::Note:
+            to.note(part.text);
+            break;
+        }
+    }
+    parts_.clear();
+}
+
+} // namespace e2kvm::io

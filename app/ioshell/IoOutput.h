@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace e2kvm::io {
 
@@ -37,8 +38,8 @@ public:
 
 // The standalone tool's streams: out() and monitor() to `out`, err() to `err`, report() and
 // note() to `err` as "PROGRAM: message" (no note when PROGRAM is qemu-io: a drop-in
-// replacement prints exactly what qemu-io prints). `out` is flushed before anything goes to `err`, so a
-// terminal or a merged pipe shows both in the order they were written.
+// replacement prints exactly what qemu-io prints). `out` is flushed before anything goes to `err`,
+// so a terminal or a merged pipe shows both in the order they were written.
 class StdioOutput : public IoOutput {
 public:
     StdioOutput(std::FILE* out, std::FILE* err, std::string program);
@@ -53,6 +54,32 @@ private:
     std::FILE* out_;
     std::FILE* err_;
     std::string program_;
+};
+
+} // namespace e2kvm::io
+
+namespace e2kvm::io {
+
+// Output held back and written later, in order, to another IoOutput: what an aio request
+// prints when it completes, which qemu-io shows in its own order (see IoShell::completePending).
+class RecordedOutput : public IoOutput {
+public:
+    void out(std::string_view text) override { add(Kind::Out, text); }
+    void err(std::string_view text) override { add(Kind::Err, text); }
+    void report(std::string_view message) override { add(Kind::Report, message); }
+    void monitor(std::string_view text) override { add(Kind::Monitor, text); }
+    void note(std::string_view message) override { add(Kind::Note, message); }
+    // Writes everything recorded to `to` and forgets it.
+    void replay(IoOutput& to);
+
+private:
+    enum class Kind { Out, Err, Report, Monitor, Note };
+    void add(Kind kind, std::string_view text) { parts_.push_back({kind, std::string(text)}); }
+    struct Part {
+        Kind kind;
+        std::string text;
+    };
+    std::vector<Part> parts_;
 };
 
 } // namespace e2kvm::io

@@ -91,7 +91,9 @@ void printHexDump(IoOutput& out, uint64_t offset, std::span<const uint8_t> data)
         text += ' ';
         for (size_t i = 0; i < n; ++i) {
             uint8_t c = data[line + i];
-            text += c >= 0x20 && c < 0x7f ? char(c) : '.';
+            // Letters and digits only, as qemu-io (isalnum in the C locale).
+            bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+            text += alnum ? char(c) : '.';
         }
         text += '\n';
         out.out(text);

@@ -3,11 +3,16 @@
 // ...) against one open image, printing exactly what qemu-io 7.2 prints, to an IoOutput the
 // caller chooses (the terminal for e2kvm-io, the QMP server's streams and reply for HMP
 // "qemu-io"). The image may be shared with other users (a VM's disk node): the shell only holds
-// a reference to it.
+// a reference to it. For e2kvm-io the shell may also start without an image and open, close and
+// reopen images itself (open, close, reopen).
+#include "app/ioshell/IoOpen.h"
 #include "app/ioshell/IoOutput.h"
+#include "app/ioshell/IoPendingRequest.h"
 #include "block/BlockDriver.h"
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,9 +37,20 @@ public:
         // request can be held at a breakpoint while it waits, so wait_break returns at once
         // instead of waiting forever (qemu-io would wait for its aio requests).
         bool soleUser = false;
+        // Whether "open" and "close" exist (e2kvm-io; QEMU's monitor has neither) and "reopen"
+        // opens the image again with the request it was opened with.
+        bool fileCommands = false;
+        // e2kvm-io's --image-opts: "open" takes an option string instead of a file name.
+        bool imageOpts = false;
     };
-    // `output` must outlive the shell.
+    // `output` must outlive the shell. `image` may be null (no file open) if fileCommands.
     IoShell(std::shared_ptr<block::BlockDriver> image, Options options, IoOutput& output);
+    ~IoShell();
+    IoShell(const IoShell&) = delete;
+    IoShell& operator=(const IoShell&) = delete;
+
+    // How the image given to the constructor was opened, for "reopen" (fileCommands only).
+    void setOpenRequest(IoOpenRequest request) { openRequest_ = std::move(request); }
 
     // Runs one command line. Returns false when the command asks to stop (quit).
     bool runLine(const std::string& line);
@@ -44,11 +60,16 @@ public:
     // else holds it); throws BlockError if the flush fails. Destroying the shell without
     // close() just drops the reference.
     void close();
+    // Runs the aio requests submitted so far, in order, and prints what each prints when it
+    // completes, last one first as qemu-io does. qemu-io's requests complete when its event
+    // loop waits for them (aio_flush, close, exit); until then other commands do not see them.
+    void completePending();
 
 private:
     struct Command;
     using Args = std::vector<std::string>;
     const Command* findCommand(const std::string& name) const;
+    bool available(const Command& c) const;
     static const std::vector<Command>& commands();
     void printUsage(const Command& cmd, const std::string& typedName);
 
@@ -66,6 +87,34 @@ private:
     bool cmdRemoveBreak(const Command& cmd, Args& args);
     bool cmdResume(const Command& cmd, Args& args);
     bool cmdWaitBreak(const Command& cmd, Args& args);
+    // IoShellVector.cpp: requests over several buffers, and the asynchronous ones.
+    bool cmdReadv(const Command& cmd, Args& args);
+    bool cmdWritev(const Command& cmd, Args& args);
+    bool cmdAioRead(const Command& cmd, Args& args);
+    bool cmdAioWrite(const Command& cmd, Args& args);
+    bool cmdAioFlush(const Command& cmd, Args& args);
+    // IoShellImage.cpp: the image as a whole.
+    bool cmdOpen(const Command& cmd, Args& args);
+    bool cmdClose(const Command& cmd, Args& args);
+    bool cmdReopen(const Command& cmd, Args& args);
+    bool cmdTruncate(const Command& cmd, Args& args);
+    bool cmdAlloc(const Command& cmd, Args& args);
+    bool cmdSigraise(const Command& cmd, Args& args);
+    bool cmdSleep(const Command& cmd, Args& args);
+
+    // Parses the lengths of readv/writev/aio_* (each and their sum at most QEMU's largest
+    // request); prints qemu-io's message and returns nothing if one is wrong.
+    std::optional<uint64_t> parseLengths(const Args& args, int first);
+    // One read of `count` bytes at `offset`, printed as readv prints it; `op` names a failure.
+    // Returns false if it failed or the pattern did not match.
+    bool vectorRead(IoOutput& out, const char* op, uint64_t offset, uint64_t count,
+                    std::optional<uint8_t> pattern, bool quiet, bool dump, bool machine);
+    // Queues an aio request (see IoPendingRequest).
+    void submit(std::function<void(IoOutput&)> request);
+    // Whether an aio request started at submission is still running (held, or waiting).
+    bool requestsRunning() const;
+    // Opens `request` as the shell's image, printing qemu-io's messages on failure.
+    bool openWith(const IoOpenRequest& request, bool quietFailure = false);
 
     // Range check as QEMU's block layer does it (EIO past the end of the disk).
     bool inRange(uint64_t offset, uint64_t length) const;
@@ -75,7 +124,9 @@ private:
 
     std::shared_ptr<block::BlockDriver> image_;
     Options options_;
-    IoOutput& out_;
+    IoOutput* out_;
+    std::vector<std::unique_ptr<IoPendingRequest>> pending_; // submitted aio requests
+    std::optional<IoOpenRequest> openRequest_;
     bool anyFailed_ = false;
     bool quit_ = false;
 };

@@ -188,6 +188,11 @@ bool Blkdebug::isSuspended(const std::string& tag) const {
     return std::any_of(held_.begin(), held_.end(), [&](const Held* h) { return h->tag == tag; });
 }
 
+size_t Blkdebug::heldCount() const {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+}
+
 void Blkdebug::waitSuspended(const std::string& tag) const {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] {

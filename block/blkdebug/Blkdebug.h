@@ -67,6 +67,8 @@ public:
     bool removeBreakpoint(const std::string& tag); // also resumes the requests it holds
     bool resume(const std::string& tag);           // the oldest held request with that tag
     bool isSuspended(const std::string& tag) const;
+    // How many requests are held now (e2kvm-io waits for an aio request to complete or be held).
+    size_t heldCount() const;
     // Waits until a request with `tag` is held.
     void waitSuspended(const std::string& tag) const;
     // Whether holding and resuming a request prints "blkdebug: Suspended request 'TAG'" and

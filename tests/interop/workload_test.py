@@ -44,7 +44,9 @@ def body():
         argv_tail = ["-f", a.format, "-d", "unmap"]
         p_ours = run([a.e2kvm_io] + argv_tail + [ours], input=script)
         p_theirs = run(["qemu-io"] + argv_tail + [theirs], input=script)
-        ours_out = normalise(p_ours.stdout)
+        # Both print their prompt (named by argv[0]) before each line they read.
+        ours_out = [l.replace("e2kvm-io> ", "") for l in normalise(p_ours.stdout)]
+        ours_out = [l for l in ours_out if l]
         theirs_out = [l.replace("qemu-io> ", "") for l in normalise(p_theirs.stdout)]
         theirs_out = [l for l in theirs_out if l]
         if ours_out != theirs_out:

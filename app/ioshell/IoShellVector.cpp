@@ -1,0 +1,356 @@
+// IoShell's requests over several buffers (readv, writev) and its asynchronous requests
+// (aio_read, aio_write, aio_flush). An aio request runs when qemu-io's would complete: when the
+// shell waits for all of them (aio_flush, close, exit).
+#include "app/ioshell/IoCommandOptions.h"
+#include "app/ioshell/IoNumbers.h"
+#include "app/ioshell/IoReport.h"
+#include "app/ioshell/IoShell.h"
+#include "block/blkdebug/Blkdebug.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <thread>
+
+namespace e2kvm::io {
+
+using block::BlockError;
+
+namespace {
+
+// QEMU's largest single request: INT_MAX rounded down to 512 bytes.
+constexpr uint64_t kMaxRequestBytes = 2147483136;
+
+// The errno of a failed request, and whether to print the detail line (not for an injected
+// error: qemu-io says only the errno).
+int failureErrno(const std::exception& e, std::string& detail) {
+    if (auto* injected = dynamic_cast<const block::BlkdebugInjectedError*>(&e))
+        return injected->errnoValue();
+    detail = e.what();
+    if (auto* block = dynamic_cast<const BlockError*>(&e))
+        return block->errnoValue();
+    if (dynamic_cast<const std::bad_alloc*>(&e))
+        return ENOMEM;
+    return EIO;
+}
+
+void printFailure(IoOutput& out, const char* op, int error, const std::string& detail) {
+    out.outf("%s failed: %s\n", op, std::strerror(error));
+    if (!detail.empty())
+        out.note(detail);
+}
+
+} // namespace
+
+void IoShell::submit(std::function<void(IoOutput&)> request) {
+    auto pending = std::make_unique<IoPendingRequest>();
+    pending->run = std::move(request);
+    block::Blkdebug* injector = image_->blkdebug();
+    if (injector && options_.soleUser) {
+        // As qemu-io's coroutine, the request runs now until it completes or waits: held at a
+        // breakpoint (for wait_break and resume to act on), or behind another request.
+        injector->setHoldingAllowed(true);
+        const size_t heldBefore = injector->heldCount();
+        IoPendingRequest* p = pending.get();
+        p->thread = std::thread([p] {
+            p->run(p->printed);
+            p->done = true;
+        });
+        const auto giveUp = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        while (!p->done && injector->heldCount() <= heldBefore &&
+               std::chrono::steady_clock::now() < giveUp)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    pending_.push_back(std::move(pending));
+}
+
+bool IoShell::requestsRunning() const {
+    return std::any_of(pending_.begin(), pending_.end(),
+                       [](const auto& p) { return p->thread.joinable() && !p->done; });
+}
+
+std::optional<uint64_t> IoShell::parseLengths(const Args& args, int first) {
+    uint64_t total = 0;
+    for (size_t i = size_t(first); i < args.size(); ++i) {
+        auto length = parseByteCount(args[i], *out_);
+        if (!length)
+            return std::nullopt;
+        if (*length > kMaxRequestBytes) {
+            out_->outf("Argument '%s' exceeds maximum size %llu\n", args[i].c_str(),
+                       (unsigned long long)kMaxRequestBytes);
+            return std::nullopt;
+        }
+        if (total > kMaxRequestBytes - *length) {
+            out_->outf("The total number of bytes exceed the maximum size %llu\n",
+                       (unsigned long long)kMaxRequestBytes);
+            return std::nullopt;
+        }
+        total += *length;
+    }
+    return total;
+}
+
+bool IoShell::vectorRead(IoOutput& out, const char* op, uint64_t offset, uint64_t count,
+                         std::optional<uint8_t> pattern, bool quiet, bool dump, bool machine) {
+    std::vector<uint8_t> buf(count);
+    double start = nowSeconds();
+    try {
+        if (!inRange(offset, count))
+            throw BlockError(EIO, image_->filename() + ": read past end of disk");
+        image_->read(offset, buf);
+    } catch (const std::exception& e) {
+        std::string detail;
+        int error = failureErrno(e, detail);
+        printFailure(out, op, error, detail);
+        return false;
+    }
+    double elapsed = nowSeconds() - start;
+    bool ok = true;
+    if (pattern && std::any_of(buf.begin(), buf.end(), [&](uint8_t b) { return b != *pattern; })) {
+        out.outf("Pattern verification failed at offset %llu, %llu bytes\n",
+                 (unsigned long long)offset, (unsigned long long)count);
+        ok = false;
+    }
+    if (quiet)
+        return ok;
+    if (dump)
+        printHexDump(out, offset, buf);
+    printTransferReport(out, "read", offset, count, elapsed, machine);
+    return ok;
+}
+
+bool IoShell::cmdReadv(const Command& cmd, Args& args) {
+    bool machine = false, quiet = false, dump = false;
+    std::optional<uint8_t> pattern;
+    CommandOptions opts(args, *out_);
+    int c;
+    while ((c = opts.next("CP:qv")) != -1) {
+        switch (c) {
+        case 'C':
+            machine = true;
+            break;
+        case 'P':
+            pattern = parsePatternByte(optarg, *out_);
+            if (!pattern)
+                return false;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'v':
+            dump = true;
+            break;
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind > opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    auto offset = parseByteCount(opts.arg(optind), *out_);
+    if (!offset)
+        return false;
+    auto count = parseLengths(args, optind + 1);
+    if (!count)
+        return false;
+    return vectorRead(*out_, "readv", *offset, *count, pattern, quiet, dump, machine);
+}
+
+bool IoShell::cmdAioRead(const Command& cmd, Args& args) {
+    bool machine = false, quiet = false, dump = false;
+    std::optional<uint8_t> pattern;
+    CommandOptions opts(args, *out_);
+    int c;
+    while ((c = opts.next("CP:iqv")) != -1) {
+        switch (c) {
+        case 'C':
+            machine = true;
+            break;
+        case 'P':
+            pattern = parsePatternByte(optarg, *out_);
+            if (!pattern)
+                return false;
+            break;
+        case 'i':
+            out_->outf("injecting invalid read request\n");
+            return true;
+        case 'q':
+            quiet = true;
+            break;
+        case 'v':
+            dump = true;
+            break;
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind > opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    auto offset = parseByteCount(opts.arg(optind), *out_);
+    if (!offset)
+        return false;
+    auto count = parseLengths(args, optind + 1);
+    if (!count)
+        return false;
+    // Submitted is success: a failure or a pattern mismatch is only printed.
+    submit([this, offset = *offset, count = *count, pattern, quiet, dump, machine](IoOutput& out) {
+        vectorRead(out, "readv", offset, count, pattern, quiet, dump, machine);
+    });
+    return true;
+}
+
+bool IoShell::cmdWritev(const Command& cmd, Args& args) {
+    bool machine = false, quiet = false, fua = false;
+    uint8_t pattern = 0xcd;
+    CommandOptions opts(args, *out_);
+    int c;
+    while ((c = opts.next("CfqP:")) != -1) {
+        switch (c) {
+        case 'C':
+            machine = true;
+            break;
+        case 'f':
+            fua = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'P': {
+            auto p = parsePatternByte(optarg, *out_);
+            if (!p)
+                return false;
+            pattern = *p;
+            break;
+        }
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind > opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    auto offset = parseByteCount(opts.arg(optind), *out_);
+    if (!offset)
+        return false;
+    auto count = parseLengths(args, optind + 1);
+    if (!count)
+        return false;
+    std::vector<uint8_t> buf(*count, pattern);
+    if (!inRange(*offset, *count)) {
+        reportFailure("writev", EIO, image_->filename() + ": write past end of disk");
+        return false;
+    }
+    double start = nowSeconds();
+    image_->write(*offset, buf, fua ? block::WriteFua : block::WriteNone);
+    if (options_.writethrough && !options_.ignoreFlush)
+        image_->flush();
+    double elapsed = nowSeconds() - start;
+    if (!quiet)
+        printTransferReport(*out_, "wrote", *offset, *count, elapsed, machine);
+    return true;
+}
+
+bool IoShell::cmdAioWrite(const Command& cmd, Args& args) {
+    bool machine = false, quiet = false, fua = false, unmap = false, zeroes = false;
+    uint8_t pattern = 0xcd;
+    CommandOptions opts(args, *out_);
+    int c;
+    while ((c = opts.next("CfiqP:uz")) != -1) {
+        switch (c) {
+        case 'C':
+            machine = true;
+            break;
+        case 'f':
+            fua = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'u':
+            unmap = true;
+            break;
+        case 'P': {
+            auto p = parsePatternByte(optarg, *out_);
+            if (!p)
+                return false;
+            pattern = *p;
+            break;
+        }
+        case 'i':
+            out_->outf("injecting invalid write request\n");
+            return true;
+        case 'z':
+            zeroes = true;
+            break;
+        default:
+            printUsage(cmd, args[0]);
+            return false;
+        }
+    }
+    if (optind > opts.argc() - 2) {
+        printUsage(cmd, args[0]);
+        return false;
+    }
+    if (zeroes && optind != opts.argc() - 2) {
+        out_->outf("-z supports only a single length parameter\n");
+        return false;
+    }
+    if (unmap && !zeroes) {
+        out_->outf("-u requires -z to be specified\n");
+        return false;
+    }
+    // qemu-io 7.2 means to refuse -z with -P but never does: -P is ignored then.
+    auto offset = parseByteCount(opts.arg(optind), *out_);
+    if (!offset)
+        return false;
+    std::optional<uint64_t> count;
+    if (zeroes)
+        count = parseByteCount(opts.arg(optind + 1), *out_);
+    else
+        count = parseLengths(args, optind + 1);
+    if (!count)
+        return false;
+    submit([this, offset = *offset, count = *count, zeroes, unmap, fua, pattern, quiet,
+            machine](IoOutput& out) {
+        double start = nowSeconds();
+        try {
+            if (!inRange(offset, count))
+                throw BlockError(EIO, image_->filename() + ": write past end of disk");
+            if (zeroes) {
+                unsigned flags = block::ZeroNone;
+                if (unmap && options_.discardUnmap)
+                    flags |= block::ZeroMayUnmap;
+                if (fua)
+                    flags |= block::ZeroFua;
+                image_->writeZeroes(offset, count, flags);
+            } else {
+                std::vector<uint8_t> buf(count, pattern);
+                image_->write(offset, buf, fua ? block::WriteFua : block::WriteNone);
+            }
+            if (options_.writethrough && !options_.ignoreFlush)
+                image_->flush();
+            if (!quiet)
+                printTransferReport(out, "wrote", offset, count, nowSeconds() - start, machine);
+        } catch (const std::exception& e) {
+            std::string detail;
+            int error = failureErrno(e, detail);
+            printFailure(out, "aio_write", error, detail);
+        }
+    });
+    return true;
+}
+
+bool IoShell::cmdAioFlush(const Command&, Args&) {
+    completePending();
+    return true;
+}
+
+} // namespace e2kvm::io
