@@ -584,6 +584,13 @@ void Checker::checkRefblocks() {
                 rebuild_ = true;
                 continue;
             }
+            // Far past the end (a corrupt entry, not a lost block): growing the file that much
+            // would only make the check itself huge; the rebuild drops the entry instead.
+            if ((off >> cb_) + 1 > std::max<uint64_t>(2 * nbClusters_, nbClusters_ + 65536)) {
+                msg("ERROR could not resize image: %s", std::strerror(EFBIG));
+                rebuild_ = true;
+                continue;
+            }
             try {
                 f_.truncate(off + cs_);
             } catch (const BlockError& e) {

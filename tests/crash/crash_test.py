@@ -8,6 +8,7 @@ commands that ran after that flush.
 usage: crash_test.py E2KVM_IO [--rounds N] [--seed N] [--format qcow2|raw]"""
 import argparse
 import os
+import re
 import random
 import shutil
 import signal
@@ -67,7 +68,8 @@ def apply(model, cmd):
 
 def completed_count(stdout, cmds):
     """Number of commands whose completion line is in stdout (output is flushed per command)."""
-    stdout = stdout.replace("qemu-io> ", "")  # qemu-io itself can be the writer, for reference
+    # The prompt: "e2kvm-io> ", or "qemu-io> " when qemu-io itself is the writer (for reference).
+    stdout = re.sub(r"(?:qemu|e2kvm)-io> ", "", stdout)
     lines = [l for l in stdout.splitlines() if l.startswith(("wrote ", "discard ")) or
              l.endswith(" MiB")]
     done = 0

@@ -6,6 +6,7 @@
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
+#include "block/ImageLock.h"
 #include "block/ImageOpen.h"
 #include "block/NullImage.h"
 #include "block/blkdebug/BlkdebugConfig.h"
@@ -106,6 +107,16 @@ std::string blkdebugFileOf(QmpContext& ctx, QmpArgs& f, std::string* fileNode,
     }
     (*injector)->event(block::BlkdebugEvent::None);
     return filename;
+}
+
+// The error of a failed open as QMP gives it: a lock conflict is QEMU's one line ('Failed to
+// get "write" lock'; the command-line hint "Is another process using the image?" is not part
+// of a QMP error), anything else "Could not open 'FILE': why".
+std::string openFailure(const std::string& filename, const block::BlockError& e) {
+    std::string what = e.what();
+    if (block::isImageLockConflict(e))
+        return what.substr(0, what.find('\n'));
+    return "Could not open '" + filename + "': " + what;
 }
 
 // The file name of a "file" BlockdevRef (`key`: "file", or "image" under blkdebug): an inline
@@ -403,7 +414,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         try {
             image = block::openImage(filename, options);
         } catch (const block::BlockError& e) {
-            throw QmpError("Could not open '" + filename + "': " + e.what());
+            throw QmpError(openFailure(filename, e));
         }
         try {
             policy.applyTo(*ctx.nodes.add(std::move(image), filename, driver, readOnly, *nodeName));
@@ -418,7 +429,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         policy.applyTo(
             *ctx.nodes.open(filename, driver, readOnly, *nodeName, policy.forceShare));
     } catch (const block::BlockError& e) {
-        throw QmpError("Could not open '" + filename + "': " + e.what());
+        throw QmpError(openFailure(filename, e));
     } catch (const std::exception& e) {
         throw QmpError(e.what());
     }
