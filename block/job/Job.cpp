@@ -333,6 +333,7 @@ bool Job::checkpoint(uint64_t bytesDone) {
                 lock.unlock();
                 setStatus(JobStatus::Paused);
                 lock.lock();
+                continue; // a resume may have come while the event went out: look again
             }
             wake_.wait(lock);
             continue;
