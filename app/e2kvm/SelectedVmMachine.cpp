@@ -83,4 +83,15 @@ std::vector<qmp::QmpMachineDisk> SelectedVmMachine::disks() const {
     return disks_;
 }
 
+bool SelectedVmMachine::setDiskNode(const std::string& qomPath, const std::string& nodeName) {
+    std::lock_guard lock(mutex_);
+    for (qmp::QmpMachineDisk& d : disks_) {
+        if (!d.qomPath.empty() && d.qomPath == qomPath) {
+            d.nodeName = nodeName;
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace e2kvm::app

@@ -37,6 +37,8 @@ public:
     // unless the VM's SHUTDOWN already did.
     void quit(const std::string& reason) override;
     std::vector<qmp::QmpMachineDisk> disks() const override;
+    // After qom-set moved the selected VM's device at `qomPath` onto node `nodeName`.
+    bool setDiskNode(const std::string& qomPath, const std::string& nodeName) override;
 
 private:
     // True for the first SHUTDOWN since the VM was selected, reset or resumed.

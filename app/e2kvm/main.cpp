@@ -222,28 +222,39 @@ int main(int argc, char** argv) {
         }
         qmpServer->start();
         auto previous = std::make_shared<QPointer<ui::VmSession>>();
-        QObject::connect(
-            &window, &ui::MainWindow::selectedSessionChanged, &window,
-            [&qmpMachine, previous](ui::VmSession* session) {
-                if (*previous)
-                    (*previous)->setEventListener({});
-                *previous = session;
-                if (!session) {
-                    qmpMachine.setRunner(nullptr, {}, {});
-                    return;
-                }
-                std::vector<qmp::QmpMachineDisk> disks;
-                for (size_t i = 0; i < session->disks().size(); ++i)
-                    disks.push_back({"disk" + std::to_string(i), session->disks()[i]->name});
-                qmpMachine.setRunner(session->runner(), session->definition().name.toStdString(),
-                                     disks);
-                session->setEventListener(
-                    [&qmpMachine](const emu::MachineEvent& ev) { qmpMachine.machineEvent(ev); });
-            });
+        QObject::connect(&window, &ui::MainWindow::selectedSessionChanged, &window,
+                         [&qmpMachine, previous](ui::VmSession* session) {
+                             if (*previous)
+                                 (*previous)->setEventListener({});
+                             *previous = session;
+                             if (!session) {
+                                 qmpMachine.setRunner(nullptr, {}, {});
+                                 return;
+                             }
+                             std::vector<qmp::QmpMachineDisk> disks;
+                             for (size_t i = 0; i < session->disks().size(); ++i) {
+                                 // Each disk as a virtio-blk device without an id would stand in
+                                 // QEMU.
+                                 std::string qomPath =
+                                     "/machine/peripheral-anon/device[" + std::to_string(i) + "]";
+                                 qmp::QmpMachineDisk disk{"disk" + std::to_string(i),
+                                                          session->diskNodeName(i),
+                                                          qomPath + "/virtio-backend", false};
+                                 disk.qomPath = qomPath;
+                                 disk.handle = session->diskHandles()[i];
+                                 disk.user = session->user();
+                                 disks.push_back(std::move(disk));
+                             }
+                             qmpMachine.setRunner(session->runner(),
+                                                  session->definition().name.toStdString(), disks);
+                             session->setEventListener([&qmpMachine](const emu::MachineEvent& ev) {
+                                 qmpMachine.machineEvent(ev);
+                             });
+                         });
         // cont in prelaunch: Run the selected VM, as cont after qemu-system -S.
         qmpMachine.setStarter([&window] {
-            QMetaObject::invokeMethod(&window, [&window] { window.runSelected(); },
-                                      Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                &window, [&window] { window.runSelected(); }, Qt::QueuedConnection);
         });
     }
 

@@ -276,3 +276,17 @@ TEST(SelectedVmMachine, ContGivesUpWhenTheVmDoesNotStart) {
 }
 
 } // namespace
+
+// qom-set moves the selected VM's device onto another node: disks() says so from then on, and
+// a device the VM does not have is refused.
+TEST(SelectedVmMachine, SetDiskNodeFollowsTheDeviceOfTheSelectedVm) {
+    app::SelectedVmMachine machine;
+    qmp::QmpMachineDisk disk{"disk0", "node0", "/machine/peripheral-anon/device[0]/virtio-backend"};
+    disk.qomPath = "/machine/peripheral-anon/device[0]";
+    machine.setRunner(nullptr, "vm", {disk});
+    EXPECT_FALSE(machine.setDiskNode("/machine/peripheral-anon/device[1]", "fl-cbw"));
+    EXPECT_TRUE(machine.setDiskNode("/machine/peripheral-anon/device[0]", "fl-cbw"));
+    ASSERT_EQ(machine.disks().size(), 1u);
+    EXPECT_EQ(machine.disks()[0].nodeName, "fl-cbw");
+    EXPECT_EQ(machine.disks()[0].device, "disk0");
+}

@@ -3,10 +3,12 @@
 #include "app/vmcore/BlockNodeTable.h"
 #include "block/BlockDriver.h"
 #include "block/bitmap/BitmapCatalog.h"
+#include "block/graph/BlockHandle.h"
 #include "emu/machine/MachineRunner.h"
 
 #include <QMetaObject>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace e2kvm::ui {
@@ -63,8 +65,9 @@ VmSession::VmSession(const VmDefinition& def, vm::BlockNodeTable& nodes, const Q
         if (!def.disks[int(i)].readOnly && disks_[i]->readOnly)
             throw std::runtime_error(disks_[i]->file + ": already open read-only as node '" +
                                      disks_[i]->name + "'; the VM needs it writable");
-        config.disks.push_back(
-            {"disk" + std::to_string(i), disks_[i]->image, def.disks[int(i)].readOnly});
+        bool readOnly = def.disks[int(i)].readOnly;
+        handles_.push_back(std::make_shared<block::BlockHandle>(disks_[i]->image, readOnly));
+        config.disks.push_back({"disk" + std::to_string(i), handles_.back(), readOnly});
     }
     runner_ = std::make_shared<emu::MachineRunner>(std::move(config));
     for (auto& d : disks_) {
@@ -164,10 +167,22 @@ void VmSession::finish() {
     if (finished_)
         return;
     finished_ = true;
-    for (auto& d : disks_) {
+    for (auto& d : disks_)
         d->image->removeWriteObserver(counter_.get());
-        nodes_.setUser(d->name, user_, false);
+    // QMP may have put a device on another node (a copy-before-write filter over its disk).
+    for (const auto& node : nodes_.list()) {
+        std::vector<std::string> users = nodes_.users(node->name);
+        if (std::find(users.begin(), users.end(), user_) != users.end())
+            nodes_.setUser(node->name, user_, false);
     }
+}
+
+std::string VmSession::diskNodeName(size_t i) const {
+    std::shared_ptr<block::BlockDriver> current = handles_.at(i)->node();
+    for (const auto& node : nodes_.list())
+        if (node->image == current)
+            return node->name;
+    return disks_.at(i)->name;
 }
 
 QString VmSession::stateName() const {

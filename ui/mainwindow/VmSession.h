@@ -21,8 +21,9 @@ class FramePublisher;
 class InputSink;
 } // namespace e2kvm::emu
 namespace e2kvm::block {
+class BlockHandle;
 class WriteObserver;
-}
+} // namespace e2kvm::block
 namespace e2kvm::vm {
 class BlockNodeTable;
 struct BlockNode;
@@ -61,7 +62,17 @@ public:
     emu::FramePublisher& display();
     emu::InputSink& input();
     std::shared_ptr<emu::MachineRunner> runner() const { return runner_; }
+    // The nodes the VM's disks were opened as (disk i of the definition is disks()[i]).
     const std::vector<std::shared_ptr<vm::BlockNode>>& disks() const { return disks_; }
+    // What each disk device reads and writes through (diskHandles()[i] starts at disks()[i]):
+    // QMP's qom-set DEVICE drive NODE retargets one, as in e2kvm-system.
+    const std::vector<std::shared_ptr<block::BlockHandle>>& diskHandles() const {
+        return handles_;
+    }
+    // The node disk `i`'s device uses now: disks()[i] unless QMP's qom-set moved it.
+    std::string diskNodeName(size_t i) const;
+    // How the VM stands in its nodes' users (BlockNodeTable::users): "vm 'NAME'".
+    const std::string& user() const { return user_; }
     // Bytes the guest (or anyone) wrote to the VM's disks since the session started.
     uint64_t bytesWritten() const;
     // A second receiver of the machine's events (QMP), called on the machine thread; it must
@@ -73,11 +84,12 @@ signals:
     void eventText(QString text); // "guest reset", "guest powered off", fault messages
 
 private:
-    void finish(); // releases the disks after the machine ended
+    void finish(); // releases the disks (whichever nodes they reach now) after the machine ended
     struct WriteCounter;
     VmDefinition def_;
     vm::BlockNodeTable& nodes_;
     std::vector<std::shared_ptr<vm::BlockNode>> disks_;
+    std::vector<std::shared_ptr<block::BlockHandle>> handles_;
     std::shared_ptr<WriteCounter> counter_;
     std::shared_ptr<emu::MachineRunner> runner_;
     std::string user_;
