@@ -76,6 +76,12 @@ struct Client::Connection {
     std::unique_ptr<Transport> transport;
     int fd = -1;
     bool noZeroes = false;
+    // What the server's greeting allows: fixed newstyle (every option), plain newstyle
+    // (NBD_OPT_EXPORT_NAME only) or oldstyle (no options: the export was described already).
+    bool fixedNewstyle = false;
+    bool oldstyle = false;
+    uint64_t oldstyleSize = 0;
+    uint16_t oldstyleFlags = 0;
 
     ~Connection() {
         transport.reset();
@@ -140,16 +146,29 @@ std::unique_ptr<Client::Connection> Client::open(const NbdUri& uri) {
     }
     c->transport = std::make_unique<SocketTransport>(c->fd, !uri.tls);
 
-    uint8_t greet[18];
+    uint8_t greet[16];
     c->transport->readExact(greet, sizeof greet);
     if (getU64(greet) != kInitMagic)
         throw NbdError("not an NBD server (bad magic)");
+    if (getU64(greet + 8) == kOldstyleMagic) {
+        // Oldstyle: size (64 bits), flags (32 bits, the transmission flags in the low 16) and
+        // 124 bytes of zeroes; one unnamed export and no options.
+        uint8_t rest[8 + 4 + 124];
+        c->transport->readExact(rest, sizeof rest);
+        if (uri.tls)
+            throw NbdError("server does not support TLS (oldstyle negotiation)");
+        c->oldstyle = true;
+        c->oldstyleSize = getU64(rest);
+        c->oldstyleFlags = uint16_t(getU32(rest + 8));
+        return c;
+    }
     if (getU64(greet + 8) != kOptMagic)
         throw NbdError("server does not speak the newstyle protocol");
-    uint16_t hflags = getU16(greet + 16);
-    if (!(hflags & kFlagFixedNewstyle))
-        throw NbdError("server does not support fixed newstyle negotiation");
-    uint32_t cflags = kClientFixedNewstyle;
+    uint8_t hf[2];
+    c->transport->readExact(hf, sizeof hf);
+    uint16_t hflags = getU16(hf);
+    c->fixedNewstyle = (hflags & kFlagFixedNewstyle) != 0;
+    uint32_t cflags = c->fixedNewstyle ? kClientFixedNewstyle : 0;
     if (hflags & kFlagNoZeroes) {
         cflags |= kClientNoZeroes;
         c->noZeroes = true;
@@ -157,6 +176,8 @@ std::unique_ptr<Client::Connection> Client::open(const NbdUri& uri) {
     uint8_t cf[4];
     putU32(cf, cflags);
     c->transport->writeAll(cf);
+    if (uri.tls && !c->fixedNewstyle)
+        throw NbdError("server does not support STARTTLS (no fixed newstyle negotiation)");
 
     if (uri.tls) {
         std::string msg;
@@ -176,6 +197,19 @@ std::unique_ptr<Client> Client::connect(const NbdUri& uri,
     std::unique_ptr<Client> cl(new Client());
     cl->conn_ = open(uri);
     Connection& c = *cl->conn_;
+    if (c.oldstyle) {
+        if (!uri.exportName.empty())
+            throw NbdError("Server does not support non-empty export names");
+        cl->size_ = c.oldstyleSize;
+        cl->flags_ = c.oldstyleFlags;
+        cl->sizes_.maximum = kMaxPayload;
+        cl->transmission_ = true;
+        return cl;
+    }
+    if (!c.fixedNewstyle) {
+        cl->exportName(uri.exportName);
+        return cl;
+    }
     cl->structured_ = c.simpleOption(OptStructuredReply) == 0;
     if (cl->structured_ && !metaContexts.empty()) {
         WireWriter w;
@@ -212,6 +246,11 @@ std::unique_ptr<Client> Client::connect(const NbdUri& uri,
         OptionReplyMsg r = c.readReply(OptGo);
         if (r.type == RepAck)
             break;
+        if (r.type == RepErrUnsup) {
+            // A server older than NBD_OPT_GO: the export by name, as before it.
+            cl->exportName(uri.exportName);
+            return cl;
+        }
         if (r.type == RepErrUnknown)
             throw NbdError("Requested export not available\nserver reported: " + r.text());
         if (r.type & kRepErrBit)
@@ -237,8 +276,26 @@ std::unique_ptr<Client> Client::connect(const NbdUri& uri,
     return cl;
 }
 
+void Client::exportName(const std::string& name) {
+    Connection& c = *conn_;
+    WireWriter w;
+    w.str(name);
+    c.sendOption(OptExportName, w.bytes);
+    // No reply header: size (64 bits), transmission flags (16), and 124 zero bytes unless
+    // both sides agreed to leave them out. A server without the export just hangs up.
+    uint8_t info[8 + 2 + 124];
+    size_t len = c.noZeroes ? 10 : sizeof info;
+    c.transport->readExact(info, len);
+    size_ = getU64(info);
+    flags_ = getU16(info + 8);
+    sizes_.maximum = kMaxPayload;
+    transmission_ = true;
+}
+
 std::vector<ExportListing> Client::list(const NbdUri& uri) {
     auto c = open(uri);
+    if (c->oldstyle || !c->fixedNewstyle)
+        throw NbdError("server cannot list its exports (no fixed newstyle negotiation)");
     c->simpleOption(OptStructuredReply);
     std::vector<ExportListing> out;
     c->sendOption(OptList, {});
@@ -343,8 +400,22 @@ void Client::request(uint16_t type, uint16_t flags, uint64_t offset, uint32_t le
     putU64(hdr + 16, offset);
     putU32(hdr + 24, length);
     iovec iov[2] = {{hdr, 28}, {const_cast<uint8_t*>(payload.data()), payload.size()}};
-    t.writeAll(iov, payload.empty() ? 1 : 2);
+    try {
+        t.writeAll(iov, payload.empty() ? 1 : 2);
+        exchangeReply(type, offset, length, cookie, readBuf, status);
+    } catch (const NbdError&) {
+        // The connection is gone or out of step: no later request can use it (each fails at
+        // once, as QEMU's client does once its connection died).
+        closed_ = true;
+        t.shutdown();
+        throw;
+    }
+}
 
+void Client::exchangeReply(uint16_t type, uint64_t offset, uint32_t length, uint64_t cookie,
+                           std::span<uint8_t> readBuf,
+                           std::vector<std::pair<uint32_t, std::vector<Extent32>>>* status) {
+    Transport& t = *conn_->transport;
     auto broken = [&](const std::string& why) {
         closed_ = true;
         t.shutdown();

@@ -67,6 +67,12 @@ private:
     Client() = default;
     struct Connection;
     static std::unique_ptr<Connection> open(const NbdUri& uri);
+    // Enters transmission with NBD_OPT_EXPORT_NAME (servers without NBD_OPT_GO).
+    void exportName(const std::string& name);
+    // Reads the reply to the request just sent (under the request lock).
+    void exchangeReply(uint16_t type, uint64_t offset, uint32_t length, uint64_t cookie,
+                       std::span<uint8_t> readBuf,
+                       std::vector<std::pair<uint32_t, std::vector<Extent32>>>* status);
     void request(uint16_t type, uint16_t flags, uint64_t offset, uint32_t length,
                  std::span<const uint8_t> payload, std::span<uint8_t> readBuf,
                  std::vector<std::pair<uint32_t, std::vector<Extent32>>>* status);

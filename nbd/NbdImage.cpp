@@ -79,7 +79,12 @@ void NbdImage::doRead(uint64_t offset, std::span<uint8_t> buf) {
 }
 
 void NbdImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
-    translate(filename(), [&] { client_->write(offset, buf, writeFlags & block::WriteFua); });
+    // A server that takes no FUA flag gets a flush after the write instead (if it flushes).
+    bool fua = writeFlags & block::WriteFua;
+    bool serverFua = client_->flags() & TfSendFua;
+    translate(filename(), [&] { client_->write(offset, buf, fua && serverFua); });
+    if (fua && !serverFua)
+        doFlush();
 }
 
 void NbdImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
@@ -90,6 +95,24 @@ void NbdImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlag
         f |= CmdFlagFua;
     if (zeroFlags & block::ZeroNoFallback)
         f |= CmdFlagFastZero;
+    if (!(client_->flags() & TfSendWriteZeroes)) {
+        // An older server: zeroes are written as data (unless the caller wants no fallback).
+        if (zeroFlags & block::ZeroNoFallback)
+            throw block::BlockError(ENOTSUP, filename() + ": the NBD server cannot write zeroes");
+        std::vector<uint8_t> zeroes(size_t(std::min<uint64_t>(length, 1u << 20)));
+        while (length > 0) {
+            size_t n = size_t(std::min<uint64_t>(length, zeroes.size()));
+            doWrite(offset, std::span<const uint8_t>(zeroes.data(), n),
+                    (zeroFlags & block::ZeroFua) ? unsigned(block::WriteFua) : 0u);
+            offset += n;
+            length -= n;
+        }
+        return;
+    }
+    if ((f & CmdFlagFastZero) && !(client_->flags() & TfSendFastZero))
+        throw block::BlockError(ENOTSUP, filename() + ": the NBD server cannot zero fast");
+    if ((f & CmdFlagFua) && !(client_->flags() & TfSendFua))
+        f &= uint16_t(~CmdFlagFua); // flushed below instead
     translate(filename(), [&] {
         while (length > 0) {
             uint32_t n = uint32_t(std::min<uint64_t>(length, kMaxCommandLength));
@@ -98,6 +121,8 @@ void NbdImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlag
             length -= n;
         }
     });
+    if ((zeroFlags & block::ZeroFua) && !(client_->flags() & TfSendFua))
+        doFlush();
 }
 
 void NbdImage::doDiscard(uint64_t offset, uint64_t length) {
@@ -114,6 +139,8 @@ void NbdImage::doDiscard(uint64_t offset, uint64_t length) {
 }
 
 void NbdImage::doFlush() {
+    if (!(client_->flags() & TfSendFlush))
+        return; // the server has no cache to write back (or cannot say so): as QEMU's client
     translate(filename(), [&] { client_->flush(); });
 }
 

@@ -9,6 +9,8 @@ namespace e2kvm::nbd {
 
 constexpr uint64_t kInitMagic = 0x4e42444d41474943ULL; // "NBDMAGIC"
 constexpr uint64_t kOptMagic = 0x49484156454F5054ULL;  // "IHAVEOPT"
+// The oldstyle handshake's second magic: size and flags follow at once, with no options.
+constexpr uint64_t kOldstyleMagic = 0x00420281861253ULL;
 constexpr uint64_t kOptReplyMagic = 0x0003e889045565a9ULL;
 constexpr uint32_t kRequestMagic = 0x25609513;
 constexpr uint32_t kSimpleReplyMagic = 0x67446698;
