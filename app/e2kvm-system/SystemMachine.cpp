@@ -17,13 +17,7 @@ std::vector<qmp::QmpMachineDisk> SystemMachine::disks() const {
 
 bool SystemMachine::setDiskNode(const std::string& qomPath, const std::string& nodeName) {
     std::lock_guard lock(disksMutex_);
-    for (qmp::QmpMachineDisk& d : disks_) {
-        if (!d.qomPath.empty() && d.qomPath == qomPath) {
-            d.nodeName = nodeName;
-            return true;
-        }
-    }
-    return false;
+    return qmp::setNodeOfDevice(disks_, qomPath, nodeName);
 }
 
 } // namespace e2kvm::sys

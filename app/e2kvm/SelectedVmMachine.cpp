@@ -85,13 +85,7 @@ std::vector<qmp::QmpMachineDisk> SelectedVmMachine::disks() const {
 
 bool SelectedVmMachine::setDiskNode(const std::string& qomPath, const std::string& nodeName) {
     std::lock_guard lock(mutex_);
-    for (qmp::QmpMachineDisk& d : disks_) {
-        if (!d.qomPath.empty() && d.qomPath == qomPath) {
-            d.nodeName = nodeName;
-            return true;
-        }
-    }
-    return false;
+    return qmp::setNodeOfDevice(disks_, qomPath, nodeName);
 }
 
 } // namespace e2kvm::app

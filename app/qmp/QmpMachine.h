@@ -34,6 +34,19 @@ struct QmpMachineDisk {
     std::string user;
 };
 
+// In `disks`, the disk of the device at `qomPath` now uses node `nodeName`; false if no disk
+// has that device (what the adapters' setDiskNode do under their own lock).
+inline bool setNodeOfDevice(std::vector<QmpMachineDisk>& disks, const std::string& qomPath,
+                            const std::string& nodeName) {
+    for (QmpMachineDisk& d : disks) {
+        if (!d.qomPath.empty() && d.qomPath == qomPath) {
+            d.nodeName = nodeName;
+            return true;
+        }
+    }
+    return false;
+}
+
 class QmpMachine {
 public:
     virtual ~QmpMachine() = default;
