@@ -30,6 +30,12 @@ public:
     // Makes the disk what it was when the snapshot (found by id, else by name) was taken.
     // Throws BlockError(ENOENT) if there is none.
     virtual void applySnapshot(const std::string& idOrName) = 0;
+    // Shows the disk as the snapshot (with this id if given, and this name if given) recorded
+    // it, from now on and only in this open image, which must be read-only (qemu-nbd -l,
+    // qemu-img convert -l); the size stays the image's. Throws BlockError(EINVAL) on a writable image, ENOENT if there is
+    // no such snapshot.
+    virtual void loadSnapshotReadOnly(const std::optional<std::string>& id,
+                                      const std::optional<std::string>& name) = 0;
     // Removes the first snapshot with this id (if given) and this name (if given).
     virtual void deleteSnapshot(const std::optional<std::string>& id,
                                 const std::optional<std::string>& name) = 0;

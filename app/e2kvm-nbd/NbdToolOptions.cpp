@@ -21,6 +21,9 @@ void usage() {
                 "       %s -L [OPTIONS]\n"
                 "Serve a disk image over NBD (qemu-nbd compatible options).\n\n"
                 "  -r, --read-only           export read-only\n"
+                "  -l, --load-snapshot=SNAPSHOT\n"
+                "                            export an internal snapshot (read-only):\n"
+                "                            snapshot.id=ID,snapshot.name=NAME or ID_OR_NAME\n"
                 "  -f, --format=FMT          image format (raw, qcow2); probed if absent\n"
                 "  -x, --export-name=NAME    export name (default \"\")\n"
                 "  -D, --description=TEXT    export description\n"
@@ -191,6 +194,7 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
     };
     static const option longOpts[] = {
         {"read-only", no_argument, nullptr, 'r'},
+        {"load-snapshot", required_argument, nullptr, 'l'},
         {"format", required_argument, nullptr, 'f'},
         {"export-name", required_argument, nullptr, 'x'},
         {"description", required_argument, nullptr, 'D'},
@@ -220,8 +224,19 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:rf:x:D:B:Ak:b:p:te:LvhV", longOpts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:rl:f:x:D:B:Ak:b:p:te:LvhV", longOpts, nullptr)) != -1) {
         switch (c) {
+        case 'l':
+            // An internal snapshot is exported read-only (as qemu-nbd: -l implies -r).
+            try {
+                o.snapshot = block::parseSnapshotSelector(optarg);
+            } catch (const std::invalid_argument& e) {
+                // Two lines, as qemu-nbd: the bad key, then which argument it was in.
+                throw std::runtime_error(std::string(e.what()) + "\n" + nbdToolName() +
+                                         ": Failed in parsing snapshot param `" + optarg + "'");
+            }
+            o.readOnly = true;
+            break;
         case 'r':
             o.readOnly = true;
             break;

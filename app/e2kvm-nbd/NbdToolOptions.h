@@ -1,5 +1,6 @@
 #pragma once
 // Command line of e2kvm-nbd, in qemu-nbd's syntax.
+#include "block/SnapshotSelector.h"
 #include "nbd/Export.h"
 #include "nbd/ServerConnection.h"
 #include "nbd/TlsObjects.h"
@@ -14,6 +15,8 @@ namespace e2kvm::app {
 struct NbdToolOptions {
     bool readOnly = false;
     std::string format; // "" = probe
+    // -l/--load-snapshot: export this internal snapshot (read-only) instead of the disk.
+    std::optional<block::SnapshotSelector> snapshot;
     std::string exportName;
     bool exportNameGiven = false;
     std::string description;

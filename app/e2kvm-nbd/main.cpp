@@ -3,6 +3,7 @@
 #include "ListExports.h"
 #include "NbdToolOptions.h"
 
+#include "block/SnapshotSelector.h"
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
 #include "block/bitmap/BitmapCatalog.h"
@@ -101,6 +102,13 @@ int serve(const app::NbdToolOptions& o) {
         image = block::openImage(o.file, oo);
     } catch (const block::BlockError& e) {
         die("Failed to open '" + o.file + "': " + e.what());
+    }
+    if (o.snapshot) {
+        try {
+            block::loadSelectedSnapshot(*image, *o.snapshot);
+        } catch (const block::BlockError& e) {
+            die(std::string("Failed to load snapshot: ") + e.what());
+        }
     }
 
     nbd::ExportConfig exp;

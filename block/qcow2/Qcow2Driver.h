@@ -53,6 +53,8 @@ public:
     std::vector<InternalSnapshot> listSnapshots() const override;
     InternalSnapshot createSnapshot(const InternalSnapshot& want) override;
     void applySnapshot(const std::string& idOrName) override;
+    void loadSnapshotReadOnly(const std::optional<std::string>& id,
+                              const std::optional<std::string>& name) override;
     void deleteSnapshot(const std::optional<std::string>& id,
                         const std::optional<std::string>& name) override;
 

@@ -250,6 +250,24 @@ void Qcow2Driver::applySnapshot(const std::string& idOrName) {
     }
 }
 
+void Qcow2Driver::loadSnapshotReadOnly(const std::optional<std::string>& id,
+                                       const std::optional<std::string>& name) {
+    if (!readOnly())
+        throw BlockError(EINVAL, "Device is not readonly");
+    std::unique_lock gate(gate_);
+    std::lock_guard lock(meta_);
+    auto it = std::find_if(snapshots_.begin(), snapshots_.end(), [&](const Qcow2SnapshotEntry& s) {
+        return (id || name) && (!id || s.id == *id) && (!name || s.name == *name);
+    });
+    if (it == snapshots_.end())
+        throw BlockError(ENOENT, "Can't find snapshot");
+    barrier();
+    // Only this process's view changes: the active L1 table is replaced in memory by the
+    // snapshot's, at the snapshot's L1 size. The disk keeps its current size (as QEMU's):
+    // what lies past the snapshot's table reads as unallocated.
+    l1_ = readL1Table(it->l1Offset, it->l1Size, it->l1Size);
+}
+
 void Qcow2Driver::deleteSnapshot(const std::optional<std::string>& id,
                                  const std::optional<std::string>& name) {
     if (readOnly())
