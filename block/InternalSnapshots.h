@@ -32,8 +32,8 @@ public:
     virtual void applySnapshot(const std::string& idOrName) = 0;
     // Shows the disk as the snapshot (with this id if given, and this name if given) recorded
     // it, from now on and only in this open image, which must be read-only (qemu-nbd -l,
-    // qemu-img convert -l); the size stays the image's. Throws BlockError(EINVAL) on a writable image, ENOENT if there is
-    // no such snapshot.
+    // qemu-img convert -l); the size stays the image's. Throws BlockError(EINVAL) on a
+    // writable image, ENOENT if there is no such snapshot.
     virtual void loadSnapshotReadOnly(const std::optional<std::string>& id,
                                       const std::optional<std::string>& name) = 0;
     // Removes the first snapshot with this id (if given) and this name (if given).
