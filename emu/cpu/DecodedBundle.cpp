@@ -432,6 +432,16 @@ struct Decoder {
             if (op.info && op.info->form == OpForm::Merge && !op.hasMrgc)
                 illegal("ALC" + std::to_string(op.channel) + ": merge without a MRGC condition",
                         uint8_t(1u << op.channel));
+            // Only movt* write a CTPR, and a speculative one only unconditionally (the suite's
+            // int/ctpr-write-2 and plu/movtd-ctpr-cond-1 trap on hardware).
+            if (op.info && op.dstType == DstType::Ctpr && op.kind != OpKind::Mov)
+                illegal("ALC" + std::to_string(op.channel) + ": " + op.info->name +
+                            " cannot write a CTPR",
+                        uint8_t(1u << op.channel));
+            if (op.info && op.dstType == DstType::Ctpr && op.sm && op.nConds)
+                illegal("ALC" + std::to_string(op.channel) +
+                            ": speculative CTPR write under a condition",
+                        uint8_t(1u << op.channel));
         }
     }
 

@@ -103,6 +103,8 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, bool deviceLoads, 
     case OpKind::Rw:
     case OpKind::Rr:
     case OpKind::Getpl:
+    case OpKind::GetTag: // tags: general path
+    case OpKind::PutTag:
         return OpClass::General;
     }
     return OpClass::General;

@@ -113,6 +113,10 @@ const OpInfo kOps[] = {
     op("rwd", 0x3D, kTableExt, kCh0, F::Rw, K::Rw, "-d-", 0xC0),
     op("rrs", 0x3E, kTableExt, kCh0, F::Rr, K::Rr, "--s"),
     op("rrd", 0x3F, kTableExt, kCh0, F::Rr, K::Rr, "--d"),
+    op("gettags", 0x08, kTableExt, kSt, F::Unary, K::GetTag, "-ss", 0xC0),
+    op("gettagd", 0x09, kTableExt, kSt, F::Unary, K::GetTag, "-ds", 0xC0),
+    op("puttags", 0x0A, kTableExt, kSt, F::Alu, K::PutTag, "sss"),
+    op("puttagd", 0x0B, kTableExt, kSt, F::Alu, K::PutTag, "dsd"),
     op("insfs", 0x6C, kTableIcmb3, kAlu0134, F::Insf, K::Insf, "sss"),
     op("insfd", 0x6D, kTableIcmb3, kAlu0134, F::Insf, K::Insf, "ddd"),
 };

@@ -62,6 +62,8 @@ enum class OpKind : uint8_t {
     Rw,
     Rr,
     Insf,
+    GetTag, // tag of src2 -> dst
+    PutTag, // src1 with the tag src2 -> dst
 };
 
 // ALES opc2 values used by the table; 0 = short (no ALES).

@@ -201,6 +201,7 @@ ProcessResult LinuxProcess::run(uint64_t maxBundles) {
             CpuState& s = cpu_->state();
             if (st.entry != 1 && st.entry != 3 && st.entry != 4) {
                 s.regs[0] = uint64_t(-int64_t(ENOSYS));
+                s.tags[0] = 0;
             } else {
                 uint64_t args[6];
                 for (int i = 0; i < 6; ++i)
@@ -209,6 +210,7 @@ ProcessResult LinuxProcess::run(uint64_t maxBundles) {
                 if (result.exited)
                     return result;
                 s.regs[0] = uint64_t(r);
+                s.tags[0] = 0;
             }
             try {
                 cpu_->returnFromCall();
