@@ -65,6 +65,11 @@ _start:
         { gettagd,2 %dr14, %r15 }
         { addd,0 0, 12, %dg0; cmpesb,1 %r15, 5, %pred0 }  // check 12
         { ct %ctpr2 ? ~%pred0 }
+        // the null page is not mapped: a speculative load there is diagnostic
+        { ldd,0,sm 0, 8, %dr16 }
+        { gettagd,2 %dr16, %r17 }
+        { addd,0 0, 13, %dg0; cmpesb,1 %r17, 5, %pred0 }  // check 13
+        { ct %ctpr2 ? ~%pred0 }
 done_ok:
         { sdisp %ctpr1, 3 }
         { addd,0 0, 1, %dr8; addd,1 0, 0, %dr9; call %ctpr1, wbs=4 }
