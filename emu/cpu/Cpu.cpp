@@ -507,7 +507,8 @@ bool Cpu::ctCondition(uint16_t ctcond, uint32_t preds) const {
 
 uint64_t Cpu::packLsr() const {
     return uint64_t(s_.lcnt) | uint64_t(s_.ecnt & 0x1F) << 32 | uint64_t(s_.vlc) << 37 |
-           uint64_t(s_.over) << 38 | uint64_t(s_.pcnt & 0x1F) << 48;
+           uint64_t(s_.over) << 38 | uint64_t(s_.pcnt & 0x1F) << 48 |
+           uint64_t(s_.strmd & 0x7F) << 53;
 }
 
 void Cpu::unpackLsr(uint64_t v) {
@@ -516,6 +517,7 @@ void Cpu::unpackLsr(uint64_t v) {
     s_.vlc = (v >> 37) & 1;
     s_.over = (v >> 38) & 1;
     s_.pcnt = (v >> 48) & 0x1F;
+    s_.strmd = (v >> 53) & 0x7F;
 }
 
 uint64_t Cpu::packBr() const {
@@ -1134,8 +1136,11 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
         break;
     }
     case OpKind::Store:
-        if (b.loopMode && s_.pcnt != 0)
-            return false; // prologue iteration of a pipelined loop
+        // Pipelined loop: no stores in the prologue, nor past the epilogue unless LSR.strmd
+        // keeps them (the suite's lsr/strmd-1 and loop/loop-1, on hardware).
+        if (b.loopMode &&
+            (s_.pcnt != 0 || (s_.vlc && s_.lcnt == 0 && s_.ecnt == 0 && s_.strmd == 0)))
+            return false;
         prepareStore(op, a, bv, pd.stores[pd.nStores++]);
         return false;
     case OpKind::Getsp: {

@@ -34,6 +34,7 @@ struct CpuState {
     uint64_t ctpr[4] = {}; // [1..3] in hardware layout
     uint32_t lcnt = 0;
     uint8_t ecnt = 0, pcnt = 0;
+    uint8_t strmd = 0; // LSR.strmd: stores of the last epilogue iteration to keep
     bool vlc = false, over = false;
     uint64_t ilcr = 0;
     uint32_t psr = 0, upsr = 0;
