@@ -474,6 +474,12 @@ struct Decoder {
                     illegal("PLS" + std::to_string(i) + ": local predicate @p" +
                             std::to_string(src) + " is not available");
             }
+            // Two CLPs may not write one predicate (the suite's plu/clp-arg-6/7 trap on
+            // hardware: all three write %pred0).
+            for (unsigned j = 0; j < i; ++j)
+                if (p.vdst[i] && p.vdst[j] && p.pdst[i] == p.pdst[j])
+                    illegal("PLS" + std::to_string(j) + " and PLS" + std::to_string(i) +
+                            " both write %pred" + std::to_string(p.pdst[i]));
         }
     }
 
