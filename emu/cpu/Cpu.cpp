@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 namespace e2kvm::emu {
 
@@ -89,6 +90,28 @@ enum class ExecCode : uint8_t {
     default:
         return false;
     }
+}
+
+// 80-bit values: the host's long double is the x87 extended format E2K uses (64-bit mantissa
+// with explicit integer bit, then 16 bits of sign and exponent).
+static_assert(std::numeric_limits<long double>::digits == 64, "x87 extended long double needed");
+
+long double toF80(uint64_t mantissa, uint16_t signExp) {
+    unsigned char b[sizeof(long double)] = {};
+    std::memcpy(b, &mantissa, 8);
+    std::memcpy(b + 8, &signExp, 2);
+    long double v;
+    std::memcpy(&v, b, sizeof v);
+    return v;
+}
+
+uint64_t fromF80(long double v, uint16_t& signExp) {
+    unsigned char b[sizeof(long double)];
+    std::memcpy(b, &v, sizeof v);
+    uint64_t mantissa;
+    std::memcpy(&mantissa, b, 8);
+    std::memcpy(&signExp, b + 8, 2);
+    return mantissa;
 }
 
 [[noreturn, gnu::noinline, gnu::cold]] void throwWindowBounds(unsigned need, unsigned wdSize) {
@@ -605,8 +628,10 @@ void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool t
     const unsigned n = 2 * wbs;
     uint8_t* ps = mem_.ramPointer(s_.pspBase + s_.pspInd, 32ull * wbs);
     for (unsigned p = 0; p < wbs; ++p) {
-        // ext words: our own layout, the registers' tags (0 for numbers)
-        uint64_t rec[4] = {s_.regs[2 * p], s_.regs[2 * p + 1], s_.tags[2 * p], s_.tags[2 * p + 1]};
+        // ext words: the 80-bit ext part in 15:0, our own tag bits in 19:16 (0 for numbers)
+        uint64_t rec[4] = {s_.regs[2 * p], s_.regs[2 * p + 1],
+                           s_.ext[2 * p] | uint64_t(s_.tags[2 * p]) << 16,
+                           s_.ext[2 * p + 1] | uint64_t(s_.tags[2 * p + 1]) << 16};
         std::memcpy(ps + 32 * p, rec, 32);
     }
     s_.pspInd += 32ull * wbs;
@@ -622,6 +647,7 @@ void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool t
     s_.pcspInd += 32;
     std::memmove(s_.regs, s_.regs + n, (s_.wdSize - n) * 8);
     std::memmove(s_.tags, s_.tags + n, s_.wdSize - n);
+    std::memmove(s_.ext, s_.ext + n, (s_.wdSize - n) * 2);
     std::memset(s_.tags + (s_.wdSize - n), 0, n);
     s_.wdSize -= n;
     s_.wdPsize = s_.wdSize;
@@ -648,14 +674,17 @@ void Cpu::returnProcedure(bool trapReturn) {
     const uint8_t* ps = mem_.ramPointer(s_.pspBase + s_.pspInd - 32ull * wbs, 32ull * wbs);
     std::memmove(s_.regs + n, s_.regs, s_.wdPsize * 8);
     std::memmove(s_.tags + n, s_.tags, s_.wdPsize);
+    std::memmove(s_.ext + n, s_.ext, s_.wdPsize * 2);
     for (unsigned p = 0; p < wbs; ++p) {
         std::memcpy(&s_.regs[2 * p], ps + 32 * p, 8);
         std::memcpy(&s_.regs[2 * p + 1], ps + 32 * p + 8, 8);
         uint64_t ext[2];
         std::memcpy(ext, ps + 32 * p + 16, 16);
-        s_.tags[2 * p] = uint8_t(ext[0] & 0xF);
-        s_.tags[2 * p + 1] = uint8_t(ext[1] & 0xF);
-        if ((ext[0] | ext[1]) & 0xF)
+        s_.ext[2 * p] = uint16_t(ext[0]);
+        s_.ext[2 * p + 1] = uint16_t(ext[1]);
+        s_.tags[2 * p] = uint8_t((ext[0] >> 16) & 0xF);
+        s_.tags[2 * p + 1] = uint8_t((ext[1] >> 16) & 0xF);
+        if (((ext[0] | ext[1]) >> 16) & 0xF)
             s_.tagsLive = true;
     }
     s_.pspInd -= 32ull * wbs;
@@ -1179,6 +1208,23 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
     case OpKind::PutTag: // the tag itself is written by execute()
         r = a;
         break;
+    case OpKind::MovIf:
+        r = a;
+        extOut_ = uint16_t(bv);
+        break;
+    case OpKind::MovFi:
+        r = operandExt(op.src2);
+        break;
+    case OpKind::FxAdd:
+    case OpKind::FxSub:
+    case OpKind::FxMul: {
+        const long double x = toF80(a, operandExt(op.src1)), y = toF80(bv, operandExt(op.src2));
+        const long double z = op.kind == OpKind::FxAdd   ? x + y
+                              : op.kind == OpKind::FxSub ? x - y
+                                                         : x * y;
+        r = fromF80(z, extOut_);
+        break;
+    }
     }
     return true;
 }
@@ -1280,6 +1326,8 @@ void Cpu::execute(const DecodedBundle& b) {
     };
     uint64_t vals[6];
     uint8_t valTags[6] = {};
+    uint16_t valExt[6];
+    unsigned extMask = 0; // ops whose result has an 80-bit ext part
     bool newTags = false;
     unsigned writeMask = 0;
     if (b.inPlace && !tagged) {
@@ -1393,6 +1441,11 @@ void Cpu::execute(const DecodedBundle& b) {
             }
             if (!hasResult)
                 continue;
+            if (op.kind == OpKind::MovIf || op.kind == OpKind::FxAdd || op.kind == OpKind::FxSub ||
+                op.kind == OpKind::FxMul) {
+                valExt[i] = extOut_;
+                extMask |= 1u << i;
+            }
             vals[i] = r;
             writeMask |= 1u << i;
             if (!op.pdst && op.dstType == DstType::Ctpr)
@@ -1421,6 +1474,8 @@ void Cpu::execute(const DecodedBundle& b) {
         const uint64_t v = vals[i];
         if (tagged || newTags) [[unlikely]]
             writeTag(unsigned(dst - s_.regs), valTags[i], op.write64);
+        if (extMask & (1u << i)) [[unlikely]]
+            s_.ext[dst - s_.regs] = valExt[i];
         if (op.write64)
             *dst = v;
         else if (s_.wdDbl)

@@ -30,6 +30,8 @@ struct CpuState {
     // low half of regs[slot], bits 3:2 the high half (0 = number, 5 = diagnostic dword).
     uint8_t tags[256] = {};
     uint32_t predTags = 0; // physical predicates holding a diagnostic value
+    // High 16 bits (sign and exponent) of an 80-bit value in regs[slot] (movif, fx*xx).
+    uint16_t ext[256] = {};
     bool tagsLive = false; // some tag may be set: bundles take the tag-aware general path
     uint64_t ctpr[4] = {}; // [1..3] in hardware layout
     uint32_t lcnt = 0;
@@ -180,6 +182,16 @@ private:
                    uint32_t preds0, Pending& pd, uint64_t& r);
     void execute(const DecodedBundle& b);
     // Tag of operand `o` (0 for immediates), 32- or 64-bit wide.
+    uint16_t operandExt(const Operand& o) const {
+        switch (o.type) {
+        case OperandType::Direct:
+            return s_.ext[o.index];
+        case OperandType::Based:
+            return s_.ext[basedSlot(o.index)];
+        default:
+            return 0;
+        }
+    }
     uint8_t operandTag(const Operand& o, bool wide) const {
         switch (o.type) {
         case OperandType::Direct:
@@ -257,8 +269,9 @@ private:
     static constexpr uint64_t kNoBundle = ~uint64_t(0); // key of an empty slot (not aligned)
     std::unique_ptr<DecodedBundle[]> cache_;
     std::vector<uint16_t> filled_;
-    uint64_t sink_ = 0; // fast-path writes to %empty land here
-    bool diag_ = false; // computeOp: a speculative op faulted and its result is diagnostic
+    uint64_t sink_ = 0;   // fast-path writes to %empty land here
+    bool diag_ = false;   // computeOp: a speculative op faulted and its result is diagnostic
+    uint16_t extOut_ = 0; // computeOp: the ext part of an 80-bit result
     bool fastPath_ = true;
 };
 
