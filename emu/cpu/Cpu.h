@@ -89,6 +89,12 @@ public:
     // After a SystemCall stop: return to the caller as `return` + `ct %ctpr3` would.
     void returnFromCall();
 
+    // User mode signal delivery: calls `target` as a procedure (the whole window spilled, so
+    // it starts with an empty one) that returns to `returnIp`.
+    void callHandler(uint64_t target, uint64_t returnIp) {
+        callProcedure(target, s_.wdSize / 2, returnIp, false);
+    }
+
     // Maskable interrupt line (level): while raised and PSR/UPSR allow it (ISA notes §6.6),
     // run() enters the trap table between bundles with TIR bit 32. Safe from other threads.
     void setInterruptLine(bool raised) { irqLine_.store(raised, std::memory_order_relaxed); }

@@ -187,6 +187,24 @@ int64_t LinuxProcess::syscall(uint64_t nr, const uint64_t* a, ProcessResult& res
     }
     case kSysAccessHwStacks:
         return accessHwStacks(a);
+    case kSysRtSigaction: { // (sig, act, oldact, sigsetsize); act = {handler, flags, restorer,
+                            // mask}
+        const uint64_t sig = a[0];
+        if (sig == 0 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+            return -EINVAL;
+        if (a[2]) {
+            if (!mem_->inRam(a[2], 32))
+                return -EFAULT;
+            const uint64_t old[4] = {sigHandlers_[sig], 0, 0, 0};
+            mem_->write(a[2], old, 32);
+        }
+        if (a[1]) {
+            if (!mem_->inRam(a[1], 32))
+                return -EFAULT;
+            mem_->read(a[1], &sigHandlers_[sig], 8);
+        }
+        return 0;
+    }
     default:
         return -ENOSYS;
     }
@@ -311,7 +329,19 @@ ProcessResult LinuxProcess::run(uint64_t maxBundles) {
                     }
                 }
             }
-            result.exitCode = 128 + signalForException(exc);
+            const int sig = signalForException(exc);
+            if (st.reason == StopReason::Exception && sigHandlers_[sig] > 1) {
+                try { // SIG_IGN (1) of a fault still kills, as the kernel's forced signal does
+                    cpu_->callHandler(sigHandlers_[sig], st.ip);
+                    CpuState& s = cpu_->state();
+                    s.regs[0] = uint64_t(sig);
+                    s.tags[0] = 0;
+                    continue;
+                } catch (const GuestException&) {
+                    // no room on the stacks for the handler: the process dies
+                }
+            }
+            result.exitCode = 128 + sig;
             result.fault =
                 std::string(excName(exc)) + " at IP " + hex(st.ip) + ": " +
                 (st.reason == StopReason::Wait ? "wait trap=1 in user mode" : st.message) +

@@ -4,7 +4,9 @@
 // `sdisp %ctpr1, 3` + `call` (number in the callee's %dr0, arguments in %dr1..%dr6, result
 // back in %dr0). Unknown system calls return -ENOSYS, a diagnostic (tagged) number too; a call
 // to a trap-table entry other than 1, 3, 4 (system calls) and 6 (fast calls, -ENOSYS) is a
-// fault. The null page [0, 0x1000) is not mapped.
+// fault. The null page [0, 0x1000) is not mapped. rt_sigaction installs handlers; a fault
+// whose signal has one calls it (%dr0 = signal number) as a procedure that returns to the
+// faulting bundle, as the kernel's delivery does; without one the process dies.
 #include "emu/cpu/Cpu.h"
 #include "emu/cpu/GuestMemory.h"
 
@@ -29,6 +31,7 @@ enum LinuxSyscall : uint64_t {
     kSysExitGroup = 300,
     kSysClockGettime = 267,
     kSysAccessHwStacks = 254,
+    kSysRtSigaction = 174,
 };
 
 // access_hw_stacks modes (arch/e2k uapi): reads and writes of the user's procedure and chain
@@ -77,6 +80,7 @@ private:
     std::unique_ptr<Cpu> cpu_;
     uint64_t brkStart_ = 0, brk_ = 0;
     uint64_t mmapNext_ = 0;
+    uint64_t sigHandlers_[65] = {}; // rt_sigaction: handler address per signal (0 default)
 };
 
 // Signal a guest exception maps to (SIGILL, SIGSEGV, SIGBUS, SIGFPE).
