@@ -424,6 +424,8 @@ void Cpu::refreshTagsLive() {
     for (unsigned i = kGlobalBase; i < 256; ++i)
         any |= s_.tags[i];
     s_.tagsLive = any != 0;
+    if (!s_.tagsLive) // stale tags outside the window must not come back while none is live
+        std::memset(s_.tags, 0, sizeof s_.tags);
 }
 
 // Tag of the values an op reads; a diagnostic operand traps unless the op is speculative or
@@ -627,18 +629,24 @@ void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool t
     checkCall(wbs);
     const unsigned n = 2 * wbs;
     uint8_t* ps = mem_.ramPointer(s_.pspBase + s_.pspInd, 32ull * wbs);
+    // Tags and 80-bit ext parts: all zero unless one of these is set (then they move too).
+    const bool extra = s_.tagsLive || s_.extLive;
     for (unsigned p = 0; p < wbs; ++p) {
         // ext words: the 80-bit ext part in 15:0, our own tag bits in 19:16 (0 for numbers)
-        uint64_t rec[4] = {s_.regs[2 * p], s_.regs[2 * p + 1],
-                           s_.ext[2 * p] | uint64_t(s_.tags[2 * p]) << 16,
-                           s_.ext[2 * p + 1] | uint64_t(s_.tags[2 * p + 1]) << 16};
+        uint64_t rec[4] = {s_.regs[2 * p], s_.regs[2 * p + 1], 0, 0};
+        if (extra) {
+            rec[2] = s_.ext[2 * p] | uint64_t(s_.tags[2 * p]) << 16;
+            rec[3] = s_.ext[2 * p + 1] | uint64_t(s_.tags[2 * p + 1]) << 16;
+        }
         std::memcpy(ps + 32 * p, rec, 32);
     }
     s_.pspInd += 32ull * wbs;
     uint64_t cr0lo = 0;
     for (unsigned i = 0; i < 32; ++i)
-        cr0lo |= uint64_t((s_.preds >> i) & 1) << (2 * i) | uint64_t((s_.predTags >> i) & 1)
-                                                                << (2 * i + 1);
+        cr0lo |= uint64_t((s_.preds >> i) & 1) << (2 * i);
+    if (s_.predTags) [[unlikely]]
+        for (unsigned i = 0; i < 32; ++i)
+            cr0lo |= uint64_t((s_.predTags >> i) & 1) << (2 * i + 1);
     uint64_t cr1lo = uint64_t(s_.wdPsize / 2) << 26 | uint64_t(wbs) << 33 |
                      (s_.cuir & 0x1FFFF) << 40 | uint64_t(s_.psr & 0x7F) << 57;
     uint64_t cr1hi = packBr() | uint64_t(s_.wdDbl) << 35 | (s_.usdSize >> 4) << 36;
@@ -646,9 +654,12 @@ void Cpu::callProcedure(uint64_t target, unsigned wbs, uint64_t returnIp, bool t
     mem_.write(s_.pcspBase + s_.pcspInd, rec, 32);
     s_.pcspInd += 32;
     std::memmove(s_.regs, s_.regs + n, (s_.wdSize - n) * 8);
-    std::memmove(s_.tags, s_.tags + n, s_.wdSize - n);
-    std::memmove(s_.ext, s_.ext + n, (s_.wdSize - n) * 2);
-    std::memset(s_.tags + (s_.wdSize - n), 0, n);
+    if (extra) [[unlikely]] {
+        std::memmove(s_.tags, s_.tags + n, s_.wdSize - n);
+        std::memmove(s_.ext, s_.ext + n, (s_.wdSize - n) * 2);
+        std::memset(s_.tags + (s_.wdSize - n), 0, n);
+        std::memset(s_.ext + (s_.wdSize - n), 0, n * 2);
+    }
     s_.wdSize -= n;
     s_.wdPsize = s_.wdSize;
     // Calls invalidate the CTPRs; trap entry keeps them so that handlers can save them
@@ -673,13 +684,20 @@ void Cpu::returnProcedure(bool trapReturn) {
         throw GuestException(ExcNum::ProcStackBounds, "chain record does not match the window");
     const uint8_t* ps = mem_.ramPointer(s_.pspBase + s_.pspInd - 32ull * wbs, 32ull * wbs);
     std::memmove(s_.regs + n, s_.regs, s_.wdPsize * 8);
-    std::memmove(s_.tags + n, s_.tags, s_.wdPsize);
-    std::memmove(s_.ext + n, s_.ext, s_.wdPsize * 2);
+    const bool extra = s_.tagsLive || s_.extLive;
+    if (extra) [[unlikely]] {
+        std::memmove(s_.tags + n, s_.tags, s_.wdPsize);
+        std::memmove(s_.ext + n, s_.ext, s_.wdPsize * 2);
+    }
     for (unsigned p = 0; p < wbs; ++p) {
         std::memcpy(&s_.regs[2 * p], ps + 32 * p, 8);
         std::memcpy(&s_.regs[2 * p + 1], ps + 32 * p + 8, 8);
         uint64_t ext[2];
         std::memcpy(ext, ps + 32 * p + 16, 16);
+        if (!(ext[0] | ext[1]) && !extra) [[likely]]
+            continue; // numbers without ext parts, and every tag/ext slot is already zero
+        if (uint16_t(ext[0] | ext[1]))
+            s_.extLive = true;
         s_.ext[2 * p] = uint16_t(ext[0]);
         s_.ext[2 * p + 1] = uint16_t(ext[1]);
         s_.tags[2 * p] = uint8_t((ext[0] >> 16) & 0xF);
@@ -696,7 +714,8 @@ void Cpu::returnProcedure(bool trapReturn) {
     uint32_t preds = 0, predTags = 0;
     for (unsigned i = 0; i < 32; ++i) {
         preds |= uint32_t((rec[0] >> (2 * i)) & 1) << i;
-        predTags |= uint32_t((rec[0] >> (2 * i + 1)) & 1) << i;
+        if (rec[0] & 0xAAAAAAAAAAAAAAAAull) [[unlikely]]
+            predTags |= uint32_t((rec[0] >> (2 * i + 1)) & 1) << i;
     }
     s_.preds = preds;
     s_.predTags = predTags;
@@ -1474,8 +1493,10 @@ void Cpu::execute(const DecodedBundle& b) {
         const uint64_t v = vals[i];
         if (tagged || newTags) [[unlikely]]
             writeTag(unsigned(dst - s_.regs), valTags[i], op.write64);
-        if (extMask & (1u << i)) [[unlikely]]
+        if (extMask & (1u << i)) [[unlikely]] {
             s_.ext[dst - s_.regs] = valExt[i];
+            s_.extLive = true;
+        }
         if (op.write64)
             *dst = v;
         else if (s_.wdDbl)

@@ -32,6 +32,7 @@ struct CpuState {
     uint32_t predTags = 0; // physical predicates holding a diagnostic value
     // High 16 bits (sign and exponent) of an 80-bit value in regs[slot] (movif, fx*xx).
     uint16_t ext[256] = {};
+    bool extLive = false;  // some ext part was written: calls move ext parts too
     bool tagsLive = false; // some tag may be set: bundles take the tag-aware general path
     uint64_t ctpr[4] = {}; // [1..3] in hardware layout
     uint32_t lcnt = 0;
