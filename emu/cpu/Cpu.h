@@ -25,9 +25,19 @@ struct CpuState {
     bool wdDbl = false;
     unsigned rbs = 0, rsz = 0, rcur = 0, psz = 0, pcur = 0; // BR
     uint32_t preds = 0;                                     // physical predicate values
-    uint64_t ctpr[4] = {};                                  // [1..3] in hardware layout
+    // Tags (ISA notes §3.7): a speculative operation that faults, or that reads a diagnostic
+    // operand, yields a diagnostic value instead of trapping. tags[slot]: bits 1:0 tag the
+    // low half of regs[slot], bits 3:2 the high half (0 = number, 5 = diagnostic dword).
+    uint8_t tags[256] = {};
+    uint32_t predTags = 0; // physical predicates holding a diagnostic value
+    // High 16 bits (sign and exponent) of an 80-bit value in regs[slot] (movif, fx*xx).
+    uint16_t ext[256] = {};
+    bool extLive = false;  // some ext part was written: calls move ext parts too
+    bool tagsLive = false; // some tag may be set: bundles take the tag-aware general path
+    uint64_t ctpr[4] = {}; // [1..3] in hardware layout
     uint32_t lcnt = 0;
     uint8_t ecnt = 0, pcnt = 0;
+    uint8_t strmd = 0; // LSR.strmd: stores of the last epilogue iteration to keep
     bool vlc = false, over = false;
     uint64_t ilcr = 0;
     uint32_t psr = 0, upsr = 0;
@@ -79,6 +89,12 @@ public:
 
     // After a SystemCall stop: return to the caller as `return` + `ct %ctpr3` would.
     void returnFromCall();
+
+    // User mode signal delivery: calls `target` as a procedure (the whole window spilled, so
+    // it starts with an empty one) that returns to `returnIp`.
+    void callHandler(uint64_t target, uint64_t returnIp) {
+        callProcedure(target, s_.wdSize / 2, returnIp, false);
+    }
 
     // Maskable interrupt line (level): while raised and PSR/UPSR allow it (ISA notes §6.6),
     // run() enters the trap table between bundles with TIR bit 32. Safe from other threads.
@@ -148,7 +164,9 @@ private:
     bool loadsInRam(const FastBundle& f, uint32_t preds0) const;
     uint64_t pureOp(const DecodedBundle& b, const FastOp& op, uint64_t a, uint64_t bv,
                     uint32_t preds0);
-    void runEarly(const DecodedBundle& b, uint32_t preds0, FastResults& res);
+    // False when a speculative op produced a diagnostic value (nothing is written then: the
+    // general path runs the bundle again and tags the result).
+    bool runEarly(const DecodedBundle& b, uint32_t preds0, FastResults& res);
     void commitDeferred(const FastBundle& f, const FastResults& res);
     void prepareStore(const DecodedOp& op, uint64_t a, uint64_t bv, PendingStore& out);
     bool fastCond(uint8_t cond, uint32_t preds) const {
@@ -170,6 +188,41 @@ private:
     bool computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uint64_t bv,
                    uint32_t preds0, Pending& pd, uint64_t& r);
     void execute(const DecodedBundle& b);
+    // Tag of operand `o` (0 for immediates), 32- or 64-bit wide.
+    uint16_t operandExt(const Operand& o) const {
+        switch (o.type) {
+        case OperandType::Direct:
+            return s_.ext[o.index];
+        case OperandType::Based:
+            return s_.ext[basedSlot(o.index)];
+        default:
+            return 0;
+        }
+    }
+    uint8_t operandTag(const Operand& o, bool wide) const {
+        switch (o.type) {
+        case OperandType::Direct:
+            return s_.tags[o.index] & (wide ? 0xF : 0x3);
+        case OperandType::Based:
+            return s_.tags[basedSlot(o.index)] & (wide ? 0xF : 0x3);
+        default:
+            return 0;
+        }
+    }
+    bool predTagged(unsigned n) const { return (s_.predTags >> physPred(n)) & 1; }
+    // Recomputes tagsLive after a bundle that may have cleared the last tag.
+    void refreshTagsLive();
+    uint8_t sourceTag(const DecodedOp& op, uint32_t preds0) const;
+    void checkTransferPredicate(uint16_t ctcond, uint32_t preds0) const;
+    // Writes a result's tag the way the value is written (32-bit results: low half).
+    void writeTag(unsigned slot, uint8_t tag, bool write64) {
+        if (write64)
+            s_.tags[slot] = tag & 0xF;
+        else if (s_.wdDbl)
+            s_.tags[slot] = tag & 3 ? 5 : 0;
+        else
+            s_.tags[slot] = uint8_t((s_.tags[slot] & 0xC) | (tag & 3));
+    }
     // Rotation without division: pcur <= psz and n <= psz, so one subtraction suffices.
     unsigned physPred(unsigned n) const {
         if (n > s_.psz || s_.pcur == 0)
@@ -223,7 +276,9 @@ private:
     static constexpr uint64_t kNoBundle = ~uint64_t(0); // key of an empty slot (not aligned)
     std::unique_ptr<DecodedBundle[]> cache_;
     std::vector<uint16_t> filled_;
-    uint64_t sink_ = 0; // fast-path writes to %empty land here
+    uint64_t sink_ = 0;   // fast-path writes to %empty land here
+    bool diag_ = false;   // computeOp: a speculative op faulted and its result is diagnostic
+    uint16_t extOut_ = 0; // computeOp: the ext part of an 80-bit result
     bool fastPath_ = true;
 };
 

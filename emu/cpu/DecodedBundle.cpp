@@ -432,6 +432,16 @@ struct Decoder {
             if (op.info && op.info->form == OpForm::Merge && !op.hasMrgc)
                 illegal("ALC" + std::to_string(op.channel) + ": merge without a MRGC condition",
                         uint8_t(1u << op.channel));
+            // Only movt* write a CTPR, and a speculative one only unconditionally (the suite's
+            // int/ctpr-write-2 and plu/movtd-ctpr-cond-1 trap on hardware).
+            if (op.info && op.dstType == DstType::Ctpr && op.kind != OpKind::Mov)
+                illegal("ALC" + std::to_string(op.channel) + ": " + op.info->name +
+                            " cannot write a CTPR",
+                        uint8_t(1u << op.channel));
+            if (op.info && op.dstType == DstType::Ctpr && op.sm && op.nConds)
+                illegal("ALC" + std::to_string(op.channel) +
+                            ": speculative CTPR write under a condition",
+                        uint8_t(1u << op.channel));
         }
     }
 
@@ -464,6 +474,12 @@ struct Decoder {
                     illegal("PLS" + std::to_string(i) + ": local predicate @p" +
                             std::to_string(src) + " is not available");
             }
+            // Two CLPs may not write one predicate (the suite's plu/clp-arg-6/7 trap on
+            // hardware: all three write %pred0).
+            for (unsigned j = 0; j < i; ++j)
+                if (p.vdst[i] && p.vdst[j] && p.pdst[i] == p.pdst[j])
+                    illegal("PLS" + std::to_string(j) + " and PLS" + std::to_string(i) +
+                            " both write %pred" + std::to_string(p.pdst[i]));
         }
     }
 

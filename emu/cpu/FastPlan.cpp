@@ -103,6 +103,13 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, bool deviceLoads, 
     case OpKind::Rw:
     case OpKind::Rr:
     case OpKind::Getpl:
+    case OpKind::GetTag: // tags, 80-bit values: general path
+    case OpKind::PutTag:
+    case OpKind::MovIf:
+    case OpKind::MovFi:
+    case OpKind::FxAdd:
+    case OpKind::FxSub:
+    case OpKind::FxMul:
         return OpClass::General;
     }
     return OpClass::General;

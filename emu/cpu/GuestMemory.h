@@ -29,7 +29,11 @@ public:
     uint64_t ramSize() const { return size_; }
     void setBus(MmioBus* bus) { bus_ = bus; }
 
-    bool inRam(uint64_t addr, uint64_t len) const { return addr <= size_ && len <= size_ - addr; }
+    // [0, lowGuard) is not accessible (user mode: the null page), the rest of [0, size) is RAM.
+    bool inRam(uint64_t addr, uint64_t len) const {
+        return addr - low_ <= size_ - low_ && len <= size_ - addr;
+    }
+    void setLowGuard(uint64_t bytes) { low_ = bytes; }
     // Host pointer to guest RAM [addr, addr+len); throws DataPage if outside RAM.
     uint8_t* ramPointer(uint64_t addr, uint64_t len);
 
@@ -113,7 +117,7 @@ public:
         return d;
     }
     const uint8_t* fetchPointer(uint64_t addr, uint64_t& avail) const {
-        if (addr >= size_)
+        if (addr >= size_ || addr < low_)
             return nullptr;
         avail = size_ - addr;
         return ram_ + addr;
@@ -128,6 +132,7 @@ private:
 
     uint8_t* ram_ = nullptr;
     uint64_t size_ = 0;
+    uint64_t low_ = 0;
     MmioBus* bus_ = nullptr;
     std::vector<uint8_t> codePages_;
     bool codeDirty_ = false;

@@ -62,6 +62,13 @@ enum class OpKind : uint8_t {
     Rw,
     Rr,
     Insf,
+    GetTag, // tag of src2 -> dst
+    PutTag, // src1 with the tag src2 -> dst
+    MovIf,  // 80-bit value from mantissa src1 and sign/exponent src2
+    MovFi,  // sign/exponent of an 80-bit src2
+    FxAdd,  // 80-bit (x87 extended) arithmetic
+    FxSub,
+    FxMul,
 };
 
 // ALES opc2 values used by the table; 0 = short (no ALES).

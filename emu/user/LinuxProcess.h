@@ -2,7 +2,11 @@
 // LinuxProcess: runs a static E2K Linux executable under the E2K Linux user ABI: loads the
 // ELF, builds the initial data/procedure/chain stacks, and serves system calls made with
 // `sdisp %ctpr1, 3` + `call` (number in the callee's %dr0, arguments in %dr1..%dr6, result
-// back in %dr0). Unknown system calls return -ENOSYS.
+// back in %dr0). Unknown system calls return -ENOSYS, a diagnostic (tagged) number too; a call
+// to a trap-table entry other than 1, 3, 4 (system calls) and 6 (fast calls, -ENOSYS) is a
+// fault. The null page [0, 0x1000) is not mapped. rt_sigaction installs handlers; a fault
+// whose signal has one calls it (%dr0 = signal number) as a procedure that returns to the
+// faulting bundle, as the kernel's delivery does; without one the process dies.
 #include "emu/cpu/Cpu.h"
 #include "emu/cpu/GuestMemory.h"
 
@@ -26,6 +30,20 @@ enum LinuxSyscall : uint64_t {
     kSysMunmap = 91,
     kSysExitGroup = 300,
     kSysClockGettime = 267,
+    kSysAccessHwStacks = 254,
+    kSysRtSigaction = 174,
+};
+
+// access_hw_stacks modes (arch/e2k uapi): reads and writes of the user's procedure and chain
+// stacks as they are in memory when the system call is made.
+enum HwStackMode : uint64_t {
+    kGetChainStackOffset = 3,
+    kGetChainStackSize = 4,
+    kGetProcStackSize = 5,
+    kReadChainStackEx = 6,
+    kReadProcStackEx = 7,
+    kWriteProcStackEx = 8,
+    kWriteChainStackEx = 9,
 };
 
 struct ProcessResult {
@@ -55,12 +73,14 @@ public:
 
 private:
     int64_t syscall(uint64_t nr, const uint64_t* args, ProcessResult& result);
+    int64_t accessHwStacks(const uint64_t* args);
     void setupStack(const std::string& name, const std::vector<std::string>& argv, uint64_t entry);
 
     std::unique_ptr<GuestMemory> mem_;
     std::unique_ptr<Cpu> cpu_;
     uint64_t brkStart_ = 0, brk_ = 0;
     uint64_t mmapNext_ = 0;
+    uint64_t sigHandlers_[65] = {}; // rt_sigaction: handler address per signal (0 default)
 };
 
 // Signal a guest exception maps to (SIGILL, SIGSEGV, SIGBUS, SIGFPE).

@@ -184,8 +184,9 @@ TEST(CpuFastPath, TwoChannelsWritingOneRegister) {
 }
 
 TEST(CpuFastPath, FaultingLoadWritesNothing) {
-    // The in-range ALU ops of a bundle whose load faults must not be written.
-    const std::string src = "_start:\n{ setwd wsz=8, nfx=1; addd,0 0, 3, %dr1 }\n"
+    // The in-range ALU ops of a bundle whose load faults must not be written (UPSR.ac set:
+    // misaligned loads trap).
+    const std::string src = "_start:\n{ setwd wsz=8, nfx=1; rws,0 4, %upsr; addd,1 0, 3, %dr1 }\n"
                             "{ addd,0 0, 1, %dr1; ldd,2 %dr1, 0, %dr2; addd,3 0, 4, %dr3; "
                             "cmpedb,4 0, 0, %pred5 }\n"
                             "{ wait trap=1 }\n";

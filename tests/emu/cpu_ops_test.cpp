@@ -98,7 +98,13 @@ TEST(CpuOps, Table) {
         {"bitrevs,0 %r1, %r2", 0, 1, hi | 0x80000000},
         {"getfd,0 %dr0, %dr1, %dr2", 0xabcd, 4 | (8 << 6), 0xbc},
         {"getfs,0 %r0, %r1, %r2", 0xf0, 4 | (4 << 6) | (1 << 12), hi | 0xffffffff},
-        {"insfd,0 %dr0, 0x104, %dr1, %dr2", 0xffff, 0x5, 0xff5f},
+        // the sign is src1 bit byte*8 + ((offset + length - 1) & 7) (qemu-e2k-tests int/getfd-1)
+        {"getfd,0 %dr0, %dr1, %dr2", 0x10101, 1 | (32 << 6) | (1 << 12) | (2 << 13),
+         0xffffffff00008080},
+        {"getfd,0 %dr0, %dr1, %dr2", 0x10101, 1 | (32 << 6) | (1 << 12) | (3 << 13), 0x8080},
+        {"getfd,0 %dr0, %dr1, %dr2", 0xfedcba9876543210, 32 | (4 << 6) | (1 << 12) | (4 << 13),
+         0xfffffffffffffff8},
+        {"insfd,0 %dr0, 0x104, %dr1, %dr2", 0xffff, 0x5, 0xf000000000000ff5},
         {"movtd,0 %dr1, %dr2", 0, 0x1234, 0x1234},
     };
     for (const OpCase& c : cases)
@@ -115,8 +121,8 @@ TEST(CpuOps, DivisionByZeroRaisesExcDiv) {
         EXPECT_EQ(st.exc, ExcNum::Div) << op;
         EXPECT_EQ(r, 0x77u) << op << ": faulting bundle must not commit";
     }
-    // Speculative division by zero gives a (diagnostic) zero instead of trapping.
-    EXPECT_EQ(runOp("udivd,5,sm %dr0, %dr1, %dr2", 7, 0), 0u);
+    // Speculative division by zero gives a diagnostic value instead of trapping.
+    EXPECT_EQ(runOp("udivd,5,sm %dr0, %dr1, %dr2", 7, 0), 0x4afafafa4afafafau);
 }
 
 TEST(CpuOps, Compares) {

@@ -1,6 +1,7 @@
 // ALU-heavy benchmark: 50 million bundles of 6 register ALU operations each (one of them the
 // loop compare; the back edge uses the previous bundle's predicate). Exits 0.
         .text
+        .global _start
 _start:
         { setwd wsz=16, nfx=1; disp %ctpr1, loop; addd,0 0, 0, %dr0; addd,1 0, 1, %dr1 }
         { addd,0 0, 50000000, %dr9; cmpedb,1 0, 0, %pred0; addd,2 0, 3, %dr2; addd,3 0, 5, %dr3 }

@@ -1,6 +1,7 @@
 // Loop-heavy benchmark: fills a 64 MiB buffer (mmap) and sums it 4 times with an unrolled
 // loop of 4 loads + 4 adds per 2 bundles. Exits 0 when the checksum matches the fill.
         .text
+        .global _start
 _start:
         { setwd wsz=16, nfx=1; sdisp %ctpr1, 3 }
         { addd,0 0, 90, %dr8; addd,1 0, 0, %dr9; addd,2 0, 0x4000000, %dr10; addd,3 0, 3, %dr11; addd,4 0, 0x22, %dr12; subd,5 0, 1, %dr13 }

@@ -1,7 +1,7 @@
 // e2k_bench: runs E2K benchmark programs under the Linux user runtime and reports guest
-// bundles/s and ALU ops/s. No peer E2K emulator is installed (qemu-e2k is not packaged), so
-// the figure is printed alone; run with PROGRAM... (built from alu.s, checksum.s,
-// recursion.s). ir_per_bundle.sh counts host instructions per bundle instead (callgrind).
+// bundles/s and ALU ops/s; run with PROGRAM... (built from alu.s, checksum.s, recursion.s).
+// vs_qemu.py compares with qemu-e2k when one is built (it is not packaged);
+// ir_per_bundle.sh counts host instructions per bundle instead (callgrind).
 #include "emu/user/LinuxProcess.h"
 
 #include <chrono>
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
         const CpuState& s = proc.cpu().state();
         // Rates use CPU time (robust on a shared machine); wall time is printed too.
         std::printf("%-28s exit %d  wall %.2f s  cpu %.2f s  %llu bundles  %.1f M bundles/s  "
-                    "%llu ops  %.1f M ALU ops/s  (peer: none available)\n",
+                    "%llu ops  %.1f M ALU ops/s\n",
                     argv[i], r.exitCode, secs, cpu, static_cast<unsigned long long>(s.bundles),
                     double(s.bundles) / cpu / 1e6, static_cast<unsigned long long>(s.ops),
                     double(s.ops) / cpu / 1e6);

@@ -1,6 +1,7 @@
 // Call-heavy benchmark: naive recursive fib(30) (about 2.7 million calls through register
 // windows and the chain stack). Exits 0 when the result is 832040.
         .text
+        .global _start
 _start:
         { setwd wsz=16, nfx=1; disp %ctpr1, fib; addd,0 0, 30, %dr28 }
         { call %ctpr1, wbs=14 }

@@ -64,7 +64,7 @@ _start:
         { ct %ctpr2 ? ~%pred0 }
         { addd,0 0, 24, %dg0; cmpedb,1 %dr22, -128, %pred0 }  // check 24
         { ct %ctpr2 ? ~%pred0 }
-        { addd,0 0, 25, %dg0; cmpedb,1 %dr23, 0x800, %pred0 }  // check 25
+        { addd,0 0, 25, %dg0; cmpedb,1 %dr23, 0x80, %pred0 }  // check 25
         { ct %ctpr2 ? ~%pred0 }
         { subd,0 0, 1, %dr22 }
         { muld,0 %dr0, %dr0, %dr21; muls,1 %r2, %r2, %r22; umulx,3 %r2, %r2, %dr23; smulx,4 %r2, %r2, %dr24 }

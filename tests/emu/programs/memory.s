@@ -42,7 +42,11 @@ _start:
         { ct %ctpr2 ? ~%pred0 }
         { addd,0 0, 0x7fffffffff00, %dr14 }
         { ldd,0,sm %dr14, 0, %dr15 }
-        { addd,0 0, 12, %dg0; cmpedb,1 %dr15, 0, %pred0 }  // check 12
+        // a speculative load that faults gives a diagnostic value (tag 5)
+        { gettagd,2 %dr15, %r18; puttagd,5 %dr15, 0, %dr15 }
+        { addd,0 0, 12, %dg0; cmpesb,1 %r18, 5, %pred0 }  // check 12
+        { ct %ctpr2 ? ~%pred0 }
+        { cmpedb,1 %dr15, 0x4afafafa4afafafa, %pred0 }  // check 12
         { ct %ctpr2 ? ~%pred0 }
         { ldd,0 %dr1, 0, %dr16; std,2 %dr0, [ %dr1 + 0 ] }
         { ldd,0 %dr1, 0, %dr17 }
