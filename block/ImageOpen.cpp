@@ -2,6 +2,8 @@
 
 #include "HeaderProbe.h"
 #include "HostFile.h"
+#include "ImageOptions.h"
+#include "JsonFilename.h"
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "RawImage.h"
@@ -54,6 +56,20 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
     if (auto driver = openRegisteredProtocol(filename, options))
         return driver;
+    // "json:{...}": the options themselves; a format given beside them names the driver if
+    // they do not, else the format is probed from the file they name.
+    if (isJsonFilename(filename)) {
+        DriverOptions json = parseJsonFilename(filename);
+        if (!json.count("driver")) {
+            if (!options.format.empty()) {
+                json["driver"] = options.format;
+            } else if (json.count("file.filename") && !json.count("file.driver")) {
+                json["driver"] = probeFormat(json["file.filename"]);
+                options.formatProbed = true;
+            }
+        }
+        return openImageFromOptions(json, std::move(options));
+    }
     // "blkdebug:CONFIG:IMAGE": the image with an error injector under its format.
     if (auto name = parseBlkdebugName(filename)) {
         options.blkdebug = makeBlkdebug(name->configFile, {});

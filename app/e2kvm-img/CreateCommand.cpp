@@ -97,7 +97,11 @@ int runCreate(int argc, char** argv) {
         std::printf("%s\n", options.formattingLine(filename).c_str());
         std::fflush(stdout);
     }
-    block::createImage(filename, options.toCreateOptions());
+    block::CreateOptions create = options.toCreateOptions();
+    // As qemu-img create: the size is rounded up to whole 512-byte sectors (the Formatting
+    // line above keeps the size as given).
+    create.size = (create.size + 511) & ~uint64_t(511);
+    block::createImage(filename, create);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "CommandOptions.h"
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
+#include "block/JsonFilename.h"
 #include "nbd/NbdUri.h"
 
 #include <cstdio>
@@ -22,6 +23,13 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.metadataOnly = req.metadataOnly;
     if (req.imageOpts)
         return block::openImageFromOptions(block::parseImageOptions(path), std::move(options));
+    if (block::isJsonFilename(path)) {
+        try {
+            return block::openImage(path, std::move(options));
+        } catch (const block::BlockError& e) {
+            throw block::BlockError(e.errnoValue(), "Could not open '" + path + "': " + e.what());
+        }
+    }
     if (isProtocolName(path)) {
         if (req.format.empty() && req.writable)
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
