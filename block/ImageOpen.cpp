@@ -138,7 +138,14 @@ uint64_t parseSize(const std::string& text) {
     double value = std::strtod(s, &end);
     if (end == s || errno == ERANGE || !std::isfinite(value))
         throw BlockError(EINVAL, "Invalid size '" + text + "'");
-    bool fractional = std::string(s, size_t(end - s)).find_first_of(".eE") != std::string::npos;
+    // QEMU's sizes are decimal numbers with an optional fraction ("1.5k", "1024.0"), never
+    // with an exponent.
+    const std::string number(s, size_t(end - s));
+    const bool hex =
+        number.size() > 1 && number[0] == '0' && (number[1] == 'x' || number[1] == 'X');
+    if (number.find_first_of(hex ? ".pP" : "eEpP") != std::string::npos)
+        throw BlockError(EINVAL, "Invalid size '" + text + "'");
+    const bool fractional = value != std::floor(value);
     uint64_t mult = 1;
     switch (*end) {
     case '\0':

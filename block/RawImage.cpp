@@ -165,10 +165,6 @@ LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     e.length = run.end - offset;
     if (!run.data && run.end == fileSize)
         e.length = maxLength;
-    // Data up to a length that is not a sector multiple covers the rest of that sector too (the
-    // image's size is rounded up), as QEMU reports it.
-    if (run.data && run.end == fileSize)
-        e.length = std::min(limit, size()) - offset;
     return e;
 }
 

@@ -149,6 +149,12 @@ int runConvert(int argc, char** argv) {
             throw CommandFailure(targetName + ": convert to an image with a backing file is not "
                                               "supported");
         options.set("size", std::to_string(source->size()));
+        try {
+            options.checkValues("");
+        } catch (const CommandFailure& e) {
+            std::string message = e.what();
+            throw CommandFailure(targetName + ": error while converting " + targetFormat + message);
+        }
         block::createImage(targetName, options.toCreateOptions());
         // A preallocated target holds zeros already, but its clusters must still be written.
         settings.targetReadsZero = true;
