@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Interop: QEMU's json:{...} image names (the open options as a JSON object, nested or dotted)
-in e2kvm-img and e2kvm-io as in qemu-img and qemu-io 7.2; and the first block QEMU's file driver
+in e2kvm-img and e2kvm-io as in qemu-img and qemu-io 7.2; failures to open an image in QEMU's
+words ("Could not open 'FILE': why", also for a backing file); and the first block QEMU's file driver
 writes into a raw file it creates or grows from empty (block status shows it as data), with
 qemu-img create's rounding of the size to whole sectors. Each case runs the same command through
 QEMU's tool and ours, both named as QEMU's, on identical images made by QEMU's tools in separate
@@ -44,6 +45,16 @@ def nothing(d):
     pass
 
 
+def missing_backing(d):
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "gone.qcow2", "-F", "qcow2",
+        "t.qcow2", "1M", cwd=d)
+
+
+def bad_header(d):
+    with open(os.path.join(d, "bad.qcow2"), "wb") as f:
+        f.write(b"QFI\xfb\0\0\0\3" + bytes(65536))
+
+
 NULL_CO = "json:{ 'driver': 'null-co', 'size': 1048576, 'read-zeroes': true }"
 
 # (label, setup, program, arguments, files to compare afterwards)
@@ -57,6 +68,21 @@ CASES = [
     ("info of an overlay by json: name (backing file resolved)", overlay, "qemu-img",
      ["info", "--backing-chain", "json:{'driver':'qcow2','file':{'filename':'t.qcow2'}}"], []),
     ("json: name that is no object", nothing, "qemu-img", ["info", "json:[1]"], []),
+    ("json: name of a missing file", nothing, "qemu-img",
+     ["info", "json:{'driver':'qcow2','file.filename':'none.qcow2'}"], []),
+    ("info of a missing file", nothing, "qemu-img", ["info", "none.qcow2"], []),
+    ("map of an overlay whose backing file is missing", missing_backing, "qemu-img",
+     ["map", "t.qcow2"], []),
+    ("convert from a missing file", nothing, "qemu-img", ["convert", "none", "out.raw"], []),
+    ("check of a missing file", nothing, "qemu-img", ["check", "none"], []),
+    ("info of a qcow2 header with a bad cluster size", bad_header, "qemu-img",
+     ["info", "-f", "qcow2", "bad.qcow2"], []),
+    ("qemu-io on a missing file", nothing, "qemu-io", ["-c", "read 0 1", "none"], []),
+    ("qemu-io open of a missing file", nothing, "qemu-io", ["-c", "open none"], []),
+    ("qemu-io on an overlay whose backing file is missing", missing_backing, "qemu-io",
+     ["-c", "read 0 1", "t.qcow2"], []),
+    ("qemu-io on a qcow2 header with a bad cluster size", bad_header, "qemu-io",
+     ["-f", "qcow2", "-c", "read 0 1", "bad.qcow2"], []),
     ("map of a null-co json: name", nothing, "qemu-img", ["map", "--output=json", NULL_CO], []),
     ("convert a null-co json: name to raw, sparse", nothing, "qemu-img",
      ["convert", "-S", "4k", "-O", "raw", NULL_CO, "out.raw"], ["out.raw"]),
