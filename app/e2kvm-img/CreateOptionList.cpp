@@ -196,10 +196,17 @@ block::CreateOptions CreateOptionList::toCreateOptions() const {
 
 std::string CreateOptionList::formattingLine(const std::string& filename) const {
     std::string line = "Formatting '" + filename + "', fmt=" + format_;
+    // Values are printed as option strings spell them: a comma doubled.
+    auto escaped = [](const std::string& value) {
+        std::string out;
+        for (char c : value)
+            out += c == ',' ? std::string(",,") : std::string(1, c);
+        return out;
+    };
     for (const OptionInfo& o : optionsOf(format_)) {
         auto it = values_.find(o.name);
         if (it != values_.end())
-            line += std::string(" ") + o.name + "=" + it->second;
+            line += std::string(" ") + o.name + "=" + escaped(it->second);
         else if (o.printedDefault)
             line += std::string(" ") + o.name + "=" + o.printedDefault;
     }

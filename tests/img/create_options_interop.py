@@ -3,7 +3,7 @@
 fraction ("1024.0", "1024.0b") and refused exponents or fractional bytes, a size given twice,
 the values the format refuses only after the Formatting line (compat, preallocation),
 encryption=off, the file options nocow and extent_size_hint (in their place in the Formatting
-line), an empty backing file name, an image too large for its cluster size, and convert's words
+line), commas in values (doubled there), an empty backing file name, an image too large for its cluster size, and convert's words
 for a refused value. Each case runs qemu-img and e2kvm-img (named qemu-img) in separate folders;
 standard output, standard error and exit status must be equal, and the image files must be byte
 for byte equal.
@@ -50,6 +50,10 @@ CASES = [
     ("bad nocow", ["create", "-f", "raw", "-o", "nocow=foo", "t.raw", "1M"], []),
     ("bad extent_size_hint", ["create", "-f", "raw", "-o", "extent_size_hint=x", "t.raw", "1M"],
      []),
+    ("comma in a backing file name (doubled in the Formatting line)",
+     create("-u", "-b", "a,b.qcow2", "-F", "qcow2", "t.qcow2", "1M"), ["t.qcow2"]),
+    ("doubled comma in -o backing_file",
+     create("-u", "-o", "backing_file=x,,y,backing_fmt=qcow2", "t.qcow2", "1M"), ["t.qcow2"]),
     ("empty backing file name", create("-b", "", "t.qcow2", "1M"), []),
     ("empty backing_file option", create("-o", "backing_file=", "t.qcow2", "1M"), []),
     ("too large for the cluster size", create("t.qcow2", "1E"), []),

@@ -157,7 +157,20 @@ def amend_cases(tmp):
          img, byte_equal=False)
 
 
+def enospc_backing(d):
+    """t.qcow2 with data over a json: backing file whose first write fails with ENOSPC."""
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "b.qcow2", "1M")
+    backing = ("json:{'driver': 'qcow2', 'file': {'driver': 'blkdebug', 'inject-error': "
+               "[{'event': 'write_aio', 'errno': 28, 'once': true}], "
+               "'image': {'driver': 'file', 'filename': '%s'}}}" % os.path.join(d, "b.qcow2"))
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", "t.qcow2",
+       "1M")
+    qio(d, "t.qcow2", "write -P 0x2a 0 64k")
+
+
 def commit_cases(tmp):
+    case(tmp, "commit into a failing base", enospc_backing, ["commit", "t.qcow2"], ["t.qcow2"],
+         byte_equal=False)
     case(tmp, "commit", with_backing, ["commit", "t.qcow2"], ["t.qcow2", "b.qcow2"],
          byte_equal=False)
     case(tmp, "commit -d", with_backing, ["commit", "-d", "t.qcow2"], ["t.qcow2", "b.qcow2"])
