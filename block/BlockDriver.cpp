@@ -137,7 +137,27 @@ void BlockDriver::writeCompressed(uint64_t offset, std::span<const uint8_t> data
 }
 
 void BlockDriver::doWriteCompressed(uint64_t, std::span<const uint8_t>) {
-    throwError(ENOTSUP, filename_, "Compression is not supported for format '" + formatName() + "'");
+    throwError(ENOTSUP, filename_,
+               "Compression is not supported for format '" + formatName() + "'");
+}
+
+void BlockDriver::writeVmState(uint64_t pos, std::span<const uint8_t> data) {
+    checkWritable("VM state write");
+    if (!data.empty())
+        doWriteVmState(pos, data);
+}
+
+void BlockDriver::readVmState(uint64_t pos, std::span<uint8_t> buf) {
+    if (!buf.empty())
+        doReadVmState(pos, buf);
+}
+
+void BlockDriver::doWriteVmState(uint64_t, std::span<const uint8_t>) {
+    throwError(ENOTSUP, filename_, "Format '" + formatName() + "' keeps no VM state");
+}
+
+void BlockDriver::doReadVmState(uint64_t, std::span<uint8_t>) {
+    throwError(ENOTSUP, filename_, "Format '" + formatName() + "' keeps no VM state");
 }
 
 void BlockDriver::addWriteObserver(std::shared_ptr<WriteObserver> observer) {

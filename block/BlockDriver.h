@@ -133,6 +133,11 @@ public:
     // data one cluster long (or up to the end of the disk).
     void writeCompressed(uint64_t offset, std::span<const uint8_t> data);
     virtual bool supportsCompression() const { return false; }
+    // The saved machine state a format keeps beside the guest data (qcow2: in the clusters
+    // past the last L2 table's worth of guest data), at `pos` within it. ENOTSUP for formats
+    // without one.
+    void writeVmState(uint64_t pos, std::span<const uint8_t> data);
+    void readVmState(uint64_t pos, std::span<uint8_t> buf);
     // The named dirty bitmaps of this image (persistent ones for qcow2), or null if the format
     // has none.
     virtual BitmapCatalog* bitmaps() { return nullptr; }
@@ -175,6 +180,8 @@ protected:
     virtual LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) = 0;
     virtual void doTruncate(uint64_t newSize) = 0;
     virtual void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data);
+    virtual void doWriteVmState(uint64_t pos, std::span<const uint8_t> data);
+    virtual void doReadVmState(uint64_t pos, std::span<uint8_t> buf);
 
     // Whether the contents changed since the last successful flush began (QEMU raises the
     // flush_to_disk event only then).

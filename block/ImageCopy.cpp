@@ -83,7 +83,7 @@ private:
                 ops.clear();
                 planChunk(start, end, buffer, ops);
                 waitForTurn(index);
-                writeOps(ops, buffer);
+                writeOps(ops, buffer, start);
                 finishTurn(index);
                 if (advance_) {
                     std::lock_guard lock(advanceMutex_);
@@ -110,7 +110,28 @@ private:
     void planChunk(uint64_t start, uint64_t end, std::vector<uint8_t>& buffer,
                    std::vector<WriteOp>& ops) {
         for (uint64_t off = start; off < end;) {
+            if (settings_.topLayerOnly) {
+                LayerExtent top = source_.layerStatus(off, end - off);
+                uint64_t len = std::min(top.length, end - off);
+                if (top.kind == Allocation::Unallocated) {
+                    off += len;
+                    continue;
+                }
+                planRange(start, off, off + len, buffer, ops);
+                off += len;
+                continue;
+            }
+            planRange(start, off, end, buffer, ops);
+            return;
+        }
+    }
+
+    // planChunk's work for [from, end) of the chunk that begins at `start`.
+    void planRange(uint64_t start, uint64_t from, uint64_t end, std::vector<uint8_t>& buffer,
+                   std::vector<WriteOp>& ops) {
+        for (uint64_t off = from; off < end;) {
             ChainExtent e = chainStatus(source_, off, end - off);
+            e.length = std::min(e.length, end - off);
             size_t pos = size_t(off - start);
             if (e.zero && !e.data) {
                 addZero(ops, off, e.length);
@@ -157,9 +178,18 @@ private:
         }
     }
 
-    void writeOps(const std::vector<WriteOp>& ops, std::vector<uint8_t>& buffer) {
+    void writeOps(const std::vector<WriteOp>& ops, std::vector<uint8_t>& buffer,
+                  uint64_t chunkStart) {
         if (settings_.compress) {
-            writeCompressed(ops, buffer);
+            // Each run of adjacent ops on its own: ranges between them are not written.
+            for (size_t first = 0; first < ops.size();) {
+                size_t last = first + 1;
+                while (last < ops.size() &&
+                       ops[last].offset == ops[last - 1].offset + ops[last - 1].length)
+                    ++last;
+                writeCompressed(std::span(ops.data() + first, last - first), buffer, chunkStart);
+                first = last;
+            }
             return;
         }
         for (const WriteOp& op : ops) {
@@ -186,18 +216,20 @@ private:
     }
 
     // Compressed output: every cluster that is not all zero is written compressed.
-    void writeCompressed(const std::vector<WriteOp>& ops, std::vector<uint8_t>& buffer) {
+    // `ops` are adjacent; the buffer holds the chunk that begins at chunkStart.
+    void writeCompressed(std::span<const WriteOp> ops, std::vector<uint8_t>& buffer,
+                         uint64_t chunkStart) {
         uint64_t cluster = target_.clusterSize() ? target_.clusterSize() : 65536;
         if (ops.empty())
             return;
-        uint64_t chunkStart = ops.front().offset;
-        uint64_t chunkEnd = ops.back().offset + ops.back().length;
+        uint64_t runStart = ops.front().offset;
+        uint64_t runEnd = ops.back().offset + ops.back().length;
         // Zero ranges are zero in the buffer too, so that whole clusters can be judged.
         for (const WriteOp& op : ops)
             if (op.zero)
                 std::memset(buffer.data() + (op.offset - chunkStart), 0, op.length);
-        for (uint64_t off = chunkStart; off < chunkEnd; off += cluster) {
-            uint64_t len = std::min(cluster, chunkEnd - off);
+        for (uint64_t off = runStart; off < runEnd; off += cluster) {
+            uint64_t len = std::min(cluster, runEnd - off);
             const uint8_t* p = buffer.data() + (off - chunkStart);
             if (isAllZero(p, len)) {
                 if (!settings_.targetReadsZero)

@@ -21,6 +21,10 @@ struct CopySettings {
     unsigned workers = 4;
     // Target writes happen in guest-offset order (keeps a qcow2 target's clusters in order).
     bool orderedWrites = false;
+    // The target has a backing file that holds what the source's backing chain holds (qemu-img
+    // convert -B): only what the source's top layer allocates is written, the rest shows
+    // through. Use with targetReadsZero = false.
+    bool topLayerOnly = false;
 };
 
 // Called from the worker threads with the bytes of source just finished (any thread; calls

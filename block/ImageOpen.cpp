@@ -2,6 +2,8 @@
 
 #include "HeaderProbe.h"
 #include "HostFile.h"
+#include "ImageOptions.h"
+#include "JsonFilename.h"
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "RawImage.h"
@@ -54,6 +56,20 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
     if (auto driver = openRegisteredProtocol(filename, options))
         return driver;
+    // "json:{...}": the options themselves; a format given beside them names the driver if
+    // they do not, else the format is probed from the file they name.
+    if (isJsonFilename(filename)) {
+        DriverOptions json = parseJsonFilename(filename);
+        if (!json.count("driver")) {
+            if (!options.format.empty()) {
+                json["driver"] = options.format;
+            } else if (json.count("file.filename") && !json.count("file.driver")) {
+                json["driver"] = probeFormat(json["file.filename"]);
+                options.formatProbed = true;
+            }
+        }
+        return openImageFromOptions(json, std::move(options));
+    }
     // "blkdebug:CONFIG:IMAGE": the image with an error injector under its format.
     if (auto name = parseBlkdebugName(filename)) {
         options.blkdebug = makeBlkdebug(name->configFile, {});
@@ -122,7 +138,14 @@ uint64_t parseSize(const std::string& text) {
     double value = std::strtod(s, &end);
     if (end == s || errno == ERANGE || !std::isfinite(value))
         throw BlockError(EINVAL, "Invalid size '" + text + "'");
-    bool fractional = std::string(s, size_t(end - s)).find_first_of(".eE") != std::string::npos;
+    // QEMU's sizes are decimal numbers with an optional fraction ("1.5k", "1024.0"), never
+    // with an exponent.
+    const std::string number(s, size_t(end - s));
+    const bool hex =
+        number.size() > 1 && number[0] == '0' && (number[1] == 'x' || number[1] == 'X');
+    if (number.find_first_of(hex ? ".pP" : "eEpP") != std::string::npos)
+        throw BlockError(EINVAL, "Invalid size '" + text + "'");
+    const bool fractional = value != std::floor(value);
     uint64_t mult = 1;
     switch (*end) {
     case '\0':

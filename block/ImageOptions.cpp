@@ -1,7 +1,10 @@
 #include "ImageOptions.h"
 
+#include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
+
+#include <stdexcept>
 
 namespace e2kvm::block {
 
@@ -46,6 +49,45 @@ std::string valueOr(const DriverOptions& options, const std::string& key,
     return it == options.end() ? fallback : it->second;
 }
 
+// QEMU's boolean option words.
+bool booleanOption(const DriverOptions& options, const std::string& key, bool fallback) {
+    auto it = options.find(key);
+    if (it == options.end())
+        return fallback;
+    if (it->second == "on" || it->second == "true" || it->second == "yes")
+        return true;
+    if (it->second == "off" || it->second == "false" || it->second == "no")
+        return false;
+    throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
+}
+
+uint64_t numberOption(const DriverOptions& options, const std::string& key) {
+    const std::string& text = options.at(key);
+    try {
+        size_t used = 0;
+        uint64_t value = std::stoull(text, &used, 0);
+        if (used == text.size() && text[0] != '-')
+            return value;
+    } catch (const std::logic_error&) {
+    }
+    throw BlockError(EINVAL, "Parameter '" + key + "' expects a number");
+}
+
+// driver=null-co: size, read-zeroes and latency-ns as QEMU's null-co (see NullImage).
+std::unique_ptr<BlockDriver> openNullNode(const DriverOptions& options, const OpenOptions& open) {
+    NullOptions null;
+    null.readOnly = open.readOnly;
+    const bool sizeGiven = options.count("size") != 0;
+    if (sizeGiven)
+        null.size = numberOption(options, "size");
+    const bool readZeroesGiven = options.count("read-zeroes") != 0;
+    null.readZeroes = booleanOption(options, "read-zeroes", false);
+    if (options.count("latency-ns"))
+        null.latencyNs = numberOption(options, "latency-ns");
+    return std::make_unique<NullImage>(NullImage::describeOptions(null, sizeGiven, readZeroesGiven),
+                                       null);
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
@@ -59,6 +101,13 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     if (driver == "raw" || driver == "qcow2") {
         open.format = driver;
         open.formatProbed = false;
+        // backing= (null in JSON): the image is opened without its backing file.
+        if (auto backing = options.find("backing"); backing != options.end()) {
+            if (!backing->second.empty())
+                throw BlockError(ENOTSUP, "A backing node given by reference ('" + backing->second +
+                                              "') is not supported");
+            open.openBacking = false;
+        }
         DriverOptions file = subOptions(options, "file.");
         const std::string fileDriver = valueOr(file, "driver", "file");
         if (fileDriver == "blkdebug")
@@ -78,6 +127,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));
+    if (driver == "null-co")
+        return openNullNode(options, open);
     open.format.clear();
     if (auto image = openRegisteredDriver(driver, options, open))
         return image;

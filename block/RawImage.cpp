@@ -3,6 +3,7 @@
 #include "bitmap/BitmapCatalog.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace e2kvm::block {
@@ -21,12 +22,28 @@ RawImage::~RawImage() {
     catalog_.reset();
 }
 
+namespace {
+
+// As QEMU's file driver: a file grown from empty gets its first block written (zeros: one
+// sector for a file smaller than 4 KiB, else 4 KiB), so it is allocated on the host and block
+// status shows it as data.
+void allocateFirstBlock(HostFile& f, uint64_t size) {
+    static const std::array<uint8_t, 4096> zeros{};
+    const size_t length =
+        size_t(std::min<uint64_t>(size < zeros.size() ? 512 : zeros.size(), size));
+    f.write(0, std::span<const uint8_t>(zeros.data(), length));
+}
+
+} // namespace
+
 void RawImage::create(const std::string& path, const CreateOptions& options) {
     HostFile f(path, HostFile::Mode::Create);
     f.truncate(options.size);
     switch (options.preallocation) {
     case Preallocation::Off:
     case Preallocation::Metadata:
+        if (options.size > 0)
+            allocateFirstBlock(f, options.size);
         break;
     case Preallocation::Falloc:
         if (!f.preallocate(0, options.size))
@@ -153,7 +170,10 @@ LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
 
 void RawImage::doTruncate(uint64_t newSize) {
     try {
+        const bool wasEmpty = fileLength_.load(std::memory_order_acquire) == 0;
         file_.truncate(newSize);
+        if (wasEmpty && newSize > 0)
+            allocateFirstBlock(file_, newSize);
     } catch (...) {
         // BlockDriver::truncate may have grown the enabled bitmaps already: undo it.
         catalog_->resize(size());

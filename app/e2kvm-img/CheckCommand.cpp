@@ -7,6 +7,7 @@
 #include "QemuImgJson.h"
 #include "block/ImageCheck.h"
 #include "block/ImageOpen.h"
+#include "block/OpenFailureText.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -110,7 +111,15 @@ int runCheck(int argc, char** argv) {
     if (args.size() != 1)
         throw UsageError("Expecting one image file name");
     const std::string& filename = args[0];
-    std::string realFormat = format.empty() ? block::probeFormat(filename) : format;
+    std::string realFormat = format;
+    if (realFormat.empty()) {
+        try {
+            realFormat = block::probeFormat(filename);
+        } catch (const block::BlockError& e) {
+            throw CommandFailure("Could not open '" + filename +
+                                 "': " + block::openFailureText(filename, e.what()));
+        }
+    }
     if (realFormat != "qcow2") {
         // Open it anyway so that a missing file or a bad format name is reported as such.
         OpenRequest req;

@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace e2kvm::img {
@@ -91,6 +92,52 @@ void checkCacheMode(const std::string& mode) {
         if (mode == valid)
             return;
     throw CommandFailure("Invalid cache option: " + mode);
+}
+
+// Copies what the images above the base hold (whole granules, as QEMU's dirty bitmap copies
+// them) from `top` down into `base`, then flushes both.
+void copyDown(block::BlockDriver& top, block::BlockDriver& base,
+              const std::vector<block::BlockDriver*>& above, ProgressBar& progress) {
+    const uint64_t size = top.size();
+    if (base.size() < size)
+        base.truncate(size);
+    uint64_t granularity = std::max<uint64_t>(4096, base.clusterSize());
+    if (!base.clusterSize())
+        granularity = 65536;
+    std::vector<uint8_t> buf(kChunk + granularity);
+    uint64_t lastPercent = 0;
+    for (uint64_t off = 0; off < size;) {
+        auto [allocated, n] = allocatedAbove(above, off, std::min(kChunk, size - off));
+        if (allocated) {
+            // Whole granules, as QEMU's dirty bitmap copies them.
+            uint64_t from = off - off % granularity;
+            uint64_t to = std::min(size, (off + n + granularity - 1) / granularity * granularity);
+            for (uint64_t pos = from; pos < to;) {
+                block::ChainExtent e = block::chainStatus(top, pos, to - pos);
+                uint64_t len = std::min(e.length, to - pos);
+                if (e.zero && !e.data) {
+                    base.writeZeroes(pos, len, block::ZeroMayUnmap);
+                } else {
+                    for (uint64_t p = pos; p < pos + len;) {
+                        uint64_t m = std::min<uint64_t>(kChunk, pos + len - p);
+                        top.read(p, std::span(buf.data(), size_t(m)));
+                        base.write(p, std::span(buf.data(), size_t(m)));
+                        p += m;
+                    }
+                }
+                pos += len;
+            }
+            n = to - off;
+        }
+        off += n;
+        uint64_t percent = off * 100 / size;
+        if (percent > lastPercent) {
+            progress.advance(percent - lastPercent);
+            lastPercent = percent;
+        }
+    }
+    base.flush();
+    top.flush();
 }
 
 } // namespace
@@ -194,47 +241,12 @@ int runCommit(int argc, char** argv) {
         for (int i = int(keep.size()) - 1; i >= 1; --i)
             above.push_back(keep[size_t(i)].get());
 
-        const uint64_t size = top.size();
-        if (baseImage->size() < size)
-            baseImage->truncate(size);
-        uint64_t granularity = std::max<uint64_t>(4096, baseImage->clusterSize());
-        if (!baseImage->clusterSize())
-            granularity = 65536;
-        std::vector<uint8_t> buf(kChunk + granularity);
-        uint64_t lastPercent = 0;
-        for (uint64_t off = 0; off < size;) {
-            auto [allocated, n] = allocatedAbove(above, off, std::min(kChunk, size - off));
-            if (allocated) {
-                // Whole granules, as QEMU's dirty bitmap copies them.
-                uint64_t from = off - off % granularity;
-                uint64_t to =
-                    std::min(size, (off + n + granularity - 1) / granularity * granularity);
-                for (uint64_t pos = from; pos < to;) {
-                    block::ChainExtent e = block::chainStatus(top, pos, to - pos);
-                    uint64_t len = std::min(e.length, to - pos);
-                    if (e.zero && !e.data) {
-                        baseImage->writeZeroes(pos, len, block::ZeroMayUnmap);
-                    } else {
-                        for (uint64_t p = pos; p < pos + len;) {
-                            uint64_t m = std::min<uint64_t>(kChunk, pos + len - p);
-                            top.read(p, std::span(buf.data(), size_t(m)));
-                            baseImage->write(p, std::span(buf.data(), size_t(m)));
-                            p += m;
-                        }
-                    }
-                    pos += len;
-                }
-                n = to - off;
-            }
-            off += n;
-            uint64_t percent = off * 100 / size;
-            if (percent > lastPercent) {
-                progress.advance(percent - lastPercent);
-                lastPercent = percent;
-            }
+        // As qemu-img: a failure while the commit job runs is reported by its errno alone.
+        try {
+            copyDown(top, *baseImage, above, progress);
+        } catch (const block::BlockError& e) {
+            throw CommandFailure(std::string("Block job failed: ") + std::strerror(e.errnoValue()));
         }
-        baseImage->flush();
-        top.flush();
     }
     if (!drop && chain[0].format == "qcow2")
         block::Qcow2Image::makeEmpty(filename);

@@ -23,7 +23,7 @@ const char* const kBadSparseSize =
 
 int runConvert(int argc, char** argv) {
     enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps, OptImageOpts };
-    CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:U",
+    CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:UB:F:",
                         {{"force-share", no_argument, nullptr, 'U'},
                          {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"bitmaps", no_argument, nullptr, OptBitmaps},
@@ -31,6 +31,7 @@ int runConvert(int argc, char** argv) {
     bool bitmaps = false, skipBrokenBitmaps = false, imageOpts = false;
     std::string sourceFormat, targetFormat = "raw";
     std::vector<std::string> optionTexts;
+    std::string backingName, backingFormat; // -B, -F: the target's backing file
     bool compress = false, noCreate = false, progressWanted = false, forceShare = false;
     uint64_t minSparse = 4096;
     unsigned workers = 4;
@@ -59,6 +60,12 @@ int runConvert(int argc, char** argv) {
             break;
         case 'o':
             optionTexts.push_back(opts.arg());
+            break;
+        case 'B':
+            backingName = opts.arg();
+            break;
+        case 'F':
+            backingFormat = opts.arg();
             break;
         case 'n':
             noCreate = true;
@@ -141,17 +148,37 @@ int runConvert(int argc, char** argv) {
     settings.orderedWrites = true;
     // An NBD export is not created: it must be there, large enough (as QEMU's nbd driver).
     const bool targetIsExport = isProtocolName(targetName);
+    bool topLayerOnly = false;
     if (!noCreate && !targetIsExport) {
         CreateOptionList options(targetFormat);
         for (const std::string& t : optionTexts)
             options.parse(t, targetName);
-        if (!options.get("backing_file").empty())
-            throw CommandFailure(targetName + ": convert to an image with a backing file is not "
-                                              "supported");
+        if (!backingName.empty())
+            options.set("backing_file", backingName);
+        if (!backingFormat.empty())
+            options.set("backing_fmt", backingFormat);
+        if (options.has("backing_file") && targetFormat != "qcow2")
+            throw CommandFailure("Backing file not supported for file format '" + targetFormat +
+                                 "'");
+        if (!options.get("backing_file").empty() && options.get("backing_fmt").empty())
+            throw CommandFailure("Use of backing file requires explicit backing format");
+        if (options.has("backing_fmt") && options.get("backing_file").empty())
+            throw CommandFailure(targetName + ": error while converting " + targetFormat +
+                                 ": Backing format cannot be used without backing file");
+        // With a backing file the target shows what the source's backing chain holds: only
+        // the source's top layer is copied, its zeros written as zeros (as qemu-img convert -B).
+        topLayerOnly = !options.get("backing_file").empty();
         options.set("size", std::to_string(source->size()));
+        try {
+            options.checkValues("");
+        } catch (const CommandFailure& e) {
+            std::string message = e.what();
+            throw CommandFailure(targetName + ": error while converting " + targetFormat + message);
+        }
         block::createImage(targetName, options.toCreateOptions());
         // A preallocated target holds zeros already, but its clusters must still be written.
-        settings.targetReadsZero = true;
+        settings.targetReadsZero = !topLayerOnly;
+        settings.topLayerOnly = topLayerOnly;
     } else {
         settings.targetReadsZero = false;
     }

@@ -56,9 +56,14 @@ int runCreate(int argc, char** argv) {
         options.set("backing_file", backingFile);
     if (!backingFormat.empty())
         options.set("backing_fmt", backingFormat);
-    if (args.size() == 2)
+    if (args.size() == 2) {
+        if (options.has("size"))
+            throw CommandFailure(filename + ": The image size must be specified only once");
         options.set("size", std::to_string(parseSizeArgument(args[1])));
+    }
 
+    if (options.has("backing_file") && options.get("backing_file").empty())
+        throw CommandFailure(filename + ": Expected backing file name, got empty string");
     backingFile = options.get("backing_file");
     if (!backingFile.empty() || options.has("backing_fmt")) {
         if (format != "qcow2")
@@ -97,7 +102,12 @@ int runCreate(int argc, char** argv) {
         std::printf("%s\n", options.formattingLine(filename).c_str());
         std::fflush(stdout);
     }
-    block::createImage(filename, options.toCreateOptions());
+    options.checkValues(filename);
+    block::CreateOptions create = options.toCreateOptions();
+    // As qemu-img create: the size is rounded up to whole 512-byte sectors (the Formatting
+    // line above keeps the size as given).
+    create.size = (create.size + 511) & ~uint64_t(511);
+    block::createImage(filename, create);
     return 0;
 }
 

@@ -17,16 +17,21 @@ struct OptionInfo {
     const char* printedDefault;
 };
 
+// nocow and extent_size_hint are the file's (QEMU's file driver) options, printed after the
+// format's own.
 const std::vector<OptionInfo> kQcow2Options = {
-    {"cluster_size", "65536"},    {"extended_l2", "off"},    {"preallocation", nullptr},
-    {"compression_type", "zlib"}, {"size", nullptr},         {"compat", nullptr},
-    {"backing_file", nullptr},    {"backing_fmt", nullptr},  {"data_file", nullptr},
-    {"data_file_raw", nullptr},   {"lazy_refcounts", "off"}, {"refcount_bits", "16"},
+    {"encryption", nullptr},    {"cluster_size", "65536"},    {"extended_l2", "off"},
+    {"preallocation", nullptr}, {"compression_type", "zlib"}, {"size", nullptr},
+    {"compat", nullptr},        {"backing_file", nullptr},    {"backing_fmt", nullptr},
+    {"data_file", nullptr},     {"data_file_raw", nullptr},   {"lazy_refcounts", "off"},
+    {"refcount_bits", "16"},    {"nocow", nullptr},           {"extent_size_hint", nullptr},
 };
 
 const std::vector<OptionInfo> kRawOptions = {
     {"size", nullptr},
+    {"nocow", nullptr},
     {"preallocation", nullptr},
+    {"extent_size_hint", nullptr},
 };
 
 const std::vector<OptionInfo>& optionsOf(const std::string& format) {
@@ -46,7 +51,7 @@ bool parseBool(const std::string& v, bool& out) {
 }
 
 bool isSizeOption(const std::string& key) {
-    return key == "size" || key == "cluster_size";
+    return key == "size" || key == "cluster_size" || key == "extent_size_hint";
 }
 
 } // namespace
@@ -72,7 +77,8 @@ void CreateOptionList::validate(const std::string& key, std::string& value,
                  "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
                  "and exabytes, respectively.");
         }
-    } else if (key == "lazy_refcounts" || key == "extended_l2" || key == "data_file_raw") {
+    } else if (key == "lazy_refcounts" || key == "extended_l2" || key == "data_file_raw" ||
+               key == "nocow" || key == "encryption") {
         bool b;
         if (!parseBool(value, b))
             fail("Parameter '" + key + "' expects 'on' or 'off'");
@@ -84,17 +90,30 @@ void CreateOptionList::validate(const std::string& key, std::string& value,
         std::strtoull(value.c_str(), &end, 0);
         if (value.empty() || *end || errno == ERANGE)
             fail("Parameter 'refcount_bits' expects a number");
-    } else if (key == "preallocation") {
-        if (value != "off" && value != "metadata" && value != "falloc" && value != "full")
-            fail("Parameter 'preallocation' does not accept value '" + value + "'");
-        if (format_ == "raw" && value == "metadata")
-            fail("Parameter 'preallocation' does not accept value 'metadata'");
-    } else if (key == "compat") {
-        if (value != "0.10" && value != "1.1" && value != "v2" && value != "v3")
-            fail("Parameter 'version' does not accept value '" + value + "'");
-    } else if (key == "compression_type") {
-        if (value != "zlib" && value != "zstd")
-            fail("Parameter 'compression-type' does not accept value '" + value + "'");
+    }
+}
+
+// The values QEMU's drivers check only when they create the image, after qemu-img has printed
+// its Formatting line.
+void CreateOptionList::checkValues(const std::string& filename) const {
+    auto fail = [&](const std::string& what) { throw CommandFailure(filename + ": " + what); };
+    for (const auto& [key, value] : values_) {
+        if (key == "preallocation") {
+            if (value != "off" && value != "metadata" && value != "falloc" && value != "full")
+                fail("Parameter 'preallocation' does not accept value '" + value + "'");
+            if (format_ == "raw" && value == "metadata")
+                fail("Parameter 'preallocation' does not accept value 'metadata'");
+        } else if (key == "compat") {
+            if (value != "0.10" && value != "1.1" && value != "v2" && value != "v3")
+                fail("Parameter 'version' does not accept value '" + value + "'");
+        } else if (key == "compression_type") {
+            if (value != "zlib" && value != "zstd")
+                fail("Parameter 'compression-type' does not accept value '" + value + "'");
+        } else if (key == "encryption") {
+            bool on = false;
+            if (parseBool(value, on) && on)
+                fail("Encrypted images are not supported");
+        }
     }
 }
 
@@ -177,10 +196,17 @@ block::CreateOptions CreateOptionList::toCreateOptions() const {
 
 std::string CreateOptionList::formattingLine(const std::string& filename) const {
     std::string line = "Formatting '" + filename + "', fmt=" + format_;
+    // Values are printed as option strings spell them: a comma doubled.
+    auto escaped = [](const std::string& value) {
+        std::string out;
+        for (char c : value)
+            out += c == ',' ? std::string(",,") : std::string(1, c);
+        return out;
+    };
     for (const OptionInfo& o : optionsOf(format_)) {
         auto it = values_.find(o.name);
         if (it != values_.end())
-            line += std::string(" ") + o.name + "=" + it->second;
+            line += std::string(" ") + o.name + "=" + escaped(it->second);
         else if (o.printedDefault)
             line += std::string(" ") + o.name + "=" + o.printedDefault;
     }

@@ -19,6 +19,12 @@ public:
     bool has(const std::string& key) const { return values_.count(key) != 0; }
     std::string get(const std::string& key) const;
 
+    // Checks the values the format itself refuses (preallocation, compat, compression_type
+    // words; encryption=on); qemu-img reports these after its Formatting line. Throws
+    // CommandFailure naming `filename`.
+    void checkValues(const std::string& filename) const;
+    // nocow and extent_size_hint are accepted and have no effect here (hints for btrfs and
+    // XFS that QEMU's file driver also only tries to apply).
     block::CreateOptions toCreateOptions() const;
     // "Formatting 'FILE', fmt=qcow2 cluster_size=65536 ... refcount_bits=16"
     std::string formattingLine(const std::string& filename) const;

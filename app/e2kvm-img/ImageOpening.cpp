@@ -4,6 +4,8 @@
 #include "CommandOptions.h"
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
+#include "block/JsonFilename.h"
+#include "block/OpenFailureText.h"
 #include "nbd/NbdUri.h"
 
 #include <cstdio>
@@ -22,23 +24,23 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.metadataOnly = req.metadataOnly;
     if (req.imageOpts)
         return block::openImageFromOptions(block::parseImageOptions(path), std::move(options));
-    if (isProtocolName(path)) {
+    if (isProtocolName(path) && !block::isJsonFilename(path)) {
         if (req.format.empty() && req.writable)
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
         return block::openImage(path, std::move(options));
     }
-    if (req.format.empty()) {
-        options.format = block::probeFormat(path);
-        options.formatProbed = true;
-        if (req.writable && options.format == "raw")
-            std::fputs(block::probedRawWarning(path).c_str(), stderr);
-    }
+    // As qemu-img: "Could not open 'PATH': " and the reason in QEMU's words.
     try {
+        if (req.format.empty() && !block::isJsonFilename(path)) {
+            options.format = block::probeFormat(path);
+            options.formatProbed = true;
+            if (req.writable && options.format == "raw")
+                std::fputs(block::probedRawWarning(path).c_str(), stderr);
+        }
         return block::openImage(path, std::move(options));
     } catch (const block::BlockError& e) {
-        if (block::isImageLockConflict(e)) // worded as qemu-img's
-            throw block::BlockError(e.errnoValue(), "Could not open '" + path + "': " + e.what());
-        throw;
+        throw block::BlockError(e.errnoValue(), "Could not open '" + path +
+                                                    "': " + block::openFailureText(path, e.what()));
     }
 }
 

@@ -8,6 +8,7 @@
 #include "QemuImgJson.h"
 #include "SnapshotListing.h"
 #include "block/ImageOpen.h"
+#include "block/JsonFilename.h"
 #include "nbd/NbdImage.h"
 
 #include <climits>
@@ -83,7 +84,9 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
-    info.filename = info.remote || imageOpts ? image->filename() : path;
+    // Option strings and json: names print as the name the opened image has, as qemu-img.
+    const bool optionsName = imageOpts || block::isJsonFilename(path);
+    info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);
     j.set("format", image->formatName());
@@ -96,7 +99,8 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
         j.set("cluster-size", image->clusterSize());
     if (!desc.backingFilename.empty()) {
         std::string full = desc.fullBackingFilename.empty()
-                               ? block::resolveBackingPath(path, desc.backingFilename)
+                               ? block::resolveBackingPath(optionsName ? info.filename : path,
+                                                           desc.backingFilename)
                                : desc.fullBackingFilename;
         j.set("backing-filename", desc.backingFilename);
         j.set("full-backing-filename", full);

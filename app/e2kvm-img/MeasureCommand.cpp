@@ -219,6 +219,7 @@ int runMeasure(int argc, char** argv) {
     try {
         for (const std::string& text : optionTexts)
             options.parse(text, "");
+        options.checkValues("");
     } catch (const CommandFailure& e) {
         std::string message = e.what();
         if (message.rfind(": ", 0) == 0)

@@ -9,6 +9,7 @@
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
+#include "block/OpenFailureText.h"
 #include "block/RawImage.h"
 #include "block/blkdebug/Blkdebug.h"
 #include "nbd/NbdImage.h"
@@ -224,7 +225,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "%s: can't open: %s\n", gProgram, e.what());
             else
                 std::fprintf(stderr, "%s: can't open device %s: %s\n", gProgram, filename.c_str(),
-                             e.what());
+                             block::openFailureText(filename, e.what()).c_str());
             return 1;
         }
         format = image->formatName();

@@ -2,6 +2,7 @@
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "block/JsonFilename.h"
 #include "block/RawImage.h"
 
 #include <cerrno>
@@ -80,6 +81,18 @@ std::unique_ptr<BlockDriver> openSnapshotOverlay(std::unique_ptr<BlockDriver> ba
 
 IoOpenedImage openIoImage(const IoOpenRequest& request) {
     block::DriverOptions options = request.options;
+    std::optional<std::string> filename = request.filename;
+    // A json: name carries options; those given beside it (open -o) take precedence.
+    if (filename && block::isJsonFilename(*filename)) {
+        for (auto& [key, value] : block::parseJsonFilename(*filename))
+            options.emplace(key, value);
+        filename.reset();
+        if (!options.count("driver") && !request.format.empty())
+            options["driver"] = request.format;
+        if (!options.count("driver") && options.count("file.filename") &&
+            !options.count("file.driver"))
+            options["driver"] = block::probeFormat(options["file.filename"]);
+    }
     auto take = [&](const std::string& key) -> std::optional<std::string> {
         auto it = options.find(key);
         if (it == options.end())
@@ -107,31 +120,30 @@ IoOpenedImage openIoImage(const IoOpenRequest& request) {
         open.readOnly = true;
 
     std::unique_ptr<BlockDriver> image;
-    if (request.filename) {
-        const std::string& filename = *request.filename;
+    if (filename) {
         auto driver = options.find("driver");
         if (options.empty() || (options.size() == 1 && driver != options.end() &&
                                 (driver->second == "raw" || driver->second == "qcow2"))) {
             open.format = options.empty() ? request.format : driver->second;
-            image = block::openImage(filename, std::move(open));
+            image = block::openImage(*filename, std::move(open));
         } else {
             if (driver == options.end()) {
-                options["driver"] = block::probeFormat(filename);
+                options["driver"] = block::probeFormat(*filename);
                 open.formatProbed = true;
             }
             const std::string& name = options["driver"];
             if (name == "raw" || name == "qcow2") {
-                options.emplace("file.filename", filename);
-            } else if (name == "blkdebug" && filename.rfind("blkdebug:", 0) == 0) {
+                options.emplace("file.filename", *filename);
+            } else if (name == "blkdebug" && filename->rfind("blkdebug:", 0) == 0) {
                 // "blkdebug:CONFIG:IMAGE" names the rules file and the image below.
-                auto colon = filename.find(':', 9);
+                auto colon = filename->find(':', 9);
                 if (colon == std::string::npos)
                     throw BlockError(EINVAL, "Invalid filename");
                 if (colon > 9)
-                    options.emplace("config", filename.substr(9, colon - 9));
-                options.emplace("x-image", filename.substr(colon + 1));
+                    options.emplace("config", filename->substr(9, colon - 9));
+                options.emplace("x-image", filename->substr(colon + 1));
             } else {
-                options.emplace("filename", filename);
+                options.emplace("filename", *filename);
             }
             image = block::openImageFromOptions(options, std::move(open));
         }

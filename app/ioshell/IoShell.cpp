@@ -431,16 +431,25 @@ bool IoShell::cmdRead(const Command& cmd, Args& args) {
                        (unsigned long long)*count);
             return false;
         }
-        reportFailure("read", ENOTSUP, "VM state is not supported by e2kvm-io");
-        return false;
     }
     std::vector<uint8_t> buf(*count);
-    if (!inRange(*offset, *count)) {
+    if (!vmState && !inRange(*offset, *count)) {
         reportFailure("read", EIO, image_->filename() + ": read past end of disk");
         return false;
     }
     double start = nowSeconds();
-    image_->read(*offset, buf);
+    if (vmState) {
+        try {
+            image_->readVmState(*offset, buf);
+        } catch (const BlockError& e) {
+            if (e.errnoValue() != ENOTSUP)
+                throw;
+            reportFailure("read", ENOTSUP, {}); // a format without VM state: the errno alone
+            return false;
+        }
+    } else {
+        image_->read(*offset, buf);
+    }
     double elapsed = nowSeconds() - start;
     bool ok = true;
     if (havePattern) {
@@ -559,10 +568,6 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
             return false;
         }
     }
-    if (vmState && !zeroes) {
-        reportFailure("write", ENOTSUP, "VM state is not supported by e2kvm-io");
-        return false;
-    }
     std::vector<uint8_t> buf;
     if (!zeroes) {
         buf.assign(*count, pattern);
@@ -589,12 +594,21 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
             ::close(fd);
         }
     }
-    if (!inRange(*offset, *count)) {
+    if (!vmState && !inRange(*offset, *count)) {
         reportFailure("write", EIO, image_->filename() + ": write past end of disk");
         return false;
     }
     double start = nowSeconds();
-    if (zeroes) {
+    if (vmState) {
+        try {
+            image_->writeVmState(*offset, buf);
+        } catch (const BlockError& e) {
+            if (e.errnoValue() != ENOTSUP)
+                throw;
+            reportFailure("write", ENOTSUP, {}); // a format without VM state: the errno alone
+            return false;
+        }
+    } else if (zeroes) {
         unsigned flags = block::ZeroNone;
         if (unmap && options_.discardUnmap)
             flags |= block::ZeroMayUnmap;

@@ -4,6 +4,7 @@
 #include "app/ioshell/IoNumbers.h"
 #include "app/ioshell/IoReport.h"
 #include "app/ioshell/IoShell.h"
+#include "block/OpenFailureText.h"
 #include "block/blkdebug/Blkdebug.h"
 
 #include <chrono>
@@ -48,7 +49,7 @@ bool IoShell::openWith(const IoOpenRequest& request, bool quietFailure) {
         if (!quietFailure) {
             if (request.filename)
                 out_->report(std::string("can't open device ") + *request.filename + ": " +
-                             e.what());
+                             block::openFailureText(*request.filename, e.what()));
             else
                 out_->report(std::string("can't open: ") + e.what());
         }

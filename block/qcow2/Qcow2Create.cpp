@@ -130,7 +130,9 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
     const uint64_t coverage = cs * h.l2Entries();
     const uint64_t l1Size = (size + coverage - 1) / coverage;
     if (l1Size > kMaxL1Bytes / 8)
-        throwError(EFBIG, path, "Image is too big for cluster size " + std::to_string(cs));
+        throwError(EFBIG, path,
+                   "The image size is too large for file format 'qcow2' (try using a larger "
+                   "cluster size)");
 
     {
         HostFile f(path, HostFile::Mode::Create);

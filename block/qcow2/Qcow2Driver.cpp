@@ -684,6 +684,45 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
     }
 }
 
+// ---- VM state ----
+
+uint64_t Qcow2Driver::vmStateOffset() const {
+    const uint64_t coverage = cs_ * l2Entries_;
+    return (size_ + coverage - 1) / coverage * coverage;
+}
+
+// As QEMU: the state is written as guest data past the disk's end, through the L1 table
+// (grown when it is too short), so it is copy-on-write like the data and a snapshot keeps it.
+void Qcow2Driver::doWriteVmState(uint64_t pos, std::span<const uint8_t> data) {
+    file_.debugEvent(BlkdebugEvent::VmstateSave);
+    const uint64_t coverage = cs_ * l2Entries_;
+    const uint64_t start = vmStateOffset();
+    if (pos > UINT64_MAX - start - data.size())
+        throwError(EINVAL, filename(), "VM state position out of range");
+    const uint64_t offset = start + pos;
+    const uint64_t l1Needed = (offset + data.size() + coverage - 1) / coverage;
+    if (l1Needed > kMaxL1Bytes / 8)
+        throwError(EFBIG, filename(), "VM state too large: the L1 table would exceed 32 MiB");
+    {
+        std::unique_lock gate(gate_);
+        std::unique_lock lock(meta_);
+        if (l1Needed > l1_.size()) {
+            barrier(); // the new L1 table copies entries whose L2 tables must be durable
+            replaceL1(l1Needed);
+        }
+    }
+    std::shared_lock gate(gate_);
+    writeImpl(offset, data);
+}
+
+void Qcow2Driver::doReadVmState(uint64_t pos, std::span<uint8_t> buf) {
+    file_.debugEvent(BlkdebugEvent::VmstateLoad);
+    const uint64_t start = vmStateOffset();
+    if (pos > UINT64_MAX - start - buf.size())
+        throwError(EINVAL, filename(), "VM state position out of range");
+    doRead(start + pos, buf);
+}
+
 // Called with meta_ held: allocates, then writes the data (with copy-on-write of partial
 // clusters) outside the lock, then links the clusters into the L2 table.
 void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c, uint64_t n,

@@ -73,6 +73,10 @@ protected:
     LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) override;
     void doTruncate(uint64_t newSize) override;
     void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) override;
+    void doWriteVmState(uint64_t pos, std::span<const uint8_t> data) override;
+    void doReadVmState(uint64_t pos, std::span<uint8_t> buf) override;
+    // Where the VM state begins: the first guest offset past the L1 entries the disk needs.
+    uint64_t vmStateOffset() const;
 
 private:
     struct Run {

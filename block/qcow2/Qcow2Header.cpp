@@ -269,8 +269,7 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     const uint64_t l2Coverage = cs * h.l2Entries();
     const uint64_t l1Needed = (h.size + l2Coverage - 1) / l2Coverage;
     if (l1Needed > kMaxL1Bytes / 8)
-        bad(f, "Image is too big: virtual size " + std::to_string(h.size) +
-                   " needs an L1 table over 32 MiB");
+        bad(f, "Image is too big"); // as QEMU: an L1 table for this size would exceed 32 MiB
     if (uint64_t(h.l1Size) * 8 > kMaxL1Bytes)
         bad(f, "Active L1 table too large (" + std::to_string(h.l1Size) + " entries)");
     if (h.l1Size < l1Needed)
@@ -293,7 +292,6 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
                    "snapshot table");
     return h;
 }
-
 
 namespace {
 void addExtension(std::vector<uint8_t>& buf, uint32_t type, const uint8_t* data, size_t len) {

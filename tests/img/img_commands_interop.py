@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Interop: e2kvm-img amend, commit, dd and measure as qemu-img's. Each case prepares the same
+"""Interop: e2kvm-img amend, commit, convert with a backing file (-B, -F), dd and measure as
+qemu-img's. Each case prepares the same
 images twice (with qemu-img and qemu-io), runs the command once with qemu-img and once with
 e2kvm-img, and compares stdout, stderr (the program name masked) and exit code; then the
 images the command changed or made: clean to `qemu-img check` (the same check output),
@@ -157,7 +158,20 @@ def amend_cases(tmp):
          img, byte_equal=False)
 
 
+def enospc_backing(d):
+    """t.qcow2 with data over a json: backing file whose first write fails with ENOSPC."""
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "b.qcow2", "1M")
+    backing = ("json:{'driver': 'qcow2', 'file': {'driver': 'blkdebug', 'inject-error': "
+               "[{'event': 'write_aio', 'errno': 28, 'once': true}], "
+               "'image': {'driver': 'file', 'filename': '%s'}}}" % os.path.join(d, "b.qcow2"))
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", "t.qcow2",
+       "1M")
+    qio(d, "t.qcow2", "write -P 0x2a 0 64k")
+
+
 def commit_cases(tmp):
+    case(tmp, "commit into a failing base", enospc_backing, ["commit", "t.qcow2"], ["t.qcow2"],
+         byte_equal=False)
     case(tmp, "commit", with_backing, ["commit", "t.qcow2"], ["t.qcow2", "b.qcow2"],
          byte_equal=False)
     case(tmp, "commit -d", with_backing, ["commit", "-d", "t.qcow2"], ["t.qcow2", "b.qcow2"])
@@ -170,6 +184,34 @@ def commit_cases(tmp):
          byte_equal=False)
     case(tmp, "commit bad cache", with_backing, ["commit", "-t", "bogus", "t.qcow2"],
          ["t.qcow2"])
+
+
+def overlay_with_zeros(d):
+    """base.qcow2 with data, t.qcow2 over it with its own data and a zeroed cluster."""
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "4M")
+    qio(d, "base.qcow2", "write -P 1 0 256k")
+    sh(d, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+       "t.qcow2")
+    qio(d, "t.qcow2", "write -P 2 64k 64k", "write -z 128k 64k", "write -P 3 1M 4k")
+
+
+def convert_backing_cases(tmp):
+    case(tmp, "convert -B -F", overlay_with_zeros,
+         ["convert", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", "t.qcow2", "out.qcow2"],
+         ["out.qcow2"])
+    case(tmp, "convert -o backing_file", overlay_with_zeros,
+         ["convert", "-O", "qcow2", "-o", "backing_file=base.qcow2,backing_fmt=qcow2", "t.qcow2",
+          "out.qcow2"], ["out.qcow2"])
+    case(tmp, "convert -c -B", overlay_with_zeros,
+         ["convert", "-c", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", "t.qcow2",
+          "out.qcow2"], ["out.qcow2"], byte_equal=False)
+    case(tmp, "convert -B without a backing format", overlay_with_zeros,
+         ["convert", "-O", "qcow2", "-B", "base.qcow2", "t.qcow2", "out.qcow2"], ["out.qcow2"])
+    case(tmp, "convert -B to raw", overlay_with_zeros,
+         ["convert", "-O", "raw", "-B", "base.qcow2", "-F", "qcow2", "t.qcow2", "out.raw"],
+         ["out.raw"])
+    case(tmp, "convert -F without a backing file", overlay_with_zeros,
+         ["convert", "-O", "qcow2", "-F", "qcow2", "t.qcow2", "out.qcow2"], ["out.qcow2"])
 
 
 def dd_cases(tmp):
@@ -206,6 +248,7 @@ def main():
     try:
         amend_cases(tmp)
         commit_cases(tmp)
+        convert_backing_cases(tmp)
         dd_cases(tmp)
         measure_cases(tmp)
     finally:

@@ -165,7 +165,7 @@ TEST(CreateOptionList, FormattingLineLikeQemuImg) {
     o.set("size", "1048576");
     EXPECT_EQ(o.formattingLine("t.qcow2"),
               "Formatting 't.qcow2', fmt=qcow2 cluster_size=4096 extended_l2=off "
-              "compression_type=zlib size=1048576 compat=0.10 backing_file=a,b.qcow2 "
+              "compression_type=zlib size=1048576 compat=0.10 backing_file=a,,b.qcow2 "
               "backing_fmt=qcow2 lazy_refcounts=on refcount_bits=16");
     auto c = o.toCreateOptions();
     EXPECT_EQ(c.clusterSize, 4096u);
@@ -186,11 +186,14 @@ TEST(CreateOptionList, RejectsBadOptions) {
     EXPECT_THROW(o.parse("bogus=1", "t"), CommandFailure);
     EXPECT_THROW(o.parse("cluster_size=abc", "t"), CommandFailure);
     EXPECT_THROW(o.parse("lazy_refcounts=maybe", "t"), CommandFailure);
-    EXPECT_THROW(o.parse("preallocation=lots", "t"), CommandFailure);
     EXPECT_THROW(o.parse("noequals", "t"), CommandFailure);
+    // Words the format refuses pass the parse and fail checkValues (after the Formatting line).
+    o.parse("preallocation=lots", "t");
+    EXPECT_THROW(o.checkValues("t"), CommandFailure);
     CreateOptionList raw("raw");
     EXPECT_THROW(raw.parse("cluster_size=4k", "r"), CommandFailure);
-    EXPECT_THROW(raw.parse("preallocation=metadata", "r"), CommandFailure);
+    raw.parse("preallocation=metadata", "r");
+    EXPECT_THROW(raw.checkValues("r"), CommandFailure);
 }
 
 TEST(ImageCopy, ZeroDetection) {

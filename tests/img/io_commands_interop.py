@@ -5,7 +5,7 @@ e2kvm-io, both named qemu-io, on identical fresh images; standard output, standa
 exit status must be equal (timings masked) and the images must read the same afterwards
 (qemu-img compare). Covered: running without an image, open/close/reopen, readv/writev,
 aio_read/aio_write/aio_flush, truncate, length, alloc, map, sigraise, sleep, write -z -u / -c,
-discard, -s, --object, --image-opts, -U, -t, -d, -n, -k, -T, -m, the stdin prompt.
+discard, write -b/read -b (VM state), -s, --object, --image-opts, -U, -t, -d, -n, -k, -T, -m, the stdin prompt.
 Usage: io_commands_interop.py E2KVM_IO"""
 import os
 import re
@@ -133,6 +133,12 @@ SCENARIOS = [
     ("stdin", setup_both, ["t.qcow2"],
      "write -P 7 0 512\nread -P 7 0 512\nbogus\naio_write -P 8 4k 512\n"
      "aio_read -P 8 4k 512\naio_flush\nalloc 0 8k\n", ["t.qcow2"]),
+    ("VM state (-b)", setup_qcow2,
+     c("write -b -P 0x11 0 4k", "read -b -P 0x11 0 4k", "write -b -P 0x22 1T 4k",
+       "read -b -P 0x22 1T 4k", "read -b -P 0 64k 4k", "write -b 1 4k", "read -P 0x11 0 128k"),
+     None, ["t.qcow2"]),
+    ("VM state of a raw image", setup_raw, c("write -b 0 4k", "read -b 0 512"), None,
+     ["t.raw"]),
     ("stdin without image", setup_raw, ["-f", "raw"],
      "length\nopen -o driver=raw t.raw\nreadv -P 0x11 0 1k 1k\nquit now\nlength\n", ["t.raw"]),
 ]

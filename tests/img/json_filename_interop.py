@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Interop: QEMU's json:{...} image names (the open options as a JSON object, nested or dotted)
+in e2kvm-img and e2kvm-io as in qemu-img and qemu-io 7.2; failures to open an image in QEMU's
+words ("Could not open 'FILE': why", also for a backing file); and the first block QEMU's file driver
+writes into a raw file it creates or grows from empty (block status shows it as data), with
+qemu-img create's rounding of the size to whole sectors. Each case runs the same command through
+QEMU's tool and ours, both named as QEMU's, on identical images made by QEMU's tools in separate
+folders (relative names, so the texts are equal); standard output, standard error and the exit
+status must be equal (qemu-io's timings masked), then the files the case names must be byte for
+byte equal.
+Usage: json_filename_interop.py E2KVM_IMG E2KVM_IO"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Checker, run  # noqa: E402
+import peers  # noqa: E402
+
+peers.require("qemu-img", "qemu-io")
+
+OURS = {"qemu-img": os.path.abspath(sys.argv[1]), "qemu-io": os.path.abspath(sys.argv[2])}
+checker = Checker()
+
+
+def masked(text):
+    return re.sub(r"; [0-9:. ]+(sec )?\(.*\)", "; TIME", text)
+
+
+def qcow2(d):
+    run("qemu-img", "create", "-q", "-f", "qcow2", "t.qcow2", "1M", cwd=d)
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x2a 64k 4k", "t.qcow2", cwd=d)
+
+
+def overlay(d):
+    run("qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M", cwd=d)
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x2a 0 4k", "base.qcow2", cwd=d)
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+        "t.qcow2", cwd=d)
+
+
+def nothing(d):
+    pass
+
+
+def missing_backing(d):
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "gone.qcow2", "-F", "qcow2",
+        "t.qcow2", "1M", cwd=d)
+
+
+def bad_header(d):
+    with open(os.path.join(d, "bad.qcow2"), "wb") as f:
+        f.write(b"QFI\xfb\0\0\0\3" + bytes(65536))
+
+
+NULL_CO = "json:{ 'driver': 'null-co', 'size': 1048576, 'read-zeroes': true }"
+
+# (label, setup, program, arguments, files to compare afterwards)
+CASES = [
+    ("info of a dotted json: name", qcow2, "qemu-img",
+     ["info", 'json:{"driver":"qcow2","file.filename":"t.qcow2"}'], []),
+    ("info of a nested json: name", qcow2, "qemu-img",
+     ["info", "json:{'driver':'qcow2','file':{'driver':'file','filename':'t.qcow2'}}"], []),
+    ("info of a json: name without driver (probed)", qcow2, "qemu-img",
+     ["info", "json:{'file':{'filename':'t.qcow2'}}"], []),
+    ("info of an overlay by json: name (backing file resolved)", overlay, "qemu-img",
+     ["info", "--backing-chain", "json:{'driver':'qcow2','file':{'filename':'t.qcow2'}}"], []),
+    ("json: name that is no object", nothing, "qemu-img", ["info", "json:[1]"], []),
+    ("json: name of a missing file", nothing, "qemu-img",
+     ["info", "json:{'driver':'qcow2','file.filename':'none.qcow2'}"], []),
+    ("info of a missing file", nothing, "qemu-img", ["info", "none.qcow2"], []),
+    ("map of an overlay whose backing file is missing", missing_backing, "qemu-img",
+     ["map", "t.qcow2"], []),
+    ("convert from a missing file", nothing, "qemu-img", ["convert", "none", "out.raw"], []),
+    ("check of a missing file", nothing, "qemu-img", ["check", "none"], []),
+    ("info of a qcow2 header with a bad cluster size", bad_header, "qemu-img",
+     ["info", "-f", "qcow2", "bad.qcow2"], []),
+    ("qemu-io on a missing file", nothing, "qemu-io", ["-c", "read 0 1", "none"], []),
+    ("qemu-io open of a missing file", nothing, "qemu-io", ["-c", "open none"], []),
+    ("qemu-io on an overlay whose backing file is missing", missing_backing, "qemu-io",
+     ["-c", "read 0 1", "t.qcow2"], []),
+    ("qemu-io on a qcow2 header with a bad cluster size", bad_header, "qemu-io",
+     ["-f", "qcow2", "-c", "read 0 1", "bad.qcow2"], []),
+    ("map of a null-co json: name", nothing, "qemu-img", ["map", "--output=json", NULL_CO], []),
+    ("convert a null-co json: name to raw, sparse", nothing, "qemu-img",
+     ["convert", "-S", "4k", "-O", "raw", NULL_CO, "out.raw"], ["out.raw"]),
+    ("create raw: first block allocated", nothing, "qemu-img",
+     ["create", "-f", "raw", "t.raw", "1M"], ["t.raw"]),
+    ("create raw of an unaligned size: rounded to sectors", nothing, "qemu-img",
+     ["create", "-f", "raw", "t.raw", "1048575"], ["t.raw"]),
+    ("create raw smaller than 4k", nothing, "qemu-img",
+     ["create", "-f", "raw", "t.raw", "1000"], ["t.raw"]),
+    ("qemu-io reads through a json: name", qcow2, "qemu-io",
+     ["-c", "read -P 0x2a 64k 4k", "-c", "write -P 0x11 0 512",
+      "json:{'driver':'qcow2','file':{'driver':'file','filename':'t.qcow2'}}"], ["t.qcow2"]),
+    ("qemu-io json: name with backing null", overlay, "qemu-io",
+     ["-c", "read -P 0 0 4k",
+      "json:{'driver':'qcow2','file':{'driver':'file','filename':'t.qcow2'},'backing':null}"],
+     []),
+    ("qemu-io open -o merged with a json: name", qcow2, "qemu-io",
+     ["-c", 'open -o driver=qcow2 json:{"file.filename":"t.qcow2"}', "-c",
+      "read -P 0x2a 64k 4k"], []),
+    ("qemu-io json: name with blkdebug inline rules", qcow2, "qemu-io",
+     ["-c", "read -P 0x2a 64k 4k",
+      'json:{"driver":"qcow2","file":{"driver":"blkdebug","inject-error":[{"event":"l2_load"}],'
+      '"image.filename":"t.qcow2"}}'], []),
+    ("qemu-io null-co json: name", nothing, "qemu-io",
+     ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
+]
+
+
+def run_tool(tool, name, d, args):
+    bindir = os.path.join(d, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    link = os.path.join(bindir, name)
+    os.symlink(tool, link)
+    return run([link] + args, ok=False, cwd=d, timeout=60)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="e2kvm-json-names-")
+    try:
+        for number, (label, setup, program, args, files) in enumerate(CASES):
+            results, dirs = [], []
+            for side, tool in (("qemu", shutil.which(program)), ("ours", OURS[program])):
+                d = os.path.join(tmp, f"{number}-{side}")
+                os.makedirs(d)
+                setup(d)
+                p = run_tool(tool, program, d, args)
+                results.append((p.returncode, masked(p.stdout), masked(p.stderr)))
+                dirs.append(d)
+            checker.same(label, results[0], results[1], program, "ours")
+            for name in files:
+                a, b = (os.path.join(d, name) for d in dirs)
+                same = os.path.exists(a) and os.path.exists(b) and \
+                    open(a, "rb").read() == open(b, "rb").read()
+                checker.check(same, f"{label}: {name} is not byte for byte {program}'s")
+                if same:
+                    maps = [run("qemu-img", "map", "--output=json", "-f", "raw" if
+                                name.endswith(".raw") else "qcow2", p).stdout for p in (a, b)]
+                    checker.same(f"{label}: map of {name}", maps[0], maps[1], program, "ours")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return checker.exit_status("json: image names and raw files' first block as QEMU's")
+
+
+sys.exit(main())
