@@ -531,7 +531,7 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
             serialGiven = true;
         } else if (opt == "qmp" && i + 1 < args.size() && args[i + 1] == "stdio") {
             ++i;
-            if (o.qmpStdio)
+            if (o.qmpStdio || o.hmpStdio)
                 throw OptionError("-qmp stdio: cannot use stdio by multiple character devices");
             o.qmpStdio = true;
         } else if (opt == "machine" || opt == "M") {
@@ -546,10 +546,16 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                 throw OptionError("-vga " + v + ": the e2k-vm board has no VGA (only 'none')");
         } else if (opt == "monitor") {
             const std::string& v = value();
-            if (v != "none")
+            if (v == "stdio") {
+                if (o.qmpStdio || o.hmpStdio)
+                    throw OptionError(
+                        "-monitor stdio: cannot use stdio by multiple character devices");
+                o.hmpStdio = true;
+            } else if (v != "none") {
                 throw OptionError("-monitor " + v +
-                                  ": e2kvm-system has no HMP monitor (use "
+                                  ": e2kvm-system has its human monitor only on stdio (use "
                                   "-qmp, or QMP's human-monitor-command)");
+            }
         } else if (opt == "object") {
             // iothread objects are accepted (e2kvm serves every node from its own threads);
             // other objects are created over QMP (object-add).
@@ -583,13 +589,13 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
 
     for (const std::string& m : monitors)
         attachMonitor(m, chardevs, o);
-    if (o.qmpStdio && serialGiven && o.serial.kind == SerialKind::Stdio)
+    if ((o.qmpStdio || o.hmpStdio) && serialGiven && o.serial.kind == SerialKind::Stdio)
         throw OptionError("-serial stdio: cannot use stdio by multiple character devices");
     if (nographic) {
         if (displayGiven && o.display.kind != DisplayKind::None)
             throw OptionError("-nographic cannot be used with -display");
         o.display.kind = DisplayKind::None;
-        if (!serialGiven && !o.qmpStdio)
+        if (!serialGiven && !o.qmpStdio && !o.hmpStdio)
             o.serial.kind = SerialKind::Stdio;
         o.serial.escapeKeys = o.serial.kind == SerialKind::Stdio;
     } else if (!displayGiven) {
