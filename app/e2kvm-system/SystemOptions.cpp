@@ -529,11 +529,17 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                 throw OptionError("-serial " + v + ": the e2k-vm board has one serial port");
             o.serial = parseSerial(v);
             serialGiven = true;
-        } else if (opt == "qmp" && i + 1 < args.size() && args[i + 1] == "stdio") {
+        } else if ((opt == "qmp" || opt == "qmp-pretty") && i + 1 < args.size() &&
+                   args[i + 1] == "stdio") {
             ++i;
             if (o.qmpStdio || o.hmpStdio)
-                throw OptionError("-qmp stdio: cannot use stdio by multiple character devices");
+                throw OptionError("-" + opt +
+                                  " stdio: cannot use stdio by multiple character devices");
             o.qmpStdio = true;
+            o.qmpPretty = opt == "qmp-pretty";
+        } else if (opt == "qmp-pretty") {
+            const std::string& v = value();
+            throw OptionError("-qmp-pretty " + v + ": e2kvm-system takes -qmp-pretty stdio only");
         } else if (opt == "machine" || opt == "M") {
             parseMachine(value(), o);
         } else if (opt == "accel") {

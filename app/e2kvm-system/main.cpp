@@ -243,7 +243,7 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     if (o.qmpStdio || !o.qmpConnect.empty() || !o.qmpFds.empty()) {
         auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
         if (o.qmpStdio)
-            server->adopt(STDIN_FILENO, STDOUT_FILENO, false);
+            server->adopt(STDIN_FILENO, STDOUT_FILENO, false, o.qmpPretty);
         for (int fd : o.qmpFds) {
             if (fcntl(fd, F_GETFD) < 0)
                 die("-chardev socket,fd=" + std::to_string(fd) + ": " + std::strerror(errno));
