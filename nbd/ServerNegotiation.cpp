@@ -11,6 +11,13 @@ namespace e2kvm::nbd {
 
 namespace {
 
+// An export name as the server's error messages quote it: QEMU's server cuts a name of 80 bytes
+// or more to its first 80 and adds "..." (so a client's huge name gives a short message).
+std::string quotedExportName(const std::string& name) {
+    constexpr size_t kQuotedNameBytes = 80;
+    return name.size() < kQuotedNameBytes ? name : name.substr(0, kQuotedNameBytes) + "...";
+}
+
 constexpr uint32_t kMaxOptionPayloadKept = 1u << 20; // longer options are refused, not stored
 
 std::string format(const char* fmt, auto... args) {
@@ -174,7 +181,8 @@ void ServerConnection::handleInfoOrGo(uint32_t option, const std::vector<uint8_t
     }
     auto exp = env_.findExport(req.name);
     if (!exp) {
-        sendOptionError(option, {RepErrUnknown, "export '" + req.name + "' not present"});
+        sendOptionError(option,
+                        {RepErrUnknown, "export '" + quotedExportName(req.name) + "' not present"});
         return;
     }
     bool wantName = std::count(req.infos.begin(), req.infos.end(), InfoName) > 0;

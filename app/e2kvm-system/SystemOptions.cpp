@@ -529,11 +529,17 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                 throw OptionError("-serial " + v + ": the e2k-vm board has one serial port");
             o.serial = parseSerial(v);
             serialGiven = true;
-        } else if (opt == "qmp" && i + 1 < args.size() && args[i + 1] == "stdio") {
+        } else if ((opt == "qmp" || opt == "qmp-pretty") && i + 1 < args.size() &&
+                   args[i + 1] == "stdio") {
             ++i;
-            if (o.qmpStdio)
-                throw OptionError("-qmp stdio: cannot use stdio by multiple character devices");
+            if (o.qmpStdio || o.hmpStdio)
+                throw OptionError("-" + opt +
+                                  " stdio: cannot use stdio by multiple character devices");
             o.qmpStdio = true;
+            o.qmpPretty = opt == "qmp-pretty";
+        } else if (opt == "qmp-pretty") {
+            const std::string& v = value();
+            throw OptionError("-qmp-pretty " + v + ": e2kvm-system takes -qmp-pretty stdio only");
         } else if (opt == "machine" || opt == "M") {
             parseMachine(value(), o);
         } else if (opt == "accel") {
@@ -546,10 +552,16 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                 throw OptionError("-vga " + v + ": the e2k-vm board has no VGA (only 'none')");
         } else if (opt == "monitor") {
             const std::string& v = value();
-            if (v != "none")
+            if (v == "stdio") {
+                if (o.qmpStdio || o.hmpStdio)
+                    throw OptionError(
+                        "-monitor stdio: cannot use stdio by multiple character devices");
+                o.hmpStdio = true;
+            } else if (v != "none") {
                 throw OptionError("-monitor " + v +
-                                  ": e2kvm-system has no HMP monitor (use "
+                                  ": e2kvm-system has its human monitor only on stdio (use "
                                   "-qmp, or QMP's human-monitor-command)");
+            }
         } else if (opt == "object") {
             // iothread objects are accepted (e2kvm serves every node from its own threads);
             // other objects are created over QMP (object-add).
@@ -583,13 +595,13 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
 
     for (const std::string& m : monitors)
         attachMonitor(m, chardevs, o);
-    if (o.qmpStdio && serialGiven && o.serial.kind == SerialKind::Stdio)
+    if ((o.qmpStdio || o.hmpStdio) && serialGiven && o.serial.kind == SerialKind::Stdio)
         throw OptionError("-serial stdio: cannot use stdio by multiple character devices");
     if (nographic) {
         if (displayGiven && o.display.kind != DisplayKind::None)
             throw OptionError("-nographic cannot be used with -display");
         o.display.kind = DisplayKind::None;
-        if (!serialGiven && !o.qmpStdio)
+        if (!serialGiven && !o.qmpStdio && !o.hmpStdio)
             o.serial.kind = SerialKind::Stdio;
         o.serial.escapeKeys = o.serial.kind == SerialKind::Stdio;
     } else if (!displayGiven) {

@@ -90,6 +90,8 @@ struct SystemOptions {
     SerialOptions serial;
     std::vector<std::string> qmp; // -qmp address specs, validated (listening servers)
     bool qmpStdio = false;        // -qmp stdio
+    bool hmpStdio = false;        // -monitor stdio: QEMU's human monitor on stdin/stdout
+    bool qmpPretty = false;       // -qmp-pretty stdio: QMP on stdio, messages indented
     // Monitors on sockets that another program listens on (-chardev socket,id=X,path=P
     // without server=on, with -mon chardev=X,mode=control): we connect and serve QMP there.
     std::vector<std::string> qmpConnect;

@@ -3,6 +3,7 @@
 // port on stdio or a file, and QMP monitors.
 #include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/DefaultRom.h"
+#include "app/e2kvm-system/HmpConsole.h"
 #include "app/e2kvm-system/QtestServer.h"
 #include "app/e2kvm-system/SerialConsole.h"
 #include "app/e2kvm-system/ShutdownRequest.h"
@@ -242,7 +243,7 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     if (o.qmpStdio || !o.qmpConnect.empty() || !o.qmpFds.empty()) {
         auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
         if (o.qmpStdio)
-            server->adopt(STDIN_FILENO, STDOUT_FILENO, false);
+            server->adopt(STDIN_FILENO, STDOUT_FILENO, false, o.qmpPretty);
         for (int fd : o.qmpFds) {
             if (fcntl(fd, F_GETFD) < 0)
                 die("-chardev socket,fd=" + std::to_string(fd) + ": " + std::strerror(errno));
@@ -257,6 +258,31 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
             }
         }
         qmpServers.push_back(std::move(server));
+    }
+
+    // -monitor stdio: the human monitor runs its lines as QMP's human-monitor-command does.
+    std::unique_ptr<sys::HmpConsole> hmp;
+    if (o.hmpStdio) {
+        qmp::Json version = qmpContext->execute("query-version", nullptr);
+        const qmp::Json* q = version.find("qemu");
+        auto part = [q](const char* key) { return std::to_string(q->find(key)->asInt()); };
+        hmp = std::make_unique<sys::HmpConsole>(
+            STDIN_FILENO, STDOUT_FILENO, part("major") + "." + part("minor") + "." + part("micro"),
+            [ctx = qmpContext.get()](const std::string& line) {
+                qmp::Json args = qmp::Json::object({{"command-line", line}});
+                try {
+                    return ctx->execute("human-monitor-command", &args).asString();
+                } catch (const std::exception& e) {
+                    return std::string("Error: ") + e.what() + "\n";
+                }
+            },
+            [ctx = qmpContext.get(), &shutdown] {
+                if (ctx->takeQuitRequest()) {
+                    ctx->finishQuit();
+                    return true;
+                }
+                return shutdown.current().has_value();
+            });
     }
 
     // -qtest: QEMU connects to the test's socket at startup, before the machine runs.
@@ -305,6 +331,8 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
 
     for (auto& s : qmpServers)
         s->start();
+    if (hmp)
+        hmp->start();
     // The guest boots while the window is being set up (creating a renderer can take a
     // noticeable part of a second); the window then shows the newest frame.
     runner->start(o.startPaused);
@@ -358,6 +386,9 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         runner->display().unsubscribe(traceListener);
     // Last words to the QMP clients (SHUTDOWN), then the NBD exports, the window, the machine
     // (disks flushed) and finally the images (dirty bitmaps stored).
+    if (hmp)
+        hmp->stop();
+    hmp.reset();
     for (auto& s : qmpServers)
         s->stop();
     qmpServers.clear();

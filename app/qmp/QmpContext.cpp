@@ -12,6 +12,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerMachineCommands(*this);
     registerBlockCommands(*this);
     registerBitmapCommands(*this);
+    registerBitmapDigestCommand(*this);
     registerNbdCommands(*this);
     registerJobCommands(*this);
     registerDriveBackup(*this);

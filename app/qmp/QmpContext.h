@@ -105,6 +105,7 @@ void registerControlCommands(QmpContext& ctx);
 void registerMachineCommands(QmpContext& ctx);
 void registerBlockCommands(QmpContext& ctx);
 void registerBitmapCommands(QmpContext& ctx);
+void registerBitmapDigestCommand(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);
 void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);

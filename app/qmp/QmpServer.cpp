@@ -1,5 +1,7 @@
 #include "app/qmp/QmpServer.h"
 
+#include "app/qmp/QmpPretty.h"
+
 #include "app/qmp/QmpSession.h"
 
 #include <arpa/inet.h>
@@ -98,6 +100,20 @@ struct QmpServer::Client {
     QmpSession session;
     std::string out;
     bool closing = false; // peer closed or error: drop after flushing
+    bool pretty = false;  // -qmp-pretty: each message spread over indented lines
+
+    // Queues one message line (ending in "\n") in this client's layout.
+    void send(const std::string& line) {
+        if (!pretty) {
+            out += line;
+            return;
+        }
+        try {
+            out += prettyJson(parseJson(line)) + "\n";
+        } catch (const JsonError&) {
+            out += line; // our own messages always parse; never lose one
+        }
+    }
 };
 
 QmpServer::QmpServer(QmpContext& ctx) : ctx_(ctx) {
@@ -193,7 +209,7 @@ void QmpServer::start() {
         wake();
     });
     for (auto& c : adopted_) {
-        c->out = c->session.greeting();
+        c->send(c->session.greeting());
         clients_.push_back(std::move(c));
     }
     adopted_.clear();
@@ -236,20 +252,21 @@ void QmpServer::acceptClient(int listenFd) {
             continue;
         }
         auto c = std::make_unique<Client>(fd, ctx_);
-        c->out = c->session.greeting();
+        c->send(c->session.greeting());
         flushClient(*c);
         clients_.push_back(std::move(c));
         clientCount_ = unsigned(clients_.size());
     }
 }
 
-void QmpServer::adopt(int inFd, int outFd, bool ownsFds) {
+void QmpServer::adopt(int inFd, int outFd, bool ownsFds, bool pretty) {
     if (started_)
         throw std::runtime_error("QMP server: adopt() after start()");
     setNonBlocking(inFd); // a separate output (stdout) stays blocking: it is flushed at once
     auto c = std::make_unique<Client>(inFd, ctx_);
     c->outFd = outFd;
     c->ownsFds = ownsFds;
+    c->pretty = pretty;
     struct stat st {};
     c->isSocket = fstat(inFd, &st) == 0 && S_ISSOCK(st.st_mode) && inFd == outFd;
     adopted_.push_back(std::move(c));
@@ -300,7 +317,7 @@ void QmpServer::distributeEvents() {
     for (const std::string& e : events)
         for (auto& c : clients_)
             if (c->session.commandMode() && !c->closing)
-                c->out += e;
+                c->send(e);
 }
 
 void QmpServer::run() {
@@ -332,7 +349,8 @@ void QmpServer::run() {
         for (size_t i = firstClient; i < fds.size(); ++i) {
             Client& c = *clients_[i - firstClient];
             if (!c.closing && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-                ssize_t n = c.isSocket ? recv(c.fd, buf, sizeof buf, 0) : read(c.fd, buf, sizeof buf);
+                ssize_t n =
+                    c.isSocket ? recv(c.fd, buf, sizeof buf, 0) : read(c.fd, buf, sizeof buf);
                 if (n > 0) {
                     // Events a command caused go out before its reply; as in QEMU, that includes
                     // the SHUTDOWN of a quit, which is carried out before its reply is sent.
@@ -341,7 +359,7 @@ void QmpServer::run() {
                                        if (ctx_.takeQuitRequest())
                                            ctx_.finishQuit();
                                        distributeEvents();
-                                       c.out += line;
+                                       c.send(line);
                                    });
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                     c.closing = true;

@@ -39,7 +39,8 @@ public:
     // Serves one more client on file descriptors that are already open: -qmp stdio (0 and 1,
     // not closed by the server), or a socket this process connected (-chardev socket,path=P
     // without server=on: QEMU then connects to P and serves QMP over it). Before start().
-    void adopt(int inFd, int outFd, bool ownsFds);
+    // With `pretty` (-qmp-pretty) every message is written as prettyJson() lays it out.
+    void adopt(int inFd, int outFd, bool ownsFds, bool pretty = false);
     // Connects to a Unix socket and serves QMP over the connection (the caller listens).
     void connect(const std::string& unixPath);
     // Sends what is still queued (best effort, bounded time), closes every client and the
@@ -63,7 +64,7 @@ private:
     std::atomic<bool> stopping_{false};
     bool started_ = false;
     std::vector<std::unique_ptr<Client>> clients_; // server thread only
-    std::vector<std::unique_ptr<Client>> adopted_;  // before start()
+    std::vector<std::unique_ptr<Client>> adopted_; // before start()
     std::atomic<unsigned> clientCount_{0};
 
     int eventSink_ = 0;

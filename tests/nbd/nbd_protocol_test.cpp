@@ -122,6 +122,12 @@ TEST_F(ProtocolTest, OptionErrors) {
     auto unknown = p.optionUntilFinal(OptInfo, infoPayload("nosuch", {}));
     EXPECT_EQ(unknown.back().type, RepErrUnknown);
     EXPECT_EQ(unknown.back().text(), "export 'nosuch' not present");
+    // As qemu-nbd: a name of 80 bytes or more is quoted as its first 80 and "..." (iotest 143).
+    const std::string name79(79, 'b'), name80(80, 'b');
+    EXPECT_EQ(p.optionUntilFinal(OptInfo, infoPayload(name79, {})).back().text(),
+              "export '" + name79 + "' not present");
+    EXPECT_EQ(p.optionUntilFinal(OptGo, infoPayload(name80 + "c", {})).back().text(),
+              "export '" + name80 + "...' not present");
     EXPECT_EQ(p.optionUntilFinal(OptInfo, {0, 0, 0, 9, 'x'}).back().type, RepErrInvalid);
     EXPECT_EQ(p.optionUntilFinal(OptGo, {0, 0, 0}).back().type, RepErrInvalid);
     auto trailing = infoPayload("rw", {});

@@ -275,6 +275,15 @@ TEST(SystemOptions, QemuHarnessOptions) {
     EXPECT_EQ(o.serial.kind, SerialKind::None);
     o = parse({"-nographic", "-qmp", "stdio"});
     EXPECT_EQ(o.serial.kind, SerialKind::None) << "stdio is taken by the monitor";
+    o = parse({"-nographic", "-monitor", "stdio", "-serial", "none"}); // iotests 028, 102
+    EXPECT_TRUE(o.hmpStdio);
+    EXPECT_FALSE(o.qmpStdio);
+    EXPECT_EQ(o.serial.kind, SerialKind::None);
+    o = parse({"-nographic", "-qmp-pretty", "stdio"}); // iotests 191, 195, 227
+    EXPECT_TRUE(o.qmpStdio);
+    EXPECT_TRUE(o.qmpPretty);
+    EXPECT_EQ(o.serial.kind, SerialKind::None);
+    EXPECT_FALSE(parse({"-qmp", "stdio"}).qmpPretty);
     o = parse({"-chardev", "socket,id=mon,path=/tmp/m.sock", "-mon", "chardev=mon,mode=control",
                "-chardev", "socket,id=srv,path=/tmp/s.sock,server=on,wait=off", "-mon",
                "chardev=srv,mode=control"});
@@ -294,6 +303,12 @@ TEST(SystemOptions, QemuHarnessOptionErrors) {
               "-mon chardev=x,mode=control: chardev \"x\" "
               "not found");
     EXPECT_EQ(error({"-qmp", "stdio", "-serial", "stdio"}),
+              "-serial stdio: cannot use stdio by multiple character devices");
+    EXPECT_EQ(error({"-qmp", "stdio", "-monitor", "stdio"}),
+              "-monitor stdio: cannot use stdio by multiple character devices");
+    EXPECT_EQ(error({"-monitor", "stdio", "-qmp-pretty", "stdio"}),
+              "-qmp-pretty stdio: cannot use stdio by multiple character devices");
+    EXPECT_EQ(error({"-monitor", "stdio", "-serial", "stdio"}),
               "-serial stdio: cannot use stdio by multiple character devices");
     EXPECT_EQ(error({"-chardev", "file,id=f,path=/tmp/x"}),
               "-chardev file,id=f,path=/tmp/x: e2kvm-system supports 'socket' chardevs only");

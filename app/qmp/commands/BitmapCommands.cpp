@@ -72,7 +72,9 @@ private:
 NodeAction parseAction(QmpContext& ctx, BatchState& state, const std::string& type, QmpArgs& a) {
     NodeAction na;
     block::BitmapAction& act = na.action;
-    na.node = lookupNode(ctx, a.str("node"));
+    // As QEMU: every argument is read (a missing or mistyped one reported) before the node
+    // is looked up.
+    const std::string nodeName = a.str("node");
     act.name = a.str("name");
     if (type == "block-dirty-bitmap-add") {
         act.kind = block::BitmapActionKind::Add;
@@ -81,6 +83,7 @@ NodeAction parseAction(QmpContext& ctx, BatchState& state, const std::string& ty
         act.persistent = a.optBool("persistent", false);
         act.disabled = a.optBool("disabled", false);
         a.finish();
+        na.node = lookupNode(ctx, nodeName);
         if (act.name.empty())
             throw QmpError("Bitmap name cannot be empty");
         if (act.name.size() > 1023)
@@ -105,6 +108,7 @@ NodeAction parseAction(QmpContext& ctx, BatchState& state, const std::string& ty
         return na;
     }
     a.finish();
+    na.node = lookupNode(ctx, nodeName);
     bitmapCatalog(*na.node);
     if (type == "block-dirty-bitmap-remove") {
         act.kind = block::BitmapActionKind::Remove;

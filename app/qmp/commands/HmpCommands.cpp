@@ -1,10 +1,11 @@
 // QMP human-monitor-command: one line of QEMU's human monitor (HMP), parsed and answered as
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
-// status, stop|s, cont|c, system_reset; every other line gets QEMU's "unknown command" answer.
-// As in QEMU, qemu-io prints its statistics and most of its errors on the process's standard
-// output and standard error, not into the reply: only its error_report() messages ("Block node
-// is read-only", warnings) and qemu_printf() text ("info"'s format-specific part) are returned.
+// status, info block-jobs, drive_backup, stop|s, cont|c, system_reset, quit|q; every other line
+// gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its statistics and most of its
+// errors on the process's standard output and standard error, not into the reply: only its
+// error_report() messages ("Block node is read-only", warnings) and qemu_printf() text ("info"'s
+// format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
@@ -148,13 +149,14 @@ private:
 
 // One argument of an HMP command, in the kinds the commands here use.
 struct HmpParam {
-    enum Kind { Flag, Device, String } kind;
+    enum Kind { Flag, Device, String, OptionalString } kind;
     char flag = 0; // Flag: the option letter ("-d")
 };
 
 struct HmpArgs {
-    std::vector<bool> flags;          // per Flag parameter, in order
-    std::vector<std::string> strings; // per Device/String parameter, in order
+    std::vector<bool> flags;                          // per Flag parameter, in order
+    std::vector<std::string> strings;                 // per Device/String parameter, in order
+    std::vector<std::optional<std::string>> optional; // per OptionalString parameter
 };
 
 using HmpHandler = void (*)(QmpContext&, MonitorText&, const HmpArgs&);
@@ -183,13 +185,13 @@ bool nameMatches(const char* names, const std::string& typed) {
 }
 
 // Runs a QMP command's handler (the command lock is already held) and returns its result.
-Json runQmp(QmpContext& ctx, const std::string& name) {
+Json runQmp(QmpContext& ctx, const std::string& name, const Json* arguments = nullptr) {
     const QmpCommand* c = ctx.findCommand(name);
     if (!c)
         throw QmpError("The command " + name + " has not been found", "CommandNotFound");
     if (c->needsMachine && !ctx.machine)
         throw QmpError("No machine");
-    return c->handler(ctx, nullptr);
+    return c->handler(ctx, arguments);
 }
 
 // HMP's answer to a failed command: "Error: <description>".
@@ -260,6 +262,55 @@ void infoStatus(QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
     }
 }
 
+// info block-jobs: one line per job of query-block-jobs.
+void infoBlockJobs(QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
+    Json jobs;
+    try {
+        jobs = runQmp(ctx, "query-block-jobs");
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+        return;
+    }
+    if (jobs.asArray().empty()) {
+        mon.print("No active jobs\n");
+        return;
+    }
+    for (const Json& j : jobs.asArray()) {
+        auto text = [&](const char* key) {
+            const Json* v = j.find(key);
+            return v && v->isString() ? v->asString() : std::string();
+        };
+        auto number = [&](const char* key) {
+            const Json* v = j.find(key);
+            return std::to_string(v ? v->asInt() : 0);
+        };
+        std::string progress = "Completed " + number("offset") + " of " + number("len") +
+                               " bytes, speed limit " + number("speed") + " bytes/s\n";
+        if (text("type") == "stream")
+            mon.print("Streaming device " + text("device") + ": " + progress);
+        else
+            mon.print("Type " + text("type") + ", device " + text("device") + ": " + progress);
+    }
+}
+
+// drive_backup [-n] [-f] [-c] DEVICE TARGET [FORMAT]: QMP's drive-backup with sync "full"
+// (-f) or "top", mode "existing" (-n) or "absolute-paths", and compress (-c).
+void driveBackup(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    Json q = Json::object({{"device", args.strings[0]},
+                           {"target", args.strings[1]},
+                           {"sync", args.flags[1] ? "full" : "top"},
+                           {"mode", args.flags[0] ? "existing" : "absolute-paths"}});
+    if (args.optional[0])
+        q.set("format", *args.optional[0]);
+    if (args.flags[2])
+        q.set("compress", true);
+    try {
+        runQmp(ctx, "drive-backup", &q);
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
 // An HMP command that is a QMP command without arguments (stop, cont, system_reset).
 void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
     try {
@@ -271,6 +322,7 @@ void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) 
 
 const std::vector<HmpCommand>& infoCommands() {
     static const std::vector<HmpCommand> table = {
+        {"block-jobs", {}, nullptr, infoBlockJobs},
         {"status", {}, nullptr, infoStatus},
     };
     return table;
@@ -283,6 +335,15 @@ const std::vector<HmpCommand>& hmpCommands() {
          nullptr,
          qemuIo},
         {"info", {}, &infoCommands(), nullptr},
+        {"drive_backup",
+         {{HmpParam::Flag, 'n'},
+          {HmpParam::Flag, 'f'},
+          {HmpParam::Flag, 'c'},
+          {HmpParam::Device, 0},
+          {HmpParam::String, 0},
+          {HmpParam::OptionalString, 0}},
+         nullptr,
+         driveBackup},
         {"stop|s",
          {},
          nullptr,
@@ -297,6 +358,11 @@ const std::vector<HmpCommand>& hmpCommands() {
          [](QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
              runQmpAlias(ctx, mon, "system_reset");
          }},
+        // As QMP's quit: the process ends once the line is answered.
+        {"quit|q",
+         {},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs&) { runQmpAlias(ctx, mon, "quit"); }},
     };
     return table;
 }
@@ -367,6 +433,20 @@ bool parseArguments(HmpLine& line, const HmpCommand& cmd, MonitorText& mon, HmpA
                 }
             }
             args.flags.push_back(set);
+            continue;
+        }
+        if (p.kind == HmpParam::OptionalString) {
+            line.skipSpaces();
+            if (line.atEnd()) {
+                args.optional.emplace_back();
+                continue;
+            }
+            std::optional<std::string> w = line.word();
+            if (!w) {
+                mon.print(std::string(cmd.name) + ": string expected\n");
+                return false;
+            }
+            args.optional.push_back(std::move(*w));
             continue;
         }
         std::optional<std::string> w = line.word();
