@@ -67,8 +67,9 @@ const CommandHelp kCommands[] = {
     {"check", "check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U] filename"},
     {"commit", "commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] [-r rate_limit] filename"},
     {"compare", "compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U] filename1 filename2"},
-    {"convert", "convert [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt] [-o options] [-S "
-                "sparse_size] [-m num_coroutines] [-U] filename output_filename"},
+    {"convert", "convert [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt] [-B backing_file [-F "
+                "backing_fmt]] [-o options] [-l snapshot_param] [-S sparse_size] [-m "
+                "num_coroutines] [-U] filename output_filename"},
     {"create", "create [-q] [-f fmt] [-b backing_file -F backing_fmt] [-u] [-o options] "
                "filename [size]"},
     {"dd", "dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] [count=blocks] "

@@ -9,8 +9,11 @@
 #include "ProgressBar.h"
 #include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
+#include "block/SnapshotSelector.h"
 
 #include <cstdio>
+#include <optional>
+#include <stdexcept>
 #include <sys/stat.h>
 
 namespace e2kvm::img {
@@ -23,7 +26,7 @@ const char* const kBadSparseSize =
 
 int runConvert(int argc, char** argv) {
     enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps, OptImageOpts };
-    CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:UB:F:",
+    CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:UB:F:l:",
                         {{"force-share", no_argument, nullptr, 'U'},
                          {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"bitmaps", no_argument, nullptr, OptBitmaps},
@@ -33,12 +36,22 @@ int runConvert(int argc, char** argv) {
     std::vector<std::string> optionTexts;
     std::string backingName, backingFormat; // -B, -F: the target's backing file
     bool compress = false, noCreate = false, progressWanted = false, forceShare = false;
+    std::optional<block::SnapshotSelector> snapshot; // -l
     uint64_t minSparse = 4096;
     unsigned workers = 4;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case OptImageOpts:
             imageOpts = true;
+            break;
+        case 'l':
+            // -l: copy an internal snapshot of the source instead of its current disk.
+            try {
+                snapshot = block::parseSnapshotSelector(opts.arg());
+            } catch (const std::invalid_argument& e) {
+                throw CommandFailure(std::string(e.what()) + "\n" + kToolName +
+                                     ": Failed in parsing snapshot param '" + opts.arg() + "'");
+            }
             break;
         case OptBitmaps:
             bitmaps = true;
@@ -119,6 +132,13 @@ int runConvert(int argc, char** argv) {
     // As qemu-img convert: no one may write or resize the source while it is copied.
     srcReq.unshare = block::kPermWrite | block::kPermResize;
     auto source = openForCommand(sourceName, srcReq);
+    if (snapshot) {
+        try {
+            block::loadSelectedSnapshot(*source, *snapshot);
+        } catch (const block::BlockError& e) {
+            throw CommandFailure(std::string("Failed to load snapshot: ") + e.what());
+        }
+    }
     if (skipBrokenBitmaps && !bitmaps)
         throw CommandFailure("--skip-broken-bitmaps requires --bitmaps");
     if (bitmaps && targetFormat != "qcow2")

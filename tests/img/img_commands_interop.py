@@ -243,12 +243,23 @@ def measure_cases(tmp):
         case(tmp, "measure " + " ".join(args), bitmaps, ["measure"] + args, [])
 
 
+def convert_snapshot_cases(tmp):
+    """convert -l: the snapshot's data (over the backing file), not the current disk."""
+    for spec in ("s1", "1", "snapshot.name=s1", "snapshot.id=1,snapshot.name=s1"):
+        case(tmp, f"convert -l {spec}", with_snapshot,
+             ["convert", "-O", "qcow2", "-l", spec, "t.qcow2", "out.qcow2"], ["out.qcow2"])
+    for spec in ("s9", "snapshot.id=1,snapshot.name=x", "snapshot.tag=s1"):
+        case(tmp, f"convert -l {spec}", with_snapshot,
+             ["convert", "-O", "raw", "-l", spec, "t.qcow2", "out.raw"], ["out.raw"])
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-imgcmd-")
     try:
         amend_cases(tmp)
         commit_cases(tmp)
         convert_backing_cases(tmp)
+        convert_snapshot_cases(tmp)
         dd_cases(tmp)
         measure_cases(tmp)
     finally:

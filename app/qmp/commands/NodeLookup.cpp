@@ -3,6 +3,9 @@
 #include "app/qmp/QmpError.h"
 #include "block/filter/CopyBeforeWriteFilter.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace e2kvm::qmp {
 
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name) {
@@ -82,7 +85,11 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     }
     block::BitmapCatalog* c = img.bitmaps();
     if (c) {
-        for (const block::NamedBitmap& b : c->list()) {
+        // Newest first, as QEMU lists a node's bitmaps (each one added goes to the front; those
+        // an image brings are added in its order when it opens).
+        std::vector<block::NamedBitmap> named = c->list();
+        std::reverse(named.begin(), named.end());
+        for (const block::NamedBitmap& b : named) {
             bool busy = !ctx.nbd.exportsUsingBitmap(node.name, b.name).empty() ||
                         ctx.jobs.bitmapBusy(node.name, b.name);
             uint64_t count = b.bitmap ? b.bitmap->dirtyBytes() : 0;
