@@ -221,10 +221,12 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         {nullptr, 0, nullptr, 0},
     };
     NbdToolOptions o;
-    optind = 1;
+    // Options may follow the image name, as qemu-nbd takes them (GNU getopt permutes);
+    // 0 makes getopt start afresh when the parser runs again in one process.
+    optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+:rl:f:x:D:B:Ak:b:p:te:LvhV", longOpts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":rl:f:x:D:B:Ak:b:p:te:LvhV", longOpts, nullptr)) != -1) {
         switch (c) {
         case 'l':
             // An internal snapshot is exported read-only (as qemu-nbd: -l implies -r).

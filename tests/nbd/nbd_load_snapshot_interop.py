@@ -24,13 +24,16 @@ def run(*args, check=True):
     return r
 
 
-def export(server, image, spec, tmp):
+def export(server, image, spec, tmp, after=False):
     """Starts `server -l spec` on a socket; returns (digest, size, read_only) of the export or
     the server's output if it refused to start."""
     sock = os.path.join(tmp, "nbd.sock")
     if os.path.exists(sock):
         os.unlink(sock)
-    proc = subprocess.Popen([server, "-t", "-k", sock, "-f", "qcow2", "-l", spec, image],
+    # `after`: the option follows the image name (qemu-nbd takes options anywhere, as iotest
+    # 058 passes them).
+    args = [image, "-l", spec] if after else ["-l", spec, image]
+    proc = subprocess.Popen([server, "-t", "-k", sock, "-f", "qcow2"] + args,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(200):
@@ -81,6 +84,13 @@ def main():
                 print(f"FAIL -l {spec}\n  qemu-nbd: {theirs!r}\n  ours:     {mine!r}")
             else:
                 print(f"ok   -l {spec}: {str(theirs).strip()[:70]}")
+        theirs = export("qemu-nbd", image, "first", tmp, after=True)
+        mine = export(ours, image, "first", tmp, after=True)
+        if theirs != mine:
+            failures += 1
+            print(f"FAIL IMAGE -l first\n  qemu-nbd: {theirs!r}\n  ours:     {mine!r}")
+        else:
+            print("ok   IMAGE -l first (option after the image name)")
         # The image itself is untouched by exporting its snapshots.
         r = run("qemu-img", "check", image, check=False)
         if r.returncode != 0:
