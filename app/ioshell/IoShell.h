@@ -102,6 +102,14 @@ private:
     bool cmdSigraise(const Command& cmd, Args& args);
     bool cmdSleep(const Command& cmd, Args& args);
 
+    // The arguments of readv and aio_read.
+    struct VectorRead {
+        uint64_t offset = 0, count = 0;
+        std::optional<uint8_t> pattern;
+        bool quiet = false, dump = false, machine = false;
+    };
+    std::optional<VectorRead> parseVectorRead(const Command& cmd, Args& args, bool aio,
+                                              bool* invalid);
     // Parses the lengths of readv/writev/aio_* (each and their sum at most QEMU's largest
     // request); prints qemu-io's message and returns nothing if one is wrong.
     std::optional<uint64_t> parseLengths(const Args& args, int first);

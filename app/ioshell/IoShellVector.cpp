@@ -120,87 +120,74 @@ bool IoShell::vectorRead(IoOutput& out, const char* op, uint64_t offset, uint64_
     return ok;
 }
 
-bool IoShell::cmdReadv(const Command& cmd, Args& args) {
-    bool machine = false, quiet = false, dump = false;
-    std::optional<uint8_t> pattern;
+// readv and aio_read take the same arguments: [-Cqv] [-P pattern] off len [len...]; aio_read
+// also -i (an invalid request, only announced). Prints the usage or qemu-io's message and
+// returns nothing when they are wrong; `invalid` is set for -i.
+std::optional<IoShell::VectorRead> IoShell::parseVectorRead(const Command& cmd, Args& args,
+                                                            bool aio, bool* invalid) {
+    VectorRead r;
     CommandOptions opts(args, *out_);
     int c;
-    while ((c = opts.next("CP:qv")) != -1) {
+    while ((c = opts.next(aio ? "CP:iqv" : "CP:qv")) != -1) {
         switch (c) {
         case 'C':
-            machine = true;
+            r.machine = true;
             break;
         case 'P':
-            pattern = parsePatternByte(optarg, *out_);
-            if (!pattern)
-                return false;
+            r.pattern = parsePatternByte(optarg, *out_);
+            if (!r.pattern)
+                return std::nullopt;
             break;
+        case 'i':
+            *invalid = true;
+            return std::nullopt;
         case 'q':
-            quiet = true;
+            r.quiet = true;
             break;
         case 'v':
-            dump = true;
+            r.dump = true;
             break;
         default:
             printUsage(cmd, args[0]);
-            return false;
+            return std::nullopt;
         }
     }
     if (optind > opts.argc() - 2) {
         printUsage(cmd, args[0]);
-        return false;
+        return std::nullopt;
     }
     auto offset = parseByteCount(opts.arg(optind), *out_);
     if (!offset)
-        return false;
+        return std::nullopt;
     auto count = parseLengths(args, optind + 1);
     if (!count)
+        return std::nullopt;
+    r.offset = *offset;
+    r.count = *count;
+    return r;
+}
+
+bool IoShell::cmdReadv(const Command& cmd, Args& args) {
+    bool invalid = false;
+    std::optional<VectorRead> r = parseVectorRead(cmd, args, false, &invalid);
+    if (!r)
         return false;
-    return vectorRead(*out_, "readv", *offset, *count, pattern, quiet, dump, machine);
+    return vectorRead(*out_, "readv", r->offset, r->count, r->pattern, r->quiet, r->dump,
+                      r->machine);
 }
 
 bool IoShell::cmdAioRead(const Command& cmd, Args& args) {
-    bool machine = false, quiet = false, dump = false;
-    std::optional<uint8_t> pattern;
-    CommandOptions opts(args, *out_);
-    int c;
-    while ((c = opts.next("CP:iqv")) != -1) {
-        switch (c) {
-        case 'C':
-            machine = true;
-            break;
-        case 'P':
-            pattern = parsePatternByte(optarg, *out_);
-            if (!pattern)
-                return false;
-            break;
-        case 'i':
-            out_->outf("injecting invalid read request\n");
-            return true;
-        case 'q':
-            quiet = true;
-            break;
-        case 'v':
-            dump = true;
-            break;
-        default:
-            printUsage(cmd, args[0]);
-            return false;
-        }
+    bool invalid = false;
+    std::optional<VectorRead> r = parseVectorRead(cmd, args, true, &invalid);
+    if (invalid) {
+        out_->outf("injecting invalid read request\n");
+        return true;
     }
-    if (optind > opts.argc() - 2) {
-        printUsage(cmd, args[0]);
-        return false;
-    }
-    auto offset = parseByteCount(opts.arg(optind), *out_);
-    if (!offset)
-        return false;
-    auto count = parseLengths(args, optind + 1);
-    if (!count)
+    if (!r)
         return false;
     // Submitted is success: a failure or a pattern mismatch is only printed.
-    submit([this, offset = *offset, count = *count, pattern, quiet, dump, machine](IoOutput& out) {
-        vectorRead(out, "readv", offset, count, pattern, quiet, dump, machine);
+    submit([this, r = *r](IoOutput& out) {
+        vectorRead(out, "readv", r.offset, r.count, r.pattern, r.quiet, r.dump, r.machine);
     });
     return true;
 }
