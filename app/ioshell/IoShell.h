@@ -110,6 +110,16 @@ private:
     };
     std::optional<VectorRead> parseVectorRead(const Command& cmd, Args& args, bool aio,
                                               bool* invalid);
+    struct VectorWrite {
+        uint64_t offset = 0, count = 0;
+        uint8_t pattern = 0xcd;
+        bool quiet = false, machine = false, fua = false, unmap = false, zeroes = false;
+    };
+    // writev and aio_write take [-Cfq] [-P pattern] off len [len...]; aio_write also -i (an
+    // invalid request, only announced: `invalid` is set), -z (zeroes, one length) and -u
+    // (unmap, with -z). Prints the usage or qemu-io's message and returns nothing when wrong.
+    std::optional<VectorWrite> parseVectorWrite(const Command& cmd, Args& args, bool aio,
+                                                bool* invalid);
     // Parses the lengths of readv/writev/aio_* (each and their sum at most QEMU's largest
     // request); prints qemu-io's message and returns nothing if one is wrong.
     std::optional<uint64_t> parseLengths(const Args& args, int first);

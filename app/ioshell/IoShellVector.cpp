@@ -192,140 +192,121 @@ bool IoShell::cmdAioRead(const Command& cmd, Args& args) {
     return true;
 }
 
-bool IoShell::cmdWritev(const Command& cmd, Args& args) {
-    bool machine = false, quiet = false, fua = false;
-    uint8_t pattern = 0xcd;
+std::optional<IoShell::VectorWrite> IoShell::parseVectorWrite(const Command& cmd, Args& args,
+                                                              bool aio, bool* invalid) {
+    VectorWrite w;
     CommandOptions opts(args, *out_);
     int c;
-    while ((c = opts.next("CfqP:")) != -1) {
+    while ((c = opts.next(aio ? "CfiqP:uz" : "CfqP:")) != -1) {
         switch (c) {
         case 'C':
-            machine = true;
+            w.machine = true;
             break;
         case 'f':
-            fua = true;
+            w.fua = true;
             break;
         case 'q':
-            quiet = true;
-            break;
-        case 'P': {
-            auto p = parsePatternByte(optarg, *out_);
-            if (!p)
-                return false;
-            pattern = *p;
-            break;
-        }
-        default:
-            printUsage(cmd, args[0]);
-            return false;
-        }
-    }
-    if (optind > opts.argc() - 2) {
-        printUsage(cmd, args[0]);
-        return false;
-    }
-    auto offset = parseByteCount(opts.arg(optind), *out_);
-    if (!offset)
-        return false;
-    auto count = parseLengths(args, optind + 1);
-    if (!count)
-        return false;
-    std::vector<uint8_t> buf(*count, pattern);
-    if (!inRange(*offset, *count)) {
-        reportFailure("writev", EIO, image_->filename() + ": write past end of disk");
-        return false;
-    }
-    double start = nowSeconds();
-    image_->write(*offset, buf, fua ? block::WriteFua : block::WriteNone);
-    if (options_.writethrough && !options_.ignoreFlush)
-        image_->flush();
-    double elapsed = nowSeconds() - start;
-    if (!quiet)
-        printTransferReport(*out_, "wrote", *offset, *count, elapsed, machine);
-    return true;
-}
-
-bool IoShell::cmdAioWrite(const Command& cmd, Args& args) {
-    bool machine = false, quiet = false, fua = false, unmap = false, zeroes = false;
-    uint8_t pattern = 0xcd;
-    CommandOptions opts(args, *out_);
-    int c;
-    while ((c = opts.next("CfiqP:uz")) != -1) {
-        switch (c) {
-        case 'C':
-            machine = true;
-            break;
-        case 'f':
-            fua = true;
-            break;
-        case 'q':
-            quiet = true;
+            w.quiet = true;
             break;
         case 'u':
-            unmap = true;
+            w.unmap = true;
             break;
         case 'P': {
             auto p = parsePatternByte(optarg, *out_);
             if (!p)
-                return false;
-            pattern = *p;
+                return std::nullopt;
+            w.pattern = *p;
             break;
         }
         case 'i':
-            out_->outf("injecting invalid write request\n");
-            return true;
+            *invalid = true;
+            return std::nullopt;
         case 'z':
-            zeroes = true;
+            w.zeroes = true;
             break;
         default:
             printUsage(cmd, args[0]);
-            return false;
+            return std::nullopt;
         }
     }
     if (optind > opts.argc() - 2) {
         printUsage(cmd, args[0]);
-        return false;
+        return std::nullopt;
     }
-    if (zeroes && optind != opts.argc() - 2) {
+    if (w.zeroes && optind != opts.argc() - 2) {
         out_->outf("-z supports only a single length parameter\n");
-        return false;
+        return std::nullopt;
     }
-    if (unmap && !zeroes) {
+    if (w.unmap && !w.zeroes) {
         out_->outf("-u requires -z to be specified\n");
-        return false;
+        return std::nullopt;
     }
     // qemu-io 7.2 means to refuse -z with -P but never does: -P is ignored then.
     auto offset = parseByteCount(opts.arg(optind), *out_);
     if (!offset)
-        return false;
+        return std::nullopt;
     std::optional<uint64_t> count;
-    if (zeroes)
+    if (w.zeroes)
         count = parseByteCount(opts.arg(optind + 1), *out_);
     else
         count = parseLengths(args, optind + 1);
     if (!count)
+        return std::nullopt;
+    w.offset = *offset;
+    w.count = *count;
+    return w;
+}
+
+bool IoShell::cmdWritev(const Command& cmd, Args& args) {
+    bool invalid = false;
+    std::optional<VectorWrite> w = parseVectorWrite(cmd, args, false, &invalid);
+    if (!w)
         return false;
-    submit([this, offset = *offset, count = *count, zeroes, unmap, fua, pattern, quiet,
-            machine](IoOutput& out) {
+    std::vector<uint8_t> buf(w->count, w->pattern);
+    if (!inRange(w->offset, w->count)) {
+        reportFailure("writev", EIO, image_->filename() + ": write past end of disk");
+        return false;
+    }
+    double start = nowSeconds();
+    image_->write(w->offset, buf, w->fua ? block::WriteFua : block::WriteNone);
+    if (options_.writethrough && !options_.ignoreFlush)
+        image_->flush();
+    double elapsed = nowSeconds() - start;
+    if (!w->quiet)
+        printTransferReport(*out_, "wrote", w->offset, w->count, elapsed, w->machine);
+    return true;
+}
+
+bool IoShell::cmdAioWrite(const Command& cmd, Args& args) {
+    bool invalid = false;
+    std::optional<VectorWrite> w = parseVectorWrite(cmd, args, true, &invalid);
+    if (invalid) {
+        out_->outf("injecting invalid write request\n");
+        return true;
+    }
+    if (!w)
+        return false;
+    submit([this, w = *w](IoOutput& out) {
         double start = nowSeconds();
         try {
-            if (!inRange(offset, count))
+            if (!inRange(w.offset, w.count))
                 throw BlockError(EIO, image_->filename() + ": write past end of disk");
-            if (zeroes) {
+            if (w.zeroes) {
                 unsigned flags = block::ZeroNone;
-                if (unmap && options_.discardUnmap)
+                if (w.unmap && options_.discardUnmap)
                     flags |= block::ZeroMayUnmap;
-                if (fua)
+                if (w.fua)
                     flags |= block::ZeroFua;
-                image_->writeZeroes(offset, count, flags);
+                image_->writeZeroes(w.offset, w.count, flags);
             } else {
-                std::vector<uint8_t> buf(count, pattern);
-                image_->write(offset, buf, fua ? block::WriteFua : block::WriteNone);
+                std::vector<uint8_t> buf(w.count, w.pattern);
+                image_->write(w.offset, buf, w.fua ? block::WriteFua : block::WriteNone);
             }
             if (options_.writethrough && !options_.ignoreFlush)
                 image_->flush();
-            if (!quiet)
-                printTransferReport(out, "wrote", offset, count, nowSeconds() - start, machine);
+            if (!w.quiet)
+                printTransferReport(out, "wrote", w.offset, w.count, nowSeconds() - start,
+                                    w.machine);
         } catch (const std::exception& e) {
             std::string detail;
             int error = failureErrno(e, detail);
