@@ -10,9 +10,15 @@ namespace e2kvm::backup {
 
 const std::string& PrivateSocket::create() {
     release();
-    char tmpl[] = "/tmp/e2kvm-backup-XXXXXX";
-    if (!::mkdtemp(tmpl))
-        throw std::runtime_error(std::string("cannot create a private socket directory: ") +
+    // In $TMPDIR as other temporary files, unless the socket's path would not fit a Unix
+    // socket address (108 bytes with its terminator).
+    std::string base = "/tmp";
+    const char* tmpdir = std::getenv("TMPDIR");
+    if (tmpdir && *tmpdir && std::strlen(tmpdir) + sizeof("/e2kvm-backup-XXXXXX/nbd.sock") <= 108)
+        base = tmpdir;
+    std::string tmpl = base + "/e2kvm-backup-XXXXXX";
+    if (!::mkdtemp(tmpl.data()))
+        throw std::runtime_error("cannot create a private socket directory in " + base + ": " +
                                  std::strerror(errno));
     dir_ = tmpl;
     path_ = dir_ + "/nbd.sock";

@@ -1,7 +1,7 @@
 #pragma once
 // PrivateSocket: a Unix socket path in a fresh directory only this user can enter
-// (/tmp/e2kvm-backup-XXXXXX/nbd.sock), where a backup source has a VM serve its point in time;
-// removed again by release().
+// ($TMPDIR/e2kvm-backup-XXXXXX/nbd.sock, /tmp by default), where a backup source has a VM
+// serve its point in time; removed again by release().
 #include <string>
 
 namespace e2kvm::backup {

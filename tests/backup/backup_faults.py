@@ -169,6 +169,8 @@ def main():
     require("qemu-img", "qemu-io", "qemu-system-x86_64")
     rng = random.Random(int(os.environ.get("BACKUP_FAULTS_SEED", "2026")))
     tmp = tempfile.mkdtemp(prefix="backup-faults-")
+    # A killed e2kvm-backup cannot remove its private socket directory: keep those in ours.
+    os.environ["TMPDIR"] = tmp
     try:
         for prog, rounds in ((system, 10), ("qemu-system-x86_64", 6)):
             try:

@@ -4,6 +4,7 @@
 #include "block/ImageOptions.h"
 #include "block/blkdebug/Blkdebug.h"
 #include "block/blkdebug/BlkdebugConfig.h"
+#include "tests/lib/ProcessScratchDir.h"
 
 #include <gtest/gtest.h>
 
@@ -20,10 +21,8 @@ using namespace e2kvm::block;
 namespace {
 
 std::string tempPath(const char* name) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("e2kvm-blkdebug-test-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    return (dir / name).string();
+    static e2kvm::test::ProcessScratchDir scratch("e2kvm-blkdebug-test-");
+    return scratch.path(name);
 }
 
 std::string writeConfig(const char* name, const std::string& text) {

@@ -1,5 +1,6 @@
 #include "block/ChainStatus.h"
 #include "block/ImageOpen.h"
+#include "tests/lib/ProcessScratchDir.h"
 
 #include <gtest/gtest.h>
 
@@ -11,9 +12,8 @@ using namespace e2kvm::block;
 
 namespace {
 std::string tempPath(const char* name) {
-    auto dir = std::filesystem::temp_directory_path() / ("e2kvm-test-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    return (dir / name).string();
+    static e2kvm::test::ProcessScratchDir scratch("e2kvm-test-");
+    return scratch.path(name);
 }
 } // namespace
 
