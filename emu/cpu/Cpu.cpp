@@ -40,6 +40,7 @@ uint8_t ctprTag(uint64_t c) {
 uint8_t ctprOpc(uint64_t c) {
     return (c >> 57) & 3;
 }
+constexpr uint8_t kCtprOpcLdisp = 1; // array prefetch program: bap reads it, ct may not
 bool ctprIsReturn(uint64_t c) {
     return ctprTag(c) == kCtprProcLabel && ctprOpc(c) == 3;
 }
@@ -259,6 +260,14 @@ struct Cpu::Pending {
     uint32_t predSet = 0, predClear = 0;
     uint32_t predTagSet = 0, predTagClear = 0;
     uint64_t ctpr[4];
+    // aaurw* writes and staa* %aasti increments (ALC2/ALC5), applied at commit in order.
+    struct AauWrite {
+        AauReg reg;
+        uint8_t index;
+        bool wide, add;
+        uint64_t value;
+    } aau[2];
+    unsigned nAau = 0;
 };
 
 Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {
@@ -326,7 +335,7 @@ void Cpu::bindOperands(DecodedBundle& b) {
         op.pdst = op.dstType == DstType::Direct ? &s_.regs[op.dst] : nullptr;
         if (!op.info)
             continue;
-        op.write64 = op.info->dstWide || op.kind == OpKind::Load;
+        op.write64 = op.info->dstWide || op.kind == OpKind::Load || op.kind == OpKind::Ldaa;
         const bool w = op.info->dstWide;
         ExecCode c = ExecCode::Other;
         switch (op.kind) {
@@ -365,7 +374,8 @@ void Cpu::bindOperands(DecodedBundle& b) {
         }
         op.code = uint8_t(c);
     }
-    bool simple = !b.illegal && !b.setwd; // setwd changes dbl for this bundle's writes
+    // setwd changes dbl for this bundle's writes; MOVAs write registers at commit
+    bool simple = !b.illegal && !b.setwd && !b.aau;
     for (unsigned i = 0; i < b.nOps && simple; ++i) {
         const DecodedOp& op = b.ops[i];
         switch (ExecCode(op.code)) {
@@ -447,6 +457,7 @@ uint8_t Cpu::sourceTag(const DecodedOp& op, uint32_t preds0) const {
         break;
     }
     case OpKind::Store:
+    case OpKind::Staa:
         t = operandTag(op.src1, in.src1Wide) | operandTag(op.src2, in.src2Wide) |
             operandTag(op.src3, in.dstWide);
         break;
@@ -585,6 +596,8 @@ void Cpu::checkCall(unsigned wbs) const {
 [[gnu::always_inline]] inline Cpu::Transfer Cpu::ctprTransfer(const DecodedBundle& b, uint64_t ctpr,
                                                               bool call) const {
     const uint8_t tag = ctprTag(ctpr);
+    if (tag == kCtprLocal && ctprOpc(ctpr) == kCtprOpcLdisp) [[unlikely]]
+        throwBadCtTarget(b.ctop);
     if (call) {
         if (tag != kCtprLocal && tag != kCtprSystem)
             throwCallWithoutLabel(b.ctop);
@@ -1191,6 +1204,46 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
             return false;
         prepareStore(op, a, bv, pd.stores[pd.nStores++]);
         return false;
+    case OpKind::Staa:
+    case OpKind::Ldaa: {
+        // a = ALS 23:8: 9:8 literal, 10 incr (staa) / register kind (aaurw, with 11),
+        // 14:12 %aaincr, 18:15 %aasti/%aaind/%aaincr index, 23:19 %aad; bv = the literal.
+        const auto& aau = s_.aau;
+        const unsigned aaopc = (a >> 2) & 3, incr = (a >> 4) & 7, ind = (a >> 7) & 15,
+                       aad = (a >> 11) & 31;
+        const unsigned size = op.info->memSize;
+        if (op.mas == 0x3F) { // aaurw* / aaurr*: only 32- and 64-bit forms do anything
+            const AauReg reg = AauReg(aaopc);
+            const unsigned index = reg == AauReg::Aad ? aad : ind;
+            if (op.kind == OpKind::Ldaa) {
+                r = size >= 4 ? aau.read(reg, index, size == 8) : 0;
+                return true;
+            }
+            if (size >= 4)
+                pd.aau[pd.nAau++] = {reg, uint8_t(index), size == 8, false, readOperand(op.src3)};
+            return false;
+        }
+        if (op.mas & 7) // special MAS (other than aaurw/aaurr)
+            throw GuestException(ExcNum::IllegalOpcode,
+                                 std::string(op.info->name) + ": unsupported MAS " + hex(op.mas),
+                                 uint8_t(1u << op.channel));
+        const uint64_t addr = aau.aadBase(aad) + aau.aasti[ind] + bv;
+        if (op.kind == OpKind::Ldaa) {
+            DecodedOp plain = op;
+            plain.kind = OpKind::Load;
+            return computeOp(b, plain, addr, 0, preds0, pd, r);
+        }
+        if (b.loopMode &&
+            (s_.pcnt != 0 || (s_.vlc && s_.lcnt == 0 && s_.ecnt == 0 && s_.strmd == 0)))
+            return false;
+        prepareStore(op, addr, 0, pd.stores[pd.nStores++]);
+        if (aaopc & 1) { // incr: %aasti += %aaincr scaled by the element size
+            const unsigned shift = unsigned(std::countr_zero(size));
+            pd.aau[pd.nAau++] = {AauReg::Aasti, uint8_t(ind), false, true,
+                                 uint64_t(aau.aaincr[incr]) << shift};
+        }
+        return false;
+    }
     case OpKind::Getsp: {
         int64_t delta = int64_t(int32_t(uint32_t(bv))) & ~int64_t(15);
         uint64_t base = pd.usdWrite ? pd.usdBase : s_.usdBase;
@@ -1274,6 +1327,9 @@ void Cpu::execute(const DecodedBundle& b) {
     switch (b.cs0) {
     case Cs0Kind::Disp:
         pd.ctpr[b.cs0Ctpr] = makeCtpr(b.cs0Value, kCtprLocal);
+        break;
+    case Cs0Kind::Ldisp:
+        pd.ctpr[2] = makeCtpr(b.cs0Value, kCtprLocal, kCtprOpcLdisp);
         break;
     case Cs0Kind::Sdisp: {
         uint64_t base = userMode_ ? kFakeTrapTable : (s_.oscudLo & kAddrMask);
@@ -1473,6 +1529,15 @@ void Cpu::execute(const DecodedBundle& b) {
 
     if (!b.inPlace || tagged)
         decide();
+    uint64_t movaVals[4];
+    uint8_t movaTags[4] = {};
+    uint64_t program[ArrayAccessUnit::kAreas][2];
+    unsigned programSize = 0;
+    if (b.aau) [[unlikely]] {
+        readMovas(b, movaVals, movaTags);
+        if (b.bap)
+            programSize = readPrefetchProgram(program);
+    }
     // ---- commit ----
     if (b.setwd) {
         s_.wdSize = wdSize;
@@ -1509,6 +1574,37 @@ void Cpu::execute(const DecodedBundle& b) {
     for (unsigned i = 0; i < pd.nStores; ++i) {
         const auto& st = pd.stores[i];
         mem_.store(st.addr, st.size, st.value, st.mas);
+    }
+    if (b.aau) [[unlikely]] {
+        ArrayAccessUnit& aau = s_.aau;
+        for (unsigned i = 0; i < pd.nAau; ++i) {
+            const auto& w = pd.aau[i];
+            if (w.add)
+                aau.aasti[w.index & 15] += uint32_t(w.value);
+            else
+                aau.write(w.reg, w.index, w.value, w.wide);
+        }
+        for (unsigned i = 0; i < b.nMova; ++i) {
+            const DecodedMova& m = b.mova[i];
+            if (m.dstType == DstType::Empty)
+                continue;
+            const unsigned slot = m.dstType == DstType::Based ? basedSlot(m.dst) : m.dst;
+            s_.regs[slot] = movaVals[i];
+            writeTag(slot, movaTags[i], true);
+            newTags |= movaTags[i] != 0;
+        }
+        // am: each area moves on once per bundle (MOVA channels 0/1 and 2/3 share areas)
+        for (unsigned i = 0; i < b.nMova; ++i) {
+            const DecodedMova& m = b.mova[i];
+            bool done = false;
+            for (unsigned j = 0; j < i; ++j)
+                done |= b.mova[j].am && b.mova[j].area == m.area &&
+                        (b.mova[j].channel >> 1) == (m.channel >> 1);
+            if (m.am && !done)
+                aau.advance(m.channel, m.area);
+        }
+        if (b.bap)
+            aau.loadProgram(program, programSize);
     }
     if (pd.usdWrite) {
         s_.usdBase = pd.usdBase;
@@ -1591,6 +1687,37 @@ void Cpu::execute(const DecodedBundle& b) {
     }
     if (mem_.takeCodeDirty()) [[unlikely]]
         flushDecodeCache();
+}
+
+void Cpu::readMovas(const DecodedBundle& b, uint64_t* vals, uint8_t* tags) {
+    for (unsigned i = 0; i < b.nMova; ++i) {
+        const DecodedMova& m = b.mova[i];
+        const unsigned size = 1u << (m.opc - 1);
+        uint64_t addr = 0;
+        // Like a prefetch, MOVA never faults: data it cannot give is a diagnostic value.
+        if (s_.aau.movaAddress(m.channel, m.area, m.ind, size, addr) && mem_.inRam(addr, size)) {
+            uint64_t v = mem_.load(addr, size);
+            vals[i] = m.be ? bswap(v, size) : v;
+            tags[i] = 0;
+        } else {
+            vals[i] = kDiagValue;
+            tags[i] = 5;
+        }
+    }
+}
+
+unsigned Cpu::readPrefetchProgram(uint64_t (*words)[2]) {
+    const uint64_t c = s_.ctpr[2];
+    if (ctprTag(c) != kCtprLocal || ctprOpc(c) != kCtprOpcLdisp)
+        throw GuestException(ExcNum::IllegalOpcode, "bap without an ldisp program in %ctpr2");
+    const uint64_t base = c & kAddrMask;
+    for (unsigned i = 0; i < ArrayAccessUnit::kAreas; ++i) {
+        words[i][0] = mem_.load(base + 16 * i, 8);
+        words[i][1] = mem_.load(base + 16 * i + 8, 8);
+        if (PrefetchInstr{words[i][0]}.ct() || PrefetchInstr{words[i][1]}.ct())
+            return i + 1;
+    }
+    return ArrayAccessUnit::kAreas;
 }
 
 // The fast path's in-place ops, in the order FastPlan chose (every operand is read before it

@@ -3,6 +3,7 @@
 // bundle semantics (all reads before any write, highest channel wins), register windows
 // spilled to the procedure stack and chain records kept in guest memory (ISA notes §2, §4).
 // Exceptions either enter the guest's trap table (system mode) or stop run() (user mode).
+#include "emu/cpu/ArrayAccessUnit.h"
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/GuestException.h"
 #include "emu/cpu/GuestMemory.h"
@@ -46,6 +47,7 @@ struct CpuState {
     uint64_t pcspBase = 0, pcspInd = 0, pcspSize = 0;
     uint64_t oscudLo = 0, oscudHi = 0, osgdLo = 0, osgdHi = 0;
     uint64_t cudLo = 0, cudHi = 0, gdLo = 0, gdHi = 0, cuir = 0;
+    ArrayAccessUnit aau;
     uint64_t bundles = 0; // executed bundles (%clkr)
     uint64_t ops = 0;     // ALU channel operations issued by executed bundles
 };
@@ -188,6 +190,10 @@ private:
     bool computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uint64_t bv,
                    uint32_t preds0, Pending& pd, uint64_t& r);
     void execute(const DecodedBundle& b);
+    // MOVA results of bundle b (read before anything is written): value and tag per MOVA.
+    void readMovas(const DecodedBundle& b, uint64_t* vals, uint8_t* tags);
+    // bap: the program %ctpr2 (an ldisp label) points at, read before the bundle commits.
+    unsigned readPrefetchProgram(uint64_t (*words)[2]);
     // Tag of operand `o` (0 for immediates), 32- or 64-bit wide.
     uint16_t operandExt(const Operand& o) const {
         switch (o.type) {
