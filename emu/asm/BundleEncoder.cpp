@@ -209,6 +209,11 @@ public:
             return ct(rest, cond, true);
         if (name == "ibranch")
             return ibranch(rest, cond);
+        if (name == "rbranch") { // MCST as: the DAM recovery branch, ibranch ? %MLOCK
+            if (!cond.empty())
+                throw AsmError("rbranch takes no condition");
+            return ibranch(rest, "%MLOCK");
+        }
         if (name == "done")
             return done(cond);
         if (name == "nop")
@@ -424,6 +429,8 @@ private:
             return 0x80;
         if (s == "#not_loop_end")
             return 0xA0;
+        if (s == "%mlock")
+            return 0x100;
         struct Form {
             const char* suffix;
             bool neg;

@@ -376,6 +376,10 @@ private:
             break;
         case 6:
             return " ? " + pr + " || #LOOP_END";
+        case 8:
+            if (p == 0)
+                return " ? %MLOCK";
+            break;
         case 7:
             return " ? ~" + pr + " && #NOT_LOOP_END";
         case 14:

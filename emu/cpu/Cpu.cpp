@@ -536,8 +536,8 @@ bool Cpu::ctCondition(uint16_t ctcond, uint32_t preds) const {
         return prologue ? le : (!p || le);
     case 15:
         return prologue ? !le : (p && !le);
-    default: // 8, 9: %MLOCK — no speculative memory locks in this model
-        return false;
+    default: // 8, 9: %MLOCK (the %dt_al / %cmp / %clp alternatives of type 9 are not modelled)
+        return mlock_;
     }
 }
 
@@ -1405,6 +1405,9 @@ void Cpu::execute(const DecodedBundle& b) {
     unsigned extMask = 0; // ops whose result has an 80-bit ext part
     bool newTags = false;
     unsigned writeMask = 0;
+    DamAccess damAcc[6];
+    unsigned nDam = 0;
+    mlock_ = false;
     if (b.inPlace && !tagged) {
         // No op here can fault and none reads another's result: decide the transfer first
         // (it may fault), then write each result as soon as it is computed.
@@ -1483,6 +1486,9 @@ void Cpu::execute(const DecodedBundle& b) {
                 }
                 default:
                     hasResult = computeOp(b, op, a, bv, preds0, pd, r);
+                    if (op.kind == OpKind::Load && ((op.mas & 7) == 3 || (op.mas & 7) == 4) &&
+                        !diag_) [[unlikely]]
+                        damAcc[nDam++] = {a + bv, op.info->memSize, (op.mas & 7) == 3};
                 }
             if ((tagged || diag_ || op.kind == OpKind::PutTag) && op.info) [[unlikely]] {
                 const bool bad = srcTag || diag_ || condDiag;
@@ -1527,6 +1533,8 @@ void Cpu::execute(const DecodedBundle& b) {
                 pd.ctpr[op.dst] = makeCtpr(r, kCtprLocal);
         }
 
+    if ((nDam | s_.damCount) != 0) [[unlikely]]
+        mlock_ = damCheck(damAcc, nDam, pd);
     if (!b.inPlace || tagged)
         decide();
     uint64_t movaVals[4];
@@ -1575,6 +1583,8 @@ void Cpu::execute(const DecodedBundle& b) {
         const auto& st = pd.stores[i];
         mem_.store(st.addr, st.size, st.value, st.mas);
     }
+    if ((nDam | s_.damCount) != 0) [[unlikely]]
+        damCommit(damAcc, nDam, pd);
     if (b.aau) [[unlikely]] {
         ArrayAccessUnit& aau = s_.aau;
         for (unsigned i = 0; i < pd.nAau; ++i) {
@@ -1687,6 +1697,56 @@ void Cpu::execute(const DecodedBundle& b) {
     }
     if (mem_.takeCodeDirty()) [[unlikely]]
         flushDecodeCache();
+}
+
+namespace {
+bool overlaps(uint64_t a, unsigned an, uint64_t b, unsigned bn) {
+    return a < b + bn && b < a + an;
+}
+} // namespace
+
+bool Cpu::damCheck(const DamAccess* acc, unsigned n, const Pending& pd) const {
+    bool mlock = false;
+    for (unsigned i = 0; i < n; ++i) {
+        if (!acc[i].check)
+            continue;
+        for (unsigned k = 0; k < s_.damCount; ++k) {
+            const CpuState::DamLock& l = s_.dam[k];
+            if (!overlaps(l.addr, l.size, acc[i].addr, acc[i].size))
+                continue;
+            bool hit = l.hit;
+            for (unsigned j = 0; j < pd.nStores; ++j)
+                hit |= overlaps(l.addr, l.size, pd.stores[j].addr, pd.stores[j].size);
+            mlock |= hit;
+        }
+    }
+    return mlock;
+}
+
+void Cpu::damCommit(const DamAccess* acc, unsigned n, const Pending& pd) {
+    auto& locks = s_.dam;
+    unsigned count = s_.damCount;
+    for (unsigned k = 0; k < count; ++k)
+        for (unsigned j = 0; j < pd.nStores; ++j)
+            locks[k].hit |=
+                overlaps(locks[k].addr, locks[k].size, pd.stores[j].addr, pd.stores[j].size);
+    // Checks unlock; new locks replace the ones they overlap (the oldest goes when full).
+    for (unsigned i = 0; i < n; ++i) {
+        unsigned keep = 0;
+        for (unsigned k = 0; k < count; ++k)
+            if (!overlaps(locks[k].addr, locks[k].size, acc[i].addr, acc[i].size))
+                locks[keep++] = locks[k];
+        count = keep;
+        if (acc[i].check)
+            continue;
+        if (count == CpuState::kDamLocks) {
+            for (unsigned k = 1; k < count; ++k)
+                locks[k - 1] = locks[k];
+            --count;
+        }
+        locks[count++] = {acc[i].addr, acc[i].size, false};
+    }
+    s_.damCount = uint8_t(count);
 }
 
 void Cpu::readMovas(const DecodedBundle& b, uint64_t* vals, uint8_t* tags) {
@@ -2053,7 +2113,7 @@ void Cpu::commitDeferred(const FastBundle& f, const FastResults& res) {
 }
 
 [[gnu::always_inline]] inline void Cpu::dispatch(const DecodedBundle& b) {
-    if (!b.fast.usable || s_.tagsLive) [[unlikely]]
+    if (!b.fast.usable || (s_.tagsLive | (s_.damCount != 0))) [[unlikely]]
         execute(b);
     else if (b.fast.rare) [[unlikely]]
         executeFastRare(b);

@@ -77,6 +77,8 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, bool deviceLoads, 
         code = FastCode::Pure;
         return OpClass::Pure;
     case OpKind::Load:
+        if ((op.mas & 7) == 3 || (op.mas & 7) == 4) // DAM lock/check: general path
+            return OpClass::General;
         // A plain 8-byte load runs in place once its address is checked (see FastBundle).
         if (plainLoad(op)) {
             code = FastCode::LoadD;
