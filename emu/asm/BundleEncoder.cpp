@@ -188,8 +188,19 @@ public:
             return setbn(rest);
         if (name == "setbp")
             return setbp(rest);
-        if (name == "disp" || name == "sdisp")
+        if (name == "disp" || name == "sdisp" || name == "ldisp")
             return disp(name, rest);
+        if (name == "bap" || name == "eap") {
+            ssUsed_ = true;
+            stubs_ |= 1u << (name == "bap" ? 28 : 29);
+            return;
+        }
+        if (name == "movab" || name == "movah" || name == "movaw" || name == "movad")
+            return mova(hp, rest);
+        if (name == "incr")
+            return incr(hp, rest);
+        if (name.rfind("aaurw", 0) == 0 || name.rfind("aaurr", 0) == 0)
+            return aaur(hp, rest);
         if (name == "return")
             return ret(rest);
         if (name == "ct")
@@ -198,6 +209,11 @@ public:
             return ct(rest, cond, true);
         if (name == "ibranch")
             return ibranch(rest, cond);
+        if (name == "rbranch") { // MCST as: the DAM recovery branch, ibranch ? %MLOCK
+            if (!cond.empty())
+                throw AsmError("rbranch takes no condition");
+            return ibranch(rest, "%MLOCK");
+        }
         if (name == "done")
             return done(cond);
         if (name == "nop")
@@ -247,6 +263,15 @@ public:
         // integer comparisons 2 cycles, floating-point ones 4, state register writes 5.
         if (ctx_.standalone && standaloneDelay_ && !explicitNop_)
             b_.nop = standaloneDelay_;
+        for (unsigned ch = 0; ch < 6; ++ch) {
+            if (!incr_[ch])
+                continue;
+            const OpInfo* o =
+                (b_.alsMask & (1u << ch)) ? findOp(b_.als[ch], true, b_.ales[ch], ch) : nullptr;
+            if (!o || o->form != OpForm::Staa)
+                throw AsmError("incr," + std::to_string(ch) + " needs a staa in that channel");
+            b_.als[ch] |= 1u << 10 | uint32_t(incr_[ch] - 1) << 12;
+        }
         allocateLiterals();
         packConditions();
         packPls();
@@ -372,6 +397,10 @@ private:
         unsigned n = ctprArg(parts[0]);
         if (name == "disp") {
             useCs0(uint32_t(n) << 30 | relDisp(parts[1]));
+        } else if (name == "ldisp") {
+            if (n != 2)
+                throw AsmError("ldisp needs %ctpr2");
+            useCs0(uint32_t(n) << 30 | 1u << 28 | relDisp(parts[1]));
         } else {
             int64_t v = expr(parts[1]);
             if (v < 0 || v > 0x0FFFFFFF)
@@ -400,6 +429,8 @@ private:
             return 0x80;
         if (s == "#not_loop_end")
             return 0xA0;
+        if (s == "%mlock")
+            return 0x100;
         struct Form {
             const char* suffix;
             bool neg;
@@ -607,6 +638,120 @@ private:
             if (i < 2)
                 w |= uint32_t(elp_[2 * i]) << 24 | uint32_t(elp_[2 * i + 1]) << 16;
             b_.pls[i] = w;
+        }
+    }
+
+    // Array access unit -------------------------------------------------------------------
+    // "movab,N area=A, ind=I, am=M, be=E, %dst" (MOVA channel N, AAS half-syllables).
+    void mova(const std::vector<std::string>& hp, const std::string& rest) {
+        const std::string& name = hp[0];
+        uint64_t ch;
+        if (hp.size() != 2 || !parseUnsigned(hp[1], ch) || ch > 3)
+            throw AsmError(name + " needs a MOVA channel 0..3 (" + name + ",N)");
+        if (b_.aasMask & (1u << (2 + ch)))
+            throw AsmError("MOVA channel " + std::to_string(ch) + " used twice");
+        auto parts = splitTop(rest, ',');
+        if (parts.size() != 5)
+            throw AsmError(name + " takes area=, ind=, am=, be= and a destination");
+        auto kv = parseKeyValues({parts.begin(), parts.begin() + 4});
+        for (const auto& [k, v] : kv)
+            if ((k != "area" && k != "ind" && k != "am" && k != "be") ||
+                v > (k == "area" || k == "ind" ? 31u : 1u))
+                throw AsmError(name + ": bad field " + k + "=" + std::to_string(v));
+        const unsigned opc = name == "movab" ? 1 : name == "movah" ? 2 : name == "movaw" ? 3 : 4;
+        const uint8_t d = dstByte(parts[4]);
+        if (d >= 0xC0 && d < 0xDF)
+            throw AsmError(name + ": the destination must be a register or %empty");
+        ssUsed_ = true;
+        stubs_ |= 1u << (12 + ch);
+        b_.aasMask |= uint8_t(1u << (ch / 2) | 1u << (2 + ch));
+        b_.aas[2 + ch] =
+            uint16_t(kv["be"] << 15 | opc << 12 | kv["area"] << 6 | kv["ind"] << 1 | kv["am"]);
+        b_.aas[ch / 2] |= uint16_t(d << ((ch & 1) ? 0 : 8));
+    }
+
+    // "incr,N %aaincrK": the staa in ALC N adds %aaincrK (scaled) to its %aasti.
+    void incr(const std::vector<std::string>& hp, const std::string& rest) {
+        uint64_t ch;
+        if (hp.size() != 2 || !parseUnsigned(hp[1], ch) || (ch != 2 && ch != 5))
+            throw AsmError("incr needs channel 2 or 5");
+        auto k = parseIndexed(rest, "%aaincr", 8);
+        if (!k)
+            throw AsmError("incr takes %aaincrN");
+        incr_[ch] = uint8_t(*k + 1);
+    }
+
+    // An AAU register operand: %aadN, %aastiN, %aaindN or %aaincrN -> aaopc and index.
+    static bool aauReg(const std::string& s, unsigned& aaopc, unsigned& index) {
+        if (auto n = parseIndexed(s, "%aasti", 16)) {
+            aaopc = 1;
+            index = *n;
+        } else if (auto n2 = parseIndexed(s, "%aaind", 16)) {
+            aaopc = 2;
+            index = *n2;
+        } else if (auto n3 = parseIndexed(s, "%aaincr", 8)) {
+            aaopc = 3;
+            index = *n3;
+        } else if (auto n4 = parseIndexed(s, "%aad", 32)) {
+            aaopc = 0;
+            index = *n4;
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    // ALS 23:8 of staa/ldaa from "%aadD [ %aastiI ]".
+    uint32_t aauAddress(const std::string& name, const std::string& s) {
+        const size_t open = s.find('['), close = s.rfind(']');
+        auto d = parseIndexed(s.substr(0, open), "%aad", 32);
+        if (open == std::string::npos || close == std::string::npos || close < open || !d)
+            throw AsmError(name + ": expected %aadN [ %aastiM ]");
+        auto i = parseIndexed(s.substr(open + 1, close - open - 1), "%aasti", 16);
+        if (!i)
+            throw AsmError(name + ": expected %aastiM inside [ ] (literals are not supported)");
+        return *d << 11 | *i << 7;
+    }
+
+    // aaurw* (a staa with MAS 0x3f) "aaurwd,N value, %aaregK"; aaurr* (ldaa with MAS 0x3f)
+    // "aaurrd,N %aaregK, dst".
+    void aaur(const std::vector<std::string>& hp, const std::string& rest) {
+        const std::string& name = hp[0];
+        const bool write = name[4] == 'w';
+        const std::string kind = name.substr(5);
+        const char* base =
+            write ? (kind == "d" ? "staad" : "staaw") : (kind == "d" ? "ldaad" : "ldaaw");
+        if (kind != "" && kind != "s" && kind != "d")
+            throw AsmError("unknown operation '" + name + "'");
+        auto ops = splitTop(rest, ',');
+        if (ops.size() != 2)
+            throw AsmError(name + " takes 2 operands");
+        unsigned aaopc = 0, index = 0;
+        if (!aauReg(write ? ops[1] : ops[0], aaopc, index))
+            throw AsmError(name + ": expected %aadN, %aastiN, %aaindN or %aaincrN");
+        const uint32_t fields = aaopc << 2 | (aaopc == 0 ? index << 11 : index << 7);
+        std::vector<std::string> hp2 = hp;
+        hp2[0] = base;
+        aauOp(hp2, fields, write ? src3Byte(ops[0]) : dstByte(ops[1]), 0x3F);
+    }
+
+    void aauOp(const std::vector<std::string>& hp, uint32_t fields, uint8_t d, uint64_t mas) {
+        const OpInfo* info = findOpByName(hp[0]);
+        unsigned ch = channelOf(hp, hp[0]);
+        if (hp.size() > 2)
+            throw AsmError(hp[0] + ": unknown flag '" + hp[2] + "'");
+        if (!(info->channels & (1u << ch)))
+            throw AsmError(hp[0] + " cannot run in channel " + std::to_string(ch));
+        b_.alsMask |= uint8_t(1u << ch);
+        b_.als[ch] = uint32_t(info->opc) << 24 | fields << 8 | d;
+        b_.alesMask |= uint8_t(1u << ch);
+        b_.ales[ch] = uint16_t(info->table << 8 | 0xC0);
+        if (mas) {
+            static const int shift[6] = {21, -1, 14, 7, -1, 0};
+            if (cs1Kind_ != Cs1::Mas)
+                cs1Value_ = 0x60000000u;
+            useCs1(Cs1::Mas);
+            cs1Value_ |= uint32_t(mas) << shift[ch];
         }
     }
 
@@ -900,9 +1045,32 @@ private:
             ales = uint16_t(info->table << 8 | src3Byte(ops[2]));
             d = dstByte(ops[3]);
             break;
+        case OpForm::Staa: { // "value, %aadD [ %aastiI ]"
+            want(2);
+            const uint32_t f = aauAddress(name, ops[1]);
+            s1 = uint8_t(f >> 8);
+            s2 = uint8_t(f);
+            d = src3Byte(ops[0]);
+            break;
+        }
+        case OpForm::Ldaa: { // "%aadD [ %aastiI ], dst"
+            want(2);
+            const uint32_t f = aauAddress(name, ops[0]);
+            s1 = uint8_t(f >> 8);
+            s2 = uint8_t(f);
+            d = dstByte(ops[1]);
+            break;
+        }
+        }
+        if (info->form == OpForm::Staa || info->form == OpForm::Ldaa) {
+            if (sm)
+                throw AsmError(name + " cannot be speculative here");
+            if (!cond.empty())
+                throw AsmError(name + ": conditions are not supported");
         }
         if (mas) {
-            if (info->form != OpForm::Load && info->form != OpForm::Store)
+            if (info->form != OpForm::Load && info->form != OpForm::Store &&
+                info->form != OpForm::Staa && info->form != OpForm::Ldaa)
                 throw AsmError(name + ": mas= only applies to loads and stores");
             static const int shift[6] = {21, -1, 14, 7, -1, 0};
             if (shift[ch] < 0)
@@ -1116,6 +1284,7 @@ private:
     uint8_t ctop_ = 0, ipd_ = 3;
     uint16_t ctcond_ = 0;
     uint32_t stubs_ = 0;
+    uint8_t incr_[6] = {}; // incr,N: %aaincr index + 1
     std::vector<LitRequest> lits_;
     std::vector<CondEntry> conds_;
     unsigned plsCount_ = 0;

@@ -49,6 +49,9 @@ public:
         for (unsigned ch = 0; ch < 6; ++ch)
             if (b_.alsMask & (1u << ch))
                 als(ch);
+        for (const std::string& i : pendingIncr_)
+            out_.push_back(i);
+        aas();
         ss();
         pls();
         if (b_.loopMode)
@@ -189,8 +192,15 @@ private:
                 s += src1(s1, o->src1Wide) + ", " + src2(s2, o->src2Wide) + ", " +
                      reg(uint8_t(b_.ales[ch] & 0xFF), o->dstWide) + ", " + dst(d, o->dstWide);
                 break;
+            case OpForm::Staa:
+            case OpForm::Ldaa:
+                s = aau(ch, *o, a);
+                break;
             }
-            if ((o->form == OpForm::Load || o->form == OpForm::Store) && masSyllable()) {
+            const bool aauMemory = (o->form == OpForm::Staa || o->form == OpForm::Ldaa) &&
+                                   s.rfind("aaur", 0) != 0; // aaurw/aaurr imply MAS 0x3f
+            if ((o->form == OpForm::Load || o->form == OpForm::Store || aauMemory) &&
+                masSyllable()) {
                 static const int shift[6] = {21, -1, 14, 7, -1, 0};
                 if (shift[ch] >= 0) {
                     unsigned m = (b_.cs1 >> shift[ch]) & 0x7F;
@@ -210,6 +220,56 @@ private:
     }
 
     bool masSyllable() const { return b_.hasCs1 && (b_.cs1 >> 28) == 6; }
+
+    unsigned masOf(unsigned ch) const {
+        static const int shift[6] = {21, -1, 14, 7, -1, 0};
+        return masSyllable() && shift[ch] >= 0 ? (b_.cs1 >> shift[ch]) & 0x7F : 0;
+    }
+
+    // staa*/ldaa* (ALS 23:8 = AAU fields), or aaurw*/aaurr* when their MAS is 0x3f (which the
+    // name then stands for).
+    std::string aau(unsigned ch, const OpInfo& o, uint32_t a) {
+        const unsigned f = (a >> 8) & 0xFFFF, lt = f & 3, aaopc = (f >> 2) & 3, incr = (f >> 4) & 7,
+                       ind = (f >> 7) & 15, aad = (f >> 11) & 31;
+        const bool store = o.form == OpForm::Staa;
+        const std::string c = "," + std::to_string(ch) + ((a >> 31) ? ",sm " : " ");
+        const uint8_t d = a & 0xFF;
+        if (masOf(ch) == 0x3F && o.memSize >= 4 && !lt && !(f & 0x70)) {
+            static const char* regs[] = {"%aad", "%aasti", "%aaind", "%aaincr"};
+            masCovered_ |= 0x7Fu << (ch == 2 ? 14 : 0);
+            const std::string r = regs[aaopc] + std::to_string(aaopc ? ind : aad);
+            const std::string n =
+                std::string(store ? "aaurw" : "aaurr") + (o.memSize == 8 ? "d" : "");
+            if ((aaopc == 0 && ind == 0) || (aaopc != 0 && aad == 0))
+                return n + c +
+                       (store ? reg(d, o.memSize == 8) + ", " + r
+                              : r + ", " + dst(d, o.memSize == 8));
+        }
+        const std::string addr = "%aad" + std::to_string(aad) + " [ %aasti" + std::to_string(ind) +
+                                 (lt ? " + ?lts" + std::to_string(lt - 1) : "") + " ]";
+        std::string s = std::string(o.name) + c +
+                        (store ? reg(d, o.dstWide) + ", " + addr : addr + ", " + dst(d, o.dstWide));
+        if (store && (aaopc & 1))
+            pendingIncr_.push_back("incr," + std::to_string(ch) + " %aaincr" +
+                                   std::to_string(incr));
+        return s;
+    }
+
+    void aas() {
+        static const char* names[] = {"?mova0", "movab",  "movah",  "movaw",
+                                      "movad",  "?mova5", "?mova6", "?mova7"};
+        for (unsigned i = 0; i < 4; ++i) {
+            if (!(b_.aasMask & (1u << (2 + i))))
+                continue;
+            const uint16_t a = b_.aas[2 + i];
+            const uint8_t d = uint8_t(b_.aas[i / 2] >> ((i & 1) ? 0 : 8));
+            out_.push_back(std::string(names[(a >> 12) & 7]) + "," + std::to_string(i) +
+                           " area=" + std::to_string((a >> 6) & 0x1F) +
+                           ", ind=" + std::to_string((a >> 1) & 0x1F) +
+                           ", am=" + std::to_string(a & 1) + ", be=" + std::to_string(a >> 15) +
+                           ", " + dst(d, false)); // MCST as wants %rN here
+        }
+    }
 
     void cs1() {
         if (!b_.hasCs1)
@@ -288,6 +348,8 @@ private:
             out_.push_back("disp %ctpr" + std::to_string(ctpr) + ", " + hex(target));
         else if (ctpr && opc == 2)
             out_.push_back("sdisp %ctpr" + std::to_string(ctpr) + ", " + hex(param));
+        else if (ctpr == 2 && opc == 1)
+            out_.push_back("ldisp %ctpr2, " + hex(target));
         else if (ctpr == 3 && opc == 3 && param == 0)
             out_.push_back("return %ctpr3");
         else
@@ -314,6 +376,10 @@ private:
             break;
         case 6:
             return " ? " + pr + " || #LOOP_END";
+        case 8:
+            if (p == 0)
+                return " ? %MLOCK";
+            break;
         case 7:
             return " ? ~" + pr + " && #NOT_LOOP_END";
         case 14:
@@ -363,6 +429,13 @@ private:
             stub("abn", 21, 22);
             stub("abp", 18, 19);
             stub("alc", 16, 17);
+            for (const char* n : {"bap", "eap"})
+                if (s & (1u << (n[0] == 'b' ? 28 : 29))) {
+                    out_.push_back(n);
+                    any = true;
+                }
+            if (b_.aasMask)
+                any = true;
             unsigned ipd = s >> 30;
             if (ipd != 3 || !any)
                 out_.push_back("ipd " + std::to_string(ipd));
@@ -406,6 +479,7 @@ private:
     std::string ibranchTarget_;
     bool done_ = false;
     bool pendingMas_ = false;
+    std::vector<std::string> pendingIncr_;
     uint32_t masCovered_ = 0;
 };
 

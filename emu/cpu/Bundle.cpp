@@ -39,11 +39,12 @@ bool unpackBundle(const uint8_t* bytes, size_t avail, RawBundle& b) {
     if (b.hasSs) {
         b.ss = word(pos);
         pos += 4;
-        // Format 2 (invts/flushts) and array-access syllables are not supported.
+        // Format 2 (invts/flushts) is not supported.
         if ((b.ss >> 20) & 1)
             return false;
-        if ((b.ss >> 12) & 0xF)
-            return false;
+        for (unsigned i = 0; i < 4; ++i)
+            if (b.ss & (1u << (12 + i)))
+                b.aasMask |= uint8_t(1u << (i / 2) | 1u << (2 + i));
     }
     for (unsigned i = 0; i < 6; ++i) {
         if (b.alsMask & (1u << i)) {
@@ -91,6 +92,14 @@ bool unpackBundle(const uint8_t* bytes, size_t avail, RawBundle& b) {
             b.ales[i] = uint16_t(bytes[off] | bytes[off + 1] << 8);
         }
     }
+    for (unsigned i = 0; i < 6; ++i) {
+        if (b.aasMask & (1u << i)) {
+            unsigned off = pos + halfOffset(k++);
+            if (off + 2 > size)
+                return false;
+            b.aas[i] = uint16_t(bytes[off] | bytes[off + 1] << 8);
+        }
+    }
     unsigned halfEnd = pos + ((k + 1) / 2) * 4;
     unsigned tail = size;
     if (halfEnd > size || (b.cdsCount + b.plsCount) * 4 > size - halfEnd)
@@ -134,6 +143,9 @@ std::vector<uint32_t> packBundle(const RawBundle& b) {
     for (unsigned i : kHalfOrder)
         if (b.alesMask & (1u << i))
             halves.push_back(b.ales[i]);
+    for (unsigned i = 0; i < 6; ++i)
+        if (b.aasMask & (1u << i))
+            halves.push_back(b.aas[i]);
     std::vector<uint32_t> halfWords((halves.size() + 1) / 2, 0);
     for (size_t k = 0; k < halves.size(); ++k) {
         if (k & 1)

@@ -16,6 +16,10 @@ struct RawBundle {
     uint8_t alesMask = 0; // bit i: ALESi present
     std::array<uint32_t, 6> als{};
     std::array<uint16_t, 6> ales{};
+    // AAS half-syllables (SS format 1 bits 15:12): aas[2 + i] is MOVA channel i, aas[0]/aas[1]
+    // hold the destinations of channels 0-1 / 2-3. aasMask bit j: aas[j] present.
+    uint8_t aasMask = 0;
+    std::array<uint16_t, 6> aas{};
     bool ales25Word = false; // the ALES2/ALES5 word was allocated (elbrus-v4 form)
     unsigned ltsCount = 0;   // LTS words present (LTS0 nearest the end)
     std::array<uint32_t, 4> lts{};

@@ -40,6 +40,7 @@ uint8_t ctprTag(uint64_t c) {
 uint8_t ctprOpc(uint64_t c) {
     return (c >> 57) & 3;
 }
+constexpr uint8_t kCtprOpcLdisp = 1; // array prefetch program: bap reads it, ct may not
 bool ctprIsReturn(uint64_t c) {
     return ctprTag(c) == kCtprProcLabel && ctprOpc(c) == 3;
 }
@@ -259,6 +260,14 @@ struct Cpu::Pending {
     uint32_t predSet = 0, predClear = 0;
     uint32_t predTagSet = 0, predTagClear = 0;
     uint64_t ctpr[4];
+    // aaurw* writes and staa* %aasti increments (ALC2/ALC5), applied at commit in order.
+    struct AauWrite {
+        AauReg reg;
+        uint8_t index;
+        bool wide, add;
+        uint64_t value;
+    } aau[2];
+    unsigned nAau = 0;
 };
 
 Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {
@@ -326,7 +335,7 @@ void Cpu::bindOperands(DecodedBundle& b) {
         op.pdst = op.dstType == DstType::Direct ? &s_.regs[op.dst] : nullptr;
         if (!op.info)
             continue;
-        op.write64 = op.info->dstWide || op.kind == OpKind::Load;
+        op.write64 = op.info->dstWide || op.kind == OpKind::Load || op.kind == OpKind::Ldaa;
         const bool w = op.info->dstWide;
         ExecCode c = ExecCode::Other;
         switch (op.kind) {
@@ -365,7 +374,8 @@ void Cpu::bindOperands(DecodedBundle& b) {
         }
         op.code = uint8_t(c);
     }
-    bool simple = !b.illegal && !b.setwd; // setwd changes dbl for this bundle's writes
+    // setwd changes dbl for this bundle's writes; MOVAs write registers at commit
+    bool simple = !b.illegal && !b.setwd && !b.aau;
     for (unsigned i = 0; i < b.nOps && simple; ++i) {
         const DecodedOp& op = b.ops[i];
         switch (ExecCode(op.code)) {
@@ -447,6 +457,7 @@ uint8_t Cpu::sourceTag(const DecodedOp& op, uint32_t preds0) const {
         break;
     }
     case OpKind::Store:
+    case OpKind::Staa:
         t = operandTag(op.src1, in.src1Wide) | operandTag(op.src2, in.src2Wide) |
             operandTag(op.src3, in.dstWide);
         break;
@@ -525,8 +536,8 @@ bool Cpu::ctCondition(uint16_t ctcond, uint32_t preds) const {
         return prologue ? le : (!p || le);
     case 15:
         return prologue ? !le : (p && !le);
-    default: // 8, 9: %MLOCK — no speculative memory locks in this model
-        return false;
+    default: // 8, 9: %MLOCK (the %dt_al / %cmp / %clp alternatives of type 9 are not modelled)
+        return mlock_;
     }
 }
 
@@ -585,6 +596,8 @@ void Cpu::checkCall(unsigned wbs) const {
 [[gnu::always_inline]] inline Cpu::Transfer Cpu::ctprTransfer(const DecodedBundle& b, uint64_t ctpr,
                                                               bool call) const {
     const uint8_t tag = ctprTag(ctpr);
+    if (tag == kCtprLocal && ctprOpc(ctpr) == kCtprOpcLdisp) [[unlikely]]
+        throwBadCtTarget(b.ctop);
     if (call) {
         if (tag != kCtprLocal && tag != kCtprSystem)
             throwCallWithoutLabel(b.ctop);
@@ -1191,6 +1204,46 @@ bool Cpu::computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uin
             return false;
         prepareStore(op, a, bv, pd.stores[pd.nStores++]);
         return false;
+    case OpKind::Staa:
+    case OpKind::Ldaa: {
+        // a = ALS 23:8: 9:8 literal, 10 incr (staa) / register kind (aaurw, with 11),
+        // 14:12 %aaincr, 18:15 %aasti/%aaind/%aaincr index, 23:19 %aad; bv = the literal.
+        const auto& aau = s_.aau;
+        const unsigned aaopc = (a >> 2) & 3, incr = (a >> 4) & 7, ind = (a >> 7) & 15,
+                       aad = (a >> 11) & 31;
+        const unsigned size = op.info->memSize;
+        if (op.mas == 0x3F) { // aaurw* / aaurr*: only 32- and 64-bit forms do anything
+            const AauReg reg = AauReg(aaopc);
+            const unsigned index = reg == AauReg::Aad ? aad : ind;
+            if (op.kind == OpKind::Ldaa) {
+                r = size >= 4 ? aau.read(reg, index, size == 8) : 0;
+                return true;
+            }
+            if (size >= 4)
+                pd.aau[pd.nAau++] = {reg, uint8_t(index), size == 8, false, readOperand(op.src3)};
+            return false;
+        }
+        if (op.mas & 7) // special MAS (other than aaurw/aaurr)
+            throw GuestException(ExcNum::IllegalOpcode,
+                                 std::string(op.info->name) + ": unsupported MAS " + hex(op.mas),
+                                 uint8_t(1u << op.channel));
+        const uint64_t addr = aau.aadBase(aad) + aau.aasti[ind] + bv;
+        if (op.kind == OpKind::Ldaa) {
+            DecodedOp plain = op;
+            plain.kind = OpKind::Load;
+            return computeOp(b, plain, addr, 0, preds0, pd, r);
+        }
+        if (b.loopMode &&
+            (s_.pcnt != 0 || (s_.vlc && s_.lcnt == 0 && s_.ecnt == 0 && s_.strmd == 0)))
+            return false;
+        prepareStore(op, addr, 0, pd.stores[pd.nStores++]);
+        if (aaopc & 1) { // incr: %aasti += %aaincr scaled by the element size
+            const unsigned shift = unsigned(std::countr_zero(size));
+            pd.aau[pd.nAau++] = {AauReg::Aasti, uint8_t(ind), false, true,
+                                 uint64_t(aau.aaincr[incr]) << shift};
+        }
+        return false;
+    }
     case OpKind::Getsp: {
         int64_t delta = int64_t(int32_t(uint32_t(bv))) & ~int64_t(15);
         uint64_t base = pd.usdWrite ? pd.usdBase : s_.usdBase;
@@ -1275,6 +1328,9 @@ void Cpu::execute(const DecodedBundle& b) {
     case Cs0Kind::Disp:
         pd.ctpr[b.cs0Ctpr] = makeCtpr(b.cs0Value, kCtprLocal);
         break;
+    case Cs0Kind::Ldisp:
+        pd.ctpr[2] = makeCtpr(b.cs0Value, kCtprLocal, kCtprOpcLdisp);
+        break;
     case Cs0Kind::Sdisp: {
         uint64_t base = userMode_ ? kFakeTrapTable : (s_.oscudLo & kAddrMask);
         pd.ctpr[b.cs0Ctpr] = makeCtpr(base + b.cs0Value * 0x800, kCtprSystem);
@@ -1349,6 +1405,9 @@ void Cpu::execute(const DecodedBundle& b) {
     unsigned extMask = 0; // ops whose result has an 80-bit ext part
     bool newTags = false;
     unsigned writeMask = 0;
+    DamAccess damAcc[6];
+    unsigned nDam = 0;
+    mlock_ = false;
     if (b.inPlace && !tagged) {
         // No op here can fault and none reads another's result: decide the transfer first
         // (it may fault), then write each result as soon as it is computed.
@@ -1427,6 +1486,9 @@ void Cpu::execute(const DecodedBundle& b) {
                 }
                 default:
                     hasResult = computeOp(b, op, a, bv, preds0, pd, r);
+                    if (op.kind == OpKind::Load && ((op.mas & 7) == 3 || (op.mas & 7) == 4) &&
+                        !diag_) [[unlikely]]
+                        damAcc[nDam++] = {a + bv, op.info->memSize, (op.mas & 7) == 3};
                 }
             if ((tagged || diag_ || op.kind == OpKind::PutTag) && op.info) [[unlikely]] {
                 const bool bad = srcTag || diag_ || condDiag;
@@ -1471,8 +1533,19 @@ void Cpu::execute(const DecodedBundle& b) {
                 pd.ctpr[op.dst] = makeCtpr(r, kCtprLocal);
         }
 
+    if ((nDam | s_.damCount) != 0) [[unlikely]]
+        mlock_ = damCheck(damAcc, nDam, pd);
     if (!b.inPlace || tagged)
         decide();
+    uint64_t movaVals[4];
+    uint8_t movaTags[4] = {};
+    uint64_t program[ArrayAccessUnit::kAreas][2];
+    unsigned programSize = 0;
+    if (b.aau) [[unlikely]] {
+        readMovas(b, movaVals, movaTags);
+        if (b.bap)
+            programSize = readPrefetchProgram(program);
+    }
     // ---- commit ----
     if (b.setwd) {
         s_.wdSize = wdSize;
@@ -1509,6 +1582,39 @@ void Cpu::execute(const DecodedBundle& b) {
     for (unsigned i = 0; i < pd.nStores; ++i) {
         const auto& st = pd.stores[i];
         mem_.store(st.addr, st.size, st.value, st.mas);
+    }
+    if ((nDam | s_.damCount) != 0) [[unlikely]]
+        damCommit(damAcc, nDam, pd);
+    if (b.aau) [[unlikely]] {
+        ArrayAccessUnit& aau = s_.aau;
+        for (unsigned i = 0; i < pd.nAau; ++i) {
+            const auto& w = pd.aau[i];
+            if (w.add)
+                aau.aasti[w.index & 15] += uint32_t(w.value);
+            else
+                aau.write(w.reg, w.index, w.value, w.wide);
+        }
+        for (unsigned i = 0; i < b.nMova; ++i) {
+            const DecodedMova& m = b.mova[i];
+            if (m.dstType == DstType::Empty)
+                continue;
+            const unsigned slot = m.dstType == DstType::Based ? basedSlot(m.dst) : m.dst;
+            s_.regs[slot] = movaVals[i];
+            writeTag(slot, movaTags[i], true);
+            newTags |= movaTags[i] != 0;
+        }
+        // am: each area moves on once per bundle (MOVA channels 0/1 and 2/3 share areas)
+        for (unsigned i = 0; i < b.nMova; ++i) {
+            const DecodedMova& m = b.mova[i];
+            bool done = false;
+            for (unsigned j = 0; j < i; ++j)
+                done |= b.mova[j].am && b.mova[j].area == m.area &&
+                        (b.mova[j].channel >> 1) == (m.channel >> 1);
+            if (m.am && !done)
+                aau.advance(m.channel, m.area);
+        }
+        if (b.bap)
+            aau.loadProgram(program, programSize);
     }
     if (pd.usdWrite) {
         s_.usdBase = pd.usdBase;
@@ -1591,6 +1697,87 @@ void Cpu::execute(const DecodedBundle& b) {
     }
     if (mem_.takeCodeDirty()) [[unlikely]]
         flushDecodeCache();
+}
+
+namespace {
+bool overlaps(uint64_t a, unsigned an, uint64_t b, unsigned bn) {
+    return a < b + bn && b < a + an;
+}
+} // namespace
+
+bool Cpu::damCheck(const DamAccess* acc, unsigned n, const Pending& pd) const {
+    bool mlock = false;
+    for (unsigned i = 0; i < n; ++i) {
+        if (!acc[i].check)
+            continue;
+        for (unsigned k = 0; k < s_.damCount; ++k) {
+            const CpuState::DamLock& l = s_.dam[k];
+            if (!overlaps(l.addr, l.size, acc[i].addr, acc[i].size))
+                continue;
+            bool hit = l.hit;
+            for (unsigned j = 0; j < pd.nStores; ++j)
+                hit |= overlaps(l.addr, l.size, pd.stores[j].addr, pd.stores[j].size);
+            mlock |= hit;
+        }
+    }
+    return mlock;
+}
+
+void Cpu::damCommit(const DamAccess* acc, unsigned n, const Pending& pd) {
+    auto& locks = s_.dam;
+    unsigned count = s_.damCount;
+    for (unsigned k = 0; k < count; ++k)
+        for (unsigned j = 0; j < pd.nStores; ++j)
+            locks[k].hit |=
+                overlaps(locks[k].addr, locks[k].size, pd.stores[j].addr, pd.stores[j].size);
+    // Checks unlock; new locks replace the ones they overlap (the oldest goes when full).
+    for (unsigned i = 0; i < n; ++i) {
+        unsigned keep = 0;
+        for (unsigned k = 0; k < count; ++k)
+            if (!overlaps(locks[k].addr, locks[k].size, acc[i].addr, acc[i].size))
+                locks[keep++] = locks[k];
+        count = keep;
+        if (acc[i].check)
+            continue;
+        if (count == CpuState::kDamLocks) {
+            for (unsigned k = 1; k < count; ++k)
+                locks[k - 1] = locks[k];
+            --count;
+        }
+        locks[count++] = {acc[i].addr, acc[i].size, false};
+    }
+    s_.damCount = uint8_t(count);
+}
+
+void Cpu::readMovas(const DecodedBundle& b, uint64_t* vals, uint8_t* tags) {
+    for (unsigned i = 0; i < b.nMova; ++i) {
+        const DecodedMova& m = b.mova[i];
+        const unsigned size = 1u << (m.opc - 1);
+        uint64_t addr = 0;
+        // Like a prefetch, MOVA never faults: data it cannot give is a diagnostic value.
+        if (s_.aau.movaAddress(m.channel, m.area, m.ind, size, addr) && mem_.inRam(addr, size)) {
+            uint64_t v = mem_.load(addr, size);
+            vals[i] = m.be ? bswap(v, size) : v;
+            tags[i] = 0;
+        } else {
+            vals[i] = kDiagValue;
+            tags[i] = 5;
+        }
+    }
+}
+
+unsigned Cpu::readPrefetchProgram(uint64_t (*words)[2]) {
+    const uint64_t c = s_.ctpr[2];
+    if (ctprTag(c) != kCtprLocal || ctprOpc(c) != kCtprOpcLdisp)
+        throw GuestException(ExcNum::IllegalOpcode, "bap without an ldisp program in %ctpr2");
+    const uint64_t base = c & kAddrMask;
+    for (unsigned i = 0; i < ArrayAccessUnit::kAreas; ++i) {
+        words[i][0] = mem_.load(base + 16 * i, 8);
+        words[i][1] = mem_.load(base + 16 * i + 8, 8);
+        if (PrefetchInstr{words[i][0]}.ct() || PrefetchInstr{words[i][1]}.ct())
+            return i + 1;
+    }
+    return ArrayAccessUnit::kAreas;
 }
 
 // The fast path's in-place ops, in the order FastPlan chose (every operand is read before it
@@ -1926,7 +2113,7 @@ void Cpu::commitDeferred(const FastBundle& f, const FastResults& res) {
 }
 
 [[gnu::always_inline]] inline void Cpu::dispatch(const DecodedBundle& b) {
-    if (!b.fast.usable || s_.tagsLive) [[unlikely]]
+    if (!b.fast.usable || (s_.tagsLive | (s_.damCount != 0))) [[unlikely]]
         execute(b);
     else if (b.fast.rare) [[unlikely]]
         executeFastRare(b);

@@ -3,6 +3,7 @@
 // bundle semantics (all reads before any write, highest channel wins), register windows
 // spilled to the procedure stack and chain records kept in guest memory (ISA notes §2, §4).
 // Exceptions either enter the guest's trap table (system mode) or stop run() (user mode).
+#include "emu/cpu/ArrayAccessUnit.h"
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/GuestException.h"
 #include "emu/cpu/GuestMemory.h"
@@ -46,6 +47,18 @@ struct CpuState {
     uint64_t pcspBase = 0, pcspInd = 0, pcspSize = 0;
     uint64_t oscudLo = 0, oscudHi = 0, osgdLo = 0, osgdHi = 0;
     uint64_t cudLo = 0, cudHi = 0, gdLo = 0, gdHi = 0, cuir = 0;
+    ArrayAccessUnit aau;
+    // DAM (ISA notes §3.6 MAS): a load with MAS mod 4 locks its bytes, a store to them marks
+    // the lock hit, and a load with mod 3 checks and unlocks it: %MLOCK of its bundle is true
+    // when the lock was hit (the suite's dam/dam-2; the locking load's own store counts).
+    struct DamLock {
+        uint64_t addr = 0;
+        uint8_t size = 0;
+        bool hit = false;
+    };
+    static constexpr unsigned kDamLocks = 8;
+    DamLock dam[kDamLocks];
+    uint8_t damCount = 0;
     uint64_t bundles = 0; // executed bundles (%clkr)
     uint64_t ops = 0;     // ALU channel operations issued by executed bundles
 };
@@ -188,6 +201,19 @@ private:
     bool computeOp(const DecodedBundle& b, const DecodedOp& op, uint64_t a, uint64_t bv,
                    uint32_t preds0, Pending& pd, uint64_t& r);
     void execute(const DecodedBundle& b);
+    // DAM: a lock (mod 4) or check (mod 3) load of the current bundle.
+    struct DamAccess {
+        uint64_t addr;
+        uint8_t size;
+        bool check;
+    };
+    // %MLOCK for this bundle's check loads, counting its own stores.
+    bool damCheck(const DamAccess* acc, unsigned n, const Pending& pd) const;
+    void damCommit(const DamAccess* acc, unsigned n, const Pending& pd);
+    // MOVA results of bundle b (read before anything is written): value and tag per MOVA.
+    void readMovas(const DecodedBundle& b, uint64_t* vals, uint8_t* tags);
+    // bap: the program %ctpr2 (an ldisp label) points at, read before the bundle commits.
+    unsigned readPrefetchProgram(uint64_t (*words)[2]);
     // Tag of operand `o` (0 for immediates), 32- or 64-bit wide.
     uint16_t operandExt(const Operand& o) const {
         switch (o.type) {
@@ -279,6 +305,7 @@ private:
     uint64_t sink_ = 0;   // fast-path writes to %empty land here
     bool diag_ = false;   // computeOp: a speculative op faulted and its result is diagnostic
     uint16_t extOut_ = 0; // computeOp: the ext part of an 80-bit result
+    bool mlock_ = false;  // %MLOCK of the bundle being executed
     bool fastPath_ = true;
 };
 

@@ -55,7 +55,16 @@ struct DecodedOp {
     bool write64 = false; // full 64-bit register write (else low half, upper kept unless dbl)
 };
 
-enum class Cs0Kind : uint8_t { None, Disp, Sdisp, Return, Ibranch, Done, Nop };
+enum class Cs0Kind : uint8_t { None, Disp, Ldisp, Sdisp, Return, Ibranch, Done, Nop };
+
+// A MOVA (array prefetch buffer read, AAS half-syllables): channel 0..3, opc 1..4 = movab..movad,
+// the buffer area and byte index in it, am = advance the area after the read, be = big-endian.
+struct DecodedMova {
+    uint8_t channel = 0, opc = 0, area = 0, ind = 0;
+    bool am = false, be = false;
+    DstType dstType = DstType::None;
+    uint8_t dst = 0;
+};
 
 struct DecodedPls {
     uint8_t elp[4];    // psrc of @p0..@p3
@@ -197,6 +206,13 @@ struct DecodedBundle {
 
     uint8_t nPls = 0;
     DecodedPls pls{};
+
+    // Array access unit (ISA notes §8): MOVAs, and SS bap (load the array prefetch program
+    // from %ctpr2) / eap (end array prefetch).
+    uint8_t nMova = 0;
+    DecodedMova mova[4];
+    bool bap = false, eap = false;
+    bool aau = false; // any AAU work: MOVA, bap/eap, staa/ldaa/aaurw/aaurr
 
     // Set by the Cpu: only simple register ALU ops/compares that cannot fault, so results
     // may be written as they are computed, in channel order (1) or reverse order (2) —

@@ -77,6 +77,8 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, bool deviceLoads, 
         code = FastCode::Pure;
         return OpClass::Pure;
     case OpKind::Load:
+        if ((op.mas & 7) == 3 || (op.mas & 7) == 4) // DAM lock/check: general path
+            return OpClass::General;
         // A plain 8-byte load runs in place once its address is checked (see FastBundle).
         if (plainLoad(op)) {
             code = FastCode::LoadD;
@@ -110,6 +112,8 @@ OpClass classify(const DecodedBundle& b, const DecodedOp& op, bool deviceLoads, 
     case OpKind::FxAdd:
     case OpKind::FxSub:
     case OpKind::FxMul:
+    case OpKind::Staa: // array access unit: general path
+    case OpKind::Ldaa:
         return OpClass::General;
     }
     return OpClass::General;
@@ -140,7 +144,7 @@ void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
     FastBundle& f = b.fast;
     f = FastBundle{};
     if (b.illegal || b.setbn || b.setbp || b.nPls || b.alc || b.abn || b.abp || b.waitTrap ||
-        b.needBased)
+        b.needBased || b.aau)
         return;
     switch (b.cs0) {
     case Cs0Kind::None:
@@ -153,6 +157,7 @@ void planFastPath(DecodedBundle& b, uint64_t* regs, uint64_t* sink) {
         f.cs0WritesCtpr = true;
         break;
     case Cs0Kind::Done:
+    case Cs0Kind::Ldisp:
         return;
     }
     // Without a target the condition decides nothing (no alc/abn/abp here).

@@ -124,6 +124,15 @@ const OpInfo kOps[] = {
     op("puttagd", 0x0B, kTableExt, kSt, F::Alu, K::PutTag, "dsd"),
     op("insfs", 0x6C, kTableIcmb3, kAlu0134, F::Insf, K::Insf, "sss"),
     op("insfd", 0x6D, kTableIcmb3, kAlu0134, F::Insf, K::Insf, "ddd"),
+    // Array access unit (ALOPF10 / ALOPF19): with MAS 0x3f these are aaurw* / aaurr*.
+    op("staab", 0x1C, kTableExt, kSt, F::Staa, K::Staa, "--s", 0, 0, 1),
+    op("staah", 0x1D, kTableExt, kSt, F::Staa, K::Staa, "--s", 0, 0, 2),
+    op("staaw", 0x1E, kTableExt, kSt, F::Staa, K::Staa, "--s", 0, 0, 4),
+    op("staad", 0x1F, kTableExt, kSt, F::Staa, K::Staa, "--d", 0, 0, 8),
+    op("ldaab", 0x5C, kTableExt, kSt, F::Ldaa, K::Ldaa, "--s", 0, 0, 1),
+    op("ldaah", 0x5D, kTableExt, kSt, F::Ldaa, K::Ldaa, "--s", 0, 0, 2),
+    op("ldaaw", 0x5E, kTableExt, kSt, F::Ldaa, K::Ldaa, "--s", 0, 0, 4),
+    op("ldaad", 0x5F, kTableExt, kSt, F::Ldaa, K::Ldaa, "--d", 0, 0, 8),
 };
 
 // Candidates per (table slot, opc): at most a handful, scanned linearly.

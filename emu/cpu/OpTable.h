@@ -19,6 +19,8 @@ enum class OpForm : uint8_t {
     Rr,    // state register number in src1 -> dst
     Rw,    // src2 -> state register number in dst
     Insf,  // src1, src2, src3 (ALES 7:0) -> dst
+    Staa,  // value (ALS 7:0) -> [%aadD + %aastiI + literal]; ALS 23:8 = AAU fields (opce1)
+    Ldaa,  // [%aadD + %aastiI + literal] -> dst; ALS 23:8 = AAU fields
 };
 
 enum class OpKind : uint8_t {
@@ -69,6 +71,8 @@ enum class OpKind : uint8_t {
     FxAdd,  // 80-bit (x87 extended) arithmetic
     FxSub,
     FxMul,
+    Staa, // staa* (aaurw* with MAS 0x3f)
+    Ldaa, // ldaa* (aaurr* with MAS 0x3f)
 };
 
 // ALES opc2 values used by the table; 0 = short (no ALES).

@@ -340,7 +340,7 @@ move_box:
         { addd,0 %dr1, %dr3, %dr1; andd,1 %dr4, 3, %dr6 }
         { std,2 %dr0, [ %dr10 + 0 ]; std,5 %dr1, [ %dr10 + 8 ]; shld,0 %dr6, 3, %dr6 }
         { std,2 %dr2, [ %dr10 + 16 ]; std,5 %dr3, [ %dr10 + 24 ]; addd,0 %dr6, box_colors, %dr6 }
-        { std,2 %dr4, [ %dr10 + 32 ]; ldd,0 %dr6, 0, %dr7; ldd,3 %dr6, 32, %dr8 }
+        { std,2 %dr4, [ %dr10 + 32 ]; ldd,0 %dr6, 0, %dr7; ldd,5 %dr6, 32, %dr8 }
         { disp %ctpr1, fill_rect; addd,0 %dr0, 0, %dr24; addd,1 %dr1, 0, %dr25; addd,2 0, BOX, %dr26 }
         { addd,0 0, BOX, %dr27; addd,1 %dr7, 0, %dr28 }
         { call %ctpr1, wbs=12 }
