@@ -1,8 +1,8 @@
 #include "Qcow2Bitmaps.h"
 
 #include "Qcow2Format.h"
-#include "block/BlockLog.h"
 #include "block/BlockError.h"
+#include "block/BlockLog.h"
 
 #include <algorithm>
 #include <bit>
@@ -162,6 +162,13 @@ void Qcow2Bitmaps::markInUse() {
 uint64_t Qcow2Bitmaps::writeClusters(std::span<const uint8_t> bytes) {
     uint64_t n = (bytes.size() + cs_ - 1) / cs_;
     uint64_t off = a_.refcounts.allocate(n) * cs_;
+    // Past the end of the file the structure is written as it is, so the file ends where it
+    // ends, as QEMU leaves it; inside the file the rest of its clusters is zeroed (a reused
+    // cluster may hold old data).
+    if (off >= a_.file.size()) {
+        a_.file.write(off, bytes);
+        return off;
+    }
     std::vector<uint8_t> padded(size_t(n * cs_), 0);
     std::copy(bytes.begin(), bytes.end(), padded.begin());
     a_.file.write(off, padded);

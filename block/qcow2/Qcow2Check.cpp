@@ -958,6 +958,14 @@ CheckResult Checker::run() {
         putBe64(b, h_.incompatible & ~(kIncompatDirty | kIncompatCorrupt));
         f_.write(72, b);
     }
+    // A repair opens the image for writing, and that clears the autoclear bits of features
+    // QEMU does not know (and so does not keep consistent).
+    const uint64_t knownAutoclear = kAutoclearBitmaps | kAutoclearDataFileRaw;
+    if (mode_ != RepairMode::None && h_.version >= 3 && (h_.autoclear & ~knownAutoclear)) {
+        uint8_t b[8];
+        putBe64(b, h_.autoclear & knownAutoclear);
+        f_.write(88, b);
+    }
     if (mode_ != RepairMode::None)
         f_.sync();
     r_.messages = std::move(messages_);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 namespace e2kvm::block::qcow2 {
 
@@ -198,16 +199,18 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
             break;
         case kExtFeatureTable:
             once(1, "feature table");
-            if (len % 48)
-                bad(f, "feature name table length " + std::to_string(len) +
-                           " is not a multiple of 48");
-            for (uint32_t i = 0; i < len / 48; ++i) {
-                const uint8_t* e = d + i * 48;
+            // As QEMU reads it: a last, short entry is padded with zeros; an entry without a
+            // name ends the table.
+            for (uint32_t at = 0; at < len; at += 48) {
+                uint8_t e[48] = {};
+                std::memcpy(e, d + at, std::min<uint32_t>(48, len - at));
                 FeatureName n;
                 n.type = e[0];
                 n.bit = e[1];
                 n.name.assign(reinterpret_cast<const char*>(e + 2), 46);
                 n.name.resize(std::strlen(n.name.c_str()));
+                if (n.name.empty())
+                    break;
                 h.featureNames.push_back(std::move(n));
             }
             break;
