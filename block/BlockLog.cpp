@@ -28,6 +28,10 @@ void logMessage(LogLevel level, const std::string& image, const std::string& tex
         sink(m);
         return;
     }
+    if (level == LogLevel::Corruption) {
+        std::fprintf(stderr, "%s\n", text.c_str());
+        return;
+    }
     std::fprintf(stderr, "%s: %s: %s\n", level == LogLevel::Error ? "error" : "warning",
                  image.c_str(), text.c_str());
 }

@@ -7,7 +7,9 @@
 
 namespace e2kvm::block {
 
-enum class LogLevel { Warning, Error };
+// Corruption: an image format found its metadata corrupt; the text is QEMU's report as it
+// stands ("qcow2: Marking image as corrupt: ..."), printed on stderr without a prefix.
+enum class LogLevel { Warning, Error, Corruption };
 
 struct LogMessage {
     LogLevel level = LogLevel::Warning;
@@ -19,7 +21,8 @@ using LogSink = std::function<void(const LogMessage&)>;
 
 // Installs a sink (null: stderr again); returns the previous one.
 LogSink setLogSink(LogSink sink);
-// Hands a message to the sink: "warning: IMAGE: TEXT" on stderr by default.
+// Hands a message to the sink: "warning: IMAGE: TEXT" on stderr by default (a corruption
+// report: TEXT alone).
 void logMessage(LogLevel level, const std::string& image, const std::string& text);
 
 } // namespace e2kvm::block

@@ -3,6 +3,7 @@
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
+#include "qcow2/Qcow2Overlap.h"
 
 #include <stdexcept>
 
@@ -101,6 +102,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     if (driver == "raw" || driver == "qcow2") {
         open.format = driver;
         open.formatProbed = false;
+        if (driver == "qcow2")
+            open.qcow2OverlapChecks = qcow2::overlapChecksFromOptions(options);
         // backing= (null in JSON): the image is opened without its backing file.
         if (auto backing = options.find("backing"); backing != options.end()) {
             if (!backing->second.empty())

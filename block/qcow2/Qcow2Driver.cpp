@@ -1,4 +1,5 @@
 #include "Qcow2Driver.h"
+#include "Qcow2Overlap.h"
 
 #include "Qcow2Bitmaps.h"
 #include "Qcow2Check.h"
@@ -44,15 +45,16 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     : BlockDriver(path, o.readOnly),
       file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
       h_((file_.lock(imageLocks(o, true)), file_.setBlkdebug(o.blkdebug), readHeader(file_))),
-      l2Cache_(4) {
+      overlapChecks_(o.qcow2OverlapChecks.value_or(kOverlapCached)), l2Cache_(4) {
     if (o.chain.count(realPath(path)))
         throwError(ELOOP, path,
                    "Backing file loop detected: this image is already part of the chain");
+    // As QEMU, only check opens such an image (to rebuild the refcounts).
+    if (h_.refTableClusters == 0)
+        throwError(EINVAL, path, "Image does not contain a reference count table");
     if (!o.readOnly) {
         if (h_.incompatible & kIncompatCorrupt)
-            throwError(EACCES, path, "image is corrupt; cannot be opened read/write");
-        if (h_.refTableClusters == 0)
-            throwError(EINVAL, path, "image has no refcount table; cannot be opened read/write");
+            throwError(EACCES, path, "qcow2: Image is corrupt; cannot be opened read/write");
         if (h_.incompatible & kIncompatDirty) {
             // Lazy refcounts were in use and the image was not closed cleanly.
             checkQcow2(file_, RepairMode::All);
@@ -94,6 +96,9 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
                                                h_.refTableClusters = n;
                                                writeHeaderFields(48, 60);
                                            });
+    rc_->setPlacementCheck([this](uint64_t offset, uint64_t bytes, const char* what) {
+        checkMetadataPlacement(offset, bytes, what);
+    });
     if (!o.readOnly) {
         bool rewrite = false;
         // Autoclear features we do not keep consistent must be cleared (Qcow2Bitmaps keeps
@@ -125,6 +130,10 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
 // Like RawImage, closing does not sync: callers that need durability call flush(). Persistent
 // bitmaps are saved (that syncs); if that fails they stay marked in use (inconsistent).
 Qcow2Driver::~Qcow2Driver() {
+    // Marked corrupt: nothing more is written (QEMU's driver is detached then); bitmaps that
+    // were in use stay so, i.e. inconsistent.
+    if (detached_)
+        return;
     if (!readOnly()) {
         try {
             std::lock_guard lock(meta_);
@@ -359,35 +368,23 @@ void Qcow2Driver::checkInsideFile(uint64_t host, uint64_t length) {
                        " is past end of file (L2 entry corrupted)");
 }
 
-// A corrupt (or hostile) image can map guest data onto its own metadata, or leave metadata
-// with refcount 0 so that it is handed out again. Refuse such writes, as QEMU's overlap check
-// does (it then marks the image corrupt).
-void Qcow2Driver::checkNoMetadataOverlap(uint64_t host, uint64_t length) {
-    auto overlaps = [&](uint64_t a, uint64_t alen) {
-        return alen && host < a + alen && a < host + length;
-    };
-    const char* what = nullptr;
-    if (overlaps(0, cs_))
-        what = "image header";
-    else if (overlaps(h_.l1Offset, uint64_t(h_.l1Size) * 8))
-        what = "active L1 table";
-    else if (rc_->overlapsStructure(host, length))
-        what = "refcount table or a refcount block";
-    else
-        for (uint64_t c = host & ~(cs_ - 1); c < host + length && !what; c += cs_)
-            if (l2Cache_.contains(c))
-                what = "an L2 table";
-    if (what)
-        throwError(EIO, filename(),
-                   "write at host offset " + hex(host) + " would overwrite the " + what +
-                       "; the image is corrupt (repair it with check -r all)");
-}
-
-void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const {
-    if (hostOffset & (cs_ - 1))
-        throwError(EIO, filename(),
-                   "L2 entry for guest offset " + hex(cluster << cb_) +
-                       " has unaligned host offset " + hex(hostOffset));
+void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster, ClusterType type,
+                                   bool forWrite) {
+    if (hostOffset & (cs_ - 1)) {
+        char what[160];
+        if (type == ClusterType::ZeroAlloc && forWrite)
+            std::snprintf(what, sizeof what,
+                          "Preallocated zero cluster offset %#" PRIx64
+                          " unaligned (guest offset: %#" PRIx64 ")",
+                          hostOffset, cluster << cb_);
+        else
+            std::snprintf(what, sizeof what,
+                          "Cluster allocation offset %#" PRIx64 " unaligned (L2 offset: %#" PRIx64
+                          ", L2 index: %#" PRIx64 ")",
+                          hostOffset, l1_[cluster / l2Entries_] & kL1OffsetMask,
+                          cluster % l2Entries_);
+        signalCorruption(true, what);
+    }
     if (external_ && hostOffset != (cluster << cb_))
         throwError(EIO, filename(),
                    "L2 entry for guest offset " + hex(cluster << cb_) +
@@ -398,12 +395,21 @@ void Qcow2Driver::checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const 
 Qcow2Driver::Table Qcow2Driver::loadL2(uint64_t offset, uint64_t l1Index) {
     if (Table t = l2Cache_.find(offset))
         return t;
-    if (offset & (cs_ - 1))
-        throwError(EIO, filename(),
-                   "L2 table offset " + hex(offset) + " unaligned (L1 index " + hex(l1Index) + ")");
+    if (offset & (cs_ - 1)) {
+        char what[96];
+        std::snprintf(what, sizeof what,
+                      "L2 table offset %#" PRIx64 " unaligned (L1 index: %#" PRIx64 ")", offset,
+                      l1Index);
+        signalCorruption(true, what);
+    }
     std::vector<uint8_t> raw(cs_);
     file_.debugEvent(BlkdebugEvent::L2Load);
-    file_.readExact(offset, raw, "L2 table");
+    // A table in the file's last, partly written cluster reads as zeros past the end (as
+    // QEMU reads it); one that starts past the end is an error.
+    if (offset < file_.size())
+        file_.read(offset, raw);
+    else
+        file_.readExact(offset, raw, "L2 table");
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_);
     for (uint64_t i = 0; i < l2Entries_; ++i)
         (*t)[i] = getBe64(&raw[i * 8]);
@@ -429,7 +435,7 @@ Qcow2Driver::Run Qcow2Driver::mapRun(uint64_t cluster, uint64_t maxClusters, boo
     r.clusters = 1;
     const bool hasOffset = r.type == ClusterType::Normal || r.type == ClusterType::ZeroAlloc;
     if (hasOffset)
-        checkEntryOffset(r.entry & kL2OffsetMask, cluster);
+        checkEntryOffset(r.entry & kL2OffsetMask, cluster, r.type, forWrite);
     if (r.type == ClusterType::Compressed) {
         if (external_)
             throwError(EIO, filename(),
@@ -472,6 +478,7 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
     }
     Table src = old ? loadL2(old, l1i) : nullptr;
     uint64_t n = rc_->allocate(1) << cb_;
+    checkMetadataPlacement(n, cs_, "L2 table");
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_, 0);
     if (src) {
         file_.debugEvent(BlkdebugEvent::L2AllocCowRead);
@@ -598,6 +605,7 @@ void Qcow2Driver::punchFreed(HostFile& f, std::vector<uint64_t>& freed) {
 // ---- read ----
 
 void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
+    checkAttached();
     std::shared_lock gate(gate_);
     std::vector<uint8_t> cbuf;
     size_t done = 0;
@@ -640,6 +648,7 @@ void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
 // ---- write ----
 
 void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    checkAttached();
     data(); // an external data file that is not open fails here, before any L2 change
     {
         std::shared_lock gate(gate_);
@@ -694,6 +703,7 @@ uint64_t Qcow2Driver::vmStateOffset() const {
 // As QEMU: the state is written as guest data past the disk's end, through the L1 table
 // (grown when it is too short), so it is copy-on-write like the data and a snapshot keeps it.
 void Qcow2Driver::doWriteVmState(uint64_t pos, std::span<const uint8_t> data) {
+    checkAttached();
     file_.debugEvent(BlkdebugEvent::VmstateSave);
     const uint64_t coverage = cs_ * l2Entries_;
     const uint64_t start = vmStateOffset();
@@ -716,6 +726,7 @@ void Qcow2Driver::doWriteVmState(uint64_t pos, std::span<const uint8_t> data) {
 }
 
 void Qcow2Driver::doReadVmState(uint64_t pos, std::span<uint8_t> buf) {
+    checkAttached();
     file_.debugEvent(BlkdebugEvent::VmstateLoad);
     const uint64_t start = vmStateOffset();
     if (pos > UINT64_MAX - start - buf.size())
@@ -985,6 +996,7 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count, bool full) {
 }
 
 void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    checkAttached();
     data(); // an external data file that is not open fails here, before any L2 change
     const uint64_t end = offset + length;
     auto writeZeroBytes = [&](uint64_t from, uint64_t to) {
@@ -1045,6 +1057,7 @@ void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroF
 }
 
 void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
+    checkAttached();
     data(); // an external data file that is not open fails here, before any L2 change
     // A v2 image has no zero clusters: freeing a cluster would let the backing file's data show
     // through instead of what was written. QEMU keeps the data then (discard is only a hint).
@@ -1061,6 +1074,8 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
 }
 
 void Qcow2Driver::doFlush() {
+    if (detached_)
+        return; // as QEMU's flush of a detached node: nothing to do
     file_.debugEvent(BlkdebugEvent::FlushToOs);
     if (changedSinceFlush())
         file_.debugEvent(BlkdebugEvent::FlushToDisk);
@@ -1071,6 +1086,7 @@ void Qcow2Driver::doFlush() {
 // ---- status ----
 
 LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
+    checkAttached();
     uint64_t c = offset >> cb_, in = offset & (cs_ - 1);
     Run r;
     {
@@ -1106,6 +1122,7 @@ LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
 // ---- resize ----
 
 void Qcow2Driver::doTruncate(uint64_t newSize) {
+    checkAttached();
     if (newSize % 512)
         throwError(EINVAL, filename(), "The new size must be a multiple of 512");
     data(); // an external data file that is not open fails here, before any change
@@ -1119,20 +1136,13 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
             throwError(ENOTSUP, filename(), "Can't shrink an image which has snapshots");
         uint64_t firstDrop = (newSize + cs_ - 1) >> cb_;
         uint64_t last = (old + cs_ - 1) >> cb_;
-        if (external_) {
-            // Nothing is refcounted: forget the clusters past the end and shrink the data
-            // file with the disk, as QEMU does.
-            dropClustersFrom(firstDrop, last);
+        // The data past the new end is deleted, as QEMU's shrink does (qemu-img resize asks
+        // for --shrink first); with an external data file, that file shrinks with the disk.
+        dropClustersFrom(firstDrop, last);
+        if (external_)
             data().truncate(newSize);
-        }
-        for (uint64_t c = firstDrop; c < last && !external_;) {
-            Run r = mapRun(c, last - c, false);
-            if (r.type != ClusterType::Unallocated && r.type != ClusterType::ZeroPlain)
-                throwError(ENOTSUP, filename(),
-                           "cannot shrink: data is allocated past the new end (guest offset " +
-                               hex(c << cb_) + ")");
-            c += r.clusters;
-        }
+        else
+            barrier(); // the dropped entries are durable before the header says the new size
         h_.size = newSize;
         writeHeaderFields(24, 32);
         size_ = newSize;
@@ -1198,12 +1208,29 @@ void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
         c += n;
         if (l1i >= l1_.size() || !(l1_[l1i] & kL1OffsetMask))
             continue;
-        Table cur = loadL2(l1_[l1i] & kL1OffsetMask, l1i);
+        const uint64_t tableAt = l1_[l1i] & kL1OffsetMask;
+        Table cur = loadL2(tableAt, l1i);
+        // A table wholly past the end goes (as QEMU shrinks the L1 table) if no snapshot
+        // shares it; its clusters lose their reference after the L1 entry is durable.
+        if (i0 == 0 && !external_ && (l1_[l1i] & kOflagCopied)) {
+            for (uint64_t e : *cur)
+                if (h_.typeOf(e) != ClusterType::Unallocated &&
+                    h_.typeOf(e) != ClusterType::ZeroPlain)
+                    deferRelease(e, true);
+            l1_[l1i] = 0;
+            l1Dirty_.insert(l1i);
+            deferRelease(tableAt >> cb_, 1, true, true);
+            continue;
+        }
         if (std::all_of(cur->begin() + long(i0), cur->begin() + long(i0 + n),
                         [](uint64_t e) { return e == 0; }))
             continue;
         uint64_t tableOffset = 0;
         Table t = writableL2(l1i, &tableOffset);
+        for (uint64_t i = i0; i < i0 + n && !external_; ++i)
+            if (h_.typeOf((*t)[i]) != ClusterType::Unallocated &&
+                h_.typeOf((*t)[i]) != ClusterType::ZeroPlain)
+                deferRelease((*t)[i], true);
         std::fill(t->begin() + long(i0), t->begin() + long(i0 + n), 0);
         markL2Dirty(tableOffset, t, i0, i0 + n - 1);
     }
@@ -1212,6 +1239,7 @@ void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
 // ---- compressed ----
 
 void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) {
+    checkAttached();
     if (external_)
         throwError(ENOTSUP, filename(),
                    "compressed writes are not possible with an external data file");
@@ -1238,7 +1266,7 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     uint64_t i = c % l2Entries_;
     uint64_t old = (*t)[i];
     uint64_t host = rc_->allocateBytes(z.size());
-    checkNoMetadataOverlap(host, z.size());
+    checkMetadataPlacement(host, z.size(), "compressed cluster");
     file_.debugEvent(BlkdebugEvent::WriteCompressed);
     file_.write(host, z);
     file_.debugEvent(BlkdebugEvent::L2UpdateCompressed);

@@ -133,6 +133,8 @@ private:
                         bool unmap);
     void preallocateClusters(uint64_t first, uint64_t count, Preallocation mode, uint64_t* end);
     void preallocateDataArea(Preallocation mode);
+    // Shrinking (meta_ held): guest clusters [first, last) become unallocated; their clusters,
+    // and L2 tables wholly past the end, lose their reference at the next barrier.
     void dropClustersFrom(uint64_t first, uint64_t last);
     void syncAll();
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
@@ -147,12 +149,28 @@ private:
     // `full`: entries become unallocated even where the backing file then shows through.
     void discardClusters(uint64_t first, uint64_t count, bool full = false);
     void openBacking(const OpenOptions& options);
-    void checkEntryOffset(uint64_t hostOffset, uint64_t cluster) const;
-    void checkNoMetadataOverlap(uint64_t hostOffset, uint64_t length);
+    // An L2 entry's host offset: unaligned is a corruption (signalCorruption).
+    void checkEntryOffset(uint64_t hostOffset, uint64_t cluster, ClusterType type, bool forWrite);
+    // Corruption of the image's metadata (Qcow2Corruption.cpp): reports it as QEMU does,
+    // marks a writable image corrupt when `fatal` and detaches it; always throws EIO.
+    [[noreturn]] void signalCorruption(bool fatal, const std::string& what);
+    // Throws ENOMEDIUM once the image was marked corrupt (QEMU's driver is detached then).
+    void checkAttached() const;
+    // The first structure (Qcow2Overlap.h bit) among the checked ones but `ignore` that
+    // [hostOffset, +length) overlaps, or 0.
+    unsigned metadataOverlap(uint64_t hostOffset, uint64_t length, unsigned ignore);
+    // A new structure (`what`: "L2 table", "refcount block", "compressed cluster") that the
+    // allocator placed at offset 0 or onto other metadata is a fatal corruption.
+    void checkMetadataPlacement(uint64_t hostOffset, uint64_t length, const char* what);
+    // A write there that would overwrite metadata is a fatal corruption.
+    void checkNoMetadataOverlap(uint64_t hostOffset, uint64_t length, unsigned ignore = 0);
     void checkInsideFile(uint64_t hostOffset, uint64_t length);
 
     HostFile file_;
     Qcow2Header h_;
+    unsigned overlapChecks_ = 0;        // Qcow2Overlap.h bits
+    bool corruptionReported_ = false;   // (meta_)
+    std::atomic<bool> detached_{false}; // marked corrupt: no more requests
     std::atomic<uint64_t> size_{0};
     uint64_t knownFileSize_ = 0; // a lower bound of the file size (meta_)
     uint64_t cs_ = 0;

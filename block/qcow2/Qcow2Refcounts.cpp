@@ -37,12 +37,9 @@ void Qcow2Refcounts::dropCache() {
     cache_.clear();
 }
 
-bool Qcow2Refcounts::overlapsStructure(uint64_t offset, uint64_t length) const {
+bool Qcow2Refcounts::overlapsBlock(uint64_t offset, uint64_t length) const {
     if (length == 0)
         return false;
-    uint64_t tableBytes = uint64_t(tableClusters_) * clusterSize_;
-    if (offset < tableOffset_ + tableBytes && tableOffset_ < offset + length)
-        return true;
     // The last block that starts before the end of the range.
     auto it = blockOffsets_.lower_bound(offset + length);
     if (it == blockOffsets_.begin())
@@ -196,6 +193,8 @@ uint64_t Qcow2Refcounts::findFree(uint64_t n, uint64_t from, uint64_t* firstFree
 // block boundary above both.
 void Qcow2Refcounts::createBlock(uint64_t t) {
     uint64_t c = findFree(1, freeIndex_, nullptr);
+    if (placementCheck_)
+        placementCheck_(c * clusterSize_, clusterSize_, "refcount block");
     freeIndex_ = c + 1;
     reserved_.push_back({c, c + 1});
     uint64_t tc = c / entriesPerBlock_;
@@ -413,6 +412,8 @@ uint64_t Qcow2Refcounts::layArea(uint64_t start, uint64_t additional, bool gener
             writeEntry(*b, c - covered, 1);
         }
         const uint64_t offset = newTable[i] & kRefTableOffsetMask;
+        if (created && placementCheck_)
+            placementCheck_(offset, clusterSize_, "refcount block");
         if (created)
             file_.write(offset, *b);
         else if (from < to)
@@ -423,6 +424,8 @@ uint64_t Qcow2Refcounts::layArea(uint64_t start, uint64_t additional, bool gener
     std::vector<uint8_t> raw(size_t(tableClusters * clusterSize_), 0);
     for (uint64_t i = 0; i < entries; ++i)
         putBe64(&raw[i * 8], newTable[i]);
+    if (placementCheck_)
+        placementCheck_(tableAt * clusterSize_, raw.size(), "refcount table");
     file_.debugEvent(BlkdebugEvent::RefblockAllocWriteTable);
     file_.write(tableAt * clusterSize_, raw);
     file_.sync(); // the blocks and the table before the header that points at them

@@ -42,13 +42,19 @@ public:
     // cluster after them.
     uint64_t placeArea(uint64_t start, uint64_t additional);
 
+    // Called before a new refcount block or table is written at `offset` (`what`: "refcount
+    // block", "refcount table"); throws to refuse the place (a corrupt image hands out its
+    // own metadata as free clusters).
+    using PlacementCheck = std::function<void(uint64_t offset, uint64_t bytes, const char* what)>;
+    void setPlacementCheck(PlacementCheck check) { placementCheck_ = std::move(check); }
+
     const std::vector<uint64_t>& table() const { return table_; }
     uint64_t tableOffset() const { return tableOffset_; }
     uint32_t tableClusters() const { return tableClusters_; }
     uint64_t entriesPerBlock() const { return entriesPerBlock_; }
     void dropCache();
-    // Whether [offset, offset+length) overlaps the refcount table or a refcount block.
-    bool overlapsStructure(uint64_t offset, uint64_t length) const;
+    // Whether [offset, offset+length) overlaps a refcount block.
+    bool overlapsBlock(uint64_t offset, uint64_t length) const;
 
 private:
     using Block = std::shared_ptr<std::vector<uint8_t>>;
@@ -75,6 +81,7 @@ private:
     uint64_t tableOffset_;
     uint32_t tableClusters_;
     std::function<void(uint64_t, uint32_t)> onTableMoved_;
+    PlacementCheck placementCheck_;
     uint64_t freeIndex_ = 0;      // no free cluster below this index
     uint64_t freeByteOffset_ = 0; // next byte for compressed data (0: start a new cluster)
     std::vector<std::pair<uint64_t, uint64_t>> reserved_; // chosen but not yet counted

@@ -139,7 +139,7 @@ TEST_F(Qcow2Corrupt, UnknownIncompatibleFeatureIsNamed) {
 TEST_F(Qcow2Corrupt, CorruptBitAllowsReadOnlyOnly) {
     setField(72, 2, 8);
     EXPECT_EQ(openError(true), "");
-    expectOpenError("image is corrupt; cannot be opened read/write", false);
+    expectOpenError("Image is corrupt; cannot be opened read/write", false);
 }
 
 TEST_F(Qcow2Corrupt, BadL2AndDataEntriesFailReadsCleanly) {
@@ -152,7 +152,7 @@ TEST_F(Qcow2Corrupt, BadL2AndDataEntriesFailReadsCleanly) {
     // A data cluster at an unaligned host offset.
     setField(0x30000, 0x8000000000040000ull, 8);
     setField(0x40000, 0x8000000000050200ull, 8);
-    expectOpenError("unaligned host offset");
+    expectOpenError("Cluster allocation offset 0x50200 unaligned (L2 offset: 0x40000");
     // A data cluster far past the end of the file: an error, not zeros or a huge sparse file.
     setField(0x40000, 0x8000010000000000ull, 8);
     expectOpenError("past end of file");
@@ -229,14 +229,27 @@ TEST_F(Qcow2Corrupt, WritesNeverOverwriteMetadata) {
             d->write(0, pattern(512, 7));
             FAIL() << "write over the L1 table was allowed";
         } catch (const BlockError& e) {
-            EXPECT_NE(std::string(e.what()).find("would overwrite the active L1 table"),
+            EXPECT_NE(std::string(e.what()).find("Preventing invalid write on metadata "
+                                                 "(overlaps with active L1 table)"),
                       std::string::npos)
                 << e.what();
+        }
+        // As QEMU's driver, it serves nothing more once it found the image corrupt.
+        std::vector<uint8_t> sector(512);
+        try {
+            d->read(0, sector);
+            FAIL() << "a read after the corruption was served";
+        } catch (const BlockError& e) {
+            EXPECT_EQ(e.errnoValue(), ENOMEDIUM) << e.what();
         }
     }
     std::vector<uint8_t> l1(8);
     std::ifstream(img, std::ios::binary).seekg(0x30000).read(reinterpret_cast<char*>(l1.data()), 8);
-    EXPECT_EQ(l1[5], 0x04);                      // L1 entry intact
+    EXPECT_EQ(l1[5], 0x04); // L1 entry intact
+    std::vector<uint8_t> hdr(80);
+    std::ifstream(img, std::ios::binary).read(reinterpret_cast<char*>(hdr.data()), 80);
+    EXPECT_EQ(hdr[79], 0x02);                    // marked corrupt
+    setField(72, 0, 8);                          // (as check -r all would after the repair)
     setField(0x40000, 0x8000000000050000ull, 8); // restore
     setField(0x20000 + 4 * 2, 0, 2);             // L2 table (cluster 4) now looks free
     auto d = openRw(img);
