@@ -8,6 +8,11 @@
 
 namespace e2kvm::block {
 
+namespace {
+// How long a job resumed by its cancel waits before it aborts (the command's reply goes first).
+constexpr std::chrono::milliseconds kAfterCancelResume{50};
+} // namespace
+
 const char* jobStatusName(JobStatus status) {
     switch (status) {
     case JobStatus::Undefined:
@@ -173,6 +178,7 @@ void Job::checkVerb(JobVerb verb) const {
 }
 
 void Job::cancel(bool force) {
+    bool resumed = false;
     {
         std::lock_guard lock(mutex_);
         checkVerb(JobVerb::Cancel);
@@ -182,11 +188,37 @@ void Job::cancel(bool force) {
         } else {
             cancelRequested_ = true;
             info_.cancelled = true;
+            // A job paused by a client or an error resumes to end, as QEMU's does before the
+            // command returns.
+            resumed = info_.paused;
+            info_.paused = false;
         }
     }
     wake_.notify_all();
+    if (resumed) {
+        leavePause();
+        std::lock_guard lock(mutex_);
+        resumedByCancel_ = true;
+    }
     if (group_ && cancelled())
         group_->abort();
+}
+
+void Job::leavePause() {
+    JobStatus next;
+    {
+        std::lock_guard lock(mutex_);
+        if (info_.status == JobStatus::Paused)
+            next = JobStatus::Running;
+        else if (info_.status == JobStatus::Standby)
+            next = JobStatus::Ready;
+        else
+            return;
+        info_.status = next;
+        info_.busy = true;
+    }
+    wake_.notify_all();
+    report(JobEvent::StatusChange);
 }
 
 void Job::complete() {
@@ -441,10 +473,7 @@ void Job::thread() {
         cancelledNow = cancelRequested_;
         failed = failure_.has_value();
     }
-    if (info().status == JobStatus::Paused)
-        setStatus(JobStatus::Running);
-    else if (info().status == JobStatus::Standby)
-        setStatus(JobStatus::Ready);
+    leavePause();
     if (!cancelledNow && !failed) {
         setStatus(JobStatus::Waiting);
         // A grouped transaction's member waits for the others; it is cancelled if one fails.
@@ -469,6 +498,15 @@ void Job::thread() {
         }
     }
     if (cancelledNow || failed) {
+        bool resumedByCancel;
+        {
+            std::lock_guard lock(mutex_);
+            resumedByCancel = resumedByCancel_;
+        }
+        // A job resumed by its cancel goes on once the command has returned, as in QEMU
+        // (where it runs again in a later turn of the main loop).
+        if (resumedByCancel)
+            std::this_thread::sleep_for(kAfterCancelResume);
         if (group_)
             group_->abort();
         {

@@ -156,6 +156,8 @@ protected:
 
 private:
     void setStatus(JobStatus status);
+    // Paused -> running, standby -> ready (once, whichever thread comes first).
+    void leavePause();
     void report(JobEvent::Kind kind, bool writeError = false, const char* action = "report");
     // Cancels the job on behalf of its group (another member failed or was cancelled).
     void cancelForGroup();
@@ -171,6 +173,7 @@ private:
     bool cancelRequested_ = false;
     bool completeRequested_ = false;
     bool softCancelRequested_ = false;
+    bool resumedByCancel_ = false; // a cancel ended a pause
     bool finalizeRequested_ = false;
     std::optional<std::string> failure_;
     bool failureIsWrite_ = false;

@@ -204,19 +204,24 @@ void MirrorJob::run() {
             checkpoint(done);
             continue;
         }
-        // In sync: what was written reaches the target's disk before the job says so.
-        try {
-            spec_.target->flush();
-        } catch (const BlockError& e) {
-            if (!actOnError(spec_.onTargetError, e.errnoValue(), true))
-                return;
-            continue;
+        // In sync. Before the job says so, and again before it ends, what was written reaches
+        // the target's disk (as in QEMU, not in between).
+        bool ending = completionRequested();
+        if (!ready || ending) {
+            try {
+                spec_.target->flush();
+            } catch (const BlockError& e) {
+                if (!actOnError(spec_.onTargetError, e.errnoValue(), true))
+                    return;
+                continue;
+            }
         }
         if (!ready) {
             ready = true;
             becomeReady();
+            continue;
         }
-        if (completionRequested())
+        if (ending)
             return;
         waitForRequest(kReadyPoll);
     }

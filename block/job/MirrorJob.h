@@ -55,6 +55,8 @@ protected:
     void commit() override;
     void clean() override;
     bool softCancels() const override { return true; }
+    // QEMU's mirror starts without the drained pause a backup has.
+    bool drainsAtStart() const override { return false; }
 
 private:
     void markInitialDirty();

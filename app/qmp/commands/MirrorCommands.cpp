@@ -23,6 +23,7 @@ struct MirrorArgs {
     std::optional<std::string> jobId;
     std::string device, target, sync;
     std::optional<std::string> replaces;
+    std::optional<std::string> filterNodeName; // blockdev-mirror
     std::optional<int64_t> speed, granularity, bufSize;
     block::ErrorPolicy onError[2] = {block::ErrorPolicy::Report, block::ErrorPolicy::Report};
     bool unmap = true, autoFinalize = true, autoDismiss = true;
@@ -197,6 +198,16 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
     } catch (const std::exception& e) {
         throw QmpError(e.what());
     }
+    if (m.filterNodeName) {
+        // The job's filter over the source: requests through it reach the source (and are
+        // mirrored) until the job ends.
+        try {
+            ctx.nodes.add(source->image, source->file, "mirror_top", false, *m.filterNodeName);
+        } catch (const std::exception& e) {
+            throw QmpError(e.what());
+        }
+        ctx.closeWhenJobEnds(*m.jobId, *m.filterNodeName);
+    }
     vm::JobUse use;
     use.nodes = {source->name, target->name};
     ctx.jobs.start(job, use);
@@ -301,7 +312,7 @@ Json blockdevMirror(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     MirrorArgs m;
     readCommon(a, m);
-    std::optional<std::string> filterNodeName = a.optStr("filter-node-name");
+    m.filterNodeName = a.optStr("filter-node-name");
     a.finish();
     auto source = lookupNode(ctx, m.device);
     checkRoot(ctx, *source);
