@@ -82,6 +82,10 @@ DriveOption parseDrive(const std::string& spec) {
             if (!validName(value))
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
             d.nodeName = value;
+        } else if (key == "backing.node-name") {
+            if (!validName(value))
+                throw OptionError(where + ": Invalid node-name: '" + value + "'");
+            d.backingNodeName = value;
         } else if (key == "media") {
             if (value != "disk" && value != "cdrom")
                 throw OptionError(where + ": '" + value + "' invalid media");

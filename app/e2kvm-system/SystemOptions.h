@@ -20,11 +20,12 @@ public:
 };
 
 struct DriveOption {
-    std::string spec;     // the -drive argument as given (for messages)
-    std::string file;     // image path
-    std::string format;   // "qcow2", "raw" or "" (probe)
-    std::string id;       // drive id; default "disk<N>" (N counts attached drives)
-    std::string nodeName; // block node name; default = id
+    std::string spec;            // the -drive argument as given (for messages)
+    std::string file;            // image path
+    std::string format;          // "qcow2", "raw" or "" (probe)
+    std::string id;              // drive id; default "disk<N>" (N counts attached drives)
+    std::string nodeName;        // block node name; default = id
+    std::string backingNodeName; // backing.node-name: the backing image as a node of its own
     bool readOnly = false;
     bool attached = true; // false for if=none: the node exists for QMP, the guest sees no disk
     // An empty removable drive (-drive if=ide,media=cdrom without file=): a device with no

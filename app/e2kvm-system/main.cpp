@@ -96,6 +96,15 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
                 warn(text);
             }
             node = nodes.open(d.file, d.format, d.readOnly, d.nodeName);
+            if (!d.backingNodeName.empty()) {
+                block::BlockDriver* backing = node->image->backing();
+                if (!backing)
+                    throw std::runtime_error("Cannot set backing.node-name: no backing file");
+                // The node shares the drive's image, which owns its backing file.
+                std::shared_ptr<block::BlockDriver> image(node->image, backing);
+                nodes.add(image, backing->filename(), backing->formatName(), true,
+                          d.backingNodeName);
+            }
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         }

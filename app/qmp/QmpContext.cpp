@@ -16,6 +16,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerNbdCommands(*this);
     registerJobCommands(*this);
     registerDriveBackup(*this);
+    registerMirrorCommands(*this);
     registerBlockdevCreate(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
         // As in QEMU, a job's nodes are gone by the time its end is reported.

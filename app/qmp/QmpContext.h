@@ -109,6 +109,7 @@ void registerBitmapDigestCommand(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);
 void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);
+void registerMirrorCommands(QmpContext& ctx);
 void registerBlockdevCreate(QmpContext& ctx);
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);

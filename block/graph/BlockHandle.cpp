@@ -12,7 +12,8 @@ std::shared_ptr<BlockDriver> BlockHandle::node() const {
     return node_;
 }
 
-void BlockHandle::retarget(std::shared_ptr<BlockDriver> node) {
+void BlockHandle::retarget(std::shared_ptr<BlockDriver> node,
+                           const std::function<void()>& whileHeld) {
     if (node->size() != size())
         throwError(EINVAL, node->filename(),
                    "size " + std::to_string(node->size()) + " differs from the device's " +
@@ -20,6 +21,8 @@ void BlockHandle::retarget(std::shared_ptr<BlockDriver> node) {
     if (!readOnly() && node->readOnly())
         throwError(EPERM, node->filename(), "a writing device needs a writable node");
     std::unique_lock lock(mutex_); // waits for the requests in flight
+    if (whileHeld)
+        whileHeld();
     node_->flush();
     node_ = std::move(node);
 }

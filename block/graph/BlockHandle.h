@@ -6,6 +6,7 @@
 // requests in flight, so none is split between the old and the new node.
 #include "block/BlockDriver.h"
 
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 
@@ -19,7 +20,10 @@ public:
     std::shared_ptr<BlockDriver> node() const;
     // From now on requests go to `node`. Throws BlockError(EINVAL) when its size differs (the
     // guest sized its disk already) and EPERM when this handle writes but `node` is read-only.
-    void retarget(std::shared_ptr<BlockDriver> node);
+    // `whileHeld` runs once no request is in flight and before any new one starts, just
+    // before the exchange (a mirror copies its last changes then).
+    void retarget(std::shared_ptr<BlockDriver> node,
+                  const std::function<void()>& whileHeld = nullptr);
 
     std::string formatName() const override;
     uint64_t size() const override;

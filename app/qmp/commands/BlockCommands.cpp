@@ -426,8 +426,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         return Json::object();
     }
     try {
-        policy.applyTo(
-            *ctx.nodes.open(filename, driver, readOnly, *nodeName, policy.forceShare));
+        policy.applyTo(*ctx.nodes.open(filename, driver, readOnly, *nodeName, policy.forceShare));
     } catch (const block::BlockError& e) {
         throw QmpError(openFailure(filename, e));
     } catch (const std::exception& e) {
@@ -452,7 +451,22 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
     auto node = ctx.nodes.find(name);
     if (!node)
         throw QmpError("Failed to find node with node-name='" + name + "'");
-    if (!ctx.nodes.users(name).empty())
+    std::vector<std::string> users = ctx.nodes.users(name);
+    // A device or drive on the node comes first; then QEMU's blockers, newest first: a
+    // mirror's on its source, an overlay's on its backing node (a backup works through a
+    // filter above the node: that node is merely in use).
+    const std::string jobPrefix = "block job: ", backingPrefix = "backing of node '";
+    for (const std::string& u : users)
+        if (u.rfind(jobPrefix, 0) != 0 && u.rfind(backingPrefix, 0) != 0)
+            throw QmpError("Node " + name + " is in use");
+    for (const std::string& u : users)
+        if (u.rfind(jobPrefix, 0) == 0 && u != jobPrefix + "backup")
+            throw QmpError("Node '" + name + "' is busy: block device is in use by " + u);
+    for (const std::string& u : users)
+        if (u.rfind(backingPrefix, 0) == 0)
+            throw QmpError("Node '" + name + "' is busy: node is used as backing hd of '" +
+                           u.substr(backingPrefix.size()));
+    if (!users.empty())
         throw QmpError("Node " + name + " is in use");
     try {
         ctx.nodes.remove(name);

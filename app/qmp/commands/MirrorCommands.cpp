@@ -1,0 +1,331 @@
+// QMP drive-mirror and blockdev-mirror: the mirror block job from a node (or drive) to an image
+// file that drive-mirror creates (mode absolute-paths: in the source's format unless `format`
+// says otherwise, backed by the source's backing file for sync=top and by the source itself
+// for sync=none) or opens (mode existing), or to an existing node (blockdev-mirror). On
+// complete, every device and drive on the source uses the target, as in QEMU. Messages are
+// QEMU 7.2's.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+#include "app/qmp/commands/NodeLookup.h"
+#include "block/ImageOpen.h"
+#include "block/job/MirrorJob.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+// The arguments both commands share.
+struct MirrorArgs {
+    std::optional<std::string> jobId;
+    std::string device, target, sync;
+    std::optional<std::string> replaces;
+    std::optional<std::string> filterNodeName; // blockdev-mirror
+    std::optional<int64_t> speed, granularity, bufSize;
+    block::ErrorPolicy onError[2] = {block::ErrorPolicy::Report, block::ErrorPolicy::Report};
+    bool unmap = true, autoFinalize = true, autoDismiss = true;
+};
+
+block::ErrorPolicy errorPolicy(const std::string& s) {
+    if (s == "ignore")
+        return block::ErrorPolicy::Ignore;
+    if (s == "enospc")
+        return block::ErrorPolicy::Enospc;
+    if (s == "stop")
+        return block::ErrorPolicy::Stop;
+    if (s == "auto")
+        return block::ErrorPolicy::Auto;
+    return block::ErrorPolicy::Report;
+}
+
+void readCommon(QmpArgs& a, MirrorArgs& m) {
+    m.jobId = a.optStr("job-id");
+    m.device = a.str("device");
+    m.target = a.str("target");
+    m.replaces = a.optStr("replaces");
+    m.sync = a.optEnum("sync", {"top", "full", "none", "incremental", "bitmap"}).value_or("");
+    if (m.sync.empty())
+        a.require("sync");
+    m.speed = a.optInt("speed");
+    m.granularity = a.optInt("granularity");
+    m.bufSize = a.optInt("buf-size");
+    for (int k = 0; k < 2; ++k) {
+        auto policy = a.optEnum(k == 0 ? "on-source-error" : "on-target-error",
+                                {"report", "ignore", "enospc", "stop", "auto"});
+        m.onError[k] = errorPolicy(policy.value_or("report"));
+    }
+    a.optEnum("copy-mode", {"background", "write-blocking"});
+    m.autoFinalize = a.optBool("auto-finalize", true);
+    m.autoDismiss = a.optBool("auto-dismiss", true);
+}
+
+bool wellFormedId(const std::string& id) {
+    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0])))
+        return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    });
+}
+
+// The drive id on `source` (the job id QEMU takes when none is given), if any.
+std::optional<std::string> driveOn(QmpContext& ctx, const vm::BlockNode& source,
+                                   const std::string& given) {
+    if (!ctx.machine)
+        return std::nullopt;
+    for (const QmpMachineDisk& d : ctx.machine->disks())
+        if (!d.device.empty() && (d.device == given || d.nodeName == source.name))
+            return d.device;
+    return std::nullopt;
+}
+
+// The source of a running mirror has the job's filter over it: it is no root any more.
+void checkRoot(QmpContext& ctx, const vm::BlockNode& source) {
+    if (ctx.jobs.nodeBusyWith(source.name) == "mirror")
+        throw QmpError("Need a root block node");
+}
+
+// On complete: the devices and drives on `sourceName` use `targetName` from now on; the last
+// changes of the source are copied while its writers are held (`catchUp`).
+void pivot(QmpContext& ctx, const std::string& sourceName, const std::string& targetName,
+           const std::function<void(bool)>& catchUp) {
+    auto source = ctx.nodes.find(sourceName);
+    auto target = ctx.nodes.find(targetName);
+    if (!source || !target)
+        return;
+    std::vector<QmpMachineDisk> disks;
+    if (ctx.machine)
+        for (const QmpMachineDisk& d : ctx.machine->disks())
+            if (d.nodeName == sourceName)
+                disks.push_back(d);
+    bool caughtUp = false;
+    for (const QmpMachineDisk& d : disks) {
+        if (!d.handle)
+            continue;
+        std::function<void()> whileHeld;
+        if (!caughtUp)
+            whileHeld = [&] { catchUp(false); };
+        d.handle->retarget(target->image, whileHeld);
+        caughtUp = true;
+    }
+    if (!caughtUp) {
+        block::BlockDriver::ChangesPaused paused(*source->image);
+        catchUp(true);
+    }
+    for (const QmpMachineDisk& d : disks) {
+        ctx.nodes.setUser(sourceName, d.user, false);
+        ctx.nodes.setUser(targetName, d.user, true);
+        ctx.machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, targetName);
+    }
+}
+
+// Checks what the job needs and starts it (target: an open node; `targetOpenedHere`: by
+// drive-mirror for this job).
+void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::BlockNode>& source,
+                 const std::shared_ptr<vm::BlockNode>& target, bool zeroTarget,
+                 bool targetOpenedHere) {
+    if (m.granularity && *m.granularity != 0 &&
+        (*m.granularity < 512 || *m.granularity > 64 * 1048576))
+        throw QmpError("Parameter 'granularity' expects a value in range [512B, 64MB]");
+    if (m.granularity && (*m.granularity & (*m.granularity - 1)))
+        throw QmpError("Parameter 'granularity' expects a power of 2");
+    for (const auto& node : {source, target}) {
+        std::string busy = ctx.jobs.nodeBusyWith(node->name);
+        if (!busy.empty())
+            throw QmpError("Node '" + node->name +
+                           "' is busy: block device is in use by block job: " + busy);
+    }
+    if (m.sync == "top" && !source->image->backing())
+        m.sync = "full";
+    if (m.replaces) {
+        auto replaced = ctx.nodes.find(*m.replaces);
+        if (!replaced)
+            throw QmpError("Failed to find node with node-name='" + *m.replaces + "'");
+        if (replaced != source)
+            throw QmpError("Cannot replace '" + *m.replaces + "' (only the source itself)");
+    }
+    if (m.sync == "incremental" || m.sync == "bitmap")
+        throw QmpError("Sync mode '" + m.sync + "' not supported");
+    if (m.bufSize && *m.bufSize < 0)
+        throw QmpError("Invalid parameter 'buf-size'");
+    if (source == target || source->image == target->image)
+        throw QmpError("Can't mirror node into itself");
+    // Without job-id the job is named after the drive on the source (none: an empty name).
+    if (!m.jobId)
+        m.jobId = driveOn(ctx, *source, m.device).value_or("");
+    if (!wellFormedId(*m.jobId))
+        throw QmpError("Invalid job ID '" + *m.jobId + "'");
+    try {
+        ctx.jobs.checkIdFree(*m.jobId);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    if (m.speed && *m.speed < 0) {
+        // QEMU has created the job when it checks the speed: it goes at once.
+        for (const char* status : {"created", "null"})
+            ctx.emitEvent("JOB_STATUS_CHANGE",
+                          Json::object({{"status", status}, {"id", *m.jobId}}));
+        throw QmpError("Parameter 'speed' expects a non-negative value");
+    }
+
+    block::MirrorSpec spec;
+    spec.id = *m.jobId;
+    spec.source = source->image;
+    spec.target = target->image;
+    spec.sync = m.sync == "none"  ? block::MirrorSync::None
+                : m.sync == "top" ? block::MirrorSync::Top
+                                  : block::MirrorSync::Full;
+    spec.granularity = uint64_t(m.granularity.value_or(0));
+    spec.bufSize = uint64_t(m.bufSize.value_or(0));
+    spec.speed = uint64_t(m.speed.value_or(0));
+    spec.onSourceError = m.onError[0];
+    spec.onTargetError = m.onError[1];
+    spec.autoFinalize = m.autoFinalize;
+    spec.autoDismiss = m.autoDismiss;
+    spec.zeroTarget = zeroTarget;
+    // A target opened by drive-mirror takes the source's discard mode, as in QEMU.
+    spec.targetUnmaps = targetOpenedHere ? source->discardUnmap : target->discardUnmap;
+    spec.unmap = m.unmap;
+    std::string sourceName = source->name, targetName = target->name;
+    spec.pivot = [&ctx, sourceName, targetName](const std::function<void(bool)>& catchUp) {
+        pivot(ctx, sourceName, targetName, catchUp);
+    };
+    std::shared_ptr<block::MirrorJob> job;
+    try {
+        job = std::make_shared<block::MirrorJob>(std::move(spec));
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    if (m.filterNodeName) {
+        // The job's filter over the source: requests through it reach the source (and are
+        // mirrored) until the job ends.
+        try {
+            ctx.nodes.add(source->image, source->file, "mirror_top", false, *m.filterNodeName);
+        } catch (const std::exception& e) {
+            throw QmpError(e.what());
+        }
+        ctx.closeWhenJobEnds(*m.jobId, *m.filterNodeName);
+    }
+    vm::JobUse use;
+    use.nodes = {source->name, target->name};
+    ctx.jobs.start(job, use);
+}
+
+void createTarget(const vm::BlockNode& source, const std::string& target, const std::string& format,
+                  const std::string& sync) {
+    block::CreateOptions co;
+    co.format = format;
+    co.size = source.image->size();
+    co.sizeGiven = true;
+    if (format != "qcow2" && format != "raw")
+        throw QmpError("Driver '" + format + "' does not support image creation");
+    if (format == "qcow2" && sync == "top" && source.image->backing()) {
+        co.backingFile = source.image->backing()->filename();
+        co.backingFormat = source.image->backing()->formatName();
+    } else if (format == "qcow2" && sync == "none") {
+        co.backingFile = source.file;
+        co.backingFormat = source.format;
+    }
+    try {
+        block::createImage(target, co);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        if (msg.rfind(target + ": ", 0) == 0)
+            msg.erase(0, target.size() + 2);
+        throw QmpError("Could not create '" + target + "': " + msg);
+    }
+}
+
+Json driveMirror(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    MirrorArgs m;
+    readCommon(a, m);
+    std::optional<std::string> format = a.optStr("format");
+    std::optional<std::string> nodeName = a.optStr("node-name");
+    std::string mode = a.optEnum("mode", {"existing", "absolute-paths"}).value_or("absolute-paths");
+    m.unmap = a.optBool("unmap", true);
+    a.finish();
+
+    auto source = lookupNode(ctx, m.device);
+    checkRoot(ctx, *source);
+    std::string busy = ctx.jobs.nodeBusyWith(source->name);
+    if (!busy.empty())
+        throw QmpError("Node '" + source->name +
+                       "' is busy: block device is in use by block job: " + busy);
+    if (m.sync == "top" && !source->image->backing())
+        m.sync = "full";
+    if (m.replaces && !nodeName)
+        throw QmpError("a node-name must be provided when replacing a named node of the graph");
+    if (mode == "absolute-paths" && (m.sync == "full" || m.sync == "top" || m.sync == "none"))
+        createTarget(*source, m.target, format.value_or(source->format), m.sync);
+    const bool wasOpen = m.sync != "none" && ctx.nodes.findByFile(m.target) != nullptr;
+    std::shared_ptr<vm::BlockNode> node;
+    try {
+        if (m.sync == "none" && mode == "absolute-paths") {
+            // The source itself is under the new target, as in QEMU.
+            block::OpenOptions options;
+            options.format = format.value_or("");
+            if (options.format.empty()) {
+                options.format = block::probeFormat(m.target);
+                options.formatProbed = true;
+            }
+            options.readOnly = false;
+            options.backingNode = source->image;
+            std::shared_ptr<block::BlockDriver> image = block::openImage(m.target, options);
+            std::string name = nodeName.value_or("");
+            for (unsigned n = 1; name.empty() || (!nodeName && ctx.nodes.find(name)); ++n)
+                name = "drive-mirror-target" + std::to_string(n);
+            node = ctx.nodes.add(std::move(image), m.target, options.format, false, name);
+        } else {
+            node = ctx.nodes.open(m.target, format.value_or(""), false, nodeName.value_or(""));
+        }
+    } catch (const QmpError&) {
+        throw;
+    } catch (const std::invalid_argument& e) {
+        throw QmpError(e.what());
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        if (msg.rfind(m.target + ": ", 0) == 0)
+            msg.erase(0, m.target.size() + 2);
+        if (msg.rfind("Could not open: ", 0) == 0)
+            msg.erase(0, 16);
+        throw QmpError("Could not open '" + m.target + "': " + msg);
+    }
+    // A newly created image reads as zeros; an existing one is zeroed first for sync=full.
+    bool zeroTarget = m.sync == "full" && mode == "existing";
+    try {
+        startMirror(ctx, m, source, node, zeroTarget, !wasOpen);
+    } catch (...) {
+        if (!wasOpen)
+            ctx.nodes.remove(node->name);
+        throw;
+    }
+    // Closed when the job ends, unless the pivot gave it to a drive (then it is in use).
+    if (!wasOpen)
+        ctx.closeWhenJobEnds(*m.jobId, node->name);
+    return Json::object();
+}
+
+Json blockdevMirror(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    MirrorArgs m;
+    readCommon(a, m);
+    m.filterNodeName = a.optStr("filter-node-name");
+    a.finish();
+    auto source = lookupNode(ctx, m.device);
+    checkRoot(ctx, *source);
+    auto target = lookupNode(ctx, m.target);
+    startMirror(ctx, m, source, target, m.sync == "full", false);
+    return Json::object();
+}
+
+} // namespace
+
+void registerMirrorCommands(QmpContext& ctx) {
+    ctx.addCommand({"drive-mirror", driveMirror});
+    ctx.addCommand({"blockdev-mirror", blockdevMirror});
+}
+
+} // namespace e2kvm::qmp
