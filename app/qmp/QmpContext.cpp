@@ -17,6 +17,8 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerJobCommands(*this);
     registerDriveBackup(*this);
     registerBlockdevCreate(*this);
+    registerSnapshotCommands(*this);
+    registerChainJobCommands(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
         // As in QEMU, a job's nodes are gone by the time its end is reported.
         closeJobNode(e);

@@ -110,6 +110,8 @@ void registerNbdCommands(QmpContext& ctx);
 void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);
 void registerBlockdevCreate(QmpContext& ctx);
+void registerSnapshotCommands(QmpContext& ctx); // commands/SnapshotCommands.cpp
+void registerChainJobCommands(QmpContext& ctx); // commands/ChainJobCommands.cpp
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);
