@@ -97,7 +97,7 @@ void Job::setStatus(JobStatus status) {
     {
         std::lock_guard lock(mutex_);
         info_.status = status;
-        info_.busy = status == JobStatus::Running;
+        info_.busy = status == JobStatus::Running || status == JobStatus::Ready;
     }
     wake_.notify_all();
     report(JobEvent::StatusChange);
@@ -172,16 +172,58 @@ void Job::checkVerb(JobVerb verb) const {
                                  "' cannot accept command verb '" + jobVerbName(verb) + "'");
 }
 
-void Job::cancel() {
+void Job::cancel(bool force) {
     {
         std::lock_guard lock(mutex_);
         checkVerb(JobVerb::Cancel);
-        cancelRequested_ = true;
-        info_.cancelled = true;
+        bool ready = info_.status == JobStatus::Ready || info_.status == JobStatus::Standby;
+        if (!force && ready && softCancels()) {
+            softCancelRequested_ = true;
+        } else {
+            cancelRequested_ = true;
+            info_.cancelled = true;
+        }
     }
     wake_.notify_all();
-    if (group_)
+    if (group_ && cancelled())
         group_->abort();
+}
+
+void Job::complete() {
+    {
+        std::lock_guard lock(mutex_);
+        checkVerb(JobVerb::Complete);
+        if (cancelRequested_ || softCancelRequested_)
+            throw std::runtime_error("The active block job '" + id_ + "' cannot be completed");
+        completeRequested_ = true;
+    }
+    wake_.notify_all();
+}
+
+void Job::becomeReady() {
+    setStatus(JobStatus::Ready);
+    report(JobEvent::Ready);
+}
+
+bool Job::completionRequested() const {
+    std::lock_guard lock(mutex_);
+    return completeRequested_ || softCancelRequested_;
+}
+
+bool Job::completeRequested() const {
+    std::lock_guard lock(mutex_);
+    return completeRequested_;
+}
+
+void Job::waitForRequest(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    bool wasBusy = info_.busy;
+    info_.busy = false;
+    wake_.wait_for(lock, timeout, [&] {
+        return cancelRequested_ || failure_ || completeRequested_ || softCancelRequested_ ||
+               info_.paused;
+    });
+    info_.busy = wasBusy;
 }
 
 void Job::cancelForGroup() {
@@ -329,18 +371,23 @@ bool Job::checkpoint(uint64_t bytesDone) {
         if (cancelRequested_ || failure_)
             return false;
         if (info_.paused) {
-            if (info_.status != JobStatus::Paused) {
+            if (info_.status != JobStatus::Paused && info_.status != JobStatus::Standby) {
+                // A ready job pauses as standby, as in QEMU.
+                JobStatus next =
+                    info_.status == JobStatus::Ready ? JobStatus::Standby : JobStatus::Paused;
                 lock.unlock();
-                setStatus(JobStatus::Paused);
+                setStatus(next);
                 lock.lock();
                 continue; // a resume may have come while the event went out: look again
             }
             wake_.wait(lock);
             continue;
         }
-        if (info_.status == JobStatus::Paused) {
+        if (info_.status == JobStatus::Paused || info_.status == JobStatus::Standby) {
+            JobStatus next =
+                info_.status == JobStatus::Standby ? JobStatus::Ready : JobStatus::Running;
             lock.unlock();
-            setStatus(JobStatus::Running);
+            setStatus(next);
             lock.lock();
             continue;
         }
@@ -349,9 +396,10 @@ bool Job::checkpoint(uint64_t bytesDone) {
         auto due = windowStart_ + std::chrono::microseconds(windowBytes_ * 1000000 / info_.speed);
         if (std::chrono::steady_clock::now() >= due)
             return true;
+        bool wasBusy = info_.busy;
         info_.busy = false;
         wake_.wait_until(lock, due);
-        info_.busy = info_.status == JobStatus::Running;
+        info_.busy = wasBusy;
     }
 }
 
@@ -387,13 +435,16 @@ void Job::thread() {
     bool cancelledNow, failed;
     {
         std::unique_lock lock(mutex_);
-        if (info_.status == JobStatus::Paused && !cancelRequested_ && !failure_)
+        if ((info_.status == JobStatus::Paused || info_.status == JobStatus::Standby) &&
+            !cancelRequested_ && !failure_)
             info_.paused = false;
         cancelledNow = cancelRequested_;
         failed = failure_.has_value();
     }
     if (info().status == JobStatus::Paused)
         setStatus(JobStatus::Running);
+    else if (info().status == JobStatus::Standby)
+        setStatus(JobStatus::Ready);
     if (!cancelledNow && !failed) {
         setStatus(JobStatus::Waiting);
         // A grouped transaction's member waits for the others; it is cancelled if one fails.

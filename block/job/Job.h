@@ -1,8 +1,10 @@
 #pragma once
-// Job: a long-running block operation (a backup) on a thread of its own, with QEMU's job life
-// cycle: created -> running (<-> paused) -> waiting -> pending -> concluded -> null on success,
-// -> aborting -> concluded -> null on failure or cancel. It reports progress, obeys a speed
-// limit, pause, resume and cancel, waits for finalize and dismiss when asked to, and tells a
+// Job: a long-running block operation (a backup, a mirror) on a thread of its own, with QEMU's
+// job life cycle: created -> running (<-> paused) [-> ready (<-> standby)] -> waiting -> pending
+// -> concluded -> null on success, -> aborting -> concluded -> null on failure or cancel. A job
+// that becomes ready (a mirror) waits there for complete, or for a cancel without force, which
+// QEMU's mirror also takes as the end of its work (without a pivot). It reports progress, obeys a
+// speed limit, pause, resume and cancel, waits for finalize and dismiss when asked to, and tells a
 // listener of every status change and of its end. Qt-free; QMP and the GUI are its clients.
 #include <chrono>
 #include <condition_variable>
@@ -65,6 +67,7 @@ struct JobEvent {
         Completed,    // ended (info.error set on failure)
         Cancelled,
         IoError, // a read or write failed; `action` says what the job does about it
+        Ready,   // the job became ready (BLOCK_JOB_READY)
     } kind = StatusChange;
     JobInfo info;
     bool writeError = false;       // IoError: a write (else a read)
@@ -92,7 +95,11 @@ public:
 
     // Client requests; each throws std::runtime_error with QEMU's wording when the job's status
     // does not allow it ("Job 'j' in state 'pending' cannot accept command verb 'dismiss'").
-    void cancel();
+    // force=false asks a ready job that supports it (softCancels()) to end its work as if
+    // completed, without what complete would do at the end; otherwise it is a plain cancel.
+    void cancel(bool force = true);
+    // QMP's complete verb: a ready job ends its work (and, for a mirror, pivots).
+    void complete();
     void pause();
     void resume();
     void setSpeed(uint64_t bytesPerSecond);
@@ -114,6 +121,17 @@ protected:
     virtual void commit() {}
     virtual void abort() {}
     virtual void clean() {}
+    // Whether a cancel without force of a ready job ends it as a completion (QEMU's mirror).
+    virtual bool softCancels() const { return false; }
+
+    // On the job's thread: running -> ready, with the ready event.
+    void becomeReady();
+    // Whether a client asked a ready job to complete (complete, or cancel without force).
+    bool completionRequested() const;
+    // Whether that ask was complete itself (not a cancel without force).
+    bool completeRequested() const;
+    // Waits (not busy) up to `timeout` for a client's request (complete, cancel, pause, speed).
+    void waitForRequest(std::chrono::milliseconds timeout);
 
     // Waits while paused, sleeps to keep to the speed limit (`bytesDone` since the last call),
     // and returns false once the job is cancelled or has failed (stop working then).
@@ -151,6 +169,8 @@ private:
     std::condition_variable wake_;
     JobInfo info_;
     bool cancelRequested_ = false;
+    bool completeRequested_ = false;
+    bool softCancelRequested_ = false;
     bool finalizeRequested_ = false;
     std::optional<std::string> failure_;
     bool failureIsWrite_ = false;

@@ -43,6 +43,9 @@ public:
             case JobEvent::IoError:
                 s = e.writeError ? "ERROR:write" : "ERROR:read";
                 break;
+            case JobEvent::Ready:
+                s = "READY";
+                break;
             }
             events_.push_back(s);
             changed_.notify_all();

@@ -1,6 +1,7 @@
 // QMP block job commands: blockdev-backup, query-block-jobs, query-jobs, block-job-cancel,
-// -pause, -resume, -set-speed, job-cancel, -pause, -resume, -finalize, -dismiss, and the job
-// events (JOB_STATUS_CHANGE, BLOCK_JOB_COMPLETED, _CANCELLED, _ERROR, _PENDING), in QEMU 7.2's
+// -pause, -resume, -set-speed, -complete, job-cancel, -pause, -resume, -complete, -finalize,
+// -dismiss, and the job events (JOB_STATUS_CHANGE, BLOCK_JOB_COMPLETED, _CANCELLED, _ERROR,
+// _PENDING, _READY), in QEMU 7.2's
 // names and wording.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 namespace e2kvm::qmp {
@@ -42,18 +44,19 @@ std::optional<std::string> driveOf(QmpContext& ctx, const std::string& name) {
 }
 
 Json blockJobInfo(const JobInfo& i) {
-    Json j = Json::object({{"auto-finalize", i.autoFinalize},
-                           {"io-status", i.ioStatus},
-                           {"device", i.id},
-                           {"auto-dismiss", i.autoDismiss},
-                           {"busy", i.busy},
-                           {"len", i.total},
-                           {"offset", i.current},
-                           {"status", block::jobStatusName(i.status)},
-                           {"paused", i.paused},
-                           {"speed", i.speed},
-                           {"ready", false},
-                           {"type", i.type}});
+    Json j = Json::object(
+        {{"auto-finalize", i.autoFinalize},
+         {"io-status", i.ioStatus},
+         {"device", i.id},
+         {"auto-dismiss", i.autoDismiss},
+         {"busy", i.busy},
+         {"len", i.total},
+         {"offset", i.current},
+         {"status", block::jobStatusName(i.status)},
+         {"paused", i.paused},
+         {"speed", i.speed},
+         {"ready", i.status == block::JobStatus::Ready || i.status == block::JobStatus::Standby},
+         {"type", i.type}});
     if (i.error)
         j.set("error", *i.error);
     return j;
@@ -374,6 +377,9 @@ void emitJobEvent(QmpContext& ctx, const block::JobEvent& e) {
     case JobEvent::Cancelled:
         ctx.emitEvent("BLOCK_JOB_CANCELLED", endEvent(e.info, false));
         break;
+    case JobEvent::Ready:
+        ctx.emitEvent("BLOCK_JOB_READY", endEvent(e.info, false));
+        break;
     case JobEvent::IoError:
         ctx.emitEvent("BLOCK_JOB_ERROR",
                       Json::object({{"device", e.info.id},
@@ -405,27 +411,39 @@ void registerJobCommands(QmpContext& ctx) {
         const char* name;
         const char* key;
         bool blockJobLookup;
-        void (block::Job::*fn)();
+        std::function<void(block::Job&)> fn;
     };
     using block::Job;
-    for (Verb v : {Verb{"block-job-cancel", "device", true, &Job::cancel},
-                   Verb{"block-job-pause", "device", true, &Job::pause},
-                   Verb{"block-job-resume", "device", true, &Job::resume},
-                   Verb{"block-job-finalize", "id", true, &Job::finalize},
-                   Verb{"block-job-dismiss", "id", true, &Job::dismiss},
-                   Verb{"job-cancel", "id", false, &Job::cancel},
-                   Verb{"job-pause", "id", false, &Job::pause},
-                   Verb{"job-resume", "id", false, &Job::resume},
-                   Verb{"job-finalize", "id", false, &Job::finalize},
-                   Verb{"job-dismiss", "id", false, &Job::dismiss}}) {
+    // block-job-cancel takes "force": without it, a paused job is refused and a ready mirror
+    // ends as completed (without pivot), as in QEMU.
+    ctx.addCommand({"block-job-cancel", [](QmpContext& c, const Json* args) {
+                        QmpArgs a(args);
+                        std::string device = a.str("device");
+                        bool force = a.optBool("force", false);
+                        a.finish();
+                        auto job = blockJob(c, device);
+                        if (!force && job->info().paused)
+                            throw QmpError("The block job for device '" + device +
+                                           "' is currently paused");
+                        return runVerb([&] { job->cancel(force); });
+                    }});
+    for (Verb v : {Verb{"block-job-pause", "device", true, [](Job& j) { j.pause(); }},
+                   Verb{"block-job-resume", "device", true, [](Job& j) { j.resume(); }},
+                   Verb{"block-job-finalize", "id", true, [](Job& j) { j.finalize(); }},
+                   Verb{"block-job-dismiss", "id", true, [](Job& j) { j.dismiss(); }},
+                   Verb{"block-job-complete", "device", true, [](Job& j) { j.complete(); }},
+                   Verb{"job-cancel", "id", false, [](Job& j) { j.cancel(true); }},
+                   Verb{"job-complete", "id", false, [](Job& j) { j.complete(); }},
+                   Verb{"job-pause", "id", false, [](Job& j) { j.pause(); }},
+                   Verb{"job-resume", "id", false, [](Job& j) { j.resume(); }},
+                   Verb{"job-finalize", "id", false, [](Job& j) { j.finalize(); }},
+                   Verb{"job-dismiss", "id", false, [](Job& j) { j.dismiss(); }}}) {
         ctx.addCommand({v.name, [v](QmpContext& c, const Json* args) {
                             QmpArgs a(args);
                             std::string id = a.str(v.key);
-                            if (v.fn == &Job::cancel && v.blockJobLookup)
-                                a.optBool("force", false);
                             a.finish();
                             auto job = v.blockJobLookup ? blockJob(c, id) : plainJob(c, id);
-                            return runVerb([&] { ((*job).*(v.fn))(); });
+                            return runVerb([&] { v.fn(*job); });
                         }});
     }
 }
