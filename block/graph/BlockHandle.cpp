@@ -13,6 +13,11 @@ std::shared_ptr<BlockDriver> BlockHandle::node() const {
 }
 
 void BlockHandle::retarget(std::shared_ptr<BlockDriver> node) {
+    retarget(std::move(node), [] {});
+}
+
+void BlockHandle::retarget(std::shared_ptr<BlockDriver> node,
+                           const std::function<void()>& whileDrained) {
     if (node->size() != size())
         throwError(EINVAL, node->filename(),
                    "size " + std::to_string(node->size()) + " differs from the device's " +
@@ -21,6 +26,7 @@ void BlockHandle::retarget(std::shared_ptr<BlockDriver> node) {
         throwError(EPERM, node->filename(), "a writing device needs a writable node");
     std::unique_lock lock(mutex_); // waits for the requests in flight
     node_->flush();
+    whileDrained();
     node_ = std::move(node);
 }
 

@@ -6,6 +6,7 @@
 // requests in flight, so none is split between the old and the new node.
 #include "block/BlockDriver.h"
 
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 
@@ -20,6 +21,10 @@ public:
     // From now on requests go to `node`. Throws BlockError(EINVAL) when its size differs (the
     // guest sized its disk already) and EPERM when this handle writes but `node` is read-only.
     void retarget(std::shared_ptr<BlockDriver> node);
+    // The same, with `whileDrained` run once no request is in flight and before any new one
+    // starts (an active commit copies the last changes of the old node there). If it throws,
+    // the handle stays on the old node.
+    void retarget(std::shared_ptr<BlockDriver> node, const std::function<void()>& whileDrained);
 
     std::string formatName() const override;
     uint64_t size() const override;

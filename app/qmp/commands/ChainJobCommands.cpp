@@ -1,15 +1,18 @@
-// QMP jobs on a backing chain: block-stream (job type "stream") and block-commit of a layer
-// below the active one (job type "commit"), with QEMU 7.2's checks and wording. At the end
+// QMP jobs on a backing chain: block-stream (job type "stream") and block-commit (job type
+// "commit": of a layer below the active one, or of the active layer, which becomes ready and
+// waits for complete), with QEMU 7.2's checks and wording. At the end
 // of a job the layers it took out of the chain lose their table nodes.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/ChainLookup.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "block/job/ActiveCommitJob.h"
 #include "block/job/CommitJob.h"
 #include "block/job/StreamJob.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace e2kvm::qmp {
 
@@ -168,6 +171,68 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
+// block-commit of the active layer: a job that becomes ready and, on complete, moves the
+// drives from the active layer to the base (the layers above the base drop out).
+Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
+                       const std::shared_ptr<vm::BlockNode>& active,
+                       const std::vector<ChainLayer>& chain, size_t baseIndex) {
+    std::string id = jobIdFor(ctx, o, *active);
+    block::ActiveCommitSpec spec;
+    spec.id = id;
+    spec.top = active->image;
+    spec.base = chain[baseIndex].image;
+    spec.speed = o.speed;
+    spec.onError = o.onError;
+    spec.autoFinalize = o.autoFinalize;
+    spec.autoDismiss = o.autoDismiss;
+    std::vector<ChainLayer> dropped(chain.begin(), chain.begin() + std::ptrdiff_t(baseIndex));
+    std::shared_ptr<vm::BlockNode> baseTableNode = chain[baseIndex].node;
+    QmpContext* c = &ctx;
+    spec.pivot = [c, active, dropped, baseTableNode](std::shared_ptr<block::BlockDriver> newBase,
+                                                     const std::function<void()>& finalSync) {
+        bool synced = false;
+        auto syncOnce = [&] {
+            if (!synced)
+                finalSync();
+            synced = true;
+        };
+        std::vector<QmpMachineDisk> disks;
+        if (c->machine)
+            disks = c->machine->disks();
+        for (const QmpMachineDisk& d : disks)
+            if (d.nodeName == active->name && d.handle)
+                d.handle->retarget(newBase, syncOnce);
+        syncOnce();
+        std::shared_ptr<vm::BlockNode> target = baseTableNode;
+        if (target) {
+            if (target->image != newBase)
+                target->image = newBase; // (not synchronized with QMP readers of the node)
+            target->readOnly = false;
+            if (dropped.back().node)
+                c->nodes.setUser(target->name,
+                                 vm::BlockNodeTable::backingUser(dropped.back().node->name), false);
+        } else {
+            target = c->nodes.add(newBase, newBase->filename(), newBase->formatName(), false, "");
+        }
+        for (const QmpMachineDisk& d : disks) {
+            if (d.nodeName != active->name)
+                continue;
+            if (!d.user.empty()) {
+                c->nodes.setUser(active->name, d.user, false);
+                c->nodes.setUser(target->name, d.user, true);
+            }
+            c->machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, target->name);
+        }
+        releaseDroppedLayers(c->nodes, dropped, "");
+    };
+    auto job = std::make_shared<block::ActiveCommitJob>(std::move(spec));
+    vm::JobUse use;
+    use.nodes = tableNodes(chain, 0, baseIndex + 1);
+    dropWhenDone(ctx, id, chain, 0, baseIndex);
+    ctx.jobs.start(job, use);
+    return Json::object();
+}
+
 Json blockCommit(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string device = a.str("device");
@@ -230,7 +295,7 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     if (*topIndex == 0) {
         if (backingFile)
             throw QmpError("'backing-file' specified, but 'top' is the active layer");
-        throw QmpError("e2kvm: committing the active layer is not supported yet");
+        return startActiveCommit(ctx, o, active, chain, *baseIndex);
     }
     auto overlay = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(chain[*topIndex - 1].image);
     if (!overlay)
@@ -257,6 +322,9 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
                         baseTableNode](std::shared_ptr<block::BlockDriver> newBase) {
         std::string above = overlayNode ? overlayNode->name : std::string();
         releaseDroppedLayers(nodes, dropped, above);
+        if (baseTableNode && dropped.back().node)
+            nodes.setUser(baseTableNode->name,
+                          vm::BlockNodeTable::backingUser(dropped.back().node->name), false);
         if (baseTableNode) {
             // The base's node shows the instance that holds the committed data. (A plain
             // swap on the job's thread: not synchronized with a QMP command that reads this

@@ -9,11 +9,13 @@
 namespace e2kvm::qmp {
 
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name) {
-    auto node = ctx.nodes.find(name);
-    if (!node && ctx.machine) // a drive id (QEMU looks up a device name first)
+    std::shared_ptr<vm::BlockNode> node;
+    if (ctx.machine) // a drive id first, as QEMU: after a snapshot the drive is on the overlay
         for (const QmpMachineDisk& d : ctx.machine->disks())
             if (d.device == name && !d.nodeName.empty())
                 node = ctx.nodes.find(d.nodeName);
+    if (!node)
+        node = ctx.nodes.find(name);
     if (!node)
         throw QmpError("Cannot find device='" + name + "' nor node-name='" + name + "'");
     return node;
