@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace e2kvm::qmp {
@@ -80,6 +81,9 @@ public:
     std::map<std::string, std::string> fileNodes;
     // Format nodes opened on a file node: format node name -> file node name.
     std::map<std::string, std::string> fileNodeUsers;
+    // Names given to a format node's inline {driver: file} child (not nodes of their own
+    // here; a snapshot refuses them as overlays in use, as QEMU).
+    std::set<std::string> inlineFileNodes;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
 

@@ -179,6 +179,8 @@ std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a) {
                     throw QmpError("The overlay is already in use");
             throw QmpError("The overlay does not support backing images");
         }
+        if (!ctx.nodes.find(overlayArg) && ctx.inlineFileNodes.count(overlayArg))
+            throw QmpError("The overlay is already in use");
         overlay = lookupNode(ctx, overlayArg);
     }
     if (layerInUse(ctx, *overlay))
