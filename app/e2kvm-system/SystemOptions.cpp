@@ -42,6 +42,20 @@ bool validName(const std::string& s) {
     return true;
 }
 
+// "backing.node-name", "backing.backing.node-name", ...
+bool isBackingNodeNameKey(const std::string& key) {
+    const std::string tail = "node-name", step = "backing.";
+    if (key.size() <= tail.size() || key.compare(key.size() - tail.size(), tail.size(), tail) != 0)
+        return false;
+    size_t prefix = key.size() - tail.size();
+    if (prefix % step.size() != 0)
+        return false;
+    for (size_t i = 0; i < prefix; i += step.size())
+        if (key.compare(i, step.size(), step) != 0)
+            return false;
+    return true;
+}
+
 DriveOption parseDrive(const std::string& spec) {
     const std::string where = "-drive " + spec;
     DriveOption d;
@@ -84,6 +98,14 @@ DriveOption parseDrive(const std::string& spec) {
             if (!validName(value))
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
             d.nodeName = value;
+        } else if (isBackingNodeNameKey(key)) {
+            // backing.node-name, backing.backing.node-name, ...: names of the backing layers
+            size_t depth = (key.size() - 9) / 8;
+            if (!validName(value))
+                throw OptionError(where + ": Invalid node-name: '" + value + "'");
+            if (d.backingNodeNames.size() < depth)
+                d.backingNodeNames.resize(depth);
+            d.backingNodeNames[depth - 1] = value;
         } else if (key == "media") {
             if (value != "disk" && value != "cdrom")
                 throw OptionError(where + ": '" + value + "' invalid media");

@@ -29,6 +29,9 @@ struct DriveOption {
     bool readOnly = false;
     bool attached = true; // false for if=none: the node exists for QMP, the guest sees no disk
     std::string iface;    // if= as given ("virtio", "ide", "scsi"; "" when not given)
+    // backing.node-name, backing.backing.node-name, ...: node names of the backing layers
+    // (index 0 the image's backing file; "" leaves a layer unnamed)
+    std::vector<std::string> backingNodeNames;
     // An empty removable drive (-drive if=ide,media=cdrom without file=): a device with no
     // medium, which query-block lists and the guest does not see.
     bool noMedium = false;

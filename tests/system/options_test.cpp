@@ -95,6 +95,11 @@ TEST(SystemOptions, Drives) {
     EXPECT_EQ(named.drives[1].id, "none0");
     EXPECT_EQ(named.drives[2].id, "virtio1");
     EXPECT_EQ(named.drives[3].id, "ide0-hd0");
+    SystemOptions chain =
+        parse({"-drive", "file=t,node-name=top,backing.node-name=mid,backing.backing.node-name=b"});
+    EXPECT_EQ(chain.drives[0].backingNodeNames, (std::vector<std::string>{"mid", "b"}));
+    EXPECT_EQ(error({"-drive", "file=t,backingx.node-name=m"}),
+              "-drive file=t,backingx.node-name=m: Invalid parameter 'backingx.node-name'");
     // A bare file name is a drive, as qemu-system's first hard disk.
     SystemOptions bare = parse({"disk.img"});
     ASSERT_EQ(bare.drives.size(), 1u);
