@@ -427,8 +427,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         return Json::object();
     }
     try {
-        policy.applyTo(
-            *ctx.nodes.open(filename, driver, readOnly, *nodeName, policy.forceShare));
+        policy.applyTo(*ctx.nodes.open(filename, driver, readOnly, *nodeName, policy.forceShare));
     } catch (const block::BlockError& e) {
         throw QmpError(openFailure(filename, e));
     } catch (const std::exception& e) {

@@ -280,8 +280,9 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
         if (!baseIndex)
             throw QmpError("'" + *baseNode + "' is not in this backing file chain");
     } else if (base) {
+        // Below the top only (QEMU looks among the top's backing files).
         baseIndex = findLayer(below, *base, true);
-        if (!baseIndex)
+        if (!baseIndex || *baseIndex == 0)
             throw QmpError("Can't find '" + *base + "' in the backing chain");
     } else {
         if (below.size() < 2)

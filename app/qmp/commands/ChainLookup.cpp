@@ -1,5 +1,6 @@
 #include "app/qmp/commands/ChainLookup.h"
 
+#include "block/ImageOpen.h"
 #include "block/qcow2/Qcow2Driver.h"
 
 #include <algorithm>
@@ -43,9 +44,16 @@ std::optional<size_t> findLayer(const std::vector<ChainLayer>& chain, const std:
             return i;
     }
     if (byFile)
-        for (size_t i = 0; i < chain.size(); ++i)
+        for (size_t i = 0; i < chain.size(); ++i) {
             if (sameFile(chain[i].image->filename(), name))
                 return i;
+            // A relative name as the layer above names its backing file (QEMU's
+            // bdrv_find_backing_image resolves it against that layer's directory).
+            if (i > 0 && !name.empty() && name[0] != '/' &&
+                sameFile(block::resolveBackingPath(chain[i - 1].image->filename(), name),
+                         chain[i].image->filename()))
+                return i;
+        }
     return std::nullopt;
 }
 

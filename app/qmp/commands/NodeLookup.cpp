@@ -37,14 +37,35 @@ std::string blockMessage(const vm::BlockNode& node, const std::exception& e) {
     return m;
 }
 
-Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
-    block::BlockDriver& img = *node.image;
-    Json image = Json::object(
-        {{"virtual-size", img.size()}, {"filename", node.file}, {"format", node.format}});
+namespace {
+
+// ImageInfo of a layer, with its backing chain (backing-image) as QEMU's query-block gives it.
+Json imageInfo(const block::BlockDriver& img, const std::string& filename,
+               const std::string& format, int depth) {
+    Json image =
+        Json::object({{"virtual-size", img.size()}, {"filename", filename}, {"format", format}});
     if (img.clusterSize())
         image.set("cluster-size", img.clusterSize());
     image.set("actual-size", img.allocatedBytes());
     image.set("dirty-flag", false);
+    block::ImageDescription desc;
+    img.describe(desc);
+    if (!desc.backingFilename.empty()) {
+        image.set("backing-filename", desc.backingFilename);
+        image.set("full-backing-filename", desc.fullBackingFilename);
+        if (!desc.backingFormat.empty())
+            image.set("backing-filename-format", desc.backingFormat);
+    }
+    if (const block::BlockDriver* b = img.backing(); b && depth < 1000)
+        image.set("backing-image", imageInfo(*b, b->filename(), b->formatName(), depth + 1));
+    return image;
+}
+
+} // namespace
+
+Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
+    block::BlockDriver& img = *node.image;
+    Json image = imageInfo(img, node.file, node.format, 0);
     int depth = 0;
     for (block::BlockDriver* b = img.backing(); b && depth < 1000; b = b->backing())
         ++depth;
