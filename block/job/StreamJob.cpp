@@ -1,8 +1,10 @@
 #include "StreamJob.h"
 
+#include "block/ImageOpen.h"
 #include "block/job/LayersAbove.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
 namespace e2kvm::block {
@@ -40,14 +42,36 @@ void StreamJob::populate(uint64_t offset, uint64_t length) {
             run += m;
         }
         if (zero)
-            spec_.top->writeZeroes(offset + done, run, ZeroNone);
+            writer_->writeZeroes(offset + done, run, ZeroNone);
         else
-            spec_.top->write(offset + done, std::span(buf).subspan(size_t(done), size_t(run)));
+            writer_->write(offset + done, std::span(buf).subspan(size_t(done), size_t(run)));
         done += run;
     }
 }
 
+namespace {
+// Another instance of a qcow2 layer, over the same backing image: writable for the job's
+// copy (without the file's locks, which the read-only instance holds), or read-only.
+std::shared_ptr<qcow2::Qcow2Driver> reopenLayer(const qcow2::Qcow2Driver& layer, bool writable,
+                                                std::shared_ptr<BlockDriver> backing) {
+    OpenOptions o;
+    o.format = "qcow2";
+    o.readOnly = !writable;
+    o.locking = !writable;
+    if (backing)
+        o.backingNode = std::move(backing);
+    else
+        o.openBacking = false;
+    auto image = std::shared_ptr<BlockDriver>(openImage(layer.filename(), std::move(o)));
+    return std::dynamic_pointer_cast<qcow2::Qcow2Driver>(image);
+}
+} // namespace
+
 void StreamJob::run() {
+    writer_ = spec_.top->readOnly() ? reopenLayer(*spec_.top, true, spec_.top->backingImage())
+                                    : spec_.top;
+    if (!writer_)
+        throw BlockError(EINVAL, "the layer could not be opened for writing");
     const uint64_t size = spec_.top->size();
     setTotal(size);
     for (uint64_t pos = 0; pos < size;) {
@@ -78,24 +102,36 @@ void StreamJob::run() {
         if (!checkpoint(e.allocated ? e.length : 0))
             return;
     }
-    spec_.top->flush();
+    writer_->flush();
 }
 
 void StreamJob::commit() {
-    // As QEMU's stream: the new backing link first, then the name in the header.
-    spec_.top->replaceBacking(spec_.base);
+    std::shared_ptr<BlockDriver> newTop = spec_.top;
     try {
-        spec_.top->changeBackingFile(spec_.backingFile, spec_.backingFormat);
-    } catch (const BlockError&) {
-        // The chain in memory is right; the header keeps the old name, which still leads to
-        // the same data (the copied layers are unchanged).
+        if (writer_ == spec_.top) {
+            // As QEMU's stream: the new backing link first, then the name in the header.
+            spec_.top->replaceBacking(spec_.base);
+            spec_.top->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+        } else {
+            writer_->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+            writer_.reset();
+            newTop = reopenLayer(*spec_.top, false, spec_.base);
+            if (spec_.overlay)
+                spec_.overlay->replaceBacking(newTop);
+        }
+    } catch (const std::exception&) {
+        // The header keeps the old name, which still leads to the same data (the copied
+        // layers are unchanged); the chain stays as it was where the switch failed.
+        return;
     }
     if (spec_.afterRelink)
-        spec_.afterRelink();
+        spec_.afterRelink(newTop);
 }
 
 void StreamJob::clean() {
+    writer_.reset();
     spec_.top.reset();
+    spec_.overlay.reset();
     spec_.base.reset();
     spec_.afterRelink = nullptr;
 }

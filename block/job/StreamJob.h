@@ -14,16 +14,21 @@ namespace e2kvm::block {
 
 struct StreamSpec {
     std::string id;
+    // The layer streamed into. One opened read-only (a backing file) is written through an
+    // instance of its own opened for the job; its overlay then reads a fresh read-only
+    // instance of it.
     std::shared_ptr<qcow2::Qcow2Driver> top;
-    std::shared_ptr<BlockDriver> base; // null: the whole chain is copied
+    std::shared_ptr<qcow2::Qcow2Driver> overlay; // the layer whose backing `top` is, if any
+    std::shared_ptr<BlockDriver> base;           // null: the whole chain is copied
     // The backing file name and format the header records at the end ("" with no base).
     std::string backingFile, backingFormat;
     uint64_t speed = 0;
     ErrorPolicy onError = ErrorPolicy::Report;
     bool autoFinalize = true, autoDismiss = true;
-    // Called once the top layer reads from `base` (on the job's thread): the owner of the
-    // layers in between lets go of them.
-    std::function<void()> afterRelink;
+    // Called once the top layer reads from `base` (on the job's thread), with the instance of
+    // the top its overlay reads from now on: the owner of the layers in between lets go of
+    // them.
+    std::function<void(std::shared_ptr<BlockDriver> newTop)> afterRelink;
 };
 
 class StreamJob final : public Job {
@@ -45,6 +50,7 @@ private:
     void populate(uint64_t offset, uint64_t length);
 
     StreamSpec spec_;
+    std::shared_ptr<qcow2::Qcow2Driver> writer_; // the top, writable
 };
 
 } // namespace e2kvm::block

@@ -51,7 +51,7 @@ std::string jobIdFor(QmpContext& ctx, const JobOptions& o, const vm::BlockNode& 
     if (!id)
         id = driveOfNode(ctx, node.name);
     if (!id)
-        throw QmpError("An explicit job ID is required for this node");
+        throw QmpError("Invalid job ID ''"); // QEMU takes the node's (empty) device name
     if (!wellFormedJobId(*id))
         throw QmpError("Invalid job ID '" + *id + "'");
     try {
@@ -138,6 +138,16 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(top->image);
     if (!q)
         throw QmpError("Node '" + top->name + "': e2kvm streams into qcow2 images only");
+    // The layer whose backing file the top is (streaming into an intermediate layer).
+    std::shared_ptr<block::qcow2::Qcow2Driver> overlay;
+    for (const auto& n : ctx.nodes.list()) {
+        std::vector<ChainLayer> c = chainOf(ctx, n->image);
+        for (size_t i = 1; i < c.size() && !overlay; ++i)
+            if (c[i].image == top->image)
+                overlay = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(c[i - 1].image);
+    }
+    if (q->readOnly() && !overlay)
+        throw QmpError("Block node is read-only");
     std::string id = jobIdFor(ctx, o, *top);
 
     block::StreamSpec spec;
@@ -152,13 +162,17 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     spec.onError = o.onError;
     spec.autoFinalize = o.autoFinalize;
     spec.autoDismiss = o.autoDismiss;
+    spec.overlay = overlay;
     std::vector<ChainLayer> dropped(
         chain.begin() + 1, chain.begin() + std::ptrdiff_t(std::min(baseIndex, chain.size())));
     std::shared_ptr<vm::BlockNode> baseTableNode =
         baseIndex < chain.size() ? chain[baseIndex].node : nullptr;
     vm::BlockNodeTable& nodes = ctx.nodes;
     std::string topName = top->name;
-    spec.afterRelink = [&nodes, dropped, baseTableNode, topName] {
+    spec.afterRelink = [&nodes, dropped, baseTableNode, topName,
+                        top](std::shared_ptr<block::BlockDriver> newTop) {
+        if (top->image != newTop)
+            top->image = newTop; // (not synchronized with QMP readers of the node)
         releaseDroppedLayers(nodes, dropped, topName);
         if (baseTableNode)
             nodes.setUser(baseTableNode->name, vm::BlockNodeTable::backingUser(topName), true);
