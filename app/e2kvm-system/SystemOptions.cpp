@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -41,6 +42,20 @@ bool validName(const std::string& s) {
     return true;
 }
 
+// "backing.node-name", "backing.backing.node-name", ...
+bool isBackingNodeNameKey(const std::string& key) {
+    const std::string tail = "node-name", step = "backing.";
+    if (key.size() <= tail.size() || key.compare(key.size() - tail.size(), tail.size(), tail) != 0)
+        return false;
+    size_t prefix = key.size() - tail.size();
+    if (prefix % step.size() != 0)
+        return false;
+    for (size_t i = 0; i < prefix; i += step.size())
+        if (key.compare(i, step.size(), step) != 0)
+            return false;
+    return true;
+}
+
 DriveOption parseDrive(const std::string& spec) {
     const std::string where = "-drive " + spec;
     DriveOption d;
@@ -68,6 +83,7 @@ DriveOption parseDrive(const std::string& spec) {
         } else if (key == "readonly") {
             d.readOnly = parseBool(where, key, value);
         } else if (key == "if") {
+            d.iface = value;
             if (value == "none")
                 d.attached = false;
             else if (value != "virtio" && value != "ide" && value != "scsi")
@@ -82,10 +98,14 @@ DriveOption parseDrive(const std::string& spec) {
             if (!validName(value))
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
             d.nodeName = value;
-        } else if (key == "backing.node-name") {
+        } else if (isBackingNodeNameKey(key)) {
+            // backing.node-name, backing.backing.node-name, ...: names of the backing layers
+            size_t depth = (key.size() - 9) / 8;
             if (!validName(value))
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
-            d.backingNodeName = value;
+            if (d.backingNodeNames.size() < depth)
+                d.backingNodeNames.resize(depth);
+            d.backingNodeNames[depth - 1] = value;
         } else if (key == "media") {
             if (value != "disk" && value != "cdrom")
                 throw OptionError(where + ": '" + value + "' invalid media");
@@ -101,6 +121,11 @@ DriveOption parseDrive(const std::string& spec) {
             if (value != "threads" && value != "native" && value != "io_uring")
                 throw OptionError(where + ": invalid aio option");
             d.aio = value;
+        } else if (key == "file.locking") {
+            // QEMU's image locks: e2kvm always takes them (on and auto alike).
+            if (value != "on" && value != "off" && value != "auto")
+                throw OptionError(where + ": Parameter 'locking' does not accept value '" + value +
+                                  "'");
         } else {
             throw OptionError(where + ": Invalid parameter '" + key + "'");
         }
@@ -613,17 +638,27 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
     }
 
     size_t ideUnit = 0;
+    std::map<std::string, size_t> ifaceIndex;
     for (DriveOption& d : o.drives) {
         if (d.noMedium && d.id.empty()) // QEMU's name for an IDE drive: ide<bus>-cd<unit>
             d.id = "ide" + std::to_string(ideUnit / 2) + "-cd" + std::to_string(ideUnit % 2);
         if (d.noMedium)
             ++ideUnit;
         if (d.attached) {
-            if (d.id.empty())
+            // QEMU names a drive after its interface and index (QEMU's iotests address
+            // `-drive file=X,if=virtio` as "virtio0"); without if= ours is "disk<N>".
+            size_t& index = ifaceIndex[d.iface];
+            if (d.id.empty() && d.iface == "virtio")
+                d.id = "virtio" + std::to_string(index);
+            else if (d.id.empty() && (d.iface == "ide" || d.iface == "scsi"))
+                d.id = d.iface + std::to_string(index / (d.iface == "ide" ? 2 : 7)) + "-hd" +
+                       std::to_string(index % (d.iface == "ide" ? 2 : 7));
+            else if (d.id.empty())
                 d.id = "disk" + std::to_string(attached);
+            ++index;
             ++attached;
         } else if (d.id.empty()) {
-            throw OptionError("-drive " + d.spec + ": if=none needs id=");
+            d.id = "none" + std::to_string(ifaceIndex["none"]++); // QEMU's name
         }
         if (!ids.insert(d.id).second)
             throw OptionError("-drive " + d.spec + ": Duplicate ID '" + d.id + "' for drive");

@@ -20,14 +20,18 @@ public:
 };
 
 struct DriveOption {
-    std::string spec;            // the -drive argument as given (for messages)
-    std::string file;            // image path
-    std::string format;          // "qcow2", "raw" or "" (probe)
-    std::string id;              // drive id; default "disk<N>" (N counts attached drives)
-    std::string nodeName;        // block node name; default = id
-    std::string backingNodeName; // backing.node-name: the backing image as a node of its own
+    std::string spec;     // the -drive argument as given (for messages)
+    std::string file;     // image path
+    std::string format;   // "qcow2", "raw" or "" (probe)
+    std::string id;       // drive id; default "disk<N>" (N counts attached drives), or
+                          // QEMU's name with an explicit if= ("virtio<N>", "ide<B>-hd<U>")
+    std::string nodeName; // block node name; default = id
     bool readOnly = false;
     bool attached = true; // false for if=none: the node exists for QMP, the guest sees no disk
+    std::string iface;    // if= as given ("virtio", "ide", "scsi"; "" when not given)
+    // backing.node-name, backing.backing.node-name, ...: node names of the backing layers
+    // (index 0 the image's backing file; "" leaves a layer unnamed)
+    std::vector<std::string> backingNodeNames;
     // An empty removable drive (-drive if=ide,media=cdrom without file=): a device with no
     // medium, which query-block lists and the guest does not see.
     bool noMedium = false;

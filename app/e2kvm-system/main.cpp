@@ -17,6 +17,7 @@
 #include "app/vmcore/NbdExportService.h"
 #include "block/ImageOpen.h"
 #include "block/blkdebug/Blkdebug.h"
+#include "block/qcow2/Qcow2Driver.h"
 #include "emu/machine/MachineRunner.h"
 
 #ifdef E2KVM_HAVE_SDL
@@ -78,6 +79,41 @@ struct DiskNaming {
     unsigned unattachedDevices = 0;
 };
 
+// -drive backing.node-name=...: the backing layers so named become nodes of their own (the
+// deepest first, so that each is the backing of the one added after it), as QEMU's.
+void nameBackingLayers(const sys::DriveOption& d, const std::shared_ptr<vm::BlockNode>& node,
+                       vm::BlockNodeTable& nodes) {
+    std::vector<std::shared_ptr<block::BlockDriver>> layers;
+    std::shared_ptr<block::BlockDriver> layer = node->image;
+    for (size_t i = 0; i < d.backingNodeNames.size(); ++i) {
+        auto* q = dynamic_cast<block::qcow2::Qcow2Driver*>(layer.get());
+        layer = q ? q->backingImage() : nullptr;
+        if (!layer)
+            die("-drive " + d.spec + ": the image has no backing file at depth " +
+                std::to_string(i + 1));
+        layers.push_back(layer);
+    }
+    std::string above = node->name;
+    for (size_t i = layers.size(); i-- > 0;) {
+        if (d.backingNodeNames[i].empty())
+            continue;
+        try {
+            nodes.add(layers[i], layers[i]->filename(), layers[i]->formatName(), true,
+                      d.backingNodeNames[i]);
+        } catch (const std::exception& e) {
+            die("-drive " + d.spec + ": " + e.what());
+        }
+    }
+    // Each named layer is the backing of the nearest named (or the drive's) node above it.
+    for (size_t i = 0; i < layers.size(); ++i) {
+        if (d.backingNodeNames[i].empty())
+            continue;
+        if (i == 0 || d.backingNodeNames[i - 1].empty())
+            nodes.setUser(d.backingNodeNames[i], vm::BlockNodeTable::backingUser(above), true);
+        above = d.backingNodeNames[i];
+    }
+}
+
 void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
                 std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming) {
     for (const sys::DriveOption& d : o.drives) {
@@ -96,18 +132,10 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
                 warn(text);
             }
             node = nodes.open(d.file, d.format, d.readOnly, d.nodeName);
-            if (!d.backingNodeName.empty()) {
-                block::BlockDriver* backing = node->image->backing();
-                if (!backing)
-                    throw std::runtime_error("Cannot set backing.node-name: no backing file");
-                // The node shares the drive's image, which owns its backing file.
-                std::shared_ptr<block::BlockDriver> image(node->image, backing);
-                nodes.add(image, backing->filename(), backing->formatName(), true,
-                          d.backingNodeName);
-            }
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         }
+        nameBackingLayers(d, node, nodes);
         if (!d.attached) {
             // QMP knows every drive by its id (if=none ones too: blockdev-backup device=drive0);
             // a -device using it gives it its qdev (attachDevices).

@@ -18,6 +18,8 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerDriveBackup(*this);
     registerMirrorCommands(*this);
     registerBlockdevCreate(*this);
+    registerSnapshotCommands(*this);
+    registerChainJobCommands(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
         // As in QEMU, a job's nodes are gone by the time its end is reported.
         closeJobNode(e);

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace e2kvm::qmp {
@@ -80,6 +81,9 @@ public:
     std::map<std::string, std::string> fileNodes;
     // Format nodes opened on a file node: format node name -> file node name.
     std::map<std::string, std::string> fileNodeUsers;
+    // Names given to a format node's inline {driver: file} child (not nodes of their own
+    // here; a snapshot refuses them as overlays in use, as QEMU).
+    std::set<std::string> inlineFileNodes;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
 
@@ -111,6 +115,8 @@ void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);
 void registerMirrorCommands(QmpContext& ctx);
 void registerBlockdevCreate(QmpContext& ctx);
+void registerSnapshotCommands(QmpContext& ctx); // commands/SnapshotCommands.cpp
+void registerChainJobCommands(QmpContext& ctx); // commands/ChainJobCommands.cpp
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);

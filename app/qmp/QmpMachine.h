@@ -34,14 +34,15 @@ struct QmpMachineDisk {
     std::string user;
 };
 
-// In `disks`, the disk of the device at `qomPath` (or of the drive of that id that no device
+// In `disks`, the disk of the device at `qomPath` (or the drive of that id that no device
 // uses) now uses node `nodeName`; false if no disk has that device (what the adapters'
 // setDiskNode do under their own lock).
 inline bool setNodeOfDevice(std::vector<QmpMachineDisk>& disks, const std::string& qomPath,
                             const std::string& nodeName) {
     for (QmpMachineDisk& d : disks) {
-        if ((!d.qomPath.empty() && d.qomPath == qomPath) ||
-            (d.qomPath.empty() && !d.device.empty() && d.device == qomPath)) {
+        bool device = !d.qomPath.empty() && d.qomPath == qomPath;
+        bool driveOnly = d.qomPath.empty() && !d.device.empty() && d.device == qomPath;
+        if (device || driveOnly) {
             d.nodeName = nodeName;
             return true;
         }

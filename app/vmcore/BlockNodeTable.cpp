@@ -120,7 +120,8 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
 std::shared_ptr<BlockNode> BlockNodeTable::add(std::shared_ptr<block::BlockDriver> image,
                                                const std::string& file, const std::string& format,
                                                bool readOnly, const std::string& nodeName) {
-    checkNodeName(nodeName);
+    if (!nodeName.empty())
+        checkNodeName(nodeName);
     auto node = std::make_shared<BlockNode>();
     node->name = nodeName;
     node->file = file;
@@ -132,14 +133,20 @@ std::shared_ptr<BlockNode> BlockNodeTable::add(std::shared_ptr<block::BlockDrive
         for (const Entry& e : entries_)
             if (e.node->name == nodeName)
                 throw std::invalid_argument("Duplicate nodes with node-name='" + nodeName + "'");
+        while (node->name.empty()) { // generated, as open() does
+            std::string candidate = "#block" + std::to_string(nextGenerated_++);
+            if (std::none_of(entries_.begin(), entries_.end(),
+                             [&](const Entry& e) { return e.node->name == candidate; }))
+                node->name = candidate;
+        }
         // An image opened over another node (a fleecing overlay) keeps that node busy until
         // this one is removed.
         if (const block::BlockDriver* backing = node->image->backing())
             for (Entry& e : entries_)
                 if (e.node->image.get() == backing)
-                    e.users.push_back(backingUser(nodeName));
+                    e.users.push_back(backingUser(node->name));
         // A NUL byte cannot occur in a path: no file name ever matches this node.
-        entries_.push_back(Entry{node, std::string(1, '\0') + nodeName, {}});
+        entries_.push_back(Entry{node, std::string(1, '\0') + node->name, {}});
     }
     notifyChange();
     return node;

@@ -43,7 +43,8 @@ public:
     // Adds a node for an image that is not a file (a null-co disk) or that was opened over an
     // open node (a fleecing overlay, whose backing node is then in use by it until it is
     // removed): `file` is the name it reports; it is never matched by findByFile or reused by
-    // open. Throws std::invalid_argument on a duplicate or invalid node name.
+    // open. An empty `nodeName` is generated. Throws std::invalid_argument on a duplicate or
+    // invalid node name.
     std::shared_ptr<BlockNode> add(std::shared_ptr<block::BlockDriver> image,
                                    const std::string& file, const std::string& format,
                                    bool readOnly, const std::string& nodeName);

@@ -21,7 +21,8 @@ public:
     // From now on requests go to `node`. Throws BlockError(EINVAL) when its size differs (the
     // guest sized its disk already) and EPERM when this handle writes but `node` is read-only.
     // `whileHeld` runs once no request is in flight and before any new one starts, just
-    // before the exchange (a mirror copies its last changes then).
+    // before the exchange (a mirror or an active commit copies its last changes then); if it
+    // throws, the handle stays on the old node.
     void retarget(std::shared_ptr<BlockDriver> node,
                   const std::function<void()>& whileHeld = nullptr);
 

@@ -58,6 +58,16 @@ public:
     void deleteSnapshot(const std::optional<std::string>& id,
                         const std::optional<std::string>& name) override;
 
+    // Live changes of the backing chain (QMP snapshots, block-stream, block-commit;
+    // Qcow2BackingLink.cpp). The backing image as shared ownership (null if none):
+    std::shared_ptr<BlockDriver> backingImage() const;
+    // From now on unallocated clusters read from `backing` (null: zeros); waits for the
+    // requests in flight. The header is not touched.
+    void replaceBacking(std::shared_ptr<BlockDriver> backing);
+    // Rewrites the backing file name and format the header records (an empty name removes
+    // them), after every earlier change is durable; the backing link itself stays.
+    void changeBackingFile(const std::string& name, const std::string& format);
+
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
     void preallocate(Preallocation mode);
     // Makes every guest cluster unallocated (reads from the backing file again), as QEMU's

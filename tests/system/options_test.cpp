@@ -88,6 +88,18 @@ TEST(SystemOptions, Drives) {
     EXPECT_EQ(o.drives[3].id, "disk2");
     EXPECT_EQ(o.drives[3].file, "d,e.img"); // ",," is a comma
     EXPECT_EQ(o.drives[3].format, "");
+    // With an explicit interface and no id, QEMU's names: "virtio<N>", "none<N>".
+    SystemOptions named = parse({"-drive", "file=a,if=virtio", "-drive", "file=b,if=none", "-drive",
+                                 "file=c,if=virtio,file.locking=on", "-drive", "file=d,if=ide"});
+    EXPECT_EQ(named.drives[0].id, "virtio0");
+    EXPECT_EQ(named.drives[1].id, "none0");
+    EXPECT_EQ(named.drives[2].id, "virtio1");
+    EXPECT_EQ(named.drives[3].id, "ide0-hd0");
+    SystemOptions chain =
+        parse({"-drive", "file=t,node-name=top,backing.node-name=mid,backing.backing.node-name=b"});
+    EXPECT_EQ(chain.drives[0].backingNodeNames, (std::vector<std::string>{"mid", "b"}));
+    EXPECT_EQ(error({"-drive", "file=t,backingx.node-name=m"}),
+              "-drive file=t,backingx.node-name=m: Invalid parameter 'backingx.node-name'");
     // A bare file name is a drive, as qemu-system's first hard disk.
     SystemOptions bare = parse({"disk.img"});
     ASSERT_EQ(bare.drives.size(), 1u);
@@ -119,7 +131,9 @@ TEST(SystemOptions, DriveErrors) {
                          "interface 'floppy'",
                          0),
               0u);
-    EXPECT_EQ(error({"-drive", "file=x,if=none"}), "-drive file=x,if=none: if=none needs id=");
+    EXPECT_EQ(error({"-drive", "file=x,file.locking=maybe"}),
+              "-drive file=x,file.locking=maybe: Parameter 'locking' does not accept value "
+              "'maybe'");
     EXPECT_EQ(error({"-drive", "file=x,id=9lives"}),
               "-drive file=x,id=9lives: Parameter 'id' expects an identifier");
     EXPECT_EQ(error({"-drive", "file=a,id=d", "-drive", "file=b,id=d"}),

@@ -7,6 +7,7 @@
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BackupStart.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "app/qmp/commands/SnapshotAction.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -223,9 +224,15 @@ QmpHandler single(std::string type) {
     };
 }
 
+struct SnapshotStep {
+    std::string type;
+    const Json* data;
+    std::string where;
+};
+
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                         std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
-                        bool grouped);
+                        std::vector<SnapshotStep>& snapshots, bool grouped);
 
 Json transaction(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
@@ -242,13 +249,22 @@ Json transaction(QmpContext& ctx, const Json* args) {
     BatchState state(ctx);
     std::vector<NodeAction> actions;
     std::vector<PreparedBackup> backups;
+    std::vector<SnapshotStep> snapshots;
+    std::vector<std::function<void()>> undoSnapshots;
     try {
-        prepareTransaction(ctx, list, state, actions, backups, grouped);
+        prepareTransaction(ctx, list, state, actions, backups, snapshots, grouped);
+        // External snapshots first (SnapshotAction.h); taken back if anything fails later.
+        for (const SnapshotStep& step : snapshots) {
+            QmpArgs da(step.data, step.where);
+            undoSnapshots.push_back(snapshotAction(ctx, step.type, da));
+        }
         // The bitmap actions and the backups' points in time happen while the sources are
         // paused.
         startBackups(
             ctx, backups, [&] { applyAll(actions); }, grouped);
     } catch (...) {
+        for (auto undo = undoSnapshots.rbegin(); undo != undoSnapshots.rend(); ++undo)
+            (*undo)();
         // As in QEMU, jobs the failed transaction had already created end at once.
         for (PreparedBackup& b : backups)
             ctx.jobs.abandon(b.job);
@@ -259,7 +275,7 @@ Json transaction(QmpContext& ctx, const Json* args) {
 
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                         std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
-                        bool grouped) {
+                        std::vector<SnapshotStep>& snapshots, bool grouped) {
     size_t index = 0;
     for (const Json& item : list.asArray()) {
         std::string where = "actions[" + std::to_string(index++) + "]";
@@ -288,6 +304,12 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
             if (!data)
                 throw QmpError("Parameter '" + where + ".data' is missing");
             backups.push_back(prepareDriveBackup(ctx, data, where + ".data"));
+            continue;
+        }
+        if (type == "blockdev-snapshot-sync" || type == "blockdev-snapshot") {
+            if (!data)
+                throw QmpError("Parameter '" + where + ".data' is missing");
+            snapshots.push_back({type, data, where + ".data"});
             continue;
         }
         if (type == "blockdev-backup") {

@@ -149,7 +149,8 @@ std::string fileOf(QmpContext& ctx, QmpArgs& a, const char* key, std::string* fi
         throw QmpError("Driver '" + driver + "' is not supported for '" + f.path("driver") +
                        "' (only 'file' and 'blkdebug')");
     std::string filename = f.str("filename");
-    f.optStr("node-name");
+    if (auto inlineName = f.optStr("node-name"))
+        ctx.inlineFileNodes.insert(*inlineName);
     f.optBool("read-only", false);
     f.optEnum("aio", {"threads", "native", "io_uring"});
     f.optEnum("locking", {"off", "on", "auto"});

@@ -9,11 +9,13 @@
 namespace e2kvm::qmp {
 
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name) {
-    auto node = ctx.nodes.find(name);
-    if (!node && ctx.machine) // a drive id (QEMU looks up a device name first)
+    std::shared_ptr<vm::BlockNode> node;
+    if (ctx.machine) // a drive id first, as QEMU: after a snapshot the drive is on the overlay
         for (const QmpMachineDisk& d : ctx.machine->disks())
             if (d.device == name && !d.nodeName.empty())
                 node = ctx.nodes.find(d.nodeName);
+    if (!node)
+        node = ctx.nodes.find(name);
     if (!node)
         throw QmpError("Cannot find device='" + name + "' nor node-name='" + name + "'");
     return node;
@@ -35,14 +37,35 @@ std::string blockMessage(const vm::BlockNode& node, const std::exception& e) {
     return m;
 }
 
-Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
-    block::BlockDriver& img = *node.image;
-    Json image = Json::object(
-        {{"virtual-size", img.size()}, {"filename", node.file}, {"format", node.format}});
+namespace {
+
+// ImageInfo of a layer, with its backing chain (backing-image) as QEMU's query-block gives it.
+Json imageInfo(const block::BlockDriver& img, const std::string& filename,
+               const std::string& format, int depth) {
+    Json image =
+        Json::object({{"virtual-size", img.size()}, {"filename", filename}, {"format", format}});
     if (img.clusterSize())
         image.set("cluster-size", img.clusterSize());
     image.set("actual-size", img.allocatedBytes());
     image.set("dirty-flag", false);
+    block::ImageDescription desc;
+    img.describe(desc);
+    if (!desc.backingFilename.empty()) {
+        image.set("backing-filename", desc.backingFilename);
+        image.set("full-backing-filename", desc.fullBackingFilename);
+        if (!desc.backingFormat.empty())
+            image.set("backing-filename-format", desc.backingFormat);
+    }
+    if (const block::BlockDriver* b = img.backing(); b && depth < 1000)
+        image.set("backing-image", imageInfo(*b, b->filename(), b->formatName(), depth + 1));
+    return image;
+}
+
+} // namespace
+
+Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
+    block::BlockDriver& img = *node.image;
+    Json image = imageInfo(img, node.file, node.format, 0);
     int depth = 0;
     for (block::BlockDriver* b = img.backing(); b && depth < 1000; b = b->backing())
         ++depth;

@@ -1,0 +1,370 @@
+// QMP jobs on a backing chain: block-stream (job type "stream") and block-commit (job type
+// "commit": of a layer below the active one, or of the active layer, which becomes ready and
+// waits for complete), with QEMU 7.2's checks and wording. At the end
+// of a job the layers it took out of the chain lose their table nodes.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+#include "app/qmp/commands/ChainLookup.h"
+#include "app/qmp/commands/NodeLookup.h"
+#include "block/job/ActiveCommitJob.h"
+#include "block/job/CommitJob.h"
+#include "block/job/StreamJob.h"
+
+#include <algorithm>
+#include <functional>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+struct JobOptions {
+    std::optional<std::string> jobId;
+    uint64_t speed = 0;
+    block::ErrorPolicy onError = block::ErrorPolicy::Report;
+    bool autoFinalize = true, autoDismiss = true;
+};
+
+JobOptions jobOptions(QmpArgs& a) {
+    JobOptions o;
+    o.jobId = a.optStr("job-id");
+    std::optional<int64_t> speed = a.optInt("speed");
+    std::string onError =
+        a.optEnum("on-error", {"report", "ignore", "enospc", "stop", "auto"}).value_or("report");
+    o.onError = onError == "ignore"   ? block::ErrorPolicy::Ignore
+                : onError == "enospc" ? block::ErrorPolicy::Enospc
+                : onError == "stop"   ? block::ErrorPolicy::Stop
+                : onError == "auto"   ? block::ErrorPolicy::Auto
+                                      : block::ErrorPolicy::Report;
+    a.optStr("filter-node-name");
+    o.autoFinalize = a.optBool("auto-finalize", true);
+    o.autoDismiss = a.optBool("auto-dismiss", true);
+    if (speed && *speed < 0)
+        throw QmpError("Parameter 'speed' expects a non-negative value");
+    o.speed = speed ? uint64_t(*speed) : 0;
+    return o;
+}
+
+// The job's id: given, or the drive's id of `node`; checked as QEMU's job_create does.
+std::string jobIdFor(QmpContext& ctx, const JobOptions& o, const vm::BlockNode& node) {
+    std::optional<std::string> id = o.jobId;
+    if (!id)
+        id = driveOfNode(ctx, node.name);
+    if (!id)
+        throw QmpError("Invalid job ID ''"); // QEMU takes the node's (empty) device name
+    if (!wellFormedJobId(*id))
+        throw QmpError("Invalid job ID '" + *id + "'");
+    try {
+        ctx.jobs.checkIdFree(*id);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    return *id;
+}
+
+// QEMU's op blockers: a layer a job works on is busy for another.
+void checkNotBusy(QmpContext& ctx, const std::vector<ChainLayer>& chain, size_t from, size_t to,
+                  const std::string& label) {
+    for (size_t i = from; i < to && i < chain.size(); ++i) {
+        if (!chain[i].node)
+            continue;
+        std::string busy = ctx.jobs.nodeBusyWith(chain[i].node->name);
+        if (!busy.empty())
+            throw QmpError("Node '" + (i == 0 ? label : chain[i].node->name) +
+                           "' is busy: block device is in use by block job: " + busy);
+    }
+}
+
+std::vector<std::string> tableNodes(const std::vector<ChainLayer>& chain, size_t from, size_t to) {
+    std::vector<std::string> out;
+    for (size_t i = from; i < to && i < chain.size(); ++i)
+        if (chain[i].node)
+            out.push_back(chain[i].node->name);
+    return out;
+}
+
+// The layers [from, to) drop out of the chain when the job succeeds: their table nodes are
+// removed when it ends (those still used by others stay).
+void dropWhenDone(QmpContext& ctx, const std::string& jobId, const std::vector<ChainLayer>& chain,
+                  size_t from, size_t to) {
+    for (const std::string& name : tableNodes(chain, from, to))
+        ctx.closeWhenJobEnds(jobId, name);
+}
+
+Json blockStream(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string device = a.str("device");
+    std::optional<std::string> base = a.optStr("base");
+    std::optional<std::string> baseNode = a.optStr("base-node");
+    std::optional<std::string> bottom = a.optStr("bottom");
+    std::optional<std::string> backingFile = a.optStr("backing-file");
+    JobOptions o = jobOptions(a);
+    a.finish();
+    if (base && baseNode)
+        throw QmpError("'base' and 'base-node' cannot be specified at the same time");
+    if (base && bottom)
+        throw QmpError("'base' and 'bottom' cannot be specified at the same time");
+    if (bottom && baseNode)
+        throw QmpError("'bottom' and 'base-node' cannot be specified at the same time");
+    auto top = lookupNode(ctx, device);
+    std::vector<ChainLayer> chain = chainOf(ctx, top->image);
+    size_t baseIndex = chain.size(); // none: the whole chain is copied
+    if (base) {
+        auto i = findLayer(chain, *base, true);
+        if (!i || *i == 0)
+            throw QmpError("Can't find '" + *base + "' in the backing chain");
+        baseIndex = *i;
+    }
+    if (baseNode) {
+        if (!ctx.nodes.find(*baseNode))
+            throw QmpError("Cannot find device='' nor node-name='" + *baseNode + "'");
+        auto i = findLayer(chain, *baseNode, false);
+        if (!i || *i == 0)
+            throw QmpError("Node '" + *baseNode + "' is not a backing image of '" + device + "'");
+        baseIndex = *i;
+    }
+    if (bottom) {
+        if (!ctx.nodes.find(*bottom))
+            throw QmpError("Cannot find device='' nor node-name='" + *bottom + "'");
+        auto i = findLayer(chain, *bottom, false);
+        if (!i)
+            throw QmpError("Node '" + *bottom + "' is not in a chain starting from '" + device +
+                           "'");
+        baseIndex = *i + 1;
+    }
+    checkNotBusy(ctx, chain, 0, baseIndex, device);
+    if (baseIndex >= chain.size() && backingFile)
+        throw QmpError("backing file specified, but streaming the entire chain");
+    auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(top->image);
+    if (!q)
+        throw QmpError("Node '" + top->name + "': e2kvm streams into qcow2 images only");
+    // The layer whose backing file the top is (streaming into an intermediate layer).
+    std::shared_ptr<block::qcow2::Qcow2Driver> overlay;
+    for (const auto& n : ctx.nodes.list()) {
+        std::vector<ChainLayer> c = chainOf(ctx, n->image);
+        for (size_t i = 1; i < c.size() && !overlay; ++i)
+            if (c[i].image == top->image)
+                overlay = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(c[i - 1].image);
+    }
+    if (q->readOnly() && !overlay)
+        throw QmpError("Block node is read-only");
+    std::string id = jobIdFor(ctx, o, *top);
+
+    block::StreamSpec spec;
+    spec.id = id;
+    spec.top = q;
+    if (baseIndex < chain.size()) {
+        spec.base = chain[baseIndex].image;
+        spec.backingFile = backingFile.value_or(spec.base->filename());
+        spec.backingFormat = spec.base->formatName();
+    }
+    spec.speed = o.speed;
+    spec.onError = o.onError;
+    spec.autoFinalize = o.autoFinalize;
+    spec.autoDismiss = o.autoDismiss;
+    spec.overlay = overlay;
+    std::vector<ChainLayer> dropped(
+        chain.begin() + 1, chain.begin() + std::ptrdiff_t(std::min(baseIndex, chain.size())));
+    std::shared_ptr<vm::BlockNode> baseTableNode =
+        baseIndex < chain.size() ? chain[baseIndex].node : nullptr;
+    vm::BlockNodeTable& nodes = ctx.nodes;
+    std::string topName = top->name;
+    spec.afterRelink = [&nodes, dropped, baseTableNode, topName,
+                        top](std::shared_ptr<block::BlockDriver> newTop) {
+        if (top->image != newTop)
+            top->image = newTop; // (not synchronized with QMP readers of the node)
+        releaseDroppedLayers(nodes, dropped, topName);
+        if (baseTableNode)
+            nodes.setUser(baseTableNode->name, vm::BlockNodeTable::backingUser(topName), true);
+    };
+    auto job = std::make_shared<block::StreamJob>(std::move(spec));
+    vm::JobUse use;
+    use.nodes = tableNodes(chain, 0, baseIndex);
+    dropWhenDone(ctx, id, chain, 1, baseIndex);
+    ctx.jobs.start(job, use);
+    return Json::object();
+}
+
+// block-commit of the active layer: a job that becomes ready and, on complete, moves the
+// drives from the active layer to the base (the layers above the base drop out).
+Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
+                       const std::shared_ptr<vm::BlockNode>& active,
+                       const std::vector<ChainLayer>& chain, size_t baseIndex) {
+    std::string id = jobIdFor(ctx, o, *active);
+    block::ActiveCommitSpec spec;
+    spec.id = id;
+    spec.top = active->image;
+    spec.base = chain[baseIndex].image;
+    spec.speed = o.speed;
+    spec.onError = o.onError;
+    spec.autoFinalize = o.autoFinalize;
+    spec.autoDismiss = o.autoDismiss;
+    std::vector<ChainLayer> dropped(chain.begin(), chain.begin() + std::ptrdiff_t(baseIndex));
+    std::shared_ptr<vm::BlockNode> baseTableNode = chain[baseIndex].node;
+    QmpContext* c = &ctx;
+    spec.pivot = [c, active, dropped, baseTableNode](std::shared_ptr<block::BlockDriver> newBase,
+                                                     const std::function<void()>& finalSync) {
+        bool synced = false;
+        auto syncOnce = [&] {
+            if (!synced)
+                finalSync();
+            synced = true;
+        };
+        std::vector<QmpMachineDisk> disks;
+        if (c->machine)
+            disks = c->machine->disks();
+        for (const QmpMachineDisk& d : disks)
+            if (d.nodeName == active->name && d.handle)
+                d.handle->retarget(newBase, syncOnce);
+        syncOnce();
+        std::shared_ptr<vm::BlockNode> target = baseTableNode;
+        if (target) {
+            if (target->image != newBase)
+                target->image = newBase; // (not synchronized with QMP readers of the node)
+            target->readOnly = false;
+            if (dropped.back().node)
+                c->nodes.setUser(target->name,
+                                 vm::BlockNodeTable::backingUser(dropped.back().node->name), false);
+        } else {
+            target = c->nodes.add(newBase, newBase->filename(), newBase->formatName(), false, "");
+        }
+        for (const QmpMachineDisk& d : disks) {
+            if (d.nodeName != active->name)
+                continue;
+            if (!d.user.empty()) {
+                c->nodes.setUser(active->name, d.user, false);
+                c->nodes.setUser(target->name, d.user, true);
+            }
+            c->machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, target->name);
+        }
+        releaseDroppedLayers(c->nodes, dropped, "");
+    };
+    auto job = std::make_shared<block::ActiveCommitJob>(std::move(spec));
+    vm::JobUse use;
+    use.nodes = tableNodes(chain, 0, baseIndex + 1);
+    dropWhenDone(ctx, id, chain, 0, baseIndex);
+    ctx.jobs.start(job, use);
+    return Json::object();
+}
+
+Json blockCommit(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string device = a.str("device");
+    std::optional<std::string> baseNode = a.optStr("base-node");
+    std::optional<std::string> base = a.optStr("base");
+    std::optional<std::string> topNode = a.optStr("top-node");
+    std::optional<std::string> top = a.optStr("top");
+    std::optional<std::string> backingFile = a.optStr("backing-file");
+    a.optBool("backing-mask-protocol", false);
+    JobOptions o = jobOptions(a);
+    a.finish();
+    std::shared_ptr<vm::BlockNode> active;
+    try {
+        active = lookupNode(ctx, device);
+    } catch (const QmpError&) {
+        throw QmpError("Device '" + device + "' not found", "DeviceNotFound");
+    }
+    std::string busy = ctx.jobs.nodeBusyWith(active->name);
+    if (!busy.empty())
+        throw QmpError("Node '" + device +
+                       "' is busy: block device is in use by block job: " + busy);
+    std::vector<ChainLayer> chain = chainOf(ctx, active->image);
+    std::optional<size_t> topIndex = 0;
+    if (topNode && top)
+        throw QmpError("'top-node' and 'top' are mutually exclusive");
+    if (topNode) {
+        if (!ctx.nodes.find(*topNode))
+            throw QmpError("Cannot find device='' nor node-name='" + *topNode + "'");
+        topIndex = findLayer(chain, *topNode, false);
+        if (!topIndex)
+            throw QmpError("'" + *topNode + "' is not in this backing file chain");
+    } else if (top && active->image->filename() != *top) {
+        topIndex = findLayer(chain, *top, true);
+        if (!topIndex)
+            throw QmpError("Top image file " + *top + " not found");
+    }
+    std::vector<ChainLayer> below(chain.begin() + std::ptrdiff_t(*topIndex), chain.end());
+    std::optional<size_t> baseIndex;
+    if (baseNode && base)
+        throw QmpError("'base-node' and 'base' are mutually exclusive");
+    if (baseNode) {
+        if (!ctx.nodes.find(*baseNode))
+            throw QmpError("Cannot find device='' nor node-name='" + *baseNode + "'");
+        baseIndex = findLayer(below, *baseNode, false);
+        if (!baseIndex)
+            throw QmpError("'" + *baseNode + "' is not in this backing file chain");
+    } else if (base) {
+        // Below the top only (QEMU looks among the top's backing files).
+        baseIndex = findLayer(below, *base, true);
+        if (!baseIndex || *baseIndex == 0)
+            throw QmpError("Can't find '" + *base + "' in the backing chain");
+    } else {
+        if (below.size() < 2)
+            throw QmpError("There is no backimg image");
+        baseIndex = below.size() - 1;
+    }
+    *baseIndex += *topIndex;
+    checkNotBusy(ctx, chain, *topIndex, *baseIndex + 1, device);
+    if (*topIndex == *baseIndex)
+        throw QmpError("cannot commit an image into itself");
+    if (*topIndex == 0) {
+        if (backingFile)
+            throw QmpError("'backing-file' specified, but 'top' is the active layer");
+        return startActiveCommit(ctx, o, active, chain, *baseIndex);
+    }
+    auto overlay = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(chain[*topIndex - 1].image);
+    if (!overlay)
+        throw QmpError("The overlay of the top image must be a qcow2 image for e2kvm");
+    std::string id = jobIdFor(ctx, o, *active);
+
+    block::CommitSpec spec;
+    spec.id = id;
+    spec.top = chain[*topIndex].image;
+    spec.base = chain[*baseIndex].image;
+    spec.overlay = overlay;
+    spec.backingFile = backingFile.value_or(spec.base->filename());
+    spec.backingFormat = spec.base->formatName();
+    spec.speed = o.speed;
+    spec.onError = o.onError;
+    spec.autoFinalize = o.autoFinalize;
+    spec.autoDismiss = o.autoDismiss;
+    std::vector<ChainLayer> dropped(chain.begin() + std::ptrdiff_t(*topIndex),
+                                    chain.begin() + std::ptrdiff_t(*baseIndex));
+    std::shared_ptr<vm::BlockNode> overlayNode = chain[*topIndex - 1].node;
+    std::shared_ptr<vm::BlockNode> baseTableNode = chain[*baseIndex].node;
+    vm::BlockNodeTable& nodes = ctx.nodes;
+    spec.afterRelink = [&nodes, dropped, overlayNode,
+                        baseTableNode](std::shared_ptr<block::BlockDriver> newBase) {
+        std::string above = overlayNode ? overlayNode->name : std::string();
+        releaseDroppedLayers(nodes, dropped, above);
+        if (baseTableNode && dropped.back().node)
+            nodes.setUser(baseTableNode->name,
+                          vm::BlockNodeTable::backingUser(dropped.back().node->name), false);
+        if (baseTableNode) {
+            // The base's node shows the instance that holds the committed data. (A plain
+            // swap on the job's thread: not synchronized with a QMP command that reads this
+            // node at the same moment.)
+            if (baseTableNode->image != newBase)
+                baseTableNode->image = newBase;
+            if (!above.empty())
+                nodes.setUser(baseTableNode->name, vm::BlockNodeTable::backingUser(above), true);
+        }
+    };
+    auto job = std::make_shared<block::CommitJob>(std::move(spec));
+    vm::JobUse use;
+    use.nodes = tableNodes(chain, *topIndex, *baseIndex + 1);
+    if (overlayNode)
+        use.nodes.push_back(overlayNode->name);
+    dropWhenDone(ctx, id, chain, *topIndex, *baseIndex);
+    ctx.jobs.start(job, use);
+    return Json::object();
+}
+
+} // namespace
+
+void registerChainJobCommands(QmpContext& ctx) {
+    ctx.addCommand({"block-stream", blockStream});
+    ctx.addCommand({"block-commit", blockCommit});
+}
+
+} // namespace e2kvm::qmp

@@ -1,0 +1,16 @@
+#pragma once
+// SnapshotAction: blockdev-snapshot-sync and blockdev-snapshot as actions of a transaction
+// (commands/SnapshotCommands.cpp): done at once, with what takes each back when a later
+// action of the transaction fails.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+
+#include <functional>
+#include <string>
+
+namespace e2kvm::qmp {
+
+// `type`: "blockdev-snapshot-sync" or "blockdev-snapshot". Throws QmpError (nothing done).
+std::function<void()> snapshotAction(QmpContext& ctx, const std::string& type, QmpArgs& data);
+
+} // namespace e2kvm::qmp

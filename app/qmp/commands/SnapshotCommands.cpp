@@ -1,0 +1,244 @@
+// QMP external snapshots and backing file names: blockdev-snapshot-sync (a new qcow2 overlay
+// file over a node, which the node's drives use from then on), blockdev-snapshot (an existing
+// node without backing file becomes the overlay), change-backing-file; with QEMU 7.2's
+// checks and wording.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+#include "app/qmp/commands/ChainLookup.h"
+#include "app/qmp/commands/NodeLookup.h"
+#include "app/qmp/commands/SnapshotAction.h"
+#include "block/ImageOpen.h"
+#include "block/qcow2/Qcow2Driver.h"
+
+#include <cstdio>
+#include <functional>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+// The line qemu-img create prints (QEMU prints it for a snapshot file too).
+void printFormatting(const std::string& file, const block::CreateOptions& o) {
+    std::string line = "Formatting '" + file +
+                       "', fmt=qcow2 cluster_size=65536 extended_l2=off compression_type=zlib "
+                       "size=" +
+                       std::to_string(o.size);
+    if (!o.backingFile.empty())
+        line += " backing_file=" + o.backingFile + " backing_fmt=" + o.backingFormat;
+    line += " lazy_refcounts=off refcount_bits=16\n";
+    std::fputs(line.c_str(), stdout);
+    std::fflush(stdout);
+}
+
+// The checks of QEMU's external snapshot for an overlay node, then the link. Returns what
+// takes it back.
+std::function<void()> appendOverlay(QmpContext& ctx, const std::shared_ptr<vm::BlockNode>& old,
+                                    const std::shared_ptr<vm::BlockNode>& overlay) {
+    for (const block::BlockDriver* b = old->image.get(); b; b = b->backing())
+        if (b == overlay->image.get())
+            throw QmpError("Making '" + old->name + "' a backing child of '" + overlay->name +
+                           "' would create a cycle");
+    auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(overlay->image);
+    if (!q)
+        throw QmpError("The overlay does not support backing images");
+    if (overlay->image->size() != old->image->size() && ctx.machine) {
+        // A drive's device keeps its size; QEMU refuses too (the BlockBackend's resize perm).
+        for (const QmpMachineDisk& d : ctx.machine->disks())
+            if (d.nodeName == old->name && d.handle)
+                throw QmpError("Cannot append an overlay of a different size to '" + old->name +
+                               "'");
+    }
+    q->replaceBacking(old->image);
+    ctx.nodes.setUser(old->name, vm::BlockNodeTable::backingUser(overlay->name), true);
+    try {
+        moveDrives(ctx, *old, *overlay);
+    } catch (const std::exception& e) {
+        ctx.nodes.setUser(old->name, vm::BlockNodeTable::backingUser(overlay->name), false);
+        q->replaceBacking(nullptr);
+        throw QmpError(e.what());
+    }
+    const bool wasReadOnly = old->readOnly;
+    old->readOnly = true; // as QEMU reopens the old active layer read-only
+    QmpContext* c = &ctx;
+    return [c, old, overlay, q, wasReadOnly] {
+        moveDrives(*c, *overlay, *old);
+        c->nodes.setUser(old->name, vm::BlockNodeTable::backingUser(overlay->name), false);
+        q->replaceBacking(nullptr);
+        old->readOnly = wasReadOnly;
+    };
+}
+
+// What both commands check of the node to take a snapshot of.
+void checkSnapshotSource(QmpContext& ctx, const vm::BlockNode& old, const std::string& label) {
+    std::string busy = ctx.jobs.nodeBusyWith(old.name);
+    if (!busy.empty())
+        throw QmpError("Node '" + label +
+                       "' is busy: block device is in use by block job: " + busy);
+    if (!old.readOnly) {
+        try {
+            old.image->flush();
+        } catch (const std::exception&) {
+            throw QmpError("Input/output error");
+        }
+    }
+}
+
+std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a) {
+    std::optional<std::string> device = a.optStr("device");
+    std::optional<std::string> nodeName = a.optStr("node-name");
+    std::string file = a.str("snapshot-file");
+    std::optional<std::string> snapshotNodeName = a.optStr("snapshot-node-name");
+    std::string format = a.optStr("format").value_or("qcow2");
+    std::string mode = a.optEnum("mode", {"existing", "absolute-paths"}).value_or("absolute-paths");
+    a.finish();
+    std::shared_ptr<vm::BlockNode> old;
+    if (device)
+        try {
+            old = lookupNode(ctx, *device);
+        } catch (const QmpError&) {
+        }
+    if (!old && nodeName)
+        old = ctx.nodes.find(*nodeName);
+    if (!old)
+        throw QmpError("Cannot find device='" + device.value_or("") + "' nor node-name='" +
+                       nodeName.value_or("") + "'");
+    checkSnapshotSource(ctx, *old, device.value_or(old->name));
+    if (nodeName && !snapshotNodeName)
+        throw QmpError("New overlay node-name missing");
+    if (snapshotNodeName &&
+        (ctx.nodes.find(*snapshotNodeName) || ctx.fileNodes.count(*snapshotNodeName)))
+        throw QmpError("New overlay node-name already in use");
+    if (format != "qcow2")
+        throw QmpError("Driver '" + format +
+                       "' does not support backing files (e2kvm makes "
+                       "qcow2 overlays)");
+    if (mode != "existing") {
+        block::CreateOptions o;
+        o.format = "qcow2";
+        o.size = old->image->size();
+        o.sizeGiven = true;
+        o.backingFile = old->image->filename();
+        o.backingFormat = old->format;
+        try {
+            block::createImage(file, o);
+        } catch (const std::exception& e) {
+            throw QmpError(e.what());
+        }
+        printFormatting(file, o);
+    }
+    std::string name = snapshotNodeName.value_or("");
+    if (!name.empty() && !vm::BlockNodeTable::validNodeName(name))
+        throw QmpError("Invalid node-name: '" + name + "'");
+    block::OpenOptions o;
+    o.format = format;
+    o.readOnly = false;
+    o.openBacking = false;
+    std::shared_ptr<block::BlockDriver> image;
+    try {
+        image = block::openImage(file, o);
+    } catch (const std::exception& e) {
+        throw QmpError("Could not open '" + file + "': " + e.what());
+    }
+    std::shared_ptr<vm::BlockNode> overlay;
+    try {
+        overlay = ctx.nodes.add(image, file, format, false, name.empty() ? std::string() : name);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    std::function<void()> undoLink;
+    try {
+        undoLink = appendOverlay(ctx, old, overlay);
+    } catch (...) {
+        ctx.nodes.remove(overlay->name);
+        throw;
+    }
+    QmpContext* c = &ctx;
+    return [c, undoLink, overlay] {
+        undoLink();
+        try {
+            c->nodes.remove(overlay->name);
+        } catch (const std::exception&) {
+            // Used meanwhile: it stays until blockdev-del.
+        }
+    };
+}
+
+std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a) {
+    std::string nodeArg = a.str("node");
+    std::string overlayArg = a.str("overlay");
+    a.finish();
+    auto old = lookupNode(ctx, nodeArg);
+    checkSnapshotSource(ctx, *old, nodeArg);
+    std::shared_ptr<vm::BlockNode> overlay = ctx.nodes.find(overlayArg);
+    if (!overlay) {
+        auto file = ctx.fileNodes.find(overlayArg);
+        if (file != ctx.fileNodes.end()) {
+            for (const auto& [format, f] : ctx.fileNodeUsers)
+                if (f == overlayArg)
+                    throw QmpError("The overlay is already in use");
+            throw QmpError("The overlay does not support backing images");
+        }
+        if (!ctx.nodes.find(overlayArg) && ctx.inlineFileNodes.count(overlayArg))
+            throw QmpError("The overlay is already in use");
+        overlay = lookupNode(ctx, overlayArg);
+    }
+    if (layerInUse(ctx, *overlay))
+        throw QmpError("The overlay is already in use");
+    if (overlay->format == "copy-before-write" || overlay->format == "snapshot-access")
+        throw QmpError("Filters cannot be used as overlays");
+    if (overlay->image->backing())
+        throw QmpError("The overlay already has a backing image");
+    return appendOverlay(ctx, old, overlay);
+}
+
+// change-backing-file: the name a layer's header records for its backing file (the chain
+// itself stays as it is). The layer is one of the chain of the device's node.
+Json changeBackingFile(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string device = a.str("device");
+    std::string imageNodeName = a.str("image-node-name");
+    std::string backingFile = a.str("backing-file");
+    a.finish();
+    auto top = lookupNode(ctx, device);
+    auto image = ctx.nodes.find(imageNodeName);
+    if (!image)
+        throw QmpError("Cannot find device='' nor node-name='" + imageNodeName + "'");
+    std::vector<ChainLayer> chain = chainOf(ctx, top->image);
+    auto at = findLayer(chain, imageNodeName, false);
+    if (!at)
+        throw QmpError("Node '" + imageNodeName + "' not in chain of '" + device + "'");
+    auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(image->image);
+    if (!q)
+        throw QmpError("Could not change the backing file to '" + backingFile +
+                       "': Operation not supported");
+    std::string format;
+    if (*at + 1 < chain.size())
+        format = chain[*at + 1].image->formatName();
+    try {
+        q->changeBackingFile(backingFile, format);
+    } catch (const std::exception& e) {
+        throw QmpError("Could not change the backing file to '" + backingFile +
+                       "': " + blockMessage(*image, e));
+    }
+    return Json::object();
+}
+
+} // namespace
+
+std::function<void()> snapshotAction(QmpContext& ctx, const std::string& type, QmpArgs& data) {
+    return type == "blockdev-snapshot" ? blockdevSnapshot(ctx, data)
+                                       : blockdevSnapshotSync(ctx, data);
+}
+
+void registerSnapshotCommands(QmpContext& ctx) {
+    for (const char* type : {"blockdev-snapshot-sync", "blockdev-snapshot"})
+        ctx.addCommand({type, [type](QmpContext& c, const Json* args) {
+                            QmpArgs a(args);
+                            snapshotAction(c, type, a);
+                            return Json::object();
+                        }});
+    ctx.addCommand({"change-backing-file", changeBackingFile});
+}
+
+} // namespace e2kvm::qmp

@@ -1,0 +1,139 @@
+#include "StreamJob.h"
+
+#include "block/ImageOpen.h"
+#include "block/job/LayersAbove.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+namespace e2kvm::block {
+
+namespace {
+constexpr uint64_t kStep = 512 * 1024; // QEMU's stream chunk
+
+bool allZero(const uint8_t* p, size_t n) {
+    return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+} // namespace
+
+StreamJob::StreamJob(StreamSpec spec)
+    : Job(spec.id, "stream", spec.autoFinalize, spec.autoDismiss), spec_(std::move(spec)) {
+    presetSpeed(spec_.speed);
+}
+
+StreamJob::~StreamJob() {
+    joinThread();
+}
+
+void StreamJob::populate(uint64_t offset, uint64_t length) {
+    std::vector<uint8_t> buf(static_cast<size_t>(length));
+    spec_.top->read(offset, buf);
+    // Cluster by cluster: runs of zeros become zero clusters, the rest is written as data.
+    uint64_t unit = std::max<uint64_t>(spec_.top->clusterSize(), 512);
+    for (uint64_t done = 0; done < length;) {
+        uint64_t n = std::min(unit - (offset + done) % unit, length - done);
+        bool zero = allZero(buf.data() + done, size_t(n));
+        uint64_t run = n;
+        while (done + run < length) {
+            uint64_t m = std::min(unit, length - done - run);
+            if (allZero(buf.data() + done + run, size_t(m)) != zero)
+                break;
+            run += m;
+        }
+        if (zero)
+            writer_->writeZeroes(offset + done, run, ZeroNone);
+        else
+            writer_->write(offset + done, std::span(buf).subspan(size_t(done), size_t(run)));
+        done += run;
+    }
+}
+
+namespace {
+// Another instance of a qcow2 layer, over the same backing image: writable for the job's
+// copy (without the file's locks, which the read-only instance holds), or read-only.
+std::shared_ptr<qcow2::Qcow2Driver> reopenLayer(const qcow2::Qcow2Driver& layer, bool writable,
+                                                std::shared_ptr<BlockDriver> backing) {
+    OpenOptions o;
+    o.format = "qcow2";
+    o.readOnly = !writable;
+    o.locking = !writable;
+    if (backing)
+        o.backingNode = std::move(backing);
+    else
+        o.openBacking = false;
+    auto image = std::shared_ptr<BlockDriver>(openImage(layer.filename(), std::move(o)));
+    return std::dynamic_pointer_cast<qcow2::Qcow2Driver>(image);
+}
+} // namespace
+
+void StreamJob::run() {
+    writer_ = spec_.top->readOnly() ? reopenLayer(*spec_.top, true, spec_.top->backingImage())
+                                    : spec_.top;
+    if (!writer_)
+        throw BlockError(EINVAL, "the layer could not be opened for writing");
+    const uint64_t size = spec_.top->size();
+    setTotal(size);
+    for (uint64_t pos = 0; pos < size;) {
+        if (!checkpoint())
+            return;
+        LayersExtent e;
+        try {
+            e = layersAbove(*spec_.top, spec_.base.get(), pos, std::min(kStep, size - pos), false);
+            // The top layer's own data stays.
+            if (e.allocated) {
+                LayerExtent own = spec_.top->layerStatus(pos, e.length);
+                if (own.kind != Allocation::Unallocated) {
+                    e.length = own.length;
+                    e.allocated = false;
+                }
+            }
+            if (e.allocated)
+                populate(pos, e.length);
+        } catch (const BlockError& err) {
+            // A failed read and a failed write alike go by on-error (QEMU cannot tell them
+            // apart in a copy-on-read either: both count as reads).
+            if (!actOnError(spec_.onError, err.errnoValue(), false))
+                return;
+            continue;
+        }
+        pos += e.length;
+        addProgress(e.length);
+        if (!checkpoint(e.allocated ? e.length : 0))
+            return;
+    }
+    writer_->flush();
+}
+
+void StreamJob::commit() {
+    std::shared_ptr<BlockDriver> newTop = spec_.top;
+    try {
+        if (writer_ == spec_.top) {
+            // As QEMU's stream: the new backing link first, then the name in the header.
+            spec_.top->replaceBacking(spec_.base);
+            spec_.top->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+        } else {
+            writer_->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+            writer_.reset();
+            newTop = reopenLayer(*spec_.top, false, spec_.base);
+            if (spec_.overlay)
+                spec_.overlay->replaceBacking(newTop);
+        }
+    } catch (const std::exception&) {
+        // The header keeps the old name, which still leads to the same data (the copied
+        // layers are unchanged); the chain stays as it was where the switch failed.
+        return;
+    }
+    if (spec_.afterRelink)
+        spec_.afterRelink(newTop);
+}
+
+void StreamJob::clean() {
+    writer_.reset();
+    spec_.top.reset();
+    spec_.overlay.reset();
+    spec_.base.reset();
+    spec_.afterRelink = nullptr;
+}
+
+} // namespace e2kvm::block
