@@ -261,6 +261,8 @@ def errors(prog, tmp):
                             ("self", {"target": "src"}),
                             ("no target", {"target": "nope"}),
                             ("no job id", {"job-id": None}),
+                            ("replaces missing", {"replaces": "nope"}),
+                            ("replaces other", {"replaces": "tgt"}),
                             ("speed", {"speed": -1})):
             args = dict(base, **extra)
             args = {k: v for k, v in args.items() if v is not None}
