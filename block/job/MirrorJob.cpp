@@ -41,6 +41,8 @@ MirrorJob::MirrorJob(MirrorSpec spec)
         spec_.bufSize = kDefaultBufSize;
     // A step copies whole granules.
     spec_.bufSize = std::max(spec_.bufSize - spec_.bufSize % granularity_, granularity_);
+    if (spec_.target->backing())
+        cowCluster_ = spec_.target->clusterSize();
     dirty_ = std::make_shared<DirtyBitmap>(spec_.source->size(), granularity_);
     // From now on every change of the source is recorded (and copied again).
     recorder_ = std::make_shared<DirtyBitmapRecorder>(dirty_);
@@ -56,6 +58,9 @@ MirrorJob::~MirrorJob() {
 
 Allocation MirrorJob::chainStatus(uint64_t offset, uint64_t& length) {
     for (BlockDriver* layer = spec_.source.get(); layer; layer = layer->backing()) {
+        // Past the end of a shorter backing file the disk reads as zeros.
+        if (offset >= layer->size())
+            return Allocation::Zero;
         LayerExtent e = layer->layerStatus(offset, length);
         length = std::min(length, e.length);
         if (e.kind == Allocation::Zero || (e.kind == Allocation::Data && e.dataReadsAsZero))
@@ -77,6 +82,8 @@ void MirrorJob::markInitialDirty() {
         bool allocated = false;
         // sync=top: the source's own layer; sync=full: any layer of its chain.
         for (BlockDriver* layer = &src; layer; layer = layer->backing()) {
+            if (pos >= layer->size())
+                break;
             LayerExtent e = layer->layerStatus(pos, length);
             length = std::min(length, e.length);
             if (e.kind != Allocation::Unallocated) {
@@ -107,10 +114,17 @@ void MirrorJob::zeroTarget() {
     }
 }
 
-uint64_t MirrorJob::copyStep(uint64_t offset) {
+uint64_t MirrorJob::copyStep(uint64_t offset, uint64_t* stepEnd) {
     uint64_t end = spec_.source->size();
     uint64_t runEnd = dirty_->nextClean(offset, std::min(end, offset + spec_.bufSize))
                           .value_or(std::min(end, offset + spec_.bufSize));
+    // A target with a backing file and clusters larger than the granularity gets whole
+    // clusters, so that a partly written cluster does not take the rest from its own backing
+    // file (QEMU's copy-on-write alignment).
+    if (cowCluster_ > granularity_) {
+        offset -= offset % cowCluster_;
+        runEnd = std::min(end, (runEnd + cowCluster_ - 1) / cowCluster_ * cowCluster_);
+    }
     uint64_t length = runEnd - offset;
     Allocation kind = Allocation::Data;
     // The bits are cleared and the data read while no change of the source is in flight (a
@@ -123,7 +137,9 @@ uint64_t MirrorJob::copyStep(uint64_t offset) {
             if (!sourceHeld_)
                 paused.emplace(*spec_.source);
             try {
-                kind = chainStatus(offset, length);
+                // Whole target clusters are copied as data (read through the source's chain).
+                if (cowCluster_ <= granularity_)
+                    kind = chainStatus(offset, length);
             } catch (const BlockError& e) {
                 throw StepFailure{e.errnoValue(), false};
             }
@@ -150,6 +166,8 @@ uint64_t MirrorJob::copyStep(uint64_t offset) {
         dirty_->set(offset, length);
         throw;
     }
+    if (stepEnd)
+        *stepEnd = offset + length;
     return length;
 }
 
@@ -161,7 +179,7 @@ void MirrorJob::copyAllDirty() {
         if (!next)
             break;
         try {
-            pos = *next + copyStep(*next);
+            copyStep(*next, &pos);
         } catch (const StepFailure& f) {
             throw BlockError(f.errnoValue, spec_.target->filename() + ": mirror catch-up failed");
         }
@@ -192,14 +210,13 @@ void MirrorJob::run() {
                 continue;
             uint64_t done;
             try {
-                done = copyStep(*next);
+                done = copyStep(*next, &cursor_);
             } catch (const StepFailure& f) {
                 ErrorPolicy policy = f.write ? spec_.onTargetError : spec_.onSourceError;
                 if (!actOnError(policy, f.errnoValue, f.write))
                     return;
                 continue;
             }
-            cursor_ = *next + done;
             addProgress(done);
             checkpoint(done);
             continue;

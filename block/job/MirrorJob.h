@@ -61,8 +61,9 @@ protected:
 private:
     void markInitialDirty();
     void zeroTarget();
-    // Copies one dirty run starting at `offset` (at most bufSize); returns the bytes done.
-    uint64_t copyStep(uint64_t offset);
+    // Copies one dirty run starting at `offset` (at most bufSize; whole target clusters when
+    // they are larger than the granularity); returns the bytes done, and where it ended.
+    uint64_t copyStep(uint64_t offset, uint64_t* stepEnd);
     // Copies every dirty range at once (the final catch-up of a pivot).
     void copyAllDirty();
     // How [offset, offset+length) reads on the source through its whole chain: data, zeros or
@@ -74,6 +75,7 @@ private:
     std::shared_ptr<DirtyBitmap> dirty_;
     std::shared_ptr<DirtyBitmapRecorder> recorder_;
     uint64_t cursor_ = 0;
+    uint64_t cowCluster_ = 0; // the target's cluster when it has a backing file
     bool sourceHeld_ = false; // the catch-up runs under the pivot's ChangesPaused
     bool attached_ = false;
 };

@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace e2kvm::block {
 namespace {
@@ -108,6 +110,44 @@ TEST(MirrorJob, CopiesFollowsWritesAndPivotsOnComplete) {
     EXPECT_TRUE(pivoted);
     EXPECT_EQ(readAll(*p.source), readAll(*p.target));
     EXPECT_EQ(ev.joined(), "created running ready READY waiting pending COMPLETED concluded null");
+}
+
+TEST(MirrorJob, TargetEqualsSourceUnderConcurrentWrites) {
+    Pair p;
+    p.source->write(0, pattern(2 << 20, 0x10));
+    std::atomic<bool> stop{false};
+    std::thread writer;
+    MirrorSpec spec = specOf(p);
+    spec.granularity = 4096;
+    spec.bufSize = 65536;
+    spec.pivot = [&](const std::function<void(bool)>& catchUp) {
+        // The users stop writing the source; what they wrote last is caught up.
+        stop = true;
+        writer.join();
+        catchUp(false);
+    };
+    auto job = std::make_shared<MirrorJob>(std::move(spec));
+    Events ev;
+    job->start(ev.listener());
+    writer = std::thread([&] {
+        uint64_t n = 0;
+        while (!stop) {
+            uint64_t offset = (n * 7919 * 512) % (kSize - 8192);
+            p.source->write(offset, pattern(8192, uint8_t(n)));
+            ++n;
+        }
+    });
+    bool ready = ev.waitFor("READY");
+    if (!ready) { // the copy could not catch up: stop the writer before failing
+        stop = true;
+        writer.join();
+        job->cancel();
+        FAIL() << ev.joined();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    job->complete();
+    ASSERT_TRUE(ev.waitFor("null")) << ev.joined();
+    EXPECT_EQ(readAll(*p.source), readAll(*p.target));
 }
 
 TEST(MirrorJob, SoftCancelOfReadyJobCompletesWithoutPivot) {

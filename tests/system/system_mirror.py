@@ -9,7 +9,8 @@ after a pivot, and the images (qemu-img compare, qemu-img map of the target) mus
    complete pivots the drive to the target (query-block), whose backing file is the base.
 3. drive-mirror sync=full, then block-job-cancel without force on the ready job: it completes
    without pivot; job-cancel of a ready job cancels it.
-4. argument errors: granularity, buf-size, sync modes, the source as its own target, complete
+4. HMP drive_mirror -f of a drive, then block-job-cancel of the ready job.
+5. argument errors: granularity, buf-size, sync modes, the source as its own target, complete
    of a job that is not ready, cancel without force of a paused job.
 usage: system_mirror.py E2KVM_SYSTEM"""
 import json
@@ -224,6 +225,25 @@ def cancels(prog, tmp):
     return out
 
 
+def hmp_drive_mirror(prog, tmp):
+    out = {}
+    src, tgt = os.path.join(tmp, "s.qcow2"), os.path.join(tmp, "t.qcow2")
+    image(src, writes=["write -P 0x21 0 512k"])
+    p, qmp = start(prog, tmp, ["-drive", "if=none,id=drive0,format=qcow2,file=" + src])
+    try:
+        out["unknown device"] = hmp(qmp, "drive_mirror -f nope %s" % tgt)
+        out["drive_mirror"] = hmp(qmp, "drive_mirror -f drive0 %s qcow2" % tgt)
+        out["ready event"] = (wait_for(qmp, "BLOCK_JOB_READY") or {}).get("data")
+        out["cancel"] = qmp.cmd("block-job-cancel", device="drive0")
+        out["events"] = job_events(qmp)
+        stop(p, qmp)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    out["target equals source"] = compare(src, tgt)
+    return out
+
+
 def errors(prog, tmp):
     out = {}
     src, tgt = os.path.join(tmp, "s.qcow2"), os.path.join(tmp, "t.qcow2")
@@ -241,6 +261,8 @@ def errors(prog, tmp):
                             ("self", {"target": "src"}),
                             ("no target", {"target": "nope"}),
                             ("no job id", {"job-id": None}),
+                            ("replaces missing", {"replaces": "nope"}),
+                            ("replaces other", {"replaces": "tgt"}),
                             ("speed", {"speed": -1})):
             args = dict(base, **extra)
             args = {k: v for k, v in args.items() if v is not None}
@@ -265,7 +287,8 @@ def errors(prog, tmp):
 tmp = tempfile.mkdtemp(prefix="e2kvm-mirror-")
 try:
     for name, fn in (("full to node", full_to_node), ("top of drive", top_of_drive),
-                     ("cancels", cancels), ("errors", errors)):
+                     ("cancels", cancels), ("hmp drive_mirror", hmp_drive_mirror),
+                     ("errors", errors)):
         results = {}
         for who, prog in (("qemu", QEMU), ("ours", SYSTEM)):
             d = os.path.join(tmp, "%s-%s" % (name.replace(" ", "_"), who))

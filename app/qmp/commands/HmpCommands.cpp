@@ -1,11 +1,11 @@
 // QMP human-monitor-command: one line of QEMU's human monitor (HMP), parsed and answered as
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
-// status, info block-jobs, drive_backup, stop|s, cont|c, system_reset, quit|q; every other line
-// gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its statistics and most of its
-// errors on the process's standard output and standard error, not into the reply: only its
-// error_report() messages ("Block node is read-only", warnings) and qemu_printf() text ("info"'s
-// format-specific part) are returned.
+// status, info block-jobs, drive_backup, drive_mirror, stop|s, cont|c, system_reset, quit|q; every
+// other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its statistics and
+// most of its errors on the process's standard output and standard error, not into the reply: only
+// its error_report() messages ("Block node is read-only", warnings) and qemu_printf() text
+// ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
@@ -311,6 +311,22 @@ void driveBackup(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     }
 }
 
+// drive_mirror [-n] [-f] DEVICE TARGET [FORMAT]: QMP's drive-mirror with sync "full" (-f) or
+// "top", mode "existing" (-n) or "absolute-paths".
+void driveMirror(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    Json q = Json::object({{"device", args.strings[0]},
+                           {"target", args.strings[1]},
+                           {"sync", args.flags[1] ? "full" : "top"},
+                           {"mode", args.flags[0] ? "existing" : "absolute-paths"}});
+    if (args.optional[0])
+        q.set("format", *args.optional[0]);
+    try {
+        runQmp(ctx, "drive-mirror", &q);
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
 // An HMP command that is a QMP command without arguments (stop, cont, system_reset).
 void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
     try {
@@ -344,6 +360,14 @@ const std::vector<HmpCommand>& hmpCommands() {
           {HmpParam::OptionalString, 0}},
          nullptr,
          driveBackup},
+        {"drive_mirror",
+         {{HmpParam::Flag, 'n'},
+          {HmpParam::Flag, 'f'},
+          {HmpParam::Device, 0},
+          {HmpParam::String, 0},
+          {HmpParam::OptionalString, 0}},
+         nullptr,
+         driveMirror},
         {"stop|s",
          {},
          nullptr,

@@ -143,8 +143,13 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
         auto replaced = ctx.nodes.find(*m.replaces);
         if (!replaced)
             throw QmpError("Failed to find node with node-name='" + *m.replaces + "'");
+        // Only the source itself: QEMU replaces another node only below a filter or a quorum
+        // of the source, and e2kvm has neither over a mirror's source.
         if (replaced != source)
-            throw QmpError("Cannot replace '" + *m.replaces + "' (only the source itself)");
+            throw QmpError("Cannot replace '" + *m.replaces + "' by a node mirrored from '" +
+                           source->name +
+                           "', because it cannot be guaranteed that doing so would not lead "
+                           "to an abrupt change of visible data");
     }
     if (m.sync == "incremental" || m.sync == "bitmap")
         throw QmpError("Sync mode '" + m.sync + "' not supported");
