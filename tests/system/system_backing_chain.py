@@ -9,7 +9,8 @@
    name, the middle node gone), then blockdev-snapshot with an overlay added by blockdev-add
    (backing: null), a write, and block-stream of the whole chain above the base into it
    (base-node), then block-stream of everything (no backing file left); a new overlay and its
-   active block-commit (ready, block-job-complete; the drive is on the base afterwards).
+   active block-commit (ready, block-job-complete; the drive is on the base afterwards); two
+   more overlays and block-stream into the middle one (s1 takes in its whole chain).
 3. The images afterwards: qemu-img info (backing file and format), map and the data of every
    layer compared with QEMU's.
 usage: system_backing_chain.py E2KVM_SYSTEM"""
@@ -162,11 +163,19 @@ def scenario(prog, tmp):
         out["active commit events"] = vm.job("a1")
         out["chain after active commit"] = vm.chain()
         vm.hmp('qemu-io drive0 "write -P 0x77 64k 64k"')
+        for name, pattern in (("s1", "0x88"), ("s2", "0x99")):
+            vm.cmd("blockdev-snapshot-sync", **{"device": "drive0", "snapshot-file":
+                                                p(name + ".qcow2"), "snapshot-node-name": name})
+            vm.hmp('qemu-io drive0 "write -P %s 2M 4k"' % pattern)
+        out["stream no job id"] = vm.cmd("block-stream", device="s1")
+        out["stream intermediate"] = vm.cmd("block-stream", **{"device": "s1", "job-id": "si"})
+        out["stream intermediate events"] = vm.job("si")
+        out["chain after intermediate stream"] = vm.chain()
         out["formatting"] = vm.quit()
     finally:
         if vm.proc.poll() is None:
             vm.proc.kill()
-    for name in ("base", "mid", "top", "over", "act"):
+    for name in ("base", "mid", "top", "over", "act", "s1", "s2"):
         f = p(name + ".qcow2")
         info = json.loads(run("qemu-img", "info", "-U", "--output=json", f).stdout)
         out["info " + name] = json.loads(json.dumps(
@@ -188,7 +197,7 @@ try:
     checker.same("backing chain", json.dumps(results["qemu"], indent=1, sort_keys=True),
                  json.dumps(results["ours"], indent=1, sort_keys=True),
                  "qemu-system", "e2kvm-system")
-    for name in ("base", "mid", "top", "over", "act"):
+    for name in ("base", "mid", "top", "over", "act", "s1", "s2"):
         r = run("qemu-img", "compare", "-U", os.path.join(tmp, "qemu", name + ".qcow2"),
                 os.path.join(tmp, "ours", name + ".qcow2"), ok=False)
         checker.check(r.returncode == 0, "%s.qcow2 differs from QEMU's: %s" % (name, r.stdout))
