@@ -10,7 +10,8 @@
    (backing: null), a write, and block-stream of the whole chain above the base into it
    (base-node), then block-stream of everything (no backing file left); a new overlay and its
    active block-commit (ready, block-job-complete; the drive is on the base afterwards); two
-   more overlays and block-stream into the middle one (s1 takes in its whole chain).
+   more overlays and block-stream into the middle one (s1 takes in its whole chain);
+   change-backing-file (a relative name in the header) and its refusals.
 3. The images afterwards: qemu-img info (backing file and format), map and the data of every
    layer compared with QEMU's.
 usage: system_backing_chain.py E2KVM_SYSTEM"""
@@ -171,6 +172,12 @@ def scenario(prog, tmp):
         out["stream intermediate"] = vm.cmd("block-stream", **{"device": "s1", "job-id": "si"})
         out["stream intermediate events"] = vm.job("si")
         out["chain after intermediate stream"] = vm.chain()
+        out["change-backing-file"] = vm.cmd("change-backing-file", **{
+            "device": "drive0", "image-node-name": "s2", "backing-file": "s1.qcow2"})
+        out["change-backing-file no backing"] = vm.cmd("change-backing-file", **{
+            "device": "drive0", "image-node-name": "s1", "backing-file": "x.qcow2"})
+        out["change-backing-file unknown"] = vm.cmd("change-backing-file", **{
+            "device": "drive0", "image-node-name": "nothere", "backing-file": "x.qcow2"})
         out["formatting"] = vm.quit()
     finally:
         if vm.proc.poll() is None:
