@@ -5,6 +5,8 @@
 #include "block/qcow2/Qcow2Driver.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace e2kvm::block {
@@ -114,8 +116,13 @@ void ActiveCommitJob::run() {
             becomeReady();
             ready = true;
         }
-        if (completionRequested())
+        if (completionRequested()) {
+            // QEMU's job goes on only after the main loop sent the command's reply: the events
+            // of the job's end come after the reply to block-job-complete there. Give the
+            // reply that head start here too.
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
             return;
+        }
         waitForRequest(std::chrono::milliseconds(50));
     }
 }

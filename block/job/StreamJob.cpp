@@ -74,6 +74,7 @@ void StreamJob::run() {
         throw BlockError(EINVAL, "the layer could not be opened for writing");
     const uint64_t size = spec_.top->size();
     setTotal(size);
+    int ignoredError = 0;
     for (uint64_t pos = 0; pos < size;) {
         if (!checkpoint())
             return;
@@ -95,6 +96,14 @@ void StreamJob::run() {
             // apart in a copy-on-read either: both count as reads).
             if (!actOnError(spec_.onError, err.errnoValue(), false))
                 return;
+            if (spec_.onError == ErrorPolicy::Ignore) {
+                // As QEMU's stream: the range is skipped, and the job fails with the error at
+                // the end (the chain then stays as it is).
+                ignoredError = err.errnoValue();
+                uint64_t skip = e.length ? e.length : std::min(kStep, size - pos);
+                pos += skip;
+                addProgress(skip);
+            }
             continue;
         }
         pos += e.length;
@@ -103,6 +112,8 @@ void StreamJob::run() {
             return;
     }
     writer_->flush();
+    if (ignoredError)
+        throw BlockError(ignoredError, spec_.top->filename());
 }
 
 void StreamJob::commit() {

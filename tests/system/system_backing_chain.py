@@ -8,7 +8,10 @@
 2. block-commit of the middle layer into the base (job events, the overlay's new backing file
    name, the middle node gone), then blockdev-snapshot with an overlay added by blockdev-add
    (backing: null), a write, and block-stream of the whole chain above the base into it
-   (base-node), then block-stream of everything (no backing file left).
+   (base-node), then block-stream of everything (no backing file left); a new overlay and its
+   active block-commit (ready, block-job-complete; the drive is on the base afterwards); two
+   more overlays and block-stream into the middle one (s1 takes in its whole chain);
+   change-backing-file (a relative name in the header) and its refusals.
 3. The images afterwards: qemu-img info (backing file and format), map and the data of every
    layer compared with QEMU's.
 usage: system_backing_chain.py E2KVM_SYSTEM"""
@@ -88,6 +91,16 @@ class Vm:
         self.qmp.events.clear()
         return steady(events)
 
+    def ready(self, jid, timeout=60):
+        """Waits until job `jid` is ready; what query-block-jobs then says of it."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for j in self.cmd("query-block-jobs")["return"]:
+                if j["device"] == jid and j["status"] == "ready":
+                    return {k: j.get(k) for k in ("ready", "status", "type", "len", "offset")}
+            time.sleep(0.05)
+        return None
+
     def quit(self):
         self.qmp.cmd("quit")
         out, _ = self.proc.communicate(timeout=30)
@@ -142,11 +155,34 @@ def scenario(prog, tmp):
         out["stream all"] = vm.cmd("block-stream", **{"device": "drive0", "job-id": "s2"})
         out["stream all events"] = vm.job("s2")
         out["chain alone"] = vm.chain()
+        out["snap act"] = vm.cmd("blockdev-snapshot-sync", **{
+            "device": "drive0", "snapshot-file": p("act.qcow2"), "snapshot-node-name": "act"})
+        vm.hmp('qemu-io drive0 "write -P 0x66 0 64k"')
+        out["active commit"] = vm.cmd("block-commit", **{"device": "drive0", "job-id": "a1"})
+        out["ready"] = vm.ready("a1")
+        out["complete"] = vm.cmd("block-job-complete", device="a1")
+        out["active commit events"] = vm.job("a1")
+        out["chain after active commit"] = vm.chain()
+        vm.hmp('qemu-io drive0 "write -P 0x77 64k 64k"')
+        for name, pattern in (("s1", "0x88"), ("s2", "0x99")):
+            vm.cmd("blockdev-snapshot-sync", **{"device": "drive0", "snapshot-file":
+                                                p(name + ".qcow2"), "snapshot-node-name": name})
+            vm.hmp('qemu-io drive0 "write -P %s 2M 4k"' % pattern)
+        out["stream no job id"] = vm.cmd("block-stream", device="s1")
+        out["stream intermediate"] = vm.cmd("block-stream", **{"device": "s1", "job-id": "si"})
+        out["stream intermediate events"] = vm.job("si")
+        out["chain after intermediate stream"] = vm.chain()
+        out["change-backing-file"] = vm.cmd("change-backing-file", **{
+            "device": "drive0", "image-node-name": "s2", "backing-file": "s1.qcow2"})
+        out["change-backing-file no backing"] = vm.cmd("change-backing-file", **{
+            "device": "drive0", "image-node-name": "s1", "backing-file": "x.qcow2"})
+        out["change-backing-file unknown"] = vm.cmd("change-backing-file", **{
+            "device": "drive0", "image-node-name": "nothere", "backing-file": "x.qcow2"})
         out["formatting"] = vm.quit()
     finally:
         if vm.proc.poll() is None:
             vm.proc.kill()
-    for name in ("base", "mid", "top", "over"):
+    for name in ("base", "mid", "top", "over", "act", "s1", "s2"):
         f = p(name + ".qcow2")
         info = json.loads(run("qemu-img", "info", "-U", "--output=json", f).stdout)
         out["info " + name] = json.loads(json.dumps(
@@ -168,7 +204,7 @@ try:
     checker.same("backing chain", json.dumps(results["qemu"], indent=1, sort_keys=True),
                  json.dumps(results["ours"], indent=1, sort_keys=True),
                  "qemu-system", "e2kvm-system")
-    for name in ("base", "mid", "top", "over"):
+    for name in ("base", "mid", "top", "over", "act", "s1", "s2"):
         r = run("qemu-img", "compare", "-U", os.path.join(tmp, "qemu", name + ".qcow2"),
                 os.path.join(tmp, "ours", name + ".qcow2"), ok=False)
         checker.check(r.returncode == 0, "%s.qcow2 differs from QEMU's: %s" % (name, r.stdout))

@@ -116,9 +116,10 @@ template <typename F> Json runVerb(F&& f) {
 std::vector<std::shared_ptr<block::Job>> settledJobs(QmpContext& ctx) {
     auto transient = [](const JobInfo& i) {
         using S = block::JobStatus;
+        // (A paused job a client resumed is on its way back to running.)
         return i.status == S::Waiting || i.status == S::Aborting ||
                (i.status == S::Pending && i.autoFinalize) ||
-               (i.status == S::Concluded && i.autoDismiss);
+               (i.status == S::Concluded && i.autoDismiss) || (i.status == S::Paused && !i.paused);
     };
     for (int tries = 0;; ++tries) {
         auto jobs = ctx.jobs.list();

@@ -12,6 +12,7 @@
 #include "block/qcow2/Qcow2Driver.h"
 
 #include <cstdio>
+#include <cstring>
 #include <functional>
 
 namespace e2kvm::qmp {
@@ -204,22 +205,25 @@ Json changeBackingFile(QmpContext& ctx, const Json* args) {
     auto image = ctx.nodes.find(imageNodeName);
     if (!image)
         throw QmpError("Cannot find device='' nor node-name='" + imageNodeName + "'");
+    if (!image->image->backing())
+        throw QmpError("not allowing backing file change on an image without a backing file");
+    std::string busy = ctx.jobs.nodeBusyWith(top->name);
+    if (!busy.empty())
+        throw QmpError("Node '" + device +
+                       "' is busy: block device is in use by block job: " + busy);
     std::vector<ChainLayer> chain = chainOf(ctx, top->image);
     auto at = findLayer(chain, imageNodeName, false);
     if (!at)
-        throw QmpError("Node '" + imageNodeName + "' not in chain of '" + device + "'");
+        throw QmpError("'" + device + "' and image file are not in the same chain");
     auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(image->image);
-    if (!q)
-        throw QmpError("Could not change the backing file to '" + backingFile +
+    if (!q || q->readOnly())
+        throw QmpError("Could not change backing file to '" + backingFile +
                        "': Operation not supported");
-    std::string format;
-    if (*at + 1 < chain.size())
-        format = chain[*at + 1].image->formatName();
     try {
-        q->changeBackingFile(backingFile, format);
-    } catch (const std::exception& e) {
-        throw QmpError("Could not change the backing file to '" + backingFile +
-                       "': " + blockMessage(*image, e));
+        q->changeBackingFile(backingFile, image->image->backing()->formatName());
+    } catch (const block::BlockError& e) {
+        throw QmpError("Could not change backing file to '" + backingFile +
+                       "': " + std::strerror(e.errnoValue()));
     }
     return Json::object();
 }
