@@ -11,10 +11,6 @@ namespace e2kvm::block {
 
 namespace {
 constexpr uint64_t kStep = 512 * 1024; // QEMU's stream chunk
-
-bool allZero(const uint8_t* p, size_t n) {
-    return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
-}
 } // namespace
 
 StreamJob::StreamJob(StreamSpec spec)
@@ -29,24 +25,9 @@ StreamJob::~StreamJob() {
 void StreamJob::populate(uint64_t offset, uint64_t length) {
     std::vector<uint8_t> buf(static_cast<size_t>(length));
     spec_.top->read(offset, buf);
-    // Cluster by cluster: runs of zeros become zero clusters, the rest is written as data.
-    uint64_t unit = std::max<uint64_t>(spec_.top->clusterSize(), 512);
-    for (uint64_t done = 0; done < length;) {
-        uint64_t n = std::min(unit - (offset + done) % unit, length - done);
-        bool zero = allZero(buf.data() + done, size_t(n));
-        uint64_t run = n;
-        while (done + run < length) {
-            uint64_t m = std::min(unit, length - done - run);
-            if (allZero(buf.data() + done + run, size_t(m)) != zero)
-                break;
-            run += m;
-        }
-        if (zero)
-            writer_->writeZeroes(offset + done, run, ZeroNone);
-        else
-            writer_->write(offset + done, std::span(buf).subspan(size_t(done), size_t(run)));
-        done += run;
-    }
+    // Only where the top layer is still unallocated when the copy lands: a guest write that
+    // came between the read and now keeps its data.
+    writer_->populate(offset, buf);
 }
 
 namespace {

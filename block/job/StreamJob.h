@@ -45,8 +45,8 @@ protected:
     void clean() override;
 
 private:
-    // Copies [offset, offset+length) of what the chain shows into the top layer (zeros as a
-    // zero write, as QEMU's copy-on-read).
+    // Copies [offset, offset+length) of what the chain shows into the top layer where it is
+    // still unallocated (zeros as zero clusters, as QEMU's copy-on-read).
     void populate(uint64_t offset, uint64_t length);
 
     StreamSpec spec_;

@@ -2,6 +2,7 @@
 #include "TestSupport.h"
 #include "block/ImageCheck.h"
 #include "block/ImageDescription.h"
+#include "block/qcow2/Qcow2Driver.h"
 
 #include <gtest/gtest.h>
 
@@ -459,4 +460,61 @@ TEST(Qcow2, ReusedClustersNeverLeakOldBytes) {
     EXPECT_TRUE(buf == expect);
     d.reset();
     expectClean(img);
+}
+
+// Copy-on-read into a layer (a stream job's copy): only clusters still unallocated take the
+// copy, zeros become zero clusters; a guest write that landed first keeps its data, also when
+// the writes race with the copies.
+TEST(Qcow2, PopulateFillsOnlyUnallocatedClusters) {
+    TempDir t;
+    std::string base = t.path("base.qcow2"), top = t.path("top.qcow2");
+    const uint64_t cs = 65536, size = 64 * cs;
+    createQcow2(base, size);
+    auto basedata = pattern(size, 5);
+    std::memset(&basedata[8 * cs], 0, 4 * cs); // clusters 8..11 read as zeros
+    openRw(base)->write(0, basedata);
+    createQcow2(top, size, cs, base, "qcow2");
+    auto d = openRw(top);
+    auto* q = dynamic_cast<qcow2::Qcow2Driver*>(d.get());
+    ASSERT_NE(q, nullptr);
+    auto guest = pattern(cs, 9);
+    d->write(3 * cs, guest);  // the guest was first here
+    q->populate(0, basedata); // a copy read before that write
+    auto expect = basedata;
+    std::memcpy(&expect[3 * cs], guest.data(), cs);
+    EXPECT_TRUE(readAll(*d) == expect);
+    for (uint64_t c = 0; c < 64; ++c) {
+        LayerExtent e = d->layerStatus(c * cs, cs);
+        EXPECT_NE(e.kind, Allocation::Unallocated) << "cluster " << c;
+        if (c >= 8 && c < 12) {
+            EXPECT_EQ(e.kind, Allocation::Zero) << "cluster " << c;
+        }
+    }
+    d.reset();
+    expectClean(top);
+
+    // Racing: a writer fills every other cluster while copies of stale data land.
+    createQcow2(top, size, cs, base, "qcow2");
+    d = openRw(top);
+    q = dynamic_cast<qcow2::Qcow2Driver*>(d.get());
+    std::thread writer([&] {
+        for (uint64_t c = 0; c < 64; c += 2)
+            d->write(c * cs, guest);
+    });
+    for (int round = 0; round < 4; ++round)
+        for (uint64_t c = 0; c < 64; ++c)
+            q->populate(c * cs, std::span(basedata).subspan(c * cs, cs));
+    writer.join();
+    for (uint64_t c = 0; c < 64; ++c) {
+        std::vector<uint8_t> got(cs);
+        d->read(c * cs, got);
+        if (c % 2 == 0) {
+            EXPECT_TRUE(got == guest) << "cluster " << c << " lost the guest's write";
+        } else {
+            EXPECT_TRUE(std::equal(got.begin(), got.end(), basedata.begin() + long(c * cs)))
+                << "cluster " << c;
+        }
+    }
+    d.reset();
+    expectClean(top);
 }
