@@ -40,9 +40,6 @@ struct OpenOptions {
     // An error injector (blkdebug) between the format and its file, as "blkdebug:CONF:IMAGE"
     // or file.driver=blkdebug give; not handed on to backing or data files.
     std::shared_ptr<Blkdebug> blkdebug;
-    // qcow2: the metadata structures writes are checked against (Qcow2Overlap.h bits, from
-    // QEMU's overlap-check options); unset: QEMU's default set ("cached").
-    std::optional<unsigned> qcow2OverlapChecks;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };

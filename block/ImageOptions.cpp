@@ -3,7 +3,7 @@
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
-#include "qcow2/Qcow2Overlap.h"
+#include "qcow2/Qcow2Driver.h"
 
 #include <stdexcept>
 
@@ -89,6 +89,15 @@ std::unique_ptr<BlockDriver> openNullNode(const DriverOptions& options, const Op
                                        null);
 }
 
+// A qcow2 image opened with QEMU's runtime options for it (overlap checks, cache sizes...):
+// they are checked, and applied before the first request.
+std::unique_ptr<BlockDriver> withRuntimeOptions(std::unique_ptr<BlockDriver> image,
+                                                const DriverOptions& options) {
+    if (auto* q = dynamic_cast<qcow2::Qcow2Driver*>(image.get()))
+        q->applyRuntimeOptions(options);
+    return image;
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
@@ -102,8 +111,6 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     if (driver == "raw" || driver == "qcow2") {
         open.format = driver;
         open.formatProbed = false;
-        if (driver == "qcow2")
-            open.qcow2OverlapChecks = qcow2::overlapChecksFromOptions(options);
         // backing= (null in JSON): the image is opened without its backing file.
         if (auto backing = options.find("backing"); backing != options.end()) {
             if (!backing->second.empty())
@@ -114,7 +121,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
         DriverOptions file = subOptions(options, "file.");
         const std::string fileDriver = valueOr(file, "driver", "file");
         if (fileDriver == "blkdebug")
-            return openFormatOverBlkdebug(driver, file, std::move(open));
+            return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)),
+                                      options);
         if (fileDriver != "file" && fileDriver != "host_device") {
             if (driver != "raw")
                 throw BlockError(ENOTSUP, "Format '" + driver + "' over protocol '" + fileDriver +
@@ -126,7 +134,7 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
         std::string filename = valueOr(file, "filename", valueOr(options, "file"));
         if (filename.empty())
             throw BlockError(EINVAL, "A block device must be specified for \"file\"");
-        return openImage(filename, std::move(open));
+        return withRuntimeOptions(openImage(filename, std::move(open)), options);
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));

@@ -6,6 +6,8 @@
 #include "app/ioshell/IoShell.h"
 #include "block/OpenFailureText.h"
 #include "block/blkdebug/Blkdebug.h"
+#include "block/qcow2/Qcow2Driver.h"
+#include "block/qcow2/Qcow2RuntimeOptions.h"
 
 #include <chrono>
 #include <csignal>
@@ -212,6 +214,30 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
         else if (std::strcmp(key, "cache.no-flush") == 0)
             newCache.ignoreFlush = on;
         options.erase(it);
+    }
+    // A qcow2 image's runtime options (overlap checks, cache sizes...), checked as a whole
+    // before any takes effect.
+    block::DriverOptions runtime;
+    for (auto it = options.begin(); it != options.end();) {
+        if (block::qcow2::isQcow2RuntimeOption(it->first)) {
+            runtime.insert(*it);
+            it = options.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (!runtime.empty()) {
+        auto* qcow2 = dynamic_cast<block::qcow2::Qcow2Driver*>(image_.get());
+        if (!qcow2) {
+            out_->report("Cannot change the option '" + runtime.begin()->first + "'");
+            return false;
+        }
+        try {
+            qcow2->applyRuntimeOptions(runtime);
+        } catch (const BlockError& e) {
+            out_->report(e.what());
+            return false;
+        }
     }
     // Node names and drivers stay what they are: naming the same ones again is fine.
     for (auto it = options.begin(); it != options.end();) {

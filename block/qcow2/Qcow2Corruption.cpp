@@ -6,6 +6,7 @@
 // Either way the request that found it fails with EIO, and each kind is reported once.
 #include "Qcow2Driver.h"
 #include "Qcow2Overlap.h"
+#include "Qcow2RuntimeOptions.h"
 
 #include "block/BlockLog.h"
 
@@ -38,6 +39,11 @@ void Qcow2Driver::signalCorruption(bool fatal, const std::string& what) {
         }
     }
     throwError(EIO, filename(), what);
+}
+
+void Qcow2Driver::applyRuntimeOptions(const DriverOptions& options) {
+    std::lock_guard lock(meta_);
+    overlapChecks_ = checkQcow2RuntimeOptions(options, cs_, size_, h_.version >= 3);
 }
 
 void Qcow2Driver::checkAttached() const {

@@ -1,5 +1,6 @@
 #include "Qcow2Driver.h"
 #include "Qcow2Overlap.h"
+#include "Qcow2RuntimeOptions.h"
 
 #include "Qcow2Bitmaps.h"
 #include "Qcow2Check.h"
@@ -45,7 +46,7 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     : BlockDriver(path, o.readOnly),
       file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
       h_((file_.lock(imageLocks(o, true)), file_.setBlkdebug(o.blkdebug), readHeader(file_))),
-      overlapChecks_(o.qcow2OverlapChecks.value_or(kOverlapCached)), l2Cache_(4) {
+      overlapChecks_(kOverlapCached), l2Cache_(4) {
     if (o.chain.count(realPath(path)))
         throwError(ELOOP, path,
                    "Backing file loop detected: this image is already part of the chain");

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -67,6 +68,16 @@ public:
     // Rewrites the backing file name and format the header records (an empty name removes
     // them), after every earlier change is durable; the backing link itself stays.
     void changeBackingFile(const std::string& name, const std::string& format);
+
+    // Copy-on-read (Qcow2Populate.cpp): `bytes` (what the chain below shows at `offset`) go
+    // into the clusters that are still unallocated in this layer, zeros as zero clusters;
+    // clusters a guest wrote meanwhile keep their data.
+    void populate(uint64_t offset, std::span<const uint8_t> bytes);
+
+    // Checks and applies QEMU's qcow2 runtime options among `options` (Qcow2RuntimeOptions.h:
+    // the overlap checks take effect), as an open or reopen with them does; throws
+    // BlockError(EINVAL) with QEMU's message and changes nothing when one is wrong.
+    void applyRuntimeOptions(const std::map<std::string, std::string>& options);
 
     // Fills clusters [0, size) with allocated clusters (create-time preallocation).
     void preallocate(Preallocation mode);

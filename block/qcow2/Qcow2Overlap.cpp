@@ -24,7 +24,8 @@ constexpr StructureOption kStructures[kMetaCount] = {
     {kMetaBitmapDirectory, "bitmap-directory", "bitmap directory"},
 };
 
-unsigned templateChecks(const std::string& name, const std::string& key) {
+// (QEMU names the option 'overlap-check' also when the value came as overlap-check.template.)
+unsigned templateChecks(const std::string& name) {
     if (name == "none")
         return kOverlapNone;
     if (name == "constant")
@@ -33,9 +34,9 @@ unsigned templateChecks(const std::string& name, const std::string& key) {
         return kOverlapCached;
     if (name == "all")
         return kOverlapAll;
-    throw BlockError(EINVAL, "Unsupported value '" + name + "' for qcow2 option '" + key +
-                                 "'. Allowed are any of the following: none, constant, "
-                                 "cached, all");
+    throw BlockError(EINVAL, "Unsupported value '" + name +
+                                 "' for qcow2 option 'overlap-check'. Allowed are any of the "
+                                 "following: none, constant, cached, all");
 }
 
 bool switchValue(const std::string& key, const std::string& value) {
@@ -64,9 +65,9 @@ unsigned overlapChecksFromOptions(const DriverOptions& options) {
                                      templ->second + "')");
     unsigned checks = kOverlapCached;
     if (plain != options.end())
-        checks = templateChecks(plain->second, "overlap-check");
+        checks = templateChecks(plain->second);
     else if (templ != options.end())
-        checks = templateChecks(templ->second, "overlap-check.template");
+        checks = templateChecks(templ->second);
     for (const auto& s : kStructures) {
         const std::string key = std::string("overlap-check.") + s.key;
         if (auto it = options.find(key); it != options.end())

@@ -5,7 +5,8 @@ a refcount block, a snapshot's L2 table with overlap-check=all) or an unaligned 
 refused with EIO, reported once as qemu-io reports it, and marks the image corrupt (incompatible
 bit 1); the image then opens only read-only, later requests of the same session fail with
 "No medium found", and `check -r all` clears the bit. Read-only, the same find is only
-reported. The overlap-check options are parsed as QEMU's. Both programs run under the name
+reported. The qcow2 runtime options (overlap-check, cache sizes, lazy-refcounts...) are
+checked as QEMU checks them on open and reopen. Both programs run under the name
 qemu-io on copies of the same damaged image; output, exit status and the header's
 incompatible bits must agree.
 Usage: qcow2_corruption_interop.py E2KVM_IO E2KVM_IMG"""
@@ -136,6 +137,20 @@ SCENARIOS = [
                 ["-c", "open -o overlap-check.main-header=maybe " + p],
                 # With the header's check off, the write goes through (and ruins it), as QEMU.
                 ["-c", "open -o overlap-check.main-header=off " + p, "-c", "read 0 512"]]),
+    ("runtime options on open and reopen", ["write -P 1 0 64k"], lambda p: None,
+     lambda p: [["-c", "reopen -o " + o, "-c", "read -P 1 0 64k", p] for o in (
+         "lazy-refcounts=on,pass-discard-request=off", "overlap-check.template=constant",
+         "overlap-check.inactive-l2=on", "cache-size=1M", "l2-cache-entry-size=4k",
+         "refcount-cache-size=128k", "cache-clean-interval=0", "lazy-refcounts=42",
+         "cache-size=1M,l2-cache-size=64k,refcount-cache-size=64k",
+         "cache-size=1M,l2-cache-size=2M", "cache-size=1M,refcount-cache-size=2M",
+         "l2-cache-entry-size=33k", "l2-cache-entry-size=128k", "refcount-cache-size=256T",
+         "overlap-check=constant,overlap-check.template=all", "overlap-check.template=blubb",
+         "cache-clean-interval=-1", "pass-discard-other=maybe")] +
+     [["--image-opts", "-c", "read -P 1 0 64k",
+       "driver=qcow2,file.filename=" + p + "," + o] for o in (
+           "l2-cache-entry-size=1k", "l2-cache-entry-size=1000", "overlap-check=sometimes",
+           "cache-size=64k,l2-cache-size=128k")]),
 ]
 
 
