@@ -6,6 +6,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/ChainLookup.h"
+#include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/job/ActiveCommitJob.h"
 #include "block/job/CommitJob.h"
@@ -31,11 +32,7 @@ JobOptions jobOptions(QmpArgs& a) {
     std::optional<int64_t> speed = a.optInt("speed");
     std::string onError =
         a.optEnum("on-error", {"report", "ignore", "enospc", "stop", "auto"}).value_or("report");
-    o.onError = onError == "ignore"   ? block::ErrorPolicy::Ignore
-                : onError == "enospc" ? block::ErrorPolicy::Enospc
-                : onError == "stop"   ? block::ErrorPolicy::Stop
-                : onError == "auto"   ? block::ErrorPolicy::Auto
-                                      : block::ErrorPolicy::Report;
+    o.onError = errorPolicyFromName(onError);
     a.optStr("filter-node-name");
     o.autoFinalize = a.optBool("auto-finalize", true);
     o.autoDismiss = a.optBool("auto-dismiss", true);

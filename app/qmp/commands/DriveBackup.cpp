@@ -6,39 +6,11 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BackupStart.h"
+#include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/ImageOpen.h"
 
 namespace e2kvm::qmp {
-
-namespace {
-
-void createTarget(const vm::BlockNode& source, const std::string& target, const std::string& format,
-                  const std::string& sync) {
-    block::CreateOptions co;
-    co.format = format;
-    co.size = source.image->size();
-    co.sizeGiven = true;
-    if (format != "qcow2" && format != "raw")
-        throw QmpError("Driver '" + format + "' does not support image creation");
-    if (format == "qcow2" && sync == "top" && source.image->backing()) {
-        co.backingFile = source.image->backing()->filename();
-        co.backingFormat = source.image->backing()->formatName();
-    } else if (format == "qcow2" && sync == "none") {
-        co.backingFile = source.file;
-        co.backingFormat = source.format;
-    }
-    try {
-        block::createImage(target, co);
-    } catch (const std::exception& e) {
-        std::string m = e.what();
-        if (m.rfind(target + ": ", 0) == 0)
-            m.erase(0, target.size() + 2);
-        throw QmpError("Could not create '" + target + "': " + m);
-    }
-}
-
-} // namespace
 
 PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::string& prefix) {
     QmpArgs own(args, prefix); // the members drive-backup has beyond blockdev-backup's
@@ -54,7 +26,7 @@ PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::
 
     auto source = lookupNode(ctx, device);
     if (mode == "absolute-paths")
-        createTarget(*source, target, format.value_or(source->format), sync);
+        createJobTarget(*source, target, format.value_or(source->format), sync);
     const bool wasOpen = sync != "none" && ctx.nodes.findByFile(target) != nullptr;
     std::shared_ptr<vm::BlockNode> node;
     try {

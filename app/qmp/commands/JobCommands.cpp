@@ -7,6 +7,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BackupStart.h"
+#include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/filter/CopyBeforeWriteFilter.h"
 
@@ -156,18 +157,6 @@ Json blockdevBackup(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
-block::ErrorPolicy parseErrorPolicy(const std::string& s) {
-    if (s == "ignore")
-        return block::ErrorPolicy::Ignore;
-    if (s == "enospc")
-        return block::ErrorPolicy::Enospc;
-    if (s == "stop")
-        return block::ErrorPolicy::Stop;
-    if (s == "auto")
-        return block::ErrorPolicy::Auto;
-    return block::ErrorPolicy::Report;
-}
-
 block::BackupSync parseSync(const std::string& s) {
     if (s == "full")
         return block::BackupSync::Full;
@@ -199,7 +188,7 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     for (int k = 0; k < 2; ++k) {
         auto policy = a.optEnum(k == 0 ? "on-source-error" : "on-target-error",
                                 {"report", "ignore", "enospc", "stop", "auto"});
-        onError[k] = parseErrorPolicy(policy.value_or("report"));
+        onError[k] = errorPolicyFromName(policy.value_or("report"));
     }
     bool autoFinalize = a.optBool("auto-finalize", true);
     bool autoDismiss = a.optBool("auto-dismiss", true);

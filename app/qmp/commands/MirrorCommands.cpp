@@ -7,6 +7,7 @@
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/ImageOpen.h"
 #include "block/job/MirrorJob.h"
@@ -29,18 +30,6 @@ struct MirrorArgs {
     bool unmap = true, autoFinalize = true, autoDismiss = true;
 };
 
-block::ErrorPolicy errorPolicy(const std::string& s) {
-    if (s == "ignore")
-        return block::ErrorPolicy::Ignore;
-    if (s == "enospc")
-        return block::ErrorPolicy::Enospc;
-    if (s == "stop")
-        return block::ErrorPolicy::Stop;
-    if (s == "auto")
-        return block::ErrorPolicy::Auto;
-    return block::ErrorPolicy::Report;
-}
-
 void readCommon(QmpArgs& a, MirrorArgs& m) {
     m.jobId = a.optStr("job-id");
     m.device = a.str("device");
@@ -55,7 +44,7 @@ void readCommon(QmpArgs& a, MirrorArgs& m) {
     for (int k = 0; k < 2; ++k) {
         auto policy = a.optEnum(k == 0 ? "on-source-error" : "on-target-error",
                                 {"report", "ignore", "enospc", "stop", "auto"});
-        m.onError[k] = errorPolicy(policy.value_or("report"));
+        m.onError[k] = errorPolicyFromName(policy.value_or("report"));
     }
     a.optEnum("copy-mode", {"background", "write-blocking"});
     m.autoFinalize = a.optBool("auto-finalize", true);
@@ -218,31 +207,6 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
     ctx.jobs.start(job, use);
 }
 
-void createTarget(const vm::BlockNode& source, const std::string& target, const std::string& format,
-                  const std::string& sync) {
-    block::CreateOptions co;
-    co.format = format;
-    co.size = source.image->size();
-    co.sizeGiven = true;
-    if (format != "qcow2" && format != "raw")
-        throw QmpError("Driver '" + format + "' does not support image creation");
-    if (format == "qcow2" && sync == "top" && source.image->backing()) {
-        co.backingFile = source.image->backing()->filename();
-        co.backingFormat = source.image->backing()->formatName();
-    } else if (format == "qcow2" && sync == "none") {
-        co.backingFile = source.file;
-        co.backingFormat = source.format;
-    }
-    try {
-        block::createImage(target, co);
-    } catch (const std::exception& e) {
-        std::string msg = e.what();
-        if (msg.rfind(target + ": ", 0) == 0)
-            msg.erase(0, target.size() + 2);
-        throw QmpError("Could not create '" + target + "': " + msg);
-    }
-}
-
 Json driveMirror(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     MirrorArgs m;
@@ -264,7 +228,7 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
     if (m.replaces && !nodeName)
         throw QmpError("a node-name must be provided when replacing a named node of the graph");
     if (mode == "absolute-paths" && (m.sync == "full" || m.sync == "top" || m.sync == "none"))
-        createTarget(*source, m.target, format.value_or(source->format), m.sync);
+        createJobTarget(*source, m.target, format.value_or(source->format), m.sync);
     const bool wasOpen = m.sync != "none" && ctx.nodes.findByFile(m.target) != nullptr;
     std::shared_ptr<vm::BlockNode> node;
     try {
