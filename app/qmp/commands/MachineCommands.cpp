@@ -91,7 +91,11 @@ Json qomSet(QmpContext& ctx, const Json* args) {
         throw QmpError("Invalid parameter type for 'drive', expected: string");
     if (!disk->handle)
         throw QmpError("Device '" + path + "': its drive cannot be changed");
-    auto node = lookupNode(ctx, value.asString());
+    // The node of that name first: a -drive's node is named as the drive by default, and
+    // after a filter went under the device the drive's name leads to the filter.
+    auto node = ctx.nodes.find(value.asString());
+    if (!node)
+        node = lookupNode(ctx, value.asString());
     if (node->name == disk->nodeName)
         return Json::object();
     try {
