@@ -2,6 +2,7 @@
 // incremental backups that hold the disk as it was when the job started, and the bitmap left
 // as the bitmap mode says on success and on failure; jobs of a grouped transaction, a job that
 // stops on an error until resumed, and compressed backups.
+#include "JobEventLog.h"
 #include "JobTestImages.h"
 #include "block/job/BackupJob.h"
 
@@ -14,62 +15,12 @@
 namespace e2kvm::block {
 namespace {
 
+using test::EventLog;
 using test::makeImage;
 using test::pattern;
 using test::readAll;
 
 constexpr uint64_t kMiB = 1 << 20;
-
-// Records the events of one job and lets a test wait for one.
-class EventLog {
-public:
-    Job::Listener listener() {
-        return [this](const JobEvent& e) {
-            std::lock_guard lock(mutex_);
-            std::string s;
-            switch (e.kind) {
-            case JobEvent::StatusChange:
-                s = jobStatusName(e.info.status);
-                break;
-            case JobEvent::Pending:
-                s = "PENDING";
-                break;
-            case JobEvent::Completed:
-                s = e.info.error ? "COMPLETED:" + *e.info.error : "COMPLETED";
-                break;
-            case JobEvent::Cancelled:
-                s = "CANCELLED";
-                break;
-            case JobEvent::IoError:
-                s = e.writeError ? "ERROR:write" : "ERROR:read";
-                break;
-            case JobEvent::Ready:
-                s = "READY";
-                break;
-            }
-            events_.push_back(s);
-            changed_.notify_all();
-        };
-    }
-    bool waitFor(const std::string& what, long times = 1) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, std::chrono::seconds(20), [&] {
-            return std::count(events_.begin(), events_.end(), what) >= times;
-        });
-    }
-    std::string joined() {
-        std::lock_guard lock(mutex_);
-        std::string out;
-        for (auto& e : events_)
-            out += (out.empty() ? "" : " ") + e;
-        return out;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::vector<std::string> events_;
-};
 
 std::shared_ptr<BackupJob> startJob(BackupSpec spec, EventLog& log) {
     auto job = std::make_shared<BackupJob>(std::move(spec));

@@ -1,6 +1,7 @@
 // MirrorJob: the target follows the source (writes made while the job runs and while it is
 // ready included), complete calls the pivot with a catch-up that copies the last writes, a
 // cancel without force of a ready job completes without pivot, pause of a ready job is standby.
+#include "JobEventLog.h"
 #include "JobTestImages.h"
 #include "block/job/MirrorJob.h"
 
@@ -14,62 +15,13 @@
 namespace e2kvm::block {
 namespace {
 
+using test::EventLog;
 using test::makeImage;
 using test::pattern;
 using test::readAll;
 using test::TempDir;
 
 constexpr uint64_t kSize = 4 << 20;
-
-class Events {
-public:
-    Job::Listener listener() {
-        return [this](const JobEvent& e) {
-            std::lock_guard lock(mutex_);
-            std::string s;
-            switch (e.kind) {
-            case JobEvent::StatusChange:
-                s = jobStatusName(e.info.status);
-                break;
-            case JobEvent::Pending:
-                s = "PENDING";
-                break;
-            case JobEvent::Completed:
-                s = e.info.error ? "COMPLETED:" + *e.info.error : "COMPLETED";
-                break;
-            case JobEvent::Cancelled:
-                s = "CANCELLED";
-                break;
-            case JobEvent::IoError:
-                s = "ERROR";
-                break;
-            case JobEvent::Ready:
-                s = "READY";
-                break;
-            }
-            events_.push_back(s);
-            changed_.notify_all();
-        };
-    }
-    bool waitFor(const std::string& what) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, std::chrono::seconds(20), [&] {
-            return std::find(events_.begin(), events_.end(), what) != events_.end();
-        });
-    }
-    std::string joined() {
-        std::lock_guard lock(mutex_);
-        std::string out;
-        for (auto& e : events_)
-            out += (out.empty() ? "" : " ") + e;
-        return out;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::vector<std::string> events_;
-};
 
 struct Pair {
     TempDir dir;
@@ -99,7 +51,7 @@ TEST(MirrorJob, CopiesFollowsWritesAndPivotsOnComplete) {
         pivoted = true;
     };
     auto job = std::make_shared<MirrorJob>(std::move(spec));
-    Events ev;
+    EventLog ev;
     job->start(ev.listener());
     ASSERT_TRUE(ev.waitFor("READY")) << ev.joined();
     EXPECT_EQ(job->info().current, job->info().total);
@@ -127,7 +79,7 @@ TEST(MirrorJob, TargetEqualsSourceUnderConcurrentWrites) {
         catchUp(false);
     };
     auto job = std::make_shared<MirrorJob>(std::move(spec));
-    Events ev;
+    EventLog ev;
     job->start(ev.listener());
     writer = std::thread([&] {
         uint64_t n = 0;
@@ -157,7 +109,7 @@ TEST(MirrorJob, SoftCancelOfReadyJobCompletesWithoutPivot) {
     MirrorSpec spec = specOf(p);
     spec.pivot = [&](const std::function<void(bool)>&) { pivoted = true; };
     auto job = std::make_shared<MirrorJob>(std::move(spec));
-    Events ev;
+    EventLog ev;
     job->start(ev.listener());
     ASSERT_TRUE(ev.waitFor("READY"));
     job->pause();
@@ -178,7 +130,7 @@ TEST(MirrorJob, ForcedCancelAndCancelBeforeReadyAreCancels) {
     MirrorSpec spec = specOf(p);
     spec.speed = 4096; // stays running
     auto job = std::make_shared<MirrorJob>(std::move(spec));
-    Events ev;
+    EventLog ev;
     job->start(ev.listener());
     EXPECT_THROW(job->complete(), std::runtime_error); // running: not ready
     job->cancel(false);                                // not ready: a plain cancel
@@ -190,7 +142,7 @@ TEST(MirrorJob, SyncNoneCopiesOnlyNewWritesAndZeroesStayUnallocated) {
     Pair p;
     p.source->write(0, pattern(65536, 0x77)); // before the job: not copied by sync=none
     auto job = std::make_shared<MirrorJob>(specOf(p, MirrorSync::None));
-    Events ev;
+    EventLog ev;
     job->start(ev.listener());
     ASSERT_TRUE(ev.waitFor("READY"));
     p.source->write(1 << 20, pattern(65536, 0x78));
@@ -214,7 +166,7 @@ TEST(MirrorJob, DifferentSizesFailTheJob) {
     spec.source = source;
     spec.target = target;
     auto job = std::make_shared<MirrorJob>(std::move(spec));
-    Events ev;
+    EventLog ev;
     job->start(ev.listener());
     ASSERT_TRUE(ev.waitFor("null")) << ev.joined();
     EXPECT_NE(ev.joined().find("COMPLETED:Source and target image have different sizes"),
