@@ -278,6 +278,7 @@ void Cpu::flushDecodeCache() {
     for (const uint16_t i : filled_)
         cache_[i].cacheKey = kNoBundle;
     filled_.clear();
+    jit_.reset(); // no slot refers to its code any more
 }
 
 void Cpu::setPred(unsigned n, bool v) {
@@ -286,6 +287,9 @@ void Cpu::setPred(unsigned n, bool v) {
 }
 
 DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
+    const bool translate = fastPath_ && jitOn_;
+    if (translate && !jit_.hasRoom())
+        flushDecodeCache(); // the code area is full: start it over with the cache
     const bool wasEmpty = slot.cacheKey == kNoBundle;
     if (ip & 7)
         throw GuestException(ExcNum::IllegalInstrAddr, "IP " + hex(ip) + " is not 8-aligned");
@@ -305,6 +309,8 @@ DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
         bindOperands(slot);
         if (fastPath_)
             planFastPath(slot, s_.regs, &sink_);
+        if (translate)
+            slot.fast.jit = jit_.compile(slot.fast, s_.regs);
     }
     slot.cacheKey = ip; // aligned, so never kNoBundle
     if (wasEmpty)
@@ -1937,6 +1943,30 @@ template <bool Conds>
     }
 }
 
+// The in-place ops as InPlaceJit translated them: the same effects as runInPlace.
+[[gnu::always_inline]] inline void Cpu::runTranslated(const FastBundle& f, uint32_t preds0,
+                                                      uint32_t& predMask, uint32_t& predVals) {
+    uint32_t enabled = ~0u;
+    if (f.conds)
+        for (unsigned k = f.nEarly; k < f.nOps; ++k)
+            if (f.ops[k].cond && !fastCond(f.ops[k].cond, preds0))
+                enabled &= ~(1u << k);
+    const uint32_t bits = f.jit(s_.regs, mem_.ramBase(), s_.wdDbl, enabled);
+    if (!f.conds && s_.pcur == 0) { // every compare ran, into unrotated predicates
+        predMask |= f.jitPredMask;
+        predVals = (predVals & ~f.jitPredMask) | bits;
+        return;
+    }
+    for (unsigned j = 0; j < f.nJitCmps; ++j) {
+        const FastOp& op = f.ops[f.jitCmpOp[j]];
+        if (!((enabled >> f.jitCmpOp[j]) & 1))
+            continue;
+        const uint32_t bit = 1u << physPred(op.pred);
+        predMask |= bit;
+        predVals = (predVals & ~bit) | (((bits >> op.pred) & 1) ? bit : 0);
+    }
+}
+
 // The fast path (see FastPlan.h): the same bundle semantics as execute() for the bundles
 // planFastPath accepts: faulting ops first (results deferred), then the transfer decision,
 // then the in-place ops, then the commit in execute()'s order.
@@ -1951,7 +1981,10 @@ template <bool Rare> [[gnu::always_inline]] inline void Cpu::executeFast(const D
     if (b.needWindow > wdSize) [[unlikely]]
         throwWindowBounds(b.needWindow, wdSize);
     const uint32_t preds0 = s_.preds;
-    if (f.checkLoads && !loadsInRam(f, preds0)) [[unlikely]]
+    if (f.checkLoads && !(f.jitLoadCheck ? mem_.ramSize() >= mem_.ramLow() + 8 &&
+                                               f.jitLoadCheck(s_.regs, mem_.ramLow(),
+                                                              mem_.ramSize() - 8 - mem_.ramLow())
+                                         : loadsInRam(f, preds0))) [[unlikely]]
         return execute(b); // a load faults or goes to a device: the general path orders it
     uint64_t newCtpr = 0;
     if (f.cs0WritesCtpr)
@@ -1988,7 +2021,9 @@ template <bool Rare> [[gnu::always_inline]] inline void Cpu::executeFast(const D
         s_.wdDbl = b.dbl;
     }
     uint32_t predMask = res.predMask, predVals = res.predVals;
-    if (f.conds)
+    if (f.jit)
+        runTranslated(f, preds0, predMask, predVals);
+    else if (f.conds)
         runInPlace<true>(b, preds0, predMask, predVals);
     else
         runInPlace<false>(b, preds0, predMask, predVals);
@@ -2013,16 +2048,19 @@ template <bool Rare> [[gnu::always_inline]] inline void Cpu::executeFast(const D
 // Whether every enabled in-place load of a fast bundle reads aligned RAM. The operands are
 // the ones the load will see: the in-place order reads them before anything overwrites them.
 bool Cpu::loadsInRam(const FastBundle& f, uint32_t preds0) const {
-    uint64_t low = 0, top = 0;
+    uint64_t bits = 0, top = 0, bottom = ~uint64_t(0);
+    bool any = false;
     for (unsigned m = f.checkLoads; m; m &= m - 1) {
         const FastOp& op = f.ops[std::countr_zero(m)];
         if (op.cond && !fastCond(op.cond, preds0))
             continue;
         const uint64_t addr = *op.p1 + *op.p2;
-        low |= addr;
+        any = true;
+        bits |= addr;
         top = addr > top ? addr : top;
+        bottom = addr < bottom ? addr : bottom;
     }
-    return !(low & 7) && mem_.inRam(top, 8);
+    return !any || (!(bits & 7) && mem_.inRam(top, 8) && mem_.inRam(bottom, 8));
 }
 
 // CTPR value that a fast bundle's disp/sdisp/return prepares.

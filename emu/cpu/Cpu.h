@@ -7,6 +7,7 @@
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/GuestException.h"
 #include "emu/cpu/GuestMemory.h"
+#include "emu/cpu/InPlaceJit.h"
 
 #include <atomic>
 #include <cstdint>
@@ -137,10 +138,18 @@ public:
 
     // Whether the bundle at `ip` runs on the fast path (decodes it; throws like a fetch).
     bool fastPathCovers(uint64_t ip) { return fetch(ip).fast.usable; }
+    // Whether its in-place ops run as host code (InPlaceJit; decodes it, throws like a fetch).
+    bool fastPathTranslates(uint64_t ip) { return fetch(ip).fast.jit != nullptr; }
     // Off: every bundle takes the general path (for tests that compare the two; flushes the
     // decoded cache). On by default.
     void setFastPath(bool on) {
         fastPath_ = on;
+        flushDecodeCache();
+    }
+    // Off: the fast path interprets its in-place ops instead of running them as host code
+    // (InPlaceJit; for tests that compare the two). On by default.
+    void setInPlaceJit(bool on) {
+        jitOn_ = on;
         flushDecodeCache();
     }
 
@@ -173,6 +182,8 @@ private:
     template <bool Conds>
     void runInPlace(const DecodedBundle& b, uint32_t preds0, uint32_t& predMask,
                     uint32_t& predVals);
+    inline void runTranslated(const FastBundle& f, uint32_t preds0, uint32_t& predMask,
+                              uint32_t& predVals);
     uint64_t cs0Ctpr(const DecodedBundle& b);
     bool loadsInRam(const FastBundle& f, uint32_t preds0) const;
     uint64_t pureOp(const DecodedBundle& b, const FastOp& op, uint64_t a, uint64_t bv,
@@ -307,6 +318,8 @@ private:
     uint16_t extOut_ = 0; // computeOp: the ext part of an 80-bit result
     bool mlock_ = false;  // %MLOCK of the bundle being executed
     bool fastPath_ = true;
+    InPlaceJit jit_;
+    bool jitOn_ = true;
 };
 
 } // namespace e2kvm::emu

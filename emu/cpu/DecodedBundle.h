@@ -145,6 +145,18 @@ struct FastOp {
     bool write64 = false;
 };
 
+// The in-place ops of a fast bundle as host code (InPlaceJit.h). `regs`: the Cpu's register
+// slots the operands were bound to; `ram`: guest RAM at address 0 (loads are checked by the
+// caller); `dbl`: the window's dbl flag (32-bit results clear the upper half when set);
+// `enabled`: bit k set when the predicated op ops[k] runs (read only when conds). Returns the
+// compare results by logical predicate: bit p is the last enabled compare into %pred<p>.
+using InPlaceCode = uint32_t (*)(uint64_t* regs, const uint8_t* ram, uint32_t dbl,
+                                 uint32_t enabled);
+
+// Whether every in-place load of a fast bundle (no predicated ops) reads aligned RAM: each
+// address is 8-aligned and in [low, low + span] (span = RAM size - 8 - low).
+using InPlaceLoadCheck = bool (*)(const uint64_t* regs, uint64_t low, uint64_t span);
+
 // A bundle planned for the fast path: no BR/PLS/loop-counter changes, no wait, no state
 // registers, no %b[] operands, at most one condition per op (setwd, calls are fine). ops[0..nEarly)
 // may fault and run first, in channel order, with their results written when the bundle commits;
@@ -163,6 +175,11 @@ struct FastBundle {
     uint8_t ctPred = 0;
     bool cs0WritesCtpr = false; // disp/sdisp/return
     FastOp ops[6];
+    InPlaceCode jit = nullptr; // the in-place ops translated, when InPlaceJit could
+    uint8_t nJitCmps = 0;      // the compares among the translated ops: ops[jitCmpOp[0..n)]
+    uint8_t jitCmpOp[6] = {};
+    uint32_t jitPredMask = 0;                // the logical predicates they write
+    InPlaceLoadCheck jitLoadCheck = nullptr; // loadsInRam as host code
 };
 
 struct DecodedBundle {

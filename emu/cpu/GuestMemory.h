@@ -34,6 +34,7 @@ public:
         return addr - low_ <= size_ - low_ && len <= size_ - addr;
     }
     void setLowGuard(uint64_t bytes) { low_ = bytes; }
+    uint64_t ramLow() const { return low_; } // the low guard: RAM below it faults
     // Host pointer to guest RAM [addr, addr+len); throws DataPage if outside RAM.
     uint8_t* ramPointer(uint64_t addr, uint64_t len);
 
@@ -116,6 +117,8 @@ public:
         }
         return d;
     }
+    // RAM at guest address 0 (for host code that checked its addresses with inRam).
+    const uint8_t* ramBase() const { return ram_; }
     const uint8_t* fetchPointer(uint64_t addr, uint64_t& avail) const {
         if (addr >= size_ || addr < low_)
             return nullptr;

@@ -26,6 +26,7 @@ struct Outcome {
     CpuState state;
     std::vector<uint8_t> data;
     unsigned bundles = 0, fastBundles = 0; // in the program text; planned for the fast path
+    unsigned translated = 0;               // ... and run as host code (InPlaceJit)
 };
 
 std::string hex(uint64_t v) {
@@ -34,10 +35,13 @@ std::string hex(uint64_t v) {
     return buf;
 }
 
-// Runs `source` in user mode with the fast path on or off.
-Outcome runProgram(const std::string& source, bool fast) {
+// Runs `source` in user mode with the fast path on or off (and its in-place ops translated or
+// interpreted), RAM below `lowGuard` faulting.
+Outcome runProgram(const std::string& source, bool fast, bool jit = true, uint64_t lowGuard = 0) {
     CpuHarness h(source);
+    h.mem->setLowGuard(lowGuard);
     h.cpu->setFastPath(fast);
+    h.cpu->setInPlaceJit(jit);
     h.cpu->setUserMode(true);
     Outcome o;
     o.stop = h.run(1000);
@@ -53,7 +57,10 @@ struct Sandbox {
     GuestMemory mem{64ull << 20};
     Cpu cpu{mem};
 
-    explicit Sandbox(bool fast) { cpu.setFastPath(fast); }
+    explicit Sandbox(bool fast, bool jit = true) {
+        cpu.setFastPath(fast);
+        cpu.setInPlaceJit(jit);
+    }
 
     Outcome run(const AsmImage& image, const CpuState& init, bool system,
                 const std::vector<uint8_t>& data, uint64_t budget) {
@@ -72,6 +79,7 @@ struct Sandbox {
         for (uint64_t ip = image.textAddr; ip < image.textAddr + image.text.size();) {
             ++o.bundles;
             o.fastBundles += cpu.fastPathCovers(ip);
+            o.translated += cpu.fastPathTranslates(ip);
             RawBundle raw;
             if (!unpackBundle(image.text.data() + (ip - image.textAddr),
                               image.textAddr + image.text.size() - ip, raw))
@@ -134,6 +142,7 @@ Outcome runBoth(const std::string& source) {
     Outcome fast = runProgram(source, true), general = runProgram(source, false);
     EXPECT_EQ(fast.stop.reason, StopReason::Wait) << fast.stop.message;
     expectSame(fast, general, source);
+    expectSame(runProgram(source, true, false), general, source);
     return fast;
 }
 
@@ -183,6 +192,24 @@ TEST(CpuFastPath, TwoChannelsWritingOneRegister) {
     EXPECT_EQ(o.state.regs[2], 3u);
 }
 
+TEST(CpuFastPath, LoadBelowTheLowGuardFaultsBeforeAnyWrite) {
+    // Two loads in one bundle, the lower one under the low guard: the bundle must fault as a
+    // whole (its ALU op unwritten), on every path, however the higher load's address passes.
+    const std::string src = "_start:\n{ setwd wsz=8, nfx=1; addd,0 0, 8, %dr1; addd,1 0, " +
+                            std::to_string(kData) +
+                            ", %dr3; addd,2 0, 7, %dr5 }\n"
+                            "{ ldd,0 %dr3, 0, %dr4; ldd,2 %dr1, 0, %dr2; addd,1 0, 9, %dr5 }\n"
+                            "{ wait trap=1 }\n";
+    const Outcome general = runProgram(src, false, true, 0x1000);
+    EXPECT_EQ(general.stop.reason, StopReason::Exception) << general.stop.message;
+    EXPECT_EQ(general.state.regs[5], 7u);
+    for (const bool jit : {true, false}) {
+        const Outcome fast = runProgram(src, true, jit, 0x1000);
+        EXPECT_EQ(fast.state.regs[5], 7u) << "jit " << jit;
+        expectSame(fast, general, src);
+    }
+}
+
 TEST(CpuFastPath, FaultingLoadWritesNothing) {
     // The in-range ALU ops of a bundle whose load faults must not be written (UPSR.ac set:
     // misaligned loads trap).
@@ -200,7 +227,8 @@ TEST(CpuFastPath, FaultingLoadWritesNothing) {
 }
 
 // Random straight-line and looping programs of plain bundles (ALU, compares, loads, stores,
-// divisions, conditions, transfers): the fast path must match the general path exactly.
+// divisions, conditions, transfers): the fast path must match the general path exactly, with
+// its in-place ops translated to host code (InPlaceJit) and interpreted.
 TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
     std::mt19937_64 rng(20261123);
     auto pick = [&](unsigned n) { return unsigned(rng() % n); };
@@ -298,8 +326,8 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
         }
     };
 
-    Sandbox fastBox(true), generalBox(false);
-    unsigned programs = 0, bundles = 0, fastBundles = 0;
+    Sandbox fastBox(true), interpretedBox(true, false), generalBox(false);
+    unsigned programs = 0, bundles = 0, fastBundles = 0, translated = 0;
     uint64_t executed = 0;
     for (int iter = 0; programs < 600 && iter < 5000; ++iter) {
         const unsigned n = 3 + pick(6);
@@ -378,12 +406,15 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
         }
         {
             Outcome fast = fastBox.run(image, init, system, data, 200);
+            Outcome interpreted = interpretedBox.run(image, init, system, data, 200);
             Outcome general = generalBox.run(image, init, system, data, 200);
             expectSame(fast, general, text);
+            expectSame(interpreted, general, text);
             if (::testing::Test::HasFailure())
                 return;
             bundles += fast.bundles;
             fastBundles += fast.fastBundles;
+            translated += fast.translated;
             executed += fast.state.bundles;
         }
         ++programs;
@@ -392,6 +423,10 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
     // Most random bundles must be fast-path bundles, or this compares the general path with
     // itself.
     EXPECT_GT(fastBundles * 10, bundles * 6) << fastBundles << " of " << bundles;
+#if defined(__x86_64__) && defined(__linux__)
+    // ... and many of them translated, or this compares the interpreter with itself.
+    EXPECT_GT(translated * 20, bundles) << translated << " of " << bundles;
+#endif
     EXPECT_GT(executed, 20000u);
 }
 

@@ -1,5 +1,6 @@
 // e2k_bench: runs E2K benchmark programs under the Linux user runtime and reports guest
-// bundles/s and ALU ops/s; run with PROGRAM... (built from alu.s, checksum.s, recursion.s).
+// bundles/s and ALU ops/s; run with [--no-jit] PROGRAM... (built from alu.s, checksum.s,
+// recursion.s). --no-jit interprets the fast path's in-place ops instead of translating them.
 // vs_qemu.py compares with qemu-e2k when one is built (it is not packaged);
 // ir_per_bundle.sh counts host instructions per bundle instead (callgrind).
 #include "emu/user/LinuxProcess.h"
@@ -9,16 +10,21 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <string>
 
 using namespace e2kvm::emu;
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: e2k_bench PROGRAM...\n");
+    int first = 1;
+    const bool jit = !(argc > 1 && std::string(argv[1]) == "--no-jit");
+    if (!jit)
+        ++first;
+    if (argc <= first) {
+        std::fprintf(stderr, "usage: e2k_bench [--no-jit] PROGRAM...\n");
         return 2;
     }
     int status = 0;
-    for (int i = 1; i < argc; ++i) {
+    for (int i = first; i < argc; ++i) {
         std::ifstream f(argv[i], std::ios::binary);
         std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)),
                                    std::istreambuf_iterator<char>());
@@ -30,6 +36,7 @@ int main(int argc, char** argv) {
             status = 1;
             continue;
         }
+        proc.cpu().setInPlaceJit(jit);
         auto t0 = std::chrono::steady_clock::now();
         std::clock_t c0 = std::clock();
         ProcessResult r = proc.run();

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Host instructions per guest bundle of the E2K interpreter, counted by callgrind inside
 # Cpu::run on shortened copies of the benchmark programs (noise-free, unlike wall time).
-#   tests/bench/e2k/ir_per_bundle.sh BUILD_DIR      (needs valgrind; not run by ctest)
+#   tests/bench/e2k/ir_per_bundle.sh BUILD_DIR [--no-jit]   (needs valgrind; not run by ctest)
 set -euo pipefail
-build=$(cd "${1:?usage: ir_per_bundle.sh BUILD_DIR}" && pwd)
+build=$(cd "${1:?usage: ir_per_bundle.sh BUILD_DIR [--no-jit]}" && pwd)
+jit_flag=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 as=$build/app/e2kvm-as/e2kvm-as
 bench=$build/tests/bench/e2k/e2k_bench
@@ -17,9 +18,9 @@ sed 's/addd,0 0, 30, %dr28/addd,0 0, 22, %dr28/; s/832040/17711/' "$here/recursi
     >"$tmp/recursion.s"
 printf '%-10s %14s %10s %12s\n' program instructions bundles "per bundle"
 for p in alu checksum recursion; do
-    "$as" -o "$tmp/$p" "$tmp/$p.s"
+    "$as" -f exec -o "$tmp/$p" "$tmp/$p.s"
     out=$(cd "$tmp" && valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$p" \
-        --toggle-collect='e2kvm::emu::Cpu::run(unsigned long)' "$bench" "./$p" 2>&1)
+        --toggle-collect='e2kvm::emu::Cpu::run(unsigned long)' "$bench" $jit_flag "./$p" 2>&1)
     grep -q 'exit 0' <<<"$out" || { echo "ir_per_bundle: $p failed:" >&2; echo "$out" >&2; exit 1; }
     ir=$(grep -oP 'Collected : \K[0-9]+' <<<"$out")
     bundles=$(grep -oP '[0-9]+(?= bundles )' <<<"$out" | head -1)

@@ -2,7 +2,7 @@
 """Times the E2K benchmark programs under e2kvm-user and under qemu-e2k (the OpenE2K user-mode
 emulator, a JIT) on the same executables and prints the time ratio per program.
 
-The programs (alu.s, checksum.s, recursion.s next to this script, plus any --exe ELF files) are
+The programs (alu.s, checksum.s, memloop.s, recursion.s next to this script, plus any --exe ELF files) are
 built with MCST's binutils (e2k-linux-as/-ld on PATH or in $E2K_BINUTILS/bin, -mcpu=elbrus-v3,
 after the host cpp like qemu-e2k-tests' build) or, without them, with e2kvm-as. qemu-e2k is
 $QEMU_E2K, or qemu-e2k on PATH; without it only e2kvm-user is timed. Times are the child's CPU
@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROGRAMS = ["alu", "checksum", "recursion"]
+PROGRAMS = ["alu", "checksum", "memloop", "recursion"]
 
 
 def find_tool(name, env_dir):
