@@ -65,10 +65,15 @@ DeviceOption parseDevice(const std::string& spec) {
         } else if (key == "drive" && !model->controller) {
             d.drive = value;
             driveGiven = true;
+        } else if (key == "write-cache" && !model->controller) {
+            if (value != "on" && value != "off" && value != "auto")
+                throw OptionError(where + ": Property '" + model->name +
+                                  ".write-cache' doesn't take value '" + value + "'");
+            d.writeCache = value;
         } else if (key == "bus" || key == "addr" || key == "iothread" || key == "serial" ||
                    key == "bootindex" || key == "num-queues" || key == "scsi-id" || key == "lun" ||
-                   key == "channel" || key == "unit" || key == "write-cache" || key == "share-rw" ||
-                   key == "werror" || key == "rerror") {
+                   key == "channel" || key == "unit" || key == "share-rw" || key == "werror" ||
+                   key == "rerror") {
             // Placement and tuning of QEMU's device: the board has one kind of disk.
         } else {
             throw OptionError(where + ": Property '" + model->name + "." + key + "' not found");

@@ -75,12 +75,18 @@ DriveOption parseDrive(const std::string& spec) {
             if (value.empty())
                 throw OptionError(where + ": file= needs a file name");
             d.file = value;
-        } else if (key == "format") {
+        } else if (key == "format" || key == "driver") {
+            // driver= is the -blockdev spelling QEMU's -drive also takes
+            if ((key == "driver" && seen.count("format")) ||
+                (key == "format" && seen.count("driver")))
+                throw OptionError(where + ": Cannot specify both 'driver' and 'format'");
             if (value != "qcow2" && value != "raw")
                 throw OptionError(where + ": invalid format '" + value +
                                   "' (supported: qcow2, raw)");
             d.format = value;
-        } else if (key == "readonly") {
+        } else if (key == "readonly" || key == "read-only") {
+            if (seen.count(key == "readonly" ? "read-only" : "readonly"))
+                throw OptionError(where + ": Parameter 'read-only' given twice");
             d.readOnly = parseBool(where, key, value);
         } else if (key == "if") {
             d.iface = value;

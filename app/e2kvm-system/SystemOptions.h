@@ -48,6 +48,7 @@ struct DeviceOption {
     std::string id;     // qdev id ("" = none given)
     std::string drive;  // "" for a controller
     bool readOnly = false;
+    std::string writeCache = "auto"; // write-cache=on|off|auto: auto keeps the drive's cache mode
 };
 
 // -blockdev: the options of a blockdev-add (QEMU's dotted keys or a JSON object).

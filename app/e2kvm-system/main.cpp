@@ -15,6 +15,7 @@
 #include "app/qmp/QmpServer.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "block/ImageLock.h"
 #include "block/ImageOpen.h"
 #include "block/blkdebug/Blkdebug.h"
 #include "block/qcow2/Qcow2Driver.h"
@@ -114,6 +115,14 @@ void nameBackingLayers(const sys::DriveOption& d, const std::shared_ptr<vm::Bloc
     }
 }
 
+// -drive cache=MODE as query-block's cache flags: writeback unless writethrough or
+// directsync, direct for none and directsync, flushes ignored for unsafe.
+void setCacheMode(qmp::QmpMachineDisk& disk, const std::string& mode) {
+    disk.writeback = mode != "writethrough" && mode != "directsync";
+    disk.direct = mode == "none" || mode == "directsync";
+    disk.noFlush = mode == "unsafe";
+}
+
 void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
                 std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming) {
     for (const sys::DriveOption& d : o.drives) {
@@ -132,19 +141,29 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
                 warn(text);
             }
             node = nodes.open(d.file, d.format, d.readOnly, d.nodeName);
+        } catch (const block::BlockError& e) {
+            // A lock conflict is QEMU's own two lines ("Failed to get "write" lock" and the
+            // hint), without "Could not open".
+            if (block::isImageLockConflict(e))
+                die("-drive " + d.spec + ": " + e.what());
+            die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         }
         nameBackingLayers(d, node, nodes);
         if (!d.attached) {
             // QMP knows every drive by its id (if=none ones too: blockdev-backup device=drive0);
-            // a -device using it gives it its qdev (attachDevices).
-            qmpDisks.push_back({d.id, node->name, "", false});
+            // a -device using it gives it its qdev (attachDevices). Until then, as QEMU's, it
+            // is a removable drive with its tray closed.
+            qmp::QmpMachineDisk disk{d.id, node->name, "", true};
+            setCacheMode(disk, d.cache);
+            qmpDisks.push_back(disk);
             continue;
         }
         std::string qomPath =
             "/machine/peripheral-anon/device[" + std::to_string(naming.anonymousDevices++) + "]";
         qmp::QmpMachineDisk disk{d.id, node->name, qomPath + "/virtio-backend", false};
+        setCacheMode(disk, d.cache);
         disk.qomPath = qomPath;
         disk.user = "drive '" + d.id + "'";
         disk.handle = std::make_shared<block::BlockHandle>(node->image, d.readOnly);
@@ -196,6 +215,9 @@ void attachDevices(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
                 d.drive + "'");
         disk->qdev = qdev;
         disk->qomPath = qdevBase;
+        disk->removable = false;    // the board's disk: no tray
+        if (d.writeCache != "auto") // the device's own setting wins over the drive's
+            disk->writeback = d.writeCache == "on";
         disk->deviceId = d.id;
         disk->user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
         disk->handle = std::make_shared<block::BlockHandle>(node->image, false);

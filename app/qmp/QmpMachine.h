@@ -22,7 +22,7 @@ struct QmpMachineDisk {
     std::string device;     // drive id ("disk0"); "" for a device on a -blockdev node
     std::string nodeName;   // node of the BlockNodeTable behind it (may be empty)
     std::string qdev;       // the device's id or QOM path ("/machine/peripheral/vd0/...")
-    bool removable = false; // a CD-ROM drive (empty: nodeName is "")
+    bool removable = false; // a CD-ROM drive (empty: nodeName is ""), or a drive no device uses
     // A guest device's QOM path ("/machine/peripheral/sda", "/machine/peripheral-anon/device[0]")
     // and its id ("sda", or "" for an anonymous one); empty for a drive no device uses.
     std::string qomPath;
@@ -32,6 +32,10 @@ struct QmpMachineDisk {
     std::shared_ptr<block::BlockHandle> handle;
     // How the device stands in its node's users (BlockNodeTable::users).
     std::string user;
+    // The drive's cache mode (-drive cache=, a device's write-cache=), as query-block shows it.
+    bool writeback = true;
+    bool direct = false;
+    bool noFlush = false;
 };
 
 // In `disks`, the disk of the device at `qomPath` (or the drive of that id that no device

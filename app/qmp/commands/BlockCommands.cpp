@@ -517,8 +517,13 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
                                   {"device", d.device},
                                   {"locked", false},
                                   {"removable", d.removable}});
-        if (auto node = ctx.nodes.find(d.nodeName))
-            info.set("inserted", blockDeviceInfo(ctx, *node));
+        if (auto node = ctx.nodes.find(d.nodeName)) {
+            Json inserted = blockDeviceInfo(ctx, *node);
+            inserted.set("cache", Json::object({{"writeback", d.writeback},
+                                                {"direct", d.direct},
+                                                {"no-flush", d.noFlush}}));
+            info.set("inserted", std::move(inserted));
+        }
         if (!d.qdev.empty())
             info.set("qdev", d.qdev);
         if (d.removable)

@@ -1,10 +1,11 @@
 // QMP human-monitor-command: one line of QEMU's human monitor (HMP), parsed and answered as
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
-// status, info block-jobs, drive_backup, drive_mirror, stop|s, cont|c, system_reset, quit|q; every
-// other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its statistics and
-// most of its errors on the process's standard output and standard error, not into the reply: only
-// its error_report() messages ("Block node is read-only", warnings) and qemu_printf() text
+// status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, stop|s, cont|c,
+// system_reset, quit|q; every other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io
+// prints its statistics and most of its errors on the process's standard output and standard error,
+// not into the reply: only its error_report() messages ("Block node is read-only", warnings) and
+// qemu_printf() text
 // ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
@@ -293,6 +294,97 @@ void infoBlockJobs(QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
     }
 }
 
+// One entry of info block: a drive (`drive`: a query-block element) and/or a node
+// (`inserted`: its BlockDeviceInfo), in QEMU's layout.
+void printBlockEntry(MonitorText& mon, const Json* drive, const Json* inserted) {
+    auto text = [](const Json* o, const char* key) {
+        const Json* v = o ? o->find(key) : nullptr;
+        return v && v->isString() ? v->asString() : std::string();
+    };
+    auto flag = [](const Json* o, const char* key) {
+        const Json* v = o ? o->find(key) : nullptr;
+        return v && v->isBool() && v->asBool();
+    };
+    std::string line = text(drive, "device");
+    if (!line.empty()) {
+        if (!text(inserted, "node-name").empty())
+            line += " (" + text(inserted, "node-name") + ")";
+    } else if (!text(inserted, "node-name").empty()) {
+        line = text(inserted, "node-name");
+    } else {
+        line = drive && drive->find("qdev") ? text(drive, "qdev") : "<anonymous>";
+    }
+    if (inserted)
+        line += ": " + text(inserted, "file") + " (" + text(inserted, "drv") +
+                (flag(inserted, "ro") ? ", read-only" : "") +
+                (flag(inserted, "encrypted") ? ", encrypted" : "") + ")\n";
+    else
+        line += ": [not inserted]\n";
+    if (drive) {
+        if (drive->find("qdev"))
+            line += "    Attached to:      " + text(drive, "qdev") + "\n";
+        if (!text(drive, "io-status").empty() && text(drive, "io-status") != "ok")
+            line += "    I/O status:       " + text(drive, "io-status") + "\n";
+        if (flag(drive, "removable"))
+            line += std::string("    Removable device: ") + (flag(drive, "locked") ? "" : "not ") +
+                    "locked, tray " + (flag(drive, "tray_open") ? "open" : "closed") + "\n";
+    }
+    if (inserted) {
+        const Json* cache = inserted->find("cache");
+        line += std::string("    Cache mode:       ") +
+                (flag(cache, "writeback") ? "writeback" : "writethrough") +
+                (flag(cache, "direct") ? ", direct" : "") +
+                (flag(cache, "no-flush") ? ", ignore flushes" : "") + "\n";
+        if (inserted->find("backing_file")) {
+            const Json* depth = inserted->find("backing_file_depth");
+            line += "    Backing file:     " + text(inserted, "backing_file") + " (chain depth: " +
+                    std::to_string(depth && depth->isInteger() ? depth->asInt() : 0) + ")\n";
+        }
+        if (!text(inserted, "detect_zeroes").empty() && text(inserted, "detect_zeroes") != "off")
+            line += "    Detect zeroes:    " + text(inserted, "detect_zeroes") + "\n";
+    }
+    mon.print(line);
+}
+
+// info block [-n] [DEVICE]: the drives (query-block), or with -n, or when DEVICE names no
+// drive, the nodes (query-named-block-nodes), as QEMU prints them.
+void infoBlock(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    const bool nodes = args.flags[0];
+    const std::optional<std::string>& device = args.optional[0];
+    bool printed = false;
+    try {
+        auto named = [&](const Json& o, const char* key) {
+            const Json* v = o.find(key);
+            return v && v->isString() && v->asString() == *device;
+        };
+        if (!nodes) {
+            Json drives = runQmp(ctx, "query-block");
+            const auto& list = drives.asArray();
+            for (size_t i = 0; i < list.size(); ++i) {
+                if (device && !named(list[i], "device"))
+                    continue;
+                if (i > 0) // (as QEMU: also when the drives before were not printed)
+                    mon.print("\n");
+                printBlockEntry(mon, &list[i], list[i].find("inserted"));
+                printed = true;
+            }
+        }
+        if ((!device && !nodes) || printed)
+            return;
+        Json nodeList = runQmp(ctx, "query-named-block-nodes");
+        const auto& list = nodeList.asArray();
+        for (size_t i = 0; i < list.size(); ++i) {
+            if (device && !named(list[i], "node-name"))
+                continue;
+            if (i > 0)
+                mon.print("\n");
+            printBlockEntry(mon, nullptr, &list[i]);
+        }
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
 // drive_backup [-n] [-f] [-c] DEVICE TARGET [FORMAT]: QMP's drive-backup with sync "full"
 // (-f) or "top", mode "existing" (-n) or "absolute-paths", and compress (-c).
 void driveBackup(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
@@ -338,6 +430,7 @@ void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) 
 
 const std::vector<HmpCommand>& infoCommands() {
     static const std::vector<HmpCommand> table = {
+        {"block", {{HmpParam::Flag, 'n'}, {HmpParam::OptionalString, 0}}, nullptr, infoBlock},
         {"block-jobs", {}, nullptr, infoBlockJobs},
         {"status", {}, nullptr, infoStatus},
     };
