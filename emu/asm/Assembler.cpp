@@ -4,6 +4,7 @@
 #include "emu/asm/AsmText.h"
 #include "emu/asm/BundleEncoder.h"
 #include "emu/asm/Expression.h"
+#include "emu/asm/PrefetchInstruction.h"
 #include "emu/asm/SourceStatements.h"
 #include "emu/cpu/Bundle.h"
 
@@ -623,6 +624,13 @@ private:
         ctx.objectMode = relocatable_;
         ctx.fixups = &fixups;
         ctx.standalone = standalone;
+        if (std::any_of(ops.begin(), ops.end(), isPrefetchOp)) {
+            for (uint32_t w : encodePrefetchInstruction(ops, ctx.dot, ctx.lookup, final_)) {
+                uint8_t le[4] = {uint8_t(w), uint8_t(w >> 8), uint8_t(w >> 16), uint8_t(w >> 24)};
+                emit(le, 4);
+            }
+            return;
+        }
         RawBundle b = encodeBundle(ops, ctx);
         std::vector<uint32_t> words = packBundle(b);
         for (const BundleFixup& f : fixups) {

@@ -2,6 +2,7 @@
 
 #include "emu/asm/AsmError.h"
 #include "emu/asm/AsmText.h"
+#include "emu/asm/PrefetchInstruction.h"
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/OpTable.h"
 
@@ -1320,7 +1321,12 @@ std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t addre
     BundleContext ctx;
     ctx.dot.value = int64_t(address);
     ctx.objectMode = true;
-    return packBundle(encodeBundle(splitOps(t), ctx));
+    std::vector<std::string> ops = splitOps(t);
+    if (std::any_of(ops.begin(), ops.end(), isPrefetchOp)) {
+        auto words = encodePrefetchInstruction(ops, ctx.dot, {}, true);
+        return {words.begin(), words.end()};
+    }
+    return packBundle(encodeBundle(ops, ctx));
 }
 
 } // namespace e2kvm::emu
