@@ -972,7 +972,11 @@ private:
         size_t plus = a.find('+');
         if (plus != std::string::npos) {
             std::string l = trim(a.substr(0, plus)), r = trim(a.substr(plus + 1));
-            if (parseReg(l) || parseReg(r)) {
+            // "[ 0 + _f64 0x11380 ]": src2 a literal with its format.
+            const std::string lr = lower(r);
+            const bool formatted =
+                lr.rfind("_f16s", 0) == 0 || lr.rfind("_f32s", 0) == 0 || lr.rfind("_f64", 0) == 0;
+            if (parseReg(l) || parseReg(r) || formatted) {
                 addr1 = l;
                 addr2 = r;
                 return;

@@ -1,11 +1,13 @@
 // Operand forms of MCST's as that the qemu-e2k-tests suite uses, checked against the bytes
 // MCST's as (binutils 2.35, -mcpu=elbrus-v3) gave for the same sources: a %pred and a %pcnt
 // condition on one operation ("? %pred0, %pcnt0"), "[ expr ]" as src2, explicit literal
-// formats and places ("_f16s,_lts0lo 0x7fff"), and relocations listed in the order of the
-// words they patch.
+// formats and places ("_f16s,_lts0lo 0x7fff", which the disassembler prints where needed),
+// and relocations listed in the order of the words they patch.
 #include "emu/asm/AsmError.h"
 #include "emu/asm/Assembler.h"
 #include "emu/asm/BundleEncoder.h"
+#include "emu/asm/Disassembler.h"
+#include "emu/cpu/Bundle.h"
 
 #include <gtest/gtest.h>
 
@@ -182,6 +184,33 @@ TEST(McstForms, ExplicitLiteralErrors) {
     EXPECT_NE(errorOf("addd,0 0, _f16s,_lts0lo 5, %r1; addd,1 0, _f16s,_lts0lo 6, %r2")
                   .find("too many literals"),
               std::string::npos);
+}
+
+TEST(McstForms, DisassemblyKeepsLiteralFormatsAndPlaces) {
+    // MCST's words for each bundle, and how e2kvm's disassembler prints it so that it
+    // assembles back to them: the format where the value alone would give another encoding,
+    // the places as well where the assembler would place the literals elsewhere.
+    const struct {
+        std::vector<uint32_t> words;
+        const char* text;
+    } cases[] = {
+        {{0x0c000022, 0x11c0d581, 0x11c0d482, 0x00000000, 0x7fff0000, 0x00120000},
+         "{ addd,0 0, _f16s,_lts1hi 0x7fff, %dr1; addd,1 0, _f16s,_lts0hi 0x12, %dr2 }"},
+        {{0x04000011, 0x64c0dcf4, 0x00000000, 0x00011190}, "{ ldb,0 0, _f64 0x11190, %dg20 }"},
+        {{0x04000011, 0x11c0d881, 0x00000000, 0x00000005}, "{ addd,0 0, _f32s 5, %dr1 }"},
+        {{0x10000011, 0x24c0dcf4, 0x00000000, 0x00011380}, "{ stb,2 %g20, [ 0 + _f64 0x11380 ] }"},
+    };
+    for (const auto& c : cases) {
+        std::vector<uint8_t> bytes;
+        for (uint32_t w : c.words)
+            for (unsigned i = 0; i < 4; ++i)
+                bytes.push_back(uint8_t(w >> (8 * i)));
+        RawBundle raw;
+        ASSERT_TRUE(unpackBundle(bytes.data(), bytes.size(), raw)) << c.text;
+        const std::string text = disassembleBundle(raw, 0);
+        EXPECT_EQ(text, c.text);
+        EXPECT_EQ(assembleBundleText(text), c.words) << text;
+    }
 }
 
 } // namespace
