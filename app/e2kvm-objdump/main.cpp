@@ -5,6 +5,7 @@
 #include "emu/asm/Disassembler.h"
 #include "emu/asm/ElfImage.h"
 #include "emu/asm/ElfSections.h"
+#include "emu/asm/PrefetchInstruction.h"
 #include "emu/cpu/Bundle.h"
 
 #include <algorithm>
@@ -174,7 +175,25 @@ void dump(const std::vector<uint8_t>& code, uint64_t base, bool source,
                             static_cast<unsigned long long>(labels[nextLabel].address),
                             labels[nextLabel].name.c_str());
         size_t length = 8;
-        if (!unpackBundle(code.data() + off, code.size() - off, raw)) {
+        const bool bundle = unpackBundle(code.data() + off, code.size() - off, raw);
+        if (!bundle && off + 16 <= code.size()) {
+            // Not a bundle: as MCST's objdump does, read 16 bytes as an instruction of an array
+            // prefetch program (fapb).
+            length = 16;
+            if (source) {
+                std::printf("  %s\n", prefetchSource(code.data() + off).c_str());
+            } else {
+                auto halves = prefetchListing(code.data() + off);
+                std::string words;
+                for (unsigned i = 0; i < 4; ++i) {
+                    std::snprintf(buf, sizeof buf, "%08x ", readLe32(code.data() + off + 4 * i));
+                    words += buf;
+                }
+                std::printf("%8llx:  %s\n           %s\n          %s\n",
+                            static_cast<unsigned long long>(addr), halves[0].c_str(),
+                            halves[1].c_str(), words.c_str());
+            }
+        } else if (!bundle) {
             uint32_t w0 = readLe32(code.data() + off), w1 = readLe32(code.data() + off + 4);
             if (source)
                 std::printf("  .word 0x%08x, 0x%08x\n", w0, w1);

@@ -4,6 +4,7 @@
 #include "emu/asm/AsmText.h"
 #include "emu/asm/BundleEncoder.h"
 #include "emu/asm/Expression.h"
+#include "emu/asm/PrefetchInstruction.h"
 #include "emu/asm/SourceStatements.h"
 #include "emu/cpu/Bundle.h"
 
@@ -623,8 +624,16 @@ private:
         ctx.objectMode = relocatable_;
         ctx.fixups = &fixups;
         ctx.standalone = standalone;
+        if (std::any_of(ops.begin(), ops.end(), isPrefetchOp)) {
+            for (uint32_t w : encodePrefetchInstruction(ops, ctx.dot, ctx.lookup, final_)) {
+                uint8_t le[4] = {uint8_t(w), uint8_t(w >> 8), uint8_t(w >> 16), uint8_t(w >> 24)};
+                emit(le, 4);
+            }
+            return;
+        }
         RawBundle b = encodeBundle(ops, ctx);
         std::vector<uint32_t> words = packBundle(b);
+        const size_t firstReloc = secs_[size_t(sec_)].relocs.size();
         for (const BundleFixup& f : fixups) {
             unsigned tail = b.cdsCount + b.plsCount;
             if (f.kind == BundleFixup::Disp) {
@@ -634,17 +643,22 @@ private:
             } else {
                 // LTS i is the (i+1)-th word before the PLS and CDS words.
                 unsigned word = unsigned(words.size()) - tail - 1 - f.ltsIndex;
-                // MCST's as also leaves the addend in the literal.
+                // MCST's as also leaves the addend in a 64-bit literal, not in a 32-bit one.
                 if (f.kind == BundleFixup::Literal64) {
                     int64_t a = relocate(start + 4 * (word - 1), kRelE2k64AbsLit, f.value);
                     words[word] = uint32_t(uint64_t(a));
                     words[word - 1] = uint32_t(uint64_t(a) >> 32);
                 } else {
-                    words[word] =
-                        uint32_t(uint64_t(relocate(start + 4 * word, kRelE2k32Abs, f.value)));
+                    relocate(start + 4 * word, kRelE2k32Abs, f.value);
+                    words[word] = 0;
                 }
             }
         }
+        // MCST's as lists a bundle's relocations in the order of the words they patch.
+        std::vector<AsmRelocation>& relocs = secs_[size_t(sec_)].relocs;
+        std::stable_sort(
+            relocs.begin() + std::ptrdiff_t(firstReloc), relocs.end(),
+            [](const AsmRelocation& x, const AsmRelocation& y) { return x.offset < y.offset; });
         for (uint32_t w : words) {
             uint8_t le[4] = {uint8_t(w), uint8_t(w >> 8), uint8_t(w >> 16), uint8_t(w >> 24)};
             emit(le, 4);

@@ -1,6 +1,7 @@
 #pragma once
-// Assembler: E2K assembly source (MCST GAS syntax for bundles, plus GNU as labels, numeric
-// local labels, macros and directives: .text .data .bss .section .pushsection .popsection
+// Assembler: E2K assembly source (MCST GAS syntax for bundles and for the fapb instructions
+// of array prefetch programs, plus GNU as labels, numeric local labels, macros and
+// directives: .text .data .bss .section .pushsection .popsection
 // .previous .align .balign .p2align .byte .hword .half .short .word .long .int .dword .quad
 // .fill .ascii .asciz .string .zero .skip .space .global .globl .local .weak .type .size .set
 // .equ "name = expr") to either a relocatable object (sections at 0, relocations, a symbol

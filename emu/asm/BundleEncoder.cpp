@@ -2,6 +2,7 @@
 
 #include "emu/asm/AsmError.h"
 #include "emu/asm/AsmText.h"
+#include "emu/asm/PrefetchInstruction.h"
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/OpTable.h"
 
@@ -161,6 +162,10 @@ struct LitRequest {
     uint64_t value;
     bool fixup = false; // relocatable: a word (pair) of its own, reported to the caller
     ExprValue reloc;
+    // Written with a format ("_f32s 5"): only slots of `width`; with a place as well
+    // ("_f16s,_lts1hi 5"): only the half-syllable `place` (see Slot::pos).
+    bool exactWidth = false;
+    int place = -1;
 };
 
 class Encoder {
@@ -788,9 +793,17 @@ private:
         return uint8_t(0xC0 | v);
     }
 
-    uint8_t src2Byte(const std::string& s, unsigned ch, bool wide) {
+    uint8_t src2Byte(const std::string& text, unsigned ch, bool wide) {
+        // MCST's as reads "[ x ]" as src2 as x ("ldd,0 0, [ buffer + 8 ], %r1").
+        std::string s = trim(text);
+        if (s.size() >= 2 && s.front() == '[' && s.back() == ']')
+            s = trim(s.substr(1, s.size() - 2));
         if (auto r = parseReg(s))
             return *r;
+        if (auto lit = explicitLiteral(s, ch)) {
+            lits_.push_back(*lit);
+            return 0; // patched by allocateLiterals
+        }
         ExprValue ev = exprValue(s);
         int64_t v = ev.value;
         if (ev.relocatable()) { // MCST's as gives a symbol a 64-bit literal
@@ -813,6 +826,68 @@ private:
         }
         lits_.push_back({ch, width, uint64_t(v)});
         return 0; // patched by allocateLiterals
+    }
+
+    // MCST's literal with its format and optionally its place: "_f16s[,_ltsNlo|hi] v"
+    // (N 0..1), "_f32s[,_ltsN] v" (N 0..3), "_f64[,_ltsN] v" (N 0..2, with N+1).
+    std::optional<LitRequest> explicitLiteral(const std::string& text, unsigned ch) {
+        std::string t = lower(text);
+        unsigned width = 0;
+        size_t at = 0;
+        for (auto [prefix, w] :
+             {std::pair<const char*, unsigned>{"_f16s", 16}, {"_f32s", 32}, {"_f64", 64}}) {
+            size_t n = std::string(prefix).size();
+            if (t.compare(0, n, prefix) == 0 && t.size() > n &&
+                (t[n] == ',' || std::isspace(static_cast<unsigned char>(t[n])))) {
+                width = w;
+                at = n;
+            }
+        }
+        if (!width)
+            return std::nullopt;
+        LitRequest r{ch, width, 0};
+        r.exactWidth = true;
+        std::string rest = trim(text.substr(at));
+        if (!rest.empty() && rest[0] == ',') {
+            rest = trim(rest.substr(1));
+            size_t sp = rest.find_first_of(" \t");
+            std::string place = lower(rest.substr(0, sp));
+            rest = sp == std::string::npos ? "" : trim(rest.substr(sp));
+            std::string index = place.rfind("_lts", 0) == 0 ? place.substr(4) : "";
+            int half = -1; // 16-bit literals name a half: lo 0, hi 1
+            if (width == 16 && index.size() > 2) {
+                std::string h = index.substr(index.size() - 2);
+                half = h == "lo" ? 0 : h == "hi" ? 1 : -1;
+                index = index.substr(0, index.size() - 2);
+            }
+            const unsigned words = width == 16 ? 2 : width == 32 ? 4 : 3;
+            uint64_t n;
+            if (!parseUnsigned(index, n) || n >= words || (width == 16 && half < 0))
+                throw AsmError("bad literal place '" + place + "' for a " + std::to_string(width) +
+                               "-bit literal (" +
+                               (width == 16   ? "_lts0lo.._lts1hi"
+                                : width == 32 ? "_lts0.._lts3"
+                                              : "_lts0.._lts2") +
+                               ")");
+            r.place = int(2 * n) + std::max(half, 0);
+        }
+        if (rest.empty())
+            throw AsmError("literal format without a value: '" + text + "'");
+        ExprValue ev = exprValue(rest);
+        if (ev.relocatable()) {
+            if (width == 16)
+                throw AsmError("a 16-bit literal cannot hold a symbol: '" + text + "'");
+            r.fixup = true;
+            r.reloc = ev;
+        }
+        const int64_t v = ev.value;
+        const bool fits = width == 64 ||
+                          (width == 32 && v >= INT32_MIN && v <= int64_t(UINT32_MAX)) ||
+                          (width == 16 && v >= INT16_MIN && v <= int64_t(UINT16_MAX));
+        if (final_ && !r.fixup && !fits)
+            throw AsmError("literal " + rest + " does not fit " + std::to_string(width) + " bits");
+        r.value = uint64_t(v);
+        return r;
     }
 
     uint8_t src3Byte(const std::string& s) {
@@ -897,7 +972,11 @@ private:
         size_t plus = a.find('+');
         if (plus != std::string::npos) {
             std::string l = trim(a.substr(0, plus)), r = trim(a.substr(plus + 1));
-            if (parseReg(l) || parseReg(r)) {
+            // "[ 0 + _f64 0x11380 ]": src2 a literal with its format.
+            const std::string lr = lower(r);
+            const bool formatted =
+                lr.rfind("_f16s", 0) == 0 || lr.rfind("_f32s", 0) == 0 || lr.rfind("_f64", 0) == 0;
+            if (parseReg(l) || parseReg(r) || formatted) {
                 addr1 = l;
                 addr2 = r;
                 return;
@@ -952,6 +1031,15 @@ private:
         auto ops = splitTop(rest, ',');
         if (ops.size() == 1 && ops[0].empty())
             ops.clear();
+        // "_f16s,_lts0lo 0x7fff" is one operand (a literal's format and place).
+        for (size_t i = 0; i + 1 < ops.size(); ++i) {
+            std::string f = lower(ops[i]);
+            if ((f == "_f16s" || f == "_f32s" || f == "_f64") &&
+                lower(ops[i + 1]).rfind("_lts", 0) == 0) {
+                ops[i] += "," + ops[i + 1];
+                ops.erase(ops.begin() + std::ptrdiff_t(i) + 1);
+            }
+        }
         auto want = [&](size_t n) {
             if (ops.size() != n)
                 throw AsmError(name + " takes " + std::to_string(n) + " operands");
@@ -1088,8 +1176,31 @@ private:
             b_.ales[ch] = ales;
         }
         if (!cond.empty())
+            for (const PredCond& c : aluConditions(cond))
+                addCond(ch, c, false);
+    }
+
+    // "%pred0", "%pred0 && %pcnt1", or MCST's "%pred0, %pcnt1" (at most one of each kind,
+    // in either order; the %pred condition goes first, as MCST's as places it).
+    std::vector<PredCond> aluConditions(const std::string& cond) {
+        std::vector<PredCond> out;
+        auto listed = splitTop(cond, ',');
+        if (listed.size() == 1) {
             for (const std::string& term : splitAnd(cond))
-                addCond(ch, predTerm(term), false);
+                out.push_back(predTerm(term));
+            return out;
+        }
+        if (listed.size() > 2)
+            throw AsmError("an operation takes at most a %predN and a %pcntN condition");
+        for (const std::string& term : listed)
+            out.push_back(predTerm(term));
+        if (out[0].kind == out[1].kind)
+            throw AsmError(std::string("two ") +
+                           (out[0].kind == PredCond::Pred ? "%pred" : "%pcnt") +
+                           " conditions on one operation");
+        if (out[0].kind != PredCond::Pred)
+            std::swap(out[0], out[1]);
+        return out;
     }
 
     static std::vector<std::string> splitAnd(const std::string& s) {
@@ -1155,7 +1266,12 @@ private:
             l.request = int(i);
             l.value = r.value;
             l.fixup = r.fixup;
-            for (unsigned w = r.width; w <= 64; w *= 2) {
+            if (r.place >= 0) {
+                l.slots.push_back({unsigned(r.place), r.width / 16});
+                lits.push_back(l);
+                continue;
+            }
+            for (unsigned w = r.width; w <= (r.exactWidth ? r.width : 64u); w *= 2) {
                 if (w == 16)
                     for (unsigned pos : {1u, 0u, 3u, 2u})
                         l.slots.push_back({pos, 1});
@@ -1320,7 +1436,12 @@ std::vector<uint32_t> assembleBundleText(const std::string& text, uint64_t addre
     BundleContext ctx;
     ctx.dot.value = int64_t(address);
     ctx.objectMode = true;
-    return packBundle(encodeBundle(splitOps(t), ctx));
+    std::vector<std::string> ops = splitOps(t);
+    if (std::any_of(ops.begin(), ops.end(), isPrefetchOp)) {
+        auto words = encodePrefetchInstruction(ops, ctx.dot, {}, true);
+        return {words.begin(), words.end()};
+    }
+    return packBundle(encodeBundle(ops, ctx));
 }
 
 } // namespace e2kvm::emu

@@ -1,7 +1,8 @@
 #pragma once
 // BundleEncoder: turns the operations of one bundle in MCST GAS syntax ("addd,0 0, 10, %dr0",
 // "disp %ctpr1, lbl", "ct %ctpr1 ? ~%pred0", ...) into syllables: literal sharing (LTS),
-// condition syllables (CDS), predicate logic (PLS) and CS0/CS1/SS packing.
+// condition syllables (CDS), predicate logic (PLS) and CS0/CS1/SS packing. A literal may
+// be written with MCST's format and place ("_f16s,_lts1hi 5", "_f64 0x10").
 #include "emu/asm/Expression.h"
 #include "emu/cpu/Bundle.h"
 

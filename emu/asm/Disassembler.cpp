@@ -1,7 +1,9 @@
 #include "emu/asm/Disassembler.h"
 
+#include "emu/asm/BundleEncoder.h"
 #include "emu/cpu/OpTable.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
@@ -41,7 +43,12 @@ std::string reg(uint8_t v, bool wide) {
 
 class Printer {
 public:
-    Printer(const RawBundle& b, uint64_t ip) : b_(b), ip_(ip) {}
+    // `placed`: every literal with its format and place ("_f16s,_lts1hi 5"), for bundles
+    // whose literals the assembler would place differently.
+    Printer(const RawBundle& b, uint64_t ip, bool placed = false)
+        : b_(b), ip_(ip), placed_(placed) {}
+
+    bool usedLiteral() const { return usedLiteral_; }
 
     std::string run() {
         cs1();
@@ -78,31 +85,53 @@ private:
             return std::to_string(v & 0x0F);
         if (v >= 0xD0 && v < 0xE0) {
             auto lts = [&](unsigned n) -> uint32_t { return n < b_.ltsCount ? b_.lts[n] : 0; };
+            const std::string place = "_lts" + std::to_string(v & 3);
+            usedLiteral_ = true;
             switch (v) {
             case 0xD0:
             case 0xD1:
-                return num(sext(lts(v & 1) & 0xFFFF, 16));
+                return literal(sext(lts(v & 1) & 0xFFFF, 16), 16, wide, place + "lo");
             case 0xD4:
             case 0xD5:
-                return num(sext(lts(v & 1) >> 16, 16));
+                return literal(sext(lts(v & 1) >> 16, 16), 16, wide, place + "hi");
             case 0xD8:
             case 0xD9:
             case 0xDA:
             case 0xDB: {
                 uint32_t w = lts(v & 3);
-                return wide ? num(sext(w, 32)) : hex(w);
+                return wide ? literal(sext(w, 32), 32, wide, place)
+                            : literal(int64_t(w), 32, wide, place, true);
             }
             case 0xDC:
             case 0xDD:
             case 0xDE: {
                 unsigned n = v - 0xDC;
-                return hex(uint64_t(lts(n + 1)) << 32 | lts(n));
+                return literal(int64_t(uint64_t(lts(n + 1)) << 32 | lts(n)), 64, wide, place, true);
             }
             default:
                 return "?lit" + hex(v);
             }
         }
         return reg(v, wide);
+    }
+
+    // A literal of `width` bits; MCST's format prefix ("_f64 0x11190") when the assembler
+    // would otherwise encode the value differently (an inline 0..15, or a narrower literal).
+    std::string literal(int64_t v, unsigned width, bool wide, const std::string& place,
+                        bool asHex = false) const {
+        std::string text = asHex ? hex(uint64_t(v)) : num(v);
+        const char* format = width == 16 ? "_f16s" : width == 32 ? "_f32s" : "_f64";
+        if (placed_)
+            return std::string(format) + "," + place + " " + text;
+        const bool fits16 = v >= INT16_MIN && v <= INT16_MAX;
+        const bool fits32 = v >= INT32_MIN && v <= INT32_MAX;
+        const unsigned natural = (v >= 0 && v <= 15) ? 0
+                                 : fits16            ? 16
+                                 : (fits32 || !wide) ? 32
+                                                     : 64;
+        if (natural == width)
+            return text;
+        return std::string(format) + " " + text;
     }
 
     std::string dst(uint8_t v, bool wide) {
@@ -481,12 +510,32 @@ private:
     bool pendingMas_ = false;
     std::vector<std::string> pendingIncr_;
     uint32_t masCovered_ = 0;
+    bool placed_ = false;
+    bool usedLiteral_ = false;
 };
+
+// True if `text` assembles at `address` to the words of `b`.
+bool assemblesTo(const std::string& text, uint64_t address, const RawBundle& b) {
+    try {
+        return assembleBundleText(text, address) == packBundle(b);
+    } catch (const std::exception&) {
+        return false;
+    }
+}
 
 } // namespace
 
 std::string disassembleBundle(const RawBundle& b, uint64_t address) {
-    return Printer(b, address).run();
+    Printer plain(b, address);
+    std::string text = plain.run();
+    // Literals the assembler would place elsewhere (MCST's "_f16s,_lts1hi 5" written by
+    // hand) are printed with their places.
+    if (plain.usedLiteral() && !assemblesTo(text, address, b)) {
+        std::string placed = Printer(b, address, true).run();
+        if (assemblesTo(placed, address, b))
+            return placed;
+    }
+    return text;
 }
 
 } // namespace e2kvm::emu

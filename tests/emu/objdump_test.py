@@ -3,7 +3,8 @@
 the same object (objdump/symbols.expected was written by MCST's e2k-linux-objdump from
 e2kvm-as's assembly of objdump/symbols.s); -dr labels the code with its symbols and shows the
 relocation after the bundle it patches; broken files give an error naming the problem, not a
-crash. With E2K_OBJDUMP set to MCST's objdump, the same three listings are also compared with
+crash; fapb instructions (array prefetch programs) print as MCST's objdump prints them. With
+E2K_OBJDUMP set to MCST's objdump, the same three listings are also compared with
 it directly.
 
 Usage: objdump_test.py E2KVM_OBJDUMP E2KVM_AS SOURCE_DIR"""
@@ -58,6 +59,31 @@ def main():
         check(out.index("<main>:") < out.index("R_E2K_64_ABS_LIT") < out.index("<loop>:"),
               "relocation after its bundle: " + out)
         check("table" not in out.split("Disassembly")[1], "no label from .rodata in .text")
+
+        # Array prefetch program instructions (fapb) read as MCST's objdump prints them
+        # (its text for these bytes), and --source gives fapb back.
+        apb_src = os.path.join(d, "apb.s")
+        open(apb_src, "w").write(
+            "    .text\n    nop\naau:\n"
+            "    { fapb ct=1, dcd=0, fmt=1, mrng=8, d=0, incr=0, ind=0, asz=1, abs=0, disp=0 }\n"
+            "    { fapb ct=0, dcd=1, fmt=2, mrng=3, d=5, incr=2, ind=3, asz=5, abs=3, disp=7;"
+            " fapb dpl=1, fmt=5, disp=-1 }\n")
+        apb_obj = os.path.join(d, "apb.o")
+        r = run(assembler, "-o", apb_obj, apb_src)
+        check(r.returncode == 0, f"e2kvm-as fapb: {r.stderr}")
+        r = run(objdump, "-d", apb_obj)
+        check(r.returncode == 0, f"-d fapb: {r.stderr}")
+        for line in [
+                "       8:  apb ct=1, dcd=0, fmt=1, mrng=8, d=0, incr=0, ind=0, asz=1, abs=0, "
+                "disp=0x0\n           apb dpl=0, fmt=0\n",
+                "      18:  apb ct=0, dcd=1, fmt=2, mrng=3, d=5, incr=2, ind=3, asz=5, abs=3, "
+                "disp=0x7\n           apb dpl=1, dcd=0, fmt=5, mrng=0, d=0, incr=0, ind=0, "
+                "asz=0, abs=0, disp=0xffffffff\n",
+                "          1432a3a3 00000007 8a000000 ffffffff \n"]:
+            check(line in r.stdout, f"fapb listing lacks {line!r}: {r.stdout}")
+        r = run(objdump, "-d", "--source", apb_obj)
+        check("{ fapb ct=1, dcd=0, fmt=1, mrng=8, d=0, incr=0, ind=0, asz=1, abs=0, disp=0x0; "
+              "fapb dpl=0, fmt=0 }" in r.stdout, f"fapb source: {r.stdout}")
 
         # Broken files: a clear error and exit status 1.
         data = bytearray(open(obj, "rb").read())
