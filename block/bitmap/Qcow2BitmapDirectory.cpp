@@ -55,6 +55,12 @@ std::string quoted(const std::string& name) {
     throwError(EINVAL, context, "bitmap " + quoted(name) + ": " + what);
 }
 
+// An entry field QEMU's own entry check refuses (granularity, reserved flags, type): QEMU's
+// words, which name no field (the callers say which rule was broken).
+[[noreturn]] void failConstraints(const std::string& context, const std::string& name) {
+    throwError(EINVAL, context, "Bitmap " + quoted(name) + " doesn't satisfy the constraints");
+}
+
 void checkGeometry(const Qcow2BitmapImageGeometry& g, const std::string& context) {
     if (g.clusterSize < 512 || g.clusterSize > (2u << 20) || !std::has_single_bit(g.clusterSize))
         fail(context, "cluster size " + std::to_string(g.clusterSize) +
@@ -81,13 +87,13 @@ void checkGranularityBits(unsigned bits, const std::string& name, const std::str
 // The checks that do not depend on where the bitmap's table lives.
 void checkEntryFields(const Qcow2BitmapDirEntry& e, const std::string& context) {
     checkName(e.name, context);
-    if (e.flags & ~kQcow2BitmapKnownFlags)
-        failBitmap(context, e.name,
-                   "reserved flag bits " + hex(e.flags & ~kQcow2BitmapKnownFlags) + " are set");
-    if (e.type != kQcow2BitmapTypeDirtyTracking)
-        failBitmap(context, e.name,
-                   "type " + std::to_string(e.type) + " is not a dirty tracking bitmap (1)");
-    checkGranularityBits(e.granularityBits, e.name, context);
+    if (e.flags & ~kQcow2BitmapKnownFlags) // reserved flag bits set
+        failConstraints(context, e.name);
+    if (e.type != kQcow2BitmapTypeDirtyTracking) // not a dirty tracking bitmap (type 1)
+        failConstraints(context, e.name);
+    if (e.granularityBits < kQcow2MinBitmapGranularityBits ||
+        e.granularityBits > kQcow2MaxBitmapGranularityBits)
+        failConstraints(context, e.name);
 }
 
 } // namespace
