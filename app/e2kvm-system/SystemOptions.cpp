@@ -86,7 +86,8 @@ DriveOption parseDrive(const std::string& spec) {
             d.format = value;
         } else if (key == "readonly" || key == "read-only") {
             if (seen.count(key == "readonly" ? "read-only" : "readonly"))
-                throw OptionError(where + ": Parameter 'read-only' given twice");
+                throw OptionError(where + ": 'read-only' and its alias 'readonly' can't be used "
+                                          "at the same time");
             d.readOnly = parseBool(where, key, value);
         } else if (key == "if") {
             d.iface = value;
@@ -127,6 +128,20 @@ DriveOption parseDrive(const std::string& spec) {
             if (value != "threads" && value != "native" && value != "io_uring")
                 throw OptionError(where + ": invalid aio option");
             d.aio = value;
+        } else if (key == "discard") {
+            if (value != "ignore" && value != "off" && value != "unmap" && value != "on")
+                throw OptionError(where + ": Invalid discard option");
+            d.discardUnmap = value == "unmap" || value == "on";
+        } else if (key == "detect-zeroes") {
+            if (value != "off" && value != "on" && value != "unmap")
+                throw OptionError(where + ": invalid parameter value: " + value);
+            d.detectZeroes = value;
+        } else if (key == "force-share") {
+            d.forceShare = parseBool(where, key, value);
+        } else if (key == "lazy-refcounts") {
+            // qcow2's lazy refcount updates: a speed setting; e2kvm writes refcounts as it
+            // goes either way (the image stays as consistent as with QEMU's default).
+            parseBool(where, key, value);
         } else if (key == "file.locking") {
             // QEMU's image locks: e2kvm always takes them (on and auto alike).
             if (value != "on" && value != "off" && value != "auto")
@@ -136,6 +151,8 @@ DriveOption parseDrive(const std::string& spec) {
             throw OptionError(where + ": Invalid parameter '" + key + "'");
         }
     }
+    if (d.forceShare && !d.readOnly)
+        throw OptionError(where + ": force-share=on can only be used with read-only images");
     if (d.aio == "native" && !direct)
         throw OptionError(where + ": aio=native was specified, but it requires cache.direct=on, "
                                   "which was not specified.");

@@ -37,6 +37,10 @@ struct DriveOption {
     bool noMedium = false;
     std::string cache = "writeback"; // none, writeback, unsafe, directsync, writethrough
     std::string aio = "threads";     // threads, native, io_uring
+    // The node's discard= and detect-zeroes= (what its NBD exports follow), as -blockdev's.
+    bool discardUnmap = false;
+    std::string detectZeroes = "off"; // off, on, unmap
+    bool forceShare = false;          // read-only only: open although another process writes
 };
 
 // -device DRIVER,id=ID,drive=X for a block device: the board's one kind of disk, attached to

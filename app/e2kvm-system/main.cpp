@@ -140,7 +140,7 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
                 text.pop_back(); // warn() ends the line
                 warn(text);
             }
-            node = nodes.open(d.file, d.format, d.readOnly, d.nodeName);
+            node = nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare);
         } catch (const block::BlockError& e) {
             // A lock conflict is QEMU's own two lines ("Failed to get "write" lock" and the
             // hint), without "Could not open".
@@ -150,6 +150,10 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
         } catch (const std::exception& e) {
             die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
         }
+        node->discardUnmap = d.discardUnmap;
+        node->detectZeroes = d.detectZeroes == "on"      ? nbd::DetectZeroes::On
+                             : d.detectZeroes == "unmap" ? nbd::DetectZeroes::Unmap
+                                                         : nbd::DetectZeroes::Off;
         nameBackingLayers(d, node, nodes);
         if (!d.attached) {
             // QMP knows every drive by its id (if=none ones too: blockdev-backup device=drive0);

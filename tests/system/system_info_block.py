@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HMP info block next to qemu-system-x86_64 (iotest 157): the drives' lines for
 -drive cache=writeback|writethrough|none|unsafe|directsync (with driver= and read-only=, the
--blockdev spellings), a device's write-cache=on|off|auto, a drive no device uses (removable,
+-blockdev spellings; force-share, discard, detect-zeroes), -drive's errors for bad values, a device's write-cache=on|off|auto, a drive no device uses (removable,
 tray closed), a backing chain's depth, `info block DEVICE`, an unknown DEVICE; and -drive's
 message when another process holds the image's lock. Generated node names are filtered.
 usage: system_info_block.py E2KVM_SYSTEM"""
@@ -46,7 +46,8 @@ with tempfile.TemporaryDirectory(prefix="e2kvm-infoblock-") as tmp:
         for wce in ("", ",write-cache=auto", ",write-cache=on", ",write-cache=off"):
             drives = ["-drive", "if=none,id=disk,driver=qcow2,file=%s,cache=%s" % (top, cache),
                       "-device", "virtio-blk,drive=disk" + wce,
-                      "-drive", "if=none,id=spare,format=raw,read-only=on,file=" + spare]
+                      "-drive", "if=none,id=spare,format=raw,read-only=on,force-share=on,"
+                      "discard=unmap,detect-zeroes=on,file=" + spare]
             if cache in ("none", "directsync"):
                 drives[1] += ",aio=threads"
             # (a virtio-blk device needs QEMU's PC board: -machine none has no PCI bus)
@@ -56,6 +57,18 @@ with tempfile.TemporaryDirectory(prefix="e2kvm-infoblock-") as tmp:
             # would end the session under the monitor's input.
             ours = info_block([SYSTEM, "-accel", "qtest"], drives)
             checker.same("info block, cache=%s%s" % (cache, wce), qemu, ours, "qemu", "ours")
+
+    # -drive options refused with QEMU's messages.
+    for bad in ("discard=bad", "detect-zeroes=bad", "force-share=on", "lazy-refcounts=maybe",
+                "read-only=on,readonly=on", "driver=qcow2,format=qcow2"):
+        errors = []
+        for argv in (["qemu-system-x86_64"], [SYSTEM]):
+            p = subprocess.run(argv + ["-nodefaults", "-display", "none", "-machine", "none",
+                                       "-drive", "if=none,file=%s,%s" % (base, bad)],
+                               capture_output=True, timeout=30)
+            err = p.stderr.decode(errors="replace").replace(tmp, "TMP")
+            errors.append((p.returncode, re.sub(r"^[^:]*: ", "PROG: ", err, flags=re.M)))
+        checker.same("-drive ..." + bad, errors[0], errors[1], "qemu", "ours")
 
     # A second process on a locked image: QEMU's two lines, no "Could not open".
     holder = subprocess.Popen([SYSTEM, "-nodefaults", "-display", "none", "-machine", "none",

@@ -78,7 +78,9 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
         info.set("backing_file", img.backing()->filename());
     info.set("backing_file_depth", depth);
     info.set("encrypted", false);
-    info.set("detect_zeroes", "off");
+    info.set("detect_zeroes", node.detectZeroes == nbd::DetectZeroes::On      ? "on"
+                              : node.detectZeroes == nbd::DetectZeroes::Unmap ? "unmap"
+                                                                              : "off");
     for (const char* k : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"})
         info.set(k, 0);
     info.set("write_threshold", 0);
