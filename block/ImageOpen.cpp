@@ -100,6 +100,18 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
     throwError(EINVAL, filename, "Unknown driver '" + format + "'");
 }
 
+std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
+                                                std::shared_ptr<BlockDriver> node,
+                                                OpenOptions options) {
+    if (format == "qcow2") {
+        const std::string name = node->filename();
+        options.format = format;
+        options.fileNode = std::move(node);
+        return Qcow2Image::open(name, std::move(options));
+    }
+    throwError(EINVAL, node->filename(), "Unknown driver '" + format + "'");
+}
+
 void createImage(const std::string& filename, const CreateOptions& options) {
     if (options.format == "raw") {
         if (!options.backingFile.empty())

@@ -40,6 +40,9 @@ struct OpenOptions {
     // An error injector (blkdebug) between the format and its file, as "blkdebug:CONF:IMAGE"
     // or file.driver=blkdebug give; not handed on to backing or data files.
     std::shared_ptr<Blkdebug> blkdebug;
+    // An image that is already open to use as the format's file instead of the host file the
+    // name gives (QEMU's file child of any driver: qcow2 over qcow2). Not handed on.
+    std::shared_ptr<BlockDriver> fileNode;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };
@@ -76,6 +79,11 @@ std::string probedRawWarning(const std::string& filename);
 ImageLocks imageLocks(const OpenOptions& options, bool formatFile);
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options);
+// `format` ("raw", "qcow2") with `node` as its file; the image is named as the node. Raw
+// passes requests through unchanged, so it is the node itself.
+std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
+                                                std::shared_ptr<BlockDriver> node,
+                                                OpenOptions options);
 void createImage(const std::string& filename, const CreateOptions& options);
 
 // Resolves a backing file name stored in `imagePath` the way QEMU does: absolute names as

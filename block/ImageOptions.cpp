@@ -124,12 +124,20 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
             return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)),
                                       options);
         if (fileDriver != "file" && fileDriver != "host_device") {
-            if (driver != "raw")
-                throw BlockError(ENOTSUP, "Format '" + driver + "' over protocol '" + fileDriver +
-                                              "' is not supported");
-            if (auto image = openRegisteredDriver(fileDriver, file, open))
-                return image;
-            throw BlockError(EINVAL, "Unknown driver '" + fileDriver + "'");
+            // Any node may be the file (QEMU's file child): it is opened as an image of its
+            // own, with its own backing file, and the format reads and writes through it.
+            OpenOptions child;
+            child.readOnly = open.readOnly;
+            child.locking = open.locking;
+            child.forceShare = open.forceShare;
+            child.unshare = open.unshare;
+            child.metadataOnly = open.metadataOnly;
+            child.chain = open.chain;
+            std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
+            if (driver == "raw") // passes every request through: the node itself
+                return node;
+            return withRuntimeOptions(openFormatOverNode(driver, std::move(node), std::move(open)),
+                                      options);
         }
         std::string filename = valueOr(file, "filename", valueOr(options, "file"));
         if (filename.empty())

@@ -44,7 +44,7 @@ const std::vector<uint8_t>& zeroChunk() {
 
 Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     : BlockDriver(path, o.readOnly),
-      file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
+      file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite, o.fileNode),
       h_((file_.lock(imageLocks(o, true)), file_.setBlkdebug(o.blkdebug), readHeader(file_))),
       overlapChecks_(kOverlapCached), l2Cache_(4) {
     if (o.chain.count(realPath(path)))

@@ -55,6 +55,15 @@ def bad_header(d):
         f.write(b"QFI\xfb\0\0\0\3" + bytes(65536))
 
 
+def nested(d):
+    # A qcow2 image whose guest disk holds another qcow2 image (QEMU's iotest 072).
+    run("qemu-img", "create", "-q", "-f", "qcow2", "inner.qcow2", "4M", cwd=d)
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x2a 0 512", "-c", "write -P 0x17 64k 4k",
+        "inner.qcow2", cwd=d)
+    run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "inner.qcow2", "t.qcow2", cwd=d)
+
+
+NESTED = "json:{'driver':'qcow2','file':{'driver':'qcow2','file':{'filename':'t.qcow2'}}}"
 NULL_CO = "json:{ 'driver': 'null-co', 'size': 1048576, 'read-zeroes': true }"
 
 # (label, setup, program, arguments, files to compare afterwards)
@@ -106,6 +115,16 @@ CASES = [
      ["-c", "read -P 0x2a 64k 4k",
       'json:{"driver":"qcow2","file":{"driver":"blkdebug","inject-error":[{"event":"l2_load"}],'
       '"image.filename":"t.qcow2"}}'], []),
+    ("qemu-io: qcow2 over a qcow2 node", nested, "qemu-io",
+     ["-c", "read -P 0x2a 0 512", "-c", "read -P 0x17 64k 4k", "-c", "write -P 0x33 64k 4k",
+      "-c", "read -P 0x33 64k 4k", NESTED], ["t.qcow2"]),
+    ("qemu-io open -o: qcow2 over a qcow2 node", nested, "qemu-io",
+     ["-c", "open -o driver=qcow2,file.driver=qcow2,file.file.filename=t.qcow2",
+      "-c", "read -P 0x17 64k 4k"], []),
+    ("qemu-io: raw over a qcow2 node", nested, "qemu-io",
+     ["-c", "read -P 0 0 512", "-c", "write -P 0x44 1M 4k",
+      "json:{'driver':'raw','file':{'driver':'qcow2','file':{'filename':'t.qcow2'}}}"],
+     ["t.qcow2"]),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
