@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <string>
@@ -36,11 +37,13 @@ struct BlkdebugRule {
     std::string tag;
 };
 
-// A request failed by an inject-error rule. qemu-io reports it with the errno alone.
+// A request failed by an inject-error rule: to its caller it is the plain errno, as a failed
+// system call (its message is strerror's text), as QEMU's blkdebug returns -errno. qemu-io
+// reports it with the errno alone.
 class BlkdebugInjectedError : public BlockError {
 public:
     explicit BlkdebugInjectedError(int errnoValue)
-        : BlockError(errnoValue, "blkdebug: injected error") {}
+        : BlockError(errnoValue, std::strerror(errnoValue)) {}
 };
 
 class Blkdebug {

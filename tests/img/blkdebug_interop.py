@@ -3,8 +3,10 @@
 commands through both programs give the same standard output, standard error and exit status:
 errors injected at qcow2 and raw events (l2_load, read_aio, write_aio, cluster_alloc...),
 once, sector, iotype and state rules, rules given inline with --image-opts, the messages of
-break / remove_break / resume, and the flush failures qcow2 reports on close.
-Usage: blkdebug_interop.py E2KVM_IO"""
+break / remove_break / resume, and the flush failures qcow2 reports on close. With E2KVM_IMG,
+qemu-img commands over blkdebug too: an injected error is the plain errno in QEMU's words
+(compare: "Error while reading offset N of NAME: Input/output error", status 4).
+Usage: blkdebug_interop.py E2KVM_IO [E2KVM_IMG]"""
 import os
 import re
 import shutil
@@ -18,6 +20,7 @@ import peers  # noqa: E402
 peers.require("qemu-img", "qemu-io")
 
 E2KVM_IO = os.path.abspath(sys.argv[1])
+E2KVM_IMG = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else None
 checker = Checker()
 
 
@@ -26,16 +29,16 @@ def normalise(text, tmp, program):
     return text.replace(tmp, "TMP").replace(program + ":", "PROG:")
 
 
-def compare(what, tmp, args, setup):
+def compare(what, tmp, args, setup, programs=("qemu-io", E2KVM_IO)):
     """Runs setup() (fresh image), then qemu-io ARGS; again, then e2kvm-io ARGS."""
     results = []
-    for program in ("qemu-io", E2KVM_IO):
+    for program in programs:
         setup()
         p = run([program] + args, ok=False)
         name = os.path.basename(program)
         results.append((p.returncode, normalise(p.stdout, tmp, name),
                         normalise(p.stderr, tmp, name)))
-    checker.same(what, results[0], results[1], "qemu-io", "e2kvm-io")
+    checker.same(what, results[0], results[1], programs[0], os.path.basename(programs[1]))
 
 
 def config(path, text):
@@ -115,6 +118,18 @@ def main():
         compare("--image-opts inline rule", tmp,
                 ["--image-opts", "-c", "read 0 4k", "-c", "read -P 0x5a 0 4k", opts],
                 fresh_qcow2())
+        if E2KVM_IMG:
+            img2 = os.path.join(tmp, "t2.qcow2")
+            config(conf, inject("read_aio", 5))
+
+            def two_images(second_size):
+                def setup():
+                    fresh_qcow2()()
+                    run("qemu-img", "create", "-q", "-f", "qcow2", img2, second_size)
+                return setup
+            for size in ("4M", "0"):
+                compare(f"qemu-img compare, read error (second image {size})", tmp,
+                        ["compare", bd, img2], two_images(size), ("qemu-img", E2KVM_IMG))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return checker.exit_status("blkdebug: e2kvm-io as qemu-io")
