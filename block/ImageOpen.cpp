@@ -97,7 +97,7 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
             throwError(EINVAL, filename, "Image is not in qcow2 format");
         return Qcow2Image::open(filename, std::move(options));
     }
-    throwError(EINVAL, filename, "Unknown driver '" + format + "'");
+    throw BlockError(EINVAL, "Unknown driver '" + format + "'");
 }
 
 std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,

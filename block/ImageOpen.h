@@ -20,6 +20,9 @@ struct OpenOptions {
     bool formatProbed = false;
     bool readOnly = true;
     bool openBacking = true; // false: do not open the backing file (rebase -u, info of one layer)
+    // The backing file's format as the user gives it (QEMU's backing.driver), instead of the
+    // one the image names; "" = the image's. Not handed on further down.
+    std::string backingFormat;
     // false: do not open a qcow2 external data file (info needs the metadata only); reads and
     // writes of guest data then fail.
     bool openDataFile = true;

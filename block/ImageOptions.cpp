@@ -118,6 +118,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
                                               "') is not supported");
             open.openBacking = false;
         }
+        if (auto backingDriver = options.find("backing.driver"); backingDriver != options.end())
+            open.backingFormat = backingDriver->second;
         DriverOptions file = subOptions(options, "file.");
         const std::string fileDriver = valueOr(file, "driver", "file");
         if (fileDriver == "blkdebug")

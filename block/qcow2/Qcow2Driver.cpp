@@ -223,7 +223,7 @@ void Qcow2Driver::openBacking(const OpenOptions& o) {
     if (!o.openBacking)
         return;
     OpenOptions bo;
-    bo.format = h_.backingFormat;
+    bo.format = o.backingFormat.empty() ? h_.backingFormat : o.backingFormat;
     bo.readOnly = true;
     bo.openBacking = true;
     bo.locking = o.locking;

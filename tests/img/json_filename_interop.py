@@ -12,6 +12,7 @@ Usage: json_filename_interop.py E2KVM_IMG E2KVM_IO"""
 import os
 import re
 import shutil
+import struct
 import sys
 import tempfile
 
@@ -61,6 +62,23 @@ def nested(d):
     run("qemu-io", "-f", "qcow2", "-c", "write -P 0x2a 0 512", "-c", "write -P 0x17 64k 4k",
         "inner.qcow2", cwd=d)
     run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "inner.qcow2", "t.qcow2", cwd=d)
+
+
+def second_backing_format(d):
+    # An overlay whose header names its backing format twice, the later one unknown (what
+    # QEMU's iotest 114 makes with qcow2.py add-header-ext): the later one counts.
+    overlay(d)
+    path = os.path.join(d, "t.qcow2")
+    data = bytearray(open(path, "rb").read())
+    pos = struct.unpack(">I", data[100:104])[0]
+    while struct.unpack(">I", data[pos:pos + 4])[0] != 0:
+        pos += 8 + ((struct.unpack(">I", data[pos + 4:pos + 8])[0] + 7) & ~7)
+    name_at, name_len = struct.unpack(">QI", data[8:20])
+    name = bytes(data[name_at:name_at + name_len])
+    data[pos:pos + 24] = struct.pack(">II", 0xE2792ACA, 3) + b"foo\0\0\0\0\0" + bytes(8)
+    data[pos + 24:pos + 24 + name_len] = name
+    data[8:16] = struct.pack(">Q", pos + 24)
+    open(path, "wb").write(bytes(data))
 
 
 NESTED = "json:{'driver':'qcow2','file':{'driver':'qcow2','file':{'filename':'t.qcow2'}}}"
@@ -125,6 +143,20 @@ CASES = [
      ["-c", "read -P 0 0 512", "-c", "write -P 0x44 1M 4k",
       "json:{'driver':'raw','file':{'driver':'qcow2','file':{'filename':'t.qcow2'}}}"],
      ["t.qcow2"]),
+    ("info of an image naming its backing format twice", second_backing_format, "qemu-img",
+     ["info", "-U", "t.qcow2"], []),
+    ("qemu-io on an image naming an unknown backing format", second_backing_format, "qemu-io",
+     ["-c", "read 0 4k", "t.qcow2"], []),
+    ("qemu-io open -o backing.driver overrides the backing format", second_backing_format,
+     "qemu-io", ["-c", "open -o backing.driver=qcow2 t.qcow2", "-c", "read -P 0x2a 0 4k"], []),
+    ("create over a missing backing file", nothing, "qemu-img",
+     ["create", "-f", "qcow2", "-b", "none.qcow2", "t.qcow2"], []),
+    ("create over a missing backing file, format given", nothing, "qemu-img",
+     ["create", "-f", "qcow2", "-b", "none.qcow2", "-F", "qcow2", "t.qcow2", "1M"], []),
+    ("create over a backing file of an unknown format", qcow2, "qemu-img",
+     ["create", "-f", "qcow2", "-b", "t.qcow2", "-F", "foo", "u.qcow2"], []),
+    ("create over a backing file that is not the format given", qcow2, "qemu-img",
+     ["create", "-f", "qcow2", "-b", "t.qcow2", "-F", "qcow2", "-u", "u.qcow2", "1M"], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
