@@ -3,6 +3,7 @@
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
+#include "filter/CompressFilter.h"
 #include "qcow2/Qcow2Driver.h"
 
 #include <stdexcept>
@@ -148,6 +149,19 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));
+    if (driver == "compress") {
+        DriverOptions file = subOptions(options, "file.");
+        std::unique_ptr<BlockDriver> below;
+        if (file.count("driver")) {
+            below = openImageFromOptions(file, std::move(open));
+        } else {
+            const std::string filename = valueOr(file, "filename", valueOr(options, "file"));
+            if (filename.empty())
+                throw BlockError(EINVAL, "A block device must be specified for \"file\"");
+            below = openImage(filename, std::move(open));
+        }
+        return std::make_unique<CompressFilter>(std::move(below));
+    }
     if (driver == "null-co")
         return openNullNode(options, open);
     open.format.clear();
