@@ -18,10 +18,20 @@
 
 namespace e2kvm::block {
 
+std::string hostFileName(const std::string& name) {
+    if (name.rfind("file:", 0) != 0)
+        return name;
+    std::string path = name.substr(5);
+    const auto colon = path.find(':');
+    if (colon != std::string::npos && path.find('/') > colon)
+        path.insert(0, "./");
+    return path;
+}
+
 std::string probeFormat(const std::string& path) {
     if (auto name = parseBlkdebugName(path))
         return probeFormat(name->image);
-    HostFile f(path, HostFile::Mode::ReadOnly);
+    HostFile f(hostFileName(path), HostFile::Mode::ReadOnly);
     std::array<uint8_t, kProbeBytes> head{};
     f.read(0, head);
     return openProbe(head);
@@ -87,6 +97,8 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         null.readOnly = options.readOnly;
         return std::make_unique<NullImage>(filename, null);
     }
+    if (filename.rfind("file:", 0) == 0)
+        return openImage(hostFileName(filename), std::move(options));
     const bool probed = options.format.empty() || options.formatProbed;
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
@@ -112,7 +124,8 @@ std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
     throwError(EINVAL, node->filename(), "Unknown driver '" + format + "'");
 }
 
-void createImage(const std::string& filename, const CreateOptions& options) {
+void createImage(const std::string& name, const CreateOptions& options) {
+    const std::string filename = hostFileName(name);
     if (options.format == "raw") {
         if (!options.backingFile.empty())
             throwError(EINVAL, filename, "Format 'raw' does not support backing files");

@@ -69,6 +69,11 @@ struct CreateOptions {
     bool extendedL2 = false;
 };
 
+// A name with QEMU's file protocol prefix ("file:a:b.qcow2") as the host file it names: the
+// prefix dropped, and "./" put in front when the rest would read as another protocol's prefix
+// ("./a:b.qcow2", as QEMU names such an image). Other names are returned as they are.
+std::string hostFileName(const std::string& name);
+
 // Returns "qcow2" or "raw" for a local file from its first bytes (see HeaderProbe.h).
 std::string probeFormat(const std::string& path);
 

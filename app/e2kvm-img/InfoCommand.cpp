@@ -84,8 +84,10 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
-    // Option strings and json: names print as the name the opened image has, as qemu-img.
-    const bool optionsName = imageOpts || block::isJsonFilename(path);
+    // Option strings, json: and file: names print as the name the opened image has, as
+    // qemu-img.
+    const bool optionsName =
+        imageOpts || block::isJsonFilename(path) || path.rfind("file:", 0) == 0;
     info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);

@@ -50,6 +50,13 @@ def raw_file(d):
     run("qemu-img", "create", "-q", "-f", "raw", "t.raw", "1M", cwd=d)
 
 
+def colon_overlay(d):
+    run("qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M", cwd=d)
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x2a 0 4k", "base.qcow2", cwd=d)
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+        "file:image:top.qcow2", cwd=d)
+
+
 def nothing(d):
     pass
 
@@ -174,6 +181,14 @@ CASES = [
     ("qemu-io --image-opts compress over raw", raw_file, "qemu-io",
      ["--image-opts", "-c", "read 0 4k", "driver=compress,file.driver=raw,file.file.filename=t.raw"],
      []),
+    ("create with a file: name that has a colon", nothing, "qemu-img",
+     ["create", "-f", "qcow2", "file:a:b.qcow2", "1M"], ["a:b.qcow2"]),
+    ("info of a file: name over a backing file", colon_overlay, "qemu-img",
+     ["info", "file:image:top.qcow2"], []),
+    ("info --output=json of a file: name", colon_overlay, "qemu-img",
+     ["info", "--output=json", "file:image:top.qcow2"], []),
+    ("qemu-io on a file: name", colon_overlay, "qemu-io",
+     ["-c", "read -P 0x2a 0 4k", "file:image:top.qcow2"], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
