@@ -4,8 +4,10 @@
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
 #include "filter/CompressFilter.h"
+#include "filter/RawWindow.h"
 #include "qcow2/Qcow2Driver.h"
 
+#include <optional>
 #include <stdexcept>
 
 namespace e2kvm::block {
@@ -99,6 +101,46 @@ std::unique_ptr<BlockDriver> withRuntimeOptions(std::unique_ptr<BlockDriver> ima
     return image;
 }
 
+// driver=raw|qcow2 over the file the options name (or any node as file.driver says).
+std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const DriverOptions& options,
+                                            OpenOptions open) {
+    open.format = driver;
+    open.formatProbed = false;
+    // backing= (null in JSON): the image is opened without its backing file.
+    if (auto backing = options.find("backing"); backing != options.end()) {
+        if (!backing->second.empty())
+            throw BlockError(ENOTSUP, "A backing node given by reference ('" + backing->second +
+                                          "') is not supported");
+        open.openBacking = false;
+    }
+    if (auto backingDriver = options.find("backing.driver"); backingDriver != options.end())
+        open.backingFormat = backingDriver->second;
+    DriverOptions file = subOptions(options, "file.");
+    const std::string fileDriver = valueOr(file, "driver", "file");
+    if (fileDriver == "blkdebug")
+        return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)), options);
+    if (fileDriver != "file" && fileDriver != "host_device") {
+        // Any node may be the file (QEMU's file child): it is opened as an image of its
+        // own, with its own backing file, and the format reads and writes through it.
+        OpenOptions child;
+        child.readOnly = open.readOnly;
+        child.locking = open.locking;
+        child.forceShare = open.forceShare;
+        child.unshare = open.unshare;
+        child.metadataOnly = open.metadataOnly;
+        child.chain = open.chain;
+        std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
+        if (driver == "raw") // passes every request through: the node itself
+            return node;
+        return withRuntimeOptions(openFormatOverNode(driver, std::move(node), std::move(open)),
+                                  options);
+    }
+    std::string filename = valueOr(file, "filename", valueOr(options, "file"));
+    if (filename.empty())
+        throw BlockError(EINVAL, "A block device must be specified for \"file\"");
+    return withRuntimeOptions(openImage(filename, std::move(open)), options);
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
@@ -110,42 +152,17 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
         return openImage(valueOr(options, "filename"), std::move(open));
     }
     if (driver == "raw" || driver == "qcow2") {
-        open.format = driver;
-        open.formatProbed = false;
-        // backing= (null in JSON): the image is opened without its backing file.
-        if (auto backing = options.find("backing"); backing != options.end()) {
-            if (!backing->second.empty())
-                throw BlockError(ENOTSUP, "A backing node given by reference ('" + backing->second +
-                                              "') is not supported");
-            open.openBacking = false;
+        auto image = openFormatNode(driver, options, std::move(open));
+        // raw with offset/size: a window onto its file.
+        if (driver == "raw" && (options.count("offset") || options.count("size"))) {
+            const uint64_t offset =
+                options.count("offset") ? RawWindow::byteSize("offset", options.at("offset")) : 0;
+            std::optional<uint64_t> size;
+            if (options.count("size"))
+                size = RawWindow::byteSize("size", options.at("size"));
+            return std::make_unique<RawWindow>(std::move(image), offset, size);
         }
-        if (auto backingDriver = options.find("backing.driver"); backingDriver != options.end())
-            open.backingFormat = backingDriver->second;
-        DriverOptions file = subOptions(options, "file.");
-        const std::string fileDriver = valueOr(file, "driver", "file");
-        if (fileDriver == "blkdebug")
-            return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)),
-                                      options);
-        if (fileDriver != "file" && fileDriver != "host_device") {
-            // Any node may be the file (QEMU's file child): it is opened as an image of its
-            // own, with its own backing file, and the format reads and writes through it.
-            OpenOptions child;
-            child.readOnly = open.readOnly;
-            child.locking = open.locking;
-            child.forceShare = open.forceShare;
-            child.unshare = open.unshare;
-            child.metadataOnly = open.metadataOnly;
-            child.chain = open.chain;
-            std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
-            if (driver == "raw") // passes every request through: the node itself
-                return node;
-            return withRuntimeOptions(openFormatOverNode(driver, std::move(node), std::move(open)),
-                                      options);
-        }
-        std::string filename = valueOr(file, "filename", valueOr(options, "file"));
-        if (filename.empty())
-            throw BlockError(EINVAL, "A block device must be specified for \"file\"");
-        return withRuntimeOptions(openImage(filename, std::move(open)), options);
+        return image;
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));

@@ -73,7 +73,12 @@ std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::s
         image.erase("filename");
         below = openImageFromOptions(image, std::move(open));
     }
-    return std::make_unique<BlkdebugImage>(std::move(injector), std::move(below));
+    auto blkdebug = std::make_unique<BlkdebugImage>(std::move(injector), std::move(below));
+    // As QEMU names a blkdebug node whose rules come from a file (or that has none).
+    if (!hasInlineRules(node))
+        blkdebug->setFilename("blkdebug:" + valueOr(node, "config") + ":" +
+                              blkdebug->image().filename());
+    return blkdebug;
 }
 
 } // namespace e2kvm::block

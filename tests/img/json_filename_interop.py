@@ -57,6 +57,16 @@ def colon_overlay(d):
         "file:image:top.qcow2", cwd=d)
 
 
+def raw_4k(d):
+    run("qemu-img", "create", "-q", "-f", "raw", "w.raw", "4k", cwd=d)
+    run("qemu-io", "-f", "raw", "-c", "write -P 0x0a 0 4k", "w.raw", cwd=d)
+
+
+def window(extra):
+    return ('json:{"driver":"raw",' + extra +
+            '"file":{"driver":"file","filename":"w.raw"}}')
+
+
 def nothing(d):
     pass
 
@@ -189,6 +199,21 @@ CASES = [
      ["info", "--output=json", "file:image:top.qcow2"], []),
     ("qemu-io on a file: name", colon_overlay, "qemu-io",
      ["-c", "read -P 0x2a 0 4k", "file:image:top.qcow2"], []),
+    ("qemu-io: raw with offset and size (a window onto the file)", raw_4k, "qemu-io",
+     ["-c", "write -P 0x1b 0 512", "-c", "write 511 2", "-c", "write 512 1", "-c", "read 1023 2",
+      "-c", "write -z 0 100", "-c", "discard 0 512", "-c", "map", "-c", "length",
+      "-c", "truncate 2k", "-c", "reopen -o driver=raw,offset=1536,size=1024",
+      "-c", "write -P 0x2c 0 1024", "-c", "write 1024 1", "-c", "length",
+      window('"offset":"512","size":"1024",')], ["w.raw"]),
+    ("qemu-io: raw with an offset only, truncated", raw_4k, "qemu-io",
+     ["-c", "length", "-c", "write -P 0x3d 3000 584", "-c", "truncate 2k", "-c", "length",
+      window('"offset":"1k",')], ["w.raw"]),
+    ("qemu-io: raw windows QEMU refuses", raw_4k, "qemu-io",
+     ["-c", "open " + window('"offset":"5000",'), "-c", "open " + window('"offset":"512","size":"4000",'),
+      "-c", "open " + window('"offset":"512","size":"1000",'), "-c", "open " + window('"offset":"-1",')],
+     []),
+    ("qemu-img map of a raw window", raw_4k, "qemu-img",
+     ["map", "--output=json", window('"offset":"512","size":"2048",')], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
