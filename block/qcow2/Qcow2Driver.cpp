@@ -899,6 +899,9 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
         uint64_t tableOffset = 0;
         Table t = writableL2(l1i, &tableOffset);
         std::vector<uint64_t> release;
+        // As QEMU, entries that already say what they would become are not rewritten (an L2
+        // table nothing changed in is not written back).
+        uint64_t firstChanged = i0 + n, lastChanged = i0;
         for (uint64_t i = i0; i < i0 + n; ++i) {
             uint64_t e = (*t)[i];
             switch (h_.typeOf(e)) {
@@ -919,8 +922,13 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
                 (*t)[i] = kOflagZero;
                 break;
             }
+            if ((*t)[i] != e) {
+                firstChanged = std::min(firstChanged, i);
+                lastChanged = std::max(lastChanged, i);
+            }
         }
-        markL2Dirty(tableOffset, t, i0, i0 + n - 1);
+        if (firstChanged <= lastChanged)
+            markL2Dirty(tableOffset, t, firstChanged, lastChanged);
         for (uint64_t e : release)
             deferRelease(e, true);
         if (external_)

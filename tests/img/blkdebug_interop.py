@@ -99,6 +99,18 @@ def main():
         for what, text, data, commands in qcow2_cases:
             config(conf, text)
             compare(f"qcow2: {what}", tmp, ["-f", "qcow2"] + commands + [bd], fresh_qcow2(data))
+        # Zero writes over clusters that already read as zero change no L2 entry: no L2
+        # update (and no failure from a rule on it), with and without unmap.
+        def zeroed_qcow2():
+            fresh_qcow2()()
+            run("qemu-io", "-f", "qcow2", "-c", "write -z -u 0 64k", "-c", "write -z 64k 64k",
+                img)
+        config(conf, inject("l2_update", 5, immediately="on"))
+        compare("qcow2: zero writes over zero clusters", tmp,
+                ["-f", "qcow2", "-c", "write -z -u 0 64k", "-c", "write -z 64k 64k",
+                 "-c", "write -z 0 128k", bd], zeroed_qcow2)
+        compare("qcow2: zero write over data", tmp,
+                ["-f", "qcow2", "-c", "write -z 128k 64k", bd], zeroed_qcow2)
         config(conf, inject("read_aio", 5, once="on"))
         compare("raw: read_aio once", tmp,
                 ["-f", "raw", "-c", "read 0 4k", "-c", "read -P 0x5a 0 4k", rd], fresh_raw)
