@@ -31,6 +31,8 @@ std::string hostFileName(const std::string& name) {
 std::string probeFormat(const std::string& path) {
     if (auto name = parseBlkdebugName(path))
         return probeFormat(name->image);
+    if (path.rfind("null-co:", 0) == 0) // a protocol with nothing to probe: raw
+        return "raw";
     HostFile f(hostFileName(path), HostFile::Mode::ReadOnly);
     std::array<uint8_t, kProbeBytes> head{};
     f.read(0, head);
@@ -95,6 +97,7 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
                        "The only allowed filename for this driver is 'null-co://'");
         NullOptions null;
         null.readOnly = options.readOnly;
+        null.underRaw = true;
         return std::make_unique<NullImage>(filename, null);
     }
     if (filename.rfind("file:", 0) == 0)

@@ -67,6 +67,12 @@ def window(extra):
             '"file":{"driver":"file","filename":"w.raw"}}')
 
 
+def config_42(d):
+    # QEMU's iotest 162: a blkdebug config file named 42 (with no rules).
+    qcow2(d)
+    open(os.path.join(d, "42"), "w").close()
+
+
 def nothing(d):
     pass
 
@@ -214,6 +220,15 @@ CASES = [
      []),
     ("qemu-img map of a raw window", raw_4k, "qemu-img",
      ["map", "--output=json", window('"offset":"512","size":"2048",')], []),
+    ("info of null-co:// (raw over the null protocol)", nothing, "qemu-img",
+     ["info", "null-co://"], []),
+    ("info of a blkdebug node with a config file", config_42, "qemu-img",
+     ["info", 'json:{"driver": "blkdebug", "config": 42, "image.driver": "null-co"}'], []),
+    ("info of qcow2 over blkdebug: disk size unavailable", config_42, "qemu-img",
+     ["info", "json:{'driver':'qcow2','file':{'driver':'blkdebug','config':42,"
+      "'image':{'driver':'file','filename':'t.qcow2'}}}"], []),
+    ("info --output=json of qcow2 over blkdebug", config_42, "qemu-img",
+     ["info", "--output=json", "blkdebug:42:t.qcow2"], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
