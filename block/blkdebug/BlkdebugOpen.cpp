@@ -40,6 +40,28 @@ std::string imageFile(const std::map<std::string, std::string>& node) {
     return filename;
 }
 
+std::string jsonString(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+// A blkdebug node with rules of its own (inline) cannot be named by a filename: QEMU names it
+// by its options, json:{...}, as here (its rules as dotted keys, its image as an object).
+std::string blkdebugJson(const std::map<std::string, std::string>& node,
+                         const std::string& imageFilename) {
+    std::string out = "{\"driver\": \"blkdebug\"";
+    for (const auto& [key, value] : node)
+        if (key != "driver" && key != "x-image" && key.rfind("image.", 0) != 0)
+            out += ", " + jsonString(key) + ": " + jsonString(value);
+    return out + ", \"image\": {\"driver\": \"file\", \"filename\": " + jsonString(imageFilename) +
+           "}}";
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
@@ -52,6 +74,9 @@ std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
     auto image = openImage(filename, std::move(open));
     if (!hasInlineRules(node))
         image->setFilename("blkdebug:" + valueOr(node, "config") + ":" + filename);
+    else
+        image->setFilename("json:{\"driver\": " + jsonString(format) +
+                           ", \"file\": " + blkdebugJson(node, filename) + "}");
     return image;
 }
 

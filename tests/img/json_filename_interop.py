@@ -229,6 +229,9 @@ CASES = [
       "'image':{'driver':'file','filename':'t.qcow2'}}}"], []),
     ("info --output=json of qcow2 over blkdebug", config_42, "qemu-img",
      ["info", "--output=json", "blkdebug:42:t.qcow2"], []),
+    ("info of qcow2 over blkdebug with inline rules (json name filtered)", overlay, "qemu-img",
+     ["info", "json:{'driver':'qcow2','file':{'driver':'blkdebug','image':{'driver':'file',"
+      "'filename':'t.qcow2'},'set-state':[{'event':'read_aio','new_state':42}]}}"], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
@@ -252,7 +255,10 @@ def main():
                 os.makedirs(d)
                 setup(d)
                 p = run_tool(tool, program, d, args)
-                results.append((p.returncode, masked(p.stdout), masked(p.stderr)))
+                out = masked(p.stdout)
+                if "json name filtered" in label:  # QEMU orders its keys by hash: only the form
+                    out = re.sub(r"json:\{.*\}$", "json:{ /* filtered */ }", out, flags=re.M)
+                results.append((p.returncode, out, masked(p.stderr)))
                 dirs.append(d)
             checker.same(label, results[0], results[1], program, "ours")
             for name in files:
