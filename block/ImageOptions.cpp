@@ -3,6 +3,7 @@
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
+#include "filter/BlkverifyFilter.h"
 #include "filter/CompressFilter.h"
 #include "filter/RawWindow.h"
 #include "qcow2/Qcow2Driver.h"
@@ -166,6 +167,25 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));
+    if (driver == "blkverify") {
+        // The test image: test.* options, or the node's filename (probed); the reference:
+        // raw.* options or x-raw, a file (its format probed).
+        auto child = [&](const std::string& name, const std::string& fallbackKey) {
+            DriverOptions sub = subOptions(options, name + ".");
+            OpenOptions childOpen = open;
+            if (sub.count("driver"))
+                return openImageFromOptions(sub, std::move(childOpen));
+            const std::string filename = valueOr(sub, "filename", valueOr(options, fallbackKey));
+            if (filename.empty())
+                throw BlockError(EINVAL, "A block device must be specified for \"" + name + "\"");
+            childOpen.format.clear();
+            return openImage(filename, std::move(childOpen));
+        };
+        std::shared_ptr<BlockDriver> raw = child("raw", "x-raw");
+        std::shared_ptr<BlockDriver> test =
+            child("test", options.count("x-image") ? "x-image" : "filename");
+        return std::make_unique<BlkverifyFilter>(std::move(test), std::move(raw));
+    }
     if (driver == "compress") {
         DriverOptions file = subOptions(options, "file.");
         std::unique_ptr<BlockDriver> below;

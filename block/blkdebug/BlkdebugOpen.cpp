@@ -40,6 +40,24 @@ std::string imageFile(const std::map<std::string, std::string>& node) {
     return filename;
 }
 
+// A filename given to the node itself (file.filename under a format): "blkdebug:CONFIG:IMAGE"
+// names the rules file and the image, any other name the image alone (QEMU's x-image).
+std::map<std::string, std::string> withFilenameSplit(std::map<std::string, std::string> node) {
+    auto it = node.find("filename");
+    if (it == node.end())
+        return node;
+    const std::string filename = it->second;
+    node.erase(it);
+    if (auto name = parseBlkdebugName(filename)) {
+        if (!name->configFile.empty())
+            node.emplace("config", name->configFile);
+        node.emplace("x-image", name->image);
+    } else {
+        node.emplace("x-image", filename);
+    }
+    return node;
+}
+
 std::string jsonString(const std::string& text) {
     std::string out = "\"";
     for (char c : text) {
@@ -65,8 +83,9 @@ std::string blkdebugJson(const std::map<std::string, std::string>& node,
 } // namespace
 
 std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
-                                                    const std::map<std::string, std::string>& node,
+                                                    const std::map<std::string, std::string>& given,
                                                     OpenOptions open) {
+    const auto node = withFilenameSplit(given);
     const std::string filename = imageFile(node);
     open.format = format;
     open.formatProbed = false;
@@ -80,8 +99,9 @@ std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
     return image;
 }
 
-std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::string>& node,
+std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::string>& given,
                                               OpenOptions open) {
+    const auto node = withFilenameSplit(given);
     auto injector = injectorFor(node);
     auto image = subOptions(node, "image.");
     std::unique_ptr<BlockDriver> below;

@@ -73,6 +73,17 @@ def config_42(d):
     open(os.path.join(d, "42"), "w").close()
 
 
+def verify_pair(d):
+    # A raw reference and a qcow2 image with the same (empty) contents (QEMU's iotest 071).
+    run("qemu-img", "create", "-q", "-f", "raw", "base.raw", "1M", cwd=d)
+    run("qemu-img", "create", "-q", "-f", "qcow2", "t.qcow2", "1M", cwd=d)
+
+
+def verify_differ(d):
+    verify_pair(d)
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 42 512 512", "t.qcow2", cwd=d)
+
+
 def nothing(d):
     pass
 
@@ -232,6 +243,18 @@ CASES = [
     ("info of qcow2 over blkdebug with inline rules (json name filtered)", overlay, "qemu-img",
      ["info", "json:{'driver':'qcow2','file':{'driver':'blkdebug','image':{'driver':'file',"
       "'filename':'t.qcow2'},'set-state':[{'event':'read_aio','new_state':42}]}}"], []),
+    ("qemu-io: blkverify through the filename, same contents", verify_pair, "qemu-io",
+     ["-c", "open -o driver=raw,file.driver=blkverify,file.raw.filename=base.raw t.qcow2",
+      "-c", "read 0 512", "-c", "write -P 42 0x38000 512", "-c", "read -P 42 0x38000 512"],
+     ["base.raw"]),
+    ("qemu-io: blkverify through a test blockref, contents differ", verify_differ, "qemu-io",
+     ["-c",
+      "open -o driver=raw,file.driver=blkverify,file.raw.filename=base.raw,"
+      "file.test.driver=qcow2,file.test.file.filename=t.qcow2", "-c", "read 0 512",
+      "-c", "read 0 1k"], []),
+    ("qemu-io: blkdebug rules over the filename", qcow2, "qemu-io",
+     ["-c", "open -o file.driver=blkdebug,file.inject-error.event=l2_load t.qcow2",
+      "-c", "read -P 0x2a 64k 4k"], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
