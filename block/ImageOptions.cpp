@@ -8,8 +8,12 @@
 #include "filter/RawWindow.h"
 #include "qcow2/Qcow2Driver.h"
 
+#include <cstring>
+#include <fcntl.h>
 #include <optional>
 #include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace e2kvm::block {
 
@@ -142,15 +146,44 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
     return withRuntimeOptions(openImage(filename, std::move(open)), options);
 }
 
+// A file protocol node's file as QEMU checks it on open: it must open (read-write unless
+// read-only), and be a regular file (driver=file) or a character or block device (host_device,
+// host_cdrom). Throws BlockError with QEMU's words.
+void checkHostNode(const std::string& driver, const std::string& filename, bool readOnly) {
+    if (filename.empty())
+        throw BlockError(EINVAL, "Parameter 'filename' is required");
+    const int fd = ::open(filename.c_str(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) {
+        const int e = errno;
+        throw BlockError(e, "Could not open '" + filename + "': " + std::strerror(e));
+    }
+    struct stat st {};
+    const bool statted = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    if (!statted)
+        return;
+    if (driver == "file" && !S_ISREG(st.st_mode))
+        throw BlockError(EINVAL, "'file' driver requires '" + filename + "' to be a regular file");
+    if (driver != "file" && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        throw BlockError(EINVAL, "'" + driver + "' driver requires '" + filename +
+                                     "' to be either a character or block device");
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
     const std::string driver = valueOr(options, "driver");
     if (driver.empty())
         throw BlockError(EINVAL, "Parameter 'driver' is required");
-    if (driver == "file" || driver == "host_device") {
+    if (driver == "file" || driver == "host_device" || driver == "host_cdrom") {
+        const std::string filename = valueOr(options, "filename");
+        if (options.count("locking"))
+            open.locking =
+                valueOr(options, "locking") == "auto" || booleanOption(options, "locking", true);
+        checkHostNode(driver, filename, open.readOnly);
         open.format = "raw";
-        return openImage(valueOr(options, "filename"), std::move(open));
+        open.formatProbed = false;
+        return openImage(filename, std::move(open));
     }
     if (driver == "raw" || driver == "qcow2") {
         auto image = openFormatNode(driver, options, std::move(open));

@@ -84,6 +84,10 @@ def verify_differ(d):
     run("qemu-io", "-f", "qcow2", "-c", "write -P 42 512 512", "t.qcow2", cwd=d)
 
 
+def a_directory(d):
+    os.mkdir(os.path.join(d, "d"))
+
+
 def nothing(d):
     pass
 
@@ -255,6 +259,18 @@ CASES = [
     ("qemu-io: blkdebug rules over the filename", qcow2, "qemu-io",
      ["-c", "open -o file.driver=blkdebug,file.inject-error.event=l2_load t.qcow2",
       "-c", "read -P 0x2a 64k 4k"], []),
+    ("qemu-io: driver=file on a directory and /dev/null", a_directory, "qemu-io",
+     ["-c", "open -r -o driver=file,filename=d", "-c", "open -o driver=file,filename=d",
+      "-c", "open -r -o driver=file,filename=/dev/null,locking=off", "-c", "close",
+      "-c", "open -o driver=file,filename=/dev/null,locking=off", "-c", "length"], []),
+    ("qemu-io: driver=host_device on a directory and /dev/null", a_directory, "qemu-io",
+     ["-c", "open -r -o driver=host_device,filename=d", "-c", "open -o driver=host_device,filename=d",
+      "-c", "open -r -o driver=host_device,filename=/dev/null,locking=off", "-c", "close",
+      "-c", "open -o driver=host_device,filename=/dev/null,locking=off", "-c", "length"], []),
+    ("qemu-io: driver=host_cdrom on a directory and /dev/null", a_directory, "qemu-io",
+     ["-c", "open -r -o driver=host_cdrom,filename=d", "-c", "open -o driver=host_cdrom,filename=d",
+      "-c", "open -r -o driver=host_cdrom,filename=/dev/null,locking=off", "-c", "close",
+      "-c", "open -o driver=host_cdrom,filename=/dev/null,locking=off"], []),
     ("qemu-io null-co json: name", nothing, "qemu-io",
      ["-c", "read -P 0 0 64k", "-c", "length", "json:{'driver': 'null-co', 'size': 65536, 'read-zeroes': true}"], []),
 ]
