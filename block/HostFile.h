@@ -72,6 +72,12 @@ public:
     Run dataRun(uint64_t offset, uint64_t limit) const;
 
 private:
+    // The write itself, once the request may run (see write).
+    void writeNow(uint64_t offset, std::span<const uint8_t> buf);
+    // A write with an injector that has an alignment, as QEMU's block layer makes it: widened
+    // to whole units (read first where partly covered), tracked against overlapping requests.
+    void writeAligned(uint64_t offset, std::span<const uint8_t> buf, uint64_t align);
+
     std::string path_;
     int fd_ = -1;
     bool writable_ = false;

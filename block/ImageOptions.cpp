@@ -121,7 +121,10 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
     if (auto backingDriver = options.find("backing.driver"); backingDriver != options.end())
         open.backingFormat = backingDriver->second;
     DriverOptions file = subOptions(options, "file.");
-    const std::string fileDriver = valueOr(file, "driver", "file");
+    // A blkdebug: name as the file is a blkdebug node (with the file's other options).
+    const bool blkdebugName =
+        !file.count("driver") && valueOr(file, "filename").rfind("blkdebug:", 0) == 0;
+    const std::string fileDriver = blkdebugName ? "blkdebug" : valueOr(file, "driver", "file");
     if (fileDriver == "blkdebug")
         return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)), options);
     if (fileDriver != "file" && fileDriver != "host_device") {

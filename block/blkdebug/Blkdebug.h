@@ -82,6 +82,23 @@ public:
     // that would be held (e2kvm-io running one request at a time), so that nobody could
     // resume it. A breakpoint then fails the request with EDEADLK instead of hanging.
     void setHoldingAllowed(bool allowed);
+    // QEMU's align option: the smallest unit requests to the file are made in (0 or 1: any).
+    // A write that does not cover whole units reads the units it only partly covers first
+    // (the pwritev_rmw_* events) and runs alone against every request overlapping those units;
+    // see HostFile. Set before the injector is shared.
+    void setAlignment(uint64_t bytes) { alignment_ = bytes; }
+    uint64_t alignment() const { return alignment_; }
+
+    // The requests in flight to the file, as QEMU tracks them (with an alignment only): a
+    // request waits for those it overlaps (in whole units) while either of the two must run
+    // alone, unless that one is itself waiting. Begin returns a handle for end.
+    struct Tracked {
+        uint64_t start = 0, end = 0;
+        bool serialising = false;
+        bool waiting = false;
+    };
+    Tracked* beginTracked(uint64_t start, uint64_t end, bool serialising);
+    void endTracked(Tracked* request);
 
 private:
     struct Held {
@@ -99,6 +116,10 @@ private:
     std::vector<std::pair<BlkdebugEvent, std::list<BlkdebugRule>::iterator>> active_;
     std::list<Held*> held_; // newest first
     bool holdingAllowed_ = true;
+    uint64_t alignment_ = 0;
+    std::list<Tracked*> tracked_; // under trackedMutex_
+    std::mutex trackedMutex_;
+    std::condition_variable trackedChanged_;
 };
 
 } // namespace e2kvm::block

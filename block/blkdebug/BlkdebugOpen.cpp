@@ -23,6 +23,12 @@ bool hasInlineRules(const std::map<std::string, std::string>& node) {
 
 std::shared_ptr<Blkdebug> injectorFor(const std::map<std::string, std::string>& node) {
     auto injector = makeBlkdebug(valueOr(node, "config"), node);
+    if (auto align = node.find("align"); align != node.end()) {
+        const uint64_t bytes = parseSize(align->second);
+        if (bytes == 0 || (bytes & (bytes - 1)) != 0 || bytes > (1u << 30))
+            throw BlockError(EINVAL, "Cannot meet constraints with align " + align->second);
+        injector->setAlignment(bytes);
+    }
     injector->event(BlkdebugEvent::None);
     return injector;
 }

@@ -111,6 +111,19 @@ def main():
                  "-c", "write -z 0 128k", bd], zeroed_qcow2)
         compare("qcow2: zero write over data", tmp,
                 ["-f", "qcow2", "-c", "write -z 128k 64k", bd], zeroed_qcow2)
+        # file.align: unaligned writes read the units they partly cover first (pwritev_rmw_*
+        # events) and overlapping requests wait for them (QEMU's iotest 077). The waiting
+        # request is quiet: e2kvm-io prints completions in its own order.
+        compare("raw: align, read-modify-write and a request waiting for it", tmp,
+                ["-c", f"open -o driver=raw,file.align=4k blkdebug::{raw}",
+                 "-c", "aio_write -P 10 0x200 0x200", "-c", "aio_flush",
+                 "-c", "break pwritev_rmw_after_tail A", "-c", "aio_write -P 10 0x5000 0x200",
+                 "-c", "wait_break A", "-c", "aio_write -q -P 11 0x5200 0x200", "-c", "resume A",
+                 "-c", "aio_flush", "-c", "break pwritev_rmw_after_head B",
+                 "-c", "aio_write -P 12 0x7e00 0x400", "-c", "wait_break B", "-c", "resume B",
+                 "-c", "aio_flush", "-c", "read -P 10 0x200 0x200", "-c", "read -P 0x5a 0 0x200",
+                 "-c", "read -P 10 0x5000 0x200", "-c", "read -P 11 0x5200 0x200",
+                 "-c", "read -P 12 0x7e00 0x400", "-c", "read -P 0x5a 0x8200 0x200"], fresh_raw)
         config(conf, inject("read_aio", 5, once="on"))
         compare("raw: read_aio once", tmp,
                 ["-f", "raw", "-c", "read 0 4k", "-c", "read -P 0x5a 0 4k", rd], fresh_raw)
