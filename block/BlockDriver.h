@@ -95,6 +95,9 @@ public:
     virtual uint64_t size() const = 0;
     // Bytes the image occupies on the host ("disk size" in info); 0 if unknown.
     virtual uint64_t allocatedBytes() const { return 0; }
+    // Whether allocatedBytes() can be told at all; QEMU cannot across a blkdebug injector
+    // (its "disk size: unavailable").
+    virtual bool allocatedBytesKnown() const { return blkdebug() == nullptr; }
     // The backing image, if any (owned by this driver).
     virtual BlockDriver* backing() const { return nullptr; }
     // The file LayerExtent::hostOffset points into (a qcow2 external data file, or this image).

@@ -28,7 +28,7 @@ void logMessage(LogLevel level, const std::string& image, const std::string& tex
         sink(m);
         return;
     }
-    if (level == LogLevel::Corruption) {
+    if (level == LogLevel::Corruption || level == LogLevel::Leak) {
         std::fprintf(stderr, "%s\n", text.c_str());
         return;
     }

@@ -9,7 +9,9 @@ namespace e2kvm::block {
 
 // Corruption: an image format found its metadata corrupt; the text is QEMU's report as it
 // stands ("qcow2: Marking image as corrupt: ..."), printed on stderr without a prefix.
-enum class LogLevel { Warning, Error, Corruption };
+// Leak: a format could not free clusters and went on (they stay leaked, check finds them); the
+// text is QEMU's ("qcow2_free_clusters failed: ..."), printed as it stands too.
+enum class LogLevel { Warning, Error, Corruption, Leak };
 
 struct LogMessage {
     LogLevel level = LogLevel::Warning;

@@ -1,5 +1,6 @@
 #include "HostFile.h"
 
+#include "BlockDriver.h"
 #include "BlockError.h"
 
 #include <algorithm>
@@ -13,10 +14,21 @@
 namespace e2kvm::block {
 
 namespace {
-std::string errnoText(int e) { return std::strerror(e); }
+std::string errnoText(int e) {
+    return std::strerror(e);
+}
 } // namespace
 
-HostFile::HostFile(const std::string& path, Mode mode) : path_(path) {
+HostFile::HostFile(const std::string& path, Mode mode, std::shared_ptr<BlockDriver> node)
+    : path_(path), node_(std::move(node)) {
+    if (node_) {
+        writable_ = mode != Mode::ReadOnly;
+        if (mode == Mode::Create)
+            throwError(EINVAL, path_, "An open image cannot be created anew");
+        if (writable_ && node_->readOnly())
+            throwError(EACCES, path_, "Block node is read-only");
+        return;
+    }
     int flags = O_CLOEXEC;
     switch (mode) {
     case Mode::ReadOnly:
@@ -52,6 +64,15 @@ HostFile::~HostFile() {
 void HostFile::read(uint64_t offset, std::span<uint8_t> buf) const {
     if (blkdebug_)
         blkdebug_->check(BlkdebugIoType::Read, offset, buf.size());
+    if (node_) {
+        const uint64_t end = node_->size();
+        const size_t inside =
+            offset >= end ? 0 : size_t(std::min<uint64_t>(buf.size(), end - offset));
+        if (inside)
+            node_->read(offset, buf.first(inside));
+        std::memset(buf.data() + inside, 0, buf.size() - inside);
+        return;
+    }
     size_t done = 0;
     while (done < buf.size()) {
         ssize_t n = ::pread(fd_, buf.data() + done, buf.size() - done, offset + done);
@@ -59,7 +80,8 @@ void HostFile::read(uint64_t offset, std::span<uint8_t> buf) const {
             if (errno == EINTR)
                 continue;
             int e = errno;
-            throwError(EIO, path_, "read at " + std::to_string(offset + done) + " failed: " + errnoText(e));
+            throwError(EIO, path_,
+                       "read at " + std::to_string(offset + done) + " failed: " + errnoText(e));
         }
         if (n == 0) { // end of file: the rest reads as zero
             std::memset(buf.data() + done, 0, buf.size() - done);
@@ -81,10 +103,65 @@ void HostFile::readExact(uint64_t offset, std::span<uint8_t> buf, const char* wh
 }
 
 void HostFile::write(uint64_t offset, std::span<const uint8_t> buf) {
+    if (blkdebug_ && blkdebug_->alignment() > 1 && !buf.empty()) {
+        writeAligned(offset, buf, blkdebug_->alignment());
+        return;
+    }
+    writeNow(offset, buf);
+}
+
+void HostFile::writeAligned(uint64_t offset, std::span<const uint8_t> buf, uint64_t align) {
+    const uint64_t end = offset + buf.size();
+    const uint64_t start = offset - offset % align;
+    const uint64_t paddedEnd = (end + align - 1) / align * align;
+    const bool head = offset != start, tail = end != paddedEnd;
+    Blkdebug& injector = *blkdebug_;
+    Blkdebug::Tracked* request = injector.beginTracked(start, paddedEnd, head || tail);
+    try {
+        if (!head && !tail) {
+            writeNow(offset, buf);
+        } else {
+            std::vector<uint8_t> padded(size_t(paddedEnd - start));
+            // QEMU reads a request within one unit at once; else the head and tail units.
+            const bool oneUnit = paddedEnd - start == align;
+            if (head || oneUnit) {
+                if (head)
+                    injector.event(BlkdebugEvent::PwritevRmwHead);
+                if (oneUnit && tail)
+                    injector.event(BlkdebugEvent::PwritevRmwTail);
+                read(start, std::span(padded.data(), size_t(align)));
+                if (head)
+                    injector.event(BlkdebugEvent::PwritevRmwAfterHead);
+                if (oneUnit && tail)
+                    injector.event(BlkdebugEvent::PwritevRmwAfterTail);
+            }
+            if (tail && !oneUnit) {
+                injector.event(BlkdebugEvent::PwritevRmwTail);
+                read(paddedEnd - align,
+                     std::span(padded.data() + (padded.size() - align), size_t(align)));
+                injector.event(BlkdebugEvent::PwritevRmwAfterTail);
+            }
+            std::memcpy(padded.data() + (offset - start), buf.data(), buf.size());
+            writeNow(start, padded);
+        }
+    } catch (...) {
+        injector.endTracked(request);
+        throw;
+    }
+    injector.endTracked(request);
+}
+
+void HostFile::writeNow(uint64_t offset, std::span<const uint8_t> buf) {
     if (blkdebug_) {
         writeGeneration_.fetch_add(1);
         blkdebug_->event(BlkdebugEvent::Pwritev);
         blkdebug_->check(BlkdebugIoType::Write, offset, buf.size());
+    }
+    if (node_) {
+        node_->write(offset, buf);
+        if (blkdebug_)
+            blkdebug_->event(BlkdebugEvent::PwritevDone);
+        return;
     }
     size_t done = 0;
     while (done < buf.size()) {
@@ -109,7 +186,9 @@ void HostFile::sync() {
             return;
         blkdebug_->check(BlkdebugIoType::Flush, 0, 0);
     }
-    if (::fdatasync(fd_) < 0) {
+    if (node_)
+        node_->flush();
+    else if (::fdatasync(fd_) < 0) {
         int e = errno;
         throwError(EIO, path_, "flush failed: " + errnoText(e));
     }
@@ -117,6 +196,8 @@ void HostFile::sync() {
 }
 
 uint64_t HostFile::size() const {
+    if (node_)
+        return node_->size();
     struct stat st {};
     if (::fstat(fd_, &st) < 0) {
         int e = errno;
@@ -132,6 +213,10 @@ uint64_t HostFile::size() const {
 void HostFile::truncate(uint64_t sz) {
     if (blkdebug_)
         writeGeneration_.fetch_add(1);
+    if (node_) {
+        node_->truncate(sz);
+        return;
+    }
     if (::ftruncate(fd_, off_t(sz)) < 0) {
         int e = errno;
         throwError(e == EFBIG || e == ENOSPC ? ENOSPC : EIO, path_,
@@ -140,6 +225,8 @@ void HostFile::truncate(uint64_t sz) {
 }
 
 uint64_t HostFile::allocatedBytes() const {
+    if (node_)
+        return node_->allocatedBytes();
     struct stat st {};
     if (::fstat(fd_, &st) < 0)
         return 0;
@@ -165,7 +252,14 @@ void HostFile::punchHole(uint64_t offset, uint64_t length) {
         writeGeneration_.fetch_add(1);
         blkdebug_->check(BlkdebugIoType::Discard, offset, length);
     }
-    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(length)) == 0)
+    if (node_) {
+        const uint64_t end = node_->size();
+        if (offset < end)
+            node_->writeZeroes(offset, std::min(length, end - offset), ZeroMayUnmap);
+        return;
+    }
+    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset),
+                    off_t(length)) == 0)
         return;
     // Past end of file nothing needs to be done; otherwise write zeros.
     uint64_t sz = size();
@@ -182,6 +276,10 @@ void HostFile::zeroRange(uint64_t offset, uint64_t length) {
         blkdebug_->event(BlkdebugEvent::PwritevZero);
         blkdebug_->check(BlkdebugIoType::WriteZeroes, offset, length);
     }
+    if (node_) {
+        node_->writeZeroes(offset, length);
+        return;
+    }
     if (::fallocate(fd_, FALLOC_FL_ZERO_RANGE, off_t(offset), off_t(length)) == 0)
         return;
     writeZerosSlow(*this, offset, length);
@@ -190,10 +288,23 @@ void HostFile::zeroRange(uint64_t offset, uint64_t length) {
 bool HostFile::preallocate(uint64_t offset, uint64_t length) {
     if (length == 0)
         return true;
+    if (node_)
+        return false;
     return ::posix_fallocate(fd_, off_t(offset), off_t(length)) == 0;
 }
 
 HostFile::Run HostFile::dataRun(uint64_t offset, uint64_t limit) const {
+    if (node_) {
+        // Only what the node itself says reads as zero is a hole.
+        const uint64_t end = node_->size();
+        if (offset >= end)
+            return {false, limit};
+        LayerExtent e = node_->layerStatus(offset, std::min(limit, end) - offset);
+        const bool hole =
+            e.kind == Allocation::Zero || (e.kind == Allocation::Unallocated && !node_->backing() &&
+                                           node_->unallocatedReadsAsZero());
+        return {!hole, std::min<uint64_t>(offset + e.length, limit)};
+    }
     off_t data = ::lseek(fd_, off_t(offset), SEEK_DATA);
     if (data < 0) {
         if (errno == ENXIO) // offset is in a trailing hole (or past EOF)

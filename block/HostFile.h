@@ -1,6 +1,8 @@
 #pragma once
 // HostFile: an open file on the host, with whole-buffer positioned I/O, sparse-file helpers
 // and errors that name the file. Thread-safe: all I/O is positioned (pread/pwrite).
+// It may instead stand for another open image (a node): a format over any node as its file,
+// as QEMU allows (qcow2 over qcow2); its requests then go to that image.
 #include "ImageLock.h"
 #include "blkdebug/Blkdebug.h"
 
@@ -12,11 +14,17 @@
 
 namespace e2kvm::block {
 
+class BlockDriver;
+
 class HostFile {
 public:
     enum class Mode { ReadOnly, ReadWrite, Create /* read-write, created or truncated */ };
 
-    HostFile(const std::string& path, Mode mode);
+    HostFile(const std::string& path, Mode mode) : HostFile(path, mode, nullptr) {}
+    // With a `node`, that open image is the file and `path` is not opened (Mode::Create is not
+    // allowed): I/O goes to the node, there is no descriptor (fd() is -1) and no lock of its
+    // own (the node holds its file's). Without one, as above.
+    HostFile(const std::string& path, Mode mode, std::shared_ptr<BlockDriver> node);
     ~HostFile();
     HostFile(const HostFile&) = delete;
     HostFile& operator=(const HostFile&) = delete;
@@ -25,7 +33,10 @@ public:
     int fd() const { return fd_; }
     bool writable() const { return writable_; }
     // Takes QEMU's image locks on this open file (see ImageLock); they last until it is closed.
-    void lock(ImageLocks locks) { lockImageFile(fd_, path_, locks); }
+    void lock(ImageLocks locks) {
+        if (!node_)
+            lockImageFile(fd_, path_, locks);
+    }
 
     // An error injector (blkdebug) between the format and this file: it sees every request
     // (and may fail it) and the events the format raises. Set before the file is shared.
@@ -61,10 +72,17 @@ public:
     Run dataRun(uint64_t offset, uint64_t limit) const;
 
 private:
+    // The write itself, once the request may run (see write).
+    void writeNow(uint64_t offset, std::span<const uint8_t> buf);
+    // A write with an injector that has an alignment, as QEMU's block layer makes it: widened
+    // to whole units (read first where partly covered), tracked against overlapping requests.
+    void writeAligned(uint64_t offset, std::span<const uint8_t> buf, uint64_t align);
+
     std::string path_;
     int fd_ = -1;
     bool writable_ = false;
     std::shared_ptr<Blkdebug> blkdebug_;
+    std::shared_ptr<BlockDriver> node_; // set: the file is this image
     // With an injector: changes begun and the count the last successful sync covered. As in
     // QEMU, a sync of a file not written since reaches neither the injector nor the disk.
     std::atomic<uint64_t> writeGeneration_{0};

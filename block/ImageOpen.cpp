@@ -18,10 +18,22 @@
 
 namespace e2kvm::block {
 
+std::string hostFileName(const std::string& name) {
+    if (name.rfind("file:", 0) != 0)
+        return name;
+    std::string path = name.substr(5);
+    const auto colon = path.find(':');
+    if (colon != std::string::npos && path.find('/') > colon)
+        path.insert(0, "./");
+    return path;
+}
+
 std::string probeFormat(const std::string& path) {
     if (auto name = parseBlkdebugName(path))
         return probeFormat(name->image);
-    HostFile f(path, HostFile::Mode::ReadOnly);
+    if (path.rfind("null-co:", 0) == 0) // a protocol with nothing to probe: raw
+        return "raw";
+    HostFile f(hostFileName(path), HostFile::Mode::ReadOnly);
     std::array<uint8_t, kProbeBytes> head{};
     f.read(0, head);
     return openProbe(head);
@@ -85,8 +97,11 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
                        "The only allowed filename for this driver is 'null-co://'");
         NullOptions null;
         null.readOnly = options.readOnly;
+        null.underRaw = true;
         return std::make_unique<NullImage>(filename, null);
     }
+    if (filename.rfind("file:", 0) == 0)
+        return openImage(hostFileName(filename), std::move(options));
     const bool probed = options.format.empty() || options.formatProbed;
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
@@ -97,10 +112,23 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
             throwError(EINVAL, filename, "Image is not in qcow2 format");
         return Qcow2Image::open(filename, std::move(options));
     }
-    throwError(EINVAL, filename, "Unknown driver '" + format + "'");
+    throw BlockError(EINVAL, "Unknown driver '" + format + "'");
 }
 
-void createImage(const std::string& filename, const CreateOptions& options) {
+std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
+                                                std::shared_ptr<BlockDriver> node,
+                                                OpenOptions options) {
+    if (format == "qcow2") {
+        const std::string name = node->filename();
+        options.format = format;
+        options.fileNode = std::move(node);
+        return Qcow2Image::open(name, std::move(options));
+    }
+    throwError(EINVAL, node->filename(), "Unknown driver '" + format + "'");
+}
+
+void createImage(const std::string& name, const CreateOptions& options) {
+    const std::string filename = hostFileName(name);
     if (options.format == "raw") {
         if (!options.backingFile.empty())
             throwError(EINVAL, filename, "Format 'raw' does not support backing files");

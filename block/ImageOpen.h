@@ -20,6 +20,9 @@ struct OpenOptions {
     bool formatProbed = false;
     bool readOnly = true;
     bool openBacking = true; // false: do not open the backing file (rebase -u, info of one layer)
+    // The backing file's format as the user gives it (QEMU's backing.driver), instead of the
+    // one the image names; "" = the image's. Not handed on further down.
+    std::string backingFormat;
     // false: do not open a qcow2 external data file (info needs the metadata only); reads and
     // writes of guest data then fail.
     bool openDataFile = true;
@@ -40,6 +43,9 @@ struct OpenOptions {
     // An error injector (blkdebug) between the format and its file, as "blkdebug:CONF:IMAGE"
     // or file.driver=blkdebug give; not handed on to backing or data files.
     std::shared_ptr<Blkdebug> blkdebug;
+    // An image that is already open to use as the format's file instead of the host file the
+    // name gives (QEMU's file child of any driver: qcow2 over qcow2). Not handed on.
+    std::shared_ptr<BlockDriver> fileNode;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };
@@ -63,6 +69,11 @@ struct CreateOptions {
     bool extendedL2 = false;
 };
 
+// A name with QEMU's file protocol prefix ("file:a:b.qcow2") as the host file it names: the
+// prefix dropped, and "./" put in front when the rest would read as another protocol's prefix
+// ("./a:b.qcow2", as QEMU names such an image). Other names are returned as they are.
+std::string hostFileName(const std::string& name);
+
 // Returns "qcow2" or "raw" for a local file from its first bytes (see HeaderProbe.h).
 std::string probeFormat(const std::string& path);
 
@@ -76,6 +87,11 @@ std::string probedRawWarning(const std::string& filename);
 ImageLocks imageLocks(const OpenOptions& options, bool formatFile);
 
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options);
+// `format` ("raw", "qcow2") with `node` as its file; the image is named as the node. Raw
+// passes requests through unchanged, so it is the node itself.
+std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
+                                                std::shared_ptr<BlockDriver> node,
+                                                OpenOptions options);
 void createImage(const std::string& filename, const CreateOptions& options);
 
 // Resolves a backing file name stored in `imagePath` the way QEMU does: absolute names as

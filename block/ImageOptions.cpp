@@ -3,9 +3,17 @@
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "blkdebug/BlkdebugOpen.h"
+#include "filter/BlkverifyFilter.h"
+#include "filter/CompressFilter.h"
+#include "filter/RawWindow.h"
 #include "qcow2/Qcow2Driver.h"
 
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
 #include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace e2kvm::block {
 
@@ -98,46 +106,135 @@ std::unique_ptr<BlockDriver> withRuntimeOptions(std::unique_ptr<BlockDriver> ima
     return image;
 }
 
+// driver=raw|qcow2 over the file the options name (or any node as file.driver says).
+std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const DriverOptions& options,
+                                            OpenOptions open) {
+    open.format = driver;
+    open.formatProbed = false;
+    // backing= (null in JSON): the image is opened without its backing file.
+    if (auto backing = options.find("backing"); backing != options.end()) {
+        if (!backing->second.empty())
+            throw BlockError(ENOTSUP, "A backing node given by reference ('" + backing->second +
+                                          "') is not supported");
+        open.openBacking = false;
+    }
+    if (auto backingDriver = options.find("backing.driver"); backingDriver != options.end())
+        open.backingFormat = backingDriver->second;
+    DriverOptions file = subOptions(options, "file.");
+    // A blkdebug: name as the file is a blkdebug node (with the file's other options).
+    const bool blkdebugName =
+        !file.count("driver") && valueOr(file, "filename").rfind("blkdebug:", 0) == 0;
+    const std::string fileDriver = blkdebugName ? "blkdebug" : valueOr(file, "driver", "file");
+    if (fileDriver == "blkdebug")
+        return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)), options);
+    if (fileDriver != "file" && fileDriver != "host_device") {
+        // Any node may be the file (QEMU's file child): it is opened as an image of its
+        // own, with its own backing file, and the format reads and writes through it.
+        OpenOptions child;
+        child.readOnly = open.readOnly;
+        child.locking = open.locking;
+        child.forceShare = open.forceShare;
+        child.unshare = open.unshare;
+        child.metadataOnly = open.metadataOnly;
+        child.chain = open.chain;
+        std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
+        if (driver == "raw") // passes every request through: the node itself
+            return node;
+        return withRuntimeOptions(openFormatOverNode(driver, std::move(node), std::move(open)),
+                                  options);
+    }
+    std::string filename = valueOr(file, "filename", valueOr(options, "file"));
+    if (filename.empty())
+        throw BlockError(EINVAL, "A block device must be specified for \"file\"");
+    return withRuntimeOptions(openImage(filename, std::move(open)), options);
+}
+
+// A file protocol node's file as QEMU checks it on open: it must open (read-write unless
+// read-only), and be a regular file (driver=file) or a character or block device (host_device,
+// host_cdrom). Throws BlockError with QEMU's words.
+void checkHostNode(const std::string& driver, const std::string& filename, bool readOnly) {
+    if (filename.empty())
+        throw BlockError(EINVAL, "Parameter 'filename' is required");
+    const int fd = ::open(filename.c_str(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) {
+        const int e = errno;
+        throw BlockError(e, "Could not open '" + filename + "': " + std::strerror(e));
+    }
+    struct stat st {};
+    const bool statted = ::fstat(fd, &st) == 0;
+    ::close(fd);
+    if (!statted)
+        return;
+    if (driver == "file" && !S_ISREG(st.st_mode))
+        throw BlockError(EINVAL, "'file' driver requires '" + filename + "' to be a regular file");
+    if (driver != "file" && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        throw BlockError(EINVAL, "'" + driver + "' driver requires '" + filename +
+                                     "' to be either a character or block device");
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
     const std::string driver = valueOr(options, "driver");
     if (driver.empty())
         throw BlockError(EINVAL, "Parameter 'driver' is required");
-    if (driver == "file" || driver == "host_device") {
+    if (driver == "file" || driver == "host_device" || driver == "host_cdrom") {
+        const std::string filename = valueOr(options, "filename");
+        if (options.count("locking"))
+            open.locking =
+                valueOr(options, "locking") == "auto" || booleanOption(options, "locking", true);
+        checkHostNode(driver, filename, open.readOnly);
         open.format = "raw";
-        return openImage(valueOr(options, "filename"), std::move(open));
+        open.formatProbed = false;
+        return openImage(filename, std::move(open));
     }
     if (driver == "raw" || driver == "qcow2") {
-        open.format = driver;
-        open.formatProbed = false;
-        // backing= (null in JSON): the image is opened without its backing file.
-        if (auto backing = options.find("backing"); backing != options.end()) {
-            if (!backing->second.empty())
-                throw BlockError(ENOTSUP, "A backing node given by reference ('" + backing->second +
-                                              "') is not supported");
-            open.openBacking = false;
+        auto image = openFormatNode(driver, options, std::move(open));
+        // raw with offset/size: a window onto its file.
+        if (driver == "raw" && (options.count("offset") || options.count("size"))) {
+            const uint64_t offset =
+                options.count("offset") ? RawWindow::byteSize("offset", options.at("offset")) : 0;
+            std::optional<uint64_t> size;
+            if (options.count("size"))
+                size = RawWindow::byteSize("size", options.at("size"));
+            return std::make_unique<RawWindow>(std::move(image), offset, size);
         }
-        DriverOptions file = subOptions(options, "file.");
-        const std::string fileDriver = valueOr(file, "driver", "file");
-        if (fileDriver == "blkdebug")
-            return withRuntimeOptions(openFormatOverBlkdebug(driver, file, std::move(open)),
-                                      options);
-        if (fileDriver != "file" && fileDriver != "host_device") {
-            if (driver != "raw")
-                throw BlockError(ENOTSUP, "Format '" + driver + "' over protocol '" + fileDriver +
-                                              "' is not supported");
-            if (auto image = openRegisteredDriver(fileDriver, file, open))
-                return image;
-            throw BlockError(EINVAL, "Unknown driver '" + fileDriver + "'");
-        }
-        std::string filename = valueOr(file, "filename", valueOr(options, "file"));
-        if (filename.empty())
-            throw BlockError(EINVAL, "A block device must be specified for \"file\"");
-        return withRuntimeOptions(openImage(filename, std::move(open)), options);
+        return image;
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));
+    if (driver == "blkverify") {
+        // The test image: test.* options, or the node's filename (probed); the reference:
+        // raw.* options or x-raw, a file (its format probed).
+        auto child = [&](const std::string& name, const std::string& fallbackKey) {
+            DriverOptions sub = subOptions(options, name + ".");
+            OpenOptions childOpen = open;
+            if (sub.count("driver"))
+                return openImageFromOptions(sub, std::move(childOpen));
+            const std::string filename = valueOr(sub, "filename", valueOr(options, fallbackKey));
+            if (filename.empty())
+                throw BlockError(EINVAL, "A block device must be specified for \"" + name + "\"");
+            childOpen.format.clear();
+            return openImage(filename, std::move(childOpen));
+        };
+        std::shared_ptr<BlockDriver> raw = child("raw", "x-raw");
+        std::shared_ptr<BlockDriver> test =
+            child("test", options.count("x-image") ? "x-image" : "filename");
+        return std::make_unique<BlkverifyFilter>(std::move(test), std::move(raw));
+    }
+    if (driver == "compress") {
+        DriverOptions file = subOptions(options, "file.");
+        std::unique_ptr<BlockDriver> below;
+        if (file.count("driver")) {
+            below = openImageFromOptions(file, std::move(open));
+        } else {
+            const std::string filename = valueOr(file, "filename", valueOr(options, "file"));
+            if (filename.empty())
+                throw BlockError(EINVAL, "A block device must be specified for \"file\"");
+            below = openImage(filename, std::move(open));
+        }
+        return std::make_unique<CompressFilter>(std::move(below));
+    }
     if (driver == "null-co")
         return openNullNode(options, open);
     open.format.clear();

@@ -13,7 +13,8 @@ namespace e2kvm::block {
 NullImage::NullImage(const std::string& name, const NullOptions& options)
     : BlockDriver(name, options.readOnly),
       size_((std::min(options.size, kMaxSize) + 511) & ~uint64_t(511)),
-      readZeroes_(options.readZeroes), latencyNs_(std::min(options.latencyNs, kMaxLatencyNs)) {
+      readZeroes_(options.readZeroes), latencyNs_(std::min(options.latencyNs, kMaxLatencyNs)),
+      underRaw_(options.underRaw) {
     if (options.size > kMaxSize)
         throwError(EFBIG, name, "Could not refresh total sector count: File too large");
     catalog_ = std::make_unique<BitmapCatalog>(*this, nullptr, std::vector<NamedBitmap>{},

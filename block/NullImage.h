@@ -19,6 +19,9 @@ struct NullOptions {
     // value cannot stall an NBD connection for hours).
     uint64_t latencyNs = 0;
     bool readOnly = false;
+    // Opened by its protocol name (null-co://): QEMU puts a raw format node over it, so the
+    // image reports the format raw.
+    bool underRaw = false;
 };
 
 class NullImage final : public BlockDriver {
@@ -37,7 +40,7 @@ public:
     static std::string describeOptions(const NullOptions& options, bool sizeGiven,
                                        bool readZeroesGiven);
 
-    std::string formatName() const override { return "null-co"; }
+    std::string formatName() const override { return underRaw_ ? "raw" : "null-co"; }
     // The requested size rounded up to a whole 512-byte sector, as QEMU does.
     uint64_t size() const override { return size_; }
     bool readZeroes() const { return readZeroes_; }
@@ -62,6 +65,7 @@ private:
     uint64_t size_;
     bool readZeroes_;
     uint64_t latencyNs_;
+    bool underRaw_;
     std::unique_ptr<BitmapCatalog> catalog_;
 };
 

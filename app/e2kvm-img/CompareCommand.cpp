@@ -49,6 +49,15 @@ public:
 
     // Returns the exit code.
     int run() {
+        try {
+            return compare();
+        } catch (const ReadFailed&) {
+            return 4;
+        }
+    }
+
+private:
+    int compare() {
         uint64_t sizeA = a_.size(), sizeB = b_.size();
         uint64_t common = std::min(sizeA, sizeB);
         if (strict_ && sizeA != sizeB) {
@@ -65,8 +74,8 @@ public:
             uint64_t chunk = std::min(ea.length, eb.length);
             if (!(ea.zero && !ea.data && eb.zero && !eb.data)) {
                 chunk = std::min(chunk, kIoSize);
-                a_.read(off, std::span(bufA_.data(), size_t(chunk)));
-                b_.read(off, std::span(bufB_.data(), size_t(chunk)));
+                readOrFail(a_, off, std::span(bufA_.data(), size_t(chunk)));
+                readOrFail(b_, off, std::span(bufB_.data(), size_t(chunk)));
                 uint64_t diff = firstDifference(bufA_.data(), bufB_.data(), chunk);
                 if (diff < chunk) {
                     say("Content mismatch at offset " + std::to_string(off + diff) + "!\n");
@@ -85,7 +94,7 @@ public:
                 uint64_t chunk = e.length;
                 if (!(e.zero && !e.data)) {
                     chunk = std::min(chunk, kIoSize);
-                    larger.read(off, std::span(bufA_.data(), size_t(chunk)));
+                    readOrFail(larger, off, std::span(bufA_.data(), size_t(chunk)));
                     uint64_t nz = firstNonZero(bufA_.data(), chunk);
                     if (nz < chunk) {
                         say("Content mismatch at offset " + std::to_string(off + nz) + "!\n");
@@ -100,7 +109,19 @@ public:
         return 0;
     }
 
-private:
+    // A failed read ends the comparison as QEMU's: the offset and image named at once on
+    // standard error (what was said on standard output follows when it is flushed), exit 4.
+    struct ReadFailed {};
+    static void readOrFail(block::BlockDriver& image, uint64_t off, std::span<uint8_t> buf) {
+        try {
+            image.read(off, buf);
+        } catch (const block::BlockError& e) {
+            std::fprintf(stderr, "%s: Error while reading offset %" PRIu64 " of %s: %s\n",
+                         kToolName, off, image.filename().c_str(), std::strerror(e.errnoValue()));
+            throw ReadFailed{};
+        }
+    }
+
     void say(const std::string& text) {
         progress_.finish();
         if (!quiet_)

@@ -5,6 +5,8 @@
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
 #include "block/ImageOpen.h"
+#include "block/JsonFilename.h"
+#include "block/OpenFailureText.h"
 
 #include <cstdio>
 #include <vector>
@@ -72,25 +74,30 @@ int runCreate(int argc, char** argv) {
     }
     if (!backingFile.empty()) {
         std::string resolved = block::resolveBackingPath(filename, backingFile);
-        if (!options.has("backing_fmt")) {
-            std::string detected;
-            try {
-                detected = block::probeFormat(resolved);
-            } catch (const block::BlockError&) {
-            }
-            throw CommandFailure(
-                filename + ": Backing file specified without backing format" +
-                (detected.empty() ? "" : "\nDetected format of " + detected + "."));
-        }
+        // As qemu-img: the backing file is opened (its format probed when none is given) even
+        // when the size is given; a failure is the open's reason in QEMU's words.
+        if (unsafe && !options.has("backing_fmt"))
+            throw CommandFailure(filename + ": Backing file specified without backing format");
         if (!unsafe) {
             std::unique_ptr<block::BlockDriver> backing;
             try {
-                OpenRequest req;
-                req.format = options.get("backing_fmt");
-                backing = openForCommand(resolved, req);
+                block::OpenOptions open;
+                if (options.has("backing_fmt")) {
+                    open.format = options.get("backing_fmt");
+                } else if (!isProtocolName(resolved) && !block::isJsonFilename(resolved)) {
+                    open.format = block::probeFormat(resolved);
+                    open.formatProbed = true;
+                }
+                backing = block::openImage(resolved, std::move(open));
             } catch (const block::BlockError& e) {
-                throw CommandFailure(filename + ": Could not open backing file: " + e.what());
+                throw CommandFailure(filename + ": " + block::openFailureText(resolved, e.what()) +
+                                     "\nCould not open backing image.");
             }
+            if (!options.has("backing_fmt"))
+                throw CommandFailure(filename +
+                                     ": Backing file specified without backing format\n"
+                                     "Detected format of " +
+                                     backing->formatName() + ".");
             if (!options.has("size"))
                 options.set("size", std::to_string(backing->size()));
         }

@@ -27,8 +27,9 @@ struct LayerInfo {
     block::ImageDescription desc;
     std::string format;
     uint64_t virtualSize = 0, actualSize = 0;
-    bool remote = false;  // an NBD export: no disk size, no dirty flag (QEMU cannot tell)
-    std::string filename; // the name QEMU prints (canonical for NBD)
+    bool remote = false;      // an NBD export: no disk size, no dirty flag (QEMU cannot tell)
+    bool sizeUnknown = false; // no disk size (an NBD export, or across blkdebug)
+    std::string filename;     // the name QEMU prints (canonical for NBD)
     uint32_t clusterSize = 0;
     std::string nextPath, nextFormat; // the backing file to describe next, if any
 };
@@ -84,15 +85,19 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
-    // Option strings and json: names print as the name the opened image has, as qemu-img.
-    const bool optionsName = imageOpts || block::isJsonFilename(path);
+    info.sizeUnknown = info.remote || !image->allocatedBytesKnown();
+    // Option strings, json: and file: names print as the name the opened image has, as
+    // qemu-img.
+    const bool optionsName =
+        imageOpts || block::isJsonFilename(path) || path.rfind("file:", 0) == 0;
     info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);
     j.set("format", image->formatName());
     if (!info.remote) {
         j.set("dirty-flag", desc.dirtyFlag);
-        j.set("actual-size", image->allocatedBytes());
+        if (!info.sizeUnknown)
+            j.set("actual-size", image->allocatedBytes());
     }
     j.set("virtual-size", image->size());
     if (image->clusterSize())
@@ -134,7 +139,7 @@ std::string humanText(const LayerInfo& info) {
     std::snprintf(buf, sizeof buf, "virtual size: %s (%llu bytes)\n",
                   humanSize(virtualSize).c_str(), (unsigned long long)virtualSize);
     out += buf;
-    out += "disk size: " + (info.remote ? "unavailable" : humanSize(info.actualSize)) + "\n";
+    out += "disk size: " + (info.sizeUnknown ? "unavailable" : humanSize(info.actualSize)) + "\n";
     if (info.clusterSize)
         out += "cluster_size: " + std::to_string(info.clusterSize) + "\n";
     if (desc.dirtyFlag)

@@ -5,7 +5,9 @@
 #include "app/ioshell/IoReport.h"
 #include "app/ioshell/IoShell.h"
 #include "block/OpenFailureText.h"
+#include "block/RawImage.h"
 #include "block/blkdebug/Blkdebug.h"
+#include "block/filter/RawWindow.h"
 #include "block/qcow2/Qcow2Driver.h"
 #include "block/qcow2/Qcow2RuntimeOptions.h"
 
@@ -238,6 +240,28 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
             out_->report(e.what());
             return false;
         }
+    }
+    // A raw image's window onto its file (offset, size) moves; an image without one gets one.
+    if ((options.count("offset") || options.count("size")) && image_->formatName() == "raw" &&
+        (dynamic_cast<block::RawWindow*>(image_.get()) ||
+         dynamic_cast<block::RawImage*>(image_.get()))) {
+        try {
+            const uint64_t offset = options.count("offset")
+                                        ? block::RawWindow::byteSize("offset", options["offset"])
+                                        : 0;
+            std::optional<uint64_t> size;
+            if (options.count("size"))
+                size = block::RawWindow::byteSize("size", options["size"]);
+            if (auto* window = dynamic_cast<block::RawWindow*>(image_.get()))
+                window->reposition(offset, size);
+            else
+                image_ = std::make_unique<block::RawWindow>(std::move(image_), offset, size);
+        } catch (const BlockError& e) {
+            out_->report(e.what());
+            return false;
+        }
+        options.erase("offset");
+        options.erase("size");
     }
     // Node names and drivers stay what they are: naming the same ones again is fine.
     for (auto it = options.begin(); it != options.end();) {

@@ -201,4 +201,32 @@ void Blkdebug::waitSuspended(const std::string& tag) const {
     });
 }
 
+Blkdebug::Tracked* Blkdebug::beginTracked(uint64_t start, uint64_t end, bool serialising) {
+    auto* self = new Tracked{start, end, serialising, false};
+    std::unique_lock lock(trackedMutex_);
+    tracked_.push_back(self);
+    auto blocker = [&] {
+        for (const Tracked* other : tracked_)
+            if (other != self && (other->serialising || serialising) && !other->waiting &&
+                other->start < end && start < other->end)
+                return true;
+        return false;
+    };
+    while (blocker()) {
+        self->waiting = true;
+        trackedChanged_.wait(lock);
+        self->waiting = false;
+    }
+    return self;
+}
+
+void Blkdebug::endTracked(Tracked* request) {
+    {
+        std::lock_guard lock(trackedMutex_);
+        tracked_.remove(request);
+    }
+    delete request;
+    trackedChanged_.notify_all();
+}
+
 } // namespace e2kvm::block

@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <string>
@@ -36,11 +37,13 @@ struct BlkdebugRule {
     std::string tag;
 };
 
-// A request failed by an inject-error rule. qemu-io reports it with the errno alone.
+// A request failed by an inject-error rule: to its caller it is the plain errno, as a failed
+// system call (its message is strerror's text), as QEMU's blkdebug returns -errno. qemu-io
+// reports it with the errno alone.
 class BlkdebugInjectedError : public BlockError {
 public:
     explicit BlkdebugInjectedError(int errnoValue)
-        : BlockError(errnoValue, "blkdebug: injected error") {}
+        : BlockError(errnoValue, std::strerror(errnoValue)) {}
 };
 
 class Blkdebug {
@@ -79,6 +82,23 @@ public:
     // that would be held (e2kvm-io running one request at a time), so that nobody could
     // resume it. A breakpoint then fails the request with EDEADLK instead of hanging.
     void setHoldingAllowed(bool allowed);
+    // QEMU's align option: the smallest unit requests to the file are made in (0 or 1: any).
+    // A write that does not cover whole units reads the units it only partly covers first
+    // (the pwritev_rmw_* events) and runs alone against every request overlapping those units;
+    // see HostFile. Set before the injector is shared.
+    void setAlignment(uint64_t bytes) { alignment_ = bytes; }
+    uint64_t alignment() const { return alignment_; }
+
+    // The requests in flight to the file, as QEMU tracks them (with an alignment only): a
+    // request waits for those it overlaps (in whole units) while either of the two must run
+    // alone, unless that one is itself waiting. Begin returns a handle for end.
+    struct Tracked {
+        uint64_t start = 0, end = 0;
+        bool serialising = false;
+        bool waiting = false;
+    };
+    Tracked* beginTracked(uint64_t start, uint64_t end, bool serialising);
+    void endTracked(Tracked* request);
 
 private:
     struct Held {
@@ -96,6 +116,10 @@ private:
     std::vector<std::pair<BlkdebugEvent, std::list<BlkdebugRule>::iterator>> active_;
     std::list<Held*> held_; // newest first
     bool holdingAllowed_ = true;
+    uint64_t alignment_ = 0;
+    std::list<Tracked*> tracked_; // under trackedMutex_
+    std::mutex trackedMutex_;
+    std::condition_variable trackedChanged_;
 };
 
 } // namespace e2kvm::block

@@ -23,6 +23,12 @@ bool hasInlineRules(const std::map<std::string, std::string>& node) {
 
 std::shared_ptr<Blkdebug> injectorFor(const std::map<std::string, std::string>& node) {
     auto injector = makeBlkdebug(valueOr(node, "config"), node);
+    if (auto align = node.find("align"); align != node.end()) {
+        const uint64_t bytes = parseSize(align->second);
+        if (bytes == 0 || (bytes & (bytes - 1)) != 0 || bytes > (1u << 30))
+            throw BlockError(EINVAL, "Cannot meet constraints with align " + align->second);
+        injector->setAlignment(bytes);
+    }
     injector->event(BlkdebugEvent::None);
     return injector;
 }
@@ -40,11 +46,52 @@ std::string imageFile(const std::map<std::string, std::string>& node) {
     return filename;
 }
 
+// A filename given to the node itself (file.filename under a format): "blkdebug:CONFIG:IMAGE"
+// names the rules file and the image, any other name the image alone (QEMU's x-image).
+std::map<std::string, std::string> withFilenameSplit(std::map<std::string, std::string> node) {
+    auto it = node.find("filename");
+    if (it == node.end())
+        return node;
+    const std::string filename = it->second;
+    node.erase(it);
+    if (auto name = parseBlkdebugName(filename)) {
+        if (!name->configFile.empty())
+            node.emplace("config", name->configFile);
+        node.emplace("x-image", name->image);
+    } else {
+        node.emplace("x-image", filename);
+    }
+    return node;
+}
+
+std::string jsonString(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+// A blkdebug node with rules of its own (inline) cannot be named by a filename: QEMU names it
+// by its options, json:{...}, as here (its rules as dotted keys, its image as an object).
+std::string blkdebugJson(const std::map<std::string, std::string>& node,
+                         const std::string& imageFilename) {
+    std::string out = "{\"driver\": \"blkdebug\"";
+    for (const auto& [key, value] : node)
+        if (key != "driver" && key != "x-image" && key.rfind("image.", 0) != 0)
+            out += ", " + jsonString(key) + ": " + jsonString(value);
+    return out + ", \"image\": {\"driver\": \"file\", \"filename\": " + jsonString(imageFilename) +
+           "}}";
+}
+
 } // namespace
 
 std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
-                                                    const std::map<std::string, std::string>& node,
+                                                    const std::map<std::string, std::string>& given,
                                                     OpenOptions open) {
+    const auto node = withFilenameSplit(given);
     const std::string filename = imageFile(node);
     open.format = format;
     open.formatProbed = false;
@@ -52,11 +99,15 @@ std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
     auto image = openImage(filename, std::move(open));
     if (!hasInlineRules(node))
         image->setFilename("blkdebug:" + valueOr(node, "config") + ":" + filename);
+    else
+        image->setFilename("json:{\"driver\": " + jsonString(format) +
+                           ", \"file\": " + blkdebugJson(node, filename) + "}");
     return image;
 }
 
-std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::string>& node,
+std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::string>& given,
                                               OpenOptions open) {
+    const auto node = withFilenameSplit(given);
     auto injector = injectorFor(node);
     auto image = subOptions(node, "image.");
     std::unique_ptr<BlockDriver> below;
@@ -73,7 +124,12 @@ std::unique_ptr<BlockDriver> openBlkdebugNode(const std::map<std::string, std::s
         image.erase("filename");
         below = openImageFromOptions(image, std::move(open));
     }
-    return std::make_unique<BlkdebugImage>(std::move(injector), std::move(below));
+    auto blkdebug = std::make_unique<BlkdebugImage>(std::move(injector), std::move(below));
+    // As QEMU names a blkdebug node whose rules come from a file (or that has none).
+    if (!hasInlineRules(node))
+        blkdebug->setFilename("blkdebug:" + valueOr(node, "config") + ":" +
+                              blkdebug->image().filename());
+    return blkdebug;
 }
 
 } // namespace e2kvm::block

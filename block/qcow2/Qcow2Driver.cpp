@@ -44,7 +44,7 @@ const std::vector<uint8_t>& zeroChunk() {
 
 Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     : BlockDriver(path, o.readOnly),
-      file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
+      file_(path, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite, o.fileNode),
       h_((file_.lock(imageLocks(o, true)), file_.setBlkdebug(o.blkdebug), readHeader(file_))),
       overlapChecks_(kOverlapCached), l2Cache_(4) {
     if (o.chain.count(realPath(path)))
@@ -223,7 +223,7 @@ void Qcow2Driver::openBacking(const OpenOptions& o) {
     if (!o.openBacking)
         return;
     OpenOptions bo;
-    bo.format = h_.backingFormat;
+    bo.format = o.backingFormat.empty() ? h_.backingFormat : o.backingFormat;
     bo.readOnly = true;
     bo.openBacking = true;
     bo.locking = o.locking;
@@ -899,6 +899,9 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
         uint64_t tableOffset = 0;
         Table t = writableL2(l1i, &tableOffset);
         std::vector<uint64_t> release;
+        // As QEMU, entries that already say what they would become are not rewritten (an L2
+        // table nothing changed in is not written back).
+        uint64_t firstChanged = i0 + n, lastChanged = i0;
         for (uint64_t i = i0; i < i0 + n; ++i) {
             uint64_t e = (*t)[i];
             switch (h_.typeOf(e)) {
@@ -919,8 +922,13 @@ void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
                 (*t)[i] = kOflagZero;
                 break;
             }
+            if ((*t)[i] != e) {
+                firstChanged = std::min(firstChanged, i);
+                lastChanged = std::max(lastChanged, i);
+            }
         }
-        markL2Dirty(tableOffset, t, i0, i0 + n - 1);
+        if (firstChanged <= lastChanged)
+            markL2Dirty(tableOffset, t, firstChanged, lastChanged);
         for (uint64_t e : release)
             deferRelease(e, true);
         if (external_)

@@ -145,6 +145,10 @@ private:
     void readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out);
     void punchFreed(HostFile& f, std::vector<uint64_t>& freed);
     void punchFreed(std::vector<uint64_t>& freed) { punchFreed(file_, freed); }
+    // Drops a reference to the clusters of [offset, offset + bytes) as QEMU's
+    // qcow2_free_clusters: a failure is reported (LogLevel::Leak) and not thrown; the clusters
+    // stay leaked.
+    void freeClustersOrLeak(uint64_t offset, uint64_t bytes);
     // The file guest data clusters live in: the external data file, or this image's file.
     HostFile& data();
     void openDataFile(const OpenOptions& options);

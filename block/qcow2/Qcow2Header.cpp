@@ -191,7 +191,7 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
         };
         switch (type) {
         case kExtBackingFormat:
-            once(0, "backing format");
+            // As QEMU: a later one replaces an earlier one.
             if (len > 1023)
                 bad(f, "backing format name too long");
             h.backingFormat.assign(reinterpret_cast<const char*>(d), len);

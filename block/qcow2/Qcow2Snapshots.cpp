@@ -7,12 +7,14 @@
 // - delete: the table without the snapshot is durable before its clusters lose a reference.
 #include "Qcow2Bitmaps.h"
 #include "Qcow2Driver.h"
+#include "block/BlockLog.h"
 #include "block/bitmap/BitmapCatalog.h"
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace e2kvm::block::qcow2 {
 
@@ -152,11 +154,18 @@ void Qcow2Driver::writeSnapshotTable() {
     writeHeaderFields(60, 72);
     file_.sync();
     snapshotTableBytes_ = bytes.size();
-    if (oldOffset && oldBytes) {
+    if (oldOffset && oldBytes)
+        freeClustersOrLeak(oldOffset, oldBytes);
+}
+
+void Qcow2Driver::freeClustersOrLeak(uint64_t offset, uint64_t bytes) {
+    try {
         std::vector<uint64_t> freed;
-        rc_->decrement(oldOffset >> cb_,
-                       ((oldOffset + oldBytes - 1) >> cb_) - (oldOffset >> cb_) + 1, &freed);
+        rc_->decrement(offset >> cb_, ((offset + bytes - 1) >> cb_) - (offset >> cb_) + 1, &freed);
         punchFreed(freed);
+    } catch (const BlockError& e) {
+        logMessage(LogLevel::Leak, filename(),
+                   std::string("qcow2_free_clusters failed: ") + std::strerror(e.errnoValue()));
     }
 }
 
@@ -292,13 +301,15 @@ void Qcow2Driver::deleteSnapshot(const std::optional<std::string>& id,
         throw;
     }
     // From here a failure only leaks clusters.
-    std::vector<uint64_t> l1 = readL1Table(sn.l1Offset, sn.l1Size, 0);
-    updateSnapshotRefcounts(l1, -1);
-    if (sn.l1Size) {
-        std::vector<uint64_t> freed;
-        rc_->decrement(sn.l1Offset >> cb_, (uint64_t(sn.l1Size) * 8 + cs_ - 1) >> cb_, &freed);
-        punchFreed(freed);
+    try {
+        std::vector<uint64_t> l1 = readL1Table(sn.l1Offset, sn.l1Size, 0);
+        updateSnapshotRefcounts(l1, -1);
+    } catch (const BlockError& e) {
+        throw BlockError(e.errnoValue(), std::string("Failed to free the cluster and L1 table: ") +
+                                             std::strerror(e.errnoValue()));
     }
+    if (sn.l1Size)
+        freeClustersOrLeak(sn.l1Offset, uint64_t(sn.l1Size) * 8);
     if (updateSnapshotRefcounts(l1_, 0)) {
         writeL1Table(h_.l1Offset, l1_);
         file_.sync();

@@ -4,7 +4,8 @@ snapshot operations on two copies of one image leaves them byte for byte equal (
 dates in the snapshot table), with the same messages and exit codes, readable and clean to
 qemu-img; `info` lists the snapshots as qemu-img does (human and JSON); and `check` finds and,
 with -r all, repairs broken snapshot tables (incomplete entries, too much extra data) as
-qemu-img check does.
+qemu-img check does. A snapshot deleted while blkdebug fails every request after the first
+cluster is freed leaves the same leaks, with QEMU's messages.
 Usage: snapshot_interop.py E2KVM_IMG"""
 import os
 import re
@@ -136,11 +137,35 @@ def broken_tables(tmp):
                       f"{name}: the repaired images differ")
 
 
+def delete_with_injected_error(tmp):
+    image = os.path.join(tmp, "inject.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", image, "64M")
+    run("qemu-io", "-f", "qcow2", "-c", "write 0 64k", image)
+    run("qemu-img", "snapshot", "-c", "foo", image)
+    conf = os.path.join(tmp, "blkdebug.conf")
+    with open(conf, "w") as f:
+        f.write('[inject-error]\nevent = "cluster_free"\nerrno = "5"\n')
+    results, copies = [], []
+    for tool, img in (("qemu", "qemu-img"), ("ours", OURS)):
+        path = os.path.join(tmp, f"inject-{tool}.qcow2")
+        shutil.copyfile(image, path)
+        copies.append(path)
+        p = run([img, "snapshot", "-d", "foo", f"blkdebug:{conf}:{path}"], ok=False)
+        results.append((p.returncode, mask(p.stdout), mask(p.stderr).replace(path, "COPY")))
+        p = run("qemu-img", "check", path, ok=False)
+        results.append((p.returncode, mask(p.stdout).replace(path, "COPY"), mask(p.stderr)))
+    checker.same("snapshot -d with an injected error, then check", results[:2], results[2:],
+                 "qemu-img", "e2kvm-img")
+    checker.check(without_dates(copies[0]) == without_dates(copies[1]),
+                  "the images differ after a failed snapshot delete")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-snapshot-")
     try:
         sequences(tmp)
         broken_tables(tmp)
+        delete_with_injected_error(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return checker.exit_status("snapshot_interop: all checks passed")
