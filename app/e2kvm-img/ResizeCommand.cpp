@@ -27,6 +27,7 @@ int runResize(int argc, char** argv) {
                          {"preallocation", required_argument, nullptr, OptPrealloc}});
     std::string format;
     bool quiet = false, shrink = false;
+    block::Preallocation prealloc = block::Preallocation::Off;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
@@ -38,11 +39,20 @@ int runResize(int argc, char** argv) {
         case OptShrink:
             shrink = true;
             break;
-        case OptPrealloc:
-            if (opts.arg() != "off")
-                throw CommandFailure("Preallocation '" + opts.arg() +
-                                     "' is not supported by resize");
+        case OptPrealloc: {
+            const std::string mode = opts.arg();
+            if (mode == "off")
+                prealloc = block::Preallocation::Off;
+            else if (mode == "metadata")
+                prealloc = block::Preallocation::Metadata;
+            else if (mode == "falloc")
+                prealloc = block::Preallocation::Falloc;
+            else if (mode == "full")
+                prealloc = block::Preallocation::Full;
+            else
+                throw CommandFailure("Invalid preallocation mode '" + mode + "'");
             break;
+        }
         default:
             break;
         }
@@ -73,7 +83,6 @@ int runResize(int argc, char** argv) {
     OpenRequest req;
     req.format = format;
     req.writable = true;
-    req.openBacking = false;
     auto image = openForCommand(filename, req);
     uint64_t current = image->size();
     uint64_t target;
@@ -90,6 +99,8 @@ int runResize(int argc, char** argv) {
     }
     if (target == 0)
         throw CommandFailure("New image size must be positive");
+    if (prealloc != block::Preallocation::Off && target <= current)
+        throw CommandFailure("Preallocation can only be used for growing images");
     if (target < current && !shrink) {
         std::fflush(stdout);
         std::fprintf(stderr, "%s: Use the --shrink option to perform a shrink operation.\n",
@@ -102,7 +113,7 @@ int runResize(int argc, char** argv) {
         return 1;
     }
     if (target != current)
-        image->truncate(target);
+        image->truncate(target, prealloc);
     image->flush();
     if (!quiet)
         std::printf("Image resized.\n");

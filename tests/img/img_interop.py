@@ -3,7 +3,7 @@
 way) and must print the same output and exit with the same codes.
 
 usage: img_interop.py PATH/TO/e2kvm-img GROUP
-GROUP: create info map check convert resize compare rebase cli
+GROUP: create info map check convert resize resize_prealloc compare rebase cli
 """
 import json
 import os
@@ -349,6 +349,74 @@ def group_resize(d):
         if fmt == "qcow2":
             c = run([QEMU_IMG, "check", os.path.join(d, "o", name)], d)
             expect(c.returncode == 0, f"qemu-img check after resize: {c.stdout}")
+
+
+def resize_both(d, args, label):
+    """Runs resize with `args` in d/q (qemu-img) and d/o (ours): same exit code, stdout and
+    message (with the program name taken off)."""
+    q = run([QEMU_IMG, "resize", *args], os.path.join(d, "q"))
+    o = run([OURS, "resize", *args], os.path.join(d, "o"))
+    expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+    expect_same(f"stdout of '{label}'", q.stdout, o.stdout)
+    expect_same(f"stderr of '{label}'", q.stderr.replace("qemu-img: ", ""),
+                o.stderr.replace("e2kvm-img: ", ""))
+
+
+def group_resize_prealloc(d):
+    """resize --preallocation: qcow2 images come out laid out as qemu-img lays them out
+    (same map, same file length, clean check), partial last clusters keep what the backing
+    file shows; raw files are really allocated; the refusals read the same."""
+    for tool_dir in ("q", "o"):
+        os.makedirs(os.path.join(d, tool_dir), exist_ok=True)
+        qimg(os.path.join(d, tool_dir), "create", "-f", "raw", "base.raw", "1M")
+        qio(os.path.join(d, tool_dir), "base.raw", "write -P 1 0 1M", fmt="raw")
+    cases = []
+    for mode in ("off", "metadata", "falloc", "full"):
+        for cluster, size, grow, backing in (("64k", "1M", "+1M", False),
+                                             ("512", "2000k", "+80k", False),
+                                             ("64k", "31k", "96k", True),
+                                             ("64k", "33k", "128k", True),
+                                             ("64k", "100k", "300k", False),
+                                             ("64k", "500k", "2M", True)):
+            cases.append((mode, cluster, size, grow, backing))
+    for i, (mode, cluster, size, grow, backing) in enumerate(cases):
+        name = f"p{i}.qcow2"
+        create = ["create", "-f", "qcow2", "-o", f"cluster_size={cluster}"]
+        if backing:
+            create += ["-b", "base.raw", "-F", "raw"]
+        for tool_dir in ("q", "o"):
+            qimg(os.path.join(d, tool_dir), *create, name, size)
+            if not backing:
+                qio(os.path.join(d, tool_dir), name, "write -P 2 0 8k")
+        label = f"resize --preallocation={mode} {name} ({cluster} clusters, {size} {grow})"
+        resize_both(d, ["--preallocation=" + mode, name, grow], label)
+        qpath, opath = os.path.join(d, "q", name), os.path.join(d, "o", name)
+        qm = qimg(d, "map", "--output=json", qpath).stdout
+        om = qimg(d, "map", "--output=json", opath).stdout
+        expect_same(f"map after {label}", qm, om)
+        expect_same(f"file length after {label}", os.path.getsize(qpath), os.path.getsize(opath))
+        c = run([QEMU_IMG, "compare", qpath, opath], d)
+        expect(c.returncode == 0, f"contents after {label}: {c.stdout}")
+        c = run([QEMU_IMG, "check", opath], d)
+        expect(c.returncode == 0, f"qemu-img check after {label}: {c.stdout}")
+        if mode in ("falloc", "full"):
+            expect(os.stat(opath).st_blocks * 512 >= os.stat(qpath).st_blocks * 512 * 9 // 10,
+                   f"host allocation after {label}")
+    for mode in ("falloc", "full"):
+        name = f"g{mode}.raw"
+        for tool_dir in ("q", "o"):
+            qimg(os.path.join(d, tool_dir), "create", "-f", "raw", name, "128k")
+        resize_both(d, ["-f", "raw", f"--preallocation={mode}", name, "+256k"],
+                    f"raw resize --preallocation={mode}")
+        path = os.path.join(d, "o", name)
+        expect(os.path.getsize(path) == 384 * 1024, f"raw length after {mode}")
+        expect(os.stat(path).st_blocks * 512 >= 256 * 1024, f"raw allocation after {mode}")
+    for args in (["-f", "raw", "--preallocation=metadata", "gfull.raw", "+64k"],
+                 ["-f", "raw", "--shrink", "--preallocation=falloc", "gfull.raw", "-64k"],
+                 ["-f", "raw", "--preallocation=full", "gfull.raw", "384k"],
+                 ["--preallocation=full", "p0.qcow2", "1M"],
+                 ["--preallocation=bogus", "p0.qcow2", "+1M"]):
+        resize_both(d, args, "resize " + " ".join(args))
 
 
 def group_compare(d):
