@@ -106,6 +106,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
         throw BlockError(EINVAL, "Parameter 'driver' is required");
     if (driver == "file" || driver == "host_device") {
         open.format = "raw";
+        if (valueOr(options, "locking") == "off")
+            open.locking = false;
         return openImage(valueOr(options, "filename"), std::move(open));
     }
     if (driver == "raw" || driver == "qcow2") {
@@ -132,6 +134,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
             throw BlockError(EINVAL, "Unknown driver '" + fileDriver + "'");
         }
         std::string filename = valueOr(file, "filename", valueOr(options, "file"));
+        if (valueOr(file, "locking") == "off") // QEMU's file.locking=off: no image locks
+            open.locking = false;
         if (filename.empty())
             throw BlockError(EINVAL, "A block device must be specified for \"file\"");
         return withRuntimeOptions(openImage(filename, std::move(open)), options);

@@ -10,7 +10,7 @@
 namespace e2kvm::img {
 
 int runResize(int argc, char** argv) {
-    enum { OptShrink = 256, OptPrealloc };
+    enum { OptShrink = 256, OptPrealloc, OptImageOpts, OptObject };
     // A size like "-1G" looks like an option; qemu-img lets it through the same way: anything
     // after the file name is taken as the size.
     std::vector<char*> args(argv, argv + argc);
@@ -24,9 +24,11 @@ int runResize(int argc, char** argv) {
     // No -U: qemu-img resize has none (it writes the image).
     CommandOptions opts(int(args.size() - 1), args.data(), "f:q",
                         {{"shrink", no_argument, nullptr, OptShrink},
-                         {"preallocation", required_argument, nullptr, OptPrealloc}});
+                         {"preallocation", required_argument, nullptr, OptPrealloc},
+                         {"image-opts", no_argument, nullptr, OptImageOpts},
+                         {"object", required_argument, nullptr, OptObject}});
     std::string format;
-    bool quiet = false, shrink = false;
+    bool quiet = false, shrink = false, imageOpts = false;
     block::Preallocation prealloc = block::Preallocation::Off;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
@@ -39,6 +41,11 @@ int runResize(int argc, char** argv) {
         case OptShrink:
             shrink = true;
             break;
+        case OptImageOpts:
+            imageOpts = true;
+            break;
+        case OptObject:
+            throw UsageError("--object is not supported");
         case OptPrealloc: {
             const std::string mode = opts.arg();
             if (mode == "off")
@@ -83,6 +90,7 @@ int runResize(int argc, char** argv) {
     OpenRequest req;
     req.format = format;
     req.writable = true;
+    req.imageOpts = imageOpts;
     auto image = openForCommand(filename, req);
     uint64_t current = image->size();
     uint64_t target;

@@ -415,8 +415,17 @@ def group_resize_prealloc(d):
                  ["-f", "raw", "--shrink", "--preallocation=falloc", "gfull.raw", "-64k"],
                  ["-f", "raw", "--preallocation=full", "gfull.raw", "384k"],
                  ["--preallocation=full", "p0.qcow2", "1M"],
-                 ["--preallocation=bogus", "p0.qcow2", "+1M"]):
+                 ["--preallocation=bogus", "p0.qcow2", "+1M"],
+                 ["--image-opts", "driver=qcow2,file.driver=file,file.filename=p0.qcow2",
+                  "+64k"],
+                 ["--shrink", "--image-opts",
+                  "driver=raw,file.driver=file,file.filename=gfull.raw,file.locking=off",
+                  "320k"]):
         resize_both(d, args, "resize " + " ".join(args))
+    for name in ("p0.qcow2", "gfull.raw"):
+        expect_same(f"{name} after the --image-opts resizes",
+                    os.path.getsize(os.path.join(d, "q", name)),
+                    os.path.getsize(os.path.join(d, "o", name)))
 
 
 def group_compare(d):
