@@ -214,7 +214,16 @@ int runConvert(int argc, char** argv) {
     if (compress && !target->supportsCompression())
         throw CommandFailure("Compression not supported for this file format");
 
-    ProgressBar progress(progressWanted, source->size());
+    // As qemu-img: the progress counts the data copied, piece by piece as it starts.
+    std::vector<block::ProgressStep> steps;
+    if (progressWanted) {
+        steps = block::convertProgressSteps(*source, settings, target->clusterSize());
+        settings.progressSteps = &steps;
+    }
+    uint64_t total = 0;
+    for (const block::ProgressStep& s : steps)
+        total += s.length;
+    ProgressBar progress(progressWanted, total);
     block::copyImage(*source, *target, settings,
                      [&progress](uint64_t bytes) { progress.advance(bytes); });
     progress.finish();

@@ -3,7 +3,8 @@
 way) and must print the same output and exit with the same codes.
 
 usage: img_interop.py PATH/TO/e2kvm-img GROUP
-GROUP: create info map check convert resize resize_prealloc compare rebase cli
+GROUP: create info map check convert convert_progress resize resize_prealloc compare rebase
+       cli
 """
 import json
 import os
@@ -322,6 +323,30 @@ def group_convert(d):
         expect(r.returncode == 1, f"convert top.qcow2 onto {target} was not refused")
     after = {n: sha256(os.path.join(d, n)) for n in before}
     expect_same("sources unchanged by convert", before, after)
+
+
+def group_convert_progress(d):
+    """convert -p draws the same progress lines as qemu-img: counted over the data it copies,
+    piece by piece (2 MiB, a cluster when compressing), drawn on moves of more than 1%."""
+    qimg(d, "create", "-f", "qcow2", "spread.qcow2", "128M")
+    qio(d, "spread.qcow2", "write 0 1M", "write 2M 1M", "write 4M 1M", "write 32M 1M")
+    qimg(d, "create", "-f", "qcow2", "mixed.qcow2", "64M")
+    qio(d, "mixed.qcow2", "write 1M 9M", "write 20M 300k", "write -z 30M 1M", "write 40M 64k")
+    qimg(d, "convert", "-O", "raw", "mixed.qcow2", "mixed.raw")
+    qimg(d, "create", "-f", "qcow2", "empty.qcow2", "10M")
+    for args in (["-O", "qcow2", "spread.qcow2"], ["-O", "qcow2", "mixed.qcow2"],
+                 ["-O", "raw", "mixed.qcow2"], ["-S", "0", "-O", "qcow2", "mixed.qcow2"],
+                 ["-O", "qcow2", "empty.qcow2"], ["-f", "raw", "-O", "qcow2", "mixed.raw"],
+                 ["-c", "-O", "qcow2", "mixed.qcow2"],
+                 ["-c", "-O", "qcow2", "-o", "cluster_size=4k", "mixed.qcow2"],
+                 ["-O", "qcow2", "-B", "spread.qcow2", "-F", "qcow2", "mixed.qcow2"]):
+        outputs = []
+        for tool in (QEMU_IMG, OURS):
+            target = os.path.join(d, "progress.out")
+            if os.path.exists(target):
+                os.unlink(target)
+            outputs.append(run([tool, "convert", "-p", *args, target], d).stdout)
+        expect_same("progress of convert -p " + " ".join(args), outputs[0], outputs[1])
 
 
 def group_resize(d):
