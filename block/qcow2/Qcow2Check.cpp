@@ -763,12 +763,13 @@ void Checker::checkCopied() {
 
 // Writes a new refcount table and blocks past everything in use, from the references alone.
 void Checker::rebuild() {
-    // The references without the refcount structure itself, counted quietly (the caller
-    // reports the findings once more after the rebuild, as QEMU does).
+    // The references, the old refcount structure's included, counted quietly (the caller
+    // reports the findings once more after the rebuild, as QEMU does). As in QEMU, the new
+    // structure counts the old one, which the leak repair after the rebuild then frees.
     const CheckResult counted = r_;
     quiet_ = true;
     ref_->clear();
-    calculate(false, false);
+    calculate(true, false);
     quiet_ = false;
     r_ = counted;
     const uint32_t bits = h_.refcountBits();

@@ -248,6 +248,11 @@ def group_check(d):
                 label = f"check -r {mode} --output={out} {name}"
                 expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
                 expect_same(f"stdout of '{label}'", q.stdout.replace(qcopy, ocopy), o.stdout)
+                # The findings and repairs (a rebuild's leak repair of the old refcount
+                # structure included) on stderr.
+                expect_same(f"stderr of '{label}'",
+                            q.stderr.replace(qcopy, ocopy).replace("qemu-img: ", ""),
+                            o.stderr.replace("e2kvm-img: ", ""))
                 after = qimg(d, "check", ocopy, check=False)
                 qafter = qimg(d, "check", qcopy, check=False)
                 expect_same(f"qemu-img check after our '{label}'", qafter.returncode,
