@@ -109,6 +109,7 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     rc_->setPlacementCheck([this](uint64_t offset, uint64_t bytes, const char* what) {
         checkMetadataPlacement(offset, bytes, what);
     });
+    rc_->setCorruptionReport([this](const std::string& what) { signalCorruption(true, what); });
     if (!o.readOnly) {
         bool rewrite = false;
         // Autoclear features we do not keep consistent must be cleared (Qcow2Bitmaps keeps
@@ -555,6 +556,14 @@ void Qcow2Driver::deferRelease(uint64_t entry, bool punch) {
     switch (h_.typeOf(entry)) {
     case ClusterType::Normal:
     case ClusterType::ZeroAlloc:
+        if (entry & kL2OffsetMask & (cs_ - 1)) {
+            // As QEMU: reported, and the cluster it would round to is left alone.
+            char what[64];
+            std::snprintf(what, sizeof what, "Cannot free unaligned cluster %#" PRIx64,
+                          entry & kL2OffsetMask);
+            reportCorruption(false, what);
+            break;
+        }
         deferRelease((entry & kL2OffsetMask) >> cb_, 1, punch, false);
         break;
     case ClusterType::Compressed: {

@@ -179,6 +179,8 @@ private:
     // Corruption of the image's metadata (Qcow2Corruption.cpp): reports it as QEMU does,
     // marks a writable image corrupt when `fatal` and detaches it; always throws EIO.
     [[noreturn]] void signalCorruption(bool fatal, const std::string& what);
+    // signalCorruption without the exception: the request goes on (QEMU's non-fatal reports).
+    void reportCorruption(bool fatal, const std::string& what);
     // Throws ENOMEDIUM once the image was marked corrupt (QEMU's driver is detached then).
     void checkAttached() const;
     // The first structure (Qcow2Overlap.h bit) among the checked ones but `ignore` that
