@@ -757,6 +757,10 @@ void Qcow2Driver::doReadVmState(uint64_t pos, std::span<uint8_t> buf) {
 // clusters) outside the lock, then links the clusters into the L2 table.
 void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c, uint64_t n,
                                   uint64_t in, std::span<const uint8_t> data) {
+    // Clusters freed since the last barrier become free first, so that this allocation
+    // reuses them first-fit as QEMU's would (QEMU frees them at once).
+    if (!releases_.empty() && !external_)
+        barrier();
     uint64_t l1i = c / l2Entries_;
     uint64_t tableOffset = 0;
     Table t = writableL2(l1i, &tableOffset);
