@@ -522,6 +522,23 @@ def group_rebase(d):
     for args in (["-b", "new.qcow2", "top.qcow2"], ["-b", "nosuch", "-F", "qcow2", "v2.qcow2"],
                  ["-b", "new.qcow2", "-F", "qcow2", "sparse.raw"]):
         same_command(d, ["rebase", *args])
+    # What the image showed past the end of its old backing file (everywhere, with none) is
+    # kept as zero clusters, what the old backing file held as data: maps as qemu-img's.
+    qimg(d, "create", "-f", "qcow2", "short.qcow2", "256k")
+    qio(d, "short.qcow2", "w -P 0 0 64k", "w -P 5 64k 64k")
+    qimg(d, "create", "-f", "qcow2", "long.qcow2", "1M")
+    qio(d, "long.qcow2", "w -P 7 0 768k")
+    for backing in ("short.qcow2", None):
+        maps = []
+        for tool in (QEMU_IMG, OURS):
+            args = ["-b", backing, "-F", "qcow2"] if backing else []
+            qimg(d, "create", "-f", "qcow2", *args, "r.qcow2", "1M")
+            qio(d, "r.qcow2", "w -P 9 128k 64k")
+            r = run([tool, "rebase", "-b", "long.qcow2", "-F", "qcow2", "r.qcow2"], d)
+            expect(r.returncode == 0, f"{tool} rebase onto long.qcow2: {r.stderr}")
+            maps.append(qimg(d, "map", "--output=json", "r.qcow2").stdout)
+            os.unlink(os.path.join(d, "r.qcow2"))
+        expect_same(f"map after rebasing from {backing} onto long.qcow2", maps[0], maps[1])
 
 
 def group_cli(d):
