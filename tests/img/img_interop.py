@@ -3,8 +3,8 @@
 way) and must print the same output and exit with the same codes.
 
 usage: img_interop.py PATH/TO/e2kvm-img GROUP
-GROUP: create info map check convert convert_progress resize resize_prealloc compare rebase
-       cli
+GROUP: create info map check convert convert_concat convert_progress resize resize_prealloc
+       compare rebase cli
 """
 import json
 import os
@@ -328,6 +328,33 @@ def group_convert(d):
         expect(r.returncode == 1, f"convert top.qcow2 onto {target} was not refused")
     after = {n: sha256(os.path.join(d, n)) for n in before}
     expect_same("sources unchanged by convert", before, after)
+
+
+def group_convert_concat(d):
+    """Several sources are converted one after another into one target, as qemu-img does:
+    same map (plain and compressed), same contents; the refusals read the same."""
+    for i in (1, 2, 3):
+        qimg(d, "create", "-f", "qcow2", f"part{i}.qcow2", f"{i}M")
+        qio(d, f"part{i}.qcow2", f"write -P {i} {(i - 1) * 256}k 64k")
+    parts = ["part1.qcow2", "part2.qcow2", "part3.qcow2"]
+    for extra in ([], ["-c"], ["-S", "0"]):
+        maps = []
+        for tool, target in ((QEMU_IMG, "q-concat.qcow2"), (OURS, "o-concat.qcow2")):
+            r = run([tool, "convert", *extra, "-O", "qcow2", *parts, target], d)
+            expect(r.returncode == 0, f"{tool} convert {extra} of three sources: {r.stderr}")
+            maps.append(qimg(d, "map", "--output=json", target).stdout)
+        expect_same(f"map after convert {extra} of three sources", maps[0], maps[1])
+        c = run([QEMU_IMG, "compare", "q-concat.qcow2", "o-concat.qcow2"], d)
+        expect(c.returncode == 0, f"contents after convert {extra} of three sources: {c.stdout}")
+    for args in (["-B", "part1.qcow2", "-O", "qcow2", *parts, "x.qcow2"],
+                 ["-l", "snap", "-O", "qcow2", *parts, "x.qcow2"],
+                 ["--bitmaps", "-O", "qcow2", *parts, "x.qcow2"],
+                 ["-O", "qcow2", "part1.qcow2", "nosuch.qcow2", "x.qcow2"]):
+        q = run([QEMU_IMG, "convert", *args], d)
+        o = run([OURS, "convert", *args], d)
+        expect_same(f"exit code of convert {args}", q.returncode, o.returncode)
+        expect_same(f"message of convert {args}", q.stderr.replace("qemu-img: ", ""),
+                    o.stderr.replace("e2kvm-img: ", ""))
 
 
 def group_convert_progress(d):
