@@ -187,6 +187,11 @@ private:
             addData(ops, chunkStart, off, len);
             return;
         }
+        // As qemu-img: a data range shorter than minSparse that holds only zeros is sparse.
+        if (len < unit && isAllZero(buffer.data() + (off - chunkStart), size_t(len))) {
+            addZero(ops, off, len);
+            return;
+        }
         uint64_t end = off + len;
         while (off < end) {
             uint64_t next = std::min(end, (off / unit + 1) * unit);
@@ -253,7 +258,8 @@ private:
         for (uint64_t off = runStart; off < runEnd; off += cluster) {
             uint64_t len = std::min(cluster, runEnd - off);
             const uint8_t* p = buffer.data() + (off - chunkStart);
-            if (isAllZero(p, len)) {
+            // -S 0 (minSparse 0): zero clusters are written too, compressed, as qemu-img does.
+            if (settings_.minSparse && isAllZero(p, len)) {
                 if (!settings_.targetReadsZero)
                     target_.writeZeroes(off, len, ZeroMayUnmap);
                 continue;

@@ -3,8 +3,8 @@
 way) and must print the same output and exit with the same codes.
 
 usage: img_interop.py PATH/TO/e2kvm-img GROUP
-GROUP: create info map check convert convert_concat convert_progress resize resize_prealloc
-       compare rebase cli
+GROUP: create info map check convert convert_concat convert_sparse convert_progress resize
+       resize_prealloc compare rebase cli
 """
 import json
 import os
@@ -355,6 +355,27 @@ def group_convert_concat(d):
         expect_same(f"exit code of convert {args}", q.returncode, o.returncode)
         expect_same(f"message of convert {args}", q.stderr.replace("qemu-img: ", ""),
                     o.stderr.replace("e2kvm-img: ", ""))
+
+
+def group_convert_sparse(d):
+    """-S as qemu-img applies it: -c -S 0 writes zero clusters too (compressed), a short data
+    range of zeros is sparse under -S 4k/8k; maps of the targets must be qemu-img's."""
+    qimg(d, "create", "-f", "qcow2", "-o", "cluster_size=1k", "s.qcow2", "8M")
+    qio(d, "s.qcow2", "write -P 0 0 64k", "write 0 1k", "write 8k 1k", "write 17k 1k",
+        "write -P 0 65k 1k")
+    qimg(d, "create", "-f", "qcow2", "f.qcow2", "16M")
+    qio(d, "f.qcow2", "write -P 0x22 0 3M", "write -P 0 3M 3M")
+    for src, args in (("f.qcow2", ["-c", "-S", "0"]), ("f.qcow2", ["-S", "0"]),
+                      ("s.qcow2", ["-o", "cluster_size=1k", "-S", "4k"]),
+                      ("s.qcow2", ["-o", "cluster_size=1k", "-S", "8k"]),
+                      ("s.qcow2", ["-o", "cluster_size=1k", "-c", "-S", "4k"])):
+        maps = []
+        for tool, target in ((QEMU_IMG, "q-sparse.qcow2"), (OURS, "o-sparse.qcow2")):
+            r = run([tool, "convert", "-O", "qcow2", *args, src, target], d)
+            expect(r.returncode == 0, f"{tool} convert {args} {src}: {r.stderr}")
+            maps.append(re.sub(r', "offset": \d+', "",
+                               qimg(d, "map", "--output=json", target).stdout))
+        expect_same(f"map after convert {args} {src}", maps[0], maps[1])
 
 
 def group_convert_progress(d):
