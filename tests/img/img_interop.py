@@ -226,6 +226,23 @@ def inject_corruption(path):
         f.write(struct.pack(">H", 0))
 
 
+def inject_header_unreferenced(path):
+    """Sets the refcount of the header cluster to 0 (a corruption only a rebuild repairs)."""
+    with open(path, "r+b") as f:
+        h = f.read(104)
+        rt = struct.unpack(">Q", h[48:56])[0]
+        f.seek(rt)
+        rb = struct.unpack(">Q", f.read(8))[0]
+        f.seek(rb)
+        f.write(struct.pack(">H", 0))
+
+
+def refcount_table(path):
+    with open(path, "rb") as f:
+        h = f.read(104)
+    return struct.unpack(">QI", h[48:60])
+
+
 def group_check(d):
     make_qemu_images(d)
     for name in QEMU_MADE:
@@ -235,7 +252,11 @@ def group_check(d):
     inject_leak(os.path.join(d, "leak.qcow2"))
     qimg(d, "create", "-f", "qcow2", "bad.qcow2", "1M")
     inject_corruption(os.path.join(d, "bad.qcow2"))
-    for name in ("leak.qcow2", "bad.qcow2"):
+    # Holes near the start: a rebuild places the new refcount structure in them as QEMU does.
+    qimg(d, "create", "-f", "qcow2", "-o", "cluster_size=512", "holes.qcow2", "1M")
+    qio(d, "holes.qcow2", "write 0 512k", "discard 0 512", "discard 4k 1k")
+    inject_header_unreferenced(os.path.join(d, "holes.qcow2"))
+    for name in ("leak.qcow2", "bad.qcow2", "holes.qcow2"):
         for out in ("human", "json"):
             same_command(d, ["check", f"--output={out}", name])
         for mode in ("leaks", "all"):
@@ -253,6 +274,9 @@ def group_check(d):
                 expect_same(f"stderr of '{label}'",
                             q.stderr.replace(qcopy, ocopy).replace("qemu-img: ", ""),
                             o.stderr.replace("e2kvm-img: ", ""))
+                expect_same(f"refcount table (offset, clusters) after '{label}'",
+                            refcount_table(os.path.join(d, qcopy)),
+                            refcount_table(os.path.join(d, ocopy)))
                 after = qimg(d, "check", ocopy, check=False)
                 qafter = qimg(d, "check", qcopy, check=False)
                 expect_same(f"qemu-img check after our '{label}'", qafter.returncode,
