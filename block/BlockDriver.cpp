@@ -128,6 +128,43 @@ void BlockDriver::truncate(uint64_t newSize) {
     doTruncate(newSize);
 }
 
+void BlockDriver::truncate(uint64_t newSize, Preallocation mode) {
+    if (mode == Preallocation::Off) {
+        truncate(newSize);
+        return;
+    }
+    checkWritable("resize");
+    std::shared_lock change(changeGate_);
+    if (anyInterceptor_.load(std::memory_order_acquire))
+        throwError(EBUSY, filename_, "resize: the image is in use by a point in time (block job)");
+    uint64_t old = size();
+    if (newSize < old)
+        throw BlockError(ENOTSUP, "Preallocation can only be used for growing images");
+    if (newSize == old)
+        return;
+    notifyObservers(old, newSize - old);
+    doPreallocatingTruncate(newSize, mode);
+}
+
+void BlockDriver::doPreallocatingTruncate(uint64_t, Preallocation mode) {
+    throw BlockError(ENOTSUP,
+                     std::string("Unsupported preallocation mode: ") + preallocationName(mode));
+}
+
+const char* preallocationName(Preallocation mode) {
+    switch (mode) {
+    case Preallocation::Off:
+        break;
+    case Preallocation::Metadata:
+        return "metadata";
+    case Preallocation::Falloc:
+        return "falloc";
+    case Preallocation::Full:
+        return "full";
+    }
+    return "off";
+}
+
 void BlockDriver::writeCompressed(uint64_t offset, std::span<const uint8_t> data) {
     checkWritable("compressed write");
     checkRange(offset, data.size(), "compressed write");

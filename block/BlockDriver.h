@@ -35,6 +35,13 @@ enum ZeroFlags : unsigned {
 };
 
 // How one layer (this image alone, ignoring its backing file) stores a range.
+// How the area an image gains (created or grown) is set up, as QEMU's `preallocation`
+// option: off (sparse), metadata (format tables only), falloc (host space reserved),
+// full (zeros written).
+enum class Preallocation { Off, Metadata, Falloc, Full };
+// QEMU's name of a mode ("off", "metadata", "falloc", "full").
+const char* preallocationName(Preallocation mode);
+
 enum class Allocation {
     Unallocated, // not stored here: reads come from the backing file, or zeros if none
     Data,        // stored here as data
@@ -132,6 +139,10 @@ public:
     LayerExtent layerStatus(uint64_t offset, uint64_t maxLength);
     // Changes the virtual size. Shrinking drops data past the new end.
     void truncate(uint64_t newSize);
+    // Grows the virtual size with the new area preallocated as QEMU's resize --preallocation
+    // does (`Off` is plain truncate()); throws ENOTSUP for a mode the driver has not, and
+    // for shrinking.
+    void truncate(uint64_t newSize, Preallocation mode);
     // Writes a whole cluster compressed (qcow2 only; ENOTSUP elsewhere). `offset` cluster-aligned,
     // data one cluster long (or up to the end of the disk).
     void writeCompressed(uint64_t offset, std::span<const uint8_t> data);
@@ -182,6 +193,8 @@ protected:
     virtual void doFlush() = 0;
     virtual LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) = 0;
     virtual void doTruncate(uint64_t newSize) = 0;
+    // Growth with preallocation (mode not Off, newSize > size()); the default supports none.
+    virtual void doPreallocatingTruncate(uint64_t newSize, Preallocation mode);
     virtual void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data);
     virtual void doWriteVmState(uint64_t pos, std::span<const uint8_t> data);
     virtual void doReadVmState(uint64_t pos, std::span<uint8_t> buf);

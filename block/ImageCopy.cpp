@@ -75,7 +75,7 @@ private:
         std::vector<WriteOp> ops;
         try {
             for (;;) {
-                uint64_t index = nextChunk_.fetch_add(1);
+                uint64_t index = takeChunk();
                 if (index >= chunks_ || failed_.load())
                     return;
                 uint64_t start = index * chunkSize_;
@@ -85,7 +85,7 @@ private:
                 waitForTurn(index);
                 writeOps(ops, buffer, start);
                 finishTurn(index);
-                if (advance_) {
+                if (advance_ && !settings_.progressSteps) {
                     std::lock_guard lock(advanceMutex_);
                     if (failed_)
                         return; // no progress reports after a failure or a cancel
@@ -104,6 +104,28 @@ private:
             failed_ = true;
             turnChanged_.notify_all();
         }
+    }
+
+    // The next chunk's index; with progress steps, the steps that end in it are reported
+    // (chunks are taken in order, so they are too).
+    uint64_t takeChunk() {
+        if (!settings_.progressSteps || !advance_)
+            return nextChunk_.fetch_add(1);
+        std::lock_guard lock(advanceMutex_);
+        const uint64_t index = nextChunk_.fetch_add(1);
+        if (index >= chunks_ || failed_)
+            return index;
+        const uint64_t end = std::min(size_, (index + 1) * chunkSize_);
+        const std::vector<ProgressStep>& steps = *settings_.progressSteps;
+        for (; nextStep_ < steps.size() && steps[nextStep_].end <= end; ++nextStep_) {
+            try {
+                advance_(steps[nextStep_].length);
+            } catch (...) {
+                failed_ = true;
+                throw;
+            }
+        }
+        return index;
     }
 
     // Reads the chunk's data and decides what to write.
@@ -163,6 +185,11 @@ private:
         uint64_t unit = settings_.minSparse;
         if (unit == 0 || settings_.compress) {
             addData(ops, chunkStart, off, len);
+            return;
+        }
+        // As qemu-img: a data range shorter than minSparse that holds only zeros is sparse.
+        if (len < unit && isAllZero(buffer.data() + (off - chunkStart), size_t(len))) {
+            addZero(ops, off, len);
             return;
         }
         uint64_t end = off + len;
@@ -231,7 +258,8 @@ private:
         for (uint64_t off = runStart; off < runEnd; off += cluster) {
             uint64_t len = std::min(cluster, runEnd - off);
             const uint8_t* p = buffer.data() + (off - chunkStart);
-            if (isAllZero(p, len)) {
+            // -S 0 (minSparse 0): zero clusters are written too, compressed, as qemu-img does.
+            if (settings_.minSparse && isAllZero(p, len)) {
                 if (!settings_.targetReadsZero)
                     target_.writeZeroes(off, len, ZeroMayUnmap);
                 continue;
@@ -262,6 +290,7 @@ private:
     const CopySettings& settings_;
     const CopyAdvance& advance_;
     std::mutex advanceMutex_;
+    size_t nextStep_ = 0; // (advanceMutex_)
     uint64_t size_;
     uint64_t chunkSize_ = 0;
     uint64_t chunks_ = 0;
@@ -274,6 +303,43 @@ private:
 };
 
 } // namespace
+
+std::vector<ProgressStep> convertProgressSteps(BlockDriver& source, const CopySettings& settings,
+                                               uint64_t targetCluster) {
+    const uint64_t unit = settings.compress ? std::max<uint64_t>(targetCluster, 512) : 0;
+    const uint64_t piece = unit ? unit : 2 << 20; // qemu-img convert's buffer
+    std::vector<ProgressStep> steps;
+    const uint64_t size = source.size();
+    for (uint64_t off = 0; off < size;) {
+        bool data;
+        uint64_t length;
+        if (settings.topLayerOnly) {
+            LayerExtent top = source.layerStatus(off, size - off);
+            length = top.length;
+            data = top.kind == Allocation::Data;
+        } else {
+            ChainExtent e = chainStatus(source, off, size - off);
+            length = e.length;
+            data = !(e.zero && !e.data);
+        }
+        length = std::max<uint64_t>(1, std::min(length, size - off));
+        if (data)
+            length = std::min(length, piece);
+        if (unit && length < unit) {
+            // Compressed output is written in whole clusters.
+            length = std::min(unit, size - off);
+            data = true;
+        } else if (unit) {
+            length = length / unit * unit;
+        }
+        const bool counted = data || (settings.minSparse == 0 && !settings.topLayerOnly);
+        for (uint64_t from = off; counted && from < off + length; from += piece)
+            steps.push_back({std::min(off + length, from + piece),
+                             std::min(piece, off + length - from)});
+        off += length;
+    }
+    return steps;
+}
 
 void copyImage(BlockDriver& source, BlockDriver& target, const CopySettings& settings,
                const CopyAdvance& advance) {

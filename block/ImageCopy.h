@@ -6,8 +6,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace e2kvm::block {
+
+// One step of qemu-img convert's progress: the source range [end - length, end) it copies.
+struct ProgressStep {
+    uint64_t end;
+    uint64_t length;
+};
 
 struct CopySettings {
     // The target already reads as zero everywhere (freshly created, no backing file): zero
@@ -25,6 +32,10 @@ struct CopySettings {
     // convert -B): only what the source's top layer allocates is written, the rest shows
     // through. Use with targetReadsZero = false.
     bool topLayerOnly = false;
+    // When set (convertProgressSteps), the copy's `advance` is told the lengths of these steps,
+    // in order, each as the chunk holding its end is taken up (qemu-img counts a piece as it
+    // starts copying it), instead of the length of each chunk when it is done.
+    const std::vector<ProgressStep>* progressSteps = nullptr;
 };
 
 // Called from the worker threads with the bytes of source just finished (any thread; calls
@@ -35,6 +46,14 @@ using CopyAdvance = std::function<void(uint64_t bytes)>;
 // error of any worker (BlockError with the image's name) after all workers stopped.
 void copyImage(BlockDriver& source, BlockDriver& target, const CopySettings& settings,
                const CopyAdvance& advance = {});
+
+// qemu-img convert -p's steps over `source`: the ranges it copies as data (zero ranges too
+// when minSparse is 0; with topLayerOnly only what the top layer allocates), each cut into
+// pieces of at most 2 MiB from its start; compressed, pieces of one target cluster
+// (`targetCluster`), a range shorter than that counted as a whole cluster of data. Their
+// lengths add up to the total of its progress.
+std::vector<ProgressStep> convertProgressSteps(BlockDriver& source, const CopySettings& settings,
+                                               uint64_t targetCluster);
 
 // True if the buffer holds only zero bytes.
 bool isAllZero(const uint8_t* data, size_t length);

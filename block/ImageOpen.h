@@ -50,8 +50,6 @@ struct OpenOptions {
     std::set<std::string> chain;
 };
 
-enum class Preallocation { Off, Metadata, Falloc, Full };
-
 struct CreateOptions {
     std::string format = "raw";
     uint64_t size = 0; // 0 with a backing file: take the backing file's size

@@ -144,6 +144,8 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
                                   options);
     }
     std::string filename = valueOr(file, "filename", valueOr(options, "file"));
+    if (valueOr(file, "locking") == "off") // QEMU's file.locking=off: no image locks
+        open.locking = false;
     if (filename.empty())
         throw BlockError(EINVAL, "A block device must be specified for \"file\"");
     return withRuntimeOptions(openImage(filename, std::move(open)), options);

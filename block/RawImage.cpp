@@ -183,4 +183,33 @@ void RawImage::doTruncate(uint64_t newSize) {
     catalog_->resize(size());
 }
 
+void RawImage::doPreallocatingTruncate(uint64_t newSize, Preallocation mode) {
+    if (mode != Preallocation::Falloc && mode != Preallocation::Full) {
+        BlockDriver::doPreallocatingTruncate(newSize, mode);
+        return;
+    }
+    const uint64_t old = fileLength_.load(std::memory_order_acquire);
+    try {
+        if (mode == Preallocation::Falloc) {
+            if (!file_.preallocate(old, newSize - old))
+                throwError(ENOTSUP, filename(),
+                           "Could not preallocate new data: fallocate is not supported");
+        } else {
+            static const std::vector<uint8_t> zeros(1 << 20, 0);
+            for (uint64_t p = old; p < newSize;) {
+                const uint64_t n = std::min<uint64_t>(newSize - p, zeros.size());
+                file_.write(p, std::span(zeros.data(), size_t(n)));
+                p += n;
+            }
+        }
+        if (file_.size() != newSize)
+            file_.truncate(newSize);
+    } catch (...) {
+        catalog_->resize(size());
+        throw;
+    }
+    fileLength_.store(newSize, std::memory_order_release);
+    catalog_->resize(size());
+}
+
 } // namespace e2kvm::block

@@ -45,6 +45,8 @@ protected:
     void doFlush() override;
     LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) override;
     void doTruncate(uint64_t newSize) override;
+    // falloc: the new area is reserved on the host; full: zeros are written to it.
+    void doPreallocatingTruncate(uint64_t newSize, Preallocation mode) override;
 
 private:
     // A write or zero-range ending at `end` may have lengthened the file (the tail of a file

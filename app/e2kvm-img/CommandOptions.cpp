@@ -81,7 +81,8 @@ const CommandHelp kCommands[] = {
                 "[--image-opts] [-f fmt] [-l snapshot_param] filename]"},
     {"rebase", "rebase [-f fmt] [-p] [-q] [-u] [-U] -b backing_file [-F backing_fmt] "
                "filename"},
-    {"resize", "resize [-f fmt] [-q] [--shrink] filename [+ | -]size"},
+    {"resize", "resize [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] "
+               "filename [+ | -]size"},
     {"snapshot", "snapshot [-U] [-f fmt] [-q] [-l | -a snapshot | -c snapshot | -d snapshot] "
                  "filename"},
 };

@@ -3,6 +3,7 @@
 #include "CommandError.h"
 #include "CommandOptions.h"
 #include "Commands.h"
+#include "ConcatenatedImage.h"
 #include "ConvertBitmaps.h"
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
@@ -114,10 +115,19 @@ int runConvert(int argc, char** argv) {
     std::vector<std::string> args = opts.positional();
     if (args.size() < 2)
         throw UsageError("Expecting image file name");
-    if (args.size() > 2)
-        throw CommandFailure("Converting more than one source image is not supported");
-    const std::string& sourceName = args[0];
-    const std::string& targetName = args[1];
+    // Several sources are copied one after another into one target (a concatenation).
+    const std::vector<std::string> sourceNames(args.begin(), args.end() - 1);
+    const std::string& sourceName = sourceNames.front();
+    const std::string& targetName = args.back();
+    if (sourceNames.size() > 1) {
+        if (snapshot)
+            throw CommandFailure("No support for concatenating multiple snapshot");
+        if (bitmaps)
+            throw CommandFailure("Copying bitmaps only possible with single source");
+        if (!backingName.empty())
+            throw CommandFailure("Having a backing file for the target makes no sense when "
+                                 "concatenating multiple input images");
+    }
     if (noCreate && !optionTexts.empty())
         throw CommandFailure("-o has no effect when skipping image creation");
     if (!isCreatableFormat(targetFormat))
@@ -131,7 +141,19 @@ int runConvert(int argc, char** argv) {
     srcReq.forceShare = forceShare;
     // As qemu-img convert: no one may write or resize the source while it is copied.
     srcReq.unshare = block::kPermWrite | block::kPermResize;
-    auto source = openForCommand(sourceName, srcReq);
+    std::unique_ptr<block::BlockDriver> source;
+    std::vector<block::BlockDriver*> sourceImages; // each source, for the checks below
+    if (sourceNames.size() == 1) {
+        source = openForCommand(sourceName, srcReq);
+        sourceImages.push_back(source.get());
+    } else {
+        std::vector<std::unique_ptr<block::BlockDriver>> parts;
+        for (const std::string& name : sourceNames) {
+            parts.push_back(openForCommand(name, srcReq));
+            sourceImages.push_back(parts.back().get());
+        }
+        source = std::make_unique<ConcatenatedImage>(std::move(parts));
+    }
     if (snapshot) {
         try {
             block::loadSelectedSnapshot(*source, *snapshot);
@@ -150,15 +172,16 @@ int runConvert(int argc, char** argv) {
     // (qemu-img refuses through its image locks).
     struct stat targetStat {};
     if (::stat(targetName.c_str(), &targetStat) == 0) {
-        for (block::BlockDriver* layer = source.get(); layer; layer = layer->backing()) {
-            struct stat layerStat {};
-            if (::stat(layer->filename().c_str(), &layerStat) == 0 &&
-                layerStat.st_dev == targetStat.st_dev && layerStat.st_ino == targetStat.st_ino)
-                throw CommandFailure(targetName +
-                                     ": Failed to get \"write\" lock: it is the "
-                                     "source image '" +
-                                     layer->filename() + "'");
-        }
+        for (block::BlockDriver* image : sourceImages)
+            for (block::BlockDriver* layer = image; layer; layer = layer->backing()) {
+                struct stat layerStat {};
+                if (::stat(layer->filename().c_str(), &layerStat) == 0 &&
+                    layerStat.st_dev == targetStat.st_dev && layerStat.st_ino == targetStat.st_ino)
+                    throw CommandFailure(targetName +
+                                         ": Failed to get \"write\" lock: it is the "
+                                         "source image '" +
+                                         layer->filename() + "'");
+            }
     }
 
     block::CopySettings settings;
@@ -214,7 +237,16 @@ int runConvert(int argc, char** argv) {
     if (compress && !target->supportsCompression())
         throw CommandFailure("Compression not supported for this file format");
 
-    ProgressBar progress(progressWanted, source->size());
+    // As qemu-img: the progress counts the data copied, piece by piece as it starts.
+    std::vector<block::ProgressStep> steps;
+    if (progressWanted) {
+        steps = block::convertProgressSteps(*source, settings, target->clusterSize());
+        settings.progressSteps = &steps;
+    }
+    uint64_t total = 0;
+    for (const block::ProgressStep& s : steps)
+        total += s.length;
+    ProgressBar progress(progressWanted, total);
     block::copyImage(*source, *target, settings,
                      [&progress](uint64_t bytes) { progress.advance(bytes); });
     progress.finish();

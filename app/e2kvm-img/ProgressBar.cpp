@@ -9,7 +9,7 @@ ProgressBar::ProgressBar(bool enabled, uint64_t total) : enabled_(enabled), tota
         draw(0);
 }
 
-void ProgressBar::draw(double percent) {
+void ProgressBar::draw(float percent) {
     std::printf("    (%3.2f/100%%)\r", percent);
     std::fflush(stdout);
     lastDrawn_ = percent;
@@ -20,10 +20,12 @@ void ProgressBar::advance(uint64_t amount) {
         return;
     std::lock_guard lock(mutex_);
     done_ += amount;
-    double percent = total_ ? double(done_) * 100.0 / double(total_) : 100.0;
-    if (percent > 100.0)
-        percent = 100.0;
-    if (percent - lastDrawn_ >= 1.0 || (percent == 100.0 && lastDrawn_ < 100.0))
+    // As qemu-img (in its single precision): drawn when it moved by more than one percent,
+    // and whenever it is 100%.
+    float percent = total_ ? float(double(done_) * 100.0 / double(total_)) : 100.0f;
+    if (percent > 100.0f)
+        percent = 100.0f;
+    if (percent > lastDrawn_ + 1.0f || percent < lastDrawn_ - 1.0f || percent == 100.0f)
         draw(percent);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // ProgressBar: qemu-img's "-p" progress line "    (12.34/100%)\r" on stdout, redrawn each time
-// the progress moves by at least one percent, ended with a newline. Thread-safe.
+// the progress moves by more than one percent or reaches 100%, ended with a newline.
+// Thread-safe.
 #include <cstdint>
 #include <mutex>
 
@@ -16,12 +17,12 @@ public:
     void finish();
 
 private:
-    void draw(double percent);
+    void draw(float percent);
 
     bool enabled_;
     uint64_t total_;
     uint64_t done_ = 0;
-    double lastDrawn_ = 0;
+    float lastDrawn_ = 0;
     bool finished_ = false;
     std::mutex mutex_;
 };

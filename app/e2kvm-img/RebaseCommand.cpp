@@ -41,6 +41,16 @@ bool readsZero(block::BlockDriver* image, uint64_t off, uint64_t len) {
 void preserveRange(block::BlockDriver& image, block::BlockDriver* oldBacking,
                    block::BlockDriver* newBacking, uint64_t off, uint64_t len,
                    std::vector<uint8_t>& oldBuf, std::vector<uint8_t>& newBuf) {
+    // Past the end of the old backing file (everywhere without one) the image showed zeros:
+    // like qemu-img, those are written as zeros, not as data.
+    const uint64_t oldSize = oldBacking ? oldBacking->size() : 0;
+    if (off < oldSize && off + len > oldSize) {
+        preserveRange(image, oldBacking, newBacking, off, oldSize - off, oldBuf, newBuf);
+        preserveRange(image, oldBacking, newBacking, oldSize, off + len - oldSize, oldBuf,
+                      newBuf);
+        return;
+    }
+    const bool zeros = off >= oldSize;
     if (readsZero(oldBacking, off, len) && readsZero(newBacking, off, len))
         return;
     auto oldData = std::span(oldBuf.data(), size_t(len));
@@ -59,7 +69,11 @@ void preserveRange(block::BlockDriver& image, block::BlockDriver* oldBacking,
             inRun = true;
         } else if (!differs && inRun) {
             uint64_t end = std::min(s, len);
-            image.write(off + runStart, oldData.subspan(size_t(runStart), size_t(end - runStart)));
+            if (zeros)
+                image.writeZeroes(off + runStart, end - runStart);
+            else
+                image.write(off + runStart,
+                            oldData.subspan(size_t(runStart), size_t(end - runStart)));
             inRun = false;
         }
     }

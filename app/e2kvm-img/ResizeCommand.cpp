@@ -10,7 +10,7 @@
 namespace e2kvm::img {
 
 int runResize(int argc, char** argv) {
-    enum { OptShrink = 256, OptPrealloc };
+    enum { OptShrink = 256, OptPrealloc, OptImageOpts, OptObject };
     // A size like "-1G" looks like an option; qemu-img lets it through the same way: anything
     // after the file name is taken as the size.
     std::vector<char*> args(argv, argv + argc);
@@ -24,9 +24,12 @@ int runResize(int argc, char** argv) {
     // No -U: qemu-img resize has none (it writes the image).
     CommandOptions opts(int(args.size() - 1), args.data(), "f:q",
                         {{"shrink", no_argument, nullptr, OptShrink},
-                         {"preallocation", required_argument, nullptr, OptPrealloc}});
+                         {"preallocation", required_argument, nullptr, OptPrealloc},
+                         {"image-opts", no_argument, nullptr, OptImageOpts},
+                         {"object", required_argument, nullptr, OptObject}});
     std::string format;
-    bool quiet = false, shrink = false;
+    bool quiet = false, shrink = false, imageOpts = false;
+    block::Preallocation prealloc = block::Preallocation::Off;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
         case 'f':
@@ -38,11 +41,25 @@ int runResize(int argc, char** argv) {
         case OptShrink:
             shrink = true;
             break;
-        case OptPrealloc:
-            if (opts.arg() != "off")
-                throw CommandFailure("Preallocation '" + opts.arg() +
-                                     "' is not supported by resize");
+        case OptImageOpts:
+            imageOpts = true;
             break;
+        case OptObject:
+            throw UsageError("--object is not supported");
+        case OptPrealloc: {
+            const std::string mode = opts.arg();
+            if (mode == "off")
+                prealloc = block::Preallocation::Off;
+            else if (mode == "metadata")
+                prealloc = block::Preallocation::Metadata;
+            else if (mode == "falloc")
+                prealloc = block::Preallocation::Falloc;
+            else if (mode == "full")
+                prealloc = block::Preallocation::Full;
+            else
+                throw CommandFailure("Invalid preallocation mode '" + mode + "'");
+            break;
+        }
         default:
             break;
         }
@@ -73,7 +90,7 @@ int runResize(int argc, char** argv) {
     OpenRequest req;
     req.format = format;
     req.writable = true;
-    req.openBacking = false;
+    req.imageOpts = imageOpts;
     auto image = openForCommand(filename, req);
     uint64_t current = image->size();
     uint64_t target;
@@ -90,6 +107,8 @@ int runResize(int argc, char** argv) {
     }
     if (target == 0)
         throw CommandFailure("New image size must be positive");
+    if (prealloc != block::Preallocation::Off && target <= current)
+        throw CommandFailure("Preallocation can only be used for growing images");
     if (target < current && !shrink) {
         std::fflush(stdout);
         std::fprintf(stderr, "%s: Use the --shrink option to perform a shrink operation.\n",
@@ -102,7 +121,7 @@ int runResize(int argc, char** argv) {
         return 1;
     }
     if (target != current)
-        image->truncate(target);
+        image->truncate(target, prealloc);
     image->flush();
     if (!quiet)
         std::printf("Image resized.\n");

@@ -74,4 +74,9 @@ void BlockHandle::doTruncate(uint64_t newSize) {
     node_->truncate(newSize);
 }
 
+void BlockHandle::doPreallocatingTruncate(uint64_t newSize, Preallocation mode) {
+    std::shared_lock lock(mutex_);
+    node_->truncate(newSize, mode);
+}
+
 } // namespace e2kvm::block

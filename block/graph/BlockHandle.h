@@ -38,6 +38,7 @@ protected:
     void doFlush() override;
     LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) override;
     void doTruncate(uint64_t newSize) override;
+    void doPreallocatingTruncate(uint64_t newSize, Preallocation mode) override;
 
 private:
     // Shared by each request, exclusive while the node is exchanged (a drain).

@@ -763,17 +763,15 @@ void Checker::checkCopied() {
 
 // Writes a new refcount table and blocks past everything in use, from the references alone.
 void Checker::rebuild() {
-    // The references without the refcount structure itself, counted quietly (the caller
-    // reports the findings once more after the rebuild, as QEMU does).
+    // The references, the old refcount structure's included, counted quietly (the caller
+    // reports the findings once more after the rebuild, as QEMU does). As in QEMU, the new
+    // structure counts the old one, which the leak repair after the rebuild then frees.
     const CheckResult counted = r_;
     quiet_ = true;
     ref_->clear();
-    calculate(false, false);
+    calculate(true, false);
     quiet_ = false;
     r_ = counted;
-    const uint32_t bits = h_.refcountBits();
-    const uint64_t E = cs_ * 8 / bits;
-    // New blocks for every covered block index, then the new table, past everything in use.
     // The old table and blocks stay untouched until the header points at the new ones.
     // New structures can only describe clusters that exist: a reference past the end of the
     // file is a corruption no rebuild can fix (and must not size the allocations below).
@@ -782,80 +780,98 @@ void Checker::rebuild() {
                    "cannot rebuild the refcount structure: cluster " +
                        std::to_string(ref_->limit() - 1) +
                        " is referenced but lies past the end of the file");
-    const uint64_t used = nbClusters_;
-    std::vector<bool> oldStructure(size_t(used), false);
-    auto markOld = [&](uint64_t first, uint64_t count) {
-        for (uint64_t c = first; c < first + count && c < used; ++c)
-            oldStructure[size_t(c)] = true;
+    // Laid out as QEMU's rebuild lays it out: each refblock that covers a used cluster in the
+    // first free cluster (not before the range it covers), then the table in the first free
+    // run; the refblocks covering the table are written again; all of it once more if the
+    // table had to grow meanwhile. The old structure stays counted, so nothing overwrites it.
+    const uint32_t bits = h_.refcountBits();
+    const uint64_t E = cs_ * 8 / bits;
+    const uint64_t maxv = bits == 64 ? UINT64_MAX : (1ull << bits) - 1;
+    std::map<uint64_t, uint64_t> added; // clusters the new structure takes
+    auto count = [&](uint64_t c) -> uint64_t {
+        auto it = added.find(c);
+        return it != added.end() ? it->second : ref_->get(c);
     };
-    markOld(h_.refTableOffset >> cb_, h_.refTableClusters);
-    for (uint64_t e : reftable_)
-        if ((e & kRefTableOffsetMask) && !(e & kRefTableOffsetMask & (cs_ - 1)))
-            markOld(e >> cb_, 1);
-    auto isFree = [&](uint64_t c) { return ref_->get(c) == 0 && !oldStructure[size_t(c)]; };
-    // The first run of free clusters long enough for every new block plus the new table.
-    auto findRun = [&](uint64_t len) {
-        uint64_t runStart = 0;
-        for (uint64_t c = 0; c < used; ++c) {
-            if (!isFree(c))
-                runStart = c + 1;
-            else if (c + 1 - runStart == len)
-                return runStart;
+    uint64_t end = nbClusters_; // clusters the file holds with what is allocated so far
+    // QEMU's alloc_clusters_imrt: the first run of `n` free clusters from firstFree on
+    // (which moves to the first free cluster seen).
+    auto allocate = [&](uint64_t n, uint64_t& firstFree) {
+        uint64_t c = firstFree, run = 0;
+        bool firstGap = true;
+        for (; c < end && run < n; ++c) {
+            if (!count(c)) {
+                ++run;
+                if (firstGap) {
+                    firstFree = c;
+                    firstGap = false;
+                }
+            } else {
+                run = 0;
+            }
         }
-        return runStart; // the free tail run continues past `used`
+        const uint64_t at = c - run; // past the end, the run continues
+        for (uint64_t i = at; i < at + n; ++i)
+            added[i] = 1;
+        end = std::max(end, at + n);
+        return at;
     };
-    uint64_t totalBlocks = 1, n = 1, start = 0;
-    for (int it = 0; it < 64; ++it) {
-        start = findRun(totalBlocks + n);
-        uint64_t end = std::max(used, start + totalBlocks + n);
-        uint64_t need = (end + E - 1) / E;
-        uint64_t n2 = (need * 8 + cs_ - 1) / cs_;
-        if (need <= totalBlocks && n2 <= n)
-            break;
-        totalBlocks = std::max(totalBlocks, need);
-        n = std::max(n, n2);
-    }
-    if (n * cs_ > kMaxRefTableBytes)
-        throwError(ENOSPC, f_.path(), "rebuilt refcount table would exceed 8 MiB");
-    uint64_t tableCluster = start + totalBlocks;
-    auto want = [&](uint64_t c) -> uint64_t {
-        if (c >= start && c < tableCluster + n)
-            return 1;
-        return ref_->get(c);
-    };
-    std::vector<uint64_t> table(n * cs_ / 8, 0);
-    for (uint64_t b = 0; b < totalBlocks; ++b) {
-        std::vector<uint8_t> blk(cs_, 0);
-        bool any = false;
-        for (uint64_t i = 0; i < E; ++i) {
-            uint64_t v = want(b * E + i);
-            if (!v)
+    std::vector<uint64_t> table;
+    auto writeBlocks = [&](uint64_t first, uint64_t last) {
+        uint64_t firstFree = 0; // each pass searches from the start again, as QEMU's
+        for (uint64_t c = first; c < last; ++c) {
+            if (!count(c))
                 continue;
-            any = true;
-            uint64_t maxv = bits == 64 ? UINT64_MAX : (1ull << bits) - 1;
-            v = std::min(v, maxv);
-            switch (bits) {
-            case 8:
-                blk[i] = uint8_t(v);
-                break;
-            case 16:
-                putBe16(&blk[i * 2], uint16_t(v));
-                break;
-            case 32:
-                putBe32(&blk[i * 4], uint32_t(v));
-                break;
-            case 64:
-                putBe64(&blk[i * 8], v);
-                break;
-            default: {
-                uint64_t bit = i * bits;
-                blk[bit / 8] = uint8_t(blk[bit / 8] | (v << (bit % 8)));
+            const uint64_t b = c / E, bStart = b * E;
+            if (b >= table.size() || !table[b]) {
+                firstFree = std::max(firstFree, bStart);
+                const uint64_t at = allocate(1, firstFree);
+                last = std::max(last, at + 1);
+                if (b >= table.size())
+                    table.resize(size_t(((b + 1) * 8 + cs_ - 1) / cs_ * cs_ / 8), 0);
+                table[b] = at * cs_;
             }
+            std::vector<uint8_t> blk(cs_, 0);
+            for (uint64_t i = 0; i < E; ++i) {
+                const uint64_t v = std::min(count(bStart + i), maxv);
+                if (!v)
+                    continue;
+                switch (bits) {
+                case 8:
+                    blk[i] = uint8_t(v);
+                    break;
+                case 16:
+                    putBe16(&blk[i * 2], uint16_t(v));
+                    break;
+                case 32:
+                    putBe32(&blk[i * 4], uint32_t(v));
+                    break;
+                case 64:
+                    putBe64(&blk[i * 8], v);
+                    break;
+                default: {
+                    const uint64_t bit = i * bits;
+                    blk[bit / 8] = uint8_t(blk[bit / 8] | (v << (bit % 8)));
+                }
+                }
             }
+            f_.write(table[b], blk);
+            c = bStart + E - 1;
         }
-        (void)any;
-        f_.write((start + b) * cs_, blk);
-        table[b] = (start + b) * cs_;
+    };
+    uint64_t tableCluster = 0, n = 0;
+    for (;;) {
+        writeBlocks(0, end);
+        const size_t entries = table.size();
+        n = (entries * 8 + cs_ - 1) / cs_;
+        if (n * cs_ > kMaxRefTableBytes)
+            throwError(ENOSPC, f_.path(), "rebuilt refcount table would exceed 8 MiB");
+        uint64_t firstFree = 0;
+        tableCluster = allocate(n, firstFree);
+        writeBlocks(tableCluster, tableCluster + n);
+        if (table.size() == entries)
+            break;
+        for (uint64_t i = tableCluster; i < tableCluster + n; ++i)
+            added[i] = 0; // the table grew: place it anew
     }
     std::vector<uint8_t> raw(table.size() * 8);
     for (size_t i = 0; i < table.size(); ++i)

@@ -15,6 +15,11 @@
 namespace e2kvm::block::qcow2 {
 
 void Qcow2Driver::signalCorruption(bool fatal, const std::string& what) {
+    reportCorruption(fatal, what);
+    throwError(EIO, filename(), what);
+}
+
+void Qcow2Driver::reportCorruption(bool fatal, const std::string& what) {
     fatal = fatal && !readOnly();
     const bool alreadyMarked = (h_.incompatible & kIncompatCorrupt) != 0;
     if (!corruptionReported_ || (fatal && !alreadyMarked)) {
@@ -38,7 +43,6 @@ void Qcow2Driver::signalCorruption(bool fatal, const std::string& what) {
             }
         }
     }
-    throwError(EIO, filename(), what);
 }
 
 void Qcow2Driver::applyRuntimeOptions(const DriverOptions& options) {

@@ -57,7 +57,8 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
 
 // Creates the external data file, or keeps an existing one with its contents (qemu-img 7.2
 // would truncate it to zero bytes, losing the disk it is meant to describe). It is grown to
-// the virtual size if shorter; preallocation applies to the bytes it did not have.
+// the virtual size if shorter; full preallocation writes zeros to the bytes it did not have,
+// and falloc or full reserve the host space of the whole disk (its holes; data stays).
 void prepareDataFile(const std::string& imagePath, const CreateOptions& o, uint64_t size) {
     std::string path = resolveBackingPath(imagePath, o.dataFile);
     std::unique_ptr<HostFile> f;
@@ -69,9 +70,19 @@ void prepareDataFile(const std::string& imagePath, const CreateOptions& o, uint6
         f = std::make_unique<HostFile>(path, HostFile::Mode::Create);
     }
     uint64_t had = f->size();
-    if (had >= size)
+    const bool reserve =
+        o.preallocation == Preallocation::Falloc || o.preallocation == Preallocation::Full;
+    if (had >= size) {
+        // qemu-img would have made it anew, preallocated: its holes get host space at least.
+        if (reserve && size && !f->preallocate(0, size))
+            throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
+        if (reserve)
+            f->sync();
         return;
+    }
     f->truncate(size);
+    if (reserve && had && !f->preallocate(0, had))
+        throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
     if (o.preallocation == Preallocation::Falloc && !f->preallocate(had, size - had))
         throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
     if (o.preallocation == Preallocation::Full) {

@@ -40,6 +40,15 @@ const std::vector<uint8_t>& zeroChunk() {
     return z;
 }
 
+// Writes zeros to [from, to) of `f`.
+void writeZeros(HostFile& f, uint64_t from, uint64_t to) {
+    for (uint64_t p = from; p < to;) {
+        const uint64_t k = std::min<uint64_t>(to - p, zeroChunk().size());
+        f.write(p, std::span(zeroChunk().data(), size_t(k)));
+        p += k;
+    }
+}
+
 } // namespace
 
 Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
@@ -100,6 +109,7 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     rc_->setPlacementCheck([this](uint64_t offset, uint64_t bytes, const char* what) {
         checkMetadataPlacement(offset, bytes, what);
     });
+    rc_->setCorruptionReport([this](const std::string& what) { signalCorruption(true, what); });
     if (!o.readOnly) {
         bool rewrite = false;
         // Autoclear features we do not keep consistent must be cleared (Qcow2Bitmaps keeps
@@ -546,6 +556,14 @@ void Qcow2Driver::deferRelease(uint64_t entry, bool punch) {
     switch (h_.typeOf(entry)) {
     case ClusterType::Normal:
     case ClusterType::ZeroAlloc:
+        if (entry & kL2OffsetMask & (cs_ - 1)) {
+            // As QEMU: reported, and the cluster it would round to is left alone.
+            char what[64];
+            std::snprintf(what, sizeof what, "Cannot free unaligned cluster %#" PRIx64,
+                          entry & kL2OffsetMask);
+            reportCorruption(false, what);
+            break;
+        }
         deferRelease((entry & kL2OffsetMask) >> cb_, 1, punch, false);
         break;
     case ClusterType::Compressed: {
@@ -739,6 +757,10 @@ void Qcow2Driver::doReadVmState(uint64_t pos, std::span<uint8_t> buf) {
 // clusters) outside the lock, then links the clusters into the L2 table.
 void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c, uint64_t n,
                                   uint64_t in, std::span<const uint8_t> data) {
+    // Clusters freed since the last barrier become free first, so that this allocation
+    // reuses them first-fit as QEMU's would (QEMU frees them at once).
+    if (!releases_.empty() && !external_)
+        barrier();
     uint64_t l1i = c / l2Entries_;
     uint64_t tableOffset = 0;
     Table t = writableL2(l1i, &tableOffset);
@@ -1131,16 +1153,35 @@ LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
 // ---- resize ----
 
 void Qcow2Driver::doTruncate(uint64_t newSize) {
+    resize(newSize, Preallocation::Off);
+}
+
+void Qcow2Driver::doPreallocatingTruncate(uint64_t newSize, Preallocation mode) {
+    resize(newSize, mode);
+}
+
+void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
     checkAttached();
     if (newSize % 512)
         throwError(EINVAL, filename(), "The new size must be a multiple of 512");
     data(); // an external data file that is not open fails here, before any change
+    // What a partial last cluster holds now (its own data or the backing file's): falloc and
+    // full move it into the preallocated area, metadata allocates it with it, as QEMU does.
+    const bool dataArea =
+        !external_ && (mode == Preallocation::Falloc || mode == Preallocation::Full);
+    std::vector<uint8_t> head;
+    if (mode != Preallocation::Off && newSize > size_ && (size_ & (cs_ - 1))) {
+        head.resize(size_t(size_ & (cs_ - 1)));
+        doRead(size_ - head.size(), head);
+    }
     std::unique_lock gate(gate_);
     std::unique_lock lock(meta_);
     const uint64_t old = size_;
     if (newSize == old)
         return;
     if (newSize < old) {
+        if (mode != Preallocation::Off)
+            throw BlockError(ENOTSUP, "Preallocation can only be used for growing images");
         if (h_.nbSnapshots)
             throwError(ENOTSUP, filename(), "Can't shrink an image which has snapshots");
         uint64_t firstDrop = (newSize + cs_ - 1) >> cb_;
@@ -1174,33 +1215,80 @@ void Qcow2Driver::doTruncate(uint64_t newSize) {
     size_ = newSize;
     if (bitmaps_)
         bitmaps_->catalog().resize(newSize);
-    // The grown area must read as zero: clear the tail of a partial last cluster and hide a
-    // larger backing file.
-    uint64_t alignedOld = (old + cs_ - 1) & ~(cs_ - 1);
+    const uint64_t alignedOld = (old + cs_ - 1) & ~(cs_ - 1);
+    const uint64_t newClusters = (newSize + cs_ - 1) >> cb_;
+    // As QEMU: when the backing file reaches past the old end, the whole new area is made to
+    // read as zero (zero clusters; written zeros in a partial last cluster), unless it is
+    // fresh preallocated file space, which reads as zero anyway.
+    const bool hideBacking = backing_ && backing_->size() > old && !dataArea;
+    bool tailWritten = false;
+    auto writeTail = [&] {
+        if (!(old & (cs_ - 1)) || tailWritten)
+            return;
+        tailWritten = true;
+        // A cluster that reads as zero needs nothing (QEMU leaves it alone too).
+        const ClusterType type = h_.typeOf(l2Entry(old >> cb_));
+        if (!hideBacking && type != ClusterType::Normal && type != ClusterType::Compressed)
+            return;
+        lock.unlock();
+        const uint64_t to = std::min(newSize, alignedOld);
+        writeImpl(old, std::span(zeroChunk().data(), size_t(to - old)));
+        lock.lock();
+    };
+    // Metadata preallocation allocates a partial last cluster that is not allocated yet with
+    // what it shows before the old end (QEMU's copy-on-write); the rest of it stays as the
+    // host file has it.
+    auto allocateHead = [&] {
+        if (head.empty() || hideBacking)
+            return writeTail();
+        const ClusterType type = h_.typeOf(l2Entry(old >> cb_));
+        if (type != ClusterType::Unallocated && type != ClusterType::ZeroPlain)
+            return writeTail();
+        tailWritten = true;
+        lock.unlock();
+        writeImpl(old - head.size(), head);
+        lock.lock();
+    };
     if (external_) {
-        if (data().size() < newSize)
+        const uint64_t had = data().size();
+        if (had < newSize) {
             data().truncate(newSize);
-        if (externalRaw_ && newSize > alignedOld) {
-            uint64_t end = 0; // a raw data file is mapped whole, as at creation
-            preallocateClusters(alignedOld >> cb_,
-                                ((newSize + cs_ - 1) >> cb_) - (alignedOld >> cb_),
+            if (mode == Preallocation::Falloc && !data().preallocate(had, newSize - had))
+                throwError(ENOTSUP, filename(),
+                           "Could not preallocate new data: fallocate is not supported");
+            if (mode == Preallocation::Full)
+                writeZeros(data(), had, newSize);
+        }
+        if ((externalRaw_ || mode != Preallocation::Off) && newSize > alignedOld) {
+            if (!externalRaw_)
+                allocateHead();
+            uint64_t end = 0; // host = guest offset: a raw data file is mapped whole
+            preallocateClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_),
                                 Preallocation::Metadata, &end);
         }
+    } else if (mode == Preallocation::Metadata) {
+        allocateHead();
+        if (newSize > alignedOld) {
+            uint64_t end = 0;
+            preallocateClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_), mode,
+                                &end);
+            if (file_.size() < end)
+                file_.truncate(end);
+        }
+    } else if (dataArea) {
+        preallocateDataArea(mode, old >> cb_, head);
+        tailWritten = true;
     }
-    bool backingShows = backing_ && backing_->size() > alignedOld && newSize > alignedOld;
-    if (backingShows && h_.zeroFlagValid())
-        zeroClusters(alignedOld >> cb_,
-                     ((std::min(newSize, backing_->size()) + cs_ - 1) >> cb_) - (alignedOld >> cb_),
-                     false);
+    if (mode != Preallocation::Off)
+        barrier();
+    if (hideBacking && h_.zeroFlagValid() && newSize > alignedOld)
+        zeroClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_), false);
+    writeTail();
     lock.unlock();
-    if (old & (cs_ - 1)) {
-        uint64_t to = std::min(newSize, alignedOld);
-        writeImpl(old, std::span(zeroChunk().data(), size_t(to - old)));
-    }
-    if (backingShows && !h_.zeroFlagValid()) {
-        for (uint64_t p = alignedOld; p < std::min(newSize, backing_->size());) {
-            uint64_t n =
-                std::min<uint64_t>(std::min(newSize, backing_->size()) - p, zeroChunk().size());
+    if (hideBacking && !h_.zeroFlagValid()) {
+        const uint64_t to = std::min(newSize, backing_->size());
+        for (uint64_t p = alignedOld; p < to;) {
+            const uint64_t n = std::min<uint64_t>(to - p, zeroChunk().size());
             writeImpl(p, std::span(zeroChunk().data(), size_t(n)));
             p += n;
         }
@@ -1284,7 +1372,8 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     deferRelease(old, true);
 }
 
-// ---- create-time preallocation ----
+// ---- preallocation ----
+
 
 void Qcow2Driver::preallocate(Preallocation mode) {
     if (mode == Preallocation::Off)
@@ -1292,7 +1381,7 @@ void Qcow2Driver::preallocate(Preallocation mode) {
     std::unique_lock gate(gate_);
     std::lock_guard lock(meta_);
     if (!external_ && (mode == Preallocation::Falloc || mode == Preallocation::Full)) {
-        preallocateDataArea(mode);
+        preallocateDataArea(mode, 0, {});
         barrier();
         return;
     }
@@ -1303,17 +1392,20 @@ void Qcow2Driver::preallocate(Preallocation mode) {
     barrier();
 }
 
-// With meta_ held; falloc and full preallocation of a fresh image, laid out as QEMU lays it
-// out: after the last used cluster, refcount structures that cover everything, then all data
-// clusters in one run (allocated on the host), then the L2 tables (the first one where the
-// old refcount table was).
-void Qcow2Driver::preallocateDataArea(Preallocation mode) {
+// With meta_ held; falloc and full preallocation of guest clusters [firstCluster, end of
+// disk), laid out as QEMU lays it out (at creation and when growing): after the last used
+// cluster, refcount structures that cover everything, then all data clusters in one run
+// (allocated on the host), then any new L2 tables (the first one where the old refcount table
+// was). `head` is the content of a partial first cluster, which moves there too.
+void Qcow2Driver::preallocateDataArea(Preallocation mode, uint64_t firstCluster,
+                                      std::span<const uint8_t> head) {
     uint64_t used = (file_.size() + cs_ - 1) >> cb_;
     while (used > 0 && rc_->get(used - 1) == 0)
         --used;
-    const uint64_t dataClusters = (size_ + cs_ - 1) >> cb_;
-    if (dataClusters == 0)
+    const uint64_t endCluster = (size_ + cs_ - 1) >> cb_;
+    if (endCluster <= firstCluster)
         return;
+    const uint64_t dataClusters = endCluster - firstCluster;
     // One more L2 table than needed, as QEMU counts (for an unaligned head or tail).
     const uint64_t l2Tables = (dataClusters + l2Entries_ - 1) / l2Entries_ + 1;
     const uint64_t first = rc_->placeArea(used, dataClusters + l2Tables);
@@ -1325,20 +1417,24 @@ void Qcow2Driver::preallocateDataArea(Preallocation mode) {
                 throwError(ENOTSUP, filename(),
                            "Could not preallocate: fallocate is not supported");
         } else {
-            for (uint64_t p = from; p < to;) {
-                uint64_t k = std::min<uint64_t>(to - p, zeroChunk().size());
-                file_.write(p, std::span(zeroChunk().data(), size_t(k)));
-                p += k;
-            }
+            writeZeros(file_, from, to);
         }
     }
+    if (!head.empty())
+        file_.write(first << cb_, head);
     for (uint64_t c = 0; c < dataClusters;) {
-        const uint64_t i0 = c % l2Entries_;
+        const uint64_t g = firstCluster + c;
+        const uint64_t i0 = g % l2Entries_;
         const uint64_t n = std::min(l2Entries_ - i0, dataClusters - c);
         uint64_t tableOffset = 0;
-        Table t = writableL2(c / l2Entries_, &tableOffset);
-        for (uint64_t i = 0; i < n; ++i)
+        Table t = writableL2(g / l2Entries_, &tableOffset);
+        for (uint64_t i = 0; i < n; ++i) {
+            const uint64_t was = (*t)[i0 + i];
+            if (h_.typeOf(was) != ClusterType::Unallocated &&
+                h_.typeOf(was) != ClusterType::ZeroPlain)
+                deferRelease(was, true);
             (*t)[i0 + i] = ((first + c + i) << cb_) | kOflagCopied;
+        }
         markL2Dirty(tableOffset, t, i0, i0 + n - 1);
         c += n;
     }
@@ -1357,13 +1453,8 @@ void Qcow2Driver::preallocateClusters(uint64_t first, uint64_t count, Preallocat
         uint64_t host = external_ ? c << cb_ : rc_->allocate(n) << cb_;
         if (!external_ && mode == Preallocation::Falloc && !file_.preallocate(host, n << cb_))
             throwError(ENOTSUP, filename(), "Could not preallocate: fallocate is not supported");
-        if (!external_ && mode == Preallocation::Full) {
-            for (uint64_t p = 0; p < (n << cb_);) {
-                uint64_t k = std::min<uint64_t>((n << cb_) - p, zeroChunk().size());
-                file_.write(host + p, std::span(zeroChunk().data(), size_t(k)));
-                p += k;
-            }
-        }
+        if (!external_ && mode == Preallocation::Full)
+            writeZeros(file_, host, host + (n << cb_));
         // Like QEMU (its copy-on-write of the new last cluster), the part of a partial last
         // cluster past the end of the disk gets explicit zeros.
         const uint64_t tail = size_ & (cs_ - 1);

@@ -93,6 +93,7 @@ protected:
     void doFlush() override;
     LayerExtent doLayerStatus(uint64_t offset, uint64_t maxLength) override;
     void doTruncate(uint64_t newSize) override;
+    void doPreallocatingTruncate(uint64_t newSize, Preallocation mode) override;
     void doWriteCompressed(uint64_t offset, std::span<const uint8_t> data) override;
     void doWriteVmState(uint64_t pos, std::span<const uint8_t> data) override;
     void doReadVmState(uint64_t pos, std::span<uint8_t> buf) override;
@@ -157,7 +158,10 @@ private:
     void syncDataZeroes(uint64_t first, uint64_t count, const std::vector<uint64_t>& released,
                         bool unmap);
     void preallocateClusters(uint64_t first, uint64_t count, Preallocation mode, uint64_t* end);
-    void preallocateDataArea(Preallocation mode);
+    void preallocateDataArea(Preallocation mode, uint64_t firstCluster,
+                             std::span<const uint8_t> head);
+    // Changes the virtual size; growth preallocates the new area as `mode` says.
+    void resize(uint64_t newSize, Preallocation mode);
     // Shrinking (meta_ held): guest clusters [first, last) become unallocated; their clusters,
     // and L2 tables wholly past the end, lose their reference at the next barrier.
     void dropClustersFrom(uint64_t first, uint64_t last);
@@ -179,6 +183,8 @@ private:
     // Corruption of the image's metadata (Qcow2Corruption.cpp): reports it as QEMU does,
     // marks a writable image corrupt when `fatal` and detaches it; always throws EIO.
     [[noreturn]] void signalCorruption(bool fatal, const std::string& what);
+    // signalCorruption without the exception: the request goes on (QEMU's non-fatal reports).
+    void reportCorruption(bool fatal, const std::string& what);
     // Throws ENOMEDIUM once the image was marked corrupt (QEMU's driver is detached then).
     void checkAttached() const;
     // The first structure (Qcow2Overlap.h bit) among the checked ones but `ignore` that

@@ -52,9 +52,21 @@ Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
     auto it = cache_.find(offset);
     if (it != cache_.end())
         return it->second;
-    if (offset & (clusterSize_ - 1))
+    if (offset & (clusterSize_ - 1)) {
+        if (corruptionReport_) {
+            // QEMU names the first table entry pointing there.
+            uint64_t index = 0;
+            while (index < table_.size() && (table_[index] & kRefTableOffsetMask) != offset)
+                ++index;
+            char what[96];
+            std::snprintf(what, sizeof what,
+                          "Refblock offset %#" PRIx64 " unaligned (reftable index: %#" PRIx64 ")",
+                          offset, index);
+            corruptionReport_(what);
+        }
         throwError(EIO, file_.path(),
                    "refcount block at " + hex(offset) + " is not cluster aligned");
+    }
     auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
     file_.readExact(offset, *b, "refcount block");
     if (cache_.size() >= cacheLimit_)

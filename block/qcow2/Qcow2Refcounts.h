@@ -48,6 +48,11 @@ public:
     using PlacementCheck = std::function<void(uint64_t offset, uint64_t bytes, const char* what)>;
     void setPlacementCheck(PlacementCheck check) { placementCheck_ = std::move(check); }
 
+    // Called with QEMU's words for a corruption found in the refcount structure (an unaligned
+    // refcount block); may throw (the driver marks the image corrupt).
+    using CorruptionReport = std::function<void(const std::string& what)>;
+    void setCorruptionReport(CorruptionReport report) { corruptionReport_ = std::move(report); }
+
     const std::vector<uint64_t>& table() const { return table_; }
     uint64_t tableOffset() const { return tableOffset_; }
     uint32_t tableClusters() const { return tableClusters_; }
@@ -82,6 +87,7 @@ private:
     uint32_t tableClusters_;
     std::function<void(uint64_t, uint32_t)> onTableMoved_;
     PlacementCheck placementCheck_;
+    CorruptionReport corruptionReport_;
     uint64_t freeIndex_ = 0;      // no free cluster below this index
     uint64_t freeByteOffset_ = 0; // next byte for compressed data (0: start a new cluster)
     std::vector<std::pair<uint64_t, uint64_t>> reserved_; // chosen but not yet counted

@@ -3,7 +3,8 @@
 way) and must print the same output and exit with the same codes.
 
 usage: img_interop.py PATH/TO/e2kvm-img GROUP
-GROUP: create info map check convert resize compare rebase cli
+GROUP: create info map check convert convert_concat convert_sparse convert_progress resize
+       resize_prealloc compare rebase cli
 """
 import json
 import os
@@ -225,6 +226,23 @@ def inject_corruption(path):
         f.write(struct.pack(">H", 0))
 
 
+def inject_header_unreferenced(path):
+    """Sets the refcount of the header cluster to 0 (a corruption only a rebuild repairs)."""
+    with open(path, "r+b") as f:
+        h = f.read(104)
+        rt = struct.unpack(">Q", h[48:56])[0]
+        f.seek(rt)
+        rb = struct.unpack(">Q", f.read(8))[0]
+        f.seek(rb)
+        f.write(struct.pack(">H", 0))
+
+
+def refcount_table(path):
+    with open(path, "rb") as f:
+        h = f.read(104)
+    return struct.unpack(">QI", h[48:60])
+
+
 def group_check(d):
     make_qemu_images(d)
     for name in QEMU_MADE:
@@ -234,7 +252,11 @@ def group_check(d):
     inject_leak(os.path.join(d, "leak.qcow2"))
     qimg(d, "create", "-f", "qcow2", "bad.qcow2", "1M")
     inject_corruption(os.path.join(d, "bad.qcow2"))
-    for name in ("leak.qcow2", "bad.qcow2"):
+    # Holes near the start: a rebuild places the new refcount structure in them as QEMU does.
+    qimg(d, "create", "-f", "qcow2", "-o", "cluster_size=512", "holes.qcow2", "1M")
+    qio(d, "holes.qcow2", "write 0 512k", "discard 0 512", "discard 4k 1k")
+    inject_header_unreferenced(os.path.join(d, "holes.qcow2"))
+    for name in ("leak.qcow2", "bad.qcow2", "holes.qcow2"):
         for out in ("human", "json"):
             same_command(d, ["check", f"--output={out}", name])
         for mode in ("leaks", "all"):
@@ -247,6 +269,14 @@ def group_check(d):
                 label = f"check -r {mode} --output={out} {name}"
                 expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
                 expect_same(f"stdout of '{label}'", q.stdout.replace(qcopy, ocopy), o.stdout)
+                # The findings and repairs (a rebuild's leak repair of the old refcount
+                # structure included) on stderr.
+                expect_same(f"stderr of '{label}'",
+                            q.stderr.replace(qcopy, ocopy).replace("qemu-img: ", ""),
+                            o.stderr.replace("e2kvm-img: ", ""))
+                expect_same(f"refcount table (offset, clusters) after '{label}'",
+                            refcount_table(os.path.join(d, qcopy)),
+                            refcount_table(os.path.join(d, ocopy)))
                 after = qimg(d, "check", ocopy, check=False)
                 qafter = qimg(d, "check", qcopy, check=False)
                 expect_same(f"qemu-img check after our '{label}'", qafter.returncode,
@@ -324,6 +354,78 @@ def group_convert(d):
     expect_same("sources unchanged by convert", before, after)
 
 
+def group_convert_concat(d):
+    """Several sources are converted one after another into one target, as qemu-img does:
+    same map (plain and compressed), same contents; the refusals read the same."""
+    for i in (1, 2, 3):
+        qimg(d, "create", "-f", "qcow2", f"part{i}.qcow2", f"{i}M")
+        qio(d, f"part{i}.qcow2", f"write -P {i} {(i - 1) * 256}k 64k")
+    parts = ["part1.qcow2", "part2.qcow2", "part3.qcow2"]
+    for extra in ([], ["-c"], ["-S", "0"]):
+        maps = []
+        for tool, target in ((QEMU_IMG, "q-concat.qcow2"), (OURS, "o-concat.qcow2")):
+            r = run([tool, "convert", *extra, "-O", "qcow2", *parts, target], d)
+            expect(r.returncode == 0, f"{tool} convert {extra} of three sources: {r.stderr}")
+            maps.append(qimg(d, "map", "--output=json", target).stdout)
+        expect_same(f"map after convert {extra} of three sources", maps[0], maps[1])
+        c = run([QEMU_IMG, "compare", "q-concat.qcow2", "o-concat.qcow2"], d)
+        expect(c.returncode == 0, f"contents after convert {extra} of three sources: {c.stdout}")
+    for args in (["-B", "part1.qcow2", "-O", "qcow2", *parts, "x.qcow2"],
+                 ["-l", "snap", "-O", "qcow2", *parts, "x.qcow2"],
+                 ["--bitmaps", "-O", "qcow2", *parts, "x.qcow2"],
+                 ["-O", "qcow2", "part1.qcow2", "nosuch.qcow2", "x.qcow2"]):
+        q = run([QEMU_IMG, "convert", *args], d)
+        o = run([OURS, "convert", *args], d)
+        expect_same(f"exit code of convert {args}", q.returncode, o.returncode)
+        expect_same(f"message of convert {args}", q.stderr.replace("qemu-img: ", ""),
+                    o.stderr.replace("e2kvm-img: ", ""))
+
+
+def group_convert_sparse(d):
+    """-S as qemu-img applies it: -c -S 0 writes zero clusters too (compressed), a short data
+    range of zeros is sparse under -S 4k/8k; maps of the targets must be qemu-img's."""
+    qimg(d, "create", "-f", "qcow2", "-o", "cluster_size=1k", "s.qcow2", "8M")
+    qio(d, "s.qcow2", "write -P 0 0 64k", "write 0 1k", "write 8k 1k", "write 17k 1k",
+        "write -P 0 65k 1k")
+    qimg(d, "create", "-f", "qcow2", "f.qcow2", "16M")
+    qio(d, "f.qcow2", "write -P 0x22 0 3M", "write -P 0 3M 3M")
+    for src, args in (("f.qcow2", ["-c", "-S", "0"]), ("f.qcow2", ["-S", "0"]),
+                      ("s.qcow2", ["-o", "cluster_size=1k", "-S", "4k"]),
+                      ("s.qcow2", ["-o", "cluster_size=1k", "-S", "8k"]),
+                      ("s.qcow2", ["-o", "cluster_size=1k", "-c", "-S", "4k"])):
+        maps = []
+        for tool, target in ((QEMU_IMG, "q-sparse.qcow2"), (OURS, "o-sparse.qcow2")):
+            r = run([tool, "convert", "-O", "qcow2", *args, src, target], d)
+            expect(r.returncode == 0, f"{tool} convert {args} {src}: {r.stderr}")
+            maps.append(re.sub(r', "offset": \d+', "",
+                               qimg(d, "map", "--output=json", target).stdout))
+        expect_same(f"map after convert {args} {src}", maps[0], maps[1])
+
+
+def group_convert_progress(d):
+    """convert -p draws the same progress lines as qemu-img: counted over the data it copies,
+    piece by piece (2 MiB, a cluster when compressing), drawn on moves of more than 1%."""
+    qimg(d, "create", "-f", "qcow2", "spread.qcow2", "128M")
+    qio(d, "spread.qcow2", "write 0 1M", "write 2M 1M", "write 4M 1M", "write 32M 1M")
+    qimg(d, "create", "-f", "qcow2", "mixed.qcow2", "64M")
+    qio(d, "mixed.qcow2", "write 1M 9M", "write 20M 300k", "write -z 30M 1M", "write 40M 64k")
+    qimg(d, "convert", "-O", "raw", "mixed.qcow2", "mixed.raw")
+    qimg(d, "create", "-f", "qcow2", "empty.qcow2", "10M")
+    for args in (["-O", "qcow2", "spread.qcow2"], ["-O", "qcow2", "mixed.qcow2"],
+                 ["-O", "raw", "mixed.qcow2"], ["-S", "0", "-O", "qcow2", "mixed.qcow2"],
+                 ["-O", "qcow2", "empty.qcow2"], ["-f", "raw", "-O", "qcow2", "mixed.raw"],
+                 ["-c", "-O", "qcow2", "mixed.qcow2"],
+                 ["-c", "-O", "qcow2", "-o", "cluster_size=4k", "mixed.qcow2"],
+                 ["-O", "qcow2", "-B", "spread.qcow2", "-F", "qcow2", "mixed.qcow2"]):
+        outputs = []
+        for tool in (QEMU_IMG, OURS):
+            target = os.path.join(d, "progress.out")
+            if os.path.exists(target):
+                os.unlink(target)
+            outputs.append(run([tool, "convert", "-p", *args, target], d).stdout)
+        expect_same("progress of convert -p " + " ".join(args), outputs[0], outputs[1])
+
+
 def group_resize(d):
     for fmt, name in (("raw", "r.raw"), ("qcow2", "r.qcow2")):
         for tool_dir in ("q", "o"):
@@ -349,6 +451,83 @@ def group_resize(d):
         if fmt == "qcow2":
             c = run([QEMU_IMG, "check", os.path.join(d, "o", name)], d)
             expect(c.returncode == 0, f"qemu-img check after resize: {c.stdout}")
+
+
+def resize_both(d, args, label):
+    """Runs resize with `args` in d/q (qemu-img) and d/o (ours): same exit code, stdout and
+    message (with the program name taken off)."""
+    q = run([QEMU_IMG, "resize", *args], os.path.join(d, "q"))
+    o = run([OURS, "resize", *args], os.path.join(d, "o"))
+    expect_same(f"exit code of '{label}'", q.returncode, o.returncode)
+    expect_same(f"stdout of '{label}'", q.stdout, o.stdout)
+    expect_same(f"stderr of '{label}'", q.stderr.replace("qemu-img: ", ""),
+                o.stderr.replace("e2kvm-img: ", ""))
+
+
+def group_resize_prealloc(d):
+    """resize --preallocation: qcow2 images come out laid out as qemu-img lays them out
+    (same map, same file length, clean check), partial last clusters keep what the backing
+    file shows; raw files are really allocated; the refusals read the same."""
+    for tool_dir in ("q", "o"):
+        os.makedirs(os.path.join(d, tool_dir), exist_ok=True)
+        qimg(os.path.join(d, tool_dir), "create", "-f", "raw", "base.raw", "1M")
+        qio(os.path.join(d, tool_dir), "base.raw", "write -P 1 0 1M", fmt="raw")
+    cases = []
+    for mode in ("off", "metadata", "falloc", "full"):
+        for cluster, size, grow, backing in (("64k", "1M", "+1M", False),
+                                             ("512", "2000k", "+80k", False),
+                                             ("64k", "31k", "96k", True),
+                                             ("64k", "33k", "128k", True),
+                                             ("64k", "100k", "300k", False),
+                                             ("64k", "500k", "2M", True)):
+            cases.append((mode, cluster, size, grow, backing))
+    for i, (mode, cluster, size, grow, backing) in enumerate(cases):
+        name = f"p{i}.qcow2"
+        create = ["create", "-f", "qcow2", "-o", f"cluster_size={cluster}"]
+        if backing:
+            create += ["-b", "base.raw", "-F", "raw"]
+        for tool_dir in ("q", "o"):
+            qimg(os.path.join(d, tool_dir), *create, name, size)
+            if not backing:
+                qio(os.path.join(d, tool_dir), name, "write -P 2 0 8k")
+        label = f"resize --preallocation={mode} {name} ({cluster} clusters, {size} {grow})"
+        resize_both(d, ["--preallocation=" + mode, name, grow], label)
+        qpath, opath = os.path.join(d, "q", name), os.path.join(d, "o", name)
+        qm = qimg(d, "map", "--output=json", qpath).stdout
+        om = qimg(d, "map", "--output=json", opath).stdout
+        expect_same(f"map after {label}", qm, om)
+        expect_same(f"file length after {label}", os.path.getsize(qpath), os.path.getsize(opath))
+        c = run([QEMU_IMG, "compare", qpath, opath], d)
+        expect(c.returncode == 0, f"contents after {label}: {c.stdout}")
+        c = run([QEMU_IMG, "check", opath], d)
+        expect(c.returncode == 0, f"qemu-img check after {label}: {c.stdout}")
+        if mode in ("falloc", "full"):
+            expect(os.stat(opath).st_blocks * 512 >= os.stat(qpath).st_blocks * 512 * 9 // 10,
+                   f"host allocation after {label}")
+    for mode in ("falloc", "full"):
+        name = f"g{mode}.raw"
+        for tool_dir in ("q", "o"):
+            qimg(os.path.join(d, tool_dir), "create", "-f", "raw", name, "128k")
+        resize_both(d, ["-f", "raw", f"--preallocation={mode}", name, "+256k"],
+                    f"raw resize --preallocation={mode}")
+        path = os.path.join(d, "o", name)
+        expect(os.path.getsize(path) == 384 * 1024, f"raw length after {mode}")
+        expect(os.stat(path).st_blocks * 512 >= 256 * 1024, f"raw allocation after {mode}")
+    for args in (["-f", "raw", "--preallocation=metadata", "gfull.raw", "+64k"],
+                 ["-f", "raw", "--shrink", "--preallocation=falloc", "gfull.raw", "-64k"],
+                 ["-f", "raw", "--preallocation=full", "gfull.raw", "384k"],
+                 ["--preallocation=full", "p0.qcow2", "1M"],
+                 ["--preallocation=bogus", "p0.qcow2", "+1M"],
+                 ["--image-opts", "driver=qcow2,file.driver=file,file.filename=p0.qcow2",
+                  "+64k"],
+                 ["--shrink", "--image-opts",
+                  "driver=raw,file.driver=file,file.filename=gfull.raw,file.locking=off",
+                  "320k"]):
+        resize_both(d, args, "resize " + " ".join(args))
+    for name in ("p0.qcow2", "gfull.raw"):
+        expect_same(f"{name} after the --image-opts resizes",
+                    os.path.getsize(os.path.join(d, "q", name)),
+                    os.path.getsize(os.path.join(d, "o", name)))
 
 
 def group_compare(d):
@@ -415,6 +594,23 @@ def group_rebase(d):
     for args in (["-b", "new.qcow2", "top.qcow2"], ["-b", "nosuch", "-F", "qcow2", "v2.qcow2"],
                  ["-b", "new.qcow2", "-F", "qcow2", "sparse.raw"]):
         same_command(d, ["rebase", *args])
+    # What the image showed past the end of its old backing file (everywhere, with none) is
+    # kept as zero clusters, what the old backing file held as data: maps as qemu-img's.
+    qimg(d, "create", "-f", "qcow2", "short.qcow2", "256k")
+    qio(d, "short.qcow2", "w -P 0 0 64k", "w -P 5 64k 64k")
+    qimg(d, "create", "-f", "qcow2", "long.qcow2", "1M")
+    qio(d, "long.qcow2", "w -P 7 0 768k")
+    for backing in ("short.qcow2", None):
+        maps = []
+        for tool in (QEMU_IMG, OURS):
+            args = ["-b", backing, "-F", "qcow2"] if backing else []
+            qimg(d, "create", "-f", "qcow2", *args, "r.qcow2", "1M")
+            qio(d, "r.qcow2", "w -P 9 128k 64k")
+            r = run([tool, "rebase", "-b", "long.qcow2", "-F", "qcow2", "r.qcow2"], d)
+            expect(r.returncode == 0, f"{tool} rebase onto long.qcow2: {r.stderr}")
+            maps.append(qimg(d, "map", "--output=json", "r.qcow2").stdout)
+            os.unlink(os.path.join(d, "r.qcow2"))
+        expect_same(f"map after rebasing from {backing} onto long.qcow2", maps[0], maps[1])
 
 
 def group_cli(d):

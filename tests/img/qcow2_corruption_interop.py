@@ -96,6 +96,12 @@ def unaligned_l2(path):
     poke(path, l2_offset(path), entry + 0x2a00)
 
 
+def unaligned_refblock(path):
+    with open(path, "rb") as f:
+        reftable = be64(header(path), 48)
+    poke(path, reftable, refblock_offset(path) + 0x2a00)
+
+
 def data_onto_header(path):
     poke(path, l2_offset(path), 1 << 63)
 
@@ -131,6 +137,11 @@ SCENARIOS = [
                 ["-c", "read 0 512", p]]),
     ("unaligned l2 entry", ["write -P 1 0 64k"], unaligned_l2,
      lambda p: [["-r", "-c", "read 0 512", p], ["-c", "read 0 512", p]]),
+    # Freeing a cluster through an unaligned entry is reported (not fatal) and skipped.
+    ("unaligned l2 entry freed", ["write -P 1 0 128k"], unaligned_l2,
+     lambda p: [["-c", "discard 0 64k", "-c", "read -P 1 64k 64k", p], ["-c", "read 0 512", p]]),
+    ("unaligned refcount table entry", [], unaligned_refblock,
+     lambda p: [["-c", "write 0 64k", p], ["-r", "-c", "read 0 512", p]]),
     ("overlap-check options", ["write -P 1 0 64k"], data_onto_header,
      lambda p: [["-c", "open -o overlap-check=sometimes " + p],
                 ["-c", "open -o overlap-check=all,overlap-check.template=none " + p],

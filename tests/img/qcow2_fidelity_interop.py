@@ -8,6 +8,9 @@ GROUP zero:     the same `write -z` sequences (unaligned edges, with and without
                 backing files, v2 images) through qemu-io and e2kvm-io on identical fresh
                 images; `qemu-img map --output=json` and `qemu-img check --output=json` of
                 both must be identical.
+GROUP reuse:    discards, then writes in the same qemu-io / e2kvm-io session: the freed
+                clusters are taken again first-fit from the start of the file, so the maps
+                (host offsets) of both images must be identical.
 GROUP prealloc: `e2kvm-img create -o preallocation=metadata|falloc|full` against
                 `qemu-img create` for several cluster sizes and odd virtual sizes: map, check,
                 info (less actual-size), file length and the L1/L2/refcount layout must match.
@@ -234,8 +237,39 @@ def prealloc_group(d):
                 checker.same(f"{label}: {what}", q[i], o[i], "qemu-img", "e2kvm-img")
 
 
+# ---- reuse of freed clusters ----
+
+REUSE_SESSIONS = [
+    ("discard the start, write the end", "cluster_size=64k", 16 * M, ["write 0 8M"],
+     ["discard 0 1M", "discard 7M 1M", "write 12M 1M", "write 0 1M"]),
+    ("interleaved discards and writes", "cluster_size=64k", 16 * M, ["write 0 4M"],
+     ["discard 64k 64k", "write 8M 192k", "discard 1M 512k", "write 10M 64k",
+      "write 11M 1M"]),
+    ("metadata preallocation", "cluster_size=1M,preallocation=metadata", 64 * M, [],
+     ["discard 0 10M", "discard 54M 10M", "write 54M 10M", "write 0 10M"]),
+]
+
+
+def reuse_group(d):
+    for i, (label, options, size, setup, session) in enumerate(REUSE_SESSIONS):
+        start = os.path.join(d, f"reuse{i}.qcow2")
+        qemu_img("create", "-q", "-f", "qcow2", "-o", options, start, str(size))
+        if setup:
+            io_commands(QEMU_IO, start, setup)
+        results = {}
+        for who, tool in (("qemu-io", QEMU_IO), ("e2kvm-io", OURS_IO)):
+            img = os.path.join(d, "t.qcow2")
+            shutil.copyfile(start, img)
+            results[who] = (io_commands(tool, img, session), *reports(img, d))
+            os.unlink(img)
+        for j, what in enumerate(("failed commands", "qemu-img map --output=json",
+                                  "qemu-img check --output=json")):
+            checker.same(f"{label}: {what}", results["qemu-io"][j], results["e2kvm-io"][j],
+                         "qemu-io", "e2kvm-io")
+
+
 def main():
-    groups = {"zero": zero_group, "prealloc": prealloc_group}
+    groups = {"zero": zero_group, "prealloc": prealloc_group, "reuse": reuse_group}
     if GROUP not in groups:
         sys.exit(f"unknown group {GROUP}; one of {', '.join(groups)}")
     require("qemu-img", "qemu-io")

@@ -85,6 +85,22 @@ def main():
             check_clean("e.qcow2", f"create -o {opts}")
             os.unlink("qemu-made.raw")
 
+        # Preallocated creation reserves the data file's host space as qemu-img's does, also
+        # when the data file exists already (qemu-img makes it anew; its data is kept here).
+        for mode in ("falloc", "full"):
+            for existing in (False, True):
+                for f in ("pre.raw", "pre.qcow2"):
+                    if os.path.exists(f):
+                        os.unlink(f)
+                if existing:
+                    run(IMG, "create", "-q", "-f", "raw", "pre.raw", "8M")
+                run(IMG, "create", "-q", "-f", "qcow2", "-o",
+                    f"data_file=pre.raw,preallocation={mode}", "pre.qcow2", "8M")
+                expect(os.stat("pre.raw").st_blocks * 512 >= 8 << 20,
+                       f"preallocation={mode} (data file existed: {existing}): data file holds "
+                       f"{os.stat('pre.raw').st_blocks * 512} bytes")
+                check_clean("pre.qcow2", f"preallocation={mode} with a data file")
+
         # info needs only the metadata: a missing data file is no error there (as qemu-img).
         os.unlink("q.raw")
         expect(run("qemu-img", "info", "e.qcow2").stdout == run(IMG, "info", "e.qcow2").stdout,
