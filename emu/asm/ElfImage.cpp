@@ -59,7 +59,8 @@ std::vector<uint8_t> writeElf(const AsmImage& img, uint32_t eFlags) {
     if (hasData) {
         uint64_t end = img.bssSize ? img.bssAddr + img.bssSize : img.dataAddr + img.data.size();
         phdr(1, 6, dataOff, img.dataAddr, img.data.size(), end - img.dataAddr);
-        std::memcpy(out.data() + dataOff, img.data.data(), img.data.size());
+        if (!img.data.empty()) // only .bss: no bytes to copy (and no buffer to copy from)
+            std::memcpy(out.data() + dataOff, img.data.data(), img.data.size());
     }
     return out;
 }
