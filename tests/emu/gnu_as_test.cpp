@@ -7,6 +7,8 @@
 #include "emu/asm/BundleEncoder.h"
 #include "emu/asm/ElfObject.h"
 
+#include "HexText.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -14,6 +16,9 @@
 #include <vector>
 
 using namespace e2kvm::emu;
+using e2kvm::emu::test::bytesOf;
+using e2kvm::emu::test::hexBytes;
+using e2kvm::emu::test::hexWords;
 
 namespace {
 
@@ -126,16 +131,6 @@ std::vector<uint8_t> fromHex(const std::string& h) {
     for (size_t i = 0; i + 1 < h.size(); i += 2)
         out.push_back(uint8_t(std::stoul(h.substr(i, 2), nullptr, 16)));
     return out;
-}
-
-std::string hexWords(const std::vector<uint32_t>& w) {
-    std::string s;
-    char buf[12];
-    for (uint32_t x : w) {
-        std::snprintf(buf, sizeof buf, "%08x ", x);
-        s += buf;
-    }
-    return s;
 }
 
 std::string errorOf(const std::string& src) {

@@ -6,6 +6,8 @@
 #include "emu/cpu/Bundle.h"
 #include "emu/cpu/DecodedBundle.h"
 
+#include "HexText.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -14,6 +16,9 @@
 #include <vector>
 
 using namespace e2kvm::emu;
+using e2kvm::emu::test::bytesOf;
+using e2kvm::emu::test::hexBytes;
+using e2kvm::emu::test::hexWords;
 
 namespace {
 
@@ -142,24 +147,6 @@ const std::vector<Golden> kGolden = {
      0xa0,
      {0x00001021, 0xc0007000, 0x8d8b8c00, 0x40802040, 0x40400000, 0x00000000}},
 };
-
-std::string hexWords(const std::vector<uint32_t>& w) {
-    std::string s;
-    char buf[12];
-    for (uint32_t x : w) {
-        std::snprintf(buf, sizeof buf, "%08x ", x);
-        s += buf;
-    }
-    return s;
-}
-
-std::vector<uint8_t> bytesOf(const std::vector<uint32_t>& words) {
-    std::vector<uint8_t> b;
-    for (uint32_t w : words)
-        for (int i = 0; i < 4; ++i)
-            b.push_back(uint8_t(w >> (8 * i)));
-    return b;
-}
 
 } // namespace
 

@@ -9,6 +9,8 @@
 #include "emu/asm/Disassembler.h"
 #include "emu/cpu/Bundle.h"
 
+#include "HexText.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -16,28 +18,11 @@
 #include <vector>
 
 using namespace e2kvm::emu;
+using e2kvm::emu::test::bytesOf;
+using e2kvm::emu::test::hexBytes;
+using e2kvm::emu::test::hexWords;
 
 namespace {
-
-std::string hexBytes(const std::vector<uint8_t>& bytes) {
-    std::string s;
-    char buf[4];
-    for (uint8_t b : bytes) {
-        std::snprintf(buf, sizeof buf, "%02x", b);
-        s += buf;
-    }
-    return s;
-}
-
-std::string hexWords(const std::vector<uint32_t>& w) {
-    std::string s;
-    char buf[12];
-    for (uint32_t x : w) {
-        std::snprintf(buf, sizeof buf, "%08x ", x);
-        s += buf;
-    }
-    return s;
-}
 
 std::string errorOf(const std::string& text) {
     try {

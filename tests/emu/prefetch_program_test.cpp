@@ -6,6 +6,8 @@
 #include "emu/asm/BundleEncoder.h"
 #include "emu/asm/PrefetchInstruction.h"
 
+#include "HexText.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,26 +15,11 @@
 #include <vector>
 
 using namespace e2kvm::emu;
+using e2kvm::emu::test::bytesOf;
+using e2kvm::emu::test::hexBytes;
+using e2kvm::emu::test::hexWords;
 
 namespace {
-
-std::string hexWords(const std::vector<uint32_t>& w) {
-    std::string s;
-    char buf[12];
-    for (uint32_t x : w) {
-        std::snprintf(buf, sizeof buf, "%08x ", x);
-        s += buf;
-    }
-    return s;
-}
-
-std::vector<uint8_t> bytesOf(const std::vector<uint32_t>& words) {
-    std::vector<uint8_t> out;
-    for (uint32_t w : words)
-        for (unsigned i = 0; i < 4; ++i)
-            out.push_back(uint8_t(w >> (8 * i)));
-    return out;
-}
 
 std::string errorOf(const std::string& text) {
     try {
