@@ -1,10 +1,12 @@
 #include "Qcow2Compression.h"
 
 #include <zlib.h>
+#include <zstd.h>
 
 namespace e2kvm::block::qcow2 {
+namespace {
 
-bool inflateCluster(std::span<const uint8_t> in, std::span<uint8_t> out) {
+bool inflateZlib(std::span<const uint8_t> in, std::span<uint8_t> out) {
     z_stream s{};
     if (inflateInit2(&s, -12) != Z_OK)
         return false;
@@ -18,7 +20,7 @@ bool inflateCluster(std::span<const uint8_t> in, std::span<uint8_t> out) {
     return ok;
 }
 
-std::vector<uint8_t> deflateCluster(std::span<const uint8_t> in, size_t limit) {
+std::vector<uint8_t> deflateZlib(std::span<const uint8_t> in, size_t limit) {
     z_stream s{};
     if (deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
         return {};
@@ -34,6 +36,50 @@ std::vector<uint8_t> deflateCluster(std::span<const uint8_t> in, size_t limit) {
         return {};
     out.resize(produced);
     return out;
+}
+
+// zstd data is one or more frames with no length in front: decompression stops when the
+// cluster is full, and what follows (sector padding) is never read. A step that consumes no
+// input and produces no output means the data is cut short.
+bool inflateZstd(std::span<const uint8_t> in, std::span<uint8_t> out) {
+    ZSTD_DCtx* d = ZSTD_createDCtx();
+    if (!d)
+        return false;
+    ZSTD_inBuffer src{in.data(), in.size(), 0};
+    ZSTD_outBuffer dst{out.data(), out.size(), 0};
+    bool ok = true;
+    size_t left = 0;
+    while (dst.pos < dst.size) {
+        const size_t inBefore = src.pos, outBefore = dst.pos;
+        left = ZSTD_decompressStream(d, &dst, &src);
+        if (ZSTD_isError(left) || (src.pos == inBefore && dst.pos == outBefore)) {
+            ok = false;
+            break;
+        }
+    }
+    ZSTD_freeDCtx(d);
+    // A frame that still has data to give would overflow the cluster.
+    return ok && left == 0;
+}
+
+std::vector<uint8_t> deflateZstd(std::span<const uint8_t> in, size_t limit) {
+    std::vector<uint8_t> out(limit);
+    const size_t n = ZSTD_compress(out.data(), limit, in.data(), in.size(), ZSTD_CLEVEL_DEFAULT);
+    if (ZSTD_isError(n) || n >= limit)
+        return {};
+    out.resize(n);
+    return out;
+}
+
+} // namespace
+
+bool inflateCluster(CompressionType type, std::span<const uint8_t> in, std::span<uint8_t> out) {
+    return type == CompressionType::Zstd ? inflateZstd(in, out) : inflateZlib(in, out);
+}
+
+std::vector<uint8_t> deflateCluster(CompressionType type, std::span<const uint8_t> in,
+                                    size_t limit) {
+    return type == CompressionType::Zstd ? deflateZstd(in, limit) : deflateZlib(in, limit);
 }
 
 } // namespace e2kvm::block::qcow2

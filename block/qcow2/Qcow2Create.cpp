@@ -1,5 +1,6 @@
 // Qcow2Image::create: writes a fresh qcow2 image laid out as `qemu-img create` lays it out
 // (header, refcount table, one refcount block, L1 table), then preallocates if asked.
+#include "Qcow2Compression.h"
 #include "Qcow2Driver.h"
 #include "Qcow2Format.h"
 #include "Qcow2Header.h"
@@ -43,8 +44,14 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
         throwError(EINVAL, path, "Backing file and data-file-raw cannot be used at the same time");
     if (o.extendedL2)
         throwError(ENOTSUP, path, "extended L2 entries are not supported yet");
-    if (!o.compressionType.empty() && o.compressionType != "zlib")
-        throwError(ENOTSUP, path, "compression type '" + o.compressionType + "' is not supported");
+    if (!o.compressionType.empty() && o.compressionType != "zlib" && o.compressionType != "zstd")
+        throwError(EINVAL, path,
+                   "Parameter 'compression-type' does not accept value '" + o.compressionType +
+                       "'");
+    if (!v3 && o.compressionType == "zstd")
+        throwError(EINVAL, path,
+                   "Non-zlib compression type is only supported with compatibility level 1.1 "
+                   "and above (use version=v3 or greater)");
     if (!o.backingFile.empty() && o.preallocation != Preallocation::Off)
         throwError(EINVAL, path,
                    "Backing file and preallocation can only be used at the same time if "
@@ -127,6 +134,10 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
     h.refcountOrder = uint32_t(std::countr_zero(o.refcountBits));
     h.headerLength = v3 ? kV3HeaderLength : kV2HeaderLength;
     h.compatible = o.lazyRefcounts ? kCompatLazyRefcounts : 0;
+    if (o.compressionType == "zstd") {
+        h.compressionType = uint8_t(CompressionType::Zstd);
+        h.incompatible |= kIncompatCompression;
+    }
     h.backingFile = o.backingFile;
     h.backingFormat = o.backingFormat;
     if (!o.dataFile.empty()) {

@@ -527,7 +527,7 @@ void Qcow2Driver::readCompressed(uint64_t entry, std::span<uint8_t> cluster) {
     std::vector<uint8_t> in(size_t(x.size));
     file_.debugEvent(BlkdebugEvent::ReadCompressed);
     file_.read(x.offset, in);
-    if (!inflateCluster(in, cluster))
+    if (!inflateCluster(compressionType(), in, cluster))
         throwError(EIO, filename(),
                    "compressed cluster at host offset " + hex(x.offset) + " is corrupt");
 }
@@ -1349,7 +1349,7 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
         throwError(EINVAL, filename(), "compressed write larger than a cluster");
     std::vector<uint8_t> buf(cs_, 0);
     std::memcpy(buf.data(), data.data(), data.size());
-    std::vector<uint8_t> z = deflateCluster(buf, size_t(cs_ - 1));
+    std::vector<uint8_t> z = deflateCluster(compressionType(), buf, size_t(cs_ - 1));
     if (z.empty()) {
         std::shared_lock gate(gate_);
         writeImpl(offset, data);

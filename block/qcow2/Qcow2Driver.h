@@ -10,6 +10,7 @@
 // and syncs again; refcount decrements of clusters they no longer point at come after that.
 // I/O to clusters that are already allocated runs outside the mutex, so requests on
 // different clusters proceed in parallel.
+#include "Qcow2Compression.h"
 #include "Qcow2Format.h"
 #include "Qcow2Header.h"
 #include "Qcow2L2Cache.h"
@@ -108,6 +109,8 @@ private:
         bool copied = false;
     };
     using Table = Qcow2L2Cache::Table;
+
+    CompressionType compressionType() const { return CompressionType(h_.compressionType); }
 
     Table loadL2(uint64_t offset, uint64_t l1Index);
     uint64_t l2Entry(uint64_t cluster);

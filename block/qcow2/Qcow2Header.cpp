@@ -265,8 +265,6 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
         bad(f, "the compression type feature bit is set but the compression type is zlib");
     if (h.compressionType > 1)
         bad(f, "Unknown compression type " + std::to_string(h.compressionType));
-    if (h.compressionType == 1)
-        throwError(ENOTSUP, f.path(), "zstd compressed images are not supported yet");
 
     // Tables.
     const uint64_t l2Coverage = cs * h.l2Entries();
