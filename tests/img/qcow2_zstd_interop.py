@@ -8,7 +8,6 @@ by e2kvm-img / e2kvm-io:
 - a damaged compressed cluster is an I/O error to both, not garbage data;
 - info names the compression type, and amend's refusals match.
 Usage: qcow2_zstd_interop.py E2KVM_IMG E2KVM_IO"""
-import hashlib
 import os
 import re
 import shutil
@@ -17,6 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker, run  # noqa: E402
+from file_digest import sha256 as digest  # noqa: E402
 import peers  # noqa: E402
 
 peers.require("qemu-img", "qemu-io")
@@ -30,11 +30,6 @@ def clean(text, tmp):
     text = re.sub(r"; [0-9:. ]+sec \(.*\)", "", text)
     text = re.sub(r"^[a-z0-9-]+-(img|io): ", "", text, flags=re.M)
     return text.replace(tmp, "DIR")
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def fresh(img, path, options="compression_type=zstd", size="1M"):
