@@ -22,6 +22,7 @@ struct BackupOptions {
     bool incremental = false;     // false: a full point
     unsigned connections = 4;     // readers at once (NBD: only if the server allows several)
     std::optional<unsigned> keep; // prune to this many points after a successful backup
+    std::string compression;      // "" (none), "zlib" or "zstd": data clusters stored compressed
     ProgressSink progress;
     NoteSink note;                             // decisions and warnings, one line each
     const std::atomic<bool>* cancel = nullptr; // set it to stop (the point is not taken)

@@ -21,6 +21,29 @@ struct Chunk {
     bool zero = false;
 };
 
+// Writes `data` at `offset`: with `compress`, every whole cluster compressed (and the
+// disk's last, shorter cluster), the rest as it is.
+void writeData(block::BlockDriver& target, uint64_t offset, std::span<const uint8_t> data,
+               bool compress) {
+    const uint64_t cluster = target.clusterSize();
+    if (!compress || cluster == 0) {
+        target.write(offset, data);
+        return;
+    }
+    const uint64_t end = offset + data.size();
+    uint64_t pos = offset;
+    while (pos < end) {
+        const uint64_t clusterEnd = std::min((pos / cluster + 1) * cluster, target.size());
+        const uint64_t stop = std::min(end, clusterEnd);
+        auto piece = data.subspan(size_t(pos - offset), size_t(stop - pos));
+        if (pos % cluster == 0 && stop == clusterEnd)
+            target.writeCompressed(pos, piece);
+        else
+            target.write(pos, piece);
+        pos = stop;
+    }
+}
+
 } // namespace
 
 std::vector<ByteRange> intersect(const std::vector<ByteRange>& wanted,
@@ -55,13 +78,13 @@ std::vector<ByteRange> intersect(const std::vector<ByteRange>& wanted,
 }
 
 CopyTotals copyRanges(SourceView& view, block::BlockDriver& target,
-                      const std::vector<ByteRange>& ranges, bool zeroesMatter,
+                      const std::vector<ByteRange>& ranges, PointWrites writes,
                       const std::function<void(uint64_t)>& advance,
                       const std::atomic<bool>* cancel) {
     std::vector<Chunk> chunks;
     for (const ByteRange& r : ranges) {
         if (r.zero) {
-            if (zeroesMatter)
+            if (writes.zeroesMatter)
                 chunks.push_back({r.offset, r.length, true});
             else if (advance)
                 advance(r.length);
@@ -118,9 +141,10 @@ CopyTotals copyRanges(SourceView& view, block::BlockDriver& target,
                             runEnd = ng;
                         }
                         if (!zero) {
-                            target.write(c.offset + pos, data.subspan(pos, runEnd - pos));
+                            writeData(target, c.offset + pos, data.subspan(pos, runEnd - pos),
+                                      writes.compress);
                             mine.dataBytes += runEnd - pos;
-                        } else if (zeroesMatter) {
+                        } else if (writes.zeroesMatter) {
                             target.writeZeroes(c.offset + pos, runEnd - pos, block::ZeroNone);
                             mine.zeroBytes += runEnd - pos;
                         }

@@ -40,6 +40,9 @@ PruneReport prunePoints(BackupRepository& repo, unsigned keep, const ProgressSin
     co.format = "qcow2";
     co.size = chain->size();
     co.sizeGiven = true;
+    // The merged point is stored as the point was: compressed if it was.
+    if (!oldest.compression.empty())
+        co.compressionType = oldest.compression;
     try {
         block::createImage(merged, co);
         block::OpenOptions to;
@@ -48,6 +51,7 @@ PruneReport prunePoints(BackupRepository& repo, unsigned keep, const ProgressSin
         std::unique_ptr<block::BlockDriver> target = block::openImage(merged, to);
         block::CopySettings cs;
         cs.targetReadsZero = true;
+        cs.compress = !oldest.compression.empty();
         uint64_t done = 0, all = chain->size();
         block::copyImage(*chain, *target, cs, [&](uint64_t n) {
             if (cancel && cancel->load())

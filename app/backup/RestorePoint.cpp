@@ -25,7 +25,8 @@ Json toJson(const RestorePoint& p) {
                          {"source", p.source},
                          {"base-bitmap", p.baseBitmap},
                          {"checkpoint", p.checkpoint},
-                         {"sha256", p.sha256}});
+                         {"sha256", p.sha256},
+                         {"compression", p.compression}});
 }
 
 namespace {
@@ -84,6 +85,12 @@ RestorePoint restorePointFromJson(const Json& j) {
     p.baseBitmap = text(j, "base-bitmap");
     p.checkpoint = text(j, "checkpoint");
     p.sha256 = text(j, "sha256");
+    // Manifests written before compressed points existed have no such member.
+    if (j.find("compression"))
+        p.compression = text(j, "compression");
+    if (!p.compression.empty() && p.compression != "zlib" && p.compression != "zstd")
+        throw std::runtime_error("restore point " + std::to_string(p.number) + ": compression '" +
+                                 p.compression + "' is neither zlib nor zstd");
     return p;
 }
 

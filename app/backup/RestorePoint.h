@@ -23,6 +23,7 @@ struct RestorePoint {
     uint64_t storedBytes = 0;  // size of the point's file
     uint64_t copiedBytes = 0;  // guest bytes this point holds (data and zeroes written)
     uint64_t changedBytes = 0; // incremental: bytes the bitmap marked; full: disk size
+    std::string compression;   // "" (clusters stored as they are), "zlib" or "zstd"
     std::string sha256;        // of the whole file, lower-case hex
     bool verified = false;     // the last verify found it intact (and nothing changed since)
     std::string verifiedTime;  // when, ISO 8601 UTC ("" if never)

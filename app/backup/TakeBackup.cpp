@@ -88,6 +88,9 @@ RestorePoint takeBackup(BackupRepository& repo, BackupSource& source,
         co.format = "qcow2";
         co.size = point.virtualSize;
         co.sizeGiven = true;
+        if (!options.compression.empty())
+            co.compressionType = options.compression;
+        point.compression = options.compression;
         if (changed) {
             co.backingFile = latest->file;
             co.backingFormat = "qcow2";
@@ -110,7 +113,8 @@ RestorePoint takeBackup(BackupRepository& repo, BackupSource& source,
                 options.progress(done, all);
         };
         CopyTotals copied =
-            copyRanges(*view, *target, work, bool(changed), advance, options.cancel);
+            copyRanges(*view, *target, work, {bool(changed), !options.compression.empty()}, advance,
+                       options.cancel);
         point.copiedBytes = copied.dataBytes + copied.zeroBytes;
         target->flush();
         target.reset();

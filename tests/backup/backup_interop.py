@@ -14,6 +14,10 @@
 3. An image file; qemu-img check and info --backing-chain on the points; prune --keep 2
    leaves points that restore exactly as before; verify finds a corrupted point; a checkpoint
    bitmap removed by hand gives a full point with a warning.
+4. --compress (zstd) and --compress=zlib: the points are qcow2 files of that compression type
+   that qemu-img checks and converts to the disk, much smaller than uncompressed points of
+   the same data (with a random, incompressible part stored as it is); restore and a prune
+   that merges them keep both the data and the compression.
 usage: backup_interop.py E2KVM_BACKUP E2KVM_SYSTEM"""
 import filecmp
 import json
@@ -399,6 +403,58 @@ def image_file(tmp):
                 + r.stderr.strip())
 
 
+def compressed(tmp):
+    tmp = os.path.join(tmp, "compressed")
+    os.makedirs(tmp)
+    disk = os.path.join(tmp, "disk.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", disk, str(DISK))
+    text = os.path.join(tmp, "text")
+    with open(text, "wb") as f:
+        f.write(b"".join(b"line %06d of a compressible disk\n" % i for i in range(200000)))
+        f.write(random.Random(3).randbytes(2 << 20))  # incompressible: stored as it is
+    run("qemu-io", "-f", "qcow2", "-c", "write -s %s 0 %d" % (text, os.path.getsize(text)),
+        "-c", "write -P 0x44 30M 1M", disk)
+    plain, packed, zlib = (os.path.join(tmp, d) for d in ("plain", "packed", "zlib"))
+    backup("full", disk, plain)
+    r = backup("full", "--compress", disk, packed)
+    check.check("stored zstd-compressed" in r.stdout, "full --compress says so: " + r.stdout)
+    backup("full", "--compress=zlib", disk, zlib)
+
+    def restores(repo, what, point=None):
+        out = os.path.join(tmp, "restored.raw")
+        backup("restore", repo, out, "--force", *(["--point", str(point)] if point else []))
+        want = os.path.join(tmp, "want.raw")
+        run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", disk, want)
+        check.check(filecmp.cmp(out, want, shallow=False), what + ": restores the disk")
+
+    for repo, kind in ((packed, "zstd"), (zlib, "zlib")):
+        f = os.path.join(repo, points(repo)[-1]["file"])
+        check.check(run("qemu-img", "check", f, ok=False).returncode == 0, kind + ": qemu-img check")
+        info = json.loads(run("qemu-img", "info", "--output=json", f).stdout)
+        check.same(kind + ": compression type", kind,
+                   info["format-specific"]["data"]["compression-type"])
+        check.same(kind + ": manifest", kind, points(repo)[-1]["compression"])
+        cmp = run("qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", disk, f, ok=False)
+        check.check(cmp.returncode == 0, kind + ": qemu-img compare with the disk: " + cmp.stdout)
+        restores(repo, kind)
+    small, big = points(packed)[0]["size"], points(plain)[0]["size"]
+    check.check(small * 2 < big, f"zstd point {small} bytes, uncompressed {big} bytes")
+    check.same("uncompressed manifest", "", points(plain)[0]["compression"])
+    # An incremental compressed point over the full one, then a prune that merges them.
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x55 1M 128k", "-c", "write -z 30M 64k", disk)
+    backup("inc", "--compress", disk, packed)
+    restores(packed, "zstd incremental")
+    backup("prune", packed, "--keep", "1")
+    f = os.path.join(packed, points(packed)[-1]["file"])
+    info = json.loads(run("qemu-img", "info", "--output=json", f).stdout)
+    check.same("merged point: compression type", "zstd",
+               info["format-specific"]["data"]["compression-type"])
+    restores(packed, "zstd after prune")
+    r = backup("full", "--compress=lz4", disk, os.path.join(tmp, "bad"), ok=False)
+    check.check(r.returncode != 0 and "--compress takes zstd" in r.stderr,
+                "--compress=lz4 is refused: " + r.stderr.strip())
+
+
 def main():
     global BACKUP
     BACKUP, system = sys.argv[1], sys.argv[2]
@@ -407,7 +463,8 @@ def main():
     try:
         for step in (lambda: running_vm(system, tmp),
                      lambda: running_vm("qemu-system-x86_64", tmp),
-                     lambda: nbd_export(tmp), lambda: nbd_tls(tmp), lambda: image_file(tmp)):
+                     lambda: nbd_export(tmp), lambda: nbd_tls(tmp), lambda: image_file(tmp),
+                     lambda: compressed(tmp)):
             try:
                 step()
             except Exception as e:  # noqa: BLE001

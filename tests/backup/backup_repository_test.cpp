@@ -166,4 +166,15 @@ TEST(RestorePointJson, RoundTrips) {
     auto j = toJson(p);
     j.set("type", "differential");
     EXPECT_THROW(restorePointFromJson(j), std::runtime_error);
+    // Compression: kept; absent in manifests older than compressed points; only zlib or zstd.
+    p.compression = "zstd";
+    EXPECT_EQ(restorePointFromJson(toJson(p)).compression, "zstd");
+    std::string old = toJson(p).serialize();
+    const std::string member = ", \"compression\": \"zstd\"";
+    ASSERT_NE(old.find(member), std::string::npos) << old;
+    old.erase(old.find(member), member.size());
+    EXPECT_EQ(restorePointFromJson(e2kvm::json::parseJson(old)).compression, "");
+    j = toJson(p);
+    j.set("compression", "lz4");
+    EXPECT_THROW(restorePointFromJson(j), std::runtime_error);
 }

@@ -45,6 +45,10 @@ QString definitionProblem(const VmDefinition& def) {
         if (d.format != QLatin1String("qcow2") && d.format != QLatin1String("raw"))
             return QStringLiteral("disk %1: unknown format '%2'").arg(i).arg(d.format);
     }
+    if (!def.backupCompression.isEmpty() && def.backupCompression != QLatin1String("zstd") &&
+        def.backupCompression != QLatin1String("zlib"))
+        return QStringLiteral("backup compression '%1' is neither zstd nor zlib")
+            .arg(def.backupCompression);
     if (def.backupKeep < 0 || def.backupKeep > kMaxBackupKeep)
         return QStringLiteral("keeping %1 backup points is outside 0..%2")
             .arg(def.backupKeep)
@@ -90,12 +94,14 @@ QJsonObject toJson(const VmDefinition& def) {
         {"display", QJsonObject{{"width", def.display.width()}, {"height", def.display.height()}}},
     };
     // Written only when set, so that definitions without backups look as before.
-    if (!def.backupDir.isEmpty() || def.backupKeep > 0) {
+    if (!def.backupDir.isEmpty() || def.backupKeep > 0 || !def.backupCompression.isEmpty()) {
         QJsonObject backup;
         if (!def.backupDir.isEmpty())
             backup.insert("dir", def.backupDir);
         if (def.backupKeep > 0)
             backup.insert("keep", def.backupKeep);
+        if (!def.backupCompression.isEmpty())
+            backup.insert("compression", def.backupCompression);
         obj.insert("backup", backup);
     }
     return obj;
@@ -193,6 +199,7 @@ VmDefinition fromJson(const QJsonObject& obj, const QString& what) {
         def.backupDir = stringField(b, "dir", what, false);
         if (b.contains(QLatin1String("keep")))
             def.backupKeep = intField(b, "keep", what, 0, kMaxBackupKeep);
+        def.backupCompression = stringField(b, "compression", what, false);
     }
     if (QString p = definitionProblem(def); !p.isEmpty())
         fail(what, p);

@@ -37,6 +37,8 @@ struct VmDefinition {
     QString backupDir;
     // Restore points kept per disk after each backup (older ones are merged); 0: all.
     int backupKeep = 0;
+    // How restore points store their data: "" (as it is) or "zstd" (compressed clusters).
+    QString backupCompression;
     bool operator==(const VmDefinition&) const = default;
 };
 

@@ -46,11 +46,15 @@ QString q(const std::string& s) {
 }
 
 QString pointSummary(const backup::RestorePoint& p) {
-    return QObject::tr("point %1 (%2): %3 of %4 changed, %5 copied, %6 stored")
-        .arg(p.number)
-        .arg(p.type == backup::PointType::Full ? QObject::tr("full") : QObject::tr("incremental"))
-        .arg(sizeText(p.changedBytes), sizeText(p.virtualSize), sizeText(p.copiedBytes),
-             sizeText(p.storedBytes));
+    QString text = QObject::tr("point %1 (%2): %3 of %4 changed, %5 copied, %6 stored")
+                       .arg(p.number)
+                       .arg(p.type == backup::PointType::Full ? QObject::tr("full")
+                                                              : QObject::tr("incremental"))
+                       .arg(sizeText(p.changedBytes), sizeText(p.virtualSize),
+                            sizeText(p.copiedBytes), sizeText(p.storedBytes));
+    if (!p.compression.empty())
+        text += QObject::tr(" (%1-compressed)").arg(QString::fromStdString(p.compression));
+    return text;
 }
 
 // Reports the library's progress to the job (the total may grow once), and passes a cancel
@@ -83,6 +87,10 @@ BackupsPanel::BackupsPanel(AppContext& context, VmLibrary& library, QString data
     keep_->setSuffix(tr(" points"));
     keep_->setToolTip(tr("After each backup, older points are merged into the oldest kept one, "
                          "so every kept point still restores exactly"));
+    compress_ = new QCheckBox(tr("Compress (zstd)"), this);
+    compress_->setToolTip(tr("Store new restore points with their data compressed: smaller "
+                             "files, and any qcow2 reader (qemu-img 5.1 or later) still "
+                             "reads them"));
     backUp_ = new QPushButton(tr("&Back up now"), this);
     verify_ = new QPushButton(tr("Veri&fy"), this);
     restoreImage_ = new QPushButton(tr("&Restore to image…"), this);
@@ -116,6 +124,8 @@ BackupsPanel::BackupsPanel(AppContext& context, VmLibrary& library, QString data
     auto* keepRow = new QHBoxLayout;
     keepRow->addWidget(keepOn_);
     keepRow->addWidget(keep_);
+    keepRow->addSpacing(24);
+    keepRow->addWidget(compress_);
     keepRow->addStretch(1);
     form->addLayout(keepRow, 2, 1, 1, 2);
     form->setColumnStretch(1, 1);
@@ -155,6 +165,7 @@ BackupsPanel::BackupsPanel(AppContext& context, VmLibrary& library, QString data
         if (keepOn_->isChecked())
             setKeep(n);
     });
+    connect(compress_, &QCheckBox::toggled, this, [this](bool on) { setCompression(on); });
     connect(backUp_, &QPushButton::clicked, this, [this] { backUpNow(); });
     connect(verify_, &QPushButton::clicked, this, [this] { verifyAll(); });
     connect(restoreImage_, &QPushButton::clicked, this, &BackupsPanel::chooseImageAndRestore);
@@ -245,6 +256,15 @@ bool BackupsPanel::setKeep(int points) {
     return ok;
 }
 
+bool BackupsPanel::setCompression(bool on) {
+    bool ok = saveDefinition(
+        [&](VmDefinition& d) { d.backupCompression = on ? QStringLiteral("zstd") : QString(); });
+    const VmDefinition* def = definition();
+    QSignalBlocker block(compress_);
+    compress_->setChecked(def && !def->backupCompression.isEmpty());
+    return ok;
+}
+
 void BackupsPanel::setVm(const QString& name) {
     // The same VM again (its disks were reopened): keep the chosen disk; another: disk 0.
     const int keepIndex = name == vm_ ? disks_->currentIndex() : 0;
@@ -272,6 +292,8 @@ void BackupsPanel::setVm(const QString& name) {
         if (def && def->backupKeep > 0)
             keep_->setValue(def->backupKeep);
         keep_->setEnabled(keepOn_->isChecked());
+        QSignalBlocker b3(compress_);
+        compress_->setChecked(def && !def->backupCompression.isEmpty());
     }
     refreshPoints();
     updateForm();
@@ -351,6 +373,7 @@ void BackupsPanel::updateForm() {
     choose_->setEnabled(idle && def);
     keepOn_->setEnabled(idle && def);
     keep_->setEnabled(idle && def && keepOn_->isChecked());
+    compress_->setEnabled(idle && def);
     backUp_->setEnabled(idle && haveDisk);
     backUp_->setToolTip(
         vmRunning_ ? tr("Take a restore point of the running VM's disk: a point in time of it, "
@@ -482,6 +505,7 @@ JobProgress* BackupsPanel::backUpNow() {
     std::optional<unsigned> keep;
     if (def->backupKeep > 0)
         keep = unsigned(def->backupKeep);
+    const std::string compression = def->backupCompression.toStdString();
     // A disk open in this process (always while the VM runs, and the GUI opens the selected
     // VM's disks) is read through its node: a point in time while the guest writes, and the
     // checkpoint bitmaps live in that one open image. Opening the file a second time would
@@ -523,6 +547,7 @@ JobProgress* BackupsPanel::backUpNow() {
         backup::BackupOptions o;
         o.incremental = !repo.points().empty();
         o.keep = keep;
+        o.compression = compression;
         o.progress = progressOf(progress, cancel);
         o.note = note;
         o.cancel = &cancel;

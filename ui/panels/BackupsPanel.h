@@ -57,6 +57,8 @@ public:
     // VM's definition. False (and the reason shown) if the library refused it.
     bool setBackupRoot(const QString& dir);
     bool setKeep(int points);
+    // Whether new points are stored zstd-compressed (kept in the VM's definition).
+    bool setCompression(bool on);
 
     // The operations. Each starts a job and returns it, or returns null after saying in the
     // tab why it cannot start. `point` empty: the selected point of the table, else the latest.
@@ -118,6 +120,7 @@ private:
     QLineEdit* folder_;
     QPushButton* choose_;
     QCheckBox* keepOn_;
+    QCheckBox* compress_;
     QSpinBox* keep_;
     QPushButton* backUp_;
     QPushButton* verify_;

@@ -25,6 +25,7 @@
 #include "ui/panels/BackupsPanel.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -139,6 +140,13 @@ void BackupsPanelTest::definitionKeepsTheBackupSettings() {
     VmDefinition back = fromJson(toJson(def), QStringLiteral("t"));
     QCOMPARE(back.backupDir, def.backupDir);
     QCOMPARE(back.backupKeep, 5);
+    QCOMPARE(back.backupCompression, QString());
+    def.backupCompression = QStringLiteral("zstd");
+    QCOMPARE(fromJson(toJson(def), QStringLiteral("t")).backupCompression, QStringLiteral("zstd"));
+    QJsonObject badCompression = toJson(def);
+    badCompression.insert(QStringLiteral("backup"),
+                          QJsonObject{{QStringLiteral("compression"), QStringLiteral("lz4")}});
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, fromJson(badCompression, QStringLiteral("t")));
     QJsonObject bad = toJson(def);
     bad.insert(QStringLiteral("backup"), QJsonObject{{QStringLiteral("keep"), -1}});
     QVERIFY_THROWS_EXCEPTION(std::runtime_error, fromJson(bad, QStringLiteral("t")));
@@ -275,12 +283,27 @@ void BackupsPanelTest::stoppedVmBackupVerifyRestore() {
     // Keep 2: the next backup prunes to two points, still restoring exactly.
     QVERIFY(panel.setKeep(2));
     QCOMPARE(library.at(library.indexOf(QStringLiteral("Box"))).backupKeep, 2);
+    // Compress: the box is kept in the definition, and the next point is stored zstd-compressed
+    // (restored below as a new VM).
+    QCheckBox* compress = nullptr;
+    for (QCheckBox* box : panel.findChildren<QCheckBox*>())
+        if (box->text() == QStringLiteral("Compress (zstd)"))
+            compress = box;
+    QVERIFY(compress && compress->text() == QStringLiteral("Compress (zstd)"));
+    QVERIFY(!compress->isChecked());
+    compress->click();
+    QCOMPARE(library.at(library.indexOf(QStringLiteral("Box"))).backupCompression,
+             QStringLiteral("zstd"));
     writeDisk(disk, 7 << 20, 64 << 10, 0x44);
     const std::vector<uint8_t> atFourth = fileContents(disk, "qcow2");
     QTest::mouseClick(backUp, Qt::LeftButton);
     QVERIFY2(waitDone(8), qPrintable(panel.messageText()));
+    QVERIFY2(panel.messageText().contains(QStringLiteral("(zstd-compressed)")),
+             qPrintable(panel.messageText()));
     QCOMPARE(model.rowCount(), 2);
     QCOMPARE(model.points()[1].type, backup::PointType::Incremental);
+    QCOMPARE(model.points()[1].compression, std::string("zstd"));
+    QCOMPARE(model.points()[0].compression, std::string()); // merged as it was stored
 
     // As a new VM: a library entry with the restored disk.
     QVERIFY(panel.restoreAsNewVm(std::nullopt));
