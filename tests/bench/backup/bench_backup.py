@@ -7,7 +7,10 @@
 2. an incremental point of 1 % changed data (160 x 64 KiB writes recorded by a bitmap,
    served with -B), next to our full point;
 3. restoring the incremental point (a two-file chain) to raw, next to
-   `qemu-img convert -O raw` of the same chain.
+   `qemu-img convert -O raw` of the same chain;
+4. a compressed full point (--compress, zstd) of a disk with 256 MiB of compressible data
+   (log-like text, a quarter random), next to `qemu-img convert -c -o compression_type=zstd`
+   of the same export to qcow2, alone and followed by `sync --data` and `openssl dgst`.
 Each figure is the median of --runs runs. Exits non-zero if a run fails or the restored disk
 differs from the disk (the work did not happen).
 usage: bench_backup.py [--runs N] E2KVM_BACKUP"""
@@ -41,6 +44,71 @@ def timed(fn, runs, before=None):
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def compressed_point(backup, runs, tmp):
+    """Section 4: (ours, peer, peer made durable and checksummed, our size, peer's size)."""
+    disk = os.path.join(tmp, "text.qcow2")
+    raw = os.path.join(tmp, "text.raw")
+    rng = random.Random(2)
+    words = [b"block", b"write", b"flush", b"guest", b"sector", b"bitmap", b"export", b"error",
+             b"cluster", b"offset", b"device", b"backup", b"restore", b"point", b"checksum"]
+    with open(raw, "wb") as f:
+        f.truncate(1024 * MiB)
+        for i in range(256):
+            f.seek(i * 4 * MiB)
+            if i % 4 == 3:
+                f.write(rng.randbytes(MiB))
+                continue
+            line = []
+            size = 0
+            while size < MiB:
+                w = b"%08d %s %s %d\n" % (size, rng.choice(words), rng.choice(words),
+                                          rng.randrange(1 << 20))
+                line.append(w)
+                size += len(w)
+            f.write(b"".join(line)[:MiB])
+    run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk)
+    os.unlink(raw)
+    sock = os.path.join(tmp, "text.sock")
+    server = subprocess.Popen(["qemu-nbd", "-r", "-f", "qcow2", "-e", "4", "--persistent",
+                               "-k", sock, disk])
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        uri = "nbd+unix:///?socket=" + sock
+        repo = os.path.join(tmp, "packed")
+        out = os.path.join(tmp, "converted.qcow2")
+
+        def fresh():
+            shutil.rmtree(repo, ignore_errors=True)
+            if os.path.exists(out):
+                os.unlink(out)
+
+        def convert():
+            run("qemu-img", "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd",
+                uri, out)
+
+        def convert_durable():
+            convert()
+            run("sync", "--data", out)
+            run("openssl", "dgst", "-sha256", out)
+        ours = timed(lambda: run(backup, "full", "--compress", "--nbd", uri, repo), runs, fresh)
+        ours_size = os.path.getsize(os.path.join(repo, "point-0001.qcow2"))
+        peer = timed(convert, runs, fresh)
+        peer_size = os.path.getsize(out)
+        durable = timed(convert_durable, runs, fresh)
+        run(backup, "full", "--compress", "--nbd", uri, repo)
+        cmp = subprocess.run(["qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", disk,
+                              os.path.join(repo, "point-0001.qcow2")], capture_output=True)
+        if cmp.returncode != 0:
+            sys.exit("bench_backup: the compressed point differs from the disk")
+        return ours, peer, durable, ours_size, peer_size
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def main():
@@ -162,6 +230,14 @@ def main():
         print("  qemu-img convert + sync --data (durable, as our restore) %7.3f s"
               % peer_restore_durable)
         print("  ratio ours/that     %7.2f" % (ours_restore / peer_restore_durable))
+        ours_c, peer_c, peer_cd, ours_sz, peer_sz = compressed_point(a.backup, a.runs, tmp)
+        print("compressed full point (zstd), 1 GiB disk with 256 MiB of compressible data:")
+        print("  e2kvm-backup full --compress %7.3f s   (stored %.1f MiB)"
+              % (ours_c, ours_sz / MiB))
+        print("  qemu-img convert -c (zstd)   %7.3f s   (%.1f MiB)" % (peer_c, peer_sz / MiB))
+        print("  ratio ours/qemu-img          %7.2f" % (ours_c / peer_c))
+        print("  qemu-img convert -c + sync --data + openssl sha256 %7.3f s" % peer_cd)
+        print("  ratio ours/that              %7.2f" % (ours_c / peer_cd))
     finally:
         if server:
             server.terminate()
