@@ -38,33 +38,58 @@ std::vector<uint8_t> deflateZlib(std::span<const uint8_t> in, size_t limit) {
     return out;
 }
 
+// One zstd context of each kind per thread, made on first use and kept: making one per
+// cluster would cost more than compressing the cluster.
+struct ZstdContexts {
+    ZSTD_CCtx* encoder = nullptr;
+    ZSTD_DCtx* decoder = nullptr;
+    ~ZstdContexts() {
+        ZSTD_freeCCtx(encoder);
+        ZSTD_freeDCtx(decoder);
+    }
+};
+
+thread_local ZstdContexts zstdContexts;
+
+ZSTD_CCtx* zstdEncoder() {
+    if (!zstdContexts.encoder)
+        zstdContexts.encoder = ZSTD_createCCtx();
+    return zstdContexts.encoder;
+}
+
+ZSTD_DCtx* zstdDecoder() {
+    if (!zstdContexts.decoder)
+        zstdContexts.decoder = ZSTD_createDCtx();
+    return zstdContexts.decoder;
+}
+
 // zstd data is one or more frames with no length in front: decompression stops when the
 // cluster is full, and what follows (sector padding) is never read. A step that consumes no
 // input and produces no output means the data is cut short.
 bool inflateZstd(std::span<const uint8_t> in, std::span<uint8_t> out) {
-    ZSTD_DCtx* d = ZSTD_createDCtx();
-    if (!d)
+    ZSTD_DCtx* d = zstdDecoder();
+    if (!d || ZSTD_isError(ZSTD_DCtx_reset(d, ZSTD_reset_session_only)))
         return false;
     ZSTD_inBuffer src{in.data(), in.size(), 0};
     ZSTD_outBuffer dst{out.data(), out.size(), 0};
-    bool ok = true;
     size_t left = 0;
     while (dst.pos < dst.size) {
         const size_t inBefore = src.pos, outBefore = dst.pos;
         left = ZSTD_decompressStream(d, &dst, &src);
-        if (ZSTD_isError(left) || (src.pos == inBefore && dst.pos == outBefore)) {
-            ok = false;
-            break;
-        }
+        if (ZSTD_isError(left) || (src.pos == inBefore && dst.pos == outBefore))
+            return false;
     }
-    ZSTD_freeDCtx(d);
     // A frame that still has data to give would overflow the cluster.
-    return ok && left == 0;
+    return left == 0;
 }
 
 std::vector<uint8_t> deflateZstd(std::span<const uint8_t> in, size_t limit) {
     std::vector<uint8_t> out(limit);
-    const size_t n = ZSTD_compress(out.data(), limit, in.data(), in.size(), ZSTD_CLEVEL_DEFAULT);
+    ZSTD_CCtx* c = zstdEncoder();
+    if (!c)
+        return {};
+    const size_t n =
+        ZSTD_compressCCtx(c, out.data(), limit, in.data(), in.size(), ZSTD_CLEVEL_DEFAULT);
     if (ZSTD_isError(n) || n >= limit)
         return {};
     out.resize(n);
