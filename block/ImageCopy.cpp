@@ -255,6 +255,7 @@ private:
         for (const WriteOp& op : ops)
             if (op.zero)
                 std::memset(buffer.data() + (op.offset - chunkStart), 0, op.length);
+        std::vector<uint64_t> packed; // offsets of the clusters to write compressed
         for (uint64_t off = runStart; off < runEnd; off += cluster) {
             uint64_t len = std::min(cluster, runEnd - off);
             const uint8_t* p = buffer.data() + (off - chunkStart);
@@ -264,8 +265,40 @@ private:
                     target_.writeZeroes(off, len, ZeroMayUnmap);
                 continue;
             }
-            target_.writeCompressed(off, std::span<const uint8_t>(p, len));
+            packed.push_back(off);
         }
+        auto writeOne = [&](uint64_t off) {
+            const uint64_t len = std::min(cluster, runEnd - off);
+            target_.writeCompressed(
+                off, std::span<const uint8_t>(buffer.data() + (off - chunkStart), len));
+        };
+        // Compressing is most of the work, and the driver compresses before it takes its
+        // locks: the clusters of a run are written by several threads at once (as qemu-img's
+        // qcow2 compresses a request's clusters in parallel), the run as a whole still in turn.
+        const unsigned helpers =
+            unsigned(std::min<size_t>(settings_.workers, packed.size())) - (packed.empty() ? 0 : 1);
+        std::atomic<size_t> next{0};
+        std::exception_ptr failure;
+        std::mutex failureMutex;
+        auto drain = [&] {
+            try {
+                for (size_t i; (i = next.fetch_add(1)) < packed.size();)
+                    writeOne(packed[i]);
+            } catch (...) {
+                std::lock_guard lock(failureMutex);
+                if (!failure)
+                    failure = std::current_exception();
+                next = packed.size();
+            }
+        };
+        std::vector<std::thread> threads;
+        for (unsigned i = 0; i < helpers; ++i)
+            threads.emplace_back(drain);
+        drain();
+        for (auto& t : threads)
+            t.join();
+        if (failure)
+            std::rethrow_exception(failure);
     }
 
     void waitForTurn(uint64_t index) {
@@ -334,8 +367,8 @@ std::vector<ProgressStep> convertProgressSteps(BlockDriver& source, const CopySe
         }
         const bool counted = data || (settings.minSparse == 0 && !settings.topLayerOnly);
         for (uint64_t from = off; counted && from < off + length; from += piece)
-            steps.push_back({std::min(off + length, from + piece),
-                             std::min(piece, off + length - from)});
+            steps.push_back(
+                {std::min(off + length, from + piece), std::min(piece, off + length - from)});
         off += length;
     }
     return steps;

@@ -6,69 +6,102 @@
 namespace e2kvm::block::qcow2 {
 namespace {
 
+// Each thread keeps one compressor and one decompressor of each kind, made on first use and
+// reset between clusters. Making them per cluster costs more than the cluster's compression:
+// a zlib deflater is a quarter MiB that malloc maps and unmaps, and unmapping makes every
+// other thread of the process flush its TLB.
+class Codecs {
+public:
+    ~Codecs() {
+        if (deflaterReady_)
+            deflateEnd(&deflater_);
+        if (inflaterReady_)
+            inflateEnd(&inflater_);
+        ZSTD_freeCCtx(zstdEncoder_);
+        ZSTD_freeDCtx(zstdDecoder_);
+    }
+
+    z_stream* deflater() {
+        if (deflaterReady_)
+            return deflateReset(&deflater_) == Z_OK ? &deflater_ : nullptr;
+        deflater_ = {};
+        if (deflateInit2(&deflater_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
+                         Z_DEFAULT_STRATEGY) != Z_OK)
+            return nullptr;
+        deflaterReady_ = true;
+        return &deflater_;
+    }
+
+    z_stream* inflater() {
+        if (inflaterReady_)
+            return inflateReset(&inflater_) == Z_OK ? &inflater_ : nullptr;
+        inflater_ = {};
+        if (inflateInit2(&inflater_, -12) != Z_OK)
+            return nullptr;
+        inflaterReady_ = true;
+        return &inflater_;
+    }
+
+    ZSTD_CCtx* zstdEncoder() {
+        if (!zstdEncoder_)
+            zstdEncoder_ = ZSTD_createCCtx();
+        return zstdEncoder_;
+    }
+
+    ZSTD_DCtx* zstdDecoder() {
+        if (!zstdDecoder_)
+            zstdDecoder_ = ZSTD_createDCtx();
+        else if (ZSTD_isError(ZSTD_DCtx_reset(zstdDecoder_, ZSTD_reset_session_only)))
+            return nullptr;
+        return zstdDecoder_;
+    }
+
+private:
+    z_stream deflater_{};
+    z_stream inflater_{};
+    bool deflaterReady_ = false;
+    bool inflaterReady_ = false;
+    ZSTD_CCtx* zstdEncoder_ = nullptr;
+    ZSTD_DCtx* zstdDecoder_ = nullptr;
+};
+
+thread_local Codecs codecs;
+
 bool inflateZlib(std::span<const uint8_t> in, std::span<uint8_t> out) {
-    z_stream s{};
-    if (inflateInit2(&s, -12) != Z_OK)
+    z_stream* s = codecs.inflater();
+    if (!s)
         return false;
-    s.next_in = const_cast<Bytef*>(in.data());
-    s.avail_in = uInt(in.size());
-    s.next_out = out.data();
-    s.avail_out = uInt(out.size());
-    int ret = inflate(&s, Z_FINISH);
-    bool ok = (ret == Z_STREAM_END || ret == Z_BUF_ERROR) && s.avail_out == 0;
-    inflateEnd(&s);
-    return ok;
+    s->next_in = const_cast<Bytef*>(in.data());
+    s->avail_in = uInt(in.size());
+    s->next_out = out.data();
+    s->avail_out = uInt(out.size());
+    int ret = inflate(s, Z_FINISH);
+    return (ret == Z_STREAM_END || ret == Z_BUF_ERROR) && s->avail_out == 0;
 }
 
 std::vector<uint8_t> deflateZlib(std::span<const uint8_t> in, size_t limit) {
-    z_stream s{};
-    if (deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    z_stream* s = codecs.deflater();
+    if (!s)
         return {};
     std::vector<uint8_t> out(limit);
-    s.next_in = const_cast<Bytef*>(in.data());
-    s.avail_in = uInt(in.size());
-    s.next_out = out.data();
-    s.avail_out = uInt(out.size());
-    int ret = deflate(&s, Z_FINISH);
-    size_t produced = out.size() - s.avail_out;
-    deflateEnd(&s);
+    s->next_in = const_cast<Bytef*>(in.data());
+    s->avail_in = uInt(in.size());
+    s->next_out = out.data();
+    s->avail_out = uInt(out.size());
+    int ret = deflate(s, Z_FINISH);
+    size_t produced = out.size() - s->avail_out;
     if (ret != Z_STREAM_END || produced >= limit)
         return {};
     out.resize(produced);
     return out;
 }
 
-// One zstd context of each kind per thread, made on first use and kept: making one per
-// cluster would cost more than compressing the cluster.
-struct ZstdContexts {
-    ZSTD_CCtx* encoder = nullptr;
-    ZSTD_DCtx* decoder = nullptr;
-    ~ZstdContexts() {
-        ZSTD_freeCCtx(encoder);
-        ZSTD_freeDCtx(decoder);
-    }
-};
-
-thread_local ZstdContexts zstdContexts;
-
-ZSTD_CCtx* zstdEncoder() {
-    if (!zstdContexts.encoder)
-        zstdContexts.encoder = ZSTD_createCCtx();
-    return zstdContexts.encoder;
-}
-
-ZSTD_DCtx* zstdDecoder() {
-    if (!zstdContexts.decoder)
-        zstdContexts.decoder = ZSTD_createDCtx();
-    return zstdContexts.decoder;
-}
-
 // zstd data is one or more frames with no length in front: decompression stops when the
 // cluster is full, and what follows (sector padding) is never read. A step that consumes no
 // input and produces no output means the data is cut short.
 bool inflateZstd(std::span<const uint8_t> in, std::span<uint8_t> out) {
-    ZSTD_DCtx* d = zstdDecoder();
-    if (!d || ZSTD_isError(ZSTD_DCtx_reset(d, ZSTD_reset_session_only)))
+    ZSTD_DCtx* d = codecs.zstdDecoder();
+    if (!d)
         return false;
     ZSTD_inBuffer src{in.data(), in.size(), 0};
     ZSTD_outBuffer dst{out.data(), out.size(), 0};
@@ -84,10 +117,10 @@ bool inflateZstd(std::span<const uint8_t> in, std::span<uint8_t> out) {
 }
 
 std::vector<uint8_t> deflateZstd(std::span<const uint8_t> in, size_t limit) {
-    std::vector<uint8_t> out(limit);
-    ZSTD_CCtx* c = zstdEncoder();
+    ZSTD_CCtx* c = codecs.zstdEncoder();
     if (!c)
         return {};
+    std::vector<uint8_t> out(limit);
     const size_t n =
         ZSTD_compressCCtx(c, out.data(), limit, in.data(), in.size(), ZSTD_CLEVEL_DEFAULT);
     if (ZSTD_isError(n) || n >= limit)
