@@ -97,7 +97,8 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
                        "The only allowed filename for this driver is 'null-co://'");
         NullOptions null;
         null.readOnly = options.readOnly;
-        null.underRaw = true;
+        // QEMU puts a raw node over it unless the format is null-co itself.
+        null.underRaw = options.format != "null-co";
         return std::make_unique<NullImage>(filename, null);
     }
     if (filename.rfind("file:", 0) == 0)
