@@ -92,6 +92,13 @@ public:
 
     // "raw", "qcow2", "nbd"
     virtual std::string formatName() const = 0;
+    // QEMU's protocol name when the node's driver is a protocol as well as a format (null-co,
+    // nbd, blkdebug), else empty: qemu-io's `info` prints it as a second format name.
+    virtual std::string protocolName() const { return {}; }
+    // Whether QEMU can tell this node's driver information (cluster size, VM state offset):
+    // formats and host files can; null-co and NBD exports, and raw over them, cannot (qemu-io's
+    // `info` then stops after the format name and fails).
+    virtual bool hasDriverInfo() const { return true; }
     // The name the image was opened with (file path or URI).
     const std::string& filename() const { return filename_; }
     // Renames the image as reported (not the file it reads): an image opened under a wrapping

@@ -79,8 +79,9 @@ void HostFile::read(uint64_t offset, std::span<uint8_t> buf) const {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            // The host's errno, as QEMU reports it (a FUSE export refusing with EACCES).
             int e = errno;
-            throwError(EIO, path_,
+            throwError(e, path_,
                        "read at " + std::to_string(offset + done) + " failed: " + errnoText(e));
         }
         if (n == 0) { // end of file: the rest reads as zero
@@ -170,7 +171,7 @@ void HostFile::writeNow(uint64_t offset, std::span<const uint8_t> buf) {
             if (errno == EINTR)
                 continue;
             int e = errno;
-            throwError(e == ENOSPC || e == EDQUOT || e == EFBIG ? ENOSPC : EIO, path_,
+            throwError(e == ENOSPC || e == EDQUOT || e == EFBIG ? ENOSPC : e, path_,
                        "write at " + std::to_string(offset + done) + " failed: " + errnoText(e));
         }
         done += size_t(n);

@@ -97,7 +97,8 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
                        "The only allowed filename for this driver is 'null-co://'");
         NullOptions null;
         null.readOnly = options.readOnly;
-        null.underRaw = true;
+        // QEMU puts a raw node over it unless the format is null-co itself.
+        null.underRaw = options.format != "null-co";
         return std::make_unique<NullImage>(filename, null);
     }
     if (filename.rfind("file:", 0) == 0)
@@ -106,7 +107,8 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
     std::string format = options.format.empty() ? probeFormat(filename) : options.format;
     if (format == "raw")
         return std::make_unique<RawImage>(filename, options.readOnly, probed,
-                                          imageLocks(options, false), options.blkdebug);
+                                          imageLocks(options, false), options.blkdebug,
+                                          options.directIo);
     if (format == "qcow2") {
         if (!options.format.empty() && probeFormat(filename) != "qcow2")
             throwError(EINVAL, filename, "Image is not in qcow2 format");

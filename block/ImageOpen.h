@@ -46,6 +46,9 @@ struct OpenOptions {
     // An image that is already open to use as the format's file instead of the host file the
     // name gives (QEMU's file child of any driver: qcow2 over qcow2). Not handed on.
     std::shared_ptr<BlockDriver> fileNode;
+    // QEMU's cache.direct=on (-t none, -n): the host file is read as under O_DIRECT, in whole
+    // 512-byte sectors, so a raw file's block status covers its last partial sector whole.
+    bool directIo = false;
     // Real paths of images already open further up the chain (loop detection).
     std::set<std::string> chain;
 };

@@ -180,6 +180,10 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     const std::string driver = valueOr(options, "driver");
     if (driver.empty())
         throw BlockError(EINVAL, "Parameter 'driver' is required");
+    // cache.direct is inherited by the children (the file), as in QEMU.
+    if (booleanOption(options, "cache.direct", false) ||
+        booleanOption(subOptions(options, "file."), "cache.direct", false))
+        open.directIo = true;
     if (driver == "file" || driver == "host_device" || driver == "host_cdrom") {
         const std::string filename = valueOr(options, "filename");
         if (options.count("locking"))

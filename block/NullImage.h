@@ -41,6 +41,8 @@ public:
                                        bool readZeroesGiven);
 
     std::string formatName() const override { return underRaw_ ? "raw" : "null-co"; }
+    std::string protocolName() const override { return underRaw_ ? "" : "null-co"; }
+    bool hasDriverInfo() const override { return false; }
     // The requested size rounded up to a whole 512-byte sector, as QEMU does.
     uint64_t size() const override { return size_; }
     bool readZeroes() const { return readZeroes_; }

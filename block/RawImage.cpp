@@ -9,13 +9,13 @@
 namespace e2kvm::block {
 
 RawImage::RawImage(const std::string& path, bool readOnly, bool formatProbed, ImageLocks locks,
-                   std::shared_ptr<Blkdebug> blkdebug)
+                   std::shared_ptr<Blkdebug> blkdebug, bool directIo)
     : BlockDriver(path, readOnly),
       file_(path, readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite),
       fileLength_((file_.lock(locks), file_.setBlkdebug(std::move(blkdebug)), file_.size())),
       catalog_(
           std::make_unique<BitmapCatalog>(*this, nullptr, std::vector<NamedBitmap>{}, !readOnly)),
-      formatProbed_(formatProbed) {}
+      formatProbed_(formatProbed), directIo_(directIo) {}
 
 // The catalog detaches its recorders from this driver, so it goes first.
 RawImage::~RawImage() {
@@ -163,6 +163,10 @@ LayerExtent RawImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     HostFile::Run run = file_.dataRun(offset, std::min(limit, fileSize));
     e.kind = run.data ? Allocation::Data : Allocation::Zero;
     e.length = run.end - offset;
+    // Under O_DIRECT QEMU asks in whole sectors: data up to a mid-sector end of file covers
+    // the rest of that sector too.
+    if (directIo_ && run.data && run.end == fileSize && fileSize % kDirectAlignment)
+        e.length = std::min(limit, (fileSize / kDirectAlignment + 1) * kDirectAlignment) - offset;
     if (!run.data && run.end == fileSize)
         e.length = maxLength;
     return e;

@@ -21,8 +21,10 @@ namespace e2kvm::block {
 class RawImage final : public BlockDriver {
 public:
     // `blkdebug`: an error injector between this format and the file (may be null).
+    // `directIo`: opened with cache.direct=on (see OpenOptions::directIo).
     RawImage(const std::string& path, bool readOnly, bool formatProbed = false,
-             ImageLocks locks = {}, std::shared_ptr<Blkdebug> blkdebug = nullptr);
+             ImageLocks locks = {}, std::shared_ptr<Blkdebug> blkdebug = nullptr,
+             bool directIo = false);
     ~RawImage() override;
     static void create(const std::string& path, const CreateOptions& options);
 
@@ -68,6 +70,8 @@ private:
     std::atomic<uint64_t> fileLength_;
     std::unique_ptr<BitmapCatalog> catalog_;
     const bool formatProbed_;
+    const bool directIo_;
+    static constexpr uint64_t kDirectAlignment = 512;
     // Serialises the check and the write of requests in the first sector, so that two of them
     // cannot each pass alone and together make a header.
     std::mutex firstSectorMutex_;

@@ -29,6 +29,10 @@ public:
     ~NbdImage() override;
 
     std::string formatName() const override { return formatName_; }
+    // Opened as driver=nbd, QEMU's node is the first driver named nbd it registers, whose
+    // protocol is nbd+unix whatever the transport.
+    std::string protocolName() const override { return formatName_ == "nbd" ? "nbd+unix" : ""; }
+    bool hasDriverInfo() const override { return false; }
     uint64_t size() const override { return client_->size(); }
     bool unallocatedReadsAsZero() const override { return false; }
     Client& client() { return *client_; }

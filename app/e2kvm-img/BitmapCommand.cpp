@@ -48,7 +48,7 @@ int runBitmap(int argc, char** argv) {
     std::vector<block::BitmapAction> actions;
     std::string format, sourceFile, sourceFormat;
     uint64_t granularity = 0;
-    bool add = false;
+    bool add = false, imageOpts = false;
     for (int c; (c = opts.next()) != -1;) {
         block::BitmapAction a;
         switch (c) {
@@ -96,7 +96,8 @@ int runBitmap(int argc, char** argv) {
         case OptObject:
             throw UsageError("--object is not supported");
         case OptImageOpts:
-            throw UsageError("--image-opts is not supported");
+            imageOpts = true;
+            break;
         default:
             break;
         }
@@ -136,6 +137,10 @@ int runBitmap(int argc, char** argv) {
     OpenRequest req;
     req.format = format;
     req.writable = true;
+    req.imageOpts = imageOpts;
+    // As qemu-img, neither image opens its backing chain: the bitmaps are the top layer's,
+    // and the source may be the target's backing file or have the target as its own.
+    req.openBacking = false;
     std::unique_ptr<block::BlockDriver> image = openForCommand(file, req);
     block::BitmapCatalog& catalog = catalogOf(*image);
 
@@ -143,6 +148,7 @@ int runBitmap(int argc, char** argv) {
     if (!sourceFile.empty()) {
         OpenRequest sreq;
         sreq.format = sourceFormat;
+        sreq.openBacking = false;
         source = openForCommand(sourceFile, sreq);
         block::BitmapCatalog& sc = catalogOf(*source);
         for (auto& a : batch)

@@ -1,20 +1,34 @@
 #include "ConvertBitmaps.h"
 
 #include "CommandError.h"
+#include "CommandOptions.h"
 #include "block/bitmap/BitmapCatalog.h"
 
+#include <cstdio>
 #include <vector>
 
 namespace e2kvm::img {
+
+namespace {
+
+// The bitmaps in the order qemu-img visits them: QEMU loads the image's bitmap directory
+// putting each bitmap in front of the ones before it, so the last stored comes first.
+std::vector<block::NamedBitmap> inQemuOrder(const block::BitmapCatalog& catalog) {
+    std::vector<block::NamedBitmap> all = catalog.list();
+    return {all.rbegin(), all.rend()};
+}
+
+} // namespace
 
 void checkConvertBitmaps(block::BlockDriver& source, bool skipBroken) {
     block::BitmapCatalog* c = source.bitmaps();
     if (!c)
         return;
-    for (const block::NamedBitmap& b : c->list())
+    for (const block::NamedBitmap& b : inQemuOrder(*c))
         if (b.persistent && b.inconsistent && !skipBroken)
+            // QEMU's hint names qemu-img whatever the program is called.
             throw CommandFailure("Cannot copy inconsistent bitmap '" + b.name +
-                                 "'\nTry --skip-broken-bitmaps, or use 'e2kvm-img bitmap "
+                                 "'\nTry --skip-broken-bitmaps, or use 'qemu-img bitmap "
                                  "--remove' to delete it");
 }
 
@@ -22,15 +36,22 @@ void copyConvertBitmaps(block::BlockDriver& source, block::BlockDriver& target, 
     block::BitmapCatalog* from = source.bitmaps();
     if (!from)
         return;
+    // qemu-img warns in its own visiting order; the copies end up in the target's directory
+    // in the source's order (each added in front of the ones before it, then stored from the
+    // front).
+    for (const block::NamedBitmap& b : inQemuOrder(*from)) {
+        if (!b.persistent || !(b.inconsistent || !b.bitmap))
+            continue;
+        if (!skipBroken)
+            throw CommandFailure("Cannot copy inconsistent bitmap '" + b.name + "'");
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: warning: Skipping inconsistent bitmap '%s'\n", kToolName,
+                     b.name.c_str());
+    }
     std::vector<block::BitmapAction> batch;
     for (const block::NamedBitmap& b : from->list()) {
-        if (!b.persistent)
+        if (!b.persistent || b.inconsistent || !b.bitmap)
             continue;
-        if (b.inconsistent || !b.bitmap) {
-            if (skipBroken)
-                continue;
-            throw CommandFailure("Cannot copy inconsistent bitmap '" + b.name + "'");
-        }
         block::BitmapAction add;
         add.kind = block::BitmapActionKind::Add;
         add.name = b.name;

@@ -11,6 +11,7 @@
 #include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
 #include "block/SnapshotSelector.h"
+#include "block/bitmap/BitmapCatalog.h"
 
 #include <cstdio>
 #include <optional>
@@ -163,8 +164,6 @@ int runConvert(int argc, char** argv) {
     }
     if (skipBrokenBitmaps && !bitmaps)
         throw CommandFailure("--skip-broken-bitmaps requires --bitmaps");
-    if (bitmaps && targetFormat != "qcow2")
-        throw CommandFailure("Source persistent bitmaps can only be copied to a qcow2 target");
     if (bitmaps)
         checkConvertBitmaps(*source, skipBrokenBitmaps);
 
@@ -234,6 +233,10 @@ int runConvert(int argc, char** argv) {
         throw CommandFailure(targetName + ": target image is smaller than the source (" +
                              std::to_string(target->size()) + " < " +
                              std::to_string(source->size()) + " bytes)");
+    // As qemu-img, the target is created before it is found unable to keep bitmaps.
+    if (bitmaps && !(target->bitmaps() && target->bitmaps()->storesBitmaps()))
+        throw CommandFailure("Format driver '" + target->formatName() +
+                             "' does not support bitmaps");
     if (compress && !target->supportsCompression())
         throw CommandFailure("Compression not supported for this file format");
 

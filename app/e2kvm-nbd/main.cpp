@@ -3,9 +3,9 @@
 #include "ListExports.h"
 #include "NbdToolOptions.h"
 
-#include "block/SnapshotSelector.h"
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
+#include "block/SnapshotSelector.h"
 #include "block/bitmap/BitmapCatalog.h"
 #include "nbd/NbdError.h"
 #include "nbd/Server.h"
@@ -124,8 +124,15 @@ int serve(const app::NbdToolOptions& o) {
     // qemu-nbd publishes -B bitmaps in reverse command-line order (the last one gets id 2).
     for (auto it = o.bitmaps.rbegin(); it != o.bitmaps.rend(); ++it) {
         const std::string& name = *it;
-        block::BitmapCatalog* catalog = image->bitmaps();
-        if (!catalog || !catalog->find(name))
+        // As qemu-nbd, the bitmap may live in any layer of the backing chain (the first
+        // layer from the top that has one by that name).
+        block::BitmapCatalog* catalog = nullptr;
+        for (block::BlockDriver* layer = image.get(); layer && !catalog; layer = layer->backing()) {
+            block::BitmapCatalog* c = layer->bitmaps();
+            if (c && c->find(name))
+                catalog = c;
+        }
+        if (!catalog)
             die("Bitmap '" + name + "' is not found");
         try {
             exp.bitmaps.push_back({name, catalog->usable(name)});

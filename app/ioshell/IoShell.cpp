@@ -730,6 +730,10 @@ bool IoShell::cmdInfo(const Command&, Args&) {
         vmStateOffset = (image_->size() + perL2 - 1) / perL2 * perL2;
     }
     out_->outf("format name: %s\n", image_->formatName().c_str());
+    if (!image_->protocolName().empty())
+        out_->outf("format name: %s\n", image_->protocolName().c_str());
+    if (!image_->hasDriverInfo())
+        return false; // qemu-io fails the command without a message (ENOTSUP)
     out_->outf("cluster size: %s\n", humanSize(double(cluster)).c_str());
     out_->outf("vm state offset: %s\n", humanSize(double(vmStateOffset)).c_str());
     if (!desc.qcow2)

@@ -16,6 +16,9 @@ public:
     BlkdebugImage(std::shared_ptr<Blkdebug> injector, std::unique_ptr<BlockDriver> image);
 
     std::string formatName() const override { return "blkdebug"; }
+    std::string protocolName() const override { return "blkdebug"; }
+    // A filter in QEMU: the information is that of the image below.
+    bool hasDriverInfo() const override { return image_->hasDriverInfo(); }
     uint64_t size() const override { return image_->size(); }
     uint64_t allocatedBytes() const override { return image_->allocatedBytes(); }
     BlockDriver* backing() const override { return image_->backing(); }

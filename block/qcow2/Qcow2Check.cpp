@@ -378,7 +378,7 @@ void Checker::addRef(uint64_t offset, uint64_t bytes, ReferenceCounts::Role role
     for (uint64_t c = first; c <= last; ++c) {
         if (ref_->get(c) >= refMax_) {
             msg("ERROR: overflow cluster offset=0x%" PRIx64, c << cb_);
-            msg("Use qemu-img amend to increase the refcount entry width or e2kvm-img convert "
+            msg("Use qemu-img amend to increase the refcount entry width or qemu-img convert "
                 "to create a clean copy if the image cannot be opened for writing");
             ++r_.corruptions;
             continue;

@@ -263,10 +263,13 @@ void Qcow2Refcounts::change(uint64_t first, uint64_t count, int64_t delta,
         for (uint64_t x = c; x < stop; ++x) {
             uint64_t i = x % entriesPerBlock_;
             uint64_t v = readEntry(*b, i);
+            // EINVAL as QEMU's refcount update: a snapshot that would take a refcount past
+            // the width fails with it ("Could not create snapshot: -22").
             if (delta > 0 && v > maxRefcount_ - uint64_t(delta))
-                throwError(EIO, file_.path(), "refcount overflow for cluster " + std::to_string(x));
+                throwError(EINVAL, file_.path(),
+                           "refcount overflow for cluster " + std::to_string(x));
             if (delta < 0 && v < uint64_t(-delta))
-                throwError(EIO, file_.path(),
+                throwError(EINVAL, file_.path(),
                            "refcount underflow for cluster " + std::to_string(x) +
                                " (host offset " + hex(x * clusterSize_) + ")");
             v = uint64_t(int64_t(v) + delta);

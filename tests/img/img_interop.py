@@ -196,6 +196,16 @@ def group_map(d):
     qio(d, "third.qcow2", "w -P 5 2M 1M", "w -P 6 9M 4k")
     for out in ("human", "json"):
         same_command(d, ["map", f"--output={out}", "third.qcow2"])
+    # A raw file ending mid-sector with data there (iotest 253): under cache.direct=on the last
+    # sector is data whole; without, the byte past the end of the file reads as zero.
+    qimg(d, "create", "-f", "raw", "tail.raw", str(1024 * 1024 - 1))
+    qio(d, "tail.raw", "w 983040 65535", fmt="raw")
+    os.truncate(os.path.join(d, "tail.raw"), 1024 * 1024 - 1)
+    for direct in ("on", "off"):
+        same_command(d, ["map", "--output=json", "--image-opts",
+                         f"driver=raw,file.driver=file,file.filename=tail.raw,cache.direct={direct}"])
+    same_command(d, ["map", "--output=json", "--image-opts",
+                     "driver=raw,cache.direct=on,file.driver=file,file.filename=tail.raw"])
 
 
 def inject_leak(path):

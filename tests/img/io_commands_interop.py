@@ -5,7 +5,8 @@ e2kvm-io, both named qemu-io, on identical fresh images; standard output, standa
 exit status must be equal (timings masked) and the images must read the same afterwards
 (qemu-img compare). Covered: running without an image, open/close/reopen, readv/writev,
 aio_read/aio_write/aio_flush, truncate, length, alloc, map, sigraise, sleep, write -z -u / -c,
-discard, write -b/read -b (VM state), -s, --object, --image-opts, -U, -t, -d, -n, -k, -T, -m, the stdin prompt.
+discard, write -b/read -b (VM state), info of protocol nodes (null-co, blkdebug), -s, --object,
+--image-opts, -U, -t, -d, -n, -k, -T, -m, the stdin prompt.
 Usage: io_commands_interop.py E2KVM_IO"""
 import os
 import re
@@ -141,6 +142,20 @@ SCENARIOS = [
      None, ["t.qcow2"]),
     ("VM state of a raw image", setup_raw, c("write -b 0 4k", "read -b 0 512"), None,
      ["t.raw"]),
+    # info on protocol nodes: a second "format name" line (null-co, blkdebug), and no driver
+    # information where QEMU has none (null-co, raw over null-co): the command fails silently.
+    ("info of null-co", setup_raw,
+     ["-f", "null-co"] + c("reopen", "info", "read 0 512")
+     + ["json:{'driver': 'null-co', 'size': 65536}"], None, []),
+    ("info of null-co by name", setup_raw, ["-f", "null-co"] + c("info") + ["null-co://"], None,
+     []),
+    ("info of raw over null-co", setup_raw, ["-f", "raw"] + c("info") + ["null-co://"], None,
+     []),
+    ("info of blkdebug over null-co", setup_raw,
+     ["--image-opts"] + c("info") + ["driver=blkdebug,image.driver=null-co"], None, []),
+    ("info of blkdebug over a file", setup_raw,
+     ["--image-opts"] + c("info") + ["driver=blkdebug,image.driver=file,image.filename=t.raw"],
+     None, ["t.raw"]),
     ("stdin without image", setup_raw, ["-f", "raw"],
      "length\nopen -o driver=raw t.raw\nreadv -P 0x11 0 1k 1k\nquit now\nlength\n", ["t.raw"]),
 ]

@@ -160,10 +160,36 @@ def delete_with_injected_error(tmp):
                   "the images differ after a failed snapshot delete")
 
 
+def refcount_limits(tmp):
+    """iotest 112: a snapshot that would take a refcount past the width fails with EINVAL
+    (-22) as in QEMU; check's overflow hint names qemu-img whatever the program is called."""
+    image = os.path.join(tmp, "narrow.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "refcount_bits=2", image, "64M")
+    run("qemu-io", "-f", "qcow2", "-c", "write 0 512", image)
+    both(tmp, image, [["snapshot", "-c", "foo"], ["snapshot", "-c", "bar"],
+                      ["snapshot", "-c", "baz"], ["check"]])
+    # Two references to a cluster of a refcount_bits=1 image: check -r all says to amend.
+    image = os.path.join(tmp, "twice.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "refcount_bits=1", image, "64M")
+    run("qemu-io", "-f", "qcow2", "-c", "write 0 64k", image)
+    with open(image, "r+b") as f:
+        f.seek(0x40008)  # the second L2 entry points at the first one's cluster
+        f.write(bytes.fromhex("8000000000050000"))
+    results = []
+    for tool in ("qemu-img", OURS):
+        copy = os.path.join(tmp, "twice-copy.qcow2")
+        shutil.copyfile(image, copy)
+        p = run(tool, "check", "-r", "all", copy, ok=False)
+        results.append((p.returncode, p.stdout, p.stderr))
+    checker.same("check -r all of a refcount at its maximum", results[0], results[1],
+                 "qemu-img", "e2kvm-img")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-snapshot-")
     try:
         sequences(tmp)
+        refcount_limits(tmp)
         broken_tables(tmp)
         delete_with_injected_error(tmp)
     finally:
