@@ -20,7 +20,7 @@ constexpr uint64_t kCtprLdispOpc = 1; // ... whose opc (bits 58:57) 1 marks a pr
 
 // Displacements of the CPU state from the register slots (rdi).
 struct StateAt {
-    int32_t preds, wdSize, pcur, dbl, pcnt, ctpr, ip, bundles, ops, ramLow, ramSpan, irq;
+    int32_t preds, wdSize, pcur, dbl, pcnt, ctpr, ip, bundles, ops, ramLow, ramSpan, irq, scratch;
 };
 
 bool stateAt(const BundleJitLayout& L, StateAt& d) {
@@ -32,11 +32,41 @@ bool stateAt(const BundleJitLayout& L, StateAt& d) {
            displacement(L.ip, r, d.ip) && displacement(L.bundles, r, d.bundles) &&
            displacement(L.ops, r, d.ops) && displacement(L.ramLow, r, d.ramLow) &&
            displacement(L.ramSpan, r, d.ramSpan) && displacement(L.irqLine, r, d.irq) &&
-           displacement(L.ctpr + 3, r, lastCtpr); // (the whole array within reach)
+           displacement(L.ctpr + 3, r, lastCtpr) && // (the whole array within reach)
+           displacement(L.scratch, r, d.scratch);
 }
 
 bool isCompare(FastCode c) {
     return c >= FastCode::CmpOD && c <= FastCode::CmpLES;
+}
+
+// What the first phase of a translated bundle does with a first-phase op.
+struct Early {
+    enum Kind : uint8_t { None, Store, Load, Alu } kind = None;
+    uint8_t size = 0;  // Store, Load: bytes
+    int32_t value = 0; // Store: where the stored register is, from regs
+};
+
+Early earlyKind(const DecodedBundle& b, const FastOp& op, const uint64_t* regs) {
+    Early r;
+    const DecodedOp& d = b.ops[op.op];
+    const unsigned size = d.info ? d.info->memSize : 0;
+    const bool plainSize = size == 1 || size == 2 || size == 4 || size == 8;
+    if (op.code == FastCode::StoreD || op.code == FastCode::Store) {
+        if (d.kind != OpKind::Store || d.mas || !plainSize || d.src3.type != OperandType::Direct ||
+            !displacement(regs + d.src3.index, regs, r.value))
+            return r;
+        r.kind = Early::Store;
+        r.size = uint8_t(size);
+    } else if (op.code == FastCode::LoadD || op.code == FastCode::Slow) {
+        if (d.kind != OpKind::Load || d.mas || d.sm || !plainSize)
+            return r; // divisions; loads that may reach a device, swap bytes or speculate
+        r.kind = Early::Load;
+        r.size = uint8_t(size);
+    } else if (op.code <= FastCode::SarS) {
+        r.kind = Early::Alu; // (a bundle without an in-place order defers all its ops)
+    }
+    return r;
 }
 
 // Registers of the translated code: rdi = regs, rsi = guest RAM, rbx = bundles left,
@@ -70,13 +100,16 @@ public:
         return e_.jumpForward(neg ? kJne : kJe);
     }
 
-    // rax = the address operands of `op` as the bundle starts; bails out unless it is 8-aligned
-    // and in RAM. Leaves rax as it was (the address).
-    void checkAddress(const FastOp& op, const uint64_t* regs, bool codeToo) {
+    // rax = the address operands of `op` as the bundle starts; bails out unless it is aligned
+    // to `size` and in RAM (conservatively: [ramLow, ramLow + ramSpan + 8) - 8 bytes) and, with
+    // codeToo, on a page without decoded code (r9 = the code-page marks).
+    void checkAddress(const FastOp& op, const uint64_t* regs, unsigned size, bool codeToo) {
         e_.load(0, source(op.p1, regs));
         e_.addToRax(source(op.p2, regs));
-        e_.bytes({0xA8, 0x07}); // test al, 7
-        bailIf(kJne);
+        if (size > 1) {
+            e_.bytes({0xA8, uint8_t(size - 1)}); // test al, size - 1
+            bailIf(kJne);
+        }
         e_.bytes({0x48, 0x89, 0xC1});      // mov rcx, rax
         mem({0x48, 0x2B}, 1, at_.ramLow);  // sub rcx, [ramLow]
         mem({0x48, 0x3B}, 1, at_.ramSpan); // cmp rcx, [ramSpan]
@@ -123,12 +156,18 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
         return nullptr;
     bool usesPreds = f.ctMode >= 2, writesPreds = false, narrow = false;
     unsigned nStores = 0;
+    Early early[6] = {};
+    for (unsigned k = 0; k < f.nEarly; ++k) {
+        early[k] = earlyKind(b, f.ops[k], L.regs);
+        if (early[k].kind == Early::None)
+            return nullptr;
+        if (early[k].kind == Early::Store)
+            ++nStores;
+        else if (!f.ops[k].write64)
+            narrow = true; // its deferred result is written by dbl
+    }
     for (unsigned k = 0; k < f.nOps; ++k) {
         const FastOp& op = f.ops[k];
-        if (k < f.nEarly && op.code != FastCode::StoreD)
-            return nullptr; // the first phase holds only stores here
-        if (op.code == FastCode::StoreD)
-            ++nStores;
         if (op.cond && !(op.cond & kFastCondPcnt))
             usesPreds = true;
         if (isCompare(op.code))
@@ -156,26 +195,59 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
         be.bailIf(kJne);
     }
     be.mem({0x44, 0x8B}, 3, at.preds); // mov r11d, [rdi + preds]
+    if (narrow)
+        be.mem({0x0F, 0xB6}, 2, at.dbl); // movzx edx, byte [rdi + dbl]
     for (unsigned k = f.nEarly; k < f.nOps; ++k)
         if (f.ops[k].code == FastCode::LoadD) // every load, enabled or not
-            be.checkAddress(f.ops[k], regs, false);
+            be.checkAddress(f.ops[k], regs, 8, false);
     if (nStores) {
         e.bytes({0x49, 0xB9}); // movabs r9, codePages
         e.u64(uint64_t(reinterpret_cast<uintptr_t>(L.codePages)));
     }
-    for (unsigned k = 0, s = 0; k < f.nEarly; ++k, ++s) {
+    // The first phase, in channel order: store addresses and values into r12..r15, load and
+    // ALU results into the scratch words (written to their registers at the commit).
+    for (unsigned k = 0, s = 0; k < f.nEarly; ++k) {
         const FastOp& op = f.ops[k];
         const size_t skip = op.cond ? be.skipUnless(op.cond) : 0;
-        be.checkAddress(op, regs, true);
-        int32_t value = 0;
-        if (!displacement(op.dst, regs, value))
-            return nullptr;
-        if (s == 0) {
-            e.bytes({0x49, 0x89, 0xC4});    // mov r12, rax
-            be.mem({0x4C, 0x8B}, 5, value); // mov r13, [rdi + value]
-        } else {
-            e.bytes({0x49, 0x89, 0xC6});    // mov r14, rax
-            be.mem({0x4C, 0x8B}, 7, value); // mov r15, [rdi + value]
+        const int32_t scratch = at.scratch + int32_t(8 * k);
+        switch (early[k].kind) {
+        case Early::Store:
+            be.checkAddress(op, regs, early[k].size, true);
+            if (s++ == 0) {
+                e.bytes({0x49, 0x89, 0xC4});             // mov r12, rax
+                be.mem({0x4C, 0x8B}, 5, early[k].value); // mov r13, [rdi + value]
+            } else {
+                e.bytes({0x49, 0x89, 0xC6});             // mov r14, rax
+                be.mem({0x4C, 0x8B}, 7, early[k].value); // mov r15, [rdi + value]
+            }
+            break;
+        case Early::Load:
+            be.checkAddress(op, regs, early[k].size, false);
+            switch (early[k].size) { // zero-extended into rax
+            case 8:
+                e.bytes({0x48, 0x8B, 0x04, 0x06}); // mov rax, [rsi + rax]
+                break;
+            case 4:
+                e.bytes({0x8B, 0x04, 0x06}); // mov eax, [rsi + rax]
+                break;
+            case 2:
+                e.bytes({0x0F, 0xB7, 0x04, 0x06}); // movzx eax, word [rsi + rax]
+                break;
+            default:
+                e.bytes({0x0F, 0xB6, 0x04, 0x06}); // movzx eax, byte [rsi + rax]
+                break;
+            }
+            e.storeRax64(scratch);
+            break;
+        case Early::Alu: {
+            FastOp into = op;
+            into.dst = L.scratch + k;
+            if (!emitInPlaceOp(e, into, regs))
+                return nullptr;
+            break;
+        }
+        case Early::None:
+            break;
         }
         if (skip)
             e.patchSkip(skip);
@@ -208,9 +280,7 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     }
 
     // ---- the in-place ops ----
-    if (narrow)
-        be.mem({0x0F, 0xB6}, 2, at.dbl); // movzx edx, byte [rdi + dbl]
-    e.bytes({0x45, 0x89, 0xD8});         // mov r8d, r11d
+    e.bytes({0x45, 0x89, 0xD8}); // mov r8d, r11d
     for (unsigned k = f.nEarly; k < f.nOps; ++k) {
         const FastOp& op = f.ops[k];
         const size_t skip = op.cond ? be.skipUnless(op.cond) : 0;
@@ -220,20 +290,52 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
             e.patchSkip(skip);
     }
 
-    // ---- commit: CTPR, predicates, memory, counters ----
+    // ---- commit: CTPR, deferred results, predicates, memory, counters ----
     if (b.cs0 == Cs0Kind::Disp) {
         e.loadConstant(0, (b.cs0Value & kAddr48) | kCtprLocalTag << 54);
         be.mem({0x48, 0x89}, 0, at.ctpr + 8 * b.cs0Ctpr); // mov [rdi + ctpr], rax
     }
+    for (unsigned k = 0; k < f.nEarly; ++k) {
+        const FastOp& op = f.ops[k];
+        if (early[k].kind == Early::Store)
+            continue;
+        int32_t dst = 0;
+        if (!displacement(op.dst, regs, dst))
+            return nullptr;
+        const size_t skip = op.cond ? be.skipUnless(op.cond) : 0;
+        be.mem({0x48, 0x8B}, 0, at.scratch + int32_t(8 * k)); // mov rax, [rdi + scratch]
+        if (op.write64) {
+            e.storeRax64(dst);
+        } else {
+            e.bytes({0x89, 0xC0}); // mov eax, eax
+            e.storeLow(dst);
+        }
+        if (skip)
+            e.patchSkip(skip);
+    }
     if (writesPreds)
         be.mem({0x44, 0x89}, 0, at.preds); // mov [rdi + preds], r8d
-    for (unsigned k = 0, s = 0; k < f.nEarly; ++k, ++s) {
+    for (unsigned k = 0, s = 0; k < f.nEarly; ++k) {
         const FastOp& op = f.ops[k];
+        if (early[k].kind != Early::Store)
+            continue;
         const size_t skip = op.cond ? be.skipUnless(op.cond) : 0;
-        if (s == 0)
-            e.bytes({0x4E, 0x89, 0x2C, 0x26}); // mov [rsi + r12], r13
-        else
-            e.bytes({0x4E, 0x89, 0x3C, 0x36}); // mov [rsi + r14], r15
+        // mov [rsi + r12], r13 (first store) or [rsi + r14], r15, of the store's size
+        const uint8_t modrm = s++ == 0 ? 0x2C : 0x3C, sib = modrm == 0x2C ? 0x26 : 0x36;
+        switch (early[k].size) {
+        case 8:
+            e.bytes({0x4E, 0x89, modrm, sib});
+            break;
+        case 4:
+            e.bytes({0x46, 0x89, modrm, sib});
+            break;
+        case 2:
+            e.bytes({0x66, 0x46, 0x89, modrm, sib});
+            break;
+        default:
+            e.bytes({0x46, 0x88, modrm, sib});
+            break;
+        }
         if (skip)
             e.patchSkip(skip);
     }

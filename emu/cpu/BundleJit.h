@@ -38,6 +38,7 @@ struct BundleJitLayout {
     const uint64_t* ramSpan;
     const uint8_t* codePages; // GuestMemory's code-page marks (a store there bails out)
     const void* irqLine;      // a nonzero byte here ends the run after the current bundle
+    uint64_t* scratch;        // six words: first-phase results until the commit
 };
 
 class BundleJit {
@@ -46,8 +47,9 @@ public:
 
     // The translation of b, or null (the bundle stays on the interpreter's fast path). Needs
     // b.fast planned with the operands bound to L.regs. Translated: no setwd/call, cs0 none,
-    // nop, ibranch or disp, the first phase only 8-byte stores, every in-place op one that
-    // InPlaceJit translates.
+    // nop, ibranch or disp, in the first phase only plain (MAS 0, not speculative) loads and
+    // stores of 1, 2, 4 or 8 bytes and register ALU ops, every in-place op one that InPlaceJit
+    // translates. Accesses must be aligned to their size and in RAM, else the bundle bails out.
     const void* compile(const DecodedBundle& b, const BundleJitLayout& L);
 
     // Runs translations from `code` on, at most `budget` (>= 1) bundles; returns how many ran

@@ -300,7 +300,8 @@ BundleJitLayout Cpu::jitLayout() {
             &jitRamLow_,
             &jitRamSpan_,
             mem_.codePageMarks(),
-            &irqLine_};
+            &irqLine_,
+            jitScratch_};
 }
 
 void Cpu::setPred(unsigned n, bool v) {

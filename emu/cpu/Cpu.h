@@ -336,6 +336,7 @@ private:
     bool bundleJitOn_ = true;
     std::unique_ptr<BundleLink[]> links_;
     uint64_t jitRamLow_ = 0, jitRamSpan_ = 0;
+    uint64_t jitScratch_[6] = {};
     BundleJitLayout jitLayout();
 };
 

@@ -581,3 +581,33 @@ trap_table:
     EXPECT_EQ(h.global(1), 1u);
     EXPECT_GT(h.reg(0), 100u);
 }
+
+// Loads and stores of 1, 2 and 4 bytes, a misaligned load (the translation leaves it to the
+// interpreter) and a register swap (no in-place order: every result deferred), in a loop of
+// whole translations, with and without dbl: the same results as the general path.
+TEST(CpuFastPath, LinkedNarrowAccessesAndDeferredResults) {
+    for (const char* dbl : {"", ", dbl=1"}) {
+        const std::string src =
+            std::string(R"(
+_start:
+        { setwd wsz=8, nfx=1)") +
+            dbl +
+            R"(; disp %ctpr1, l1; addd,0 0, 0x200000, %dr7; addd,1 0, 0, %dr0; addd,2 0, 5, %dr1 }
+l1:
+        { stb,2 %dr0, [ %dr7 + 1 ]; sth,5 %dr0, [ %dr7 + 6 ]; addd,0 %dr0, 0x1234567, %dr0; cmpbdb,1 %dr0, 0x10000000, %pred0 }
+l2:
+        { stw,2 %dr0, [ %dr7 + 12 ]; ldw,0 %dr7, 4, %dr4; ldb,5 %dr7, 1, %dr6 }
+l3:
+        { addd,0 %dr1, 3, %dr2; subs,1 %dr2, %dr0, %dr1; adds,3 %dr6, %dr5, %dr3; ldw,2 %dr7, 12, %dr8; ldh,5 %dr7, 6, %dr5; ct %ctpr1 ? %pred0 }
+l4:
+        { ldw,0 %dr7, 3, %dr9; ldh,2 %dr7, 6, %dr10 }
+        { wait trap=1 }
+)";
+        const Outcome fast = runBoth(src);
+        EXPECT_NE(fast.state.regs[8], 0u);
+        CpuHarness h(src);
+        h.cpu->setUserMode(true);
+        for (const char* label : {"l1", "l2", "l3", "l4"})
+            EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols[label])) << label;
+    }
+}
