@@ -104,8 +104,11 @@ public:
     // to `size` and in RAM (conservatively: [ramLow, ramLow + ramSpan + 8) - 8 bytes) and, with
     // codeToo, on a page without decoded code (r9 = the code-page marks).
     void checkAddress(const FastOp& op, const uint64_t* regs, unsigned size, bool codeToo) {
-        e_.load(0, source(op.p1, regs));
-        e_.addToRax(source(op.p2, regs));
+        checkAddress(source(op.p1, regs), source(op.p2, regs), size, codeToo);
+    }
+    void checkAddress(const Source& a, const Source& b, unsigned size, bool codeToo) {
+        e_.load(0, a);
+        e_.addToRax(b);
         if (size > 1) {
             e_.bytes({0xA8, uint8_t(size - 1)}); // test al, size - 1
             bailIf(kJne);
@@ -197,9 +200,41 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     be.mem({0x44, 0x8B}, 3, at.preds); // mov r11d, [rdi + preds]
     if (narrow)
         be.mem({0x0F, 0xB6}, 2, at.dbl); // movzx edx, byte [rdi + dbl]
-    for (unsigned k = f.nEarly; k < f.nOps; ++k)
-        if (f.ops[k].code == FastCode::LoadD) // every load, enabled or not
-            be.checkAddress(f.ops[k], regs, 8, false);
+    // Every in-place load, enabled or not. Loads from one register plus offsets 8 apart (an
+    // unrolled loop's) need only the lowest and highest address checked.
+    struct LoadGroup {
+        int32_t base;
+        int64_t low, high;
+    };
+    LoadGroup groups[6];
+    unsigned nGroups = 0;
+    for (unsigned k = f.nEarly; k < f.nOps; ++k) {
+        if (f.ops[k].code != FastCode::LoadD)
+            continue;
+        const Source base = source(f.ops[k].p1, regs), offset = source(f.ops[k].p2, regs);
+        const int64_t off = int64_t(offset.value);
+        if (!base.slot || offset.slot || off != int64_t(int32_t(off))) {
+            be.checkAddress(base, offset, 8, false);
+            continue;
+        }
+        unsigned g = 0;
+        while (g < nGroups && (groups[g].base != base.disp || (off - groups[g].low) % 8))
+            ++g;
+        if (g == nGroups)
+            groups[nGroups++] = {base.disp, off, off};
+        groups[g].low = off < groups[g].low ? off : groups[g].low;
+        groups[g].high = off > groups[g].high ? off : groups[g].high;
+    }
+    for (unsigned g = 0; g < nGroups; ++g) {
+        Source base, low, high;
+        base.slot = true;
+        base.disp = groups[g].base;
+        low.value = uint64_t(groups[g].low);
+        high.value = uint64_t(groups[g].high);
+        be.checkAddress(base, low, 8, false); // (then the others are aligned too)
+        if (groups[g].high != groups[g].low)
+            be.checkAddress(base, high, 1, false);
+    }
     if (nStores) {
         e.bytes({0x49, 0xB9}); // movabs r9, codePages
         e.u64(uint64_t(reinterpret_cast<uintptr_t>(L.codePages)));

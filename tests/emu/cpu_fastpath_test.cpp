@@ -611,3 +611,33 @@ l4:
             EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols[label])) << label;
     }
 }
+
+// Linked loops whose loads from one register (checked as a group: lowest and highest address)
+// walk down under the low guard and up past the end of RAM: the fault comes at the same
+// bundle, with the same state, as on the general path.
+TEST(CpuFastPath, GroupedLoadsFaultAtBothEndsOfRam) {
+    const std::string down = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; addd,0 0, 0x1040, %dr1; addd,1 0, 0, %dr5 }
+loop:
+        { ldd,0 %dr1, 16, %dr2; ldd,2 %dr1, 0, %dr3; ldd,3 %dr1, 8, %dr4; subd,1 %dr1, 8, %dr1; addd,4 %dr5, 1, %dr5 }
+        { ct %ctpr1 }
+)";
+    const std::string up = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; addd,0 0, 0x3ffff40, %dr1; addd,1 0, 0, %dr5 }
+loop:
+        { ldd,0 %dr1, 0, %dr2; ldd,2 %dr1, 24, %dr3; ldd,3 %dr1, 8, %dr4; addd,1 %dr1, 8, %dr1; addd,4 %dr5, 1, %dr5 }
+        { ct %ctpr1 }
+)";
+    for (const std::string& src : {down, up}) {
+        const Outcome general = runProgram(src, false, true, 0x1000);
+        ASSERT_EQ(general.stop.reason, StopReason::Exception) << general.stop.message;
+        EXPECT_EQ(general.stop.exc, ExcNum::DataPage);
+        EXPECT_GT(general.state.regs[5], 5u);
+        for (const bool whole : {true, false})
+            expectSame(runProgram(src, true, true, 0x1000, whole), general, src);
+        CpuHarness h(src);
+        EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"]));
+    }
+}
