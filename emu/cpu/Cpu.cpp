@@ -270,15 +270,38 @@ struct Cpu::Pending {
     unsigned nAau = 0;
 };
 
-Cpu::Cpu(GuestMemory& mem) : mem_(mem), cache_(new DecodedBundle[kCacheSize]) {
+Cpu::Cpu(GuestMemory& mem)
+    : mem_(mem), cache_(new DecodedBundle[kCacheSize]), links_(new BundleLink[kLinkTableSize]) {
+    static_assert(kLinkTableSize == kCacheSize);
     filled_.reserve(kCacheSize);
 }
 
 void Cpu::flushDecodeCache() {
-    for (const uint16_t i : filled_)
+    for (const uint16_t i : filled_) {
         cache_[i].cacheKey = kNoBundle;
+        links_[i] = BundleLink{};
+    }
     filled_.clear();
     jit_.reset(); // no slot refers to its code any more
+    bundleJit_.reset();
+}
+
+BundleJitLayout Cpu::jitLayout() {
+    return {s_.regs,
+            &s_.preds,
+            &s_.wdSize,
+            &s_.pcur,
+            &s_.wdDbl,
+            &s_.pcnt,
+            s_.ctpr,
+            &s_.ip,
+            &s_.bundles,
+            &s_.ops,
+            &jitRamLow_,
+            &jitRamSpan_,
+            mem_.codePageMarks(),
+            &irqLine_,
+            jitScratch_};
 }
 
 void Cpu::setPred(unsigned n, bool v) {
@@ -311,7 +334,10 @@ DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
             planFastPath(slot, s_.regs, &sink_);
         if (translate)
             slot.fast.jit = jit_.compile(slot.fast, s_.regs);
+        if (translate && bundleJitOn_)
+            slot.fast.whole = bundleJit_.compile(slot, jitLayout());
     }
+    links_[&slot - cache_.get()] = slot.fast.whole ? BundleLink{ip, slot.fast.whole} : BundleLink{};
     slot.cacheKey = ip; // aligned, so never kNoBundle
     if (wasEmpty)
         filled_.push_back(uint16_t(&slot - cache_.get()));
@@ -2167,6 +2193,9 @@ StopInfo Cpu::run(uint64_t maxBundles) {
     pendingStop_ = StopInfo{};
     if (mem_.takeCodeDirty())
         flushDecodeCache();
+    const bool ramFits = mem_.ramSize() >= mem_.ramLow() + 8;
+    jitRamLow_ = ramFits ? mem_.ramLow() : ~uint64_t(0); // (no address passes then)
+    jitRamSpan_ = ramFits ? mem_.ramSize() - 8 - mem_.ramLow() : 0;
     for (uint64_t i = 0; i < maxBundles; ++i) {
         uint64_t ip = s_.ip;
         if (irqLine_.load(std::memory_order_relaxed) && !userMode_ && interruptsEnabled())
@@ -2184,7 +2213,17 @@ StopInfo Cpu::run(uint64_t maxBundles) {
             ip = s_.ip;
         }
         try {
-            dispatch(fetch(ip));
+            const DecodedBundle& b = fetch(ip);
+            if (b.fast.whole && !(s_.tagsLive | (s_.damCount != 0))) {
+                // Whole-bundle translations, linked: as many bundles as they run on their own.
+                const uint64_t n = bundleJit_.run(s_.regs, mem_.ramBase(), maxBundles - i,
+                                                  links_.get(), b.fast.whole);
+                if (n) {
+                    i += n - 1;
+                    continue;
+                }
+            }
+            dispatch(b);
         } catch (const GuestException& e) {
             if (userMode_) {
                 StopInfo st;

@@ -4,6 +4,7 @@
 // spilled to the procedure stack and chain records kept in guest memory (ISA notes §2, §4).
 // Exceptions either enter the guest's trap table (system mode) or stop run() (user mode).
 #include "emu/cpu/ArrayAccessUnit.h"
+#include "emu/cpu/BundleJit.h"
 #include "emu/cpu/DecodedBundle.h"
 #include "emu/cpu/GuestException.h"
 #include "emu/cpu/GuestMemory.h"
@@ -150,6 +151,15 @@ public:
     // (InPlaceJit; for tests that compare the two). On by default.
     void setInPlaceJit(bool on) {
         jitOn_ = on;
+        flushDecodeCache();
+    }
+    // Whether the bundle at `ip` runs as one whole translation linked to the next (BundleJit;
+    // decodes it, throws like a fetch).
+    bool fastPathLinks(uint64_t ip) { return fetch(ip).fast.whole != nullptr; }
+    // Off: no whole-bundle translations (BundleJit), only the in-place ones (when those are on;
+    // for tests that compare the two). On by default.
+    void setBundleJit(bool on) {
+        bundleJitOn_ = on;
         flushDecodeCache();
     }
 
@@ -320,6 +330,14 @@ private:
     bool fastPath_ = true;
     InPlaceJit jit_;
     bool jitOn_ = true;
+    // Whole-bundle translations: the link table (parallel to cache_) and the RAM bounds their
+    // checks read (set when run() starts).
+    BundleJit bundleJit_{jit_};
+    bool bundleJitOn_ = true;
+    std::unique_ptr<BundleLink[]> links_;
+    uint64_t jitRamLow_ = 0, jitRamSpan_ = 0;
+    uint64_t jitScratch_[6] = {};
+    BundleJitLayout jitLayout();
 };
 
 } // namespace e2kvm::emu

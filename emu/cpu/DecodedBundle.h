@@ -180,6 +180,7 @@ struct FastBundle {
     uint8_t jitCmpOp[6] = {};
     uint32_t jitPredMask = 0;                // the logical predicates they write
     InPlaceLoadCheck jitLoadCheck = nullptr; // loadsInRam as host code
+    const void* whole = nullptr;             // the whole bundle translated (BundleJit.h)
 };
 
 struct DecodedBundle {

@@ -117,6 +117,9 @@ public:
         }
         return d;
     }
+    // One byte per RAM page, nonzero when it holds decoded code (for host code that stores:
+    // it leaves such stores to store()). The array stays where it is for this object's life.
+    const uint8_t* codePageMarks() const { return codePages_.data(); }
     // RAM at guest address 0 (for host code that checked its addresses with inRam).
     const uint8_t* ramBase() const { return ram_; }
     const uint8_t* fetchPointer(uint64_t addr, uint64_t& avail) const {

@@ -1,5 +1,6 @@
 #pragma once
-// InPlaceJit: translates the in-place phase of a fast bundle (register ALU operations,
+// InPlaceJit: owns the host-code area (a memfd mapped twice: writable and executable) and
+// translates the in-place phase of a fast bundle (register ALU operations,
 // compares and checked 8-byte loads, see FastPlan.h) into x86-64 machine code, so that the
 // interpreter runs it as one call instead of one dispatch per operation. The code does exactly
 // what Cpu::runInPlace does, in the same order; a bundle it cannot translate keeps running on
@@ -8,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace e2kvm::emu {
 
@@ -24,7 +26,12 @@ public:
     // `regs` must be where the Cpu's register slots stay for the code's lifetime.
     InPlaceCode compile(FastBundle& f, const uint64_t* regs);
 
-    // Whether the code area has room for one more bundle.
+    // Copies finished code (at most kMaxInstall bytes, position-independent) into the code
+    // area: its executable address, or null when the area is full or the host has no JIT.
+    static constexpr size_t kMaxInstall = 2048;
+    const uint8_t* install(const std::vector<uint8_t>& code);
+
+    // Whether the code area has room for one more bundle (compile() and an install()).
     bool hasRoom() const;
     // Forgets all code: only when no FastBundle refers to it any more.
     void reset() { used_ = 0; }

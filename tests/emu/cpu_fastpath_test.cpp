@@ -9,9 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 using namespace e2kvm::emu;
@@ -27,6 +29,7 @@ struct Outcome {
     std::vector<uint8_t> data;
     unsigned bundles = 0, fastBundles = 0; // in the program text; planned for the fast path
     unsigned translated = 0;               // ... and run as host code (InPlaceJit)
+    unsigned linked = 0;                   // ... as whole linked translations (BundleJit)
 };
 
 std::string hex(uint64_t v) {
@@ -37,11 +40,13 @@ std::string hex(uint64_t v) {
 
 // Runs `source` in user mode with the fast path on or off (and its in-place ops translated or
 // interpreted), RAM below `lowGuard` faulting.
-Outcome runProgram(const std::string& source, bool fast, bool jit = true, uint64_t lowGuard = 0) {
+Outcome runProgram(const std::string& source, bool fast, bool jit = true, uint64_t lowGuard = 0,
+                   bool whole = true) {
     CpuHarness h(source);
     h.mem->setLowGuard(lowGuard);
     h.cpu->setFastPath(fast);
     h.cpu->setInPlaceJit(jit);
+    h.cpu->setBundleJit(whole);
     h.cpu->setUserMode(true);
     Outcome o;
     o.stop = h.run(1000);
@@ -57,9 +62,10 @@ struct Sandbox {
     GuestMemory mem{64ull << 20};
     Cpu cpu{mem};
 
-    explicit Sandbox(bool fast, bool jit = true) {
+    explicit Sandbox(bool fast, bool jit = true, bool whole = true) {
         cpu.setFastPath(fast);
         cpu.setInPlaceJit(jit);
+        cpu.setBundleJit(whole);
     }
 
     Outcome run(const AsmImage& image, const CpuState& init, bool system,
@@ -80,6 +86,7 @@ struct Sandbox {
             ++o.bundles;
             o.fastBundles += cpu.fastPathCovers(ip);
             o.translated += cpu.fastPathTranslates(ip);
+            o.linked += cpu.fastPathLinks(ip);
             RawBundle raw;
             if (!unpackBundle(image.text.data() + (ip - image.textAddr),
                               image.textAddr + image.text.size() - ip, raw))
@@ -143,6 +150,7 @@ Outcome runBoth(const std::string& source) {
     EXPECT_EQ(fast.stop.reason, StopReason::Wait) << fast.stop.message;
     expectSame(fast, general, source);
     expectSame(runProgram(source, true, false), general, source);
+    expectSame(runProgram(source, true, true, 0, false), general, source);
     return fast;
 }
 
@@ -228,7 +236,8 @@ TEST(CpuFastPath, FaultingLoadWritesNothing) {
 
 // Random straight-line and looping programs of plain bundles (ALU, compares, loads, stores,
 // divisions, conditions, transfers): the fast path must match the general path exactly, with
-// its in-place ops translated to host code (InPlaceJit) and interpreted.
+// whole bundles translated and linked (BundleJit), only their in-place ops translated
+// (InPlaceJit) and everything interpreted.
 TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
     std::mt19937_64 rng(20261123);
     auto pick = [&](unsigned n) { return unsigned(rng() % n); };
@@ -326,8 +335,9 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
         }
     };
 
-    Sandbox fastBox(true), interpretedBox(true, false), generalBox(false);
-    unsigned programs = 0, bundles = 0, fastBundles = 0, translated = 0;
+    Sandbox fastBox(true), inPlaceBox(true, true, false), interpretedBox(true, false),
+        generalBox(false);
+    unsigned programs = 0, bundles = 0, fastBundles = 0, translated = 0, linked = 0;
     uint64_t executed = 0;
     for (int iter = 0; programs < 600 && iter < 5000; ++iter) {
         const unsigned n = 3 + pick(6);
@@ -406,15 +416,18 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
         }
         {
             Outcome fast = fastBox.run(image, init, system, data, 200);
+            Outcome inPlace = inPlaceBox.run(image, init, system, data, 200);
             Outcome interpreted = interpretedBox.run(image, init, system, data, 200);
             Outcome general = generalBox.run(image, init, system, data, 200);
             expectSame(fast, general, text);
+            expectSame(inPlace, general, text);
             expectSame(interpreted, general, text);
             if (::testing::Test::HasFailure())
                 return;
             bundles += fast.bundles;
             fastBundles += fast.fastBundles;
             translated += fast.translated;
+            linked += fast.linked;
             executed += fast.state.bundles;
         }
         ++programs;
@@ -426,6 +439,11 @@ TEST(CpuFastPath, RandomProgramsMatchTheGeneralPath) {
 #if defined(__x86_64__) && defined(__linux__)
     // ... and many of them translated, or this compares the interpreter with itself.
     EXPECT_GT(translated * 20, bundles) << translated << " of " << bundles;
+    // ... and many run as whole linked translations.
+    EXPECT_GT(linked * 20, bundles) << linked << " of " << bundles;
+    std::printf("%u programs, %u bundles: %u fast, %u with in-place code, %u whole; %llu run\n",
+                programs, bundles, fastBundles, translated, linked,
+                static_cast<unsigned long long>(executed));
 #endif
     EXPECT_GT(executed, 20000u);
 }
@@ -442,5 +460,184 @@ TEST(CpuFastPath, HighIpDoesNotHitDecodedCode) {
         EXPECT_EQ(o.stop.reason, StopReason::Exception);
         EXPECT_EQ(o.stop.exc, ExcNum::InstrPageMiss) << o.stop.message;
         EXPECT_EQ(o.state.regs[2], 1u);
+    }
+}
+
+// The memloop benchmark's shape (a fill loop of two stores, a sum loop of two loads) stopped
+// after every budget from 1 to 140 bundles: the whole linked translations (BundleJit) must stop
+// exactly where the general path does, with the same registers, counters and memory.
+TEST(CpuFastPath, LinkedLoopsStopExactlyAtTheBudget) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=16, nfx=1; disp %ctpr2, fill; addd,0 0, 0x200000, %dr1; addd,1 0, 1, %dr3 }
+        { addd,0 0, 0x2000f0, %dr9 }
+fill:
+        { std,2 %dr3, [ %dr1 + 0 ]; std,5 %dr3, [ %dr1 + 8 ]; addd,0 %dr1, 16, %dr1; addd,1 %dr3, 1, %dr3; cmpbdb,3 %dr1, %dr9, %pred0 }
+        { ct %ctpr2 ? %pred0 }
+        { addd,0 0, 0x200000, %dr1; disp %ctpr2, sum; addd,1 0, 0, %dr10; addd,2 0, 0, %dr11 }
+sum:
+        { ldd,0 %dr1, 0, %dr4; ldd,2 %dr1, 8, %dr5; addd,1 %dr1, 16, %dr1; cmpbdb,4 %dr1, %dr9, %pred0 }
+        { addd,0 %dr10, %dr4, %dr10; addd,1 %dr11, %dr5, %dr11; ct %ctpr2 ? %pred0 }
+        { wait trap=1 }
+)";
+    auto run = [&](bool whole, uint64_t budget) {
+        CpuHarness h(src);
+        h.cpu->setUserMode(true);
+        h.cpu->setBundleJit(whole);
+        Outcome o;
+        o.stop = h.run(budget);
+        o.state = h.cpu->state();
+        o.data.resize(256);
+        h.mem->read(kData, o.data.data(), o.data.size());
+        if (whole)
+            for (const char* label : {"fill", "sum"})
+                o.linked += h.cpu->fastPathLinks(h.image.symbols[label]);
+        return o;
+    };
+    for (uint64_t budget = 1; budget <= 140; ++budget) {
+        const Outcome linked = run(true, budget), general = run(false, budget);
+        expectSame(linked, general, "budget " + std::to_string(budget));
+        EXPECT_EQ(linked.linked, 2u);
+        if (linked.stop.reason == StopReason::Budget) {
+            EXPECT_EQ(linked.state.bundles, budget);
+        }
+        if (::testing::Test::HasFailure())
+            return;
+    }
+    const Outcome done = run(true, 1000);
+    ASSERT_EQ(done.stop.reason, StopReason::Wait) << done.stop.message;
+    EXPECT_EQ(done.state.regs[10] + done.state.regs[11], 2u * 16 * 17 / 2); // 1, 1, .., 16, 16
+}
+
+// A linked loop whose predicated store rewrites a bundle of the loop (decoded and translated
+// by then): the translation must leave that store to the interpreter, which drops the stale
+// code, so the loop runs the new bundle from the next iteration on.
+TEST(CpuFastPath, LinkedLoopRewritesItsOwnCode) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; addd,0 0, tmpl, %dr1; addd,1 0, target, %dr2 }
+        { ldd,0 %dr1, 0, %dr3; addd,1 0, 0, %dr0; addd,2 0, 0, %dr5 }
+loop:
+        { addd,0 %dr0, 1, %dr0; cmpbdb,1 %dr0, 19, %pred0; cmpedb,3 %dr0, 6, %pred1 }
+        { std,2 %dr3, [ %dr2 + 0 ] ? %pred1 }
+target:
+        { addd,0 %dr5, 1, %dr5 }
+        { ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+tmpl:
+        { subd,0 %dr5, 1, %dr5 }
+)";
+    const Outcome fast = runBoth(src);
+    EXPECT_EQ(fast.state.regs[0], 20u);
+    EXPECT_EQ(fast.state.regs[5], uint64_t(6 - 14)); // +1 six times, then -1
+}
+
+namespace {
+// Lowers the CPU's interrupt line on any 8-byte write to its one register (the "device"
+// acknowledging the interrupt).
+struct AcknowledgingDevice : MmioBus {
+    Cpu* cpu = nullptr;
+    bool read(uint64_t, unsigned, uint64_t&, uint8_t) override { return false; }
+    bool write(uint64_t addr, unsigned size, uint64_t, uint8_t) override {
+        if (addr != 0x8000000 || size != 8)
+            return false;
+        cpu->setInterruptLine(false);
+        return true;
+    }
+};
+} // namespace
+
+// An interrupt raised by another thread while a linked loop runs with a budget far beyond the
+// test's time: the translated code must notice it between bundles, so the handler runs and
+// ends the loop.
+TEST(CpuFastPath, InterruptReachesALinkedLoop) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; rws,0 3, %psr }
+loop:
+        { addd,0 %dr0, 1, %dr0; cmpedb,1 %dg1, 0, %pred0 }
+        { ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+        .align 2048
+trap_table:
+        { setwd wsz=4, nfx=1; addd,0 0, 0x8000000, %dg2 }
+        { std,2 %dg2, [ %dg2 + 0 ]; addd,1 0, 1, %dg1 }
+        { rwd,0 0, %tir.lo }
+        { done }
+)";
+    CpuHarness h(src);
+    AcknowledgingDevice device;
+    device.cpu = h.cpu.get();
+    h.mem->setBus(&device);
+    ASSERT_EQ(h.run(100).reason, StopReason::Budget); // the loop spins, decoded and linked
+    EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"]));
+    std::thread raiser([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        h.cpu->setInterruptLine(true);
+    });
+    const StopInfo st = h.run(uint64_t(1) << 31); // seconds: far beyond the 20 ms
+    raiser.join();
+    ASSERT_EQ(st.reason, StopReason::Wait) << st.message;
+    EXPECT_EQ(h.global(1), 1u);
+    EXPECT_GT(h.reg(0), 100u);
+}
+
+// Loads and stores of 1, 2 and 4 bytes, a misaligned load (the translation leaves it to the
+// interpreter) and a register swap (no in-place order: every result deferred), in a loop of
+// whole translations, with and without dbl: the same results as the general path.
+TEST(CpuFastPath, LinkedNarrowAccessesAndDeferredResults) {
+    for (const char* dbl : {"", ", dbl=1"}) {
+        const std::string src =
+            std::string(R"(
+_start:
+        { setwd wsz=8, nfx=1)") +
+            dbl +
+            R"(; disp %ctpr1, l1; addd,0 0, 0x200000, %dr7; addd,1 0, 0, %dr0; addd,2 0, 5, %dr1 }
+l1:
+        { stb,2 %dr0, [ %dr7 + 1 ]; sth,5 %dr0, [ %dr7 + 6 ]; addd,0 %dr0, 0x1234567, %dr0; cmpbdb,1 %dr0, 0x10000000, %pred0 }
+l2:
+        { stw,2 %dr0, [ %dr7 + 12 ]; ldw,0 %dr7, 4, %dr4; ldb,5 %dr7, 1, %dr6 }
+l3:
+        { addd,0 %dr1, 3, %dr2; subs,1 %dr2, %dr0, %dr1; adds,3 %dr6, %dr5, %dr3; ldw,2 %dr7, 12, %dr8; ldh,5 %dr7, 6, %dr5; ct %ctpr1 ? %pred0 }
+l4:
+        { ldw,0 %dr7, 3, %dr9; ldh,2 %dr7, 6, %dr10 }
+        { wait trap=1 }
+)";
+        const Outcome fast = runBoth(src);
+        EXPECT_NE(fast.state.regs[8], 0u);
+        CpuHarness h(src);
+        h.cpu->setUserMode(true);
+        for (const char* label : {"l1", "l2", "l3", "l4"})
+            EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols[label])) << label;
+    }
+}
+
+// Linked loops whose loads from one register (checked as a group: lowest and highest address)
+// walk down under the low guard and up past the end of RAM: the fault comes at the same
+// bundle, with the same state, as on the general path.
+TEST(CpuFastPath, GroupedLoadsFaultAtBothEndsOfRam) {
+    const std::string down = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; addd,0 0, 0x1040, %dr1; addd,1 0, 0, %dr5 }
+loop:
+        { ldd,0 %dr1, 16, %dr2; ldd,2 %dr1, 0, %dr3; ldd,3 %dr1, 8, %dr4; subd,1 %dr1, 8, %dr1; addd,4 %dr5, 1, %dr5 }
+        { ct %ctpr1 }
+)";
+    const std::string up = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, loop; addd,0 0, 0x3ffff40, %dr1; addd,1 0, 0, %dr5 }
+loop:
+        { ldd,0 %dr1, 0, %dr2; ldd,2 %dr1, 24, %dr3; ldd,3 %dr1, 8, %dr4; addd,1 %dr1, 8, %dr1; addd,4 %dr5, 1, %dr5 }
+        { ct %ctpr1 }
+)";
+    for (const std::string& src : {down, up}) {
+        const Outcome general = runProgram(src, false, true, 0x1000);
+        ASSERT_EQ(general.stop.reason, StopReason::Exception) << general.stop.message;
+        EXPECT_EQ(general.stop.exc, ExcNum::DataPage);
+        EXPECT_GT(general.state.regs[5], 5u);
+        for (const bool whole : {true, false})
+            expectSame(runProgram(src, true, true, 0x1000, whole), general, src);
+        CpuHarness h(src);
+        EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"]));
     }
 }

@@ -1,6 +1,7 @@
 // e2k_bench: runs E2K benchmark programs under the Linux user runtime and reports guest
-// bundles/s and ALU ops/s; run with [--no-jit] PROGRAM... (built from alu.s, checksum.s,
-// recursion.s). --no-jit interprets the fast path's in-place ops instead of translating them.
+// bundles/s and ALU ops/s; run with [--no-jit | --in-place-jit] PROGRAM... (built from alu.s,
+// checksum.s, memloop.s, recursion.s). --no-jit interprets the fast path's in-place ops instead
+// of translating them; --in-place-jit translates only those (no whole linked bundles, BundleJit).
 // vs_qemu.py compares with qemu-e2k when one is built (it is not packaged);
 // ir_per_bundle.sh counts host instructions per bundle instead (callgrind).
 #include "emu/user/LinuxProcess.h"
@@ -16,11 +17,12 @@ using namespace e2kvm::emu;
 
 int main(int argc, char** argv) {
     int first = 1;
-    const bool jit = !(argc > 1 && std::string(argv[1]) == "--no-jit");
-    if (!jit)
+    const std::string mode = argc > 1 ? argv[1] : "";
+    const bool jit = mode != "--no-jit", whole = jit && mode != "--in-place-jit";
+    if (mode == "--no-jit" || mode == "--in-place-jit")
         ++first;
     if (argc <= first) {
-        std::fprintf(stderr, "usage: e2k_bench [--no-jit] PROGRAM...\n");
+        std::fprintf(stderr, "usage: e2k_bench [--no-jit | --in-place-jit] PROGRAM...\n");
         return 2;
     }
     int status = 0;
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
             continue;
         }
         proc.cpu().setInPlaceJit(jit);
+        proc.cpu().setBundleJit(whole);
         auto t0 = std::chrono::steady_clock::now();
         std::clock_t c0 = std::clock();
         ProcessResult r = proc.run();
