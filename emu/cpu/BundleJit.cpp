@@ -175,8 +175,9 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
             usesPreds = true;
         if (isCompare(op.code))
             usesPreds = writesPreds = true;
-        if (op.code >= FastCode::AndS && op.code <= FastCode::SarS)
-            narrow = true;
+        if ((op.code >= FastCode::AndS && op.code <= FastCode::SarS) ||
+            (op.code == FastCode::Pure && !op.write64))
+            narrow = true; // its result is written by dbl
     }
     if (nStores > 2 || b.needWindow > 127)
         return nullptr;
@@ -277,7 +278,7 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
         case Early::Alu: {
             FastOp into = op;
             into.dst = L.scratch + k;
-            if (!emitInPlaceOp(e, into, regs))
+            if (!emitInPlaceOp(e, into, b.ops[op.op], regs))
                 return nullptr;
             break;
         }
@@ -319,7 +320,7 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     for (unsigned k = f.nEarly; k < f.nOps; ++k) {
         const FastOp& op = f.ops[k];
         const size_t skip = op.cond ? be.skipUnless(op.cond) : 0;
-        if (!emitInPlaceOp(e, op, regs))
+        if (!emitInPlaceOp(e, op, b.ops[op.op], regs))
             return nullptr;
         if (skip)
             e.patchSkip(skip);

@@ -641,3 +641,32 @@ loop:
         EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"]));
     }
 }
+
+// Multiplies, rotates and moves (ops with no inline interpreter code) translated inside linked
+// bundles: 32-bit results keep the upper half of their register unless the window is dbl.
+TEST(CpuFastPath, LinkedMultipliesRotatesAndMoves) {
+    for (const char* dbl : {"", ", dbl=1"}) {
+        const std::string src = std::string(R"(
+_start:
+        { setwd wsz=8, nfx=1)") +
+                                dbl + R"(; disp %ctpr1, l0; addd,0 0, 0, %dr6 }
+        { addd,0 0, 0x5555aaaa80000001, %dr0; addd,1 0, 0x1234567890abcdef, %dr1 }
+        { addd,0 0, 0x7777777777777777, %dr2; addd,1 0, 0x6666666666666666, %dr3 }
+        { addd,0 0, 0x4444444444444444, %dr4; addd,1 0, 0x3333333333333333, %dr5 }
+l0:
+        { cmpbdb,0 %dr6, 5, %pred0 }
+l1:
+        { muls,0 %r0, %r1, %r2; scls,1 %r0, 3, %r3; scrs,3 %r1, 5, %r4; movts,4 %r1, %r5 }
+l2:
+        { umulx,0 %r0, %r1, %dr7; smulx,1 %r0, %r1, %dr8; muld,3 %dr0, %dr1, %dr9; scld,4 %dr1, 7, %dr10 }
+l3:
+        { addd,0 %dr0, %dr3, %dr0; addd,3 %dr1, %dr9, %dr1; addd,1 %dr6, 1, %dr6; ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+)";
+        const Outcome fast = runBoth(src);
+        EXPECT_EQ(fast.state.regs[6], 6u);
+        CpuHarness h(src);
+        for (const char* label : {"l0", "l1", "l2", "l3"})
+            EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols[label])) << label;
+    }
+}
