@@ -670,3 +670,39 @@ l3:
             EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols[label])) << label;
     }
 }
+
+// Two loop bundles 32 KiB apart share a decoded-cache slot, so every iteration decodes and
+// translates both again: the code area fills up several times over (about 400 bytes per
+// translation, 16 MiB) and starts over mid-run. Results as on the general path.
+TEST(CpuFastPath, CodeAreaStartsOverWhileLinkedCodeRuns) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, a; addd,0 0, 0, %dr0 }
+        { ct %ctpr1 }
+        .align 32768
+a:
+        { addd,0 %dr0, 1, %dr0; xord,1 %dr1, %dr0, %dr1; addd,2 %dr2, %dr1, %dr2; shld,3 %dr3, 1, %dr3; cmpbdb,4 %dr0, 60000, %pred0; ord,5 %dr5, %dr2, %dr5 }
+        { ibranch b }
+        .align 32768
+b:
+        { subd,0 %dr4, %dr0, %dr4; andd,1 %dr6, %dr2, %dr6; addd,2 %dr7, 3, %dr7; sard,3 %dr1, 2, %dr8; xord,4 %dr9, %dr4, %dr9; ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+)";
+    auto run = [&](bool fast) {
+        CpuHarness h(src);
+        h.cpu->setUserMode(true);
+        h.cpu->setFastPath(fast);
+        Outcome o;
+        o.stop = h.run(1000000);
+        o.state = h.cpu->state();
+        if (fast)
+            o.linked = h.cpu->fastPathLinks(h.image.symbols["a"]) +
+                       h.cpu->fastPathLinks(h.image.symbols["b"]);
+        return o;
+    };
+    const Outcome fast = run(true), general = run(false);
+    ASSERT_EQ(general.stop.reason, StopReason::Wait) << general.stop.message;
+    EXPECT_EQ(general.state.regs[0], 60001u); // (the compare sees the value before the add)
+    expectSame(fast, general, src);
+    EXPECT_EQ(fast.linked, 2u);
+}
