@@ -292,6 +292,9 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     // the exception or makes the return).
     const bool viaCtpr = f.ctMode && b.cs0 != Cs0Kind::Ibranch;
     const bool knownCtpr = viaCtpr && b.cs0 == Cs0Kind::Disp && b.cs0Ctpr == b.ctop;
+    if (viaCtpr && !knownCtpr && f.ctMode == 1 &&
+        ((L.ctpr[b.ctop] >> 54) & 0x1F) != kCtprLocalTag) // (local tag, opc 0)
+        return nullptr; // e.g. `ct %ctpr3` after `return`: it would bail out every time
     auto skipUnlessTaken = [&]() -> size_t {
         if (f.ctMode == 1)
             return 0;
