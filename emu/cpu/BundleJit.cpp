@@ -306,6 +306,15 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     if (viaCtpr && !knownCtpr) {
         const size_t skip = skipUnlessTaken();
         be.mem({0x48, 0x8B}, 0, ctprAt); // mov rax, [rdi + ctpr]
+        // The CTPR as it is now, when a disp label (the loop's, usually), passes at once.
+        const uint64_t now = L.ctpr[b.ctop];
+        size_t valid = 0;
+        if (((now >> 54) & 7) == kCtprLocalTag && ((now >> 57) & 3) != kCtprLdispOpc) {
+            e.bytes({0x48, 0xB9}); // movabs rcx, now
+            e.u64(now);
+            e.bytes({0x48, 0x39, 0xC8}); // cmp rax, rcx
+            valid = e.jumpForward(kJe);
+        }
         e.bytes({0x48, 0x89, 0xC1});     // mov rcx, rax
         e.bytes({0x48, 0xC1, 0xE9, 54}); // shr rcx, 54
         e.bytes({0x83, 0xE1, 0x1F});     // and ecx, 0x1F (tag, opc)
@@ -314,6 +323,8 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
         e.bytes({0x83, 0xE1, 0x07}); // and ecx, 7
         e.bytes({0x83, 0xF9, uint8_t(kCtprLocalTag)});
         be.bailIf(kJne);
+        if (valid)
+            e.patchSkip(valid);
         if (skip)
             e.patchSkip(skip);
     }

@@ -706,3 +706,26 @@ b:
     expectSame(fast, general, src);
     EXPECT_EQ(fast.linked, 2u);
 }
+
+// A conditional ct translated while its CTPR holds no disp label (an sdisp entry), then taken
+// with that same value: the guest's exception, as on the general path, never a jump.
+TEST(CpuFastPath, LinkedCtThroughASystemLabelFaults) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=8, nfx=1; sdisp %ctpr1, 3; cmpedb,0 0, 1, %pred0 }
+        { disp %ctpr2, loop }
+loop:
+        { ct %ctpr1 ? %pred0 }
+        { cmpedb,0 0, 0, %pred0; addd,1 %dr1, 1, %dr1; ct %ctpr2 }
+        { wait trap=1 }
+)";
+    const Outcome general = runProgram(src, false);
+    ASSERT_EQ(general.stop.reason, StopReason::Exception) << general.stop.message;
+    EXPECT_EQ(general.state.regs[1], 1u);
+    for (const bool whole : {true, false})
+        expectSame(runProgram(src, true, true, 0, whole), general, src);
+    CpuHarness h(src);
+    h.cpu->setUserMode(true);
+    ASSERT_EQ(h.run(3).reason, StopReason::Budget);
+    EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"])); // (translated by now)
+}
