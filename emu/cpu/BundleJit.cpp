@@ -175,8 +175,9 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
             usesPreds = true;
         if (isCompare(op.code))
             usesPreds = writesPreds = true;
-        if (op.code >= FastCode::AndS && op.code <= FastCode::SarS)
-            narrow = true;
+        if ((op.code >= FastCode::AndS && op.code <= FastCode::SarS) ||
+            (op.code == FastCode::Pure && !op.write64))
+            narrow = true; // its result is written by dbl
     }
     if (nStores > 2 || b.needWindow > 127)
         return nullptr;
@@ -277,7 +278,7 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
         case Early::Alu: {
             FastOp into = op;
             into.dst = L.scratch + k;
-            if (!emitInPlaceOp(e, into, regs))
+            if (!emitInPlaceOp(e, into, b.ops[op.op], regs))
                 return nullptr;
             break;
         }
@@ -291,6 +292,9 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     // the exception or makes the return).
     const bool viaCtpr = f.ctMode && b.cs0 != Cs0Kind::Ibranch;
     const bool knownCtpr = viaCtpr && b.cs0 == Cs0Kind::Disp && b.cs0Ctpr == b.ctop;
+    if (viaCtpr && !knownCtpr && f.ctMode == 1 &&
+        ((L.ctpr[b.ctop] >> 54) & 0x1F) != kCtprLocalTag) // (local tag, opc 0)
+        return nullptr; // e.g. `ct %ctpr3` after `return`: it would bail out every time
     auto skipUnlessTaken = [&]() -> size_t {
         if (f.ctMode == 1)
             return 0;
@@ -302,6 +306,15 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     if (viaCtpr && !knownCtpr) {
         const size_t skip = skipUnlessTaken();
         be.mem({0x48, 0x8B}, 0, ctprAt); // mov rax, [rdi + ctpr]
+        // The CTPR as it is now, when a disp label (the loop's, usually), passes at once.
+        const uint64_t now = L.ctpr[b.ctop];
+        size_t valid = 0;
+        if (((now >> 54) & 7) == kCtprLocalTag && ((now >> 57) & 3) != kCtprLdispOpc) {
+            e.bytes({0x48, 0xB9}); // movabs rcx, now
+            e.u64(now);
+            e.bytes({0x48, 0x39, 0xC8}); // cmp rax, rcx
+            valid = e.jumpForward(kJe);
+        }
         e.bytes({0x48, 0x89, 0xC1});     // mov rcx, rax
         e.bytes({0x48, 0xC1, 0xE9, 54}); // shr rcx, 54
         e.bytes({0x83, 0xE1, 0x1F});     // and ecx, 0x1F (tag, opc)
@@ -310,6 +323,8 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
         e.bytes({0x83, 0xE1, 0x07}); // and ecx, 7
         e.bytes({0x83, 0xF9, uint8_t(kCtprLocalTag)});
         be.bailIf(kJne);
+        if (valid)
+            e.patchSkip(valid);
         if (skip)
             e.patchSkip(skip);
     }
@@ -319,7 +334,7 @@ const void* BundleJit::compile(const DecodedBundle& b, const BundleJitLayout& L)
     for (unsigned k = f.nEarly; k < f.nOps; ++k) {
         const FastOp& op = f.ops[k];
         const size_t skip = op.cond ? be.skipUnless(op.cond) : 0;
-        if (!emitInPlaceOp(e, op, regs))
+        if (!emitInPlaceOp(e, op, b.ops[op.op], regs))
             return nullptr;
         if (skip)
             e.patchSkip(skip);

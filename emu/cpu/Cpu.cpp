@@ -333,7 +333,7 @@ DecodedBundle& Cpu::decodeInto(DecodedBundle& slot, uint64_t ip) {
         if (fastPath_)
             planFastPath(slot, s_.regs, &sink_);
         if (translate)
-            slot.fast.jit = jit_.compile(slot.fast, s_.regs);
+            slot.fast.jit = jit_.compile(slot, s_.regs);
         if (translate && bundleJitOn_)
             slot.fast.whole = bundleJit_.compile(slot, jitLayout());
     }

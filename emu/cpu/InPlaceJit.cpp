@@ -111,7 +111,8 @@ const uint8_t* InPlaceJit::install(const std::vector<uint8_t>& code) {
 #endif
 }
 
-InPlaceCode InPlaceJit::compile(FastBundle& f, const uint64_t* regs) {
+InPlaceCode InPlaceJit::compile(DecodedBundle& b, const uint64_t* regs) {
+    FastBundle& f = b.fast;
     f.nJitCmps = 0;
     f.jitPredMask = 0;
     f.jitLoadCheck = nullptr;
@@ -126,7 +127,7 @@ InPlaceCode InPlaceJit::compile(FastBundle& f, const uint64_t* regs) {
     for (unsigned k = f.nEarly; k < f.nOps; ++k) {
         const FastOp& op = f.ops[k];
         const size_t skip = op.cond ? e.skipUnlessEnabled(k) : 0;
-        if (!emitInPlaceOp(e, op, regs)) {
+        if (!emitInPlaceOp(e, op, b.ops[op.op], regs)) {
             f.nJitCmps = 0;
             f.jitPredMask = 0;
             return nullptr;

@@ -20,11 +20,11 @@ public:
     InPlaceJit(const InPlaceJit&) = delete;
     InPlaceJit& operator=(const InPlaceJit&) = delete;
 
-    // Translates f's in-place ops (f.ops[f.nEarly..f.nOps)) and records the compares in
-    // f.jitCmpOp/f.nJitCmps. Null when an op has no translation, an operand lies outside
-    // `regs`' reach, the code area is full (reset() makes room) or the host has no JIT.
+    // Translates the in-place ops of f = b.fast (f.ops[f.nEarly..f.nOps)) and records the
+    // compares in f.jitCmpOp/f.nJitCmps. Null when an op has no translation, an operand lies
+    // outside `regs`' reach, the code area is full (reset() makes room) or the host has no JIT.
     // `regs` must be where the Cpu's register slots stay for the code's lifetime.
-    InPlaceCode compile(FastBundle& f, const uint64_t* regs);
+    InPlaceCode compile(DecodedBundle& b, const uint64_t* regs);
 
     // Copies finished code (at most kMaxInstall bytes, position-independent) into the code
     // area: its executable address, or null when the area is full or the host has no JIT.

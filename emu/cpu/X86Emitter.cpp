@@ -80,11 +80,60 @@ const uint8_t kSetcc[8] = {
     0x9E, // 7: a <= b signed (setle)
 };
 
+// A FastCode::Pure op whose result computeOp gives as one of a few host instructions on rax
+// (src1) and rcx (src2): the result in rax (a 32-bit result zero-extended).
+bool emitPureOp(Emitter& e, const DecodedOp& d) {
+    const bool wide = d.info->dstWide;
+    switch (d.kind) {
+    case OpKind::Mul: // muld: the low 64 bits; muls: the low 32
+        if (wide)
+            e.bytes({0x48});
+        e.bytes({0x0F, 0xAF, 0xC1}); // imul rax|eax, rcx|ecx
+        return true;
+    case OpKind::UMulX:                    // 32 x 32 -> 64, unsigned
+        e.bytes({0x89, 0xC0, 0x89, 0xC9}); // mov eax, eax; mov ecx, ecx
+        e.bytes({0x48, 0x0F, 0xAF, 0xC1}); // imul rax, rcx
+        return true;
+    case OpKind::SMulX:                                // 32 x 32 -> 64, signed
+        e.bytes({0x48, 0x63, 0xC0, 0x48, 0x63, 0xC9}); // movsxd rax, eax; movsxd rcx, ecx
+        e.bytes({0x48, 0x0F, 0xAF, 0xC1});             // imul rax, rcx
+        return true;
+    case OpKind::Scl:
+    case OpKind::Scr: // rotates, the count masked to the width (as the host does)
+        if (wide)
+            e.bytes({0x48});
+        e.bytes({0xD3, uint8_t(d.kind == OpKind::Scl ? 0xC0 : 0xC8)}); // rol|ror rax|eax, cl
+        return true;
+    case OpKind::Mov:
+        e.bytes({0x48, 0x89, 0xC8}); // mov rax, rcx
+        return true;
+    default:
+        return false;
+    }
+}
+
 } // namespace
 
-bool emitInPlaceOp(Emitter& e, const FastOp& op, const uint64_t* regs) {
+bool emitInPlaceOp(Emitter& e, const FastOp& op, const DecodedOp& d, const uint64_t* regs) {
     const Source a = source(op.p1, regs), b = source(op.p2, regs);
     int32_t dst = 0;
+    if (op.code == FastCode::Pure) {
+        if (!d.info || !displacement(op.dst, regs, dst))
+            return false;
+        Emitter trial; // (nothing is appended when the op has no translation)
+        if (!emitPureOp(trial, d))
+            return false;
+        e.load(0, a);
+        e.load(1, b);
+        emitPureOp(e, d);
+        if (op.write64) {
+            e.storeRax64(dst);
+        } else {
+            e.bytes({0x89, 0xC0}); // mov eax, eax (a 64-bit result's low half, e.g. movs)
+            e.storeLow(dst);
+        }
+        return true;
+    }
     if (op.code <= FastCode::SarS) {
         if (!displacement(op.dst, regs, dst))
             return false;

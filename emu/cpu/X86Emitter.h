@@ -127,9 +127,10 @@ enum : uint8_t {
     kJa = 0x87,
 };
 
-// Appends one in-place op (FastCode AndD..SarS, CmpOD..CmpLES, LoadD): false when it has no
+// Appends one in-place op (FastCode AndD..SarS, CmpOD..CmpLES, LoadD, and Pure for muls, muld,
+// umulx, smulx, scl*, scr*, mov*; `d` is the op the FastOp stands for): false when it has no
 // translation. Registers: rdi = regs, rsi = guest RAM (load addresses already checked),
 // edx = dbl; a compare into %pred<p> replaces bit p of r8d. Clobbers rax, rcx, r9.
-bool emitInPlaceOp(Emitter& e, const FastOp& op, const uint64_t* regs);
+bool emitInPlaceOp(Emitter& e, const FastOp& op, const DecodedOp& d, const uint64_t* regs);
 
 } // namespace e2kvm::emu::x86

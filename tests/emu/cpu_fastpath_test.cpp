@@ -641,3 +641,91 @@ loop:
         EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"]));
     }
 }
+
+// Multiplies, rotates and moves (ops with no inline interpreter code) translated inside linked
+// bundles: 32-bit results keep the upper half of their register unless the window is dbl.
+TEST(CpuFastPath, LinkedMultipliesRotatesAndMoves) {
+    for (const char* dbl : {"", ", dbl=1"}) {
+        const std::string src = std::string(R"(
+_start:
+        { setwd wsz=8, nfx=1)") +
+                                dbl + R"(; disp %ctpr1, l0; addd,0 0, 0, %dr6 }
+        { addd,0 0, 0x5555aaaa80000001, %dr0; addd,1 0, 0x1234567890abcdef, %dr1 }
+        { addd,0 0, 0x7777777777777777, %dr2; addd,1 0, 0x6666666666666666, %dr3 }
+        { addd,0 0, 0x4444444444444444, %dr4; addd,1 0, 0x3333333333333333, %dr5 }
+l0:
+        { cmpbdb,0 %dr6, 5, %pred0 }
+l1:
+        { muls,0 %r0, %r1, %r2; scls,1 %r0, 3, %r3; scrs,3 %r1, 5, %r4; movts,4 %r1, %r5 }
+l2:
+        { umulx,0 %r0, %r1, %dr7; smulx,1 %r0, %r1, %dr8; muld,3 %dr0, %dr1, %dr9; scld,4 %dr1, 7, %dr10 }
+l3:
+        { addd,0 %dr0, %dr3, %dr0; addd,3 %dr1, %dr9, %dr1; addd,1 %dr6, 1, %dr6; ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+)";
+        const Outcome fast = runBoth(src);
+        EXPECT_EQ(fast.state.regs[6], 6u);
+        CpuHarness h(src);
+        for (const char* label : {"l0", "l1", "l2", "l3"})
+            EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols[label])) << label;
+    }
+}
+
+// Two loop bundles 32 KiB apart share a decoded-cache slot, so every iteration decodes and
+// translates both again: the 16 MiB code area fills up (twice in 80000 translations of about
+// 400 bytes) and starts over mid-run. Results as on the general path.
+TEST(CpuFastPath, CodeAreaStartsOverWhileLinkedCodeRuns) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=8, nfx=1; disp %ctpr1, a; addd,0 0, 0, %dr0 }
+        { ct %ctpr1 }
+        .align 32768
+a:
+        { addd,0 %dr0, 1, %dr0; xord,1 %dr1, %dr0, %dr1; addd,2 %dr2, %dr1, %dr2; shld,3 %dr3, 1, %dr3; cmpbdb,4 %dr0, 40000, %pred0; ord,5 %dr5, %dr2, %dr5 }
+        { ibranch b }
+        .align 32768
+b:
+        { subd,0 %dr4, %dr0, %dr4; andd,1 %dr6, %dr2, %dr6; addd,2 %dr7, 3, %dr7; sard,3 %dr1, 2, %dr8; xord,4 %dr9, %dr4, %dr9; ct %ctpr1 ? %pred0 }
+        { wait trap=1 }
+)";
+    auto run = [&](bool fast) {
+        CpuHarness h(src);
+        h.cpu->setUserMode(true);
+        h.cpu->setFastPath(fast);
+        Outcome o;
+        o.stop = h.run(1000000);
+        o.state = h.cpu->state();
+        if (fast)
+            o.linked = h.cpu->fastPathLinks(h.image.symbols["a"]) +
+                       h.cpu->fastPathLinks(h.image.symbols["b"]);
+        return o;
+    };
+    const Outcome fast = run(true), general = run(false);
+    ASSERT_EQ(general.stop.reason, StopReason::Wait) << general.stop.message;
+    EXPECT_EQ(general.state.regs[0], 40001u); // (the compare sees the value before the add)
+    expectSame(fast, general, src);
+    EXPECT_EQ(fast.linked, 2u);
+}
+
+// A conditional ct translated while its CTPR holds no disp label (an sdisp entry), then taken
+// with that same value: the guest's exception, as on the general path, never a jump.
+TEST(CpuFastPath, LinkedCtThroughASystemLabelFaults) {
+    const std::string src = R"(
+_start:
+        { setwd wsz=8, nfx=1; sdisp %ctpr1, 3; cmpedb,0 0, 1, %pred0 }
+        { disp %ctpr2, loop }
+loop:
+        { ct %ctpr1 ? %pred0 }
+        { cmpedb,0 0, 0, %pred0; addd,1 %dr1, 1, %dr1; ct %ctpr2 }
+        { wait trap=1 }
+)";
+    const Outcome general = runProgram(src, false);
+    ASSERT_EQ(general.stop.reason, StopReason::Exception) << general.stop.message;
+    EXPECT_EQ(general.state.regs[1], 1u);
+    for (const bool whole : {true, false})
+        expectSame(runProgram(src, true, true, 0, whole), general, src);
+    CpuHarness h(src);
+    h.cpu->setUserMode(true);
+    ASSERT_EQ(h.run(3).reason, StopReason::Budget);
+    EXPECT_TRUE(h.cpu->fastPathLinks(h.image.symbols["loop"])); // (translated by now)
+}
