@@ -8,6 +8,7 @@
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
 #include "ProgressBar.h"
+#include "QemuDrivers.h"
 #include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
 #include "block/SnapshotSelector.h"
@@ -132,7 +133,7 @@ int runConvert(int argc, char** argv) {
     if (noCreate && !optionTexts.empty())
         throw CommandFailure("-o has no effect when skipping image creation");
     if (!isCreatableFormat(targetFormat))
-        throw CommandFailure("Unknown file format '" + targetFormat + "'");
+        throw CommandFailure(cannotCreateMessage(targetFormat));
     if (compress && targetFormat != "qcow2")
         throw CommandFailure("Compression not supported for this file format");
 
