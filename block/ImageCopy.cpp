@@ -183,7 +183,7 @@ private:
     void splitData(std::vector<WriteOp>& ops, const std::vector<uint8_t>& buffer,
                    uint64_t chunkStart, uint64_t off, uint64_t len) {
         uint64_t unit = settings_.minSparse;
-        if (unit == 0 || settings_.compress) {
+        if (unit == 0 || settings_.compress || settings_.copyDataAsIs) {
             addData(ops, chunkStart, off, len);
             return;
         }
@@ -334,8 +334,8 @@ std::vector<ProgressStep> convertProgressSteps(BlockDriver& source, const CopySe
         }
         const bool counted = data || (settings.minSparse == 0 && !settings.topLayerOnly);
         for (uint64_t from = off; counted && from < off + length; from += piece)
-            steps.push_back({std::min(off + length, from + piece),
-                             std::min(piece, off + length - from)});
+            steps.push_back(
+                {std::min(off + length, from + piece), std::min(piece, off + length - from)});
         off += length;
     }
     return steps;
