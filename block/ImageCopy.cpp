@@ -183,7 +183,7 @@ private:
     void splitData(std::vector<WriteOp>& ops, const std::vector<uint8_t>& buffer,
                    uint64_t chunkStart, uint64_t off, uint64_t len) {
         uint64_t unit = settings_.minSparse;
-        if (unit == 0 || settings_.compress) {
+        if (unit == 0 || settings_.compress || settings_.copyDataAsIs) {
             addData(ops, chunkStart, off, len);
             return;
         }

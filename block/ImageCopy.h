@@ -23,6 +23,9 @@ struct CopySettings {
     // Zero runs at least this long (aligned to it) inside data are not written as data; 0 makes
     // the output fully allocated.
     uint64_t minSparse = 4096;
+    // Data ranges are copied as they are, without looking for zeros inside them (qemu-img
+    // convert -C, copy offloading); zero ranges stay sparse.
+    bool copyDataAsIs = false;
     // Write every target cluster compressed (qcow2 targets).
     bool compress = false;
     unsigned workers = 4;

@@ -170,16 +170,8 @@ block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) 
             flags = 0;
         }
     }
-    if (statusContext_ != kAllocationContext) {
-        // QEMU reads a bitmap context as if "dirty" were base:allocation's "hole" bit.
-        if (flags & StateDirty) {
-            e.kind = block::Allocation::Unallocated;
-            e.hostOffset.reset();
-        } else {
-            e.kind = block::Allocation::Data;
-        }
-        return e;
-    }
+    // QEMU reads any context's flags as base:allocation's: a dirty bitmap's "dirty" is the
+    // "hole" bit, qemu:allocation-depth's depth 1 is "hole" and depth 2 "zero".
     const bool hole = flags & StateHole, zero = flags & StateZero;
     if (!hole) {
         e.kind = block::Allocation::Data;

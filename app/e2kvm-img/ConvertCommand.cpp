@@ -8,6 +8,7 @@
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
 #include "ProgressBar.h"
+#include "QemuDrivers.h"
 #include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
 #include "block/SnapshotSelector.h"
@@ -28,7 +29,7 @@ const char* const kBadSparseSize =
 
 int runConvert(int argc, char** argv) {
     enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps, OptImageOpts };
-    CommandOptions opts(argc, argv, "cf:O:o:nS:pqm:Wt:T:UB:F:l:",
+    CommandOptions opts(argc, argv, "cCf:O:o:nS:pqm:Wt:T:UB:F:l:",
                         {{"force-share", no_argument, nullptr, 'U'},
                          {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"bitmaps", no_argument, nullptr, OptBitmaps},
@@ -40,6 +41,7 @@ int runConvert(int argc, char** argv) {
     bool compress = false, noCreate = false, progressWanted = false, forceShare = false;
     std::optional<block::SnapshotSelector> snapshot; // -l
     uint64_t minSparse = 4096;
+    bool sparseGiven = false, copyOffload = false;
     unsigned workers = 4;
     for (int c; (c = opts.next()) != -1;) {
         switch (c) {
@@ -63,6 +65,9 @@ int runConvert(int argc, char** argv) {
             break;
         case 'c':
             compress = true;
+            break;
+        case 'C':
+            copyOffload = true;
             break;
         case 'U':
             forceShare = true;
@@ -92,6 +97,7 @@ int runConvert(int argc, char** argv) {
             progressWanted = false;
             break;
         case 'S':
+            sparseGiven = true;
             try {
                 minSparse = block::parseSize(opts.arg());
             } catch (const block::BlockError&) {
@@ -113,6 +119,10 @@ int runConvert(int argc, char** argv) {
             break; // -W, -t, -T, -U: accepted; our writes are always in-order safe
         }
     }
+    if (compress && copyOffload)
+        throw CommandFailure("Cannot enable copy offloading when -c is used");
+    if (sparseGiven && copyOffload)
+        throw CommandFailure("Cannot enable copy offloading when -S is used");
     std::vector<std::string> args = opts.positional();
     if (args.size() < 2)
         throw UsageError("Expecting image file name");
@@ -132,7 +142,7 @@ int runConvert(int argc, char** argv) {
     if (noCreate && !optionTexts.empty())
         throw CommandFailure("-o has no effect when skipping image creation");
     if (!isCreatableFormat(targetFormat))
-        throw CommandFailure("Unknown file format '" + targetFormat + "'");
+        throw CommandFailure(cannotCreateMessage(targetFormat));
     if (compress && targetFormat != "qcow2")
         throw CommandFailure("Compression not supported for this file format");
 
@@ -185,6 +195,9 @@ int runConvert(int argc, char** argv) {
 
     block::CopySettings settings;
     settings.minSparse = minSparse;
+    // Copy offloading (QEMU's copy_file_range) copies the source's data ranges as they are:
+    // zeros inside them are not looked for, so the target allocates what the source does.
+    settings.copyDataAsIs = copyOffload;
     settings.compress = compress;
     settings.workers = workers;
     settings.orderedWrites = true;

@@ -4,6 +4,7 @@
 #include "Commands.h"
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
+#include "QemuDrivers.h"
 #include "block/ImageOpen.h"
 #include "block/JsonFilename.h"
 #include "block/OpenFailureText.h"
@@ -50,7 +51,7 @@ int runCreate(int argc, char** argv) {
     const std::string& filename = args[0];
 
     if (!isCreatableFormat(format))
-        throw CommandFailure(filename + ": Unknown file format '" + format + "'");
+        throw CommandFailure(filename + ": " + cannotCreateMessage(format));
     CreateOptionList options(format);
     for (const std::string& t : optionTexts)
         options.parse(t, filename);

@@ -601,6 +601,9 @@ void Checker::checkRefblocks() {
             fileSize_ = f_.size();
             nbClusters_ = (fileSize_ + cs_ - 1) >> cb_;
             ref_->grow(nbClusters_);
+            // The block is inside the image now: the corruption counts as repaired.
+            --r_.corruptions;
+            ++r_.corruptionsFixed;
             addRef(off, cs_);
             continue;
         }

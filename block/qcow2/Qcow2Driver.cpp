@@ -1116,13 +1116,30 @@ void Qcow2Driver::doFlush() {
 
 // ---- status ----
 
+bool Qcow2Driver::looksMetadataPreallocated() {
+    if (!metadataPreallocated_) {
+        // As QEMU: more clusters with a refcount than the host allocated, by a ninth (and at
+        // least two clusters), means clusters were allocated without being written.
+        const uint64_t allocated = file_.allocatedBytes() >> cb_;
+        const uint64_t threshold = std::max(allocated * 10 / 9, allocated + 2);
+        const uint64_t end = (file_.size() + cs_ - 1) >> cb_;
+        uint64_t used = 0;
+        for (uint64_t c = 0; c < end && used <= threshold; ++c)
+            used += rc_->get(c) > 0;
+        metadataPreallocated_ = used > threshold;
+    }
+    return *metadataPreallocated_;
+}
+
 LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     checkAttached();
     uint64_t c = offset >> cb_, in = offset & (cs_ - 1);
     Run r;
+    bool askDataFile = false;
     {
         std::lock_guard lock(meta_);
         r = mapRun(c, (in + maxLength + cs_ - 1) >> cb_, false);
+        askDataFile = r.type == ClusterType::Normal && looksMetadataPreallocated();
     }
     LayerExtent e;
     e.length = std::min((r.clusters << cb_) - in, maxLength);
@@ -1140,6 +1157,12 @@ LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     case ClusterType::Normal:
         e.kind = Allocation::Data;
         e.hostOffset = (r.entry & kL2OffsetMask) + in;
+        if (askDataFile) {
+            // A metadata-preallocated cluster never written is a hole in the data file.
+            HostFile::Run run = data().dataRun(*e.hostOffset, *e.hostOffset + e.length);
+            e.dataReadsAsZero = !run.data;
+            e.length = run.end - *e.hostOffset;
+        }
         break;
     case ClusterType::Compressed:
         e.kind = Allocation::Data;
@@ -1270,8 +1293,7 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
         allocateHead();
         if (newSize > alignedOld) {
             uint64_t end = 0;
-            preallocateClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_), mode,
-                                &end);
+            preallocateClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_), mode, &end);
             if (file_.size() < end)
                 file_.truncate(end);
         }
@@ -1373,7 +1395,6 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
 }
 
 // ---- preallocation ----
-
 
 void Qcow2Driver::preallocate(Preallocation mode) {
     if (mode == Preallocation::Off)

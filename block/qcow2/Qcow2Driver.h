@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 
@@ -228,6 +229,12 @@ private:
     std::string dataFilePath_; // resolved path of the external data file
     std::unique_ptr<HostFile> dataFile_; // null: not external, or opened for metadata only
     mutable std::mutex meta_;
+    // Whether the image looks metadata-preallocated (QEMU's guess, made once on the first block
+    // status query): far more clusters are in use than the host has allocated. Then block
+    // status asks the data file whether a data cluster is a hole there (reads as zero).
+    // Guarded by meta_.
+    std::optional<bool> metadataPreallocated_;
+    bool looksMetadataPreallocated();
     // Guest cluster ranges whose new clusters are being written outside meta_; other writers
     // of those clusters wait for them.
     std::vector<std::pair<uint64_t, uint64_t>> inflight_;

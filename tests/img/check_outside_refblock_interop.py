@@ -3,7 +3,7 @@
 it exactly as qemu-img check does (the block reads as zeros: every cluster it counts has
 refcount 0, OFLAG_COPIED mismatches), with exit code 2; check -r all grows the file to hold
 the block, as QEMU does, repairs the image (qemu-img check calls it clean, the data reads the
-same) and exits 0.
+same) and exits 0; where nothing else is wrong the grown block counts as repaired (iotest 108).
 Usage: check_outside_refblock_interop.py E2KVM_IMG"""
 import os
 import shutil
@@ -19,6 +19,26 @@ peers.require("qemu-img", "qemu-io")
 
 OURS = os.path.abspath(sys.argv[1])
 checker = Checker()
+
+
+def otherwise_clean(tmp):
+    """iotest 108: the only fault is a second refcount block past the end, itself counted in
+    the first: growing the file repairs it, reported (and exit code) as qemu-img's."""
+    image = os.path.join(tmp, "clean.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", image, "64M")
+    with open(image, "r+b") as f:
+        f.seek(0x10008)
+        f.write(struct.pack(">Q", 0x100000))
+        f.seek(0x20020)  # the first block gives cluster 16 (0x100000) refcount 1
+        f.write(struct.pack(">H", 1))
+    results = {}
+    for tool, img in (("qemu", "qemu-img"), ("ours", OURS)):
+        path = os.path.join(tmp, tool + "-clean.qcow2")
+        shutil.copyfile(image, path)
+        p = run(img, "check", "-r", "all", path, ok=False)
+        results[tool] = (p.returncode, p.stdout, p.stderr, os.path.getsize(path))
+    checker.same("check -r all of an otherwise clean image", results["qemu"], results["ours"],
+                 "qemu-img", "e2kvm-img")
 
 
 def main():
@@ -45,6 +65,7 @@ def main():
             checker.check("verification failed" not in p.stdout and p.returncode == 0,
                           f"{tool}: data after repair: {p.stdout}")
         checker.same("check", results["qemu"], results["ours"], "qemu-img", "e2kvm-img")
+        otherwise_clean(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return checker.exit_status("check_outside_refblock_interop: all checks passed")

@@ -3,8 +3,8 @@
 fraction ("1024.0", "1024.0b") and refused exponents or fractional bytes, a size given twice,
 the values the format refuses only after the Formatting line (compat, preallocation),
 encryption=off, the file options nocow and extent_size_hint (in their place in the Formatting
-line), commas in values (doubled there), an empty backing file name, an image too large for its cluster size, and convert's words
-for a refused value. Each case runs qemu-img and e2kvm-img (named qemu-img) in separate folders;
+line), commas in values (doubled there), an empty backing file name, an image too large for its cluster size, convert's words
+for a refused value, and create/convert with a driver QEMU cannot create images with. Each case runs qemu-img and e2kvm-img (named qemu-img) in separate folders;
 standard output, standard error and exit status must be equal, and the image files must be byte
 for byte equal.
 Usage: create_options_interop.py E2KVM_IMG"""
@@ -59,6 +59,12 @@ CASES = [
     ("too large for the cluster size", create("t.qcow2", "1E"), []),
     ("convert with a refused preallocation",
      ["convert", "-O", "qcow2", "-o", "preallocation=foo", "src.raw", "t.qcow2"], []),
+    # Drivers QEMU knows but cannot create with, and names it does not know (iotest 113).
+    ("create -f bochs", ["create", "-f", "bochs", "nbd://example.com", "64M"], []),
+    ("create -f null-co", ["create", "-f", "null-co", "t.img", "64M"], []),
+    ("create -f nosuch", ["create", "-f", "nosuch", "t.img", "64M"], []),
+    ("convert -O bochs", ["convert", "-O", "bochs", "src.raw", "t.img"], []),
+    ("convert -O nosuch", ["convert", "-O", "nosuch", "src.raw", "t.img"], []),
 ]
 
 

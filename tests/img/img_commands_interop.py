@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
-"""Interop: e2kvm-img amend, commit, convert with a backing file (-B, -F), dd, measure and
-resize --shrink as
-qemu-img's. Each case prepares the same
+"""Interop: e2kvm-img amend, commit, convert with a backing file (-B, -F), convert -C, dd,
+measure and resize --shrink as qemu-img's. Each case prepares the same
 images twice (with qemu-img and qemu-io), runs the command once with qemu-img and once with
 e2kvm-img, and compares stdout, stderr (the program name masked) and exit code; then the
 images the command changed or made: clean to `qemu-img check` (the same check output),
@@ -265,6 +264,23 @@ def shrink_cases(tmp):
          ["resize", "--shrink", "t.qcow2", "1M"], ["t.qcow2"], byte_equal=False)
 
 
+def zeros_in_data(d):
+    plain(d)
+    qio(d, "t.qcow2", "write -P 0 4M 1M")  # data clusters that hold zeros
+
+
+def convert_offload_cases(tmp):
+    """convert -C (copy offloading): data ranges copied as they are, zeros inside them too;
+    refused with -c and -S."""
+    for fmt in ("qcow2", "raw"):
+        case(tmp, f"convert -C -O {fmt}", zeros_in_data,
+             ["convert", "-C", "-O", fmt, "t.qcow2", "c.img"], ["c.img"])
+    case(tmp, "convert -C -c", plain, ["convert", "-C", "-c", "-O", "qcow2", "t.qcow2", "c.img"],
+         ["c.img"])
+    case(tmp, "convert -C -S", plain, ["convert", "-C", "-S", "4k", "-O", "qcow2", "t.qcow2",
+                                       "c.img"], ["c.img"])
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="e2kvm-imgcmd-")
     try:
@@ -272,6 +288,7 @@ def main():
         commit_cases(tmp)
         convert_backing_cases(tmp)
         convert_snapshot_cases(tmp)
+        convert_offload_cases(tmp)
         dd_cases(tmp)
         measure_cases(tmp)
         shrink_cases(tmp)

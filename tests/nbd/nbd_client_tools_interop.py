@@ -8,7 +8,9 @@ nbd:unix:PATH[:exportname=X] and nbd:HOST:PORT[:exportname=X], and --image-opts
 driver=nbd,server.type=unix|inet,... including x-dirty-bitmap=qemu:dirty-bitmap:b0, with which
 map is the bitmap's dirty ranges as QEMU reports them (incremental backup, iotest 223).
 Writes through qemu-io and e2kvm-io to a writable export leave the same image. A raw file of
-1000 bytes served with its format probed maps as whole 512-byte blocks (iotest 241). A refused
+1000 bytes served with its format probed maps as whole 512-byte blocks (iotest 241). A map
+through x-dirty-bitmap=qemu:allocation-depth reads the depths as base:allocation flags, as
+QEMU (iotest nbd-qemu-allocation). A refused
 export gives qemu-io's message and leaves a QEMU server (qemu-storage-daemon) nothing to log.
 Usage: nbd_client_tools_interop.py E2KVM_IMG E2KVM_IO E2KVM_NBD"""
 import os
@@ -168,6 +170,21 @@ def main():
                 same_run(f"{label} io map of an unaligned export",
                          ["qemu-io", "-f", "raw", "-c", "map", f"nbd:unix:{sock}"],
                          [E2KVM_IO, "-f", "raw", "-c", "map", f"nbd:unix:{sock}"])
+            # qemu:allocation-depth read as if it were base:allocation (iotest
+            # nbd-qemu-allocation): depth 2 (the backing file) has the "zero" bit.
+            base = os.path.join(tmp, "depth-base.qcow2")
+            top = os.path.join(tmp, "depth.qcow2")
+            run("qemu-img", "create", "-q", "-f", "qcow2", base, "4M")
+            run("qemu-io", "-f", "qcow2", "-c", "write 0 2M", base)
+            run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top, "4M")
+            run("qemu-io", "-f", "qcow2", "-c", "write 1M 2M", top)
+            with ServerProcess([server, "-t", "-r", "-A", "-f", "qcow2", "-k", sock, top],
+                               unix_socket=sock):
+                o = f"driver=nbd,server.type=unix,server.path={sock}"
+                for extra in ("", ",x-dirty-bitmap=qemu:allocation-depth"):
+                    same_run(f"{label} map with allocation depth {extra}",
+                             ["qemu-img", "map", "--output=json", "--image-opts", o + extra],
+                             [E2KVM_IMG, "map", "--output=json", "--image-opts", o + extra])
         refused_export_checks(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
