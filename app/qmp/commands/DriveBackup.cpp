@@ -17,6 +17,8 @@ PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::
     std::string device = own.str("device");
     std::string target = own.str("target");
     std::optional<std::string> format = own.optStr("format");
+    if (format == "file") // the file protocol node: the file's bytes as they are
+        format = "raw";
     std::string mode =
         own.optEnum("mode", {"existing", "absolute-paths"}).value_or("absolute-paths");
     std::string sync =
