@@ -44,10 +44,8 @@ PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::
             options.readOnly = false;
             options.backingNode = source->image;
             std::shared_ptr<block::BlockDriver> image = block::openImage(target, options);
-            std::string name;
-            for (unsigned n = 1; name.empty() || ctx.nodes.find(name); ++n)
-                name = "drive-backup-target" + std::to_string(n);
-            node = ctx.nodes.add(std::move(image), target, options.format, false, name);
+            // Unnamed, as QEMU's: the table generates "#blockNNN".
+            node = ctx.nodes.add(std::move(image), target, options.format, false, "");
         } else {
             node = ctx.nodes.open(target, format.value_or(""), false);
         }
