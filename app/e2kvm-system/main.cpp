@@ -150,10 +150,13 @@ std::shared_ptr<vm::BlockNode> openDriverDrive(const sys::DriveOption& d, vm::Bl
         options = sys::withDriveFile(options, d.file);
         // Filters that need the process's objects (a throttle group) are built as QMP builds
         // them; the rest the block library opens from the options.
+        // So are trees naming a node (backing=NODE).
         bool filterHere = false;
         for (const auto& [key, value] : options)
-            filterHere = filterHere || ((key == "driver" || key.ends_with(".driver")) &&
-                                        (value == "throttle" || value == "copy-on-read"));
+            filterHere = filterHere ||
+                         ((key == "driver" || key.ends_with(".driver")) &&
+                          (value == "throttle" || value == "copy-on-read")) ||
+                         ((key == "backing" || key.ends_with(".backing")) && !value.empty());
         std::shared_ptr<block::BlockDriver> image;
         if (filterHere) {
             image = qmp::openBlockdevTree(setup, sys::nestedOptions(options), d.readOnly).image;
@@ -340,8 +343,8 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     // in QEMU); what it keeps besides the nodes passes on to the monitors' context below.
     auto setup = std::make_unique<qmp::QmpContext>(nodes, nbd);
     addObjects(o, *setup);
+    addBlockdevs(o, *setup); // before the drives, as QEMU: a -drive may name them
     openDrives(o, nodes, config, qmpDisks, naming, *setup);
-    addBlockdevs(o, *setup);
     attachDevices(o, nodes, config, qmpDisks, naming);
 
     std::unique_ptr<sys::SerialConsole> serial;

@@ -130,6 +130,30 @@ with tempfile.TemporaryDirectory(prefix="e2kvm-drvnodes-") as tmp:
             "driver": "blkdebug", "node-name": "b", "image": {"driver": "null-co"}}},
         hmp('qemu-io b "read 0 512"'), QUIT])
 
+# -blockdev nodes exist before the drives (iotest 255): a -drive takes one as its backing node,
+# here through a throttle filter.
+with tempfile.TemporaryDirectory(prefix="e2kvm-drvnodes-") as tmp:
+    base, mid, top = (os.path.join(tmp, n) for n in ("base.qcow2", "mid.qcow2", "top.qcow2"))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "1M"], check=True)
+    subprocess.run(["qemu-io", "-c", "write -P 0x22 0 64k", base], check=True,
+                   stdout=subprocess.DEVNULL)
+    for upper, lower in ((mid, base), (top, mid)):
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", lower, "-F", "qcow2",
+                        upper], check=True)
+    subprocess.run(["qemu-io", "-c", "write -P 0x33 64k 64k", mid], check=True,
+                   stdout=subprocess.DEVNULL)
+    same("-drive backing= a -blockdev node",
+         ["-object", "throttle-group,x-bps-read=1048576,id=throttle0",
+          "-blockdev", "file,filename=%s,node-name=base-file" % base,
+          "-blockdev", "qcow2,file=base-file,node-name=base",
+          "-blockdev", "throttle,throttle-group=throttle0,file=base,node-name=throttled",
+          "-blockdev", "file,filename=%s,node-name=mid-file" % mid,
+          "-blockdev", "qcow2,file=mid-file,node-name=mid,backing=throttled",
+          "-drive", "if=none,id=overlay,driver=qcow2,file=%s,backing=mid" % top],
+         [CAPS, hmp('qemu-io overlay "read -P 0x22 0 64k"'),
+          hmp('qemu-io overlay "read -P 0x33 64k 64k"'),
+          hmp('qemu-io overlay "read -P 0 128k 64k"'), QUIT])
+
 # drive-backup with format "file" (iotest 056): the target is created as a plain file of the
 # source's size; without format, a blkdebug source's own format cannot create it.
 with tempfile.TemporaryDirectory(prefix="e2kvm-drvnodes-") as tmp:

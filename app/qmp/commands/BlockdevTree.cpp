@@ -174,7 +174,11 @@ private:
             throw QmpError("Parameter '" + key + "' is missing");
         if (ref->isObject()) {
             const std::string saved = prefix_;
-            auto image = open(*ref, prefix_ + key + ".");
+            // A file child without a driver is a host file (QEMU probes the protocol).
+            Json withDriver = *ref;
+            if (!ref->find("driver") && key != "backing" && key != "test")
+                withDriver.set("driver", "file");
+            auto image = open(withDriver, prefix_ + key + ".");
             prefix_ = saved;
             return image;
         }
