@@ -150,6 +150,8 @@ DriveOption parseDrive(const std::string& spec) {
             if (value != "on" && value != "off" && value != "auto")
                 throw OptionError(where + ": Parameter 'locking' does not accept value '" + value +
                                   "'");
+        } else if (key.rfind("throttling.", 0) == 0) {
+            d.throttling[key.substr(11)] = value; // checked when the group is made
         } else {
             driverOptions[key] = value; // the driver's (checked below)
         }

@@ -46,6 +46,8 @@ struct DriveOption {
     // see DriveDriverOptions), "driver" included: when not empty, the drive is opened from
     // these by the block library (with `file` put where the driver reads it).
     std::map<std::string, std::string> driverOptions;
+    // throttling.* (without the prefix): the drive's legacy I/O limits and their group.
+    std::map<std::string, std::string> throttling;
 };
 
 // -device DRIVER,id=ID,drive=X for a block device: the board's one kind of disk, attached to

@@ -21,6 +21,7 @@
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
 #include "block/blkdebug/Blkdebug.h"
+#include "block/filter/ThrottleFilter.h"
 #include "block/qcow2/Qcow2Driver.h"
 #include "emu/machine/MachineRunner.h"
 
@@ -184,6 +185,60 @@ void setCacheMode(qmp::QmpMachineDisk& disk, const std::string& mode) {
     disk.noFlush = mode == "unsafe";
 }
 
+// -drive throttling.*: the drive joins its group (throttling.group, else one of its own named
+// after the drive), whose limits become the ones given, as QEMU's legacy throttling does.
+void throttleDrive(const sys::DriveOption& d, qmp::QmpMachineDisk& disk) {
+    if (d.throttling.empty())
+        return;
+    static std::map<std::string, std::shared_ptr<block::ThrottleGroup>> groups;
+    block::ThrottleLimits limits;
+    std::string group = d.id;
+    for (const auto& [key, value] : d.throttling) {
+        if (key == "group") {
+            group = value;
+            continue;
+        }
+        uint64_t* field = nullptr;
+        for (size_t k = 0; k < block::kThrottleKinds && !field; ++k) {
+            const std::string name = block::ThrottleLimits::name(block::ThrottleKind(k));
+            block::ThrottleLimit& l = limits.limit[k];
+            field = key == name                   ? &l.avg
+                    : key == name + "-max"        ? &l.max
+                    : key == name + "-max-length" ? &l.maxLength
+                                                  : nullptr;
+        }
+        if (key == "iops-size")
+            field = &limits.iopsSize;
+        if (!field)
+            die("-drive " + d.spec + ": Invalid parameter 'throttling." + key + "'");
+        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos ||
+            value.size() > 19)
+            die("-drive " + d.spec + ": Parameter 'throttling." + key + "' expects a number");
+        *field = std::stoull(value);
+    }
+    try {
+        auto& shared = groups[group];
+        if (!shared)
+            shared = std::make_shared<block::ThrottleGroup>(limits);
+        else
+            shared->setLimits(limits);
+        disk.throttleGroup = shared;
+        disk.throttleGroupName = group;
+    } catch (const std::exception& e) {
+        die("-drive " + d.spec + ": " + e.what());
+    }
+}
+
+// What a guest device on `disk` reads and writes: the node's image, behind the drive's
+// throttle group if it has one.
+std::shared_ptr<block::BlockDriver> guestImage(const qmp::QmpMachineDisk& disk,
+                                               std::shared_ptr<block::BlockDriver> image) {
+    if (!disk.throttleGroup)
+        return image;
+    return std::make_shared<block::ThrottleFilter>(std::move(image), disk.throttleGroup,
+                                                   disk.throttleGroupName);
+}
+
 void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
                 std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming,
                 qmp::QmpContext& setup) {
@@ -208,6 +263,7 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
             // is a removable drive with its tray closed.
             qmp::QmpMachineDisk disk{d.id, node->name, "", true};
             setCacheMode(disk, d.cache);
+            throttleDrive(d, disk);
             qmpDisks.push_back(disk);
             continue;
         }
@@ -215,9 +271,11 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
             "/machine/peripheral-anon/device[" + std::to_string(naming.anonymousDevices++) + "]";
         qmp::QmpMachineDisk disk{d.id, node->name, qomPath + "/virtio-backend", false};
         setCacheMode(disk, d.cache);
+        throttleDrive(d, disk);
         disk.qomPath = qomPath;
         disk.user = "drive '" + d.id + "'";
-        disk.handle = std::make_shared<block::BlockHandle>(node->image, d.readOnly);
+        disk.handle =
+            std::make_shared<block::BlockHandle>(guestImage(disk, node->image), d.readOnly);
         qmpDisks.push_back(disk);
         config.disks.push_back({d.id, disk.handle, d.readOnly || node->readOnly});
         nodes.setUser(node->name, disk.user, true);
@@ -282,7 +340,7 @@ void attachDevices(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
             disk->writeback = d.writeCache == "on";
         disk->deviceId = d.id;
         disk->user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
-        disk->handle = std::make_shared<block::BlockHandle>(node->image, false);
+        disk->handle = std::make_shared<block::BlockHandle>(guestImage(*disk, node->image), false);
         config.disks.push_back({d.id.empty() ? node->name : d.id, disk->handle, node->readOnly});
         nodes.setUser(node->name, disk->user, true);
     }

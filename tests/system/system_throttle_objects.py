@@ -108,6 +108,41 @@ same("-object throttle-group with -drive driver=throttle",
       "file.driver=null-co,file.read-zeroes=on"],
      [CAPS, hmp('qemu-io drive0 "read -P 0 0 4k"'), QUIT])
 
+# -drive throttling.* (iotest 096): the limits and the group query-block shows for the drive,
+# also once a snapshot has put another node under it.
+THROTTLE_KEYS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "group", "iops_size",
+                 "bps_rd_max", "bps_rd_max_length", "iops_max", "node-name")
+
+
+def throttle_info(tool, drive, snapshot):
+    commands = [CAPS, cmd("query-block")]
+    if snapshot:
+        commands += [cmd("blockdev-snapshot-sync", **{"node-name": "base"},
+                         **{"snapshot-node-name": "target", "snapshot-file": snapshot,
+                            "format": "qcow2"}), cmd("query-block")]
+    (out, _), _ = session(tool, ["-drive", drive], commands + [QUIT])
+    infos = []
+    for line in out.splitlines():
+        r = json.loads(line) if line.startswith("{\"return\"") else {}
+        if isinstance(r.get("return"), list):
+            infos.append([{k: v for k, v in d["inserted"].items() if k in THROTTLE_KEYS}
+                          for d in r["return"]])
+    return infos
+
+
+with tempfile.TemporaryDirectory(prefix="e2kvm-throttle-") as tmp:
+    img = os.path.join(tmp, "base.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, "1M"], check=True)
+    for i, opts in enumerate(("throttling.group=mygroup,throttling.iops-total=6000,"
+                              "throttling.iops-size=1024",
+                              "throttling.bps-read=1000,throttling.bps-read-max=2000")):
+        drive = "if=none,id=drive0,file=%s,format=qcow2,node-name=base,%s" % (img, opts)
+        got = {}
+        for tool in ("qemu", "ours"):
+            snap = os.path.join(tmp, "%s-%d-target.qcow2" % (tool, i))
+            got[tool] = throttle_info(tool, drive, snap)
+        checker.same("-drive %s" % opts, got["qemu"], got["ours"], "qemu", "ours")
+
 # copy-on-read (iotest 216's tree): what the read found in the backing file is in the top image
 # afterwards.
 with tempfile.TemporaryDirectory(prefix="e2kvm-cor-") as tmp:

@@ -544,6 +544,24 @@ Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
     return list;
 }
 
+// A throttled drive's limits in query-block's "inserted", as QEMU names them: the rates
+// always, the bursts and their lengths when a burst is set, iops_size when set, the group.
+void addThrottleInfo(Json& inserted, const block::ThrottleLimits& limits,
+                     const std::string& group) {
+    static const char* const names[] = {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"};
+    for (size_t k = 0; k < block::kThrottleKinds; ++k) {
+        const block::ThrottleLimit& l = limits.limit[k];
+        inserted.set(names[k], l.avg);
+        if (l.max) {
+            inserted.set(std::string(names[k]) + "_max", l.max);
+            inserted.set(std::string(names[k]) + "_max_length", l.maxLength);
+        }
+    }
+    if (limits.iopsSize)
+        inserted.set("iops_size", limits.iopsSize);
+    inserted.set("group", group);
+}
+
 Json queryBlock(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
@@ -559,6 +577,8 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
             inserted.set("cache", Json::object({{"writeback", d.writeback},
                                                 {"direct", d.direct},
                                                 {"no-flush", d.noFlush}}));
+            if (d.throttleGroup)
+                addThrottleInfo(inserted, d.throttleGroup->limits(), d.throttleGroupName);
             info.set("inserted", std::move(inserted));
         }
         if (!d.qdev.empty())
