@@ -1,5 +1,7 @@
 #include "app/e2kvm-system/BlockDeviceModels.h"
 
+#include "app/qmp/BlockdevDriverKeys.h"
+
 #include <algorithm>
 
 namespace e2kvm::sys {
@@ -32,8 +34,7 @@ std::string deviceHelpText() {
 }
 
 std::string formatHelpText() {
-    // What blockdev-add opens (app/qmp/commands/BlockCommands.cpp) and -drive format= takes.
-    const std::string drivers = "copy-before-write file null-co qcow2 raw snapshot-access";
+    const std::string drivers = qmp::blockDriverNames();
     return "Supported formats: " + drivers + "\nSupported formats (read-only): " + drivers + "\n";
 }
 

@@ -2,6 +2,9 @@
 
 #include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/BlockdevKeyval.h"
+#include "app/e2kvm-system/DriveDriverOptions.h"
+#include "app/e2kvm-system/ObjectKeyval.h"
+#include "app/qmp/BlockdevDriverKeys.h"
 #include "app/qmp/QmpServer.h"
 
 #include <algorithm>
@@ -68,6 +71,7 @@ DriveOption parseDrive(const std::string& spec) {
         throw OptionError(where + ": " + e.what());
     }
     bool cdrom = false, direct = false;
+    std::map<std::string, std::string> driverOptions;
     for (const auto& [key, value] : items) {
         if (!seen.insert(key).second)
             throw OptionError(where + ": Parameter '" + key + "' given twice");
@@ -80,9 +84,8 @@ DriveOption parseDrive(const std::string& spec) {
             if ((key == "driver" && seen.count("format")) ||
                 (key == "format" && seen.count("driver")))
                 throw OptionError(where + ": Cannot specify both 'driver' and 'format'");
-            if (value != "qcow2" && value != "raw")
-                throw OptionError(where + ": invalid format '" + value +
-                                  "' (supported: qcow2, raw)");
+            if (!qmp::knownBlockDriver(value))
+                throw OptionError(where + ": Unknown driver '" + value + "'");
             d.format = value;
         } else if (key == "readonly" || key == "read-only") {
             if (seen.count(key == "readonly" ? "read-only" : "readonly"))
@@ -147,9 +150,21 @@ DriveOption parseDrive(const std::string& spec) {
             if (value != "on" && value != "off" && value != "auto")
                 throw OptionError(where + ": Parameter 'locking' does not accept value '" + value +
                                   "'");
+        } else if (key.rfind("throttling.", 0) == 0) {
+            d.throttling[key.substr(11)] = value; // checked when the group is made
         } else {
-            throw OptionError(where + ": Invalid parameter '" + key + "'");
+            driverOptions[key] = value; // the driver's (checked below)
         }
+    }
+    if (!driverOptions.empty() || (!d.format.empty() && d.format != "qcow2" && d.format != "raw")) {
+        if (!d.format.empty())
+            driverOptions["driver"] = d.format;
+        try {
+            checkDriveDriverOptions(driverOptions);
+        } catch (const OptionError& e) {
+            throw OptionError(where + ": " + e.what());
+        }
+        d.driverOptions = std::move(driverOptions);
     }
     if (d.forceShare && !d.readOnly)
         throw OptionError(where + ": force-share=on can only be used with read-only images");
@@ -164,7 +179,7 @@ DriveOption parseDrive(const std::string& spec) {
         d.attached = false;
         return d;
     }
-    if (d.file.empty())
+    if (d.file.empty() && d.driverOptions.empty())
         throw OptionError(where + ": a drive needs file=IMAGE (empty drives are not supported)");
     return d;
 }
@@ -615,13 +630,13 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
                                   "-qmp, or QMP's human-monitor-command)");
             }
         } else if (opt == "object") {
-            // iothread objects are accepted (e2kvm serves every node from its own threads);
-            // other objects are created over QMP (object-add).
+            // Made by QMP's object-add before the drives are opened (as QEMU's -object).
             const std::string& v = value();
-            if (v.rfind("iothread,", 0) != 0 && v != "iothread")
-                throw OptionError("-object " + v +
-                                  ": e2kvm-system takes iothread objects here; "
-                                  "create others with QMP object-add");
+            try {
+                o.objects.push_back({v, parseObjectArgument(v)});
+            } catch (const OptionError& e) {
+                throw OptionError("-object " + v + ": " + e.what());
+            }
         } else if (opt == "chardev") {
             chardevs.push_back(parseChardev(value()));
         } else if (opt == "mon") {

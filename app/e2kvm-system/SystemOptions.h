@@ -5,6 +5,7 @@
 #include "app/qmp/Json.h"
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -41,6 +42,12 @@ struct DriveOption {
     bool discardUnmap = false;
     std::string detectZeroes = "off"; // off, on, unmap
     bool forceShare = false;          // read-only only: open although another process writes
+    // Options QEMU hands to the drivers (driver=blkdebug,align=..., file.driver=blkverify,...;
+    // see DriveDriverOptions), "driver" included: when not empty, the drive is opened from
+    // these by the block library (with `file` put where the driver reads it).
+    std::map<std::string, std::string> driverOptions;
+    // throttling.* (without the prefix): the drive's legacy I/O limits and their group.
+    std::map<std::string, std::string> throttling;
 };
 
 // -device DRIVER,id=ID,drive=X for a block device: the board's one kind of disk, attached to
@@ -60,6 +67,12 @@ struct BlockdevOption {
     std::string spec;
     qmp::Json options;
     std::string nodeName;
+};
+
+// -object: the arguments of an object-add (throttle-group, iothread, tls-creds-x509, ...).
+struct ObjectOption {
+    std::string spec;
+    qmp::Json arguments;
 };
 
 enum class DisplayKind { Sdl, None };
@@ -88,6 +101,7 @@ struct SystemOptions {
     uint64_t ramBytes = 256ull << 20;
     std::vector<DriveOption> drives; // command-line order
     std::vector<BlockdevOption> blockdevs;
+    std::vector<ObjectOption> objects; // command-line order
     std::vector<DeviceOption> devices; // block devices and their controllers
     bool formatHelp = false;           // -drive format=help
     bool deviceHelp = false;           // -device help

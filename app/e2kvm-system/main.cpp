@@ -3,6 +3,7 @@
 // port on stdio or a file, and QMP monitors.
 #include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/DefaultRom.h"
+#include "app/e2kvm-system/DriveDriverOptions.h"
 #include "app/e2kvm-system/HmpConsole.h"
 #include "app/e2kvm-system/QtestServer.h"
 #include "app/e2kvm-system/SerialConsole.h"
@@ -13,11 +14,14 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/QmpServer.h"
+#include "app/qmp/commands/BlockdevTree.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
 #include "block/ImageLock.h"
 #include "block/ImageOpen.h"
+#include "block/ImageOptions.h"
 #include "block/blkdebug/Blkdebug.h"
+#include "block/filter/ThrottleFilter.h"
 #include "block/qcow2/Qcow2Driver.h"
 #include "emu/machine/MachineRunner.h"
 
@@ -115,6 +119,64 @@ void nameBackingLayers(const sys::DriveOption& d, const std::shared_ptr<vm::Bloc
     }
 }
 
+// A -drive of a file in a format (given or probed): opened once per file by the node table.
+std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
+                                              vm::BlockNodeTable& nodes) {
+    try {
+        if (d.format.empty() && !d.readOnly && block::probeFormat(d.file) == "raw") {
+            std::string text = block::probedRawWarning(d.file);
+            text.pop_back(); // warn() ends the line
+            warn(text);
+        }
+        return nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare);
+    } catch (const block::BlockError& e) {
+        // A lock conflict is QEMU's own two lines ("Failed to get "write" lock" and the
+        // hint), without "Could not open".
+        if (block::isImageLockConflict(e))
+            die("-drive " + d.spec + ": " + e.what());
+        die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+    } catch (const std::exception& e) {
+        die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+    }
+}
+
+// A -drive with options for the drivers (driver=blkdebug, file.driver=..., a format's
+// runtime options): opened by the block library from them, as QEMU's drivers take them.
+std::shared_ptr<vm::BlockNode> openDriverDrive(const sys::DriveOption& d, vm::BlockNodeTable& nodes,
+                                               qmp::QmpContext& setup) {
+    std::map<std::string, std::string> options = d.driverOptions;
+    try {
+        if (!options.count("driver"))
+            options["driver"] = block::probeFormat(d.file);
+        options = sys::withDriveFile(options, d.file);
+        // Filters that need the process's objects (a throttle group) are built as QMP builds
+        // them; the rest the block library opens from the options.
+        // So are trees naming a node (backing=NODE).
+        bool filterHere = false;
+        for (const auto& [key, value] : options)
+            filterHere = filterHere ||
+                         ((key == "driver" || key.ends_with(".driver")) &&
+                          (value == "throttle" || value == "copy-on-read")) ||
+                         ((key == "backing" || key.ends_with(".backing")) && !value.empty());
+        std::shared_ptr<block::BlockDriver> image;
+        if (filterHere) {
+            image = qmp::openBlockdevTree(setup, sys::nestedOptions(options), d.readOnly).image;
+        } else {
+            block::OpenOptions open;
+            open.readOnly = d.readOnly;
+            open.forceShare = d.forceShare;
+            image = block::openImageFromOptions(options, open);
+        }
+        return nodes.add(image, image->filename(), image->formatName(), d.readOnly, d.nodeName);
+    } catch (const block::BlockError& e) {
+        if (block::isImageLockConflict(e) || d.file.empty())
+            die("-drive " + d.spec + ": " + e.what());
+        die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+    } catch (const std::exception& e) {
+        die("-drive " + d.spec + ": " + e.what());
+    }
+}
+
 // -drive cache=MODE as query-block's cache flags: writeback unless writethrough or
 // directsync, direct for none and directsync, flushes ignored for unsafe.
 void setCacheMode(qmp::QmpMachineDisk& disk, const std::string& mode) {
@@ -123,8 +185,63 @@ void setCacheMode(qmp::QmpMachineDisk& disk, const std::string& mode) {
     disk.noFlush = mode == "unsafe";
 }
 
+// -drive throttling.*: the drive joins its group (throttling.group, else one of its own named
+// after the drive), whose limits become the ones given, as QEMU's legacy throttling does.
+void throttleDrive(const sys::DriveOption& d, qmp::QmpMachineDisk& disk) {
+    if (d.throttling.empty())
+        return;
+    static std::map<std::string, std::shared_ptr<block::ThrottleGroup>> groups;
+    block::ThrottleLimits limits;
+    std::string group = d.id;
+    for (const auto& [key, value] : d.throttling) {
+        if (key == "group") {
+            group = value;
+            continue;
+        }
+        uint64_t* field = nullptr;
+        for (size_t k = 0; k < block::kThrottleKinds && !field; ++k) {
+            const std::string name = block::ThrottleLimits::name(block::ThrottleKind(k));
+            block::ThrottleLimit& l = limits.limit[k];
+            field = key == name                   ? &l.avg
+                    : key == name + "-max"        ? &l.max
+                    : key == name + "-max-length" ? &l.maxLength
+                                                  : nullptr;
+        }
+        if (key == "iops-size")
+            field = &limits.iopsSize;
+        if (!field)
+            die("-drive " + d.spec + ": Invalid parameter 'throttling." + key + "'");
+        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos ||
+            value.size() > 19)
+            die("-drive " + d.spec + ": Parameter 'throttling." + key + "' expects a number");
+        *field = std::stoull(value);
+    }
+    try {
+        auto& shared = groups[group];
+        if (!shared)
+            shared = std::make_shared<block::ThrottleGroup>(limits);
+        else
+            shared->setLimits(limits);
+        disk.throttleGroup = shared;
+        disk.throttleGroupName = group;
+    } catch (const std::exception& e) {
+        die("-drive " + d.spec + ": " + e.what());
+    }
+}
+
+// What a guest device on `disk` reads and writes: the node's image, behind the drive's
+// throttle group if it has one.
+std::shared_ptr<block::BlockDriver> guestImage(const qmp::QmpMachineDisk& disk,
+                                               std::shared_ptr<block::BlockDriver> image) {
+    if (!disk.throttleGroup)
+        return image;
+    return std::make_shared<block::ThrottleFilter>(std::move(image), disk.throttleGroup,
+                                                   disk.throttleGroupName);
+}
+
 void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
-                std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming) {
+                std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming,
+                qmp::QmpContext& setup) {
     for (const sys::DriveOption& d : o.drives) {
         if (d.noMedium) { // an empty CD-ROM drive: listed, no node, not seen by the guest
             qmpDisks.push_back(
@@ -133,23 +250,8 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
                  true});
             continue;
         }
-        std::shared_ptr<vm::BlockNode> node;
-        try {
-            if (d.format.empty() && !d.readOnly && block::probeFormat(d.file) == "raw") {
-                std::string text = block::probedRawWarning(d.file);
-                text.pop_back(); // warn() ends the line
-                warn(text);
-            }
-            node = nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare);
-        } catch (const block::BlockError& e) {
-            // A lock conflict is QEMU's own two lines ("Failed to get "write" lock" and the
-            // hint), without "Could not open".
-            if (block::isImageLockConflict(e))
-                die("-drive " + d.spec + ": " + e.what());
-            die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
-        } catch (const std::exception& e) {
-            die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
-        }
+        std::shared_ptr<vm::BlockNode> node =
+            d.driverOptions.empty() ? openPlainDrive(d, nodes) : openDriverDrive(d, nodes, setup);
         node->discardUnmap = d.discardUnmap;
         node->detectZeroes = d.detectZeroes == "on"      ? nbd::DetectZeroes::On
                              : d.detectZeroes == "unmap" ? nbd::DetectZeroes::Unmap
@@ -161,6 +263,7 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
             // is a removable drive with its tray closed.
             qmp::QmpMachineDisk disk{d.id, node->name, "", true};
             setCacheMode(disk, d.cache);
+            throttleDrive(d, disk);
             qmpDisks.push_back(disk);
             continue;
         }
@@ -168,12 +271,25 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
             "/machine/peripheral-anon/device[" + std::to_string(naming.anonymousDevices++) + "]";
         qmp::QmpMachineDisk disk{d.id, node->name, qomPath + "/virtio-backend", false};
         setCacheMode(disk, d.cache);
+        throttleDrive(d, disk);
         disk.qomPath = qomPath;
         disk.user = "drive '" + d.id + "'";
-        disk.handle = std::make_shared<block::BlockHandle>(node->image, d.readOnly);
+        disk.handle =
+            std::make_shared<block::BlockHandle>(guestImage(disk, node->image), d.readOnly);
         qmpDisks.push_back(disk);
         config.disks.push_back({d.id, disk.handle, d.readOnly || node->readOnly});
         nodes.setUser(node->name, disk.user, true);
+    }
+}
+
+// -object: each object is made by QMP's object-add, in command-line order.
+void addObjects(const sys::SystemOptions& o, qmp::QmpContext& ctx) {
+    for (const sys::ObjectOption& object : o.objects) {
+        try {
+            ctx.execute("object-add", &object.arguments);
+        } catch (const std::exception& e) {
+            die("-object " + object.spec + ": " + e.what());
+        }
     }
 }
 
@@ -224,9 +340,29 @@ void attachDevices(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
             disk->writeback = d.writeCache == "on";
         disk->deviceId = d.id;
         disk->user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
-        disk->handle = std::make_shared<block::BlockHandle>(node->image, false);
+        disk->handle = std::make_shared<block::BlockHandle>(guestImage(*disk, node->image), false);
         config.disks.push_back({d.id.empty() ? node->name : d.id, disk->handle, node->readOnly});
         nodes.setUser(node->name, disk->user, true);
+    }
+}
+
+// Flushes every writable node at shutdown, reporting failures as QEMU does on close.
+void flushNodes(vm::BlockNodeTable& nodes) {
+    for (const std::shared_ptr<vm::BlockNode>& n : nodes.list()) {
+        try {
+            if (!n->image->readOnly())
+                n->image->flush();
+        } catch (const block::BlkdebugInjectedError& e) {
+            // An error injected into the flush on close: QEMU's qcow2 reports its two
+            // metadata caches (each written back, then the file flushed); other formats
+            // say nothing.
+            if (n->image->formatName() == "qcow2")
+                for (const char* cache : {"L2 table", "refcount block"})
+                    warn(std::string("Failed to flush the ") + cache +
+                         " cache: " + std::strerror(e.errnoValue()));
+        } catch (const std::exception& e) {
+            warn("flushing '" + n->file + "': " + e.what());
+        }
     }
 }
 
@@ -261,14 +397,12 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     // come after the anonymous -device ones in /machine/peripheral-anon.
     naming.anonymousDevices = unsigned(std::count_if(o.devices.begin(), o.devices.end(),
                                                      [](const auto& d) { return d.id.empty(); }));
-    openDrives(o, nodes, config, qmpDisks, naming);
-    std::map<std::string, std::string> blockdevFileNodes, blockdevFileUsers;
-    if (!o.blockdevs.empty()) {
-        qmp::QmpContext setup(nodes, nbd);
-        addBlockdevs(o, setup);
-        blockdevFileNodes = setup.fileNodes;
-        blockdevFileUsers = setup.fileNodeUsers;
-    }
+    // -object, -drive and -blockdev act through a QMP context of their own (objects first, as
+    // in QEMU); what it keeps besides the nodes passes on to the monitors' context below.
+    auto setup = std::make_unique<qmp::QmpContext>(nodes, nbd);
+    addObjects(o, *setup);
+    addBlockdevs(o, *setup); // before the drives, as QEMU: a -drive may name them
+    openDrives(o, nodes, config, qmpDisks, naming, *setup);
     attachDevices(o, nodes, config, qmpDisks, naming);
 
     std::unique_ptr<sys::SerialConsole> serial;
@@ -290,12 +424,17 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
 
     auto machine = std::make_unique<sys::SystemMachine>(*runner, qmpDisks, o.name);
     auto qmpContext = std::make_unique<qmp::QmpContext>(nodes, nbd, machine.get());
-    qmpContext->fileNodes = blockdevFileNodes;
-    qmpContext->fileNodeUsers = blockdevFileUsers;
+    qmpContext->fileNodes = setup->fileNodes;
+    qmpContext->fileNodeUsers = setup->fileNodeUsers;
+    qmpContext->throttleGroups = setup->throttleGroups;
+    qmpContext->iothreads = setup->iothreads;
+    qmpContext->tlsObjects = setup->tlsObjects;
+    setup.reset();
     qmpContext->setOnQuit([&shutdown] { shutdown.request(sys::ShutdownCause::QmpQuit); });
     std::vector<std::unique_ptr<qmp::QmpServer>> qmpServers;
     for (const std::string& spec : o.qmp) {
         auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
+        server->holdQuitReply(true); // stopped after the images are flushed
         try {
             server->listen(qmp::parseQmpAddress(spec));
         } catch (const std::exception& e) {
@@ -305,6 +444,7 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     }
     if (o.qmpStdio || !o.qmpConnect.empty() || !o.qmpFds.empty()) {
         auto server = std::make_unique<qmp::QmpServer>(*qmpContext);
+        server->holdQuitReply(true);
         if (o.qmpStdio)
             server->adopt(STDIN_FILENO, STDOUT_FILENO, false, o.qmpPretty);
         for (int fd : o.qmpFds) {
@@ -443,12 +583,17 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         warn(why.detail);
 
     // The host ends the machine for its own reason (the QMP quit command already did).
-    if (why.cause != sys::ShutdownCause::QmpQuit)
+    if (why.cause != sys::ShutdownCause::QmpQuit) {
+        qmpContext->drainThrottleGroups(true); // throttled requests would hold up the end
         machine->quit(sys::shutdownReason(why.cause));
+    }
     if (traceListener)
         runner->display().unsubscribe(traceListener);
-    // Last words to the QMP clients (SHUTDOWN), then the NBD exports, the window, the machine
-    // (disks flushed) and finally the images (dirty bitmaps stored).
+    // The images are flushed first, while the QMP clients still wait for the reply to quit:
+    // as QEMU's, what closing the images reports comes before that reply. Then the last
+    // words to the QMP clients, the NBD exports, the window, the machine and finally the
+    // images (dirty bitmaps stored).
+    flushNodes(nodes);
     if (hmp)
         hmp->stop();
     hmp.reset();
@@ -468,12 +613,6 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     for (const std::shared_ptr<vm::BlockNode>& n : nodes.list()) {
         for (const std::string& user : nodes.users(n->name))
             nodes.setUser(n->name, user, false);
-        try {
-            if (!n->image->readOnly())
-                n->image->flush();
-        } catch (const std::exception& e) {
-            warn("flushing '" + n->file + "': " + e.what());
-        }
         nodes.remove(n->name);
     }
     return why.cause == sys::ShutdownCause::Failure ? EXIT_FAILURE : EXIT_SUCCESS;

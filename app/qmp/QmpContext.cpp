@@ -143,6 +143,15 @@ void QmpContext::emitEvent(const std::string& event, Json data) {
         sink(event, data);
 }
 
+void QmpContext::drainThrottleGroups(bool forever) {
+    for (const auto& [id, group] : throttleGroups) {
+        if (forever)
+            group->release();
+        else
+            group->drain();
+    }
+}
+
 void QmpContext::setOnQuit(std::function<void()> cb) {
     std::lock_guard lock(eventMutex_);
     onQuit_ = std::move(cb);
@@ -160,7 +169,7 @@ bool QmpContext::takeQuitRequest() {
     return pending;
 }
 
-void QmpContext::finishQuit() {
+void QmpContext::finishQuit(const std::function<void()>& announced) {
     std::function<void()> cb;
     {
         std::lock_guard lock(eventMutex_);
@@ -169,10 +178,14 @@ void QmpContext::finishQuit() {
         quit_ = true;
         cb = onQuit_;
     }
+    // As QEMU drains the nodes on the way out: throttled requests go at once.
+    drainThrottleGroups(true);
     if (machine)
         machine->quit("host-qmp-quit");
     else
         emitEvent("SHUTDOWN", Json::object({{"guest", false}, {"reason", "host-qmp-quit"}}));
+    if (announced)
+        announced();
     if (cb)
         cb();
 }

@@ -8,6 +8,7 @@
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/JobTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "block/filter/ThrottleGroup.h"
 #include "nbd/TlsObjects.h"
 
 #include <functional>
@@ -70,7 +71,9 @@ public:
     void setOnQuit(std::function<void()> cb);
     void markQuit();
     bool takeQuitRequest();
-    void finishQuit();
+    // `announced` (if given) runs after SHUTDOWN is emitted and before the embedder's
+    // callback: a server sends the event out there, ahead of what ending the process prints.
+    void finishQuit(const std::function<void()>& announced = {});
     bool quitRequested() const;
 
     // A node a job's command opened for the job (drive-backup's target, a backup's filter
@@ -86,6 +89,14 @@ public:
     std::set<std::string> inlineFileNodes;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
+    // throttle-group objects by id: the throttle nodes naming one share its limits.
+    std::map<std::string, std::shared_ptr<block::ThrottleGroup>> throttleGroups;
+    // iothread objects by id: accepted where QEMU takes them (e2kvm serves every node from
+    // threads of its own, so they run nothing).
+    std::set<std::string> iothreads;
+    // Lets the requests that wait in throttle groups now go (QEMU drains the nodes when a job
+    // is cancelled or the process ends); `forever`: every later request too.
+    void drainThrottleGroups(bool forever = false);
 
 private:
     std::map<std::string, QmpCommand> commands_;

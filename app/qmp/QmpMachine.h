@@ -2,6 +2,7 @@
 // QmpMachine: what QMP needs from a running VM (run state, stop/cont/reset/quit, the screen,
 // its disks and its events). RunnerBackedMachine is the shared adapter over emu::MachineRunner
 // (RunnerMachine, e2kvm-system's SystemMachine, the GUI's SelectedVmMachine); tests use a fake.
+#include "block/filter/ThrottleGroup.h"
 #include "block/graph/BlockHandle.h"
 #include "emu/display/Frame.h"
 
@@ -36,6 +37,10 @@ struct QmpMachineDisk {
     bool writeback = true;
     bool direct = false;
     bool noFlush = false;
+    // -drive throttling.*: the group the drive's requests wait in (its name: throttling.group
+    // or the drive id), shown by query-block; null when not throttled.
+    std::shared_ptr<block::ThrottleGroup> throttleGroup;
+    std::string throttleGroupName;
 };
 
 // In `disks`, the disk of the device at `qomPath` (or the drive of that id that no device

@@ -101,6 +101,7 @@ struct QmpServer::Client {
     std::string out;
     bool closing = false; // peer closed or error: drop after flushing
     bool pretty = false;  // -qmp-pretty: each message spread over indented lines
+    bool holding = false; // quit was answered: the output waits for the server's last words
 
     // Queues one message line (ending in "\n") in this client's layout.
     void send(const std::string& line) {
@@ -323,6 +324,11 @@ void QmpServer::distributeEvents() {
 void QmpServer::run() {
     char buf[65536];
     while (!stopping_) {
+        // What is queued goes out before we wait (a greeting, events): a client's output keeps
+        // its order with what the process prints meanwhile (qemu-io lines on stdout, as QEMU's).
+        for (auto& c : clients_)
+            if (!c->closing && !c->holding && !flushClient(*c))
+                c->closing = true, c->out.clear();
         std::vector<pollfd> fds;
         fds.push_back({wakeFd_, POLLIN, 0});
         for (int fd : listenFds_)
@@ -330,7 +336,7 @@ void QmpServer::run() {
         size_t firstClient = fds.size();
         for (auto& c : clients_) {
             short ev = c->closing ? 0 : POLLIN;
-            if (!c->out.empty() && c->outFd == c->fd)
+            if (!c->out.empty() && !c->holding && c->outFd == c->fd)
                 ev |= POLLOUT;
             fds.push_back({c->fd, ev, 0});
         }
@@ -356,20 +362,38 @@ void QmpServer::run() {
                     // the SHUTDOWN of a quit, which is carried out before its reply is sent.
                     c.session.feed(std::string_view(buf, size_t(n)),
                                    [this, &c](const std::string& line) {
-                                       if (ctx_.takeQuitRequest())
-                                           ctx_.finishQuit();
+                                       const bool quit = ctx_.takeQuitRequest();
+                                       if (quit)
+                                           ctx_.finishQuit([this] {
+                                               distributeEvents();
+                                               for (auto& other : clients_)
+                                                   if (!other->closing && !flushClient(*other))
+                                                       other->closing = true, other->out.clear();
+                                           });
                                        distributeEvents();
+                                       // Each reply as soon as it is made (the next
+                                       // command's output must not overtake it); the reply
+                                       // to quit perhaps only at stop() (holdQuitReply).
+                                       if (!flushClient(c))
+                                           c.closing = true, c.out.clear();
                                        c.send(line);
+                                       if (quit && holdQuitReply_)
+                                           c.holding = true;
+                                       else if (!c.holding && !flushClient(c))
+                                           c.closing = true, c.out.clear();
                                    });
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    // Input ended. A socket cannot take the rest any more; a separate output
+                    // (stdout) still gets what is queued or held (the reply to quit).
                     c.closing = true;
-                    c.out.clear();
+                    if (c.outFd == c.fd)
+                        c.out.clear();
                 }
             }
         }
         distributeEvents();
         for (auto& c : clients_)
-            if (!flushClient(*c))
+            if (!c->holding && !flushClient(*c))
                 c->closing = true, c->out.clear();
         std::erase_if(clients_, [](const std::unique_ptr<Client>& c) {
             return c->closing && c->out.empty();

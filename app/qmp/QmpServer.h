@@ -41,6 +41,10 @@ public:
     // without server=on: QEMU then connects to P and serves QMP over it). Before start().
     // With `pretty` (-qmp-pretty) every message is written as prettyJson() lays it out.
     void adopt(int inFd, int outFd, bool ownsFds, bool pretty = false);
+    // The reply to quit waits until stop() (as QEMU's comes after what closing the images
+    // prints): for an embedder that stops the server promptly once quit was called. Before
+    // start().
+    void holdQuitReply(bool hold) { holdQuitReply_ = hold; }
     // Connects to a Unix socket and serves QMP over the connection (the caller listens).
     void connect(const std::string& unixPath);
     // Sends what is still queued (best effort, bounded time), closes every client and the
@@ -57,6 +61,7 @@ private:
     bool flushClient(Client& c); // false: drop the client
 
     QmpContext& ctx_;
+    bool holdQuitReply_ = false;
     std::vector<int> listenFds_;
     std::vector<std::string> unixPaths_;
     int wakeFd_ = -1;

@@ -12,6 +12,19 @@ namespace e2kvm::vm {
 
 namespace {
 
+// QEMU's name for a node nobody named: "#block" and a counter of at least three digits
+// ("#block007"; iotests filter them by that shape).
+std::string generatedNodeName(unsigned counter) {
+    std::string digits = std::to_string(counter);
+    if (digits.size() < 3)
+        digits.insert(0, 3 - digits.size(), '0');
+    return "#block" + digits;
+}
+
+} // namespace
+
+namespace {
+
 // QEMU's node-name rule: a letter first, then letters, digits, '-', '.', '_'; under 32 bytes.
 void checkNodeName(const std::string& name) {
     if (name.size() > 31)
@@ -100,7 +113,7 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
             return existing; // ours is dropped (closing it saves nothing new)
         if (nodeName.empty()) {
             for (;;) {
-                std::string candidate = "#block" + std::to_string(nextGenerated_++);
+                std::string candidate = generatedNodeName(nextGenerated_++);
                 bool taken = std::any_of(entries_.begin(), entries_.end(),
                                          [&](const Entry& e) { return e.node->name == candidate; });
                 if (!taken) {
@@ -134,7 +147,7 @@ std::shared_ptr<BlockNode> BlockNodeTable::add(std::shared_ptr<block::BlockDrive
             if (e.node->name == nodeName)
                 throw std::invalid_argument("Duplicate nodes with node-name='" + nodeName + "'");
         while (node->name.empty()) { // generated, as open() does
-            std::string candidate = "#block" + std::to_string(nextGenerated_++);
+            std::string candidate = generatedNodeName(nextGenerated_++);
             if (std::none_of(entries_.begin(), entries_.end(),
                              [&](const Entry& e) { return e.node->name == candidate; }))
                 node->name = candidate;

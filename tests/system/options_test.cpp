@@ -99,20 +99,35 @@ TEST(SystemOptions, Drives) {
         parse({"-drive", "file=t,node-name=top,backing.node-name=mid,backing.backing.node-name=b"});
     EXPECT_EQ(chain.drives[0].backingNodeNames, (std::vector<std::string>{"mid", "b"}));
     EXPECT_EQ(error({"-drive", "file=t,backingx.node-name=m"}),
-              "-drive file=t,backingx.node-name=m: Invalid parameter 'backingx.node-name'");
+              "-drive file=t,backingx.node-name=m: Block format 'qcow2' does not support the "
+              "option 'backingx.node-name'");
     // A bare file name is a drive, as qemu-system's first hard disk.
     SystemOptions bare = parse({"disk.img"});
     ASSERT_EQ(bare.drives.size(), 1u);
     EXPECT_EQ(bare.drives[0].file, "disk.img");
+    // Options for the drivers: kept for the block library, with the drive's file put in.
+    SystemOptions debug =
+        parse({"-drive", "file=blkdebug::null-co://,id=drive0,align=65536,driver=blkdebug"});
+    EXPECT_EQ(debug.drives[0].driverOptions,
+              (std::map<std::string, std::string>{{"driver", "blkdebug"}, {"align", "65536"}}));
+    EXPECT_TRUE(parse({"-drive", "file=x,format=qcow2"}).drives[0].driverOptions.empty());
+    EXPECT_EQ(parse({"-drive", "if=none,driver=null-co,size=1M"}).drives[0].driverOptions.size(),
+              2u);
     EXPECT_EQ(parse({"-drive", "file=x,readonly=off"}).drives[0].readOnly, false);
     EXPECT_EQ(parse({"-drive", "file=x,readonly=true"}).drives[0].readOnly, true);
 }
 
 TEST(SystemOptions, DriveErrors) {
     EXPECT_EQ(error({"-drive", "file=x,bogus=1"}),
-              "-drive file=x,bogus=1: Invalid parameter 'bogus'");
+              "-drive file=x,bogus=1: Block format 'qcow2' does not support the option 'bogus'");
     EXPECT_EQ(error({"-drive", "file=x,format=vmdk"}),
-              "-drive file=x,format=vmdk: invalid format 'vmdk' (supported: qcow2, raw)");
+              "-drive file=x,format=vmdk: Unknown driver 'vmdk'");
+    EXPECT_EQ(error({"-drive", "file=x,driver=blkdebug,foo=1"}),
+              "-drive file=x,driver=blkdebug,foo=1: Block protocol 'blkdebug' doesn't support the "
+              "option 'foo'");
+    EXPECT_EQ(error({"-drive", "file=x,format=qcow2,file.driver=file,file.foo=1"}),
+              "-drive file=x,format=qcow2,file.driver=file,file.foo=1: Block protocol 'file' "
+              "doesn't support the option 'foo'");
     EXPECT_EQ(error({"-drive", "file=x,readonly=maybe"}),
               "-drive file=x,readonly=maybe: Parameter 'readonly' expects 'on' or 'off'");
     EXPECT_EQ(error({"-drive", "format=raw"}),
@@ -269,6 +284,23 @@ TEST(SystemOptions, UsageMentionsEveryOption) {
                             "-serial ", "-qmp ", "-S ", "-name ", "-nographic", "-g ", "--help",
                             "--version", "Ctrl+Alt+F", "Ctrl+Alt+G"})
         EXPECT_NE(u.find(opt), std::string::npos) << opt;
+}
+
+// -object: the object-add arguments, numbers as integers, dotted keys nested.
+TEST(SystemOptions, Objects) {
+    SystemOptions o = parse({"-object", "throttle-group,id=tg0,x-bps-total=1024", "-object",
+                             "throttle-group,id=tg1,limits.iops-total=10,limits.iops-size=512"});
+    ASSERT_EQ(o.objects.size(), 2u);
+    EXPECT_EQ(o.objects[0].arguments.serialize(),
+              R"({"qom-type": "throttle-group", "id": "tg0", "x-bps-total": 1024})");
+    EXPECT_EQ(o.objects[1].arguments.serialize(),
+              R"({"qom-type": "throttle-group", "id": "tg1", "limits": {"iops-total": 10, )"
+              R"("iops-size": 512}})");
+    EXPECT_EQ(error({"-object", "throttle-group,id=t,x-bps-total=lots"}),
+              "-object throttle-group,id=t,x-bps-total=lots: Parameter 'x-bps-total' expects an "
+              "integer");
+    EXPECT_EQ(error({"-object", "iothread,id=a,id=b"}),
+              "-object iothread,id=a,id=b: Parameter 'id' given twice");
 }
 
 // What QEMU's iotests harness passes to QEMU_PROG.

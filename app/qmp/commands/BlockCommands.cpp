@@ -1,9 +1,11 @@
 // QMP block node commands: blockdev-add (qcow2, raw, file, null-co, copy-before-write and
 // snapshot-access nodes; blkdebug under a format), blockdev-del, query-named-block-nodes,
 // query-block.
+#include "app/qmp/BlockdevDriverKeys.h"
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/BlockdevTree.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
 #include "block/ImageLock.h"
@@ -264,6 +266,42 @@ void addFilterNode(QmpContext& ctx, std::shared_ptr<block::BlockDriver> image,
         ctx.fileNodeUsers[nodeName] = fileNode;
 }
 
+// blockdev-add of a tree the block library opens (see BlockdevTree): blkdebug, blkverify,
+// compress, and formats over nodes other than a file.
+Json addTreeNode(QmpContext& ctx, const Json& args, const std::string& nodeName,
+                 const std::string& driver, bool readOnly, const NodeWritePolicy& policy) {
+    if (!vm::BlockNodeTable::validNodeName(nodeName))
+        throw QmpError("Invalid node-name: '" + nodeName + "'");
+    BlockdevTree tree = openBlockdevTree(ctx, args, readOnly);
+    addFilterNode(ctx, tree.image, driver, nodeName, tree.children, tree.fileNode);
+    if (auto node = ctx.nodes.find(nodeName))
+        policy.applyTo(*node);
+    return Json::object();
+}
+
+// Whether a qcow2/raw blockdev-add has the file the dedicated path opens: a file node, an
+// inline file, or blkdebug over one of those (raw without offset/size); anything else is a
+// tree for the block library.
+bool plainFormatFile(QmpContext& ctx, const Json& args) {
+    if (args.find("offset") || args.find("size"))
+        return false;
+    auto isFile = [&](const Json* ref) {
+        if (!ref)
+            return true; // missing: the dedicated path says so
+        if (ref->isString())
+            return ctx.fileNodes.count(ref->asString()) != 0;
+        const Json* driver = ref->isObject() ? ref->find("driver") : nullptr;
+        return !driver || !driver->isString() || driver->asString() == "file";
+    };
+    const Json* file = args.find("file");
+    if (file && file->isObject()) {
+        const Json* driver = file->find("driver");
+        if (driver && driver->isString() && driver->asString() == "blkdebug")
+            return isFile(file->find("image"));
+    }
+    return isFile(file);
+}
+
 // blockdev-add driver=copy-before-write: the point in time of `file` kept on `target`.
 Json addCopyBeforeWrite(QmpContext& ctx, QmpArgs& a, const std::string& nodeName) {
     std::string ignored, fileNode;
@@ -365,10 +403,12 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         return addCopyBeforeWrite(ctx, a, *nodeName);
     if (driver == "snapshot-access")
         return addSnapshotAccess(ctx, a, *nodeName);
+    if (opensAsBlockdevTree(driver) ||
+        ((driver == "qcow2" || driver == "raw") && !plainFormatFile(ctx, *args)))
+        return addTreeNode(ctx, *args, *nodeName, driver, readOnly, policy);
     if (driver != "qcow2" && driver != "raw")
-        throw QmpError("Driver '" + driver +
-                       "' is not supported by e2kvm (qcow2, raw, file, null-co, "
-                       "copy-before-write, snapshot-access)");
+        throw QmpError("Driver '" + driver + "' is not supported by e2kvm (" + blockDriverNames() +
+                       ")");
 
     std::string fileNode;
     std::shared_ptr<block::Blkdebug> injector;
@@ -389,9 +429,6 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         a.ignore({"pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
                   "overlap-check", "cache-size", "l2-cache-size", "l2-cache-entry-size",
                   "refcount-cache-size", "cache-clean-interval"});
-    } else {
-        if (a.optUInt("offset").value_or(0) != 0 || a.any("size"))
-            throw QmpError("raw: 'offset' and 'size' are not supported");
     }
     a.finish();
 
@@ -507,6 +544,24 @@ Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
     return list;
 }
 
+// A throttled drive's limits in query-block's "inserted", as QEMU names them: the rates
+// always, the bursts and their lengths when a burst is set, iops_size when set, the group.
+void addThrottleInfo(Json& inserted, const block::ThrottleLimits& limits,
+                     const std::string& group) {
+    static const char* const names[] = {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"};
+    for (size_t k = 0; k < block::kThrottleKinds; ++k) {
+        const block::ThrottleLimit& l = limits.limit[k];
+        inserted.set(names[k], l.avg);
+        if (l.max) {
+            inserted.set(std::string(names[k]) + "_max", l.max);
+            inserted.set(std::string(names[k]) + "_max_length", l.maxLength);
+        }
+    }
+    if (limits.iopsSize)
+        inserted.set("iops_size", limits.iopsSize);
+    inserted.set("group", group);
+}
+
 Json queryBlock(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
@@ -522,6 +577,8 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
             inserted.set("cache", Json::object({{"writeback", d.writeback},
                                                 {"direct", d.direct},
                                                 {"no-flush", d.noFlush}}));
+            if (d.throttleGroup)
+                addThrottleInfo(inserted, d.throttleGroup->limits(), d.throttleGroupName);
             info.set("inserted", std::move(inserted));
         }
         if (!d.qdev.empty())

@@ -199,8 +199,14 @@ Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
     std::vector<ChainLayer> dropped(chain.begin(), chain.begin() + std::ptrdiff_t(baseIndex));
     std::shared_ptr<vm::BlockNode> baseTableNode = chain[baseIndex].node;
     QmpContext* c = &ctx;
-    spec.pivot = [c, active, dropped, baseTableNode](std::shared_ptr<block::BlockDriver> newBase,
-                                                     const std::function<void()>& finalSync) {
+    // The layers above the base close when the job ends, if it pivoted: a ready job cancelled
+    // completes without pivot and leaves the chain as it was (QEMU's block-job-cancel).
+    std::vector<std::string> droppedNames = tableNodes(chain, 0, baseIndex);
+    spec.pivot = [c, active, dropped, baseTableNode, id,
+                  droppedNames](std::shared_ptr<block::BlockDriver> newBase,
+                                const std::function<void()>& finalSync) {
+        for (const std::string& name : droppedNames)
+            c->closeWhenJobEnds(id, name);
         bool synced = false;
         auto syncOnce = [&] {
             if (!synced)
@@ -239,7 +245,6 @@ Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
     auto job = std::make_shared<block::ActiveCommitJob>(std::move(spec));
     vm::JobUse use;
     use.nodes = tableNodes(chain, 0, baseIndex + 1);
-    dropWhenDone(ctx, id, chain, 0, baseIndex);
     ctx.jobs.start(job, use);
     return Json::object();
 }

@@ -17,6 +17,8 @@ PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::
     std::string device = own.str("device");
     std::string target = own.str("target");
     std::optional<std::string> format = own.optStr("format");
+    if (format == "file") // the file protocol node: the file's bytes as they are
+        format = "raw";
     std::string mode =
         own.optEnum("mode", {"existing", "absolute-paths"}).value_or("absolute-paths");
     std::string sync =
@@ -42,10 +44,8 @@ PreparedBackup prepareDriveBackup(QmpContext& ctx, const Json* args, const std::
             options.readOnly = false;
             options.backingNode = source->image;
             std::shared_ptr<block::BlockDriver> image = block::openImage(target, options);
-            std::string name;
-            for (unsigned n = 1; name.empty() || ctx.nodes.find(name); ++n)
-                name = "drive-backup-target" + std::to_string(n);
-            node = ctx.nodes.add(std::move(image), target, options.format, false, name);
+            // Unnamed, as QEMU's: the table generates "#blockNNN".
+            node = ctx.nodes.add(std::move(image), target, options.format, false, "");
         } else {
             node = ctx.nodes.open(target, format.value_or(""), false);
         }

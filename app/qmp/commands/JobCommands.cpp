@@ -402,6 +402,7 @@ void registerJobCommands(QmpContext& ctx) {
         const char* key;
         bool blockJobLookup;
         std::function<void(block::Job&)> fn;
+        bool settleFirst = false; // acts on a job's end states (pending, concluded)
     };
     using block::Job;
     // block-job-cancel takes "force": without it, a paused job is refused and a ready mirror
@@ -415,23 +416,30 @@ void registerJobCommands(QmpContext& ctx) {
                         if (!force && job->info().paused)
                             throw QmpError("The block job for device '" + device +
                                            "' is currently paused");
+                        // QEMU drains the job's nodes: requests waiting in a throttle
+                        // group go at once (later ones are throttled again).
+                        c.drainThrottleGroups();
                         return runVerb([&] { job->cancel(force); });
                     }});
     for (Verb v : {Verb{"block-job-pause", "device", true, [](Job& j) { j.pause(); }},
                    Verb{"block-job-resume", "device", true, [](Job& j) { j.resume(); }},
-                   Verb{"block-job-finalize", "id", true, [](Job& j) { j.finalize(); }},
-                   Verb{"block-job-dismiss", "id", true, [](Job& j) { j.dismiss(); }},
+                   Verb{"block-job-finalize", "id", true, [](Job& j) { j.finalize(); }, true},
+                   Verb{"block-job-dismiss", "id", true, [](Job& j) { j.dismiss(); }, true},
                    Verb{"block-job-complete", "device", true, [](Job& j) { j.complete(); }},
                    Verb{"job-cancel", "id", false, [](Job& j) { j.cancel(true); }},
                    Verb{"job-complete", "id", false, [](Job& j) { j.complete(); }},
                    Verb{"job-pause", "id", false, [](Job& j) { j.pause(); }},
                    Verb{"job-resume", "id", false, [](Job& j) { j.resume(); }},
-                   Verb{"job-finalize", "id", false, [](Job& j) { j.finalize(); }},
-                   Verb{"job-dismiss", "id", false, [](Job& j) { j.dismiss(); }}}) {
+                   Verb{"job-finalize", "id", false, [](Job& j) { j.finalize(); }, true},
+                   Verb{"job-dismiss", "id", false, [](Job& j) { j.dismiss(); }, true}}) {
         ctx.addCommand({v.name, [v](QmpContext& c, const Json* args) {
                             QmpArgs a(args);
                             std::string id = a.str(v.key);
                             a.finish();
+                            // A job that has completed is concluded for a client that saw
+                            // BLOCK_JOB_COMPLETED (QEMU concludes it in the same step).
+                            if (v.settleFirst)
+                                settledJobs(c);
                             auto job = v.blockJobLookup ? blockJob(c, id) : plainJob(c, id);
                             return runVerb([&] { v.fn(*job); });
                         }});

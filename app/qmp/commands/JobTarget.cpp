@@ -20,11 +20,12 @@ block::ErrorPolicy errorPolicyFromName(const std::string& name) {
 void createJobTarget(const vm::BlockNode& source, const std::string& target,
                      const std::string& format, const std::string& sync) {
     block::CreateOptions co;
-    co.format = format;
+    // The file protocol as the format: a plain file of the source's size, which raw is too.
+    co.format = format == "file" ? "raw" : format;
     co.size = source.image->size();
     co.sizeGiven = true;
-    if (format != "qcow2" && format != "raw")
-        throw QmpError("Driver '" + format + "' does not support image creation");
+    if (format != "qcow2" && format != "raw" && format != "file")
+        throw QmpError("Format driver '" + format + "' does not support image creation");
     if (format == "qcow2" && sync == "top" && source.image->backing()) {
         co.backingFile = source.image->backing()->filename();
         co.backingFormat = source.image->backing()->formatName();
