@@ -143,9 +143,9 @@ void QmpContext::emitEvent(const std::string& event, Json data) {
         sink(event, data);
 }
 
-void QmpContext::drainThrottleGroups(bool forever) {
+void QmpContext::drainThrottleGroups(bool permanently) {
     for (const auto& [id, group] : throttleGroups) {
-        if (forever)
+        if (permanently)
             group->release();
         else
             group->drain();

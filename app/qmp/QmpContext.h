@@ -95,8 +95,8 @@ public:
     // threads of its own, so they run nothing).
     std::set<std::string> iothreads;
     // Lets the requests that wait in throttle groups now go (QEMU drains the nodes when a job
-    // is cancelled or the process ends); `forever`: every later request too.
-    void drainThrottleGroups(bool forever = false);
+    // is cancelled or the process ends); `permanently`: every later request too.
+    void drainThrottleGroups(bool permanently = false);
 
 private:
     std::map<std::string, QmpCommand> commands_;
