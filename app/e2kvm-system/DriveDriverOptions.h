@@ -14,7 +14,7 @@ namespace e2kvm::sys {
 // Throws OptionError without the "-drive SPEC: " prefix for the first key no driver takes:
 // "Block format 'qcow2' does not support the option 'x'", "Block protocol 'file' doesn't
 // support the option 'x'", "Unknown driver 'x'". Without "driver", the keys are checked as a
-// qcow2 node's (the format is probed later; qcow2 takes every key raw does).
+// qcow2 node's (qcow2 takes every key raw does): e2kvm-system probes the format first.
 void checkDriveDriverOptions(const std::map<std::string, std::string>& options);
 
 // The options of the drive's top node: `options` with -drive's file=F put where the driver

@@ -159,8 +159,11 @@ DriveOption parseDrive(const std::string& spec) {
     if (!driverOptions.empty() || (!d.format.empty() && d.format != "qcow2" && d.format != "raw")) {
         if (!d.format.empty())
             driverOptions["driver"] = d.format;
+        // Without a format, the keys are checked once the image is open and its format known
+        // (as QEMU: a file that cannot be opened is reported first).
         try {
-            checkDriveDriverOptions(driverOptions);
+            if (driverOptions.count("driver"))
+                checkDriveDriverOptions(driverOptions);
         } catch (const OptionError& e) {
             throw OptionError(where + ": " + e.what());
         }

@@ -20,6 +20,7 @@
 #include "block/ImageLock.h"
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
+#include "block/OpenFailureText.h"
 #include "block/blkdebug/Blkdebug.h"
 #include "block/filter/ThrottleFilter.h"
 #include "block/qcow2/Qcow2Driver.h"
@@ -119,6 +120,14 @@ void nameBackingLayers(const sys::DriveOption& d, const std::shared_ptr<vm::Bloc
     }
 }
 
+// Why `file` could not be opened, as qemu-system says it: "Could not open 'F': why" once.
+std::string couldNotOpen(const std::string& file, const std::string& message) {
+    std::string text = block::openFailureText(file, message);
+    if (text.rfind("Could not open '", 0) == 0)
+        return text;
+    return "Could not open '" + file + "': " + message;
+}
+
 // A -drive of a file in a format (given or probed): opened once per file by the node table.
 std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
                                               vm::BlockNodeTable& nodes) {
@@ -134,9 +143,9 @@ std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
         // hint), without "Could not open".
         if (block::isImageLockConflict(e))
             die("-drive " + d.spec + ": " + e.what());
-        die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+        die("-drive " + d.spec + ": " + couldNotOpen(d.file, e.what()));
     } catch (const std::exception& e) {
-        die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+        die("-drive " + d.spec + ": " + couldNotOpen(d.file, e.what()));
     }
 }
 
@@ -146,8 +155,14 @@ std::shared_ptr<vm::BlockNode> openDriverDrive(const sys::DriveOption& d, vm::Bl
                                                qmp::QmpContext& setup) {
     std::map<std::string, std::string> options = d.driverOptions;
     try {
-        if (!options.count("driver"))
+        if (!options.count("driver")) {
             options["driver"] = block::probeFormat(d.file);
+            try {
+                sys::checkDriveDriverOptions(options);
+            } catch (const sys::OptionError& e) {
+                die("-drive " + d.spec + ": " + e.what());
+            }
+        }
         options = sys::withDriveFile(options, d.file);
         // Filters that need the process's objects (a throttle group) are built as QMP builds
         // them; the rest the block library opens from the options.
@@ -171,7 +186,7 @@ std::shared_ptr<vm::BlockNode> openDriverDrive(const sys::DriveOption& d, vm::Bl
     } catch (const block::BlockError& e) {
         if (block::isImageLockConflict(e) || d.file.empty())
             die("-drive " + d.spec + ": " + e.what());
-        die("-drive " + d.spec + ": Could not open '" + d.file + "': " + e.what());
+        die("-drive " + d.spec + ": " + couldNotOpen(d.file, e.what()));
     } catch (const std::exception& e) {
         die("-drive " + d.spec + ": " + e.what());
     }

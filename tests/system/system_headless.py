@@ -126,8 +126,10 @@ def command_line_errors(tmp):
         (["-m", "7Q"], "e2kvm-system: -m 7Q: invalid size\n"),
         (["-foo"], "e2kvm-system: -foo: invalid option\n"),
         (["-display", "gtk"], "e2kvm-system: -display gtk: Display 'gtk' is not available\n"),
-        (["-drive", "file=x,bogus=1"], "e2kvm-system: -drive file=x,bogus=1: Invalid "
-         "parameter 'bogus'\n"),
+        # As qemu-system: the image is opened (and its format known) before its options are
+        # checked, so a missing file is the error.
+        (["-drive", "file=%s/x,bogus=1" % tmp], "e2kvm-system: -drive file=%s/x,bogus=1: Could "
+         "not open '%s/x': No such file or directory\n" % (tmp, tmp)),
         (["-display", "none", "-drive", "file=%s/nonexistent.qcow2,format=qcow2" % tmp], None),
         (["-display", "none", "-bios", "%s/missing-rom.bin" % tmp], None),
         (["-display", "none", "-kernel", junk], None),
