@@ -98,9 +98,9 @@ TEST(SystemOptions, Drives) {
     SystemOptions chain =
         parse({"-drive", "file=t,node-name=top,backing.node-name=mid,backing.backing.node-name=b"});
     EXPECT_EQ(chain.drives[0].backingNodeNames, (std::vector<std::string>{"mid", "b"}));
-    EXPECT_EQ(error({"-drive", "file=t,backingx.node-name=m"}),
-              "-drive file=t,backingx.node-name=m: Block format 'qcow2' does not support the "
-              "option 'backingx.node-name'");
+    EXPECT_EQ(error({"-drive", "file=t,format=qcow2,backingx.node-name=m"}),
+              "-drive file=t,format=qcow2,backingx.node-name=m: Block format 'qcow2' does not "
+              "support the option 'backingx.node-name'");
     // A bare file name is a drive, as qemu-system's first hard disk.
     SystemOptions bare = parse({"disk.img"});
     ASSERT_EQ(bare.drives.size(), 1u);
@@ -118,8 +118,12 @@ TEST(SystemOptions, Drives) {
 }
 
 TEST(SystemOptions, DriveErrors) {
-    EXPECT_EQ(error({"-drive", "file=x,bogus=1"}),
-              "-drive file=x,bogus=1: Block format 'qcow2' does not support the option 'bogus'");
+    EXPECT_EQ(error({"-drive", "file=x,format=qcow2,bogus=1"}),
+              "-drive file=x,format=qcow2,bogus=1: Block format 'qcow2' does not support the "
+              "option 'bogus'");
+    // Without a format the options wait for the probed one (e2kvm-system checks them when it
+    // opens the image, after a missing file has been reported, as qemu-system).
+    EXPECT_EQ(parse({"-drive", "file=x,bogus=1"}).drives[0].driverOptions.count("bogus"), 1u);
     EXPECT_EQ(error({"-drive", "file=x,format=vmdk"}),
               "-drive file=x,format=vmdk: Unknown driver 'vmdk'");
     EXPECT_EQ(error({"-drive", "file=x,driver=blkdebug,foo=1"}),
