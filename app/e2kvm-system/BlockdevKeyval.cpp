@@ -85,6 +85,8 @@ qmp::Json typedValue(const std::string& where, const std::string& path, const st
     return qmp::Json(value);
 }
 
+} // namespace
+
 qmp::Json& memberOf(qmp::Json& obj, const std::string& key) {
     for (auto& [k, v] : obj.asObject())
         if (k == key)
@@ -92,8 +94,6 @@ qmp::Json& memberOf(qmp::Json& obj, const std::string& key) {
     obj.set(key, qmp::Json::object());
     return obj.asObject().back().second;
 }
-
-} // namespace
 
 qmp::Json parseBlockdevArgument(const std::string& spec) {
     const std::string where = "-blockdev " + spec;

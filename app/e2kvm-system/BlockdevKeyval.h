@@ -12,4 +12,8 @@ namespace e2kvm::sys {
 // Throws OptionError ("-blockdev SPEC: Parameter 'read-only' expects 'on' or 'off'").
 qmp::Json parseBlockdevArgument(const std::string& spec);
 
+// The member `key` of the object `obj`, added as an empty object if it is not there yet: the
+// step from "a" to "a.b" when dotted keys are made into nested objects.
+qmp::Json& memberOf(qmp::Json& obj, const std::string& key);
+
 } // namespace e2kvm::sys

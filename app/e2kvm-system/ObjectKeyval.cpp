@@ -1,5 +1,6 @@
 #include "app/e2kvm-system/ObjectKeyval.h"
 
+#include "app/e2kvm-system/BlockdevKeyval.h"
 #include "app/e2kvm-system/SystemOptions.h"
 
 namespace e2kvm::sys {
@@ -18,14 +19,6 @@ qmp::Json typed(const std::string& key, const std::string& value) {
     return qmp::Json(negative ? -n : n);
 }
 
-qmp::Json& member(qmp::Json& obj, const std::string& key) {
-    for (auto& [k, v] : obj.asObject())
-        if (k == key)
-            return v;
-    obj.set(key, qmp::Json::object());
-    return obj.asObject().back().second;
-}
-
 } // namespace
 
 qmp::Json parseObjectArgument(const std::string& spec) {
@@ -35,7 +28,7 @@ qmp::Json parseObjectArgument(const std::string& spec) {
         qmp::Json* obj = &root;
         size_t start = 0;
         for (size_t dot; (dot = key.find('.', start)) != std::string::npos; start = dot + 1) {
-            qmp::Json& next = member(*obj, key.substr(start, dot - start));
+            qmp::Json& next = memberOf(*obj, key.substr(start, dot - start));
             if (!next.isObject())
                 throw OptionError("Parameter '" + key.substr(0, dot) + "' is not an object");
             obj = &next;
