@@ -1451,9 +1451,11 @@ void Qcow2Driver::preallocateDataArea(Preallocation mode, uint64_t firstCluster,
         Table t = writableL2(g / l2Entries_, &tableOffset);
         for (uint64_t i = 0; i < n; ++i) {
             const uint64_t was = (*t)[i0 + i];
+            // The cluster left behind is not punched: like QEMU (which never discards a
+            // cluster replaced in a mapping), the host file keeps its space.
             if (h_.typeOf(was) != ClusterType::Unallocated &&
                 h_.typeOf(was) != ClusterType::ZeroPlain)
-                deferRelease(was, true);
+                deferRelease(was, false);
             (*t)[i0 + i] = ((first + c + i) << cb_) | kOflagCopied;
         }
         markL2Dirty(tableOffset, t, i0, i0 + n - 1);

@@ -498,17 +498,21 @@ def group_resize_prealloc(d):
                                              ("64k", "33k", "128k", True),
                                              ("64k", "100k", "300k", False),
                                              ("64k", "500k", "2M", True)):
-            cases.append((mode, cluster, size, grow, backing))
-    for i, (mode, cluster, size, grow, backing) in enumerate(cases):
+            cases.append((mode, cluster, size, grow, backing, "off"))
+    # Iotest 125's case: a preallocated partial last cluster is moved into the new area.
+    for mode in ("falloc", "full"):
+        cases.append((mode, "64k", "2000k", "+80k", False, "full"))
+    for i, (mode, cluster, size, grow, backing, made) in enumerate(cases):
         name = f"p{i}.qcow2"
-        create = ["create", "-f", "qcow2", "-o", f"cluster_size={cluster}"]
+        create = ["create", "-f", "qcow2", "-o", f"cluster_size={cluster},preallocation={made}"]
         if backing:
             create += ["-b", "base.raw", "-F", "raw"]
         for tool_dir in ("q", "o"):
             qimg(os.path.join(d, tool_dir), *create, name, size)
             if not backing:
                 qio(os.path.join(d, tool_dir), name, "write -P 2 0 8k")
-        label = f"resize --preallocation={mode} {name} ({cluster} clusters, {size} {grow})"
+        label = (f"resize --preallocation={mode} {name} ({cluster} clusters, {size} {grow}, "
+                 f"created with preallocation={made})")
         resize_both(d, ["--preallocation=" + mode, name, grow], label)
         qpath, opath = os.path.join(d, "q", name), os.path.join(d, "o", name)
         qm = qimg(d, "map", "--output=json", qpath).stdout
@@ -520,8 +524,12 @@ def group_resize_prealloc(d):
         c = run([QEMU_IMG, "check", opath], d)
         expect(c.returncode == 0, f"qemu-img check after {label}: {c.stdout}")
         if mode in ("falloc", "full"):
-            expect(os.stat(opath).st_blocks * 512 >= os.stat(qpath).st_blocks * 512 * 9 // 10,
-                   f"host allocation after {label}")
+            # The same host space as qemu-img's, give or take one 4 KiB block of file system
+            # metadata: a cluster the mapping left behind keeps its space (QEMU does not
+            # discard it), so a later write into the image does not allocate (iotest 125).
+            expect(os.stat(opath).st_blocks >= os.stat(qpath).st_blocks - 8,
+                   f"host allocation after {label}: {os.stat(opath).st_blocks * 512} bytes, "
+                   f"qemu-img {os.stat(qpath).st_blocks * 512}")
     for mode in ("falloc", "full"):
         name = f"g{mode}.raw"
         for tool_dir in ("q", "o"):
