@@ -679,6 +679,7 @@ void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigne
 
 void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
     size_t done = 0;
+    uint64_t chain = 0; // host offset right after the previous piece
     while (done < buf.size()) {
         uint64_t pos = offset + done;
         uint64_t c = pos >> cb_, in = pos & (cs_ - 1);
@@ -703,12 +704,13 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
             file_.debugEvent(BlkdebugEvent::WriteAio);
             data().write(host, buf.subspan(done, size_t(n)));
             done += size_t(n);
+            chain = (host + n + cs_ - 1) & ~(cs_ - 1);
             continue;
         }
         uint64_t clusters = std::min(r.clusters, l2Entries_ - c % l2Entries_);
         uint64_t n = std::min((clusters << cb_) - in, remaining);
-        allocatingWrite(lock, c, (in + n + cs_ - 1) >> cb_, in, buf.subspan(done, size_t(n)));
-        done += size_t(n);
+        done += allocatingWrite(lock, c, (in + n + cs_ - 1) >> cb_, in,
+                                buf.subspan(done, size_t(n)), &chain);
     }
 }
 
@@ -755,8 +757,8 @@ void Qcow2Driver::doReadVmState(uint64_t pos, std::span<uint8_t> buf) {
 
 // Called with meta_ held: allocates, then writes the data (with copy-on-write of partial
 // clusters) outside the lock, then links the clusters into the L2 table.
-void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c, uint64_t n,
-                                  uint64_t in, std::span<const uint8_t> data) {
+size_t Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c, uint64_t n,
+                                    uint64_t in, std::span<const uint8_t> data, uint64_t* chain) {
     // Clusters freed since the last barrier become free first, so that this allocation
     // reuses them first-fit as QEMU's would (QEMU frees them at once).
     if (!releases_.empty() && !external_)
@@ -774,9 +776,24 @@ void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c
     // An external data file maps guest offsets 1:1 and has no refcounts.
     if (external_)
         reuse = true;
-    uint64_t host = external_ ? c << cb_
-                    : reuse   ? (old[0] & kL2OffsetMask)
-                              : rc_->allocate(n) << cb_;
+    uint64_t host = 0;
+    if (external_)
+        host = c << cb_;
+    else if (reuse)
+        host = old[0] & kL2OffsetMask;
+    else if (uint64_t k = chain && *chain ? rc_->allocateAt(*chain >> cb_, n) : 0) {
+        // The clusters right after the previous piece, as many as are free there.
+        host = *chain;
+        if (k < n) {
+            n = k;
+            old.resize(size_t(n));
+            data = data.first(std::min(data.size(), size_t((n << cb_) - in)));
+        }
+    } else {
+        host = rc_->allocate(n) << cb_;
+    }
+    if (chain)
+        *chain = host + (n << cb_);
     t.reset();
     try {
         if (!external_)
@@ -810,6 +827,7 @@ void Qcow2Driver::allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t c
     if (!reuse)
         for (uint64_t e : old)
             deferRelease(e, false);
+    return data.size();
 }
 
 void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,

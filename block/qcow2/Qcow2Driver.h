@@ -171,8 +171,13 @@ private:
     void dropClustersFrom(uint64_t first, uint64_t last);
     void syncAll();
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
-    void allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t cluster, uint64_t n,
-                         uint64_t inCluster, std::span<const uint8_t> data);
+    // Writes `data` into clusters [cluster, cluster+n) that need new host clusters. With
+    // `chain` (the host offset right after the previous piece of the same request, 0 if none),
+    // the clusters are taken there first if free, as QEMU does, possibly fewer than `n`; it is
+    // set to the end of the clusters used. Returns the bytes of `data` written.
+    size_t allocatingWrite(std::unique_lock<std::mutex>& lock, uint64_t cluster, uint64_t n,
+                           uint64_t inCluster, std::span<const uint8_t> data,
+                           uint64_t* chain = nullptr);
     void writeNewClusters(uint64_t cluster, uint64_t n, uint64_t inCluster,
                           std::span<const uint8_t> data, uint64_t host,
                           const std::vector<uint64_t>& old);

@@ -338,6 +338,33 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
     }
 }
 
+uint64_t Qcow2Refcounts::allocateAt(uint64_t first, uint64_t n) {
+    const uint64_t limit = kMaxHostOffset >> clusterBits_;
+    reserved_.clear();
+    while (true) {
+        uint64_t k = 0;
+        while (k < n && first + k < limit && get(first + k) == 0)
+            ++k;
+        if (k == 0)
+            return 0;
+        // A missing refcount block is made first (it may land inside the run, which is then
+        // counted again), as QEMU does.
+        bool created = false;
+        for (uint64_t t = first / entriesPerBlock_; t <= (first + k - 1) / entriesPerBlock_; ++t)
+            if (t >= table_.size() || (table_[t] & kRefTableOffsetMask) == 0) {
+                file_.debugEvent(BlkdebugEvent::RefblockAlloc);
+                createBlock(t);
+                created = true;
+                break;
+            }
+        reserved_.clear();
+        if (created)
+            continue;
+        change(first, k, +1, nullptr);
+        return k;
+    }
+}
+
 uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
     file_.debugEvent(BlkdebugEvent::ClusterAllocBytes);
     // The partly used cluster is shared only while its refcount can grow: at the maximum (one

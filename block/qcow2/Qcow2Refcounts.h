@@ -33,6 +33,10 @@ public:
     void decrement(uint64_t first, uint64_t count, std::vector<uint64_t>* freed = nullptr);
     // Allocates `n` contiguous clusters (refcount 1); returns the first cluster index.
     uint64_t allocate(uint64_t n);
+    // Allocates as many of the `n` clusters from `first` on as are free in a row (refcount 1),
+    // as QEMU continues a write's allocation right after its previous piece; returns how many
+    // (0 if `first` is in use).
+    uint64_t allocateAt(uint64_t first, uint64_t n);
     // Allocates `bytes` (< one cluster) for compressed data, packing several into a cluster.
     uint64_t allocateBytes(uint64_t bytes);
     // Lays out refcount structures that can count every cluster below `start + additional`,

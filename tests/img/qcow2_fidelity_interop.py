@@ -247,6 +247,15 @@ REUSE_SESSIONS = [
       "write 11M 1M"]),
     ("metadata preallocation", "cluster_size=1M,preallocation=metadata", 64 * M, [],
      ["discard 0 10M", "discard 54M 10M", "write 54M 10M", "write 0 10M"]),
+    # A write over several L2 tables continues right after its previous piece where that is
+    # free, even in a gap too small for a whole table's worth (iotest 044).
+    ("a write continuing into small gaps", "cluster_size=512", 4 * M,
+     ["write 0 128k", "write 200k 512"],
+     ["discard 0 50k", "write 300k 64k", "discard 60k 20k", "discard 100k 3k",
+      "write 1M 100k"]),
+    ("a write continuing into the rest of a gap", "cluster_size=4k", 8 * M,
+     ["write 0 1M", "write 2560k 4k"],
+     ["discard 0 600k", "write 1536k 1M", "write 4M 64k"]),
 ]
 
 
