@@ -1230,10 +1230,17 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
         // The data past the new end is deleted, as QEMU's shrink does (qemu-img resize asks
         // for --shrink first); with an external data file, that file shrinks with the disk.
         dropClustersFrom(firstDrop, last);
-        if (external_)
+        if (external_) {
             data().truncate(newSize);
-        else
+        } else {
             barrier(); // the dropped entries are durable before the header says the new size
+            // As QEMU: refcount blocks left counting nothing go, and the file ends after its
+            // last cluster in use.
+            rc_->dropUnusedBlocks();
+            const uint64_t end = rc_->usedEnd((file_.size() + cs_ - 1) >> cb_) << cb_;
+            if (end < file_.size())
+                file_.truncate(end);
+        }
         h_.size = newSize;
         writeHeaderFields(24, 32);
         size_ = newSize;

@@ -365,6 +365,42 @@ uint64_t Qcow2Refcounts::allocateAt(uint64_t first, uint64_t n) {
     }
 }
 
+void Qcow2Refcounts::dropUnusedBlocks() {
+    std::vector<uint64_t> unused;
+    for (uint64_t t = 0; t < table_.size(); ++t) {
+        const uint64_t off = table_[t] & kRefTableOffsetMask;
+        if (!off)
+            continue;
+        std::vector<uint8_t> copy = *loadBlock(off);
+        const uint64_t own = off >> clusterBits_;
+        if (own / entriesPerBlock_ == t)
+            writeEntry(copy, own % entriesPerBlock_, 0); // its count of itself does not matter
+        if (std::all_of(copy.begin(), copy.end(), [](uint8_t v) { return v == 0; }))
+            unused.push_back(t);
+    }
+    if (unused.empty())
+        return;
+    for (uint64_t t : unused) {
+        uint8_t e[8];
+        putBe64(e, 0);
+        file_.write(tableOffset_ + t * 8, e);
+    }
+    file_.sync(); // no table entry points at a block once its cluster can be reused
+    for (uint64_t t : unused) {
+        const uint64_t off = table_[t] & kRefTableOffsetMask;
+        change(off >> clusterBits_, 1, -1, nullptr);
+        table_[t] = 0;
+        blockOffsets_.erase(off);
+        cache_.erase(off);
+    }
+}
+
+uint64_t Qcow2Refcounts::usedEnd(uint64_t clusters) {
+    while (clusters > 0 && get(clusters - 1) == 0)
+        --clusters;
+    return clusters;
+}
+
 uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
     file_.debugEvent(BlkdebugEvent::ClusterAllocBytes);
     // The partly used cluster is shared only while its refcount can grow: at the maximum (one

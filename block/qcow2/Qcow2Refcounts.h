@@ -37,6 +37,12 @@ public:
     // as QEMU continues a write's allocation right after its previous piece; returns how many
     // (0 if `first` is in use).
     uint64_t allocateAt(uint64_t first, uint64_t n);
+    // Takes the refcount blocks that count no cluster but themselves out of the table and
+    // frees them, as QEMU does after shrinking an image (the table entries are durable before
+    // the clusters are free).
+    void dropUnusedBlocks();
+    // One past the last cluster below `clusters` with a nonzero refcount.
+    uint64_t usedEnd(uint64_t clusters);
     // Allocates `bytes` (< one cluster) for compressed data, packing several into a cluster.
     uint64_t allocateBytes(uint64_t bytes);
     // Lays out refcount structures that can count every cluster below `start + additional`,
