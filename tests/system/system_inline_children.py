@@ -3,7 +3,9 @@
 -machine none -nodefaults with -qmp stdio (as iotests 258, stream-under-throttle and
 stream-error-on-reset give them): a named inline child (backing, file, under an unnamed
 filter) is a node of its own that commands find by name; it is not the monitor's to delete,
-goes when its parent goes, and a parent that fails to open takes its children with it; a
+goes when its parent goes, and a parent that fails to open takes its children with it; an
+unnamed inline backing file; copy-on-read with a bottom node (iotest 310: what the chain holds
+below the bottom node is not copied, the top image's map after it as QEMU leaves it); a
 -blockdev list given by dotted indexes (file.inject-error.0.event=...) is a list.
 usage: system_inline_children.py E2KVM_SYSTEM"""
 import json
@@ -117,5 +119,45 @@ with tempfile.TemporaryDirectory(prefix="e2kvm-inline-") as tmp:
         "file.inject-error.0.once=true,"
         "file.image.driver=file,file.image.filename=" + top], [
         CAPS, NODES, hmp('qemu-io top "write 0 4k"'), hmp('qemu-io top "write 0 4k"'), QUIT])
+
+    # copy-on-read with a bottom node, over a chain given inline (iotest 310).
+    cor_top = os.path.join(tmp, "cor-top.qcow2")
+    cor_mid = os.path.join(tmp, "cor-mid.qcow2")
+    cor_base = os.path.join(tmp, "cor-base.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", cor_base, "8M"], check=True)
+    for pattern in ("write -P 1 0 1M", "write -P 1 3M 1M"):
+        subprocess.run(["qemu-io", "-c", pattern, cor_base], check=True,
+                       stdout=subprocess.DEVNULL)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", cor_base, "-F", "qcow2",
+                    cor_mid], check=True)
+    for pattern in ("write -P 3 2M 1M", "write -P 3 4M 1M"):
+        subprocess.run(["qemu-io", "-c", pattern, cor_mid], check=True,
+                       stdout=subprocess.DEVNULL)
+    cor = {"driver": "copy-on-read", "node-name": "node0", "bottom": "node2",
+           "file": {"driver": "qcow2", "file": {"driver": "file", "filename": cor_top},
+                    "backing": {"driver": "qcow2", "node-name": "node2",
+                                "file": {"driver": "file", "filename": cor_mid},
+                                "backing": {"driver": "qcow2",
+                                            "file": {"driver": "file",
+                                                     "filename": cor_base}}}}}
+    maps = {}
+    for tool in ("qemu", "ours"):
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", cor_mid, "-F",
+                        "qcow2", cor_top], check=True)
+        subprocess.run(["qemu-io", "-c", "write -P 2 1M 1M", cor_top], check=True,
+                       stdout=subprocess.DEVNULL)
+        replies = session(tool, [], [CAPS, add(cor), hmp('qemu-io node0 "read 0 5M"'), QUIT])
+        layers = subprocess.run(["qemu-img", "map", "--output=json", "-f", "qcow2", cor_top],
+                                check=True, stdout=subprocess.PIPE, text=True).stdout
+        maps[tool] = (replies, [(e["start"], e["length"], e["depth"], e["data"])
+                                for e in json.loads(layers)])
+        os.unlink(cor_top)
+    checker.same("copy-on-read with a bottom node", maps["qemu"], maps["ours"], "qemu",
+                 "ours")
+    same("copy-on-read: a bottom node that is missing, then one of the chain", [], [
+        CAPS, add(chain), add({"driver": "copy-on-read", "node-name": "cor",
+                               "bottom": "nosuch", "file": "top"}),
+        add({"driver": "copy-on-read", "node-name": "cor", "bottom": "mid", "file": "top"}),
+        QUIT])
 
 sys.exit(checker.exit_status("inline children as in qemu-system-x86_64"))

@@ -416,17 +416,20 @@ Json addOneNode(QmpContext& ctx, const Json* args) {
     std::string fileNode;
     std::shared_ptr<block::Blkdebug> injector;
     std::string filename = fileOf(ctx, a, "file", &fileNode, &injector);
-    std::shared_ptr<vm::BlockNode> backingNode;
+    std::shared_ptr<block::BlockDriver> backingImage;
     bool noBacking = false;
     if (driver == "qcow2") {
         if (const Json* backing = a.any("backing")) {
             if (backing->isNull())
                 noBacking = true;
             else if (backing->isString())
-                backingNode = lookupNode(ctx, backing->asString());
+                backingImage = lookupNode(ctx, backing->asString())->image;
+            else if (backing->isObject())
+                // Unnamed inline (named ones are nodes by now): read-only, as QEMU opens a
+                // backing file.
+                backingImage = openBlockdevTree(ctx, *backing, true).image;
             else
-                throw QmpError("Parameter 'backing': e2kvm takes the name of an existing node "
-                               "or null, not an inline definition");
+                a.typeError("backing", "object");
         }
         a.optBool("lazy-refcounts", false);
         a.ignore({"pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
@@ -440,7 +443,7 @@ Json addOneNode(QmpContext& ctx, const Json* args) {
         if (sameFile(other->file, filename))
             throw QmpError("Failed to get \"write\" lock: '" + filename +
                            "' is already open as node '" + other->name + "'");
-    if (backingNode || noBacking || injector) {
+    if (backingImage || noBacking || injector) {
         if (::access(filename.c_str(), F_OK) != 0)
             throw QmpError("Could not open '" + filename + "': " + std::strerror(errno));
         // The backing file is a node that is open already (a fleecing overlay of a running
@@ -451,8 +454,7 @@ Json addOneNode(QmpContext& ctx, const Json* args) {
         options.readOnly = readOnly;
         options.forceShare = policy.forceShare;
         options.openBacking = !noBacking;
-        if (backingNode)
-            options.backingNode = backingNode->image;
+        options.backingNode = backingImage;
         std::shared_ptr<block::BlockDriver> image;
         try {
             image = block::openImage(filename, options);
