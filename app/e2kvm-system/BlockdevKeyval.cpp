@@ -24,7 +24,9 @@ const std::set<std::string>& booleanKeys() {
                                                "pass-discard-snapshot",
                                                "pass-discard-other",
                                                "drop-cache",
-                                               "x-check-cache-dropped"};
+                                               "x-check-cache-dropped",
+                                               "immediately",
+                                               "once"};
     return keys;
 }
 
@@ -85,6 +87,35 @@ qmp::Json typedValue(const std::string& where, const std::string& path, const st
     return qmp::Json(value);
 }
 
+// QEMU's keyval makes an object whose keys are the indexes 0..n-1 a list ("inject-error.0.event"
+// is the first element's "event"), at any depth; keys that are numbers but not all of 0..n-1
+// are refused as QEMU does.
+void listsFromIndexes(qmp::Json& value, const std::string& where, const std::string& path) {
+    if (!value.isObject())
+        return;
+    bool allIndexes = value.size() != 0;
+    bool anyIndex = false;
+    for (auto& [k, v] : value.asObject()) {
+        const bool index = !k.empty() && k.find_first_not_of("0123456789") == std::string::npos;
+        allIndexes = allIndexes && index;
+        anyIndex = anyIndex || index;
+        listsFromIndexes(v, where, path.empty() ? k : path + "." + k);
+    }
+    if (!anyIndex)
+        return;
+    if (!allIndexes)
+        throw OptionError(where + ": Parameters '" + path + ".*' used inconsistently");
+    qmp::Json list = qmp::Json::array();
+    for (size_t i = 0; i < value.size(); ++i) {
+        const qmp::Json* element = value.find(std::to_string(i));
+        if (!element)
+            throw OptionError(where + ": Parameter '" + (path.empty() ? "" : path + ".") +
+                              std::to_string(i) + "' missing");
+        list.push(*element);
+    }
+    value = std::move(list);
+}
+
 } // namespace
 
 qmp::Json& memberOf(qmp::Json& obj, const std::string& key) {
@@ -142,6 +173,8 @@ qmp::Json parseBlockdevArgument(const std::string& spec) {
             start = dot + 1;
         }
     }
+    for (auto& [k, v] : root.asObject())
+        listsFromIndexes(v, where, k);
     return root;
 }
 

@@ -87,6 +87,10 @@ public:
     // Names given to a format node's inline {driver: file} child (not nodes of their own
     // here; a snapshot refuses them as overlays in use, as QEMU).
     std::set<std::string> inlineFileNodes;
+    // Nodes blockdev-add made of a node's inline children that carry a node-name of their
+    // own: that node's name -> theirs, innermost first. They go when it goes and are not the
+    // monitor's to delete (as in QEMU).
+    std::map<std::string, std::vector<std::string>> inlineChildNodes;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
     // throttle-group objects by id: the throttle nodes naming one share its limits.

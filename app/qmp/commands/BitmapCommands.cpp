@@ -224,15 +224,11 @@ QmpHandler single(std::string type) {
     };
 }
 
-struct SnapshotStep {
-    std::string type;
-    const Json* data;
-    std::string where;
-};
-
+// Prepares the actions in their order; an external snapshot is taken as it comes (the actions
+// after it see its overlay, as in QEMU), with what takes it back put in `undoSnapshots`.
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                         std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
-                        std::vector<SnapshotStep>& snapshots, bool grouped);
+                        std::vector<std::function<void()>>& undoSnapshots, bool grouped);
 
 Json transaction(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
@@ -249,15 +245,11 @@ Json transaction(QmpContext& ctx, const Json* args) {
     BatchState state(ctx);
     std::vector<NodeAction> actions;
     std::vector<PreparedBackup> backups;
-    std::vector<SnapshotStep> snapshots;
     std::vector<std::function<void()>> undoSnapshots;
     try {
-        prepareTransaction(ctx, list, state, actions, backups, snapshots, grouped);
-        // External snapshots first (SnapshotAction.h); taken back if anything fails later.
-        for (const SnapshotStep& step : snapshots) {
-            QmpArgs da(step.data, step.where);
-            undoSnapshots.push_back(snapshotAction(ctx, step.type, da));
-        }
+        // External snapshots are taken as they come (SnapshotAction.h); taken back if
+        // anything fails later.
+        prepareTransaction(ctx, list, state, actions, backups, undoSnapshots, grouped);
         // The bitmap actions and the backups' points in time happen while the sources are
         // paused.
         startBackups(
@@ -275,7 +267,7 @@ Json transaction(QmpContext& ctx, const Json* args) {
 
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                         std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
-                        std::vector<SnapshotStep>& snapshots, bool grouped) {
+                        std::vector<std::function<void()>>& undoSnapshots, bool grouped) {
     size_t index = 0;
     for (const Json& item : list.asArray()) {
         std::string where = "actions[" + std::to_string(index++) + "]";
@@ -309,7 +301,8 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
         if (type == "blockdev-snapshot-sync" || type == "blockdev-snapshot") {
             if (!data)
                 throw QmpError("Parameter '" + where + ".data' is missing");
-            snapshots.push_back({type, data, where + ".data"});
+            QmpArgs da(data, where + ".data");
+            undoSnapshots.push_back(snapshotAction(ctx, type, da));
             continue;
         }
         if (type == "blockdev-backup") {

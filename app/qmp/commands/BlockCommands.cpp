@@ -6,6 +6,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BlockdevTree.h"
+#include "app/qmp/commands/InlineChildren.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
 #include "block/ImageLock.h"
@@ -15,6 +16,7 @@
 #include "block/filter/CopyBeforeWriteFilter.h"
 #include "block/filter/SnapshotAccess.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -371,7 +373,8 @@ bool sameFile(const std::string& a, const std::string& b) {
            sa.st_ino == sb.st_ino;
 }
 
-Json blockdevAdd(QmpContext& ctx, const Json* args) {
+// blockdev-add of one node whose children are given by reference or unnamed inline.
+Json addOneNode(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string driver = a.str("driver");
     std::optional<std::string> nodeName = a.optStr("node-name");
@@ -413,17 +416,20 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     std::string fileNode;
     std::shared_ptr<block::Blkdebug> injector;
     std::string filename = fileOf(ctx, a, "file", &fileNode, &injector);
-    std::shared_ptr<vm::BlockNode> backingNode;
+    std::shared_ptr<block::BlockDriver> backingImage;
     bool noBacking = false;
     if (driver == "qcow2") {
         if (const Json* backing = a.any("backing")) {
             if (backing->isNull())
                 noBacking = true;
             else if (backing->isString())
-                backingNode = lookupNode(ctx, backing->asString());
+                backingImage = lookupNode(ctx, backing->asString())->image;
+            else if (backing->isObject())
+                // Unnamed inline (named ones are nodes by now): read-only, as QEMU opens a
+                // backing file.
+                backingImage = openBlockdevTree(ctx, *backing, true).image;
             else
-                throw QmpError("Parameter 'backing': e2kvm takes the name of an existing node "
-                               "or null, not an inline definition");
+                a.typeError("backing", "object");
         }
         a.optBool("lazy-refcounts", false);
         a.ignore({"pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
@@ -437,7 +443,9 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         if (sameFile(other->file, filename))
             throw QmpError("Failed to get \"write\" lock: '" + filename +
                            "' is already open as node '" + other->name + "'");
-    if (backingNode || noBacking || injector) {
+    if (backingImage || noBacking || injector) {
+        if (::access(filename.c_str(), F_OK) != 0)
+            throw QmpError("Could not open '" + filename + "': " + std::strerror(errno));
         // The backing file is a node that is open already (a fleecing overlay of a running
         // disk), or none at all; or an error injector sits under the format.
         block::OpenOptions options;
@@ -446,8 +454,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         options.readOnly = readOnly;
         options.forceShare = policy.forceShare;
         options.openBacking = !noBacking;
-        if (backingNode)
-            options.backingNode = backingNode->image;
+        options.backingNode = backingImage;
         std::shared_ptr<block::BlockDriver> image;
         try {
             image = block::openImage(filename, options);
@@ -475,28 +482,13 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
-Json blockdevDel(QmpContext& ctx, const Json* args) {
-    QmpArgs a(args);
-    std::string name = a.str("node-name");
-    a.finish();
-    if (ctx.fileNodes.count(name)) {
-        for (const auto& [format, file] : ctx.fileNodeUsers)
-            if (file == name)
-                throw QmpError("Node " + name + " is in use");
-        ctx.fileNodes.erase(name);
-        return Json::object();
-    }
-    auto node = ctx.nodes.find(name);
-    if (!node)
-        throw QmpError("Failed to find node with node-name='" + name + "'");
+const std::string jobPrefix = "block job: ", backingPrefix = "backing of node '";
+
+// QEMU's blockers on deleting a node of the table, newest first: a mirror's on its source, an
+// overlay's on its backing node (a backup works through a filter above the node: that node is
+// merely in use).
+void checkNotBusy(QmpContext& ctx, const std::string& name) {
     std::vector<std::string> users = ctx.nodes.users(name);
-    // A device or drive on the node comes first; then QEMU's blockers, newest first: a
-    // mirror's on its source, an overlay's on its backing node (a backup works through a
-    // filter above the node: that node is merely in use).
-    const std::string jobPrefix = "block job: ", backingPrefix = "backing of node '";
-    for (const std::string& u : users)
-        if (u.rfind(jobPrefix, 0) != 0 && u.rfind(backingPrefix, 0) != 0)
-            throw QmpError("Node " + name + " is in use");
     for (const std::string& u : users)
         if (u.rfind(jobPrefix, 0) == 0 && u != jobPrefix + "backup")
             throw QmpError("Node '" + name + "' is busy: block device is in use by " + u);
@@ -504,6 +496,26 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
         if (u.rfind(backingPrefix, 0) == 0)
             throw QmpError("Node '" + name + "' is busy: node is used as backing hd of '" +
                            u.substr(backingPrefix.size()));
+}
+
+// Removes the node `name` alone: a file node or one of the table.
+void deleteOneNode(QmpContext& ctx, const std::string& name) {
+    if (ctx.fileNodes.count(name)) {
+        for (const auto& [format, file] : ctx.fileNodeUsers)
+            if (file == name)
+                throw QmpError("Node " + name + " is in use");
+        ctx.fileNodes.erase(name);
+        return;
+    }
+    auto node = ctx.nodes.find(name);
+    if (!node)
+        throw QmpError("Failed to find node with node-name='" + name + "'");
+    std::vector<std::string> users = ctx.nodes.users(name);
+    // A device or drive on the node comes first; then QEMU's blockers.
+    for (const std::string& u : users)
+        if (u.rfind(jobPrefix, 0) != 0 && u.rfind(backingPrefix, 0) != 0)
+            throw QmpError("Node " + name + " is in use");
+    checkNotBusy(ctx, name);
     if (!users.empty())
         throw QmpError("Node " + name + " is in use");
     try {
@@ -514,6 +526,60 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
     for (const std::string& child : node->children)
         ctx.nodes.setUser(child, filterUser(name), false);
     ctx.fileNodeUsers.erase(name);
+}
+
+// Removes the node `name` (a file node or one of the table), then the nodes made of its named
+// inline children.
+void deleteNode(QmpContext& ctx, const std::string& name) {
+    deleteOneNode(ctx, name);
+    auto inlineChildren = ctx.inlineChildNodes.find(name);
+    if (inlineChildren == ctx.inlineChildNodes.end())
+        return;
+    std::vector<std::string> children = std::move(inlineChildren->second);
+    ctx.inlineChildNodes.erase(inlineChildren);
+    for (auto it = children.rbegin(); it != children.rend(); ++it) {
+        try {
+            deleteNode(ctx, *it);
+        } catch (const QmpError&) {
+            // Still used by another node: it stays (QEMU keeps a node while it has a parent).
+        }
+    }
+}
+
+Json blockdevAdd(QmpContext& ctx, const Json* args) {
+    if (!args || !args->isObject())
+        return addOneNode(ctx, args);
+    HoistedChildren hoisted = hoistNamedChildren(
+        *args, [&](const Json& child) { blockdevAdd(ctx, &child); },
+        [&](const std::string& child) { deleteNode(ctx, child); });
+    if (hoisted.added.empty())
+        return addOneNode(ctx, args);
+    try {
+        addOneNode(ctx, &hoisted.options);
+    } catch (...) {
+        for (auto it = hoisted.added.rbegin(); it != hoisted.added.rend(); ++it) {
+            try {
+                deleteNode(ctx, *it);
+            } catch (const QmpError&) {
+            }
+        }
+        throw;
+    }
+    ctx.inlineChildNodes[hoisted.options.find("node-name")->asString()] = hoisted.added;
+    return Json::object();
+}
+
+Json blockdevDel(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string name = a.str("node-name");
+    a.finish();
+    for (const auto& [parent, children] : ctx.inlineChildNodes)
+        if (std::find(children.begin(), children.end(), name) != children.end()) {
+            if (ctx.nodes.find(name))
+                checkNotBusy(ctx, name);
+            throw QmpError("Node " + name + " is not owned by the monitor");
+        }
+    deleteNode(ctx, name);
     return Json::object();
 }
 

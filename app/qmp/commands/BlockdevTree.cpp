@@ -17,6 +17,7 @@
 #include "block/filter/ThrottleFilter.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 namespace e2kvm::qmp {
@@ -153,9 +154,17 @@ public:
             return throttleOver(node);
         if (driver == "copy-on-read") {
             block::DriverOptions options = ownOptions(node, "file");
-            if (options.count("bottom"))
-                throw QmpError("copy-on-read: 'bottom' is not supported by e2kvm");
-            return std::make_shared<block::CopyOnReadFilter>(child(node, "file"));
+            std::shared_ptr<block::BlockDriver> bottom;
+            std::string bottomName;
+            if (auto b = options.find("bottom"); b != options.end()) {
+                bottomName = b->second;
+                auto n = ctx_.nodes.find(bottomName);
+                if (!n)
+                    throw QmpError("Bottom node '" + bottomName + "' not found");
+                bottom = n->image;
+            }
+            return std::make_shared<block::CopyOnReadFilter>(child(node, "file"), bottom,
+                                                             bottomName);
         }
         if (driver == "qcow2" || driver == "raw")
             return formatOver(node, driver);
@@ -197,6 +206,32 @@ private:
         block::OpenOptions open;
         open.readOnly = readOnly_;
         return block::openImageFromOptions({{"driver", "file"}, {"filename", file->second}}, open);
+    }
+
+    // The host file a "file" child names: an inline {driver: file, filename} (the keys a file
+    // node takes and no others), or a file node added before (then in use by this tree).
+    std::optional<std::string> hostFile(const Json* ref) {
+        if (!ref)
+            return std::nullopt;
+        if (ref->isString()) {
+            auto file = ctx_.fileNodes.find(ref->asString());
+            if (file == ctx_.fileNodes.end() || tableNode(ctx_, ref->asString()))
+                return std::nullopt;
+            tree_.fileNode = file->first;
+            return file->second;
+        }
+        if (!ref->isObject())
+            return std::nullopt;
+        static const std::set<std::string> fileKeys = {"driver", "filename", "aio", "locking"};
+        for (const auto& [k, v] : ref->asObject())
+            if (!fileKeys.count(k))
+                return std::nullopt;
+        const Json* driver = ref->find("driver");
+        const Json* filename = ref->find("filename");
+        if ((driver && (!driver->isString() || driver->asString() != "file")) || !filename ||
+            !filename->isString())
+            return std::nullopt;
+        return filename->asString();
     }
 
     // Every key but the child's, for the driver's own options.
@@ -248,17 +283,27 @@ private:
         if (const Json* backing = node.find("backing")) {
             if (backing->isNull())
                 open.openBacking = false;
-            else if (backing->isString())
+            else if (backing->isString() || backing->isObject())
                 open.backingNode = child(node, "backing");
             else
-                throw QmpError("Parameter 'backing': e2kvm takes the name of an existing node "
-                               "or null here, not an inline definition");
+                throw QmpError("Invalid parameter type for '" + prefix_ +
+                               "backing', expected: object");
         }
-        // raw passes every request through: over a node it is that node.
-        std::shared_ptr<block::BlockDriver> image =
-            driver == "raw"
-                ? child(node, "file")
-                : block::openFormatOverNode(driver, child(node, "file"), std::move(open));
+        // raw passes every request through: over a node it is that node. A qcow2 image on a
+        // host file opens that file itself (its file grows as clusters are allocated).
+        std::shared_ptr<block::BlockDriver> image;
+        if (driver == "raw") {
+            image = child(node, "file");
+        } else if (auto host = hostFile(node.find("file"))) {
+            open.format = driver;
+            try {
+                image = block::openImage(*host, std::move(open));
+            } catch (const block::BlockError& e) {
+                throw QmpError("Could not open '" + *host + "': " + e.what());
+            }
+        } else {
+            image = block::openFormatOverNode(driver, child(node, "file"), std::move(open));
+        }
         if (driver == "raw" && (options.count("offset") || options.count("size"))) {
             const uint64_t offset = options.count("offset")
                                         ? block::RawWindow::byteSize("offset", options.at("offset"))
