@@ -2,6 +2,7 @@
 
 #include "HeaderProbe.h"
 #include "HostFile.h"
+#include "ImageLock.h"
 #include "ImageOptions.h"
 #include "JsonFilename.h"
 #include "NullImage.h"
@@ -15,6 +16,8 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace e2kvm::block {
 
@@ -129,8 +132,30 @@ std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
     throwError(EINVAL, node->filename(), "Unknown driver '" + format + "'");
 }
 
+namespace {
+
+// As QEMU's file creation: an existing file is overwritten only when no other open of it keeps
+// others from writing it or resizing it (QEMU's image locks); the error names the file.
+void checkCreateLocks(const std::string& name, const std::string& filename) {
+    const int fd = ::open(filename.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return; // a new file (or one we cannot open: creating it reports why)
+    try {
+        lockImageFile(fd, filename, ImageLocks{kPermWrite | kPermResize, 0});
+    } catch (const BlockError& e) {
+        ::close(fd);
+        if (isImageLockConflict(e))
+            throw BlockError(e.errnoValue(), name + ": " + e.what());
+        throw;
+    }
+    ::close(fd);
+}
+
+} // namespace
+
 void createImage(const std::string& name, const CreateOptions& options) {
     const std::string filename = hostFileName(name);
+    checkCreateLocks(name, filename);
     if (options.format == "raw") {
         if (!options.backingFile.empty())
             throwError(EINVAL, filename, "Format 'raw' does not support backing files");
