@@ -9,6 +9,7 @@
 #include "ProtocolRegistry.h"
 #include "RawImage.h"
 #include "blkdebug/BlkdebugConfig.h"
+#include "blkdebug/BlkdebugImage.h"
 #include "qcow2/Qcow2Image.h"
 
 #include <array>
@@ -69,8 +70,13 @@ ImageLocks imageLocks(const OpenOptions& options, bool formatFile) {
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
     if (options.forceShare && !options.readOnly)
         throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
-    if (auto driver = openRegisteredProtocol(filename, options))
+    if (auto driver = openRegisteredProtocol(filename, options)) {
+        // A blkdebug injector over a protocol's disk (blkdebug::nbd+unix://...) is a node of
+        // its own between the raw format and the disk.
+        if (options.blkdebug && driver->formatName() == "raw")
+            return std::make_unique<BlkdebugImage>(options.blkdebug, std::move(driver));
         return driver;
+    }
     // "json:{...}": the options themselves; a format given beside them names the driver if
     // they do not, else the format is probed from the file they name.
     if (isJsonFilename(filename)) {
