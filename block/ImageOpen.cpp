@@ -2,12 +2,14 @@
 
 #include "HeaderProbe.h"
 #include "HostFile.h"
+#include "ImageLock.h"
 #include "ImageOptions.h"
 #include "JsonFilename.h"
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
 #include "RawImage.h"
 #include "blkdebug/BlkdebugConfig.h"
+#include "blkdebug/BlkdebugImage.h"
 #include "qcow2/Qcow2Image.h"
 
 #include <array>
@@ -15,6 +17,8 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace e2kvm::block {
 
@@ -66,8 +70,13 @@ ImageLocks imageLocks(const OpenOptions& options, bool formatFile) {
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
     if (options.forceShare && !options.readOnly)
         throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
-    if (auto driver = openRegisteredProtocol(filename, options))
+    if (auto driver = openRegisteredProtocol(filename, options)) {
+        // A blkdebug injector over a protocol's disk (blkdebug::nbd+unix://...) is a node of
+        // its own between the raw format and the disk.
+        if (options.blkdebug && driver->formatName() == "raw")
+            return std::make_unique<BlkdebugImage>(options.blkdebug, std::move(driver));
         return driver;
+    }
     // "json:{...}": the options themselves; a format given beside them names the driver if
     // they do not, else the format is probed from the file they name.
     if (isJsonFilename(filename)) {
@@ -129,8 +138,30 @@ std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
     throwError(EINVAL, node->filename(), "Unknown driver '" + format + "'");
 }
 
+namespace {
+
+// As QEMU's file creation: an existing file is overwritten only when no other open of it keeps
+// others from writing it or resizing it (QEMU's image locks); the error names the file.
+void checkCreateLocks(const std::string& name, const std::string& filename) {
+    const int fd = ::open(filename.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return; // a new file (or one we cannot open: creating it reports why)
+    try {
+        lockImageFile(fd, filename, ImageLocks{kPermWrite | kPermResize, 0});
+    } catch (const BlockError& e) {
+        ::close(fd);
+        if (isImageLockConflict(e))
+            throw BlockError(e.errnoValue(), name + ": " + e.what());
+        throw;
+    }
+    ::close(fd);
+}
+
+} // namespace
+
 void createImage(const std::string& name, const CreateOptions& options) {
     const std::string filename = hostFileName(name);
+    checkCreateLocks(name, filename);
     if (options.format == "raw") {
         if (!options.backingFile.empty())
             throwError(EINVAL, filename, "Format 'raw' does not support backing files");

@@ -4,6 +4,7 @@
 #include "CommandOptions.h"
 #include "Commands.h"
 #include "ImageOpening.h"
+#include "OptionHelp.h"
 #include "ProgressBar.h"
 #include "block/HostFile.h"
 #include "block/ImageOpen.h"
@@ -47,16 +48,6 @@ bool isOtherQemuFormat(const std::string& f) {
     return false;
 }
 
-// qemu-img's check of one -o argument: not empty, no leading comma, no unescaped trailing one.
-bool isValidOptionList(const std::string& text) {
-    if (text.empty() || text[0] == ',')
-        return false;
-    size_t i = text.size();
-    while (i > 0 && text[i - 1] == ',')
-        --i;
-    return (text.size() - i) % 2 == 0;
-}
-
 // "a=1,b,c=x,,y" split into key/value items (",," is a literal comma; "b" alone has no value).
 std::vector<std::pair<std::string, std::optional<std::string>>>
 splitOptions(const std::string& text) {
@@ -83,13 +74,6 @@ splitOptions(const std::string& text) {
             items.emplace_back(item.substr(0, eq), item.substr(eq + 1));
     }
     return items;
-}
-
-bool hasHelpOption(const std::string& text) {
-    for (const auto& [key, value] : splitOptions(text))
-        if (!value && (key == "help" || key == "?"))
-            return true;
-    return false;
 }
 
 bool isCreateOnlyOption(const std::string& key) {

@@ -31,14 +31,12 @@ int CommandOptions::next() {
     case 'h':
         printHelp(argv_[0]);
         throw HelpShown{};
+    // As qemu-img: the argument getopt stopped at is named as it was given, whether a long
+    // option, a short one or a cluster of short ones ("-qU").
     case '?':
-        if (optopt)
-            throw UsageError(std::string("invalid option -- '") + char(optopt) + "'");
         throw UsageError(std::string("unrecognized option '") + argv_[optind - 1] + "'");
     case ':':
-        if (optopt && optopt < 256 && std::isprint(optopt))
-            throw UsageError(std::string("option requires an argument -- '") + char(optopt) + "'");
-        throw UsageError(std::string("option '") + argv_[optind - 1] + "' requires an argument");
+        throw UsageError(std::string("missing argument for option '") + argv_[optind - 1] + "'");
     default:
         return c;
     }
@@ -61,6 +59,9 @@ struct CommandHelp {
 const CommandHelp kCommands[] = {
     {"amend", "amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] "
               "[--force] -o options filename"},
+    {"bench", "bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] "
+              "[-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] "
+              "[-S step_size] [-t cache] [-w] [-U] filename"},
     {"bitmap", "bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... "
                "[-b source_file [-F source_fmt]] [-g granularity] [-f fmt] filename bitmap"},
     {"checkpoint", "checkpoint [-q] [-f fmt] [-g granularity] filename new_bitmap"},

@@ -19,5 +19,6 @@ int runCommit(int argc, char** argv);
 int runMeasure(int argc, char** argv);
 int runDd(int argc, char** argv);
 int runAmend(int argc, char** argv);
+int runBench(int argc, char** argv);
 
 } // namespace e2kvm::img

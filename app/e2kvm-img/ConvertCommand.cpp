@@ -7,6 +7,7 @@
 #include "ConvertBitmaps.h"
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
+#include "OptionHelp.h"
 #include "ProgressBar.h"
 #include "QemuDrivers.h"
 #include "block/ImageCopy.h"
@@ -79,6 +80,8 @@ int runConvert(int argc, char** argv) {
             targetFormat = opts.arg();
             break;
         case 'o':
+            if (!isValidOptionList(opts.arg()))
+                throw CommandFailure("Invalid option list: " + opts.arg());
             optionTexts.push_back(opts.arg());
             break;
         case 'B':
@@ -124,6 +127,13 @@ int runConvert(int argc, char** argv) {
     if (sparseGiven && copyOffload)
         throw CommandFailure("Cannot enable copy offloading when -S is used");
     std::vector<std::string> args = opts.positional();
+    if (noCreate && !optionTexts.empty())
+        throw CommandFailure("-o has no effect when skipping image creation");
+    // As qemu-img: the last argument is the target once there is a source before it.
+    for (const std::string& t : optionTexts)
+        if (hasHelpOption(t))
+            return printCreateOptionHelp(targetFormat,
+                                         args.size() >= 2 ? args.back() : std::string());
     if (args.size() < 2)
         throw UsageError("Expecting image file name");
     // Several sources are copied one after another into one target (a concatenation).

@@ -4,6 +4,7 @@
 #include "Commands.h"
 #include "CreateOptionList.h"
 #include "ImageOpening.h"
+#include "OptionHelp.h"
 #include "QemuDrivers.h"
 #include "block/ImageOpen.h"
 #include "block/JsonFilename.h"
@@ -31,6 +32,8 @@ int runCreate(int argc, char** argv) {
             format = opts.arg();
             break;
         case 'o':
+            if (!isValidOptionList(opts.arg()))
+                throw CommandFailure("Invalid option list: " + opts.arg());
             optionTexts.push_back(opts.arg());
             break;
         case 'q':
@@ -44,6 +47,9 @@ int runCreate(int argc, char** argv) {
         }
     }
     std::vector<std::string> args = opts.positional();
+    for (const std::string& t : optionTexts)
+        if (hasHelpOption(t))
+            return printCreateOptionHelp(format, args.empty() ? std::string() : args[0]);
     if (args.empty())
         throw UsageError("Expecting image file name");
     if (args.size() > 2)
@@ -83,6 +89,9 @@ int runCreate(int argc, char** argv) {
             std::unique_ptr<block::BlockDriver> backing;
             try {
                 block::OpenOptions open;
+                // As qemu-img: the backing file is only looked at, so a VM writing it does
+                // not keep an overlay from being created.
+                open.forceShare = true;
                 if (options.has("backing_fmt")) {
                     open.format = options.get("backing_fmt");
                 } else if (!isProtocolName(resolved) && !block::isJsonFilename(resolved)) {

@@ -15,33 +15,6 @@
 
 namespace e2kvm::img {
 
-namespace {
-
-// A number operand with qemu-img's suffixes and range messages.
-uint64_t ddNumber(const char* name, const std::string& text, uint64_t min, uint64_t max) {
-    uint64_t value = 0;
-    bool tooLarge = false;
-    try {
-        value = block::parseSize(text);
-    } catch (const block::BlockError& e) {
-        // parseSize refuses overflowing numbers as garbage; tell them apart as QEMU does.
-        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits)
-            throw CommandFailure(std::string("Invalid ") + name +
-                                 " specified. You may use k, M, G, T, P or E suffixes for\n" +
-                                 kToolName +
-                                 ": kilobytes, megabytes, gigabytes, terabytes, petabytes and "
-                                 "exabytes.");
-        tooLarge = true;
-    }
-    if (tooLarge || value > max || value < min)
-        throw CommandFailure(std::string("Invalid ") + name + " specified. Must be between " +
-                             std::to_string(min) + " and " + std::to_string(max) + ".");
-    return value;
-}
-
-} // namespace
-
 int runDd(int argc, char** argv) {
     enum { OptObject = 256, OptImageOpts };
     CommandOptions opts(argc, argv, "f:O:U",
@@ -82,12 +55,12 @@ int runDd(int argc, char** argv) {
         if (eq == std::string::npos)
             throw CommandFailure("unrecognized operand " + operand);
         if (key == "bs") {
-            bs = ddNumber("bs", value, 1, INT_MAX);
+            bs = parseNumberOption("bs", value, 1, INT_MAX);
         } else if (key == "count") {
-            count = ddNumber("count", value, 0, kMax);
+            count = parseNumberOption("count", value, 0, kMax);
             haveCount = true;
         } else if (key == "skip") {
-            skip = ddNumber("skip", value, 0, kMax);
+            skip = parseNumberOption("skip", value, 0, kMax);
             haveSkip = true;
         } else if (key == "if") {
             input = value;

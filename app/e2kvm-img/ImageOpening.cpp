@@ -9,6 +9,7 @@
 #include "nbd/NbdUri.h"
 
 #include <cstdio>
+#include <string>
 
 namespace e2kvm::img {
 
@@ -22,8 +23,13 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
     options.forceShare = req.forceShare;
     options.unshare = req.unshare;
     options.metadataOnly = req.metadataOnly;
-    if (req.imageOpts)
-        return block::openImageFromOptions(block::parseImageOptions(path), std::move(options));
+    if (req.imageOpts) {
+        block::DriverOptions parsed = block::parseImageOptions(path);
+        auto share = parsed.find("force-share");
+        if (req.forceShare && share != parsed.end() && share->second != "on")
+            throw CommandFailure("--force-share/-U conflicts with image options");
+        return block::openImageFromOptions(parsed, std::move(options));
+    }
     if (isProtocolName(path) && !block::isJsonFilename(path)) {
         if (req.format.empty() && req.writable)
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
@@ -66,6 +72,28 @@ uint64_t parseSizeArgument(const std::string& text) {
                              ": kilobytes, megabytes, gigabytes, terabytes, petabytes "
                              "and exabytes.");
     }
+}
+
+uint64_t parseNumberOption(const char* name, const std::string& text, uint64_t min, uint64_t max) {
+    uint64_t value = 0;
+    bool tooLarge = false;
+    try {
+        value = block::parseSize(text);
+    } catch (const block::BlockError& e) {
+        // parseSize refuses overflowing numbers as garbage; tell them apart as QEMU does.
+        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits)
+            throw CommandFailure(std::string("Invalid ") + name +
+                                 " specified. You may use k, M, G, T, P or E suffixes for\n" +
+                                 kToolName +
+                                 ": kilobytes, megabytes, gigabytes, terabytes, petabytes and "
+                                 "exabytes.");
+        tooLarge = true;
+    }
+    if (tooLarge || value > max || value < min)
+        throw CommandFailure(std::string("Invalid ") + name + " specified. Must be between " +
+                             std::to_string(min) + " and " + std::to_string(max) + ".");
+    return value;
 }
 
 } // namespace e2kvm::img

@@ -33,4 +33,8 @@ OutputFormat parseOutputFormat(const std::string& text);
 // Parses a size argument; throws UsageError with qemu-img's wording on garbage.
 uint64_t parseSizeArgument(const std::string& text);
 
+// A number option or operand with qemu-img's size suffixes ("bs", "buffer size", "offset"),
+// between min and max; throws CommandFailure with qemu-img's "Invalid NAME specified..." text.
+uint64_t parseNumberOption(const char* name, const std::string& text, uint64_t min, uint64_t max);
+
 } // namespace e2kvm::img

@@ -28,7 +28,7 @@ const Command kCommands[] = {
     {"rebase", runRebase},     {"resize", runResize},
     {"snapshot", runSnapshot}, {"commit", runCommit},
     {"measure", runMeasure},   {"dd", runDd},
-    {"amend", runAmend},
+    {"amend", runAmend},       {"bench", runBench},
 };
 
 void reportError(const std::string& message) {

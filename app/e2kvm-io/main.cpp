@@ -220,6 +220,9 @@ int main(int argc, char** argv) {
             io::IoOpenedImage opened = io::openIoImage(request);
             std::fputs(opened.warning.c_str(), stderr);
             image = std::move(opened.image);
+        } catch (const io::IoOpenConflict& e) {
+            std::fprintf(stderr, "%s: %s\n", gProgram, e.what());
+            return 1;
         } catch (const std::exception& e) {
             if (imageOpts)
                 std::fprintf(stderr, "%s: can't open: %s\n", gProgram, e.what());

@@ -107,8 +107,12 @@ IoOpenedImage openIoImage(const IoOpenRequest& request) {
     bool snapshot = request.snapshot;
     if (auto v = take("read-only"))
         open.readOnly = optionOn("read-only", *v);
-    if (auto v = take("force-share"))
+    if (auto v = take("force-share")) {
+        // As qemu-io: -U asks for sharing, so an option that turns it off contradicts it.
+        if (request.forceShare && *v != "on")
+            throw IoOpenConflict("-U conflicts with image options");
         open.forceShare = optionOn("force-share", *v);
+    }
     if (auto v = take("snapshot"))
         snapshot = optionOn("snapshot", *v);
     if (auto v = take("file.locking"))

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace e2kvm::io {
@@ -38,6 +39,13 @@ struct IoOpenedImage {
     std::shared_ptr<block::BlockDriver> image;
     // qemu-io's warning about a probed raw image opened writable ("" if none), with newlines.
     std::string warning;
+};
+
+// Thrown when a request contradicts itself (-U with force-share=off); qemu-io reports it as it
+// is, without "can't open".
+class IoOpenConflict : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // Opens the image the request describes. Throws BlockError (or std::exception) with the reason.

@@ -49,6 +49,10 @@ bool IoShell::openWith(const IoOpenRequest& request, bool quietFailure) {
                 injector->setHoldingAllowed(false);
         openRequest_ = request;
         return true;
+    } catch (const IoOpenConflict& e) {
+        if (!quietFailure)
+            out_->report(e.what());
+        return false;
     } catch (const std::exception& e) {
         if (!quietFailure) {
             if (request.filename)

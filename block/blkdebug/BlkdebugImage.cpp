@@ -1,5 +1,7 @@
 #include "BlkdebugImage.h"
 
+#include "BlkdebugAlignedWrite.h"
+
 namespace e2kvm::block {
 
 BlkdebugImage::BlkdebugImage(std::shared_ptr<Blkdebug> injector, std::unique_ptr<BlockDriver> image)
@@ -12,6 +14,20 @@ void BlkdebugImage::doRead(uint64_t offset, std::span<uint8_t> buf) {
 }
 
 void BlkdebugImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    // With align=N, partial units are read, modified and written whole, as QEMU does.
+    if (injector_->alignment() > 1 && !buf.empty()) {
+        writeAlignedThrough(
+            *injector_, offset, buf, injector_->alignment(),
+            [this](uint64_t at, std::span<uint8_t> to) { doRead(at, to); },
+            [this, writeFlags](uint64_t at, std::span<const uint8_t> from) {
+                writeBelow(at, from, writeFlags);
+            });
+        return;
+    }
+    writeBelow(offset, buf, writeFlags);
+}
+
+void BlkdebugImage::writeBelow(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
     injector_->event(BlkdebugEvent::Pwritev);
     injector_->check(BlkdebugIoType::Write, offset, buf.size());
     image_->write(offset, buf, writeFlags);

@@ -42,6 +42,9 @@ protected:
 private:
     std::shared_ptr<Blkdebug> injector_;
     std::unique_ptr<BlockDriver> image_;
+
+    // One write as it reaches the image below (after any widening to the alignment).
+    void writeBelow(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags);
 };
 
 } // namespace e2kvm::block
