@@ -262,6 +262,9 @@ void Checker::readSnapshotTable() {
         throw CheckAborted{EINVAL};
     }
     uint64_t pos = h_.snapshotsOffset;
+    // As QEMU measures the table: the entries' sizes without their alignment, with extra data
+    // that a repair drops already left out.
+    uint64_t tableLength = 0;
     for (uint32_t i = 0; i < count; ++i) {
         const uint64_t start = pos = (pos + 7) & ~uint64_t(7);
         uint32_t claimed = 0;
@@ -290,7 +293,9 @@ void Checker::readSnapshotTable() {
                 i, claimed, kMaxSnapshotExtraBytes);
             ++extraDropped;
         }
-        if (pos - h_.snapshotsOffset > kMaxSnapshotTableBytes) {
+        tableLength += kSnapshotHeaderBytes + std::min(claimed, kMaxSnapshotExtraBytes) +
+                       s.id.size() + s.name.size();
+        if (tableLength > kMaxSnapshotTableBytes || pos - h_.snapshotsOffset > INT32_MAX) {
             if (!fix) {
                 msg("\x01"
                     "ERROR failed to read the snapshot table: Snapshot table is too big");
@@ -640,7 +645,8 @@ void Checker::calculate(bool countRefcountStructures, bool fix) {
         }
         checkL1(s.l1Offset, s.l1Size, false, fix);
     }
-    inFile("snapshot table", h_.snapshotsOffset, snapshotTableBytes_);
+    // Opening reads a snapshot table past the end of the file as zeros (as QEMU): only
+    // addRef judges it.
     addRef(h_.snapshotsOffset, snapshotTableBytes_);
     if (countRefcountStructures) {
         inFile("refcount table", h_.refTableOffset, uint64_t(h_.refTableClusters) * cs_);
@@ -776,13 +782,8 @@ void Checker::rebuild() {
     quiet_ = false;
     r_ = counted;
     // The old table and blocks stay untouched until the header points at the new ones.
-    // New structures can only describe clusters that exist: a reference past the end of the
-    // file is a corruption no rebuild can fix (and must not size the allocations below).
-    if (ref_->limit() > nbClusters_)
-        throwError(EINVAL, f_.path(),
-                   "cannot rebuild the refcount structure: cluster " +
-                       std::to_string(ref_->limit() - 1) +
-                       " is referenced but lies past the end of the file");
+    // As QEMU's, the new structure also counts a reference into the cluster just past the end
+    // of the file (addRef counts none further out).
     // Laid out as QEMU's rebuild lays it out: each refblock that covers a used cluster in the
     // first free cluster (not before the range it covers), then the table in the first free
     // run; the refblocks covering the table are written again; all of it once more if the
@@ -795,7 +796,9 @@ void Checker::rebuild() {
         auto it = added.find(c);
         return it != added.end() ? it->second : ref_->get(c);
     };
-    uint64_t end = nbClusters_; // clusters the file holds with what is allocated so far
+    // Clusters the new structure covers so far (the file's, what it references, and what
+    // the structure takes).
+    uint64_t end = std::max(nbClusters_, ref_->limit());
     // QEMU's alloc_clusters_imrt: the first run of `n` free clusters from firstFree on
     // (which moves to the first free cluster seen).
     auto allocate = [&](uint64_t n, uint64_t& firstFree) {

@@ -48,6 +48,8 @@ void Qcow2Driver::reportCorruption(bool fatal, const std::string& what) {
 void Qcow2Driver::applyRuntimeOptions(const DriverOptions& options) {
     std::lock_guard lock(meta_);
     overlapChecks_ = checkQcow2RuntimeOptions(options, cs_, size_, h_.version >= 3);
+    if (auto lazy = lazyRefcountsOption(options); lazy && !readOnly() && !detached_)
+        useLazyRefcounts(*lazy);
 }
 
 void Qcow2Driver::checkAttached() const {

@@ -66,8 +66,18 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
         if (h_.incompatible & kIncompatCorrupt)
             throwError(EACCES, path, "qcow2: Image is corrupt; cannot be opened read/write");
         if (h_.incompatible & kIncompatDirty) {
-            // Lazy refcounts were in use and the image was not closed cleanly.
-            checkQcow2(file_, RepairMode::All);
+            // Lazy refcounts were in use and the image was not closed cleanly: repaired as
+            // QEMU repairs it, its findings printed as they come.
+            CheckResult r = checkQcow2(file_, RepairMode::All);
+            for (std::string& line : r.messages) {
+                if (!line.empty() && line[0] == CheckResult::kProgramNamePrefix)
+                    line.erase(0, 1);
+                logMessage(LogLevel::Corruption, path, line);
+            }
+            if (r.abortErrno || r.checkErrors)
+                throwError(r.abortErrno ? r.abortErrno : EIO, path,
+                           std::string("Could not repair dirty image: ") +
+                               std::strerror(r.abortErrno ? r.abortErrno : EIO));
             h_ = readHeader(file_);
         }
     }
@@ -127,6 +137,8 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
             writeHeader();
             file_.sync();
         }
+        if (h_.compatible & kCompatLazyRefcounts)
+            useLazyRefcounts(true);
     }
     Qcow2Bitmaps::Access access{file_, h_, *rc_, [this] { writeHeader(); },
                                 [this](const std::function<void()>& f) {
@@ -150,6 +162,7 @@ Qcow2Driver::~Qcow2Driver() {
             std::lock_guard lock(meta_);
             if (l2Cache_.dirtyCount() || !l1Dirty_.empty() || !releases_.empty())
                 barrier();
+            useLazyRefcounts(false); // what the bitmaps allocate below is written at once
         } catch (const BlkdebugInjectedError&) {
             // Failing here is what the injector was set up for; the user of the image has
             // reported its failed flush already.
@@ -289,6 +302,36 @@ void Qcow2Driver::writeHeader() {
 void Qcow2Driver::writeHeaderFields(uint64_t from, uint64_t to) {
     std::vector<uint8_t> buf = serializeHeader(h_, filename());
     file_.write(from, std::span(buf.data() + from, size_t(to - from)));
+}
+
+void Qcow2Driver::useLazyRefcounts(bool on) {
+    if (on == rc_->deferred())
+        return;
+    if (on) {
+        rc_->setDeferred(true, [this] { markDirty(); });
+    } else {
+        markClean();
+        rc_->setDeferred(false);
+    }
+}
+
+void Qcow2Driver::markDirty() {
+    if (h_.incompatible & kIncompatDirty)
+        return;
+    h_.incompatible |= kIncompatDirty;
+    writeHeaderFields(72, 80);
+    file_.sync();
+}
+
+void Qcow2Driver::markClean() {
+    if (rc_)
+        rc_->writeDeferred();
+    if (!(h_.incompatible & kIncompatDirty))
+        return;
+    file_.sync(); // the refcounts before the bit that says they may be stale
+    h_.incompatible &= ~kIncompatDirty;
+    writeHeaderFields(72, 80);
+    file_.sync();
 }
 
 void Qcow2Driver::replaceL1(uint64_t entries) {
@@ -490,6 +533,9 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
     Table src = old ? loadL2(old, l1i) : nullptr;
     uint64_t n = rc_->allocate(1) << cb_;
     checkMetadataPlacement(n, cs_, "L2 table");
+    // As QEMU: lazy refcounts hold back only the counts of data clusters; a new table's is
+    // written before the table.
+    rc_->writeDeferred();
     auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_, 0);
     if (src) {
         file_.debugEvent(BlkdebugEvent::L2AllocCowRead);
@@ -1205,6 +1251,10 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
     checkAttached();
     if (newSize % 512)
         throwError(EINVAL, filename(), "The new size must be a multiple of 512");
+    // As QEMU: v2 snapshot entries need not record their disk size, so a snapshot taken
+    // before a resize could not tell its own.
+    if (h_.version < 3 && h_.nbSnapshots)
+        throw BlockError(ENOTSUP, "Can't resize a v2 image which has snapshots");
     data(); // an external data file that is not open fails here, before any change
     // What a partial last cluster holds now (its own data or the backing file's): falloc and
     // full move it into the preallocated area, metadata allocates it with it, as QEMU does.
@@ -1223,8 +1273,8 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
     if (newSize < old) {
         if (mode != Preallocation::Off)
             throw BlockError(ENOTSUP, "Preallocation can only be used for growing images");
-        if (h_.nbSnapshots)
-            throwError(ENOTSUP, filename(), "Can't shrink an image which has snapshots");
+        // Snapshots keep their own size and references: the dropped clusters they share
+        // only lose the active table's reference.
         uint64_t firstDrop = (newSize + cs_ - 1) >> cb_;
         uint64_t last = (old + cs_ - 1) >> cb_;
         // The data past the new end is deleted, as QEMU's shrink does (qemu-img resize asks

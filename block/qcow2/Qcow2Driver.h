@@ -145,6 +145,13 @@ private:
     // Writes snapshots_ as a new table, points the header at it, frees the old one.
     void writeSnapshotTable();
     void writeHeaderFields(uint64_t from, uint64_t to);
+    // Lazy refcounts (meta_ held): turns the deferral of refcount updates on or off (off
+    // writes them and clears the dirty bit).
+    void useLazyRefcounts(bool on);
+    // Sets the dirty bit on disk (synced) before refcount updates are held back.
+    void markDirty();
+    // Writes the held-back refcount updates and clears the dirty bit (both synced).
+    void markClean();
     void readBacking(uint64_t offset, std::span<uint8_t> buf);
     void readCompressed(uint64_t entry, std::span<uint8_t> cluster);
     void readOldCluster(uint64_t entry, uint64_t cluster, std::span<uint8_t> out);

@@ -1,6 +1,7 @@
 #include "Qcow2Header.h"
 
 #include "Qcow2Format.h"
+#include "Qcow2SnapshotTable.h"
 #include "block/BlockError.h"
 
 #include <algorithm>
@@ -22,17 +23,17 @@ std::string hex(uint64_t v) {
     throwError(EINVAL, f.path(), what);
 }
 
-// A table of `bytes` bytes at `offset` must be cluster-aligned and lie inside the file
-// (fileSize 0: only representable, as a check wants it).
-void checkTable(const HostFile& f, const Qcow2Header& h, uint64_t fileSize, uint64_t offset,
-                uint64_t bytes, const char* what) {
-    if (offset & (h.clusterSize() - 1))
-        bad(f, std::string(what) + " offset " + hex(offset) + " is not cluster aligned");
-    if (fileSize == 0) {
-        if (offset > uint64_t(INT64_MAX) - bytes)
-            bad(f, std::string(what) + " offset " + hex(offset) + " is invalid");
+// As QEMU accepts a table: cluster aligned, and its end representable as an int64.
+bool representable(const Qcow2Header& h, uint64_t offset, uint64_t bytes) {
+    return (offset & (h.clusterSize() - 1)) == 0 && offset <= uint64_t(INT64_MAX) - bytes;
+}
+
+// A table QEMU accepts must also lie inside the file (fileSize 0: not checked, as a check
+// wants it). QEMU would read past the end as zeros; we refuse such an image instead.
+void checkInFile(const HostFile& f, uint64_t fileSize, uint64_t offset, uint64_t bytes,
+                 const char* what) {
+    if (fileSize == 0)
         return;
-    }
     if (offset >= kMaxHostOffset || offset > fileSize || bytes > fileSize - offset)
         bad(f, std::string(what) + " at " + hex(offset) + " is past end of file");
 }
@@ -151,36 +152,25 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     if (h.headerLength > 112)
         h.extraHeader.assign(c0.begin() + 112, c0.begin() + h.headerLength);
 
-    if (h.backingOffset != 0) {
-        if (h.backingSize > kMaxBackingNameLength)
-            bad(f, "Backing file name too long (" + std::to_string(h.backingSize) + " bytes)");
-        if (h.backingOffset > cs || h.backingSize > cs - h.backingOffset)
-            bad(f, "Invalid backing file offset " + hex(h.backingOffset));
-        if (h.backingOffset + h.backingSize > fileSize)
-            bad(f, "backing file name at " + hex(h.backingOffset) + " is past end of file");
-        h.backingFile.assign(reinterpret_cast<const char*>(c0.data() + h.backingOffset),
-                             h.backingSize);
-        if (h.backingFile.find('\0') != std::string::npos)
-            bad(f, "backing file name contains a NUL byte");
-    }
+    // As QEMU: the offset is checked before anything else in the cluster, the name itself after
+    // the tables.
+    if (h.backingOffset > cs)
+        bad(f, "Invalid backing file offset");
 
     // Header extensions.
     uint64_t pos = h.version == 2 ? kV2HeaderLength : h.headerLength;
     uint64_t end = h.backingOffset ? h.backingOffset : cs;
     bool seen[6] = {};
-    while (true) {
-        if (pos + 8 > end) {
-            if (pos >= end && h.version == 2)
-                break; // v2 images may have no end marker before the backing name
-            bad(f, "header extension at " + hex(pos) + " overruns the header area");
-        }
+    // As QEMU: the area may end without an end marker; an extension (even the end marker) must
+    // fit into it.
+    while (pos < end) {
+        if (pos + 8 > end)
+            bad(f, "Header extension too large");
         uint32_t type = getBe32(c0.data() + pos);
         uint32_t len = getBe32(c0.data() + pos + 4);
         pos += 8;
-        // As in QEMU, even the end marker's length must fit.
         if (len > end - pos)
-            bad(f, "header extension " + hex(type) + " at " + hex(pos - 8) + " is too large (" +
-                       std::to_string(len) + " bytes)");
+            bad(f, "Header extension too large");
         if (type == kExtEnd)
             break;
         const uint8_t* d = c0.data() + pos;
@@ -266,31 +256,46 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     if (h.compressionType > 1)
         bad(f, "Unknown compression type " + std::to_string(h.compressionType));
 
-    // Tables.
+    // Tables, in QEMU's order and with its words: first that each one is representable (size
+    // within QEMU's limit, offset cluster aligned and within int64), then that it fits.
+    const uint64_t tablesEnd = tablesInFile ? fileSize : 0;
+    if (h.refTableClusters > kMaxRefTableBytes / cs)
+        throwError(EFBIG, f.path(), "Reference count table too large");
+    if (!representable(h, h.refTableOffset, uint64_t(h.refTableClusters) * cs))
+        bad(f, "Reference count table offset invalid");
+    // A check reads (and may repair) the snapshot table itself.
+    if (tablesInFile) {
+        if (h.nbSnapshots > kMaxSnapshots)
+            throwError(EFBIG, f.path(), "Snapshot table too large");
+        if (!representable(h, h.snapshotsOffset, uint64_t(h.nbSnapshots) * kSnapshotHeaderBytes))
+            bad(f, "Snapshot table offset invalid");
+    }
+    if (uint64_t(h.l1Size) > kMaxL1Bytes / 8)
+        throwError(EFBIG, f.path(), "Active L1 table too large");
+    if (!representable(h, h.l1Offset, uint64_t(h.l1Size) * 8))
+        bad(f, "Active L1 table offset invalid");
     const uint64_t l2Coverage = cs * h.l2Entries();
     const uint64_t l1Needed = (h.size + l2Coverage - 1) / l2Coverage;
     if (l1Needed > kMaxL1Bytes / 8)
-        bad(f, "Image is too big"); // as QEMU: an L1 table for this size would exceed 32 MiB
-    if (uint64_t(h.l1Size) * 8 > kMaxL1Bytes)
-        bad(f, "Active L1 table too large (" + std::to_string(h.l1Size) + " entries)");
+        throwError(EFBIG, f.path(), "Image is too big"); // an L1 table would exceed 32 MiB
     if (h.l1Size < l1Needed)
-        bad(f, "L1 table is too small (" + std::to_string(h.l1Size) + " entries for " +
-                   std::to_string(l1Needed) + " needed)");
-    const uint64_t tablesEnd = tablesInFile ? fileSize : 0;
+        bad(f, "L1 table is too small");
     if (h.l1Size > 0)
-        checkTable(f, h, tablesEnd, h.l1Offset, uint64_t(h.l1Size) * 8, "L1 table");
-    if (uint64_t(h.refTableClusters) * cs > kMaxRefTableBytes)
-        bad(f, "Reference count table too large (" + std::to_string(h.refTableClusters) +
-                   " clusters)");
+        checkInFile(f, tablesEnd, h.l1Offset, uint64_t(h.l1Size) * 8, "L1 table");
     if (h.refTableClusters > 0)
-        checkTable(f, h, tablesEnd, h.refTableOffset, uint64_t(h.refTableClusters) * cs,
-                   "refcount table");
-    // A check reads (and may repair) the snapshot table itself.
-    if (tablesInFile && h.nbSnapshots > kMaxSnapshots)
-        bad(f, "Too many snapshots (" + std::to_string(h.nbSnapshots) + ")");
-    if (tablesInFile && h.nbSnapshots > 0)
-        checkTable(f, h, tablesEnd, h.snapshotsOffset, uint64_t(h.nbSnapshots) * 40,
-                   "snapshot table");
+        checkInFile(f, tablesEnd, h.refTableOffset, uint64_t(h.refTableClusters) * cs,
+                    "refcount table");
+
+    if (h.backingOffset != 0) {
+        if (h.backingSize > std::min<uint64_t>(kMaxBackingNameLength, cs - h.backingOffset))
+            bad(f, "Backing file name too long");
+        if (h.backingOffset + h.backingSize > fileSize)
+            bad(f, "backing file name at " + hex(h.backingOffset) + " is past end of file");
+        h.backingFile.assign(reinterpret_cast<const char*>(c0.data() + h.backingOffset),
+                             h.backingSize);
+        if (h.backingFile.find('\0') != std::string::npos)
+            bad(f, "backing file name contains a NUL byte");
+    }
     return h;
 }
 

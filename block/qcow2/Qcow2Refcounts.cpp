@@ -34,7 +34,29 @@ Qcow2Refcounts::Qcow2Refcounts(HostFile& file, uint32_t clusterBits, uint32_t re
 }
 
 void Qcow2Refcounts::dropCache() {
+    writeDeferred();
     cache_.clear();
+}
+
+void Qcow2Refcounts::setDeferred(bool deferred, std::function<void()> onFirstDeferral) {
+    if (!deferred)
+        writeDeferred();
+    deferred_ = deferred;
+    onFirstDeferral_ = std::move(onFirstDeferral);
+}
+
+void Qcow2Refcounts::writeDeferred() {
+    while (!pending_.empty()) {
+        auto it = pending_.begin();
+        const auto [first, last] = it->second;
+        const uint64_t offset = it->first;
+        Block b = cache_.at(offset);
+        const uint64_t from = first * refcountBits_ / 8;
+        const uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
+        file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
+        file_.write(offset + from, std::span(b->data() + from, size_t(to - from)));
+        pending_.erase(it);
+    }
 }
 
 bool Qcow2Refcounts::overlapsBlock(uint64_t offset, uint64_t length) const {
@@ -69,8 +91,10 @@ Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
     }
     auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
     file_.readExact(offset, *b, "refcount block");
-    if (cache_.size() >= cacheLimit_)
+    if (cache_.size() >= cacheLimit_) {
+        writeDeferred(); // the blocks they are in must stay until then
         cache_.clear();
+    }
     cache_.emplace(offset, b);
     return b;
 }
@@ -116,6 +140,16 @@ void Qcow2Refcounts::writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v)
 
 void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b,
                                     uint64_t first, uint64_t last) {
+    // Deferred only while `b` is the cached block (writeDeferred() takes it from there).
+    auto cached = cache_.find(blockOffset);
+    if (deferred_ && cached != cache_.end() && cached->second.get() == &b) {
+        if (pending_.empty() && onFirstDeferral_)
+            onFirstDeferral_();
+        auto [it, added] = pending_.emplace(blockOffset, std::pair(first, last));
+        if (!added)
+            it->second = {std::min(it->second.first, first), std::max(it->second.second, last)};
+        return;
+    }
     uint64_t from = first * refcountBits_ / 8;
     uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
     file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
@@ -392,6 +426,7 @@ void Qcow2Refcounts::dropUnusedBlocks() {
         table_[t] = 0;
         blockOffsets_.erase(off);
         cache_.erase(off);
+        pending_.erase(off); // a held-back change of the dropped block itself is moot
     }
 }
 

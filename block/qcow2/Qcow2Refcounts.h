@@ -1,15 +1,16 @@
 #pragma once
 // Qcow2Refcounts: the two-level refcount structure of a qcow2 image (refcount table and
 // refcount blocks), cluster allocation on top of it, and growth of the table. Every change is
-// written through to the file at once (refcount increments reach the file before whatever
-// will reference the cluster; the driver's barrier syncs them before that reference is
-// written). A new refcount block or table is synced before the entry or header that points
-// at it. Not thread-safe: the driver calls it under its metadata lock.
+// written through to the file at once (unless deferred for lazy refcounts) (refcount increments
+// reach the file before whatever will reference the cluster; the driver's barrier syncs them before
+// that reference is written). A new refcount block or table is synced before the entry or header
+// that points at it. Not thread-safe: the driver calls it under its metadata lock.
 #include "block/HostFile.h"
 
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -63,6 +64,17 @@ public:
     using CorruptionReport = std::function<void(const std::string& what)>;
     void setCorruptionReport(CorruptionReport report) { corruptionReport_ = std::move(report); }
 
+    // Lazy refcounts: changes to existing refcount blocks stay in memory until
+    // writeDeferred() (new blocks and tables are still written at once). Turning it off
+    // writes what is deferred.
+    // `onFirstDeferral` runs before the first change is held back (while nothing else is): it
+    // must make the image say its refcounts may be stale (the dirty bit).
+    void setDeferred(bool deferred, std::function<void()> onFirstDeferral = {});
+    bool deferred() const { return deferred_; }
+    bool hasDeferred() const { return !pending_.empty(); }
+    // Writes the deferred changes (not synced).
+    void writeDeferred();
+
     const std::vector<uint64_t>& table() const { return table_; }
     uint64_t tableOffset() const { return tableOffset_; }
     uint32_t tableClusters() const { return tableClusters_; }
@@ -103,6 +115,11 @@ private:
     std::vector<std::pair<uint64_t, uint64_t>> reserved_; // chosen but not yet counted
     std::set<uint64_t> blockOffsets_;                     // host offsets of all refcount blocks
     std::unordered_map<uint64_t, Block> cache_;
+    bool deferred_ = false;
+    std::function<void()> onFirstDeferral_;
+    // Deferred changes: refcount block offset -> its first and last changed entry (the block
+    // stays in cache_ until written).
+    std::map<uint64_t, std::pair<uint64_t, uint64_t>> pending_;
     size_t cacheLimit_;
 };
 

@@ -111,4 +111,10 @@ unsigned checkQcow2RuntimeOptions(const DriverOptions& options, uint64_t cluster
     return overlapChecksFromOptions(options);
 }
 
+std::optional<bool> lazyRefcountsOption(const DriverOptions& options) {
+    if (!options.count("lazy-refcounts"))
+        return std::nullopt;
+    return switchOn(options, "lazy-refcounts");
+}
+
 } // namespace e2kvm::block::qcow2

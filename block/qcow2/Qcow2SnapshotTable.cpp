@@ -26,7 +26,7 @@ uint64_t align8(uint64_t v) {
 Qcow2SnapshotEntry readSnapshotEntry(const HostFile& f, uint64_t pos, uint64_t defaultDiskSize,
                                      uint64_t* end, uint32_t* storedExtra) {
     uint8_t e[kSnapshotHeaderBytes];
-    f.readExact(pos, e, "snapshot table entry");
+    f.read(pos, e);
     Qcow2SnapshotEntry s;
     s.l1Offset = getBe64(e);
     s.l1Size = getBe32(e + 8);
@@ -42,7 +42,7 @@ Qcow2SnapshotEntry readSnapshotEntry(const HostFile& f, uint64_t pos, uint64_t d
     pos += kSnapshotHeaderBytes;
     std::vector<uint8_t> x(s.extraDataSize);
     if (!x.empty())
-        f.readExact(pos, x, "snapshot table entry");
+        f.read(pos, x);
     if (s.extraDataSize >= 8)
         s.vmStateSize = getBe64(x.data());
     if (s.extraDataSize >= 16)
@@ -54,7 +54,7 @@ Qcow2SnapshotEntry readSnapshotEntry(const HostFile& f, uint64_t pos, uint64_t d
     pos += *storedExtra;
     std::vector<uint8_t> names(size_t(idLen) + nameLen);
     if (!names.empty())
-        f.readExact(pos, names, "snapshot table entry");
+        f.read(pos, names);
     s.id.assign(names.begin(), names.begin() + idLen);
     s.name.assign(names.begin() + idLen, names.end());
     *end = pos + names.size();
@@ -72,11 +72,16 @@ std::vector<Qcow2SnapshotEntry> readSnapshotTable(const HostFile& f, const Qcow2
         pos = h.snapshotsOffset + align8(pos - h.snapshotsOffset);
         uint32_t claimed = 0;
         Qcow2SnapshotEntry s = readSnapshotEntry(f, pos, defaultDiskSize, &pos, &claimed);
+        // As QEMU: the second line is its hint.
         if (claimed > kMaxSnapshotExtraBytes)
             throwError(EFBIG, f.path(),
-                       "Too much extra metadata in snapshot table entry " + std::to_string(i));
+                       "Too much extra metadata in snapshot table entry " + std::to_string(i) +
+                           "\nYou can force-remove this extra metadata with qemu-img check -r all");
         if (pos - h.snapshotsOffset > kMaxSnapshotTableBytes)
-            throwError(EFBIG, f.path(), "Snapshot table is too big");
+            throwError(EFBIG, f.path(),
+                       "Snapshot table is too big\nYou can force-remove all " +
+                           std::to_string(h.nbSnapshots - i) +
+                           " overhanging snapshots with qemu-img check -r all");
         if (uint64_t(s.l1Size) * 8 > kMaxL1Bytes)
             throwError(EFBIG, f.path(), "Snapshot L1 table too large (" + where + ")");
         if (s.l1Size) {

@@ -33,7 +33,7 @@ struct Qcow2SnapshotEntry {
 
 // Reads the entry at `pos` (8-byte aligned) without judging it; `*end` receives the offset
 // just past it. Extra data beyond 1024 bytes is not kept (`*storedExtra` receives the size the
-// entry claims).
+// entry claims). As QEMU, bytes past the end of the file read as zeros.
 Qcow2SnapshotEntry readSnapshotEntry(const HostFile& file, uint64_t pos, uint64_t defaultDiskSize,
                                      uint64_t* end, uint32_t* storedExtra);
 
