@@ -80,11 +80,9 @@ def masked(text, d):
 
 def tools(d, tool):
     """A folder with the tool's programs under QEMU's names."""
-    bindir = os.path.join(d, "bin")
-    os.makedirs(bindir)
-    for name, ours, theirs in (("qemu-io", OURS_IO, QEMU_IO), ("qemu-img", OURS_IMG, QEMU_IMG)):
-        os.symlink(ours if tool == "ours" else theirs, os.path.join(bindir, name))
-    return bindir
+    if tool == "ours":
+        return peers.named_bin(d, {"qemu-io": OURS_IO, "qemu-img": OURS_IMG})
+    return peers.named_bin(d, {"qemu-io": QEMU_IO, "qemu-img": QEMU_IMG})
 
 
 def compare(name, prepare, commands, tmp, index):

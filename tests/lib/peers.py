@@ -21,3 +21,16 @@ def require(*tools):
         print(f"SKIP: {', '.join(absent)} not found on PATH (a peer this test compares with)",
               flush=True)
         sys.exit(SKIP_RETURN_CODE)
+
+
+def named_bin(directory, programs):
+    """Makes DIRECTORY/bin holding each program of `programs` ({name: path}) under its name
+    (a symbolic link), so that a program that names itself by argv[0] runs as, say, qemu-img;
+    returns that folder."""
+    import os
+
+    bindir = os.path.join(directory, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    for name, path in programs.items():
+        os.symlink(path, os.path.join(bindir, name))
+    return bindir
