@@ -1,5 +1,7 @@
 #include "app/qmp/QmpSession.h"
 
+#include "app/qmp/QdictOrder.h"
+
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpError.h"
 
@@ -21,12 +23,12 @@ QmpSession::QmpSession(QmpContext& ctx) : ctx_(ctx) {}
 std::string QmpSession::greeting() const {
     QmpVersion v = qmpVersion();
     Json version = Json::object(
-        {{"qemu", Json::object({{"micro", v.micro}, {"minor", v.minor}, {"major", v.major}})},
+        {{"qemu", Json::object({{"major", v.major}, {"minor", v.minor}, {"micro", v.micro}})},
          {"package", v.package}});
     Json caps = Json::array();
     caps.push("oob");
     Json g = Json::object({{"QMP", Json::object({{"version", version}, {"capabilities", caps}})}});
-    return g.serialize() + "\n";
+    return inQdictOrder(g).serialize() + "\n";
 }
 
 std::string QmpSession::eventLine(const std::string& event, const Json& data) {
@@ -37,7 +39,7 @@ std::string QmpSession::eventLine(const std::string& event, const Json& data) {
                            {"event", event}});
     if (!data.isNull())
         e.set("data", data);
-    return e.serialize() + "\n";
+    return inQdictOrder(e).serialize() + "\n";
 }
 
 namespace {
@@ -47,7 +49,7 @@ std::string errorLine(const QmpError& e, const Json* id) {
         Json::object({{"error", Json::object({{"class", e.errorClass()}, {"desc", e.what()}})}});
     if (id)
         r.set("id", *id);
-    return r.serialize() + "\n";
+    return inQdictOrder(r).serialize() + "\n";
 }
 
 } // namespace
@@ -120,7 +122,7 @@ std::string QmpSession::handle(const Json& request) {
         Json r = Json::object({{"return", std::move(ret)}});
         if (id)
             r.set("id", idCopy);
-        std::string line = r.serialize() + "\n";
+        std::string line = inQdictOrder(r).serialize() + "\n";
         return line;
     } catch (const QmpError& e) {
         return errorLine(e, id ? &idCopy : nullptr);

@@ -596,15 +596,23 @@ Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
                                   {"ro", false},
                                   {"drv", "file"},
                                   {"backing_file_depth", 0},
-                                  {"encrypted", false}});
-        // The file as it is now (a protocol node has no format layer to ask).
+                                  {"encrypted", false},
+                                  {"detect_zeroes", "off"}});
+        for (const char* k : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"})
+            info.set(k, 0);
+        info.set("write_threshold", 0);
+        // The file as it is now (a protocol node has no format layer to ask); QEMU counts
+        // its length in whole 512-byte sectors.
         struct stat st {};
         if (::stat(file.c_str(), &st) == 0)
-            info.set("image", Json::object({{"virtual-size", uint64_t(st.st_size)},
-                                            {"filename", file},
-                                            {"format", "file"},
-                                            {"actual-size", uint64_t(st.st_blocks) * 512},
-                                            {"dirty-flag", false}}));
+            info.set("image",
+                     Json::object({{"virtual-size", (uint64_t(st.st_size) + 511) / 512 * 512},
+                                   {"filename", file},
+                                   {"format", "file"},
+                                   {"actual-size", uint64_t(st.st_blocks) * 512},
+                                   {"dirty-flag", false}}));
+        info.set("cache",
+                 Json::object({{"writeback", true}, {"direct", false}, {"no-flush", false}}));
         list.push(std::move(info));
     }
     return list;

@@ -1,18 +1,21 @@
 // QMP human-monitor-command: one line of QEMU's human monitor (HMP), parsed and answered as
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
-// status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, stop|s, cont|c,
-// system_reset, quit|q; every other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io
-// prints its statistics and most of its errors on the process's standard output and standard error,
-// not into the reply: only its error_report() messages ("Block node is read-only", warnings) and
-// qemu_printf() text
+// status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, block_resize,
+// stop|s, cont|c, system_reset, quit|q; every other line gets QEMU's "unknown command" answer. As
+// in QEMU, qemu-io prints its statistics and most of its errors on the process's standard output
+// and standard error, not into the reply: only its error_report() messages ("Block node is
+// read-only", warnings) and qemu_printf() text
 // ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "block/ImageOpen.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -150,7 +153,7 @@ private:
 
 // One argument of an HMP command, in the kinds the commands here use.
 struct HmpParam {
-    enum Kind { Flag, Device, String, OptionalString } kind;
+    enum Kind { Flag, Device, String, OptionalString, Size } kind;
     char flag = 0; // Flag: the option letter ("-d")
 };
 
@@ -158,6 +161,7 @@ struct HmpArgs {
     std::vector<bool> flags;                          // per Flag parameter, in order
     std::vector<std::string> strings;                 // per Device/String parameter, in order
     std::vector<std::optional<std::string>> optional; // per OptionalString parameter
+    std::vector<int64_t> sizes;                       // per Size parameter, in bytes
 };
 
 using HmpHandler = void (*)(QmpContext&, MonitorText&, const HmpArgs&);
@@ -419,6 +423,16 @@ void driveMirror(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     }
 }
 
+// block_resize DEVICE SIZE: QMP's block_resize of the drive DEVICE (never a node name).
+void blockResize(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    Json q = Json::object({{"device", args.strings[0]}, {"size", args.sizes[0]}});
+    try {
+        runQmp(ctx, "block_resize", &q);
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
 // An HMP command that is a QMP command without arguments (stop, cont, system_reset).
 void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
     try {
@@ -461,6 +475,7 @@ const std::vector<HmpCommand>& hmpCommands() {
           {HmpParam::OptionalString, 0}},
          nullptr,
          driveMirror},
+        {"block_resize", {{HmpParam::Device, 0}, {HmpParam::Size, 0}}, nullptr, blockResize},
         {"stop|s",
          {},
          nullptr,
@@ -520,6 +535,36 @@ CommandLookup findCommand(HmpLine& line, const std::vector<HmpCommand>& table) {
     return result;
 }
 
+// A size argument as HMP reads it: a decimal number with an optional fraction and unit letter
+// (B K M G T P E), mebibytes without one; it ends where the unit (or the number) does, so the
+// rest of the word is left for the next parameter. Nothing for a missing, negative or too
+// large size.
+std::optional<int64_t> sizeArgument(HmpLine& line) {
+    line.skipSpaces();
+    const std::string& text = line.text();
+    size_t end = line.pos;
+    while (end < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+        ++end;
+    if (end == line.pos)
+        return std::nullopt;
+    std::string number = text.substr(line.pos, end - line.pos);
+    if (end < text.size() &&
+        std::string_view("bBkKmMgGtTpPeE").find(text[end]) != std::string_view::npos)
+        number += text[end++];
+    else
+        number += 'M';
+    try {
+        uint64_t bytes = block::parseSize(number);
+        if (bytes > uint64_t(INT64_MAX))
+            return std::nullopt;
+        line.pos = end;
+        return int64_t(bytes);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 // QEMU's argument parser for `cmd`'s parameters; false after printing why they do not fit.
 bool parseArguments(HmpLine& line, const HmpCommand& cmd, MonitorText& mon, HmpArgs& args) {
     for (size_t i = 0; i < cmd.params.size(); ++i) {
@@ -564,6 +609,15 @@ bool parseArguments(HmpLine& line, const HmpCommand& cmd, MonitorText& mon, HmpA
                 return false;
             }
             args.optional.push_back(std::move(*w));
+            continue;
+        }
+        if (p.kind == HmpParam::Size) {
+            std::optional<int64_t> size = sizeArgument(line);
+            if (!size) {
+                mon.print("invalid size\n");
+                return false;
+            }
+            args.sizes.push_back(*size);
             continue;
         }
         std::optional<std::string> w = line.word();

@@ -15,7 +15,7 @@ Json queryStatus(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     std::string status = ctx.machine->status();
     return Json::object(
-        {{"status", status}, {"singlestep", false}, {"running", status == "running"}});
+        {{"running", status == "running"}, {"singlestep", false}, {"status", status}});
 }
 
 Json stop(QmpContext& ctx, const Json* args) {

@@ -1,6 +1,7 @@
 #include "app/qmp/commands/NodeLookup.h"
 
 #include "app/qmp/QmpError.h"
+#include "block/ImageDescription.h"
 #include "block/filter/CopyBeforeWriteFilter.h"
 
 #include <algorithm>
@@ -39,6 +40,35 @@ std::string blockMessage(const vm::BlockNode& node, const std::exception& e) {
 
 namespace {
 
+// The qcow2 part of ImageInfo's format-specific data, as QEMU reports it for an open image
+// (the header's compat, features and bitmaps; not the options it was opened with).
+Json qcow2FormatData(const block::Qcow2Description& q) {
+    Json d = Json::object({{"compat", q.compat}});
+    if (q.dataFile)
+        d.set("data-file", *q.dataFile);
+    if (q.externalDataFile)
+        d.set("data-file-raw", q.dataFileRaw);
+    if (q.compat != "0.10") {
+        d.set("extended-l2", q.extendedL2);
+        d.set("lazy-refcounts", q.lazyRefcounts);
+        d.set("corrupt", q.corrupt);
+    }
+    d.set("refcount-bits", q.refcountBits);
+    if (!q.bitmaps.empty()) {
+        Json list = Json::array();
+        for (const block::BitmapDescription& b : q.bitmaps) {
+            Json flags = Json::array();
+            for (const std::string& f : b.flags)
+                flags.push(f);
+            list.push(Json::object(
+                {{"name", b.name}, {"granularity", b.granularity}, {"flags", std::move(flags)}}));
+        }
+        d.set("bitmaps", std::move(list));
+    }
+    d.set("compression-type", q.compressionType.empty() ? "zlib" : q.compressionType);
+    return d;
+}
+
 // ImageInfo of a layer, with its backing chain (backing-image) as QEMU's query-block gives it.
 Json imageInfo(const block::BlockDriver& img, const std::string& filename,
                const std::string& format, int depth) {
@@ -50,6 +80,9 @@ Json imageInfo(const block::BlockDriver& img, const std::string& filename,
     image.set("dirty-flag", false);
     block::ImageDescription desc;
     img.describe(desc);
+    if (desc.qcow2)
+        image.set("format-specific",
+                  Json::object({{"type", "qcow2"}, {"data", qcow2FormatData(*desc.qcow2)}}));
     if (!desc.backingFilename.empty()) {
         image.set("backing-filename", desc.backingFilename);
         image.set("full-backing-filename", desc.fullBackingFilename);
