@@ -55,6 +55,9 @@ public:
     }
 
     void run() {
+        if (settings_.salvage)
+            for (uint64_t off = 0; off < size_;)
+                off += std::max<uint64_t>(1, statusAt(off, size_ - off).length);
         unsigned n =
             std::max(1u, std::min<unsigned>(settings_.workers, unsigned(chunks_ ? chunks_ : 1)));
         std::vector<std::thread> threads;
@@ -152,17 +155,73 @@ private:
     void planRange(uint64_t start, uint64_t from, uint64_t end, std::vector<uint8_t>& buffer,
                    std::vector<WriteOp>& ops) {
         for (uint64_t off = from; off < end;) {
-            ChainExtent e = chainStatus(source_, off, end - off);
+            ChainExtent e = statusAt(off, end - off);
             e.length = std::min(e.length, end - off);
             size_t pos = size_t(off - start);
             if (e.zero && !e.data) {
                 addZero(ops, off, e.length);
             } else {
-                source_.read(off, std::span(buffer.data() + pos, size_t(e.length)));
+                readData(off, std::span(buffer.data() + pos, size_t(e.length)));
                 splitData(ops, buffer, start, off, e.length);
             }
             off += e.length;
         }
+    }
+
+    // The chain's status at `off`; when salvaging, a failed query is asked again for a
+    // quarter of the sectors (rounded up) until it succeeds or covers one sector, which is
+    // then taken as data.
+    ChainExtent statusAt(uint64_t off, uint64_t maxLength) {
+        constexpr uint64_t kSector = 512;
+        uint64_t sectors = (maxLength + kSector - 1) / kSector;
+        for (;;) {
+            try {
+                return chainStatus(source_, off, std::min(maxLength, sectors * kSector));
+            } catch (const BlockError& e) {
+                if (!settings_.salvage)
+                    throw;
+                if (sectors > 1) {
+                    sectors = (sectors + 3) / 4;
+                    continue;
+                }
+                warn("error while reading block status at offset " + std::to_string(off) + ": " +
+                     std::strerror(e.errnoValue()));
+                ChainExtent data;
+                data.length = std::min(maxLength, kSector);
+                data.data = true;
+                return data;
+            }
+        }
+    }
+
+    // Reads `buf` from `off`; when salvaging, a failed read is done again sector by sector
+    // and the sectors that still fail read as zeroes.
+    void readData(uint64_t off, std::span<uint8_t> buf) {
+        constexpr size_t kSector = 512;
+        try {
+            source_.read(off, buf);
+            return;
+        } catch (const BlockError&) {
+            if (!settings_.salvage)
+                throw;
+        }
+        for (size_t pos = 0; pos < buf.size(); pos += kSector) {
+            std::span<uint8_t> sector = buf.subspan(pos, std::min(kSector, buf.size() - pos));
+            try {
+                source_.read(off + pos, sector);
+            } catch (const BlockError& e) {
+                warn("error while reading offset " + std::to_string(off + pos) + ": " +
+                     std::strerror(e.errnoValue()));
+                std::fill(sector.begin(), sector.end(), uint8_t(0));
+            }
+        }
+    }
+
+    void warn(const std::string& message) {
+        if (!settings_.warn)
+            return;
+        std::lock_guard lock(advanceMutex_);
+        settings_.warn(message);
     }
 
     void addZero(std::vector<WriteOp>& ops, uint64_t off, uint64_t len) {

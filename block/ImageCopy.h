@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace e2kvm::block {
@@ -39,6 +40,14 @@ struct CopySettings {
     // in order, each as the chunk holding its end is taken up (qemu-img counts a piece as it
     // starts copying it), instead of the length of each chunk when it is done.
     const std::vector<ProgressStep>* progressSteps = nullptr;
+    // Salvaging (qemu-img convert --salvage): a failed block-status query is retried on ever
+    // shorter ranges down to one sector, which is then copied as data; a failed read is
+    // retried sector by sector and unreadable sectors are written as zeroes. Each such
+    // failure is told to `warn` ("error while reading ... at offset N: <errno text>"). Before
+    // copying, the status of the whole source is walked once, as qemu-img counts what it
+    // will copy (its warnings come then too). Use with one worker, for a stable order.
+    bool salvage = false;
+    std::function<void(const std::string& message)> warn;
 };
 
 // Called from the worker threads with the bytes of source just finished (any thread; calls

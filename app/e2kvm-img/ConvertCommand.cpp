@@ -29,17 +29,19 @@ const char* const kBadSparseSize =
 } // namespace
 
 int runConvert(int argc, char** argv) {
-    enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps, OptImageOpts };
+    enum { OptTargetImageOpts = 256, OptBitmaps, OptSkipBrokenBitmaps, OptImageOpts, OptSalvage };
     CommandOptions opts(argc, argv, "cCf:O:o:nS:pqm:Wt:T:UB:F:l:",
                         {{"force-share", no_argument, nullptr, 'U'},
                          {"image-opts", no_argument, nullptr, OptImageOpts},
                          {"bitmaps", no_argument, nullptr, OptBitmaps},
+                         {"salvage", no_argument, nullptr, OptSalvage},
                          {"skip-broken-bitmaps", no_argument, nullptr, OptSkipBrokenBitmaps}});
-    bool bitmaps = false, skipBrokenBitmaps = false, imageOpts = false;
+    bool bitmaps = false, skipBrokenBitmaps = false, imageOpts = false, salvage = false;
     std::string sourceFormat, targetFormat = "raw";
     std::vector<std::string> optionTexts;
     std::string backingName, backingFormat; // -B, -F: the target's backing file
     bool compress = false, noCreate = false, progressWanted = false, forceShare = false;
+    bool quiet = false;
     std::optional<block::SnapshotSelector> snapshot; // -l
     uint64_t minSparse = 4096;
     bool sparseGiven = false, copyOffload = false;
@@ -57,6 +59,9 @@ int runConvert(int argc, char** argv) {
                 throw CommandFailure(std::string(e.what()) + "\n" + kToolName +
                                      ": Failed in parsing snapshot param '" + opts.arg() + "'");
             }
+            break;
+        case OptSalvage:
+            salvage = true;
             break;
         case OptBitmaps:
             bitmaps = true;
@@ -98,6 +103,7 @@ int runConvert(int argc, char** argv) {
             break;
         case 'q':
             progressWanted = false;
+            quiet = true;
             break;
         case 'S':
             sparseGiven = true;
@@ -126,6 +132,8 @@ int runConvert(int argc, char** argv) {
         throw CommandFailure("Cannot enable copy offloading when -c is used");
     if (sparseGiven && copyOffload)
         throw CommandFailure("Cannot enable copy offloading when -S is used");
+    if (copyOffload && salvage)
+        throw CommandFailure("Cannot use copy offloading in salvaging mode");
     std::vector<std::string> args = opts.positional();
     if (noCreate && !optionTexts.empty())
         throw CommandFailure("-o has no effect when skipping image creation");
@@ -211,6 +219,15 @@ int runConvert(int argc, char** argv) {
     settings.compress = compress;
     settings.workers = workers;
     settings.orderedWrites = true;
+    if (salvage) {
+        // One worker: the warnings come in the source's order, as qemu-img's.
+        settings.salvage = true;
+        settings.workers = 1;
+        if (!quiet)
+            settings.warn = [](const std::string& message) {
+                std::fprintf(stderr, "%s: warning: %s\n", kToolName, message.c_str());
+            };
+    }
     // An NBD export is not created: it must be there, large enough (as QEMU's nbd driver).
     const bool targetIsExport = isProtocolName(targetName);
     bool topLayerOnly = false;

@@ -3,6 +3,7 @@
 #include "app/ioshell/IoCommandOptions.h"
 #include "app/ioshell/IoNumbers.h"
 #include "app/ioshell/IoReport.h"
+#include "block/ImageCopy.h"
 #include "block/blkdebug/Blkdebug.h"
 
 #include <algorithm>
@@ -631,7 +632,7 @@ bool IoShell::cmdWrite(const Command& cmd, Args& args) {
                                     std::span<const uint8_t>(buf).subspan(size_t(done), size_t(n)));
         }
     } else {
-        image_->write(*offset, buf, fua ? block::WriteFua : block::WriteNone);
+        writeData(*offset, buf, fua);
     }
     if (options_.writethrough && !options_.ignoreFlush)
         image_->flush();
@@ -879,6 +880,24 @@ bool IoShell::cmdDump(const Command&, Args& args) {
     }
     printTransferReport(*out_, "dumped", 0, size, nowSeconds() - start, false);
     return true;
+}
+
+} // namespace e2kvm::io
+
+namespace e2kvm::io {
+
+void IoShell::writeData(uint64_t offset, std::span<const uint8_t> buf, bool fua) {
+    using ZeroDetection = Options::ZeroDetection;
+    if (options_.detectZeroes != ZeroDetection::Off && block::isAllZero(buf.data(), buf.size())) {
+        unsigned flags = block::ZeroNone;
+        if (options_.detectZeroes == ZeroDetection::Unmap && options_.discardUnmap)
+            flags |= block::ZeroMayUnmap;
+        if (fua)
+            flags |= block::ZeroFua;
+        image_->writeZeroes(offset, buf.size(), flags);
+        return;
+    }
+    image_->write(offset, buf, fua ? block::WriteFua : block::WriteNone);
 }
 
 } // namespace e2kvm::io

@@ -9,6 +9,7 @@
 #include "app/ioshell/IoOutput.h"
 #include "app/ioshell/IoPendingRequest.h"
 #include "block/BlockDriver.h"
+#include "block/ImageOptions.h"
 
 #include <functional>
 #include <memory>
@@ -24,6 +25,11 @@ public:
         // Discards and write -z -u really deallocate (qemu-io -d unmap); otherwise discard
         // requests are accepted and ignored, as qemu-io does by default.
         bool discardUnmap = true; // qemu-io discards by default; -d ignore turns it off
+        // QEMU's detect-zeroes (set by reopen -o detect-zeroes=...): the shell's writes of
+        // buffers that hold only zeros become write-zeroes requests, with Unmap ones that may
+        // deallocate (if discards do).
+        enum class ZeroDetection { Off, On, Unmap };
+        ZeroDetection detectZeroes = ZeroDetection::Off;
         // Every write is flushed before it completes (qemu-io's default cache mode).
         bool writethrough = true;
         // Flush requests are ignored (cache mode "unsafe").
@@ -66,6 +72,11 @@ public:
     void completePending();
 
 private:
+    // The backing node's discard and detect-zeroes as reopen -o backing.* set them (QEMU's
+    // backing node inherits qemu-io's discard=unmap). Only checked and kept: the shell writes
+    // to its top image only.
+    bool backingDiscardUnmap_ = true;
+    Options::ZeroDetection backingDetectZeroes_ = Options::ZeroDetection::Off;
     struct Command;
     using Args = std::vector<std::string>;
     const Command* findCommand(const std::string& name) const;
@@ -136,6 +147,13 @@ private:
 
     // Range check as QEMU's block layer does it (EIO past the end of the disk).
     bool inRange(uint64_t offset, uint64_t length) const;
+    // A data write of the shell's, zero detection applied.
+    void writeData(uint64_t offset, std::span<const uint8_t> buf, bool fua);
+    // reopen's discard and detect-zeroes for one node (`prefix` "" or "backing."), taken out
+    // of `options` and checked as QEMU does against the node's current discard mode. False
+    // (reported) if a value is refused.
+    bool takeZeroOptions(block::DriverOptions& options, const std::string& prefix,
+                         bool& discardUnmap, Options::ZeroDetection& detectZeroes);
     bool readOnly() const { return options_.readOnly || image_->readOnly(); }
     // Prints "<op> failed: <strerror>" on the standard output and the detail as a note.
     void reportFailure(const char* op, int errnoValue, const std::string& detail);

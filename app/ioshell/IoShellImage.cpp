@@ -221,6 +221,17 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
             newCache.ignoreFlush = on;
         options.erase(it);
     }
+    // discard and detect-zeroes of the image and of its backing node (QEMU reopens the
+    // backing child with its backing.* options).
+    bool discardUnmap = options_.discardUnmap;
+    Options::ZeroDetection detectZeroes = options_.detectZeroes;
+    bool backingDiscardUnmap = backingDiscardUnmap_;
+    Options::ZeroDetection backingDetectZeroes = backingDetectZeroes_;
+    if (!takeZeroOptions(options, "", discardUnmap, detectZeroes))
+        return false;
+    if (image_->backing() &&
+        !takeZeroOptions(options, "backing.", backingDiscardUnmap, backingDetectZeroes))
+        return false;
     // A qcow2 image's runtime options (overlap checks, cache sizes...), checked as a whole
     // before any takes effect.
     block::DriverOptions runtime;
@@ -230,6 +241,31 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
             it = options.erase(it);
         } else {
             ++it;
+        }
+    }
+    // The same for the backing node's (backing.l2-cache-size=...).
+    block::DriverOptions backingRuntime;
+    for (auto it = options.begin(); it != options.end();) {
+        if (it->first.rfind("backing.", 0) == 0 &&
+            block::qcow2::isQcow2RuntimeOption(it->first.substr(8))) {
+            backingRuntime.emplace(it->first.substr(8), it->second);
+            it = options.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (!backingRuntime.empty()) {
+        auto* qcow2 = dynamic_cast<block::qcow2::Qcow2Driver*>(image_->backing());
+        if (!qcow2) {
+            out_->report("Cannot change the option 'backing." + backingRuntime.begin()->first +
+                         "'");
+            return false;
+        }
+        try {
+            qcow2->applyRuntimeOptions(backingRuntime);
+        } catch (const BlockError& e) {
+            out_->report(e.what());
+            return false;
         }
     }
     if (!runtime.empty()) {
@@ -297,7 +333,11 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
         it = options.erase(it);
     }
     if (!options.empty()) {
-        out_->report("Cannot change the option '" + options.begin()->first + "'");
+        // QEMU names the option as the child node it is for knows it.
+        std::string key = options.begin()->first;
+        while (key.rfind("backing.", 0) == 0 || key.rfind("file.", 0) == 0)
+            key = key.substr(key.find('.') + 1);
+        out_->report("Cannot change the option '" + key + "'");
         return false;
     }
     // Without -r/-w the image keeps its mode, as qemu-io (its flags stay as they are).
@@ -328,6 +368,46 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
     }
     options_.writethrough = newCache.writethrough;
     options_.ignoreFlush = newCache.ignoreFlush;
+    options_.discardUnmap = discardUnmap;
+    options_.detectZeroes = detectZeroes;
+    backingDiscardUnmap_ = backingDiscardUnmap;
+    backingDetectZeroes_ = backingDetectZeroes;
+    return true;
+}
+
+bool IoShell::takeZeroOptions(block::DriverOptions& options, const std::string& prefix,
+                              bool& discardUnmap, Options::ZeroDetection& detectZeroes) {
+    if (auto it = options.find(prefix + "discard"); it != options.end()) {
+        const std::string& v = it->second;
+        if (v == "unmap" || v == "on")
+            discardUnmap = true;
+        else if (v == "ignore" || v == "off")
+            discardUnmap = false;
+        else {
+            out_->report("Invalid discard option");
+            return false;
+        }
+        options.erase(it);
+    }
+    if (auto it = options.find(prefix + "detect-zeroes"); it != options.end()) {
+        const std::string& v = it->second;
+        if (v == "off")
+            detectZeroes = Options::ZeroDetection::Off;
+        else if (v == "on")
+            detectZeroes = Options::ZeroDetection::On;
+        else if (v == "unmap")
+            detectZeroes = Options::ZeroDetection::Unmap;
+        else {
+            out_->report("invalid parameter value: " + v);
+            return false;
+        }
+        options.erase(it);
+        if (detectZeroes == Options::ZeroDetection::Unmap && !discardUnmap) {
+            out_->report("setting detect-zeroes to unmap is not allowed without setting discard "
+                         "operation to unmap");
+            return false;
+        }
+    }
     return true;
 }
 

@@ -268,7 +268,7 @@ bool IoShell::cmdWritev(const Command& cmd, Args& args) {
         return false;
     }
     double start = nowSeconds();
-    image_->write(w->offset, buf, w->fua ? block::WriteFua : block::WriteNone);
+    writeData(w->offset, buf, w->fua);
     if (options_.writethrough && !options_.ignoreFlush)
         image_->flush();
     double elapsed = nowSeconds() - start;
@@ -300,7 +300,7 @@ bool IoShell::cmdAioWrite(const Command& cmd, Args& args) {
                 image_->writeZeroes(w.offset, w.count, flags);
             } else {
                 std::vector<uint8_t> buf(w.count, w.pattern);
-                image_->write(w.offset, buf, w.fua ? block::WriteFua : block::WriteNone);
+                writeData(w.offset, buf, w.fua);
             }
             if (options_.writethrough && !options_.ignoreFlush)
                 image_->flush();

@@ -88,6 +88,17 @@ public:
     // see HostFile. Set before the injector is shared.
     void setAlignment(uint64_t bytes) { alignment_ = bytes; }
     uint64_t alignment() const { return alignment_; }
+    // QEMU's max-transfer, opt-write-zero and max-write-zero options (0: not given). A
+    // blkdebug node splits a write-zeroes request at multiples of opt-write-zero and writes
+    // the pieces shorter than it as data, as QEMU's block layer falls back when blkdebug
+    // refuses them; see BlkdebugImage. Set before the injector is shared.
+    struct ZeroLimits {
+        uint64_t maxTransfer = 0;
+        uint64_t writeZeroAlignment = 0;
+        uint64_t maxWriteZeroes = 0;
+    };
+    void setZeroLimits(const ZeroLimits& limits) { zeroLimits_ = limits; }
+    const ZeroLimits& zeroLimits() const { return zeroLimits_; }
 
     // The requests in flight to the file, as QEMU tracks them (with an alignment only): a
     // request waits for those it overlaps (in whole units) while either of the two must run
@@ -117,6 +128,7 @@ private:
     std::list<Held*> held_; // newest first
     bool holdingAllowed_ = true;
     uint64_t alignment_ = 0;
+    ZeroLimits zeroLimits_;
     std::list<Tracked*> tracked_; // under trackedMutex_
     std::mutex trackedMutex_;
     std::condition_variable trackedChanged_;

@@ -28,6 +28,8 @@ public:
     BitmapCatalog* bitmaps() override { return image_->bitmaps(); }
     Blkdebug* blkdebug() const override { return injector_.get(); }
     BlockDriver& image() const { return *image_; }
+    // Data read through the node lives in the image's file, named as QEMU's map names it.
+    std::string dataFilename() const override { return image_->dataFilename(); }
 
 protected:
     void doRead(uint64_t offset, std::span<uint8_t> buf) override;
@@ -45,6 +47,8 @@ private:
 
     // One write as it reaches the image below (after any widening to the alignment).
     void writeBelow(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags);
+    // One write-zeroes piece as it reaches the image below.
+    void writeZeroesBelow(uint64_t offset, uint64_t length, unsigned zeroFlags);
 };
 
 } // namespace e2kvm::block

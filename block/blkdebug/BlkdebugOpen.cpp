@@ -29,6 +29,15 @@ std::shared_ptr<Blkdebug> injectorFor(const std::map<std::string, std::string>& 
             throw BlockError(EINVAL, "Cannot meet constraints with align " + align->second);
         injector->setAlignment(bytes);
     }
+    Blkdebug::ZeroLimits limits;
+    auto sizeOption = [&node](const char* key) {
+        auto it = node.find(key);
+        return it == node.end() ? uint64_t(0) : parseSize(it->second);
+    };
+    limits.maxTransfer = sizeOption("max-transfer");
+    limits.writeZeroAlignment = sizeOption("opt-write-zero");
+    limits.maxWriteZeroes = sizeOption("max-write-zero");
+    injector->setZeroLimits(limits);
     injector->event(BlkdebugEvent::None);
     return injector;
 }
