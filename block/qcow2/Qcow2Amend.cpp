@@ -270,7 +270,7 @@ void changeRefcountOrder(HostFile& file, Qcow2Header& h, uint32_t bits, AmendSte
 
 // Zero clusters of every L2 table (active and snapshots') become data clusters holding zeros,
 // or unallocated ones when no backing file could show through.
-void expandZeroClusters(HostFile& file, Qcow2Header& h) {
+void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
     const uint64_t cs = h.clusterSize();
     const bool backing = !h.backingFile.empty();
     auto rc = openRefcounts(file, h);
@@ -279,45 +279,53 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h) {
         l1s.emplace_back(s.l1Offset, s.l1Size);
     std::set<uint64_t> done;
     std::vector<uint8_t> zeros(static_cast<size_t>(cs), 0);
-    for (const auto& [l1Offset, l1Size] : l1s) {
-        for (uint64_t e : readTable(file, l1Offset, l1Size)) {
-            uint64_t l2 = e & kL1OffsetMask;
-            if (!l2 || !done.insert(l2).second)
-                continue;
-            std::vector<uint64_t> t = readTable(file, l2, cs / 8);
-            // As QEMU: the COPIED flag and the refcount of a new cluster follow the refcount
-            // of the L2 table, not of the data cluster.
-            const uint64_t l2Refcount = rc->get(l2 / cs);
-            bool changed = false;
-            for (uint64_t& entry : t) {
-                uint64_t off = entry & kL2OffsetMask;
-                switch (clusterType(entry, true)) {
-                case ClusterType::ZeroPlain:
-                    if (!backing) {
-                        entry = 0;
-                        changed = true;
-                        continue;
-                    }
-                    off = rc->allocate(1) * cs;
-                    if (l2Refcount > 1)
-                        rc->set(off / cs, l2Refcount);
-                    break;
-                case ClusterType::ZeroAlloc:
-                    break;
-                default:
+    // Progress as QEMU counts it: one unit per L1 entry, of the active table and snapshots'.
+    uint64_t entries = 0, visited = 0;
+    for (const auto& l1 : l1s)
+        entries += l1.second;
+    auto expandL2 = [&](uint64_t e) {
+        uint64_t l2 = e & kL1OffsetMask;
+        if (!l2 || !done.insert(l2).second)
+            return;
+        std::vector<uint64_t> t = readTable(file, l2, cs / 8);
+        // As QEMU: the COPIED flag and the refcount of a new cluster follow the refcount
+        // of the L2 table, not of the data cluster.
+        const uint64_t l2Refcount = rc->get(l2 / cs);
+        bool changed = false;
+        for (uint64_t& entry : t) {
+            uint64_t off = entry & kL2OffsetMask;
+            switch (clusterType(entry, true)) {
+            case ClusterType::ZeroPlain:
+                if (!backing) {
+                    entry = 0;
+                    changed = true;
                     continue;
                 }
-                file.write(off, zeros);
-                entry = off | (l2Refcount == 1 ? kOflagCopied : 0);
-                changed = true;
-            }
-            if (!changed)
+                off = rc->allocate(1) * cs;
+                if (l2Refcount > 1)
+                    rc->set(off / cs, l2Refcount);
+                break;
+            case ClusterType::ZeroAlloc:
+                break;
+            default:
                 continue;
-            std::vector<uint8_t> raw(static_cast<size_t>(cs));
-            for (size_t i = 0; i < t.size(); ++i)
-                putBe64(&raw[i * 8], t[i]);
-            file.sync(); // the zeroed clusters before the entries that point at them
-            file.write(l2, raw);
+            }
+            file.write(off, zeros);
+            entry = off | (l2Refcount == 1 ? kOflagCopied : 0);
+            changed = true;
+        }
+        if (!changed)
+            return;
+        std::vector<uint8_t> raw(static_cast<size_t>(cs));
+        for (size_t i = 0; i < t.size(); ++i)
+            putBe64(&raw[i * 8], t[i]);
+        file.sync(); // the zeroed clusters before the entries that point at them
+        file.write(l2, raw);
+    };
+    for (const auto& [l1Offset, l1Size] : l1s) {
+        for (uint64_t e : readTable(file, l1Offset, l1Size)) {
+            expandL2(e);
+            steps.report(++visited, entries);
         }
     }
     file.sync();
@@ -335,7 +343,7 @@ bool hasCompressedClusters(const HostFile& file, const Qcow2Header& h) {
     return false;
 }
 
-void downgrade(HostFile& file, Qcow2Header& h) {
+void downgrade(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
     if (h.refcountOrder != 4)
         refuse(ENOTSUP, "compat=0.10 requires refcount_bits=16");
     if (h.hasDataFile())
@@ -352,7 +360,7 @@ void downgrade(HostFile& file, Qcow2Header& h) {
     }
     h.compatible = 0;
     h.autoclear = 0;
-    expandZeroClusters(file, h);
+    expandZeroClusters(file, h, steps);
     if (h.incompatible & kIncompatCompression) {
         if (hasCompressedClusters(file, h))
             refuse(ENOTSUP, "Cannot downgrade an image with zstd compression type and "
@@ -441,8 +449,10 @@ void amendQcow2(const std::string& path, const Qcow2AmendRequest& req,
         h = readHeader(file);
     }
 
-    if (newVersion < int(h.version))
-        downgrade(file, h);
+    if (newVersion < int(h.version)) {
+        steps.next();
+        downgrade(file, h, steps);
+    }
 }
 
 } // namespace e2kvm::block::qcow2

@@ -3,7 +3,7 @@
 Changing the refcount width walks the refcount structures several times and reports each walk;
 when the new structures need another allocation round the walk count grows and the progress
 goes back (66.67% to 50.00% in iotest 112's image). A compat upgrade is a step of its own, a
-refused amendment still draws 100%. Both programs run on copies of the same images; their
+downgrade counts the L1 entries it visits, a refused amendment still draws 100%. Both programs run on copies of the same images; their
 stdout, exit status and the resulting refcount width must agree, and check must find the
 results clean.
 Usage: qcow2_amend_progress_interop.py E2KVM_IMG"""
@@ -31,6 +31,8 @@ CASES = [
     ("compat=0.10", "1M", 300 * 1024, "compat=1.1,refcount_bits=8"),
     ("compat=0.10", "1M", 300 * 1024, "compat=1.1"),
     ("compat=0.10", "1M", 0, "lazy_refcounts=on"),
+    ("compat=1.1", "4G", 0, "compat=0.10"),
+    ("compat=1.1,cluster_size=4k", "64M", 8 << 20, "compat=0.10"),
 ]
 
 
