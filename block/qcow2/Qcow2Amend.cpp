@@ -10,6 +10,7 @@
 #include "Qcow2Refcounts.h"
 #include "Qcow2SnapshotTable.h"
 #include "block/BlockError.h"
+#include "block/BlockLog.h"
 #include "block/HostFile.h"
 
 #include <cinttypes>
@@ -283,8 +284,30 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
     uint64_t entries = 0, visited = 0;
     for (const auto& l1 : l1s)
         entries += l1.second;
+    // As QEMU: a misplaced table or cluster marks the image corrupt and stops the expansion.
+    auto corrupt = [&](const std::string& what) {
+        Qcow2Header stored = readHeader(file);
+        if (!(stored.incompatible & kIncompatCorrupt)) {
+            logMessage(LogLevel::Corruption, file.path(),
+                       "qcow2: Marking image as corrupt: " + what +
+                           "; further corruption events will be suppressed");
+            stored.incompatible |= kIncompatCorrupt;
+            writeHeader(file, stored);
+            file.sync();
+        }
+        refuse(EIO, "Failed to turn zero into data clusters: Input/output error");
+    };
+    auto hexText = [](uint64_t v) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%#" PRIx64, v);
+        return std::string(text);
+    };
+    uint64_t l1Index = 0;
     auto expandL2 = [&](uint64_t e) {
         uint64_t l2 = e & kL1OffsetMask;
+        if (l2 & (cs - 1))
+            corrupt("L2 table offset " + hexText(l2) + " unaligned (L1 index: " + hexText(l1Index) +
+                    ")");
         if (!l2 || !done.insert(l2).second)
             return;
         std::vector<uint64_t> t = readTable(file, l2, cs / 8);
@@ -306,6 +329,10 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
                     rc->set(off / cs, l2Refcount);
                 break;
             case ClusterType::ZeroAlloc:
+                if (off & (cs - 1))
+                    corrupt("Cluster allocation offset " + hexText(off) +
+                            " unaligned (L2 offset: " + hexText(l2) +
+                            ", L2 index: " + hexText(uint64_t(&entry - t.data())) + ")");
                 break;
             default:
                 continue;
@@ -323,8 +350,10 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
         file.write(l2, raw);
     };
     for (const auto& [l1Offset, l1Size] : l1s) {
+        l1Index = 0;
         for (uint64_t e : readTable(file, l1Offset, l1Size)) {
             expandL2(e);
+            ++l1Index;
             steps.report(++visited, entries);
         }
     }
