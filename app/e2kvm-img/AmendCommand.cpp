@@ -258,15 +258,17 @@ int runAmend(int argc, char** argv) {
         throw CommandFailure("Could not open '" + path + "': " + e.what());
     }
     try {
-        block::qcow2::amendQcow2(path, amend);
+        block::qcow2::amendQcow2(path, amend, [&progress](uint64_t done, uint64_t total) {
+            progress.show(100.0f * float(done) / float(total));
+        });
     } catch (const block::BlockError& e) {
+        progress.finish(); // qemu-img draws 100% whether the amendment worked or not
         std::string message = e.what();
         if (message == "Cannot amend the backing file")
             message += "\nYou can use '" + std::string(kToolName) + " rebase' instead.";
         throw CommandFailure(message);
     }
-    progress.advance(100);
-    progress.finish();
+    progress.finish(); // 100%, as qemu-img draws it after the amendment
     return 0;
 }
 

@@ -1,5 +1,6 @@
 #include "ProgressBar.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace e2kvm::img {
@@ -26,6 +27,16 @@ void ProgressBar::advance(uint64_t amount) {
     if (percent > 100.0f)
         percent = 100.0f;
     if (percent > lastDrawn_ + 1.0f || percent < lastDrawn_ - 1.0f || percent == 100.0f)
+        draw(percent);
+}
+
+void ProgressBar::show(float percent) {
+    if (!enabled_)
+        return;
+    std::lock_guard lock(mutex_);
+    percent = std::min(percent, 100.0f);
+    if (percent > lastDrawn_ + 1.0f || percent < lastDrawn_ - 1.0f || percent == 100.0f ||
+        percent == 0.0f)
         draw(percent);
 }
 

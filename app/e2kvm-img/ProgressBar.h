@@ -13,6 +13,8 @@ public:
     ProgressBar(bool enabled, uint64_t total);
     // Adds `amount` to the work done.
     void advance(uint64_t amount);
+    // Sets the work done to `percent` (which may go back), drawn as `advance` would.
+    void show(float percent);
     // Draws 100% (again) and ends the line.
     void finish();
 

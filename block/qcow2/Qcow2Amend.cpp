@@ -10,6 +10,7 @@
 #include "Qcow2Refcounts.h"
 #include "Qcow2SnapshotTable.h"
 #include "block/BlockError.h"
+#include "block/BlockLog.h"
 #include "block/HostFile.h"
 
 #include <cinttypes>
@@ -21,6 +22,43 @@
 namespace e2kvm::block::qcow2 {
 
 namespace {
+
+// The progress of the whole amendment from the progress of its steps (upgrade, refcount
+// width change), as QEMU sums them: the steps done so far plus the current one, and for the
+// steps still to come as much work each as the steps so far took on average.
+class AmendSteps {
+public:
+    AmendSteps(const Qcow2AmendProgress& sink, int steps) : sink_(sink), steps_(steps) {}
+
+    // Starts the next step.
+    void next() {
+        if (started_) {
+            offsetDone_ += lastSize_;
+            ++stepsDone_;
+        }
+        started_ = true;
+        lastSize_ = 0;
+    }
+
+    // The current step is at `done` of `size`.
+    void report(uint64_t done, uint64_t size) {
+        if (!sink_ || steps_ <= 0)
+            return;
+        lastSize_ = size;
+        const uint64_t current = offsetDone_ + size;
+        const uint64_t projected =
+            current * uint64_t(steps_ - stepsDone_ - 1) / uint64_t(stepsDone_ + 1);
+        sink_(offsetDone_ + done, current + projected);
+    }
+
+private:
+    const Qcow2AmendProgress& sink_;
+    int steps_;
+    int stepsDone_ = 0;
+    bool started_ = false;
+    uint64_t offsetDone_ = 0;
+    uint64_t lastSize_ = 0;
+};
 
 [[noreturn]] void refuse(int err, const std::string& message) {
     throw BlockError(err, message);
@@ -58,7 +96,8 @@ std::unique_ptr<Qcow2Refcounts> openRefcounts(HostFile& file, Qcow2Header& h) {
 }
 
 // v2 -> v3: snapshot entries get the extra data v3 requires, then the header is v3.
-void upgrade(HostFile& file, Qcow2Header& h) {
+void upgrade(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
+    steps.report(0, 2);
     const uint64_t cs = h.clusterSize();
     uint64_t tableBytes = 0;
     std::vector<Qcow2SnapshotEntry> snapshots = readSnapshotTable(file, h, h.size, &tableBytes);
@@ -81,12 +120,14 @@ void upgrade(HostFile& file, Qcow2Header& h) {
             rc->decrement(oldOffset / cs, (oldOffset % cs + tableBytes + cs - 1) / cs);
         file.sync();
     }
+    steps.report(1, 2);
     h.version = 3;
     h.headerLength = kV3HeaderLength;
     h.refcountOrder = 4;
     h.compressionType = 0;
     h.extraHeader.clear();
     writeHeader(file, h);
+    steps.report(2, 2);
 }
 
 void putRefcount(std::vector<uint8_t>& block, uint64_t index, uint32_t bits, uint64_t value) {
@@ -113,7 +154,7 @@ void putRefcount(std::vector<uint8_t>& block, uint64_t index, uint32_t bits, uin
 // The refcount table and blocks written anew with `bits`-bit entries, holding the refcounts
 // stored now (not recounted: a wrong refcount stays for `check` to find, as with QEMU). The
 // new blocks and table go into the lowest free clusters; the old ones are free afterwards.
-void changeRefcountOrder(HostFile& file, Qcow2Header& h, uint32_t bits) {
+void changeRefcountOrder(HostFile& file, Qcow2Header& h, uint32_t bits, AmendSteps& steps) {
     const uint64_t cs = h.clusterSize();
     auto rc = openRefcounts(file, h);
     const std::vector<uint64_t> oldTable = rc->table();
@@ -165,29 +206,38 @@ void changeRefcountOrder(HostFile& file, Qcow2Header& h, uint32_t bits) {
     };
     std::map<uint64_t, uint64_t> blocks; // block index -> cluster
     uint64_t tableStart = 0, tableClusters = 0;
-    for (;;) {
+    // Progress in QEMU's units: one per old refcount table entry and walk over the refcounts.
+    // QEMU walks until a walk allocates no new refcount block, reallocating the new table
+    // after each walk that did, and then once more to write the blocks: three walks at least.
+    const uint64_t walkSize = oldTable.size();
+    auto reportWalk = [&](uint64_t walk, uint64_t walks) {
+        for (uint64_t i = 0; i <= walkSize; ++i)
+            steps.report(walk * walkSize + i, walks * walkSize);
+    };
+    uint64_t walk = 0;
+    for (bool allocated = true; allocated; ++walk) {
+        reportWalk(walk, std::max<uint64_t>(walk + 2, 3));
         // A block for every block index that counts something (the new blocks included).
-        for (bool grew = true; grew;) {
-            grew = false;
-            for (uint64_t c = 0; c < counts.size(); ++c) {
-                if (!counts[size_t(c)] || blocks.count(c / perBlock))
-                    continue;
-                uint64_t at = firstFreeRun(1);
-                mark(at, 1, 1);
-                blocks[c / perBlock] = at;
-                grew = true;
-            }
+        allocated = false;
+        for (uint64_t c = 0; c < counts.size(); ++c) {
+            if (!counts[size_t(c)] || blocks.count(c / perBlock))
+                continue;
+            uint64_t at = firstFreeRun(1);
+            mark(at, 1, 1);
+            blocks[c / perBlock] = at;
+            allocated = true;
         }
-        uint64_t entries = blocks.rbegin()->first + 1;
-        uint64_t need = (entries * 8 + cs - 1) / cs;
-        if (tableClusters == need)
-            break;
-        if (tableClusters)
-            mark(tableStart, tableClusters, 0);
-        tableClusters = need;
-        tableStart = firstFreeRun(need);
-        mark(tableStart, need, 1);
+        if (allocated) {
+            uint64_t entries = blocks.rbegin()->first + 1;
+            uint64_t need = (entries * 8 + cs - 1) / cs;
+            if (tableClusters)
+                mark(tableStart, tableClusters, 0);
+            tableClusters = need;
+            tableStart = firstFreeRun(need);
+            mark(tableStart, need, 1);
+        }
     }
+    reportWalk(walk, walk + 1);
     if (tableClusters * cs > kMaxRefTableBytes)
         refuse(EFBIG, "Refcount table too large");
 
@@ -221,7 +271,7 @@ void changeRefcountOrder(HostFile& file, Qcow2Header& h, uint32_t bits) {
 
 // Zero clusters of every L2 table (active and snapshots') become data clusters holding zeros,
 // or unallocated ones when no backing file could show through.
-void expandZeroClusters(HostFile& file, Qcow2Header& h) {
+void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
     const uint64_t cs = h.clusterSize();
     const bool backing = !h.backingFile.empty();
     auto rc = openRefcounts(file, h);
@@ -230,45 +280,81 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h) {
         l1s.emplace_back(s.l1Offset, s.l1Size);
     std::set<uint64_t> done;
     std::vector<uint8_t> zeros(static_cast<size_t>(cs), 0);
-    for (const auto& [l1Offset, l1Size] : l1s) {
-        for (uint64_t e : readTable(file, l1Offset, l1Size)) {
-            uint64_t l2 = e & kL1OffsetMask;
-            if (!l2 || !done.insert(l2).second)
-                continue;
-            std::vector<uint64_t> t = readTable(file, l2, cs / 8);
-            // As QEMU: the COPIED flag and the refcount of a new cluster follow the refcount
-            // of the L2 table, not of the data cluster.
-            const uint64_t l2Refcount = rc->get(l2 / cs);
-            bool changed = false;
-            for (uint64_t& entry : t) {
-                uint64_t off = entry & kL2OffsetMask;
-                switch (clusterType(entry, true)) {
-                case ClusterType::ZeroPlain:
-                    if (!backing) {
-                        entry = 0;
-                        changed = true;
-                        continue;
-                    }
-                    off = rc->allocate(1) * cs;
-                    if (l2Refcount > 1)
-                        rc->set(off / cs, l2Refcount);
-                    break;
-                case ClusterType::ZeroAlloc:
-                    break;
-                default:
+    // Progress as QEMU counts it: one unit per L1 entry, of the active table and snapshots'.
+    uint64_t entries = 0, visited = 0;
+    for (const auto& l1 : l1s)
+        entries += l1.second;
+    // As QEMU: a misplaced table or cluster marks the image corrupt and stops the expansion.
+    auto corrupt = [&](const std::string& what) {
+        Qcow2Header stored = readHeader(file);
+        if (!(stored.incompatible & kIncompatCorrupt)) {
+            logMessage(LogLevel::Corruption, file.path(),
+                       "qcow2: Marking image as corrupt: " + what +
+                           "; further corruption events will be suppressed");
+            stored.incompatible |= kIncompatCorrupt;
+            writeHeader(file, stored);
+            file.sync();
+        }
+        refuse(EIO, "Failed to turn zero into data clusters: Input/output error");
+    };
+    auto hexText = [](uint64_t v) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%#" PRIx64, v);
+        return std::string(text);
+    };
+    uint64_t l1Index = 0;
+    auto expandL2 = [&](uint64_t e) {
+        uint64_t l2 = e & kL1OffsetMask;
+        if (l2 & (cs - 1))
+            corrupt("L2 table offset " + hexText(l2) + " unaligned (L1 index: " + hexText(l1Index) +
+                    ")");
+        if (!l2 || !done.insert(l2).second)
+            return;
+        std::vector<uint64_t> t = readTable(file, l2, cs / 8);
+        // As QEMU: the COPIED flag and the refcount of a new cluster follow the refcount
+        // of the L2 table, not of the data cluster.
+        const uint64_t l2Refcount = rc->get(l2 / cs);
+        bool changed = false;
+        for (uint64_t& entry : t) {
+            uint64_t off = entry & kL2OffsetMask;
+            switch (clusterType(entry, true)) {
+            case ClusterType::ZeroPlain:
+                if (!backing) {
+                    entry = 0;
+                    changed = true;
                     continue;
                 }
-                file.write(off, zeros);
-                entry = off | (l2Refcount == 1 ? kOflagCopied : 0);
-                changed = true;
-            }
-            if (!changed)
+                off = rc->allocate(1) * cs;
+                if (l2Refcount > 1)
+                    rc->set(off / cs, l2Refcount);
+                break;
+            case ClusterType::ZeroAlloc:
+                if (off & (cs - 1))
+                    corrupt("Cluster allocation offset " + hexText(off) +
+                            " unaligned (L2 offset: " + hexText(l2) +
+                            ", L2 index: " + hexText(uint64_t(&entry - t.data())) + ")");
+                break;
+            default:
                 continue;
-            std::vector<uint8_t> raw(static_cast<size_t>(cs));
-            for (size_t i = 0; i < t.size(); ++i)
-                putBe64(&raw[i * 8], t[i]);
-            file.sync(); // the zeroed clusters before the entries that point at them
-            file.write(l2, raw);
+            }
+            file.write(off, zeros);
+            entry = off | (l2Refcount == 1 ? kOflagCopied : 0);
+            changed = true;
+        }
+        if (!changed)
+            return;
+        std::vector<uint8_t> raw(static_cast<size_t>(cs));
+        for (size_t i = 0; i < t.size(); ++i)
+            putBe64(&raw[i * 8], t[i]);
+        file.sync(); // the zeroed clusters before the entries that point at them
+        file.write(l2, raw);
+    };
+    for (const auto& [l1Offset, l1Size] : l1s) {
+        l1Index = 0;
+        for (uint64_t e : readTable(file, l1Offset, l1Size)) {
+            expandL2(e);
+            ++l1Index;
+            steps.report(++visited, entries);
         }
     }
     file.sync();
@@ -286,7 +372,7 @@ bool hasCompressedClusters(const HostFile& file, const Qcow2Header& h) {
     return false;
 }
 
-void downgrade(HostFile& file, Qcow2Header& h) {
+void downgrade(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
     if (h.refcountOrder != 4)
         refuse(ENOTSUP, "compat=0.10 requires refcount_bits=16");
     if (h.hasDataFile())
@@ -303,7 +389,7 @@ void downgrade(HostFile& file, Qcow2Header& h) {
     }
     h.compatible = 0;
     h.autoclear = 0;
-    expandZeroClusters(file, h);
+    expandZeroClusters(file, h, steps);
     if (h.incompatible & kIncompatCompression) {
         if (hasCompressedClusters(file, h))
             refuse(ENOTSUP, "Cannot downgrade an image with zstd compression type and "
@@ -317,7 +403,8 @@ void downgrade(HostFile& file, Qcow2Header& h) {
 
 } // namespace
 
-void amendQcow2(const std::string& path, const Qcow2AmendRequest& req) {
+void amendQcow2(const std::string& path, const Qcow2AmendRequest& req,
+                const Qcow2AmendProgress& progress) {
     HostFile file(path, HostFile::Mode::ReadWrite);
     Qcow2Header h = readHeader(file);
     const int oldVersion = int(h.version);
@@ -329,13 +416,18 @@ void amendQcow2(const std::string& path, const Qcow2AmendRequest& req) {
     if (req.dataFileRaw && *req.dataFileRaw && !h.dataFileRaw())
         refuse(EINVAL, "data-file-raw cannot be set on existing images");
 
-    if (newVersion > oldVersion)
-        upgrade(file, h);
+    AmendSteps steps(progress,
+                     (newVersion != oldVersion ? 1 : 0) + (bits != h.refcountBits() ? 1 : 0));
+    if (newVersion > oldVersion) {
+        steps.next();
+        upgrade(file, h, steps);
+    }
     if (bits != h.refcountBits()) {
+        steps.next();
         if (newVersion < 3 && bits != 16)
             refuse(EINVAL, "Refcount widths other than 16 bits require compatibility level 1.1 "
                            "or above (use compat=1.1 or greater)");
-        changeRefcountOrder(file, h, bits);
+        changeRefcountOrder(file, h, bits, steps);
     }
     if (dataFileRaw)
         h.autoclear |= kAutoclearDataFileRaw;
@@ -386,8 +478,10 @@ void amendQcow2(const std::string& path, const Qcow2AmendRequest& req) {
         h = readHeader(file);
     }
 
-    if (newVersion < int(h.version))
-        downgrade(file, h);
+    if (newVersion < int(h.version)) {
+        steps.next();
+        downgrade(file, h, steps);
+    }
 }
 
 } // namespace e2kvm::block::qcow2

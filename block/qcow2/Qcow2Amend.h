@@ -4,6 +4,7 @@
 // virtual size), in QEMU's order and with its refusals. The image must be closed; the caller
 // holds QEMU's write locks on it (or has checked nobody else uses it).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,8 +21,13 @@ struct Qcow2AmendRequest {
     std::optional<uint64_t> size; // 0: unchanged, as QEMU
 };
 
+// Told how far the amendment got: `done` of `total` work units, as QEMU's amend status
+// callback counts them (the total may grow, so the fraction may go back).
+using Qcow2AmendProgress = std::function<void(uint64_t done, uint64_t total)>;
+
 // Throws BlockError with QEMU's message (no file name in front) when an option cannot be
 // changed; what was changed before the refusal stays changed, as with QEMU.
-void amendQcow2(const std::string& path, const Qcow2AmendRequest& request);
+void amendQcow2(const std::string& path, const Qcow2AmendRequest& request,
+                const Qcow2AmendProgress& progress = {});
 
 } // namespace e2kvm::block::qcow2

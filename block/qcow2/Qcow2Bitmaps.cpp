@@ -206,7 +206,18 @@ void Qcow2Bitmaps::store(const std::vector<NamedBitmap>& bitmaps) {
                 return &e;
         return nullptr;
     };
-    for (const NamedBitmap& b : bitmaps) {
+    // QEMU's directory order: bitmaps already stored keep their place, new ones follow,
+    // newest first (as QEMU keeps its bitmaps in memory).
+    std::vector<const NamedBitmap*> order;
+    for (const auto& e : onDisk_)
+        for (const NamedBitmap& b : bitmaps)
+            if (b.name == e.name)
+                order.push_back(&b);
+    for (auto it = bitmaps.rbegin(); it != bitmaps.rend(); ++it)
+        if (!oldEntry(it->name))
+            order.push_back(&*it);
+    for (const NamedBitmap* pb : order) {
+        const NamedBitmap& b = *pb;
         if (!b.persistent)
             continue;
         const Qcow2BitmapDirEntry* old = oldEntry(b.name);

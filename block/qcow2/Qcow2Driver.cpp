@@ -739,18 +739,8 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
             return true;
         });
         Run r = mapRun(c, maxClusters, true);
-        if (r.type == ClusterType::Normal && r.copied) {
-            uint64_t n = std::min((r.clusters << cb_) - in, remaining);
-            uint64_t host = (r.entry & kL2OffsetMask) + in;
-            if (!external_) {
-                checkNoMetadataOverlap(host, n);
-                checkInsideFile(host, n);
-            }
-            lock.unlock();
-            file_.debugEvent(BlkdebugEvent::WriteAio);
-            data().write(host, buf.subspan(done, size_t(n)));
+        if (uint64_t n = writeInPlace(lock, r, c, in, buf.subspan(done), &chain)) {
             done += size_t(n);
-            chain = (host + n + cs_ - 1) & ~(cs_ - 1);
             continue;
         }
         uint64_t clusters = std::min(r.clusters, l2Entries_ - c % l2Entries_);
@@ -758,6 +748,84 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
         done += allocatingWrite(lock, c, (in + n + cs_ - 1) >> cb_, in,
                                 buf.subspan(done, size_t(n)), &chain);
     }
+}
+
+// With meta_ held (released on return). As QEMU, a write over clusters of ours that follow
+// each other on the host is one request in place, preallocated zero clusters among them
+// included (the parts of those the write does not cover written as zeros in the same request;
+// their zero flag goes afterwards). Returns the bytes written, 0 when the run at `c` is not
+// such a run (or holds no normal cluster: allocatingWrite reuses zero clusters alone).
+uint64_t Qcow2Driver::writeInPlace(std::unique_lock<std::mutex>& lock, const Run& r, uint64_t c,
+                                   uint64_t in, std::span<const uint8_t> buf, uint64_t* chain) {
+    if ((r.type != ClusterType::Normal && r.type != ClusterType::ZeroAlloc) || !r.copied)
+        return 0;
+    const uint64_t base = r.entry & kL2OffsetMask;
+    const uint64_t touched = (in + buf.size() + cs_ - 1) >> cb_;
+    const uint64_t tableEnd = (c / l2Entries_ + 1) * l2Entries_;
+    uint64_t clusters = 0;
+    std::vector<uint64_t> zeroed; // indexes into the run
+    while (clusters < touched && c + clusters < tableEnd) {
+        const uint64_t e = clusters == 0 ? r.entry : l2Entry(c + clusters);
+        const ClusterType type = h_.typeOf(e);
+        if ((type != ClusterType::Normal && type != ClusterType::ZeroAlloc) ||
+            !(e & kOflagCopied) || (e & kL2OffsetMask) != base + (clusters << cb_))
+            break;
+        if (clusters)
+            checkEntryOffset(e & kL2OffsetMask, c + clusters, type, true);
+        if (type == ClusterType::ZeroAlloc)
+            zeroed.push_back(clusters);
+        ++clusters;
+    }
+    if (zeroed.size() == clusters)
+        return 0;
+    const uint64_t n = std::min((clusters << cb_) - in, uint64_t(buf.size()));
+    // Zeros before the data in a zero cluster at the start, after it in one at the end.
+    const uint64_t head = !zeroed.empty() && zeroed.front() == 0 ? in : 0;
+    const uint64_t end = in + n;
+    const uint64_t tail = !zeroed.empty() && zeroed.back() == clusters - 1 && (end & (cs_ - 1))
+                              ? cs_ - (end & (cs_ - 1))
+                              : 0;
+    const uint64_t host = base + in - head;
+    if (!external_) {
+        checkNoMetadataOverlap(host, head + n + tail);
+        checkInsideFile(host, head + n + tail);
+    }
+    if (!zeroed.empty())
+        inflight_.emplace_back(c, c + clusters);
+    auto finish = [&] {
+        std::erase(inflight_, std::pair<uint64_t, uint64_t>(c, c + clusters));
+        inflightDone_.notify_all();
+    };
+    lock.unlock();
+    try {
+        file_.debugEvent(BlkdebugEvent::WriteAio);
+        if (head || tail) {
+            std::vector<uint8_t> whole(size_t(head + n + tail), 0);
+            std::memcpy(whole.data() + head, buf.data(), size_t(n));
+            data().write(host, whole);
+        } else {
+            data().write(host, buf.first(size_t(n)));
+        }
+    } catch (...) {
+        if (!zeroed.empty()) {
+            lock.lock();
+            finish();
+        }
+        throw;
+    }
+    if (!zeroed.empty()) {
+        lock.lock();
+        uint64_t tableOffset = 0;
+        Table t = writableL2(c / l2Entries_, &tableOffset);
+        const uint64_t i0 = c % l2Entries_;
+        for (uint64_t i : zeroed)
+            (*t)[i0 + i] = (base + (i << cb_)) | kOflagCopied;
+        markL2Dirty(tableOffset, t, i0 + zeroed.front(), i0 + zeroed.back());
+        finish();
+        lock.unlock();
+    }
+    *chain = (base + in + n + cs_ - 1) & ~(cs_ - 1);
+    return n;
 }
 
 // ---- VM state ----

@@ -178,6 +178,8 @@ private:
     void dropClustersFrom(uint64_t first, uint64_t last);
     void syncAll();
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
+    uint64_t writeInPlace(std::unique_lock<std::mutex>& lock, const Run& r, uint64_t c, uint64_t in,
+                          std::span<const uint8_t> buf, uint64_t* chain);
     // Writes `data` into clusters [cluster, cluster+n) that need new host clusters. With
     // `chain` (the host offset right after the previous piece of the same request, 0 if none),
     // the clusters are taken there first if free, as QEMU does, possibly fewer than `n`; it is

@@ -2,6 +2,7 @@
 // driver, and images we create or write pass `qemu-img check` and compare equal to QEMU's.
 #include "TestSupport.h"
 #include "block/ImageCheck.h"
+#include "block/bitmap/BitmapCatalog.h"
 
 #include <gtest/gtest.h>
 
@@ -365,4 +366,54 @@ TEST_F(Qcow2Interop, WritesKeepInternalSnapshots) {
     sh("qemu-img snapshot -a s1 '" + img + "'");
     EXPECT_TRUE(qemuContents(img) == before) << "snapshot contents changed";
     expectSameAsQemu(img);
+}
+
+namespace {
+
+// The bitmap names in the image's bitmap directory, in its order, as qemu-img info lists them.
+std::string directoryOrder(const std::string& img) {
+    std::string out;
+    run("qemu-img info --output=json '" + img +
+            "' | python3 -c \"import json,sys; print(' '.join("
+            "b['name'] for b in json.load(sys.stdin)['format-specific']['data']['bitmaps']))\"",
+        &out);
+    return out;
+}
+
+} // namespace
+
+// QEMU stores bitmaps that are new since the image was opened after the stored ones, newest
+// first (iotest 246): bitmaps added in one session by qemu-system-x86_64 over QMP and by our
+// driver must end up in the same directory order.
+TEST_F(Qcow2Interop, NewBitmapsAreStoredNewestFirstAsQemuDoes) {
+    if (!haveTool("qemu-system-x86_64") || !haveTool("python3"))
+        GTEST_SKIP() << "qemu-system-x86_64 / python3 not installed";
+    const std::string theirs = tmp.path("qemu.qcow2"), ours = tmp.path("ours.qcow2");
+    for (const std::string& img : {theirs, ours})
+        sh("qemu-img create -q -f qcow2 '" + img + "' 1M && qemu-img bitmap --add '" + img +
+           "' Old");
+    std::string qmp = "{\"execute\":\"qmp_capabilities\"}\n";
+    for (const char* name : {"A", "B", "C"})
+        qmp += std::string("{\"execute\":\"block-dirty-bitmap-add\",\"arguments\":{\"node\":"
+                           "\"drive0\",\"name\":\"") +
+               name + "\",\"persistent\":true}}\n";
+    qmp += "{\"execute\":\"quit\"}\n";
+    sh("printf '%s' '" + qmp +
+       "' | timeout 60 qemu-system-x86_64 -nodefaults -display none -machine none -accel tcg "
+       "-qmp stdio -blockdev driver=file,filename='" +
+       theirs + "',node-name=f -blockdev driver=qcow2,file=f,node-name=drive0 >/dev/null");
+    {
+        auto d = openRw(ours);
+        ASSERT_NE(d->bitmaps(), nullptr);
+        for (const char* name : {"A", "B", "C"}) {
+            BitmapAction add;
+            add.name = name;
+            std::vector<BitmapAction> actions{add};
+            d->bitmaps()->apply(actions);
+        }
+    }
+    const std::string want = directoryOrder(theirs);
+    EXPECT_EQ(want, "Old C B A\n");
+    EXPECT_EQ(directoryOrder(ours), want);
+    expectQemuCheckClean(ours);
 }
