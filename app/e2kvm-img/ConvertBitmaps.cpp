@@ -36,9 +36,8 @@ void copyConvertBitmaps(block::BlockDriver& source, block::BlockDriver& target, 
     block::BitmapCatalog* from = source.bitmaps();
     if (!from)
         return;
-    // qemu-img warns in its own visiting order; the copies end up in the target's directory
-    // in the source's order (each added in front of the ones before it, then stored from the
-    // front).
+    // qemu-img warns and copies in its own visiting order; since new bitmaps are stored newest
+    // first, the copies end up in the target's directory in the source's order.
     for (const block::NamedBitmap& b : inQemuOrder(*from)) {
         if (!b.persistent || !(b.inconsistent || !b.bitmap))
             continue;
@@ -49,7 +48,7 @@ void copyConvertBitmaps(block::BlockDriver& source, block::BlockDriver& target, 
                      b.name.c_str());
     }
     std::vector<block::BitmapAction> batch;
-    for (const block::NamedBitmap& b : from->list()) {
+    for (const block::NamedBitmap& b : inQemuOrder(*from)) {
         if (!b.persistent || b.inconsistent || !b.bitmap)
             continue;
         block::BitmapAction add;

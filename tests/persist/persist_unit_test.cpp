@@ -76,22 +76,23 @@ TEST_F(PersistTest, AddWriteCloseReopenKeepsContentsAndFlags) {
     }
     auto img = open(false);
     auto list = img->bitmaps()->list();
+    // As QEMU stores them: bitmaps added together go into the directory newest first.
     ASSERT_EQ(list.size(), 2u);
-    EXPECT_EQ(list[0].name, "b");
-    EXPECT_TRUE(list[0].enabled);
-    EXPECT_EQ(list[0].granularity, 65536u);
-    EXPECT_FALSE(list[0].inconsistent);
-    EXPECT_EQ(dirty(*list[0].bitmap), (std::vector<DirtyExtent>{{3 << 20, 65536, true}}));
-    EXPECT_EQ(list[1].name, "off");
-    EXPECT_FALSE(list[1].enabled);
-    EXPECT_EQ(list[1].granularity, 512u);
-    EXPECT_TRUE(dirty(*list[1].bitmap).empty());
+    EXPECT_EQ(list[1].name, "b");
+    EXPECT_TRUE(list[1].enabled);
+    EXPECT_EQ(list[1].granularity, 65536u);
+    EXPECT_FALSE(list[1].inconsistent);
+    EXPECT_EQ(dirty(*list[1].bitmap), (std::vector<DirtyExtent>{{3 << 20, 65536, true}}));
+    EXPECT_EQ(list[0].name, "off");
+    EXPECT_FALSE(list[0].enabled);
+    EXPECT_EQ(list[0].granularity, 512u);
+    EXPECT_TRUE(dirty(*list[0].bitmap).empty());
     ImageDescription desc;
     img->describe(desc);
     ASSERT_TRUE(desc.qcow2);
     ASSERT_EQ(desc.qcow2->bitmaps.size(), 2u);
-    EXPECT_EQ(desc.qcow2->bitmaps[0].flags, std::vector<std::string>{"auto"});
-    EXPECT_TRUE(desc.qcow2->bitmaps[1].flags.empty());
+    EXPECT_EQ(desc.qcow2->bitmaps[1].flags, std::vector<std::string>{"auto"});
+    EXPECT_TRUE(desc.qcow2->bitmaps[0].flags.empty());
 }
 
 TEST_F(PersistTest, ReadOnlyOpenWritesNothing) {
