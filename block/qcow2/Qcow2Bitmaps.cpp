@@ -108,6 +108,7 @@ std::vector<NamedBitmap> Qcow2Bitmaps::load() {
         b.inconsistent = e.inUse();
         if (!b.inconsistent)
             b.bitmap = loadData(e, diskSize);
+        storedObjects_[b.name] = b.bitmap.get();
         out.push_back(std::move(b));
     }
     return out;
@@ -208,13 +209,19 @@ void Qcow2Bitmaps::store(const std::vector<NamedBitmap>& bitmaps) {
     };
     // QEMU's directory order: bitmaps already stored keep their place, new ones follow,
     // newest first (as QEMU keeps its bitmaps in memory).
+    // A bitmap removed and added again since it was stored counts as new (QEMU takes a removed
+    // bitmap out of the directory at once).
+    auto stored = [&](const NamedBitmap& b) {
+        auto it = storedObjects_.find(b.name);
+        return oldEntry(b.name) && it != storedObjects_.end() && it->second == b.bitmap.get();
+    };
     std::vector<const NamedBitmap*> order;
     for (const auto& e : onDisk_)
         for (const NamedBitmap& b : bitmaps)
-            if (b.name == e.name)
+            if (b.name == e.name && stored(b))
                 order.push_back(&b);
     for (auto it = bitmaps.rbegin(); it != bitmaps.rend(); ++it)
-        if (!oldEntry(it->name))
+        if (!stored(*it))
             order.push_back(&*it);
     for (const NamedBitmap* pb : order) {
         const NamedBitmap& b = *pb;
@@ -280,6 +287,10 @@ void Qcow2Bitmaps::store(const std::vector<NamedBitmap>& bitmaps) {
             toFree.push_back(dirOffset_ / cs_ + i);
     }
     onDisk_ = std::move(entries);
+    storedObjects_.clear();
+    for (const NamedBitmap* b : order)
+        if (b->persistent)
+            storedObjects_[b->name] = b->bitmap.get();
     dirOffset_ = newDirOffset;
     dirSize_ = newDirSize;
     inUseOnDisk_ = false;

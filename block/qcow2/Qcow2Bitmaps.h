@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -61,6 +62,9 @@ private:
     bool writable_;
     uint64_t cs_;
     std::vector<Qcow2BitmapDirEntry> onDisk_; // the directory the header points to now
+    // For each entry of onDisk_, the in-memory bitmap it holds (null: inconsistent). A bitmap
+    // removed and added again under its name is another object: a new bitmap to QEMU.
+    std::map<std::string, const DirtyBitmap*> storedObjects_;
     uint64_t dirOffset_ = 0;
     uint64_t dirSize_ = 0;
     bool inUseOnDisk_ = false; // consistent bitmaps on disk carry in_use (we are writing)

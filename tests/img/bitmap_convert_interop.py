@@ -109,6 +109,19 @@ def scenario(tmp, ours):
     step("convert --skip-broken-bitmaps", "qemu-img", "convert", "--bitmaps",
          "--skip-broken-bitmaps", "-O", "qcow2", "t.qcow2", "c2.qcow2")
     info("info of the copy", "c2.qcow2")
+
+    # Directory order: new bitmaps go after the stored ones; one removed and added again in a
+    # single command is new (QEMU drops it from the directory at once), so it moves to the end.
+    run("qemu-img", "create", "-q", "-f", "qcow2", "o.qcow2", "10M", cwd=d)
+    for args in (["--add", "o.qcow2", "b0"], ["--add", "o.qcow2", "b1"],
+                 ["--add", "o.qcow2", "b2"], ["--add", "o.qcow2", "b4"],
+                 ["--remove", "o.qcow2", "b1"], ["--remove", "o.qcow2", "b0"],
+                 ["--remove", "--add", "o.qcow2", "b2"]):
+        step("bitmap " + " ".join(args), "qemu-img", "bitmap", *args)
+    info("bitmap order after removing and adding again", "o.qcow2")
+    step("convert --bitmaps of that", "qemu-img", "convert", "--bitmaps", "-O", "qcow2",
+         "o.qcow2", "o2.qcow2")
+    info("bitmap order of the copy", "o2.qcow2")
     return steps
 
 
