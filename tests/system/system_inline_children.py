@@ -18,6 +18,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker  # noqa: E402
 import peers  # noqa: E402
+from stdio_qmp import stdio_qmp_argv  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 SYSTEM = os.path.abspath(sys.argv[1])
@@ -25,10 +26,7 @@ checker = Checker(sys.stderr)
 
 
 def argv(tool):
-    prog = ["qemu-system-x86_64", "-machine", "none"] if tool == "qemu" else [
-        SYSTEM, "-accel", "qtest"]
-    return prog + ["-nodefaults", "-display", "none", "-nographic", "-qmp", "stdio",
-                   "-serial", "none"]
+    return stdio_qmp_argv(tool, SYSTEM)
 
 
 def session(tool, extra, commands):
