@@ -1,5 +1,7 @@
 #include "QemuImgJson.h"
 
+#include "app/json/QdictOrder.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -9,32 +11,6 @@ namespace e2kvm::img {
 namespace {
 
 using json::Json;
-
-// QEMU's QDict places a key in one of 512 buckets by the "tdb" string hash and iterates the
-// buckets in order; within a bucket the most recently inserted key comes first.
-constexpr unsigned kBuckets = 512;
-
-unsigned bucketOf(const std::string& key) {
-    uint32_t h = uint32_t(0x238F13AFu * uint32_t(key.size()));
-    for (size_t i = 0; i < key.size(); ++i)
-        h += uint32_t((unsigned char)key[i]) << ((i * 5) % 24);
-    h = 1103515243u * h + 12345u;
-    return h % kBuckets;
-}
-
-// Member indices of an object in the order QEMU iterates them.
-std::vector<size_t> memberOrder(const Json::Object& members) {
-    std::vector<size_t> order(members.size());
-    for (size_t i = 0; i < order.size(); ++i)
-        order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-        unsigned bx = bucketOf(members[x].first), by = bucketOf(members[y].first);
-        if (bx != by)
-            return bx < by;
-        return x > y;
-    });
-    return order;
-}
 
 void indent(std::string& out, int level) {
     out.append(size_t(level) * 4, ' ');
@@ -61,7 +37,7 @@ void printPretty(const Json& v, std::string& out, int level) {
         const Json::Object& members = v.asObject();
         out += '{';
         bool first = true;
-        for (size_t i : memberOrder(members)) {
+        for (size_t i : json::qdictMemberOrder(members)) {
             out += first ? "\n" : ",\n";
             first = false;
             indent(out, level + 1);
@@ -113,7 +89,7 @@ std::string humanDump(const Json& value, int level) {
             entry("[" + std::to_string(i++) + "]", v);
     } else if (value.isObject()) {
         const Json::Object& members = value.asObject();
-        for (size_t i : memberOrder(members)) {
+        for (size_t i : json::qdictMemberOrder(members)) {
             std::string shown = members[i].first;
             std::replace(shown.begin(), shown.end(), '-', ' ');
             entry(shown, members[i].second);

@@ -1,6 +1,6 @@
 #include "app/qmp/QmpSession.h"
 
-#include "app/qmp/QdictOrder.h"
+#include "app/json/QdictOrder.h"
 
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpError.h"
@@ -28,7 +28,7 @@ std::string QmpSession::greeting() const {
     Json caps = Json::array();
     caps.push("oob");
     Json g = Json::object({{"QMP", Json::object({{"version", version}, {"capabilities", caps}})}});
-    return inQdictOrder(g).serialize() + "\n";
+    return json::inQdictOrder(g).serialize() + "\n";
 }
 
 std::string QmpSession::eventLine(const std::string& event, const Json& data) {
@@ -39,7 +39,7 @@ std::string QmpSession::eventLine(const std::string& event, const Json& data) {
                            {"event", event}});
     if (!data.isNull())
         e.set("data", data);
-    return inQdictOrder(e).serialize() + "\n";
+    return json::inQdictOrder(e).serialize() + "\n";
 }
 
 namespace {
@@ -49,7 +49,7 @@ std::string errorLine(const QmpError& e, const Json* id) {
         Json::object({{"error", Json::object({{"class", e.errorClass()}, {"desc", e.what()}})}});
     if (id)
         r.set("id", *id);
-    return inQdictOrder(r).serialize() + "\n";
+    return json::inQdictOrder(r).serialize() + "\n";
 }
 
 } // namespace
@@ -122,7 +122,7 @@ std::string QmpSession::handle(const Json& request) {
         Json r = Json::object({{"return", std::move(ret)}});
         if (id)
             r.set("id", idCopy);
-        std::string line = inQdictOrder(r).serialize() + "\n";
+        std::string line = json::inQdictOrder(r).serialize() + "\n";
         return line;
     } catch (const QmpError& e) {
         return errorLine(e, id ? &idCopy : nullptr);

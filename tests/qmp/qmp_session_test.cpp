@@ -1,6 +1,6 @@
 // QmpSession + QmpContext with a fake machine: negotiation, errors as QEMU words them, events,
 // machine commands, and the server over a real Unix socket.
-#include "app/qmp/QdictOrder.h"
+#include "app/json/QdictOrder.h"
 #include "app/qmp/QmpServer.h"
 #include "app/qmp/QmpSession.h"
 
@@ -240,7 +240,7 @@ TEST_F(QmpSessionTest, BitmapTransactionIsAtomic) {
     Json r = call(s, R"({"execute": "query-named-block-nodes"})");
     const Json& bm = r.find("return")->asArray()[0].find("dirty-bitmaps")->asArray()[0];
     // (members in QEMU's QDict order, as a reply sends them)
-    EXPECT_EQ(qmp::inQdictOrder(bm).serialize(),
+    EXPECT_EQ(json::inQdictOrder(bm).serialize(),
               R"({"name": "a", "recording": true, "persistent": false, "busy": false, )"
               R"("granularity": 65536, "count": 65536})");
     EXPECT_EQ(

@@ -1,11 +1,10 @@
-#include "app/qmp/QdictOrder.h"
+#include "app/json/QdictOrder.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
-#include <vector>
 
-namespace e2kvm::qmp {
+namespace e2kvm::json {
 
 namespace {
 
@@ -23,6 +22,21 @@ unsigned qdictBucket(const std::string& key) {
 
 } // namespace
 
+std::vector<size_t> qdictMemberOrder(const Json::Object& members) {
+    std::vector<size_t> order(members.size());
+    std::vector<unsigned> buckets(members.size());
+    for (size_t i = 0; i < members.size(); ++i) {
+        order[i] = i;
+        buckets[i] = qdictBucket(members[i].first);
+    }
+    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+        if (buckets[x] != buckets[y])
+            return buckets[x] < buckets[y];
+        return x > y;
+    });
+    return order;
+}
+
 Json inQdictOrder(const Json& value) {
     if (value.isArray()) {
         Json out = Json::array();
@@ -33,22 +47,11 @@ Json inQdictOrder(const Json& value) {
     if (!value.isObject())
         return value;
     const Json::Object& members = value.asObject();
-    std::vector<size_t> order(members.size());
-    for (size_t i = 0; i < order.size(); ++i)
-        order[i] = i;
-    std::vector<unsigned> buckets(members.size());
-    for (size_t i = 0; i < members.size(); ++i)
-        buckets[i] = qdictBucket(members[i].first);
-    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
-        if (buckets[x] != buckets[y])
-            return buckets[x] < buckets[y];
-        return x > y;
-    });
     Json::Object sorted;
     sorted.reserve(members.size());
-    for (size_t i : order)
+    for (size_t i : qdictMemberOrder(members))
         sorted.emplace_back(members[i].first, inQdictOrder(members[i].second));
     return Json(std::move(sorted));
 }
 
-} // namespace e2kvm::qmp
+} // namespace e2kvm::json
