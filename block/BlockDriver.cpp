@@ -124,7 +124,7 @@ void BlockDriver::truncate(uint64_t newSize) {
         throwError(EBUSY, filename_, "resize: the image is in use by a point in time (block job)");
     uint64_t old = size();
     if (newSize > old)
-        notifyObservers(old, newSize - old);
+        notifyGrowth(old, newSize);
     doTruncate(newSize);
 }
 
@@ -142,7 +142,7 @@ void BlockDriver::truncate(uint64_t newSize, Preallocation mode) {
         throw BlockError(ENOTSUP, "Preallocation can only be used for growing images");
     if (newSize == old)
         return;
-    notifyObservers(old, newSize - old);
+    notifyGrowth(old, newSize);
     doPreallocatingTruncate(newSize, mode);
 }
 
@@ -232,6 +232,12 @@ void BlockDriver::notifyObservers(uint64_t offset, uint64_t length) {
     std::lock_guard lock(observersMutex_);
     for (auto& o : observers_)
         o->contentsChanged(offset, length);
+}
+
+void BlockDriver::notifyGrowth(uint64_t oldSize, uint64_t newSize) {
+    std::lock_guard lock(observersMutex_);
+    for (auto& o : observers_)
+        o->sizeGrowing(oldSize, newSize);
 }
 
 } // namespace e2kvm::block

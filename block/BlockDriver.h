@@ -63,6 +63,11 @@ class WriteObserver {
 public:
     virtual ~WriteObserver() = default;
     virtual void contentsChanged(uint64_t offset, uint64_t length) = 0;
+    // The image is about to grow from oldSize to newSize. By default the new area counts as
+    // changed; a dirty bitmap overrides this, since QEMU leaves grown areas clean in bitmaps.
+    virtual void sizeGrowing(uint64_t oldSize, uint64_t newSize) {
+        contentsChanged(oldSize, newSize - oldSize);
+    }
 };
 
 // Something that must act before a change to an image's contents reaches the format, and may
@@ -219,6 +224,7 @@ protected:
 private:
     class ChangeScope;
     void notifyObservers(uint64_t offset, uint64_t length);
+    void notifyGrowth(uint64_t oldSize, uint64_t newSize);
     void readGuarded(uint64_t offset, std::span<uint8_t> buf);
 
     std::string filename_;

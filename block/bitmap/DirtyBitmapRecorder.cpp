@@ -20,4 +20,10 @@ void DirtyBitmapRecorder::contentsChanged(uint64_t offset, uint64_t length) {
     bitmap_->set(offset, length);
 }
 
+void DirtyBitmapRecorder::sizeGrowing(uint64_t, uint64_t newSize) {
+    if (newSize > DirtyBitmap::kMaxDiskSize)
+        throw BlockError(EINVAL, "dirty bitmap: image grows past 2^63 bytes");
+    bitmap_->growTo(newSize);
+}
+
 } // namespace e2kvm::block
