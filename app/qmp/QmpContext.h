@@ -135,5 +135,8 @@ void registerChainJobCommands(QmpContext& ctx); // commands/ChainJobCommands.cpp
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);
+// commands/InternalSnapshotCommands.cpp, commands/BlockStatsCommands.cpp
+void registerInternalSnapshotCommands(QmpContext& ctx);
+void registerBlockStatsCommands(QmpContext& ctx);
 
 } // namespace e2kvm::qmp

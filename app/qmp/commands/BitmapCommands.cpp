@@ -6,6 +6,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BackupStart.h"
+#include "app/qmp/commands/InternalSnapshotAction.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "app/qmp/commands/SnapshotAction.h"
 
@@ -277,6 +278,8 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
         std::string type = ia.str("type");
         const Json* data = ia.any("data");
         ia.finish();
+        if (type == "abort" && !data)
+            throw QmpError("Parameter '" + where + ".data' is missing");
         if (type == "abort")
             throw QmpError("Transaction aborted using Abort action");
         // Only the backups can complete as a group (QEMU's check, as each action is prepared).
@@ -303,6 +306,16 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                 throw QmpError("Parameter '" + where + ".data' is missing");
             QmpArgs da(data, where + ".data");
             undoSnapshots.push_back(snapshotAction(ctx, type, da));
+            continue;
+        }
+        if (type == "blockdev-snapshot-internal-sync") {
+            if (!data)
+                throw QmpError("Parameter '" + where + ".data' is missing");
+            if (grouped)
+                throw QmpError("Action '" + type +
+                               "' does not support Transaction property completion-mode = grouped");
+            QmpArgs da(data, where + ".data");
+            undoSnapshots.push_back(internalSnapshotAction(ctx, da));
             continue;
         }
         if (type == "blockdev-backup") {

@@ -642,10 +642,12 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
     if (!ctx.machine)
         return list;
     for (const QmpMachineDisk& d : ctx.machine->disks()) {
-        Json info = Json::object({{"io-status", "ok"},
-                                  {"device", d.device},
-                                  {"locked", false},
-                                  {"removable", d.removable}});
+        // As QEMU: a drive no device uses has no I/O status and no tray.
+        const bool hasDevice = !d.qdev.empty();
+        Json info =
+            Json::object({{"device", d.device}, {"locked", false}, {"removable", d.removable}});
+        if (hasDevice)
+            info.set("io-status", "ok");
         if (auto node = ctx.nodes.find(d.nodeName)) {
             Json inserted = blockDeviceInfo(ctx, *node);
             inserted.set("cache", Json::object({{"writeback", d.writeback},
@@ -657,7 +659,7 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
         }
         if (!d.qdev.empty())
             info.set("qdev", d.qdev);
-        if (d.removable)
+        if (d.removable && hasDevice)
             info.set("tray_open", false);
         info.set("type", "unknown");
         list.push(std::move(info));

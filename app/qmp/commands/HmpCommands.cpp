@@ -215,8 +215,12 @@ void qemuIo(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     if (qdevId) {
         if (ctx.machine)
             for (const QmpMachineDisk& d : ctx.machine->disks())
+                // The device, or its virtio backend by QOM path ("/machine/peripheral/vblk/
+                // virtio-backend", or relative to /machine/peripheral as "vblk/virtio-backend").
                 if ((!d.qomPath.empty() && d.qomPath == device) ||
-                    (!d.deviceId.empty() && d.deviceId == device)) {
+                    (!d.deviceId.empty() && d.deviceId == device) ||
+                    (!d.qdev.empty() &&
+                     (d.qdev == device || d.qdev == "/machine/peripheral/" + device))) {
                     node = ctx.nodes.find(d.nodeName);
                     deviceImage = d.handle;
                 }
