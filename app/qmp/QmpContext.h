@@ -91,6 +91,9 @@ public:
     // own: that node's name -> theirs, innermost first. They go when it goes and are not the
     // monitor's to delete (as in QEMU).
     std::map<std::string, std::vector<std::string>> inlineChildNodes;
+    // blkdebug's take-child-perms: node name -> the permissions it takes on its child, which
+    // no job may then unshare (a backup's copy-before-write filter unshares "write").
+    std::map<std::string, std::vector<std::string>> takenChildPermissions;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
     // throttle-group objects by id: the throttle nodes naming one share its limits.
