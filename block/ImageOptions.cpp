@@ -120,6 +120,18 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
     }
     if (auto backingDriver = options.find("backing.driver"); backingDriver != options.end())
         open.backingFormat = backingDriver->second;
+    // backing.file.*: the backing file the options name instead of the one the header records
+    // (which stays as it is), read-only, its format backing.driver or probed.
+    DriverOptions backing = subOptions(options, "backing.");
+    if (backing.count("file.filename") || backing.count("file.driver")) {
+        if (!backing.count("driver"))
+            backing["driver"] = probeFormat(valueOr(backing, "file.filename"));
+        OpenOptions below;
+        below.readOnly = true;
+        below.locking = open.locking;
+        below.forceShare = open.forceShare;
+        open.backingNode = std::shared_ptr<BlockDriver>(openImageFromOptions(backing, below));
+    }
     DriverOptions file = subOptions(options, "file.");
     // A blkdebug: name as the file is a blkdebug node (with the file's other options).
     const bool blkdebugName =

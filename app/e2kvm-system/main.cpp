@@ -17,6 +17,7 @@
 #include "app/qmp/commands/BlockdevTree.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "app/vmcore/NbdExportService.h"
+#include "block/HeaderProbe.h"
 #include "block/ImageLock.h"
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
@@ -149,6 +150,22 @@ std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
     }
 }
 
+// The format of a -drive without file= whose file.* options name the file's node (file.driver=
+// blkdebug, file.image.filename=...): probed from what that node reads, as QEMU probes through
+// its file child.
+std::string probeFileNode(const std::map<std::string, std::string>& options) {
+    block::DriverOptions file = block::subOptions(options, "file.");
+    if (!file.count("driver"))
+        return block::probeFormat(file.count("filename") ? file.at("filename") : std::string());
+    block::OpenOptions open;
+    open.readOnly = true;
+    open.locking = false; // only looked at; the drive opens it again
+    std::unique_ptr<block::BlockDriver> node = block::openImageFromOptions(file, open);
+    std::vector<uint8_t> head(size_t(std::min<uint64_t>(block::kProbeBytes, node->size())));
+    node->read(0, head);
+    return block::openProbe(head);
+}
+
 // A -drive with options for the drivers (driver=blkdebug, file.driver=..., a format's
 // runtime options): opened by the block library from them, as QEMU's drivers take them.
 std::shared_ptr<vm::BlockNode> openDriverDrive(const sys::DriveOption& d, vm::BlockNodeTable& nodes,
@@ -156,7 +173,8 @@ std::shared_ptr<vm::BlockNode> openDriverDrive(const sys::DriveOption& d, vm::Bl
     std::map<std::string, std::string> options = d.driverOptions;
     try {
         if (!options.count("driver")) {
-            options["driver"] = block::probeFormat(d.file);
+            options["driver"] =
+                d.file.empty() ? probeFileNode(options) : block::probeFormat(d.file);
             try {
                 sys::checkDriveDriverOptions(options);
             } catch (const sys::OptionError& e) {

@@ -19,6 +19,8 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerMirrorCommands(*this);
     registerBlockdevCreate(*this);
     registerSnapshotCommands(*this);
+    registerInternalSnapshotCommands(*this);
+    registerBlockStatsCommands(*this);
     registerChainJobCommands(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
         // As in QEMU, a job's nodes are gone by the time its end is reported.

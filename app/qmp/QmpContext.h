@@ -91,6 +91,9 @@ public:
     // own: that node's name -> theirs, innermost first. They go when it goes and are not the
     // monitor's to delete (as in QEMU).
     std::map<std::string, std::vector<std::string>> inlineChildNodes;
+    // blkdebug's take-child-perms: node name -> the permissions it takes on its child, which
+    // no job may then unshare (a backup's copy-before-write filter unshares "write").
+    std::map<std::string, std::vector<std::string>> takenChildPermissions;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
     // throttle-group objects by id: the throttle nodes naming one share its limits.
@@ -135,5 +138,8 @@ void registerChainJobCommands(QmpContext& ctx); // commands/ChainJobCommands.cpp
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);
+// commands/InternalSnapshotCommands.cpp, commands/BlockStatsCommands.cpp
+void registerInternalSnapshotCommands(QmpContext& ctx);
+void registerBlockStatsCommands(QmpContext& ctx);
 
 } // namespace e2kvm::qmp

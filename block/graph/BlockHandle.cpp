@@ -4,6 +4,24 @@
 
 namespace e2kvm::block {
 
+namespace {
+
+// Runs `request` and records it in `accounting`, failed if it throws.
+template <typename Request>
+void accounted(BlockAccounting& accounting, AccountedRequest kind, uint64_t offset, uint64_t length,
+               Request&& request) {
+    BlockAccounting::Clock::time_point start = BlockAccounting::Clock::now();
+    try {
+        request();
+    } catch (...) {
+        accounting.record(kind, offset, length, start, true);
+        throw;
+    }
+    accounting.record(kind, offset, length, start, false);
+}
+
+} // namespace
+
 BlockHandle::BlockHandle(std::shared_ptr<BlockDriver> node, bool readOnly)
     : BlockDriver(node->filename(), readOnly || node->readOnly()), node_(std::move(node)) {}
 
@@ -41,27 +59,31 @@ uint32_t BlockHandle::clusterSize() const {
 
 void BlockHandle::doRead(uint64_t offset, std::span<uint8_t> buf) {
     std::shared_lock lock(mutex_);
-    node_->read(offset, buf);
+    accounted(accounting_, AccountedRequest::Read, offset, buf.size(),
+              [&] { node_->read(offset, buf); });
 }
 
 void BlockHandle::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
     std::shared_lock lock(mutex_);
-    node_->write(offset, buf, writeFlags);
+    accounted(accounting_, AccountedRequest::Write, offset, buf.size(),
+              [&] { node_->write(offset, buf, writeFlags); });
 }
 
 void BlockHandle::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
     std::shared_lock lock(mutex_);
-    node_->writeZeroes(offset, length, zeroFlags);
+    accounted(accounting_, AccountedRequest::Write, offset, length,
+              [&] { node_->writeZeroes(offset, length, zeroFlags); });
 }
 
 void BlockHandle::doDiscard(uint64_t offset, uint64_t length) {
     std::shared_lock lock(mutex_);
-    node_->discard(offset, length);
+    accounted(accounting_, AccountedRequest::Unmap, offset, length,
+              [&] { node_->discard(offset, length); });
 }
 
 void BlockHandle::doFlush() {
     std::shared_lock lock(mutex_);
-    node_->flush();
+    accounted(accounting_, AccountedRequest::Flush, 0, 0, [&] { node_->flush(); });
 }
 
 LayerExtent BlockHandle::doLayerStatus(uint64_t offset, uint64_t maxLength) {

@@ -3,8 +3,10 @@
 // so that the node it reaches can be exchanged while the machine runs (QEMU's BlockBackend):
 // QMP `qom-set DEVICE drive NODE` puts a copy-before-write filter under a running device, and
 // takes it away again. Every request goes to the current node; retarget() waits for the
-// requests in flight, so none is split between the old and the new node.
+// requests in flight, so none is split between the old and the new node. Reads, writes
+// (zeroes too), discards and flushes are accounted as QEMU's devices account them.
 #include "block/BlockDriver.h"
+#include "block/graph/BlockAccounting.h"
 
 #include <functional>
 #include <memory>
@@ -26,6 +28,9 @@ public:
     void retarget(std::shared_ptr<BlockDriver> node,
                   const std::function<void()>& whileHeld = nullptr);
 
+    // The requests made through this handle (query-blockstats of the device's drive).
+    const BlockAccounting& accounting() const { return accounting_; }
+
     std::string formatName() const override;
     uint64_t size() const override;
     uint32_t clusterSize() const override;
@@ -44,6 +49,7 @@ private:
     // Shared by each request, exclusive while the node is exchanged (a drain).
     mutable std::shared_mutex mutex_;
     std::shared_ptr<BlockDriver> node_;
+    BlockAccounting accounting_;
 };
 
 } // namespace e2kvm::block

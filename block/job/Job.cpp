@@ -311,6 +311,7 @@ void Job::finalize() {
         std::lock_guard lock(mutex_);
         checkVerb(JobVerb::Finalize);
         finalizeRequested_ = true;
+        info_.finalizing = true;
     }
     wake_.notify_all();
 }

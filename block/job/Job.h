@@ -58,6 +58,7 @@ struct JobInfo {
     std::optional<std::string> error; // after a failure: strerror-style text
     bool cancelled = false;
     std::string ioStatus = "ok"; // "failed" or "nospace" while stopped by an error
+    bool finalizing = false;     // a client finalized it: pending only until it concludes
 };
 
 struct JobEvent {

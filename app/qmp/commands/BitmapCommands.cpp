@@ -6,6 +6,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/BackupStart.h"
+#include "app/qmp/commands/InternalSnapshotAction.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "app/qmp/commands/SnapshotAction.h"
 
@@ -228,7 +229,8 @@ QmpHandler single(std::string type) {
 // after it see its overlay, as in QEMU), with what takes it back put in `undoSnapshots`.
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                         std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
-                        std::vector<std::function<void()>>& undoSnapshots, bool grouped);
+                        std::vector<std::function<void()>>& undoSnapshots,
+                        std::vector<std::function<void()>>& commitSteps, bool grouped);
 
 Json transaction(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
@@ -245,11 +247,11 @@ Json transaction(QmpContext& ctx, const Json* args) {
     BatchState state(ctx);
     std::vector<NodeAction> actions;
     std::vector<PreparedBackup> backups;
-    std::vector<std::function<void()>> undoSnapshots;
+    std::vector<std::function<void()>> undoSnapshots, commitSteps;
     try {
         // External snapshots are taken as they come (SnapshotAction.h); taken back if
         // anything fails later.
-        prepareTransaction(ctx, list, state, actions, backups, undoSnapshots, grouped);
+        prepareTransaction(ctx, list, state, actions, backups, undoSnapshots, commitSteps, grouped);
         // The bitmap actions and the backups' points in time happen while the sources are
         // paused.
         startBackups(
@@ -262,12 +264,15 @@ Json transaction(QmpContext& ctx, const Json* args) {
             ctx.jobs.abandon(b.job);
         throw;
     }
+    for (const std::function<void()>& step : commitSteps)
+        step();
     return Json::object();
 }
 
 void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
                         std::vector<NodeAction>& actions, std::vector<PreparedBackup>& backups,
-                        std::vector<std::function<void()>>& undoSnapshots, bool grouped) {
+                        std::vector<std::function<void()>>& undoSnapshots,
+                        std::vector<std::function<void()>>& commitSteps, bool grouped) {
     size_t index = 0;
     for (const Json& item : list.asArray()) {
         std::string where = "actions[" + std::to_string(index++) + "]";
@@ -277,6 +282,8 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
         std::string type = ia.str("type");
         const Json* data = ia.any("data");
         ia.finish();
+        if (type == "abort" && !data)
+            throw QmpError("Parameter '" + where + ".data' is missing");
         if (type == "abort")
             throw QmpError("Transaction aborted using Abort action");
         // Only the backups can complete as a group (QEMU's check, as each action is prepared).
@@ -302,7 +309,17 @@ void prepareTransaction(QmpContext& ctx, const Json& list, BatchState& state,
             if (!data)
                 throw QmpError("Parameter '" + where + ".data' is missing");
             QmpArgs da(data, where + ".data");
-            undoSnapshots.push_back(snapshotAction(ctx, type, da));
+            undoSnapshots.push_back(snapshotAction(ctx, type, da, &commitSteps));
+            continue;
+        }
+        if (type == "blockdev-snapshot-internal-sync") {
+            if (!data)
+                throw QmpError("Parameter '" + where + ".data' is missing");
+            if (grouped)
+                throw QmpError("Action '" + type +
+                               "' does not support Transaction property completion-mode = grouped");
+            QmpArgs da(data, where + ".data");
+            undoSnapshots.push_back(internalSnapshotAction(ctx, da));
             continue;
         }
         if (type == "blockdev-backup") {

@@ -276,6 +276,12 @@ Json addTreeNode(QmpContext& ctx, const Json& args, const std::string& nodeName,
         throw QmpError("Invalid node-name: '" + nodeName + "'");
     BlockdevTree tree = openBlockdevTree(ctx, args, readOnly);
     addFilterNode(ctx, tree.image, driver, nodeName, tree.children, tree.fileNode);
+    if (const Json* taken = args.find("take-child-perms"); taken && taken->isArray()) {
+        std::vector<std::string>& perms = ctx.takenChildPermissions[nodeName];
+        for (const Json& perm : taken->asArray())
+            if (perm.isString())
+                perms.push_back(perm.asString());
+    }
     if (auto node = ctx.nodes.find(nodeName))
         policy.applyTo(*node);
     return Json::object();
@@ -526,6 +532,7 @@ void deleteOneNode(QmpContext& ctx, const std::string& name) {
     for (const std::string& child : node->children)
         ctx.nodes.setUser(child, filterUser(name), false);
     ctx.fileNodeUsers.erase(name);
+    ctx.takenChildPermissions.erase(name);
 }
 
 // Removes the node `name` (a file node or one of the table), then the nodes made of its named
@@ -642,10 +649,12 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
     if (!ctx.machine)
         return list;
     for (const QmpMachineDisk& d : ctx.machine->disks()) {
-        Json info = Json::object({{"io-status", "ok"},
-                                  {"device", d.device},
-                                  {"locked", false},
-                                  {"removable", d.removable}});
+        // As QEMU: a drive no device uses has no I/O status and no tray.
+        const bool hasDevice = !d.qdev.empty();
+        Json info =
+            Json::object({{"device", d.device}, {"locked", false}, {"removable", d.removable}});
+        if (hasDevice)
+            info.set("io-status", "ok");
         if (auto node = ctx.nodes.find(d.nodeName)) {
             Json inserted = blockDeviceInfo(ctx, *node);
             inserted.set("cache", Json::object({{"writeback", d.writeback},
@@ -657,7 +666,7 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
         }
         if (!d.qdev.empty())
             info.set("qdev", d.qdev);
-        if (d.removable)
+        if (d.removable && hasDevice)
             info.set("tray_open", false);
         info.set("type", "unknown");
         list.push(std::move(info));

@@ -11,12 +11,14 @@
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/DriveCommit.h"
 #include "block/ImageOpen.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -215,8 +217,12 @@ void qemuIo(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     if (qdevId) {
         if (ctx.machine)
             for (const QmpMachineDisk& d : ctx.machine->disks())
+                // The device, or its virtio backend by QOM path ("/machine/peripheral/vblk/
+                // virtio-backend", or relative to /machine/peripheral as "vblk/virtio-backend").
                 if ((!d.qomPath.empty() && d.qomPath == device) ||
-                    (!d.deviceId.empty() && d.deviceId == device)) {
+                    (!d.deviceId.empty() && d.deviceId == device) ||
+                    (!d.qdev.empty() &&
+                     (d.qdev == device || d.qdev == "/machine/peripheral/" + device))) {
                     node = ctx.nodes.find(d.nodeName);
                     deviceImage = d.handle;
                 }
@@ -433,6 +439,39 @@ void blockResize(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     }
 }
 
+// commit DEVICE|all: the drive's active layer copied into its backing file and emptied
+// (commands/DriveCommit); failures as QEMU's error_report lines.
+void commit(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    const std::string& device = args.strings[0];
+    std::vector<QmpMachineDisk> disks;
+    if (ctx.machine)
+        disks = ctx.machine->disks();
+    int error = 0;
+    if (device == "all") {
+        for (const QmpMachineDisk& d : disks) {
+            auto node = d.nodeName.empty() ? nullptr : ctx.nodes.find(d.nodeName);
+            if (node && node->image->backing() && (error = commitDriveLayer(ctx, *node)) != 0)
+                break;
+        }
+    } else {
+        auto drive = std::find_if(disks.begin(), disks.end(), [&](const QmpMachineDisk& d) {
+            return !d.device.empty() && d.device == device;
+        });
+        if (drive == disks.end()) {
+            mon.print("Device '" + device + "' not found\n");
+            return;
+        }
+        auto node = drive->nodeName.empty() ? nullptr : ctx.nodes.find(drive->nodeName);
+        if (!node) {
+            mon.print("Device '" + device + "' has no medium\n");
+            return;
+        }
+        error = commitDriveLayer(ctx, *node);
+    }
+    if (error != 0)
+        mon.print("'commit' error for '" + device + "': " + std::strerror(error) + "\n");
+}
+
 // An HMP command that is a QMP command without arguments (stop, cont, system_reset).
 void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
     try {
@@ -476,6 +515,7 @@ const std::vector<HmpCommand>& hmpCommands() {
          nullptr,
          driveMirror},
         {"block_resize", {{HmpParam::Device, 0}, {HmpParam::Size, 0}}, nullptr, blockResize},
+        {"commit", {{HmpParam::Device, 0}}, nullptr, commit},
         {"stop|s",
          {},
          nullptr,

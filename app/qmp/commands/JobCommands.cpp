@@ -112,14 +112,15 @@ template <typename F> Json runVerb(F&& f) {
 }
 
 // The jobs, once none is between two states that QEMU passes through within one step of its
-// main loop (waiting, pending or concluded on the way to the next without a client's word,
-// aborting): a client that saw BLOCK_JOB_COMPLETED finds an auto-dismissed job gone, as in QEMU.
+// main loop (waiting, pending or concluded on the way to the next without a client's word or
+// after job-finalize, aborting): a client that saw BLOCK_JOB_COMPLETED finds an auto-dismissed job
+// gone, as in QEMU.
 std::vector<std::shared_ptr<block::Job>> settledJobs(QmpContext& ctx) {
     auto transient = [](const JobInfo& i) {
         using S = block::JobStatus;
         // (A paused job a client resumed is on its way back to running.)
         return i.status == S::Waiting || i.status == S::Aborting ||
-               (i.status == S::Pending && i.autoFinalize) ||
+               (i.status == S::Pending && (i.autoFinalize || i.finalizing)) ||
                (i.status == S::Concluded && i.autoDismiss) || (i.status == S::Paused && !i.paused);
     };
     for (int tries = 0;; ++tries) {
@@ -167,6 +168,45 @@ block::BackupSync parseSync(const std::string& s) {
     if (s == "incremental")
         return block::BackupSync::Incremental;
     return block::BackupSync::Bitmap;
+}
+
+} // namespace
+
+namespace {
+
+// The role a node's child has for it, as QEMU names it in permission errors.
+std::string childRole(const vm::BlockNode& parent) {
+    return parent.format == "blkdebug" ? "image" : "file";
+}
+
+// A backup's copy-before-write filter unshares "write" on the nodes under its source (QEMU
+// propagates it down the filter and file children): a node there that another node writes
+// through blkdebug's take-child-perms is a permission conflict.
+void checkWriteUnsharable(QmpContext& ctx, const vm::BlockNode& owner, int depth = 0) {
+    const std::string parentPrefix = "node '";
+    for (const std::string& childName : owner.children) {
+        for (const std::string& user : ctx.nodes.users(childName)) {
+            if (user.rfind(parentPrefix, 0) != 0 || user.back() != '\'')
+                continue;
+            std::string other =
+                user.substr(parentPrefix.size(), user.size() - parentPrefix.size() - 1);
+            auto perms = ctx.takenChildPermissions.find(other);
+            if (other == owner.name || perms == ctx.takenChildPermissions.end() ||
+                std::find(perms->second.begin(), perms->second.end(), "write") ==
+                    perms->second.end())
+                continue;
+            auto otherNode = ctx.nodes.find(other);
+            if (!otherNode)
+                continue;
+            throw QmpError("Permission conflict on node '" + childName +
+                           "': permissions 'write' are both required by node '" + other +
+                           "' (uses node '" + childName + "' as '" + childRole(*otherNode) +
+                           "' child) and unshared by node '" + owner.name + "' (uses node '" +
+                           childName + "' as '" + childRole(owner) + "' child).");
+        }
+        if (auto child = ctx.nodes.find(childName); child && depth < 100)
+            checkWriteUnsharable(ctx, *child, depth + 1);
+    }
 }
 
 } // namespace
@@ -260,6 +300,7 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
     } else if (bitmapMode) {
         throw QmpError("Cannot specify bitmap sync mode without a bitmap");
     }
+    checkWriteUnsharable(ctx, *source);
     if (bitmapMode)
         spec.bitmapMode = *bitmapMode == "never"    ? block::BitmapMode::Never
                           : *bitmapMode == "always" ? block::BitmapMode::Always

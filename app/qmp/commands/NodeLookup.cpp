@@ -69,6 +69,23 @@ Json qcow2FormatData(const block::Qcow2Description& q) {
     return d;
 }
 
+} // namespace
+
+Json snapshotInfo(const block::InternalSnapshot& s) {
+    Json j = Json::object({{"id", s.id},
+                           {"name", s.name},
+                           {"vm-state-size", s.vmStateSize},
+                           {"date-sec", uint64_t(s.dateSec)},
+                           {"date-nsec", uint64_t(s.dateNsec)},
+                           {"vm-clock-sec", s.vmClockNsec / 1000000000ull},
+                           {"vm-clock-nsec", s.vmClockNsec % 1000000000ull}});
+    if (s.icount)
+        j.set("icount", *s.icount);
+    return j;
+}
+
+namespace {
+
 // ImageInfo of a layer, with its backing chain (backing-image) as QEMU's query-block gives it.
 Json imageInfo(const block::BlockDriver& img, const std::string& filename,
                const std::string& format, int depth) {
@@ -80,6 +97,12 @@ Json imageInfo(const block::BlockDriver& img, const std::string& filename,
     image.set("dirty-flag", false);
     block::ImageDescription desc;
     img.describe(desc);
+    if (!desc.snapshots.empty()) {
+        Json list = Json::array();
+        for (const block::InternalSnapshot& s : desc.snapshots)
+            list.push(snapshotInfo(s));
+        image.set("snapshots", std::move(list));
+    }
     if (desc.qcow2)
         image.set("format-specific",
                   Json::object({{"type", "qcow2"}, {"data", qcow2FormatData(*desc.qcow2)}}));

@@ -3,6 +3,7 @@
 // its bitmap catalog, and block-layer errors turned into QMP errors.
 #include "app/qmp/Json.h"
 #include "app/qmp/QmpContext.h"
+#include "block/InternalSnapshots.h"
 #include "block/bitmap/BitmapCatalog.h"
 
 #include <memory>
@@ -16,6 +17,9 @@ std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& na
 block::BitmapCatalog& bitmapCatalog(const vm::BlockNode& node);
 // A block-layer message without the "file: " prefix the block layer adds.
 std::string blockMessage(const vm::BlockNode& node, const std::exception& e);
+// SnapshotInfo of an internal snapshot (query-block's "snapshots", the answer of
+// blockdev-snapshot-delete-internal-sync).
+Json snapshotInfo(const block::InternalSnapshot& s);
 // BlockDeviceInfo of query-named-block-nodes / query-block "inserted".
 Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node);
 

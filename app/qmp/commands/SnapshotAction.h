@@ -7,10 +7,14 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace e2kvm::qmp {
 
 // `type`: "blockdev-snapshot-sync" or "blockdev-snapshot". Throws QmpError (nothing done).
-std::function<void()> snapshotAction(QmpContext& ctx, const std::string& type, QmpArgs& data);
+// With `commitSteps`, what must wait until every action of the transaction is done (the old
+// active layer becoming read-only) is added there instead of done at once.
+std::function<void()> snapshotAction(QmpContext& ctx, const std::string& type, QmpArgs& data,
+                                     std::vector<std::function<void()>>* commitSteps = nullptr);
 
 } // namespace e2kvm::qmp

@@ -33,9 +33,12 @@ void printFormatting(const std::string& file, const block::CreateOptions& o) {
 }
 
 // The checks of QEMU's external snapshot for an overlay node, then the link. Returns what
-// takes it back.
+// takes it back. The old active layer becomes read-only at once, or, in a transaction
+// (`commitSteps` given), by a step run when every action is done (QEMU reopens it in the
+// transaction's commit: the actions after the snapshot may still change its bitmaps).
 std::function<void()> appendOverlay(QmpContext& ctx, const std::shared_ptr<vm::BlockNode>& old,
-                                    const std::shared_ptr<vm::BlockNode>& overlay) {
+                                    const std::shared_ptr<vm::BlockNode>& overlay,
+                                    std::vector<std::function<void()>>* commitSteps) {
     for (const block::BlockDriver* b = old->image.get(); b; b = b->backing())
         if (b == overlay->image.get())
             throw QmpError("Making '" + old->name + "' a backing child of '" + overlay->name +
@@ -60,7 +63,11 @@ std::function<void()> appendOverlay(QmpContext& ctx, const std::shared_ptr<vm::B
         throw QmpError(e.what());
     }
     const bool wasReadOnly = old->readOnly;
-    old->readOnly = true; // as QEMU reopens the old active layer read-only
+    auto reopenReadOnly = [old] { old->readOnly = true; }; // as QEMU reopens the old layer
+    if (commitSteps)
+        commitSteps->push_back(reopenReadOnly);
+    else
+        reopenReadOnly();
     QmpContext* c = &ctx;
     return [c, old, overlay, q, wasReadOnly] {
         moveDrives(*c, *overlay, *old);
@@ -85,7 +92,8 @@ void checkSnapshotSource(QmpContext& ctx, const vm::BlockNode& old, const std::s
     }
 }
 
-std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a) {
+std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a,
+                                           std::vector<std::function<void()>>* commitSteps) {
     std::optional<std::string> device = a.optStr("device");
     std::optional<std::string> nodeName = a.optStr("node-name");
     std::string file = a.str("snapshot-file");
@@ -149,7 +157,7 @@ std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a) {
     }
     std::function<void()> undoLink;
     try {
-        undoLink = appendOverlay(ctx, old, overlay);
+        undoLink = appendOverlay(ctx, old, overlay, commitSteps);
     } catch (...) {
         ctx.nodes.remove(overlay->name);
         throw;
@@ -165,7 +173,8 @@ std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a) {
     };
 }
 
-std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a) {
+std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a,
+                                       std::vector<std::function<void()>>* commitSteps) {
     std::string nodeArg = a.str("node");
     std::string overlayArg = a.str("overlay");
     a.finish();
@@ -190,7 +199,7 @@ std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a) {
         throw QmpError("Filters cannot be used as overlays");
     if (overlay->image->backing())
         throw QmpError("The overlay already has a backing image");
-    return appendOverlay(ctx, old, overlay);
+    return appendOverlay(ctx, old, overlay, commitSteps);
 }
 
 // change-backing-file: the name a layer's header records for its backing file (the chain
@@ -230,9 +239,10 @@ Json changeBackingFile(QmpContext& ctx, const Json* args) {
 
 } // namespace
 
-std::function<void()> snapshotAction(QmpContext& ctx, const std::string& type, QmpArgs& data) {
-    return type == "blockdev-snapshot" ? blockdevSnapshot(ctx, data)
-                                       : blockdevSnapshotSync(ctx, data);
+std::function<void()> snapshotAction(QmpContext& ctx, const std::string& type, QmpArgs& data,
+                                     std::vector<std::function<void()>>* commitSteps) {
+    return type == "blockdev-snapshot" ? blockdevSnapshot(ctx, data, commitSteps)
+                                       : blockdevSnapshotSync(ctx, data, commitSteps);
 }
 
 void registerSnapshotCommands(QmpContext& ctx) {
