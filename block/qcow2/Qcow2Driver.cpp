@@ -119,6 +119,9 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     rc_->setPlacementCheck([this](uint64_t offset, uint64_t bytes, const char* what) {
         checkMetadataPlacement(offset, bytes, what);
     });
+    rc_->setWriteCheck([this](uint64_t offset, uint64_t bytes) {
+        checkNoMetadataOverlap(offset, bytes, kMetaRefcountBlock);
+    });
     rc_->setCorruptionReport([this](const std::string& what) { signalCorruption(true, what); });
     if (!o.readOnly) {
         bool rewrite = false;
