@@ -201,6 +201,10 @@ uint64_t HostFile::allocatedBytes() const {
     return uint64_t(st.st_blocks) * 512;
 }
 
+bool HostFile::allocatedBytesKnown() const {
+    return !node_ || node_->allocatedBytesKnown();
+}
+
 namespace {
 void writeZerosSlow(HostFile& f, uint64_t offset, uint64_t length) {
     static const std::vector<uint8_t> zeros(1 << 20);

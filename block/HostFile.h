@@ -58,6 +58,9 @@ public:
     void truncate(uint64_t size);
     // Bytes the file occupies on the host (st_blocks * 512).
     uint64_t allocatedBytes() const;
+    // Whether allocatedBytes() can be told: a node that cannot tell (an NBD export) makes
+    // QEMU's "disk size: unavailable".
+    bool allocatedBytesKnown() const;
     // Deallocate a range (reads as zero afterwards). Falls back to writing zeros.
     void punchHole(uint64_t offset, uint64_t length);
     // Make a range read as zero, keeping it allocated when possible.

@@ -17,6 +17,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -67,16 +68,44 @@ ImageLocks imageLocks(const OpenOptions& options, bool formatFile) {
     return locks;
 }
 
+namespace {
+
+// A protocol's disk (nbd+unix://...) under the format asked for, or probed from its first
+// bytes as QEMU probes it; nullptr if no registered protocol names `filename`.
+std::unique_ptr<BlockDriver> openOverProtocol(const std::string& filename,
+                                              const OpenOptions& options) {
+    const bool rawAsked = options.format.empty() || options.format == "raw";
+    OpenOptions disk = options;
+    if (!rawAsked)
+        disk.format = "raw"; // the protocol's own node; the format goes over it
+    std::unique_ptr<BlockDriver> driver = openRegisteredProtocol(filename, disk);
+    if (!driver)
+        return nullptr;
+    std::string format = options.format;
+    if (format.empty() && driver->formatName() == "raw" && driver->size() >= kProbeBytes) {
+        std::array<uint8_t, kProbeBytes> head{};
+        driver->read(0, head);
+        if (openProbe(head) == "qcow2")
+            format = "qcow2";
+    }
+    // The format reads and writes through the disk as its file (an injector, if any, is
+    // between them as over a host file).
+    if (!format.empty() && format != "raw")
+        return openFormatOverNode(format, std::move(driver), options);
+    // A blkdebug injector over a protocol's disk (blkdebug::nbd+unix://...) is a node of
+    // its own between the raw format and the disk.
+    if (options.blkdebug && driver->formatName() == "raw")
+        return std::make_unique<BlkdebugImage>(options.blkdebug, std::move(driver));
+    return driver;
+}
+
+} // namespace
+
 std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions options) {
     if (options.forceShare && !options.readOnly)
         throw BlockError(EINVAL, "force-share=on can only be used with read-only images");
-    if (auto driver = openRegisteredProtocol(filename, options)) {
-        // A blkdebug injector over a protocol's disk (blkdebug::nbd+unix://...) is a node of
-        // its own between the raw format and the disk.
-        if (options.blkdebug && driver->formatName() == "raw")
-            return std::make_unique<BlkdebugImage>(options.blkdebug, std::move(driver));
-        return driver;
-    }
+    if (auto image = openOverProtocol(filename, options))
+        return image;
     // "json:{...}": the options themselves; a format given beside them names the driver if
     // they do not, else the format is probed from the file they name.
     if (isJsonFilename(filename)) {
@@ -157,9 +186,59 @@ void checkCreateLocks(const std::string& name, const std::string& filename) {
     ::close(fd);
 }
 
+// Creation on a protocol's disk (nbd+unix://...), which cannot be created, as QEMU creates
+// there: the disk is opened, must be large enough for a raw image (it is not grown), and its
+// first sector is zeroed so that no old header remains; a qcow2 image is then written into it.
+// False if no registered protocol names `name`.
+bool createOverProtocol(const std::string& name, const CreateOptions& options) {
+    if (!isRegisteredProtocol(name))
+        return false;
+    const bool raw = options.format == "raw";
+    if (raw && options.preallocation != Preallocation::Off)
+        throwError(ENOTSUP, name,
+                   std::string("Unsupported preallocation mode '") +
+                       preallocationName(options.preallocation) + "'");
+    if (!raw && options.format != "qcow2")
+        throwError(EINVAL, name, "Unknown file format '" + options.format + "'");
+    OpenOptions open;
+    open.format = "raw";
+    open.readOnly = false;
+    std::shared_ptr<BlockDriver> disk;
+    try {
+        disk = openRegisteredProtocol(name, open);
+    } catch (const BlockError& e) {
+        throwError(
+            EINVAL, name,
+            "Protocol driver '" + name.substr(0, name.find_first_of(":+")) +
+                "' does not support image creation, and opening the image failed: " + e.what());
+    }
+    // The format takes the size for itself: the disk only has to hold a raw image.
+    const uint64_t minimum = raw ? options.size : 0;
+    try {
+        if (disk->size() < minimum)
+            disk->truncate(minimum);
+    } catch (const BlockError& e) {
+        throwError(e.errnoValue(), name, e.what());
+    }
+    if (const uint64_t head = std::min<uint64_t>(disk->size(), 512)) {
+        try {
+            disk->writeZeroes(0, head, ZeroMayUnmap);
+        } catch (const BlockError& e) {
+            throwError(e.errnoValue(), name,
+                       std::string("Failed to clear the new image's first sector: ") +
+                           std::strerror(e.errnoValue()));
+        }
+    }
+    if (!raw)
+        Qcow2Image::create(name, options, std::move(disk));
+    return true;
+}
+
 } // namespace
 
 void createImage(const std::string& name, const CreateOptions& options) {
+    if (createOverProtocol(name, options))
+        return;
     const std::string filename = hostFileName(name);
     checkCreateLocks(name, filename);
     if (options.format == "raw") {

@@ -26,6 +26,9 @@ struct OpenOptions {
     // false: do not open a qcow2 external data file (info needs the metadata only); reads and
     // writes of guest data then fail.
     bool openDataFile = true;
+    // QEMU's data-file option (data-file.filename=NAME): the external data file to use
+    // instead of the one the image names; only for an image that has one.
+    std::optional<std::string> dataFileName;
     // An image that is already open to use as the backing file instead of the one the image
     // names (qcow2 only): a fleecing overlay over a running disk.
     std::shared_ptr<BlockDriver> backingNode;

@@ -111,6 +111,14 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
                                             OpenOptions open) {
     open.format = driver;
     open.formatProbed = false;
+    // data-file.filename=NAME (a file node): the external data file. Other nodes as the data
+    // file are not supported yet.
+    if (auto name = options.find("data-file.filename"); name != options.end())
+        open.dataFileName = name->second;
+    if (auto node = options.find("data-file.driver");
+        node != options.end() && node->second != "file")
+        throw BlockError(ENOTSUP,
+                         "A data-file node of driver '" + node->second + "' is not supported");
     // backing= (null in JSON): the image is opened without its backing file.
     if (auto backing = options.find("backing"); backing != options.end()) {
         if (!backing->second.empty())

@@ -54,6 +54,14 @@ void registerProtocol(const std::string& prefix, ProtocolOpener opener) {
     registry().emplace_back(prefix, std::move(opener));
 }
 
+bool isRegisteredProtocol(const std::string& name) {
+    std::lock_guard lock(registryMutex());
+    for (const auto& entry : registry())
+        if (name.compare(0, entry.first.size(), entry.first) == 0)
+            return true;
+    return false;
+}
+
 std::unique_ptr<BlockDriver> openRegisteredProtocol(const std::string& name,
                                                     const OpenOptions& options) {
     ProtocolOpener opener;

@@ -17,6 +17,8 @@ using ProtocolOpener =
 
 // `prefix` is matched at the start of the image name, e.g. "nbd://". Thread-safe.
 void registerProtocol(const std::string& prefix, ProtocolOpener opener);
+// Whether a registered prefix matches `name`.
+bool isRegisteredProtocol(const std::string& name);
 // The driver for `name` if a registered prefix matches, else nullptr.
 std::unique_ptr<BlockDriver> openRegisteredProtocol(const std::string& name,
                                                     const OpenOptions& options);

@@ -185,8 +185,11 @@ block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) 
     return e;
 }
 
-void NbdImage::doTruncate(uint64_t) {
-    throw block::BlockError(ENOTSUP, filename() + ": NBD exports cannot be resized");
+// As QEMU's nbd driver: an export keeps its size; asked to be as large or smaller, it already
+// is (nothing changes), asked to grow, it cannot.
+void NbdImage::doTruncate(uint64_t newSize) {
+    if (newSize > size())
+        throw block::BlockError(EINVAL, "Cannot grow NBD nodes");
 }
 
 void registerNbdProtocol() {

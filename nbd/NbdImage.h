@@ -35,6 +35,8 @@ public:
     bool hasDriverInfo() const override { return false; }
     uint64_t size() const override { return client_->size(); }
     bool unallocatedReadsAsZero() const override { return false; }
+    // As QEMU's nbd driver: what the export occupies on the server is not known.
+    bool allocatedBytesKnown() const override { return false; }
     Client& client() { return *client_; }
 
 protected:

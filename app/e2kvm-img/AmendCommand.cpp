@@ -266,7 +266,7 @@ int runAmend(int argc, char** argv) {
         std::string message = e.what();
         if (message == "Cannot amend the backing file")
             message += "\nYou can use '" + std::string(kToolName) + " rebase' instead.";
-        throw CommandFailure(message);
+        throw failureInContext("", message, kToolName);
     }
     progress.finish(); // 100%, as qemu-img draws it after the amendment
     return 0;

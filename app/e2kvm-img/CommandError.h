@@ -1,6 +1,8 @@
 #pragma once
 // Errors of the e2kvm-img command line: a usage error (bad arguments, printed with a hint to
 // --help) and a command failure with its own exit code.
+#include "block/BlockError.h"
+
 #include <stdexcept>
 #include <string>
 
@@ -22,5 +24,16 @@ public:
 private:
     int exitCode_;
 };
+
+// The failure of a block error's message `what` under `context` ("Could not apply snapshot
+// 'x': "): a reason the block layer reports first (block::splitReportedFirst) becomes an
+// error line of its own before it, as QEMU prints them. `toolName` is the program's name.
+inline CommandFailure failureInContext(const std::string& context, const std::string& what,
+                                       const char* toolName) {
+    auto [reason, failure] = block::splitReportedFirst(what);
+    if (reason.empty())
+        return CommandFailure(context + failure);
+    return CommandFailure(reason + "\n" + toolName + ": " + context + failure);
+}
 
 } // namespace e2kvm::img

@@ -31,9 +31,11 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
         return block::openImageFromOptions(parsed, std::move(options));
     }
     if (isProtocolName(path) && !block::isJsonFilename(path)) {
-        if (req.format.empty() && req.writable)
+        // The format is probed from the export's first bytes: only raw is restricted.
+        auto image = block::openImage(path, std::move(options));
+        if (req.format.empty() && req.writable && image->formatName() == "raw")
             std::fputs(block::probedRawWarning(path).c_str(), stderr);
-        return block::openImage(path, std::move(options));
+        return image;
     }
     // As qemu-img: "Could not open 'PATH': " and the reason in QEMU's words.
     try {

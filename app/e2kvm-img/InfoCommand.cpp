@@ -86,10 +86,10 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
     info.sizeUnknown = info.remote || !image->allocatedBytesKnown();
-    // Option strings, json: and file: names print as the name the opened image has, as
-    // qemu-img.
-    const bool optionsName =
-        imageOpts || block::isJsonFilename(path) || path.rfind("file:", 0) == 0;
+    // Option strings, json:, file: and protocol names (a qcow2 image inside an NBD export)
+    // print as the name the opened image has, as qemu-img.
+    const bool optionsName = imageOpts || block::isJsonFilename(path) ||
+                             path.rfind("file:", 0) == 0 || isProtocolName(path);
     info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);

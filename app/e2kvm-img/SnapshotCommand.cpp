@@ -109,7 +109,8 @@ int runSnapshot(int argc, char** argv) {
             snapshots->applySnapshot(name);
             image->flush();
         } catch (const block::BlockError& e) {
-            throw CommandFailure("Could not apply snapshot '" + name + "': " + e.what());
+            throw failureInContext("Could not apply snapshot '" + name + "': ", e.what(),
+                                   kToolName);
         }
         return 0;
     case Action::Delete: {

@@ -15,6 +15,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <vector>
@@ -278,6 +279,10 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
     std::vector<std::pair<uint64_t, uint32_t>> l1s{{h.l1Offset, h.l1Size}};
     for (const Qcow2SnapshotEntry& s : readSnapshotTable(file, h, h.size))
         l1s.emplace_back(s.l1Offset, s.l1Size);
+    // Progress counts every table's entries; an invalid one stops the walk when reached.
+    for (auto& l1 : l1s)
+        if (uint64_t(l1.second) > kMaxL1Bytes / 8)
+            l1.second = 0;
     std::set<uint64_t> done;
     std::vector<uint8_t> zeros(static_cast<size_t>(cs), 0);
     // Progress as QEMU counts it: one unit per L1 entry, of the active table and snapshots'.
@@ -349,7 +354,21 @@ void expandZeroClusters(HostFile& file, Qcow2Header& h, AmendSteps& steps) {
         file.sync(); // the zeroed clusters before the entries that point at them
         file.write(l2, raw);
     };
-    for (const auto& [l1Offset, l1Size] : l1s) {
+    const std::vector<Qcow2SnapshotEntry> snapshots = readSnapshotTable(file, h, h.size);
+    for (size_t n = 0; n < l1s.size(); ++n) {
+        const auto& [l1Offset, l1Size] = l1s[n];
+        // As QEMU, a snapshot's L1 table is judged when its turn comes (the reason on a line
+        // of its own, then the failure).
+        if (n > 0) {
+            try {
+                validateSnapshotL1(snapshots[n - 1], cs);
+            } catch (const BlockError& e) {
+                refuse(e.errnoValue(),
+                       reportedFirst(e.what(), std::string("Failed to turn zero into data "
+                                                           "clusters: ") +
+                                                   std::strerror(e.errnoValue())));
+            }
+        }
         l1Index = 0;
         for (uint64_t e : readTable(file, l1Offset, l1Size)) {
             expandL2(e);

@@ -195,6 +195,9 @@ Qcow2Refcounts& Checker::stored() {
 void Checker::open() {
     try {
         h_ = readHeader(f_, false);
+        // As the open: the data file's name must come from somewhere (check takes none).
+        if (h_.hasDataFile() && !h_.dataFile)
+            throwError(EINVAL, f_.path(), "'data-file' is required for this image");
         cs_ = h_.clusterSize();
         cb_ = h_.clusterBits;
         loadBitmaps();

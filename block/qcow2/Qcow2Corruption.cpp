@@ -88,11 +88,14 @@ unsigned Qcow2Driver::metadataOverlap(uint64_t host, uint64_t length, unsigned i
                 return kMetaInactiveL1;
     if (checks & kMetaInactiveL2)
         for (const auto& s : snapshots_) {
+            // As QEMU: a snapshot L1 table that cannot be valid fails the check itself (and
+            // with it the write it guards); one that cannot be read is left to `check`.
+            validateSnapshotL1(s, cs_);
             std::vector<uint64_t> l1;
             try {
                 l1 = readL1Table(s.l1Offset, s.l1Size, 0);
             } catch (const BlockError&) {
-                continue; // unreadable: check reports it; nothing to compare against
+                continue;
             }
             for (uint64_t e : l1)
                 if (overlapsCluster(e & kL1OffsetMask))

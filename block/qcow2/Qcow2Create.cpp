@@ -105,7 +105,8 @@ void prepareDataFile(const std::string& imagePath, const CreateOptions& o, uint6
 
 } // namespace
 
-void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
+void Qcow2Image::create(const std::string& path, const CreateOptions& o,
+                        std::shared_ptr<BlockDriver> fileNode) {
     bool v3;
     if (o.compat == "1.1" || o.compat == "v3" || o.compat.empty())
         v3 = true;
@@ -157,7 +158,7 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
                    "cluster size)");
 
     {
-        HostFile f(path, HostFile::Mode::Create);
+        HostFile f(path, fileNode ? HostFile::Mode::ReadWrite : HostFile::Mode::Create, fileNode);
         std::vector<uint8_t> c0 = serializeHeader(h, path);
         c0.resize(cs, 0);
         std::vector<uint8_t> reftable(cs, 0);
@@ -197,9 +198,18 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o) {
         oo.format = "qcow2";
         oo.readOnly = false;
         oo.openBacking = false;
+        oo.fileNode = fileNode;
         Qcow2Driver d(path, oo);
-        d.preallocate(prealloc);
-        d.flush();
+        // As QEMU, which gives the new image its size (and preallocates) by resizing it.
+        try {
+            d.preallocate(prealloc);
+            d.flush();
+        } catch (const BlockError& e) {
+            std::string reason = e.what();
+            if (reason.rfind(path + ": ", 0) == 0)
+                reason.erase(0, path.size() + 2);
+            throwError(e.errnoValue(), path, "Could not resize image: " + reason);
+        }
     }
 }
 

@@ -119,6 +119,9 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     rc_->setPlacementCheck([this](uint64_t offset, uint64_t bytes, const char* what) {
         checkMetadataPlacement(offset, bytes, what);
     });
+    rc_->setWriteCheck([this](uint64_t offset, uint64_t bytes) {
+        checkNoMetadataOverlap(offset, bytes, kMetaRefcountBlock);
+    });
     rc_->setCorruptionReport([this](const std::string& what) { signalCorruption(true, what); });
     if (!o.readOnly) {
         bool rewrite = false;
@@ -182,9 +185,24 @@ Qcow2Driver::~Qcow2Driver() {
 }
 
 void Qcow2Driver::openDataFile(const OpenOptions& o) {
-    if (!external_)
-        return;
-    dataFilePath_ = resolveBackingPath(filename(), *h_.dataFile);
+    if (!external_) {
+        if (!o.dataFileName)
+            return;
+        // As QEMU, the node the user names is opened before it is found to have no use.
+        try {
+            HostFile(*o.dataFileName, HostFile::Mode::ReadOnly);
+        } catch (const BlockError& e) {
+            throw BlockError(e.errnoValue(), "Could not open '" + *o.dataFileName +
+                                                 "': " + std::strerror(e.errnoValue()));
+        }
+        throw BlockError(EINVAL,
+                         "'data-file' can only be set for images with an external data file");
+    }
+    if (!o.dataFileName && !h_.dataFile)
+        throwError(EINVAL, filename(), "'data-file' is required for this image");
+    // A name the user gives is used as given (QEMU's data-file.filename); the image's own is
+    // relative to the image.
+    dataFilePath_ = o.dataFileName ? *o.dataFileName : resolveBackingPath(filename(), *h_.dataFile);
     if (!o.openDataFile)
         return;
     try {
@@ -192,6 +210,9 @@ void Qcow2Driver::openDataFile(const OpenOptions& o) {
             dataFilePath_, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
         dataFile_->lock(imageLocks(o, false));
     } catch (const BlockError& e) {
+        if (o.dataFileName) // as QEMU words the failure of the file node it opens
+            throw BlockError(e.errnoValue(), "Could not open '" + dataFilePath_ +
+                                                 "': " + std::strerror(e.errnoValue()));
         throwError(e.errnoValue(), filename(),
                    std::string("Could not open data file: ") + e.what());
     }

@@ -42,6 +42,9 @@ public:
     std::string formatName() const override { return "qcow2"; }
     uint64_t size() const override;
     uint64_t allocatedBytes() const override { return file_.allocatedBytes(); }
+    bool allocatedBytesKnown() const override {
+        return blkdebug() == nullptr && file_.allocatedBytesKnown();
+    }
     BlockDriver* backing() const override { return backing_.get(); }
     uint32_t clusterSize() const override { return uint32_t(cs_); }
     void describe(ImageDescription& out) const override;

@@ -231,11 +231,10 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
                    "Unsupported qcow2 feature(s): " + describeUnknown(h, unknown));
     // External data file. A name without the feature bit is ignored (the data is in this
     // file), as QEMU does; the bit without a name, or the raw flag without the bit, is an error.
+    // The bit without a name needs the name from the user (QEMU's data-file option): the
+    // open judges that.
     if (h.incompatible & kIncompatDataFile) {
-        if (!h.dataFile)
-            bad(f, "the external data file feature bit is set but the header has no data file "
-                   "name extension ('data-file' is required for this image)");
-        if (h.dataFile->empty())
+        if (h.dataFile && h.dataFile->empty())
             bad(f, "the external data file name in the header is empty");
     }
     if ((h.autoclear & kAutoclearDataFileRaw) && !(h.incompatible & kIncompatDataFile))

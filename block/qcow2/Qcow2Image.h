@@ -10,7 +10,10 @@ namespace e2kvm::block {
 class Qcow2Image {
 public:
     static std::unique_ptr<BlockDriver> open(const std::string& path, OpenOptions options);
-    static void create(const std::string& path, const CreateOptions& options);
+    // With a `fileNode`, that open image (a protocol's disk) is the file the image is written
+    // into, and `path` names it; without one, the host file `path` is created.
+    static void create(const std::string& path, const CreateOptions& options,
+                       std::shared_ptr<BlockDriver> fileNode = nullptr);
     // Rewrites the backing file name and format of a closed image (what `rebase` changes);
     // an empty name removes the backing file. The rest of the header is kept as it is.
     static void setBackingLink(const std::string& path, const std::string& backingName,

@@ -152,6 +152,8 @@ void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint
     }
     uint64_t from = first * refcountBits_ / 8;
     uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
+    if (writeCheck_)
+        writeCheck_(blockOffset + from, to - from);
     file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
     file_.write(blockOffset + from, std::span(b.data() + from, size_t(to - from)));
 }

@@ -5,6 +5,7 @@
 // reach the file before whatever will reference the cluster; the driver's barrier syncs them before
 // that reference is written). A new refcount block or table is synced before the entry or header
 // that points at it. Not thread-safe: the driver calls it under its metadata lock.
+#include "Qcow2Format.h"
 #include "block/HostFile.h"
 
 #include <cstdint>
@@ -30,6 +31,13 @@ public:
     void set(uint64_t cluster, uint64_t value);
     // Adds one to [first, first+count) (creating refcount blocks as needed).
     void increment(uint64_t first, uint64_t count);
+    // Whether the refcount block that counts `cluster` exists.
+    bool hasBlock(uint64_t cluster) const {
+        const uint64_t t = cluster / entriesPerBlock_;
+        return t < table_.size() && (table_[t] & kRefTableOffsetMask) != 0;
+    }
+    // Creates the refcount block that counts `cluster` if it is missing (growing the table).
+    void ensureBlockFor(uint64_t cluster) { ensureBlock(cluster / entriesPerBlock_); }
     // Subtracts one; clusters that drop to zero are appended to `freed` (if given).
     void decrement(uint64_t first, uint64_t count, std::vector<uint64_t>* freed = nullptr);
     // Allocates `n` contiguous clusters (refcount 1); returns the first cluster index.
@@ -58,6 +66,11 @@ public:
     // own metadata as free clusters).
     using PlacementCheck = std::function<void(uint64_t offset, uint64_t bytes, const char* what)>;
     void setPlacementCheck(PlacementCheck check) { placementCheck_ = std::move(check); }
+
+    // Called before a refcount block is written at `offset` (QEMU's overlap checks of every
+    // metadata write); throws to refuse the write.
+    using WriteCheck = std::function<void(uint64_t offset, uint64_t bytes)>;
+    void setWriteCheck(WriteCheck check) { writeCheck_ = std::move(check); }
 
     // Called with QEMU's words for a corruption found in the refcount structure (an unaligned
     // refcount block); may throw (the driver marks the image corrupt).
@@ -109,6 +122,7 @@ private:
     uint32_t tableClusters_;
     std::function<void(uint64_t, uint32_t)> onTableMoved_;
     PlacementCheck placementCheck_;
+    WriteCheck writeCheck_;
     CorruptionReport corruptionReport_;
     uint64_t freeIndex_ = 0;      // no free cluster below this index
     uint64_t freeByteOffset_ = 0; // next byte for compressed data (0: start a new cluster)

@@ -11,12 +11,6 @@ namespace e2kvm::block::qcow2 {
 
 namespace {
 
-std::string hex(uint64_t v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
-
 uint64_t align8(uint64_t v) {
     return (v + 7) & ~uint64_t(7);
 }
@@ -64,11 +58,8 @@ Qcow2SnapshotEntry readSnapshotEntry(const HostFile& f, uint64_t pos, uint64_t d
 std::vector<Qcow2SnapshotEntry> readSnapshotTable(const HostFile& f, const Qcow2Header& h,
                                                   uint64_t defaultDiskSize, uint64_t* tableBytes) {
     std::vector<Qcow2SnapshotEntry> out;
-    const uint64_t fileSize = f.size();
-    const uint64_t cs = h.clusterSize();
     uint64_t pos = h.snapshotsOffset;
     for (uint32_t i = 0; i < h.nbSnapshots; ++i) {
-        const std::string where = "snapshot table entry " + std::to_string(i);
         pos = h.snapshotsOffset + align8(pos - h.snapshotsOffset);
         uint32_t claimed = 0;
         Qcow2SnapshotEntry s = readSnapshotEntry(f, pos, defaultDiskSize, &pos, &claimed);
@@ -82,24 +73,19 @@ std::vector<Qcow2SnapshotEntry> readSnapshotTable(const HostFile& f, const Qcow2
                        "Snapshot table is too big\nYou can force-remove all " +
                            std::to_string(h.nbSnapshots - i) +
                            " overhanging snapshots with qemu-img check -r all");
-        if (uint64_t(s.l1Size) * 8 > kMaxL1Bytes)
-            throwError(EFBIG, f.path(), "Snapshot L1 table too large (" + where + ")");
-        if (s.l1Size) {
-            if (s.l1Offset & (cs - 1))
-                throwError(EINVAL, f.path(),
-                           "Snapshot L1 table offset " + hex(s.l1Offset) +
-                               " is not cluster aligned (" + where + ")");
-            if (s.l1Offset >= kMaxHostOffset || s.l1Offset > fileSize ||
-                uint64_t(s.l1Size) * 8 > fileSize - s.l1Offset)
-                throwError(EINVAL, f.path(),
-                           "Snapshot L1 table at " + hex(s.l1Offset) + " is past end of file (" +
-                               where + ")");
-        }
         out.push_back(std::move(s));
     }
     if (tableBytes)
         *tableBytes = pos - h.snapshotsOffset;
     return out;
+}
+
+void validateSnapshotL1(const Qcow2SnapshotEntry& s, uint64_t clusterSize) {
+    if (uint64_t(s.l1Size) > kMaxL1Bytes / 8)
+        throw BlockError(EFBIG, "Snapshot L1 table too large");
+    if (uint64_t(INT64_MAX) - uint64_t(s.l1Size) * 8 < s.l1Offset ||
+        (s.l1Offset & (clusterSize - 1)))
+        throw BlockError(EINVAL, "Snapshot L1 table offset invalid");
 }
 
 std::vector<uint8_t> serializeSnapshotTable(const std::vector<Qcow2SnapshotEntry>& entries) {

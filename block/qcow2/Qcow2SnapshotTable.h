@@ -39,10 +39,17 @@ Qcow2SnapshotEntry readSnapshotEntry(const HostFile& file, uint64_t pos, uint64_
 
 // Reads and validates the table the header points to (bounded as QEMU bounds it). Entries
 // whose extra data lacks the disk size get `defaultDiskSize`. Throws BlockError naming the
-// file and the entry.
+// file and the entry. A snapshot's L1 table is not judged here: as QEMU, only when the
+// snapshot is used (validateSnapshotL1).
+
 std::vector<Qcow2SnapshotEntry> readSnapshotTable(const HostFile& file, const Qcow2Header& h,
                                                   uint64_t defaultDiskSize,
                                                   uint64_t* tableBytes = nullptr);
+
+// QEMU's check of a snapshot's L1 table before the snapshot is used (applied, read, deleted,
+// its clusters expanded or compared against): BlockError(EFBIG, "Snapshot L1 table too large")
+// or BlockError(EINVAL, "Snapshot L1 table offset invalid"), in QEMU's words, without the file.
+void validateSnapshotL1(const Qcow2SnapshotEntry& entry, uint64_t clusterSize);
 
 // The table as QEMU writes it (known extra data always present). Throws BlockError(EFBIG) if
 // it would exceed the format's 64 MiB limit.

@@ -69,6 +69,15 @@ bool Qcow2Driver::updateSnapshotRefcounts(std::vector<uint64_t>& l1, int addend)
     std::vector<Pending> l2Writes;
     std::vector<uint64_t> freed;
     auto adjust = [&](uint64_t first, uint64_t count) {
+        // As QEMU's refcount update: a cluster referenced but without a refcount block (only
+        // in a corrupt image) gets its block created, and then the update gives up (EAGAIN).
+        for (uint64_t c = first; addend > 0 && c < first + count;
+             c = (c / rc_->entriesPerBlock() + 1) * rc_->entriesPerBlock())
+            if (!rc_->hasBlock(c)) {
+                rc_->ensureBlockFor(c);
+                throwError(EAGAIN, filename(),
+                           "cluster " + hex(c << cb_) + " is referenced but has no refcount");
+            }
         if (addend > 0)
             rc_->increment(first, count);
         else if (addend < 0)
@@ -232,6 +241,13 @@ void Qcow2Driver::applySnapshot(const std::string& idOrName) {
         if (it == snapshots_.end())
             throw BlockError(ENOENT, "Failed to load snapshot: No such file or directory");
         sn = *it;
+        try {
+            validateSnapshotL1(sn, cs_);
+        } catch (const BlockError& e) {
+            throw BlockError(e.errnoValue(),
+                             reportedFirst(e.what(), std::string("Failed to load snapshot: ") +
+                                                         std::strerror(e.errnoValue())));
+        }
     }
     if (sn.diskSize != size())
         truncate(sn.diskSize);
@@ -270,6 +286,7 @@ void Qcow2Driver::loadSnapshotReadOnly(const std::optional<std::string>& id,
     });
     if (it == snapshots_.end())
         throw BlockError(ENOENT, "Can't find snapshot");
+    validateSnapshotL1(*it, cs_);
     barrier();
     // Only this process's view changes: the active L1 table is replaced in memory by the
     // snapshot's, at the snapshot's L1 size. The disk keeps its current size (as QEMU's):
@@ -290,6 +307,7 @@ void Qcow2Driver::deleteSnapshot(const std::optional<std::string>& id,
     });
     if (it == snapshots_.end())
         throw BlockError(ENOENT, "Can't find the snapshot");
+    validateSnapshotL1(*it, cs_);
     barrier();
     const Qcow2SnapshotEntry sn = *it;
     const size_t index = size_t(it - snapshots_.begin());

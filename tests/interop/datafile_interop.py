@@ -216,7 +216,7 @@ def main():
             f.seek(72)
             f.write((4).to_bytes(8, "big"))
         p = run(IO, "-c", "read 0 512", "h.qcow2", ok=False)
-        expect(p.returncode != 0 and "data file" in p.stdout + p.stderr,
+        expect(p.returncode != 0 and "'data-file' is required" in p.stdout + p.stderr,
                f"bit without extension: {p.stdout}{p.stderr}")
         with open("h.qcow2", "r+b") as f:
             f.seek(72)

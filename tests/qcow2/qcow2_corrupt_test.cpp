@@ -134,8 +134,8 @@ TEST_F(Qcow2Corrupt, UnknownIncompatibleFeatureIsNamed) {
     expectOpenError("Unknown incompatible feature: 10000000000");
     setField(72, 1ull << 4, 8);
     expectOpenError("extended L2");
-    setField(72, 1ull << 2, 8);
-    expectOpenError("external data file");
+    setField(72, 1ull << 2, 8); // the data file bit without a name: QEMU's words
+    expectOpenError("'data-file' is required for this image");
 }
 
 TEST_F(Qcow2Corrupt, CorruptBitAllowsReadOnlyOnly) {

@@ -351,7 +351,7 @@ TEST_F(Qcow2DataFile, FeatureBitWithoutExtensionIsRefused) {
     createQcow2(img, 1 << 20);
     setField(72, 4, 8);
     std::string err = readError();
-    EXPECT_NE(err.find("no data file name extension"), std::string::npos) << err;
+    EXPECT_NE(err.find("'data-file' is required for this image"), std::string::npos) << err;
     EXPECT_NE(err.find(img), std::string::npos) << err;
     EXPECT_THROW(checkImage(img, "qcow2", RepairMode::None), BlockError);
 }
