@@ -126,6 +126,10 @@ void HostFile::writeNow(uint64_t offset, std::span<const uint8_t> buf) {
         blkdebug_->check(BlkdebugIoType::Write, offset, buf.size());
     }
     if (node_) {
+        // A format lengthens its file by writing past the end (QEMU's formats hold the resize
+        // permission on their file): the node grows first (a remote file over ssh).
+        if (offset + buf.size() > node_->size())
+            node_->truncate(offset + buf.size());
         node_->write(offset, buf);
         if (blkdebug_)
             blkdebug_->event(BlkdebugEvent::PwritevDone);
