@@ -85,11 +85,13 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
-    info.sizeUnknown = info.remote || !image->allocatedBytesKnown();
+    // A file on another machine (ssh) has no host size QEMU can tell, whatever format is on it.
+    info.sizeUnknown =
+        info.remote || !image->allocatedBytesKnown() || image->filename().rfind("ssh://", 0) == 0;
     // Option strings, json: and file: names print as the name the opened image has, as
     // qemu-img.
-    const bool optionsName =
-        imageOpts || block::isJsonFilename(path) || path.rfind("file:", 0) == 0;
+    const bool optionsName = imageOpts || block::isJsonFilename(path) ||
+                             path.rfind("file:", 0) == 0 || path.rfind("ssh://", 0) == 0;
     info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);
@@ -108,7 +110,8 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
                                                            desc.backingFilename)
                                : desc.fullBackingFilename;
         j.set("backing-filename", desc.backingFilename);
-        j.set("full-backing-filename", full);
+        if (!full.empty()) // QEMU leaves out what it cannot determine
+            j.set("full-backing-filename", full);
         if (!desc.backingFormat.empty())
             j.set("backing-filename-format", desc.backingFormat);
         info.nextPath = full;
@@ -146,7 +149,9 @@ std::string humanText(const LayerInfo& info) {
         out += "cleanly shut down: no\n";
     if (!desc.backingFilename.empty()) {
         out += "backing file: " + desc.backingFilename;
-        if (fullBacking != desc.backingFilename)
+        if (fullBacking.empty())
+            out += " (cannot determine actual path)";
+        else if (fullBacking != desc.backingFilename)
             out += " (actual path: " + fullBacking + ")";
         out += "\n";
         if (!desc.backingFormat.empty())
