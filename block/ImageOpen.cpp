@@ -174,6 +174,12 @@ void checkCreateLocks(const std::string& name, const std::string& filename) {
 } // namespace
 
 void createImage(const std::string& name, const CreateOptions& options) {
+    if (name.rfind("ssh://", 0) == 0) { // a remote raw file; formats over it are not made here
+        if (options.format != "raw" || !options.backingFile.empty())
+            throwError(ENOTSUP, name, "only raw images can be created over ssh");
+        ssh::createSshFile(name, options.size);
+        return;
+    }
     const std::string filename = hostFileName(name);
     checkCreateLocks(name, filename);
     if (options.format == "raw") {

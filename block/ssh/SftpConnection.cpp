@@ -107,7 +107,7 @@ void SftpConnection::throwSftpError(int err, const std::string& what) const {
                          ", sftp error code: " + std::to_string(sftp_get_error(h_->sftp)) + ")");
 }
 
-SftpConnection::SftpConnection(const SshTarget& target, bool readWrite) : h_(new Handles) {
+SftpConnection::SftpConnection(const SshTarget& target, Mode mode) : h_(new Handles) {
     try {
         user_ = target.user.empty() ? userName() : target.user;
         host_ = target.host;
@@ -153,7 +153,10 @@ SftpConnection::SftpConnection(const SshTarget& target, bool readWrite) : h_(new
             throwSessionError(EINVAL, "failed to create sftp handle");
         if (sftp_init(h_->sftp) < 0)
             throwSftpError(EINVAL, "failed to initialize sftp handle");
-        h_->file = sftp_open(h_->sftp, target.path.c_str(), readWrite ? O_RDWR : O_RDONLY, 0);
+        const int flags = mode == Mode::ReadOnly    ? O_RDONLY
+                          : mode == Mode::ReadWrite ? O_RDWR
+                                                    : O_CREAT | O_TRUNC | O_WRONLY;
+        h_->file = sftp_open(h_->sftp, target.path.c_str(), flags, mode == Mode::Create ? 0644 : 0);
         if (!h_->file)
             throwSftpError(EINVAL, "failed to open remote file '" + target.path + "'");
         sftp_file_set_blocking(h_->file);

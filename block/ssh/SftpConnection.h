@@ -13,8 +13,10 @@ namespace e2kvm::block::ssh {
 
 class SftpConnection {
 public:
+    enum class Mode { ReadOnly, ReadWrite, Create }; // Create: a new empty file (mode 0644)
+
     // Throws BlockError with QEMU's words for each step that fails.
-    SftpConnection(const SshTarget& target, bool readWrite);
+    SftpConnection(const SshTarget& target, Mode mode);
     ~SftpConnection();
     SftpConnection(const SftpConnection&) = delete;
     SftpConnection& operator=(const SftpConnection&) = delete;

@@ -12,7 +12,8 @@ namespace e2kvm::block::ssh {
 namespace {
 
 std::unique_ptr<SftpConnection> connect(const SshTarget& target, bool readOnly) {
-    return std::make_unique<SftpConnection>(target, !readOnly);
+    return std::make_unique<SftpConnection>(target, readOnly ? SftpConnection::Mode::ReadOnly
+                                                             : SftpConnection::Mode::ReadWrite);
 }
 
 std::string nameOf(const SshTarget& target) {
@@ -113,6 +114,12 @@ std::unique_ptr<BlockDriver> openSshNode(const DriverOptions& options, const Ope
     if (format != "ssh" && format != "raw")
         throw BlockError(ENOTSUP, "only the raw format can be put directly over an ssh node");
     return std::make_unique<SshImage>(target, open.readOnly, format);
+}
+
+void createSshFile(const std::string& url, uint64_t size) {
+    SftpConnection file(sshTargetFromUrl(url), SftpConnection::Mode::Create);
+    if (size > 0)
+        file.grow(size);
 }
 
 } // namespace e2kvm::block::ssh

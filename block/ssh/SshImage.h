@@ -48,4 +48,8 @@ std::unique_ptr<BlockDriver> openSshUrl(const std::string& url, const OpenOption
 // A driver=ssh node from its options (json:{"driver": "ssh", ...}, --image-opts).
 std::unique_ptr<BlockDriver> openSshNode(const DriverOptions& options, const OpenOptions& open);
 
+// Creates (or empties) the remote file an ssh:// URL names, `size` bytes long, as QEMU's
+// `qemu-img create -f raw ssh://...`.
+void createSshFile(const std::string& url, uint64_t size);
+
 } // namespace e2kvm::block::ssh

@@ -6,7 +6,7 @@ AuthorizedKeysFile with a key of its own held by its own ssh-agent, SFTP in-proc
     qemu-io reads the patterns back over ssh (and the files are what was written), and the
     other way round;
   - e2kvm-img info, map and convert over ssh print what qemu-img's print;
-  - truncate grows the remote file as QEMU's, and refuses to shrink it;
+  - truncate grows the remote file as QEMU's, and refuses to shrink it; create -f raw makes one;
   - a wrong host key hash, a refused connection and a port that is no number fail with the
     same messages as qemu-img's (iotest 162).
 Skipped (77) when sshd, ssh-agent or the QEMU peers are missing.
@@ -191,11 +191,24 @@ def check_everything(p, tmp, port, user):
     p.same("truncate cannot shrink", ["qemu-io", "-f", "raw", "-c", "truncate 1M", shrink],
            [ours_io, "-f", "raw", "-c", "truncate 1M", shrink])
 
+    # Creating a raw image on the server.
+    sizes = []
+    for name, tool in (("made-q.raw", "qemu-img"), ("made-e.raw", ours_img)):
+        u = f"ssh://127.0.0.1:{port}{tmp}/{name}?host_key_check=no"
+        code, out, err = p.run([tool, "create", "-f", "raw", u, "3M"])
+        sizes.append((code, out.replace(name, "NAME"), err, os.path.getsize(os.path.join(tmp, name))
+                      if os.path.exists(os.path.join(tmp, name)) else None))
+    checker.same("create -f raw over ssh", sizes[0], sizes[1], "qemu-img", "e2kvm-img")
+
     # Failures in QEMU's words.
     wrong = "sha256:" + "00" * 32
     for what, name in [
             ("wrong host key hash", f"ssh://127.0.0.1:{port}{raw}?host_key_check={wrong}"),
             ("missing remote file", f"ssh://127.0.0.1:{port}{tmp}/nothing?host_key_check=no"),
+            # Whatever this machine's known_hosts says about the test's server, both say it.
+            ("default known_hosts check", f"ssh://127.0.0.1:{port}{raw}"),
+            ("a user the server refuses",
+             f"ssh://nobody-e2kvm@127.0.0.1:{port}{raw}?host_key_check=no"),
             ("refused connection",
              'json:{"driver": "ssh", "host": "localhost", "port": "0", "path": "/foo"}'),
             ("port that is no number",
