@@ -150,6 +150,9 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
         child.unshare = open.unshare;
         child.metadataOnly = open.metadataOnly;
         child.chain = open.chain;
+        // A protocol node that is the raw format's file is what `info` shows as raw.
+        if (driver == "raw" && fileDriver == "ssh")
+            child.format = "raw";
         std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
         if (driver == "raw") // passes every request through: the node itself
             return node;

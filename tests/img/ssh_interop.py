@@ -172,6 +172,11 @@ def check_everything(p, tmp, port, user):
                        ("info driver=ssh", ["info", "--image-opts",
                                             f"driver=ssh,host=127.0.0.1,port={port},path={raw},"
                                             "host_key_check=no"]),
+                       ("info raw over driver=ssh", ["info", "--image-opts",
+                                                     f"driver=raw,file.driver=ssh,file.host=127.0.0.1,"
+                                                     f"file.port={port},file.path={raw},"
+                                                     "file.host_key_check=no"]),
+                       ("info --output=json qcow2", ["info", "--output=json", qurl]),
                        ("map raw", ["map", "--output=json", "-f", "raw", url]),
                        ("compare", ["compare", "-f", "raw", "-F", "raw", url, raw])]:
         p.same(f"{what} over ssh", ["qemu-img"] + args, [ours_img] + args)
