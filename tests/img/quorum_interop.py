@@ -105,6 +105,26 @@ def check_everything(tmp):
                      options(count=2, extra=",file.blkverify=on,file.rewrite-corrupted=on")),
                     ("no children", "driver=raw,file.driver=quorum,file.vote-threshold=1")]:
         compare(what, setup([None, None, None]), ["-c", f"open -o {o}"])
+    compare("zero writes and flush", setup(["0x32", "0x32", "0x32"]),
+            ["-c", f"open -o {q}", "-c", "write -z 64k 64k", "-c", "flush",
+             "-c", "read -P 0 64k 64k", "-c", "read -P 0x32 0 64k"])
+    # A child that fails: blkdebug injects EIO into every read and write of child 0.
+    conf = os.path.join(tmp, "blkdebug.conf")
+    with open(conf, "w") as f:
+        f.write('[inject-error]\nevent = "read_aio"\nerrno = "5"\n'
+                '[inject-error]\nevent = "write_aio"\nerrno = "5"\n')
+    failing = q.replace(f"file.children.0.file.filename={files[0]}",
+                        f"file.children.0.file.driver=blkdebug,file.children.0.file.config={conf},"
+                        f"file.children.0.file.image.filename={files[0]}")
+    compare("one failing child is outvoted", setup(["0x32", "0x32", "0x32"]),
+            ["-c", f"open -o {failing}", "-c", "read -P 0x32 0 64k", "-c", "write -P 0x44 0 4k"])
+    compare("too many failing children", setup(["0x32", "0x32", "0x32"]),
+            ["-c", f"open -o {failing.replace('vote-threshold=2', 'vote-threshold=3')}",
+             "-c", "read -P 0x32 0 64k", "-c", "write -P 0x44 0 4k"])
+    fifo_failing = failing.replace("vote-threshold=2", "vote-threshold=1") + \
+        ",file.read-pattern=fifo"
+    compare("fifo skips a failing child", setup(["0x32", "0x21", "0x32"]),
+            ["-c", f"open -o {fifo_failing}", "-c", "read -P 0x21 0 64k"])
     compare("--image-opts", setup(["0x32", "0x42", "0x32"]),
             ["--image-opts", "-c", "read -P 0x32 0 1M", "-c", "write -P 0x55 4k 4k", q])
     json_name = ('json:{"driver": "raw", "file": {"driver": "quorum", "vote-threshold": 2, '
