@@ -29,8 +29,9 @@ namespace {
 } // namespace
 
 QuorumImage::QuorumImage(std::string name, std::vector<std::shared_ptr<BlockDriver>> children,
-                         const QuorumSettings& settings, bool readOnly)
-    : BlockDriver(std::move(name), readOnly), children_(std::move(children)), settings_(settings) {
+                         const QuorumSettings& settings, bool readOnly, std::string formatName)
+    : BlockDriver(std::move(name), readOnly), children_(std::move(children)), settings_(settings),
+      formatName_(std::move(formatName)) {
     if (children_.empty())
         throw BlockError(EINVAL, "Number of provided children must be 1 or more");
     size_ = children_.front()->size();

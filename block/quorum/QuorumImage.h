@@ -27,11 +27,13 @@ class QuorumImage final : public BlockDriver {
 public:
     // `name`: what filename() reports (QEMU's json: name for the node). The children must all
     // have one size (else BlockError(EIO)). The settings are checked by whoever parsed them.
+    // `formatName`: "quorum", or "raw" for the raw format QEMU puts over the node when it is
+    // that format's file (requests pass through raw unchanged, so the node stands for both).
     QuorumImage(std::string name, std::vector<std::shared_ptr<BlockDriver>> children,
-                const QuorumSettings& settings, bool readOnly);
+                const QuorumSettings& settings, bool readOnly, std::string formatName = "quorum");
     ~QuorumImage() override;
 
-    std::string formatName() const override { return "quorum"; }
+    std::string formatName() const override { return formatName_; }
     bool hasDriverInfo() const override { return false; }
     uint64_t size() const override { return size_; }
     uint64_t allocatedBytes() const override;
@@ -57,6 +59,7 @@ private:
     std::vector<std::shared_ptr<BlockDriver>> children_;
     QuorumSettings settings_;
     uint64_t size_ = 0;
+    std::string formatName_;
 };
 
 } // namespace e2kvm::block::quorum

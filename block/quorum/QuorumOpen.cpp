@@ -181,7 +181,7 @@ std::unique_ptr<QuorumImage> openQuorumNode(const DriverOptions& options, const 
     for (size_t i = 0; i < count; ++i)
         children.push_back(openChild(options, i, childOpen));
     return std::make_unique<QuorumImage>(quorumName(options, count), std::move(children), settings,
-                                         open.readOnly);
+                                         open.readOnly, open.format == "raw" ? "raw" : "quorum");
 }
 
 } // namespace e2kvm::block::quorum

@@ -18,7 +18,7 @@ QuorumSettings quorumSettings(const DriverOptions& options, size_t childCount);
 size_t quorumChildCount(const DriverOptions& options);
 
 // The node. `open` applies to the children (read-only, locking); a format over the node is
-// the caller's business.
+// the caller's business, except that open.format "raw" makes the node report raw.
 std::unique_ptr<QuorumImage> openQuorumNode(const DriverOptions& options, const OpenOptions& open);
 
 } // namespace e2kvm::block::quorum

@@ -132,7 +132,15 @@ def check_everything(tmp):
                      f'{{"driver": "raw", "file": {{"driver": "file", "filename": "{f}"}}}}'
                      for f in files) + "]}}")
     compare("json: name", setup(["0x32", "0x32", "0x42"]),
-            ["-c", "read -P 0x32 0 1M", "-c", "write -P 0x66 8k 4k", json_name])
+            ["-c", "read -P 0x32 0 1M", "-c", "write -P 0x66 8k 4k", "-c", "info", json_name])
+
+    results = []
+    for tool in ("qemu-img", ours_img):
+        setup(["0x32", None, "0x32"])()
+        run("qemu-io", "-f", "raw", "-c", "write -P 0x32 0 64k", files[1])
+        p = run([tool, "map", "--output=json", json_name], ok=False)
+        results.append((p.returncode, normalise(p.stdout, tmp), normalise(p.stderr, tmp)))
+    checker.same("qemu-img map of a quorum", results[0], results[1], "qemu-img", "e2kvm-img")
 
     # qcow2 over a quorum of two copies with a relative backing name (iotest 110): the image
     # opens, and the backing file's directory cannot be told.
