@@ -204,6 +204,15 @@ std::optional<std::string> jsonNameDirectory(const DriverOptions& node) {
     auto driver = node.find("driver");
     if (driver != node.end() && driver->second == "quorum")
         return std::nullopt;
+    if (driver != node.end() && driver->second == "ssh") { // beside the file on the server
+        try {
+            const std::string name = ssh::sshNodeName(node);
+            if (name.find('?') == std::string::npos)
+                return name.substr(0, name.rfind('/') + 1);
+        } catch (const BlockError&) {
+        }
+        return std::nullopt;
+    }
     for (const std::string child : {"file", "image"}) {
         DriverOptions sub = subOptions(node, child + ".");
         if (auto named = node.find(child); named != node.end() && !named->second.empty())
@@ -229,6 +238,10 @@ std::string resolveBackingPath(const std::string& imagePath, const std::string& 
     auto colon = backingName.find(':');
     if (colon != std::string::npos && backingName.find('/') > colon)
         return backingName;
+    // A remote image whose name carries a host key check has no directory to prefix (QEMU
+    // would have to append the query string).
+    if (imagePath.rfind("ssh://", 0) == 0 && imagePath.find('?') != std::string::npos)
+        return std::string();
     // An image named by its options: relative to the directory its options lead to, or
     // unresolvable (empty) when they lead to none.
     if (isJsonFilename(imagePath)) {

@@ -225,6 +225,10 @@ int runInfo(int argc, char** argv) {
         texts.push_back(humanText(info));
         std::string next = info.nextPath, nextFormat = info.nextFormat;
         jsons.push_back(std::move(info.json));
+        if (chain && next.empty() && !info.desc.backingFilename.empty())
+            throw CommandFailure("Could not determine absolute backing filename, but backing "
+                                 "filename '" +
+                                 info.desc.backingFilename + "' present");
         if (!chain || next.empty())
             break;
         path = next;

@@ -22,12 +22,6 @@ namespace {
 constexpr size_t kReadChunk = 16384;
 constexpr size_t kWriteChunk = 131072;
 
-std::string userName() {
-    if (const passwd* pw = ::getpwuid(::getuid()))
-        return pw->pw_name;
-    throw BlockError(errno ? errno : ENOENT, "Can't get user name");
-}
-
 // The port as a whole decimal number (QEMU's check before it connects).
 unsigned portNumber(const std::string& port) {
     errno = 0;
@@ -74,6 +68,12 @@ std::string lowerHex(const unsigned char* bytes, size_t length) {
 
 } // namespace
 
+std::string currentUserName() {
+    if (const passwd* pw = ::getpwuid(::getuid()))
+        return pw->pw_name;
+    throw BlockError(errno ? errno : ENOENT, "Can't get user name");
+}
+
 struct SftpConnection::Handles {
     ssh_session session = nullptr;
     sftp_session sftp = nullptr;
@@ -109,7 +109,7 @@ void SftpConnection::throwSftpError(int err, const std::string& what) const {
 
 SftpConnection::SftpConnection(const SshTarget& target, Mode mode) : h_(new Handles) {
     try {
-        user_ = target.user.empty() ? userName() : target.user;
+        user_ = target.user.empty() ? currentUserName() : target.user;
         host_ = target.host;
         unsigned port = portNumber(target.port);
         int fd = connectTcp(target.host, target.port);

@@ -11,6 +11,9 @@
 
 namespace e2kvm::block::ssh {
 
+// The user running the program (QEMU's default ssh user). Throws BlockError.
+std::string currentUserName();
+
 class SftpConnection {
 public:
     enum class Mode { ReadOnly, ReadWrite, Create }; // Create: a new empty file (mode 0644)

@@ -116,6 +116,11 @@ std::unique_ptr<BlockDriver> openSshNode(const DriverOptions& options, const Ope
     return std::make_unique<SshImage>(target, open.readOnly, format);
 }
 
+std::string sshNodeName(const DriverOptions& options) {
+    const SshTarget target = sshTargetFromOptions(options);
+    return sshImageName(target, target.user.empty() ? currentUserName() : target.user);
+}
+
 void createSshFile(const std::string& url, uint64_t size) {
     SftpConnection file(sshTargetFromUrl(url), SftpConnection::Mode::Create);
     if (size > 0)

@@ -48,6 +48,10 @@ std::unique_ptr<BlockDriver> openSshUrl(const std::string& url, const OpenOption
 // A driver=ssh node from its options (json:{"driver": "ssh", ...}, --image-opts).
 std::unique_ptr<BlockDriver> openSshNode(const DriverOptions& options, const OpenOptions& open);
 
+// The name a driver=ssh node with these options gets once open (its user, when none is
+// given, the one running the program), without connecting. Throws as opening would.
+std::string sshNodeName(const DriverOptions& options);
+
 // Creates (or empties) the remote file an ssh:// URL names, `size` bytes long, as QEMU's
 // `qemu-img create -f raw ssh://...`.
 void createSshFile(const std::string& url, uint64_t size);

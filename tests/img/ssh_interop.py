@@ -196,6 +196,26 @@ def check_everything(p, tmp, port, user):
     p.same("truncate cannot shrink", ["qemu-io", "-f", "raw", "-c", "truncate 1M", shrink],
            [ours_io, "-f", "raw", "-c", "truncate 1M", shrink])
 
+    # A relative backing name resolves beside the image on the server, unless the image's name
+    # carries a host key check (then QEMU cannot tell the backing file's name).
+    run("qemu-img", "create", "-q", "-f", "qcow2", os.path.join(tmp, "base.qcow2"), "4M")
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x4b 0 64k", os.path.join(tmp, "base.qcow2"))
+    top = os.path.join(tmp, "top.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", top)
+    plain = f"ssh://127.0.0.1:{port}{top}"  # host key in known_hosts mode: an agreed failure
+    config = os.path.join(tmp, "ssh_config_none")
+    for name in (plain, f"{plain}?host_key_check=no"):
+        p.same(f"info of an image with a relative backing name over {name}",
+               ["qemu-img", "info", "--backing-chain", name],
+               [ours_img, "info", "--backing-chain", name])
+    del config
+    json_top = ('json:{"driver": "qcow2", "file": {"driver": "ssh", "server": {"host": "127.0.0.1", '
+                f'"port": "{port}"}}, "path": "{top}", "host-key-check": {{"mode": "none"}}}}}}')
+    ours = p.same("info of an image with a relative backing name over a json: ssh name",
+                  ["qemu-img", "info", json_top], [ours_img, "info", json_top])
+    checker.check(f"(actual path: ssh://{user}@127.0.0.1:PORT" in ours[1],
+                  f"the backing file resolves on the server: {ours}")
+
     # Creating a raw image on the server.
     sizes = []
     for name, tool in (("made-q.raw", "qemu-img"), ("made-e.raw", ours_img)):
