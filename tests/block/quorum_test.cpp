@@ -168,3 +168,31 @@ TEST_F(QuorumTest, NamedByItsOptions) {
 }
 
 } // namespace
+
+namespace {
+
+// Relative backing names of images named by options (iotest 110) or on a server.
+TEST(ResolveBackingPath, JsonAndRemoteNames) {
+    EXPECT_EQ(resolveBackingPath(R"(json:{"driver": "qcow2", "file": {"driver": "quorum", )"
+                                 R"("vote-threshold": 1, "children": [{"driver": "file", )"
+                                 R"("filename": "/a/t.qcow2"}]}})",
+                                 "t.qcow2.base"),
+              "");
+    EXPECT_EQ(resolveBackingPath(R"(json:{"driver": "qcow2", "file": {"driver": "blkdebug", )"
+                                 R"("image": {"driver": "file", "filename": "/a/b/t.qcow2"}}})",
+                                 "t.qcow2.base"),
+              "/a/b/t.qcow2.base");
+    EXPECT_EQ(resolveBackingPath(R"(json:{"driver": "qcow2", "file": "/x/t.qcow2"})", "base"),
+              "/x/base");
+    EXPECT_EQ(resolveBackingPath("ssh://u@h:22/a/t.qcow2", "b.qcow2"), "ssh://u@h:22/a/b.qcow2");
+    EXPECT_EQ(resolveBackingPath("ssh://u@h:22/a/t.qcow2?host_key_check=no", "b.qcow2"), "");
+    EXPECT_EQ(resolveBackingPath(R"(json:{"driver": "qcow2", "file": {"driver": "ssh", )"
+                                 R"("server": {"host": "h", "port": "22"}, "user": "u", )"
+                                 R"("path": "/srv/t.qcow2"}})",
+                                 "b.qcow2"),
+              "ssh://u@h:22/srv/b.qcow2");
+    // Absolute names need no directory, whatever the image's name.
+    EXPECT_EQ(resolveBackingPath(R"(json:{"driver": "quorum"})", "/abs/b"), "/abs/b");
+}
+
+} // namespace
