@@ -17,7 +17,8 @@ std::unique_ptr<SftpConnection> connect(const SshTarget& target, bool readOnly) 
 }
 
 std::string nameOf(const SshTarget& target) {
-    // The user is known once connected; the name needs it first, so compute it the same way.
+    // The name until connected (without a user given, the one the session logs in as is
+    // known only then: the constructor names the image again).
     return sshImageName(target, target.user);
 }
 
