@@ -126,6 +126,16 @@ void HostFile::writeNow(uint64_t offset, std::span<const uint8_t> buf) {
         blkdebug_->check(BlkdebugIoType::Write, offset, buf.size());
     }
     if (node_) {
+        // A format lengthens its file by writing past the end (QEMU's formats hold the resize
+        // permission on their file): a node that can grow (a remote file over ssh) grows
+        // first; one that cannot refuses the write as before.
+        if (offset + buf.size() > node_->size()) {
+            try {
+                node_->truncate(offset + buf.size());
+            } catch (const BlockError&) {
+                // The write below then fails past the end, as it always did.
+            }
+        }
         node_->write(offset, buf);
         if (blkdebug_)
             blkdebug_->event(BlkdebugEvent::PwritevDone);

@@ -11,7 +11,9 @@
 #include "blkdebug/BlkdebugConfig.h"
 #include "blkdebug/BlkdebugImage.h"
 #include "qcow2/Qcow2Image.h"
+#include "ssh/SshImage.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <climits>
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <unistd.h>
 
 namespace e2kvm::block {
@@ -38,6 +41,15 @@ std::string probeFormat(const std::string& path) {
         return probeFormat(name->image);
     if (path.rfind("null-co:", 0) == 0) // a protocol with nothing to probe: raw
         return "raw";
+    if (path.rfind("ssh://", 0) == 0) { // the remote file's first bytes
+        OpenOptions node;
+        node.format = "raw";
+        auto image = ssh::openSshUrl(path, node);
+        std::array<uint8_t, kProbeBytes> head{};
+        image->read(
+            0, std::span<uint8_t>(head.data(), std::min<uint64_t>(head.size(), image->size())));
+        return openProbe(head);
+    }
     HostFile f(hostFileName(path), HostFile::Mode::ReadOnly);
     std::array<uint8_t, kProbeBytes> head{};
     f.read(0, head);
@@ -139,6 +151,8 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         null.underRaw = options.format != "null-co";
         return std::make_unique<NullImage>(filename, null);
     }
+    if (filename.rfind("ssh://", 0) == 0)
+        return ssh::openSshUrl(filename, options);
     if (filename.rfind("file:", 0) == 0)
         return openImage(hostFileName(filename), std::move(options));
     const bool probed = options.format.empty() || options.formatProbed;
@@ -237,6 +251,12 @@ bool createOverProtocol(const std::string& name, const CreateOptions& options) {
 } // namespace
 
 void createImage(const std::string& name, const CreateOptions& options) {
+    if (name.rfind("ssh://", 0) == 0) { // a remote raw file; formats over it are not made here
+        if (options.format != "raw" || !options.backingFile.empty())
+            throwError(ENOTSUP, name, "only raw images can be created over ssh");
+        ssh::createSshFile(name, options.size);
+        return;
+    }
     if (createOverProtocol(name, options))
         return;
     const std::string filename = hostFileName(name);
@@ -254,6 +274,42 @@ void createImage(const std::string& name, const CreateOptions& options) {
     throwError(EINVAL, filename, "Unknown file format '" + options.format + "'");
 }
 
+namespace {
+
+// The directory a json: image name's relative backing names are taken from, as QEMU's: that of
+// the file the node's primary child (file, image) reads in the end; none below a node with
+// several children of equal rank (quorum).
+std::optional<std::string> jsonNameDirectory(const DriverOptions& node) {
+    auto driver = node.find("driver");
+    if (driver != node.end() && driver->second == "quorum")
+        return std::nullopt;
+    if (driver != node.end() && driver->second == "ssh") { // beside the file on the server
+        try {
+            const std::string name = ssh::sshNodeName(node);
+            if (name.find('?') == std::string::npos)
+                return name.substr(0, name.rfind('/') + 1);
+        } catch (const BlockError&) {
+        }
+        return std::nullopt;
+    }
+    for (const std::string child : {"file", "image"}) {
+        DriverOptions sub = subOptions(node, child + ".");
+        if (auto named = node.find(child); named != node.end() && !named->second.empty())
+            sub["filename"] = named->second; // the child given by its file name
+        if (!sub.empty())
+            return jsonNameDirectory(sub);
+    }
+    auto filename = node.find("filename");
+    if (filename == node.end() || filename->second.empty())
+        return std::nullopt;
+    if (isJsonFilename(filename->second))
+        return jsonNameDirectory(parseJsonFilename(filename->second));
+    const auto slash = filename->second.rfind('/');
+    return slash == std::string::npos ? std::string() : filename->second.substr(0, slash + 1);
+}
+
+} // namespace
+
 std::string resolveBackingPath(const std::string& imagePath, const std::string& backingName) {
     if (backingName.empty() || backingName[0] == '/')
         return backingName;
@@ -261,6 +317,20 @@ std::string resolveBackingPath(const std::string& imagePath, const std::string& 
     auto colon = backingName.find(':');
     if (colon != std::string::npos && backingName.find('/') > colon)
         return backingName;
+    // A remote image whose name carries a host key check has no directory to prefix (QEMU
+    // would have to append the query string).
+    if (imagePath.rfind("ssh://", 0) == 0 && imagePath.find('?') != std::string::npos)
+        return std::string();
+    // An image named by its options: relative to the directory its options lead to, or
+    // unresolvable (empty) when they lead to none.
+    if (isJsonFilename(imagePath)) {
+        std::optional<std::string> directory;
+        try {
+            directory = jsonNameDirectory(parseJsonFilename(imagePath));
+        } catch (const BlockError&) {
+        }
+        return directory ? *directory + backingName : std::string();
+    }
     auto slash = imagePath.rfind('/');
     if (slash == std::string::npos)
         return backingName;

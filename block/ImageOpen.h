@@ -99,7 +99,9 @@ std::unique_ptr<BlockDriver> openFormatOverNode(const std::string& format,
 void createImage(const std::string& filename, const CreateOptions& options);
 
 // Resolves a backing file name stored in `imagePath` the way QEMU does: absolute names as
-// they are, relative names relative to the directory of the image that names them.
+// they are, relative names relative to the directory of the image that names them. For an
+// image named json:{...} that directory is the one of the file its options lead to; below a
+// quorum there is none, and a relative name resolves to "" (QEMU's "cannot determine").
 std::string resolveBackingPath(const std::string& imagePath, const std::string& backingName);
 
 // Parses "1G", "512k", "1.5M", "4096" (bytes; k/M/G/T/P/E are binary). Throws on garbage.

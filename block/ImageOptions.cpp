@@ -1,12 +1,17 @@
 #include "ImageOptions.h"
 
+#include "JsonFilename.h"
 #include "NullImage.h"
 #include "ProtocolRegistry.h"
+#include "app/json/Json.h"
+#include "app/json/QdictOrder.h"
 #include "blkdebug/BlkdebugOpen.h"
 #include "filter/BlkverifyFilter.h"
 #include "filter/CompressFilter.h"
 #include "filter/RawWindow.h"
 #include "qcow2/Qcow2Driver.h"
+#include "quorum/QuorumOpen.h"
+#include "ssh/SshImage.h"
 
 #include <cstring>
 #include <fcntl.h>
@@ -106,6 +111,14 @@ std::unique_ptr<BlockDriver> withRuntimeOptions(std::unique_ptr<BlockDriver> ima
     return image;
 }
 
+// QEMU's json: name of format `driver` over a node named json:{NODE}.
+std::string formatOverJsonName(const std::string& driver, const std::string& nodeName) {
+    json::Json format = json::Json::object();
+    format.set("driver", driver);
+    format.set("file", json::parseJson(std::string_view(nodeName).substr(5)));
+    return "json:" + json::inQdictOrder(format).serialize();
+}
+
 // driver=raw|qcow2 over the file the options name (or any node as file.driver says).
 std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const DriverOptions& options,
                                             OpenOptions open) {
@@ -157,11 +170,18 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
         child.unshare = open.unshare;
         child.metadataOnly = open.metadataOnly;
         child.chain = open.chain;
+        // A protocol node that is the raw format's file is what `info` shows as raw.
+        if (driver == "raw" && (fileDriver == "ssh" || fileDriver == "quorum"))
+            child.format = "raw";
         std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
         if (driver == "raw") // passes every request through: the node itself
             return node;
-        return withRuntimeOptions(openFormatOverNode(driver, std::move(node), std::move(open)),
-                                  options);
+        const std::string nodeName = node->filename();
+        auto image = openFormatOverNode(driver, std::move(node), std::move(open));
+        // A node named by its options (quorum) names the format over it the same way.
+        if (isJsonFilename(nodeName))
+            image->setFilename(formatOverJsonName(driver, nodeName));
+        return withRuntimeOptions(std::move(image), options);
     }
     std::string filename = valueOr(file, "filename", valueOr(options, "file"));
     if (valueOr(file, "locking") == "off") // QEMU's file.locking=off: no image locks
@@ -263,6 +283,10 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     }
     if (driver == "null-co")
         return openNullNode(options, open);
+    if (driver == "ssh")
+        return ssh::openSshNode(options, open);
+    if (driver == "quorum")
+        return quorum::openQuorumNode(options, open);
     open.format.clear();
     if (auto image = openRegisteredDriver(driver, options, open))
         return image;

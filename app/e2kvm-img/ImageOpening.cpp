@@ -28,7 +28,12 @@ std::unique_ptr<block::BlockDriver> openForCommand(const std::string& path,
         auto share = parsed.find("force-share");
         if (req.forceShare && share != parsed.end() && share->second != "on")
             throw CommandFailure("--force-share/-U conflicts with image options");
-        return block::openImageFromOptions(parsed, std::move(options));
+        // As qemu-img: the reason after "Could not open 'OPTIONS': ".
+        try {
+            return block::openImageFromOptions(parsed, std::move(options));
+        } catch (const block::BlockError& e) {
+            throw block::BlockError(e.errnoValue(), "Could not open '" + path + "': " + e.what());
+        }
     }
     if (isProtocolName(path) && !block::isJsonFilename(path)) {
         // The format is probed from the export's first bytes: only raw is restricted.

@@ -85,11 +85,14 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
-    info.sizeUnknown = info.remote || !image->allocatedBytesKnown();
-    // Option strings, json:, file: and protocol names (a qcow2 image inside an NBD export)
-    // print as the name the opened image has, as qemu-img.
+    // A file on another machine (ssh) has no host size QEMU can tell, whatever format is on it.
+    info.sizeUnknown =
+        info.remote || !image->allocatedBytesKnown() || image->filename().rfind("ssh://", 0) == 0;
+    // Option strings, json:, file: and protocol names (a qcow2 image inside an NBD export, a
+    // file over ssh) print as the name the opened image has, as qemu-img.
     const bool optionsName = imageOpts || block::isJsonFilename(path) ||
-                             path.rfind("file:", 0) == 0 || isProtocolName(path);
+                             path.rfind("file:", 0) == 0 || isProtocolName(path) ||
+                             path.rfind("ssh://", 0) == 0;
     info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);
@@ -108,7 +111,8 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
                                                            desc.backingFilename)
                                : desc.fullBackingFilename;
         j.set("backing-filename", desc.backingFilename);
-        j.set("full-backing-filename", full);
+        if (!full.empty()) // QEMU leaves out what it cannot determine
+            j.set("full-backing-filename", full);
         if (!desc.backingFormat.empty())
             j.set("backing-filename-format", desc.backingFormat);
         info.nextPath = full;
@@ -146,7 +150,9 @@ std::string humanText(const LayerInfo& info) {
         out += "cleanly shut down: no\n";
     if (!desc.backingFilename.empty()) {
         out += "backing file: " + desc.backingFilename;
-        if (fullBacking != desc.backingFilename)
+        if (fullBacking.empty())
+            out += " (cannot determine actual path)";
+        else if (fullBacking != desc.backingFilename)
             out += " (actual path: " + fullBacking + ")";
         out += "\n";
         if (!desc.backingFormat.empty())
@@ -220,6 +226,10 @@ int runInfo(int argc, char** argv) {
         texts.push_back(humanText(info));
         std::string next = info.nextPath, nextFormat = info.nextFormat;
         jsons.push_back(std::move(info.json));
+        if (chain && next.empty() && !info.desc.backingFilename.empty())
+            throw CommandFailure("Could not determine absolute backing filename, but backing "
+                                 "filename '" +
+                                 info.desc.backingFilename + "' present");
         if (!chain || next.empty())
             break;
         path = next;
