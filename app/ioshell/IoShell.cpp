@@ -337,9 +337,13 @@ bool IoShell::runLine(const std::string& line) {
     if (!ok)
         anyFailed_ = true;
     // Under QEMU's monitor the VM's event loop completes aio requests between two commands.
-    if (!options_.fileCommands)
+    // As qemu-io, whose stdout is written when its buffer fills, before a prompt and at exit
+    // (a message the close writes to stderr comes before the last commands' output); under
+    // the monitor each command's output goes out at once.
+    if (!options_.fileCommands) {
         completePending();
-    out_->flush();
+        out_->flush();
+    }
     return !quit_;
 }
 

@@ -3,6 +3,7 @@
 #include "Qcow2RuntimeOptions.h"
 
 #include "Qcow2Bitmaps.h"
+#include "Qcow2CacheFlushError.h"
 #include "Qcow2Check.h"
 #include "Qcow2Compression.h"
 #include "Qcow2Format.h"
@@ -1265,6 +1266,14 @@ void Qcow2Driver::doFlush() {
         file_.debugEvent(BlkdebugEvent::FlushToDisk);
     std::lock_guard lock(meta_);
     barrier();
+    // Without lazy refcounts only refcount block changes whose write was refused wait here.
+    if (rc_ && !rc_->deferred() && rc_->hasDeferred()) {
+        try {
+            rc_->writeDeferred();
+        } catch (const BlockError& e) {
+            throw Qcow2CacheFlushError(e.errnoValue(), "refcount block", e.what());
+        }
+    }
 }
 
 // ---- status ----

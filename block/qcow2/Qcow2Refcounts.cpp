@@ -53,6 +53,8 @@ void Qcow2Refcounts::writeDeferred() {
         Block b = cache_.at(offset);
         const uint64_t from = first * refcountBits_ / 8;
         const uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
+        if (writeCheck_)
+            writeCheck_(offset + from, to - from);
         file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
         file_.write(offset + from, std::span(b->data() + from, size_t(to - from)));
         pending_.erase(it);
@@ -142,18 +144,31 @@ void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint
                                     uint64_t first, uint64_t last) {
     // Deferred only while `b` is the cached block (writeDeferred() takes it from there).
     auto cached = cache_.find(blockOffset);
-    if (deferred_ && cached != cache_.end() && cached->second.get() == &b) {
-        if (pending_.empty() && onFirstDeferral_)
-            onFirstDeferral_();
+    const bool isCached = cached != cache_.end() && cached->second.get() == &b;
+    auto keepPending = [&] {
         auto [it, added] = pending_.emplace(blockOffset, std::pair(first, last));
         if (!added)
             it->second = {std::min(it->second.first, first), std::max(it->second.second, last)};
+    };
+    if (deferred_ && isCached) {
+        if (pending_.empty() && onFirstDeferral_)
+            onFirstDeferral_();
+        keepPending();
         return;
     }
     uint64_t from = first * refcountBits_ / 8;
     uint64_t to = ((last + 1) * refcountBits_ + 7) / 8;
-    if (writeCheck_)
-        writeCheck_(blockOffset + from, to - from);
+    if (writeCheck_) {
+        try {
+            writeCheck_(blockOffset + from, to - from);
+        } catch (...) {
+            // As QEMU's refcount block cache: the change stays in the cached block, dirty;
+            // writeDeferred() (a flush, close) tries it again and is refused again.
+            if (isCached)
+                keepPending();
+            throw;
+        }
+    }
     file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
     file_.write(blockOffset + from, std::span(b.data() + from, size_t(to - from)));
 }
