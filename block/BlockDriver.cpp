@@ -14,7 +14,7 @@ void BlockDriver::checkRange(uint64_t offset, uint64_t length, const char* op) c
         std::snprintf(msg, sizeof msg, "%s past end of disk: offset %llu, length %llu, size %llu",
                       op, (unsigned long long)offset, (unsigned long long)length,
                       (unsigned long long)sz);
-        throwError(EINVAL, filename_, msg);
+        throwError(pastEndErrno(), filename_, msg);
     }
 }
 

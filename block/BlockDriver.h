@@ -219,6 +219,8 @@ protected:
     }
     // Throws EINVAL unless [offset, offset+length) lies within the disk.
     void checkRange(uint64_t offset, uint64_t length, const char* op) const;
+    // The errno of a request past the end (EINVAL; a raw window of fixed size: ENOSPC).
+    virtual int pastEndErrno() const { return EINVAL; }
     void checkWritable(const char* op) const;
 
 private:

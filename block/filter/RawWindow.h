@@ -5,6 +5,7 @@
 // fixed size cannot be resized, one without grows and shrinks its file.
 #include "block/BlockDriver.h"
 
+#include <cerrno>
 #include <memory>
 #include <optional>
 
@@ -27,6 +28,10 @@ public:
     uint64_t allocatedBytes() const override { return file_->allocatedBytes(); }
     bool unmapPunchesHostFile() const override { return file_->unmapPunchesHostFile(); }
     Blkdebug* blkdebug() const override { return file_->blkdebug(); }
+
+protected:
+    // As QEMU's raw driver: a request past a fixed size fails with ENOSPC.
+    int pastEndErrno() const override { return size_ ? ENOSPC : EINVAL; }
 
 protected:
     void doRead(uint64_t offset, std::span<uint8_t> buf) override;
