@@ -3,7 +3,8 @@
 again (its virtual size follows), a transaction with a bad member changing nothing, QEMU's
 errors for a missing file, a missing or unknown node-name, a changed driver or filename, and a qcow2 node's
 file child replaced by a raw node over the same file (iotest reopen-file), with I/O through
-the node afterwards.
+the node afterwards; a qcow2 node's allocations past a raw window's size failing with ENOSPC,
+and growing the file once the size is dropped.
 usage: system_blockdev_reopen.py E2KVM_SYSTEM"""
 import json
 import os
@@ -55,25 +56,42 @@ def commands(raw, qcow2):
                                     "file": "raw"}]}},
         {"execute": hmp, "arguments": {"command-line": 'qemu-io format "write -P 42 0 64k"'}},
         {"execute": hmp, "arguments": {"command-line": 'qemu-io format "read -P 42 0 64k"'}},
+        {"execute": "blockdev-add", "arguments": grow(qcow2, 1 << 20)},
+        {"execute": hmp, "arguments": {"command-line": 'qemu-io grow "write 1M 1M"'}},
+        {"execute": "blockdev-reopen", "arguments": {"options": [grow(qcow2, None)]}},
+        {"execute": hmp, "arguments": {"command-line": 'qemu-io grow "write 1M 1M"'}},
+        {"execute": hmp, "arguments": {"command-line": 'qemu-io grow "read -P 0xcd 1M 1M"'}},
         {"execute": "quit"},
     ]
 
 
+def grow(qcow2, size):
+    """A qcow2 node over a raw node of at most `size` bytes (None: no limit) of a file."""
+    window = {"driver": "raw", "file": {"driver": "file", "filename": qcow2 + ".grow"}}
+    if size is not None:
+        window["size"] = size
+    return {"driver": "qcow2", "node-name": "grow", "file": window}
+
+
 def session(tool, raw, qcow2):
+    run("qemu-img", "create", "-q", "-f", "qcow2", qcow2 + ".grow", "4M")
+    os.truncate(qcow2 + ".grow", 2 << 20)
     text = "".join(json.dumps(c) + "\n" for c in commands(raw, qcow2))
     p = subprocess.run(stdio_qmp_argv(tool, SYSTEM), input=text, stdout=subprocess.PIPE,
                        stderr=subprocess.DEVNULL, text=True, timeout=60)
     out = []
     for line in p.stdout.splitlines():
-        if not line.startswith("{"):
-            continue  # qemu-io's own output
+        if not line.startswith("{"):  # qemu-io's own output, without its timing
+            if "ops/sec" not in line:
+                out.append({"qemu-io": line.replace(qcow2, "QCOW2")})
+            continue
         r = json.loads(line)
         if "QMP" in r or "event" in r:
             continue
         if isinstance(r.get("return"), list):  # query-named-block-nodes: win's size
             r = [(n["node-name"], n["image"]["virtual-size"]) for n in r["return"]
                  if n["node-name"] == "win"]
-        if "error" in r:
+        if isinstance(r, dict) and "error" in r:
             r = {"error": r["error"]["desc"].replace(raw, "RAW")}
         out.append(r)
     return out
