@@ -14,7 +14,7 @@ void BlockDriver::checkRange(uint64_t offset, uint64_t length, const char* op) c
         std::snprintf(msg, sizeof msg, "%s past end of disk: offset %llu, length %llu, size %llu",
                       op, (unsigned long long)offset, (unsigned long long)length,
                       (unsigned long long)sz);
-        throwError(EINVAL, filename_, msg);
+        throwError(pastEndErrno(), filename_, msg);
     }
 }
 
@@ -68,7 +68,8 @@ void BlockDriver::readGuarded(uint64_t offset, std::span<uint8_t> buf) {
 
 void BlockDriver::write(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
     checkWritable("write");
-    checkRange(offset, buf.size(), "write");
+    if (!writesGrowDisk())
+        checkRange(offset, buf.size(), "write");
     if (buf.empty())
         return;
     ChangeScope change(*this, offset, buf.size());
@@ -78,7 +79,8 @@ void BlockDriver::write(uint64_t offset, std::span<const uint8_t> buf, unsigned 
 
 void BlockDriver::writeZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
     checkWritable("write zeroes");
-    checkRange(offset, length, "write zeroes");
+    if (!writesGrowDisk())
+        checkRange(offset, length, "write zeroes");
     if (length == 0)
         return;
     ChangeScope change(*this, offset, length);

@@ -219,6 +219,11 @@ protected:
     }
     // Throws EINVAL unless [offset, offset+length) lies within the disk.
     void checkRange(uint64_t offset, uint64_t length, const char* op) const;
+    // The errno of a request past the end (EINVAL; a raw window of fixed size: ENOSPC).
+    virtual int pastEndErrno() const { return EINVAL; }
+    // Whether a write past the end grows the disk instead of failing (a raw window without a
+    // fixed size over a file, as QEMU's raw passes a format's allocations to its file).
+    virtual bool writesGrowDisk() const { return false; }
     void checkWritable(const char* op) const;
 
 private:

@@ -11,6 +11,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerControlCommands(*this);
     registerMachineCommands(*this);
     registerBlockCommands(*this);
+    registerBlockdevReopen(*this);
     registerBitmapCommands(*this);
     registerBitmapDigestCommand(*this);
     registerNbdCommands(*this);

@@ -18,6 +18,10 @@
 #include <set>
 #include <string>
 
+namespace e2kvm::block {
+class RawWindow;
+}
+
 namespace e2kvm::qmp {
 
 class QmpContext;
@@ -94,6 +98,12 @@ public:
     // blkdebug's take-child-perms: node name -> the permissions it takes on its child, which
     // no job may then unshare (a backup's copy-before-write filter unshares "write").
     std::map<std::string, std::vector<std::string>> takenChildPermissions;
+    // The options blockdev-add opened each node with (node name -> its arguments, inline
+    // children included): blockdev-reopen compares the new options with them.
+    std::map<std::string, Json> nodeOptions;
+    // The raw offset/size windows of a node's tree, by where they are in it ("" for the node
+    // itself, "file." for its file child...): blockdev-reopen moves them.
+    std::map<std::string, std::map<std::string, std::shared_ptr<block::RawWindow>>> rawWindows;
     // TLS objects from object-add (tls-creds-x509, authz-simple).
     nbd::TlsObjects tlsObjects;
     // throttle-group objects by id: the throttle nodes naming one share its limits.
@@ -126,6 +136,7 @@ private:
 void registerControlCommands(QmpContext& ctx);
 void registerMachineCommands(QmpContext& ctx);
 void registerBlockCommands(QmpContext& ctx);
+void registerBlockdevReopen(QmpContext& ctx); // commands/BlockdevReopen.cpp
 void registerBitmapCommands(QmpContext& ctx);
 void registerBitmapDigestCommand(QmpContext& ctx);
 void registerNbdCommands(QmpContext& ctx);

@@ -57,11 +57,18 @@ void RawWindow::doRead(uint64_t offset, std::span<uint8_t> buf) {
     file_->read(offset_ + offset, buf);
 }
 
+void RawWindow::growFileTo(uint64_t end) {
+    if (!size_ && end > file_->size())
+        file_->truncate(end);
+}
+
 void RawWindow::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
+    growFileTo(offset_ + offset + buf.size());
     file_->write(offset_ + offset, buf, writeFlags);
 }
 
 void RawWindow::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
+    growFileTo(offset_ + offset + length);
     file_->writeZeroes(offset_ + offset, length, zeroFlags);
 }
 

@@ -5,6 +5,7 @@
 // fixed size cannot be resized, one without grows and shrinks its file.
 #include "block/BlockDriver.h"
 
+#include <cerrno>
 #include <memory>
 #include <optional>
 
@@ -29,6 +30,12 @@ public:
     Blkdebug* blkdebug() const override { return file_->blkdebug(); }
 
 protected:
+    // As QEMU's raw driver: a request past a fixed size fails with ENOSPC.
+    int pastEndErrno() const override { return size_ ? ENOSPC : EINVAL; }
+    // Without a fixed size a write past the end grows the file, as QEMU's raw passes it on.
+    bool writesGrowDisk() const override { return !size_; }
+
+protected:
     void doRead(uint64_t offset, std::span<uint8_t> buf) override;
     void doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) override;
     void doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) override;
@@ -40,6 +47,8 @@ protected:
 private:
     // Throws unless the window lies within the file, as QEMU checks it.
     void checkWindow(uint64_t offset, std::optional<uint64_t> size) const;
+    // Without a fixed size: grows the file to `end` bytes if it is shorter.
+    void growFileTo(uint64_t end);
 
     std::shared_ptr<BlockDriver> file_;
     uint64_t offset_;

@@ -276,6 +276,8 @@ Json addTreeNode(QmpContext& ctx, const Json& args, const std::string& nodeName,
         throw QmpError("Invalid node-name: '" + nodeName + "'");
     BlockdevTree tree = openBlockdevTree(ctx, args, readOnly);
     addFilterNode(ctx, tree.image, driver, nodeName, tree.children, tree.fileNode);
+    if (!tree.rawWindows.empty())
+        ctx.rawWindows[nodeName] = tree.rawWindows;
     if (const Json* taken = args.find("take-child-perms"); taken && taken->isArray()) {
         std::vector<std::string>& perms = ctx.takenChildPermissions[nodeName];
         for (const Json& perm : taken->asArray())
@@ -379,6 +381,39 @@ bool sameFile(const std::string& a, const std::string& b) {
            sa.st_ino == sb.st_ino;
 }
 
+// Whether a format node of the table reads the file node `fileNode` already.
+bool fileNodeInUse(const QmpContext& ctx, const std::string& fileNode) {
+    for (const auto& [format, file] : ctx.fileNodeUsers)
+        if (file == fileNode)
+            return true;
+    return false;
+}
+
+// A raw node over a file node another format node reads: in QEMU both are parents of the one
+// file node, whose image locks they share; here the raw node opens the file without locks of
+// its own (the other node holds them).
+Json addRawOverSharedFile(QmpContext& ctx, const std::string& filename, const std::string& fileNode,
+                          const std::string& nodeName, bool readOnly,
+                          const NodeWritePolicy& policy) {
+    block::OpenOptions options;
+    options.format = "raw";
+    options.readOnly = readOnly;
+    options.locking = false;
+    std::shared_ptr<block::BlockDriver> image;
+    try {
+        image = block::openImage(filename, options);
+    } catch (const block::BlockError& e) {
+        throw QmpError(openFailure(filename, e));
+    }
+    try {
+        policy.applyTo(*ctx.nodes.add(std::move(image), filename, "raw", readOnly, nodeName));
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    ctx.fileNodeUsers[nodeName] = fileNode;
+    return Json::object();
+}
+
 // blockdev-add of one node whose children are given by reference or unnamed inline.
 Json addOneNode(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
@@ -444,6 +479,8 @@ Json addOneNode(QmpContext& ctx, const Json* args) {
     }
     a.finish();
 
+    if (driver == "raw" && !fileNode.empty() && !injector && fileNodeInUse(ctx, fileNode))
+        return addRawOverSharedFile(ctx, filename, fileNode, *nodeName, readOnly, policy);
     // Also nodes opened over another node, which findByFile does not know.
     for (const auto& other : ctx.nodes.list())
         if (sameFile(other->file, filename))
@@ -511,6 +548,7 @@ void deleteOneNode(QmpContext& ctx, const std::string& name) {
             if (file == name)
                 throw QmpError("Node " + name + " is in use");
         ctx.fileNodes.erase(name);
+        ctx.nodeOptions.erase(name);
         return;
     }
     auto node = ctx.nodes.find(name);
@@ -533,6 +571,8 @@ void deleteOneNode(QmpContext& ctx, const std::string& name) {
         ctx.nodes.setUser(child, filterUser(name), false);
     ctx.fileNodeUsers.erase(name);
     ctx.takenChildPermissions.erase(name);
+    ctx.nodeOptions.erase(name);
+    ctx.rawWindows.erase(name);
 }
 
 // Removes the node `name` (a file node or one of the table), then the nodes made of its named
@@ -553,14 +593,23 @@ void deleteNode(QmpContext& ctx, const std::string& name) {
     }
 }
 
+// Remembers the options a node was added with, for blockdev-reopen.
+void rememberOptions(QmpContext& ctx, const Json& args) {
+    if (const Json* name = args.find("node-name"); name && name->isString())
+        ctx.nodeOptions[name->asString()] = args;
+}
+
 Json blockdevAdd(QmpContext& ctx, const Json* args) {
     if (!args || !args->isObject())
         return addOneNode(ctx, args);
     HoistedChildren hoisted = hoistNamedChildren(
         *args, [&](const Json& child) { blockdevAdd(ctx, &child); },
         [&](const std::string& child) { deleteNode(ctx, child); });
-    if (hoisted.added.empty())
-        return addOneNode(ctx, args);
+    if (hoisted.added.empty()) {
+        addOneNode(ctx, args);
+        rememberOptions(ctx, *args);
+        return Json::object();
+    }
     try {
         addOneNode(ctx, &hoisted.options);
     } catch (...) {
@@ -573,6 +622,7 @@ Json blockdevAdd(QmpContext& ctx, const Json* args) {
         throw;
     }
     ctx.inlineChildNodes[hoisted.options.find("node-name")->asString()] = hoisted.added;
+    rememberOptions(ctx, *args);
     return Json::object();
 }
 

@@ -55,10 +55,13 @@ std::string stringMember(const Json& node, const std::string& key) {
     return v && v->isString() ? v->asString() : std::string();
 }
 
-// Whether the tree names a node of the table or has a filter built here anywhere (then it is
-// built node by node).
+// Whether the tree names a node of the table or has a filter or raw window built here anywhere
+// (then it is built node by node).
 bool mustBuild(QmpContext& ctx, const Json& node) {
     if (builtHere(stringMember(node, "driver")))
+        return true;
+    // A raw window is built here too, so that blockdev-reopen can move it.
+    if (stringMember(node, "driver") == "raw" && (node.find("offset") || node.find("size")))
         return true;
     for (const auto& [key, value] : node.asObject()) {
         if (!isChildKey(key))
@@ -311,7 +314,9 @@ private:
             std::optional<uint64_t> size;
             if (options.count("size"))
                 size = block::RawWindow::byteSize("size", options.at("size"));
-            image = std::make_shared<block::RawWindow>(image, offset, size);
+            auto window = std::make_shared<block::RawWindow>(image, offset, size);
+            tree_.rawWindows[prefix_] = window;
+            image = window;
         }
         return image;
     }

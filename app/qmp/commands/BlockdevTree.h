@@ -8,7 +8,9 @@
 #include "app/qmp/Json.h"
 #include "app/qmp/QmpContext.h"
 #include "block/BlockDriver.h"
+#include "block/filter/RawWindow.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,8 @@ struct BlockdevTree {
     std::vector<std::string> children;
     // A protocol-only file node it reads (named by reference), in use by it likewise.
     std::string fileNode;
+    // The raw nodes with offset/size in it, by where they are ("" the top, "file." its file).
+    std::map<std::string, std::shared_ptr<block::RawWindow>> rawWindows;
 };
 
 // Opens the tree `options` (blockdev-add's arguments, node-name and the options every node
