@@ -63,30 +63,6 @@ std::string valueOr(const DriverOptions& options, const std::string& key,
     return it == options.end() ? fallback : it->second;
 }
 
-// QEMU's boolean option words.
-bool booleanOption(const DriverOptions& options, const std::string& key, bool fallback) {
-    auto it = options.find(key);
-    if (it == options.end())
-        return fallback;
-    if (it->second == "on" || it->second == "true" || it->second == "yes")
-        return true;
-    if (it->second == "off" || it->second == "false" || it->second == "no")
-        return false;
-    throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
-}
-
-uint64_t numberOption(const DriverOptions& options, const std::string& key) {
-    const std::string& text = options.at(key);
-    try {
-        size_t used = 0;
-        uint64_t value = std::stoull(text, &used, 0);
-        if (used == text.size() && text[0] != '-')
-            return value;
-    } catch (const std::logic_error&) {
-    }
-    throw BlockError(EINVAL, "Parameter '" + key + "' expects a number");
-}
-
 // driver=null-co: size, read-zeroes and latency-ns as QEMU's null-co (see NullImage).
 std::unique_ptr<BlockDriver> openNullNode(const DriverOptions& options, const OpenOptions& open) {
     NullOptions null;
@@ -215,6 +191,29 @@ void checkHostNode(const std::string& driver, const std::string& filename, bool 
 }
 
 } // namespace
+
+bool booleanOption(const DriverOptions& options, const std::string& key, bool fallback) {
+    auto it = options.find(key);
+    if (it == options.end())
+        return fallback;
+    if (it->second == "on" || it->second == "true" || it->second == "yes")
+        return true;
+    if (it->second == "off" || it->second == "false" || it->second == "no")
+        return false;
+    throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
+}
+
+uint64_t numberOption(const DriverOptions& options, const std::string& key) {
+    const std::string& text = options.at(key);
+    try {
+        size_t used = 0;
+        uint64_t value = std::stoull(text, &used, 0);
+        if (used == text.size() && text[0] != '-')
+            return value;
+    } catch (const std::logic_error&) {
+    }
+    throw BlockError(EINVAL, "Parameter '" + key + "' expects a number");
+}
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
     const std::string driver = valueOr(options, "driver");

@@ -18,6 +18,11 @@ using DriverOptions = std::map<std::string, std::string>;
 // for an element without '=' or an empty key.
 DriverOptions parseImageOptions(const std::string& text);
 
+// QEMU's boolean option words (on/off, true/false, yes/no); `fallback` when `key` is absent.
+bool booleanOption(const DriverOptions& options, const std::string& key, bool fallback);
+// A whole non-negative number (any base strtoull knows); `key` must be present.
+uint64_t numberOption(const DriverOptions& options, const std::string& key);
+
 // The options under `prefix` ("file.") with the prefix removed.
 DriverOptions subOptions(const DriverOptions& options, const std::string& prefix);
 

@@ -12,29 +12,6 @@ namespace e2kvm::block::quorum {
 
 namespace {
 
-bool booleanOption(const DriverOptions& options, const std::string& key) {
-    auto it = options.find(key);
-    if (it == options.end())
-        return false;
-    if (it->second == "on" || it->second == "true" || it->second == "yes")
-        return true;
-    if (it->second == "off" || it->second == "false" || it->second == "no")
-        return false;
-    throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
-}
-
-// A whole non-negative number as QEMU's number options take it (any base strtoull knows).
-uint64_t numberOption(const DriverOptions& options, const std::string& key) {
-    const std::string& text = options.at(key);
-    errno = 0;
-    char* end = nullptr;
-    const unsigned long long value = std::strtoull(text.c_str(), &end, 0);
-    if (text.empty() || text[0] == '-' || std::isspace(static_cast<unsigned char>(text[0])) ||
-        errno || *end != '\0')
-        throw BlockError(EINVAL, "Parameter '" + key + "' expects a number");
-    return value;
-}
-
 std::string childPrefix(size_t i) {
     return "children." + std::to_string(i);
 }
@@ -79,7 +56,7 @@ std::string quorumName(const DriverOptions& options, size_t childCount) {
                                        numberOption(options, "vote-threshold"))));
     for (const char* key : {"blkverify", "rewrite-corrupted"})
         if (options.count(key))
-            node.set(key, json::Json(booleanOption(options, key)));
+            node.set(key, json::Json(booleanOption(options, key, false)));
     if (options.count("read-pattern"))
         node.set("read-pattern", options.at("read-pattern"));
     json::Json children = json::Json::array();
@@ -145,8 +122,8 @@ QuorumSettings quorumSettings(const DriverOptions& options, size_t childCount) {
     QuorumSettings s;
     const uint64_t threshold =
         options.count("vote-threshold") ? numberOption(options, "vote-threshold") : 0;
-    const bool blkverify = booleanOption(options, "blkverify");
-    const bool rewrite = booleanOption(options, "rewrite-corrupted");
+    const bool blkverify = booleanOption(options, "blkverify", false);
+    const bool rewrite = booleanOption(options, "rewrite-corrupted", false);
     if (threshold < 1)
         throw BlockError(EINVAL, "Parameter 'vote-threshold' expects a value >= 1");
     if (threshold > childCount)

@@ -35,21 +35,12 @@ unsigned portNumber(const std::string& port) {
 // Compares a server key hash with the user's hexadecimal text (':' between bytes allowed).
 bool hashMatches(const unsigned char* hash, size_t length, const std::string& text) {
     size_t pos = 0;
-    auto hex = [](char c) {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
     for (size_t i = 0; i < length; ++i) {
         while (pos < text.size() && text[pos] == ':')
             ++pos;
-        if (pos + 1 >= text.size() || hex(text[pos]) < 0 || hex(text[pos + 1]) < 0)
+        if (pos + 1 >= text.size() || hexValue(text[pos]) < 0 || hexValue(text[pos + 1]) < 0)
             return false;
-        if (hex(text[pos]) * 16 + hex(text[pos + 1]) != hash[i])
+        if (hexValue(text[pos]) * 16 + hexValue(text[pos + 1]) != hash[i])
             return false;
         pos += 2;
     }

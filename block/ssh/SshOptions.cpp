@@ -74,16 +74,6 @@ void applyHostKeyCheck(const DriverOptions& options, SshTarget& target) {
     }
 }
 
-int hexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // %XX escapes of a URL part decoded.
 std::string percentDecoded(const std::string& text) {
     std::string out;
@@ -100,6 +90,16 @@ std::string percentDecoded(const std::string& text) {
 }
 
 } // namespace
+
+int hexValue(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 SshTarget sshTargetFromOptions(const DriverOptions& options) {
     SshTarget target;
