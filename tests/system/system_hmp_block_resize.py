@@ -3,7 +3,6 @@
 -nodefaults with -qmp stdio (iotest 246 resizes a drive with it): sizes with and without a unit
 (mebibytes), the drive named by its id only, and the answers to a missing, bad or trailing size.
 usage: system_hmp_block_resize.py E2KVM_SYSTEM"""
-import json
 import os
 import subprocess
 import sys
@@ -12,15 +11,11 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker  # noqa: E402
 import peers  # noqa: E402
-from stdio_qmp import stdio_qmp_argv  # noqa: E402
+from stdio_qmp import stdio_qmp_replies  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img")
 SYSTEM = os.path.abspath(sys.argv[1])
 checker = Checker(sys.stderr)
-
-
-def argv(tool):
-    return stdio_qmp_argv(tool, SYSTEM)
 
 
 def hmp(line):
@@ -32,22 +27,12 @@ SIZE = {"execute": "query-block"}
 
 def session(tool, extra, commands):
     """The replies (events left out; of query-block, each drive's virtual size)."""
-    text = "".join(json.dumps(c) + "\n" for c in commands)
-    p = subprocess.run(argv(tool) + extra, input=text, stdout=subprocess.PIPE,
-                       stderr=subprocess.DEVNULL, text=True, timeout=60)
-    replies = []
-    for line in p.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if "QMP" in msg or "event" in msg:
-            continue
+    replies, status = stdio_qmp_replies(tool, SYSTEM, extra, commands)
+    for i, msg in enumerate(replies):
         ret = msg.get("return")
         if isinstance(ret, list):
-            msg = [(d["device"], d["inserted"]["image"]["virtual-size"]) for d in ret]
-        replies.append(msg)
-    return replies, p.returncode
+            replies[i] = [(d["device"], d["inserted"]["image"]["virtual-size"]) for d in ret]
+    return replies, status
 
 
 LINES = ["block_resize drive0 2", "block_resize drive0 3M", "block_resize drive0 1.5G",

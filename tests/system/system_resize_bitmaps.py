@@ -13,7 +13,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from checks import Checker  # noqa: E402
 import peers  # noqa: E402
-from stdio_qmp import stdio_qmp_argv  # noqa: E402
+from stdio_qmp import stdio_qmp_replies  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img")
 SYSTEM = os.path.abspath(sys.argv[1])
@@ -38,26 +38,16 @@ QUERY = qmp("query-block")
 def session(tool, disk, commands):
     """Each reply; of query-block, the size and (name, count, granularity, recording) of each
     bitmap of drive0, sorted by name."""
-    text = "".join(json.dumps(c) + "\n" for c in commands)
-    p = subprocess.run(stdio_qmp_argv(tool, SYSTEM) + [
-        "-drive", "if=none,id=drive0,file=%s,format=qcow2" % disk],
-        input=text, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60)
-    replies = []
-    for line in p.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if "QMP" in msg or "event" in msg:
-            continue
+    replies, status = stdio_qmp_replies(
+        tool, SYSTEM, ["-drive", "if=none,id=drive0,file=%s,format=qcow2" % disk], commands)
+    for i, msg in enumerate(replies):
         ret = msg.get("return")
         if isinstance(ret, list):
             inserted = ret[0]["inserted"]
-            msg = (inserted["image"]["virtual-size"], sorted(
+            replies[i] = (inserted["image"]["virtual-size"], sorted(
                 (b["name"], b["count"], b["granularity"], b["recording"])
                 for b in inserted.get("dirty-bitmaps", [])))
-        replies.append(msg)
-    return replies, p.returncode
+    return replies, status
 
 
 def stored_bitmaps(disk):
