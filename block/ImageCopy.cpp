@@ -279,14 +279,27 @@ private:
             return;
         }
         for (const WriteOp& op : ops) {
-            if (!op.zero) {
-                target_.write(op.offset,
-                              std::span<const uint8_t>(buffer.data() + op.bufferPos, op.length));
-            } else if (settings_.minSparse == 0) {
-                writeZeroData(op.offset, op.length);
-            } else if (!settings_.targetReadsZero) {
-                target_.writeZeroes(op.offset, op.length, ZeroMayUnmap);
-            }
+            writeAt(op.offset, [&] {
+                if (!op.zero) {
+                    target_.write(op.offset, std::span<const uint8_t>(
+                                                 buffer.data() + op.bufferPos, op.length));
+                } else if (settings_.minSparse == 0) {
+                    writeZeroData(op.offset, op.length);
+                } else if (!settings_.targetReadsZero) {
+                    target_.writeZeroes(op.offset, op.length, ZeroMayUnmap);
+                }
+            });
+        }
+    }
+
+    // Runs one write request to the target at `offset`; its failure names that offset.
+    template <typename Write> static void writeAt(uint64_t offset, Write&& write) {
+        try {
+            write();
+        } catch (const CopyWriteError&) {
+            throw;
+        } catch (const BlockError& e) {
+            throw CopyWriteError(e, offset);
         }
     }
 
@@ -321,15 +334,17 @@ private:
             // -S 0 (minSparse 0): zero clusters are written too, compressed, as qemu-img does.
             if (settings_.minSparse && isAllZero(p, len)) {
                 if (!settings_.targetReadsZero)
-                    target_.writeZeroes(off, len, ZeroMayUnmap);
+                    writeAt(off, [&] { target_.writeZeroes(off, len, ZeroMayUnmap); });
                 continue;
             }
             packed.push_back(off);
         }
         auto writeOne = [&](uint64_t off) {
             const uint64_t len = std::min(cluster, runEnd - off);
-            target_.writeCompressed(
-                off, std::span<const uint8_t>(buffer.data() + (off - chunkStart), len));
+            writeAt(off, [&] {
+                target_.writeCompressed(
+                    off, std::span<const uint8_t>(buffer.data() + (off - chunkStart), len));
+            });
         };
         // Compressing is most of the work, and the driver compresses before it takes its
         // locks: the clusters of a run are written by several threads at once (as qemu-img's

@@ -11,6 +11,18 @@
 
 namespace e2kvm::block {
 
+// A write to the target that failed during copyImage: the driver's error (its errno and
+// message) and the target offset of the request, which qemu-img convert reports.
+class CopyWriteError : public BlockError {
+public:
+    CopyWriteError(const BlockError& cause, uint64_t offset)
+        : BlockError(cause.errnoValue(), cause.what()), offset_(offset) {}
+    uint64_t offset() const { return offset_; }
+
+private:
+    uint64_t offset_;
+};
+
 // One step of qemu-img convert's progress: the source range [end - length, end) it copies.
 struct ProgressStep {
     uint64_t end;

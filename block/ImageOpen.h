@@ -29,6 +29,10 @@ struct OpenOptions {
     // QEMU's data-file option (data-file.filename=NAME): the external data file to use
     // instead of the one the image names; only for an image that has one.
     std::optional<std::string> dataFileName;
+    // QEMU's data-file given as a node of its own (data-file.driver=null-co, raw over
+    // blkdebug...): the external data file reads and writes through that open image instead.
+    // Only for an image that has one; not handed on.
+    std::shared_ptr<BlockDriver> dataFileNode;
     // An image that is already open to use as the backing file instead of the one the image
     // names (qcow2 only): a fleecing overlay over a running disk.
     std::shared_ptr<BlockDriver> backingNode;

@@ -96,18 +96,25 @@ std::string formatOverJsonName(const std::string& driver, const std::string& nod
 }
 
 // driver=raw|qcow2 over the file the options name (or any node as file.driver says).
+// `probed`: the driver was probed from the file rather than given (see openImageFromOptions).
 std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const DriverOptions& options,
-                                            OpenOptions open) {
+                                            OpenOptions open, bool probed = false) {
     open.format = driver;
-    open.formatProbed = false;
-    // data-file.filename=NAME (a file node): the external data file. Other nodes as the data
-    // file are not supported yet.
-    if (auto name = options.find("data-file.filename"); name != options.end())
-        open.dataFileName = name->second;
+    open.formatProbed = probed;
+    // data-file.filename=NAME (a file node): the external data file by name. Any other node
+    // (data-file.driver=null-co, raw over blkdebug...) is opened here and the image reads and
+    // writes its data through it.
     if (auto node = options.find("data-file.driver");
-        node != options.end() && node->second != "file")
-        throw BlockError(ENOTSUP,
-                         "A data-file node of driver '" + node->second + "' is not supported");
+        node != options.end() && node->second != "file") {
+        OpenOptions child;
+        child.readOnly = open.readOnly;
+        child.locking = open.locking;
+        child.forceShare = open.forceShare;
+        child.chain = open.chain;
+        open.dataFileNode = openImageFromOptions(subOptions(options, "data-file."), child);
+    } else if (auto name = options.find("data-file.filename"); name != options.end()) {
+        open.dataFileName = name->second;
+    }
     // backing= (null in JSON): the image is opened without its backing file.
     if (auto backing = options.find("backing"); backing != options.end()) {
         if (!backing->second.empty())
@@ -217,8 +224,21 @@ uint64_t numberOption(const DriverOptions& options, const std::string& key) {
 
 std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, OpenOptions open) {
     const std::string driver = valueOr(options, "driver");
-    if (driver.empty())
-        throw BlockError(EINVAL, "Parameter 'driver' is required");
+    if (driver.empty()) {
+        // No driver: as QEMU, the format is probed from the host file the options name
+        // (file.filename, or filename).
+        const std::string name = valueOr(options, "file.filename", valueOr(options, "filename"));
+        if (name.empty() || valueOr(options, "file.driver", "file") != "file")
+            throw BlockError(EINVAL, "Parameter 'driver' is required");
+        DriverOptions probed = options;
+        probed.erase("filename");
+        probed["file.filename"] = name;
+        const std::string format = probeFormat(name);
+        probed["driver"] = format;
+        if (format == "raw" || format == "qcow2")
+            return openFormatNode(format, probed, std::move(open), true);
+        return openImageFromOptions(probed, std::move(open));
+    }
     // cache.direct is inherited by the children (the file), as in QEMU.
     if (booleanOption(options, "cache.direct", false) ||
         booleanOption(subOptions(options, "file."), "cache.direct", false))

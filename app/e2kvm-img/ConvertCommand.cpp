@@ -15,6 +15,7 @@
 #include "block/SnapshotSelector.h"
 #include "block/bitmap/BitmapCatalog.h"
 
+#include <cstring>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -290,8 +291,14 @@ int runConvert(int argc, char** argv) {
     for (const block::ProgressStep& s : steps)
         total += s.length;
     ProgressBar progress(progressWanted, total);
-    block::copyImage(*source, *target, settings,
-                     [&progress](uint64_t bytes) { progress.advance(bytes); });
+    try {
+        block::copyImage(*source, *target, settings,
+                         [&progress](uint64_t bytes) { progress.advance(bytes); });
+    } catch (const block::CopyWriteError& e) {
+        // As qemu-img words a failed write to the target.
+        throw CommandFailure("error while writing at byte " + std::to_string(e.offset()) + ": " +
+                             std::strerror(e.errnoValue()));
+    }
     progress.finish();
     if (bitmaps)
         copyConvertBitmaps(*source, *target, skipBrokenBitmaps);

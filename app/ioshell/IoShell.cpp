@@ -692,8 +692,14 @@ bool IoShell::cmdDiscard(const Command& cmd, Args& args) {
 }
 
 bool IoShell::cmdFlush(const Command&, Args&) {
-    if (!options_.ignoreFlush)
+    if (options_.ignoreFlush)
+        return true;
+    // As qemu-io, a failed flush prints nothing: it only fails the command (and the exit status).
+    try {
         image_->flush();
+    } catch (const BlockError&) {
+        return false;
+    }
     return true;
 }
 

@@ -62,36 +62,33 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
         throwError(EINVAL, path, "Backing file name too long");
 }
 
-// Creates the external data file, or keeps an existing one with its contents (qemu-img 7.2
-// would truncate it to zero bytes, losing the disk it is meant to describe). It is grown to
-// the virtual size if shorter; full preallocation writes zeros to the bytes it did not have,
-// and falloc or full reserve the host space of the whole disk (its holes; data stays).
-void prepareDataFile(const std::string& imagePath, const CreateOptions& o, uint64_t size) {
-    std::string path = resolveBackingPath(imagePath, o.dataFile);
+// Creates the external data file, sized to the virtual size. Without data_file_raw it is made
+// anew, as qemu-img makes it (nothing it held would show through the image). With
+// data_file_raw it is the disk the metadata describes: an existing file keeps its bytes (the
+// raw disk gains qcow2 metadata, e.g. for persistent bitmaps; qemu-img 7.2 would empty it),
+// cut or grown to the virtual size as qemu-img's would be. Full preallocation writes zeros to
+// the bytes it did not have; falloc and full reserve the host space of the whole disk.
+void prepareDataFile(const CreateOptions& o, uint64_t size) {
+    // Relative to the working directory, as QEMU creates it (and as it is opened again).
+    const std::string& path = o.dataFile;
     std::unique_ptr<HostFile> f;
-    try {
-        f = std::make_unique<HostFile>(path, HostFile::Mode::ReadWrite);
-    } catch (const BlockError& e) {
-        if (e.errnoValue() != ENOENT)
-            throw;
+    if (o.dataFileRaw) {
+        try {
+            f = std::make_unique<HostFile>(path, HostFile::Mode::ReadWrite);
+        } catch (const BlockError& e) {
+            if (e.errnoValue() != ENOENT)
+                throw;
+        }
+    }
+    if (!f)
         f = std::make_unique<HostFile>(path, HostFile::Mode::Create);
-    }
-    uint64_t had = f->size();
-    const bool reserve =
-        o.preallocation == Preallocation::Falloc || o.preallocation == Preallocation::Full;
-    if (had >= size) {
-        // qemu-img would have made it anew, preallocated: its holes get host space at least.
-        if (reserve && size && !f->preallocate(0, size))
+    const uint64_t had = std::min(f->size(), size);
+    if (f->size() != size)
+        f->truncate(size);
+    if (o.preallocation == Preallocation::Falloc || o.preallocation == Preallocation::Full) {
+        if (size && !f->preallocate(0, size))
             throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
-        if (reserve)
-            f->sync();
-        return;
     }
-    f->truncate(size);
-    if (reserve && had && !f->preallocate(0, had))
-        throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
-    if (o.preallocation == Preallocation::Falloc && !f->preallocate(had, size - had))
-        throwError(ENOTSUP, path, "Could not preallocate: fallocate is not supported");
     if (o.preallocation == Preallocation::Full) {
         static const std::vector<uint8_t> zeros(1 << 20, 0);
         for (uint64_t p = had; p < size;) {
@@ -127,7 +124,7 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o,
     if (size % 512)
         throwError(EINVAL, path, "Image size must be a multiple of 512 bytes");
     if (!o.dataFile.empty())
-        prepareDataFile(path, o, size);
+        prepareDataFile(o, size);
 
     Qcow2Header h;
     h.version = v3 ? 3 : 2;

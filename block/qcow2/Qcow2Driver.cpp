@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 
 namespace e2kvm::block::qcow2 {
 
@@ -164,8 +165,17 @@ Qcow2Driver::~Qcow2Driver() {
     if (!readOnly()) {
         try {
             std::lock_guard lock(meta_);
-            if (l2Cache_.dirtyCount() || !l1Dirty_.empty() || !releases_.empty())
-                barrier();
+            if (l2Cache_.dirtyCount() || !l1Dirty_.empty() || !releases_.empty()) {
+                try {
+                    barrier();
+                } catch (const BlockError&) {
+                    // As QEMU's close, the metadata is written even when the data file could
+                    // not be flushed (its failure was the flush's): acknowledged writes stay.
+                    if (!dataSyncFailed_)
+                        throw;
+                    barrier(false);
+                }
+            }
             useLazyRefcounts(false); // what the bitmaps allocate below is written at once
         } catch (const BlkdebugInjectedError&) {
             // Failing here is what the injector was set up for; the user of the image has
@@ -186,37 +196,51 @@ Qcow2Driver::~Qcow2Driver() {
 }
 
 void Qcow2Driver::openDataFile(const OpenOptions& o) {
+    const HostFile::Mode mode = o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite;
     if (!external_) {
-        if (!o.dataFileName)
+        if (!o.dataFileName && !o.dataFileNode)
             return;
         // As QEMU, the node the user names is opened before it is found to have no use.
-        try {
-            HostFile(*o.dataFileName, HostFile::Mode::ReadOnly);
-        } catch (const BlockError& e) {
-            throw BlockError(e.errnoValue(), "Could not open '" + *o.dataFileName +
-                                                 "': " + std::strerror(e.errnoValue()));
+        if (o.dataFileName) {
+            try {
+                HostFile(*o.dataFileName, HostFile::Mode::ReadOnly);
+            } catch (const BlockError& e) {
+                throw BlockError(e.errnoValue(), "Could not open '" + *o.dataFileName +
+                                                     "': " + std::strerror(e.errnoValue()));
+            }
         }
         throw BlockError(EINVAL,
                          "'data-file' can only be set for images with an external data file");
     }
+    if (o.dataFileNode) {
+        // A node the user opened: it is the data file whatever the image names, and it holds
+        // its own file's locks.
+        dataFilePath_ = o.dataFileNode->filename();
+        dataFile_ = std::make_unique<HostFile>(dataFilePath_, mode, o.dataFileNode);
+        return;
+    }
     if (!o.dataFileName && !h_.dataFile)
         throwError(EINVAL, filename(), "'data-file' is required for this image");
-    // A name the user gives is used as given (QEMU's data-file.filename); the image's own is
-    // relative to the image.
-    dataFilePath_ = o.dataFileName ? *o.dataFileName : resolveBackingPath(filename(), *h_.dataFile);
+    // The name is used as it is given or recorded, relative to the working directory as in
+    // QEMU (which opens the recorded name as a file node of its own). A recorded relative name
+    // that is not there but is beside the image (as e2kvm-img created them before) is that.
+    dataFilePath_ = o.dataFileName ? *o.dataFileName : *h_.dataFile;
+    if (!o.dataFileName && !dataFilePath_.empty() && dataFilePath_[0] != '/' &&
+        ::access(dataFilePath_.c_str(), F_OK) != 0) {
+        const std::string besideImage = resolveBackingPath(filename(), dataFilePath_);
+        if (::access(besideImage.c_str(), F_OK) == 0)
+            dataFilePath_ = besideImage;
+    }
     if (!o.openDataFile)
         return;
     try {
-        dataFile_ = std::make_unique<HostFile>(
-            dataFilePath_, o.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
-        dataFile_->lock(imageLocks(o, false));
+        dataFile_ = std::make_unique<HostFile>(dataFilePath_, mode);
     } catch (const BlockError& e) {
-        if (o.dataFileName) // as QEMU words the failure of the file node it opens
-            throw BlockError(e.errnoValue(), "Could not open '" + dataFilePath_ +
-                                                 "': " + std::strerror(e.errnoValue()));
-        throwError(e.errnoValue(), filename(),
-                   std::string("Could not open data file: ") + e.what());
+        // As QEMU words the failure of the file node it opens.
+        throw BlockError(e.errnoValue(), "Could not open '" + dataFilePath_ +
+                                             "': " + std::strerror(e.errnoValue()));
     }
+    dataFile_->lock(imageLocks(o, false));
 }
 
 HostFile& Qcow2Driver::data() {
@@ -241,9 +265,18 @@ int Qcow2Driver::directReadFd() const {
     return file_.fd();
 }
 
-void Qcow2Driver::syncAll() {
-    if (dataFile_)
-        dataFile_->sync();
+void Qcow2Driver::syncAll(bool syncData) {
+    if (dataFile_ && syncData) {
+        // A failure names the data file; it is not one of the metadata caches' (which QEMU
+        // reports at close), even when an injector on the data file made it.
+        try {
+            dataFile_->sync();
+        } catch (const BlockError& e) {
+            dataSyncFailed_ = true;
+            throwError(e.errnoValue(), dataFilePath_,
+                       std::string("flushing the data file failed: ") + std::strerror(e.errnoValue()));
+        }
+    }
     file_.sync();
 }
 
@@ -404,13 +437,13 @@ void Qcow2Driver::markL2Dirty(uint64_t tableOffset, const Table& t, uint64_t fir
         barrier();
 }
 
-void Qcow2Driver::barrier() {
+void Qcow2Driver::barrier(bool syncData) {
     if (!l2Cache_.dirtyCount() && l1Dirty_.empty() && releases_.empty()) {
-        syncAll();
+        syncAll(syncData);
         return;
     }
     // Guest data, refcount increments and the initial contents of new L2 tables first.
-    syncAll();
+    syncAll(syncData);
     std::vector<Qcow2L2Cache::Dirty> dirty = l2Cache_.takeDirty();
     std::set<uint64_t> l1 = std::move(l1Dirty_);
     l1Dirty_.clear();

@@ -48,7 +48,9 @@ public:
     BlockDriver* backing() const override { return backing_.get(); }
     uint32_t clusterSize() const override { return uint32_t(cs_); }
     void describe(ImageDescription& out) const override;
-    bool supportsCompression() const override { return !external_; }
+    // The format can compress; with an external data file each compressed write fails
+    // (ENOTSUP), as in QEMU, which checks the driver and not the image.
+    bool supportsCompression() const override { return true; }
     std::string dataFilename() const override;
     int directReadFd() const override;
     BitmapCatalog* bitmaps() override;
@@ -132,8 +134,9 @@ private:
     void deferRelease(uint64_t first, uint64_t count, bool punch, bool l2Table);
     // With meta_ held: makes every change so far durable in crash-safe order: sync (data,
     // refcount increments, new tables), write dirty L2 and L1 entries, sync, then apply the
-    // deferred reference drops.
-    void barrier();
+    // deferred reference drops. syncData=false leaves the external data file out of the first
+    // sync (closing after its flush failed, see the destructor).
+    void barrier(bool syncData = true);
     void applyReleases();
     void writeHeader();
     // With meta_ held after a barrier: a new active L1 table of `entries` entries (the old
@@ -179,7 +182,9 @@ private:
     // Shrinking (meta_ held): guest clusters [first, last) become unallocated; their clusters,
     // and L2 tables wholly past the end, lose their reference at the next barrier.
     void dropClustersFrom(uint64_t first, uint64_t last);
-    void syncAll();
+    // Syncs the data file (unless syncData is false), then the image file. A failed sync of
+    // the data file is noted in dataSyncFailed_.
+    void syncAll(bool syncData = true);
     void writeImpl(uint64_t offset, std::span<const uint8_t> buf);
     uint64_t writeInPlace(std::unique_lock<std::mutex>& lock, const Run& r, uint64_t c, uint64_t in,
                           std::span<const uint8_t> buf, uint64_t* chain);
@@ -245,6 +250,7 @@ private:
     bool externalRaw_ = false; // ... which is a valid raw image of the disk (data_file_raw)
     std::string dataFilePath_; // resolved path of the external data file
     std::unique_ptr<HostFile> dataFile_; // null: not external, or opened for metadata only
+    bool dataSyncFailed_ = false;        // a sync of dataFile_ failed
     mutable std::mutex meta_;
     // Whether the image looks metadata-preallocated (QEMU's guess, made once on the first block
     // status query): far more clusters are in use than the host has allocated. Then block
