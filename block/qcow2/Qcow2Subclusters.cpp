@@ -161,9 +161,13 @@ LayerExtent Qcow2Driver::extLayerStatus(uint64_t offset, uint64_t maxLength) {
     e.length = r.bytes;
     switch (r.type) {
     case SubType::UnallocPlain:
-    case SubType::UnallocAlloc:
     case SubType::Invalid:
         e.kind = Allocation::Unallocated;
+        break;
+    case SubType::UnallocAlloc:
+        // As QEMU: not allocated here, but with a valid host offset.
+        e.kind = Allocation::Unallocated;
+        e.hostOffset = r.hostOffset;
         break;
     case SubType::ZeroPlain:
         e.kind = Allocation::Zero;
