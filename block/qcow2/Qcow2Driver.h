@@ -263,6 +263,8 @@ private:
     bool zeroSubclustersOf(uint64_t cluster, unsigned first, unsigned count);
     LayerExtent extLayerStatus(uint64_t offset, uint64_t maxLength);
     void zeroClustersExt(uint64_t first, uint64_t count, bool unmap);
+    // populate() with subclusters: only subclusters that are still unallocated take the bytes.
+    void populateSubclusters(uint64_t offset, std::span<const uint8_t> bytes);
     void discardClustersExt(uint64_t first, uint64_t count, bool full);
 
     HostFile file_;

@@ -19,10 +19,8 @@ bool allZero(std::span<const uint8_t> bytes) {
 void Qcow2Driver::populate(uint64_t offset, std::span<const uint8_t> bytes) {
     checkAttached();
     data(); // an external data file that is not open fails here, before any L2 change
-    // Not done with subclusters: the bytes keep coming from the backing file, which is
-    // correct, only not cached in this layer.
     if (ext_)
-        return;
+        return populateSubclusters(offset, bytes);
     size_t done = 0;
     while (done < bytes.size()) {
         const uint64_t pos = offset + done;

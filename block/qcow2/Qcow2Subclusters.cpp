@@ -403,6 +403,30 @@ uint64_t Qcow2Driver::extWritePiece(std::unique_lock<std::mutex>& lock, uint64_t
     return bytes;
 }
 
+void Qcow2Driver::populateSubclusters(uint64_t offset, std::span<const uint8_t> bytes) {
+    std::shared_lock gate(gate_);
+    uint64_t chain = 0;
+    size_t done = 0;
+    while (done < bytes.size()) {
+        const uint64_t pos = offset + done;
+        const uint64_t c = pos >> cb_;
+        std::unique_lock lock(meta_);
+        inflightDone_.wait(lock, [&] {
+            for (auto [s, e] : inflight_)
+                if (s <= c && c < e)
+                    return false;
+            return true;
+        });
+        // Decided and written under one hold of the lock: a guest write to these subclusters
+        // waits for this one, or came first and then they are not unallocated any more.
+        const SubRun r = subRun(pos, bytes.size() - done);
+        if (r.type == SubType::UnallocPlain || r.type == SubType::UnallocAlloc)
+            done += size_t(extWritePiece(lock, pos, bytes.subspan(done, size_t(r.bytes)), &chain));
+        else
+            done += size_t(r.bytes);
+    }
+}
+
 // ---- zero writes and discards ----
 
 void Qcow2Driver::extWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
