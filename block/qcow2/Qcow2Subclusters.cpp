@@ -6,8 +6,6 @@
 // at its edges, zero writes set the zero bits of whole subclusters.
 #include "Qcow2Driver.h"
 #include "Qcow2Format.h"
-#include "block/BlockLog.h"
-#include "block/ChainStatus.h"
 
 #include <algorithm>
 #include <bit>
