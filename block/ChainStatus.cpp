@@ -35,6 +35,9 @@ ChainExtent chainStatus(BlockDriver& top, uint64_t offset, uint64_t maxLength) {
             out.data = false;
             out.zero = layer->unallocatedReadsAsZero();
             out.present = false;
+            // A host cluster whose subclusters are not allocated yet (qcow2 extended L2)
+            // still has its offset, which QEMU reports.
+            out.hostOffset = e.hostOffset;
             return out;
         }
         if (offset >= next->size()) {

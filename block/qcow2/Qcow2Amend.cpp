@@ -384,8 +384,10 @@ bool hasCompressedClusters(const HostFile& file, const Qcow2Header& h) {
         uint64_t l2 = e & kL1OffsetMask;
         if (!l2)
             continue;
-        for (uint64_t entry : readTable(file, l2, h.clusterSize() / 8))
-            if (entry & kOflagCompressed)
+        // With extended L2 entries every other word is a subcluster bitmap.
+        const std::vector<uint64_t> t = readTable(file, l2, h.clusterSize() / 8);
+        for (size_t i = 0; i < t.size(); i += h.l2EntryBytes() / 8)
+            if (t[i] & kOflagCompressed)
                 return true;
     }
     return false;

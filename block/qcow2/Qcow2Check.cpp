@@ -130,6 +130,8 @@ private:
     uint64_t snapshotTableBytes_ = 0;
     uint64_t snapshotCorruptions_ = 0; // found while reading the table; a rewrite repairs them
     std::vector<uint64_t> zeroFixes_;  // L2 entries to rewrite as plain zero clusters
+    // Extended L2 entries to rewrite as unallocated, with this bitmap.
+    std::vector<std::pair<uint64_t, uint64_t>> extZeroFixes_;
     bool rebuild_ = false;
     bool quiet_ = false;
     uint64_t highest_ = 0;
@@ -420,8 +422,12 @@ void Checker::checkL2(uint64_t l2Offset, bool active, bool fix, bool fixable) {
     }
     uint64_t nextContiguous = 0;
     const bool external = h_.hasDataFile();
-    for (size_t index = 0; index < t.size(); ++index) {
-        uint64_t e = t[index];
+    // With extended L2 entries every entry is followed by its subcluster bitmap.
+    const bool ext = h_.extendedL2();
+    const size_t step = ext ? 2 : 1;
+    for (size_t index = 0; index * step < t.size(); ++index) {
+        uint64_t e = t[index * step];
+        const uint64_t bitmap = ext ? t[index * step + 1] : 0;
         const ClusterType type = h_.typeOf(e);
         if (type != ClusterType::Compressed && (e & kL2StandardReservedMask)) {
             msg("ERROR found l2 entry with reserved bits set: %" PRIx64, e);
@@ -441,6 +447,13 @@ void Checker::checkL2(uint64_t l2Offset, bool active, bool fix, bool fixable) {
                 ++r_.corruptions;
                 break;
             }
+            if (bitmap) {
+                msg("ERROR compressed cluster %zu with non-zero subcluster allocation bitmap, "
+                    "entry=0x%" PRIx64,
+                    index, e);
+                ++r_.corruptions;
+                break;
+            }
             CompressedExtent x = compressedExtent(e, cb_);
             addRef(x.offset, x.size);
             if (active) {
@@ -453,16 +466,30 @@ void Checker::checkL2(uint64_t l2Offset, bool active, bool fix, bool fixable) {
         case ClusterType::ZeroAlloc:
         case ClusterType::Normal: {
             uint64_t off = e & kL2OffsetMask;
+            if ((bitmap >> 32) & bitmap) {
+                ++r_.corruptions;
+                msg("ERROR offset=%" PRIx64
+                    ": Allocated cluster has corrupted subcluster allocation bitmap",
+                    off);
+            }
             if (off & (cs_ - 1)) {
                 ++r_.corruptions;
-                if (type == ClusterType::ZeroAlloc) {
+                const bool containsData =
+                    ext ? (bitmap & kSubclusterAllocMask) != 0 : type != ClusterType::ZeroAlloc;
+                if (!containsData) {
                     // A zero cluster loses nothing by losing its preallocation.
                     const bool repair = fix && mode_ == RepairMode::All;
                     msg("%s offset=%" PRIx64
                         ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
                         repair ? "Repairing" : "ERROR", off);
                     if (repair && fixable) {
-                        zeroFixes_.push_back(l2Offset + index * 8);
+                        // With subclusters: unallocated, allocated subclusters become zero.
+                        if (ext)
+                            extZeroFixes_.emplace_back(l2Offset + index * 16,
+                                                       (bitmap | bitmap << 32) &
+                                                           kSubclusterZeroMask);
+                        else
+                            zeroFixes_.push_back(l2Offset + index * 8);
                         --r_.corruptions;
                         ++r_.corruptionsFixed;
                         continue; // the cluster is not in use any more
@@ -483,6 +510,12 @@ void Checker::checkL2(uint64_t l2Offset, bool active, bool fix, bool fixable) {
                 addRef(off, cs_);
             break;
         }
+        case ClusterType::Unallocated:
+            if (bitmap & kSubclusterAllocMask) {
+                ++r_.corruptions;
+                msg("ERROR: Unallocated cluster has non-zero subcluster allocation map");
+            }
+            break;
         default:
             break;
         }
@@ -747,7 +780,8 @@ void Checker::checkCopied() {
         } catch (const BlockError&) {
             continue;
         }
-        for (uint64_t j = 0; j < t.size(); ++j) {
+        const uint64_t step = h_.l2EntryBytes() / 8;
+        for (uint64_t j = 0; j < t.size(); j += step) {
             ClusterType type = h_.typeOf(t[j]);
             if (type != ClusterType::Normal && type != ClusterType::ZeroAlloc)
                 continue;
@@ -904,6 +938,10 @@ void Checker::checkRefcounts() {
     calculate(true, mode_ != RepairMode::None);
     for (uint64_t at : zeroFixes_)
         writeEntry(at, kOflagZero);
+    for (auto [at, bitmap] : extZeroFixes_) {
+        writeEntry(at, 0);
+        writeEntry(at + 8, bitmap);
+    }
     const CheckResult pre = r_;
     compare(false, false);
     if (rebuild_ && mode_ == RepairMode::All) {

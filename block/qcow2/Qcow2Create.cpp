@@ -42,8 +42,14 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
                    "above (use version=v3 or greater)");
     if (o.dataFileRaw && !o.backingFile.empty())
         throwError(EINVAL, path, "Backing file and data-file-raw cannot be used at the same time");
-    if (o.extendedL2)
-        throwError(ENOTSUP, path, "extended L2 entries are not supported yet");
+    if (o.extendedL2 && !v3)
+        throwError(EINVAL, path,
+                   "Extended L2 entries are only supported with compatibility level 1.1 and "
+                   "above (use version=v3 or greater)");
+    if (o.extendedL2 && cs < 512 * kSubclustersPerCluster)
+        throwError(EINVAL, path,
+                   "Extended L2 entries are only supported with cluster sizes of at least " +
+                       std::to_string(512 * kSubclustersPerCluster) + " bytes");
     if (!o.compressionType.empty() && o.compressionType != "zlib" && o.compressionType != "zstd")
         throwError(EINVAL, path,
                    "Parameter 'compression-type' does not accept value '" + o.compressionType +
@@ -52,7 +58,7 @@ void validate(const std::string& path, const CreateOptions& o, bool v3) {
         throwError(EINVAL, path,
                    "Non-zlib compression type is only supported with compatibility level 1.1 "
                    "and above (use version=v3 or greater)");
-    if (!o.backingFile.empty() && o.preallocation != Preallocation::Off)
+    if (!o.backingFile.empty() && o.preallocation != Preallocation::Off && !o.extendedL2)
         throwError(EINVAL, path,
                    "Backing file and preallocation can only be used at the same time if "
                    "extended_l2 is on");
@@ -132,6 +138,8 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o,
     h.refcountOrder = uint32_t(std::countr_zero(o.refcountBits));
     h.headerLength = v3 ? kV3HeaderLength : kV2HeaderLength;
     h.compatible = o.lazyRefcounts ? kCompatLazyRefcounts : 0;
+    if (o.extendedL2)
+        h.incompatible |= kIncompatExtendedL2;
     if (o.compressionType == "zstd") {
         h.compressionType = uint8_t(CompressionType::Zstd);
         h.incompatible |= kIncompatCompression;

@@ -86,6 +86,8 @@ Qcow2Driver::Qcow2Driver(const std::string& path, const OpenOptions& o)
     cs_ = h_.clusterSize();
     cb_ = h_.clusterBits;
     l2Entries_ = h_.l2Entries();
+    ext_ = h_.extendedL2();
+    scBits_ = ext_ ? cb_ - 5 : cb_;
     size_ = h_.size;
     external_ = h_.hasDataFile();
     externalRaw_ = external_ && h_.dataFileRaw();
@@ -425,10 +427,14 @@ void Qcow2Driver::writeL1Entry(uint64_t i) {
 
 void Qcow2Driver::writeL2Span(uint64_t tableOffset, const std::vector<uint64_t>& t, uint64_t first,
                               uint64_t last) {
-    std::vector<uint8_t> raw(size_t(last - first + 1) * 8);
-    for (uint64_t i = first; i <= last; ++i)
-        putBe64(&raw[size_t(i - first) * 8], t[i]);
-    file_.write(tableOffset + first * 8, raw);
+    const uint64_t step = ext_ ? 16 : 8;
+    std::vector<uint8_t> raw(size_t((last - first + 1) * step));
+    for (uint64_t i = first; i <= last; ++i) {
+        putBe64(&raw[size_t((i - first) * step)], t[i]);
+        if (ext_)
+            putBe64(&raw[size_t((i - first) * step + 8)], t[l2Entries_ + i]);
+    }
+    file_.write(tableOffset + first * step, raw);
 }
 
 void Qcow2Driver::markL2Dirty(uint64_t tableOffset, const Table& t, uint64_t first, uint64_t last) {
@@ -519,9 +525,12 @@ Qcow2Driver::Table Qcow2Driver::loadL2(uint64_t offset, uint64_t l1Index) {
         file_.read(offset, raw);
     else
         file_.readExact(offset, raw, "L2 table");
-    auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_);
-    for (uint64_t i = 0; i < l2Entries_; ++i)
-        (*t)[i] = getBe64(&raw[i * 8]);
+    auto t = std::make_shared<std::vector<uint64_t>>(ext_ ? 2 * l2Entries_ : l2Entries_);
+    for (uint64_t i = 0; i < l2Entries_; ++i) {
+        (*t)[i] = getBe64(&raw[i * (ext_ ? 16 : 8)]);
+        if (ext_)
+            (*t)[l2Entries_ + i] = getBe64(&raw[i * 16 + 8]);
+    }
     l2Cache_.insert(offset, t);
     return t;
 }
@@ -591,7 +600,7 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
     // As QEMU: lazy refcounts hold back only the counts of data clusters; a new table's is
     // written before the table.
     rc_->writeDeferred();
-    auto t = std::make_shared<std::vector<uint64_t>>(l2Entries_, 0);
+    auto t = std::make_shared<std::vector<uint64_t>>(ext_ ? 2 * l2Entries_ : l2Entries_, 0);
     if (src) {
         file_.debugEvent(BlkdebugEvent::L2AllocCowRead);
         *t = *src;
@@ -727,6 +736,8 @@ void Qcow2Driver::punchFreed(HostFile& f, std::vector<uint64_t>& freed) {
 void Qcow2Driver::doRead(uint64_t offset, std::span<uint8_t> buf) {
     checkAttached();
     std::shared_lock gate(gate_);
+    if (ext_)
+        return extRead(offset, buf);
     std::vector<uint8_t> cbuf;
     size_t done = 0;
     while (done < buf.size()) {
@@ -779,6 +790,8 @@ void Qcow2Driver::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigne
 }
 
 void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
+    if (ext_)
+        return extWrite(offset, buf);
     size_t done = 0;
     uint64_t chain = 0; // host offset right after the previous piece
     while (done < buf.size()) {
@@ -1100,6 +1113,8 @@ bool Qcow2Driver::edgeMayBecomeZero(uint64_t from, uint64_t to) {
 }
 
 void Qcow2Driver::zeroClusters(uint64_t first, uint64_t count, bool unmap) {
+    if (ext_)
+        return zeroClustersExt(first, count, unmap);
     uint64_t c = first;
     while (c < first + count) {
         uint64_t l1i = c / l2Entries_;
@@ -1169,6 +1184,8 @@ void Qcow2Driver::syncDataZeroes(uint64_t first, uint64_t count,
 }
 
 void Qcow2Driver::discardClusters(uint64_t first, uint64_t count, bool full) {
+    if (ext_)
+        return discardClustersExt(first, count, full);
     const bool v3 = h_.zeroFlagValid();
     uint64_t c = first;
     while (c < first + count) {
@@ -1216,6 +1233,8 @@ void Qcow2Driver::discardClusters(uint64_t first, uint64_t count, bool full) {
 void Qcow2Driver::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags) {
     checkAttached();
     data(); // an external data file that is not open fails here, before any L2 change
+    if (ext_)
+        return extWriteZeroes(offset, length, zeroFlags);
     const uint64_t end = offset + length;
     auto writeZeroBytes = [&](uint64_t from, uint64_t to) {
         std::shared_lock gate(gate_);
@@ -1328,6 +1347,8 @@ bool Qcow2Driver::looksMetadataPreallocated() {
 
 LayerExtent Qcow2Driver::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     checkAttached();
+    if (ext_)
+        return extLayerStatus(offset, maxLength);
     uint64_t c = offset >> cb_, in = offset & (cs_ - 1);
     Run r;
     bool askDataFile = false;
@@ -1450,6 +1471,10 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
     // read as zero (zero clusters; written zeros in a partial last cluster), unless it is
     // fresh preallocated file space, which reads as zero anyway.
     const bool hideBacking = backing_ && backing_->size() > old && !dataArea;
+    // With subclusters, QEMU zeroes from the next subcluster boundary on.
+    const uint64_t scSize = uint64_t(1) << scBits_;
+    const uint64_t zeroStart =
+        ext_ && hideBacking ? (old + scSize - 1) & ~(scSize - 1) : alignedOld;
     bool tailWritten = false;
     auto writeTail = [&] {
         if (!(old & (cs_ - 1)) || tailWritten)
@@ -1460,8 +1485,9 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
         if (!hideBacking && type != ClusterType::Normal && type != ClusterType::Compressed)
             return;
         lock.unlock();
-        const uint64_t to = std::min(newSize, alignedOld);
-        writeImpl(old, std::span(zeroChunk().data(), size_t(to - old)));
+        const uint64_t to = std::min(newSize, zeroStart);
+        if (to > old)
+            writeImpl(old, std::span(zeroChunk().data(), size_t(to - old)));
         lock.lock();
     };
     // Metadata preallocation allocates a partial last cluster that is not allocated yet with
@@ -1504,13 +1530,24 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
                 file_.truncate(end);
         }
     } else if (dataArea) {
-        preallocateDataArea(mode, old >> cb_, head);
+        preallocateDataArea(mode, old >> cb_, head, ext_ && backing_ && backing_->size() > old);
         tailWritten = true;
     }
     if (mode != Preallocation::Off)
         barrier();
-    if (hideBacking && h_.zeroFlagValid() && newSize > alignedOld)
+    if (ext_ && hideBacking && newSize > zeroStart) {
+        // A compressed last cluster cannot be zeroed in part: zeros are written there.
+        if (!zeroizeSubclusters(zeroStart, newSize - zeroStart, false)) {
+            const uint64_t to = std::min(newSize, alignedOld);
+            lock.unlock();
+            writeImpl(zeroStart, std::span(zeroChunk().data(), size_t(to - zeroStart)));
+            lock.lock();
+            if (newSize > alignedOld)
+                zeroClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_), false);
+        }
+    } else if (hideBacking && h_.zeroFlagValid() && newSize > alignedOld) {
         zeroClusters(alignedOld >> cb_, newClusters - (alignedOld >> cb_), false);
+    }
     writeTail();
     lock.unlock();
     if (hideBacking && !h_.zeroFlagValid()) {
@@ -1538,7 +1575,7 @@ void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
         // A table wholly past the end goes (as QEMU shrinks the L1 table) if no snapshot
         // shares it; its clusters lose their reference after the L1 entry is durable.
         if (i0 == 0 && !external_ && (l1_[l1i] & kOflagCopied)) {
-            for (uint64_t e : *cur)
+            for (uint64_t e : std::span(cur->data(), size_t(l2Entries_)))
                 if (h_.typeOf(e) != ClusterType::Unallocated &&
                     h_.typeOf(e) != ClusterType::ZeroPlain)
                     deferRelease(e, true);
@@ -1548,7 +1585,10 @@ void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
             continue;
         }
         if (std::all_of(cur->begin() + long(i0), cur->begin() + long(i0 + n),
-                        [](uint64_t e) { return e == 0; }))
+                        [](uint64_t e) { return e == 0; }) &&
+            (!ext_ || std::all_of(cur->begin() + long(l2Entries_ + i0),
+                                  cur->begin() + long(l2Entries_ + i0 + n),
+                                  [](uint64_t b) { return b == 0; })))
             continue;
         uint64_t tableOffset = 0;
         Table t = writableL2(l1i, &tableOffset);
@@ -1557,6 +1597,9 @@ void Qcow2Driver::dropClustersFrom(uint64_t first, uint64_t last) {
                 h_.typeOf((*t)[i]) != ClusterType::ZeroPlain)
                 deferRelease((*t)[i], true);
         std::fill(t->begin() + long(i0), t->begin() + long(i0 + n), 0);
+        if (ext_)
+            std::fill(t->begin() + long(l2Entries_ + i0), t->begin() + long(l2Entries_ + i0 + n),
+                      0);
         markL2Dirty(tableOffset, t, i0, i0 + n - 1);
     }
 }
@@ -1596,6 +1639,8 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     file_.write(host, z);
     file_.debugEvent(BlkdebugEvent::L2UpdateCompressed);
     (*t)[i] = compressedEntry(host, z.size(), cb_);
+    if (ext_)
+        (*t)[l2Entries_ + i] = 0; // as QEMU: a compressed cluster has no subclusters
     markL2Dirty(tableOffset, t, i, i);
     deferRelease(old, true);
 }
@@ -1625,7 +1670,7 @@ void Qcow2Driver::preallocate(Preallocation mode) {
 // (allocated on the host), then any new L2 tables (the first one where the old refcount table
 // was). `head` is the content of a partial first cluster, which moves there too.
 void Qcow2Driver::preallocateDataArea(Preallocation mode, uint64_t firstCluster,
-                                      std::span<const uint8_t> head) {
+                                      std::span<const uint8_t> head, bool allocateSubclusters) {
     uint64_t used = (file_.size() + cs_ - 1) >> cb_;
     while (used > 0 && rc_->get(used - 1) == 0)
         --used;
@@ -1663,6 +1708,8 @@ void Qcow2Driver::preallocateDataArea(Preallocation mode, uint64_t firstCluster,
                 h_.typeOf(was) != ClusterType::ZeroPlain)
                 deferRelease(was, false);
             (*t)[i0 + i] = ((first + c + i) << cb_) | kOflagCopied;
+            if (ext_ && allocateSubclusters)
+                (*t)[l2Entries_ + i0 + i] = kSubclusterAllocMask;
         }
         markL2Dirty(tableOffset, t, i0, i0 + n - 1);
         c += n;

@@ -175,8 +175,10 @@ private:
     void syncDataZeroes(uint64_t first, uint64_t count, const std::vector<uint64_t>& released,
                         bool unmap);
     void preallocateClusters(uint64_t first, uint64_t count, Preallocation mode, uint64_t* end);
+    // `allocateSubclusters`: with extended L2 entries, the new clusters' subclusters become
+    // allocated (they read the fresh zeros instead of the backing file).
     void preallocateDataArea(Preallocation mode, uint64_t firstCluster,
-                             std::span<const uint8_t> head);
+                             std::span<const uint8_t> head, bool allocateSubclusters = false);
     // Changes the virtual size; growth preallocates the new area as `mode` says.
     void resize(uint64_t newSize, Preallocation mode);
     // Shrinking (meta_ held): guest clusters [first, last) become unallocated; their clusters,
@@ -223,9 +225,58 @@ private:
     void checkNoMetadataOverlap(uint64_t hostOffset, uint64_t length, unsigned ignore = 0);
     void checkInsideFile(uint64_t hostOffset, uint64_t length);
 
+    // ---- extended L2 entries (Qcow2Subclusters.cpp) ----
+    // A cached L2 table of such an image holds the entries, then the bitmaps.
+    enum class SubType {
+        UnallocPlain,
+        ZeroPlain,
+        UnallocAlloc,
+        ZeroAlloc,
+        Normal,
+        Compressed,
+        Invalid
+    };
+    // What subcluster `sc` of the cluster with `entry` and `bitmap` is.
+    SubType subType(uint64_t entry, uint64_t bitmap, unsigned sc) const;
+    // With meta_ held: the bitmap of guest cluster `cluster` (0 if it has no L2 table).
+    uint64_t l2Bitmap(uint64_t cluster);
+    struct SubRun {
+        SubType type = SubType::UnallocPlain;
+        uint64_t bytes = 0;      // > 0
+        uint64_t entry = 0;      // L2 entry of the first cluster
+        uint64_t hostOffset = 0; // of the first byte (types with a host cluster)
+    };
+    // With meta_ held: the subclusters from guest `offset` on (at most `maxBytes`) that are of
+    // one type (and, with a host cluster, contiguous on the host). Invalid entries are a
+    // corruption (`forWrite` picks QEMU's wording).
+    SubRun subRun(uint64_t offset, uint64_t maxBytes);
+    [[noreturn]] void invalidEntry(uint64_t cluster, bool forWrite);
+    void extRead(uint64_t offset, std::span<uint8_t> buf);
+    void extWrite(uint64_t offset, std::span<const uint8_t> buf);
+    // With meta_ held (released on return): one piece of extWrite into clusters of ours
+    // (`keep`) or new ones; returns the bytes written.
+    uint64_t extWritePiece(std::unique_lock<std::mutex>& lock, uint64_t offset,
+                           std::span<const uint8_t> buf, uint64_t* chain);
+    void extWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlags);
+    // QEMU's driver-level zero write of [offset, +bytes) (within one subcluster when not
+    // aligned): false when it must fall back to writing zeros.
+    bool extTryZero(uint64_t offset, uint64_t bytes, bool unmap);
+    // With meta_ held: subcluster-aligned [offset, +bytes) reads as zero through the bitmaps
+    // (whole clusters through zeroClusters). False, with the parts before done, at a
+    // compressed cluster that would be zeroed in part.
+    bool zeroizeSubclusters(uint64_t offset, uint64_t bytes, bool unmap);
+    bool zeroSubclustersOf(uint64_t cluster, unsigned first, unsigned count);
+    LayerExtent extLayerStatus(uint64_t offset, uint64_t maxLength);
+    void zeroClustersExt(uint64_t first, uint64_t count, bool unmap);
+    // populate() with subclusters: only subclusters that are still unallocated take the bytes.
+    void populateSubclusters(uint64_t offset, std::span<const uint8_t> bytes);
+    void discardClustersExt(uint64_t first, uint64_t count, bool full);
+
     HostFile file_;
     Qcow2Header h_;
-    unsigned overlapChecks_ = 0;        // Qcow2Overlap.h bits
+    bool ext_ = false;           // extended L2 entries
+    uint32_t scBits_ = 0;        // bits of a subcluster's size (cluster bits with no subclusters)
+    unsigned overlapChecks_ = 0; // Qcow2Overlap.h bits
     bool corruptionReported_ = false;   // (meta_)
     std::atomic<bool> detached_{false}; // marked corrupt: no more requests
     std::atomic<uint64_t> size_{0};

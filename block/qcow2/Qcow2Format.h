@@ -51,6 +51,21 @@ inline constexpr uint64_t kMaxHostOffset = 1ull << 56;
 inline constexpr uint64_t kL1ReservedMask = 0x7f000000000001ffull;
 inline constexpr uint64_t kL2StandardReservedMask = 0x3f000000000001feull;
 inline constexpr uint64_t kRefTableReservedMask = 0x1ffull;
+// Extended L2 entries: 32 subclusters per cluster; bit i of the bitmap says subcluster i is
+// allocated, bit 32 + i that it reads as zero.
+inline constexpr unsigned kSubclustersPerCluster = 32;
+inline constexpr uint64_t kSubclusterAllocMask = 0x00000000ffffffffull;
+inline constexpr uint64_t kSubclusterZeroMask = 0xffffffff00000000ull;
+// Bitmap bits "allocated" of subclusters [from, to).
+inline uint64_t subclusterAllocRange(unsigned from, unsigned to) {
+    return to <= from
+               ? 0
+               : (((to == 32 ? 0 : 1ull << to) - 1) & ~((1ull << from) - 1)) & kSubclusterAllocMask;
+}
+// Bitmap bits "reads as zero" of subclusters [from, to).
+inline uint64_t subclusterZeroRange(unsigned from, unsigned to) {
+    return subclusterAllocRange(from, to) << 32;
+}
 
 inline uint16_t getBe16(const uint8_t* p) {
     return uint16_t(p[0] << 8 | p[1]);

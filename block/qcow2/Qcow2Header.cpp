@@ -240,9 +240,10 @@ Qcow2Header readHeader(const HostFile& f, bool tablesInFile) {
     if ((h.autoclear & kAutoclearDataFileRaw) && !(h.incompatible & kIncompatDataFile))
         bad(f, "data-file-raw requires a data file (autoclear bit 1 is set but the external "
                "data file feature bit is clear)");
-    if (h.incompatible & kIncompatExtendedL2)
-        throwError(ENOTSUP, f.path(),
-                   "images with extended L2 entries (subclusters) are not supported yet");
+    // As QEMU: a subcluster (1/32 of a cluster) must be at least 512 bytes.
+    if ((h.incompatible & kIncompatExtendedL2) && h.clusterBits < kMinClusterBits + 5)
+        throwError(EINVAL, f.path(),
+                   "Unsupported subcluster size: " + std::to_string(h.clusterSize() / 32));
     if (h.compressionType != 0 && !(h.incompatible & kIncompatCompression))
         bad(f, "compression type " + std::to_string(h.compressionType) +
                    " is set but the compression type feature bit is clear");

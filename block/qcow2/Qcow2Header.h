@@ -22,7 +22,6 @@ struct HeaderExtension {
     std::vector<uint8_t> data;
 };
 
-
 struct Qcow2Header {
     uint32_t version = 3;
     uint64_t backingOffset = 0;
@@ -53,7 +52,11 @@ struct Qcow2Header {
 
     uint64_t clusterSize() const { return 1ull << clusterBits; }
     uint32_t refcountBits() const { return 1u << refcountOrder; }
-    uint64_t l2Entries() const { return clusterSize() / 8; }
+    // Extended L2 entries (incompatible bit 4): each L2 entry is followed by a 64-bit
+    // subcluster bitmap, and the standard entry's zero flag is unused.
+    bool extendedL2() const { return (incompatible & kIncompatExtendedL2) != 0; }
+    uint64_t l2EntryBytes() const { return extendedL2() ? 16 : 8; }
+    uint64_t l2Entries() const { return clusterSize() / l2EntryBytes(); }
     bool zeroFlagValid() const { return version >= 3; }
     // Guest data lives in an external data file (incompatible bit 2), not in this file.
     bool hasDataFile() const { return (incompatible & kIncompatDataFile) != 0; }
@@ -61,7 +64,7 @@ struct Qcow2Header {
     bool dataFileRaw() const { return (autoclear & kAutoclearDataFileRaw) != 0; }
     // What an L2 entry of this image means.
     ClusterType typeOf(uint64_t entry) const {
-        return clusterType(entry, zeroFlagValid(), hasDataFile());
+        return clusterType(entry, zeroFlagValid() && !extendedL2(), hasDataFile());
     }
 };
 

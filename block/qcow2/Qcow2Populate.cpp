@@ -19,6 +19,8 @@ bool allZero(std::span<const uint8_t> bytes) {
 void Qcow2Driver::populate(uint64_t offset, std::span<const uint8_t> bytes) {
     checkAttached();
     data(); // an external data file that is not open fails here, before any L2 change
+    if (ext_)
+        return populateSubclusters(offset, bytes);
     size_t done = 0;
     while (done < bytes.size()) {
         const uint64_t pos = offset + done;

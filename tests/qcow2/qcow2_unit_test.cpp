@@ -462,6 +462,60 @@ TEST(Qcow2, ReusedClustersNeverLeakOldBytes) {
     expectClean(img);
 }
 
+// With extended L2 entries (subclusters) the copy goes only into subclusters still
+// unallocated: partial guest writes and zeroed subclusters keep what the guest put there, also
+// when guest writes race with the copies.
+TEST(Qcow2, PopulateFillsOnlyUnallocatedSubclusters) {
+    TempDir t;
+    std::string base = t.path("base.qcow2"), top = t.path("top.qcow2");
+    const uint64_t cs = 65536, sc = cs / 32, size = 16 * cs;
+    createQcow2(base, size);
+    auto basedata = pattern(size, 5);
+    openRw(base)->write(0, basedata);
+    CreateOptions o;
+    o.format = "qcow2";
+    o.size = size;
+    o.sizeGiven = true;
+    o.backingFile = base;
+    o.backingFormat = "qcow2";
+    o.extendedL2 = true;
+    createImage(top, o);
+    auto d = openRw(top);
+    auto* q = dynamic_cast<qcow2::Qcow2Driver*>(d.get());
+    ASSERT_NE(q, nullptr);
+    auto expect = basedata;
+    auto guest = pattern(3000, 9);
+    d->write(3 * cs + 1000, guest); // partial subclusters, the guest first
+    std::memcpy(&expect[3 * cs + 1000], guest.data(), guest.size());
+    d->writeZeroes(5 * cs + 4 * sc, 2 * sc);
+    std::memset(&expect[5 * cs + 4 * sc], 0, 2 * sc);
+    q->populate(0, basedata); // a copy read before those requests
+    EXPECT_TRUE(readAll(*d) == expect);
+    for (uint64_t off = 0; off < size; off += sc)
+        EXPECT_NE(d->layerStatus(off, sc).kind, Allocation::Unallocated) << "offset " << off;
+    d.reset();
+    expectClean(top);
+
+    // Racing: a writer fills the middle of every other cluster while stale copies land.
+    createImage(top, o);
+    d = openRw(top);
+    q = dynamic_cast<qcow2::Qcow2Driver*>(d.get());
+    std::thread writer([&] {
+        for (uint64_t c = 0; c < 16; c += 2)
+            d->write(c * cs + 5000, guest);
+    });
+    for (int round = 0; round < 4; ++round)
+        for (uint64_t c = 0; c < 16; ++c)
+            q->populate(c * cs, std::span(basedata).subspan(c * cs, cs));
+    writer.join();
+    expect = basedata;
+    for (uint64_t c = 0; c < 16; c += 2)
+        std::memcpy(&expect[c * cs + 5000], guest.data(), guest.size());
+    EXPECT_TRUE(readAll(*d) == expect);
+    d.reset();
+    expectClean(top);
+}
+
 // Copy-on-read into a layer (a stream job's copy): only clusters still unallocated take the
 // copy, zeros become zero clusters; a guest write that landed first keeps its data, also when
 // the writes race with the copies.
