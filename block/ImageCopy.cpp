@@ -281,8 +281,8 @@ private:
         for (const WriteOp& op : ops) {
             writeAt(op.offset, [&] {
                 if (!op.zero) {
-                    target_.write(op.offset, std::span<const uint8_t>(
-                                                 buffer.data() + op.bufferPos, op.length));
+                    target_.write(op.offset, std::span<const uint8_t>(buffer.data() + op.bufferPos,
+                                                                      op.length));
                 } else if (settings_.minSparse == 0) {
                     writeZeroData(op.offset, op.length);
                 } else if (!settings_.targetReadsZero) {

@@ -15,8 +15,8 @@
 #include "block/SnapshotSelector.h"
 #include "block/bitmap/BitmapCatalog.h"
 
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <sys/stat.h>

@@ -6,6 +6,7 @@
 #include "app/ioshell/IoOutput.h"
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <thread>
 
@@ -16,6 +17,9 @@ struct IoPendingRequest {
     RecordedOutput printed;
     std::thread thread; // joinable if the request was started at submission
     std::atomic<bool> done{false};
+    // For a request started at submission: when it completed, counted across the shell's
+    // requests (0: not yet, or not started at submission).
+    std::atomic<uint64_t> completedAs{0};
 };
 
 } // namespace e2kvm::io

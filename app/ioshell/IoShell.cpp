@@ -223,8 +223,22 @@ void IoShell::completePending() {
     if (started && image_)
         if (block::Blkdebug* injector = image_->blkdebug())
             injector->setHoldingAllowed(false); // back to one request at a time
+    // Requests that ran on their own threads print as they completed: one that waited behind
+    // another (a cluster it allocates, held at a breakpoint) after it, as qemu-io's coroutine
+    // that waited on a dependency. They come before the rest, which print as a stack.
+    std::vector<IoPendingRequest*> threaded;
+    for (auto& request : requests)
+        if (request->completedAs)
+            threaded.push_back(request.get());
+    std::sort(threaded.begin(), threaded.end(),
+              [](const IoPendingRequest* a, const IoPendingRequest* b) {
+                  return a->completedAs < b->completedAs;
+              });
+    for (IoPendingRequest* request : threaded)
+        request->printed.replay(*out_);
     for (size_t i = requests.size(); i-- > 0;)
-        requests[i]->printed.replay(*out_);
+        if (!requests[i]->completedAs)
+            requests[i]->printed.replay(*out_);
 }
 
 void IoShell::close() {

@@ -11,6 +11,7 @@
 #include "block/BlockDriver.h"
 #include "block/ImageOptions.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -162,6 +163,7 @@ private:
     Options options_;
     IoOutput* out_;
     std::vector<std::unique_ptr<IoPendingRequest>> pending_; // submitted aio requests
+    std::atomic<uint64_t> completions_{0}; // aio requests started at submission that completed
     std::optional<IoOpenRequest> openRequest_;
     bool anyFailed_ = false;
     bool quit_ = false;

@@ -53,8 +53,9 @@ void IoShell::submit(std::function<void(IoOutput&)> request) {
         injector->setHoldingAllowed(true);
         const size_t heldBefore = injector->heldCount();
         IoPendingRequest* p = pending.get();
-        p->thread = std::thread([p] {
+        p->thread = std::thread([this, p] {
             p->run(p->printed);
+            p->completedAs = ++completions_;
             p->done = true;
         });
         const auto giveUp = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);

@@ -276,7 +276,8 @@ void Qcow2Driver::syncAll(bool syncData) {
         } catch (const BlockError& e) {
             dataSyncFailed_ = true;
             throwError(e.errnoValue(), dataFilePath_,
-                       std::string("flushing the data file failed: ") + std::strerror(e.errnoValue()));
+                       std::string("flushing the data file failed: ") +
+                           std::strerror(e.errnoValue()));
         }
     }
     file_.sync();

@@ -124,6 +124,15 @@ def main():
                  "-c", "aio_flush", "-c", "read -P 10 0x200 0x200", "-c", "read -P 0x5a 0 0x200",
                  "-c", "read -P 10 0x5000 0x200", "-c", "read -P 11 0x5200 0x200",
                  "-c", "read -P 12 0x7e00 0x400", "-c", "read -P 0x5a 0x8200 0x200"], fresh_raw)
+        # A write that allocates a cluster, held at a breakpoint; a second write to the same
+        # cluster waits for that allocation, so the first completes (and prints) first, as
+        # QEMU's iotest 271 shows.
+        compare("qcow2: a request waiting on another's allocation completes after it", tmp,
+                ["-c", f"open -o driver=qcow2 blkdebug::{img}", "-c", "break write_aio A",
+                 "-c", "aio_write -P 10 30k 2k", "-c", "wait_break A",
+                 "-c", "aio_write -P 11 20k 2k", "-c", "resume A", "-c", "aio_flush",
+                 "-c", "read -P 10 30k 2k", "-c", "read -P 11 20k 2k"],
+                fresh_qcow2(False))
         config(conf, inject("read_aio", 5, once="on"))
         compare("raw: read_aio once", tmp,
                 ["-f", "raw", "-c", "read 0 4k", "-c", "read -P 0x5a 0 4k", rd], fresh_raw)
