@@ -30,6 +30,8 @@ public:
     HostFile& operator=(const HostFile&) = delete;
 
     const std::string& path() const { return path_; }
+    // Whether this stands for another open image (a node) rather than a host file.
+    bool isNode() const { return node_ != nullptr; }
     int fd() const { return fd_; }
     bool writable() const { return writable_; }
     // Takes QEMU's image locks on this open file (see ImageLock); they last until it is closed.

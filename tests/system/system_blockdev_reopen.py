@@ -4,7 +4,8 @@ again (its virtual size follows), a transaction with a bad member changing nothi
 errors for a missing file, a missing or unknown node-name, a changed driver or filename, and a qcow2 node's
 file child replaced by a raw node over the same file (iotest reopen-file), with I/O through
 the node afterwards; a qcow2 node's allocations past a raw window's size failing with ENOSPC,
-and growing the file once the size is dropped.
+and growing the file once the size is dropped; an overwrite of a cluster the qcow2 node has
+past the window failing with ENOSPC too (iotest 248), and succeeding once the size is dropped.
 usage: system_blockdev_reopen.py E2KVM_SYSTEM"""
 import json
 import os
@@ -17,7 +18,7 @@ from checks import Checker, run  # noqa: E402
 import peers  # noqa: E402
 from stdio_qmp import stdio_qmp_argv  # noqa: E402
 
-peers.require("qemu-system-x86_64", "qemu-img")
+peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 SYSTEM = os.path.abspath(sys.argv[1])
 checker = Checker(sys.stderr)
 
@@ -61,6 +62,13 @@ def commands(raw, qcow2):
         {"execute": "blockdev-reopen", "arguments": {"options": [grow(qcow2, None)]}},
         {"execute": hmp, "arguments": {"command-line": 'qemu-io grow "write 1M 1M"'}},
         {"execute": hmp, "arguments": {"command-line": 'qemu-io grow "read -P 0xcd 1M 1M"'}},
+        # An overwrite of a cluster the qcow2 node has past the window (iotest 248's mirror
+        # target): the raw node answers ENOSPC; once the size is dropped it is written.
+        {"execute": "blockdev-add", "arguments": full(qcow2, 1 << 20)},
+        {"execute": hmp, "arguments": {"command-line": 'qemu-io full "write -P 0x77 1536k 64k"'}},
+        {"execute": "blockdev-reopen", "arguments": {"options": [full(qcow2, None)]}},
+        {"execute": hmp, "arguments": {"command-line": 'qemu-io full "write -P 0x77 1536k 64k"'}},
+        {"execute": hmp, "arguments": {"command-line": 'qemu-io full "read -P 0x77 1536k 64k"'}},
         {"execute": "quit"},
     ]
 
@@ -73,7 +81,17 @@ def grow(qcow2, size):
     return {"driver": "qcow2", "node-name": "grow", "file": window}
 
 
+def full(qcow2, size):
+    """A qcow2 node, every cluster allocated, over a raw node of at most `size` bytes."""
+    node = grow(qcow2, size)
+    node["node-name"] = "full"
+    node["file"]["file"]["filename"] = qcow2 + ".full"
+    return node
+
+
 def session(tool, raw, qcow2):
+    run("qemu-img", "create", "-q", "-f", "qcow2", qcow2 + ".full", "2M")
+    run("qemu-io", "-f", "qcow2", "-c", "write 0 2M", qcow2 + ".full")
     run("qemu-img", "create", "-q", "-f", "qcow2", qcow2 + ".grow", "4M")
     os.truncate(qcow2 + ".grow", 2 << 20)
     text = "".join(json.dumps(c) + "\n" for c in commands(raw, qcow2))
