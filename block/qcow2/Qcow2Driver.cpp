@@ -553,7 +553,7 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
         return loadL2(old, l1i);
     }
     Table src = old ? loadL2(old, l1i) : nullptr;
-    uint64_t n = rc_->allocate(1) << cb_;
+    uint64_t n = rc_->allocate(1, "L2 table") << cb_;
     checkMetadataPlacement(n, cs_, "L2 table");
     // As QEMU: lazy refcounts hold back only the counts of data clusters; a new table's is
     // written before the table.
@@ -1002,6 +1002,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
     } else if (in != 0 || end < cs_) {
         cl.resize(cs_);
         file_.debugEvent(BlkdebugEvent::CowRead);
+        checkAttached(); // a corruption found while the request was held detached the image
         readOldCluster(old[0], c, cl);
         size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
         std::memcpy(cl.data() + in, data.data(), take);
@@ -1023,6 +1024,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
         } else if (tailBytes) {
             cl.resize(cs_);
             file_.debugEvent(BlkdebugEvent::CowRead);
+            checkAttached();
             readOldCluster(old[n - 1], c + n - 1, cl);
             std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));
             dest.write(host + ((n - 1) << cb_), cl);
@@ -1557,7 +1559,7 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     Table t = writableL2(c / l2Entries_, &tableOffset);
     uint64_t i = c % l2Entries_;
     uint64_t old = (*t)[i];
-    uint64_t host = rc_->allocateBytes(z.size());
+    uint64_t host = rc_->allocateBytes(z.size(), "compressed cluster");
     checkMetadataPlacement(host, z.size(), "compressed cluster");
     file_.debugEvent(BlkdebugEvent::WriteCompressed);
     file_.write(host, z);

@@ -92,7 +92,7 @@ Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
                    "refcount block at " + hex(offset) + " is not cluster aligned");
     }
     auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
-    file_.readExact(offset, *b, "refcount block");
+    file_.read(offset, *b); // past the end of the file it reads as zeros, as in QEMU
     if (cache_.size() >= cacheLimit_) {
         writeDeferred(); // the blocks they are in must stay until then
         cache_.clear();
@@ -365,7 +365,7 @@ void Qcow2Refcounts::set(uint64_t cluster, uint64_t value) {
 // As QEMU: the first run of free clusters at or after the free pointer, which then moves past
 // it (holes below are reused only after a cluster below is freed); when the run needs a
 // refcount block that does not exist yet, the block is created and the search starts again.
-uint64_t Qcow2Refcounts::allocate(uint64_t n) {
+uint64_t Qcow2Refcounts::allocate(uint64_t n, const char* what) {
     file_.debugEvent(BlkdebugEvent::ClusterAlloc);
     reserved_.clear();
     while (true) {
@@ -384,6 +384,8 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
         reserved_.clear();
         if (created)
             continue;
+        if (start == 0 && what && placementCheck_)
+            placementCheck_(0, n << clusterBits_, what);
         change(start, n, +1, nullptr);
         return start;
     }
@@ -453,7 +455,7 @@ uint64_t Qcow2Refcounts::usedEnd(uint64_t clusters) {
     return clusters;
 }
 
-uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
+uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes, const char* what) {
     file_.debugEvent(BlkdebugEvent::ClusterAllocBytes);
     // The partly used cluster is shared only while its refcount can grow: at the maximum (one
     // compressed cluster with refcount_bits=1) a new cluster is taken, as QEMU does.
@@ -469,7 +471,7 @@ uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
             freeByteOffset_ = 0;
         return off;
     }
-    uint64_t off = allocate(1) << clusterBits_;
+    uint64_t off = allocate(1, what) << clusterBits_;
     freeByteOffset_ = off + bytes;
     if ((freeByteOffset_ & (clusterSize_ - 1)) == 0)
         freeByteOffset_ = 0;
