@@ -111,6 +111,10 @@ private:
     // The stored refcount of a cluster; a refcount block past the end of the file reads as
     // zeros, as in QEMU. Throws BlockError if it cannot be read.
     uint64_t storedRefcount(uint64_t cluster);
+    // A corruption met while reading the stored refcounts (an unaligned refcount block), as
+    // QEMU's driver signals it during a check: reported once; in a repair (the image is
+    // writable) fatal: the image is marked corrupt and the driver detached.
+    void signalCorruption(const std::string& what);
 
     HostFile& f_;
     RepairMode mode_;
@@ -132,6 +136,10 @@ private:
     std::vector<uint64_t> zeroFixes_;  // L2 entries to rewrite as plain zero clusters
     bool rebuild_ = false;
     bool quiet_ = false;
+    bool corruptionSignalled_ = false;
+    // Marked corrupt by this repair. QEMU's driver is detached then: the refcount updates it
+    // still makes stay in its cache and never reach the file (the rebuild writes directly).
+    bool detached_ = false;
     uint64_t highest_ = 0;
     std::vector<std::string> messages_;
     CheckResult r_;
@@ -174,8 +182,28 @@ uint64_t Checker::storedRefcount(uint64_t cluster) {
     return stored().get(cluster);
 }
 
+void Checker::signalCorruption(const std::string& what) {
+    const bool fatal = mode_ != RepairMode::None;
+    if (corruptionSignalled_ && (!fatal || (h_.incompatible & kIncompatCorrupt)))
+        return;
+    corruptionSignalled_ = true;
+    // Printed even by a quiet pass (it is the driver's message, not a finding of the check).
+    messages_.push_back(fatal ? "qcow2: Marking image as corrupt: " + what +
+                                    "; further corruption events will be suppressed"
+                              : "qcow2: Image is corrupt: " + what +
+                                    "; further non-fatal corruption events will be suppressed");
+    if (!fatal)
+        return;
+    detached_ = true;
+    if (!(h_.incompatible & kIncompatCorrupt)) {
+        h_.incompatible |= kIncompatCorrupt;
+        writeEntry(72, h_.incompatible);
+        f_.sync();
+    }
+}
+
 Qcow2Refcounts& Checker::stored() {
-    if (!rc_)
+    if (!rc_) {
         rc_ = std::make_unique<Qcow2Refcounts>(f_, cb_, h_.refcountOrder, reftable_,
                                                h_.refTableOffset, h_.refTableClusters,
                                                [this](uint64_t off, uint32_t n) {
@@ -186,6 +214,8 @@ Qcow2Refcounts& Checker::stored() {
                                                    putBe32(b + 8, n);
                                                    f_.write(48, b);
                                                });
+        rc_->setCorruptionReport([this](const std::string& what) { signalCorruption(what); });
+    }
     return *rc_;
 }
 
@@ -691,7 +721,8 @@ void Checker::compare(bool fixLeaks, bool fixErrors) {
             i, have, want);
         if (fixed) {
             try {
-                stored().set(i, want);
+                if (!detached_)
+                    stored().set(i, want);
                 ++*fixed;
                 continue;
             } catch (const BlockError& e) {
@@ -993,6 +1024,7 @@ CheckResult Checker::run() {
     }
     if (mode_ != RepairMode::None)
         f_.sync();
+    r_.detached = detached_;
     r_.messages = std::move(messages_);
     return r_;
 }
