@@ -650,6 +650,8 @@ void Qcow2Driver::deferRelease(uint64_t entry, bool punch) {
 // cluster is durable would leave, after a power cut, an entry pointing at a free cluster (or
 // one handed out again). So the drops wait for the barrier that writes those entries.
 void Qcow2Driver::deferRelease(uint64_t first, uint64_t count, bool punch, bool l2Table) {
+    if (!refcountBlocksLoadable(first, count))
+        return;
     if (!releases_.empty()) {
         Release& b = releases_.back();
         if (b.first + b.count == first && b.punch == punch && b.l2Table == l2Table) {
@@ -660,6 +662,22 @@ void Qcow2Driver::deferRelease(uint64_t first, uint64_t count, bool punch, bool 
     releases_.push_back({first, count, punch, l2Table});
     if (releases_.size() >= 4096)
         barrier();
+}
+
+// QEMU drops the refcounts at once (in its refcount block cache): a block that cannot be
+// loaded (an unaligned one is a fatal corruption) fails that freeing right away, which is
+// reported and leaves the clusters leaked, while the request goes on.
+bool Qcow2Driver::refcountBlocksLoadable(uint64_t first, uint64_t count) {
+    const uint64_t perBlock = rc_->entriesPerBlock();
+    try {
+        for (uint64_t c = first; c < first + count; c = (c / perBlock + 1) * perBlock)
+            rc_->get(c);
+    } catch (const BlockError& e) {
+        logMessage(LogLevel::Leak, filename(),
+                   std::string("qcow2_free_clusters failed: ") + std::strerror(e.errnoValue()));
+        return false;
+    }
+    return true;
 }
 
 void Qcow2Driver::applyReleases() {
@@ -1255,9 +1273,15 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
     uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));
     if (a >= b)
         return;
-    std::unique_lock gate(gate_);
-    std::lock_guard lock(meta_);
-    discardClusters(a >> cb_, (b - a) >> cb_);
+    {
+        std::unique_lock gate(gate_);
+        std::lock_guard lock(meta_);
+        discardClusters(a >> cb_, (b - a) >> cb_);
+    }
+    // As QEMU's block layer, which discards an unaligned tail as a request of its own: it
+    // fails if the whole clusters before it got the image marked corrupt.
+    if (end > b)
+        checkAttached();
 }
 
 void Qcow2Driver::doFlush() {
