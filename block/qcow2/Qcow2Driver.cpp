@@ -1410,7 +1410,13 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
             barrier(); // the dropped entries are durable before the header says the new size
             // As QEMU: refcount blocks left counting nothing go, and the file ends after its
             // last cluster in use.
-            rc_->dropUnusedBlocks();
+            try {
+                rc_->dropUnusedBlocks();
+            } catch (const BlockError& e) {
+                throw BlockError(e.errnoValue(),
+                                 std::string("Failed to discard unused refblocks: ") +
+                                     std::strerror(e.errnoValue()));
+            }
             const uint64_t end = rc_->usedEnd((file_.size() + cs_ - 1) >> cb_) << cb_;
             if (end < file_.size())
                 file_.truncate(end);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 
 namespace e2kvm::block::qcow2 {
 
@@ -418,12 +419,31 @@ uint64_t Qcow2Refcounts::allocateAt(uint64_t first, uint64_t n) {
     }
 }
 
+void Qcow2Refcounts::corrupt(int err, const std::string& what) {
+    if (corruptionReport_) {
+        try {
+            corruptionReport_(what);
+        } catch (const BlockError&) {
+            // Reported; the error is this one.
+        }
+    }
+    throwError(err, file_.path(), what);
+}
+
 void Qcow2Refcounts::dropUnusedBlocks() {
     std::vector<uint64_t> unused;
     for (uint64_t t = 0; t < table_.size(); ++t) {
         const uint64_t off = table_[t] & kRefTableOffsetMask;
         if (!off)
             continue;
+        if (off & (clusterSize_ - 1)) {
+            char what[96];
+            std::snprintf(what, sizeof what,
+                          "Cannot get entry from refcount block cache: Offset %#" PRIx64
+                          " is unaligned",
+                          off);
+            corrupt(EIO, what);
+        }
         std::vector<uint8_t> copy = *loadBlock(off);
         const uint64_t own = off >> clusterBits_;
         if (own / entriesPerBlock_ == t)
@@ -439,14 +459,48 @@ void Qcow2Refcounts::dropUnusedBlocks() {
         file_.write(tableOffset_ + t * 8, e);
     }
     file_.sync(); // no table entry points at a block once its cluster can be reused
+    // As QEMU: each dropped block loses the reference its covering block (still in the
+    // table) gives it; once that fails, the remaining entries only leave the table.
+    std::optional<BlockError> failure;
     for (uint64_t t : unused) {
         const uint64_t off = table_[t] & kRefTableOffsetMask;
-        change(off >> clusterBits_, 1, -1, nullptr);
+        if (!failure) {
+            try {
+                dropBlockReference(off);
+            } catch (const BlockError& e) {
+                failure = e;
+            }
+        }
         table_[t] = 0;
         blockOffsets_.erase(off);
         cache_.erase(off);
         pending_.erase(off); // a held-back change of the dropped block itself is moot
     }
+    if (failure)
+        throw *failure;
+}
+
+void Qcow2Refcounts::dropBlockReference(uint64_t off) {
+    const uint64_t cluster = off >> clusterBits_;
+    const uint64_t covering = cluster / entriesPerBlock_;
+    const uint64_t coveringOffset =
+        covering < table_.size() ? table_[covering] & kRefTableOffsetMask : 0;
+    if (!coveringOffset) {
+        char what[96];
+        std::snprintf(what, sizeof what,
+                      "Refblock at %#" PRIx64 " is not covered by the refcount structures", off);
+        corrupt(EIO, what);
+    }
+    const uint64_t count = get(cluster);
+    if (count != 1) {
+        char what[160];
+        std::snprintf(what, sizeof what,
+                      "Invalid refcount: refblock offset %#" PRIx64 ", reftable index %" PRIu64
+                      ", block offset %#" PRIx64 ", refcount %#" PRIx64,
+                      coveringOffset, covering, off, count);
+        corrupt(EINVAL, what);
+    }
+    change(cluster, 1, -1, nullptr);
 }
 
 uint64_t Qcow2Refcounts::usedEnd(uint64_t clusters) {

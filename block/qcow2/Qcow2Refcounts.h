@@ -103,6 +103,10 @@ public:
 private:
     using Block = std::shared_ptr<std::vector<uint8_t>>;
     Block loadBlock(uint64_t offset);
+    // Reports a corruption (corruptionReport_) and throws `err` for it.
+    [[noreturn]] void corrupt(int err, const std::string& what);
+    // dropUnusedBlocks: the refcount of the dropped block at `off` goes from 1 to 0.
+    void dropBlockReference(uint64_t off);
     uint64_t readEntry(const std::vector<uint8_t>& b, uint64_t i) const;
     void writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v) const;
     void writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first,
