@@ -623,8 +623,11 @@ void Checker::checkRefblocks() {
                 continue;
             }
             // Far past the end (a corrupt entry, not a lost block): growing the file that much
-            // would only make the check itself huge; the rebuild drops the entry instead.
-            if ((off >> cb_) + 1 > std::max<uint64_t>(2 * nbClusters_, nbClusters_ + 65536)) {
+            // would only make the check itself huge; the rebuild drops the entry instead. Up
+            // to kGrowableClusters clusters (a few MiB of counts) the file grows as in QEMU.
+            constexpr uint64_t kGrowableClusters = uint64_t(1) << 21;
+            if ((off >> cb_) + 1 >
+                std::max({2 * nbClusters_, nbClusters_ + 65536, kGrowableClusters})) {
                 msg("ERROR could not resize image: %s", std::strerror(EFBIG));
                 rebuild_ = true;
                 continue;
