@@ -813,6 +813,24 @@ void Checker::rebuild() {
     // reports the findings once more after the rebuild, as QEMU does). As in QEMU, the new
     // structure counts the old one, which the leak repair after the rebuild then frees.
     const CheckResult counted = r_;
+    // QEMU's overlap check before each write of the new structure still knows the old
+    // refcount blocks (unaligned ones too, which no reference counts): a new block or table
+    // over one of them is refused, which ends the check.
+    const std::vector<uint64_t> oldTable = reftable_;
+    auto refuseOverOldBlock = [&](uint64_t offset, uint64_t bytes, const char* what) {
+        const uint64_t start = offset & ~(cs_ - 1);
+        const uint64_t end = (offset + bytes + cs_ - 1) & ~(cs_ - 1);
+        for (uint64_t e : oldTable) {
+            const uint64_t old = e & kRefTableOffsetMask;
+            if (old && old < end && start < old + cs_) {
+                signalCorruption("Preventing invalid write on metadata (overlaps with refcount "
+                                 "block)");
+                msg("%cERROR writing %s: %s", CheckResult::kProgramNamePrefix, what,
+                    std::strerror(EIO));
+                throw CheckAborted{EIO};
+            }
+        }
+    };
     quiet_ = true;
     ref_->clear();
     calculate(true, false);
@@ -897,6 +915,7 @@ void Checker::rebuild() {
                 }
                 }
             }
+            refuseOverOldBlock(table[b], cs_, "refblock");
             f_.write(table[b], blk);
             c = bStart + E - 1;
         }
@@ -919,6 +938,7 @@ void Checker::rebuild() {
     std::vector<uint8_t> raw(table.size() * 8);
     for (size_t i = 0; i < table.size(); ++i)
         putBe64(&raw[i * 8], table[i]);
+    refuseOverOldBlock(tableCluster * cs_, raw.size(), "reftable");
     f_.write(tableCluster * cs_, raw);
     f_.sync();
     h_.refTableOffset = tableCluster * cs_;

@@ -7,7 +7,8 @@ allocator finds at offset 0 (a zeroed refcount block, a zeroed refcount table of
 refused before its refcount reaches the file. `check` meets an unaligned refcount block as
 QEMU's driver does: reported ("Image is corrupt", or in a repair "Marking image as corrupt"),
 the refcount fixes after it never reach the file, and the double check fails with "No
-medium found"; the automatic repair of a dirty image on open fails the same way. A shrink that
+medium found"; a rebuilt structure over an old refcount block (one no reference counts) is
+refused ("ERROR writing refblock"); the automatic repair of a dirty image on open fails the same way. A shrink that
 cannot drop an unused refcount block fails with "Failed to discard unused refblocks". Both
 programs run under the names qemu-img and qemu-io on copies of the same image; every step's
 output and exit status must agree (qemu-io's prompts aside, which interleave with the output
@@ -110,6 +111,15 @@ def unaligned_refblock(d):
     return path
 
 
+def refblock_entry(value):
+    def setup(d):
+        path = os.path.join(d, "t.qcow2")
+        create(path, writes=["write -P 1 0 1M"])
+        poke(path, reftable(path), struct.pack(">Q", value))
+        return path
+    return setup
+
+
 def uncovered_refblock(offset, *options):
     def setup(d):
         path = os.path.join(d, "t.qcow2")
@@ -143,6 +153,10 @@ SCENARIOS = [
       CHECK]),
     ("repair of an unaligned refcount block", unaligned_refblock,
      [("img", ["check", "-r", "all", "IMG"], None), CHECK]),
+    ("rebuild over an unaligned refcount block", refblock_entry(0x20200),
+     [CHECK, ("img", ["check", "IMG"], None)]),
+    ("rebuild over a refcount block entry with reserved bits", refblock_entry(0x20001),
+     [CHECK, ("img", ["check", "IMG"], None)]),
     ("discard with an unaligned refcount block", unaligned_refblock,
      [("io", ["-c", "discard 0 65537", "IMG"], None),
       ("img", ["check", "-q", "-r", "all", "IMG"], None), CHECK]),
