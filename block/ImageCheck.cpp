@@ -24,6 +24,10 @@ CheckResult checkImage(const std::string& path, const std::string& format, Repai
     CheckResult result = qcow2::checkQcow2(file, repair);
     if (result.abortErrno || (result.leaksFixed == 0 && result.corruptionsFixed == 0))
         return result;
+    if (result.detached) {
+        result.recheckErrno = ENOMEDIUM;
+        return result;
+    }
     // As qemu-img does: after a repair, report the state the image is in now (what is left,
     // check errors, image end offset, statistics), keeping the counts of what was fixed and the
     // messages.

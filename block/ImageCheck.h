@@ -27,6 +27,12 @@ struct CheckResult {
     int abortErrno = 0;
     uint64_t corruptionsFixed = 0;
     uint64_t leaksFixed = 0;
+    // The repair marked the image corrupt (QEMU's driver is detached then): it serves no more
+    // requests, so the double check after the repair fails (recheckErrno).
+    bool detached = false;
+    // The double check after a repair could not run (qemu-img: the report of the repair, then
+    // "Check failed: <strerror>").
+    int recheckErrno = 0;
     uint64_t imageEndOffset = 0;
     uint64_t totalClusters = 0;
     uint64_t allocatedClusters = 0;

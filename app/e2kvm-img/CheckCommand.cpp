@@ -166,6 +166,13 @@ int runCheck(int argc, char** argv) {
                         "    %" PRIu64 " corruptions\n\n"
                         "Double checking the fixed image now...\n",
                         r.leaksFixed, r.corruptionsFixed);
+    }
+    // The repair detached the image (marked it corrupt): the double check fails, no report.
+    if (r.recheckErrno) {
+        std::fflush(stdout);
+        throw CommandFailure(std::string("Check failed: ") + std::strerror(r.recheckErrno));
+    }
+    if (!quiet) {
         if (output == OutputFormat::Human)
             printHuman(r);
         else

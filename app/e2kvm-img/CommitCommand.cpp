@@ -8,6 +8,7 @@
 #include "ProgressBar.h"
 #include "block/ChainStatus.h"
 #include "block/ImageOpen.h"
+#include "block/blkdebug/BlkdebugConfig.h"
 #include "block/qcow2/Qcow2Image.h"
 
 #include <climits>
@@ -197,6 +198,15 @@ int runCommit(int argc, char** argv) {
         throw UsageError("Expecting one image file name");
     const std::string& filename = args[0];
     checkCacheMode(cache);
+    // "blkdebug:CONFIG:IMAGE": the top image with an error injector under its format, for
+    // the commit and the emptying after it (as QEMU keeps one node for both).
+    std::string topPath = filename;
+    std::shared_ptr<block::Blkdebug> injector;
+    if (auto name = block::parseBlkdebugName(filename)) {
+        topPath = name->image;
+        injector = block::makeBlkdebug(name->configFile, {});
+        injector->event(block::BlkdebugEvent::None);
+    }
 
     // Opened as qemu-img opens it first (writable, whole chain), for its errors and locks.
     {
@@ -206,7 +216,7 @@ int runCommit(int argc, char** argv) {
         openForCommand(filename, req);
     }
     std::vector<std::string> storedNames;
-    std::vector<Layer> chain = readChain(filename, format, &storedNames);
+    std::vector<Layer> chain = readChain(topPath, format, &storedNames);
     ProgressBar progress(progressWanted, 100);
     int baseIndex = 1;
     if (haveBase) {
@@ -233,6 +243,8 @@ int runCommit(int argc, char** argv) {
             o.format = chain[size_t(i)].format;
             o.readOnly = i > 0;
             o.backingNode = below;
+            if (i == 0)
+                o.blkdebug = injector;
             below = block::openImage(chain[size_t(i)].path, o);
             keep.push_back(below);
         }
@@ -248,8 +260,14 @@ int runCommit(int argc, char** argv) {
             throw CommandFailure(std::string("Block job failed: ") + std::strerror(e.errnoValue()));
         }
     }
-    if (!drop && chain[0].format == "qcow2")
-        block::Qcow2Image::makeEmpty(filename);
+    if (!drop && chain[0].format == "qcow2") {
+        try {
+            block::Qcow2Image::makeEmpty(topPath, injector);
+        } catch (const block::BlockError& e) {
+            throw CommandFailure("Failed to empty " + filename + ": " +
+                                 std::strerror(e.errnoValue()));
+        }
+    }
     progress.finish();
     if (!quiet)
         std::printf("Image committed.\n");

@@ -111,6 +111,10 @@ private:
     // The stored refcount of a cluster; a refcount block past the end of the file reads as
     // zeros, as in QEMU. Throws BlockError if it cannot be read.
     uint64_t storedRefcount(uint64_t cluster);
+    // A corruption met while reading the stored refcounts (an unaligned refcount block), as
+    // QEMU's driver signals it during a check: reported once; in a repair (the image is
+    // writable) fatal: the image is marked corrupt and the driver detached.
+    void signalCorruption(const std::string& what);
 
     HostFile& f_;
     RepairMode mode_;
@@ -134,6 +138,10 @@ private:
     std::vector<std::pair<uint64_t, uint64_t>> extZeroFixes_;
     bool rebuild_ = false;
     bool quiet_ = false;
+    bool corruptionSignalled_ = false;
+    // Marked corrupt by this repair. QEMU's driver is detached then: the refcount updates it
+    // still makes stay in its cache and never reach the file (the rebuild writes directly).
+    bool detached_ = false;
     uint64_t highest_ = 0;
     std::vector<std::string> messages_;
     CheckResult r_;
@@ -176,8 +184,28 @@ uint64_t Checker::storedRefcount(uint64_t cluster) {
     return stored().get(cluster);
 }
 
+void Checker::signalCorruption(const std::string& what) {
+    const bool fatal = mode_ != RepairMode::None;
+    if (corruptionSignalled_ && (!fatal || (h_.incompatible & kIncompatCorrupt)))
+        return;
+    corruptionSignalled_ = true;
+    // Printed even by a quiet pass (it is the driver's message, not a finding of the check).
+    messages_.push_back(fatal ? "qcow2: Marking image as corrupt: " + what +
+                                    "; further corruption events will be suppressed"
+                              : "qcow2: Image is corrupt: " + what +
+                                    "; further non-fatal corruption events will be suppressed");
+    if (!fatal)
+        return;
+    detached_ = true;
+    if (!(h_.incompatible & kIncompatCorrupt)) {
+        h_.incompatible |= kIncompatCorrupt;
+        writeEntry(72, h_.incompatible);
+        f_.sync();
+    }
+}
+
 Qcow2Refcounts& Checker::stored() {
-    if (!rc_)
+    if (!rc_) {
         rc_ = std::make_unique<Qcow2Refcounts>(f_, cb_, h_.refcountOrder, reftable_,
                                                h_.refTableOffset, h_.refTableClusters,
                                                [this](uint64_t off, uint32_t n) {
@@ -188,6 +216,8 @@ Qcow2Refcounts& Checker::stored() {
                                                    putBe32(b + 8, n);
                                                    f_.write(48, b);
                                                });
+        rc_->setCorruptionReport([this](const std::string& what) { signalCorruption(what); });
+    }
     return *rc_;
 }
 
@@ -626,8 +656,11 @@ void Checker::checkRefblocks() {
                 continue;
             }
             // Far past the end (a corrupt entry, not a lost block): growing the file that much
-            // would only make the check itself huge; the rebuild drops the entry instead.
-            if ((off >> cb_) + 1 > std::max<uint64_t>(2 * nbClusters_, nbClusters_ + 65536)) {
+            // would only make the check itself huge; the rebuild drops the entry instead. Up
+            // to kGrowableClusters clusters (a few MiB of counts) the file grows as in QEMU.
+            constexpr uint64_t kGrowableClusters = uint64_t(1) << 21;
+            if ((off >> cb_) + 1 >
+                std::max({2 * nbClusters_, nbClusters_ + 65536, kGrowableClusters})) {
                 msg("ERROR could not resize image: %s", std::strerror(EFBIG));
                 rebuild_ = true;
                 continue;
@@ -724,7 +757,8 @@ void Checker::compare(bool fixLeaks, bool fixErrors) {
             i, have, want);
         if (fixed) {
             try {
-                stored().set(i, want);
+                if (!detached_)
+                    stored().set(i, want);
                 ++*fixed;
                 continue;
             } catch (const BlockError& e) {
@@ -813,6 +847,24 @@ void Checker::rebuild() {
     // reports the findings once more after the rebuild, as QEMU does). As in QEMU, the new
     // structure counts the old one, which the leak repair after the rebuild then frees.
     const CheckResult counted = r_;
+    // QEMU's overlap check before each write of the new structure still knows the old
+    // refcount blocks (unaligned ones too, which no reference counts): a new block or table
+    // over one of them is refused, which ends the check.
+    const std::vector<uint64_t> oldTable = reftable_;
+    auto refuseOverOldBlock = [&](uint64_t offset, uint64_t bytes, const char* what) {
+        const uint64_t start = offset & ~(cs_ - 1);
+        const uint64_t end = (offset + bytes + cs_ - 1) & ~(cs_ - 1);
+        for (uint64_t e : oldTable) {
+            const uint64_t old = e & kRefTableOffsetMask;
+            if (old && old < end && start < old + cs_) {
+                signalCorruption("Preventing invalid write on metadata (overlaps with refcount "
+                                 "block)");
+                msg("%cERROR writing %s: %s", CheckResult::kProgramNamePrefix, what,
+                    std::strerror(EIO));
+                throw CheckAborted{EIO};
+            }
+        }
+    };
     quiet_ = true;
     ref_->clear();
     calculate(true, false);
@@ -897,6 +949,7 @@ void Checker::rebuild() {
                 }
                 }
             }
+            refuseOverOldBlock(table[b], cs_, "refblock");
             f_.write(table[b], blk);
             c = bStart + E - 1;
         }
@@ -919,6 +972,7 @@ void Checker::rebuild() {
     std::vector<uint8_t> raw(table.size() * 8);
     for (size_t i = 0; i < table.size(); ++i)
         putBe64(&raw[i * 8], table[i]);
+    refuseOverOldBlock(tableCluster * cs_, raw.size(), "reftable");
     f_.write(tableCluster * cs_, raw);
     f_.sync();
     h_.refTableOffset = tableCluster * cs_;
@@ -1031,6 +1085,7 @@ CheckResult Checker::run() {
     }
     if (mode_ != RepairMode::None)
         f_.sync();
+    r_.detached = detached_;
     r_.messages = std::move(messages_);
     return r_;
 }

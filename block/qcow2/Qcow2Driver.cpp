@@ -596,7 +596,7 @@ Qcow2Driver::Table Qcow2Driver::writableL2(uint64_t l1i, uint64_t* tableOffset) 
         return loadL2(old, l1i);
     }
     Table src = old ? loadL2(old, l1i) : nullptr;
-    uint64_t n = rc_->allocate(1) << cb_;
+    uint64_t n = rc_->allocate(1, "L2 table") << cb_;
     checkMetadataPlacement(n, cs_, "L2 table");
     // As QEMU: lazy refcounts hold back only the counts of data clusters; a new table's is
     // written before the table.
@@ -693,6 +693,8 @@ void Qcow2Driver::deferRelease(uint64_t entry, bool punch) {
 // cluster is durable would leave, after a power cut, an entry pointing at a free cluster (or
 // one handed out again). So the drops wait for the barrier that writes those entries.
 void Qcow2Driver::deferRelease(uint64_t first, uint64_t count, bool punch, bool l2Table) {
+    if (!refcountBlocksLoadable(first, count))
+        return;
     if (!releases_.empty()) {
         Release& b = releases_.back();
         if (b.first + b.count == first && b.punch == punch && b.l2Table == l2Table) {
@@ -703,6 +705,22 @@ void Qcow2Driver::deferRelease(uint64_t first, uint64_t count, bool punch, bool 
     releases_.push_back({first, count, punch, l2Table});
     if (releases_.size() >= 4096)
         barrier();
+}
+
+// QEMU drops the refcounts at once (in its refcount block cache): a block that cannot be
+// loaded (an unaligned one is a fatal corruption) fails that freeing right away, which is
+// reported and leaves the clusters leaked, while the request goes on.
+bool Qcow2Driver::refcountBlocksLoadable(uint64_t first, uint64_t count) {
+    const uint64_t perBlock = rc_->entriesPerBlock();
+    try {
+        for (uint64_t c = first; c < first + count; c = (c / perBlock + 1) * perBlock)
+            rc_->get(c);
+    } catch (const BlockError& e) {
+        logMessage(LogLevel::Leak, filename(),
+                   std::string("qcow2_free_clusters failed: ") + std::strerror(e.errnoValue()));
+        return false;
+    }
+    return true;
 }
 
 void Qcow2Driver::applyReleases() {
@@ -1052,6 +1070,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
     } else if (in != 0 || end < cs_) {
         cl.resize(cs_);
         file_.debugEvent(BlkdebugEvent::CowRead);
+        checkAttached(); // a corruption found while the request was held detached the image
         readOldCluster(old[0], c, cl);
         size_t take = size_t(std::min<uint64_t>(cs_ - in, data.size()));
         std::memcpy(cl.data() + in, data.data(), take);
@@ -1073,6 +1092,7 @@ void Qcow2Driver::writeNewClusters(uint64_t c, uint64_t n, uint64_t in,
         } else if (tailBytes) {
             cl.resize(cs_);
             file_.debugEvent(BlkdebugEvent::CowRead);
+            checkAttached();
             readOldCluster(old[n - 1], c + n - 1, cl);
             std::memcpy(cl.data(), data.data() + consumed, size_t(tailBytes));
             dest.write(host + ((n - 1) << cb_), cl);
@@ -1309,9 +1329,15 @@ void Qcow2Driver::doDiscard(uint64_t offset, uint64_t length) {
     uint64_t b = end == size() ? ((end + cs_ - 1) & ~(cs_ - 1)) : (end & ~(cs_ - 1));
     if (a >= b)
         return;
-    std::unique_lock gate(gate_);
-    std::lock_guard lock(meta_);
-    discardClusters(a >> cb_, (b - a) >> cb_);
+    {
+        std::unique_lock gate(gate_);
+        std::lock_guard lock(meta_);
+        discardClusters(a >> cb_, (b - a) >> cb_);
+    }
+    // As QEMU's block layer, which discards an unaligned tail as a request of its own: it
+    // fails if the whole clusters before it got the image marked corrupt.
+    if (end > b)
+        checkAttached();
 }
 
 void Qcow2Driver::doFlush() {
@@ -1442,7 +1468,13 @@ void Qcow2Driver::resize(uint64_t newSize, Preallocation mode) {
             barrier(); // the dropped entries are durable before the header says the new size
             // As QEMU: refcount blocks left counting nothing go, and the file ends after its
             // last cluster in use.
-            rc_->dropUnusedBlocks();
+            try {
+                rc_->dropUnusedBlocks();
+            } catch (const BlockError& e) {
+                throw BlockError(e.errnoValue(),
+                                 std::string("Failed to discard unused refblocks: ") +
+                                     std::strerror(e.errnoValue()));
+            }
             const uint64_t end = rc_->usedEnd((file_.size() + cs_ - 1) >> cb_) << cb_;
             if (end < file_.size())
                 file_.truncate(end);
@@ -1637,7 +1669,7 @@ void Qcow2Driver::doWriteCompressed(uint64_t offset, std::span<const uint8_t> da
     Table t = writableL2(c / l2Entries_, &tableOffset);
     uint64_t i = c % l2Entries_;
     uint64_t old = (*t)[i];
-    uint64_t host = rc_->allocateBytes(z.size());
+    uint64_t host = rc_->allocateBytes(z.size(), "compressed cluster");
     checkMetadataPlacement(host, z.size(), "compressed cluster");
     file_.debugEvent(BlkdebugEvent::WriteCompressed);
     file_.write(host, z);

@@ -138,6 +138,9 @@ private:
     // sync (closing after its flush failed, see the destructor).
     void barrier(bool syncData = true);
     void applyReleases();
+    // Whether the refcount blocks of clusters [first, first + count) can be loaded; if not,
+    // reported as QEMU's failed qcow2_free_clusters.
+    bool refcountBlocksLoadable(uint64_t first, uint64_t count);
     void writeHeader();
     // With meta_ held after a barrier: a new active L1 table of `entries` entries (the old
     // entries copied, the rest zero) replaces the old one, which is freed.

@@ -21,8 +21,9 @@ public:
     // Empties a closed image as QEMU does after `commit`: every guest cluster reads from the
     // backing file again. A v3 image without snapshots, bitmaps or data file is laid out anew
     // (header, refcount table, one refcount block, zeroed L1 table); others have every
-    // cluster discarded (Qcow2MakeEmpty.cpp).
-    static void makeEmpty(const std::string& path);
+    // cluster discarded (Qcow2MakeEmpty.cpp). An `injector` goes between the format and the
+    // file, as under the image's open; it sees QEMU's events for the emptying.
+    static void makeEmpty(const std::string& path, std::shared_ptr<Blkdebug> injector = nullptr);
 };
 
 } // namespace e2kvm::block

@@ -36,48 +36,66 @@ void setRefcountOne(std::vector<uint8_t>& block, uint64_t index, uint32_t bits) 
     }
 }
 
+// Writes the header bytes [from, to) of `h` and syncs them (QEMU's bdrv_pwrite_sync).
+void writeHeaderSpan(HostFile& file, const Qcow2Header& h, size_t from, size_t to) {
+    std::vector<uint8_t> header = serializeHeader(h, file.path());
+    file.write(from, std::span(header.data() + from, to - from));
+    file.sync();
+}
+
+// The new layout, in QEMU's steps and with its injector events between them (an error
+// injected at any step leaves the image as QEMU leaves it: dirty, to be repaired on open):
+// the dirty bit is set, the old L1 table zeroed, clusters 1.. zeroed for the refcount table
+// (cluster 1), the refcount block (2) and the L1 table (3..), the header pointed at them, the
+// refcount block entered into the table, the clusters in use counted, the dirty bit cleared.
 void emptyCompletely(HostFile& file, Qcow2Header& h) {
     const uint64_t cs = h.clusterSize();
     const uint64_t l1Clusters = (uint64_t(h.l1Size) * 8 + cs - 1) / cs;
-    // Dirty while the refcounts do not describe the file (a crash leaves it to be repaired).
-    h.incompatible |= kIncompatDirty;
-    std::vector<uint8_t> header = serializeHeader(h, file.path());
-    file.write(72, std::span(header.data() + 72, 8));
-    file.sync();
+    if (!(h.incompatible & kIncompatDirty)) {
+        h.incompatible |= kIncompatDirty;
+        writeHeaderSpan(file, h, 72, 80);
+    }
 
-    std::vector<uint8_t> zeros(size_t(cs), 0);
-    for (uint64_t c = 1; c < 3 + l1Clusters; ++c)
-        file.write(c * cs, zeros);
+    file.debugEvent(BlkdebugEvent::L1Update);
+    file.zeroRange(h.l1Offset, l1Clusters * cs);
+    file.debugEvent(BlkdebugEvent::EmptyImagePrepare);
+    file.zeroRange(cs, (2 + l1Clusters) * cs);
+
+    file.debugEvent(BlkdebugEvent::L1Update);
+    file.debugEvent(BlkdebugEvent::ReftableUpdate);
     h.l1Offset = 3 * cs;
     h.refTableOffset = cs;
     h.refTableClusters = 1;
-    header = serializeHeader(h, file.path());
-    file.write(40, std::span(header.data() + 40, 20)); // L1 offset, refcount table, clusters
-    file.sync();
+    writeHeaderSpan(file, h, 40, 60); // L1 offset, refcount table offset and clusters
 
+    file.debugEvent(BlkdebugEvent::RefblockAlloc);
     uint8_t entry[8];
     putBe64(entry, 2 * cs);
     file.write(cs, entry);
     file.sync();
 
+    // Header, refcount table, refcount block and L1 table get refcount 1.
+    file.debugEvent(BlkdebugEvent::ClusterAlloc);
+    file.debugEvent(BlkdebugEvent::RefblockLoad);
     std::vector<uint8_t> block(size_t(cs), 0);
+    file.read(2 * cs, block);
     for (uint64_t c = 0; c < 3 + l1Clusters; ++c)
         setRefcountOne(block, c, h.refcountBits());
+    file.debugEvent(BlkdebugEvent::RefblockUpdatePart);
     file.write(2 * cs, block);
     file.sync();
 
     h.incompatible &= ~kIncompatDirty;
-    header = serializeHeader(h, file.path());
-    file.write(72, std::span(header.data() + 72, 8));
-    file.sync();
+    writeHeaderSpan(file, h, 72, 80);
     file.truncate((3 + l1Clusters) * cs);
 }
 
 } // namespace
 
-void Qcow2Image::makeEmpty(const std::string& path) {
+void Qcow2Image::makeEmpty(const std::string& path, std::shared_ptr<Blkdebug> injector) {
     {
         HostFile file(path, HostFile::Mode::ReadWrite);
+        file.setBlkdebug(injector);
         Qcow2Header h = readHeader(file);
         if (canEmptyCompletely(h)) {
             emptyCompletely(file, h);
@@ -88,6 +106,7 @@ void Qcow2Image::makeEmpty(const std::string& path) {
     o.format = "qcow2";
     o.readOnly = false;
     o.openBacking = false;
+    o.blkdebug = std::move(injector);
     Qcow2Driver image(path, o);
     image.discardAllClusters();
     image.flush();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 
 namespace e2kvm::block::qcow2 {
 
@@ -92,7 +93,7 @@ Qcow2Refcounts::Block Qcow2Refcounts::loadBlock(uint64_t offset) {
                    "refcount block at " + hex(offset) + " is not cluster aligned");
     }
     auto b = std::make_shared<std::vector<uint8_t>>(clusterSize_);
-    file_.readExact(offset, *b, "refcount block");
+    file_.read(offset, *b); // past the end of the file it reads as zeros, as in QEMU
     if (cache_.size() >= cacheLimit_) {
         writeDeferred(); // the blocks they are in must stay until then
         cache_.clear();
@@ -365,7 +366,7 @@ void Qcow2Refcounts::set(uint64_t cluster, uint64_t value) {
 // As QEMU: the first run of free clusters at or after the free pointer, which then moves past
 // it (holes below are reused only after a cluster below is freed); when the run needs a
 // refcount block that does not exist yet, the block is created and the search starts again.
-uint64_t Qcow2Refcounts::allocate(uint64_t n) {
+uint64_t Qcow2Refcounts::allocate(uint64_t n, const char* what) {
     file_.debugEvent(BlkdebugEvent::ClusterAlloc);
     reserved_.clear();
     while (true) {
@@ -384,6 +385,8 @@ uint64_t Qcow2Refcounts::allocate(uint64_t n) {
         reserved_.clear();
         if (created)
             continue;
+        if (start == 0 && what && placementCheck_)
+            placementCheck_(0, n << clusterBits_, what);
         change(start, n, +1, nullptr);
         return start;
     }
@@ -416,12 +419,31 @@ uint64_t Qcow2Refcounts::allocateAt(uint64_t first, uint64_t n) {
     }
 }
 
+void Qcow2Refcounts::corrupt(int err, const std::string& what) {
+    if (corruptionReport_) {
+        try {
+            corruptionReport_(what);
+        } catch (const BlockError&) {
+            // Reported; the error is this one.
+        }
+    }
+    throwError(err, file_.path(), what);
+}
+
 void Qcow2Refcounts::dropUnusedBlocks() {
     std::vector<uint64_t> unused;
     for (uint64_t t = 0; t < table_.size(); ++t) {
         const uint64_t off = table_[t] & kRefTableOffsetMask;
         if (!off)
             continue;
+        if (off & (clusterSize_ - 1)) {
+            char what[96];
+            std::snprintf(what, sizeof what,
+                          "Cannot get entry from refcount block cache: Offset %#" PRIx64
+                          " is unaligned",
+                          off);
+            corrupt(EIO, what);
+        }
         std::vector<uint8_t> copy = *loadBlock(off);
         const uint64_t own = off >> clusterBits_;
         if (own / entriesPerBlock_ == t)
@@ -437,14 +459,48 @@ void Qcow2Refcounts::dropUnusedBlocks() {
         file_.write(tableOffset_ + t * 8, e);
     }
     file_.sync(); // no table entry points at a block once its cluster can be reused
+    // As QEMU: each dropped block loses the reference its covering block (still in the
+    // table) gives it; once that fails, the remaining entries only leave the table.
+    std::optional<BlockError> failure;
     for (uint64_t t : unused) {
         const uint64_t off = table_[t] & kRefTableOffsetMask;
-        change(off >> clusterBits_, 1, -1, nullptr);
+        if (!failure) {
+            try {
+                dropBlockReference(off);
+            } catch (const BlockError& e) {
+                failure = e;
+            }
+        }
         table_[t] = 0;
         blockOffsets_.erase(off);
         cache_.erase(off);
         pending_.erase(off); // a held-back change of the dropped block itself is moot
     }
+    if (failure)
+        throw *failure;
+}
+
+void Qcow2Refcounts::dropBlockReference(uint64_t off) {
+    const uint64_t cluster = off >> clusterBits_;
+    const uint64_t covering = cluster / entriesPerBlock_;
+    const uint64_t coveringOffset =
+        covering < table_.size() ? table_[covering] & kRefTableOffsetMask : 0;
+    if (!coveringOffset) {
+        char what[96];
+        std::snprintf(what, sizeof what,
+                      "Refblock at %#" PRIx64 " is not covered by the refcount structures", off);
+        corrupt(EIO, what);
+    }
+    const uint64_t count = get(cluster);
+    if (count != 1) {
+        char what[160];
+        std::snprintf(what, sizeof what,
+                      "Invalid refcount: refblock offset %#" PRIx64 ", reftable index %" PRIu64
+                      ", block offset %#" PRIx64 ", refcount %#" PRIx64,
+                      coveringOffset, covering, off, count);
+        corrupt(EINVAL, what);
+    }
+    change(cluster, 1, -1, nullptr);
 }
 
 uint64_t Qcow2Refcounts::usedEnd(uint64_t clusters) {
@@ -453,7 +509,7 @@ uint64_t Qcow2Refcounts::usedEnd(uint64_t clusters) {
     return clusters;
 }
 
-uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
+uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes, const char* what) {
     file_.debugEvent(BlkdebugEvent::ClusterAllocBytes);
     // The partly used cluster is shared only while its refcount can grow: at the maximum (one
     // compressed cluster with refcount_bits=1) a new cluster is taken, as QEMU does.
@@ -469,7 +525,7 @@ uint64_t Qcow2Refcounts::allocateBytes(uint64_t bytes) {
             freeByteOffset_ = 0;
         return off;
     }
-    uint64_t off = allocate(1) << clusterBits_;
+    uint64_t off = allocate(1, what) << clusterBits_;
     freeByteOffset_ = off + bytes;
     if ((freeByteOffset_ & (clusterSize_ - 1)) == 0)
         freeByteOffset_ = 0;

@@ -40,8 +40,11 @@ public:
     void ensureBlockFor(uint64_t cluster) { ensureBlock(cluster / entriesPerBlock_); }
     // Subtracts one; clusters that drop to zero are appended to `freed` (if given).
     void decrement(uint64_t first, uint64_t count, std::vector<uint64_t>* freed = nullptr);
-    // Allocates `n` contiguous clusters (refcount 1); returns the first cluster index.
-    uint64_t allocate(uint64_t n);
+    // Allocates `n` contiguous clusters (refcount 1); returns the first cluster index. With
+    // `what` (the structure they are for: "L2 table", ...), clusters found at offset 0 are
+    // refused by the placement check before they are counted, as QEMU refuses them before
+    // its cached count reaches the file.
+    uint64_t allocate(uint64_t n, const char* what = nullptr);
     // Allocates as many of the `n` clusters from `first` on as are free in a row (refcount 1),
     // as QEMU continues a write's allocation right after its previous piece; returns how many
     // (0 if `first` is in use).
@@ -53,7 +56,8 @@ public:
     // One past the last cluster below `clusters` with a nonzero refcount.
     uint64_t usedEnd(uint64_t clusters);
     // Allocates `bytes` (< one cluster) for compressed data, packing several into a cluster.
-    uint64_t allocateBytes(uint64_t bytes);
+    // `what` as for allocate().
+    uint64_t allocateBytes(uint64_t bytes, const char* what = nullptr);
     // Lays out refcount structures that can count every cluster below `start + additional`,
     // as QEMU does before preallocating an area: the missing refcount blocks from cluster
     // `start` on (which must be free, as everything after it), then a new refcount table of
@@ -99,6 +103,10 @@ public:
 private:
     using Block = std::shared_ptr<std::vector<uint8_t>>;
     Block loadBlock(uint64_t offset);
+    // Reports a corruption (corruptionReport_) and throws `err` for it.
+    [[noreturn]] void corrupt(int err, const std::string& what);
+    // dropUnusedBlocks: the refcount of the dropped block at `off` goes from 1 to 0.
+    void dropBlockReference(uint64_t off);
     uint64_t readEntry(const std::vector<uint8_t>& b, uint64_t i) const;
     void writeEntry(std::vector<uint8_t>& b, uint64_t i, uint64_t v) const;
     void writeBlockSpan(uint64_t blockOffset, const std::vector<uint8_t>& b, uint64_t first,

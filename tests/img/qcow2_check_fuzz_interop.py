@@ -260,6 +260,10 @@ def check_repair(d, data, label, before, mode):
         return
     with open(os.path.join(d, "o.qcow2"), "rb") as f:
         unchanged = f.read() == data
+    # qemu-img's own repair may fail after changing the image too (it marked the image corrupt
+    # midway, e.g. at an unaligned refcount block, and its refcount fixes after that were lost).
+    with open(os.path.join(d, "q.qcow2"), "rb") as f:
+        qemu_failed_changing = qr is not None and qr.returncode == 1 and f.read() != data
     q_after = run(["qemu-img", "check", "q.qcow2"], d) if qr is not None else None
     o_after = run(["qemu-img", "check", "o.qcow2"], d)
     if o_after is None:
@@ -276,7 +280,7 @@ def check_repair(d, data, label, before, mode):
     if severity_before <= SEVERITY[3]:
         checker.expect(severity_after <= severity_before,
                        f"{label}: our repair made a sound image worse{detail}")
-    if orr.returncode == 1 and not unchanged:
+    if orr.returncode == 1 and not unchanged and not qemu_failed_changing:
         checker.expect(o_after.returncode == 0,
                        f"{label}: our repair failed but changed the image{detail}")
     if orr.returncode in (2, 3):
