@@ -41,7 +41,7 @@ std::string probeFormat(const std::string& path) {
         return probeFormat(name->image);
     if (path.rfind("null-co:", 0) == 0) // a protocol with nothing to probe: raw
         return "raw";
-    if (path.rfind("ssh://", 0) == 0) { // the remote file's first bytes
+    if (ssh::isSshUrl(path)) { // the remote file's first bytes
         OpenOptions node;
         node.format = "raw";
         auto image = ssh::openSshUrl(path, node);
@@ -151,7 +151,7 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         null.underRaw = options.format != "null-co";
         return std::make_unique<NullImage>(filename, null);
     }
-    if (filename.rfind("ssh://", 0) == 0)
+    if (ssh::isSshUrl(filename))
         return ssh::openSshUrl(filename, options);
     if (filename.rfind("file:", 0) == 0)
         return openImage(hostFileName(filename), std::move(options));
@@ -251,7 +251,7 @@ bool createOverProtocol(const std::string& name, const CreateOptions& options) {
 } // namespace
 
 void createImage(const std::string& name, const CreateOptions& options) {
-    if (name.rfind("ssh://", 0) == 0) { // a remote raw file; formats over it are not made here
+    if (ssh::isSshUrl(name)) { // a remote raw file; formats over it are not made here
         if (options.format != "raw" || !options.backingFile.empty())
             throwError(ENOTSUP, name, "only raw images can be created over ssh");
         ssh::createSshFile(name, options.size);
@@ -319,7 +319,7 @@ std::string resolveBackingPath(const std::string& imagePath, const std::string& 
         return backingName;
     // A remote image whose name carries a host key check has no directory to prefix (QEMU
     // would have to append the query string).
-    if (imagePath.rfind("ssh://", 0) == 0 && imagePath.find('?') != std::string::npos)
+    if (ssh::isSshUrl(imagePath) && imagePath.find('?') != std::string::npos)
         return std::string();
     // An image named by its options: relative to the directory its options lead to, or
     // unresolvable (empty) when they lead to none.

@@ -9,6 +9,7 @@
 #include "SnapshotListing.h"
 #include "block/ImageOpen.h"
 #include "block/JsonFilename.h"
+#include "block/ssh/SshImage.h"
 #include "nbd/NbdImage.h"
 
 #include <climits>
@@ -85,14 +86,14 @@ LayerInfo describeLayer(const std::string& path, const std::string& format, bool
     info.actualSize = image->allocatedBytes();
     info.clusterSize = image->clusterSize();
     info.remote = dynamic_cast<const nbd::NbdImage*>(image.get()) != nullptr;
-    // A file on another machine (ssh) has no host size QEMU can tell, whatever format is on it.
-    info.sizeUnknown =
-        info.remote || !image->allocatedBytesKnown() || image->filename().rfind("ssh://", 0) == 0;
+    // A file on another machine (ssh, an NBD export) has no host size QEMU can tell, whatever
+    // format is on it: the image asks its file node.
+    info.sizeUnknown = info.remote || !image->allocatedBytesKnown();
     // Option strings, json:, file: and protocol names (a qcow2 image inside an NBD export, a
     // file over ssh) print as the name the opened image has, as qemu-img.
     const bool optionsName = imageOpts || block::isJsonFilename(path) ||
                              path.rfind("file:", 0) == 0 || isProtocolName(path) ||
-                             path.rfind("ssh://", 0) == 0;
+                             block::ssh::isSshUrl(path);
     info.filename = info.remote || optionsName ? image->filename() : path;
     json::Json& j = info.json;
     j.set("filename", info.filename);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <string_view>
 
 namespace e2kvm::block::ssh {
 
@@ -138,10 +139,9 @@ SshTarget sshTargetFromOptions(const DriverOptions& options) {
 }
 
 SshTarget sshTargetFromUrl(const std::string& url) {
-    const std::string scheme = "ssh://";
-    if (url.compare(0, scheme.size(), scheme) != 0)
+    if (!isSshUrl(url))
         throw BlockError(EINVAL, "URI scheme must be 'ssh'");
-    std::string rest = url.substr(scheme.size());
+    std::string rest = url.substr(std::string_view("ssh://").size());
     std::string query;
     if (auto q = rest.find('?'); q != std::string::npos) {
         query = rest.substr(q + 1);

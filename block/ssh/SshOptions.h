@@ -28,6 +28,11 @@ struct SshTarget {
 // The target the options of a driver=ssh node describe (the "driver" key itself is ignored).
 SshTarget sshTargetFromOptions(const DriverOptions& options);
 
+// Whether an image name is an ssh URL ("ssh://[USER@]HOST[:PORT]/PATH[?...]").
+inline bool isSshUrl(const std::string& name) {
+    return name.rfind("ssh://", 0) == 0;
+}
+
 // The target an ssh:// URL names; the port defaults to 22 and only the host_key_check query
 // parameter is looked at, as in QEMU.
 SshTarget sshTargetFromUrl(const std::string& url);
