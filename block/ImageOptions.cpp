@@ -1,4 +1,5 @@
 #include "ImageOptions.h"
+#include "block/OnOffValue.h"
 
 #include "JsonFilename.h"
 #include "NullImage.h"
@@ -203,10 +204,8 @@ bool booleanOption(const DriverOptions& options, const std::string& key, bool fa
     auto it = options.find(key);
     if (it == options.end())
         return fallback;
-    if (it->second == "on" || it->second == "true" || it->second == "yes")
-        return true;
-    if (it->second == "off" || it->second == "false" || it->second == "no")
-        return false;
+    if (auto on = onOffValue(it->second))
+        return *on;
     throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
 }
 

@@ -9,6 +9,7 @@
 #include "block/HostFile.h"
 #include "block/ImageOpen.h"
 #include "block/ImageOptions.h"
+#include "block/OnOffValue.h"
 #include "block/qcow2/Qcow2Amend.h"
 
 #include <cerrno>
@@ -88,10 +89,8 @@ bool isCreateOnlyOption(const std::string& key) {
 }
 
 bool parseBool(const std::string& key, const std::string& v) {
-    if (v == "on" || v == "yes" || v == "true")
-        return true;
-    if (v == "off" || v == "no" || v == "false")
-        return false;
+    if (auto on = block::onOffValue(v))
+        return *on;
     throw CommandFailure("Parameter '" + key + "' expects 'on' or 'off'");
 }
 

@@ -1,4 +1,5 @@
 #include "CreateOptionList.h"
+#include "block/OnOffValue.h"
 
 #include "CommandError.h"
 
@@ -39,15 +40,10 @@ const std::vector<OptionInfo>& optionsOf(const std::string& format) {
 }
 
 bool parseBool(const std::string& v, bool& out) {
-    if (v == "on" || v == "yes" || v == "true") {
-        out = true;
-        return true;
-    }
-    if (v == "off" || v == "no" || v == "false") {
-        out = false;
-        return true;
-    }
-    return false;
+    auto on = block::onOffValue(v);
+    if (on)
+        out = *on;
+    return on.has_value();
 }
 
 bool isSizeOption(const std::string& key) {

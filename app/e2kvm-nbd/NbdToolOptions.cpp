@@ -1,4 +1,5 @@
 #include "NbdToolOptions.h"
+#include "block/OnOffValue.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -96,10 +97,8 @@ std::map<std::string, std::string> parseObjectOption(const std::string& text) {
 }
 
 bool parseOnOff(const std::string& key, const std::string& value) {
-    if (value == "on" || value == "yes" || value == "true")
-        return true;
-    if (value == "off" || value == "no" || value == "false")
-        return false;
+    if (auto on = block::onOffValue(value))
+        return *on;
     throw std::runtime_error("Parameter '" + key + "' expects 'on' or 'off'");
 }
 

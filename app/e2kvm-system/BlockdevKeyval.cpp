@@ -1,4 +1,5 @@
 #include "app/e2kvm-system/BlockdevKeyval.h"
+#include "block/OnOffValue.h"
 
 #include "app/e2kvm-system/SystemOptions.h"
 
@@ -45,10 +46,8 @@ const std::set<std::string>& integerKeys() {
 qmp::Json typedValue(const std::string& where, const std::string& path, const std::string& leaf,
                      const std::string& value) {
     if (booleanKeys().count(leaf)) {
-        if (value == "on" || value == "true" || value == "yes")
-            return qmp::Json(true);
-        if (value == "off" || value == "false" || value == "no")
-            return qmp::Json(false);
+        if (auto on = block::onOffValue(value))
+            return qmp::Json(*on);
         throw OptionError(where + ": Parameter '" + path + "' expects 'on' or 'off'");
     }
     if (integerKeys().count(leaf)) {

@@ -1,4 +1,5 @@
 #include "app/e2kvm-system/SystemOptions.h"
+#include "block/OnOffValue.h"
 
 #include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/BlockdevKeyval.h"
@@ -27,11 +28,8 @@ std::string lower(std::string s) {
 
 // QEMU's boolean option values.
 bool parseBool(const std::string& where, const std::string& key, const std::string& value) {
-    std::string v = lower(value);
-    if (v == "on" || v == "yes" || v == "true" || v == "y")
-        return true;
-    if (v == "off" || v == "no" || v == "false" || v == "n")
-        return false;
+    if (auto on = block::onOffValue(lower(value)))
+        return *on;
     throw OptionError(where + ": Parameter '" + key + "' expects 'on' or 'off'");
 }
 

@@ -1,4 +1,5 @@
 #include "app/ioshell/IoOpen.h"
+#include "block/OnOffValue.h"
 
 #include "block/BlockError.h"
 #include "block/ImageOpen.h"
@@ -40,10 +41,8 @@ namespace {
 
 // QEMU's boolean option values.
 bool optionOn(const std::string& key, const std::string& value) {
-    if (value == "on" || value == "true" || value == "yes")
-        return true;
-    if (value == "off" || value == "false" || value == "no")
-        return false;
+    if (auto on = block::onOffValue(value))
+        return *on;
     throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
 }
 

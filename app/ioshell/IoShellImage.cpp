@@ -4,6 +4,7 @@
 #include "app/ioshell/IoNumbers.h"
 #include "app/ioshell/IoReport.h"
 #include "app/ioshell/IoShell.h"
+#include "block/OnOffValue.h"
 #include "block/OpenFailureText.h"
 #include "block/RawImage.h"
 #include "block/blkdebug/Blkdebug.h"
@@ -209,12 +210,12 @@ bool IoShell::cmdReopen(const Command& cmd, Args& args) {
         auto it = options.find(key);
         if (it == options.end())
             continue;
-        const std::string& v = it->second;
-        bool on = v == "on" || v == "true" || v == "yes";
-        if (!on && v != "off" && v != "false" && v != "no") {
+        const std::optional<bool> value = block::onOffValue(it->second);
+        if (!value) {
             out_->report(std::string("Parameter '") + key + "' expects 'on' or 'off'");
             return false;
         }
+        const bool on = *value;
         if (std::strcmp(key, "read-only") == 0)
             readOnly = on;
         else if (std::strcmp(key, "cache.no-flush") == 0)

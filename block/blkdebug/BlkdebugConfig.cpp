@@ -1,4 +1,5 @@
 #include "BlkdebugConfig.h"
+#include "block/OnOffValue.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -34,11 +35,8 @@ bool boolOption(const Section& s, const char* key) {
     auto it = s.find(key);
     if (it == s.end())
         return false;
-    const std::string& v = it->second;
-    if (v == "on" || v == "yes" || v == "true" || v == "y")
-        return true;
-    if (v == "off" || v == "no" || v == "false" || v == "n")
-        return false;
+    if (auto on = onOffValue(it->second))
+        return *on;
     throw BlockError(EINVAL, std::string("Parameter '") + key + "' expects 'on' or 'off'");
 }
 

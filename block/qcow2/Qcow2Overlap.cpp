@@ -1,4 +1,5 @@
 #include "Qcow2Overlap.h"
+#include "block/OnOffValue.h"
 
 #include "block/BlockError.h"
 
@@ -40,10 +41,8 @@ unsigned templateChecks(const std::string& name) {
 }
 
 bool switchValue(const std::string& key, const std::string& value) {
-    if (value == "on" || value == "true" || value == "yes")
-        return true;
-    if (value == "off" || value == "false" || value == "no")
-        return false;
+    if (auto on = onOffValue(value))
+        return *on;
     throw BlockError(EINVAL, "Parameter '" + key + "' expects 'on' or 'off'");
 }
 

@@ -1,4 +1,5 @@
 #include "Qcow2RuntimeOptions.h"
+#include "block/OnOffValue.h"
 
 #include "Qcow2Overlap.h"
 #include "block/BlockError.h"
@@ -25,11 +26,8 @@ bool switchOn(const DriverOptions& options, const char* key) {
     auto it = options.find(key);
     if (it == options.end())
         return false;
-    const std::string& v = it->second;
-    if (v == "on" || v == "true" || v == "yes")
-        return true;
-    if (v == "off" || v == "false" || v == "no")
-        return false;
+    if (auto on = onOffValue(it->second))
+        return *on;
     throw BlockError(EINVAL, std::string("Parameter '") + key + "' expects 'on' or 'off'");
 }
 
