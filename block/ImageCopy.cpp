@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -102,8 +103,7 @@ private:
             }
         } catch (...) {
             std::lock_guard lock(turnMutex_);
-            if (!error_)
-                error_ = std::current_exception();
+            keepFirstFailure(error_, std::current_exception());
             failed_ = true;
             turnChanged_.notify_all();
         }
@@ -292,6 +292,28 @@ private:
         }
     }
 
+    // Keeps in `kept` the failure to report: the first that happened, or of two failed writes
+    // the one at the lower offset (qemu-img reports the first failed write in disk order,
+    // whichever of the workers writing at once meets its failure first).
+    static void keepFirstFailure(std::exception_ptr& kept, std::exception_ptr now) {
+        if (!kept) {
+            kept = now;
+            return;
+        }
+        auto offsetOf = [](const std::exception_ptr& e) -> std::optional<uint64_t> {
+            try {
+                std::rethrow_exception(e);
+            } catch (const CopyWriteError& w) {
+                return w.offset();
+            } catch (...) {
+                return std::nullopt;
+            }
+        };
+        const auto keptOffset = offsetOf(kept), nowOffset = offsetOf(now);
+        if (keptOffset && nowOffset && *nowOffset < *keptOffset)
+            kept = now;
+    }
+
     // Runs one write request to the target at `offset`; its failure names that offset.
     template <typename Write> static void writeAt(uint64_t offset, Write&& write) {
         try {
@@ -360,8 +382,7 @@ private:
                     writeOne(packed[i]);
             } catch (...) {
                 std::lock_guard lock(failureMutex);
-                if (!failure)
-                    failure = std::current_exception();
+                keepFirstFailure(failure, std::current_exception());
                 next = packed.size();
             }
         };

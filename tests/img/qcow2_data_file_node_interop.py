@@ -52,8 +52,8 @@ qemu-io -c 'write 0 512' -c flush -t writeback '%s' | sed 's/,.*//'
 echo "exit ${PIPESTATUS[0]}"
 """ % FLUSH_FAILS,
     "convert -c to an image with a data file": """
-qemu-img create -q -f qcow2 src.qcow2 1M
-qemu-io -c 'write -P 1 0 64k' src.qcow2 >/dev/null
+qemu-img create -q -f qcow2 src.qcow2 4M
+qemu-io -c 'write -P 1 0 4M' src.qcow2 >/dev/null
 qemu-img convert -c -O qcow2 -o data_file=$D/t.qcow2.data src.qcow2 t.qcow2
 """,
     "relative data file name": """
