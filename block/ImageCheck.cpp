@@ -3,6 +3,7 @@
 #include "BlockError.h"
 #include "HostFile.h"
 #include "ImageOpen.h"
+#include "ProtocolRegistry.h"
 #include "qcow2/Qcow2Check.h"
 
 namespace e2kvm::block {
@@ -19,7 +20,16 @@ CheckResult checkImage(const std::string& path, const std::string& format, Repai
     options.forceShare = forceShare;
     if (forceShare && !options.readOnly)
         throwError(EINVAL, path, "force-share=on can only be used with read-only images");
-    HostFile file(path, options.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite);
+    // A protocol name (an NBD export) is checked through its node, as qemu-img opens it.
+    std::shared_ptr<BlockDriver> node;
+    if (isRegisteredProtocol(path)) {
+        OpenOptions raw;
+        raw.format = "raw";
+        raw.readOnly = options.readOnly;
+        node = openRegisteredProtocol(path, raw);
+    }
+    HostFile file(path, options.readOnly ? HostFile::Mode::ReadOnly : HostFile::Mode::ReadWrite,
+                  node);
     file.lock(imageLocks(options, true));
     CheckResult result = qcow2::checkQcow2(file, repair);
     if (result.abortErrno || (result.leaksFixed == 0 && result.corruptionsFixed == 0))

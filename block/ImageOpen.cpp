@@ -41,10 +41,11 @@ std::string probeFormat(const std::string& path) {
         return probeFormat(name->image);
     if (path.rfind("null-co:", 0) == 0) // a protocol with nothing to probe: raw
         return "raw";
-    if (ssh::isSshUrl(path)) { // the remote file's first bytes
+    if (ssh::isSshUrl(path) || isRegisteredProtocol(path)) { // the remote file's first bytes
         OpenOptions node;
         node.format = "raw";
-        auto image = ssh::openSshUrl(path, node);
+        std::unique_ptr<BlockDriver> image =
+            ssh::isSshUrl(path) ? ssh::openSshUrl(path, node) : openRegisteredProtocol(path, node);
         std::array<uint8_t, kProbeBytes> head{};
         image->read(
             0, std::span<uint8_t>(head.data(), std::min<uint64_t>(head.size(), image->size())));

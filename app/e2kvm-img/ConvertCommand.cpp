@@ -230,7 +230,8 @@ int runConvert(int argc, char** argv) {
             };
     }
     // An NBD export is not created: it must be there, large enough (as QEMU's nbd driver).
-    const bool targetIsExport = isProtocolName(targetName);
+    // A qcow2 target is made inside the export, as qemu-img formats it over its nbd node.
+    const bool targetIsExport = isProtocolName(targetName) && targetFormat != "qcow2";
     bool topLayerOnly = false;
     if (!noCreate && !targetIsExport) {
         CreateOptionList options(targetFormat);

@@ -26,6 +26,7 @@ void usage() {
                 "                            export an internal snapshot (read-only):\n"
                 "                            snapshot.id=ID,snapshot.name=NAME or ID_OR_NAME\n"
                 "  -f, --format=FMT          image format (raw, qcow2); probed if absent\n"
+                "  -o, --offset=OFFSET       export the image from byte OFFSET on\n"
                 "  -x, --export-name=NAME    export name (default \"\")\n"
                 "  -D, --description=TEXT    export description\n"
                 "  -B, --bitmap=NAME         also export dirty bitmap NAME (repeatable)\n"
@@ -196,6 +197,7 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         {"load-snapshot", required_argument, nullptr, 'l'},
         {"format", required_argument, nullptr, 'f'},
         {"export-name", required_argument, nullptr, 'x'},
+        {"offset", required_argument, nullptr, 'o'},
         {"description", required_argument, nullptr, 'D'},
         {"bitmap", required_argument, nullptr, 'B'},
         {"allocation-depth", no_argument, nullptr, 'A'},
@@ -225,7 +227,7 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":rl:f:x:D:B:Ak:b:p:te:LvhV", longOpts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":rl:f:o:x:D:B:Ak:b:p:te:LvhV", longOpts, nullptr)) != -1) {
         switch (c) {
         case 'l':
             // An internal snapshot is exported read-only (as qemu-nbd: -l implies -r).
@@ -244,6 +246,15 @@ NbdToolOptions parseNbdToolOptions(int argc, char** argv) {
         case 'f':
             o.format = optarg;
             break;
+        case 'o': {
+            // As qemu-nbd: decimal, 0x hexadecimal or 0 octal, no sign.
+            char* end = nullptr;
+            errno = 0;
+            o.offset = std::strtoull(optarg, &end, 0);
+            if (!*optarg || *end || errno || optarg[0] == '-')
+                throw std::runtime_error(std::string("Invalid offset '") + optarg + "'");
+            break;
+        }
         case 'x':
             o.exportName = optarg;
             o.exportNameGiven = true;

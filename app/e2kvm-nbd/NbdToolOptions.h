@@ -17,6 +17,7 @@ struct NbdToolOptions {
     std::string format; // "" = probe
     // -l/--load-snapshot: export this internal snapshot (read-only) instead of the disk.
     std::optional<block::SnapshotSelector> snapshot;
+    uint64_t offset = 0; // -o/--offset: the export starts at this byte of the image
     std::string exportName;
     bool exportNameGiven = false;
     std::string description;

@@ -7,6 +7,7 @@
 #include "block/ImageOpen.h"
 #include "block/SnapshotSelector.h"
 #include "block/bitmap/BitmapCatalog.h"
+#include "block/filter/RawWindow.h"
 #include "nbd/NbdError.h"
 #include "nbd/Server.h"
 
@@ -108,6 +109,15 @@ int serve(const app::NbdToolOptions& o) {
             block::loadSelectedSnapshot(*image, *o.snapshot);
         } catch (const block::BlockError& e) {
             die(std::string("Failed to load snapshot: ") + e.what());
+        }
+    }
+
+    if (o.offset) {
+        // As qemu-nbd: a raw node with that offset over the image is what is exported.
+        try {
+            image = std::make_shared<block::RawWindow>(image, o.offset, std::nullopt);
+        } catch (const block::BlockError& e) {
+            die(e.what());
         }
     }
 
