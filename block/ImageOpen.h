@@ -73,6 +73,9 @@ struct CreateOptions {
     std::string compat = "1.1"; // qcow2: "1.1" (v3) or "0.10" (v2)
     std::string dataFile;       // qcow2 external data file
     bool dataFileRaw = false;
+    // The data file exists already and is used as it is, neither created nor sized (QMP
+    // blockdev-create's data-file node: only the qcow2 file is formatted).
+    bool dataFileExists = false;
     std::string compressionType = "zlib";
     bool extendedL2 = false;
 };

@@ -129,7 +129,7 @@ void Qcow2Image::create(const std::string& path, const CreateOptions& o,
     }
     if (size % 512)
         throwError(EINVAL, path, "Image size must be a multiple of 512 bytes");
-    if (!o.dataFile.empty())
+    if (!o.dataFile.empty() && !o.dataFileExists)
         prepareDataFile(o, size);
 
     Qcow2Header h;

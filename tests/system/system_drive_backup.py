@@ -5,7 +5,8 @@ next to qemu-system-x86_64 -machine none -nodefaults: the target image created a
 it (mode absolute-paths in the source's format or `format`, sync=none backed by the source;
 mode existing keeps the image as it is), its contents, the job's events, the target node gone
 once the job ends, and the errors, in QEMU's words; blockdev-create as a "create" job (its
-events, query-jobs, the image made) as iotest 257 creates its targets; query-block-jobs right
+events, query-jobs, the image made) as iotest 257 creates its targets, and over an existing raw
+disk as its data file (iotest 244); query-block-jobs right
 after BLOCK_JOB_COMPLETED no longer lists the auto-dismissed job.
 usage: system_drive_backup.py E2KVM_SYSTEM"""
 import json
@@ -190,6 +191,23 @@ def scenario(prog, accel, tmp):
                                      options={"driver": "qcow2", "file": "nosuch",
                                               "size": 1 << 20}))
     r["create no node events"] = vm.wait_null_after_dismiss("c4")
+    # blockdev-create of qcow2 metadata over an existing raw disk (data-file, data-file-raw),
+    # as iotest 244 does it: only the qcow2 file is formatted, the disk reads through it.
+    disk, meta = os.path.join(tmp, "disk.raw"), os.path.join(tmp, "meta.qcow2")
+    with open(disk, "wb") as f:
+        f.write(b"\x2a" * (1 << 20))
+    open(meta, "wb").close()
+    for node, path in (("fdisk", disk), ("fmeta", meta)):
+        vm.cmd("blockdev-add", driver="file", node_name=node, filename=path)
+    r["create over data file"] = err(vm.cmd("blockdev-create", job_id="c5",
+                                            options={"driver": "qcow2", "file": "fmeta",
+                                                     "data-file": "fdisk",
+                                                     "data-file-raw": True, "size": 1 << 20}))
+    if r["create over data file"] == "(ok)":  # (no job to wait for otherwise)
+        r["create over data file events"] = vm.wait_null_after_dismiss("c5")
+    read = subprocess.run(["qemu-io", "-U", "-r", "-f", "qcow2", "-c", "read -P 42 0 1M", meta],
+                          capture_output=True, text=True)
+    r["data file read through qcow2"] = (read.returncode, "verification failed" in read.stdout)
     r["add made"] = err(vm.cmd("blockdev-add", driver="qcow2", node_name="made", file="fmade"))
     # A client that saw BLOCK_JOB_COMPLETED finds the auto-dismissed job gone.
     done = []

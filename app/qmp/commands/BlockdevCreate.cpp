@@ -51,10 +51,12 @@ private:
     std::string failure_;
 };
 
-// The file a qcow2 creation writes: a file node's name, or {driver: file, filename}. An
-// unknown node name is the job's failure (`failure`), not the command's.
-std::string fileOfRef(QmpContext& ctx, QmpArgs& o, std::string& failure) {
-    const Json& ref = o.require("file");
+// The file a qcow2 creation writes (`key` "file"), or its data file ("data-file"): a file
+// node's name, or {driver: file, filename}. An unknown node name is the job's failure
+// (`failure`), not the command's.
+std::string fileOfRef(QmpContext& ctx, QmpArgs& o, std::string& failure,
+                      const std::string& key = "file") {
+    const Json& ref = o.require(key);
     if (ref.isString()) {
         auto it = ctx.fileNodes.find(ref.asString());
         if (it == ctx.fileNodes.end()) {
@@ -65,8 +67,8 @@ std::string fileOfRef(QmpContext& ctx, QmpArgs& o, std::string& failure) {
         return it->second;
     }
     if (!ref.isObject())
-        o.typeError("file", "object");
-    QmpArgs f(&ref, o.path("file"));
+        o.typeError(key, "object");
+    QmpArgs f(&ref, o.path(key));
     std::string driver = f.str("driver");
     if (driver != "file")
         throw QmpError("Driver '" + driver + "' is not supported for '" + f.path("driver") +
@@ -121,6 +123,12 @@ Json blockdevCreate(QmpContext& ctx, const Json* args) {
         if (auto r = o.optUInt("refcount-bits"))
             co.refcountBits = uint32_t(*r);
         co.extendedL2 = o.optBool("extended-l2", false);
+        // data-file: an existing node, used as it is (only the qcow2 file is formatted).
+        if (o.any("data-file")) {
+            co.dataFile = fileOfRef(ctx, o, failure, "data-file");
+            co.dataFileExists = true;
+        }
+        co.dataFileRaw = o.optBool("data-file-raw", false);
         if (auto c = o.optEnum("compression-type", {"zlib", "zstd"}))
             co.compressionType = *c;
     } else {
