@@ -444,6 +444,16 @@ void Qcow2Driver::markL2Dirty(uint64_t tableOffset, const Table& t, uint64_t fir
         barrier();
 }
 
+void Qcow2Driver::waitForInflight(std::unique_lock<std::mutex>& lock, uint64_t first,
+                                  uint64_t count) {
+    inflightDone_.wait(lock, [&] {
+        for (auto [s, e] : inflight_)
+            if (s < first + count && first < e)
+                return false;
+        return true;
+    });
+}
+
 void Qcow2Driver::barrier(bool syncData) {
     if (!l2Cache_.dirtyCount() && l1Dirty_.empty() && releases_.empty()) {
         syncAll(syncData);
@@ -819,12 +829,7 @@ void Qcow2Driver::writeImpl(uint64_t offset, std::span<const uint8_t> buf) {
         uint64_t remaining = buf.size() - done;
         const uint64_t maxClusters = (in + remaining + cs_ - 1) >> cb_;
         std::unique_lock lock(meta_);
-        inflightDone_.wait(lock, [&] {
-            for (auto [s, e] : inflight_)
-                if (s < c + maxClusters && c < e)
-                    return false;
-            return true;
-        });
+        waitForInflight(lock, c, maxClusters);
         Run r = mapRun(c, maxClusters, true);
         if (uint64_t n = writeInPlace(lock, r, c, in, buf.subspan(done), &chain)) {
             done += size_t(n);

@@ -316,6 +316,9 @@ private:
     // of those clusters wait for them.
     std::vector<std::pair<uint64_t, uint64_t>> inflight_;
     std::condition_variable inflightDone_;
+    // With meta_ held by `lock`: waits until no range in inflight_ overlaps guest clusters
+    // [first, first + count).
+    void waitForInflight(std::unique_lock<std::mutex>& lock, uint64_t first, uint64_t count);
     std::shared_mutex gate_; // shared: I/O to mapped clusters; exclusive: freeing clusters
     std::vector<Qcow2SnapshotEntry> snapshots_; // the table the header points to (meta_)
     uint64_t snapshotTableBytes_ = 0;

@@ -37,12 +37,7 @@ void Qcow2Driver::populate(uint64_t offset, std::span<const uint8_t> bytes) {
         } else {
             std::shared_lock gate(gate_);
             std::unique_lock lock(meta_);
-            inflightDone_.wait(lock, [&] {
-                for (auto [s, e] : inflight_)
-                    if (s <= c && c < e)
-                        return false;
-                return true;
-            });
+            waitForInflight(lock, c, 1);
             if (mapRun(c, 1, true).type == ClusterType::Unallocated)
                 allocatingWrite(lock, c, 1, in, piece);
         }

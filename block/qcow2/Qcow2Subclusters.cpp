@@ -202,12 +202,7 @@ void Qcow2Driver::extWrite(uint64_t offset, std::span<const uint8_t> buf) {
         const uint64_t c = pos >> cb_;
         const uint64_t maxClusters = ((pos & (cs_ - 1)) + (buf.size() - done) + cs_ - 1) >> cb_;
         std::unique_lock lock(meta_);
-        inflightDone_.wait(lock, [&] {
-            for (auto [s, e] : inflight_)
-                if (s < c + maxClusters && c < e)
-                    return false;
-            return true;
-        });
+        waitForInflight(lock, c, maxClusters);
         done += size_t(extWritePiece(lock, pos, buf.subspan(done), &chain));
     }
 }
@@ -410,12 +405,7 @@ void Qcow2Driver::populateSubclusters(uint64_t offset, std::span<const uint8_t> 
         const uint64_t pos = offset + done;
         const uint64_t c = pos >> cb_;
         std::unique_lock lock(meta_);
-        inflightDone_.wait(lock, [&] {
-            for (auto [s, e] : inflight_)
-                if (s <= c && c < e)
-                    return false;
-            return true;
-        });
+        waitForInflight(lock, c, 1);
         // Decided and written under one hold of the lock: a guest write to these subclusters
         // waits for this one, or came first and then they are not unallocated any more.
         const SubRun r = subRun(pos, bytes.size() - done);
