@@ -57,7 +57,7 @@ void Qcow2Refcounts::writeDeferred() {
         if (writeCheck_)
             writeCheck_(offset + from, to - from);
         file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
-        file_.write(offset + from, std::span(b->data() + from, size_t(to - from)));
+        writeBlockPart(offset, from, std::span(b->data() + from, size_t(to - from)));
         pending_.erase(it);
     }
 }
@@ -171,7 +171,17 @@ void Qcow2Refcounts::writeBlockSpan(uint64_t blockOffset, const std::vector<uint
         }
     }
     file_.debugEvent(BlkdebugEvent::RefblockUpdatePart);
-    file_.write(blockOffset + from, std::span(b.data() + from, size_t(to - from)));
+    writeBlockPart(blockOffset, from, std::span(b.data() + from, size_t(to - from)));
+}
+
+void Qcow2Refcounts::writeBlockPart(uint64_t blockOffset, uint64_t from,
+                                    std::span<const uint8_t> bytes) {
+    try {
+        file_.write(blockOffset + from, bytes);
+    } catch (const BlockError& e) {
+        throw BlockError(e.errnoValue(), "refcount block at " + hex(blockOffset) +
+                                             " could not be written: " + e.what());
+    }
 }
 
 uint64_t Qcow2Refcounts::get(uint64_t cluster) {

@@ -101,6 +101,9 @@ public:
     bool overlapsBlock(uint64_t offset, uint64_t length) const;
 
 private:
+    // Writes part of the refcount block at `blockOffset`; a failure names the block (a
+    // corrupt table can point it far past any file a host can hold).
+    void writeBlockPart(uint64_t blockOffset, uint64_t from, std::span<const uint8_t> bytes);
     using Block = std::shared_ptr<std::vector<uint8_t>>;
     Block loadBlock(uint64_t offset);
     // Reports a corruption (corruptionReport_) and throws `err` for it.
