@@ -26,6 +26,10 @@ public:
 
     // `overlay`: the layer above the top when the commit starts, the filter's first parent.
     CommitFilter(std::shared_ptr<block::BlockDriver> top, const block::BlockDriver* overlay);
+    ~CommitFilter() override;
+    // Whether a running commit's filter stands between `overlay` and its backing `top` (as
+    // QEMU's graph has it: the name QMP shows for the overlay counts the filter in).
+    static bool standsBetween(const block::BlockDriver* overlay, const block::BlockDriver* top);
     std::string formatName() const override { return "commit_top"; }
 
     // Runs `f` under the filter's lock (which `f` may take again); attach, retired, retire and

@@ -1,5 +1,7 @@
 #include "app/qmp/commands/NodeFilename.h"
 
+#include "app/qmp/commands/CommitFilter.h"
+
 #include "block/NullImage.h"
 #include "block/RawImage.h"
 #include "block/qcow2/Qcow2Driver.h"
@@ -58,6 +60,8 @@ std::optional<std::string> fullOpenOptions(const block::BlockDriver& image) {
             backing ? fullOpenOptions(*backing) : std::optional<std::string>("null");
         if (!b)
             return std::nullopt;
+        if (backing && CommitFilter::standsBetween(q, backing.get()))
+            b = objectText({{"backing", *b}, {"driver", quoted("commit_top")}});
         members["backing"] = *b;
     }
     return objectText(members);
@@ -68,6 +72,8 @@ bool backingOverridden(const block::qcow2::Qcow2Driver& q) {
     std::shared_ptr<block::BlockDriver> backing = q.backingImage();
     if (!backing)
         return !autoName.empty(); // a backing file the header names was left out
+    if (CommitFilter::standsBetween(&q, backing.get()))
+        return true; // the filter's name is a json: name of its own
     return autoName != refreshedFilename(*backing, backing->filename());
 }
 
