@@ -23,6 +23,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerInternalSnapshotCommands(*this);
     registerBlockStatsCommands(*this);
     registerChainJobCommands(*this);
+    registerBlockGraphCommand(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {
         // As in QEMU, a job's nodes are gone by the time its end is reported.
         closeJobNode(e);

@@ -146,6 +146,7 @@ void registerMirrorCommands(QmpContext& ctx);
 void registerBlockdevCreate(QmpContext& ctx);
 void registerSnapshotCommands(QmpContext& ctx); // commands/SnapshotCommands.cpp
 void registerChainJobCommands(QmpContext& ctx); // commands/ChainJobCommands.cpp
+void registerBlockGraphCommand(QmpContext& ctx); // commands/BlockGraphCommand.cpp
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
 void registerHmpCommands(QmpContext& ctx);

@@ -77,11 +77,13 @@ void CommitJob::run() {
 
 void CommitJob::commit() {
     // The overlay reads the base from now on, and its header says so.
-    spec_.overlay->replaceBacking(newBase_);
-    try {
-        spec_.overlay->changeBackingFile(spec_.backingFile, spec_.backingFormat);
-    } catch (const BlockError&) {
-        // The header keeps naming the old top, whose data the base now holds too.
+    if (!spec_.overlayInChain || spec_.overlayInChain()) {
+        spec_.overlay->replaceBacking(newBase_);
+        try {
+            spec_.overlay->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+        } catch (const BlockError&) {
+            // The header keeps naming the old top, whose data the base now holds too.
+        }
     }
     if (spec_.afterRelink)
         spec_.afterRelink(newBase_);
@@ -93,6 +95,7 @@ void CommitJob::clean() {
     spec_.base.reset();
     spec_.overlay.reset();
     spec_.afterRelink = nullptr;
+    spec_.overlayInChain = nullptr;
     newBase_.reset();
 }
 

@@ -27,6 +27,9 @@ struct CommitSpec {
     // Called once the overlay reads from the base (on the job's thread), with the base's new
     // instance: the owner of the committed layers lets go of them.
     std::function<void(std::shared_ptr<BlockDriver> newBase)> afterRelink;
+    // If set and false at the end, the overlay has left the chain meanwhile (a stream took it
+    // out): it is neither relinked nor renamed.
+    std::function<bool()> overlayInChain;
 };
 
 class CommitJob final : public Job {

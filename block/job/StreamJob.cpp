@@ -48,6 +48,10 @@ std::shared_ptr<qcow2::Qcow2Driver> reopenLayer(const qcow2::Qcow2Driver& layer,
 }
 } // namespace
 
+std::shared_ptr<BlockDriver> StreamJob::currentBase() const {
+    return spec_.aboveBase ? spec_.aboveBase->backingImage() : spec_.base;
+}
+
 void StreamJob::run() {
     writer_ = spec_.top->readOnly() ? reopenLayer(*spec_.top, true, spec_.top->backingImage())
                                     : spec_.top;
@@ -61,7 +65,8 @@ void StreamJob::run() {
             return;
         LayersExtent e;
         try {
-            e = layersAbove(*spec_.top, spec_.base.get(), pos, std::min(kStep, size - pos), false);
+            e = layersAbove(*spec_.top, currentBase().get(), pos, std::min(kStep, size - pos),
+                            false);
             // The top layer's own data stays.
             if (e.allocated) {
                 LayerExtent own = spec_.top->layerStatus(pos, e.length);
@@ -98,16 +103,26 @@ void StreamJob::run() {
 }
 
 void StreamJob::commit() {
+    if (spec_.relinkGuard)
+        spec_.relinkGuard([this] { relink(); });
+    else
+        relink();
+}
+
+void StreamJob::relink() {
+    std::shared_ptr<BlockDriver> base = currentBase();
+    std::string name = spec_.backingFile.value_or(base ? base->filename() : std::string());
+    std::string format = base ? base->formatName() : std::string();
     std::shared_ptr<BlockDriver> newTop = spec_.top;
     try {
         if (writer_ == spec_.top) {
             // As QEMU's stream: the new backing link first, then the name in the header.
-            spec_.top->replaceBacking(spec_.base);
-            spec_.top->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+            spec_.top->replaceBacking(base);
+            spec_.top->changeBackingFile(name, format);
         } else {
-            writer_->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+            writer_->changeBackingFile(name, format);
             writer_.reset();
-            newTop = reopenLayer(*spec_.top, false, spec_.base);
+            newTop = reopenLayer(*spec_.top, false, base);
             if (spec_.overlay)
                 spec_.overlay->replaceBacking(newTop);
         }
@@ -117,7 +132,7 @@ void StreamJob::commit() {
         return;
     }
     if (spec_.afterRelink)
-        spec_.afterRelink(newTop);
+        spec_.afterRelink(newTop, base);
 }
 
 void StreamJob::clean() {
@@ -125,7 +140,9 @@ void StreamJob::clean() {
     spec_.top.reset();
     spec_.overlay.reset();
     spec_.base.reset();
+    spec_.aboveBase.reset();
     spec_.afterRelink = nullptr;
+    spec_.relinkGuard = nullptr;
 }
 
 } // namespace e2kvm::block

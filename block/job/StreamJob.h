@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace e2kvm::block {
@@ -20,15 +21,25 @@ struct StreamSpec {
     std::shared_ptr<qcow2::Qcow2Driver> top;
     std::shared_ptr<qcow2::Qcow2Driver> overlay; // the layer whose backing `top` is, if any
     std::shared_ptr<BlockDriver> base;           // null: the whole chain is copied
-    // The backing file name and format the header records at the end ("" with no base).
-    std::string backingFile, backingFormat;
+    // The layer whose backing `base` is when the job starts (`top` or a layer below it), if
+    // any. As QEMU's stream (its "above base"), the job copies down to that layer's backing
+    // of the moment and ends with it as the top's backing: a base that a concurrent commit
+    // replaced (the base named by that commit's filter) is followed.
+    std::shared_ptr<qcow2::Qcow2Driver> aboveBase;
+    // The backing file name the header records at the end; by default the base's file name
+    // ("" with no base). The format recorded is the base's.
+    std::optional<std::string> backingFile;
     uint64_t speed = 0;
     ErrorPolicy onError = ErrorPolicy::Report;
     bool autoFinalize = true, autoDismiss = true;
-    // Called once the top layer reads from `base` (on the job's thread), with the instance of
-    // the top its overlay reads from now on: the owner of the layers in between lets go of
-    // them.
-    std::function<void(std::shared_ptr<BlockDriver> newTop)> afterRelink;
+    // Called once the top layer reads from the base (on the job's thread), with the instance
+    // of the top its overlay reads from now on and the base it ended on: the owner of the
+    // layers in between lets go of them.
+    std::function<void(std::shared_ptr<BlockDriver> newTop, std::shared_ptr<BlockDriver> base)>
+        afterRelink;
+    // If set, runs the end of the job (the choice of the base, the switch and afterRelink)
+    // under the owner's lock, so that a concurrent change of the chain waits for it.
+    std::function<void(const std::function<void()>& relink)> relinkGuard;
 };
 
 class StreamJob final : public Job {
@@ -48,6 +59,9 @@ private:
     // Copies [offset, offset+length) of what the chain shows into the top layer where it is
     // still unallocated (zeros as zero clusters, as QEMU's copy-on-read).
     void populate(uint64_t offset, uint64_t length);
+    // The base of the moment (see StreamSpec::aboveBase).
+    std::shared_ptr<BlockDriver> currentBase() const;
+    void relink();
 
     StreamSpec spec_;
     std::shared_ptr<qcow2::Qcow2Driver> writer_; // the top, writable

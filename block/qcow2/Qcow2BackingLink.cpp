@@ -45,6 +45,12 @@ void Qcow2Driver::changeBackingFile(const std::string& name, const std::string& 
     file_.sync();
     h_ = std::move(next);
     fullBackingPath_ = name.empty() ? std::string() : resolveBackingPath(filename(), name);
+    autoBackingFile_ = name;
+}
+
+std::string Qcow2Driver::autoBackingFile() const {
+    std::lock_guard lock(meta_);
+    return autoBackingFile_;
 }
 
 } // namespace e2kvm::block::qcow2

@@ -292,6 +292,7 @@ uint64_t Qcow2Driver::size() const {
 }
 
 void Qcow2Driver::openBacking(const OpenOptions& o) {
+    autoBackingFile_ = h_.backingFile;
     if (o.backingNode) { // a node that is already open (QMP blockdev-add "backing": NODE)
         backing_ = o.backingNode;
         if (!h_.backingFile.empty())
@@ -321,6 +322,7 @@ void Qcow2Driver::openBacking(const OpenOptions& o) {
                        "' is already part of the backing chain");
     try {
         backing_ = openImage(fullBackingPath_, std::move(bo));
+        autoBackingFile_ = backing_->filename(); // what it opened is its own backing
     } catch (const BlockError& e) {
         throwError(e.errnoValue(), filename(),
                    std::string("Could not open backing file: ") + e.what());

@@ -75,6 +75,10 @@ public:
     // Rewrites the backing file name and format the header records (an empty name removes
     // them), after every earlier change is durable; the backing link itself stays.
     void changeBackingFile(const std::string& name, const std::string& format);
+    // QEMU's auto_backing_file: the name of the backing file this layer would open by itself
+    // (the header's name, or the name of the backing it did open from it), which a backing of
+    // another name overrides. Set at open and by changeBackingFile.
+    std::string autoBackingFile() const;
 
     // Copy-on-read (Qcow2Populate.cpp): `bytes` (what the chain below shows at `offset`) go
     // into the clusters that are still unallocated in this layer, zeros as zero clusters;
@@ -300,6 +304,8 @@ private:
     Qcow2L2Cache l2Cache_;
     std::shared_ptr<BlockDriver> backing_; // shared when given as OpenOptions::backingNode
     std::string fullBackingPath_;
+    // (guarded by meta_ once open)
+    std::string autoBackingFile_;
     bool external_ = false;    // guest data lives in an external data file
     bool externalRaw_ = false; // ... which is a valid raw image of the disk (data_file_raw)
     std::string dataFilePath_; // resolved path of the external data file

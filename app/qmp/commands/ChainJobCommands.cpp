@@ -6,6 +6,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/ChainLookup.h"
+#include "app/qmp/commands/CommitFilter.h"
 #include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/job/ActiveCommitJob.h"
@@ -21,6 +22,7 @@ namespace {
 
 struct JobOptions {
     std::optional<std::string> jobId;
+    std::optional<std::string> filterNodeName;
     uint64_t speed = 0;
     block::ErrorPolicy onError = block::ErrorPolicy::Report;
     bool autoFinalize = true, autoDismiss = true;
@@ -33,7 +35,7 @@ JobOptions jobOptions(QmpArgs& a) {
     std::string onError =
         a.optEnum("on-error", {"report", "ignore", "enospc", "stop", "auto"}).value_or("report");
     o.onError = errorPolicyFromName(onError);
-    a.optStr("filter-node-name");
+    o.filterNodeName = a.optStr("filter-node-name");
     o.autoFinalize = a.optBool("auto-finalize", true);
     o.autoDismiss = a.optBool("auto-dismiss", true);
     if (speed && *speed < 0)
@@ -112,10 +114,22 @@ Json blockStream(QmpContext& ctx, const Json* args) {
             throw QmpError("Can't find '" + *base + "' in the backing chain");
         baseIndex = *i;
     }
+    // A commit's filter as the base: the layers above the commit's top are copied, and the
+    // top layer ends on the filter's chain (QEMU's stream over a filtered base).
+    std::shared_ptr<CommitFilter> baseFilter;
     if (baseNode) {
-        if (!ctx.nodes.find(*baseNode))
+        std::shared_ptr<vm::BlockNode> named = ctx.nodes.find(*baseNode);
+        if (!named)
             throw QmpError("Cannot find device='' nor node-name='" + *baseNode + "'");
-        auto i = findLayer(chain, *baseNode, false);
+        baseFilter = std::dynamic_pointer_cast<CommitFilter>(named->image);
+        std::optional<size_t> i;
+        if (baseFilter) {
+            for (size_t k = 0; k < chain.size() && !i; ++k)
+                if (chain[k].image == baseFilter->file())
+                    i = k;
+        } else {
+            i = findLayer(chain, *baseNode, false);
+        }
         if (!i || *i == 0)
             throw QmpError("Node '" + *baseNode + "' is not a backing image of '" + device + "'");
         baseIndex = *i;
@@ -152,8 +166,9 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     spec.top = q;
     if (baseIndex < chain.size()) {
         spec.base = chain[baseIndex].image;
-        spec.backingFile = backingFile.value_or(spec.base->filename());
-        spec.backingFormat = spec.base->formatName();
+        spec.aboveBase =
+            std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(chain[baseIndex - 1].image);
+        spec.backingFile = backingFile;
     }
     spec.speed = o.speed;
     spec.onError = o.onError;
@@ -162,18 +177,34 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     spec.overlay = overlay;
     std::vector<ChainLayer> dropped(
         chain.begin() + 1, chain.begin() + std::ptrdiff_t(std::min(baseIndex, chain.size())));
-    std::shared_ptr<vm::BlockNode> baseTableNode =
-        baseIndex < chain.size() ? chain[baseIndex].node : nullptr;
     vm::BlockNodeTable& nodes = ctx.nodes;
     std::string topName = top->name;
-    spec.afterRelink = [&nodes, dropped, baseTableNode, topName,
-                        top](std::shared_ptr<block::BlockDriver> newTop) {
+    spec.afterRelink = [&nodes, dropped, topName, top,
+                        baseFilter](std::shared_ptr<block::BlockDriver> newTop,
+                                    std::shared_ptr<block::BlockDriver> endBase) {
         if (top->image != newTop)
             top->image = newTop; // (not synchronized with QMP readers of the node)
         releaseDroppedLayers(nodes, dropped, topName);
-        if (baseTableNode)
-            nodes.setUser(baseTableNode->name, vm::BlockNodeTable::backingUser(topName), true);
+        // The layers in between are no commit filter's parents any more.
+        for (const auto& n : nodes.list())
+            if (auto f = std::dynamic_pointer_cast<CommitFilter>(n->image))
+                f->locked([&] {
+                    for (const ChainLayer& l : dropped)
+                        f->dropParent(l.image.get());
+                });
+        // The base the job ended on: the one it started with, or what a commit put there.
+        if (endBase)
+            for (const auto& n : nodes.list())
+                if (n->image == endBase)
+                    nodes.setUser(n->name, vm::BlockNodeTable::backingUser(topName), true);
+        auto layer = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(newTop);
+        if (baseFilter && !baseFilter->retired() && endBase == baseFilter->file() && layer)
+            baseFilter->attach({topName, layer});
     };
+    if (baseFilter)
+        spec.relinkGuard = [baseFilter](const std::function<void()>& relink) {
+            baseFilter->locked(relink);
+        };
     auto job = std::make_shared<block::StreamJob>(std::move(spec));
     vm::JobUse use;
     use.nodes = tableNodes(chain, 0, baseIndex);
@@ -333,12 +364,40 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     std::vector<ChainLayer> dropped(chain.begin() + std::ptrdiff_t(*topIndex),
                                     chain.begin() + std::ptrdiff_t(*baseIndex));
     std::shared_ptr<vm::BlockNode> overlayNode = chain[*topIndex - 1].node;
+    std::shared_ptr<vm::BlockNode> topTableNode = chain[*topIndex].node;
     std::shared_ptr<vm::BlockNode> baseTableNode = chain[*baseIndex].node;
     vm::BlockNodeTable& nodes = ctx.nodes;
-    spec.afterRelink = [&nodes, dropped, overlayNode,
-                        baseTableNode](std::shared_ptr<block::BlockDriver> newBase) {
+    std::shared_ptr<CommitFilter> filter;
+    if (o.filterNodeName)
+        filter = std::make_shared<CommitFilter>(spec.top, overlay.get());
+    if (filter)
+        spec.overlayInChain = [filter] {
+            bool inChain = true;
+            filter->locked([&] { inChain = !filter->overlayDropped(); });
+            return inChain;
+        };
+    spec.afterRelink = [&nodes, dropped, overlayNode, topTableNode, baseTableNode, filter,
+                        name = spec.backingFile,
+                        format = spec.backingFormat](std::shared_ptr<block::BlockDriver> newBase) {
         std::string above = overlayNode ? overlayNode->name : std::string();
         releaseDroppedLayers(nodes, dropped, above);
+        // The layers a stream linked to the filter follow onto the base, header and all.
+        if (filter)
+            filter->locked([&] {
+                for (const CommitFilter::Attached& attached : filter->retire()) {
+                    attached.layer->replaceBacking(newBase);
+                    try {
+                        attached.layer->changeBackingFile(name, format);
+                    } catch (const std::exception&) {
+                        // The header keeps naming the old top, whose data the base holds too.
+                    }
+                    std::string user = vm::BlockNodeTable::backingUser(attached.nodeName);
+                    if (topTableNode)
+                        nodes.setUser(topTableNode->name, user, false);
+                    if (baseTableNode)
+                        nodes.setUser(baseTableNode->name, user, true);
+                }
+            });
         if (baseTableNode && dropped.back().node)
             nodes.setUser(baseTableNode->name,
                           vm::BlockNodeTable::backingUser(dropped.back().node->name), false);
@@ -353,11 +412,22 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
         }
     };
     auto job = std::make_shared<block::CommitJob>(std::move(spec));
+    if (filter) {
+        try {
+            ctx.nodes.add(filter, chain[*topIndex].image->filename(), "commit_top", false,
+                          *o.filterNodeName);
+        } catch (const std::exception& e) {
+            throw QmpError(e.what());
+        }
+    }
+    // As QEMU's: the job holds the device's node and the layers from the top to the base (not
+    // the overlay, which a stream may still work on).
     vm::JobUse use;
     use.nodes = tableNodes(chain, *topIndex, *baseIndex + 1);
-    if (overlayNode)
-        use.nodes.push_back(overlayNode->name);
+    use.nodes.push_back(active->name);
     dropWhenDone(ctx, id, chain, *topIndex, *baseIndex);
+    if (filter)
+        ctx.closeWhenJobEnds(id, *o.filterNodeName); // closed first
     ctx.jobs.start(job, use);
     return Json::object();
 }

@@ -1,5 +1,7 @@
 #include "app/qmp/commands/ChainLookup.h"
 
+#include "app/qmp/commands/NodeFilename.h"
+
 #include "block/ImageOpen.h"
 #include "block/qcow2/Qcow2Driver.h"
 
@@ -40,7 +42,8 @@ std::optional<size_t> findLayer(const std::vector<ChainLayer>& chain, const std:
         if (!byFile && chain[i].node && chain[i].node->name == name)
             return i;
         if (byFile &&
-            (chain[i].image->filename() == name || (chain[i].node && chain[i].node->file == name)))
+            (chain[i].image->filename() == name || (chain[i].node && chain[i].node->file == name) ||
+             refreshedFilename(*chain[i].image, chain[i].image->filename()) == name))
             return i;
     }
     if (byFile)

@@ -1,6 +1,7 @@
 #include "app/qmp/commands/NodeLookup.h"
 
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/NodeFilename.h"
 #include "block/ImageDescription.h"
 #include "block/filter/CopyBeforeWriteFilter.h"
 
@@ -113,7 +114,8 @@ Json imageInfo(const block::BlockDriver& img, const std::string& filename,
             image.set("backing-filename-format", desc.backingFormat);
     }
     if (const block::BlockDriver* b = img.backing(); b && depth < 1000)
-        image.set("backing-image", imageInfo(*b, b->filename(), b->formatName(), depth + 1));
+        image.set("backing-image",
+                  imageInfo(*b, refreshedFilename(*b, b->filename()), b->formatName(), depth + 1));
     return image;
 }
 
@@ -121,12 +123,13 @@ Json imageInfo(const block::BlockDriver& img, const std::string& filename,
 
 Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     block::BlockDriver& img = *node.image;
-    Json image = imageInfo(img, node.file, node.format, 0);
+    std::string filename = refreshedFilename(img, node.file);
+    Json image = imageInfo(img, filename, node.format, 0);
     int depth = 0;
     for (block::BlockDriver* b = img.backing(); b && depth < 1000; b = b->backing())
         ++depth;
     Json info = Json::object();
-    info.set("file", node.file);
+    info.set("file", filename);
     info.set("node-name", node.name);
     info.set("ro", node.readOnly);
     info.set("drv", node.format);
