@@ -1,4 +1,5 @@
 #include "nbd/NbdUri.h"
+#include "block/HexDigit.h"
 
 #include "nbd/NbdError.h"
 
@@ -15,18 +16,9 @@ std::string percentDecode(const std::string& s, const std::string& uri) {
             out += s[i];
             continue;
         }
-        auto hex = [&](char c) -> int {
-            if (c >= '0' && c <= '9')
-                return c - '0';
-            if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-            return -1;
-        };
         if (i + 2 >= s.size())
             throw NbdError(uri + ": bad percent escape");
-        int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+        int hi = block::hexDigitValue(s[i + 1]), lo = block::hexDigitValue(s[i + 2]);
         if (hi < 0 || lo < 0)
             throw NbdError(uri + ": bad percent escape");
         out += char(hi * 16 + lo);

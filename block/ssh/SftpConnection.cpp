@@ -1,5 +1,7 @@
 #include "block/ssh/SftpConnection.h"
 
+#include "block/HexDigit.h"
+
 #include "block/BlockError.h"
 #include "block/ssh/TcpConnect.h"
 
@@ -38,9 +40,10 @@ bool hashMatches(const unsigned char* hash, size_t length, const std::string& te
     for (size_t i = 0; i < length; ++i) {
         while (pos < text.size() && text[pos] == ':')
             ++pos;
-        if (pos + 1 >= text.size() || hexValue(text[pos]) < 0 || hexValue(text[pos + 1]) < 0)
+        if (pos + 1 >= text.size() || hexDigitValue(text[pos]) < 0 ||
+            hexDigitValue(text[pos + 1]) < 0)
             return false;
-        if (hexValue(text[pos]) * 16 + hexValue(text[pos + 1]) != hash[i])
+        if (hexDigitValue(text[pos]) * 16 + hexDigitValue(text[pos + 1]) != hash[i])
             return false;
         pos += 2;
     }

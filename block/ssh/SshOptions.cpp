@@ -1,6 +1,7 @@
 #include "block/ssh/SshOptions.h"
 
 #include "block/BlockError.h"
+#include "block/HexDigit.h"
 
 #include <cctype>
 #include <cerrno>
@@ -79,9 +80,9 @@ void applyHostKeyCheck(const DriverOptions& options, SshTarget& target) {
 std::string percentDecoded(const std::string& text) {
     std::string out;
     for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
-            hexValue(text[i + 2]) >= 0) {
-            out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
+        if (text[i] == '%' && i + 2 < text.size() && hexDigitValue(text[i + 1]) >= 0 &&
+            hexDigitValue(text[i + 2]) >= 0) {
+            out += static_cast<char>(hexDigitValue(text[i + 1]) * 16 + hexDigitValue(text[i + 2]));
             i += 2;
         } else {
             out += text[i];
@@ -91,16 +92,6 @@ std::string percentDecoded(const std::string& text) {
 }
 
 } // namespace
-
-int hexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 SshTarget sshTargetFromOptions(const DriverOptions& options) {
     SshTarget target;

@@ -40,7 +40,4 @@ SshTarget sshTargetFromUrl(const std::string& url);
 // The name QEMU gives the opened image: ssh://USER@HOST:PORT/PATH[?host_key_check=...].
 std::string sshImageName(const SshTarget& target, const std::string& user);
 
-// The value of one hexadecimal digit, or -1 (percent escapes in URLs, key hashes).
-int hexValue(char c);
-
 } // namespace e2kvm::block::ssh
