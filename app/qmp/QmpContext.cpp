@@ -2,6 +2,8 @@
 
 #include "app/qmp/QmpError.h"
 
+#include <chrono>
+
 namespace e2kvm::qmp {
 
 QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachine* m,
@@ -114,6 +116,9 @@ Json QmpContext::execute(const std::string& name, const Json* arguments) {
     if (c->needsMachine && !machine)
         throw QmpError("No machine");
     std::lock_guard lock(commandMutex_);
+    // A job whose end a client may have seen has finished its last steps (as in QEMU, where
+    // they happen before the next command is read).
+    jobs.waitForEndingJobs(std::chrono::seconds(5));
     return c->handler(*this, arguments);
 }
 

@@ -35,6 +35,14 @@ void JobTable::checkIdFree(const std::string& id) const {
             throw std::runtime_error("Job ID '" + id + "' already in use");
 }
 
+void JobTable::waitForEndingJobs(std::chrono::milliseconds limit) const {
+    std::unique_lock lock(mutex_);
+    endingSettled_.wait_for(lock, limit, [&] {
+        return std::none_of(entries_.begin(), entries_.end(),
+                            [](const Entry& e) { return e.ending; });
+    });
+}
+
 void JobTable::start(std::shared_ptr<block::Job> job, JobUse use) {
     std::vector<std::shared_ptr<block::Job>> dismissed; // joined below, outside the lock
     {
@@ -64,10 +72,18 @@ void JobTable::onEvent(const block::JobEvent& e) {
             for (const std::string& n : it->use.nodes)
                 nodes_.setUser(n, "block job: " + e.info.type, false);
         }
+        if (it != entries_.end() &&
+            (e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled))
+            it->ending = true;
         if (it != entries_.end() && e.kind == block::JobEvent::StatusChange) {
+            if (e.info.status == block::JobStatus::Concluded && !e.info.autoDismiss) {
+                it->ending = false;
+                endingSettled_.notify_all();
+            }
             if (e.info.status == block::JobStatus::Null) {
                 dismissed_.push_back(it->job);
                 entries_.erase(it);
+                endingSettled_.notify_all();
             }
         }
         for (auto& [h, cb] : listeners_)

@@ -8,6 +8,8 @@
 #include "block/copy/BlockCopy.h"
 #include "block/job/Job.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +59,12 @@ public:
     // The bitmaps of the backups still holding their nodes whose source is `nodeName`.
     std::vector<BackupBitmaps> backupBitmaps(const std::string& nodeName) const;
 
+    // Waits (at most `limit`) until every job whose end has been reported (BLOCK_JOB_COMPLETED,
+    // _CANCELLED) has concluded too, and is gone if it dismisses itself. QEMU takes those steps
+    // in one turn of its main loop, so a command a client sends after seeing the event finds
+    // them done (the job id free again); a command handler calls this first.
+    void waitForEndingJobs(std::chrono::milliseconds limit) const;
+
     int addListener(std::function<void(const block::JobEvent&)> cb);
     void removeListener(int handle);
 
@@ -65,11 +73,13 @@ private:
         std::shared_ptr<block::Job> job;
         JobUse use;
         bool holding = true; // nodes and bitmaps still busy
+        bool ending = false; // its end reported, not yet concluded (or dropped)
     };
     void onEvent(const block::JobEvent& e);
 
     BlockNodeTable& nodes_;
     mutable std::mutex mutex_;
+    mutable std::condition_variable endingSettled_;
     std::vector<Entry> entries_;
     std::vector<std::shared_ptr<block::Job>> dismissed_; // released off the job's own thread
     std::map<int, std::function<void(const block::JobEvent&)>> listeners_;
