@@ -20,4 +20,9 @@ bool SystemMachine::setDiskNode(const std::string& qomPath, const std::string& n
     return qmp::setNodeOfDevice(disks_, qomPath, nodeName);
 }
 
+bool SystemMachine::setDiskTrayOpen(const std::string& key, bool open) {
+    std::lock_guard lock(disksMutex_);
+    return qmp::setTrayOfDevice(disks_, key, open);
+}
+
 } // namespace e2kvm::sys

@@ -20,6 +20,7 @@ public:
     std::string name() const override;
     std::vector<qmp::QmpMachineDisk> disks() const override;
     bool setDiskNode(const std::string& qomPath, const std::string& nodeName) override;
+    bool setDiskTrayOpen(const std::string& key, bool open) override;
 
     // e2kvm-system's own observer, called on the machine thread after the QMP handler.
     using RunnerBackedMachine::setObserver;

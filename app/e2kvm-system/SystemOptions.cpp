@@ -172,10 +172,13 @@ DriveOption parseDrive(const std::string& spec) {
     if (d.aio == "native" && !direct)
         throw OptionError(where + ": aio=native was specified, but it requires cache.direct=on, "
                                   "which was not specified.");
-    if (cdrom && !d.file.empty())
+    if (cdrom && !d.file.empty() && d.attached)
         throw OptionError(where + ": media 'cdrom' with an image is not supported (the e2k-vm "
-                                  "board has disks only; an empty CD-ROM drive is accepted)");
-    if (cdrom) {
+                                  "board has disks only; an empty CD-ROM drive, or one no device "
+                                  "uses (if=none), is accepted)");
+    if (cdrom && !d.file.empty())
+        d.readOnly = true; // a CD-ROM's medium is read-only, as in QEMU
+    else if (cdrom) {
         d.noMedium = true;
         d.attached = false;
         return d;
@@ -784,6 +787,7 @@ std::string usageText() {
            "opens the\n"
            "                         image as a block node for QMP\n"
            "  -drive if=ide,media=cdrom  an empty CD-ROM drive (listed by query-block)\n"
+           "  -drive if=none,media=cdrom,file=IMAGE  a read-only removable drive (eject)\n"
            "  -blockdev OPTIONS      a block node as blockdev-add makes it (dotted keys or "
            "JSON)\n"
            "  -device virtio-blk|scsi-hd|ide-hd,drive=X[,id=ID]\n"

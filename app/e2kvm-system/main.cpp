@@ -277,10 +277,12 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
                 qmp::QmpContext& setup) {
     for (const sys::DriveOption& d : o.drives) {
         if (d.noMedium) { // an empty CD-ROM drive: listed, no node, not seen by the guest
-            qmpDisks.push_back(
-                {d.id, "",
-                 "/machine/unattached/device[" + std::to_string(naming.unattachedDevices++) + "]",
-                 true});
+            qmp::QmpMachineDisk disk{d.id, "",
+                                     "/machine/unattached/device[" +
+                                         std::to_string(naming.unattachedDevices++) + "]",
+                                     true};
+            disk.readOnly = true;
+            qmpDisks.push_back(disk);
             continue;
         }
         std::shared_ptr<vm::BlockNode> node =
@@ -295,6 +297,7 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
             // a -device using it gives it its qdev (attachDevices). Until then, as QEMU's, it
             // is a removable drive with its tray closed.
             qmp::QmpMachineDisk disk{d.id, node->name, "", true};
+            disk.readOnly = d.readOnly;
             setCacheMode(disk, d.cache);
             throttleDrive(d, disk);
             qmpDisks.push_back(disk);

@@ -88,4 +88,9 @@ bool SelectedVmMachine::setDiskNode(const std::string& qomPath, const std::strin
     return qmp::setNodeOfDevice(disks_, qomPath, nodeName);
 }
 
+bool SelectedVmMachine::setDiskTrayOpen(const std::string& key, bool open) {
+    std::lock_guard lock(mutex_);
+    return qmp::setTrayOfDevice(disks_, key, open);
+}
+
 } // namespace e2kvm::app

@@ -24,6 +24,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerSnapshotCommands(*this);
     registerInternalSnapshotCommands(*this);
     registerBlockStatsCommands(*this);
+    registerMediumCommands(*this);
     registerChainJobCommands(*this);
     registerBlockGraphCommand(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {

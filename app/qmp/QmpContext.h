@@ -144,8 +144,8 @@ void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);
 void registerMirrorCommands(QmpContext& ctx);
 void registerBlockdevCreate(QmpContext& ctx);
-void registerSnapshotCommands(QmpContext& ctx); // commands/SnapshotCommands.cpp
-void registerChainJobCommands(QmpContext& ctx); // commands/ChainJobCommands.cpp
+void registerSnapshotCommands(QmpContext& ctx);  // commands/SnapshotCommands.cpp
+void registerChainJobCommands(QmpContext& ctx);  // commands/ChainJobCommands.cpp
 void registerBlockGraphCommand(QmpContext& ctx); // commands/BlockGraphCommand.cpp
 // A block job event as QMP's JOB_STATUS_CHANGE, BLOCK_JOB_* event (commands/JobCommands.cpp).
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& event);
@@ -153,5 +153,6 @@ void registerHmpCommands(QmpContext& ctx);
 // commands/InternalSnapshotCommands.cpp, commands/BlockStatsCommands.cpp
 void registerInternalSnapshotCommands(QmpContext& ctx);
 void registerBlockStatsCommands(QmpContext& ctx);
+void registerMediumCommands(QmpContext& ctx); // commands/MediumCommands.cpp
 
 } // namespace e2kvm::qmp

@@ -41,6 +41,10 @@ struct QmpMachineDisk {
     // or the drive id), shown by query-block; null when not throttled.
     std::shared_ptr<block::ThrottleGroup> throttleGroup;
     std::string throttleGroupName;
+    // A removable drive's tray (query-block's tray_open; only a drive with a device has one),
+    // and the drive's read-only setting a new medium keeps (blockdev-change-medium's retain).
+    bool trayOpen = false;
+    bool readOnly = false;
 };
 
 // In `disks`, the disk of the device at `qomPath` (or the drive of that id that no device
@@ -53,6 +57,19 @@ inline bool setNodeOfDevice(std::vector<QmpMachineDisk>& disks, const std::strin
         bool driveOnly = d.qomPath.empty() && !d.device.empty() && d.device == qomPath;
         if (device || driveOnly) {
             d.nodeName = nodeName;
+            return true;
+        }
+    }
+    return false;
+}
+
+// In `disks`, the tray of the drive `key` names (as setNodeOfDevice finds it) is now open or
+// closed; false if no disk has that device.
+inline bool setTrayOfDevice(std::vector<QmpMachineDisk>& disks, const std::string& key, bool open) {
+    for (QmpMachineDisk& d : disks) {
+        if ((!d.qomPath.empty() && d.qomPath == key) ||
+            (d.qomPath.empty() && !d.device.empty() && d.device == key)) {
+            d.trayOpen = open;
             return true;
         }
     }
@@ -78,6 +95,12 @@ public:
     virtual bool setDiskNode(const std::string& qomPath, const std::string& nodeName) {
         (void)qomPath;
         (void)nodeName;
+        return false;
+    }
+    // The tray of the drive `key` names (as setDiskNode) is now open or closed.
+    virtual bool setDiskTrayOpen(const std::string& key, bool open) {
+        (void)key;
+        (void)open;
         return false;
     }
     // Called on any thread; must not block.

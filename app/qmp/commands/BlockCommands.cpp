@@ -717,7 +717,7 @@ Json queryBlock(QmpContext& ctx, const Json* args) {
         if (!d.qdev.empty())
             info.set("qdev", d.qdev);
         if (d.removable && hasDevice)
-            info.set("tray_open", false);
+            info.set("tray_open", d.trayOpen);
         info.set("type", "unknown");
         list.push(std::move(info));
     }

@@ -53,9 +53,14 @@ void requireServer(QmpContext& ctx) {
         throw QmpError("NBD server not running");
 }
 
-void addExport(QmpContext& ctx, const vm::NbdExportRequest& r) {
+// Exports the node `r.nodeName` names: a drive's name stands for the node the drive is on now
+// (its medium, or an overlay put over it), and is the export's name unless another was given.
+void addExport(QmpContext& ctx, vm::NbdExportRequest r) {
     requireServer(ctx);
-    lookupNode(ctx, r.nodeName);
+    std::shared_ptr<vm::BlockNode> node = lookupNode(ctx, r.nodeName);
+    if (r.exportName.empty())
+        r.exportName = r.nodeName;
+    r.nodeName = node->name;
     try {
         ctx.nbd.add(r);
     } catch (const std::exception& e) {
