@@ -417,6 +417,8 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
             ctx.nodes.add(filter, chain[*topIndex].image->filename(), "commit_top", false,
                           *o.filterNodeName);
         } catch (const std::exception& e) {
+            // As QEMU's commit, the job exists before its filter node: it ends at once.
+            ctx.jobs.failEarly(job);
             throw QmpError(e.what());
         }
     }
