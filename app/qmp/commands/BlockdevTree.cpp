@@ -349,23 +349,24 @@ private:
         file.set("driver", "file");
         file.set("filename", header.fullBackingFilename);
         withFile.set("file", file);
-        const std::string saved = prefix_;
-        const bool savedReadOnly = readOnly_;
+        // A backing file is read-only whatever its overlay is; prefix_ and readOnly_ are
+        // back as they were afterwards, whatever happens.
+        struct Restore {
+            TreeBuilder& builder;
+            std::string prefix;
+            bool readOnly;
+            ~Restore() {
+                builder.prefix_ = prefix;
+                builder.readOnly_ = readOnly;
+            }
+        } restore{*this, prefix_, readOnly_};
         readOnly_ = true;
         std::shared_ptr<block::BlockDriver> below;
         try {
-            below = open(withFile, saved + "backing.");
+            below = open(withFile, restore.prefix + "backing.");
         } catch (const block::BlockError& e) {
-            readOnly_ = savedReadOnly;
-            prefix_ = saved;
             throw QmpError("Could not open backing file: " + std::string(e.what()));
-        } catch (...) {
-            readOnly_ = savedReadOnly;
-            prefix_ = saved;
-            throw;
         }
-        readOnly_ = savedReadOnly;
-        prefix_ = saved;
         q->replaceBacking(std::move(below));
     }
 
