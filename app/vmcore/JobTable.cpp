@@ -97,6 +97,10 @@ void JobTable::abandon(const std::shared_ptr<block::Job>& job) {
     job->reportAbandoned([this](const block::JobEvent& e) { onEvent(e); });
 }
 
+void JobTable::failEarly(const std::shared_ptr<block::Job>& job) {
+    job->reportFailedEarly([this](const block::JobEvent& e) { onEvent(e); });
+}
+
 std::shared_ptr<block::Job> JobTable::find(const std::string& id) const {
     std::lock_guard lock(mutex_);
     for (const Entry& e : entries_)

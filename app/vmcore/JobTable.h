@@ -50,6 +50,9 @@ public:
     void start(std::shared_ptr<block::Job> job, JobUse use);
     // A job that will not start (its transaction failed) is reported as ended.
     void abandon(const std::shared_ptr<block::Job>& job);
+    // A job that failed while it was being set up (never started) is reported as created and
+    // gone, as QEMU's early fail.
+    void failEarly(const std::shared_ptr<block::Job>& job);
     std::shared_ptr<block::Job> find(const std::string& id) const;
     std::vector<std::shared_ptr<block::Job>> list() const; // in creation order
 

@@ -147,6 +147,12 @@ void Job::reportAbandoned(Listener listener) {
         setStatus(s);
 }
 
+void Job::reportFailedEarly(Listener listener) {
+    listener_ = std::move(listener);
+    for (JobStatus s : {JobStatus::Created, JobStatus::Null})
+        setStatus(s);
+}
+
 // QEMU's table of which verb each status accepts (QMP JobVerb / JobStatus).
 void Job::checkVerb(JobVerb verb) const {
     JobStatus s = info_.status;

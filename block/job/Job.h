@@ -109,6 +109,9 @@ public:
     // For a job that was created but never started (its transaction failed): reports created,
     // aborting, concluded and null, as QEMU does for such a job.
     void reportAbandoned(Listener listener);
+    // For a job that failed while it was being set up (QEMU's early fail, e.g. block-commit's
+    // filter node that cannot be made): reports created and null.
+    void reportFailedEarly(Listener listener);
     // Waits (bounded) until the job has concluded; true if it did.
     bool waitConcluded(std::chrono::milliseconds timeout);
 

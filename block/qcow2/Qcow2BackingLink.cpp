@@ -48,6 +48,14 @@ void Qcow2Driver::changeBackingFile(const std::string& name, const std::string& 
     autoBackingFile_ = name;
 }
 
+void Qcow2Driver::noteBackingFileChanged(const std::string& name, const std::string& format) {
+    std::lock_guard lock(meta_);
+    h_.backingFile = name;
+    h_.backingFormat = name.empty() ? std::string() : format;
+    fullBackingPath_ = name.empty() ? std::string() : resolveBackingPath(filename(), name);
+    autoBackingFile_ = name;
+}
+
 std::string Qcow2Driver::autoBackingFile() const {
     std::lock_guard lock(meta_);
     return autoBackingFile_;

@@ -75,6 +75,9 @@ public:
     // Rewrites the backing file name and format the header records (an empty name removes
     // them), after every earlier change is durable; the backing link itself stays.
     void changeBackingFile(const std::string& name, const std::string& format);
+    // Another instance of the same file (opened writable for the purpose) rewrote the header's
+    // backing file name and format: this one shows them too, as QEMU's node after a reopen.
+    void noteBackingFileChanged(const std::string& name, const std::string& format);
     // QEMU's auto_backing_file: the name of the backing file this layer would open by itself
     // (the header's name, or the name of the backing it did open from it), which a backing of
     // another name overrides. Set at open and by changeBackingFile.

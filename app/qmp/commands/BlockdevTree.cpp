@@ -15,6 +15,7 @@
 #include "block/filter/PassThroughFilter.h"
 #include "block/filter/RawWindow.h"
 #include "block/filter/ThrottleFilter.h"
+#include "block/qcow2/Qcow2Driver.h"
 
 #include <algorithm>
 #include <optional>
@@ -283,7 +284,14 @@ private:
         block::DriverOptions options = ownOptions(node, "file");
         block::OpenOptions open;
         open.readOnly = readOnly_;
-        if (const Json* backing = node.find("backing")) {
+        const Json* backing = node.find("backing");
+        // Options for the backing file the image names (backing.node-name=, backing.backing=
+        // NODE): that file is opened after the image, from its header.
+        const bool namedBacking = driver == "qcow2" && backing && backing->isObject() &&
+                                  !backing->find("driver") && !backing->find("file");
+        if (backing && namedBacking) {
+            open.openBacking = false;
+        } else if (backing) {
             if (backing->isNull())
                 open.openBacking = false;
             else if (backing->isString() || backing->isObject())
@@ -307,6 +315,8 @@ private:
         } else {
             image = block::openFormatOverNode(driver, child(node, "file"), std::move(open));
         }
+        if (namedBacking)
+            openNamedBacking(*image, *backing);
         if (driver == "raw" && (options.count("offset") || options.count("size"))) {
             const uint64_t offset = options.count("offset")
                                         ? block::RawWindow::byteSize("offset", options.at("offset"))
@@ -319,6 +329,45 @@ private:
             image = window;
         }
         return image;
+    }
+
+    // The backing file `image`'s header names, opened read-only (in the format the header
+    // records, else probed) with the options `backing` gives it, as QEMU opens a backing child
+    // given without driver and file.
+    void openNamedBacking(block::BlockDriver& image, const Json& backing) {
+        auto* q = dynamic_cast<block::qcow2::Qcow2Driver*>(&image);
+        block::ImageDescription header;
+        image.describe(header);
+        if (!q || header.fullBackingFilename.empty())
+            throw QmpError("Parameter '" + prefix_ + "backing' is given, but '" + image.filename() +
+                           "' has no backing file");
+        Json withFile = backing;
+        withFile.set("driver", header.backingFormat.empty()
+                                   ? block::probeFormat(header.fullBackingFilename)
+                                   : header.backingFormat);
+        Json file = Json::object();
+        file.set("driver", "file");
+        file.set("filename", header.fullBackingFilename);
+        withFile.set("file", file);
+        // A backing file is read-only whatever its overlay is; prefix_ and readOnly_ are
+        // back as they were afterwards, whatever happens.
+        struct Restore {
+            TreeBuilder& builder;
+            std::string prefix;
+            bool readOnly;
+            ~Restore() {
+                builder.prefix_ = prefix;
+                builder.readOnly_ = readOnly;
+            }
+        } restore{*this, prefix_, readOnly_};
+        readOnly_ = true;
+        std::shared_ptr<block::BlockDriver> below;
+        try {
+            below = open(withFile, restore.prefix + "backing.");
+        } catch (const block::BlockError& e) {
+            throw QmpError("Could not open backing file: " + std::string(e.what()));
+        }
+        q->replaceBacking(std::move(below));
     }
 
     QmpContext& ctx_;

@@ -301,7 +301,8 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     if (!busy.empty())
         throw QmpError("Node '" + device +
                        "' is busy: block device is in use by block job: " + busy);
-    std::vector<ChainLayer> chain = chainOf(ctx, active->image);
+    // (A filter in the chain, as a throttle node under a snapshot's overlay, is a layer too.)
+    std::vector<ChainLayer> chain = chainOf(ctx, active->image, true);
     std::optional<size_t> topIndex = 0;
     if (topNode && top)
         throw QmpError("'top-node' and 'top' are mutually exclusive");
@@ -417,6 +418,8 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
             ctx.nodes.add(filter, chain[*topIndex].image->filename(), "commit_top", false,
                           *o.filterNodeName);
         } catch (const std::exception& e) {
+            // As QEMU's commit, the job exists before its filter node: it ends at once.
+            ctx.jobs.failEarly(job);
             throw QmpError(e.what());
         }
     }

@@ -3,6 +3,7 @@
 #include "app/qmp/commands/NodeFilename.h"
 
 #include "block/ImageOpen.h"
+#include "block/filter/PassThroughFilter.h"
 #include "block/qcow2/Qcow2Driver.h"
 
 #include <algorithm>
@@ -20,7 +21,8 @@ bool sameFile(const std::string& a, const std::string& b) {
 }
 } // namespace
 
-std::vector<ChainLayer> chainOf(QmpContext& ctx, const std::shared_ptr<block::BlockDriver>& top) {
+std::vector<ChainLayer> chainOf(QmpContext& ctx, const std::shared_ptr<block::BlockDriver>& top,
+                                bool throughFilters) {
     std::vector<ChainLayer> chain;
     auto nodes = ctx.nodes.list();
     std::shared_ptr<block::BlockDriver> layer = top;
@@ -31,7 +33,9 @@ std::vector<ChainLayer> chainOf(QmpContext& ctx, const std::shared_ptr<block::Bl
                 l.node = n;
         chain.push_back(l);
         auto* q = dynamic_cast<block::qcow2::Qcow2Driver*>(layer.get());
-        layer = q ? q->backingImage() : nullptr;
+        auto* filter =
+            throughFilters ? dynamic_cast<block::PassThroughFilter*>(layer.get()) : nullptr;
+        layer = q ? q->backingImage() : filter ? filter->file() : nullptr;
     }
     return chain;
 }

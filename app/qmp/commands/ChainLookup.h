@@ -18,8 +18,12 @@ struct ChainLayer {
     std::shared_ptr<vm::BlockNode> node; // the table node that is this layer, if any
 };
 
-// The chain from `top` (index 0) down to the last backing file.
-std::vector<ChainLayer> chainOf(QmpContext& ctx, const std::shared_ptr<block::BlockDriver>& top);
+// The chain from `top` (index 0) down to the last backing file. With `throughFilters`, a filter
+// node (throttle, copy-on-read: block::PassThroughFilter) is a layer of its own followed by the
+// node it filters, as QEMU's chains go through filters (bdrv_filter_or_cow_bs); otherwise the
+// chain ends at it.
+std::vector<ChainLayer> chainOf(QmpContext& ctx, const std::shared_ptr<block::BlockDriver>& top,
+                                bool throughFilters = false);
 // The index of the layer called `name`: by node name, or (byFile) by file name as given or
 // as the same file; nullopt if none.
 std::optional<size_t> findLayer(const std::vector<ChainLayer>& chain, const std::string& name,

@@ -225,11 +225,30 @@ Json changeBackingFile(QmpContext& ctx, const Json* args) {
     if (!at)
         throw QmpError("'" + device + "' and image file are not in the same chain");
     auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(image->image);
-    if (!q || q->readOnly())
+    if (!q)
         throw QmpError("Could not change backing file to '" + backingFile +
                        "': Operation not supported");
+    const std::string format = image->image->backing()->formatName();
     try {
-        q->changeBackingFile(backingFile, image->image->backing()->formatName());
+        if (q->readOnly()) {
+            // QEMU reopens a read-only layer read-write for the change and then read-only
+            // again; here an instance of the file opened writable for it rewrites the header.
+            block::OpenOptions open;
+            open.format = q->formatName();
+            open.readOnly = false;
+            open.locking = false; // the layer's own instance holds the file's locks
+            open.openBacking = false;
+            std::unique_ptr<block::BlockDriver> writer = block::openImage(q->filename(), open);
+            auto* w = dynamic_cast<block::qcow2::Qcow2Driver*>(writer.get());
+            if (!w)
+                throw QmpError("Could not change backing file to '" + backingFile +
+                               "': Operation not supported");
+            w->changeBackingFile(backingFile, format);
+            writer.reset();
+            q->noteBackingFileChanged(backingFile, format);
+        } else {
+            q->changeBackingFile(backingFile, format);
+        }
     } catch (const block::BlockError& e) {
         throw QmpError("Could not change backing file to '" + backingFile +
                        "': " + std::strerror(e.errnoValue()));
