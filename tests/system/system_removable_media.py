@@ -4,7 +4,8 @@ e2kvm-system as in qemu-system-x86_64 -machine none (iotest 140): eject drops th
 the NBD export of it (BLOCK_EXPORT_DELETED), blockdev-change-medium puts another image in
 (read-only kept, or read-write on request; a file that cannot be opened leaves the drive as it
 was), the tray commands do nothing on a drive without a tray, and lookups fail with QEMU's
-words.
+words; HMP's eject too. A drive with a tray (QEMU's ide-cd on a pc board, the e2k board's empty
+CD-ROM drive) opens and closes it with DEVICE_TRAY_MOVED, and takes a medium only when open.
 usage: system_removable_media.py E2KVM_SYSTEM"""
 import os
 import re
@@ -108,6 +109,10 @@ def run(tool, tmp):
                            capture_output=True, text=True)
         out.append(re.sub(r"\d+:\d+:\d+\.\d+.*", "", r.stdout.splitlines()[0]) if r.stdout
                    else r.stderr)
+        # The human monitor's eject.
+        for line in ("eject nosuch", "eject -f drv"):
+            out.append(t(q.cmd("human-monitor-command", **{"command-line": line})))
+        out.append(drive_state(q, tmp))
         q.execute("quit")
         q.close()
         p.wait(30)

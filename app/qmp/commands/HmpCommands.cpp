@@ -2,10 +2,10 @@
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
 // status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, block_resize,
-// stop|s, cont|c, system_reset, quit|q; every other line gets QEMU's "unknown command" answer. As
-// in QEMU, qemu-io prints its statistics and most of its errors on the process's standard output
-// and standard error, not into the reply: only its error_report() messages ("Block node is
-// read-only", warnings) and qemu_printf() text
+// eject, stop|s, cont|c, system_reset, quit|q; every other line gets QEMU's "unknown command"
+// answer. As in QEMU, qemu-io prints its statistics and most of its errors on the process's
+// standard output and standard error, not into the reply: only its error_report() messages ("Block
+// node is read-only", warnings) and qemu_printf() text
 // ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
@@ -439,6 +439,16 @@ void blockResize(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     }
 }
 
+// eject [-f] DEVICE: QMP's eject of the drive DEVICE.
+void eject(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    Json q = Json::object({{"device", args.strings[0]}, {"force", bool(args.flags[0])}});
+    try {
+        runQmp(ctx, "eject", &q);
+    } catch (const QmpError& e) {
+        printError(mon, e.what());
+    }
+}
+
 // commit DEVICE|all: the drive's active layer copied into its backing file and emptied
 // (commands/DriveCommit); failures as QEMU's error_report lines.
 void commit(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
@@ -516,6 +526,7 @@ const std::vector<HmpCommand>& hmpCommands() {
          driveMirror},
         {"block_resize", {{HmpParam::Device, 0}, {HmpParam::Size, 0}}, nullptr, blockResize},
         {"commit", {{HmpParam::Device, 0}}, nullptr, commit},
+        {"eject", {{HmpParam::Flag, 'f'}, {HmpParam::Device, 0}}, nullptr, eject},
         {"stop|s",
          {},
          nullptr,
