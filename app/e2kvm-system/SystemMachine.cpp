@@ -20,9 +20,10 @@ bool SystemMachine::setDiskNode(const std::string& qomPath, const std::string& n
     return qmp::setNodeOfDevice(disks_, qomPath, nodeName);
 }
 
-bool SystemMachine::setDiskTrayOpen(const std::string& key, bool open) {
+bool SystemMachine::updateDisk(const std::string& key,
+                               const std::function<void(qmp::QmpMachineDisk&)>& change) {
     std::lock_guard lock(disksMutex_);
-    return qmp::setTrayOfDevice(disks_, key, open);
+    return qmp::updateDiskOfDevice(disks_, key, change);
 }
 
 } // namespace e2kvm::sys

@@ -20,7 +20,8 @@ public:
     std::string name() const override;
     std::vector<qmp::QmpMachineDisk> disks() const override;
     bool setDiskNode(const std::string& qomPath, const std::string& nodeName) override;
-    bool setDiskTrayOpen(const std::string& key, bool open) override;
+    bool updateDisk(const std::string& key,
+                    const std::function<void(qmp::QmpMachineDisk&)>& change) override;
 
     // e2kvm-system's own observer, called on the machine thread after the QMP handler.
     using RunnerBackedMachine::setObserver;

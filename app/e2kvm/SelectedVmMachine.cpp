@@ -88,9 +88,10 @@ bool SelectedVmMachine::setDiskNode(const std::string& qomPath, const std::strin
     return qmp::setNodeOfDevice(disks_, qomPath, nodeName);
 }
 
-bool SelectedVmMachine::setDiskTrayOpen(const std::string& key, bool open) {
+bool SelectedVmMachine::updateDisk(const std::string& key,
+                                   const std::function<void(qmp::QmpMachineDisk&)>& change) {
     std::lock_guard lock(mutex_);
-    return qmp::setTrayOfDevice(disks_, key, open);
+    return qmp::updateDiskOfDevice(disks_, key, change);
 }
 
 } // namespace e2kvm::app

@@ -39,7 +39,8 @@ public:
     std::vector<qmp::QmpMachineDisk> disks() const override;
     // After qom-set moved the selected VM's device at `qomPath` onto node `nodeName`.
     bool setDiskNode(const std::string& qomPath, const std::string& nodeName) override;
-    bool setDiskTrayOpen(const std::string& key, bool open) override;
+    bool updateDisk(const std::string& key,
+                    const std::function<void(qmp::QmpMachineDisk&)>& change) override;
 
 private:
     // True for the first SHUTDOWN since the VM was selected, reset or resumed.

@@ -25,6 +25,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerInternalSnapshotCommands(*this);
     registerBlockStatsCommands(*this);
     registerMediumCommands(*this);
+    registerIoThrottleCommand(*this);
     registerChainJobCommands(*this);
     registerBlockGraphCommand(*this);
     jobListener_ = jobs.addListener([this](const block::JobEvent& e) {

@@ -153,6 +153,7 @@ void registerHmpCommands(QmpContext& ctx);
 // commands/InternalSnapshotCommands.cpp, commands/BlockStatsCommands.cpp
 void registerInternalSnapshotCommands(QmpContext& ctx);
 void registerBlockStatsCommands(QmpContext& ctx);
-void registerMediumCommands(QmpContext& ctx); // commands/MediumCommands.cpp
+void registerMediumCommands(QmpContext& ctx);    // commands/MediumCommands.cpp
+void registerIoThrottleCommand(QmpContext& ctx); // commands/IoThrottleCommand.cpp
 
 } // namespace e2kvm::qmp

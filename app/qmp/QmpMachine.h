@@ -63,13 +63,14 @@ inline bool setNodeOfDevice(std::vector<QmpMachineDisk>& disks, const std::strin
     return false;
 }
 
-// In `disks`, the tray of the drive `key` names (as setNodeOfDevice finds it) is now open or
-// closed; false if no disk has that device.
-inline bool setTrayOfDevice(std::vector<QmpMachineDisk>& disks, const std::string& key, bool open) {
+// In `disks`, the disk `key` names (as setNodeOfDevice finds it) changed by `change`; false if
+// no disk has that device (what the adapters' updateDisk do under their own lock).
+inline bool updateDiskOfDevice(std::vector<QmpMachineDisk>& disks, const std::string& key,
+                               const std::function<void(QmpMachineDisk&)>& change) {
     for (QmpMachineDisk& d : disks) {
         if ((!d.qomPath.empty() && d.qomPath == key) ||
             (d.qomPath.empty() && !d.device.empty() && d.device == key)) {
-            d.trayOpen = open;
+            change(d);
             return true;
         }
     }
@@ -97,10 +98,12 @@ public:
         (void)nodeName;
         return false;
     }
-    // The tray of the drive `key` names (as setDiskNode) is now open or closed.
-    virtual bool setDiskTrayOpen(const std::string& key, bool open) {
+    // The disk `key` names (as setDiskNode) changed by `change` (its tray, its throttling);
+    // disks() reports it so from now on. False if no disk has that device.
+    virtual bool updateDisk(const std::string& key,
+                            const std::function<void(QmpMachineDisk&)>& change) {
         (void)key;
-        (void)open;
+        (void)change;
         return false;
     }
     // Called on any thread; must not block.

@@ -31,6 +31,8 @@ void ThrottleLimits::check() const {
             throw BlockError(EINVAL, "bps/iops/max total values and read/write values cannot "
                                      "be used at the same time");
     }
+    if (iopsSize && !limit[3].avg && !limit[4].avg && !limit[5].avg)
+        throw BlockError(EINVAL, "iops size requires an iops value to be set");
     for (const ThrottleLimit& l : limit) {
         if (l.avg > kLimitCeiling || l.max > kLimitCeiling)
             throw BlockError(EINVAL, "bps/iops/max values must be within [0, " +
@@ -39,10 +41,12 @@ void ThrottleLimits::check() const {
             throw BlockError(EINVAL, "the burst length cannot be 0");
         if (l.maxLength > 1 && !l.max)
             throw BlockError(EINVAL, "burst length set without burst rate");
+        if (l.max && l.maxLength > kLimitCeiling / l.max)
+            throw BlockError(EINVAL, "burst length too high for this burst rate");
         if (l.max && !l.avg)
             throw BlockError(EINVAL, "bps_max/iops_max require corresponding bps/iops values");
         if (l.max && l.max < l.avg)
-            throw BlockError(EINVAL, "bps_max/iops_max cannot be lower than bps/iops values");
+            throw BlockError(EINVAL, "bps_max/iops_max cannot be lower than bps/iops");
     }
 }
 

@@ -306,6 +306,27 @@ void infoBlockJobs(QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
 
 // One entry of info block: a drive (`drive`: a query-block element) and/or a node
 // (`inserted`: its BlockDeviceInfo), in QEMU's layout.
+
+// "    I/O throttling:   bps=... group=G" of a throttled drive, as QEMU prints it; "" otherwise.
+std::string throttlingLine(const Json& inserted) {
+    auto number = [&](const char* key) {
+        const Json* v = inserted.find(key);
+        return v && v->isInteger() ? v->asInt() : int64_t(0);
+    };
+    bool limited = false;
+    for (const char* k : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"})
+        limited = limited || number(k) != 0;
+    if (!limited)
+        return {};
+    std::string out = "    I/O throttling:  ";
+    for (const char* k :
+         {"bps", "bps_rd", "bps_wr", "bps_max", "bps_rd_max", "bps_wr_max", "iops", "iops_rd",
+          "iops_wr", "iops_max", "iops_rd_max", "iops_wr_max", "iops_size"})
+        out += std::string(" ") + k + "=" + std::to_string(number(k));
+    const Json* group = inserted.find("group");
+    return out + " group=" + (group && group->isString() ? group->asString() : "") + "\n";
+}
+
 void printBlockEntry(MonitorText& mon, const Json* drive, const Json* inserted) {
     auto text = [](const Json* o, const char* key) {
         const Json* v = o ? o->find(key) : nullptr;
@@ -352,6 +373,7 @@ void printBlockEntry(MonitorText& mon, const Json* drive, const Json* inserted) 
         }
         if (!text(inserted, "detect_zeroes").empty() && text(inserted, "detect_zeroes") != "off")
             line += "    Detect zeroes:    " + text(inserted, "detect_zeroes") + "\n";
+        line += throttlingLine(*inserted);
     }
     mon.print(line);
 }

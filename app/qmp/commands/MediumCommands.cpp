@@ -7,6 +7,7 @@
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/DriveLookup.h"
 #include "block/BlockError.h"
 
 #include <cstring>
@@ -17,36 +18,12 @@ namespace e2kvm::qmp {
 
 namespace {
 
-// A drive found by its name ("device") or by its device's id or QOM path ("id").
-struct Drive {
-    QmpMachineDisk disk;
-    std::string label; // how messages name it: what the client gave
-    bool hasDevice() const { return !disk.qdev.empty(); }
-    bool hasTray() const { return disk.removable && hasDevice(); }
-    // What the machine knows the drive by (QmpMachine::setDiskNode, setDiskTrayOpen).
-    std::string key() const { return disk.qomPath.empty() ? disk.device : disk.qomPath; }
-};
-
-Drive findDrive(QmpContext& ctx, const std::optional<std::string>& device,
-                const std::optional<std::string>& id) {
-    if (device.has_value() == id.has_value())
-        throw QmpError("Need exactly one of 'device' and 'id'");
-    for (const QmpMachineDisk& d : ctx.machine->disks()) {
-        if (device && !d.device.empty() && d.device == *device)
-            return {d, *device};
-        if (id && ((!d.deviceId.empty() && d.deviceId == *id) ||
-                   (!d.qomPath.empty() && d.qomPath == *id) || (!d.qdev.empty() && d.qdev == *id)))
-            return {d, *id};
-    }
-    throw QmpError("Device '" + (device ? *device : *id) + "' not found", "DeviceNotFound");
-}
-
 // Moves the tray of a drive that has one; DEVICE_TRAY_MOVED as QEMU sends it (the drive's name,
 // the device's id or else its QOM path).
 void moveTray(QmpContext& ctx, Drive& drive, bool open) {
     if (drive.disk.trayOpen == open)
         return;
-    ctx.machine->setDiskTrayOpen(drive.key(), open);
+    ctx.machine->updateDisk(drive.key(), [&](QmpMachineDisk& d) { d.trayOpen = open; });
     drive.disk.trayOpen = open;
     ctx.emitEvent(
         "DEVICE_TRAY_MOVED",
