@@ -289,7 +289,10 @@ std::vector<std::pair<std::string, std::string>> splitQemuOpts(const std::string
         }
         cur += text[i];
     }
-    items.push_back(cur);
+    // A comma that ends the text ends the last item, as in QEMU's option parser ("if=none,"):
+    // no empty item follows it.
+    if (!(cur.empty() && !items.empty()))
+        items.push_back(cur);
     for (size_t i = 0; i < items.size(); ++i) {
         const std::string& item = items[i];
         size_t eq = item.find('=');
