@@ -129,7 +129,8 @@ std::string couldNotOpen(const std::string& file, const std::string& message) {
     return "Could not open '" + file + "': " + message;
 }
 
-// A -drive of a file in a format (given or probed): opened once per file by the node table.
+// A -drive of a file in a format (given or probed): an open of its own, as each of QEMU's
+// -drive options opens its image anew (two of one file conflict by their image locks).
 std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
                                               vm::BlockNodeTable& nodes) {
     try {
@@ -138,7 +139,8 @@ std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
             text.pop_back(); // warn() ends the line
             warn(text);
         }
-        return nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare);
+        return nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare,
+                          vm::OpenReuse::Never);
     } catch (const block::BlockError& e) {
         // A lock conflict is QEMU's own two lines ("Failed to get "write" lock" and the
         // hint), without "Could not open".
