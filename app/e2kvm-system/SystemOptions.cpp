@@ -57,6 +57,8 @@ bool isBackingNodeNameKey(const std::string& key) {
     return true;
 }
 
+} // namespace
+
 DriveOption parseDrive(const std::string& spec) {
     const std::string where = "-drive " + spec;
     DriveOption d;
@@ -184,6 +186,8 @@ DriveOption parseDrive(const std::string& spec) {
         throw OptionError(where + ": a drive needs file=IMAGE (empty drives are not supported)");
     return d;
 }
+
+namespace {
 
 DisplayOptions parseDisplay(const std::string& spec, DisplayOptions current) {
     const std::string where = "-display " + spec;
