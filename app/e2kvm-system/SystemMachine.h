@@ -4,6 +4,7 @@
 // change the window title). Its quit(reason) puts "host-ui" or "host-signal" in SHUTDOWN.
 #include "app/qmp/RunnerBackedMachine.h"
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ public:
     bool updateDisk(const std::string& key,
                     const std::function<void(qmp::QmpMachineDisk&)>& change) override;
 
+    // drive_add / drive_del through what e2kvm-system opens and closes drives with:
+    // `open` makes the drive of a -drive option string (throws with the message to print),
+    // `close` lets its node go. Without them both commands fail.
+    using DriveOpener = std::function<qmp::QmpMachineDisk(const std::string& options,
+                                                          const std::vector<std::string>& ids)>;
+    using DriveCloser = std::function<void(const qmp::QmpMachineDisk& drive)>;
+    void setDriveHotplug(DriveOpener open, DriveCloser close);
+    void addDrive(const std::string& options) override;
+    void deleteDrive(const std::string& id) override;
+
     // e2kvm-system's own observer, called on the machine thread after the QMP handler.
     using RunnerBackedMachine::setObserver;
 
@@ -30,6 +41,8 @@ private:
     mutable std::mutex disksMutex_;
     std::vector<qmp::QmpMachineDisk> disks_;
     std::string name_;
+    DriveOpener openDrive_;
+    DriveCloser closeDrive_;
 };
 
 } // namespace e2kvm::sys

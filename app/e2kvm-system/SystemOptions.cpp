@@ -57,6 +57,8 @@ bool isBackingNodeNameKey(const std::string& key) {
     return true;
 }
 
+} // namespace
+
 DriveOption parseDrive(const std::string& spec) {
     const std::string where = "-drive " + spec;
     DriveOption d;
@@ -188,6 +190,8 @@ DriveOption parseDrive(const std::string& spec) {
     return d;
 }
 
+namespace {
+
 DisplayOptions parseDisplay(const std::string& spec, DisplayOptions current) {
     const std::string where = "-display " + spec;
     std::vector<std::pair<std::string, std::string>> items;
@@ -292,7 +296,10 @@ std::vector<std::pair<std::string, std::string>> splitQemuOpts(const std::string
         }
         cur += text[i];
     }
-    items.push_back(cur);
+    // A comma that ends the text ends the last item, as in QEMU's option parser ("if=none,"):
+    // no empty item follows it.
+    if (!(cur.empty() && !items.empty()))
+        items.push_back(cur);
     for (size_t i = 0; i < items.size(); ++i) {
         const std::string& item = items[i];
         size_t eq = item.find('=');

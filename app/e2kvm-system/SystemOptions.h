@@ -139,6 +139,9 @@ struct Chardev {
     bool server = false; // server=on: we listen; otherwise we connect to path
 };
 Chardev parseChardev(const std::string& text);
+// One -drive option string (HMP drive_add takes the same): its id and node name are not
+// defaulted here. Throws OptionError ("-drive SPEC: why").
+DriveOption parseDrive(const std::string& spec);
 // -mon chardev=ID,mode=control: a QMP monitor on that chardev (added to o.qmp / o.qmpConnect).
 void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs, SystemOptions& o);
 // -accel NAME[:FALLBACK...] (tcg, qtest; help).

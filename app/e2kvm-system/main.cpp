@@ -129,24 +129,36 @@ std::string couldNotOpen(const std::string& file, const std::string& message) {
     return "Could not open '" + file + "': " + message;
 }
 
-// A -drive of a file in a format (given or probed): opened once per file by the node table.
-std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
-                                              vm::BlockNodeTable& nodes) {
+// A -drive of a file in a format (given or probed): an open of its own, as each of QEMU's
+// -drive options opens its image anew (two of one file conflict by their image locks).
+// Throws std::runtime_error with what qemu-system says after "-drive SPEC: ".
+std::shared_ptr<vm::BlockNode> openPlainDriveNode(const sys::DriveOption& d,
+                                                  vm::BlockNodeTable& nodes) {
     try {
         if (d.format.empty() && !d.readOnly && block::probeFormat(d.file) == "raw") {
             std::string text = block::probedRawWarning(d.file);
             text.pop_back(); // warn() ends the line
             warn(text);
         }
-        return nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare);
+        return nodes.open(d.file, d.format, d.readOnly, d.nodeName, d.forceShare,
+                          vm::OpenReuse::Never);
     } catch (const block::BlockError& e) {
         // A lock conflict is QEMU's own two lines ("Failed to get "write" lock" and the
         // hint), without "Could not open".
         if (block::isImageLockConflict(e))
-            die("-drive " + d.spec + ": " + e.what());
-        die("-drive " + d.spec + ": " + couldNotOpen(d.file, e.what()));
+            throw std::runtime_error(e.what());
+        throw std::runtime_error(couldNotOpen(d.file, e.what()));
     } catch (const std::exception& e) {
-        die("-drive " + d.spec + ": " + couldNotOpen(d.file, e.what()));
+        throw std::runtime_error(couldNotOpen(d.file, e.what()));
+    }
+}
+
+std::shared_ptr<vm::BlockNode> openPlainDrive(const sys::DriveOption& d,
+                                              vm::BlockNodeTable& nodes) {
+    try {
+        return openPlainDriveNode(d, nodes);
+    } catch (const std::runtime_error& e) {
+        die("-drive " + d.spec + ": " + e.what());
     }
 }
 
@@ -318,6 +330,68 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
     }
 }
 
+// The units of the if=none drives there are, by drive id: QEMU gives each if=none drive the
+// first unit no other one has, and names a drive without id after it ("none<unit>").
+using NoneDriveUnits = std::map<std::string, unsigned>;
+
+NoneDriveUnits commandLineNoneUnits(const sys::SystemOptions& o) {
+    NoneDriveUnits units;
+    for (const sys::DriveOption& d : o.drives)
+        if (!d.attached && !d.noMedium)
+            units.emplace(d.id, unsigned(units.size()));
+    return units;
+}
+
+// HMP drive_add: a drive no device uses (if=none), of a file in a format given or probed, as
+// a -drive of the command line would be (`ids`: the drives there are).
+qmp::QmpMachineDisk hotAddDrive(const std::string& options, const std::vector<std::string>& ids,
+                                vm::BlockNodeTable& nodes, NoneDriveUnits& units) {
+    sys::DriveOption d;
+    try {
+        d = sys::parseDrive(options);
+    } catch (const sys::OptionError& e) {
+        std::string what = e.what();
+        const std::string prefix = "-drive " + options + ": ";
+        throw std::runtime_error(what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
+    }
+    if (d.attached)
+        throw std::runtime_error("e2kvm's drive_add adds if=none drives only");
+    if (d.noMedium || !d.driverOptions.empty() || !d.throttling.empty())
+        throw std::runtime_error("e2kvm's drive_add takes a file with format, id, node-name, "
+                                 "read-only, force-share and cache options only");
+    auto taken = [&](const std::string& id) {
+        return std::find(ids.begin(), ids.end(), id) != ids.end();
+    };
+    unsigned unit = 0;
+    while (std::any_of(units.begin(), units.end(), [&](const auto& u) { return u.second == unit; }))
+        ++unit;
+    if (d.id.empty())
+        d.id = "none" + std::to_string(unit);
+    if (taken(d.id))
+        throw std::runtime_error("Duplicate ID '" + d.id + "' for drive");
+    if (d.nodeName.empty())
+        d.nodeName = d.id;
+    std::shared_ptr<vm::BlockNode> node = openPlainDriveNode(d, nodes);
+    node->discardUnmap = d.discardUnmap;
+    qmp::QmpMachineDisk disk{d.id, node->name, "", true};
+    setCacheMode(disk, d.cache);
+    units[d.id] = unit;
+    return disk;
+}
+
+// HMP drive_del of a drive no device uses: its node closes, unless another user (an export)
+// still holds it; it then stays as a node of its own.
+void hotDeleteDrive(const qmp::QmpMachineDisk& drive, vm::BlockNodeTable& nodes,
+                    NoneDriveUnits& units) {
+    units.erase(drive.device);
+    if (drive.nodeName.empty())
+        return;
+    try {
+        nodes.remove(drive.nodeName);
+    } catch (const std::exception&) {
+    }
+}
+
 // -object: each object is made by QMP's object-add, in command-line order.
 void addObjects(const sys::SystemOptions& o, qmp::QmpContext& ctx) {
     for (const sys::ObjectOption& object : o.objects) {
@@ -458,7 +532,15 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
         runner->setSerialOutput(
             [s = serial.get()](const char* data, size_t len) { s->write(data, len); });
 
+    NoneDriveUnits noneUnits = commandLineNoneUnits(o); // drive_add's, outliving the machine
     auto machine = std::make_unique<sys::SystemMachine>(*runner, qmpDisks, o.name);
+    machine->setDriveHotplug(
+        [&nodes, &noneUnits](const std::string& options, const std::vector<std::string>& ids) {
+            return hotAddDrive(options, ids, nodes, noneUnits);
+        },
+        [&nodes, &noneUnits](const qmp::QmpMachineDisk& drive) {
+            hotDeleteDrive(drive, nodes, noneUnits);
+        });
     auto qmpContext = std::make_unique<qmp::QmpContext>(nodes, nbd, machine.get());
     qmpContext->fileNodes = setup->fileNodes;
     qmpContext->fileNodeUsers = setup->fileNodeUsers;

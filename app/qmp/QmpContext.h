@@ -86,6 +86,9 @@ public:
 
     // Protocol nodes created by blockdev-add {driver: "file"}: node name -> file name.
     std::map<std::string, std::string> fileNodes;
+    // File nodes a snapshot reopened read-only (QEMU's old active layer of an external
+    // snapshot); query-named-block-nodes shows them so.
+    std::set<std::string> readOnlyFileNodes;
     // Format nodes opened on a file node: format node name -> file node name.
     std::map<std::string, std::string> fileNodeUsers;
     // Names given to a format node's inline {driver: file} child (not nodes of their own

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,18 @@ public:
         (void)key;
         (void)change;
         return false;
+    }
+    // HMP drive_add: opens the drive `options` give (-drive syntax) and lists it as a drive no
+    // device uses. HMP drive_del: the drive `id` is no more and its node closes (unless
+    // another user keeps it). Both throw std::runtime_error with the message to print; a
+    // machine that cannot add or remove drives says so.
+    virtual void addDrive(const std::string& options) {
+        (void)options;
+        throw std::runtime_error("drive_add is not supported by this machine");
+    }
+    virtual void deleteDrive(const std::string& id) {
+        (void)id;
+        throw std::runtime_error("drive_del is not supported by this machine");
     }
     // Called on any thread; must not block.
     virtual void setEventHandler(std::function<void(const QmpMachineEvent&)> handler) = 0;

@@ -61,7 +61,7 @@ bool BlockNodeTable::validNodeName(const std::string& name) {
 
 std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const std::string& format,
                                                 bool readOnly, const std::string& nodeName,
-                                                bool forceShare) {
+                                                bool forceShare, OpenReuse reuseMode) {
     if (!nodeName.empty())
         checkNodeName(nodeName);
     if (!format.empty() && format != "qcow2" && format != "raw")
@@ -71,9 +71,12 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
     auto reuse = [&]() -> std::shared_ptr<BlockNode> {
         // Caller holds mutex_.
         for (const Entry& e : entries_) {
-            if (!nodeName.empty() && e.node->name == nodeName && e.canonical != canonical)
+            if (!nodeName.empty() && e.node->name == nodeName &&
+                (e.canonical != canonical || reuseMode == OpenReuse::Never))
                 throw std::invalid_argument("Duplicate nodes with node-name='" + nodeName + "'");
         }
+        if (reuseMode == OpenReuse::Never)
+            return nullptr;
         for (const Entry& e : entries_) {
             if (e.canonical != canonical)
                 continue;

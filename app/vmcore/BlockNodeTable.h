@@ -28,6 +28,12 @@ struct BlockNode {
     std::vector<std::string> children;
 };
 
+// Whether open() hands out the node that already has the same file open.
+enum class OpenReuse {
+    SameFile, // the file's node, when the request is compatible
+    Never,    // an open of its own (QEMU's -drive: its image locks conflict with the other's)
+};
+
 class BlockNodeTable {
 public:
     // Opens `file` (format empty = probe) as node `nodeName` (empty = generated). If the same
@@ -39,7 +45,7 @@ public:
     // image is opened even though another process writes it, and others may keep writing.
     std::shared_ptr<BlockNode> open(const std::string& file, const std::string& format,
                                     bool readOnly, const std::string& nodeName = {},
-                                    bool forceShare = false);
+                                    bool forceShare = false, OpenReuse reuse = OpenReuse::SameFile);
     // Adds a node for an image that is not a file (a null-co disk) or that was opened over an
     // open node (a fleecing overlay, whose backing node is then in use by it until it is
     // removed): `file` is the name it reports; it is never matched by findByFile or reused by

@@ -277,7 +277,14 @@ TEST(SystemOptions, SplitQemuOpts) {
     ASSERT_EQ(items.size(), 3u);
     EXPECT_EQ(items[0], (std::pair<std::string, std::string>{"type", "sdl"}));
     EXPECT_EQ(items[2], (std::pair<std::string, std::string>{"b", "x,y"}));
-    EXPECT_THROW(splitQemuOpts("a=1,,,", ""), OptionError);
+    // A comma at the end ends the last item, as in QEMU ("if=none," in iotest 153).
+    auto trailing = splitQemuOpts("file=t.qcow2,if=none,", "");
+    ASSERT_EQ(trailing.size(), 2u);
+    EXPECT_EQ(trailing[1], (std::pair<std::string, std::string>{"if", "none"}));
+    auto escaped = splitQemuOpts("a=1,,,", "");
+    ASSERT_EQ(escaped.size(), 1u);
+    EXPECT_EQ(escaped[0], (std::pair<std::string, std::string>{"a", "1,"}));
+    EXPECT_THROW(splitQemuOpts(",a=1", ""), OptionError);
     EXPECT_THROW(splitQemuOpts("=1", ""), OptionError);
     EXPECT_THROW(splitQemuOpts("a=1,b", ""), OptionError);
 }

@@ -547,7 +547,13 @@ void deleteOneNode(QmpContext& ctx, const std::string& name) {
         for (const auto& [format, file] : ctx.fileNodeUsers)
             if (file == name)
                 throw QmpError("Node " + name + " is in use");
+        if (ctx.nodes.find(name)) { // opened for an export (commands/NbdCommands)
+            if (!ctx.nodes.users(name).empty())
+                throw QmpError("Node " + name + " is in use");
+            ctx.nodes.remove(name);
+        }
         ctx.fileNodes.erase(name);
+        ctx.readOnlyFileNodes.erase(name);
         ctx.nodeOptions.erase(name);
         return;
     }
@@ -646,11 +652,12 @@ Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
     a.finish();
     Json list = Json::array();
     for (const auto& node : ctx.nodes.list())
-        list.push(blockDeviceInfo(ctx, *node));
+        if (!ctx.fileNodes.count(node->name)) // a file node's export: listed as the file node
+            list.push(blockDeviceInfo(ctx, *node));
     for (const auto& [name, file] : ctx.fileNodes) {
         Json info = Json::object({{"file", file},
                                   {"node-name", name},
-                                  {"ro", false},
+                                  {"ro", ctx.readOnlyFileNodes.count(name) != 0},
                                   {"drv", "file"},
                                   {"backing_file_depth", 0},
                                   {"encrypted", false},

@@ -2,10 +2,10 @@
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
 // status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, block_resize,
-// eject, stop|s, cont|c, system_reset, quit|q; every other line gets QEMU's "unknown command"
-// answer. As in QEMU, qemu-io prints its statistics and most of its errors on the process's
-// standard output and standard error, not into the reply: only its error_report() messages ("Block
-// node is read-only", warnings) and qemu_printf() text
+// eject, drive_add (if=none drives), drive_del, stop|s, cont|c, system_reset, quit|q; every other
+// line gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its statistics and most of
+// its errors on the process's standard output and standard error, not into the reply: only its
+// error_report() messages ("Block node is read-only", warnings) and qemu_printf() text
 // ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
@@ -504,6 +504,54 @@ void commit(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
         mon.print("'commit' error for '" + device + "': " + std::strerror(error) + "\n");
 }
 
+// drive_add [-n] ADDR OPTIONS: a drive no device uses ("OK"), opened by the machine from
+// -drive options; with -n a node from blockdev-add options instead. Failures are printed as
+// QEMU's error_report() lines.
+void driveAdd(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    if (args.flags[0]) {
+        mon.print("e2kvm's drive_add -n is not supported (use blockdev-add)\n");
+        return;
+    }
+    if (!ctx.machine) {
+        mon.print("No machine\n");
+        return;
+    }
+    try {
+        ctx.machine->addDrive(args.strings[1]);
+    } catch (const std::exception& e) {
+        mon.print(std::string(e.what()) + "\n");
+        return;
+    }
+    mon.print("OK\n");
+}
+
+// drive_del ID: a node of that name goes as blockdev-del takes it away; a drive's node closes
+// with the drive, unless a block job uses it.
+void driveDel(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    const std::string& id = args.strings[0];
+    std::optional<QmpMachineDisk> drive;
+    if (ctx.machine)
+        for (const QmpMachineDisk& d : ctx.machine->disks())
+            if (d.device == id)
+                drive = d;
+    try {
+        if (!drive && ctx.nodes.find(id)) {
+            Json q = Json::object({{"node-name", id}});
+            runQmp(ctx, "blockdev-del", &q);
+            return;
+        }
+        if (!drive || !ctx.machine)
+            throw QmpError("Device '" + id + "' not found");
+        std::string busy = drive->nodeName.empty() ? "" : ctx.jobs.nodeBusyWith(drive->nodeName);
+        if (!busy.empty())
+            throw QmpError("Node '" + drive->nodeName +
+                           "' is busy: block device is in use by block job: " + busy);
+        ctx.machine->deleteDrive(id);
+    } catch (const std::exception& e) {
+        mon.print(std::string(e.what()) + "\n");
+    }
+}
+
 // An HMP command that is a QMP command without arguments (stop, cont, system_reset).
 void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
     try {
@@ -549,6 +597,11 @@ const std::vector<HmpCommand>& hmpCommands() {
         {"block_resize", {{HmpParam::Device, 0}, {HmpParam::Size, 0}}, nullptr, blockResize},
         {"commit", {{HmpParam::Device, 0}}, nullptr, commit},
         {"eject", {{HmpParam::Flag, 'f'}, {HmpParam::Device, 0}}, nullptr, eject},
+        {"drive_add",
+         {{HmpParam::Flag, 'n'}, {HmpParam::String, 0}, {HmpParam::String, 0}},
+         nullptr,
+         driveAdd},
+        {"drive_del", {{HmpParam::String, 0}}, nullptr, driveDel},
         {"stop|s",
          {},
          nullptr,

@@ -11,9 +11,11 @@
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/ImageOpen.h"
 #include "block/job/MirrorJob.h"
+#include "block/qcow2/Qcow2Driver.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace e2kvm::qmp {
 
@@ -110,11 +112,36 @@ void pivot(QmpContext& ctx, const std::string& sourceName, const std::string& ta
     }
 }
 
+// A drive-mirror target of mode existing is opened without its backing chain, which QEMU
+// opens (as the target's header names it) only when the job completes: the chain may be put
+// in place while the job runs. From then on the target's unallocated clusters read from it.
+// A chain that cannot be opened is reported, and the pivot goes on without it.
+void openTargetBacking(const std::shared_ptr<block::BlockDriver>& target) {
+    auto q = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(target);
+    if (!q || q->backing())
+        return;
+    block::ImageDescription d;
+    target->describe(d);
+    if (d.fullBackingFilename.empty())
+        return;
+    block::OpenOptions o;
+    o.format = d.backingFormat; // none: probed, as QEMU does
+    o.readOnly = true;
+    try {
+        q->replaceBacking(block::openImage(d.fullBackingFilename, o));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "Could not open backing file of '%s': %s\n",
+                     target->filename().c_str(), e.what());
+        std::fflush(stderr);
+    }
+}
+
 // Checks what the job needs and starts it (target: an open node; `targetOpenedHere`: by
-// drive-mirror for this job).
+// drive-mirror for this job; `openBackingAtEnd`: the target's backing chain is opened on
+// complete, see openTargetBacking).
 void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::BlockNode>& source,
                  const std::shared_ptr<vm::BlockNode>& target, bool zeroTarget,
-                 bool targetOpenedHere) {
+                 bool targetOpenedHere, bool openBackingAtEnd = false) {
     if (m.granularity && *m.granularity != 0 &&
         (*m.granularity < 512 || *m.granularity > 64 * 1048576))
         throw QmpError("Parameter 'granularity' expects a value in range [512B, 64MB]");
@@ -183,8 +210,14 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
     spec.targetUnmaps = targetOpenedHere ? source->discardUnmap : target->discardUnmap;
     spec.unmap = m.unmap;
     std::string sourceName = source->name, targetName = target->name;
-    spec.pivot = [&ctx, sourceName, targetName](const std::function<void(bool)>& catchUp) {
-        pivot(ctx, sourceName, targetName, catchUp);
+    std::shared_ptr<block::BlockDriver> targetImage = openBackingAtEnd ? target->image : nullptr;
+    spec.pivot = [&ctx, sourceName, targetName,
+                  targetImage](const std::function<void(bool)>& catchUp) {
+        pivot(ctx, sourceName, targetName, [&catchUp, &targetImage](bool sourceHeld) {
+            catchUp(sourceHeld);
+            if (targetImage)
+                openTargetBacking(targetImage); // after the last copy, as in QEMU
+        });
     };
     std::shared_ptr<block::MirrorJob> job;
     try {
@@ -247,6 +280,20 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
             for (unsigned n = 1; name.empty() || (!nodeName && ctx.nodes.find(name)); ++n)
                 name = "drive-mirror-target" + std::to_string(n);
             node = ctx.nodes.add(std::move(image), m.target, options.format, false, name);
+        } else if (mode == "existing" && !wasOpen) {
+            // Without its backing chain until the job completes (openTargetBacking).
+            block::OpenOptions options;
+            options.format = format.value_or("");
+            if (options.format.empty()) {
+                options.format = block::probeFormat(m.target);
+                options.formatProbed = true;
+            }
+            options.readOnly = false;
+            options.openBacking = false;
+            options.unshare = block::kPermWrite; // as a node the table opens
+            std::shared_ptr<block::BlockDriver> image = block::openImage(m.target, options);
+            node = ctx.nodes.add(std::move(image), m.target, options.format, false,
+                                 nodeName.value_or(""));
         } else {
             node = ctx.nodes.open(m.target, format.value_or(""), false, nodeName.value_or(""));
         }
@@ -265,7 +312,7 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
     // A newly created image reads as zeros; an existing one is zeroed first for sync=full.
     bool zeroTarget = m.sync == "full" && mode == "existing";
     try {
-        startMirror(ctx, m, source, node, zeroTarget, !wasOpen);
+        startMirror(ctx, m, source, node, zeroTarget, !wasOpen, mode == "existing" && !wasOpen);
     } catch (...) {
         if (!wasOpen)
             ctx.nodes.remove(node->name);

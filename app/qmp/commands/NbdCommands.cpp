@@ -4,6 +4,8 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "block/BlockError.h"
+#include "block/ImageOpen.h"
 
 #include <cstdlib>
 
@@ -53,10 +55,37 @@ void requireServer(QmpContext& ctx) {
         throw QmpError("NBD server not running");
 }
 
+// An export of a protocol-only file node reads the file as it is: the file is opened (raw)
+// as a table node of the file node's name, with the image locks of QEMU's NBD export
+// (consistent read, write if writable, resize not shared). It stays open until the file node
+// is deleted. Returns whether it was opened here.
+bool openExportedFileNode(QmpContext& ctx, const vm::NbdExportRequest& r) {
+    auto file = ctx.fileNodes.find(r.nodeName);
+    if (file == ctx.fileNodes.end() || ctx.nodes.find(r.nodeName))
+        return false;
+    block::OpenOptions options;
+    options.format = "raw";
+    options.readOnly = !r.writable;
+    options.unshare = block::kPermResize;
+    try {
+        std::shared_ptr<block::BlockDriver> image = block::openImage(file->second, options);
+        ctx.nodes.add(std::move(image), file->second, "file", !r.writable, r.nodeName);
+    } catch (const block::BlockError& e) {
+        std::string what = e.what();
+        if (block::isImageLockConflict(e))
+            throw QmpError(what.substr(0, what.find('\n')));
+        throw QmpError("Could not open '" + file->second + "': " + what);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    return true;
+}
+
 // Exports the node `r.nodeName` names: a drive's name stands for the node the drive is on now
 // (its medium, or an overlay put over it), and is the export's name unless another was given.
 void addExport(QmpContext& ctx, vm::NbdExportRequest r) {
     requireServer(ctx);
+    const bool openedHere = openExportedFileNode(ctx, r);
     std::shared_ptr<vm::BlockNode> node = lookupNode(ctx, r.nodeName);
     if (r.exportName.empty())
         r.exportName = r.nodeName;
@@ -64,6 +93,8 @@ void addExport(QmpContext& ctx, vm::NbdExportRequest r) {
     try {
         ctx.nbd.add(r);
     } catch (const std::exception& e) {
+        if (openedHere)
+            ctx.nodes.remove(r.nodeName);
         throw QmpError(e.what());
     }
 }

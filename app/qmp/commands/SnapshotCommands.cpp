@@ -11,9 +11,11 @@
 #include "block/ImageOpen.h"
 #include "block/qcow2/Qcow2Driver.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <sys/stat.h>
 
 namespace e2kvm::qmp {
 
@@ -92,6 +94,64 @@ void checkSnapshotSource(QmpContext& ctx, const vm::BlockNode& old, const std::s
     }
 }
 
+// blockdev-snapshot-sync of a protocol-only file node (QEMU's "file" driver): the overlay is
+// created over the file (its length in whole sectors, backing format "file") and opened, but
+// nothing would use it: a file node here has no parents to move onto it (the format nodes that
+// read one are refused), and in QEMU an overlay no parent holds is dropped when the action
+// ends. What stays is the file and the file node, read-only from then on (QEMU reopens it).
+std::function<void()> snapshotOfFileNode(QmpContext& ctx, const std::string& fileNode,
+                                         const std::string& fileName, const std::string& overlay,
+                                         const std::string& overlayNode, const std::string& format,
+                                         bool createOverlay,
+                                         std::vector<std::function<void()>>* commitSteps) {
+    for (const auto& [formatNode, file] : ctx.fileNodeUsers)
+        if (file == fileNode)
+            throw QmpError("e2kvm cannot put an overlay under format node '" + formatNode +
+                           "' (it reads file node '" + fileNode + "')");
+    if (format != "qcow2")
+        throw QmpError("Driver '" + format +
+                       "' does not support backing files (e2kvm makes qcow2 overlays)");
+    if (createOverlay) {
+        struct stat st {};
+        if (::stat(fileName.c_str(), &st) != 0)
+            throw QmpError("Could not open '" + fileName + "': " + std::strerror(errno));
+        block::CreateOptions o;
+        o.format = "qcow2";
+        o.size = (uint64_t(st.st_size) + 511) / 512 * 512; // QEMU's length: whole sectors
+        o.sizeGiven = true;
+        o.backingFile = fileName;
+        o.backingFormat = "file";
+        try {
+            block::createImage(overlay, o);
+        } catch (const std::exception& e) {
+            throw QmpError(e.what());
+        }
+        printFormatting(overlay, o);
+    }
+    if (!vm::BlockNodeTable::validNodeName(overlayNode))
+        throw QmpError("Invalid node-name: '" + overlayNode + "'");
+    block::OpenOptions o;
+    o.format = format;
+    o.readOnly = false;
+    o.openBacking = false;
+    try {
+        block::openImage(overlay, o); // closed again at once: nothing holds it
+    } catch (const std::exception& e) {
+        throw QmpError("Could not open '" + overlay + "': " + e.what());
+    }
+    const bool wasReadOnly = ctx.readOnlyFileNodes.count(fileNode) != 0;
+    QmpContext* c = &ctx;
+    auto reopenReadOnly = [c, fileNode] { c->readOnlyFileNodes.insert(fileNode); };
+    if (commitSteps)
+        commitSteps->push_back(reopenReadOnly);
+    else
+        reopenReadOnly();
+    return [c, fileNode, wasReadOnly] {
+        if (!wasReadOnly)
+            c->readOnlyFileNodes.erase(fileNode);
+    };
+}
+
 std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a,
                                            std::vector<std::function<void()>>* commitSteps) {
     std::optional<std::string> device = a.optStr("device");
@@ -109,6 +169,14 @@ std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a,
         }
     if (!old && nodeName)
         old = ctx.nodes.find(*nodeName);
+    if (!old && nodeName && ctx.fileNodes.count(*nodeName)) {
+        if (!snapshotNodeName)
+            throw QmpError("New overlay node-name missing");
+        if (ctx.nodes.find(*snapshotNodeName) || ctx.fileNodes.count(*snapshotNodeName))
+            throw QmpError("New overlay node-name already in use");
+        return snapshotOfFileNode(ctx, *nodeName, ctx.fileNodes.at(*nodeName), file,
+                                  *snapshotNodeName, format, mode != "existing", commitSteps);
+    }
     if (!old)
         throw QmpError("Cannot find device='" + device.value_or("") + "' nor node-name='" +
                        nodeName.value_or("") + "'");
