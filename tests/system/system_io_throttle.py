@@ -15,22 +15,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker  # noqa: E402
 import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
+from peer_machine import machine_argv_for  # noqa: E402
 from system_harness import SystemProcess  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img")
 SYSTEM = os.path.abspath(sys.argv[1])
 checker = Checker(sys.stderr)
+machine_argv = machine_argv_for(SYSTEM)
 ZERO = {k: 0 for k in ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")}
-
-
-def machine_argv(tool, sock, drives):
-    argv = ["-qmp", "unix:%s,server=on,wait=off" % sock]
-    for d in drives:
-        argv += ["-drive", d]
-    if tool == "qemu":
-        return ["qemu-system-x86_64", "-machine", "none", "-nodefaults", "-display",
-                "none"] + argv
-    return [SYSTEM, "-accel", "qtest", "-nodefaults", "-display", "none"] + argv
 
 
 def reply(r):
@@ -61,7 +53,7 @@ def run(tool, tmp):
         media = ",media=cdrom" if name == "c" else ""
         drives.append("if=none,id=drv%s,file=%s,format=qcow2%s" % (name, img, media))
     sock = os.path.join(tmp, "qmp.sock")
-    p = SystemProcess(machine_argv(tool, sock, drives))
+    p = SystemProcess(machine_argv(tool, sock, *[a for d in drives for a in ("-drive", d)]))
     try:
         q = QmpClient(sock)
 

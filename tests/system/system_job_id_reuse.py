@@ -15,18 +15,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker  # noqa: E402
 import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
+from peer_machine import machine_argv_for  # noqa: E402
 from system_harness import SystemProcess  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img")
 SYSTEM = os.path.abspath(sys.argv[1])
 checker = Checker(sys.stderr)
-
-
-def machine_argv(tool, sock):
-    qmp = ["-qmp", "unix:%s,server=on,wait=off" % sock]
-    if tool == "qemu":
-        return ["qemu-system-x86_64", "-machine", "none", "-nodefaults", "-display", "none"] + qmp
-    return [SYSTEM, "-accel", "qtest", "-nodefaults", "-display", "none"] + qmp
+machine_argv = machine_argv_for(SYSTEM)
 
 
 def run(tool, tmp, rounds):

@@ -16,19 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checker  # noqa: E402
 import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
+from peer_machine import machine_argv_for  # noqa: E402
 from system_harness import SystemProcess  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 SYSTEM = os.path.abspath(sys.argv[1])
 checker = Checker(sys.stderr)
-
-
-def machine_argv(tool, sock, drive):
-    args = ["-nodefaults", "-display", "none", "-qmp", "unix:%s,server=on,wait=off" % sock,
-            "-drive", drive]
-    if tool == "qemu":
-        return ["qemu-system-x86_64", "-machine", "none"] + args
-    return [SYSTEM, "-accel", "qtest"] + args
+machine_argv = machine_argv_for(SYSTEM)
 
 
 def img(*args):
@@ -51,7 +45,7 @@ def run(tool, tmp):
     # The target's backing file does not exist yet.
     img("create", "-f", "qcow2", "-u", "-b", tgt, "-F", "qcow2", tgt + ".overlay", "1M")
     sock = os.path.join(d, "qmp.sock")
-    p = SystemProcess(machine_argv(tool, sock, "if=none,id=source,file=" + src))
+    p = SystemProcess(machine_argv(tool, sock, "-drive", "if=none,id=source,file=" + src))
 
     def cmd(command, **args):
         r = q.cmd(command, **args)
