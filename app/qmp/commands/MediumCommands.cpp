@@ -32,17 +32,13 @@ void moveTray(QmpContext& ctx, Drive& drive, bool open) {
                       {"tray-open", open}}));
 }
 
-// QEMU's do_open_tray. The board's trays are never locked by a guest, so force changes nothing.
-// A drive without a tray sets `trayless` (an error QEMU's callers ignore).
-void openTray(QmpContext& ctx, Drive& drive, bool* trayless) {
-    *trayless = false;
+// QEMU's do_open_tray. The board's trays are never locked by a guest, so force changes nothing;
+// a drive without a tray has nothing to open (an error QEMU's callers ignore).
+void openTray(QmpContext& ctx, Drive& drive) {
     if (!drive.disk.removable)
         throw QmpError("Device '" + drive.label + "' is not removable");
-    if (!drive.hasTray()) {
-        *trayless = true;
-        return;
-    }
-    moveTray(ctx, drive, true);
+    if (drive.hasTray())
+        moveTray(ctx, drive, true);
 }
 
 // QEMU's blockdev_remove_medium: the drive lets go of its node. A node the drive opened
@@ -97,26 +93,25 @@ bool nodeHasBackend(QmpContext& ctx, const std::string& nodeName) {
     return false;
 }
 
-Json eject(QmpContext& ctx, const Json* args) {
+// The drive of eject or blockdev-open-tray (device or id, and force).
+Drive driveToOpen(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::optional<std::string> device = a.optStr("device"), id = a.optStr("id");
     a.optBool("force", false);
     a.finish();
-    Drive drive = findDrive(ctx, device, id);
-    bool trayless = false;
-    openTray(ctx, drive, &trayless);
+    return findDrive(ctx, device, id);
+}
+
+Json eject(QmpContext& ctx, const Json* args) {
+    Drive drive = driveToOpen(ctx, args);
+    openTray(ctx, drive);
     removeMedium(ctx, drive);
     return Json::object();
 }
 
 Json blockdevOpenTray(QmpContext& ctx, const Json* args) {
-    QmpArgs a(args);
-    std::optional<std::string> device = a.optStr("device"), id = a.optStr("id");
-    a.optBool("force", false);
-    a.finish();
-    Drive drive = findDrive(ctx, device, id);
-    bool trayless = false;
-    openTray(ctx, drive, &trayless); // a drive without a tray: nothing to do
+    Drive drive = driveToOpen(ctx, args);
+    openTray(ctx, drive);
     return Json::object();
 }
 
@@ -194,8 +189,7 @@ Json blockdevChangeMedium(QmpContext& ctx, const Json* args) {
     try {
         if (nodeHasBackend(ctx, medium->name))
             throw QmpError("Node '" + medium->name + "' is already in use");
-        bool trayless = false;
-        openTray(ctx, drive, &trayless);
+        openTray(ctx, drive);
         removeMedium(ctx, drive);
         insertMedium(ctx, drive, medium->name);
     } catch (...) {
