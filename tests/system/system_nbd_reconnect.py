@@ -78,7 +78,11 @@ def setup(prog, tmp, delay):
     run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5c 0 %d" % SIZE, src)
     run("qemu-img", "create", "-f", "raw", tgt, str(SIZE))
     server = NbdServer(sock, tgt)
-    p, qmp = start_vm(prog, tmp)
+    try:
+        p, qmp = start_vm(prog, tmp)
+    except Exception:
+        server.kill()
+        raise
     qmp.cmd("blockdev-add", **{"node-name": "src", "driver": "qcow2",
                                "file": {"driver": "file", "filename": src}})
     added = qmp.cmd("blockdev-add", **{
@@ -118,6 +122,8 @@ def comes_back(prog, tmp):
     src, tgt, sock, server, p, qmp, added = setup(prog, tmp, 10)
     out["blockdev-add nbd"] = added
     try:
+        if not added:  # nothing to go on with
+            return out
         out["job started"] = start_job(qmp, "blockdev-backup")
         server.kill()
         jobs = qmp.cmd("query-block-jobs")["return"]
@@ -141,6 +147,8 @@ def cancelled_while_away(prog, tmp, command):
     _, _, _, server, p, qmp, added = setup(prog, tmp, 10)
     out["blockdev-add nbd"] = added
     try:
+        if not added:  # nothing to go on with
+            return out
         out["job started"] = start_job(qmp, command)
         server.kill()
         qmp.cmd("block-job-set-speed", device="j", speed=0)
@@ -159,6 +167,8 @@ def delay_ends(prog, tmp):
     _, _, _, server, p, qmp, added = setup(prog, tmp, 2)
     out["blockdev-add nbd"] = added
     try:
+        if not added:  # nothing to go on with
+            return out
         out["job started"] = start_job(qmp, "blockdev-backup")
         server.kill()
         qmp.cmd("block-job-set-speed", device="j", speed=0)
