@@ -155,7 +155,8 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
         child.metadataOnly = open.metadataOnly;
         child.chain = open.chain;
         // A protocol node that is the raw format's file is what `info` shows as raw.
-        if (driver == "raw" && (fileDriver == "ssh" || fileDriver == "quorum"))
+        if (driver == "raw" &&
+            (fileDriver == "ssh" || fileDriver == "nbd" || fileDriver == "quorum"))
             child.format = "raw";
         std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
         if (driver == "raw") // passes every request through: the node itself

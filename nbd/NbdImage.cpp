@@ -62,27 +62,45 @@ template <typename F> auto translate(const std::string& name, F&& f) {
     }
 }
 
+// A new connection for a reconnect: to the same export, which must not have shrunk.
+std::unique_ptr<Client> reconnectFor(const NbdUri& target, const NbdOpenOptions& options,
+                                     uint64_t size) {
+    std::unique_ptr<Client> c = connectFor(target, options);
+    if (c->size() < size)
+        throw block::BlockError(EIO, "The NBD export shrank on reconnect");
+    return c;
+}
+
 } // namespace
 
 NbdImage::NbdImage(const NbdUri& target, const NbdOpenOptions& options)
-    : BlockDriver(canonicalNbdName(target), options.readOnly), client_(connectFor(target, options)),
-      formatName_(options.formatName),
-      statusContext_(options.dirtyBitmap.empty() ? kAllocationContext : options.dirtyBitmap) {}
+    : BlockDriver(canonicalNbdName(target), options.readOnly), formatName_(options.formatName),
+      statusContext_(options.dirtyBitmap.empty() ? kAllocationContext : options.dirtyBitmap) {
+    std::unique_ptr<Client> first = connectFor(target, options);
+    const uint64_t size = first->size();
+    session_ = std::make_unique<ReconnectingSession>(
+        std::move(first), [target, options, size] { return reconnectFor(target, options, size); },
+        std::chrono::seconds(options.reconnectDelay));
+}
 
 NbdImage::NbdImage(const std::string& uri, bool readOnly)
     : NbdImage(parseTarget(uri), readOnlyOrNot(readOnly)) {}
 
 NbdImage::~NbdImage() = default;
 
+template <typename Request> auto NbdImage::onConnection(Request&& request) {
+    return translate(filename(), [&] { return session_->run(request); });
+}
+
 void NbdImage::doRead(uint64_t offset, std::span<uint8_t> buf) {
-    translate(filename(), [&] { client_->read(offset, buf); });
+    onConnection([&](Client& c) { c.read(offset, buf); });
 }
 
 void NbdImage::doWrite(uint64_t offset, std::span<const uint8_t> buf, unsigned writeFlags) {
     // A server that takes no FUA flag gets a flush after the write instead (if it flushes).
     bool fua = writeFlags & block::WriteFua;
-    bool serverFua = client_->flags() & TfSendFua;
-    translate(filename(), [&] { client_->write(offset, buf, fua && serverFua); });
+    bool serverFua = properties().flags() & TfSendFua;
+    onConnection([&](Client& c) { c.write(offset, buf, fua && serverFua); });
     if (fua && !serverFua)
         doFlush();
 }
@@ -95,7 +113,7 @@ void NbdImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlag
         f |= CmdFlagFua;
     if (zeroFlags & block::ZeroNoFallback)
         f |= CmdFlagFastZero;
-    if (!(client_->flags() & TfSendWriteZeroes)) {
+    if (!(properties().flags() & TfSendWriteZeroes)) {
         // An older server: zeroes are written as data (unless the caller wants no fallback).
         if (zeroFlags & block::ZeroNoFallback)
             throw block::BlockError(ENOTSUP, filename() + ": the NBD server cannot write zeroes");
@@ -109,52 +127,47 @@ void NbdImage::doWriteZeroes(uint64_t offset, uint64_t length, unsigned zeroFlag
         }
         return;
     }
-    if ((f & CmdFlagFastZero) && !(client_->flags() & TfSendFastZero))
+    if ((f & CmdFlagFastZero) && !(properties().flags() & TfSendFastZero))
         throw block::BlockError(ENOTSUP, filename() + ": the NBD server cannot zero fast");
-    if ((f & CmdFlagFua) && !(client_->flags() & TfSendFua))
+    if ((f & CmdFlagFua) && !(properties().flags() & TfSendFua))
         f &= uint16_t(~CmdFlagFua); // flushed below instead
-    translate(filename(), [&] {
-        while (length > 0) {
-            uint32_t n = uint32_t(std::min<uint64_t>(length, kMaxCommandLength));
-            client_->writeZeroes(offset, n, f);
-            offset += n;
-            length -= n;
-        }
-    });
-    if ((zeroFlags & block::ZeroFua) && !(client_->flags() & TfSendFua))
+    while (length > 0) {
+        uint32_t n = uint32_t(std::min<uint64_t>(length, kMaxCommandLength));
+        onConnection([&](Client& c) { c.writeZeroes(offset, n, f); });
+        offset += n;
+        length -= n;
+    }
+    if ((zeroFlags & block::ZeroFua) && !(properties().flags() & TfSendFua))
         doFlush();
 }
 
 void NbdImage::doDiscard(uint64_t offset, uint64_t length) {
-    if (!(client_->flags() & TfSendTrim))
+    if (!(properties().flags() & TfSendTrim))
         return; // a hint the server does not take
-    translate(filename(), [&] {
-        while (length > 0) {
-            uint32_t n = uint32_t(std::min<uint64_t>(length, kMaxCommandLength));
-            client_->trim(offset, n);
-            offset += n;
-            length -= n;
-        }
-    });
+    while (length > 0) {
+        uint32_t n = uint32_t(std::min<uint64_t>(length, kMaxCommandLength));
+        onConnection([&](Client& c) { c.trim(offset, n); });
+        offset += n;
+        length -= n;
+    }
 }
 
 void NbdImage::doFlush() {
-    if (!(client_->flags() & TfSendFlush))
+    if (!(properties().flags() & TfSendFlush))
         return; // the server has no cache to write back (or cannot say so): as QEMU's client
-    translate(filename(), [&] { client_->flush(); });
+    onConnection([](Client& c) { c.flush(); });
 }
 
 block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) {
     block::LayerExtent e;
     uint32_t len = uint32_t(std::min<uint64_t>(maxLength, kMaxCommandLength));
     e.hostOffset = offset; // as QEMU's nbd driver: the data is at the same offset of the export
-    if (!client_->contexts().count(statusContext_)) {
+    if (!properties().contexts().count(statusContext_)) {
         e.length = maxLength;
         e.kind = block::Allocation::Data;
         return e;
     }
-    auto ex =
-        translate(filename(), [&] { return client_->blockStatus(statusContext_, offset, len); });
+    auto ex = onConnection([&](Client& c) { return c.blockStatus(statusContext_, offset, len); });
     if (ex.empty())
         throw block::BlockError(EIO, filename() + ": server sent no extent for block status");
     e.length = std::min<uint64_t>(ex[0].length ? ex[0].length : len, len);
@@ -162,7 +175,7 @@ block::LayerExtent NbdImage::doLayerStatus(uint64_t offset, uint64_t maxLength) 
     // A server that advertises a minimum block size must not describe smaller pieces, but some
     // do at an unaligned end of file (QEMU's client tolerates it the same way): cut the extent
     // back to whole blocks, or report a lone partial block as a whole block of data.
-    if (const uint64_t block = client_->blockSizes().minimum; block > 1 && e.length % block) {
+    if (const uint64_t block = properties().blockSizes().minimum; block > 1 && e.length % block) {
         if (e.length > block) {
             e.length -= e.length % block;
         } else {
@@ -208,6 +221,8 @@ void registerNbdProtocol() {
             NbdOpenOptions o;
             o.readOnly = options.readOnly;
             o.formatName = options.format.empty() ? "nbd" : options.format;
+            if (driverOptions.count("reconnect-delay"))
+                o.reconnectDelay = block::numberOption(driverOptions, "reconnect-delay");
             if (!options.format.empty() && options.format != "raw")
                 throw block::BlockError(ENOTSUP, "only the raw format is supported over NBD");
             NbdUri target;

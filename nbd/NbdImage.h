@@ -3,7 +3,9 @@
 // nbds://, nbd:unix:...) or by QEMU's driver=nbd options, so that image tools can read, write
 // and map remote disks; with a dirty bitmap context (x-dirty-bitmap) its map is the bitmap.
 #include "block/BlockDriver.h"
+#include "block/InFlightRequests.h"
 #include "nbd/Client.h"
+#include "nbd/ReconnectingSession.h"
 
 #include <memory>
 
@@ -18,9 +20,12 @@ struct NbdOpenOptions {
     // What `info` calls the format: "raw" for an image opened by name (QEMU probes raw over
     // the nbd protocol), "nbd" when opened with driver=nbd.
     std::string formatName = "raw";
+    // QEMU's reconnect-delay (seconds): how long requests wait for a lost connection to be made
+    // again (see ReconnectingSession); 0: they fail at once.
+    uint64_t reconnectDelay = 0;
 };
 
-class NbdImage final : public block::BlockDriver {
+class NbdImage final : public block::BlockDriver, public block::InFlightRequests {
 public:
     // Throws block::BlockError(EIO) when the server cannot be reached or refuses the export
     // (or the dirty bitmap context).
@@ -33,11 +38,12 @@ public:
     // protocol is nbd+unix whatever the transport.
     std::string protocolName() const override { return formatName_ == "nbd" ? "nbd+unix" : ""; }
     bool hasDriverInfo() const override { return false; }
-    uint64_t size() const override { return client_->size(); }
+    uint64_t size() const override { return session_->first().size(); }
     bool unallocatedReadsAsZero() const override { return false; }
     // As QEMU's nbd driver: what the export occupies on the server is not known.
     bool allocatedBytesKnown() const override { return false; }
-    Client& client() { return *client_; }
+    // Requests waiting for a reconnect fail now (QEMU's bdrv_cancel_in_flight).
+    void cancelInFlight() override { session_->cancelInFlight(); }
 
 protected:
     void doRead(uint64_t offset, std::span<uint8_t> buf) override;
@@ -49,7 +55,10 @@ protected:
     void doTruncate(uint64_t newSize) override;
 
 private:
-    std::unique_ptr<Client> client_;
+    const Client& properties() const { return session_->first(); }
+    template <typename Request> auto onConnection(Request&& request);
+
+    std::unique_ptr<ReconnectingSession> session_;
     std::string formatName_;
     std::string statusContext_; // base:allocation or the dirty bitmap context
 };

@@ -4,6 +4,8 @@
 #include "nbd/TlsTransport.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <netinet/in.h>
@@ -76,6 +78,12 @@ std::vector<std::string> Server::exportNames() const {
 }
 
 void Server::listenUnix(const std::string& path) {
+    // As qemu-nbd and QEMU's socket listeners: whatever the path names already (a socket an
+    // earlier server left behind) is removed first.
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
+        const int e = errno;
+        throw NbdError("Failed to unlink socket " + path + ": " + std::strerror(e));
+    }
     GSocketAddress* addr = g_unix_socket_address_new(path.c_str());
     GError* err = nullptr;
     gboolean ok =

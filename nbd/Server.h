@@ -49,7 +49,8 @@ public:
     bool removeExport(const std::string& name, bool hard = false);
     std::vector<std::string> exportNames() const;
 
-    // Listening endpoints; call before start(). Throw NbdError.
+    // Listening endpoints; call before start(). Throw NbdError. A Unix socket path that names
+    // something already (a socket left by an earlier server) is replaced, as in QEMU.
     void listenUnix(const std::string& path);
     // Returns the bound port (useful with port 0).
     uint16_t listenTcp(const std::string& host, uint16_t port);

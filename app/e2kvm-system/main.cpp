@@ -26,6 +26,7 @@
 #include "block/filter/ThrottleFilter.h"
 #include "block/qcow2/Qcow2Driver.h"
 #include "emu/machine/MachineRunner.h"
+#include "nbd/NbdImage.h"
 
 #ifdef E2KVM_HAVE_SDL
 #include "app/e2kvm-system/SdlDisplay.h"
@@ -774,6 +775,8 @@ int main(int argc, char** argv) {
         std::fputs("Accelerators supported in QEMU binary:\ntcg\nqtest\n", stdout);
         return EXIT_SUCCESS;
     }
+    // NBD nodes (blockdev-add driver=nbd, nbd:// names), as QEMU's block layer has them.
+    nbd::registerNbdProtocol();
     // As QEMU under qtest, blkdebug does not announce the requests it holds and resumes.
     if (options.noGuestCode)
         block::Blkdebug::setAnnounceRequests(false);

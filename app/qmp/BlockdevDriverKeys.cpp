@@ -45,6 +45,8 @@ const std::vector<DriverKeys>& drivers() {
          {"inject-error", "set-state", "take-child-perms", "unshare-child-perms"}},
         {"blkverify", false, {"filename", "x-raw", "x-image"}, {{"test", ""}, {"raw", "file"}}, {}},
         {"compress", true, {}, {{"file", "file"}}, {}},
+        // QEMU's BlockdevOptionsNbd (server is a SocketAddress: type, path, host, port...).
+        {"nbd", false, {"export", "x-dirty-bitmap", "reconnect-delay"}, {}, {"server"}},
         {"null-co", false, {"filename", "size", "read-zeroes", "latency-ns"}, {}, {}},
         {"throttle", true, {"throttle-group"}, {{"file", ""}}, {}},
         {"copy-on-read", true, {"bottom"}, {{"file", ""}}, {}},

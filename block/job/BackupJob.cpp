@@ -1,4 +1,5 @@
 #include "BackupJob.h"
+#include "block/InFlightRequests.h"
 
 #include <algorithm>
 #include <cstring>
@@ -22,7 +23,8 @@ bool chainContains(const BlockDriver* top, const BlockDriver* wanted) {
 } // namespace
 
 BackupJob::BackupJob(BackupSpec spec)
-    : Job(spec.id, "backup", spec.autoFinalize, spec.autoDismiss), spec_(std::move(spec)) {
+    : Job(spec.id, "backup", spec.autoFinalize, spec.autoDismiss), spec_(std::move(spec)),
+      cancelTarget_(spec_.target) {
     if (spec_.source == spec_.target)
         throw std::runtime_error("Source and target cannot be the same");
     if (spec_.target->readOnly())
@@ -172,6 +174,12 @@ void BackupJob::detach() {
         // The job's result is already decided; a failing flush of a disposable target is not
         // worth failing the cleanup for.
     }
+}
+
+void BackupJob::cancelTargetRequests() {
+    if (std::shared_ptr<BlockDriver> target = cancelTarget_.lock())
+        if (auto* waiting = dynamic_cast<InFlightRequests*>(target.get()))
+            waiting->cancelInFlight();
 }
 
 } // namespace e2kvm::block

@@ -58,6 +58,7 @@ protected:
     void commit() override;
     void abort() override;
     void clean() override;
+    void cancelTargetRequests() override;
 
 private:
     void markTop();
@@ -65,6 +66,8 @@ private:
     void restoreBitmap(bool onlyUncopied);
 
     BackupSpec spec_;
+    // The target for cancelTargetRequests() (spec_.target is let go of on the job's thread).
+    const std::weak_ptr<BlockDriver> cancelTarget_;
     bool fleecing_ = false;
     std::shared_ptr<BlockCopy> copy_;
     std::shared_ptr<DirtyBitmap> taken_; // the bitmap's dirty granules at the point in time

@@ -184,7 +184,7 @@ void Job::checkVerb(JobVerb verb) const {
 }
 
 void Job::cancel(bool force) {
-    bool resumed = false;
+    bool resumed = false, hard = false;
     {
         std::lock_guard lock(mutex_);
         checkVerb(JobVerb::Cancel);
@@ -194,6 +194,7 @@ void Job::cancel(bool force) {
         } else {
             cancelRequested_ = true;
             info_.cancelled = true;
+            hard = true;
             // A job paused by a client or an error resumes to end, as QEMU's does before the
             // command returns.
             resumed = info_.paused;
@@ -201,6 +202,8 @@ void Job::cancel(bool force) {
         }
     }
     wake_.notify_all();
+    if (hard)
+        cancelTargetRequests();
     if (resumed) {
         leavePause();
         std::lock_guard lock(mutex_);

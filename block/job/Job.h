@@ -127,6 +127,9 @@ protected:
     virtual void clean() {}
     // Whether a cancel without force of a ready job ends it as a completion (QEMU's mirror).
     virtual bool softCancels() const { return false; }
+    // From the client's thread, once the job is cancelled (not a soft cancel): makes requests
+    // that wait on its target give up (QEMU's jobs cancel the target's requests in flight).
+    virtual void cancelTargetRequests() {}
 
     // On the job's thread: running -> ready, with the ready event.
     void becomeReady();

@@ -1,6 +1,7 @@
 #include "MirrorJob.h"
 
 #include "block/BlockError.h"
+#include "block/InFlightRequests.h"
 
 #include <algorithm>
 #include <optional>
@@ -31,7 +32,8 @@ struct StepFailure {
 } // namespace
 
 MirrorJob::MirrorJob(MirrorSpec spec)
-    : Job(spec.id, "mirror", spec.autoFinalize, spec.autoDismiss), spec_(std::move(spec)) {
+    : Job(spec.id, "mirror", spec.autoFinalize, spec.autoDismiss), spec_(std::move(spec)),
+      cancelTarget_(spec_.target) {
     if (spec_.source == spec_.target)
         throw std::runtime_error("Can't mirror node into itself");
     if (spec_.target->readOnly())
@@ -273,6 +275,12 @@ void MirrorJob::clean() {
     spec_.source.reset();
     spec_.target.reset();
     spec_.pivot = nullptr;
+}
+
+void MirrorJob::cancelTargetRequests() {
+    if (std::shared_ptr<BlockDriver> target = cancelTarget_.lock())
+        if (auto* waiting = dynamic_cast<InFlightRequests*>(target.get()))
+            waiting->cancelInFlight();
 }
 
 } // namespace e2kvm::block

@@ -54,6 +54,7 @@ protected:
     void run() override;
     void commit() override;
     void clean() override;
+    void cancelTargetRequests() override;
     bool softCancels() const override { return true; }
     // QEMU's mirror starts without the drained pause a backup has.
     bool drainsAtStart() const override { return false; }
@@ -71,6 +72,8 @@ private:
     Allocation chainStatus(uint64_t offset, uint64_t& length);
 
     MirrorSpec spec_;
+    // The target for cancelTargetRequests() (spec_.target is let go of on the job's thread).
+    const std::weak_ptr<BlockDriver> cancelTarget_;
     uint64_t granularity_ = 0;
     std::shared_ptr<DirtyBitmap> dirty_;
     std::shared_ptr<DirtyBitmapRecorder> recorder_;
