@@ -20,6 +20,11 @@ struct IoPendingRequest {
     // For a request started at submission: when it completed, counted across the shell's
     // requests (0: not yet, or not started at submission).
     std::atomic<uint64_t> completedAs{0};
+    // Started at submission, it was still running when submission moved on without being held
+    // at a breakpoint itself: it waits behind another request (a cluster that one allocates).
+    bool waitedBehind = false;
+    // Held at a breakpoint when submission moved on.
+    bool held = false;
 };
 
 } // namespace e2kvm::io

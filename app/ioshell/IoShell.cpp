@@ -226,15 +226,27 @@ void IoShell::completePending() {
     // Requests that ran on their own threads print as they completed: one that waited behind
     // another (a cluster it allocates, held at a breakpoint) after it, as qemu-io's coroutine
     // that waited on a dependency. They come before the rest, which print as a stack.
-    std::vector<IoPendingRequest*> threaded;
-    for (auto& request : requests)
-        if (request->completedAs)
-            threaded.push_back(request.get());
-    std::sort(threaded.begin(), threaded.end(),
-              [](const IoPendingRequest* a, const IoPendingRequest* b) {
-                  return a->completedAs < b->completedAs;
-              });
-    for (IoPendingRequest* request : threaded)
+    // A request that waited behind others completes after every request held at a breakpoint
+    // before it was submitted, even when its thread got there first: the held one lets its
+    // waiters go a moment before its own completion is counted, where qemu-io's coroutines
+    // run the held request's completion first.
+    std::vector<std::pair<uint64_t, IoPendingRequest*>> threaded;
+    uint64_t heldBefore = 0; // latest completion of a held request submitted so far
+    for (auto& request : requests) {
+        if (!request->completedAs)
+            continue;
+        uint64_t key = request->completedAs * 2;
+        if (request->waitedBehind)
+            key = std::max(key, heldBefore * 2 + 1);
+        if (request->held)
+            heldBefore = std::max<uint64_t>(heldBefore, request->completedAs);
+        threaded.emplace_back(key, request.get());
+    }
+    std::sort(threaded.begin(), threaded.end(), [](const auto& a, const auto& b) {
+        return std::pair(a.first, a.second->completedAs.load()) <
+               std::pair(b.first, b.second->completedAs.load());
+    });
+    for (const auto& [key, request] : threaded)
         request->printed.replay(*out_);
     for (size_t i = requests.size(); i-- > 0;)
         if (!requests[i]->completedAs)

@@ -62,6 +62,8 @@ void IoShell::submit(std::function<void(IoOutput&)> request) {
         while (!p->done && injector->heldCount() <= heldBefore &&
                std::chrono::steady_clock::now() < giveUp)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
+        p->held = !p->done && injector->heldCount() > heldBefore;
+        p->waitedBehind = !p->done && !p->held;
     }
     pending_.push_back(std::move(pending));
 }
