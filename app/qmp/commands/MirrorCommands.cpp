@@ -265,8 +265,8 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
     const bool wasOpen = m.sync != "none" && ctx.nodes.findByFile(m.target) != nullptr;
     std::shared_ptr<vm::BlockNode> node;
     try {
-        if (m.sync == "none" && mode == "absolute-paths") {
-            // The source itself is under the new target, as in QEMU.
+        // The target opened writable, in the format given or probed.
+        auto targetOptions = [&] {
             block::OpenOptions options;
             options.format = format.value_or("");
             if (options.format.empty()) {
@@ -274,6 +274,11 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
                 options.formatProbed = true;
             }
             options.readOnly = false;
+            return options;
+        };
+        if (m.sync == "none" && mode == "absolute-paths") {
+            // The source itself is under the new target, as in QEMU.
+            block::OpenOptions options = targetOptions();
             options.backingNode = source->image;
             std::shared_ptr<block::BlockDriver> image = block::openImage(m.target, options);
             std::string name = nodeName.value_or("");
@@ -282,13 +287,7 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
             node = ctx.nodes.add(std::move(image), m.target, options.format, false, name);
         } else if (mode == "existing" && !wasOpen) {
             // Without its backing chain until the job completes (openTargetBacking).
-            block::OpenOptions options;
-            options.format = format.value_or("");
-            if (options.format.empty()) {
-                options.format = block::probeFormat(m.target);
-                options.formatProbed = true;
-            }
-            options.readOnly = false;
+            block::OpenOptions options = targetOptions();
             options.openBacking = false;
             options.unshare = block::kPermWrite; // as a node the table opens
             std::shared_ptr<block::BlockDriver> image = block::openImage(m.target, options);
