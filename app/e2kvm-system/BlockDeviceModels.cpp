@@ -71,10 +71,14 @@ DeviceOption parseDevice(const std::string& spec) {
                 throw OptionError(where + ": Property '" + model->name +
                                   ".write-cache' doesn't take value '" + value + "'");
             d.writeCache = value;
-        } else if (key == "bus" || key == "addr" || key == "iothread" || key == "serial" ||
-                   key == "bootindex" || key == "num-queues" || key == "scsi-id" || key == "lun" ||
-                   key == "channel" || key == "unit" || key == "share-rw" || key == "werror" ||
-                   key == "rerror") {
+        } else if (key == "bus") {
+            d.bus = value;
+        } else if (key == "iothread" &&
+                   (model->controller || model->name.rfind("virtio-blk", 0) == 0)) {
+            d.iothread = value;
+        } else if (key == "addr" || key == "serial" || key == "bootindex" || key == "num-queues" ||
+                   key == "scsi-id" || key == "lun" || key == "channel" || key == "unit" ||
+                   key == "share-rw" || key == "werror" || key == "rerror") {
             // Placement and tuning of QEMU's device: the board has one kind of disk.
         } else {
             throw OptionError(where + ": Property '" + model->name + "." + key + "' not found");

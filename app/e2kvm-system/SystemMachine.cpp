@@ -1,5 +1,8 @@
 #include "app/e2kvm-system/SystemMachine.h"
 
+#include "app/e2kvm-system/BlockDeviceModels.h"
+#include "app/qmp/QmpError.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -70,6 +73,52 @@ void SystemMachine::deleteDrive(const std::string& id) {
         close = closeDrive_;
     }
     close(drive);
+}
+
+void SystemMachine::setDeviceHotplug(GuestDevices* devices) {
+    std::lock_guard lock(disksMutex_);
+    devices_ = devices;
+}
+
+// QMP commands run one at a time: the disks are changed on a copy, outside the lock (plugging
+// waits for the machine thread), and put back.
+void SystemMachine::addDevice(const std::string& spec) {
+    std::vector<qmp::QmpMachineDisk> disks;
+    GuestDevices* devices;
+    {
+        std::lock_guard lock(disksMutex_);
+        if (!devices_)
+            return RunnerBackedMachine::addDevice(spec);
+        devices = devices_;
+        disks = disks_;
+    }
+    DeviceOption d;
+    try {
+        d = parseDevice(spec);
+    } catch (const OptionError& e) {
+        std::string what = e.what();
+        const std::string prefix = "-device " + spec + ": ";
+        throw qmp::QmpError(what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
+    }
+    devices->add(d, disks);
+    std::lock_guard lock(disksMutex_);
+    disks_ = std::move(disks);
+}
+
+std::vector<qmp::QmpDeletedDevice> SystemMachine::deleteDevice(const std::string& id) {
+    std::vector<qmp::QmpMachineDisk> disks;
+    GuestDevices* devices;
+    {
+        std::lock_guard lock(disksMutex_);
+        if (!devices_)
+            return RunnerBackedMachine::deleteDevice(id);
+        devices = devices_;
+        disks = disks_;
+    }
+    std::vector<qmp::QmpDeletedDevice> deleted = devices->remove(id, disks);
+    std::lock_guard lock(disksMutex_);
+    disks_ = std::move(disks);
+    return deleted;
 }
 
 } // namespace e2kvm::sys

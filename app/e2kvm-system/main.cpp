@@ -275,17 +275,7 @@ void throttleDrive(const sys::DriveOption& d, qmp::QmpMachineDisk& disk) {
     }
 }
 
-// What a guest device on `disk` reads and writes: the node's image, behind the drive's
-// throttle group if it has one.
-std::shared_ptr<block::BlockDriver> guestImage(const qmp::QmpMachineDisk& disk,
-                                               std::shared_ptr<block::BlockDriver> image) {
-    if (!disk.throttleGroup)
-        return image;
-    return std::make_shared<block::ThrottleFilter>(std::move(image), disk.throttleGroup,
-                                                   disk.throttleGroupName);
-}
-
-void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::MachineConfig& config,
+void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, sys::GuestDevices& devices,
                 std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming,
                 qmp::QmpContext& setup) {
     for (const sys::DriveOption& d : o.drives) {
@@ -323,10 +313,10 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, emu::Mac
         throttleDrive(d, disk);
         disk.qomPath = qomPath;
         disk.user = "drive '" + d.id + "'";
-        disk.handle =
-            std::make_shared<block::BlockHandle>(guestImage(disk, node->image), d.readOnly);
+        disk.handle = std::make_shared<block::BlockHandle>(
+            sys::GuestDevices::guestImage(disk, node->image), d.readOnly);
         qmpDisks.push_back(disk);
-        config.disks.push_back({d.id, disk.handle, d.readOnly || node->readOnly});
+        devices.addDriveDisk(disk, d.readOnly || node->readOnly);
         nodes.setUser(node->name, disk.user, true);
     }
 }
@@ -416,45 +406,20 @@ void addBlockdevs(const sys::SystemOptions& o, qmp::QmpContext& ctx) {
     }
 }
 
-// -device MODEL,drive=X: the board's block device on node X (or on the node of -drive id X).
-void attachDevices(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
-                   emu::MachineConfig& config, std::vector<qmp::QmpMachineDisk>& qmpDisks,
-                   DiskNaming& naming) {
-    naming.anonymousDevices = 0;
+// -device: controllers and disks (on node X or on the node of -drive id X), numbered from 0 in
+// /machine/peripheral-anon.
+void attachDevices(const sys::SystemOptions& o, sys::GuestDevices& devices,
+                   std::vector<qmp::QmpMachineDisk>& qmpDisks) {
+    const unsigned afterDevices = devices.nextAnonymous();
+    devices.setNextAnonymous(0);
     for (const sys::DeviceOption& d : o.devices) {
-        std::string qdevBase = d.id.empty() ? "/machine/peripheral-anon/device[" +
-                                                  std::to_string(naming.anonymousDevices++) + "]"
-                                            : "/machine/peripheral/" + d.id;
-        if (d.drive.empty())
-            continue; // a controller
-        bool virtio = d.driver.rfind("virtio-blk", 0) == 0;
-        // query-block's qdev: the device's id, or the QOM path of the virtio backend.
-        std::string qdev = virtio ? qdevBase + "/virtio-backend" : (d.id.empty() ? qdevBase : d.id);
-        auto disk = std::find_if(qmpDisks.begin(), qmpDisks.end(), [&](const auto& x) {
-            return !x.device.empty() && x.device == d.drive;
-        });
-        std::shared_ptr<vm::BlockNode> node;
-        if (disk != qmpDisks.end()) {
-            node = nodes.find(disk->nodeName);
-        } else {
-            node = nodes.find(d.drive);
-            if (node)
-                disk = qmpDisks.insert(qmpDisks.end(), {"", node->name, "", false});
+        try {
+            devices.add(d, qmpDisks);
+        } catch (const std::exception& e) {
+            die("-device " + d.spec + ": " + e.what());
         }
-        if (!node)
-            die("-device " + d.spec + ": Property '" + d.driver + ".drive' can't find value '" +
-                d.drive + "'");
-        disk->qdev = qdev;
-        disk->qomPath = qdevBase;
-        disk->removable = false;    // the board's disk: no tray
-        if (d.writeCache != "auto") // the device's own setting wins over the drive's
-            disk->writeback = d.writeCache == "on";
-        disk->deviceId = d.id;
-        disk->user = "device '" + (d.id.empty() ? qdev : d.id) + "'";
-        disk->handle = std::make_shared<block::BlockHandle>(guestImage(*disk, node->image), false);
-        config.disks.push_back({d.id.empty() ? node->name : d.id, disk->handle, node->readOnly});
-        nodes.setUser(node->name, disk->user, true);
     }
+    devices.setNextAnonymous(afterDevices); // device_add's go on after the -drive ones
 }
 
 // Flushes every writable node at shutdown, reporting failures as QEMU does on close.
@@ -513,8 +478,12 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     auto setup = std::make_unique<qmp::QmpContext>(nodes, nbd);
     addObjects(o, *setup);
     addBlockdevs(o, *setup); // before the drives, as QEMU: a -drive may name them
-    openDrives(o, nodes, config, qmpDisks, naming, *setup);
-    attachDevices(o, nodes, config, qmpDisks, naming);
+    sys::GuestDevices devices(nodes);
+    devices.setConfig(&config);
+    devices.setIothreads(&setup->iothreads);
+    openDrives(o, nodes, devices, qmpDisks, naming, *setup);
+    devices.setNextAnonymous(naming.anonymousDevices);
+    attachDevices(o, devices, qmpDisks);
 
     std::unique_ptr<sys::SerialConsole> serial;
     try {
@@ -547,6 +516,9 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     qmpContext->fileNodeUsers = setup->fileNodeUsers;
     qmpContext->throttleGroups = setup->throttleGroups;
     qmpContext->iothreads = setup->iothreads;
+    devices.setIothreads(&qmpContext->iothreads);
+    devices.setRunner(runner.get()); // from now on disks are plugged into the running machine
+    machine->setDeviceHotplug(&devices);
     qmpContext->tlsObjects = setup->tlsObjects;
     setup.reset();
     qmpContext->setOnQuit([&shutdown] { shutdown.request(sys::ShutdownCause::QmpQuit); });

@@ -25,6 +25,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerInternalSnapshotCommands(*this);
     registerBlockStatsCommands(*this);
     registerMediumCommands(*this);
+    registerDeviceCommands(*this);
     registerIoThrottleCommand(*this);
     registerChainJobCommands(*this);
     registerBlockGraphCommand(*this);

@@ -158,5 +158,6 @@ void registerInternalSnapshotCommands(QmpContext& ctx);
 void registerBlockStatsCommands(QmpContext& ctx);
 void registerMediumCommands(QmpContext& ctx);    // commands/MediumCommands.cpp
 void registerIoThrottleCommand(QmpContext& ctx); // commands/IoThrottleCommand.cpp
+void registerDeviceCommands(QmpContext& ctx);    // commands/DeviceCommands.cpp
 
 } // namespace e2kvm::qmp

@@ -20,6 +20,13 @@ struct QmpMachineEvent {
     std::string reason; // RESET/SHUTDOWN: QEMU's ShutdownCause name ("host-qmp-quit", ...)
 };
 
+// A guest device device_del took away (DEVICE_DELETED's data): its id ("" for an anonymous
+// one or a device's part such as its virtio backend) and QOM path.
+struct QmpDeletedDevice {
+    std::string id;
+    std::string path;
+};
+
 struct QmpMachineDisk {
     std::string device;     // drive id ("disk0"); "" for a device on a -blockdev node
     std::string nodeName;   // node of the BlockNodeTable behind it (may be empty)
@@ -118,6 +125,18 @@ public:
     virtual void deleteDrive(const std::string& id) {
         (void)id;
         throw std::runtime_error("drive_del is not supported by this machine");
+    }
+    // device_add: plugs the device `spec` describes in -device syntax ("scsi-hd,id=sd0,drive=hd0")
+    // into the running machine. device_del: unplugs the device of that id or QOM path (with the
+    // devices on its buses) and returns what went, children first. Both throw QmpError with
+    // qemu-system's message; a machine without hot-plug says so.
+    virtual void addDevice(const std::string& spec) {
+        (void)spec;
+        throw std::runtime_error("device_add is not supported by this machine");
+    }
+    virtual std::vector<QmpDeletedDevice> deleteDevice(const std::string& id) {
+        (void)id;
+        throw std::runtime_error("device_del is not supported by this machine");
     }
     // Called on any thread; must not block.
     virtual void setEventHandler(std::function<void(const QmpMachineEvent&)> handler) = 0;

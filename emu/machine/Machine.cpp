@@ -48,7 +48,7 @@ Machine::Machine(MachineConfig config)
     const unsigned n = unsigned(config_.disks.size());
     for (unsigned i = 0; i < n; ++i) {
         const MachineDisk& d = config_.disks[i];
-        disks_.push_back(std::make_unique<BlockDevice>(i, d.id, d.image, d.readOnly, mem_, irq_));
+        disks_[i] = std::make_unique<BlockDevice>(i, d.id, d.image, d.readOnly, mem_, irq_);
     }
     system_.setOnRequest([this] { cpu_.requestStop(); }); // act on power-off/reset at once
     bus_.attach(0, &system_);
@@ -61,8 +61,7 @@ Machine::Machine(MachineConfig config)
     bus_.attach(7, &pointer_);
     for (unsigned i = 0; i < kMaxDisks; ++i) {
         bus_.claim(16 + i);
-        if (i < n)
-            bus_.attach(16 + i, disks_[i].get());
+        bus_.attach(16 + i, disks_[i].get());
     }
     mem_.setBus(&bus_);
     reset();
@@ -91,7 +90,7 @@ void Machine::reset() {
     s.pcspBase = top - 3 * kStackBytes;
     s.pcspSize = kStackBytes;
     s.regs[0] = top;
-    s.regs[1] = disks_.size();
+    s.regs[1] = diskSlots();
     cpu_.writeStateReg(0x9D, 0); // empty the TIR LIFO (a reset may interrupt a trap handler)
     cpu_.flushDecodeCache();
     mem_.takeCodeDirty();
@@ -106,7 +105,8 @@ void Machine::reset() {
     keyboard_.reset();
     pointer_.reset();
     for (auto& d : disks_)
-        d->reset();
+        if (d)
+            d->reset();
     nextFrameNs_ = kFramePeriodNs;
 }
 
@@ -158,7 +158,46 @@ void Machine::passTimeTo(uint64_t t) {
 
 void Machine::flushDisks() {
     for (auto& d : disks_)
-        d->flush();
+        if (d)
+            d->flush();
+}
+
+BlockDevice& Machine::disk(size_t n) {
+    if (n >= kMaxDisks || !disks_[n])
+        throw std::out_of_range("no disk in slot " + std::to_string(n));
+    return *disks_[n];
+}
+
+unsigned Machine::diskSlots() const {
+    unsigned n = 0;
+    for (unsigned i = 0; i < kMaxDisks; ++i)
+        if (disks_[i])
+            n = i + 1;
+    return n;
+}
+
+void Machine::plugDisk(unsigned slot, const MachineDisk& d) {
+    if (slot >= kMaxDisks)
+        throw std::runtime_error("disk slot " + std::to_string(slot) +
+                                 ": the e2k-vm board has 8 block device slots");
+    if (disks_[slot])
+        throw std::runtime_error("disk slot " + std::to_string(slot) + " is in use by '" +
+                                 disks_[slot]->id() + "'");
+    if (!d.image)
+        throw std::runtime_error("disk '" + d.id + "' has no image");
+    disks_[slot] = std::make_unique<BlockDevice>(slot, d.id, d.image, d.readOnly, mem_, irq_);
+    bus_.attach(16 + slot, disks_[slot].get());
+    system_.setDrives(diskSlots());
+}
+
+void Machine::unplugDisk(unsigned slot) {
+    if (slot >= kMaxDisks || !disks_[slot])
+        throw std::runtime_error("no disk in slot " + std::to_string(slot));
+    disks_[slot]->flush();
+    irq_.setLine(8 + slot, false); // a completion it raised goes with it
+    bus_.attach(16 + slot, nullptr);
+    disks_[slot].reset();
+    system_.setDrives(diskSlots());
 }
 
 std::string Machine::describeFault(const StopInfo& st) {

@@ -18,6 +18,7 @@
 #include "emu/machine/Timer.h"
 #include "emu/machine/VirtualClock.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -86,8 +87,16 @@ public:
     Framebuffer& framebuffer() { return framebuffer_; }
     Timer& timer() { return timer_; }
     InterruptController& interrupts() { return irq_; }
-    BlockDevice& disk(size_t n) { return *disks_.at(n); }
-    size_t diskCount() const { return disks_.size(); }
+    // The disk in slot n (throws std::out_of_range if the slot is empty).
+    BlockDevice& disk(size_t n);
+    // Slots up to the last one in use: the drive count the guest is told (SystemController's
+    // DRIVES, %dr1 at reset). Slots below it may be empty (FLAGS bit 1 clear).
+    unsigned diskSlots() const;
+    // Hot-plug (device_add / device_del): the disk is present in free slot `slot` at once, or
+    // leaves it after its writes are flushed (its page reads 0 again). No interrupt tells the
+    // guest; it sees FLAGS change. Throws std::runtime_error for a bad or busy slot.
+    void plugDisk(unsigned slot, const MachineDisk& disk);
+    void unplugDisk(unsigned slot);
 
     // "exc_illegal_opcode at IP 0x100010: ...\n  bundle: { ... }  // words"
     std::string describeFault(const StopInfo& st);
@@ -109,7 +118,7 @@ private:
     Framebuffer framebuffer_;
     Keyboard keyboard_;
     Pointer pointer_;
-    std::vector<std::unique_ptr<BlockDevice>> disks_;
+    std::array<std::unique_ptr<BlockDevice>, kMaxDisks> disks_; // by slot
     MachineBus bus_;
     uint64_t nextFrameNs_ = kFramePeriodNs;
     uint64_t bundlesBeforeReset_ = 0;

@@ -23,6 +23,8 @@ public:
         request_ = PowerRequest::None;
         return r;
     }
+    // The drive count changes when a disk is hot-plugged or unplugged (Machine::plugDisk).
+    void setDrives(unsigned drives) { drives_ = drives; }
     bool powerRequested() const { return request_ != PowerRequest::None; }
     // Called when the guest writes a power request, so the CPU can stop after this bundle.
     void setOnRequest(std::function<void()> cb) { onRequest_ = std::move(cb); }

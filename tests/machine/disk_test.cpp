@@ -124,3 +124,77 @@ TEST(MachineDisk, AbsentDeviceReadsZero) {
     EXPECT_EQ(m.memory().load(0xF0000020, 8), 0u);                // DRIVES
     EXPECT_THROW(m.memory().load(0xF0018000, 8), GuestException); // past the window
 }
+
+namespace {
+
+// A 1 MiB disk in memory that counts its flushes.
+class MemoryDisk final : public block::BlockDriver {
+public:
+    MemoryDisk() : BlockDriver("memory.img", false), data_(1 << 20) {}
+    std::string formatName() const override { return "memory"; }
+    uint64_t size() const override { return data_.size(); }
+    int flushes = 0;
+
+protected:
+    void doRead(uint64_t off, std::span<uint8_t> buf) override {
+        std::copy_n(data_.begin() + off, buf.size(), buf.begin());
+    }
+    void doWrite(uint64_t off, std::span<const uint8_t> buf, unsigned) override {
+        std::copy(buf.begin(), buf.end(), data_.begin() + off);
+    }
+    void doWriteZeroes(uint64_t off, uint64_t len, unsigned) override {
+        std::fill_n(data_.begin() + off, len, 0);
+    }
+    void doDiscard(uint64_t, uint64_t) override {}
+    void doFlush() override { ++flushes; }
+    block::LayerExtent doLayerStatus(uint64_t, uint64_t len) override {
+        return {len, block::Allocation::Data};
+    }
+    void doTruncate(uint64_t) override {}
+
+private:
+    std::vector<uint8_t> data_;
+};
+
+} // namespace
+
+TEST(MachineDisk, HotPlugAndUnplug) {
+    Machine m(kernelConfig("echo"));
+    auto disk = std::make_shared<MemoryDisk>();
+    m.plugDisk(2, {"hot", disk, false});
+    EXPECT_EQ(m.memory().load(0xF0012040, 8), 2u);    // FLAGS of slot 2: present, writable
+    EXPECT_EQ(m.memory().load(0xF0012000, 8), 2048u); // CAPACITY in sectors
+    EXPECT_EQ(m.memory().load(0xF0011040, 8), 0u);    // slot 1 stays empty
+    EXPECT_EQ(m.memory().load(0xF0000020, 8), 3u);    // DRIVES: slots up to the last used
+    EXPECT_EQ(m.diskSlots(), 3u);
+    EXPECT_EQ(&m.disk(2).image(), disk.get());
+    EXPECT_THROW(m.disk(1), std::out_of_range);
+    EXPECT_THROW(m.plugDisk(2, {"again", disk, false}), std::runtime_error); // slot busy
+    EXPECT_THROW(m.plugDisk(8, {"past", disk, false}), std::runtime_error);  // no slot 8
+    m.reset();
+    EXPECT_EQ(m.cpu().state().regs[1], 3u); // the guest is told at reset too
+
+    m.unplugDisk(2);
+    EXPECT_EQ(disk->flushes, 1); // written back before it leaves
+    EXPECT_EQ(m.memory().load(0xF0012040, 8), 0u);
+    EXPECT_EQ(m.memory().load(0xF0012000, 8), 0u);
+    EXPECT_EQ(m.memory().load(0xF0000020, 8), 0u);
+    EXPECT_THROW(m.unplugDisk(2), std::runtime_error);
+    m.plugDisk(2, {"back", disk, true});           // the slot can be used again
+    EXPECT_EQ(m.memory().load(0xF0012040, 8), 3u); // present, read-only
+}
+
+// A disk plugged while the guest runs, through the runner's thread.
+TEST(MachineDisk, HotPlugWhileRunning) {
+    RecordingRunner r(kernelConfig("echo"));
+    r.runner->start();
+    auto disk = std::make_shared<MemoryDisk>();
+    r.runner->runOnMachine([&](Machine& m) { m.plugDisk(0, {"hot", disk, false}); });
+    uint64_t flags = 0;
+    r.runner->runOnMachine([&](Machine& m) { flags = m.memory().load(0xF0010040, 8); });
+    EXPECT_EQ(flags, 2u);
+    r.runner->runOnMachine([&](Machine& m) { m.unplugDisk(0); });
+    r.runner->runOnMachine([&](Machine& m) { flags = m.memory().load(0xF0010040, 8); });
+    EXPECT_EQ(flags, 0u);
+    r.runner->quit();
+}

@@ -2,10 +2,11 @@
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
 // status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, block_resize,
-// eject, drive_add (if=none drives), drive_del, stop|s, cont|c, system_reset, quit|q; every other
-// line gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its statistics and most of
-// its errors on the process's standard output and standard error, not into the reply: only its
-// error_report() messages ("Block node is read-only", warnings) and qemu_printf() text
+// eject, drive_add (if=none drives), drive_del, device_add, device_del, stop|s, cont|c,
+// system_reset, quit|q; every other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io
+// prints its statistics and most of its errors on the process's standard output and standard error,
+// not into the reply: only its error_report() messages ("Block node is read-only", warnings) and
+// qemu_printf() text
 // ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
@@ -552,6 +553,26 @@ void driveDel(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
     }
 }
 
+// device_add DRIVER[,PROP=VALUE…] and device_del ID: as QMP's (DEVICE_DELETED included).
+void deviceAdd(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    try {
+        if (!ctx.machine)
+            throw QmpError("No machine");
+        ctx.machine->addDevice(args.strings[0]);
+    } catch (const std::exception& e) {
+        printError(mon, e.what());
+    }
+}
+
+void deviceDel(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+    try {
+        Json q = Json::object({{"id", args.strings[0]}});
+        runQmp(ctx, "device_del", &q);
+    } catch (const std::exception& e) {
+        printError(mon, e.what());
+    }
+}
+
 // An HMP command that is a QMP command without arguments (stop, cont, system_reset).
 void runQmpAlias(QmpContext& ctx, MonitorText& mon, const std::string& qmpName) {
     try {
@@ -602,6 +623,8 @@ const std::vector<HmpCommand>& hmpCommands() {
          nullptr,
          driveAdd},
         {"drive_del", {{HmpParam::String, 0}}, nullptr, driveDel},
+        {"device_add", {{HmpParam::String, 0}}, nullptr, deviceAdd},
+        {"device_del", {{HmpParam::String, 0}}, nullptr, deviceDel},
         {"stop|s",
          {},
          nullptr,

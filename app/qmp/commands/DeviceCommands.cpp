@@ -1,0 +1,84 @@
+// QMP device_add and device_del: a guest device plugged into or out of the running machine
+// (a virtio-scsi controller, a scsi-hd or virtio-blk disk on a node or drive), with
+// DEVICE_DELETED for each device that went. The machine decides what it can plug
+// (QmpMachine::addDevice); arguments become its -device syntax.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+
+namespace e2kvm::qmp {
+
+namespace {
+
+// One -device value: commas doubled, as QEMU's option syntax escapes them.
+std::string optionValue(const std::string& key, const Json& value) {
+    std::string text;
+    if (value.isString())
+        text = value.asString();
+    else if (value.isBool())
+        text = value.asBool() ? "on" : "off";
+    else if (value.isNumber())
+        text = value.serialize();
+    else
+        throw QmpError("Parameter '" + key + "' expects a scalar value");
+    std::string out;
+    for (char c : text) {
+        out += c;
+        if (c == ',')
+            out += ',';
+    }
+    return out;
+}
+
+Json deviceAdd(QmpContext& ctx, const Json* args) {
+    if (!args || !args->isObject())
+        throw QmpError("Parameter 'driver' is missing");
+    const Json* driver = args->find("driver");
+    if (!driver)
+        throw QmpError("Parameter 'driver' is missing");
+    if (!driver->isString())
+        throw QmpError("Invalid parameter type for 'driver', expected: string");
+    std::string spec = optionValue("driver", *driver);
+    for (const auto& [key, value] : args->asObject())
+        if (key != "driver")
+            spec += "," + key + "=" + optionValue(key, value);
+    try {
+        ctx.machine->addDevice(spec);
+    } catch (const QmpError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    return Json::object();
+}
+
+Json deviceDel(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string id = a.str("id");
+    a.finish();
+    std::vector<QmpDeletedDevice> deleted;
+    try {
+        deleted = ctx.machine->deleteDevice(id);
+    } catch (const QmpError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    for (const QmpDeletedDevice& d : deleted) {
+        Json data = Json::object();
+        if (!d.id.empty())
+            data.set("device", d.id);
+        data.set("path", d.path);
+        ctx.emitEvent("DEVICE_DELETED", std::move(data));
+    }
+    return Json::object();
+}
+
+} // namespace
+
+void registerDeviceCommands(QmpContext& ctx) {
+    ctx.addCommand({"device_add", deviceAdd, true});
+    ctx.addCommand({"device_del", deviceDel, true});
+}
+
+} // namespace e2kvm::qmp
