@@ -129,9 +129,10 @@ void GuestDevices::add(const DeviceOption& d, std::vector<qmp::QmpMachineDisk>& 
     } else {
         node = nodes_.find(d.drive);
     }
-    if (!node)
-        throw std::runtime_error("Property '" + d.driver + ".drive' can't find value '" + d.drive +
-                                 "'");
+    if (!node) // (virtio-blk-pci's drive property is its virtio-blk-device's)
+        throw std::runtime_error("Property '" +
+                                 (d.driver == "virtio-blk-pci" ? "virtio-blk-device" : d.driver) +
+                                 ".drive' can't find value '" + d.drive + "'");
     const bool virtio = isVirtioBlk(d.driver);
     const std::string iothread = controller ? controller->iothread : d.iothread;
     // query-block's qdev: the device's id, or the QOM path of the virtio backend.

@@ -75,6 +75,7 @@ def run(tool, tmp):
         out.append(add(driver="virtio-scsi", id="scsi0"))
         out.append(add(driver="scsi-hd", id="scsi-hd0", drive="hd0"))
         out.append(add(driver="scsi-hd", id="x", drive="nonode"))
+        out.append(add(driver="virtio-blk-pci", id="x", drive="nonode"))
         out.append(add(driver="scsi-hd", id="x"))
         out.append(add(driver="scsi-hd", id="x", drive="hd0", bus="nobus.0"))
         out.append(add(driver="foo", id="x"))
