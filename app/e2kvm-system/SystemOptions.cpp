@@ -713,9 +713,9 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& args,
             throw OptionError("-drive " + d.spec + ": Duplicate ID '" + d.id + "' for drive");
         if (d.noMedium)
             continue; // no node
-        if (d.nodeName.empty())
-            d.nodeName = d.id;
-        if (!nodeNames.insert(d.nodeName).second)
+        // Without node-name= the node's name is generated ("#block123"), as QEMU's: QMP
+        // finds it by the drive's id.
+        if (!d.nodeName.empty() && !nodeNames.insert(d.nodeName).second)
             throw OptionError("-drive " + d.spec + ": Duplicate nodes with node-name='" +
                               d.nodeName + "'");
     }

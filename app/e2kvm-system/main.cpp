@@ -360,8 +360,6 @@ qmp::QmpMachineDisk hotAddDrive(const std::string& options, const std::vector<st
         d.id = "none" + std::to_string(unit);
     if (taken(d.id))
         throw std::runtime_error("Duplicate ID '" + d.id + "' for drive");
-    if (d.nodeName.empty())
-        d.nodeName = d.id;
     std::shared_ptr<vm::BlockNode> node = openPlainDriveNode(d, nodes);
     node->discardUnmap = d.discardUnmap;
     qmp::QmpMachineDisk disk{d.id, node->name, "", true};

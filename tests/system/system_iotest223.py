@@ -219,7 +219,10 @@ def drive_bitmap_survives_sigterm(tmp):
     p, qmp = qmp_system(tmp, "drive", ["-drive", "file=%s,format=qcow2,id=vd" % disk])
     try:
         names = [n["node-name"] for n in qmp.cmd("query-named-block-nodes")["return"]]
-        check("vd" in names, "the drive is QMP node 'vd': %r" % names)
+        drive = [b["inserted"]["node-name"] for b in qmp.cmd("query-block")["return"]
+                 if b["device"] == "vd"]
+        check(len(drive) == 1 and re.match(r"#block\d+$", drive[0]) and drive[0] in names,
+              "drive 'vd' is on a node of a generated name, as QEMU's: %r %r" % (drive, names))
         ok(qmp.cmd("cont"), "cont")
         ok(qmp.cmd("block-dirty-bitmap-add", node="vd", name="backup", persistent=True),
            "add backup")
