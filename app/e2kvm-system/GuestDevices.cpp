@@ -208,10 +208,7 @@ std::vector<qmp::QmpDeletedDevice> GuestDevices::remove(const std::string& id,
         deleted.push_back({gone.id, gone.qomPath});
         return deleted;
     }
-    const qmp::QmpMachineDisk* entry = nullptr;
-    for (const qmp::QmpMachineDisk& x : disks)
-        if (!x.qomPath.empty() && (x.qomPath == id || (!x.deviceId.empty() && x.deviceId == id)))
-            entry = &x;
+    const qmp::QmpMachineDisk* entry = qmp::findGuestDevice(disks, id);
     auto rec = entry ? std::find_if(disks_.begin(), disks_.end(),
                                     [&](const Disk& x) { return x.qomPath == entry->qomPath; })
                      : disks_.end();

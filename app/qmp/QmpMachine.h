@@ -55,6 +55,18 @@ struct QmpMachineDisk {
     bool readOnly = false;
 };
 
+// In `disks`, the guest device `key` names: its id, its QOM path or query-block's qdev for it
+// (a virtio disk's backend, the board's empty CD-ROM drive); null if there is none.
+inline const QmpMachineDisk* findGuestDevice(const std::vector<QmpMachineDisk>& disks,
+                                             const std::string& key) {
+    for (const QmpMachineDisk& d : disks)
+        if ((!d.qomPath.empty() &&
+             (d.qomPath == key || (!d.deviceId.empty() && d.deviceId == key))) ||
+            (!d.qdev.empty() && d.qdev == key))
+            return &d;
+    return nullptr;
+}
+
 // In `disks`, the disk of the device at `qomPath` (or the drive of that id that no device
 // uses) now uses node `nodeName`; false if no disk has that device (what the adapters'
 // setDiskNode do under their own lock).

@@ -18,8 +18,8 @@ MachineConfig validated(MachineConfig c) {
         throw std::runtime_error("RAM size " + std::to_string(c.ramBytes) +
                                  " bytes: must be a multiple of 4 KiB between 16 MiB and 3 GiB");
     if (c.disks.size() > Machine::kMaxDisks)
-        throw std::runtime_error(std::to_string(c.disks.size()) +
-                                 " disks: the e2k-vm board has 8 block device slots");
+        throw std::runtime_error(std::to_string(c.disks.size()) + " disks: the e2k-vm board has " +
+                                 std::to_string(Machine::kMaxDisks) + " block device slots");
     if (c.displayWidth < 1 || c.displayWidth > Framebuffer::kMaxWidth || c.displayHeight < 1 ||
         c.displayHeight > Framebuffer::kMaxHeight)
         throw std::runtime_error("display size " + std::to_string(c.displayWidth) + "x" +
@@ -178,8 +178,8 @@ unsigned Machine::diskSlots() const {
 
 void Machine::plugDisk(unsigned slot, const MachineDisk& d) {
     if (slot >= kMaxDisks)
-        throw std::runtime_error("disk slot " + std::to_string(slot) +
-                                 ": the e2k-vm board has 8 block device slots");
+        throw std::runtime_error("disk slot " + std::to_string(slot) + ": the e2k-vm board has " +
+                                 std::to_string(kMaxDisks) + " block device slots");
     if (disks_[slot])
         throw std::runtime_error("disk slot " + std::to_string(slot) + " is in use by '" +
                                  disks_[slot]->id() + "'");

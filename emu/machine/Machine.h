@@ -5,6 +5,7 @@
 #include "emu/cpu/GuestMemory.h"
 #include "emu/display/FramePublisher.h"
 #include "emu/machine/BlockDevice.h"
+#include "emu/machine/BoardLimits.h"
 #include "emu/machine/BootImage.h"
 #include "emu/machine/Framebuffer.h"
 #include "emu/machine/InterruptController.h"
@@ -41,8 +42,8 @@ struct MachineStop {
 
 class Machine {
 public:
-    static constexpr uint64_t kMinRam = 16ull << 20, kMaxRam = 3ull << 30;
-    static constexpr unsigned kMaxDisks = 8;
+    static constexpr uint64_t kMinRam = kBoardMinRam, kMaxRam = kBoardMaxRam;
+    static constexpr unsigned kMaxDisks = kBoardDiskSlots;
     static constexpr uint64_t kFramePeriodNs = 1'000'000'000 / 60;
     static constexpr uint64_t kStackBytes = 1 << 20;
 

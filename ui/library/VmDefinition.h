@@ -1,6 +1,8 @@
 #pragma once
 // VmDefinition: what the user configured for one VM (name, memory, disks, boot program, display
 // size), and its JSON form: one human-readable file per VM in the library directory.
+#include "emu/machine/BoardLimits.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QSize>
@@ -42,11 +44,11 @@ struct VmDefinition {
     bool operator==(const VmDefinition&) const = default;
 };
 
-// Limits the machine accepts (docs/machine.md): 16 MiB .. 3 GiB of RAM.
-inline constexpr uint32_t kMinMemoryMiB = 16;
-inline constexpr uint32_t kMaxMemoryMiB = 3072;
+// Limits the machine accepts (emu/machine/BoardLimits.h): RAM and block-device slots.
+inline constexpr uint32_t kMinMemoryMiB = uint32_t(e2kvm::emu::kBoardMinRam >> 20);
+inline constexpr uint32_t kMaxMemoryMiB = uint32_t(e2kvm::emu::kBoardMaxRam >> 20);
 inline constexpr int kMaxNameLength = 64;
-inline constexpr int kMaxDisks = 8;
+inline constexpr int kMaxDisks = int(e2kvm::emu::kBoardDiskSlots);
 inline constexpr int kMaxBackupKeep = 100000;
 
 // Empty if `name` can name a VM (it becomes a file name): 1..64 characters of letters, digits,

@@ -8,12 +8,14 @@ Drive findDrive(QmpContext& ctx, const std::optional<std::string>& device,
                 const std::optional<std::string>& id) {
     if (device.has_value() == id.has_value())
         throw QmpError("Need exactly one of 'device' and 'id'");
-    for (const QmpMachineDisk& d : ctx.machine->disks()) {
-        if (device && !d.device.empty() && d.device == *device)
-            return {d, *device};
-        if (id && ((!d.deviceId.empty() && d.deviceId == *id) ||
-                   (!d.qomPath.empty() && d.qomPath == *id) || (!d.qdev.empty() && d.qdev == *id)))
-            return {d, *id};
+    std::vector<QmpMachineDisk> disks = ctx.machine->disks();
+    if (id) {
+        if (const QmpMachineDisk* d = findGuestDevice(disks, *id))
+            return {*d, *id};
+    } else {
+        for (const QmpMachineDisk& d : disks)
+            if (!d.device.empty() && d.device == *device)
+                return {d, *device};
     }
     throw QmpError("Device '" + (device ? *device : *id) + "' not found", "DeviceNotFound");
 }

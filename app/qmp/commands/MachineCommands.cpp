@@ -66,10 +66,9 @@ Json screendump(QmpContext& ctx, const Json* args) {
 
 // The disk of the device a QOM path (or a device id) names.
 std::optional<QmpMachineDisk> deviceDisk(QmpContext& ctx, const std::string& path) {
-    for (const QmpMachineDisk& d : ctx.machine->disks())
-        if ((!d.qomPath.empty() && d.qomPath == path) ||
-            (!d.deviceId.empty() && d.deviceId == path))
-            return d;
+    std::vector<QmpMachineDisk> disks = ctx.machine->disks();
+    if (const QmpMachineDisk* d = findGuestDevice(disks, path))
+        return *d;
     return std::nullopt;
 }
 
