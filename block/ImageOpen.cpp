@@ -39,6 +39,14 @@ std::string hostFileName(const std::string& name) {
 std::string probeFormat(const std::string& path) {
     if (auto name = parseBlkdebugName(path))
         return probeFormat(name->image);
+    if (path.rfind("blkverify:", 0) == 0) { // the first bytes read through the check
+        OpenOptions node;
+        std::unique_ptr<BlockDriver> image = openImage(path, node);
+        std::array<uint8_t, kProbeBytes> head{};
+        image->read(
+            0, std::span<uint8_t>(head.data(), std::min<uint64_t>(head.size(), image->size())));
+        return openProbe(head);
+    }
     if (path.rfind("null-co:", 0) == 0) // a protocol with nothing to probe: raw
         return "raw";
     if (ssh::isSshUrl(path) || isRegisteredProtocol(path)) { // the remote file's first bytes
@@ -140,6 +148,25 @@ std::unique_ptr<BlockDriver> openImage(const std::string& filename, OpenOptions 
         auto image = openImage(name->image, std::move(options));
         image->setFilename(filename);
         return image;
+    }
+    // "blkverify:RAW:TEST": the image TEST checked against the raw file RAW (the first colon
+    // after the prefix ends RAW), with a format (raw unless given) over the check.
+    if (filename.rfind("blkverify:", 0) == 0) {
+        const std::string rest = filename.substr(std::strlen("blkverify:"));
+        const size_t colon = rest.find(':');
+        if (colon == std::string::npos)
+            throw BlockError(EINVAL, "blkverify requires raw copy and original image path");
+        DriverOptions node{{"driver", "blkverify"},
+                           {"x-raw", rest.substr(0, colon)},
+                           {"x-image", rest.substr(colon + 1)}};
+        const std::string format = options.format;
+        if (format.empty() || format == "raw") { // the probe over blkverify finds raw
+            options.format = "raw";
+            return openImageFromOptions(node, std::move(options));
+        }
+        OpenOptions below = options;
+        below.format.clear();
+        return openFormatOverNode(format, openImageFromOptions(node, std::move(below)), options);
     }
     // QEMU's null-co protocol name: a 1 GiB disk that stores nothing (see NullImage).
     if (filename.rfind("null-co:", 0) == 0) {

@@ -96,6 +96,63 @@ std::string formatOverJsonName(const std::string& driver, const std::string& nod
     return "json:" + json::inQdictOrder(format).serialize();
 }
 
+// A node's options as QEMU's json: names spell them: those of a json: name, else a protocol
+// node's {driver: file, filename} or a format's over such a file.
+json::Json fullOptionsOf(const BlockDriver& image, bool protocol) {
+    if (isJsonFilename(image.filename()))
+        return json::parseJson(std::string_view(image.filename()).substr(5));
+    json::Json file = json::Json::object({{"driver", "file"}, {"filename", image.filename()}});
+    if (protocol)
+        return file;
+    return json::Json::object({{"driver", image.formatName()}, {"file", std::move(file)}});
+}
+
+// driver=blkverify: the reference (raw.* options or x-raw: a file, read as it is, QEMU's
+// protocol child) and the image under test (test.* options or x-image: its format probed).
+// Named "blkverify:RAW:TEST" when both children have plain names, else by its options.
+std::unique_ptr<BlockDriver> openBlkverifyNode(const DriverOptions& options,
+                                               const OpenOptions& open) {
+    auto child = [&](const std::string& name, const std::string& fallbackKey, bool protocol) {
+        DriverOptions sub = subOptions(options, name + ".");
+        OpenOptions childOpen = open;
+        childOpen.format.clear();
+        if (!sub.count("driver") && !sub.count("filename") &&
+            valueOr(sub, "file.driver") == "blkdebug") {
+            // A format over an error injector: probed from the file under the injector.
+            const std::string image =
+                valueOr(sub, "file.image.filename", valueOr(sub, "file.x-image"));
+            if (!image.empty())
+                sub["driver"] = probeFormat(image);
+        }
+        if (sub.count("driver") || sub.count("file.filename"))
+            return std::shared_ptr<BlockDriver>(openImageFromOptions(sub, std::move(childOpen)));
+        const std::string filename = valueOr(sub, "filename", valueOr(options, fallbackKey));
+        if (filename.empty())
+            throw BlockError(EINVAL, "A block device must be specified for \"" + name + "\"");
+        if (protocol) {
+            childOpen.format = "raw";
+            childOpen.formatProbed = false;
+        }
+        return std::shared_ptr<BlockDriver>(openImage(filename, std::move(childOpen)));
+    };
+    std::shared_ptr<BlockDriver> raw = child("raw", "x-raw", true);
+    std::shared_ptr<BlockDriver> test =
+        child("test", options.count("x-image") ? "x-image" : "filename", false);
+    std::string name;
+    if (!isJsonFilename(raw->filename()) && !isJsonFilename(test->filename()))
+        name = "blkverify:" + raw->filename() + ":" + test->filename();
+    else
+        name = "json:" +
+               json::inQdictOrder(json::Json::object({{"driver", "blkverify"},
+                                                      {"raw", fullOptionsOf(*raw, true)},
+                                                      {"test", fullOptionsOf(*test, false)}}))
+                   .serialize();
+    auto node = std::make_unique<BlkverifyFilter>(std::move(test), std::move(raw),
+                                                  open.format == "raw" ? "raw" : "blkverify");
+    node->setFilename(name);
+    return node;
+}
+
 // driver=raw|qcow2 over the file the options name (or any node as file.driver says).
 // `probed`: the driver was probed from the file rather than given (see openImageFromOptions).
 std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const DriverOptions& options,
@@ -155,12 +212,17 @@ std::unique_ptr<BlockDriver> openFormatNode(const std::string& driver, const Dri
         child.metadataOnly = open.metadataOnly;
         child.chain = open.chain;
         // A protocol node that is the raw format's file is what `info` shows as raw.
-        if (driver == "raw" &&
-            (fileDriver == "ssh" || fileDriver == "nbd" || fileDriver == "quorum"))
+        if (driver == "raw" && (fileDriver == "ssh" || fileDriver == "nbd" ||
+                                fileDriver == "quorum" || fileDriver == "blkverify"))
             child.format = "raw";
         std::unique_ptr<BlockDriver> node = openImageFromOptions(file, std::move(child));
-        if (driver == "raw") // passes every request through: the node itself
+        if (driver == "raw") { // passes every request through: the node itself
+            // named as QEMU names a raw format over a node: by the node's name, or when that
+            // is a json: name, by the options of both.
+            if (isJsonFilename(node->filename()))
+                node->setFilename(formatOverJsonName("raw", node->filename()));
             return node;
+        }
         const std::string nodeName = node->filename();
         auto image = openFormatOverNode(driver, std::move(node), std::move(open));
         // A node named by its options (quorum) names the format over it the same way.
@@ -268,25 +330,8 @@ std::unique_ptr<BlockDriver> openImageFromOptions(const DriverOptions& options, 
     }
     if (driver == "blkdebug")
         return openBlkdebugNode(options, std::move(open));
-    if (driver == "blkverify") {
-        // The test image: test.* options, or the node's filename (probed); the reference:
-        // raw.* options or x-raw, a file (its format probed).
-        auto child = [&](const std::string& name, const std::string& fallbackKey) {
-            DriverOptions sub = subOptions(options, name + ".");
-            OpenOptions childOpen = open;
-            if (sub.count("driver"))
-                return openImageFromOptions(sub, std::move(childOpen));
-            const std::string filename = valueOr(sub, "filename", valueOr(options, fallbackKey));
-            if (filename.empty())
-                throw BlockError(EINVAL, "A block device must be specified for \"" + name + "\"");
-            childOpen.format.clear();
-            return openImage(filename, std::move(childOpen));
-        };
-        std::shared_ptr<BlockDriver> raw = child("raw", "x-raw");
-        std::shared_ptr<BlockDriver> test =
-            child("test", options.count("x-image") ? "x-image" : "filename");
-        return std::make_unique<BlkverifyFilter>(std::move(test), std::move(raw));
-    }
+    if (driver == "blkverify")
+        return openBlkverifyNode(options, std::move(open));
     if (driver == "compress") {
         DriverOptions file = subOptions(options, "file.");
         std::unique_ptr<BlockDriver> below;

@@ -127,6 +127,7 @@ std::shared_ptr<BlockNode> BlockNodeTable::open(const std::string& file, const s
         } else {
             node->name = nodeName;
         }
+        node->created = nextCreated_++;
         entries_.push_back(Entry{node, canonical, {}});
     }
     notifyChange();
@@ -161,6 +162,7 @@ std::shared_ptr<BlockNode> BlockNodeTable::add(std::shared_ptr<block::BlockDrive
             for (Entry& e : entries_)
                 if (e.node->image.get() == backing)
                     e.users.push_back(backingUser(node->name));
+        node->created = nextCreated_++;
         // A NUL byte cannot occur in a path: no file name ever matches this node.
         entries_.push_back(Entry{node, std::string(1, '\0') + node->name, {}});
     }
@@ -247,6 +249,22 @@ std::vector<std::string> BlockNodeTable::users(const std::string& nodeName) cons
         if (e.node->name == nodeName)
             return e.users;
     return {};
+}
+
+uint64_t BlockNodeTable::noteOutsideNodeCreated(const std::string& nodeName) {
+    std::lock_guard lock(mutex_);
+    return outsideCreated_[nodeName] = nextCreated_++;
+}
+
+void BlockNodeTable::forgetOutsideNode(const std::string& nodeName) {
+    std::lock_guard lock(mutex_);
+    outsideCreated_.erase(nodeName);
+}
+
+uint64_t BlockNodeTable::outsideNodeCreated(const std::string& nodeName) const {
+    std::lock_guard lock(mutex_);
+    auto it = outsideCreated_.find(nodeName);
+    return it == outsideCreated_.end() ? 0 : it->second;
 }
 
 void BlockNodeTable::setOnChange(std::function<void()> cb) {

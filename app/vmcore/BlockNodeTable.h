@@ -6,6 +6,7 @@
 #include "nbd/Export.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +27,9 @@ struct BlockNode {
     // The nodes a filter node stands over (copy-before-write: file and target), which are in
     // use by it until it is removed.
     std::vector<std::string> children;
+    // When the node was created among the process's nodes (QEMU lists its nodes by that,
+    // newest first); numbers come from BlockNodeTable::takeCreationNumber.
+    uint64_t created = 0;
 };
 
 // Whether open() hands out the node that already has the same file open.
@@ -75,6 +79,13 @@ public:
     // QEMU's node-name rule: a letter, then letters, digits, '-', '.', '_'; at most 31 bytes.
     static bool validNodeName(const std::string& name);
 
+    // The creation order every node of the process has a place in: those of this table
+    // (BlockNode::created) and nodes kept outside it (QMP's protocol-only file nodes), which
+    // take their number here when made and give it back when deleted.
+    uint64_t noteOutsideNodeCreated(const std::string& nodeName);
+    void forgetOutsideNode(const std::string& nodeName);
+    uint64_t outsideNodeCreated(const std::string& nodeName) const; // 0: unknown
+
     // Called (on the changing thread) after open/remove so views can refresh.
     void setOnChange(std::function<void()> cb);
 
@@ -90,6 +101,8 @@ private:
     std::vector<Entry> entries_;
     std::function<void()> onChange_;
     unsigned nextGenerated_ = 1;
+    uint64_t nextCreated_ = 1;
+    std::map<std::string, uint64_t> outsideCreated_;
 };
 
 } // namespace e2kvm::vm

@@ -2,6 +2,7 @@
 
 #include "BlkdebugConfig.h"
 #include "BlkdebugImage.h"
+#include "app/json/QdictOrder.h"
 #include "block/ImageOptions.h"
 
 namespace e2kvm::block {
@@ -73,26 +74,22 @@ std::map<std::string, std::string> withFilenameSplit(std::map<std::string, std::
     return node;
 }
 
-std::string jsonString(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
-    }
-    return out + "\"";
-}
-
 // A blkdebug node with rules of its own (inline) cannot be named by a filename: QEMU names it
-// by its options, json:{...}, as here (its rules as dotted keys, its image as an object).
-std::string blkdebugJson(const std::map<std::string, std::string>& node,
-                         const std::string& imageFilename) {
-    std::string out = "{\"driver\": \"blkdebug\"";
-    for (const auto& [key, value] : node)
+// by its options, json:{...} (its rules as dotted keys, its image as an object), written in the
+// order QEMU's QDict iterates them. Members whose keys share a QDict bucket
+// ("inject-error.0.errno", "inject-error.0.event") come out in key order in QEMU's names, so
+// they are added here last key first (a bucket lists the member added last first).
+json::Json blkdebugOptions(const std::map<std::string, std::string>& node,
+                           const std::string& imageFilename) {
+    json::Json out = json::Json::object();
+    for (auto it = node.rbegin(); it != node.rend(); ++it) {
+        const std::string& key = it->first;
         if (key != "driver" && key != "x-image" && key.rfind("image.", 0) != 0)
-            out += ", " + jsonString(key) + ": " + jsonString(value);
-    return out + ", \"image\": {\"driver\": \"file\", \"filename\": " + jsonString(imageFilename) +
-           "}}";
+            out.set(key, it->second);
+    }
+    out.set("driver", "blkdebug");
+    out.set("image", json::Json::object({{"driver", "file"}, {"filename", imageFilename}}));
+    return out;
 }
 
 } // namespace
@@ -109,8 +106,11 @@ std::unique_ptr<BlockDriver> openFormatOverBlkdebug(const std::string& format,
     if (!hasInlineRules(node))
         image->setFilename("blkdebug:" + valueOr(node, "config") + ":" + filename);
     else
-        image->setFilename("json:{\"driver\": " + jsonString(format) +
-                           ", \"file\": " + blkdebugJson(node, filename) + "}");
+        image->setFilename(
+            "json:" +
+            json::inQdictOrder(
+                json::Json::object({{"driver", format}, {"file", blkdebugOptions(node, filename)}}))
+                .serialize());
     return image;
 }
 

@@ -8,9 +8,9 @@
 namespace e2kvm::block {
 
 BlkverifyFilter::BlkverifyFilter(std::shared_ptr<BlockDriver> test,
-                                 std::shared_ptr<BlockDriver> raw)
+                                 std::shared_ptr<BlockDriver> raw, std::string formatName)
     : BlockDriver(test->filename(), test->readOnly() || raw->readOnly()), test_(std::move(test)),
-      raw_(std::move(raw)) {}
+      raw_(std::move(raw)), formatName_(std::move(formatName)) {}
 
 void BlkverifyFilter::doRead(uint64_t offset, std::span<uint8_t> buf) {
     test_->read(offset, buf);

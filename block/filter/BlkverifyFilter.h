@@ -7,16 +7,22 @@
 #include "block/BlockDriver.h"
 
 #include <memory>
+#include <string>
 
 namespace e2kvm::block {
 
 class BlkverifyFilter final : public BlockDriver {
 public:
-    BlkverifyFilter(std::shared_ptr<BlockDriver> test, std::shared_ptr<BlockDriver> raw);
+    // `formatName`: "blkverify", or "raw" for the raw format QEMU puts over the node when its
+    // format is probed or given as raw (the node passes every request through).
+    BlkverifyFilter(std::shared_ptr<BlockDriver> test, std::shared_ptr<BlockDriver> raw,
+                    std::string formatName = "blkverify");
 
-    std::string formatName() const override { return "blkverify"; }
+    std::string formatName() const override { return formatName_; }
     uint64_t size() const override { return test_->size(); }
     uint64_t allocatedBytes() const override { return test_->allocatedBytes(); }
+    // As QEMU's blkverify, which cannot tell the space its two files take together.
+    bool allocatedBytesKnown() const override { return false; }
     BlockDriver* backing() const override { return test_->backing(); }
     Blkdebug* blkdebug() const override { return test_->blkdebug(); }
 
@@ -31,6 +37,7 @@ protected:
 
 private:
     std::shared_ptr<BlockDriver> test_, raw_;
+    std::string formatName_;
 };
 
 } // namespace e2kvm::block

@@ -256,6 +256,23 @@ CASES = [
       "open -o driver=raw,file.driver=blkverify,file.raw.filename=base.raw,"
       "file.test.driver=qcow2,file.test.file.filename=t.qcow2", "-c", "read 0 512",
       "-c", "read 0 1k"], []),
+    ("info of a blkverify:RAW:TEST name", verify_pair, "qemu-img",
+     ["info", "blkverify:base.raw:t.qcow2"], []),
+    ("info of a blkverify: name without its raw image", verify_pair, "qemu-img",
+     ["info", "blkverify:t.qcow2"], []),
+    ("qemu-io: blkverify:RAW:TEST name, contents differ", verify_differ, "qemu-io",
+     ["-f", "raw", "-c", "read 0 512", "-c", "read 0 1k", "blkverify:base.raw:t.qcow2"], []),
+    ("info: blkverify named by options (test and raw by filename)", verify_pair, "qemu-img",
+     ["info", "--output=json", "json:{'driver':'raw','file':{'driver':'blkverify',"
+      "'raw':{'filename':'base.raw'},'test':{'file':{'filename':'t.qcow2'}}}}"], []),
+    ("info: blkverify over blkdebug rules (json name, QDict key order)", verify_pair,
+     "qemu-img",
+     ["info", "json:{'driver':'raw','file':{'driver':'blkverify','raw':{'filename':'base.raw'},"
+      "'test':{'file':{'driver':'blkdebug','image':{'filename':'t.qcow2'},"
+      "'inject-error':[{'event':'l1_update'}]}}}}"], []),
+    ("info --output=json: blkdebug rules in QDict key order", qcow2, "qemu-img",
+     ["info", "--output=json", "json:{'driver':'qcow2','file':{'driver':'blkdebug',"
+      "'inject-error':[{'event':'l1_update'}],'image':{'filename':'t.qcow2'}}}"], []),
     ("qemu-io: blkdebug rules over the filename", qcow2, "qemu-io",
      ["-c", "open -o file.driver=blkdebug,file.inject-error.event=l2_load t.qcow2",
       "-c", "read -P 0x2a 64k 4k"], []),

@@ -8,6 +8,7 @@
 #include "app/qmp/commands/BlockdevTree.h"
 #include "app/qmp/commands/InlineChildren.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "app/qmp/commands/NodeOrder.h"
 #include "block/BlockError.h"
 #include "block/ImageLock.h"
 #include "block/ImageOpen.h"
@@ -439,6 +440,7 @@ Json addOneNode(QmpContext& ctx, const Json* args) {
         if (!vm::BlockNodeTable::validNodeName(*nodeName))
             throw QmpError("Invalid node-name: '" + *nodeName + "'");
         ctx.fileNodes[*nodeName] = filename;
+        ctx.nodes.noteOutsideNodeCreated(*nodeName);
         return Json::object();
     }
     if (driver == "null-co")
@@ -553,6 +555,7 @@ void deleteOneNode(QmpContext& ctx, const std::string& name) {
             ctx.nodes.remove(name);
         }
         ctx.fileNodes.erase(name);
+        ctx.nodes.forgetOutsideNode(name);
         ctx.readOnlyFileNodes.erase(name);
         ctx.nodeOptions.erase(name);
         return;
@@ -646,39 +649,41 @@ Json blockdevDel(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
+// BlockDeviceInfo of a protocol-only file node.
+Json fileNodeInfo(QmpContext& ctx, const std::string& name, const std::string& file) {
+    Json info = Json::object({{"file", file},
+                              {"node-name", name},
+                              {"ro", ctx.readOnlyFileNodes.count(name) != 0},
+                              {"drv", "file"},
+                              {"backing_file_depth", 0},
+                              {"encrypted", false},
+                              {"detect_zeroes", "off"}});
+    for (const char* k : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"})
+        info.set(k, 0);
+    info.set("write_threshold", 0);
+    // The file as it is now (a protocol node has no format layer to ask); QEMU counts
+    // its length in whole 512-byte sectors.
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0)
+        info.set("image", Json::object({{"virtual-size", (uint64_t(st.st_size) + 511) / 512 * 512},
+                                        {"filename", file},
+                                        {"format", "file"},
+                                        {"actual-size", uint64_t(st.st_blocks) * 512},
+                                        {"dirty-flag", false}}));
+    info.set("cache", Json::object({{"writeback", true}, {"direct", false}, {"no-flush", false}}));
+    return info;
+}
+
+// The nodes newest first, as QEMU lists them.
 Json queryNamedBlockNodes(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     a.optBool("flat", false);
     a.finish();
     Json list = Json::array();
-    for (const auto& node : ctx.nodes.list())
-        if (!ctx.fileNodes.count(node->name)) // a file node's export: listed as the file node
-            list.push(blockDeviceInfo(ctx, *node));
-    for (const auto& [name, file] : ctx.fileNodes) {
-        Json info = Json::object({{"file", file},
-                                  {"node-name", name},
-                                  {"ro", ctx.readOnlyFileNodes.count(name) != 0},
-                                  {"drv", "file"},
-                                  {"backing_file_depth", 0},
-                                  {"encrypted", false},
-                                  {"detect_zeroes", "off"}});
-        for (const char* k : {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"})
-            info.set(k, 0);
-        info.set("write_threshold", 0);
-        // The file as it is now (a protocol node has no format layer to ask); QEMU counts
-        // its length in whole 512-byte sectors.
-        struct stat st {};
-        if (::stat(file.c_str(), &st) == 0)
-            info.set("image",
-                     Json::object({{"virtual-size", (uint64_t(st.st_size) + 511) / 512 * 512},
-                                   {"filename", file},
-                                   {"format", "file"},
-                                   {"actual-size", uint64_t(st.st_blocks) * 512},
-                                   {"dirty-flag", false}}));
-        info.set("cache",
-                 Json::object({{"writeback", true}, {"direct", false}, {"no-flush", false}}));
-        list.push(std::move(info));
-    }
+    std::vector<OrderedNode> nodes = nodesInCreationOrder(ctx);
+    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it)
+        list.push(it->fileNode ? fileNodeInfo(ctx, it->name, ctx.fileNodes.at(it->name))
+                               : blockDeviceInfo(ctx, *it->node));
     return list;
 }
 

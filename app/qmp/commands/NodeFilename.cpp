@@ -1,5 +1,6 @@
 #include "app/qmp/commands/NodeFilename.h"
 
+#include "app/json/QdictOrder.h"
 #include "app/qmp/commands/CommitFilter.h"
 
 #include "block/NullImage.h"
@@ -8,6 +9,7 @@
 
 #include <map>
 #include <optional>
+#include <vector>
 
 namespace e2kvm::qmp {
 
@@ -23,13 +25,20 @@ std::string quoted(const std::string& s) {
     return out + "\"";
 }
 
-// A JSON object as QEMU prints a QDict in a json: name (members in key order, ", " and ": ").
+// A JSON object as QEMU prints a QDict in a json: name: members in QDict iteration order (see
+// app/json/QdictOrder), ", " and ": " between them.
 std::string objectText(const std::map<std::string, std::string>& members) {
-    std::string out = "{";
+    json::Json::Object keys;
+    std::vector<const std::string*> values;
     for (const auto& [key, value] : members) {
+        keys.emplace_back(key, json::Json());
+        values.push_back(&value);
+    }
+    std::string out = "{";
+    for (size_t i : json::qdictMemberOrder(keys)) {
         if (out.size() > 1)
             out += ", ";
-        out += quoted(key) + ": " + value;
+        out += quoted(keys[i].first) + ": " + *values[i];
     }
     return out + "}";
 }

@@ -87,8 +87,17 @@ Json snapshotInfo(const block::InternalSnapshot& s) {
 
 namespace {
 
+// The format a layer shows: its node's driver when it is a node of the table (a file node
+// read as a backing is "file"), else the image's own.
+std::string formatOfLayer(QmpContext& ctx, const block::BlockDriver& img) {
+    for (const auto& node : ctx.nodes.list())
+        if (node->image.get() == &img)
+            return node->format;
+    return img.formatName();
+}
+
 // ImageInfo of a layer, with its backing chain (backing-image) as QEMU's query-block gives it.
-Json imageInfo(const block::BlockDriver& img, const std::string& filename,
+Json imageInfo(QmpContext& ctx, const block::BlockDriver& img, const std::string& filename,
                const std::string& format, int depth) {
     Json image =
         Json::object({{"virtual-size", img.size()}, {"filename", filename}, {"format", format}});
@@ -114,8 +123,8 @@ Json imageInfo(const block::BlockDriver& img, const std::string& filename,
             image.set("backing-filename-format", desc.backingFormat);
     }
     if (const block::BlockDriver* b = img.backing(); b && depth < 1000)
-        image.set("backing-image",
-                  imageInfo(*b, refreshedFilename(*b, b->filename()), b->formatName(), depth + 1));
+        image.set("backing-image", imageInfo(ctx, *b, refreshedFilename(*b, b->filename()),
+                                             formatOfLayer(ctx, *b), depth + 1));
     return image;
 }
 
@@ -124,7 +133,7 @@ Json imageInfo(const block::BlockDriver& img, const std::string& filename,
 Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     block::BlockDriver& img = *node.image;
     std::string filename = refreshedFilename(img, node.file);
-    Json image = imageInfo(img, filename, node.format, 0);
+    Json image = imageInfo(ctx, img, filename, node.format, 0);
     int depth = 0;
     for (block::BlockDriver* b = img.backing(); b && depth < 1000; b = b->backing())
         ++depth;

@@ -65,17 +65,26 @@ std::function<void()> appendOverlay(QmpContext& ctx, const std::shared_ptr<vm::B
         throw QmpError(e.what());
     }
     const bool wasReadOnly = old->readOnly;
-    auto reopenReadOnly = [old] { old->readOnly = true; }; // as QEMU reopens the old layer
+    // As QEMU reopens the old layer (a file node shows it as a file node).
+    const bool fileNode = ctx.fileNodes.count(old->name) != 0;
+    const bool fileNodeWasReadOnly = ctx.readOnlyFileNodes.count(old->name) != 0;
+    QmpContext* c = &ctx;
+    auto reopenReadOnly = [c, old, fileNode] {
+        old->readOnly = true;
+        if (fileNode)
+            c->readOnlyFileNodes.insert(old->name);
+    };
     if (commitSteps)
         commitSteps->push_back(reopenReadOnly);
     else
         reopenReadOnly();
-    QmpContext* c = &ctx;
-    return [c, old, overlay, q, wasReadOnly] {
+    return [c, old, overlay, q, wasReadOnly, fileNodeWasReadOnly] {
         moveDrives(*c, *overlay, *old);
         c->nodes.setUser(old->name, vm::BlockNodeTable::backingUser(overlay->name), false);
         q->replaceBacking(nullptr);
         old->readOnly = wasReadOnly;
+        if (!fileNodeWasReadOnly)
+            c->readOnlyFileNodes.erase(old->name);
     };
 }
 
@@ -241,11 +250,10 @@ std::function<void()> blockdevSnapshotSync(QmpContext& ctx, QmpArgs& a,
     };
 }
 
-std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a,
-                                       std::vector<std::function<void()>>* commitSteps) {
-    std::string nodeArg = a.str("node");
-    std::string overlayArg = a.str("overlay");
-    a.finish();
+// blockdev-snapshot proper: the checks of the node and the overlay, then the link.
+std::function<void()> snapshotOnto(QmpContext& ctx, const std::string& nodeArg,
+                                   const std::string& overlayArg,
+                                   std::vector<std::function<void()>>* commitSteps) {
     auto old = lookupNode(ctx, nodeArg);
     checkSnapshotSource(ctx, *old, nodeArg);
     std::shared_ptr<vm::BlockNode> overlay = ctx.nodes.find(overlayArg);
@@ -268,6 +276,55 @@ std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a,
     if (overlay->image->backing())
         throw QmpError("The overlay already has a backing image");
     return appendOverlay(ctx, old, overlay, commitSteps);
+}
+
+// The table node a protocol-only file node is read through once it becomes the backing of an
+// overlay: the file opened raw under the file node's name, read-only as QEMU reopens it.
+// Returns whether it was opened here.
+bool openFileNodeAsBacking(QmpContext& ctx, const std::string& name) {
+    auto file = ctx.fileNodes.find(name);
+    if (file == ctx.fileNodes.end() || ctx.nodes.find(name))
+        return false;
+    for (const auto& [formatNode, fileNode] : ctx.fileNodeUsers)
+        if (fileNode == name)
+            throw QmpError("e2kvm cannot put an overlay under format node '" + formatNode +
+                           "' (it reads file node '" + name + "')");
+    block::OpenOptions options;
+    options.format = "raw";
+    options.readOnly = true;
+    try {
+        std::shared_ptr<block::BlockDriver> image = block::openImage(file->second, options);
+        ctx.nodes.add(std::move(image), file->second, "file", true, name);
+    } catch (const std::exception& e) {
+        throw QmpError("Could not open '" + file->second + "': " + e.what());
+    }
+    return true;
+}
+
+std::function<void()> blockdevSnapshot(QmpContext& ctx, QmpArgs& a,
+                                       std::vector<std::function<void()>>* commitSteps) {
+    std::string nodeArg = a.str("node");
+    std::string overlayArg = a.str("overlay");
+    a.finish();
+    const bool openedHere = openFileNodeAsBacking(ctx, nodeArg);
+    try {
+        std::function<void()> undo = snapshotOnto(ctx, nodeArg, overlayArg, commitSteps);
+        if (!openedHere)
+            return undo;
+        QmpContext* c = &ctx;
+        return [c, undo, nodeArg] {
+            undo();
+            try {
+                c->nodes.remove(nodeArg);
+            } catch (const std::exception&) {
+                // Used meanwhile (an export): it stays open for that user.
+            }
+        };
+    } catch (...) {
+        if (openedHere)
+            ctx.nodes.remove(nodeArg);
+        throw;
+    }
 }
 
 // change-backing-file: the name a layer's header records for its backing file (the chain
