@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace e2kvm::emu {
 
@@ -50,6 +51,18 @@ public:
     // Runs `fn` on the machine thread between bundle batches (also while paused) and waits.
     // Before start() and after quit() it runs on the caller's thread.
     void runOnMachine(const std::function<void(Machine&)>& fn);
+
+    // savevm: runs `store` on the machine thread with the machine stopped (a running one
+    // reports STOP, and RESUME when it goes on afterwards, as QEMU's savevm does), giving it
+    // the machine state (MachineState) and the virtual time. What it throws comes back here.
+    using StateStore =
+        std::function<void(const std::vector<uint8_t>& state, uint64_t virtualTimeNs)>;
+    void saveState(const StateStore& store);
+    // loadvm: stops the machine (STOP), runs `fetch` on the machine thread and loads the state
+    // it returns (throws MachineStateError, or what `fetch` throws). As QEMU's loadvm, a
+    // machine that was running goes on from the loaded state (RESUME); after a failure it
+    // stays paused.
+    void loadState(const std::function<std::vector<uint8_t>()>& fetch);
 
     FramePublisher& display();
     InputSink& input();
