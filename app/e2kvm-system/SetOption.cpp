@@ -35,6 +35,32 @@ std::string idOf(const std::string& spec, const std::string& impliedKey) {
     }
 }
 
+// `spec` with KEY=VALUE (already escaped) in place of the item that sets KEY, or added at the
+// end when none does: the option then reads as if it had been written so (a repeated key
+// would be an error for -object).
+std::string withProperty(const std::string& spec, const std::string& key, const std::string& item) {
+    // Items end at single commas; ",," belongs to a value.
+    size_t start = 0;
+    while (start <= spec.size()) {
+        size_t end = start;
+        while (end < spec.size()) {
+            if (spec[end] == ',' && end + 1 < spec.size() && spec[end + 1] == ',') {
+                end += 2;
+                continue;
+            }
+            if (spec[end] == ',')
+                break;
+            ++end;
+        }
+        if (spec.compare(start, key.size() + 1, key + "=") == 0)
+            return spec.substr(0, start) + item + spec.substr(end);
+        if (end >= spec.size())
+            break;
+        start = end + 1;
+    }
+    return spec + "," + item;
+}
+
 // A value put into QEMU's option syntax: commas doubled.
 std::string escaped(const std::string& value) {
     std::string out;
@@ -57,8 +83,10 @@ std::vector<std::string> applySetOptions(const std::vector<std::string>& args) {
     std::vector<Given> given;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
-        const std::string opt = arg.rfind("--", 0) == 0 ? arg.substr(2) : arg.substr(1);
-        const bool isOption = !arg.empty() && arg[0] == '-';
+        const bool isOption = arg.size() > 1 && arg[0] == '-';
+        const std::string opt = !isOption                 ? std::string()
+                                : arg.rfind("--", 0) == 0 ? arg.substr(2)
+                                                          : arg.substr(1);
         if (isOption && opt == "set") {
             if (i + 1 >= args.size())
                 throw OptionError("-set: requires an argument");
@@ -84,8 +112,8 @@ std::vector<std::string> applySetOptions(const std::vector<std::string>& args) {
                     target = &g; // the last one of that id
             if (!target)
                 throw OptionError(where + ": there is no " + group + " \"" + id + "\" defined");
-            // The property set later wins, as QEMU's option lookup takes the last one.
-            out[target->valueIndex] += "," + key + "=" + escaped(value);
+            out[target->valueIndex] =
+                withProperty(out[target->valueIndex], key, key + "=" + escaped(value));
             continue;
         }
         out.push_back(arg);
