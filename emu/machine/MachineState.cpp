@@ -193,7 +193,11 @@ struct MachineStateFields {
     // (and counts a frame) only if they differ, so it is part of what the guest observes.
     static void saveShadow(Writer& w, const Framebuffer& f) {
         w(uint32_t(f.shadow_.size()));
-        w.bytes(f.shadow_.data(), f.shadow_.size() * 4);
+        const bool black =
+            std::all_of(f.shadow_.begin(), f.shadow_.end(), [](uint32_t p) { return p == 0; });
+        w(black); // a black picture (the usual blank one) is not written out
+        if (!black)
+            w.bytes(f.shadow_.data(), f.shadow_.size() * 4);
     }
     static void loadShadow(Reader& r, Framebuffer& f) {
         uint32_t n = 0;
@@ -211,8 +215,14 @@ struct MachineStateFields {
         if (n != picture)
             r.fail("the shown picture has " + std::to_string(n) + " pixels, its mode " +
                    std::to_string(picture));
-        f.shadow_.resize(n);
-        std::memcpy(f.shadow_.data(), r.take(size_t(n) * 4), size_t(n) * 4);
+        bool black = false;
+        r(black);
+        if (black) {
+            f.shadow_.assign(n, 0);
+        } else {
+            f.shadow_.resize(n);
+            std::memcpy(f.shadow_.data(), r.take(size_t(n) * 4), size_t(n) * 4);
+        }
     }
     template <class Io> static void pointer(Io& io, Pointer& p) {
         io(p.x_), io(p.y_), io(p.buttons_), io(p.changed_), io(p.irqEnable_);
