@@ -161,6 +161,7 @@ std::string hmpSaveVm(QmpContext& ctx, const std::optional<std::string>& givenNa
     try {
         std::vector<SnapshotImage> images = snapshotImages(ctx);
         checkCanSnapshot(images);
+        QmpMachine& machine = machineOf(ctx); // before an older snapshot is deleted
         auto now = std::chrono::system_clock::now();
         const int64_t micros =
             std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
@@ -177,7 +178,6 @@ std::string hmpSaveVm(QmpContext& ctx, const std::optional<std::string>& givenNa
             name = buf;
         }
         const SnapshotImage& vmImage = vmStateImage(images);
-        QmpMachine& machine = machineOf(ctx);
         // With the machine stopped: the state into the VM state area, then every disk's
         // snapshot (the VM state image's one keeps the state).
         machine.saveState([&](const std::vector<uint8_t>& state, uint64_t vmClockNs) {
