@@ -33,8 +33,8 @@ struct SnapshotImage {
 };
 
 // QEMU's bdrv_all_snapshots_includes_bs over the nodes in opening order: every writable image
-// that a drive uses or that no other node stands over (a backing file or a filter's child is
-// left out).
+// that a drive, export or job uses or that no other node stands over (a backing file or a
+// filter's child that nothing else uses is left out).
 std::vector<SnapshotImage> snapshotImages(QmpContext& ctx) {
     std::vector<QmpMachineDisk> disks;
     if (ctx.machine)
@@ -43,15 +43,21 @@ std::vector<SnapshotImage> snapshotImages(QmpContext& ctx) {
     for (const std::shared_ptr<vm::BlockNode>& node : ctx.nodes.list()) {
         if (!node->image || node->readOnly)
             continue;
-        bool child = false;
-        for (const std::string& user : ctx.nodes.users(node->name))
-            child |= user.rfind("backing of node '", 0) == 0 || user.rfind("node '", 0) == 0;
+        // A user that is another node stands over it; any other (a guest device, an NBD
+        // export, a job) uses it as QEMU's BlockBackend would.
+        bool child = false, backend = false;
+        for (const std::string& user : ctx.nodes.users(node->name)) {
+            const bool parent =
+                user.rfind("backing of node '", 0) == 0 || user.rfind("node '", 0) == 0;
+            child |= parent;
+            backend |= !parent;
+        }
         SnapshotImage img;
         img.node = node;
         for (const QmpMachineDisk& d : disks)
             if (d.nodeName == node->name && !d.device.empty() && img.deviceName.empty())
                 img.deviceName = d.device;
-        if (child && img.deviceName.empty())
+        if (child && !backend && img.deviceName.empty())
             continue;
         img.deviceOrNode = img.deviceName.empty() ? node->name : img.deviceName;
         img.table = node->image->snapshots();
