@@ -72,6 +72,12 @@ def session(tool, tmp, drive_args, lines, guest=False):
                 out.append("running=%s" % s["running"])
             else:
                 out.append("%s -> %s" % (line, hmp(q, line, tmp)))
+        if guest:
+            # The events of it all: STOP and RESUME around savevm and loadvm of a running
+            # machine (and no RESET for the load).
+            q.execute("query-status")
+            out.append([(e["event"], e.get("data", {}).get("reason")) for e in q.events
+                        if e["event"] in ("STOP", "RESUME", "RESET")])
         q.execute("quit")
         p.wait(30)
     finally:
