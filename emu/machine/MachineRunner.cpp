@@ -25,6 +25,8 @@ const char* runStateName(RunState s) {
         return "shutdown";
     case RunState::InternalError:
         return "internal-error";
+    case RunState::RestoreVm:
+        return "restore-vm";
     }
     return "unknown";
 }
@@ -293,7 +295,7 @@ void MachineRunner::pause() {
 void MachineRunner::resume() {
     impl_->call([this] {
         RunState s = impl_->state;
-        if (s == RunState::Paused || s == RunState::Prelaunch) {
+        if (s == RunState::Paused || s == RunState::Prelaunch || s == RunState::RestoreVm) {
             impl_->state = RunState::Running;
             impl_->anchor();
             impl_->emit(MachineEvent::Resume, "");
@@ -365,7 +367,7 @@ void MachineRunner::loadState(const std::function<std::vector<uint8_t>()>& fetch
     impl_->call([&] {
         const bool wasRunning = impl_->state == RunState::Running;
         if (wasRunning) {
-            impl_->state = RunState::Paused;
+            impl_->state = RunState::RestoreVm; // as QEMU's loadvm stops a running VM
             impl_->emit(MachineEvent::Stop, "");
         }
         MachineState::load(impl_->machine, fetch());

@@ -18,8 +18,9 @@ namespace e2kvm::emu {
 class Machine;
 
 // QMP's RunState names: "prelaunch" (created, never started), "running", "paused",
-// "shutdown" (guest powered off or quit), "internal-error" (guest fault with no handler).
-enum class RunState { Prelaunch, Running, Paused, Shutdown, InternalError };
+// "shutdown" (guest powered off or quit), "internal-error" (guest fault with no handler),
+// "restore-vm" (stopped by a loadvm that failed: paused, and resumed as such).
+enum class RunState { Prelaunch, Running, Paused, Shutdown, InternalError, RestoreVm };
 const char* runStateName(RunState s);
 
 // What happened, for QMP events and GUI status: Stop/Resume/Reset/Shutdown mirror QMP's STOP,
@@ -61,7 +62,7 @@ public:
     // loadvm: stops the machine (STOP), runs `fetch` on the machine thread and loads the state
     // it returns (throws MachineStateError, or what `fetch` throws). As QEMU's loadvm, a
     // machine that was running goes on from the loaded state (RESUME); after a failure it
-    // stays paused.
+    // stays stopped in RestoreVm.
     void loadState(const std::function<std::vector<uint8_t>()>& fetch);
 
     FramePublisher& display();

@@ -202,10 +202,11 @@ TEST(MachineState, RunnerStopsARunningMachineForSaveAndLoad) {
     EXPECT_EQ(ev[stopsBefore].kind, MachineEvent::Stop);
     EXPECT_EQ(ev[stopsBefore + 1].kind, MachineEvent::Resume);
 
-    // A failed load leaves it paused, as QEMU's loadvm does.
-    EXPECT_THROW(r.runner->loadState([] {
-        return std::vector<uint8_t>{1, 2, 3};
-    }),
-                 MachineStateError);
-    EXPECT_EQ(r.runner->state(), RunState::Paused);
+    // A failed load leaves it stopped (QEMU's "restore-vm"), and cont runs it on.
+    auto refuse = [] { return std::vector<uint8_t>{1, 2, 3}; };
+    EXPECT_THROW(r.runner->loadState(refuse), MachineStateError);
+    EXPECT_EQ(r.runner->state(), RunState::RestoreVm);
+    EXPECT_STREQ(runStateName(r.runner->state()), "restore-vm");
+    r.runner->resume();
+    EXPECT_EQ(r.runner->state(), RunState::Running);
 }

@@ -69,7 +69,7 @@ def session(tool, tmp, drive_args, lines, guest=False):
         for line in lines:
             if line == "!status":
                 s = q.execute("query-status")
-                out.append("running=%s" % s["running"])
+                out.append("running=%s status=%s" % (s["running"], s["status"]))
             else:
                 out.append("%s -> %s" % (line, hmp(q, line, tmp)))
         if guest:
