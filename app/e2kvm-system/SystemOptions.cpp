@@ -5,6 +5,7 @@
 #include "app/e2kvm-system/BlockdevKeyval.h"
 #include "app/e2kvm-system/DriveDriverOptions.h"
 #include "app/e2kvm-system/ObjectKeyval.h"
+#include "app/e2kvm-system/SetOption.h"
 #include "app/qmp/BlockdevDriverKeys.h"
 #include "app/qmp/QmpServer.h"
 
@@ -519,8 +520,9 @@ void attachMonitor(const std::string& text, const std::vector<Chardev>& chardevs
         o.qmpConnect.push_back(it->path);
 }
 
-SystemOptions parseSystemOptions(const std::vector<std::string>& args,
+SystemOptions parseSystemOptions(const std::vector<std::string>& givenArgs,
                                  const OptionEnvironment& env) {
+    const std::vector<std::string> args = applySetOptions(givenArgs); // -set (SetOption.cpp)
     SystemOptions o;
     bool displayGiven = false, serialGiven = false, nographic = false;
     std::vector<Chardev> chardevs;

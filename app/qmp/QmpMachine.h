@@ -6,6 +6,7 @@
 #include "block/graph/BlockHandle.h"
 #include "emu/display/Frame.h"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -149,6 +150,20 @@ public:
     virtual std::vector<QmpDeletedDevice> deleteDevice(const std::string& id) {
         (void)id;
         throw std::runtime_error("device_del is not supported by this machine");
+    }
+    // HMP savevm: calls `store` with the machine's saved state and its virtual time (ns) while
+    // the machine is stopped, so that the disks can be snapshotted at the same moment (a
+    // running machine runs on afterwards). HMP loadvm: with the machine stopped, loads the
+    // state `fetch` returns (after reverting the disks); a running machine runs on from it,
+    // after a failure it stays paused. Both throw std::runtime_error with the message to print.
+    using StateStore = std::function<void(const std::vector<uint8_t>& state, uint64_t vmClockNs)>;
+    virtual void saveState(const StateStore& store) {
+        (void)store;
+        throw std::runtime_error("this machine cannot save its state");
+    }
+    virtual void loadState(const std::function<std::vector<uint8_t>()>& fetch) {
+        (void)fetch;
+        throw std::runtime_error("this machine cannot load a saved state");
     }
     // Called on any thread; must not block.
     virtual void setEventHandler(std::function<void(const QmpMachineEvent&)> handler) = 0;

@@ -108,6 +108,20 @@ void RunnerBackedMachine::quit(const std::string& reason) {
         r->quit(); // reports SHUTDOWN itself, once
 }
 
+void RunnerBackedMachine::saveState(const StateStore& store) {
+    auto r = currentRunner();
+    if (!r)
+        return QmpMachine::saveState(store);
+    r->saveState(store);
+}
+
+void RunnerBackedMachine::loadState(const std::function<std::vector<uint8_t>()>& fetch) {
+    auto r = currentRunner();
+    if (!r)
+        return QmpMachine::loadState(fetch);
+    r->loadState(fetch);
+}
+
 std::shared_ptr<const emu::FrameImage> RunnerBackedMachine::screen() const {
     auto r = currentRunner();
     return r ? r->display().latest() : nullptr;

@@ -29,6 +29,9 @@ public:
     // generic "host-qmp-quit", unless the guest had powered off.
     void quit(const std::string& reason) override;
     std::shared_ptr<const emu::FrameImage> screen() const override;
+    // Through the runner's saveState/loadState (with no runner: the QmpMachine defaults).
+    void saveState(const StateStore& store) override;
+    void loadState(const std::function<std::vector<uint8_t>()>& fetch) override;
     // Once this returns the previous handler is neither running nor called again.
     void setEventHandler(std::function<void(const QmpMachineEvent&)> handler) override;
 

@@ -220,6 +220,14 @@ InternalSnapshot Qcow2Driver::createSnapshot(const InternalSnapshot& want) {
         snapshots_.pop_back();
         throw;
     }
+    // As QEMU: the saved VM state belongs to the snapshot now; the active disk lets it go (it
+    // would only be copied again by the next snapshot). A failure here only leaks.
+    if (sn.vmStateSize) {
+        try {
+            discardClusters(vmStateOffset() >> cb_, (sn.vmStateSize + cs_ - 1) >> cb_);
+        } catch (const BlockError&) {
+        }
+    }
     return describeEntry(sn);
 }
 

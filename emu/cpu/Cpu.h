@@ -164,6 +164,7 @@ public:
     }
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     struct Pending;
     struct PendingStore {
         uint64_t addr, value;

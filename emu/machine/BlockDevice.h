@@ -43,6 +43,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     uint64_t execute(uint64_t cmd);
 
     unsigned index_;

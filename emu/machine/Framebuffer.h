@@ -32,6 +32,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     void applyMode();
     void showBlank();
 

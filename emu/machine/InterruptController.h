@@ -30,6 +30,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     void update() { cpu_.setInterruptLine(cpuLineRaised()); }
 
     Cpu& cpu_;

@@ -23,6 +23,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     void updateLine() {
         irq_.setLine(InterruptController::kKeyboard, irqEnable_ && !fifo_.empty());
     }

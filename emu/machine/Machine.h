@@ -103,6 +103,7 @@ public:
     std::string describeFault(const StopInfo& st);
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     void checkFrame();
 
     MachineConfig config_;

@@ -1,6 +1,7 @@
 #include "emu/machine/MachineRunner.h"
 
 #include "emu/machine/Machine.h"
+#include "emu/machine/MachineState.h"
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,8 @@ const char* runStateName(RunState s) {
         return "shutdown";
     case RunState::InternalError:
         return "internal-error";
+    case RunState::RestoreVm:
+        return "restore-vm";
     }
     return "unknown";
 }
@@ -292,7 +295,7 @@ void MachineRunner::pause() {
 void MachineRunner::resume() {
     impl_->call([this] {
         RunState s = impl_->state;
-        if (s == RunState::Paused || s == RunState::Prelaunch) {
+        if (s == RunState::Paused || s == RunState::Prelaunch || s == RunState::RestoreVm) {
             impl_->state = RunState::Running;
             impl_->anchor();
             impl_->emit(MachineEvent::Resume, "");
@@ -335,6 +338,46 @@ void MachineRunner::quit() {
         impl_->state = RunState::Shutdown;
         impl_->emit(MachineEvent::Shutdown, "host-qmp-quit");
     }
+}
+
+void MachineRunner::saveState(const StateStore& store) {
+    impl_->call([&] {
+        const bool wasRunning = impl_->state == RunState::Running;
+        if (wasRunning) {
+            impl_->state = RunState::Paused;
+            impl_->emit(MachineEvent::Stop, "");
+        }
+        std::exception_ptr error;
+        try {
+            store(MachineState::save(impl_->machine), impl_->machine.virtualTimeNs());
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (wasRunning) {
+            impl_->state = RunState::Running;
+            impl_->anchor();
+            impl_->emit(MachineEvent::Resume, "");
+        }
+        if (error)
+            std::rethrow_exception(error);
+    });
+}
+
+void MachineRunner::loadState(const std::function<std::vector<uint8_t>()>& fetch) {
+    impl_->call([&] {
+        const bool wasRunning = impl_->state == RunState::Running;
+        if (wasRunning) {
+            impl_->state = RunState::RestoreVm; // as QEMU's loadvm stops a running VM
+            impl_->emit(MachineEvent::Stop, "");
+        }
+        MachineState::load(impl_->machine, fetch());
+        impl_->waiting = false;
+        if (wasRunning) {
+            impl_->state = RunState::Running;
+            impl_->anchor();
+            impl_->emit(MachineEvent::Resume, "");
+        }
+    });
 }
 
 RunState MachineRunner::state() const {

@@ -11,14 +11,16 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace e2kvm::emu {
 
 class Machine;
 
 // QMP's RunState names: "prelaunch" (created, never started), "running", "paused",
-// "shutdown" (guest powered off or quit), "internal-error" (guest fault with no handler).
-enum class RunState { Prelaunch, Running, Paused, Shutdown, InternalError };
+// "shutdown" (guest powered off or quit), "internal-error" (guest fault with no handler),
+// "restore-vm" (stopped by a loadvm that failed: paused, and resumed as such).
+enum class RunState { Prelaunch, Running, Paused, Shutdown, InternalError, RestoreVm };
 const char* runStateName(RunState s);
 
 // What happened, for QMP events and GUI status: Stop/Resume/Reset/Shutdown mirror QMP's STOP,
@@ -50,6 +52,18 @@ public:
     // Runs `fn` on the machine thread between bundle batches (also while paused) and waits.
     // Before start() and after quit() it runs on the caller's thread.
     void runOnMachine(const std::function<void(Machine&)>& fn);
+
+    // savevm: runs `store` on the machine thread with the machine stopped (a running one
+    // reports STOP, and RESUME when it goes on afterwards, as QEMU's savevm does), giving it
+    // the machine state (MachineState) and the virtual time. What it throws comes back here.
+    using StateStore =
+        std::function<void(const std::vector<uint8_t>& state, uint64_t virtualTimeNs)>;
+    void saveState(const StateStore& store);
+    // loadvm: stops the machine (STOP), runs `fetch` on the machine thread and loads the state
+    // it returns (throws MachineStateError, or what `fetch` throws). As QEMU's loadvm, a
+    // machine that was running goes on from the loaded state (RESUME); after a failure it
+    // stays stopped in RestoreVm.
+    void loadState(const std::function<std::vector<uint8_t>()>& fetch);
 
     FramePublisher& display();
     InputSink& input();

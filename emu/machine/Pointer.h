@@ -19,6 +19,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     void updateLine() { irq_.setLine(InterruptController::kPointer, irqEnable_ && changed_); }
 
     InterruptController& irq_;

@@ -22,6 +22,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     const VirtualClock& clock_;
     bool deterministic_;
     uint64_t startNs_ = 0; // Unix time at reset, in ns

@@ -31,6 +31,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     void updateLine() { irq_.setLine(InterruptController::kSerial, rxIrq_ && !rx_.empty()); }
 
     InterruptController& irq_;

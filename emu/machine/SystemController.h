@@ -34,6 +34,7 @@ public:
     void reset() override { request_ = PowerRequest::None; }
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     const VirtualClock& clock_;
     uint64_t ramBytes_;
     unsigned drives_;

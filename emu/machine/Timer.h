@@ -30,6 +30,7 @@ public:
     void reset() override;
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     const VirtualClock& clock_;
     InterruptController& irq_;
     uint64_t period_ = kMinPeriodNs;

@@ -26,6 +26,7 @@ public:
     }
 
 private:
+    friend struct MachineStateFields; // saves and loads the state (MachineState.cpp)
     const Cpu& cpu_;
     uint64_t bundlesAtReset_ = 0;
     uint64_t skipped_ = 0;

@@ -488,3 +488,30 @@ TEST(SystemOptions, Qtest) {
     EXPECT_EQ(error({"-qtest", "tcp:localhost:4000"}),
               "-qtest tcp:localhost:4000: e2kvm-system takes unix:path=SOCK or unix:SOCK");
 }
+
+// -set GROUP.ID.ARG=VALUE (SetOption.cpp): the named option as if ARG=VALUE had been written.
+TEST(SystemOptions, SetChangesTheOptionOfThatId) {
+    SystemOptions o = parse({"-drive", "if=none,id=d0,file=a.img,format=raw", "-object",
+                             "iothread,id=io0", "-device", "virtio-scsi,id=hba0", "-set",
+                             "device.hba0.iothread=io0", "-set", "drive.d0.format=qcow2", "-set",
+                             "drive.d0.file=b,c.img", "-set", "object.io0.poll-max-ns=5"});
+    ASSERT_EQ(o.drives.size(), 1u);
+    EXPECT_EQ(o.drives[0].format, "qcow2");
+    EXPECT_EQ(o.drives[0].file, "b,c.img");
+    ASSERT_EQ(o.devices.size(), 1u);
+    EXPECT_NE(o.devices[0].spec.find("iothread=io0"), std::string::npos) << o.devices[0].spec;
+    ASSERT_EQ(o.objects.size(), 1u);
+    EXPECT_NE(o.objects[0].spec.find("poll-max-ns=5"), std::string::npos) << o.objects[0].spec;
+}
+
+TEST(SystemOptions, SetErrorsAsQemu) {
+    EXPECT_EQ(error({"-set", "device.hba0.iothread=iothread0"}),
+              "-set device.hba0.iothread=iothread0: there is no device \"hba0\" defined");
+    EXPECT_EQ(error({"-set", "drive.d0.format=raw", "-drive", "if=none,id=d0,file=a.img"}),
+              "-set drive.d0.format=raw: there is no drive \"d0\" defined");
+    EXPECT_EQ(error({"-device", "virtio-scsi,id=hba0", "-set", "foo.hba0.iothread=x"}),
+              "-set foo.hba0.iothread=x: There is no option group 'foo'");
+    EXPECT_EQ(error({"-device", "virtio-scsi,id=hba0", "-set", "device.hba0.iothread"}),
+              "-set device.hba0.iothread: can't parse: \"device.hba0.iothread\"");
+    EXPECT_EQ(error({"-set"}), "-set: requires an argument");
+}

@@ -191,7 +191,8 @@ QString VmSession::stateName() const {
 
 bool VmSession::isActive() const {
     emu::RunState s = runner_->state();
-    return s == emu::RunState::Running || s == emu::RunState::Paused;
+    return s == emu::RunState::Running || s == emu::RunState::Paused ||
+           s == emu::RunState::RestoreVm;
 }
 
 emu::FramePublisher& VmSession::display() {

@@ -2,17 +2,19 @@
 // QEMU 7.2 does; the reply is what the monitor printed, each "\n" sent as "\r\n". Commands:
 // qemu-io [-d] DEVICE "COMMAND" (QEMU's iotests write into a running VM's disk with it), info
 // status, info block [-n] [DEVICE], info block-jobs, drive_backup, drive_mirror, block_resize,
-// eject, drive_add (if=none drives), drive_del, device_add, device_del, stop|s, cont|c,
-// system_reset, quit|q; every other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io
-// prints its statistics and most of its errors on the process's standard output and standard error,
-// not into the reply: only its error_report() messages ("Block node is read-only", warnings) and
-// qemu_printf() text
+// eject, drive_add (if=none drives), drive_del, device_add, device_del, savevm, loadvm,
+// delvm, info snapshots (commands/VmSnapshots.cpp), stop|s, cont|c, system_reset, quit|q;
+// every other line gets QEMU's "unknown command" answer. As in QEMU, qemu-io prints its
+// statistics and most of its errors on the process's standard output and standard error,
+// not into the reply: only its error_report() messages ("Block node is read-only",
+// warnings) and qemu_printf() text
 // ("info"'s format-specific part) are returned.
 #include "app/ioshell/IoShell.h"
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/DriveCommit.h"
+#include "app/qmp/commands/VmSnapshots.h"
 #include "block/ImageOpen.h"
 
 #include <algorithm>
@@ -587,6 +589,12 @@ const std::vector<HmpCommand>& infoCommands() {
         {"block", {{HmpParam::Flag, 'n'}, {HmpParam::OptionalString, 0}}, nullptr, infoBlock},
         {"block-jobs", {}, nullptr, infoBlockJobs},
         {"status", {}, nullptr, infoStatus},
+        {"snapshots",
+         {},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs&) {
+             mon.print(hmpInfoSnapshots(ctx));
+         }},
     };
     return table;
 }
@@ -625,6 +633,24 @@ const std::vector<HmpCommand>& hmpCommands() {
         {"drive_del", {{HmpParam::String, 0}}, nullptr, driveDel},
         {"device_add", {{HmpParam::String, 0}}, nullptr, deviceAdd},
         {"device_del", {{HmpParam::String, 0}}, nullptr, deviceDel},
+        {"savevm",
+         {{HmpParam::OptionalString, 0}},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+             mon.print(hmpSaveVm(ctx, args.optional[0]));
+         }},
+        {"loadvm",
+         {{HmpParam::String, 0}},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+             mon.print(hmpLoadVm(ctx, args.strings[0]));
+         }},
+        {"delvm",
+         {{HmpParam::String, 0}},
+         nullptr,
+         [](QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
+             mon.print(hmpDelVm(ctx, args.strings[0]));
+         }},
         {"stop|s",
          {},
          nullptr,

@@ -1,0 +1,340 @@
+#include "app/qmp/commands/VmSnapshots.h"
+
+#include "app/qmp/QmpMachine.h"
+#include "app/qmp/commands/NodeLookup.h"
+#include "app/vmcore/BlockNodeTable.h"
+#include "block/InternalSnapshots.h"
+#include "emu/machine/MachineState.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+// A failure whose message the monitor prints as "Error: <message>".
+struct SnapshotFailure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// One image a VM snapshot covers, and the names QEMU gives it in messages.
+struct SnapshotImage {
+    std::shared_ptr<vm::BlockNode> node;
+    std::string deviceName;   // the drive id ("" for a node no drive has)
+    std::string deviceOrNode; // the drive id, else the node name
+    block::InternalSnapshots* table = nullptr;
+};
+
+// QEMU's bdrv_all_snapshots_includes_bs over the nodes in opening order: every writable image
+// that a drive, export or job uses or that no other node stands over (a backing file or a
+// filter's child that nothing else uses is left out).
+std::vector<SnapshotImage> snapshotImages(QmpContext& ctx) {
+    std::vector<QmpMachineDisk> disks;
+    if (ctx.machine)
+        disks = ctx.machine->disks();
+    std::vector<SnapshotImage> out;
+    for (const std::shared_ptr<vm::BlockNode>& node : ctx.nodes.list()) {
+        if (!node->image || node->readOnly)
+            continue;
+        // A user that is another node stands over it; any other (a guest device, an NBD
+        // export, a job) uses it as QEMU's BlockBackend would.
+        bool child = false, backend = false;
+        for (const std::string& user : ctx.nodes.users(node->name)) {
+            const bool parent =
+                user.rfind("backing of node '", 0) == 0 || user.rfind("node '", 0) == 0;
+            child |= parent;
+            backend |= !parent;
+        }
+        SnapshotImage img;
+        img.node = node;
+        for (const QmpMachineDisk& d : disks)
+            if (d.nodeName == node->name && !d.device.empty() && img.deviceName.empty())
+                img.deviceName = d.device;
+        if (child && !backend && img.deviceName.empty())
+            continue;
+        img.deviceOrNode = img.deviceName.empty() ? node->name : img.deviceName;
+        img.table = node->image->snapshots();
+        out.push_back(std::move(img));
+    }
+    return out;
+}
+
+// bdrv_all_can_snapshot: every covered image keeps snapshots.
+void checkCanSnapshot(const std::vector<SnapshotImage>& images) {
+    for (const SnapshotImage& img : images)
+        if (!img.table)
+            throw SnapshotFailure("Device '" + img.deviceOrNode +
+                                  "' is writable but does not support snapshots");
+}
+
+// bdrv_all_find_vmstate_bs: the first image that can hold the VM state.
+const SnapshotImage& vmStateImage(const std::vector<SnapshotImage>& images) {
+    for (const SnapshotImage& img : images)
+        if (img.table)
+            return img;
+    throw SnapshotFailure("no block device can store vmstate for snapshot");
+}
+
+// bdrv_snapshot_find: by name only.
+std::optional<block::InternalSnapshot> findByName(block::InternalSnapshots& table,
+                                                  const std::string& name) {
+    for (const block::InternalSnapshot& s : table.listSnapshots())
+        if (s.name == name)
+            return s;
+    return std::nullopt;
+}
+
+bool onAllImages(const std::vector<SnapshotImage>& images, const std::string& name) {
+    for (const SnapshotImage& img : images)
+        if (!findByName(*img.table, name))
+            return false;
+    return true;
+}
+
+// bdrv_all_delete_snapshot: removes the snapshot of that name wherever it is.
+void deleteEverywhere(const std::vector<SnapshotImage>& images, const std::string& name) {
+    for (const SnapshotImage& img : images) {
+        std::optional<block::InternalSnapshot> s = findByName(*img.table, name);
+        if (!s)
+            continue;
+        try {
+            img.table->deleteSnapshot(s->id, s->name);
+        } catch (const std::exception& e) {
+            throw SnapshotFailure("Could not delete snapshot '" + name + "' on '" +
+                                  img.deviceOrNode + "': " + blockMessage(*img.node, e));
+        }
+    }
+}
+
+std::string errorText(const std::exception& e) {
+    return std::string("Error: ") + e.what() + "\n";
+}
+
+// QEMU's size_to_str: three significant digits, binary units from 1000 of the smaller one.
+std::string sizeText(uint64_t bytes) {
+    static const char* const units[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    int unit = 0;
+    while (unit < 6 && double(bytes) * 1024.0 / 1000.0 >= std::ldexp(1.0, 10 * (unit + 1)))
+        ++unit;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%0.3g %sB", double(bytes) / std::ldexp(1.0, 10 * unit),
+                  units[unit]);
+    return buf;
+}
+
+std::string snapshotHeader() {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
+                  "VM CLOCK", "ICOUNT");
+    return buf;
+}
+
+std::string snapshotLine(const block::InternalSnapshot& s, const std::string& id) {
+    char date[64] = "";
+    std::time_t t = std::time_t(s.dateSec);
+    std::tm tm{};
+    if (localtime_r(&t, &tm))
+        std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+    const uint64_t secs = s.vmClockNsec / 1000000000ull;
+    char clock[64];
+    std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", int(secs / 3600),
+                  int((secs / 60) % 60), int(secs % 60), int((s.vmClockNsec / 1000000) % 1000));
+    char icount[32] = "";
+    if (s.icount)
+        std::snprintf(icount, sizeof icount, "%" PRId64, int64_t(*s.icount));
+    char out[512];
+    std::snprintf(out, sizeof out, "%-9s %-16s %8s%20s%13s%11s\n", id.c_str(), s.name.c_str(),
+                  sizeText(s.vmStateSize).c_str(), date, clock, icount);
+    return out;
+}
+
+QmpMachine& machineOf(QmpContext& ctx) {
+    if (!ctx.machine)
+        throw SnapshotFailure("No machine");
+    return *ctx.machine;
+}
+
+} // namespace
+
+std::string hmpSaveVm(QmpContext& ctx, const std::optional<std::string>& givenName) {
+    try {
+        std::vector<SnapshotImage> images = snapshotImages(ctx);
+        checkCanSnapshot(images);
+        QmpMachine& machine = machineOf(ctx); // before an older snapshot is deleted
+        auto now = std::chrono::system_clock::now();
+        const int64_t micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+        std::string name;
+        if (givenName) {
+            name = *givenName;
+            deleteEverywhere(images, name); // savevm overwrites
+        } else {
+            std::time_t t = std::time_t(micros / 1000000);
+            std::tm tm{};
+            char buf[64] = "";
+            if (localtime_r(&t, &tm))
+                std::strftime(buf, sizeof buf, "vm-%Y%m%d%H%M%S", &tm);
+            name = buf;
+        }
+        const SnapshotImage& vmImage = vmStateImage(images);
+        // With the machine stopped: the state into the VM state area, then every disk's
+        // snapshot (the VM state image's one keeps the state).
+        machine.saveState([&](const std::vector<uint8_t>& state, uint64_t vmClockNs) {
+            try {
+                vmImage.node->image->writeVmState(0, state);
+            } catch (const std::exception& e) {
+                throw SnapshotFailure("Error while writing VM state: " +
+                                      blockMessage(*vmImage.node, e));
+            }
+            block::InternalSnapshot want;
+            want.name = name;
+            want.dateSec = uint32_t(micros / 1000000);
+            want.dateNsec = uint32_t(micros % 1000000 * 1000);
+            want.vmClockNsec = vmClockNs;
+            for (const SnapshotImage& img : images) {
+                want.vmStateSize = &img == &vmImage ? state.size() : 0;
+                try {
+                    img.table->createSnapshot(want);
+                } catch (const std::exception&) {
+                    try {
+                        deleteEverywhere(images, name);
+                    } catch (const std::exception&) {
+                        // QEMU takes back what it can and reports the first failure.
+                    }
+                    throw SnapshotFailure("Could not create snapshot '" + name + "' on '" +
+                                          img.deviceOrNode + "'");
+                }
+            }
+        });
+    } catch (const std::exception& e) {
+        return errorText(e);
+    }
+    return "";
+}
+
+std::string hmpLoadVm(QmpContext& ctx, const std::string& name) {
+    try {
+        QmpMachine& machine = machineOf(ctx);
+        // QEMU's loadvm stops the machine before its checks: a failed one leaves it stopped.
+        machine.loadState([&]() -> std::vector<uint8_t> {
+            std::vector<SnapshotImage> images = snapshotImages(ctx);
+            checkCanSnapshot(images);
+            if (!onAllImages(images, name))
+                throw SnapshotFailure("Snapshot '" + name +
+                                      "' does not exist in one or more devices");
+            const SnapshotImage& vmImage = vmStateImage(images);
+            std::optional<block::InternalSnapshot> sn = findByName(*vmImage.table, name);
+            if (!sn)
+                throw SnapshotFailure("Snapshot '" + name +
+                                      "' does not exist in one or more devices");
+            if (sn->vmStateSize == 0)
+                throw SnapshotFailure("This is a disk-only snapshot. Revert to it  offline "
+                                      "using qemu-img");
+            for (const SnapshotImage& img : images) {
+                try {
+                    img.table->applySnapshot(name);
+                } catch (const std::exception& e) {
+                    throw SnapshotFailure("Could not load snapshot '" + name + "' on '" +
+                                          img.deviceOrNode + "': " + blockMessage(*img.node, e));
+                }
+            }
+            std::vector<uint8_t> state(sn->vmStateSize);
+            try {
+                vmImage.node->image->readVmState(0, state);
+            } catch (const std::exception& e) {
+                throw SnapshotFailure("Error while loading VM state: " +
+                                      blockMessage(*vmImage.node, e));
+            }
+            return state;
+        });
+    } catch (const emu::MachineStateError& e) {
+        // The state itself was refused (QEMU: "Error -22 while loading VM state").
+        return std::string("Error: Error -22 while loading VM state: ") + e.what() + "\n";
+    } catch (const std::exception& e) {
+        return errorText(e);
+    }
+    return "";
+}
+
+std::string hmpDelVm(QmpContext& ctx, const std::string& name) {
+    try {
+        std::vector<SnapshotImage> images = snapshotImages(ctx);
+        checkCanSnapshot(images);
+        deleteEverywhere(images, name);
+    } catch (const std::exception& e) {
+        return errorText(e);
+    }
+    return "";
+}
+
+std::string hmpInfoSnapshots(QmpContext& ctx) {
+    std::vector<SnapshotImage> images = snapshotImages(ctx);
+    const SnapshotImage* vmImage = nullptr;
+    for (const SnapshotImage& img : images)
+        if (img.table) {
+            vmImage = &img;
+            break;
+        }
+    if (!vmImage)
+        return "no block device can store vmstate for snapshot\n";
+    std::vector<block::InternalSnapshot> candidates = vmImage->table->listSnapshots();
+
+    // Every node that keeps snapshots (not only the covered ones), with the ones it has.
+    struct Listed {
+        std::string name;
+        std::vector<block::InternalSnapshot> snapshots;
+    };
+    std::vector<Listed> listed;
+    std::vector<QmpMachineDisk> disks;
+    if (ctx.machine)
+        disks = ctx.machine->disks();
+    for (const std::shared_ptr<vm::BlockNode>& node : ctx.nodes.list()) {
+        block::InternalSnapshots* table = node->image ? node->image->snapshots() : nullptr;
+        if (!table)
+            continue;
+        std::vector<block::InternalSnapshot> all = table->listSnapshots();
+        if (all.empty())
+            continue;
+        Listed l;
+        for (const QmpMachineDisk& d : disks)
+            if (d.nodeName == node->name && !d.device.empty() && l.name.empty())
+                l.name = d.device;
+        l.snapshots = std::move(all);
+        listed.push_back(std::move(l));
+    }
+    if (listed.empty())
+        return "There is no snapshot available.\n";
+
+    std::string out = "List of snapshots present on all disks:\n";
+    std::string global;
+    for (block::InternalSnapshot& s : candidates) {
+        bool everywhere = true;
+        for (const SnapshotImage& img : images)
+            everywhere &= img.table && findByName(*img.table, s.name).has_value();
+        if (!everywhere)
+            continue;
+        global += snapshotLine(s, "--"); // ids differ between images
+        for (Listed& l : listed)
+            std::erase_if(l.snapshots,
+                          [&](const block::InternalSnapshot& x) { return x.name == s.name; });
+    }
+    out += global.empty() ? "None\n" : snapshotHeader() + global;
+    for (const Listed& l : listed) {
+        if (l.snapshots.empty())
+            continue;
+        out += "\nList of partial (non-loadable) snapshots on '" + l.name + "':\n";
+        out += snapshotHeader();
+        for (const block::InternalSnapshot& s : l.snapshots)
+            out += snapshotLine(s, s.id);
+    }
+    return out;
+}
+
+} // namespace e2kvm::qmp
