@@ -76,7 +76,7 @@ TEST(SystemOptions, Drives) {
     EXPECT_EQ(o.drives[0].file, "a.qcow2");
     EXPECT_EQ(o.drives[0].format, "qcow2");
     EXPECT_EQ(o.drives[0].id, "disk0");
-    EXPECT_EQ(o.drives[0].nodeName, "disk0");
+    EXPECT_EQ(o.drives[0].nodeName, ""); // generated when the node opens ("#block…")
     EXPECT_FALSE(o.drives[0].readOnly);
     EXPECT_TRUE(o.drives[0].attached);
     EXPECT_EQ(o.drives[1].id, "data");
