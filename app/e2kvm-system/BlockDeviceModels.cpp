@@ -62,6 +62,8 @@ DeviceOption parseDevice(const std::string& spec) {
     for (size_t i = 1; i < items.size(); ++i) {
         const auto& [key, value] = items[i];
         if (key == "id") {
+            if (!validQemuId(value))
+                throw OptionError(where + ": Parameter 'id' expects an identifier");
             d.id = value;
         } else if (key == "drive" && !model->controller) {
             d.drive = value;

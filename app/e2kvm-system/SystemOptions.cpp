@@ -19,6 +19,16 @@
 
 namespace e2kvm::sys {
 
+bool validQemuId(const std::string& s) {
+    // A letter first, then letters, digits, '-', '.', '_'.
+    if (s.empty() || s.size() > 127 || !std::isalpha(static_cast<unsigned char>(s[0])))
+        return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+            return false;
+    return true;
+}
+
 namespace {
 
 std::string lower(std::string s) {
@@ -32,16 +42,6 @@ bool parseBool(const std::string& where, const std::string& key, const std::stri
     if (auto on = block::onOffValue(lower(value)))
         return *on;
     throw OptionError(where + ": Parameter '" + key + "' expects 'on' or 'off'");
-}
-
-bool validName(const std::string& s) {
-    // QEMU ids: a letter first, then letters, digits, '-', '.', '_'.
-    if (s.empty() || s.size() > 127 || !std::isalpha(static_cast<unsigned char>(s[0])))
-        return false;
-    for (char c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
-            return false;
-    return true;
 }
 
 // "backing.node-name", "backing.backing.node-name", ...
@@ -102,17 +102,17 @@ DriveOption parseDrive(const std::string& spec) {
                                   "' (the e2k-vm board has one kind of disk; use if=virtio, "
                                   "ide, scsi or none)");
         } else if (key == "id") {
-            if (!validName(value))
+            if (!validQemuId(value))
                 throw OptionError(where + ": Parameter 'id' expects an identifier");
             d.id = value;
         } else if (key == "node-name") {
-            if (!validName(value))
+            if (!validQemuId(value))
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
             d.nodeName = value;
         } else if (isBackingNodeNameKey(key)) {
             // backing.node-name, backing.backing.node-name, ...: names of the backing layers
             size_t depth = (key.size() - 9) / 8;
-            if (!validName(value))
+            if (!validQemuId(value))
                 throw OptionError(where + ": Invalid node-name: '" + value + "'");
             if (d.backingNodeNames.size() < depth)
                 d.backingNodeNames.resize(depth);

@@ -53,6 +53,10 @@ struct DriveOption {
 // -device DRIVER,id=ID,drive=X for a block device: the board's one kind of disk, attached to
 // the node X names (a -drive if=none id, or a node name from -blockdev/-drive). Controllers
 // (virtio-scsi) have no drive and change nothing.
+// Whether `s` is a well-formed QEMU id (of a -drive, -device, -object): a letter first, then
+// letters, digits, '-', '.', '_'.
+bool validQemuId(const std::string& s);
+
 struct DeviceOption {
     std::string spec;     // as given (for messages)
     std::string driver;   // canonical model name ("virtio-blk-pci", "scsi-hd", ...)

@@ -81,6 +81,10 @@ def run(tool, tmp):
         out.append(add(driver="scsi-hd", id="x"))
         out.append(add(driver="scsi-hd", id="x", drive="hd0", bus="nobus.0"))
         out.append(add(driver="foo", id="x"))
+        # Option syntax cannot be smuggled in through names.
+        out.append(add(driver="virtio-blk-pci", id="v", **{"drive=hd0,x": "1"}))
+        out.append(add(driver="virtio-blk-pci,drive=hd0", id="v"))
+        out.append(add(driver="virtio-blk-pci", id="v,drive=hd0", drive="hd0"))
         out.append(t(q.cmd("device_add", id="x")))
         out.append(add(driver="scsi-hd", id="scsi-hd1", drive="hd0"))  # a second writer
         out.append(t(q.cmd("blockdev-del", **{"node-name": "hd0"})))  # in use

@@ -38,10 +38,14 @@ Json deviceAdd(QmpContext& ctx, const Json* args) {
         throw QmpError("Parameter 'driver' is missing");
     if (!driver->isString())
         throw QmpError("Invalid parameter type for 'driver', expected: string");
-    std::string spec = optionValue("driver", *driver);
-    for (const auto& [key, value] : args->asObject())
-        if (key != "driver")
-            spec += "," + key + "=" + optionValue(key, value);
+    std::string spec = "driver=" + optionValue("driver", *driver);
+    for (const auto& [key, value] : args->asObject()) {
+        if (key == "driver")
+            continue;
+        if (key.find_first_of(",=") != std::string::npos) // no property has such a name
+            throw QmpError("Property '" + driver->asString() + "." + key + "' not found");
+        spec += "," + key + "=" + optionValue(key, value);
+    }
     try {
         ctx.machine->addDevice(spec);
     } catch (const QmpError&) {
