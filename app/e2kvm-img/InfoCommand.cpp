@@ -3,10 +3,10 @@
 #include "CommandError.h"
 #include "CommandOptions.h"
 #include "Commands.h"
-#include "HumanSize.h"
 #include "ImageOpening.h"
 #include "QemuImgJson.h"
 #include "SnapshotListing.h"
+#include "block/HumanSize.h"
 #include "block/ImageOpen.h"
 #include "block/JsonFilename.h"
 #include "block/ssh/SshImage.h"
@@ -142,9 +142,10 @@ std::string humanText(const LayerInfo& info) {
     out += "image: " + filename + "\n";
     out += "file format: " + info.format + "\n";
     std::snprintf(buf, sizeof buf, "virtual size: %s (%llu bytes)\n",
-                  humanSize(virtualSize).c_str(), (unsigned long long)virtualSize);
+                  block::humanSize(virtualSize).c_str(), (unsigned long long)virtualSize);
     out += buf;
-    out += "disk size: " + (info.sizeUnknown ? "unavailable" : humanSize(info.actualSize)) + "\n";
+    out += "disk size: " + (info.sizeUnknown ? "unavailable" : block::humanSize(info.actualSize)) +
+           "\n";
     if (info.clusterSize)
         out += "cluster_size: " + std::to_string(info.clusterSize) + "\n";
     if (desc.dirtyFlag)

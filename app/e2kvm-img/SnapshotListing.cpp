@@ -1,45 +1,15 @@
 #include "SnapshotListing.h"
 
-#include "HumanSize.h"
-
-#include <cinttypes>
-#include <cstdio>
-#include <ctime>
+#include "block/SnapshotTableText.h"
 
 namespace e2kvm::img {
-
-namespace {
-
-std::string line(const block::InternalSnapshot& s) {
-    char date[64] = "";
-    std::time_t t = std::time_t(s.dateSec);
-    std::tm tm{};
-    if (localtime_r(&t, &tm))
-        std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-    const uint64_t secs = s.vmClockNsec / 1000000000ull;
-    char clock[64];
-    std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", int(secs / 3600),
-                  int((secs / 60) % 60), int(secs % 60), int((s.vmClockNsec / 1000000) % 1000));
-    char icount[32] = "";
-    if (s.icount)
-        std::snprintf(icount, sizeof icount, "%" PRId64, int64_t(*s.icount));
-    char out[512];
-    std::snprintf(out, sizeof out, "%-9s %-16s %8s%20s%13s%11s\n", s.id.c_str(), s.name.c_str(),
-                  humanSize(s.vmStateSize).c_str(), date, clock, icount);
-    return out;
-}
-
-} // namespace
 
 std::string snapshotTable(const std::vector<block::InternalSnapshot>& snapshots) {
     if (snapshots.empty())
         return "";
-    char head[128];
-    std::snprintf(head, sizeof head, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
-                  "VM CLOCK", "ICOUNT");
-    std::string out = std::string("Snapshot list:\n") + head;
+    std::string out = "Snapshot list:\n" + block::snapshotTableHeader();
     for (const block::InternalSnapshot& s : snapshots)
-        out += line(s);
+        out += block::snapshotTableRow(s, s.id);
     return out;
 }
 

@@ -2,8 +2,8 @@
 // sizes, -o option lists and the "Formatting" line, zero detection.
 #include "app/e2kvm-img/CommandError.h"
 #include "app/e2kvm-img/CreateOptionList.h"
-#include "app/e2kvm-img/HumanSize.h"
 #include "app/e2kvm-img/QemuImgJson.h"
+#include "block/HumanSize.h"
 
 #include "block/ImageCopy.h"
 #include "block/ImageOpen.h"
@@ -16,6 +16,7 @@
 #include <vector>
 
 using namespace e2kvm::img;
+using e2kvm::block::humanSize;
 namespace json = e2kvm::json;
 
 TEST(HumanSize, MatchesQemuImg) {

@@ -4,11 +4,10 @@
 #include "app/qmp/commands/NodeLookup.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "block/InternalSnapshots.h"
+#include "block/SnapshotTableText.h"
 #include "emu/machine/MachineState.h"
 
 #include <chrono>
-#include <cinttypes>
-#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -115,44 +114,6 @@ void deleteEverywhere(const std::vector<SnapshotImage>& images, const std::strin
 
 std::string errorText(const std::exception& e) {
     return std::string("Error: ") + e.what() + "\n";
-}
-
-// QEMU's size_to_str: three significant digits, binary units from 1000 of the smaller one.
-std::string sizeText(uint64_t bytes) {
-    static const char* const units[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-    int unit = 0;
-    while (unit < 6 && double(bytes) * 1024.0 / 1000.0 >= std::ldexp(1.0, 10 * (unit + 1)))
-        ++unit;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%0.3g %sB", double(bytes) / std::ldexp(1.0, 10 * unit),
-                  units[unit]);
-    return buf;
-}
-
-std::string snapshotHeader() {
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE",
-                  "VM CLOCK", "ICOUNT");
-    return buf;
-}
-
-std::string snapshotLine(const block::InternalSnapshot& s, const std::string& id) {
-    char date[64] = "";
-    std::time_t t = std::time_t(s.dateSec);
-    std::tm tm{};
-    if (localtime_r(&t, &tm))
-        std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-    const uint64_t secs = s.vmClockNsec / 1000000000ull;
-    char clock[64];
-    std::snprintf(clock, sizeof clock, "%02d:%02d:%02d.%03d", int(secs / 3600),
-                  int((secs / 60) % 60), int(secs % 60), int((s.vmClockNsec / 1000000) % 1000));
-    char icount[32] = "";
-    if (s.icount)
-        std::snprintf(icount, sizeof icount, "%" PRId64, int64_t(*s.icount));
-    char out[512];
-    std::snprintf(out, sizeof out, "%-9s %-16s %8s%20s%13s%11s\n", id.c_str(), s.name.c_str(),
-                  sizeText(s.vmStateSize).c_str(), date, clock, icount);
-    return out;
 }
 
 QmpMachine& machineOf(QmpContext& ctx) {
@@ -320,19 +281,19 @@ std::string hmpInfoSnapshots(QmpContext& ctx) {
             everywhere &= img.table && findByName(*img.table, s.name).has_value();
         if (!everywhere)
             continue;
-        global += snapshotLine(s, "--"); // ids differ between images
+        global += block::snapshotTableRow(s, "--"); // ids differ between images
         for (Listed& l : listed)
             std::erase_if(l.snapshots,
                           [&](const block::InternalSnapshot& x) { return x.name == s.name; });
     }
-    out += global.empty() ? "None\n" : snapshotHeader() + global;
+    out += global.empty() ? "None\n" : block::snapshotTableHeader() + global;
     for (const Listed& l : listed) {
         if (l.snapshots.empty())
             continue;
         out += "\nList of partial (non-loadable) snapshots on '" + l.name + "':\n";
-        out += snapshotHeader();
+        out += block::snapshotTableHeader();
         for (const block::InternalSnapshot& s : l.snapshots)
-            out += snapshotLine(s, s.id);
+            out += block::snapshotTableRow(s, s.id);
     }
     return out;
 }

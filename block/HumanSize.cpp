@@ -1,9 +1,9 @@
-#include "HumanSize.h"
+#include "block/HumanSize.h"
 
 #include <cmath>
 #include <cstdio>
 
-namespace e2kvm::img {
+namespace e2kvm::block {
 
 std::string humanSize(uint64_t bytes) {
     static const char* const units[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
@@ -19,4 +19,4 @@ std::string humanSize(uint64_t bytes) {
     return buf;
 }
 
-} // namespace e2kvm::img
+} // namespace e2kvm::block
