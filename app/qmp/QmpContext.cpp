@@ -21,6 +21,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     registerDriveBackup(*this);
     registerMirrorCommands(*this);
     registerBlockdevCreate(*this);
+    registerSnapshotJobCommands(*this);
     registerSnapshotCommands(*this);
     registerInternalSnapshotCommands(*this);
     registerBlockStatsCommands(*this);

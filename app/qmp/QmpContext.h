@@ -147,6 +147,8 @@ void registerJobCommands(QmpContext& ctx);
 void registerDriveBackup(QmpContext& ctx);
 void registerMirrorCommands(QmpContext& ctx);
 void registerBlockdevCreate(QmpContext& ctx);
+// commands/SnapshotJobCommands.cpp: snapshot-save, snapshot-load, snapshot-delete
+void registerSnapshotJobCommands(QmpContext& ctx);
 void registerSnapshotCommands(QmpContext& ctx);  // commands/SnapshotCommands.cpp
 void registerChainJobCommands(QmpContext& ctx);  // commands/ChainJobCommands.cpp
 void registerBlockGraphCommand(QmpContext& ctx); // commands/BlockGraphCommand.cpp

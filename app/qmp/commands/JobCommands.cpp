@@ -24,6 +24,12 @@ namespace {
 using block::JobEvent;
 using block::JobInfo;
 
+// Whether jobs of this type are block jobs (query-block-jobs, BLOCK_JOB_* events): not
+// blockdev-create's nor the VM snapshot jobs.
+bool isBlockJobType(const std::string& type) {
+    return type != "create" && type.rfind("snapshot-", 0) != 0;
+}
+
 // QEMU's id_wellformed: a letter, then letters, digits, '-', '.', '_'.
 bool wellFormedId(const std::string& id) {
     if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0])))
@@ -137,7 +143,7 @@ Json queryBlockJobs(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
     for (const auto& job : settledJobs(ctx))
-        if (job->info().type != "create") // not a block job (blockdev-create)
+        if (isBlockJobType(job->info().type))
             list.push(blockJobInfo(job->info()));
     return list;
 }
@@ -389,8 +395,8 @@ void startBackups(QmpContext& ctx, std::vector<PreparedBackup>& backups,
 }
 
 void emitJobEvent(QmpContext& ctx, const block::JobEvent& e) {
-    // A blockdev-create job is not a block job: JOB_STATUS_CHANGE only.
-    if (e.info.type == "create" && e.kind != JobEvent::StatusChange)
+    // A blockdev-create or snapshot job is not a block job: JOB_STATUS_CHANGE only.
+    if (!isBlockJobType(e.info.type) && e.kind != JobEvent::StatusChange)
         return;
     switch (e.kind) {
     case JobEvent::StatusChange:

@@ -25,19 +25,37 @@ struct SnapshotFailure : std::runtime_error {
 
 // One image a VM snapshot covers, and the names QEMU gives it in messages.
 struct SnapshotImage {
-    std::shared_ptr<vm::BlockNode> node;
-    std::string deviceName;   // the drive id ("" for a node no drive has)
-    std::string deviceOrNode; // the drive id, else the node name
-    block::InternalSnapshots* table = nullptr;
+    std::shared_ptr<vm::BlockNode> node; // null for a protocol ("file") node
+    std::string nodeName;
+    std::string deviceName;                    // the drive id ("" for a node no drive has)
+    std::string deviceOrNode;                  // the drive id, else the node name
+    block::InternalSnapshots* table = nullptr; // null: keeps no snapshots (or read-only)
 };
+
+std::string driveOf(const std::vector<QmpMachineDisk>& disks, const std::string& nodeName) {
+    for (const QmpMachineDisk& d : disks)
+        if (d.nodeName == nodeName && !d.device.empty())
+            return d.device;
+    return {};
+}
+
+SnapshotImage imageOf(const std::shared_ptr<vm::BlockNode>& node,
+                      const std::vector<QmpMachineDisk>& disks) {
+    SnapshotImage img;
+    img.node = node;
+    img.nodeName = node->name;
+    img.deviceName = driveOf(disks, node->name);
+    img.deviceOrNode = img.deviceName.empty() ? node->name : img.deviceName;
+    if (node->image && !node->readOnly)
+        img.table = node->image->snapshots();
+    return img;
+}
 
 // QEMU's bdrv_all_snapshots_includes_bs over the nodes in opening order: every writable image
 // that a drive, export or job uses or that no other node stands over (a backing file or a
 // filter's child that nothing else uses is left out).
-std::vector<SnapshotImage> snapshotImages(QmpContext& ctx) {
-    std::vector<QmpMachineDisk> disks;
-    if (ctx.machine)
-        disks = ctx.machine->disks();
+std::vector<SnapshotImage> allSnapshotImages(QmpContext& ctx,
+                                             const std::vector<QmpMachineDisk>& disks) {
     std::vector<SnapshotImage> out;
     for (const std::shared_ptr<vm::BlockNode>& node : ctx.nodes.list()) {
         if (!node->image || node->readOnly)
@@ -51,16 +69,34 @@ std::vector<SnapshotImage> snapshotImages(QmpContext& ctx) {
             child |= parent;
             backend |= !parent;
         }
-        SnapshotImage img;
-        img.node = node;
-        for (const QmpMachineDisk& d : disks)
-            if (d.nodeName == node->name && !d.device.empty() && img.deviceName.empty())
-                img.deviceName = d.device;
+        SnapshotImage img = imageOf(node, disks);
         if (child && !backend && img.deviceName.empty())
             continue;
-        img.deviceOrNode = img.deviceName.empty() ? node->name : img.deviceName;
-        img.table = node->image->snapshots();
         out.push_back(std::move(img));
+    }
+    return out;
+}
+
+// bdrv_all_get_snapshot_devices: the covered images, every listed node when a list is given.
+std::vector<SnapshotImage> snapshotImages(QmpContext& ctx, const VmSnapshotScope& scope) {
+    std::vector<QmpMachineDisk> disks;
+    if (ctx.machine)
+        disks = ctx.machine->disks();
+    if (!scope.devices)
+        return allSnapshotImages(ctx, disks);
+    if (scope.devices->empty())
+        throw SnapshotFailure("At least one device is required for snapshot");
+    std::vector<SnapshotImage> out;
+    for (const std::string& name : *scope.devices) {
+        if (std::shared_ptr<vm::BlockNode> node = ctx.nodes.find(name)) {
+            out.push_back(imageOf(node, disks));
+        } else if (ctx.fileNodes.count(name)) {
+            SnapshotImage img; // a protocol node: no snapshots of its own
+            img.nodeName = img.deviceOrNode = name;
+            out.push_back(std::move(img));
+        } else {
+            throw SnapshotFailure("No block device node '" + name + "'");
+        }
     }
     return out;
 }
@@ -73,11 +109,23 @@ void checkCanSnapshot(const std::vector<SnapshotImage>& images) {
                                   "' is writable but does not support snapshots");
 }
 
-// bdrv_all_find_vmstate_bs: the first image that can hold the VM state.
-const SnapshotImage& vmStateImage(const std::vector<SnapshotImage>& images) {
-    for (const SnapshotImage& img : images)
-        if (img.table)
-            return img;
+// bdrv_all_find_vmstate_bs: the image named `vmstate`, else the first that can hold the VM
+// state.
+const SnapshotImage& vmStateImage(const std::vector<SnapshotImage>& images,
+                                  const std::optional<std::string>& vmstate) {
+    for (const SnapshotImage& img : images) {
+        if (!vmstate) {
+            if (img.table)
+                return img;
+        } else if (img.nodeName == *vmstate) {
+            if (img.table)
+                return img;
+            throw SnapshotFailure("vmstate block device '" + *vmstate +
+                                  "' does not support snapshots");
+        }
+    }
+    if (vmstate)
+        throw SnapshotFailure("vmstate block device '" + *vmstate + "' does not exist");
     throw SnapshotFailure("no block device can store vmstate for snapshot");
 }
 
@@ -124,73 +172,72 @@ QmpMachine& machineOf(QmpContext& ctx) {
 
 } // namespace
 
-std::string hmpSaveVm(QmpContext& ctx, const std::optional<std::string>& givenName) {
-    try {
-        std::vector<SnapshotImage> images = snapshotImages(ctx);
-        checkCanSnapshot(images);
-        QmpMachine& machine = machineOf(ctx); // before an older snapshot is deleted
-        auto now = std::chrono::system_clock::now();
-        const int64_t micros =
-            std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-        std::string name;
-        if (givenName) {
-            name = *givenName;
-            deleteEverywhere(images, name); // savevm overwrites
-        } else {
-            std::time_t t = std::time_t(micros / 1000000);
-            std::tm tm{};
-            char buf[64] = "";
-            if (localtime_r(&t, &tm))
-                std::strftime(buf, sizeof buf, "vm-%Y%m%d%H%M%S", &tm);
-            name = buf;
-        }
-        const SnapshotImage& vmImage = vmStateImage(images);
-        // With the machine stopped: the state into the VM state area, then every disk's
-        // snapshot (the VM state image's one keeps the state).
-        machine.saveState([&](const std::vector<uint8_t>& state, uint64_t vmClockNs) {
-            try {
-                vmImage.node->image->writeVmState(0, state);
-            } catch (const std::exception& e) {
-                throw SnapshotFailure("Error while writing VM state: " +
-                                      blockMessage(*vmImage.node, e));
-            }
-            block::InternalSnapshot want;
-            want.name = name;
-            want.dateSec = uint32_t(micros / 1000000);
-            want.dateNsec = uint32_t(micros % 1000000 * 1000);
-            want.vmClockNsec = vmClockNs;
-            for (const SnapshotImage& img : images) {
-                want.vmStateSize = &img == &vmImage ? state.size() : 0;
-                try {
-                    img.table->createSnapshot(want);
-                } catch (const std::exception&) {
-                    try {
-                        deleteEverywhere(images, name);
-                    } catch (const std::exception&) {
-                        // QEMU takes back what it can and reports the first failure.
-                    }
-                    throw SnapshotFailure("Could not create snapshot '" + name + "' on '" +
-                                          img.deviceOrNode + "'");
-                }
-            }
-        });
-    } catch (const std::exception& e) {
-        return errorText(e);
+void saveVmSnapshot(QmpContext& ctx, const std::optional<std::string>& givenName, bool overwrite,
+                    const VmSnapshotScope& scope) {
+    std::vector<SnapshotImage> images = snapshotImages(ctx, scope);
+    checkCanSnapshot(images);
+    QmpMachine& machine = machineOf(ctx); // before an older snapshot is deleted
+    auto now = std::chrono::system_clock::now();
+    const int64_t micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+    std::string name;
+    if (givenName) {
+        name = *givenName;
+        if (overwrite)
+            deleteEverywhere(images, name);
+        else if (onAllImages(images, name))
+            throw SnapshotFailure("Snapshot '" + name + "' already exists in one or more devices");
+    } else {
+        std::time_t t = std::time_t(micros / 1000000);
+        std::tm tm{};
+        char buf[64] = "";
+        if (localtime_r(&t, &tm))
+            std::strftime(buf, sizeof buf, "vm-%Y%m%d%H%M%S", &tm);
+        name = buf;
     }
-    return "";
+    const SnapshotImage& vmImage = vmStateImage(images, scope.vmstate);
+    // With the machine stopped: the state into the VM state area, then every disk's
+    // snapshot (the VM state image's one keeps the state).
+    machine.saveState([&](const std::vector<uint8_t>& state, uint64_t vmClockNs) {
+        try {
+            vmImage.node->image->writeVmState(0, state);
+        } catch (const std::exception& e) {
+            throw SnapshotFailure("Error while writing VM state: " +
+                                  blockMessage(*vmImage.node, e));
+        }
+        block::InternalSnapshot want;
+        want.name = name;
+        want.dateSec = uint32_t(micros / 1000000);
+        want.dateNsec = uint32_t(micros % 1000000 * 1000);
+        want.vmClockNsec = vmClockNs;
+        for (const SnapshotImage& img : images) {
+            want.vmStateSize = &img == &vmImage ? state.size() : 0;
+            try {
+                img.table->createSnapshot(want);
+            } catch (const std::exception&) {
+                try {
+                    deleteEverywhere(images, name);
+                } catch (const std::exception&) {
+                    // QEMU takes back what it can and reports the first failure.
+                }
+                throw SnapshotFailure("Could not create snapshot '" + name + "' on '" +
+                                      img.deviceOrNode + "'");
+            }
+        }
+    });
 }
 
-std::string hmpLoadVm(QmpContext& ctx, const std::string& name) {
+void loadVmSnapshot(QmpContext& ctx, const std::string& name, const VmSnapshotScope& scope) {
+    QmpMachine& machine = machineOf(ctx);
     try {
-        QmpMachine& machine = machineOf(ctx);
         // QEMU's loadvm stops the machine before its checks: a failed one leaves it stopped.
         machine.loadState([&]() -> std::vector<uint8_t> {
-            std::vector<SnapshotImage> images = snapshotImages(ctx);
+            std::vector<SnapshotImage> images = snapshotImages(ctx, scope);
             checkCanSnapshot(images);
             if (!onAllImages(images, name))
                 throw SnapshotFailure("Snapshot '" + name +
                                       "' does not exist in one or more devices");
-            const SnapshotImage& vmImage = vmStateImage(images);
+            const SnapshotImage& vmImage = vmStateImage(images, scope.vmstate);
             std::optional<block::InternalSnapshot> sn = findByName(*vmImage.table, name);
             if (!sn)
                 throw SnapshotFailure("Snapshot '" + name +
@@ -217,7 +264,28 @@ std::string hmpLoadVm(QmpContext& ctx, const std::string& name) {
         });
     } catch (const emu::MachineStateError& e) {
         // The state itself was refused (QEMU: "Error -22 while loading VM state").
-        return std::string("Error: Error -22 while loading VM state: ") + e.what() + "\n";
+        throw SnapshotFailure(std::string("Error -22 while loading VM state: ") + e.what());
+    }
+}
+
+void deleteVmSnapshot(QmpContext& ctx, const std::string& name, const VmSnapshotScope& scope) {
+    std::vector<SnapshotImage> images = snapshotImages(ctx, scope);
+    checkCanSnapshot(images);
+    deleteEverywhere(images, name);
+}
+
+std::string hmpSaveVm(QmpContext& ctx, const std::optional<std::string>& name) {
+    try {
+        saveVmSnapshot(ctx, name, true, {});
+    } catch (const std::exception& e) {
+        return errorText(e);
+    }
+    return "";
+}
+
+std::string hmpLoadVm(QmpContext& ctx, const std::string& name) {
+    try {
+        loadVmSnapshot(ctx, name, {});
     } catch (const std::exception& e) {
         return errorText(e);
     }
@@ -226,9 +294,7 @@ std::string hmpLoadVm(QmpContext& ctx, const std::string& name) {
 
 std::string hmpDelVm(QmpContext& ctx, const std::string& name) {
     try {
-        std::vector<SnapshotImage> images = snapshotImages(ctx);
-        checkCanSnapshot(images);
-        deleteEverywhere(images, name);
+        deleteVmSnapshot(ctx, name, {});
     } catch (const std::exception& e) {
         return errorText(e);
     }
@@ -236,7 +302,7 @@ std::string hmpDelVm(QmpContext& ctx, const std::string& name) {
 }
 
 std::string hmpInfoSnapshots(QmpContext& ctx) {
-    std::vector<SnapshotImage> images = snapshotImages(ctx);
+    std::vector<SnapshotImage> images = snapshotImages(ctx, {});
     const SnapshotImage* vmImage = nullptr;
     for (const SnapshotImage& img : images)
         if (img.table) {

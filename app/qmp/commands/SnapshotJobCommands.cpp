@@ -1,0 +1,120 @@
+// QMP snapshot-save, snapshot-load and snapshot-delete (QEMU 6.0+): VM snapshots over a list of
+// nodes, each run as a job of type "snapshot-save", "snapshot-load" or "snapshot-delete" that
+// the client dismisses (QEMU's life cycle: created, running, waiting, pending, concluded; a
+// failure goes through aborting and is the job's error). The work is VmSnapshots', which
+// HMP's savevm, loadvm and delvm share.
+#include "app/qmp/QmpArgs.h"
+#include "app/qmp/QmpContext.h"
+#include "app/qmp/QmpError.h"
+#include "app/qmp/commands/VmSnapshots.h"
+#include "block/job/Job.h"
+
+#include <chrono>
+#include <functional>
+#include <stdexcept>
+
+namespace e2kvm::qmp {
+
+namespace {
+
+class VmSnapshotJob : public block::Job {
+public:
+    VmSnapshotJob(std::string id, std::string type, std::function<void()> work)
+        : Job(std::move(id), std::move(type), true, false), work_(std::move(work)) {}
+    ~VmSnapshotJob() override { joinThread(); }
+
+protected:
+    bool drainsAtStart() const override { return false; }
+    void run() override {
+        setTotal(1);
+        if (!checkpoint())
+            return;
+        // As QEMU's, the one unit of progress is done whether the operation worked or not.
+        std::string error;
+        try {
+            work_();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        addProgress(1);
+        if (!error.empty())
+            throw std::runtime_error(error);
+    }
+
+private:
+    std::function<void()> work_;
+};
+
+std::vector<std::string> deviceList(QmpArgs& a) {
+    const Json& list = a.require("devices");
+    if (!list.isArray())
+        a.typeError("devices", "array");
+    std::vector<std::string> out;
+    for (const Json& item : list.asArray()) {
+        if (!item.isString())
+            throw QmpError("Invalid parameter type for '" + a.path("devices") + "[" +
+                           std::to_string(out.size()) + "]', expected: string");
+        out.push_back(item.asString());
+    }
+    return out;
+}
+
+// Starts the job and, as QEMU runs the operation in its main loop at once, waits until it has
+// concluded: the next command sees the images and the machine as the operation left them.
+Json startSnapshotJob(QmpContext& ctx, const std::string& jobId, const char* type,
+                      std::function<void()> work) {
+    try {
+        ctx.jobs.checkIdFree(jobId);
+    } catch (const std::exception& e) {
+        throw QmpError(e.what());
+    }
+    auto job = std::make_shared<VmSnapshotJob>(jobId, type, std::move(work));
+    ctx.jobs.start(job, {});
+    job->waitConcluded(std::chrono::minutes(10));
+    return Json::object();
+}
+
+Json snapshotSave(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string jobId = a.str("job-id");
+    std::string tag = a.str("tag");
+    VmSnapshotScope scope;
+    scope.vmstate = a.str("vmstate");
+    scope.devices = deviceList(a);
+    a.finish();
+    return startSnapshotJob(ctx, jobId, "snapshot-save",
+                            [&ctx, tag, scope] { saveVmSnapshot(ctx, tag, false, scope); });
+}
+
+Json snapshotLoad(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string jobId = a.str("job-id");
+    std::string tag = a.str("tag");
+    VmSnapshotScope scope;
+    scope.vmstate = a.str("vmstate");
+    scope.devices = deviceList(a);
+    a.finish();
+    return startSnapshotJob(ctx, jobId, "snapshot-load",
+                            [&ctx, tag, scope] { loadVmSnapshot(ctx, tag, scope); });
+}
+
+Json snapshotDelete(QmpContext& ctx, const Json* args) {
+    QmpArgs a(args);
+    std::string jobId = a.str("job-id");
+    std::string tag = a.str("tag");
+    VmSnapshotScope scope;
+    scope.devices = deviceList(a);
+    a.finish();
+    return startSnapshotJob(ctx, jobId, "snapshot-delete",
+                            [&ctx, tag, scope] { deleteVmSnapshot(ctx, tag, scope); });
+}
+
+} // namespace
+
+void registerSnapshotJobCommands(QmpContext& ctx) {
+    ctx.addCommand({"snapshot-save", snapshotSave, true});
+    ctx.addCommand({"snapshot-load", snapshotLoad, true});
+    ctx.addCommand({"snapshot-delete", snapshotDelete});
+}
+
+} // namespace e2kvm::qmp
