@@ -4,7 +4,8 @@ e2kvm-system -accel qtest next to qemu-system-x86_64 -machine none: the replies,
 JOB_STATUS_CHANGE events of each job, query-jobs with the errors QEMU gives (unknown node, an
 empty list, a node that keeps no snapshots, a vmstate node not in the list or without the
 state, a tag that exists or is missing), the disk contents a snapshot-load reverts to, and the
-images afterwards as qemu-img sees them (snapshot -l, check).
+images afterwards as qemu-img sees them (snapshot -l, check); HMP savevm over a lone
+protocol node.
 usage: system_snapshot_jobs.py E2KVM_SYSTEM"""
 import os
 import re
@@ -152,6 +153,21 @@ def run_tool(tool, tmp):
                            stderr=subprocess.STDOUT, text=True)
         out["check " + name] = (r.returncode, [line for line in r.stdout.split("\n")
                                                if not line.startswith("Image end offset")])
+    # HMP's savevm and loadvm over a lone protocol node: covered, and without snapshots.
+    p = SystemProcess(machine_argv(tool, sock, "-blockdev",
+                                   "driver=file,filename=%s,node-name=file" % a))
+    try:
+        q = QmpClient(sock)
+        out["lone file node"] = [
+            q.execute("human-monitor-command", **{"command-line": line})
+            for line in ("savevm snap0", "info snapshots", "loadvm snap0", "delvm snap0")]
+        out["lone file node"].append(q.cmd("snapshot-delete", **{
+            "job-id": "d", "tag": "snap0", "devices": ["file"]}).get("return"))
+        out["lone file node"].append(concluded(q, "d").get("error"))
+        q.execute("quit")
+        p.wait(30)
+    finally:
+        p.kill()
     return out
 
 

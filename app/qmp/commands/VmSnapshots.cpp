@@ -74,6 +74,18 @@ std::vector<SnapshotImage> allSnapshotImages(QmpContext& ctx,
             continue;
         out.push_back(std::move(img));
     }
+    // A writable protocol ("file") node that no format node stands over is the monitor's
+    // own, and covered too (it keeps no snapshots).
+    for (const auto& [name, file] : ctx.fileNodes) {
+        bool used = ctx.readOnlyFileNodes.count(name) != 0;
+        for (const auto& [format, fileNode] : ctx.fileNodeUsers)
+            used |= fileNode == name;
+        if (used)
+            continue;
+        SnapshotImage img;
+        img.nodeName = img.deviceOrNode = name;
+        out.push_back(std::move(img));
+    }
     return out;
 }
 
