@@ -6,7 +6,9 @@ empty list, a node that keeps no snapshots, a vmstate node not in the list or wi
 state, a tag that exists or is missing), the disk contents a snapshot-load reverts to, and the
 images afterwards as qemu-img sees them (snapshot -l, check); HMP savevm over a lone
 protocol node.
-usage: system_snapshot_jobs.py E2KVM_SYSTEM"""
+With a running machine (a guest in e2kvm): STOP and RESUME inside the jobs' events, a failed
+load leaving the machine stopped.
+usage: system_snapshot_jobs.py E2KVM_SYSTEM ECHO_KERNEL"""
 import os
 import re
 import subprocess
@@ -24,6 +26,7 @@ from system_harness import SystemProcess  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 SYSTEM = os.path.abspath(sys.argv[1])
+ECHO = os.path.abspath(sys.argv[2])  # a guest that waits for serial input: it runs on
 checker = Checker(sys.stderr)
 machine_argv = machine_argv_for(SYSTEM)
 
@@ -164,6 +167,40 @@ def run_tool(tool, tmp):
         out["lone file node"].append(q.cmd("snapshot-delete", **{
             "job-id": "d", "tag": "snap0", "devices": ["file"]}).get("return"))
         out["lone file node"].append(concluded(q, "d").get("error"))
+        q.execute("quit")
+        p.wait(30)
+    finally:
+        p.kill()
+    out["running machine"] = running_machine(tool, tmp, a)
+    return out
+
+
+def running_machine(tool, tmp, img):
+    """The run state and events around the jobs on a running machine."""
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, "1M"], check=True)
+    sock = os.path.join(tmp, "run.sock")
+    blockdev = ["-blockdev", "driver=file,filename=%s,node-name=fa" % img,
+                "-blockdev", "driver=qcow2,file=fa,node-name=da"]
+    argv = machine_argv(tool, sock, *blockdev)
+    if tool != "qemu":
+        argv = [SYSTEM, "-nodefaults", "-display", "none", "-serial", "none", "-kernel", ECHO,
+                "-qmp", "unix:%s,server=on,wait=off" % sock] + blockdev
+    p = SystemProcess(argv)
+    out = []
+    try:
+        q = QmpClient(sock)
+        for command, args in (save("s", "s1", "da", ["da"]), load("l1", "nope", "da", ["da"]),
+                              ("cont", {}), load("l2", "s1", "da", ["da"]),
+                              ("stop", {}), load("l3", "s1", "da", ["da"])):
+            r = q.cmd(command, **args)
+            out.append((command, "error" in r))
+            if command.startswith("snapshot-"):
+                out.append(concluded(q, args["job-id"]).get("error"))
+            s = q.execute("query-status")
+            out.append((s["running"], s["status"]))
+        out.append([(e["event"], e.get("data", {}).get("id"), e.get("data", {}).get("status"))
+                    for e in q.events
+                    if e["event"] in ("JOB_STATUS_CHANGE", "STOP", "RESUME", "RESET")])
         q.execute("quit")
         p.wait(30)
     finally:

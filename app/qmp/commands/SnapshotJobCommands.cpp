@@ -10,7 +10,9 @@
 #include "block/job/Job.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 
 namespace e2kvm::qmp {
@@ -68,9 +70,30 @@ Json startSnapshotJob(QmpContext& ctx, const std::string& jobId, const char* typ
     } catch (const std::exception& e) {
         throw QmpError(e.what());
     }
+    // Concluded once its concluded event went out (the table's listeners run in the order they
+    // were added: the context's, which emits the event, before this one).
+    struct Concluded {
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool done = false;
+    };
+    auto concluded = std::make_shared<Concluded>();
+    const int listener = ctx.jobs.addListener([concluded, jobId](const block::JobEvent& e) {
+        if (e.kind != block::JobEvent::StatusChange || e.info.id != jobId ||
+            e.info.status != block::JobStatus::Concluded)
+            return;
+        std::lock_guard lock(concluded->mutex);
+        concluded->done = true;
+        concluded->changed.notify_all();
+    });
     auto job = std::make_shared<VmSnapshotJob>(jobId, type, std::move(work));
     ctx.jobs.start(job, {});
-    job->waitConcluded(std::chrono::minutes(10));
+    {
+        std::unique_lock lock(concluded->mutex);
+        concluded->changed.wait_for(lock, std::chrono::minutes(10),
+                                    [&] { return concluded->done; });
+    }
+    ctx.jobs.removeListener(listener);
     return Json::object();
 }
 
