@@ -166,7 +166,7 @@ def run_tool(tool, tmp):
             for line in ("savevm snap0", "info snapshots", "loadvm snap0", "delvm snap0")]
         out["lone file node"].append(q.cmd("snapshot-delete", **{
             "job-id": "d", "tag": "snap0", "devices": ["file"]}).get("return"))
-        out["lone file node"].append(concluded(q, "d").get("error"))
+        out["lone file node"].append((concluded(q, "d") or {}).get("error"))
         q.execute("quit")
         p.wait(30)
     finally:
@@ -195,7 +195,7 @@ def running_machine(tool, tmp, img):
             r = q.cmd(command, **args)
             out.append((command, "error" in r))
             if command.startswith("snapshot-"):
-                out.append(concluded(q, args["job-id"]).get("error"))
+                out.append((concluded(q, args["job-id"]) or {}).get("error"))
             s = q.execute("query-status")
             out.append((s["running"], s["status"]))
         out.append([(e["event"], e.get("data", {}).get("id"), e.get("data", {}).get("status"))
