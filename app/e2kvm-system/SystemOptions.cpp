@@ -1,4 +1,6 @@
 #include "app/e2kvm-system/SystemOptions.h"
+
+#include "app/vmcore/QemuId.h"
 #include "block/OnOffValue.h"
 
 #include "app/e2kvm-system/BlockDeviceModels.h"
@@ -20,13 +22,7 @@
 namespace e2kvm::sys {
 
 bool validQemuId(const std::string& s) {
-    // A letter first, then letters, digits, '-', '.', '_'.
-    if (s.empty() || s.size() > 127 || !std::isalpha(static_cast<unsigned char>(s[0])))
-        return false;
-    for (char c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
-            return false;
-    return true;
+    return vm::wellFormedId(s);
 }
 
 namespace {

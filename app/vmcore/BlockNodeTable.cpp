@@ -1,5 +1,6 @@
 #include "app/vmcore/BlockNodeTable.h"
 
+#include "app/vmcore/QemuId.h"
 #include "block/ImageOpen.h"
 
 #include <algorithm>
@@ -29,11 +30,7 @@ namespace {
 void checkNodeName(const std::string& name) {
     if (name.size() > 31)
         throw std::invalid_argument("Node name too long");
-    bool ok = !name.empty() && std::isalpha(static_cast<unsigned char>(name[0]));
-    for (char c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
-            ok = false;
-    if (!ok)
+    if (!wellFormedId(name))
         throw std::invalid_argument("Invalid node-name: '" + name + "'");
 }
 

@@ -9,6 +9,7 @@
 #include "app/qmp/commands/BackupStart.h"
 #include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "app/vmcore/QemuId.h"
 #include "block/filter/CopyBeforeWriteFilter.h"
 
 #include <algorithm>
@@ -28,15 +29,6 @@ using block::JobInfo;
 // blockdev-create's nor the VM snapshot jobs.
 bool isBlockJobType(const std::string& type) {
     return type != "create" && type.rfind("snapshot-", 0) != 0;
-}
-
-// QEMU's id_wellformed: a letter, then letters, digits, '-', '.', '_'.
-bool wellFormedId(const std::string& id) {
-    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0])))
-        return false;
-    return std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-    });
 }
 
 // The drive id of a node, if the machine has a drive on it.
@@ -316,7 +308,7 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
         if (!jobId)
             throw QmpError("An explicit job ID is required for this node");
     }
-    if (!wellFormedId(*jobId))
+    if (!vm::wellFormedId(*jobId))
         throw QmpError("Invalid job ID '" + *jobId + "'");
     try {
         ctx.jobs.checkIdFree(*jobId);

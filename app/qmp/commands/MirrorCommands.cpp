@@ -9,6 +9,7 @@
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "app/vmcore/QemuId.h"
 #include "block/ImageOpen.h"
 #include "block/job/MirrorJob.h"
 #include "block/qcow2/Qcow2Driver.h"
@@ -51,14 +52,6 @@ void readCommon(QmpArgs& a, MirrorArgs& m) {
     a.optEnum("copy-mode", {"background", "write-blocking"});
     m.autoFinalize = a.optBool("auto-finalize", true);
     m.autoDismiss = a.optBool("auto-dismiss", true);
-}
-
-bool wellFormedId(const std::string& id) {
-    if (id.empty() || !std::isalpha(static_cast<unsigned char>(id[0])))
-        return false;
-    return std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-    });
 }
 
 // The drive id on `source` (the job id QEMU takes when none is given), if any.
@@ -176,7 +169,7 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
     // Without job-id the job is named after the drive on the source (none: an empty name).
     if (!m.jobId)
         m.jobId = driveOn(ctx, *source, m.device).value_or("");
-    if (!wellFormedId(*m.jobId))
+    if (!vm::wellFormedId(*m.jobId))
         throw QmpError("Invalid job ID '" + *m.jobId + "'");
     try {
         ctx.jobs.checkIdFree(*m.jobId);
