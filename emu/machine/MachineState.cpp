@@ -2,13 +2,16 @@
 
 #include "emu/machine/Machine.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace e2kvm::emu {
 
@@ -128,6 +131,35 @@ private:
     size_t end_ = in_.size();
     std::string section_ = "header";
 };
+
+// Which host pages of [base, base + pages * kPageBytes) may hold data: those the kernel has
+// in memory or in swap (/proc/self/pagemap bits 63 and 62). A page never touched, or dropped by
+// MADV_DONTNEED, reads as zero and is not read here (reading it would map it). Without pagemap
+// (another kernel, other page size) every page may.
+std::vector<bool> pagesInUse(const uint8_t* base, uint64_t pages) {
+    std::vector<bool> inUse(pages, true);
+    if (sysconf(_SC_PAGESIZE) != long(kPageBytes) ||
+        reinterpret_cast<uintptr_t>(base) % kPageBytes != 0)
+        return inUse;
+    int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return inUse;
+    const uint64_t first = reinterpret_cast<uintptr_t>(base) / kPageBytes;
+    std::vector<uint64_t> entries(4096);
+    for (uint64_t p = 0; p < pages;) {
+        const uint64_t n = std::min<uint64_t>(entries.size(), pages - p);
+        ssize_t got = ::pread(fd, entries.data(), n * 8, off_t((first + p) * 8));
+        if (got != ssize_t(n * 8)) { // keep "may hold data" for the rest
+            ::close(fd);
+            return inUse;
+        }
+        for (uint64_t i = 0; i < n; ++i)
+            inUse[p + i] = (entries[i] & (uint64_t(3) << 62)) != 0;
+        p += n;
+    }
+    ::close(fd);
+    return inUse;
+}
 
 bool zeroPage(const uint8_t* p) {
     uint64_t acc = 0;
@@ -334,9 +366,10 @@ struct MachineStateFields {
         size_t countAt = w.out.size();
         w(uint64_t(0));
         uint64_t stored = 0;
+        const std::vector<bool> inUse = pagesInUse(ram, pages);
         for (uint64_t p = 0; p < pages; ++p) {
             const uint8_t* page = ram + p * kPageBytes;
-            if (zeroPage(page))
+            if (!inUse[p] || zeroPage(page))
                 continue;
             w(p);
             w.bytes(page, kPageBytes);

@@ -7,6 +7,8 @@
 #include "emu/machine/MachineState.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -209,4 +211,27 @@ TEST(MachineState, RunnerStopsARunningMachineForSaveAndLoad) {
     EXPECT_STREQ(runStateName(r.runner->state()), "restore-vm");
     r.runner->resume();
     EXPECT_EQ(r.runner->state(), RunState::Running);
+}
+
+// Saving reads only the RAM pages the guest has touched: a machine with 1 GiB of RAM of which
+// the program uses little does not come out of the save with all of it mapped in.
+TEST(MachineState, SavingDoesNotMapInUntouchedRam) {
+    MachineConfig c = kernelConfig("echo");
+    c.ramBytes = 1ull << 30;
+    Machine m(c);
+    m.run(100000);
+    uint8_t* ram = m.memory().ramPointer(0, c.ramBytes);
+    auto residentPages = [&] {
+        const size_t page = size_t(sysconf(_SC_PAGESIZE));
+        std::vector<unsigned char> v(c.ramBytes / page);
+        EXPECT_EQ(mincore(ram, c.ramBytes, v.data()), 0);
+        return size_t(std::count_if(v.begin(), v.end(), [](unsigned char b) { return b & 1; }));
+    };
+    const size_t before = residentPages();
+    const std::vector<uint8_t> saved = MachineState::save(m);
+    EXPECT_LT(residentPages(), before + 1024) << "pages mapped in by the save";
+    // What was saved still loads into a machine of the same shape.
+    Machine other(c);
+    MachineState::load(other, saved);
+    EXPECT_TRUE(MachineState::save(other) == saved);
 }
