@@ -97,39 +97,41 @@ Json startSnapshotJob(QmpContext& ctx, const std::string& jobId, const char* typ
     return Json::object();
 }
 
-Json snapshotSave(QmpContext& ctx, const Json* args) {
-    QmpArgs a(args);
-    std::string jobId = a.str("job-id");
-    std::string tag = a.str("tag");
+// The arguments the three commands share, read in their schema's order (job-id, tag, vmstate
+// for save and load, devices).
+struct SnapshotJobArgs {
+    std::string jobId, tag;
     VmSnapshotScope scope;
-    scope.vmstate = a.str("vmstate");
-    scope.devices = deviceList(a);
+};
+
+SnapshotJobArgs snapshotJobArgs(const Json* args, bool withVmstate) {
+    QmpArgs a(args);
+    SnapshotJobArgs out;
+    out.jobId = a.str("job-id");
+    out.tag = a.str("tag");
+    if (withVmstate)
+        out.scope.vmstate = a.str("vmstate");
+    out.scope.devices = deviceList(a);
     a.finish();
-    return startSnapshotJob(ctx, jobId, "snapshot-save",
-                            [&ctx, tag, scope] { saveVmSnapshot(ctx, tag, false, scope); });
+    return out;
+}
+
+Json snapshotSave(QmpContext& ctx, const Json* args) {
+    SnapshotJobArgs a = snapshotJobArgs(args, true);
+    return startSnapshotJob(ctx, a.jobId, "snapshot-save",
+                            [&ctx, a] { saveVmSnapshot(ctx, a.tag, false, a.scope); });
 }
 
 Json snapshotLoad(QmpContext& ctx, const Json* args) {
-    QmpArgs a(args);
-    std::string jobId = a.str("job-id");
-    std::string tag = a.str("tag");
-    VmSnapshotScope scope;
-    scope.vmstate = a.str("vmstate");
-    scope.devices = deviceList(a);
-    a.finish();
-    return startSnapshotJob(ctx, jobId, "snapshot-load",
-                            [&ctx, tag, scope] { loadVmSnapshot(ctx, tag, scope); });
+    SnapshotJobArgs a = snapshotJobArgs(args, true);
+    return startSnapshotJob(ctx, a.jobId, "snapshot-load",
+                            [&ctx, a] { loadVmSnapshot(ctx, a.tag, a.scope); });
 }
 
 Json snapshotDelete(QmpContext& ctx, const Json* args) {
-    QmpArgs a(args);
-    std::string jobId = a.str("job-id");
-    std::string tag = a.str("tag");
-    VmSnapshotScope scope;
-    scope.devices = deviceList(a);
-    a.finish();
-    return startSnapshotJob(ctx, jobId, "snapshot-delete",
-                            [&ctx, tag, scope] { deleteVmSnapshot(ctx, tag, scope); });
+    SnapshotJobArgs a = snapshotJobArgs(args, false);
+    return startSnapshotJob(ctx, a.jobId, "snapshot-delete",
+                            [&ctx, a] { deleteVmSnapshot(ctx, a.tag, a.scope); });
 }
 
 } // namespace
