@@ -131,10 +131,18 @@ std::vector<std::shared_ptr<block::Job>> settledJobs(QmpContext& ctx) {
     }
 }
 
+// query-jobs and query-block-jobs list the newest job first, as QEMU's (which keeps its jobs in
+// a list it adds to at the head).
+std::vector<std::shared_ptr<block::Job>>
+newestFirst(std::vector<std::shared_ptr<block::Job>> jobs) {
+    std::reverse(jobs.begin(), jobs.end());
+    return jobs;
+}
+
 Json queryBlockJobs(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
-    for (const auto& job : settledJobs(ctx))
+    for (const auto& job : newestFirst(settledJobs(ctx)))
         if (isBlockJobType(job->info().type))
             list.push(blockJobInfo(job->info()));
     return list;
@@ -143,7 +151,7 @@ Json queryBlockJobs(QmpContext& ctx, const Json* args) {
 Json queryJobs(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
-    for (const auto& job : settledJobs(ctx))
+    for (const auto& job : newestFirst(settledJobs(ctx)))
         list.push(jobInfo(job->info()));
     return list;
 }
