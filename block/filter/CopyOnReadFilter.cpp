@@ -10,7 +10,7 @@ CopyOnReadFilter::CopyOnReadFilter(std::shared_ptr<BlockDriver> file,
                                    std::shared_ptr<BlockDriver> bottom,
                                    const std::string& bottomName)
     : PassThroughFilter(std::move(file)), bottom_(std::move(bottom)) {
-    if (!bottom_)
+    if (!bottom_ || bottom_ == this->file())
         return;
     for (BlockDriver* layer = this->file()->backing(); layer; layer = layer->backing())
         if (layer == bottom_.get())
@@ -19,6 +19,8 @@ CopyOnReadFilter::CopyOnReadFilter(std::shared_ptr<BlockDriver> file,
 }
 
 bool CopyOnReadFilter::heldAboveBottom(uint64_t offset, uint64_t* length) const {
+    if (bottom_ == file())
+        return false; // nothing below the top layer is copied
     for (BlockDriver* layer = file()->backing(); layer; layer = layer->backing()) {
         LayerExtent e = layer->layerStatus(offset, *length);
         *length = std::min(*length, e.length);

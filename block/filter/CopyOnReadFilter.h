@@ -12,8 +12,9 @@ namespace e2kvm::block {
 
 class CopyOnReadFilter final : public PassThroughFilter {
 public:
-    // `bottom`: a layer of `file`'s backing chain, or null to copy everything; BlockError
-    // ("Bottom node 'NAME' not found") if it is not in the chain.
+    // `bottom`: a layer of `file`'s backing chain (or `file` itself: nothing is copied), or
+    // null to copy everything; BlockError ("Bottom node 'NAME' not found") if it is not in
+    // the chain.
     explicit CopyOnReadFilter(std::shared_ptr<BlockDriver> file,
                               std::shared_ptr<BlockDriver> bottom = nullptr,
                               const std::string& bottomName = {});

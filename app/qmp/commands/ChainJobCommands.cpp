@@ -9,6 +9,7 @@
 #include "app/qmp/commands/CommitFilter.h"
 #include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
+#include "block/filter/CopyOnReadFilter.h"
 #include "block/job/ActiveCommitJob.h"
 #include "block/job/CommitJob.h"
 #include "block/job/StreamJob.h"
@@ -61,16 +62,50 @@ std::string jobIdFor(QmpContext& ctx, const JobOptions& o, const vm::BlockNode& 
     return *id;
 }
 
-// QEMU's op blockers: a layer a job works on is busy for another.
+// The named copy-on-read filter a running block-stream put over `layer` (its top), if any: in
+// QEMU's graph it stands between the top and the top's parents.
+std::shared_ptr<vm::BlockNode> streamFilterOver(QmpContext& ctx, const block::BlockDriver* layer) {
+    for (const auto& n : ctx.nodes.list())
+        if (auto f = std::dynamic_pointer_cast<block::CopyOnReadFilter>(n->image))
+            if (f->file().get() == layer && !ctx.jobs.nodeBusyWith(n->name).empty())
+                return n;
+    return nullptr;
+}
+
+// QEMU's op blockers: a layer a job works on is busy for another. A walk down from above meets
+// a stream's filter before the stream's top.
 void checkNotBusy(QmpContext& ctx, const std::vector<ChainLayer>& chain, size_t from, size_t to,
                   const std::string& label) {
     for (size_t i = from; i < to && i < chain.size(); ++i) {
         if (!chain[i].node)
             continue;
+        std::string name = i == 0 ? label : chain[i].node->name;
         std::string busy = ctx.jobs.nodeBusyWith(chain[i].node->name);
+        if (i > from)
+            if (auto filter = streamFilterOver(ctx, chain[i].image.get())) {
+                name = filter->name;
+                busy = ctx.jobs.nodeBusyWith(filter->name);
+            }
         if (!busy.empty())
-            throw QmpError("Node '" + (i == 0 ? label : chain[i].node->name) +
+            throw QmpError("Node '" + name +
                            "' is busy: block device is in use by block job: " + busy);
+    }
+}
+
+// A stream whose top is read-only (a layer below the active one) holds the links from its top
+// down to the layer above its base while it reopens the top read-write, as QEMU's; a running
+// commit's filter never lets a link to it be held ("Cannot freeze 'backing' link to ...").
+// With that filter as the base (`filterIsBase`), the link to it is the base's and not held.
+void checkLinksFreezable(QmpContext& ctx, const std::vector<ChainLayer>& chain, size_t baseIndex,
+                         bool filterIsBase) {
+    size_t held = filterIsBase ? baseIndex - 1 : baseIndex; // links 0 -> 1, ..., held-1 -> held
+    for (size_t k = 0; k + 1 < chain.size() && k < held; ++k) {
+        if (!CommitFilter::standsBetween(chain[k].image.get(), chain[k + 1].image.get()))
+            continue;
+        for (const auto& n : ctx.nodes.list())
+            if (auto f = std::dynamic_pointer_cast<CommitFilter>(n->image))
+                if (f->file() == chain[k + 1].image)
+                    throw QmpError("Cannot freeze 'backing' link to '" + n->name + "'");
     }
 }
 
@@ -159,7 +194,30 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     }
     if (q->readOnly() && !overlay)
         throw QmpError("Block node is read-only");
-    std::string id = jobIdFor(ctx, o, *top);
+    if (q->readOnly())
+        checkLinksFreezable(ctx, chain, baseIndex, baseFilter != nullptr);
+    // A named filter-node-name: QEMU's copy-on-read filter over the top while the job runs
+    // (made before the job, as QEMU's; it shows in the node list and is busy with the job).
+    std::shared_ptr<block::CopyOnReadFilter> filter;
+    if (o.filterNodeName) {
+        std::shared_ptr<block::BlockDriver> lastCopied; // QEMU's "bottom" of the filter
+        if (baseIndex < chain.size())
+            lastCopied = chain[baseIndex - 1].image;
+        filter = std::make_shared<block::CopyOnReadFilter>(top->image, lastCopied);
+        try {
+            ctx.nodes.add(filter, top->image->filename(), "copy-on-read", false, *o.filterNodeName);
+        } catch (const std::exception& e) {
+            throw QmpError(std::string("Could not create node: ") + e.what());
+        }
+    }
+    std::string id;
+    try {
+        id = jobIdFor(ctx, o, *top);
+    } catch (const QmpError&) {
+        if (filter)
+            ctx.nodes.remove(*o.filterNodeName);
+        throw;
+    }
 
     block::StreamSpec spec;
     spec.id = id;
@@ -209,6 +267,10 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     vm::JobUse use;
     use.nodes = tableNodes(chain, 0, baseIndex);
     dropWhenDone(ctx, id, chain, 1, baseIndex);
+    if (filter) {
+        use.nodes.push_back(*o.filterNodeName);
+        ctx.closeWhenJobEnds(id, *o.filterNodeName); // closed first
+    }
     ctx.jobs.start(job, use);
     return Json::object();
 }
@@ -345,6 +407,13 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
         if (backingFile)
             throw QmpError("'backing-file' specified, but 'top' is the active layer");
         return startActiveCommit(ctx, o, active, chain, *baseIndex);
+    }
+    // The top's overlay gets a new backing file name: it must not be busy either.
+    if (const auto& above = chain[*topIndex - 1].node) {
+        std::string overlayBusy = ctx.jobs.nodeBusyWith(above->name);
+        if (!overlayBusy.empty())
+            throw QmpError("Node '" + above->name +
+                           "' is busy: block device is in use by block job: " + overlayBusy);
     }
     auto overlay = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(chain[*topIndex - 1].image);
     if (!overlay)
