@@ -71,6 +71,11 @@ void QmpContext::closeWhenJobEnds(const std::string& jobId, const std::string& n
     jobNodes_.emplace(jobId, nodeName);
 }
 
+void QmpContext::whenJobEnds(const std::string& jobId, std::function<void()> action) {
+    std::lock_guard lock(jobNodesMutex_);
+    jobEndActions_.emplace(jobId, std::move(action));
+}
+
 void QmpContext::closeJobNode(const block::JobEvent& e) {
     bool ended =
         e.kind == block::JobEvent::Completed || e.kind == block::JobEvent::Cancelled ||
@@ -79,13 +84,20 @@ void QmpContext::closeJobNode(const block::JobEvent& e) {
     if (!ended)
         return;
     std::vector<std::string> toClose;
+    std::vector<std::function<void()>> actions;
     {
         std::lock_guard lock(jobNodesMutex_);
+        auto [firstAction, lastAction] = jobEndActions_.equal_range(e.info.id);
+        for (auto it = firstAction; it != lastAction; ++it)
+            actions.push_back(std::move(it->second));
+        jobEndActions_.erase(firstAction, lastAction);
         auto [first, last] = jobNodes_.equal_range(e.info.id);
         for (auto it = first; it != last; ++it)
             toClose.push_back(it->second);
         jobNodes_.erase(first, last);
     }
+    for (const auto& action : actions)
+        action();
     // The newest first: a job's filter node before the target it was opened for.
     for (auto it = toClose.rbegin(); it != toClose.rend(); ++it) {
         try {

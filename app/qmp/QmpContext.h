@@ -83,6 +83,9 @@ public:
     // A node a job's command opened for the job (drive-backup's target, a backup's filter
     // node): closed when the job concludes. Thread-safe.
     void closeWhenJobEnds(const std::string& jobId, const std::string& nodeName);
+    // Something to undo when the job ends (on the thread that reports its end, before the
+    // nodes above are closed). Thread-safe.
+    void whenJobEnds(const std::string& jobId, std::function<void()> action);
 
     // Protocol nodes created by blockdev-add {driver: "file"}: node name -> file name.
     std::map<std::string, std::string> fileNodes;
@@ -101,6 +104,9 @@ public:
     // blkdebug's take-child-perms: node name -> the permissions it takes on its child, which
     // no job may then unshare (a backup's copy-before-write filter unshares "write").
     std::map<std::string, std::vector<std::string>> takenChildPermissions;
+    // blkdebug's unshare-child-perms: node name -> the permissions it does not share with
+    // other parents of its child.
+    std::map<std::string, std::vector<std::string>> unsharedChildPermissions;
     // The options blockdev-add opened each node with (node name -> its arguments, inline
     // children included): blockdev-reopen compares the new options with them.
     std::map<std::string, Json> nodeOptions;
@@ -130,6 +136,7 @@ private:
     bool quitPending_ = false;
     std::mutex jobNodesMutex_;
     std::multimap<std::string, std::string> jobNodes_; // job id -> nodes closed when it ends
+    std::multimap<std::string, std::function<void()>> jobEndActions_; // job id -> to run then
     void closeJobNode(const block::JobEvent& e);
     // Serializes command execution across sessions and servers.
     std::mutex commandMutex_;

@@ -507,6 +507,16 @@ void Job::thread() {
             cancelledNow = cancelRequested_;
         }
     }
+    if (!cancelledNow && !failed) {
+        // The last check before the job's work takes effect; it may still fail the job.
+        try {
+            prepare();
+        } catch (const std::exception& e) {
+            std::lock_guard lock(mutex_);
+            failure_ = e.what();
+            failed = true;
+        }
+    }
     if (cancelledNow || failed) {
         bool resumedByCancel;
         {

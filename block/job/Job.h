@@ -121,7 +121,10 @@ protected:
     virtual bool drainsAtStart() const { return true; }
     // The work, on the job's thread. Call checkpoint() between steps; throw to fail the job.
     virtual void run() = 0;
-    // After run: commit() on success, abort() on failure or cancel, then clean() always.
+    // After run, once the job is pending and finalized: prepare() may still fail it (throw:
+    // the exception's text is the job's error), as QEMU's .prepare. Then commit() on success,
+    // abort() on failure or cancel, then clean() always.
+    virtual void prepare() {}
     virtual void commit() {}
     virtual void abort() {}
     virtual void clean() {}

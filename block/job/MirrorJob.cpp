@@ -246,6 +246,11 @@ void MirrorJob::run() {
     }
 }
 
+void MirrorJob::prepare() {
+    if (completeRequested() && spec_.pivot && spec_.checkPivot)
+        spec_.checkPivot();
+}
+
 void MirrorJob::commit() {
     if (!completeRequested() || !spec_.pivot)
         return;

@@ -37,6 +37,9 @@ struct MirrorSpec {
     // must call `catchUp` while no change can reach the source any more (the last changes are
     // copied then), with true if it holds the source's changes itself (a ChangesPaused).
     std::function<void(const std::function<void(bool sourceHeld)>& catchUp)> pivot;
+    // Before a pivot: throws (its text the job's error) if the source's users cannot be moved
+    // onto the target, which fails the job instead (QEMU's mirror fails to replace the node).
+    std::function<void()> checkPivot;
 };
 
 class MirrorJob final : public Job {
@@ -52,6 +55,7 @@ public:
 
 protected:
     void run() override;
+    void prepare() override;
     void commit() override;
     void clean() override;
     void cancelTargetRequests() override;

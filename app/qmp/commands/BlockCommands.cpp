@@ -279,12 +279,14 @@ Json addTreeNode(QmpContext& ctx, const Json& args, const std::string& nodeName,
     addFilterNode(ctx, tree.image, driver, nodeName, tree.children, tree.fileNode);
     if (!tree.rawWindows.empty())
         ctx.rawWindows[nodeName] = tree.rawWindows;
-    if (const Json* taken = args.find("take-child-perms"); taken && taken->isArray()) {
-        std::vector<std::string>& perms = ctx.takenChildPermissions[nodeName];
-        for (const Json& perm : taken->asArray())
-            if (perm.isString())
-                perms.push_back(perm.asString());
-    }
+    for (auto [key, table] : {std::pair{"take-child-perms", &ctx.takenChildPermissions},
+                              std::pair{"unshare-child-perms", &ctx.unsharedChildPermissions}})
+        if (const Json* listed = args.find(key); listed && listed->isArray()) {
+            std::vector<std::string>& perms = (*table)[nodeName];
+            for (const Json& perm : listed->asArray())
+                if (perm.isString())
+                    perms.push_back(perm.asString());
+        }
     if (auto node = ctx.nodes.find(nodeName))
         policy.applyTo(*node);
     return Json::object();
@@ -580,6 +582,7 @@ void deleteOneNode(QmpContext& ctx, const std::string& name) {
         ctx.nodes.setUser(child, filterUser(name), false);
     ctx.fileNodeUsers.erase(name);
     ctx.takenChildPermissions.erase(name);
+    ctx.unsharedChildPermissions.erase(name);
     ctx.nodeOptions.erase(name);
     ctx.rawWindows.erase(name);
 }

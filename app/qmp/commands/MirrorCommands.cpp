@@ -16,7 +16,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
 namespace e2kvm::qmp {
 
@@ -73,8 +76,9 @@ void checkRoot(QmpContext& ctx, const vm::BlockNode& source) {
 
 // On complete: the devices and drives on `sourceName` use `targetName` from now on; the last
 // changes of the source are copied while its writers are held (`catchUp`).
+// (Devices shown on the job's named filter, `filterName`, are on the source too.)
 void pivot(QmpContext& ctx, const std::string& sourceName, const std::string& targetName,
-           const std::function<void(bool)>& catchUp) {
+           const std::string& filterName, const std::function<void(bool)>& catchUp) {
     auto source = ctx.nodes.find(sourceName);
     auto target = ctx.nodes.find(targetName);
     if (!source || !target)
@@ -82,7 +86,7 @@ void pivot(QmpContext& ctx, const std::string& sourceName, const std::string& ta
     std::vector<QmpMachineDisk> disks;
     if (ctx.machine)
         for (const QmpMachineDisk& d : ctx.machine->disks())
-            if (d.nodeName == sourceName)
+            if (d.nodeName == sourceName || (!filterName.empty() && d.nodeName == filterName))
                 disks.push_back(d);
     bool caughtUp = false;
     for (const QmpMachineDisk& d : disks) {
@@ -102,6 +106,26 @@ void pivot(QmpContext& ctx, const std::string& sourceName, const std::string& ta
         ctx.nodes.setUser(sourceName, d.user, false);
         ctx.nodes.setUser(targetName, d.user, true);
         ctx.machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, targetName);
+    }
+}
+
+// On complete QEMU moves every parent of the source onto the target: a parent node that takes
+// a permission on its child (blkdebug's take-child-perms) which a parent of the target does
+// not share (unshare-child-perms) makes that fail, and the job with it.
+void checkParentsFitTarget(QmpContext& ctx, const std::string& sourceName,
+                           const std::string& targetName) {
+    auto hasChild = [&](const std::string& parent, const std::string& child) {
+        auto node = ctx.nodes.find(parent);
+        return node && std::count(node->children.begin(), node->children.end(), child) != 0;
+    };
+    for (const auto& [parent, taken] : ctx.takenChildPermissions) {
+        if (!hasChild(parent, sourceName))
+            continue;
+        for (const auto& [other, unshared] : ctx.unsharedChildPermissions)
+            if (hasChild(other, targetName))
+                for (const std::string& perm : taken)
+                    if (std::count(unshared.begin(), unshared.end(), perm))
+                        throw std::runtime_error(std::strerror(EPERM));
     }
 }
 
@@ -203,14 +227,18 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
     spec.targetUnmaps = targetOpenedHere ? source->discardUnmap : target->discardUnmap;
     spec.unmap = m.unmap;
     std::string sourceName = source->name, targetName = target->name;
+    std::string filterName = m.filterNodeName.value_or("");
     std::shared_ptr<block::BlockDriver> targetImage = openBackingAtEnd ? target->image : nullptr;
-    spec.pivot = [&ctx, sourceName, targetName,
+    spec.pivot = [&ctx, sourceName, targetName, filterName,
                   targetImage](const std::function<void(bool)>& catchUp) {
-        pivot(ctx, sourceName, targetName, [&catchUp, &targetImage](bool sourceHeld) {
+        pivot(ctx, sourceName, targetName, filterName, [&catchUp, &targetImage](bool sourceHeld) {
             catchUp(sourceHeld);
             if (targetImage)
                 openTargetBacking(targetImage); // after the last copy, as in QEMU
         });
+    };
+    spec.checkPivot = [&ctx, sourceName, targetName] {
+        checkParentsFitTarget(ctx, sourceName, targetName);
     };
     std::shared_ptr<block::MirrorJob> job;
     try {
@@ -227,6 +255,19 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
             throw QmpError(e.what());
         }
         ctx.closeWhenJobEnds(*m.jobId, *m.filterNodeName);
+        // The filter stands between the source and its devices: query-block shows them on it
+        // while the job runs, and back on the source if the job ends without a pivot.
+        if (ctx.machine) {
+            for (const QmpMachineDisk& d : ctx.machine->disks())
+                if (d.nodeName == sourceName)
+                    ctx.machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, filterName);
+            QmpMachine* machine = ctx.machine;
+            ctx.whenJobEnds(*m.jobId, [machine, sourceName, filterName] {
+                for (const QmpMachineDisk& d : machine->disks())
+                    if (d.nodeName == filterName)
+                        machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, sourceName);
+            });
+        }
     }
     vm::JobUse use;
     use.nodes = {source->name, target->name};
