@@ -1,11 +1,11 @@
 #pragma once
-// GuestDevices: the guest devices of e2kvm-system's board, from -device, -drive if=virtio and
-// device_add: storage controllers (virtio-scsi: their buses and iothreads) and disks in the
-// board's block-device slots. Attaching a disk checks qemu-system's rules (the drive or node
-// exists and is free, the bus exists, a node is used from one iothread, one writer per node);
-// before the machine runs disks go into its configuration, after that they are plugged into
-// the running machine and device_del unplugs them.
-#include "app/e2kvm-system/SystemOptions.h"
+// GuestDevices: the guest devices of an e2k-vm board, from -device, -drive if=virtio and
+// device_add (e2kvm-system's, and the GUI's --qmp for its selected VM): storage controllers
+// (virtio-scsi: their buses and iothreads) and disks in the board's block-device slots. Attaching a
+// disk checks qemu-system's rules (the drive or node exists and is free, the bus exists, a node is
+// used from one iothread, one writer per node); before the machine runs disks go into its
+// configuration, after that they are plugged into the running machine and device_del unplugs them.
+#include "app/guestdevices/DeviceOption.h"
 #include "app/qmp/QmpMachine.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "emu/machine/Machine.h"
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace e2kvm::sys {
+namespace e2kvm::guestdev {
 
 class GuestDevices {
 public:
@@ -86,4 +86,4 @@ private:
     std::array<bool, emu::Machine::kMaxDisks> slotUsed_{};
 };
 
-} // namespace e2kvm::sys
+} // namespace e2kvm::guestdev

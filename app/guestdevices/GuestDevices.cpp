@@ -1,13 +1,13 @@
-#include "app/e2kvm-system/GuestDevices.h"
+#include "app/guestdevices/GuestDevices.h"
 
-#include "app/e2kvm-system/BlockDeviceModels.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 #include "app/qmp/QmpError.h"
 #include "block/filter/ThrottleFilter.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace e2kvm::sys {
+namespace e2kvm::guestdev {
 
 namespace {
 
@@ -219,4 +219,4 @@ std::vector<qmp::QmpDeletedDevice> GuestDevices::remove(const std::string& id,
     return deleted;
 }
 
-} // namespace e2kvm::sys
+} // namespace e2kvm::guestdev
