@@ -44,6 +44,10 @@ public:
 
     // The disk of a -drive if=virtio: it takes the next slot.
     void addDriveDisk(const qmp::QmpMachineDisk& disk, bool readOnly);
+    // A disk the machine already has in `slot` (its configuration put it there, as the GUI's
+    // VM disks): the slot is taken and device_del can unplug it. Its node's user is set by the
+    // caller, and the node stays open when the device goes (it is not a -drive's).
+    void addPresentDisk(const qmp::QmpMachineDisk& disk, unsigned slot);
     // -device and device_add. The drive a disk names is a drive among `disks` or a node; the
     // new disk is filled into that drive's entry or added. Throws std::runtime_error with
     // qemu-system's message (no "-device …:" prefix).
@@ -53,6 +57,9 @@ public:
     // went, children first. Throws qmp::QmpError (DeviceNotFound) for an unknown device.
     std::vector<qmp::QmpDeletedDevice> remove(const std::string& id,
                                               std::vector<qmp::QmpMachineDisk>& disks);
+    // The machine has ended (its devices went with it; nothing is unplugged): the disks add()
+    // made leave `disks` and stop using their nodes, and every device is forgotten.
+    void releaseAll(std::vector<qmp::QmpMachineDisk>& disks);
 
 private:
     struct Controller {
@@ -65,6 +72,8 @@ private:
         std::string iothread;   // its controller's or its own
         std::string controller; // QOM path of the controller whose bus it is on, or ""
         bool virtio = false;    // has a virtio-backend part (virtio-blk)
+        bool dropsDrive = true; // a -drive's drive goes with it (not a present disk's node)
+        bool added = false;     // made by add(): its entry and node use are ours
     };
 
     const Controller* controllerFor(const DeviceOption& d) const;
