@@ -5,10 +5,11 @@ virtio-blk-pci disk and as a scsi-hd disk on a virtio-scsi controller, shown by 
 their devices, written through the devices (HMP qemu-io -d), held by them (blockdev-del
 refused while plugged), qemu-system's errors (duplicate id, unknown drive, a drive in use, an
 unknown device), then device_del with DEVICE_DELETED, after which the nodes can go and the image
-holds what the device wrote.
+holds what the device wrote. Last, the VM is shut down from the GUI's menu (xdotool): a device
+plugged into that run goes with it, its node free again, and device_add is refused.
+The test runs itself under xvfb-run (the app and xdotool on one display).
 Usage: gui_qmp_devices.py E2KVM GUEST_DIR"""
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,28 +24,52 @@ IMAGE_SIZE = 4 << 20
 
 def main():
     app, guest = sys.argv[1], sys.argv[2]
-    require("xvfb-run", "Xvfb", "xauth")
+    require("xvfb-run", "Xvfb", "xauth", "xdotool")
+    if os.environ.get("E2KVM_DEVICES_SMOKE_DISPLAY") != "1":
+        env = dict(os.environ, E2KVM_DEVICES_SMOKE_DISPLAY="1")
+        sys.exit(subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1200x24",
+                                  sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
+                                 env=env))
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/config", XDG_DATA_HOME=f"{tmp}/data",
                    XDG_RUNTIME_DIR=f"{tmp}/run", E2KVM_GUEST_DIR=guest)
         env.pop("QT_QPA_PLATFORM", None)
         os.makedirs(f"{tmp}/run", mode=0o700)
         sock_path = f"{tmp}/qmp.sock"
-        proc = subprocess.Popen(["xvfb-run", "-a", app, "--vm", "Demo", "--run", "--qmp",
+        proc = subprocess.Popen([app, "--vm", "Demo", "--run", "--qmp",
                                  f"unix:{sock_path},server=on,wait=off"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             run(sock_path, tmp)
             out, _ = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
-                # xvfb-run's children (Xvfb, e2kvm) too, or communicate() waits for their pipe.
-                os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 print(proc.communicate()[0])
         print(out)
         assert proc.returncode == 0, f"e2kvm exited with {proc.returncode}"
     print("PASS")
+
+
+def wait_for(what, predicate, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def shut_down_from_menu():
+    """VM ▸ Shut Down in the main window, as a user would."""
+    found = wait_for("the e2kvm window", lambda: subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", "^e2kvm$"], text=True,
+        capture_output=True).stdout.split())
+    subprocess.run(["xdotool", "windowfocus", "--sync", found[0]], check=False)
+    subprocess.run(["xdotool", "key", "alt+v"], check=True)
+    time.sleep(0.5)
+    subprocess.run(["xdotool", "key", "s"], check=True)
 
 
 def image(path, first):
@@ -155,6 +180,19 @@ def run(sock_path, tmp):
     assert deleted()[-1] == (None, "/machine/peripheral-anon/device[1]")
     ok("blockdev-del", **{"node-name": "hd0"})
     assert ok("query-status")["status"] == "running"
+
+    # The run ends (shut down from the GUI): the device plugged into it goes with it, its node
+    # is free again, and the stopped VM takes no device.
+    ok("blockdev-add", driver="raw", **{"node-name": "hd0"},
+       file={"driver": "file", "filename": f"{tmp}/vd.raw"})
+    ok("device_add", driver="virtio-blk-pci", id="vd2", drive="hd0")
+    assert ("/machine/peripheral/vd2/virtio-backend", "hd0") in qdevs(), qdevs()
+    shut_down_from_menu()
+    wait_for("the VM to stop", lambda: ok("query-status")["status"] == "shutdown")
+    wait_for("vd2 to go with its run", lambda: all(n != "hd0" for _, n in qdevs()))
+    err("device_add", "GenericError", "device_add: VM 'Demo' has stopped",
+        driver="virtio-blk-pci", id="vd3", drive="hd0")
+    ok("blockdev-del", **{"node-name": "hd0"})
     ok("quit")
     q.close()
 
