@@ -178,6 +178,12 @@ def run(sock_path, tmp):
     assert anon == ["/machine/peripheral-anon/device[1]/virtio-backend"], qdevs()
     ok("device_del", id="/machine/peripheral-anon/device[1]")
     assert deleted()[-1] == (None, "/machine/peripheral-anon/device[1]")
+    # The human monitor's device_add and device_del.
+    assert hmp("device_add virtio-blk-pci,id=h0,drive=hd0") == ""
+    assert ("/machine/peripheral/h0/virtio-backend", "hd0") in qdevs(), qdevs()
+    assert hmp("device_del h0") == ""
+    assert deleted()[-1] == ("h0", "/machine/peripheral/h0")
+    assert "Device 'h0' not found" in hmp("device_del h0")
     ok("blockdev-del", **{"node-name": "hd0"})
     assert ok("query-status")["status"] == "running"
 
