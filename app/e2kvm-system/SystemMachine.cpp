@@ -1,6 +1,6 @@
 #include "app/e2kvm-system/SystemMachine.h"
 
-#include "app/e2kvm-system/BlockDeviceModels.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 #include "app/qmp/QmpError.h"
 
 #include <algorithm>
@@ -75,7 +75,7 @@ void SystemMachine::deleteDrive(const std::string& id) {
     close(drive);
 }
 
-void SystemMachine::setDeviceHotplug(GuestDevices* devices) {
+void SystemMachine::setDeviceHotplug(guestdev::GuestDevices* devices) {
     std::lock_guard lock(disksMutex_);
     devices_ = devices;
 }
@@ -84,7 +84,7 @@ void SystemMachine::setDeviceHotplug(GuestDevices* devices) {
 // waits for the machine thread), and put back.
 void SystemMachine::addDevice(const std::string& spec) {
     std::vector<qmp::QmpMachineDisk> disks;
-    GuestDevices* devices;
+    guestdev::GuestDevices* devices;
     {
         std::lock_guard lock(disksMutex_);
         if (!devices_)
@@ -92,22 +92,14 @@ void SystemMachine::addDevice(const std::string& spec) {
         devices = devices_;
         disks = disks_;
     }
-    DeviceOption d;
-    try {
-        d = parseDevice(spec);
-    } catch (const OptionError& e) {
-        std::string what = e.what();
-        const std::string prefix = "-device " + spec + ": ";
-        throw qmp::QmpError(what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
-    }
-    devices->add(d, disks);
+    devices->add(guestdev::parseDeviceAdd(spec), disks);
     std::lock_guard lock(disksMutex_);
     disks_ = std::move(disks);
 }
 
 std::vector<qmp::QmpDeletedDevice> SystemMachine::deleteDevice(const std::string& id) {
     std::vector<qmp::QmpMachineDisk> disks;
-    GuestDevices* devices;
+    guestdev::GuestDevices* devices;
     {
         std::lock_guard lock(disksMutex_);
         if (!devices_)

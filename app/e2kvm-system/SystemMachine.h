@@ -2,7 +2,7 @@
 // SystemMachine: e2kvm-system's QMP view of its MachineRunner: the -name and -drive ids it was
 // given, and an observer of the machine's events for the process (power-off ends it, STOP/RESUME
 // change the window title). Its quit(reason) puts "host-ui" or "host-signal" in SHUTDOWN.
-#include "app/e2kvm-system/GuestDevices.h"
+#include "app/guestdevices/GuestDevices.h"
 #include "app/qmp/RunnerBackedMachine.h"
 
 #include <functional>
@@ -36,7 +36,7 @@ public:
     void deleteDrive(const std::string& id) override;
 
     // device_add / device_del through the board's devices (not owned; null: both fail).
-    void setDeviceHotplug(GuestDevices* devices);
+    void setDeviceHotplug(guestdev::GuestDevices* devices);
     void addDevice(const std::string& spec) override;
     std::vector<qmp::QmpDeletedDevice> deleteDevice(const std::string& id) override;
 
@@ -49,7 +49,7 @@ private:
     std::string name_;
     DriveOpener openDrive_;
     DriveCloser closeDrive_;
-    GuestDevices* devices_ = nullptr;
+    guestdev::GuestDevices* devices_ = nullptr;
 };
 
 } // namespace e2kvm::sys

@@ -3,11 +3,11 @@
 #include "app/vmcore/QemuId.h"
 #include "block/OnOffValue.h"
 
-#include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/BlockdevKeyval.h"
 #include "app/e2kvm-system/DriveDriverOptions.h"
 #include "app/e2kvm-system/ObjectKeyval.h"
 #include "app/e2kvm-system/SetOption.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 #include "app/qmp/BlockdevDriverKeys.h"
 #include "app/qmp/QmpServer.h"
 
@@ -274,48 +274,6 @@ OptionEnvironment currentOptionEnvironment() {
     return env;
 }
 
-std::vector<std::pair<std::string, std::string>> splitQemuOpts(const std::string& text,
-                                                               const std::string& impliedKey) {
-    std::vector<std::pair<std::string, std::string>> out;
-    // Items are split at single commas; ",," stands for a comma inside a value.
-    std::vector<std::string> items;
-    std::string cur;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == ',') {
-            if (i + 1 < text.size() && text[i + 1] == ',') {
-                cur += ',';
-                ++i;
-                continue;
-            }
-            items.push_back(cur);
-            cur.clear();
-            continue;
-        }
-        cur += text[i];
-    }
-    // A comma that ends the text ends the last item, as in QEMU's option parser ("if=none,"):
-    // no empty item follows it.
-    if (!(cur.empty() && !items.empty()))
-        items.push_back(cur);
-    for (size_t i = 0; i < items.size(); ++i) {
-        const std::string& item = items[i];
-        size_t eq = item.find('=');
-        if (eq == std::string::npos) {
-            if (i == 0 && !impliedKey.empty()) {
-                out.emplace_back(impliedKey, item);
-                continue;
-            }
-            if (item.empty())
-                throw OptionError("empty parameter (stray comma)");
-            throw OptionError("Invalid parameter '" + item + "'");
-        }
-        if (eq == 0)
-            throw OptionError("empty parameter name in '" + item + "'");
-        out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-    }
-    return out;
-}
-
 uint64_t parseRamSize(const std::string& spec) {
     std::string text = spec;
     if (text.rfind("size=", 0) == 0)
@@ -568,7 +526,7 @@ SystemOptions parseSystemOptions(const std::vector<std::string>& givenArgs,
             if (v == "help" || v == "?")
                 o.deviceHelp = true;
             else
-                o.devices.push_back(parseDevice(v));
+                o.devices.push_back(guestdev::parseDevice(v));
         } else if (opt == "qtest") {
             const std::string& v = value();
             // unix:path=SOCK or unix:SOCK (QEMU's chardev shorthand); we connect to it.
@@ -779,6 +737,11 @@ SystemOptions parseSystemOptions(int argc, const char* const* argv, const Option
     for (int i = 1; i < argc; ++i)
         args.emplace_back(argv[i]);
     return parseSystemOptions(args, env);
+}
+
+std::string formatHelpText() {
+    const std::string drivers = qmp::blockDriverNames();
+    return "Supported formats: " + drivers + "\nSupported formats (read-only): " + drivers + "\n";
 }
 
 std::string usageText() {

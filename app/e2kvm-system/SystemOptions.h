@@ -2,6 +2,8 @@
 // SystemOptions: the command line of e2kvm-system in qemu-system's syntax (-m, -drive,
 // -blockdev, -device, -bios, -kernel, -display, -serial, -qmp, -qtest, -S, -name, -nographic),
 // parsed into plain values.
+#include "app/guestdevices/DeviceOption.h"
+#include "app/guestdevices/QemuOpts.h"
 #include "app/qmp/Json.h"
 
 #include <cstdint>
@@ -13,12 +15,10 @@
 
 namespace e2kvm::sys {
 
-// A bad command line. what() is the qemu-style message without the program name:
-// "-m 7Q: invalid size".
-class OptionError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
+// A bad command line (QEMU's option syntax and -device are shared with device_add).
+using guestdev::DeviceOption;
+using guestdev::OptionError;
+using guestdev::splitQemuOpts;
 
 struct DriveOption {
     std::string spec;     // the -drive argument as given (for messages)
@@ -50,23 +50,9 @@ struct DriveOption {
     std::map<std::string, std::string> throttling;
 };
 
-// -device DRIVER,id=ID,drive=X for a block device: the board's one kind of disk, attached to
-// the node X names (a -drive if=none id, or a node name from -blockdev/-drive). Controllers
-// (virtio-scsi) have no drive and change nothing.
 // Whether `s` is a well-formed QEMU id (of a -drive, -device, -object): a letter first, then
 // letters, digits, '-', '.', '_'.
 bool validQemuId(const std::string& s);
-
-struct DeviceOption {
-    std::string spec;     // as given (for messages)
-    std::string driver;   // canonical model name ("virtio-blk-pci", "scsi-hd", ...)
-    std::string id;       // qdev id ("" = none given)
-    std::string drive;    // "" for a controller
-    std::string bus;      // bus=: the controller bus a disk goes on ("scsi0.0"), "" = any
-    std::string iothread; // iothread=: of a controller or virtio-blk device, "" = main loop
-    bool readOnly = false;
-    std::string writeCache = "auto"; // write-cache=on|off|auto: auto keeps the drive's cache mode
-};
 
 // -blockdev: the options of a blockdev-add (QEMU's dotted keys or a JSON object).
 struct BlockdevOption {
@@ -173,11 +159,9 @@ uint64_t parseRamSize(const std::string& text);
 // Throws OptionError.
 std::pair<uint32_t, uint32_t> parseResolution(const std::string& text);
 
-// Splits QEMU option syntax "a=1,b=2" into key/value pairs (",," is a literal comma). A
-// leading item without '=' gets `impliedKey` (or is an error when that is empty).
-std::vector<std::pair<std::string, std::string>> splitQemuOpts(const std::string& text,
-                                                               const std::string& impliedKey);
-
 std::string usageText();
+// `-drive format=help`: the drivers blockdev-add and -drive know, in QEMU's two lines
+// (read-write, then read-only).
+std::string formatHelpText();
 
 } // namespace e2kvm::sys

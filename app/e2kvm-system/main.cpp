@@ -1,7 +1,6 @@
 // e2kvm-system: run one e2k-vm virtual machine with qemu-system's command line: disks opened
 // as block nodes that QMP, NBD exports and the guest share, an SDL window or none, the serial
 // port on stdio or a file, and QMP monitors.
-#include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/DefaultRom.h"
 #include "app/e2kvm-system/DriveDriverOptions.h"
 #include "app/e2kvm-system/HmpConsole.h"
@@ -11,6 +10,7 @@
 #include "app/e2kvm-system/SignalWatcher.h"
 #include "app/e2kvm-system/SystemMachine.h"
 #include "app/e2kvm-system/SystemOptions.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/QmpServer.h"
@@ -275,9 +275,9 @@ void throttleDrive(const sys::DriveOption& d, qmp::QmpMachineDisk& disk) {
     }
 }
 
-void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, sys::GuestDevices& devices,
-                std::vector<qmp::QmpMachineDisk>& qmpDisks, DiskNaming& naming,
-                qmp::QmpContext& setup) {
+void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes,
+                guestdev::GuestDevices& devices, std::vector<qmp::QmpMachineDisk>& qmpDisks,
+                DiskNaming& naming, qmp::QmpContext& setup) {
     for (const sys::DriveOption& d : o.drives) {
         if (d.noMedium) { // an empty CD-ROM drive: listed, no node, not seen by the guest
             qmp::QmpMachineDisk disk{d.id, "",
@@ -314,7 +314,7 @@ void openDrives(const sys::SystemOptions& o, vm::BlockNodeTable& nodes, sys::Gue
         disk.qomPath = qomPath;
         disk.user = "drive '" + d.id + "'";
         disk.handle = std::make_shared<block::BlockHandle>(
-            sys::GuestDevices::guestImage(disk, node->image), d.readOnly);
+            guestdev::GuestDevices::guestImage(disk, node->image), d.readOnly);
         qmpDisks.push_back(disk);
         devices.addDriveDisk(disk, d.readOnly || node->readOnly);
         nodes.setUser(node->name, disk.user, true);
@@ -406,7 +406,7 @@ void addBlockdevs(const sys::SystemOptions& o, qmp::QmpContext& ctx) {
 
 // -device: controllers and disks (on node X or on the node of -drive id X), numbered from 0 in
 // /machine/peripheral-anon.
-void attachDevices(const sys::SystemOptions& o, sys::GuestDevices& devices,
+void attachDevices(const sys::SystemOptions& o, guestdev::GuestDevices& devices,
                    std::vector<qmp::QmpMachineDisk>& qmpDisks) {
     const unsigned afterDevices = devices.nextAnonymous();
     devices.setNextAnonymous(0);
@@ -476,7 +476,7 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
     auto setup = std::make_unique<qmp::QmpContext>(nodes, nbd);
     addObjects(o, *setup);
     addBlockdevs(o, *setup); // before the drives, as QEMU: a -drive may name them
-    sys::GuestDevices devices(nodes);
+    guestdev::GuestDevices devices(nodes);
     devices.setConfig(&config);
     devices.setIothreads(&setup->iothreads);
     openDrives(o, nodes, devices, qmpDisks, naming, *setup);
@@ -731,7 +731,7 @@ int main(int argc, char** argv) {
         return EXIT_SUCCESS;
     }
     if (options.deviceHelp) {
-        std::fputs(sys::deviceHelpText().c_str(), stdout);
+        std::fputs(guestdev::deviceHelpText().c_str(), stdout);
         return EXIT_SUCCESS;
     }
     if (options.machineHelp) { // as qemu-system lists them; scripts look for "(default)"

@@ -101,6 +101,22 @@ void armScreenshotHook(ui::MainWindow& window, const QString& dir, const QElapse
     });
 }
 
+// The devices QMP plugs into `session`'s run go when the run ends (its VM stops or the session
+// goes). Once per session.
+void endRunWithSession(app::SelectedVmMachine& qmpMachine, ui::VmSession* session) {
+    if (session->property("qmpRunWatched").toBool())
+        return;
+    session->setProperty("qmpRunWatched", true);
+    const emu::MachineRunner* runner = session->runner().get();
+    QObject::connect(
+        session, &ui::VmSession::stateChanged, session, [&qmpMachine, session, runner] {
+            if (!session->isActive() && session->runner()->state() != emu::RunState::Prelaunch)
+                qmpMachine.endRun(runner);
+        });
+    QObject::connect(session, &QObject::destroyed,
+                     [&qmpMachine, runner] { qmpMachine.endRun(runner); });
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -184,7 +200,7 @@ int main(int argc, char** argv) {
         }
     }
 
-    app::SelectedVmMachine qmpMachine;
+    app::SelectedVmMachine qmpMachine(nodes);
     std::unique_ptr<qmp::QmpContext> qmpContext;
     std::unique_ptr<qmp::QmpServer> qmpServer;
 
@@ -197,6 +213,7 @@ int main(int argc, char** argv) {
     if (parser.isSet(qmpOpt)) {
         try {
             qmpContext = std::make_unique<qmp::QmpContext>(nodes, exports, &qmpMachine, &blockJobs);
+            qmpMachine.setIothreads(&qmpContext->iothreads);
             qmpContext->setOnQuit([] {
                 QMetaObject::invokeMethod(
                     qApp,
@@ -231,6 +248,7 @@ int main(int argc, char** argv) {
                                  qmpMachine.setRunner(nullptr, {}, {});
                                  return;
                              }
+                             endRunWithSession(qmpMachine, session);
                              std::vector<qmp::QmpMachineDisk> disks;
                              for (size_t i = 0; i < session->disks().size(); ++i) {
                                  // Each disk as a virtio-blk device without an id would stand in

@@ -5,7 +5,10 @@
 // the test of cont from prelaunch, which starts one (a ROM of zeros; its outcome does not
 // matter).
 #include "app/e2kvm/SelectedVmMachine.h"
+#include "app/qmp/QmpError.h"
 #include "app/qmp/RunnerBackedMachine.h"
+#include "app/vmcore/BlockNodeTable.h"
+#include "block/NullImage.h"
 
 #include <gtest/gtest.h>
 
@@ -173,7 +176,8 @@ TEST(RunnerBackedMachine, EventsAfterTheHandlerIsGoneAreDropped) {
 // forwarding those of the VM it selected before.
 struct SelectedVm {
     std::vector<std::shared_ptr<emu::MachineRunner>> runners;
-    app::SelectedVmMachine machine;
+    vm::BlockNodeTable nodes;
+    app::SelectedVmMachine machine{nodes};
     EventLog log;
     SelectedVm() { log.attach(machine); }
     ~SelectedVm() {
@@ -239,7 +243,8 @@ TEST(SelectedVmMachine, ReportsTheSelectedVmsEventsAndOneShutdownPerRun) {
 TEST(SelectedVmMachine, ContWithNoVmStartsTheSelectedVm) {
     // As the GUI does it: the starter queues "Run" elsewhere; that selects the new VM's runner
     // (still in prelaunch) and then starts it. cont returns once the VM has left prelaunch.
-    app::SelectedVmMachine machine;
+    vm::BlockNodeTable nodes;
+    app::SelectedVmMachine machine(nodes);
     machine.cont(); // no starter: nothing happens
     EXPECT_EQ(machine.status(), "prelaunch");
 
@@ -265,7 +270,8 @@ TEST(SelectedVmMachine, ContWithNoVmStartsTheSelectedVm) {
 }
 
 TEST(SelectedVmMachine, ContGivesUpWhenTheVmDoesNotStart) {
-    app::SelectedVmMachine machine;
+    vm::BlockNodeTable nodes;
+    app::SelectedVmMachine machine(nodes);
     int starts = 0;
     machine.setStarter([&] { ++starts; }, std::chrono::milliseconds(50));
     auto before = std::chrono::steady_clock::now();
@@ -280,7 +286,8 @@ TEST(SelectedVmMachine, ContGivesUpWhenTheVmDoesNotStart) {
 // qom-set moves the selected VM's device onto another node: disks() says so from then on, and
 // a device the VM does not have is refused.
 TEST(SelectedVmMachine, SetDiskNodeFollowsTheDeviceOfTheSelectedVm) {
-    app::SelectedVmMachine machine;
+    vm::BlockNodeTable nodes;
+    app::SelectedVmMachine machine(nodes);
     qmp::QmpMachineDisk disk{"disk0", "node0", "/machine/peripheral-anon/device[0]/virtio-backend"};
     disk.qomPath = "/machine/peripheral-anon/device[0]";
     machine.setRunner(nullptr, "vm", {disk});
@@ -289,4 +296,131 @@ TEST(SelectedVmMachine, SetDiskNodeFollowsTheDeviceOfTheSelectedVm) {
     ASSERT_EQ(machine.disks().size(), 1u);
     EXPECT_EQ(machine.disks()[0].nodeName, "fl-cbw");
     EXPECT_EQ(machine.disks()[0].device, "disk0");
+}
+
+namespace {
+
+// The VM's own disk as the GUI passes it: an anonymous virtio-blk device in slot 0.
+qmp::QmpMachineDisk vmDisk() {
+    qmp::QmpMachineDisk disk{"disk0", "node0", "/machine/peripheral-anon/device[0]/virtio-backend"};
+    disk.qomPath = "/machine/peripheral-anon/device[0]";
+    disk.user = "vm 'Demo'";
+    return disk;
+}
+
+void addNullNode(vm::BlockNodeTable& nodes, const std::string& name) {
+    block::NullOptions options;
+    options.size = 1 << 20;
+    nodes.add(std::make_shared<block::NullImage>("null-co://", options), "null-co://", "null-co",
+              false, name);
+}
+
+// The message device_add / device_del fail with ("" if they do not).
+template <typename F> std::string failure(F&& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+const qmp::QmpMachineDisk* diskOf(const std::vector<qmp::QmpMachineDisk>& disks,
+                                  const std::string& qomPath) {
+    for (const qmp::QmpMachineDisk& d : disks)
+        if (d.qomPath == qomPath)
+            return &d;
+    return nullptr;
+}
+
+// A machine with the VM's own disk in slot 0 (a null image of 1 MiB).
+emu::MachineConfig romConfigWithDisk() {
+    emu::MachineConfig c = romConfig();
+    block::NullOptions options;
+    options.size = 1 << 20;
+    auto image = std::make_shared<block::NullImage>("null-co://", options);
+    c.disks.push_back({"disk0", std::make_shared<block::BlockHandle>(image, false), false});
+    return c;
+}
+
+} // namespace
+
+// device_add plugs a node into the selected VM's run (the runner is not started: plugging runs
+// on the test's thread), with e2kvm-system's checks and messages; device_del unplugs it.
+TEST(SelectedVmMachine, DeviceAddAndDelOnTheSelectedRun) {
+    vm::BlockNodeTable nodes;
+    addNullNode(nodes, "hd0");
+    app::SelectedVmMachine machine(nodes);
+    auto runner = std::make_shared<emu::MachineRunner>(romConfigWithDisk());
+    machine.setRunner(runner, "Demo", {vmDisk()});
+
+    machine.addDevice("driver=virtio-scsi,id=scsi0");
+    machine.addDevice("driver=scsi-hd,id=sd0,drive=hd0");
+    auto disks = machine.disks();
+    ASSERT_EQ(disks.size(), 2u);
+    const qmp::QmpMachineDisk* sd0 = diskOf(disks, "/machine/peripheral/sd0");
+    ASSERT_NE(sd0, nullptr);
+    EXPECT_EQ(sd0->qdev, "sd0");
+    EXPECT_EQ(sd0->nodeName, "hd0");
+    EXPECT_EQ(nodes.users("hd0"), std::vector<std::string>{"device 'sd0'"});
+
+    EXPECT_EQ(failure([&] { machine.addDevice("driver=scsi-hd,id=sd0,drive=hd0"); }),
+              "Duplicate device ID 'sd0'");
+    EXPECT_EQ(failure([&] { machine.addDevice("driver=virtio-blk-pci,id=v,drive=nonode"); }),
+              "Property 'virtio-blk-device.drive' can't find value 'nonode'");
+    EXPECT_EQ(failure([&] { machine.addDevice("driver=virtio-blk-pci,id=v,drive=disk0"); }),
+              "Property 'virtio-blk-pci.drive' can't take value 'disk0', it's in use");
+    EXPECT_EQ(failure([&] { machine.addDevice("driver=foo"); }),
+              "'foo' is not a valid device model name");
+
+    auto deleted = machine.deleteDevice("sd0");
+    ASSERT_EQ(deleted.size(), 1u);
+    EXPECT_EQ(deleted[0].id, "sd0");
+    EXPECT_EQ(deleted[0].path, "/machine/peripheral/sd0");
+    EXPECT_TRUE(nodes.users("hd0").empty());
+    EXPECT_EQ(machine.disks().size(), 1u);
+    EXPECT_EQ(failure([&] { machine.deleteDevice("sd0"); }), "Device 'sd0' not found");
+
+    // An anonymous device is numbered after the VM's own disk.
+    machine.addDevice("driver=virtio-blk-pci,drive=hd0");
+    EXPECT_NE(diskOf(machine.disks(), "/machine/peripheral-anon/device[1]"), nullptr);
+
+    // The VM's own disk can be unplugged too; its slot is then free for another device.
+    deleted = machine.deleteDevice("/machine/peripheral-anon/device[0]");
+    ASSERT_EQ(deleted.size(), 2u);
+    EXPECT_EQ(deleted[1].path, "/machine/peripheral-anon/device[0]");
+    EXPECT_EQ(diskOf(machine.disks(), "/machine/peripheral-anon/device[0]"), nullptr);
+    runner->quit();
+}
+
+// The devices go with the run they were plugged into: they stay with it while another VM is
+// selected, and let go of their nodes when it ends. Without a VM device_add is refused.
+TEST(SelectedVmMachine, HotPluggedDevicesBelongToTheirRun) {
+    vm::BlockNodeTable nodes;
+    addNullNode(nodes, "hd0");
+    app::SelectedVmMachine machine(nodes);
+    EXPECT_EQ(failure([&] { machine.addDevice("driver=virtio-blk-pci,id=v0,drive=hd0"); }),
+              "device_add: no VM runs (the selected VM is not started; cont starts it)");
+    EXPECT_EQ(failure([&] { machine.deleteDevice("v0"); }), "Device 'v0' not found");
+
+    auto first = std::make_shared<emu::MachineRunner>(romConfig());
+    auto second = std::make_shared<emu::MachineRunner>(romConfig());
+    machine.setRunner(first, "Demo", {vmDisk()});
+    machine.addDevice("driver=virtio-blk-pci,id=v0,drive=hd0");
+    machine.setRunner(second, "Other", {vmDisk()});
+    EXPECT_EQ(machine.disks().size(), 1u);
+    EXPECT_EQ(failure([&] { machine.deleteDevice("v0"); }), "Device 'v0' not found");
+    EXPECT_EQ(nodes.users("hd0"), std::vector<std::string>{"device 'v0'"});
+    machine.setRunner(first, "Demo", {vmDisk()});
+    EXPECT_NE(diskOf(machine.disks(), "/machine/peripheral/v0"), nullptr);
+
+    first->quit();
+    machine.endRun(first.get());
+    EXPECT_TRUE(nodes.users("hd0").empty());
+    EXPECT_EQ(diskOf(machine.disks(), "/machine/peripheral/v0"), nullptr);
+    EXPECT_EQ(failure([&] { machine.addDevice("driver=virtio-blk-pci,id=v1,drive=hd0"); }),
+              "device_add: VM 'Demo' has stopped");
+    machine.endRun(first.get()); // idempotent
+    EXPECT_TRUE(nodes.remove("hd0"));
+    second->quit();
 }

@@ -1,6 +1,6 @@
 // e2kvm-system's command line: qemu-system syntax, defaults and one-line errors.
-#include "app/e2kvm-system/BlockDeviceModels.h"
 #include "app/e2kvm-system/SystemOptions.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 
 #include <gtest/gtest.h>
 
@@ -408,7 +408,7 @@ TEST(SystemOptions, HelpRequests) {
     EXPECT_EQ(text.rfind("Supported formats: ", 0), 0u);
     EXPECT_NE(text.find("\nSupported formats (read-only): "), std::string::npos);
     EXPECT_NE(text.find(" qcow2 "), std::string::npos);
-    std::string devices = deviceHelpText();
+    std::string devices = e2kvm::guestdev::deviceHelpText();
     EXPECT_NE(devices.find("name \"virtio-blk-pci\", bus PCI, alias \"virtio-blk\"\n"),
               std::string::npos);
     EXPECT_NE(devices.find("name \"scsi-hd\", bus SCSI, desc \"virtual SCSI disk\"\n"),

@@ -1,13 +1,13 @@
-#include "app/e2kvm-system/GuestDevices.h"
+#include "app/guestdevices/GuestDevices.h"
 
-#include "app/e2kvm-system/BlockDeviceModels.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 #include "app/qmp/QmpError.h"
 #include "block/filter/ThrottleFilter.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace e2kvm::sys {
+namespace e2kvm::guestdev {
 
 namespace {
 
@@ -37,6 +37,14 @@ void GuestDevices::addDriveDisk(const qmp::QmpMachineDisk& disk, bool readOnly) 
     unsigned slot = freeSlot();
     plug(slot, {disk.device, disk.handle, readOnly});
     disks_.push_back({disk.qomPath, slot, "", "", true});
+}
+
+void GuestDevices::addPresentDisk(const qmp::QmpMachineDisk& disk, unsigned slot) {
+    if (slot >= slotUsed_.size() || slotUsed_[slot])
+        throw std::logic_error("GuestDevices: slot " + std::to_string(slot) +
+                               " of a present disk is taken or out of range");
+    slotUsed_[slot] = true;
+    disks_.push_back({disk.qomPath, slot, "", "", true, false});
 }
 
 const GuestDevices::Controller* GuestDevices::controllerFor(const DeviceOption& d) const {
@@ -154,7 +162,7 @@ void GuestDevices::add(const DeviceOption& d, std::vector<qmp::QmpMachineDisk>& 
     nodes_.setUser(node->name, entry.user, true);
     nextAnonymous_ += d.id.empty();
     disks_.push_back(
-        {entry.qomPath, slot, iothread, controller ? controller->qomPath : "", virtio});
+        {entry.qomPath, slot, iothread, controller ? controller->qomPath : "", virtio, true, true});
     if (disk != disks.end())
         *disk = std::move(entry);
     else
@@ -177,7 +185,7 @@ void GuestDevices::unplugDisk(const Disk& rec, std::vector<qmp::QmpMachineDisk>&
     nodes_.setUser(entry->nodeName, entry->user, false);
     const std::string drive = entry->device, nodeName = entry->nodeName;
     disks.erase(entry);
-    if (!drive.empty()) {
+    if (!drive.empty() && rec.dropsDrive) {
         // A -drive goes with its device, as QEMU's: its node closes unless another user (an
         // export, a job) still holds it; it then stays as a node of its own.
         try {
@@ -219,4 +227,21 @@ std::vector<qmp::QmpDeletedDevice> GuestDevices::remove(const std::string& id,
     return deleted;
 }
 
-} // namespace e2kvm::sys
+void GuestDevices::releaseAll(std::vector<qmp::QmpMachineDisk>& disks) {
+    for (const Disk& rec : disks_) {
+        if (!rec.added)
+            continue;
+        auto entry = std::find_if(disks.begin(), disks.end(), [&](const qmp::QmpMachineDisk& x) {
+            return x.qomPath == rec.qomPath;
+        });
+        if (entry == disks.end())
+            continue;
+        nodes_.setUser(entry->nodeName, entry->user, false);
+        disks.erase(entry);
+    }
+    disks_.clear();
+    controllers_.clear();
+    slotUsed_.fill(false);
+}
+
+} // namespace e2kvm::guestdev

@@ -1,14 +1,15 @@
 #pragma once
-// BlockDeviceModels: the qemu-system device models e2kvm-system maps onto the e2k-vm board's
-// one kind of block device (virtio-blk, scsi-hd, ide-hd, ...) and the controllers it accepts
-// for them (virtio-scsi), as `-device help` lists them; and the block drivers `-drive
-// format=help` lists. parseDevice turns a -device argument into a DeviceOption.
-#include "app/e2kvm-system/SystemOptions.h"
+// BlockDeviceModels: the qemu-system device models e2kvm maps onto the e2k-vm board's one kind
+// of block device (virtio-blk, scsi-hd, ide-hd, ...) and the controllers it accepts for them
+// (virtio-scsi), as `-device help` lists them. parseDevice turns a -device argument into a
+// DeviceOption; parseDeviceAdd does the same for device_add.
+#include "app/guestdevices/DeviceOption.h"
+#include "app/guestdevices/QemuOpts.h"
 
 #include <string>
 #include <vector>
 
-namespace e2kvm::sys {
+namespace e2kvm::guestdev {
 
 struct BlockDeviceModel {
     std::string name;        // "virtio-blk-pci"
@@ -22,12 +23,12 @@ const std::vector<BlockDeviceModel>& blockDeviceModels();
 
 // `-device help`: QEMU's layout (a category line, then one `name "…", bus …` line a model).
 std::string deviceHelpText();
-// `-drive format=help`: the drivers blockdev-add and -drive know, in QEMU's two lines
-// (read-write, then read-only).
-std::string formatHelpText();
 
 // -device DRIVER[,id=ID][,drive=X][,…]. Throws OptionError with qemu-system's messages
 // ("'foo' is not a valid device model name", "drive property not set").
 DeviceOption parseDevice(const std::string& spec);
+// device_add's arguments in -device syntax: as parseDevice, but a bad one throws qmp::QmpError
+// with qemu-system's message without the "-device SPEC: " prefix (what QMP and HMP answer).
+DeviceOption parseDeviceAdd(const std::string& spec);
 
-} // namespace e2kvm::sys
+} // namespace e2kvm::guestdev

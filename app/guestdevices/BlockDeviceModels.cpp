@@ -1,10 +1,11 @@
-#include "app/e2kvm-system/BlockDeviceModels.h"
+#include "app/guestdevices/BlockDeviceModels.h"
 
-#include "app/qmp/BlockdevDriverKeys.h"
+#include "app/qmp/QmpError.h"
+#include "app/vmcore/QemuId.h"
 
 #include <algorithm>
 
-namespace e2kvm::sys {
+namespace e2kvm::guestdev {
 
 const std::vector<BlockDeviceModel>& blockDeviceModels() {
     // Sorted by name, as QEMU lists a category.
@@ -33,11 +34,6 @@ std::string deviceHelpText() {
     return out;
 }
 
-std::string formatHelpText() {
-    const std::string drivers = qmp::blockDriverNames();
-    return "Supported formats: " + drivers + "\nSupported formats (read-only): " + drivers + "\n";
-}
-
 DeviceOption parseDevice(const std::string& spec) {
     const std::string where = "-device " + spec;
     std::vector<std::pair<std::string, std::string>> items;
@@ -62,7 +58,7 @@ DeviceOption parseDevice(const std::string& spec) {
     for (size_t i = 1; i < items.size(); ++i) {
         const auto& [key, value] = items[i];
         if (key == "id") {
-            if (!validQemuId(value))
+            if (!vm::wellFormedId(value))
                 throw OptionError(where + ": Parameter 'id' expects an identifier");
             d.id = value;
         } else if (key == "drive" && !model->controller) {
@@ -91,4 +87,14 @@ DeviceOption parseDevice(const std::string& spec) {
     return d;
 }
 
-} // namespace e2kvm::sys
+DeviceOption parseDeviceAdd(const std::string& spec) {
+    try {
+        return parseDevice(spec);
+    } catch (const OptionError& e) {
+        std::string what = e.what();
+        const std::string prefix = "-device " + spec + ": ";
+        throw qmp::QmpError(what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
+    }
+}
+
+} // namespace e2kvm::guestdev

@@ -1,11 +1,11 @@
 #pragma once
-// GuestDevices: the guest devices of e2kvm-system's board, from -device, -drive if=virtio and
-// device_add: storage controllers (virtio-scsi: their buses and iothreads) and disks in the
-// board's block-device slots. Attaching a disk checks qemu-system's rules (the drive or node
-// exists and is free, the bus exists, a node is used from one iothread, one writer per node);
-// before the machine runs disks go into its configuration, after that they are plugged into
-// the running machine and device_del unplugs them.
-#include "app/e2kvm-system/SystemOptions.h"
+// GuestDevices: the guest devices of an e2k-vm board, from -device, -drive if=virtio and
+// device_add (e2kvm-system's, and the GUI's --qmp for its selected VM): storage controllers
+// (virtio-scsi: their buses and iothreads) and disks in the board's block-device slots. Attaching a
+// disk checks qemu-system's rules (the drive or node exists and is free, the bus exists, a node is
+// used from one iothread, one writer per node); before the machine runs disks go into its
+// configuration, after that they are plugged into the running machine and device_del unplugs them.
+#include "app/guestdevices/DeviceOption.h"
 #include "app/qmp/QmpMachine.h"
 #include "app/vmcore/BlockNodeTable.h"
 #include "emu/machine/Machine.h"
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace e2kvm::sys {
+namespace e2kvm::guestdev {
 
 class GuestDevices {
 public:
@@ -44,6 +44,10 @@ public:
 
     // The disk of a -drive if=virtio: it takes the next slot.
     void addDriveDisk(const qmp::QmpMachineDisk& disk, bool readOnly);
+    // A disk the machine already has in `slot` (its configuration put it there, as the GUI's
+    // VM disks): the slot is taken and device_del can unplug it. Its node's user is set by the
+    // caller, and the node stays open when the device goes (it is not a -drive's).
+    void addPresentDisk(const qmp::QmpMachineDisk& disk, unsigned slot);
     // -device and device_add. The drive a disk names is a drive among `disks` or a node; the
     // new disk is filled into that drive's entry or added. Throws std::runtime_error with
     // qemu-system's message (no "-device …:" prefix).
@@ -53,6 +57,9 @@ public:
     // went, children first. Throws qmp::QmpError (DeviceNotFound) for an unknown device.
     std::vector<qmp::QmpDeletedDevice> remove(const std::string& id,
                                               std::vector<qmp::QmpMachineDisk>& disks);
+    // The machine has ended (its devices went with it; nothing is unplugged): the disks add()
+    // made leave `disks` and stop using their nodes, and every device is forgotten.
+    void releaseAll(std::vector<qmp::QmpMachineDisk>& disks);
 
 private:
     struct Controller {
@@ -65,6 +72,8 @@ private:
         std::string iothread;   // its controller's or its own
         std::string controller; // QOM path of the controller whose bus it is on, or ""
         bool virtio = false;    // has a virtio-backend part (virtio-blk)
+        bool dropsDrive = true; // a -drive's drive goes with it (not a present disk's node)
+        bool added = false;     // made by add(): its entry and node use are ours
     };
 
     const Controller* controllerFor(const DeviceOption& d) const;
@@ -86,4 +95,4 @@ private:
     std::array<bool, emu::Machine::kMaxDisks> slotUsed_{};
 };
 
-} // namespace e2kvm::sys
+} // namespace e2kvm::guestdev
