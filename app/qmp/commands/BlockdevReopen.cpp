@@ -4,13 +4,15 @@
 // size, the node's discard and detect-zeroes, qcow2's cache and discard tuning, which e2kvm
 // does not use), anything else fails with QEMU's words. Children: the current one by name or
 // by its options, or a replacement file node presenting the same bytes (a raw node over the
-// same host file, the host file's own node).
+// same host file, the host file's own node); a qcow2 node's backing may become another node
+// or none.
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
 #include "block/filter/RawWindow.h"
+#include "block/qcow2/Qcow2Driver.h"
 
 #include <sys/stat.h>
 
@@ -189,7 +191,9 @@ private:
             if (!after) {
                 if (before && !before->isNull())
                     throw QmpError("backing is missing for '" + nodeName + "'");
-                if (auto node = ctx_.nodes.find(nodeName); node && node->image->backing())
+                // (Left out, the backing file the image's header names would be opened.)
+                if (auto node = ctx_.nodes.find(nodeName);
+                    node && (node->image->backing() || namesBackingFile(*node->image)))
                     throw QmpError("backing is missing for '" + nodeName + "'");
                 return;
             }
@@ -200,6 +204,10 @@ private:
                 return;
             if (after->isObject() && before && before->isObject()) {
                 compare(top, *before, *after, path + key + ".");
+                return;
+            }
+            if (path.empty() && (after->isNull() || after->isString())) {
+                planBackingChange(top, after->isNull() ? std::string() : after->asString());
                 return;
             }
             throw QmpError("e2kvm cannot change the backing file of node '" + nodeName +
@@ -231,6 +239,60 @@ private:
             return;
         }
         compare(top, *before, *after, path + key + ".");
+    }
+
+    static bool namesBackingFile(const block::BlockDriver& image) {
+        block::ImageDescription d;
+        image.describe(d);
+        return !d.fullBackingFilename.empty() || !d.backingFilename.empty();
+    }
+
+    // The qcow2 node `top` gets node `backing` (empty: none) as its backing file, as QEMU's
+    // reopen replaces the backing child: not a link a stream or commit holds, not one that
+    // closes a loop; the node the old backing was stays open (it is a node of its own).
+    void planBackingChange(const std::string& top, const std::string& backing) {
+        auto node = ctx_.nodes.find(top);
+        auto layer =
+            node ? std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(node->image) : nullptr;
+        if (!layer)
+            throw QmpError("e2kvm cannot change the backing file of node '" + top +
+                           "' by blockdev-reopen");
+        std::shared_ptr<vm::BlockNode> next;
+        if (!backing.empty()) {
+            next = ctx_.nodes.find(backing);
+            if (!next)
+                throw QmpError("Cannot find device='' nor node-name='" + backing + "'");
+        }
+        std::shared_ptr<block::BlockDriver> oldImage = layer->backingImage();
+        std::shared_ptr<vm::BlockNode> oldNode;
+        for (const auto& n : ctx_.nodes.list())
+            if (oldImage && n->image == oldImage)
+                oldNode = n;
+        if (next && oldNode == next)
+            return; // the same child
+        const std::string busy = ctx_.jobs.nodeBusyWith(top);
+        if (oldImage && (busy == "stream" || busy == "commit"))
+            throw QmpError("Cannot change frozen 'backing' link from '" + top + "' to '" +
+                           (oldNode ? oldNode->name : std::string()) + "'");
+        if (next)
+            for (const block::BlockDriver* l = next->image.get(); l; l = l->backing())
+                if (l == layer.get())
+                    throw QmpError("Making '" + backing + "' a backing child of '" + top +
+                                   "' would create a cycle");
+        const std::string user = vm::BlockNodeTable::backingUser(top);
+        const std::string oldName = oldNode ? oldNode->name : std::string();
+        auto relink = [this, layer, user](const std::shared_ptr<block::BlockDriver>& image,
+                                          const std::string& from, const std::string& to) {
+            layer->replaceBacking(image);
+            if (!from.empty())
+                ctx_.nodes.setUser(from, user, false);
+            if (!to.empty())
+                ctx_.nodes.setUser(to, user, true);
+        };
+        std::shared_ptr<block::BlockDriver> newImage = next ? next->image : nullptr;
+        steps_.push_back(
+            {[relink, newImage, oldName, backing] { relink(newImage, oldName, backing); },
+             [relink, oldImage, oldName, backing] { relink(oldImage, backing, oldName); }});
     }
 
     // A raw window whose offset or size changes is moved.
