@@ -211,7 +211,7 @@ int fallocateRange(FuseExport::State& s, int mode, uint64_t offset, uint64_t len
         if (!(mode & FALLOC_FL_KEEP_SIZE))
             return EINVAL;
         return errnoOf([&] {
-            if (length)
+            if (length && s.options.discardUnmaps)
                 s.image->discard(offset, length);
         });
     }

@@ -24,6 +24,9 @@ struct FuseExportOptions {
     bool writable = false;
     bool growable = false; // writes past the end grow the node
     FuseAllowOther allowOther = FuseAllowOther::Auto;
+    // The node's discard=unmap: punching a hole discards. Otherwise the request is accepted
+    // and does nothing, as QEMU ignores discards by default.
+    bool discardUnmaps = false;
 };
 
 class FuseExport {

@@ -28,8 +28,7 @@ FuseExportTable::~FuseExportTable() {
 void FuseExportTable::add(const FuseExportRequest& request) {
     std::shared_ptr<BlockNode> node = nodes_.find(request.nodeName);
     if (!node)
-        throw std::runtime_error("Cannot find device='" + request.nodeName + "' nor node-name='" +
-                                 request.nodeName + "'");
+        throw std::runtime_error("Cannot find device='' nor node-name='" + request.nodeName + "'");
     if (request.options.writable && node->readOnly)
         throw std::runtime_error("Cannot export read-only node as writable");
     {
@@ -42,7 +41,9 @@ void FuseExportTable::add(const FuseExportRequest& request) {
                                          request.options.mountpoint + "'");
     }
     // Mounted without the lock: the export's thread serves requests from then on.
-    auto mount = std::make_unique<FuseExport>(node->image, request.options);
+    FuseExportOptions options = request.options;
+    options.discardUnmaps = node->discardUnmap;
+    auto mount = std::make_unique<FuseExport>(node->image, options);
     Entry entry;
     entry.info.id = request.id;
     entry.info.nodeName = node->name;
@@ -90,9 +91,9 @@ void FuseExportTable::removeAll() {
         gone = std::move(exports_);
         exports_.clear();
     }
-    // The newest first, as QEMU closes them.
-    for (auto it = gone.rbegin(); it != gone.rend(); ++it)
-        forget(*it);
+    // In adding order, as QEMU reports them closed.
+    for (Entry& e : gone)
+        forget(e);
 }
 
 bool FuseExportTable::has(const std::string& id) const {

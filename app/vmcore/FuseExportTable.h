@@ -15,8 +15,8 @@ namespace e2kvm::vm {
 
 struct FuseExportRequest {
     std::string id;
-    std::string nodeName; // a node of the BlockNodeTable
-    FuseExportOptions options;
+    std::string nodeName;      // a node of the BlockNodeTable (by node name only, as QEMU)
+    FuseExportOptions options; // discardUnmaps is the node's
 };
 
 struct FuseExportInfo {

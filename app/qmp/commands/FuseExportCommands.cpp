@@ -2,7 +2,6 @@
 
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/ExportedFileNode.h"
-#include "app/qmp/commands/NodeLookup.h"
 #include "app/vmcore/QemuId.h"
 
 namespace e2kvm::qmp {
@@ -40,7 +39,6 @@ void addFuseExport(QmpContext& ctx, QmpArgs& a) {
         throw QmpError("Block export id '" + r.id + "' is already in use");
     const bool openedHere = openExportedFileNode(ctx, r.nodeName, r.options.writable);
     try {
-        r.nodeName = lookupNode(ctx, r.nodeName)->name;
         ctx.fuseExports.add(r);
     } catch (const std::exception& e) {
         if (openedHere)
