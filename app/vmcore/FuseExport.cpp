@@ -184,8 +184,11 @@ void onWrite(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t of
             n = size_t(length - start);
         }
     }
-    if (int err = errnoOf(
-            [&] { s.image->write(start, std::span(reinterpret_cast<const uint8_t*>(data), n)); })) {
+    if (int err = errnoOf([&] {
+            s.image->write(start, std::span(reinterpret_cast<const uint8_t*>(data), n));
+            if (s.options.writethrough)
+                s.image->flush();
+        })) {
         fuse_reply_err(req, err);
         return;
     }
@@ -259,7 +262,9 @@ void onLseek(fuse_req_t req, fuse_ino_t, off_t offset, int whence, fuse_file_inf
         return;
     }
     const uint64_t size = s.image->size();
-    if (offset < 0 || uint64_t(offset) >= size) {
+    // The end of the file is where its last hole begins; past it there is nothing.
+    if (offset < 0 || uint64_t(offset) > size ||
+        (uint64_t(offset) == size && whence == SEEK_DATA)) {
         fuse_reply_err(req, ENXIO);
         return;
     }

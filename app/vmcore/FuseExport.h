@@ -22,7 +22,8 @@ enum class FuseAllowOther {
 struct FuseExportOptions {
     std::string mountpoint; // an existing regular file
     bool writable = false;
-    bool growable = false; // writes past the end grow the node
+    bool growable = false;     // writes past the end grow the node
+    bool writethrough = false; // each write flushed before it is answered
     FuseAllowOther allowOther = FuseAllowOther::Auto;
     // The node's discard=unmap: punching a hole discards. Otherwise the request is accepted
     // and does nothing, as QEMU ignores discards by default.

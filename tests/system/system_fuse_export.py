@@ -71,6 +71,14 @@ def pread(path, offset, length):
         os.close(fd)
 
 
+def seek(path, offset, whence):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.lseek(fd, offset, whence)
+    finally:
+        os.close(fd)
+
+
 def fuse(q, export_id, node, mountpoint, **options):
     return q.cmd("block-export-add", type="fuse", id=export_id, **{"node-name": node},
                  mountpoint=mountpoint, **options)
@@ -149,6 +157,10 @@ def run_tool(tool, top):
         out["same bytes as the image"] = digest(mp) == digest(plain)
         out["read at the end"] = [attempt(lambda: len(pread(mp, 4 * MiB - 100, 4096))),
                                   attempt(lambda: len(pread(mp, 4 * MiB, 4096)))]
+        out["seek"] = [attempt(lambda: seek(mp, off, whence)) for off, whence in (
+            (0, os.SEEK_HOLE), (MiB, os.SEEK_DATA), (MiB, os.SEEK_HOLE),
+            (3 * MiB + 512 * 1024, os.SEEK_DATA), (3 * MiB + 512 * 1024, os.SEEK_HOLE),
+            (4 * MiB, os.SEEK_HOLE), (4 * MiB, os.SEEK_DATA), (5 * MiB, os.SEEK_HOLE))]
         out["chmod"] = [attempt(lambda: os.chmod(mp, 0o600)), oct(os.stat(mp).st_mode & 0o777),
                         attempt(lambda: os.chmod(mp, 0o500)), oct(os.stat(mp).st_mode & 0o777)]
         out["write to read-only"] = attempt(lambda: pwrite(mp, 0, b"x"))
@@ -164,7 +176,7 @@ def run_tool(tool, top):
             q.wait_event("BLOCK_EXPORT_DELETED", 10)
         out["del unknown"] = r(q.cmd("block-export-del", id="e1"))
 
-        out["add w"] = r(fuse(q, "w", "fmt", mp, writable=True))
+        out["add w"] = r(fuse(q, "w", "fmt", mp, writable=True, writethrough=True))
         out["writable view"] = file_view(mp)
         out["write"] = attempt(lambda: pwrite(mp, 64 * 1024, b"\xab" * 4096))
         out["read back"] = attempt(lambda: pread(mp, 64 * 1024 - 2, 8).hex())

@@ -26,7 +26,7 @@ void addFuseExport(QmpContext& ctx, QmpArgs& a) {
     a.optStr("iothread"); // e2kvm serves each export from a thread of its own
     r.nodeName = a.str("node-name");
     r.options.writable = a.optBool("writable", false);
-    a.optBool("writethrough", false); // writes are passed on as they come
+    r.options.writethrough = a.optBool("writethrough", false);
     r.options.mountpoint = a.str("mountpoint");
     r.options.growable = a.optBool("growable", false);
     r.options.allowOther =
