@@ -132,6 +132,7 @@ def run_tool(tool, top):
             r(fuse(q, "1x", "fmt", mp)),
             r(fuse(q, "x", "nonode", mp)),
             r(fuse(q, "x", "ro", mp, writable=True)),
+            r(fuse(q, "x", "fmt", mp, iothread="nope")),
             r(fuse(q, "x", "fmt", os.path.join(tmp, "absent"))),
             r(fuse(q, "x", "fmt", os.path.join(tmp, "dir"))),
         ]

@@ -4,6 +4,9 @@
 #include "app/qmp/commands/ExportedFileNode.h"
 #include "app/vmcore/QemuId.h"
 
+#include <optional>
+#include <string>
+
 namespace e2kvm::qmp {
 
 namespace {
@@ -23,7 +26,8 @@ void addFuseExport(QmpContext& ctx, QmpArgs& a) {
     vm::FuseExportRequest r;
     r.id = a.str("id");
     a.optBool("fixed-iothread", false);
-    a.optStr("iothread"); // e2kvm serves each export from a thread of its own
+    // An iothread object must exist; e2kvm serves each export from a thread of its own.
+    std::optional<std::string> iothread = a.optStr("iothread");
     r.nodeName = a.str("node-name");
     r.options.writable = a.optBool("writable", false);
     r.options.writethrough = a.optBool("writethrough", false);
@@ -39,6 +43,11 @@ void addFuseExport(QmpContext& ctx, QmpArgs& a) {
         throw QmpError("Block export id '" + r.id + "' is already in use");
     const bool openedHere = openExportedFileNode(ctx, r.nodeName, r.options.writable);
     try {
+        // After the node's own checks (the table's), before the mountpoint's, as QEMU.
+        std::shared_ptr<vm::BlockNode> node = ctx.nodes.find(r.nodeName);
+        if (iothread && !ctx.iothreads.count(*iothread) && node &&
+            !(r.options.writable && node->readOnly))
+            throw QmpError("iothread \"" + *iothread + "\" not found");
         ctx.fuseExports.add(r);
     } catch (const std::exception& e) {
         if (openedHere)
