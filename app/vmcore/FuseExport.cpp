@@ -320,6 +320,7 @@ fuse_session* mountSession(FuseExport::State& s, bool allowOther) {
     char* argv[] = {program.data(), dashO.data(), options.data(), nullptr};
     fuse_args args = FUSE_ARGS_INIT(3, argv);
     fuse_session* session = fuse_session_new(&args, &kOperations, sizeof kOperations, &s);
+    fuse_opt_free_args(&args); // the copy of the arguments option parsing may have made
     if (!session)
         return nullptr;
     if (fuse_session_mount(session, s.options.mountpoint.c_str()) != 0) {
