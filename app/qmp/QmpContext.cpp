@@ -9,7 +9,7 @@ namespace e2kvm::qmp {
 QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachine* m,
                        vm::JobTable* j)
     : nodes(n), nbd(s), machine(m), ownJobs_(j ? nullptr : std::make_unique<vm::JobTable>(n)),
-      jobs(j ? *j : *ownJobs_) {
+      jobs(j ? *j : *ownJobs_), fuseExports(n) {
     registerControlCommands(*this);
     registerMachineCommands(*this);
     registerBlockCommands(*this);
@@ -39,6 +39,9 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
     exportListener_ = nbd.addExportListener([this](const std::string& id) {
         emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
     });
+    fuseExportListener_ = fuseExports.addExportListener([this](const std::string& id) {
+        emitEvent("BLOCK_EXPORT_DELETED", Json::object({{"id", id}}));
+    });
     if (machine) {
         machine->setEventHandler([this](const QmpMachineEvent& e) {
             switch (e.kind) {
@@ -62,6 +65,7 @@ QmpContext::QmpContext(vm::BlockNodeTable& n, vm::NbdExportService& s, QmpMachin
 QmpContext::~QmpContext() {
     jobs.removeListener(jobListener_);
     nbd.removeExportListener(exportListener_);
+    fuseExports.removeExportListener(fuseExportListener_);
     if (machine)
         machine->setEventHandler(nullptr);
 }
@@ -209,6 +213,8 @@ void QmpContext::finishQuit(const std::function<void()>& announced) {
         machine->quit("host-qmp-quit");
     else
         emitEvent("SHUTDOWN", Json::object({{"guest", false}, {"reason", "host-qmp-quit"}}));
+    // As QEMU closes its exports on the way out: after SHUTDOWN, before the reply to quit.
+    fuseExports.removeAll();
     if (announced)
         announced();
     if (cb)

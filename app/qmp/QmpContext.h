@@ -1,11 +1,12 @@
 #pragma once
 // QmpContext: everything QMP commands act on: the process's block nodes and NBD export
-// service, the machine (null when none runs: machine commands fail with "No machine"), the
-// command table, and the state QMP itself keeps (protocol-only "file" nodes, TLS credential
-// objects). A QmpServer and the GUI's --qmp option both build one.
+// service, the FUSE exports QMP mounts, the machine (null when none runs: machine commands fail
+// with "No machine"), the command table, and the state QMP itself keeps (protocol-only "file"
+// nodes, TLS credential objects). A QmpServer and the GUI's --qmp option both build one.
 #include "app/qmp/Json.h"
 #include "app/qmp/QmpMachine.h"
 #include "app/vmcore/BlockNodeTable.h"
+#include "app/vmcore/FuseExportTable.h"
 #include "app/vmcore/JobTable.h"
 #include "app/vmcore/NbdExportService.h"
 #include "block/filter/ThrottleGroup.h"
@@ -51,6 +52,8 @@ private:
 
 public:
     vm::JobTable& jobs; // block jobs (blockdev-backup)
+    // block-export-add {type: "fuse"}: unmounted by quit (each reported) or with the context.
+    vm::FuseExportTable fuseExports;
 
     // The command table: every command of the groups in app/qmp/commands/ is registered by
     // the constructor; embedders may add their own.
@@ -127,6 +130,7 @@ public:
 private:
     std::map<std::string, QmpCommand> commands_;
     int exportListener_ = 0;
+    int fuseExportListener_ = 0;
     int jobListener_ = 0;
     mutable std::mutex eventMutex_;
     std::map<int, std::function<void(const std::string&, const Json&)>> sinks_; // 0: default

@@ -1,11 +1,12 @@
 // QMP NBD export commands: nbd-server-start/-stop/-add/-remove, block-export-add/-del,
-// query-block-exports. The exports themselves live in vm::NbdExportService.
+// query-block-exports. The exports themselves live in vm::NbdExportService (FUSE exports, which
+// the block-export commands handle too: commands/FuseExportCommands and vm::FuseExportTable).
 #include "app/qmp/QmpArgs.h"
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
+#include "app/qmp/commands/ExportedFileNode.h"
+#include "app/qmp/commands/FuseExportCommands.h"
 #include "app/qmp/commands/NodeLookup.h"
-#include "block/BlockError.h"
-#include "block/ImageOpen.h"
 
 #include <cstdlib>
 
@@ -55,37 +56,11 @@ void requireServer(QmpContext& ctx) {
         throw QmpError("NBD server not running");
 }
 
-// An export of a protocol-only file node reads the file as it is: the file is opened (raw)
-// as a table node of the file node's name, with the image locks of QEMU's NBD export
-// (consistent read, write if writable, resize not shared). It stays open until the file node
-// is deleted. Returns whether it was opened here.
-bool openExportedFileNode(QmpContext& ctx, const vm::NbdExportRequest& r) {
-    auto file = ctx.fileNodes.find(r.nodeName);
-    if (file == ctx.fileNodes.end() || ctx.nodes.find(r.nodeName))
-        return false;
-    block::OpenOptions options;
-    options.format = "raw";
-    options.readOnly = !r.writable;
-    options.unshare = block::kPermResize;
-    try {
-        std::shared_ptr<block::BlockDriver> image = block::openImage(file->second, options);
-        ctx.nodes.add(std::move(image), file->second, "file", !r.writable, r.nodeName);
-    } catch (const block::BlockError& e) {
-        std::string what = e.what();
-        if (block::isImageLockConflict(e))
-            throw QmpError(what.substr(0, what.find('\n')));
-        throw QmpError("Could not open '" + file->second + "': " + what);
-    } catch (const std::exception& e) {
-        throw QmpError(e.what());
-    }
-    return true;
-}
-
 // Exports the node `r.nodeName` names: a drive's name stands for the node the drive is on now
 // (its medium, or an overlay put over it), and is the export's name unless another was given.
 void addExport(QmpContext& ctx, vm::NbdExportRequest r) {
     requireServer(ctx);
-    const bool openedHere = openExportedFileNode(ctx, r);
+    const bool openedHere = openExportedFileNode(ctx, r.nodeName, r.writable);
     std::shared_ptr<vm::BlockNode> node = lookupNode(ctx, r.nodeName);
     if (r.exportName.empty())
         r.exportName = r.nodeName;
@@ -156,8 +131,12 @@ Json nbdServerRemove(QmpContext& ctx, const Json* args) {
 Json blockExportAdd(QmpContext& ctx, const Json* args) {
     QmpArgs a(args);
     std::string type = a.str("type");
+    if (type == "fuse") {
+        addFuseExport(ctx, a);
+        return Json::object();
+    }
     if (type != "nbd")
-        throw QmpError("Export type '" + type + "' is not supported by e2kvm (only 'nbd')");
+        throw QmpError("Export type '" + type + "' is not supported by e2kvm (only 'nbd', 'fuse')");
     vm::NbdExportRequest r;
     r.id = a.str("id");
     r.nodeName = a.str("node-name");
@@ -192,6 +171,8 @@ Json blockExportAdd(QmpContext& ctx, const Json* args) {
         }
     }
     a.finish();
+    if (ctx.fuseExports.has(r.id)) // export ids are unique across export types
+        throw QmpError("Block export id '" + r.id + "' is already in use");
     addExport(ctx, r);
     return Json::object();
 }
@@ -201,7 +182,7 @@ Json blockExportDel(QmpContext& ctx, const Json* args) {
     std::string id = a.str("id");
     std::string mode = a.optEnum("mode", {"safe", "hard"}).value_or("safe");
     a.finish();
-    if (!ctx.nbd.removeById(id, mode == "hard"))
+    if (!ctx.nbd.removeById(id, mode == "hard") && !ctx.fuseExports.remove(id))
         throw QmpError("Export '" + id + "' is not found");
     return Json::object();
 }
@@ -209,6 +190,9 @@ Json blockExportDel(QmpContext& ctx, const Json* args) {
 Json queryBlockExports(QmpContext& ctx, const Json* args) {
     QmpArgs(args).finish();
     Json list = Json::array();
+    for (const vm::FuseExportInfo& e : ctx.fuseExports.list())
+        list.push(Json::object(
+            {{"id", e.id}, {"type", "fuse"}, {"node-name", e.nodeName}, {"shutting-down", false}}));
     for (const vm::NbdExportInfo& e : ctx.nbd.list())
         list.push(Json::object(
             {{"id", e.id}, {"type", "nbd"}, {"node-name", e.nodeName}, {"shutting-down", false}}));
