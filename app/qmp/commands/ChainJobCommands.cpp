@@ -553,7 +553,7 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
                 for (const CommitFilter::Attached& attached : filter->retire()) {
                     attached.layer->replaceBacking(newBase);
                     try {
-                        attached.layer->changeBackingFile(name, format);
+                        block::renameBackingFile(*attached.layer, name, format);
                     } catch (const std::exception&) {
                         // The header keeps naming the old top, whose data the base holds too.
                     }
