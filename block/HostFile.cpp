@@ -28,6 +28,8 @@ HostFile::HostFile(const std::string& path, Mode mode, std::shared_ptr<BlockDriv
             throwError(EINVAL, path_, "An open image cannot be created anew");
         if (writable_ && node_->readOnly())
             throwError(EACCES, path_, "Block node is read-only");
+        if (node_->formatName() == "blkdebug")
+            nodeInjector_ = node_->blkdebug();
         return;
     }
     int flags = O_CLOEXEC;

@@ -44,10 +44,14 @@ public:
     // (and may fail it) and the events the format raises. Set before the file is shared.
     void setBlkdebug(std::shared_ptr<Blkdebug> injector) { blkdebug_ = std::move(injector); }
     const std::shared_ptr<Blkdebug>& blkdebug() const { return blkdebug_; }
-    // Tells the injector, if there is one, that the format reached `event`.
+    // Tells the injector, if there is one, that the format reached `event`: the one set here,
+    // else that of a blkdebug node this file stands for (QEMU raises a format's events on its
+    // file's node, which a blkdebug node acts on).
     void debugEvent(BlkdebugEvent event) const {
         if (blkdebug_)
             blkdebug_->event(event);
+        else if (nodeInjector_)
+            nodeInjector_->event(event);
     }
 
     // Reads exactly buf.size() bytes; bytes past end of file read as zero.
@@ -88,6 +92,7 @@ private:
     bool writable_ = false;
     std::shared_ptr<Blkdebug> blkdebug_;
     std::shared_ptr<BlockDriver> node_; // set: the file is this image
+    Blkdebug* nodeInjector_ = nullptr;  // node_'s, when node_ is a blkdebug node
     // With an injector: changes begun and the count the last successful sync covered. As in
     // QEMU, a sync of a file not written since reaches neither the injector nor the disk.
     std::atomic<uint64_t> writeGeneration_{0};

@@ -58,7 +58,7 @@ ActiveCommitJob::~ActiveCommitJob() {
     detach();
 }
 
-uint64_t ActiveCommitJob::copyDirty(uint64_t maxBytes) {
+uint64_t ActiveCommitJob::copyDirty(uint64_t maxBytes, bool* writeFailed) {
     const uint64_t size = dirty_->diskSize();
     std::optional<uint64_t> first = dirty_->nextDirty(0, size);
     if (!first)
@@ -67,11 +67,15 @@ uint64_t ActiveCommitJob::copyDirty(uint64_t maxBytes) {
     uint64_t end = dirty_->nextClean(*first, limit).value_or(limit);
     uint64_t length = end - *first;
     dirty_->reset(*first, length); // writes that come meanwhile mark it again
+    bool writing = false;
     try {
         std::vector<uint8_t> buf(static_cast<size_t>(length));
         spec_.top->read(*first, buf);
+        writing = true;
         writer_->write(*first, buf);
     } catch (...) {
+        if (writeFailed)
+            *writeFailed = writing;
         dirty_->set(*first, length);
         throw;
     }
@@ -98,10 +102,11 @@ void ActiveCommitJob::run() {
         if (!checkpoint())
             return;
         uint64_t copied = 0;
+        bool writeFailed = false;
         try {
-            copied = copyDirty(kStep);
+            copied = copyDirty(kStep, &writeFailed);
         } catch (const BlockError& err) {
-            if (!actOnError(spec_.onError, err.errnoValue(), false))
+            if (!actOnError(spec_.onError, err.errnoValue(), writeFailed))
                 return;
             continue;
         }

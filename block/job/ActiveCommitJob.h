@@ -44,8 +44,9 @@ protected:
 private:
     class ChangeRecorder;
     // Copies the first run of dirty granules, at most `maxBytes`; returns the bytes copied (0
-    // if nothing is dirty). Throws BlockError (the granules stay dirty).
-    uint64_t copyDirty(uint64_t maxBytes);
+    // if nothing is dirty). Throws BlockError (the granules stay dirty); `writeFailed`, if
+    // given, then says whether the write to the base failed (else the read of the top).
+    uint64_t copyDirty(uint64_t maxBytes, bool* writeFailed = nullptr);
     void detach();
 
     ActiveCommitSpec spec_;

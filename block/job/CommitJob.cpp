@@ -12,6 +12,26 @@ namespace {
 constexpr uint64_t kStep = 512 * 1024; // QEMU's commit buffer
 } // namespace
 
+void renameBackingFile(qcow2::Qcow2Driver& overlay, const std::string& name,
+                       const std::string& format) {
+    if (!overlay.readOnly()) {
+        overlay.changeBackingFile(name, format);
+        return;
+    }
+    OpenOptions o;
+    o.format = "qcow2";
+    o.readOnly = false;
+    o.locking = false;
+    o.openBacking = false;
+    std::unique_ptr<BlockDriver> writer = openImage(overlay.filename(), std::move(o));
+    auto* q = dynamic_cast<qcow2::Qcow2Driver*>(writer.get());
+    if (!q)
+        throw BlockError(EINVAL, overlay.filename() + ": not a qcow2 image any more");
+    q->changeBackingFile(name, format);
+    writer.reset();
+    overlay.noteBackingFileChanged(name, format);
+}
+
 CommitJob::CommitJob(CommitSpec spec)
     : Job(spec.id, "commit", spec.autoFinalize, spec.autoDismiss), spec_(std::move(spec)) {
     presetSpeed(spec_.speed);
@@ -80,7 +100,7 @@ void CommitJob::commit() {
     if (!spec_.overlayInChain || spec_.overlayInChain()) {
         spec_.overlay->replaceBacking(newBase_);
         try {
-            spec_.overlay->changeBackingFile(spec_.backingFile, spec_.backingFormat);
+            renameBackingFile(*spec_.overlay, spec_.backingFile, spec_.backingFormat);
         } catch (const BlockError&) {
             // The header keeps naming the old top, whose data the base now holds too.
         }

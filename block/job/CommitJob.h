@@ -32,6 +32,13 @@ struct CommitSpec {
     std::function<bool()> overlayInChain;
 };
 
+// Rewrites the backing file name and format in `overlay`'s header. A read-only overlay (a
+// backing layer itself) is written through an instance of its own opened writable for this,
+// without the file's locks, which the read-only instance holds (QEMU reopens its one node
+// read-write); the read-only one then shows the new names too. Throws BlockError.
+void renameBackingFile(qcow2::Qcow2Driver& overlay, const std::string& name,
+                       const std::string& format);
+
 class CommitJob final : public Job {
 public:
     explicit CommitJob(CommitSpec spec);

@@ -393,8 +393,8 @@ bool Job::actOnError(ErrorPolicy policy, int errnoValue, bool writeError) {
         fail(std::strerror(errnoValue), writeError);
         return false;
     }
-    // The event comes first, then (stop) the pause, as in QEMU.
-    report(JobEvent::IoError, writeError, action);
+    // (stop) The job is paused by the time a client sees the event, which it may answer with
+    // a resume at once, as QEMU's job is; its status shows the pause at the next checkpoint.
     if (std::strcmp(action, "stop") == 0) {
         {
             std::lock_guard lock(mutex_);
@@ -403,6 +403,7 @@ bool Job::actOnError(ErrorPolicy policy, int errnoValue, bool writeError) {
         }
         wake_.notify_all();
     }
+    report(JobEvent::IoError, writeError, action);
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include "block/ImageOptions.h"
 #include "block/blkdebug/BlkdebugConfig.h"
 #include "block/blkdebug/BlkdebugImage.h"
+#include "block/blkdebug/BlkdebugRawFormat.h"
 #include "block/filter/BlkverifyFilter.h"
 #include "block/filter/CompressFilter.h"
 #include "block/filter/CopyOnReadFilter.h"
@@ -300,11 +301,15 @@ private:
                 throw QmpError("Invalid parameter type for '" + prefix_ +
                                "backing', expected: object");
         }
-        // raw passes every request through: over a node it is that node. A qcow2 image on a
+        // raw passes every request through: over a node it is that node (over a blkdebug node,
+        // a format of its own that raises the events). A qcow2 image on a
         // host file opens that file itself (its file grows as clusters are allocated).
         std::shared_ptr<block::BlockDriver> image;
         if (driver == "raw") {
             image = child(node, "file");
+            // Over a blkdebug node, raw raises the read/write events its rules act on.
+            if (image->formatName() == "blkdebug" && image->blkdebug())
+                image = std::make_shared<block::BlkdebugRawFormat>(image);
         } else if (auto host = hostFile(node.find("file"))) {
             open.format = driver;
             try {

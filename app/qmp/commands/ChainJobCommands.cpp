@@ -10,6 +10,7 @@
 #include "app/qmp/commands/JobTarget.h"
 #include "app/qmp/commands/NodeLookup.h"
 #include "block/filter/CopyOnReadFilter.h"
+#include "block/filter/PassThroughFilter.h"
 #include "block/job/ActiveCommitJob.h"
 #include "block/job/CommitJob.h"
 #include "block/job/StreamJob.h"
@@ -123,6 +124,54 @@ void dropWhenDone(QmpContext& ctx, const std::string& jobId, const std::vector<C
                   size_t from, size_t to) {
     for (const std::string& name : tableNodes(chain, from, to))
         ctx.closeWhenJobEnds(jobId, name);
+}
+
+// Whether the monitor holds the node: blockdev-add gave it, not as a named inline child of
+// another node's definition.
+bool monitorOwned(QmpContext& ctx, const std::string& name) {
+    if (!ctx.nodeOptions.count(name))
+        return false;
+    for (const auto& [parent, children] : ctx.inlineChildNodes)
+        if (std::find(children.begin(), children.end(), name) != children.end())
+            return false;
+    return true;
+}
+
+// The table nodes among the layers [from, to) that a commit takes out of the chain and that go
+// when it ends: not those the monitor holds, nor the layers under such a node in that range,
+// which it still holds (QEMU keeps a node while it has a parent or the monitor's reference).
+std::vector<std::string> closedAfterCommit(QmpContext& ctx, const std::vector<ChainLayer>& chain,
+                                           size_t from, size_t to) {
+    std::vector<std::string> out;
+    bool held = false;
+    for (size_t i = from; i < to && i < chain.size(); ++i) {
+        if (!chain[i].node)
+            continue;
+        held = held || monitorOwned(ctx, chain[i].node->name);
+        if (!held)
+            out.push_back(chain[i].node->name);
+    }
+    return out;
+}
+
+// The layers a commit took out of the chain are no longer the backing of a node whose image
+// does not read them any more (a filter above the overlay counts its file's backing as its
+// own).
+void releaseStaleBackingUsers(vm::BlockNodeTable& nodes, const std::vector<ChainLayer>& dropped) {
+    const std::string empty = vm::BlockNodeTable::backingUser("");
+    const std::string head = empty.substr(0, empty.size() - 1); // up to the opening quote
+    for (const ChainLayer& l : dropped) {
+        if (!l.node)
+            continue;
+        for (const std::string& user : nodes.users(l.node->name)) {
+            if (user.rfind(head, 0) != 0 || user.back() != '\'')
+                continue;
+            std::string overlay = user.substr(head.size(), user.size() - head.size() - 1);
+            std::shared_ptr<vm::BlockNode> above = nodes.find(overlay);
+            if (!above || above->image->backing() != l.image.get())
+                nodes.setUser(l.node->name, user, false);
+        }
+    }
 }
 
 Json blockStream(QmpContext& ctx, const Json* args) {
@@ -275,29 +324,59 @@ Json blockStream(QmpContext& ctx, const Json* args) {
     return Json::object();
 }
 
-// block-commit of the active layer: a job that becomes ready and, on complete, moves the
-// drives from the active layer to the base (the layers above the base drop out).
+// After an active commit under a filter: the filter node `filterNode` stands over the base
+// now (QEMU replaces the committed top by the base in all its parents).
+void moveFilterOntoBase(QmpContext& ctx, const std::shared_ptr<vm::BlockNode>& filterNode,
+                        const ChainLayer& top, const std::shared_ptr<vm::BlockNode>& base) {
+    if (!filterNode)
+        return;
+    // The user name blockdev-add gives a filter node on the nodes under it.
+    const std::string user = "node '" + filterNode->name + "'";
+    std::vector<std::string>& children = filterNode->children;
+    if (top.node) {
+        std::erase(children, top.node->name);
+        ctx.nodes.setUser(top.node->name, user, false);
+    }
+    if (base && std::find(children.begin(), children.end(), base->name) == children.end()) {
+        children.push_back(base->name);
+        ctx.nodes.setUser(base->name, user, true);
+    }
+}
+
+// block-commit of the active layer (chain[topIndex]: 0, or the first layer under filters such
+// as a throttle node): a job that becomes ready and, on complete, moves the drives from the
+// active layer to the base, or the filter right above the top onto the base (the layers from
+// the top to the base drop out).
 Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
                        const std::shared_ptr<vm::BlockNode>& active,
-                       const std::vector<ChainLayer>& chain, size_t baseIndex) {
+                       const std::vector<ChainLayer>& chain, size_t topIndex, size_t baseIndex) {
     std::string id = jobIdFor(ctx, o, *active);
     block::ActiveCommitSpec spec;
     spec.id = id;
-    spec.top = active->image;
+    spec.top = chain[topIndex].image;
     spec.base = chain[baseIndex].image;
     spec.speed = o.speed;
     spec.onError = o.onError;
     spec.autoFinalize = o.autoFinalize;
     spec.autoDismiss = o.autoDismiss;
-    std::vector<ChainLayer> dropped(chain.begin(), chain.begin() + std::ptrdiff_t(baseIndex));
+    std::vector<ChainLayer> dropped(chain.begin() + std::ptrdiff_t(topIndex),
+                                    chain.begin() + std::ptrdiff_t(baseIndex));
     std::shared_ptr<vm::BlockNode> baseTableNode = chain[baseIndex].node;
+    std::shared_ptr<block::PassThroughFilter> filterAbove;
+    std::shared_ptr<vm::BlockNode> filterNode;
+    if (topIndex > 0) {
+        filterAbove =
+            std::dynamic_pointer_cast<block::PassThroughFilter>(chain[topIndex - 1].image);
+        filterNode = chain[topIndex - 1].node;
+    }
     QmpContext* c = &ctx;
     // The layers above the base close when the job ends, if it pivoted: a ready job cancelled
-    // completes without pivot and leaves the chain as it was (QEMU's block-job-cancel).
-    std::vector<std::string> droppedNames = tableNodes(chain, 0, baseIndex);
-    spec.pivot = [c, active, dropped, baseTableNode, id,
-                  droppedNames](std::shared_ptr<block::BlockDriver> newBase,
-                                const std::function<void()>& finalSync) {
+    // completes without pivot and leaves the chain as it was (QEMU's block-job-cancel). Those
+    // the monitor holds stay until blockdev-del.
+    std::vector<std::string> droppedNames = closedAfterCommit(ctx, chain, topIndex, baseIndex);
+    spec.pivot = [c, active, dropped, baseTableNode, id, droppedNames, filterAbove,
+                  filterNode](std::shared_ptr<block::BlockDriver> newBase,
+                              const std::function<void()>& finalSync) {
         for (const std::string& name : droppedNames)
             c->closeWhenJobEnds(id, name);
         bool synced = false;
@@ -307,11 +386,18 @@ Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
             synced = true;
         };
         std::vector<QmpMachineDisk> disks;
-        if (c->machine)
+        if (c->machine && !filterAbove)
             disks = c->machine->disks();
         for (const QmpMachineDisk& d : disks)
             if (d.nodeName == active->name && d.handle)
                 d.handle->retarget(newBase, syncOnce);
+        if (filterAbove) {
+            // No request through the filter is under way while the last changes are copied
+            // and it moves onto the base.
+            block::BlockDriver::ChangesPaused paused(*filterAbove);
+            syncOnce();
+            filterAbove->replaceFile(newBase);
+        }
         syncOnce();
         std::shared_ptr<vm::BlockNode> target = baseTableNode;
         if (target) {
@@ -324,6 +410,8 @@ Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
         } else {
             target = c->nodes.add(newBase, newBase->filename(), newBase->formatName(), false, "");
         }
+        if (filterAbove)
+            moveFilterOntoBase(*c, filterNode, dropped.front(), target);
         for (const QmpMachineDisk& d : disks) {
             if (d.nodeName != active->name)
                 continue;
@@ -334,6 +422,7 @@ Json startActiveCommit(QmpContext& ctx, const JobOptions& o,
             c->machine->setDiskNode(d.qomPath.empty() ? d.device : d.qomPath, target->name);
         }
         releaseDroppedLayers(c->nodes, dropped, "");
+        releaseStaleBackingUsers(c->nodes, dropped);
     };
     auto job = std::make_shared<block::ActiveCommitJob>(std::move(spec));
     vm::JobUse use;
@@ -403,10 +492,16 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     checkNotBusy(ctx, chain, *topIndex, *baseIndex + 1, device);
     if (*topIndex == *baseIndex)
         throw QmpError("cannot commit an image into itself");
-    if (*topIndex == 0) {
+    // The top is the active layer also under filters only (QEMU compares the nodes with their
+    // filters skipped).
+    bool activeTop = std::all_of(
+        chain.begin(), chain.begin() + std::ptrdiff_t(*topIndex), [](const ChainLayer& l) {
+            return dynamic_cast<block::PassThroughFilter*>(l.image.get()) != nullptr;
+        });
+    if (activeTop) {
         if (backingFile)
             throw QmpError("'backing-file' specified, but 'top' is the active layer");
-        return startActiveCommit(ctx, o, active, chain, *baseIndex);
+        return startActiveCommit(ctx, o, active, chain, *topIndex, *baseIndex);
     }
     // The top's overlay gets a new backing file name: it must not be busy either.
     if (const auto& above = chain[*topIndex - 1].node) {
@@ -451,13 +546,14 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
                         format = spec.backingFormat](std::shared_ptr<block::BlockDriver> newBase) {
         std::string above = overlayNode ? overlayNode->name : std::string();
         releaseDroppedLayers(nodes, dropped, above);
+        releaseStaleBackingUsers(nodes, dropped);
         // The layers a stream linked to the filter follow onto the base, header and all.
         if (filter)
             filter->locked([&] {
                 for (const CommitFilter::Attached& attached : filter->retire()) {
                     attached.layer->replaceBacking(newBase);
                     try {
-                        attached.layer->changeBackingFile(name, format);
+                        block::renameBackingFile(*attached.layer, name, format);
                     } catch (const std::exception&) {
                         // The header keeps naming the old top, whose data the base holds too.
                     }
@@ -497,7 +593,8 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     vm::JobUse use;
     use.nodes = tableNodes(chain, *topIndex, *baseIndex + 1);
     use.nodes.push_back(active->name);
-    dropWhenDone(ctx, id, chain, *topIndex, *baseIndex);
+    for (const std::string& name : closedAfterCommit(ctx, chain, *topIndex, *baseIndex))
+        ctx.closeWhenJobEnds(id, name);
     if (filter)
         ctx.closeWhenJobEnds(id, *o.filterNodeName); // closed first
     ctx.jobs.start(job, use);
