@@ -126,6 +126,16 @@ std::string JobTable::nodeBusyWith(const std::string& nodeName) const {
     return {};
 }
 
+std::vector<std::shared_ptr<block::Job>> JobTable::jobsUsing(const std::string& nodeName) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<block::Job>> out;
+    for (const Entry& e : entries_)
+        if (e.holding &&
+            std::find(e.use.nodes.begin(), e.use.nodes.end(), nodeName) != e.use.nodes.end())
+            out.push_back(e.job);
+    return out;
+}
+
 bool JobTable::bitmapBusy(const std::string& nodeName, const std::string& bitmap) const {
     std::lock_guard lock(mutex_);
     for (const Entry& e : entries_)

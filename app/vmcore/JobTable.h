@@ -58,6 +58,8 @@ public:
 
     // The type of the job that keeps a node busy ("backup"), or empty.
     std::string nodeBusyWith(const std::string& nodeName) const;
+    // The jobs that still hold the node.
+    std::vector<std::shared_ptr<block::Job>> jobsUsing(const std::string& nodeName) const;
     bool bitmapBusy(const std::string& nodeName, const std::string& bitmap) const;
     // The bitmaps of the backups still holding their nodes whose source is `nodeName`.
     std::vector<BackupBitmaps> backupBitmaps(const std::string& nodeName) const;

@@ -6,6 +6,8 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 
+#include <algorithm>
+
 namespace e2kvm::qmp {
 
 namespace {
@@ -61,12 +63,29 @@ Json deviceDel(QmpContext& ctx, const Json* args) {
     std::string id = a.str("id");
     a.finish();
     std::vector<QmpDeletedDevice> deleted;
+    const std::vector<QmpMachineDisk> before = ctx.machine->disks();
     try {
         deleted = ctx.machine->deleteDevice(id);
     } catch (const QmpError&) {
         throw;
     } catch (const std::exception& e) {
         throw QmpError(e.what());
+    }
+    // A -drive that went with its device takes the jobs on its node with it (QEMU cancels,
+    // without force, every job that has the auto-deleted drive's node).
+    const std::vector<QmpMachineDisk> after = ctx.machine->disks();
+    for (const QmpMachineDisk& d : before) {
+        if (d.device.empty() || d.nodeName.empty() ||
+            std::any_of(after.begin(), after.end(),
+                        [&](const QmpMachineDisk& left) { return left.device == d.device; }))
+            continue;
+        for (const auto& job : ctx.jobs.jobsUsing(d.nodeName)) {
+            try {
+                job->cancel(false);
+            } catch (const std::exception&) {
+                // Ending already, or in a state that takes no cancel: it goes its way.
+            }
+        }
     }
     for (const QmpDeletedDevice& d : deleted) {
         Json data = Json::object();
