@@ -510,14 +510,10 @@ int runSystem(const sys::SystemOptions& o, Clock::time_point start) {
             hotDeleteDrive(drive, nodes, noneUnits);
         });
     auto qmpContext = std::make_unique<qmp::QmpContext>(nodes, nbd, machine.get());
-    qmpContext->fileNodes = setup->fileNodes;
-    qmpContext->fileNodeUsers = setup->fileNodeUsers;
-    qmpContext->throttleGroups = setup->throttleGroups;
-    qmpContext->iothreads = setup->iothreads;
+    qmpContext->takeNodeStateFrom(*setup);
     devices.setIothreads(&qmpContext->iothreads);
     devices.setRunner(runner.get()); // from now on disks are plugged into the running machine
     machine->setDeviceHotplug(&devices);
-    qmpContext->tlsObjects = setup->tlsObjects;
     setup.reset();
     qmpContext->setOnQuit([&shutdown] { shutdown.request(sys::ShutdownCause::QmpQuit); });
     std::vector<std::unique_ptr<qmp::QmpServer>> qmpServers;

@@ -75,6 +75,21 @@ void QmpContext::closeWhenJobEnds(const std::string& jobId, const std::string& n
     jobNodes_.emplace(jobId, nodeName);
 }
 
+void QmpContext::takeNodeStateFrom(QmpContext& setup) {
+    fileNodes = std::move(setup.fileNodes);
+    readOnlyFileNodes = std::move(setup.readOnlyFileNodes);
+    fileNodeUsers = std::move(setup.fileNodeUsers);
+    inlineFileNodes = std::move(setup.inlineFileNodes);
+    inlineChildNodes = std::move(setup.inlineChildNodes);
+    takenChildPermissions = std::move(setup.takenChildPermissions);
+    unsharedChildPermissions = std::move(setup.unsharedChildPermissions);
+    nodeOptions = std::move(setup.nodeOptions);
+    rawWindows = std::move(setup.rawWindows);
+    tlsObjects = std::move(setup.tlsObjects);
+    throttleGroups = std::move(setup.throttleGroups);
+    iothreads = std::move(setup.iothreads);
+}
+
 void QmpContext::whenJobEnds(const std::string& jobId, std::function<void()> action) {
     std::lock_guard lock(jobNodesMutex_);
     jobEndActions_.emplace(jobId, std::move(action));

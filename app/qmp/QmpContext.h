@@ -72,6 +72,11 @@ public:
     void removeEventSink(int handle);
     void emitEvent(const std::string& event, Json data);
 
+    // What another context learnt of the nodes and objects it made (the command line's
+    // -object, -drive and -blockdev, made through a context of their own before the machine
+    // exists) becomes this one's, as if its own commands had made them.
+    void takeNodeStateFrom(QmpContext& setup);
+
     // "quit": the command only marks the request; the session, once the reply is sent, calls
     // finishQuit(), which stops the machine (or reports SHUTDOWN itself without one) and then
     // calls the embedder's callback, which ends the process or the VM.

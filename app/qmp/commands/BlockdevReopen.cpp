@@ -162,6 +162,10 @@ private:
             keys.insert(k);
         for (const auto& [k, v] : now.asObject())
             keys.insert(k);
+        // A qcow2 node's backing must be given when it has one (or its header names one), even
+        // if it was opened without the option.
+        if (path.empty() && driver == "qcow2" && !keys.count("backing"))
+            compareChild(top, old, "backing", nullptr, nullptr, path);
         for (const std::string& key : keys) {
             if (key == "driver" || key == "node-name")
                 continue;
@@ -213,6 +217,8 @@ private:
             throw QmpError("e2kvm cannot change the backing file of node '" + nodeName +
                            "' by blockdev-reopen");
         }
+        if (after && !before)
+            throw QmpError("Cannot change the option '" + key + "'"); // a child it had not
         if (!after || !before)
             return; // left out: the child keeps its options (as for an unchanged child)
         if (after->isNull())
