@@ -23,10 +23,6 @@ void hoist(Json& node, const std::function<void(const Json&)>& add,
     for (auto& [key, child] : node.asObject()) {
         if (!isChildKey(key) || !child.isObject())
             continue;
-        // A backing file is opened read-only unless its options say otherwise (QEMU's default
-        // for the backing role); its own children inherit that.
-        if ((parentReadOnly || key == "backing") && !child.find("read-only"))
-            child.set("read-only", true);
         const Json* name = child.find("node-name");
         if (!name || !name->isString()) {
             hoist(child, add, added);
@@ -34,6 +30,8 @@ void hoist(Json& node, const std::function<void(const Json&)>& add,
         }
         if (!child.find("driver") && key == "file")
             child.set("driver", "file");
+        if (parentReadOnly && !child.find("read-only"))
+            child.set("read-only", true);
         const std::string nodeName = name->asString();
         add(child);
         added.push_back(nodeName);

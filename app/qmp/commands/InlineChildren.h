@@ -21,8 +21,8 @@ struct HoistedChildren {
 // Adds the named inline children of `options` with `add` (blockdev-add of the child's
 // arguments, which adds its own named children in turn); named ones under an unnamed inline
 // child are found too. A child without a driver under "file" is a host file; a child inherits its
-// parent's read-only, and a "backing" child is read-only unless it says otherwise. If an add
-// throws, the nodes added so far are removed with `remove` (newest first) and the error goes on.
+// parent's read-only. If an add throws, the nodes added so far are removed with `remove`
+// (newest first) and the error goes on.
 HoistedChildren hoistNamedChildren(const Json& options, const std::function<void(const Json&)>& add,
                                    const std::function<void(const std::string&)>& remove);
 
