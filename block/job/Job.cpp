@@ -196,19 +196,18 @@ void Job::cancel(bool force) {
             info_.cancelled = true;
             hard = true;
             // A job paused by a client or an error resumes to end, as QEMU's does before the
-            // command returns.
+            // command returns. (Marked before the job can wake and look.)
             resumed = info_.paused;
             info_.paused = false;
+            if (resumed)
+                resumedByCancel_ = true;
         }
     }
     wake_.notify_all();
     if (hard)
         cancelTargetRequests();
-    if (resumed) {
+    if (resumed)
         leavePause();
-        std::lock_guard lock(mutex_);
-        resumedByCancel_ = true;
-    }
     if (group_ && cancelled())
         group_->abort();
 }
