@@ -116,3 +116,16 @@ def read_ppm(path):
         i = (y * width + x) * 3
         return tuple(pixels[i:i + 3])
     return width, height, pixel
+
+
+def read_results(stdout):
+    """What HMP qemu-io reads printed on the process's stdout (as QEMU prints them), in order:
+    True for a read whose pattern matched."""
+    results, failed = [], False
+    for line in stdout.decode(errors="replace").splitlines():
+        if line.startswith("Pattern verification failed"):
+            failed = True
+        elif line.startswith("read ") and " bytes at offset " in line:
+            results.append(not failed)
+            failed = False
+    return results

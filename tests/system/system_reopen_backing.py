@@ -19,25 +19,12 @@ from checks import Checker  # noqa: E402
 import peers  # noqa: E402
 from qmp_client import QmpClient  # noqa: E402
 from peer_machine import machine_argv_for  # noqa: E402
-from system_harness import SystemProcess  # noqa: E402
+from system_harness import SystemProcess, read_results  # noqa: E402
 
 peers.require("qemu-system-x86_64", "qemu-img", "qemu-io")
 SYSTEM = os.path.abspath(sys.argv[1])
 checker = Checker(sys.stderr)
 machine_argv = machine_argv_for(SYSTEM)
-
-
-def read_results(stdout):
-    """What the HMP qemu-io reads printed on the process's stdout (as QEMU prints them), in
-    order: True for a read whose pattern matched."""
-    results, failed = [], False
-    for line in stdout.decode(errors="replace").splitlines():
-        if line.startswith("Pattern verification failed"):
-            failed = True
-        elif line.startswith("read ") and " bytes at offset " in line:
-            results.append(not failed)
-            failed = False
-    return results
 MiB = 1 << 20
 
 

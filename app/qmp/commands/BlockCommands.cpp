@@ -771,10 +771,7 @@ Json blockResize(QmpContext& ctx, const Json* args) {
                        nodeName.value_or("") + "'");
     if (*size < 0)
         throw QmpError("Parameter 'size' expects a >0 size");
-    std::string busy = ctx.jobs.nodeBusyWith(node->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + (device ? *device : node->name) +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, node->name, device ? *device : node->name);
     if (node->readOnly)
         throw QmpError("Node '" + node->name + "' is read only");
     try {

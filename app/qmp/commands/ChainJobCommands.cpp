@@ -448,10 +448,7 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     } catch (const QmpError&) {
         throw QmpError("Device '" + device + "' not found", "DeviceNotFound");
     }
-    std::string busy = ctx.jobs.nodeBusyWith(active->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + device +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, active->name, device);
     // (A filter in the chain, as a throttle node under a snapshot's overlay, is a layer too.)
     std::vector<ChainLayer> chain = chainOf(ctx, active->image, true);
     std::optional<size_t> topIndex = 0;
@@ -505,10 +502,7 @@ Json blockCommit(QmpContext& ctx, const Json* args) {
     }
     // The top's overlay gets a new backing file name: it must not be busy either.
     if (const auto& above = chain[*topIndex - 1].node) {
-        std::string overlayBusy = ctx.jobs.nodeBusyWith(above->name);
-        if (!overlayBusy.empty())
-            throw QmpError("Node '" + above->name +
-                           "' is busy: block device is in use by block job: " + overlayBusy);
+        refuseIfJobBusy(ctx, above->name, above->name);
     }
     auto overlay = std::dynamic_pointer_cast<block::qcow2::Qcow2Driver>(chain[*topIndex - 1].image);
     if (!overlay)

@@ -14,6 +14,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/DriveCommit.h"
+#include "app/qmp/commands/NodeLookup.h"
 #include "app/qmp/commands/VmSnapshots.h"
 #include "block/ImageOpen.h"
 
@@ -545,10 +546,8 @@ void driveDel(QmpContext& ctx, MonitorText& mon, const HmpArgs& args) {
         }
         if (!drive || !ctx.machine)
             throw QmpError("Device '" + id + "' not found");
-        std::string busy = drive->nodeName.empty() ? "" : ctx.jobs.nodeBusyWith(drive->nodeName);
-        if (!busy.empty())
-            throw QmpError("Node '" + drive->nodeName +
-                           "' is busy: block device is in use by block job: " + busy);
+        if (!drive->nodeName.empty())
+            refuseIfJobBusy(ctx, drive->nodeName, drive->nodeName);
         ctx.machine->deleteDrive(id);
     } catch (const std::exception& e) {
         mon.print(std::string(e.what()) + "\n");

@@ -45,10 +45,7 @@ Json snapshotDeleteInternal(QmpContext& ctx, const Json* args) {
     std::shared_ptr<vm::BlockNode> node = rootNode(ctx, device);
     if (!id && !name)
         throw QmpError("Name or id must be provided");
-    std::string busy = ctx.jobs.nodeBusyWith(node->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + device +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, node->name, device);
     block::InternalSnapshots* table = node->image->snapshots();
     std::optional<block::InternalSnapshot> found;
     if (table)
@@ -71,10 +68,7 @@ std::function<void()> internalSnapshotAction(QmpContext& ctx, QmpArgs& a) {
     std::string name = a.str("name");
     a.finish();
     std::shared_ptr<vm::BlockNode> node = rootNode(ctx, device);
-    std::string busy = ctx.jobs.nodeBusyWith(node->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + device +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, node->name, device);
     if (node->readOnly)
         throw QmpError("Device '" + device + "' is read only");
     block::InternalSnapshots* table = node->image->snapshots();

@@ -254,10 +254,7 @@ PreparedBackup prepareBackup(QmpContext& ctx, QmpArgs& a) {
                        driveOf(ctx, targetName).value_or(""));
     // As in QEMU, a node that a job writes to (or reads from) cannot be another job's target;
     // one source may feed several jobs.
-    std::string busy = ctx.jobs.nodeBusyWith(target->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + targetName +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, target->name, targetName);
     if (source == target)
         throw QmpError("Source and target cannot be the same");
     if (filterNodeName) {

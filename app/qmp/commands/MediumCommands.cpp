@@ -8,6 +8,7 @@
 #include "app/qmp/QmpContext.h"
 #include "app/qmp/QmpError.h"
 #include "app/qmp/commands/DriveLookup.h"
+#include "app/qmp/commands/NodeLookup.h"
 #include "block/BlockError.h"
 
 #include <cstring>
@@ -51,10 +52,7 @@ void removeMedium(QmpContext& ctx, Drive& drive) {
     const std::string nodeName = drive.disk.nodeName;
     if (nodeName.empty())
         return;
-    std::string busy = ctx.jobs.nodeBusyWith(nodeName);
-    if (!busy.empty())
-        throw QmpError("Node '" + (drive.disk.device.empty() ? nodeName : drive.disk.device) +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, nodeName, drive.disk.device.empty() ? nodeName : drive.disk.device);
     // An NBD export of the drive goes with its medium (BLOCK_EXPORT_DELETED).
     for (const vm::NbdExportInfo& e : ctx.nbd.list())
         if (e.nodeName == nodeName)

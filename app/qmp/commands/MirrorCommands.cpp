@@ -165,10 +165,7 @@ void startMirror(QmpContext& ctx, MirrorArgs& m, const std::shared_ptr<vm::Block
     if (m.granularity && (*m.granularity & (*m.granularity - 1)))
         throw QmpError("Parameter 'granularity' expects a power of 2");
     for (const auto& node : {source, target}) {
-        std::string busy = ctx.jobs.nodeBusyWith(node->name);
-        if (!busy.empty())
-            throw QmpError("Node '" + node->name +
-                           "' is busy: block device is in use by block job: " + busy);
+        refuseIfJobBusy(ctx, node->name, node->name);
     }
     if (m.sync == "top" && !source->image->backing())
         m.sync = "full";
@@ -286,10 +283,7 @@ Json driveMirror(QmpContext& ctx, const Json* args) {
 
     auto source = lookupNode(ctx, m.device);
     checkRoot(ctx, *source);
-    std::string busy = ctx.jobs.nodeBusyWith(source->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + source->name +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, source->name, source->name);
     if (m.sync == "top" && !source->image->backing())
         m.sync = "full";
     if (m.replaces && !nodeName)

@@ -208,4 +208,11 @@ Json blockDeviceInfo(QmpContext& ctx, const vm::BlockNode& node) {
     return info;
 }
 
+void refuseIfJobBusy(QmpContext& ctx, const std::string& nodeName, const std::string& shown) {
+    const std::string busy = ctx.jobs.nodeBusyWith(nodeName);
+    if (!busy.empty())
+        throw QmpError("Node '" + shown +
+                       "' is busy: block device is in use by block job: " + busy);
+}
+
 } // namespace e2kvm::qmp

@@ -13,6 +13,9 @@ namespace e2kvm::qmp {
 
 // "Cannot find device='X' nor node-name='X'" unless the node exists.
 std::shared_ptr<vm::BlockNode> lookupNode(QmpContext& ctx, const std::string& name);
+// QEMU's op blocker: throws "Node 'SHOWN' is busy: block device is in use by block job: TYPE"
+// when a job holds node `nodeName`; `shown` is the name the client gave for it.
+void refuseIfJobBusy(QmpContext& ctx, const std::string& nodeName, const std::string& shown);
 // The node's bitmaps; GenericError if its format keeps none.
 block::BitmapCatalog& bitmapCatalog(const vm::BlockNode& node);
 // A block-layer message without the "file: " prefix the block layer adds.

@@ -91,10 +91,7 @@ std::function<void()> appendOverlay(QmpContext& ctx, const std::shared_ptr<vm::B
 
 // What both commands check of the node to take a snapshot of.
 void checkSnapshotSource(QmpContext& ctx, const vm::BlockNode& old, const std::string& label) {
-    std::string busy = ctx.jobs.nodeBusyWith(old.name);
-    if (!busy.empty())
-        throw QmpError("Node '" + label +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, old.name, label);
     if (!old.readOnly) {
         try {
             old.image->flush();
@@ -363,10 +360,7 @@ Json changeBackingFile(QmpContext& ctx, const Json* args) {
         throw QmpError("Cannot find device='' nor node-name='" + imageNodeName + "'");
     if (!image->image->backing())
         throw QmpError("not allowing backing file change on an image without a backing file");
-    std::string busy = ctx.jobs.nodeBusyWith(top->name);
-    if (!busy.empty())
-        throw QmpError("Node '" + device +
-                       "' is busy: block device is in use by block job: " + busy);
+    refuseIfJobBusy(ctx, top->name, device);
     std::vector<ChainLayer> chain = chainOf(ctx, top->image);
     auto at = findLayer(chain, imageNodeName, false);
     if (!at)
